@@ -1,0 +1,284 @@
+//! The source form of a kernel: an untyped syntax tree that `#[gpu_kernel]` builds from the Rust
+//! function, before any type is known.
+//!
+//! It is the first stage of the pipeline (parse → **source AST** → specialize → IR → lower). Types
+//! of generic parameters are unknown until launch, and the types of unsuffixed literals are inferred
+//! from their use, so nothing here is typed: [`crate::specialize`] turns it into the typed
+//! [`crate::ir`] once the argument types are known.
+
+use crate::types::ScalarType;
+use std::fmt;
+
+/// A position in the user's source file, used in error messages.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Span {
+    pub line: u32,
+    pub column: u32,
+}
+
+impl Span {
+    pub const fn new(line: u32, column: u32) -> Span {
+        Span { line, column }
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column + 1)
+    }
+}
+
+/// A type as written in the source: a concrete scalar type or one of the kernel's type parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TypeRef {
+    Scalar(ScalarType),
+    /// Index into [`KernelSource::generics`].
+    Generic(usize),
+}
+
+/// What a kernel parameter is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ParamKind {
+    /// A scalar passed by value.
+    Scalar(TypeRef),
+    /// A 1-D array: `&[T]` (read) or `&mut [T]` (written).
+    Slice { elem: TypeRef, mutable: bool },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    pub name: String,
+    pub kind: ParamKind,
+    pub span: Span,
+}
+
+/// A type parameter of a generic kernel and the trait bound it was declared with (`T: Float`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Generic {
+    pub name: String,
+    pub bound: GenericBound,
+}
+
+/// The element types a type parameter may be specialized to.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum GenericBound {
+    /// `T: Float`: f32 or f64.
+    Float,
+    /// `T: Int`: any integer type.
+    Int,
+    /// `T: Number`: any integer or float type.
+    Number,
+    /// `T: Scalar` (or no bound): any scalar type.
+    Scalar,
+}
+
+impl GenericBound {
+    pub fn admits(self, t: ScalarType) -> bool {
+        match self {
+            GenericBound::Float => t.is_float(),
+            GenericBound::Int => t.is_int(),
+            GenericBound::Number => t.is_numeric(),
+            GenericBound::Scalar => true,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GenericBound::Float => "Float",
+            GenericBound::Int => "Int",
+            GenericBound::Number => "Number",
+            GenericBound::Scalar => "Scalar",
+        }
+    }
+}
+
+/// Everything `#[gpu_kernel]` knows about a kernel function.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelSource {
+    pub name: String,
+    pub generics: Vec<Generic>,
+    pub params: Vec<Param>,
+    pub body: Block,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stmt {
+    /// `let [mut] name [: ty] [= init];`
+    Let { name: String, mutable: bool, ty: Option<TypeRef>, init: Option<Expr>, span: Span },
+    /// `place = value;` or `place op= value;`
+    Assign { place: Place, op: Option<BinOp>, value: Expr, span: Span },
+    /// `if cond { .. } [else { .. }]`; `else if` is an `else` block holding one `If`.
+    If { cond: Expr, then: Block, otherwise: Option<Block>, span: Span },
+    /// `while cond { .. }`
+    While { cond: Expr, body: Block, span: Span },
+    /// `for var in start..end { .. }`, `start..=end`, optionally `.step_by(step)`.
+    For { var: String, range: RangeLoop, body: Block, span: Span },
+    /// A nested `{ .. }` block.
+    Block(Block),
+    Break(Span),
+    Continue(Span),
+    Return(Span),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RangeLoop {
+    pub start: Expr,
+    pub end: Expr,
+    pub inclusive: bool,
+    pub step: Option<Expr>,
+}
+
+/// The left-hand side of an assignment.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Place {
+    Var(String, Span),
+    Index { array: String, index: Expr, span: Span },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    /// An integer literal, with its suffix type if it had one.
+    Int(u128, Option<ScalarType>),
+    /// A float literal, with its suffix type if it had one.
+    Float(f64, Option<ScalarType>),
+    Bool(bool),
+    /// A local variable or a scalar parameter.
+    Var(String),
+    /// `array[index]`
+    Index { array: String, index: Box<Expr> },
+    /// `array.len()`
+    Len(String),
+    Unary(UnOp, Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `expr as ty`
+    Cast(Box<Expr>, TypeRef),
+    /// A call of one of gpujit's intrinsic functions.
+    Builtin(Builtin, Vec<Expr>),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum UnOp {
+    Neg,
+    Not,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Rem => "%",
+            BinOp::BitAnd => "&",
+            BinOp::BitOr => "|",
+            BinOp::BitXor => "^",
+            BinOp::Shl => "<<",
+            BinOp::Shr => ">>",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::And => "&&",
+            BinOp::Or => "||",
+        }
+    }
+
+    pub fn is_comparison(self) -> bool {
+        matches!(self, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+    }
+
+    pub fn is_logical(self) -> bool {
+        matches!(self, BinOp::And | BinOp::Or)
+    }
+
+    pub fn is_shift(self) -> bool {
+        matches!(self, BinOp::Shl | BinOp::Shr)
+    }
+}
+
+/// A grid dimension: x, y or z.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Dim {
+    X,
+    Y,
+    Z,
+}
+
+impl Dim {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dim::X => "x",
+            Dim::Y => "y",
+            Dim::Z => "z",
+        }
+    }
+}
+
+/// The intrinsic functions a kernel may call.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    ThreadIdx(Dim),
+    BlockIdx(Dim),
+    BlockDim(Dim),
+    GridDim(Dim),
+    /// `grid(1)`: the absolute index of the thread in a 1-D grid.
+    Grid1,
+    /// `grid_size(1)`: the number of threads in a 1-D grid.
+    GridSize1,
+}
+
+impl Builtin {
+    pub fn name(self) -> String {
+        match self {
+            Builtin::ThreadIdx(d) => format!("thread_idx_{}", d.name()),
+            Builtin::BlockIdx(d) => format!("block_idx_{}", d.name()),
+            Builtin::BlockDim(d) => format!("block_dim_{}", d.name()),
+            Builtin::GridDim(d) => format!("grid_dim_{}", d.name()),
+            Builtin::Grid1 => "grid".to_string(),
+            Builtin::GridSize1 => "grid_size".to_string(),
+        }
+    }
+}
+
+impl Expr {
+    pub fn new(kind: ExprKind, span: Span) -> Expr {
+        Expr { kind, span }
+    }
+}

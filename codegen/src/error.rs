@@ -1,0 +1,17 @@
+//! Errors of the compile pipeline.
+
+use crate::ast::Span;
+
+/// Why a kernel could not be specialized or compiled.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CompileError {
+    /// The kernel body does not type-check for the signature it is specialized to.
+    #[error("kernel `{kernel}` at {span}: {message} (specialized as {signature})")]
+    Type { kernel: String, signature: String, span: Span, message: String },
+    /// The specialized IR broke an invariant: a bug in gpujit, not in the kernel.
+    #[error("kernel `{kernel}`: internal error, the IR failed verification: {message}\n{ir}")]
+    Verify { kernel: String, message: String, ir: String },
+    /// LLVM rejected the module or could not emit code.
+    #[error("kernel `{kernel}`: LLVM {stage} failed: {message}")]
+    Llvm { kernel: String, stage: &'static str, message: String },
+}

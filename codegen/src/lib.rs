@@ -1,0 +1,24 @@
+//! gpujit's compiler: the kernel IR and its lowering through LLVM.
+//!
+//! The pipeline, one module per stage:
+//! [`ast`] (the source form `#[gpu_kernel]` builds) → [`specialize`] (bind argument types, infer,
+//! build typed [`ir`]) → [`verify`] → [`lower`] (IR → LLVM IR for any [`target::Target`]) →
+//! [`nvptx`] (PTX text) or [`host`] (JIT machine code for the CPU backend).
+//! [`toolchain`] finds the CUDA tools (`ptxas`) used to check PTX without a GPU.
+//!
+//! This crate never depends on the runtime.
+
+pub mod ast;
+pub mod error;
+pub mod host;
+pub mod ir;
+pub mod lower;
+pub mod nvptx;
+pub mod specialize;
+pub mod target;
+pub mod toolchain;
+pub mod types;
+pub mod verify;
+
+pub use error::CompileError;
+pub use types::ScalarType;

@@ -1,0 +1,627 @@
+//! Lowering: typed IR → LLVM IR, the same for every [`Target`].
+//!
+//! The body function takes, for each kernel parameter in order, an array's data pointer (in the
+//! target's global address space) and its length (`i64`), or a scalar's value (`bool` as `i8`),
+//! then the target's extra parameters. Locals live in `alloca`s that the optimizer promotes.
+//!
+//! Rust semantics are kept where LLVM would otherwise leave behaviour undefined: integer
+//! arithmetic wraps; shift amounts are masked to the type's width (`wrapping_shl`); integer
+//! division or remainder by zero yields 0 and the dividend (Rust would panic, CUDA C gives an
+//! unspecified value, LLVM calls it undefined behaviour); `MIN / -1` wraps; float → int casts
+//! saturate and map NaN to 0; range loops never overflow their counter.
+
+use crate::ast::{BinOp, Builtin, Dim, UnOp};
+use crate::error::CompileError;
+use crate::ir::{self, Const, ExprKind, ParamType, Stmt};
+use crate::target::{SpecialReg, Target};
+use crate::types::ScalarType;
+use inkwell::basic_block::BasicBlock;
+use inkwell::builder::{Builder, BuilderError};
+use inkwell::context::Context;
+use inkwell::intrinsics::Intrinsic;
+use inkwell::module::Module;
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::TargetMachine;
+use inkwell::types::{BasicMetadataTypeEnum, BasicTypeEnum, IntType};
+use inkwell::values::{BasicValue, BasicValueEnum, FunctionValue, IntValue, PointerValue};
+use inkwell::{FloatPredicate, IntPredicate};
+
+/// The LLVM integer type of `bits` width (1, 8, 16, 32 or 64).
+pub fn int_type(cx: &Context, bits: u32) -> IntType<'_> {
+    match bits {
+        1 => cx.bool_type(),
+        8 => cx.i8_type(),
+        16 => cx.i16_type(),
+        32 => cx.i32_type(),
+        _ => cx.i64_type(),
+    }
+}
+
+/// The LLVM type of a value of `t` in registers (`bool` is `i1`).
+pub fn value_type(cx: &Context, t: ScalarType) -> BasicTypeEnum<'_> {
+    match t {
+        ScalarType::Bool => cx.bool_type().into(),
+        ScalarType::F32 => cx.f32_type().into(),
+        ScalarType::F64 => cx.f64_type().into(),
+        t => int_type(cx, t.bits()).into(),
+    }
+}
+
+/// The LLVM type of `t` in memory and in parameters (`bool` is `i8`).
+pub fn memory_type(cx: &Context, t: ScalarType) -> BasicTypeEnum<'_> {
+    match t {
+        ScalarType::Bool => cx.i8_type().into(),
+        t => value_type(cx, t),
+    }
+}
+
+/// The LLVM parameter types of the kernel's own parameters.
+pub fn param_types<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target) -> Vec<BasicMetadataTypeEnum<'ctx>> {
+    let mut out = Vec::new();
+    for p in &kernel.params {
+        match p.ty {
+            ParamType::Array { .. } => {
+                out.push(cx.ptr_type(target.global_address_space()).into());
+                out.push(cx.i64_type().into());
+            }
+            ParamType::Scalar(t) => out.push(memory_type(cx, t).into()),
+        }
+    }
+    out
+}
+
+/// Emits the kernel into a fresh module of `cx`, ready for [`optimize`].
+pub fn lower<'ctx>(
+    cx: &'ctx Context,
+    kernel: &ir::Kernel,
+    target: &dyn Target,
+    tm: &TargetMachine,
+) -> Result<Module<'ctx>, CompileError> {
+    let llvm_err = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
+    let module = cx.create_module(&kernel.name);
+    module.set_triple(&tm.get_triple());
+    module.set_data_layout(&tm.get_target_data().get_data_layout());
+    let mut params = param_types(cx, kernel, target);
+    params.extend(target.extra_params(cx));
+    let fn_type = cx.void_type().fn_type(&params, false);
+    let body = module.add_function(&kernel.name, fn_type, None);
+    target.configure_body(cx, body);
+    let builder = cx.create_builder();
+    let mut l = Lower {
+        cx,
+        module: &module,
+        b: builder,
+        f: body,
+        kernel,
+        target,
+        locals: Vec::new(),
+        arrays: Vec::new(),
+        scalars: Vec::new(),
+        loops: Vec::new(),
+    };
+    l.emit().map_err(|e| llvm_err("IR construction", e.to_string()))?;
+    target.finish(cx, &module, body, kernel).map_err(|e| llvm_err("IR construction", e.to_string()))?;
+    module.verify().map_err(|e| llvm_err("module verification", e.to_string()))?;
+    Ok(module)
+}
+
+/// Runs LLVM's O3 pipeline on `module` for `tm`.
+pub fn optimize(module: &Module<'_>, tm: &TargetMachine, kernel: &str) -> Result<(), CompileError> {
+    module
+        .run_passes("default<O3>", tm, PassBuilderOptions::create())
+        .map_err(|e| CompileError::Llvm { kernel: kernel.to_string(), stage: "optimization", message: e.to_string() })
+}
+
+type LR<T> = Result<T, BuilderError>;
+
+struct Lower<'a, 'ctx> {
+    cx: &'ctx Context,
+    module: &'a Module<'ctx>,
+    b: Builder<'ctx>,
+    f: FunctionValue<'ctx>,
+    kernel: &'a ir::Kernel,
+    target: &'a dyn Target,
+    locals: Vec<PointerValue<'ctx>>,
+    /// Data pointer and length of each array parameter (None for scalars).
+    arrays: Vec<Option<(PointerValue<'ctx>, IntValue<'ctx>)>>,
+    /// Value of each scalar parameter (None for arrays).
+    scalars: Vec<Option<BasicValueEnum<'ctx>>>,
+    /// (continue target, break target) of each enclosing loop.
+    loops: Vec<(BasicBlock<'ctx>, BasicBlock<'ctx>)>,
+}
+
+impl<'a, 'ctx> Lower<'a, 'ctx> {
+    fn emit(&mut self) -> LR<()> {
+        let entry = self.cx.append_basic_block(self.f, "entry");
+        self.b.position_at_end(entry);
+        let mut idx = 0;
+        for p in &self.kernel.params {
+            match p.ty {
+                ParamType::Array { .. } => {
+                    let ptr = self.nth_param(idx).into_pointer_value();
+                    let len = self.nth_param(idx + 1).into_int_value();
+                    ptr.set_name(&p.name);
+                    self.arrays.push(Some((ptr, len)));
+                    self.scalars.push(None);
+                    idx += 2;
+                }
+                ParamType::Scalar(t) => {
+                    let mut v = self.nth_param(idx);
+                    if t == ScalarType::Bool {
+                        let zero = self.cx.i8_type().const_zero();
+                        v = self.b.build_int_compare(IntPredicate::NE, v.into_int_value(), zero, &p.name)?.into();
+                    }
+                    self.arrays.push(None);
+                    self.scalars.push(Some(v));
+                    idx += 1;
+                }
+            }
+        }
+        for local in &self.kernel.locals {
+            let slot = self.b.build_alloca(value_type(self.cx, local.ty), &local.name)?;
+            self.locals.push(slot);
+        }
+        self.block(&self.kernel.body)?;
+        if self.open() {
+            self.b.build_return(None)?;
+        }
+        Ok(())
+    }
+
+    fn nth_param(&self, i: u32) -> BasicValueEnum<'ctx> {
+        match self.f.get_nth_param(i) {
+            Some(p) => p,
+            None => unreachable!("the body function was declared with every parameter"),
+        }
+    }
+
+    /// Whether the current block still needs a terminator.
+    fn open(&self) -> bool {
+        self.b.get_insert_block().and_then(|bb| bb.get_terminator()).is_none()
+    }
+
+    fn new_block(&self, name: &str) -> BasicBlock<'ctx> {
+        self.cx.append_basic_block(self.f, name)
+    }
+
+    /// After a terminator: continue emitting into a fresh, unreachable block.
+    fn start_dead_block(&self) {
+        let bb = self.new_block("dead");
+        self.b.position_at_end(bb);
+    }
+
+    fn branch_to(&self, bb: BasicBlock<'ctx>) -> LR<()> {
+        if self.open() {
+            self.b.build_unconditional_branch(bb)?;
+        }
+        Ok(())
+    }
+
+    fn block(&mut self, stmts: &[Stmt]) -> LR<()> {
+        stmts.iter().try_for_each(|s| self.stmt(s))
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> LR<()> {
+        match s {
+            Stmt::Assign { local, value } => {
+                let v = self.expr(value)?;
+                self.b.build_store(self.locals[*local as usize], v)?;
+            }
+            Stmt::Store { array, index, value } => {
+                let elem = value.ty;
+                let addr = self.element_addr(*array, index)?;
+                let v = self.expr(value)?;
+                let v = self.to_memory(v, elem)?;
+                let store = self.b.build_store(addr, v)?;
+                let _ = store.set_alignment(elem.size_bytes() as u32);
+            }
+            Stmt::If { cond, then, otherwise } => {
+                let c = self.expr(cond)?.into_int_value();
+                let then_bb = self.new_block("then");
+                let else_bb = self.new_block("else");
+                let merge = self.new_block("endif");
+                self.b.build_conditional_branch(c, then_bb, else_bb)?;
+                self.b.position_at_end(then_bb);
+                self.block(then)?;
+                self.branch_to(merge)?;
+                self.b.position_at_end(else_bb);
+                self.block(otherwise)?;
+                self.branch_to(merge)?;
+                self.b.position_at_end(merge);
+            }
+            Stmt::While { cond, body } => {
+                let head = self.new_block("while.cond");
+                let body_bb = self.new_block("while.body");
+                let exit = self.new_block("while.end");
+                self.b.build_unconditional_branch(head)?;
+                self.b.position_at_end(head);
+                let c = self.expr(cond)?.into_int_value();
+                self.b.build_conditional_branch(c, body_bb, exit)?;
+                self.b.position_at_end(body_bb);
+                self.loops.push((head, exit));
+                self.block(body)?;
+                self.loops.pop();
+                self.branch_to(head)?;
+                self.b.position_at_end(exit);
+            }
+            Stmt::ForRange { var, start, end, step, inclusive, body } => {
+                self.for_range(*var, start, end, step, *inclusive, body)?;
+            }
+            Stmt::Break | Stmt::Continue => {
+                let Some(&(cont, brk)) = self.loops.last() else {
+                    unreachable!("the verifier rejects break/continue outside loops")
+                };
+                self.b.build_unconditional_branch(if matches!(s, Stmt::Break) { brk } else { cont })?;
+                self.start_dead_block();
+            }
+            Stmt::Return => {
+                self.b.build_return(None)?;
+                self.start_dead_block();
+            }
+        }
+        Ok(())
+    }
+
+    /// `for var in (start..end).step_by(step)`, overflow-free: after an iteration at `i`, the loop
+    /// goes on iff `step < end - i` (`<=` for `..=`), computed on the unsigned distance.
+    fn for_range(&mut self, var: u32, start: &ir::Expr, end: &ir::Expr, step: &ir::Expr, inclusive: bool, body: &[Stmt]) -> LR<()> {
+        let t = start.ty;
+        let ity = int_type(self.cx, t.bits());
+        let i64t = self.cx.i64_type();
+        let s = self.expr(start)?.into_int_value();
+        let e = self.expr(end)?.into_int_value();
+        let st = self.expr(step)?.into_int_value();
+        let counter = self.b.build_alloca(ity, "for.counter")?;
+        self.b.build_store(counter, s)?;
+        let signed = t.is_signed_int();
+        let pred = match (inclusive, signed) {
+            (false, true) => IntPredicate::SLT,
+            (false, false) => IntPredicate::ULT,
+            (true, true) => IntPredicate::SLE,
+            (true, false) => IntPredicate::ULE,
+        };
+        let nonempty = self.b.build_int_compare(pred, s, e, "for.nonempty")?;
+        let step_ok = self.b.build_int_compare(IntPredicate::NE, st, i64t.const_zero(), "for.step_ok")?;
+        let enter = self.b.build_and(nonempty, step_ok, "for.enter")?;
+        let body_bb = self.new_block("for.body");
+        let latch = self.new_block("for.latch");
+        let inc = self.new_block("for.inc");
+        let exit = self.new_block("for.end");
+        self.b.build_conditional_branch(enter, body_bb, exit)?;
+
+        self.b.position_at_end(body_bb);
+        let i = self.b.build_load(ity, counter, "i")?;
+        self.b.build_store(self.locals[var as usize], i)?;
+        self.loops.push((latch, exit));
+        self.block(body)?;
+        self.loops.pop();
+        self.branch_to(latch)?;
+
+        self.b.position_at_end(latch);
+        let i = self.b.build_load(ity, counter, "i")?.into_int_value();
+        let dist = self.b.build_int_sub(e, i, "for.dist")?;
+        let dist = if t.bits() < 64 { self.b.build_int_z_extend(dist, i64t, "for.dist64")? } else { dist };
+        let go_on = if inclusive { IntPredicate::ULE } else { IntPredicate::ULT };
+        let more = self.b.build_int_compare(go_on, st, dist, "for.more")?;
+        self.b.build_conditional_branch(more, inc, exit)?;
+
+        self.b.position_at_end(inc);
+        let st_n = if t.bits() < 64 { self.b.build_int_truncate(st, ity, "for.step")? } else { st };
+        let next = self.b.build_int_add(i, st_n, "for.next")?;
+        self.b.build_store(counter, next)?;
+        self.b.build_unconditional_branch(body_bb)?;
+
+        self.b.position_at_end(exit);
+        Ok(())
+    }
+
+    fn array(&self, id: u32) -> (PointerValue<'ctx>, IntValue<'ctx>) {
+        match self.arrays[id as usize] {
+            Some(a) => a,
+            None => unreachable!("the verifier checked that parameter {id} is an array"),
+        }
+    }
+
+    fn element_addr(&mut self, array: u32, index: &ir::Expr) -> LR<PointerValue<'ctx>> {
+        let (ptr, _) = self.array(array);
+        let elem = match self.kernel.params[array as usize].ty {
+            ParamType::Array { elem, .. } => elem,
+            ParamType::Scalar(_) => unreachable!("the verifier checked the array"),
+        };
+        let i = self.expr(index)?.into_int_value();
+        // SAFETY (of the generated code, not of this call): indices are not bounds-checked, as in
+        // CUDA C and Numba; the documentation says so. Building the GEP itself is always sound.
+        unsafe { self.b.build_gep(memory_type(self.cx, elem), ptr, &[i], "elem") }
+    }
+
+    fn to_memory(&self, v: BasicValueEnum<'ctx>, t: ScalarType) -> LR<BasicValueEnum<'ctx>> {
+        Ok(if t == ScalarType::Bool {
+            self.b.build_int_z_extend(v.into_int_value(), self.cx.i8_type(), "b2i8")?.into()
+        } else {
+            v
+        })
+    }
+
+    fn special(&self, reg: SpecialReg) -> LR<IntValue<'ctx>> {
+        let v = self.target.read_special(self.module, &self.b, self.f, reg)?;
+        self.b.build_int_z_extend(v, self.cx.i64_type(), "sreg64")
+    }
+
+    fn intrinsic(&self, name: &str, types: &[BasicTypeEnum<'ctx>]) -> FunctionValue<'ctx> {
+        match Intrinsic::find(name).and_then(|i| i.get_declaration(self.module, types)) {
+            Some(f) => f,
+            None => unreachable!("LLVM 19 provides the intrinsic {name}"),
+        }
+    }
+
+    fn call(&self, f: FunctionValue<'ctx>, args: &[BasicValueEnum<'ctx>], name: &str) -> LR<BasicValueEnum<'ctx>> {
+        let args: Vec<_> = args.iter().map(|a| (*a).into()).collect();
+        match self.b.build_call(f, &args, name)?.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => Ok(v),
+            inkwell::values::ValueKind::Instruction(_) => unreachable!("called a value-returning function"),
+        }
+    }
+
+    fn expr(&mut self, e: &ir::Expr) -> LR<BasicValueEnum<'ctx>> {
+        let cx = self.cx;
+        Ok(match &e.kind {
+            ExprKind::Const(c) => match *c {
+                Const::Bool(v) => cx.bool_type().const_int(v as u64, false).into(),
+                Const::Int(bits) => {
+                    let mask = if e.ty.bits() >= 64 { u64::MAX } else { (1u64 << e.ty.bits()) - 1 };
+                    int_type(cx, e.ty.bits()).const_int(bits & mask, false).into()
+                }
+                Const::Float(v) => value_type(cx, e.ty).into_float_type().const_float(v).into(),
+            },
+            ExprKind::Local(id) => self.b.build_load(value_type(cx, e.ty), self.locals[*id as usize], "")?,
+            ExprKind::Param(id) => match self.scalars[*id as usize] {
+                Some(v) => v,
+                None => unreachable!("the verifier checked that parameter {id} is a scalar"),
+            },
+            ExprKind::Load { array, index } => {
+                let addr = self.element_addr(*array, index)?;
+                let v = self.b.build_load(memory_type(cx, e.ty), addr, "load")?;
+                if let Some(inst) = v.as_instruction_value() {
+                    let _ = inst.set_alignment(e.ty.size_bytes() as u32);
+                }
+                if e.ty == ScalarType::Bool {
+                    let zero = cx.i8_type().const_zero();
+                    self.b.build_int_compare(IntPredicate::NE, v.into_int_value(), zero, "i82b")?.into()
+                } else {
+                    v
+                }
+            }
+            ExprKind::Len(id) => self.array(*id).1.into(),
+            ExprKind::Special(b) => self.builtin(*b)?.into(),
+            ExprKind::Unary(op, a) => {
+                let v = self.expr(a)?;
+                match (op, e.ty.is_float()) {
+                    (UnOp::Neg, true) => self.b.build_float_neg(v.into_float_value(), "neg")?.into(),
+                    (UnOp::Neg, false) => self.b.build_int_neg(v.into_int_value(), "neg")?.into(),
+                    (UnOp::Not, _) => self.b.build_not(v.into_int_value(), "not")?.into(),
+                }
+            }
+            ExprKind::Cast(a) => {
+                let v = self.expr(a)?;
+                self.cast(v, a.ty, e.ty)?
+            }
+            ExprKind::Binary(op, a, b) if op.is_logical() => self.logical(*op, a, b)?,
+            ExprKind::Binary(op, a, b) => {
+                let x = self.expr(a)?;
+                let y = self.expr(b)?;
+                self.binary(*op, x, y, a.ty, b.ty)?
+            }
+        })
+    }
+
+    fn builtin(&self, b: Builtin) -> LR<IntValue<'ctx>> {
+        Ok(match b {
+            Builtin::ThreadIdx(d) => self.special(SpecialReg::Tid(d))?,
+            Builtin::BlockIdx(d) => self.special(SpecialReg::Ctaid(d))?,
+            Builtin::BlockDim(d) => self.special(SpecialReg::Ntid(d))?,
+            Builtin::GridDim(d) => self.special(SpecialReg::Nctaid(d))?,
+            Builtin::Grid1 => {
+                let tid = self.special(SpecialReg::Tid(Dim::X))?;
+                let ntid = self.special(SpecialReg::Ntid(Dim::X))?;
+                let ctaid = self.special(SpecialReg::Ctaid(Dim::X))?;
+                let base = self.b.build_int_nuw_mul(ctaid, ntid, "base")?;
+                self.b.build_int_nuw_add(base, tid, "grid1")?
+            }
+            Builtin::GridSize1 => {
+                let ntid = self.special(SpecialReg::Ntid(Dim::X))?;
+                let nctaid = self.special(SpecialReg::Nctaid(Dim::X))?;
+                self.b.build_int_nuw_mul(ntid, nctaid, "gridsize1")?
+            }
+        })
+    }
+
+    /// `&&` and `||` with Rust's short-circuit evaluation.
+    fn logical(&mut self, op: BinOp, a: &ir::Expr, b: &ir::Expr) -> LR<BasicValueEnum<'ctx>> {
+        let x = self.expr(a)?.into_int_value();
+        let lhs_end = self.b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"));
+        let rhs_bb = self.new_block("sc.rhs");
+        let merge = self.new_block("sc.end");
+        let short = op == BinOp::Or;
+        if short {
+            self.b.build_conditional_branch(x, merge, rhs_bb)?;
+        } else {
+            self.b.build_conditional_branch(x, rhs_bb, merge)?;
+        }
+        self.b.position_at_end(rhs_bb);
+        let y = self.expr(b)?.into_int_value();
+        let rhs_end = self.b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"));
+        self.b.build_unconditional_branch(merge)?;
+        self.b.position_at_end(merge);
+        let phi = self.b.build_phi(self.cx.bool_type(), "sc")?;
+        let shortv = self.cx.bool_type().const_int(short as u64, false);
+        phi.add_incoming(&[(&shortv, lhs_end), (&y, rhs_end)]);
+        Ok(phi.as_basic_value())
+    }
+
+    fn binary(&self, op: BinOp, x: BasicValueEnum<'ctx>, y: BasicValueEnum<'ctx>, t: ScalarType, rhs_t: ScalarType) -> LR<BasicValueEnum<'ctx>> {
+        let b = &self.b;
+        if t.is_float() {
+            let (x, y) = (x.into_float_value(), y.into_float_value());
+            let cmp = |p| -> LR<BasicValueEnum<'ctx>> { Ok(b.build_float_compare(p, x, y, "fcmp")?.into()) };
+            return match op {
+                BinOp::Add => Ok(b.build_float_add(x, y, "fadd")?.into()),
+                BinOp::Sub => Ok(b.build_float_sub(x, y, "fsub")?.into()),
+                BinOp::Mul => Ok(b.build_float_mul(x, y, "fmul")?.into()),
+                BinOp::Div => Ok(b.build_float_div(x, y, "fdiv")?.into()),
+                BinOp::Rem => Ok(b.build_float_rem(x, y, "frem")?.into()),
+                BinOp::Eq => cmp(FloatPredicate::OEQ),
+                BinOp::Ne => cmp(FloatPredicate::UNE),
+                BinOp::Lt => cmp(FloatPredicate::OLT),
+                BinOp::Le => cmp(FloatPredicate::OLE),
+                BinOp::Gt => cmp(FloatPredicate::OGT),
+                BinOp::Ge => cmp(FloatPredicate::OGE),
+                _ => unreachable!("the verifier rejects `{}` on floats", op.symbol()),
+            };
+        }
+        let (x, y) = (x.into_int_value(), y.into_int_value());
+        let signed = t.is_signed_int();
+        let cmp = |s: IntPredicate, u: IntPredicate| -> LR<BasicValueEnum<'ctx>> {
+            Ok(b.build_int_compare(if signed { s } else { u }, x, y, "icmp")?.into())
+        };
+        Ok(match op {
+            BinOp::Add => b.build_int_add(x, y, "add")?.into(),
+            BinOp::Sub => b.build_int_sub(x, y, "sub")?.into(),
+            BinOp::Mul => b.build_int_mul(x, y, "mul")?.into(),
+            BinOp::Div | BinOp::Rem => self.int_div(op, x, y, signed)?.into(),
+            BinOp::BitAnd => b.build_and(x, y, "and")?.into(),
+            BinOp::BitOr => b.build_or(x, y, "or")?.into(),
+            BinOp::BitXor => b.build_xor(x, y, "xor")?.into(),
+            BinOp::Shl | BinOp::Shr => {
+                let ity = x.get_type();
+                let amount = if rhs_t.bits() > t.bits() {
+                    b.build_int_truncate(y, ity, "shamt")?
+                } else if rhs_t.bits() < t.bits() {
+                    b.build_int_z_extend(y, ity, "shamt")?
+                } else {
+                    y
+                };
+                let amount = b.build_and(amount, ity.const_int(t.bits() as u64 - 1, false), "shmask")?;
+                match (op, signed) {
+                    (BinOp::Shl, _) => b.build_left_shift(x, amount, "shl")?.into(),
+                    (_, true) => b.build_right_shift(x, amount, true, "ashr")?.into(),
+                    (_, false) => b.build_right_shift(x, amount, false, "lshr")?.into(),
+                }
+            }
+            BinOp::Eq => cmp(IntPredicate::EQ, IntPredicate::EQ)?,
+            BinOp::Ne => cmp(IntPredicate::NE, IntPredicate::NE)?,
+            BinOp::Lt => cmp(IntPredicate::SLT, IntPredicate::ULT)?,
+            BinOp::Le => cmp(IntPredicate::SLE, IntPredicate::ULE)?,
+            BinOp::Gt => cmp(IntPredicate::SGT, IntPredicate::UGT)?,
+            BinOp::Ge => cmp(IntPredicate::SGE, IntPredicate::UGE)?,
+            BinOp::And | BinOp::Or => unreachable!("logical operators are lowered by `logical`"),
+        })
+    }
+
+    /// Integer `/` and `%` with defined results for a zero divisor (0 and the dividend) and for
+    /// `MIN / -1` (wraps to `MIN`, remainder 0), so neither target traps.
+    fn int_div(&self, op: BinOp, x: IntValue<'ctx>, y: IntValue<'ctx>, signed: bool) -> LR<IntValue<'ctx>> {
+        let b = &self.b;
+        let ity = x.get_type();
+        let zero = ity.const_zero();
+        let one = ity.const_int(1, false);
+        let is_zero = b.build_int_compare(IntPredicate::EQ, y, zero, "div0")?;
+        if !signed {
+            let safe = b.build_select(is_zero, one, y, "safediv")?.into_int_value();
+            return Ok(if op == BinOp::Div {
+                let q = b.build_int_unsigned_div(x, safe, "udiv")?;
+                b.build_select(is_zero, zero, q, "q")?.into_int_value()
+            } else {
+                let r = b.build_int_unsigned_rem(x, safe, "urem")?;
+                b.build_select(is_zero, x, r, "r")?.into_int_value()
+            });
+        }
+        let minus_one = ity.const_all_ones();
+        let is_m1 = b.build_int_compare(IntPredicate::EQ, y, minus_one, "divm1")?;
+        let special = b.build_or(is_zero, is_m1, "divspecial")?;
+        let safe = b.build_select(special, one, y, "safediv")?.into_int_value();
+        Ok(if op == BinOp::Div {
+            let q = b.build_int_signed_div(x, safe, "sdiv")?;
+            let neg = b.build_int_neg(x, "negx")?;
+            let q = b.build_select(is_m1, neg, q, "q")?.into_int_value();
+            b.build_select(is_zero, zero, q, "q0")?.into_int_value()
+        } else {
+            let r = b.build_int_signed_rem(x, safe, "srem")?;
+            let r = b.build_select(is_m1, zero, r, "r")?.into_int_value();
+            b.build_select(is_zero, x, r, "r0")?.into_int_value()
+        })
+    }
+
+    /// Rust's `as` between scalar types.
+    fn cast(&self, v: BasicValueEnum<'ctx>, from: ScalarType, to: ScalarType) -> LR<BasicValueEnum<'ctx>> {
+        let b = &self.b;
+        let to_ty = value_type(self.cx, to);
+        if from == to {
+            return Ok(v);
+        }
+        Ok(match (from.is_float(), to.is_float()) {
+            (true, true) => {
+                let ft = to_ty.into_float_type();
+                if to.bits() > from.bits() {
+                    b.build_float_ext(v.into_float_value(), ft, "fpext")?.into()
+                } else {
+                    b.build_float_trunc(v.into_float_value(), ft, "fptrunc")?.into()
+                }
+            }
+            (true, false) => {
+                let name = if to.is_signed_int() { "llvm.fptosi.sat" } else { "llvm.fptoui.sat" };
+                let f = self.intrinsic(name, &[to_ty, v.get_type()]);
+                self.call(f, &[v], "fp2int")?
+            }
+            (false, true) => {
+                let ft = to_ty.into_float_type();
+                if from.is_signed_int() {
+                    b.build_signed_int_to_float(v.into_int_value(), ft, "si2fp")?.into()
+                } else {
+                    b.build_unsigned_int_to_float(v.into_int_value(), ft, "ui2fp")?.into()
+                }
+            }
+            (false, false) => {
+                let it = to_ty.into_int_type();
+                let x = v.into_int_value();
+                if to.bits() < from.bits() {
+                    b.build_int_truncate(x, it, "trunc")?.into()
+                } else if from.is_signed_int() {
+                    b.build_int_s_extend(x, it, "sext")?.into()
+                } else {
+                    b.build_int_z_extend(x, it, "zext")?.into()
+                }
+            }
+        })
+    }
+}
+
+/// Emits `for i in 0..n { body(i) }` on `i64` counters (used by targets for their wrappers).
+pub fn counted_loop<'ctx>(
+    cx: &'ctx Context,
+    b: &Builder<'ctx>,
+    f: FunctionValue<'ctx>,
+    start: IntValue<'ctx>,
+    end: IntValue<'ctx>,
+    name: &str,
+    body: &mut dyn FnMut(IntValue<'ctx>) -> LR<()>,
+) -> LR<()> {
+    let i64t = cx.i64_type();
+    let pre = b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"));
+    let head = cx.append_basic_block(f, &format!("{name}.head"));
+    let body_bb = cx.append_basic_block(f, &format!("{name}.body"));
+    let exit = cx.append_basic_block(f, &format!("{name}.end"));
+    b.build_unconditional_branch(head)?;
+    b.position_at_end(head);
+    let i = b.build_phi(i64t, name)?;
+    let iv = i.as_basic_value().into_int_value();
+    let more = b.build_int_compare(IntPredicate::ULT, iv, end, "more")?;
+    b.build_conditional_branch(more, body_bb, exit)?;
+    b.position_at_end(body_bb);
+    body(iv)?;
+    let next = b.build_int_add(iv, i64t.const_int(1, false), "next")?;
+    let latch = b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"));
+    b.build_unconditional_branch(head)?;
+    i.add_incoming(&[(&start, pre), (&next, latch)]);
+    b.position_at_end(exit);
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! The NVPTX target: PTX text for the CUDA driver.
+//!
+//! The kernel is the body function itself, with external linkage and the `ptx_kernel` calling
+//! convention; array pointers are in the global address space (`ld.global`/`st.global`) and the
+//! thread-model registers are the `llvm.nvvm.read.ptx.sreg.*` intrinsics.
+
+use crate::ast::Dim;
+use crate::error::CompileError;
+use crate::ir;
+use crate::lower;
+use crate::target::{SpecialReg, Target};
+use inkwell::builder::{Builder, BuilderError};
+use inkwell::context::Context;
+use inkwell::intrinsics::Intrinsic;
+use inkwell::module::{Linkage, Module};
+use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target as LlvmTarget, TargetMachine, TargetTriple};
+use inkwell::types::BasicMetadataTypeEnum;
+use inkwell::values::{FunctionValue, IntValue};
+use inkwell::{AddressSpace, OptimizationLevel};
+use std::sync::Once;
+
+/// LLVM's calling-convention id of `ptx_kernel`.
+const PTX_KERNEL_CC: u32 = 71;
+
+/// The GPU architectures LLVM 19's NVPTX backend knows, with the lowest PTX ISA version each needs.
+const ARCHS: &[(u32, u32)] = &[
+    (50, 40),
+    (52, 41),
+    (53, 42),
+    (60, 50),
+    (61, 50),
+    (62, 50),
+    (70, 60),
+    (72, 61),
+    (75, 63),
+    (80, 70),
+    (86, 71),
+    (87, 74),
+    (89, 78),
+    (90, 78),
+];
+
+/// The newest PTX ISA version LLVM 19 emits.
+const MAX_PTX: u32 = 85;
+
+/// Which GPU and PTX ISA version to generate code for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NvptxTarget {
+    /// `sm_XX` as a number: 80 for `sm_80`.
+    pub arch: u32,
+    /// PTX ISA version as a number: 78 for PTX 7.8.
+    pub ptx_version: u32,
+}
+
+impl NvptxTarget {
+    /// The best target for a device of compute capability `major.minor` under a driver reporting
+    /// `driver_version` (`cuDriverGetVersion`, e.g. 12080). Architectures newer than LLVM knows get
+    /// the newest known one, whose PTX the driver JIT-compiles forward. `None` when the driver is
+    /// too old for any architecture the device can run.
+    pub fn for_device(major: u32, minor: u32, driver_version: u32) -> Option<NvptxTarget> {
+        let cc = major * 10 + minor;
+        let driver_ptx = ptx_for_driver(driver_version).min(MAX_PTX);
+        ARCHS
+            .iter()
+            .rev()
+            .find(|(arch, need)| *arch <= cc && *need <= driver_ptx)
+            .map(|(arch, _)| NvptxTarget { arch: *arch, ptx_version: driver_ptx })
+    }
+
+    /// A target for `sm_{arch}` with the lowest PTX version that architecture needs (for tests and
+    /// ahead-of-time checks with `ptxas`).
+    pub fn sm(arch: u32) -> Option<NvptxTarget> {
+        ARCHS.iter().find(|(a, _)| *a == arch).map(|(a, need)| NvptxTarget { arch: *a, ptx_version: *need })
+    }
+
+    pub fn cpu(&self) -> String {
+        format!("sm_{}", self.arch)
+    }
+
+    pub fn features(&self) -> String {
+        format!("+ptx{}", self.ptx_version)
+    }
+}
+
+/// The newest PTX ISA version a driver of this version JIT-compiles.
+fn ptx_for_driver(v: u32) -> u32 {
+    let (major, minor) = (v / 1000, (v % 1000) / 10);
+    match major {
+        0..=10 => 63,
+        11 => 70 + minor.min(8),
+        12 => 80 + minor.min(9),
+        _ => 90,
+    }
+}
+
+impl Target for NvptxTarget {
+    fn name(&self) -> &'static str {
+        "nvptx"
+    }
+
+    fn target_machine(&self) -> Result<TargetMachine, String> {
+        static INIT: Once = Once::new();
+        INIT.call_once(|| LlvmTarget::initialize_nvptx(&InitializationConfig::default()));
+        let triple = TargetTriple::create("nvptx64-nvidia-cuda");
+        let t = LlvmTarget::from_triple(&triple).map_err(|e| e.to_string())?;
+        t.create_target_machine(&triple, &self.cpu(), &self.features(), OptimizationLevel::Aggressive, RelocMode::Default, CodeModel::Default)
+            .ok_or_else(|| format!("LLVM has no NVPTX target machine for {} {}", self.cpu(), self.features()))
+    }
+
+    fn global_address_space(&self) -> AddressSpace {
+        AddressSpace::from(1u16)
+    }
+
+    fn extra_params<'ctx>(&self, _cx: &'ctx Context) -> Vec<BasicMetadataTypeEnum<'ctx>> {
+        Vec::new()
+    }
+
+    fn configure_body<'ctx>(&self, _cx: &'ctx Context, body: FunctionValue<'ctx>) {
+        body.set_linkage(Linkage::External);
+        body.set_call_conventions(PTX_KERNEL_CC);
+    }
+
+    fn read_special<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        builder: &Builder<'ctx>,
+        _body: FunctionValue<'ctx>,
+        reg: SpecialReg,
+    ) -> Result<IntValue<'ctx>, BuilderError> {
+        let (kind, d) = match reg {
+            SpecialReg::Tid(d) => ("tid", d),
+            SpecialReg::Ntid(d) => ("ntid", d),
+            SpecialReg::Ctaid(d) => ("ctaid", d),
+            SpecialReg::Nctaid(d) => ("nctaid", d),
+        };
+        let dim = match d {
+            Dim::X => "x",
+            Dim::Y => "y",
+            Dim::Z => "z",
+        };
+        let name = format!("llvm.nvvm.read.ptx.sreg.{kind}.{dim}");
+        let f = match Intrinsic::find(&name).and_then(|i| i.get_declaration(module, &[])) {
+            Some(f) => f,
+            None => unreachable!("LLVM 19 provides {name}"),
+        };
+        match builder.build_call(f, &[], kind)?.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => Ok(v.into_int_value()),
+            inkwell::values::ValueKind::Instruction(_) => unreachable!("{name} returns i32"),
+        }
+    }
+
+    fn finish<'ctx>(&self, _cx: &'ctx Context, _m: &Module<'ctx>, _b: FunctionValue<'ctx>, _k: &ir::Kernel) -> Result<(), BuilderError> {
+        Ok(())
+    }
+}
+
+/// The result of compiling a kernel for NVPTX.
+#[derive(Clone, Debug)]
+pub struct PtxOutput {
+    /// The PTX module text.
+    pub ptx: String,
+    /// The name of the kernel entry in the PTX.
+    pub entry: String,
+    /// The optimized LLVM IR, when asked for.
+    pub llvm_ir: Option<String>,
+}
+
+/// Compiles a specialized kernel to PTX.
+pub fn compile_ptx(kernel: &ir::Kernel, target: &NvptxTarget, want_llvm_ir: bool) -> Result<PtxOutput, CompileError> {
+    let llvm = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
+    let tm = target.target_machine().map_err(|m| llvm("target selection", m))?;
+    let cx = Context::create();
+    let module = lower::lower(&cx, kernel, target, &tm)?;
+    lower::optimize(&module, &tm, &kernel.name)?;
+    let llvm_ir = want_llvm_ir.then(|| module.print_to_string().to_string());
+    let buf = tm.write_to_memory_buffer(&module, FileType::Assembly).map_err(|e| llvm("PTX emission", e.to_string()))?;
+    let ptx = String::from_utf8_lossy(buf.as_slice()).trim_end_matches('\0').to_string();
+    Ok(PtxOutput { ptx, entry: kernel.name.clone(), llvm_ir })
+}

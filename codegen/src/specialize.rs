@@ -1,0 +1,723 @@
+//! Specialization: from the untyped source AST and the argument types of one launch to a typed IR
+//! kernel.
+//!
+//! Two steps, as in Numba's lazy dispatch:
+//! 1. [`bind`] matches the launch's arguments against the declared parameters and binds each type
+//!    parameter (`T`) to a concrete scalar type. The result, a [`SpecKey`], is small, `Copy` and
+//!    allocation-free: the runtime keys its specialization cache on it.
+//! 2. [`specialize`] infers the type of every expression and variable the way rustc does for this
+//!    subset (unsuffixed literals take their type from their use, default `i32`/`f64`), then builds
+//!    the [`ir::Kernel`].
+
+use crate::ast::{self, BinOp, ExprKind, ParamKind, Place, Span, TypeRef, UnOp};
+use crate::error::CompileError;
+use crate::ir::{self, Const, LocalId};
+use crate::types::ScalarType;
+use crate::verify::cast_allowed;
+use std::collections::HashMap;
+use std::fmt;
+
+/// The most type parameters a kernel may declare.
+pub const MAX_GENERICS: usize = 8;
+
+/// The concrete types bound to a kernel's type parameters: identifies one specialization.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SpecKey {
+    types: [ScalarType; MAX_GENERICS],
+    len: u8,
+}
+
+impl SpecKey {
+    /// A key binding the kernel's type parameters, in declaration order, to `types`.
+    pub fn new(types: &[ScalarType]) -> Option<SpecKey> {
+        if types.len() > MAX_GENERICS {
+            return None;
+        }
+        let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: types.len() as u8 };
+        key.types[..types.len()].copy_from_slice(types);
+        Some(key)
+    }
+
+    pub fn types(&self) -> &[ScalarType] {
+        &self.types[..self.len as usize]
+    }
+}
+
+impl fmt::Display for SpecKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.types().iter().map(|t| t.name()).collect();
+        write!(f, "<{}>", names.join(", "))
+    }
+}
+
+/// What a launch passes for one parameter, as far as specialization cares.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ArgType {
+    Scalar(ScalarType),
+    /// An array of `elem`; `writable` is false for read-only arrays and shared borrows.
+    Array { elem: ScalarType, writable: bool },
+}
+
+impl fmt::Display for ArgType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgType::Scalar(t) => write!(f, "{t}"),
+            ArgType::Array { elem, writable: true } => write!(f, "writable array of {elem}"),
+            ArgType::Array { elem, writable: false } => write!(f, "read-only array of {elem}"),
+        }
+    }
+}
+
+/// Why a launch's arguments do not fit a kernel's parameters. `param` indexes
+/// [`ast::KernelSource::params`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BindError {
+    Count { expected: usize, got: usize },
+    /// The argument is of the wrong kind or element type.
+    Mismatch { param: usize, expected: String, got: ArgType },
+    /// A read-only array was passed for a `&mut [T]` parameter.
+    ReadOnly { param: usize },
+    /// A type parameter was bound to two different types.
+    Conflict { param: usize, generic: String, first: ScalarType, second: ScalarType },
+    /// The type bound to a type parameter does not satisfy its bound.
+    Bound { param: usize, generic: String, bound: &'static str, got: ScalarType },
+    TooManyGenerics,
+}
+
+fn type_ref_text(src: &ast::KernelSource, t: &TypeRef) -> String {
+    match t {
+        TypeRef::Scalar(s) => s.name().to_string(),
+        TypeRef::Generic(g) => src.generics.get(*g).map(|g| g.name.clone()).unwrap_or_default(),
+    }
+}
+
+/// The declared type of parameter `p`, in Rust syntax (`&mut [T]`).
+pub fn param_text(src: &ast::KernelSource, p: &ast::Param) -> String {
+    match &p.kind {
+        ParamKind::Scalar(t) => type_ref_text(src, t),
+        ParamKind::Slice { elem, mutable: true } => format!("&mut [{}]", type_ref_text(src, elem)),
+        ParamKind::Slice { elem, mutable: false } => format!("&[{}]", type_ref_text(src, elem)),
+    }
+}
+
+/// Matches `args` against the parameters of `src` and binds its type parameters.
+/// Allocation-free on success: it runs on every launch.
+pub fn bind(src: &ast::KernelSource, args: &[ArgType]) -> Result<SpecKey, BindError> {
+    if src.generics.len() > MAX_GENERICS {
+        return Err(BindError::TooManyGenerics);
+    }
+    if args.len() != src.params.len() {
+        return Err(BindError::Count { expected: src.params.len(), got: args.len() });
+    }
+    let mut bound: [Option<ScalarType>; MAX_GENERICS] = [None; MAX_GENERICS];
+    for (i, (p, a)) in src.params.iter().zip(args).enumerate() {
+        let (want, got) = match (&p.kind, *a) {
+            (ParamKind::Scalar(t), ArgType::Scalar(g)) => (t, g),
+            (ParamKind::Slice { elem, mutable }, ArgType::Array { elem: g, writable }) => {
+                if *mutable && !writable {
+                    return Err(BindError::ReadOnly { param: i });
+                }
+                (elem, g)
+            }
+            _ => return Err(BindError::Mismatch { param: i, expected: param_text(src, p), got: *a }),
+        };
+        match want {
+            TypeRef::Scalar(s) if *s == got => {}
+            TypeRef::Scalar(_) => {
+                return Err(BindError::Mismatch { param: i, expected: param_text(src, p), got: *a })
+            }
+            TypeRef::Generic(g) => {
+                let generic = &src.generics[*g];
+                if !generic.bound.admits(got) {
+                    return Err(BindError::Bound {
+                        param: i,
+                        generic: generic.name.clone(),
+                        bound: generic.bound.name(),
+                        got,
+                    });
+                }
+                match bound[*g] {
+                    None => bound[*g] = Some(got),
+                    Some(first) if first == got => {}
+                    Some(first) => {
+                        return Err(BindError::Conflict {
+                            param: i,
+                            generic: generic.name.clone(),
+                            first,
+                            second: got,
+                        })
+                    }
+                }
+            }
+        }
+    }
+    let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: src.generics.len() as u8 };
+    for (slot, b) in key.types.iter_mut().zip(bound.iter()).take(src.generics.len()) {
+        // A type parameter no parameter mentions cannot be inferred from the arguments; it only
+        // matters for casts, where f32 (or i32 for Int bounds) is the natural default.
+        *slot = b.unwrap_or(ScalarType::F32);
+    }
+    for (slot, g) in key.types.iter_mut().zip(&src.generics) {
+        if !g.bound.admits(*slot) {
+            *slot = ScalarType::I32;
+        }
+    }
+    Ok(key)
+}
+
+/// Specializes `src` to the types in `key`, producing verified IR.
+pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, CompileError> {
+    let params: Vec<ir::Param> = src
+        .params
+        .iter()
+        .map(|p| ir::Param {
+            name: p.name.clone(),
+            ty: match &p.kind {
+                ParamKind::Scalar(t) => ir::ParamType::Scalar(resolve_ref(t, key)),
+                ParamKind::Slice { elem, mutable } => {
+                    ir::ParamType::Array { elem: resolve_ref(elem, key), mutable: *mutable }
+                }
+            },
+        })
+        .collect();
+    let signature = {
+        let names: Vec<String> = params.iter().map(|p| format!("{}: {}", p.name, p.ty)).collect();
+        format!("{}({})", src.name, names.join(", "))
+    };
+    let mut cx = Infer {
+        src,
+        key,
+        params: &params,
+        signature,
+        slots: Vec::new(),
+        expr_slot: HashMap::new(),
+        var_ref: HashMap::new(),
+        decl_local: HashMap::new(),
+        locals: Vec::new(),
+        scopes: vec![HashMap::new()],
+    };
+    // Scalar parameters become locals, so that `mut` parameters can be assigned.
+    let mut prologue = Vec::new();
+    for (i, p) in params.iter().enumerate() {
+        if let ir::ParamType::Scalar(t) = p.ty {
+            let slot = cx.known(t);
+            let local = cx.new_local(&p.name, slot);
+            cx.scopes[0].insert(p.name.clone(), Binding::Local(local));
+            prologue.push((local, i as u32, t));
+        } else {
+            cx.scopes[0].insert(p.name.clone(), Binding::Array(i as u32));
+        }
+    }
+    cx.block(&src.body)?;
+    let types = cx.resolve()?;
+    let mut locals = Vec::with_capacity(cx.locals.len());
+    for (name, slot) in &cx.locals {
+        locals.push(ir::Local { name: name.clone(), ty: types[*slot] });
+    }
+    let build = Build { cx: &cx, types: &types };
+    let mut body: Vec<ir::Stmt> = prologue
+        .into_iter()
+        .map(|(local, p, t)| ir::Stmt::Assign {
+            local,
+            value: ir::Expr::new(ir::ExprKind::Param(p), t),
+        })
+        .collect();
+    body.extend(build.block(&src.body)?);
+    let kernel = ir::Kernel { name: src.name.clone(), params, locals, body };
+    crate::verify::verify(&kernel)?;
+    Ok(kernel)
+}
+
+fn resolve_ref(t: &TypeRef, key: &SpecKey) -> ScalarType {
+    match t {
+        TypeRef::Scalar(s) => *s,
+        TypeRef::Generic(g) => key.types().get(*g).copied().unwrap_or(ScalarType::F32),
+    }
+}
+
+/// A type variable of inference.
+#[derive(Copy, Clone, Debug, PartialEq)]
+enum Slot {
+    Known(ScalarType),
+    /// An unsuffixed integer literal's type, not yet known.
+    AnyInt,
+    /// An unsuffixed float literal's type, not yet known.
+    AnyFloat,
+    /// Nothing known yet (a `let` without type or initializer).
+    Unknown,
+    /// Unified with another slot.
+    Link(usize),
+}
+
+#[derive(Copy, Clone, Debug)]
+enum Binding {
+    Local(LocalId),
+    Array(u32),
+}
+
+struct Infer<'a> {
+    src: &'a ast::KernelSource,
+    key: &'a SpecKey,
+    params: &'a [ir::Param],
+    signature: String,
+    slots: Vec<Slot>,
+    /// The type slot of every expression, by address (the AST is not moved while specializing).
+    expr_slot: HashMap<*const ast::Expr, usize>,
+    /// What each `Var` expression or place refers to.
+    var_ref: HashMap<*const (), Binding>,
+    /// The local each `let` or `for` declares, by the statement's address.
+    decl_local: HashMap<*const ast::Stmt, LocalId>,
+    /// Name and type slot of each local.
+    locals: Vec<(String, usize)>,
+    scopes: Vec<HashMap<String, Binding>>,
+}
+
+type R<T> = Result<T, CompileError>;
+
+impl<'a> Infer<'a> {
+    fn err<T>(&self, span: Span, message: impl Into<String>) -> R<T> {
+        Err(CompileError::Type {
+            kernel: self.src.name.clone(),
+            signature: self.signature.clone(),
+            span,
+            message: message.into(),
+        })
+    }
+
+    fn slot(&mut self, s: Slot) -> usize {
+        self.slots.push(s);
+        self.slots.len() - 1
+    }
+
+    fn known(&mut self, t: ScalarType) -> usize {
+        self.slot(Slot::Known(t))
+    }
+
+    fn find(&self, mut s: usize) -> usize {
+        while let Slot::Link(n) = self.slots[s] {
+            s = n;
+        }
+        s
+    }
+
+    fn show(&self, s: usize) -> String {
+        match self.slots[self.find(s)] {
+            Slot::Known(t) => t.name().to_string(),
+            Slot::AnyInt => "{integer}".into(),
+            Slot::AnyFloat => "{float}".into(),
+            _ => "_".into(),
+        }
+    }
+
+    fn unify(&mut self, a: usize, b: usize, span: Span, what: &str) -> R<()> {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return Ok(());
+        }
+        let merged = match (self.slots[ra], self.slots[rb]) {
+            (Slot::Unknown, x) | (x, Slot::Unknown) => x,
+            (Slot::Known(x), Slot::Known(y)) if x == y => Slot::Known(x),
+            (Slot::Known(t), Slot::AnyInt) | (Slot::AnyInt, Slot::Known(t)) if t.is_int() => Slot::Known(t),
+            (Slot::Known(t), Slot::AnyFloat) | (Slot::AnyFloat, Slot::Known(t)) if t.is_float() => {
+                Slot::Known(t)
+            }
+            (Slot::AnyInt, Slot::AnyInt) => Slot::AnyInt,
+            (Slot::AnyFloat, Slot::AnyFloat) => Slot::AnyFloat,
+            _ => {
+                let msg = format!("mismatched types in {what}: {} and {}", self.show(ra), self.show(rb));
+                return self.err(span, msg);
+            }
+        };
+        self.slots[ra] = merged;
+        self.slots[rb] = Slot::Link(ra);
+        Ok(())
+    }
+
+    fn type_of_ref(&self, t: &TypeRef) -> ScalarType {
+        resolve_ref(t, self.key)
+    }
+
+    fn new_local(&mut self, name: &str, slot: usize) -> LocalId {
+        self.locals.push((name.to_string(), slot));
+        (self.locals.len() - 1) as LocalId
+    }
+
+    fn lookup(&self, name: &str) -> Option<Binding> {
+        self.scopes.iter().rev().find_map(|s| s.get(name).copied())
+    }
+
+    fn array(&self, name: &str, span: Span) -> R<(u32, ScalarType, bool)> {
+        match self.lookup(name) {
+            Some(Binding::Array(p)) => match self.params[p as usize].ty {
+                ir::ParamType::Array { elem, mutable } => Ok((p, elem, mutable)),
+                ir::ParamType::Scalar(_) => self.err(span, format!("`{name}` is not an array")),
+            },
+            Some(Binding::Local(_)) => self.err(span, format!("`{name}` is not an array parameter")),
+            None => self.err(span, format!("cannot find array `{name}` in this kernel")),
+        }
+    }
+
+    fn block(&mut self, b: &ast::Block) -> R<()> {
+        self.scopes.push(HashMap::new());
+        let r = b.stmts.iter().try_for_each(|s| self.stmt(s));
+        self.scopes.pop();
+        r
+    }
+
+    fn bool_cond(&mut self, e: &ast::Expr, what: &str) -> R<()> {
+        let s = self.expr(e)?;
+        let b = self.known(ScalarType::Bool);
+        self.unify(s, b, e.span, what)
+    }
+
+    fn stmt(&mut self, s: &ast::Stmt) -> R<()> {
+        match s {
+            ast::Stmt::Let { name, ty, init, span, .. } => {
+                let slot = match ty {
+                    Some(t) => {
+                        let t = self.type_of_ref(t);
+                        self.known(t)
+                    }
+                    None => self.slot(Slot::Unknown),
+                };
+                if let Some(init) = init {
+                    let v = self.expr(init)?;
+                    self.unify(slot, v, *span, &format!("`let {name}`"))?;
+                }
+                let local = self.new_local(name, slot);
+                self.decl_local.insert(s as *const _, local);
+                self.scopes.last_mut().expect("scope").insert(name.clone(), Binding::Local(local));
+                Ok(())
+            }
+            ast::Stmt::Assign { place, op, value, span } => {
+                let v = self.expr(value)?;
+                let target = match place {
+                    Place::Var(name, pspan) => match self.lookup(name) {
+                        Some(b @ Binding::Local(l)) => {
+                            self.var_ref.insert(place as *const Place as *const (), b);
+                            self.locals[l as usize].1
+                        }
+                        Some(Binding::Array(_)) => {
+                            return self.err(*pspan, format!("cannot assign to array `{name}`; assign to `{name}[i]`"))
+                        }
+                        None => return self.err(*pspan, format!("cannot find value `{name}` in this kernel")),
+                    },
+                    Place::Index { array, index, span } => {
+                        let (p, elem, mutable) = self.array(array, *span)?;
+                        self.var_ref.insert(place as *const Place as *const (), Binding::Array(p));
+                        if !mutable {
+                            return self.err(*span, format!("cannot assign to `{array}[..]`: `{array}` is a `&[T]`, not `&mut [T]`"));
+                        }
+                        let i = self.expr(index)?;
+                        let u = self.known(ScalarType::U64);
+                        self.unify(i, u, index.span, "array index (usize)")?;
+                        self.known(elem)
+                    }
+                };
+                match op {
+                    Some(op) if op.is_shift() => self.int_operand(target, *span).and(self.int_operand(v, value.span)),
+                    _ => self.unify(target, v, *span, "assignment"),
+                }
+            }
+            ast::Stmt::If { cond, then, otherwise, .. } => {
+                self.bool_cond(cond, "`if` condition")?;
+                self.block(then)?;
+                if let Some(o) = otherwise {
+                    self.block(o)?;
+                }
+                Ok(())
+            }
+            ast::Stmt::While { cond, body, .. } => {
+                self.bool_cond(cond, "`while` condition")?;
+                self.block(body)
+            }
+            ast::Stmt::For { var, range, body, span } => {
+                let var_slot = self.slot(Slot::AnyInt);
+                let a = self.expr(&range.start)?;
+                self.unify(var_slot, a, range.start.span, "range start")?;
+                let b = self.expr(&range.end)?;
+                self.unify(var_slot, b, range.end.span, "range end")?;
+                if let Some(step) = &range.step {
+                    let s = self.expr(step)?;
+                    let u = self.known(ScalarType::U64);
+                    self.unify(s, u, step.span, "`step_by` (usize)")?;
+                }
+                if let Slot::Known(t) = self.slots[self.find(var_slot)] {
+                    if !t.is_int() {
+                        return self.err(*span, format!("cannot iterate over a range of {t}"));
+                    }
+                }
+                let local = self.new_local(var, var_slot);
+                self.decl_local.insert(s as *const _, local);
+                self.scopes.push(HashMap::from([(var.clone(), Binding::Local(local))]));
+                let r = self.block(body);
+                self.scopes.pop();
+                r
+            }
+            ast::Stmt::Block(b) => self.block(b),
+            ast::Stmt::Break(_) | ast::Stmt::Continue(_) | ast::Stmt::Return(_) => Ok(()),
+        }
+    }
+
+    fn int_operand(&mut self, s: usize, span: Span) -> R<()> {
+        let r = self.find(s);
+        match self.slots[r] {
+            Slot::Known(t) if t.is_int() => Ok(()),
+            Slot::AnyInt => Ok(()),
+            Slot::Unknown => {
+                self.slots[r] = Slot::AnyInt;
+                Ok(())
+            }
+            _ => self.err(span, format!("expected an integer, found {}", self.show(r))),
+        }
+    }
+
+    fn expr(&mut self, e: &ast::Expr) -> R<usize> {
+        let slot = match &e.kind {
+            ExprKind::Int(_, Some(t)) => self.known(*t),
+            ExprKind::Int(_, None) => self.slot(Slot::AnyInt),
+            ExprKind::Float(_, Some(t)) => self.known(*t),
+            ExprKind::Float(_, None) => self.slot(Slot::AnyFloat),
+            ExprKind::Bool(_) => self.known(ScalarType::Bool),
+            ExprKind::Var(name) => match self.lookup(name) {
+                Some(b @ Binding::Local(l)) => {
+                    self.var_ref.insert(e as *const ast::Expr as *const (), b);
+                    self.locals[l as usize].1
+                }
+                Some(Binding::Array(_)) => {
+                    return self.err(e.span, format!("array `{name}` used as a value; index it: `{name}[i]`"))
+                }
+                None => return self.err(e.span, format!("cannot find value `{name}` in this kernel")),
+            },
+            ExprKind::Index { array, index } => {
+                let (p, elem, _) = self.array(array, e.span)?;
+                self.var_ref.insert(e as *const ast::Expr as *const (), Binding::Array(p));
+                let i = self.expr(index)?;
+                let u = self.known(ScalarType::U64);
+                self.unify(i, u, index.span, "array index (usize)")?;
+                self.known(elem)
+            }
+            ExprKind::Len(array) => {
+                let (p, _, _) = self.array(array, e.span)?;
+                self.var_ref.insert(e as *const ast::Expr as *const (), Binding::Array(p));
+                self.known(ScalarType::U64)
+            }
+            ExprKind::Builtin(_, args) => {
+                for a in args {
+                    self.expr(a)?;
+                }
+                self.known(ScalarType::U64)
+            }
+            ExprKind::Unary(_, a) => self.expr(a)?,
+            ExprKind::Cast(a, t) => {
+                self.expr(a)?;
+                let t = self.type_of_ref(t);
+                self.known(t)
+            }
+            ExprKind::Binary(op, a, b) => {
+                let sa = self.expr(a)?;
+                let sb = self.expr(b)?;
+                let what = format!("`{}`", op.symbol());
+                if op.is_logical() {
+                    let bt = self.known(ScalarType::Bool);
+                    self.unify(sa, bt, a.span, &what)?;
+                    self.unify(sb, bt, b.span, &what)?;
+                    bt
+                } else if op.is_comparison() {
+                    self.unify(sa, sb, e.span, &what)?;
+                    self.known(ScalarType::Bool)
+                } else if op.is_shift() {
+                    self.int_operand(sa, a.span)?;
+                    self.int_operand(sb, b.span)?;
+                    sa
+                } else {
+                    self.unify(sa, sb, e.span, &what)?;
+                    sa
+                }
+            }
+        };
+        self.expr_slot.insert(e as *const _, slot);
+        Ok(slot)
+    }
+
+    /// Resolves every slot to a concrete type (Rust's literal defaults: `i32`, `f64`).
+    fn resolve(&self) -> R<Vec<ScalarType>> {
+        Ok((0..self.slots.len())
+            .map(|s| match self.slots[self.find(s)] {
+                Slot::Known(t) => t,
+                Slot::AnyFloat => ScalarType::F64,
+                _ => ScalarType::I32,
+            })
+            .collect())
+    }
+}
+
+/// The second pass: builds IR from the AST with the inferred types, checking the rules that need
+/// concrete types (operators defined on the type, casts allowed) at their source span.
+struct Build<'c, 'a> {
+    cx: &'c Infer<'a>,
+    types: &'c [ScalarType],
+}
+
+impl Build<'_, '_> {
+    fn ty(&self, e: &ast::Expr) -> ScalarType {
+        self.types[self.cx.expr_slot[&(e as *const _)]]
+    }
+
+    fn binding(&self, at: *const ()) -> Binding {
+        match self.cx.var_ref.get(&at) {
+            Some(b) => *b,
+            None => unreachable!("inference resolved every name"),
+        }
+    }
+
+    fn block(&self, b: &ast::Block) -> R<Vec<ir::Stmt>> {
+        let mut out = Vec::with_capacity(b.stmts.len());
+        for s in &b.stmts {
+            if let Some(s) = self.stmt(s)? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    fn stmt(&self, s: &ast::Stmt) -> R<Option<ir::Stmt>> {
+        Ok(Some(match s {
+            ast::Stmt::Let { init, .. } => {
+                let local = self.cx.decl_local[&(s as *const _)];
+                match init {
+                    Some(init) => ir::Stmt::Assign { local, value: self.expr(init)? },
+                    None => return Ok(None),
+                }
+            }
+            ast::Stmt::Assign { place, op, value, span } => {
+                let v = self.expr(value)?;
+                match (place, self.binding(place as *const Place as *const ())) {
+                    (Place::Var(..), Binding::Local(local)) => {
+                        let ty = self.types[self.cx.locals[local as usize].1];
+                        let value = match op {
+                            Some(op) => self.binary(*op, ir::Expr::new(ir::ExprKind::Local(local), ty), v, *span)?,
+                            None => v,
+                        };
+                        ir::Stmt::Assign { local, value }
+                    }
+                    (Place::Index { index, .. }, Binding::Array(p)) => {
+                        let elem = self.elem(p);
+                        let index = self.expr(index)?;
+                        let value = match op {
+                            Some(op) => {
+                                let old = ir::ExprKind::Load { array: p, index: Box::new(index.clone()) };
+                                self.binary(*op, ir::Expr::new(old, elem), v, *span)?
+                            }
+                            None => v,
+                        };
+                        ir::Stmt::Store { array: p, index, value }
+                    }
+                    _ => unreachable!("inference checked the place"),
+                }
+            }
+            ast::Stmt::If { cond, then, otherwise, .. } => ir::Stmt::If {
+                cond: self.expr(cond)?,
+                then: self.block(then)?,
+                otherwise: match otherwise {
+                    Some(o) => self.block(o)?,
+                    None => Vec::new(),
+                },
+            },
+            ast::Stmt::While { cond, body, .. } => ir::Stmt::While { cond: self.expr(cond)?, body: self.block(body)? },
+            ast::Stmt::For { range, body, .. } => {
+                let var = self.cx.decl_local[&(s as *const _)];
+                let step = match &range.step {
+                    Some(st) => self.expr(st)?,
+                    None => ir::Expr::new(ir::ExprKind::Const(Const::Int(1)), ScalarType::U64),
+                };
+                ir::Stmt::ForRange {
+                    var,
+                    start: self.expr(&range.start)?,
+                    end: self.expr(&range.end)?,
+                    step,
+                    inclusive: range.inclusive,
+                    body: self.block(body)?,
+                }
+            }
+            ast::Stmt::Block(b) => ir::Stmt::If {
+                cond: ir::Expr::new(ir::ExprKind::Const(Const::Bool(true)), ScalarType::Bool),
+                then: self.block(b)?,
+                otherwise: Vec::new(),
+            },
+            ast::Stmt::Break(_) => ir::Stmt::Break,
+            ast::Stmt::Continue(_) => ir::Stmt::Continue,
+            ast::Stmt::Return(_) => ir::Stmt::Return,
+        }))
+    }
+
+    fn elem(&self, p: u32) -> ScalarType {
+        match self.cx.params[p as usize].ty {
+            ir::ParamType::Array { elem, .. } => elem,
+            ir::ParamType::Scalar(t) => t,
+        }
+    }
+
+    /// Builds `a op b`, checking that `op` is defined on the operands' type.
+    fn binary(&self, op: BinOp, a: ir::Expr, b: ir::Expr, span: Span) -> R<ir::Expr> {
+        let t = a.ty;
+        let ok = if op.is_logical() || op.is_comparison() {
+            true
+        } else if op.is_shift() {
+            t.is_int() && b.ty.is_int()
+        } else if matches!(op, BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor) {
+            t.is_int() || t == ScalarType::Bool
+        } else {
+            t.is_numeric()
+        };
+        if !ok {
+            return self.cx.err(span, format!("operator `{}` is not defined on {t}", op.symbol()));
+        }
+        let ty = if op.is_comparison() { ScalarType::Bool } else { t };
+        Ok(ir::Expr::new(ir::ExprKind::Binary(op, Box::new(a), Box::new(b)), ty))
+    }
+
+    fn expr(&self, e: &ast::Expr) -> R<ir::Expr> {
+        let ty = self.ty(e);
+        let at = e as *const ast::Expr as *const ();
+        let kind = match &e.kind {
+            ExprKind::Int(v, _) => ir::ExprKind::Const(Const::Int(*v as u64)),
+            ExprKind::Float(v, _) => ir::ExprKind::Const(Const::Float(*v)),
+            ExprKind::Bool(b) => ir::ExprKind::Const(Const::Bool(*b)),
+            ExprKind::Var(_) => match self.binding(at) {
+                Binding::Local(l) => ir::ExprKind::Local(l),
+                Binding::Array(_) => unreachable!("inference rejected arrays as values"),
+            },
+            ExprKind::Index { index, .. } => match self.binding(at) {
+                Binding::Array(p) => ir::ExprKind::Load { array: p, index: Box::new(self.expr(index)?) },
+                Binding::Local(_) => unreachable!("inference checked the array"),
+            },
+            ExprKind::Len(_) => match self.binding(at) {
+                Binding::Array(p) => ir::ExprKind::Len(p),
+                Binding::Local(_) => unreachable!("inference checked the array"),
+            },
+            ExprKind::Builtin(b, _) => ir::ExprKind::Special(*b),
+            ExprKind::Unary(op, a) => {
+                let a = self.expr(a)?;
+                let ok = match op {
+                    UnOp::Neg => ty.is_signed_int() || ty.is_float(),
+                    UnOp::Not => ty == ScalarType::Bool || ty.is_int(),
+                };
+                if !ok {
+                    let sym = if *op == UnOp::Neg { "-" } else { "!" };
+                    return self.cx.err(e.span, format!("unary `{sym}` is not defined on {ty}"));
+                }
+                ir::ExprKind::Unary(*op, Box::new(a))
+            }
+            ExprKind::Cast(a, _) => {
+                let a = self.expr(a)?;
+                if !cast_allowed(a.ty, ty) {
+                    return self.cx.err(e.span, format!("cannot cast {} as {ty}", a.ty));
+                }
+                ir::ExprKind::Cast(Box::new(a))
+            }
+            ExprKind::Binary(op, a, b) => return self.binary(*op, self.expr(a)?, self.expr(b)?, e.span),
+        };
+        Ok(ir::Expr::new(kind, ty))
+    }
+}

@@ -1,0 +1,81 @@
+//! What a code-generation target is: a struct plus a few hooks that [`crate::lower`] calls.
+//!
+//! The lowering of the IR is the same for every target; a target decides only what differs: the
+//! address space of array memory, how the body function is declared and where the thread-model
+//! registers come from. [`crate::nvptx::NvptxTarget`] and [`crate::host::HostTarget`] are the two.
+
+use crate::ast::Dim;
+use crate::ir;
+use inkwell::builder::{Builder, BuilderError};
+use inkwell::context::Context;
+use inkwell::module::Module;
+use inkwell::targets::TargetMachine;
+use inkwell::types::BasicMetadataTypeEnum;
+use inkwell::values::{FunctionValue, IntValue};
+use inkwell::AddressSpace;
+
+/// A CUDA thread-model register.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SpecialReg {
+    /// `threadIdx`
+    Tid(Dim),
+    /// `blockDim`
+    Ntid(Dim),
+    /// `blockIdx`
+    Ctaid(Dim),
+    /// `gridDim`
+    Nctaid(Dim),
+}
+
+impl SpecialReg {
+    /// Position in the host backend's thread context (`[u32; 12]`).
+    pub fn host_slot(self) -> u64 {
+        let (base, d) = match self {
+            SpecialReg::Tid(d) => (0, d),
+            SpecialReg::Ntid(d) => (3, d),
+            SpecialReg::Ctaid(d) => (6, d),
+            SpecialReg::Nctaid(d) => (9, d),
+        };
+        base + match d {
+            Dim::X => 0,
+            Dim::Y => 1,
+            Dim::Z => 2,
+        }
+    }
+}
+
+/// The hooks of one code-generation target.
+pub trait Target {
+    /// Short name used in dumps and errors (`nvptx`, `host`).
+    fn name(&self) -> &'static str;
+
+    /// A target machine for this target, used for the data layout and optimization.
+    fn target_machine(&self) -> Result<TargetMachine, String>;
+
+    /// The address space of array data passed to kernels.
+    fn global_address_space(&self) -> AddressSpace;
+
+    /// Parameters the body function takes after the kernel's own.
+    fn extra_params<'ctx>(&self, cx: &'ctx Context) -> Vec<BasicMetadataTypeEnum<'ctx>>;
+
+    /// Sets linkage, calling convention and attributes of the freshly declared body function.
+    fn configure_body<'ctx>(&self, cx: &'ctx Context, body: FunctionValue<'ctx>);
+
+    /// Emits a read of a thread-model register as an `i32`.
+    fn read_special<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        builder: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        reg: SpecialReg,
+    ) -> Result<IntValue<'ctx>, BuilderError>;
+
+    /// Called once the body is complete: emits whatever else the module needs (the host entry).
+    fn finish<'ctx>(
+        &self,
+        cx: &'ctx Context,
+        module: &Module<'ctx>,
+        body: FunctionValue<'ctx>,
+        kernel: &ir::Kernel,
+    ) -> Result<(), BuilderError>;
+}

@@ -1,0 +1,135 @@
+//! Scalar element types shared by the source AST, the IR, the targets and the runtime.
+
+use std::fmt;
+
+/// A scalar type a kernel can compute with or store in an array.
+///
+/// `usize`/`isize` are the 64-bit integer types of every target gpujit supports (x86-64 hosts and
+/// NVPTX64), so they are spelled [`ScalarType::U64`] and [`ScalarType::I64`] once parsed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum ScalarType {
+    Bool,
+    I8,
+    I16,
+    I32,
+    I64,
+    U8,
+    U16,
+    U32,
+    U64,
+    F32,
+    F64,
+}
+
+impl ScalarType {
+    /// Every scalar type, in a stable order.
+    pub const ALL: [ScalarType; 11] = [
+        ScalarType::Bool,
+        ScalarType::I8,
+        ScalarType::I16,
+        ScalarType::I32,
+        ScalarType::I64,
+        ScalarType::U8,
+        ScalarType::U16,
+        ScalarType::U32,
+        ScalarType::U64,
+        ScalarType::F32,
+        ScalarType::F64,
+    ];
+
+    /// Parses a Rust type name (`f32`, `usize`, ...).
+    pub fn from_rust_name(name: &str) -> Option<ScalarType> {
+        Some(match name {
+            "bool" => ScalarType::Bool,
+            "i8" => ScalarType::I8,
+            "i16" => ScalarType::I16,
+            "i32" => ScalarType::I32,
+            "i64" | "isize" => ScalarType::I64,
+            "u8" => ScalarType::U8,
+            "u16" => ScalarType::U16,
+            "u32" => ScalarType::U32,
+            "u64" | "usize" => ScalarType::U64,
+            "f32" => ScalarType::F32,
+            "f64" => ScalarType::F64,
+            _ => return None,
+        })
+    }
+
+    /// The Rust spelling of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScalarType::Bool => "bool",
+            ScalarType::I8 => "i8",
+            ScalarType::I16 => "i16",
+            ScalarType::I32 => "i32",
+            ScalarType::I64 => "i64",
+            ScalarType::U8 => "u8",
+            ScalarType::U16 => "u16",
+            ScalarType::U32 => "u32",
+            ScalarType::U64 => "u64",
+            ScalarType::F32 => "f32",
+            ScalarType::F64 => "f64",
+        }
+    }
+
+    /// Size in bytes of one element in memory (`bool` is one byte, as in Rust).
+    pub fn size_bytes(self) -> usize {
+        match self {
+            ScalarType::Bool | ScalarType::I8 | ScalarType::U8 => 1,
+            ScalarType::I16 | ScalarType::U16 => 2,
+            ScalarType::I32 | ScalarType::U32 | ScalarType::F32 => 4,
+            ScalarType::I64 | ScalarType::U64 | ScalarType::F64 => 8,
+        }
+    }
+
+    /// Width in bits of the value (1 for `bool`).
+    pub fn bits(self) -> u32 {
+        match self {
+            ScalarType::Bool => 1,
+            t => 8 * t.size_bytes() as u32,
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, ScalarType::F32 | ScalarType::F64)
+    }
+
+    pub fn is_int(self) -> bool {
+        self.is_signed_int() || self.is_unsigned_int()
+    }
+
+    pub fn is_signed_int(self) -> bool {
+        matches!(self, ScalarType::I8 | ScalarType::I16 | ScalarType::I32 | ScalarType::I64)
+    }
+
+    pub fn is_unsigned_int(self) -> bool {
+        matches!(self, ScalarType::U8 | ScalarType::U16 | ScalarType::U32 | ScalarType::U64)
+    }
+
+    /// Numeric: an integer or a float (not `bool`).
+    pub fn is_numeric(self) -> bool {
+        self.is_int() || self.is_float()
+    }
+}
+
+impl fmt::Display for ScalarType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for t in ScalarType::ALL {
+            assert_eq!(ScalarType::from_rust_name(t.name()), Some(t));
+        }
+        assert_eq!(ScalarType::from_rust_name("usize"), Some(ScalarType::U64));
+        assert_eq!(ScalarType::from_rust_name("isize"), Some(ScalarType::I64));
+        assert_eq!(ScalarType::from_rust_name("String"), None);
+    }
+}

@@ -1,0 +1,185 @@
+//! The IR verifier: checks the typing rules and structural invariants of a specialized kernel
+//! before it is lowered, so that a bug in specialization is reported as such rather than as an
+//! LLVM crash or a miscompiled kernel.
+
+use crate::ast::{BinOp, UnOp};
+use crate::error::CompileError;
+use crate::ir::{Const, Expr, ExprKind, Kernel, ParamType, Stmt};
+use crate::types::ScalarType;
+
+/// Checks `kernel`; the error names the first broken rule.
+pub fn verify(kernel: &Kernel) -> Result<(), CompileError> {
+    let v = Verifier { k: kernel };
+    v.block(&kernel.body, 0).map_err(|message| CompileError::Verify {
+        kernel: kernel.name.clone(),
+        message,
+        ir: kernel.to_string(),
+    })
+}
+
+/// Whether Rust's `as` allows converting `from` to `to`.
+pub fn cast_allowed(from: ScalarType, to: ScalarType) -> bool {
+    if from == to {
+        return true;
+    }
+    match (from, to) {
+        (_, ScalarType::Bool) => false,
+        (ScalarType::Bool, t) => t.is_int(),
+        (f, t) => f.is_numeric() && t.is_numeric(),
+    }
+}
+
+struct Verifier<'k> {
+    k: &'k Kernel,
+}
+
+type R = Result<(), String>;
+
+impl Verifier<'_> {
+    fn block(&self, stmts: &[Stmt], loops: usize) -> R {
+        stmts.iter().try_for_each(|s| self.stmt(s, loops))
+    }
+
+    fn array(&self, id: u32) -> Result<(ScalarType, bool), String> {
+        match self.k.params.get(id as usize).map(|p| p.ty) {
+            Some(ParamType::Array { elem, mutable }) => Ok((elem, mutable)),
+            Some(t) => Err(format!("parameter {id} is used as an array but is {t}")),
+            None => Err(format!("parameter {id} does not exist")),
+        }
+    }
+
+    fn expect(&self, e: &Expr, ty: ScalarType, what: &str) -> R {
+        self.expr(e)?;
+        if e.ty != ty {
+            return Err(format!("{what} has type {} but must be {ty}", e.ty));
+        }
+        Ok(())
+    }
+
+    fn stmt(&self, s: &Stmt, loops: usize) -> R {
+        match s {
+            Stmt::Assign { local, value } => {
+                let l = self.k.locals.get(*local as usize).ok_or(format!("local {local} does not exist"))?;
+                self.expect(value, l.ty, &format!("value assigned to `{}`", l.name))
+            }
+            Stmt::Store { array, index, value } => {
+                let (elem, mutable) = self.array(*array)?;
+                if !mutable {
+                    return Err(format!("store to read-only array parameter {array}"));
+                }
+                self.expect(index, ScalarType::U64, "array index")?;
+                self.expect(value, elem, "stored value")
+            }
+            Stmt::If { cond, then, otherwise } => {
+                self.expect(cond, ScalarType::Bool, "if condition")?;
+                self.block(then, loops)?;
+                self.block(otherwise, loops)
+            }
+            Stmt::While { cond, body } => {
+                self.expect(cond, ScalarType::Bool, "while condition")?;
+                self.block(body, loops + 1)
+            }
+            Stmt::ForRange { var, start, end, step, body, .. } => {
+                let l = self.k.locals.get(*var as usize).ok_or(format!("local {var} does not exist"))?;
+                if !l.ty.is_int() {
+                    return Err(format!("range loop variable has type {}", l.ty));
+                }
+                self.expect(start, l.ty, "range start")?;
+                self.expect(end, l.ty, "range end")?;
+                self.expect(step, ScalarType::U64, "range step")?;
+                self.block(body, loops + 1)
+            }
+            Stmt::Break | Stmt::Continue if loops == 0 => Err("break or continue outside a loop".into()),
+            Stmt::Break | Stmt::Continue | Stmt::Return => Ok(()),
+        }
+    }
+
+    fn expr(&self, e: &Expr) -> R {
+        let t = e.ty;
+        match &e.kind {
+            ExprKind::Const(c) => match (c, t) {
+                (Const::Int(_), t) if t.is_int() => Ok(()),
+                (Const::Float(_), t) if t.is_float() => Ok(()),
+                (Const::Bool(_), ScalarType::Bool) => Ok(()),
+                _ => Err(format!("constant {c:?} typed {t}")),
+            },
+            ExprKind::Local(id) => match self.k.locals.get(*id as usize) {
+                Some(l) if l.ty == t => Ok(()),
+                Some(l) => Err(format!("local `{}` is {} but read as {t}", l.name, l.ty)),
+                None => Err(format!("local {id} does not exist")),
+            },
+            ExprKind::Param(id) => match self.k.params.get(*id as usize).map(|p| p.ty) {
+                Some(ParamType::Scalar(pt)) if pt == t => Ok(()),
+                other => Err(format!("parameter {id} ({other:?}) read as scalar {t}")),
+            },
+            ExprKind::Load { array, index } => {
+                let (elem, _) = self.array(*array)?;
+                if elem != t {
+                    return Err(format!("load of {elem} typed {t}"));
+                }
+                self.expect(index, ScalarType::U64, "array index")
+            }
+            ExprKind::Len(id) => {
+                self.array(*id)?;
+                if t != ScalarType::U64 {
+                    return Err("len() must be u64".into());
+                }
+                Ok(())
+            }
+            ExprKind::Special(_) => {
+                if t != ScalarType::U64 {
+                    return Err("thread-model intrinsics are u64".into());
+                }
+                Ok(())
+            }
+            ExprKind::Unary(op, a) => {
+                self.expect(a, t, "operand of unary operator")?;
+                match op {
+                    UnOp::Neg if t.is_signed_int() || t.is_float() => Ok(()),
+                    UnOp::Not if t == ScalarType::Bool || t.is_int() => Ok(()),
+                    _ => Err(format!("unary {op:?} on {t}")),
+                }
+            }
+            ExprKind::Cast(a) => {
+                self.expr(a)?;
+                if cast_allowed(a.ty, t) {
+                    Ok(())
+                } else {
+                    Err(format!("cast from {} to {t}", a.ty))
+                }
+            }
+            ExprKind::Binary(op, a, b) => self.binary(*op, a, b, t),
+        }
+    }
+
+    fn binary(&self, op: BinOp, a: &Expr, b: &Expr, t: ScalarType) -> R {
+        self.expr(a)?;
+        self.expr(b)?;
+        let sym = op.symbol();
+        if op.is_logical() {
+            if a.ty != ScalarType::Bool || b.ty != ScalarType::Bool || t != ScalarType::Bool {
+                return Err(format!("`{sym}` needs bool operands"));
+            }
+        } else if op.is_comparison() {
+            if a.ty != b.ty || t != ScalarType::Bool {
+                return Err(format!("`{sym}` compares {} with {}", a.ty, b.ty));
+            }
+        } else if op.is_shift() {
+            if !a.ty.is_int() || !b.ty.is_int() || t != a.ty {
+                return Err(format!("`{sym}` on {} and {}", a.ty, b.ty));
+            }
+        } else {
+            if a.ty != b.ty || t != a.ty {
+                return Err(format!("`{sym}` on {} and {} typed {t}", a.ty, b.ty));
+            }
+            let ok = match op {
+                BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => t.is_int() || t == ScalarType::Bool,
+                _ => t.is_numeric(),
+            };
+            if !ok {
+                return Err(format!("`{sym}` is not defined on {t}"));
+            }
+        }
+        Ok(())
+    }
+}

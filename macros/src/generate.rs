@@ -1,0 +1,265 @@
+//! The macro's syntax tree → tokens: the kernel's unit struct, the code that builds its source
+//! form (`gpujit::__private::ast`) on first use, and the type-checked twin of the function.
+
+use crate::parse::{Block, Bound, Expr, ExprKind, Kernel, ParamKind, Place, Stmt, Ty};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+
+pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
+    let name = &k.name;
+    let vis = &func.vis;
+    let docs: Vec<&syn::Attribute> = func.attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
+    let name_str = name.to_string();
+    let generics = k.generics.iter().map(|(g, b)| {
+        let bound = format_ident!(
+            "{}",
+            match b {
+                Bound::Float => "Float",
+                Bound::Int => "Int",
+                Bound::Number => "Number",
+                Bound::Scalar => "Scalar",
+            }
+        );
+        quote!(Generic { name: ::std::string::String::from(#g), bound: GenericBound::#bound })
+    });
+    let params = k.params.iter().map(|p| {
+        let pname = &p.name;
+        let kind = match &p.kind {
+            ParamKind::Scalar(t) => {
+                let t = ty(t);
+                quote!(ParamKind::Scalar(#t))
+            }
+            ParamKind::Slice { elem, mutable } => {
+                let t = ty(elem);
+                quote!(ParamKind::Slice { elem: #t, mutable: #mutable })
+            }
+        };
+        let sp = span(p.span);
+        quote!(Param { name: ::std::string::String::from(#pname), kind: #kind, span: #sp })
+    });
+    let body = block(&k.body);
+    let sp = span(name.span());
+    let mut twin = func.clone();
+    twin.attrs.retain(|a| !a.path().is_ident("doc"));
+    quote! {
+        #(#docs)*
+        #[allow(non_camel_case_types)]
+        #[derive(Copy, Clone, Debug)]
+        #vis struct #name;
+
+        impl ::core::ops::Deref for #name {
+            type Target = ::gpujit::Kernel;
+            fn deref(&self) -> &::gpujit::Kernel {
+                static KERNEL: ::std::sync::OnceLock<::gpujit::Kernel> = ::std::sync::OnceLock::new();
+                KERNEL.get_or_init(|| {
+                    #[allow(unused_imports)]
+                    use ::gpujit::__private::ast::*;
+                    ::gpujit::Kernel::new(KernelSource {
+                        name: ::std::string::String::from(#name_str),
+                        generics: ::std::vec![#(#generics),*],
+                        params: ::std::vec![#(#params),*],
+                        body: #body,
+                        span: #sp,
+                    })
+                })
+            }
+        }
+
+        // The function itself, never called: rustc type-checks the kernel body against host
+        // stand-ins of the intrinsics, so type errors show at `cargo build`.
+        const _: () = {
+            #[allow(unused_imports)]
+            use ::gpujit::kernel_prelude::*;
+            #[allow(dead_code, unused, non_snake_case, clippy::all)]
+            #twin
+        };
+    }
+}
+
+fn span(s: Span) -> TokenStream {
+    let start = s.start();
+    let (line, col) = (start.line as u32, start.column as u32);
+    quote!(Span::new(#line, #col))
+}
+
+fn scalar(name: &str) -> TokenStream {
+    let v = match name {
+        "bool" => "Bool",
+        "i8" => "I8",
+        "i16" => "I16",
+        "i32" => "I32",
+        "i64" | "isize" => "I64",
+        "u8" => "U8",
+        "u16" => "U16",
+        "u32" => "U32",
+        "u64" | "usize" => "U64",
+        "f32" => "F32",
+        _ => "F64",
+    };
+    let v = format_ident!("{}", v);
+    quote!(::gpujit::__private::ScalarType::#v)
+}
+
+fn ty(t: &Ty) -> TokenStream {
+    match t {
+        Ty::Scalar(s) => {
+            let s = scalar(s);
+            quote!(TypeRef::Scalar(#s))
+        }
+        Ty::Generic(i) => quote!(TypeRef::Generic(#i)),
+    }
+}
+
+fn opt_scalar(s: &Option<String>) -> TokenStream {
+    match s {
+        Some(s) => {
+            let s = scalar(s);
+            quote!(::core::option::Option::Some(#s))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn block(b: &Block) -> TokenStream {
+    let stmts = b.stmts.iter().map(stmt);
+    quote!(Block { stmts: ::std::vec![#(#stmts),*] })
+}
+
+fn opt_block(b: &Option<Block>) -> TokenStream {
+    match b {
+        Some(b) => {
+            let b = block(b);
+            quote!(::core::option::Option::Some(#b))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn opt_expr(e: &Option<Expr>) -> TokenStream {
+    match e {
+        Some(e) => {
+            let e = expr(e);
+            quote!(::core::option::Option::Some(#e))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn stmt(s: &Stmt) -> TokenStream {
+    match s {
+        Stmt::Let { name, mutable, ty: t, init, span: sp } => {
+            let t = match t {
+                Some(t) => {
+                    let t = ty(t);
+                    quote!(::core::option::Option::Some(#t))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            let init = opt_expr(init);
+            let sp = span(*sp);
+            quote!(Stmt::Let { name: ::std::string::String::from(#name), mutable: #mutable, ty: #t, init: #init, span: #sp })
+        }
+        Stmt::Assign { place, op, value, span: sp } => {
+            let place = match place {
+                Place::Var(n, sp) => {
+                    let sp = span(*sp);
+                    quote!(Place::Var(::std::string::String::from(#n), #sp))
+                }
+                Place::Index { array, index, span: sp } => {
+                    let index = expr(index);
+                    let sp = span(*sp);
+                    quote!(Place::Index { array: ::std::string::String::from(#array), index: #index, span: #sp })
+                }
+            };
+            let op = match op {
+                Some(op) => {
+                    let op = format_ident!("{}", op);
+                    quote!(::core::option::Option::Some(BinOp::#op))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            let value = expr(value);
+            let sp = span(*sp);
+            quote!(Stmt::Assign { place: #place, op: #op, value: #value, span: #sp })
+        }
+        Stmt::If { cond, then, otherwise, span: sp } => {
+            let (cond, then, otherwise, sp) = (expr(cond), block(then), opt_block(otherwise), span(*sp));
+            quote!(Stmt::If { cond: #cond, then: #then, otherwise: #otherwise, span: #sp })
+        }
+        Stmt::While { cond, body, span: sp } => {
+            let (cond, body, sp) = (expr(cond), block(body), span(*sp));
+            quote!(Stmt::While { cond: #cond, body: #body, span: #sp })
+        }
+        Stmt::For { var, start, end, inclusive, step, body, span: sp } => {
+            let (start, end, step, body, sp) = (expr(start), expr(end), opt_expr(step), block(body), span(*sp));
+            quote!(Stmt::For {
+                var: ::std::string::String::from(#var),
+                range: RangeLoop { start: #start, end: #end, inclusive: #inclusive, step: #step },
+                body: #body,
+                span: #sp,
+            })
+        }
+        Stmt::Block(b) => {
+            let b = block(b);
+            quote!(Stmt::Block(#b))
+        }
+        Stmt::Break(sp) => {
+            let sp = span(*sp);
+            quote!(Stmt::Break(#sp))
+        }
+        Stmt::Continue(sp) => {
+            let sp = span(*sp);
+            quote!(Stmt::Continue(#sp))
+        }
+        Stmt::Return(sp) => {
+            let sp = span(*sp);
+            quote!(Stmt::Return(#sp))
+        }
+    }
+}
+
+fn expr(e: &Expr) -> TokenStream {
+    let sp = span(e.span);
+    let kind = match &e.kind {
+        ExprKind::Int(v, s) => {
+            let s = opt_scalar(s);
+            quote!(ExprKind::Int(#v, #s))
+        }
+        ExprKind::Float(v, s) => {
+            let s = opt_scalar(s);
+            quote!(ExprKind::Float(#v, #s))
+        }
+        ExprKind::Bool(b) => quote!(ExprKind::Bool(#b)),
+        ExprKind::Var(n) => quote!(ExprKind::Var(::std::string::String::from(#n))),
+        ExprKind::Index { array, index } => {
+            let index = expr(index);
+            quote!(ExprKind::Index { array: ::std::string::String::from(#array), index: ::std::boxed::Box::new(#index) })
+        }
+        ExprKind::Len(a) => quote!(ExprKind::Len(::std::string::String::from(#a))),
+        ExprKind::Unary(op, a) => {
+            let op = format_ident!("{}", op);
+            let a = expr(a);
+            quote!(ExprKind::Unary(UnOp::#op, ::std::boxed::Box::new(#a)))
+        }
+        ExprKind::Binary(op, a, b) => {
+            let op = format_ident!("{}", op);
+            let (a, b) = (expr(a), expr(b));
+            quote!(ExprKind::Binary(BinOp::#op, ::std::boxed::Box::new(#a), ::std::boxed::Box::new(#b)))
+        }
+        ExprKind::Cast(a, t) => {
+            let (a, t) = (expr(a), ty(t));
+            quote!(ExprKind::Cast(::std::boxed::Box::new(#a), #t))
+        }
+        ExprKind::Builtin(b, dim) => {
+            let b = format_ident!("{}", b);
+            match dim {
+                Some(d) => {
+                    let d = format_ident!("{}", d);
+                    quote!(ExprKind::Builtin(Builtin::#b(Dim::#d), ::std::vec::Vec::new()))
+                }
+                None => quote!(ExprKind::Builtin(Builtin::#b, ::std::vec::Vec::new())),
+            }
+        }
+    };
+    quote!(Expr::new(#kind, #sp))
+}

@@ -1,0 +1,37 @@
+//! The `#[gpu_kernel]` attribute of gpujit.
+//!
+//! It parses the annotated function into gpujit's own syntax tree ([`parse`]), rejecting anything
+//! outside the kernel language with an error at its span, and generates ([`generate`]):
+//! - a unit struct of the function's name that derefs to a `gpujit::Kernel` (launch it with
+//!   `launch!(name[grid, block](args))` or `name.launch(config, args)`), whose source form is
+//!   built once, on first use;
+//! - a twin of the function, never called, that rustc type-checks with host stand-ins for the
+//!   intrinsics, so type errors in a kernel show at `cargo build` with rustc's own messages.
+//!
+//! This crate depends on neither gpujit-codegen nor gpujit-runtime: the tokens it generates name
+//! them through the facade crate (`::gpujit::__private`).
+
+use proc_macro::TokenStream;
+
+mod generate;
+mod parse;
+
+/// Turns a function over array indices into a GPU kernel. See the `gpujit` crate documentation for
+/// the kernel language.
+#[proc_macro_attribute]
+pub fn gpu_kernel(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let attr = proc_macro2::TokenStream::from(attr);
+    if !attr.is_empty() {
+        return syn::Error::new_spanned(attr, "#[gpu_kernel] takes no options yet")
+            .to_compile_error()
+            .into();
+    }
+    let func = match syn::parse::<syn::ItemFn>(item) {
+        Ok(f) => f,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    match parse::kernel(&func) {
+        Ok(k) => generate::kernel(&k, &func).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}

@@ -1,0 +1,560 @@
+//! `syn` function → the macro's own kernel syntax tree, with spans kept for errors.
+//!
+//! Everything outside the kernel language is rejected here, at the span of the offending syntax.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{Error, Result};
+
+pub struct Kernel {
+    pub name: syn::Ident,
+    pub generics: Vec<(String, Bound)>,
+    pub params: Vec<Param>,
+    pub body: Block,
+}
+
+#[derive(Copy, Clone)]
+pub enum Bound {
+    Float,
+    Int,
+    Number,
+    Scalar,
+}
+
+/// A type in the kernel language: a scalar type name or a type parameter's index.
+#[derive(Clone)]
+pub enum Ty {
+    Scalar(String),
+    Generic(usize),
+}
+
+pub enum ParamKind {
+    Scalar(Ty),
+    Slice { elem: Ty, mutable: bool },
+}
+
+pub struct Param {
+    pub name: String,
+    pub kind: ParamKind,
+    pub span: Span,
+}
+
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+}
+
+pub enum Stmt {
+    Let { name: String, mutable: bool, ty: Option<Ty>, init: Option<Expr>, span: Span },
+    Assign { place: Place, op: Option<BinOp>, value: Expr, span: Span },
+    If { cond: Expr, then: Block, otherwise: Option<Block>, span: Span },
+    While { cond: Expr, body: Block, span: Span },
+    For { var: String, start: Expr, end: Expr, inclusive: bool, step: Option<Expr>, body: Block, span: Span },
+    Block(Block),
+    Break(Span),
+    Continue(Span),
+    Return(Span),
+}
+
+pub enum Place {
+    Var(String, Span),
+    Index { array: String, index: Expr, span: Span },
+}
+
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+pub enum ExprKind {
+    Int(u128, Option<String>),
+    Float(f64, Option<String>),
+    Bool(bool),
+    Var(String),
+    Index { array: String, index: Box<Expr> },
+    Len(String),
+    Unary(&'static str, Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    Cast(Box<Expr>, Ty),
+    /// An intrinsic: the `ast::Builtin` variant and, for per-dimension ones, the `ast::Dim`.
+    Builtin(&'static str, Option<&'static str>),
+}
+
+/// A binary operator, by the name of its `ast::BinOp` variant.
+pub type BinOp = &'static str;
+
+const SCALARS: &[&str] = &["bool", "i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32", "u64", "usize", "f32", "f64"];
+
+fn err<T>(span: Span, msg: impl std::fmt::Display) -> Result<T> {
+    Err(Error::new(span, msg))
+}
+
+pub fn kernel(f: &syn::ItemFn) -> Result<Kernel> {
+    let sig = &f.sig;
+    if let Some(t) = &sig.constness {
+        return err(t.span(), "a kernel cannot be `const`");
+    }
+    if let Some(t) = &sig.asyncness {
+        return err(t.span(), "a kernel cannot be `async`");
+    }
+    if let Some(t) = &sig.unsafety {
+        return err(t.span(), "a kernel cannot be `unsafe`");
+    }
+    if let Some(abi) = &sig.abi {
+        return err(abi.span(), "a kernel cannot declare an ABI");
+    }
+    if let Some(v) = &sig.variadic {
+        return err(v.span(), "a kernel cannot be variadic");
+    }
+    if let syn::ReturnType::Type(_, ty) = &sig.output {
+        return err(ty.span(), "a kernel returns nothing: write results into a `&mut [T]` parameter");
+    }
+    if let Some(w) = &sig.generics.where_clause {
+        return err(w.span(), "`where` clauses are not supported in kernels; write the bound inline (`T: Float`)");
+    }
+    let mut generics = Vec::new();
+    for g in &sig.generics.params {
+        match g {
+            syn::GenericParam::Type(tp) => {
+                let bound = type_bound(tp)?;
+                generics.push((tp.ident.to_string(), bound));
+            }
+            syn::GenericParam::Lifetime(l) => {
+                return err(l.span(), "kernels take no lifetime parameters")
+            }
+            syn::GenericParam::Const(c) => return err(c.span(), "const generic parameters are not supported in kernels yet"),
+        }
+    }
+    let cx = Cx { generics: &generics };
+    let mut params = Vec::new();
+    for input in &sig.inputs {
+        let syn::FnArg::Typed(pt) = input else {
+            return err(input.span(), "a kernel cannot take `self`");
+        };
+        let name = match &*pt.pat {
+            syn::Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => pi.ident.to_string(),
+            other => return err(other.span(), "kernel parameters must be plain names"),
+        };
+        let kind = cx.param_type(&pt.ty)?;
+        params.push(Param { name, kind, span: pt.span() });
+    }
+    let body = cx.block(&f.block)?;
+    Ok(Kernel { name: sig.ident.clone(), generics, params, body })
+}
+
+fn type_bound(tp: &syn::TypeParam) -> Result<Bound> {
+    if let Some(d) = &tp.default {
+        return err(d.span(), "type parameters of kernels cannot have defaults");
+    }
+    let mut found = None;
+    for b in &tp.bounds {
+        let syn::TypeParamBound::Trait(t) = b else {
+            return err(b.span(), "kernel type parameters take one of the bounds Float, Int, Number or Scalar");
+        };
+        let Some(last) = t.path.segments.last() else {
+            return err(t.span(), "expected a trait name");
+        };
+        let bound = match last.ident.to_string().as_str() {
+            "Float" => Bound::Float,
+            "Int" => Bound::Int,
+            "Number" => Bound::Number,
+            "Scalar" => Bound::Scalar,
+            _ => return err(last.ident.span(), "kernel type parameters take one of the bounds Float, Int, Number or Scalar"),
+        };
+        if found.is_some() {
+            return err(b.span(), "give a kernel type parameter one bound: Float, Int, Number or Scalar");
+        }
+        found = Some(bound);
+    }
+    Ok(found.unwrap_or(Bound::Scalar))
+}
+
+struct Cx<'a> {
+    generics: &'a [(String, Bound)],
+}
+
+fn single_ident(path: &syn::Path) -> Option<&syn::Ident> {
+    if path.leading_colon.is_none() && path.segments.len() == 1 && path.segments[0].arguments.is_none() {
+        Some(&path.segments[0].ident)
+    } else {
+        None
+    }
+}
+
+fn ident_of(e: &syn::Expr) -> Option<String> {
+    match e {
+        syn::Expr::Path(p) if p.qself.is_none() => single_ident(&p.path).map(|i| i.to_string()),
+        syn::Expr::Paren(p) => ident_of(&p.expr),
+        syn::Expr::Group(g) => ident_of(&g.expr),
+        _ => None,
+    }
+}
+
+impl Cx<'_> {
+    fn scalar_type(&self, ty: &syn::Type) -> Result<Ty> {
+        if let syn::Type::Path(tp) = ty {
+            if tp.qself.is_none() {
+                if let Some(id) = single_ident(&tp.path) {
+                    let name = id.to_string();
+                    if SCALARS.contains(&name.as_str()) {
+                        return Ok(Ty::Scalar(name));
+                    }
+                    if let Some(i) = self.generics.iter().position(|(g, _)| *g == name) {
+                        return Ok(Ty::Generic(i));
+                    }
+                }
+            }
+        }
+        if let syn::Type::Paren(p) = ty {
+            return self.scalar_type(&p.elem);
+        }
+        err(ty.span(), "expected a scalar type (bool, i8..i64, u8..u64, isize, usize, f32, f64) or a type parameter of the kernel")
+    }
+
+    fn param_type(&self, ty: &syn::Type) -> Result<ParamKind> {
+        match ty {
+            syn::Type::Reference(r) => {
+                if let Some(l) = &r.lifetime {
+                    return err(l.span(), "kernel parameters take no lifetimes");
+                }
+                let syn::Type::Slice(s) = &*r.elem else {
+                    return err(r.elem.span(), "array parameters are slices: `&[T]` (read) or `&mut [T]` (written)");
+                };
+                Ok(ParamKind::Slice { elem: self.scalar_type(&s.elem)?, mutable: r.mutability.is_some() })
+            }
+            _ => Ok(ParamKind::Scalar(self.scalar_type(ty)?)),
+        }
+    }
+
+    fn block(&self, b: &syn::Block) -> Result<Block> {
+        let mut stmts = Vec::new();
+        for s in &b.stmts {
+            match s {
+                syn::Stmt::Local(l) => stmts.push(self.local(l)?),
+                syn::Stmt::Expr(e, _) => stmts.push(self.stmt_expr(e)?),
+                syn::Stmt::Item(i) => return err(i.span(), "items (fn, struct, use, ...) cannot be declared inside a kernel"),
+                syn::Stmt::Macro(m) => return err(m.span(), "macros cannot be used inside a kernel"),
+            }
+        }
+        Ok(Block { stmts })
+    }
+
+    fn local(&self, l: &syn::Local) -> Result<Stmt> {
+        if !l.attrs.is_empty() {
+            return err(l.attrs[0].span(), "attributes are not supported on kernel statements");
+        }
+        let (pat, ty) = match &l.pat {
+            syn::Pat::Type(pt) => (&*pt.pat, Some(self.scalar_type(&pt.ty)?)),
+            p => (p, None),
+        };
+        let (name, mutable) = match pat {
+            syn::Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => (pi.ident.to_string(), pi.mutability.is_some()),
+            other => return err(other.span(), "`let` in a kernel binds one name (`let x = ..` or `let mut x: T = ..`)"),
+        };
+        let init = match &l.init {
+            Some(init) => {
+                if let Some((_, d)) = &init.diverge {
+                    return err(d.span(), "`let .. else` is not supported in kernels");
+                }
+                Some(self.expr(&init.expr)?)
+            }
+            None => None,
+        };
+        Ok(Stmt::Let { name, mutable, ty, init, span: l.span() })
+    }
+
+    fn stmt_expr(&self, e: &syn::Expr) -> Result<Stmt> {
+        let span = e.span();
+        match e {
+            syn::Expr::Assign(a) => Ok(Stmt::Assign { place: self.place(&a.left)?, op: None, value: self.expr(&a.right)?, span }),
+            syn::Expr::Binary(b) => {
+                let Some(op) = compound_op(&b.op) else {
+                    return err(span, "this expression has no effect; a kernel statement must assign, branch or loop");
+                };
+                Ok(Stmt::Assign { place: self.place(&b.left)?, op: Some(op), value: self.expr(&b.right)?, span })
+            }
+            syn::Expr::If(i) => self.if_stmt(i),
+            syn::Expr::While(w) => {
+                if let Some(l) = &w.label {
+                    return err(l.span(), "loop labels are not supported in kernels yet");
+                }
+                Ok(Stmt::While { cond: self.cond(&w.cond)?, body: self.block(&w.body)?, span })
+            }
+            syn::Expr::Loop(l) => {
+                if let Some(lb) = &l.label {
+                    return err(lb.span(), "loop labels are not supported in kernels yet");
+                }
+                let cond = Expr { kind: ExprKind::Bool(true), span };
+                Ok(Stmt::While { cond, body: self.block(&l.body)?, span })
+            }
+            syn::Expr::ForLoop(f) => self.for_loop(f),
+            syn::Expr::Block(b) => {
+                if let Some(l) = &b.label {
+                    return err(l.span(), "block labels are not supported in kernels");
+                }
+                Ok(Stmt::Block(self.block(&b.block)?))
+            }
+            syn::Expr::Break(b) => {
+                if let Some(l) = &b.label {
+                    return err(l.span(), "loop labels are not supported in kernels yet");
+                }
+                if let Some(v) = &b.expr {
+                    return err(v.span(), "`break` with a value is not supported in kernels");
+                }
+                Ok(Stmt::Break(span))
+            }
+            syn::Expr::Continue(c) => {
+                if let Some(l) = &c.label {
+                    return err(l.span(), "loop labels are not supported in kernels yet");
+                }
+                Ok(Stmt::Continue(span))
+            }
+            syn::Expr::Return(r) => {
+                if let Some(v) = &r.expr {
+                    return err(v.span(), "a kernel returns nothing: write results into a `&mut [T]` parameter");
+                }
+                Ok(Stmt::Return(span))
+            }
+            syn::Expr::Paren(p) => self.stmt_expr(&p.expr),
+            _ => err(span, "this expression has no effect; a kernel statement must assign, branch or loop"),
+        }
+    }
+
+    fn cond(&self, e: &syn::Expr) -> Result<Expr> {
+        if let syn::Expr::Let(l) = e {
+            return err(l.span(), "`if let`/`while let` are not supported in kernels");
+        }
+        self.expr(e)
+    }
+
+    fn if_stmt(&self, i: &syn::ExprIf) -> Result<Stmt> {
+        let otherwise = match &i.else_branch {
+            None => None,
+            Some((_, e)) => Some(match &**e {
+                syn::Expr::Block(b) => self.block(&b.block)?,
+                syn::Expr::If(nested) => Block { stmts: vec![self.if_stmt(nested)?] },
+                other => return err(other.span(), "expected `else { .. }` or `else if`"),
+            }),
+        };
+        Ok(Stmt::If { cond: self.cond(&i.cond)?, then: self.block(&i.then_branch)?, otherwise, span: i.span() })
+    }
+
+    fn for_loop(&self, f: &syn::ExprForLoop) -> Result<Stmt> {
+        if let Some(l) = &f.label {
+            return err(l.span(), "loop labels are not supported in kernels yet");
+        }
+        let var = match &*f.pat {
+            syn::Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => pi.ident.to_string(),
+            syn::Pat::Wild(_) => "_".to_string(),
+            other => return err(other.span(), "a kernel `for` loop binds one name"),
+        };
+        let (range, step) = match strip(&f.expr) {
+            syn::Expr::MethodCall(m) if m.method == "step_by" => {
+                if m.args.len() != 1 {
+                    return err(m.span(), "`step_by` takes one argument");
+                }
+                (strip(&m.receiver), Some(self.expr(&m.args[0])?))
+            }
+            e => (e, None),
+        };
+        let syn::Expr::Range(r) = range else {
+            return err(f.expr.span(), "a kernel `for` loop runs over a range: `a..b`, `a..=b`, optionally `.step_by(s)`");
+        };
+        let (Some(start), Some(end)) = (&r.start, &r.end) else {
+            return err(r.span(), "a kernel `for` loop needs a range with both ends (`a..b` or `a..=b`)");
+        };
+        let inclusive = matches!(r.limits, syn::RangeLimits::Closed(_));
+        Ok(Stmt::For {
+            var,
+            start: self.expr(start)?,
+            end: self.expr(end)?,
+            inclusive,
+            step,
+            body: self.block(&f.body)?,
+            span: f.span(),
+        })
+    }
+
+    fn place(&self, e: &syn::Expr) -> Result<Place> {
+        match strip(e) {
+            syn::Expr::Index(ix) => {
+                let Some(array) = ident_of(&ix.expr) else {
+                    return err(ix.expr.span(), "only array parameters can be indexed: `name[i]`");
+                };
+                Ok(Place::Index { array, index: self.expr(&ix.index)?, span: e.span() })
+            }
+            other => match ident_of(other) {
+                Some(name) => Ok(Place::Var(name, other.span())),
+                None => err(other.span(), "can only assign to a variable or to `array[i]`"),
+            },
+        }
+    }
+
+    fn expr(&self, e: &syn::Expr) -> Result<Expr> {
+        let span = e.span();
+        let kind = match e {
+            syn::Expr::Paren(p) => return self.expr(&p.expr),
+            syn::Expr::Group(g) => return self.expr(&g.expr),
+            syn::Expr::Lit(l) => lit(&l.lit)?,
+            syn::Expr::Path(p) => match (p.qself.is_none()).then(|| single_ident(&p.path)).flatten() {
+                Some(id) => ExprKind::Var(id.to_string()),
+                None => return err(span, "paths are not supported in kernels; use a local variable or a parameter"),
+            },
+            syn::Expr::Index(ix) => {
+                let Some(array) = ident_of(&ix.expr) else {
+                    return err(ix.expr.span(), "only array parameters can be indexed: `name[i]`");
+                };
+                if let syn::Expr::Range(r) = strip(&ix.index) {
+                    return err(r.span(), "slicing is not supported in kernels; index one element");
+                }
+                ExprKind::Index { array, index: Box::new(self.expr(&ix.index)?) }
+            }
+            syn::Expr::MethodCall(m) => {
+                let method = m.method.to_string();
+                match (method.as_str(), ident_of(&m.receiver)) {
+                    ("len", Some(array)) if m.args.is_empty() => ExprKind::Len(array),
+                    ("len", _) => return err(span, "`len()` applies to an array parameter: `name.len()`"),
+                    _ => return err(m.method.span(), format!("method `{method}` is not supported in kernels yet")),
+                }
+            }
+            syn::Expr::Unary(u) => {
+                let op = match u.op {
+                    syn::UnOp::Neg(_) => "Neg",
+                    syn::UnOp::Not(_) => "Not",
+                    _ => return err(u.op.span(), "dereference is not supported in kernels"),
+                };
+                ExprKind::Unary(op, Box::new(self.expr(&u.expr)?))
+            }
+            syn::Expr::Binary(b) => {
+                let Some(op) = binary_op(&b.op) else {
+                    return err(b.op.span(), "compound assignment is a statement, not an expression, in kernels");
+                };
+                ExprKind::Binary(op, Box::new(self.expr(&b.left)?), Box::new(self.expr(&b.right)?))
+            }
+            syn::Expr::Cast(c) => ExprKind::Cast(Box::new(self.expr(&c.expr)?), self.scalar_type(&c.ty)?),
+            syn::Expr::Call(c) => self.call(c)?,
+            syn::Expr::If(_) => return err(span, "`if` as an expression is not supported in kernels yet; assign in each branch"),
+            syn::Expr::Block(_) => return err(span, "a block as an expression is not supported in kernels yet"),
+            syn::Expr::Reference(_) => return err(span, "references cannot be taken inside kernels"),
+            syn::Expr::Range(_) => return err(span, "ranges are only supported as `for` loop bounds"),
+            syn::Expr::Macro(_) => return err(span, "macros cannot be used inside a kernel"),
+            syn::Expr::Closure(_) => return err(span, "closures cannot be used inside a kernel"),
+            syn::Expr::Tuple(_) | syn::Expr::Array(_) | syn::Expr::Struct(_) => {
+                return err(span, "tuples, arrays and structs are not supported in kernels yet")
+            }
+            _ => return err(span, "this expression is not supported in kernels"),
+        };
+        Ok(Expr { kind, span })
+    }
+
+    fn call(&self, c: &syn::ExprCall) -> Result<ExprKind> {
+        let Some(name) = ident_of(&c.func) else {
+            return err(c.func.span(), "only gpujit's intrinsics can be called in kernels");
+        };
+        let no_args = |k: &'static str, d: &'static str| -> Result<ExprKind> {
+            if !c.args.is_empty() {
+                return err(c.args.span(), format!("`{name}()` takes no arguments"));
+            }
+            Ok(ExprKind::Builtin(k, Some(d)))
+        };
+        let dims = |k: &'static str| -> Result<ExprKind> {
+            let lit_one = c.args.len() == 1
+                && matches!(strip(&c.args[0]), syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) if i.base10_digits() == "1");
+            if !lit_one {
+                return err(c.args.span(), format!("`{name}` takes the literal 1 for now: `{name}(1)`; use thread_idx_y() and friends for 2-D and 3-D grids"));
+            }
+            Ok(ExprKind::Builtin(k, None))
+        };
+        match name.as_str() {
+            "thread_idx_x" => no_args("ThreadIdx", "X"),
+            "thread_idx_y" => no_args("ThreadIdx", "Y"),
+            "thread_idx_z" => no_args("ThreadIdx", "Z"),
+            "block_idx_x" => no_args("BlockIdx", "X"),
+            "block_idx_y" => no_args("BlockIdx", "Y"),
+            "block_idx_z" => no_args("BlockIdx", "Z"),
+            "block_dim_x" => no_args("BlockDim", "X"),
+            "block_dim_y" => no_args("BlockDim", "Y"),
+            "block_dim_z" => no_args("BlockDim", "Z"),
+            "grid_dim_x" => no_args("GridDim", "X"),
+            "grid_dim_y" => no_args("GridDim", "Y"),
+            "grid_dim_z" => no_args("GridDim", "Z"),
+            "grid" => dims("Grid1"),
+            "grid_size" => dims("GridSize1"),
+            _ => err(c.func.span(), format!("`{name}` is not a gpujit intrinsic; kernels can call thread_idx_x(), block_idx_x(), block_dim_x(), grid_dim_x() (and _y, _z), grid(1) and grid_size(1)")),
+        }
+    }
+}
+
+fn strip(e: &syn::Expr) -> &syn::Expr {
+    match e {
+        syn::Expr::Paren(p) => strip(&p.expr),
+        syn::Expr::Group(g) => strip(&g.expr),
+        e => e,
+    }
+}
+
+fn lit(l: &syn::Lit) -> Result<ExprKind> {
+    let suffix = |s: &str| -> Result<Option<String>> {
+        if s.is_empty() {
+            Ok(None)
+        } else if SCALARS.contains(&s) && s != "bool" {
+            Ok(Some(s.to_string()))
+        } else {
+            err(l.span(), format!("unknown literal suffix `{s}`"))
+        }
+    };
+    Ok(match l {
+        syn::Lit::Int(i) => {
+            let s = suffix(i.suffix())?;
+            if matches!(s.as_deref(), Some("f32" | "f64")) {
+                ExprKind::Float(i.base10_parse::<f64>()?, s)
+            } else {
+                ExprKind::Int(i.base10_parse::<u128>()?, s)
+            }
+        }
+        syn::Lit::Float(f) => ExprKind::Float(f.base10_parse::<f64>()?, suffix(f.suffix())?),
+        syn::Lit::Bool(b) => ExprKind::Bool(b.value),
+        other => return err(other.span(), "only integer, float and bool literals are supported in kernels"),
+    })
+}
+
+fn binary_op(op: &syn::BinOp) -> Option<BinOp> {
+    use syn::BinOp as B;
+    Some(match op {
+        B::Add(_) => "Add",
+        B::Sub(_) => "Sub",
+        B::Mul(_) => "Mul",
+        B::Div(_) => "Div",
+        B::Rem(_) => "Rem",
+        B::And(_) => "And",
+        B::Or(_) => "Or",
+        B::BitXor(_) => "BitXor",
+        B::BitAnd(_) => "BitAnd",
+        B::BitOr(_) => "BitOr",
+        B::Shl(_) => "Shl",
+        B::Shr(_) => "Shr",
+        B::Eq(_) => "Eq",
+        B::Lt(_) => "Lt",
+        B::Le(_) => "Le",
+        B::Ne(_) => "Ne",
+        B::Ge(_) => "Ge",
+        B::Gt(_) => "Gt",
+        _ => return None,
+    })
+}
+
+fn compound_op(op: &syn::BinOp) -> Option<BinOp> {
+    use syn::BinOp as B;
+    Some(match op {
+        B::AddAssign(_) => "Add",
+        B::SubAssign(_) => "Sub",
+        B::MulAssign(_) => "Mul",
+        B::DivAssign(_) => "Div",
+        B::RemAssign(_) => "Rem",
+        B::BitXorAssign(_) => "BitXor",
+        B::BitAndAssign(_) => "BitAnd",
+        B::BitOrAssign(_) => "BitOr",
+        B::ShlAssign(_) => "Shl",
+        B::ShrAssign(_) => "Shr",
+        _ => return None,
+    })
+}
