@@ -4,13 +4,16 @@
 //! of a launch with CUDA's semantics, one thread after another:
 //!
 //! ```text
-//! entry(args: *const u64, dims: *const u32 /* grid x y z, block x y z */, first: u64, end: u64)
+//! entry(args: *const u64, dims: *const u32 /* grid x y z, block x y z */, first: u64, end: u64,
+//!       oob: *mut u64 /* [u64; OOB_RECORD_LEN] */)
 //! ```
 //!
 //! `args` holds 8-byte slots: an array parameter takes two (data pointer, length), a scalar one
 //! (its value in the low bytes). Blocks `first..end` (linear ids, x fastest) run in order; the
 //! runtime spreads block ranges over its worker threads. The thread-model registers come from a
 //! per-call context (`[u32; 12]`: tid, ntid, ctaid, nctaid), which the optimizer keeps in registers.
+//! Every array access is bounds-checked: a bad one is skipped (a load yields 0) and the first is
+//! recorded in `oob`, so a kernel bug cannot corrupt host memory.
 
 use crate::error::CompileError;
 use crate::ir::{self, ParamType};
@@ -30,7 +33,11 @@ use std::mem::ManuallyDrop;
 use std::sync::Once;
 
 /// The signature of a compiled host entry.
-pub type HostEntry = unsafe extern "C" fn(args: *const u64, dims: *const u32, first_block: u64, end_block: u64);
+pub type HostEntry = unsafe extern "C" fn(args: *const u64, dims: *const u32, first_block: u64, end_block: u64, oob: *mut u64);
+
+/// Length of the out-of-bounds record an entry fills on its first bad access: `[1, array
+/// parameter index, element index, thread x, y, z, block x, y, z]`; all zero when none happened.
+pub const OOB_RECORD_LEN: usize = 9;
 
 /// The name of the entry wrapper in the host module.
 const ENTRY: &str = "gpujit_host_entry";
@@ -66,7 +73,60 @@ impl Target for HostTarget {
     }
 
     fn extra_params<'ctx>(&self, cx: &'ctx Context) -> Vec<BasicMetadataTypeEnum<'ctx>> {
-        vec![cx.ptr_type(AddressSpace::default()).into()]
+        // The thread context, then the out-of-bounds record.
+        vec![cx.ptr_type(AddressSpace::default()).into(), cx.ptr_type(AddressSpace::default()).into()]
+    }
+
+    fn bounds_check(&self) -> bool {
+        true
+    }
+
+    fn report_out_of_bounds<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        array: u32,
+        index: IntValue<'ctx>,
+    ) -> Result<(), BuilderError> {
+        let cx = module.get_context();
+        let i64t = cx.i64_type();
+        let n = body.count_params();
+        let (Some(ctx), Some(rec)) = (body.get_nth_param(n - 2), body.get_nth_param(n - 1)) else {
+            unreachable!("the host body takes the thread context and the record last")
+        };
+        let (ctx, rec) = (ctx.into_pointer_value(), rec.into_pointer_value());
+        let flag = b.build_load(i64t, rec, "oobflag")?.into_int_value();
+        let first = b.build_int_compare(inkwell::IntPredicate::EQ, flag, i64t.const_zero(), "oobfirst")?;
+        let write = cx.append_basic_block(body, "oob.record");
+        let done = cx.append_basic_block(body, "oob.done");
+        b.build_conditional_branch(first, write, done)?;
+        b.position_at_end(write);
+        let field = |i: u64| -> Result<_, BuilderError> {
+            // SAFETY (of the generated code): the record is [u64; OOB_RECORD_LEN] and i < 9.
+            unsafe { b.build_in_bounds_gep(i64t, rec, &[i64t.const_int(i, false)], "oobfield") }
+        };
+        b.build_store(field(0)?, i64t.const_int(1, false))?;
+        b.build_store(field(1)?, i64t.const_int(array as u64, false))?;
+        b.build_store(field(2)?, index)?;
+        let regs = [
+            SpecialReg::Tid(Dim::X),
+            SpecialReg::Tid(Dim::Y),
+            SpecialReg::Tid(Dim::Z),
+            SpecialReg::Ctaid(Dim::X),
+            SpecialReg::Ctaid(Dim::Y),
+            SpecialReg::Ctaid(Dim::Z),
+        ];
+        for (k, reg) in regs.into_iter().enumerate() {
+            // SAFETY (of the generated code): the context is [u32; 12] and host_slot() < 12.
+            let a = unsafe { b.build_in_bounds_gep(cx.i32_type(), ctx, &[i64t.const_int(reg.host_slot(), false)], "ctxslot")? };
+            let v = b.build_load(cx.i32_type(), a, "reg")?.into_int_value();
+            let v = b.build_int_z_extend(v, i64t, "reg64")?;
+            b.build_store(field(3 + k as u64)?, v)?;
+        }
+        b.build_unconditional_branch(done)?;
+        b.position_at_end(done);
+        Ok(())
     }
 
     fn configure_body<'ctx>(&self, cx: &'ctx Context, body: FunctionValue<'ctx>) {
@@ -83,9 +143,9 @@ impl Target for HostTarget {
         reg: SpecialReg,
     ) -> Result<IntValue<'ctx>, BuilderError> {
         let cx = module.get_context();
-        let ctx_ptr = match body.get_last_param() {
+        let ctx_ptr = match body.get_nth_param(body.count_params() - 2) {
             Some(p) => p.into_pointer_value(),
-            None => unreachable!("the host body takes the thread context last"),
+            None => unreachable!("the host body takes the thread context second to last"),
         };
         let i32t = cx.i32_type();
         // SAFETY (of the generated code): the context is a [u32; 12] and host_slot() < 12.
@@ -97,16 +157,17 @@ impl Target for HostTarget {
         let ptr = cx.ptr_type(AddressSpace::default());
         let i64t = cx.i64_type();
         let i32t = cx.i32_type();
-        let fn_type = cx.void_type().fn_type(&[ptr.into(), ptr.into(), i64t.into(), i64t.into()], false);
+        let fn_type = cx.void_type().fn_type(&[ptr.into(), ptr.into(), i64t.into(), i64t.into(), ptr.into()], false);
         let entry = module.add_function(ENTRY, fn_type, Some(Linkage::External));
         let b = cx.create_builder();
         b.position_at_end(cx.append_basic_block(entry, "entry"));
         let param = |i: u32| match entry.get_nth_param(i) {
             Some(p) => p,
-            None => unreachable!("entry has four parameters"),
+            None => unreachable!("entry has five parameters"),
         };
         let (args, dims) = (param(0).into_pointer_value(), param(1).into_pointer_value());
         let (first, end) = (param(2).into_int_value(), param(3).into_int_value());
+        let oob = param(4).into_pointer_value();
 
         // Unpack the argument slots once.
         let mut call_args: Vec<BasicMetadataValueEnum> = Vec::new();
@@ -172,6 +233,7 @@ impl Target for HostTarget {
                         store_reg(&b, SpecialReg::Tid(Dim::X), b.build_int_truncate(tx, i32t, "t32")?)?;
                         let mut a = call_args.clone();
                         a.push(ctx.into());
+                        a.push(oob.into());
                         b.build_call(body, &a, "")?;
                         Ok(())
                     })

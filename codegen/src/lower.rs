@@ -209,11 +209,17 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             }
             Stmt::Store { array, index, value } => {
                 let elem = value.ty;
-                let addr = self.element_addr(*array, index)?;
+                let i = self.expr(index)?.into_int_value();
                 let v = self.expr(value)?;
                 let v = self.to_memory(v, elem)?;
+                let guard = self.bounds_guard(*array, i)?;
+                let addr = self.element_addr(*array, i)?;
                 let store = self.b.build_store(addr, v)?;
                 let _ = store.set_alignment(elem.size_bytes() as u32);
+                if let Some((_, merge)) = guard {
+                    self.b.build_unconditional_branch(merge)?;
+                    self.b.position_at_end(merge);
+                }
             }
             Stmt::If { cond, then, otherwise } => {
                 let c = self.expr(cond)?.into_int_value();
@@ -322,16 +328,38 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         }
     }
 
-    fn element_addr(&mut self, array: u32, index: &ir::Expr) -> LR<PointerValue<'ctx>> {
+    fn element_addr(&self, array: u32, i: IntValue<'ctx>) -> LR<PointerValue<'ctx>> {
         let (ptr, _) = self.array(array);
         let elem = match self.kernel.params[array as usize].ty {
             ParamType::Array { elem, .. } => elem,
             ParamType::Scalar(_) => unreachable!("the verifier checked the array"),
         };
-        let i = self.expr(index)?.into_int_value();
-        // SAFETY (of the generated code, not of this call): indices are not bounds-checked, as in
-        // CUDA C and Numba; the documentation says so. Building the GEP itself is always sound.
+        // SAFETY (of the generated code, not of this call): the index is checked by
+        // `bounds_guard` on targets that check bounds; elsewhere it is not, as in CUDA C and
+        // Numba, and the documentation says so. Building the GEP itself is always sound.
         unsafe { self.b.build_gep(memory_type(self.cx, elem), ptr, &[i], "elem") }
+    }
+
+    /// On targets that check bounds: branches on `i < len`, reporting and skipping the access
+    /// otherwise. Leaves the builder in the in-bounds block and returns (out-of-bounds block,
+    /// merge block); the caller branches to the merge block after the access.
+    fn bounds_guard(&self, array: u32, i: IntValue<'ctx>) -> LR<Option<(BasicBlock<'ctx>, BasicBlock<'ctx>)>> {
+        if !self.target.bounds_check() {
+            return Ok(None);
+        }
+        let (_, len) = self.array(array);
+        let inb = self.b.build_int_compare(IntPredicate::ULT, i, len, "inbounds")?;
+        let ok = self.new_block("access");
+        let oob = self.new_block("oob");
+        let merge = self.new_block("access.end");
+        self.b.build_conditional_branch(inb, ok, oob)?;
+        self.b.position_at_end(oob);
+        self.target.report_out_of_bounds(self.module, &self.b, self.f, array, i)?;
+        // The report may have added blocks: the merge's predecessor is where it ended.
+        let oob_end = self.b.get_insert_block().unwrap_or(oob);
+        self.b.build_unconditional_branch(merge)?;
+        self.b.position_at_end(ok);
+        Ok(Some((oob_end, merge)))
     }
 
     fn to_memory(&self, v: BasicValueEnum<'ctx>, t: ScalarType) -> LR<BasicValueEnum<'ctx>> {
@@ -379,10 +407,21 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 None => unreachable!("the verifier checked that parameter {id} is a scalar"),
             },
             ExprKind::Load { array, index } => {
-                let addr = self.element_addr(*array, index)?;
-                let v = self.b.build_load(memory_type(cx, e.ty), addr, "load")?;
+                let i = self.expr(index)?.into_int_value();
+                let guard = self.bounds_guard(*array, i)?;
+                let addr = self.element_addr(*array, i)?;
+                let mut v = self.b.build_load(memory_type(cx, e.ty), addr, "load")?;
                 if let Some(inst) = v.as_instruction_value() {
                     let _ = inst.set_alignment(e.ty.size_bytes() as u32);
+                }
+                if let Some((oob, merge)) = guard {
+                    let ok = self.b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"));
+                    self.b.build_unconditional_branch(merge)?;
+                    self.b.position_at_end(merge);
+                    let phi = self.b.build_phi(v.get_type(), "loaded")?;
+                    let zero = v.get_type().const_zero();
+                    phi.add_incoming(&[(&v, ok), (&zero, oob)]);
+                    v = phi.as_basic_value();
                 }
                 if e.ty == ScalarType::Bool {
                     let zero = cx.i8_type().const_zero();

@@ -192,6 +192,7 @@ pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, 
         slots: Vec::new(),
         expr_slot: HashMap::new(),
         var_ref: HashMap::new(),
+        place_ref: HashMap::new(),
         decl_local: HashMap::new(),
         locals: Vec::new(),
         scopes: vec![HashMap::new()],
@@ -263,8 +264,11 @@ struct Infer<'a> {
     slots: Vec<Slot>,
     /// The type slot of every expression, by address (the AST is not moved while specializing).
     expr_slot: HashMap<*const ast::Expr, usize>,
-    /// What each `Var` expression or place refers to.
-    var_ref: HashMap<*const (), Binding>,
+    /// What each `Var`, `Index` or `Len` expression refers to.
+    var_ref: HashMap<*const ast::Expr, Binding>,
+    /// What each assignment target refers to. (A separate map: a place and its first field may
+    /// share an address.)
+    place_ref: HashMap<*const Place, Binding>,
     /// The local each `let` or `for` declares, by the statement's address.
     decl_local: HashMap<*const ast::Stmt, LocalId>,
     /// Name and type slot of each local.
@@ -394,7 +398,7 @@ impl<'a> Infer<'a> {
                 let target = match place {
                     Place::Var(name, pspan) => match self.lookup(name) {
                         Some(b @ Binding::Local(l)) => {
-                            self.var_ref.insert(place as *const Place as *const (), b);
+                            self.place_ref.insert(place as *const Place, b);
                             self.locals[l as usize].1
                         }
                         Some(Binding::Array(_)) => {
@@ -404,7 +408,7 @@ impl<'a> Infer<'a> {
                     },
                     Place::Index { array, index, span } => {
                         let (p, elem, mutable) = self.array(array, *span)?;
-                        self.var_ref.insert(place as *const Place as *const (), Binding::Array(p));
+                        self.place_ref.insert(place as *const Place, Binding::Array(p));
                         if !mutable {
                             return self.err(*span, format!("cannot assign to `{array}[..]`: `{array}` is a `&[T]`, not `&mut [T]`"));
                         }
@@ -481,7 +485,7 @@ impl<'a> Infer<'a> {
             ExprKind::Bool(_) => self.known(ScalarType::Bool),
             ExprKind::Var(name) => match self.lookup(name) {
                 Some(b @ Binding::Local(l)) => {
-                    self.var_ref.insert(e as *const ast::Expr as *const (), b);
+                    self.var_ref.insert(e as *const ast::Expr, b);
                     self.locals[l as usize].1
                 }
                 Some(Binding::Array(_)) => {
@@ -491,7 +495,7 @@ impl<'a> Infer<'a> {
             },
             ExprKind::Index { array, index } => {
                 let (p, elem, _) = self.array(array, e.span)?;
-                self.var_ref.insert(e as *const ast::Expr as *const (), Binding::Array(p));
+                self.var_ref.insert(e as *const ast::Expr, Binding::Array(p));
                 let i = self.expr(index)?;
                 let u = self.known(ScalarType::U64);
                 self.unify(i, u, index.span, "array index (usize)")?;
@@ -499,7 +503,7 @@ impl<'a> Infer<'a> {
             }
             ExprKind::Len(array) => {
                 let (p, _, _) = self.array(array, e.span)?;
-                self.var_ref.insert(e as *const ast::Expr as *const (), Binding::Array(p));
+                self.var_ref.insert(e as *const ast::Expr, Binding::Array(p));
                 self.known(ScalarType::U64)
             }
             ExprKind::Builtin(_, args) => {
@@ -564,7 +568,7 @@ impl Build<'_, '_> {
         self.types[self.cx.expr_slot[&(e as *const _)]]
     }
 
-    fn binding(&self, at: *const ()) -> Binding {
+    fn binding(&self, at: *const ast::Expr) -> Binding {
         match self.cx.var_ref.get(&at) {
             Some(b) => *b,
             None => unreachable!("inference resolved every name"),
@@ -592,7 +596,11 @@ impl Build<'_, '_> {
             }
             ast::Stmt::Assign { place, op, value, span } => {
                 let v = self.expr(value)?;
-                match (place, self.binding(place as *const Place as *const ())) {
+                let binding = match self.cx.place_ref.get(&(place as *const Place)) {
+                    Some(b) => *b,
+                    None => unreachable!("inference resolved every place"),
+                };
+                match (place, binding) {
                     (Place::Var(..), Binding::Local(local)) => {
                         let ty = self.types[self.cx.locals[local as usize].1];
                         let value = match op {
@@ -679,7 +687,7 @@ impl Build<'_, '_> {
 
     fn expr(&self, e: &ast::Expr) -> R<ir::Expr> {
         let ty = self.ty(e);
-        let at = e as *const ast::Expr as *const ();
+        let at = e as *const ast::Expr;
         let kind = match &e.kind {
             ExprKind::Int(v, _) => ir::ExprKind::Const(Const::Int(*v as u64)),
             ExprKind::Float(v, _) => ir::ExprKind::Const(Const::Float(*v)),

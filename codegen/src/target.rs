@@ -70,6 +70,27 @@ pub trait Target {
         reg: SpecialReg,
     ) -> Result<IntValue<'ctx>, BuilderError>;
 
+    /// Whether every array access is checked against the array's length. An out-of-range access
+    /// then does not touch memory (a load yields 0) and is reported through
+    /// [`Target::report_out_of_bounds`].
+    fn bounds_check(&self) -> bool {
+        false
+    }
+
+    /// Emits the report of an out-of-range access of array parameter `array` at `index`
+    /// (only called when [`Target::bounds_check`] is true).
+    fn report_out_of_bounds<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        builder: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        array: u32,
+        index: IntValue<'ctx>,
+    ) -> Result<(), BuilderError> {
+        let _ = (module, builder, body, array, index);
+        Ok(())
+    }
+
     /// Called once the body is complete: emits whatever else the module needs (the host entry).
     fn finish<'ctx>(
         &self,

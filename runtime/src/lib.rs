@@ -1,1 +1,21 @@
+//! gpujit's runtime: devices, arrays, the specialization cache and kernel launch, on a CUDA GPU
+//! (driver loaded at run time through cudarc) or on the CPU backend.
+//!
+//! Files follow the launch path: [`device`] (which device) → [`array`] (data on it) →
+//! [`launch`] (configuration and arguments) → [`kernel`] (bind, specialize, compile, cache,
+//! launch) → [`cuda`] / [`cpu`] (the two backends). [`dump`] implements `GPUJIT_DUMP_DIR`.
 
+pub mod array;
+mod cpu;
+pub mod cuda;
+pub mod device;
+pub mod dump;
+pub mod error;
+pub mod kernel;
+pub mod launch;
+
+pub use array::{DeviceArray, Element};
+pub use device::{Device, DeviceId, Stream};
+pub use error::{Error, Result};
+pub use kernel::Kernel;
+pub use launch::{Arg, Dims, IntoDims, KernelArg, KernelArgs, LaunchConfig};

@@ -1,0 +1,262 @@
+//! The CUDA backend: one primary context per device, raw driver calls through cudarc's `result`
+//! layer (no per-launch bookkeeping), modules loaded from PTX.
+//!
+//! The driver library is loaded at run time. cudarc panics on the first call when it is missing,
+//! so [`driver_present`] probes for it before anything else touches the driver.
+
+use crate::error::{Error, Result};
+use cudarc::driver::{result, sys};
+use gpujit_codegen::nvptx::NvptxTarget;
+use std::ffi::{c_void, CString};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Whether a CUDA driver library can be loaded in this process.
+pub fn driver_present() -> bool {
+    static PRESENT: OnceLock<bool> = OnceLock::new();
+    // SAFETY: is_culib_present only tries to open the library and drops it; it has no
+    // preconditions.
+    *PRESENT.get_or_init(|| unsafe { sys::is_culib_present() })
+}
+
+fn init_driver() -> Result<()> {
+    static INIT: OnceLock<Result<(), String>> = OnceLock::new();
+    if !driver_present() {
+        return Err(Error::NoDevice { requested: "cuda".into(), reason: "no CUDA driver library (libcuda.so) was found".into() });
+    }
+    INIT.get_or_init(|| result::init().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|reason| Error::NoDevice { requested: "cuda".into(), reason: format!("cuInit failed: {reason}") })
+}
+
+/// The number of CUDA devices, 0 when there is no driver.
+pub fn device_count() -> usize {
+    if init_driver().is_err() {
+        return 0;
+    }
+    result::device::get_count().map(|n| n.max(0) as usize).unwrap_or(0)
+}
+
+/// A CUDA device with its retained primary context and the limits launches are checked against.
+pub struct CudaDevice {
+    pub(crate) ordinal: u32,
+    dev: sys::CUdevice,
+    ctx: sys::CUcontext,
+    pub(crate) name: String,
+    pub(crate) compute_capability: (u32, u32),
+    pub(crate) driver_version: u32,
+    pub(crate) max_threads_per_block: u32,
+    pub(crate) max_block: [u32; 3],
+    pub(crate) max_grid: [u32; 3],
+    pub(crate) max_shared_per_block: u32,
+    pub(crate) target: NvptxTarget,
+}
+
+// SAFETY: CUdevice is an integer and CUcontext a handle the driver allows to be used from any
+// thread (each thread makes it current before use, see `bind`).
+unsafe impl Send for CudaDevice {}
+// SAFETY: as for Send; the struct is immutable after construction.
+unsafe impl Sync for CudaDevice {}
+
+impl CudaDevice {
+    /// The device of `ordinal`, opened once per process.
+    pub fn open(ordinal: u32) -> Result<Arc<CudaDevice>> {
+        static OPEN: Mutex<Vec<(u32, Arc<CudaDevice>)>> = Mutex::new(Vec::new());
+        let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, d)) = open.iter().find(|(o, _)| *o == ordinal) {
+            return Ok(d.clone());
+        }
+        let d = Arc::new(CudaDevice::create(ordinal)?);
+        open.push((ordinal, d.clone()));
+        Ok(d)
+    }
+
+    fn create(ordinal: u32) -> Result<CudaDevice> {
+        init_driver()?;
+        let count = device_count();
+        if ordinal as usize >= count {
+            return Err(Error::NoDevice { requested: format!("cuda:{ordinal}"), reason: format!("{count} CUDA device(s) present") });
+        }
+        let dev = result::device::get(ordinal as i32).map_err(|e| Error::driver("cuDeviceGet", e))?;
+        // SAFETY: dev is a valid device handle from cuDeviceGet.
+        let ctx = unsafe { result::primary_ctx::retain(dev) }.map_err(|e| Error::driver("cuDevicePrimaryCtxRetain", e))?;
+        let attr = |a: sys::CUdevice_attribute| -> Result<u32> {
+            // SAFETY: dev is valid and `a` is a device attribute enum value.
+            unsafe { result::device::get_attribute(dev, a) }.map(|v| v.max(0) as u32).map_err(|e| Error::driver("cuDeviceGetAttribute", e))
+        };
+        use sys::CUdevice_attribute as A;
+        let cc = (attr(A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?, attr(A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?);
+        let mut version = 0i32;
+        // SAFETY: the pointer is to a live i32.
+        unsafe { sys::cuDriverGetVersion(&mut version) }.result().map_err(|e| Error::driver("cuDriverGetVersion", e))?;
+        let driver_version = version.max(0) as u32;
+        let target = NvptxTarget::for_device(cc.0, cc.1, driver_version).ok_or_else(|| Error::NoDevice {
+            requested: format!("cuda:{ordinal}"),
+            reason: format!("the driver ({driver_version}) is too old for compute capability {}.{}", cc.0, cc.1),
+        })?;
+        Ok(CudaDevice {
+            ordinal,
+            dev,
+            ctx,
+            name: result::device::get_name(dev).unwrap_or_else(|_| "unknown CUDA device".into()),
+            compute_capability: cc,
+            driver_version,
+            max_threads_per_block: attr(A::CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK)?,
+            max_block: [
+                attr(A::CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X)?,
+                attr(A::CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y)?,
+                attr(A::CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z)?,
+            ],
+            max_grid: [
+                attr(A::CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X)?,
+                attr(A::CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y)?,
+                attr(A::CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z)?,
+            ],
+            max_shared_per_block: attr(A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK)?,
+            target,
+        })
+    }
+
+    /// Makes this device's context current on the calling thread.
+    pub(crate) fn bind(&self) -> Result<()> {
+        // SAFETY: ctx is the primary context retained in `create` and released only in Drop.
+        unsafe { result::ctx::set_current(self.ctx) }.map_err(|e| Error::driver("cuCtxSetCurrent", e))
+    }
+
+    pub(crate) fn alloc(&self, bytes: usize) -> Result<sys::CUdeviceptr> {
+        if bytes == 0 {
+            return Ok(0);
+        }
+        self.bind()?;
+        // SAFETY: the context is current; the returned allocation is owned by the caller.
+        unsafe { result::malloc_sync(bytes) }.map_err(|e| Error::driver("cuMemAlloc", e))
+    }
+
+    /// Frees an allocation made by `alloc`. Waits for work using it (cuMemFree synchronizes).
+    pub(crate) fn free(&self, ptr: sys::CUdeviceptr) {
+        if ptr == 0 || self.bind().is_err() {
+            return;
+        }
+        // SAFETY: ptr came from `alloc` on this device and is freed once, by its owner.
+        let _ = unsafe { result::free_sync(ptr) };
+    }
+
+    pub(crate) fn copy_to_device<T>(&self, dst: sys::CUdeviceptr, src: &[T]) -> Result<()> {
+        if src.is_empty() {
+            return Ok(());
+        }
+        self.bind()?;
+        // SAFETY: dst points to at least size_of_val(src) bytes allocated on this device.
+        unsafe { result::memcpy_htod_sync(dst, src) }.map_err(|e| Error::driver("cuMemcpyHtoD", e))
+    }
+
+    pub(crate) fn copy_to_host<T>(&self, dst: &mut [T], src: sys::CUdeviceptr) -> Result<()> {
+        if dst.is_empty() {
+            return Ok(());
+        }
+        self.bind()?;
+        // SAFETY: src points to at least size_of_val(dst) bytes on this device; cuMemcpyDtoH is
+        // ordered after the legacy default stream's work, where launches go.
+        unsafe { result::memcpy_dtoh_sync(dst, src) }.map_err(|e| Error::driver("cuMemcpyDtoH", e))
+    }
+
+    pub(crate) fn synchronize(&self) -> Result<()> {
+        self.bind()?;
+        result::ctx::synchronize().map_err(|e| Error::driver("cuCtxSynchronize", e))
+    }
+
+    /// Loads a PTX module and looks up its kernel.
+    pub(crate) fn load(self: &Arc<Self>, ptx: &str, entry: &str) -> Result<CudaFunction> {
+        self.bind()?;
+        let image = CString::new(ptx).map_err(|_| Error::Driver { call: "cuModuleLoadData", message: "PTX contains a NUL byte".into() })?;
+        // SAFETY: image is a NUL-terminated PTX text that outlives the call; the context is current.
+        let module = unsafe { result::module::load_data(image.as_ptr() as *const c_void) }.map_err(|e| Error::driver("cuModuleLoadData", e))?;
+        let name = CString::new(entry).map_err(|_| Error::Driver { call: "cuModuleGetFunction", message: "kernel name contains a NUL byte".into() })?;
+        // SAFETY: module was just loaded; name is NUL-terminated.
+        let function = match unsafe { result::module::get_function(module, name) } {
+            Ok(f) => f,
+            Err(e) => {
+                // SAFETY: module is loaded and not used elsewhere.
+                let _ = unsafe { result::module::unload(module) };
+                return Err(Error::driver("cuModuleGetFunction", e));
+            }
+        };
+        Ok(CudaFunction { device: self.clone(), module, function })
+    }
+}
+
+impl Drop for CudaDevice {
+    fn drop(&mut self) {
+        // SAFETY: the primary context was retained once in `create`.
+        let _ = unsafe { result::primary_ctx::release(self.dev) };
+    }
+}
+
+/// A kernel loaded on a device; unloads its module when dropped.
+pub struct CudaFunction {
+    device: Arc<CudaDevice>,
+    module: sys::CUmodule,
+    pub(crate) function: sys::CUfunction,
+}
+
+// SAFETY: module and function handles may be used from any thread once the owning context is
+// current; every use binds the context first.
+unsafe impl Send for CudaFunction {}
+// SAFETY: as for Send; launching the same function concurrently is allowed by the driver.
+unsafe impl Sync for CudaFunction {}
+
+impl CudaFunction {
+    /// Launches with kernel parameters `params` (pointers to each parameter's value).
+    pub(crate) fn launch(&self, grid: [u32; 3], block: [u32; 3], shared: u32, stream: sys::CUstream, params: &mut [*mut c_void]) -> Result<()> {
+        self.device.bind()?;
+        // SAFETY: the function belongs to the current context; `params` holds one pointer per
+        // kernel parameter, each to a value of the parameter's size, alive for the call (the
+        // driver copies them before returning); grid, block and shared memory were validated
+        // against the device's limits; every array pointer is a live allocation of this device.
+        unsafe { result::launch_kernel(self.function, (grid[0], grid[1], grid[2]), (block[0], block[1], block[2]), shared, stream, params) }
+            .map_err(|e| Error::driver("cuLaunchKernel", e))
+    }
+}
+
+impl Drop for CudaFunction {
+    fn drop(&mut self) {
+        if self.device.bind().is_ok() {
+            // SAFETY: the module was loaded by `load` and is unloaded once, here.
+            let _ = unsafe { result::module::unload(self.module) };
+        }
+    }
+}
+
+/// A CUDA stream of a device.
+pub(crate) struct RawStream {
+    pub(crate) device: Arc<CudaDevice>,
+    pub(crate) raw: sys::CUstream,
+}
+
+// SAFETY: a CUstream handle may be used from any thread with its context current.
+unsafe impl Send for RawStream {}
+// SAFETY: as for Send.
+unsafe impl Sync for RawStream {}
+
+impl RawStream {
+    pub(crate) fn new(device: Arc<CudaDevice>) -> Result<RawStream> {
+        device.bind()?;
+        // A blocking stream: the legacy default stream (copies, default launches) orders with it.
+        let raw = result::stream::create(result::stream::StreamKind::Default).map_err(|e| Error::driver("cuStreamCreate", e))?;
+        Ok(RawStream { device, raw })
+    }
+
+    pub(crate) fn synchronize(&self) -> Result<()> {
+        self.device.bind()?;
+        // SAFETY: raw is a live stream of this device's context.
+        unsafe { result::stream::synchronize(self.raw) }.map_err(|e| Error::driver("cuStreamSynchronize", e))
+    }
+}
+
+impl Drop for RawStream {
+    fn drop(&mut self) {
+        if self.device.bind().is_ok() {
+            // SAFETY: raw was created by `new` and is destroyed once; pending work completes.
+            let _ = unsafe { result::stream::destroy(self.raw) };
+        }
+    }
+}

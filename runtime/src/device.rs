@@ -1,0 +1,206 @@
+//! Devices: the CPU backend or a CUDA GPU, chosen by probing or by `GPUJIT_DEVICE`.
+
+use crate::cuda::{self, CudaDevice, RawStream};
+use crate::error::{Error, Result};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+/// Which device an array lives on or a kernel runs on.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DeviceId {
+    Cpu,
+    Cuda(u32),
+}
+
+impl fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceId::Cpu => f.write_str("cpu"),
+            DeviceId::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+/// A device kernels run on: the CPU backend or a CUDA GPU. Cheap to clone.
+#[derive(Clone)]
+pub struct Device {
+    pub(crate) inner: DeviceInner,
+}
+
+#[derive(Clone)]
+pub(crate) enum DeviceInner {
+    Cpu,
+    Cuda(Arc<CudaDevice>),
+}
+
+impl fmt::Debug for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Device({})", self.id())
+    }
+}
+
+impl PartialEq for Device {
+    fn eq(&self, other: &Device) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Device {
+    /// The CPU backend: kernels JIT-compiled for the host and run over all cores.
+    pub fn cpu() -> Device {
+        Device { inner: DeviceInner::Cpu }
+    }
+
+    /// CUDA device `ordinal`.
+    pub fn cuda(ordinal: u32) -> Result<Device> {
+        Ok(Device { inner: DeviceInner::Cuda(CudaDevice::open(ordinal)?) })
+    }
+
+    /// Whether a CUDA driver and at least one GPU are present.
+    pub fn cuda_available() -> bool {
+        cuda::device_count() > 0
+    }
+
+    /// The device used when none is named: `GPUJIT_DEVICE` (`cpu`, `cuda`, `cuda:N`) if set, else
+    /// the first CUDA GPU if there is one, else the CPU backend. Decided once per process.
+    pub fn current() -> Result<Device> {
+        static CURRENT: Mutex<Option<Device>> = Mutex::new(None);
+        let mut current = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = &*current {
+            return Ok(d.clone());
+        }
+        let spec = std::env::var("GPUJIT_DEVICE").ok();
+        let d = Device::from_spec(spec.as_deref())?;
+        *current = Some(d.clone());
+        Ok(d)
+    }
+
+    /// Parses a device spec as `GPUJIT_DEVICE` takes it; `None` or empty means auto-detect.
+    pub fn from_spec(spec: Option<&str>) -> Result<Device> {
+        match spec.map(str::trim) {
+            None | Some("") | Some("auto") => {
+                if Device::cuda_available() {
+                    Device::cuda(0)
+                } else {
+                    Ok(Device::cpu())
+                }
+            }
+            Some("cpu") => Ok(Device::cpu()),
+            Some("cuda") | Some("gpu") => Device::cuda(0),
+            Some(s) => match s.strip_prefix("cuda:").and_then(|n| n.parse::<u32>().ok()) {
+                Some(n) => Device::cuda(n),
+                None => Err(Error::BadDeviceSpec { value: s.to_string() }),
+            },
+        }
+    }
+
+    pub fn id(&self) -> DeviceId {
+        match &self.inner {
+            DeviceInner::Cpu => DeviceId::Cpu,
+            DeviceInner::Cuda(d) => DeviceId::Cuda(d.ordinal),
+        }
+    }
+
+    pub fn is_cuda(&self) -> bool {
+        matches!(self.inner, DeviceInner::Cuda(_))
+    }
+
+    /// A human-readable description, e.g. `NVIDIA H100 80GB HBM3 (cuda:0, sm_90, PTX 8.5)`.
+    pub fn name(&self) -> String {
+        match &self.inner {
+            DeviceInner::Cpu => {
+                let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+                format!("CPU backend ({threads} threads)")
+            }
+            DeviceInner::Cuda(d) => format!(
+                "{} (cuda:{}, driver {}.{}, compute capability {}.{}, code for sm_{}, PTX {}.{})",
+                d.name,
+                d.ordinal,
+                d.driver_version / 1000,
+                (d.driver_version % 1000) / 10,
+                d.compute_capability.0,
+                d.compute_capability.1,
+                d.target.arch,
+                d.target.ptx_version / 10,
+                d.target.ptx_version % 10
+            ),
+        }
+    }
+
+    /// Waits until all work submitted to the device has finished (a no-op on the CPU backend,
+    /// whose launches are synchronous).
+    pub fn synchronize(&self) -> Result<()> {
+        match &self.inner {
+            DeviceInner::Cpu => Ok(()),
+            DeviceInner::Cuda(d) => d.synchronize(),
+        }
+    }
+
+    /// A new stream on this device (Numba's third launch slot).
+    pub fn new_stream(&self) -> Result<Stream> {
+        Ok(Stream {
+            device: self.clone(),
+            raw: match &self.inner {
+                DeviceInner::Cpu => None,
+                DeviceInner::Cuda(d) => Some(RawStream::new(d.clone())?),
+            },
+        })
+    }
+
+    /// The largest number of threads in one block.
+    pub fn max_threads_per_block(&self) -> u32 {
+        match &self.inner {
+            DeviceInner::Cpu => CPU_MAX_THREADS_PER_BLOCK,
+            DeviceInner::Cuda(d) => d.max_threads_per_block,
+        }
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        match &self.inner {
+            DeviceInner::Cpu => Limits {
+                max_threads_per_block: CPU_MAX_THREADS_PER_BLOCK,
+                max_block: [1024, 1024, 64],
+                max_grid: [i32::MAX as u32, 65535, 65535],
+                max_shared: 48 * 1024,
+            },
+            DeviceInner::Cuda(d) => Limits {
+                max_threads_per_block: d.max_threads_per_block,
+                max_block: d.max_block,
+                max_grid: d.max_grid,
+                max_shared: d.max_shared_per_block,
+            },
+        }
+    }
+}
+
+/// The CPU backend keeps CUDA's limits, so a launch valid there is valid on a GPU.
+const CPU_MAX_THREADS_PER_BLOCK: u32 = 1024;
+
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Limits {
+    pub max_threads_per_block: u32,
+    pub max_block: [u32; 3],
+    pub max_grid: [u32; 3],
+    pub max_shared: u32,
+}
+
+/// An ordered queue of work on a device. Kernels launched on one stream run in order; the
+/// CPU backend runs everything synchronously, so its streams only carry the device.
+pub struct Stream {
+    pub(crate) device: Device,
+    pub(crate) raw: Option<RawStream>,
+}
+
+impl Stream {
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Waits until the work queued on this stream has finished.
+    pub fn synchronize(&self) -> Result<()> {
+        match &self.raw {
+            Some(s) => s.synchronize(),
+            None => Ok(()),
+        }
+    }
+}

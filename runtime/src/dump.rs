@@ -1,0 +1,38 @@
+//! `GPUJIT_DUMP_DIR`: writes each compiled specialization's IR, LLVM IR and PTX to files.
+//!
+//! File names say the kernel and the signature: `saxpy.f32.ref_f32.mut_f32.ptx` for
+//! `saxpy(a: f32, x: &[f32], y: &mut [f32])`. Extensions: `.ir` (gpujit IR), `.ll` (optimized LLVM
+//! IR; `.host.ll` for the CPU backend), `.ptx`.
+
+use gpujit_codegen::ir::{self, ParamType};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// The dump directory, if dumping is on.
+pub(crate) fn dir() -> Option<&'static PathBuf> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| std::env::var_os("GPUJIT_DUMP_DIR").filter(|d| !d.is_empty()).map(PathBuf::from)).as_ref()
+}
+
+/// The file stem naming a specialization: kernel name, then each parameter's type.
+pub fn file_stem(kernel: &ir::Kernel) -> String {
+    let mut s = kernel.name.clone();
+    for p in &kernel.params {
+        s.push('.');
+        match p.ty {
+            ParamType::Scalar(t) => s.push_str(t.name()),
+            ParamType::Array { elem, mutable: false } => s.push_str(&format!("ref_{elem}")),
+            ParamType::Array { elem, mutable: true } => s.push_str(&format!("mut_{elem}")),
+        }
+    }
+    s
+}
+
+/// Writes `contents` to `<dir>/<stem><ext>`; failures are reported on stderr, never fatal.
+pub(crate) fn write(kernel: &ir::Kernel, ext: &str, contents: &str) {
+    let Some(dir) = dir() else { return };
+    let path = dir.join(format!("{}{ext}", file_stem(kernel)));
+    if let Err(e) = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, contents)) {
+        eprintln!("gpujit: GPUJIT_DUMP_DIR: cannot write {}: {e}", path.display());
+    }
+}

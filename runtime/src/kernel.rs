@@ -1,0 +1,266 @@
+//! `Kernel`: a kernel's source form plus its specializations, compiled lazily per device and
+//! argument types and cached for the life of the process (Numba's lazy dispatch).
+
+use crate::cpu;
+use crate::cuda::CudaFunction;
+use crate::device::{Device, DeviceId, DeviceInner};
+use crate::dump;
+use crate::error::{Error, Result};
+use crate::launch::{Arg, KernelArgs, LaunchConfig, MAX_ARGS};
+use gpujit_codegen::ast::KernelSource;
+use gpujit_codegen::host::{compile_host, HostCode};
+use gpujit_codegen::ir;
+use gpujit_codegen::nvptx::{compile_ptx, NvptxTarget, PtxOutput};
+use gpujit_codegen::specialize::{bind, param_text, specialize, ArgType, BindError, SpecKey};
+use gpujit_codegen::ScalarType;
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::sync::{Arc, RwLock};
+
+enum Compiled {
+    Host(HostCode),
+    Cuda(CudaFunction),
+}
+
+/// A kernel: what `#[gpu_kernel]` produces. Launch it with [`Kernel::launch`] or `launch!`.
+pub struct Kernel {
+    source: KernelSource,
+    cache: RwLock<HashMap<(DeviceId, SpecKey), Arc<Compiled>>>,
+}
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Kernel({})", self.source.name)
+    }
+}
+
+impl Kernel {
+    /// A kernel from its source form (the `#[gpu_kernel]` macro calls this).
+    pub fn new(source: KernelSource) -> Kernel {
+        Kernel { source, cache: RwLock::new(HashMap::new()) }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.source.name
+    }
+
+    /// The kernel's source form.
+    pub fn source(&self) -> &KernelSource {
+        &self.source
+    }
+
+    /// Launches the kernel with `config` (grid, block, optional stream and shared memory) on
+    /// `args`, a tuple such as `(a, &x, &mut y)`.
+    ///
+    /// The kernel runs on the device of its array arguments (or of the stream, or
+    /// [`Device::current`] when there is neither). On first use with a new combination of argument
+    /// types it is specialized and compiled for that device, then cached. Every argument, the
+    /// device of each array and the launch dimensions are checked first: on any mismatch an
+    /// error names the kernel and the argument, and nothing runs. On a GPU the launch is
+    /// asynchronous; on the CPU backend it has finished when this returns.
+    pub fn launch<'a, 's>(&self, config: impl Into<LaunchConfig<'s>>, args: impl KernelArgs<'a>) -> Result<()> {
+        let config = config.into();
+        let mut buf = [Arg::NONE; MAX_ARGS];
+        let n = args.collect(&mut buf);
+        if n > MAX_ARGS {
+            return Err(self.unsupported(format!("a launch takes at most {MAX_ARGS} arguments, {n} were given")));
+        }
+        self.launch_args(&config, &buf[..n])
+    }
+
+    fn launch_args(&self, config: &LaunchConfig<'_>, args: &[Arg<'_>]) -> Result<()> {
+        let key = self.bind_args(args)?;
+        let device = self.launch_device(config, args)?;
+        let Some((grid, block)) = config.validate(&device.limits()).map_err(|message| Error::LaunchConfig { kernel: self.source.name.clone(), message })? else {
+            return Ok(());
+        };
+        let compiled = self.compiled(&device, key)?;
+        let mut slots = [0u64; 2 * MAX_ARGS];
+        let mut k = 0;
+        for a in args {
+            match *a {
+                Arg::Scalar { bits, .. } => {
+                    slots[k] = bits;
+                    k += 1;
+                }
+                Arg::Array { ptr, len, .. } => {
+                    slots[k] = ptr;
+                    slots[k + 1] = len;
+                    k += 2;
+                }
+            }
+        }
+        match &*compiled {
+            Compiled::Host(code) => {
+                // SAFETY: the entry was compiled for exactly this specialization, whose
+                // parameters `bind_args` matched against `args`; every array slot holds the data
+                // pointer and length of a live DeviceArray borrowed for this call (writable ones
+                // mutably), on the CPU device (`launch_device` checked).
+                match unsafe { cpu::launch(code.entry(), &slots[..k], grid, block) } {
+                    None => Ok(()),
+                    Some(oob) => {
+                        let array = self.source.params.get(oob.array as usize).map(|p| p.name.clone()).unwrap_or_default();
+                        // Arguments are in parameter order.
+                        let len = match args.get(oob.array as usize) {
+                            Some(Arg::Array { len, .. }) => *len,
+                            _ => 0,
+                        };
+                        Err(Error::OutOfBounds {
+                            kernel: self.source.name.clone(),
+                            array,
+                            index: oob.index,
+                            len,
+                            tx: oob.thread[0],
+                            ty: oob.thread[1],
+                            tz: oob.thread[2],
+                            bx: oob.block[0],
+                            by: oob.block[1],
+                            bz: oob.block[2],
+                        })
+                    }
+                }
+            }
+            Compiled::Cuda(f) => {
+                let mut params = [std::ptr::null_mut::<c_void>(); 2 * MAX_ARGS];
+                let base = slots.as_mut_ptr();
+                for (i, p) in params.iter_mut().enumerate().take(k) {
+                    // SAFETY: i < k <= slots.len(), so the pointer stays inside `slots`.
+                    *p = unsafe { base.add(i) } as *mut c_void;
+                }
+                let stream = config.stream.and_then(|s| s.raw.as_ref()).map(|s| s.raw).unwrap_or(std::ptr::null_mut());
+                f.launch(grid, block, config.shared_mem_bytes, stream, &mut params[..k])
+            }
+        }
+    }
+
+    fn unsupported(&self, message: String) -> Error {
+        Error::Unsupported { kernel: self.source.name.clone(), message }
+    }
+
+    /// Matches the arguments against the parameters; the key of the specialization they need.
+    fn bind_args(&self, args: &[Arg<'_>]) -> Result<SpecKey> {
+        let mut types = [ArgType::Scalar(ScalarType::Bool); MAX_ARGS];
+        for (t, a) in types.iter_mut().zip(args) {
+            *t = a.arg_type();
+        }
+        bind(&self.source, &types[..args.len()]).map_err(|e| self.bind_error(e))
+    }
+
+    fn bind_error(&self, e: BindError) -> Error {
+        let kernel = self.source.name.clone();
+        let param = |i: usize| self.source.params.get(i).map(|p| p.name.clone()).unwrap_or_default();
+        match e {
+            BindError::Count { expected, got } => Error::ArgCount { kernel, expected, got },
+            BindError::Mismatch { param: i, expected, got } => {
+                Error::ArgType { kernel, param: param(i), position: i + 1, expected, found: got.to_string() }
+            }
+            BindError::ReadOnly { param: i } => Error::ReadOnly { kernel, param: param(i), position: i + 1 },
+            BindError::Conflict { param: i, generic, first, second } => Error::Generic {
+                kernel,
+                param: param(i),
+                position: i + 1,
+                message: format!("type parameter `{generic}` is {first} from an earlier argument but {second} here"),
+            },
+            BindError::Bound { param: i, generic, bound, got } => Error::Generic {
+                kernel,
+                param: param(i),
+                position: i + 1,
+                message: format!("type parameter `{generic}: {bound}` cannot be {got}"),
+            },
+            BindError::TooManyGenerics => self.unsupported("a kernel takes at most 8 type parameters".into()),
+        }
+    }
+
+    /// The device the launch runs on; every array must be there.
+    fn launch_device(&self, config: &LaunchConfig<'_>, args: &[Arg<'_>]) -> Result<Device> {
+        let first_array = args.iter().find_map(|a| match a {
+            Arg::Array { device, .. } => Some(*device),
+            Arg::Scalar { .. } => None,
+        });
+        let device = match (config.stream, first_array) {
+            (Some(s), _) => s.device.clone(),
+            (None, Some(d)) => d.clone(),
+            (None, None) => Device::current()?,
+        };
+        let mut array_no = 0;
+        for (i, a) in args.iter().enumerate() {
+            if let Arg::Array { device: d, .. } = a {
+                array_no += 1;
+                if d.id() != device.id() {
+                    let expected = match config.stream {
+                        Some(_) => format!("{} (the stream's device)", device.id()),
+                        None if array_no > 1 => format!("{} (the device of the first array argument)", device.id()),
+                        None => device.id().to_string(),
+                    };
+                    return Err(Error::DeviceMismatch {
+                        kernel: self.source.name.clone(),
+                        param: self.source.params.get(i).map(|p| p.name.clone()).unwrap_or_default(),
+                        position: i + 1,
+                        expected,
+                        found: d.id().to_string(),
+                    });
+                }
+            }
+        }
+        Ok(device)
+    }
+
+    fn compiled(&self, device: &Device, key: SpecKey) -> Result<Arc<Compiled>> {
+        let id = (device.id(), key);
+        if let Some(c) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
+            return Ok(c.clone());
+        }
+        // Compile without holding the lock; if another thread won the race, keep its result.
+        let compiled = Arc::new(self.compile(device, &key)?);
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        Ok(cache.entry(id).or_insert(compiled).clone())
+    }
+
+    fn compile(&self, device: &Device, key: &SpecKey) -> Result<Compiled> {
+        let ir = specialize(&self.source, key)?;
+        let dumping = dump::dir().is_some();
+        if dumping {
+            dump::write(&ir, ".ir", &ir.to_string());
+        }
+        match &device.inner {
+            DeviceInner::Cpu => {
+                let code = compile_host(&ir, dumping)?;
+                if let Some(ll) = code.llvm_ir() {
+                    dump::write(&ir, ".host.ll", ll);
+                }
+                Ok(Compiled::Host(code))
+            }
+            DeviceInner::Cuda(d) => {
+                let out = compile_ptx(&ir, &d.target, dumping)?;
+                if let Some(ll) = &out.llvm_ir {
+                    dump::write(&ir, ".ll", ll);
+                }
+                if dumping {
+                    dump::write(&ir, ".ptx", &out.ptx);
+                }
+                Ok(Compiled::Cuda(d.load(&out.ptx, &out.entry)?))
+            }
+        }
+    }
+
+    /// The specialized IR for `args` (only their types matter; nothing runs).
+    pub fn ir<'a>(&self, args: impl KernelArgs<'a>) -> Result<ir::Kernel> {
+        let mut buf = [Arg::NONE; MAX_ARGS];
+        let n = args.collect(&mut buf);
+        let key = self.bind_args(&buf[..n.min(MAX_ARGS)])?;
+        Ok(specialize(&self.source, &key)?)
+    }
+
+    /// The PTX of the specialization for `args` (only their types matter; nothing runs), for
+    /// `target`. Works without a GPU.
+    pub fn ptx<'a>(&self, target: &NvptxTarget, args: impl KernelArgs<'a>) -> Result<PtxOutput> {
+        let ir = self.ir(args)?;
+        Ok(compile_ptx(&ir, target, true)?)
+    }
+
+    /// The declared parameters in Rust syntax, e.g. `a: T, x: &[T], y: &mut [T]`.
+    pub fn signature(&self) -> String {
+        let params: Vec<String> = self.source.params.iter().map(|p| format!("{}: {}", p.name, param_text(&self.source, p))).collect();
+        params.join(", ")
+    }
+}

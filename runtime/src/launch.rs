@@ -1,0 +1,233 @@
+//! Launch configuration (Numba's `kernel[grid, block, stream, shared_bytes]`) and kernel arguments.
+
+use crate::array::{DeviceArray, Element};
+use crate::device::{Device, Limits, Stream};
+use gpujit_codegen::specialize::ArgType;
+use gpujit_codegen::ScalarType;
+
+/// Grid or block dimensions, as given (validated at launch against the device's limits).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Dims(pub [i64; 3]);
+
+/// A value usable as one grid or block dimension: any integer type.
+pub trait DimValue: Copy {
+    fn to_i64(self) -> i64;
+}
+
+macro_rules! dim_value {
+    ($($t:ty),*) => {$(
+        impl DimValue for $t {
+            #[inline]
+            fn to_i64(self) -> i64 {
+                i64::try_from(self).unwrap_or(i64::MAX)
+            }
+        }
+    )*};
+}
+dim_value!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
+
+/// Anything that gives grid or block dimensions: a number (`x`), `(x, y)` or `(x, y, z)`.
+pub trait IntoDims {
+    fn into_dims(self) -> Dims;
+}
+
+impl<T: DimValue> IntoDims for T {
+    fn into_dims(self) -> Dims {
+        Dims([self.to_i64(), 1, 1])
+    }
+}
+impl<A: DimValue, B: DimValue> IntoDims for (A, B) {
+    fn into_dims(self) -> Dims {
+        Dims([self.0.to_i64(), self.1.to_i64(), 1])
+    }
+}
+impl<A: DimValue, B: DimValue, C: DimValue> IntoDims for (A, B, C) {
+    fn into_dims(self) -> Dims {
+        Dims([self.0.to_i64(), self.1.to_i64(), self.2.to_i64()])
+    }
+}
+impl IntoDims for Dims {
+    fn into_dims(self) -> Dims {
+        self
+    }
+}
+
+/// How to launch a kernel: grid and block dimensions, the stream (default: the device's default
+/// stream) and the bytes of dynamic shared memory.
+#[derive(Copy, Clone)]
+pub struct LaunchConfig<'s> {
+    pub grid: Dims,
+    pub block: Dims,
+    pub stream: Option<&'s Stream>,
+    pub shared_mem_bytes: u32,
+}
+
+impl<'s> LaunchConfig<'s> {
+    pub fn new(grid: impl IntoDims, block: impl IntoDims) -> LaunchConfig<'s> {
+        LaunchConfig { grid: grid.into_dims(), block: block.into_dims(), stream: None, shared_mem_bytes: 0 }
+    }
+
+    /// One thread per element of `n`, with blocks of `block` threads.
+    pub fn for_elements(n: usize, block: u32) -> LaunchConfig<'s> {
+        let block = block.max(1);
+        LaunchConfig::new(n.div_ceil(block as usize), block)
+    }
+
+    pub fn stream(mut self, stream: &'s Stream) -> LaunchConfig<'s> {
+        self.stream = Some(stream);
+        self
+    }
+
+    pub fn shared_mem_bytes(mut self, bytes: u32) -> LaunchConfig<'s> {
+        self.shared_mem_bytes = bytes;
+        self
+    }
+
+    /// Checks the dimensions against `limits`; `Ok(None)` for an empty grid (nothing to run).
+    pub(crate) fn validate(&self, limits: &Limits) -> Result<Option<([u32; 3], [u32; 3])>, String> {
+        const AXES: [&str; 3] = ["x", "y", "z"];
+        let mut grid = [0u32; 3];
+        let mut block = [0u32; 3];
+        for i in 0..3 {
+            let b = self.block.0[i];
+            if b <= 0 {
+                return Err(format!("block dimension {} is {b}; it must be at least 1", AXES[i]));
+            }
+            if b > limits.max_block[i] as i64 {
+                return Err(format!("block dimension {} is {b}; the device allows at most {}", AXES[i], limits.max_block[i]));
+            }
+            block[i] = b as u32;
+            let g = self.grid.0[i];
+            if g < 0 {
+                return Err(format!("grid dimension {} is {g}; it cannot be negative", AXES[i]));
+            }
+            if g > limits.max_grid[i] as i64 {
+                return Err(format!("grid dimension {} is {g}; the device allows at most {}", AXES[i], limits.max_grid[i]));
+            }
+            grid[i] = g as u32;
+        }
+        let threads = block.iter().map(|&b| b as u64).product::<u64>();
+        if threads > limits.max_threads_per_block as u64 {
+            return Err(format!(
+                "a block of {}x{}x{} = {threads} threads exceeds the device's {} threads per block",
+                block[0], block[1], block[2], limits.max_threads_per_block
+            ));
+        }
+        if self.shared_mem_bytes > limits.max_shared {
+            return Err(format!("{} bytes of dynamic shared memory exceed the device's {} per block", self.shared_mem_bytes, limits.max_shared));
+        }
+        if grid.contains(&0) {
+            return Ok(None);
+        }
+        Ok(Some((grid, block)))
+    }
+}
+
+impl<'s, G: IntoDims, B: IntoDims> From<(G, B)> for LaunchConfig<'s> {
+    fn from((g, b): (G, B)) -> LaunchConfig<'s> {
+        LaunchConfig::new(g, b)
+    }
+}
+
+impl<'s, G: IntoDims, B: IntoDims> From<(G, B, &'s Stream)> for LaunchConfig<'s> {
+    fn from((g, b, s): (G, B, &'s Stream)) -> LaunchConfig<'s> {
+        LaunchConfig::new(g, b).stream(s)
+    }
+}
+
+impl<'s, G: IntoDims, B: IntoDims> From<(G, B, &'s Stream, u32)> for LaunchConfig<'s> {
+    fn from((g, b, s, shared): (G, B, &'s Stream, u32)) -> LaunchConfig<'s> {
+        LaunchConfig::new(g, b).stream(s).shared_mem_bytes(shared)
+    }
+}
+
+/// One kernel argument as the launch sees it. The lifetime ties it to the borrowed array, so
+/// the array outlives the launch call.
+#[derive(Copy, Clone, Debug)]
+pub enum Arg<'a> {
+    Scalar { ty: ScalarType, bits: u64 },
+    Array { elem: ScalarType, ptr: u64, len: u64, writable: bool, device: &'a Device },
+}
+
+impl Arg<'_> {
+    pub(crate) const NONE: Arg<'static> = Arg::Scalar { ty: ScalarType::Bool, bits: 0 };
+
+    pub(crate) fn arg_type(&self) -> ArgType {
+        match *self {
+            Arg::Scalar { ty, .. } => ArgType::Scalar(ty),
+            Arg::Array { elem, writable, .. } => ArgType::Array { elem, writable },
+        }
+    }
+}
+
+/// A value that can be passed to a kernel: a scalar, `&DeviceArray<T>` (read-only) or
+/// `&mut DeviceArray<T>` (writable).
+pub trait KernelArg<'a> {
+    fn into_arg(self) -> Arg<'a>;
+}
+
+impl<'a, T: Element> KernelArg<'a> for T {
+    #[inline]
+    fn into_arg(self) -> Arg<'a> {
+        Arg::Scalar { ty: T::TYPE, bits: self.to_bits() }
+    }
+}
+
+impl<'a, T: Element> KernelArg<'a> for &'a DeviceArray<T> {
+    #[inline]
+    fn into_arg(self) -> Arg<'a> {
+        Arg::Array { elem: T::TYPE, ptr: self.address(), len: self.len as u64, writable: false, device: &self.device }
+    }
+}
+
+impl<'a, T: Element> KernelArg<'a> for &'a mut DeviceArray<T> {
+    #[inline]
+    fn into_arg(self) -> Arg<'a> {
+        let ptr = self.address_mut();
+        Arg::Array { elem: T::TYPE, ptr, len: self.len as u64, writable: true, device: &self.device }
+    }
+}
+
+/// The most arguments one launch takes.
+pub const MAX_ARGS: usize = 24;
+
+/// A tuple of kernel arguments: `()`, `(a,)`, `(a, b)`, ... up to 12 elements.
+pub trait KernelArgs<'a> {
+    /// Writes the arguments to `out` and returns how many there are.
+    fn collect(self, out: &mut [Arg<'a>; MAX_ARGS]) -> usize;
+}
+
+macro_rules! kernel_args {
+    ($($n:tt $t:ident),*) => {
+        impl<'a, $($t: KernelArg<'a>),*> KernelArgs<'a> for ($($t,)*) {
+            #[allow(unused_variables, unused_mut)]
+            #[inline]
+            fn collect(self, out: &mut [Arg<'a>; MAX_ARGS]) -> usize {
+                let mut n = 0;
+                $( out[$n] = self.$n.into_arg(); n += 1; )*
+                n
+            }
+        }
+    };
+}
+kernel_args!();
+kernel_args!(0 A);
+kernel_args!(0 A, 1 B);
+kernel_args!(0 A, 1 B, 2 C);
+kernel_args!(0 A, 1 B, 2 C, 3 D);
+kernel_args!(0 A, 1 B, 2 C, 3 D, 4 E);
+kernel_args!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F);
+kernel_args!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G);
+kernel_args!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H);
+kernel_args!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I);
+kernel_args!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J);
+kernel_args!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K);
+kernel_args!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L);
+
+impl<'a> KernelArgs<'a> for &[Arg<'a>] {
+    fn collect(self, out: &mut [Arg<'a>; MAX_ARGS]) -> usize {
+        let n = self.len().min(MAX_ARGS);
+        out[..n].copy_from_slice(&self[..n]);
+        self.len()
+    }
+}
