@@ -72,20 +72,44 @@ pub mod prelude {
 /// The functions here are the host stand-ins rustc type-checks kernel bodies against; called
 /// outside a kernel they panic.
 pub mod kernel_prelude {
-    use std::ops::{Add, BitAnd, BitOr, BitXor, Div, Mul, Neg, Not, Rem, Shl, Shr, Sub};
+    use std::ops::{
+        Add, AddAssign, BitAnd, BitAndAssign, BitOr, BitOrAssign, BitXor, BitXorAssign, Div, DivAssign, Mul, MulAssign, Neg, Not, Rem, RemAssign, Shl,
+        ShlAssign, Shr, ShrAssign, Sub, SubAssign,
+    };
 
     /// Any scalar type a kernel can take.
     pub trait Scalar: Copy + PartialEq + PartialOrd + 'static {}
     /// Integers and floats: the arithmetic operators.
     pub trait Number:
-        Scalar + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Rem<Output = Self>
+        Scalar
+        + Add<Output = Self>
+        + Sub<Output = Self>
+        + Mul<Output = Self>
+        + Div<Output = Self>
+        + Rem<Output = Self>
+        + AddAssign
+        + SubAssign
+        + MulAssign
+        + DivAssign
+        + RemAssign
     {
     }
     /// `f32` or `f64`.
     pub trait Float: Number + Neg<Output = Self> {}
     /// Any integer type: arithmetic plus bitwise operators and shifts.
     pub trait Int:
-        Number + Not<Output = Self> + BitAnd<Output = Self> + BitOr<Output = Self> + BitXor<Output = Self> + Shl<u32, Output = Self> + Shr<u32, Output = Self>
+        Number
+        + Not<Output = Self>
+        + BitAnd<Output = Self>
+        + BitOr<Output = Self>
+        + BitXor<Output = Self>
+        + BitAndAssign
+        + BitOrAssign
+        + BitXorAssign
+        + Shl<u32, Output = Self>
+        + Shr<u32, Output = Self>
+        + ShlAssign<u32>
+        + ShrAssign<u32>
     {
     }
 

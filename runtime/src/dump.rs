@@ -6,12 +6,24 @@
 
 use gpujit_codegen::ir::{self, ParamType};
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::RwLock;
 
-/// The dump directory, if dumping is on.
-pub(crate) fn dir() -> Option<&'static PathBuf> {
-    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
-    DIR.get_or_init(|| std::env::var_os("GPUJIT_DUMP_DIR").filter(|d| !d.is_empty()).map(PathBuf::from)).as_ref()
+static DIR: RwLock<Option<Option<PathBuf>>> = RwLock::new(None);
+
+/// The dump directory, if dumping is on: the last [`set_dir`], else `GPUJIT_DUMP_DIR`.
+pub fn dir() -> Option<PathBuf> {
+    if let Some(d) = &*DIR.read().unwrap_or_else(|p| p.into_inner()) {
+        return d.clone();
+    }
+    let from_env = std::env::var_os("GPUJIT_DUMP_DIR").filter(|d| !d.is_empty()).map(PathBuf::from);
+    *DIR.write().unwrap_or_else(|p| p.into_inner()) = Some(from_env.clone());
+    from_env
+}
+
+/// Turns dumping on (into `dir`) or off (`None`) for the rest of the process, overriding
+/// `GPUJIT_DUMP_DIR`.
+pub fn set_dir(dir: Option<PathBuf>) {
+    *DIR.write().unwrap_or_else(|p| p.into_inner()) = Some(dir);
 }
 
 /// The file stem naming a specialization: kernel name, then each parameter's type.
@@ -32,7 +44,7 @@ pub fn file_stem(kernel: &ir::Kernel) -> String {
 pub(crate) fn write(kernel: &ir::Kernel, ext: &str, contents: &str) {
     let Some(dir) = dir() else { return };
     let path = dir.join(format!("{}{ext}", file_stem(kernel)));
-    if let Err(e) = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, contents)) {
+    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, contents)) {
         eprintln!("gpujit: GPUJIT_DUMP_DIR: cannot write {}: {e}", path.display());
     }
 }

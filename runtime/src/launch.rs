@@ -150,9 +150,11 @@ pub enum Arg<'a> {
 }
 
 impl Arg<'_> {
-    pub(crate) const NONE: Arg<'static> = Arg::Scalar { ty: ScalarType::Bool, bits: 0 };
+    /// A placeholder to initialize argument buffers with.
+    pub const NONE: Arg<'static> = Arg::Scalar { ty: ScalarType::Bool, bits: 0 };
 
-    pub(crate) fn arg_type(&self) -> ArgType {
+    /// The argument's type as specialization sees it.
+    pub fn arg_type(&self) -> ArgType {
         match *self {
             Arg::Scalar { ty, .. } => ArgType::Scalar(ty),
             Arg::Array { elem, writable, .. } => ArgType::Array { elem, writable },

@@ -1,0 +1,823 @@
+//! The kernel suite shared by the CPU harness (`tests/cpu.rs`) and the GPU harness
+//! (`tests/gpu.rs`): each case runs kernels on the harness's device with fresh random inputs
+//! (sizes 0 and not multiples of the block) and compares with plain Rust.
+//!
+//! On the CPU harness every specialization a case launches is also compiled to PTX for sm_80 and
+//! sm_90 and assembled by `ptxas`, so every test kernel's PTX is checked without a GPU.
+
+#![allow(dead_code)]
+
+use gpujit::codegen::nvptx::NvptxTarget;
+use gpujit::codegen::toolchain;
+use gpujit::prelude::*;
+use gpujit::runtime::launch::MAX_ARGS;
+use gpujit::{Arg, Element, Error, Kernel, KernelArgs};
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+/// Sizes every elementwise case runs: empty, tiny, around and off block multiples.
+pub const SIZES: [usize; 6] = [0, 1, 127, 129, 1000, 4099];
+
+pub struct Harness {
+    pub dev: Device,
+    check_ptx: bool,
+    rng: Cell<u64>,
+}
+
+impl Harness {
+    pub fn cpu() -> Harness {
+        Harness::new(Device::cpu(), true)
+    }
+
+    /// The GPU harness, or `None` (skip) when there is no GPU. With `GPUJIT_REQUIRE_GPU=1` a
+    /// missing GPU fails the test instead.
+    pub fn gpu() -> Option<Harness> {
+        let required = std::env::var("GPUJIT_REQUIRE_GPU").map(|v| v == "1").unwrap_or(false);
+        match Device::cuda(0) {
+            Ok(dev) => Some(Harness::new(dev, false)),
+            Err(e) if required => panic!("GPUJIT_REQUIRE_GPU=1 but no GPU can be used: {e}"),
+            Err(e) => {
+                eprintln!("skipping GPU test: {e} (set GPUJIT_REQUIRE_GPU=1 to fail instead)");
+                None
+            }
+        }
+    }
+
+    fn new(dev: Device, check_ptx: bool) -> Harness {
+        let seed = std::env::var("GPUJIT_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+            t ^ (std::process::id() as u64).rotate_left(32)
+        });
+        eprintln!("random seed {seed} (GPUJIT_TEST_SEED={seed} repeats this run)");
+        Harness { dev, check_ptx, rng: Cell::new(seed | 1) }
+    }
+
+    pub fn is_gpu(&self) -> bool {
+        self.dev.is_cuda()
+    }
+
+    /// xorshift64*: fresh inputs every run, reproducible from the printed seed.
+    pub fn next_u64(&self) -> u64 {
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A float in [lo, hi).
+    pub fn f64_in(&self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
+    }
+
+    pub fn vec<T>(&self, n: usize, mut f: impl FnMut(&Harness) -> T) -> Vec<T> {
+        (0..n).map(|_| f(self)).collect()
+    }
+
+    pub fn arr<T: Element>(&self, data: &[T]) -> DeviceArray<T> {
+        DeviceArray::from_slice(&self.dev, data).expect("allocate")
+    }
+
+    pub fn zeros<T: Element>(&self, n: usize) -> DeviceArray<T> {
+        DeviceArray::zeros(&self.dev, n).expect("allocate")
+    }
+
+    /// Launches `k`; on the CPU harness, first checks the specialization's PTX with ptxas.
+    pub fn run<'a, 's>(&self, k: &Kernel, config: impl Into<LaunchConfig<'s>>, args: impl KernelArgs<'a>) -> gpujit::Result<()> {
+        let mut buf = [Arg::NONE; MAX_ARGS];
+        let n = args.collect(&mut buf);
+        let args = &buf[..n];
+        if self.check_ptx {
+            check_ptx(k, args);
+        }
+        k.launch(config, args)
+    }
+}
+
+/// Compiles `k` for `args`' types to PTX for sm_80 and sm_90 and assembles it with ptxas (once
+/// per kernel and signature). Fails when ptxas is missing: the test command installs it.
+fn check_ptx(k: &Kernel, args: &[Arg<'_>]) {
+    static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let Ok(ir) = k.ir(args) else { return }; // a launch meant to fail type checks
+    let id = format!("{}{}", ir.name, ir.signature());
+    if !SEEN.lock().unwrap().get_or_insert_with(HashSet::new).insert(id.clone()) {
+        return;
+    }
+    let ptxas = toolchain::find_ptxas().unwrap_or_else(|e| panic!("{e}"));
+    for arch in [80, 90] {
+        let target = NvptxTarget::sm(arch).expect("known arch");
+        let out = k.ptx(&target, args).unwrap_or_else(|e| panic!("{id}: PTX for sm_{arch}: {e}"));
+        assert!(out.ptx.contains(&format!(".entry {}", ir.name)), "{id}: no kernel entry in the PTX:\n{}", out.ptx);
+        let report = toolchain::ptxas_check(&ptxas, &out.ptx, arch).unwrap_or_else(|log| panic!("{id}: ptxas sm_{arch} rejected the PTX:\n{log}\n{}", out.ptx));
+        assert_eq!(report.spill_stores, 0, "{id}: spills on sm_{arch}:\n{}", report.log);
+    }
+}
+
+fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let ok = g == w || (g.is_nan() && w.is_nan()) || (g - w).abs() <= tol * w.abs().max(1.0);
+        assert!(ok, "{what}[{i}]: got {g}, want {w}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Numba `add` kernel (grid-stride loop) and saxpy.
+
+#[gpu_kernel]
+fn add(x: &[f32], y: &[f32], out: &mut [f32]) {
+    let start = grid(1);
+    let stride = grid_size(1);
+    for i in (start..x.len()).step_by(stride) {
+        out[i] = x[i] + y[i];
+    }
+}
+
+pub fn add_grid_stride(h: &Harness) {
+    for n in SIZES {
+        let x = h.vec(n, |h| h.f64_in(-100.0, 100.0) as f32);
+        let y = h.vec(n, |h| h.f64_in(-100.0, 100.0) as f32);
+        let (dx, dy) = (h.arr(&x), h.arr(&y));
+        let mut out = h.zeros::<f32>(n);
+        // A fixed small grid: the stride loop must cover every element.
+        h.run(&add, (3, 64), (&dx, &dy, &mut out)).unwrap();
+        let want: Vec<f32> = x.iter().zip(&y).map(|(a, b)| a + b).collect();
+        assert_eq!(out.to_vec().unwrap(), want, "n = {n}");
+    }
+}
+
+#[gpu_kernel]
+fn axpy<T: Float>(a: T, x: &[T], y: &mut [T]) {
+    let i = grid(1);
+    if i < x.len() {
+        y[i] = a * x[i] + y[i];
+    }
+}
+
+pub fn axpy_generic(h: &Harness) {
+    for n in SIZES {
+        let a = h.f64_in(-3.0, 3.0);
+        let x = h.vec(n, |h| h.f64_in(-1e3, 1e3));
+        let y = h.vec(n, |h| h.f64_in(-1e3, 1e3));
+        // f64
+        let dx = h.arr(&x);
+        let mut dy = h.arr(&y);
+        h.run(&axpy, LaunchConfig::for_elements(n, 128), (a, &dx, &mut dy)).unwrap();
+        let got = dy.to_vec().unwrap();
+        let want: Vec<f64> = x.iter().zip(&y).map(|(x, y)| a.mul_add(*x, *y)).collect();
+        let want_sep: Vec<f64> = x.iter().zip(&y).map(|(x, y)| a * x + y).collect();
+        // The GPU may contract a*x+y into an fma; either rounding is correct.
+        for i in 0..n {
+            assert!(got[i] == want[i] || got[i] == want_sep[i], "f64 axpy[{i}]: {} vs {}", got[i], want_sep[i]);
+        }
+        // f32, same kernel: a second specialization.
+        let (a32, x32, y32): (f32, Vec<f32>, Vec<f32>) = (a as f32, x.iter().map(|v| *v as f32).collect(), y.iter().map(|v| *v as f32).collect());
+        let dx = h.arr(&x32);
+        let mut dy = h.arr(&y32);
+        h.run(&axpy, LaunchConfig::for_elements(n, 256), (a32, &dx, &mut dy)).unwrap();
+        let got = dy.to_vec().unwrap();
+        for i in 0..n {
+            let (f, s) = (a32.mul_add(x32[i], y32[i]), a32 * x32[i] + y32[i]);
+            assert!(got[i] == f || got[i] == s, "f32 axpy[{i}]: {} vs {s}", got[i]);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scalar parameters of every type.
+
+#[gpu_kernel]
+fn fill<T: Scalar>(v: T, out: &mut [T]) {
+    let i = grid(1);
+    if i < out.len() {
+        out[i] = v;
+    }
+}
+
+fn fill_one<T: Element + PartialEq + std::fmt::Debug>(h: &Harness, v: T) {
+    for n in [0usize, 1, 300] {
+        let mut out = h.zeros::<T>(n);
+        h.run(&fill, LaunchConfig::for_elements(n, 128), (v, &mut out)).unwrap();
+        assert_eq!(out.to_vec().unwrap(), vec![v; n], "fill {v:?}");
+    }
+}
+
+pub fn scalar_params(h: &Harness) {
+    fill_one(h, h.next_u64() as i32);
+    fill_one(h, h.next_u64() as i64);
+    fill_one(h, h.next_u64() as u32);
+    fill_one(h, h.next_u64());
+    fill_one(h, h.next_u64() as usize);
+    fill_one(h, h.next_u64() as i8);
+    fill_one(h, h.next_u64() as u16);
+    fill_one(h, h.f64_in(-1e6, 1e6) as f32);
+    fill_one(h, h.f64_in(-1e300, 1e300));
+    fill_one(h, true);
+    fill_one(h, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arithmetic on every numeric type, with Rust's wrapping semantics.
+
+#[gpu_kernel]
+fn arith<T: Number>(x: &[T], y: &[T], sum: &mut [T], diff: &mut [T], prod: &mut [T], quot: &mut [T], rem: &mut [T]) {
+    let i = grid(1);
+    if i < x.len() {
+        let a = x[i];
+        let b = y[i];
+        sum[i] = a + b;
+        diff[i] = a - b;
+        prod[i] = a * b;
+        quot[i] = a / b;
+        rem[i] = a % b;
+    }
+}
+
+macro_rules! int_arith {
+    ($h:expr, $($t:ty),*) => {$({
+        let h: &Harness = $h;
+        for n in SIZES {
+            let x: Vec<$t> = h.vec(n, |h| h.next_u64() as $t);
+            // Small divisors, zero and -1 included, to reach the special cases.
+            let y: Vec<$t> = h.vec(n, |h| match h.next_u64() % 4 { 0 => (h.next_u64() % 5) as $t, 1 => (0 as $t).wrapping_sub(1), _ => h.next_u64() as $t });
+            let (dx, dy) = (h.arr(&x), h.arr(&y));
+            let mut outs: Vec<DeviceArray<$t>> = (0..5).map(|_| h.zeros::<$t>(n)).collect();
+            let [s, d, p, q, r] = &mut outs[..] else { unreachable!() };
+            h.run(&arith, LaunchConfig::for_elements(n, 128), (&dx, &dy, s, d, p, q, r)).unwrap();
+            let div = |a: $t, b: $t| if b == 0 { 0 } else { a.wrapping_div(b) };
+            let rem = |a: $t, b: $t| if b == 0 { a } else { a.wrapping_rem(b) };
+            let want: [Vec<$t>; 5] = [
+                x.iter().zip(&y).map(|(a, b)| a.wrapping_add(*b)).collect(),
+                x.iter().zip(&y).map(|(a, b)| a.wrapping_sub(*b)).collect(),
+                x.iter().zip(&y).map(|(a, b)| a.wrapping_mul(*b)).collect(),
+                x.iter().zip(&y).map(|(a, b)| div(*a, *b)).collect(),
+                x.iter().zip(&y).map(|(a, b)| rem(*a, *b)).collect(),
+            ];
+            for (k, (o, w)) in outs.iter().zip(&want).enumerate() {
+                assert_eq!(&o.to_vec().unwrap(), w, "{} op {k}, n = {n}", stringify!($t));
+            }
+        }
+    })*};
+}
+
+pub fn int_arithmetic(h: &Harness) {
+    int_arith!(h, i8, i16, i32, i64, u8, u16, u32, u64);
+}
+
+pub fn float_arithmetic(h: &Harness) {
+    for n in SIZES {
+        let x = h.vec(n, |h| h.f64_in(-1e3, 1e3));
+        let y = h.vec(n, |h| if h.next_u64() % 8 == 0 { 0.0 } else { h.f64_in(-50.0, 50.0) });
+        let check = |outs: Vec<Vec<f64>>, tol_rem: f64, what: &str| {
+            let want: [Vec<f64>; 5] = [
+                x.iter().zip(&y).map(|(a, b)| a + b).collect(),
+                x.iter().zip(&y).map(|(a, b)| a - b).collect(),
+                x.iter().zip(&y).map(|(a, b)| a * b).collect(),
+                x.iter().zip(&y).map(|(a, b)| a / b).collect(),
+                x.iter().zip(&y).map(|(a, b)| a % b).collect(),
+            ];
+            for k in 0..4 {
+                assert_close(&outs[k], &want[k], 1e-6, &format!("{what} op {k}"));
+            }
+            assert_close(&outs[4], &want[4], tol_rem, &format!("{what} rem"));
+        };
+        // f64: +-*/ exact on both backends; % exact on the CPU (fmod), within rounding on the GPU.
+        let (dx, dy) = (h.arr(&x), h.arr(&y));
+        let mut o: Vec<DeviceArray<f64>> = (0..5).map(|_| h.zeros(n)).collect();
+        let [s, d, p, q, r] = &mut o[..] else { unreachable!() };
+        h.run(&arith, LaunchConfig::for_elements(n, 256), (&dx, &dy, s, d, p, q, r)).unwrap();
+        let outs: Vec<Vec<f64>> = o.iter().map(|a| a.to_vec().unwrap()).collect();
+        check(outs, if h.is_gpu() { 1e-9 } else { 0.0 }, "f64");
+        // f32, compared in f64 against the f32 operations.
+        let (x32, y32): (Vec<f32>, Vec<f32>) = (x.iter().map(|v| *v as f32).collect(), y.iter().map(|v| *v as f32).collect());
+        let (dx, dy) = (h.arr(&x32), h.arr(&y32));
+        let mut o: Vec<DeviceArray<f32>> = (0..5).map(|_| h.zeros(n)).collect();
+        let [s, d, p, q, r] = &mut o[..] else { unreachable!() };
+        h.run(&arith, LaunchConfig::for_elements(n, 256), (&dx, &dy, s, d, p, q, r)).unwrap();
+        let got: Vec<Vec<f32>> = o.iter().map(|a| a.to_vec().unwrap()).collect();
+        let want: [Vec<f32>; 5] = [
+            x32.iter().zip(&y32).map(|(a, b)| a + b).collect(),
+            x32.iter().zip(&y32).map(|(a, b)| a - b).collect(),
+            x32.iter().zip(&y32).map(|(a, b)| a * b).collect(),
+            x32.iter().zip(&y32).map(|(a, b)| a / b).collect(),
+            x32.iter().zip(&y32).map(|(a, b)| a % b).collect(),
+        ];
+        for k in 0..5 {
+            let tol = if k == 4 && h.is_gpu() { 1e-4 } else { 0.0 };
+            let g: Vec<f64> = got[k].iter().map(|v| *v as f64).collect();
+            let w: Vec<f64> = want[k].iter().map(|v| *v as f64).collect();
+            assert_close(&g, &w, tol, &format!("f32 op {k}"));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bitwise operators and shifts (amounts masked as wrapping_shl/shr do), unary operators.
+
+#[gpu_kernel]
+fn bits<T: Int>(x: &[T], y: &[T], s: &[u32], and: &mut [T], or: &mut [T], xor: &mut [T], shl: &mut [T], shr: &mut [T], not: &mut [T]) {
+    let i = grid(1);
+    if i < x.len() {
+        and[i] = x[i] & y[i];
+        or[i] = x[i] | y[i];
+        xor[i] = x[i] ^ y[i];
+        shl[i] = x[i] << s[i];
+        let mut v = x[i];
+        v >>= s[i];
+        shr[i] = v;
+        not[i] = !x[i];
+    }
+}
+
+macro_rules! bit_ops {
+    ($h:expr, $($t:ty),*) => {$({
+        let h: &Harness = $h;
+        for n in SIZES {
+            let x: Vec<$t> = h.vec(n, |h| h.next_u64() as $t);
+            let y: Vec<$t> = h.vec(n, |h| h.next_u64() as $t);
+            let s: Vec<u32> = h.vec(n, |h| (h.next_u64() % 200) as u32);
+            let (dx, dy, ds) = (h.arr(&x), h.arr(&y), h.arr(&s));
+            let mut o: Vec<DeviceArray<$t>> = (0..6).map(|_| h.zeros::<$t>(n)).collect();
+            let [a, b, c, d, e, f] = &mut o[..] else { unreachable!() };
+            h.run(&bits, LaunchConfig::for_elements(n, 128), (&dx, &dy, &ds, a, b, c, d, e, f)).unwrap();
+            let want: [Vec<$t>; 6] = [
+                x.iter().zip(&y).map(|(a, b)| a & b).collect(),
+                x.iter().zip(&y).map(|(a, b)| a | b).collect(),
+                x.iter().zip(&y).map(|(a, b)| a ^ b).collect(),
+                x.iter().zip(&s).map(|(a, s)| a.wrapping_shl(*s)).collect(),
+                x.iter().zip(&s).map(|(a, s)| a.wrapping_shr(*s)).collect(),
+                x.iter().map(|a| !a).collect(),
+            ];
+            for (k, (o, w)) in o.iter().zip(&want).enumerate() {
+                assert_eq!(&o.to_vec().unwrap(), w, "{} bit op {k}, n = {n}", stringify!($t));
+            }
+        }
+    })*};
+}
+
+pub fn bitwise_and_shifts(h: &Harness) {
+    bit_ops!(h, i8, i16, i32, i64, u8, u16, u32, u64);
+}
+
+#[gpu_kernel]
+fn negate(x: &[i32], f: &[f64], b: &[bool], nx: &mut [i32], nf: &mut [f64], nb: &mut [bool]) {
+    let i = grid(1);
+    if i < x.len() {
+        nx[i] = -x[i];
+        nf[i] = -f[i];
+        nb[i] = !b[i];
+    }
+}
+
+pub fn unary_ops(h: &Harness) {
+    for n in SIZES {
+        let x: Vec<i32> = h.vec(n, |h| if h.next_u64() % 10 == 0 { i32::MIN } else { h.next_u64() as i32 });
+        let f = h.vec(n, |h| h.f64_in(-1e9, 1e9));
+        let b = h.vec(n, |h| h.next_u64() % 2 == 0);
+        let (dx, df, db) = (h.arr(&x), h.arr(&f), h.arr(&b));
+        let (mut nx, mut nf, mut nb) = (h.zeros::<i32>(n), h.zeros::<f64>(n), h.zeros::<bool>(n));
+        h.run(&negate, LaunchConfig::for_elements(n, 64), (&dx, &df, &db, &mut nx, &mut nf, &mut nb)).unwrap();
+        assert_eq!(nx.to_vec().unwrap(), x.iter().map(|v| v.wrapping_neg()).collect::<Vec<_>>());
+        assert_eq!(nf.to_vec().unwrap(), f.iter().map(|v| -v).collect::<Vec<_>>());
+        assert_eq!(nb.to_vec().unwrap(), b.iter().map(|v| !v).collect::<Vec<_>>());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparisons (NaN included) and short-circuit logic.
+
+#[gpu_kernel]
+fn compare<T: Number>(x: &[T], y: &[T], out: &mut [u8]) {
+    let i = grid(1);
+    if i < x.len() {
+        let a = x[i];
+        let b = y[i];
+        let mut m = 0u8;
+        if a == b { m |= 1; }
+        if a != b { m |= 2; }
+        if a < b { m |= 4; }
+        if a <= b { m |= 8; }
+        if a > b { m |= 16; }
+        if a >= b { m |= 32; }
+        if (a < b && b != a) || !(a >= b) { m |= 64; }
+        out[i] = m;
+    }
+}
+
+fn cmp_mask<T: PartialOrd>(a: T, b: T) -> u8 {
+    let mut m = 0u8;
+    for (bit, c) in [a == b, a != b, a < b, a <= b, a > b, a >= b, (a < b && b != a) || !(a >= b)].into_iter().enumerate() {
+        if c {
+            m |= 1 << bit;
+        }
+    }
+    m
+}
+
+pub fn comparisons(h: &Harness) {
+    for n in SIZES {
+        let x = h.vec(n, |h| match h.next_u64() % 6 { 0 => f32::NAN, 1 => 1.5, _ => h.f64_in(-2.0, 2.0) as f32 });
+        let y = h.vec(n, |h| match h.next_u64() % 6 { 0 => f32::NAN, 1 => 1.5, _ => h.f64_in(-2.0, 2.0) as f32 });
+        let mut out = h.zeros::<u8>(n);
+        h.run(&compare, LaunchConfig::for_elements(n, 128), (&h.arr(&x), &h.arr(&y), &mut out)).unwrap();
+        assert_eq!(out.to_vec().unwrap(), x.iter().zip(&y).map(|(a, b)| cmp_mask(*a, *b)).collect::<Vec<_>>(), "f32");
+        let xi: Vec<i64> = h.vec(n, |h| (h.next_u64() % 5) as i64 - 2);
+        let yi: Vec<i64> = h.vec(n, |h| (h.next_u64() % 5) as i64 - 2);
+        let mut out = h.zeros::<u8>(n);
+        h.run(&compare, LaunchConfig::for_elements(n, 128), (&h.arr(&xi), &h.arr(&yi), &mut out)).unwrap();
+        assert_eq!(out.to_vec().unwrap(), xi.iter().zip(&yi).map(|(a, b)| cmp_mask(*a, *b)).collect::<Vec<_>>(), "i64");
+        let xu: Vec<u16> = h.vec(n, |h| (h.next_u64() % 3) as u16 * 30000);
+        let yu: Vec<u16> = h.vec(n, |h| (h.next_u64() % 3) as u16 * 30000);
+        let mut out = h.zeros::<u8>(n);
+        h.run(&compare, LaunchConfig::for_elements(n, 128), (&h.arr(&xu), &h.arr(&yu), &mut out)).unwrap();
+        assert_eq!(out.to_vec().unwrap(), xu.iter().zip(&yu).map(|(a, b)| cmp_mask(*a, *b)).collect::<Vec<_>>(), "u16");
+    }
+}
+
+/// Threads past the end test `i < n` first: without short-circuit evaluation, `x[i]` would be
+/// read out of bounds (an error on the CPU backend).
+#[gpu_kernel]
+fn positive_or_flagged(x: &[f32], flag: &[bool], out: &mut [i32]) {
+    let i = grid(1);
+    let n = x.len();
+    if i < n && x[i] > 0.0 || i < n && flag[i] {
+        out[i] = 1;
+    } else if i < n {
+        out[i] = -1;
+    }
+}
+
+pub fn short_circuit(h: &Harness) {
+    for n in SIZES {
+        let x = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);
+        let flag = h.vec(n, |h| h.next_u64() % 3 == 0);
+        let mut out = h.zeros::<i32>(n);
+        // Many more threads than elements.
+        h.run(&positive_or_flagged, (n / 64 + 3, 64), (&h.arr(&x), &h.arr(&flag), &mut out)).unwrap();
+        let want: Vec<i32> = x.iter().zip(&flag).map(|(v, f)| if *v > 0.0 || *f { 1 } else { -1 }).collect();
+        assert_eq!(out.to_vec().unwrap(), want);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `as` casts with Rust's semantics (saturating float → int, NaN → 0, truncation, extension).
+
+#[gpu_kernel]
+fn casts_from_float(f: &[f32], d: &[f64], f_i32: &mut [i32], f_u8: &mut [u8], d_i64: &mut [i64], d_u32: &mut [u32], d_f32: &mut [f32], f_f64: &mut [f64]) {
+    let k = grid(1);
+    if k < f.len() {
+        f_i32[k] = f[k] as i32;
+        f_u8[k] = f[k] as u8;
+        d_i64[k] = d[k] as i64;
+        d_u32[k] = d[k] as u32;
+        d_f32[k] = d[k] as f32;
+        f_f64[k] = f[k] as f64;
+    }
+}
+
+#[gpu_kernel]
+fn casts_from_int(i: &[i32], u: &[u64], b: &[bool], s: &[i8], i_f32: &mut [f32], u_f64: &mut [f64], u_i8: &mut [i8], s_u64: &mut [u64], b_i32: &mut [i32], i_usize: &mut [usize]) {
+    let k = grid(1);
+    if k < i.len() {
+        i_f32[k] = i[k] as f32;
+        u_f64[k] = u[k] as f64;
+        u_i8[k] = u[k] as i8;
+        s_u64[k] = s[k] as u64;
+        b_i32[k] = b[k] as i32;
+        i_usize[k] = i[k] as usize;
+    }
+}
+
+fn eq_bits<T: PartialEq + std::fmt::Debug>(got: Vec<T>, want: Vec<T>, what: &str, same: impl Fn(&T, &T) -> bool) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(same(g, w), "{what}[{k}]: got {g:?}, want {w:?}");
+    }
+}
+
+pub fn as_casts(h: &Harness) {
+    let special = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e30, -1e30, 255.9, 256.0, -0.9, -1.0, 2147483647.0, 4294967296.0];
+    for n in SIZES {
+        let d: Vec<f64> = h.vec(n, |h| if h.next_u64() % 4 == 0 { special[(h.next_u64() % special.len() as u64) as usize] } else { h.f64_in(-5e9, 5e9) });
+        let f: Vec<f32> = d.iter().map(|v| if v.abs() > 1e20 || v.is_nan() { *v as f32 } else { (*v / 1e7) as f32 }).collect();
+        let (mut o1, mut o2, mut o3, mut o4, mut o5, mut o6) = (h.zeros::<i32>(n), h.zeros::<u8>(n), h.zeros::<i64>(n), h.zeros::<u32>(n), h.zeros::<f32>(n), h.zeros::<f64>(n));
+        h.run(&casts_from_float, LaunchConfig::for_elements(n, 128), (&h.arr(&f), &h.arr(&d), &mut o1, &mut o2, &mut o3, &mut o4, &mut o5, &mut o6)).unwrap();
+        assert_eq!(o1.to_vec().unwrap(), f.iter().map(|v| *v as i32).collect::<Vec<_>>(), "f32 as i32");
+        assert_eq!(o2.to_vec().unwrap(), f.iter().map(|v| *v as u8).collect::<Vec<_>>(), "f32 as u8");
+        assert_eq!(o3.to_vec().unwrap(), d.iter().map(|v| *v as i64).collect::<Vec<_>>(), "f64 as i64");
+        assert_eq!(o4.to_vec().unwrap(), d.iter().map(|v| *v as u32).collect::<Vec<_>>(), "f64 as u32");
+        let nan_eq32 = |a: &f32, b: &f32| a == b || (a.is_nan() && b.is_nan());
+        let nan_eq64 = |a: &f64, b: &f64| a == b || (a.is_nan() && b.is_nan());
+        eq_bits(o5.to_vec().unwrap(), d.iter().map(|v| *v as f32).collect(), "f64 as f32", nan_eq32);
+        eq_bits(o6.to_vec().unwrap(), f.iter().map(|v| *v as f64).collect(), "f32 as f64", nan_eq64);
+
+        let i: Vec<i32> = h.vec(n, |h| h.next_u64() as i32);
+        let u: Vec<u64> = h.vec(n, |h| h.next_u64());
+        let b: Vec<bool> = h.vec(n, |h| h.next_u64() % 2 == 1);
+        let s: Vec<i8> = h.vec(n, |h| h.next_u64() as i8);
+        let (mut p1, mut p2, mut p3, mut p4, mut p5, mut p6) = (h.zeros::<f32>(n), h.zeros::<f64>(n), h.zeros::<i8>(n), h.zeros::<u64>(n), h.zeros::<i32>(n), h.zeros::<usize>(n));
+        h.run(&casts_from_int, LaunchConfig::for_elements(n, 128), (&h.arr(&i), &h.arr(&u), &h.arr(&b), &h.arr(&s), &mut p1, &mut p2, &mut p3, &mut p4, &mut p5, &mut p6)).unwrap();
+        assert_eq!(p1.to_vec().unwrap(), i.iter().map(|v| *v as f32).collect::<Vec<_>>(), "i32 as f32");
+        assert_eq!(p2.to_vec().unwrap(), u.iter().map(|v| *v as f64).collect::<Vec<_>>(), "u64 as f64");
+        assert_eq!(p3.to_vec().unwrap(), u.iter().map(|v| *v as i8).collect::<Vec<_>>(), "u64 as i8");
+        assert_eq!(p4.to_vec().unwrap(), s.iter().map(|v| *v as u64).collect::<Vec<_>>(), "i8 as u64");
+        assert_eq!(p5.to_vec().unwrap(), b.iter().map(|v| *v as i32).collect::<Vec<_>>(), "bool as i32");
+        assert_eq!(p6.to_vec().unwrap(), i.iter().map(|v| *v as usize).collect::<Vec<_>>(), "i32 as usize");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control flow.
+
+#[gpu_kernel]
+fn control(x: &[i32], out: &mut [i64]) {
+    let i = grid(1);
+    if i >= x.len() {
+        return;
+    }
+    let v = x[i];
+    let mut acc: i64 = 0;
+    // if / else if / else
+    if v < -100 {
+        acc += 1;
+    } else if v < 0 {
+        acc += 2;
+    } else if v == 0 {
+        acc += 3;
+    } else {
+        acc += 4;
+    }
+    // while with continue and break
+    let mut k = 0;
+    while k < 50 {
+        k += 1;
+        if k % 3 == 0 {
+            continue;
+        }
+        if k as i32 > v % 40 + 20 {
+            break;
+        }
+        acc += k as i64;
+    }
+    // loop with break
+    let mut m = v;
+    let mut steps = 0i64;
+    loop {
+        if m % 7 == 0 || steps > 20 {
+            break;
+        }
+        m = m / 2 + 1;
+        steps += 1;
+    }
+    acc = acc * 100 + steps;
+    // inclusive, stepped and nested ranges; shadowing; a nested block
+    for a in 1..=3 {
+        for b in (a..10).step_by(a as usize + 1) {
+            acc += (a * b) as i64;
+        }
+    }
+    {
+        let acc2 = acc * 3;
+        acc = acc2 - acc * 2 + 1;
+    }
+    // an empty range runs nothing, a reversed one too
+    for _ in 5..5 {
+        acc += 1000000;
+    }
+    for _ in 7..3 {
+        acc += 1000000;
+    }
+    out[i] = acc;
+}
+
+fn control_ref(v: i32) -> i64 {
+    let mut acc: i64 = if v < -100 { 1 } else if v < 0 { 2 } else if v == 0 { 3 } else { 4 };
+    let mut k = 0;
+    while k < 50 {
+        k += 1;
+        if k % 3 == 0 {
+            continue;
+        }
+        if k > v % 40 + 20 {
+            break;
+        }
+        acc += k as i64;
+    }
+    let mut m = v;
+    let mut steps = 0i64;
+    loop {
+        if m % 7 == 0 || steps > 20 {
+            break;
+        }
+        m = m / 2 + 1;
+        steps += 1;
+    }
+    acc = acc * 100 + steps;
+    for a in 1..=3 {
+        for b in (a..10).step_by(a as usize + 1) {
+            acc += (a * b) as i64;
+        }
+    }
+    acc + 1
+}
+
+pub fn control_flow(h: &Harness) {
+    for n in SIZES {
+        let x: Vec<i32> = h.vec(n, |h| match h.next_u64() % 5 { 0 => 0, 1 => -((h.next_u64() % 300) as i32), _ => (h.next_u64() % 100_000) as i32 - 50_000 });
+        let mut out = h.zeros::<i64>(n);
+        h.run(&control, (n / 32 + 2, 32), (&h.arr(&x), &mut out)).unwrap();
+        assert_eq!(out.to_vec().unwrap(), x.iter().map(|v| control_ref(*v)).collect::<Vec<_>>());
+    }
+}
+
+/// Range loops at the edges of their type: the counter must neither overflow nor loop forever.
+#[gpu_kernel]
+fn range_edges(out: &mut [i64]) {
+    let mut a: i64 = 0;
+    for v in 250u8..=255 {
+        a += v as i64;
+    }
+    let mut b: i64 = 0;
+    for v in (-128i8..127).step_by(50) {
+        b += v as i64;
+    }
+    let mut c: i64 = 0;
+    for v in (0u8..=255).step_by(100) {
+        c += v as i64;
+    }
+    let mut d: i64 = 0;
+    for v in (9223372036854775797i64..=9223372036854775807).step_by(4) {
+        d += v - 9223372036854775797;
+    }
+    let mut e: i64 = 0;
+    for _ in (0..10).step_by(0) {
+        e += 1;
+    }
+    if grid(1) == 0 {
+        out[0] = a;
+        out[1] = b;
+        out[2] = c;
+        out[3] = d;
+        out[4] = e;
+    }
+}
+
+pub fn range_loop_edges(h: &Harness) {
+    let mut out = h.zeros::<i64>(5);
+    h.run(&range_edges, (1, 1), (&mut out,)).unwrap();
+    let a: i64 = (250u8..=255).map(|v| v as i64).sum();
+    let b: i64 = (-128i8..127).step_by(50).map(|v| v as i64).sum();
+    let c: i64 = (0u8..=255).step_by(100).map(|v| v as i64).sum();
+    let d: i64 = (i64::MAX - 10..=i64::MAX).step_by(4).map(|v| v - (i64::MAX - 10)).sum();
+    assert_eq!(out.to_vec().unwrap(), vec![a, b, c, d, 0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The thread model: 3-D grids and blocks.
+
+#[gpu_kernel]
+fn thread_ids(out: &mut [u32]) {
+    let tx = thread_idx_x();
+    let ty = thread_idx_y();
+    let tz = thread_idx_z();
+    let bx = block_idx_x();
+    let by = block_idx_y();
+    let bz = block_idx_z();
+    let block_id = bx + grid_dim_x() * (by + grid_dim_y() * bz);
+    let threads = block_dim_x() * block_dim_y() * block_dim_z();
+    let linear = block_id * threads + tx + block_dim_x() * (ty + block_dim_y() * tz);
+    if linear < out.len() {
+        out[linear] = (tx + 16 * ty + 256 * tz + 4096 * bx + 65536 * by + 1048576 * bz) as u32;
+    }
+}
+
+pub fn thread_model_3d(h: &Harness) {
+    let (grid, block) = ([3usize, 2, 2], [5usize, 3, 2]);
+    let total = grid.iter().product::<usize>() * block.iter().product::<usize>();
+    let mut out = h.zeros::<u32>(total);
+    h.run(&thread_ids, ((grid[0], grid[1], grid[2]), (block[0], block[1], block[2])), (&mut out,)).unwrap();
+    let mut want = vec![0u32; total];
+    for bz in 0..grid[2] {
+        for by in 0..grid[1] {
+            for bx in 0..grid[0] {
+                for tz in 0..block[2] {
+                    for ty in 0..block[1] {
+                        for tx in 0..block[0] {
+                            let block_id = bx + grid[0] * (by + grid[1] * bz);
+                            let linear = block_id * 30 + tx + block[0] * (ty + block[1] * tz);
+                            want[linear] = (tx + 16 * ty + 256 * tz + 4096 * bx + 65536 * by + 1048576 * bz) as u32;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(out.to_vec().unwrap(), want);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Locals: literal inference from later use, `mut` parameters, compound assignment on elements.
+
+#[gpu_kernel]
+fn dot_rows(x: &[f32], y: &[f32], width: usize, mut scale: f32, out: &mut [f32]) {
+    let row = grid(1);
+    if row * width >= x.len() || width == 0 {
+        return;
+    }
+    let mut acc = 0.0; // inferred as f32 from its use below
+    let mut j = 0;
+    while j < width {
+        acc += x[row * width + j] * y[row * width + j];
+        j += 1;
+    }
+    scale *= 2.0;
+    out[row] += acc * scale;
+}
+
+pub fn locals_and_inference(h: &Harness) {
+    for rows in [0usize, 1, 7, 130] {
+        let width = 1 + (h.next_u64() % 9) as usize;
+        let n = rows * width;
+        let x = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);
+        let y = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);
+        let init = h.vec(rows, |h| h.f64_in(-1.0, 1.0) as f32);
+        let mut out = h.arr(&init);
+        h.run(&dot_rows, LaunchConfig::for_elements(rows, 32), (&h.arr(&x), &h.arr(&y), width, 0.5f32, &mut out)).unwrap();
+        let got = out.to_vec().unwrap();
+        for r in 0..rows {
+            let mut acc = 0.0f32;
+            for j in 0..width {
+                acc += x[r * width + j] * y[r * width + j];
+            }
+            let want = init[r] + acc;
+            assert!((got[r] - want).abs() <= 1e-5 * want.abs().max(1.0), "row {r}: {} vs {want}", got[r]);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors: typed, naming the kernel and the argument, and nothing runs.
+
+pub fn launch_errors(h: &Harness) {
+    let x = h.arr(&[1.0f32, 2.0, 3.0]);
+    let y = h.arr(&[1.0f32, 2.0, 3.0]);
+    let xi = h.arr(&[1i32, 2, 3]);
+    let mut out = h.arr(&[7.0f32; 3]);
+
+    let e = h.run(&add, (1, 32), (&xi, &y, &mut out)).unwrap_err();
+    assert!(matches!(&e, Error::ArgType { kernel, param, position: 1, .. } if kernel == "add" && param == "x"), "{e}");
+    assert!(e.to_string().contains("&[f32]") && e.to_string().contains("i32"), "{e}");
+
+    let e = h.run(&add, (1, 32), (&x, &y)).unwrap_err();
+    assert!(matches!(e, Error::ArgCount { expected: 3, got: 2, .. }), "{e}");
+
+    let e = h.run(&add, (1, 32), (&x, &y, &out)).unwrap_err();
+    assert!(matches!(&e, Error::ReadOnly { param, position: 3, .. } if param == "out"), "{e}");
+
+    let e = h.run(&add, (1, 32), (&x, 2.0f32, &mut out)).unwrap_err();
+    assert!(matches!(&e, Error::ArgType { param, .. } if param == "y"), "{e}");
+
+    let limit = h.dev.max_threads_per_block();
+    let e = h.run(&add, (1, limit + 1), (&x, &y, &mut out)).unwrap_err();
+    assert!(matches!(&e, Error::LaunchConfig { kernel, .. } if kernel == "add"), "{e}");
+    let e = h.run(&add, (1, (32, 32, 2)), (&x, &y, &mut out)).unwrap_err();
+    assert!(matches!(e, Error::LaunchConfig { .. }), "{e}");
+    let e = h.run(&add, (1, 0), (&x, &y, &mut out)).unwrap_err();
+    assert!(matches!(e, Error::LaunchConfig { .. }), "{e}");
+    let e = h.run(&add, (-1, 32), (&x, &y, &mut out)).unwrap_err();
+    assert!(matches!(e, Error::LaunchConfig { .. }), "{e}");
+
+    // A generic kernel: T bound to two types, and a bound that excludes the type.
+    let xd = h.arr(&[1.0f64, 2.0, 3.0]);
+    let mut yf = h.arr(&[0.0f32; 3]);
+    let e = h.run(&axpy, (1, 32), (1.0f64, &xd, &mut yf)).unwrap_err();
+    assert!(matches!(&e, Error::Generic { param, .. } if param == "y"), "{e}");
+    let mut yi = h.arr(&[0i32; 3]);
+    let e = h.run(&axpy, (1, 32), (1i32, &xi, &mut yi)).unwrap_err();
+    assert!(e.to_string().contains("Float") && e.to_string().contains("i32"), "{e}");
+
+    // Nothing ran: `out` is untouched.
+    assert_eq!(out.to_vec().unwrap(), vec![7.0; 3]);
+
+    // An empty grid is not an error: nothing to run.
+    h.run(&add, (0, 32), (&x, &y, &mut out)).unwrap();
+    assert_eq!(out.to_vec().unwrap(), vec![7.0; 3]);
+}
+
+#[gpu_kernel]
+fn self_rem<T: Number>(x: &[T], out: &mut [T]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i] = x[i] % x[i];
+    }
+}
+
+pub fn specialization_errors(h: &Harness) {
+    // bool does not satisfy the Number bound: binding fails before anything compiles.
+    let b = h.arr(&[true, false]);
+    let mut o = h.arr(&[false, false]);
+    let e = h.run(&self_rem, (1, 32), (&b, &mut o)).unwrap_err();
+    assert!(matches!(&e, Error::Generic { .. }) && e.to_string().contains("Number"), "{e}");
+}

@@ -1,0 +1,127 @@
+//! The kernel suite on the CPU backend (how CI executes every kernel), plus the PTX of every
+//! specialization it launches assembled by ptxas for sm_80 and sm_90, plus CPU-only checks.
+
+mod common;
+
+use common::Harness;
+use gpujit::prelude::*;
+
+macro_rules! suite {
+    ($($case:ident),* $(,)?) => {$(
+        #[test]
+        fn $case() {
+            common::$case(&Harness::cpu());
+        }
+    )*};
+}
+
+suite!(
+    add_grid_stride,
+    axpy_generic,
+    scalar_params,
+    int_arithmetic,
+    float_arithmetic,
+    bitwise_and_shifts,
+    unary_ops,
+    comparisons,
+    short_circuit,
+    as_casts,
+    control_flow,
+    range_loop_edges,
+    thread_model_3d,
+    locals_and_inference,
+    launch_errors,
+    specialization_errors,
+);
+
+#[gpu_kernel]
+fn off_by_one(x: &[f32], out: &mut [f32]) {
+    let i = grid(1);
+    if i <= x.len() {
+        out[i] = x[i] * 2.0;
+    }
+}
+
+/// The CPU backend checks every index: the first bad access is an error naming the kernel, the
+/// array, the index and the thread, and no memory outside the array is touched.
+#[test]
+fn out_of_bounds_is_an_error() {
+    let dev = Device::cpu();
+    let x = DeviceArray::from_slice(&dev, &[1.0f32; 100]).unwrap();
+    let mut out = DeviceArray::<f32>::zeros(&dev, 100).unwrap();
+    let e = launch!(off_by_one[1, 128](&x, &mut out)).unwrap_err();
+    match &e {
+        gpujit::Error::OutOfBounds { kernel, array, index, len, tx, bx, .. } => {
+            assert_eq!((kernel.as_str(), array.as_str(), *index, *len, *tx, *bx), ("off_by_one", "x", 100, 100, 100, 0), "{e}");
+        }
+        other => panic!("expected OutOfBounds, got {other}"),
+    }
+    // In-bounds threads did their work.
+    assert_eq!(out.to_vec().unwrap(), vec![2.0; 100]);
+}
+
+#[gpu_kernel]
+fn scale(k: f64, x: &mut [f64]) {
+    let i = grid(1);
+    if i < x.len() {
+        x[i] *= k;
+    }
+}
+
+/// GPUJIT_DUMP_DIR: the IR text and LLVM IR of each specialization, in files named by kernel and
+/// signature.
+#[test]
+fn dump_dir_and_ir_text() {
+    let dir = std::env::temp_dir().join(format!("gpujit-dump-{}", std::process::id()));
+    gpujit::runtime::dump::set_dir(Some(dir.clone()));
+    let dev = Device::cpu();
+    let mut x = DeviceArray::from_slice(&dev, &[1.0f64, 2.0]).unwrap();
+    launch!(scale[1, 32](3.0f64, &mut x)).unwrap();
+    gpujit::runtime::dump::set_dir(None);
+    assert_eq!(x.to_vec().unwrap(), vec![3.0, 6.0]);
+    let ir = std::fs::read_to_string(dir.join("scale.f64.mut_f64.ir")).expect("IR dump");
+    assert!(ir.starts_with("kernel scale(k: f64, x: &mut [f64])"), "{ir}");
+    assert!(ir.contains("x[i_1] = (x[i_1] * k_0);"), "{ir}");
+    let ll = std::fs::read_to_string(dir.join("scale.f64.mut_f64.host.ll")).expect("LLVM IR dump");
+    assert!(ll.contains("define void @gpujit_host_entry"), "{ll}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// PTX introspection without a GPU: the kernel entry, global loads and the chosen target.
+#[test]
+fn ptx_for_a_signature() {
+    let dev = Device::cpu();
+    let mut x = DeviceArray::from_slice(&dev, &[1.0f64]).unwrap();
+    let target = gpujit::codegen::nvptx::NvptxTarget::sm(90).unwrap();
+    let out = scale.ptx(&target, (2.0f64, &mut x)).unwrap();
+    assert!(out.ptx.contains(".target sm_90"), "{}", out.ptx);
+    assert!(out.ptx.contains(".visible .entry scale("), "{}", out.ptx);
+    assert!(out.ptx.contains("ld.global.f64") && out.ptx.contains("st.global.f64"), "{}", out.ptx);
+    assert!(out.llvm_ir.unwrap().contains("ptx_kernel"));
+}
+
+/// The driver-version → PTX-ISA and compute-capability → architecture choices.
+#[test]
+fn nvptx_target_selection() {
+    use gpujit::codegen::nvptx::NvptxTarget;
+    assert_eq!(NvptxTarget::for_device(9, 0, 13000), Some(NvptxTarget { arch: 90, ptx_version: 85 }));
+    assert_eq!(NvptxTarget::for_device(8, 0, 12020), Some(NvptxTarget { arch: 80, ptx_version: 82 }));
+    assert_eq!(NvptxTarget::for_device(8, 6, 11080), Some(NvptxTarget { arch: 86, ptx_version: 78 }));
+    // Newer than LLVM 19 knows: the newest known architecture, JIT-compiled forward by the driver.
+    assert_eq!(NvptxTarget::for_device(12, 0, 12080), Some(NvptxTarget { arch: 90, ptx_version: 85 }));
+    // A driver too old for sm_90 gets sm_87's PTX for an H100.
+    assert_eq!(NvptxTarget::for_device(9, 0, 11040), Some(NvptxTarget { arch: 87, ptx_version: 74 }));
+}
+
+/// GPUJIT_DEVICE parsing.
+#[test]
+fn device_specs() {
+    assert_eq!(Device::from_spec(Some("cpu")).unwrap().id(), gpujit::DeviceId::Cpu);
+    let e = Device::from_spec(Some("tpu:3")).unwrap_err();
+    assert!(matches!(e, gpujit::Error::BadDeviceSpec { .. }), "{e}");
+    if !Device::cuda_available() {
+        let e = Device::from_spec(Some("cuda:0")).unwrap_err();
+        assert!(matches!(e, gpujit::Error::NoDevice { .. }), "{e}");
+        assert_eq!(Device::from_spec(None).unwrap().id(), gpujit::DeviceId::Cpu);
+    }
+}
