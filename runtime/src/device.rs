@@ -147,6 +147,14 @@ impl Device {
         })
     }
 
+    /// The PTX target kernels are compiled for on this device (`None` on the CPU backend).
+    pub fn nvptx_target(&self) -> Option<gpujit_codegen::nvptx::NvptxTarget> {
+        match &self.inner {
+            DeviceInner::Cpu => None,
+            DeviceInner::Cuda(d) => Some(d.target),
+        }
+    }
+
     /// The largest number of threads in one block.
     pub fn max_threads_per_block(&self) -> u32 {
         match &self.inner {
