@@ -1,0 +1,8 @@
+use gpujit::prelude::*;
+
+#[gpu_kernel]
+fn k(x: &[f32], out: &mut [f32]) {
+    println!("{}", x[0]);
+}
+
+fn main() {}
