@@ -54,7 +54,9 @@ fn cpu_launch(c: &mut Criterion) {
     let x = DeviceArray::from_slice(&dev, &[1.0f32; 256]).expect("alloc");
     let mut y = DeviceArray::from_slice(&dev, &[2.0f32; 256]).expect("alloc");
     launch!(saxpy[1, 256](2.0f32, &x, &mut y)).expect("first launch compiles");
-    c.bench_function("cached launch, CPU backend, 256 elements", |b| b.iter(|| launch!(saxpy[1, 256](2.0f32, &x, &mut y)).expect("launch")));
+    c.bench_function("cached launch, CPU backend, 256 elements", |b| {
+        b.iter(|| launch!(saxpy[1, 256](2.0f32, &x, &mut y)).expect("launch"))
+    });
 }
 
 criterion_group!(benches, pipeline, cpu_launch);

@@ -113,7 +113,8 @@ fn main() -> gpujit::Result<()> {
         let mut slots: [u64; 7] = [2.0f32.to_bits() as u64, bufs[0], m as u64, bufs[1], m as u64, bufs[2], m as u64];
         let base = slots.as_mut_ptr();
         let mut params: Vec<*mut c_void> = (0..7).map(|i| base.add(i) as *mut c_void).collect();
-        let us = host_us(&dev, || result::launch_kernel(f, (4, 1, 1), (256, 1, 1), 0, std::ptr::null_mut(), &mut params).expect("raw launch"));
+        let us =
+            host_us(&dev, || result::launch_kernel(f, (4, 1, 1), (256, 1, 1), 0, std::ptr::null_mut(), &mut params).expect("raw launch"));
         for b in bufs {
             result::free_sync(b).expect("free");
         }

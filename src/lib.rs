@@ -5,7 +5,7 @@
 //! types the kernel is specialized, compiled through LLVM (to PTX for a CUDA GPU, to machine code
 //! for the CPU backend) and cached.
 //!
-//! ```no_run
+//! ```
 //! use gpujit::prelude::*;
 //!
 //! #[gpu_kernel]
@@ -53,7 +53,9 @@
 //! - `GPUJIT_CPU_THREADS=n`: worker threads of the CPU backend (default: all cores).
 
 pub use gpujit_macros::gpu_kernel;
-pub use gpujit_runtime::{Arg, Device, DeviceArray, DeviceId, Dims, Element, Error, IntoDims, Kernel, KernelArg, KernelArgs, LaunchConfig, Result, Stream};
+pub use gpujit_runtime::{
+    Arg, Device, DeviceArray, DeviceId, Dims, Element, Error, IntoDims, Kernel, KernelArg, KernelArgs, LaunchConfig, Result, Stream,
+};
 
 /// The compiler: IR, specialization, lowering, targets (re-exported for introspection and tools).
 pub use gpujit_codegen as codegen;
@@ -73,8 +75,8 @@ pub mod prelude {
 /// outside a kernel they panic.
 pub mod kernel_prelude {
     use std::ops::{
-        Add, AddAssign, BitAnd, BitAndAssign, BitOr, BitOrAssign, BitXor, BitXorAssign, Div, DivAssign, Mul, MulAssign, Neg, Not, Rem, RemAssign, Shl,
-        ShlAssign, Shr, ShrAssign, Sub, SubAssign,
+        Add, AddAssign, BitAnd, BitAndAssign, BitOr, BitOrAssign, BitXor, BitXorAssign, Div, DivAssign, Mul, MulAssign, Neg, Not, Rem,
+        RemAssign, Shl, ShlAssign, Shr, ShrAssign, Sub, SubAssign,
     };
 
     /// Any scalar type a kernel can take.
@@ -173,6 +175,11 @@ macro_rules! launch {
         $crate::Kernel::launch(&$kernel, $crate::LaunchConfig::from(($($cfg,)+)), ($($arg,)*))
     };
 }
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 #[doc(hidden)]
 pub mod __private {

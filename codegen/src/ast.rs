@@ -110,15 +110,40 @@ pub struct Block {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     /// `let [mut] name [: ty] [= init];`
-    Let { name: String, mutable: bool, ty: Option<TypeRef>, init: Option<Expr>, span: Span },
+    Let {
+        name: String,
+        mutable: bool,
+        ty: Option<TypeRef>,
+        init: Option<Expr>,
+        span: Span,
+    },
     /// `place = value;` or `place op= value;`
-    Assign { place: Place, op: Option<BinOp>, value: Expr, span: Span },
+    Assign {
+        place: Place,
+        op: Option<BinOp>,
+        value: Expr,
+        span: Span,
+    },
     /// `if cond { .. } [else { .. }]`; `else if` is an `else` block holding one `If`.
-    If { cond: Expr, then: Block, otherwise: Option<Block>, span: Span },
+    If {
+        cond: Expr,
+        then: Block,
+        otherwise: Option<Block>,
+        span: Span,
+    },
     /// `while cond { .. }`
-    While { cond: Expr, body: Block, span: Span },
+    While {
+        cond: Expr,
+        body: Block,
+        span: Span,
+    },
     /// `for var in start..end { .. }`, `start..=end`, optionally `.step_by(step)`.
-    For { var: String, range: RangeLoop, body: Block, span: Span },
+    For {
+        var: String,
+        range: RangeLoop,
+        body: Block,
+        span: Span,
+    },
     /// A nested `{ .. }` block.
     Block(Block),
     Break(Span),
@@ -157,7 +182,10 @@ pub enum ExprKind {
     /// A local variable or a scalar parameter.
     Var(String),
     /// `array[index]`
-    Index { array: String, index: Box<Expr> },
+    Index {
+        array: String,
+        index: Box<Expr>,
+    },
     /// `array.len()`
     Len(String),
     Unary(UnOp, Box<Expr>),

@@ -15,11 +15,11 @@
 //! Every array access is bounds-checked: a bad one is skipped (a load yields 0) and the first is
 //! recorded in `oob`, so a kernel bug cannot corrupt host memory.
 
+use crate::ast::Dim;
 use crate::error::CompileError;
 use crate::ir::{self, ParamType};
 use crate::lower::{self, counted_loop, memory_type};
 use crate::target::{SpecialReg, Target};
-use crate::ast::Dim;
 use inkwell::attributes::AttributeLoc;
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
@@ -153,7 +153,13 @@ impl Target for HostTarget {
         Ok(builder.build_load(i32t, addr, "sreg")?.into_int_value())
     }
 
-    fn finish<'ctx>(&self, cx: &'ctx Context, module: &Module<'ctx>, body: FunctionValue<'ctx>, kernel: &ir::Kernel) -> Result<(), BuilderError> {
+    fn finish<'ctx>(
+        &self,
+        cx: &'ctx Context,
+        module: &Module<'ctx>,
+        body: FunctionValue<'ctx>,
+        kernel: &ir::Kernel,
+    ) -> Result<(), BuilderError> {
         let ptr = cx.ptr_type(AddressSpace::default());
         let i64t = cx.i64_type();
         let i32t = cx.i32_type();
@@ -297,9 +303,8 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     let module = lower::lower(cx, kernel, &HostTarget, &tm)?;
     lower::optimize(&module, &tm, &kernel.name)?;
     let llvm_ir = want_llvm_ir.then(|| module.print_to_string().to_string());
-    let engine = module
-        .create_jit_execution_engine(OptimizationLevel::Aggressive)
-        .map_err(|e| llvm("JIT engine creation", e.to_string()))?;
+    let engine =
+        module.create_jit_execution_engine(OptimizationLevel::Aggressive).map_err(|e| llvm("JIT engine creation", e.to_string()))?;
     let addr = engine.get_function_address(ENTRY).map_err(|e| llvm("JIT symbol lookup", e.to_string()))?;
     // SAFETY: `addr` is the finalized code of ENTRY, a function emitted above with exactly the
     // HostEntry signature and the C calling convention.

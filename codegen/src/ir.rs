@@ -18,7 +18,10 @@ pub type ParamId = u32;
 pub enum ParamType {
     Scalar(ScalarType),
     /// A 1-D contiguous array of `elem`, written by the kernel when `mutable`.
-    Array { elem: ScalarType, mutable: bool },
+    Array {
+        elem: ScalarType,
+        mutable: bool,
+    },
 }
 
 impl fmt::Display for ParamType {
@@ -55,14 +58,35 @@ pub struct Kernel {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     /// `local = value`
-    Assign { local: LocalId, value: Expr },
+    Assign {
+        local: LocalId,
+        value: Expr,
+    },
     /// `array[index] = value`
-    Store { array: ParamId, index: Expr, value: Expr },
-    If { cond: Expr, then: Vec<Stmt>, otherwise: Vec<Stmt> },
-    While { cond: Expr, body: Vec<Stmt> },
+    Store {
+        array: ParamId,
+        index: Expr,
+        value: Expr,
+    },
+    If {
+        cond: Expr,
+        then: Vec<Stmt>,
+        otherwise: Vec<Stmt>,
+    },
+    While {
+        cond: Expr,
+        body: Vec<Stmt>,
+    },
     /// Rust's `for var in (start..end).step_by(step)` (`..=` when `inclusive`), `step` a u64.
     /// The counter never overflows; a step of 0 runs no iteration.
-    ForRange { var: LocalId, start: Expr, end: Expr, step: Expr, inclusive: bool, body: Vec<Stmt> },
+    ForRange {
+        var: LocalId,
+        start: Expr,
+        end: Expr,
+        step: Expr,
+        inclusive: bool,
+        body: Vec<Stmt>,
+    },
     Break,
     Continue,
     Return,
@@ -82,7 +106,10 @@ pub enum ExprKind {
     /// The value of a scalar parameter.
     Param(ParamId),
     /// `array[index]`, `index` a u64.
-    Load { array: ParamId, index: Box<Expr> },
+    Load {
+        array: ParamId,
+        index: Box<Expr>,
+    },
     /// The length of an array parameter, a u64.
     Len(ParamId),
     Unary(UnOp, Box<Expr>),

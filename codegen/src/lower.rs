@@ -71,12 +71,7 @@ pub fn param_types<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Ta
 }
 
 /// Emits the kernel into a fresh module of `cx`, ready for [`optimize`].
-pub fn lower<'ctx>(
-    cx: &'ctx Context,
-    kernel: &ir::Kernel,
-    target: &dyn Target,
-    tm: &TargetMachine,
-) -> Result<Module<'ctx>, CompileError> {
+pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, tm: &TargetMachine) -> Result<Module<'ctx>, CompileError> {
     let llvm_err = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
     let module = cx.create_module(&kernel.name);
     module.set_triple(&tm.get_triple());
@@ -107,9 +102,11 @@ pub fn lower<'ctx>(
 
 /// Runs LLVM's O3 pipeline on `module` for `tm`.
 pub fn optimize(module: &Module<'_>, tm: &TargetMachine, kernel: &str) -> Result<(), CompileError> {
-    module
-        .run_passes("default<O3>", tm, PassBuilderOptions::create())
-        .map_err(|e| CompileError::Llvm { kernel: kernel.to_string(), stage: "optimization", message: e.to_string() })
+    module.run_passes("default<O3>", tm, PassBuilderOptions::create()).map_err(|e| CompileError::Llvm {
+        kernel: kernel.to_string(),
+        stage: "optimization",
+        message: e.to_string(),
+    })
 }
 
 type LR<T> = Result<T, BuilderError>;
@@ -254,9 +251,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.for_range(*var, start, end, step, *inclusive, body)?;
             }
             Stmt::Break | Stmt::Continue => {
-                let Some(&(cont, brk)) = self.loops.last() else {
-                    unreachable!("the verifier rejects break/continue outside loops")
-                };
+                let Some(&(cont, brk)) = self.loops.last() else { unreachable!("the verifier rejects break/continue outside loops") };
                 self.b.build_unconditional_branch(if matches!(s, Stmt::Break) { brk } else { cont })?;
                 self.start_dead_block();
             }
@@ -363,11 +358,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     }
 
     fn to_memory(&self, v: BasicValueEnum<'ctx>, t: ScalarType) -> LR<BasicValueEnum<'ctx>> {
-        Ok(if t == ScalarType::Bool {
-            self.b.build_int_z_extend(v.into_int_value(), self.cx.i8_type(), "b2i8")?.into()
-        } else {
-            v
-        })
+        Ok(if t == ScalarType::Bool { self.b.build_int_z_extend(v.into_int_value(), self.cx.i8_type(), "b2i8")?.into() } else { v })
     }
 
     fn special(&self, reg: SpecialReg) -> LR<IntValue<'ctx>> {
@@ -497,7 +488,14 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         Ok(phi.as_basic_value())
     }
 
-    fn binary(&self, op: BinOp, x: BasicValueEnum<'ctx>, y: BasicValueEnum<'ctx>, t: ScalarType, rhs_t: ScalarType) -> LR<BasicValueEnum<'ctx>> {
+    fn binary(
+        &self,
+        op: BinOp,
+        x: BasicValueEnum<'ctx>,
+        y: BasicValueEnum<'ctx>,
+        t: ScalarType,
+        rhs_t: ScalarType,
+    ) -> LR<BasicValueEnum<'ctx>> {
         let b = &self.b;
         if t.is_float() {
             let (x, y) = (x.into_float_value(), y.into_float_value());

@@ -103,8 +103,15 @@ impl Target for NvptxTarget {
         INIT.call_once(|| LlvmTarget::initialize_nvptx(&InitializationConfig::default()));
         let triple = TargetTriple::create("nvptx64-nvidia-cuda");
         let t = LlvmTarget::from_triple(&triple).map_err(|e| e.to_string())?;
-        t.create_target_machine(&triple, &self.cpu(), &self.features(), OptimizationLevel::Aggressive, RelocMode::Default, CodeModel::Default)
-            .ok_or_else(|| format!("LLVM has no NVPTX target machine for {} {}", self.cpu(), self.features()))
+        t.create_target_machine(
+            &triple,
+            &self.cpu(),
+            &self.features(),
+            OptimizationLevel::Aggressive,
+            RelocMode::Default,
+            CodeModel::Default,
+        )
+        .ok_or_else(|| format!("LLVM has no NVPTX target machine for {} {}", self.cpu(), self.features()))
     }
 
     fn global_address_space(&self) -> AddressSpace {

@@ -55,7 +55,10 @@ impl fmt::Display for SpecKey {
 pub enum ArgType {
     Scalar(ScalarType),
     /// An array of `elem`; `writable` is false for read-only arrays and shared borrows.
-    Array { elem: ScalarType, writable: bool },
+    Array {
+        elem: ScalarType,
+        writable: bool,
+    },
 }
 
 impl fmt::Display for ArgType {
@@ -72,15 +75,34 @@ impl fmt::Display for ArgType {
 /// [`ast::KernelSource::params`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BindError {
-    Count { expected: usize, got: usize },
+    Count {
+        expected: usize,
+        got: usize,
+    },
     /// The argument is of the wrong kind or element type.
-    Mismatch { param: usize, expected: String, got: ArgType },
+    Mismatch {
+        param: usize,
+        expected: String,
+        got: ArgType,
+    },
     /// A read-only array was passed for a `&mut [T]` parameter.
-    ReadOnly { param: usize },
+    ReadOnly {
+        param: usize,
+    },
     /// A type parameter was bound to two different types.
-    Conflict { param: usize, generic: String, first: ScalarType, second: ScalarType },
+    Conflict {
+        param: usize,
+        generic: String,
+        first: ScalarType,
+        second: ScalarType,
+    },
     /// The type bound to a type parameter does not satisfy its bound.
-    Bound { param: usize, generic: String, bound: &'static str, got: ScalarType },
+    Bound {
+        param: usize,
+        generic: String,
+        bound: &'static str,
+        got: ScalarType,
+    },
     TooManyGenerics,
 }
 
@@ -123,30 +145,16 @@ pub fn bind(src: &ast::KernelSource, args: &[ArgType]) -> Result<SpecKey, BindEr
         };
         match want {
             TypeRef::Scalar(s) if *s == got => {}
-            TypeRef::Scalar(_) => {
-                return Err(BindError::Mismatch { param: i, expected: param_text(src, p), got: *a })
-            }
+            TypeRef::Scalar(_) => return Err(BindError::Mismatch { param: i, expected: param_text(src, p), got: *a }),
             TypeRef::Generic(g) => {
                 let generic = &src.generics[*g];
                 if !generic.bound.admits(got) {
-                    return Err(BindError::Bound {
-                        param: i,
-                        generic: generic.name.clone(),
-                        bound: generic.bound.name(),
-                        got,
-                    });
+                    return Err(BindError::Bound { param: i, generic: generic.name.clone(), bound: generic.bound.name(), got });
                 }
                 match bound[*g] {
                     None => bound[*g] = Some(got),
                     Some(first) if first == got => {}
-                    Some(first) => {
-                        return Err(BindError::Conflict {
-                            param: i,
-                            generic: generic.name.clone(),
-                            first,
-                            second: got,
-                        })
-                    }
+                    Some(first) => return Err(BindError::Conflict { param: i, generic: generic.name.clone(), first, second: got }),
                 }
             }
         }
@@ -174,9 +182,7 @@ pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, 
             name: p.name.clone(),
             ty: match &p.kind {
                 ParamKind::Scalar(t) => ir::ParamType::Scalar(resolve_ref(t, key)),
-                ParamKind::Slice { elem, mutable } => {
-                    ir::ParamType::Array { elem: resolve_ref(elem, key), mutable: *mutable }
-                }
+                ParamKind::Slice { elem, mutable } => ir::ParamType::Array { elem: resolve_ref(elem, key), mutable: *mutable },
             },
         })
         .collect();
@@ -216,13 +222,8 @@ pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, 
         locals.push(ir::Local { name: name.clone(), ty: types[*slot] });
     }
     let build = Build { cx: &cx, types: &types };
-    let mut body: Vec<ir::Stmt> = prologue
-        .into_iter()
-        .map(|(local, p, t)| ir::Stmt::Assign {
-            local,
-            value: ir::Expr::new(ir::ExprKind::Param(p), t),
-        })
-        .collect();
+    let mut body: Vec<ir::Stmt> =
+        prologue.into_iter().map(|(local, p, t)| ir::Stmt::Assign { local, value: ir::Expr::new(ir::ExprKind::Param(p), t) }).collect();
     body.extend(build.block(&src.body)?);
     let kernel = ir::Kernel { name: src.name.clone(), params, locals, body };
     crate::verify::verify(&kernel)?;
@@ -280,12 +281,7 @@ type R<T> = Result<T, CompileError>;
 
 impl<'a> Infer<'a> {
     fn err<T>(&self, span: Span, message: impl Into<String>) -> R<T> {
-        Err(CompileError::Type {
-            kernel: self.src.name.clone(),
-            signature: self.signature.clone(),
-            span,
-            message: message.into(),
-        })
+        Err(CompileError::Type { kernel: self.src.name.clone(), signature: self.signature.clone(), span, message: message.into() })
     }
 
     fn slot(&mut self, s: Slot) -> usize {
@@ -322,9 +318,7 @@ impl<'a> Infer<'a> {
             (Slot::Unknown, x) | (x, Slot::Unknown) => x,
             (Slot::Known(x), Slot::Known(y)) if x == y => Slot::Known(x),
             (Slot::Known(t), Slot::AnyInt) | (Slot::AnyInt, Slot::Known(t)) if t.is_int() => Slot::Known(t),
-            (Slot::Known(t), Slot::AnyFloat) | (Slot::AnyFloat, Slot::Known(t)) if t.is_float() => {
-                Slot::Known(t)
-            }
+            (Slot::Known(t), Slot::AnyFloat) | (Slot::AnyFloat, Slot::Known(t)) if t.is_float() => Slot::Known(t),
             (Slot::AnyInt, Slot::AnyInt) => Slot::AnyInt,
             (Slot::AnyFloat, Slot::AnyFloat) => Slot::AnyFloat,
             _ => {
@@ -488,9 +482,7 @@ impl<'a> Infer<'a> {
                     self.var_ref.insert(e as *const ast::Expr, b);
                     self.locals[l as usize].1
                 }
-                Some(Binding::Array(_)) => {
-                    return self.err(e.span, format!("array `{name}` used as a value; index it: `{name}[i]`"))
-                }
+                Some(Binding::Array(_)) => return self.err(e.span, format!("array `{name}` used as a value; index it: `{name}[i]`")),
                 None => return self.err(e.span, format!("cannot find value `{name}` in this kernel")),
             },
             ExprKind::Index { array, index } => {

@@ -31,7 +31,10 @@ pub fn find_ptxas() -> Result<PathBuf, String> {
         }
         tried.push(c.display().to_string());
     }
-    Err(format!("ptxas not found; looked at: {}. Install it with `python3 -m pip install nvidia-cuda-nvcc-cu12` or set GPUJIT_PTXAS", tried.join(", ")))
+    Err(format!(
+        "ptxas not found; looked at: {}. Install it with `python3 -m pip install nvidia-cuda-nvcc-cu12` or set GPUJIT_PTXAS",
+        tried.join(", ")
+    ))
 }
 
 /// The directory of an installed Python package (namespace packages included).
@@ -63,26 +66,18 @@ pub struct PtxasReport {
 /// Assembles `ptx` for `sm_{arch}` with `ptxas`; the error holds ptxas's messages.
 pub fn ptxas_check(ptxas: &Path, ptx: &str, arch: u32) -> Result<PtxasReport, String> {
     let dir = std::env::temp_dir();
-    let unique = format!("gpujit-{}-{:?}-{}.ptx", std::process::id(), std::thread::current().id(), arch)
-        .replace(['(', ')', ' '], "");
+    let unique = format!("gpujit-{}-{:?}-{}.ptx", std::process::id(), std::thread::current().id(), arch).replace(['(', ')', ' '], "");
     let file = dir.join(unique);
     std::fs::write(&file, ptx).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-    let out = Command::new(ptxas)
-        .args(["--gpu-name", &format!("sm_{arch}"), "-v", "-o", "/dev/null"])
-        .arg(&file)
-        .output();
+    let out = Command::new(ptxas).args(["--gpu-name", &format!("sm_{arch}"), "-v", "-o", "/dev/null"]).arg(&file).output();
     let _ = std::fs::remove_file(&file);
     let out = out.map_err(|e| format!("cannot run {}: {e}", ptxas.display()))?;
     let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {
         return Err(log);
     }
-    let num_before = |key: &str| -> u32 {
-        log.find(key)
-            .and_then(|i| log[..i].split_whitespace().last())
-            .and_then(|w| w.parse().ok())
-            .unwrap_or(0)
-    };
+    let num_before =
+        |key: &str| -> u32 { log.find(key).and_then(|i| log[..i].split_whitespace().last()).and_then(|w| w.parse().ok()).unwrap_or(0) };
     Ok(PtxasReport {
         registers: num_before(" registers"),
         spill_stores: num_before(" bytes spill stores"),

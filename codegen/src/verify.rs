@@ -10,11 +10,7 @@ use crate::types::ScalarType;
 /// Checks `kernel`; the error names the first broken rule.
 pub fn verify(kernel: &Kernel) -> Result<(), CompileError> {
     let v = Verifier { k: kernel };
-    v.block(&kernel.body, 0).map_err(|message| CompileError::Verify {
-        kernel: kernel.name.clone(),
-        message,
-        ir: kernel.to_string(),
-    })
+    v.block(&kernel.body, 0).map_err(|message| CompileError::Verify { kernel: kernel.name.clone(), message, ir: kernel.to_string() })
 }
 
 /// Whether Rust's `as` allows converting `from` to `to`.

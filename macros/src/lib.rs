@@ -22,9 +22,7 @@ mod parse;
 pub fn gpu_kernel(attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = proc_macro2::TokenStream::from(attr);
     if !attr.is_empty() {
-        return syn::Error::new_spanned(attr, "#[gpu_kernel] takes no options yet")
-            .to_compile_error()
-            .into();
+        return syn::Error::new_spanned(attr, "#[gpu_kernel] takes no options yet").to_compile_error().into();
     }
     let func = match syn::parse::<syn::ItemFn>(item) {
         Ok(f) => f,

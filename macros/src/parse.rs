@@ -70,7 +70,10 @@ pub enum ExprKind {
     Float(f64, Option<String>),
     Bool(bool),
     Var(String),
-    Index { array: String, index: Box<Expr> },
+    Index {
+        array: String,
+        index: Box<Expr>,
+    },
     Len(String),
     Unary(&'static str, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
@@ -118,9 +121,7 @@ pub fn kernel(f: &syn::ItemFn) -> Result<Kernel> {
                 let bound = type_bound(tp)?;
                 generics.push((tp.ident.to_string(), bound));
             }
-            syn::GenericParam::Lifetime(l) => {
-                return err(l.span(), "kernels take no lifetime parameters")
-            }
+            syn::GenericParam::Lifetime(l) => return err(l.span(), "kernels take no lifetime parameters"),
             syn::GenericParam::Const(c) => return err(c.span(), "const generic parameters are not supported in kernels yet"),
         }
     }
@@ -363,15 +364,7 @@ impl Cx<'_> {
             return err(r.span(), "a kernel `for` loop needs a range with both ends (`a..b` or `a..=b`)");
         };
         let inclusive = matches!(r.limits, syn::RangeLimits::Closed(_));
-        Ok(Stmt::For {
-            var,
-            start: self.expr(start)?,
-            end: self.expr(end)?,
-            inclusive,
-            step,
-            body: self.block(&f.body)?,
-            span: f.span(),
-        })
+        Ok(Stmt::For { var, start: self.expr(start)?, end: self.expr(end)?, inclusive, step, body: self.block(&f.body)?, span: f.span() })
     }
 
     fn place(&self, e: &syn::Expr) -> Result<Place> {
@@ -460,7 +453,10 @@ impl Cx<'_> {
             let lit_one = c.args.len() == 1
                 && matches!(strip(&c.args[0]), syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) if i.base10_digits() == "1");
             if !lit_one {
-                return err(c.args.span(), format!("`{name}` takes the literal 1 for now: `{name}(1)`; use thread_idx_y() and friends for 2-D and 3-D grids"));
+                return err(
+                    c.args.span(),
+                    format!("`{name}` takes the literal 1 for now: `{name}(1)`; use thread_idx_y() and friends for 2-D and 3-D grids"),
+                );
             }
             Ok(ExprKind::Builtin(k, None))
         };

@@ -169,8 +169,10 @@ impl CudaDevice {
         self.bind()?;
         let image = CString::new(ptx).map_err(|_| Error::Driver { call: "cuModuleLoadData", message: "PTX contains a NUL byte".into() })?;
         // SAFETY: image is a NUL-terminated PTX text that outlives the call; the context is current.
-        let module = unsafe { result::module::load_data(image.as_ptr() as *const c_void) }.map_err(|e| Error::driver("cuModuleLoadData", e))?;
-        let name = CString::new(entry).map_err(|_| Error::Driver { call: "cuModuleGetFunction", message: "kernel name contains a NUL byte".into() })?;
+        let module =
+            unsafe { result::module::load_data(image.as_ptr() as *const c_void) }.map_err(|e| Error::driver("cuModuleLoadData", e))?;
+        let name = CString::new(entry)
+            .map_err(|_| Error::Driver { call: "cuModuleGetFunction", message: "kernel name contains a NUL byte".into() })?;
         // SAFETY: module was just loaded; name is NUL-terminated.
         let function = match unsafe { result::module::get_function(module, name) } {
             Ok(f) => f,
@@ -206,7 +208,14 @@ unsafe impl Sync for CudaFunction {}
 
 impl CudaFunction {
     /// Launches with kernel parameters `params` (pointers to each parameter's value).
-    pub(crate) fn launch(&self, grid: [u32; 3], block: [u32; 3], shared: u32, stream: sys::CUstream, params: &mut [*mut c_void]) -> Result<()> {
+    pub(crate) fn launch(
+        &self,
+        grid: [u32; 3],
+        block: [u32; 3],
+        shared: u32,
+        stream: sys::CUstream,
+        params: &mut [*mut c_void],
+    ) -> Result<()> {
         self.device.bind()?;
         // SAFETY: the function belongs to the current context; `params` holds one pointer per
         // kernel parameter, each to a value of the parameter's size, alive for the call (the

@@ -71,7 +71,9 @@ impl Kernel {
     fn launch_args(&self, config: &LaunchConfig<'_>, args: &[Arg<'_>]) -> Result<()> {
         let key = self.bind_args(args)?;
         let device = self.launch_device(config, args)?;
-        let Some((grid, block)) = config.validate(&device.limits()).map_err(|message| Error::LaunchConfig { kernel: self.source.name.clone(), message })? else {
+        let Some((grid, block)) =
+            config.validate(&device.limits()).map_err(|message| Error::LaunchConfig { kernel: self.source.name.clone(), message })?
+        else {
             return Ok(());
         };
         let compiled = self.compiled(&device, key)?;

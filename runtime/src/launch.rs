@@ -52,6 +52,9 @@ impl IntoDims for Dims {
     }
 }
 
+/// Validated grid and block dimensions.
+pub(crate) type GridBlock = ([u32; 3], [u32; 3]);
+
 /// How to launch a kernel: grid and block dimensions, the stream (default: the device's default
 /// stream) and the bytes of dynamic shared memory.
 #[derive(Copy, Clone)]
@@ -84,7 +87,7 @@ impl<'s> LaunchConfig<'s> {
     }
 
     /// Checks the dimensions against `limits`; `Ok(None)` for an empty grid (nothing to run).
-    pub(crate) fn validate(&self, limits: &Limits) -> Result<Option<([u32; 3], [u32; 3])>, String> {
+    pub(crate) fn validate(&self, limits: &Limits) -> Result<Option<GridBlock>, String> {
         const AXES: [&str; 3] = ["x", "y", "z"];
         let mut grid = [0u32; 3];
         let mut block = [0u32; 3];
@@ -114,7 +117,10 @@ impl<'s> LaunchConfig<'s> {
             ));
         }
         if self.shared_mem_bytes > limits.max_shared {
-            return Err(format!("{} bytes of dynamic shared memory exceed the device's {} per block", self.shared_mem_bytes, limits.max_shared));
+            return Err(format!(
+                "{} bytes of dynamic shared memory exceed the device's {} per block",
+                self.shared_mem_bytes, limits.max_shared
+            ));
         }
         if grid.contains(&0) {
             return Ok(None);

@@ -110,7 +110,8 @@ fn check_ptx(k: &Kernel, args: &[Arg<'_>]) {
         let target = NvptxTarget::sm(arch).expect("known arch");
         let out = k.ptx(&target, args).unwrap_or_else(|e| panic!("{id}: PTX for sm_{arch}: {e}"));
         assert!(out.ptx.contains(&format!(".entry {}", ir.name)), "{id}: no kernel entry in the PTX:\n{}", out.ptx);
-        let report = toolchain::ptxas_check(&ptxas, &out.ptx, arch).unwrap_or_else(|log| panic!("{id}: ptxas sm_{arch} rejected the PTX:\n{log}\n{}", out.ptx));
+        let report = toolchain::ptxas_check(&ptxas, &out.ptx, arch)
+            .unwrap_or_else(|log| panic!("{id}: ptxas sm_{arch} rejected the PTX:\n{log}\n{}", out.ptx));
         assert_eq!(report.spill_stores, 0, "{id}: spills on sm_{arch}:\n{}", report.log);
     }
 }
@@ -173,7 +174,8 @@ pub fn axpy_generic(h: &Harness) {
             assert!(got[i] == want[i] || got[i] == want_sep[i], "f64 axpy[{i}]: {} vs {}", got[i], want_sep[i]);
         }
         // f32, same kernel: a second specialization.
-        let (a32, x32, y32): (f32, Vec<f32>, Vec<f32>) = (a as f32, x.iter().map(|v| *v as f32).collect(), y.iter().map(|v| *v as f32).collect());
+        let (a32, x32, y32): (f32, Vec<f32>, Vec<f32>) =
+            (a as f32, x.iter().map(|v| *v as f32).collect(), y.iter().map(|v| *v as f32).collect());
         let dx = h.arr(&x32);
         let mut dy = h.arr(&y32);
         h.run(&axpy, LaunchConfig::for_elements(n, 256), (a32, &dx, &mut dy)).unwrap();
@@ -395,17 +397,32 @@ fn compare<T: Number>(x: &[T], y: &[T], out: &mut [u8]) {
         let a = x[i];
         let b = y[i];
         let mut m = 0u8;
-        if a == b { m |= 1; }
-        if a != b { m |= 2; }
-        if a < b { m |= 4; }
-        if a <= b { m |= 8; }
-        if a > b { m |= 16; }
-        if a >= b { m |= 32; }
-        if (a < b && b != a) || !(a >= b) { m |= 64; }
+        if a == b {
+            m |= 1;
+        }
+        if a != b {
+            m |= 2;
+        }
+        if a < b {
+            m |= 4;
+        }
+        if a <= b {
+            m |= 8;
+        }
+        if a > b {
+            m |= 16;
+        }
+        if a >= b {
+            m |= 32;
+        }
+        if (a < b && b != a) || !(a >= b) {
+            m |= 64;
+        }
         out[i] = m;
     }
 }
 
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN semantics are what is tested
 fn cmp_mask<T: PartialOrd>(a: T, b: T) -> u8 {
     let mut m = 0u8;
     for (bit, c) in [a == b, a != b, a < b, a <= b, a > b, a >= b, (a < b && b != a) || !(a >= b)].into_iter().enumerate() {
@@ -418,8 +435,16 @@ fn cmp_mask<T: PartialOrd>(a: T, b: T) -> u8 {
 
 pub fn comparisons(h: &Harness) {
     for n in SIZES {
-        let x = h.vec(n, |h| match h.next_u64() % 6 { 0 => f32::NAN, 1 => 1.5, _ => h.f64_in(-2.0, 2.0) as f32 });
-        let y = h.vec(n, |h| match h.next_u64() % 6 { 0 => f32::NAN, 1 => 1.5, _ => h.f64_in(-2.0, 2.0) as f32 });
+        let x = h.vec(n, |h| match h.next_u64() % 6 {
+            0 => f32::NAN,
+            1 => 1.5,
+            _ => h.f64_in(-2.0, 2.0) as f32,
+        });
+        let y = h.vec(n, |h| match h.next_u64() % 6 {
+            0 => f32::NAN,
+            1 => 1.5,
+            _ => h.f64_in(-2.0, 2.0) as f32,
+        });
         let mut out = h.zeros::<u8>(n);
         h.run(&compare, LaunchConfig::for_elements(n, 128), (&h.arr(&x), &h.arr(&y), &mut out)).unwrap();
         assert_eq!(out.to_vec().unwrap(), x.iter().zip(&y).map(|(a, b)| cmp_mask(*a, *b)).collect::<Vec<_>>(), "f32");
@@ -465,7 +490,16 @@ pub fn short_circuit(h: &Harness) {
 // `as` casts with Rust's semantics (saturating float → int, NaN → 0, truncation, extension).
 
 #[gpu_kernel]
-fn casts_from_float(f: &[f32], d: &[f64], f_i32: &mut [i32], f_u8: &mut [u8], d_i64: &mut [i64], d_u32: &mut [u32], d_f32: &mut [f32], f_f64: &mut [f64]) {
+fn casts_from_float(
+    f: &[f32],
+    d: &[f64],
+    f_i32: &mut [i32],
+    f_u8: &mut [u8],
+    d_i64: &mut [i64],
+    d_u32: &mut [u32],
+    d_f32: &mut [f32],
+    f_f64: &mut [f64],
+) {
     let k = grid(1);
     if k < f.len() {
         f_i32[k] = f[k] as i32;
@@ -478,7 +512,18 @@ fn casts_from_float(f: &[f32], d: &[f64], f_i32: &mut [i32], f_u8: &mut [u8], d_
 }
 
 #[gpu_kernel]
-fn casts_from_int(i: &[i32], u: &[u64], b: &[bool], s: &[i8], i_f32: &mut [f32], u_f64: &mut [f64], u_i8: &mut [i8], s_u64: &mut [u64], b_i32: &mut [i32], i_usize: &mut [usize]) {
+fn casts_from_int(
+    i: &[i32],
+    u: &[u64],
+    b: &[bool],
+    s: &[i8],
+    i_f32: &mut [f32],
+    u_f64: &mut [f64],
+    u_i8: &mut [i8],
+    s_u64: &mut [u64],
+    b_i32: &mut [i32],
+    i_usize: &mut [usize],
+) {
     let k = grid(1);
     if k < i.len() {
         i_f32[k] = i[k] as f32;
@@ -500,10 +545,17 @@ fn eq_bits<T: PartialEq + std::fmt::Debug>(got: Vec<T>, want: Vec<T>, what: &str
 pub fn as_casts(h: &Harness) {
     let special = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e30, -1e30, 255.9, 256.0, -0.9, -1.0, 2147483647.0, 4294967296.0];
     for n in SIZES {
-        let d: Vec<f64> = h.vec(n, |h| if h.next_u64() % 4 == 0 { special[(h.next_u64() % special.len() as u64) as usize] } else { h.f64_in(-5e9, 5e9) });
+        let d: Vec<f64> =
+            h.vec(n, |h| if h.next_u64() % 4 == 0 { special[(h.next_u64() % special.len() as u64) as usize] } else { h.f64_in(-5e9, 5e9) });
         let f: Vec<f32> = d.iter().map(|v| if v.abs() > 1e20 || v.is_nan() { *v as f32 } else { (*v / 1e7) as f32 }).collect();
-        let (mut o1, mut o2, mut o3, mut o4, mut o5, mut o6) = (h.zeros::<i32>(n), h.zeros::<u8>(n), h.zeros::<i64>(n), h.zeros::<u32>(n), h.zeros::<f32>(n), h.zeros::<f64>(n));
-        h.run(&casts_from_float, LaunchConfig::for_elements(n, 128), (&h.arr(&f), &h.arr(&d), &mut o1, &mut o2, &mut o3, &mut o4, &mut o5, &mut o6)).unwrap();
+        let (mut o1, mut o2, mut o3, mut o4, mut o5, mut o6) =
+            (h.zeros::<i32>(n), h.zeros::<u8>(n), h.zeros::<i64>(n), h.zeros::<u32>(n), h.zeros::<f32>(n), h.zeros::<f64>(n));
+        h.run(
+            &casts_from_float,
+            LaunchConfig::for_elements(n, 128),
+            (&h.arr(&f), &h.arr(&d), &mut o1, &mut o2, &mut o3, &mut o4, &mut o5, &mut o6),
+        )
+        .unwrap();
         assert_eq!(o1.to_vec().unwrap(), f.iter().map(|v| *v as i32).collect::<Vec<_>>(), "f32 as i32");
         assert_eq!(o2.to_vec().unwrap(), f.iter().map(|v| *v as u8).collect::<Vec<_>>(), "f32 as u8");
         assert_eq!(o3.to_vec().unwrap(), d.iter().map(|v| *v as i64).collect::<Vec<_>>(), "f64 as i64");
@@ -517,8 +569,14 @@ pub fn as_casts(h: &Harness) {
         let u: Vec<u64> = h.vec(n, |h| h.next_u64());
         let b: Vec<bool> = h.vec(n, |h| h.next_u64() % 2 == 1);
         let s: Vec<i8> = h.vec(n, |h| h.next_u64() as i8);
-        let (mut p1, mut p2, mut p3, mut p4, mut p5, mut p6) = (h.zeros::<f32>(n), h.zeros::<f64>(n), h.zeros::<i8>(n), h.zeros::<u64>(n), h.zeros::<i32>(n), h.zeros::<usize>(n));
-        h.run(&casts_from_int, LaunchConfig::for_elements(n, 128), (&h.arr(&i), &h.arr(&u), &h.arr(&b), &h.arr(&s), &mut p1, &mut p2, &mut p3, &mut p4, &mut p5, &mut p6)).unwrap();
+        let (mut p1, mut p2, mut p3, mut p4, mut p5, mut p6) =
+            (h.zeros::<f32>(n), h.zeros::<f64>(n), h.zeros::<i8>(n), h.zeros::<u64>(n), h.zeros::<i32>(n), h.zeros::<usize>(n));
+        h.run(
+            &casts_from_int,
+            LaunchConfig::for_elements(n, 128),
+            (&h.arr(&i), &h.arr(&u), &h.arr(&b), &h.arr(&s), &mut p1, &mut p2, &mut p3, &mut p4, &mut p5, &mut p6),
+        )
+        .unwrap();
         assert_eq!(p1.to_vec().unwrap(), i.iter().map(|v| *v as f32).collect::<Vec<_>>(), "i32 as f32");
         assert_eq!(p2.to_vec().unwrap(), u.iter().map(|v| *v as f64).collect::<Vec<_>>(), "u64 as f64");
         assert_eq!(p3.to_vec().unwrap(), u.iter().map(|v| *v as i8).collect::<Vec<_>>(), "u64 as i8");
@@ -593,7 +651,15 @@ fn control(x: &[i32], out: &mut [i64]) {
 }
 
 fn control_ref(v: i32) -> i64 {
-    let mut acc: i64 = if v < -100 { 1 } else if v < 0 { 2 } else if v == 0 { 3 } else { 4 };
+    let mut acc: i64 = if v < -100 {
+        1
+    } else if v < 0 {
+        2
+    } else if v == 0 {
+        3
+    } else {
+        4
+    };
     let mut k = 0;
     while k < 50 {
         k += 1;
@@ -625,7 +691,11 @@ fn control_ref(v: i32) -> i64 {
 
 pub fn control_flow(h: &Harness) {
     for n in SIZES {
-        let x: Vec<i32> = h.vec(n, |h| match h.next_u64() % 5 { 0 => 0, 1 => -((h.next_u64() % 300) as i32), _ => (h.next_u64() % 100_000) as i32 - 50_000 });
+        let x: Vec<i32> = h.vec(n, |h| match h.next_u64() % 5 {
+            0 => 0,
+            1 => -((h.next_u64() % 300) as i32),
+            _ => (h.next_u64() % 100_000) as i32 - 50_000,
+        });
         let mut out = h.zeros::<i64>(n);
         h.run(&control, (n / 32 + 2, 32), (&h.arr(&x), &mut out)).unwrap();
         assert_eq!(out.to_vec().unwrap(), x.iter().map(|v| control_ref(*v)).collect::<Vec<_>>());
