@@ -37,7 +37,7 @@ gpujit_setup_ptxas() {
     if [ ! -x "$ptxas" ]; then
         if ! python3 -m pip --version >/dev/null 2>&1; then apt_install python3-pip; fi
         echo "setup: installing ptxas (nvidia-cuda-nvcc-cu12) into .tools/" >&2
-        python3 -m pip install -q --disable-pip-version-check --no-deps --target "$tools" 'nvidia-cuda-nvcc-cu12>=12.4,<13' >&2
+        python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps --target "$tools" 'nvidia-cuda-nvcc-cu12>=12.4,<13' >&2
     fi
     export GPUJIT_PTXAS="$ptxas"
 }

@@ -8,6 +8,11 @@ gpujit_setup
 gpujit_setup_ptxas
 cd "$gpujit_root"
 if cargo fmt --version >/dev/null 2>&1; then cargo fmt --all -- --check; fi
-cargo test --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace 2>&1 | tee "$log"
 cargo build --benches
 ./target/debug/examples/quickstart
+# One closing line for the whole run: cargo prints a summary per test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i } }
+     END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"
