@@ -1,6 +1,7 @@
 //! The kernel suite on the CPU backend (how CI executes every kernel), plus the PTX of every
 //! specialization it launches assembled by ptxas for sm_80 and sm_90, plus CPU-only checks.
 
+#[macro_use]
 mod common;
 
 use common::Harness;
@@ -15,24 +16,7 @@ macro_rules! suite {
     )*};
 }
 
-suite!(
-    add_grid_stride,
-    axpy_generic,
-    scalar_params,
-    int_arithmetic,
-    float_arithmetic,
-    bitwise_and_shifts,
-    unary_ops,
-    comparisons,
-    short_circuit,
-    as_casts,
-    control_flow,
-    range_loop_edges,
-    thread_model_3d,
-    locals_and_inference,
-    launch_errors,
-    specialization_errors,
-);
+for_each_case!(suite);
 
 #[gpu_kernel]
 fn off_by_one(x: &[f32], out: &mut [f32]) {

@@ -1,6 +1,7 @@
 //! The kernel suite on a CUDA GPU. Without a GPU each test is skipped with a message, unless
 //! `GPUJIT_REQUIRE_GPU=1`, which makes a missing GPU a failure.
 
+#[macro_use]
 mod common;
 
 use common::Harness;
@@ -17,24 +18,7 @@ macro_rules! suite {
     )*};
 }
 
-suite!(
-    add_grid_stride,
-    axpy_generic,
-    scalar_params,
-    int_arithmetic,
-    float_arithmetic,
-    bitwise_and_shifts,
-    unary_ops,
-    comparisons,
-    short_circuit,
-    as_casts,
-    control_flow,
-    range_loop_edges,
-    thread_model_3d,
-    locals_and_inference,
-    launch_errors,
-    specialization_errors,
-);
+for_each_case!(suite);
 
 #[gpu_kernel]
 fn twice(x: &[f32], out: &mut [f32]) {

@@ -7,6 +7,30 @@
 
 #![allow(dead_code)]
 
+/// Calls `$suite!(case, ...)` with every case of this module: each harness turns them into tests.
+macro_rules! for_each_case {
+    ($suite:ident) => {
+        $suite!(
+            add_grid_stride,
+            axpy_generic,
+            scalar_params,
+            int_arithmetic,
+            float_arithmetic,
+            bitwise_and_shifts,
+            unary_ops,
+            comparisons,
+            short_circuit,
+            as_casts,
+            control_flow,
+            range_loop_edges,
+            thread_model_3d,
+            locals_and_inference,
+            launch_errors,
+            specialization_errors,
+        );
+    };
+}
+
 use gpujit::codegen::nvptx::NvptxTarget;
 use gpujit::codegen::toolchain;
 use gpujit::prelude::*;
