@@ -34,9 +34,12 @@
 //! or `&mut [T]` (written). Statements: `let`/`let mut`, assignment and compound assignment,
 //! `if`/`else`, `while`, `loop`, `for` over `a..b`/`a..=b` with optional `.step_by(s)`, `break`,
 //! `continue`, `return`. Expressions: literals, arithmetic, comparison, logical and bitwise
-//! operators, `as` casts, `x[i]`, `x.len()`, and the intrinsics `thread_idx_x()`,
+//! operators, `as` casts, `x[i]`, `x.len()`, the math methods of f32/f64 (`x.sqrt()`,
+//! `x.powf(y)`, `x.erf()`, ... see [`Float`]) and `abs`/`min`/`max`/`signum` on integers, and the
+//! intrinsics `thread_idx_x()`,
 //! `block_idx_x()`, `block_dim_x()`, `grid_dim_x()` (and `_y`, `_z`), `grid(1)`, `grid_size(1)`,
-//! all `usize`. Anything else is a compile error at its span; type errors are reported by rustc,
+//! all `usize`. Options: `#[gpu_kernel(fastmath, launch_bounds = 256, max_registers = 64)]`.
+//! Anything else is a compile error at its span; type errors are reported by rustc,
 //! which type-checks every kernel body.
 //!
 //! Semantics follow Rust's release builds: integer arithmetic wraps; shifts mask their amount;
@@ -96,11 +99,48 @@ pub mod kernel_prelude {
         + RemAssign
     {
     }
-    /// `f32` or `f64`.
-    pub trait Float: Number + Neg<Output = Self> {}
+    /// `f32` or `f64`, with the math methods kernels may call on them.
+    pub trait Float: Number + Neg<Output = Self> {
+        fn sqrt(self) -> Self;
+        fn exp(self) -> Self;
+        fn exp2(self) -> Self;
+        fn ln(self) -> Self;
+        fn log2(self) -> Self;
+        fn log10(self) -> Self;
+        fn powf(self, n: Self) -> Self;
+        fn powi(self, n: i32) -> Self;
+        fn sin(self) -> Self;
+        fn cos(self) -> Self;
+        fn tan(self) -> Self;
+        fn asin(self) -> Self;
+        fn acos(self) -> Self;
+        fn atan(self) -> Self;
+        fn atan2(self, other: Self) -> Self;
+        fn sinh(self) -> Self;
+        fn cosh(self) -> Self;
+        fn tanh(self) -> Self;
+        fn abs(self) -> Self;
+        fn floor(self) -> Self;
+        fn ceil(self) -> Self;
+        fn round(self) -> Self;
+        fn trunc(self) -> Self;
+        fn min(self, other: Self) -> Self;
+        fn max(self, other: Self) -> Self;
+        fn mul_add(self, a: Self, b: Self) -> Self;
+        fn hypot(self, other: Self) -> Self;
+        fn cbrt(self) -> Self;
+        fn recip(self) -> Self;
+        fn signum(self) -> Self;
+        fn copysign(self, sign: Self) -> Self;
+        /// The error function (kernels: libdevice on the GPU, libm on the CPU backend).
+        fn erf(self) -> Self;
+        /// The complementary error function, `1 - erf(x)`.
+        fn erfc(self) -> Self;
+    }
     /// Any integer type: arithmetic plus bitwise operators and shifts.
     pub trait Int:
         Number
+        + Ord
         + Not<Output = Self>
         + BitAnd<Output = Self>
         + BitOr<Output = Self>
@@ -120,7 +160,141 @@ pub mod kernel_prelude {
     }
     impls!(Scalar: bool, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
     impls!(Number: i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
-    impls!(Float: f32, f64);
+    macro_rules! float_impl {
+        ($t:ty, $erf:ident, $erfc:ident) => {
+            impl Float for $t {
+                fn sqrt(self) -> Self {
+                    <$t>::sqrt(self)
+                }
+                fn exp(self) -> Self {
+                    <$t>::exp(self)
+                }
+                fn exp2(self) -> Self {
+                    <$t>::exp2(self)
+                }
+                fn ln(self) -> Self {
+                    <$t>::ln(self)
+                }
+                fn log2(self) -> Self {
+                    <$t>::log2(self)
+                }
+                fn log10(self) -> Self {
+                    <$t>::log10(self)
+                }
+                fn powf(self, n: Self) -> Self {
+                    <$t>::powf(self, n)
+                }
+                fn powi(self, n: i32) -> Self {
+                    <$t>::powi(self, n)
+                }
+                fn sin(self) -> Self {
+                    <$t>::sin(self)
+                }
+                fn cos(self) -> Self {
+                    <$t>::cos(self)
+                }
+                fn tan(self) -> Self {
+                    <$t>::tan(self)
+                }
+                fn asin(self) -> Self {
+                    <$t>::asin(self)
+                }
+                fn acos(self) -> Self {
+                    <$t>::acos(self)
+                }
+                fn atan(self) -> Self {
+                    <$t>::atan(self)
+                }
+                fn atan2(self, other: Self) -> Self {
+                    <$t>::atan2(self, other)
+                }
+                fn sinh(self) -> Self {
+                    <$t>::sinh(self)
+                }
+                fn cosh(self) -> Self {
+                    <$t>::cosh(self)
+                }
+                fn tanh(self) -> Self {
+                    <$t>::tanh(self)
+                }
+                fn abs(self) -> Self {
+                    <$t>::abs(self)
+                }
+                fn floor(self) -> Self {
+                    <$t>::floor(self)
+                }
+                fn ceil(self) -> Self {
+                    <$t>::ceil(self)
+                }
+                fn round(self) -> Self {
+                    <$t>::round(self)
+                }
+                fn trunc(self) -> Self {
+                    <$t>::trunc(self)
+                }
+                fn min(self, other: Self) -> Self {
+                    <$t>::min(self, other)
+                }
+                fn max(self, other: Self) -> Self {
+                    <$t>::max(self, other)
+                }
+                fn mul_add(self, a: Self, b: Self) -> Self {
+                    <$t>::mul_add(self, a, b)
+                }
+                fn hypot(self, other: Self) -> Self {
+                    <$t>::hypot(self, other)
+                }
+                fn cbrt(self) -> Self {
+                    <$t>::cbrt(self)
+                }
+                fn recip(self) -> Self {
+                    <$t>::recip(self)
+                }
+                fn signum(self) -> Self {
+                    <$t>::signum(self)
+                }
+                fn copysign(self, sign: Self) -> Self {
+                    <$t>::copysign(self, sign)
+                }
+                fn erf(self) -> Self {
+                    libm_erf::$erf(self)
+                }
+                fn erfc(self) -> Self {
+                    libm_erf::$erfc(self)
+                }
+            }
+        };
+    }
+    float_impl!(f32, erff, erfcf);
+    float_impl!(f64, erf, erfc);
+
+    /// The C library's error functions, for the host stand-ins of `erf`/`erfc`.
+    mod libm_erf {
+        extern "C" {
+            #[link_name = "erff"]
+            fn c_erff(x: f32) -> f32;
+            #[link_name = "erfcf"]
+            fn c_erfcf(x: f32) -> f32;
+            #[link_name = "erf"]
+            fn c_erf(x: f64) -> f64;
+            #[link_name = "erfc"]
+            fn c_erfc(x: f64) -> f64;
+        }
+        // SAFETY (each): the C99 error functions are pure, defined for every input, and take and
+        // return plain floats.
+        pub fn erff(x: f32) -> f32 {
+            unsafe { c_erff(x) }
+        }
+        pub fn erfcf(x: f32) -> f32 {
+            unsafe { c_erfcf(x) }
+        }
+        pub fn erf(x: f64) -> f64 {
+            unsafe { c_erf(x) }
+        }
+        pub fn erfc(x: f64) -> f64 {
+            unsafe { c_erfc(x) }
+        }
+    }
     impls!(Int: i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
 
     fn outside(name: &str) -> ! {
@@ -184,5 +358,6 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __private {
     pub use gpujit_codegen::ast;
+    pub use gpujit_codegen::math::MathFn;
     pub use gpujit_codegen::ScalarType;
 }

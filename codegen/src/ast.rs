@@ -6,6 +6,7 @@
 //! from their use, so nothing here is typed: [`crate::specialize`] turns it into the typed
 //! [`crate::ir`] once the argument types are known.
 
+use crate::math::MathFn;
 use crate::types::ScalarType;
 use std::fmt;
 
@@ -92,6 +93,20 @@ impl GenericBound {
     }
 }
 
+/// Options given as `#[gpu_kernel(fastmath, launch_bounds = 256, max_registers = 64)]`.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct KernelOptions {
+    /// Approximate math: fast-math flags on float operations, libdevice's `__nv_fast_*` functions
+    /// and flush-to-zero on the GPU.
+    pub fastmath: bool,
+    /// The most threads per block the kernel will be launched with (CUDA `__launch_bounds__`).
+    pub max_threads_per_block: Option<u32>,
+    /// The fewest resident blocks per multiprocessor to optimize for (second launch-bounds value).
+    pub min_blocks_per_sm: Option<u32>,
+    /// The most registers a thread may use.
+    pub max_registers: Option<u32>,
+}
+
 /// Everything `#[gpu_kernel]` knows about a kernel function.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KernelSource {
@@ -100,6 +115,7 @@ pub struct KernelSource {
     pub params: Vec<Param>,
     pub body: Block,
     pub span: Span,
+    pub options: KernelOptions,
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -194,6 +210,8 @@ pub enum ExprKind {
     Cast(Box<Expr>, TypeRef),
     /// A call of one of gpujit's intrinsic functions.
     Builtin(Builtin, Vec<Expr>),
+    /// A math method; the receiver is the first operand (`x.powf(y)` → `[x, y]`).
+    Math(MathFn, Vec<Expr>),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]

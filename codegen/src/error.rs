@@ -11,6 +11,9 @@ pub enum CompileError {
     /// The specialized IR broke an invariant: a bug in gpujit, not in the kernel.
     #[error("kernel `{kernel}`: internal error, the IR failed verification: {message}\n{ir}")]
     Verify { kernel: String, message: String, ir: String },
+    /// A tool or library the compile needs (libdevice) is missing.
+    #[error("kernel `{kernel}`: {message}")]
+    Toolchain { kernel: String, message: String },
     /// LLVM rejected the module or could not emit code.
     #[error("kernel `{kernel}`: LLVM {stage} failed: {message}")]
     Llvm { kernel: String, stage: &'static str, message: String },

@@ -19,7 +19,9 @@ use crate::ast::Dim;
 use crate::error::CompileError;
 use crate::ir::{self, ParamType};
 use crate::lower::{self, counted_loop, memory_type};
+use crate::math::MathFn;
 use crate::target::{SpecialReg, Target};
+use crate::types::ScalarType;
 use inkwell::attributes::AttributeLoc;
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
@@ -79,6 +81,10 @@ impl Target for HostTarget {
 
     fn bounds_check(&self) -> bool {
         true
+    }
+
+    fn math_function(&self, f: MathFn, t: ScalarType, _fast: bool) -> Option<String> {
+        f.libm_name(t)
     }
 
     fn report_out_of_bounds<'ctx>(

@@ -6,7 +6,8 @@
 //! expression carries its concrete type, every variable is a numbered local, and array parameters
 //! are explicit. `Display` prints a readable Rust-like text form (see `GPUJIT_DUMP_DIR`).
 
-use crate::ast::{BinOp, Builtin, UnOp};
+use crate::ast::{BinOp, Builtin, KernelOptions, UnOp};
+use crate::math::MathFn;
 use crate::types::ScalarType;
 use std::fmt::{self, Write as _};
 
@@ -53,6 +54,7 @@ pub struct Kernel {
     pub params: Vec<Param>,
     pub locals: Vec<Local>,
     pub body: Vec<Stmt>,
+    pub options: KernelOptions,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -118,6 +120,8 @@ pub enum ExprKind {
     Cast(Box<Expr>),
     /// A thread-model intrinsic, a u64.
     Special(Builtin),
+    /// A math method on its operands (receiver first).
+    Math(MathFn, Vec<Expr>),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -207,6 +211,17 @@ impl Kernel {
             ExprKind::Special(b) => {
                 let _ = write!(out, "{}()", b.name());
             }
+            ExprKind::Math(f, args) => {
+                self.write_expr(out, &args[0]);
+                let _ = write!(out, ".{}(", f.method());
+                for (i, a) in args[1..].iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    self.write_expr(out, a);
+                }
+                out.push(')');
+            }
         }
     }
 
@@ -278,6 +293,14 @@ impl Kernel {
 impl fmt::Display for Kernel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = String::new();
+        let o = &self.options;
+        if *o != KernelOptions::default() {
+            let _ = writeln!(
+                out,
+                "#[options(fastmath = {}, launch_bounds = {:?}/{:?}, max_registers = {:?})]",
+                o.fastmath, o.max_threads_per_block, o.min_blocks_per_sm, o.max_registers
+            );
+        }
         let _ = writeln!(out, "kernel {}{} {{", self.name, self.signature());
         self.write_block(&mut out, &self.body, 1);
         out.push_str("}\n");

@@ -13,6 +13,7 @@ pub mod error;
 pub mod host;
 pub mod ir;
 pub mod lower;
+pub mod math;
 pub mod nvptx;
 pub mod specialize;
 pub mod target;

@@ -13,17 +13,20 @@
 use crate::ast::{BinOp, Builtin, Dim, UnOp};
 use crate::error::CompileError;
 use crate::ir::{self, Const, ExprKind, ParamType, Stmt};
+use crate::math::MathFn;
 use crate::target::{SpecialReg, Target};
 use crate::types::ScalarType;
+use inkwell::attributes::AttributeLoc;
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
 use inkwell::intrinsics::Intrinsic;
+use inkwell::module::Linkage;
 use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::TargetMachine;
-use inkwell::types::{BasicMetadataTypeEnum, BasicTypeEnum, IntType};
-use inkwell::values::{BasicValue, BasicValueEnum, FunctionValue, IntValue, PointerValue};
+use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, IntType};
+use inkwell::values::{BasicValue, BasicValueEnum, FastMathFlags, FunctionValue, IntValue, PointerValue};
 use inkwell::{FloatPredicate, IntPredicate};
 
 /// The LLVM integer type of `bits` width (1, 8, 16, 32 or 64).
@@ -81,6 +84,10 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
     let fn_type = cx.void_type().fn_type(&params, false);
     let body = module.add_function(&kernel.name, fn_type, None);
     target.configure_body(cx, body);
+    if kernel.options.fastmath {
+        // Denormals may be flushed to zero (ftz on the GPU).
+        body.add_attribute(AttributeLoc::Function, cx.create_string_attribute("denormal-fp-math-f32", "preserve-sign,preserve-sign"));
+    }
     let builder = cx.create_builder();
     let mut l = Lower {
         cx,
@@ -426,7 +433,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             ExprKind::Unary(op, a) => {
                 let v = self.expr(a)?;
                 match (op, e.ty.is_float()) {
-                    (UnOp::Neg, true) => self.b.build_float_neg(v.into_float_value(), "neg")?.into(),
+                    (UnOp::Neg, true) => self.fast(self.b.build_float_neg(v.into_float_value(), "neg")?.into()),
                     (UnOp::Neg, false) => self.b.build_int_neg(v.into_int_value(), "neg")?.into(),
                     (UnOp::Not, _) => self.b.build_not(v.into_int_value(), "not")?.into(),
                 }
@@ -435,11 +442,17 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let v = self.expr(a)?;
                 self.cast(v, a.ty, e.ty)?
             }
+            ExprKind::Math(f, args) => {
+                let vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
+                let v = self.math(*f, e.ty, &vals)?;
+                self.fast(v)
+            }
             ExprKind::Binary(op, a, b) if op.is_logical() => self.logical(*op, a, b)?,
             ExprKind::Binary(op, a, b) => {
                 let x = self.expr(a)?;
                 let y = self.expr(b)?;
-                self.binary(*op, x, y, a.ty, b.ty)?
+                let v = self.binary(*op, x, y, a.ty, b.ty)?;
+                self.fast(v)
             }
         })
     }
@@ -463,6 +476,90 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.b.build_int_nuw_mul(ntid, nctaid, "gridsize1")?
             }
         })
+    }
+
+    /// Under `fastmath`, marks a float instruction with the fast-math flags (all but no-NaN and
+    /// no-Inf, so NaN and infinity still propagate).
+    fn fast(&self, v: BasicValueEnum<'ctx>) -> BasicValueEnum<'ctx> {
+        if self.kernel.options.fastmath && (v.is_float_value()) {
+            if let Some(inst) = v.as_instruction_value() {
+                let flags = FastMathFlags::AllowReassoc
+                    | FastMathFlags::NoSignedZeros
+                    | FastMathFlags::AllowReciprocal
+                    | FastMathFlags::AllowContract
+                    | FastMathFlags::ApproxFunc;
+                // Comparisons and non-float instructions do not take the flags; ignore them.
+                let _ = inst.set_fast_math_flags(flags);
+            }
+        }
+        v
+    }
+
+    /// A library function of the module, declared on first use.
+    fn library_fn(&self, name: &str, ret: BasicTypeEnum<'ctx>, params: &[BasicMetadataTypeEnum<'ctx>]) -> FunctionValue<'ctx> {
+        self.module
+            .get_function(name)
+            .unwrap_or_else(|| self.module.add_function(name, ret.fn_type(params, false), Some(Linkage::External)))
+    }
+
+    /// A math method on `args` (receiver first), of result type `t`.
+    fn math(&self, f: MathFn, t: ScalarType, args: &[BasicValueEnum<'ctx>]) -> LR<BasicValueEnum<'ctx>> {
+        let b = &self.b;
+        let ty = value_type(self.cx, t);
+        if t.is_int() {
+            let x = args[0].into_int_value();
+            return Ok(match f {
+                MathFn::Abs => {
+                    let abs = self.intrinsic("llvm.abs", &[ty]);
+                    let no_poison = self.cx.bool_type().const_zero();
+                    self.call(abs, &[x.into(), no_poison.into()], "abs")?
+                }
+                MathFn::Min | MathFn::Max => {
+                    let name = match (f == MathFn::Min, t.is_signed_int()) {
+                        (true, true) => "llvm.smin",
+                        (true, false) => "llvm.umin",
+                        (false, true) => "llvm.smax",
+                        (false, false) => "llvm.umax",
+                    };
+                    self.call(self.intrinsic(name, &[ty]), &args[..2], f.method())?
+                }
+                MathFn::Signum => {
+                    let it = x.get_type();
+                    let zero = it.const_zero();
+                    let pos = b.build_int_compare(IntPredicate::SGT, x, zero, "pos")?;
+                    let neg = b.build_int_compare(IntPredicate::SLT, x, zero, "neg")?;
+                    let pos = b.build_int_z_extend(pos, it, "pos1")?;
+                    let neg = b.build_int_z_extend(neg, it, "neg1")?;
+                    b.build_int_sub(pos, neg, "signum")?.into()
+                }
+                _ => unreachable!("the verifier admits only abs, min, max and signum on integers"),
+            });
+        }
+        let ft = ty.into_float_type();
+        match f {
+            MathFn::Recip => return Ok(b.build_float_div(ft.const_float(1.0), args[0].into_float_value(), "recip")?.into()),
+            MathFn::Signum => {
+                // Rust: NaN stays NaN, otherwise ±1.0 with the sign of x (also for ±0.0).
+                let x = args[0].into_float_value();
+                let one = self.call(self.intrinsic("llvm.copysign", &[ty]), &[ft.const_float(1.0).into(), x.into()], "sign")?;
+                let nan = b.build_float_compare(FloatPredicate::UNO, x, x, "isnan")?;
+                return Ok(b.build_select(nan, BasicValueEnum::from(x), one, "signum")?);
+            }
+            _ => {}
+        }
+        if let Some(name) = self.target.math_function(f, t, self.kernel.options.fastmath) {
+            let params: Vec<BasicMetadataTypeEnum> = args.iter().map(|a| a.get_type().into()).collect();
+            let func = self.library_fn(&name, ty, &params);
+            return self.call(func, args, f.method());
+        }
+        if f == MathFn::Powi {
+            let powi = self.intrinsic("llvm.powi", &[ty, self.cx.i32_type().into()]);
+            return self.call(powi, args, "powi");
+        }
+        match f.llvm_intrinsic() {
+            Some(name) => self.call(self.intrinsic(name, &[ty]), args, f.method()),
+            None => unreachable!("every float math method is a library call, an intrinsic or inline code"),
+        }
     }
 
     /// `&&` and `||` with Rust's short-circuit evaluation.

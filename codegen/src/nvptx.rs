@@ -8,13 +8,18 @@ use crate::ast::Dim;
 use crate::error::CompileError;
 use crate::ir;
 use crate::lower;
+use crate::math::MathFn;
 use crate::target::{SpecialReg, Target};
+use crate::toolchain;
+use crate::types::ScalarType;
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
 use inkwell::intrinsics::Intrinsic;
-use inkwell::module::{Linkage, Module};
+use inkwell::module::{FlagBehavior, Linkage, Module};
+use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target as LlvmTarget, TargetMachine, TargetTriple};
 use inkwell::types::BasicMetadataTypeEnum;
+use inkwell::values::BasicMetadataValueEnum;
 use inkwell::values::{FunctionValue, IntValue};
 use inkwell::{AddressSpace, OptimizationLevel};
 use std::sync::Once;
@@ -122,6 +127,10 @@ impl Target for NvptxTarget {
         Vec::new()
     }
 
+    fn math_function(&self, f: MathFn, t: ScalarType, fast: bool) -> Option<String> {
+        f.libdevice_name(t, fast)
+    }
+
     fn configure_body<'ctx>(&self, _cx: &'ctx Context, body: FunctionValue<'ctx>) {
         body.set_linkage(Linkage::External);
         body.set_call_conventions(PTX_KERNEL_CC);
@@ -156,9 +165,56 @@ impl Target for NvptxTarget {
         }
     }
 
-    fn finish<'ctx>(&self, _cx: &'ctx Context, _m: &Module<'ctx>, _b: FunctionValue<'ctx>, _k: &ir::Kernel) -> Result<(), BuilderError> {
+    fn finish<'ctx>(
+        &self,
+        cx: &'ctx Context,
+        module: &Module<'ctx>,
+        body: FunctionValue<'ctx>,
+        kernel: &ir::Kernel,
+    ) -> Result<(), BuilderError> {
+        // Launch bounds and the register limit, as LLVM 19's NVPTX backend reads them.
+        let o = &kernel.options;
+        let mut md: Vec<BasicMetadataValueEnum> = vec![body.as_global_value().as_pointer_value().into()];
+        for (key, value) in [("maxntidx", o.max_threads_per_block), ("minctasm", o.min_blocks_per_sm), ("maxnreg", o.max_registers)] {
+            if let Some(v) = value {
+                md.push(cx.metadata_string(key).into());
+                md.push(cx.i32_type().const_int(v as u64, false).into());
+            }
+        }
+        if md.len() > 1 {
+            let _ = module.add_global_metadata("nvvm.annotations", &cx.metadata_node(&md));
+        }
         Ok(())
     }
+}
+
+/// Links libdevice into `module` when the kernel calls one of its functions (`__nv_*`), then makes
+/// everything but the kernel internal and drops what is unused, so the optimizer and PTX see only
+/// the functions the kernel needs.
+fn link_libdevice_if_used<'ctx>(
+    cx: &'ctx Context,
+    module: &Module<'ctx>,
+    kernel: &ir::Kernel,
+    tm: &TargetMachine,
+) -> Result<(), CompileError> {
+    let uses = module.get_functions().any(|f| f.count_basic_blocks() == 0 && f.get_name().to_bytes().starts_with(b"__nv_"));
+    if !uses {
+        return Ok(());
+    }
+    let llvm = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
+    let path = toolchain::find_libdevice().map_err(|message| CompileError::Toolchain { kernel: kernel.name.clone(), message })?;
+    let lib = Module::parse_bitcode_from_path(&path, cx).map_err(|e| llvm("libdevice parsing", format!("{}: {e}", path.display())))?;
+    lib.set_triple(&tm.get_triple());
+    lib.set_data_layout(&tm.get_target_data().get_data_layout());
+    module.link_in_module(lib).map_err(|e| llvm("libdevice linking", e.to_string()))?;
+    for f in module.get_functions() {
+        if f.count_basic_blocks() > 0 && f.get_name().to_bytes() != kernel.name.as_bytes() {
+            f.set_linkage(Linkage::Internal);
+        }
+    }
+    let ftz = kernel.options.fastmath as u64;
+    module.add_basic_value_flag("nvvm-reflect-ftz", FlagBehavior::Override, cx.i32_type().const_int(ftz, false));
+    module.run_passes("globaldce", tm, PassBuilderOptions::create()).map_err(|e| llvm("libdevice pruning", e.to_string()))
 }
 
 /// The result of compiling a kernel for NVPTX.
@@ -178,6 +234,7 @@ pub fn compile_ptx(kernel: &ir::Kernel, target: &NvptxTarget, want_llvm_ir: bool
     let tm = target.target_machine().map_err(|m| llvm("target selection", m))?;
     let cx = Context::create();
     let module = lower::lower(&cx, kernel, target, &tm)?;
+    link_libdevice_if_used(&cx, &module, kernel, &tm)?;
     lower::optimize(&module, &tm, &kernel.name)?;
     let llvm_ir = want_llvm_ir.then(|| module.print_to_string().to_string());
     let buf = tm.write_to_memory_buffer(&module, FileType::Assembly).map_err(|e| llvm("PTX emission", e.to_string()))?;

@@ -12,6 +12,7 @@
 use crate::ast::{self, BinOp, ExprKind, ParamKind, Place, Span, TypeRef, UnOp};
 use crate::error::CompileError;
 use crate::ir::{self, Const, LocalId};
+use crate::math::{Domain, MathFn};
 use crate::types::ScalarType;
 use crate::verify::cast_allowed;
 use std::collections::HashMap;
@@ -225,7 +226,7 @@ pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, 
     let mut body: Vec<ir::Stmt> =
         prologue.into_iter().map(|(local, p, t)| ir::Stmt::Assign { local, value: ir::Expr::new(ir::ExprKind::Param(p), t) }).collect();
     body.extend(build.block(&src.body)?);
-    let kernel = ir::Kernel { name: src.name.clone(), params, locals, body };
+    let kernel = ir::Kernel { name: src.name.clone(), params, locals, body, options: src.options };
     crate::verify::verify(&kernel)?;
     Ok(kernel)
 }
@@ -505,6 +506,25 @@ impl<'a> Infer<'a> {
                 self.known(ScalarType::U64)
             }
             ExprKind::Unary(_, a) => self.expr(a)?,
+            ExprKind::Math(f, args) => {
+                let what = format!("`{}`", f.method());
+                let mut result = None;
+                for (i, a) in args.iter().enumerate() {
+                    let s = self.expr(a)?;
+                    if *f == MathFn::Powi && i == 1 {
+                        let t = self.known(ScalarType::I32);
+                        self.unify(s, t, a.span, "`powi` exponent (i32)")?;
+                    } else if let Some(r) = result {
+                        self.unify(r, s, a.span, &what)?;
+                    } else {
+                        result = Some(s);
+                    }
+                }
+                match result {
+                    Some(r) => r,
+                    None => return self.err(e.span, format!("{what} needs a receiver")),
+                }
+            }
             ExprKind::Cast(a, t) => {
                 self.expr(a)?;
                 let t = self.type_of_ref(t);
@@ -697,6 +717,21 @@ impl Build<'_, '_> {
                 Binding::Local(_) => unreachable!("inference checked the array"),
             },
             ExprKind::Builtin(b, _) => ir::ExprKind::Special(*b),
+            ExprKind::Math(f, args) => {
+                if args.len() != f.arity() {
+                    return self.cx.err(e.span, format!("`{}` takes {} argument(s)", f.method(), f.arity() - 1));
+                }
+                if !f.admits(ty) {
+                    let what = match f.domain() {
+                        Domain::Float => "f32 and f64",
+                        Domain::Signed => "signed integers and floats",
+                        Domain::Numeric => "integers and floats",
+                    };
+                    return self.cx.err(e.span, format!("`{}` is defined on {what}, not on {ty}", f.method()));
+                }
+                let args = args.iter().map(|a| self.expr(a)).collect::<R<Vec<_>>>()?;
+                ir::ExprKind::Math(*f, args)
+            }
             ExprKind::Unary(op, a) => {
                 let a = self.expr(a)?;
                 let ok = match op {

@@ -6,6 +6,8 @@
 
 use crate::ast::Dim;
 use crate::ir;
+use crate::math::MathFn;
+use crate::types::ScalarType;
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
 use inkwell::module::Module;
@@ -69,6 +71,10 @@ pub trait Target {
         body: FunctionValue<'ctx>,
         reg: SpecialReg,
     ) -> Result<IntValue<'ctx>, BuilderError>;
+
+    /// The library function computing `f` on `t` on this target (libm on the host, libdevice on
+    /// the GPU), `fast` for the approximate variant; `None` when `f` is not a library call here.
+    fn math_function(&self, f: MathFn, t: ScalarType, fast: bool) -> Option<String>;
 
     /// Whether every array access is checked against the array's length. An out-of-range access
     /// then does not touch memory (a load yields 0) and is reported through

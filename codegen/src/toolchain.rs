@@ -1,7 +1,10 @@
-//! The CUDA tools gpujit can use without a GPU: `ptxas`, to assemble and check generated PTX.
+//! The CUDA files gpujit uses without a GPU: `ptxas`, to assemble and check generated PTX, and
+//! `libdevice.10.bc`, NVIDIA's math library in LLVM bitcode, linked into kernels that call math
+//! functions.
 //!
-//! Looked for, in order: `$GPUJIT_PTXAS`, `$CUDA_HOME/bin/ptxas`, `/usr/local/cuda/bin/ptxas`, the
-//! `PATH`, and the `nvidia-cuda-nvcc-cu12` Python wheel (`pip install nvidia-cuda-nvcc-cu12`).
+//! `ptxas` is looked for in: `$GPUJIT_PTXAS`, `$CUDA_HOME/bin`, `/usr/local/cuda/bin`, the `PATH`,
+//! the `nvidia-cuda-nvcc-cu12` Python wheel. libdevice in: `$GPUJIT_LIBDEVICE`,
+//! `$CUDA_HOME/nvvm/libdevice`, `/usr/local/cuda/nvvm/libdevice`, beside `$GPUJIT_PTXAS`, the wheel.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,6 +38,45 @@ pub fn find_ptxas() -> Result<PathBuf, String> {
         "ptxas not found; looked at: {}. Install it with `python3 -m pip install nvidia-cuda-nvcc-cu12` or set GPUJIT_PTXAS",
         tried.join(", ")
     ))
+}
+
+/// Finds `libdevice.10.bc` (once a process); the error lists every place looked at.
+pub fn find_libdevice() -> Result<PathBuf, String> {
+    static FOUND: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            const REL: &str = "nvvm/libdevice/libdevice.10.bc";
+            let mut candidates: Vec<PathBuf> = Vec::new();
+            if let Some(p) = std::env::var_os("GPUJIT_LIBDEVICE") {
+                candidates.push(PathBuf::from(p));
+            }
+            if let Some(h) = std::env::var_os("CUDA_HOME") {
+                candidates.push(Path::new(&h).join(REL));
+            }
+            candidates.push(Path::new("/usr/local/cuda").join(REL));
+            if let Some(p) = std::env::var_os("GPUJIT_PTXAS") {
+                if let Some(bin) = Path::new(&p).parent().and_then(Path::parent) {
+                    candidates.push(bin.join(REL));
+                }
+            }
+            let mut tried: Vec<String> = Vec::new();
+            for c in &candidates {
+                if c.is_file() {
+                    return Ok(c.clone());
+                }
+                tried.push(c.display().to_string());
+            }
+            match python_package_dir("nvidia.cuda_nvcc") {
+                Some(dir) if dir.join(REL).is_file() => return Ok(dir.join(REL)),
+                Some(dir) => tried.push(dir.join(REL).display().to_string()),
+                None => tried.push("the nvidia-cuda-nvcc-cu12 Python wheel (not installed)".into()),
+            }
+            Err(format!(
+                "libdevice.10.bc (CUDA's math library, needed for math functions on the GPU) not found; looked at: {}. Install CUDA, or `python3 -m pip install nvidia-cuda-nvcc-cu12`, or set GPUJIT_LIBDEVICE",
+                tried.join(", ")
+            ))
+        })
+        .clone()
 }
 
 /// The directory of an installed Python package (namespace packages included).

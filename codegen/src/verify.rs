@@ -145,6 +145,19 @@ impl Verifier<'_> {
                 }
             }
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b, t),
+            ExprKind::Math(f, args) => {
+                if args.len() != f.arity() {
+                    return Err(format!("`{}` takes {} operands, has {}", f.method(), f.arity(), args.len()));
+                }
+                if !f.admits(t) {
+                    return Err(format!("`{}` on {t}", f.method()));
+                }
+                for (i, a) in args.iter().enumerate() {
+                    let want = if *f == crate::math::MathFn::Powi && i == 1 { ScalarType::I32 } else { t };
+                    self.expect(a, want, &format!("operand {i} of `{}`", f.method()))?;
+                }
+                Ok(())
+            }
         }
     }
 

@@ -38,6 +38,13 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
         quote!(Param { name: ::std::string::String::from(#pname), kind: #kind, span: #sp })
     });
     let body = block(&k.body);
+    let o = &k.options;
+    let fastmath = o.fastmath;
+    let opt = |v: Option<u32>| match v {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    };
+    let (max_threads, min_blocks, max_registers) = (opt(o.max_threads), opt(o.min_blocks), opt(o.max_registers));
     let sp = span(name.span());
     let mut twin = func.clone();
     twin.attrs.retain(|a| !a.path().is_ident("doc"));
@@ -60,6 +67,12 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
                         params: ::std::vec![#(#params),*],
                         body: #body,
                         span: #sp,
+                        options: KernelOptions {
+                            fastmath: #fastmath,
+                            max_threads_per_block: #max_threads,
+                            min_blocks_per_sm: #min_blocks,
+                            max_registers: #max_registers,
+                        },
                     })
                 })
             }
@@ -70,7 +83,7 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
         const _: () = {
             #[allow(unused_imports)]
             use ::gpujit::kernel_prelude::*;
-            #[allow(dead_code, unused, non_snake_case, clippy::all)]
+            #[allow(dead_code, unused, non_snake_case, unstable_name_collisions, clippy::all)]
             #twin
         };
     }
@@ -249,6 +262,11 @@ fn expr(e: &Expr) -> TokenStream {
         ExprKind::Cast(a, t) => {
             let (a, t) = (expr(a), ty(t));
             quote!(ExprKind::Cast(::std::boxed::Box::new(#a), #t))
+        }
+        ExprKind::Math(f, ops) => {
+            let f = format_ident!("{}", f);
+            let ops = ops.iter().map(expr);
+            quote!(ExprKind::Math(::gpujit::__private::MathFn::#f, ::std::vec![#(#ops),*]))
         }
         ExprKind::Builtin(b, dim) => {
             let b = format_ident!("{}", b);

@@ -17,18 +17,19 @@ mod generate;
 mod parse;
 
 /// Turns a function over array indices into a GPU kernel. See the `gpujit` crate documentation for
-/// the kernel language.
+/// the kernel language. Options: `#[gpu_kernel(fastmath, launch_bounds = 256, max_registers = 64)]`
+/// (`launch_bounds = (256, 2)` also gives the minimum resident blocks per multiprocessor).
 #[proc_macro_attribute]
 pub fn gpu_kernel(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let attr = proc_macro2::TokenStream::from(attr);
-    if !attr.is_empty() {
-        return syn::Error::new_spanned(attr, "#[gpu_kernel] takes no options yet").to_compile_error().into();
-    }
+    let options = match parse::options(attr.into()) {
+        Ok(o) => o,
+        Err(e) => return e.to_compile_error().into(),
+    };
     let func = match syn::parse::<syn::ItemFn>(item) {
         Ok(f) => f,
         Err(e) => return e.to_compile_error().into(),
     };
-    match parse::kernel(&func) {
+    match parse::kernel(&func, options) {
         Ok(k) => generate::kernel(&k, &func).into(),
         Err(e) => e.to_compile_error().into(),
     }

@@ -7,11 +7,97 @@ use syn::spanned::Spanned;
 use syn::{Error, Result};
 
 pub struct Kernel {
+    pub options: Options,
     pub name: syn::Ident,
     pub generics: Vec<(String, Bound)>,
     pub params: Vec<Param>,
     pub body: Block,
 }
+
+/// `#[gpu_kernel(fastmath, launch_bounds = 256 | (256, 2), max_registers = 64)]`.
+#[derive(Default)]
+pub struct Options {
+    pub fastmath: bool,
+    pub max_threads: Option<u32>,
+    pub min_blocks: Option<u32>,
+    pub max_registers: Option<u32>,
+}
+
+pub fn options(attr: proc_macro2::TokenStream) -> Result<Options> {
+    use syn::parse::Parser;
+    let metas = syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated.parse2(attr)?;
+    let mut o = Options::default();
+    let positive = |e: &syn::Expr| -> Result<u32> {
+        match strip(e) {
+            syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => {
+                let v: u32 = i.base10_parse()?;
+                if v == 0 {
+                    return err(i.span(), "must be at least 1");
+                }
+                Ok(v)
+            }
+            other => err(other.span(), "expected an integer literal"),
+        }
+    };
+    for m in metas {
+        let key = m.path().get_ident().map(|i| i.to_string()).unwrap_or_default();
+        match (key.as_str(), &m) {
+            ("fastmath", syn::Meta::Path(_)) => o.fastmath = true,
+            ("launch_bounds", syn::Meta::NameValue(nv)) => match strip(&nv.value) {
+                syn::Expr::Tuple(t) if t.elems.len() == 2 => {
+                    o.max_threads = Some(positive(&t.elems[0])?);
+                    o.min_blocks = Some(positive(&t.elems[1])?);
+                }
+                v => o.max_threads = Some(positive(v)?),
+            },
+            ("max_registers", syn::Meta::NameValue(nv)) => o.max_registers = Some(positive(&nv.value)?),
+            _ => {
+                return err(
+                    m.span(),
+                    "unknown kernel option; the options are `fastmath`, `launch_bounds = N` (or `(N, min_blocks)`) and `max_registers = N`",
+                )
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// The math methods, by Rust name and `MathFn` variant, with the number of arguments they take.
+const MATH: &[(&str, &str, usize)] = &[
+    ("sqrt", "Sqrt", 0),
+    ("exp", "Exp", 0),
+    ("exp2", "Exp2", 0),
+    ("ln", "Ln", 0),
+    ("log2", "Log2", 0),
+    ("log10", "Log10", 0),
+    ("powf", "Powf", 1),
+    ("powi", "Powi", 1),
+    ("sin", "Sin", 0),
+    ("cos", "Cos", 0),
+    ("tan", "Tan", 0),
+    ("asin", "Asin", 0),
+    ("acos", "Acos", 0),
+    ("atan", "Atan", 0),
+    ("atan2", "Atan2", 1),
+    ("sinh", "Sinh", 0),
+    ("cosh", "Cosh", 0),
+    ("tanh", "Tanh", 0),
+    ("abs", "Abs", 0),
+    ("floor", "Floor", 0),
+    ("ceil", "Ceil", 0),
+    ("round", "Round", 0),
+    ("trunc", "Trunc", 0),
+    ("min", "Min", 1),
+    ("max", "Max", 1),
+    ("mul_add", "MulAdd", 2),
+    ("hypot", "Hypot", 1),
+    ("cbrt", "Cbrt", 0),
+    ("recip", "Recip", 0),
+    ("signum", "Signum", 0),
+    ("copysign", "Copysign", 1),
+    ("erf", "Erf", 0),
+    ("erfc", "Erfc", 0),
+];
 
 #[derive(Copy, Clone)]
 pub enum Bound {
@@ -78,6 +164,8 @@ pub enum ExprKind {
     Unary(&'static str, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Cast(Box<Expr>, Ty),
+    /// A math method: the `MathFn` variant and the operands, receiver first.
+    Math(&'static str, Vec<Expr>),
     /// An intrinsic: the `ast::Builtin` variant and, for per-dimension ones, the `ast::Dim`.
     Builtin(&'static str, Option<&'static str>),
 }
@@ -91,7 +179,7 @@ fn err<T>(span: Span, msg: impl std::fmt::Display) -> Result<T> {
     Err(Error::new(span, msg))
 }
 
-pub fn kernel(f: &syn::ItemFn) -> Result<Kernel> {
+pub fn kernel(f: &syn::ItemFn, options: Options) -> Result<Kernel> {
     let sig = &f.sig;
     if let Some(t) = &sig.constness {
         return err(t.span(), "a kernel cannot be `const`");
@@ -139,7 +227,7 @@ pub fn kernel(f: &syn::ItemFn) -> Result<Kernel> {
         params.push(Param { name, kind, span: pt.span() });
     }
     let body = cx.block(&f.block)?;
-    Ok(Kernel { name: sig.ident.clone(), generics, params, body })
+    Ok(Kernel { options, name: sig.ident.clone(), generics, params, body })
 }
 
 fn type_bound(tp: &syn::TypeParam) -> Result<Bound> {
@@ -406,7 +494,22 @@ impl Cx<'_> {
                 match (method.as_str(), ident_of(&m.receiver)) {
                     ("len", Some(array)) if m.args.is_empty() => ExprKind::Len(array),
                     ("len", _) => return err(span, "`len()` applies to an array parameter: `name.len()`"),
-                    _ => return err(m.method.span(), format!("method `{method}` is not supported in kernels yet")),
+                    _ => match MATH.iter().find(|(name, _, _)| *name == method) {
+                        Some((_, variant, nargs)) => {
+                            if m.args.len() != *nargs {
+                                return err(m.span(), format!("`{method}` takes {nargs} argument(s)"));
+                            }
+                            if m.turbofish.is_some() {
+                                return err(m.span(), "turbofish is not supported on math methods");
+                            }
+                            let mut ops = vec![self.expr(&m.receiver)?];
+                            for a in &m.args {
+                                ops.push(self.expr(a)?);
+                            }
+                            ExprKind::Math(variant, ops)
+                        }
+                        None => return err(m.method.span(), format!("method `{method}` is not supported in kernels yet")),
+                    },
                 }
             }
             syn::Expr::Unary(u) => {

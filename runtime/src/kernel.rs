@@ -76,6 +76,13 @@ impl Kernel {
         else {
             return Ok(());
         };
+        if let Some(max) = self.source.options.max_threads_per_block {
+            let threads = block.iter().map(|&b| b as u64).product::<u64>();
+            if threads > max as u64 {
+                let message = format!("a block of {threads} threads exceeds the kernel's launch_bounds = {max}");
+                return Err(Error::LaunchConfig { kernel: self.source.name.clone(), message });
+            }
+        }
         let compiled = self.compiled(&device, key)?;
         let mut slots = [0u64; 2 * MAX_ARGS];
         let mut k = 0;
