@@ -77,9 +77,10 @@ pub mod prelude {
 /// The functions here are the host stand-ins rustc type-checks kernel bodies against; called
 /// outside a kernel they panic.
 pub mod kernel_prelude {
+    use std::marker::PhantomData;
     use std::ops::{
-        Add, AddAssign, BitAnd, BitAndAssign, BitOr, BitOrAssign, BitXor, BitXorAssign, Div, DivAssign, Mul, MulAssign, Neg, Not, Rem,
-        RemAssign, Shl, ShlAssign, Shr, ShrAssign, Sub, SubAssign,
+        Add, AddAssign, BitAnd, BitAndAssign, BitOr, BitOrAssign, BitXor, BitXorAssign, Div, DivAssign, Index, IndexMut, Mul, MulAssign,
+        Neg, Not, Rem, RemAssign, Shl, ShlAssign, Shr, ShrAssign, Sub, SubAssign,
     };
 
     /// Any scalar type a kernel can take.
@@ -322,6 +323,112 @@ pub mod kernel_prelude {
         grid_dim_x: "Blocks in the grid along x (CUDA `gridDim.x`).";
         grid_dim_y: "Blocks in the grid along y (CUDA `gridDim.y`).";
         grid_dim_z: "Blocks in the grid along z (CUDA `gridDim.z`).";
+    }
+
+    /// A block's shared array of `N` elements: `let mut tile = shared_array::<f32, 256>();`.
+    pub struct SharedArray<T, const N: usize>(PhantomData<T>);
+    /// A block's 2-D shared array, indexed `tile[[row, col]]`.
+    pub struct SharedArray2d<T, const R: usize, const C: usize>(PhantomData<T>);
+    /// The block's dynamic shared memory, sized by the launch (`launch!(k[g, b, &stream, bytes](..))`).
+    pub struct DynamicShared<T>(PhantomData<T>);
+    /// A per-thread array of `N` elements: `let mut acc = local_array::<f32, 8>();`.
+    pub struct LocalArray<T, const N: usize>(PhantomData<T>);
+
+    macro_rules! stand_in_array {
+        ($name:ident [$($c:tt)*] [$($u:tt)*], $idx:ty) => {
+            impl<T, $($c)*> Index<$idx> for $name<T, $($u)*> {
+                type Output = T;
+                fn index(&self, _: $idx) -> &T {
+                    outside("indexing a kernel array")
+                }
+            }
+            impl<T, $($c)*> IndexMut<$idx> for $name<T, $($u)*> {
+                fn index_mut(&mut self, _: $idx) -> &mut T {
+                    outside("indexing a kernel array")
+                }
+            }
+            impl<T, $($c)*> $name<T, $($u)*> {
+                /// The number of elements.
+                pub fn len(&self) -> usize {
+                    outside("len")
+                }
+                pub fn is_empty(&self) -> bool {
+                    outside("is_empty")
+                }
+            }
+        };
+    }
+    stand_in_array!(SharedArray [const N: usize] [N], usize);
+    stand_in_array!(SharedArray2d [const R: usize, const C: usize] [R, C], [usize; 2]);
+    stand_in_array!(DynamicShared [] [], usize);
+    stand_in_array!(LocalArray [const N: usize] [N], usize);
+
+    /// Declares a block's shared array (Numba `cuda.shared.array(N, dtype)`).
+    pub fn shared_array<T: Scalar, const N: usize>() -> SharedArray<T, N> {
+        outside("shared_array")
+    }
+    /// Declares a block's 2-D shared array of `R` rows of `C` elements.
+    pub fn shared_array_2d<T: Scalar, const R: usize, const C: usize>() -> SharedArray2d<T, R, C> {
+        outside("shared_array_2d")
+    }
+    /// The block's dynamic shared memory as an array of `T` (Numba `cuda.shared.array(0, dtype)`).
+    pub fn dynamic_shared<T: Scalar>() -> DynamicShared<T> {
+        outside("dynamic_shared")
+    }
+    /// Declares a per-thread array (Numba `cuda.local.array(N, dtype)`).
+    pub fn local_array<T: Scalar, const N: usize>() -> LocalArray<T, N> {
+        outside("local_array")
+    }
+
+    /// Waits until every thread of the block has reached this point (`__syncthreads()`).
+    pub fn sync_threads() {
+        outside("sync_threads")
+    }
+    /// Orders this thread's memory accesses as seen by its block (`__threadfence_block()`).
+    pub fn threadfence_block() {
+        outside("threadfence_block")
+    }
+    /// Orders this thread's memory accesses as seen by the device (`__threadfence()`).
+    pub fn threadfence() {
+        outside("threadfence")
+    }
+    /// Orders this thread's memory accesses as seen by the host too (`__threadfence_system()`).
+    pub fn threadfence_system() {
+        outside("threadfence_system")
+    }
+
+    /// An array atomics can update: a `&mut [T]` parameter or a shared array.
+    pub trait AtomicArray<T> {}
+    impl<T> AtomicArray<T> for [T] {}
+    impl<T, const N: usize> AtomicArray<T> for SharedArray<T, N> {}
+    impl<T> AtomicArray<T> for DynamicShared<T> {}
+
+    macro_rules! atomics {
+        ($($name:ident: $bound:ident, $doc:literal;)*) => {$(
+            #[doc = $doc]
+            #[doc = ""]
+            #[doc = "Returns the element's old value. Relaxed ordering, device scope, as CUDA's atomics."]
+            pub fn $name<T: $bound, A: AtomicArray<T> + ?Sized>(array: &mut A, index: usize, value: T) -> T {
+                let _ = (array, index, value);
+                outside(stringify!($name))
+            }
+        )*};
+    }
+    atomics! {
+        atomic_add: Number, "`array[index] += value`, atomically (i32, u32, i64, u64, f32, f64).";
+        atomic_sub: Number, "`array[index] -= value`, atomically (i32, u32, i64, u64, f32, f64).";
+        atomic_min: Number, "`array[index] = min(array[index], value)`, atomically.";
+        atomic_max: Number, "`array[index] = max(array[index], value)`, atomically.";
+        atomic_and: Int, "`array[index] &= value`, atomically (i32, u32, i64, u64).";
+        atomic_or: Int, "`array[index] |= value`, atomically (i32, u32, i64, u64).";
+        atomic_xor: Int, "`array[index] ^= value`, atomically (i32, u32, i64, u64).";
+        atomic_exch: Number, "Stores `value` in `array[index]`, atomically.";
+    }
+
+    /// Compare-and-swap: if `array[index] == expected`, stores `new`; returns the old value.
+    pub fn atomic_cas<T: Number, A: AtomicArray<T> + ?Sized>(array: &mut A, index: usize, expected: T, new: T) -> T {
+        let _ = (array, index, expected, new);
+        outside("atomic_cas")
     }
 
     /// `grid(1)`: the thread's absolute index in a 1-D grid (Numba's `cuda.grid(1)`).

@@ -109,3 +109,29 @@ fn device_specs() {
         assert_eq!(Device::from_spec(None).unwrap().id(), gpujit::DeviceId::Cpu);
     }
 }
+
+#[gpu_kernel]
+fn shared_overrun(out: &mut [f32]) {
+    let mut tile = shared_array::<f32, 32>();
+    let t = thread_idx_x();
+    tile[t] = 1.0;
+    sync_threads();
+    if t == 0 {
+        out[0] = tile[0];
+    }
+}
+
+/// Out-of-range shared-memory accesses are caught too, naming the shared array, and cannot
+/// touch the memory around the block's shared buffer.
+#[test]
+fn shared_out_of_bounds_is_an_error() {
+    let dev = Device::cpu();
+    let mut out = DeviceArray::<f32>::zeros(&dev, 1).unwrap();
+    let e = launch!(shared_overrun[2, 64](&mut out)).unwrap_err();
+    match &e {
+        gpujit::Error::OutOfBounds { array, index, len, tx, .. } => {
+            assert_eq!((array.as_str(), *index, *len, *tx), ("tile", 32, 32, 32), "{e}");
+        }
+        other => panic!("expected OutOfBounds, got {other}"),
+    }
+}

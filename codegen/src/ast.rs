@@ -165,6 +165,27 @@ pub enum Stmt {
     Break(Span),
     Continue(Span),
     Return(Span),
+    /// `let mut name = shared_array::<T, N>()` (`dims` = [N]), `shared_array_2d::<T, R, C>()`
+    /// ([R, C]) or `dynamic_shared::<T>()` (`dims` empty: sized by the launch).
+    Shared {
+        name: String,
+        elem: TypeRef,
+        dims: Vec<u64>,
+        span: Span,
+    },
+    /// `let mut name = local_array::<T, N>()`: a per-thread array.
+    Local {
+        name: String,
+        elem: TypeRef,
+        len: u64,
+        span: Span,
+    },
+    /// `sync_threads()`: a barrier for the threads of a block.
+    Barrier(Span),
+    /// `threadfence_block()`, `threadfence()`, `threadfence_system()`.
+    Fence(FenceScope, Span),
+    /// An expression evaluated for its effect (an atomic whose old value is unused).
+    Eval(Expr),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -175,11 +196,60 @@ pub struct RangeLoop {
     pub step: Option<Expr>,
 }
 
-/// The left-hand side of an assignment.
+/// The reach of a memory fence.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FenceScope {
+    Block,
+    Device,
+    System,
+}
+
+/// An atomic read-modify-write on an array element.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AtomicOp {
+    Add,
+    Sub,
+    Min,
+    Max,
+    And,
+    Or,
+    Xor,
+    /// Exchange: store the value, return the old one.
+    Exch,
+    /// Compare-and-swap: `(expected, new)`; returns the old value.
+    Cas,
+}
+
+impl AtomicOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            AtomicOp::Add => "atomic_add",
+            AtomicOp::Sub => "atomic_sub",
+            AtomicOp::Min => "atomic_min",
+            AtomicOp::Max => "atomic_max",
+            AtomicOp::And => "atomic_and",
+            AtomicOp::Or => "atomic_or",
+            AtomicOp::Xor => "atomic_xor",
+            AtomicOp::Exch => "atomic_exch",
+            AtomicOp::Cas => "atomic_cas",
+        }
+    }
+
+    /// Operands after the index: 2 for `Cas`, else 1.
+    pub fn values(self) -> usize {
+        if self == AtomicOp::Cas {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+/// The left-hand side of an assignment. `index` has one expression per dimension.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Place {
     Var(String, Span),
-    Index { array: String, index: Expr, span: Span },
+    Index { array: String, index: Vec<Expr>, span: Span },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -198,9 +268,10 @@ pub enum ExprKind {
     /// A local variable or a scalar parameter.
     Var(String),
     /// `array[index]`
+    /// `array[index]`, or `array[[i, j]]` for a 2-D shared array (one expression a dimension).
     Index {
         array: String,
-        index: Box<Expr>,
+        index: Vec<Expr>,
     },
     /// `array.len()`
     Len(String),
@@ -212,6 +283,12 @@ pub enum ExprKind {
     Builtin(Builtin, Vec<Expr>),
     /// A math method; the receiver is the first operand (`x.powf(y)` → `[x, y]`).
     Math(MathFn, Vec<Expr>),
+    /// `atomic_add(array, index, value)`, ...: `operands` are the index then the values.
+    Atomic {
+        op: AtomicOp,
+        array: String,
+        operands: Vec<Expr>,
+    },
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]

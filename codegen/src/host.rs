@@ -1,21 +1,25 @@
 //! The host target: the CPU backend's machine code, JIT-compiled in process by LLVM (MCJIT).
 //!
-//! The body function is internal and always inlined into an entry wrapper that runs whole blocks
-//! of a launch with CUDA's semantics, one thread after another:
+//! The body function is internal and always inlined into two entries:
 //!
 //! ```text
-//! entry(args: *const u64, dims: *const u32 /* grid x y z, block x y z */, first: u64, end: u64,
-//!       oob: *mut u64 /* [u64; OOB_RECORD_LEN] */)
+//! gpujit_host_entry(args: *const u64, dims: *const u32 /* grid x y z, block x y z */,
+//!                   first: u64, end: u64, oob: *mut u64, shared: *mut u8, dynamic_shared_bytes: u64)
+//! gpujit_host_thread(args: *const u64, ctx: *mut HostCtx, oob: *mut u64)
 //! ```
 //!
 //! `args` holds 8-byte slots: an array parameter takes two (data pointer, length), a scalar one
-//! (its value in the low bytes). Blocks `first..end` (linear ids, x fastest) run in order; the
-//! runtime spreads block ranges over its worker threads. The thread-model registers come from a
-//! per-call context (`[u32; 12]`: tid, ntid, ctaid, nctaid), which the optimizer keeps in registers.
+//! (its value in the low bytes). The first entry runs blocks `first..end` (linear ids, x fastest),
+//! each block's threads one after another; it serves kernels without barriers. The second runs one
+//! thread described by a [`HostCtx`]; the runtime runs the threads of a block as fibers and the
+//! kernel's `sync_threads()` calls the context's `barrier` callback, which switches to the next
+//! fiber. Shared memory is a per-block buffer the runtime provides.
+//!
 //! Every array access is bounds-checked: a bad one is skipped (a load yields 0) and the first is
-//! recorded in `oob`, so a kernel bug cannot corrupt host memory.
+//! recorded in `oob` (`[1, array number, index, thread x y z, block x y z]`, array numbers as in
+//! [`crate::lower::array_table`]), so a kernel bug cannot corrupt host memory.
 
-use crate::ast::Dim;
+use crate::ast::{Dim, FenceScope};
 use crate::error::CompileError;
 use crate::ir::{self, ParamType};
 use crate::lower::{self, counted_loop, memory_type};
@@ -29,20 +33,51 @@ use inkwell::execution_engine::ExecutionEngine;
 use inkwell::module::{Linkage, Module};
 use inkwell::targets::{CodeModel, InitializationConfig, RelocMode, Target as LlvmTarget, TargetMachine};
 use inkwell::types::BasicMetadataTypeEnum;
-use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue};
-use inkwell::{AddressSpace, OptimizationLevel};
-use std::mem::ManuallyDrop;
+use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PointerValue};
+use inkwell::{AddressSpace, AtomicOrdering, OptimizationLevel};
+use std::ffi::c_void;
+use std::mem::{offset_of, size_of, ManuallyDrop};
 use std::sync::Once;
 
-/// The signature of a compiled host entry.
-pub type HostEntry = unsafe extern "C" fn(args: *const u64, dims: *const u32, first_block: u64, end_block: u64, oob: *mut u64);
+/// The entry running whole blocks (kernels without barriers).
+pub type HostEntry = unsafe extern "C" fn(
+    args: *const u64,
+    dims: *const u32,
+    first_block: u64,
+    end_block: u64,
+    oob: *mut u64,
+    shared: *mut u8,
+    dynamic_shared_bytes: u64,
+);
 
-/// Length of the out-of-bounds record an entry fills on its first bad access: `[1, array
-/// parameter index, element index, thread x, y, z, block x, y, z]`; all zero when none happened.
+/// The entry running one thread.
+pub type HostThreadEntry = unsafe extern "C" fn(args: *const u64, ctx: *mut HostCtx, oob: *mut u64);
+
+/// What one thread of the CPU backend sees of the launch.
+#[repr(C)]
+#[derive(Debug)]
+pub struct HostCtx {
+    /// threadIdx, blockDim, blockIdx, gridDim (x, y, z each).
+    pub sregs: [u32; 12],
+    /// The block's shared memory: static arrays, then dynamic shared memory.
+    pub shared: *mut u8,
+    /// Called by `sync_threads()` with this context.
+    pub barrier: Option<unsafe extern "C" fn(*mut HostCtx)>,
+    /// The runtime's handle of the fiber running the thread.
+    pub fiber: *mut c_void,
+    pub dynamic_shared_bytes: u64,
+}
+
+/// Length of the out-of-bounds record an entry fills on its first bad access.
 pub const OOB_RECORD_LEN: usize = 9;
 
-/// The name of the entry wrapper in the host module.
+const CTX_SHARED: u64 = offset_of!(HostCtx, shared) as u64;
+const CTX_BARRIER: u64 = offset_of!(HostCtx, barrier) as u64;
+const CTX_DYNAMIC: u64 = offset_of!(HostCtx, dynamic_shared_bytes) as u64;
+const CTX_SIZE: u64 = size_of::<HostCtx>() as u64;
+
 const ENTRY: &str = "gpujit_host_entry";
+const THREAD_ENTRY: &str = "gpujit_host_thread";
 
 /// The CPU backend's target.
 #[derive(Copy, Clone, Debug, Default)]
@@ -53,6 +88,36 @@ fn init_native() -> Result<(), String> {
     let mut result = Ok(());
     INIT.call_once(|| result = LlvmTarget::initialize_native(&InitializationConfig::default()));
     result
+}
+
+/// The context parameter (second to last) and the out-of-bounds record (last) of the body.
+fn ctx_params<'ctx>(body: FunctionValue<'ctx>) -> (PointerValue<'ctx>, PointerValue<'ctx>) {
+    let n = body.count_params();
+    match (body.get_nth_param(n - 2), body.get_nth_param(n - 1)) {
+        (Some(c), Some(r)) => (c.into_pointer_value(), r.into_pointer_value()),
+        _ => unreachable!("the host body takes the thread context and the record last"),
+    }
+}
+
+/// The address of the byte `offset` of `base`.
+fn byte_addr<'ctx>(
+    b: &Builder<'ctx>,
+    cx: &inkwell::context::ContextRef<'ctx>,
+    base: PointerValue<'ctx>,
+    offset: u64,
+) -> Result<PointerValue<'ctx>, BuilderError> {
+    // SAFETY (of the generated code): callers pass offsets inside the object `base` points to.
+    unsafe { b.build_in_bounds_gep(cx.i8_type(), base, &[cx.i64_type().const_int(offset, false)], "field") }
+}
+
+fn ctx_field<'ctx>(
+    b: &Builder<'ctx>,
+    module: &Module<'ctx>,
+    body: FunctionValue<'ctx>,
+    offset: u64,
+) -> Result<PointerValue<'ctx>, BuilderError> {
+    let cx = module.get_context();
+    byte_addr(b, &cx, ctx_params(body).0, offset)
 }
 
 impl Target for HostTarget {
@@ -79,12 +144,18 @@ impl Target for HostTarget {
         vec![cx.ptr_type(AddressSpace::default()).into(), cx.ptr_type(AddressSpace::default()).into()]
     }
 
-    fn bounds_check(&self) -> bool {
-        true
+    fn configure_body<'ctx>(&self, cx: &'ctx Context, body: FunctionValue<'ctx>) {
+        body.set_linkage(Linkage::Internal);
+        let always = inkwell::attributes::Attribute::get_named_enum_kind_id("alwaysinline");
+        body.add_attribute(AttributeLoc::Function, cx.create_enum_attribute(always, 0));
     }
 
     fn math_function(&self, f: MathFn, t: ScalarType, _fast: bool) -> Option<String> {
         f.libm_name(t)
+    }
+
+    fn bounds_check(&self) -> bool {
+        true
     }
 
     fn report_out_of_bounds<'ctx>(
@@ -97,11 +168,7 @@ impl Target for HostTarget {
     ) -> Result<(), BuilderError> {
         let cx = module.get_context();
         let i64t = cx.i64_type();
-        let n = body.count_params();
-        let (Some(ctx), Some(rec)) = (body.get_nth_param(n - 2), body.get_nth_param(n - 1)) else {
-            unreachable!("the host body takes the thread context and the record last")
-        };
-        let (ctx, rec) = (ctx.into_pointer_value(), rec.into_pointer_value());
+        let (ctx, rec) = ctx_params(body);
         let flag = b.build_load(i64t, rec, "oobflag")?.into_int_value();
         let first = b.build_int_compare(inkwell::IntPredicate::EQ, flag, i64t.const_zero(), "oobfirst")?;
         let write = cx.append_basic_block(body, "oob.record");
@@ -124,7 +191,7 @@ impl Target for HostTarget {
             SpecialReg::Ctaid(Dim::Z),
         ];
         for (k, reg) in regs.into_iter().enumerate() {
-            // SAFETY (of the generated code): the context is [u32; 12] and host_slot() < 12.
+            // SAFETY (of the generated code): sregs is [u32; 12] at the start of the context.
             let a = unsafe { b.build_in_bounds_gep(cx.i32_type(), ctx, &[i64t.const_int(reg.host_slot(), false)], "ctxslot")? };
             let v = b.build_load(cx.i32_type(), a, "reg")?.into_int_value();
             let v = b.build_int_z_extend(v, i64t, "reg64")?;
@@ -135,10 +202,49 @@ impl Target for HostTarget {
         Ok(())
     }
 
-    fn configure_body<'ctx>(&self, cx: &'ctx Context, body: FunctionValue<'ctx>) {
-        body.set_linkage(Linkage::Internal);
-        let always = inkwell::attributes::Attribute::get_named_enum_kind_id("alwaysinline");
-        body.add_attribute(AttributeLoc::Function, cx.create_enum_attribute(always, 0));
+    fn shared_array<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        builder: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        _index: u32,
+        _elem: ScalarType,
+        _len: u64,
+        offset: u64,
+    ) -> Result<PointerValue<'ctx>, BuilderError> {
+        let cx = module.get_context();
+        let base = builder.build_load(cx.ptr_type(AddressSpace::default()), ctx_field(builder, module, body, CTX_SHARED)?, "shared")?;
+        byte_addr(builder, &cx, base.into_pointer_value(), offset)
+    }
+
+    fn dynamic_shared<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        builder: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        offset: u64,
+    ) -> Result<(PointerValue<'ctx>, IntValue<'ctx>), BuilderError> {
+        let cx = module.get_context();
+        let base = builder.build_load(cx.ptr_type(AddressSpace::default()), ctx_field(builder, module, body, CTX_SHARED)?, "shared")?;
+        let ptr = byte_addr(builder, &cx, base.into_pointer_value(), offset)?;
+        let bytes = builder.build_load(cx.i64_type(), ctx_field(builder, module, body, CTX_DYNAMIC)?, "dynbytes")?;
+        Ok((ptr, bytes.into_int_value()))
+    }
+
+    fn barrier<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, body: FunctionValue<'ctx>) -> Result<(), BuilderError> {
+        let cx = module.get_context();
+        let ptr = cx.ptr_type(AddressSpace::default());
+        let callback = builder.build_load(ptr, ctx_field(builder, module, body, CTX_BARRIER)?, "barrier")?.into_pointer_value();
+        let fn_type = cx.void_type().fn_type(&[ptr.into()], false);
+        builder.build_indirect_call(fn_type, callback, &[ctx_params(body).0.into()], "")?;
+        Ok(())
+    }
+
+    fn fence<'ctx>(&self, _module: &Module<'ctx>, builder: &Builder<'ctx>, _scope: FenceScope) -> Result<(), BuilderError> {
+        // All of a launch's threads share one memory; a sequentially consistent fence orders
+        // at least as strongly as any of CUDA's scopes.
+        builder.build_fence(AtomicOrdering::SequentiallyConsistent, false, "")?;
+        Ok(())
     }
 
     fn read_special<'ctx>(
@@ -149,13 +255,12 @@ impl Target for HostTarget {
         reg: SpecialReg,
     ) -> Result<IntValue<'ctx>, BuilderError> {
         let cx = module.get_context();
-        let ctx_ptr = match body.get_nth_param(body.count_params() - 2) {
-            Some(p) => p.into_pointer_value(),
-            None => unreachable!("the host body takes the thread context second to last"),
-        };
         let i32t = cx.i32_type();
-        // SAFETY (of the generated code): the context is a [u32; 12] and host_slot() < 12.
-        let addr = unsafe { builder.build_in_bounds_gep(i32t, ctx_ptr, &[cx.i64_type().const_int(reg.host_slot(), false)], "ctxslot")? };
+        // SAFETY (of the generated code): sregs is [u32; 12] at the start of the context and
+        // host_slot() < 12.
+        let addr = unsafe {
+            builder.build_in_bounds_gep(i32t, ctx_params(body).0, &[cx.i64_type().const_int(reg.host_slot(), false)], "ctxslot")?
+        };
         Ok(builder.build_load(i32t, addr, "sreg")?.into_int_value())
     }
 
@@ -166,118 +271,197 @@ impl Target for HostTarget {
         body: FunctionValue<'ctx>,
         kernel: &ir::Kernel,
     ) -> Result<(), BuilderError> {
-        let ptr = cx.ptr_type(AddressSpace::default());
-        let i64t = cx.i64_type();
-        let i32t = cx.i32_type();
-        let fn_type = cx.void_type().fn_type(&[ptr.into(), ptr.into(), i64t.into(), i64t.into(), ptr.into()], false);
-        let entry = module.add_function(ENTRY, fn_type, Some(Linkage::External));
-        let b = cx.create_builder();
-        b.position_at_end(cx.append_basic_block(entry, "entry"));
-        let param = |i: u32| match entry.get_nth_param(i) {
-            Some(p) => p,
-            None => unreachable!("entry has five parameters"),
-        };
-        let (args, dims) = (param(0).into_pointer_value(), param(1).into_pointer_value());
-        let (first, end) = (param(2).into_int_value(), param(3).into_int_value());
-        let oob = param(4).into_pointer_value();
+        emit_block_entry(cx, module, body, kernel)?;
+        emit_thread_entry(cx, module, body, kernel)
+    }
+}
 
-        // Unpack the argument slots once.
-        let mut call_args: Vec<BasicMetadataValueEnum> = Vec::new();
-        let mut slot = 0u64;
-        let mut slot_addr = |b: &Builder<'ctx>| -> Result<_, BuilderError> {
-            // SAFETY (of the generated code): the runtime passes one slot per value unpacked here.
-            let a = unsafe { b.build_in_bounds_gep(i64t, args, &[i64t.const_int(slot, false)], "slot")? };
-            slot += 1;
-            Ok(a)
-        };
-        for p in &kernel.params {
-            match p.ty {
-                ParamType::Array { .. } => {
-                    let a = slot_addr(&b)?;
-                    call_args.push(b.build_load(ptr, a, &p.name)?.into());
-                    let a = slot_addr(&b)?;
-                    call_args.push(b.build_load(i64t, a, "len")?.into());
-                }
-                ParamType::Scalar(t) => {
-                    let a = slot_addr(&b)?;
-                    call_args.push(b.build_load(memory_type(cx, t), a, &p.name)?.into());
-                }
+/// Loads the kernel's arguments from the slots at `args`, as the body takes them.
+fn unpack_args<'ctx>(
+    cx: &'ctx Context,
+    b: &Builder<'ctx>,
+    args: PointerValue<'ctx>,
+    kernel: &ir::Kernel,
+) -> Result<Vec<BasicMetadataValueEnum<'ctx>>, BuilderError> {
+    let (ptr, i64t) = (cx.ptr_type(AddressSpace::default()), cx.i64_type());
+    let mut out: Vec<BasicMetadataValueEnum> = Vec::new();
+    let mut slot = 0u64;
+    let mut next = |b: &Builder<'ctx>| -> Result<PointerValue<'ctx>, BuilderError> {
+        // SAFETY (of the generated code): the runtime passes one slot per value unpacked here.
+        let a = unsafe { b.build_in_bounds_gep(i64t, args, &[i64t.const_int(slot, false)], "slot")? };
+        slot += 1;
+        Ok(a)
+    };
+    for p in &kernel.params {
+        match p.ty {
+            ParamType::Array { .. } => {
+                let a = next(b)?;
+                out.push(b.build_load(ptr, a, &p.name)?.into());
+                let a = next(b)?;
+                out.push(b.build_load(i64t, a, "len")?.into());
+            }
+            ParamType::Scalar(t) => {
+                let a = next(b)?;
+                out.push(b.build_load(memory_type(cx, t), a, &p.name)?.into());
             }
         }
-        let dim = |b: &Builder<'ctx>, i: u64| -> Result<IntValue<'ctx>, BuilderError> {
-            // SAFETY (of the generated code): dims is a [u32; 6].
-            let a = unsafe { b.build_in_bounds_gep(i32t, dims, &[i64t.const_int(i, false)], "dim")? };
-            Ok(b.build_load(i32t, a, "d")?.into_int_value())
-        };
-        let grid: Vec<IntValue> = (0..3).map(|i| dim(&b, i)).collect::<Result<_, _>>()?;
-        let block: Vec<IntValue> = (3..6).map(|i| dim(&b, i)).collect::<Result<_, _>>()?;
-        let ctx = b.build_array_alloca(i32t, i32t.const_int(12, false), "threadctx")?;
-        let store_reg = |b: &Builder<'ctx>, reg: SpecialReg, v: IntValue<'ctx>| -> Result<(), BuilderError> {
-            // SAFETY (of the generated code): host_slot() < 12, the context's length.
-            let a = unsafe { b.build_in_bounds_gep(i32t, ctx, &[i64t.const_int(reg.host_slot(), false)], "ctxslot")? };
-            b.build_store(a, v)?;
-            Ok(())
-        };
-        for (d, (g, bl)) in [Dim::X, Dim::Y, Dim::Z].into_iter().zip(grid.iter().zip(&block)) {
-            store_reg(&b, SpecialReg::Nctaid(d), *g)?;
-            store_reg(&b, SpecialReg::Ntid(d), *bl)?;
+    }
+    Ok(out)
+}
+
+fn entry_param<'ctx>(f: FunctionValue<'ctx>, i: u32) -> inkwell::values::BasicValueEnum<'ctx> {
+    match f.get_nth_param(i) {
+        Some(p) => p,
+        None => unreachable!("the entry was declared with parameter {i}"),
+    }
+}
+
+/// `gpujit_host_entry`: runs blocks `first..end`, each thread in turn.
+fn emit_block_entry<'ctx>(
+    cx: &'ctx Context,
+    module: &Module<'ctx>,
+    body: FunctionValue<'ctx>,
+    kernel: &ir::Kernel,
+) -> Result<(), BuilderError> {
+    let ptr = cx.ptr_type(AddressSpace::default());
+    let (i64t, i32t) = (cx.i64_type(), cx.i32_type());
+    let fn_type = cx.void_type().fn_type(&[ptr.into(), ptr.into(), i64t.into(), i64t.into(), ptr.into(), ptr.into(), i64t.into()], false);
+    let entry = module.add_function(ENTRY, fn_type, Some(Linkage::External));
+    let b = cx.create_builder();
+    b.position_at_end(cx.append_basic_block(entry, "entry"));
+    let p = |i| entry_param(entry, i);
+    let (args, dims) = (p(0).into_pointer_value(), p(1).into_pointer_value());
+    let (first, end, oob) = (p(2).into_int_value(), p(3).into_int_value(), p(4).into_pointer_value());
+    let (shared, dyn_bytes) = (p(5), p(6));
+    let call_args = unpack_args(cx, &b, args, kernel)?;
+    let dim = |b: &Builder<'ctx>, i: u64| -> Result<IntValue<'ctx>, BuilderError> {
+        // SAFETY (of the generated code): dims is a [u32; 6].
+        let a = unsafe { b.build_in_bounds_gep(i32t, dims, &[i64t.const_int(i, false)], "dim")? };
+        Ok(b.build_load(i32t, a, "d")?.into_int_value())
+    };
+    let grid: Vec<IntValue> = (0..3).map(|i| dim(&b, i)).collect::<Result<_, _>>()?;
+    let block: Vec<IntValue> = (3..6).map(|i| dim(&b, i)).collect::<Result<_, _>>()?;
+    let ctx = b.build_array_alloca(cx.i8_type(), i64t.const_int(CTX_SIZE, false), "threadctx")?;
+    ctx.as_instruction().map(|i| i.set_alignment(8));
+    let gcx = module.get_context();
+    b.build_store(byte_addr(&b, &gcx, ctx, CTX_SHARED)?, shared)?;
+    b.build_store(byte_addr(&b, &gcx, ctx, CTX_BARRIER)?, ptr.const_null())?;
+    b.build_store(byte_addr(&b, &gcx, ctx, CTX_DYNAMIC)?, dyn_bytes)?;
+    let store_reg = |b: &Builder<'ctx>, reg: SpecialReg, v: IntValue<'ctx>| -> Result<(), BuilderError> {
+        // SAFETY (of the generated code): sregs is [u32; 12] at the start of the context.
+        let a = unsafe { b.build_in_bounds_gep(i32t, ctx, &[i64t.const_int(reg.host_slot(), false)], "ctxslot")? };
+        b.build_store(a, v)?;
+        Ok(())
+    };
+    for (d, (g, bl)) in [Dim::X, Dim::Y, Dim::Z].into_iter().zip(grid.iter().zip(&block)) {
+        store_reg(&b, SpecialReg::Nctaid(d), *g)?;
+        store_reg(&b, SpecialReg::Ntid(d), *bl)?;
+    }
+    let wide = |b: &Builder<'ctx>, v: IntValue<'ctx>| b.build_int_z_extend(v, i64t, "w");
+    let gx = wide(&b, grid[0])?;
+    let gy = wide(&b, grid[1])?;
+    let gxy = b.build_int_nuw_mul(gx, gy, "gxy")?;
+    let (bx, by, bz) = (wide(&b, block[0])?, wide(&b, block[1])?, wide(&b, block[2])?);
+    let zero = i64t.const_zero();
+    counted_loop(cx, &b, entry, first, end, "blk", &mut |blk| {
+        let cx_ = b.build_int_unsigned_rem(blk, gx, "cx")?;
+        let rest = b.build_int_unsigned_div(blk, gx, "rest")?;
+        let cy = b.build_int_unsigned_rem(rest, gy, "cy")?;
+        let cz = b.build_int_unsigned_div(blk, gxy, "cz")?;
+        for (d, v) in [(Dim::X, cx_), (Dim::Y, cy), (Dim::Z, cz)] {
+            let v = b.build_int_truncate(v, i32t, "c32")?;
+            store_reg(&b, SpecialReg::Ctaid(d), v)?;
         }
-        let wide = |b: &Builder<'ctx>, v: IntValue<'ctx>| b.build_int_z_extend(v, i64t, "w");
-        let gx = wide(&b, grid[0])?;
-        let gy = wide(&b, grid[1])?;
-        let gxy = b.build_int_nuw_mul(gx, gy, "gxy")?;
-        let (bx, by, bz) = (wide(&b, block[0])?, wide(&b, block[1])?, wide(&b, block[2])?);
-        let zero = i64t.const_zero();
-        counted_loop(cx, &b, entry, first, end, "blk", &mut |blk| {
-            let cx_ = b.build_int_unsigned_rem(blk, gx, "cx")?;
-            let rest = b.build_int_unsigned_div(blk, gx, "rest")?;
-            let cy = b.build_int_unsigned_rem(rest, gy, "cy")?;
-            let cz = b.build_int_unsigned_div(blk, gxy, "cz")?;
-            for (d, v) in [(Dim::X, cx_), (Dim::Y, cy), (Dim::Z, cz)] {
-                let v = b.build_int_truncate(v, i32t, "c32")?;
-                store_reg(&b, SpecialReg::Ctaid(d), v)?;
-            }
-            counted_loop(cx, &b, entry, zero, bz, "tz", &mut |tz| {
-                store_reg(&b, SpecialReg::Tid(Dim::Z), b.build_int_truncate(tz, i32t, "t32")?)?;
-                counted_loop(cx, &b, entry, zero, by, "ty", &mut |ty| {
-                    store_reg(&b, SpecialReg::Tid(Dim::Y), b.build_int_truncate(ty, i32t, "t32")?)?;
-                    counted_loop(cx, &b, entry, zero, bx, "tx", &mut |tx| {
-                        store_reg(&b, SpecialReg::Tid(Dim::X), b.build_int_truncate(tx, i32t, "t32")?)?;
-                        let mut a = call_args.clone();
-                        a.push(ctx.into());
-                        a.push(oob.into());
-                        b.build_call(body, &a, "")?;
-                        Ok(())
-                    })
+        counted_loop(cx, &b, entry, zero, bz, "tz", &mut |tz| {
+            store_reg(&b, SpecialReg::Tid(Dim::Z), b.build_int_truncate(tz, i32t, "t32")?)?;
+            counted_loop(cx, &b, entry, zero, by, "ty", &mut |ty| {
+                store_reg(&b, SpecialReg::Tid(Dim::Y), b.build_int_truncate(ty, i32t, "t32")?)?;
+                counted_loop(cx, &b, entry, zero, bx, "tx", &mut |tx| {
+                    store_reg(&b, SpecialReg::Tid(Dim::X), b.build_int_truncate(tx, i32t, "t32")?)?;
+                    let mut a = call_args.clone();
+                    a.push(ctx.into());
+                    a.push(oob.into());
+                    b.build_call(body, &a, "")?;
+                    Ok(())
                 })
             })
-        })?;
-        b.build_return(None)?;
-        Ok(())
-    }
+        })
+    })?;
+    b.build_return(None)?;
+    Ok(())
+}
+
+/// `gpujit_host_thread`: runs the one thread `ctx` describes.
+fn emit_thread_entry<'ctx>(
+    cx: &'ctx Context,
+    module: &Module<'ctx>,
+    body: FunctionValue<'ctx>,
+    kernel: &ir::Kernel,
+) -> Result<(), BuilderError> {
+    let ptr = cx.ptr_type(AddressSpace::default());
+    let fn_type = cx.void_type().fn_type(&[ptr.into(), ptr.into(), ptr.into()], false);
+    let entry = module.add_function(THREAD_ENTRY, fn_type, Some(Linkage::External));
+    let b = cx.create_builder();
+    b.position_at_end(cx.append_basic_block(entry, "entry"));
+    let mut a = unpack_args(cx, &b, entry_param(entry, 0).into_pointer_value(), kernel)?;
+    a.push(entry_param(entry, 1).into());
+    a.push(entry_param(entry, 2).into());
+    b.build_call(body, &a, "")?;
+    b.build_return(None)?;
+    Ok(())
 }
 
 /// A kernel compiled for the host: callable machine code and the JIT engine that owns it.
 pub struct HostCode {
     entry: HostEntry,
+    thread_entry: HostThreadEntry,
+    uses_barrier: bool,
+    static_shared_bytes: u64,
+    arrays: Vec<String>,
+    static_lens: Vec<Option<u64>>,
     llvm_ir: Option<String>,
     // Dropped in this order by `Drop`: the engine refers into the context.
     engine: ManuallyDrop<ExecutionEngine<'static>>,
     context: ManuallyDrop<Box<Context>>,
 }
 
-// SAFETY: after construction `HostCode` is only used through `entry`, a pointer to finalized,
-// reentrant machine code that touches nothing but its arguments. The engine and context (which
-// hold non-thread-safe reference counts) are never accessed again until `Drop`, which has
-// exclusive access, so sharing or moving the value between threads cannot race on them.
+// SAFETY: after construction `HostCode` is only used through its entry pointers (finalized,
+// reentrant machine code that touches nothing but its arguments) and immutable data. The engine
+// and context (which hold non-thread-safe reference counts) are never accessed again until
+// `Drop`, which has exclusive access, so sharing or moving the value between threads cannot race.
 unsafe impl Send for HostCode {}
-// SAFETY: see `Send`; `&HostCode` exposes only the entry pointer and an immutable string.
+// SAFETY: see `Send`; `&HostCode` exposes only the entry pointers and immutable data.
 unsafe impl Sync for HostCode {}
 
 impl HostCode {
-    /// The entry point; see the module documentation for its contract.
+    /// The entry running whole blocks; valid only for kernels without barriers.
     pub fn entry(&self) -> HostEntry {
         self.entry
+    }
+
+    /// The entry running one thread (for kernels with barriers, run as fibers).
+    pub fn thread_entry(&self) -> HostThreadEntry {
+        self.thread_entry
+    }
+
+    /// Whether the kernel calls `sync_threads()`, so its threads must run as fibers.
+    pub fn uses_barrier(&self) -> bool {
+        self.uses_barrier
+    }
+
+    /// Bytes of static shared memory a block needs (dynamic shared memory comes after).
+    pub fn static_shared_bytes(&self) -> u64 {
+        self.static_shared_bytes
+    }
+
+    /// The name of array number `n` of an out-of-bounds record.
+    pub fn array_name(&self, n: u32) -> &str {
+        self.arrays.get(n as usize).map(String::as_str).unwrap_or("?")
+    }
+
+    /// The length of a static shared or per-thread array by its out-of-bounds number.
+    pub fn static_len(&self, n: u32) -> Option<u64> {
+        self.static_lens.get(n as usize).copied().flatten()
     }
 
     /// The optimized LLVM IR, when asked for at compile time.
@@ -312,8 +496,35 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     let engine =
         module.create_jit_execution_engine(OptimizationLevel::Aggressive).map_err(|e| llvm("JIT engine creation", e.to_string()))?;
     let addr = engine.get_function_address(ENTRY).map_err(|e| llvm("JIT symbol lookup", e.to_string()))?;
-    // SAFETY: `addr` is the finalized code of ENTRY, a function emitted above with exactly the
-    // HostEntry signature and the C calling convention.
-    let entry: HostEntry = unsafe { std::mem::transmute::<usize, HostEntry>(addr) };
-    Ok(HostCode { entry, llvm_ir, engine: ManuallyDrop::new(engine), context: ManuallyDrop::new(context) })
+    let thread_addr = engine.get_function_address(THREAD_ENTRY).map_err(|e| llvm("JIT symbol lookup", e.to_string()))?;
+    // SAFETY: `addr` and `thread_addr` are the finalized code of ENTRY and THREAD_ENTRY, emitted
+    // above with exactly the HostEntry and HostThreadEntry signatures and the C calling convention.
+    let (entry, thread_entry) =
+        unsafe { (std::mem::transmute::<usize, HostEntry>(addr), std::mem::transmute::<usize, HostThreadEntry>(thread_addr)) };
+    let mut static_lens: Vec<Option<u64>> = vec![None; kernel.params.len()];
+    static_lens.extend(kernel.shared.iter().map(|s| s.static_len()));
+    static_lens.extend(kernel.local_arrays.iter().map(|l| Some(l.len)));
+    Ok(HostCode {
+        entry,
+        thread_entry,
+        uses_barrier: kernel.uses_barrier(),
+        static_shared_bytes: kernel.shared_layout().1,
+        arrays: lower::array_table(kernel),
+        static_lens,
+        llvm_ir,
+        engine: ManuallyDrop::new(engine),
+        context: ManuallyDrop::new(context),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_layout() {
+        // The generated code reads these offsets; the runtime writes the struct.
+        assert_eq!((CTX_SHARED, CTX_BARRIER, CTX_DYNAMIC, CTX_SIZE), (48, 56, 72, 80));
+        assert_eq!(offset_of!(HostCtx, fiber), 64);
+    }
 }

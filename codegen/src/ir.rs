@@ -6,7 +6,7 @@
 //! expression carries its concrete type, every variable is a numbered local, and array parameters
 //! are explicit. `Display` prints a readable Rust-like text form (see `GPUJIT_DUMP_DIR`).
 
-use crate::ast::{BinOp, Builtin, KernelOptions, UnOp};
+use crate::ast::{AtomicOp, BinOp, Builtin, FenceScope, KernelOptions, UnOp};
 use crate::math::MathFn;
 use crate::types::ScalarType;
 use std::fmt::{self, Write as _};
@@ -47,12 +47,49 @@ pub struct Local {
     pub ty: ScalarType,
 }
 
+/// An array a kernel reads or writes: a parameter, a block-shared array or a per-thread array.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ArrayRef {
+    Param(ParamId),
+    Shared(u32),
+    Local(u32),
+}
+
+/// A shared-memory array of a block. `dims` empty: dynamic shared memory, sized at launch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedArray {
+    pub name: String,
+    pub elem: ScalarType,
+    pub dims: Vec<u64>,
+}
+
+impl SharedArray {
+    /// Elements of a static array (`None` for dynamic shared memory).
+    pub fn static_len(&self) -> Option<u64> {
+        (!self.dims.is_empty()).then(|| self.dims.iter().product())
+    }
+}
+
+/// A per-thread array.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocalArray {
+    pub name: String,
+    pub elem: ScalarType,
+    pub len: u64,
+}
+
+/// Static shared arrays are laid out in declaration order, each aligned to this many bytes;
+/// dynamic shared memory starts after them.
+pub const SHARED_ALIGN: u64 = 16;
+
 /// A kernel specialized to one concrete signature.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Kernel {
     pub name: String,
     pub params: Vec<Param>,
     pub locals: Vec<Local>,
+    pub shared: Vec<SharedArray>,
+    pub local_arrays: Vec<LocalArray>,
     pub body: Vec<Stmt>,
     pub options: KernelOptions,
 }
@@ -64,9 +101,9 @@ pub enum Stmt {
         local: LocalId,
         value: Expr,
     },
-    /// `array[index] = value`
+    /// `array[index] = value` (the index flattened for 2-D arrays)
     Store {
-        array: ParamId,
+        array: ArrayRef,
         index: Expr,
         value: Expr,
     },
@@ -92,6 +129,11 @@ pub enum Stmt {
     Break,
     Continue,
     Return,
+    /// `sync_threads()`.
+    Barrier,
+    Fence(FenceScope),
+    /// Evaluate for the effect (an atomic whose result is unused).
+    Eval(Expr),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -109,11 +151,19 @@ pub enum ExprKind {
     Param(ParamId),
     /// `array[index]`, `index` a u64.
     Load {
-        array: ParamId,
+        array: ArrayRef,
         index: Box<Expr>,
     },
-    /// The length of an array parameter, a u64.
-    Len(ParamId),
+    /// The length of an array, a u64.
+    Len(ArrayRef),
+    /// An atomic read-modify-write of `array[index]` (relaxed ordering, device scope); its value
+    /// is the element's old value. `values`: one operand, or (expected, new) for `Cas`.
+    Atomic {
+        op: AtomicOp,
+        array: ArrayRef,
+        index: Box<Expr>,
+        values: Vec<Expr>,
+    },
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     /// Rust's `as` conversion of the operand to `self.ty`.
@@ -162,6 +212,54 @@ impl Kernel {
         self.params.get(id as usize).map(|p| p.name.as_str()).unwrap_or("<bad param>")
     }
 
+    /// The name of an array, as written in the kernel.
+    pub fn array_name(&self, a: ArrayRef) -> &str {
+        match a {
+            ArrayRef::Param(p) => self.param_name(p),
+            ArrayRef::Shared(i) => self.shared.get(i as usize).map(|s| s.name.as_str()).unwrap_or("<bad shared>"),
+            ArrayRef::Local(i) => self.local_arrays.get(i as usize).map(|s| s.name.as_str()).unwrap_or("<bad local>"),
+        }
+    }
+
+    /// Element type and writability of an array, `None` if it does not exist.
+    pub fn array_info(&self, a: ArrayRef) -> Option<(ScalarType, bool)> {
+        match a {
+            ArrayRef::Param(p) => match self.params.get(p as usize)?.ty {
+                ParamType::Array { elem, mutable } => Some((elem, mutable)),
+                ParamType::Scalar(_) => None,
+            },
+            ArrayRef::Shared(i) => self.shared.get(i as usize).map(|s| (s.elem, true)),
+            ArrayRef::Local(i) => self.local_arrays.get(i as usize).map(|s| (s.elem, true)),
+        }
+    }
+
+    /// Byte offsets of the static shared arrays, and the bytes they take in all (where dynamic
+    /// shared memory starts).
+    pub fn shared_layout(&self) -> (Vec<u64>, u64) {
+        let mut offsets = Vec::with_capacity(self.shared.len());
+        let mut at = 0u64;
+        for s in &self.shared {
+            offsets.push(at);
+            if let Some(n) = s.static_len() {
+                at += (n * s.elem.size_bytes() as u64).div_ceil(SHARED_ALIGN) * SHARED_ALIGN;
+            }
+        }
+        (offsets, at)
+    }
+
+    /// Whether the kernel calls `sync_threads()` anywhere.
+    pub fn uses_barrier(&self) -> bool {
+        fn any(stmts: &[Stmt]) -> bool {
+            stmts.iter().any(|s| match s {
+                Stmt::Barrier => true,
+                Stmt::If { then, otherwise, .. } => any(then) || any(otherwise),
+                Stmt::While { body, .. } | Stmt::ForRange { body, .. } => any(body),
+                _ => false,
+            })
+        }
+        any(&self.body)
+    }
+
     fn write_expr(&self, out: &mut String, e: &Expr) {
         match &e.kind {
             ExprKind::Const(Const::Int(v)) => {
@@ -181,13 +279,22 @@ impl Kernel {
             ExprKind::Local(id) => out.push_str(&self.local_name(*id)),
             ExprKind::Param(id) => out.push_str(self.param_name(*id)),
             ExprKind::Load { array, index } => {
-                out.push_str(self.param_name(*array));
+                out.push_str(self.array_name(*array));
                 out.push('[');
                 self.write_expr(out, index);
                 out.push(']');
             }
             ExprKind::Len(id) => {
-                let _ = write!(out, "{}.len()", self.param_name(*id));
+                let _ = write!(out, "{}.len()", self.array_name(*id));
+            }
+            ExprKind::Atomic { op, array, index, values } => {
+                let _ = write!(out, "{}({}, ", op.name(), self.array_name(*array));
+                self.write_expr(out, index);
+                for v in values {
+                    out.push_str(", ");
+                    self.write_expr(out, v);
+                }
+                out.push(')');
             }
             ExprKind::Unary(op, a) => {
                 out.push_str(match op {
@@ -240,7 +347,7 @@ impl Kernel {
                 out.push_str(";\n");
             }
             Stmt::Store { array, index, value } => {
-                let _ = write!(out, "{pad}{}[", self.param_name(*array));
+                let _ = write!(out, "{pad}{}[", self.array_name(*array));
                 self.write_expr(out, index);
                 out.push_str("] = ");
                 self.write_expr(out, value);
@@ -286,6 +393,17 @@ impl Kernel {
             Stmt::Return => {
                 let _ = writeln!(out, "{pad}return;");
             }
+            Stmt::Barrier => {
+                let _ = writeln!(out, "{pad}sync_threads();");
+            }
+            Stmt::Fence(scope) => {
+                let _ = writeln!(out, "{pad}fence({scope:?});");
+            }
+            Stmt::Eval(e) => {
+                out.push_str(&pad);
+                self.write_expr(out, e);
+                out.push_str(";\n");
+            }
         }
     }
 }
@@ -302,6 +420,12 @@ impl fmt::Display for Kernel {
             );
         }
         let _ = writeln!(out, "kernel {}{} {{", self.name, self.signature());
+        for s in &self.shared {
+            let _ = writeln!(out, "    shared {}: [{}; {:?}];", s.name, s.elem, s.dims);
+        }
+        for l in &self.local_arrays {
+            let _ = writeln!(out, "    local {}: [{}; {}];", l.name, l.elem, l.len);
+        }
         self.write_block(&mut out, &self.body, 1);
         out.push_str("}\n");
         f.write_str(&out)

@@ -10,9 +10,9 @@
 //! unspecified value, LLVM calls it undefined behaviour); `MIN / -1` wraps; float → int casts
 //! saturate and map NaN to 0; range loops never overflow their counter.
 
-use crate::ast::{BinOp, Builtin, Dim, UnOp};
+use crate::ast::{AtomicOp, BinOp, Builtin, Dim, UnOp};
 use crate::error::CompileError;
-use crate::ir::{self, Const, ExprKind, ParamType, Stmt};
+use crate::ir::{self, ArrayRef, Const, ExprKind, ParamType, Stmt};
 use crate::math::MathFn;
 use crate::target::{SpecialReg, Target};
 use crate::types::ScalarType;
@@ -27,7 +27,7 @@ use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::TargetMachine;
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, IntType};
 use inkwell::values::{BasicValue, BasicValueEnum, FastMathFlags, FunctionValue, IntValue, PointerValue};
-use inkwell::{FloatPredicate, IntPredicate};
+use inkwell::{AtomicOrdering, FloatPredicate, IntPredicate};
 
 /// The LLVM integer type of `bits` width (1, 8, 16, 32 or 64).
 pub fn int_type(cx: &Context, bits: u32) -> IntType<'_> {
@@ -98,6 +98,8 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
         target,
         locals: Vec::new(),
         arrays: Vec::new(),
+        shared: Vec::new(),
+        local_arrays: Vec::new(),
         scalars: Vec::new(),
         loops: Vec::new(),
     };
@@ -128,6 +130,10 @@ struct Lower<'a, 'ctx> {
     locals: Vec<PointerValue<'ctx>>,
     /// Data pointer and length of each array parameter (None for scalars).
     arrays: Vec<Option<(PointerValue<'ctx>, IntValue<'ctx>)>>,
+    /// Address and length of each shared array.
+    shared: Vec<(PointerValue<'ctx>, IntValue<'ctx>)>,
+    /// Address and length of each per-thread array.
+    local_arrays: Vec<(PointerValue<'ctx>, IntValue<'ctx>)>,
     /// Value of each scalar parameter (None for arrays).
     scalars: Vec<Option<BasicValueEnum<'ctx>>>,
     /// (continue target, break target) of each enclosing loop.
@@ -164,6 +170,24 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         for local in &self.kernel.locals {
             let slot = self.b.build_alloca(value_type(self.cx, local.ty), &local.name)?;
             self.locals.push(slot);
+        }
+        let i64t = self.cx.i64_type();
+        let (offsets, static_bytes) = self.kernel.shared_layout();
+        for (i, (s, offset)) in self.kernel.shared.iter().zip(offsets).enumerate() {
+            let entry = match s.static_len() {
+                Some(n) => (self.target.shared_array(self.module, &self.b, self.f, i as u32, s.elem, n, offset)?, i64t.const_int(n, false)),
+                None => {
+                    let (ptr, bytes) = self.target.dynamic_shared(self.module, &self.b, self.f, static_bytes)?;
+                    let size = i64t.const_int(s.elem.size_bytes() as u64, false);
+                    (ptr, self.b.build_int_unsigned_div(bytes, size, "dynlen")?)
+                }
+            };
+            self.shared.push(entry);
+        }
+        for l in &self.kernel.local_arrays {
+            let ty = memory_type(self.cx, l.elem).array_type(l.len as u32);
+            let ptr = self.b.build_alloca(ty, &l.name)?;
+            self.local_arrays.push((ptr, i64t.const_int(l.len, false)));
         }
         self.block(&self.kernel.body)?;
         if self.open() {
@@ -266,6 +290,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.b.build_return(None)?;
                 self.start_dead_block();
             }
+            Stmt::Barrier => self.target.barrier(self.module, &self.b, self.f)?,
+            Stmt::Fence(scope) => self.target.fence(self.module, &self.b, *scope)?,
+            Stmt::Eval(e) => {
+                self.expr(e)?;
+            }
         }
         Ok(())
     }
@@ -323,29 +352,48 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         Ok(())
     }
 
-    fn array(&self, id: u32) -> (PointerValue<'ctx>, IntValue<'ctx>) {
-        match self.arrays[id as usize] {
-            Some(a) => a,
-            None => unreachable!("the verifier checked that parameter {id} is an array"),
+    fn array(&self, a: ArrayRef) -> (PointerValue<'ctx>, IntValue<'ctx>) {
+        match a {
+            ArrayRef::Param(p) => match self.arrays[p as usize] {
+                Some(x) => x,
+                None => unreachable!("the verifier checked that parameter {p} is an array"),
+            },
+            ArrayRef::Shared(i) => self.shared[i as usize],
+            ArrayRef::Local(i) => self.local_arrays[i as usize],
         }
     }
 
-    fn element_addr(&self, array: u32, i: IntValue<'ctx>) -> LR<PointerValue<'ctx>> {
+    fn element_type(&self, a: ArrayRef) -> ScalarType {
+        match self.kernel.array_info(a) {
+            Some((elem, _)) => elem,
+            None => unreachable!("the verifier checked the array"),
+        }
+    }
+
+    fn element_addr(&self, array: ArrayRef, i: IntValue<'ctx>) -> LR<PointerValue<'ctx>> {
         let (ptr, _) = self.array(array);
-        let elem = match self.kernel.params[array as usize].ty {
-            ParamType::Array { elem, .. } => elem,
-            ParamType::Scalar(_) => unreachable!("the verifier checked the array"),
-        };
+        let elem = self.element_type(array);
         // SAFETY (of the generated code, not of this call): the index is checked by
         // `bounds_guard` on targets that check bounds; elsewhere it is not, as in CUDA C and
         // Numba, and the documentation says so. Building the GEP itself is always sound.
         unsafe { self.b.build_gep(memory_type(self.cx, elem), ptr, &[i], "elem") }
     }
 
+    /// The number by which out-of-bounds reports name an array: parameters by position, then
+    /// shared arrays, then per-thread arrays (see [`array_table`]).
+    fn array_number(&self, a: ArrayRef) -> u32 {
+        let (p, s) = (self.kernel.params.len() as u32, self.kernel.shared.len() as u32);
+        match a {
+            ArrayRef::Param(i) => i,
+            ArrayRef::Shared(i) => p + i,
+            ArrayRef::Local(i) => p + s + i,
+        }
+    }
+
     /// On targets that check bounds: branches on `i < len`, reporting and skipping the access
     /// otherwise. Leaves the builder in the in-bounds block and returns (out-of-bounds block,
     /// merge block); the caller branches to the merge block after the access.
-    fn bounds_guard(&self, array: u32, i: IntValue<'ctx>) -> LR<Option<(BasicBlock<'ctx>, BasicBlock<'ctx>)>> {
+    fn bounds_guard(&self, array: ArrayRef, i: IntValue<'ctx>) -> LR<Option<(BasicBlock<'ctx>, BasicBlock<'ctx>)>> {
         if !self.target.bounds_check() {
             return Ok(None);
         }
@@ -356,7 +404,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let merge = self.new_block("access.end");
         self.b.build_conditional_branch(inb, ok, oob)?;
         self.b.position_at_end(oob);
-        self.target.report_out_of_bounds(self.module, &self.b, self.f, array, i)?;
+        self.target.report_out_of_bounds(self.module, &self.b, self.f, self.array_number(array), i)?;
         // The report may have added blocks: the merge's predecessor is where it ended.
         let oob_end = self.b.get_insert_block().unwrap_or(oob);
         self.b.build_unconditional_branch(merge)?;
@@ -429,6 +477,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 }
             }
             ExprKind::Len(id) => self.array(*id).1.into(),
+            ExprKind::Atomic { op, array, index, values } => {
+                let i = self.expr(index)?.into_int_value();
+                let vals = values.iter().map(|v| self.expr(v)).collect::<LR<Vec<_>>>()?;
+                self.atomic(*op, *array, i, &vals, e.ty)?
+            }
             ExprKind::Special(b) => self.builtin(*b)?.into(),
             ExprKind::Unary(op, a) => {
                 let v = self.expr(a)?;
@@ -474,6 +527,85 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let ntid = self.special(SpecialReg::Ntid(Dim::X))?;
                 let nctaid = self.special(SpecialReg::Nctaid(Dim::X))?;
                 self.b.build_int_nuw_mul(ntid, nctaid, "gridsize1")?
+            }
+        })
+    }
+
+    /// An atomic on `array[i]`, returning the old value (0 for an out-of-bounds access on targets
+    /// that check bounds). Relaxed ordering, as CUDA's atomics.
+    fn atomic(
+        &self,
+        op: AtomicOp,
+        array: ArrayRef,
+        i: IntValue<'ctx>,
+        vals: &[BasicValueEnum<'ctx>],
+        t: ScalarType,
+    ) -> LR<BasicValueEnum<'ctx>> {
+        use inkwell::llvm_sys::core::LLVMBuildAtomicRMW;
+        use inkwell::llvm_sys::{LLVMAtomicOrdering, LLVMAtomicRMWBinOp as Op};
+        use inkwell::values::AsValueRef;
+        let guard = self.bounds_guard(array, i)?;
+        let addr = self.element_addr(array, i)?;
+        let b = &self.b;
+        let old: BasicValueEnum<'ctx> = if op == AtomicOp::Cas {
+            // cmpxchg works on integers: floats go through their bits.
+            let it = int_type(self.cx, t.bits());
+            let bits = |v: BasicValueEnum<'ctx>| -> LR<IntValue<'ctx>> {
+                Ok(if t.is_float() { b.build_bit_cast(v, it, "bits")?.into_int_value() } else { v.into_int_value() })
+            };
+            let (expected, new) = (bits(vals[0])?, bits(vals[1])?);
+            let pair = b.build_cmpxchg(addr, expected, new, AtomicOrdering::Monotonic, AtomicOrdering::Monotonic)?;
+            let old = b.build_extract_value(pair, 0, "old")?;
+            if t.is_float() {
+                b.build_bit_cast(old, value_type(self.cx, t), "oldf")?
+            } else {
+                old
+            }
+        } else {
+            let (float, signed) = (t.is_float(), t.is_signed_int());
+            let rmw = match op {
+                AtomicOp::Add if float => Op::LLVMAtomicRMWBinOpFAdd,
+                AtomicOp::Add => Op::LLVMAtomicRMWBinOpAdd,
+                AtomicOp::Sub if float => Op::LLVMAtomicRMWBinOpFSub,
+                AtomicOp::Sub => Op::LLVMAtomicRMWBinOpSub,
+                AtomicOp::Min if float => Op::LLVMAtomicRMWBinOpFMin,
+                AtomicOp::Min if signed => Op::LLVMAtomicRMWBinOpMin,
+                AtomicOp::Min => Op::LLVMAtomicRMWBinOpUMin,
+                AtomicOp::Max if float => Op::LLVMAtomicRMWBinOpFMax,
+                AtomicOp::Max if signed => Op::LLVMAtomicRMWBinOpMax,
+                AtomicOp::Max => Op::LLVMAtomicRMWBinOpUMax,
+                AtomicOp::And => Op::LLVMAtomicRMWBinOpAnd,
+                AtomicOp::Or => Op::LLVMAtomicRMWBinOpOr,
+                AtomicOp::Xor => Op::LLVMAtomicRMWBinOpXor,
+                AtomicOp::Exch => Op::LLVMAtomicRMWBinOpXchg,
+                AtomicOp::Cas => unreachable!("handled above"),
+            };
+            // SAFETY: the builder is positioned (guarded by inkwell's own calls above); `addr`
+            // points to an element of type `t` and `vals[0]` has type `t`, which the verifier
+            // checked is an integer or float type atomicrmw accepts for `rmw`. The result is a
+            // value of type `t`, as BasicValueEnum::new expects.
+            unsafe {
+                let v = LLVMBuildAtomicRMW(
+                    b.as_mut_ptr(),
+                    rmw,
+                    addr.as_value_ref(),
+                    vals[0].as_value_ref(),
+                    LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic,
+                    0,
+                );
+                BasicValueEnum::new(v)
+            }
+        };
+        Ok(match guard {
+            None => old,
+            Some((oob, merge)) => {
+                let ok = b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"));
+                b.build_unconditional_branch(merge)?;
+                b.position_at_end(merge);
+                let phi = b.build_phi(old.get_type(), "atomic.old")?;
+                let zero = old.get_type().const_zero();
+                phi.add_incoming(&[(&old, ok), (&zero, oob)]);
+                phi.as_basic_value()
             }
         })
     }
@@ -543,7 +675,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let x = args[0].into_float_value();
                 let one = self.call(self.intrinsic("llvm.copysign", &[ty]), &[ft.const_float(1.0).into(), x.into()], "sign")?;
                 let nan = b.build_float_compare(FloatPredicate::UNO, x, x, "isnan")?;
-                return Ok(b.build_select(nan, BasicValueEnum::from(x), one, "signum")?);
+                return b.build_select(nan, BasicValueEnum::from(x), one, "signum");
             }
             _ => {}
         }
@@ -727,6 +859,15 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             }
         })
     }
+}
+
+/// Names of the arrays by the numbers out-of-bounds reports use: each parameter (empty for
+/// scalars), then each shared array, then each per-thread array.
+pub fn array_table(kernel: &ir::Kernel) -> Vec<String> {
+    let params = kernel.params.iter().map(|p| p.name.clone());
+    let shared = kernel.shared.iter().map(|s| s.name.clone());
+    let local = kernel.local_arrays.iter().map(|l| l.name.clone());
+    params.chain(shared).chain(local).collect()
 }
 
 /// Emits `for i in 0..n { body(i) }` on `i64` counters (used by targets for their wrappers).

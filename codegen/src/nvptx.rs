@@ -4,7 +4,7 @@
 //! convention; array pointers are in the global address space (`ld.global`/`st.global`) and the
 //! thread-model registers are the `llvm.nvvm.read.ptx.sreg.*` intrinsics.
 
-use crate::ast::Dim;
+use crate::ast::{Dim, FenceScope};
 use crate::error::CompileError;
 use crate::ir;
 use crate::lower;
@@ -18,9 +18,9 @@ use inkwell::intrinsics::Intrinsic;
 use inkwell::module::{FlagBehavior, Linkage, Module};
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target as LlvmTarget, TargetMachine, TargetTriple};
-use inkwell::types::BasicMetadataTypeEnum;
+use inkwell::types::{BasicMetadataTypeEnum, BasicType};
 use inkwell::values::BasicMetadataValueEnum;
-use inkwell::values::{FunctionValue, IntValue};
+use inkwell::values::{FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, OptimizationLevel};
 use std::sync::Once;
 
@@ -136,6 +136,78 @@ impl Target for NvptxTarget {
         body.set_call_conventions(PTX_KERNEL_CC);
     }
 
+    fn shared_array<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        _builder: &Builder<'ctx>,
+        _body: FunctionValue<'ctx>,
+        index: u32,
+        elem: ScalarType,
+        len: u64,
+        _offset: u64,
+    ) -> Result<PointerValue<'ctx>, BuilderError> {
+        // One addrspace(3) global an array: ptxas lays out the block's shared memory.
+        let cx = module.get_context();
+        let elem_ty: inkwell::types::BasicTypeEnum = match elem.size_bytes() {
+            _ if elem == ScalarType::F32 => cx.f32_type().into(),
+            _ if elem == ScalarType::F64 => cx.f64_type().into(),
+            1 => cx.i8_type().into(),
+            2 => cx.i16_type().into(),
+            4 => cx.i32_type().into(),
+            _ => cx.i64_type().into(),
+        };
+        let ty = elem_ty.array_type(len as u32);
+        let g = module.add_global(ty, Some(AddressSpace::from(3u16)), &format!("gpujit_shared_{index}"));
+        g.set_linkage(Linkage::Internal);
+        g.set_initializer(&ty.get_undef());
+        g.set_alignment(ir::SHARED_ALIGN as u32);
+        Ok(g.as_pointer_value())
+    }
+
+    fn dynamic_shared<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        builder: &Builder<'ctx>,
+        _body: FunctionValue<'ctx>,
+        _offset: u64,
+    ) -> Result<(PointerValue<'ctx>, IntValue<'ctx>), BuilderError> {
+        // `extern __shared__`: a zero-length external addrspace(3) array. Static shared arrays are
+        // separate globals, so it starts at the beginning of the dynamic part.
+        let cx = module.get_context();
+        let name = "gpujit_dynamic_shared";
+        let g = match module.get_global(name) {
+            Some(g) => g,
+            None => {
+                let g = module.add_global(cx.i8_type().array_type(0), Some(AddressSpace::from(3u16)), name);
+                g.set_linkage(Linkage::External);
+                g.set_alignment(ir::SHARED_ALIGN as u32);
+                g
+            }
+        };
+        // %dynamic_smem_size has no LLVM 19 intrinsic: read it with inline PTX.
+        let fn_type = cx.i32_type().fn_type(&[], false);
+        let asm = cx.create_inline_asm(fn_type, "mov.u32 $0, %dynamic_smem_size;".into(), "=r".into(), false, false, None, false);
+        let bytes = match builder.build_indirect_call(fn_type, asm, &[], "dynsmem")?.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
+            inkwell::values::ValueKind::Instruction(_) => unreachable!("the asm returns i32"),
+        };
+        let bytes = builder.build_int_z_extend(bytes, cx.i64_type(), "dynbytes")?;
+        Ok((g.as_pointer_value(), bytes))
+    }
+
+    fn barrier<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, _body: FunctionValue<'ctx>) -> Result<(), BuilderError> {
+        call_void(module, builder, "llvm.nvvm.barrier0")
+    }
+
+    fn fence<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, scope: FenceScope) -> Result<(), BuilderError> {
+        let name = match scope {
+            FenceScope::Block => "llvm.nvvm.membar.cta",
+            FenceScope::Device => "llvm.nvvm.membar.gl",
+            FenceScope::System => "llvm.nvvm.membar.sys",
+        };
+        call_void(module, builder, name)
+    }
+
     fn read_special<'ctx>(
         &self,
         module: &Module<'ctx>,
@@ -186,6 +258,16 @@ impl Target for NvptxTarget {
         }
         Ok(())
     }
+}
+
+/// Calls a void NVVM intrinsic without operands.
+fn call_void<'ctx>(module: &Module<'ctx>, builder: &Builder<'ctx>, name: &str) -> Result<(), BuilderError> {
+    let f = match Intrinsic::find(name).and_then(|i| i.get_declaration(module, &[])) {
+        Some(f) => f,
+        None => unreachable!("LLVM 19 provides {name}"),
+    };
+    builder.build_call(f, &[], "")?;
+    Ok(())
 }
 
 /// Links libdevice into `module` when the kernel calls one of its functions (`__nv_*`), then makes

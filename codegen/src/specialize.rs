@@ -9,14 +9,17 @@
 //!    subset (unsuffixed literals take their type from their use, default `i32`/`f64`), then builds
 //!    the [`ir::Kernel`].
 
-use crate::ast::{self, BinOp, ExprKind, ParamKind, Place, Span, TypeRef, UnOp};
+use crate::ast::{self, AtomicOp, BinOp, ExprKind, ParamKind, Place, Span, TypeRef, UnOp};
 use crate::error::CompileError;
-use crate::ir::{self, Const, LocalId};
+use crate::ir::{self, ArrayRef, Const, LocalId};
 use crate::math::{Domain, MathFn};
 use crate::types::ScalarType;
-use crate::verify::cast_allowed;
+use crate::verify::{atomic_allowed, cast_allowed};
 use std::collections::HashMap;
 use std::fmt;
+
+/// The most static shared memory a kernel may declare (CUDA's limit without opt-in).
+pub const MAX_STATIC_SHARED: u64 = 48 * 1024;
 
 /// The most type parameters a kernel may declare.
 pub const MAX_GENERICS: usize = 8;
@@ -202,6 +205,8 @@ pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, 
         place_ref: HashMap::new(),
         decl_local: HashMap::new(),
         locals: Vec::new(),
+        shared: Vec::new(),
+        local_arrays: Vec::new(),
         scopes: vec![HashMap::new()],
     };
     // Scalar parameters become locals, so that `mut` parameters can be assigned.
@@ -213,7 +218,7 @@ pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, 
             cx.scopes[0].insert(p.name.clone(), Binding::Local(local));
             prologue.push((local, i as u32, t));
         } else {
-            cx.scopes[0].insert(p.name.clone(), Binding::Array(i as u32));
+            cx.scopes[0].insert(p.name.clone(), Binding::Array(ArrayRef::Param(i as u32)));
         }
     }
     cx.block(&src.body)?;
@@ -226,7 +231,8 @@ pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, 
     let mut body: Vec<ir::Stmt> =
         prologue.into_iter().map(|(local, p, t)| ir::Stmt::Assign { local, value: ir::Expr::new(ir::ExprKind::Param(p), t) }).collect();
     body.extend(build.block(&src.body)?);
-    let kernel = ir::Kernel { name: src.name.clone(), params, locals, body, options: src.options };
+    let (shared, local_arrays) = (cx.shared.clone(), cx.local_arrays.clone());
+    let kernel = ir::Kernel { name: src.name.clone(), params, locals, shared, local_arrays, body, options: src.options };
     crate::verify::verify(&kernel)?;
     Ok(kernel)
 }
@@ -255,7 +261,17 @@ enum Slot {
 #[derive(Copy, Clone, Debug)]
 enum Binding {
     Local(LocalId),
-    Array(u32),
+    Array(ArrayRef),
+}
+
+/// What indexing an array needs to know.
+#[derive(Copy, Clone, Debug)]
+struct ArrayInfo {
+    r: ArrayRef,
+    elem: ScalarType,
+    mutable: bool,
+    /// Indices it takes: 2 for a 2-D shared array, else 1.
+    ndim: usize,
 }
 
 struct Infer<'a> {
@@ -275,6 +291,8 @@ struct Infer<'a> {
     decl_local: HashMap<*const ast::Stmt, LocalId>,
     /// Name and type slot of each local.
     locals: Vec<(String, usize)>,
+    shared: Vec<ir::SharedArray>,
+    local_arrays: Vec<ir::LocalArray>,
     scopes: Vec<HashMap<String, Binding>>,
 }
 
@@ -345,15 +363,37 @@ impl<'a> Infer<'a> {
         self.scopes.iter().rev().find_map(|s| s.get(name).copied())
     }
 
-    fn array(&self, name: &str, span: Span) -> R<(u32, ScalarType, bool)> {
+    fn array(&self, name: &str, span: Span) -> R<ArrayInfo> {
         match self.lookup(name) {
-            Some(Binding::Array(p)) => match self.params[p as usize].ty {
-                ir::ParamType::Array { elem, mutable } => Ok((p, elem, mutable)),
-                ir::ParamType::Scalar(_) => self.err(span, format!("`{name}` is not an array")),
-            },
-            Some(Binding::Local(_)) => self.err(span, format!("`{name}` is not an array parameter")),
+            Some(Binding::Array(r)) => Ok(match r {
+                ArrayRef::Param(p) => match self.params[p as usize].ty {
+                    ir::ParamType::Array { elem, mutable } => ArrayInfo { r, elem, mutable, ndim: 1 },
+                    ir::ParamType::Scalar(_) => return self.err(span, format!("`{name}` is not an array")),
+                },
+                ArrayRef::Shared(i) => {
+                    let s = &self.shared[i as usize];
+                    let ndim = s.dims.len().max(1);
+                    ArrayInfo { r, elem: s.elem, mutable: true, ndim }
+                }
+                ArrayRef::Local(i) => ArrayInfo { r, elem: self.local_arrays[i as usize].elem, mutable: true, ndim: 1 },
+            }),
+            Some(Binding::Local(_)) => self.err(span, format!("`{name}` is not an array")),
             None => self.err(span, format!("cannot find array `{name}` in this kernel")),
         }
+    }
+
+    /// Types the indices of an access to `a` (one per dimension, each a usize).
+    fn indices(&mut self, a: &ArrayInfo, name: &str, index: &[ast::Expr], span: Span) -> R<()> {
+        if index.len() != a.ndim {
+            let want = if a.ndim == 2 { format!("`{name}[[row, col]]`") } else { format!("`{name}[i]`") };
+            return self.err(span, format!("`{name}` takes {} index(es): {want}", a.ndim));
+        }
+        for i in index {
+            let s = self.expr(i)?;
+            let u = self.known(ScalarType::U64);
+            self.unify(s, u, i.span, "array index (usize)")?;
+        }
+        Ok(())
     }
 
     fn block(&mut self, b: &ast::Block) -> R<()> {
@@ -402,15 +442,13 @@ impl<'a> Infer<'a> {
                         None => return self.err(*pspan, format!("cannot find value `{name}` in this kernel")),
                     },
                     Place::Index { array, index, span } => {
-                        let (p, elem, mutable) = self.array(array, *span)?;
-                        self.place_ref.insert(place as *const Place, Binding::Array(p));
-                        if !mutable {
+                        let a = self.array(array, *span)?;
+                        self.place_ref.insert(place as *const Place, Binding::Array(a.r));
+                        if !a.mutable {
                             return self.err(*span, format!("cannot assign to `{array}[..]`: `{array}` is a `&[T]`, not `&mut [T]`"));
                         }
-                        let i = self.expr(index)?;
-                        let u = self.known(ScalarType::U64);
-                        self.unify(i, u, index.span, "array index (usize)")?;
-                        self.known(elem)
+                        self.indices(&a, array, index, *span)?;
+                        self.known(a.elem)
                     }
                 };
                 match op {
@@ -455,6 +493,31 @@ impl<'a> Infer<'a> {
             }
             ast::Stmt::Block(b) => self.block(b),
             ast::Stmt::Break(_) | ast::Stmt::Continue(_) | ast::Stmt::Return(_) => Ok(()),
+            ast::Stmt::Barrier(_) | ast::Stmt::Fence(..) => Ok(()),
+            ast::Stmt::Eval(e) => self.expr(e).map(|_| ()),
+            ast::Stmt::Shared { name, elem, dims, span } => {
+                let elem = self.type_of_ref(elem);
+                if elem == ScalarType::Bool && dims.is_empty() {
+                    return self.err(*span, "dynamic shared memory of bool is not supported; use u8");
+                }
+                if dims.iter().product::<u64>() * elem.size_bytes() as u64 > MAX_STATIC_SHARED {
+                    return self.err(
+                        *span,
+                        format!("`{name}` takes more than the {} KiB of static shared memory a block can have", MAX_STATIC_SHARED / 1024),
+                    );
+                }
+                self.shared.push(ir::SharedArray { name: name.clone(), elem, dims: dims.clone() });
+                let r = ArrayRef::Shared((self.shared.len() - 1) as u32);
+                self.scopes.last_mut().expect("scope").insert(name.clone(), Binding::Array(r));
+                Ok(())
+            }
+            ast::Stmt::Local { name, elem, len, .. } => {
+                let elem = self.type_of_ref(elem);
+                self.local_arrays.push(ir::LocalArray { name: name.clone(), elem, len: *len });
+                let r = ArrayRef::Local((self.local_arrays.len() - 1) as u32);
+                self.scopes.last_mut().expect("scope").insert(name.clone(), Binding::Array(r));
+                Ok(())
+            }
         }
     }
 
@@ -484,20 +547,39 @@ impl<'a> Infer<'a> {
                     self.locals[l as usize].1
                 }
                 Some(Binding::Array(_)) => return self.err(e.span, format!("array `{name}` used as a value; index it: `{name}[i]`")),
+
                 None => return self.err(e.span, format!("cannot find value `{name}` in this kernel")),
             },
             ExprKind::Index { array, index } => {
-                let (p, elem, _) = self.array(array, e.span)?;
-                self.var_ref.insert(e as *const ast::Expr, Binding::Array(p));
-                let i = self.expr(index)?;
-                let u = self.known(ScalarType::U64);
-                self.unify(i, u, index.span, "array index (usize)")?;
-                self.known(elem)
+                let a = self.array(array, e.span)?;
+                self.var_ref.insert(e as *const ast::Expr, Binding::Array(a.r));
+                self.indices(&a, array, index, e.span)?;
+                self.known(a.elem)
             }
             ExprKind::Len(array) => {
-                let (p, _, _) = self.array(array, e.span)?;
-                self.var_ref.insert(e as *const ast::Expr, Binding::Array(p));
+                let a = self.array(array, e.span)?;
+                self.var_ref.insert(e as *const ast::Expr, Binding::Array(a.r));
                 self.known(ScalarType::U64)
+            }
+            ExprKind::Atomic { op, array, operands } => {
+                let a = self.array(array, e.span)?;
+                self.var_ref.insert(e as *const ast::Expr, Binding::Array(a.r));
+                if !a.mutable {
+                    return self.err(e.span, format!("`{}` writes `{array}`, which is a `&[T]`, not `&mut [T]`", op.name()));
+                }
+                if matches!(a.r, ArrayRef::Local(_)) {
+                    return self.err(e.span, format!("`{}` works on global and shared arrays, not on per-thread `{array}`", op.name()));
+                }
+                if operands.len() != 1 + op.values() {
+                    return self.err(e.span, format!("`{}` takes the array, an index and {} value(s)", op.name(), op.values()));
+                }
+                self.indices(&a, array, &operands[..1], e.span)?;
+                let elem = self.known(a.elem);
+                for v in &operands[1..] {
+                    let s = self.expr(v)?;
+                    self.unify(elem, s, v.span, op.name())?;
+                }
+                elem
             }
             ExprKind::Builtin(_, args) => {
                 for a in args {
@@ -623,7 +705,7 @@ impl Build<'_, '_> {
                     }
                     (Place::Index { index, .. }, Binding::Array(p)) => {
                         let elem = self.elem(p);
-                        let index = self.expr(index)?;
+                        let index = self.flat_index(p, index)?;
                         let value = match op {
                             Some(op) => {
                                 let old = ir::ExprKind::Load { array: p, index: Box::new(index.clone()) };
@@ -668,14 +750,40 @@ impl Build<'_, '_> {
             ast::Stmt::Break(_) => ir::Stmt::Break,
             ast::Stmt::Continue(_) => ir::Stmt::Continue,
             ast::Stmt::Return(_) => ir::Stmt::Return,
+            ast::Stmt::Barrier(_) => ir::Stmt::Barrier,
+            ast::Stmt::Fence(scope, _) => ir::Stmt::Fence(*scope),
+            ast::Stmt::Eval(e) => ir::Stmt::Eval(self.expr(e)?),
+            ast::Stmt::Shared { .. } | ast::Stmt::Local { .. } => return Ok(None),
         }))
     }
 
-    fn elem(&self, p: u32) -> ScalarType {
-        match self.cx.params[p as usize].ty {
-            ir::ParamType::Array { elem, .. } => elem,
-            ir::ParamType::Scalar(t) => t,
+    fn elem(&self, a: ArrayRef) -> ScalarType {
+        match a {
+            ArrayRef::Param(p) => match self.cx.params[p as usize].ty {
+                ir::ParamType::Array { elem, .. } => elem,
+                ir::ParamType::Scalar(t) => t,
+            },
+            ArrayRef::Shared(i) => self.cx.shared[i as usize].elem,
+            ArrayRef::Local(i) => self.cx.local_arrays[i as usize].elem,
         }
+    }
+
+    /// The element offset of `array[index]`: the index itself, or `row * cols + col` in 2-D.
+    fn flat_index(&self, a: ArrayRef, index: &[ast::Expr]) -> R<ir::Expr> {
+        let mut parts = index.iter().map(|i| self.expr(i)).collect::<R<Vec<_>>>()?;
+        if parts.len() == 1 {
+            return Ok(parts.remove(0));
+        }
+        let cols = match a {
+            ArrayRef::Shared(i) => self.cx.shared[i as usize].dims[1],
+            _ => unreachable!("only shared arrays are 2-D"),
+        };
+        let u = ScalarType::U64;
+        let c = ir::Expr::new(ir::ExprKind::Const(Const::Int(cols)), u);
+        let col = parts.pop().unwrap_or_else(|| unreachable!("two indices"));
+        let row = parts.pop().unwrap_or_else(|| unreachable!("two indices"));
+        let scaled = ir::Expr::new(ir::ExprKind::Binary(BinOp::Mul, Box::new(row), Box::new(c)), u);
+        Ok(ir::Expr::new(ir::ExprKind::Binary(BinOp::Add, Box::new(scaled), Box::new(col)), u))
     }
 
     /// Builds `a op b`, checking that `op` is defined on the operands' type.
@@ -709,7 +817,23 @@ impl Build<'_, '_> {
                 Binding::Array(_) => unreachable!("inference rejected arrays as values"),
             },
             ExprKind::Index { index, .. } => match self.binding(at) {
-                Binding::Array(p) => ir::ExprKind::Load { array: p, index: Box::new(self.expr(index)?) },
+                Binding::Array(p) => ir::ExprKind::Load { array: p, index: Box::new(self.flat_index(p, index)?) },
+                Binding::Local(_) => unreachable!("inference checked the array"),
+            },
+            ExprKind::Atomic { op, operands, .. } => match self.binding(at) {
+                Binding::Array(p) => {
+                    if !atomic_allowed(*op, ty) {
+                        let types = if matches!(op, AtomicOp::And | AtomicOp::Or | AtomicOp::Xor) {
+                            "i32, u32, i64 and u64"
+                        } else {
+                            "i32, u32, i64, u64, f32 and f64"
+                        };
+                        return self.cx.err(e.span, format!("`{}` is supported on {types}, not on {ty}", op.name()));
+                    }
+                    let index = Box::new(self.flat_index(p, &operands[..1])?);
+                    let values = operands[1..].iter().map(|v| self.expr(v)).collect::<R<Vec<_>>>()?;
+                    ir::ExprKind::Atomic { op: *op, array: p, index, values }
+                }
                 Binding::Local(_) => unreachable!("inference checked the array"),
             },
             ExprKind::Len(_) => match self.binding(at) {

@@ -4,7 +4,7 @@
 //! address space of array memory, how the body function is declared and where the thread-model
 //! registers come from. [`crate::nvptx::NvptxTarget`] and [`crate::host::HostTarget`] are the two.
 
-use crate::ast::Dim;
+use crate::ast::{Dim, FenceScope};
 use crate::ir;
 use crate::math::MathFn;
 use crate::types::ScalarType;
@@ -13,7 +13,7 @@ use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::targets::TargetMachine;
 use inkwell::types::BasicMetadataTypeEnum;
-use inkwell::values::{FunctionValue, IntValue};
+use inkwell::values::{FunctionValue, IntValue, PointerValue};
 use inkwell::AddressSpace;
 
 /// A CUDA thread-model register.
@@ -96,6 +96,36 @@ pub trait Target {
         let _ = (module, builder, body, array, index);
         Ok(())
     }
+
+    /// The address of static shared array `index` (`len` elements of `elem`), which the shared
+    /// layout puts at byte `offset` of the block's shared memory.
+    #[allow(clippy::too_many_arguments)]
+    fn shared_array<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        builder: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        index: u32,
+        elem: ScalarType,
+        len: u64,
+        offset: u64,
+    ) -> Result<PointerValue<'ctx>, BuilderError>;
+
+    /// The address and size in bytes (`i64`) of dynamic shared memory, which starts at byte
+    /// `offset` of the block's shared memory.
+    fn dynamic_shared<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        builder: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        offset: u64,
+    ) -> Result<(PointerValue<'ctx>, IntValue<'ctx>), BuilderError>;
+
+    /// `sync_threads()`.
+    fn barrier<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, body: FunctionValue<'ctx>) -> Result<(), BuilderError>;
+
+    /// A memory fence of the given reach.
+    fn fence<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, scope: FenceScope) -> Result<(), BuilderError>;
 
     /// Called once the body is complete: emits whatever else the module needs (the host entry).
     fn finish<'ctx>(

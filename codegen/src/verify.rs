@@ -2,15 +2,25 @@
 //! before it is lowered, so that a bug in specialization is reported as such rather than as an
 //! LLVM crash or a miscompiled kernel.
 
+use crate::ast::AtomicOp;
 use crate::ast::{BinOp, UnOp};
 use crate::error::CompileError;
-use crate::ir::{Const, Expr, ExprKind, Kernel, ParamType, Stmt};
+use crate::ir::{ArrayRef, Const, Expr, ExprKind, Kernel, ParamType, Stmt};
 use crate::types::ScalarType;
 
 /// Checks `kernel`; the error names the first broken rule.
 pub fn verify(kernel: &Kernel) -> Result<(), CompileError> {
     let v = Verifier { k: kernel };
     v.block(&kernel.body, 0).map_err(|message| CompileError::Verify { kernel: kernel.name.clone(), message, ir: kernel.to_string() })
+}
+
+/// Whether the atomic `op` is supported on elements of type `t` (on both targets).
+pub fn atomic_allowed(op: AtomicOp, t: ScalarType) -> bool {
+    let word = matches!(t, ScalarType::I32 | ScalarType::U32 | ScalarType::I64 | ScalarType::U64);
+    match op {
+        AtomicOp::And | AtomicOp::Or | AtomicOp::Xor => word,
+        _ => word || t.is_float(),
+    }
 }
 
 /// Whether Rust's `as` allows converting `from` to `to`.
@@ -36,12 +46,8 @@ impl Verifier<'_> {
         stmts.iter().try_for_each(|s| self.stmt(s, loops))
     }
 
-    fn array(&self, id: u32) -> Result<(ScalarType, bool), String> {
-        match self.k.params.get(id as usize).map(|p| p.ty) {
-            Some(ParamType::Array { elem, mutable }) => Ok((elem, mutable)),
-            Some(t) => Err(format!("parameter {id} is used as an array but is {t}")),
-            None => Err(format!("parameter {id} does not exist")),
-        }
+    fn array(&self, a: ArrayRef) -> Result<(ScalarType, bool), String> {
+        self.k.array_info(a).ok_or_else(|| format!("{a:?} is not an array of the kernel"))
     }
 
     fn expect(&self, e: &Expr, ty: ScalarType, what: &str) -> R {
@@ -61,7 +67,7 @@ impl Verifier<'_> {
             Stmt::Store { array, index, value } => {
                 let (elem, mutable) = self.array(*array)?;
                 if !mutable {
-                    return Err(format!("store to read-only array parameter {array}"));
+                    return Err(format!("store to read-only array {array:?}"));
                 }
                 self.expect(index, ScalarType::U64, "array index")?;
                 self.expect(value, elem, "stored value")
@@ -86,7 +92,8 @@ impl Verifier<'_> {
                 self.block(body, loops + 1)
             }
             Stmt::Break | Stmt::Continue if loops == 0 => Err("break or continue outside a loop".into()),
-            Stmt::Break | Stmt::Continue | Stmt::Return => Ok(()),
+            Stmt::Break | Stmt::Continue | Stmt::Return | Stmt::Barrier | Stmt::Fence(_) => Ok(()),
+            Stmt::Eval(e) => self.expr(e),
         }
     }
 
@@ -145,6 +152,23 @@ impl Verifier<'_> {
                 }
             }
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b, t),
+            ExprKind::Atomic { op, array, index, values } => {
+                let (elem, writable) = self.array(*array)?;
+                if !writable {
+                    return Err(format!("atomic on read-only array {array:?}"));
+                }
+                if matches!(array, ArrayRef::Local(_)) {
+                    return Err("atomic on a per-thread array".into());
+                }
+                if elem != t || !atomic_allowed(*op, elem) {
+                    return Err(format!("{} on {elem} typed {t}", op.name()));
+                }
+                if values.len() != op.values() {
+                    return Err(format!("{} with {} values", op.name(), values.len()));
+                }
+                self.expect(index, ScalarType::U64, "atomic index")?;
+                values.iter().try_for_each(|v| self.expect(v, elem, "atomic operand"))
+            }
             ExprKind::Math(f, args) => {
                 if args.len() != f.arity() {
                     return Err(format!("`{}` takes {} operands, has {}", f.method(), f.arity(), args.len()));

@@ -179,9 +179,9 @@ fn stmt(s: &Stmt) -> TokenStream {
                     quote!(Place::Var(::std::string::String::from(#n), #sp))
                 }
                 Place::Index { array, index, span: sp } => {
-                    let index = expr(index);
+                    let index = index.iter().map(expr);
                     let sp = span(*sp);
-                    quote!(Place::Index { array: ::std::string::String::from(#array), index: #index, span: #sp })
+                    quote!(Place::Index { array: ::std::string::String::from(#array), index: ::std::vec![#(#index),*], span: #sp })
                 }
             };
             let op = match op {
@@ -228,6 +228,26 @@ fn stmt(s: &Stmt) -> TokenStream {
             let sp = span(*sp);
             quote!(Stmt::Return(#sp))
         }
+        Stmt::Shared { name, elem, dims, span: sp } => {
+            let (elem, sp) = (ty(elem), span(*sp));
+            quote!(Stmt::Shared { name: ::std::string::String::from(#name), elem: #elem, dims: ::std::vec![#(#dims),*], span: #sp })
+        }
+        Stmt::Local { name, elem, len, span: sp } => {
+            let (elem, sp) = (ty(elem), span(*sp));
+            quote!(Stmt::Local { name: ::std::string::String::from(#name), elem: #elem, len: #len, span: #sp })
+        }
+        Stmt::Barrier(sp) => {
+            let sp = span(*sp);
+            quote!(Stmt::Barrier(#sp))
+        }
+        Stmt::Fence(scope, sp) => {
+            let (scope, sp) = (format_ident!("{}", scope), span(*sp));
+            quote!(Stmt::Fence(FenceScope::#scope, #sp))
+        }
+        Stmt::Eval(e) => {
+            let e = expr(e);
+            quote!(Stmt::Eval(#e))
+        }
     }
 }
 
@@ -245,8 +265,13 @@ fn expr(e: &Expr) -> TokenStream {
         ExprKind::Bool(b) => quote!(ExprKind::Bool(#b)),
         ExprKind::Var(n) => quote!(ExprKind::Var(::std::string::String::from(#n))),
         ExprKind::Index { array, index } => {
-            let index = expr(index);
-            quote!(ExprKind::Index { array: ::std::string::String::from(#array), index: ::std::boxed::Box::new(#index) })
+            let index = index.iter().map(expr);
+            quote!(ExprKind::Index { array: ::std::string::String::from(#array), index: ::std::vec![#(#index),*] })
+        }
+        ExprKind::Atomic(op, array, operands) => {
+            let op = format_ident!("{}", op);
+            let operands = operands.iter().map(expr);
+            quote!(ExprKind::Atomic { op: AtomicOp::#op, array: ::std::string::String::from(#array), operands: ::std::vec![#(#operands),*] })
         }
         ExprKind::Len(a) => quote!(ExprKind::Len(::std::string::String::from(#a))),
         ExprKind::Unary(op, a) => {

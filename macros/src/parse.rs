@@ -130,20 +130,64 @@ pub struct Block {
 }
 
 pub enum Stmt {
-    Let { name: String, mutable: bool, ty: Option<Ty>, init: Option<Expr>, span: Span },
-    Assign { place: Place, op: Option<BinOp>, value: Expr, span: Span },
-    If { cond: Expr, then: Block, otherwise: Option<Block>, span: Span },
-    While { cond: Expr, body: Block, span: Span },
-    For { var: String, start: Expr, end: Expr, inclusive: bool, step: Option<Expr>, body: Block, span: Span },
+    Let {
+        name: String,
+        mutable: bool,
+        ty: Option<Ty>,
+        init: Option<Expr>,
+        span: Span,
+    },
+    Assign {
+        place: Place,
+        op: Option<BinOp>,
+        value: Expr,
+        span: Span,
+    },
+    If {
+        cond: Expr,
+        then: Block,
+        otherwise: Option<Block>,
+        span: Span,
+    },
+    While {
+        cond: Expr,
+        body: Block,
+        span: Span,
+    },
+    For {
+        var: String,
+        start: Expr,
+        end: Expr,
+        inclusive: bool,
+        step: Option<Expr>,
+        body: Block,
+        span: Span,
+    },
     Block(Block),
     Break(Span),
     Continue(Span),
     Return(Span),
+    Shared {
+        name: String,
+        elem: Ty,
+        dims: Vec<u64>,
+        span: Span,
+    },
+    Local {
+        name: String,
+        elem: Ty,
+        len: u64,
+        span: Span,
+    },
+    Barrier(Span),
+    /// The `ast::FenceScope` variant.
+    Fence(&'static str, Span),
+    Eval(Expr),
 }
 
 pub enum Place {
     Var(String, Span),
-    Index { array: String, index: Expr, span: Span },
+    Index { array: String, index: Vec<Expr>, span: Span },
 }
 
 pub struct Expr {
@@ -158,12 +202,14 @@ pub enum ExprKind {
     Var(String),
     Index {
         array: String,
-        index: Box<Expr>,
+        index: Vec<Expr>,
     },
     Len(String),
     Unary(&'static str, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Cast(Box<Expr>, Ty),
+    /// An atomic: the `ast::AtomicOp` variant, the array, then index and values.
+    Atomic(&'static str, String, Vec<Expr>),
     /// A math method: the `MathFn` variant and the operands, receiver first.
     Math(&'static str, Vec<Expr>),
     /// An intrinsic: the `ast::Builtin` variant and, for per-dimension ones, the `ast::Dim`.
@@ -339,6 +385,11 @@ impl Cx<'_> {
             syn::Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => (pi.ident.to_string(), pi.mutability.is_some()),
             other => return err(other.span(), "`let` in a kernel binds one name (`let x = ..` or `let mut x: T = ..`)"),
         };
+        if let Some(init) = &l.init {
+            if let Some(stmt) = self.array_decl(&name, &init.expr)? {
+                return Ok(stmt);
+            }
+        }
         let init = match &l.init {
             Some(init) => {
                 if let Some((_, d)) = &init.diverge {
@@ -349,6 +400,59 @@ impl Cx<'_> {
             None => None,
         };
         Ok(Stmt::Let { name, mutable, ty, init, span: l.span() })
+    }
+
+    /// `shared_array::<T, N>()`, `shared_array_2d::<T, R, C>()`, `dynamic_shared::<T>()` or
+    /// `local_array::<T, N>()` as the initializer of `let name`.
+    fn array_decl(&self, name: &str, e: &syn::Expr) -> Result<Option<Stmt>> {
+        let syn::Expr::Call(c) = strip(e) else { return Ok(None) };
+        let syn::Expr::Path(p) = strip(&c.func) else { return Ok(None) };
+        if p.path.segments.len() != 1 {
+            return Ok(None);
+        }
+        let seg = &p.path.segments[0];
+        let (kind, consts) = match seg.ident.to_string().as_str() {
+            "shared_array" => ("shared", 1),
+            "shared_array_2d" => ("shared", 2),
+            "dynamic_shared" => ("shared", 0),
+            "local_array" => ("local", 1),
+            _ => return Ok(None),
+        };
+        let span = e.span();
+        if !c.args.is_empty() {
+            return err(c.args.span(), format!("`{}` takes no arguments; give the type and sizes as generics", seg.ident));
+        }
+        let syn::PathArguments::AngleBracketed(args) = &seg.arguments else {
+            return err(seg.ident.span(), format!("`{}` needs its element type and sizes: `{}::<f32, 256>()`", seg.ident, seg.ident));
+        };
+        let args: Vec<&syn::GenericArgument> = args.args.iter().collect();
+        if args.len() != 1 + consts {
+            return err(seg.arguments.span(), format!("`{}` takes the element type and {consts} size(s)", seg.ident));
+        }
+        let syn::GenericArgument::Type(elem) = args[0] else {
+            return err(args[0].span(), "expected the element type");
+        };
+        let elem = self.scalar_type(elem)?;
+        let mut dims = Vec::new();
+        for a in &args[1..] {
+            let lit = match a {
+                syn::GenericArgument::Const(e) => match strip(e) {
+                    syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => Some(i),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let Some(lit) = lit else {
+                return err(a.span(), "array sizes are integer literals");
+            };
+            let v: u64 = lit.base10_parse()?;
+            if v == 0 {
+                return err(lit.span(), "an array size must be at least 1");
+            }
+            dims.push(v);
+        }
+        let name = name.to_string();
+        Ok(Some(if kind == "shared" { Stmt::Shared { name, elem, dims, span } } else { Stmt::Local { name, elem, len: dims[0], span } }))
     }
 
     fn stmt_expr(&self, e: &syn::Expr) -> Result<Stmt> {
@@ -404,6 +508,29 @@ impl Cx<'_> {
                 Ok(Stmt::Return(span))
             }
             syn::Expr::Paren(p) => self.stmt_expr(&p.expr),
+            syn::Expr::Call(c) => {
+                let name = ident_of(&c.func).unwrap_or_default();
+                let fence = match name.as_str() {
+                    "sync_threads" => None,
+                    "threadfence_block" => Some("Block"),
+                    "threadfence" => Some("Device"),
+                    "threadfence_system" => Some("System"),
+                    _ => {
+                        let e = self.expr(e)?;
+                        return match e.kind {
+                            ExprKind::Atomic(..) => Ok(Stmt::Eval(e)),
+                            _ => err(span, "this expression has no effect; a kernel statement must assign, branch or loop"),
+                        };
+                    }
+                };
+                if !c.args.is_empty() {
+                    return err(c.args.span(), format!("`{name}()` takes no arguments"));
+                }
+                Ok(match fence {
+                    None => Stmt::Barrier(span),
+                    Some(scope) => Stmt::Fence(scope, span),
+                })
+            }
             _ => err(span, "this expression has no effect; a kernel statement must assign, branch or loop"),
         }
     }
@@ -461,7 +588,7 @@ impl Cx<'_> {
                 let Some(array) = ident_of(&ix.expr) else {
                     return err(ix.expr.span(), "only array parameters can be indexed: `name[i]`");
                 };
-                Ok(Place::Index { array, index: self.expr(&ix.index)?, span: e.span() })
+                Ok(Place::Index { array, index: self.indices(&ix.index)?, span: e.span() })
             }
             other => match ident_of(other) {
                 Some(name) => Ok(Place::Var(name, other.span())),
@@ -487,7 +614,7 @@ impl Cx<'_> {
                 if let syn::Expr::Range(r) = strip(&ix.index) {
                     return err(r.span(), "slicing is not supported in kernels; index one element");
                 }
-                ExprKind::Index { array, index: Box::new(self.expr(&ix.index)?) }
+                ExprKind::Index { array, index: self.indices(&ix.index)? }
             }
             syn::Expr::MethodCall(m) => {
                 let method = m.method.to_string();
@@ -542,10 +669,51 @@ impl Cx<'_> {
         Ok(Expr { kind, span })
     }
 
+    /// `i` or, for 2-D shared arrays, `[i, j]`.
+    fn indices(&self, e: &syn::Expr) -> Result<Vec<Expr>> {
+        match strip(e) {
+            syn::Expr::Array(a) => a.elems.iter().map(|x| self.expr(x)).collect(),
+            _ => Ok(vec![self.expr(e)?]),
+        }
+    }
+
     fn call(&self, c: &syn::ExprCall) -> Result<ExprKind> {
         let Some(name) = ident_of(&c.func) else {
             return err(c.func.span(), "only gpujit's intrinsics can be called in kernels");
         };
+        let atomic = match name.as_str() {
+            "atomic_add" => Some(("Add", 1)),
+            "atomic_sub" => Some(("Sub", 1)),
+            "atomic_min" => Some(("Min", 1)),
+            "atomic_max" => Some(("Max", 1)),
+            "atomic_and" => Some(("And", 1)),
+            "atomic_or" => Some(("Or", 1)),
+            "atomic_xor" => Some(("Xor", 1)),
+            "atomic_exch" => Some(("Exch", 1)),
+            "atomic_cas" => Some(("Cas", 2)),
+            _ => None,
+        };
+        if let Some((op, values)) = atomic {
+            if c.args.len() != 2 + values {
+                let what = if values == 2 { "(array, index, expected, new)" } else { "(array, index, value)" };
+                return err(c.span(), format!("`{name}` takes {what}"));
+            }
+            let target = match strip(&c.args[0]) {
+                syn::Expr::Reference(r) if r.mutability.is_some() => ident_of(&r.expr),
+                other => ident_of(other),
+            };
+            let Some(array) = target else {
+                return err(
+                    c.args[0].span(),
+                    format!("the first argument of `{name}` is an array: `{name}(out, i, v)` or `{name}(&mut shared, i, v)`"),
+                );
+            };
+            let operands = c.args.iter().skip(1).map(|a| self.expr(a)).collect::<Result<Vec<_>>>()?;
+            return Ok(ExprKind::Atomic(op, array, operands));
+        }
+        if matches!(name.as_str(), "sync_threads" | "threadfence" | "threadfence_block" | "threadfence_system") {
+            return err(c.span(), format!("`{name}()` is a statement: write `{name}();`"));
+        }
         let no_args = |k: &'static str, d: &'static str| -> Result<ExprKind> {
             if !c.args.is_empty() {
                 return err(c.args.span(), format!("`{name}()` takes no arguments"));

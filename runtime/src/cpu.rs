@@ -1,14 +1,23 @@
-//! The CPU backend: runs a JIT-compiled host entry over the whole grid with CUDA's semantics.
+//! The CPU backend: runs a JIT-compiled host kernel over the whole grid with CUDA's semantics.
 //!
 //! Blocks are split into contiguous ranges, one per worker thread (`GPUJIT_CPU_THREADS`, default
-//! the number of cores); each range runs its blocks in order and each block its threads in order.
-//! Launches are synchronous: when `launch` returns, the kernel has finished. Every array access
-//! is bounds-checked; the first out-of-range access is reported as an error after the launch.
+//! the number of cores). Each worker owns a buffer for its block's shared memory. A kernel without
+//! barriers runs each block's threads one after another in compiled code. A kernel that calls
+//! `sync_threads()` runs each block's threads as fibers (stackful coroutines): the barrier
+//! suspends the calling fiber, and once every thread of the block has reached it (or finished),
+//! all resume. Launches are synchronous: when `launch` returns, the kernel has finished. Every
+//! array access is bounds-checked; the first out-of-range access is reported after the launch.
 
-use gpujit_codegen::host::{HostEntry, OOB_RECORD_LEN};
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+use gpujit_codegen::host::{HostCode, HostCtx, OOB_RECORD_LEN};
+use std::ffi::c_void;
 
 /// Launches below this many threads in all run on the calling thread alone.
 const INLINE_THREADS: u64 = 1 << 14;
+
+/// Stack of one fiber: kernel code keeps its locals in registers and small frames.
+const FIBER_STACK: usize = 64 * 1024;
 
 fn workers() -> usize {
     static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
@@ -21,7 +30,7 @@ fn workers() -> usize {
     })
 }
 
-/// The first out-of-bounds access of a launch: array parameter, index, thread and block.
+/// The first out-of-bounds access of a launch: array number, index, thread and block.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct OobRecord {
     pub array: u32,
@@ -30,24 +39,59 @@ pub(crate) struct OobRecord {
     pub block: [u32; 3],
 }
 
-/// Runs `entry` over `grid` × `block` with the packed argument slots `args`.
+/// Why a CPU launch could not run.
+#[derive(Debug)]
+pub(crate) enum CpuError {
+    /// A fiber stack could not be allocated.
+    Stack(String),
+}
+
+type Record = [u64; OOB_RECORD_LEN];
+
+/// Runs `code` over `grid` × `block` with the packed argument slots `args` and
+/// `dynamic_shared_bytes` of dynamic shared memory a block.
 ///
 /// # Safety
-/// `entry` must be the entry of a host module compiled for a kernel whose parameters match the
-/// slots in `args` (array data pointers valid for their lengths, writable where the kernel writes).
-pub(crate) unsafe fn launch(entry: HostEntry, args: &[u64], grid: [u32; 3], block: [u32; 3]) -> Option<OobRecord> {
+/// `code` must be compiled for a kernel whose parameters match the slots in `args` (array data
+/// pointers valid for their lengths, writable where the kernel writes).
+pub(crate) unsafe fn launch(
+    code: &HostCode,
+    args: &[u64],
+    grid: [u32; 3],
+    block: [u32; 3],
+    dynamic_shared_bytes: u64,
+) -> Result<Option<OobRecord>, CpuError> {
     let blocks = grid.iter().map(|&g| g as u64).product::<u64>();
     let threads_per_block = block.iter().map(|&b| b as u64).product::<u64>();
-    let dims = [grid[0], grid[1], grid[2], block[0], block[1], block[2]];
+    let shared_bytes = code.static_shared_bytes() + dynamic_shared_bytes;
     let n = workers() as u64;
-    let run = |first: u64, end: u64| -> [u64; OOB_RECORD_LEN] {
+    let run = |first: u64, end: u64| -> Result<Record, CpuError> {
+        // 16-byte aligned, as the shared layout assumes.
+        let mut shared = vec![0u128; shared_bytes.div_ceil(16) as usize];
         let mut record = [0u64; OOB_RECORD_LEN];
-        // SAFETY: the caller guarantees that entry matches args; dims and record are live arrays
-        // of the lengths the entry reads and writes; [first, end) lies within the grid.
-        unsafe { entry(args.as_ptr(), dims.as_ptr(), first, end, record.as_mut_ptr()) };
-        record
+        if code.uses_barrier() {
+            // SAFETY: forwarded from the caller.
+            unsafe { run_fibers(code, args, grid, block, first, end, shared.as_mut_ptr() as *mut u8, dynamic_shared_bytes, &mut record)? };
+        } else {
+            let dims = [grid[0], grid[1], grid[2], block[0], block[1], block[2]];
+            // SAFETY: the caller guarantees that the code matches args; dims, the record and the
+            // shared buffer are live arrays of the sizes the entry reads and writes; [first, end)
+            // lies within the grid.
+            unsafe {
+                (code.entry())(
+                    args.as_ptr(),
+                    dims.as_ptr(),
+                    first,
+                    end,
+                    record.as_mut_ptr(),
+                    shared.as_mut_ptr() as *mut u8,
+                    dynamic_shared_bytes,
+                )
+            };
+        }
+        Ok(record)
     };
-    let records: Vec<[u64; OOB_RECORD_LEN]> = if n <= 1 || blocks < 2 || blocks * threads_per_block < INLINE_THREADS {
+    let records: Vec<Result<Record, CpuError>> = if n <= 1 || blocks < 2 || blocks * threads_per_block < INLINE_THREADS {
         vec![run(0, blocks)]
     } else {
         let chunk = blocks.div_ceil(n);
@@ -58,16 +102,95 @@ pub(crate) unsafe fn launch(entry: HostEntry, args: &[u64], grid: [u32; 3], bloc
                 .map(|(a, b)| s.spawn(move || run(a, b)))
                 .collect();
             let mut out = vec![run(0, chunk.min(blocks))];
-            // A worker cannot panic (it only calls JIT code), so join never returns Err; an
-            // unexpected one is treated as a worker that recorded nothing.
-            out.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+            // A worker only calls JIT code and the fiber scheduler, neither of which panics; a
+            // join error would be a bug and is reported as a missing record.
+            out.extend(handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(CpuError::Stack("a worker thread panicked".into())))));
             out
         })
     };
-    records.iter().find(|r| r[0] != 0).map(|r| OobRecord {
-        array: r[1] as u32,
-        index: r[2],
-        thread: [r[3] as u32, r[4] as u32, r[5] as u32],
-        block: [r[6] as u32, r[7] as u32, r[8] as u32],
-    })
+    let mut first_oob = None;
+    for r in records {
+        let r = r?;
+        if r[0] != 0 && first_oob.is_none() {
+            first_oob = Some(OobRecord {
+                array: r[1] as u32,
+                index: r[2],
+                thread: [r[3] as u32, r[4] as u32, r[5] as u32],
+                block: [r[6] as u32, r[7] as u32, r[8] as u32],
+            });
+        }
+    }
+    Ok(first_oob)
+}
+
+/// The barrier callback the kernel calls through its context: suspends the calling fiber.
+unsafe extern "C" fn fiber_barrier(ctx: *mut HostCtx) {
+    // SAFETY: the runtime sets `fiber` to the Yielder of the coroutine running this thread
+    // before starting it, and that Yielder lives while the coroutine runs, which it does now.
+    unsafe {
+        let yielder = (*ctx).fiber as *const Yielder<(), ()>;
+        (*yielder).suspend(());
+    }
+}
+
+/// Runs blocks `first..end`, the threads of each as fibers that meet at barriers.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_fibers(
+    code: &HostCode,
+    args: &[u64],
+    grid: [u32; 3],
+    block: [u32; 3],
+    first: u64,
+    end: u64,
+    shared: *mut u8,
+    dynamic_shared_bytes: u64,
+    record: &mut Record,
+) -> Result<(), CpuError> {
+    let threads = block.iter().map(|&b| b as usize).product::<usize>();
+    let mut stacks: Vec<DefaultStack> = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        stacks.push(DefaultStack::new(FIBER_STACK).map_err(|e| CpuError::Stack(format!("cannot allocate a fiber stack: {e}")))?);
+    }
+    let mut ctxs: Vec<HostCtx> = (0..threads)
+        .map(|_| HostCtx { sregs: [0; 12], shared, barrier: Some(fiber_barrier), fiber: std::ptr::null_mut(), dynamic_shared_bytes })
+        .collect();
+    let entry = code.thread_entry();
+    let (args_ptr, record_ptr) = (args.as_ptr() as usize, record.as_mut_ptr() as usize);
+    for blk in first..end {
+        let (gx, gy) = (grid[0] as u64, grid[1] as u64);
+        let ctaid = [(blk % gx) as u32, ((blk / gx) % gy) as u32, (blk / (gx * gy)) as u32];
+        let mut fibers = Vec::with_capacity(threads);
+        for (t, ctx) in ctxs.iter_mut().enumerate() {
+            let (bx, by) = (block[0] as usize, block[1] as usize);
+            let tid = [(t % bx) as u32, ((t / bx) % by) as u32, (t / (bx * by)) as u32];
+            ctx.sregs = [tid[0], tid[1], tid[2], block[0], block[1], block[2], ctaid[0], ctaid[1], ctaid[2], grid[0], grid[1], grid[2]];
+            let ctx_addr = ctx as *mut HostCtx as usize;
+            let stack = stacks.pop().unwrap_or_else(|| unreachable!("one stack per thread"));
+            fibers.push(Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
+                let ctx = ctx_addr as *mut HostCtx;
+                // SAFETY: `ctx` points into `ctxs`, which outlives every fiber of the block (they
+                // all finish below before `ctxs` is touched again); args, the shared buffer and
+                // the record outlive the launch; the entry matches the arguments (the caller's
+                // guarantee). The Yielder stays valid while this coroutine runs.
+                unsafe {
+                    (*ctx).fiber = yielder as *const Yielder<(), ()> as *mut c_void;
+                    entry(args_ptr as *const u64, ctx, record_ptr as *mut u64);
+                }
+            }));
+        }
+        // Rounds: each live fiber runs to its next barrier or to its end.
+        loop {
+            let mut waiting = false;
+            for f in fibers.iter_mut().filter(|f| !f.done()) {
+                if let CoroutineResult::Yield(()) = f.resume(()) {
+                    waiting = true;
+                }
+            }
+            if !waiting {
+                break;
+            }
+        }
+        stacks.extend(fibers.into_iter().map(|f| f.into_stack()));
+    }
+    Ok(())
 }

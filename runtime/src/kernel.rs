@@ -101,22 +101,22 @@ impl Kernel {
         }
         match &*compiled {
             Compiled::Host(code) => {
-                // SAFETY: the entry was compiled for exactly this specialization, whose
-                // parameters `bind_args` matched against `args`; every array slot holds the data
-                // pointer and length of a live DeviceArray borrowed for this call (writable ones
-                // mutably), on the CPU device (`launch_device` checked).
-                match unsafe { cpu::launch(code.entry(), &slots[..k], grid, block) } {
-                    None => Ok(()),
-                    Some(oob) => {
-                        let array = self.source.params.get(oob.array as usize).map(|p| p.name.clone()).unwrap_or_default();
-                        // Arguments are in parameter order.
+                // SAFETY: the code was compiled for exactly this specialization, whose parameters
+                // `bind_args` matched against `args`; every array slot holds the data pointer and
+                // length of a live DeviceArray borrowed for this call (writable ones mutably), on
+                // the CPU device (`launch_device` checked).
+                let oob = unsafe { cpu::launch(code, &slots[..k], grid, block, config.shared_mem_bytes as u64) };
+                match oob {
+                    Ok(None) => Ok(()),
+                    Ok(Some(oob)) => {
+                        // Arrays are numbered parameters first (in order), then shared, then local.
                         let len = match args.get(oob.array as usize) {
                             Some(Arg::Array { len, .. }) => *len,
-                            _ => 0,
+                            _ => code.static_len(oob.array).unwrap_or(0),
                         };
                         Err(Error::OutOfBounds {
                             kernel: self.source.name.clone(),
-                            array,
+                            array: code.array_name(oob.array).to_string(),
                             index: oob.index,
                             len,
                             tx: oob.thread[0],
@@ -127,6 +127,7 @@ impl Kernel {
                             bz: oob.block[2],
                         })
                     }
+                    Err(cpu::CpuError::Stack(message)) => Err(self.unsupported(message)),
                 }
             }
             Compiled::Cuda(f) => {
