@@ -364,7 +364,7 @@ impl Cx<'_> {
         let mut stmts = Vec::new();
         for s in &b.stmts {
             match s {
-                syn::Stmt::Local(l) => stmts.push(self.local(l)?),
+                syn::Stmt::Local(l) => stmts.extend(self.local(l)?),
                 syn::Stmt::Expr(e, _) => stmts.push(self.stmt_expr(e)?),
                 syn::Stmt::Item(i) => return err(i.span(), "items (fn, struct, use, ...) cannot be declared inside a kernel"),
                 syn::Stmt::Macro(m) => return err(m.span(), "macros cannot be used inside a kernel"),
@@ -373,9 +373,12 @@ impl Cx<'_> {
         Ok(Block { stmts })
     }
 
-    fn local(&self, l: &syn::Local) -> Result<Stmt> {
+    fn local(&self, l: &syn::Local) -> Result<Vec<Stmt>> {
         if !l.attrs.is_empty() {
             return err(l.attrs[0].span(), "attributes are not supported on kernel statements");
+        }
+        if let syn::Pat::Tuple(pt) = &l.pat {
+            return self.tuple_let(pt, l);
         }
         let (pat, ty) = match &l.pat {
             syn::Pat::Type(pt) => (&*pt.pat, Some(self.scalar_type(&pt.ty)?)),
@@ -387,7 +390,7 @@ impl Cx<'_> {
         };
         if let Some(init) = &l.init {
             if let Some(stmt) = self.array_decl(&name, &init.expr)? {
-                return Ok(stmt);
+                return Ok(vec![stmt]);
             }
         }
         let init = match &l.init {
@@ -399,7 +402,40 @@ impl Cx<'_> {
             }
             None => None,
         };
-        Ok(Stmt::Let { name, mutable, ty, init, span: l.span() })
+        Ok(vec![Stmt::Let { name, mutable, ty, init, span: l.span() }])
+    }
+
+    /// `let (a, mut b) = (x, y);`: every value is evaluated first (into hidden temporaries), then
+    /// bound, as Rust does (`let (a, b) = (b, a)` swaps).
+    fn tuple_let(&self, pt: &syn::PatTuple, l: &syn::Local) -> Result<Vec<Stmt>> {
+        let span = l.span();
+        let Some(init) = &l.init else {
+            return err(pt.span(), "a tuple `let` in a kernel needs a tuple initializer: `let (a, b) = (x, y);`");
+        };
+        if let Some((_, d)) = &init.diverge {
+            return err(d.span(), "`let .. else` is not supported in kernels");
+        }
+        let syn::Expr::Tuple(values) = strip(&init.expr) else {
+            return err(init.expr.span(), "a tuple `let` in a kernel needs a tuple of values on the right: `let (a, b) = (x, y);`");
+        };
+        if values.elems.len() != pt.elems.len() {
+            return err(values.span(), format!("{} names but {} values", pt.elems.len(), values.elems.len()));
+        }
+        let mut stmts = Vec::new();
+        let temp = |i: usize| format!("__gpujit_tuple_{}_{i}", span.start().line * 10000 + span.start().column);
+        for (i, v) in values.elems.iter().enumerate() {
+            stmts.push(Stmt::Let { name: temp(i), mutable: false, ty: None, init: Some(self.expr(v)?), span });
+        }
+        for (i, p) in pt.elems.iter().enumerate() {
+            let (name, mutable) = match p {
+                syn::Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => (pi.ident.to_string(), pi.mutability.is_some()),
+                syn::Pat::Wild(_) => continue,
+                other => return err(other.span(), "each name of a tuple `let` is a plain name"),
+            };
+            let init = Expr { kind: ExprKind::Var(temp(i)), span };
+            stmts.push(Stmt::Let { name, mutable, ty: None, init: Some(init), span });
+        }
+        Ok(stmts)
     }
 
     /// `shared_array::<T, N>()`, `shared_array_2d::<T, R, C>()`, `dynamic_shared::<T>()` or

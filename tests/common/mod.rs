@@ -39,6 +39,7 @@ macro_rules! for_each_case {
             dynamic_shared_memory,
             local_arrays,
             tiled_matmul,
+            tuple_let,
         );
     };
 }
@@ -1559,5 +1560,30 @@ pub fn tiled_matmul(h: &Harness) {
                 assert!((g - want).abs() < 1e-4, "c[{r}][{col}] = {g}, want {want} ({m}x{k}x{p})");
             }
         }
+    }
+}
+
+/// Tuple `let`s evaluate every value before binding (so they swap).
+#[gpu_kernel]
+fn tuple_lets(x: &[i32], out: &mut [i32]) {
+    let i = grid(1);
+    if i < x.len() {
+        let (mut a, mut b) = (x[i], i as i32);
+        let (a2, b2) = (b, a);
+        a = a2 * 2;
+        b = b2 + 1;
+        let (a, b) = (b, a);
+        let (_, c) = (a, b);
+        out[i] = a * 1000 + c;
+    }
+}
+
+pub fn tuple_let(h: &Harness) {
+    for n in SIZES {
+        let x: Vec<i32> = h.vec(n, |h| (h.next_u64() % 1000) as i32);
+        let mut out = h.zeros::<i32>(n);
+        h.run(&tuple_lets, LaunchConfig::for_elements(n, 128), (&h.arr(&x), &mut out)).unwrap();
+        let want: Vec<i32> = (0..n).map(|i| (x[i] + 1) * 1000 + 2 * i as i32).collect();
+        assert_eq!(out.to_vec().unwrap(), want);
     }
 }
