@@ -431,10 +431,36 @@ pub mod kernel_prelude {
         outside("atomic_cas")
     }
 
-    /// `grid(1)`: the thread's absolute index in a 1-D grid (Numba's `cuda.grid(1)`).
+    /// `grid(1)`: the thread's absolute index in a 1-D grid (Numba's `cuda.grid(1)`). `grid(2)` and
+    /// `grid(3)` give tuples: `let (x, y) = grid(2);`.
     pub fn grid(ndim: u32) -> usize {
         let _ = ndim;
         outside("grid")
+    }
+
+    /// `grid(2)` as rustc sees it: the thread's absolute (x, y) index in a 2-D grid.
+    pub fn grid_2d() -> (usize, usize) {
+        outside("grid")
+    }
+    /// `grid(3)` as rustc sees it: the thread's absolute (x, y, z) index in a 3-D grid.
+    pub fn grid_3d() -> (usize, usize, usize) {
+        outside("grid")
+    }
+    /// `grid_size(2)` as rustc sees it: the grid's threads along x and y.
+    pub fn grid_size_2d() -> (usize, usize) {
+        outside("grid_size")
+    }
+    /// `grid_size(3)` as rustc sees it: the grid's threads along x, y and z.
+    pub fn grid_size_3d() -> (usize, usize, usize) {
+        outside("grid_size")
+    }
+    /// The thread's lane in its warp (0..32).
+    pub fn lane_id() -> usize {
+        outside("lane_id")
+    }
+    /// Threads a warp: 32.
+    pub fn warp_size() -> usize {
+        outside("warp_size")
     }
 
     /// `grid_size(1)`: the number of threads in a 1-D grid (Numba's `cuda.gridsize(1)`).

@@ -151,6 +151,7 @@ pub enum Stmt {
     While {
         cond: Expr,
         body: Block,
+        label: Option<String>,
         span: Span,
     },
     /// `for var in start..end { .. }`, `start..=end`, optionally `.step_by(step)`.
@@ -158,12 +159,15 @@ pub enum Stmt {
         var: String,
         range: RangeLoop,
         body: Block,
+        label: Option<String>,
         span: Span,
     },
     /// A nested `{ .. }` block.
     Block(Block),
-    Break(Span),
-    Continue(Span),
+    /// `break` or `break 'label`.
+    Break(Option<String>, Span),
+    /// `continue` or `continue 'label`.
+    Continue(Option<String>, Span),
     Return(Span),
     /// `let mut name = shared_array::<T, N>()` (`dims` = [N]), `shared_array_2d::<T, R, C>()`
     /// ([R, C]) or `dynamic_shared::<T>()` (`dims` empty: sized by the launch).
@@ -194,6 +198,8 @@ pub struct RangeLoop {
     pub end: Expr,
     pub inclusive: bool,
     pub step: Option<Expr>,
+    /// `(a..b).rev()`: from the last element down to `start`.
+    pub reverse: bool,
 }
 
 /// The reach of a memory fence.
@@ -381,10 +387,14 @@ pub enum Builtin {
     BlockIdx(Dim),
     BlockDim(Dim),
     GridDim(Dim),
-    /// `grid(1)`: the absolute index of the thread in a 1-D grid.
-    Grid1,
-    /// `grid_size(1)`: the number of threads in a 1-D grid.
-    GridSize1,
+    /// `grid(n)`: the thread's absolute index along an axis (`blockIdx * blockDim + threadIdx`).
+    Grid(Dim),
+    /// `grid_size(n)`: the number of threads of the grid along an axis.
+    GridSize(Dim),
+    /// `lane_id()`: the thread's lane in its warp.
+    LaneId,
+    /// `warp_size()`: 32.
+    WarpSize,
 }
 
 impl Builtin {
@@ -394,8 +404,10 @@ impl Builtin {
             Builtin::BlockIdx(d) => format!("block_idx_{}", d.name()),
             Builtin::BlockDim(d) => format!("block_dim_{}", d.name()),
             Builtin::GridDim(d) => format!("grid_dim_{}", d.name()),
-            Builtin::Grid1 => "grid".to_string(),
-            Builtin::GridSize1 => "grid_size".to_string(),
+            Builtin::Grid(d) => format!("grid_{}", d.name()),
+            Builtin::GridSize(d) => format!("grid_size_{}", d.name()),
+            Builtin::LaneId => "lane_id".to_string(),
+            Builtin::WarpSize => "warp_size".to_string(),
         }
     }
 }

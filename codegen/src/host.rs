@@ -256,6 +256,15 @@ impl Target for HostTarget {
     ) -> Result<IntValue<'ctx>, BuilderError> {
         let cx = module.get_context();
         let i32t = cx.i32_type();
+        if reg == SpecialReg::LaneId {
+            // Lanes follow the linear thread index, x fastest, as on the GPU.
+            let t = |r| self.read_special(module, builder, body, r);
+            let (tx, ty, tz) = (t(SpecialReg::Tid(Dim::X))?, t(SpecialReg::Tid(Dim::Y))?, t(SpecialReg::Tid(Dim::Z))?);
+            let (nx, ny) = (t(SpecialReg::Ntid(Dim::X))?, t(SpecialReg::Ntid(Dim::Y))?);
+            let zy = builder.build_int_add(builder.build_int_mul(tz, ny, "zny")?, ty, "zy")?;
+            let linear = builder.build_int_add(builder.build_int_mul(zy, nx, "zynx")?, tx, "linear")?;
+            return builder.build_and(linear, i32t.const_int(31, false), "lane");
+        }
         // SAFETY (of the generated code): sregs is [u32; 12] at the start of the context and
         // host_slot() < 12.
         let addr = unsafe {

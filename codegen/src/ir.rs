@@ -124,10 +124,14 @@ pub enum Stmt {
         end: Expr,
         step: Expr,
         inclusive: bool,
+        /// `(start..end).rev()`: from the last element down.
+        reverse: bool,
         body: Vec<Stmt>,
     },
-    Break,
-    Continue,
+    /// `break`, leaving this many enclosing loops beyond the innermost (0: the innermost).
+    Break(u32),
+    /// `continue`, of the loop this many levels out (0: the innermost).
+    Continue(u32),
     Return,
     /// `sync_threads()`.
     Barrier,
@@ -373,22 +377,28 @@ impl Kernel {
                 self.write_block(out, body, depth + 1);
                 let _ = writeln!(out, "{pad}}}");
             }
-            Stmt::ForRange { var, start, end, step, inclusive, body } => {
+            Stmt::ForRange { var, start, end, step, inclusive, reverse, body } => {
                 let _ = write!(out, "{pad}for {} in (", self.local_name(*var));
                 self.write_expr(out, start);
                 out.push_str(if *inclusive { "..=" } else { ".." });
                 self.write_expr(out, end);
-                out.push_str(").step_by(");
+                out.push_str(if *reverse { ").rev().step_by(" } else { ").step_by(" });
                 self.write_expr(out, step);
                 out.push_str(") {\n");
                 self.write_block(out, body, depth + 1);
                 let _ = writeln!(out, "{pad}}}");
             }
-            Stmt::Break => {
+            Stmt::Break(0) => {
                 let _ = writeln!(out, "{pad}break;");
             }
-            Stmt::Continue => {
+            Stmt::Continue(0) => {
                 let _ = writeln!(out, "{pad}continue;");
+            }
+            Stmt::Break(n) => {
+                let _ = writeln!(out, "{pad}break {n} loops out;");
+            }
+            Stmt::Continue(n) => {
+                let _ = writeln!(out, "{pad}continue {n} loops out;");
             }
             Stmt::Return => {
                 let _ = writeln!(out, "{pad}return;");

@@ -10,7 +10,7 @@
 //! unspecified value, LLVM calls it undefined behaviour); `MIN / -1` wraps; float → int casts
 //! saturate and map NaN to 0; range loops never overflow their counter.
 
-use crate::ast::{AtomicOp, BinOp, Builtin, Dim, UnOp};
+use crate::ast::{AtomicOp, BinOp, Builtin, UnOp};
 use crate::error::CompileError;
 use crate::ir::{self, ArrayRef, Const, ExprKind, ParamType, Stmt};
 use crate::math::MathFn;
@@ -278,12 +278,14 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.branch_to(head)?;
                 self.b.position_at_end(exit);
             }
-            Stmt::ForRange { var, start, end, step, inclusive, body } => {
-                self.for_range(*var, start, end, step, *inclusive, body)?;
+            Stmt::ForRange { var, start, end, step, inclusive, reverse, body } => {
+                self.for_range(*var, start, end, step, *inclusive, *reverse, body)?;
             }
-            Stmt::Break | Stmt::Continue => {
-                let Some(&(cont, brk)) = self.loops.last() else { unreachable!("the verifier rejects break/continue outside loops") };
-                self.b.build_unconditional_branch(if matches!(s, Stmt::Break) { brk } else { cont })?;
+            Stmt::Break(n) | Stmt::Continue(n) => {
+                let Some(&(cont, brk)) = self.loops.len().checked_sub(1 + *n as usize).and_then(|i| self.loops.get(i)) else {
+                    unreachable!("the verifier rejects break/continue outside their loop")
+                };
+                self.b.build_unconditional_branch(if matches!(s, Stmt::Break(_)) { brk } else { cont })?;
                 self.start_dead_block();
             }
             Stmt::Return => {
@@ -300,8 +302,19 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     }
 
     /// `for var in (start..end).step_by(step)`, overflow-free: after an iteration at `i`, the loop
-    /// goes on iff `step < end - i` (`<=` for `..=`), computed on the unsigned distance.
-    fn for_range(&mut self, var: u32, start: &ir::Expr, end: &ir::Expr, step: &ir::Expr, inclusive: bool, body: &[Stmt]) -> LR<()> {
+    /// goes on iff `step < end - i` (`<=` for `..=`), computed on the unsigned distance. Reversed
+    /// (`.rev()`), it starts at the last element and goes on iff `step <= i - start`.
+    #[allow(clippy::too_many_arguments)]
+    fn for_range(
+        &mut self,
+        var: u32,
+        start: &ir::Expr,
+        end: &ir::Expr,
+        step: &ir::Expr,
+        inclusive: bool,
+        reverse: bool,
+        body: &[Stmt],
+    ) -> LR<()> {
         let t = start.ty;
         let ity = int_type(self.cx, t.bits());
         let i64t = self.cx.i64_type();
@@ -309,7 +322,13 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let e = self.expr(end)?.into_int_value();
         let st = self.expr(step)?.into_int_value();
         let counter = self.b.build_alloca(ity, "for.counter")?;
-        self.b.build_store(counter, s)?;
+        let first = match (reverse, inclusive) {
+            (false, _) => s,
+            (true, true) => e,
+            // Only used when the range is not empty, so `end - 1` does not wrap.
+            (true, false) => self.b.build_int_sub(e, ity.const_int(1, false), "last")?,
+        };
+        self.b.build_store(counter, first)?;
         let signed = t.is_signed_int();
         let pred = match (inclusive, signed) {
             (false, true) => IntPredicate::SLT,
@@ -336,15 +355,15 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
 
         self.b.position_at_end(latch);
         let i = self.b.build_load(ity, counter, "i")?.into_int_value();
-        let dist = self.b.build_int_sub(e, i, "for.dist")?;
+        let dist = if reverse { self.b.build_int_sub(i, s, "for.dist")? } else { self.b.build_int_sub(e, i, "for.dist")? };
         let dist = if t.bits() < 64 { self.b.build_int_z_extend(dist, i64t, "for.dist64")? } else { dist };
-        let go_on = if inclusive { IntPredicate::ULE } else { IntPredicate::ULT };
+        let go_on = if inclusive || reverse { IntPredicate::ULE } else { IntPredicate::ULT };
         let more = self.b.build_int_compare(go_on, st, dist, "for.more")?;
         self.b.build_conditional_branch(more, inc, exit)?;
 
         self.b.position_at_end(inc);
         let st_n = if t.bits() < 64 { self.b.build_int_truncate(st, ity, "for.step")? } else { st };
-        let next = self.b.build_int_add(i, st_n, "for.next")?;
+        let next = if reverse { self.b.build_int_sub(i, st_n, "for.next")? } else { self.b.build_int_add(i, st_n, "for.next")? };
         self.b.build_store(counter, next)?;
         self.b.build_unconditional_branch(body_bb)?;
 
@@ -516,18 +535,20 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             Builtin::BlockIdx(d) => self.special(SpecialReg::Ctaid(d))?,
             Builtin::BlockDim(d) => self.special(SpecialReg::Ntid(d))?,
             Builtin::GridDim(d) => self.special(SpecialReg::Nctaid(d))?,
-            Builtin::Grid1 => {
-                let tid = self.special(SpecialReg::Tid(Dim::X))?;
-                let ntid = self.special(SpecialReg::Ntid(Dim::X))?;
-                let ctaid = self.special(SpecialReg::Ctaid(Dim::X))?;
+            Builtin::Grid(d) => {
+                let tid = self.special(SpecialReg::Tid(d))?;
+                let ntid = self.special(SpecialReg::Ntid(d))?;
+                let ctaid = self.special(SpecialReg::Ctaid(d))?;
                 let base = self.b.build_int_nuw_mul(ctaid, ntid, "base")?;
-                self.b.build_int_nuw_add(base, tid, "grid1")?
+                self.b.build_int_nuw_add(base, tid, "grid")?
             }
-            Builtin::GridSize1 => {
-                let ntid = self.special(SpecialReg::Ntid(Dim::X))?;
-                let nctaid = self.special(SpecialReg::Nctaid(Dim::X))?;
-                self.b.build_int_nuw_mul(ntid, nctaid, "gridsize1")?
+            Builtin::GridSize(d) => {
+                let ntid = self.special(SpecialReg::Ntid(d))?;
+                let nctaid = self.special(SpecialReg::Nctaid(d))?;
+                self.b.build_int_nuw_mul(ntid, nctaid, "gridsize")?
             }
+            Builtin::LaneId => self.special(SpecialReg::LaneId)?,
+            Builtin::WarpSize => self.cx.i64_type().const_int(32, false),
         })
     }
 

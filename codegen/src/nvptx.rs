@@ -4,7 +4,7 @@
 //! convention; array pointers are in the global address space (`ld.global`/`st.global`) and the
 //! thread-model registers are the `llvm.nvvm.read.ptx.sreg.*` intrinsics.
 
-use crate::ast::{Dim, FenceScope};
+use crate::ast::FenceScope;
 use crate::error::CompileError;
 use crate::ir;
 use crate::lower;
@@ -216,17 +216,16 @@ impl Target for NvptxTarget {
         reg: SpecialReg,
     ) -> Result<IntValue<'ctx>, BuilderError> {
         let (kind, d) = match reg {
-            SpecialReg::Tid(d) => ("tid", d),
-            SpecialReg::Ntid(d) => ("ntid", d),
-            SpecialReg::Ctaid(d) => ("ctaid", d),
-            SpecialReg::Nctaid(d) => ("nctaid", d),
+            SpecialReg::Tid(d) => ("tid", Some(d)),
+            SpecialReg::Ntid(d) => ("ntid", Some(d)),
+            SpecialReg::Ctaid(d) => ("ctaid", Some(d)),
+            SpecialReg::Nctaid(d) => ("nctaid", Some(d)),
+            SpecialReg::LaneId => ("laneid", None),
         };
-        let dim = match d {
-            Dim::X => "x",
-            Dim::Y => "y",
-            Dim::Z => "z",
+        let name = match d {
+            Some(d) => format!("llvm.nvvm.read.ptx.sreg.{kind}.{}", d.name()),
+            None => format!("llvm.nvvm.read.ptx.sreg.{kind}"),
         };
-        let name = format!("llvm.nvvm.read.ptx.sreg.{kind}.{dim}");
         let f = match Intrinsic::find(&name).and_then(|i| i.get_declaration(module, &[])) {
             Some(f) => f,
             None => unreachable!("LLVM 19 provides {name}"),

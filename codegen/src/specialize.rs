@@ -207,6 +207,8 @@ pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, 
         locals: Vec::new(),
         shared: Vec::new(),
         local_arrays: Vec::new(),
+        loop_labels: Vec::new(),
+        jump_levels: HashMap::new(),
         scopes: vec![HashMap::new()],
     };
     // Scalar parameters become locals, so that `mut` parameters can be assigned.
@@ -293,6 +295,10 @@ struct Infer<'a> {
     locals: Vec<(String, usize)>,
     shared: Vec<ir::SharedArray>,
     local_arrays: Vec<ir::LocalArray>,
+    /// Labels of the enclosing loops, innermost last.
+    loop_labels: Vec<Option<String>>,
+    /// How many loops out each `break`/`continue` jumps.
+    jump_levels: HashMap<*const ast::Stmt, u32>,
     scopes: Vec<HashMap<String, Binding>>,
 }
 
@@ -464,11 +470,14 @@ impl<'a> Infer<'a> {
                 }
                 Ok(())
             }
-            ast::Stmt::While { cond, body, .. } => {
+            ast::Stmt::While { cond, body, label, .. } => {
                 self.bool_cond(cond, "`while` condition")?;
-                self.block(body)
+                self.loop_labels.push(label.clone());
+                let r = self.block(body);
+                self.loop_labels.pop();
+                r
             }
-            ast::Stmt::For { var, range, body, span } => {
+            ast::Stmt::For { var, range, body, span, label } => {
                 let var_slot = self.slot(Slot::AnyInt);
                 let a = self.expr(&range.start)?;
                 self.unify(var_slot, a, range.start.span, "range start")?;
@@ -487,12 +496,27 @@ impl<'a> Infer<'a> {
                 let local = self.new_local(var, var_slot);
                 self.decl_local.insert(s as *const _, local);
                 self.scopes.push(HashMap::from([(var.clone(), Binding::Local(local))]));
+                self.loop_labels.push(label.clone());
                 let r = self.block(body);
+                self.loop_labels.pop();
                 self.scopes.pop();
                 r
             }
             ast::Stmt::Block(b) => self.block(b),
-            ast::Stmt::Break(_) | ast::Stmt::Continue(_) | ast::Stmt::Return(_) => Ok(()),
+            ast::Stmt::Break(label, span) | ast::Stmt::Continue(label, span) => {
+                let what = if matches!(s, ast::Stmt::Break(..)) { "break" } else { "continue" };
+                let levels = match label {
+                    None if self.loop_labels.is_empty() => return self.err(*span, format!("`{what}` outside of a loop")),
+                    None => 0,
+                    Some(l) => match self.loop_labels.iter().rev().position(|x| x.as_deref() == Some(l.as_str())) {
+                        Some(levels) => levels as u32,
+                        None => return self.err(*span, format!("no enclosing loop is labeled `'{l}`")),
+                    },
+                };
+                self.jump_levels.insert(s as *const _, levels);
+                Ok(())
+            }
+            ast::Stmt::Return(_) => Ok(()),
             ast::Stmt::Barrier(_) | ast::Stmt::Fence(..) => Ok(()),
             ast::Stmt::Eval(e) => self.expr(e).map(|_| ()),
             ast::Stmt::Shared { name, elem, dims, span } => {
@@ -739,6 +763,7 @@ impl Build<'_, '_> {
                     end: self.expr(&range.end)?,
                     step,
                     inclusive: range.inclusive,
+                    reverse: range.reverse,
                     body: self.block(body)?,
                 }
             }
@@ -747,8 +772,8 @@ impl Build<'_, '_> {
                 then: self.block(b)?,
                 otherwise: Vec::new(),
             },
-            ast::Stmt::Break(_) => ir::Stmt::Break,
-            ast::Stmt::Continue(_) => ir::Stmt::Continue,
+            ast::Stmt::Break(..) => ir::Stmt::Break(self.cx.jump_levels[&(s as *const _)]),
+            ast::Stmt::Continue(..) => ir::Stmt::Continue(self.cx.jump_levels[&(s as *const _)]),
             ast::Stmt::Return(_) => ir::Stmt::Return,
             ast::Stmt::Barrier(_) => ir::Stmt::Barrier,
             ast::Stmt::Fence(scope, _) => ir::Stmt::Fence(*scope),

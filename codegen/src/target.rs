@@ -27,16 +27,20 @@ pub enum SpecialReg {
     Ctaid(Dim),
     /// `gridDim`
     Nctaid(Dim),
+    /// The lane of the thread in its warp.
+    LaneId,
 }
 
 impl SpecialReg {
     /// Position in the host backend's thread context (`[u32; 12]`).
+    /// (`LaneId` is computed from the thread index, not stored.)
     pub fn host_slot(self) -> u64 {
         let (base, d) = match self {
             SpecialReg::Tid(d) => (0, d),
             SpecialReg::Ntid(d) => (3, d),
             SpecialReg::Ctaid(d) => (6, d),
             SpecialReg::Nctaid(d) => (9, d),
+            SpecialReg::LaneId => unreachable!("the lane is computed from the thread index"),
         };
         base + match d {
             Dim::X => 0,

@@ -91,8 +91,8 @@ impl Verifier<'_> {
                 self.expect(step, ScalarType::U64, "range step")?;
                 self.block(body, loops + 1)
             }
-            Stmt::Break | Stmt::Continue if loops == 0 => Err("break or continue outside a loop".into()),
-            Stmt::Break | Stmt::Continue | Stmt::Return | Stmt::Barrier | Stmt::Fence(_) => Ok(()),
+            Stmt::Break(n) | Stmt::Continue(n) if *n as usize >= loops => Err("break or continue outside its loop".into()),
+            Stmt::Break(_) | Stmt::Continue(_) | Stmt::Return | Stmt::Barrier | Stmt::Fence(_) => Ok(()),
             Stmt::Eval(e) => self.expr(e),
         }
     }

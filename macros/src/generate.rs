@@ -48,6 +48,7 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
     let sp = span(name.span());
     let mut twin = func.clone();
     twin.attrs.retain(|a| !a.path().is_ident("doc"));
+    syn::visit_mut::VisitMut::visit_block_mut(&mut TupleGrids, &mut twin.block);
     quote! {
         #(#docs)*
         #[allow(non_camel_case_types)]
@@ -133,6 +134,13 @@ fn opt_scalar(s: &Option<String>) -> TokenStream {
     }
 }
 
+fn opt_string(s: &Option<String>) -> TokenStream {
+    match s {
+        Some(s) => quote!(::core::option::Option::Some(::std::string::String::from(#s))),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
 fn block(b: &Block) -> TokenStream {
     let stmts = b.stmts.iter().map(stmt);
     quote!(Block { stmts: ::std::vec![#(#stmts),*] })
@@ -199,16 +207,18 @@ fn stmt(s: &Stmt) -> TokenStream {
             let (cond, then, otherwise, sp) = (expr(cond), block(then), opt_block(otherwise), span(*sp));
             quote!(Stmt::If { cond: #cond, then: #then, otherwise: #otherwise, span: #sp })
         }
-        Stmt::While { cond, body, span: sp } => {
-            let (cond, body, sp) = (expr(cond), block(body), span(*sp));
-            quote!(Stmt::While { cond: #cond, body: #body, span: #sp })
+        Stmt::While { cond, body, label, span: sp } => {
+            let (cond, body, label, sp) = (expr(cond), block(body), opt_string(label), span(*sp));
+            quote!(Stmt::While { cond: #cond, body: #body, label: #label, span: #sp })
         }
-        Stmt::For { var, start, end, inclusive, step, body, span: sp } => {
+        Stmt::For { var, start, end, inclusive, step, reverse, body, label, span: sp } => {
             let (start, end, step, body, sp) = (expr(start), expr(end), opt_expr(step), block(body), span(*sp));
+            let label = opt_string(label);
             quote!(Stmt::For {
                 var: ::std::string::String::from(#var),
-                range: RangeLoop { start: #start, end: #end, inclusive: #inclusive, step: #step },
+                range: RangeLoop { start: #start, end: #end, inclusive: #inclusive, step: #step, reverse: #reverse },
                 body: #body,
+                label: #label,
                 span: #sp,
             })
         }
@@ -216,13 +226,13 @@ fn stmt(s: &Stmt) -> TokenStream {
             let b = block(b);
             quote!(Stmt::Block(#b))
         }
-        Stmt::Break(sp) => {
-            let sp = span(*sp);
-            quote!(Stmt::Break(#sp))
+        Stmt::Break(label, sp) => {
+            let (label, sp) = (opt_string(label), span(*sp));
+            quote!(Stmt::Break(#label, #sp))
         }
-        Stmt::Continue(sp) => {
-            let sp = span(*sp);
-            quote!(Stmt::Continue(#sp))
+        Stmt::Continue(label, sp) => {
+            let (label, sp) = (opt_string(label), span(*sp));
+            quote!(Stmt::Continue(#label, #sp))
         }
         Stmt::Return(sp) => {
             let sp = span(*sp);
@@ -305,4 +315,35 @@ fn expr(e: &Expr) -> TokenStream {
         }
     };
     quote!(Expr::new(#kind, #sp))
+}
+
+/// Rewrites `grid(2)`, `grid(3)`, `grid_size(2)`, `grid_size(3)` in the twin into the stand-ins
+/// that return tuples (`grid_2d()`, ...), so rustc type-checks `let (x, y) = grid(2);`.
+struct TupleGrids;
+
+impl syn::visit_mut::VisitMut for TupleGrids {
+    fn visit_expr_mut(&mut self, e: &mut syn::Expr) {
+        if let syn::Expr::Call(c) = e {
+            let name = match &*c.func {
+                syn::Expr::Path(p) if p.path.segments.len() == 1 => p.path.segments[0].ident.to_string(),
+                _ => String::new(),
+            };
+            if let (Some(n @ (2 | 3)), "grid" | "grid_size") = (crate::parse::grid_arity(c), name.as_str()) {
+                let f = format_ident!("{}_{}d", name, n, span = c.func.span_hint());
+                *e = syn::parse_quote_spanned!(c.func.span_hint()=> ::gpujit::kernel_prelude::#f());
+                return;
+            }
+        }
+        syn::visit_mut::visit_expr_mut(self, e);
+    }
+}
+
+trait SpanHint {
+    fn span_hint(&self) -> Span;
+}
+
+impl SpanHint for syn::Expr {
+    fn span_hint(&self) -> Span {
+        syn::spanned::Spanned::span(self)
+    }
 }

@@ -152,6 +152,7 @@ pub enum Stmt {
     While {
         cond: Expr,
         body: Block,
+        label: Option<String>,
         span: Span,
     },
     For {
@@ -160,12 +161,14 @@ pub enum Stmt {
         end: Expr,
         inclusive: bool,
         step: Option<Expr>,
+        reverse: bool,
         body: Block,
+        label: Option<String>,
         span: Span,
     },
     Block(Block),
-    Break(Span),
-    Continue(Span),
+    Break(Option<String>, Span),
+    Continue(Option<String>, Span),
     Return(Span),
     Shared {
         name: String,
@@ -185,16 +188,19 @@ pub enum Stmt {
     Eval(Expr),
 }
 
+#[derive(Clone)]
 pub enum Place {
     Var(String, Span),
     Index { array: String, index: Vec<Expr>, span: Span },
 }
 
+#[derive(Clone)]
 pub struct Expr {
     pub kind: ExprKind,
     pub span: Span,
 }
 
+#[derive(Clone)]
 pub enum ExprKind {
     Int(u128, Option<String>),
     Float(f64, Option<String>),
@@ -392,6 +398,12 @@ impl Cx<'_> {
             if let Some(stmt) = self.array_decl(&name, &init.expr)? {
                 return Ok(vec![stmt]);
             }
+            if init.diverge.is_none() && matches!(strip(&init.expr), syn::Expr::If(_) | syn::Expr::Match(_) | syn::Expr::Block(_)) {
+                // `let v = if c { a } else { b };`: declare, then assign in each branch.
+                let span = l.span();
+                let decl = Stmt::Let { name: name.clone(), mutable, ty, init: None, span };
+                return Ok(vec![decl, self.assign_value(Place::Var(name, span), None, &init.expr, span)?]);
+            }
         }
         let init = match &l.init {
             Some(init) => {
@@ -415,16 +427,32 @@ impl Cx<'_> {
         if let Some((_, d)) = &init.diverge {
             return err(d.span(), "`let .. else` is not supported in kernels");
         }
-        let syn::Expr::Tuple(values) = strip(&init.expr) else {
-            return err(init.expr.span(), "a tuple `let` in a kernel needs a tuple of values on the right: `let (a, b) = (x, y);`");
-        };
-        if values.elems.len() != pt.elems.len() {
-            return err(values.span(), format!("{} names but {} values", pt.elems.len(), values.elems.len()));
-        }
         let mut stmts = Vec::new();
         let temp = |i: usize| format!("__gpujit_tuple_{}_{i}", span.start().line * 10000 + span.start().column);
-        for (i, v) in values.elems.iter().enumerate() {
-            stmts.push(Stmt::Let { name: temp(i), mutable: false, ty: None, init: Some(self.expr(v)?), span });
+        if let syn::Expr::Call(c) = strip(&init.expr) {
+            let name = ident_of(&c.func).unwrap_or_default();
+            if let (Some(n), "grid" | "grid_size") = (grid_arity(c), name.as_str()) {
+                // `let (x, y) = grid(2);`: one axis a name.
+                if n != pt.elems.len() {
+                    return err(init.expr.span(), format!("`{name}({n})` gives {n} values but the pattern has {}", pt.elems.len()));
+                }
+                let kind = if name == "grid" { "Grid" } else { "GridSize" };
+                for (i, axis) in ["X", "Y", "Z"].iter().take(n).enumerate() {
+                    let value = Expr { kind: ExprKind::Builtin(kind, Some(axis)), span };
+                    stmts.push(Stmt::Let { name: temp(i), mutable: false, ty: None, init: Some(value), span });
+                }
+            }
+        }
+        if stmts.is_empty() {
+            let syn::Expr::Tuple(values) = strip(&init.expr) else {
+                return err(init.expr.span(), "a tuple `let` in a kernel needs a tuple of values on the right: `let (a, b) = (x, y);`");
+            };
+            if values.elems.len() != pt.elems.len() {
+                return err(values.span(), format!("{} names but {} values", pt.elems.len(), values.elems.len()));
+            }
+            for (i, v) in values.elems.iter().enumerate() {
+                stmts.push(Stmt::Let { name: temp(i), mutable: false, ty: None, init: Some(self.expr(v)?), span });
+            }
         }
         for (i, p) in pt.elems.iter().enumerate() {
             let (name, mutable) = match p {
@@ -493,27 +521,21 @@ impl Cx<'_> {
 
     fn stmt_expr(&self, e: &syn::Expr) -> Result<Stmt> {
         let span = e.span();
+        let label = |l: &Option<syn::Label>| l.as_ref().map(|l| l.name.ident.to_string());
         match e {
-            syn::Expr::Assign(a) => Ok(Stmt::Assign { place: self.place(&a.left)?, op: None, value: self.expr(&a.right)?, span }),
+            syn::Expr::Assign(a) => self.assign_value(self.place(&a.left)?, None, &a.right, span),
             syn::Expr::Binary(b) => {
                 let Some(op) = compound_op(&b.op) else {
                     return err(span, "this expression has no effect; a kernel statement must assign, branch or loop");
                 };
-                Ok(Stmt::Assign { place: self.place(&b.left)?, op: Some(op), value: self.expr(&b.right)?, span })
+                self.assign_value(self.place(&b.left)?, Some(op), &b.right, span)
             }
             syn::Expr::If(i) => self.if_stmt(i),
-            syn::Expr::While(w) => {
-                if let Some(l) = &w.label {
-                    return err(l.span(), "loop labels are not supported in kernels yet");
-                }
-                Ok(Stmt::While { cond: self.cond(&w.cond)?, body: self.block(&w.body)?, span })
-            }
+            syn::Expr::Match(m) => self.match_chain(m, &mut |cx, body| cx.arm_stmt(body)),
+            syn::Expr::While(w) => Ok(Stmt::While { cond: self.cond(&w.cond)?, body: self.block(&w.body)?, label: label(&w.label), span }),
             syn::Expr::Loop(l) => {
-                if let Some(lb) = &l.label {
-                    return err(lb.span(), "loop labels are not supported in kernels yet");
-                }
                 let cond = Expr { kind: ExprKind::Bool(true), span };
-                Ok(Stmt::While { cond, body: self.block(&l.body)?, span })
+                Ok(Stmt::While { cond, body: self.block(&l.body)?, label: label(&l.label), span })
             }
             syn::Expr::ForLoop(f) => self.for_loop(f),
             syn::Expr::Block(b) => {
@@ -523,20 +545,12 @@ impl Cx<'_> {
                 Ok(Stmt::Block(self.block(&b.block)?))
             }
             syn::Expr::Break(b) => {
-                if let Some(l) = &b.label {
-                    return err(l.span(), "loop labels are not supported in kernels yet");
-                }
                 if let Some(v) = &b.expr {
                     return err(v.span(), "`break` with a value is not supported in kernels");
                 }
-                Ok(Stmt::Break(span))
+                Ok(Stmt::Break(b.label.as_ref().map(|l| l.ident.to_string()), span))
             }
-            syn::Expr::Continue(c) => {
-                if let Some(l) = &c.label {
-                    return err(l.span(), "loop labels are not supported in kernels yet");
-                }
-                Ok(Stmt::Continue(span))
-            }
+            syn::Expr::Continue(c) => Ok(Stmt::Continue(c.label.as_ref().map(|l| l.ident.to_string()), span)),
             syn::Expr::Return(r) => {
                 if let Some(v) = &r.expr {
                     return err(v.span(), "a kernel returns nothing: write results into a `&mut [T]` parameter");
@@ -571,6 +585,124 @@ impl Cx<'_> {
         }
     }
 
+    /// `place op= value` where `value` may be an `if`, `match` or block expression: then each
+    /// branch assigns its own value.
+    fn assign_value(&self, place: Place, op: Option<BinOp>, value: &syn::Expr, span: Span) -> Result<Stmt> {
+        match strip(value) {
+            syn::Expr::If(i) => {
+                let then = self.value_block(&i.then_branch, &place, op)?;
+                let otherwise = match &i.else_branch {
+                    Some((_, e)) => Some(Block { stmts: vec![self.assign_value(place.clone(), op, e, span)?] }),
+                    None => return err(i.span(), "an `if` used as a value needs an `else`"),
+                };
+                Ok(Stmt::If { cond: self.cond(&i.cond)?, then, otherwise, span: i.span() })
+            }
+            syn::Expr::Block(b) if b.label.is_none() => Ok(Stmt::Block(self.value_block(&b.block, &place, op)?)),
+            syn::Expr::Match(m) => self.match_chain(m, &mut |cx, body| cx.assign_value(place.clone(), op, body, body.span())),
+            v => Ok(Stmt::Assign { place, op, value: self.expr(v)?, span }),
+        }
+    }
+
+    /// A block whose tail expression is the value assigned to `place`.
+    fn value_block(&self, b: &syn::Block, place: &Place, op: Option<BinOp>) -> Result<Block> {
+        let (tail, body) = match b.stmts.last() {
+            Some(syn::Stmt::Expr(e, None)) => (Some(e), &b.stmts[..b.stmts.len() - 1]),
+            _ => (None, &b.stmts[..]),
+        };
+        let mut stmts = self.block(&syn::Block { brace_token: b.brace_token, stmts: body.to_vec() })?.stmts;
+        if let Some(t) = tail {
+            stmts.push(self.assign_value(place.clone(), op, t, t.span())?);
+        }
+        Ok(Block { stmts })
+    }
+
+    /// The body of a `match` arm used as a statement.
+    fn arm_stmt(&self, body: &syn::Expr) -> Result<Stmt> {
+        match strip(body) {
+            syn::Expr::Block(b) if b.label.is_none() => Ok(Stmt::Block(self.block(&b.block)?)),
+            e => self.stmt_expr(e),
+        }
+    }
+
+    /// `match scrutinee { arms }` on integers or bools, as a chain of `if`s over a temporary
+    /// (rustc checks exhaustiveness on the twin). `arm` turns each arm's body into a statement
+    /// (a plain statement, or an assignment when the match is a value).
+    fn match_chain(&self, m: &syn::ExprMatch, arm: &mut dyn FnMut(&Self, &syn::Expr) -> Result<Stmt>) -> Result<Stmt> {
+        let span = m.span();
+        let temp = format!("__gpujit_match_{}", span.start().line * 10000 + span.start().column);
+        let scrutinee = Stmt::Let { name: temp.clone(), mutable: false, ty: None, init: Some(self.expr(&m.expr)?), span };
+        let chain = self.arms(&m.arms, &temp, arm)?;
+        Ok(Stmt::Block(Block { stmts: std::iter::once(scrutinee).chain(chain).collect() }))
+    }
+
+    fn arms(&self, arms: &[syn::Arm], temp: &str, arm: &mut dyn FnMut(&Self, &syn::Expr) -> Result<Stmt>) -> Result<Option<Stmt>> {
+        let Some((first, rest)) = arms.split_first() else { return Ok(None) };
+        let span = first.span();
+        let body = arm(self, &first.body)?;
+        let rest = self.arms(rest, temp, arm)?.map(|s| Block { stmts: vec![s] });
+        // A binding pattern: bind the value, then test the guard.
+        if let syn::Pat::Ident(pi) = &first.pat {
+            if pi.subpat.is_none() && pi.by_ref.is_none() {
+                let value = Expr { kind: ExprKind::Var(temp.to_string()), span };
+                let bind = Stmt::Let { name: pi.ident.to_string(), mutable: pi.mutability.is_some(), ty: None, init: Some(value), span };
+                let inner = match &first.guard {
+                    Some((_, g)) => Stmt::If { cond: self.expr(g)?, then: Block { stmts: vec![body] }, otherwise: rest, span },
+                    None => body,
+                };
+                return Ok(Some(Stmt::Block(Block { stmts: vec![bind, inner] })));
+            }
+        }
+        let test = self.pattern_test(&first.pat, temp)?;
+        let cond = match (&first.guard, test) {
+            (None, None) => return Ok(Some(body)),
+            (Some((_, g)), None) => self.expr(g)?,
+            (None, Some(t)) => t,
+            (Some((_, g)), Some(t)) => Expr { kind: ExprKind::Binary("And", Box::new(t), Box::new(self.expr(g)?)), span },
+        };
+        Ok(Some(Stmt::If { cond, then: Block { stmts: vec![body] }, otherwise: rest, span }))
+    }
+
+    /// The condition under which the value in `temp` matches `pat` (`None`: always).
+    fn pattern_test(&self, pat: &syn::Pat, temp: &str) -> Result<Option<Expr>> {
+        let span = pat.span();
+        let var = || Box::new(Expr { kind: ExprKind::Var(temp.to_string()), span });
+        let cmp = |op: BinOp, e: Expr| Expr { kind: ExprKind::Binary(op, var(), Box::new(e)), span };
+        Ok(Some(match pat {
+            syn::Pat::Wild(_) => return Ok(None),
+            syn::Pat::Lit(l) => cmp("Eq", self.expr(&syn::Expr::Lit(l.clone()))?),
+            syn::Pat::Paren(p) => return self.pattern_test(&p.pat, temp),
+            syn::Pat::Range(r) => {
+                let lo = r.start.as_ref().map(|e| self.expr(e)).transpose()?.map(|e| cmp("Ge", e));
+                let hi = match (&r.end, &r.limits) {
+                    (Some(e), syn::RangeLimits::Closed(_)) => Some(cmp("Le", self.expr(e)?)),
+                    (Some(e), syn::RangeLimits::HalfOpen(_)) => Some(cmp("Lt", self.expr(e)?)),
+                    (None, _) => None,
+                };
+                match (lo, hi) {
+                    (Some(a), Some(b)) => Expr { kind: ExprKind::Binary("And", Box::new(a), Box::new(b)), span },
+                    (Some(a), None) | (None, Some(a)) => a,
+                    (None, None) => return Ok(None),
+                }
+            }
+            syn::Pat::Or(o) => {
+                let mut acc: Option<Expr> = None;
+                for case in &o.cases {
+                    let Some(t) = self.pattern_test(case, temp)? else { return Ok(None) };
+                    acc = Some(match acc {
+                        None => t,
+                        Some(a) => Expr { kind: ExprKind::Binary("Or", Box::new(a), Box::new(t)), span },
+                    });
+                }
+                match acc {
+                    Some(a) => a,
+                    None => return Ok(None),
+                }
+            }
+            syn::Pat::Ident(_) => return err(span, "a binding pattern must be the whole arm (`n => ..` or `n if .. => ..`)"),
+            other => return err(other.span(), "kernel `match` arms take integer or bool literals, ranges, `|`, `_` or a name"),
+        }))
+    }
+
     fn cond(&self, e: &syn::Expr) -> Result<Expr> {
         if let syn::Expr::Let(l) = e {
             return err(l.span(), "`if let`/`while let` are not supported in kernels");
@@ -591,15 +723,12 @@ impl Cx<'_> {
     }
 
     fn for_loop(&self, f: &syn::ExprForLoop) -> Result<Stmt> {
-        if let Some(l) = &f.label {
-            return err(l.span(), "loop labels are not supported in kernels yet");
-        }
         let var = match &*f.pat {
             syn::Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => pi.ident.to_string(),
             syn::Pat::Wild(_) => "_".to_string(),
             other => return err(other.span(), "a kernel `for` loop binds one name"),
         };
-        let (range, step) = match strip(&f.expr) {
+        let (inner, step) = match strip(&f.expr) {
             syn::Expr::MethodCall(m) if m.method == "step_by" => {
                 if m.args.len() != 1 {
                     return err(m.span(), "`step_by` takes one argument");
@@ -608,6 +737,15 @@ impl Cx<'_> {
             }
             e => (e, None),
         };
+        let (range, reverse) = match inner {
+            syn::Expr::MethodCall(m) if m.method == "rev" && m.args.is_empty() => (strip(&m.receiver), true),
+            e => (e, false),
+        };
+        if let syn::Expr::MethodCall(m) = range {
+            if m.method == "step_by" {
+                return err(m.span(), "write `(a..b).rev().step_by(s)`: `(a..b).step_by(s).rev()` is not supported in kernels");
+            }
+        }
         let syn::Expr::Range(r) = range else {
             return err(f.expr.span(), "a kernel `for` loop runs over a range: `a..b`, `a..=b`, optionally `.step_by(s)`");
         };
@@ -615,7 +753,17 @@ impl Cx<'_> {
             return err(r.span(), "a kernel `for` loop needs a range with both ends (`a..b` or `a..=b`)");
         };
         let inclusive = matches!(r.limits, syn::RangeLimits::Closed(_));
-        Ok(Stmt::For { var, start: self.expr(start)?, end: self.expr(end)?, inclusive, step, body: self.block(&f.body)?, span: f.span() })
+        Ok(Stmt::For {
+            var,
+            start: self.expr(start)?,
+            end: self.expr(end)?,
+            inclusive,
+            step,
+            reverse,
+            body: self.block(&f.body)?,
+            label: f.label.as_ref().map(|l| l.name.ident.to_string()),
+            span: f.span(),
+        })
     }
 
     fn place(&self, e: &syn::Expr) -> Result<Place> {
@@ -691,10 +839,15 @@ impl Cx<'_> {
             }
             syn::Expr::Cast(c) => ExprKind::Cast(Box::new(self.expr(&c.expr)?), self.scalar_type(&c.ty)?),
             syn::Expr::Call(c) => self.call(c)?,
-            syn::Expr::If(_) => return err(span, "`if` as an expression is not supported in kernels yet; assign in each branch"),
+            syn::Expr::If(_) | syn::Expr::Match(_) => {
+                return err(span, "`if` and `match` give values in kernels as the whole right-hand side of `let` or an assignment")
+            }
             syn::Expr::Block(_) => return err(span, "a block as an expression is not supported in kernels yet"),
             syn::Expr::Reference(_) => return err(span, "references cannot be taken inside kernels"),
             syn::Expr::Range(_) => return err(span, "ranges are only supported as `for` loop bounds"),
+            syn::Expr::Loop(_) | syn::Expr::While(_) | syn::Expr::ForLoop(_) => {
+                return err(span, "loops are statements in kernels, not values (`break` with a value is not supported)")
+            }
             syn::Expr::Macro(_) => return err(span, "macros cannot be used inside a kernel"),
             syn::Expr::Closure(_) => return err(span, "closures cannot be used inside a kernel"),
             syn::Expr::Tuple(_) | syn::Expr::Array(_) | syn::Expr::Struct(_) => {
@@ -757,15 +910,11 @@ impl Cx<'_> {
             Ok(ExprKind::Builtin(k, Some(d)))
         };
         let dims = |k: &'static str| -> Result<ExprKind> {
-            let lit_one = c.args.len() == 1
-                && matches!(strip(&c.args[0]), syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) if i.base10_digits() == "1");
-            if !lit_one {
-                return err(
-                    c.args.span(),
-                    format!("`{name}` takes the literal 1 for now: `{name}(1)`; use thread_idx_y() and friends for 2-D and 3-D grids"),
-                );
+            match grid_arity(c) {
+                Some(1) => Ok(ExprKind::Builtin(k, Some("X"))),
+                Some(n) => err(c.span(), format!("`{name}({n})` gives a tuple: destructure it, `let (x, y) = {name}({n});`")),
+                None => err(c.args.span(), format!("`{name}` takes the literal 1, 2 or 3")),
             }
-            Ok(ExprKind::Builtin(k, None))
         };
         match name.as_str() {
             "thread_idx_x" => no_args("ThreadIdx", "X"),
@@ -780,10 +929,32 @@ impl Cx<'_> {
             "grid_dim_x" => no_args("GridDim", "X"),
             "grid_dim_y" => no_args("GridDim", "Y"),
             "grid_dim_z" => no_args("GridDim", "Z"),
-            "grid" => dims("Grid1"),
-            "grid_size" => dims("GridSize1"),
+            "grid" => dims("Grid"),
+            "grid_size" => dims("GridSize"),
+            "lane_id" | "warp_size" => {
+                if !c.args.is_empty() {
+                    return err(c.args.span(), format!("`{name}()` takes no arguments"));
+                }
+                Ok(ExprKind::Builtin(if name == "lane_id" { "LaneId" } else { "WarpSize" }, None))
+            }
             _ => err(c.func.span(), format!("`{name}` is not a gpujit intrinsic; kernels can call thread_idx_x(), block_idx_x(), block_dim_x(), grid_dim_x() (and _y, _z), grid(1) and grid_size(1)")),
         }
+    }
+}
+
+/// `n` of `grid(n)`/`grid_size(n)` when it is the literal 1, 2 or 3.
+pub fn grid_arity(c: &syn::ExprCall) -> Option<usize> {
+    if c.args.len() != 1 {
+        return None;
+    }
+    match strip(&c.args[0]) {
+        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => match i.base10_digits() {
+            "1" => Some(1),
+            "2" => Some(2),
+            "3" => Some(3),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -806,6 +977,18 @@ fn lit(l: &syn::Lit) -> Result<ExprKind> {
         }
     };
     Ok(match l {
+        // A negative literal (`-5` in a range pattern arrives as one token) is the negation of
+        // its magnitude, as `-5` in an expression is.
+        syn::Lit::Int(i) if i.base10_digits().starts_with('-') => {
+            let s = suffix(i.suffix())?;
+            let digits = &i.base10_digits()[1..];
+            let inner = if matches!(s.as_deref(), Some("f32" | "f64")) {
+                ExprKind::Float(digits.parse::<f64>().map_err(|e| Error::new(i.span(), e))?, s)
+            } else {
+                ExprKind::Int(digits.parse::<u128>().map_err(|e| Error::new(i.span(), e))?, s)
+            };
+            ExprKind::Unary("Neg", Box::new(Expr { kind: inner, span: i.span() }))
+        }
         syn::Lit::Int(i) => {
             let s = suffix(i.suffix())?;
             if matches!(s.as_deref(), Some("f32" | "f64")) {
@@ -813,6 +996,10 @@ fn lit(l: &syn::Lit) -> Result<ExprKind> {
             } else {
                 ExprKind::Int(i.base10_parse::<u128>()?, s)
             }
+        }
+        syn::Lit::Float(f) if f.base10_digits().starts_with('-') => {
+            let v: f64 = f.base10_digits()[1..].parse().map_err(|e| Error::new(f.span(), e))?;
+            ExprKind::Unary("Neg", Box::new(Expr { kind: ExprKind::Float(v, suffix(f.suffix())?), span: f.span() }))
         }
         syn::Lit::Float(f) => ExprKind::Float(f.base10_parse::<f64>()?, suffix(f.suffix())?),
         syn::Lit::Bool(b) => ExprKind::Bool(b.value),

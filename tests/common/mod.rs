@@ -40,6 +40,9 @@ macro_rules! for_each_case {
             local_arrays,
             tiled_matmul,
             tuple_let,
+            if_and_match,
+            reversed_and_labeled_loops,
+            grid_axes,
         );
     };
 }
@@ -1586,4 +1589,180 @@ pub fn tuple_let(h: &Harness) {
         let want: Vec<i32> = (0..n).map(|i| (x[i] + 1) * 1000 + 2 * i as i32).collect();
         assert_eq!(out.to_vec().unwrap(), want);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `if`/`match` as values, `match` statements, reversed and labeled loops, grid(2)/grid(3).
+
+#[gpu_kernel]
+fn classify(x: &[i32], out: &mut [i64]) {
+    let i = grid(1);
+    if i >= x.len() {
+        return;
+    }
+    let v = x[i];
+    let sign = if v < 0 {
+        -1
+    } else if v == 0 {
+        0
+    } else {
+        1
+    };
+    let class: i64 = match v {
+        0 => 100,
+        1 | 2 | 3 => 200,
+        -5..=-1 => 300,
+        4..10 => {
+            let t = v as i64;
+            400 + t
+        }
+        n if n % 2 == 0 => 500,
+        n => 600 + (n % 7) as i64,
+    };
+    let mut acc = class * 10 + sign as i64;
+    match v % 3 {
+        0 => acc += 1,
+        1 => {
+            acc *= 2;
+        }
+        _ => {}
+    }
+    acc += if v > 50 { 7 } else { 3 };
+    out[i] = acc;
+}
+
+fn classify_ref(v: i32) -> i64 {
+    let sign = v.signum();
+    let class: i64 = match v {
+        0 => 100,
+        1..=3 => 200,
+        -5..=-1 => 300,
+        4..10 => 400 + v as i64,
+        n if n % 2 == 0 => 500,
+        n => 600 + (n % 7) as i64,
+    };
+    let mut acc = class * 10 + sign as i64;
+    match v % 3 {
+        0 => acc += 1,
+        1 => acc *= 2,
+        _ => {}
+    }
+    acc + if v > 50 { 7 } else { 3 }
+}
+
+pub fn if_and_match(h: &Harness) {
+    for n in SIZES {
+        let x: Vec<i32> = h.vec(n, |h| (h.next_u64() % 200) as i32 - 100);
+        let mut out = h.zeros::<i64>(n);
+        h.run(&classify, LaunchConfig::for_elements(n, 64), (&h.arr(&x), &mut out)).unwrap();
+        assert_eq!(out.to_vec().unwrap(), x.iter().map(|v| classify_ref(*v)).collect::<Vec<_>>());
+    }
+}
+
+#[gpu_kernel]
+fn loops2(n: i32, out: &mut [i64]) {
+    if grid(1) != 0 {
+        return;
+    }
+    let mut a: i64 = 0;
+    for i in (0..n).rev() {
+        a = a * 3 + i as i64;
+    }
+    let mut b: i64 = 0;
+    for i in (-3..=n).rev().step_by(4) {
+        b = b * 5 + i as i64;
+    }
+    let mut c: i64 = 0;
+    for i in (250u8..=255).rev() {
+        c = c * 2 + i as i64;
+    }
+    let mut d: i64 = 0;
+    'outer: for i in 0..n {
+        let mut j = 0;
+        'inner: while j < n {
+            j += 1;
+            if (i + j) % 5 == 0 {
+                continue 'outer;
+            }
+            if j > i {
+                break 'inner;
+            }
+            if i * j > 40 {
+                break 'outer;
+            }
+            d += (i * 10 + j) as i64;
+        }
+        d += 1000;
+    }
+    out[0] = a;
+    out[1] = b;
+    out[2] = c;
+    out[3] = d;
+}
+
+fn loops2_ref(n: i32) -> Vec<i64> {
+    let a = (0..n).rev().fold(0i64, |a, i| a * 3 + i as i64);
+    let b = (-3..=n).rev().step_by(4).fold(0i64, |b, i| b * 5 + i as i64);
+    let c = (250u8..=255).rev().fold(0i64, |c, i| c * 2 + i as i64);
+    let mut d: i64 = 0;
+    'outer: for i in 0..n {
+        let mut j = 0;
+        'inner: while j < n {
+            j += 1;
+            if (i + j) % 5 == 0 {
+                continue 'outer;
+            }
+            if j > i {
+                break 'inner;
+            }
+            if i * j > 40 {
+                break 'outer;
+            }
+            d += (i * 10 + j) as i64;
+        }
+        d += 1000;
+    }
+    vec![a, b, c, d]
+}
+
+pub fn reversed_and_labeled_loops(h: &Harness) {
+    for n in [0, 1, 7, 13, 20] {
+        let mut out = h.zeros::<i64>(4);
+        h.run(&loops2, (1, 32), (n, &mut out)).unwrap();
+        assert_eq!(out.to_vec().unwrap(), loops2_ref(n), "n = {n}");
+    }
+}
+
+#[gpu_kernel]
+fn grid_tuples(out: &mut [u64], lanes: &mut [u64]) {
+    let (x, y, z) = grid(3);
+    let (sx, sy, _) = grid_size(3);
+    let (x2, y2) = grid(2);
+    let linear = x + sx * (y + sy * z);
+    if linear < out.len() && x2 == x && y2 == y {
+        out[linear] = (x + 1000 * y + 1000000 * z) as u64;
+        lanes[linear] = (lane_id() + 100 * warp_size()) as u64;
+    }
+}
+
+pub fn grid_axes(h: &Harness) {
+    let (grid, block) = ([3u32, 2, 2], [8u32, 4, 2]);
+    let size = [grid[0] * block[0], grid[1] * block[1], grid[2] * block[2]].map(|v| v as usize);
+    let total = size[0] * size[1] * size[2];
+    let (mut out, mut lanes) = (h.zeros::<u64>(total), h.zeros::<u64>(total));
+    h.run(&grid_tuples, ((grid[0], grid[1], grid[2]), (block[0], block[1], block[2])), (&mut out, &mut lanes)).unwrap();
+    let mut want = vec![0u64; total];
+    let mut want_lanes = vec![0u64; total];
+    for z in 0..size[2] {
+        for y in 0..size[1] {
+            for x in 0..size[0] {
+                let linear = x + size[0] * (y + size[1] * z);
+                want[linear] = (x + 1000 * y + 1000000 * z) as u64;
+                let (tx, ty, tz) = (x % 8, y % 4, z % 2);
+                want_lanes[linear] = ((tx + 8 * (ty + 4 * tz)) % 32 + 3200) as u64;
+            }
+        }
+    }
+    assert_eq!(out.to_vec().unwrap(), want);
+    assert_eq!(lanes.to_vec().unwrap(), want_lanes);
 }

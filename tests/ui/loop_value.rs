@@ -2,9 +2,10 @@ use gpujit::prelude::*;
 
 #[gpu_kernel]
 fn k(out: &mut [f32]) {
-    'outer: for i in 0..4 {
-        out[i] = 1.0;
-    }
+    let v = loop {
+        break 1.0;
+    };
+    out[0] = v;
 }
 
 fn main() {}
