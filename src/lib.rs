@@ -397,6 +397,71 @@ pub mod kernel_prelude {
         outside("threadfence_system")
     }
 
+    /// `value` of lane `src_lane` of the warp (`__shfl_sync`); lanes in `mask` take part.
+    pub fn shfl_sync<T: Scalar>(mask: u32, value: T, src_lane: usize) -> T {
+        let _ = (mask, value, src_lane);
+        outside("shfl_sync")
+    }
+    /// `value` of lane `lane_id() - delta`; lanes below `delta` keep their own (`__shfl_up_sync`).
+    pub fn shfl_up_sync<T: Scalar>(mask: u32, value: T, delta: usize) -> T {
+        let _ = (mask, value, delta);
+        outside("shfl_up_sync")
+    }
+    /// `value` of lane `lane_id() + delta`; lanes past 31 keep their own (`__shfl_down_sync`).
+    pub fn shfl_down_sync<T: Scalar>(mask: u32, value: T, delta: usize) -> T {
+        let _ = (mask, value, delta);
+        outside("shfl_down_sync")
+    }
+    /// `value` of lane `lane_id() ^ lane_mask` (`__shfl_xor_sync`): butterfly reductions.
+    pub fn shfl_xor_sync<T: Scalar>(mask: u32, value: T, lane_mask: usize) -> T {
+        let _ = (mask, value, lane_mask);
+        outside("shfl_xor_sync")
+    }
+    /// Bit `l` set where lane `l` (in `mask`) has `pred` true (`__ballot_sync`).
+    pub fn ballot_sync(mask: u32, pred: bool) -> u32 {
+        let _ = (mask, pred);
+        outside("ballot_sync")
+    }
+    /// Whether `pred` holds for any lane in `mask` (`__any_sync`).
+    pub fn any_sync(mask: u32, pred: bool) -> bool {
+        let _ = (mask, pred);
+        outside("any_sync")
+    }
+    /// Whether `pred` holds for every lane in `mask` (`__all_sync`).
+    pub fn all_sync(mask: u32, pred: bool) -> bool {
+        let _ = (mask, pred);
+        outside("all_sync")
+    }
+    /// The lanes of the warp executing this (`__activemask`).
+    pub fn active_mask() -> u32 {
+        outside("active_mask")
+    }
+    /// The lanes in `mask` whose `value` equals this lane's (`__match_any_sync`; i32, u32, i64, u64).
+    pub fn match_any_sync<T: Int>(mask: u32, value: T) -> u32 {
+        let _ = (mask, value);
+        outside("match_any_sync")
+    }
+    /// Waits for the lanes in `mask` (`__syncwarp`).
+    pub fn sync_warp(mask: u32) -> u32 {
+        let _ = mask;
+        outside("sync_warp")
+    }
+    /// A block barrier returning how many threads had `pred` true (`__syncthreads_count`).
+    pub fn sync_threads_count(pred: bool) -> i32 {
+        let _ = pred;
+        outside("sync_threads_count")
+    }
+    /// A block barrier returning whether every thread had `pred` true (`__syncthreads_and`).
+    pub fn sync_threads_and(pred: bool) -> bool {
+        let _ = pred;
+        outside("sync_threads_and")
+    }
+    /// A block barrier returning whether any thread had `pred` true (`__syncthreads_or`).
+    pub fn sync_threads_or(pred: bool) -> bool {
+        let _ = pred;
+        outside("sync_threads_or")
+    }
+
     /// An array atomics can update: a `&mut [T]` parameter or a shared array.
     pub trait AtomicArray<T> {}
     impl<T> AtomicArray<T> for [T] {}

@@ -251,6 +251,110 @@ impl AtomicOp {
     }
 }
 
+/// A collective operation of the threads of a warp or of a block.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Collective {
+    /// `shfl_sync(mask, value, src_lane)`: `value` of lane `src_lane`.
+    ShflIdx,
+    /// `shfl_up_sync(mask, value, delta)`: `value` of lane `lane - delta` (own value below 0).
+    ShflUp,
+    /// `shfl_down_sync(mask, value, delta)`: `value` of lane `lane + delta` (own value past 31).
+    ShflDown,
+    /// `shfl_xor_sync(mask, value, lane_mask)`: `value` of lane `lane ^ lane_mask`.
+    ShflXor,
+    /// `ballot_sync(mask, pred)`: bit `l` set where lane `l`'s `pred` holds.
+    Ballot,
+    /// `any_sync(mask, pred)`.
+    Any,
+    /// `all_sync(mask, pred)`.
+    All,
+    /// `active_mask()`: the lanes executing this.
+    ActiveMask,
+    /// `match_any_sync(mask, value)`: the lanes whose `value` equals this lane's.
+    MatchAny,
+    /// `sync_warp(mask)`.
+    SyncWarp,
+    /// `sync_threads_count(pred)`: a block barrier that counts the threads whose `pred` holds.
+    SyncThreadsCount,
+    /// `sync_threads_and(pred)`.
+    SyncThreadsAnd,
+    /// `sync_threads_or(pred)`.
+    SyncThreadsOr,
+}
+
+impl Collective {
+    pub const ALL: [Collective; 13] = [
+        Collective::ShflIdx,
+        Collective::ShflUp,
+        Collective::ShflDown,
+        Collective::ShflXor,
+        Collective::Ballot,
+        Collective::Any,
+        Collective::All,
+        Collective::ActiveMask,
+        Collective::MatchAny,
+        Collective::SyncWarp,
+        Collective::SyncThreadsCount,
+        Collective::SyncThreadsAnd,
+        Collective::SyncThreadsOr,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Collective::ShflIdx => "shfl_sync",
+            Collective::ShflUp => "shfl_up_sync",
+            Collective::ShflDown => "shfl_down_sync",
+            Collective::ShflXor => "shfl_xor_sync",
+            Collective::Ballot => "ballot_sync",
+            Collective::Any => "any_sync",
+            Collective::All => "all_sync",
+            Collective::ActiveMask => "active_mask",
+            Collective::MatchAny => "match_any_sync",
+            Collective::SyncWarp => "sync_warp",
+            Collective::SyncThreadsCount => "sync_threads_count",
+            Collective::SyncThreadsAnd => "sync_threads_and",
+            Collective::SyncThreadsOr => "sync_threads_or",
+        }
+    }
+
+    /// The operand types; `None` stands for the value type `T` (shuffles, `match_any_sync`).
+    pub fn operands(self) -> &'static [Option<ScalarType>] {
+        use ScalarType::*;
+        match self {
+            Collective::ShflIdx | Collective::ShflUp | Collective::ShflDown | Collective::ShflXor => &[Some(U32), None, Some(U64)],
+            Collective::Ballot | Collective::Any | Collective::All => &[Some(U32), Some(Bool)],
+            Collective::ActiveMask => &[],
+            Collective::MatchAny => &[Some(U32), None],
+            Collective::SyncWarp => &[Some(U32)],
+            Collective::SyncThreadsCount | Collective::SyncThreadsAnd | Collective::SyncThreadsOr => &[Some(Bool)],
+        }
+    }
+
+    /// The result type given the value type `t` (`None` when the result is `T`).
+    pub fn result(self) -> Option<ScalarType> {
+        use ScalarType::*;
+        match self {
+            Collective::ShflIdx | Collective::ShflUp | Collective::ShflDown | Collective::ShflXor => None,
+            Collective::Ballot | Collective::ActiveMask | Collective::MatchAny | Collective::SyncWarp => Some(U32),
+            Collective::Any | Collective::All | Collective::SyncThreadsAnd | Collective::SyncThreadsOr => Some(Bool),
+            Collective::SyncThreadsCount => Some(I32),
+        }
+    }
+
+    /// Whether `t` may be the value type.
+    pub fn admits(self, t: ScalarType) -> bool {
+        match self {
+            Collective::MatchAny => matches!(t, ScalarType::I32 | ScalarType::U32 | ScalarType::I64 | ScalarType::U64),
+            _ => true,
+        }
+    }
+
+    /// Whether it synchronizes the whole block (else a warp).
+    pub fn block_wide(self) -> bool {
+        matches!(self, Collective::SyncThreadsCount | Collective::SyncThreadsAnd | Collective::SyncThreadsOr)
+    }
+}
+
 /// The left-hand side of an assignment. `index` has one expression per dimension.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Place {
@@ -289,6 +393,8 @@ pub enum ExprKind {
     Builtin(Builtin, Vec<Expr>),
     /// A math method; the receiver is the first operand (`x.powf(y)` → `[x, y]`).
     Math(MathFn, Vec<Expr>),
+    /// A warp or block collective (`shfl_sync(mask, v, lane)`, `ballot_sync(mask, p)`, ...).
+    Collective(Collective, Vec<Expr>),
     /// `atomic_add(array, index, value)`, ...: `operands` are the index then the values.
     Atomic {
         op: AtomicOp,

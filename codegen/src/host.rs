@@ -19,7 +19,7 @@
 //! recorded in `oob` (`[1, array number, index, thread x y z, block x y z]`, array numbers as in
 //! [`crate::lower::array_table`]), so a kernel bug cannot corrupt host memory.
 
-use crate::ast::{Dim, FenceScope};
+use crate::ast::{Collective, Dim, FenceScope};
 use crate::error::CompileError;
 use crate::ir::{self, ParamType};
 use crate::lower::{self, counted_loop, memory_type};
@@ -33,7 +33,7 @@ use inkwell::execution_engine::ExecutionEngine;
 use inkwell::module::{Linkage, Module};
 use inkwell::targets::{CodeModel, InitializationConfig, RelocMode, Target as LlvmTarget, TargetMachine};
 use inkwell::types::BasicMetadataTypeEnum;
-use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PointerValue};
+use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, AtomicOrdering, OptimizationLevel};
 use std::ffi::c_void;
 use std::mem::{offset_of, size_of, ManuallyDrop};
@@ -66,6 +66,9 @@ pub struct HostCtx {
     /// The runtime's handle of the fiber running the thread.
     pub fiber: *mut c_void,
     pub dynamic_shared_bytes: u64,
+    /// Called by warp and block collectives: `(ctx, op (index in Collective::ALL), value bits,
+    /// lane or delta, mask) -> result bits`.
+    pub collective: Option<unsafe extern "C" fn(*mut HostCtx, u32, u64, u64, u32) -> u64>,
 }
 
 /// Length of the out-of-bounds record an entry fills on its first bad access.
@@ -74,6 +77,7 @@ pub const OOB_RECORD_LEN: usize = 9;
 const CTX_SHARED: u64 = offset_of!(HostCtx, shared) as u64;
 const CTX_BARRIER: u64 = offset_of!(HostCtx, barrier) as u64;
 const CTX_DYNAMIC: u64 = offset_of!(HostCtx, dynamic_shared_bytes) as u64;
+const CTX_COLLECTIVE: u64 = offset_of!(HostCtx, collective) as u64;
 const CTX_SIZE: u64 = size_of::<HostCtx>() as u64;
 
 const ENTRY: &str = "gpujit_host_entry";
@@ -240,6 +244,66 @@ impl Target for HostTarget {
         Ok(())
     }
 
+    fn collective<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        op: Collective,
+        value: ScalarType,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Result<BasicValueEnum<'ctx>, BuilderError> {
+        let cx = module.get_context();
+        let (i64t, i32t) = (cx.i64_type(), cx.i32_type());
+        let ops = op.operands();
+        // The value operand (or predicate) as 64 bits, the lane or delta, the mask.
+        let bits = |v: BasicValueEnum<'ctx>| -> Result<IntValue<'ctx>, BuilderError> {
+            let v = if v.is_float_value() {
+                let it = if v.into_float_value().get_type() == cx.f32_type() { i32t } else { i64t };
+                b.build_bit_cast(v, it, "bits")?.into_int_value()
+            } else {
+                v.into_int_value()
+            };
+            if v.get_type().get_bit_width() < 64 {
+                b.build_int_z_extend(v, i64t, "bits64")
+            } else {
+                Ok(v)
+            }
+        };
+        let value_arg = ops.iter().position(|o| o.is_none() || *o == Some(ScalarType::Bool));
+        let v = match value_arg {
+            Some(i) => bits(args[i])?,
+            None => i64t.const_zero(),
+        };
+        let arg = if ops.len() == 3 { args[2].into_int_value() } else { i64t.const_zero() };
+        let mask = if !op.block_wide() && !ops.is_empty() { args[0].into_int_value() } else { i32t.const_all_ones() };
+        let ptr = cx.ptr_type(AddressSpace::default());
+        let callback = b.build_load(ptr, ctx_field(b, module, body, CTX_COLLECTIVE)?, "collective")?.into_pointer_value();
+        let fn_type = i64t.fn_type(&[ptr.into(), i32t.into(), i64t.into(), i64t.into(), i32t.into()], false);
+        let code = i32t.const_int(Collective::ALL.iter().position(|c| *c == op).unwrap_or(0) as u64, false);
+        let call_args = [ctx_params(body).0.into(), code.into(), v.into(), arg.into(), mask.into()];
+        let r = match b.build_indirect_call(fn_type, callback, &call_args, "coll")?.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(r) => r.into_int_value(),
+            inkwell::values::ValueKind::Instruction(_) => unreachable!("the callback returns u64"),
+        };
+        // Back to the result type.
+        let t = op.result().unwrap_or(value);
+        Ok(match t {
+            ScalarType::F32 => b.build_bit_cast(b.build_int_truncate(r, i32t, "f32bits")?, cx.f32_type(), "f32")?,
+            ScalarType::F64 => b.build_bit_cast(r, cx.f64_type(), "f64")?,
+            t if t.bits() < 64 => {
+                let it = match t.bits() {
+                    1 => cx.bool_type(),
+                    8 => cx.i8_type(),
+                    16 => cx.i16_type(),
+                    _ => i32t,
+                };
+                b.build_int_truncate(r, it, "narrow")?.into()
+            }
+            _ => r.into(),
+        })
+    }
+
     fn fence<'ctx>(&self, _module: &Module<'ctx>, builder: &Builder<'ctx>, _scope: FenceScope) -> Result<(), BuilderError> {
         // All of a launch's threads share one memory; a sequentially consistent fence orders
         // at least as strongly as any of CUDA's scopes.
@@ -356,6 +420,7 @@ fn emit_block_entry<'ctx>(
     b.build_store(byte_addr(&b, &gcx, ctx, CTX_SHARED)?, shared)?;
     b.build_store(byte_addr(&b, &gcx, ctx, CTX_BARRIER)?, ptr.const_null())?;
     b.build_store(byte_addr(&b, &gcx, ctx, CTX_DYNAMIC)?, dyn_bytes)?;
+    b.build_store(byte_addr(&b, &gcx, ctx, CTX_COLLECTIVE)?, ptr.const_null())?;
     let store_reg = |b: &Builder<'ctx>, reg: SpecialReg, v: IntValue<'ctx>| -> Result<(), BuilderError> {
         // SAFETY (of the generated code): sregs is [u32; 12] at the start of the context.
         let a = unsafe { b.build_in_bounds_gep(i32t, ctx, &[i64t.const_int(reg.host_slot(), false)], "ctxslot")? };
@@ -516,7 +581,7 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     Ok(HostCode {
         entry,
         thread_entry,
-        uses_barrier: kernel.uses_barrier(),
+        uses_barrier: kernel.synchronizes(),
         static_shared_bytes: kernel.shared_layout().1,
         arrays: lower::array_table(kernel),
         static_lens,
@@ -533,7 +598,7 @@ mod tests {
     #[test]
     fn context_layout() {
         // The generated code reads these offsets; the runtime writes the struct.
-        assert_eq!((CTX_SHARED, CTX_BARRIER, CTX_DYNAMIC, CTX_SIZE), (48, 56, 72, 80));
+        assert_eq!((CTX_SHARED, CTX_BARRIER, CTX_DYNAMIC, CTX_COLLECTIVE, CTX_SIZE), (48, 56, 72, 80, 88));
         assert_eq!(offset_of!(HostCtx, fiber), 64);
     }
 }

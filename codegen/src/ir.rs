@@ -6,7 +6,7 @@
 //! expression carries its concrete type, every variable is a numbered local, and array parameters
 //! are explicit. `Display` prints a readable Rust-like text form (see `GPUJIT_DUMP_DIR`).
 
-use crate::ast::{AtomicOp, BinOp, Builtin, FenceScope, KernelOptions, UnOp};
+use crate::ast::{AtomicOp, BinOp, Builtin, Collective, FenceScope, KernelOptions, UnOp};
 use crate::math::MathFn;
 use crate::types::ScalarType;
 use std::fmt::{self, Write as _};
@@ -174,6 +174,8 @@ pub enum ExprKind {
     Cast(Box<Expr>),
     /// A thread-model intrinsic, a u64.
     Special(Builtin),
+    /// A warp or block collective on its operands.
+    Collective(Collective, Vec<Expr>),
     /// A math method on its operands (receiver first).
     Math(MathFn, Vec<Expr>),
 }
@@ -251,14 +253,29 @@ impl Kernel {
         (offsets, at)
     }
 
-    /// Whether the kernel calls `sync_threads()` anywhere.
-    pub fn uses_barrier(&self) -> bool {
+    /// Whether the kernel synchronizes threads: `sync_threads()` or any warp or block collective.
+    /// (The CPU backend then runs a block's threads as fibers.)
+    pub fn synchronizes(&self) -> bool {
+        fn expr(e: &Expr) -> bool {
+            match &e.kind {
+                ExprKind::Collective(..) => true,
+                ExprKind::Load { index, .. } => expr(index),
+                ExprKind::Unary(_, a) | ExprKind::Cast(a) => expr(a),
+                ExprKind::Binary(_, a, b) => expr(a) || expr(b),
+                ExprKind::Math(_, args) => args.iter().any(expr),
+                ExprKind::Atomic { index, values, .. } => expr(index) || values.iter().any(expr),
+                ExprKind::Const(_) | ExprKind::Local(_) | ExprKind::Param(_) | ExprKind::Len(_) | ExprKind::Special(_) => false,
+            }
+        }
         fn any(stmts: &[Stmt]) -> bool {
             stmts.iter().any(|s| match s {
                 Stmt::Barrier => true,
-                Stmt::If { then, otherwise, .. } => any(then) || any(otherwise),
-                Stmt::While { body, .. } | Stmt::ForRange { body, .. } => any(body),
-                _ => false,
+                Stmt::Assign { value, .. } | Stmt::Eval(value) => expr(value),
+                Stmt::Store { index, value, .. } => expr(index) || expr(value),
+                Stmt::If { cond, then, otherwise } => expr(cond) || any(then) || any(otherwise),
+                Stmt::While { cond, body } => expr(cond) || any(body),
+                Stmt::ForRange { start, end, step, body, .. } => expr(start) || expr(end) || expr(step) || any(body),
+                Stmt::Break(_) | Stmt::Continue(_) | Stmt::Return | Stmt::Fence(_) => false,
             })
         }
         any(&self.body)
@@ -321,6 +338,16 @@ impl Kernel {
             }
             ExprKind::Special(b) => {
                 let _ = write!(out, "{}()", b.name());
+            }
+            ExprKind::Collective(c, args) => {
+                let _ = write!(out, "{}(", c.name());
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    self.write_expr(out, a);
+                }
+                out.push(')');
             }
             ExprKind::Math(f, args) => {
                 self.write_expr(out, &args[0]);

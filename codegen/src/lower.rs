@@ -514,6 +514,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let v = self.expr(a)?;
                 self.cast(v, a.ty, e.ty)?
             }
+            ExprKind::Collective(c, args) => {
+                let vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
+                let value = args.iter().zip(c.operands()).find(|(_, o)| o.is_none()).map(|(a, _)| a.ty).unwrap_or(e.ty);
+                self.target.collective(self.module, &self.b, self.f, *c, value, &vals)?
+            }
             ExprKind::Math(f, args) => {
                 let vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
                 let v = self.math(*f, e.ty, &vals)?;

@@ -4,7 +4,7 @@
 //! convention; array pointers are in the global address space (`ld.global`/`st.global`) and the
 //! thread-model registers are the `llvm.nvvm.read.ptx.sreg.*` intrinsics.
 
-use crate::ast::FenceScope;
+use crate::ast::{Collective, FenceScope};
 use crate::error::CompileError;
 use crate::ir;
 use crate::lower;
@@ -18,9 +18,9 @@ use inkwell::intrinsics::Intrinsic;
 use inkwell::module::{FlagBehavior, Linkage, Module};
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target as LlvmTarget, TargetMachine, TargetTriple};
-use inkwell::types::{BasicMetadataTypeEnum, BasicType};
+use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum};
 use inkwell::values::BasicMetadataValueEnum;
-use inkwell::values::{FunctionValue, IntValue, PointerValue};
+use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, OptimizationLevel};
 use std::sync::Once;
 
@@ -193,6 +193,94 @@ impl Target for NvptxTarget {
         };
         let bytes = builder.build_int_z_extend(bytes, cx.i64_type(), "dynbytes")?;
         Ok((g.as_pointer_value(), bytes))
+    }
+
+    fn collective<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        _body: FunctionValue<'ctx>,
+        op: Collective,
+        value: ScalarType,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Result<BasicValueEnum<'ctx>, BuilderError> {
+        let cx = module.get_context();
+        let i32t = cx.i32_type();
+        let call =
+            |name: &str, overload: &[BasicTypeEnum<'ctx>], a: &[BasicValueEnum<'ctx>]| -> Result<BasicValueEnum<'ctx>, BuilderError> {
+                let f = match Intrinsic::find(name).and_then(|i| i.get_declaration(module, overload)) {
+                    Some(f) => f,
+                    None => unreachable!("LLVM 19 provides {name}"),
+                };
+                let a: Vec<BasicMetadataValueEnum> = a.iter().map(|v| (*v).into()).collect();
+                match b.build_call(f, &a, "")?.try_as_basic_value() {
+                    inkwell::values::ValueKind::Basic(v) => Ok(v),
+                    inkwell::values::ValueKind::Instruction(_) => Ok(i32t.const_zero().into()),
+                }
+            };
+        let pred32 = |p: BasicValueEnum<'ctx>| b.build_int_z_extend(p.into_int_value(), i32t, "pred");
+        Ok(match op {
+            Collective::ShflIdx | Collective::ShflUp | Collective::ShflDown | Collective::ShflXor => {
+                let kind = match op {
+                    Collective::ShflIdx => "idx",
+                    Collective::ShflUp => "up",
+                    Collective::ShflDown => "down",
+                    _ => "bfly",
+                };
+                let clamp = i32t.const_int(if op == Collective::ShflUp { 0 } else { 0x1f }, false);
+                let lane = b.build_int_truncate(args[2].into_int_value(), i32t, "lane")?;
+                let mask = args[0];
+                let shfl32 = |v: BasicValueEnum<'ctx>, f32: bool| -> Result<BasicValueEnum<'ctx>, BuilderError> {
+                    let name = format!("llvm.nvvm.shfl.sync.{kind}.{}", if f32 { "f32" } else { "i32" });
+                    call(&name, &[], &[mask, v, lane.into(), clamp.into()])
+                };
+                let v = args[1];
+                match value {
+                    ScalarType::F32 => shfl32(v, true)?,
+                    t if t.bits() == 64 => {
+                        let i64t = cx.i64_type();
+                        let bits = if t.is_float() { b.build_bit_cast(v, i64t, "bits")?.into_int_value() } else { v.into_int_value() };
+                        let lo = b.build_int_truncate(bits, i32t, "lo")?;
+                        let hi = b.build_int_truncate(b.build_right_shift(bits, i64t.const_int(32, false), false, "hi64")?, i32t, "hi")?;
+                        let lo = shfl32(lo.into(), false)?.into_int_value();
+                        let hi = shfl32(hi.into(), false)?.into_int_value();
+                        let lo = b.build_int_z_extend(lo, i64t, "lo64")?;
+                        let hi = b.build_left_shift(b.build_int_z_extend(hi, i64t, "hi64")?, i64t.const_int(32, false), "hishift")?;
+                        let joined = b.build_or(lo, hi, "joined")?;
+                        if t.is_float() {
+                            b.build_bit_cast(joined, cx.f64_type(), "f64")?
+                        } else {
+                            joined.into()
+                        }
+                    }
+                    t if t.bits() == 32 => shfl32(v, false)?,
+                    _ => {
+                        // bool, 8- and 16-bit integers ride in the low bits of an i32.
+                        let wide = b.build_int_z_extend(v.into_int_value(), i32t, "wide")?;
+                        let got = shfl32(wide.into(), false)?.into_int_value();
+                        b.build_int_truncate(got, v.into_int_value().get_type(), "narrow")?.into()
+                    }
+                }
+            }
+            Collective::Ballot => call("llvm.nvvm.vote.ballot.sync", &[], &[args[0], args[1]])?,
+            Collective::Any => call("llvm.nvvm.vote.any.sync", &[], &[args[0], args[1]])?,
+            Collective::All => call("llvm.nvvm.vote.all.sync", &[], &[args[0], args[1]])?,
+            Collective::ActiveMask => call("llvm.nvvm.activemask", &[], &[])?,
+            Collective::MatchAny => {
+                let name = if value.bits() == 64 { "llvm.nvvm.match.any.sync.i64" } else { "llvm.nvvm.match.any.sync.i32" };
+                call(name, &[], &[args[0], args[1]])?
+            }
+            Collective::SyncWarp => {
+                call("llvm.nvvm.bar.warp.sync", &[], &[args[0]])?;
+                i32t.const_zero().into()
+            }
+            Collective::SyncThreadsCount => call("llvm.nvvm.barrier0.popc", &[], &[pred32(args[0])?.into()])?,
+            Collective::SyncThreadsAnd | Collective::SyncThreadsOr => {
+                let name = if op == Collective::SyncThreadsAnd { "llvm.nvvm.barrier0.and" } else { "llvm.nvvm.barrier0.or" };
+                let r = call(name, &[], &[pred32(args[0])?.into()])?.into_int_value();
+                b.build_int_compare(inkwell::IntPredicate::NE, r, i32t.const_zero(), "vote")?.into()
+            }
+        })
     }
 
     fn barrier<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, _body: FunctionValue<'ctx>) -> Result<(), BuilderError> {

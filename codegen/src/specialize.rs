@@ -612,6 +612,28 @@ impl<'a> Infer<'a> {
                 self.known(ScalarType::U64)
             }
             ExprKind::Unary(_, a) => self.expr(a)?,
+            ExprKind::Collective(c, args) => {
+                let ops = c.operands();
+                if args.len() != ops.len() {
+                    return self.err(e.span, format!("`{}` takes {} argument(s)", c.name(), ops.len()));
+                }
+                let mut value = None;
+                for (a, o) in args.iter().zip(ops) {
+                    let s = self.expr(a)?;
+                    match o {
+                        Some(t) => {
+                            let k = self.known(*t);
+                            self.unify(s, k, a.span, c.name())?;
+                        }
+                        None => value = Some(s),
+                    }
+                }
+                match (c.result(), value) {
+                    (Some(t), _) => self.known(t),
+                    (None, Some(v)) => v,
+                    (None, None) => unreachable!("every collective without a fixed result takes a value"),
+                }
+            }
             ExprKind::Math(f, args) => {
                 let what = format!("`{}`", f.method());
                 let mut result = None;
@@ -866,6 +888,15 @@ impl Build<'_, '_> {
                 Binding::Local(_) => unreachable!("inference checked the array"),
             },
             ExprKind::Builtin(b, _) => ir::ExprKind::Special(*b),
+            ExprKind::Collective(c, args) => {
+                let args = args.iter().map(|a| self.expr(a)).collect::<R<Vec<_>>>()?;
+                if let Some((v, _)) = args.iter().zip(c.operands()).find(|(_, o)| o.is_none()) {
+                    if !c.admits(v.ty) {
+                        return self.cx.err(e.span, format!("`{}` takes i32, u32, i64 or u64 values, not {}", c.name(), v.ty));
+                    }
+                }
+                ir::ExprKind::Collective(*c, args)
+            }
             ExprKind::Math(f, args) => {
                 if args.len() != f.arity() {
                     return self.cx.err(e.span, format!("`{}` takes {} argument(s)", f.method(), f.arity() - 1));

@@ -4,7 +4,7 @@
 //! address space of array memory, how the body function is declared and where the thread-model
 //! registers come from. [`crate::nvptx::NvptxTarget`] and [`crate::host::HostTarget`] are the two.
 
-use crate::ast::{Dim, FenceScope};
+use crate::ast::{Collective, Dim, FenceScope};
 use crate::ir;
 use crate::math::MathFn;
 use crate::types::ScalarType;
@@ -13,7 +13,7 @@ use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::targets::TargetMachine;
 use inkwell::types::BasicMetadataTypeEnum;
-use inkwell::values::{FunctionValue, IntValue, PointerValue};
+use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::AddressSpace;
 
 /// A CUDA thread-model register.
@@ -127,6 +127,19 @@ pub trait Target {
 
     /// `sync_threads()`.
     fn barrier<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, body: FunctionValue<'ctx>) -> Result<(), BuilderError>;
+
+    /// A warp or block collective on `args` (as the IR gives them); `value` is the type of the
+    /// value operand (`T` of a shuffle), or the result type when there is none.
+    #[allow(clippy::too_many_arguments)]
+    fn collective<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        builder: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        op: Collective,
+        value: ScalarType,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Result<BasicValueEnum<'ctx>, BuilderError>;
 
     /// A memory fence of the given reach.
     fn fence<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, scope: FenceScope) -> Result<(), BuilderError>;

@@ -169,6 +169,21 @@ impl Verifier<'_> {
                 self.expect(index, ScalarType::U64, "atomic index")?;
                 values.iter().try_for_each(|v| self.expect(v, elem, "atomic operand"))
             }
+            ExprKind::Collective(c, args) => {
+                let ops = c.operands();
+                if args.len() != ops.len() {
+                    return Err(format!("`{}` with {} operands", c.name(), args.len()));
+                }
+                let value = args.iter().zip(ops).find(|(_, o)| o.is_none()).map(|(a, _)| a.ty);
+                for (a, o) in args.iter().zip(ops) {
+                    self.expect(a, o.or(value).unwrap_or(a.ty), &format!("operand of `{}`", c.name()))?;
+                }
+                let want = c.result().or(value).unwrap_or(t);
+                if t != want || value.is_some_and(|v| !c.admits(v)) {
+                    return Err(format!("`{}` typed {t}", c.name()));
+                }
+                Ok(())
+            }
             ExprKind::Math(f, args) => {
                 if args.len() != f.arity() {
                     return Err(format!("`{}` takes {} operands, has {}", f.method(), f.arity(), args.len()));

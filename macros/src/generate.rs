@@ -278,6 +278,11 @@ fn expr(e: &Expr) -> TokenStream {
             let index = index.iter().map(expr);
             quote!(ExprKind::Index { array: ::std::string::String::from(#array), index: ::std::vec![#(#index),*] })
         }
+        ExprKind::Collective(c, args) => {
+            let c = format_ident!("{}", c);
+            let args = args.iter().map(expr);
+            quote!(ExprKind::Collective(Collective::#c, ::std::vec![#(#args),*]))
+        }
         ExprKind::Atomic(op, array, operands) => {
             let op = format_ident!("{}", op);
             let operands = operands.iter().map(expr);

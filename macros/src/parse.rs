@@ -214,6 +214,8 @@ pub enum ExprKind {
     Unary(&'static str, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Cast(Box<Expr>, Ty),
+    /// A collective: the `ast::Collective` variant and its operands.
+    Collective(&'static str, Vec<Expr>),
     /// An atomic: the `ast::AtomicOp` variant, the array, then index and values.
     Atomic(&'static str, String, Vec<Expr>),
     /// A math method: the `MathFn` variant and the operands, receiver first.
@@ -568,7 +570,7 @@ impl Cx<'_> {
                     _ => {
                         let e = self.expr(e)?;
                         return match e.kind {
-                            ExprKind::Atomic(..) => Ok(Stmt::Eval(e)),
+                            ExprKind::Atomic(..) | ExprKind::Collective(..) => Ok(Stmt::Eval(e)),
                             _ => err(span, "this expression has no effect; a kernel statement must assign, branch or loop"),
                         };
                     }
@@ -899,6 +901,29 @@ impl Cx<'_> {
             };
             let operands = c.args.iter().skip(1).map(|a| self.expr(a)).collect::<Result<Vec<_>>>()?;
             return Ok(ExprKind::Atomic(op, array, operands));
+        }
+        let collective = match name.as_str() {
+            "shfl_sync" => Some(("ShflIdx", 3)),
+            "shfl_up_sync" => Some(("ShflUp", 3)),
+            "shfl_down_sync" => Some(("ShflDown", 3)),
+            "shfl_xor_sync" => Some(("ShflXor", 3)),
+            "ballot_sync" => Some(("Ballot", 2)),
+            "any_sync" => Some(("Any", 2)),
+            "all_sync" => Some(("All", 2)),
+            "active_mask" => Some(("ActiveMask", 0)),
+            "match_any_sync" => Some(("MatchAny", 2)),
+            "sync_warp" => Some(("SyncWarp", 1)),
+            "sync_threads_count" => Some(("SyncThreadsCount", 1)),
+            "sync_threads_and" => Some(("SyncThreadsAnd", 1)),
+            "sync_threads_or" => Some(("SyncThreadsOr", 1)),
+            _ => None,
+        };
+        if let Some((variant, n)) = collective {
+            if c.args.len() != n {
+                return err(c.span(), format!("`{name}` takes {n} argument(s)"));
+            }
+            let args = c.args.iter().map(|a| self.expr(a)).collect::<Result<Vec<_>>>()?;
+            return Ok(ExprKind::Collective(variant, args));
         }
         if matches!(name.as_str(), "sync_threads" | "threadfence" | "threadfence_block" | "threadfence_system") {
             return err(c.span(), format!("`{name}()` is a statement: write `{name}();`"));

@@ -123,17 +123,97 @@ pub(crate) unsafe fn launch(
     Ok(first_oob)
 }
 
-/// The barrier callback the kernel calls through its context: suspends the calling fiber.
-unsafe extern "C" fn fiber_barrier(ctx: *mut HostCtx) {
-    // SAFETY: the runtime sets `fiber` to the Yielder of the coroutine running this thread
-    // before starting it, and that Yielder lives while the coroutine runs, which it does now.
+/// What a thread's context points to (`HostCtx::fiber`) while it runs as a fiber.
+struct FiberSlot {
+    yielder: *const Yielder<(), ()>,
+    block: *mut BlockState,
+    thread: usize,
+}
+
+/// The exchange area of a block's collectives: one value a thread, and which threads finished.
+struct BlockState {
+    values: Vec<u64>,
+    done: Vec<bool>,
+}
+
+/// Suspends the fiber running `ctx`'s thread until the next round.
+///
+/// # Safety
+/// `ctx` must be the context of a thread running as a fiber (its `fiber` set by `run_fibers`).
+unsafe fn suspend(ctx: *mut HostCtx) {
+    // SAFETY: run_fibers points `fiber` at this thread's FiberSlot, whose Yielder belongs to the
+    // coroutine running now and lives while it runs.
     unsafe {
-        let yielder = (*ctx).fiber as *const Yielder<(), ()>;
-        (*yielder).suspend(());
+        let slot = (*ctx).fiber as *const FiberSlot;
+        (*(*slot).yielder).suspend(());
     }
 }
 
-/// Runs blocks `first..end`, the threads of each as fibers that meet at barriers.
+/// The barrier callback the kernel calls through its context: suspends the calling fiber.
+unsafe extern "C" fn fiber_barrier(ctx: *mut HostCtx) {
+    // SAFETY: only fibers have this callback in their context.
+    unsafe { suspend(ctx) }
+}
+
+/// The collective callback: publish this thread's value, wait for the round in which every
+/// thread of the warp (or block) has published, compute the result from the published values,
+/// and wait once more so that no value is overwritten before all have read. Lanes that have
+/// finished, or lie past the end of a partial warp, do not take part.
+unsafe extern "C" fn fiber_collective(ctx: *mut HostCtx, op: u32, value: u64, arg: u64, mask: u32) -> u64 {
+    use gpujit_codegen::ast::Collective as C;
+    // SAFETY: only fibers have this callback; their slot and block state outlive the block's
+    // fibers, which run one at a time on one OS thread, so these accesses never overlap.
+    unsafe {
+        let slot = (*ctx).fiber as *const FiberSlot;
+        let (block, t) = ((*slot).block, (*slot).thread);
+        (&mut *block).values[t] = value;
+        suspend(ctx);
+        let st = &*block;
+        let op = C::ALL.get(op as usize).copied().unwrap_or(C::SyncWarp);
+        let (base, lane) = (t / 32 * 32, (t % 32) as u64);
+        let live = |l: u64| -> bool { base + (l as usize) < st.values.len() && !st.done[base + l as usize] };
+        let member = |l: u64| live(l) && mask & (1 << l) != 0;
+        let of = |l: u64| if live(l) { st.values[base + l as usize] } else { value };
+        let lanes = |f: &dyn Fn(u64) -> bool| (0..32u64).filter(|l| f(*l)).fold(0u64, |m, l| m | 1 << l);
+        let result = match op {
+            C::ShflIdx => of(arg % 32),
+            C::ShflUp => {
+                if arg <= lane {
+                    of(lane - arg)
+                } else {
+                    value
+                }
+            }
+            C::ShflDown => {
+                if lane + arg < 32 {
+                    of(lane + arg)
+                } else {
+                    value
+                }
+            }
+            C::ShflXor => of(lane ^ (arg % 32)),
+            C::Ballot => lanes(&|l| member(l) && of(l) != 0),
+            C::Any => (lanes(&|l| member(l) && of(l) != 0) != 0) as u64,
+            C::All => (lanes(&|l| member(l) && of(l) == 0) == 0) as u64,
+            C::ActiveMask => lanes(&|l| live(l)),
+            C::MatchAny => lanes(&|l| member(l) && of(l) == value),
+            C::SyncWarp => 0,
+            C::SyncThreadsCount | C::SyncThreadsAnd | C::SyncThreadsOr => {
+                let alive = st.values.iter().zip(&st.done).filter(|(_, d)| !**d);
+                let (n, yes) = alive.fold((0u64, 0u64), |(n, y), (v, _)| (n + 1, y + (*v != 0) as u64));
+                match op {
+                    C::SyncThreadsCount => yes,
+                    C::SyncThreadsAnd => (yes == n) as u64,
+                    _ => (yes > 0) as u64,
+                }
+            }
+        };
+        suspend(ctx);
+        result
+    }
+}
+
+/// Runs blocks `first..end`, the threads of each as fibers that meet at barriers and collectives.
 #[allow(clippy::too_many_arguments)]
 unsafe fn run_fibers(
     code: &HostCode,
@@ -152,13 +232,24 @@ unsafe fn run_fibers(
         stacks.push(DefaultStack::new(FIBER_STACK).map_err(|e| CpuError::Stack(format!("cannot allocate a fiber stack: {e}")))?);
     }
     let mut ctxs: Vec<HostCtx> = (0..threads)
-        .map(|_| HostCtx { sregs: [0; 12], shared, barrier: Some(fiber_barrier), fiber: std::ptr::null_mut(), dynamic_shared_bytes })
+        .map(|_| HostCtx {
+            sregs: [0; 12],
+            shared,
+            barrier: Some(fiber_barrier),
+            fiber: std::ptr::null_mut(),
+            dynamic_shared_bytes,
+            collective: Some(fiber_collective),
+        })
         .collect();
+    let mut state = BlockState { values: vec![0; threads], done: vec![false; threads] };
+    let state_addr = &mut state as *mut BlockState as usize;
     let entry = code.thread_entry();
     let (args_ptr, record_ptr) = (args.as_ptr() as usize, record.as_mut_ptr() as usize);
     for blk in first..end {
         let (gx, gy) = (grid[0] as u64, grid[1] as u64);
         let ctaid = [(blk % gx) as u32, ((blk / gx) % gy) as u32, (blk / (gx * gy)) as u32];
+        // SAFETY: no fiber runs between blocks.
+        unsafe { (&mut *(state_addr as *mut BlockState)).done.iter_mut().for_each(|d| *d = false) };
         let mut fibers = Vec::with_capacity(threads);
         for (t, ctx) in ctxs.iter_mut().enumerate() {
             let (bx, by) = (block[0] as usize, block[1] as usize);
@@ -168,22 +259,26 @@ unsafe fn run_fibers(
             let stack = stacks.pop().unwrap_or_else(|| unreachable!("one stack per thread"));
             fibers.push(Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
                 let ctx = ctx_addr as *mut HostCtx;
-                // SAFETY: `ctx` points into `ctxs`, which outlives every fiber of the block (they
-                // all finish below before `ctxs` is touched again); args, the shared buffer and
-                // the record outlive the launch; the entry matches the arguments (the caller's
-                // guarantee). The Yielder stays valid while this coroutine runs.
+                let slot = FiberSlot { yielder, block: state_addr as *mut BlockState, thread: t };
+                // SAFETY: `ctx` points into `ctxs` and the block state into `state`, both of which
+                // outlive every fiber of the block (they all finish below before either is touched
+                // again); `slot` lives on this fiber's stack while the thread runs; args, the
+                // shared buffer and the record outlive the launch; the entry matches the arguments
+                // (the caller's guarantee).
                 unsafe {
-                    (*ctx).fiber = yielder as *const Yielder<(), ()> as *mut c_void;
+                    (*ctx).fiber = &slot as *const FiberSlot as *mut c_void;
                     entry(args_ptr as *const u64, ctx, record_ptr as *mut u64);
                 }
             }));
         }
-        // Rounds: each live fiber runs to its next barrier or to its end.
+        // Rounds: each live fiber runs to its next barrier, collective step or end.
         loop {
             let mut waiting = false;
-            for f in fibers.iter_mut().filter(|f| !f.done()) {
-                if let CoroutineResult::Yield(()) = f.resume(()) {
-                    waiting = true;
+            for (t, f) in fibers.iter_mut().enumerate().filter(|(_, f)| !f.done()) {
+                match f.resume(()) {
+                    CoroutineResult::Yield(()) => waiting = true,
+                    // SAFETY: no fiber is running, so nothing else accesses the state now.
+                    CoroutineResult::Return(()) => unsafe { (&mut *(state_addr as *mut BlockState)).done[t] = true },
                 }
             }
             if !waiting {
@@ -192,5 +287,6 @@ unsafe fn run_fibers(
         }
         stacks.extend(fibers.into_iter().map(|f| f.into_stack()));
     }
+    drop(state);
     Ok(())
 }
