@@ -43,7 +43,7 @@ fn block_sum(x: &[f64], total: &mut [f64]) {
 fn main() -> gpujit::Result<()> {
     let dev = Device::current()?;
     println!("device: {}", dev.name());
-    let n = if dev.is_cuda() { 1 << 26 } else { 1 << 20 };
+    let n: usize = if dev.is_cuda() { 1 << 26 } else { 1 << 20 };
     let data: Vec<f64> = (0..n).map(|i| ((i * 7919) % 10007) as f64 / 10007.0 - 0.5).collect();
     let x = DeviceArray::from_slice(&dev, &data)?;
     let mut total = DeviceArray::<f64>::zeros(&dev, 1)?;
