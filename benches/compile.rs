@@ -29,7 +29,7 @@ fn add(x: &[f32], y: &[f32], out: &mut [f32]) {
 }
 
 fn pipeline(c: &mut Criterion) {
-    let f32a = |writable| ArgType::Array { elem: ScalarType::F32, writable };
+    let f32a = |writable| ArgType::Array { elem: ScalarType::F32, writable, ndim: 1, contiguous: true };
     let target = NvptxTarget::sm(90).expect("sm_90");
     let saxpy_args = [ArgType::Scalar(ScalarType::F32), f32a(false), f32a(true)];
     let add_args = [f32a(false), f32a(false), f32a(true)];

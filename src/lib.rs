@@ -57,7 +57,8 @@
 
 pub use gpujit_macros::gpu_kernel;
 pub use gpujit_runtime::{
-    Arg, Device, DeviceArray, DeviceId, Dims, Element, Error, IntoDims, Kernel, KernelArg, KernelArgs, LaunchConfig, Result, Stream,
+    Arg, ArrayView, ArrayViewMut, Device, DeviceArray, DeviceId, Dims, Element, Error, IntoDims, Kernel, KernelArg, KernelArgs,
+    LaunchConfig, Layout, Result, Stream,
 };
 
 /// The compiler: IR, specialization, lowering, targets (re-exported for introspection and tools).
@@ -325,6 +326,25 @@ pub mod kernel_prelude {
         grid_dim_z: "Blocks in the grid along z (CUDA `gridDim.z`).";
     }
 
+    /// An N-D array parameter of a kernel (`u: &Array<f32, 2>`, `out: &mut Array<f32, 2>`), indexed
+    /// `u[[i, j]]`, with `u.shape(axis)`, `u.stride(axis)` (in elements) and `u.len()` (all
+    /// elements). Pass a `DeviceArray` of that many dimensions or a view of one: contiguous and
+    /// strided arguments get separate specializations.
+    pub struct Array<T, const N: usize>(PhantomData<T>);
+
+    impl<T, const N: usize> Array<T, N> {
+        /// The extent of `axis`.
+        pub fn shape(&self, axis: usize) -> usize {
+            let _ = axis;
+            outside("shape")
+        }
+        /// The distance in elements between neighbours along `axis` (may be negative or 0).
+        pub fn stride(&self, axis: usize) -> isize {
+            let _ = axis;
+            outside("stride")
+        }
+    }
+
     /// A block's shared array of `N` elements: `let mut tile = shared_array::<f32, 256>();`.
     pub struct SharedArray<T, const N: usize>(PhantomData<T>);
     /// A block's 2-D shared array, indexed `tile[[row, col]]`.
@@ -359,6 +379,7 @@ pub mod kernel_prelude {
         };
     }
     stand_in_array!(SharedArray [const N: usize] [N], usize);
+    stand_in_array!(Array [const N: usize] [N], [usize; N]);
     stand_in_array!(SharedArray2d [const R: usize, const C: usize] [R, C], [usize; 2]);
     stand_in_array!(DynamicShared [] [], usize);
     stand_in_array!(LocalArray [const N: usize] [N], usize);

@@ -135,3 +135,30 @@ fn shared_out_of_bounds_is_an_error() {
         other => panic!("expected OutOfBounds, got {other}"),
     }
 }
+
+#[gpu_kernel]
+fn column_overrun(a: &Array<f32, 2>, out: &mut [f32]) {
+    let i = grid(1);
+    if i < a.shape(0) {
+        out[i] = a[[i, a.shape(1)]];
+    }
+}
+
+/// On an N-D array, the error names the axis whose index is out of range and its extent.
+#[test]
+fn nd_out_of_bounds_names_the_axis() {
+    let dev = Device::cpu();
+    let a = DeviceArray::from_shape(&dev, &[4, 6], &[1.0f32; 24]).unwrap();
+    let mut out = DeviceArray::<f32>::zeros(&dev, 4).unwrap();
+    let e = launch!(column_overrun[1, 32](&a, &mut out)).unwrap_err();
+    match &e {
+        gpujit::Error::OutOfBounds { array, axis, index, len, .. } => {
+            assert_eq!((array.as_str(), *axis, *index, *len), ("a", 1, 6, 6), "{e}");
+        }
+        other => panic!("expected OutOfBounds, got {other}"),
+    }
+    // Views are checked when made: none can reach outside its array.
+    assert!(a.view().slice(1, 2..7, 1).is_err());
+    assert!(a.view().reshape(&[5, 5]).is_err());
+    assert!(a.view().t().reshape(&[24]).is_err(), "a transposed view is not contiguous");
+}

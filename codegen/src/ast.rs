@@ -42,8 +42,8 @@ pub enum TypeRef {
 pub enum ParamKind {
     /// A scalar passed by value.
     Scalar(TypeRef),
-    /// A 1-D array: `&[T]` (read) or `&mut [T]` (written).
-    Slice { elem: TypeRef, mutable: bool },
+    /// An array: `&[T]` or `&Array<T, 1>` (1-D), `&Array<T, N>` (N-D); `&mut` when written.
+    Slice { elem: TypeRef, mutable: bool, ndim: u8 },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -382,6 +382,12 @@ pub enum ExprKind {
     Index {
         array: String,
         index: Vec<Expr>,
+    },
+    /// `array.shape(axis)` (`stride: false`) or `array.stride(axis)` (`stride: true`).
+    ArrayDim {
+        array: String,
+        axis: u8,
+        stride: bool,
     },
     /// `array.len()`
     Len(String),

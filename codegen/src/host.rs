@@ -169,6 +169,7 @@ impl Target for HostTarget {
         body: FunctionValue<'ctx>,
         array: u32,
         index: IntValue<'ctx>,
+        axis: IntValue<'ctx>,
     ) -> Result<(), BuilderError> {
         let cx = module.get_context();
         let i64t = cx.i64_type();
@@ -184,7 +185,9 @@ impl Target for HostTarget {
             unsafe { b.build_in_bounds_gep(i64t, rec, &[i64t.const_int(i, false)], "oobfield") }
         };
         b.build_store(field(0)?, i64t.const_int(1, false))?;
-        b.build_store(field(1)?, i64t.const_int(array as u64, false))?;
+        // The array number, and the axis in the high half.
+        let shifted = b.build_left_shift(axis, i64t.const_int(32, false), "axis")?;
+        b.build_store(field(1)?, b.build_or(shifted, i64t.const_int(array as u64, false), "arrayaxis")?)?;
         b.build_store(field(2)?, index)?;
         let regs = [
             SpecialReg::Tid(Dim::X),
@@ -367,11 +370,14 @@ fn unpack_args<'ctx>(
     };
     for p in &kernel.params {
         match p.ty {
-            ParamType::Array { .. } => {
+            ParamType::Array { ndim, .. } => {
                 let a = next(b)?;
                 out.push(b.build_load(ptr, a, &p.name)?.into());
-                let a = next(b)?;
-                out.push(b.build_load(i64t, a, "len")?.into());
+                // Extents, then strides.
+                for _ in 0..2 * ndim {
+                    let a = next(b)?;
+                    out.push(b.build_load(i64t, a, "dim")?.into());
+                }
             }
             ParamType::Scalar(t) => {
                 let a = next(b)?;

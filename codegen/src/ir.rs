@@ -18,10 +18,13 @@ pub type ParamId = u32;
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ParamType {
     Scalar(ScalarType),
-    /// A 1-D contiguous array of `elem`, written by the kernel when `mutable`.
+    /// An array of `elem` with `ndim` dimensions, written by the kernel when `mutable`;
+    /// `contiguous`: specialized for C-contiguous data (else for any strides).
     Array {
         elem: ScalarType,
         mutable: bool,
+        ndim: u8,
+        contiguous: bool,
     },
 }
 
@@ -29,8 +32,15 @@ impl fmt::Display for ParamType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParamType::Scalar(t) => write!(f, "{t}"),
-            ParamType::Array { elem, mutable: true } => write!(f, "&mut [{elem}]"),
-            ParamType::Array { elem, mutable: false } => write!(f, "&[{elem}]"),
+            ParamType::Array { elem, mutable, ndim, contiguous } => {
+                let m = if *mutable { "&mut " } else { "&" };
+                let layout = if *contiguous { "" } else { ", strided" };
+                if *ndim == 1 {
+                    write!(f, "{m}[{elem}{layout}]")
+                } else {
+                    write!(f, "{m}Array<{elem}, {ndim}{layout}>")
+                }
+            }
         }
     }
 }
@@ -101,10 +111,10 @@ pub enum Stmt {
         local: LocalId,
         value: Expr,
     },
-    /// `array[index] = value` (the index flattened for 2-D arrays)
+    /// `array[index] = value`: one index an axis of a parameter (2-D shared arrays are flattened)
     Store {
         array: ArrayRef,
-        index: Expr,
+        index: Vec<Expr>,
         value: Expr,
     },
     If {
@@ -153,10 +163,16 @@ pub enum ExprKind {
     Local(LocalId),
     /// The value of a scalar parameter.
     Param(ParamId),
-    /// `array[index]`, `index` a u64.
+    /// `array[index]`, one u64 index an axis.
     Load {
         array: ArrayRef,
-        index: Box<Expr>,
+        index: Vec<Expr>,
+    },
+    /// `array.shape(axis)` (a u64) or, with `stride`, `array.stride(axis)` (an i64, in elements).
+    ArrayDim {
+        array: ParamId,
+        axis: u8,
+        stride: bool,
     },
     /// The length of an array, a u64.
     Len(ArrayRef),
@@ -165,7 +181,7 @@ pub enum ExprKind {
     Atomic {
         op: AtomicOp,
         array: ArrayRef,
-        index: Box<Expr>,
+        index: Vec<Expr>,
         values: Vec<Expr>,
     },
     Unary(UnOp, Box<Expr>),
@@ -231,7 +247,7 @@ impl Kernel {
     pub fn array_info(&self, a: ArrayRef) -> Option<(ScalarType, bool)> {
         match a {
             ArrayRef::Param(p) => match self.params.get(p as usize)?.ty {
-                ParamType::Array { elem, mutable } => Some((elem, mutable)),
+                ParamType::Array { elem, mutable, .. } => Some((elem, mutable)),
                 ParamType::Scalar(_) => None,
             },
             ArrayRef::Shared(i) => self.shared.get(i as usize).map(|s| (s.elem, true)),
@@ -259,19 +275,24 @@ impl Kernel {
         fn expr(e: &Expr) -> bool {
             match &e.kind {
                 ExprKind::Collective(..) => true,
-                ExprKind::Load { index, .. } => expr(index),
+                ExprKind::Load { index, .. } => index.iter().any(expr),
                 ExprKind::Unary(_, a) | ExprKind::Cast(a) => expr(a),
                 ExprKind::Binary(_, a, b) => expr(a) || expr(b),
                 ExprKind::Math(_, args) => args.iter().any(expr),
-                ExprKind::Atomic { index, values, .. } => expr(index) || values.iter().any(expr),
-                ExprKind::Const(_) | ExprKind::Local(_) | ExprKind::Param(_) | ExprKind::Len(_) | ExprKind::Special(_) => false,
+                ExprKind::Atomic { index, values, .. } => index.iter().any(expr) || values.iter().any(expr),
+                ExprKind::Const(_)
+                | ExprKind::Local(_)
+                | ExprKind::Param(_)
+                | ExprKind::Len(_)
+                | ExprKind::Special(_)
+                | ExprKind::ArrayDim { .. } => false,
             }
         }
         fn any(stmts: &[Stmt]) -> bool {
             stmts.iter().any(|s| match s {
                 Stmt::Barrier => true,
                 Stmt::Assign { value, .. } | Stmt::Eval(value) => expr(value),
-                Stmt::Store { index, value, .. } => expr(index) || expr(value),
+                Stmt::Store { index, value, .. } => index.iter().any(expr) || expr(value),
                 Stmt::If { cond, then, otherwise } => expr(cond) || any(then) || any(otherwise),
                 Stmt::While { cond, body } => expr(cond) || any(body),
                 Stmt::ForRange { start, end, step, body, .. } => expr(start) || expr(end) || expr(step) || any(body),
@@ -301,16 +322,17 @@ impl Kernel {
             ExprKind::Param(id) => out.push_str(self.param_name(*id)),
             ExprKind::Load { array, index } => {
                 out.push_str(self.array_name(*array));
-                out.push('[');
-                self.write_expr(out, index);
-                out.push(']');
+                self.write_index(out, index);
+            }
+            ExprKind::ArrayDim { array, axis, stride } => {
+                let _ = write!(out, "{}.{}({axis})", self.param_name(*array), if *stride { "stride" } else { "shape" });
             }
             ExprKind::Len(id) => {
                 let _ = write!(out, "{}.len()", self.array_name(*id));
             }
             ExprKind::Atomic { op, array, index, values } => {
                 let _ = write!(out, "{}({}, ", op.name(), self.array_name(*array));
-                self.write_expr(out, index);
+                self.write_index(out, index);
                 for v in values {
                     out.push_str(", ");
                     self.write_expr(out, v);
@@ -363,6 +385,28 @@ impl Kernel {
         }
     }
 
+    fn write_index(&self, out: &mut String, index: &[Expr]) {
+        out.push_str(if index.len() == 1 { "[" } else { "[[" });
+        for (i, x) in index.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            self.write_expr(out, x);
+        }
+        out.push_str(if index.len() == 1 { "]" } else { "]]" });
+    }
+
+    /// The number of indices an access to `a` takes: the parameter's dimensions, else 1.
+    pub fn index_count(&self, a: ArrayRef) -> usize {
+        match a {
+            ArrayRef::Param(p) => match self.params.get(p as usize).map(|p| p.ty) {
+                Some(ParamType::Array { ndim, .. }) => ndim as usize,
+                _ => 1,
+            },
+            _ => 1,
+        }
+    }
+
     fn write_block(&self, out: &mut String, stmts: &[Stmt], depth: usize) {
         for s in stmts {
             self.write_stmt(out, s, depth);
@@ -378,9 +422,9 @@ impl Kernel {
                 out.push_str(";\n");
             }
             Stmt::Store { array, index, value } => {
-                let _ = write!(out, "{pad}{}[", self.array_name(*array));
-                self.write_expr(out, index);
-                out.push_str("] = ");
+                let _ = write!(out, "{pad}{}", self.array_name(*array));
+                self.write_index(out, index);
+                out.push_str(" = ");
                 self.write_expr(out, value);
                 out.push_str(";\n");
             }

@@ -63,9 +63,12 @@ pub fn param_types<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Ta
     let mut out = Vec::new();
     for p in &kernel.params {
         match p.ty {
-            ParamType::Array { .. } => {
+            ParamType::Array { ndim, .. } => {
                 out.push(cx.ptr_type(target.global_address_space()).into());
-                out.push(cx.i64_type().into());
+                // Extents, then strides (in elements).
+                for _ in 0..2 * ndim {
+                    out.push(cx.i64_type().into());
+                }
             }
             ParamType::Scalar(t) => out.push(memory_type(cx, t).into()),
         }
@@ -120,6 +123,17 @@ pub fn optimize(module: &Module<'_>, tm: &TargetMachine, kernel: &str) -> Result
 
 type LR<T> = Result<T, BuilderError>;
 
+/// An array parameter as the body receives it.
+struct ParamArray<'ctx> {
+    ptr: PointerValue<'ctx>,
+    shape: Vec<IntValue<'ctx>>,
+    /// In elements; may be negative or zero.
+    strides: Vec<IntValue<'ctx>>,
+    /// Elements in all (the product of the extents).
+    len: IntValue<'ctx>,
+    contiguous: bool,
+}
+
 struct Lower<'a, 'ctx> {
     cx: &'ctx Context,
     module: &'a Module<'ctx>,
@@ -128,8 +142,8 @@ struct Lower<'a, 'ctx> {
     kernel: &'a ir::Kernel,
     target: &'a dyn Target,
     locals: Vec<PointerValue<'ctx>>,
-    /// Data pointer and length of each array parameter (None for scalars).
-    arrays: Vec<Option<(PointerValue<'ctx>, IntValue<'ctx>)>>,
+    /// Each array parameter (None for scalars).
+    arrays: Vec<Option<ParamArray<'ctx>>>,
     /// Address and length of each shared array.
     shared: Vec<(PointerValue<'ctx>, IntValue<'ctx>)>,
     /// Address and length of each per-thread array.
@@ -147,13 +161,19 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let mut idx = 0;
         for p in &self.kernel.params {
             match p.ty {
-                ParamType::Array { .. } => {
+                ParamType::Array { ndim, contiguous, .. } => {
                     let ptr = self.nth_param(idx).into_pointer_value();
-                    let len = self.nth_param(idx + 1).into_int_value();
                     ptr.set_name(&p.name);
-                    self.arrays.push(Some((ptr, len)));
+                    let n = ndim as u32;
+                    let shape: Vec<IntValue> = (0..n).map(|d| self.nth_param(idx + 1 + d).into_int_value()).collect();
+                    let strides: Vec<IntValue> = (0..n).map(|d| self.nth_param(idx + 1 + n + d).into_int_value()).collect();
+                    let mut len = shape[0];
+                    for s in &shape[1..] {
+                        len = self.b.build_int_nuw_mul(len, *s, "len")?;
+                    }
+                    self.arrays.push(Some(ParamArray { ptr, shape, strides, len, contiguous }));
                     self.scalars.push(None);
-                    idx += 2;
+                    idx += 1 + 2 * n;
                 }
                 ParamType::Scalar(t) => {
                     let mut v = self.nth_param(idx);
@@ -237,11 +257,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             }
             Stmt::Store { array, index, value } => {
                 let elem = value.ty;
-                let i = self.expr(index)?.into_int_value();
+                let i = self.indices(index)?;
                 let v = self.expr(value)?;
                 let v = self.to_memory(v, elem)?;
-                let guard = self.bounds_guard(*array, i)?;
-                let addr = self.element_addr(*array, i)?;
+                let guard = self.bounds_guard(*array, &i)?;
+                let addr = self.element_addr(*array, &i)?;
                 let store = self.b.build_store(addr, v)?;
                 let _ = store.set_alignment(elem.size_bytes() as u32);
                 if let Some((_, merge)) = guard {
@@ -373,12 +393,19 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
 
     fn array(&self, a: ArrayRef) -> (PointerValue<'ctx>, IntValue<'ctx>) {
         match a {
-            ArrayRef::Param(p) => match self.arrays[p as usize] {
-                Some(x) => x,
+            ArrayRef::Param(p) => match &self.arrays[p as usize] {
+                Some(x) => (x.ptr, x.len),
                 None => unreachable!("the verifier checked that parameter {p} is an array"),
             },
             ArrayRef::Shared(i) => self.shared[i as usize],
             ArrayRef::Local(i) => self.local_arrays[i as usize],
+        }
+    }
+
+    fn param_array(&self, p: u32) -> &ParamArray<'ctx> {
+        match &self.arrays[p as usize] {
+            Some(x) => x,
+            None => unreachable!("the verifier checked that parameter {p} is an array"),
         }
     }
 
@@ -389,13 +416,35 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         }
     }
 
-    fn element_addr(&self, array: ArrayRef, i: IntValue<'ctx>) -> LR<PointerValue<'ctx>> {
+    /// The address of `array[idx]`: row-major arithmetic on the extents for C-contiguous
+    /// parameters, `Σ idx[d] * stride[d]` (signed, in elements) for strided ones.
+    fn element_addr(&self, array: ArrayRef, idx: &[IntValue<'ctx>]) -> LR<PointerValue<'ctx>> {
         let (ptr, _) = self.array(array);
         let elem = self.element_type(array);
-        // SAFETY (of the generated code, not of this call): the index is checked by
-        // `bounds_guard` on targets that check bounds; elsewhere it is not, as in CUDA C and
+        let offset = match array {
+            ArrayRef::Param(p) if idx.len() > 1 || !self.param_array(p).contiguous => {
+                let a = self.param_array(p);
+                let mut off = idx[0];
+                if a.contiguous {
+                    for (d, i) in idx.iter().enumerate().skip(1) {
+                        off = self.b.build_int_mul(off, a.shape[d], "rowmajor")?;
+                        off = self.b.build_int_add(off, *i, "rowmajor")?;
+                    }
+                } else {
+                    off = self.b.build_int_mul(idx[0], a.strides[0], "strided")?;
+                    for (d, i) in idx.iter().enumerate().skip(1) {
+                        let term = self.b.build_int_mul(*i, a.strides[d], "strided")?;
+                        off = self.b.build_int_add(off, term, "strided")?;
+                    }
+                }
+                off
+            }
+            _ => idx[0],
+        };
+        // SAFETY (of the generated code, not of this call): the indices are checked by
+        // `bounds_guard` on targets that check bounds; elsewhere they are not, as in CUDA C and
         // Numba, and the documentation says so. Building the GEP itself is always sound.
-        unsafe { self.b.build_gep(memory_type(self.cx, elem), ptr, &[i], "elem") }
+        unsafe { self.b.build_gep(memory_type(self.cx, elem), ptr, &[offset], "elem") }
     }
 
     /// The number by which out-of-bounds reports name an array: parameters by position, then
@@ -409,26 +458,46 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         }
     }
 
-    /// On targets that check bounds: branches on `i < len`, reporting and skipping the access
-    /// otherwise. Leaves the builder in the in-bounds block and returns (out-of-bounds block,
-    /// merge block); the caller branches to the merge block after the access.
-    fn bounds_guard(&self, array: ArrayRef, i: IntValue<'ctx>) -> LR<Option<(BasicBlock<'ctx>, BasicBlock<'ctx>)>> {
+    /// On targets that check bounds: branches on every index being below its axis's extent,
+    /// reporting (the first failing axis and its index) and skipping the access otherwise. Leaves
+    /// the builder in the in-bounds block and returns (out-of-bounds block, merge block); the
+    /// caller branches to the merge block after the access.
+    fn bounds_guard(&self, array: ArrayRef, idx: &[IntValue<'ctx>]) -> LR<Option<(BasicBlock<'ctx>, BasicBlock<'ctx>)>> {
         if !self.target.bounds_check() {
             return Ok(None);
         }
-        let (_, len) = self.array(array);
-        let inb = self.b.build_int_compare(IntPredicate::ULT, i, len, "inbounds")?;
+        let extents: Vec<IntValue<'ctx>> = match array {
+            ArrayRef::Param(p) if idx.len() > 1 => self.param_array(p).shape.clone(),
+            _ => vec![self.array(array).1],
+        };
+        let i64t = self.cx.i64_type();
+        let (mut inb, mut bad, mut axis) = (None, idx[idx.len() - 1], i64t.const_int(idx.len() as u64 - 1, false));
+        for d in (0..idx.len()).rev() {
+            let ok = self.b.build_int_compare(IntPredicate::ULT, idx[d], extents[d], "inbounds")?;
+            inb = Some(match inb {
+                None => ok,
+                Some(rest) => self.b.build_and(ok, rest, "inbounds")?,
+            });
+            // The first failing axis wins: later axes are overridden by earlier ones.
+            bad = self.b.build_select(ok, bad, idx[d], "oobindex")?.into_int_value();
+            axis = self.b.build_select(ok, axis, i64t.const_int(d as u64, false), "oobaxis")?.into_int_value();
+        }
+        let inb = inb.unwrap_or_else(|| unreachable!("an access has at least one index"));
         let ok = self.new_block("access");
         let oob = self.new_block("oob");
         let merge = self.new_block("access.end");
         self.b.build_conditional_branch(inb, ok, oob)?;
         self.b.position_at_end(oob);
-        self.target.report_out_of_bounds(self.module, &self.b, self.f, self.array_number(array), i)?;
+        self.target.report_out_of_bounds(self.module, &self.b, self.f, self.array_number(array), bad, axis)?;
         // The report may have added blocks: the merge's predecessor is where it ended.
         let oob_end = self.b.get_insert_block().unwrap_or(oob);
         self.b.build_unconditional_branch(merge)?;
         self.b.position_at_end(ok);
         Ok(Some((oob_end, merge)))
+    }
+
+    fn indices(&mut self, index: &[ir::Expr]) -> LR<Vec<IntValue<'ctx>>> {
+        index.iter().map(|i| Ok(self.expr(i)?.into_int_value())).collect()
     }
 
     fn to_memory(&self, v: BasicValueEnum<'ctx>, t: ScalarType) -> LR<BasicValueEnum<'ctx>> {
@@ -472,9 +541,9 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 None => unreachable!("the verifier checked that parameter {id} is a scalar"),
             },
             ExprKind::Load { array, index } => {
-                let i = self.expr(index)?.into_int_value();
-                let guard = self.bounds_guard(*array, i)?;
-                let addr = self.element_addr(*array, i)?;
+                let i = self.indices(index)?;
+                let guard = self.bounds_guard(*array, &i)?;
+                let addr = self.element_addr(*array, &i)?;
                 let mut v = self.b.build_load(memory_type(cx, e.ty), addr, "load")?;
                 if let Some(inst) = v.as_instruction_value() {
                     let _ = inst.set_alignment(e.ty.size_bytes() as u32);
@@ -496,10 +565,18 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 }
             }
             ExprKind::Len(id) => self.array(*id).1.into(),
+            ExprKind::ArrayDim { array, axis, stride } => {
+                let a = self.param_array(*array);
+                if *stride {
+                    a.strides[*axis as usize].into()
+                } else {
+                    a.shape[*axis as usize].into()
+                }
+            }
             ExprKind::Atomic { op, array, index, values } => {
-                let i = self.expr(index)?.into_int_value();
+                let i = self.indices(index)?;
                 let vals = values.iter().map(|v| self.expr(v)).collect::<LR<Vec<_>>>()?;
-                self.atomic(*op, *array, i, &vals, e.ty)?
+                self.atomic(*op, *array, &i, &vals, e.ty)?
             }
             ExprKind::Special(b) => self.builtin(*b)?.into(),
             ExprKind::Unary(op, a) => {
@@ -563,7 +640,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         &self,
         op: AtomicOp,
         array: ArrayRef,
-        i: IntValue<'ctx>,
+        i: &[IntValue<'ctx>],
         vals: &[BasicValueEnum<'ctx>],
         t: ScalarType,
     ) -> LR<BasicValueEnum<'ctx>> {

@@ -21,6 +21,9 @@ use std::fmt;
 /// The most static shared memory a kernel may declare (CUDA's limit without opt-in).
 pub const MAX_STATIC_SHARED: u64 = 48 * 1024;
 
+/// The most dimensions an array parameter may have.
+pub const MAX_DIMS: usize = 4;
+
 /// The most type parameters a kernel may declare.
 pub const MAX_GENERICS: usize = 8;
 
@@ -29,6 +32,8 @@ pub const MAX_GENERICS: usize = 8;
 pub struct SpecKey {
     types: [ScalarType; MAX_GENERICS],
     len: u8,
+    /// Bit `p` set: array parameter `p` is strided (not C-contiguous).
+    strided: u32,
 }
 
 impl SpecKey {
@@ -37,9 +42,14 @@ impl SpecKey {
         if types.len() > MAX_GENERICS {
             return None;
         }
-        let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: types.len() as u8 };
+        let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: types.len() as u8, strided: 0 };
         key.types[..types.len()].copy_from_slice(types);
         Some(key)
+    }
+
+    /// Whether array parameter `p` is specialized for strided (not C-contiguous) data.
+    pub fn strided(&self, p: usize) -> bool {
+        p < 32 && self.strided & (1 << p) != 0
     }
 
     pub fn types(&self) -> &[ScalarType] {
@@ -50,7 +60,11 @@ impl SpecKey {
 impl fmt::Display for SpecKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.types().iter().map(|t| t.name()).collect();
-        write!(f, "<{}>", names.join(", "))
+        write!(f, "<{}>", names.join(", "))?;
+        if self.strided != 0 {
+            write!(f, " strided {:#b}", self.strided)?;
+        }
+        Ok(())
     }
 }
 
@@ -58,10 +72,13 @@ impl fmt::Display for SpecKey {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ArgType {
     Scalar(ScalarType),
-    /// An array of `elem`; `writable` is false for read-only arrays and shared borrows.
+    /// An array of `elem` with `ndim` dimensions; `writable` is false for read-only arrays and
+    /// shared borrows; `contiguous` when C-contiguous (row-major, no gaps).
     Array {
         elem: ScalarType,
         writable: bool,
+        ndim: u8,
+        contiguous: bool,
     },
 }
 
@@ -69,8 +86,10 @@ impl fmt::Display for ArgType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ArgType::Scalar(t) => write!(f, "{t}"),
-            ArgType::Array { elem, writable: true } => write!(f, "writable array of {elem}"),
-            ArgType::Array { elem, writable: false } => write!(f, "read-only array of {elem}"),
+            ArgType::Array { elem, writable, ndim, .. } => {
+                let access = if *writable { "writable" } else { "read-only" };
+                write!(f, "{access} {ndim}-D array of {elem}")
+            }
         }
     }
 }
@@ -121,8 +140,14 @@ fn type_ref_text(src: &ast::KernelSource, t: &TypeRef) -> String {
 pub fn param_text(src: &ast::KernelSource, p: &ast::Param) -> String {
     match &p.kind {
         ParamKind::Scalar(t) => type_ref_text(src, t),
-        ParamKind::Slice { elem, mutable: true } => format!("&mut [{}]", type_ref_text(src, elem)),
-        ParamKind::Slice { elem, mutable: false } => format!("&[{}]", type_ref_text(src, elem)),
+        ParamKind::Slice { elem, mutable, ndim } => {
+            let m = if *mutable { "&mut " } else { "&" };
+            if *ndim == 1 {
+                format!("{m}[{}]", type_ref_text(src, elem))
+            } else {
+                format!("{m}Array<{}, {ndim}>", type_ref_text(src, elem))
+            }
+        }
     }
 }
 
@@ -136,12 +161,22 @@ pub fn bind(src: &ast::KernelSource, args: &[ArgType]) -> Result<SpecKey, BindEr
         return Err(BindError::Count { expected: src.params.len(), got: args.len() });
     }
     let mut bound: [Option<ScalarType>; MAX_GENERICS] = [None; MAX_GENERICS];
+    let mut strided = 0u32;
     for (i, (p, a)) in src.params.iter().zip(args).enumerate() {
         let (want, got) = match (&p.kind, *a) {
             (ParamKind::Scalar(t), ArgType::Scalar(g)) => (t, g),
-            (ParamKind::Slice { elem, mutable }, ArgType::Array { elem: g, writable }) => {
+            (ParamKind::Slice { elem, mutable, ndim }, ArgType::Array { elem: g, writable, ndim: got_ndim, contiguous }) => {
                 if *mutable && !writable {
                     return Err(BindError::ReadOnly { param: i });
+                }
+                if *ndim != got_ndim {
+                    return Err(BindError::Mismatch { param: i, expected: param_text(src, p), got: *a });
+                }
+                if !contiguous {
+                    if i >= 32 {
+                        return Err(BindError::TooManyGenerics);
+                    }
+                    strided |= 1 << i;
                 }
                 (elem, g)
             }
@@ -163,7 +198,7 @@ pub fn bind(src: &ast::KernelSource, args: &[ArgType]) -> Result<SpecKey, BindEr
             }
         }
     }
-    let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: src.generics.len() as u8 };
+    let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: src.generics.len() as u8, strided };
     for (slot, b) in key.types.iter_mut().zip(bound.iter()).take(src.generics.len()) {
         // A type parameter no parameter mentions cannot be inferred from the arguments; it only
         // matters for casts, where f32 (or i32 for Int bounds) is the natural default.
@@ -182,11 +217,14 @@ pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, 
     let params: Vec<ir::Param> = src
         .params
         .iter()
-        .map(|p| ir::Param {
+        .enumerate()
+        .map(|(i, p)| ir::Param {
             name: p.name.clone(),
             ty: match &p.kind {
                 ParamKind::Scalar(t) => ir::ParamType::Scalar(resolve_ref(t, key)),
-                ParamKind::Slice { elem, mutable } => ir::ParamType::Array { elem: resolve_ref(elem, key), mutable: *mutable },
+                ParamKind::Slice { elem, mutable, ndim } => {
+                    ir::ParamType::Array { elem: resolve_ref(elem, key), mutable: *mutable, ndim: *ndim, contiguous: !key.strided(i) }
+                }
             },
         })
         .collect();
@@ -373,7 +411,7 @@ impl<'a> Infer<'a> {
         match self.lookup(name) {
             Some(Binding::Array(r)) => Ok(match r {
                 ArrayRef::Param(p) => match self.params[p as usize].ty {
-                    ir::ParamType::Array { elem, mutable } => ArrayInfo { r, elem, mutable, ndim: 1 },
+                    ir::ParamType::Array { elem, mutable, ndim, .. } => ArrayInfo { r, elem, mutable, ndim: ndim as usize },
                     ir::ParamType::Scalar(_) => return self.err(span, format!("`{name}` is not an array")),
                 },
                 ArrayRef::Shared(i) => {
@@ -580,6 +618,17 @@ impl<'a> Infer<'a> {
                 self.indices(&a, array, index, e.span)?;
                 self.known(a.elem)
             }
+            ExprKind::ArrayDim { array, axis, stride } => {
+                let a = self.array(array, e.span)?;
+                if !matches!(a.r, ArrayRef::Param(_)) {
+                    return self.err(e.span, format!("`{array}` is not an array parameter; use `{array}.len()`"));
+                }
+                if *axis as usize >= a.ndim {
+                    return self.err(e.span, format!("`{array}` has {} dimension(s); axis {axis} does not exist", a.ndim));
+                }
+                self.var_ref.insert(e as *const ast::Expr, Binding::Array(a.r));
+                self.known(if *stride { ScalarType::I64 } else { ScalarType::U64 })
+            }
             ExprKind::Len(array) => {
                 let a = self.array(array, e.span)?;
                 self.var_ref.insert(e as *const ast::Expr, Binding::Array(a.r));
@@ -754,7 +803,7 @@ impl Build<'_, '_> {
                         let index = self.flat_index(p, index)?;
                         let value = match op {
                             Some(op) => {
-                                let old = ir::ExprKind::Load { array: p, index: Box::new(index.clone()) };
+                                let old = ir::ExprKind::Load { array: p, index: index.clone() };
                                 self.binary(*op, ir::Expr::new(old, elem), v, *span)?
                             }
                             None => v,
@@ -815,11 +864,12 @@ impl Build<'_, '_> {
         }
     }
 
-    /// The element offset of `array[index]`: the index itself, or `row * cols + col` in 2-D.
-    fn flat_index(&self, a: ArrayRef, index: &[ast::Expr]) -> R<ir::Expr> {
+    /// The IR indices of `array[index]`: one an axis for parameters; a 2-D shared array's pair
+    /// is flattened to `row * cols + col`.
+    fn flat_index(&self, a: ArrayRef, index: &[ast::Expr]) -> R<Vec<ir::Expr>> {
         let mut parts = index.iter().map(|i| self.expr(i)).collect::<R<Vec<_>>>()?;
-        if parts.len() == 1 {
-            return Ok(parts.remove(0));
+        if parts.len() == 1 || matches!(a, ArrayRef::Param(_)) {
+            return Ok(parts);
         }
         let cols = match a {
             ArrayRef::Shared(i) => self.cx.shared[i as usize].dims[1],
@@ -830,7 +880,7 @@ impl Build<'_, '_> {
         let col = parts.pop().unwrap_or_else(|| unreachable!("two indices"));
         let row = parts.pop().unwrap_or_else(|| unreachable!("two indices"));
         let scaled = ir::Expr::new(ir::ExprKind::Binary(BinOp::Mul, Box::new(row), Box::new(c)), u);
-        Ok(ir::Expr::new(ir::ExprKind::Binary(BinOp::Add, Box::new(scaled), Box::new(col)), u))
+        Ok(vec![ir::Expr::new(ir::ExprKind::Binary(BinOp::Add, Box::new(scaled), Box::new(col)), u)])
     }
 
     /// Builds `a op b`, checking that `op` is defined on the operands' type.
@@ -864,7 +914,7 @@ impl Build<'_, '_> {
                 Binding::Array(_) => unreachable!("inference rejected arrays as values"),
             },
             ExprKind::Index { index, .. } => match self.binding(at) {
-                Binding::Array(p) => ir::ExprKind::Load { array: p, index: Box::new(self.flat_index(p, index)?) },
+                Binding::Array(p) => ir::ExprKind::Load { array: p, index: self.flat_index(p, index)? },
                 Binding::Local(_) => unreachable!("inference checked the array"),
             },
             ExprKind::Atomic { op, operands, .. } => match self.binding(at) {
@@ -877,11 +927,15 @@ impl Build<'_, '_> {
                         };
                         return self.cx.err(e.span, format!("`{}` is supported on {types}, not on {ty}", op.name()));
                     }
-                    let index = Box::new(self.flat_index(p, &operands[..1])?);
+                    let index = self.flat_index(p, &operands[..1])?;
                     let values = operands[1..].iter().map(|v| self.expr(v)).collect::<R<Vec<_>>>()?;
                     ir::ExprKind::Atomic { op: *op, array: p, index, values }
                 }
                 Binding::Local(_) => unreachable!("inference checked the array"),
+            },
+            ExprKind::ArrayDim { axis, stride, .. } => match self.binding(at) {
+                Binding::Array(ArrayRef::Param(p)) => ir::ExprKind::ArrayDim { array: p, axis: *axis, stride: *stride },
+                _ => unreachable!("inference checked the array parameter"),
             },
             ExprKind::Len(_) => match self.binding(at) {
                 Binding::Array(p) => ir::ExprKind::Len(p),

@@ -87,8 +87,9 @@ pub trait Target {
         false
     }
 
-    /// Emits the report of an out-of-range access of array parameter `array` at `index`
-    /// (only called when [`Target::bounds_check`] is true).
+    /// Emits the report of an out-of-range `index` on `axis` of array number `array` (see
+    /// [`crate::lower::array_table`]); only called when [`Target::bounds_check`] is true.
+    #[allow(clippy::too_many_arguments)]
     fn report_out_of_bounds<'ctx>(
         &self,
         module: &Module<'ctx>,
@@ -96,8 +97,9 @@ pub trait Target {
         body: FunctionValue<'ctx>,
         array: u32,
         index: IntValue<'ctx>,
+        axis: IntValue<'ctx>,
     ) -> Result<(), BuilderError> {
-        let _ = (module, builder, body, array, index);
+        let _ = (module, builder, body, array, index, axis);
         Ok(())
     }
 

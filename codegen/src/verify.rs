@@ -50,6 +50,13 @@ impl Verifier<'_> {
         self.k.array_info(a).ok_or_else(|| format!("{a:?} is not an array of the kernel"))
     }
 
+    fn indices(&self, a: ArrayRef, index: &[Expr]) -> R {
+        if index.len() != self.k.index_count(a) {
+            return Err(format!("{a:?} indexed with {} indices", index.len()));
+        }
+        index.iter().try_for_each(|i| self.expect(i, ScalarType::U64, "array index"))
+    }
+
     fn expect(&self, e: &Expr, ty: ScalarType, what: &str) -> R {
         self.expr(e)?;
         if e.ty != ty {
@@ -69,7 +76,7 @@ impl Verifier<'_> {
                 if !mutable {
                     return Err(format!("store to read-only array {array:?}"));
                 }
-                self.expect(index, ScalarType::U64, "array index")?;
+                self.indices(*array, index)?;
                 self.expect(value, elem, "stored value")
             }
             Stmt::If { cond, then, otherwise } => {
@@ -120,12 +127,20 @@ impl Verifier<'_> {
                 if elem != t {
                     return Err(format!("load of {elem} typed {t}"));
                 }
-                self.expect(index, ScalarType::U64, "array index")
+                self.indices(*array, index)
             }
             ExprKind::Len(id) => {
                 self.array(*id)?;
                 if t != ScalarType::U64 {
                     return Err("len() must be u64".into());
+                }
+                Ok(())
+            }
+            ExprKind::ArrayDim { array, axis, stride } => {
+                let ndim = self.k.index_count(ArrayRef::Param(*array));
+                let want = if *stride { ScalarType::I64 } else { ScalarType::U64 };
+                if self.k.array_info(ArrayRef::Param(*array)).is_none() || *axis as usize >= ndim || t != want {
+                    return Err(format!("bad shape/stride query of parameter {array}"));
                 }
                 Ok(())
             }
@@ -166,7 +181,7 @@ impl Verifier<'_> {
                 if values.len() != op.values() {
                     return Err(format!("{} with {} values", op.name(), values.len()));
                 }
-                self.expect(index, ScalarType::U64, "atomic index")?;
+                self.indices(*array, index)?;
                 values.iter().try_for_each(|v| self.expect(v, elem, "atomic operand"))
             }
             ExprKind::Collective(c, args) => {

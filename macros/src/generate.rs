@@ -29,9 +29,9 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
                 let t = ty(t);
                 quote!(ParamKind::Scalar(#t))
             }
-            ParamKind::Slice { elem, mutable } => {
+            ParamKind::Slice { elem, mutable, ndim } => {
                 let t = ty(elem);
-                quote!(ParamKind::Slice { elem: #t, mutable: #mutable })
+                quote!(ParamKind::Slice { elem: #t, mutable: #mutable, ndim: #ndim })
             }
         };
         let sp = span(p.span);
@@ -277,6 +277,9 @@ fn expr(e: &Expr) -> TokenStream {
         ExprKind::Index { array, index } => {
             let index = index.iter().map(expr);
             quote!(ExprKind::Index { array: ::std::string::String::from(#array), index: ::std::vec![#(#index),*] })
+        }
+        ExprKind::ArrayDim { array, axis, stride } => {
+            quote!(ExprKind::ArrayDim { array: ::std::string::String::from(#array), axis: #axis, stride: #stride })
         }
         ExprKind::Collective(c, args) => {
             let c = format_ident!("{}", c);

@@ -116,7 +116,7 @@ pub enum Ty {
 
 pub enum ParamKind {
     Scalar(Ty),
-    Slice { elem: Ty, mutable: bool },
+    Slice { elem: Ty, mutable: bool, ndim: u8 },
 }
 
 pub struct Param {
@@ -216,6 +216,12 @@ pub enum ExprKind {
     Cast(Box<Expr>, Ty),
     /// A collective: the `ast::Collective` variant and its operands.
     Collective(&'static str, Vec<Expr>),
+    /// `array.shape(axis)` or `array.stride(axis)`.
+    ArrayDim {
+        array: String,
+        axis: u8,
+        stride: bool,
+    },
     /// An atomic: the `ast::AtomicOp` variant, the array, then index and values.
     Atomic(&'static str, String, Vec<Expr>),
     /// A math method: the `MathFn` variant and the operands, receiver first.
@@ -359,10 +365,34 @@ impl Cx<'_> {
                 if let Some(l) = &r.lifetime {
                     return err(l.span(), "kernel parameters take no lifetimes");
                 }
-                let syn::Type::Slice(s) = &*r.elem else {
-                    return err(r.elem.span(), "array parameters are slices: `&[T]` (read) or `&mut [T]` (written)");
-                };
-                Ok(ParamKind::Slice { elem: self.scalar_type(&s.elem)?, mutable: r.mutability.is_some() })
+                let mutable = r.mutability.is_some();
+                if let syn::Type::Slice(s) = &*r.elem {
+                    return Ok(ParamKind::Slice { elem: self.scalar_type(&s.elem)?, mutable, ndim: 1 });
+                }
+                // `&Array<T, N>`: an N-D array (N = 1 to 4).
+                if let syn::Type::Path(tp) = &*r.elem {
+                    if let Some(seg) = tp.path.segments.last().filter(|s| s.ident == "Array") {
+                        let syn::PathArguments::AngleBracketed(args) = &seg.arguments else {
+                            return err(seg.span(), "write `Array<T, N>`: the element type and the number of dimensions");
+                        };
+                        let args: Vec<&syn::GenericArgument> = args.args.iter().collect();
+                        let (Some(syn::GenericArgument::Type(elem)), Some(n), 2) = (args.first(), args.get(1), args.len()) else {
+                            return err(seg.arguments.span(), "write `Array<T, N>`: the element type and the number of dimensions");
+                        };
+                        let ndim = match n {
+                            syn::GenericArgument::Const(e) => match strip(e) {
+                                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => i.base10_parse::<u8>().ok(),
+                                _ => None,
+                            },
+                            _ => None,
+                        };
+                        let Some(ndim @ 1..=4) = ndim else {
+                            return err(n.span(), "arrays have 1 to 4 dimensions, given as a literal");
+                        };
+                        return Ok(ParamKind::Slice { elem: self.scalar_type(elem)?, mutable, ndim });
+                    }
+                }
+                err(r.elem.span(), "array parameters are `&[T]`, `&Array<T, N>` (read) or `&mut [T]`, `&mut Array<T, N>` (written)")
             }
             _ => Ok(ParamKind::Scalar(self.scalar_type(ty)?)),
         }
@@ -807,6 +837,18 @@ impl Cx<'_> {
                 match (method.as_str(), ident_of(&m.receiver)) {
                     ("len", Some(array)) if m.args.is_empty() => ExprKind::Len(array),
                     ("len", _) => return err(span, "`len()` applies to an array parameter: `name.len()`"),
+                    ("shape" | "stride", Some(array)) => {
+                        let axis = match m.args.first().map(strip) {
+                            Some(syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. })) if m.args.len() == 1 => {
+                                i.base10_parse::<u8>().ok()
+                            }
+                            _ => None,
+                        };
+                        let Some(axis) = axis else {
+                            return err(m.args.span(), format!("`{method}` takes the axis as an integer literal: `{array}.{method}(0)`"));
+                        };
+                        ExprKind::ArrayDim { array, axis, stride: method == "stride" }
+                    }
                     _ => match MATH.iter().find(|(name, _, _)| *name == method) {
                         Some((_, variant, nargs)) => {
                             if m.args.len() != *nargs {

@@ -2,6 +2,7 @@
 
 use crate::device::{Device, DeviceInner};
 use crate::error::{Error, Result};
+use gpujit_codegen::specialize::MAX_DIMS;
 use gpujit_codegen::ScalarType;
 
 mod sealed {
@@ -54,22 +55,27 @@ pub(crate) enum Storage<T> {
 /// An owning 1-D array of `T` on a [`Device`].
 ///
 /// On the CPU backend it is host memory; on a GPU, device memory freed on drop (after the work
-/// using it has finished). Pass `&array` to a `&[T]` kernel parameter and `&mut array` to a
-/// `&mut [T]` one.
+/// using it has finished). An owning array is C-contiguous (row-major) with a shape (1-D unless
+/// made with [`DeviceArray::from_shape`] or [`DeviceArray::reshape`]). Pass `&array` to a `&[T]`
+/// or `&Array<T, N>` kernel parameter and `&mut array` to a `&mut` one; [`DeviceArray::view`]
+/// and [`DeviceArray::view_mut`] give strided views (transposed, sliced) without copies.
 pub struct DeviceArray<T: Element> {
     pub(crate) device: Device,
     pub(crate) storage: Storage<T>,
     pub(crate) len: usize,
+    pub(crate) shape: Vec<usize>,
 }
 
 impl<T: Element> DeviceArray<T> {
     /// Copies `data` to a new array on `device`.
     pub fn from_slice(device: &Device, data: &[T]) -> Result<DeviceArray<T>> {
         match &device.inner {
-            DeviceInner::Cpu => Ok(DeviceArray { device: device.clone(), storage: Storage::Host(data.to_vec()), len: data.len() }),
+            DeviceInner::Cpu => {
+                Ok(DeviceArray { device: device.clone(), storage: Storage::Host(data.to_vec()), len: data.len(), shape: vec![data.len()] })
+            }
             DeviceInner::Cuda(d) => {
                 let ptr = d.alloc(std::mem::size_of_val(data))?;
-                let arr = DeviceArray { device: device.clone(), storage: Storage::Cuda { ptr }, len: data.len() };
+                let arr = DeviceArray { device: device.clone(), storage: Storage::Cuda { ptr }, len: data.len(), shape: vec![data.len()] };
                 d.copy_to_device(ptr, data)?;
                 Ok(arr)
             }
@@ -79,7 +85,9 @@ impl<T: Element> DeviceArray<T> {
     /// A new array of `len` zeros (`false` for `bool`).
     pub fn zeros(device: &Device, len: usize) -> Result<DeviceArray<T>> {
         match &device.inner {
-            DeviceInner::Cpu => Ok(DeviceArray { device: device.clone(), storage: Storage::Host(vec![T::default(); len]), len }),
+            DeviceInner::Cpu => {
+                Ok(DeviceArray { device: device.clone(), storage: Storage::Host(vec![T::default(); len]), len, shape: vec![len] })
+            }
             DeviceInner::Cuda(_) => DeviceArray::from_slice(device, &vec![T::default(); len]),
         }
     }
@@ -112,8 +120,45 @@ impl<T: Element> DeviceArray<T> {
         }
     }
 
+    /// The number of elements.
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Copies `data` to a new C-contiguous array of `shape` on `device`.
+    pub fn from_shape(device: &Device, shape: &[usize], data: &[T]) -> Result<DeviceArray<T>> {
+        DeviceArray::from_slice(device, data)?.reshape(shape)
+    }
+
+    /// A new C-contiguous array of `shape` filled with zeros.
+    pub fn zeros_shape(device: &Device, shape: &[usize]) -> Result<DeviceArray<T>> {
+        DeviceArray::zeros(device, shape.iter().product())?.reshape(shape)
+    }
+
+    /// The same elements with another shape (the number of elements must not change).
+    pub fn reshape(mut self, shape: &[usize]) -> Result<DeviceArray<T>> {
+        check_shape(shape, self.len)?;
+        self.shape = shape.to_vec();
+        Ok(self)
+    }
+
+    /// The extent of each axis.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// A read-only view of the whole array, to transpose, slice or reshape without copying.
+    pub fn view(&self) -> ArrayView<'_, T> {
+        ArrayView { layout: Layout::contiguous(&self.shape), array: self }
+    }
+
+    /// A writable view of the whole array.
+    pub fn view_mut(&mut self) -> ArrayViewMut<'_, T> {
+        ArrayViewMut { layout: Layout::contiguous(&self.shape), array: self }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -153,4 +198,217 @@ impl<T: Element + std::fmt::Debug> std::fmt::Debug for DeviceArray<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "DeviceArray<{}>[{}] on {}", T::TYPE, self.len, self.device.id())
     }
+}
+
+fn check_shape(shape: &[usize], len: usize) -> Result<()> {
+    if shape.is_empty() || shape.len() > MAX_DIMS {
+        return Err(Error::Array(format!("arrays have 1 to {MAX_DIMS} dimensions, not {}", shape.len())));
+    }
+    if shape.iter().product::<usize>() != len {
+        return Err(Error::Array(format!("shape {shape:?} holds {} elements, the array {len}", shape.iter().product::<usize>())));
+    }
+    Ok(())
+}
+
+/// Where a view's elements lie in its array: element `[i0, i1, ..]` is at
+/// `offset + Σ i_d * strides[d]` (in elements). Strides may be negative (reversed axes) or zero
+/// (broadcast).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub offset: isize,
+    pub shape: Vec<usize>,
+    pub strides: Vec<isize>,
+}
+
+impl Layout {
+    /// The row-major layout of `shape`.
+    pub fn contiguous(shape: &[usize]) -> Layout {
+        let mut strides = vec![0isize; shape.len()];
+        let mut s = 1isize;
+        for d in (0..shape.len()).rev() {
+            strides[d] = s;
+            s *= shape[d].max(1) as isize;
+        }
+        Layout { offset: 0, shape: shape.to_vec(), strides }
+    }
+
+    /// Whether the elements are row-major without gaps (axes of extent 1 do not matter).
+    pub fn is_contiguous(&self) -> bool {
+        let mut expect = 1isize;
+        for d in (0..self.shape.len()).rev() {
+            if self.shape[d] != 1 && self.strides[d] != expect {
+                return false;
+            }
+            expect *= self.shape[d] as isize;
+        }
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Checks that every element lies within an array of `len` elements.
+    fn check(&self, len: usize) -> Result<()> {
+        if self.shape.is_empty() || self.shape.len() > MAX_DIMS {
+            return Err(Error::Array(format!("views have 1 to {MAX_DIMS} dimensions, not {}", self.shape.len())));
+        }
+        if self.is_empty() {
+            return Ok(());
+        }
+        let (mut lo, mut hi) = (self.offset as i128, self.offset as i128);
+        for (n, s) in self.shape.iter().zip(&self.strides) {
+            let reach = (*n as i128 - 1) * *s as i128;
+            if reach < 0 {
+                lo += reach;
+            } else {
+                hi += reach;
+            }
+        }
+        if lo < 0 || hi >= len as i128 {
+            return Err(Error::Array(format!("the view {self:?} reaches elements {lo}..={hi} of an array of {len}")));
+        }
+        Ok(())
+    }
+
+    fn transposed(mut self) -> Layout {
+        self.shape.reverse();
+        self.strides.reverse();
+        self
+    }
+
+    fn permuted(self, axes: &[usize]) -> Result<Layout> {
+        let n = self.shape.len();
+        let mut seen = vec![false; n];
+        if axes.len() != n || axes.iter().any(|a| *a >= n || std::mem::replace(&mut seen[*a], true)) {
+            return Err(Error::Array(format!("{axes:?} is not a permutation of the {n} axes")));
+        }
+        Ok(Layout {
+            offset: self.offset,
+            shape: axes.iter().map(|a| self.shape[*a]).collect(),
+            strides: axes.iter().map(|a| self.strides[*a]).collect(),
+        })
+    }
+
+    /// `start..end` with `step` along `axis` (NumPy's `a[start:end:step]`; a negative step walks
+    /// from `end - 1` down to `start`).
+    fn sliced(mut self, axis: usize, start: usize, end: usize, step: isize) -> Result<Layout> {
+        let n =
+            *self.shape.get(axis).ok_or_else(|| Error::Array(format!("axis {axis} does not exist in a {}-D view", self.shape.len())))?;
+        if step == 0 {
+            return Err(Error::Array("a slice step cannot be 0".into()));
+        }
+        if start > end || end > n {
+            return Err(Error::Array(format!("slice {start}..{end} of axis {axis} with extent {n}")));
+        }
+        let count = (end - start).div_ceil(step.unsigned_abs());
+        let first = if step > 0 { start } else { end.saturating_sub(1) };
+        if count > 0 {
+            self.offset += first as isize * self.strides[axis];
+        }
+        self.shape[axis] = count;
+        self.strides[axis] *= step;
+        Ok(self)
+    }
+
+    fn reshaped(self, shape: &[usize]) -> Result<Layout> {
+        if !self.is_contiguous() {
+            return Err(Error::Array("only a contiguous view can be reshaped".into()));
+        }
+        check_shape(shape, self.len())?;
+        Ok(Layout { offset: self.offset, ..Layout::contiguous(shape) })
+    }
+
+    /// The argument slots' extents and strides, padded to MAX_DIMS.
+    pub(crate) fn dims(&self) -> ([u64; MAX_DIMS], [i64; MAX_DIMS]) {
+        let mut shape = [0u64; MAX_DIMS];
+        let mut strides = [0i64; MAX_DIMS];
+        for d in 0..self.shape.len().min(MAX_DIMS) {
+            shape[d] = self.shape[d] as u64;
+            strides[d] = self.strides[d] as i64;
+        }
+        (shape, strides)
+    }
+}
+
+/// A read-only strided view of a [`DeviceArray`], for `&[T]` and `&Array<T, N>` parameters.
+pub struct ArrayView<'a, T: Element> {
+    pub(crate) array: &'a DeviceArray<T>,
+    pub(crate) layout: Layout,
+}
+
+/// A writable strided view of a [`DeviceArray`], for `&mut` parameters.
+pub struct ArrayViewMut<'a, T: Element> {
+    pub(crate) array: &'a mut DeviceArray<T>,
+    pub(crate) layout: Layout,
+}
+
+macro_rules! view_methods {
+    ($view:ident) => {
+        impl<'a, T: Element> $view<'a, T> {
+            pub fn layout(&self) -> &Layout {
+                &self.layout
+            }
+
+            pub fn shape(&self) -> &[usize] {
+                &self.layout.shape
+            }
+
+            /// The axes in reverse order (a matrix's transpose).
+            pub fn t(mut self) -> Self {
+                self.layout = self.layout.transposed();
+                self
+            }
+
+            /// Axis `d` of the result is axis `axes[d]` of this view.
+            pub fn permuted(mut self, axes: &[usize]) -> Result<Self> {
+                self.layout = self.layout.permuted(axes)?;
+                Ok(self)
+            }
+
+            /// Elements `start..end` of `axis`, every `step`-th (negative: backwards from `end - 1`).
+            pub fn slice(mut self, axis: usize, range: std::ops::Range<usize>, step: isize) -> Result<Self> {
+                self.layout = self.layout.sliced(axis, range.start, range.end, step)?;
+                self.layout.check(self.array.len)?;
+                Ok(self)
+            }
+
+            /// The same elements with another shape (contiguous views only).
+            pub fn reshape(mut self, shape: &[usize]) -> Result<Self> {
+                self.layout = self.layout.reshaped(shape)?;
+                Ok(self)
+            }
+
+            /// The view's elements, row-major, copied back to the host.
+            pub fn to_vec(&self) -> Result<Vec<T>> {
+                let all = self.array.to_vec()?;
+                let l = &self.layout;
+                let mut out = Vec::with_capacity(l.len());
+                let mut idx = vec![0usize; l.shape.len()];
+                for _ in 0..l.len() {
+                    let at = l.offset + idx.iter().zip(&l.strides).map(|(i, s)| *i as isize * s).sum::<isize>();
+                    out.push(all[at as usize]);
+                    for d in (0..idx.len()).rev() {
+                        idx[d] += 1;
+                        if idx[d] < l.shape[d] {
+                            break;
+                        }
+                        idx[d] = 0;
+                    }
+                }
+                Ok(out)
+            }
+        }
+    };
+}
+view_methods!(ArrayView);
+view_methods!(ArrayViewMut);
+
+/// The data pointer of element 0 of a view of `array`.
+pub(crate) fn view_address<T: Element>(base: u64, layout: &Layout) -> u64 {
+    (base as i64).wrapping_add(layout.offset as i64 * T::TYPE.size_bytes() as i64) as u64
 }

@@ -113,7 +113,8 @@ pub(crate) unsafe fn launch(
         let r = r?;
         if r[0] != 0 && first_oob.is_none() {
             first_oob = Some(OobRecord {
-                array: r[1] as u32,
+                // The array number in the low half, the axis in the high half.
+                array: (r[1] as u32 & 0xffff) | (((r[1] >> 32) as u32) << 16),
                 index: r[2],
                 thread: [r[3] as u32, r[4] as u32, r[5] as u32],
                 block: [r[6] as u32, r[7] as u32, r[8] as u32],

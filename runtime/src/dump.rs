@@ -33,8 +33,16 @@ pub fn file_stem(kernel: &ir::Kernel) -> String {
         s.push('.');
         match p.ty {
             ParamType::Scalar(t) => s.push_str(t.name()),
-            ParamType::Array { elem, mutable: false } => s.push_str(&format!("ref_{elem}")),
-            ParamType::Array { elem, mutable: true } => s.push_str(&format!("mut_{elem}")),
+            ParamType::Array { elem, mutable, ndim, contiguous } => {
+                s.push_str(if mutable { "mut_" } else { "ref_" });
+                s.push_str(elem.name());
+                if ndim > 1 {
+                    s.push_str(&format!("x{ndim}"));
+                }
+                if !contiguous {
+                    s.push_str("_strided");
+                }
+            }
         }
     }
     s

@@ -11,8 +11,12 @@ use gpujit_codegen::ast::KernelSource;
 use gpujit_codegen::host::{compile_host, HostCode};
 use gpujit_codegen::ir;
 use gpujit_codegen::nvptx::{compile_ptx, NvptxTarget, PtxOutput};
+use gpujit_codegen::specialize::MAX_DIMS;
 use gpujit_codegen::specialize::{bind, param_text, specialize, ArgType, BindError, SpecKey};
 use gpujit_codegen::ScalarType;
+
+/// Argument slots a launch can fill: a scalar takes one, an array 1 + 2 × its dimensions.
+const SLOTS: usize = (1 + 2 * MAX_DIMS) * MAX_ARGS;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::{Arc, RwLock};
@@ -84,7 +88,7 @@ impl Kernel {
             }
         }
         let compiled = self.compiled(&device, key)?;
-        let mut slots = [0u64; 2 * MAX_ARGS];
+        let mut slots = [0u64; SLOTS];
         let mut k = 0;
         for a in args {
             match *a {
@@ -92,10 +96,15 @@ impl Kernel {
                     slots[k] = bits;
                     k += 1;
                 }
-                Arg::Array { ptr, len, .. } => {
+                Arg::Array { ptr, ndim, shape, strides, .. } => {
+                    // Data pointer, extents, strides: the ABI of codegen's lowering.
+                    let n = ndim as usize;
                     slots[k] = ptr;
-                    slots[k + 1] = len;
-                    k += 2;
+                    slots[k + 1..k + 1 + n].copy_from_slice(&shape[..n]);
+                    for d in 0..n {
+                        slots[k + 1 + n + d] = strides[d] as u64;
+                    }
+                    k += 1 + 2 * n;
                 }
             }
         }
@@ -109,14 +118,17 @@ impl Kernel {
                 match oob {
                     Ok(None) => Ok(()),
                     Ok(Some(oob)) => {
-                        // Arrays are numbered parameters first (in order), then shared, then local.
-                        let len = match args.get(oob.array as usize) {
-                            Some(Arg::Array { len, .. }) => *len,
-                            _ => code.static_len(oob.array).unwrap_or(0),
+                        // Arrays are numbered parameters first (in order), then shared, then local;
+                        // the axis rides in the high half.
+                        let (number, axis) = (oob.array & 0xffff, (oob.array >> 16) as usize);
+                        let len = match args.get(number as usize) {
+                            Some(Arg::Array { shape, .. }) => shape[axis.min(MAX_DIMS - 1)],
+                            _ => code.static_len(number).unwrap_or(0),
                         };
                         Err(Error::OutOfBounds {
                             kernel: self.source.name.clone(),
-                            array: code.array_name(oob.array).to_string(),
+                            array: code.array_name(number).to_string(),
+                            axis,
                             index: oob.index,
                             len,
                             tx: oob.thread[0],
@@ -131,7 +143,7 @@ impl Kernel {
                 }
             }
             Compiled::Cuda(f) => {
-                let mut params = [std::ptr::null_mut::<c_void>(); 2 * MAX_ARGS];
+                let mut params = [std::ptr::null_mut::<c_void>(); SLOTS];
                 let base = slots.as_mut_ptr();
                 for (i, p) in params.iter_mut().enumerate().take(k) {
                     // SAFETY: i < k <= slots.len(), so the pointer stays inside `slots`.

@@ -1,8 +1,9 @@
 //! Launch configuration (Numba's `kernel[grid, block, stream, shared_bytes]`) and kernel arguments.
 
-use crate::array::{DeviceArray, Element};
+use crate::array::{view_address, ArrayView, ArrayViewMut, DeviceArray, Element, Layout};
 use crate::device::{Device, Limits, Stream};
 use gpujit_codegen::specialize::ArgType;
+use gpujit_codegen::specialize::MAX_DIMS;
 use gpujit_codegen::ScalarType;
 
 /// Grid or block dimensions, as given (validated at launch against the device's limits).
@@ -151,8 +152,20 @@ impl<'s, G: IntoDims, B: IntoDims> From<(G, B, &'s Stream, u32)> for LaunchConfi
 /// the array outlives the launch call.
 #[derive(Copy, Clone, Debug)]
 pub enum Arg<'a> {
-    Scalar { ty: ScalarType, bits: u64 },
-    Array { elem: ScalarType, ptr: u64, len: u64, writable: bool, device: &'a Device },
+    Scalar {
+        ty: ScalarType,
+        bits: u64,
+    },
+    /// `ptr` is element 0; `shape` and `strides` (in elements) hold `ndim` entries.
+    Array {
+        elem: ScalarType,
+        ptr: u64,
+        ndim: u8,
+        shape: [u64; MAX_DIMS],
+        strides: [i64; MAX_DIMS],
+        writable: bool,
+        device: &'a Device,
+    },
 }
 
 impl Arg<'_> {
@@ -163,7 +176,18 @@ impl Arg<'_> {
     pub fn arg_type(&self) -> ArgType {
         match *self {
             Arg::Scalar { ty, .. } => ArgType::Scalar(ty),
-            Arg::Array { elem, writable, .. } => ArgType::Array { elem, writable },
+            Arg::Array { elem, writable, ndim, shape, strides, .. } => {
+                // C-contiguous: row-major without gaps (axes of extent 1 do not matter).
+                let mut expect = 1i64;
+                let mut contiguous = true;
+                for d in (0..ndim as usize).rev() {
+                    if shape[d] != 1 && strides[d] != expect {
+                        contiguous = false;
+                    }
+                    expect = expect.wrapping_mul(shape[d] as i64);
+                }
+                ArgType::Array { elem, writable, ndim, contiguous }
+            }
         }
     }
 }
@@ -184,7 +208,7 @@ impl<'a, T: Element> KernelArg<'a> for T {
 impl<'a, T: Element> KernelArg<'a> for &'a DeviceArray<T> {
     #[inline]
     fn into_arg(self) -> Arg<'a> {
-        Arg::Array { elem: T::TYPE, ptr: self.address(), len: self.len as u64, writable: false, device: &self.device }
+        array_arg(self, self.address(), &Layout::contiguous(&self.shape), false)
     }
 }
 
@@ -192,7 +216,43 @@ impl<'a, T: Element> KernelArg<'a> for &'a mut DeviceArray<T> {
     #[inline]
     fn into_arg(self) -> Arg<'a> {
         let ptr = self.address_mut();
-        Arg::Array { elem: T::TYPE, ptr, len: self.len as u64, writable: true, device: &self.device }
+        array_arg(self, ptr, &Layout::contiguous(&self.shape), true)
+    }
+}
+
+fn array_arg<'a, T: Element>(array: &'a DeviceArray<T>, base: u64, layout: &Layout, writable: bool) -> Arg<'a> {
+    let (shape, strides) = layout.dims();
+    let ptr = view_address::<T>(base, layout);
+    Arg::Array { elem: T::TYPE, ptr, ndim: layout.shape.len() as u8, shape, strides, writable, device: &array.device }
+}
+
+impl<'a, T: Element> KernelArg<'a> for ArrayView<'a, T> {
+    #[inline]
+    fn into_arg(self) -> Arg<'a> {
+        array_arg(self.array, self.array.address(), &self.layout, false)
+    }
+}
+
+impl<'a, 'b: 'a, T: Element> KernelArg<'a> for &'a ArrayView<'b, T> {
+    #[inline]
+    fn into_arg(self) -> Arg<'a> {
+        array_arg(self.array, self.array.address(), &self.layout, false)
+    }
+}
+
+impl<'a, T: Element> KernelArg<'a> for ArrayViewMut<'a, T> {
+    #[inline]
+    fn into_arg(self) -> Arg<'a> {
+        let ptr = self.array.address_mut();
+        array_arg(self.array, ptr, &self.layout, true)
+    }
+}
+
+impl<'a, 'b: 'a, T: Element> KernelArg<'a> for &'a mut ArrayViewMut<'b, T> {
+    #[inline]
+    fn into_arg(self) -> Arg<'a> {
+        let ptr = self.array.address_mut();
+        array_arg(self.array, ptr, &self.layout, true)
     }
 }
 

@@ -14,7 +14,7 @@ pub mod error;
 pub mod kernel;
 pub mod launch;
 
-pub use array::{DeviceArray, Element};
+pub use array::{ArrayView, ArrayViewMut, DeviceArray, Element, Layout};
 pub use device::{Device, DeviceId, Stream};
 pub use error::{Error, Result};
 pub use kernel::Kernel;
