@@ -55,7 +55,7 @@
 //! - `GPUJIT_DUMP_DIR=dir`: write every compiled specialization's IR, LLVM IR and PTX there.
 //! - `GPUJIT_CPU_THREADS=n`: worker threads of the CPU backend (default: all cores).
 
-pub use gpujit_macros::gpu_kernel;
+pub use gpujit_macros::{gpu_device, gpu_kernel};
 pub use gpujit_runtime::{
     Arg, ArrayView, ArrayViewMut, Device, DeviceArray, DeviceId, Dims, Element, Error, IntoDims, Kernel, KernelArg, KernelArgs,
     LaunchConfig, Layout, Result, Stream,
@@ -69,7 +69,7 @@ pub use gpujit_runtime as runtime;
 /// Everything a kernel-writing program needs: `use gpujit::prelude::*;`.
 pub mod prelude {
     pub use crate::kernel_prelude::*;
-    pub use crate::{gpu_kernel, launch, Device, DeviceArray, LaunchConfig, Stream};
+    pub use crate::{gpu_device, gpu_kernel, launch, Device, DeviceArray, LaunchConfig, Stream};
 }
 
 /// The kernel language's intrinsics and type-parameter bounds.

@@ -162,3 +162,26 @@ fn nd_out_of_bounds_names_the_axis() {
     assert!(a.view().reshape(&[5, 5]).is_err());
     assert!(a.view().t().reshape(&[24]).is_err(), "a transposed view is not contiguous");
 }
+
+#[gpu_device]
+fn countdown(n: i32) -> i32 {
+    if n <= 0 {
+        0
+    } else {
+        1 + countdown(n - 1)
+    }
+}
+
+#[gpu_kernel]
+fn recursive(out: &mut [i32]) {
+    out[0] = countdown(5);
+}
+
+/// Recursion is refused when the kernel is specialized, with a typed error naming the function.
+#[test]
+fn device_recursion_is_an_error() {
+    assert_eq!(countdown(5), 5, "still an ordinary function on the host");
+    let mut out = DeviceArray::<i32>::zeros(&Device::cpu(), 1).unwrap();
+    let e = launch!(recursive[1, 1](&mut out)).unwrap_err();
+    assert!(matches!(e, gpujit::Error::Compile(_)) && e.to_string().contains("`countdown` calls itself"), "{e}");
+}

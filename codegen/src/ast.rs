@@ -107,7 +107,7 @@ pub struct KernelOptions {
     pub max_registers: Option<u32>,
 }
 
-/// Everything `#[gpu_kernel]` knows about a kernel function.
+/// Everything `#[gpu_kernel]` (or `#[gpu_device]`) knows about a function.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KernelSource {
     pub name: String,
@@ -116,6 +116,32 @@ pub struct KernelSource {
     pub body: Block,
     pub span: Span,
     pub options: KernelOptions,
+    /// The return type of a device function (`None`: returns nothing; kernels never return).
+    pub ret: Option<TypeRef>,
+    /// The device functions the body calls, by name.
+    pub callees: Vec<Callee>,
+    /// Whether this is a `#[gpu_device]` function (else a kernel).
+    pub device: bool,
+}
+
+/// A `#[gpu_device]` function a kernel or device function calls.
+#[derive(Clone, Copy)]
+pub struct Callee {
+    pub name: &'static str,
+    /// Its source form (built once, on first use).
+    pub source: fn() -> &'static KernelSource,
+}
+
+impl std::fmt::Debug for Callee {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Callee({})", self.name)
+    }
+}
+
+impl PartialEq for Callee {
+    fn eq(&self, other: &Callee) -> bool {
+        self.name == other.name
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -126,64 +152,28 @@ pub struct Block {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     /// `let [mut] name [: ty] [= init];`
-    Let {
-        name: String,
-        mutable: bool,
-        ty: Option<TypeRef>,
-        init: Option<Expr>,
-        span: Span,
-    },
+    Let { name: String, mutable: bool, ty: Option<TypeRef>, init: Option<Expr>, span: Span },
     /// `place = value;` or `place op= value;`
-    Assign {
-        place: Place,
-        op: Option<BinOp>,
-        value: Expr,
-        span: Span,
-    },
+    Assign { place: Place, op: Option<BinOp>, value: Expr, span: Span },
     /// `if cond { .. } [else { .. }]`; `else if` is an `else` block holding one `If`.
-    If {
-        cond: Expr,
-        then: Block,
-        otherwise: Option<Block>,
-        span: Span,
-    },
+    If { cond: Expr, then: Block, otherwise: Option<Block>, span: Span },
     /// `while cond { .. }`
-    While {
-        cond: Expr,
-        body: Block,
-        label: Option<String>,
-        span: Span,
-    },
+    While { cond: Expr, body: Block, label: Option<String>, span: Span },
     /// `for var in start..end { .. }`, `start..=end`, optionally `.step_by(step)`.
-    For {
-        var: String,
-        range: RangeLoop,
-        body: Block,
-        label: Option<String>,
-        span: Span,
-    },
+    For { var: String, range: RangeLoop, body: Block, label: Option<String>, span: Span },
     /// A nested `{ .. }` block.
     Block(Block),
     /// `break` or `break 'label`.
     Break(Option<String>, Span),
     /// `continue` or `continue 'label`.
     Continue(Option<String>, Span),
-    Return(Span),
+    /// `return;`, or `return value;` in a device function (also its tail expression).
+    Return(Option<Expr>, Span),
     /// `let mut name = shared_array::<T, N>()` (`dims` = [N]), `shared_array_2d::<T, R, C>()`
     /// ([R, C]) or `dynamic_shared::<T>()` (`dims` empty: sized by the launch).
-    Shared {
-        name: String,
-        elem: TypeRef,
-        dims: Vec<u64>,
-        span: Span,
-    },
+    Shared { name: String, elem: TypeRef, dims: Vec<u64>, span: Span },
     /// `let mut name = local_array::<T, N>()`: a per-thread array.
-    Local {
-        name: String,
-        elem: TypeRef,
-        len: u64,
-        span: Span,
-    },
+    Local { name: String, elem: TypeRef, len: u64, span: Span },
     /// `sync_threads()`: a barrier for the threads of a block.
     Barrier(Span),
     /// `threadfence_block()`, `threadfence()`, `threadfence_system()`.
@@ -399,6 +389,8 @@ pub enum ExprKind {
     Builtin(Builtin, Vec<Expr>),
     /// A math method; the receiver is the first operand (`x.powf(y)` → `[x, y]`).
     Math(MathFn, Vec<Expr>),
+    /// A call of a `#[gpu_device]` function; array arguments are the arrays' names.
+    Call(String, Vec<Expr>),
     /// A warp or block collective (`shfl_sync(mask, v, lane)`, `ballot_sync(mask, p)`, ...).
     Collective(Collective, Vec<Expr>),
     /// `atomic_add(array, index, value)`, ...: `operands` are the index then the values.

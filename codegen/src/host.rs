@@ -584,6 +584,10 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     let mut static_lens: Vec<Option<u64>> = vec![None; kernel.params.len()];
     static_lens.extend(kernel.shared.iter().map(|s| s.static_len()));
     static_lens.extend(kernel.local_arrays.iter().map(|l| Some(l.len)));
+    for f in &kernel.functions {
+        static_lens.extend(f.params.iter().map(|_| None));
+        static_lens.extend(f.local_arrays.iter().map(|l| Some(l.len)));
+    }
     Ok(HostCode {
         entry,
         thread_entry,

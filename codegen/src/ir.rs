@@ -102,6 +102,18 @@ pub struct Kernel {
     pub local_arrays: Vec<LocalArray>,
     pub body: Vec<Stmt>,
     pub options: KernelOptions,
+    /// For a device function: its return type (`None`: returns nothing).
+    pub ret: Option<ScalarType>,
+    /// The device-function specializations the kernel calls, directly or not (only on the
+    /// kernel; calls name them by index).
+    pub functions: Vec<Kernel>,
+}
+
+/// An argument of a device-function call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallArg {
+    Value(Expr),
+    Array(ArrayRef),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -142,7 +154,8 @@ pub enum Stmt {
     Break(u32),
     /// `continue`, of the loop this many levels out (0: the innermost).
     Continue(u32),
-    Return,
+    /// `return` (with the value of a device function).
+    Return(Option<Expr>),
     /// `sync_threads()`.
     Barrier,
     Fence(FenceScope),
@@ -192,6 +205,11 @@ pub enum ExprKind {
     Special(Builtin),
     /// A warp or block collective on its operands.
     Collective(Collective, Vec<Expr>),
+    /// A call of device function `func` (an index into the kernel's `functions`).
+    Call {
+        func: u32,
+        args: Vec<CallArg>,
+    },
     /// A math method on its operands (receiver first).
     Math(MathFn, Vec<Expr>),
 }
@@ -279,6 +297,8 @@ impl Kernel {
                 ExprKind::Unary(_, a) | ExprKind::Cast(a) => expr(a),
                 ExprKind::Binary(_, a, b) => expr(a) || expr(b),
                 ExprKind::Math(_, args) => args.iter().any(expr),
+                // Device functions are checked on their own (see below).
+                ExprKind::Call { args, .. } => args.iter().any(|a| matches!(a, CallArg::Value(v) if expr(v))),
                 ExprKind::Atomic { index, values, .. } => index.iter().any(expr) || values.iter().any(expr),
                 ExprKind::Const(_)
                 | ExprKind::Local(_)
@@ -296,10 +316,11 @@ impl Kernel {
                 Stmt::If { cond, then, otherwise } => expr(cond) || any(then) || any(otherwise),
                 Stmt::While { cond, body } => expr(cond) || any(body),
                 Stmt::ForRange { start, end, step, body, .. } => expr(start) || expr(end) || expr(step) || any(body),
-                Stmt::Break(_) | Stmt::Continue(_) | Stmt::Return | Stmt::Fence(_) => false,
+                Stmt::Return(v) => v.as_ref().is_some_and(expr),
+                Stmt::Break(_) | Stmt::Continue(_) | Stmt::Fence(_) => false,
             })
         }
-        any(&self.body)
+        any(&self.body) || self.functions.iter().any(Kernel::synchronizes)
     }
 
     fn write_expr(&self, out: &mut String, e: &Expr) {
@@ -360,6 +381,19 @@ impl Kernel {
             }
             ExprKind::Special(b) => {
                 let _ = write!(out, "{}()", b.name());
+            }
+            ExprKind::Call { func, args } => {
+                let _ = write!(out, "call#{func}(");
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    match a {
+                        CallArg::Value(v) => self.write_expr(out, v),
+                        CallArg::Array(r) => out.push_str(self.array_name(*r)),
+                    }
+                }
+                out.push(')');
             }
             ExprKind::Collective(c, args) => {
                 let _ = write!(out, "{}(", c.name());
@@ -471,8 +505,13 @@ impl Kernel {
             Stmt::Continue(n) => {
                 let _ = writeln!(out, "{pad}continue {n} loops out;");
             }
-            Stmt::Return => {
+            Stmt::Return(None) => {
                 let _ = writeln!(out, "{pad}return;");
+            }
+            Stmt::Return(Some(v)) => {
+                let _ = write!(out, "{pad}return ");
+                self.write_expr(out, v);
+                out.push_str(";\n");
             }
             Stmt::Barrier => {
                 let _ = writeln!(out, "{pad}sync_threads();");
@@ -500,7 +539,8 @@ impl fmt::Display for Kernel {
                 o.fastmath, o.max_threads_per_block, o.min_blocks_per_sm, o.max_registers
             );
         }
-        let _ = writeln!(out, "kernel {}{} {{", self.name, self.signature());
+        let ret = self.ret.map(|t| format!(" -> {t}")).unwrap_or_default();
+        let _ = writeln!(out, "kernel {}{}{ret} {{", self.name, self.signature());
         for s in &self.shared {
             let _ = writeln!(out, "    shared {}: [{}; {:?}];", s.name, s.elem, s.dims);
         }
@@ -509,6 +549,9 @@ impl fmt::Display for Kernel {
         }
         self.write_block(&mut out, &self.body, 1);
         out.push_str("}\n");
+        for (i, func) in self.functions.iter().enumerate() {
+            let _ = write!(out, "\n// device function #{i}\n{func}");
+        }
         f.write_str(&out)
     }
 }

@@ -27,7 +27,7 @@ use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::TargetMachine;
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, IntType};
 use inkwell::values::{BasicValue, BasicValueEnum, FastMathFlags, FunctionValue, IntValue, PointerValue};
-use inkwell::{AtomicOrdering, FloatPredicate, IntPredicate};
+use inkwell::{AddressSpace, AtomicOrdering, FloatPredicate, IntPredicate};
 
 /// The LLVM integer type of `bits` width (1, 8, 16, 32 or 64).
 pub fn int_type(cx: &Context, bits: u32) -> IntType<'_> {
@@ -59,12 +59,12 @@ pub fn memory_type(cx: &Context, t: ScalarType) -> BasicTypeEnum<'_> {
 }
 
 /// The LLVM parameter types of the kernel's own parameters.
-pub fn param_types<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target) -> Vec<BasicMetadataTypeEnum<'ctx>> {
+pub fn param_types<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, arrays: AddressSpace) -> Vec<BasicMetadataTypeEnum<'ctx>> {
     let mut out = Vec::new();
     for p in &kernel.params {
         match p.ty {
             ParamType::Array { ndim, .. } => {
-                out.push(cx.ptr_type(target.global_address_space()).into());
+                out.push(cx.ptr_type(arrays).into());
                 // Extents, then strides (in elements).
                 for _ in 0..2 * ndim {
                     out.push(cx.i64_type().into());
@@ -76,37 +76,69 @@ pub fn param_types<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Ta
     out
 }
 
-/// Emits the kernel into a fresh module of `cx`, ready for [`optimize`].
+/// Emits the kernel and its device functions into a fresh module of `cx`, ready for [`optimize`].
+///
+/// Device functions are internal, always-inlined LLVM functions that take the target's extra
+/// parameters too (the caller passes its own on) and their arrays as generic-address-space
+/// pointers (the optimizer infers the real address space after inlining).
 pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, tm: &TargetMachine) -> Result<Module<'ctx>, CompileError> {
     let llvm_err = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
     let module = cx.create_module(&kernel.name);
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&tm.get_target_data().get_data_layout());
-    let mut params = param_types(cx, kernel, target);
+    let mut params = param_types(cx, kernel, target.global_address_space());
     params.extend(target.extra_params(cx));
     let fn_type = cx.void_type().fn_type(&params, false);
     let body = module.add_function(&kernel.name, fn_type, None);
     target.configure_body(cx, body);
-    if kernel.options.fastmath {
-        // Denormals may be flushed to zero (ftz on the GPU).
-        body.add_attribute(AttributeLoc::Function, cx.create_string_attribute("denormal-fp-math-f32", "preserve-sign,preserve-sign"));
-    }
-    let builder = cx.create_builder();
-    let mut l = Lower {
-        cx,
-        module: &module,
-        b: builder,
-        f: body,
-        kernel,
-        target,
-        locals: Vec::new(),
-        arrays: Vec::new(),
-        shared: Vec::new(),
-        local_arrays: Vec::new(),
-        scalars: Vec::new(),
-        loops: Vec::new(),
+    let fastmath = |f: FunctionValue<'ctx>| {
+        if kernel.options.fastmath {
+            // Denormals may be flushed to zero (ftz on the GPU).
+            f.add_attribute(AttributeLoc::Function, cx.create_string_attribute("denormal-fp-math-f32", "preserve-sign,preserve-sign"));
+        }
     };
-    l.emit().map_err(|e| llvm_err("IR construction", e.to_string()))?;
+    fastmath(body);
+    let always = cx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("alwaysinline"), 0);
+    let mut functions = Vec::with_capacity(kernel.functions.len());
+    for (i, func) in kernel.functions.iter().enumerate() {
+        let mut params = param_types(cx, func, AddressSpace::default());
+        params.extend(target.extra_params(cx));
+        let fn_type = match func.ret {
+            Some(t) => value_type(cx, t).fn_type(&params, false),
+            None => cx.void_type().fn_type(&params, false),
+        };
+        let f = module.add_function(&format!("gpujit_fn{i}_{}", func.name), fn_type, Some(inkwell::module::Linkage::Internal));
+        f.add_attribute(AttributeLoc::Function, always);
+        fastmath(f);
+        functions.push(f);
+    }
+    // Out-of-bounds reports number a device function's arrays after the kernel's.
+    let mut base = (kernel.params.len() + kernel.shared.len() + kernel.local_arrays.len()) as u32;
+    let mut bodies = vec![(kernel, body, 0u32)];
+    for (func, f) in kernel.functions.iter().zip(&functions) {
+        bodies.push((func, *f, base));
+        base += (func.params.len() + func.local_arrays.len()) as u32;
+    }
+    for (ir_fn, f, array_base) in bodies {
+        let mut l = Lower {
+            cx,
+            module: &module,
+            b: cx.create_builder(),
+            f,
+            kernel: ir_fn,
+            root: kernel,
+            functions: &functions,
+            array_base,
+            target,
+            locals: Vec::new(),
+            arrays: Vec::new(),
+            shared: Vec::new(),
+            local_arrays: Vec::new(),
+            scalars: Vec::new(),
+            loops: Vec::new(),
+        };
+        l.emit().map_err(|e| llvm_err("IR construction", e.to_string()))?;
+    }
     target.finish(cx, &module, body, kernel).map_err(|e| llvm_err("IR construction", e.to_string()))?;
     module.verify().map_err(|e| llvm_err("module verification", e.to_string()))?;
     Ok(module)
@@ -139,7 +171,14 @@ struct Lower<'a, 'ctx> {
     module: &'a Module<'ctx>,
     b: Builder<'ctx>,
     f: FunctionValue<'ctx>,
+    /// The body being lowered: the kernel or one of its device functions.
     kernel: &'a ir::Kernel,
+    /// The kernel (its device functions, for calls).
+    root: &'a ir::Kernel,
+    /// The LLVM functions of `root.functions`.
+    functions: &'a [FunctionValue<'ctx>],
+    /// Where this body's arrays start in the numbering of out-of-bounds reports.
+    array_base: u32,
     target: &'a dyn Target,
     locals: Vec<PointerValue<'ctx>>,
     /// Each array parameter (None for scalars).
@@ -211,7 +250,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         }
         self.block(&self.kernel.body)?;
         if self.open() {
-            self.b.build_return(None)?;
+            // Rust guarantees that a function returning a value returns on every path; a
+            // fall-through end is unreachable.
+            match self.kernel.ret {
+                Some(_) => self.b.build_unreachable()?,
+                None => self.b.build_return(None)?,
+            };
         }
         Ok(())
     }
@@ -308,8 +352,14 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.b.build_unconditional_branch(if matches!(s, Stmt::Break(_)) { brk } else { cont })?;
                 self.start_dead_block();
             }
-            Stmt::Return => {
-                self.b.build_return(None)?;
+            Stmt::Return(value) => {
+                match value {
+                    Some(v) => {
+                        let v = self.expr(v)?;
+                        self.b.build_return(Some(&v))?
+                    }
+                    None => self.b.build_return(None)?,
+                };
                 self.start_dead_block();
             }
             Stmt::Barrier => self.target.barrier(self.module, &self.b, self.f)?,
@@ -451,11 +501,62 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     /// shared arrays, then per-thread arrays (see [`array_table`]).
     fn array_number(&self, a: ArrayRef) -> u32 {
         let (p, s) = (self.kernel.params.len() as u32, self.kernel.shared.len() as u32);
-        match a {
-            ArrayRef::Param(i) => i,
-            ArrayRef::Shared(i) => p + i,
-            ArrayRef::Local(i) => p + s + i,
+        self.array_base
+            + match a {
+                ArrayRef::Param(i) => i,
+                ArrayRef::Shared(i) => p + i,
+                ArrayRef::Local(i) => p + s + i,
+            }
+    }
+
+    /// A device-function call: value arguments, arrays as (generic pointer, extents, strides),
+    /// then this body's own extra parameters.
+    fn call_fn(&mut self, func: u32, args: &[ir::CallArg]) -> LR<BasicValueEnum<'ctx>> {
+        let callee = &self.root.functions[func as usize];
+        let f = self.functions[func as usize];
+        let i64t = self.cx.i64_type();
+        let mut vals: Vec<inkwell::values::BasicMetadataValueEnum<'ctx>> = Vec::new();
+        for a in args {
+            match a {
+                ir::CallArg::Value(v) => {
+                    let t = v.ty;
+                    let x = self.expr(v)?;
+                    vals.push(self.to_memory(x, t)?.into());
+                }
+                ir::CallArg::Array(r) => {
+                    let (ptr, len) = self.array(*r);
+                    let generic = self.cx.ptr_type(AddressSpace::default());
+                    let ptr = if ptr.get_type() == generic { ptr } else { self.b.build_address_space_cast(ptr, generic, "generic")? };
+                    vals.push(ptr.into());
+                    let (shape, strides): (Vec<IntValue>, Vec<IntValue>) = match *r {
+                        ArrayRef::Param(p) => {
+                            let a = self.param_array(p);
+                            (a.shape.clone(), a.strides.clone())
+                        }
+                        ArrayRef::Shared(i) if self.kernel.shared[i as usize].dims.len() == 2 => {
+                            let d = &self.kernel.shared[i as usize].dims;
+                            (
+                                vec![i64t.const_int(d[0], false), i64t.const_int(d[1], false)],
+                                vec![i64t.const_int(d[1], false), i64t.const_int(1, false)],
+                            )
+                        }
+                        _ => (vec![len], vec![i64t.const_int(1, false)]),
+                    };
+                    vals.extend(shape.into_iter().chain(strides).map(inkwell::values::BasicMetadataValueEnum::from));
+                }
+            }
         }
+        let extra = self.target.extra_params(self.cx).len() as u32;
+        let n = self.f.count_params();
+        for i in n - extra..n {
+            vals.push(self.nth_param(i).into());
+        }
+        let call = self.b.build_call(f, &vals, "call")?;
+        Ok(match (call.try_as_basic_value(), callee.ret) {
+            (inkwell::values::ValueKind::Basic(v), Some(_)) => v,
+            // A call of a function returning nothing is only evaluated for its effect.
+            _ => self.cx.i32_type().const_zero().into(),
+        })
     }
 
     /// On targets that check bounds: branches on every index being below its axis's extent,
@@ -591,6 +692,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let v = self.expr(a)?;
                 self.cast(v, a.ty, e.ty)?
             }
+            ExprKind::Call { func, args } => self.call_fn(*func, args)?,
             ExprKind::Collective(c, args) => {
                 let vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
                 let value = args.iter().zip(c.operands()).find(|(_, o)| o.is_none()).map(|(a, _)| a.ty).unwrap_or(e.ty);
@@ -970,7 +1072,12 @@ pub fn array_table(kernel: &ir::Kernel) -> Vec<String> {
     let params = kernel.params.iter().map(|p| p.name.clone());
     let shared = kernel.shared.iter().map(|s| s.name.clone());
     let local = kernel.local_arrays.iter().map(|l| l.name.clone());
-    params.chain(shared).chain(local).collect()
+    let mut table: Vec<String> = params.chain(shared).chain(local).collect();
+    for f in &kernel.functions {
+        table.extend(f.params.iter().map(|p| format!("{} (in {})", p.name, f.name)));
+        table.extend(f.local_arrays.iter().map(|l| format!("{} (in {})", l.name, f.name)));
+    }
+    table
 }
 
 /// Emits `for i in 0..n { body(i) }` on `i64` counters (used by targets for their wrappers).

@@ -15,6 +15,7 @@ use crate::ir::{self, ArrayRef, Const, LocalId};
 use crate::math::{Domain, MathFn};
 use crate::types::ScalarType;
 use crate::verify::{atomic_allowed, cast_allowed};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -214,6 +215,23 @@ pub fn bind(src: &ast::KernelSource, args: &[ArgType]) -> Result<SpecKey, BindEr
 
 /// Specializes `src` to the types in `key`, producing verified IR.
 pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, CompileError> {
+    let table = RefCell::new(FnTable::default());
+    let mut kernel = specialize_body(src, key, &table)?;
+    kernel.functions = table.into_inner().done.into_iter().map(|(_, _, f)| f).collect();
+    crate::verify::verify(&kernel)?;
+    Ok(kernel)
+}
+
+/// The device-function specializations made while specializing one kernel: calls index `done`.
+#[derive(Default)]
+struct FnTable {
+    done: Vec<(&'static str, SpecKey, ir::Kernel)>,
+    /// Being specialized now (a call of one of these is recursion).
+    in_progress: Vec<(&'static str, SpecKey)>,
+}
+
+/// Specializes a kernel's or device function's body; device functions it calls go to `table`.
+fn specialize_body(src: &ast::KernelSource, key: &SpecKey, table: &RefCell<FnTable>) -> Result<ir::Kernel, CompileError> {
     let params: Vec<ir::Param> = src
         .params
         .iter()
@@ -232,9 +250,12 @@ pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, 
         let names: Vec<String> = params.iter().map(|p| format!("{}: {}", p.name, p.ty)).collect();
         format!("{}({})", src.name, names.join(", "))
     };
+    let ret = src.ret.as_ref().map(|t| resolve_ref(t, key));
     let mut cx = Infer {
         src,
         key,
+        ret,
+        call_generics: HashMap::new(),
         params: &params,
         signature,
         slots: Vec::new(),
@@ -267,14 +288,12 @@ pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, 
     for (name, slot) in &cx.locals {
         locals.push(ir::Local { name: name.clone(), ty: types[*slot] });
     }
-    let build = Build { cx: &cx, types: &types };
+    let build = Build { cx: &cx, types: &types, table };
     let mut body: Vec<ir::Stmt> =
         prologue.into_iter().map(|(local, p, t)| ir::Stmt::Assign { local, value: ir::Expr::new(ir::ExprKind::Param(p), t) }).collect();
     body.extend(build.block(&src.body)?);
     let (shared, local_arrays) = (cx.shared.clone(), cx.local_arrays.clone());
-    let kernel = ir::Kernel { name: src.name.clone(), params, locals, shared, local_arrays, body, options: src.options };
-    crate::verify::verify(&kernel)?;
-    Ok(kernel)
+    Ok(ir::Kernel { name: src.name.clone(), params, locals, shared, local_arrays, body, options: src.options, ret, functions: Vec::new() })
 }
 
 fn resolve_ref(t: &TypeRef, key: &SpecKey) -> ScalarType {
@@ -317,6 +336,10 @@ struct ArrayInfo {
 struct Infer<'a> {
     src: &'a ast::KernelSource,
     key: &'a SpecKey,
+    /// The return type of a device function.
+    ret: Option<ScalarType>,
+    /// For each call, the type slot of each of the callee's type parameters.
+    call_generics: HashMap<*const ast::Expr, Vec<Option<usize>>>,
     params: &'a [ir::Param],
     signature: String,
     slots: Vec<Slot>,
@@ -554,10 +577,22 @@ impl<'a> Infer<'a> {
                 self.jump_levels.insert(s as *const _, levels);
                 Ok(())
             }
-            ast::Stmt::Return(_) => Ok(()),
+            ast::Stmt::Return(value, span) => match (value, self.ret) {
+                (None, None) => Ok(()),
+                (Some(v), Some(t)) => {
+                    let s = self.expr(v)?;
+                    let k = self.known(t);
+                    self.unify(s, k, v.span, "returned value")
+                }
+                (Some(v), None) => self.err(v.span, "this function returns nothing; kernels write results into `&mut` arrays"),
+                (None, Some(t)) => self.err(*span, format!("`return` needs a value of type {t}")),
+            },
             ast::Stmt::Barrier(_) | ast::Stmt::Fence(..) => Ok(()),
             ast::Stmt::Eval(e) => self.expr(e).map(|_| ()),
             ast::Stmt::Shared { name, elem, dims, span } => {
+                if self.src.device {
+                    return self.err(*span, "shared arrays are declared in kernels; pass them to device functions as arguments");
+                }
                 let elem = self.type_of_ref(elem);
                 if elem == ScalarType::Bool && dims.is_empty() {
                     return self.err(*span, "dynamic shared memory of bool is not supported; use u8");
@@ -661,6 +696,7 @@ impl<'a> Infer<'a> {
                 self.known(ScalarType::U64)
             }
             ExprKind::Unary(_, a) => self.expr(a)?,
+            ExprKind::Call(name, args) => self.call(e, name, args)?,
             ExprKind::Collective(c, args) => {
                 let ops = c.operands();
                 if args.len() != ops.len() {
@@ -733,6 +769,60 @@ impl<'a> Infer<'a> {
         Ok(slot)
     }
 
+    /// Types a call of device function `name`: binds the callee's type parameters to the
+    /// arguments' slots; the result is the slot of its return type.
+    fn call(&mut self, e: &ast::Expr, name: &str, args: &[ast::Expr]) -> R<usize> {
+        let Some(callee) = self.src.callees.iter().find(|c| c.name == name) else {
+            return self.err(e.span, format!("`{name}` is not a #[gpu_device] function"));
+        };
+        let csrc = (callee.source)();
+        if args.len() != csrc.params.len() {
+            return self.err(e.span, format!("`{name}` takes {} argument(s), {} given", csrc.params.len(), args.len()));
+        }
+        let mut generics: Vec<Option<usize>> = vec![None; csrc.generics.len()];
+        for (a, p) in args.iter().zip(&csrc.params) {
+            let (t, slot) = match &p.kind {
+                ParamKind::Scalar(t) => (t, self.expr(a)?),
+                ParamKind::Slice { elem, mutable, ndim } => {
+                    let array = match &a.kind {
+                        ExprKind::Var(n) => n,
+                        _ => return self.err(a.span, format!("parameter `{}` of `{name}` is an array: pass an array by name", p.name)),
+                    };
+                    let info = self.array(array, a.span)?;
+                    self.var_ref.insert(a as *const ast::Expr, Binding::Array(info.r));
+                    if info.ndim != *ndim as usize {
+                        return self
+                            .err(a.span, format!("`{array}` has {} dimension(s) but `{}` of `{name}` takes {ndim}", info.ndim, p.name));
+                    }
+                    if *mutable && !info.mutable {
+                        return self.err(a.span, format!("`{}` of `{name}` is written but `{array}` is read-only", p.name));
+                    }
+                    (elem, self.known(info.elem))
+                }
+            };
+            match t {
+                TypeRef::Scalar(s) => {
+                    let k = self.known(*s);
+                    self.unify(slot, k, a.span, &format!("argument `{}` of `{name}`", p.name))?;
+                }
+                TypeRef::Generic(g) => match generics[*g] {
+                    Some(gs) => self.unify(gs, slot, a.span, &format!("type parameter `{}` of `{name}`", csrc.generics[*g].name))?,
+                    None => generics[*g] = Some(slot),
+                },
+            }
+        }
+        let result = match &csrc.ret {
+            None => self.known(ScalarType::U32),
+            Some(TypeRef::Scalar(t)) => self.known(*t),
+            Some(TypeRef::Generic(g)) => match generics[*g] {
+                Some(s) => s,
+                None => return self.err(e.span, format!("cannot infer the return type of `{name}` from its arguments")),
+            },
+        };
+        self.call_generics.insert(e as *const ast::Expr, generics);
+        Ok(result)
+    }
+
     /// Resolves every slot to a concrete type (Rust's literal defaults: `i32`, `f64`).
     fn resolve(&self) -> R<Vec<ScalarType>> {
         Ok((0..self.slots.len())
@@ -750,6 +840,7 @@ impl<'a> Infer<'a> {
 struct Build<'c, 'a> {
     cx: &'c Infer<'a>,
     types: &'c [ScalarType],
+    table: &'c RefCell<FnTable>,
 }
 
 impl Build<'_, '_> {
@@ -845,7 +936,10 @@ impl Build<'_, '_> {
             },
             ast::Stmt::Break(..) => ir::Stmt::Break(self.cx.jump_levels[&(s as *const _)]),
             ast::Stmt::Continue(..) => ir::Stmt::Continue(self.cx.jump_levels[&(s as *const _)]),
-            ast::Stmt::Return(_) => ir::Stmt::Return,
+            ast::Stmt::Return(value, _) => ir::Stmt::Return(match value {
+                Some(v) => Some(self.expr(v)?),
+                None => None,
+            }),
             ast::Stmt::Barrier(_) => ir::Stmt::Barrier,
             ast::Stmt::Fence(scope, _) => ir::Stmt::Fence(*scope),
             ast::Stmt::Eval(e) => ir::Stmt::Eval(self.expr(e)?),
@@ -881,6 +975,74 @@ impl Build<'_, '_> {
         let row = parts.pop().unwrap_or_else(|| unreachable!("two indices"));
         let scaled = ir::Expr::new(ir::ExprKind::Binary(BinOp::Mul, Box::new(row), Box::new(c)), u);
         Ok(vec![ir::Expr::new(ir::ExprKind::Binary(BinOp::Add, Box::new(scaled), Box::new(col)), u)])
+    }
+
+    /// A call: specializes the callee for the argument types (once per kernel) and builds the
+    /// call of that specialization.
+    fn call(&self, e: &ast::Expr, name: &str, args: &[ast::Expr], ty: ScalarType) -> R<ir::Expr> {
+        let callee = match self.cx.src.callees.iter().find(|c| c.name == name) {
+            Some(c) => *c,
+            None => unreachable!("inference found the callee"),
+        };
+        let csrc = (callee.source)();
+        let types: Vec<ScalarType> = self.cx.call_generics[&(e as *const ast::Expr)]
+            .iter()
+            .zip(&csrc.generics)
+            .map(|(s, g)| match s {
+                Some(s) => self.types[*s],
+                None if g.bound.admits(ScalarType::F32) => ScalarType::F32,
+                None => ScalarType::I32,
+            })
+            .collect();
+        for (t, g) in types.iter().zip(&csrc.generics) {
+            if !g.bound.admits(*t) {
+                return self.cx.err(e.span, format!("type parameter `{}: {}` of `{name}` cannot be {t}", g.name, g.bound.name()));
+            }
+        }
+        let Some(mut key) = SpecKey::new(&types) else {
+            return self.cx.err(e.span, format!("`{name}` has more than {MAX_GENERICS} type parameters"));
+        };
+        let mut call_args = Vec::with_capacity(args.len());
+        for (i, (a, p)) in args.iter().zip(&csrc.params).enumerate() {
+            match &p.kind {
+                ParamKind::Scalar(_) => call_args.push(ir::CallArg::Value(self.expr(a)?)),
+                ParamKind::Slice { .. } => {
+                    let r = match self.binding(a as *const ast::Expr) {
+                        Binding::Array(r) => r,
+                        Binding::Local(_) => unreachable!("inference checked the array argument"),
+                    };
+                    let contiguous = match r {
+                        ArrayRef::Param(p) => !matches!(self.cx.params[p as usize].ty, ir::ParamType::Array { contiguous: false, .. }),
+                        _ => true,
+                    };
+                    if !contiguous && i < 32 {
+                        key.strided |= 1 << i;
+                    }
+                    call_args.push(ir::CallArg::Array(r));
+                }
+            }
+        }
+        let func = self.function(callee, key, e.span)?;
+        Ok(ir::Expr::new(ir::ExprKind::Call { func, args: call_args }, ty))
+    }
+
+    /// The index of `callee`'s specialization for `key`, specializing it on first use.
+    fn function(&self, callee: ast::Callee, key: SpecKey, span: Span) -> R<u32> {
+        {
+            let t = self.table.borrow();
+            if let Some(i) = t.done.iter().position(|(n, k, _)| *n == callee.name && *k == key) {
+                return Ok(i as u32);
+            }
+            if t.in_progress.iter().any(|(n, k)| *n == callee.name && *k == key) {
+                return self.cx.err(span, format!("`{}` calls itself: recursion is not supported in device functions", callee.name));
+            }
+        }
+        self.table.borrow_mut().in_progress.push((callee.name, key));
+        let f = specialize_body((callee.source)(), &key, self.table);
+        self.table.borrow_mut().in_progress.pop();
+        let mut t = self.table.borrow_mut();
+        t.done.push((callee.name, key, f?));
+        Ok((t.done.len() - 1) as u32)
     }
 
     /// Builds `a op b`, checking that `op` is defined on the operands' type.
@@ -942,6 +1104,7 @@ impl Build<'_, '_> {
                 Binding::Local(_) => unreachable!("inference checked the array"),
             },
             ExprKind::Builtin(b, _) => ir::ExprKind::Special(*b),
+            ExprKind::Call(name, args) => return self.call(e, name, args, ty),
             ExprKind::Collective(c, args) => {
                 let args = args.iter().map(|a| self.expr(a)).collect::<R<Vec<_>>>()?;
                 if let Some((v, _)) = args.iter().zip(c.operands()).find(|(_, o)| o.is_none()) {

@@ -5,13 +5,20 @@
 use crate::ast::AtomicOp;
 use crate::ast::{BinOp, UnOp};
 use crate::error::CompileError;
-use crate::ir::{ArrayRef, Const, Expr, ExprKind, Kernel, ParamType, Stmt};
+use crate::ir::{ArrayRef, CallArg, Const, Expr, ExprKind, Kernel, ParamType, Stmt};
 use crate::types::ScalarType;
 
 /// Checks `kernel`; the error names the first broken rule.
 pub fn verify(kernel: &Kernel) -> Result<(), CompileError> {
-    let v = Verifier { k: kernel };
-    v.block(&kernel.body, 0).map_err(|message| CompileError::Verify { kernel: kernel.name.clone(), message, ir: kernel.to_string() })
+    let err = |message| CompileError::Verify { kernel: kernel.name.clone(), message, ir: kernel.to_string() };
+    for f in std::iter::once(kernel).chain(&kernel.functions) {
+        if !f.functions.is_empty() && !std::ptr::eq(f, kernel) {
+            return Err(err(format!("device function `{}` holds functions of its own", f.name)));
+        }
+        let v = Verifier { k: f, functions: &kernel.functions };
+        v.block(&f.body, 0).map_err(|m| err(format!("in `{}`: {m}", f.name)))?;
+    }
+    Ok(())
 }
 
 /// Whether the atomic `op` is supported on elements of type `t` (on both targets).
@@ -37,6 +44,8 @@ pub fn cast_allowed(from: ScalarType, to: ScalarType) -> bool {
 
 struct Verifier<'k> {
     k: &'k Kernel,
+    /// The kernel's device functions, which calls index.
+    functions: &'k [Kernel],
 }
 
 type R = Result<(), String>;
@@ -99,7 +108,12 @@ impl Verifier<'_> {
                 self.block(body, loops + 1)
             }
             Stmt::Break(n) | Stmt::Continue(n) if *n as usize >= loops => Err("break or continue outside its loop".into()),
-            Stmt::Break(_) | Stmt::Continue(_) | Stmt::Return | Stmt::Barrier | Stmt::Fence(_) => Ok(()),
+            Stmt::Return(None) if self.k.ret.is_some() => Err("`return` without a value in a function returning one".into()),
+            Stmt::Return(Some(v)) => match self.k.ret {
+                Some(t) => self.expect(v, t, "returned value"),
+                None => Err("`return` with a value in a function returning nothing".into()),
+            },
+            Stmt::Break(_) | Stmt::Continue(_) | Stmt::Return(None) | Stmt::Barrier | Stmt::Fence(_) => Ok(()),
             Stmt::Eval(e) => self.expr(e),
         }
     }
@@ -183,6 +197,27 @@ impl Verifier<'_> {
                 }
                 self.indices(*array, index)?;
                 values.iter().try_for_each(|v| self.expect(v, elem, "atomic operand"))
+            }
+            ExprKind::Call { func, args } => {
+                let Some(f) = self.functions.get(*func as usize) else {
+                    return Err(format!("call of missing function {func}"));
+                };
+                if args.len() != f.params.len() || f.ret.unwrap_or(ScalarType::U32) != t {
+                    return Err(format!("call of `{}` with {} arguments typed {t}", f.name, args.len()));
+                }
+                for (a, p) in args.iter().zip(&f.params) {
+                    match (a, p.ty) {
+                        (CallArg::Value(v), ParamType::Scalar(pt)) => self.expect(v, pt, &format!("argument `{}`", p.name))?,
+                        (CallArg::Array(r), ParamType::Array { elem, mutable, .. }) => {
+                            let (e, writable) = self.array(*r)?;
+                            if e != elem || (mutable && !writable) {
+                                return Err(format!("array argument `{}` of `{}`", p.name, f.name));
+                            }
+                        }
+                        _ => return Err(format!("argument `{}` of `{}` is of the wrong kind", p.name, f.name)),
+                    }
+                }
+                Ok(())
             }
             ExprKind::Collective(c, args) => {
                 let ops = c.operands();

@@ -5,11 +5,10 @@ use crate::parse::{Block, Bound, Expr, ExprKind, Kernel, ParamKind, Place, Stmt,
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 
-pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
-    let name = &k.name;
-    let vis = &func.vis;
-    let docs: Vec<&syn::Attribute> = func.attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
-    let name_str = name.to_string();
+/// The expression building the function's `KernelSource`. `callee_prefix` leads the paths to
+/// the callees' source functions (`super::` from inside a device function's module).
+fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
+    let name_str = k.name.to_string();
     let generics = k.generics.iter().map(|(g, b)| {
         let bound = format_ident!(
             "{}",
@@ -37,6 +36,11 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
         let sp = span(p.span);
         quote!(Param { name: ::std::string::String::from(#pname), kind: #kind, span: #sp })
     });
+    let callees = k.callees.iter().map(|(c, sp)| {
+        let module = syn::Ident::new(c, *sp);
+        let source = quote::quote_spanned!(*sp=> #callee_prefix #module::__gpujit_source);
+        quote!(Callee { name: #c, source: #source })
+    });
     let body = block(&k.body);
     let o = &k.options;
     let fastmath = o.fastmath;
@@ -45,7 +49,42 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let (max_threads, min_blocks, max_registers) = (opt(o.max_threads), opt(o.min_blocks), opt(o.max_registers));
-    let sp = span(name.span());
+    let ret = match &k.ret {
+        Some(t) => {
+            let t = ty(t);
+            quote!(::core::option::Option::Some(#t))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let device = k.device;
+    let sp = span(k.name.span());
+    quote! {{
+        #[allow(unused_imports)]
+        use ::gpujit::__private::ast::*;
+        KernelSource {
+            name: ::std::string::String::from(#name_str),
+            generics: ::std::vec![#(#generics),*],
+            params: ::std::vec![#(#params),*],
+            body: #body,
+            span: #sp,
+            options: KernelOptions {
+                fastmath: #fastmath,
+                max_threads_per_block: #max_threads,
+                min_blocks_per_sm: #min_blocks,
+                max_registers: #max_registers,
+            },
+            ret: #ret,
+            callees: ::std::vec![#(#callees),*],
+            device: #device,
+        }
+    }}
+}
+
+pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
+    let name = &k.name;
+    let vis = &func.vis;
+    let docs: Vec<&syn::Attribute> = func.attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
+    let source = source(k, quote!());
     let mut twin = func.clone();
     twin.attrs.retain(|a| !a.path().is_ident("doc"));
     syn::visit_mut::VisitMut::visit_block_mut(&mut TupleGrids, &mut twin.block);
@@ -59,23 +98,7 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
             type Target = ::gpujit::Kernel;
             fn deref(&self) -> &::gpujit::Kernel {
                 static KERNEL: ::std::sync::OnceLock<::gpujit::Kernel> = ::std::sync::OnceLock::new();
-                KERNEL.get_or_init(|| {
-                    #[allow(unused_imports)]
-                    use ::gpujit::__private::ast::*;
-                    ::gpujit::Kernel::new(KernelSource {
-                        name: ::std::string::String::from(#name_str),
-                        generics: ::std::vec![#(#generics),*],
-                        params: ::std::vec![#(#params),*],
-                        body: #body,
-                        span: #sp,
-                        options: KernelOptions {
-                            fastmath: #fastmath,
-                            max_threads_per_block: #max_threads,
-                            min_blocks_per_sm: #min_blocks,
-                            max_registers: #max_registers,
-                        },
-                    })
-                })
+                KERNEL.get_or_init(|| ::gpujit::Kernel::new(#source))
             }
         }
 
@@ -87,6 +110,36 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
             #[allow(dead_code, unused, non_snake_case, unstable_name_collisions, clippy::all)]
             #twin
         };
+    }
+}
+
+/// `#[gpu_device]`: the function itself (an ordinary Rust function, callable on the host too,
+/// and what rustc checks kernels' calls against), and beside it a module of the same name whose
+/// `__gpujit_source()` gives its source form to the kernels that call it.
+pub fn device(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
+    let name = &k.name;
+    let vis = &func.vis;
+    let source = source(k, quote!(super::));
+    let mut host = func.clone();
+    syn::visit_mut::VisitMut::visit_block_mut(&mut TupleGrids, &mut host.block);
+    let prelude: syn::Stmt = syn::parse_quote!(
+        #[allow(unused_imports)]
+        use ::gpujit::kernel_prelude::*;
+    );
+    host.block.stmts.insert(0, prelude);
+    quote! {
+        #[allow(unstable_name_collisions)]
+        #host
+
+        #[doc(hidden)]
+        #[allow(non_snake_case)]
+        #vis mod #name {
+            /// The source form of the device function, for the kernels that call it.
+            pub fn __gpujit_source() -> &'static ::gpujit::__private::ast::KernelSource {
+                static SOURCE: ::std::sync::OnceLock<::gpujit::__private::ast::KernelSource> = ::std::sync::OnceLock::new();
+                SOURCE.get_or_init(|| #source)
+            }
+        }
     }
 }
 
@@ -234,9 +287,9 @@ fn stmt(s: &Stmt) -> TokenStream {
             let (label, sp) = (opt_string(label), span(*sp));
             quote!(Stmt::Continue(#label, #sp))
         }
-        Stmt::Return(sp) => {
-            let sp = span(*sp);
-            quote!(Stmt::Return(#sp))
+        Stmt::Return(value, sp) => {
+            let (value, sp) = (opt_expr(value), span(*sp));
+            quote!(Stmt::Return(#value, #sp))
         }
         Stmt::Shared { name, elem, dims, span: sp } => {
             let (elem, sp) = (ty(elem), span(*sp));
@@ -280,6 +333,10 @@ fn expr(e: &Expr) -> TokenStream {
         }
         ExprKind::ArrayDim { array, axis, stride } => {
             quote!(ExprKind::ArrayDim { array: ::std::string::String::from(#array), axis: #axis, stride: #stride })
+        }
+        ExprKind::Call(f, args) => {
+            let args = args.iter().map(expr);
+            quote!(ExprKind::Call(::std::string::String::from(#f), ::std::vec![#(#args),*]))
         }
         ExprKind::Collective(c, args) => {
             let c = format_ident!("{}", c);

@@ -29,8 +29,28 @@ pub fn gpu_kernel(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(f) => f,
         Err(e) => return e.to_compile_error().into(),
     };
-    match parse::kernel(&func, options) {
+    match parse::kernel(&func, options, false) {
         Ok(k) => generate::kernel(&k, &func).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Makes a function callable from kernels (Numba's `@cuda.jit(device=True)`). It may be generic
+/// (`T: Float`, ...), take scalars and arrays (`&[T]`, `&mut [T]`, `&Array<T, N>`) and return a
+/// scalar; its body is in the kernel language. It stays an ordinary Rust function too, so it can
+/// be tested on the host. Each kernel specializes it for the types it is called with.
+#[proc_macro_attribute]
+pub fn gpu_device(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let attr = proc_macro2::TokenStream::from(attr);
+    if !attr.is_empty() {
+        return syn::Error::new_spanned(attr, "#[gpu_device] takes no options; give them to the kernel").to_compile_error().into();
+    }
+    let func = match syn::parse::<syn::ItemFn>(item) {
+        Ok(f) => f,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    match parse::kernel(&func, parse::Options::default(), true) {
+        Ok(k) => generate::device(&k, &func).into(),
         Err(e) => e.to_compile_error().into(),
     }
 }

@@ -12,6 +12,11 @@ pub struct Kernel {
     pub generics: Vec<(String, Bound)>,
     pub params: Vec<Param>,
     pub body: Block,
+    /// A device function's return type.
+    pub ret: Option<Ty>,
+    pub device: bool,
+    /// The device functions the body calls (name and the span of its first call).
+    pub callees: Vec<(String, Span)>,
 }
 
 /// `#[gpu_kernel(fastmath, launch_bounds = 256 | (256, 2), max_registers = 64)]`.
@@ -169,7 +174,7 @@ pub enum Stmt {
     Block(Block),
     Break(Option<String>, Span),
     Continue(Option<String>, Span),
-    Return(Span),
+    Return(Option<Expr>, Span),
     Shared {
         name: String,
         elem: Ty,
@@ -214,6 +219,8 @@ pub enum ExprKind {
     Unary(&'static str, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Cast(Box<Expr>, Ty),
+    /// A call of a `#[gpu_device]` function.
+    Call(String, Vec<Expr>),
     /// A collective: the `ast::Collective` variant and its operands.
     Collective(&'static str, Vec<Expr>),
     /// `array.shape(axis)` or `array.stride(axis)`.
@@ -239,7 +246,8 @@ fn err<T>(span: Span, msg: impl std::fmt::Display) -> Result<T> {
     Err(Error::new(span, msg))
 }
 
-pub fn kernel(f: &syn::ItemFn, options: Options) -> Result<Kernel> {
+/// Parses a `#[gpu_kernel]` (`device: false`) or `#[gpu_device]` function.
+pub fn kernel(f: &syn::ItemFn, options: Options, device: bool) -> Result<Kernel> {
     let sig = &f.sig;
     if let Some(t) = &sig.constness {
         return err(t.span(), "a kernel cannot be `const`");
@@ -256,7 +264,7 @@ pub fn kernel(f: &syn::ItemFn, options: Options) -> Result<Kernel> {
     if let Some(v) = &sig.variadic {
         return err(v.span(), "a kernel cannot be variadic");
     }
-    if let syn::ReturnType::Type(_, ty) = &sig.output {
+    if let (syn::ReturnType::Type(_, ty), false) = (&sig.output, device) {
         return err(ty.span(), "a kernel returns nothing: write results into a `&mut [T]` parameter");
     }
     if let Some(w) = &sig.generics.where_clause {
@@ -273,7 +281,7 @@ pub fn kernel(f: &syn::ItemFn, options: Options) -> Result<Kernel> {
             syn::GenericParam::Const(c) => return err(c.span(), "const generic parameters are not supported in kernels yet"),
         }
     }
-    let cx = Cx { generics: &generics };
+    let cx = Cx { generics: &generics, device, callees: Default::default() };
     let mut params = Vec::new();
     for input in &sig.inputs {
         let syn::FnArg::Typed(pt) = input else {
@@ -286,8 +294,13 @@ pub fn kernel(f: &syn::ItemFn, options: Options) -> Result<Kernel> {
         let kind = cx.param_type(&pt.ty)?;
         params.push(Param { name, kind, span: pt.span() });
     }
-    let body = cx.block(&f.block)?;
-    Ok(Kernel { options, name: sig.ident.clone(), generics, params, body })
+    let ret = match &sig.output {
+        syn::ReturnType::Type(_, ty) => Some(cx.scalar_type(ty)?),
+        syn::ReturnType::Default => None,
+    };
+    let body = if ret.is_some() { cx.return_block(&f.block)? } else { cx.block(&f.block)? };
+    let callees = cx.callees.into_inner();
+    Ok(Kernel { options, name: sig.ident.clone(), generics, params, body, ret, device, callees })
 }
 
 fn type_bound(tp: &syn::TypeParam) -> Result<Bound> {
@@ -319,6 +332,9 @@ fn type_bound(tp: &syn::TypeParam) -> Result<Bound> {
 
 struct Cx<'a> {
     generics: &'a [(String, Bound)],
+    /// Whether parsing a device function (which may return values).
+    device: bool,
+    callees: std::cell::RefCell<Vec<(String, Span)>>,
 }
 
 fn single_ident(path: &syn::Path) -> Option<&syn::Ident> {
@@ -583,12 +599,11 @@ impl Cx<'_> {
                 Ok(Stmt::Break(b.label.as_ref().map(|l| l.ident.to_string()), span))
             }
             syn::Expr::Continue(c) => Ok(Stmt::Continue(c.label.as_ref().map(|l| l.ident.to_string()), span)),
-            syn::Expr::Return(r) => {
-                if let Some(v) = &r.expr {
-                    return err(v.span(), "a kernel returns nothing: write results into a `&mut [T]` parameter");
-                }
-                Ok(Stmt::Return(span))
-            }
+            syn::Expr::Return(r) => match &r.expr {
+                Some(v) if self.device => self.return_value(v),
+                Some(v) => err(v.span(), "a kernel returns nothing: write results into a `&mut [T]` parameter"),
+                None => Ok(Stmt::Return(None, span)),
+            },
             syn::Expr::Paren(p) => self.stmt_expr(&p.expr),
             syn::Expr::Call(c) => {
                 let name = ident_of(&c.func).unwrap_or_default();
@@ -600,7 +615,7 @@ impl Cx<'_> {
                     _ => {
                         let e = self.expr(e)?;
                         return match e.kind {
-                            ExprKind::Atomic(..) | ExprKind::Collective(..) => Ok(Stmt::Eval(e)),
+                            ExprKind::Atomic(..) | ExprKind::Collective(..) | ExprKind::Call(..) => Ok(Stmt::Eval(e)),
                             _ => err(span, "this expression has no effect; a kernel statement must assign, branch or loop"),
                         };
                     }
@@ -615,6 +630,38 @@ impl Cx<'_> {
             }
             _ => err(span, "this expression has no effect; a kernel statement must assign, branch or loop"),
         }
+    }
+
+    /// `return value;` (or a device function's tail expression): `if`/`match`/block values
+    /// return from each branch.
+    fn return_value(&self, value: &syn::Expr) -> Result<Stmt> {
+        let span = value.span();
+        match strip(value) {
+            syn::Expr::If(i) => {
+                let then = self.return_block(&i.then_branch)?;
+                let otherwise = match &i.else_branch {
+                    Some((_, e)) => Some(Block { stmts: vec![self.return_value(e)?] }),
+                    None => return err(i.span(), "an `if` used as a value needs an `else`"),
+                };
+                Ok(Stmt::If { cond: self.cond(&i.cond)?, then, otherwise, span: i.span() })
+            }
+            syn::Expr::Block(b) if b.label.is_none() => Ok(Stmt::Block(self.return_block(&b.block)?)),
+            syn::Expr::Match(m) => self.match_chain(m, &mut |cx, body| cx.return_value(body)),
+            v => Ok(Stmt::Return(Some(self.expr(v)?), span)),
+        }
+    }
+
+    /// A block whose tail expression is returned.
+    fn return_block(&self, b: &syn::Block) -> Result<Block> {
+        let (tail, body) = match b.stmts.last() {
+            Some(syn::Stmt::Expr(e, None)) => (Some(e), &b.stmts[..b.stmts.len() - 1]),
+            _ => (None, &b.stmts[..]),
+        };
+        let mut stmts = self.block(&syn::Block { brace_token: b.brace_token, stmts: body.to_vec() })?.stmts;
+        if let Some(t) = tail {
+            stmts.push(self.return_value(t)?);
+        }
+        Ok(Block { stmts })
     }
 
     /// `place op= value` where `value` may be an `if`, `match` or block expression: then each
@@ -1004,7 +1051,16 @@ impl Cx<'_> {
                 }
                 Ok(ExprKind::Builtin(if name == "lane_id" { "LaneId" } else { "WarpSize" }, None))
             }
-            _ => err(c.func.span(), format!("`{name}` is not a gpujit intrinsic; kernels can call thread_idx_x(), block_idx_x(), block_dim_x(), grid_dim_x() (and _y, _z), grid(1) and grid_size(1)")),
+            _ => {
+                // A `#[gpu_device]` function (rustc reports it if there is none of that name).
+                let mut callees = self.callees.borrow_mut();
+                if !callees.iter().any(|(n, _)| *n == name) {
+                    callees.push((name.clone(), c.func.span()));
+                }
+                drop(callees);
+                let args = c.args.iter().map(|a| self.expr(strip_ref(a))).collect::<Result<Vec<_>>>()?;
+                Ok(ExprKind::Call(name, args))
+            }
         }
     }
 }
@@ -1022,6 +1078,14 @@ pub fn grid_arity(c: &syn::ExprCall) -> Option<usize> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// `&x` and `&mut x` as call arguments name the array `x`.
+fn strip_ref(e: &syn::Expr) -> &syn::Expr {
+    match strip(e) {
+        syn::Expr::Reference(r) => strip(&r.expr),
+        e => e,
     }
 }
 

@@ -1,5 +1,6 @@
 use gpujit::prelude::*;
 
+// Kernels call `#[gpu_device]` functions only: a plain Rust function is refused at the call.
 fn helper(v: f32) -> f32 {
     v
 }
