@@ -105,6 +105,10 @@ pub struct KernelOptions {
     pub min_blocks_per_sm: Option<u32>,
     /// The most registers a thread may use.
     pub max_registers: Option<u32>,
+    /// Check every array index on the GPU too (the CPU backend always does): an out-of-range
+    /// access is skipped and reported as an error after the launch, which then waits for the
+    /// kernel. Also turned on for every kernel by `GPUJIT_BOUNDSCHECK=1`.
+    pub boundscheck: bool,
 }
 
 /// Everything `#[gpu_kernel]` (or `#[gpu_device]`) knows about a function.

@@ -158,7 +158,7 @@ impl Target for HostTarget {
         f.libm_name(t)
     }
 
-    fn bounds_check(&self) -> bool {
+    fn bounds_check(&self, _kernel: &ir::Kernel) -> bool {
         true
     }
 
@@ -581,13 +581,7 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     // above with exactly the HostEntry and HostThreadEntry signatures and the C calling convention.
     let (entry, thread_entry) =
         unsafe { (std::mem::transmute::<usize, HostEntry>(addr), std::mem::transmute::<usize, HostThreadEntry>(thread_addr)) };
-    let mut static_lens: Vec<Option<u64>> = vec![None; kernel.params.len()];
-    static_lens.extend(kernel.shared.iter().map(|s| s.static_len()));
-    static_lens.extend(kernel.local_arrays.iter().map(|l| Some(l.len)));
-    for f in &kernel.functions {
-        static_lens.extend(f.params.iter().map(|_| None));
-        static_lens.extend(f.local_arrays.iter().map(|l| Some(l.len)));
-    }
+    let static_lens = lower::array_static_lens(kernel);
     Ok(HostCode {
         entry,
         thread_entry,

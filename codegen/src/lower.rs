@@ -564,7 +564,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     /// the builder in the in-bounds block and returns (out-of-bounds block, merge block); the
     /// caller branches to the merge block after the access.
     fn bounds_guard(&self, array: ArrayRef, idx: &[IntValue<'ctx>]) -> LR<Option<(BasicBlock<'ctx>, BasicBlock<'ctx>)>> {
-        if !self.target.bounds_check() {
+        if !self.target.bounds_check(self.root) {
             return Ok(None);
         }
         let extents: Vec<IntValue<'ctx>> = match array {
@@ -1078,6 +1078,19 @@ pub fn array_table(kernel: &ir::Kernel) -> Vec<String> {
         table.extend(f.local_arrays.iter().map(|l| format!("{} (in {})", l.name, f.name)));
     }
     table
+}
+
+/// The static lengths of the arrays of [`array_table`] (`None` for parameters, whose lengths
+/// come with the arguments, and for dynamic shared memory).
+pub fn array_static_lens(kernel: &ir::Kernel) -> Vec<Option<u64>> {
+    let mut lens: Vec<Option<u64>> = vec![None; kernel.params.len()];
+    lens.extend(kernel.shared.iter().map(|s| s.static_len()));
+    lens.extend(kernel.local_arrays.iter().map(|l| Some(l.len)));
+    for f in &kernel.functions {
+        lens.extend(f.params.iter().map(|_| None));
+        lens.extend(f.local_arrays.iter().map(|l| Some(l.len)));
+    }
+    lens
 }
 
 /// Emits `for i in 0..n { body(i) }` on `i64` counters (used by targets for their wrappers).

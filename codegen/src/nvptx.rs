@@ -4,7 +4,7 @@
 //! convention; array pointers are in the global address space (`ld.global`/`st.global`) and the
 //! thread-model registers are the `llvm.nvvm.read.ptx.sreg.*` intrinsics.
 
-use crate::ast::{Collective, FenceScope};
+use crate::ast::{Collective, Dim, FenceScope};
 use crate::error::CompileError;
 use crate::ir;
 use crate::lower;
@@ -21,7 +21,7 @@ use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Tar
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum};
 use inkwell::values::BasicMetadataValueEnum;
 use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
-use inkwell::{AddressSpace, OptimizationLevel};
+use inkwell::{AddressSpace, AtomicOrdering, OptimizationLevel};
 use std::sync::Once;
 
 /// LLVM's calling-convention id of `ptx_kernel`.
@@ -296,6 +296,52 @@ impl Target for NvptxTarget {
         call_void(module, builder, name)
     }
 
+    fn report_out_of_bounds<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        _body: FunctionValue<'ctx>,
+        array: u32,
+        index: IntValue<'ctx>,
+        axis: IntValue<'ctx>,
+    ) -> Result<(), BuilderError> {
+        // The first bad access of a launch claims the record with a compare-and-swap on its flag,
+        // then fills it; the runtime reads it after the launch.
+        let cx = module.get_context();
+        let i64t = cx.i64_type();
+        let record = oob_record(module);
+        let claimed =
+            b.build_cmpxchg(record, i64t.const_zero(), i64t.const_int(1, false), AtomicOrdering::Monotonic, AtomicOrdering::Monotonic)?;
+        let won = b.build_extract_value(claimed, 1, "won")?.into_int_value();
+        let f = b.get_insert_block().and_then(|bb| bb.get_parent()).unwrap_or_else(|| unreachable!("builder is positioned"));
+        let write = cx.append_basic_block(f, "oob.record");
+        let done = cx.append_basic_block(f, "oob.done");
+        b.build_conditional_branch(won, write, done)?;
+        b.position_at_end(write);
+        let field = |i: u64| -> Result<PointerValue<'ctx>, BuilderError> {
+            // SAFETY (of the generated code): the record is [u64; 9] and i < 9.
+            unsafe { b.build_in_bounds_gep(i64t, record, &[i64t.const_int(i, false)], "oobfield") }
+        };
+        let shifted = b.build_left_shift(axis, i64t.const_int(32, false), "axis")?;
+        b.build_store(field(1)?, b.build_or(shifted, i64t.const_int(array as u64, false), "arrayaxis")?)?;
+        b.build_store(field(2)?, index)?;
+        let regs = [
+            SpecialReg::Tid(Dim::X),
+            SpecialReg::Tid(Dim::Y),
+            SpecialReg::Tid(Dim::Z),
+            SpecialReg::Ctaid(Dim::X),
+            SpecialReg::Ctaid(Dim::Y),
+            SpecialReg::Ctaid(Dim::Z),
+        ];
+        for (k, reg) in regs.into_iter().enumerate() {
+            let v = self.read_special(module, b, f, reg)?;
+            b.build_store(field(3 + k as u64)?, b.build_int_z_extend(v, i64t, "reg64")?)?;
+        }
+        b.build_unconditional_branch(done)?;
+        b.position_at_end(done);
+        Ok(())
+    }
+
     fn read_special<'ctx>(
         &self,
         module: &Module<'ctx>,
@@ -345,6 +391,26 @@ impl Target for NvptxTarget {
         }
         Ok(())
     }
+}
+
+/// The global name of the out-of-bounds record of kernels compiled with bounds checks.
+pub const OOB_RECORD: &str = "gpujit_oob_record";
+
+/// The module's out-of-bounds record (`[u64; 9]` in global memory, zero at load).
+fn oob_record<'ctx>(module: &Module<'ctx>) -> PointerValue<'ctx> {
+    let g = match module.get_global(OOB_RECORD) {
+        Some(g) => g,
+        None => {
+            let cx = module.get_context();
+            let ty = cx.i64_type().array_type(9);
+            let g = module.add_global(ty, Some(AddressSpace::from(1u16)), OOB_RECORD);
+            g.set_linkage(Linkage::External);
+            g.set_initializer(&ty.const_zero());
+            g.set_alignment(8);
+            g
+        }
+    };
+    g.as_pointer_value()
 }
 
 /// Calls a void NVVM intrinsic without operands.

@@ -83,8 +83,8 @@ pub trait Target {
     /// Whether every array access is checked against the array's length. An out-of-range access
     /// then does not touch memory (a load yields 0) and is reported through
     /// [`Target::report_out_of_bounds`].
-    fn bounds_check(&self) -> bool {
-        false
+    fn bounds_check(&self, kernel: &ir::Kernel) -> bool {
+        kernel.options.boundscheck
     }
 
     /// Emits the report of an out-of-range `index` on `axis` of array number `array` (see

@@ -44,6 +44,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
     let body = block(&k.body);
     let o = &k.options;
     let fastmath = o.fastmath;
+    let boundscheck = o.boundscheck;
     let opt = |v: Option<u32>| match v {
         Some(v) => quote!(::core::option::Option::Some(#v)),
         None => quote!(::core::option::Option::None),
@@ -72,6 +73,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
                 max_threads_per_block: #max_threads,
                 min_blocks_per_sm: #min_blocks,
                 max_registers: #max_registers,
+                boundscheck: #boundscheck,
             },
             ret: #ret,
             callees: ::std::vec![#(#callees),*],

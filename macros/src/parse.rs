@@ -23,6 +23,7 @@ pub struct Kernel {
 #[derive(Default)]
 pub struct Options {
     pub fastmath: bool,
+    pub boundscheck: bool,
     pub max_threads: Option<u32>,
     pub min_blocks: Option<u32>,
     pub max_registers: Option<u32>,
@@ -48,6 +49,7 @@ pub fn options(attr: proc_macro2::TokenStream) -> Result<Options> {
         let key = m.path().get_ident().map(|i| i.to_string()).unwrap_or_default();
         match (key.as_str(), &m) {
             ("fastmath", syn::Meta::Path(_)) => o.fastmath = true,
+            ("boundscheck", syn::Meta::Path(_)) => o.boundscheck = true,
             ("launch_bounds", syn::Meta::NameValue(nv)) => match strip(&nv.value) {
                 syn::Expr::Tuple(t) if t.elems.len() == 2 => {
                     o.max_threads = Some(positive(&t.elems[0])?);
@@ -59,7 +61,7 @@ pub fn options(attr: proc_macro2::TokenStream) -> Result<Options> {
             _ => {
                 return err(
                     m.span(),
-                    "unknown kernel option; the options are `fastmath`, `launch_bounds = N` (or `(N, min_blocks)`) and `max_registers = N`",
+                    "unknown kernel option; the options are `fastmath`, `boundscheck`, `launch_bounds = N` (or `(N, min_blocks)`) and `max_registers = N`",
                 )
             }
         }

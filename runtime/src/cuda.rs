@@ -182,7 +182,12 @@ impl CudaDevice {
                 return Err(Error::driver("cuModuleGetFunction", e));
             }
         };
-        Ok(CudaFunction { device: self.clone(), module, function })
+        // Kernels compiled with bounds checks hold a record of their first bad access.
+        let record = CString::new(gpujit_codegen::nvptx::OOB_RECORD)
+            .map_err(|_| Error::Driver { call: "cuModuleGetGlobal", message: "bad name".into() })?;
+        // SAFETY: module is loaded; a missing global is an error result, not undefined behaviour.
+        let oob_record = unsafe { result::module::get_global(module, record) }.ok().map(|(ptr, _)| ptr);
+        Ok(CudaFunction { device: self.clone(), module, function, oob_record })
     }
 }
 
@@ -198,6 +203,8 @@ pub struct CudaFunction {
     device: Arc<CudaDevice>,
     module: sys::CUmodule,
     pub(crate) function: sys::CUfunction,
+    /// The out-of-bounds record of a bounds-checked kernel.
+    oob_record: Option<sys::CUdeviceptr>,
 }
 
 // SAFETY: module and function handles may be used from any thread once the owning context is
@@ -223,6 +230,26 @@ impl CudaFunction {
         // against the device's limits; every array pointer is a live allocation of this device.
         unsafe { result::launch_kernel(self.function, (grid[0], grid[1], grid[2]), (block[0], block[1], block[2]), shared, stream, params) }
             .map_err(|e| Error::driver("cuLaunchKernel", e))
+    }
+}
+
+impl CudaFunction {
+    /// For a bounds-checked kernel: waits for `stream`, then takes the record of the launch's first
+    /// out-of-bounds access (clearing it for the next launch). `None` without bounds checks or
+    /// when every access was in bounds.
+    pub(crate) fn take_oob(&self, stream: sys::CUstream) -> Result<Option<[u64; 9]>> {
+        let Some(ptr) = self.oob_record else { return Ok(None) };
+        self.device.bind()?;
+        // SAFETY: stream is the launch's stream (or null, the legacy default stream) of this
+        // device's context.
+        unsafe { result::stream::synchronize(stream) }.map_err(|e| Error::driver("cuStreamSynchronize", e))?;
+        let mut record = [0u64; 9];
+        self.device.copy_to_host(&mut record, ptr)?;
+        if record[0] == 0 {
+            return Ok(None);
+        }
+        self.device.copy_to_device(ptr, &[0u64; 9])?;
+        Ok(Some(record))
     }
 }
 

@@ -23,7 +23,19 @@ use std::sync::{Arc, RwLock};
 
 enum Compiled {
     Host(HostCode),
-    Cuda(CudaFunction),
+    /// The loaded kernel and the names and static lengths of its arrays (for bounds checks).
+    Cuda(CudaFunction, ArrayTable),
+}
+
+struct ArrayTable {
+    names: Vec<String>,
+    static_lens: Vec<Option<u64>>,
+}
+
+/// `GPUJIT_BOUNDSCHECK=1`: compile every kernel with bounds checks on the GPU too.
+fn boundscheck_everywhere() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("GPUJIT_BOUNDSCHECK").is_ok_and(|v| v == "1"))
 }
 
 /// A kernel: what `#[gpu_kernel]` produces. Launch it with [`Kernel::launch`] or `launch!`.
@@ -142,7 +154,7 @@ impl Kernel {
                     Err(cpu::CpuError::Stack(message)) => Err(self.unsupported(message)),
                 }
             }
-            Compiled::Cuda(f) => {
+            Compiled::Cuda(f, table) => {
                 let mut params = [std::ptr::null_mut::<c_void>(); SLOTS];
                 let base = slots.as_mut_ptr();
                 for (i, p) in params.iter_mut().enumerate().take(k) {
@@ -150,7 +162,30 @@ impl Kernel {
                     *p = unsafe { base.add(i) } as *mut c_void;
                 }
                 let stream = config.stream.and_then(|s| s.raw.as_ref()).map(|s| s.raw).unwrap_or(std::ptr::null_mut());
-                f.launch(grid, block, config.shared_mem_bytes, stream, &mut params[..k])
+                f.launch(grid, block, config.shared_mem_bytes, stream, &mut params[..k])?;
+                match f.take_oob(stream)? {
+                    None => Ok(()),
+                    Some(r) => {
+                        let (number, axis) = ((r[1] & 0xffff) as u32, (r[1] >> 32) as usize);
+                        let len = match args.get(number as usize) {
+                            Some(Arg::Array { shape, .. }) => shape[axis.min(MAX_DIMS - 1)],
+                            _ => table.static_lens.get(number as usize).copied().flatten().unwrap_or(0),
+                        };
+                        Err(Error::OutOfBounds {
+                            kernel: self.source.name.clone(),
+                            array: table.names.get(number as usize).cloned().unwrap_or_default(),
+                            axis,
+                            index: r[2],
+                            len,
+                            tx: r[3] as u32,
+                            ty: r[4] as u32,
+                            tz: r[5] as u32,
+                            bx: r[6] as u32,
+                            by: r[7] as u32,
+                            bz: r[8] as u32,
+                        })
+                    }
+                }
             }
         }
     }
@@ -239,7 +274,10 @@ impl Kernel {
     }
 
     fn compile(&self, device: &Device, key: &SpecKey) -> Result<Compiled> {
-        let ir = specialize(&self.source, key)?;
+        let mut ir = specialize(&self.source, key)?;
+        if boundscheck_everywhere() {
+            ir.options.boundscheck = true;
+        }
         let dumping = dump::dir().is_some();
         if dumping {
             dump::write(&ir, ".ir", &ir.to_string());
@@ -260,7 +298,11 @@ impl Kernel {
                 if dumping {
                     dump::write(&ir, ".ptx", &out.ptx);
                 }
-                Ok(Compiled::Cuda(d.load(&out.ptx, &out.entry)?))
+                let table = ArrayTable {
+                    names: gpujit_codegen::lower::array_table(&ir),
+                    static_lens: gpujit_codegen::lower::array_static_lens(&ir),
+                };
+                Ok(Compiled::Cuda(d.load(&out.ptx, &out.entry)?, table))
             }
         }
     }
