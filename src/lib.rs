@@ -70,6 +70,7 @@ pub use gpujit_runtime as runtime;
 pub mod prelude {
     pub use crate::kernel_prelude::*;
     pub use crate::{gpu_device, gpu_kernel, launch, Device, DeviceArray, LaunchConfig, Stream};
+    pub use half::{bf16, f16};
 }
 
 /// The kernel language's intrinsics and type-parameter bounds.
@@ -160,8 +161,8 @@ pub mod kernel_prelude {
     macro_rules! impls {
         ($tr:ident: $($t:ty),*) => {$( impl $tr for $t {} )*};
     }
-    impls!(Scalar: bool, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
-    impls!(Number: i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
+    impls!(Scalar: bool, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, half::f16, half::bf16);
+    impls!(Number: i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, half::f16, half::bf16);
     macro_rules! float_impl {
         ($t:ty, $erf:ident, $erfc:ident) => {
             impl Float for $t {
@@ -269,6 +270,115 @@ pub mod kernel_prelude {
     }
     float_impl!(f32, erff, erfcf);
     float_impl!(f64, erf, erfc);
+
+    /// f16 and bf16 compute their math in f32 and round back, in kernels as on the host.
+    macro_rules! half_float_impl {
+        ($t:ty) => {
+            impl Float for $t {
+                fn sqrt(self) -> Self {
+                    <$t>::from_f32(self.to_f32().sqrt())
+                }
+                fn exp(self) -> Self {
+                    <$t>::from_f32(self.to_f32().exp())
+                }
+                fn exp2(self) -> Self {
+                    <$t>::from_f32(self.to_f32().exp2())
+                }
+                fn ln(self) -> Self {
+                    <$t>::from_f32(self.to_f32().ln())
+                }
+                fn log2(self) -> Self {
+                    <$t>::from_f32(self.to_f32().log2())
+                }
+                fn log10(self) -> Self {
+                    <$t>::from_f32(self.to_f32().log10())
+                }
+                fn powf(self, n: Self) -> Self {
+                    <$t>::from_f32(self.to_f32().powf(n.to_f32()))
+                }
+                fn powi(self, n: i32) -> Self {
+                    <$t>::from_f32(self.to_f32().powi(n))
+                }
+                fn sin(self) -> Self {
+                    <$t>::from_f32(self.to_f32().sin())
+                }
+                fn cos(self) -> Self {
+                    <$t>::from_f32(self.to_f32().cos())
+                }
+                fn tan(self) -> Self {
+                    <$t>::from_f32(self.to_f32().tan())
+                }
+                fn asin(self) -> Self {
+                    <$t>::from_f32(self.to_f32().asin())
+                }
+                fn acos(self) -> Self {
+                    <$t>::from_f32(self.to_f32().acos())
+                }
+                fn atan(self) -> Self {
+                    <$t>::from_f32(self.to_f32().atan())
+                }
+                fn atan2(self, other: Self) -> Self {
+                    <$t>::from_f32(self.to_f32().atan2(other.to_f32()))
+                }
+                fn sinh(self) -> Self {
+                    <$t>::from_f32(self.to_f32().sinh())
+                }
+                fn cosh(self) -> Self {
+                    <$t>::from_f32(self.to_f32().cosh())
+                }
+                fn tanh(self) -> Self {
+                    <$t>::from_f32(self.to_f32().tanh())
+                }
+                fn abs(self) -> Self {
+                    <$t>::from_f32(self.to_f32().abs())
+                }
+                fn floor(self) -> Self {
+                    <$t>::from_f32(self.to_f32().floor())
+                }
+                fn ceil(self) -> Self {
+                    <$t>::from_f32(self.to_f32().ceil())
+                }
+                fn round(self) -> Self {
+                    <$t>::from_f32(self.to_f32().round())
+                }
+                fn trunc(self) -> Self {
+                    <$t>::from_f32(self.to_f32().trunc())
+                }
+                fn min(self, other: Self) -> Self {
+                    <$t>::from_f32(self.to_f32().min(other.to_f32()))
+                }
+                fn max(self, other: Self) -> Self {
+                    <$t>::from_f32(self.to_f32().max(other.to_f32()))
+                }
+                fn mul_add(self, a: Self, b: Self) -> Self {
+                    <$t>::from_f32(self.to_f32().mul_add(a.to_f32(), b.to_f32()))
+                }
+                fn hypot(self, other: Self) -> Self {
+                    <$t>::from_f32(self.to_f32().hypot(other.to_f32()))
+                }
+                fn cbrt(self) -> Self {
+                    <$t>::from_f32(self.to_f32().cbrt())
+                }
+                fn recip(self) -> Self {
+                    <$t>::from_f32(self.to_f32().recip())
+                }
+                fn signum(self) -> Self {
+                    <$t>::from_f32(self.to_f32().signum())
+                }
+                fn copysign(self, sign: Self) -> Self {
+                    <$t>::from_f32(self.to_f32().copysign(sign.to_f32()))
+                }
+                fn erf(self) -> Self {
+                    <$t>::from_f32(libm_erf::erff(self.to_f32()))
+                }
+                fn erfc(self) -> Self {
+                    <$t>::from_f32(libm_erf::erfcf(self.to_f32()))
+                }
+            }
+        };
+    }
+    half_float_impl!(half::f16);
+    half_float_impl!(half::bf16);
 
     /// The C library's error functions, for the host stand-ins of `erf`/`erfc`.
     mod libm_erf {

@@ -26,7 +26,7 @@ use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::TargetMachine;
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, IntType};
-use inkwell::values::{BasicValue, BasicValueEnum, FastMathFlags, FunctionValue, IntValue, PointerValue};
+use inkwell::values::{BasicValue, BasicValueEnum, FastMathFlags, FloatValue, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, AtomicOrdering, FloatPredicate, IntPredicate};
 
 /// The LLVM integer type of `bits` width (1, 8, 16, 32 or 64).
@@ -46,6 +46,8 @@ pub fn value_type(cx: &Context, t: ScalarType) -> BasicTypeEnum<'_> {
         ScalarType::Bool => cx.bool_type().into(),
         ScalarType::F32 => cx.f32_type().into(),
         ScalarType::F64 => cx.f64_type().into(),
+        ScalarType::F16 => cx.f16_type().into(),
+        ScalarType::BF16 => cx.bf16_type().into(),
         t => int_type(cx, t.bits()).into(),
     }
 }
@@ -683,6 +685,10 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             ExprKind::Unary(op, a) => {
                 let v = self.expr(a)?;
                 match (op, e.ty.is_float()) {
+                    (UnOp::Neg, true) if e.ty.is_half() => {
+                        let x = self.half_to_f32(v, e.ty)?;
+                        self.f32_to_half(self.b.build_float_neg(x, "neg")?, e.ty)?
+                    }
                     (UnOp::Neg, true) => self.fast(self.b.build_float_neg(v.into_float_value(), "neg")?.into()),
                     (UnOp::Neg, false) => self.b.build_int_neg(v.into_int_value(), "neg")?.into(),
                     (UnOp::Not, _) => self.b.build_not(v.into_int_value(), "not")?.into(),
@@ -694,9 +700,33 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             }
             ExprKind::Call { func, args } => self.call_fn(*func, args)?,
             ExprKind::Collective(c, args) => {
-                let vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
-                let value = args.iter().zip(c.operands()).find(|(_, o)| o.is_none()).map(|(a, _)| a.ty).unwrap_or(e.ty);
-                self.target.collective(self.module, &self.b, self.f, *c, value, &vals)?
+                let mut vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
+                let mut value = args.iter().zip(c.operands()).find(|(_, o)| o.is_none()).map(|(a, _)| a.ty).unwrap_or(e.ty);
+                let half = value.is_half();
+                if half {
+                    // A 16-bit float moves as its bits.
+                    for (v, a) in vals.iter_mut().zip(args) {
+                        if a.ty.is_half() {
+                            *v = self.b.build_bit_cast(*v, self.cx.i16_type(), "halfbits")?;
+                        }
+                    }
+                    value = ScalarType::U16;
+                }
+                let r = self.target.collective(self.module, &self.b, self.f, *c, value, &vals)?;
+                if half && e.ty.is_half() {
+                    self.b.build_bit_cast(r, value_type(self.cx, e.ty), "half")?
+                } else {
+                    r
+                }
+            }
+            ExprKind::Math(f, args) if e.ty.is_half() => {
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    let v = self.expr(a)?;
+                    vals.push(if a.ty.is_half() { self.half_to_f32(v, a.ty)?.into() } else { v });
+                }
+                let v = self.math(*f, ScalarType::F32, &vals)?;
+                self.f32_to_half(self.fast(v).into_float_value(), e.ty)?
             }
             ExprKind::Math(f, args) => {
                 let vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
@@ -704,6 +734,17 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.fast(v)
             }
             ExprKind::Binary(op, a, b) if op.is_logical() => self.logical(*op, a, b)?,
+            ExprKind::Binary(op, a, b) if a.ty.is_half() => {
+                // In f32, rounded back: the `half` crate's arithmetic.
+                let (x, y) = (self.expr(a)?, self.expr(b)?);
+                let (x, y) = (self.half_to_f32(x, a.ty)?, self.half_to_f32(y, b.ty)?);
+                let v = self.binary(*op, x.into(), y.into(), ScalarType::F32, ScalarType::F32)?;
+                if op.is_comparison() {
+                    v
+                } else {
+                    self.f32_to_half(self.fast(v).into_float_value(), a.ty)?
+                }
+            }
             ExprKind::Binary(op, a, b) => {
                 let x = self.expr(a)?;
                 let y = self.expr(b)?;
@@ -752,7 +793,9 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let guard = self.bounds_guard(array, i)?;
         let addr = self.element_addr(array, i)?;
         let b = &self.b;
-        let old: BasicValueEnum<'ctx> = if op == AtomicOp::Cas {
+        let old: BasicValueEnum<'ctx> = if t.is_half() {
+            self.half_atomic_add(addr, vals[0], t)?
+        } else if op == AtomicOp::Cas {
             // cmpxchg works on integers: floats go through their bits.
             let it = int_type(self.cx, t.bits());
             let bits = |v: BasicValueEnum<'ctx>| -> LR<IntValue<'ctx>> {
@@ -813,6 +856,66 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 phi.as_basic_value()
             }
         })
+    }
+
+    /// A 16-bit float widened to f32 (exact). bf16 is the high half of an f32, so it needs no
+    /// library call on any target.
+    fn half_to_f32(&self, v: BasicValueEnum<'ctx>, t: ScalarType) -> LR<FloatValue<'ctx>> {
+        let (b, cx) = (&self.b, self.cx);
+        if t == ScalarType::F16 {
+            return b.build_float_ext(v.into_float_value(), cx.f32_type(), "f16tof32");
+        }
+        let bits = b.build_bit_cast(v, cx.i16_type(), "bf16bits")?.into_int_value();
+        let wide = b.build_int_z_extend(bits, cx.i32_type(), "bf16wide")?;
+        let shifted = b.build_left_shift(wide, cx.i32_type().const_int(16, false), "bf16shift")?;
+        Ok(b.build_bit_cast(shifted, cx.f32_type(), "bf16tof32")?.into_float_value())
+    }
+
+    /// An f32 rounded to a 16-bit float, to nearest even. bf16 is rounded on the bits (a NaN stays
+    /// a quiet NaN of the same sign), as the `half` crate does, so no target needs a library call.
+    fn f32_to_half(&self, v: FloatValue<'ctx>, t: ScalarType) -> LR<BasicValueEnum<'ctx>> {
+        let (b, cx) = (&self.b, self.cx);
+        if t == ScalarType::F16 {
+            return Ok(b.build_float_trunc(v, cx.f16_type(), "f32tof16")?.into());
+        }
+        let i32t = cx.i32_type();
+        let bits = b.build_bit_cast(v, i32t, "f32bits")?.into_int_value();
+        let high = b.build_right_shift(bits, i32t.const_int(16, false), false, "high")?;
+        let lsb = b.build_and(high, i32t.const_int(1, false), "lsb")?;
+        let bias = b.build_int_add(lsb, i32t.const_int(0x7fff, false), "bias")?;
+        let rounded = b.build_right_shift(b.build_int_add(bits, bias, "rounded")?, i32t.const_int(16, false), false, "rne")?;
+        let quiet = b.build_or(high, i32t.const_int(0x40, false), "quietnan")?;
+        let nan = b.build_float_compare(FloatPredicate::UNO, v, v, "isnan")?;
+        let r = b.build_select(nan, quiet, rounded, "bf16")?.into_int_value();
+        let r = b.build_int_truncate(r, cx.i16_type(), "bf16bits")?;
+        b.build_bit_cast(r, cx.bf16_type(), "bf16")
+    }
+
+    /// `atomic_add` on a 16-bit float: a compare-and-swap loop on the element's bits, the sum
+    /// computed in f32 and rounded, as the non-atomic operation is. Returns the old value.
+    fn half_atomic_add(&self, addr: PointerValue<'ctx>, v: BasicValueEnum<'ctx>, t: ScalarType) -> LR<BasicValueEnum<'ctx>> {
+        let (b, cx) = (&self.b, self.cx);
+        let i16t = cx.i16_type();
+        let ht = value_type(cx, t);
+        let start = b.build_load(i16t, addr, "old0")?.into_int_value();
+        let pre = b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"));
+        let head = self.new_block("hadd.loop");
+        let exit = self.new_block("hadd.end");
+        b.build_unconditional_branch(head)?;
+        b.position_at_end(head);
+        let old = b.build_phi(i16t, "old")?;
+        let old_bits = old.as_basic_value().into_int_value();
+        let old_val = b.build_bit_cast(old_bits, ht, "oldv")?;
+        let sum = b.build_float_add(self.half_to_f32(old_val, t)?, self.half_to_f32(v, t)?, "sum")?;
+        let new_bits = b.build_bit_cast(self.f32_to_half(sum, t)?, i16t, "newbits")?.into_int_value();
+        let pair = b.build_cmpxchg(addr, old_bits, new_bits, AtomicOrdering::Monotonic, AtomicOrdering::Monotonic)?;
+        let seen = b.build_extract_value(pair, 0, "seen")?.into_int_value();
+        let ok = b.build_extract_value(pair, 1, "ok")?.into_int_value();
+        let latch = b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"));
+        old.add_incoming(&[(&start, pre), (&seen, latch)]);
+        b.build_conditional_branch(ok, exit, head)?;
+        b.position_at_end(exit);
+        b.build_bit_cast(old_bits, ht, "old")
     }
 
     /// Under `fastmath`, marks a float instruction with the fast-math flags (all but no-NaN and
@@ -1028,6 +1131,15 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let to_ty = value_type(self.cx, to);
         if from == to {
             return Ok(v);
+        }
+        // 16-bit floats convert through f32 (exact to f32, rounded to nearest even from it).
+        if from.is_half() {
+            let x = self.half_to_f32(v, from)?;
+            return self.cast(x.into(), ScalarType::F32, to);
+        }
+        if to.is_half() {
+            let x = self.cast(v, from, ScalarType::F32)?;
+            return self.f32_to_half(x.into_float_value(), to);
         }
         Ok(match (from.is_float(), to.is_float()) {
             (true, true) => {

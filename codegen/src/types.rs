@@ -20,11 +20,15 @@ pub enum ScalarType {
     U64,
     F32,
     F64,
+    /// IEEE binary16 (`half::f16`).
+    F16,
+    /// bfloat16 (`half::bf16`).
+    BF16,
 }
 
 impl ScalarType {
     /// Every scalar type, in a stable order.
-    pub const ALL: [ScalarType; 11] = [
+    pub const ALL: [ScalarType; 13] = [
         ScalarType::Bool,
         ScalarType::I8,
         ScalarType::I16,
@@ -36,6 +40,8 @@ impl ScalarType {
         ScalarType::U64,
         ScalarType::F32,
         ScalarType::F64,
+        ScalarType::F16,
+        ScalarType::BF16,
     ];
 
     /// Parses a Rust type name (`f32`, `usize`, ...).
@@ -51,6 +57,8 @@ impl ScalarType {
             "u32" => ScalarType::U32,
             "u64" | "usize" => ScalarType::U64,
             "f32" => ScalarType::F32,
+            "f16" => ScalarType::F16,
+            "bf16" => ScalarType::BF16,
             "f64" => ScalarType::F64,
             _ => return None,
         })
@@ -69,6 +77,8 @@ impl ScalarType {
             ScalarType::U32 => "u32",
             ScalarType::U64 => "u64",
             ScalarType::F32 => "f32",
+            ScalarType::F16 => "f16",
+            ScalarType::BF16 => "bf16",
             ScalarType::F64 => "f64",
         }
     }
@@ -77,7 +87,7 @@ impl ScalarType {
     pub fn size_bytes(self) -> usize {
         match self {
             ScalarType::Bool | ScalarType::I8 | ScalarType::U8 => 1,
-            ScalarType::I16 | ScalarType::U16 => 2,
+            ScalarType::I16 | ScalarType::U16 | ScalarType::F16 | ScalarType::BF16 => 2,
             ScalarType::I32 | ScalarType::U32 | ScalarType::F32 => 4,
             ScalarType::I64 | ScalarType::U64 | ScalarType::F64 => 8,
         }
@@ -92,7 +102,12 @@ impl ScalarType {
     }
 
     pub fn is_float(self) -> bool {
-        matches!(self, ScalarType::F32 | ScalarType::F64)
+        matches!(self, ScalarType::F32 | ScalarType::F64 | ScalarType::F16 | ScalarType::BF16)
+    }
+
+    /// The 16-bit floats, computed in f32 and rounded back (as the `half` crate does).
+    pub fn is_half(self) -> bool {
+        matches!(self, ScalarType::F16 | ScalarType::BF16)
     }
 
     pub fn is_int(self) -> bool {

@@ -26,7 +26,9 @@ pub fn atomic_allowed(op: AtomicOp, t: ScalarType) -> bool {
     let word = matches!(t, ScalarType::I32 | ScalarType::U32 | ScalarType::I64 | ScalarType::U64);
     match op {
         AtomicOp::And | AtomicOp::Or | AtomicOp::Xor => word,
-        _ => word || t.is_float(),
+        // f16 and bf16: add only (as CUDA).
+        AtomicOp::Add => word || t.is_float(),
+        _ => word || (t.is_float() && !t.is_half()),
     }
 }
 

@@ -163,6 +163,8 @@ fn scalar(name: &str) -> TokenStream {
         "u32" => "U32",
         "u64" | "usize" => "U64",
         "f32" => "F32",
+        "f16" => "F16",
+        "bf16" => "BF16",
         _ => "F64",
     };
     let v = format_ident!("{}", v);

@@ -242,7 +242,7 @@ pub enum ExprKind {
 /// A binary operator, by the name of its `ast::BinOp` variant.
 pub type BinOp = &'static str;
 
-const SCALARS: &[&str] = &["bool", "i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32", "u64", "usize", "f32", "f64"];
+const SCALARS: &[&str] = &["bool", "i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32", "u64", "usize", "f32", "f64", "f16", "bf16"];
 
 fn err<T>(span: Span, msg: impl std::fmt::Display) -> Result<T> {
     Err(Error::new(span, msg))
@@ -886,6 +886,11 @@ impl Cx<'_> {
                 match (method.as_str(), ident_of(&m.receiver)) {
                     ("len", Some(array)) if m.args.is_empty() => ExprKind::Len(array),
                     ("len", _) => return err(span, "`len()` applies to an array parameter: `name.len()`"),
+                    // f16/bf16 → wider floats (exact).
+                    ("to_f32" | "to_f64", _) if m.args.is_empty() => {
+                        let to = if method == "to_f32" { "f32" } else { "f64" };
+                        ExprKind::Cast(Box::new(self.expr(&m.receiver)?), Ty::Scalar(to.into()))
+                    }
                     ("shape" | "stride", Some(array)) => {
                         let axis = match m.args.first().map(strip) {
                             Some(syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. })) if m.args.len() == 1 => {
@@ -960,6 +965,17 @@ impl Cx<'_> {
     }
 
     fn call(&self, c: &syn::ExprCall) -> Result<ExprKind> {
+        // `f16::from_f32(x)`, `bf16::from_f32(x)`: rounding to a 16-bit float.
+        if let syn::Expr::Path(p) = strip(&c.func) {
+            let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            if let [ty, f] = &segs[..] {
+                if matches!(ty.as_str(), "f16" | "bf16") && f == "from_f32" && c.args.len() == 1 {
+                    let x =
+                        Expr { kind: ExprKind::Cast(Box::new(self.expr(&c.args[0])?), Ty::Scalar("f32".into())), span: c.args[0].span() };
+                    return Ok(ExprKind::Cast(Box::new(x), Ty::Scalar(ty.clone())));
+                }
+            }
+        }
         let Some(name) = ident_of(&c.func) else {
             return err(c.func.span(), "only gpujit's intrinsics can be called in kernels");
         };

@@ -45,6 +45,8 @@ element! {
     usize => U64, |v| v as u64;
     f32 => F32, |v| v.to_bits() as u64;
     f64 => F64, |v| v.to_bits();
+    half::f16 => F16, |v| v.to_bits() as u64;
+    half::bf16 => BF16, |v| v.to_bits() as u64;
 }
 
 pub(crate) enum Storage<T> {
