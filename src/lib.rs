@@ -515,6 +515,12 @@ pub mod kernel_prelude {
     pub fn sync_threads() {
         outside("sync_threads")
     }
+    /// Waits until every thread of the grid has reached this point (cooperative groups'
+    /// `grid.sync()`). The kernel is then launched cooperatively: its grid may not exceed the
+    /// blocks the device can keep resident at once (an error says so before launching).
+    pub fn grid_sync() {
+        outside("grid_sync")
+    }
     /// Orders this thread's memory accesses as seen by its block (`__threadfence_block()`).
     pub fn threadfence_block() {
         outside("threadfence_block")

@@ -180,6 +180,8 @@ pub enum Stmt {
     Local { name: String, elem: TypeRef, len: u64, span: Span },
     /// `sync_threads()`: a barrier for the threads of a block.
     Barrier(Span),
+    /// `grid_sync()`: a barrier for every thread of the grid (needs a cooperative launch).
+    GridBarrier(Span),
     /// `threadfence_block()`, `threadfence()`, `threadfence_system()`.
     Fence(FenceScope, Span),
     /// An expression evaluated for its effect (an atomic whose old value is unused).

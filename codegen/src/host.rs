@@ -69,6 +69,8 @@ pub struct HostCtx {
     /// Called by warp and block collectives: `(ctx, op (index in Collective::ALL), value bits,
     /// lane or delta, mask) -> result bits`.
     pub collective: Option<unsafe extern "C" fn(*mut HostCtx, u32, u64, u64, u32) -> u64>,
+    /// Called by `grid_sync()`.
+    pub grid_barrier: Option<unsafe extern "C" fn(*mut HostCtx)>,
 }
 
 /// Length of the out-of-bounds record an entry fills on its first bad access.
@@ -78,6 +80,7 @@ const CTX_SHARED: u64 = offset_of!(HostCtx, shared) as u64;
 const CTX_BARRIER: u64 = offset_of!(HostCtx, barrier) as u64;
 const CTX_DYNAMIC: u64 = offset_of!(HostCtx, dynamic_shared_bytes) as u64;
 const CTX_COLLECTIVE: u64 = offset_of!(HostCtx, collective) as u64;
+const CTX_GRID_BARRIER: u64 = offset_of!(HostCtx, grid_barrier) as u64;
 const CTX_SIZE: u64 = size_of::<HostCtx>() as u64;
 
 const ENTRY: &str = "gpujit_host_entry";
@@ -122,6 +125,24 @@ fn ctx_field<'ctx>(
 ) -> Result<PointerValue<'ctx>, BuilderError> {
     let cx = module.get_context();
     byte_addr(b, &cx, ctx_params(body).0, offset)
+}
+
+impl HostTarget {
+    /// Calls the callback stored at `offset` of the thread context with the context.
+    fn call_back<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        builder: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        offset: u64,
+    ) -> Result<(), BuilderError> {
+        let cx = module.get_context();
+        let ptr = cx.ptr_type(AddressSpace::default());
+        let callback = builder.build_load(ptr, ctx_field(builder, module, body, offset)?, "callback")?.into_pointer_value();
+        let fn_type = cx.void_type().fn_type(&[ptr.into()], false);
+        builder.build_indirect_call(fn_type, callback, &[ctx_params(body).0.into()], "")?;
+        Ok(())
+    }
 }
 
 impl Target for HostTarget {
@@ -238,13 +259,12 @@ impl Target for HostTarget {
         Ok((ptr, bytes.into_int_value()))
     }
 
+    fn grid_barrier<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, body: FunctionValue<'ctx>) -> Result<(), BuilderError> {
+        self.call_back(module, builder, body, CTX_GRID_BARRIER)
+    }
+
     fn barrier<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, body: FunctionValue<'ctx>) -> Result<(), BuilderError> {
-        let cx = module.get_context();
-        let ptr = cx.ptr_type(AddressSpace::default());
-        let callback = builder.build_load(ptr, ctx_field(builder, module, body, CTX_BARRIER)?, "barrier")?.into_pointer_value();
-        let fn_type = cx.void_type().fn_type(&[ptr.into()], false);
-        builder.build_indirect_call(fn_type, callback, &[ctx_params(body).0.into()], "")?;
-        Ok(())
+        self.call_back(module, builder, body, CTX_BARRIER)
     }
 
     fn collective<'ctx>(
@@ -427,6 +447,7 @@ fn emit_block_entry<'ctx>(
     b.build_store(byte_addr(&b, &gcx, ctx, CTX_BARRIER)?, ptr.const_null())?;
     b.build_store(byte_addr(&b, &gcx, ctx, CTX_DYNAMIC)?, dyn_bytes)?;
     b.build_store(byte_addr(&b, &gcx, ctx, CTX_COLLECTIVE)?, ptr.const_null())?;
+    b.build_store(byte_addr(&b, &gcx, ctx, CTX_GRID_BARRIER)?, ptr.const_null())?;
     let store_reg = |b: &Builder<'ctx>, reg: SpecialReg, v: IntValue<'ctx>| -> Result<(), BuilderError> {
         // SAFETY (of the generated code): sregs is [u32; 12] at the start of the context.
         let a = unsafe { b.build_in_bounds_gep(i32t, ctx, &[i64t.const_int(reg.host_slot(), false)], "ctxslot")? };
@@ -496,6 +517,7 @@ pub struct HostCode {
     entry: HostEntry,
     thread_entry: HostThreadEntry,
     uses_barrier: bool,
+    uses_grid_sync: bool,
     static_shared_bytes: u64,
     arrays: Vec<String>,
     static_lens: Vec<Option<u64>>,
@@ -527,6 +549,11 @@ impl HostCode {
     /// Whether the kernel calls `sync_threads()`, so its threads must run as fibers.
     pub fn uses_barrier(&self) -> bool {
         self.uses_barrier
+    }
+
+    /// Whether the kernel calls `grid_sync()`, so every thread of the grid must run at once.
+    pub fn uses_grid_sync(&self) -> bool {
+        self.uses_grid_sync
     }
 
     /// Bytes of static shared memory a block needs (dynamic shared memory comes after).
@@ -586,6 +613,7 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
         entry,
         thread_entry,
         uses_barrier: kernel.synchronizes(),
+        uses_grid_sync: kernel.uses_grid_sync(),
         static_shared_bytes: kernel.shared_layout().1,
         arrays: lower::array_table(kernel),
         static_lens,
@@ -602,7 +630,7 @@ mod tests {
     #[test]
     fn context_layout() {
         // The generated code reads these offsets; the runtime writes the struct.
-        assert_eq!((CTX_SHARED, CTX_BARRIER, CTX_DYNAMIC, CTX_COLLECTIVE, CTX_SIZE), (48, 56, 72, 80, 88));
+        assert_eq!((CTX_SHARED, CTX_BARRIER, CTX_DYNAMIC, CTX_COLLECTIVE, CTX_GRID_BARRIER, CTX_SIZE), (48, 56, 72, 80, 88, 96));
         assert_eq!(offset_of!(HostCtx, fiber), 64);
     }
 }

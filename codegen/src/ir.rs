@@ -158,6 +158,8 @@ pub enum Stmt {
     Return(Option<Expr>),
     /// `sync_threads()`.
     Barrier,
+    /// `grid_sync()`.
+    GridBarrier,
     Fence(FenceScope),
     /// Evaluate for the effect (an atomic whose result is unused).
     Eval(Expr),
@@ -273,6 +275,20 @@ impl Kernel {
         }
     }
 
+    /// Whether the kernel (or a device function it calls) calls `grid_sync()`, so it must be
+    /// launched cooperatively.
+    pub fn uses_grid_sync(&self) -> bool {
+        fn any(stmts: &[Stmt]) -> bool {
+            stmts.iter().any(|s| match s {
+                Stmt::GridBarrier => true,
+                Stmt::If { then, otherwise, .. } => any(then) || any(otherwise),
+                Stmt::While { body, .. } | Stmt::ForRange { body, .. } => any(body),
+                _ => false,
+            })
+        }
+        any(&self.body) || self.functions.iter().any(|f| any(&f.body))
+    }
+
     /// Byte offsets of the static shared arrays, and the bytes they take in all (where dynamic
     /// shared memory starts).
     pub fn shared_layout(&self) -> (Vec<u64>, u64) {
@@ -310,7 +326,7 @@ impl Kernel {
         }
         fn any(stmts: &[Stmt]) -> bool {
             stmts.iter().any(|s| match s {
-                Stmt::Barrier => true,
+                Stmt::Barrier | Stmt::GridBarrier => true,
                 Stmt::Assign { value, .. } | Stmt::Eval(value) => expr(value),
                 Stmt::Store { index, value, .. } => index.iter().any(expr) || expr(value),
                 Stmt::If { cond, then, otherwise } => expr(cond) || any(then) || any(otherwise),
@@ -515,6 +531,9 @@ impl Kernel {
             }
             Stmt::Barrier => {
                 let _ = writeln!(out, "{pad}sync_threads();");
+            }
+            Stmt::GridBarrier => {
+                let _ = writeln!(out, "{pad}grid_sync();");
             }
             Stmt::Fence(scope) => {
                 let _ = writeln!(out, "{pad}fence({scope:?});");

@@ -365,6 +365,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.start_dead_block();
             }
             Stmt::Barrier => self.target.barrier(self.module, &self.b, self.f)?,
+            Stmt::GridBarrier => self.target.grid_barrier(self.module, &self.b, self.f)?,
             Stmt::Fence(scope) => self.target.fence(self.module, &self.b, *scope)?,
             Stmt::Eval(e) => {
                 self.expr(e)?;

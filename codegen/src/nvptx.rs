@@ -19,9 +19,9 @@ use inkwell::module::{FlagBehavior, Linkage, Module};
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target as LlvmTarget, TargetMachine, TargetTriple};
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum};
-use inkwell::values::BasicMetadataValueEnum;
+use inkwell::values::{BasicMetadataValueEnum, BasicValue};
 use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
-use inkwell::{AddressSpace, AtomicOrdering, OptimizationLevel};
+use inkwell::{AddressSpace, AtomicOrdering, IntPredicate, OptimizationLevel};
 use std::sync::Once;
 
 /// LLVM's calling-convention id of `ptx_kernel`.
@@ -283,6 +283,67 @@ impl Target for NvptxTarget {
         })
     }
 
+    fn grid_barrier<'ctx>(&self, module: &Module<'ctx>, b: &Builder<'ctx>, body: FunctionValue<'ctx>) -> Result<(), BuilderError> {
+        // A generation barrier in global memory: after a block barrier, one leader a block adds
+        // to the arrival count; the last to arrive resets it and bumps the generation, the others
+        // wait for the generation to change. The cooperative launch guarantees every block is
+        // resident, so the wait ends.
+        let cx = module.get_context();
+        let (i32t, i64t) = (cx.i32_type(), cx.i64_type());
+        let state = match module.get_global(GRID_BARRIER) {
+            Some(g) => g,
+            None => {
+                let ty = i32t.array_type(2);
+                let g = module.add_global(ty, Some(AddressSpace::from(1u16)), GRID_BARRIER);
+                g.set_linkage(Linkage::External);
+                g.set_initializer(&ty.const_zero());
+                g.set_alignment(8);
+                g
+            }
+        }
+        .as_pointer_value();
+        // SAFETY (of the generated code): the state is [u32; 2].
+        let count = unsafe { b.build_in_bounds_gep(i32t, state, &[i64t.const_int(0, false)], "count")? };
+        // SAFETY (of the generated code): as above.
+        let generation = unsafe { b.build_in_bounds_gep(i32t, state, &[i64t.const_int(1, false)], "generation")? };
+        self.barrier(module, b, body)?;
+        let sreg = |r| self.read_special(module, b, body, r);
+        let (tx, ty, tz) = (sreg(SpecialReg::Tid(Dim::X))?, sreg(SpecialReg::Tid(Dim::Y))?, sreg(SpecialReg::Tid(Dim::Z))?);
+        let any = b.build_or(b.build_or(tx, ty, "t")?, tz, "t")?;
+        let leader = b.build_int_compare(IntPredicate::EQ, any, i32t.const_zero(), "leader")?;
+        let lead = cx.append_basic_block(body, "gridsync.lead");
+        let last = cx.append_basic_block(body, "gridsync.last");
+        let wait = cx.append_basic_block(body, "gridsync.wait");
+        let done = cx.append_basic_block(body, "gridsync.done");
+        b.build_conditional_branch(leader, lead, done)?;
+        b.position_at_end(lead);
+        let (gx, gy, gz) = (sreg(SpecialReg::Nctaid(Dim::X))?, sreg(SpecialReg::Nctaid(Dim::Y))?, sreg(SpecialReg::Nctaid(Dim::Z))?);
+        let blocks = b.build_int_mul(b.build_int_mul(gx, gy, "g")?, gz, "blocks")?;
+        let seen = b.build_load(i32t, generation, "gen")?;
+        if let Some(i) = seen.as_instruction_value() {
+            let _ = i.set_volatile(true);
+        }
+        self.fence(module, b, FenceScope::Device)?;
+        let old = b.build_atomicrmw(inkwell::AtomicRMWBinOp::Add, count, i32t.const_int(1, false), AtomicOrdering::Monotonic)?;
+        let is_last = b.build_int_compare(IntPredicate::EQ, old, b.build_int_sub(blocks, i32t.const_int(1, false), "n1")?, "last")?;
+        b.build_conditional_branch(is_last, last, wait)?;
+        b.position_at_end(last);
+        b.build_atomicrmw(inkwell::AtomicRMWBinOp::Xchg, count, i32t.const_zero(), AtomicOrdering::Monotonic)?;
+        self.fence(module, b, FenceScope::Device)?;
+        b.build_atomicrmw(inkwell::AtomicRMWBinOp::Add, generation, i32t.const_int(1, false), AtomicOrdering::Monotonic)?;
+        b.build_unconditional_branch(done)?;
+        b.position_at_end(wait);
+        let now = b.build_load(i32t, generation, "gen.now")?;
+        if let Some(i) = now.as_instruction_value() {
+            let _ = i.set_volatile(true);
+        }
+        let same = b.build_int_compare(IntPredicate::EQ, now.into_int_value(), seen.into_int_value(), "same")?;
+        b.build_conditional_branch(same, wait, done)?;
+        b.position_at_end(done);
+        self.fence(module, b, FenceScope::Device)?;
+        self.barrier(module, b, body)
+    }
+
     fn barrier<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, _body: FunctionValue<'ctx>) -> Result<(), BuilderError> {
         call_void(module, builder, "llvm.nvvm.barrier0")
     }
@@ -392,6 +453,9 @@ impl Target for NvptxTarget {
         Ok(())
     }
 }
+
+/// The global name of the state of `grid_sync()` (arrival count, generation).
+pub const GRID_BARRIER: &str = "gpujit_grid_barrier";
 
 /// The global name of the out-of-bounds record of kernels compiled with bounds checks.
 pub const OOB_RECORD: &str = "gpujit_oob_record";

@@ -587,7 +587,7 @@ impl<'a> Infer<'a> {
                 (Some(v), None) => self.err(v.span, "this function returns nothing; kernels write results into `&mut` arrays"),
                 (None, Some(t)) => self.err(*span, format!("`return` needs a value of type {t}")),
             },
-            ast::Stmt::Barrier(_) | ast::Stmt::Fence(..) => Ok(()),
+            ast::Stmt::Barrier(_) | ast::Stmt::GridBarrier(_) | ast::Stmt::Fence(..) => Ok(()),
             ast::Stmt::Eval(e) => self.expr(e).map(|_| ()),
             ast::Stmt::Shared { name, elem, dims, span } => {
                 if self.src.device {
@@ -941,6 +941,7 @@ impl Build<'_, '_> {
                 None => None,
             }),
             ast::Stmt::Barrier(_) => ir::Stmt::Barrier,
+            ast::Stmt::GridBarrier(_) => ir::Stmt::GridBarrier,
             ast::Stmt::Fence(scope, _) => ir::Stmt::Fence(*scope),
             ast::Stmt::Eval(e) => ir::Stmt::Eval(self.expr(e)?),
             ast::Stmt::Shared { .. } | ast::Stmt::Local { .. } => return Ok(None),

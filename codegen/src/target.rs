@@ -143,6 +143,9 @@ pub trait Target {
         args: &[BasicValueEnum<'ctx>],
     ) -> Result<BasicValueEnum<'ctx>, BuilderError>;
 
+    /// `grid_sync()`: a barrier for every thread of the grid (the launch is cooperative).
+    fn grid_barrier<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, body: FunctionValue<'ctx>) -> Result<(), BuilderError>;
+
     /// A memory fence of the given reach.
     fn fence<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, scope: FenceScope) -> Result<(), BuilderError>;
 

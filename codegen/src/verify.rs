@@ -115,7 +115,7 @@ impl Verifier<'_> {
                 Some(t) => self.expect(v, t, "returned value"),
                 None => Err("`return` with a value in a function returning nothing".into()),
             },
-            Stmt::Break(_) | Stmt::Continue(_) | Stmt::Return(None) | Stmt::Barrier | Stmt::Fence(_) => Ok(()),
+            Stmt::Break(_) | Stmt::Continue(_) | Stmt::Return(None) | Stmt::Barrier | Stmt::GridBarrier | Stmt::Fence(_) => Ok(()),
             Stmt::Eval(e) => self.expr(e),
         }
     }

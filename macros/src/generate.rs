@@ -307,6 +307,10 @@ fn stmt(s: &Stmt) -> TokenStream {
             let sp = span(*sp);
             quote!(Stmt::Barrier(#sp))
         }
+        Stmt::GridBarrier(sp) => {
+            let sp = span(*sp);
+            quote!(Stmt::GridBarrier(#sp))
+        }
         Stmt::Fence(scope, sp) => {
             let (scope, sp) = (format_ident!("{}", scope), span(*sp));
             quote!(Stmt::Fence(FenceScope::#scope, #sp))

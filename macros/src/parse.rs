@@ -190,6 +190,7 @@ pub enum Stmt {
         span: Span,
     },
     Barrier(Span),
+    GridBarrier(Span),
     /// The `ast::FenceScope` variant.
     Fence(&'static str, Span),
     Eval(Expr),
@@ -609,6 +610,12 @@ impl Cx<'_> {
             syn::Expr::Paren(p) => self.stmt_expr(&p.expr),
             syn::Expr::Call(c) => {
                 let name = ident_of(&c.func).unwrap_or_default();
+                if name == "grid_sync" {
+                    if !c.args.is_empty() {
+                        return err(c.args.span(), "`grid_sync()` takes no arguments");
+                    }
+                    return Ok(Stmt::GridBarrier(span));
+                }
                 let fence = match name.as_str() {
                     "sync_threads" => None,
                     "threadfence_block" => Some("Block"),
@@ -1032,7 +1039,7 @@ impl Cx<'_> {
             let args = c.args.iter().map(|a| self.expr(a)).collect::<Result<Vec<_>>>()?;
             return Ok(ExprKind::Collective(variant, args));
         }
-        if matches!(name.as_str(), "sync_threads" | "threadfence" | "threadfence_block" | "threadfence_system") {
+        if matches!(name.as_str(), "sync_threads" | "grid_sync" | "threadfence" | "threadfence_block" | "threadfence_system") {
             return err(c.span(), format!("`{name}()` is a statement: write `{name}();`"));
         }
         let no_args = |k: &'static str, d: &'static str| -> Result<ExprKind> {

@@ -44,7 +44,13 @@ pub(crate) struct OobRecord {
 pub(crate) enum CpuError {
     /// A fiber stack could not be allocated.
     Stack(String),
+    /// A cooperative grid larger than the CPU backend runs at once.
+    TooLarge(String),
 }
+
+/// The most threads a cooperative launch (a kernel calling `grid_sync()`) may have on the CPU
+/// backend, which runs them all at once as fibers.
+pub(crate) const MAX_COOPERATIVE_THREADS: u64 = 8192;
 
 type Record = [u64; OOB_RECORD_LEN];
 
@@ -65,14 +71,20 @@ pub(crate) unsafe fn launch(
     let threads_per_block = block.iter().map(|&b| b as u64).product::<u64>();
     let shared_bytes = code.static_shared_bytes() + dynamic_shared_bytes;
     let n = workers() as u64;
+    if code.uses_grid_sync() && blocks * threads_per_block > MAX_COOPERATIVE_THREADS {
+        return Err(CpuError::TooLarge(format!(
+            "a kernel calling grid_sync() runs every thread of its grid at once; the CPU backend takes at most {MAX_COOPERATIVE_THREADS} threads, this grid has {}",
+            blocks * threads_per_block
+        )));
+    }
     let run = |first: u64, end: u64| -> Result<Record, CpuError> {
-        // 16-byte aligned, as the shared layout assumes.
-        let mut shared = vec![0u128; shared_bytes.div_ceil(16) as usize];
         let mut record = [0u64; OOB_RECORD_LEN];
         if code.uses_barrier() {
             // SAFETY: forwarded from the caller.
-            unsafe { run_fibers(code, args, grid, block, first, end, shared.as_mut_ptr() as *mut u8, dynamic_shared_bytes, &mut record)? };
+            unsafe { run_fibers(code, args, grid, block, first, end, shared_bytes, dynamic_shared_bytes, &mut record)? };
         } else {
+            // 16-byte aligned, as the shared layout assumes.
+            let mut shared = vec![0u128; shared_bytes.div_ceil(16) as usize];
             let dims = [grid[0], grid[1], grid[2], block[0], block[1], block[2]];
             // SAFETY: the caller guarantees that the code matches args; dims, the record and the
             // shared buffer are live arrays of the sizes the entry reads and writes; [first, end)
@@ -91,7 +103,8 @@ pub(crate) unsafe fn launch(
         }
         Ok(record)
     };
-    let records: Vec<Result<Record, CpuError>> = if n <= 1 || blocks < 2 || blocks * threads_per_block < INLINE_THREADS {
+    let together = code.uses_grid_sync();
+    let records: Vec<Result<Record, CpuError>> = if together || n <= 1 || blocks < 2 || blocks * threads_per_block < INLINE_THREADS {
         vec![run(0, blocks)]
     } else {
         let chunk = blocks.div_ceil(n);
@@ -128,6 +141,7 @@ pub(crate) unsafe fn launch(
 struct FiberSlot {
     yielder: *const Yielder<(), ()>,
     block: *mut BlockState,
+    grid: *mut GridState,
     thread: usize,
 }
 
@@ -214,7 +228,37 @@ unsafe extern "C" fn fiber_collective(ctx: *mut HostCtx, op: u32, value: u64, ar
     }
 }
 
-/// Runs blocks `first..end`, the threads of each as fibers that meet at barriers and collectives.
+/// Where a grid's threads meet at `grid_sync()`.
+struct GridState {
+    arrived: usize,
+    generation: u64,
+    /// Threads that have not finished.
+    live: usize,
+}
+
+/// The grid-barrier callback: counts the arrival, and waits (suspending round after round) until
+/// every live thread of the grid has arrived.
+unsafe extern "C" fn fiber_grid_barrier(ctx: *mut HostCtx) {
+    // SAFETY: only fibers of a cooperative launch have this callback; the grid state outlives
+    // them and they run one at a time on one OS thread.
+    unsafe {
+        let slot = (*ctx).fiber as *const FiberSlot;
+        let grid = (*slot).grid;
+        let mine = (*grid).generation;
+        (*grid).arrived += 1;
+        if (*grid).arrived == (*grid).live {
+            (*grid).arrived = 0;
+            (*grid).generation += 1;
+        }
+        while (*grid).generation == mine {
+            suspend(ctx);
+        }
+    }
+}
+
+/// Runs blocks `first..end` with each block's threads as fibers that meet at barriers and
+/// collectives. A cooperative launch (`grid_sync()`) runs all the blocks together; otherwise
+/// one block after another.
 #[allow(clippy::too_many_arguments)]
 unsafe fn run_fibers(
     code: &HostCode,
@@ -223,49 +267,60 @@ unsafe fn run_fibers(
     block: [u32; 3],
     first: u64,
     end: u64,
-    shared: *mut u8,
+    shared_bytes: u64,
     dynamic_shared_bytes: u64,
     record: &mut Record,
 ) -> Result<(), CpuError> {
     let threads = block.iter().map(|&b| b as usize).product::<usize>();
-    let mut stacks: Vec<DefaultStack> = Vec::with_capacity(threads);
-    for _ in 0..threads {
+    let batch = if code.uses_grid_sync() { (end - first) as usize } else { 1 };
+    let mut stacks: Vec<DefaultStack> = Vec::with_capacity(threads * batch);
+    for _ in 0..threads * batch {
         stacks.push(DefaultStack::new(FIBER_STACK).map_err(|e| CpuError::Stack(format!("cannot allocate a fiber stack: {e}")))?);
     }
-    let mut ctxs: Vec<HostCtx> = (0..threads)
-        .map(|_| HostCtx {
-            sregs: [0; 12],
-            shared,
-            barrier: Some(fiber_barrier),
-            fiber: std::ptr::null_mut(),
-            dynamic_shared_bytes,
-            collective: Some(fiber_collective),
-        })
-        .collect();
-    let mut state = BlockState { values: vec![0; threads], done: vec![false; threads] };
-    let state_addr = &mut state as *mut BlockState as usize;
     let entry = code.thread_entry();
     let (args_ptr, record_ptr) = (args.as_ptr() as usize, record.as_mut_ptr() as usize);
-    for blk in first..end {
-        let (gx, gy) = (grid[0] as u64, grid[1] as u64);
-        let ctaid = [(blk % gx) as u32, ((blk / gx) % gy) as u32, (blk / (gx * gy)) as u32];
-        // SAFETY: no fiber runs between blocks.
-        unsafe { (&mut *(state_addr as *mut BlockState)).done.iter_mut().for_each(|d| *d = false) };
-        let mut fibers = Vec::with_capacity(threads);
-        for (t, ctx) in ctxs.iter_mut().enumerate() {
-            let (bx, by) = (block[0] as usize, block[1] as usize);
-            let tid = [(t % bx) as u32, ((t / bx) % by) as u32, (t / (bx * by)) as u32];
-            ctx.sregs = [tid[0], tid[1], tid[2], block[0], block[1], block[2], ctaid[0], ctaid[1], ctaid[2], grid[0], grid[1], grid[2]];
+    let mut blk = first;
+    while blk < end {
+        let blocks: Vec<u64> = (blk..end.min(blk + batch as u64)).collect();
+        blk += blocks.len() as u64;
+        // Per block: shared memory (16-byte aligned) and the exchange area of collectives.
+        let mut shared: Vec<Vec<u128>> = blocks.iter().map(|_| vec![0u128; shared_bytes.div_ceil(16) as usize]).collect();
+        let mut states: Vec<BlockState> =
+            blocks.iter().map(|_| BlockState { values: vec![0; threads], done: vec![false; threads] }).collect();
+        let mut grid_state = GridState { arrived: 0, generation: 0, live: threads * blocks.len() };
+        let grid_addr = &mut grid_state as *mut GridState as usize;
+        let mut ctxs: Vec<HostCtx> = Vec::with_capacity(threads * blocks.len());
+        for (k, b) in blocks.iter().enumerate() {
+            let (gx, gy) = (grid[0] as u64, grid[1] as u64);
+            let ctaid = [(b % gx) as u32, ((b / gx) % gy) as u32, (b / (gx * gy)) as u32];
+            for t in 0..threads {
+                let (bx, by) = (block[0] as usize, block[1] as usize);
+                let tid = [(t % bx) as u32, ((t / bx) % by) as u32, (t / (bx * by)) as u32];
+                ctxs.push(HostCtx {
+                    sregs: [tid[0], tid[1], tid[2], block[0], block[1], block[2], ctaid[0], ctaid[1], ctaid[2], grid[0], grid[1], grid[2]],
+                    shared: shared[k].as_mut_ptr() as *mut u8,
+                    barrier: Some(fiber_barrier),
+                    fiber: std::ptr::null_mut(),
+                    dynamic_shared_bytes,
+                    collective: Some(fiber_collective),
+                    grid_barrier: Some(fiber_grid_barrier),
+                });
+            }
+        }
+        let mut fibers = Vec::with_capacity(ctxs.len());
+        for (n, ctx) in ctxs.iter_mut().enumerate() {
             let ctx_addr = ctx as *mut HostCtx as usize;
+            let state_addr = &mut states[n / threads] as *mut BlockState as usize;
+            let t = n % threads;
             let stack = stacks.pop().unwrap_or_else(|| unreachable!("one stack per thread"));
             fibers.push(Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
                 let ctx = ctx_addr as *mut HostCtx;
-                let slot = FiberSlot { yielder, block: state_addr as *mut BlockState, thread: t };
-                // SAFETY: `ctx` points into `ctxs` and the block state into `state`, both of which
-                // outlive every fiber of the block (they all finish below before either is touched
-                // again); `slot` lives on this fiber's stack while the thread runs; args, the
-                // shared buffer and the record outlive the launch; the entry matches the arguments
-                // (the caller's guarantee).
+                let slot = FiberSlot { yielder, block: state_addr as *mut BlockState, grid: grid_addr as *mut GridState, thread: t };
+                // SAFETY: `ctx` points into `ctxs`, the block state into `states` and the grid
+                // state to `grid_state`, all of which outlive every fiber of the batch (they all
+                // finish below before any is touched again); `slot` lives on this fiber's stack
+                // while the thread runs; args, the shared buffers and the record outlive the
+                // launch; the entry matches the arguments (the caller's guarantee).
                 unsafe {
                     (*ctx).fiber = &slot as *const FiberSlot as *mut c_void;
                     entry(args_ptr as *const u64, ctx, record_ptr as *mut u64);
@@ -275,11 +330,20 @@ unsafe fn run_fibers(
         // Rounds: each live fiber runs to its next barrier, collective step or end.
         loop {
             let mut waiting = false;
-            for (t, f) in fibers.iter_mut().enumerate().filter(|(_, f)| !f.done()) {
+            for (n, f) in fibers.iter_mut().enumerate().filter(|(_, f)| !f.done()) {
                 match f.resume(()) {
                     CoroutineResult::Yield(()) => waiting = true,
-                    // SAFETY: no fiber is running, so nothing else accesses the state now.
-                    CoroutineResult::Return(()) => unsafe { (&mut *(state_addr as *mut BlockState)).done[t] = true },
+                    // SAFETY: no fiber is running, so nothing else accesses the states now.
+                    CoroutineResult::Return(()) => unsafe {
+                        (&mut *(&mut states[n / threads] as *mut BlockState)).done[n % threads] = true;
+                        let g = &mut *(grid_addr as *mut GridState);
+                        g.live -= 1;
+                        // The last threads still missing at a grid barrier may have finished.
+                        if g.arrived > 0 && g.arrived == g.live {
+                            g.arrived = 0;
+                            g.generation += 1;
+                        }
+                    },
                 }
             }
             if !waiting {
@@ -287,7 +351,7 @@ unsafe fn run_fibers(
             }
         }
         stacks.extend(fibers.into_iter().map(|f| f.into_stack()));
+        drop((ctxs, states, shared, grid_state));
     }
-    drop(state);
     Ok(())
 }

@@ -48,6 +48,7 @@ pub struct CudaDevice {
     pub(crate) max_block: [u32; 3],
     pub(crate) max_grid: [u32; 3],
     pub(crate) max_shared_per_block: u32,
+    pub(crate) multiprocessors: u32,
     pub(crate) target: NvptxTarget,
 }
 
@@ -112,6 +113,7 @@ impl CudaDevice {
                 attr(A::CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z)?,
             ],
             max_shared_per_block: attr(A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK)?,
+            multiprocessors: attr(A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?,
             target,
         })
     }
@@ -214,6 +216,41 @@ unsafe impl Send for CudaFunction {}
 unsafe impl Sync for CudaFunction {}
 
 impl CudaFunction {
+    /// How many blocks of `block_threads` threads (and `shared` bytes of dynamic shared memory)
+    /// can be resident at once: the largest grid of a cooperative launch.
+    pub(crate) fn max_resident_blocks(&self, block_threads: u32, shared: u32) -> Result<u64> {
+        self.device.bind()?;
+        // SAFETY: the function belongs to the current context.
+        let per_sm =
+            unsafe { result::occupancy::max_active_block_per_multiprocessor(self.function, block_threads as i32, shared as usize) }
+                .map_err(|e| Error::driver("cuOccupancyMaxActiveBlocksPerMultiprocessor", e))?;
+        Ok(per_sm.max(0) as u64 * self.device.multiprocessors as u64)
+    }
+
+    /// As `launch`, cooperatively (every block resident at once, for `grid_sync()`).
+    pub(crate) fn launch_cooperative(
+        &self,
+        grid: [u32; 3],
+        block: [u32; 3],
+        shared: u32,
+        stream: sys::CUstream,
+        params: &mut [*mut c_void],
+    ) -> Result<()> {
+        self.device.bind()?;
+        // SAFETY: as for `launch`; the caller checked that the grid fits the resident blocks.
+        unsafe {
+            result::launch_cooperative_kernel(
+                self.function,
+                (grid[0], grid[1], grid[2]),
+                (block[0], block[1], block[2]),
+                shared,
+                stream,
+                params,
+            )
+        }
+        .map_err(|e| Error::driver("cuLaunchCooperativeKernel", e))
+    }
+
     /// Launches with kernel parameters `params` (pointers to each parameter's value).
     pub(crate) fn launch(
         &self,

@@ -23,8 +23,9 @@ use std::sync::{Arc, RwLock};
 
 enum Compiled {
     Host(HostCode),
-    /// The loaded kernel and the names and static lengths of its arrays (for bounds checks).
-    Cuda(CudaFunction, ArrayTable),
+    /// The loaded kernel, the names and static lengths of its arrays (for bounds checks), and
+    /// whether it needs a cooperative launch (`grid_sync()`).
+    Cuda(CudaFunction, ArrayTable, bool),
 }
 
 struct ArrayTable {
@@ -152,9 +153,10 @@ impl Kernel {
                         })
                     }
                     Err(cpu::CpuError::Stack(message)) => Err(self.unsupported(message)),
+                    Err(cpu::CpuError::TooLarge(message)) => Err(Error::LaunchConfig { kernel: self.source.name.clone(), message }),
                 }
             }
-            Compiled::Cuda(f, table) => {
+            Compiled::Cuda(f, table, cooperative) => {
                 let mut params = [std::ptr::null_mut::<c_void>(); SLOTS];
                 let base = slots.as_mut_ptr();
                 for (i, p) in params.iter_mut().enumerate().take(k) {
@@ -162,7 +164,20 @@ impl Kernel {
                     *p = unsafe { base.add(i) } as *mut c_void;
                 }
                 let stream = config.stream.and_then(|s| s.raw.as_ref()).map(|s| s.raw).unwrap_or(std::ptr::null_mut());
-                f.launch(grid, block, config.shared_mem_bytes, stream, &mut params[..k])?;
+                if *cooperative {
+                    let threads = block.iter().product::<u32>();
+                    let blocks = grid.iter().map(|&g| g as u64).product::<u64>();
+                    let resident = f.max_resident_blocks(threads, config.shared_mem_bytes)?;
+                    if blocks > resident {
+                        let message = format!(
+                            "a kernel calling grid_sync() needs all its blocks resident at once; this device holds {resident} blocks of {threads} threads, the grid has {blocks}"
+                        );
+                        return Err(Error::LaunchConfig { kernel: self.source.name.clone(), message });
+                    }
+                    f.launch_cooperative(grid, block, config.shared_mem_bytes, stream, &mut params[..k])?;
+                } else {
+                    f.launch(grid, block, config.shared_mem_bytes, stream, &mut params[..k])?;
+                }
                 match f.take_oob(stream)? {
                     None => Ok(()),
                     Some(r) => {
@@ -302,7 +317,7 @@ impl Kernel {
                     names: gpujit_codegen::lower::array_table(&ir),
                     static_lens: gpujit_codegen::lower::array_static_lens(&ir),
                 };
-                Ok(Compiled::Cuda(d.load(&out.ptx, &out.entry)?, table))
+                Ok(Compiled::Cuda(d.load(&out.ptx, &out.entry)?, table, ir.uses_grid_sync()))
             }
         }
     }

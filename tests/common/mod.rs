@@ -50,6 +50,7 @@ macro_rules! for_each_case {
             device_functions,
             bounds_checks,
             half_floats,
+            grid_synchronization,
         );
     };
 }
@@ -2292,4 +2293,41 @@ pub fn half_floats(h: &Harness) {
     assert_eq!(tb.to_vec().unwrap()[0].to_f32(), ys.iter().map(|v| v.to_f32()).sum::<f32>());
     let want: Vec<f16> = (0..n).map(|i| if (i ^ 1) < n { xs[i ^ 1] } else { f16::from_f32(0.0) }).collect();
     assert_eq!(sh.to_vec().unwrap(), want);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grid synchronization (cooperative launch).
+
+#[gpu_kernel]
+fn grid_phases(x: &[i64], tmp: &mut [i64], out: &mut [i64]) {
+    let i = grid(1);
+    let n = x.len();
+    if i < n {
+        tmp[i] = x[i] * 2;
+    }
+    grid_sync();
+    // Read what threads of other blocks wrote before the barrier.
+    if i < n {
+        out[i] = tmp[n - 1 - i] + 1;
+    }
+    grid_sync();
+    if i < n {
+        tmp[i] = out[(i + 37) % n];
+    }
+}
+
+pub fn grid_synchronization(h: &Harness) {
+    for n in [1usize, 300, 1000] {
+        let x: Vec<i64> = h.vec(n, |h| (h.next_u64() % 1000) as i64);
+        let (mut tmp, mut out) = (h.zeros::<i64>(n), h.zeros::<i64>(n));
+        h.run(&grid_phases, (8, 128), (&h.arr(&x), &mut tmp, &mut out)).unwrap();
+        let want_out: Vec<i64> = (0..n).map(|i| x[n - 1 - i] * 2 + 1).collect();
+        assert_eq!(out.to_vec().unwrap(), want_out, "n = {n}");
+        assert_eq!(tmp.to_vec().unwrap(), (0..n).map(|i| want_out[(i + 37) % n]).collect::<Vec<_>>(), "n = {n}");
+    }
+    // A grid too large to be resident at once is refused before launching.
+    let x = h.arr(&[1i64; 4]);
+    let (mut tmp, mut out) = (h.zeros::<i64>(4), h.zeros::<i64>(4));
+    let e = h.run(&grid_phases, (1_000_000, 1024), (&x, &mut tmp, &mut out)).unwrap_err();
+    assert!(matches!(&e, Error::LaunchConfig { kernel, .. } if kernel == "grid_phases") && e.to_string().contains("grid_sync"), "{e}");
 }
