@@ -250,7 +250,8 @@ unsafe extern "C" fn fiber_grid_barrier(ctx: *mut HostCtx) {
             (*grid).arrived = 0;
             (*grid).generation += 1;
         }
-        while (*grid).generation == mine {
+        // Other fibers bump the generation while this one is suspended.
+        while std::ptr::read_volatile(&(*grid).generation) == mine {
             suspend(ctx);
         }
     }
