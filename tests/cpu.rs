@@ -152,8 +152,10 @@ fn nd_out_of_bounds_names_the_axis() {
     let mut out = DeviceArray::<f32>::zeros(&dev, 4).unwrap();
     let e = launch!(column_overrun[1, 32](&a, &mut out)).unwrap_err();
     match &e {
-        gpujit::Error::OutOfBounds { array, axis, index, len, .. } => {
+        gpujit::Error::OutOfBounds { array, axis, index, len, shape, .. } => {
             assert_eq!((array.as_str(), *axis, *index, *len), ("a", 1, 6, 6), "{e}");
+            assert_eq!(shape, &vec![4, 6], "{e}");
+            assert!(e.to_string().contains("shape [4, 6]"), "{e}");
         }
         other => panic!("expected OutOfBounds, got {other}"),
     }

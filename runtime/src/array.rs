@@ -317,6 +317,25 @@ impl Layout {
         Ok(self)
     }
 
+    /// NumPy's broadcasting to `shape`: axes are matched from the last; a missing or extent-1
+    /// axis repeats (stride 0), any other must equal the target's.
+    fn broadcast(self, shape: &[usize]) -> Result<Layout> {
+        if shape.len() < self.shape.len() || shape.len() > MAX_DIMS {
+            return Err(Error::Array(format!("cannot broadcast shape {:?} to {shape:?}", self.shape)));
+        }
+        let extra = shape.len() - self.shape.len();
+        let mut strides = vec![0isize; shape.len()];
+        for d in 0..self.shape.len() {
+            let (have, want) = (self.shape[d], shape[extra + d]);
+            strides[extra + d] = match (have, want) {
+                (h, w) if h == w => self.strides[d],
+                (1, _) => 0,
+                _ => return Err(Error::Array(format!("cannot broadcast shape {:?} to {shape:?}", self.shape))),
+            };
+        }
+        Ok(Layout { offset: self.offset, shape: shape.to_vec(), strides })
+    }
+
     fn reshaped(self, shape: &[usize]) -> Result<Layout> {
         if !self.is_contiguous() {
             return Err(Error::Array("only a contiguous view can be reshaped".into()));
@@ -376,6 +395,12 @@ macro_rules! view_methods {
             pub fn slice(mut self, axis: usize, range: std::ops::Range<usize>, step: isize) -> Result<Self> {
                 self.layout = self.layout.sliced(axis, range.start, range.end, step)?;
                 self.layout.check(self.array.len)?;
+                Ok(self)
+            }
+
+            /// The view repeated to `shape` with NumPy's broadcasting rules (zero strides, no copy).
+            pub fn broadcast_to(mut self, shape: &[usize]) -> Result<Self> {
+                self.layout = self.layout.broadcast(shape)?;
                 Ok(self)
             }
 

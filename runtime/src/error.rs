@@ -34,8 +34,21 @@ pub enum Error {
     #[error(transparent)]
     Compile(#[from] gpujit_codegen::CompileError),
     /// A kernel indexed an array out of bounds (the CPU backend always checks).
-    #[error("kernel `{kernel}`: index {index} is out of bounds for axis {axis} of array `{array}`, of extent {len}, in thread ({tx}, {ty}, {tz}) of block ({bx}, {by}, {bz})")]
-    OutOfBounds { kernel: String, array: String, axis: usize, index: u64, len: u64, tx: u32, ty: u32, tz: u32, bx: u32, by: u32, bz: u32 },
+    #[error("kernel `{kernel}`: index {index} is out of bounds for axis {axis} of array `{array}` of shape {shape:?} (extent {len}), in thread ({tx}, {ty}, {tz}) of block ({bx}, {by}, {bz})")]
+    OutOfBounds {
+        kernel: String,
+        array: String,
+        axis: usize,
+        index: u64,
+        len: u64,
+        shape: Vec<u64>,
+        tx: u32,
+        ty: u32,
+        tz: u32,
+        bx: u32,
+        by: u32,
+        bz: u32,
+    },
     /// An array operation got incompatible sizes or devices.
     #[error("{0}")]
     Array(String),

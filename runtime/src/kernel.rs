@@ -134,16 +134,18 @@ impl Kernel {
                         // Arrays are numbered parameters first (in order), then shared, then local;
                         // the axis rides in the high half.
                         let (number, axis) = (oob.array & 0xffff, (oob.array >> 16) as usize);
-                        let len = match args.get(number as usize) {
-                            Some(Arg::Array { shape, .. }) => shape[axis.min(MAX_DIMS - 1)],
-                            _ => code.static_len(number).unwrap_or(0),
+                        let shape = match args.get(number as usize) {
+                            Some(Arg::Array { shape, ndim, .. }) => shape[..*ndim as usize].to_vec(),
+                            _ => vec![code.static_len(number).unwrap_or(0)],
                         };
+                        let len = shape.get(axis).copied().unwrap_or(0);
                         Err(Error::OutOfBounds {
                             kernel: self.source.name.clone(),
                             array: code.array_name(number).to_string(),
                             axis,
                             index: oob.index,
                             len,
+                            shape,
                             tx: oob.thread[0],
                             ty: oob.thread[1],
                             tz: oob.thread[2],
@@ -182,16 +184,18 @@ impl Kernel {
                     None => Ok(()),
                     Some(r) => {
                         let (number, axis) = ((r[1] & 0xffff) as u32, (r[1] >> 32) as usize);
-                        let len = match args.get(number as usize) {
-                            Some(Arg::Array { shape, .. }) => shape[axis.min(MAX_DIMS - 1)],
-                            _ => table.static_lens.get(number as usize).copied().flatten().unwrap_or(0),
+                        let shape = match args.get(number as usize) {
+                            Some(Arg::Array { shape, ndim, .. }) => shape[..*ndim as usize].to_vec(),
+                            _ => vec![table.static_lens.get(number as usize).copied().flatten().unwrap_or(0)],
                         };
+                        let len = shape.get(axis).copied().unwrap_or(0);
                         Err(Error::OutOfBounds {
                             kernel: self.source.name.clone(),
                             array: table.names.get(number as usize).cloned().unwrap_or_default(),
                             axis,
                             index: r[2],
                             len,
+                            shape,
                             tx: r[3] as u32,
                             ty: r[4] as u32,
                             tz: r[5] as u32,

@@ -51,6 +51,7 @@ macro_rules! for_each_case {
             bounds_checks,
             half_floats,
             grid_synchronization,
+            broadcast_views,
         );
     };
 }
@@ -2169,8 +2170,9 @@ pub fn bounds_checks(h: &Harness) {
     let mut out = h.zeros::<f32>(n);
     let e = h.run(&shifted_copy, LaunchConfig::for_elements(n, 128), (&dx, &mut out)).unwrap_err();
     match &e {
-        Error::OutOfBounds { kernel, array, axis, index, len, tx, bx, .. } => {
+        Error::OutOfBounds { kernel, array, axis, index, len, shape, tx, bx, .. } => {
             assert_eq!((kernel.as_str(), array.as_str(), *axis, *index, *len), ("shifted_copy", "x", 0, 1000, 1000), "{e}");
+            assert_eq!(shape, &vec![1000], "{e}");
             assert_eq!((*bx as usize) * 128 + *tx as usize, 999, "the thread: {e}");
         }
         other => panic!("expected OutOfBounds, got {other}"),
@@ -2330,4 +2332,29 @@ pub fn grid_synchronization(h: &Harness) {
     let (mut tmp, mut out) = (h.zeros::<i64>(4), h.zeros::<i64>(4));
     let e = h.run(&grid_phases, (1_000_000, 1024), (&x, &mut tmp, &mut out)).unwrap_err();
     assert!(matches!(&e, Error::LaunchConfig { kernel, .. } if kernel == "grid_phases") && e.to_string().contains("grid_sync"), "{e}");
+}
+
+#[gpu_kernel]
+fn add_2d(a: &Array<f32, 2>, b: &Array<f32, 2>, out: &mut Array<f32, 2>) {
+    let (j, i) = grid(2);
+    if i < out.shape(0) && j < out.shape(1) {
+        out[[i, j]] = a[[i, j]] + b[[i, j]];
+    }
+}
+
+/// Broadcasting: a row and a column repeated across a matrix through zero strides.
+pub fn broadcast_views(h: &Harness) {
+    let (rows, cols) = (37usize, 53usize);
+    let row = h.vec(cols, |h| h.f64_in(-1.0, 1.0) as f32);
+    let col = h.vec(rows, |h| h.f64_in(-1.0, 1.0) as f32);
+    let (r, c) = (h.arr(&row), DeviceArray::from_shape(&h.dev, &[rows, 1], &col).unwrap());
+    let rb = r.view().broadcast_to(&[rows, cols]).unwrap();
+    let cb = c.view().broadcast_to(&[rows, cols]).unwrap();
+    assert_eq!(rb.layout().strides, vec![0, 1]);
+    assert_eq!(cb.layout().strides, vec![1, 0]);
+    let mut out = DeviceArray::<f32>::zeros_shape(&h.dev, &[rows, cols]).unwrap();
+    h.run(&add_2d, ((cols.div_ceil(16), rows.div_ceil(8)), (16, 8)), (&rb, &cb, &mut out)).unwrap();
+    let want: Vec<f32> = (0..rows * cols).map(|k| row[k % cols] + col[k / cols]).collect();
+    assert_eq!(out.to_vec().unwrap(), want);
+    assert!(r.view().broadcast_to(&[rows, cols + 1]).is_err(), "extents must match or be 1");
 }
