@@ -29,11 +29,14 @@
 //! ```
 //!
 //! ## The kernel language
-//! Parameters: scalars (`bool`, `i8`..`i64`, `u8`..`u64`, `isize`, `usize`, `f32`, `f64`, or a type
-//! parameter bounded by [`Float`], [`Int`], [`Number`] or [`Scalar`]) and 1-D arrays, `&[T]` (read)
-//! or `&mut [T]` (written). Statements: `let`/`let mut`, assignment and compound assignment,
-//! `if`/`else`, `while`, `loop`, `for` over `a..b`/`a..=b` with optional `.step_by(s)`, `break`,
-//! `continue`, `return`. Expressions: literals, arithmetic, comparison, logical and bitwise
+//! Parameters: scalars (`bool`, `i8`..`i64`, `u8`..`u64`, `isize`, `usize`, `f32`, `f64`, `f16`,
+//! `bf16`, or a type parameter bounded by [`Float`], [`Int`], [`Number`] or [`Scalar`]) and arrays,
+//! `&[T]` or `&Array<T, N>` (read), `&mut [T]` or `&mut Array<T, N>` (written).
+//! Statements: `let`/`let mut` (also of tuples), assignment and compound assignment, `if`/`else` and
+//! `match` (also as values), `while`, `loop`, `for` over `a..b`/`a..=b` with `.rev()` and
+//! `.step_by(s)`, labeled `break`/`continue`, `return`; shared, dynamic and per-thread arrays,
+//! barriers, fences, atomics, warp collectives, `grid_sync()`, and calls of [`gpu_device`]
+//! functions (the README's feature table lists it all). Expressions: literals, arithmetic, comparison, logical and bitwise
 //! operators, `as` casts, `x[i]`, `x.len()`, the math methods of f32/f64 (`x.sqrt()`,
 //! `x.powf(y)`, `x.erf()`, ... see [`Float`]) and `abs`/`min`/`max`/`signum` on integers, and the
 //! intrinsics `thread_idx_x()`,
@@ -54,6 +57,8 @@
 //!   GPU if a CUDA driver and device exist, else the CPU backend).
 //! - `GPUJIT_DUMP_DIR=dir`: write every compiled specialization's IR, LLVM IR and PTX there.
 //! - `GPUJIT_CPU_THREADS=n`: worker threads of the CPU backend (default: all cores).
+//! - `GPUJIT_BOUNDSCHECK=1`: check array indices on the GPU too.
+//! - `GPUJIT_LIBDEVICE`, `GPUJIT_PTXAS`: where CUDA's libdevice and ptxas are (else searched for).
 
 pub use gpujit_macros::{gpu_device, gpu_kernel};
 pub use gpujit_runtime::{
