@@ -30,7 +30,7 @@
 //!
 //! ## The kernel language
 //! Parameters: scalars (`bool`, `i8`..`i64`, `u8`..`u64`, `isize`, `usize`, `f32`, `f64`, `f16`,
-//! `bf16`, or a type parameter bounded by [`Float`], [`Int`], [`Number`] or [`Scalar`]) and arrays,
+//! `bf16`, or a type parameter bounded by [`Float`](kernel_prelude::Float), [`Int`](kernel_prelude::Int), [`Number`](kernel_prelude::Number) or [`Scalar`](kernel_prelude::Scalar)) and arrays,
 //! `&[T]` or `&Array<T, N>` (read), `&mut [T]` or `&mut Array<T, N>` (written).
 //! Statements: `let`/`let mut` (also of tuples), assignment and compound assignment, `if`/`else` and
 //! `match` (also as values), `while`, `loop`, `for` over `a..b`/`a..=b` with `.rev()` and
@@ -38,7 +38,7 @@
 //! barriers, fences, atomics, warp collectives, `grid_sync()`, and calls of [`gpu_device`]
 //! functions (the README's feature table lists it all). Expressions: literals, arithmetic, comparison, logical and bitwise
 //! operators, `as` casts, `x[i]`, `x.len()`, the math methods of f32/f64 (`x.sqrt()`,
-//! `x.powf(y)`, `x.erf()`, ... see [`Float`]) and `abs`/`min`/`max`/`signum` on integers, and the
+//! `x.powf(y)`, `x.erf()`, ... see [`Float`](kernel_prelude::Float)) and `abs`/`min`/`max`/`signum` on integers, and the
 //! intrinsics `thread_idx_x()`,
 //! `block_idx_x()`, `block_dim_x()`, `grid_dim_x()` (and `_y`, `_z`), `grid(1)`, `grid_size(1)`,
 //! all `usize`. Options: `#[gpu_kernel(fastmath, launch_bounds = 256, max_registers = 64)]`.
