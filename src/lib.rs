@@ -61,9 +61,14 @@
 //! - `GPUJIT_LIBDEVICE`, `GPUJIT_PTXAS`: where CUDA's libdevice and ptxas are (else searched for).
 
 pub use gpujit_macros::{gpu_device, gpu_kernel};
+/// CUDA Array Interface v3: import (`CudaArrayInterface::import`) and export
+/// (`DeviceArray::cuda_array_interface`).
+pub use gpujit_runtime::cai;
+/// DLPack 1.x: import (`dlpack::DlpackTensor`) and export (`DeviceArray::into_dlpack`).
+pub use gpujit_runtime::dlpack;
 pub use gpujit_runtime::{
-    Arg, ArrayView, ArrayViewMut, Device, DeviceArray, DeviceId, Dims, Element, Error, IntoDims, Kernel, KernelArg, KernelArgs,
-    LaunchConfig, Layout, Result, Stream,
+    Arg, ArrayView, ArrayViewMut, Device, DeviceArray, DeviceId, Dims, Element, Error, ExternalArray, IntoDims, Kernel, KernelArg,
+    KernelArgs, LaunchConfig, Layout, Result, Stream,
 };
 
 /// The compiler: IR, specialization, lowering, targets (re-exported for introspection and tools).

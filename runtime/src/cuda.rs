@@ -36,6 +36,23 @@ pub fn device_count() -> usize {
     result::device::get_count().map(|n| n.max(0) as usize).unwrap_or(0)
 }
 
+/// The ordinal of the device that owns device pointer `ptr` (`cuPointerGetAttribute`).
+pub fn pointer_device(ptr: u64) -> Result<u32> {
+    init_driver()?;
+    let mut ordinal: i32 = -1;
+    // SAFETY: the output is a live i32, the size DEVICE_ORDINAL returns; the driver validates ptr.
+    unsafe {
+        sys::cuPointerGetAttribute(
+            &mut ordinal as *mut i32 as *mut c_void,
+            sys::CUpointer_attribute::CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL,
+            ptr,
+        )
+    }
+    .result()
+    .map_err(|e| Error::driver("cuPointerGetAttribute", e))?;
+    Ok(ordinal.max(0) as u32)
+}
+
 /// A CUDA device with its retained primary context and the limits launches are checked against.
 pub struct CudaDevice {
     pub(crate) ordinal: u32,
@@ -287,6 +304,24 @@ impl CudaFunction {
         }
         self.device.copy_to_device(ptr, &[0u64; 9])?;
         Ok(Some(record))
+    }
+}
+
+impl CudaDevice {
+    /// Makes `consumer` wait for the work queued so far on `producer`, without blocking the host:
+    /// an event recorded on the producer's stream that the consumer's stream waits for.
+    pub(crate) fn order_after(&self, producer: sys::CUstream, consumer: sys::CUstream) -> Result<()> {
+        self.bind()?;
+        let event = result::event::create(sys::CUevent_flags::CU_EVENT_DISABLE_TIMING).map_err(|e| Error::driver("cuEventCreate", e))?;
+        // SAFETY: event is fresh; both streams belong to this context (CAI's 1 and 2 are the
+        // driver's legacy and per-thread default streams); the event may be destroyed once the
+        // wait is queued (the driver releases it after use).
+        unsafe {
+            let r = result::event::record(event, producer)
+                .and_then(|_| result::stream::wait_event(consumer, event, sys::CUevent_wait_flags::CU_EVENT_WAIT_DEFAULT));
+            let _ = result::event::destroy(event);
+            r.map_err(|e| Error::driver("cuStreamWaitEvent", e))
+        }
     }
 }
 

@@ -204,6 +204,12 @@ impl Stream {
         &self.device
     }
 
+    /// The `CUstream` handle as an integer (0 on the CPU backend), as the CUDA Array Interface's
+    /// `stream` and DLPack's stream arguments take it.
+    pub fn as_raw(&self) -> u64 {
+        self.raw.as_ref().map(|s| s.raw as u64).unwrap_or(0)
+    }
+
     /// Waits until the work queued on this stream has finished.
     pub fn synchronize(&self) -> Result<()> {
         match &self.raw {

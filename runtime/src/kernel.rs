@@ -166,6 +166,14 @@ impl Kernel {
                     *p = unsafe { base.add(i) } as *mut c_void;
                 }
                 let stream = config.stream.and_then(|s| s.raw.as_ref()).map(|s| s.raw).unwrap_or(std::ptr::null_mut());
+                // Foreign arrays with pending work on their producer's stream: wait on an event.
+                for a in args {
+                    if let Arg::Array { wait: Some(producer), device, .. } = a {
+                        if let DeviceInner::Cuda(d) = &device.inner {
+                            d.order_after(*producer as cudarc::driver::sys::CUstream, stream)?;
+                        }
+                    }
+                }
                 if *cooperative {
                     let threads = block.iter().product::<u32>();
                     let blocks = grid.iter().map(|&g| g as u64).product::<u64>();

@@ -157,6 +157,7 @@ pub enum Arg<'a> {
         bits: u64,
     },
     /// `ptr` is element 0; `shape` and `strides` (in elements) hold `ndim` entries.
+    /// `wait`: a producer's stream (`CUstream`) whose work the launch must follow.
     Array {
         elem: ScalarType,
         ptr: u64,
@@ -165,6 +166,7 @@ pub enum Arg<'a> {
         strides: [i64; MAX_DIMS],
         writable: bool,
         device: &'a Device,
+        wait: Option<u64>,
     },
 }
 
@@ -223,7 +225,7 @@ impl<'a, T: Element> KernelArg<'a> for &'a mut DeviceArray<T> {
 fn array_arg<'a, T: Element>(array: &'a DeviceArray<T>, base: u64, layout: &Layout, writable: bool) -> Arg<'a> {
     let (shape, strides) = layout.dims();
     let ptr = view_address::<T>(base, layout);
-    Arg::Array { elem: T::TYPE, ptr, ndim: layout.shape.len() as u8, shape, strides, writable, device: &array.device }
+    Arg::Array { elem: T::TYPE, ptr, ndim: layout.shape.len() as u8, shape, strides, writable, device: &array.device, wait: None }
 }
 
 impl<'a, T: Element> KernelArg<'a> for ArrayView<'a, T> {

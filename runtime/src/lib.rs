@@ -6,16 +6,20 @@
 //! launch) → [`cuda`] / [`cpu`] (the two backends). [`dump`] implements `GPUJIT_DUMP_DIR`.
 
 pub mod array;
+pub mod cai;
 mod cpu;
 pub mod cuda;
 pub mod device;
+pub mod dlpack;
 pub mod dump;
 pub mod error;
+pub mod external;
 pub mod kernel;
 pub mod launch;
 
 pub use array::{ArrayView, ArrayViewMut, DeviceArray, Element, Layout};
 pub use device::{Device, DeviceId, Stream};
 pub use error::{Error, Result};
+pub use external::ExternalArray;
 pub use kernel::Kernel;
 pub use launch::{Arg, Dims, IntoDims, KernelArg, KernelArgs, LaunchConfig};

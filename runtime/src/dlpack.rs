@@ -1,0 +1,369 @@
+//! DLPack 1.x: importing tensors other libraries made and exporting ours, with no copies.
+//!
+//! The `#[repr(C)]` structs follow `dlpack.h` (ABI frozen for major version 1); their sizes and
+//! field offsets are checked at compile time. An imported tensor is owned by a [`DlpackTensor`],
+//! which calls the producer's deleter exactly once when dropped, also when the import fails half
+//! way. Rules, per the DLPack specification: strides are in elements and may be NULL (compact
+//! row-major); element 0 is at `data + byte_offset`; versioned tensors of another major version
+//! are refused after calling their deleter; the READ_ONLY flag makes the array read-only.
+
+use crate::array::{DeviceArray, Element, Layout};
+use crate::device::{Device, DeviceId};
+use crate::error::{Error, Result};
+use crate::external::ExternalArray;
+use gpujit_codegen::ScalarType;
+use std::ffi::c_void;
+use std::marker::PhantomData;
+use std::mem::{offset_of, size_of};
+
+/// `DLDeviceType` values gpujit understands.
+pub mod device_type {
+    pub const CPU: i32 = 1;
+    pub const CUDA: i32 = 2;
+    pub const CUDA_HOST: i32 = 3;
+    pub const CUDA_MANAGED: i32 = 13;
+}
+
+/// `DLDataTypeCode` values gpujit understands.
+pub mod type_code {
+    pub const INT: u8 = 0;
+    pub const UINT: u8 = 1;
+    pub const FLOAT: u8 = 2;
+    pub const BFLOAT: u8 = 4;
+    pub const BOOL: u8 = 6;
+}
+
+/// `DLManagedTensorVersioned::flags` bits.
+pub const FLAG_READ_ONLY: u64 = 1;
+pub const FLAG_IS_COPIED: u64 = 2;
+
+#[repr(C)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct DLDevice {
+    pub device_type: i32,
+    pub device_id: i32,
+}
+
+#[repr(C)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct DLDataType {
+    pub code: u8,
+    pub bits: u8,
+    pub lanes: u16,
+}
+
+#[repr(C)]
+#[derive(Copy, Clone, Debug)]
+pub struct DLTensor {
+    pub data: *mut c_void,
+    pub device: DLDevice,
+    pub ndim: i32,
+    pub dtype: DLDataType,
+    pub shape: *mut i64,
+    pub strides: *mut i64,
+    pub byte_offset: u64,
+}
+
+/// The legacy (unversioned) managed tensor.
+#[repr(C)]
+pub struct DLManagedTensor {
+    pub dl_tensor: DLTensor,
+    pub manager_ctx: *mut c_void,
+    pub deleter: Option<unsafe extern "C" fn(*mut DLManagedTensor)>,
+}
+
+#[repr(C)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct DLPackVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+/// The versioned managed tensor (DLPack ≥ 1.0).
+#[repr(C)]
+pub struct DLManagedTensorVersioned {
+    pub version: DLPackVersion,
+    pub manager_ctx: *mut c_void,
+    pub deleter: Option<unsafe extern "C" fn(*mut DLManagedTensorVersioned)>,
+    pub flags: u64,
+    pub dl_tensor: DLTensor,
+}
+
+/// The DLPack version gpujit produces.
+pub const VERSION: DLPackVersion = DLPackVersion { major: 1, minor: 1 };
+
+// The ABI of dlpack.h on 64-bit targets.
+const _: () = {
+    assert!(size_of::<DLDevice>() == 8);
+    assert!(size_of::<DLDataType>() == 4);
+    assert!(size_of::<DLTensor>() == 48);
+    assert!(offset_of!(DLTensor, device) == 8);
+    assert!(offset_of!(DLTensor, ndim) == 16);
+    assert!(offset_of!(DLTensor, dtype) == 20);
+    assert!(offset_of!(DLTensor, shape) == 24);
+    assert!(offset_of!(DLTensor, strides) == 32);
+    assert!(offset_of!(DLTensor, byte_offset) == 40);
+    assert!(size_of::<DLManagedTensor>() == 64);
+    assert!(offset_of!(DLManagedTensor, deleter) == 56);
+    assert!(size_of::<DLManagedTensorVersioned>() == 80);
+    assert!(offset_of!(DLManagedTensorVersioned, flags) == 24);
+    assert!(offset_of!(DLManagedTensorVersioned, dl_tensor) == 32);
+};
+
+/// The scalar type of a DLPack dtype (lanes must be 1).
+pub fn scalar_type(t: DLDataType) -> Result<ScalarType> {
+    if t.lanes != 1 {
+        return Err(Error::Array(format!("DLPack dtype with {} lanes: only scalars (1 lane) are supported", t.lanes)));
+    }
+    use type_code::*;
+    Ok(match (t.code, t.bits) {
+        (BOOL, 8) => ScalarType::Bool,
+        (INT, 8) => ScalarType::I8,
+        (INT, 16) => ScalarType::I16,
+        (INT, 32) => ScalarType::I32,
+        (INT, 64) => ScalarType::I64,
+        (UINT, 8) => ScalarType::U8,
+        (UINT, 16) => ScalarType::U16,
+        (UINT, 32) => ScalarType::U32,
+        (UINT, 64) => ScalarType::U64,
+        (FLOAT, 16) => ScalarType::F16,
+        (FLOAT, 32) => ScalarType::F32,
+        (FLOAT, 64) => ScalarType::F64,
+        (BFLOAT, 16) => ScalarType::BF16,
+        (code, bits) => return Err(Error::Array(format!("DLPack dtype code {code} with {bits} bits is not supported"))),
+    })
+}
+
+/// The DLPack dtype of a scalar type.
+pub fn dl_data_type(t: ScalarType) -> DLDataType {
+    use type_code::*;
+    let code = match t {
+        ScalarType::Bool => BOOL,
+        ScalarType::BF16 => BFLOAT,
+        t if t.is_float() => FLOAT,
+        t if t.is_signed_int() => INT,
+        _ => UINT,
+    };
+    let bits = if t == ScalarType::Bool { 8 } else { 8 * t.size_bytes() as u8 };
+    DLDataType { code, bits, lanes: 1 }
+}
+
+enum Managed {
+    Legacy(*mut DLManagedTensor),
+    Versioned(*mut DLManagedTensorVersioned),
+}
+
+/// An imported DLPack tensor: calls the producer's deleter exactly once, when dropped.
+pub struct DlpackTensor {
+    managed: Managed,
+}
+
+// SAFETY: DLPack tensors are handed across threads by design (the deleter may run anywhere); the
+// struct only holds the pointer and calls the deleter once.
+unsafe impl Send for DlpackTensor {}
+
+impl Drop for DlpackTensor {
+    fn drop(&mut self) {
+        // SAFETY: the pointer was given to us with ownership (the DLPack contract) and is released
+        // exactly once, here; a NULL deleter means there is nothing to release.
+        unsafe {
+            match self.managed {
+                Managed::Legacy(p) => {
+                    if let Some(d) = (*p).deleter {
+                        d(p)
+                    }
+                }
+                Managed::Versioned(p) => {
+                    if let Some(d) = (*p).deleter {
+                        d(p)
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl DlpackTensor {
+    /// Takes ownership of a legacy `DLManagedTensor` (a `dltensor` capsule's pointer).
+    ///
+    /// # Safety
+    /// `ptr` must be a valid `DLManagedTensor` the caller owns and gives up: gpujit calls its
+    /// deleter exactly once.
+    pub unsafe fn from_legacy(ptr: *mut DLManagedTensor) -> Result<DlpackTensor> {
+        if ptr.is_null() {
+            return Err(Error::Array("a NULL DLManagedTensor".into()));
+        }
+        Ok(DlpackTensor { managed: Managed::Legacy(ptr) })
+    }
+
+    /// Takes ownership of a `DLManagedTensorVersioned` (a `dltensor_versioned` capsule's pointer).
+    /// A tensor of another major version is refused, after its deleter has run.
+    ///
+    /// # Safety
+    /// `ptr` must be a valid `DLManagedTensorVersioned` the caller owns and gives up: gpujit calls
+    /// its deleter exactly once.
+    pub unsafe fn from_versioned(ptr: *mut DLManagedTensorVersioned) -> Result<DlpackTensor> {
+        if ptr.is_null() {
+            return Err(Error::Array("a NULL DLManagedTensorVersioned".into()));
+        }
+        let tensor = DlpackTensor { managed: Managed::Versioned(ptr) };
+        // SAFETY: ptr is valid (the caller's promise); only the version is read before checking it.
+        let version = unsafe { (*ptr).version };
+        if version.major != VERSION.major {
+            drop(tensor);
+            return Err(Error::Array(format!("DLPack major version {} is not supported (gpujit reads {})", version.major, VERSION.major)));
+        }
+        Ok(tensor)
+    }
+
+    fn tensor(&self) -> &DLTensor {
+        // SAFETY: the managed tensor stays valid until the deleter runs, in Drop.
+        unsafe {
+            match self.managed {
+                Managed::Legacy(p) => &(*p).dl_tensor,
+                Managed::Versioned(p) => &(*p).dl_tensor,
+            }
+        }
+    }
+
+    /// The versioned tensor's flags (0 for legacy tensors).
+    pub fn flags(&self) -> u64 {
+        match self.managed {
+            Managed::Legacy(_) => 0,
+            // SAFETY: valid until Drop.
+            Managed::Versioned(p) => unsafe { (*p).flags },
+        }
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.flags() & FLAG_READ_ONLY != 0
+    }
+
+    /// The tensor as a kernel argument, borrowing this import. A 0-d tensor is one element.
+    pub fn array(&self) -> Result<ExternalArray<'_>> {
+        let t = *self.tensor();
+        let elem = scalar_type(t.dtype)?;
+        let device = match t.device.device_type {
+            device_type::CPU | device_type::CUDA_HOST => Device::cpu(),
+            device_type::CUDA | device_type::CUDA_MANAGED => Device::cuda(t.device.device_id.max(0) as u32)?,
+            other => {
+                return Err(Error::Array(format!("DLPack device type {other} is not supported (CPU, CUDA, CUDA host and managed are)")))
+            }
+        };
+        if t.ndim < 0 || t.ndim as usize > gpujit_codegen::specialize::MAX_DIMS {
+            return Err(Error::Array(format!("a DLPack tensor of {} dimensions (kernels take 0 to 4)", t.ndim)));
+        }
+        let n = t.ndim as usize;
+        // SAFETY: shape (and strides, when not NULL) hold ndim entries for a valid tensor.
+        let (shape, strides): (Vec<i64>, Option<Vec<i64>>) = unsafe {
+            let shape = if n == 0 { Vec::new() } else { std::slice::from_raw_parts(t.shape, n).to_vec() };
+            let strides = (!t.strides.is_null() && n > 0).then(|| std::slice::from_raw_parts(t.strides, n).to_vec());
+            (shape, strides)
+        };
+        if shape.iter().any(|s| *s < 0) {
+            return Err(Error::Array(format!("negative extents {shape:?}")));
+        }
+        let (mut shape, mut strides): (Vec<usize>, Vec<isize>) = match strides {
+            Some(s) => (shape.iter().map(|v| *v as usize).collect(), s.iter().map(|v| *v as isize).collect()),
+            None => {
+                let l = Layout::contiguous(&shape.iter().map(|v| *v as usize).collect::<Vec<_>>());
+                (l.shape, l.strides)
+            }
+        };
+        if n == 0 {
+            shape = vec![1];
+            strides = vec![1];
+        }
+        let ptr = (t.data as u64).wrapping_add(t.byte_offset);
+        // SAFETY: the tensor's memory stays valid while `self` (which the result borrows) lives.
+        let mut a = unsafe { ExternalArray::from_raw_parts(&device, elem, ptr, &shape, Some(&strides), self.is_read_only())? };
+        a._owner = PhantomData;
+        Ok(a)
+    }
+
+    /// The tensor's device, as DLPack gives it.
+    pub fn dl_device(&self) -> DLDevice {
+        self.tensor().device
+    }
+}
+
+/// What an exported tensor's deleter frees: the array and the shape and strides the tensor points to.
+struct Export<T: Element> {
+    _array: DeviceArray<T>,
+    shape: Vec<i64>,
+    strides: Vec<i64>,
+}
+
+unsafe extern "C" fn delete_versioned<T: Element>(p: *mut DLManagedTensorVersioned) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: `p` and its manager_ctx were made by `into_dlpack` from Boxes, and the consumer calls
+    // the deleter once.
+    unsafe {
+        let m = Box::from_raw(p);
+        drop(Box::from_raw(m.manager_ctx as *mut Export<T>));
+    }
+}
+
+unsafe extern "C" fn delete_legacy<T: Element>(p: *mut DLManagedTensor) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: as for `delete_versioned`.
+    unsafe {
+        let m = Box::from_raw(p);
+        drop(Box::from_raw(m.manager_ctx as *mut Export<T>));
+    }
+}
+
+fn dl_device_of(d: DeviceId) -> DLDevice {
+    match d {
+        DeviceId::Cpu => DLDevice { device_type: device_type::CPU, device_id: 0 },
+        DeviceId::Cuda(n) => DLDevice { device_type: device_type::CUDA, device_id: n as i32 },
+    }
+}
+
+impl<T: Element> DeviceArray<T> {
+    fn export(self) -> (Box<Export<T>>, DLTensor) {
+        let shape: Vec<i64> = self.shape.iter().map(|v| *v as i64).collect();
+        let strides: Vec<i64> = Layout::contiguous(&self.shape).strides.iter().map(|v| *v as i64).collect();
+        let device = dl_device_of(self.device.id());
+        let data = self.address() as *mut c_void;
+        let mut ctx = Box::new(Export { _array: self, shape, strides });
+        let tensor = DLTensor {
+            data,
+            device,
+            ndim: ctx.shape.len() as i32,
+            dtype: dl_data_type(T::TYPE),
+            shape: ctx.shape.as_mut_ptr(),
+            strides: ctx.strides.as_mut_ptr(),
+            byte_offset: 0,
+        };
+        (ctx, tensor)
+    }
+
+    /// Gives the array to a DLPack consumer as a `DLManagedTensorVersioned` (DLPack 1.1). The
+    /// consumer owns it and frees it (and the array) by calling its deleter once.
+    pub fn into_dlpack(self) -> *mut DLManagedTensorVersioned {
+        let (ctx, dl_tensor) = self.export();
+        Box::into_raw(Box::new(DLManagedTensorVersioned {
+            version: VERSION,
+            manager_ctx: Box::into_raw(ctx) as *mut c_void,
+            deleter: Some(delete_versioned::<T>),
+            flags: 0,
+            dl_tensor,
+        }))
+    }
+
+    /// As [`DeviceArray::into_dlpack`], as a legacy `DLManagedTensor` for consumers that predate
+    /// DLPack 1.0.
+    pub fn into_dlpack_legacy(self) -> *mut DLManagedTensor {
+        let (ctx, dl_tensor) = self.export();
+        Box::into_raw(Box::new(DLManagedTensor {
+            dl_tensor,
+            manager_ctx: Box::into_raw(ctx) as *mut c_void,
+            deleter: Some(delete_legacy::<T>),
+        }))
+    }
+}
