@@ -2489,7 +2489,7 @@ pub fn dlpack_conformance(h: &Harness) {
     // SAFETY: as above.
     let t = unsafe { DlpackTensor::from_versioned(m) }.unwrap();
     let mut ro = t.array().unwrap();
-    let src = DeviceArray::from_shape(&h.dev, &[4, 6], &vec![-1.0f32; 24]).unwrap();
+    let src = DeviceArray::from_shape(&h.dev, &[4, 6], &[-1.0f32; 24]).unwrap();
     let e = h.run(&copy_2d, ((6, 4), (1, 1)), (&src, &mut ro)).unwrap_err();
     assert!(matches!(&e, Error::ReadOnly { param, .. } if param == "out"), "{e}");
     drop(t);
