@@ -24,7 +24,7 @@ use crate::error::CompileError;
 use crate::ir::{self, ParamType};
 use crate::lower::{self, counted_loop, memory_type};
 use crate::math::MathFn;
-use crate::target::{SpecialReg, Target};
+use crate::target::{write_oob_fields, SpecialReg, Target};
 use crate::types::ScalarType;
 use inkwell::attributes::AttributeLoc;
 use inkwell::builder::{Builder, BuilderError};
@@ -194,37 +194,16 @@ impl Target for HostTarget {
     ) -> Result<(), BuilderError> {
         let cx = module.get_context();
         let i64t = cx.i64_type();
-        let (ctx, rec) = ctx_params(body);
+        let rec = ctx_params(body).1;
         let flag = b.build_load(i64t, rec, "oobflag")?.into_int_value();
         let first = b.build_int_compare(inkwell::IntPredicate::EQ, flag, i64t.const_zero(), "oobfirst")?;
         let write = cx.append_basic_block(body, "oob.record");
         let done = cx.append_basic_block(body, "oob.done");
         b.build_conditional_branch(first, write, done)?;
         b.position_at_end(write);
-        let field = |i: u64| -> Result<_, BuilderError> {
-            // SAFETY (of the generated code): the record is [u64; OOB_RECORD_LEN] and i < 9.
-            unsafe { b.build_in_bounds_gep(i64t, rec, &[i64t.const_int(i, false)], "oobfield") }
-        };
-        b.build_store(field(0)?, i64t.const_int(1, false))?;
-        // The array number, and the axis in the high half.
-        let shifted = b.build_left_shift(axis, i64t.const_int(32, false), "axis")?;
-        b.build_store(field(1)?, b.build_or(shifted, i64t.const_int(array as u64, false), "arrayaxis")?)?;
-        b.build_store(field(2)?, index)?;
-        let regs = [
-            SpecialReg::Tid(Dim::X),
-            SpecialReg::Tid(Dim::Y),
-            SpecialReg::Tid(Dim::Z),
-            SpecialReg::Ctaid(Dim::X),
-            SpecialReg::Ctaid(Dim::Y),
-            SpecialReg::Ctaid(Dim::Z),
-        ];
-        for (k, reg) in regs.into_iter().enumerate() {
-            // SAFETY (of the generated code): sregs is [u32; 12] at the start of the context.
-            let a = unsafe { b.build_in_bounds_gep(cx.i32_type(), ctx, &[i64t.const_int(reg.host_slot(), false)], "ctxslot")? };
-            let v = b.build_load(cx.i32_type(), a, "reg")?.into_int_value();
-            let v = b.build_int_z_extend(v, i64t, "reg64")?;
-            b.build_store(field(3 + k as u64)?, v)?;
-        }
+        // Claim the record: its flag is set once, by the first bad access.
+        b.build_store(rec, i64t.const_int(1, false))?;
+        write_oob_fields(self, module, b, body, rec, array, index, axis)?;
         b.build_unconditional_branch(done)?;
         b.position_at_end(done);
         Ok(())

@@ -9,7 +9,7 @@ use crate::error::CompileError;
 use crate::ir;
 use crate::lower;
 use crate::math::MathFn;
-use crate::target::{SpecialReg, Target};
+use crate::target::{write_oob_fields, SpecialReg, Target};
 use crate::toolchain;
 use crate::types::ScalarType;
 use inkwell::builder::{Builder, BuilderError};
@@ -379,25 +379,7 @@ impl Target for NvptxTarget {
         let done = cx.append_basic_block(f, "oob.done");
         b.build_conditional_branch(won, write, done)?;
         b.position_at_end(write);
-        let field = |i: u64| -> Result<PointerValue<'ctx>, BuilderError> {
-            // SAFETY (of the generated code): the record is [u64; 9] and i < 9.
-            unsafe { b.build_in_bounds_gep(i64t, record, &[i64t.const_int(i, false)], "oobfield") }
-        };
-        let shifted = b.build_left_shift(axis, i64t.const_int(32, false), "axis")?;
-        b.build_store(field(1)?, b.build_or(shifted, i64t.const_int(array as u64, false), "arrayaxis")?)?;
-        b.build_store(field(2)?, index)?;
-        let regs = [
-            SpecialReg::Tid(Dim::X),
-            SpecialReg::Tid(Dim::Y),
-            SpecialReg::Tid(Dim::Z),
-            SpecialReg::Ctaid(Dim::X),
-            SpecialReg::Ctaid(Dim::Y),
-            SpecialReg::Ctaid(Dim::Z),
-        ];
-        for (k, reg) in regs.into_iter().enumerate() {
-            let v = self.read_special(module, b, f, reg)?;
-            b.build_store(field(3 + k as u64)?, b.build_int_z_extend(v, i64t, "reg64")?)?;
-        }
+        write_oob_fields(self, module, b, f, record, array, index, axis)?;
         b.build_unconditional_branch(done)?;
         b.position_at_end(done);
         Ok(())

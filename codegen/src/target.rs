@@ -50,6 +50,43 @@ impl SpecialReg {
     }
 }
 
+/// Fills fields 1 to 8 of an out-of-bounds record at `record` (`[u64; 9]`): the array number
+/// with the axis in the high half, the index, then the thread and block indices, read through
+/// `target`. (Field 0, the flag, is the target's: it decides who may write the record.)
+#[allow(clippy::too_many_arguments)]
+pub fn write_oob_fields<'ctx>(
+    target: &dyn Target,
+    module: &Module<'ctx>,
+    b: &Builder<'ctx>,
+    body: FunctionValue<'ctx>,
+    record: PointerValue<'ctx>,
+    array: u32,
+    index: IntValue<'ctx>,
+    axis: IntValue<'ctx>,
+) -> Result<(), BuilderError> {
+    let i64t = module.get_context().i64_type();
+    let field = |i: u64| -> Result<PointerValue<'ctx>, BuilderError> {
+        // SAFETY (of the generated code): the record is [u64; 9] and i < 9.
+        unsafe { b.build_in_bounds_gep(i64t, record, &[i64t.const_int(i, false)], "oobfield") }
+    };
+    let shifted = b.build_left_shift(axis, i64t.const_int(32, false), "axis")?;
+    b.build_store(field(1)?, b.build_or(shifted, i64t.const_int(array as u64, false), "arrayaxis")?)?;
+    b.build_store(field(2)?, index)?;
+    let regs = [
+        SpecialReg::Tid(Dim::X),
+        SpecialReg::Tid(Dim::Y),
+        SpecialReg::Tid(Dim::Z),
+        SpecialReg::Ctaid(Dim::X),
+        SpecialReg::Ctaid(Dim::Y),
+        SpecialReg::Ctaid(Dim::Z),
+    ];
+    for (k, reg) in regs.into_iter().enumerate() {
+        let v = target.read_special(module, b, body, reg)?;
+        b.build_store(field(3 + k as u64)?, b.build_int_z_extend(v, i64t, "reg64")?)?;
+    }
+    Ok(())
+}
+
 /// The hooks of one code-generation target.
 pub trait Target {
     /// Short name used in dumps and errors (`nvptx`, `host`).
