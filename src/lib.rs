@@ -66,6 +66,8 @@ pub use gpujit_macros::{gpu_device, gpu_kernel};
 pub use gpujit_runtime::cai;
 /// DLPack 1.x: import (`dlpack::DlpackTensor`) and export (`DeviceArray::into_dlpack`).
 pub use gpujit_runtime::dlpack;
+/// The `ndarray` crate gpujit converts host arrays from and to.
+pub use gpujit_runtime::ndarray;
 pub use gpujit_runtime::{
     Arg, ArrayView, ArrayViewMut, Device, DeviceArray, DeviceId, Dims, Element, Error, ExternalArray, IntoDims, Kernel, KernelArg,
     KernelArgs, LaunchConfig, Layout, Result, Stream,

@@ -187,3 +187,36 @@ fn device_recursion_is_an_error() {
     let e = launch!(recursive[1, 1](&mut out)).unwrap_err();
     assert!(matches!(e, gpujit::Error::Compile(_)) && e.to_string().contains("`countdown` calls itself"), "{e}");
 }
+
+#[gpu_kernel]
+fn scale_2d(a: &Array<f64, 2>, k: f64, out: &mut Array<f64, 2>) {
+    let (j, i) = grid(2);
+    if i < a.shape(0) && j < a.shape(1) {
+        out[[i, j]] = a[[i, j]] * k;
+    }
+}
+
+/// Host `ndarray` arrays: copied to and from device arrays, and borrowed as kernel arguments on
+/// the CPU backend without copies, whatever their strides.
+#[test]
+fn ndarray_interop() {
+    use gpujit::ndarray::{s, Array2};
+    let dev = Device::cpu();
+    let a = Array2::from_shape_fn((5, 7), |(i, j)| (i * 10 + j) as f64);
+    // A transposed (non-contiguous) input copies into a C-contiguous device array.
+    let d = DeviceArray::from_ndarray(&dev, &a.t()).unwrap();
+    assert_eq!(d.shape(), &[7, 5]);
+    assert_eq!(d.to_ndarray().unwrap(), a.t().into_dyn());
+    // A reversed, sliced view in; an ndarray out, written in place.
+    let view = a.slice(s![..;-1, 1..6]);
+    let input = gpujit::ExternalArray::from_ndarray(&view).unwrap();
+    assert_eq!((input.shape(), input.strides()), (&[5usize, 5][..], &[-7isize, 1][..]));
+    let mut out = Array2::<f64>::zeros((5, 5));
+    let mut output = gpujit::ExternalArray::from_ndarray_mut(&mut out).unwrap();
+    launch!(scale_2d[(5, 5), (1, 1)](&input, 2.0f64, &mut output)).unwrap();
+    drop(output);
+    assert_eq!(out, view.mapv(|v| v * 2.0));
+    // A read-only borrow cannot be written.
+    let e = launch!(scale_2d[(5, 5), (1, 1)](&input, 2.0f64, &mut gpujit::ExternalArray::from_ndarray(&a).unwrap())).unwrap_err();
+    assert!(matches!(e, gpujit::Error::ReadOnly { .. }), "{e}");
+}

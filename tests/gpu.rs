@@ -75,3 +75,31 @@ fn concurrent_launches() {
         }
     });
 }
+
+#[gpu_kernel]
+fn double_into(x: &[f32], out: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i] = 2.0 * x[i];
+    }
+}
+
+/// cudarc `CudaSlice`s as kernel arguments: borrowed, ordered after the slice's stream.
+#[test]
+fn cudarc_slices() {
+    let Some(_h) = Harness::gpu() else { return };
+    let ctx = cudarc::driver::CudaContext::new(0).unwrap();
+    let stream = ctx.default_stream();
+    let host: Vec<f32> = (0..5000).map(|i| i as f32 * 0.25).collect();
+    let x = stream.memcpy_stod(&host).unwrap();
+    let mut out = stream.memcpy_stod(&vec![0.0f32; host.len()]).unwrap();
+    {
+        let xa = gpujit::ExternalArray::from_cuda_slice(&x).unwrap();
+        let mut oa = gpujit::ExternalArray::from_cuda_slice_mut(&mut out).unwrap();
+        assert!(xa.is_read_only() && !oa.is_read_only());
+        launch!(double_into[host.len().div_ceil(256), 256](&xa, &mut oa)).unwrap();
+        xa.device().synchronize().unwrap();
+    }
+    let got = stream.memcpy_dtov(&out).unwrap();
+    assert_eq!(got, host.iter().map(|v| 2.0 * v).collect::<Vec<_>>());
+}

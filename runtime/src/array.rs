@@ -439,3 +439,21 @@ view_methods!(ArrayViewMut);
 pub(crate) fn view_address<T: Element>(base: u64, layout: &Layout) -> u64 {
     (base as i64).wrapping_add(layout.offset as i64 * T::TYPE.size_bytes() as i64) as u64
 }
+
+impl<T: Element> DeviceArray<T> {
+    /// Copies a host `ndarray` array (any layout) to a new C-contiguous array on `device`.
+    pub fn from_ndarray<S: ndarray::Data<Elem = T>, D: ndarray::Dimension>(
+        device: &Device,
+        a: &ndarray::ArrayBase<S, D>,
+    ) -> Result<DeviceArray<T>> {
+        let shape: Vec<usize> = if a.ndim() == 0 { vec![1] } else { a.shape().to_vec() };
+        let data: Vec<T> = a.iter().copied().collect();
+        DeviceArray::from_shape(device, &shape, &data)
+    }
+
+    /// Copies the array back into an `ndarray` array of its shape.
+    pub fn to_ndarray(&self) -> Result<ndarray::ArrayD<T>> {
+        let data = self.to_vec()?;
+        ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&self.shape), data).map_err(|e| Error::Array(format!("to_ndarray: {e}")))
+    }
+}

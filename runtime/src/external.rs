@@ -118,3 +118,76 @@ impl<'a, 'b: 'a> KernelArg<'a> for &'a mut ExternalArray<'b> {
         self.arg(writable)
     }
 }
+
+impl<'a> ExternalArray<'a> {
+    /// A host `ndarray` array as a kernel argument on the CPU backend, without copying (any
+    /// strides, negative ones included). Read-only: pass it for `&` parameters.
+    pub fn from_ndarray<T: crate::array::Element, S: ndarray::Data<Elem = T>, D: ndarray::Dimension>(
+        a: &'a ndarray::ArrayBase<S, D>,
+    ) -> Result<ExternalArray<'a>> {
+        let (shape, strides) = ndarray_dims(a.shape(), a.strides());
+        // SAFETY: the borrow of `a` (for 'a) keeps the memory alive and unwritten by others; its
+        // shape and strides describe exactly the elements it owns.
+        unsafe { ExternalArray::from_raw_parts(&Device::cpu(), T::TYPE, a.as_ptr() as u64, &shape, Some(&strides), true) }
+    }
+
+    /// As [`ExternalArray::from_ndarray`], writable: for `&mut` parameters.
+    pub fn from_ndarray_mut<T: crate::array::Element, S: ndarray::DataMut<Elem = T>, D: ndarray::Dimension>(
+        a: &'a mut ndarray::ArrayBase<S, D>,
+    ) -> Result<ExternalArray<'a>> {
+        let (shape, strides) = ndarray_dims(a.shape(), a.strides());
+        // SAFETY: the exclusive borrow of `a` (for 'a) keeps the memory alive and untouched by
+        // anyone else; its shape and strides describe exactly the elements it owns.
+        unsafe { ExternalArray::from_raw_parts(&Device::cpu(), T::TYPE, a.as_mut_ptr() as u64, &shape, Some(&strides), false) }
+    }
+}
+
+/// A 0-d array is one element.
+fn ndarray_dims(shape: &[usize], strides: &[isize]) -> (Vec<usize>, Vec<isize>) {
+    if shape.is_empty() {
+        (vec![1], vec![1])
+    } else {
+        (shape.to_vec(), strides.to_vec())
+    }
+}
+
+impl<'a> ExternalArray<'a> {
+    fn from_cuda<T: crate::array::Element>(
+        ptr: u64,
+        len: usize,
+        ordinal: usize,
+        stream: u64,
+        read_only: bool,
+    ) -> Result<ExternalArray<'a>> {
+        let device = Device::cuda(ordinal as u32)?;
+        // SAFETY: the caller borrows the slice for 'a (see the public constructors), which keeps
+        // its allocation alive on `device`; `len` elements of T start at `ptr`.
+        let mut a = unsafe { ExternalArray::from_raw_parts(&device, T::TYPE, if len == 0 { 0 } else { ptr }, &[len], None, read_only)? };
+        // Launches wait for the work cudarc queued on the slice's stream.
+        a.producer_stream = Some(stream);
+        Ok(a)
+    }
+
+    /// A cudarc `CudaSlice` as a read-only kernel argument, borrowed (never freed by gpujit).
+    /// Launches wait for the work queued on the slice's stream; work cudarc queues there after a
+    /// launch is not ordered after the kernel: synchronize first (e.g. `Device::synchronize`).
+    pub fn from_cuda_slice<T: crate::array::Element + cudarc::driver::DeviceRepr>(
+        slice: &'a cudarc::driver::CudaSlice<T>,
+    ) -> Result<ExternalArray<'a>> {
+        use cudarc::driver::DevicePtr;
+        let stream = slice.stream().clone();
+        let (ptr, _read) = slice.device_ptr(&stream);
+        ExternalArray::from_cuda::<T>(ptr, slice.len(), slice.ordinal(), stream.cu_stream() as u64, true)
+    }
+
+    /// As [`ExternalArray::from_cuda_slice`], writable: for `&mut` parameters.
+    pub fn from_cuda_slice_mut<T: crate::array::Element + cudarc::driver::DeviceRepr>(
+        slice: &'a mut cudarc::driver::CudaSlice<T>,
+    ) -> Result<ExternalArray<'a>> {
+        use cudarc::driver::DevicePtrMut;
+        let stream = slice.stream().clone();
+        let (len, ordinal) = (slice.len(), slice.ordinal());
+        let (ptr, _write) = slice.device_ptr_mut(&stream);
+        ExternalArray::from_cuda::<T>(ptr, len, ordinal, stream.cu_stream() as u64, false)
+    }
+}

@@ -23,3 +23,5 @@ pub use error::{Error, Result};
 pub use external::ExternalArray;
 pub use kernel::Kernel;
 pub use launch::{Arg, Dims, IntoDims, KernelArg, KernelArgs, LaunchConfig};
+/// The `ndarray` version gpujit's conversions take.
+pub use ndarray;
