@@ -426,6 +426,13 @@ impl<'a> Infer<'a> {
         (self.locals.len() - 1) as LocalId
     }
 
+    /// Binds `name` in the innermost scope (the kernel's own scope is always there).
+    fn declare(&mut self, name: &str, b: Binding) {
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.insert(name.to_string(), b);
+        }
+    }
+
     fn lookup(&self, name: &str) -> Option<Binding> {
         self.scopes.iter().rev().find_map(|s| s.get(name).copied())
     }
@@ -492,7 +499,7 @@ impl<'a> Infer<'a> {
                 }
                 let local = self.new_local(name, slot);
                 self.decl_local.insert(s as *const _, local);
-                self.scopes.last_mut().expect("scope").insert(name.clone(), Binding::Local(local));
+                self.declare(name, Binding::Local(local));
                 Ok(())
             }
             ast::Stmt::Assign { place, op, value, span } => {
@@ -605,14 +612,14 @@ impl<'a> Infer<'a> {
                 }
                 self.shared.push(ir::SharedArray { name: name.clone(), elem, dims: dims.clone() });
                 let r = ArrayRef::Shared((self.shared.len() - 1) as u32);
-                self.scopes.last_mut().expect("scope").insert(name.clone(), Binding::Array(r));
+                self.declare(name, Binding::Array(r));
                 Ok(())
             }
             ast::Stmt::Local { name, elem, len, .. } => {
                 let elem = self.type_of_ref(elem);
                 self.local_arrays.push(ir::LocalArray { name: name.clone(), elem, len: *len });
                 let r = ArrayRef::Local((self.local_arrays.len() - 1) as u32);
-                self.scopes.last_mut().expect("scope").insert(name.clone(), Binding::Array(r));
+                self.declare(name, Binding::Array(r));
                 Ok(())
             }
         }
