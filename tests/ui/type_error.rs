@@ -4,7 +4,7 @@ use gpujit::prelude::*;
 #[gpu_kernel]
 fn k(x: &[f32], out: &mut [f32]) {
     let i = grid(1);
-    out[i] = x[i] + 1;
+    out[i] = x[i] > 0.0;
 }
 
 fn main() {}
