@@ -372,8 +372,11 @@ impl Cx<'_> {
                 }
             }
         }
-        if let syn::Type::Paren(p) = ty {
-            return self.scalar_type(&p.elem);
+        match ty {
+            syn::Type::Paren(p) => return self.scalar_type(&p.elem),
+            // `macro_rules!` passes a `$t:ty` fragment as an invisible group.
+            syn::Type::Group(g) => return self.scalar_type(&g.elem),
+            _ => {}
         }
         err(ty.span(), "expected a scalar type (bool, i8..i64, u8..u64, isize, usize, f32, f64) or a type parameter of the kernel")
     }

@@ -54,6 +54,7 @@ macro_rules! for_each_case {
             broadcast_views,
             dlpack_conformance,
             cuda_array_interface_rules,
+            cast_matrix,
         );
     };
 }
@@ -2622,4 +2623,205 @@ fn copy_1d(a: &[f32], out: &mut [f32]) {
     if i < a.len() {
         out[i] = a[i];
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `as` between every pair of primitive scalar types, against Rust's own `as`.
+
+macro_rules! cast_kernel {
+    ($name:ident, $from:ty) => {
+        #[gpu_kernel]
+        fn $name(
+            x: &[$from],
+            o_b: &mut [bool],
+            o_i8: &mut [i8],
+            o_i16: &mut [i16],
+            o_i32: &mut [i32],
+            o_i64: &mut [i64],
+            o_u8: &mut [u8],
+            o_u16: &mut [u16],
+            o_u32: &mut [u32],
+            o_u64: &mut [u64],
+            o_f32: &mut [f32],
+            o_f64: &mut [f64],
+        ) {
+            let i = grid(1);
+            if i < x.len() {
+                let v = x[i];
+                o_b[i] = v == v;
+                o_i8[i] = v as i8;
+                o_i16[i] = v as i16;
+                o_i32[i] = v as i32;
+                o_i64[i] = v as i64;
+                o_u8[i] = v as u8;
+                o_u16[i] = v as u16;
+                o_u32[i] = v as u32;
+                o_u64[i] = v as u64;
+                o_f32[i] = v as f32;
+                o_f64[i] = v as f64;
+            }
+        }
+    };
+}
+cast_kernel!(cast_from_i8, i8);
+cast_kernel!(cast_from_i16, i16);
+cast_kernel!(cast_from_i32, i32);
+cast_kernel!(cast_from_i64, i64);
+cast_kernel!(cast_from_u8, u8);
+cast_kernel!(cast_from_u16, u16);
+cast_kernel!(cast_from_u32, u32);
+cast_kernel!(cast_from_u64, u64);
+cast_kernel!(cast_from_f32, f32);
+cast_kernel!(cast_from_f64, f64);
+
+#[gpu_kernel]
+fn cast_from_bool(
+    x: &[bool],
+    o_i8: &mut [i8],
+    o_i16: &mut [i16],
+    o_i32: &mut [i32],
+    o_i64: &mut [i64],
+    o_u8: &mut [u8],
+    o_u16: &mut [u16],
+    o_u32: &mut [u32],
+    o_u64: &mut [u64],
+) {
+    let i = grid(1);
+    if i < x.len() {
+        let v = x[i];
+        o_i8[i] = v as i8;
+        o_i16[i] = v as i16;
+        o_i32[i] = v as i32;
+        o_i64[i] = v as i64;
+        o_u8[i] = v as u8;
+        o_u16[i] = v as u16;
+        o_u32[i] = v as u32;
+        o_u64[i] = v as u64;
+    }
+}
+
+macro_rules! check_casts_from {
+    ($h:expr, $kernel:ident, $from:ty, $gen:expr) => {{
+        let h: &Harness = $h;
+        let n = 3000;
+        let gen: &dyn Fn(&Harness, usize) -> $from = &$gen;
+        let x: Vec<$from> = (0..n).map(|i| gen(h, i)).collect();
+        let mut o_b = h.zeros::<bool>(n);
+        let (mut o_i8, mut o_i16, mut o_i32, mut o_i64) = (h.zeros::<i8>(n), h.zeros::<i16>(n), h.zeros::<i32>(n), h.zeros::<i64>(n));
+        let (mut o_u8, mut o_u16, mut o_u32, mut o_u64) = (h.zeros::<u8>(n), h.zeros::<u16>(n), h.zeros::<u32>(n), h.zeros::<u64>(n));
+        let (mut o_f32, mut o_f64) = (h.zeros::<f32>(n), h.zeros::<f64>(n));
+        h.run(
+            &$kernel,
+            LaunchConfig::for_elements(n, 128),
+            (
+                &h.arr(&x),
+                &mut o_b,
+                &mut o_i8,
+                &mut o_i16,
+                &mut o_i32,
+                &mut o_i64,
+                &mut o_u8,
+                &mut o_u16,
+                &mut o_u32,
+                &mut o_u64,
+                &mut o_f32,
+                &mut o_f64,
+            ),
+        )
+        .unwrap();
+        let what = stringify!($from);
+        assert_eq!(o_i8.to_vec().unwrap(), x.iter().map(|v| *v as i8).collect::<Vec<_>>(), "{what} as i8");
+        assert_eq!(o_i16.to_vec().unwrap(), x.iter().map(|v| *v as i16).collect::<Vec<_>>(), "{what} as i16");
+        assert_eq!(o_i32.to_vec().unwrap(), x.iter().map(|v| *v as i32).collect::<Vec<_>>(), "{what} as i32");
+        assert_eq!(o_i64.to_vec().unwrap(), x.iter().map(|v| *v as i64).collect::<Vec<_>>(), "{what} as i64");
+        assert_eq!(o_u8.to_vec().unwrap(), x.iter().map(|v| *v as u8).collect::<Vec<_>>(), "{what} as u8");
+        assert_eq!(o_u16.to_vec().unwrap(), x.iter().map(|v| *v as u16).collect::<Vec<_>>(), "{what} as u16");
+        assert_eq!(o_u32.to_vec().unwrap(), x.iter().map(|v| *v as u32).collect::<Vec<_>>(), "{what} as u32");
+        assert_eq!(o_u64.to_vec().unwrap(), x.iter().map(|v| *v as u64).collect::<Vec<_>>(), "{what} as u64");
+        let same32 = |a: &f32, b: &f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        let same64 = |a: &f64, b: &f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        for (i, (g, w)) in o_f32.to_vec().unwrap().iter().zip(x.iter().map(|v| *v as f32)).enumerate() {
+            assert!(same32(g, &w), "{what} as f32 at {i}: {g} vs {w}");
+        }
+        for (i, (g, w)) in o_f64.to_vec().unwrap().iter().zip(x.iter().map(|v| *v as f64)).enumerate() {
+            assert!(same64(g, &w), "{what} as f64 at {i}: {g} vs {w}");
+        }
+        #[allow(clippy::eq_op)]
+        let want_b: Vec<bool> = x.iter().map(|v| *v == *v).collect();
+        assert_eq!(o_b.to_vec().unwrap(), want_b, "{what} == itself");
+    }};
+}
+
+/// Integers: random bits plus the extremes; floats: random magnitudes across the ranges of every
+/// integer type, plus NaN, infinities, ±0, values just past each bound, and halves.
+pub fn cast_matrix(h: &Harness) {
+    macro_rules! int_gen {
+        ($t:ty) => {
+            |h: &Harness, i: usize| match i % 7 {
+                0 => <$t>::MIN,
+                1 => <$t>::MAX,
+                2 => 0,
+                _ => h.next_u64() as $t,
+            }
+        };
+    }
+    check_casts_from!(h, cast_from_i8, i8, int_gen!(i8));
+    check_casts_from!(h, cast_from_i16, i16, int_gen!(i16));
+    check_casts_from!(h, cast_from_i32, i32, int_gen!(i32));
+    check_casts_from!(h, cast_from_i64, i64, int_gen!(i64));
+    check_casts_from!(h, cast_from_u8, u8, int_gen!(u8));
+    check_casts_from!(h, cast_from_u16, u16, int_gen!(u16));
+    check_casts_from!(h, cast_from_u32, u32, int_gen!(u32));
+    check_casts_from!(h, cast_from_u64, u64, int_gen!(u64));
+    let special: [f64; 16] = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        0.0,
+        -0.0,
+        0.5,
+        -0.5,
+        127.5,
+        128.0,
+        -129.0,
+        255.5,
+        256.0,
+        65536.0,
+        4294967296.0,
+        9.3e18,
+        1.9e19,
+    ];
+    let float_gen = move |h: &Harness, i: usize| -> f64 {
+        if i < special.len() {
+            special[i]
+        } else {
+            let mag = 10f64.powf(h.f64_in(-2.0, 20.0));
+            if h.next_u64() % 2 == 0 {
+                mag
+            } else {
+                -mag
+            }
+        }
+    };
+    check_casts_from!(h, cast_from_f64, f64, float_gen);
+    check_casts_from!(h, cast_from_f32, f32, move |h: &Harness, i: usize| float_gen(h, i) as f32);
+    // bool → integers.
+    let n = 300;
+    let x: Vec<bool> = h.vec(n, |h| h.next_u64() % 2 == 0);
+    let (mut a, mut b, mut c, mut d) = (h.zeros::<i8>(n), h.zeros::<i16>(n), h.zeros::<i32>(n), h.zeros::<i64>(n));
+    let (mut e, mut f, mut g, mut k) = (h.zeros::<u8>(n), h.zeros::<u16>(n), h.zeros::<u32>(n), h.zeros::<u64>(n));
+    h.run(
+        &cast_from_bool,
+        LaunchConfig::for_elements(n, 128),
+        (&h.arr(&x), &mut a, &mut b, &mut c, &mut d, &mut e, &mut f, &mut g, &mut k),
+    )
+    .unwrap();
+    assert_eq!(a.to_vec().unwrap(), x.iter().map(|v| *v as i8).collect::<Vec<_>>());
+    assert_eq!(d.to_vec().unwrap(), x.iter().map(|v| *v as i64).collect::<Vec<_>>());
+    assert_eq!(e.to_vec().unwrap(), x.iter().map(|v| *v as u8).collect::<Vec<_>>());
+    assert_eq!(k.to_vec().unwrap(), x.iter().map(|v| *v as u64).collect::<Vec<_>>());
+    assert_eq!(b.to_vec().unwrap(), x.iter().map(|v| *v as i16).collect::<Vec<_>>());
+    assert_eq!(c.to_vec().unwrap(), x.iter().map(|v| *v as i32).collect::<Vec<_>>());
+    assert_eq!(f.to_vec().unwrap(), x.iter().map(|v| *v as u16).collect::<Vec<_>>());
+    assert_eq!(g.to_vec().unwrap(), x.iter().map(|v| *v as u32).collect::<Vec<_>>());
 }
