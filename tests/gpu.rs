@@ -91,8 +91,8 @@ fn cudarc_slices() {
     let ctx = cudarc::driver::CudaContext::new(0).unwrap();
     let stream = ctx.default_stream();
     let host: Vec<f32> = (0..5000).map(|i| i as f32 * 0.25).collect();
-    let x = stream.memcpy_stod(&host).unwrap();
-    let mut out = stream.memcpy_stod(&vec![0.0f32; host.len()]).unwrap();
+    let x = stream.clone_htod(&host).unwrap();
+    let mut out = stream.clone_htod(&vec![0.0f32; host.len()]).unwrap();
     {
         let xa = gpujit::ExternalArray::from_cuda_slice(&x).unwrap();
         let mut oa = gpujit::ExternalArray::from_cuda_slice_mut(&mut out).unwrap();
@@ -100,6 +100,6 @@ fn cudarc_slices() {
         launch!(double_into[host.len().div_ceil(256), 256](&xa, &mut oa)).unwrap();
         xa.device().synchronize().unwrap();
     }
-    let got = stream.memcpy_dtov(&out).unwrap();
+    let got = stream.clone_dtoh(&out).unwrap();
     assert_eq!(got, host.iter().map(|v| 2.0 * v).collect::<Vec<_>>());
 }
