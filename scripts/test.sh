@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, then runs the whole test suite on the CPU backend: every kernel against
-# plain Rust, every test kernel's PTX through ptxas (sm_80, sm_90), the macro error tests, and the
-# quick-start example. The GPU suite is separate: `cargo test --test gpu` on a machine with a GPU.
+# plain Rust, every test kernel's PTX through ptxas (sm_80, sm_90), the macro error tests, the
+# quick-start example, and the Python module on NumPy arrays. The GPU suite is separate:
+# `cargo test --test gpu` on a machine with a GPU.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 gpujit_setup
@@ -10,9 +11,19 @@ cd "$gpujit_root"
 if cargo fmt --version >/dev/null 2>&1; then cargo fmt --all -- --check; fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace 2>&1 | tee "$log"
+# python/ is tested from Python, below (its Rust test binary would need libpython to link).
+cargo test --workspace --exclude gpujit-python 2>&1 | tee "$log"
 cargo build --benches
 ./target/debug/examples/quickstart
+# The Python module (python/) on NumPy arrays.
+command -v python3 >/dev/null || apt_install python3 python3-pip
+python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages numpy 2>/dev/null || apt_install python3-numpy
+cargo build -p gpujit-python --features extension-module
+pydir=$(mktemp -d)
+cp target/debug/libgpujit_python.so "$pydir/gpujit.abi3.so"
+GPUJIT_DEVICE=cpu PYTHONPATH="$pydir" python3 python/tests/test_numpy.py 2>&1 | tee -a "$log"
+rm -rf "$pydir"
 # One closing line for the whole run: cargo prints a summary per test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i } }
      END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"

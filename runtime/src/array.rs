@@ -171,8 +171,9 @@ impl<T: Element> DeviceArray<T> {
         &self.device
     }
 
-    /// The data address as a kernel argument slot holds it.
-    pub(crate) fn address(&self) -> u64 {
+    /// The address of the first element: a device pointer on CUDA, a host pointer on the CPU
+    /// (as CuPy's `data.ptr`). Valid while the array lives.
+    pub fn address(&self) -> u64 {
         match &self.storage {
             Storage::Host(v) => v.as_ptr() as u64,
             Storage::Cuda { ptr } => *ptr,

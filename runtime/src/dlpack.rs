@@ -287,14 +287,15 @@ impl DlpackTensor {
     }
 }
 
-/// What an exported tensor's deleter frees: the array and the shape and strides the tensor points to.
-struct Export<T: Element> {
-    _array: DeviceArray<T>,
+/// What an exported tensor's deleter frees: the owner of the memory (an array, or a shared handle
+/// to one) and the shape and strides the tensor points to.
+struct Export {
+    _owner: Box<dyn Send>,
     shape: Vec<i64>,
     strides: Vec<i64>,
 }
 
-unsafe extern "C" fn delete_versioned<T: Element>(p: *mut DLManagedTensorVersioned) {
+unsafe extern "C" fn delete_versioned(p: *mut DLManagedTensorVersioned) {
     if p.is_null() {
         return;
     }
@@ -302,18 +303,18 @@ unsafe extern "C" fn delete_versioned<T: Element>(p: *mut DLManagedTensorVersion
     // the deleter once.
     unsafe {
         let m = Box::from_raw(p);
-        drop(Box::from_raw(m.manager_ctx as *mut Export<T>));
+        drop(Box::from_raw(m.manager_ctx as *mut Export));
     }
 }
 
-unsafe extern "C" fn delete_legacy<T: Element>(p: *mut DLManagedTensor) {
+unsafe extern "C" fn delete_legacy(p: *mut DLManagedTensor) {
     if p.is_null() {
         return;
     }
     // SAFETY: as for `delete_versioned`.
     unsafe {
         let m = Box::from_raw(p);
-        drop(Box::from_raw(m.manager_ctx as *mut Export<T>));
+        drop(Box::from_raw(m.manager_ctx as *mut Export));
     }
 }
 
@@ -324,46 +325,81 @@ fn dl_device_of(d: DeviceId) -> DLDevice {
     }
 }
 
+/// The tensor of a contiguous array of `shape` at `data`, and the context that keeps `owner` (and
+/// with it the memory) alive until the consumer calls the deleter.
+fn export_parts(owner: Box<dyn Send>, device: DeviceId, dtype: ScalarType, data: u64, shape: &[usize]) -> (Box<Export>, DLTensor) {
+    let strides: Vec<i64> = Layout::contiguous(shape).strides.iter().map(|v| *v as i64).collect();
+    let shape: Vec<i64> = shape.iter().map(|v| *v as i64).collect();
+    let mut ctx = Box::new(Export { _owner: owner, shape, strides });
+    let tensor = DLTensor {
+        data: data as *mut c_void,
+        device: dl_device_of(device),
+        ndim: ctx.shape.len() as i32,
+        dtype: dl_data_type(dtype),
+        shape: ctx.shape.as_mut_ptr(),
+        strides: ctx.strides.as_mut_ptr(),
+        byte_offset: 0,
+    };
+    (ctx, tensor)
+}
+
+fn versioned(ctx: Box<Export>, dl_tensor: DLTensor, flags: u64) -> *mut DLManagedTensorVersioned {
+    Box::into_raw(Box::new(DLManagedTensorVersioned {
+        version: VERSION,
+        manager_ctx: Box::into_raw(ctx) as *mut c_void,
+        deleter: Some(delete_versioned),
+        flags,
+        dl_tensor,
+    }))
+}
+
+fn legacy(ctx: Box<Export>, dl_tensor: DLTensor) -> *mut DLManagedTensor {
+    Box::into_raw(Box::new(DLManagedTensor { dl_tensor, manager_ctx: Box::into_raw(ctx) as *mut c_void, deleter: Some(delete_legacy) }))
+}
+
 impl<T: Element> DeviceArray<T> {
-    fn export(self) -> (Box<Export<T>>, DLTensor) {
-        let shape: Vec<i64> = self.shape.iter().map(|v| *v as i64).collect();
-        let strides: Vec<i64> = Layout::contiguous(&self.shape).strides.iter().map(|v| *v as i64).collect();
-        let device = dl_device_of(self.device.id());
-        let data = self.address() as *mut c_void;
-        let mut ctx = Box::new(Export { _array: self, shape, strides });
-        let tensor = DLTensor {
-            data,
-            device,
-            ndim: ctx.shape.len() as i32,
-            dtype: dl_data_type(T::TYPE),
-            shape: ctx.shape.as_mut_ptr(),
-            strides: ctx.strides.as_mut_ptr(),
-            byte_offset: 0,
-        };
-        (ctx, tensor)
+    fn export(self) -> (Box<Export>, DLTensor) {
+        let shape = self.shape.clone();
+        let (device, data) = (self.device.id(), self.address());
+        export_parts(Box::new(self), device, T::TYPE, data, &shape)
     }
 
+    /// Lends a shared array to a DLPack consumer without giving it up: the tensor holds one
+    /// reference to `array`, released by its deleter, and shows the array's own memory (writes
+    /// through either are seen by both). With `read_only` the versioned tensor carries the
+    /// READ_ONLY flag. `keep` rides along and is dropped with the reference (a guard, a
+    /// counter). Ordering the consumer's work after ours is the caller's part of the protocol
+    /// (`__dlpack__(stream=...)`).
+    pub fn share_dlpack<K: Send + 'static>(
+        array: &std::sync::Arc<DeviceArray<T>>,
+        keep: K,
+        read_only: bool,
+    ) -> *mut DLManagedTensorVersioned {
+        let (device, data, shape) = (array.device.id(), array.address(), array.shape.clone());
+        let (ctx, t) = export_parts(Box::new((array.clone(), keep)), device, T::TYPE, data, &shape);
+        versioned(ctx, t, if read_only { FLAG_READ_ONLY } else { 0 })
+    }
+
+    /// As [`DeviceArray::share_dlpack`], as a legacy `DLManagedTensor`.
+    pub fn share_dlpack_legacy<K: Send + 'static>(array: &std::sync::Arc<DeviceArray<T>>, keep: K) -> *mut DLManagedTensor {
+        let (device, data, shape) = (array.device.id(), array.address(), array.shape.clone());
+        let (ctx, t) = export_parts(Box::new((array.clone(), keep)), device, T::TYPE, data, &shape);
+        legacy(ctx, t)
+    }
+}
+
+impl<T: Element> DeviceArray<T> {
     /// Gives the array to a DLPack consumer as a `DLManagedTensorVersioned` (DLPack 1.1). The
     /// consumer owns it and frees it (and the array) by calling its deleter once.
     pub fn into_dlpack(self) -> *mut DLManagedTensorVersioned {
         let (ctx, dl_tensor) = self.export();
-        Box::into_raw(Box::new(DLManagedTensorVersioned {
-            version: VERSION,
-            manager_ctx: Box::into_raw(ctx) as *mut c_void,
-            deleter: Some(delete_versioned::<T>),
-            flags: 0,
-            dl_tensor,
-        }))
+        versioned(ctx, dl_tensor, 0)
     }
 
     /// As [`DeviceArray::into_dlpack`], as a legacy `DLManagedTensor` for consumers that predate
     /// DLPack 1.0.
     pub fn into_dlpack_legacy(self) -> *mut DLManagedTensor {
         let (ctx, dl_tensor) = self.export();
-        Box::into_raw(Box::new(DLManagedTensor {
-            dl_tensor,
-            manager_ctx: Box::into_raw(ctx) as *mut c_void,
-            deleter: Some(delete_legacy::<T>),
-        }))
+        legacy(ctx, dl_tensor)
     }
 }

@@ -1,0 +1,142 @@
+//! Kernel arguments from Python objects: anything with `__dlpack__` (NumPy, PyTorch, CuPy, JAX)
+//! or `__cuda_array_interface__` (CuPy, Numba, PyTorch), borrowed with no copy.
+//!
+//! A PyO3 extension that ships gpujit kernels takes its array parameters as `&Bound<PyAny>`, turns
+//! each into a [`PyArrayArg`] and launches on [`PyArrayArg::array`]:
+//!
+//! ```ignore
+//! #[pyfunction]
+//! fn scale(k: f32, x: &Bound<'_, PyAny>) -> PyResult<()> {
+//!     let x = PyArrayArg::extract(x)?;
+//!     let mut xa = x.array().map_err(to_py_err)?;
+//!     my_kernel.launch(LaunchConfig::for_elements(xa.shape()[0], 256), (k, &mut xa)).map_err(to_py_err)
+//! }
+//! ```
+//!
+//! DLPack is preferred when both protocols are offered: it carries ownership (the producer's
+//! deleter runs exactly once, when the `PyArrayArg` drops) and works for host arrays too. A CUDA
+//! Array Interface import keeps a reference to the producer's object for as long as it is used,
+//! and launches wait for the producer's stream through an event.
+
+use gpujit::dlpack::{DLManagedTensor, DLManagedTensorVersioned, DlpackTensor};
+use gpujit::runtime::{Error, ExternalArray};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+use std::ffi::CStr;
+
+pub(crate) const VERSIONED: &CStr = c"dltensor_versioned";
+pub(crate) const LEGACY: &CStr = c"dltensor";
+const USED_VERSIONED: &CStr = c"used_dltensor_versioned";
+const USED_LEGACY: &CStr = c"used_dltensor";
+
+pyo3::create_exception!(
+    gpujit,
+    GpujitError,
+    pyo3::exceptions::PyValueError,
+    "An error gpujit reports: a bad argument, a failed compilation or launch."
+);
+
+/// A gpujit error as a Python `gpujit.GpujitError` (a `ValueError`), with gpujit's message (which
+/// names the kernel and the argument).
+pub fn to_py_err(e: Error) -> PyErr {
+    GpujitError::new_err(e.to_string())
+}
+
+enum Source {
+    Dlpack(DlpackTensor),
+    Cai { _owner: Py<PyAny>, iface: gpujit::cai::CudaArrayInterface },
+}
+
+/// An array borrowed from a Python object, to pass to kernels with [`PyArrayArg::array`].
+pub struct PyArrayArg {
+    source: Source,
+}
+
+impl PyArrayArg {
+    /// Takes `obj`'s array through `__dlpack__` (asking for DLPack 1.x, falling back to the legacy
+    /// protocol) or, failing that, `__cuda_array_interface__`.
+    pub fn extract(obj: &Bound<'_, PyAny>) -> PyResult<PyArrayArg> {
+        if obj.hasattr("__dlpack__")? {
+            return Self::from_dlpack(obj);
+        }
+        if obj.hasattr("__cuda_array_interface__")? {
+            return Self::from_cai(obj);
+        }
+        Err(PyTypeError::new_err(format!(
+            "expected an array with __dlpack__ or __cuda_array_interface__, found {}",
+            obj.get_type().name()?
+        )))
+    }
+
+    fn from_dlpack(obj: &Bound<'_, PyAny>) -> PyResult<PyArrayArg> {
+        let py = obj.py();
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("max_version", (1, 1))?;
+        let capsule = match obj.call_method("__dlpack__", (), Some(&kwargs)) {
+            Ok(c) => c,
+            // A producer that predates DLPack 1.0 does not know `max_version`.
+            Err(e) if e.is_instance_of::<PyTypeError>(py) => obj.call_method0("__dlpack__")?,
+            Err(e) => return Err(e),
+        };
+        let cap = capsule.as_ptr();
+        // SAFETY: `cap` is a live object (`capsule` holds a reference). A capsule named
+        // `dltensor[_versioned]` holds a tensor its consumer owns (the DLPack protocol); renaming it
+        // to `used_...` tells the capsule's destructor that ownership moved to us, so the deleter
+        // runs exactly once, from `DlpackTensor`'s Drop.
+        unsafe {
+            if pyo3::ffi::PyCapsule_IsValid(cap, VERSIONED.as_ptr()) == 1 {
+                let p = pyo3::ffi::PyCapsule_GetPointer(cap, VERSIONED.as_ptr()) as *mut DLManagedTensorVersioned;
+                if pyo3::ffi::PyCapsule_SetName(cap, USED_VERSIONED.as_ptr()) != 0 {
+                    return Err(PyErr::fetch(py));
+                }
+                let t = DlpackTensor::from_versioned(p).map_err(to_py_err)?;
+                return Ok(PyArrayArg { source: Source::Dlpack(t) });
+            }
+            if pyo3::ffi::PyCapsule_IsValid(cap, LEGACY.as_ptr()) == 1 {
+                let p = pyo3::ffi::PyCapsule_GetPointer(cap, LEGACY.as_ptr()) as *mut DLManagedTensor;
+                if pyo3::ffi::PyCapsule_SetName(cap, USED_LEGACY.as_ptr()) != 0 {
+                    return Err(PyErr::fetch(py));
+                }
+                let t = DlpackTensor::from_legacy(p).map_err(to_py_err)?;
+                return Ok(PyArrayArg { source: Source::Dlpack(t) });
+            }
+        }
+        Err(PyValueError::new_err("__dlpack__ returned something other than an unused `dltensor` or `dltensor_versioned` capsule"))
+    }
+
+    fn from_cai(obj: &Bound<'_, PyAny>) -> PyResult<PyArrayArg> {
+        let d = obj.getattr("__cuda_array_interface__")?;
+        let d = d.downcast::<PyDict>()?;
+        let iface = cai_from_dict(d)?;
+        Ok(PyArrayArg { source: Source::Cai { _owner: obj.clone().unbind(), iface } })
+    }
+
+    /// The array as a kernel argument (read-only when the producer says so).
+    pub fn array(&self) -> gpujit::runtime::Result<ExternalArray<'_>> {
+        match &self.source {
+            Source::Dlpack(t) => t.array(),
+            // SAFETY: `_owner` keeps the producer's object, and so its memory, alive while `self`
+            // (which the result borrows) lives.
+            Source::Cai { iface, .. } => unsafe { iface.import() },
+        }
+    }
+}
+
+fn cai_from_dict(d: &Bound<'_, PyDict>) -> PyResult<gpujit::cai::CudaArrayInterface> {
+    let get = |k: &str| -> PyResult<Option<Bound<'_, PyAny>>> { Ok(d.get_item(k)?.filter(|v| !v.is_none())) };
+    let missing = |k: &str| PyValueError::new_err(format!("__cuda_array_interface__ has no `{k}`"));
+    let shape: Vec<usize> = get("shape")?.ok_or_else(|| missing("shape"))?.extract()?;
+    let typestr: String = get("typestr")?.ok_or_else(|| missing("typestr"))?.extract()?;
+    let data = get("data")?.ok_or_else(|| missing("data"))?;
+    let data = data.downcast::<PyTuple>()?;
+    let data: (u64, bool) = (data.get_item(0)?.extract()?, data.get_item(1)?.extract()?);
+    let strides: Option<Vec<isize>> = get("strides")?.map(|s| s.extract()).transpose()?;
+    let version: u32 = get("version")?.map(|v| v.extract()).transpose()?.unwrap_or(0);
+    let mask = match get("mask")? {
+        Some(m) => Some(Box::new(cai_from_dict(m.downcast::<PyDict>()?)?)),
+        None => None,
+    };
+    let stream: Option<u64> = get("stream")?.map(|s| s.extract()).transpose()?;
+    Ok(gpujit::cai::CudaArrayInterface { shape, typestr, data, strides, version, mask, stream })
+}

@@ -1,0 +1,13 @@
+//! gpujit for Python.
+//!
+//! - [`PyArrayArg`]: a library for any PyO3 extension that ships gpujit kernels: it takes objects
+//!   with `__dlpack__` or `__cuda_array_interface__` (NumPy, PyTorch, CuPy, JAX, Numba arrays) as
+//!   kernel arguments, with no copy.
+//! - The `gpujit` module (built with `--features extension-module`): `gpujit.Array`, which
+//!   `numpy.from_dlpack`, `torch.from_dlpack` and `cupy.asarray` take with no copy, and kernels
+//!   (`axpy`, `add`) that take any producer's arrays.
+
+mod import;
+mod module;
+
+pub use import::{to_py_err, GpujitError, PyArrayArg};

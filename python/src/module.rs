@@ -1,0 +1,370 @@
+//! The `gpujit` Python module: gpujit arrays that speak DLPack and the CUDA Array Interface, and
+//! gpujit kernels callable on any producer's arrays.
+
+use crate::import::{to_py_err, GpujitError, PyArrayArg, LEGACY, VERSIONED};
+use ::gpujit::codegen::ScalarType;
+use ::gpujit::dlpack::{DLManagedTensor, DLManagedTensorVersioned};
+use ::gpujit::prelude::*;
+use ::gpujit::runtime::{Arg, Device, DeviceArray, DeviceId, Element, ExternalArray, KernelArg};
+use pyo3::exceptions::{PyAttributeError, PyBufferError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyCapsule;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Arrays this module has allocated and not yet freed (exported ones included): lets the tests
+/// prove that every DLPack deleter ran.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// A typed gpujit array behind one Python type.
+enum Data {
+    F32(Arc<DeviceArray<f32>>),
+    F64(Arc<DeviceArray<f64>>),
+    I32(Arc<DeviceArray<i32>>),
+    I64(Arc<DeviceArray<i64>>),
+}
+
+macro_rules! each {
+    ($data:expr, $a:ident => $body:expr) => {
+        match $data {
+            Data::F32($a) => $body,
+            Data::F64($a) => $body,
+            Data::I32($a) => $body,
+            Data::I64($a) => $body,
+        }
+    };
+}
+
+/// A gpujit array: `numpy.from_dlpack`, `torch.from_dlpack` and `cupy.asarray` take it with no
+/// copy, and the module's kernels take it like any other array.
+#[pyclass(name = "Array", module = "gpujit", frozen)]
+pub struct PyArray {
+    data: Data,
+}
+
+impl Drop for PyArray {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Rides along with an exported tensor: counted in [`LIVE`] until the deleter drops it.
+struct Counted(());
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl PyArray {
+    fn new(data: Data) -> PyArray {
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        PyArray { data }
+    }
+
+    fn shape_vec(&self) -> Vec<usize> {
+        each!(&self.data, a => a.shape().to_vec())
+    }
+
+    fn device_id(&self) -> DeviceId {
+        each!(&self.data, a => a.device().id())
+    }
+
+    /// The array as a kernel argument (written when `mutable`).
+    fn external(&self, mutable: bool) -> ::gpujit::runtime::Result<ExternalArray<'_>> {
+        each!(&self.data, a => {
+            let shape = if a.shape().is_empty() { vec![1] } else { a.shape().to_vec() };
+            // SAFETY: the array (held by `self`, which the result borrows) owns `len` contiguous
+            // elements at its address; Python's GIL orders this launch with every other use.
+            unsafe { ExternalArray::from_raw_parts(a.device(), a_type(a), a.address(), &shape, None, !mutable) }
+        })
+    }
+}
+
+fn a_type<T: Element>(_: &DeviceArray<T>) -> ScalarType {
+    T::TYPE
+}
+
+fn device_of(spec: Option<&str>) -> PyResult<Device> {
+    Device::from_spec(spec).map_err(to_py_err)
+}
+
+#[pymethods]
+impl PyArray {
+    #[getter]
+    fn shape(&self) -> Vec<usize> {
+        self.shape_vec()
+    }
+
+    /// The NumPy name of the element type (`float32`, ...).
+    #[getter]
+    fn dtype(&self) -> &'static str {
+        match self.data {
+            Data::F32(_) => "float32",
+            Data::F64(_) => "float64",
+            Data::I32(_) => "int32",
+            Data::I64(_) => "int64",
+        }
+    }
+
+    /// `cpu` or `cuda:N`.
+    #[getter]
+    fn device(&self) -> String {
+        match self.device_id() {
+            DeviceId::Cpu => "cpu".into(),
+            DeviceId::Cuda(n) => format!("cuda:{n}"),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("gpujit.Array(shape={:?}, dtype={}, device={})", self.shape_vec(), self.dtype(), self.device())
+    }
+
+    /// `(device_type, device_id)` as DLPack numbers them (1 CPU, 2 CUDA).
+    fn __dlpack_device__(&self) -> (i32, i32) {
+        match self.device_id() {
+            DeviceId::Cpu => (1, 0),
+            DeviceId::Cuda(n) => (2, n as i32),
+        }
+    }
+
+    /// The DLPack protocol: a capsule sharing this array's memory. `max_version` of 1.x gives a
+    /// versioned `dltensor_versioned` capsule, its absence a legacy `dltensor` one. Our work is
+    /// finished before the capsule is made, so any consumer stream may use it at once.
+    #[pyo3(signature = (*, stream = None, max_version = None, dl_device = None, copy = None))]
+    fn __dlpack__<'py>(
+        &self,
+        py: Python<'py>,
+        stream: Option<i64>,
+        max_version: Option<(u32, u32)>,
+        dl_device: Option<(i32, i32)>,
+        copy: Option<bool>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let _ = stream;
+        if let Some(d) = dl_device {
+            if d != self.__dlpack_device__() {
+                return Err(PyBufferError::new_err(format!(
+                    "the array is on {}; gpujit does not copy across devices in __dlpack__",
+                    self.device()
+                )));
+            }
+        }
+        if copy == Some(true) {
+            return Err(PyBufferError::new_err("gpujit arrays are exported without copies (copy=True is not supported)"));
+        }
+        each!(&self.data, a => a.device().synchronize()).map_err(to_py_err)?;
+        let versioned = matches!(max_version, Some((major, _)) if major >= 1);
+        let ptr = each!(&self.data, a => share(a, versioned));
+        let name = if versioned { VERSIONED } else { LEGACY };
+        let destructor = if versioned { destroy_versioned as pyo3::ffi::PyCapsule_Destructor } else { destroy_legacy };
+        // SAFETY: `ptr` is a managed tensor we own; the capsule takes it, and its destructor frees
+        // it only if no consumer renamed the capsule (took ownership). PyCapsule_New returns a new
+        // reference or NULL with an exception set.
+        unsafe {
+            let cap = pyo3::ffi::PyCapsule_New(ptr, name.as_ptr(), Some(destructor));
+            if cap.is_null() {
+                destroy_unclaimed(ptr, versioned);
+                return Err(PyErr::fetch(py));
+            }
+            Ok(Bound::from_owned_ptr(py, cap).downcast_into_unchecked())
+        }
+    }
+
+    /// The CUDA Array Interface (version 3), for arrays on a CUDA device.
+    #[getter]
+    fn __cuda_array_interface__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        if self.device_id() == DeviceId::Cpu {
+            return Err(PyAttributeError::new_err("a gpujit array on the CPU has no __cuda_array_interface__ (use __dlpack__)"));
+        }
+        let i = each!(&self.data, a => a.cuda_array_interface()).map_err(to_py_err)?;
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("shape", pyo3::types::PyTuple::new(py, &i.shape)?)?;
+        d.set_item("typestr", &i.typestr)?;
+        d.set_item("data", (i.data.0, i.data.1))?;
+        d.set_item("strides", py.None())?;
+        d.set_item("version", i.version)?;
+        d.set_item("stream", i.stream)?;
+        Ok(d)
+    }
+}
+
+/// A managed tensor sharing `a`, counted in [`LIVE`] until its deleter runs.
+fn share<T: Element>(a: &Arc<DeviceArray<T>>, versioned: bool) -> *mut std::ffi::c_void {
+    LIVE.fetch_add(1, Ordering::SeqCst);
+    if versioned {
+        DeviceArray::share_dlpack(a, Counted(()), false) as *mut std::ffi::c_void
+    } else {
+        DeviceArray::share_dlpack_legacy(a, Counted(())) as *mut std::ffi::c_void
+    }
+}
+
+/// Frees a tensor no consumer claimed.
+///
+/// # Safety
+/// `ptr` must be a managed tensor made by [`share`] (versioned as said) whose deleter has not run.
+unsafe fn destroy_unclaimed(ptr: *mut std::ffi::c_void, versioned: bool) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if versioned {
+            let p = ptr as *mut DLManagedTensorVersioned;
+            if let Some(d) = (*p).deleter {
+                d(p)
+            }
+        } else {
+            let p = ptr as *mut DLManagedTensor;
+            if let Some(d) = (*p).deleter {
+                d(p)
+            }
+        }
+    }
+}
+
+unsafe extern "C" fn destroy_versioned(cap: *mut pyo3::ffi::PyObject) {
+    // SAFETY: called by Python with the capsule being destroyed; a capsule still named
+    // `dltensor_versioned` was never consumed, so its tensor is still ours to free.
+    unsafe {
+        if pyo3::ffi::PyCapsule_IsValid(cap, VERSIONED.as_ptr()) == 1 {
+            let p = pyo3::ffi::PyCapsule_GetPointer(cap, VERSIONED.as_ptr());
+            destroy_unclaimed(p, true);
+        }
+    }
+}
+
+unsafe extern "C" fn destroy_legacy(cap: *mut pyo3::ffi::PyObject) {
+    // SAFETY: as for `destroy_versioned`.
+    unsafe {
+        if pyo3::ffi::PyCapsule_IsValid(cap, LEGACY.as_ptr()) == 1 {
+            let p = pyo3::ffi::PyCapsule_GetPointer(cap, LEGACY.as_ptr());
+            destroy_unclaimed(p, false);
+        }
+    }
+}
+
+/// A kernel's array argument from Python: one of our arrays, or any producer's.
+enum ArgSource<'py> {
+    Ours(Bound<'py, PyArray>),
+    Theirs(PyArrayArg),
+}
+
+impl<'py> ArgSource<'py> {
+    fn extract(obj: &Bound<'py, PyAny>) -> PyResult<ArgSource<'py>> {
+        match obj.downcast::<PyArray>() {
+            Ok(a) => Ok(ArgSource::Ours(a.clone())),
+            Err(_) => Ok(ArgSource::Theirs(PyArrayArg::extract(obj)?)),
+        }
+    }
+
+    fn external(&self, mutable: bool) -> PyResult<ExternalArray<'_>> {
+        match self {
+            ArgSource::Ours(a) => a.get().external(mutable),
+            ArgSource::Theirs(t) => t.array(),
+        }
+        .map_err(to_py_err)
+    }
+}
+
+/// A Python number as a kernel scalar of the type `like`'s elements have.
+fn scalar_like(value: &Bound<'_, PyAny>, like: ScalarType) -> PyResult<Arg<'static>> {
+    let bits = match like {
+        ScalarType::F32 => (value.extract::<f64>()? as f32).to_bits() as u64,
+        ScalarType::F64 => value.extract::<f64>()?.to_bits(),
+        ScalarType::I32 => value.extract::<i32>()? as u32 as u64,
+        ScalarType::I64 => value.extract::<i64>()? as u64,
+        other => return Err(PyValueError::new_err(format!("no Python scalar of type {other}"))),
+    };
+    Ok(Arg::Scalar { ty: like, bits })
+}
+
+#[gpu_kernel]
+fn axpy_kernel<T: Float>(a: T, x: &[T], y: &mut [T]) {
+    let i = grid(1);
+    if i < x.len() && i < y.len() {
+        y[i] += a * x[i];
+    }
+}
+
+#[gpu_kernel]
+fn add_kernel<T: Number>(x: &Array<T, 2>, y: &Array<T, 2>, out: &mut Array<T, 2>) {
+    let (j, i) = grid(2);
+    if i < out.shape(0) && j < out.shape(1) {
+        out[[i, j]] = x[[i, j]] + y[[i, j]];
+    }
+}
+
+fn check_same_shape(kernel: &str, what: &str, a: &[usize], b: &[usize]) -> PyResult<()> {
+    if a != b {
+        return Err(GpujitError::new_err(format!("kernel `{kernel}`: `{what}` has shape {b:?} but the output has shape {a:?}")));
+    }
+    Ok(())
+}
+
+/// `y += a * x` on 1-D float arrays of one dtype, from any producer, on their device.
+#[pyfunction]
+fn axpy(py: Python<'_>, a: &Bound<'_, PyAny>, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>) -> PyResult<()> {
+    let (xs, ys) = (ArgSource::extract(x)?, ArgSource::extract(y)?);
+    let (xa, mut ya) = (xs.external(false)?, ys.external(true)?);
+    check_same_shape("axpy_kernel", "x", ya.shape(), xa.shape())?;
+    let a = scalar_like(a, xa.dtype())?;
+    let n = ya.shape()[0];
+    let args = [a, (&xa).into_arg(), (&mut ya).into_arg()];
+    py.detach(|| axpy_kernel.launch(LaunchConfig::for_elements(n, 256), &args[..])).map_err(to_py_err)
+}
+
+/// `out = x + y` on 2-D arrays of one dtype with any strides, from any producer.
+#[pyfunction]
+fn add(py: Python<'_>, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>, out: &Bound<'_, PyAny>) -> PyResult<()> {
+    let (xs, ys, os) = (ArgSource::extract(x)?, ArgSource::extract(y)?, ArgSource::extract(out)?);
+    let (xa, ya, mut oa) = (xs.external(false)?, ys.external(false)?, os.external(true)?);
+    check_same_shape("add_kernel", "x", oa.shape(), xa.shape())?;
+    check_same_shape("add_kernel", "y", oa.shape(), ya.shape())?;
+    let (rows, cols) = match oa.shape() {
+        [r, c] => (*r as u32, *c as u32),
+        s => return Err(GpujitError::new_err(format!("kernel `add_kernel`: `out` has {} dimensions; add takes 2-D arrays", s.len()))),
+    };
+    let config = LaunchConfig::new((cols.div_ceil(16).max(1), rows.div_ceil(16).max(1)), (16u32, 16u32));
+    let args = [(&xa).into_arg(), (&ya).into_arg(), (&mut oa).into_arg()];
+    py.detach(|| add_kernel.launch(config, &args[..])).map_err(to_py_err)
+}
+
+/// A new array of `shape` filled with `value`, of dtype `float32`, `float64`, `int32` or `int64`,
+/// on `device` (`cpu`, `cuda`, `cuda:N`; default: `GPUJIT_DEVICE`, else the GPU if there is one).
+#[pyfunction]
+#[pyo3(signature = (shape, value, dtype = "float32", device = None))]
+fn full(shape: Vec<usize>, value: &Bound<'_, PyAny>, dtype: &str, device: Option<&str>) -> PyResult<PyArray> {
+    let device = device_of(device)?;
+    let n: usize = shape.iter().product();
+    macro_rules! make {
+        ($t:ty, $v:expr) => {{
+            let v: $t = $v;
+            Arc::new(DeviceArray::<$t>::from_shape(&device, &shape, &vec![v; n]).map_err(to_py_err)?)
+        }};
+    }
+    let data = match dtype {
+        "float32" => Data::F32(make!(f32, value.extract::<f64>()? as f32)),
+        "float64" => Data::F64(make!(f64, value.extract::<f64>()?)),
+        "int32" => Data::I32(make!(i32, value.extract::<i32>()?)),
+        "int64" => Data::I64(make!(i64, value.extract::<i64>()?)),
+        other => return Err(PyValueError::new_err(format!("dtype {other:?} is not one of float32, float64, int32, int64"))),
+    };
+    Ok(PyArray::new(data))
+}
+
+/// Arrays (and exported tensors) this module made that are still alive.
+#[pyfunction]
+fn _live_arrays() -> usize {
+    LIVE.load(Ordering::SeqCst)
+}
+
+/// gpujit for Python: arrays that NumPy, PyTorch and CuPy take through DLPack and the CUDA Array
+/// Interface, and gpujit kernels that take theirs.
+#[pymodule(name = "gpujit")]
+fn gpujit_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyArray>()?;
+    m.add("GpujitError", m.py().get_type::<GpujitError>())?;
+    m.add_function(wrap_pyfunction!(axpy, m)?)?;
+    m.add_function(wrap_pyfunction!(add, m)?)?;
+    m.add_function(wrap_pyfunction!(full, m)?)?;
+    m.add_function(wrap_pyfunction!(_live_arrays, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,146 @@
+"""The gpujit Python module on NumPy arrays (DLPack on the CPU backend): kernels on NumPy's arrays
+(contiguous, transposed, sliced, reversed), gpujit arrays handed to NumPy, errors, and deleters.
+
+Run by scripts/test.sh after building the module; on a GPU machine, tests/test_gpu_producers.py
+does the same with PyTorch, CuPy and Numba arrays."""
+import gc
+import sys
+
+import numpy as np
+
+import gpujit
+
+rng = np.random.default_rng()
+failures = 0
+passed = 0
+
+
+def case(fn):
+    global failures, passed
+    try:
+        fn()
+        passed += 1
+        print(f"test {fn.__name__} ... ok")
+    except Exception as e:  # report every case, then fail the run
+        failures += 1
+        print(f"test {fn.__name__} ... FAILED: {type(e).__name__}: {e}")
+    return fn
+
+
+@case
+def axpy_on_numpy():
+    for dtype in (np.float32, np.float64):
+        for n in (0, 1, 1000, 4099):
+            x = rng.standard_normal(n).astype(dtype)
+            y = rng.standard_normal(n).astype(dtype)
+            want = y + dtype(2.5) * x
+            gpujit.axpy(2.5, x, y)
+            np.testing.assert_allclose(y, want, rtol=1e-6)
+
+
+@case
+def add_on_views():
+    a = rng.standard_normal((37, 53))
+    b = rng.standard_normal((53, 37)).T  # transposed
+    c = rng.standard_normal((80, 120))[3:77:2, 10:63]  # sliced with an offset and a step
+    d = rng.standard_normal((37, 53))[::-1, ::-1]  # negative strides
+    for x, y in ((a, b), (b, c), (c, d), (d, a)):
+        out = np.zeros((37, 53))
+        gpujit.add(x, y, out)
+        np.testing.assert_array_equal(out, x + y)
+    out = np.zeros((53, 37)).T  # a transposed output
+    gpujit.add(a, c, out)
+    np.testing.assert_array_equal(out, a + c)
+    ints = rng.integers(-1000, 1000, (9, 7), dtype=np.int64)
+    out = np.zeros((9, 7), dtype=np.int64)
+    gpujit.add(ints, ints.T.copy().T, out)
+    np.testing.assert_array_equal(out, 2 * ints)
+    gpujit.add(np.zeros((0, 5)), np.zeros((0, 5)), np.zeros((0, 5)))
+
+
+def expect_error(f, *needles):
+    try:
+        f()
+    except gpujit.GpujitError as e:
+        for needle in needles:
+            assert needle in str(e), f"{needle!r} not in {e}"
+    else:
+        raise AssertionError(f"no error; expected one naming {needles}")
+
+
+@case
+def errors_name_kernel_and_argument():
+    x = np.ones(10, np.float32)
+    y = np.ones(10, np.float32)
+    y.flags.writeable = False
+    expect_error(lambda: gpujit.axpy(1.0, x, y), "axpy_kernel", "read-only")
+    expect_error(lambda: gpujit.axpy(1.0, x, np.ones(10)), "axpy_kernel", "`y`")  # f32 x, f64 y
+    expect_error(lambda: gpujit.axpy(1, np.ones(10, np.int32), np.ones(10, np.int32)), "axpy_kernel", "Float")
+    expect_error(lambda: gpujit.axpy(1.0, x, np.ones(11, np.float32)), "axpy_kernel", "shape")
+    expect_error(lambda: gpujit.add(np.ones(3), np.ones(3), np.ones(3)), "add_kernel", "dimensions")
+    try:
+        gpujit.axpy(1.0, [1.0, 2.0], x)
+    except TypeError as e:
+        assert "__dlpack__" in str(e), e
+    else:
+        raise AssertionError("a list was accepted as an array")
+    assert issubclass(gpujit.GpujitError, ValueError)
+
+
+@case
+def gpujit_arrays_to_numpy():
+    z = gpujit.full((3, 4), 1.5, "float64", device="cpu")
+    assert z.shape == [3, 4] and z.dtype == "float64" and z.device == "cpu", repr(z)
+    assert z.__dlpack_device__() == (1, 0)
+    n = np.from_dlpack(z)
+    assert n.shape == (3, 4) and n.dtype == np.float64
+    np.testing.assert_array_equal(n, np.full((3, 4), 1.5))
+    gpujit.add(z, n, z)  # ours and NumPy's view of the same memory, written in place
+    np.testing.assert_array_equal(n, np.full((3, 4), 3.0))
+    del z
+    gc.collect()
+    np.testing.assert_array_equal(n, np.full((3, 4), 3.0))  # the export keeps the memory
+    for dtype, npdtype in (("float32", np.float32), ("int32", np.int32), ("int64", np.int64)):
+        a = np.from_dlpack(gpujit.full((5,), 7, dtype, device="cpu"))
+        assert a.dtype == npdtype and (a == 7).all(), a
+    assert not hasattr(gpujit.full((2,), 0.0, device="cpu"), "__cuda_array_interface__")
+
+
+@case
+def capsules_and_deleters():
+    gc.collect()
+    base = gpujit._live_arrays()
+    z = gpujit.full((8,), 2.0, device="cpu")
+    assert "dltensor_versioned" in repr(z.__dlpack__(max_version=(1, 0)))
+    assert '"dltensor"' in repr(z.__dlpack__())  # legacy consumers
+    cap = z.__dlpack__(max_version=(1, 1))  # never consumed: its destructor frees it
+    n = np.from_dlpack(z)
+    assert gpujit._live_arrays() == base + 3, gpujit._live_arrays() - base  # z, cap, n
+    del cap
+    gc.collect()
+    assert gpujit._live_arrays() == base + 2
+    del z
+    gc.collect()
+    assert gpujit._live_arrays() == base + 1  # NumPy still holds its export
+    del n
+    gc.collect()
+    assert gpujit._live_arrays() == base, gpujit._live_arrays() - base
+    try:
+        gpujit.full((2,), 0.0, device="cpu").__dlpack__(max_version=(1, 0), copy=True)
+    except BufferError:
+        pass
+    else:
+        raise AssertionError("copy=True was accepted")
+
+
+@case
+def round_trip_through_kernels():
+    z = gpujit.full((1000,), 1.0, "float32", device="cpu")
+    x = rng.standard_normal(1000).astype(np.float32)
+    gpujit.axpy(3.0, x, z)
+    np.testing.assert_allclose(np.from_dlpack(z), 1.0 + np.float32(3.0) * x, rtol=1e-6)
+
+
+# The summary line scripts/test.sh adds to the run's totals, in cargo's words.
+print(f"test result: {'FAILED' if failures else 'ok'}. {passed} passed; {failures} failed; (python/tests/test_numpy.py)")
+sys.exit(1 if failures else 0)
