@@ -73,6 +73,14 @@ impl PyArrayArg {
         let py = obj.py();
         let kwargs = PyDict::new(py);
         kwargs.set_item("max_version", (1, 1))?;
+        // Our launches go to the legacy default stream (1): a CUDA producer orders its pending
+        // work before it (an event, no host block). Host producers take no stream.
+        if obj.hasattr("__dlpack_device__")? {
+            let (device_type, _): (i32, i32) = obj.call_method0("__dlpack_device__")?.extract()?;
+            if device_type == gpujit::dlpack::device_type::CUDA || device_type == gpujit::dlpack::device_type::CUDA_MANAGED {
+                kwargs.set_item("stream", 1)?;
+            }
+        }
         let capsule = match obj.call_method("__dlpack__", (), Some(&kwargs)) {
             Ok(c) => c,
             // A producer that predates DLPack 1.0 does not know `max_version`.

@@ -1,0 +1,152 @@
+"""The gpujit Python module on the GPU with real producers: PyTorch, CuPy (DLPack) and Numba (CUDA
+Array Interface) arrays as kernel arguments, contiguous, transposed and sliced with an offset;
+gpujit arrays handed to PyTorch and CuPy; producer stream ordering with a deliberately slow
+producer kernel. Needs a GPU; run as `python3 python/tests/test_gpu_producers.py` with the module
+on PYTHONPATH."""
+import sys
+
+import numpy as np
+
+import gpujit
+
+failures = passed = 0
+
+
+def case(fn):
+    global failures, passed
+    try:
+        fn()
+        passed += 1
+        print(f"test {fn.__name__} ... ok")
+    except Exception as e:
+        failures += 1
+        print(f"test {fn.__name__} ... FAILED: {type(e).__name__}: {e}")
+    return fn
+
+
+@case
+def torch_tensors():
+    import torch
+
+    for n in (0, 1, 1000, 1 << 20):
+        x = torch.randn(n, device="cuda")
+        y = torch.randn(n, device="cuda")
+        want = y + 2.0 * x
+        gpujit.axpy(2.0, x, y)
+        torch.testing.assert_close(y, want)
+    a = torch.randn(300, 500, device="cuda", dtype=torch.float64)
+    b = torch.randn(500, 300, device="cuda", dtype=torch.float64).T
+    c = torch.randn(700, 900, device="cuda", dtype=torch.float64)[100:400, 7:507]
+    out = torch.zeros(300, 500, device="cuda", dtype=torch.float64)
+    gpujit.add(b, c, out)
+    torch.testing.assert_close(out, b + c, rtol=0, atol=0)
+    gpujit.add(a, b, out)
+    torch.testing.assert_close(out, a + b, rtol=0, atol=0)
+
+
+@case
+def cupy_arrays():
+    import cupy as cp
+
+    x = cp.random.standard_normal(4099, dtype=cp.float32)
+    y = cp.random.standard_normal(4099, dtype=cp.float32)
+    want = y + cp.float32(0.5) * x
+    gpujit.axpy(0.5, x, y)
+    cp.testing.assert_allclose(y, want, rtol=1e-6)
+    a = cp.random.standard_normal((64, 48))[::2, 5:45]
+    b = cp.random.standard_normal((40, 32)).T
+    out = cp.zeros((32, 40))
+    gpujit.add(a, b, out)
+    cp.testing.assert_array_equal(out, a + b)
+
+
+class CaiOnly:
+    """Only the CUDA Array Interface of an array that also speaks DLPack."""
+
+    def __init__(self, a):
+        self.__cuda_array_interface__ = a.__cuda_array_interface__
+
+
+@case
+def cai_from_torch_and_cupy():
+    import cupy as cp
+    import torch
+
+    x = torch.randn(3001, device="cuda", dtype=torch.float64)
+    y = torch.randn(3001, device="cuda", dtype=torch.float64)
+    want = y + 0.25 * x
+    gpujit.axpy(0.25, CaiOnly(x), CaiOnly(y))
+    torch.testing.assert_close(y, want)
+    a = cp.random.standard_normal((70, 90))[5:65, ::3]
+    out = cp.zeros((30, 60)).T
+    gpujit.add(CaiOnly(a), CaiOnly(a), CaiOnly(out))
+    cp.testing.assert_array_equal(out, 2 * a)
+
+
+@case
+def numba_arrays_through_cai():
+    from numba import cuda
+
+    hx = np.random.standard_normal(5000)
+    hy = np.random.standard_normal(5000)
+    x, y = cuda.to_device(hx), cuda.to_device(hy)
+    gpujit.axpy(-1.5, CaiOnly(x), CaiOnly(y))
+    np.testing.assert_allclose(y.copy_to_host(), hy - 1.5 * hx, rtol=1e-12)
+    # A transposed Numba view: its interface is taken from the transposed host array's strides
+    # (Numba's own `.T` needs `np.row_stack`, which NumPy 2.5 removed).
+    h = np.random.standard_normal((50, 60))
+    m = cuda.to_device(h)
+    t = dict(m.__cuda_array_interface__, shape=(60, 50), strides=(8, 480))
+    out = cuda.to_device(np.zeros((60, 50)))
+
+    class Iface:
+        __cuda_array_interface__ = t
+
+    gpujit.add(Iface(), Iface(), CaiOnly(out))
+    np.testing.assert_array_equal(out.copy_to_host(), 2 * h.T)
+
+
+@case
+def gpujit_arrays_to_torch_and_cupy():
+    import cupy as cp
+    import torch
+
+    z = gpujit.full((128, 3), 2.5, "float32", device="cuda")
+    t = torch.from_dlpack(z)
+    assert t.is_cuda and t.shape == (128, 3) and bool((t == 2.5).all())
+    c = cp.asarray(z)  # CuPy reads __cuda_array_interface__
+    assert c.shape == (128, 3) and bool((c == 2.5).all())
+    gpujit.add(z, t, z)  # all three share the memory
+    torch.cuda.synchronize()
+    assert bool((t == 5.0).all()) and bool((c == 5.0).all())
+
+
+@case
+def slow_producer_is_waited_for():
+    import cupy as cp
+    import torch
+
+    n = 1 << 22
+    for _ in range(3):
+        s = torch.cuda.Stream()
+        with torch.cuda.stream(s):
+            x = torch.zeros(n, device="cuda")
+            torch.cuda._sleep(50_000_000)  # ~25 ms of spinning before x is filled
+            x.fill_(1.0)
+            y = torch.zeros(n, device="cuda")
+            gpujit.axpy(1.0, x, y)  # DLPack on the current (non-default) stream
+        torch.cuda.synchronize()
+        assert float(y.sum()) == n, float(y.sum())
+    with cp.cuda.Stream(non_blocking=True):
+        x = cp.zeros(n, dtype=cp.float32)
+        cp.cuda.runtime.deviceSynchronize()
+        torch.cuda._sleep(50_000_000)  # on torch's stream; CuPy's fill below runs on its own
+        x.fill(2.0)
+        y = cp.zeros(n, dtype=cp.float32)
+        gpujit.axpy(1.0, x, y)
+    cp.cuda.runtime.deviceSynchronize()
+    assert float(y.sum()) == 2.0 * n
+
+
+print(f"test result: {'FAILED' if failures else 'ok'}. {passed} passed; {failures} failed; (python/tests/test_gpu_producers.py)")
+sys.exit(1 if failures else 0)
