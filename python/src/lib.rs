@@ -9,5 +9,6 @@
 
 mod import;
 mod module;
+mod ufunc;
 
 pub use import::{to_py_err, GpujitError, PyArrayArg};

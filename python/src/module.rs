@@ -8,7 +8,7 @@ use ::gpujit::prelude::*;
 use ::gpujit::runtime::{Arg, Device, DeviceArray, DeviceId, Element, ExternalArray, KernelArg};
 use pyo3::exceptions::{PyAttributeError, PyBufferError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyCapsule;
+use pyo3::types::{PyCapsule, PyDict, PyTuple};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -17,7 +17,9 @@ use std::sync::Arc;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// A typed gpujit array behind one Python type.
-enum Data {
+#[derive(Clone)]
+pub(crate) enum Data {
+    Bool(Arc<DeviceArray<bool>>),
     F32(Arc<DeviceArray<f32>>),
     F64(Arc<DeviceArray<f64>>),
     I32(Arc<DeviceArray<i32>>),
@@ -27,6 +29,7 @@ enum Data {
 macro_rules! each {
     ($data:expr, $a:ident => $body:expr) => {
         match $data {
+            Data::Bool($a) => $body,
             Data::F32($a) => $body,
             Data::F64($a) => $body,
             Data::I32($a) => $body,
@@ -39,7 +42,9 @@ macro_rules! each {
 /// copy, and the module's kernels take it like any other array.
 #[pyclass(name = "Array", module = "gpujit", frozen)]
 pub struct PyArray {
-    data: Data,
+    pub(crate) data: Data,
+    /// The shape Python sees: the data's own, or `[]` for a 0-d array (stored as one element).
+    pub(crate) shape: Vec<usize>,
 }
 
 impl Drop for PyArray {
@@ -58,16 +63,17 @@ impl Drop for Counted {
 }
 
 impl PyArray {
-    fn new(data: Data) -> PyArray {
+    /// `data` seen as `shape`, which holds as many elements (`[]` for one element).
+    pub(crate) fn with_shape(data: Data, shape: Vec<usize>) -> PyArray {
         LIVE.fetch_add(1, Ordering::SeqCst);
-        PyArray { data }
+        PyArray { data, shape }
     }
 
-    fn shape_vec(&self) -> Vec<usize> {
-        each!(&self.data, a => a.shape().to_vec())
+    pub(crate) fn shape_vec(&self) -> Vec<usize> {
+        self.shape.clone()
     }
 
-    fn device_id(&self) -> DeviceId {
+    pub(crate) fn device_id(&self) -> DeviceId {
         each!(&self.data, a => a.device().id())
     }
 
@@ -101,6 +107,7 @@ impl PyArray {
     #[getter]
     fn dtype(&self) -> &'static str {
         match self.data {
+            Data::Bool(_) => "bool",
             Data::F32(_) => "float32",
             Data::F64(_) => "float64",
             Data::I32(_) => "int32",
@@ -119,6 +126,96 @@ impl PyArray {
 
     fn __repr__(&self) -> String {
         format!("gpujit.Array(shape={:?}, dtype={}, device={})", self.shape_vec(), self.dtype(), self.device())
+    }
+
+    /// NumPy's ufunc protocol (NEP 13): see the `ufunc` module.
+    #[pyo3(signature = (ufunc, method, *inputs, **kwargs))]
+    fn __array_ufunc__(
+        &self,
+        py: Python<'_>,
+        ufunc: &Bound<'_, PyAny>,
+        method: &str,
+        inputs: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let name: String = ufunc.getattr("__name__")?.extract()?;
+        crate::ufunc::array_ufunc(py, &name, method, inputs, kwargs)
+    }
+
+    /// `np.add.reduce` over `axis` (None: all axes), as NumPy's `sum`.
+    #[pyo3(signature = (axis = None, keepdims = false, **kwargs))]
+    fn sum(
+        slf: &Bound<'_, Self>,
+        axis: Option<&Bound<'_, PyAny>>,
+        keepdims: bool,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        reduction(slf, "add", axis, keepdims, kwargs)
+    }
+
+    /// `np.maximum.reduce` over `axis` (None: all axes).
+    #[pyo3(signature = (axis = None, keepdims = false, **kwargs))]
+    fn max(
+        slf: &Bound<'_, Self>,
+        axis: Option<&Bound<'_, PyAny>>,
+        keepdims: bool,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        reduction(slf, "maximum", axis, keepdims, kwargs)
+    }
+
+    /// `np.minimum.reduce` over `axis` (None: all axes).
+    #[pyo3(signature = (axis = None, keepdims = false, **kwargs))]
+    fn min(
+        slf: &Bound<'_, Self>,
+        axis: Option<&Bound<'_, PyAny>>,
+        keepdims: bool,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        reduction(slf, "minimum", axis, keepdims, kwargs)
+    }
+
+    fn __add__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        binary(slf.py(), "add", slf.as_any(), o)
+    }
+    fn __radd__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        binary(slf.py(), "add", o, slf.as_any())
+    }
+    fn __sub__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        binary(slf.py(), "subtract", slf.as_any(), o)
+    }
+    fn __rsub__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        binary(slf.py(), "subtract", o, slf.as_any())
+    }
+    fn __mul__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        binary(slf.py(), "multiply", slf.as_any(), o)
+    }
+    fn __rmul__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        binary(slf.py(), "multiply", o, slf.as_any())
+    }
+    fn __truediv__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        binary(slf.py(), "divide", slf.as_any(), o)
+    }
+    fn __rtruediv__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        binary(slf.py(), "divide", o, slf.as_any())
+    }
+    fn __neg__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        crate::ufunc::array_ufunc(slf.py(), "negative", "__call__", &PyTuple::new(slf.py(), [slf.as_any()])?, None)
+    }
+    fn __abs__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        crate::ufunc::array_ufunc(slf.py(), "absolute", "__call__", &PyTuple::new(slf.py(), [slf.as_any()])?, None)
+    }
+    fn __richcmp__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>, op: pyo3::basic::CompareOp) -> PyResult<Py<PyAny>> {
+        use pyo3::basic::CompareOp::*;
+        let name = match op {
+            Lt => "less",
+            Le => "less_equal",
+            Eq => "equal",
+            Ne => "not_equal",
+            Gt => "greater",
+            Ge => "greater_equal",
+        };
+        binary(slf.py(), name, slf.as_any(), o)
     }
 
     /// `(device_type, device_id)` as DLPack numbers them (1 CPU, 2 CUDA).
@@ -155,7 +252,7 @@ impl PyArray {
         }
         each!(&self.data, a => a.device().synchronize()).map_err(to_py_err)?;
         let versioned = matches!(max_version, Some((major, _)) if major >= 1);
-        let ptr = each!(&self.data, a => share(a, versioned));
+        let ptr = each!(&self.data, a => share(a, &self.shape, versioned)).map_err(to_py_err)?;
         let name = if versioned { VERSIONED } else { LEGACY };
         let destructor = if versioned { destroy_versioned as pyo3::ffi::PyCapsule_Destructor } else { destroy_legacy };
         // SAFETY: `ptr` is a managed tensor we own; the capsule takes it, and its destructor frees
@@ -190,13 +287,14 @@ impl PyArray {
 }
 
 /// A managed tensor sharing `a`, counted in [`LIVE`] until its deleter runs.
-fn share<T: Element>(a: &Arc<DeviceArray<T>>, versioned: bool) -> *mut std::ffi::c_void {
+fn share<T: Element>(a: &Arc<DeviceArray<T>>, shape: &[usize], versioned: bool) -> ::gpujit::runtime::Result<*mut std::ffi::c_void> {
     LIVE.fetch_add(1, Ordering::SeqCst);
-    if versioned {
-        DeviceArray::share_dlpack(a, Counted(()), false) as *mut std::ffi::c_void
+    let counted = Counted(());
+    Ok(if versioned {
+        DeviceArray::share_dlpack(a, shape, counted, false)? as *mut std::ffi::c_void
     } else {
-        DeviceArray::share_dlpack_legacy(a, Counted(())) as *mut std::ffi::c_void
-    }
+        DeviceArray::share_dlpack_legacy(a, shape, counted)? as *mut std::ffi::c_void
+    })
 }
 
 /// Frees a tensor no consumer claimed.
@@ -332,22 +430,27 @@ fn add(py: Python<'_>, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>, out: &Bound<'
 #[pyfunction]
 #[pyo3(signature = (shape, value, dtype = "float32", device = None))]
 fn full(shape: Vec<usize>, value: &Bound<'_, PyAny>, dtype: &str, device: Option<&str>) -> PyResult<PyArray> {
-    let device = device_of(device)?;
+    Ok(PyArray::with_shape(filled(&shape, value, dtype, &device_of(device)?)?, shape))
+}
+
+/// A new array of `shape` filled with `value`, converted to `dtype`.
+pub(crate) fn filled(shape: &[usize], value: &Bound<'_, PyAny>, dtype: &str, device: &Device) -> PyResult<Data> {
     let n: usize = shape.iter().product();
     macro_rules! make {
         ($t:ty, $v:expr) => {{
             let v: $t = $v;
-            Arc::new(DeviceArray::<$t>::from_shape(&device, &shape, &vec![v; n]).map_err(to_py_err)?)
+            Arc::new(DeviceArray::<$t>::from_shape(device, physical(shape), &vec![v; n]).map_err(to_py_err)?)
         }};
     }
     let data = match dtype {
+        "bool" => Data::Bool(make!(bool, value.is_truthy()?)),
         "float32" => Data::F32(make!(f32, value.extract::<f64>()? as f32)),
         "float64" => Data::F64(make!(f64, value.extract::<f64>()?)),
         "int32" => Data::I32(make!(i32, value.extract::<i32>()?)),
         "int64" => Data::I64(make!(i64, value.extract::<i64>()?)),
-        other => return Err(PyValueError::new_err(format!("dtype {other:?} is not one of float32, float64, int32, int64"))),
+        other => return Err(PyValueError::new_err(format!("dtype {other:?} is not one of bool, float32, float64, int32, int64"))),
     };
-    Ok(PyArray::new(data))
+    Ok(data)
 }
 
 /// Arrays (and exported tensors) this module made that are still alive.
@@ -367,4 +470,88 @@ fn gpujit_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(full, m)?)?;
     m.add_function(wrap_pyfunction!(_live_arrays, m)?)?;
     Ok(())
+}
+
+impl Data {
+    pub(crate) fn scalar_type(&self) -> ScalarType {
+        each!(self, a => a_type(a))
+    }
+
+    pub(crate) fn device(&self) -> &Device {
+        each!(self, a => a.device())
+    }
+
+    pub(crate) fn address(&self) -> u64 {
+        each!(self, a => a.address())
+    }
+
+    /// A new zeroed contiguous array of `elem` and `shape` on `device`.
+    pub(crate) fn zeros(elem: ScalarType, shape: &[usize], device: &Device) -> PyResult<Data> {
+        macro_rules! z {
+            ($v:ident, $t:ty) => {
+                Data::$v(Arc::new(DeviceArray::<$t>::zeros_shape(device, physical(shape)).map_err(to_py_err)?))
+            };
+        }
+        Ok(match elem {
+            ScalarType::Bool => z!(Bool, bool),
+            ScalarType::F32 => z!(F32, f32),
+            ScalarType::F64 => z!(F64, f64),
+            ScalarType::I32 => z!(I32, i32),
+            ScalarType::I64 => z!(I64, i64),
+            other => return Err(GpujitError::new_err(format!("gpujit.Array holds no {other} elements"))),
+        })
+    }
+
+    /// This array seen through `shape` and element `strides` (a broadcast or permuted view).
+    pub(crate) fn view(&self, shape: &[usize], strides: &[isize], writable: bool) -> PyResult<ExternalArray<'_>> {
+        // SAFETY: every view the ufuncs build stays inside the array (strides are the array's
+        // own, permuted, or 0 for broadcast axes); the array outlives the result, which borrows it;
+        // the GIL orders launches on it.
+        unsafe { ExternalArray::from_raw_parts(self.device(), self.scalar_type(), self.address(), shape, Some(strides), !writable) }
+            .map_err(to_py_err)
+    }
+}
+
+/// The stored shape of a Python-visible shape: a 0-d array is stored as one element.
+fn physical(shape: &[usize]) -> &[usize] {
+    if shape.is_empty() {
+        &[1]
+    } else {
+        shape
+    }
+}
+
+/// The NumPy name of a dtype gpujit arrays hold.
+pub(crate) fn dtype_name(t: ScalarType) -> &'static str {
+    match t {
+        ScalarType::Bool => "bool",
+        ScalarType::F32 => "float32",
+        ScalarType::F64 => "float64",
+        ScalarType::I32 => "int32",
+        ScalarType::I64 => "int64",
+        _ => "unsupported",
+    }
+}
+
+fn binary(py: Python<'_>, name: &str, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    crate::ufunc::array_ufunc(py, name, "__call__", &PyTuple::new(py, [a, b])?, None)
+}
+
+/// `ufunc.reduce` for the `sum`/`max`/`min` methods; other keywords (`out`, `dtype`, ...) must be
+/// None, as `np.sum(a)` passes them.
+fn reduction(
+    slf: &Bound<'_, PyArray>,
+    name: &str,
+    axis: Option<&Bound<'_, PyAny>>,
+    keepdims: bool,
+    more: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    let kwargs = match more {
+        Some(m) => m.copy()?,
+        None => PyDict::new(py),
+    };
+    kwargs.set_item("axis", axis)?;
+    kwargs.set_item("keepdims", keepdims)?;
+    crate::ufunc::array_ufunc(py, name, "reduce", &PyTuple::new(py, [slf.as_any()])?, Some(&kwargs))
 }

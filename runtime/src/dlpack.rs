@@ -364,7 +364,8 @@ impl<T: Element> DeviceArray<T> {
         export_parts(Box::new(self), device, T::TYPE, data, &shape)
     }
 
-    /// Lends a shared array to a DLPack consumer without giving it up: the tensor holds one
+    /// Lends a shared array to a DLPack consumer without giving it up, seen as `shape` (as many
+    /// elements as the array; `[]` shows a one-element array as 0-d): the tensor holds one
     /// reference to `array`, released by its deleter, and shows the array's own memory (writes
     /// through either are seen by both). With `read_only` the versioned tensor carries the
     /// READ_ONLY flag. `keep` rides along and is dropped with the reference (a guard, a
@@ -372,19 +373,30 @@ impl<T: Element> DeviceArray<T> {
     /// (`__dlpack__(stream=...)`).
     pub fn share_dlpack<K: Send + 'static>(
         array: &std::sync::Arc<DeviceArray<T>>,
+        shape: &[usize],
         keep: K,
         read_only: bool,
-    ) -> *mut DLManagedTensorVersioned {
-        let (device, data, shape) = (array.device.id(), array.address(), array.shape.clone());
-        let (ctx, t) = export_parts(Box::new((array.clone(), keep)), device, T::TYPE, data, &shape);
-        versioned(ctx, t, if read_only { FLAG_READ_ONLY } else { 0 })
+    ) -> Result<*mut DLManagedTensorVersioned> {
+        let (ctx, t) = Self::share_parts(array, shape, keep)?;
+        Ok(versioned(ctx, t, if read_only { FLAG_READ_ONLY } else { 0 }))
+    }
+
+    fn share_parts<K: Send + 'static>(array: &std::sync::Arc<DeviceArray<T>>, shape: &[usize], keep: K) -> Result<(Box<Export>, DLTensor)> {
+        if shape.iter().product::<usize>() != array.len {
+            return Err(Error::Array(format!("shape {shape:?} does not hold the array's {} elements", array.len)));
+        }
+        let (device, data) = (array.device.id(), array.address());
+        Ok(export_parts(Box::new((array.clone(), keep)), device, T::TYPE, data, shape))
     }
 
     /// As [`DeviceArray::share_dlpack`], as a legacy `DLManagedTensor`.
-    pub fn share_dlpack_legacy<K: Send + 'static>(array: &std::sync::Arc<DeviceArray<T>>, keep: K) -> *mut DLManagedTensor {
-        let (device, data, shape) = (array.device.id(), array.address(), array.shape.clone());
-        let (ctx, t) = export_parts(Box::new((array.clone(), keep)), device, T::TYPE, data, &shape);
-        legacy(ctx, t)
+    pub fn share_dlpack_legacy<K: Send + 'static>(
+        array: &std::sync::Arc<DeviceArray<T>>,
+        shape: &[usize],
+        keep: K,
+    ) -> Result<*mut DLManagedTensor> {
+        let (ctx, t) = Self::share_parts(array, shape, keep)?;
+        Ok(legacy(ctx, t))
     }
 }
 

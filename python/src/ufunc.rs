@@ -1,0 +1,430 @@
+//! NumPy's ufunc protocol (NEP 13) on `gpujit.Array`: `np.add(a, b)`, `np.sin(a)`, `a < b`,
+//! `np.maximum.reduce(a, axis=1)`, ... run as gpujit kernels on the arrays' device and return a
+//! `gpujit.Array`. Operands are gpujit arrays and Python or NumPy scalars (converted to the
+//! arrays' dtype), broadcast by NumPy's rules up to 4 dimensions; all arrays must share one dtype
+//! (gpujit does not promote). Anything else returns `NotImplemented`, so NumPy raises its usual
+//! `TypeError`.
+
+// Kernels test for NaN as `a != a` (the kernel language has no `is_nan`).
+#![allow(clippy::eq_op)]
+
+use crate::import::{to_py_err, GpujitError};
+use crate::module::{dtype_name, filled, Data, PyArray};
+use ::gpujit::codegen::ScalarType;
+use ::gpujit::prelude::*;
+use ::gpujit::runtime::{Arg, Device, ExternalArray, KernelArg};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+/// The combining operations of binary ufuncs and reductions.
+const ADD: u32 = 0;
+const SUBTRACT: u32 = 1;
+const MULTIPLY: u32 = 2;
+const MAXIMUM: u32 = 3;
+const MINIMUM: u32 = 4;
+
+#[gpu_device]
+fn combine<T: Number>(a: T, b: T, op: u32) -> T {
+    match op {
+        0 => a + b,
+        1 => a - b,
+        2 => a * b,
+        // NaN propagates, as in NumPy.
+        3 => {
+            if a > b || a != a {
+                a
+            } else {
+                b
+            }
+        }
+        _ => {
+            if a < b || a != a {
+                a
+            } else {
+                b
+            }
+        }
+    }
+}
+
+#[gpu_kernel]
+fn ufunc_binary<T: Number>(x: &Array<T, 4>, y: &Array<T, 4>, out: &mut Array<T, 4>, op: u32) {
+    let i = grid(1);
+    let (d1, d2, d3) = (out.shape(1), out.shape(2), out.shape(3));
+    if i < out.shape(0) * d1 * d2 * d3 {
+        let (h, j, k, l) = (i / (d1 * d2 * d3), i / (d2 * d3) % d1, i / d3 % d2, i % d3);
+        out[[h, j, k, l]] = combine(x[[h, j, k, l]], y[[h, j, k, l]], op);
+    }
+}
+
+#[gpu_kernel]
+fn ufunc_float_binary<T: Float>(x: &Array<T, 4>, y: &Array<T, 4>, out: &mut Array<T, 4>, op: u32) {
+    let i = grid(1);
+    let (d1, d2, d3) = (out.shape(1), out.shape(2), out.shape(3));
+    if i < out.shape(0) * d1 * d2 * d3 {
+        let (h, j, k, l) = (i / (d1 * d2 * d3), i / (d2 * d3) % d1, i / d3 % d2, i % d3);
+        let (a, b) = (x[[h, j, k, l]], y[[h, j, k, l]]);
+        out[[h, j, k, l]] = if op == 0 { a / b } else { a.powf(b) };
+    }
+}
+
+#[gpu_kernel]
+fn ufunc_compare<T: Scalar>(x: &Array<T, 4>, y: &Array<T, 4>, out: &mut Array<bool, 4>, op: u32) {
+    let i = grid(1);
+    let (d1, d2, d3) = (out.shape(1), out.shape(2), out.shape(3));
+    if i < out.shape(0) * d1 * d2 * d3 {
+        let (h, j, k, l) = (i / (d1 * d2 * d3), i / (d2 * d3) % d1, i / d3 % d2, i % d3);
+        let (a, b) = (x[[h, j, k, l]], y[[h, j, k, l]]);
+        out[[h, j, k, l]] = match op {
+            0 => a == b,
+            1 => a != b,
+            2 => a < b,
+            3 => a <= b,
+            4 => a > b,
+            _ => a >= b,
+        };
+    }
+}
+
+#[gpu_kernel]
+fn ufunc_float_unary<T: Float>(x: &Array<T, 4>, out: &mut Array<T, 4>, op: u32) {
+    let i = grid(1);
+    let (d1, d2, d3) = (out.shape(1), out.shape(2), out.shape(3));
+    if i < out.shape(0) * d1 * d2 * d3 {
+        let (h, j, k, l) = (i / (d1 * d2 * d3), i / (d2 * d3) % d1, i / d3 % d2, i % d3);
+        let a = x[[h, j, k, l]];
+        out[[h, j, k, l]] = match op {
+            0 => -a,
+            1 => a.abs(),
+            2 => a.exp(),
+            3 => a.ln(),
+            4 => a.sin(),
+            5 => a.cos(),
+            6 => a.tanh(),
+            _ => a.sqrt(),
+        };
+    }
+}
+
+#[gpu_kernel]
+fn ufunc_int_unary<T: Int>(x: &Array<T, 4>, out: &mut Array<T, 4>, op: u32) {
+    let i = grid(1);
+    let (d1, d2, d3) = (out.shape(1), out.shape(2), out.shape(3));
+    if i < out.shape(0) * d1 * d2 * d3 {
+        let (h, j, k, l) = (i / (d1 * d2 * d3), i / (d2 * d3) % d1, i / d3 % d2, i % d3);
+        let a = x[[h, j, k, l]];
+        let zero = a - a;
+        out[[h, j, k, l]] = if op == 0 || a < zero { zero - a } else { a };
+    }
+}
+
+/// Reduces the last axis of `x` into `out` (whose last extent is 1).
+#[gpu_kernel]
+fn ufunc_reduce<T: Number>(x: &Array<T, 4>, out: &mut Array<T, 4>, op: u32) {
+    let i = grid(1);
+    let (d1, d2) = (out.shape(1), out.shape(2));
+    if i < out.shape(0) * d1 * d2 {
+        let (h, j, k) = (i / (d1 * d2), i / d2 % d1, i % d2);
+        let mut acc = x[[h, j, k, 0]];
+        for l in 1..x.shape(3) {
+            acc = combine(acc, x[[h, j, k, l]], op);
+        }
+        out[[h, j, k, 0]] = acc;
+    }
+}
+
+enum Op {
+    /// `ufunc_binary` (any number type).
+    Binary(u32),
+    /// `ufunc_float_binary`: 0 divide, 1 power.
+    FloatBinary(u32),
+    Compare(u32),
+    /// Float and integer op codes of a unary ufunc (integers: `None` when undefined for them).
+    Unary(u32, Option<u32>),
+}
+
+fn op_of(name: &str) -> Option<Op> {
+    Some(match name {
+        "add" => Op::Binary(ADD),
+        "subtract" => Op::Binary(SUBTRACT),
+        "multiply" => Op::Binary(MULTIPLY),
+        "maximum" => Op::Binary(MAXIMUM),
+        "minimum" => Op::Binary(MINIMUM),
+        "divide" | "true_divide" => Op::FloatBinary(0),
+        "power" => Op::FloatBinary(1),
+        "equal" => Op::Compare(0),
+        "not_equal" => Op::Compare(1),
+        "less" => Op::Compare(2),
+        "less_equal" => Op::Compare(3),
+        "greater" => Op::Compare(4),
+        "greater_equal" => Op::Compare(5),
+        "negative" => Op::Unary(0, Some(0)),
+        "absolute" => Op::Unary(1, Some(1)),
+        "exp" => Op::Unary(2, None),
+        "log" => Op::Unary(3, None),
+        "sin" => Op::Unary(4, None),
+        "cos" => Op::Unary(5, None),
+        "tanh" => Op::Unary(6, None),
+        "sqrt" => Op::Unary(7, None),
+        _ => return None,
+    })
+}
+
+fn is_float(t: ScalarType) -> bool {
+    matches!(t, ScalarType::F32 | ScalarType::F64)
+}
+
+/// An array's shape and element strides as a 4-D view broadcast to `out` (leading axes added,
+/// size-1 axes stretched with stride 0).
+fn broadcast4(shape: &[usize], out: &[usize]) -> ([usize; 4], [isize; 4]) {
+    let contiguous = ::gpujit::runtime::Layout::contiguous(shape).strides;
+    let (mut s, mut st) = ([1usize; 4], [0isize; 4]);
+    let pad = 4 - out.len();
+    for (i, &o) in out.iter().enumerate() {
+        s[pad + i] = o;
+        let k = (i + shape.len()).checked_sub(out.len());
+        st[pad + i] = match k {
+            Some(k) if shape[k] == o && o != 1 => contiguous[k],
+            _ => 0,
+        };
+    }
+    (s, st)
+}
+
+/// NumPy's broadcasting of `shapes` (at most 4 dimensions).
+fn broadcast_shape(shapes: &[Vec<usize>], ufunc: &str) -> PyResult<Vec<usize>> {
+    let n = shapes.iter().map(Vec::len).max().unwrap_or(0);
+    if n > 4 {
+        return Err(GpujitError::new_err(format!("{ufunc}: gpujit ufuncs take arrays of at most 4 dimensions, not {n}")));
+    }
+    let mut out = vec![1usize; n];
+    for s in shapes {
+        for (i, &d) in s.iter().enumerate() {
+            let o = &mut out[n - s.len() + i];
+            if *o == 1 {
+                *o = d;
+            } else if d != 1 && d != *o {
+                return Err(PyValueError::new_err(format!("{ufunc}: operands could not be broadcast together with shapes {shapes:?}")));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn launch(py: Python<'_>, kernel: &::gpujit::runtime::Kernel, n: usize, args: &[Arg<'_>]) -> PyResult<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    py.detach(|| kernel.launch(LaunchConfig::for_elements(n, 256), args)).map_err(to_py_err)
+}
+
+/// An operand: one of our arrays, or a scalar made into a 0-d array of the reference dtype.
+fn operand(x: &Bound<'_, PyAny>, elem: ScalarType, device: &Device) -> PyResult<Option<(Data, Vec<usize>)>> {
+    if let Ok(a) = x.downcast::<PyArray>() {
+        return Ok(Some((a.get().data.clone(), a.get().shape.clone())));
+    }
+    let is_scalar = match x.getattr("shape") {
+        Ok(s) => s.extract::<Vec<usize>>().map(|s| s.is_empty()).unwrap_or(false),
+        Err(_) => true,
+    };
+    if !is_scalar || x.extract::<f64>().is_err() {
+        return Ok(None);
+    }
+    Ok(Some((filled(&[], x, dtype_name(elem), device)?, Vec::new())))
+}
+
+/// `ufunc(*inputs)` for `method == "__call__"`, `ufunc.reduce(input, ...)` for `"reduce"`.
+pub(crate) fn array_ufunc(
+    py: Python<'_>,
+    name: &str,
+    method: &str,
+    inputs: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let Some(op) = op_of(name) else { return Ok(py.NotImplemented()) };
+    // The reference array: the first of ours among the operands.
+    let Some((first, first_shape)) =
+        inputs.iter().find_map(|x| x.downcast::<PyArray>().ok().map(|a| (a.get().data.clone(), a.get().shape.clone())))
+    else {
+        return Ok(py.NotImplemented());
+    };
+    let (elem, device) = (first.scalar_type(), first.device().clone());
+    match method {
+        "__call__" => {
+            if let Some(k) = kwargs {
+                if let Some((key, _)) = k.iter().find(|(_, v)| !v.is_none()) {
+                    return Err(GpujitError::new_err(format!("{name}: the keyword `{key}` is not supported on gpujit arrays")));
+                }
+            }
+            let mut ops = Vec::new();
+            for x in inputs.iter() {
+                match operand(&x, elem, &device)? {
+                    Some(d) => ops.push(d),
+                    None => return Ok(py.NotImplemented()),
+                }
+            }
+            if let Some(other) = ops.iter().map(|(d, _)| d.scalar_type()).find(|t| *t != elem) {
+                return Err(GpujitError::new_err(format!(
+                    "{name}: operands of dtypes {} and {}; gpujit ufuncs take one dtype (convert first)",
+                    dtype_name(elem),
+                    dtype_name(other)
+                )));
+            }
+            call(py, name, op, &ops, elem, &device)
+        }
+        "reduce" => reduce(py, name, op, &first, &first_shape, inputs.len(), kwargs),
+        _ => Ok(py.NotImplemented()),
+    }
+}
+
+fn call(py: Python<'_>, name: &str, op: Op, ops: &[(Data, Vec<usize>)], elem: ScalarType, device: &Device) -> PyResult<Py<PyAny>> {
+    let shapes: Vec<Vec<usize>> = ops.iter().map(|(_, s)| s.clone()).collect();
+    let out_shape = broadcast_shape(&shapes, name)?;
+    let n: usize = out_shape.iter().product();
+    let (kernel, code, out_elem) = match (op, ops.len()) {
+        (Op::Binary(c), 2) if elem != ScalarType::Bool => (&*ufunc_binary, c, elem),
+        (Op::FloatBinary(c), 2) if is_float(elem) => (&*ufunc_float_binary, c, elem),
+        (Op::Compare(c), 2) => (&*ufunc_compare, c, ScalarType::Bool),
+        (Op::Unary(c, _), 1) if is_float(elem) => (&*ufunc_float_unary, c, elem),
+        (Op::Unary(_, Some(c)), 1) if matches!(elem, ScalarType::I32 | ScalarType::I64) => (&*ufunc_int_unary, c, elem),
+        _ => return Ok(py.NotImplemented()),
+    };
+    let out = Data::zeros(out_elem, &out_shape, device)?;
+    {
+        let (os, ost) = broadcast4(&out_shape, &out_shape);
+        let mut ov = out.view(&os, &ost, true)?;
+        let views: Vec<ExternalArray<'_>> = ops
+            .iter()
+            .map(|(d, shape)| {
+                let (s, st) = broadcast4(shape, &out_shape);
+                d.view(&s, &st, false)
+            })
+            .collect::<PyResult<_>>()?;
+        let mut args: Vec<Arg<'_>> = views.iter().map(|v| v.into_arg()).collect();
+        args.push((&mut ov).into_arg());
+        args.push(code.into_arg());
+        launch(py, kernel, n, &args)?;
+    }
+    Ok(Py::new(py, PyArray::with_shape(out, out_shape))?.into_any())
+}
+
+fn reduce(
+    py: Python<'_>,
+    name: &str,
+    op: Op,
+    x: &Data,
+    shape: &[usize],
+    n_inputs: usize,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let code = match op {
+        Op::Binary(c @ (ADD | MAXIMUM | MINIMUM)) if x.scalar_type() != ScalarType::Bool && n_inputs == 1 => c,
+        _ => return Ok(py.NotImplemented()),
+    };
+    let shape = shape.to_vec();
+    let (mut axis, mut keepdims): (Option<Vec<usize>>, bool) = (Some(vec![0]), false);
+    if let Some(k) = kwargs {
+        for (key, v) in k.iter() {
+            let key: String = key.extract()?;
+            match key.as_str() {
+                "axis" if v.is_none() => axis = None,
+                "axis" => {
+                    let axes: Vec<isize> = v.extract::<isize>().map(|a| vec![a]).or_else(|_| v.extract::<Vec<isize>>())?;
+                    let mut norm = Vec::new();
+                    for a in axes {
+                        let n = shape.len() as isize;
+                        if a < -n || a >= n {
+                            return Err(PyValueError::new_err(format!(
+                                "{name}.reduce: axis {a} is out of bounds for an array of {n} dimensions"
+                            )));
+                        }
+                        norm.push(a.rem_euclid(n.max(1)) as usize);
+                    }
+                    axis = Some(norm);
+                }
+                "keepdims" => keepdims = v.is_truthy()?,
+                _ if v.is_none() => {}
+                _ => return Err(GpujitError::new_err(format!("{name}.reduce: the keyword `{key}` is not supported on gpujit arrays"))),
+            }
+        }
+    }
+    let axes: Vec<usize> = match axis {
+        None => (0..shape.len()).collect(),
+        Some(a) if shape.is_empty() && !a.is_empty() => {
+            return Err(PyValueError::new_err(format!("{name}.reduce: a 0-d array has no axis to reduce")));
+        }
+        Some(a) => a,
+    };
+    let empty = axes.iter().any(|&a| shape[a] == 0);
+    let out_shape: Vec<usize> =
+        (0..shape.len()).filter_map(|i| if axes.contains(&i) { keepdims.then_some(1) } else { Some(shape[i]) }).collect();
+    if empty && code != ADD && out_shape.iter().product::<usize>() > 0 {
+        return Err(PyValueError::new_err(format!("zero-size array to reduction operation {name} which has no identity")));
+    }
+    let device = x.device().clone();
+    // One axis at a time, the last first, each pass a launch over the remaining elements.
+    let mut cur = x.clone();
+    let mut cur_shape = shape.clone();
+    let mut sorted = axes.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    for &a in sorted.iter().rev() {
+        cur = reduce_axis(py, &cur, &cur_shape, a, code, &device)?;
+        cur_shape.remove(a);
+    }
+    // `cur` is contiguous in the order of the kept axes, and `out_shape` only inserts 1s: the
+    // same memory. With no axis reduced, the result is still a new array, as in NumPy.
+    let out = if sorted.is_empty() { copy(&cur, &cur_shape, &device, py)? } else { cur };
+    Ok(Py::new(py, PyArray::with_shape(out, out_shape))?.into_any())
+}
+
+/// Reduces axis `a` of the contiguous `x` of `shape` into a new contiguous array.
+fn reduce_axis(py: Python<'_>, x: &Data, shape: &[usize], a: usize, code: u32, device: &Device) -> PyResult<Data> {
+    let strides = ::gpujit::runtime::Layout::contiguous(shape).strides;
+    let rest: Vec<usize> = (0..shape.len()).filter(|&i| i != a).collect();
+    let out_shape: Vec<usize> = rest.iter().map(|&i| shape[i]).collect();
+    let out = Data::zeros(x.scalar_type(), &out_shape, device)?;
+    let n: usize = out_shape.iter().product();
+    if shape[a] == 0 || n == 0 {
+        return Ok(out); // sums of nothing are 0 (max/min of nothing were refused before)
+    }
+    if rest.len() > 3 {
+        return Err(GpujitError::new_err("reductions take arrays of at most 4 dimensions"));
+    }
+    // x viewed as [kept axes (front-padded to 3)..., a]; out as [kept axes..., 1].
+    let pad = 3 - rest.len();
+    let (mut xs, mut xst, mut os, mut ost) = ([1usize; 4], [0isize; 4], [1usize; 4], [0isize; 4]);
+    let out_strides = ::gpujit::runtime::Layout::contiguous(&out_shape).strides;
+    for (k, &i) in rest.iter().enumerate() {
+        xs[pad + k] = shape[i];
+        xst[pad + k] = strides[i];
+        os[pad + k] = out_shape[k];
+        ost[pad + k] = out_strides[k];
+    }
+    xs[3] = shape[a];
+    xst[3] = strides[a];
+    {
+        let xv = x.view(&xs, &xst, false)?;
+        let mut ov = out.view(&os, &ost, true)?;
+        let args = [(&xv).into_arg(), (&mut ov).into_arg(), code.into_arg()];
+        launch(py, &ufunc_reduce, n, &args)?;
+    }
+    Ok(out)
+}
+
+/// A contiguous copy of `x` (of `shape`).
+fn copy(x: &Data, shape: &[usize], device: &Device, py: Python<'_>) -> PyResult<Data> {
+    let out = Data::zeros(x.scalar_type(), shape, device)?;
+    let n: usize = shape.iter().product();
+    let flat = [1usize, 1, 1, n];
+    let st = [0isize, 0, 0, 1];
+    {
+        let xv = x.view(&flat, &st, false)?;
+        let mut ov = out.view(&flat, &st, true)?;
+        // max(a, a) is a, bit for bit.
+        let args = [(&xv).into_arg(), (&xv).into_arg(), (&mut ov).into_arg(), MAXIMUM.into_arg()];
+        launch(py, &ufunc_binary, n, &args)?;
+    }
+    Ok(out)
+}
