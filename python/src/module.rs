@@ -504,10 +504,16 @@ impl Data {
 
     /// This array seen through `shape` and element `strides` (a broadcast or permuted view).
     pub(crate) fn view(&self, shape: &[usize], strides: &[isize], writable: bool) -> PyResult<ExternalArray<'_>> {
-        // SAFETY: every view the ufuncs build stays inside the array (strides are the array's
-        // own, permuted, or 0 for broadcast axes); the array outlives the result, which borrows it;
-        // the GIL orders launches on it.
-        unsafe { ExternalArray::from_raw_parts(self.device(), self.scalar_type(), self.address(), shape, Some(strides), !writable) }
+        self.view_at(0, shape, strides, writable)
+    }
+
+    /// As [`Data::view`], from the element at `offset`.
+    pub(crate) fn view_at(&self, offset: usize, shape: &[usize], strides: &[isize], writable: bool) -> PyResult<ExternalArray<'_>> {
+        let address = self.address() + (offset * self.scalar_type().size_bytes()) as u64;
+        // SAFETY: every view the ufuncs build stays inside the array (offsets and strides are the
+        // array's own, permuted, or 0 for broadcast axes); the array outlives the result, which
+        // borrows it; the GIL orders launches on it.
+        unsafe { ExternalArray::from_raw_parts(self.device(), self.scalar_type(), address, shape, Some(strides), !writable) }
             .map_err(to_py_err)
     }
 }

@@ -369,9 +369,14 @@ fn reduce(
     let mut sorted = axes.clone();
     sorted.sort_unstable();
     sorted.dedup();
-    for &a in sorted.iter().rev() {
-        cur = reduce_axis(py, &cur, &cur_shape, a, code, &device)?;
-        cur_shape.remove(a);
+    if !shape.is_empty() && sorted.len() == shape.len() {
+        cur = reduce_all(py, x, shape.iter().product(), code, &device)?;
+        cur_shape.clear();
+    } else {
+        for &a in sorted.iter().rev() {
+            cur = reduce_axis(py, &cur, 0, &cur_shape, a, code, &device)?;
+            cur_shape.remove(a);
+        }
     }
     // `cur` is contiguous in the order of the kept axes, and `out_shape` only inserts 1s: the
     // same memory. With no axis reduced, the result is still a new array, as in NumPy.
@@ -380,7 +385,9 @@ fn reduce(
 }
 
 /// Reduces axis `a` of the contiguous `x` of `shape` into a new contiguous array.
-fn reduce_axis(py: Python<'_>, x: &Data, shape: &[usize], a: usize, code: u32, device: &Device) -> PyResult<Data> {
+/// Reduces axis `a` of the contiguous `shape` that starts `offset` elements into `x`, into a new
+/// contiguous array.
+fn reduce_axis(py: Python<'_>, x: &Data, offset: usize, shape: &[usize], a: usize, code: u32, device: &Device) -> PyResult<Data> {
     let strides = ::gpujit::runtime::Layout::contiguous(shape).strides;
     let rest: Vec<usize> = (0..shape.len()).filter(|&i| i != a).collect();
     let out_shape: Vec<usize> = rest.iter().map(|&i| shape[i]).collect();
@@ -405,10 +412,34 @@ fn reduce_axis(py: Python<'_>, x: &Data, shape: &[usize], a: usize, code: u32, d
     xs[3] = shape[a];
     xst[3] = strides[a];
     {
-        let xv = x.view(&xs, &xst, false)?;
+        let xv = x.view_at(offset, &xs, &xst, false)?;
         let mut ov = out.view(&os, &ost, true)?;
         let args = [(&xv).into_arg(), (&mut ov).into_arg(), code.into_arg()];
         launch(py, &ufunc_reduce, n, &args)?;
+    }
+    Ok(out)
+}
+
+/// Reduces all `n` elements of the contiguous `x` to a 0-d array in two passes: √n threads
+/// each reduce a row of √n elements, then one reduces the row results (and a short tail).
+fn reduce_all(py: Python<'_>, x: &Data, n: usize, code: u32, device: &Device) -> PyResult<Data> {
+    if n <= 1 << 12 {
+        return reduce_axis(py, x, 0, &[n], 0, code, device);
+    }
+    let c = (n as f64).sqrt().ceil() as usize;
+    let (m, head) = (n / c, n / c * c);
+    let rows = reduce_axis(py, x, 0, &[m, c], 1, code, device)?;
+    let total = reduce_axis(py, &rows, 0, &[m], 0, code, device)?;
+    if head == n {
+        return Ok(total);
+    }
+    let tail = reduce_axis(py, x, head, &[n - head], 0, code, device)?;
+    let out = Data::zeros(x.scalar_type(), &[], device)?;
+    let (one, zero) = ([1usize; 4], [0isize; 4]);
+    {
+        let (a, b, mut o) = (total.view(&one, &zero, false)?, tail.view(&one, &zero, false)?, out.view(&one, &zero, true)?);
+        let args = [(&a).into_arg(), (&b).into_arg(), (&mut o).into_arg(), code.into_arg()];
+        launch(py, &ufunc_binary, 1, &args)?;
     }
     Ok(out)
 }

@@ -148,5 +148,35 @@ def slow_producer_is_waited_for():
     assert float(y.sum()) == 2.0 * n
 
 
+@case
+def ufuncs_on_the_gpu():
+    import torch
+
+    def ours(t):
+        z = gpujit.full(tuple(t.shape), 0, str(t.dtype).replace("torch.", ""), device="cuda")
+        torch.from_dlpack(z).copy_(t)
+        return z
+
+    def back(z):
+        assert isinstance(z, gpujit.Array) and z.device == "cuda:0", z
+        return torch.from_dlpack(z)
+
+    a = torch.randn(300, 1, 70, device="cuda", dtype=torch.float64)
+    b = torch.randn(40, 70, device="cuda", dtype=torch.float64)
+    za, zb = ours(a), ours(b)
+    torch.testing.assert_close(back(np.add(za, zb)), a + b, rtol=0, atol=0)
+    torch.testing.assert_close(back(np.maximum(za, zb)), torch.maximum(a, b), rtol=0, atol=0)
+    torch.testing.assert_close(back(np.exp(za) * 2.0 - zb), torch.exp(a) * 2.0 - b)
+    assert bool((back(za < zb) == (a < b)).all())
+    big = torch.randn(1 << 22, device="cuda", dtype=torch.float64)
+    zbig = ours(big)
+    torch.testing.assert_close(back(zbig.sum()), big.sum())
+    assert float(back(zbig.max())) == float(big.max())
+    m = torch.randn(513, 257, device="cuda", dtype=torch.float32)
+    zm = ours(m)
+    torch.testing.assert_close(back(np.add.reduce(zm, axis=1)), m.sum(dim=1), rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(back(np.minimum.reduce(zm, axis=0, keepdims=True)), m.min(dim=0, keepdim=True).values)
+
+
 print(f"test result: {'FAILED' if failures else 'ok'}. {passed} passed; {failures} failed; (python/tests/test_gpu_producers.py)")
 sys.exit(1 if failures else 0)

@@ -208,6 +208,12 @@ def ufunc_reductions():
         if a.size:
             assert float(back(za.max())) == a.max() and float(back(za.min())) == a.min()
             np.testing.assert_array_equal(back(np.max(za, axis=0)), a.max(axis=0))
+    for n in (4097, 100003, 250000):  # two passes, with and without a tail
+        a = rng.standard_normal(n)
+        za = ours(a)
+        np.testing.assert_allclose(back(za.sum()), a.sum(), rtol=1e-10)
+        assert float(back(za.max())) == a.max() and float(back(np.minimum.reduce(za, axis=None))) == a.min()
+        assert back(za.sum()).shape == ()
     i = rng.integers(-1000, 1000, (33, 17), dtype=np.int32)
     np.testing.assert_array_equal(back(ours(i).sum(axis=1)), i.sum(axis=1, dtype=np.int32))
     try:
