@@ -5,7 +5,8 @@
 //!   kernel arguments, with no copy.
 //! - The `gpujit` module (built with `--features extension-module`): `gpujit.Array`, which
 //!   `numpy.from_dlpack`, `torch.from_dlpack` and `cupy.asarray` take with no copy, and kernels
-//!   (`axpy`, `add`) that take any producer's arrays.
+//!   (`axpy`, `add`) that take any producer's arrays, and NumPy's ufuncs on `gpujit.Array`
+//!   (`__array_ufunc__`, with `reduce`), run as gpujit kernels on the array's device.
 
 mod import;
 mod module;
