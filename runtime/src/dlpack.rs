@@ -278,6 +278,7 @@ impl DlpackTensor {
         // SAFETY: the tensor's memory stays valid while `self` (which the result borrows) lives.
         let mut a = unsafe { ExternalArray::from_raw_parts(&device, elem, ptr, &shape, Some(&strides), self.is_read_only())? };
         a._owner = PhantomData;
+        a.pinned = t.device.device_type == device_type::CUDA_HOST;
         Ok(a)
     }
 

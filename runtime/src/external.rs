@@ -23,6 +23,8 @@ pub struct ExternalArray<'a> {
     /// The producer's stream with work that may still write the data (`CUstream` as an integer):
     /// a launch on the GPU waits for it, through an event (the host does not block).
     pub(crate) producer_stream: Option<u64>,
+    /// Page-locked host memory (DLPack's CUDAHost), usable from the CPU and from GPUs.
+    pub(crate) pinned: bool,
     pub(crate) _owner: PhantomData<&'a ()>,
 }
 
@@ -59,7 +61,16 @@ impl<'a> ExternalArray<'a> {
         if !layout.is_empty() && (ptr == 0 || ptr % size != 0) {
             return Err(Error::Array(format!("the data pointer {ptr:#x} is null or not aligned to {size} bytes for {elem}")));
         }
-        Ok(ExternalArray { device: device.clone(), elem, ptr, layout, read_only, producer_stream: None, _owner: PhantomData })
+        Ok(ExternalArray {
+            device: device.clone(),
+            elem,
+            ptr,
+            layout,
+            read_only,
+            producer_stream: None,
+            pinned: false,
+            _owner: PhantomData,
+        })
     }
 
     pub fn device(&self) -> &Device {
@@ -89,6 +100,12 @@ impl<'a> ExternalArray<'a> {
         self.producer_stream
     }
 
+    /// Whether the array is page-locked host memory that kernels on the CPU and on GPUs may use in
+    /// place (a DLPack CUDAHost tensor).
+    pub fn is_pinned(&self) -> bool {
+        self.pinned
+    }
+
     fn arg(&self, writable: bool) -> Arg<'_> {
         let (shape, strides) = self.layout.dims();
         Arg::Array {
@@ -100,6 +117,7 @@ impl<'a> ExternalArray<'a> {
             writable,
             device: &self.device,
             wait: self.producer_stream,
+            any_device: self.pinned,
         }
     }
 }

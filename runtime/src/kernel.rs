@@ -255,11 +255,12 @@ impl Kernel {
         }
     }
 
-    /// The device the launch runs on; every array must be there.
+    /// The device the launch runs on; every array must be there (pinned host memory is
+    /// everywhere).
     fn launch_device(&self, config: &LaunchConfig<'_>, args: &[Arg<'_>]) -> Result<Device> {
         let first_array = args.iter().find_map(|a| match a {
-            Arg::Array { device, .. } => Some(*device),
-            Arg::Scalar { .. } => None,
+            Arg::Array { device, any_device: false, .. } => Some(*device),
+            _ => None,
         });
         let device = match (config.stream, first_array) {
             (Some(s), _) => s.device.clone(),
@@ -268,9 +269,9 @@ impl Kernel {
         };
         let mut array_no = 0;
         for (i, a) in args.iter().enumerate() {
-            if let Arg::Array { device: d, .. } = a {
+            if let Arg::Array { device: d, any_device, .. } = a {
                 array_no += 1;
-                if d.id() != device.id() {
+                if d.id() != device.id() && !any_device {
                     let expected = match config.stream {
                         Some(_) => format!("{} (the stream's device)", device.id()),
                         None if array_no > 1 => format!("{} (the device of the first array argument)", device.id()),

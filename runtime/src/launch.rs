@@ -167,6 +167,9 @@ pub enum Arg<'a> {
         writable: bool,
         device: &'a Device,
         wait: Option<u64>,
+        /// Page-locked host memory every device can address (DLPack's CUDAHost): the array binds
+        /// to a launch on the CPU or on a GPU, whichever the other arguments choose.
+        any_device: bool,
     },
 }
 
@@ -225,7 +228,17 @@ impl<'a, T: Element> KernelArg<'a> for &'a mut DeviceArray<T> {
 fn array_arg<'a, T: Element>(array: &'a DeviceArray<T>, base: u64, layout: &Layout, writable: bool) -> Arg<'a> {
     let (shape, strides) = layout.dims();
     let ptr = view_address::<T>(base, layout);
-    Arg::Array { elem: T::TYPE, ptr, ndim: layout.shape.len() as u8, shape, strides, writable, device: &array.device, wait: None }
+    Arg::Array {
+        elem: T::TYPE,
+        ptr,
+        ndim: layout.shape.len() as u8,
+        shape,
+        strides,
+        writable,
+        device: &array.device,
+        wait: None,
+        any_device: false,
+    }
 }
 
 impl<'a, T: Element> KernelArg<'a> for ArrayView<'a, T> {

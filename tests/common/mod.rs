@@ -55,6 +55,7 @@ macro_rules! for_each_case {
             dlpack_conformance,
             cuda_array_interface_rules,
             cast_matrix,
+            dlpack_pinned_host,
         );
     };
 }
@@ -2824,4 +2825,68 @@ pub fn cast_matrix(h: &Harness) {
     assert_eq!(c.to_vec().unwrap(), x.iter().map(|v| *v as i32).collect::<Vec<_>>());
     assert_eq!(f.to_vec().unwrap(), x.iter().map(|v| *v as u16).collect::<Vec<_>>());
     assert_eq!(g.to_vec().unwrap(), x.iter().map(|v| *v as u32).collect::<Vec<_>>());
+}
+
+/// A DLPack CUDAHost (page-locked host) tensor is used in place by kernels on the CPU and on a
+/// GPU, read and written, beside device arrays. On a GPU machine the memory is really pinned
+/// (`cuMemHostAlloc`); on the CPU harness plain host memory stands in for it.
+pub fn dlpack_pinned_host(h: &Harness) {
+    static DELETED: AtomicUsize = AtomicUsize::new(0);
+    let f32t = DLDataType { code: dlpack::type_code::FLOAT, bits: 32, lanes: 1 };
+    let pinned_dev = DLDevice { device_type: dlpack::device_type::CUDA_HOST, device_id: 0 };
+    for n in [0usize, 1, 1000, 4099] {
+        let data: Vec<f32> = h.vec(n, |h| h.f64_in(-10.0, 10.0) as f32);
+        let mut plain = vec![0.0f32; n.max(1)];
+        let ptr: *mut f32 = if h.is_gpu() {
+            let ctx = cudarc::driver::CudaContext::new(0).unwrap();
+            ctx.bind_to_thread().unwrap();
+            // SAFETY: a context is current; the allocation is freed below, after its last use.
+            // Flags: portable (1) and device-mapped (2).
+            unsafe { cudarc::driver::result::malloc_host(n.max(1) * 4, 3) }.unwrap() as *mut f32
+        } else {
+            plain.as_mut_ptr()
+        };
+        // SAFETY: ptr holds n.max(1) f32s, used only through this slice until the imports below.
+        unsafe { std::slice::from_raw_parts_mut(ptr, n) }.copy_from_slice(&data);
+        let m = versioned(tensor(ptr as u64, pinned_dev, f32t, &[n as i64], None, 0, &DELETED), 1, 0);
+        // SAFETY: `m` is a valid tensor owned by the import from here on.
+        let t = unsafe { DlpackTensor::from_versioned(m) }.unwrap();
+        let a = t.array().unwrap();
+        assert!(a.is_pinned());
+        // Read in place into a device array of the harness's device.
+        let mut out = h.zeros::<f32>(n);
+        h.run(&copy_1d, LaunchConfig::for_elements(n, 128), (&a, &mut out)).unwrap();
+        assert_eq!(out.to_vec().unwrap(), data);
+        drop(t);
+        // Written in place from a device array.
+        let m = versioned(tensor(ptr as u64, pinned_dev, f32t, &[n as i64], None, 0, &DELETED), 1, 0);
+        // SAFETY: as above.
+        let t = unsafe { DlpackTensor::from_versioned(m) }.unwrap();
+        let mut w = t.array().unwrap();
+        let src: Vec<f32> = data.iter().map(|v| v * 2.0).collect();
+        h.run(&copy_1d, LaunchConfig::for_elements(n, 128), (&h.arr(&src), &mut w)).unwrap();
+        h.dev.synchronize().unwrap();
+        drop(t);
+        // SAFETY: the kernels that used the memory have finished (synchronized above).
+        assert_eq!(unsafe { std::slice::from_raw_parts(ptr, n) }, &src[..]);
+        if h.is_gpu() {
+            // SAFETY: allocated by malloc_host above; no longer used.
+            unsafe { cudarc::driver::result::free_host(ptr as *mut std::ffi::c_void) }.unwrap();
+        }
+        drop(plain);
+    }
+    // A launch whose only arrays are pinned runs on the default device.
+    let data = [1.0f32, 2.0, 3.0];
+    let mut src = data;
+    let mut dst = [0.0f32; 3];
+    if !h.is_gpu() {
+        let ma = versioned(tensor(src.as_mut_ptr() as u64, pinned_dev, f32t, &[3], None, 0, &DELETED), 1, 0);
+        let mb = versioned(tensor(dst.as_mut_ptr() as u64, pinned_dev, f32t, &[3], None, 0, &DELETED), 1, 0);
+        // SAFETY: as above.
+        let (ta, tb) = unsafe { (DlpackTensor::from_versioned(ma).unwrap(), DlpackTensor::from_versioned(mb).unwrap()) };
+        let (a, mut b) = (ta.array().unwrap(), tb.array().unwrap());
+        copy_1d.launch(LaunchConfig::for_elements(3, 32), (&a, &mut b)).unwrap();
+        drop((ta, tb));
+        assert_eq!(dst, data);
+    }
 }
