@@ -219,10 +219,16 @@ fn launch(py: Python<'_>, kernel: &::gpujit::runtime::Kernel, n: usize, args: &[
     py.detach(|| kernel.launch(LaunchConfig::for_elements(n, 256), args)).map_err(to_py_err)
 }
 
-/// An operand: one of our arrays, or a scalar made into a 0-d array of the reference dtype.
-fn operand(x: &Bound<'_, PyAny>, elem: ScalarType, device: &Device) -> PyResult<Option<(Data, Vec<usize>)>> {
+/// An operand as given: one of our arrays, or a scalar.
+enum Operand<'py> {
+    Array(Data, Vec<usize>),
+    /// A Python or NumPy scalar, and its kind: 0 bool, 1 integer, 2 float.
+    Scalar(Bound<'py, PyAny>, u8),
+}
+
+fn operand<'py>(x: &Bound<'py, PyAny>) -> PyResult<Option<Operand<'py>>> {
     if let Ok(a) = x.downcast::<PyArray>() {
-        return Ok(Some((a.get().data.clone(), a.get().shape.clone())));
+        return Ok(Some(Operand::Array(a.get().data.clone(), a.get().shape.clone())));
     }
     let is_scalar = match x.getattr("shape") {
         Ok(s) => s.extract::<Vec<usize>>().map(|s| s.is_empty()).unwrap_or(false),
@@ -231,7 +237,116 @@ fn operand(x: &Bound<'_, PyAny>, elem: ScalarType, device: &Device) -> PyResult<
     if !is_scalar || x.extract::<f64>().is_err() {
         return Ok(None);
     }
-    Ok(Some((filled(&[], x, dtype_name(elem), device)?, Vec::new())))
+    let kind = if x.is_instance_of::<pyo3::types::PyBool>()
+        || x.getattr("dtype").and_then(|d| d.getattr("kind")).and_then(|k| k.extract::<String>()).is_ok_and(|k| k == "b")
+    {
+        0
+    } else if x.extract::<i64>().is_ok() && !x.is_instance_of::<pyo3::types::PyFloat>() {
+        1
+    } else {
+        2
+    };
+    Ok(Some(Operand::Scalar(x.clone(), kind)))
+}
+
+/// The rank of a dtype in NumPy's promotion among the dtypes gpujit arrays hold.
+fn promote(a: ScalarType, b: ScalarType) -> ScalarType {
+    use ScalarType::*;
+    match (a, b) {
+        _ if a == b => a,
+        (Bool, x) | (x, Bool) => x,
+        (I32, I64) | (I64, I32) => I64,
+        (F32, F64) | (F64, F32) => F64,
+        // An integer with a float: float64 (NumPy: int32 with float32 is float64 too).
+        _ => F64,
+    }
+}
+
+/// NumPy's result dtype for arrays of `arrays` dtypes and scalars of `scalars` kinds (Python
+/// scalars are "weak": they do not widen an array's dtype of their own kind).
+fn result_type(arrays: &[ScalarType], scalars: &[u8]) -> ScalarType {
+    let mut t = arrays.iter().copied().reduce(promote).unwrap_or(ScalarType::F64);
+    for &k in scalars {
+        t = match (k, t) {
+            (1, ScalarType::Bool) => ScalarType::I64,
+            (2, ScalarType::Bool | ScalarType::I32 | ScalarType::I64) => ScalarType::F64,
+            _ => t,
+        };
+    }
+    t
+}
+
+macro_rules! cast_kernels {
+    ($($name:ident: $from:ty => $to:ty;)*) => {$(
+        #[gpu_kernel]
+        fn $name(x: &Array<$from, 4>, out: &mut Array<$to, 4>) {
+            let i = grid(1);
+            let (d1, d2, d3) = (out.shape(1), out.shape(2), out.shape(3));
+            if i < out.shape(0) * d1 * d2 * d3 {
+                let (h, j, k, l) = (i / (d1 * d2 * d3), i / (d2 * d3) % d1, i / d3 % d2, i % d3);
+                out[[h, j, k, l]] = x[[h, j, k, l]] as $to;
+            }
+        }
+    )*};
+}
+
+cast_kernels! {
+    cast_bool_i32: bool => i32;
+    cast_bool_i64: bool => i64;
+    cast_i32_i64: i32 => i64;
+    cast_i32_f64: i32 => f64;
+    cast_i64_f64: i64 => f64;
+    cast_f32_f64: f32 => f64;
+}
+
+#[gpu_kernel]
+fn cast_bool_f32(x: &Array<bool, 4>, out: &mut Array<f32, 4>) {
+    let i = grid(1);
+    let (d1, d2, d3) = (out.shape(1), out.shape(2), out.shape(3));
+    if i < out.shape(0) * d1 * d2 * d3 {
+        let (h, j, k, l) = (i / (d1 * d2 * d3), i / (d2 * d3) % d1, i / d3 % d2, i % d3);
+        out[[h, j, k, l]] = if x[[h, j, k, l]] { 1.0 } else { 0.0 };
+    }
+}
+
+#[gpu_kernel]
+fn cast_bool_f64(x: &Array<bool, 4>, out: &mut Array<f64, 4>) {
+    let i = grid(1);
+    let (d1, d2, d3) = (out.shape(1), out.shape(2), out.shape(3));
+    if i < out.shape(0) * d1 * d2 * d3 {
+        let (h, j, k, l) = (i / (d1 * d2 * d3), i / (d2 * d3) % d1, i / d3 % d2, i % d3);
+        out[[h, j, k, l]] = if x[[h, j, k, l]] { 1.0 } else { 0.0 };
+    }
+}
+
+/// A new contiguous array of `to` holding `x` (of `shape`) converted, as NumPy's `astype`.
+fn cast(py: Python<'_>, x: &Data, shape: &[usize], to: ScalarType, device: &Device) -> PyResult<Data> {
+    use ScalarType::*;
+    let from = x.scalar_type();
+    if from == to {
+        return Ok(x.clone());
+    }
+    let kernel: &::gpujit::runtime::Kernel = match (from, to) {
+        (Bool, I32) => &cast_bool_i32,
+        (Bool, I64) => &cast_bool_i64,
+        (Bool, F32) => &cast_bool_f32,
+        (Bool, F64) => &cast_bool_f64,
+        (I32, I64) => &cast_i32_i64,
+        (I32, F64) => &cast_i32_f64,
+        (I64, F64) => &cast_i64_f64,
+        (F32, F64) => &cast_f32_f64,
+        _ => return Err(GpujitError::new_err(format!("no conversion from {} to {}", dtype_name(from), dtype_name(to)))),
+    };
+    let out = Data::zeros(to, shape, device)?;
+    let n: usize = shape.iter().product();
+    let (s, st) = broadcast4(shape, shape);
+    {
+        let xv = x.view(&s, &st, false)?;
+        let mut ov = out.view(&s, &st, true)?;
+        let args = [(&xv).into_arg(), (&mut ov).into_arg()];
+        launch(py, kernel, n, &args)?;
+    }
+    Ok(out)
 }
 
 /// `ufunc(*inputs)` for `method == "__call__"`, `ufunc.reduce(input, ...)` for `"reduce"`.
@@ -249,7 +364,7 @@ pub(crate) fn array_ufunc(
     else {
         return Ok(py.NotImplemented());
     };
-    let (elem, device) = (first.scalar_type(), first.device().clone());
+    let device = first.device().clone();
     match method {
         "__call__" => {
             if let Some(k) = kwargs {
@@ -257,21 +372,35 @@ pub(crate) fn array_ufunc(
                     return Err(GpujitError::new_err(format!("{name}: the keyword `{key}` is not supported on gpujit arrays")));
                 }
             }
-            let mut ops = Vec::new();
+            let mut given = Vec::new();
             for x in inputs.iter() {
-                match operand(&x, elem, &device)? {
-                    Some(d) => ops.push(d),
+                match operand(&x)? {
+                    Some(o) => given.push(o),
                     None => return Ok(py.NotImplemented()),
                 }
             }
-            if let Some(other) = ops.iter().map(|(d, _)| d.scalar_type()).find(|t| *t != elem) {
-                return Err(GpujitError::new_err(format!(
-                    "{name}: operands of dtypes {} and {}; gpujit ufuncs take one dtype (convert first)",
-                    dtype_name(elem),
-                    dtype_name(other)
-                )));
+            if let Some(Operand::Array(other, _)) =
+                given.iter().find(|o| matches!(o, Operand::Array(d, _) if d.device().id() != device.id()))
+            {
+                return Err(GpujitError::new_err(format!("{name}: operands on {} and {}", device.id(), other.device().id())));
             }
-            call(py, name, op, &ops, elem, &device)
+            let arrays: Vec<ScalarType> =
+                given.iter().filter_map(|o| if let Operand::Array(d, _) = o { Some(d.scalar_type()) } else { None }).collect();
+            let scalars: Vec<u8> = given.iter().filter_map(|o| if let Operand::Scalar(_, k) = o { Some(*k) } else { None }).collect();
+            let mut t = result_type(&arrays, &scalars);
+            // Float-only ufuncs (true division, exp, ...) of integers give float64, as in NumPy.
+            let float_only = matches!(op, Op::FloatBinary(0) | Op::Unary(_, None));
+            if float_only && matches!(t, ScalarType::I32 | ScalarType::I64) {
+                t = ScalarType::F64;
+            }
+            let mut ops = Vec::new();
+            for o in given {
+                ops.push(match o {
+                    Operand::Array(d, shape) => (cast(py, &d, &shape, t, &device)?, shape),
+                    Operand::Scalar(x, _) => (filled(&[], &x, dtype_name(t), &device)?, Vec::new()),
+                });
+            }
+            call(py, name, op, &ops, t, &device)
         }
         "reduce" => reduce(py, name, op, &first, &first_shape, inputs.len(), kwargs),
         _ => Ok(py.NotImplemented()),
@@ -319,8 +448,16 @@ fn reduce(
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
     let code = match op {
-        Op::Binary(c @ (ADD | MAXIMUM | MINIMUM)) if x.scalar_type() != ScalarType::Bool && n_inputs == 1 => c,
+        Op::Binary(c @ (ADD | MAXIMUM | MINIMUM)) if (c == ADD || x.scalar_type() != ScalarType::Bool) && n_inputs == 1 => c,
         _ => return Ok(py.NotImplemented()),
+    };
+    // Sums of booleans and int32 are int64, as in NumPy.
+    let widened;
+    let x = if code == ADD && matches!(x.scalar_type(), ScalarType::Bool | ScalarType::I32) {
+        widened = cast(py, x, shape, ScalarType::I64, x.device())?;
+        &widened
+    } else {
+        x
     };
     let shape = shape.to_vec();
     let (mut axis, mut keepdims): (Option<Vec<usize>>, bool) = (Some(vec![0]), false);

@@ -190,6 +190,41 @@ def ufuncs_elementwise():
 
 
 @case
+def ufunc_type_promotion():
+    f32 = rng.standard_normal(10).astype(np.float32)
+    f64 = rng.standard_normal(10)
+    i32 = rng.integers(-50, 50, 10, dtype=np.int32)
+    i64 = rng.integers(-50, 50, 10, dtype=np.int64)
+    bl = rng.standard_normal(10) > 0
+    arrays = [f32, f64, i32, i64, bl]
+    for x in arrays:
+        for y in arrays:
+            if x.dtype == np.bool_ and y.dtype == np.bool_:
+                continue  # NumPy's add of booleans is a logical or; not offered
+            for uf in (np.add, np.multiply, np.maximum, np.less):
+                want = uf(x, y)
+                got = back(uf(ours(x), ours(y)))
+                assert got.dtype == want.dtype, (uf.__name__, x.dtype, y.dtype, got.dtype, want.dtype)
+                np.testing.assert_allclose(got, want, rtol=1e-6)
+        for scalar in (2, 2.5, True):
+            if x.dtype == np.bool_ and scalar is True:
+                continue
+            want = np.multiply(x, scalar)
+            got = back(np.multiply(ours(x), scalar))
+            assert got.dtype == want.dtype, (x.dtype, scalar, got.dtype, want.dtype)
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+    for x in (i32, i64):
+        for uf in (np.exp, np.sin, np.sqrt):
+            a = np.abs(x)
+            want = uf(a)
+            got = back(uf(ours(a)))
+            assert got.dtype == want.dtype == np.float64
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+        got = back(np.divide(ours(x), ours(i32 + 100)))
+        np.testing.assert_allclose(got, x / (i32 + 100), rtol=1e-12)
+
+
+@case
 def ufunc_reductions():
     for shape in ((1000,), (37, 53), (4, 5, 6), (2, 3, 4, 5), (0, 4)):
         a = rng.standard_normal(shape)
@@ -215,7 +250,12 @@ def ufunc_reductions():
         assert float(back(za.max())) == a.max() and float(back(np.minimum.reduce(za, axis=None))) == a.min()
         assert back(za.sum()).shape == ()
     i = rng.integers(-1000, 1000, (33, 17), dtype=np.int32)
-    np.testing.assert_array_equal(back(ours(i).sum(axis=1)), i.sum(axis=1, dtype=np.int32))
+    got = back(ours(i).sum(axis=1))
+    assert got.dtype == np.int64  # NumPy sums int32 as int64
+    np.testing.assert_array_equal(got, i.sum(axis=1))
+    np.testing.assert_array_equal(back(ours(i).max(axis=0)), i.max(axis=0))
+    b = rng.standard_normal(1000) > 0
+    assert int(back(ours(b).sum())) == int(b.sum())
     try:
         np.maximum.reduce(ours(np.zeros((0, 3))), axis=0)
     except ValueError as e:
@@ -227,8 +267,7 @@ def ufunc_reductions():
 @case
 def ufunc_refusals():
     za = ours(np.ones(4, np.float32))
-    expect_error(lambda: np.add(za, ours(np.ones(4))), "add", "float32", "float64")
-    for f in (lambda: np.add(za, np.ones(4, np.float32)), lambda: np.exp(ours(np.ones(3, np.int64))), lambda: np.arctan2(za, za)):
+    for f in (lambda: np.add(za, np.ones(4, np.float32)), lambda: np.arctan2(za, za), lambda: np.power(ours(np.ones(3, np.int64)), 2)):
         try:
             f()
         except TypeError:
