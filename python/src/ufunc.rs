@@ -1,9 +1,8 @@
 //! NumPy's ufunc protocol (NEP 13) on `gpujit.Array`: `np.add(a, b)`, `np.sin(a)`, `a < b`,
 //! `np.maximum.reduce(a, axis=1)`, ... run as gpujit kernels on the arrays' device and return a
-//! `gpujit.Array`. Operands are gpujit arrays and Python or NumPy scalars (converted to the
-//! arrays' dtype), broadcast by NumPy's rules up to 4 dimensions; all arrays must share one dtype
-//! (gpujit does not promote). Anything else returns `NotImplemented`, so NumPy raises its usual
-//! `TypeError`.
+//! `gpujit.Array`. Operands are gpujit arrays and Python or NumPy scalars, broadcast by NumPy's
+//! rules up to 4 dimensions and promoted by NumPy's rules (scalars are weak). Anything else
+//! returns `NotImplemented`, so NumPy raises its usual `TypeError`.
 
 // Kernels test for NaN as `a != a` (the kernel language has no `is_nan`).
 #![allow(clippy::eq_op)]

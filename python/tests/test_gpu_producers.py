@@ -176,6 +176,18 @@ def ufuncs_on_the_gpu():
     zm = ours(m)
     torch.testing.assert_close(back(np.add.reduce(zm, axis=1)), m.sum(dim=1), rtol=1e-5, atol=1e-4)
     torch.testing.assert_close(back(np.minimum.reduce(zm, axis=0, keepdims=True)), m.min(dim=0, keepdim=True).values)
+    # NumPy's promotion, with the conversions run on the GPU.
+    i = torch.randint(-50, 50, (77, 5), device="cuda", dtype=torch.int32)
+    f = torch.randn(5, device="cuda", dtype=torch.float32)
+    zi, zf = ours(i), ours(f)
+    got = back(np.add(zi, zf))
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, i.double() + f.double())
+    torch.testing.assert_close(back(np.exp(zi)), torch.exp(i.double()))
+    s = back(zi.sum(axis=0))
+    assert s.dtype == torch.int64 and bool((s == i.long().sum(dim=0)).all())
+    b = back(zi > 0)
+    assert int(back(np.add.reduce(ours(b), axis=None))) == int((i > 0).sum())
 
 
 print(f"test result: {'FAILED' if failures else 'ok'}. {passed} passed; {failures} failed; (python/tests/test_gpu_producers.py)")
