@@ -118,6 +118,46 @@ fn ufunc_int_unary<T: Int>(x: &Array<T, 4>, out: &mut Array<T, 4>, op: u32) {
     }
 }
 
+macro_rules! int_power_kernels {
+    ($($name:ident: $t:ty;)*) => {$(
+        /// `x ** y` by squaring, wrapping on overflow as NumPy does. A negative exponent gives the
+        /// truncated result (1 for a base of 1, ±1 for -1, else 0) where NumPy raises.
+        #[gpu_kernel]
+        fn $name(x: &Array<$t, 4>, y: &Array<$t, 4>, out: &mut Array<$t, 4>) {
+            let i = grid(1);
+            let (d1, d2, d3) = (out.shape(1), out.shape(2), out.shape(3));
+            if i < out.shape(0) * d1 * d2 * d3 {
+                let (h, j, k, l) = (i / (d1 * d2 * d3), i / (d2 * d3) % d1, i / d3 % d2, i % d3);
+                let (mut base, mut e) = (x[[h, j, k, l]], y[[h, j, k, l]]);
+                let mut r: $t = 1;
+                if e < 0 {
+                    r = if base == 1 {
+                        1
+                    } else if base == -1 {
+                        if e % 2 == 0 { 1 } else { -1 }
+                    } else {
+                        0
+                    };
+                } else {
+                    while e > 0 {
+                        if e % 2 == 1 {
+                            r *= base; // kernel arithmetic wraps
+                        }
+                        base *= base;
+                        e /= 2;
+                    }
+                }
+                out[[h, j, k, l]] = r;
+            }
+        }
+    )*};
+}
+
+int_power_kernels! {
+    ufunc_power_i32: i32;
+    ufunc_power_i64: i64;
+}
+
 /// Reduces the last axis of `x` into `out` (whose last extent is 1).
 #[gpu_kernel]
 fn ufunc_reduce<T: Number>(x: &Array<T, 4>, out: &mut Array<T, 4>, op: u32) {
@@ -413,6 +453,8 @@ fn call(py: Python<'_>, name: &str, op: Op, ops: &[(Data, Vec<usize>)], elem: Sc
     let (kernel, code, out_elem) = match (op, ops.len()) {
         (Op::Binary(c), 2) if elem != ScalarType::Bool => (&*ufunc_binary, c, elem),
         (Op::FloatBinary(c), 2) if is_float(elem) => (&*ufunc_float_binary, c, elem),
+        (Op::FloatBinary(1), 2) if elem == ScalarType::I32 => (&*ufunc_power_i32, u32::MAX, elem),
+        (Op::FloatBinary(1), 2) if elem == ScalarType::I64 => (&*ufunc_power_i64, u32::MAX, elem),
         (Op::Compare(c), 2) => (&*ufunc_compare, c, ScalarType::Bool),
         (Op::Unary(c, _), 1) if is_float(elem) => (&*ufunc_float_unary, c, elem),
         (Op::Unary(_, Some(c)), 1) if matches!(elem, ScalarType::I32 | ScalarType::I64) => (&*ufunc_int_unary, c, elem),
@@ -431,7 +473,9 @@ fn call(py: Python<'_>, name: &str, op: Op, ops: &[(Data, Vec<usize>)], elem: Sc
             .collect::<PyResult<_>>()?;
         let mut args: Vec<Arg<'_>> = views.iter().map(|v| v.into_arg()).collect();
         args.push((&mut ov).into_arg());
-        args.push(code.into_arg());
+        if code != u32::MAX {
+            args.push(code.into_arg()); // the power kernels of integers take no op code
+        }
         launch(py, kernel, n, &args)?;
     }
     Ok(Py::new(py, PyArray::with_shape(out, out_shape))?.into_any())
