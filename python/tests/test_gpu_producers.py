@@ -186,6 +186,9 @@ def ufuncs_on_the_gpu():
     torch.testing.assert_close(back(np.exp(zi)), torch.exp(i.double()))
     s = back(zi.sum(axis=0))
     assert s.dtype == torch.int64 and bool((s == i.long().sum(dim=0)).all())
+    e = torch.randint(0, 9, (77, 5), device="cuda", dtype=torch.int32)
+    p = back(np.power(zi, ours(e)))
+    assert p.dtype == torch.int32 and bool((p == torch.pow(i, e)).all())
     b = back(zi > 0)
     assert int(back(np.add.reduce(ours(b), axis=None))) == int((i > 0).sum())
 
