@@ -77,14 +77,11 @@ impl PyArray {
         each!(&self.data, a => a.device().id())
     }
 
-    /// The array as a kernel argument (written when `mutable`).
-    fn external(&self, mutable: bool) -> ::gpujit::runtime::Result<ExternalArray<'_>> {
-        each!(&self.data, a => {
-            let shape = if a.shape().is_empty() { vec![1] } else { a.shape().to_vec() };
-            // SAFETY: the array (held by `self`, which the result borrows) owns `len` contiguous
-            // elements at its address; Python's GIL orders this launch with every other use.
-            unsafe { ExternalArray::from_raw_parts(a.device(), a_type(a), a.address(), &shape, None, !mutable) }
-        })
+    /// The array as a kernel argument (written when `mutable`): a 0-d array is one element.
+    fn external(&self, mutable: bool) -> PyResult<ExternalArray<'_>> {
+        let shape = if self.shape.is_empty() { vec![1] } else { self.shape.clone() };
+        let strides = ::gpujit::runtime::Layout::contiguous(&shape).strides;
+        self.data.view(&shape, &strides, mutable)
     }
 }
 
@@ -356,9 +353,8 @@ impl<'py> ArgSource<'py> {
     fn external(&self, mutable: bool) -> PyResult<ExternalArray<'_>> {
         match self {
             ArgSource::Ours(a) => a.get().external(mutable),
-            ArgSource::Theirs(t) => t.array(),
+            ArgSource::Theirs(t) => t.array().map_err(to_py_err),
         }
-        .map_err(to_py_err)
     }
 }
 
@@ -510,9 +506,10 @@ impl Data {
     /// As [`Data::view`], from the element at `offset`.
     pub(crate) fn view_at(&self, offset: usize, shape: &[usize], strides: &[isize], writable: bool) -> PyResult<ExternalArray<'_>> {
         let address = self.address() + (offset * self.scalar_type().size_bytes()) as u64;
-        // SAFETY: every view the ufuncs build stays inside the array (offsets and strides are the
-        // array's own, permuted, or 0 for broadcast axes); the array outlives the result, which
-        // borrows it; the GIL orders launches on it.
+        // SAFETY: every view built here stays inside the array (offsets and strides are the
+        // array's own, permuted, or 0 for broadcast axes), and the array outlives the result,
+        // which borrows it. Launches release the GIL, so another Python thread writing the same
+        // array meanwhile races with the kernel, as with NumPy's own GIL-free loops.
         unsafe { ExternalArray::from_raw_parts(self.device(), self.scalar_type(), address, shape, Some(strides), !writable) }
             .map_err(to_py_err)
     }
