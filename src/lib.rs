@@ -68,6 +68,9 @@ pub use gpujit_runtime::cai;
 pub use gpujit_runtime::dlpack;
 /// The `ndarray` crate gpujit converts host arrays from and to.
 pub use gpujit_runtime::ndarray;
+pub use gpujit_runtime::{dot, expr, select, Expr, Fusion, IntoExpr, Reduction};
+/// Fused array expressions and reductions: operand classes, the cache, the source generator.
+pub use gpujit_runtime::{fuse, reduce};
 pub use gpujit_runtime::{
     Arg, ArrayView, ArrayViewMut, Device, DeviceArray, DeviceId, Dims, Element, Error, ExternalArray, IntoDims, Kernel, KernelArg,
     KernelArgs, LaunchConfig, Layout, Result, Stream,
@@ -81,7 +84,9 @@ pub use gpujit_runtime as runtime;
 /// Everything a kernel-writing program needs: `use gpujit::prelude::*;`.
 pub mod prelude {
     pub use crate::kernel_prelude::*;
-    pub use crate::{gpu_device, gpu_kernel, launch, Device, DeviceArray, LaunchConfig, Stream};
+    pub use crate::{
+        device_fn, dot, expr, gpu_device, gpu_kernel, launch, select, Device, DeviceArray, Expr, Fusion, IntoExpr, LaunchConfig, Stream,
+    };
     pub use half::{bf16, f16};
 }
 
@@ -684,6 +689,15 @@ pub mod kernel_prelude {
     }
 }
 
+/// Names a `#[gpu_device]` function as a value, for [`Expr::reduce`] (a user reduction):
+/// `x.reduce(device_fn!(my_max), f32::MIN)`.
+#[macro_export]
+macro_rules! device_fn {
+    ($($path:ident)::+) => {
+        $crate::runtime::expr::callee($crate::__private::last_segment(stringify!($($path)::+)), $($path)::+::__gpujit_source)
+    };
+}
+
 /// Launches a kernel with Numba's syntax: `launch!(kernel[grid, block](args...))`, optionally
 /// `[grid, block, &stream]` and `[grid, block, &stream, shared_mem_bytes]`. Grid and block are a
 /// number or an `(x, y)` / `(x, y, z)` tuple. Returns `gpujit::Result<()>`.
@@ -705,6 +719,10 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __private {
     pub use gpujit_codegen::ast;
+    /// The last segment of a path written as text (`a::b::f` → `f`).
+    pub fn last_segment(path: &'static str) -> &'static str {
+        path.rsplit("::").next().unwrap_or(path).trim()
+    }
     pub use gpujit_codegen::math::MathFn;
     pub use gpujit_codegen::ScalarType;
 }

@@ -94,6 +94,18 @@ impl<T: Element> DeviceArray<T> {
         }
     }
 
+    /// A new C-contiguous array of `shape` whose contents are not initialized on a GPU (zeros on
+    /// the CPU backend). Only for outputs a kernel writes completely before anyone reads them.
+    pub(crate) fn uninit_shape(device: &Device, shape: &[usize]) -> Result<DeviceArray<T>> {
+        let len: usize = shape.iter().product();
+        check_shape(shape, len)?;
+        let storage = match &device.inner {
+            DeviceInner::Cpu => Storage::Host(vec![T::default(); len]),
+            DeviceInner::Cuda(d) => Storage::Cuda { ptr: d.alloc(len * std::mem::size_of::<T>())? },
+        };
+        Ok(DeviceArray { device: device.clone(), storage, len, shape: shape.to_vec() })
+    }
+
     /// Copies the array back into a `Vec`, waiting for the work that writes it.
     pub fn to_vec(&self) -> Result<Vec<T>> {
         match (&self.storage, &self.device.inner) {
@@ -361,6 +373,12 @@ impl Layout {
 pub struct ArrayView<'a, T: Element> {
     pub(crate) array: &'a DeviceArray<T>,
     pub(crate) layout: Layout,
+}
+
+impl<T: Element> Clone for ArrayView<'_, T> {
+    fn clone(&self) -> Self {
+        ArrayView { array: self.array, layout: self.layout.clone() }
+    }
 }
 
 /// A writable strided view of a [`DeviceArray`], for `&mut` parameters.

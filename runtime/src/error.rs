@@ -52,6 +52,9 @@ pub enum Error {
     /// An array operation got incompatible sizes or devices.
     #[error("{0}")]
     Array(String),
+    /// An array expression cannot be evaluated (shapes that do not broadcast, a wrong output, ...).
+    #[error("array expression: {0}")]
+    Expression(String),
     /// A limit of this version of gpujit.
     #[error("kernel `{kernel}`: {message}")]
     Unsupported { kernel: String, message: String },

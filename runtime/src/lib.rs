@@ -13,15 +13,21 @@ pub mod device;
 pub mod dlpack;
 pub mod dump;
 pub mod error;
+pub mod expr;
 pub mod external;
+pub mod fuse;
 pub mod kernel;
 pub mod launch;
+pub mod reduce;
 
 pub use array::{ArrayView, ArrayViewMut, DeviceArray, Element, Layout};
 pub use device::{Device, DeviceId, Stream};
 pub use error::{Error, Result};
+pub use expr::{expr, select, Expr, IntoExpr};
 pub use external::ExternalArray;
+pub use fuse::Fusion;
 pub use kernel::Kernel;
 pub use launch::{Arg, Dims, IntoDims, KernelArg, KernelArgs, LaunchConfig};
 /// The `ndarray` version gpujit's conversions take.
 pub use ndarray;
+pub use reduce::{dot, Reduction};

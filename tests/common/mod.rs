@@ -56,6 +56,13 @@ macro_rules! for_each_case {
             cuda_array_interface_rules,
             cast_matrix,
             dlpack_pinned_host,
+            expr_elementwise,
+            expr_broadcast_strided,
+            expr_dtypes,
+            expr_errors,
+            expr_cache,
+            reductions,
+            user_reductions,
         );
     };
 }
@@ -69,6 +76,9 @@ use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+mod fused;
+pub use fused::*;
+
 /// Sizes every elementwise case runs: empty, tiny, around and off block multiples.
 pub const SIZES: [usize; 6] = [0, 1, 127, 129, 1000, 4099];
 
@@ -80,6 +90,8 @@ pub struct Harness {
 
 impl Harness {
     pub fn cpu() -> Harness {
+        // Kernels generated for expressions get their PTX checked too.
+        gpujit::fuse::set_launch_hook(Some(check_ptx));
         Harness::new(Device::cpu(), true)
     }
 

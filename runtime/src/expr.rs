@@ -1,0 +1,603 @@
+//! Lazy array expressions: [`Expr<T>`], built with Rust's operators and math methods from arrays,
+//! views and scalars, and evaluated as ONE fused kernel by [`crate::fuse`].
+//!
+//! ```ignore
+//! let z = (expr(&x) * 2.0 + &y).exp().eval()?; // one kernel: z[i] = exp(x[i] * 2 + y[i])
+//! ```
+//!
+//! An expression records its operations in postfix order ([`Node`]) and its operands (arrays
+//! and scalars) as launch arguments. Scalars are kernel parameters, so changing their values never
+//! recompiles; the compiled kernel depends only on the operations, the operands' element types
+//! and dimensions, and the layouts (see [`crate::fuse`]). Shapes broadcast as in NumPy; an error
+//! (shapes that do not broadcast, operands on two devices) is kept and reported by `eval`.
+//!
+//! Types follow Rust, not NumPy: both operands of `+` have the same element type, and a change
+//! of type is written, `x.cast::<f64>()`. `min`/`max` follow `f32::min`/`f32::max` (a NaN operand
+//! is ignored); `clamp` keeps a NaN. Integer arithmetic wraps; integer division by zero gives 0.
+
+use crate::array::{ArrayView, ArrayViewMut, DeviceArray, Element};
+use crate::launch::{Arg, KernelArg};
+use gpujit_codegen::ast::{BinOp, Callee, KernelSource, UnOp};
+use gpujit_codegen::math::MathFn;
+use gpujit_codegen::specialize::MAX_DIMS;
+use gpujit_codegen::ScalarType;
+use std::marker::PhantomData;
+use std::ops;
+
+/// One operation of an expression, in postfix order: operands come before their operation.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Node {
+    /// Operand `k`: an array (read at the current index) or a scalar parameter.
+    Input(u8),
+    Unary(UnOp),
+    Binary(BinOp),
+    /// A math method; its arity says how many values it takes.
+    Math(MathFn),
+    Cast(ScalarType),
+    /// `select(cond, a, b)`: three values.
+    Select,
+    /// `x.clamp(lo, hi)`: three values; a NaN `x` stays NaN.
+    Clamp,
+    /// Device function `k` of the expression's callees, taking `arity` values.
+    Call {
+        callee: u8,
+        arity: u8,
+    },
+}
+
+impl Node {
+    /// How many values the operation takes from the stack.
+    pub fn arity(self) -> usize {
+        match self {
+            Node::Input(_) => 0,
+            Node::Unary(_) | Node::Cast(_) => 1,
+            Node::Binary(_) => 2,
+            Node::Math(f) => f.arity(),
+            Node::Select | Node::Clamp => 3,
+            Node::Call { arity, .. } => arity as usize,
+        }
+    }
+}
+
+/// The untyped body of an expression: operations, operands, and the broadcast shape so far.
+#[derive(Clone, Debug, Default)]
+pub struct Graph<'a> {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) inputs: Vec<Arg<'a>>,
+    /// The broadcast shape of the array operands (empty: scalars only).
+    pub(crate) shape: Vec<usize>,
+    /// The device functions `Node::Call` refers to.
+    pub(crate) callees: Vec<Callee>,
+    /// The first error met while building (reported when the expression is evaluated).
+    pub(crate) error: Option<String>,
+}
+
+/// The most operands (arrays and scalars) one expression may have.
+pub const MAX_OPERANDS: usize = 20;
+
+impl<'a> Graph<'a> {
+    fn input(arg: Arg<'a>) -> Graph<'a> {
+        let shape = match arg {
+            Arg::Array { ndim, shape, .. } => shape[..ndim as usize].iter().map(|&s| s as usize).collect(),
+            Arg::Scalar { .. } => Vec::new(),
+        };
+        Graph { nodes: vec![Node::Input(0)], inputs: vec![arg], shape, callees: Vec::new(), error: None }
+    }
+
+    /// Appends `other`'s operations (its operands merged into ours: an array passed twice is read
+    /// once), broadcasting the shapes.
+    pub(crate) fn append(&mut self, other: &Graph<'a>) {
+        if self.error.is_none() {
+            self.error = other.error.clone();
+        }
+        let mut remap = Vec::with_capacity(other.inputs.len());
+        for a in &other.inputs {
+            let found = match a {
+                Arg::Array { .. } => self.inputs.iter().position(|b| same_array(a, b)),
+                Arg::Scalar { .. } => None,
+            };
+            remap.push(match found {
+                Some(k) => k,
+                None => {
+                    self.inputs.push(*a);
+                    self.inputs.len() - 1
+                }
+            });
+        }
+        if self.inputs.len() > MAX_OPERANDS && self.error.is_none() {
+            self.error = Some(format!("an expression takes at most {MAX_OPERANDS} operands (arrays and scalars)"));
+        }
+        let mut callee_map = Vec::with_capacity(other.callees.len());
+        for c in &other.callees {
+            callee_map.push(match self.callees.iter().position(|d| d.name == c.name) {
+                Some(k) => k,
+                None => {
+                    self.callees.push(*c);
+                    self.callees.len() - 1
+                }
+            });
+        }
+        self.nodes.extend(other.nodes.iter().map(|n| match *n {
+            Node::Input(k) => Node::Input(remap[k as usize] as u8),
+            Node::Call { callee, arity } => Node::Call { callee: callee_map[callee as usize] as u8, arity },
+            n => n,
+        }));
+        match broadcast_shapes(&self.shape, &other.shape) {
+            Some(s) => self.shape = s,
+            None => {
+                if self.error.is_none() {
+                    self.error = Some(format!("shapes {:?} and {:?} cannot be broadcast together", self.shape, other.shape));
+                }
+            }
+        }
+    }
+
+    fn apply(mut self, operands: &[&Graph<'a>], node: Node) -> Graph<'a> {
+        for g in operands {
+            self.append(g);
+        }
+        self.nodes.push(node);
+        self
+    }
+}
+
+fn same_array(a: &Arg<'_>, b: &Arg<'_>) -> bool {
+    match (a, b) {
+        (
+            Arg::Array { elem, ptr, ndim, shape, strides, device, .. },
+            Arg::Array { elem: e2, ptr: p2, ndim: n2, shape: s2, strides: t2, device: d2, .. },
+        ) => elem == e2 && ptr == p2 && ndim == n2 && shape == s2 && strides == t2 && device.id() == d2.id(),
+        _ => false,
+    }
+}
+
+/// NumPy's broadcasting of two shapes (aligned at the last axis; extents equal or 1).
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for (d, o) in out.iter_mut().enumerate() {
+        let x = if d + a.len() >= n { a[d + a.len() - n] } else { 1 };
+        let y = if d + b.len() >= n { b[d + b.len() - n] } else { 1 };
+        *o = match (x, y) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    if n > MAX_DIMS {
+        return None;
+    }
+    Some(out)
+}
+
+/// A lazy expression whose elements are `T`: nothing runs until it is evaluated
+/// ([`Expr::eval`], [`Expr::eval_into`], [`crate::fuse::Fusion`]) or reduced ([`Expr::sum`], ...).
+#[derive(Clone, Debug)]
+pub struct Expr<'a, T: Element> {
+    pub(crate) graph: Graph<'a>,
+    _t: PhantomData<T>,
+}
+
+impl<'a, T: Element> Expr<'a, T> {
+    pub(crate) fn from_graph(graph: Graph<'a>) -> Expr<'a, T> {
+        Expr { graph, _t: PhantomData }
+    }
+
+    /// An expression reading a kernel argument: an array (`&DeviceArray`, a view, an
+    /// [`crate::ExternalArray`], ...) or a scalar. Its element type must be `T`.
+    pub fn input(arg: impl KernelArg<'a>) -> Expr<'a, T> {
+        let arg = arg.into_arg();
+        let mut graph = Graph::input(arg);
+        let elem = match arg {
+            Arg::Array { elem, .. } | Arg::Scalar { ty: elem, .. } => elem,
+        };
+        if elem != T::TYPE {
+            graph.error = Some(format!("an operand holds {elem} but the expression is of {}", T::TYPE));
+        }
+        Expr::from_graph(graph)
+    }
+
+    /// The broadcast shape of the result (empty for an expression of scalars only).
+    pub fn shape(&self) -> &[usize] {
+        &self.graph.shape
+    }
+
+    /// The operations in postfix order.
+    pub fn nodes(&self) -> &[Node] {
+        &self.graph.nodes
+    }
+
+    fn unary<U: Element>(self, node: Node) -> Expr<'a, U> {
+        Expr::from_graph(self.graph.apply(&[], node))
+    }
+
+    fn binary<U: Element>(self, rhs: impl IntoExpr<'a, T>, node: Node) -> Expr<'a, U> {
+        let rhs = rhs.into_expr();
+        Expr::from_graph(self.graph.apply(&[&rhs.graph], node))
+    }
+
+    /// Each element converted with Rust's `as` (float → int saturates, NaN → 0).
+    pub fn cast<U: Element>(self) -> Expr<'a, U> {
+        self.unary(Node::Cast(U::TYPE))
+    }
+
+    /// `self < rhs`, elementwise.
+    pub fn lt(self, rhs: impl IntoExpr<'a, T>) -> Expr<'a, bool> {
+        self.binary(rhs, Node::Binary(BinOp::Lt))
+    }
+
+    /// `self <= rhs`, elementwise.
+    pub fn le(self, rhs: impl IntoExpr<'a, T>) -> Expr<'a, bool> {
+        self.binary(rhs, Node::Binary(BinOp::Le))
+    }
+
+    /// `self > rhs`, elementwise.
+    pub fn gt(self, rhs: impl IntoExpr<'a, T>) -> Expr<'a, bool> {
+        self.binary(rhs, Node::Binary(BinOp::Gt))
+    }
+
+    /// `self >= rhs`, elementwise.
+    pub fn ge(self, rhs: impl IntoExpr<'a, T>) -> Expr<'a, bool> {
+        self.binary(rhs, Node::Binary(BinOp::Ge))
+    }
+
+    /// `self == rhs`, elementwise.
+    #[allow(clippy::should_implement_trait)]
+    pub fn eq(self, rhs: impl IntoExpr<'a, T>) -> Expr<'a, bool> {
+        self.binary(rhs, Node::Binary(BinOp::Eq))
+    }
+
+    /// `self != rhs`, elementwise.
+    #[allow(clippy::should_implement_trait)]
+    pub fn ne(self, rhs: impl IntoExpr<'a, T>) -> Expr<'a, bool> {
+        self.binary(rhs, Node::Binary(BinOp::Ne))
+    }
+}
+
+impl<'a, T: NumElement> Expr<'a, T> {
+    /// The smaller of each pair (`f32::min`: a NaN operand is ignored).
+    pub fn min(self, rhs: impl IntoExpr<'a, T>) -> Expr<'a, T> {
+        self.binary(rhs, Node::Math(MathFn::Min))
+    }
+
+    /// The larger of each pair (`f32::max`: a NaN operand is ignored).
+    pub fn max(self, rhs: impl IntoExpr<'a, T>) -> Expr<'a, T> {
+        self.binary(rhs, Node::Math(MathFn::Max))
+    }
+
+    /// Each element limited to `lo..=hi` (a NaN stays NaN, as `f32::clamp`).
+    pub fn clamp(self, lo: impl IntoExpr<'a, T>, hi: impl IntoExpr<'a, T>) -> Expr<'a, T> {
+        let (lo, hi) = (lo.into_expr(), hi.into_expr());
+        Expr::from_graph(self.graph.apply(&[&lo.graph, &hi.graph], Node::Clamp))
+    }
+}
+
+impl<'a, T: SignedElement> Expr<'a, T> {
+    /// The absolute value (integers wrap: `i32::MIN.abs()` is `i32::MIN`).
+    pub fn abs(self) -> Expr<'a, T> {
+        self.unary(Node::Math(MathFn::Abs))
+    }
+
+    /// -1, 0 or 1 by sign (floats: ±1, NaN stays NaN).
+    pub fn signum(self) -> Expr<'a, T> {
+        self.unary(Node::Math(MathFn::Signum))
+    }
+}
+
+macro_rules! float_methods {
+    ($($(#[$doc:meta])* $name:ident => $f:ident;)*) => {
+        impl<'a, T: FloatElement> Expr<'a, T> {
+            $( $(#[$doc])* pub fn $name(self) -> Expr<'a, T> { self.unary(Node::Math(MathFn::$f)) } )*
+        }
+    };
+}
+
+float_methods! {
+    /// Square root.
+    sqrt => Sqrt;
+    /// `e^x`.
+    exp => Exp;
+    /// `2^x`.
+    exp2 => Exp2;
+    /// Natural logarithm.
+    ln => Ln;
+    /// Base-2 logarithm.
+    log2 => Log2;
+    /// Base-10 logarithm.
+    log10 => Log10;
+    /// Sine.
+    sin => Sin;
+    /// Cosine.
+    cos => Cos;
+    /// Tangent.
+    tan => Tan;
+    /// Arcsine.
+    asin => Asin;
+    /// Arccosine.
+    acos => Acos;
+    /// Arctangent.
+    atan => Atan;
+    /// Hyperbolic sine.
+    sinh => Sinh;
+    /// Hyperbolic cosine.
+    cosh => Cosh;
+    /// Hyperbolic tangent.
+    tanh => Tanh;
+    /// Largest integer not above.
+    floor => Floor;
+    /// Smallest integer not below.
+    ceil => Ceil;
+    /// Nearest integer, halves away from zero.
+    round => Round;
+    /// Integer part.
+    trunc => Trunc;
+    /// Cube root.
+    cbrt => Cbrt;
+    /// `1 / x`.
+    recip => Recip;
+    /// The error function.
+    erf => Erf;
+    /// `1 - erf(x)`.
+    erfc => Erfc;
+}
+
+impl<'a, T: FloatElement> Expr<'a, T> {
+    /// `self^n`.
+    pub fn powf(self, n: impl IntoExpr<'a, T>) -> Expr<'a, T> {
+        self.binary(n, Node::Math(MathFn::Powf))
+    }
+
+    /// `self^n` for an integer `n`.
+    pub fn powi(self, n: impl IntoExpr<'a, i32>) -> Expr<'a, T> {
+        let n = n.into_expr();
+        Expr::from_graph(self.graph.apply(&[&n.graph], Node::Math(MathFn::Powi)))
+    }
+
+    /// The four-quadrant arctangent of `self / x`.
+    pub fn atan2(self, x: impl IntoExpr<'a, T>) -> Expr<'a, T> {
+        self.binary(x, Node::Math(MathFn::Atan2))
+    }
+
+    /// `sqrt(self² + y²)` without undue overflow.
+    pub fn hypot(self, y: impl IntoExpr<'a, T>) -> Expr<'a, T> {
+        self.binary(y, Node::Math(MathFn::Hypot))
+    }
+
+    /// `self * a + b` with one rounding.
+    pub fn mul_add(self, a: impl IntoExpr<'a, T>, b: impl IntoExpr<'a, T>) -> Expr<'a, T> {
+        let (a, b) = (a.into_expr(), b.into_expr());
+        Expr::from_graph(self.graph.apply(&[&a.graph, &b.graph], Node::Math(MathFn::MulAdd)))
+    }
+
+    /// The magnitude of `self` with the sign of `sign`.
+    pub fn copysign(self, sign: impl IntoExpr<'a, T>) -> Expr<'a, T> {
+        self.binary(sign, Node::Math(MathFn::Copysign))
+    }
+
+    /// Whether each element is NaN.
+    pub fn is_nan(self) -> Expr<'a, bool> {
+        let again = self.clone();
+        self.ne(again)
+    }
+}
+
+impl<'a> Expr<'a, bool> {
+    /// `if self { a } else { b }`, elementwise (NumPy's `where`); both sides are evaluated.
+    pub fn select<T: Element>(self, a: impl IntoExpr<'a, T>, b: impl IntoExpr<'a, T>) -> Expr<'a, T> {
+        let (a, b) = (a.into_expr(), b.into_expr());
+        Expr::from_graph(self.graph.apply(&[&a.graph, &b.graph], Node::Select))
+    }
+}
+
+/// `if cond { a } else { b }`, elementwise (NumPy's `where`).
+pub fn select<'a, T: Element>(cond: impl IntoExpr<'a, bool>, a: impl IntoExpr<'a, T>, b: impl IntoExpr<'a, T>) -> Expr<'a, T> {
+    cond.into_expr().select(a, b)
+}
+
+/// Starts an expression from an array, a view or a scalar: `expr(&x) * 2.0`.
+pub fn expr<'a, T: Element>(x: impl IntoExpr<'a, T>) -> Expr<'a, T> {
+    x.into_expr()
+}
+
+/// An expression calling a device function on operands (what `#[gpu_vectorize]` generates).
+#[doc(hidden)]
+pub fn call<'a, R: Element>(callee: Callee, operands: &[&Graph<'a>]) -> Expr<'a, R> {
+    let mut g = Graph { callees: vec![callee], ..Graph::default() };
+    for o in operands {
+        g.append(o);
+    }
+    g.nodes.push(Node::Call { callee: 0, arity: operands.len() as u8 });
+    Expr::from_graph(g)
+}
+
+/// The source of a device function, for [`call`].
+#[doc(hidden)]
+pub fn callee(name: &'static str, source: fn() -> &'static KernelSource) -> Callee {
+    Callee { name, source }
+}
+
+/// What can stand for an expression of `T`: an expression, an array or view of `T`, or a `T`.
+pub trait IntoExpr<'a, T: Element> {
+    fn into_expr(self) -> Expr<'a, T>;
+}
+
+impl<'a, T: Element> IntoExpr<'a, T> for Expr<'a, T> {
+    #[inline]
+    fn into_expr(self) -> Expr<'a, T> {
+        self
+    }
+}
+
+impl<'a, T: Element> IntoExpr<'a, T> for &Expr<'a, T> {
+    fn into_expr(self) -> Expr<'a, T> {
+        self.clone()
+    }
+}
+
+impl<'a, T: Element> IntoExpr<'a, T> for T {
+    fn into_expr(self) -> Expr<'a, T> {
+        Expr::input(self)
+    }
+}
+
+impl<'a, T: Element> IntoExpr<'a, T> for &'a DeviceArray<T> {
+    fn into_expr(self) -> Expr<'a, T> {
+        Expr::input(self)
+    }
+}
+
+impl<'a, T: Element> IntoExpr<'a, T> for &'a mut DeviceArray<T> {
+    fn into_expr(self) -> Expr<'a, T> {
+        Expr::input(&*self)
+    }
+}
+
+impl<'a, T: Element> IntoExpr<'a, T> for ArrayView<'a, T> {
+    fn into_expr(self) -> Expr<'a, T> {
+        Expr::input(self)
+    }
+}
+
+impl<'a, 'b: 'a, T: Element> IntoExpr<'a, T> for &'a ArrayView<'b, T> {
+    fn into_expr(self) -> Expr<'a, T> {
+        Expr::input(self)
+    }
+}
+
+impl<'a, T: Element> IntoExpr<'a, T> for ArrayViewMut<'a, T> {
+    fn into_expr(self) -> Expr<'a, T> {
+        let mut arg = self.into_arg();
+        if let Arg::Array { writable, .. } = &mut arg {
+            *writable = false;
+        }
+        Expr::input_arg(arg)
+    }
+}
+
+impl<'a, T: Element> Expr<'a, T> {
+    fn input_arg(arg: Arg<'a>) -> Expr<'a, T> {
+        struct Raw<'a>(Arg<'a>);
+        impl<'a> KernelArg<'a> for Raw<'a> {
+            fn into_arg(self) -> Arg<'a> {
+                self.0
+            }
+        }
+        Expr::input(Raw(arg))
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Element types with arithmetic: the integers and the floats.
+pub trait NumElement: Element + sealed::Sealed {}
+/// Signed integers and floats (`abs`, `signum`, unary `-`).
+pub trait SignedElement: NumElement {}
+/// `f32`, `f64`, `f16`, `bf16`: the math methods (16-bit floats compute in f32).
+pub trait FloatElement: SignedElement {}
+/// The integers: bitwise operators and shifts.
+pub trait IntElement: NumElement {}
+
+macro_rules! classes {
+    ($tr:path: $($t:ty),*) => {$( impl $tr for $t {} )*};
+}
+classes!(sealed::Sealed: i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, half::f16, half::bf16);
+classes!(NumElement: i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, half::f16, half::bf16);
+classes!(SignedElement: i8, i16, i32, i64, isize, f32, f64, half::f16, half::bf16);
+classes!(FloatElement: f32, f64, half::f16, half::bf16);
+classes!(IntElement: i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+macro_rules! binary_ops {
+    ($bound:ident: $($tr:ident $method:ident $op:ident),*) => {$(
+        impl<'a, T: $bound, R: IntoExpr<'a, T>> ops::$tr<R> for Expr<'a, T> {
+            type Output = Expr<'a, T>;
+            fn $method(self, rhs: R) -> Expr<'a, T> {
+                self.binary(rhs, Node::Binary(BinOp::$op))
+            }
+        }
+        impl<'a, T: $bound, R: IntoExpr<'a, T>> ops::$tr<R> for &Expr<'a, T> {
+            type Output = Expr<'a, T>;
+            fn $method(self, rhs: R) -> Expr<'a, T> {
+                self.clone().binary(rhs, Node::Binary(BinOp::$op))
+            }
+        }
+        impl<'a, T: $bound, R: IntoExpr<'a, T>> ops::$tr<R> for &'a DeviceArray<T> {
+            type Output = Expr<'a, T>;
+            fn $method(self, rhs: R) -> Expr<'a, T> {
+                Expr::input(self).binary(rhs, Node::Binary(BinOp::$op))
+            }
+        }
+        impl<'a, 'b: 'a, T: $bound, R: IntoExpr<'a, T>> ops::$tr<R> for &'a ArrayView<'b, T> {
+            type Output = Expr<'a, T>;
+            fn $method(self, rhs: R) -> Expr<'a, T> {
+                Expr::input(self).binary(rhs, Node::Binary(BinOp::$op))
+            }
+        }
+    )*};
+}
+
+binary_ops!(NumElement: Add add Add, Sub sub Sub, Mul mul Mul, Div div Div, Rem rem Rem);
+binary_ops!(IntElement: Shl shl Shl, Shr shr Shr);
+
+// `&`, `|`, `^` on integers (bitwise) and on booleans (logical; both sides are evaluated).
+macro_rules! bit_ops {
+    ($($tr:ident $method:ident $int:ident $logic:ident),*) => {$(
+        impl<'a, T: Element, R: IntoExpr<'a, T>> ops::$tr<R> for Expr<'a, T> where T: Bits {
+            type Output = Expr<'a, T>;
+            fn $method(self, rhs: R) -> Expr<'a, T> {
+                let op = if T::TYPE == ScalarType::Bool { BinOp::$logic } else { BinOp::$int };
+                self.binary(rhs, Node::Binary(op))
+            }
+        }
+        impl<'a, T: Element, R: IntoExpr<'a, T>> ops::$tr<R> for &'a DeviceArray<T> where T: Bits {
+            type Output = Expr<'a, T>;
+            fn $method(self, rhs: R) -> Expr<'a, T> {
+                ops::$tr::$method(Expr::input(self), rhs)
+            }
+        }
+    )*};
+}
+
+/// Element types with `&`, `|`, `^`: the integers and `bool`.
+pub trait Bits: Element {}
+classes!(Bits: bool, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+bit_ops!(BitAnd bitand BitAnd And, BitOr bitor BitOr Or, BitXor bitxor BitXor BitXor);
+
+impl<'a, T: SignedElement> ops::Neg for Expr<'a, T> {
+    type Output = Expr<'a, T>;
+    fn neg(self) -> Expr<'a, T> {
+        self.unary(Node::Unary(UnOp::Neg))
+    }
+}
+
+impl<'a, T: SignedElement> ops::Neg for &Expr<'a, T> {
+    type Output = Expr<'a, T>;
+    fn neg(self) -> Expr<'a, T> {
+        self.clone().unary(Node::Unary(UnOp::Neg))
+    }
+}
+
+impl<'a, T: Bits> ops::Not for Expr<'a, T> {
+    type Output = Expr<'a, T>;
+    fn not(self) -> Expr<'a, T> {
+        self.unary(Node::Unary(UnOp::Not))
+    }
+}
+
+// A scalar on the left: `2.0 * x`.
+macro_rules! scalar_lhs {
+    ($($t:ty),*) => {$(
+        scalar_lhs!(@ops $t, Expr<'a, $t>);
+        scalar_lhs!(@ops $t, &Expr<'a, $t>);
+        scalar_lhs!(@ops $t, &'a DeviceArray<$t>);
+    )*};
+    (@ops $t:ty, $rhs:ty) => {
+        impl<'a> ops::Add<$rhs> for $t { type Output = Expr<'a, $t>; fn add(self, rhs: $rhs) -> Expr<'a, $t> { Expr::input(self) + rhs } }
+        impl<'a> ops::Sub<$rhs> for $t { type Output = Expr<'a, $t>; fn sub(self, rhs: $rhs) -> Expr<'a, $t> { Expr::input(self) - rhs } }
+        impl<'a> ops::Mul<$rhs> for $t { type Output = Expr<'a, $t>; fn mul(self, rhs: $rhs) -> Expr<'a, $t> { Expr::input(self) * rhs } }
+        impl<'a> ops::Div<$rhs> for $t { type Output = Expr<'a, $t>; fn div(self, rhs: $rhs) -> Expr<'a, $t> { Expr::input(self) / rhs } }
+    };
+}
+scalar_lhs!(f32, f64, i32, i64, u32, u64, half::f16, half::bf16);

@@ -1,0 +1,742 @@
+//! Reductions of expressions: sum, prod, min, max, argmin, argmax, mean, norm, dot and user
+//! reductions, over all elements or along axes, fused with the expression they reduce (the
+//! elementwise work happens while reading, in the same pass).
+//!
+//! Plan: the expression's index space is split into kept axes (the outputs, `M` of them) and
+//! reduced axes (`K` elements an output). When the reduced elements are contiguous, a block of
+//! threads reduces each output (coalesced reads, a warp-shuffle tree, then one shared-memory
+//! step); else each thread reduces one output. When there are too few outputs to fill the device,
+//! each output's range is split over several blocks and a second pass reduces the partial
+//! results. The order of operations depends only on the sizes and the device, so results are
+//! deterministic for a given launch configuration. 16-bit floats accumulate in f32, 8- and 16-bit
+//! integers in 32 bits (integer sums wrap, as in Rust).
+
+use crate::array::{DeviceArray, Element};
+use crate::error::{Error, Result};
+use crate::expr::{Expr, FloatElement, Graph, Node, NumElement};
+use crate::fuse::{
+    self, bin, builtin, cast, e, emit_values, if_, index, int, let_, let_mut, set, split_index, var, KernelKind, Key, Operand, BLOCK,
+};
+use crate::launch::{Arg, KernelArg, LaunchConfig};
+use gpujit_codegen::ast::{self, BinOp, Builtin, Callee, Collective, Dim, ExprKind, Param, ParamKind, Place, Span, Stmt, TypeRef, UnOp};
+use gpujit_codegen::math::MathFn;
+use gpujit_codegen::ScalarType;
+use std::marker::PhantomData;
+
+/// The combining operation of a reduction.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ReduceOp {
+    Sum,
+    Prod,
+    /// The least element; a NaN anywhere gives NaN (as NumPy).
+    Min,
+    /// The greatest element; a NaN anywhere gives NaN.
+    Max,
+    /// The position of the least element (the first one; the first NaN if any).
+    ArgMin,
+    /// The position of the greatest element (the first one; the first NaN if any).
+    ArgMax,
+    /// A `#[gpu_device]` function `fn(acc, value) -> acc` with an identity.
+    Custom,
+}
+
+/// What is done to the accumulated value before it is written.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Finish {
+    None,
+    /// Divide by the number of reduced elements.
+    Mean,
+    Sqrt,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Strategy {
+    /// A block of threads reduces each (output, part).
+    Block,
+    /// A thread reduces each output.
+    Thread,
+}
+
+/// The part of a reduction kernel's cache key beyond its expression.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ReduceKey {
+    op: ReduceOp,
+    acc: ScalarType,
+    out: ScalarType,
+    strategy: Strategy,
+    kept: u8,
+    reduced: u8,
+    finish: Finish,
+    /// Second pass of an arg-reduction: positions come from the partial results (operand 1).
+    positions_from_input: bool,
+}
+
+/// The type a reduction of `t` accumulates in.
+fn acc_type(t: ScalarType) -> ScalarType {
+    use ScalarType::*;
+    match t {
+        F16 | BF16 => F32,
+        I8 | I16 => I32,
+        U8 | U16 | Bool => U32,
+        t => t,
+    }
+}
+
+/// The identity of `op` in type `t`, as argument bits.
+fn identity(op: ReduceOp, t: ScalarType) -> u64 {
+    use ScalarType::*;
+    let float = |v: f64| match t {
+        F32 => (v as f32).to_bits() as u64,
+        _ => v.to_bits(),
+    };
+    let mask = |v: u64| if t.size_bytes() == 8 { v } else { v & ((1u64 << (8 * t.size_bytes())) - 1) };
+    match op {
+        ReduceOp::Sum | ReduceOp::Custom => {
+            if t.is_float() {
+                float(0.0)
+            } else {
+                0
+            }
+        }
+        ReduceOp::Prod => {
+            if t.is_float() {
+                float(1.0)
+            } else {
+                1
+            }
+        }
+        ReduceOp::Min | ReduceOp::ArgMin => match t {
+            F32 | F64 => float(f64::INFINITY),
+            t if t.is_signed_int() => mask(u64::MAX >> (65 - 8 * t.size_bytes() as u32)),
+            _ => mask(u64::MAX),
+        },
+        ReduceOp::Max | ReduceOp::ArgMax => match t {
+            F32 | F64 => float(f64::NEG_INFINITY),
+            t if t.is_signed_int() => mask(1u64 << (8 * t.size_bytes() as u32 - 1)),
+            _ => 0,
+        },
+    }
+}
+
+/// A lazy reduction of an expression of `T` giving `R`: choose axes with [`Reduction::axes`],
+/// then [`Reduction::eval`] (an array on the device) or [`Reduction::value`] (all elements, to
+/// the host).
+#[derive(Clone, Debug)]
+pub struct Reduction<'a, T: Element, R: Element = T> {
+    graph: Graph<'a>,
+    op: ReduceOp,
+    finish: Finish,
+    axes: Option<Vec<usize>>,
+    keepdims: bool,
+    /// The identity of a custom reduction (bits of `T`).
+    custom_identity: u64,
+    _t: PhantomData<(T, R)>,
+}
+
+impl<'a, T: Element, R: Element> Reduction<'a, T, R> {
+    fn new(expr: Expr<'a, T>, op: ReduceOp, finish: Finish) -> Reduction<'a, T, R> {
+        Reduction { graph: expr.graph, op, finish, axes: None, keepdims: false, custom_identity: 0, _t: PhantomData }
+    }
+
+    /// Reduces only along `axes` (of the expression's broadcast shape); the others are kept.
+    pub fn axes(mut self, axes: &[usize]) -> Self {
+        self.axes = Some(axes.to_vec());
+        self
+    }
+
+    /// Reduces only along `axis`.
+    pub fn axis(self, axis: usize) -> Self {
+        self.axes(&[axis])
+    }
+
+    /// Keeps each reduced axis as an axis of extent 1 (NumPy's `keepdims=True`).
+    pub fn keepdims(mut self, keep: bool) -> Self {
+        self.keepdims = keep;
+        self
+    }
+
+    /// The shape of the result: the kept axes (or `[1]` when every axis is reduced).
+    fn plan(&self) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>)> {
+        if let Some(e) = &self.graph.error {
+            return Err(Error::Expression(e.clone()));
+        }
+        let shape = &self.graph.shape;
+        if shape.is_empty() {
+            return Err(Error::Expression("a reduction needs an array operand".into()));
+        }
+        let nd = shape.len();
+        let mut reduced = vec![false; nd];
+        match &self.axes {
+            None => reduced.iter_mut().for_each(|r| *r = true),
+            Some(axes) => {
+                for &a in axes {
+                    if a >= nd {
+                        return Err(Error::Expression(format!("axis {a} is out of range for an expression of shape {shape:?}")));
+                    }
+                    if std::mem::replace(&mut reduced[a], true) {
+                        return Err(Error::Expression(format!("axis {a} is given twice")));
+                    }
+                }
+            }
+        }
+        if matches!(self.op, ReduceOp::ArgMin | ReduceOp::ArgMax)
+            && reduced.iter().filter(|r| **r).count() > 1
+            && reduced.iter().any(|r| !r)
+        {
+            return Err(Error::Expression("argmin/argmax reduce one axis or all of them".into()));
+        }
+        let kept: Vec<usize> = (0..nd).filter(|&d| !reduced[d]).collect();
+        let red: Vec<usize> = (0..nd).filter(|&d| reduced[d]).collect();
+        let out_shape: Vec<usize> = if self.keepdims {
+            shape.iter().enumerate().map(|(d, &s)| if reduced[d] { 1 } else { s }).collect()
+        } else if kept.is_empty() {
+            vec![1]
+        } else {
+            kept.iter().map(|&d| shape[d]).collect()
+        };
+        Ok((kept, red, out_shape))
+    }
+
+    /// Evaluates the reduction into a new array on the expression's device.
+    pub fn eval(&self) -> Result<DeviceArray<R>> {
+        let (_, _, out_shape) = self.plan()?;
+        let device = fuse::expr_device(&self.graph)?;
+        let mut out = DeviceArray::<R>::uninit_shape(&device, &out_shape)?;
+        self.eval_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// Evaluates the reduction into `out` (a contiguous array with the result's number of
+    /// elements).
+    pub fn eval_into(&self, out: impl KernelArg<'a>) -> Result<()> {
+        let (kept, red, out_shape) = self.plan()?;
+        let out = out.into_arg();
+        let m: usize = kept.iter().map(|&d| self.graph.shape[d]).product();
+        match out {
+            Arg::Array { elem, writable: true, .. } if elem == R::TYPE => {}
+            _ => return Err(Error::Expression(format!("the output must be a writable array of {}", R::TYPE))),
+        }
+        if !matches!(out.arg_type(), gpujit_codegen::specialize::ArgType::Array { contiguous: true, .. }) || out_len(&out) != m {
+            return Err(Error::Expression(format!("the output must be a contiguous array of {m} elements (shape {out_shape:?})")));
+        }
+        let k: usize = red.iter().map(|&d| self.graph.shape[d]).product();
+        if k == 0 && matches!(self.op, ReduceOp::Min | ReduceOp::Max | ReduceOp::ArgMin | ReduceOp::ArgMax) && m > 0 {
+            return Err(Error::Expression(format!("{:?} of zero elements has no value", self.op)));
+        }
+        if m == 0 {
+            return Ok(());
+        }
+        run(self, &kept, &red, m, k, fuse::flat_arg(&out, m))
+    }
+
+    /// Evaluates a reduction of every element and copies the result to the host.
+    pub fn value(&self) -> Result<R> {
+        if self.axes.as_ref().is_some_and(|a| a.len() < self.graph.shape.len()) {
+            return Err(Error::Expression("value() needs a reduction of every axis; use eval()".into()));
+        }
+        let v = self.eval()?.to_vec()?;
+        v.first().copied().ok_or_else(|| Error::Expression("the reduction gave no value".into()))
+    }
+}
+
+fn out_len(a: &Arg<'_>) -> usize {
+    match a {
+        Arg::Array { ndim, shape, .. } => shape[..*ndim as usize].iter().product::<u64>() as usize,
+        Arg::Scalar { .. } => 1,
+    }
+}
+
+impl<'a, T: NumElement> Expr<'a, T> {
+    /// The sum of the elements (integers wrap).
+    pub fn sum(self) -> Reduction<'a, T> {
+        Reduction::new(self, ReduceOp::Sum, Finish::None)
+    }
+
+    /// The product of the elements (integers wrap).
+    pub fn prod(self) -> Reduction<'a, T> {
+        Reduction::new(self, ReduceOp::Prod, Finish::None)
+    }
+
+    /// The least element (NaN if any element is NaN). Zero elements are an error.
+    pub fn reduce_min(self) -> Reduction<'a, T> {
+        Reduction::new(self, ReduceOp::Min, Finish::None)
+    }
+
+    /// The greatest element (NaN if any element is NaN). Zero elements are an error.
+    pub fn reduce_max(self) -> Reduction<'a, T> {
+        Reduction::new(self, ReduceOp::Max, Finish::None)
+    }
+
+    /// The row-major position of the least element (of the first one; of the first NaN if any),
+    /// over all axes or along one.
+    pub fn argmin(self) -> Reduction<'a, T, usize> {
+        Reduction::new(self, ReduceOp::ArgMin, Finish::None)
+    }
+
+    /// The position of the greatest element (the first one; the first NaN if any).
+    pub fn argmax(self) -> Reduction<'a, T, usize> {
+        Reduction::new(self, ReduceOp::ArgMax, Finish::None)
+    }
+
+    /// The sum of `self * other`, fused.
+    pub fn dot(self, other: impl crate::expr::IntoExpr<'a, T>) -> Reduction<'a, T> {
+        (self * other).sum()
+    }
+}
+
+impl<'a, T: FloatElement> Expr<'a, T> {
+    /// The mean of the elements (NaN for zero elements).
+    pub fn mean(self) -> Reduction<'a, T> {
+        Reduction::new(self, ReduceOp::Sum, Finish::Mean)
+    }
+
+    /// The Euclidean norm, `sqrt(sum(x²))`.
+    pub fn norm(self) -> Reduction<'a, T> {
+        let sq = self.clone() * self;
+        Reduction::new(sq, ReduceOp::Sum, Finish::Sqrt)
+    }
+
+    /// The 1-norm, `sum(|x|)`.
+    pub fn norm_l1(self) -> Reduction<'a, T> {
+        self.abs().sum()
+    }
+}
+
+impl<'a, T: Element> Expr<'a, T> {
+    /// A reduction by a `#[gpu_device]` function `combine(acc: T, value: T) -> T`, which must be
+    /// associative, starting from `identity` (CuPy's ReductionKernel). Name the function with
+    /// [`device_fn!`](crate::device_fn).
+    pub fn reduce(self, combine: Callee, identity: T) -> Reduction<'a, T> {
+        let mut graph = self.graph;
+        graph.callees.retain(|c| c.name != combine.name);
+        graph.callees.insert(0, combine);
+        // Calls in the expression shift by one.
+        for n in &mut graph.nodes {
+            if let Node::Call { callee, .. } = n {
+                *callee += 1;
+            }
+        }
+        let mut r = Reduction::new(Expr::<T>::from_graph(graph), ReduceOp::Custom, Finish::None);
+        r.custom_identity = identity.to_bits();
+        r
+    }
+}
+
+/// `dot(a, b)`: the sum of the elementwise product, in one pass.
+pub fn dot<'a, T: NumElement>(a: impl crate::expr::IntoExpr<'a, T>, b: impl crate::expr::IntoExpr<'a, T>) -> Reduction<'a, T> {
+    a.into_expr().dot(b)
+}
+
+/// Positions carried by arg-reductions.
+const POS: ScalarType = ScalarType::U64;
+
+fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[usize], m: usize, k: usize, out: Arg<'_>) -> Result<()> {
+    let g = &r.graph;
+    let device = match out {
+        Arg::Array { device, .. } => device.clone(),
+        Arg::Scalar { .. } => fuse::expr_device(g)?,
+    };
+    let acc = if r.op == ReduceOp::Custom { T::TYPE } else { acc_type(T::TYPE) };
+    let id = if r.op == ReduceOp::Custom { r.custom_identity } else { identity(r.op, acc) };
+    let total: usize = g.shape.iter().product();
+    let index32 = total <= i32::MAX as usize && m * k <= i32::MAX as usize;
+    // Operands in the order kept axes, reduced axes.
+    let order: Vec<usize> = kept.iter().chain(red).copied().collect();
+    let full: Vec<usize> = g.shape.clone();
+    let mut inputs: Vec<Arg<'_>> = g.inputs.iter().map(|a| permute(&fuse::broadcast_arg(a, &full), &order)).collect();
+    let mut kept_n = kept.len() as u8;
+    let mut red_n = red.len() as u8;
+    // Everything contiguous and reduced: one flat axis.
+    if kept.is_empty() && g.inputs.iter().all(|a| matches!(a, Arg::Scalar { .. }) || is_contiguous_of(a, &full)) {
+        inputs = g.inputs.iter().map(|a| fuse::flat_arg(a, total)).collect();
+        red_n = 1;
+    }
+    if red.is_empty() {
+        red_n = 0;
+    }
+    if kept.is_empty() {
+        kept_n = 0;
+    }
+    let arg = matches!(r.op, ReduceOp::ArgMin | ReduceOp::ArgMax);
+    // Reduced elements contiguous in the first array: a block per output.
+    let inner_contiguous = inputs.iter().find_map(|a| match a {
+        Arg::Array { ndim, strides, .. } => Some(strides[*ndim as usize - 1] == 1),
+        _ => None,
+    });
+    let resident = fuse::resident_blocks(&device) as usize;
+    let strategy =
+        if red_n > 0 && (inner_contiguous.unwrap_or(true) || m < resident) && k >= 32 { Strategy::Block } else { Strategy::Thread };
+    let parts =
+        if strategy == Strategy::Block && m < resident { (resident / m).max(1).min(k.div_ceil(BLOCK as usize * 4)).max(1) } else { 1 };
+    let first = |out_elem: ScalarType, finish: Finish| ReduceKey {
+        op: r.op,
+        acc,
+        out: out_elem,
+        strategy,
+        kept: kept_n,
+        reduced: red_n,
+        finish,
+        positions_from_input: false,
+    };
+    let callee_names: Vec<&'static str> = g.callees.iter().map(|c| c.name).collect();
+    let launch = |key: ReduceKey,
+                  nodes: Vec<Node>,
+                  operands: &[Arg<'_>],
+                  outs: &[Arg<'_>],
+                  mm: usize,
+                  kk: usize,
+                  p: usize,
+                  grid: u32,
+                  threads: u32| {
+        let mut args: Vec<Arg<'_>> = operands.to_vec();
+        args.extend_from_slice(outs);
+        let it = |v: usize| if index32 { (v as u32).into_arg() } else { (v as u64).into_arg() };
+        args.push(it(mm));
+        args.push(it(kk));
+        args.push(it(p));
+        args.push(Arg::Scalar { ty: acc, bits: id });
+        args.push(Arg::Scalar { ty: acc, bits: count_bits(acc, k) });
+        let fkey = Key {
+            kind: KernelKind::Reduce(key),
+            nodes,
+            operands: operands.iter().map(fuse::operand).collect(),
+            outputs: outs.iter().map(fuse::operand_elem).collect(),
+            callees: callee_names.clone(),
+            ndim: 0,
+            index32,
+        };
+        let callees = g.callees.clone();
+        let kernel = fuse::kernel(fkey, |key| reduce_source(key, &callees));
+        fuse::launch(&kernel, LaunchConfig::new(grid, threads), &args)
+    };
+    let grid_of = |rows: usize| rows.min(65535 * 8).max(1) as u32;
+    if parts == 1 {
+        let key = first(R::TYPE, r.finish);
+        let (grid, threads) = match strategy {
+            Strategy::Block => (grid_of(m), BLOCK),
+            Strategy::Thread => (fuse::grid_for(&device, m), BLOCK),
+        };
+        let outs: Vec<Arg<'_>> = if arg { vec![out] } else { vec![out] };
+        return launch(key, g.nodes.clone(), &inputs, &outs, m, k, 1, grid, threads);
+    }
+    // Two passes: partial results [m, parts], then a reduction of each row of them.
+    // Partial results in 8-byte-aligned storage, seen as an array of the accumulator type.
+    let mut partial = DeviceArray::<u64>::uninit_shape(&device, &[(m * parts * acc.size_bytes()).div_ceil(8)])?;
+    let mut positions = DeviceArray::<u64>::uninit_shape(&device, &[if arg { m * parts } else { 1 }])?;
+    let p_arg = raw_array(&mut partial, acc, m * parts);
+    let i_arg = (&mut positions).into_arg();
+    let mut outs1 = vec![p_arg];
+    if arg {
+        outs1.push(i_arg);
+    }
+    launch(first(acc, Finish::None), g.nodes.clone(), &inputs, &outs1, m, k, parts, grid_of(m * parts), BLOCK)?;
+    let mut ops2 = vec![partial_view(&outs1[0], kept_n == 0, m, parts)];
+    if arg {
+        ops2.push(partial_view(&outs1[1], kept_n == 0, m, parts));
+    }
+    let key2 = ReduceKey {
+        op: if r.op == ReduceOp::Custom { ReduceOp::Custom } else { r.op },
+        acc,
+        out: R::TYPE,
+        strategy: Strategy::Block,
+        kept: if kept_n == 0 { 0 } else { 1 },
+        reduced: 1,
+        finish: r.finish,
+        positions_from_input: arg,
+    };
+    // The second pass combines partial results with the same operation (sums of partial sums).
+    launch(key2, vec![Node::Input(0)], &ops2, &[out], m, parts, 1, grid_of(m), BLOCK)
+}
+
+/// The partial results `[m, parts]` (or `[parts]`), read by the second pass.
+fn partial_view<'a>(a: &Arg<'a>, all: bool, m: usize, parts: usize) -> Arg<'a> {
+    let mut a = *a;
+    if let Arg::Array { writable, ndim, shape, strides, .. } = &mut a {
+        *writable = false;
+        *ndim = if all { 1 } else { 2 };
+        *shape = if all { [parts as u64, 0, 0, 0] } else { [m as u64, parts as u64, 0, 0] };
+        *strides = if all { [1, 0, 0, 0] } else { [parts as i64, 1, 0, 0] };
+    }
+    a
+}
+
+/// The number of reduced elements in the accumulator type (for `mean`).
+fn count_bits(acc: ScalarType, k: usize) -> u64 {
+    match acc {
+        ScalarType::F32 => (k as f32).to_bits() as u64,
+        ScalarType::F64 => (k as f64).to_bits(),
+        _ => k as u64,
+    }
+}
+
+fn raw_array<'a>(bytes: &'a mut DeviceArray<u64>, elem: ScalarType, n: usize) -> Arg<'a> {
+    let mut a = bytes.into_arg();
+    if let Arg::Array { elem: e, shape, .. } = &mut a {
+        *e = elem;
+        shape[0] = n as u64;
+    }
+    a
+}
+
+fn is_contiguous_of(a: &Arg<'_>, shape: &[usize]) -> bool {
+    match a {
+        Arg::Array { ndim, shape: s, .. } => {
+            *ndim as usize == shape.len()
+                && s[..shape.len()].iter().zip(shape).all(|(a, b)| *a as usize == *b)
+                && matches!(a.arg_type(), gpujit_codegen::specialize::ArgType::Array { contiguous: true, .. })
+        }
+        Arg::Scalar { .. } => true,
+    }
+}
+
+fn permute<'a>(a: &Arg<'a>, order: &[usize]) -> Arg<'a> {
+    let mut a = *a;
+    if let Arg::Array { shape, strides, .. } = &mut a {
+        let (s0, t0) = (*shape, *strides);
+        for (d, &o) in order.iter().enumerate() {
+            shape[d] = s0[o];
+            strides[d] = t0[o];
+        }
+    }
+    a
+}
+
+// ---- The kernel's source -----------------------------------------------------------------------
+
+fn stmt_if(cond: ast::Expr, then: Vec<Stmt>) -> Stmt {
+    if_(cond, then, None)
+}
+
+fn not(a: ast::Expr) -> ast::Expr {
+    e(ExprKind::Unary(UnOp::Not, Box::new(a)))
+}
+
+/// Statements folding the candidate `(v, vi)` into the accumulator `(acc, ai)`.
+fn combine(op: ReduceOp, t: ScalarType, callee: Option<&str>, acc: &str, ai: &str, v: ast::Expr, vi: ast::Expr, out: &mut Vec<Stmt>) {
+    let a = || var(acc);
+    match op {
+        ReduceOp::Sum => out.push(set(acc, bin(BinOp::Add, a(), v))),
+        ReduceOp::Prod => out.push(set(acc, bin(BinOp::Mul, a(), v))),
+        ReduceOp::Custom => out.push(set(acc, e(ExprKind::Call(callee.unwrap_or_default().to_string(), vec![a(), v])))),
+        ReduceOp::Min | ReduceOp::Max => {
+            let cmp = if op == ReduceOp::Min { BinOp::Lt } else { BinOp::Gt };
+            let mut cond = bin(cmp, v.clone(), a());
+            if t.is_float() {
+                cond = bin(BinOp::Or, cond, bin(BinOp::Ne, v.clone(), v.clone()));
+            }
+            out.push(stmt_if(cond, vec![set(acc, v)]));
+        }
+        ReduceOp::ArgMin | ReduceOp::ArgMax => {
+            let cmp = if op == ReduceOp::ArgMin { BinOp::Lt } else { BinOp::Gt };
+            let earlier = bin(BinOp::Lt, vi.clone(), var(ai));
+            let better = bin(BinOp::Or, bin(cmp, v.clone(), a()), bin(BinOp::And, bin(BinOp::Eq, v.clone(), a()), earlier.clone()));
+            let take = format!("{acc}_take");
+            if t.is_float() {
+                let vn = bin(BinOp::Ne, v.clone(), v.clone());
+                let an = bin(BinOp::Ne, a(), a());
+                out.push(let_mut(&take, e(ExprKind::Bool(false))));
+                out.push(if_(
+                    vn,
+                    vec![set(&take, bin(BinOp::Or, not(an.clone()), earlier))],
+                    Some(vec![set(&take, bin(BinOp::And, not(an), better))]),
+                ));
+            } else {
+                out.push(let_(&take, better));
+            }
+            out.push(stmt_if(var(&take), vec![set(acc, v), set(ai, vi)]));
+        }
+    }
+}
+
+fn shfl_down(v: ast::Expr, delta: u64) -> ast::Expr {
+    e(ExprKind::Collective(Collective::ShflDown, vec![int(0xffff_ffff, ScalarType::U32), v, int(delta, ScalarType::U64)]))
+}
+
+/// A warp-shuffle tree folding the warp's accumulators into lane 0's.
+fn warp_tree(rk: &ReduceKey, callee: Option<&str>, out: &mut Vec<Stmt>) {
+    let arg = matches!(rk.op, ReduceOp::ArgMin | ReduceOp::ArgMax);
+    for (n, delta) in [16u64, 8, 4, 2, 1].into_iter().enumerate() {
+        let v = format!("w{n}");
+        out.push(let_(&v, shfl_down(var("acc"), delta)));
+        let vi = if arg {
+            let name = format!("wi{n}");
+            out.push(let_(&name, shfl_down(var("ai"), delta)));
+            var(&name)
+        } else {
+            var("ai")
+        };
+        // Lanes past the warp's end take their own value back: keep the identity effect by
+        // combining only real partners (lane + delta < 32 always holds for the shuffles used by
+        // lane 0's chain, which is the result that counts).
+        combine(rk.op, rk.acc, callee, "acc", "ai", var(&v), vi, out);
+    }
+}
+
+fn finish(rk: &ReduceKey, acc: ast::Expr) -> ast::Expr {
+    let v = match rk.finish {
+        Finish::None => acc,
+        Finish::Mean => bin(BinOp::Div, acc, var("count")),
+        Finish::Sqrt => e(ExprKind::Math(MathFn::Sqrt, vec![acc])),
+    };
+    if rk.out == rk.acc || matches!(rk.op, ReduceOp::ArgMin | ReduceOp::ArgMax) {
+        v
+    } else {
+        cast(v, rk.out)
+    }
+}
+
+fn dim(array: &str, axis: usize) -> ast::Expr {
+    e(ExprKind::ArrayDim { array: array.into(), axis: axis as u8, stride: false })
+}
+
+fn store(array: &str, i: ast::Expr, v: ast::Expr) -> Stmt {
+    Stmt::Assign {
+        place: Place::Index { array: array.into(), index: vec![i], span: Span::default() },
+        op: None,
+        value: v,
+        span: Span::default(),
+    }
+}
+
+fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSource {
+    let KernelKind::Reduce(rk) = &key.kind else { unreachable!("reduce_source is given reduction keys") };
+    let it = fuse::index_type(key.index32);
+    let arg = matches!(rk.op, ReduceOp::ArgMin | ReduceOp::ArgMax);
+    let custom = if rk.op == ReduceOp::Custom { callees.first().map(|c| c.name) } else { None };
+    let mut params = fuse::operand_params(&key.operands);
+    let mut outs = vec!["out".to_string()];
+    if key.outputs.len() > 1 {
+        outs.push("out_i".to_string());
+    }
+    for (name, t) in outs.iter().zip(&key.outputs) {
+        params.push(Param {
+            name: name.clone(),
+            kind: ParamKind::Slice { elem: TypeRef::Scalar(*t), mutable: true, ndim: 1 },
+            span: Span::default(),
+        });
+    }
+    for (name, t) in [("m", it), ("k", it), ("parts", it), ("id", rk.acc), ("count", rk.acc)] {
+        params.push(Param { name: name.into(), kind: ParamKind::Scalar(TypeRef::Scalar(t)), span: Span::default() });
+    }
+    // The array whose extents give the index space.
+    let shape_of =
+        key.operands.iter().position(|o| matches!(o, Operand::Array { .. })).map(|k| format!("a{k}")).unwrap_or_else(|| "a0".into());
+    let (kn, rn) = (rk.kept as usize, rk.reduced as usize);
+    let value_at = |kidx: &[ast::Expr], ridx: &[ast::Expr], body: &mut Vec<Stmt>, kname: &str| {
+        let idx: Vec<ast::Expr> = kidx.iter().chain(ridx).cloned().collect();
+        let roots = emit_values(&key.nodes, &key.operands, &key.callees, &idx, "t", body);
+        let v = var(&roots[0]);
+        let v = cast(v, rk.acc);
+        let vi = if rk.positions_from_input { index("a1", &idx) } else { cast(var(kname), POS) };
+        (v, vi)
+    };
+    let mut body = Vec::new();
+    match rk.strategy {
+        Strategy::Thread => {
+            let mut inner = Vec::new();
+            let kidx = if kn > 0 { split_index("f", kn, key.index32, "m", |d| dim(&shape_of, d), &mut inner) } else { Vec::new() };
+            inner.push(let_mut("acc", var("id")));
+            inner.push(let_mut("ai", int(u64::MAX, POS)));
+            let mut kloop = Vec::new();
+            let ridx = if rn > 0 { split_index("kk", rn, key.index32, "r", |d| dim(&shape_of, kn + d), &mut kloop) } else { Vec::new() };
+            let (v, vi) = value_at(&kidx, &ridx, &mut kloop, "kk");
+            combine(rk.op, rk.acc, custom, "acc", "ai", v, vi, &mut kloop);
+            kloop.push(Stmt::Assign {
+                place: Place::Var("kk".into(), Span::default()),
+                op: Some(BinOp::Add),
+                value: int(1, it),
+                span: Span::default(),
+            });
+            inner.push(let_mut("kk", int(0, it)));
+            inner.push(Stmt::While {
+                cond: bin(BinOp::Lt, var("kk"), var("k")),
+                body: ast::Block { stmts: kloop },
+                label: None,
+                span: Span::default(),
+            });
+            let at = cast(var("f"), ScalarType::U64);
+            inner.push(if arg { store("out", at, var("ai")) } else { store("out", at, finish(rk, var("acc"))) });
+            body.extend(fuse::grid_stride(key.index32, var("m"), inner));
+        }
+        Strategy::Block => {
+            body.push(Stmt::Shared { name: "sv".into(), elem: TypeRef::Scalar(rk.acc), dims: vec![32], span: Span::default() });
+            if arg {
+                body.push(Stmt::Shared { name: "si".into(), elem: TypeRef::Scalar(POS), dims: vec![32], span: Span::default() });
+            }
+            body.push(let_("tid", cast(builtin(Builtin::ThreadIdx(Dim::X)), it)));
+            body.push(let_("nt", cast(builtin(Builtin::BlockDim(Dim::X)), it)));
+            body.push(let_("lane", bin(BinOp::Rem, builtin(Builtin::ThreadIdx(Dim::X)), int(32, ScalarType::U64))));
+            body.push(let_("warp", bin(BinOp::Div, builtin(Builtin::ThreadIdx(Dim::X)), int(32, ScalarType::U64))));
+            body.push(let_("nwarps", bin(BinOp::Div, builtin(Builtin::BlockDim(Dim::X)), int(32, ScalarType::U64))));
+            body.push(let_("chunk", bin(BinOp::Div, bin(BinOp::Sub, bin(BinOp::Add, var("k"), var("parts")), int(1, it)), var("parts"))));
+            body.push(let_mut("row", cast(builtin(Builtin::BlockIdx(Dim::X)), it)));
+            body.push(let_("rows", bin(BinOp::Mul, var("m"), var("parts"))));
+            let mut row = Vec::new();
+            row.push(let_("mo", bin(BinOp::Div, var("row"), var("parts"))));
+            row.push(let_("part", bin(BinOp::Rem, var("row"), var("parts"))));
+            row.push(let_("k0", bin(BinOp::Mul, var("part"), var("chunk"))));
+            row.push(let_mut("k1", bin(BinOp::Add, var("k0"), var("chunk"))));
+            row.push(stmt_if(bin(BinOp::Gt, var("k1"), var("k")), vec![set("k1", var("k"))]));
+            let kidx = if kn > 0 { split_index("mo", kn, key.index32, "m", |d| dim(&shape_of, d), &mut row) } else { Vec::new() };
+            row.push(let_mut("acc", var("id")));
+            row.push(let_mut("ai", int(u64::MAX, POS)));
+            row.push(let_mut("kk", bin(BinOp::Add, var("k0"), var("tid"))));
+            let mut kloop = Vec::new();
+            let ridx = if rn > 0 { split_index("kk", rn, key.index32, "r", |d| dim(&shape_of, kn + d), &mut kloop) } else { Vec::new() };
+            let (v, vi) = value_at(&kidx, &ridx, &mut kloop, "kk");
+            combine(rk.op, rk.acc, custom, "acc", "ai", v, vi, &mut kloop);
+            kloop.push(Stmt::Assign {
+                place: Place::Var("kk".into(), Span::default()),
+                op: Some(BinOp::Add),
+                value: var("nt"),
+                span: Span::default(),
+            });
+            row.push(Stmt::While {
+                cond: bin(BinOp::Lt, var("kk"), var("k1")),
+                body: ast::Block { stmts: kloop },
+                label: None,
+                span: Span::default(),
+            });
+            warp_tree(rk, custom, &mut row);
+            let mut lane0 = vec![store("sv", var("warp"), var("acc"))];
+            if arg {
+                lane0.push(store("si", var("warp"), var("ai")));
+            }
+            row.push(stmt_if(bin(BinOp::Eq, var("lane"), int(0, ScalarType::U64)), lane0));
+            row.push(Stmt::Barrier(Span::default()));
+            let mut w0 = vec![set("acc", var("id")), set("ai", int(u64::MAX, POS))];
+            let mut load = vec![set("acc", index("sv", &[var("lane")]))];
+            if arg {
+                load.push(set("ai", index("si", &[var("lane")])));
+            }
+            w0.push(stmt_if(bin(BinOp::Lt, var("lane"), var("nwarps")), load));
+            warp_tree(rk, custom, &mut w0);
+            let out_at = cast(var("row"), ScalarType::U64);
+            let mut write = Vec::new();
+            if arg && key.outputs.len() == 1 {
+                write.push(store("out", out_at, var("ai")));
+            } else {
+                write.push(store("out", out_at.clone(), finish(rk, var("acc"))));
+                if arg {
+                    write.push(store("out_i", out_at, var("ai")));
+                }
+            }
+            w0.push(stmt_if(bin(BinOp::Eq, var("lane"), int(0, ScalarType::U64)), write));
+            row.push(stmt_if(bin(BinOp::Eq, var("warp"), int(0, ScalarType::U64)), w0));
+            row.push(Stmt::Barrier(Span::default()));
+            row.push(Stmt::Assign {
+                place: Place::Var("row".into(), Span::default()),
+                op: Some(BinOp::Add),
+                value: cast(builtin(Builtin::GridDim(Dim::X)), it),
+                span: Span::default(),
+            });
+            body.push(Stmt::While {
+                cond: bin(BinOp::Lt, var("row"), var("rows")),
+                body: ast::Block { stmts: row },
+                label: None,
+                span: Span::default(),
+            });
+        }
+    }
+    fuse::source("fused_reduce", params, body, callees)
+}

@@ -1,0 +1,398 @@
+//! Fused array expressions and reductions (issue 5), each against plain Rust on fresh random
+//! inputs: every size of `SIZES` (0 and sizes off the block), broadcast, strided and offset
+//! operands, every element type.
+
+use super::{assert_close, Harness, SIZES};
+use gpujit::prelude::*;
+use gpujit::{fuse, Error};
+use std::sync::{Mutex, MutexGuard};
+
+/// Expression tests take this lock, so `expr_cache` sees only its own kernels in the
+/// process-wide cache.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `exp(-x*x/2)*sin(y) + sqrt(|x*y|)`: the issue's 5-op expression.
+fn five_op_f32(x: f32, y: f32) -> f32 {
+    (-x * x / 2.0).exp() * y.sin() + (x * y).abs().sqrt()
+}
+
+pub fn expr_elementwise(h: &Harness) {
+    let _serial = serial();
+    for n in SIZES {
+        let x = h.vec(n, |h| h.f64_in(-3.0, 3.0) as f32);
+        let y = h.vec(n, |h| h.f64_in(-3.0, 3.0) as f32);
+        let (dx, dy) = (h.arr(&x), h.arr(&y));
+        // The issue's example, a scalar on each side.
+        let a = 1.5f32;
+        let got = (expr(&dx) * 2.0 + &dy).exp().eval().unwrap();
+        assert_eq!(got.shape(), &[n]);
+        let want: Vec<f64> = x.iter().zip(&y).map(|(x, y)| (x * 2.0 + y).exp() as f64).collect();
+        assert_close(&to_f64(&got.to_vec().unwrap()), &want, 2e-6, "exp(x*2+y)");
+        let got = (a * &dx + &dy).eval().unwrap();
+        let want: Vec<f64> = x.iter().zip(&y).map(|(x, y)| (a * x + y) as f64).collect();
+        assert_close(&to_f64(&got.to_vec().unwrap()), &want, 0.0, "saxpy");
+        // The 5-op expression, f32 and f64.
+        let five = ((-expr(&dx) * &dx / 2.0).exp() * expr(&dy).sin() + (expr(&dx) * &dy).abs().sqrt()).eval().unwrap();
+        let want: Vec<f64> = x.iter().zip(&y).map(|(x, y)| five_op_f32(*x, *y) as f64).collect();
+        assert_close(&to_f64(&five.to_vec().unwrap()), &want, 4e-6, "5-op f32");
+        let (x64, y64): (Vec<f64>, Vec<f64>) = (x.iter().map(|v| *v as f64).collect(), y.iter().map(|v| *v as f64).collect());
+        let (dx64, dy64) = (h.arr(&x64), h.arr(&y64));
+        let five = ((-expr(&dx64) * &dx64 / 2.0).exp() * expr(&dy64).sin() + (expr(&dx64) * &dy64).abs().sqrt()).eval().unwrap();
+        let want: Vec<f64> = x64.iter().zip(&y64).map(|(x, y)| (-x * x / 2.0).exp() * y.sin() + (x * y).abs().sqrt()).collect();
+        assert_close(&five.to_vec().unwrap(), &want, 1e-14, "5-op f64");
+        // Comparisons, select, min/max/clamp, casts, logic.
+        let sel = select(expr(&dx).gt(&dy), &dx, &dy).eval().unwrap();
+        assert_eq!(sel.to_vec().unwrap(), x.iter().zip(&y).map(|(x, y)| if x > y { *x } else { *y }).collect::<Vec<_>>());
+        let mm = (expr(&dx).min(&dy) + expr(&dx).max(0.5)).eval().unwrap();
+        assert_eq!(mm.to_vec().unwrap(), x.iter().zip(&y).map(|(x, y)| x.min(*y) + x.max(0.5)).collect::<Vec<_>>());
+        let cl = expr(&dx).clamp(-1.0, 0.25).eval().unwrap();
+        assert_eq!(cl.to_vec().unwrap(), x.iter().map(|x| x.clamp(-1.0, 0.25)).collect::<Vec<_>>());
+        let ints = (expr(&dx) * 10.0).cast::<i32>().eval().unwrap();
+        assert_eq!(ints.to_vec().unwrap(), x.iter().map(|x| (x * 10.0) as i32).collect::<Vec<_>>());
+        let both = (expr(&dx).gt(0.0) & expr(&dy).lt(0.0)) | !expr(&dx).le(2.0);
+        let both = both.eval().unwrap();
+        assert_eq!(both.to_vec().unwrap(), x.iter().zip(&y).map(|(x, y)| (*x > 0.0 && *y < 0.0) || !(*x <= 2.0)).collect::<Vec<_>>());
+        // Integers wrap; division by zero gives 0 and `%` by zero the dividend, as kernels do.
+        let a: Vec<i32> = h.vec(n, |h| h.next_u64() as i32);
+        let b: Vec<i32> = h.vec(n, |h| (h.next_u64() % 7) as i32 - 3);
+        let (da, db) = (h.arr(&a), h.arr(&b));
+        let got =
+            ((expr(&da) * 3 + &db) / &db + (expr(&da) % &db) + (expr(&da) >> 3) + (expr(&da) & 0xff) - (expr(&da) ^ &db)).eval().unwrap();
+        let div = |p: i32, q: i32| if q == 0 { 0 } else { p.wrapping_div(q) };
+        let rem = |p: i32, q: i32| if q == 0 { p } else { p.wrapping_rem(q) };
+        let want: Vec<i32> = a
+            .iter()
+            .zip(&b)
+            .map(|(&a, &b)| {
+                div(a.wrapping_mul(3).wrapping_add(b), b)
+                    .wrapping_add(rem(a, b))
+                    .wrapping_add(a >> 3)
+                    .wrapping_add(a & 0xff)
+                    .wrapping_sub(a ^ b)
+            })
+            .collect();
+        assert_eq!(got.to_vec().unwrap(), want, "integer expression");
+    }
+}
+
+/// A 2-D expression of a matrix, a row, a column view, a transposed view and a stepped slice.
+pub fn expr_broadcast_strided(h: &Harness) {
+    let _serial = serial();
+    for (r, c) in [(0usize, 5usize), (1, 1), (3, 7), (33, 65), (17, 300)] {
+        let m: Vec<f64> = h.vec(r * c, |h| h.f64_in(-1.0, 1.0));
+        let row: Vec<f64> = h.vec(c, |h| h.f64_in(-1.0, 1.0));
+        let col: Vec<f64> = h.vec(r, |h| h.f64_in(-1.0, 1.0));
+        let mt: Vec<f64> = h.vec(c * r, |h| h.f64_in(-1.0, 1.0)); // c × r, read transposed
+        let wide: Vec<f64> = h.vec(r * 2 * c, |h| h.f64_in(-1.0, 1.0)); // r × 2c, every other column
+        let dm = DeviceArray::from_shape(&h.dev, &[r, c], &m).unwrap();
+        let drow = h.arr(&row);
+        let dcol = DeviceArray::from_shape(&h.dev, &[r, 1], &col).unwrap();
+        let dmt = DeviceArray::from_shape(&h.dev, &[c, r], &mt).unwrap();
+        let dwide = DeviceArray::from_shape(&h.dev, &[r, 2 * c], &wide).unwrap();
+        let stepped = dwide.view().slice(1, 1..2 * c, 2).unwrap();
+        let e = (expr(&dm) + &drow) * &dcol - dmt.view().t() + stepped.clone();
+        assert_eq!(e.shape(), &[r, c]);
+        let got = e.eval().unwrap();
+        assert_eq!(got.shape(), &[r, c]);
+        let want: Vec<f64> = (0..r * c)
+            .map(|f| {
+                let (i, j) = (f / c, f % c);
+                (m[f] + row[j]) * col[i] - mt[j * r + i] + wide[i * 2 * c + 2 * j + 1]
+            })
+            .collect();
+        assert_close(&got.to_vec().unwrap(), &want, 1e-15, "broadcast 2-D");
+        // Into a transposed output view (strided writes), and two outputs from one kernel.
+        let mut out_t = DeviceArray::<f64>::zeros_shape(&h.dev, &[c, r]).unwrap();
+        let mut out2 = DeviceArray::<f64>::zeros_shape(&h.dev, &[r, c]).unwrap();
+        Fusion::new().output(out_t.view_mut().t(), &e).output(&mut out2, expr(&dm) * 2.0).run().unwrap();
+        let got_t = out_t.to_vec().unwrap();
+        let back: Vec<f64> = (0..r * c).map(|f| got_t[(f % c) * r + f / c]).collect();
+        assert_close(&back, &want, 1e-15, "transposed output");
+        assert_eq!(out2.to_vec().unwrap(), m.iter().map(|v| v * 2.0).collect::<Vec<_>>());
+        // 3-D broadcasting against a 1-D operand with a reversed view.
+        let cube: Vec<f32> = h.vec(2 * r * c, |h| h.f64_in(-1.0, 1.0) as f32);
+        let dcube = DeviceArray::from_shape(&h.dev, &[2, r, c], &cube).unwrap();
+        let rowf: Vec<f32> = row.iter().map(|v| *v as f32).collect();
+        let drowf = h.arr(&rowf);
+        let rev = drowf.view().slice(0, 0..c, -1).unwrap();
+        let got = (expr(&dcube) * rev).eval().unwrap();
+        assert_eq!(got.shape(), &[2, r, c]);
+        let want: Vec<f64> = (0..2 * r * c).map(|f| (cube[f] * rowf[c - 1 - f % c]) as f64).collect();
+        assert_close(&to_f64(&got.to_vec().unwrap()), &want, 0.0, "3-D with a reversed row");
+    }
+    // Only scalars: one element.
+    let got = (expr(2.0f32) * 3.0).eval().unwrap();
+    assert_eq!(got.to_vec().unwrap(), vec![6.0]);
+}
+
+macro_rules! dtype_case {
+    ($h:expr, $t:ty, $gen:expr, $f:expr) => {{
+        for n in [0usize, 1, 300] {
+            let a: Vec<$t> = $h.vec(n, $gen);
+            let b: Vec<$t> = $h.vec(n, $gen);
+            let (da, db) = ($h.arr(&a), $h.arr(&b));
+            let got = (expr(&da) * &db + &da - &db).eval().unwrap().to_vec().unwrap();
+            let f: fn($t, $t) -> $t = $f;
+            let want: Vec<$t> = a.iter().zip(&b).map(|(a, b)| f(*a, *b)).collect();
+            assert_eq!(got, want, "{}", stringify!($t));
+        }
+    }};
+}
+
+/// Every element type: `a*b + a - b`, wrapping for integers, rounded per operation for the
+/// 16-bit floats (as the `half` crate computes).
+pub fn expr_dtypes(h: &Harness) {
+    let _serial = serial();
+    dtype_case!(h, i8, |h| h.next_u64() as i8, |a, b| a.wrapping_mul(b).wrapping_add(a).wrapping_sub(b));
+    dtype_case!(h, u8, |h| h.next_u64() as u8, |a, b| a.wrapping_mul(b).wrapping_add(a).wrapping_sub(b));
+    dtype_case!(h, i16, |h| h.next_u64() as i16, |a, b| a.wrapping_mul(b).wrapping_add(a).wrapping_sub(b));
+    dtype_case!(h, u16, |h| h.next_u64() as u16, |a, b| a.wrapping_mul(b).wrapping_add(a).wrapping_sub(b));
+    dtype_case!(h, i32, |h| h.next_u64() as i32, |a, b| a.wrapping_mul(b).wrapping_add(a).wrapping_sub(b));
+    dtype_case!(h, u32, |h| h.next_u64() as u32, |a, b| a.wrapping_mul(b).wrapping_add(a).wrapping_sub(b));
+    dtype_case!(h, i64, |h| h.next_u64() as i64, |a, b| a.wrapping_mul(b).wrapping_add(a).wrapping_sub(b));
+    dtype_case!(h, u64, |h| h.next_u64(), |a, b| a.wrapping_mul(b).wrapping_add(a).wrapping_sub(b));
+    dtype_case!(h, f32, |h| h.f64_in(-10.0, 10.0) as f32, |a, b| a * b + a - b);
+    dtype_case!(h, f64, |h| h.f64_in(-10.0, 10.0), |a, b| a * b + a - b);
+    dtype_case!(h, f16, |h| f16::from_f64(h.f64_in(-10.0, 10.0)), |a, b| a * b + a - b);
+    dtype_case!(h, bf16, |h| bf16::from_f64(h.f64_in(-10.0, 10.0)), |a, b| a * b + a - b);
+    // Math on 16-bit floats computes in f32 and rounds once.
+    let x: Vec<bf16> = h.vec(500, |h| bf16::from_f64(h.f64_in(-4.0, 4.0)));
+    let got = expr(&h.arr(&x)).exp().eval().unwrap().to_vec().unwrap();
+    let want: Vec<f64> = x.iter().map(|v| bf16::from_f32(v.to_f32().exp()).to_f64()).collect();
+    let got: Vec<f64> = got.iter().map(|v| v.to_f64()).collect();
+    assert_close(&got, &want, 1.0 / 128.0, "bf16 exp");
+}
+
+/// Bad expressions are errors naming the problem, and nothing is written.
+pub fn expr_errors(h: &Harness) {
+    let _serial = serial();
+    let (a, b) = (h.arr(&[1.0f32; 3]), h.arr(&[1.0f32; 4]));
+    let e = (expr(&a) + &b).eval().unwrap_err();
+    assert!(matches!(&e, Error::Expression(m) if m.contains("[3]") && m.contains("[4]")), "{e}");
+    let mut out = h.arr(&[7.0f32; 4]);
+    let e = (expr(&a) * 2.0).eval_into(&mut out).unwrap_err();
+    assert!(e.to_string().contains("cannot be written to an output of shape [4]"), "{e}");
+    assert_eq!(out.to_vec().unwrap(), vec![7.0; 4], "nothing written");
+    let e = expr(&a).eval_into(&a).unwrap_err();
+    assert!(e.to_string().contains("not a writable array"), "{e}");
+    // Too many operands.
+    let mut big = expr(&a);
+    for k in 0..25 {
+        big = big + k as f32;
+    }
+    let e = big.eval().unwrap_err();
+    assert!(e.to_string().contains("at most"), "{e}");
+    // Reductions: bad axes, empty min.
+    let m = DeviceArray::from_shape(&h.dev, &[2, 3], &[1.0f32; 6]).unwrap();
+    let e = expr(&m).sum().axis(2).eval().unwrap_err();
+    assert!(e.to_string().contains("axis 2 is out of range"), "{e}");
+    let empty = h.zeros::<f32>(0);
+    let e = expr(&empty).reduce_max().value().unwrap_err();
+    assert!(e.to_string().contains("zero elements"), "{e}");
+    let e = expr(&m).sum().axis(0).value().unwrap_err();
+    assert!(e.to_string().contains("every axis"), "{e}");
+}
+
+/// Re-evaluating an expression of the same form with other scalars and other arrays of other
+/// sizes compiles nothing new.
+pub fn expr_cache(h: &Harness) {
+    let _serial = serial();
+    let run = |n: usize, a: f32| {
+        let x = h.arr(&vec![1.0f32; n]);
+        let y = h.arr(&vec![2.0f32; n]);
+        let v = ((expr(&x) * a + &y).sqrt() - a).eval().unwrap().to_vec().unwrap();
+        assert_eq!(v, vec![(a + 2.0).sqrt() - a; n]);
+        let s = (expr(&x) * a).sum().value().unwrap();
+        assert_eq!(s, a * n as f32);
+    };
+    // Sizes pick the plan (one pass or two for the sum); warm each up once.
+    let sizes = [1000, 1001, 5000, 77, 100_000];
+    for n in sizes {
+        run(n, 2.0);
+    }
+    let before = fuse::cached_kernels();
+    for k in 0..3 {
+        for n in sizes {
+            run(n, 3.0 + k as f32);
+        }
+    }
+    assert_eq!(fuse::cached_kernels(), before, "no new kernel for the same expression form");
+}
+
+fn to_f64<T: Copy + Into<f64>>(v: &[T]) -> Vec<f64> {
+    v.iter().map(|x| (*x).into()).collect()
+}
+
+/// A reference reduction along `axes` of a row-major `shape`, with `f` over the reduced values in
+/// row-major order.
+fn reference<T: Copy, R>(data: &[T], shape: &[usize], axes: &[usize], f: impl Fn(&[T]) -> R) -> Vec<R> {
+    let nd = shape.len();
+    let kept: Vec<usize> = (0..nd).filter(|d| !axes.contains(d)).collect();
+    let red: Vec<usize> = (0..nd).filter(|d| axes.contains(d)).collect();
+    let m: usize = kept.iter().map(|&d| shape[d]).product();
+    let k: usize = red.iter().map(|&d| shape[d]).product();
+    let mut strides = vec![1usize; nd];
+    for d in (0..nd.saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    let at = |dims: &[usize], mut flat: usize| {
+        let mut off = 0;
+        for &d in dims.iter().rev() {
+            off += (flat % shape[d]) * strides[d];
+            flat /= shape[d];
+        }
+        off
+    };
+    (0..m).map(|o| (0..k).map(|i| data[at(&kept, o) + at(&red, i)]).collect::<Vec<T>>()).map(|v| f(&v)).collect()
+}
+
+fn nan_min(v: &[f64]) -> f64 {
+    v.iter().fold(f64::INFINITY, |a, &b| if b.is_nan() || a.is_nan() { f64::NAN } else { a.min(b) })
+}
+
+fn nan_max(v: &[f64]) -> f64 {
+    v.iter().fold(f64::NEG_INFINITY, |a, &b| if b.is_nan() || a.is_nan() { f64::NAN } else { a.max(b) })
+}
+
+fn first_arg(v: &[f64], better: impl Fn(f64, f64) -> bool) -> usize {
+    if let Some(i) = v.iter().position(|x| x.is_nan()) {
+        return i;
+    }
+    let mut best = 0;
+    for i in 1..v.len() {
+        if better(v[i], v[best]) {
+            best = i;
+        }
+    }
+    best
+}
+
+pub fn reductions(h: &Harness) {
+    let _serial = serial();
+    // Full reductions, sizes off the block and large enough for two passes.
+    for n in [0usize, 1, 127, 129, 4099, 100_003] {
+        let x: Vec<f64> = h.vec(n, |h| h.f64_in(-1.0, 1.0));
+        let y: Vec<f64> = h.vec(n, |h| h.f64_in(-1.0, 1.0));
+        let (dx, dy) = (h.arr(&x), h.arr(&y));
+        let tol = 1e-13 * (n as f64).max(1.0);
+        let sum: f64 = x.iter().sum();
+        assert_close(&[expr(&dx).sum().value().unwrap()], &[sum], tol, "sum");
+        assert_close(&[dot(&dx, &dy).value().unwrap()], &[x.iter().zip(&y).map(|(a, b)| a * b).sum()], tol, "dot");
+        assert_close(&[expr(&dx).norm().value().unwrap()], &[x.iter().map(|v| v * v).sum::<f64>().sqrt()], tol, "norm");
+        assert_close(&[expr(&dx).norm_l1().value().unwrap()], &[x.iter().map(|v| v.abs()).sum::<f64>()], tol, "norm_l1");
+        let mean = expr(&dx).mean().value().unwrap();
+        if n == 0 {
+            assert!(mean.is_nan(), "mean of nothing");
+        } else {
+            assert_close(&[mean], &[sum / n as f64], tol, "mean");
+        }
+        // Fused map-reduce: the sum of an expression.
+        let fused = ((expr(&dx) - 0.5) * &dy).exp().sum().value().unwrap();
+        assert_close(&[fused], &[x.iter().zip(&y).map(|(a, b)| ((a - 0.5) * b).exp()).sum()], tol, "sum(exp((x-0.5)*y))");
+        if n > 0 {
+            assert_eq!(expr(&dx).reduce_min().value().unwrap(), nan_min(&x));
+            assert_eq!(expr(&dx).reduce_max().value().unwrap(), nan_max(&x));
+            assert_eq!(expr(&dx).argmin().value().unwrap(), first_arg(&x, |a, b| a < b));
+            assert_eq!(expr(&dx).argmax().value().unwrap(), first_arg(&x, |a, b| a > b));
+            // Ties give the first position; a NaN wins and its first position is returned.
+            let mut t = x.clone();
+            let w = (h.next_u64() as usize) % n;
+            t[w] = 5.0;
+            t[n - 1] = 5.0;
+            let dt = h.arr(&t);
+            assert_eq!(expr(&dt).argmax().value().unwrap(), w.min(n - 1));
+            t[n / 2] = f64::NAN;
+            t[n - 1] = f64::NAN;
+            let dt = h.arr(&t);
+            assert!(expr(&dt).reduce_min().value().unwrap().is_nan() && expr(&dt).reduce_max().value().unwrap().is_nan());
+            assert_eq!(expr(&dt).argmin().value().unwrap(), n / 2);
+        }
+        // Products of values near 1; integer sums wrap; 16-bit floats accumulate in f32.
+        let p: Vec<f32> = h.vec(n.min(3000), |h| h.f64_in(0.999, 1.001) as f32);
+        let prod = expr(&h.arr(&p)).prod().value().unwrap() as f64;
+        assert_close(&[prod], &[p.iter().map(|v| *v as f64).product::<f64>()], 1e-4, "prod");
+        let ints: Vec<i32> = h.vec(n, |h| h.next_u64() as i32);
+        let di = h.arr(&ints);
+        assert_eq!(expr(&di).sum().value().unwrap(), ints.iter().fold(0i32, |a, b| a.wrapping_add(*b)));
+        if n > 0 {
+            assert_eq!(expr(&di).reduce_max().value().unwrap(), *ints.iter().max().unwrap());
+            assert_eq!(expr(&di).argmin().value().unwrap(), first_arg(&ints.iter().map(|v| *v as f64).collect::<Vec<_>>(), |a, b| a < b));
+        }
+        let small: Vec<i8> = h.vec(n, |h| h.next_u64() as i8);
+        assert_eq!(expr(&h.arr(&small)).sum().value().unwrap(), small.iter().fold(0i8, |a, b| a.wrapping_add(*b)));
+        let hx: Vec<bf16> = h.vec(n, |h| bf16::from_f64(h.f64_in(0.0, 1.0)));
+        let got = expr(&h.arr(&hx)).sum().value().unwrap().to_f64();
+        let want: f64 = hx.iter().map(|v| v.to_f64()).sum();
+        // One rounding to bf16 at the end (8 bits), not one a term.
+        assert_close(&[got], &[want], 1.0 / 128.0, "bf16 sum in f32");
+    }
+    // Along axes of a 3-D expression (keepdims too), and of a transposed view.
+    for shape in [[3usize, 4, 5], [2, 1, 300], [40, 50, 3], [0, 3, 2], [5, 700, 2]] {
+        let n: usize = shape.iter().product();
+        let x: Vec<f64> = h.vec(n, |h| h.f64_in(-1.0, 1.0));
+        let dx = DeviceArray::from_shape(&h.dev, &shape, &x).unwrap();
+        for axes in [vec![0], vec![1], vec![2], vec![0, 1], vec![1, 2], vec![0, 2], vec![0, 1, 2]] {
+            let want = reference(&x, &shape, &axes, |v| v.iter().map(|a| a * 2.0).sum::<f64>());
+            let got = (expr(&dx) * 2.0).sum().axes(&axes).eval().unwrap();
+            let kept: Vec<usize> = (0..3).filter(|d| !axes.contains(d)).map(|d| shape[d]).collect();
+            assert_eq!(got.shape(), if kept.is_empty() { &[1][..] } else { &kept[..] }, "{shape:?} {axes:?}");
+            assert_close(&got.to_vec().unwrap(), &want, 1e-13 * n.max(1) as f64, &format!("sum {shape:?} axes {axes:?}"));
+            let kd = expr(&dx).reduce_max().axes(&axes).keepdims(true);
+            if shape.iter().enumerate().any(|(d, s)| *s == 0 && axes.contains(&d)) {
+                assert!(kd.eval().is_err(), "max over nothing");
+                continue;
+            }
+            let got = kd.eval().unwrap();
+            let kshape: Vec<usize> = (0..3).map(|d| if axes.contains(&d) { 1 } else { shape[d] }).collect();
+            assert_eq!(got.shape(), &kshape[..]);
+            assert_eq!(got.to_vec().unwrap(), reference(&x, &shape, &axes, nan_max), "max {shape:?} {axes:?}");
+            if axes.len() == 1 || axes.len() == 3 {
+                let got = expr(&dx).argmin().axes(&axes).eval().unwrap();
+                assert_eq!(
+                    got.to_vec().unwrap(),
+                    reference(&x, &shape, &axes, |v| first_arg(v, |a, b| a < b)),
+                    "argmin {shape:?} {axes:?}"
+                );
+            }
+        }
+        // A transposed view reduced along its (non-contiguous) last axis.
+        let t = dx.view().permuted(&[2, 1, 0]).unwrap();
+        let got = expr(t).sum().axis(2).eval().unwrap().to_vec().unwrap();
+        let want = reference(&x, &shape, &[0], |v| v.iter().sum::<f64>());
+        // got is [s2, s1] while want is [s1, s2]: compare transposed.
+        let (s1, s2) = (shape[1], shape[2]);
+        let back: Vec<f64> = (0..s1 * s2).map(|f| got[(f % s2) * s1 + f / s2]).collect();
+        assert_close(&back, &want, 1e-13 * n.max(1) as f64, "sum of a transposed view");
+    }
+}
+
+#[gpu_device]
+fn absmax(a: f32, b: f32) -> f32 {
+    if a.abs() > b.abs() {
+        a
+    } else {
+        b
+    }
+}
+
+/// A user reduction from a `#[gpu_device]` function and an identity (CuPy's ReductionKernel).
+pub fn user_reductions(h: &Harness) {
+    let _serial = serial();
+    for n in [0usize, 1, 255, 5000, 70_001] {
+        let x: Vec<f32> = h.vec(n, |h| h.f64_in(-100.0, 100.0) as f32);
+        let dx = h.arr(&x);
+        let got = expr(&dx).reduce(device_fn!(absmax), 0.0).value().unwrap();
+        let want = x.iter().fold(0.0f32, |a, &b| absmax(a, b));
+        assert_eq!(got.abs(), want.abs(), "n = {n}");
+        // Along an axis, of a fused expression.
+        if n >= 5000 {
+            let m = DeviceArray::from_shape(&h.dev, &[50, 100], &x[..5000]).unwrap();
+            let got = (expr(&m) - 1.0).reduce(device_fn!(absmax), 0.0).axis(1).eval().unwrap().to_vec().unwrap();
+            let want: Vec<f32> = (0..50).map(|r| x[r * 100..r * 100 + 100].iter().fold(0.0f32, |a, &b| absmax(a, b - 1.0))).collect();
+            assert_eq!(got.iter().map(|v| v.abs()).collect::<Vec<_>>(), want.iter().map(|v| v.abs()).collect::<Vec<_>>());
+        }
+    }
+}
