@@ -109,6 +109,10 @@ pub struct KernelOptions {
     /// access is skipped and reported as an error after the launch, which then waits for the
     /// kernel. Also turned on for every kernel by `GPUJIT_BOUNDSCHECK=1`.
     pub boundscheck: bool,
+    /// Every array parameter's data pointer is 16-byte aligned. Not written by users: kernels
+    /// generated for expressions set it after checking the pointers (it is part of their cache
+    /// key), so LLVM may merge neighbouring accesses into 16-byte vector loads and stores.
+    pub aligned16: bool,
 }
 
 /// Everything `#[gpu_kernel]` (or `#[gpu_device]`) knows about a function.

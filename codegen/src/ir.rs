@@ -554,8 +554,8 @@ impl fmt::Display for Kernel {
         if *o != KernelOptions::default() {
             let _ = writeln!(
                 out,
-                "#[options(fastmath = {}, launch_bounds = {:?}/{:?}, max_registers = {:?}, boundscheck = {})]",
-                o.fastmath, o.max_threads_per_block, o.min_blocks_per_sm, o.max_registers, o.boundscheck
+                "#[options(fastmath = {}, launch_bounds = {:?}/{:?}, max_registers = {:?}, boundscheck = {}, aligned16 = {})]",
+                o.fastmath, o.max_threads_per_block, o.min_blocks_per_sm, o.max_registers, o.boundscheck, o.aligned16
             );
         }
         let ret = self.ret.map(|t| format!(" -> {t}")).unwrap_or_default();

@@ -100,6 +100,20 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
         }
     };
     fastmath(body);
+    if kernel.options.aligned16 {
+        // The caller checked every array's data pointer (see `KernelOptions::aligned16`).
+        let align = cx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("align"), 16);
+        let mut idx = 0u32;
+        for p in &kernel.params {
+            match p.ty {
+                ir::ParamType::Array { ndim, .. } => {
+                    body.add_attribute(AttributeLoc::Param(idx), align);
+                    idx += 1 + 2 * ndim as u32;
+                }
+                ir::ParamType::Scalar(_) => idx += 1,
+            }
+        }
+    }
     let always = cx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("alwaysinline"), 0);
     let mut functions = Vec::with_capacity(kernel.functions.len());
     for (i, func) in kernel.functions.iter().enumerate() {

@@ -74,6 +74,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
                 min_blocks_per_sm: #min_blocks,
                 max_registers: #max_registers,
                 boundscheck: #boundscheck,
+                aligned16: false,
             },
             ret: #ret,
             callees: ::std::vec![#(#callees),*],

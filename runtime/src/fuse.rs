@@ -41,6 +41,9 @@ pub(crate) struct Key {
     /// Dimensions of the index space (1 for the flat plan).
     pub ndim: u8,
     pub index32: bool,
+    /// Elements a thread handles at once in the flat plan (1, or 16 bytes' worth when every
+    /// array is 16-byte aligned: LLVM then emits 16-byte vector accesses).
+    pub vector: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -80,6 +83,49 @@ pub(crate) fn launch(k: &Kernel, config: LaunchConfig<'_>, args: &[Arg<'_>]) -> 
         hook(k, args);
     }
     k.launch(config, args)
+}
+
+/// Device memory for the partial results of two-pass reductions, kept for reuse so a
+/// reduction in a loop allocates nothing. Sound to hand to the next user as soon as the kernels
+/// using it are enqueued: generated kernels all run on the device's legacy default stream, so a
+/// later user's kernels are ordered after them.
+pub(crate) struct Scratch {
+    array: Option<DeviceArray<u64>>,
+}
+
+fn pool() -> &'static std::sync::Mutex<Vec<DeviceArray<u64>>> {
+    static POOL: OnceLock<std::sync::Mutex<Vec<DeviceArray<u64>>>> = OnceLock::new();
+    POOL.get_or_init(Default::default)
+}
+
+/// Scratch memory of at least `words` 8-byte words on `device`.
+pub(crate) fn scratch(device: &Device, words: usize) -> Result<Scratch> {
+    let mut pool = pool().lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(k) = pool.iter().position(|a| a.device.id() == device.id() && a.len() >= words) {
+        return Ok(Scratch { array: Some(pool.swap_remove(k)) });
+    }
+    drop(pool);
+    Ok(Scratch { array: Some(DeviceArray::uninit_shape(device, &[words.max(4096)])?) })
+}
+
+impl Scratch {
+    pub(crate) fn array(&mut self) -> &mut DeviceArray<u64> {
+        self.array.as_mut().unwrap_or_else(|| unreachable!("the array is taken only on drop"))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(a) = self.array.take() {
+            let mut pool = pool().lock().unwrap_or_else(|p| p.into_inner());
+            // Keep a few buffers; free the smallest beyond that.
+            pool.push(a);
+            if pool.len() > 8 {
+                pool.sort_by_key(|a| std::cmp::Reverse(a.len()));
+                pool.truncate(8);
+            }
+        }
+    }
 }
 
 /// How many distinct generated kernels the process holds (each compiled once per device and
@@ -272,6 +318,7 @@ fn run_elementwise(graph: &Graph<'_>, outputs: &[Arg<'_>]) -> Result<()> {
     }
     args.push(if index32 { (n as u32).into_arg() } else { (n as u64).into_arg() });
     let ndim = if flat { 1 } else { out_shape.len() as u8 };
+    let vector = if flat { vector_width(&args) } else { 1 };
     let key = Key {
         kind: KernelKind::Elementwise,
         nodes: graph.nodes.clone(),
@@ -280,6 +327,7 @@ fn run_elementwise(graph: &Graph<'_>, outputs: &[Arg<'_>]) -> Result<()> {
         callees: graph.callees.iter().map(|c| c.name).collect(),
         ndim,
         index32,
+        vector,
     };
     let callees = graph.callees.clone();
     let k = kernel(key, |key| elementwise_source(key, &callees));
@@ -290,8 +338,32 @@ fn run_elementwise(graph: &Graph<'_>, outputs: &[Arg<'_>]) -> Result<()> {
         Some(d) => d.clone(),
         None => Device::current()?,
     };
-    let grid = grid_for(&device, n);
+    let grid = grid_for(&device, n.div_ceil(vector as usize));
     launch(&k, LaunchConfig::new(grid, BLOCK), &args)
+}
+
+/// `GPUJIT_VECTORIZE=0` turns 16-byte accesses off (to measure what they bring).
+fn vectorize() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var("GPUJIT_VECTORIZE").map(|v| v != "0").unwrap_or(true))
+}
+
+/// Elements a thread of the flat plan handles at once: 16 bytes of the widest element type when
+/// every array's data is 16-byte aligned (at most 8), else 1.
+pub(crate) fn vector_width(args: &[Arg<'_>]) -> u8 {
+    let mut widest = 0;
+    for a in args {
+        if let Arg::Array { elem, ptr, .. } = a {
+            if ptr % 16 != 0 {
+                return 1;
+            }
+            widest = widest.max(elem.size_bytes());
+        }
+    }
+    if !vectorize() || widest == 0 {
+        return 1;
+    }
+    (16 / widest).clamp(1, 8) as u8
 }
 
 pub(crate) fn operand_elem(a: &Arg<'_>) -> ScalarType {
@@ -397,8 +469,42 @@ pub(crate) fn emit_values(
     prefix: &str,
     out: &mut Vec<Stmt>,
 ) -> Vec<String> {
+    emit_values_loaded(nodes, operands, callees, idx, prefix, HashMap::new(), out)
+}
+
+/// Statements loading every array operand the expression reads at `idx` (`<prefix>a<k>`); the
+/// map from operand to value name is for [`emit_values_loaded`].
+pub(crate) fn emit_loads(
+    nodes: &[Node],
+    operands: &[Operand],
+    idx: &[ast::Expr],
+    prefix: &str,
+    out: &mut Vec<Stmt>,
+) -> HashMap<u8, String> {
+    let mut loaded = HashMap::new();
+    for n in nodes {
+        if let Node::Input(i) = *n {
+            if matches!(operands[i as usize], Operand::Array { .. }) && !loaded.contains_key(&i) {
+                let name = format!("{prefix}a{i}");
+                out.push(let_(&name, index(&format!("a{i}"), idx)));
+                loaded.insert(i, name);
+            }
+        }
+    }
+    loaded
+}
+
+/// [`emit_values`] with some array operands already loaded (`loaded`: operand → value name).
+pub(crate) fn emit_values_loaded(
+    nodes: &[Node],
+    operands: &[Operand],
+    callees: &[&'static str],
+    idx: &[ast::Expr],
+    prefix: &str,
+    mut loaded: HashMap<u8, String>,
+    out: &mut Vec<Stmt>,
+) -> Vec<String> {
     let mut stack: Vec<String> = Vec::new();
-    let mut loaded: HashMap<u8, String> = HashMap::new();
     for (k, node) in nodes.iter().enumerate() {
         let name = format!("{prefix}{k}");
         let mut pop = |n: usize| -> Vec<ast::Expr> {
@@ -500,7 +606,6 @@ pub(crate) fn split_index(
 }
 
 fn elementwise_source(key: &Key, callees: &[ast::Callee]) -> KernelSource {
-    let nin = key.operands.len();
     let mut params = operand_params(&key.operands);
     for (j, t) in key.outputs.iter().enumerate() {
         params.push(Param {
@@ -509,30 +614,68 @@ fn elementwise_source(key: &Key, callees: &[ast::Callee]) -> KernelSource {
             span: Span::default(),
         });
     }
-    params.push(Param { name: "n".into(), kind: ParamKind::Scalar(TypeRef::Scalar(index_type(key.index32))), span: Span::default() });
-    let mut body = Vec::new();
-    let idx = if key.ndim == 1 {
-        body.push(let_("i", cast(var("f"), ScalarType::U64)));
-        vec![var("i")]
-    } else {
-        split_index(
+    let it = index_type(key.index32);
+    params.push(Param { name: "n".into(), kind: ParamKind::Scalar(TypeRef::Scalar(it)), span: Span::default() });
+    // The values at `idx`, stored to every output.
+    let element = |idx: &[ast::Expr], prefix: &str, loaded: HashMap<u8, String>, body: &mut Vec<Stmt>, stores: &mut Vec<Stmt>| {
+        let roots = emit_values_loaded(&key.nodes, &key.operands, &key.callees, idx, prefix, loaded, body);
+        for (j, r) in roots.iter().enumerate() {
+            stores.push(Stmt::Assign {
+                place: Place::Index { array: format!("o{j}"), index: idx.to_vec(), span: Span::default() },
+                op: None,
+                value: var(r),
+                span: Span::default(),
+            });
+        }
+    };
+    if key.ndim > 1 {
+        let mut body = Vec::new();
+        let idx = split_index(
             "f",
             key.ndim as usize,
             key.index32,
             "i",
             |d| e(ExprKind::ArrayDim { array: "o0".into(), axis: d as u8, stride: false }),
             &mut body,
-        )
-    };
-    let roots = emit_values(&key.nodes, &key.operands, &key.callees, &idx, "t", &mut body);
-    for (j, r) in roots.iter().enumerate() {
-        body.push(Stmt::Assign {
-            place: Place::Index { array: format!("o{j}"), index: idx.clone(), span: Span::default() },
-            op: None,
-            value: var(r),
-            span: Span::default(),
-        });
+        );
+        let mut stores = Vec::new();
+        element(&idx, "t", HashMap::new(), &mut body, &mut stores);
+        body.extend(stores);
+        return source("fused", params, grid_stride(key.index32, var("n"), body), callees);
     }
-    let _ = nin;
-    source("fused", params, grid_stride(key.index32, var("n"), body), callees)
+    let v = key.vector.max(1) as u64;
+    // Groups of `v` neighbouring elements: every load of the group first, then every store, so
+    // LLVM can merge them into vector accesses.
+    let mut body = Vec::new();
+    body.push(let_("base", bin(ast::BinOp::Mul, cast(var("f"), ScalarType::U64), int(v, ScalarType::U64))));
+    let mut stores = Vec::new();
+    let mut loads = Vec::new();
+    for lane in 0..v {
+        let i = format!("i{lane}");
+        body.push(let_(&i, bin(ast::BinOp::Add, var("base"), int(lane, ScalarType::U64))));
+        loads.push(emit_loads(&key.nodes, &key.operands, &[var(&i)], &format!("l{lane}_"), &mut body));
+    }
+    for (lane, loaded) in loads.into_iter().enumerate() {
+        element(&[var(&format!("i{lane}"))], &format!("t{lane}_"), loaded, &mut body, &mut stores);
+    }
+    body.extend(stores);
+    let mut stmts = vec![let_("groups", bin(ast::BinOp::Div, var("n"), int(v, it)))];
+    stmts.extend(grid_stride(key.index32, var("groups"), body));
+    if v > 1 {
+        // The last n % v elements, one a thread.
+        let mut tail =
+            vec![let_("i", cast(bin(ast::BinOp::Add, bin(ast::BinOp::Mul, var("groups"), int(v, it)), var("tt")), ScalarType::U64))];
+        let mut tail_stores = Vec::new();
+        element(&[var("i")], "u", HashMap::new(), &mut tail, &mut tail_stores);
+        tail.extend(tail_stores);
+        stmts.push(let_("tt", cast(builtin(Builtin::Grid(Dim::X)), it)));
+        stmts.push(if_(
+            bin(ast::BinOp::Lt, var("tt"), bin(ast::BinOp::Sub, var("n"), bin(ast::BinOp::Mul, var("groups"), int(v, it)))),
+            tail,
+            None,
+        ));
+    }
+    let mut src = source("fused", params, stmts, callees);
+    src.options.aligned16 = key.vector > 1;
+    src
 }

@@ -396,6 +396,8 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         args.push(it(p));
         args.push(Arg::Scalar { ty: acc, bits: id });
         args.push(Arg::Scalar { ty: acc, bits: count_bits(acc, k) });
+        let flat = key.kept == 0 && key.reduced == 1 && key.strategy == Strategy::Block && !key.positions_from_input;
+        let vector = if flat { fuse::vector_width(operands) } else { 1 };
         let fkey = Key {
             kind: KernelKind::Reduce(key),
             nodes,
@@ -404,6 +406,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
             callees: callee_names.clone(),
             ndim: 0,
             index32,
+            vector,
         };
         let callees = g.callees.clone();
         let kernel = fuse::kernel(fkey, |key| reduce_source(key, &callees));
@@ -420,11 +423,11 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         return launch(key, g.nodes.clone(), &inputs, &outs, m, k, 1, grid, threads);
     }
     // Two passes: partial results [m, parts], then a reduction of each row of them.
-    // Partial results in 8-byte-aligned storage, seen as an array of the accumulator type.
-    let mut partial = DeviceArray::<u64>::uninit_shape(&device, &[(m * parts * acc.size_bytes()).div_ceil(8)])?;
-    let mut positions = DeviceArray::<u64>::uninit_shape(&device, &[if arg { m * parts } else { 1 }])?;
-    let p_arg = raw_array(&mut partial, acc, m * parts);
-    let i_arg = (&mut positions).into_arg();
+    // Partial results in 8-byte-aligned scratch memory, seen as an array of the accumulator type.
+    let mut partial = fuse::scratch(&device, (m * parts * acc.size_bytes()).div_ceil(8))?;
+    let mut positions = fuse::scratch(&device, if arg { m * parts } else { 1 })?;
+    let p_arg = raw_array(partial.array(), acc, m * parts);
+    let i_arg = raw_array(positions.array(), POS, m * parts);
     let mut outs1 = vec![p_arg];
     if arg {
         outs1.push(i_arg);
@@ -668,7 +671,11 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             body.push(let_("lane", bin(BinOp::Rem, builtin(Builtin::ThreadIdx(Dim::X)), int(32, ScalarType::U64))));
             body.push(let_("warp", bin(BinOp::Div, builtin(Builtin::ThreadIdx(Dim::X)), int(32, ScalarType::U64))));
             body.push(let_("nwarps", bin(BinOp::Div, builtin(Builtin::BlockDim(Dim::X)), int(32, ScalarType::U64))));
-            body.push(let_("chunk", bin(BinOp::Div, bin(BinOp::Sub, bin(BinOp::Add, var("k"), var("parts")), int(1, it)), var("parts"))));
+            // Each part a whole number of vector groups, so every group starts aligned.
+            let vw = key.vector.max(1) as u64;
+            let per_part = bin(BinOp::Div, bin(BinOp::Sub, bin(BinOp::Add, var("k"), var("parts")), int(1, it)), var("parts"));
+            let rounded = bin(BinOp::Mul, bin(BinOp::Div, bin(BinOp::Add, per_part, int(vw - 1, it)), int(vw, it)), int(vw, it));
+            body.push(let_("chunk", rounded));
             body.push(let_mut("row", cast(builtin(Builtin::BlockIdx(Dim::X)), it)));
             body.push(let_("rows", bin(BinOp::Mul, var("m"), var("parts"))));
             let mut row = Vec::new();
@@ -680,11 +687,54 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             let kidx = if kn > 0 { split_index("mo", kn, key.index32, "m", |d| dim(&shape_of, d), &mut row) } else { Vec::new() };
             row.push(let_mut("acc", var("id")));
             row.push(let_mut("ai", int(u64::MAX, POS)));
-            row.push(let_mut("kk", bin(BinOp::Add, var("k0"), var("tid"))));
+            if vw > 1 {
+                // Flat, aligned operands: groups of `vw` neighbouring elements a thread (loads
+                // first, so LLVM merges them into 16-byte accesses); then the few elements after
+                // the last whole group, one a thread.
+                row.push(let_mut("gg", bin(BinOp::Add, bin(BinOp::Div, var("k0"), int(vw, it)), var("tid"))));
+                row.push(let_("g1", bin(BinOp::Div, var("k1"), int(vw, it))));
+                let mut vloop = Vec::new();
+                vloop.push(let_("gbase", bin(BinOp::Mul, cast(var("gg"), ScalarType::U64), int(vw, ScalarType::U64))));
+                let mut loads = Vec::new();
+                for lane in 0..vw {
+                    let i = format!("g{lane}");
+                    vloop.push(let_(&i, bin(BinOp::Add, var("gbase"), int(lane, ScalarType::U64))));
+                    loads.push(fuse::emit_loads(&key.nodes, &key.operands, &[var(&i)], &format!("l{lane}_"), &mut vloop));
+                }
+                for (lane, loaded) in loads.into_iter().enumerate() {
+                    let i = format!("g{lane}");
+                    let roots = fuse::emit_values_loaded(
+                        &key.nodes,
+                        &key.operands,
+                        &key.callees,
+                        &[var(&i)],
+                        &format!("t{lane}_"),
+                        loaded,
+                        &mut vloop,
+                    );
+                    combine(rk.op, rk.acc, custom, "acc", "ai", cast(var(&roots[0]), rk.acc), var(&i), &mut vloop);
+                }
+                vloop.push(Stmt::Assign {
+                    place: Place::Var("gg".into(), Span::default()),
+                    op: Some(BinOp::Add),
+                    value: var("nt"),
+                    span: Span::default(),
+                });
+                row.push(Stmt::While {
+                    cond: bin(BinOp::Lt, var("gg"), var("g1")),
+                    body: ast::Block { stmts: vloop },
+                    label: None,
+                    span: Span::default(),
+                });
+                row.push(let_mut("kk", bin(BinOp::Add, bin(BinOp::Mul, var("g1"), int(vw, it)), var("tid"))));
+            } else {
+                row.push(let_mut("kk", bin(BinOp::Add, var("k0"), var("tid"))));
+            }
             let mut kloop = Vec::new();
             let ridx = if rn > 0 { split_index("kk", rn, key.index32, "r", |d| dim(&shape_of, kn + d), &mut kloop) } else { Vec::new() };
             let (v, vi) = value_at(&kidx, &ridx, &mut kloop, "kk");
             combine(rk.op, rk.acc, custom, "acc", "ai", v, vi, &mut kloop);
+            // One by one: `nt` apart, or after the groups the few left (one thread has them).
             kloop.push(Stmt::Assign {
                 place: Place::Var("kk".into(), Span::default()),
                 op: Some(BinOp::Add),
@@ -738,5 +788,7 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             });
         }
     }
-    fuse::source("fused_reduce", params, body, callees)
+    let mut src = fuse::source("fused_reduce", params, body, callees);
+    src.options.aligned16 = key.vector > 1;
+    src
 }

@@ -43,6 +43,16 @@ pub fn expr_elementwise(h: &Harness) {
         let five = ((-expr(&dx64) * &dx64 / 2.0).exp() * expr(&dy64).sin() + (expr(&dx64) * &dy64).abs().sqrt()).eval().unwrap();
         let want: Vec<f64> = x64.iter().zip(&y64).map(|(x, y)| (-x * x / 2.0).exp() * y.sin() + (x * y).abs().sqrt()).collect();
         assert_close(&five.to_vec().unwrap(), &want, 1e-14, "5-op f64");
+        // Contiguous but offset by one element (not 16-byte aligned: the scalar path).
+        if n > 1 {
+            let (xs, ys) = (dx.view().slice(0, 1..n, 1).unwrap(), dy.view().slice(0, 0..n - 1, 1).unwrap());
+            let got = (expr(xs.clone()) * &ys - 1.0).eval().unwrap();
+            let want: Vec<f64> = (0..n - 1).map(|i| (x[i + 1] * y[i] - 1.0) as f64).collect();
+            assert_close(&to_f64(&got.to_vec().unwrap()), &want, 0.0, "offset operands");
+            let s = expr(xs).sum().value().unwrap() as f64;
+            let want: f64 = x[1..].iter().map(|v| *v as f64).sum();
+            assert_close(&[s], &[want], 1e-5, "sum of an offset view");
+        }
         // Comparisons, select, min/max/clamp, casts, logic.
         let sel = select(expr(&dx).gt(&dy), &dx, &dy).eval().unwrap();
         assert_eq!(sel.to_vec().unwrap(), x.iter().zip(&y).map(|(x, y)| if x > y { *x } else { *y }).collect::<Vec<_>>());
