@@ -10,56 +10,16 @@ use gpujit::prelude::*;
 use std::ffi::{c_void, CString};
 use std::time::Instant;
 
+#[path = "support/mod.rs"]
+mod support;
+use support::{event_ms, host_us};
+
 #[gpu_kernel]
 fn saxpy(a: f32, x: &[f32], y: &[f32], z: &mut [f32]) {
     let i = grid(1);
     if i < x.len() {
         z[i] = a * x[i] + y[i];
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-/// Device time of `f` by CUDA events on the legacy default stream, median of `reps` (ms).
-fn event_ms(reps: usize, mut f: impl FnMut()) -> f64 {
-    // SAFETY: events are created, recorded on the legacy default stream (where the launches go),
-    // synchronized and destroyed within this function, with the device's context current.
-    unsafe {
-        let start = result::event::create(sys::CUevent_flags::CU_EVENT_DEFAULT).expect("event");
-        let end = result::event::create(sys::CUevent_flags::CU_EVENT_DEFAULT).expect("event");
-        f();
-        let mut times = Vec::new();
-        for _ in 0..reps {
-            result::event::record(start, std::ptr::null_mut()).expect("record");
-            f();
-            result::event::record(end, std::ptr::null_mut()).expect("record");
-            result::event::synchronize(end).expect("sync");
-            times.push(result::event::elapsed(start, end).expect("elapsed") as f64);
-        }
-        result::event::destroy(start).expect("destroy");
-        result::event::destroy(end).expect("destroy");
-        median(times)
-    }
-}
-
-/// Host time of one call of `launch` (µs): batches of launches, timed on the host, synchronized
-/// between batches so the driver's queue never fills.
-fn host_us(dev: &Device, mut launch: impl FnMut()) -> f64 {
-    let batch = 1000;
-    let mut per = Vec::new();
-    for _ in 0..15 {
-        dev.synchronize().expect("sync");
-        let t = Instant::now();
-        for _ in 0..batch {
-            launch();
-        }
-        per.push(t.elapsed().as_secs_f64() * 1e6 / batch as f64);
-    }
-    dev.synchronize().expect("sync");
-    median(per)
 }
 
 fn main() -> gpujit::Result<()> {

@@ -14,6 +14,8 @@
 //! Types follow Rust, not NumPy: both operands of `+` have the same element type, and a change
 //! of type is written, `x.cast::<f64>()`. `min`/`max` follow `f32::min`/`f32::max` (a NaN operand
 //! is ignored); `clamp` keeps a NaN. Integer arithmetic wraps; integer division by zero gives 0.
+//! Expressions of `f16`/`bf16` compute in f32 and round once, where a value leaves the expression
+//! (its output, or a `cast`), as torch.compile and Triton do.
 
 use crate::array::{ArrayView, ArrayViewMut, DeviceArray, Element};
 use crate::launch::{Arg, KernelArg};

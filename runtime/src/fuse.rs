@@ -504,65 +504,120 @@ pub(crate) fn emit_values_loaded(
     mut loaded: HashMap<u8, String>,
     out: &mut Vec<Stmt>,
 ) -> Vec<String> {
-    let mut stack: Vec<String> = Vec::new();
+    // 16-bit floats are computed in f32 and rounded once, where a value leaves the expression
+    // (an output, a cast): as torch.compile and Triton do, more precise than rounding after each
+    // operation and much faster. Each value on the stack carries its 16-bit type while widened.
+    // Device functions take their declared types, so expressions calling them are not widened.
+    let widen = !nodes.iter().any(|n| matches!(n, Node::Call { .. }));
+    let mut stack: Vec<(String, Option<ScalarType>)> = Vec::new();
     for (k, node) in nodes.iter().enumerate() {
         let name = format!("{prefix}{k}");
-        let mut pop = |n: usize| -> Vec<ast::Expr> {
+        let mut pop = |n: usize| -> Vec<(ast::Expr, Option<ScalarType>)> {
             let at = stack.len() - n;
-            stack.drain(at..).map(|s| var(&s)).collect()
+            stack.drain(at..).map(|(s, h)| (var(&s), h)).collect()
         };
-        match *node {
-            Node::Input(i) => match operands[i as usize] {
-                Operand::Scalar(_) => {
-                    stack.push(format!("a{i}"));
-                    continue;
-                }
-                Operand::Array { .. } => {
-                    if let Some(t) = loaded.get(&i) {
-                        stack.push(t.clone());
+        let half = |t: ScalarType| if widen && t.is_half() { Some(t) } else { None };
+        let result = match *node {
+            Node::Input(i) => {
+                let (src, t) = match operands[i as usize] {
+                    Operand::Scalar(t) => (format!("a{i}"), t),
+                    Operand::Array { elem, .. } => match loaded.get(&i) {
+                        Some(l) => (l.clone(), elem),
+                        None => {
+                            let l = format!("{prefix}l{k}");
+                            out.push(let_(&l, index(&format!("a{i}"), idx)));
+                            loaded.insert(i, l.clone());
+                            (l, elem)
+                        }
+                    },
+                };
+                match half(t) {
+                    Some(h) => {
+                        out.push(let_(&name, cast(var(&src), ScalarType::F32)));
+                        Some(h)
+                    }
+                    None => {
+                        stack.push((src, None));
                         continue;
                     }
-                    out.push(let_(&name, index(&format!("a{i}"), idx)));
-                    loaded.insert(i, name.clone());
                 }
-            },
+            }
             Node::Unary(op) => {
-                let a = pop(1).remove(0);
+                let (a, h) = pop(1).remove(0);
                 out.push(let_(&name, e(ExprKind::Unary(op, Box::new(a)))));
+                h
             }
             Node::Binary(op) => {
                 let mut v = pop(2);
-                let b = v.pop().unwrap_or_else(|| var("?"));
-                let a = v.pop().unwrap_or_else(|| var("?"));
+                let (b, _) = v.pop().unwrap_or((var("?"), None));
+                let (a, h) = v.pop().unwrap_or((var("?"), None));
                 out.push(let_(&name, bin(op, a, b)));
+                if op.is_comparison() {
+                    None
+                } else {
+                    h
+                }
             }
             Node::Math(f) => {
                 let v = pop(f.arity());
-                out.push(let_(&name, e(ExprKind::Math(f, v))));
+                let h = v[0].1;
+                out.push(let_(&name, e(ExprKind::Math(f, v.into_iter().map(|(x, _)| x).collect()))));
+                h
             }
             Node::Cast(t) => {
-                let a = pop(1).remove(0);
-                out.push(let_(&name, cast(a, t)));
+                // A widened value is rounded to its 16-bit type first.
+                let (a, from) = pop(1).remove(0);
+                let a = match from {
+                    Some(h) => cast(a, h),
+                    None => a,
+                };
+                match half(t) {
+                    // Rounded to the 16-bit type, then widened again.
+                    Some(h) => {
+                        out.push(let_(&name, cast(cast(a, t), ScalarType::F32)));
+                        Some(h)
+                    }
+                    None => {
+                        out.push(let_(&name, cast(a, t)));
+                        None
+                    }
+                }
             }
             Node::Select => {
                 let v = pop(3);
-                out.push(let_mut(&name, v[2].clone()));
-                out.push(if_(v[0].clone(), vec![set(&name, v[1].clone())], None));
+                out.push(let_mut(&name, v[2].0.clone()));
+                out.push(if_(v[0].0.clone(), vec![set(&name, v[1].0.clone())], None));
+                v[1].1
             }
             Node::Clamp => {
                 let v = pop(3);
-                out.push(let_mut(&name, v[0].clone()));
-                out.push(if_(bin(ast::BinOp::Lt, v[0].clone(), v[1].clone()), vec![set(&name, v[1].clone())], None));
-                out.push(if_(bin(ast::BinOp::Gt, v[0].clone(), v[2].clone()), vec![set(&name, v[2].clone())], None));
+                let (x, lo, hi) = (v[0].0.clone(), v[1].0.clone(), v[2].0.clone());
+                out.push(let_mut(&name, x.clone()));
+                out.push(if_(bin(ast::BinOp::Lt, x.clone(), lo.clone()), vec![set(&name, lo)], None));
+                out.push(if_(bin(ast::BinOp::Gt, x, hi.clone()), vec![set(&name, hi)], None));
+                v[0].1
             }
             Node::Call { callee, arity } => {
                 let v = pop(arity as usize);
-                out.push(let_(&name, e(ExprKind::Call(callees[callee as usize].to_string(), v))));
+                out.push(let_(&name, e(ExprKind::Call(callees[callee as usize].to_string(), v.into_iter().map(|(x, _)| x).collect()))));
+                None
             }
-        }
-        stack.push(name);
+        };
+        stack.push((name, result));
     }
+    // Values leaving the expression get their own type back.
     stack
+        .into_iter()
+        .enumerate()
+        .map(|(j, (v, h))| match h {
+            Some(t) => {
+                let r = format!("{prefix}r{j}");
+                out.push(let_(&r, cast(var(&v), t)));
+                r
+            }
+            None => v,
+        })
+        .collect()
 }
 
 /// `for f in grid-stride over 0..n { body(f) }` as a `while` loop over the index type.

@@ -152,8 +152,8 @@ macro_rules! dtype_case {
     }};
 }
 
-/// Every element type: `a*b + a - b`, wrapping for integers, rounded per operation for the
-/// 16-bit floats (as the `half` crate computes).
+/// Every element type: `a*b + a - b`, wrapping for integers, computed in f32 and rounded once
+/// for the 16-bit floats.
 pub fn expr_dtypes(h: &Harness) {
     let _serial = serial();
     dtype_case!(h, i8, |h| h.next_u64() as i8, |a, b| a.wrapping_mul(b).wrapping_add(a).wrapping_sub(b));
@@ -166,8 +166,21 @@ pub fn expr_dtypes(h: &Harness) {
     dtype_case!(h, u64, |h| h.next_u64(), |a, b| a.wrapping_mul(b).wrapping_add(a).wrapping_sub(b));
     dtype_case!(h, f32, |h| h.f64_in(-10.0, 10.0) as f32, |a, b| a * b + a - b);
     dtype_case!(h, f64, |h| h.f64_in(-10.0, 10.0), |a, b| a * b + a - b);
-    dtype_case!(h, f16, |h| f16::from_f64(h.f64_in(-10.0, 10.0)), |a, b| a * b + a - b);
-    dtype_case!(h, bf16, |h| bf16::from_f64(h.f64_in(-10.0, 10.0)), |a, b| a * b + a - b);
+    // 16-bit floats compute in f32 and round once, at the output.
+    dtype_case!(h, f16, |h| f16::from_f64(h.f64_in(-10.0, 10.0)), |a, b| {
+        let (a, b) = (a.to_f32(), b.to_f32());
+        f16::from_f32(a * b + a - b)
+    });
+    dtype_case!(h, bf16, |h| bf16::from_f64(h.f64_in(-10.0, 10.0)), |a, b| {
+        let (a, b) = (a.to_f32(), b.to_f32());
+        bf16::from_f32(a * b + a - b)
+    });
+    // An explicit cast to a 16-bit type inside an expression rounds there.
+    let x: Vec<f32> = h.vec(300, |h| h.f64_in(-10.0, 10.0) as f32);
+    let dx = h.arr(&x);
+    let got = ((expr(&dx) * 3.0).cast::<f16>() * f16::from_f32(1.5)).cast::<f32>().eval().unwrap().to_vec().unwrap();
+    let want: Vec<f32> = x.iter().map(|v| f16::from_f32(f16::from_f32(v * 3.0).to_f32() * 1.5).to_f32()).collect();
+    assert_eq!(got, want, "f16 rounding at casts");
     // Math on 16-bit floats computes in f32 and rounds once.
     let x: Vec<bf16> = h.vec(500, |h| bf16::from_f64(h.f64_in(-4.0, 4.0)));
     let got = expr(&h.arr(&x)).exp().eval().unwrap().to_vec().unwrap();
