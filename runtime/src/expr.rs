@@ -23,6 +23,7 @@ use gpujit_codegen::ast::{BinOp, Callee, KernelSource, UnOp};
 use gpujit_codegen::math::MathFn;
 use gpujit_codegen::specialize::MAX_DIMS;
 use gpujit_codegen::ScalarType;
+use smallvec::SmallVec;
 use std::marker::PhantomData;
 use std::ops;
 
@@ -64,10 +65,11 @@ impl Node {
 /// The untyped body of an expression: operations, operands, and the broadcast shape so far.
 #[derive(Clone, Debug, Default)]
 pub struct Graph<'a> {
-    pub(crate) nodes: Vec<Node>,
+    pub(crate) nodes: SmallVec<[Node; 24]>,
+    /// A `Vec`, not a `SmallVec`: a `SmallVec` would make `Graph<'a>` invariant in `'a`.
     pub(crate) inputs: Vec<Arg<'a>>,
     /// The broadcast shape of the array operands (empty: scalars only).
-    pub(crate) shape: Vec<usize>,
+    pub(crate) shape: SmallVec<[usize; 4]>,
     /// The device functions `Node::Call` refers to.
     pub(crate) callees: Vec<Callee>,
     /// The first error met while building (reported when the expression is evaluated).
@@ -81,9 +83,12 @@ impl<'a> Graph<'a> {
     fn input(arg: Arg<'a>) -> Graph<'a> {
         let shape = match arg {
             Arg::Array { ndim, shape, .. } => shape[..ndim as usize].iter().map(|&s| s as usize).collect(),
-            Arg::Scalar { .. } => Vec::new(),
+            Arg::Scalar { .. } => SmallVec::new(),
         };
-        Graph { nodes: vec![Node::Input(0)], inputs: vec![arg], shape, callees: Vec::new(), error: None }
+        let inputs = vec![arg];
+        let mut nodes = SmallVec::new();
+        nodes.push(Node::Input(0));
+        Graph { nodes, inputs, shape, callees: Vec::new(), error: None }
     }
 
     /// Appends `other`'s operations (its operands merged into ours: an array passed twice is read
@@ -92,40 +97,45 @@ impl<'a> Graph<'a> {
         if self.error.is_none() {
             self.error = other.error.clone();
         }
-        let mut remap = Vec::with_capacity(other.inputs.len());
-        for a in &other.inputs {
+        // Operand and callee numbers of `other` in `self` (no allocation: this runs for every
+        // operator of every expression a loop builds).
+        let mut remap = [0u8; 256];
+        for (k, a) in other.inputs.iter().enumerate().take(256) {
             let found = match a {
                 Arg::Array { .. } => self.inputs.iter().position(|b| same_array(a, b)),
                 Arg::Scalar { .. } => None,
             };
-            remap.push(match found {
+            remap[k] = match found {
                 Some(k) => k,
                 None => {
                     self.inputs.push(*a);
                     self.inputs.len() - 1
                 }
-            });
+            } as u8;
         }
         if self.inputs.len() > MAX_OPERANDS && self.error.is_none() {
             self.error = Some(format!("an expression takes at most {MAX_OPERANDS} operands (arrays and scalars)"));
         }
-        let mut callee_map = Vec::with_capacity(other.callees.len());
-        for c in &other.callees {
-            callee_map.push(match self.callees.iter().position(|d| d.name == c.name) {
+        let mut callee_map = [0u8; 256];
+        for (k, c) in other.callees.iter().enumerate().take(256) {
+            callee_map[k] = match self.callees.iter().position(|d| d.name == c.name) {
                 Some(k) => k,
                 None => {
                     self.callees.push(*c);
                     self.callees.len() - 1
                 }
-            });
+            } as u8;
         }
         self.nodes.extend(other.nodes.iter().map(|n| match *n {
-            Node::Input(k) => Node::Input(remap[k as usize] as u8),
-            Node::Call { callee, arity } => Node::Call { callee: callee_map[callee as usize] as u8, arity },
+            Node::Input(k) => Node::Input(remap[k as usize]),
+            Node::Call { callee, arity } => Node::Call { callee: callee_map[callee as usize], arity },
             n => n,
         }));
+        if other.shape.is_empty() || other.shape == self.shape {
+            return;
+        }
         match broadcast_shapes(&self.shape, &other.shape) {
-            Some(s) => self.shape = s,
+            Some(s) => self.shape = SmallVec::from_vec(s),
             None => {
                 if self.error.is_none() {
                     self.error = Some(format!("shapes {:?} and {:?} cannot be broadcast together", self.shape, other.shape));
