@@ -60,7 +60,7 @@
 //! - `GPUJIT_BOUNDSCHECK=1`: check array indices on the GPU too.
 //! - `GPUJIT_LIBDEVICE`, `GPUJIT_PTXAS`: where CUDA's libdevice and ptxas are (else searched for).
 
-pub use gpujit_macros::{gpu_device, gpu_kernel};
+pub use gpujit_macros::{gpu_device, gpu_kernel, gpu_vectorize};
 /// CUDA Array Interface v3: import (`CudaArrayInterface::import`) and export
 /// (`DeviceArray::cuda_array_interface`).
 pub use gpujit_runtime::cai;
@@ -85,7 +85,8 @@ pub use gpujit_runtime as runtime;
 pub mod prelude {
     pub use crate::kernel_prelude::*;
     pub use crate::{
-        device_fn, dot, expr, gpu_device, gpu_kernel, launch, select, Device, DeviceArray, Expr, Fusion, IntoExpr, LaunchConfig, Stream,
+        device_fn, dot, expr, gpu_device, gpu_kernel, gpu_vectorize, launch, select, Device, DeviceArray, Expr, Fusion, IntoExpr,
+        LaunchConfig, Stream,
     };
     pub use half::{bf16, f16};
 }

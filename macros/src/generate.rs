@@ -120,6 +120,11 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
 /// and what rustc checks kernels' calls against), and beside it a module of the same name whose
 /// `__gpujit_source()` gives its source form to the kernels that call it.
 pub fn device(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
+    device_with(k, func, TokenStream::new())
+}
+
+/// [`device`] with `extra` items in the function's module.
+fn device_with(k: &Kernel, func: &syn::ItemFn, extra: TokenStream) -> TokenStream {
     let name = &k.name;
     let vis = &func.vis;
     let source = source(k, quote!(super::));
@@ -142,8 +147,71 @@ pub fn device(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
                 static SOURCE: ::std::sync::OnceLock<::gpujit::__private::ast::KernelSource> = ::std::sync::OnceLock::new();
                 SOURCE.get_or_init(|| #source)
             }
+
+            #extra
         }
     }
+}
+
+/// `#[gpu_vectorize]`: the device function plus `map`, building an expression that calls it.
+pub fn vectorize(k: &Kernel, func: &syn::ItemFn) -> syn::Result<TokenStream> {
+    let Some(ret) = &k.ret else {
+        return Err(syn::Error::new(k.name.span(), "a #[gpu_vectorize] function returns its result: add `-> T`"));
+    };
+    let rust_ty = |t: &Ty| -> TokenStream {
+        match t {
+            Ty::Scalar(s) if s == "f16" || s == "bf16" => {
+                let i = format_ident!("{}", s);
+                quote!(::gpujit::prelude::#i)
+            }
+            Ty::Scalar(s) => {
+                let i = format_ident!("{}", s);
+                quote!(#i)
+            }
+            Ty::Generic(g) => {
+                let i = format_ident!("{}", k.generics[*g].0);
+                quote!(#i)
+            }
+        }
+    };
+    let mut args = Vec::new();
+    let mut operands = Vec::new();
+    for (n, p) in k.params.iter().enumerate() {
+        let ParamKind::Scalar(t) = &p.kind else {
+            return Err(syn::Error::new(p.span, "#[gpu_vectorize] functions take scalars; for arrays write a #[gpu_kernel]"));
+        };
+        let a = format_ident!("__gpujit_operand{}", n);
+        let t = rust_ty(t);
+        args.push(quote!(#a: impl ::gpujit::IntoExpr<'__gpujit, #t>));
+        operands.push(quote!(::gpujit::expr::<#t>(#a).into_graph()));
+    }
+    let generics = k.generics.iter().map(|(g, b)| {
+        let g = format_ident!("{}", g);
+        let bound = format_ident!(
+            "{}",
+            match b {
+                Bound::Float => "FloatElement",
+                Bound::Int => "IntElement",
+                Bound::Number => "NumElement",
+                Bound::Scalar => "Element",
+            }
+        );
+        quote!(#g: ::gpujit::runtime::expr::#bound)
+    });
+    let ret = rust_ty(ret);
+    let name_str = k.name.to_string();
+    let doc = format!("`{name_str}` applied elementwise: a lazy expression over arrays, views and scalars (broadcast).");
+    let extra = quote! {
+        #[doc = #doc]
+        #[allow(clippy::too_many_arguments)]
+        pub fn map<'__gpujit, #(#generics),*>(#(#args),*) -> ::gpujit::Expr<'__gpujit, #ret> {
+            ::gpujit::runtime::expr::call(
+                ::gpujit::runtime::expr::callee(#name_str, __gpujit_source),
+                ::std::vec![#(#operands),*],
+            )
+        }
+    };
+    Ok(device_with(k, func, extra))
 }
 
 fn span(s: Span) -> TokenStream {

@@ -54,3 +54,26 @@ pub fn gpu_device(attr: TokenStream, item: TokenStream) -> TokenStream {
         Err(e) => e.to_compile_error().into(),
     }
 }
+
+/// A scalar function made elementwise over arrays (Numba's `@vectorize`, CuPy's
+/// ElementwiseKernel): the function stays callable on scalars (and from kernels, as a
+/// `#[gpu_device]` function), and `name::map(a, b, ...)` gives a lazy [`Expr`] applying it to
+/// arrays, views and scalars with NumPy broadcasting, fused with whatever surrounds it:
+/// `rel_diff::map(&x, &y).eval()?`, `(rel_diff::map(&x, 1.0) * 2.0).eval_into(&mut out)?`.
+/// Parameters are scalars; the function returns one. Operands have the declared types (a generic
+/// `T` is bound by the operands, as in a kernel); convert others with `.cast::<T>()`.
+#[proc_macro_attribute]
+pub fn gpu_vectorize(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let attr = proc_macro2::TokenStream::from(attr);
+    if !attr.is_empty() {
+        return syn::Error::new_spanned(attr, "#[gpu_vectorize] takes no options").to_compile_error().into();
+    }
+    let func = match syn::parse::<syn::ItemFn>(item) {
+        Ok(f) => f,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    match parse::kernel(&func, parse::Options::default(), true).and_then(|k| generate::vectorize(&k, &func)) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}

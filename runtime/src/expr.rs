@@ -210,6 +210,12 @@ impl<'a, T: Element> Expr<'a, T> {
         Expr::from_graph(graph)
     }
 
+    /// The expression's untyped body (for generated code).
+    #[doc(hidden)]
+    pub fn into_graph(self) -> Graph<'a> {
+        self.graph
+    }
+
     /// The broadcast shape of the result (empty for an expression of scalars only).
     pub fn shape(&self) -> &[usize] {
         &self.graph.shape
@@ -414,9 +420,9 @@ pub fn expr<'a, T: Element>(x: impl IntoExpr<'a, T>) -> Expr<'a, T> {
 
 /// An expression calling a device function on operands (what `#[gpu_vectorize]` generates).
 #[doc(hidden)]
-pub fn call<'a, R: Element>(callee: Callee, operands: &[&Graph<'a>]) -> Expr<'a, R> {
+pub fn call<'a, R: Element>(callee: Callee, operands: Vec<Graph<'a>>) -> Expr<'a, R> {
     let mut g = Graph { callees: vec![callee], ..Graph::default() };
-    for o in operands {
+    for o in &operands {
         g.append(o);
     }
     g.nodes.push(Node::Call { callee: 0, arity: operands.len() as u8 });

@@ -419,3 +419,45 @@ pub fn user_reductions(h: &Harness) {
         }
     }
 }
+
+#[gpu_vectorize]
+fn rel_diff(a: f64, b: f64) -> f64 {
+    let d = a - b;
+    let scale = a.abs() + b.abs() + 1.0;
+    if d < 0.0 {
+        -d / scale
+    } else {
+        d / scale
+    }
+}
+
+#[gpu_vectorize]
+fn lerp<T: Float>(a: T, b: T, t: T) -> T {
+    a + (b - a) * t
+}
+
+/// `#[gpu_vectorize]`: scalar functions applied to broadcast arrays and fused with the rest of an
+/// expression, against the same functions called on the host.
+pub fn vectorized_functions(h: &Harness) {
+    let _serial = serial();
+    for (r, c) in [(0usize, 3usize), (1, 1), (7, 129), (40, 33)] {
+        let m: Vec<f64> = h.vec(r * c, |h| h.f64_in(-5.0, 5.0));
+        let row: Vec<f64> = h.vec(c, |h| h.f64_in(-5.0, 5.0));
+        let dm = DeviceArray::from_shape(&h.dev, &[r, c], &m).unwrap();
+        let drow = h.arr(&row);
+        let got = rel_diff::map(&dm, &drow).eval().unwrap();
+        assert_eq!(got.shape(), &[r, c]);
+        let want: Vec<f64> = (0..r * c).map(|f| rel_diff(m[f], row[f % c])).collect();
+        assert_close(&got.to_vec().unwrap(), &want, 1e-15, "rel_diff over a broadcast row");
+        // Fused with more operations and a reduction, a scalar operand, a transposed view.
+        let got = (rel_diff::map(dm.view().t(), 0.5) * 2.0).sum().value().unwrap();
+        let want: f64 = m.iter().map(|v| rel_diff(*v, 0.5) * 2.0).sum();
+        assert_close(&[got], &[want], 1e-12, "sum(2 * rel_diff(m^T, 0.5))");
+        let a: Vec<f32> = h.vec(r * c, |h| h.f64_in(-1.0, 1.0) as f32);
+        let b: Vec<f32> = h.vec(r * c, |h| h.f64_in(-1.0, 1.0) as f32);
+        let (da, db) = (h.arr(&a), h.arr(&b));
+        let mut out = h.zeros::<f32>(r * c);
+        lerp::map(&da, &db, 0.25f32).eval_into(&mut out).unwrap();
+        assert_eq!(out.to_vec().unwrap(), a.iter().zip(&b).map(|(a, b)| lerp(*a, *b, 0.25)).collect::<Vec<_>>());
+    }
+}

@@ -63,6 +63,7 @@ macro_rules! for_each_case {
             expr_cache,
             reductions,
             user_reductions,
+            vectorized_functions,
         );
     };
 }
