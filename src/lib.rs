@@ -60,7 +60,7 @@
 //! - `GPUJIT_BOUNDSCHECK=1`: check array indices on the GPU too.
 //! - `GPUJIT_LIBDEVICE`, `GPUJIT_PTXAS`: where CUDA's libdevice and ptxas are (else searched for).
 
-pub use gpujit_macros::{gpu_device, gpu_kernel, gpu_vectorize};
+pub use gpujit_macros::{forall, gpu_device, gpu_kernel, gpu_vectorize};
 /// CUDA Array Interface v3: import (`CudaArrayInterface::import`) and export
 /// (`DeviceArray::cuda_array_interface`).
 pub use gpujit_runtime::cai;
@@ -85,7 +85,7 @@ pub use gpujit_runtime as runtime;
 pub mod prelude {
     pub use crate::kernel_prelude::*;
     pub use crate::{
-        device_fn, dot, expr, gpu_device, gpu_kernel, gpu_vectorize, launch, select, Device, DeviceArray, Expr, Fusion, IntoExpr,
+        device_fn, dot, expr, forall, gpu_device, gpu_kernel, gpu_vectorize, launch, select, Device, DeviceArray, Expr, Fusion, IntoExpr,
         LaunchConfig, Stream,
     };
     pub use half::{bf16, f16};
@@ -720,6 +720,7 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __private {
     pub use gpujit_codegen::ast;
+    pub use gpujit_runtime::launch::{CaptureRead, CaptureWrite};
     /// The last segment of a path written as text (`a::b::f` → `f`).
     pub fn last_segment(path: &'static str) -> &'static str {
         path.rsplit("::").next().unwrap_or(path).trim()

@@ -83,6 +83,11 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
     }}
 }
 
+/// The expression building a kernel's source form (for `forall!`).
+pub fn kernel_source(k: &Kernel) -> TokenStream {
+    source(k, quote!())
+}
+
 pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
     let name = &k.name;
     let vis = &func.vis;

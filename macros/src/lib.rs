@@ -13,6 +13,7 @@
 
 use proc_macro::TokenStream;
 
+mod forall;
 mod generate;
 mod parse;
 
@@ -73,6 +74,24 @@ pub fn gpu_vectorize(attr: TokenStream, item: TokenStream) -> TokenStream {
         Err(e) => return e.to_compile_error().into(),
     };
     match parse::kernel(&func, parse::Options::default(), true).and_then(|k| generate::vectorize(&k, &func)) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// A closure over an index space run as a kernel: `forall!(n, |i| out[i] = a * x[i] + y[i])`, or
+/// with 2 or 3 extents `forall!((rows, cols), |i, j| ...)`, the last index varying fastest. The
+/// body is in the kernel language; the arrays (`&DeviceArray`, views, external arrays) and scalars
+/// it names are captured from the surrounding code, an array written through an index by
+/// `&mut`. It is compiled once per call site and argument types (each capture is generic), runs
+/// on the captured arrays' device as a grid-stride loop, and returns `gpujit::Result<()>`.
+#[proc_macro]
+pub fn forall(input: TokenStream) -> TokenStream {
+    let f = match syn::parse::<forall::Forall>(input) {
+        Ok(f) => f,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    match forall::expand(f) {
         Ok(t) => t.into(),
         Err(e) => e.to_compile_error().into(),
     }

@@ -209,3 +209,15 @@ impl<'a> ExternalArray<'a> {
         ExternalArray::from_cuda::<T>(ptr, len, ordinal, stream.cu_stream() as u64, false)
     }
 }
+
+impl crate::launch::CaptureRead for ExternalArray<'_> {
+    fn capture_read(&self) -> Arg<'_> {
+        self.into_arg()
+    }
+}
+
+impl crate::launch::CaptureWrite for ExternalArray<'_> {
+    fn capture_write(&mut self) -> Arg<'_> {
+        self.into_arg()
+    }
+}

@@ -470,6 +470,38 @@ fn run_elementwise<'a>(graph: &Graph<'a>, outputs: &[Arg<'a>]) -> Result<()> {
     launch(&k, LaunchConfig::new(grid, BLOCK), args)
 }
 
+/// Launches a `forall!` kernel over the index space `extents` (its last parameters), on the
+/// device of its array arguments, with a grid sized from the device.
+pub fn launch_forall<'a>(k: &Kernel, extents: &[usize], args: impl crate::launch::KernelArgs<'a>) -> Result<()> {
+    let mut buf = [Arg::NONE; MAX_ARGS];
+    let n = args.collect(&mut buf);
+    if n + extents.len() > MAX_ARGS {
+        return Err(Error::Unsupported {
+            kernel: k.name().to_string(),
+            message: format!("a forall! body captures at most {} values", MAX_ARGS - extents.len()),
+        });
+    }
+    for (slot, e) in buf[n..].iter_mut().zip(extents) {
+        *slot = (*e as u64).into_arg();
+    }
+    let total = extents.iter().try_fold(1usize, |a, b| a.checked_mul(*b));
+    let Some(total) = total else {
+        return Err(Error::LaunchConfig { kernel: k.name().to_string(), message: format!("the index space {extents:?} overflows usize") });
+    };
+    if total == 0 {
+        return Ok(());
+    }
+    let args = &buf[..n + extents.len()];
+    let grid = match args.iter().find_map(|a| match a {
+        Arg::Array { device, any_device: false, .. } => Some(*device),
+        _ => None,
+    }) {
+        Some(d) => grid_for(d, total),
+        None => grid_for(&Device::current()?, total),
+    };
+    launch(k, LaunchConfig::new(grid, BLOCK), args)
+}
+
 /// `GPUJIT_VECTORIZE=0` turns 16-byte accesses off (to measure what they bring).
 fn vectorize() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();

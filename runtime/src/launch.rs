@@ -225,6 +225,84 @@ impl<'a, T: Element> KernelArg<'a> for &'a mut DeviceArray<T> {
     }
 }
 
+// Through one more reference, for code that takes `&x` of an `x` that is already a reference
+// (what `forall!` generates for its captures).
+impl<'a, 'b: 'a, T: Element> KernelArg<'a> for &'a &'b DeviceArray<T> {
+    #[inline]
+    fn into_arg(self) -> Arg<'a> {
+        (*self).into_arg()
+    }
+}
+
+impl<'a, 'b: 'a, T: Element> KernelArg<'a> for &'a &'b mut DeviceArray<T> {
+    #[inline]
+    fn into_arg(self) -> Arg<'a> {
+        (&**self).into_arg()
+    }
+}
+
+impl<'a, 'b: 'a, T: Element> KernelArg<'a> for &'a mut &'b mut DeviceArray<T> {
+    #[inline]
+    fn into_arg(self) -> Arg<'a> {
+        (&mut **self).into_arg()
+    }
+}
+
+/// How `forall!` passes its captures: by method call, so `x` may be an array, a view or a
+/// reference to one (method calls reborrow through `&` and `&mut`).
+#[doc(hidden)]
+pub trait CaptureRead {
+    fn capture_read(&self) -> Arg<'_>;
+}
+
+#[doc(hidden)]
+pub trait CaptureWrite {
+    fn capture_write(&mut self) -> Arg<'_>;
+}
+
+impl<T: Element> CaptureRead for T {
+    fn capture_read(&self) -> Arg<'_> {
+        (*self).into_arg()
+    }
+}
+
+impl<T: Element> CaptureRead for DeviceArray<T> {
+    fn capture_read(&self) -> Arg<'_> {
+        self.into_arg()
+    }
+}
+
+impl<T: Element> CaptureRead for ArrayView<'_, T> {
+    fn capture_read(&self) -> Arg<'_> {
+        self.into_arg()
+    }
+}
+
+impl<T: Element> CaptureRead for ArrayViewMut<'_, T> {
+    fn capture_read(&self) -> Arg<'_> {
+        array_arg(self.array, self.array.address(), &self.layout, false)
+    }
+}
+
+impl<T: Element> CaptureWrite for DeviceArray<T> {
+    fn capture_write(&mut self) -> Arg<'_> {
+        self.into_arg()
+    }
+}
+
+impl<T: Element> CaptureWrite for ArrayViewMut<'_, T> {
+    fn capture_write(&mut self) -> Arg<'_> {
+        self.into_arg()
+    }
+}
+
+impl<'a> KernelArg<'a> for Arg<'a> {
+    #[inline]
+    fn into_arg(self) -> Arg<'a> {
+        self
+    }
+}
+
 fn array_arg<'a, T: Element>(array: &'a DeviceArray<T>, base: u64, layout: &Layout, writable: bool) -> Arg<'a> {
     let (shape, strides) = layout.dims();
     let ptr = view_address::<T>(base, layout);

@@ -461,3 +461,66 @@ pub fn vectorized_functions(h: &Harness) {
         assert_eq!(out.to_vec().unwrap(), a.iter().zip(&b).map(|(a, b)| lerp(*a, *b, 0.25)).collect::<Vec<_>>());
     }
 }
+
+#[gpu_device]
+fn square(v: f32) -> f32 {
+    v * v
+}
+
+fn saxpy_into(out: &mut DeviceArray<f32>, a: f32, x: &DeviceArray<f32>, y: &DeviceArray<f32>) -> gpujit::Result<()> {
+    let n = x.len();
+    // `out`, `x` and `y` are references here: captured through them.
+    forall!(n, |i| out[i] = a * x[i] + y[i])
+}
+
+/// `forall!`: closures over 1-, 2- and 3-D index spaces capturing arrays and scalars.
+pub fn forall_closures(h: &Harness) {
+    for n in SIZES {
+        let x = h.vec(n, |h| h.f64_in(-10.0, 10.0) as f32);
+        let y = h.vec(n, |h| h.f64_in(-10.0, 10.0) as f32);
+        let (dx, dy) = (h.arr(&x), h.arr(&y));
+        let mut out = h.zeros::<f32>(n);
+        let a = 1.5f32;
+        forall!(n, |i| out[i] = a * dx[i] + dy[i]).unwrap();
+        assert_eq!(out.to_vec().unwrap(), x.iter().zip(&y).map(|(x, y)| a * x + y).collect::<Vec<_>>());
+        saxpy_into(&mut out, 2.0, &dx, &dy).unwrap();
+        assert_eq!(out.to_vec().unwrap(), x.iter().zip(&y).map(|(x, y)| 2.0 * x + y).collect::<Vec<_>>());
+        // A block body with locals, a branch, a device function and a compound assignment.
+        let mut acc = h.arr(&y);
+        forall!(n, |i| {
+            let v = dx[i];
+            if v > 0.0 {
+                acc[i] += square(v);
+            } else {
+                acc[i] -= 1.0;
+            }
+        })
+        .unwrap();
+        let want: Vec<f32> = x.iter().zip(&y).map(|(x, y)| if *x > 0.0 { y + x * x } else { y - 1.0 }).collect();
+        assert_eq!(acc.to_vec().unwrap(), want);
+    }
+    for (r, c) in [(0usize, 4usize), (3, 5), (33, 65)] {
+        let m: Vec<i64> = h.vec(r * c, |h| h.next_u64() as i64 % 1000);
+        let row: Vec<i64> = h.vec(c, |h| h.next_u64() as i64 % 1000);
+        let dm = DeviceArray::from_shape(&h.dev, &[r, c], &m).unwrap();
+        let drow = h.arr(&row);
+        let mut out = DeviceArray::<i64>::zeros_shape(&h.dev, &[c, r]).unwrap();
+        let k = 7i64;
+        // Transposed write into a 2-D array, reading a 2-D array and a row.
+        forall!((r, c), |i, j| out[[j, i]] = dm[[i, j]] * drow[j] + k).unwrap();
+        let got = out.to_vec().unwrap();
+        for f in 0..r * c {
+            let (i, j) = (f / c, f % c);
+            assert_eq!(got[j * r + i], m[f] * row[j] + k);
+        }
+        let mut cube = DeviceArray::<u32>::zeros_shape(&h.dev, &[2, r, c]).unwrap();
+        forall!((2, r, c), |a, b, d| cube[[a, b, d]] = (a * 10000 + b * 100 + d) as u32).unwrap();
+        let got = cube.to_vec().unwrap();
+        assert!(got.iter().enumerate().all(|(f, v)| *v == ((f / (r * c)) * 10000 + (f / c % r) * 100 + f % c) as u32));
+    }
+    // A type error in the body is an error at launch naming the kernel.
+    let x = h.arr(&[true, false]);
+    let mut out = h.zeros::<f32>(2);
+    let e = forall!(2, |i| out[i] = x[i] * 2.0).unwrap_err();
+    assert!(e.to_string().contains("forall_line_"), "{e}");
+}

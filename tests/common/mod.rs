@@ -64,6 +64,7 @@ macro_rules! for_each_case {
             reductions,
             user_reductions,
             vectorized_functions,
+            forall_closures,
         );
     };
 }
