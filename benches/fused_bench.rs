@@ -94,6 +94,12 @@ fn main() -> gpujit::Result<()> {
     let kernels = gpujit::fuse::cached_kernels();
     let us = host_us(&dev, || five(&x, &y, 0.5f32).eval_into(&mut z).expect("loop"));
     row("expr_loop_host_time", us, "us", "(5-op, eval_into, 1024 elements)");
+    let built = five(&x, &y, 0.5f32);
+    let us = host_us(&dev, || built.eval_into(&mut z).expect("loop"));
+    row("expr_loop_host_time_built", us, "us", "(5-op built once, eval_into in the loop)");
+    let us =
+        host_us(&dev, || forall!(m, |i| z[i] = (-x[i] * x[i] * 0.5f32).exp() * y[i].sin() + (x[i] * y[i]).abs().sqrt()).expect("forall"));
+    row("forall_loop_host_time", us, "us", "(5-op forall!, 1024 elements)");
     let us = host_us(&dev, || drop(five(&x, &y, 0.5f32).eval().expect("loop")));
     row("expr_loop_host_time_alloc", us, "us", "(5-op, eval() allocating its output)");
     let us = host_us(&dev, || expr(&x).sum().eval_into(&mut s1).expect("sum"));

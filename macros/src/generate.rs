@@ -125,11 +125,11 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
 /// and what rustc checks kernels' calls against), and beside it a module of the same name whose
 /// `__gpujit_source()` gives its source form to the kernels that call it.
 pub fn device(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
-    device_with(k, func, TokenStream::new())
+    device_with(k, func, TokenStream::new(), quote!())
 }
 
 /// [`device`] with `extra` items in the function's module.
-fn device_with(k: &Kernel, func: &syn::ItemFn, extra: TokenStream) -> TokenStream {
+fn device_with(k: &Kernel, func: &syn::ItemFn, extra: TokenStream, attrs: TokenStream) -> TokenStream {
     let name = &k.name;
     let vis = &func.vis;
     let source = source(k, quote!(super::));
@@ -142,6 +142,7 @@ fn device_with(k: &Kernel, func: &syn::ItemFn, extra: TokenStream) -> TokenStrea
     host.block.stmts.insert(0, prelude);
     quote! {
         #[allow(unstable_name_collisions)]
+        #attrs
         #host
 
         #[doc(hidden)]
@@ -216,7 +217,8 @@ pub fn vectorize(k: &Kernel, func: &syn::ItemFn) -> syn::Result<TokenStream> {
             )
         }
     };
-    Ok(device_with(k, func, extra))
+    // Used through `map` alone, the scalar function is not dead code.
+    Ok(device_with(k, func, extra, quote!(#[allow(dead_code)])))
 }
 
 fn span(s: Span) -> TokenStream {
