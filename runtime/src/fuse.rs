@@ -512,9 +512,9 @@ fn vectorize() -> bool {
 /// (16, 32 or 64; default 16).
 pub(crate) fn vector_bytes() -> usize {
     static BYTES: OnceLock<usize> = OnceLock::new();
-    *BYTES.get_or_init(|| match std::env::var("GPUJIT_VECTOR_BYTES").ok().and_then(|v| v.parse().ok()) {
-        Some(b @ (16 | 32 | 64)) => b,
-        _ => 16,
+    *BYTES.get_or_init(|| {
+        let v: Option<usize> = std::env::var("GPUJIT_VECTOR_BYTES").ok().and_then(|v| v.parse().ok());
+        v.filter(|b| matches!(b, 16 | 32 | 64)).unwrap_or(16)
     })
 }
 

@@ -404,15 +404,14 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         let kernel = fuse::kernel(&fkey, |key| reduce_source(key, &g.callees));
         fuse::launch(&kernel, LaunchConfig::new(grid, threads), &args)
     };
-    let grid_of = |rows: usize| rows.min(65535 * 8).max(1) as u32;
+    let grid_of = |rows: usize| rows.clamp(1, 65535 * 8) as u32;
     if parts == 1 {
         let key = first(R::TYPE, r.finish);
         let (grid, threads) = match strategy {
             Strategy::Block => (grid_of(m), BLOCK),
             Strategy::Thread => (fuse::grid_for(&device, m), BLOCK),
         };
-        let outs: Vec<Arg<'_>> = if arg { vec![out] } else { vec![out] };
-        return launch(key, &g.nodes, &inputs, &outs, m, k, 1, grid, threads);
+        return launch(key, &g.nodes, &inputs, &[out], m, k, 1, grid, threads);
     }
     // Two passes: partial results [m, parts], then a reduction of each row of them.
     // Partial results in 8-byte-aligned scratch memory, seen as an array of the accumulator type.
@@ -507,6 +506,7 @@ fn not(a: ast::Expr) -> ast::Expr {
 }
 
 /// Statements folding the candidate `(v, vi)` into the accumulator `(acc, ai)`.
+#[allow(clippy::too_many_arguments)]
 fn combine(op: ReduceOp, t: ScalarType, callee: Option<&str>, acc: &str, ai: &str, v: ast::Expr, vi: ast::Expr, out: &mut Vec<Stmt>) {
     let a = || var(acc);
     match op {
@@ -560,9 +560,8 @@ fn warp_tree(rk: &ReduceKey, callee: Option<&str>, out: &mut Vec<Stmt>) {
         } else {
             var("ai")
         };
-        // Lanes past the warp's end take their own value back: keep the identity effect by
-        // combining only real partners (lane + delta < 32 always holds for the shuffles used by
-        // lane 0's chain, which is the result that counts).
+        // A lane whose partner lane + delta is past 31 gets its own value back and combines it
+        // twice; only lane 0's result is used, and every partner in its chain is a real one.
         combine(rk.op, rk.acc, callee, "acc", "ai", var(&v), vi, out);
     }
 }
@@ -670,10 +669,11 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             body.push(let_("chunk", rounded));
             body.push(let_mut("row", cast(builtin(Builtin::BlockIdx(Dim::X)), it)));
             body.push(let_("rows", bin(BinOp::Mul, var("m"), var("parts"))));
-            let mut row = Vec::new();
-            row.push(let_("mo", bin(BinOp::Div, var("row"), var("parts"))));
-            row.push(let_("part", bin(BinOp::Rem, var("row"), var("parts"))));
-            row.push(let_("k0", bin(BinOp::Mul, var("part"), var("chunk"))));
+            let mut row = vec![
+                let_("mo", bin(BinOp::Div, var("row"), var("parts"))),
+                let_("part", bin(BinOp::Rem, var("row"), var("parts"))),
+                let_("k0", bin(BinOp::Mul, var("part"), var("chunk"))),
+            ];
             row.push(let_mut("k1", bin(BinOp::Add, var("k0"), var("chunk"))));
             row.push(stmt_if(bin(BinOp::Gt, var("k1"), var("k")), vec![set("k1", var("k"))]));
             let kidx = if kn > 0 { split_index("mo", kn, key.index32, "m", |d| dim(&shape_of, d), &mut row) } else { Vec::new() };
