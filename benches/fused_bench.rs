@@ -24,17 +24,7 @@ fn row(case: &str, value: f64, unit: &str, note: &str) {
 }
 
 fn main() -> gpujit::Result<()> {
-    let dev = match Device::cuda(0) {
-        Ok(d) => d,
-        Err(e) => {
-            if std::env::var("GPUJIT_REQUIRE_GPU").as_deref() == Ok("1") {
-                panic!("GPUJIT_REQUIRE_GPU=1 but no GPU: {e}");
-            }
-            println!("fused bench skipped: {e}");
-            return Ok(());
-        }
-    };
-    println!("device: {}", dev.name());
+    let Some(dev) = support::gpu_or_skip("fused bench") else { return Ok(()) };
     let vectorize = std::env::var("GPUJIT_VECTORIZE").map(|v| v != "0").unwrap_or(true);
     let note = if vectorize { "" } else { "(GPUJIT_VECTORIZE=0)" };
     for lg in [26u32, 28] {

@@ -23,17 +23,7 @@ fn saxpy(a: f32, x: &[f32], y: &[f32], z: &mut [f32]) {
 }
 
 fn main() -> gpujit::Result<()> {
-    let dev = match Device::cuda(0) {
-        Ok(d) => d,
-        Err(e) => {
-            if std::env::var("GPUJIT_REQUIRE_GPU").as_deref() == Ok("1") {
-                panic!("GPUJIT_REQUIRE_GPU=1 but no GPU: {e}");
-            }
-            println!("gpu bench skipped: {e}");
-            return Ok(());
-        }
-    };
-    println!("device: {}", dev.name());
+    let Some(dev) = support::gpu_or_skip("gpu bench") else { return Ok(()) };
 
     // Bandwidth, 2^26 f32: bytes of x, y and z.
     let n = 1usize << 26;

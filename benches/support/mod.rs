@@ -49,3 +49,21 @@ pub fn host_us(dev: &Device, mut launch: impl FnMut()) -> f64 {
     dev.synchronize().expect("sync");
     median(per)
 }
+
+/// The first GPU, or `None` after printing why the bench is skipped (a panic instead when
+/// `GPUJIT_REQUIRE_GPU=1`).
+pub fn gpu_or_skip(bench: &str) -> Option<Device> {
+    match Device::cuda(0) {
+        Ok(d) => {
+            println!("device: {}", d.name());
+            Some(d)
+        }
+        Err(e) => {
+            if std::env::var("GPUJIT_REQUIRE_GPU").as_deref() == Ok("1") {
+                panic!("GPUJIT_REQUIRE_GPU=1 but no GPU: {e}");
+            }
+            println!("{bench} skipped: {e}");
+            None
+        }
+    }
+}

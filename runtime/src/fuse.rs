@@ -271,12 +271,9 @@ impl<'a> Fusion<'a> {
                 self.error.get_or_insert(format!("output {} is not a writable array (pass `&mut array`)", self.outputs.len() + 1));
             }
         }
-        let shape = std::mem::take(&mut self.graph.shape);
+        // The shapes broadcast together (each must broadcast to the outputs' shape, checked when
+        // the kernel runs).
         self.graph.append(&value.graph);
-        self.graph.shape = if self.outputs.is_empty() { value.graph.shape.clone() } else { shape };
-        if let Some(s) = broadcast_shapes(&self.graph.shape, &value.graph.shape) {
-            self.graph.shape = s.into();
-        }
         self.outputs.push(out);
         self
     }
@@ -356,7 +353,7 @@ pub(crate) fn broadcast_arg<'a>(a: &Arg<'a>, to: &[usize]) -> Arg<'a> {
 }
 
 /// Whether `a` is a C-contiguous array of exactly `shape`.
-fn contiguous_of(a: &Arg<'_>, shape: &[usize]) -> bool {
+pub(crate) fn contiguous_of(a: &Arg<'_>, shape: &[usize]) -> bool {
     match a {
         Arg::Array { ndim, shape: s, .. } => {
             *ndim as usize == shape.len()
@@ -577,6 +574,16 @@ pub(crate) fn set(name: &str, value: ast::Expr) -> Stmt {
     Stmt::Assign { place: Place::Var(name.to_string(), Span::default()), op: None, value, span: Span::default() }
 }
 
+/// `name += value;`
+pub(crate) fn add_assign(name: &str, value: ast::Expr) -> Stmt {
+    Stmt::Assign { place: Place::Var(name.to_string(), Span::default()), op: Some(ast::BinOp::Add), value, span: Span::default() }
+}
+
+/// `while cond { body }`
+pub(crate) fn while_(cond: ast::Expr, body: Vec<Stmt>) -> Stmt {
+    Stmt::While { cond, body: ast::Block { stmts: body }, label: None, span: Span::default() }
+}
+
 pub(crate) fn if_(cond: ast::Expr, then: Vec<Stmt>, otherwise: Option<Vec<Stmt>>) -> Stmt {
     Stmt::If { cond, then: ast::Block { stmts: then }, otherwise: otherwise.map(|s| ast::Block { stmts: s }), span: Span::default() }
 }
@@ -794,16 +801,11 @@ pub(crate) fn emit_values_loaded(
 pub(crate) fn grid_stride(index32: bool, n: ast::Expr, body: Vec<Stmt>) -> Vec<Stmt> {
     let it = index_type(index32);
     let mut body = body;
-    body.push(Stmt::Assign {
-        place: Place::Var("f".into(), Span::default()),
-        op: Some(ast::BinOp::Add),
-        value: var("step"),
-        span: Span::default(),
-    });
+    body.push(add_assign("f", var("step")));
     vec![
         let_mut("f", cast(builtin(Builtin::Grid(Dim::X)), it)),
         let_("step", cast(builtin(Builtin::GridSize(Dim::X)), it)),
-        Stmt::While { cond: bin(ast::BinOp::Lt, var("f"), n), body: ast::Block { stmts: body }, label: None, span: Span::default() },
+        while_(bin(ast::BinOp::Lt, var("f"), n), body),
     ]
 }
 

@@ -347,7 +347,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
     let mut kept_n = kept.len() as u8;
     let mut red_n = red.len() as u8;
     // Everything contiguous and reduced: one flat axis.
-    if kept.is_empty() && g.inputs.iter().all(|a| matches!(a, Arg::Scalar { .. }) || is_contiguous_of(a, &full)) {
+    if kept.is_empty() && g.inputs.iter().all(|a| matches!(a, Arg::Scalar { .. }) || fuse::contiguous_of(a, &full)) {
         inputs = g.inputs.iter().map(|a| fuse::flat_arg(a, total)).collect();
         red_n = 1;
     }
@@ -470,17 +470,6 @@ fn raw_array<'a>(bytes: &'a mut DeviceArray<u64>, elem: ScalarType, n: usize) ->
         shape[0] = n as u64;
     }
     a
-}
-
-fn is_contiguous_of(a: &Arg<'_>, shape: &[usize]) -> bool {
-    match a {
-        Arg::Array { ndim, shape: s, .. } => {
-            *ndim as usize == shape.len()
-                && s[..shape.len()].iter().zip(shape).all(|(a, b)| *a as usize == *b)
-                && matches!(a.arg_type(), gpujit_codegen::specialize::ArgType::Array { contiguous: true, .. })
-        }
-        Arg::Scalar { .. } => true,
-    }
 }
 
 fn permute<'a>(a: &Arg<'a>, order: &[usize]) -> Arg<'a> {
@@ -635,19 +624,9 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             let ridx = if rn > 0 { split_index("kk", rn, key.index32, "r", |d| dim(&shape_of, kn + d), &mut kloop) } else { Vec::new() };
             let (v, vi) = value_at(&kidx, &ridx, &mut kloop, "kk");
             combine(rk.op, rk.acc, custom, "acc", "ai", v, vi, &mut kloop);
-            kloop.push(Stmt::Assign {
-                place: Place::Var("kk".into(), Span::default()),
-                op: Some(BinOp::Add),
-                value: int(1, it),
-                span: Span::default(),
-            });
+            kloop.push(fuse::add_assign("kk", int(1, it)));
             inner.push(let_mut("kk", int(0, it)));
-            inner.push(Stmt::While {
-                cond: bin(BinOp::Lt, var("kk"), var("k")),
-                body: ast::Block { stmts: kloop },
-                label: None,
-                span: Span::default(),
-            });
+            inner.push(fuse::while_(bin(BinOp::Lt, var("kk"), var("k")), kloop));
             let at = cast(var("f"), ScalarType::U64);
             inner.push(if arg { store("out", at, var("ai")) } else { store("out", at, finish(rk, var("acc"))) });
             body.extend(fuse::grid_stride(key.index32, var("m"), inner));
@@ -706,18 +685,8 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
                     );
                     combine(rk.op, rk.acc, custom, "acc", "ai", cast(var(&roots[0]), rk.acc), var(&i), &mut vloop);
                 }
-                vloop.push(Stmt::Assign {
-                    place: Place::Var("gg".into(), Span::default()),
-                    op: Some(BinOp::Add),
-                    value: var("nt"),
-                    span: Span::default(),
-                });
-                row.push(Stmt::While {
-                    cond: bin(BinOp::Lt, var("gg"), var("g1")),
-                    body: ast::Block { stmts: vloop },
-                    label: None,
-                    span: Span::default(),
-                });
+                vloop.push(fuse::add_assign("gg", var("nt")));
+                row.push(fuse::while_(bin(BinOp::Lt, var("gg"), var("g1")), vloop));
                 row.push(let_mut("kk", bin(BinOp::Add, bin(BinOp::Mul, var("g1"), int(vw, it)), var("tid"))));
             } else {
                 row.push(let_mut("kk", bin(BinOp::Add, var("k0"), var("tid"))));
@@ -727,18 +696,8 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             let (v, vi) = value_at(&kidx, &ridx, &mut kloop, "kk");
             combine(rk.op, rk.acc, custom, "acc", "ai", v, vi, &mut kloop);
             // One by one: `nt` apart, or after the groups the few left (one thread has them).
-            kloop.push(Stmt::Assign {
-                place: Place::Var("kk".into(), Span::default()),
-                op: Some(BinOp::Add),
-                value: var("nt"),
-                span: Span::default(),
-            });
-            row.push(Stmt::While {
-                cond: bin(BinOp::Lt, var("kk"), var("k1")),
-                body: ast::Block { stmts: kloop },
-                label: None,
-                span: Span::default(),
-            });
+            kloop.push(fuse::add_assign("kk", var("nt")));
+            row.push(fuse::while_(bin(BinOp::Lt, var("kk"), var("k1")), kloop));
             warp_tree(rk, custom, &mut row);
             let mut lane0 = vec![store("sv", var("warp"), var("acc"))];
             if arg {
@@ -766,18 +725,8 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             w0.push(stmt_if(bin(BinOp::Eq, var("lane"), int(0, ScalarType::U64)), write));
             row.push(stmt_if(bin(BinOp::Eq, var("warp"), int(0, ScalarType::U64)), w0));
             row.push(Stmt::Barrier(Span::default()));
-            row.push(Stmt::Assign {
-                place: Place::Var("row".into(), Span::default()),
-                op: Some(BinOp::Add),
-                value: cast(builtin(Builtin::GridDim(Dim::X)), it),
-                span: Span::default(),
-            });
-            body.push(Stmt::While {
-                cond: bin(BinOp::Lt, var("row"), var("rows")),
-                body: ast::Block { stmts: row },
-                label: None,
-                span: Span::default(),
-            });
+            row.push(fuse::add_assign("row", cast(builtin(Builtin::GridDim(Dim::X)), it)));
+            body.push(fuse::while_(bin(BinOp::Lt, var("row"), var("rows")), row));
         }
     }
     let mut src = fuse::source("fused_reduce", params, body, callees);
