@@ -66,14 +66,46 @@ impl Node {
 #[derive(Clone, Debug, Default)]
 pub struct Graph<'a> {
     pub(crate) nodes: SmallVec<[Node; 24]>,
-    /// A `Vec`, not a `SmallVec`: a `SmallVec` would make `Graph<'a>` invariant in `'a`.
-    pub(crate) inputs: Vec<Arg<'a>>,
+    pub(crate) inputs: Inputs<'a>,
     /// The broadcast shape of the array operands (empty: scalars only).
     pub(crate) shape: SmallVec<[usize; 4]>,
     /// The device functions `Node::Call` refers to.
     pub(crate) callees: Vec<Callee>,
     /// The first error met while building (reported when the expression is evaluated).
     pub(crate) error: Option<String>,
+}
+
+/// The operands of an expression: the first inline, so an expression of one operand (every leaf)
+/// allocates nothing for it. (Not a `SmallVec`, which would make `Graph<'a>` invariant in `'a`.)
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Inputs<'a> {
+    first: Option<Arg<'a>>,
+    rest: Vec<Arg<'a>>,
+}
+
+impl<'a> Inputs<'a> {
+    pub(crate) fn len(&self) -> usize {
+        self.first.is_some() as usize + self.rest.len()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arg<'a>> + Clone {
+        self.first.iter().chain(self.rest.iter())
+    }
+
+    pub(crate) fn push(&mut self, a: Arg<'a>) {
+        match self.first {
+            None => self.first = Some(a),
+            Some(_) => self.rest.push(a),
+        }
+    }
+}
+
+impl<'s, 'a> IntoIterator for &'s Inputs<'a> {
+    type Item = &'s Arg<'a>;
+    type IntoIter = std::iter::Chain<std::option::Iter<'s, Arg<'a>>, std::slice::Iter<'s, Arg<'a>>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.iter().chain(self.rest.iter())
+    }
 }
 
 /// The most operands (arrays and scalars) one expression may have.
@@ -85,7 +117,7 @@ impl<'a> Graph<'a> {
             Arg::Array { ndim, shape, .. } => shape[..ndim as usize].iter().map(|&s| s as usize).collect(),
             Arg::Scalar { .. } => SmallVec::new(),
         };
-        let inputs = vec![arg];
+        let inputs = Inputs { first: Some(arg), rest: Vec::new() };
         let mut nodes = SmallVec::new();
         nodes.push(Node::Input(0));
         Graph { nodes, inputs, shape, callees: Vec::new(), error: None }
