@@ -19,6 +19,14 @@ fn five<'a, T: gpujit::runtime::expr::FloatElement>(x: &'a DeviceArray<T>, y: &'
     (-expr(x) * x * half).exp() * expr(y).sin() + (expr(x) * y).abs().sqrt()
 }
 
+#[gpu_kernel]
+fn saxpy(a: f32, x: &[f32], y: &[f32], z: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        z[i] = a * x[i] + y[i];
+    }
+}
+
 fn row(case: &str, value: f64, unit: &str, note: &str) {
     println!("{case:28} gpujit {value:10.2} {unit:10} {note}");
 }
@@ -82,19 +90,27 @@ fn main() -> gpujit::Result<()> {
     five(&x, &y, 0.5f32).eval_into(&mut z)?;
     expr(&x).sum().eval_into(&mut s1)?;
     let kernels = gpujit::fuse::cached_kernels();
-    let us = host_us(&dev, || five(&x, &y, 0.5f32).eval_into(&mut z).expect("loop"));
-    row("expr_loop_host_time", us, "us", "(5-op, eval_into, 1024 elements)");
+    let loop_rebuilt = host_us(&dev, || five(&x, &y, 0.5f32).eval_into(&mut z).expect("loop"));
+    row("expr_loop_host_time", loop_rebuilt, "us", "(5-op, eval_into, 1024 elements)");
     let built = five(&x, &y, 0.5f32);
-    let us = host_us(&dev, || built.eval_into(&mut z).expect("loop"));
-    row("expr_loop_host_time_built", us, "us", "(5-op built once, eval_into in the loop)");
+    let loop_built = host_us(&dev, || built.eval_into(&mut z).expect("loop"));
+    row("expr_loop_host_time_built", loop_built, "us", "(5-op built once, eval_into in the loop)");
     let us =
         host_us(&dev, || forall!(m, |i| z[i] = (-x[i] * x[i] * 0.5f32).exp() * y[i].sin() + (x[i] * y[i]).abs().sqrt()).expect("forall"));
+    let loop_forall = us;
     row("forall_loop_host_time", us, "us", "(5-op forall!, 1024 elements)");
     let us = host_us(&dev, || drop(five(&x, &y, 0.5f32).eval().expect("loop")));
     row("expr_loop_host_time_alloc", us, "us", "(5-op, eval() allocating its output)");
     let us = host_us(&dev, || expr(&x).sum().eval_into(&mut s1).expect("sum"));
     row("sum_loop_host_time", us, "us", "(sum of 1024, eval_into)");
     assert_eq!(gpujit::fuse::cached_kernels(), kernels, "the loops compiled nothing");
+    // The floor, in this process: a raw cuLaunchKernel of a saxpy kernel (3 arrays + 1 scalar).
+    launch!(saxpy[4, 256](2.0f32, &x, &y, &mut z))?;
+    let raw = support::raw_launch_us(&dev, &saxpy, (2.0f32, &x, &y, &mut z), m)?;
+    row("raw_cuLaunchKernel_host_time", raw, "us", "(the floor, same process)");
+    for (case, us) in [("5-op rebuilt", loop_rebuilt), ("5-op built once", loop_built), ("forall!", loop_forall)] {
+        println!("{:28} ratio to raw {:6.2}", case, us / raw);
+    }
     let t = Instant::now();
     let fresh = (expr(&x) * 3.0f32 - &y).tanh();
     fresh.eval_into(&mut z)?;

@@ -4,6 +4,7 @@
 
 use cudarc::driver::{result, sys};
 use gpujit::Device;
+use std::ffi::{c_void, CString};
 use std::time::Instant;
 
 pub fn median(mut v: Vec<f64>) -> f64 {
@@ -66,4 +67,37 @@ pub fn gpu_or_skip(bench: &str) -> Option<Device> {
             None
         }
     }
+}
+
+/// Host time of a raw `cuLaunchKernel` (µs a launch) of `kernel`'s PTX for `args`, which must be
+/// a saxpy-shaped signature `(f32, &[f32], &[f32], &mut [f32])`, on raw allocations of `m` floats.
+pub fn raw_launch_us<'a>(dev: &Device, kernel: &gpujit::Kernel, args: impl gpujit::KernelArgs<'a>, m: usize) -> gpujit::Result<f64> {
+    let target = dev.nvptx_target().expect("a CUDA device has a PTX target");
+    let ptx = kernel.ptx(&target, args)?;
+    let declared = ptx.ptx.matches(".param .").count();
+    assert_eq!(declared, 10, "the raw launch below passes 10 parameters; the kernel declares {declared}");
+    let image = CString::new(ptx.ptx).expect("PTX text");
+    let name = CString::new(ptx.entry).expect("name");
+    // SAFETY: the device's context is current on this thread (the caller's launches bound it); the
+    // module, function and allocations are used only below, with parameters matching the PTX
+    // signature (f32, then pointer, extent and stride for each array; the PTX is checked above
+    // to declare exactly that many), and all work is synchronized before the allocations are freed.
+    let us = unsafe {
+        let module = result::module::load_data(image.as_ptr() as *const c_void).expect("load");
+        let f = result::module::get_function(module, name).expect("function");
+        let bufs: Vec<sys::CUdeviceptr> = (0..3).map(|_| result::malloc_sync(m * 4).expect("malloc")).collect();
+        // The kernel ABI (codegen's lowering): a scalar's value; for each array its data pointer,
+        // its extent and its stride (1-D: one of each).
+        let mut slots: [u64; 10] = [2.0f32.to_bits() as u64, bufs[0], m as u64, 1, bufs[1], m as u64, 1, bufs[2], m as u64, 1];
+        let base = slots.as_mut_ptr();
+        let mut params: Vec<*mut c_void> = (0..slots.len()).map(|i| base.add(i) as *mut c_void).collect();
+        let us =
+            host_us(dev, || result::launch_kernel(f, (4, 1, 1), (256, 1, 1), 0, std::ptr::null_mut(), &mut params).expect("raw launch"));
+        for b in bufs {
+            result::free_sync(b).expect("free");
+        }
+        result::module::unload(module).expect("unload");
+        us
+    };
+    Ok(us)
 }
