@@ -68,7 +68,7 @@ pub use gpujit_runtime::cai;
 pub use gpujit_runtime::dlpack;
 /// The `ndarray` crate gpujit converts host arrays from and to.
 pub use gpujit_runtime::ndarray;
-pub use gpujit_runtime::{dot, expr, select, Expr, Fusion, IntoExpr, Reduction};
+pub use gpujit_runtime::{dot, expr, select, EvalAll, Expr, Fusion, IntoExpr, Reduction};
 /// Fused array expressions and reductions: operand classes, the cache, the source generator.
 pub use gpujit_runtime::{fuse, reduce};
 pub use gpujit_runtime::{
@@ -85,7 +85,7 @@ pub use gpujit_runtime as runtime;
 pub mod prelude {
     pub use crate::kernel_prelude::*;
     pub use crate::{
-        device_fn, dot, expr, forall, gpu_device, gpu_kernel, gpu_vectorize, launch, select, Device, DeviceArray, Expr, Fusion, IntoExpr,
+        device_fn, dot, expr, forall, gpu_device, gpu_kernel, gpu_vectorize, launch, select, Device, DeviceArray, EvalAll, Expr, Fusion, IntoExpr,
         LaunchConfig, Stream,
     };
     pub use half::{bf16, f16};

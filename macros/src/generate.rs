@@ -133,13 +133,7 @@ fn device_with(k: &Kernel, func: &syn::ItemFn, extra: TokenStream, attrs: TokenS
     let name = &k.name;
     let vis = &func.vis;
     let source = source(k, quote!(super::));
-    let mut host = func.clone();
-    syn::visit_mut::VisitMut::visit_block_mut(&mut TupleGrids, &mut host.block);
-    let prelude: syn::Stmt = syn::parse_quote!(
-        #[allow(unused_imports)]
-        use ::gpujit::kernel_prelude::*;
-    );
-    host.block.stmts.insert(0, prelude);
+    let host = host_function(func);
     quote! {
         #[allow(unstable_name_collisions)]
         #attrs
@@ -161,50 +155,8 @@ fn device_with(k: &Kernel, func: &syn::ItemFn, extra: TokenStream, attrs: TokenS
 
 /// `#[gpu_vectorize]`: the device function plus `map`, building an expression that calls it.
 pub fn vectorize(k: &Kernel, func: &syn::ItemFn) -> syn::Result<TokenStream> {
-    let Some(ret) = &k.ret else {
-        return Err(syn::Error::new(k.name.span(), "a #[gpu_vectorize] function returns its result: add `-> T`"));
-    };
-    let rust_ty = |t: &Ty| -> TokenStream {
-        match t {
-            Ty::Scalar(s) if s == "f16" || s == "bf16" => {
-                let i = format_ident!("{}", s);
-                quote!(::gpujit::prelude::#i)
-            }
-            Ty::Scalar(s) => {
-                let i = format_ident!("{}", s);
-                quote!(#i)
-            }
-            Ty::Generic(g) => {
-                let i = format_ident!("{}", k.generics[*g].0);
-                quote!(#i)
-            }
-        }
-    };
-    let mut args = Vec::new();
-    let mut operands = Vec::new();
-    for (n, p) in k.params.iter().enumerate() {
-        let ParamKind::Scalar(t) = &p.kind else {
-            return Err(syn::Error::new(p.span, "#[gpu_vectorize] functions take scalars; for arrays write a #[gpu_kernel]"));
-        };
-        let a = format_ident!("__gpujit_operand{}", n);
-        let t = rust_ty(t);
-        args.push(quote!(#a: impl ::gpujit::IntoExpr<'__gpujit, #t>));
-        operands.push(quote!(::gpujit::expr::<#t>(#a).into_graph()));
-    }
-    let generics = k.generics.iter().map(|(g, b)| {
-        let g = format_ident!("{}", g);
-        let bound = format_ident!(
-            "{}",
-            match b {
-                Bound::Float => "FloatElement",
-                Bound::Int => "IntElement",
-                Bound::Number => "NumElement",
-                Bound::Scalar => "Element",
-            }
-        );
-        quote!(#g: ::gpujit::runtime::expr::#bound)
-    });
-    let ret = rust_ty(ret);
+    let ret = map_return(k)?;
+    let (generics, args, operands) = map_signature(k)?;
     let name_str = k.name.to_string();
     let doc = format!("`{name_str}` applied elementwise: a lazy expression over arrays, views and scalars (broadcast).");
     let extra = quote! {
@@ -219,6 +171,83 @@ pub fn vectorize(k: &Kernel, func: &syn::ItemFn) -> syn::Result<TokenStream> {
     };
     // Used through `map` alone, the scalar function is not dead code.
     Ok(device_with(k, func, extra, quote!(#[allow(dead_code)])))
+}
+
+/// One output of a several-output `#[gpu_vectorize]` function, as a device function of its own.
+pub fn device_part(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
+    // A part may not use every local of the whole body.
+    device_with(k, func, TokenStream::new(), quote!(#[allow(dead_code, unused_variables)]))
+}
+
+/// The function for the host, as `#[gpu_device]` emits it.
+pub fn host_function(func: &syn::ItemFn) -> syn::ItemFn {
+    let mut host = func.clone();
+    syn::visit_mut::VisitMut::visit_block_mut(&mut TupleGrids, &mut host.block);
+    let prelude: syn::Stmt = syn::parse_quote!(
+        #[allow(unused_imports)]
+        use ::gpujit::kernel_prelude::*;
+    );
+    host.block.stmts.insert(0, prelude);
+    host
+}
+
+/// The Rust type of a vectorized function's result.
+pub fn map_return(k: &Kernel) -> syn::Result<TokenStream> {
+    match &k.ret {
+        Some(ret) => Ok(rust_ty(k, ret)),
+        None => Err(syn::Error::new(k.name.span(), "a #[gpu_vectorize] function returns its result: add `-> T`")),
+    }
+}
+
+fn rust_ty(k: &Kernel, t: &Ty) -> TokenStream {
+    match t {
+        Ty::Scalar(s) if s == "f16" || s == "bf16" => {
+            let i = format_ident!("{}", s);
+            quote!(::gpujit::prelude::#i)
+        }
+        Ty::Scalar(s) => {
+            let i = format_ident!("{}", s);
+            quote!(#i)
+        }
+        Ty::Generic(g) => {
+            let i = format_ident!("{}", k.generics[*g].0);
+            quote!(#i)
+        }
+    }
+}
+
+/// `map`'s generic parameters, its parameters (`__gpujit_operandN: impl IntoExpr<T>`) and the
+/// expressions turning each into an operand graph.
+pub fn map_signature(k: &Kernel) -> syn::Result<(Vec<TokenStream>, Vec<TokenStream>, Vec<TokenStream>)> {
+    let mut args = Vec::new();
+    let mut operands = Vec::new();
+    for (n, p) in k.params.iter().enumerate() {
+        let ParamKind::Scalar(t) = &p.kind else {
+            return Err(syn::Error::new(p.span, "#[gpu_vectorize] functions take scalars; for arrays write a #[gpu_kernel]"));
+        };
+        let a = format_ident!("__gpujit_operand{}", n);
+        let t = rust_ty(k, t);
+        args.push(quote!(#a: impl ::gpujit::IntoExpr<'__gpujit, #t>));
+        operands.push(quote!(::gpujit::expr::<#t>(#a).into_graph()));
+    }
+    let generics = k
+        .generics
+        .iter()
+        .map(|(g, b)| {
+            let g = format_ident!("{}", g);
+            let bound = format_ident!(
+                "{}",
+                match b {
+                    Bound::Float => "FloatElement",
+                    Bound::Int => "IntElement",
+                    Bound::Number => "NumElement",
+                    Bound::Scalar => "Element",
+                }
+            );
+            quote!(#g: ::gpujit::runtime::expr::#bound)
+        })
+        .collect();
+    Ok((generics, args, operands))
 }
 
 fn span(s: Span) -> TokenStream {

@@ -15,6 +15,7 @@ use proc_macro::TokenStream;
 
 mod forall;
 mod generate;
+mod outputs;
 mod parse;
 
 /// Turns a function over array indices into a GPU kernel. See the `gpujit` crate documentation for
@@ -61,8 +62,11 @@ pub fn gpu_device(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[gpu_device]` function), and `name::map(a, b, ...)` gives a lazy [`Expr`] applying it to
 /// arrays, views and scalars with NumPy broadcasting, fused with whatever surrounds it:
 /// `rel_diff::map(&x, &y).eval()?`, `(rel_diff::map(&x, 1.0) * 2.0).eval_into(&mut out)?`.
-/// Parameters are scalars; the function returns one. Operands have the declared types (a generic
-/// `T` is bound by the operands, as in a kernel); convert others with `.cast::<T>()`.
+/// Parameters are scalars; the function returns one, or a tuple of several (`-> (T, T)`, ending
+/// with `(a, b)`), when `map` gives a tuple of expressions that `.eval()` on the tuple (or a
+/// `Fusion`) computes in one kernel. Operands have the declared types (a generic `T` is bound by
+/// the operands, as in a kernel); there is no implicit promotion: convert others with
+/// `.cast::<T>()`, and scalars take the type of the parameter they are passed to.
 #[proc_macro_attribute]
 pub fn gpu_vectorize(attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = proc_macro2::TokenStream::from(attr);
@@ -73,6 +77,12 @@ pub fn gpu_vectorize(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(f) => f,
         Err(e) => return e.to_compile_error().into(),
     };
+    if let Some(outputs) = outputs::tuple_outputs(&func) {
+        return match outputs::expand(&func, &outputs) {
+            Ok(t) => t.into(),
+            Err(e) => e.to_compile_error().into(),
+        };
+    }
     match parse::kernel(&func, parse::Options::default(), true).and_then(|k| generate::vectorize(&k, &func)) {
         Ok(t) => t.into(),
         Err(e) => e.to_compile_error().into(),

@@ -317,6 +317,39 @@ impl<'a, T: Element> Expr<'a, T> {
     }
 }
 
+/// Several expressions evaluated by one kernel into new arrays of their common (broadcast) shape:
+/// `(&x + &y, &x - &y).eval()?`, and what a several-output `#[gpu_vectorize]` function's `map`
+/// gives. Operands the expressions share are read once.
+pub trait EvalAll {
+    /// A tuple of one array per expression.
+    type Arrays;
+    /// Evaluates every expression in one kernel (asynchronously on a GPU).
+    fn eval(&self) -> Result<Self::Arrays>;
+}
+
+macro_rules! eval_all {
+    ($($n:tt $t:ident),*) => {
+        impl<'a, $($t: Element),*> EvalAll for ($(Expr<'a, $t>,)*) {
+            type Arrays = ($(DeviceArray<$t>,)*);
+            fn eval(&self) -> Result<Self::Arrays> {
+                let mut all = Graph::default();
+                $( all.append(&self.$n.graph); )*
+                if let Some(e) = &all.error {
+                    return Err(Error::Expression(e.clone()));
+                }
+                let device = expr_device(&all)?;
+                let shape = if all.shape.is_empty() { vec![1] } else { all.shape.to_vec() };
+                let mut arrays = ($(DeviceArray::<$t>::uninit_shape(&device, &shape)?,)*);
+                Fusion::new()$(.output(&mut arrays.$n, self.$n.clone()))*.run()?;
+                Ok(arrays)
+            }
+        }
+    };
+}
+eval_all!(0 A, 1 B);
+eval_all!(0 A, 1 B, 2 C);
+eval_all!(0 A, 1 B, 2 C, 3 D);
+
 /// The device an expression runs on: that of its first array (or the current device).
 pub(crate) fn expr_device(g: &Graph<'_>) -> Result<Device> {
     for a in &g.inputs {

@@ -25,7 +25,7 @@ pub use device::{Device, DeviceId, Stream};
 pub use error::{Error, Result};
 pub use expr::{expr, select, Expr, IntoExpr};
 pub use external::ExternalArray;
-pub use fuse::Fusion;
+pub use fuse::{EvalAll, Fusion};
 pub use kernel::Kernel;
 pub use launch::{Arg, Dims, IntoDims, KernelArg, KernelArgs, LaunchConfig};
 /// The `ndarray` version gpujit's conversions take.

@@ -465,6 +465,67 @@ pub fn vectorized_functions(h: &Harness) {
     }
 }
 
+/// Two outputs with an early return, a branch in the tail, and different output types.
+#[gpu_vectorize]
+fn split_mag(v: f64, limit: f64) -> (f64, i32) {
+    if v != v {
+        return (0.0, -1);
+    }
+    let m = v.abs();
+    if m > limit {
+        (limit, 1)
+    } else {
+        (m, 0)
+    }
+}
+
+/// Three outputs of a generic type.
+#[gpu_vectorize]
+fn moments<T: Float>(a: T, b: T) -> (T, T, T) {
+    let s = a + b;
+    (s, s * s, (a - b).abs())
+}
+
+/// Several outputs from one `#[gpu_vectorize]` function, evaluated in one kernel, against the
+/// function called on the host.
+pub fn vectorized_outputs(h: &Harness) {
+    let _serial = serial();
+    for n in SIZES {
+        let mut v: Vec<f64> = h.vec(n, |h| h.f64_in(-4.0, 4.0));
+        if n > 3 {
+            v[3] = f64::NAN;
+        }
+        let dv = h.arr(&v);
+        let before = gpujit::fuse::cached_kernels();
+        let (mag, flag) = split_mag::map(&dv, 2.5).eval().unwrap();
+        let want: Vec<(f64, i32)> = v.iter().map(|x| split_mag(*x, 2.5)).collect();
+        assert_eq!(mag.to_vec().unwrap(), want.iter().map(|w| w.0).collect::<Vec<_>>(), "split_mag.0, n = {n}");
+        assert_eq!(flag.to_vec().unwrap(), want.iter().map(|w| w.1).collect::<Vec<_>>(), "split_mag.1, n = {n}");
+        // Another limit is a parameter, not a new kernel; both outputs came from one.
+        let (mag, _) = split_mag::map(&dv, 1.0).eval().unwrap();
+        assert_eq!(mag.to_vec().unwrap(), v.iter().map(|x| split_mag(*x, 1.0).0).collect::<Vec<_>>());
+        assert!(gpujit::fuse::cached_kernels() <= before + 1, "one kernel for both outputs");
+
+        // Broadcast (a row against a matrix), a generic type, into given outputs through a Fusion.
+        let cols = 5;
+        let rows = n.div_ceil(cols);
+        let m: Vec<f32> = h.vec(rows * cols, |h| h.f64_in(-3.0, 3.0) as f32);
+        let row: Vec<f32> = h.vec(cols, |h| h.f64_in(-3.0, 3.0) as f32);
+        let dm = DeviceArray::from_shape(&h.dev, &[rows, cols], &m).unwrap();
+        let drow = h.arr(&row);
+        let (s, sq, d) = moments::map(&dm, &drow);
+        let mut out_s = DeviceArray::<f32>::zeros_shape(&h.dev, &[rows, cols]).unwrap();
+        let mut out_d = DeviceArray::<f32>::zeros_shape(&h.dev, &[rows, cols]).unwrap();
+        Fusion::new().output(&mut out_s, s).output(&mut out_d, d * 2.0).run().unwrap();
+        let want: Vec<(f32, f32, f32)> = (0..rows * cols).map(|f| moments(m[f], row[f % cols])).collect();
+        assert_eq!(out_s.to_vec().unwrap(), want.iter().map(|w| w.0).collect::<Vec<_>>());
+        assert_eq!(out_d.to_vec().unwrap(), want.iter().map(|w| w.2 * 2.0).collect::<Vec<_>>());
+        let total = sq.sum().value().unwrap();
+        let want_total: f32 = want.iter().map(|w| w.1).sum();
+        assert!((total - want_total).abs() <= 1e-4 * (1.0 + want_total.abs()), "sum of squares {total} vs {want_total}");
+    }
+}
+
 #[gpu_device]
 fn square(v: f32) -> f32 {
     v * v

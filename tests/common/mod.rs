@@ -64,6 +64,7 @@ macro_rules! for_each_case {
             reductions,
             user_reductions,
             vectorized_functions,
+            vectorized_outputs,
             forall_closures,
         );
     };
