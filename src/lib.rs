@@ -85,8 +85,8 @@ pub use gpujit_runtime as runtime;
 pub mod prelude {
     pub use crate::kernel_prelude::*;
     pub use crate::{
-        device_fn, dot, expr, forall, gpu_device, gpu_kernel, gpu_vectorize, launch, select, Device, DeviceArray, EvalAll, Expr, Fusion, IntoExpr,
-        LaunchConfig, Stream,
+        device_fn, dot, expr, forall, gpu_device, gpu_kernel, gpu_vectorize, launch, select, Device, DeviceArray, EvalAll, Expr, Fusion,
+        IntoExpr, LaunchConfig, Stream,
     };
     pub use half::{bf16, f16};
 }

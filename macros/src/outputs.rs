@@ -100,7 +100,9 @@ impl Pick {
     fn element(&mut self, e: &syn::Expr) -> syn::Result<syn::Expr> {
         match e {
             syn::Expr::Tuple(t) if t.elems.len() == self.n => Ok(t.elems[self.k].clone()),
-            syn::Expr::Tuple(t) => Err(syn::Error::new(t.span(), format!("this tuple has {} values; the function returns {}", t.elems.len(), self.n))),
+            syn::Expr::Tuple(t) => {
+                Err(syn::Error::new(t.span(), format!("this tuple has {} values; the function returns {}", t.elems.len(), self.n)))
+            }
             syn::Expr::Paren(p) => self.element(&p.expr),
             syn::Expr::If(i) => {
                 let mut i = i.clone();

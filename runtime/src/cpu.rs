@@ -104,11 +104,24 @@ pub(crate) unsafe fn launch(
         Ok(record)
     };
     let together = code.uses_grid_sync();
-    let records: Vec<Result<Record, CpuError>> = if together || n <= 1 || blocks < 2 || blocks * threads_per_block < INLINE_THREADS {
-        vec![run(0, blocks)]
+    let mut first_oob = None;
+    let mut note = |r: Record| {
+        if r[0] != 0 && first_oob.is_none() {
+            first_oob = Some(OobRecord {
+                // The array number in the low half, the axis in the high half.
+                array: (r[1] as u32 & 0xffff) | (((r[1] >> 32) as u32) << 16),
+                index: r[2],
+                thread: [r[3] as u32, r[4] as u32, r[5] as u32],
+                block: [r[6] as u32, r[7] as u32, r[8] as u32],
+            });
+        }
+    };
+    if together || n <= 1 || blocks < 2 || blocks * threads_per_block < INLINE_THREADS {
+        // On the calling thread, allocating nothing (unless the kernel has shared memory).
+        note(run(0, blocks)?);
     } else {
         let chunk = blocks.div_ceil(n);
-        std::thread::scope(|s| {
+        let records: Vec<Result<Record, CpuError>> = std::thread::scope(|s| {
             let handles: Vec<_> = (1..n)
                 .map(|w| (w * chunk, ((w + 1) * chunk).min(blocks)))
                 .filter(|(a, b)| a < b)
@@ -119,19 +132,9 @@ pub(crate) unsafe fn launch(
             // join error would be a bug and is reported as a missing record.
             out.extend(handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(CpuError::Stack("a worker thread panicked".into())))));
             out
-        })
-    };
-    let mut first_oob = None;
-    for r in records {
-        let r = r?;
-        if r[0] != 0 && first_oob.is_none() {
-            first_oob = Some(OobRecord {
-                // The array number in the low half, the axis in the high half.
-                array: (r[1] as u32 & 0xffff) | (((r[1] >> 32) as u32) << 16),
-                index: r[2],
-                thread: [r[3] as u32, r[4] as u32, r[5] as u32],
-                block: [r[6] as u32, r[7] as u32, r[8] as u32],
-            });
+        });
+        for r in records {
+            note(r?);
         }
     }
     Ok(first_oob)

@@ -75,36 +75,54 @@ pub struct Graph<'a> {
     pub(crate) error: Option<String>,
 }
 
-/// The operands of an expression: the first inline, so an expression of one operand (every leaf)
-/// allocates nothing for it. (Not a `SmallVec`, which would make `Graph<'a>` invariant in `'a`.)
-#[derive(Clone, Debug, Default)]
+/// The operands of an expression: the first three inline, so building a typical expression
+/// allocates nothing. (Not a `SmallVec`, which would make `Graph<'a>` invariant in `'a`; an array
+/// is covariant.)
+#[derive(Clone, Debug)]
 pub(crate) struct Inputs<'a> {
-    first: Option<Arg<'a>>,
+    inline: [Arg<'a>; INLINE_INPUTS],
+    len: u8,
     rest: Vec<Arg<'a>>,
+}
+
+const INLINE_INPUTS: usize = 3;
+
+impl Default for Inputs<'_> {
+    fn default() -> Self {
+        Inputs { inline: [Arg::NONE; INLINE_INPUTS], len: 0, rest: Vec::new() }
+    }
 }
 
 impl<'a> Inputs<'a> {
     pub(crate) fn len(&self) -> usize {
-        self.first.is_some() as usize + self.rest.len()
+        self.len as usize + self.rest.len()
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arg<'a>> + Clone {
-        self.first.iter().chain(self.rest.iter())
+    pub(crate) fn iter(&self) -> std::iter::Chain<std::slice::Iter<'_, Arg<'a>>, std::slice::Iter<'_, Arg<'a>>> {
+        self.inline[..self.len as usize].iter().chain(self.rest.iter())
     }
 
     pub(crate) fn push(&mut self, a: Arg<'a>) {
-        match self.first {
-            None => self.first = Some(a),
-            Some(_) => self.rest.push(a),
+        if (self.len as usize) < INLINE_INPUTS {
+            self.inline[self.len as usize] = a;
+            self.len += 1;
+        } else {
+            self.rest.push(a);
         }
+    }
+
+    fn one(a: Arg<'a>) -> Inputs<'a> {
+        let mut inputs = Inputs::default();
+        inputs.push(a);
+        inputs
     }
 }
 
 impl<'s, 'a> IntoIterator for &'s Inputs<'a> {
     type Item = &'s Arg<'a>;
-    type IntoIter = std::iter::Chain<std::option::Iter<'s, Arg<'a>>, std::slice::Iter<'s, Arg<'a>>>;
+    type IntoIter = std::iter::Chain<std::slice::Iter<'s, Arg<'a>>, std::slice::Iter<'s, Arg<'a>>>;
     fn into_iter(self) -> Self::IntoIter {
-        self.first.iter().chain(self.rest.iter())
+        self.iter()
     }
 }
 
@@ -117,7 +135,7 @@ impl<'a> Graph<'a> {
             Arg::Array { ndim, shape, .. } => shape[..ndim as usize].iter().map(|&s| s as usize).collect(),
             Arg::Scalar { .. } => SmallVec::new(),
         };
-        let inputs = Inputs { first: Some(arg), rest: Vec::new() };
+        let inputs = Inputs::one(arg);
         let mut nodes = SmallVec::new();
         nodes.push(Node::Input(0));
         Graph { nodes, inputs, shape, callees: Vec::new(), error: None }

@@ -136,6 +136,13 @@ impl<'s, G: IntoDims, B: IntoDims> From<(G, B)> for LaunchConfig<'s> {
     }
 }
 
+/// `launch!(k[config](..))` with a whole `LaunchConfig`.
+impl<'s> From<(LaunchConfig<'s>,)> for LaunchConfig<'s> {
+    fn from((c,): (LaunchConfig<'s>,)) -> LaunchConfig<'s> {
+        c
+    }
+}
+
 impl<'s, G: IntoDims, B: IntoDims> From<(G, B, &'s Stream)> for LaunchConfig<'s> {
     fn from((g, b, s): (G, B, &'s Stream)) -> LaunchConfig<'s> {
         LaunchConfig::new(g, b).stream(s)
@@ -213,7 +220,7 @@ impl<'a, T: Element> KernelArg<'a> for T {
 impl<'a, T: Element> KernelArg<'a> for &'a DeviceArray<T> {
     #[inline]
     fn into_arg(self) -> Arg<'a> {
-        array_arg(self, self.address(), &Layout::contiguous(&self.shape), false)
+        whole_array_arg(self, self.address(), false)
     }
 }
 
@@ -221,8 +228,23 @@ impl<'a, T: Element> KernelArg<'a> for &'a mut DeviceArray<T> {
     #[inline]
     fn into_arg(self) -> Arg<'a> {
         let ptr = self.address_mut();
-        array_arg(self, ptr, &Layout::contiguous(&self.shape), true)
+        whole_array_arg(self, ptr, true)
     }
+}
+
+/// A whole array, row-major: the launch path's common case, built without allocating.
+#[inline]
+fn whole_array_arg<T: Element>(array: &DeviceArray<T>, ptr: u64, writable: bool) -> Arg<'_> {
+    let n = array.shape.len().min(MAX_DIMS);
+    let mut shape = [0u64; MAX_DIMS];
+    let mut strides = [0i64; MAX_DIMS];
+    let mut stride = 1i64;
+    for d in (0..n).rev() {
+        shape[d] = array.shape[d] as u64;
+        strides[d] = stride;
+        stride = stride.wrapping_mul(array.shape[d].max(1) as i64);
+    }
+    Arg::Array { elem: T::TYPE, ptr, ndim: n as u8, shape, strides, writable, device: &array.device, wait: None, any_device: false }
 }
 
 // Through one more reference, for code that takes `&x` of an `x` that is already a reference

@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 
 /// Expression tests take this lock, so `expr_cache` sees only its own kernels in the
 /// process-wide cache.
-fn serial() -> MutexGuard<'static, ()> {
+pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }

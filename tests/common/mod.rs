@@ -66,6 +66,8 @@ macro_rules! for_each_case {
             vectorized_functions,
             vectorized_outputs,
             forall_closures,
+            launch_allocates_nothing,
+            concurrent_launches,
         );
     };
 }
@@ -80,7 +82,12 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 mod fused;
+mod runtime;
 pub use fused::*;
+pub use runtime::*;
+
+#[global_allocator]
+static ALLOCATOR: runtime::CountingAllocator = runtime::CountingAllocator;
 
 /// Sizes every elementwise case runs: empty, tiny, around and off block multiples.
 pub const SIZES: [usize; 6] = [0, 1, 127, 129, 1000, 4099];
