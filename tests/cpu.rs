@@ -220,3 +220,15 @@ fn ndarray_interop() {
     let e = launch!(scale_2d[(5, 5), (1, 1)](&input, 2.0f64, &mut gpujit::ExternalArray::from_ndarray(&a).unwrap())).unwrap_err();
     assert!(matches!(e, gpujit::Error::ReadOnly { .. }), "{e}");
 }
+
+/// `GPUJIT_LOG=compile` reports each compile with its time (a child process, so the setting is
+/// read fresh).
+#[test]
+fn compile_log() {
+    let (_, stderr) = common::run_first_launch_child(&[("GPUJIT_LOG", "compile"), ("GPUJIT_DEVICE", "cpu")]);
+    assert!(stderr.contains("gpujit: compiled `probe(a: f32, x: &[f32], out: &mut [f32])` for the CPU backend in "), "{stderr}");
+    // The expression's generated kernel too.
+    assert!(stderr.matches("gpujit: compiled `").count() >= 2, "{stderr}");
+    let (_, quiet) = common::run_first_launch_child(&[("GPUJIT_DEVICE", "cpu")]);
+    assert!(!quiet.contains("gpujit: compiled"), "{quiet}");
+}

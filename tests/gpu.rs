@@ -55,27 +55,6 @@ fn launch_on_a_stream() {
     assert_eq!(b.to_vec().unwrap(), x.iter().map(|v| 4.0 * v).collect::<Vec<_>>());
 }
 
-/// Launches from many host threads at once stay correct.
-#[test]
-fn concurrent_launches() {
-    let Some(h) = Harness::gpu() else { return };
-    let dev = h.dev.clone();
-    std::thread::scope(|s| {
-        for t in 0..8 {
-            let dev = dev.clone();
-            s.spawn(move || {
-                let x: Vec<f32> = (0..1000).map(|i| (i * t) as f32).collect();
-                let dx = DeviceArray::from_slice(&dev, &x).unwrap();
-                let mut out = DeviceArray::<f32>::zeros(&dev, 1000).unwrap();
-                for _ in 0..20 {
-                    launch!(twice[4, 256](&dx, &mut out)).unwrap();
-                }
-                assert_eq!(out.to_vec().unwrap(), x.iter().map(|v| 2.0 * v).collect::<Vec<_>>());
-            });
-        }
-    });
-}
-
 #[gpu_kernel]
 fn double_into(x: &[f32], out: &mut [f32]) {
     let i = grid(1);
@@ -102,4 +81,51 @@ fn cudarc_slices() {
     }
     let got = stream.clone_dtoh(&out).unwrap();
     assert_eq!(got, host.iter().map(|v| 2.0 * v).collect::<Vec<_>>());
+}
+
+/// The disk cache across processes (children running the `first_launch` case): the first
+/// compiles and stores, the second loads everything from the cache, damaged entries are rebuilt,
+/// and `GPUJIT_CACHE=off` compiles without touching the directory.
+#[test]
+fn disk_cache_across_processes() {
+    let Some(_h) = Harness::gpu() else { return };
+    let dir = std::env::temp_dir().join(format!("gpujit-cache-gpu-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_string_lossy().to_string();
+    let env = [("GPUJIT_LOG", "compile"), ("GPUJIT_CACHE_DIR", d.as_str())];
+    let entries = || {
+        std::fs::read_dir(&dir)
+            .map(|r| r.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "gjk")).count())
+            .unwrap_or(0)
+    };
+
+    let (out1, err1) = common::run_first_launch_child(&env);
+    assert!(err1.contains("gpujit: compiled `probe(") && !err1.contains("disk cache"), "{err1}");
+    let stored = entries();
+    assert!(stored >= 2, "the kernel and the expression are stored: {stored} entries\n{err1}");
+
+    let (out2, err2) = common::run_first_launch_child(&env);
+    assert!(!err2.contains("gpujit: compiled"), "a warm process compiles nothing:\n{err2}");
+    assert!(err2.matches("loaded from the disk cache").count() >= 2, "{err2}");
+    assert_eq!(entries(), stored);
+    eprintln!("cold child: {}", out1.lines().find(|l| l.contains("ready in")).unwrap_or(""));
+    eprintln!("warm child: {}", out2.lines().find(|l| l.contains("ready in")).unwrap_or(""));
+
+    // Truncate every entry: detected, removed and rebuilt.
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() / 3]).unwrap();
+    }
+    let (_, err3) = common::run_first_launch_child(&env);
+    assert!(err3.contains("removing damaged cache entry") && err3.contains("gpujit: compiled `probe("), "{err3}");
+    assert_eq!(entries(), stored);
+    let (_, err4) = common::run_first_launch_child(&env);
+    assert!(!err4.contains("gpujit: compiled"), "{err4}");
+
+    // Off: compiles, stores nothing.
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (_, err5) = common::run_first_launch_child(&[("GPUJIT_LOG", "compile"), ("GPUJIT_CACHE_DIR", d.as_str()), ("GPUJIT_CACHE", "off")]);
+    assert!(err5.contains("gpujit: compiled `probe(") && !err5.contains("disk cache"), "{err5}");
+    assert!(!dir.exists(), "GPUJIT_CACHE=off wrote to the directory");
 }

@@ -22,4 +22,8 @@ pub mod types;
 pub mod verify;
 
 pub use error::CompileError;
+
+/// gpujit's version and a fingerprint of this compiler's sources: code it generated is reused
+/// (the runtime's disk cache) only by the same compiler.
+pub const COMPILER_ID: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("GPUJIT_CODEGEN_FINGERPRINT"));
 pub use types::ScalarType;

@@ -118,12 +118,20 @@ pub fn ptxas_check(ptxas: &Path, ptx: &str, arch: u32) -> Result<PtxasReport, St
     if !out.status.success() {
         return Err(log);
     }
-    let num_before =
-        |key: &str| -> u32 { log.find(key).and_then(|i| log[..i].split_whitespace().last()).and_then(|w| w.parse().ok()).unwrap_or(0) };
-    Ok(PtxasReport {
-        registers: num_before(" registers"),
-        spill_stores: num_before(" bytes spill stores"),
-        spill_loads: num_before(" bytes spill loads"),
-        log,
-    })
+    Ok(PtxasReport::parse(log))
+}
+
+impl PtxasReport {
+    /// Reads registers and spills from a `ptxas -v` log, or the CUDA driver JIT's information log
+    /// (the same text); what the log does not mention is 0.
+    pub fn parse(log: String) -> PtxasReport {
+        let num_before =
+            |key: &str| -> u32 { log.find(key).and_then(|i| log[..i].split_whitespace().last()).and_then(|w| w.parse().ok()).unwrap_or(0) };
+        PtxasReport {
+            registers: num_before(" registers"),
+            spill_stores: num_before(" bytes spill stores"),
+            spill_loads: num_before(" bytes spill loads"),
+            log,
+        }
+    }
 }

@@ -183,11 +183,71 @@ impl CudaDevice {
         result::ctx::synchronize().map_err(|e| Error::driver("cuCtxSynchronize", e))
     }
 
-    /// Loads a PTX module and looks up its kernel.
-    pub(crate) fn load(self: &Arc<Self>, ptx: &str, entry: &str) -> Result<CudaFunction> {
+    /// JIT-compiles PTX to a cubin for this device (`cuLink*`): the cubin, and the JIT's
+    /// information log (registers, spills). A PTX the driver rejects gives its error log.
+    pub(crate) fn link_ptx(&self, ptx: &str) -> Result<(Vec<u8>, String)> {
+        use sys::CUjit_option as O;
         self.bind()?;
-        let image = CString::new(ptx).map_err(|_| Error::Driver { call: "cuModuleLoadData", message: "PTX contains a NUL byte".into() })?;
-        // SAFETY: image is a NUL-terminated PTX text that outlives the call; the context is current.
+        let mut image = Vec::with_capacity(ptx.len() + 1);
+        image.extend_from_slice(ptx.as_bytes());
+        image.push(0);
+        const LOG: usize = 16 * 1024;
+        let mut info = vec![0u8; LOG];
+        let mut error = vec![0u8; LOG];
+        let mut options = [
+            O::CU_JIT_INFO_LOG_BUFFER,
+            O::CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES,
+            O::CU_JIT_ERROR_LOG_BUFFER,
+            O::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+            O::CU_JIT_LOG_VERBOSE,
+        ];
+        // Values travel as pointer-sized words: buffers as pointers, numbers as integers.
+        let mut values =
+            [info.as_mut_ptr() as *mut c_void, LOG as *mut c_void, error.as_mut_ptr() as *mut c_void, LOG as *mut c_void, 1 as *mut c_void];
+        let text = |b: &[u8]| String::from_utf8_lossy(&b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]).trim().to_string();
+        let mut state: sys::CUlinkState = std::ptr::null_mut();
+        // SAFETY: options and values have the same length and live through the link (the log
+        // buffers until cuLinkDestroy); the context is current.
+        unsafe { sys::cuLinkCreate_v2(options.len() as u32, options.as_mut_ptr(), values.as_mut_ptr(), &mut state) }
+            .result()
+            .map_err(|e| Error::driver("cuLinkCreate", e))?;
+        let name = c"kernel.ptx";
+        // SAFETY: image is NUL-terminated PTX of the given size; state is a live link state.
+        let added = unsafe {
+            sys::cuLinkAddData_v2(
+                state,
+                sys::CUjitInputType::CU_JIT_INPUT_PTX,
+                image.as_mut_ptr() as *mut c_void,
+                image.len(),
+                name.as_ptr(),
+                0,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        }
+        .result();
+        let mut cubin: *mut c_void = std::ptr::null_mut();
+        let mut size = 0usize;
+        // SAFETY: state is live; the cubin it returns belongs to the state until cuLinkDestroy,
+        // so it is copied out first.
+        let linked = added.and_then(|_| unsafe { sys::cuLinkComplete(state, &mut cubin, &mut size) }.result());
+        let out = linked.map(|_| {
+            // SAFETY: cuLinkComplete succeeded: cubin points to size bytes owned by the state.
+            unsafe { std::slice::from_raw_parts(cubin as *const u8, size) }.to_vec()
+        });
+        // SAFETY: state was created above and is destroyed once; nothing refers to it afterwards.
+        let _ = unsafe { sys::cuLinkDestroy(state) };
+        match out {
+            Ok(cubin) => Ok((cubin, text(&info))),
+            Err(e) => Err(Error::Driver { call: "cuLinkAddData (PTX JIT)", message: format!("{e}: {}", text(&error)) }),
+        }
+    }
+
+    /// Loads a module image (a cubin, or NUL-terminated PTX) and looks up its kernel.
+    pub(crate) fn load_image(self: &Arc<Self>, image: &[u8], entry: &str) -> Result<CudaFunction> {
+        self.bind()?;
+        // SAFETY: image is a whole cubin or NUL-terminated PTX that outlives the call (the driver
+        // copies it); the context is current.
         let module =
             unsafe { result::module::load_data(image.as_ptr() as *const c_void) }.map_err(|e| Error::driver("cuModuleLoadData", e))?;
         let name = CString::new(entry)
@@ -233,6 +293,15 @@ unsafe impl Send for CudaFunction {}
 unsafe impl Sync for CudaFunction {}
 
 impl CudaFunction {
+    /// A function attribute (`cuFuncGetAttribute`).
+    pub(crate) fn attribute(&self, a: sys::CUfunction_attribute) -> Result<i32> {
+        self.device.bind()?;
+        let mut v = 0i32;
+        // SAFETY: the function belongs to the current context; v is a live i32.
+        unsafe { sys::cuFuncGetAttribute(&mut v, a, self.function) }.result().map_err(|e| Error::driver("cuFuncGetAttribute", e))?;
+        Ok(v)
+    }
+
     /// How many blocks of `block_threads` threads (and `shared` bytes of dynamic shared memory)
     /// can be resident at once: the largest grid of a cooperative launch.
     pub(crate) fn max_resident_blocks(&self, block_threads: u32, shared: u32) -> Result<u64> {

@@ -2,11 +2,13 @@
 //! argument types and cached for the life of the process (Numba's lazy dispatch).
 
 use crate::cpu;
-use crate::cuda::CudaFunction;
+use crate::cuda::{CudaDevice, CudaFunction};
 use crate::device::{Device, DeviceId, DeviceInner};
+use crate::disk_cache::{CacheEntry, DiskCache};
 use crate::dump;
 use crate::error::{Error, Result};
 use crate::launch::{Arg, KernelArgs, LaunchConfig, MAX_ARGS};
+use crate::log;
 use gpujit_codegen::ast::KernelSource;
 use gpujit_codegen::host::{compile_host, HostCode};
 use gpujit_codegen::ir;
@@ -20,12 +22,36 @@ const SLOTS: usize = (1 + 2 * MAX_DIMS) * MAX_ARGS;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+/// What identifies a GPU specialization's machine code: the compiler, the whole specialized IR
+/// (its options included), the target and the driver that JIT-compiles the PTX.
+fn cache_key(ir: &ir::Kernel, d: &CudaDevice) -> String {
+    format!(
+        "gpujit {} | sm_{} PTX {} | compute capability {}.{} | driver {}\n{ir:?}",
+        gpujit_codegen::COMPILER_ID,
+        d.target.arch,
+        d.target.ptx_version,
+        d.compute_capability.0,
+        d.compute_capability.1,
+        d.driver_version
+    )
+}
 
 enum Compiled {
     Host(HostCode),
-    /// The loaded kernel, the names and static lengths of its arrays (for bounds checks), and
-    /// whether it needs a cooperative launch (`grid_sync()`).
-    Cuda(CudaFunction, ArrayTable, bool),
+    Cuda(CudaKernel),
+}
+
+/// A specialization loaded on a GPU.
+struct CudaKernel {
+    function: CudaFunction,
+    /// The names and static lengths of its arrays (for bounds-check errors).
+    table: ArrayTable,
+    /// Whether it needs a cooperative launch (`grid_sync()`).
+    cooperative: bool,
+    /// The driver JIT's information log (registers, spills).
+    jit_info: String,
 }
 
 struct ArrayTable {
@@ -37,6 +63,26 @@ struct ArrayTable {
 fn boundscheck_everywhere() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var("GPUJIT_BOUNDSCHECK").is_ok_and(|v| v == "1"))
+}
+
+/// What one GPU specialization uses, from the driver ([`Kernel::resources`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelResources {
+    /// Registers a thread.
+    pub registers: u32,
+    /// Local memory a thread, in bytes: spilled registers and local arrays.
+    pub local_bytes: u32,
+    /// Static shared memory a block, in bytes.
+    pub shared_bytes: u32,
+    /// Constant memory, in bytes.
+    pub const_bytes: u32,
+    /// The largest block this kernel can be launched with on the device.
+    pub max_threads_per_block: u32,
+    /// Bytes of register spill stores and loads a thread, from the JIT's log.
+    pub spill_stores: u32,
+    pub spill_loads: u32,
+    /// The driver JIT's information log.
+    pub jit_log: String,
 }
 
 /// A kernel: what `#[gpu_kernel]` produces. Launch it with [`Kernel::launch`] or `launch!`.
@@ -158,7 +204,7 @@ impl Kernel {
                     Err(cpu::CpuError::TooLarge(message)) => Err(Error::LaunchConfig { kernel: self.source.name.clone(), message }),
                 }
             }
-            Compiled::Cuda(f, table, cooperative) => {
+            Compiled::Cuda(CudaKernel { function: f, table, cooperative, .. }) => {
                 let mut params = [std::ptr::null_mut::<c_void>(); SLOTS];
                 let base = slots.as_mut_ptr();
                 for (i, p) in params.iter_mut().enumerate().take(k) {
@@ -302,6 +348,7 @@ impl Kernel {
     }
 
     fn compile(&self, device: &Device, key: &SpecKey) -> Result<Compiled> {
+        let started = Instant::now();
         let mut ir = specialize(&self.source, key)?;
         if boundscheck_everywhere() {
             ir.options.boundscheck = true;
@@ -316,23 +363,58 @@ impl Kernel {
                 if let Some(ll) = code.llvm_ir() {
                     dump::write(&ir, ".host.ll", ll);
                 }
+                log::compile(format_args!(
+                    "compiled `{}{}` for the CPU backend in {:.2} ms",
+                    ir.name,
+                    ir.signature(),
+                    log::ms_since(started)
+                ));
                 Ok(Compiled::Host(code))
             }
-            DeviceInner::Cuda(d) => {
-                let out = compile_ptx(&ir, &d.target, dumping)?;
-                if let Some(ll) = &out.llvm_ir {
-                    dump::write(&ir, ".ll", ll);
+            DeviceInner::Cuda(d) => self.compile_cuda(d, &ir, dumping, started),
+        }
+    }
+
+    /// IR → PTX (LLVM) → cubin (the driver's JIT) → loaded module, or the cubin from the disk
+    /// cache when an earlier process (or this one) compiled the same specialization.
+    fn compile_cuda(&self, d: &Arc<CudaDevice>, ir: &ir::Kernel, dumping: bool, started: Instant) -> Result<Compiled> {
+        let table = ArrayTable { names: gpujit_codegen::lower::array_table(ir), static_lens: gpujit_codegen::lower::array_static_lens(ir) };
+        let cooperative = ir.uses_grid_sync();
+        let label = || format!("`{}{}` for sm_{}", ir.name, ir.signature(), d.target.arch);
+        let cache = DiskCache::global();
+        let key = cache.map(|_| cache_key(ir, d));
+        if let (Some(cache), Some(key)) = (cache, &key) {
+            if let Some(entry) = cache.load(key) {
+                // A cubin the driver refuses (a damaged file with a valid checksum is unlikely,
+                // but possible) is rebuilt below.
+                if let Ok(function) = d.load_image(&entry.cubin, &ir.name) {
+                    log::compile(format_args!("{}: loaded from the disk cache in {:.2} ms", label(), log::ms_since(started)));
+                    return Ok(Compiled::Cuda(CudaKernel { function, table, cooperative, jit_info: entry.info }));
                 }
-                if dumping {
-                    dump::write(&ir, ".ptx", &out.ptx);
-                }
-                let table = ArrayTable {
-                    names: gpujit_codegen::lower::array_table(&ir),
-                    static_lens: gpujit_codegen::lower::array_static_lens(&ir),
-                };
-                Ok(Compiled::Cuda(d.load(&out.ptx, &out.entry)?, table, ir.uses_grid_sync()))
             }
         }
+        let t = Instant::now();
+        let out = compile_ptx(ir, &d.target, dumping)?;
+        let llvm_ms = log::ms_since(t);
+        if let Some(ll) = &out.llvm_ir {
+            dump::write(ir, ".ll", ll);
+        }
+        if dumping {
+            dump::write(ir, ".ptx", &out.ptx);
+        }
+        let t = Instant::now();
+        let (cubin, jit_info) = d.link_ptx(&out.ptx)?;
+        let jit_ms = log::ms_since(t);
+        let function = d.load_image(&cubin, &out.entry)?;
+        if let (Some(cache), Some(key)) = (cache, &key) {
+            cache.store(key, &CacheEntry { cubin, ptx: out.ptx, info: jit_info.clone() });
+        }
+        log::compile(format_args!(
+            "compiled {}: IR -> PTX {llvm_ms:.2} ms (LLVM), PTX -> cubin {jit_ms:.2} ms (driver JIT), {:.2} ms in all",
+            label(),
+            log::ms_since(started)
+        ));
+        Ok(Compiled::Cuda(CudaKernel { function, table, cooperative, jit_info }))
     }
 
     /// The specialized IR for `args` (only their types matter; nothing runs).
@@ -348,6 +430,38 @@ impl Kernel {
     pub fn ptx<'a>(&self, target: &NvptxTarget, args: impl KernelArgs<'a>) -> Result<PtxOutput> {
         let ir = self.ir(args)?;
         Ok(compile_ptx(&ir, target, true)?)
+    }
+
+    /// The optimized LLVM IR (NVPTX) of the specialization for `args` (only their types
+    /// matter; nothing runs), for `target`. Works without a GPU.
+    pub fn llvm_ir<'a>(&self, target: &NvptxTarget, args: impl KernelArgs<'a>) -> Result<String> {
+        Ok(self.ptx(target, args)?.llvm_ir.unwrap_or_default())
+    }
+
+    /// What the specialization for `args` uses on `device`'s GPU, as its driver compiled it:
+    /// registers, local memory and spills, shared memory (compiling and caching it as a launch
+    /// would; nothing runs). The CPU backend has no such figures: an `Unsupported` error there.
+    pub fn resources<'a>(&self, device: &Device, args: impl KernelArgs<'a>) -> Result<KernelResources> {
+        let mut buf = [Arg::NONE; MAX_ARGS];
+        let n = args.collect(&mut buf);
+        let key = self.bind_args(&buf[..n.min(MAX_ARGS)])?;
+        let compiled = self.compiled(device, key)?;
+        let Compiled::Cuda(k) = &*compiled else {
+            return Err(self.unsupported("registers and spills are figures of a GPU specialization; this is the CPU backend".into()));
+        };
+        use cudarc::driver::sys::CUfunction_attribute as A;
+        let attr = |a| k.function.attribute(a).map(|v| v.max(0) as u32);
+        let report = gpujit_codegen::toolchain::PtxasReport::parse(k.jit_info.clone());
+        Ok(KernelResources {
+            registers: attr(A::CU_FUNC_ATTRIBUTE_NUM_REGS)?,
+            local_bytes: attr(A::CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES)?,
+            shared_bytes: attr(A::CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES)?,
+            const_bytes: attr(A::CU_FUNC_ATTRIBUTE_CONST_SIZE_BYTES)?,
+            max_threads_per_block: attr(A::CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK)?,
+            spill_stores: report.spill_stores,
+            spill_loads: report.spill_loads,
+            jit_log: report.log,
+        })
     }
 
     /// The declared parameters in Rust syntax, e.g. `a: T, x: &[T], y: &mut [T]`.

@@ -3,13 +3,15 @@
 //!
 //! Files follow the launch path: [`device`] (which device) → [`array`] (data on it) →
 //! [`launch`] (configuration and arguments) → [`kernel`] (bind, specialize, compile, cache,
-//! launch) → [`cuda`] / [`cpu`] (the two backends). [`dump`] implements `GPUJIT_DUMP_DIR`.
+//! launch) → [`disk_cache`] (cubins kept across processes) → [`cuda`] / [`cpu`] (the two
+//! backends). [`dump`] implements `GPUJIT_DUMP_DIR`, [`log`] `GPUJIT_LOG`.
 
 pub mod array;
 pub mod cai;
 mod cpu;
 pub mod cuda;
 pub mod device;
+pub mod disk_cache;
 pub mod dlpack;
 pub mod dump;
 pub mod error;
@@ -18,6 +20,7 @@ pub mod external;
 pub mod fuse;
 pub mod kernel;
 pub mod launch;
+pub mod log;
 pub mod reduce;
 
 pub use array::{ArrayView, ArrayViewMut, DeviceArray, Element, Layout};
@@ -26,7 +29,7 @@ pub use error::{Error, Result};
 pub use expr::{expr, select, Expr, IntoExpr};
 pub use external::ExternalArray;
 pub use fuse::{EvalAll, Fusion};
-pub use kernel::Kernel;
+pub use kernel::{Kernel, KernelResources};
 pub use launch::{Arg, Dims, IntoDims, KernelArg, KernelArgs, LaunchConfig};
 /// The `ndarray` version gpujit's conversions take.
 pub use ndarray;

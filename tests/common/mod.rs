@@ -68,6 +68,9 @@ macro_rules! for_each_case {
             forall_closures,
             launch_allocates_nothing,
             concurrent_launches,
+            disk_cache_entries,
+            introspection,
+            first_launch,
         );
     };
 }

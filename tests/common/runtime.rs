@@ -139,3 +139,158 @@ pub fn concurrent_launches(h: &Harness) {
         }
     });
 }
+
+/// The disk cache's entries: round trips, misses, damaged files detected and removed, the size
+/// bound (least recently used first), and threads storing and loading the same keys at once.
+pub fn disk_cache_entries(h: &Harness) {
+    use gpujit::runtime::disk_cache::{CacheEntry, DiskCache};
+    let dir = std::env::temp_dir().join(format!("gpujit-cache-test-{}-{}", std::process::id(), h.next_u64()));
+    let entry = |n: usize, seed: u64| CacheEntry {
+        cubin: (0..n).map(|i| (i as u64 ^ seed) as u8).collect(),
+        ptx: format!(".version 8.5\n// {seed}\n"),
+        info: format!("ptxas info    : Used {} registers", seed % 64),
+    };
+    let cache = DiskCache::open(&dir, 1 << 20);
+    assert_eq!(cache.load("absent"), None);
+    let e1 = entry(5000, 1);
+    cache.store("kernel one", &e1);
+    assert_eq!(cache.load("kernel one"), Some(e1.clone()));
+    assert_eq!(cache.load("kernel two"), None);
+    let files = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "gjk")).collect()
+    };
+    assert_eq!(files().len(), 1);
+
+    // Truncated, then one flipped byte, then garbage: each is a miss, and the file is removed.
+    for damage in 0..3 {
+        cache.store("kernel one", &e1);
+        let path = files().pop().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        match damage {
+            0 => bytes.truncate(bytes.len() / 2),
+            1 => {
+                let i = (h.next_u64() as usize) % bytes.len();
+                bytes[i] ^= 0x20;
+            }
+            _ => bytes = b"not a cache entry".to_vec(),
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(cache.load("kernel one"), None, "damage {damage}");
+        assert!(files().is_empty(), "damage {damage}: the damaged entry is removed");
+    }
+
+    // The bound: entries of ~100 kB in a 350 kB cache; the one just loaded survives.
+    let small = DiskCache::open(&dir, 350_000);
+    small.clear();
+    let big: Vec<CacheEntry> = (0..8).map(|k| entry(100_000, k)).collect();
+    small.store("big 0", &big[0]);
+    for (k, e) in big.iter().enumerate().skip(1) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(small.load("big 0"), Some(big[0].clone()), "the most recently used entry is kept");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        small.store(&format!("big {k}"), e);
+        assert!(small.size_bytes() <= 350_000, "{} bytes after {k} stores", small.size_bytes());
+    }
+    assert_eq!(small.load("big 7"), Some(big[7].clone()));
+    assert_eq!(small.load("big 1"), None, "the least recently used entry was evicted");
+
+    // Threads (as processes would) storing and loading the same keys: whole entries or none.
+    small.clear();
+    std::thread::scope(|s| {
+        for t in 0..8u64 {
+            let (cache, big) = (&small, &big);
+            s.spawn(move || {
+                for r in 0..20u64 {
+                    let k = ((t + r) % 3) as usize;
+                    cache.store(&format!("shared {k}"), &big[k]);
+                    if let Some(e) = cache.load(&format!("shared {}", (k + 1) % 3)) {
+                        assert_eq!(e, big[(k + 1) % 3]);
+                    }
+                }
+            });
+        }
+    });
+    for k in 0..3 {
+        assert_eq!(small.load(&format!("shared {k}")), Some(big[k].clone()));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Introspection: the IR, LLVM IR and PTX of a specialization without a GPU, and on a GPU its
+/// registers and spills as the driver compiled it (an error on the CPU backend).
+pub fn introspection(h: &Harness) {
+    let n = 300;
+    let x = h.arr(&h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32));
+    let y = h.arr(&h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32));
+    let mut out = h.zeros::<f32>(n);
+    let target = gpujit::codegen::nvptx::NvptxTarget::sm(90).unwrap();
+    let ir = axpby.ir((1.0f32, &x, &y, &mut out)).unwrap();
+    assert!(ir.to_string().contains("kernel axpby"), "{ir}");
+    let ll = axpby.llvm_ir(&target, (1.0f32, &x, &y, &mut out)).unwrap();
+    assert!(ll.contains("define") && ll.contains("axpby") && ll.contains("nvptx"), "{ll}");
+    let ptx = axpby.ptx(&target, (1.0f32, &x, &y, &mut out)).unwrap();
+    assert!(ptx.ptx.contains(".entry axpby") && ptx.ptx.contains(".target sm_90"), "{}", ptx.ptx);
+    match axpby.resources(&h.dev, (1.0f32, &x, &y, &mut out)) {
+        Ok(r) => {
+            assert!(h.is_gpu(), "the CPU backend has no registers");
+            assert!(r.registers > 0 && r.registers <= 255, "{r:?}");
+            assert!(r.max_threads_per_block >= 128, "{r:?}");
+            assert_eq!((r.spill_stores, r.spill_loads, r.local_bytes, r.shared_bytes), (0, 0, 0, 0), "{r:?}");
+        }
+        Err(e) => {
+            assert!(!h.is_gpu(), "{e}");
+            assert!(matches!(&e, gpujit::Error::Unsupported { kernel, .. } if kernel == "axpby"), "{e}");
+        }
+    }
+    // The same log format from ptxas (the CPU harness has it): registers read from it.
+    if !h.is_gpu() {
+        let ptxas = gpujit::codegen::toolchain::find_ptxas().unwrap();
+        let report = gpujit::codegen::toolchain::ptxas_check(&ptxas, &ptx.ptx, 90).unwrap();
+        assert!(report.registers > 0 && report.spill_stores == 0, "{report:?}");
+    }
+}
+
+#[gpu_kernel]
+fn probe(a: f32, x: &[f32], out: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i] = (a * x[i]).sin() + 1.0;
+    }
+}
+
+/// The first launches of a process: a kernel and an expression, checked. Also run as a child
+/// process by the disk cache and log tests, which read what it prints.
+pub fn first_launch(h: &Harness) {
+    let t = std::time::Instant::now();
+    let n = 1000;
+    let xs: Vec<f32> = h.vec(n, |h| h.f64_in(-2.0, 2.0) as f32);
+    let x = h.arr(&xs);
+    let mut out = h.zeros::<f32>(n);
+    launch!(probe[n.div_ceil(128), 128](0.5f32, &x, &mut out)).unwrap();
+    h.dev.synchronize().unwrap();
+    let first_ms = t.elapsed().as_secs_f64() * 1e3;
+    let want: Vec<f32> = xs.iter().map(|v| (0.5 * v).sin() + 1.0).collect();
+    let got = out.to_vec().unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-6, "probe: {g} vs {w}");
+    }
+    let e = (expr(&x) * 3.0f32 - 1.0f32).abs().eval().unwrap();
+    assert_eq!(e.to_vec().unwrap(), xs.iter().map(|v| (v * 3.0 - 1.0).abs()).collect::<Vec<_>>());
+    println!("first launch ready in {first_ms:.2} ms");
+}
+
+/// Runs the `first_launch` case of this test binary in a child process with `env`; its stdout
+/// and stderr, after checking that it passed.
+pub fn run_first_launch_child(env: &[(&str, &str)]) -> (String, String) {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["--exact", "first_launch", "--nocapture", "--test-threads=1"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string());
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "the child ran no test:\n{stdout}");
+    (stdout, stderr)
+}
