@@ -59,11 +59,17 @@
 //! - `GPUJIT_CPU_THREADS=n`: worker threads of the CPU backend (default: all cores).
 //! - `GPUJIT_BOUNDSCHECK=1`: check array indices on the GPU too.
 //! - `GPUJIT_LIBDEVICE`, `GPUJIT_PTXAS`: where CUDA's libdevice and ptxas are (else searched for).
+//! - `GPUJIT_CACHE_DIR=dir`, `GPUJIT_CACHE=off`, `GPUJIT_CACHE_MAX_MB=n`: the on-disk cache of
+//!   compiled GPU kernels ([`disk_cache`]; default `~/.cache/gpujit`, 1024 MB).
+//! - `GPUJIT_LOG=compile`: print each compile (with the time of each stage) and each kernel
+//!   loaded from the disk cache on standard error.
 
 pub use gpujit_macros::{forall, gpu_device, gpu_kernel, gpu_vectorize};
 /// CUDA Array Interface v3: import (`CudaArrayInterface::import`) and export
 /// (`DeviceArray::cuda_array_interface`).
 pub use gpujit_runtime::cai;
+/// The on-disk cache of compiled GPU kernels (`GPUJIT_CACHE_DIR`, `GPUJIT_CACHE=off`).
+pub use gpujit_runtime::disk_cache;
 /// DLPack 1.x: import (`dlpack::DlpackTensor`) and export (`DeviceArray::into_dlpack`).
 pub use gpujit_runtime::dlpack;
 /// The `ndarray` crate gpujit converts host arrays from and to.
@@ -72,8 +78,8 @@ pub use gpujit_runtime::{dot, expr, select, EvalAll, Expr, Fusion, IntoExpr, Red
 /// Fused array expressions and reductions: operand classes, the cache, the source generator.
 pub use gpujit_runtime::{fuse, reduce};
 pub use gpujit_runtime::{
-    Arg, ArrayView, ArrayViewMut, Device, DeviceArray, DeviceId, Dims, Element, Error, ExternalArray, IntoDims, Kernel, KernelArg,
-    KernelArgs, LaunchConfig, Layout, Result, Stream,
+    Arg, ArrayView, ArrayViewMut, Device, DeviceArray, DeviceId, Dims, Element, Error, Event, ExternalArray, Graph, IntoDims, Kernel,
+    KernelArg, KernelArgs, KernelResources, LaunchConfig, Layout, PinnedBuffer, Result, Stream,
 };
 
 /// The compiler: IR, specialization, lowering, targets (re-exported for introspection and tools).
@@ -85,8 +91,8 @@ pub use gpujit_runtime as runtime;
 pub mod prelude {
     pub use crate::kernel_prelude::*;
     pub use crate::{
-        device_fn, dot, expr, forall, gpu_device, gpu_kernel, gpu_vectorize, launch, select, Device, DeviceArray, EvalAll, Expr, Fusion,
-        IntoExpr, LaunchConfig, Stream,
+        device_fn, dot, expr, forall, gpu_device, gpu_kernel, gpu_vectorize, launch, select, Device, DeviceArray, EvalAll, Event, Expr,
+        Fusion, Graph, IntoExpr, LaunchConfig, PinnedBuffer, Stream,
     };
     pub use half::{bf16, f16};
 }

@@ -109,7 +109,10 @@ impl<T: Element> DeviceArray<T> {
     /// Copies the array back into a `Vec`, waiting for the work that writes it.
     pub fn to_vec(&self) -> Result<Vec<T>> {
         match (&self.storage, &self.device.inner) {
-            (Storage::Host(v), _) => Ok(v.clone()),
+            (Storage::Host(v), _) => {
+                let _read = crate::cpu::host_memory_read();
+                Ok(v.clone())
+            }
             (Storage::Cuda { ptr }, DeviceInner::Cuda(d)) => {
                 let mut out = vec![T::default(); self.len];
                 d.copy_to_host(&mut out, *ptr)?;
@@ -126,6 +129,7 @@ impl<T: Element> DeviceArray<T> {
         }
         match (&mut self.storage, &self.device.inner) {
             (Storage::Host(v), _) => {
+                let _read = crate::cpu::host_memory_read();
                 v.copy_from_slice(data);
                 Ok(())
             }
@@ -203,8 +207,19 @@ impl<T: Element> DeviceArray<T> {
 
 impl<T: Element> Drop for DeviceArray<T> {
     fn drop(&mut self) {
-        if let (Storage::Cuda { ptr }, DeviceInner::Cuda(d)) = (&self.storage, &self.device.inner) {
-            d.free(*ptr);
+        // Now, or when the last graph using the memory is dropped.
+        let bytes = (self.len * std::mem::size_of::<T>()) as u64;
+        match (&mut self.storage, &self.device.inner) {
+            (Storage::Cuda { ptr }, DeviceInner::Cuda(d)) => {
+                let (ptr, d) = (*ptr, d.clone());
+                crate::graph::release(self.device.id(), ptr, ptr + bytes, move || d.free(ptr));
+            }
+            (Storage::Host(v), _) => {
+                let v = std::mem::take(v);
+                let start = v.as_ptr() as u64;
+                crate::graph::release(self.device.id(), start, start + bytes, move || drop(v));
+            }
+            (Storage::Cuda { .. }, DeviceInner::Cpu) => {}
         }
     }
 }

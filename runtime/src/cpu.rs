@@ -13,6 +13,20 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 use gpujit_codegen::host::{HostCode, HostCtx, OOB_RECORD_LEN};
 use std::ffi::c_void;
 
+/// Host memory of CPU-backend arrays is written by launches (under `&mut` borrows) and by graph
+/// replays (which hold no borrows). A replay takes this lock for writing; launches and copies
+/// take it for reading, so a replay never overlaps another use of host memory, as stream order
+/// keeps a GPU's graph launches apart from other work.
+static HOST_MEMORY: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+pub(crate) fn host_memory_read() -> std::sync::RwLockReadGuard<'static, ()> {
+    HOST_MEMORY.read().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn host_memory_write() -> std::sync::RwLockWriteGuard<'static, ()> {
+    HOST_MEMORY.write().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Launches below this many threads in all run on the calling thread alone.
 const INLINE_THREADS: u64 = 1 << 14;
 

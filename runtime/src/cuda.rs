@@ -437,3 +437,185 @@ impl Drop for RawStream {
         }
     }
 }
+
+impl RawStream {
+    /// A non-blocking stream: work on the legacy default stream neither waits for it nor makes
+    /// it wait (what graph capture needs: other threads' default-stream work cannot break it).
+    pub(crate) fn new_non_blocking(device: Arc<CudaDevice>) -> Result<RawStream> {
+        device.bind()?;
+        let raw = result::stream::create(result::stream::StreamKind::NonBlocking).map_err(|e| Error::driver("cuStreamCreate", e))?;
+        Ok(RawStream { device, raw })
+    }
+
+    /// Makes this stream's later work wait for `event`, without blocking the host.
+    pub(crate) fn wait_event(&self, event: &RawEvent) -> Result<()> {
+        self.device.bind()?;
+        // SAFETY: both handles are live and belong to this device's context.
+        unsafe { result::stream::wait_event(self.raw, event.raw, sys::CUevent_wait_flags::CU_EVENT_WAIT_DEFAULT) }
+            .map_err(|e| Error::driver("cuStreamWaitEvent", e))
+    }
+
+    /// Queues a copy of `bytes` bytes from host memory `src` to device memory `dst`.
+    ///
+    /// # Safety
+    /// `src` must stay valid and unchanged, and `dst` allocated, until the copy has run (page-
+    /// locked `src`: the copy is asynchronous).
+    pub(crate) unsafe fn copy_htod(&self, dst: sys::CUdeviceptr, src: *const u8, bytes: usize) -> Result<()> {
+        self.device.bind()?;
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::cuMemcpyHtoDAsync_v2(dst, src as *const c_void, bytes, self.raw) }
+            .result()
+            .map_err(|e| Error::driver("cuMemcpyHtoDAsync", e))
+    }
+
+    /// Queues a copy of `bytes` bytes from device memory `src` to host memory `dst`.
+    ///
+    /// # Safety
+    /// As for `copy_htod`, with `dst` written and not read by anyone until the copy has run.
+    pub(crate) unsafe fn copy_dtoh(&self, dst: *mut u8, src: sys::CUdeviceptr, bytes: usize) -> Result<()> {
+        self.device.bind()?;
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::cuMemcpyDtoHAsync_v2(dst as *mut c_void, src, bytes, self.raw) }
+            .result()
+            .map_err(|e| Error::driver("cuMemcpyDtoHAsync", e))
+    }
+
+    /// Starts capturing this stream's work into a graph (relaxed mode: other threads are free).
+    pub(crate) fn begin_capture(&self) -> Result<()> {
+        self.device.bind()?;
+        // SAFETY: the stream is live and not capturing (the caller starts one capture at a time).
+        unsafe { result::stream::begin_capture(self.raw, sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_RELAXED) }
+            .map_err(|e| Error::driver("cuStreamBeginCapture", e))
+    }
+
+    /// Ends the capture; the graph of the work queued since `begin_capture`, instantiated.
+    pub(crate) fn end_capture(&self) -> Result<RawGraph> {
+        self.device.bind()?;
+        // SAFETY: the stream is capturing (begin_capture succeeded).
+        let graph = unsafe { result::stream::end_capture(self.raw) }.map_err(|e| Error::driver("cuStreamEndCapture", e))?;
+        if graph.is_null() {
+            return Err(Error::Driver { call: "cuStreamEndCapture", message: "the capture produced no graph".into() });
+        }
+        // SAFETY: graph is the live graph just captured.
+        match unsafe { result::graph::instantiate(graph, sys::CUgraphInstantiate_flags(0)) } {
+            Ok(exec) => Ok(RawGraph { device: self.device.clone(), graph, exec }),
+            Err(e) => {
+                // SAFETY: graph is live and owned here.
+                let _ = unsafe { result::graph::destroy(graph) };
+                Err(Error::driver("cuGraphInstantiate", e))
+            }
+        }
+    }
+}
+
+/// A CUDA event, with timing.
+pub(crate) struct RawEvent {
+    device: Arc<CudaDevice>,
+    raw: sys::CUevent,
+}
+
+// SAFETY: an event handle may be used from any thread with its context current (every use binds).
+unsafe impl Send for RawEvent {}
+// SAFETY: as for Send.
+unsafe impl Sync for RawEvent {}
+
+impl RawEvent {
+    /// An event recorded on `stream` (null: the legacy default stream).
+    pub(crate) fn record(device: Arc<CudaDevice>, stream: sys::CUstream) -> Result<RawEvent> {
+        device.bind()?;
+        let raw = result::event::create(sys::CUevent_flags::CU_EVENT_DEFAULT).map_err(|e| Error::driver("cuEventCreate", e))?;
+        let event = RawEvent { device, raw };
+        // SAFETY: the event is fresh and the stream belongs to the current context.
+        unsafe { result::event::record(event.raw, stream) }.map_err(|e| Error::driver("cuEventRecord", e))?;
+        Ok(event)
+    }
+
+    pub(crate) fn synchronize(&self) -> Result<()> {
+        self.device.bind()?;
+        // SAFETY: the event is live and recorded.
+        unsafe { result::event::synchronize(self.raw) }.map_err(|e| Error::driver("cuEventSynchronize", e))
+    }
+
+    /// Whether the work before the event has finished.
+    pub(crate) fn is_complete(&self) -> Result<bool> {
+        self.device.bind()?;
+        // SAFETY: the event is live and recorded.
+        match unsafe { sys::cuEventQuery(self.raw) } {
+            sys::CUresult::CUDA_SUCCESS => Ok(true),
+            sys::CUresult::CUDA_ERROR_NOT_READY => Ok(false),
+            e => Err(Error::driver("cuEventQuery", cudarc::driver::DriverError(e))),
+        }
+    }
+
+    /// Milliseconds from this event to `end` (both complete).
+    pub(crate) fn elapsed_ms(&self, end: &RawEvent) -> Result<f32> {
+        self.device.bind()?;
+        // SAFETY: both events are live, recorded with timing, and belong to the same context.
+        unsafe { result::event::elapsed(self.raw, end.raw) }.map_err(|e| Error::driver("cuEventElapsedTime", e))
+    }
+}
+
+impl Drop for RawEvent {
+    fn drop(&mut self) {
+        if self.device.bind().is_ok() {
+            // SAFETY: created in `record`, destroyed once; the driver releases it after pending use.
+            let _ = unsafe { result::event::destroy(self.raw) };
+        }
+    }
+}
+
+/// A captured, instantiated CUDA graph.
+pub(crate) struct RawGraph {
+    device: Arc<CudaDevice>,
+    graph: sys::CUgraph,
+    exec: sys::CUgraphExec,
+}
+
+// SAFETY: graph handles may be used from any thread with the context current; launching one
+// executable graph from several threads is allowed (launches are ordered by their streams).
+unsafe impl Send for RawGraph {}
+// SAFETY: as for Send.
+unsafe impl Sync for RawGraph {}
+
+impl RawGraph {
+    pub(crate) fn launch(&self, stream: sys::CUstream) -> Result<()> {
+        self.device.bind()?;
+        // SAFETY: exec is live; stream belongs to the same context (or is the legacy default);
+        // the allocations the graph uses are kept alive by the owning `Graph`.
+        unsafe { result::graph::launch(self.exec, stream) }.map_err(|e| Error::driver("cuGraphLaunch", e))
+    }
+}
+
+impl Drop for RawGraph {
+    fn drop(&mut self) {
+        if self.device.bind().is_ok() {
+            // SAFETY: created in `end_capture`, destroyed once; cuGraphExecDestroy waits for
+            // nothing but the driver keeps running launches valid.
+            unsafe {
+                let _ = result::graph::exec_destroy(self.exec);
+                let _ = result::graph::destroy(self.graph);
+            }
+        }
+    }
+}
+
+impl CudaDevice {
+    /// Page-locked host memory of `bytes` bytes (null for 0).
+    pub(crate) fn alloc_host(&self, bytes: usize) -> Result<*mut u8> {
+        if bytes == 0 {
+            return Ok(std::ptr::null_mut());
+        }
+        self.bind()?;
+        // SAFETY: the context is current; the caller owns the allocation and frees it with free_host.
+        unsafe { result::malloc_host(bytes, 0) }.map(|p| p as *mut u8).map_err(|e| Error::driver("cuMemHostAlloc", e))
+    }
+
+    /// Frees memory from `alloc_host`, once nothing uses it.
+    pub(crate) fn free_host(&self, ptr: *mut u8) {
+        if ptr.is_null() || self.bind().is_err() {
+            return;
+        }
+        // SAFETY: ptr came from alloc_host and is freed once, by its owner.
+        let _ = unsafe { result::free_host(ptr as *mut c_void) };
+    }
+}

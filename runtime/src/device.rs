@@ -2,6 +2,7 @@
 
 use crate::cuda::{self, CudaDevice, RawStream};
 use crate::error::{Error, Result};
+use crate::stream::{Event, Stream};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -136,7 +137,8 @@ impl Device {
         }
     }
 
-    /// A new stream on this device (Numba's third launch slot).
+    /// A new stream on this device (Numba's third launch slot). It is a blocking stream: work on
+    /// the default stream (copies such as `to_vec`, expressions) is ordered with it.
     pub fn new_stream(&self) -> Result<Stream> {
         Ok(Stream {
             device: self.clone(),
@@ -144,7 +146,14 @@ impl Device {
                 DeviceInner::Cpu => None,
                 DeviceInner::Cuda(d) => Some(RawStream::new(d.clone())?),
             },
+            capture: None,
         })
+    }
+
+    /// An event recorded now on the device's default stream (where expressions and launches
+    /// without a stream go): for timing and ordering, as [`Stream::record_event`].
+    pub fn record_event(&self) -> Result<Event> {
+        Event::record(self, None)
     }
 
     /// The PTX target kernels are compiled for on this device (`None` on the CPU backend).
@@ -190,31 +199,4 @@ pub(crate) struct Limits {
     pub max_block: [u32; 3],
     pub max_grid: [u32; 3],
     pub max_shared: u32,
-}
-
-/// An ordered queue of work on a device. Kernels launched on one stream run in order; the
-/// CPU backend runs everything synchronously, so its streams only carry the device.
-pub struct Stream {
-    pub(crate) device: Device,
-    pub(crate) raw: Option<RawStream>,
-}
-
-impl Stream {
-    pub fn device(&self) -> &Device {
-        &self.device
-    }
-
-    /// The `CUstream` handle as an integer (0 on the CPU backend), as the CUDA Array Interface's
-    /// `stream` and DLPack's stream arguments take it.
-    pub fn as_raw(&self) -> u64 {
-        self.raw.as_ref().map(|s| s.raw as u64).unwrap_or(0)
-    }
-
-    /// Waits until the work queued on this stream has finished.
-    pub fn synchronize(&self) -> Result<()> {
-        match &self.raw {
-            Some(s) => s.synchronize(),
-            None => Ok(()),
-        }
-    }
 }

@@ -118,6 +118,7 @@ impl<'a> ExternalArray<'a> {
             device: &self.device,
             wait: self.producer_stream,
             any_device: self.pinned,
+            foreign: true,
         }
     }
 }

@@ -65,6 +65,42 @@ fn boundscheck_everywhere() -> bool {
     *ON.get_or_init(|| std::env::var("GPUJIT_BOUNDSCHECK").is_ok_and(|v| v == "1"))
 }
 
+/// A CPU-backend launch recorded by a graph capture, replayed by [`crate::Graph::launch`].
+pub(crate) struct RecordedLaunch {
+    kernel: String,
+    compiled: Arc<Compiled>,
+    slots: Vec<u64>,
+    grid: [u32; 3],
+    block: [u32; 3],
+    shared: u32,
+}
+
+impl RecordedLaunch {
+    pub(crate) fn replay(&self) -> Result<()> {
+        let Compiled::Host(code) = &*self.compiled else { return Ok(()) };
+        // SAFETY: the slots were bound to this specialization when captured; the arrays they
+        // point to are kept alive by the graph (crate::graph pins them), and the caller holds
+        // the host-memory write lock, so no other access overlaps.
+        let oob = unsafe { cpu::launch(code, &self.slots, self.grid, self.block, self.shared as u64) };
+        match oob {
+            Ok(None) => Ok(()),
+            Ok(Some(r)) => Err(Error::Unsupported {
+                kernel: self.kernel.clone(),
+                message: format!(
+                    "a graph replay indexed array `{}` out of bounds (index {}, thread {:?}, block {:?})",
+                    code.array_name(r.array & 0xffff),
+                    r.index,
+                    r.thread,
+                    r.block
+                ),
+            }),
+            Err(cpu::CpuError::Stack(message)) | Err(cpu::CpuError::TooLarge(message)) => {
+                Err(Error::Unsupported { kernel: self.kernel.clone(), message })
+            }
+        }
+    }
+}
+
 /// What one GPU specialization uses, from the driver ([`Kernel::resources`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelResources {
@@ -167,8 +203,27 @@ impl Kernel {
                 }
             }
         }
+        // A launch being captured into a graph: the graph keeps its arrays' memory alive; on the
+        // CPU backend it is recorded instead of run.
+        if let Some(capture) = config.stream.and_then(|s| s.capture.as_ref()) {
+            let mut capture = capture.lock().unwrap_or_else(|p| p.into_inner());
+            let params: Vec<String> = self.source.params.iter().map(|p| p.name.clone()).collect();
+            capture.pin_args(&self.source.name, &params, args)?;
+            if let Compiled::Host(_) = &*compiled {
+                capture.launches.push(RecordedLaunch {
+                    kernel: self.source.name.clone(),
+                    compiled: compiled.clone(),
+                    slots: slots[..k].to_vec(),
+                    grid,
+                    block,
+                    shared: config.shared_mem_bytes,
+                });
+                return Ok(());
+            }
+        }
         match &*compiled {
             Compiled::Host(code) => {
+                let _read = cpu::host_memory_read();
                 // SAFETY: the code was compiled for exactly this specialization, whose parameters
                 // `bind_args` matched against `args`; every array slot holds the data pointer and
                 // length of a live DeviceArray borrowed for this call (writable ones mutably), on

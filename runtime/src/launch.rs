@@ -1,7 +1,8 @@
 //! Launch configuration (Numba's `kernel[grid, block, stream, shared_bytes]`) and kernel arguments.
 
 use crate::array::{view_address, ArrayView, ArrayViewMut, DeviceArray, Element, Layout};
-use crate::device::{Device, Limits, Stream};
+use crate::device::{Device, Limits};
+use crate::stream::Stream;
 use gpujit_codegen::specialize::ArgType;
 use gpujit_codegen::specialize::MAX_DIMS;
 use gpujit_codegen::ScalarType;
@@ -177,6 +178,9 @@ pub enum Arg<'a> {
         /// Page-locked host memory every device can address (DLPack's CUDAHost): the array binds
         /// to a launch on the CPU or on a GPU, whichever the other arguments choose.
         any_device: bool,
+        /// Memory gpujit does not own (DLPack, CUDA Array Interface, cudarc): a captured graph
+        /// cannot keep it alive, so capture refuses it.
+        foreign: bool,
     },
 }
 
@@ -244,7 +248,18 @@ fn whole_array_arg<T: Element>(array: &DeviceArray<T>, ptr: u64, writable: bool)
         strides[d] = stride;
         stride = stride.wrapping_mul(array.shape[d].max(1) as i64);
     }
-    Arg::Array { elem: T::TYPE, ptr, ndim: n as u8, shape, strides, writable, device: &array.device, wait: None, any_device: false }
+    Arg::Array {
+        elem: T::TYPE,
+        ptr,
+        ndim: n as u8,
+        shape,
+        strides,
+        writable,
+        device: &array.device,
+        wait: None,
+        any_device: false,
+        foreign: false,
+    }
 }
 
 // Through one more reference, for code that takes `&x` of an `x` that is already a reference
@@ -338,6 +353,7 @@ fn array_arg<'a, T: Element>(array: &'a DeviceArray<T>, base: u64, layout: &Layo
         device: &array.device,
         wait: None,
         any_device: false,
+        foreign: false,
     }
 }
 

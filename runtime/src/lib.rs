@@ -18,19 +18,23 @@ pub mod error;
 pub mod expr;
 pub mod external;
 pub mod fuse;
+pub mod graph;
 pub mod kernel;
 pub mod launch;
 pub mod log;
 pub mod reduce;
+pub mod stream;
 
 pub use array::{ArrayView, ArrayViewMut, DeviceArray, Element, Layout};
-pub use device::{Device, DeviceId, Stream};
+pub use device::{Device, DeviceId};
 pub use error::{Error, Result};
 pub use expr::{expr, select, Expr, IntoExpr};
 pub use external::ExternalArray;
 pub use fuse::{EvalAll, Fusion};
+pub use graph::Graph;
 pub use kernel::{Kernel, KernelResources};
 pub use launch::{Arg, Dims, IntoDims, KernelArg, KernelArgs, LaunchConfig};
 /// The `ndarray` version gpujit's conversions take.
 pub use ndarray;
 pub use reduce::{dot, Reduction};
+pub use stream::{Event, PinnedBuffer, Stream};

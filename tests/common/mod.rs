@@ -71,6 +71,8 @@ macro_rules! for_each_case {
             disk_cache_entries,
             introspection,
             first_launch,
+            streams_and_events,
+            graph_capture,
         );
     };
 }

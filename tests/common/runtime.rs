@@ -294,3 +294,119 @@ pub fn run_first_launch_child(env: &[(&str, &str)]) -> (String, String) {
     assert!(stdout.contains("1 passed"), "the child ran no test:\n{stdout}");
     (stdout, stderr)
 }
+
+/// Streams, events and asynchronous copies through page-locked buffers: a pipeline over two
+/// streams ordered by an event, then timed by events.
+pub fn streams_and_events(h: &Harness) {
+    for n in [0usize, 1, 1000, 70_001] {
+        let xs: Vec<f32> = h.vec(n, |h| h.f64_in(-5.0, 5.0) as f32);
+        let ys: Vec<f32> = h.vec(n, |h| h.f64_in(-5.0, 5.0) as f32);
+        let s1 = h.dev.new_stream().unwrap();
+        let s2 = h.dev.new_stream().unwrap();
+        let px = PinnedBuffer::from_slice(&h.dev, &xs).unwrap();
+        let py = PinnedBuffer::from_slice(&h.dev, &ys).unwrap();
+        let mut x = h.zeros::<f32>(n);
+        let mut y = h.zeros::<f32>(n);
+        let mut out = h.zeros::<f32>(n);
+        let start = s1.record_event().unwrap();
+        s1.copy_to_device(&px, &mut x).unwrap();
+        s2.copy_to_device(&py, &mut y).unwrap();
+        let y_ready = s2.record_event().unwrap();
+        s1.wait_event(&y_ready).unwrap();
+        let config = LaunchConfig::for_elements(n, 256).stream(&s1);
+        launch!(axpby[config](3.0f32, &x, &y, &mut out)).unwrap();
+        let mut back = PinnedBuffer::<f32>::new(&h.dev, n).unwrap();
+        s1.copy_to_host(&out, &mut back).unwrap();
+        let end = s1.record_event().unwrap();
+        let ms = start.elapsed_ms(&end).unwrap();
+        assert!(ms >= 0.0 && ms.is_finite(), "{ms}");
+        assert!(end.is_complete().unwrap());
+        let want: Vec<f32> = xs.iter().zip(&ys).map(|(x, y)| 3.0 * x + y).collect();
+        assert_eq!(back.as_slice().unwrap(), &want[..], "n = {n}");
+        // Writing a buffer waits for the copy reading it; the array keeps the old contents.
+        s2.copy_to_device(&back, &mut y).unwrap();
+        back.as_mut_slice().unwrap().fill(-1.0);
+        assert_eq!(y.to_vec().unwrap(), want);
+    }
+    let s = h.dev.new_stream().unwrap();
+    let p = PinnedBuffer::<f32>::new(&h.dev, 3).unwrap();
+    let mut a = h.zeros::<f32>(4);
+    assert!(matches!(s.copy_to_device(&p, &mut a), Err(gpujit::Error::Array(m)) if m.contains("3 elements but the array 4")));
+    let t0 = h.dev.record_event().unwrap();
+    let t1 = h.dev.record_event().unwrap();
+    assert!(t0.elapsed_ms(&t1).unwrap() >= 0.0);
+}
+
+#[gpu_kernel]
+fn step(x: &mut [f32], y: &[f32], k: f32) {
+    let i = grid(1);
+    if i < x.len() {
+        x[i] = x[i] * k + y[i];
+    }
+}
+
+/// A graph of launches captured once and replayed: in order, with the captured scalars, the
+/// arrays' current contents, kept alive when dropped before the graph; foreign memory refused.
+pub fn graph_capture(h: &Harness) {
+    for n in [0usize, 1, 1000, 4099] {
+        let x0: Vec<f32> = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);
+        let y0: Vec<f32> = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);
+        let mut x = h.arr(&x0);
+        let y = h.arr(&y0);
+        let mut tmp = h.zeros::<f32>(n);
+        let blocks = n.div_ceil(128);
+        let graph = Graph::capture(&h.dev, |s| {
+            launch!(step[blocks, 128, s](&mut x, &y, 0.5f32))?;
+            launch!(axpby[blocks, 128, s](2.0f32, &x, &y, &mut tmp))?;
+            launch!(step[blocks, 128, s](&mut x, &tmp, 0.25f32))?;
+            Ok(())
+        })
+        .unwrap();
+        // Nothing ran during capture.
+        assert_eq!(x.to_vec().unwrap(), x0, "n = {n}");
+        let mut want = x0.clone();
+        let mut want_tmp = vec![0.0f32; n];
+        for replay in 0..3 {
+            if replay == 2 {
+                graph.launch_on(&h.dev.new_stream().unwrap()).unwrap();
+            } else {
+                graph.launch().unwrap();
+            }
+            for i in 0..n {
+                want[i] = want[i] * 0.5 + y0[i];
+                want_tmp[i] = 2.0 * want[i] + y0[i];
+                want[i] = want[i] * 0.25 + want_tmp[i];
+            }
+            h.dev.synchronize().unwrap();
+            assert_eq!(x.to_vec().unwrap(), want, "n = {n}, replay {replay}");
+        }
+        // Arrays dropped before the graph: their memory stays until the graph goes.
+        drop(tmp);
+        drop(y);
+        graph.launch().unwrap();
+        for i in 0..n {
+            want[i] = want[i] * 0.5 + y0[i];
+            want_tmp[i] = 2.0 * want[i] + y0[i];
+            want[i] = want[i] * 0.25 + want_tmp[i];
+        }
+        h.dev.synchronize().unwrap();
+        assert_eq!(x.to_vec().unwrap(), want, "n = {n}, after drops");
+        drop(graph);
+        // New arrays may reuse the released memory; x is still correct.
+        let _fresh = h.arr(&y0);
+        assert_eq!(x.to_vec().unwrap(), want);
+    }
+    // An error inside the capture gives no graph.
+    let x = h.arr(&[1.0f32; 10]);
+    let e = Graph::capture(&h.dev, |s| launch!(axpby[1, 32, s](1.0f32, &x, &x)).map(|_| ())).err().expect("an argument count error");
+    assert!(matches!(e, gpujit::Error::ArgCount { .. }), "{e}");
+    // Foreign memory cannot be kept alive by a graph.
+    let mut host = vec![1.0f32; 16];
+    if !h.is_gpu() {
+        let mut view = gpujit::ndarray::ArrayViewMut1::from(&mut host[..]);
+        let mut ext = gpujit::ExternalArray::from_ndarray_mut(&mut view).unwrap();
+        let e =
+            Graph::capture(&h.dev, |s| launch!(step[1, 32, s](&mut ext, &x, 1.0f32)).map(|_| ())).err().expect("foreign memory refused");
+        assert!(e.to_string().contains("foreign array") && e.to_string().contains("`x`"), "{e}");
+    }
+}

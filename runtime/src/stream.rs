@@ -1,0 +1,298 @@
+//! Streams, events and page-locked host buffers: ordering, timing and asynchronous copies.
+//!
+//! On the CPU backend work runs when it is submitted, so a stream only carries its device, an
+//! event is the moment it was recorded, and copies are immediate; the API is the same.
+
+use crate::array::{DeviceArray, Element, Storage};
+use crate::cuda::{RawEvent, RawStream};
+use crate::device::{Device, DeviceInner};
+use crate::error::{Error, Result};
+use crate::graph::CaptureState;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// An ordered queue of work on a device. Kernels launched on one stream run in order; the
+/// CPU backend runs everything synchronously, so its streams only carry the device.
+pub struct Stream {
+    pub(crate) device: Device,
+    pub(crate) raw: Option<RawStream>,
+    /// Set on the stream a [`crate::Graph::capture`] records.
+    pub(crate) capture: Option<Mutex<CaptureState>>,
+}
+
+impl Stream {
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The `CUstream` handle as an integer (0 on the CPU backend), as the CUDA Array Interface's
+    /// `stream` and DLPack's stream arguments take it.
+    pub fn as_raw(&self) -> u64 {
+        self.raw.as_ref().map(|s| s.raw as u64).unwrap_or(0)
+    }
+
+    /// Waits until the work queued on this stream has finished.
+    pub fn synchronize(&self) -> Result<()> {
+        match &self.raw {
+            Some(s) => s.synchronize(),
+            None => Ok(()),
+        }
+    }
+
+    /// An event recorded now on this stream: it completes when the work queued before it has.
+    pub fn record_event(&self) -> Result<Event> {
+        Event::record(&self.device, Some(self))
+    }
+
+    /// Makes the work queued on this stream from now on wait for `event` (recorded on any
+    /// stream of the same device), without blocking the host.
+    pub fn wait_event(&self, event: &Event) -> Result<()> {
+        match (&self.raw, &event.inner) {
+            (Some(s), EventInner::Cuda(e)) => s.wait_event(e),
+            (None, EventInner::Cpu(_)) => Ok(()),
+            _ => Err(Error::Array("wait_event: the event belongs to another device than the stream".into())),
+        }
+    }
+
+    /// Copies `src` into `dst` (of the same length) asynchronously, ordered on this stream: the
+    /// call returns at once on a GPU. `src` stays readable; writing it (`as_mut_slice`) waits for
+    /// the copy.
+    pub fn copy_to_device<T: Element>(&self, src: &PinnedBuffer<T>, dst: &mut DeviceArray<T>) -> Result<()> {
+        check_lengths("copy_to_device", src.len, dst.len())?;
+        self.same_device("copy_to_device", dst.device())?;
+        match (&mut dst.storage, &self.raw) {
+            (Storage::Host(v), _) => {
+                v.copy_from_slice(src.host_slice());
+                Ok(())
+            }
+            (Storage::Cuda { ptr }, Some(raw)) => {
+                let ptr = *ptr;
+                src.wait_pending()?;
+                // SAFETY: src is page-locked memory of src.len elements, kept alive (its Drop
+                // waits for the event recorded below) and not written while the event is pending
+                // (as_mut_slice waits); dst is an allocation of the same length on this device.
+                unsafe { raw.copy_htod(ptr, src.ptr as *const u8, src.len * std::mem::size_of::<T>())? };
+                src.set_pending(RawEvent::record(raw.device.clone(), raw.raw)?);
+                Ok(())
+            }
+            (Storage::Cuda { .. }, None) => Err(Error::Array("copy_to_device: a GPU array and a CPU stream".into())),
+        }
+    }
+
+    /// Copies `src` into `dst` (of the same length) asynchronously, ordered on this stream after
+    /// the work queued before it; reading `dst` (`as_slice`) waits for the copy.
+    pub fn copy_to_host<T: Element>(&self, src: &DeviceArray<T>, dst: &mut PinnedBuffer<T>) -> Result<()> {
+        check_lengths("copy_to_host", dst.len, src.len())?;
+        self.same_device("copy_to_host", src.device())?;
+        match (&src.storage, &self.raw) {
+            (Storage::Host(v), _) => {
+                let _read = crate::cpu::host_memory_read();
+                dst.host_slice_mut().copy_from_slice(v);
+                Ok(())
+            }
+            (Storage::Cuda { ptr }, Some(raw)) => {
+                dst.wait_pending()?;
+                // SAFETY: dst is page-locked memory of dst.len elements, borrowed mutably here and
+                // afterwards read only through as_slice/as_mut_slice, which wait for the event
+                // recorded below (as does Drop); src is an allocation of the same length.
+                unsafe { raw.copy_dtoh(dst.ptr as *mut u8, *ptr, dst.len * std::mem::size_of::<T>())? };
+                dst.set_pending(RawEvent::record(raw.device.clone(), raw.raw)?);
+                Ok(())
+            }
+            (Storage::Cuda { .. }, None) => Err(Error::Array("copy_to_host: a GPU array and a CPU stream".into())),
+        }
+    }
+
+    fn same_device(&self, what: &str, d: &Device) -> Result<()> {
+        if d.id() != self.device.id() {
+            return Err(Error::Array(format!("{what}: the array is on {} but the stream on {}", d.id(), self.device.id())));
+        }
+        Ok(())
+    }
+}
+
+fn check_lengths(what: &str, host: usize, device: usize) -> Result<()> {
+    if host != device {
+        return Err(Error::Array(format!("{what}: the host buffer has {host} elements but the array {device}")));
+    }
+    Ok(())
+}
+
+/// A point in a stream's work: for ordering streams ([`Stream::wait_event`]) and timing
+/// ([`Event::elapsed_ms`]).
+pub struct Event {
+    inner: EventInner,
+}
+
+enum EventInner {
+    Cpu(Instant),
+    Cuda(RawEvent),
+}
+
+impl Event {
+    pub(crate) fn record(device: &Device, stream: Option<&Stream>) -> Result<Event> {
+        let inner = match &device.inner {
+            DeviceInner::Cpu => EventInner::Cpu(Instant::now()),
+            DeviceInner::Cuda(d) => {
+                let raw = stream.and_then(|s| s.raw.as_ref()).map(|s| s.raw).unwrap_or(std::ptr::null_mut());
+                EventInner::Cuda(RawEvent::record(d.clone(), raw)?)
+            }
+        };
+        Ok(Event { inner })
+    }
+
+    /// Waits until the work before the event has finished.
+    pub fn synchronize(&self) -> Result<()> {
+        match &self.inner {
+            EventInner::Cpu(_) => Ok(()),
+            EventInner::Cuda(e) => e.synchronize(),
+        }
+    }
+
+    /// Whether the work before the event has finished (without waiting).
+    pub fn is_complete(&self) -> Result<bool> {
+        match &self.inner {
+            EventInner::Cpu(_) => Ok(true),
+            EventInner::Cuda(e) => e.is_complete(),
+        }
+    }
+
+    /// Milliseconds of device time from this event to `end`, waiting for `end` first.
+    pub fn elapsed_ms(&self, end: &Event) -> Result<f32> {
+        match (&self.inner, &end.inner) {
+            (EventInner::Cpu(a), EventInner::Cpu(b)) => Ok(b.saturating_duration_since(*a).as_secs_f32() * 1e3),
+            (EventInner::Cuda(a), EventInner::Cuda(b)) => {
+                b.synchronize()?;
+                a.elapsed_ms(b)
+            }
+            _ => Err(Error::Array("elapsed_ms: the events belong to different devices".into())),
+        }
+    }
+}
+
+/// Page-locked ("pinned") host memory: the host side of asynchronous copies
+/// ([`Stream::copy_to_device`], [`Stream::copy_to_host`]). Reading or writing it on the host
+/// waits for the copies still using it, and so does dropping it. Plain host memory on the CPU
+/// backend.
+pub struct PinnedBuffer<T: Element> {
+    device: Device,
+    ptr: *mut T,
+    len: usize,
+    /// The CPU backend's memory (`ptr` points into it).
+    host: Vec<T>,
+    /// The last copy using the buffer.
+    pending: Mutex<Option<RawEvent>>,
+}
+
+// SAFETY: the buffer owns its memory (page-locked or a Vec) like a Vec<T> does, and T: Send +
+// Sync; the pending event is behind a Mutex.
+unsafe impl<T: Element> Send for PinnedBuffer<T> {}
+// SAFETY: shared access only reads the memory (after waiting for pending copies that write it).
+unsafe impl<T: Element> Sync for PinnedBuffer<T> {}
+
+impl<T: Element> PinnedBuffer<T> {
+    /// A buffer of `len` default values (zeros) for copies with `device`.
+    pub fn new(device: &Device, len: usize) -> Result<PinnedBuffer<T>> {
+        let mut b = match &device.inner {
+            DeviceInner::Cpu => PinnedBuffer {
+                device: device.clone(),
+                ptr: std::ptr::null_mut(),
+                len,
+                host: vec![T::default(); len],
+                pending: Mutex::new(None),
+            },
+            DeviceInner::Cuda(d) => {
+                let ptr = d.alloc_host(len * std::mem::size_of::<T>())? as *mut T;
+                let b = PinnedBuffer { device: device.clone(), ptr, len, host: Vec::new(), pending: Mutex::new(None) };
+                if len > 0 {
+                    // SAFETY: ptr is a fresh allocation of len elements, aligned for any T (the
+                    // driver's host allocations are page-aligned); writing defaults initializes it.
+                    unsafe { std::slice::from_raw_parts_mut(ptr, len) }.fill(T::default());
+                }
+                b
+            }
+        };
+        if b.ptr.is_null() {
+            b.ptr = b.host.as_mut_ptr();
+        }
+        Ok(b)
+    }
+
+    /// A buffer holding a copy of `data`.
+    pub fn from_slice(device: &Device, data: &[T]) -> Result<PinnedBuffer<T>> {
+        let mut b = PinnedBuffer::new(device, data.len())?;
+        b.host_slice_mut().copy_from_slice(data);
+        Ok(b)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The contents, once the copies using the buffer have finished.
+    pub fn as_slice(&self) -> Result<&[T]> {
+        self.wait_pending()?;
+        Ok(self.host_slice())
+    }
+
+    /// The contents for writing, once the copies using the buffer have finished.
+    pub fn as_mut_slice(&mut self) -> Result<&mut [T]> {
+        self.wait_pending()?;
+        Ok(self.host_slice_mut())
+    }
+
+    fn host_slice(&self) -> &[T] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: ptr points to len initialized elements owned by the buffer; callers wait for
+        // copies writing them first (or hold &mut self, under which no new copy can start).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    fn host_slice_mut(&mut self) -> &mut [T] {
+        if self.len == 0 {
+            return &mut [];
+        }
+        // SAFETY: as host_slice, with exclusive access through &mut self.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+
+    /// Waits for the last copy using the buffer, and forgets it.
+    fn wait_pending(&self) -> Result<()> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = pending.take() {
+            if let Err(err) = e.synchronize() {
+                *pending = Some(e);
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    fn set_pending(&self, e: RawEvent) {
+        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    }
+}
+
+impl<T: Element> Drop for PinnedBuffer<T> {
+    fn drop(&mut self) {
+        let pending = self.pending.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(e) = pending {
+            // A copy still using the memory must finish first; if waiting fails the context
+            // is broken and freeing is all that is left.
+            let _ = e.synchronize();
+        }
+        if let DeviceInner::Cuda(d) = &self.device.inner {
+            d.free_host(self.ptr as *mut u8);
+        }
+    }
+}
