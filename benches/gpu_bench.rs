@@ -1,5 +1,7 @@
-//! GPU benchmark: saxpy bandwidth (2^26 f32) and the host time of a cached launch beside a raw
-//! `cuLaunchKernel` of the same PTX, measured in the same process.
+//! GPU benchmark: saxpy bandwidth (2^26 f32); the host time of a cached launch beside a raw
+//! `cuLaunchKernel` of the same PTX, measured in the same process (also on a stream, from 16
+//! threads, and as a replayed CUDA graph); compile latency (IR -> PTX in process; a new process's
+//! first launches with an empty disk cache, then with a warm one, each in a child process).
 //!
 //! ```text
 //! cargo bench --bench gpu_bench          # needs a CUDA GPU; GPUJIT_REQUIRE_GPU=1 fails without one
@@ -20,23 +22,119 @@ fn saxpy(a: f32, x: &[f32], y: &[f32], z: &mut [f32]) {
     }
 }
 
+#[gpu_kernel]
+fn scale(a: f32, x: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        x[i] = a * x[i];
+    }
+}
+
+/// A fresh process (a child of the bench): from the start of `main`, the context, then the first
+/// launch of a kernel, a second new kernel and a first expression, each synchronized.
+fn child() -> gpujit::Result<()> {
+    let t = Instant::now();
+    let dev = Device::cuda(0)?;
+    let ctx_ms = t.elapsed().as_secs_f64() * 1e3;
+    let m = 1024usize;
+    let x = DeviceArray::from_slice(&dev, &vec![1.0f32; m])?;
+    let y = DeviceArray::from_slice(&dev, &vec![1.0f32; m])?;
+    let mut z = DeviceArray::<f32>::zeros(&dev, m)?;
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    launch!(saxpy[4, 256](2.0f32, &x, &y, &mut z))?;
+    dev.synchronize()?;
+    let first = ms(t);
+    let t = Instant::now();
+    launch!(scale[4, 256](0.5f32, &mut z))?;
+    dev.synchronize()?;
+    let second = ms(t);
+    let t = Instant::now();
+    (expr(&x) * 2.0f32 + &y).eval_into(&mut z)?;
+    dev.synchronize()?;
+    let third = ms(t);
+    assert!(z.to_vec()?.iter().all(|v| *v == 3.0), "child results");
+    println!("CHILD {ctx_ms:.3} {first:.3} {second:.3} {third:.3}");
+    Ok(())
+}
+
+/// Runs `child` in a new process with the disk cache in `dir`; its four timings (ms).
+fn run_child(dir: &std::path::Path) -> [f64; 4] {
+    let out = std::process::Command::new(std::env::current_exe().expect("exe"))
+        .env("GPUJIT_BENCH_CHILD", "1")
+        .env("GPUJIT_CACHE_DIR", dir)
+        .output()
+        .expect("child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("CHILD "))
+        .unwrap_or_else(|| panic!("child failed: {text}{}", String::from_utf8_lossy(&out.stderr)));
+    let v: Vec<f64> = line.split_whitespace().skip(1).map(|w| w.parse().expect("number")).collect();
+    [v[0], v[1], v[2], v[3]]
+}
+
 fn main() -> gpujit::Result<()> {
+    if std::env::var("GPUJIT_BENCH_CHILD").is_ok() {
+        return child();
+    }
     let Some(dev) = support::gpu_or_skip("gpu bench") else { return Ok(()) };
+
+    // New processes: an empty disk cache, then the same cache warm (three of each, medians).
+    let dir = std::env::temp_dir().join(format!("gpujit-bench-cache-{}", std::process::id()));
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    for _ in 0..3 {
+        let _ = std::fs::remove_dir_all(&dir);
+        cold.push(run_child(&dir));
+        warm.push(run_child(&dir));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let col = |v: &[[f64; 4]], i: usize| support::median(v.iter().map(|r| r[i]).collect());
+    println!("process_context_ms      gpujit          {:8.2} ms  (Device::cuda(0) in a new process)", col(&cold, 0));
+    println!("first_call_saxpy        gpujit          {:8.2} ms  (new process, context up, empty disk cache)", col(&cold, 1));
+    println!("second_new_kernel       gpujit          {:8.2} ms  (new process, empty disk cache)", col(&cold, 2));
+    println!("first_new_expression    gpujit          {:8.2} ms  (new process, empty disk cache)", col(&cold, 3));
+    println!("warm_first_call_saxpy   gpujit          {:8.2} ms  (new process, context up, warm disk cache)", col(&warm, 1));
+    println!("warm_second_kernel      gpujit          {:8.2} ms  (warm disk cache)", col(&warm, 2));
+    println!("warm_first_expression   gpujit          {:8.2} ms  (warm disk cache)", col(&warm, 3));
+
+    // IR -> PTX in process (LLVM, libdevice when used), median of 5 after a first call.
+    let target = dev.nvptx_target().expect("target");
+    {
+        let m = 8usize;
+        let x = DeviceArray::from_slice(&dev, &vec![1.0f32; m])?;
+        let y = DeviceArray::from_slice(&dev, &vec![1.0f32; m])?;
+        let mut z = DeviceArray::<f32>::zeros(&dev, m)?;
+        let time = |f: &mut dyn FnMut()| {
+            f();
+            support::median(
+                (0..5)
+                    .map(|_| {
+                        let t = Instant::now();
+                        f();
+                        t.elapsed().as_secs_f64() * 1e3
+                    })
+                    .collect(),
+            )
+        };
+        let ms = time(&mut || drop(saxpy.ptx(&target, (2.0f32, &x, &y, &mut z)).expect("ptx")));
+        println!("ir_to_ptx_saxpy         gpujit          {ms:8.2} ms  (specialize + LLVM O3 + PTX emission)");
+        let ms = time(&mut || drop(scale.ptx(&target, (2.0f32, &mut z)).expect("ptx")));
+        println!("ir_to_ptx_scale         gpujit          {ms:8.2} ms");
+    }
 
     // Bandwidth, 2^26 f32: bytes of x, y and z.
     let n = 1usize << 26;
     let x = DeviceArray::from_slice(&dev, &vec![1.5f32; n])?;
     let y = DeviceArray::from_slice(&dev, &vec![-0.5f32; n])?;
     let mut z = DeviceArray::<f32>::zeros(&dev, n)?;
-    let t = Instant::now();
     launch!(saxpy[n.div_ceil(256), 256](2.0f32, &x, &y, &mut z))?;
     dev.synchronize()?;
-    let first_ms = t.elapsed().as_secs_f64() * 1e3;
     let ms = event_ms(30, || launch!(saxpy[n.div_ceil(256), 256](2.0f32, &x, &y, &mut z)).expect("launch"));
     let gbs = 3.0 * 4.0 * n as f64 / (ms * 1e-3) / 1e9;
     assert!(z.to_vec()?.iter().all(|v| *v == 2.5), "saxpy result");
     println!("saxpy_f32_2^26          gpujit          {gbs:8.1} GB/s  ({ms:.3} ms a kernel)");
-    println!("first_launch_saxpy      gpujit          {first_ms:8.2} ms  (specialize + IR->PTX + module load, context up)");
 
     // Launch host time: small arrays, 3 array arguments and 1 scalar.
     let m = 1024usize;
@@ -49,5 +147,53 @@ fn main() -> gpujit::Result<()> {
     println!("launch_host_time        gpujit          {ours:8.2} us");
     println!("launch_host_time        raw cuLaunchKernel {raw:5.2} us");
     println!("launch_host_time        ratio gpujit/raw {:6.2}", ours / raw);
+    let stream = dev.new_stream()?;
+    let on_stream = host_us(&dev, || launch!(saxpy[4, 256, &stream](2.0f32, &sx, &sy, &mut sz)).expect("launch"));
+    println!("launch_host_time_stream gpujit          {on_stream:8.2} us  (on a user stream)");
+
+    // 16 threads launching at once: host time a launch, each thread on its own arrays.
+    let threads = 16;
+    let t = Instant::now();
+    let per_thread = 2000;
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let dev = dev.clone();
+            s.spawn(move || {
+                let x = DeviceArray::from_slice(&dev, &vec![1.0f32; m]).expect("alloc");
+                let y = DeviceArray::from_slice(&dev, &vec![1.0f32; m]).expect("alloc");
+                let mut z = DeviceArray::<f32>::zeros(&dev, m).expect("alloc");
+                let stream = dev.new_stream().expect("stream");
+                for _ in 0..per_thread {
+                    launch!(saxpy[4, 256, &stream](2.0f32, &x, &y, &mut z)).expect("launch");
+                }
+                stream.synchronize().expect("sync");
+            });
+        }
+    });
+    let us = t.elapsed().as_secs_f64() * 1e6 / (threads * per_thread) as f64;
+    println!("launch_16_threads       gpujit          {us:8.2} us  (wall time / launches, 16 threads, own streams)");
+
+    // A CUDA graph of 20 launches against the 20 launches themselves.
+    let launches = 20;
+    let graph = Graph::capture(&dev, |s| {
+        for _ in 0..launches {
+            launch!(saxpy[4, 256, s](2.0f32, &sx, &sy, &mut sz))?;
+        }
+        Ok(())
+    })?;
+    let graph_us = host_us(&dev, || graph.launch().expect("graph"));
+    let direct_us = host_us(&dev, || {
+        for _ in 0..launches {
+            launch!(saxpy[4, 256](2.0f32, &sx, &sy, &mut sz)).expect("launch");
+        }
+    });
+    println!("graph_20_launches       gpujit          {graph_us:8.2} us  (host time a replay; the 20 launches: {direct_us:.2} us)");
+    let dev_ms = event_ms(10, || graph.launch().expect("graph"));
+    let direct_ms = event_ms(10, || {
+        for _ in 0..launches {
+            launch!(saxpy[4, 256](2.0f32, &sx, &sy, &mut sz)).expect("launch");
+        }
+    });
+    println!("graph_20_launches_device gpujit         {:8.2} us  (device time a replay; direct: {:.2} us)", dev_ms * 1e3, direct_ms * 1e3);
     Ok(())
 }

@@ -210,8 +210,8 @@ pub fn disk_cache_entries(h: &Harness) {
             });
         }
     });
-    for k in 0..3 {
-        assert_eq!(small.load(&format!("shared {k}")), Some(big[k].clone()));
+    for (k, e) in big.iter().enumerate().take(3) {
+        assert_eq!(small.load(&format!("shared {k}")).as_ref(), Some(e));
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -401,7 +401,7 @@ pub fn graph_capture(h: &Harness) {
     let e = Graph::capture(&h.dev, |s| launch!(axpby[1, 32, s](1.0f32, &x, &x)).map(|_| ())).err().expect("an argument count error");
     assert!(matches!(e, gpujit::Error::ArgCount { .. }), "{e}");
     // Foreign memory cannot be kept alive by a graph.
-    let mut host = vec![1.0f32; 16];
+    let mut host = [1.0f32; 16];
     if !h.is_gpu() {
         let mut view = gpujit::ndarray::ArrayViewMut1::from(&mut host[..]);
         let mut ext = gpujit::ExternalArray::from_ndarray_mut(&mut view).unwrap();
