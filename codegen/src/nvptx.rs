@@ -478,16 +478,20 @@ fn link_libdevice_if_used<'ctx>(
     kernel: &ir::Kernel,
     tm: &TargetMachine,
 ) -> Result<(), CompileError> {
-    let uses = module.get_functions().any(|f| f.count_basic_blocks() == 0 && f.get_name().to_bytes().starts_with(b"__nv_"));
-    if !uses {
+    let needed: Vec<String> = module
+        .get_functions()
+        .filter(|f| f.count_basic_blocks() == 0 && f.get_name().to_bytes().starts_with(b"__nv_"))
+        .map(|f| f.get_name().to_string_lossy().into_owned())
+        .collect();
+    if needed.is_empty() {
         return Ok(());
     }
     let llvm = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
-    let path = toolchain::find_libdevice().map_err(|message| CompileError::Toolchain { kernel: kernel.name.clone(), message })?;
-    let lib = Module::parse_bitcode_from_path(&path, cx).map_err(|e| llvm("libdevice parsing", format!("{}: {e}", path.display())))?;
-    lib.set_triple(&tm.get_triple());
-    lib.set_data_layout(&tm.get_target_data().get_data_layout());
-    module.link_in_module(lib).map_err(|e| llvm("libdevice linking", e.to_string()))?;
+    for lib in libdevice_parts(cx, &needed, kernel, tm)? {
+        lib.set_triple(&tm.get_triple());
+        lib.set_data_layout(&tm.get_target_data().get_data_layout());
+        module.link_in_module(lib).map_err(|e| llvm("libdevice linking", e.to_string()))?;
+    }
     for f in module.get_functions() {
         if f.count_basic_blocks() > 0 && f.get_name().to_bytes() != kernel.name.as_bytes() {
             f.set_linkage(Linkage::Internal);
@@ -496,6 +500,63 @@ fn link_libdevice_if_used<'ctx>(
     let ftz = kernel.options.fastmath as u64;
     module.add_basic_value_flag("nvvm-reflect-ftz", FlagBehavior::Override, cx.i32_type().const_int(ftz, false));
     module.run_passes("globaldce", tm, PassBuilderOptions::create()).map_err(|e| llvm("libdevice pruning", e.to_string()))
+}
+
+/// Pieces of libdevice pruned to some of its functions (and what they call), as bitcode: each
+/// holds the functions named beside it. Parsing all of libdevice takes about 20 ms; a piece, well
+/// under one, so only a kernel calling a function no earlier kernel of the process called pays it.
+static LIBDEVICE_PIECES: std::sync::Mutex<Vec<(Vec<String>, std::sync::Arc<Vec<u8>>)>> = std::sync::Mutex::new(Vec::new());
+
+/// Modules in `cx` that together define every function of `needed`.
+fn libdevice_parts<'ctx>(
+    cx: &'ctx Context,
+    needed: &[String],
+    kernel: &ir::Kernel,
+    tm: &TargetMachine,
+) -> Result<Vec<Module<'ctx>>, CompileError> {
+    let llvm = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
+    let mut pieces: Vec<std::sync::Arc<Vec<u8>>> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
+    {
+        let known = LIBDEVICE_PIECES.lock().unwrap_or_else(|p| p.into_inner());
+        for name in needed {
+            match known.iter().find(|(names, _)| names.contains(name)) {
+                Some((_, bits)) => {
+                    if !pieces.iter().any(|p| std::sync::Arc::ptr_eq(p, bits)) {
+                        pieces.push(bits.clone());
+                    }
+                }
+                None => missing.push(name.clone()),
+            }
+        }
+    }
+    let mut modules = Vec::new();
+    for (i, bits) in pieces.iter().enumerate() {
+        let buf = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(bits, &format!("libdevice piece {i}"));
+        modules.push(Module::parse_bitcode_from_buffer(&buf, cx).map_err(|e| llvm("libdevice piece parsing", e.to_string()))?);
+    }
+    if !missing.is_empty() {
+        // Parse all of libdevice once, keep only the missing functions and their callees, and
+        // remember that piece for later kernels.
+        let path = toolchain::find_libdevice().map_err(|message| CompileError::Toolchain { kernel: kernel.name.clone(), message })?;
+        let lib = Module::parse_bitcode_from_path(&path, cx).map_err(|e| llvm("libdevice parsing", format!("{}: {e}", path.display())))?;
+        for f in lib.get_functions() {
+            let name = f.get_name().to_string_lossy();
+            if f.count_basic_blocks() > 0 && !missing.iter().any(|m| *m == name) {
+                f.set_linkage(Linkage::Internal);
+            }
+        }
+        lib.run_passes("globaldce", tm, PassBuilderOptions::create()).map_err(|e| llvm("libdevice pruning", e.to_string()))?;
+        let bits = std::sync::Arc::new(lib.write_bitcode_to_memory().as_slice().to_vec());
+        // Registered unless another thread registered one of its functions meanwhile: no two
+        // pieces define the same function, so any choice of pieces links.
+        let mut known = LIBDEVICE_PIECES.lock().unwrap_or_else(|p| p.into_inner());
+        if !known.iter().any(|(names, _)| names.iter().any(|n| missing.contains(n))) {
+            known.push((missing, bits));
+        }
+        modules.push(lib);
+    }
+    Ok(modules)
 }
 
 /// The result of compiling a kernel for NVPTX.

@@ -53,6 +53,11 @@ pub fn pointer_device(ptr: u64) -> Result<u32> {
     Ok(ordinal.max(0) as u32)
 }
 
+thread_local! {
+    /// The context this thread's last `bind` made current.
+    static BOUND: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// A CUDA device with its retained primary context and the limits launches are checked against.
 pub struct CudaDevice {
     pub(crate) ordinal: u32,
@@ -138,7 +143,20 @@ impl CudaDevice {
     /// Makes this device's context current on the calling thread.
     pub(crate) fn bind(&self) -> Result<()> {
         // SAFETY: ctx is the primary context retained in `create` and released only in Drop.
-        unsafe { result::ctx::set_current(self.ctx) }.map_err(|e| Error::driver("cuCtxSetCurrent", e))
+        unsafe { result::ctx::set_current(self.ctx) }.map_err(|e| Error::driver("cuCtxSetCurrent", e))?;
+        BOUND.with(|b| b.set(self.ctx as usize));
+        Ok(())
+    }
+
+    /// As `bind`, skipped when this thread's last `bind` was ours (the launch path's fast case).
+    /// Other code may have changed the thread's context since: a launch that then fails binds
+    /// and retries (a failed launch runs nothing).
+    fn bind_cached(&self) -> Result<bool> {
+        if BOUND.with(|b| b.get()) == self.ctx as usize {
+            return Ok(true);
+        }
+        self.bind()?;
+        Ok(false)
     }
 
     pub(crate) fn alloc(&self, bytes: usize) -> Result<sys::CUdeviceptr> {
@@ -346,13 +364,24 @@ impl CudaFunction {
         stream: sys::CUstream,
         params: &mut [*mut c_void],
     ) -> Result<()> {
-        self.device.bind()?;
-        // SAFETY: the function belongs to the current context; `params` holds one pointer per
-        // kernel parameter, each to a value of the parameter's size, alive for the call (the
-        // driver copies them before returning); grid, block and shared memory were validated
-        // against the device's limits; every array pointer is a live allocation of this device.
-        unsafe { result::launch_kernel(self.function, (grid[0], grid[1], grid[2]), (block[0], block[1], block[2]), shared, stream, params) }
-            .map_err(|e| Error::driver("cuLaunchKernel", e))
+        let cached = self.device.bind_cached()?;
+        let launch = |params: &mut [*mut c_void]| {
+            // SAFETY: the function belongs to the device's context (current, or the launch fails
+            // without running); `params` holds one pointer per kernel parameter, each to a value
+            // of the parameter's size, alive for the call (the driver copies them before
+            // returning); grid, block and shared memory were validated against the device's
+            // limits; every array pointer is a live allocation of this device.
+            unsafe {
+                result::launch_kernel(self.function, (grid[0], grid[1], grid[2]), (block[0], block[1], block[2]), shared, stream, params)
+            }
+        };
+        match launch(params) {
+            Err(_) if cached => {
+                self.device.bind()?;
+                launch(params).map_err(|e| Error::driver("cuLaunchKernel", e))
+            }
+            r => r.map_err(|e| Error::driver("cuLaunchKernel", e)),
+        }
     }
 }
 

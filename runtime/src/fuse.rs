@@ -12,6 +12,7 @@ use crate::array::{DeviceArray, Element};
 use crate::device::{Device, DeviceInner};
 use crate::error::{Error, Result};
 use crate::expr::{broadcast_shapes, Expr, Graph, Node};
+use crate::fxhash::FxHasher;
 use crate::kernel::Kernel;
 use crate::launch::{Arg, KernelArg, LaunchConfig, MAX_ARGS};
 use gpujit_codegen::ast::{self, Builtin, Dim, ExprKind, KernelOptions, KernelSource, Param, ParamKind, Place, Span, Stmt, TypeRef};
@@ -60,41 +61,6 @@ fn cache() -> &'static RwLock<Cache> {
     CACHE.get_or_init(Default::default)
 }
 
-/// A fast non-cryptographic hasher (the Fx hash of rustc): keys are hashed on every evaluation.
-struct FxHasher(u64);
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for c in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..c.len()].copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-    fn write_u8(&mut self, v: u8) {
-        self.add(v as u64);
-    }
-    fn write_u32(&mut self, v: u32) {
-        self.add(v as u64);
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.add(v);
-    }
-    fn write_usize(&mut self, v: usize) {
-        self.add(v as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// The parts of a key, borrowed: looking a kernel up allocates nothing.
 pub(crate) struct KeyParts<'k, 'a> {
     pub kind: &'k KernelKind,
@@ -111,7 +77,7 @@ pub(crate) struct KeyParts<'k, 'a> {
 impl KeyParts<'_, '_> {
     fn hash(&self) -> u64 {
         use std::hash::{Hash, Hasher};
-        let mut h = FxHasher(0);
+        let mut h = FxHasher::default();
         self.kind.hash(&mut h);
         self.nodes.hash(&mut h);
         for a in self.operands {

@@ -7,6 +7,7 @@ use crate::device::{Device, DeviceId, DeviceInner};
 use crate::disk_cache::{CacheEntry, DiskCache};
 use crate::dump;
 use crate::error::{Error, Result};
+use crate::fxhash::FxBuild;
 use crate::launch::{Arg, KernelArgs, LaunchConfig, MAX_ARGS};
 use crate::log;
 use gpujit_codegen::ast::KernelSource;
@@ -124,7 +125,7 @@ pub struct KernelResources {
 /// A kernel: what `#[gpu_kernel]` produces. Launch it with [`Kernel::launch`] or `launch!`.
 pub struct Kernel {
     source: KernelSource,
-    cache: RwLock<HashMap<(DeviceId, SpecKey), Arc<Compiled>>>,
+    cache: RwLock<HashMap<(DeviceId, SpecKey), Arc<Compiled>, FxBuild>>,
 }
 
 impl std::fmt::Debug for Kernel {
@@ -136,7 +137,7 @@ impl std::fmt::Debug for Kernel {
 impl Kernel {
     /// A kernel from its source form (the `#[gpu_kernel]` macro calls this).
     pub fn new(source: KernelSource) -> Kernel {
-        Kernel { source, cache: RwLock::new(HashMap::new()) }
+        Kernel { source, cache: RwLock::new(HashMap::default()) }
     }
 
     pub fn name(&self) -> &str {
@@ -169,7 +170,8 @@ impl Kernel {
 
     fn launch_args(&self, config: &LaunchConfig<'_>, args: &[Arg<'_>]) -> Result<()> {
         let key = self.bind_args(args)?;
-        let device = self.launch_device(config, args)?;
+        let mut current = None;
+        let device = self.launch_device(config, args, &mut current)?;
         let Some((grid, block)) =
             config.validate(&device.limits()).map_err(|message| Error::LaunchConfig { kernel: self.source.name.clone(), message })?
         else {
@@ -182,7 +184,7 @@ impl Kernel {
                 return Err(Error::LaunchConfig { kernel: self.source.name.clone(), message });
             }
         }
-        let compiled = self.compiled(&device, key)?;
+        let compiled = self.compiled(device, key)?;
         let mut slots = [0u64; SLOTS];
         let mut k = 0;
         for a in args {
@@ -358,15 +360,16 @@ impl Kernel {
 
     /// The device the launch runs on; every array must be there (pinned host memory is
     /// everywhere).
-    fn launch_device(&self, config: &LaunchConfig<'_>, args: &[Arg<'_>]) -> Result<Device> {
+    /// `current` holds [`Device::current`] when neither names one.
+    fn launch_device<'d>(&self, config: &LaunchConfig<'d>, args: &[Arg<'d>], current: &'d mut Option<Device>) -> Result<&'d Device> {
         let first_array = args.iter().find_map(|a| match a {
             Arg::Array { device, any_device: false, .. } => Some(*device),
             _ => None,
         });
-        let device = match (config.stream, first_array) {
-            (Some(s), _) => s.device.clone(),
-            (None, Some(d)) => d.clone(),
-            (None, None) => Device::current()?,
+        let device: &'d Device = match (config.stream, first_array) {
+            (Some(s), _) => &s.device,
+            (None, Some(d)) => d,
+            (None, None) => current.insert(Device::current()?),
         };
         let mut array_no = 0;
         for (i, a) in args.iter().enumerate() {

@@ -18,6 +18,7 @@ pub mod error;
 pub mod expr;
 pub mod external;
 pub mod fuse;
+mod fxhash;
 pub mod graph;
 pub mod kernel;
 pub mod launch;
