@@ -12,7 +12,7 @@ use std::time::Instant;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{event_ms, host_us};
+use support::{event_ms, host_us, host_us_vs_raw};
 
 #[gpu_kernel]
 fn saxpy(a: f32, x: &[f32], y: &[f32], z: &mut [f32]) {
@@ -141,12 +141,17 @@ fn main() -> gpujit::Result<()> {
     let sx = DeviceArray::from_slice(&dev, &vec![1.0f32; m])?;
     let sy = DeviceArray::from_slice(&dev, &vec![1.0f32; m])?;
     let mut sz = DeviceArray::<f32>::zeros(&dev, m)?;
-    let ours = host_us(&dev, || launch!(saxpy[4, 256](2.0f32, &sx, &sy, &mut sz)).expect("launch"));
-
-    let raw = support::raw_launch_us(&dev, &saxpy, (2.0f32, &sx, &sy, &mut sz), m)?;
-    println!("launch_host_time        gpujit          {ours:8.2} us");
-    println!("launch_host_time        raw cuLaunchKernel {raw:5.2} us");
-    println!("launch_host_time        ratio gpujit/raw {:6.2}", ours / raw);
+    launch!(saxpy[4, 256](2.0f32, &sx, &sy, &mut sz))?;
+    let mut raw_launch = support::RawLaunch::new(&dev, &saxpy, (2.0f32, &sx, &sy, &mut sz), m)?;
+    // Alternating batches of ours and of the raw launch, three times.
+    for round in 1..=3 {
+        let (ours, raw) = host_us_vs_raw(&dev, &mut raw_launch, || launch!(saxpy[4, 256](2.0f32, &sx, &sy, &mut sz)).expect("launch"));
+        println!(
+            "launch_host_time        gpujit          {ours:8.2} us  (round {round}; raw cuLaunchKernel {raw:.2} us; ratio {:.2})",
+            ours / raw
+        );
+    }
+    drop(raw_launch);
     let stream = dev.new_stream()?;
     let on_stream = host_us(&dev, || launch!(saxpy[4, 256, &stream](2.0f32, &sx, &sy, &mut sz)).expect("launch"));
     println!("launch_host_time_stream gpujit          {on_stream:8.2} us  (on a user stream)");

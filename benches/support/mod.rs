@@ -69,35 +69,83 @@ pub fn gpu_or_skip(bench: &str) -> Option<Device> {
     }
 }
 
-/// Host time of a raw `cuLaunchKernel` (µs a launch) of `kernel`'s PTX for `args`, which must be
-/// a saxpy-shaped signature `(f32, &[f32], &[f32], &mut [f32])`, on raw allocations of `m` floats.
-pub fn raw_launch_us<'a>(dev: &Device, kernel: &gpujit::Kernel, args: impl gpujit::KernelArgs<'a>, m: usize) -> gpujit::Result<f64> {
-    let target = dev.nvptx_target().expect("a CUDA device has a PTX target");
-    let ptx = kernel.ptx(&target, args)?;
-    let declared = ptx.ptx.matches(".param .").count();
-    assert_eq!(declared, 10, "the raw launch below passes 10 parameters; the kernel declares {declared}");
-    let image = CString::new(ptx.ptx).expect("PTX text");
-    let name = CString::new(ptx.entry).expect("name");
-    // SAFETY: the device's context is current on this thread (the caller's launches bound it); the
-    // module, function and allocations are used only below, with parameters matching the PTX
-    // signature (f32, then pointer, extent and stride for each array; the PTX is checked above
-    // to declare exactly that many), and all work is synchronized before the allocations are freed.
-    let us = unsafe {
-        let module = result::module::load_data(image.as_ptr() as *const c_void).expect("load");
-        let f = result::module::get_function(module, name).expect("function");
-        let bufs: Vec<sys::CUdeviceptr> = (0..3).map(|_| result::malloc_sync(m * 4).expect("malloc")).collect();
-        // The kernel ABI (codegen's lowering): a scalar's value; for each array its data pointer,
-        // its extent and its stride (1-D: one of each).
-        let mut slots: [u64; 10] = [2.0f32.to_bits() as u64, bufs[0], m as u64, 1, bufs[1], m as u64, 1, bufs[2], m as u64, 1];
-        let base = slots.as_mut_ptr();
-        let mut params: Vec<*mut c_void> = (0..slots.len()).map(|i| base.add(i) as *mut c_void).collect();
-        let us =
-            host_us(dev, || result::launch_kernel(f, (4, 1, 1), (256, 1, 1), 0, std::ptr::null_mut(), &mut params).expect("raw launch"));
-        for b in bufs {
-            result::free_sync(b).expect("free");
+/// A raw `cuLaunchKernel` of a kernel's PTX, the floor launch costs are compared with: the
+/// kernel must have a saxpy-shaped signature `(f32, &[f32], &[f32], &mut [f32])`; it runs on raw
+/// allocations of `m` floats.
+pub struct RawLaunch {
+    module: sys::CUmodule,
+    function: sys::CUfunction,
+    bufs: Vec<sys::CUdeviceptr>,
+    slots: Box<[u64; 10]>,
+}
+
+impl RawLaunch {
+    pub fn new<'a>(dev: &Device, kernel: &gpujit::Kernel, args: impl gpujit::KernelArgs<'a>, m: usize) -> gpujit::Result<RawLaunch> {
+        let target = dev.nvptx_target().expect("a CUDA device has a PTX target");
+        let ptx = kernel.ptx(&target, args)?;
+        let declared = ptx.ptx.matches(".param .").count();
+        assert_eq!(declared, 10, "the raw launch passes 10 parameters; the kernel declares {declared}");
+        let image = CString::new(ptx.ptx).expect("PTX text");
+        let name = CString::new(ptx.entry).expect("name");
+        dev.synchronize()?; // makes the device's context current on this thread
+                            // SAFETY: the device's context is current on this thread; the module and allocations are
+                            // owned by the RawLaunch and released in Drop after synchronizing.
+        unsafe {
+            let module = result::module::load_data(image.as_ptr() as *const c_void).expect("load");
+            let function = result::module::get_function(module, name).expect("function");
+            let bufs: Vec<sys::CUdeviceptr> = (0..3).map(|_| result::malloc_sync(m * 4).expect("malloc")).collect();
+            // The kernel ABI (codegen's lowering): a scalar's value; for each array its data
+            // pointer, its extent and its stride (1-D: one of each).
+            let slots = Box::new([2.0f32.to_bits() as u64, bufs[0], m as u64, 1, bufs[1], m as u64, 1, bufs[2], m as u64, 1]);
+            Ok(RawLaunch { module, function, bufs, slots })
         }
-        result::module::unload(module).expect("unload");
-        us
-    };
-    Ok(us)
+    }
+
+    /// One launch of 4 blocks of 256 threads on the legacy default stream.
+    pub fn launch(&mut self) {
+        let base = self.slots.as_mut_ptr();
+        // SAFETY: i < 10, inside the boxed slots, which outlive the call.
+        let mut params: [*mut c_void; 10] = std::array::from_fn(|i| unsafe { base.add(i) } as *mut c_void);
+        // SAFETY: the parameters match the PTX signature checked in `new`; the allocations live
+        // until Drop; the context is current (the caller launches on the device's thread).
+        unsafe { result::launch_kernel(self.function, (4, 1, 1), (256, 1, 1), 0, std::ptr::null_mut(), &mut params) }.expect("raw launch");
+    }
+}
+
+impl Drop for RawLaunch {
+    fn drop(&mut self) {
+        // SAFETY: everything was created in `new` and is released once, after the work using it.
+        unsafe {
+            result::ctx::synchronize().expect("sync");
+            for b in &self.bufs {
+                result::free_sync(*b).expect("free");
+            }
+            result::module::unload(self.module).expect("unload");
+        }
+    }
+}
+
+/// Host time of one call of `ours` and of one raw launch (µs), measured in alternating batches
+/// so that drift in the machine's speed affects both alike.
+pub fn host_us_vs_raw(dev: &Device, raw: &mut RawLaunch, mut ours: impl FnMut()) -> (f64, f64) {
+    let batch = 1000;
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    ours();
+    raw.launch();
+    for _ in 0..21 {
+        dev.synchronize().expect("sync");
+        let t = Instant::now();
+        for _ in 0..batch {
+            ours();
+        }
+        a.push(t.elapsed().as_secs_f64() * 1e6 / batch as f64);
+        dev.synchronize().expect("sync");
+        let t = Instant::now();
+        for _ in 0..batch {
+            raw.launch();
+        }
+        b.push(t.elapsed().as_secs_f64() * 1e6 / batch as f64);
+    }
+    dev.synchronize().expect("sync");
+    (median(a), median(b))
 }

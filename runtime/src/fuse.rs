@@ -12,7 +12,7 @@ use crate::array::{DeviceArray, Element};
 use crate::device::{Device, DeviceInner};
 use crate::error::{Error, Result};
 use crate::expr::{broadcast_shapes, Expr, Graph, Node};
-use crate::fxhash::FxHasher;
+use crate::fxhash::{FxBuild, FxHasher};
 use crate::kernel::Kernel;
 use crate::launch::{Arg, KernelArg, LaunchConfig, MAX_ARGS};
 use gpujit_codegen::ast::{self, Builtin, Dim, ExprKind, KernelOptions, KernelSource, Param, ParamKind, Place, Span, Stmt, TypeRef};
@@ -54,7 +54,7 @@ pub(crate) enum KernelKind {
 }
 
 /// Generated kernels by the hash of their key (a few keys may share a hash).
-type Cache = HashMap<u64, Vec<(Key, Arc<Kernel>)>>;
+type Cache = HashMap<u64, Vec<(Key, Arc<Kernel>)>, FxBuild>;
 
 fn cache() -> &'static RwLock<Cache> {
     static CACHE: OnceLock<RwLock<Cache>> = OnceLock::new();
@@ -142,19 +142,24 @@ pub(crate) fn kernel(parts: &KeyParts<'_, '_>, build: impl FnOnce(&Key) -> Kerne
 /// arguments (tools and tests use it, e.g. to check every generated kernel's PTX).
 pub type LaunchHook = fn(&Kernel, &[Arg<'_>]);
 
-static HOOK: RwLock<Option<LaunchHook>> = RwLock::new(None);
+/// The hook as a function address (0: none): read on every launch without a lock.
+static HOOK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Installs (or with `None` removes) the [`LaunchHook`].
 pub fn set_launch_hook(hook: Option<LaunchHook>) {
-    *HOOK.write().unwrap_or_else(|p| p.into_inner()) = hook;
+    HOOK.store(hook.map_or(0, |h| h as usize), std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Launches a generated kernel.
 pub(crate) fn launch(k: &Kernel, config: LaunchConfig<'_>, args: &[Arg<'_>]) -> Result<()> {
-    if let Some(hook) = *HOOK.read().unwrap_or_else(|p| p.into_inner()) {
+    let hook = HOOK.load(std::sync::atomic::Ordering::Acquire);
+    if hook != 0 {
+        // SAFETY: a non-zero HOOK holds the address of a `LaunchHook` stored by set_launch_hook
+        // (function pointers and usize have the same size on every supported target).
+        let hook: LaunchHook = unsafe { std::mem::transmute::<usize, LaunchHook>(hook) };
         hook(k, args);
     }
-    k.launch(config, args)
+    k.launch_slice(&config, args)
 }
 
 /// Device memory for the partial results of two-pass reductions, kept for reuse so a

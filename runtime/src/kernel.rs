@@ -168,6 +168,14 @@ impl Kernel {
         self.launch_args(&config, &buf[..n])
     }
 
+    /// [`Kernel::launch`] with the arguments already collected (generated kernels' path).
+    pub(crate) fn launch_slice(&self, config: &LaunchConfig<'_>, args: &[Arg<'_>]) -> Result<()> {
+        if args.len() > MAX_ARGS {
+            return Err(self.unsupported(format!("a launch takes at most {MAX_ARGS} arguments, {} were given", args.len())));
+        }
+        self.launch_args(config, args)
+    }
+
     fn launch_args(&self, config: &LaunchConfig<'_>, args: &[Arg<'_>]) -> Result<()> {
         let key = self.bind_args(args)?;
         let mut current = None;
