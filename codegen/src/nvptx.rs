@@ -505,7 +505,8 @@ fn link_libdevice_if_used<'ctx>(
 /// Pieces of libdevice pruned to some of its functions (and what they call), as bitcode: each
 /// holds the functions named beside it. Parsing all of libdevice takes about 20 ms; a piece, well
 /// under one, so only a kernel calling a function no earlier kernel of the process called pays it.
-static LIBDEVICE_PIECES: std::sync::Mutex<Vec<(Vec<String>, std::sync::Arc<Vec<u8>>)>> = std::sync::Mutex::new(Vec::new());
+type Pieces = Vec<(Vec<String>, std::sync::Arc<Vec<u8>>)>;
+static LIBDEVICE_PIECES: std::sync::Mutex<Pieces> = std::sync::Mutex::new(Vec::new());
 
 /// Modules in `cx` that together define every function of `needed`.
 fn libdevice_parts<'ctx>(

@@ -140,14 +140,11 @@ impl Device {
     /// A new stream on this device (Numba's third launch slot). It is a blocking stream: work on
     /// the default stream (copies such as `to_vec`, expressions) is ordered with it.
     pub fn new_stream(&self) -> Result<Stream> {
-        Ok(Stream {
-            device: self.clone(),
-            raw: match &self.inner {
-                DeviceInner::Cpu => None,
-                DeviceInner::Cuda(d) => Some(RawStream::new(d.clone())?),
-            },
-            capture: None,
-        })
+        let raw = match &self.inner {
+            DeviceInner::Cpu => None,
+            DeviceInner::Cuda(d) => Some(RawStream::new(d.clone())?),
+        };
+        Ok(Stream::new(self.clone(), raw, None))
     }
 
     /// An event recorded now on the device's default stream (where expressions and launches

@@ -15,6 +15,7 @@ use crate::expr::{broadcast_shapes, Expr, Graph, Node};
 use crate::fxhash::{FxBuild, FxHasher};
 use crate::kernel::Kernel;
 use crate::launch::{Arg, KernelArg, LaunchConfig, MAX_ARGS};
+use crate::stream::Stream;
 use gpujit_codegen::ast::{self, Builtin, Dim, ExprKind, KernelOptions, KernelSource, Param, ParamKind, Place, Span, Stmt, TypeRef};
 use gpujit_codegen::specialize::MAX_DIMS;
 use gpujit_codegen::ScalarType;
@@ -163,44 +164,58 @@ pub(crate) fn launch(k: &Kernel, config: LaunchConfig<'_>, args: &[Arg<'_>]) -> 
 }
 
 /// Device memory for the partial results of two-pass reductions, kept for reuse so a
-/// reduction in a loop allocates nothing. Sound to hand to the next user as soon as the kernels
-/// using it are enqueued: generated kernels all run on the device's legacy default stream, so a
-/// later user's kernels are ordered after them.
-pub(crate) struct Scratch {
+/// reduction in a loop allocates nothing. Each buffer remembers the stream that used it last (0:
+/// the legacy default stream). Handing it on as soon as the kernels using it are enqueued is
+/// sound when the next user's work is ordered after them: on the same stream, or when one of
+/// the two is the legacy default stream (which waits for, and is waited for by, every blocking
+/// stream, and `Device::new_stream` makes blocking streams). A buffer used while a graph is
+/// captured belongs to the graph.
+pub(crate) struct Scratch<'s> {
     array: Option<DeviceArray<u64>>,
+    stream: Option<&'s Stream>,
 }
 
-fn pool() -> &'static std::sync::Mutex<Vec<DeviceArray<u64>>> {
-    static POOL: OnceLock<std::sync::Mutex<Vec<DeviceArray<u64>>>> = OnceLock::new();
+/// Pooled buffers and the stream (id, 0 for the default stream) that used each last.
+type Pool = std::sync::Mutex<Vec<(DeviceArray<u64>, u64)>>;
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(Default::default)
 }
 
-/// Scratch memory of at least `words` 8-byte words on `device`.
-pub(crate) fn scratch(device: &Device, words: usize) -> Result<Scratch> {
-    let mut pool = pool().lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(k) = pool.iter().position(|a| a.device.id() == device.id() && a.len() >= words) {
-        return Ok(Scratch { array: Some(pool.swap_remove(k)) });
+/// Scratch memory of at least `words` 8-byte words on `device`, for work on `stream`.
+pub(crate) fn scratch<'s>(device: &Device, words: usize, stream: Option<&'s Stream>) -> Result<Scratch<'s>> {
+    let tag = stream.map_or(0, |s| s.id);
+    if !stream.is_some_and(|s| s.capture.is_some()) {
+        let mut pool = pool().lock().unwrap_or_else(|p| p.into_inner());
+        let fits =
+            |(a, t): &(DeviceArray<u64>, u64)| a.device.id() == device.id() && a.len() >= words && (*t == tag || *t == 0 || tag == 0);
+        if let Some(k) = pool.iter().position(fits) {
+            return Ok(Scratch { array: Some(pool.swap_remove(k).0), stream });
+        }
     }
-    drop(pool);
-    Ok(Scratch { array: Some(DeviceArray::uninit_shape(device, &[words.max(4096)])?) })
+    Ok(Scratch { array: Some(DeviceArray::uninit_shape(device, &[words.max(4096)])?), stream })
 }
 
-impl Scratch {
+impl Scratch<'_> {
     pub(crate) fn array(&mut self) -> &mut DeviceArray<u64> {
         self.array.as_mut().unwrap_or_else(|| unreachable!("the array is taken only on drop"))
     }
 }
 
-impl Drop for Scratch {
+impl Drop for Scratch<'_> {
     fn drop(&mut self) {
-        if let Some(a) = self.array.take() {
-            let mut pool = pool().lock().unwrap_or_else(|p| p.into_inner());
-            // Keep a few buffers; free the smallest beyond that.
-            pool.push(a);
-            if pool.len() > 8 {
-                pool.sort_by_key(|a| std::cmp::Reverse(a.len()));
-                pool.truncate(8);
-            }
+        let Some(a) = self.array.take() else { return };
+        if let Some(capture) = self.stream.and_then(|s| s.capture.as_ref()) {
+            capture.lock().unwrap_or_else(|p| p.into_inner()).keep.push(Box::new(a));
+            return;
+        }
+        let mut pool = pool().lock().unwrap_or_else(|p| p.into_inner());
+        // Keep a few buffers; free the smallest beyond that.
+        pool.push((a, self.stream.map_or(0, |s| s.id)));
+        if pool.len() > 8 {
+            pool.sort_by_key(|a| std::cmp::Reverse(a.0.len()));
+            pool.truncate(8);
         }
     }
 }
@@ -222,6 +237,7 @@ pub struct Fusion<'a> {
     graph: Graph<'a>,
     outputs: Vec<Arg<'a>>,
     error: Option<String>,
+    stream: Option<&'a Stream>,
 }
 
 impl<'a> Fusion<'a> {
@@ -249,12 +265,18 @@ impl<'a> Fusion<'a> {
         self
     }
 
+    /// Runs the kernel on `stream` instead of the device's default stream.
+    pub fn on(mut self, stream: &'a Stream) -> Fusion<'a> {
+        self.stream = Some(stream);
+        self
+    }
+
     /// Runs the kernel (asynchronously on a GPU).
     pub fn run(self) -> Result<()> {
         if let Some(e) = self.error.or(self.graph.error.clone()) {
             return Err(Error::Expression(e));
         }
-        run_elementwise(&self.graph, &self.outputs)
+        run_elementwise(&self.graph, &self.outputs, self.stream)
     }
 }
 
@@ -262,24 +284,47 @@ impl<'a, T: Element> Expr<'a, T> {
     /// Evaluates the expression into a new array of its (broadcast) shape, on the device of its
     /// arrays (or [`Device::current`] for scalars only, giving one element).
     pub fn eval(&self) -> Result<DeviceArray<T>> {
+        self.eval_maybe_on(None)
+    }
+
+    /// As [`Expr::eval`], on `stream` (of the expression's device).
+    pub fn eval_on(&self, stream: &Stream) -> Result<DeviceArray<T>> {
+        self.eval_maybe_on(Some(stream))
+    }
+
+    fn eval_maybe_on(&self, stream: Option<&Stream>) -> Result<DeviceArray<T>> {
         if let Some(e) = &self.graph.error {
             return Err(Error::Expression(e.clone()));
         }
-        let device = expr_device(&self.graph)?;
+        let device = match stream {
+            Some(s) if self.graph.inputs.iter().all(|a| matches!(a, Arg::Scalar { .. })) => s.device.clone(),
+            _ => expr_device(&self.graph)?,
+        };
         let shape = if self.graph.shape.is_empty() { vec![1] } else { self.graph.shape.to_vec() };
         let mut out = DeviceArray::<T>::uninit_shape(&device, &shape)?;
-        run_elementwise(&self.graph, &[(&mut out).into_arg()])?;
+        run_elementwise(&self.graph, &[(&mut out).into_arg()], stream)?;
         Ok(out)
     }
 
     /// Evaluates the expression into `out`, whose shape the expression must broadcast to.
     pub fn eval_into(&self, out: impl KernelArg<'a>) -> Result<()> {
+        self.eval_into_maybe_on(out, None)
+    }
+
+    /// As [`Expr::eval_into`], on `stream` (of the expression's device): ordered after the
+    /// stream's earlier work, and captured when the stream is a graph's
+    /// ([`crate::Graph::capture`]).
+    pub fn eval_into_on(&self, out: impl KernelArg<'a>, stream: &Stream) -> Result<()> {
+        self.eval_into_maybe_on(out, Some(stream))
+    }
+
+    fn eval_into_maybe_on(&self, out: impl KernelArg<'a>, stream: Option<&Stream>) -> Result<()> {
         if let Some(e) = &self.graph.error {
             return Err(Error::Expression(e.clone()));
         }
         let out = out.into_arg();
         match out {
-            Arg::Array { elem, writable: true, .. } if elem == T::TYPE => run_elementwise(&self.graph, &[out]),
+            Arg::Array { elem, writable: true, .. } if elem == T::TYPE => run_elementwise(&self.graph, &[out], stream),
             Arg::Array { writable: true, elem, .. } => {
                 Err(Error::Expression(format!("the output holds {elem} but the expression gives {}", T::TYPE)))
             }
@@ -420,7 +465,7 @@ pub(crate) fn resident_blocks(device: &Device) -> u32 {
     }
 }
 
-fn run_elementwise<'a>(graph: &Graph<'a>, outputs: &[Arg<'a>]) -> Result<()> {
+fn run_elementwise<'a>(graph: &Graph<'a>, outputs: &[Arg<'a>], stream: Option<&Stream>) -> Result<()> {
     let Some(Arg::Array { ndim, shape, .. }) = outputs.first() else {
         return Err(Error::Expression("nothing to evaluate".into()));
     };
@@ -481,11 +526,14 @@ fn run_elementwise<'a>(graph: &Graph<'a>, outputs: &[Arg<'a>]) -> Result<()> {
         _ => None,
     });
     let groups = n.div_ceil(vector as usize);
-    let grid = match device {
-        Some(d) => elementwise_grid(d, groups),
-        None => elementwise_grid(&Device::current()?, groups),
+    let grid = match (device, stream) {
+        (Some(d), _) => elementwise_grid(d, groups),
+        (None, Some(s)) => elementwise_grid(&s.device, groups),
+        (None, None) => elementwise_grid(&Device::current()?, groups),
     };
-    launch(&k, LaunchConfig::new(grid, BLOCK), args)
+    let mut config = LaunchConfig::new(grid, BLOCK);
+    config.stream = stream;
+    launch(&k, config, args)
 }
 
 /// Launches a `forall!` kernel over the index space `extents` (its last parameters), on the

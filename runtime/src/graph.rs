@@ -23,6 +23,8 @@ pub struct Graph {
     device: Device,
     id: u64,
     exec: GraphExec,
+    /// Scratch memory of captured reductions.
+    _keep: Vec<Box<dyn Send>>,
 }
 
 enum GraphExec {
@@ -35,14 +37,19 @@ pub(crate) struct CaptureState {
     graph: u64,
     /// The CPU backend's launches, in order.
     pub(crate) launches: Vec<RecordedLaunch>,
+    /// Memory the captured work uses that nobody else owns (reductions' scratch), kept by the
+    /// graph.
+    pub(crate) keep: Vec<Box<dyn Send>>,
 }
 
 impl Graph {
     /// Captures the launches `record` makes on the stream it is given (pass it in each launch's
     /// configuration: `launch!(k[grid, block, s](..))`) into a graph of `device`. Nothing runs
-    /// during capture. Work on other streams, expressions (which use the default stream) and
+    /// during capture. Work on other streams, expressions evaluated without a stream (they use the
+    /// default stream) and
     /// bounds-checked kernels (which wait for their results) cannot be captured; on a GPU they
-    /// give a driver error and no graph.
+    /// give a driver error and no graph. Expressions and reductions evaluated on the stream
+    /// (`eval_into_on(out, s)`, `.on(s)`) are captured like launches.
     pub fn capture(device: &Device, record: impl FnOnce(&Stream) -> Result<()>) -> Result<Graph> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -50,24 +57,28 @@ impl Graph {
             DeviceInner::Cpu => None,
             DeviceInner::Cuda(d) => Some(RawStream::new_non_blocking(d.clone())?),
         };
-        let stream = Stream { device: device.clone(), raw, capture: Some(Mutex::new(CaptureState { graph: id, launches: Vec::new() })) };
+        let stream = Stream::new(device.clone(), raw, Some(Mutex::new(CaptureState { graph: id, launches: Vec::new(), keep: Vec::new() })));
         if let Some(raw) = &stream.raw {
             raw.begin_capture()?;
         }
         let recorded = record(&stream);
+        let (launches, keep) = match &stream.capture {
+            Some(c) => {
+                let mut c = c.lock().unwrap_or_else(|p| p.into_inner());
+                (std::mem::take(&mut c.launches), std::mem::take(&mut c.keep))
+            }
+            None => (Vec::new(), Vec::new()),
+        };
         let exec = match &stream.raw {
+            // End the capture whatever happened, so the stream is usable and freed.
             Some(raw) => {
-                // End the capture whatever happened, so the stream is usable and freed.
                 let ended = raw.end_capture();
                 recorded.and(ended).map(GraphExec::Cuda)
             }
-            None => recorded.map(|_| {
-                let state = stream.capture.as_ref().map(|c| std::mem::take(&mut c.lock().unwrap_or_else(|p| p.into_inner()).launches));
-                GraphExec::Cpu(state.unwrap_or_default())
-            }),
+            None => recorded.map(|_| GraphExec::Cpu(launches)),
         };
         match exec {
-            Ok(exec) => Ok(Graph { device: device.clone(), id, exec }),
+            Ok(exec) => Ok(Graph { device: device.clone(), id, exec, _keep: keep }),
             Err(e) => {
                 unpin(id);
                 Err(e)
@@ -112,6 +123,7 @@ impl Drop for Graph {
     fn drop(&mut self) {
         // The graph first (the CUDA graph's own resources), then the memory it kept alive.
         self.exec = GraphExec::Cpu(Vec::new());
+        self._keep.clear();
         unpin(self.id);
     }
 }

@@ -18,6 +18,7 @@ use crate::fuse::{
     self, bin, builtin, cast, e, emit_values, if_, index, int, let_, let_mut, set, split_index, var, KernelKind, Key, Operand, BLOCK,
 };
 use crate::launch::{Arg, KernelArg, LaunchConfig};
+use crate::stream::Stream;
 use gpujit_codegen::ast::{self, BinOp, Builtin, Callee, Collective, Dim, ExprKind, Param, ParamKind, Place, Span, Stmt, TypeRef, UnOp};
 use gpujit_codegen::math::MathFn;
 use gpujit_codegen::ScalarType;
@@ -130,12 +131,22 @@ pub struct Reduction<'a, T: Element, R: Element = T> {
     keepdims: bool,
     /// The identity of a custom reduction (bits of `T`).
     custom_identity: u64,
+    /// Where the kernels run (`None`: the device's default stream).
+    stream: Option<&'a Stream>,
     _t: PhantomData<(T, R)>,
 }
 
 impl<'a, T: Element, R: Element> Reduction<'a, T, R> {
     fn new(expr: Expr<'a, T>, op: ReduceOp, finish: Finish) -> Reduction<'a, T, R> {
-        Reduction { graph: expr.graph, op, finish, axes: None, keepdims: false, custom_identity: 0, _t: PhantomData }
+        Reduction { graph: expr.graph, op, finish, axes: None, keepdims: false, custom_identity: 0, stream: None, _t: PhantomData }
+    }
+
+    /// Runs the reduction's kernels on `stream` (of the expression's device) instead of the
+    /// default stream: ordered after the stream's earlier work, and captured when the stream is
+    /// a graph's ([`crate::Graph::capture`]).
+    pub fn on(mut self, stream: &'a Stream) -> Self {
+        self.stream = Some(stream);
+        self
     }
 
     /// Reduces only along `axes` (of the expression's broadcast shape); the others are kept.
@@ -398,13 +409,16 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         let flat = key.kept == 0 && key.reduced == 1 && key.strategy == Strategy::Block && !key.positions_from_input;
         // Reductions read 32 bytes a thread per step (two 16-byte loads in flight): measured
         // faster than 16 for sums and dots at 2^28 on an H100.
-        let vector = if flat { fuse::vector_width(operands, 32) } else { 1 };
+        let vector = if flat { fuse::vector_width(operands, reduce_bytes()) } else { 1 };
         let kind = KernelKind::Reduce(key);
         let fkey = fuse::KeyParts { kind: &kind, nodes, operands, outputs: outs, callees: &g.callees, ndim: 0, index32, vector };
         let kernel = fuse::kernel(&fkey, |key| reduce_source(key, &g.callees));
-        fuse::launch(&kernel, LaunchConfig::new(grid, threads), &args)
+        let mut config = LaunchConfig::new(grid, threads);
+        config.stream = r.stream;
+        fuse::launch(&kernel, config, &args)
     };
     let grid_of = |rows: usize| rows.clamp(1, 65535 * 8) as u32;
+
     if parts == 1 {
         let key = first(R::TYPE, r.finish);
         let (grid, threads) = match strategy {
@@ -415,8 +429,8 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
     }
     // Two passes: partial results [m, parts], then a reduction of each row of them.
     // Partial results in 8-byte-aligned scratch memory, seen as an array of the accumulator type.
-    let mut partial = fuse::scratch(&device, (m * parts * acc.size_bytes()).div_ceil(8))?;
-    let mut positions = fuse::scratch(&device, if arg { m * parts } else { 1 })?;
+    let mut partial = fuse::scratch(&device, (m * parts * acc.size_bytes()).div_ceil(8), r.stream)?;
+    let mut positions = fuse::scratch(&device, if arg { m * parts } else { 1 }, r.stream)?;
     let p_arg = raw_array(partial.array(), acc, m * parts);
     let i_arg = raw_array(positions.array(), POS, m * parts);
     let mut outs1 = vec![p_arg];
@@ -732,4 +746,14 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
     let mut src = fuse::source("fused_reduce", params, body, callees);
     src.options.aligned16 = key.vector > 1;
     src
+}
+
+/// Bytes a thread of a flat reduction reads per step: `GPUJIT_REDUCE_BYTES` (16, 32 or 64),
+/// default 32.
+fn reduce_bytes() -> usize {
+    static BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BYTES.get_or_init(|| {
+        let v: Option<usize> = std::env::var("GPUJIT_REDUCE_BYTES").ok().and_then(|v| v.parse().ok());
+        v.filter(|b| matches!(b, 16 | 32 | 64)).unwrap_or(32)
+    })
 }

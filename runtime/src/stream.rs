@@ -16,11 +16,24 @@ use std::time::Instant;
 pub struct Stream {
     pub(crate) device: Device,
     pub(crate) raw: Option<RawStream>,
+    /// Unique in the process (scratch memory remembers the stream that used it last).
+    pub(crate) id: u64,
     /// Set on the stream a [`crate::Graph::capture`] records.
     pub(crate) capture: Option<Mutex<CaptureState>>,
 }
 
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Stream({}, #{}{})", self.device.id(), self.id, if self.capture.is_some() { ", capturing" } else { "" })
+    }
+}
+
 impl Stream {
+    pub(crate) fn new(device: Device, raw: Option<RawStream>, capture: Option<Mutex<CaptureState>>) -> Stream {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Stream { device, raw, id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed), capture }
+    }
+
     pub fn device(&self) -> &Device {
         &self.device
     }

@@ -73,6 +73,7 @@ macro_rules! for_each_case {
             first_launch,
             streams_and_events,
             graph_capture,
+            expressions_on_streams,
         );
     };
 }

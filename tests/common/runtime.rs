@@ -410,3 +410,60 @@ pub fn graph_capture(h: &Harness) {
         assert!(e.to_string().contains("foreign array") && e.to_string().contains("`x`"), "{e}");
     }
 }
+
+/// Expressions, `Fusion`s and reductions on user streams, and captured into a graph (a two-pass
+/// reduction's scratch memory then belongs to the graph).
+pub fn expressions_on_streams(h: &Harness) {
+    let _serial = serial();
+    for n in [0usize, 1, 1000, 100_003] {
+        let xs: Vec<f32> = h.vec(n, |h| h.f64_in(-2.0, 2.0) as f32);
+        let ys: Vec<f32> = h.vec(n, |h| h.f64_in(-2.0, 2.0) as f32);
+        let (x, y) = (h.arr(&xs), h.arr(&ys));
+        let (s1, s2) = (h.dev.new_stream().unwrap(), h.dev.new_stream().unwrap());
+        let mut a = h.zeros::<f32>(n);
+        let mut b = h.zeros::<f32>(n);
+        (expr(&x) * 2.0f32 + &y).eval_into_on(&mut a, &s1).unwrap();
+        Fusion::new().output(&mut b, expr(&x) - &y).on(&s2).run().unwrap();
+        let c = (expr(&x) * &y).eval_on(&s2).unwrap();
+        // Two-pass sums on two streams at once, then in a loop: scratch memory handed between them.
+        let mut sums = [h.zeros::<f32>(1), h.zeros::<f32>(1)];
+        for round in 0..3 {
+            let [s_a, s_b] = &mut sums;
+            expr(&x).abs().sum().on(&s1).eval_into(&mut *s_a).unwrap();
+            expr(&y).abs().sum().on(if round % 2 == 0 { &s2 } else { &s1 }).eval_into(&mut *s_b).unwrap();
+        }
+        s1.synchronize().unwrap();
+        s2.synchronize().unwrap();
+        assert_eq!(a.to_vec().unwrap(), xs.iter().zip(&ys).map(|(x, y)| x * 2.0 + y).collect::<Vec<_>>());
+        assert_eq!(b.to_vec().unwrap(), xs.iter().zip(&ys).map(|(x, y)| x - y).collect::<Vec<_>>());
+        assert_eq!(c.to_vec().unwrap(), xs.iter().zip(&ys).map(|(x, y)| x * y).collect::<Vec<_>>());
+        let close = |got: f32, want: f64| (got as f64 - want).abs() <= 1e-4 * (1.0 + want.abs());
+        let want_x: f64 = xs.iter().map(|v| v.abs() as f64).sum();
+        let want_y: f64 = ys.iter().map(|v| v.abs() as f64).sum();
+        let (gx, gy) = (sums[0].to_vec().unwrap()[0], sums[1].to_vec().unwrap()[0]);
+        assert!(close(gx, want_x) && close(gy, want_y), "n = {n}: {gx} vs {want_x}, {gy} vs {want_y}");
+
+        // Captured: an expression and a two-pass reduction, replayed after x changes.
+        let mut x = x;
+        let mut out = h.zeros::<f32>(n);
+        let mut total = h.zeros::<f32>(1);
+        let graph = Graph::capture(&h.dev, |s| {
+            (expr(&x) * 0.5f32 + &y).eval_into_on(&mut out, s)?;
+            expr(&x).sum().on(s).eval_into(&mut total)
+        })
+        .unwrap();
+        let xs2: Vec<f32> = h.vec(n, |h| h.f64_in(-2.0, 2.0) as f32);
+        x.copy_from(&xs2).unwrap();
+        graph.launch().unwrap();
+        h.dev.synchronize().unwrap();
+        assert_eq!(out.to_vec().unwrap(), xs2.iter().zip(&ys).map(|(x, y)| x * 0.5 + y).collect::<Vec<_>>());
+        let want: f64 = xs2.iter().map(|v| *v as f64).sum();
+        let got = total.to_vec().unwrap()[0];
+        assert!(close(got, want), "captured sum, n = {n}: {got} vs {want}");
+        // Another sum meanwhile may reuse pooled scratch, never the graph's.
+        let other = expr(&y).sum().value().unwrap();
+        graph.launch().unwrap();
+        h.dev.synchronize().unwrap();
+        assert!(close(total.to_vec().unwrap()[0], want) && close(other, ys.iter().map(|v| *v as f64).sum()));
+    }
+}
