@@ -498,6 +498,14 @@ impl Kernel {
         Ok(compile_ptx(&ir, target, true)?)
     }
 
+    /// The PTX of the specialization for a signature given as types, without arrays (Numba's
+    /// `inspect_asm(signature)`): e.g. `[ArgType::Scalar(F32), ArgType::Array { elem: F32,
+    /// writable: false, ndim: 1, contiguous: true }, ...]`. Works without a GPU.
+    pub fn ptx_for(&self, target: &NvptxTarget, signature: &[ArgType]) -> Result<PtxOutput> {
+        let key = bind(&self.source, signature).map_err(|e| self.bind_error(e))?;
+        Ok(compile_ptx(&specialize(&self.source, &key)?, target, true)?)
+    }
+
     /// The optimized LLVM IR (NVPTX) of the specialization for `args` (only their types
     /// matter; nothing runs), for `target`. Works without a GPU.
     pub fn llvm_ir<'a>(&self, target: &NvptxTarget, args: impl KernelArgs<'a>) -> Result<String> {

@@ -230,6 +230,14 @@ pub fn introspection(h: &Harness) {
     assert!(ll.contains("define") && ll.contains("axpby") && ll.contains("nvptx"), "{ll}");
     let ptx = axpby.ptx(&target, (1.0f32, &x, &y, &mut out)).unwrap();
     assert!(ptx.ptx.contains(".entry axpby") && ptx.ptx.contains(".target sm_90"), "{}", ptx.ptx);
+    // The same from a signature of types alone.
+    use gpujit::codegen::specialize::ArgType;
+    use gpujit::codegen::ScalarType::F32;
+    let arr = |writable| ArgType::Array { elem: F32, writable, ndim: 1, contiguous: true };
+    let by_types = axpby.ptx_for(&target, &[ArgType::Scalar(F32), arr(false), arr(false), arr(true)]).unwrap();
+    assert_eq!(by_types.ptx, ptx.ptx);
+    let e = axpby.ptx_for(&target, &[ArgType::Scalar(F32), arr(false), arr(false), arr(false)]).unwrap_err();
+    assert!(matches!(&e, gpujit::Error::ReadOnly { param, .. } if param == "out"), "{e}");
     match axpby.resources(&h.dev, (1.0f32, &x, &y, &mut out)) {
         Ok(r) => {
             assert!(h.is_gpu(), "the CPU backend has no registers");
