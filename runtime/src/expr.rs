@@ -129,6 +129,9 @@ impl<'s, 'a> IntoIterator for &'s Inputs<'a> {
 /// The most operands (arrays and scalars) one expression may have.
 pub const MAX_OPERANDS: usize = 20;
 
+/// The most distinct device functions one expression may call.
+pub const MAX_CALLEES: usize = 32;
+
 impl<'a> Graph<'a> {
     fn input(arg: Arg<'a>) -> Graph<'a> {
         let shape = match arg {
@@ -149,8 +152,9 @@ impl<'a> Graph<'a> {
         }
         // Operand and callee numbers of `other` in `self` (no allocation: this runs for every
         // operator of every expression a loop builds).
-        let mut remap = [0u8; 256];
-        for (k, a) in other.inputs.iter().enumerate().take(256) {
+        // Past MAX_OPERANDS the expression is an error anyway; the maps stay small.
+        let mut remap = [0u8; 2 * MAX_OPERANDS];
+        for (k, a) in other.inputs.iter().enumerate().take(2 * MAX_OPERANDS) {
             let found = match a {
                 Arg::Array { .. } => self.inputs.iter().position(|b| same_array(a, b)),
                 Arg::Scalar { .. } => None,
@@ -166,8 +170,8 @@ impl<'a> Graph<'a> {
         if self.inputs.len() > MAX_OPERANDS && self.error.is_none() {
             self.error = Some(format!("an expression takes at most {MAX_OPERANDS} operands (arrays and scalars)"));
         }
-        let mut callee_map = [0u8; 256];
-        for (k, c) in other.callees.iter().enumerate().take(256) {
+        let mut callee_map = [0u8; MAX_CALLEES];
+        for (k, c) in other.callees.iter().enumerate().take(MAX_CALLEES) {
             callee_map[k] = match self.callees.iter().position(|d| d.name == c.name) {
                 Some(k) => k,
                 None => {
@@ -175,6 +179,9 @@ impl<'a> Graph<'a> {
                     self.callees.len() - 1
                 }
             } as u8;
+        }
+        if other.callees.len() > MAX_CALLEES && self.error.is_none() {
+            self.error = Some(format!("an expression calls at most {MAX_CALLEES} distinct device functions"));
         }
         self.nodes.extend(other.nodes.iter().map(|n| match *n {
             Node::Input(k) => Node::Input(remap[k as usize]),
@@ -189,6 +196,40 @@ impl<'a> Graph<'a> {
             None => {
                 if self.error.is_none() {
                     self.error = Some(format!("shapes {:?} and {:?} cannot be broadcast together", self.shape, other.shape));
+                }
+            }
+        }
+    }
+
+    /// Appends one operand (an array or scalar whose type the caller has checked), as `append`
+    /// of its one-node graph would, without building that graph.
+    pub(crate) fn push_leaf(&mut self, a: Arg<'a>) {
+        let found = match a {
+            Arg::Array { .. } => self.inputs.iter().position(|b| same_array(&a, b)),
+            Arg::Scalar { .. } => None,
+        };
+        let k = found.unwrap_or_else(|| {
+            self.inputs.push(a);
+            self.inputs.len() - 1
+        });
+        if self.inputs.len() > MAX_OPERANDS && self.error.is_none() {
+            self.error = Some(format!("an expression takes at most {MAX_OPERANDS} operands (arrays and scalars)"));
+        }
+        self.nodes.push(Node::Input(k.min(u8::MAX as usize) as u8));
+        if let Arg::Array { ndim, shape, .. } = a {
+            let mut dims = [0usize; MAX_DIMS];
+            for (d, s) in dims.iter_mut().zip(&shape[..ndim as usize]) {
+                *d = *s as usize;
+            }
+            let other = &dims[..ndim as usize];
+            if other != self.shape.as_slice() {
+                match broadcast_shapes(&self.shape, other) {
+                    Some(s) => self.shape = SmallVec::from_vec(s),
+                    None => {
+                        if self.error.is_none() {
+                            self.error = Some(format!("shapes {:?} and {:?} cannot be broadcast together", self.shape, other));
+                        }
+                    }
                 }
             }
         }
@@ -281,8 +322,15 @@ impl<'a, T: Element> Expr<'a, T> {
     }
 
     fn binary<U: Element>(self, rhs: impl IntoExpr<'a, T>, node: Node) -> Expr<'a, U> {
-        let rhs = rhs.into_expr();
-        Expr::from_graph(self.graph.apply(&[&rhs.graph], node))
+        match rhs.into_operand() {
+            Operand::Leaf(arg) => {
+                let mut g = self.graph;
+                g.push_leaf(arg);
+                g.nodes.push(node);
+                Expr::from_graph(g)
+            }
+            Operand::Expr(rhs) => Expr::from_graph(self.graph.apply(&[&rhs.graph], node)),
+        }
     }
 
     /// Each element converted with Rust's `as` (float → int saturates, NaN → 0).
@@ -488,6 +536,23 @@ pub fn callee(name: &'static str, source: fn() -> &'static KernelSource) -> Call
 /// What can stand for an expression of `T`: an expression, an array or view of `T`, or a `T`.
 pub trait IntoExpr<'a, T: Element> {
     fn into_expr(self) -> Expr<'a, T>;
+
+    /// An operand as an operation takes it: arrays and scalars as they are (appended to the
+    /// expression without building one of their own), anything else as an expression.
+    #[doc(hidden)]
+    fn into_operand(self) -> Operand<'a, T>
+    where
+        Self: Sized,
+    {
+        Operand::Expr(self.into_expr())
+    }
+}
+
+/// An operand of an operation: a leaf (an array or scalar of `T`) or an expression.
+#[doc(hidden)]
+pub enum Operand<'a, T: Element> {
+    Leaf(Arg<'a>),
+    Expr(Expr<'a, T>),
 }
 
 impl<'a, T: Element> IntoExpr<'a, T> for Expr<'a, T> {
@@ -507,17 +572,29 @@ impl<'a, T: Element> IntoExpr<'a, T> for T {
     fn into_expr(self) -> Expr<'a, T> {
         Expr::input(self)
     }
+    #[inline]
+    fn into_operand(self) -> Operand<'a, T> {
+        Operand::Leaf(self.into_arg())
+    }
 }
 
 impl<'a, T: Element> IntoExpr<'a, T> for &'a DeviceArray<T> {
     fn into_expr(self) -> Expr<'a, T> {
         Expr::input(self)
     }
+    #[inline]
+    fn into_operand(self) -> Operand<'a, T> {
+        Operand::Leaf(self.into_arg())
+    }
 }
 
 impl<'a, T: Element> IntoExpr<'a, T> for &'a mut DeviceArray<T> {
     fn into_expr(self) -> Expr<'a, T> {
         Expr::input(&*self)
+    }
+    #[inline]
+    fn into_operand(self) -> Operand<'a, T> {
+        Operand::Leaf((&*self).into_arg())
     }
 }
 
