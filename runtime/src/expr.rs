@@ -548,8 +548,10 @@ pub trait IntoExpr<'a, T: Element> {
     }
 }
 
-/// An operand of an operation: a leaf (an array or scalar of `T`) or an expression.
+/// An operand of an operation: a leaf (an array or scalar of `T`) or an expression. (Returned
+/// and matched at once, never stored: the size difference of the variants does not matter.)
 #[doc(hidden)]
+#[allow(clippy::large_enum_variant)]
 pub enum Operand<'a, T: Element> {
     Leaf(Arg<'a>),
     Expr(Expr<'a, T>),
