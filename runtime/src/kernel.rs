@@ -7,9 +7,9 @@ use crate::device::{Device, DeviceId, DeviceInner};
 use crate::disk_cache::{CacheEntry, DiskCache};
 use crate::dump;
 use crate::error::{Error, Result};
-use crate::fxhash::FxBuild;
 use crate::launch::{Arg, KernelArgs, LaunchConfig, MAX_ARGS};
 use crate::log;
+use crate::spec_cache::SpecCache;
 use gpujit_codegen::ast::KernelSource;
 use gpujit_codegen::host::{compile_host, HostCode};
 use gpujit_codegen::ir;
@@ -20,9 +20,8 @@ use gpujit_codegen::ScalarType;
 
 /// Argument slots a launch can fill: a scalar takes one, an array 1 + 2 × its dimensions.
 const SLOTS: usize = (1 + 2 * MAX_DIMS) * MAX_ARGS;
-use std::collections::HashMap;
 use std::ffi::c_void;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What identifies a GPU specialization's machine code: the compiler, the whole specialized IR
@@ -125,7 +124,7 @@ pub struct KernelResources {
 /// A kernel: what `#[gpu_kernel]` produces. Launch it with [`Kernel::launch`] or `launch!`.
 pub struct Kernel {
     source: KernelSource,
-    cache: RwLock<HashMap<(DeviceId, SpecKey), Arc<Compiled>, FxBuild>>,
+    cache: SpecCache<(DeviceId, SpecKey), Arc<Compiled>>,
 }
 
 impl std::fmt::Debug for Kernel {
@@ -137,7 +136,7 @@ impl std::fmt::Debug for Kernel {
 impl Kernel {
     /// A kernel from its source form (the `#[gpu_kernel]` macro calls this).
     pub fn new(source: KernelSource) -> Kernel {
-        Kernel { source, cache: RwLock::new(HashMap::default()) }
+        Kernel { source, cache: SpecCache::new() }
     }
 
     pub fn name(&self) -> &str {
@@ -219,7 +218,7 @@ impl Kernel {
             let mut capture = capture.lock().unwrap_or_else(|p| p.into_inner());
             let params: Vec<String> = self.source.params.iter().map(|p| p.name.clone()).collect();
             capture.pin_args(&self.source.name, &params, args)?;
-            if let Compiled::Host(_) = &*compiled {
+            if let Compiled::Host(_) = &**compiled {
                 capture.launches.push(RecordedLaunch {
                     kernel: self.source.name.clone(),
                     compiled: compiled.clone(),
@@ -231,7 +230,7 @@ impl Kernel {
                 return Ok(());
             }
         }
-        match &*compiled {
+        match &**compiled {
             Compiled::Host(code) => {
                 let _read = cpu::host_memory_read();
                 // SAFETY: the code was compiled for exactly this specialization, whose parameters
@@ -402,15 +401,16 @@ impl Kernel {
         Ok(device)
     }
 
-    fn compiled(&self, device: &Device, key: SpecKey) -> Result<Arc<Compiled>> {
+    /// The specialization for `key` on `device`, compiled on first use. The cached case (every
+    /// launch but the first) takes no lock.
+    fn compiled(&self, device: &Device, key: SpecKey) -> Result<&Arc<Compiled>> {
         let id = (device.id(), key);
-        if let Some(c) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
-            return Ok(c.clone());
+        if let Some(c) = self.cache.get(&id) {
+            return Ok(c);
         }
-        // Compile without holding the lock; if another thread won the race, keep its result.
+        // Compile outside the cache's lock; if another thread won the race, keep its result.
         let compiled = Arc::new(self.compile(device, &key)?);
-        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        Ok(cache.entry(id).or_insert(compiled).clone())
+        Ok(self.cache.insert(id, compiled))
     }
 
     fn compile(&self, device: &Device, key: &SpecKey) -> Result<Compiled> {
@@ -520,7 +520,7 @@ impl Kernel {
         let n = args.collect(&mut buf);
         let key = self.bind_args(&buf[..n.min(MAX_ARGS)])?;
         let compiled = self.compiled(device, key)?;
-        let Compiled::Cuda(k) = &*compiled else {
+        let Compiled::Cuda(k) = &**compiled else {
             return Err(self.unsupported("registers and spills are figures of a GPU specialization; this is the CPU backend".into()));
         };
         use cudarc::driver::sys::CUfunction_attribute as A;

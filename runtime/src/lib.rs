@@ -24,6 +24,7 @@ pub mod kernel;
 pub mod launch;
 pub mod log;
 pub mod reduce;
+mod spec_cache;
 pub mod stream;
 
 pub use array::{ArrayView, ArrayViewMut, DeviceArray, Element, Layout};
