@@ -377,8 +377,11 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
     let resident = fuse::resident_blocks(&device) as usize;
     let strategy =
         if red_n > 0 && (inner_contiguous.unwrap_or(true) || m < resident) && k >= 32 { Strategy::Block } else { Strategy::Thread };
-    let parts =
-        if strategy == Strategy::Block && m < resident { (resident / m).max(1).min(k.div_ceil(BLOCK as usize * 4)).max(1) } else { 1 };
+    let parts = if strategy == Strategy::Block && m < resident {
+        (resident * reduce_waves() / m).max(1).min(k.div_ceil(BLOCK as usize * 4)).max(1)
+    } else {
+        1
+    };
     let first = |out_elem: ScalarType, finish: Finish| ReduceKey {
         op: r.op,
         acc,
@@ -756,4 +759,12 @@ fn reduce_bytes() -> usize {
         let v: Option<usize> = std::env::var("GPUJIT_REDUCE_BYTES").ok().and_then(|v| v.parse().ok());
         v.filter(|b| matches!(b, 16 | 32 | 64)).unwrap_or(32)
     })
+}
+
+/// Blocks of a two-pass reduction's first pass, in multiples of what the device holds at once:
+/// `GPUJIT_REDUCE_WAVES` (1 to 8), default 1.
+fn reduce_waves() -> usize {
+    static WAVES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *WAVES
+        .get_or_init(|| std::env::var("GPUJIT_REDUCE_WAVES").ok().and_then(|v| v.parse().ok()).filter(|w| (1..=8).contains(w)).unwrap_or(1))
 }
