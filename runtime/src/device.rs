@@ -133,7 +133,12 @@ impl Device {
     pub fn synchronize(&self) -> Result<()> {
         match &self.inner {
             DeviceInner::Cpu => Ok(()),
-            DeviceInner::Cuda(d) => d.synchronize(),
+            DeviceInner::Cuda(d) => {
+                // Not while another thread captures a graph (the driver would refuse, and spoil
+                // that capture).
+                let _gate = crate::graph::no_capture();
+                d.synchronize()
+            }
         }
     }
 

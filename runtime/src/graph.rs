@@ -58,6 +58,9 @@ impl Graph {
             DeviceInner::Cuda(d) => Some(RawStream::new_non_blocking(d.clone())?),
         };
         let stream = Stream::new(device.clone(), raw, Some(Mutex::new(CaptureState { graph: id, launches: Vec::new(), keep: Vec::new() })));
+        // While a stream captures, the driver refuses to synchronize the whole device (and
+        // invalidates the capture); `Device::synchronize` on other threads waits for the gate.
+        let _gate = Capturing::enter();
         if let Some(raw) = &stream.raw {
             raw.begin_capture()?;
         }
@@ -164,6 +167,44 @@ impl CaptureState {
         }
         Ok(())
     }
+}
+
+/// Captures in progress hold this for reading; synchronizing the whole device takes it for
+/// writing, so the two never overlap.
+static CAPTURE_GATE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+thread_local! {
+    /// Captures in progress on this thread (a capture closure that synchronizes the device gets
+    /// the driver's error, not a deadlock).
+    static CAPTURING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A capture in progress on this thread: the gate's read guard (held by the outermost capture
+/// of the thread only: taking it again while a writer waits would deadlock).
+struct Capturing(#[allow(dead_code)] Option<std::sync::RwLockReadGuard<'static, ()>>);
+
+impl Capturing {
+    fn enter() -> Capturing {
+        let outer = CAPTURING.with(|c| c.get()) == 0;
+        let guard = outer.then(|| CAPTURE_GATE.read().unwrap_or_else(|p| p.into_inner()));
+        CAPTURING.with(|c| c.set(c.get() + 1));
+        Capturing(guard)
+    }
+}
+
+impl Drop for Capturing {
+    fn drop(&mut self) {
+        CAPTURING.with(|c| c.set(c.get().saturating_sub(1)));
+    }
+}
+
+/// Waits until no other thread is capturing, and keeps new captures from starting while the
+/// returned guard lives. `None` on a thread that is capturing itself.
+pub(crate) fn no_capture() -> Option<std::sync::RwLockWriteGuard<'static, ()>> {
+    if CAPTURING.with(|c| c.get()) > 0 {
+        return None;
+    }
+    Some(CAPTURE_GATE.write().unwrap_or_else(|p| p.into_inner()))
 }
 
 /// Memory ranges live graphs use, and memory dropped while a graph still used it.
