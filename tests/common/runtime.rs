@@ -269,6 +269,8 @@ fn probe(a: f32, x: &[f32], out: &mut [f32]) {
 /// The first launches of a process: a kernel and an expression, checked. Also run as a child
 /// process by the disk cache and log tests, which read what it prints.
 pub fn first_launch(h: &Harness) {
+    // It evaluates an expression: not while `expr_cache` counts generated kernels.
+    let _serial = serial();
     let t = std::time::Instant::now();
     let n = 1000;
     let xs: Vec<f32> = h.vec(n, |h| h.f64_in(-2.0, 2.0) as f32);
