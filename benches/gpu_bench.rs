@@ -23,6 +23,14 @@ fn saxpy(a: f32, x: &[f32], y: &[f32], z: &mut [f32]) {
 }
 
 #[gpu_kernel]
+fn wave(a: f32, x: &[f32], y: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        y[i] = (a * x[i]).sin() + x[i].exp();
+    }
+}
+
+#[gpu_kernel]
 fn scale(a: f32, x: &mut [f32]) {
     let i = grid(1);
     if i < x.len() {
@@ -54,12 +62,17 @@ fn child() -> gpujit::Result<()> {
     dev.synchronize()?;
     let third = ms(t);
     assert!(z.to_vec()?.iter().all(|v| *v == 3.0), "child results");
-    println!("CHILD {ctx_ms:.3} {first:.3} {second:.3} {third:.3}");
+    let mut w = DeviceArray::<f32>::zeros(&dev, m)?;
+    let t = Instant::now();
+    launch!(wave[4, 256](0.5f32, &x, &mut w))?;
+    dev.synchronize()?;
+    let fourth = ms(t);
+    println!("CHILD {ctx_ms:.3} {first:.3} {second:.3} {third:.3} {fourth:.3}");
     Ok(())
 }
 
-/// Runs `child` in a new process with the disk cache in `dir`; its four timings (ms).
-fn run_child(dir: &std::path::Path) -> [f64; 4] {
+/// Runs `child` in a new process with the disk cache in `dir`; its five timings (ms).
+fn run_child(dir: &std::path::Path) -> [f64; 5] {
     let out = std::process::Command::new(std::env::current_exe().expect("exe"))
         .env("GPUJIT_BENCH_CHILD", "1")
         .env("GPUJIT_CACHE_DIR", dir)
@@ -71,7 +84,7 @@ fn run_child(dir: &std::path::Path) -> [f64; 4] {
         .find(|l| l.starts_with("CHILD "))
         .unwrap_or_else(|| panic!("child failed: {text}{}", String::from_utf8_lossy(&out.stderr)));
     let v: Vec<f64> = line.split_whitespace().skip(1).map(|w| w.parse().expect("number")).collect();
-    [v[0], v[1], v[2], v[3]]
+    [v[0], v[1], v[2], v[3], v[4]]
 }
 
 fn main() -> gpujit::Result<()> {
@@ -84,20 +97,37 @@ fn main() -> gpujit::Result<()> {
     let dir = std::env::temp_dir().join(format!("gpujit-bench-cache-{}", std::process::id()));
     let mut cold = Vec::new();
     let mut warm = Vec::new();
+    let mut piece_only = Vec::new();
     for _ in 0..3 {
         let _ = std::fs::remove_dir_all(&dir);
         cold.push(run_child(&dir));
         warm.push(run_child(&dir));
+        // Kernels gone, the compiler's pruned libdevice kept: new kernels, no libdevice parse.
+        for e in std::fs::read_dir(&dir).expect("cache dir").flatten() {
+            if e.path().extension().is_some_and(|x| x == "gjk") {
+                std::fs::remove_file(e.path()).expect("remove");
+            }
+        }
+        piece_only.push(run_child(&dir));
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let col = |v: &[[f64; 4]], i: usize| support::median(v.iter().map(|r| r[i]).collect());
+    let col = |v: &[[f64; 5]], i: usize| support::median(v.iter().map(|r| r[i]).collect());
     println!("process_context_ms      gpujit          {:8.2} ms  (Device::cuda(0) in a new process)", col(&cold, 0));
     println!("first_call_saxpy        gpujit          {:8.2} ms  (new process, context up, empty disk cache)", col(&cold, 1));
     println!("second_new_kernel       gpujit          {:8.2} ms  (new process, empty disk cache)", col(&cold, 2));
     println!("first_new_expression    gpujit          {:8.2} ms  (new process, empty disk cache)", col(&cold, 3));
+    println!(
+        "first_math_kernel       gpujit          {:8.2} ms  (sin + exp: libdevice parsed and pruned; empty disk cache)",
+        col(&cold, 4)
+    );
+    println!(
+        "math_kernel_piece_disk  gpujit          {:8.2} ms  (new kernel, pruned libdevice from disk; new process)",
+        col(&piece_only, 4)
+    );
     println!("warm_first_call_saxpy   gpujit          {:8.2} ms  (new process, context up, warm disk cache)", col(&warm, 1));
     println!("warm_second_kernel      gpujit          {:8.2} ms  (warm disk cache)", col(&warm, 2));
     println!("warm_first_expression   gpujit          {:8.2} ms  (warm disk cache)", col(&warm, 3));
+    println!("warm_math_kernel        gpujit          {:8.2} ms  (warm disk cache)", col(&warm, 4));
 
     // IR -> PTX in process (LLVM, libdevice when used), median of 5 after a first call.
     let target = dev.nvptx_target().expect("target");

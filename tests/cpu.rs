@@ -232,3 +232,34 @@ fn compile_log() {
     let (_, quiet) = common::run_first_launch_child(&[("GPUJIT_DEVICE", "cpu")]);
     assert!(!quiet.contains("gpujit: compiled"), "{quiet}");
 }
+
+/// The compiler's pruned libdevice is kept in the disk cache's directory: a second process finds
+/// it there and never parses libdevice; a damaged copy is detected and rebuilt.
+#[test]
+fn libdevice_piece_on_disk() {
+    let dir = std::env::temp_dir().join(format!("gpujit-libdevice-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_string_lossy().to_string();
+    let env = [("GPUJIT_CACHE_DIR", d.as_str()), ("GPUJIT_DEVICE", "cpu")];
+    let pieces = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&dir)
+            .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".bc")).collect())
+            .unwrap_or_default()
+    };
+    let (out, _) = common::run_first_launch_child(&env);
+    assert!(out.contains("libdevice full parses: 1"), "{out}");
+    assert_eq!(pieces().len(), 1, "the piece is written");
+    let (out, _) = common::run_first_launch_child(&env);
+    assert!(out.contains("libdevice full parses: 0"), "{out}");
+    // A flipped byte: detected, libdevice parsed again, the piece rewritten.
+    let file = pieces().pop().unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&file, &bytes).unwrap();
+    let (out, _) = common::run_first_launch_child(&env);
+    assert!(out.contains("libdevice full parses: 1"), "{out}");
+    let (out, _) = common::run_first_launch_child(&env);
+    assert!(out.contains("libdevice full parses: 0"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

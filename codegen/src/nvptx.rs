@@ -503,10 +503,82 @@ fn link_libdevice_if_used<'ctx>(
 }
 
 /// Pieces of libdevice pruned to some of its functions (and what they call), as bitcode: each
-/// holds the functions named beside it. Parsing all of libdevice takes about 20 ms; a piece, well
-/// under one, so only a kernel calling a function no earlier kernel of the process called pays it.
+/// holds the functions named beside it. Parsing all of libdevice takes about 20 ms; the first
+/// piece a process makes holds every function the math methods call (about 100 with their
+/// callees, 66 kB, parsed in 2 ms), and is kept on disk beside the kernel cache
+/// ([`set_libdevice_cache_dir`]), so most processes never parse libdevice itself.
 type Pieces = Vec<(Vec<String>, std::sync::Arc<Vec<u8>>)>;
 static LIBDEVICE_PIECES: std::sync::Mutex<Pieces> = std::sync::Mutex::new(Vec::new());
+static PIECE_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+static FULL_PARSES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many times this process parsed all of libdevice (0 when a piece on disk served).
+pub fn libdevice_full_parses() -> usize {
+    FULL_PARSES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Where to keep the pruned libdevice piece across processes (the runtime passes its disk
+/// cache's directory; the first call wins).
+pub fn set_libdevice_cache_dir(dir: std::path::PathBuf) {
+    let _ = PIECE_DIR.set(dir);
+}
+
+/// Every libdevice function the math methods may call.
+fn math_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for f in MathFn::ALL {
+        for t in [ScalarType::F32, ScalarType::F64] {
+            for fast in [false, true] {
+                if let Some(n) = f.libdevice_name(t, fast) {
+                    if !names.contains(&n) {
+                        names.push(n);
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+fn fnv(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// The disk file of the all-math piece made from the libdevice at `path` by this compiler.
+fn piece_file(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    let dir = PIECE_DIR.get()?;
+    let meta = std::fs::metadata(path).ok()?;
+    let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    let id = format!("{} {} {mtime} {}", path.display(), meta.len(), crate::COMPILER_ID);
+    Some(dir.join(format!("libdevice-{:016x}.bc", fnv(id.bytes()))))
+}
+
+/// The piece's bitcode from disk, if whole (an 8-byte checksum ends the file).
+fn read_piece(file: &std::path::Path) -> Option<Vec<u8>> {
+    let mut bytes = std::fs::read(file).ok()?;
+    let body = bytes.len().checked_sub(8)?;
+    let sum = u64::from_le_bytes(bytes[body..].try_into().ok()?);
+    if sum != fnv(bytes[..body].iter().copied()) {
+        let _ = std::fs::remove_file(file);
+        return None;
+    }
+    bytes.truncate(body);
+    Some(bytes)
+}
+
+/// Writes the piece (to a temporary name, then renamed: readers see all of it or nothing).
+fn write_piece(file: &std::path::Path, bits: &[u8]) {
+    let Some(dir) = file.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let mut out = bits.to_vec();
+    out.extend_from_slice(&fnv(bits.iter().copied()).to_le_bytes());
+    let tmp = file.with_extension(format!("tmp.{}", std::process::id()));
+    if std::fs::write(&tmp, &out).and_then(|_| std::fs::rename(&tmp, file)).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
 
 /// Modules in `cx` that together define every function of `needed`.
 fn libdevice_parts<'ctx>(
@@ -516,10 +588,16 @@ fn libdevice_parts<'ctx>(
     tm: &TargetMachine,
 ) -> Result<Vec<Module<'ctx>>, CompileError> {
     let llvm = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
+    let parse = |bits: &[u8], name: &str| {
+        let buf = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(bits, name);
+        Module::parse_bitcode_from_buffer(&buf, cx).map_err(|e| llvm("libdevice piece parsing", e.to_string()))
+    };
     let mut pieces: Vec<std::sync::Arc<Vec<u8>>> = Vec::new();
     let mut missing: Vec<String> = Vec::new();
+    let registry_empty;
     {
         let known = LIBDEVICE_PIECES.lock().unwrap_or_else(|p| p.into_inner());
+        registry_empty = known.is_empty();
         for name in needed {
             match known.iter().find(|(names, _)| names.contains(name)) {
                 Some((_, bits)) => {
@@ -533,30 +611,49 @@ fn libdevice_parts<'ctx>(
     }
     let mut modules = Vec::new();
     for (i, bits) in pieces.iter().enumerate() {
-        let buf = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(bits, &format!("libdevice piece {i}"));
-        modules.push(Module::parse_bitcode_from_buffer(&buf, cx).map_err(|e| llvm("libdevice piece parsing", e.to_string()))?);
+        modules.push(parse(bits, &format!("libdevice piece {i}"))?);
     }
-    if !missing.is_empty() {
-        // Parse all of libdevice once, keep only the missing functions and their callees, and
-        // remember that piece for later kernels.
-        let path = toolchain::find_libdevice().map_err(|message| CompileError::Toolchain { kernel: kernel.name.clone(), message })?;
-        let lib = Module::parse_bitcode_from_path(&path, cx).map_err(|e| llvm("libdevice parsing", format!("{}: {e}", path.display())))?;
-        for f in lib.get_functions() {
-            let name = f.get_name().to_string_lossy();
-            if f.count_basic_blocks() > 0 && !missing.iter().any(|m| *m == name) {
-                f.set_linkage(Linkage::Internal);
-            }
-        }
-        lib.run_passes("globaldce", tm, PassBuilderOptions::create()).map_err(|e| llvm("libdevice pruning", e.to_string()))?;
-        let bits = std::sync::Arc::new(lib.write_bitcode_to_memory().as_slice().to_vec());
+    if missing.is_empty() {
+        return Ok(modules);
+    }
+    // The first piece of a process holds every math function (nothing registered can then
+    // overlap it); later ones, only what is missing.
+    let all = math_names();
+    let first = registry_empty && missing.iter().all(|m| all.contains(m));
+    let wanted = if first { all } else { missing };
+    let path = toolchain::find_libdevice().map_err(|message| CompileError::Toolchain { kernel: kernel.name.clone(), message })?;
+    let file = if first { piece_file(&path) } else { None };
+    let register = |names: Vec<String>, bits: std::sync::Arc<Vec<u8>>| {
         // Registered unless another thread registered one of its functions meanwhile: no two
         // pieces define the same function, so any choice of pieces links.
         let mut known = LIBDEVICE_PIECES.lock().unwrap_or_else(|p| p.into_inner());
-        if !known.iter().any(|(names, _)| names.iter().any(|n| missing.contains(n))) {
-            known.push((missing, bits));
+        if !known.iter().any(|(n, _)| n.iter().any(|n| names.contains(n))) {
+            known.push((names, bits));
         }
-        modules.push(lib);
+    };
+    if let Some(bits) = file.as_deref().and_then(read_piece) {
+        if let Ok(m) = parse(&bits, "libdevice piece (disk)") {
+            register(wanted, std::sync::Arc::new(bits));
+            modules.push(m);
+            return Ok(modules);
+        }
     }
+    // Parse all of libdevice, keep the wanted functions and their callees.
+    FULL_PARSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let lib = Module::parse_bitcode_from_path(&path, cx).map_err(|e| llvm("libdevice parsing", format!("{}: {e}", path.display())))?;
+    for f in lib.get_functions() {
+        let name = f.get_name().to_string_lossy();
+        if f.count_basic_blocks() > 0 && !wanted.iter().any(|m| *m == name) {
+            f.set_linkage(Linkage::Internal);
+        }
+    }
+    lib.run_passes("globaldce", tm, PassBuilderOptions::create()).map_err(|e| llvm("libdevice pruning", e.to_string()))?;
+    let bits = std::sync::Arc::new(lib.write_bitcode_to_memory().as_slice().to_vec());
+    if let Some(file) = &file {
+        write_piece(file, &bits);
+    }
+    register(wanted, bits);
+    modules.push(lib);
     Ok(modules)
 }
 

@@ -13,7 +13,8 @@
 //!
 //! Environment: `GPUJIT_CACHE=off` (or `0`) disables it; `GPUJIT_CACHE_DIR` moves it (default
 //! `$XDG_CACHE_HOME/gpujit`, else `$HOME/.cache/gpujit`); `GPUJIT_CACHE_MAX_MB` bounds it
-//! (default 1024). The CPU backend's JIT code is not cached (it compiles in milliseconds).
+//! (default 1024). The CPU backend's JIT code is not cached (it compiles in milliseconds). The
+//! compiler keeps its pruned copy of libdevice in the same directory.
 
 use std::fs;
 use std::io::Write;
@@ -74,6 +75,8 @@ impl DiskCache {
                         .or_else(|| env("HOME").map(|h| Path::new(&h).join(".cache/gpujit")))
                 })?;
                 let mb = env("GPUJIT_CACHE_MAX_MB").and_then(|v| v.parse::<u64>().ok()).unwrap_or(1024);
+                // The compiler keeps its pruned libdevice there too.
+                gpujit_codegen::nvptx::set_libdevice_cache_dir(dir.clone());
                 Some(DiskCache::open(dir, mb.saturating_mul(1 << 20)))
             })
             .as_ref()

@@ -415,6 +415,8 @@ impl Kernel {
 
     fn compile(&self, device: &Device, key: &SpecKey) -> Result<Compiled> {
         let started = Instant::now();
+        // Configures the disk caches (kernels, and the compiler's pruned libdevice).
+        let _ = DiskCache::global();
         let mut ir = specialize(&self.source, key)?;
         if boundscheck_everywhere() {
             ir.options.boundscheck = true;
@@ -494,6 +496,7 @@ impl Kernel {
     /// The PTX of the specialization for `args` (only their types matter; nothing runs), for
     /// `target`. Works without a GPU.
     pub fn ptx<'a>(&self, target: &NvptxTarget, args: impl KernelArgs<'a>) -> Result<PtxOutput> {
+        let _ = DiskCache::global();
         let ir = self.ir(args)?;
         Ok(compile_ptx(&ir, target, true)?)
     }
@@ -502,6 +505,7 @@ impl Kernel {
     /// `inspect_asm(signature)`): e.g. `[ArgType::Scalar(F32), ArgType::Array { elem: F32,
     /// writable: false, ndim: 1, contiguous: true }, ...]`. Works without a GPU.
     pub fn ptx_for(&self, target: &NvptxTarget, signature: &[ArgType]) -> Result<PtxOutput> {
+        let _ = DiskCache::global();
         let key = bind(&self.source, signature).map_err(|e| self.bind_error(e))?;
         Ok(compile_ptx(&specialize(&self.source, &key)?, target, true)?)
     }

@@ -287,6 +287,12 @@ pub fn first_launch(h: &Harness) {
     let e = (expr(&x) * 3.0f32 - 1.0f32).abs().eval().unwrap();
     assert_eq!(e.to_vec().unwrap(), xs.iter().map(|v| (v * 3.0 - 1.0).abs()).collect::<Vec<_>>());
     println!("first launch ready in {first_ms:.2} ms");
+    // PTX of a kernel calling libdevice's sin: the compiler parses libdevice, or finds its pruned
+    // copy on disk.
+    let target = gpujit::codegen::nvptx::NvptxTarget::sm(90).unwrap();
+    let ptx = probe.ptx(&target, (0.5f32, &x, &mut out)).unwrap();
+    assert!(ptx.ptx.contains(".entry probe") && !ptx.ptx.contains("__nv_sinf"), "libdevice is linked in, not called");
+    println!("libdevice full parses: {}", gpujit::codegen::nvptx::libdevice_full_parses());
 }
 
 /// Runs the `first_launch` case of this test binary in a child process with `env`; its stdout
