@@ -82,6 +82,7 @@ impl DiskCache {
             .as_ref()
     }
 
+    /// The directory holding the entries.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

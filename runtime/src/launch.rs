@@ -248,18 +248,20 @@ fn whole_array_arg<T: Element>(array: &DeviceArray<T>, ptr: u64, writable: bool)
         strides[d] = stride;
         stride = stride.wrapping_mul(array.shape[d].max(1) as i64);
     }
-    Arg::Array {
-        elem: T::TYPE,
-        ptr,
-        ndim: n as u8,
-        shape,
-        strides,
-        writable,
-        device: &array.device,
-        wait: None,
-        any_device: false,
-        foreign: false,
-    }
+    own_arg(array, ptr, n as u8, shape, strides, writable)
+}
+
+/// An argument of one of gpujit's own arrays.
+#[inline]
+fn own_arg<T: Element>(
+    array: &DeviceArray<T>,
+    ptr: u64,
+    ndim: u8,
+    shape: [u64; MAX_DIMS],
+    strides: [i64; MAX_DIMS],
+    writable: bool,
+) -> Arg<'_> {
+    Arg::Array { elem: T::TYPE, ptr, ndim, shape, strides, writable, device: &array.device, wait: None, any_device: false, foreign: false }
 }
 
 // Through one more reference, for code that takes `&x` of an `x` that is already a reference
@@ -342,19 +344,7 @@ impl<'a> KernelArg<'a> for Arg<'a> {
 
 fn array_arg<'a, T: Element>(array: &'a DeviceArray<T>, base: u64, layout: &Layout, writable: bool) -> Arg<'a> {
     let (shape, strides) = layout.dims();
-    let ptr = view_address::<T>(base, layout);
-    Arg::Array {
-        elem: T::TYPE,
-        ptr,
-        ndim: layout.shape.len() as u8,
-        shape,
-        strides,
-        writable,
-        device: &array.device,
-        wait: None,
-        any_device: false,
-        foreign: false,
-    }
+    own_arg(array, view_address::<T>(base, layout), layout.shape.len() as u8, shape, strides, writable)
 }
 
 impl<'a, T: Element> KernelArg<'a> for ArrayView<'a, T> {

@@ -380,19 +380,22 @@ pub fn graph_capture(h: &Harness) {
         .unwrap();
         // Nothing ran during capture.
         assert_eq!(x.to_vec().unwrap(), x0, "n = {n}");
+        // The three captured launches, on the host.
         let mut want = x0.clone();
-        let mut want_tmp = vec![0.0f32; n];
+        let replayed = |want: &mut Vec<f32>| {
+            for i in 0..n {
+                want[i] = want[i] * 0.5 + y0[i];
+                let tmp = 2.0 * want[i] + y0[i];
+                want[i] = want[i] * 0.25 + tmp;
+            }
+        };
         for replay in 0..3 {
             if replay == 2 {
                 graph.launch_on(&h.dev.new_stream().unwrap()).unwrap();
             } else {
                 graph.launch().unwrap();
             }
-            for i in 0..n {
-                want[i] = want[i] * 0.5 + y0[i];
-                want_tmp[i] = 2.0 * want[i] + y0[i];
-                want[i] = want[i] * 0.25 + want_tmp[i];
-            }
+            replayed(&mut want);
             h.dev.synchronize().unwrap();
             assert_eq!(x.to_vec().unwrap(), want, "n = {n}, replay {replay}");
         }
@@ -400,11 +403,7 @@ pub fn graph_capture(h: &Harness) {
         drop(tmp);
         drop(y);
         graph.launch().unwrap();
-        for i in 0..n {
-            want[i] = want[i] * 0.5 + y0[i];
-            want_tmp[i] = 2.0 * want[i] + y0[i];
-            want[i] = want[i] * 0.25 + want_tmp[i];
-        }
+        replayed(&mut want);
         h.dev.synchronize().unwrap();
         assert_eq!(x.to_vec().unwrap(), want, "n = {n}, after drops");
         drop(graph);
