@@ -122,6 +122,29 @@ impl<T: Element> DeviceArray<T> {
         }
     }
 
+    /// The first element's first `size_of::<U>()` bytes seen as a `U` (a one-element result
+    /// written into scratch memory), waiting for the work that writes it.
+    pub(crate) fn read_first_as<U: Element>(&self) -> Result<U> {
+        assert!(std::mem::size_of::<U>() <= std::mem::size_of::<T>() * self.len.max(1));
+        let mut word = [0u8; 8];
+        let bytes = &mut word[..std::mem::size_of::<U>()];
+        match (&self.storage, &self.device.inner) {
+            (Storage::Host(v), _) => {
+                let _read = crate::cpu::host_memory_read();
+                // SAFETY: the Vec holds at least size_of::<U>() initialized bytes (asserted);
+                // reading them as bytes is always valid.
+                let src = unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, bytes.len()) };
+                bytes.copy_from_slice(src);
+            }
+            (Storage::Cuda { ptr }, DeviceInner::Cuda(d)) => d.copy_to_host(bytes, *ptr)?,
+            (Storage::Cuda { .. }, DeviceInner::Cpu) => unreachable!("CUDA storage always has a CUDA device"),
+        }
+        // SAFETY: the bytes are a value of U written by a kernel whose output type is U (every
+        // Element is plain data; a kernel writes only 0 or 1 to a bool); read unaligned from
+        // the byte buffer.
+        Ok(unsafe { std::ptr::read_unaligned(word.as_ptr() as *const U) })
+    }
+
     /// Overwrites the array with `data`, which must have the same length.
     pub fn copy_from(&mut self, data: &[T]) -> Result<()> {
         if data.len() != self.len {

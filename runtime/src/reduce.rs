@@ -17,11 +17,12 @@ use crate::expr::{Expr, FloatElement, Graph, Node, NumElement};
 use crate::fuse::{
     self, bin, builtin, cast, e, emit_values, if_, index, int, let_, let_mut, set, split_index, var, KernelKind, Key, Operand, BLOCK,
 };
-use crate::launch::{Arg, KernelArg, LaunchConfig};
+use crate::launch::{Arg, KernelArg, LaunchConfig, MAX_ARGS};
 use crate::stream::Stream;
 use gpujit_codegen::ast::{self, BinOp, Builtin, Callee, Collective, Dim, ExprKind, Param, ParamKind, Place, Span, Stmt, TypeRef, UnOp};
 use gpujit_codegen::math::MathFn;
 use gpujit_codegen::ScalarType;
+use smallvec::SmallVec;
 use std::marker::PhantomData;
 
 /// The combining operation of a reduction.
@@ -167,7 +168,7 @@ impl<'a, T: Element, R: Element> Reduction<'a, T, R> {
     }
 
     /// The shape of the result: the kept axes (or `[1]` when every axis is reduced).
-    fn plan(&self) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>)> {
+    fn plan(&self) -> Result<(Dims, Dims, Dims)> {
         if let Some(e) = &self.graph.error {
             return Err(Error::Expression(e.clone()));
         }
@@ -176,7 +177,7 @@ impl<'a, T: Element, R: Element> Reduction<'a, T, R> {
             return Err(Error::Expression("a reduction needs an array operand".into()));
         }
         let nd = shape.len();
-        let mut reduced = vec![false; nd];
+        let mut reduced: SmallVec<[bool; 4]> = SmallVec::from_elem(false, nd);
         match &self.axes {
             None => reduced.iter_mut().for_each(|r| *r = true),
             Some(axes) => {
@@ -196,12 +197,12 @@ impl<'a, T: Element, R: Element> Reduction<'a, T, R> {
         {
             return Err(Error::Expression("argmin/argmax reduce one axis or all of them".into()));
         }
-        let kept: Vec<usize> = (0..nd).filter(|&d| !reduced[d]).collect();
-        let red: Vec<usize> = (0..nd).filter(|&d| reduced[d]).collect();
-        let out_shape: Vec<usize> = if self.keepdims {
+        let kept: Dims = (0..nd).filter(|&d| !reduced[d]).collect();
+        let red: Dims = (0..nd).filter(|&d| reduced[d]).collect();
+        let out_shape: Dims = if self.keepdims {
             shape.iter().enumerate().map(|(d, &s)| if reduced[d] { 1 } else { s }).collect()
         } else if kept.is_empty() {
-            vec![1]
+            SmallVec::from_elem(1, 1)
         } else {
             kept.iter().map(|&d| shape[d]).collect()
         };
@@ -245,8 +246,11 @@ impl<'a, T: Element, R: Element> Reduction<'a, T, R> {
         if self.axes.as_ref().is_some_and(|a| a.len() < self.graph.shape.len()) {
             return Err(Error::Expression("value() needs a reduction of every axis; use eval()".into()));
         }
-        let v = self.eval()?.to_vec()?;
-        v.first().copied().ok_or_else(|| Error::Expression("the reduction gave no value".into()))
+        // Into pooled scratch memory rather than a new array: no allocation in a loop.
+        let device = fuse::expr_device(&self.graph)?;
+        let mut scratch = fuse::scratch(&device, 1, self.stream)?;
+        self.eval_into(raw_array(scratch.array(), R::TYPE, 1))?;
+        scratch.array().read_first_as::<R>()
     }
 }
 
@@ -341,6 +345,9 @@ pub fn dot<'a, T: NumElement>(a: impl crate::expr::IntoExpr<'a, T>, b: impl crat
 /// Positions carried by arg-reductions.
 const POS: ScalarType = ScalarType::U64;
 
+/// Axis lists and shapes (at most `MAX_DIMS` entries: no allocation).
+type Dims = SmallVec<[usize; 4]>;
+
 fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[usize], m: usize, k: usize, out: Arg<'_>) -> Result<()> {
     let g = &r.graph;
     let device = match out {
@@ -352,13 +359,13 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
     let total: usize = g.shape.iter().product();
     let index32 = total <= i32::MAX as usize && m * k <= i32::MAX as usize;
     // Operands in the order kept axes, reduced axes.
-    let order: Vec<usize> = kept.iter().chain(red).copied().collect();
-    let full: Vec<usize> = g.shape.to_vec();
-    let mut inputs: Vec<Arg<'_>> = g.inputs.iter().map(|a| permute(&fuse::broadcast_arg(a, &full), &order)).collect();
+    let order: Dims = kept.iter().chain(red).copied().collect();
+    let full: &[usize] = &g.shape;
+    let mut inputs: SmallVec<[Arg<'_>; 8]> = g.inputs.iter().map(|a| permute(&fuse::broadcast_arg(a, full), &order)).collect();
     let mut kept_n = kept.len() as u8;
     let mut red_n = red.len() as u8;
     // Everything contiguous and reduced: one flat axis.
-    if kept.is_empty() && g.inputs.iter().all(|a| matches!(a, Arg::Scalar { .. }) || fuse::contiguous_of(a, &full)) {
+    if kept.is_empty() && g.inputs.iter().all(|a| matches!(a, Arg::Scalar { .. }) || fuse::contiguous_of(a, full)) {
         inputs = g.inputs.iter().map(|a| fuse::flat_arg(a, total)).collect();
         red_n = 1;
     }
@@ -401,14 +408,17 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
                   p: usize,
                   grid: u32,
                   threads: u32| {
-        let mut args: Vec<Arg<'_>> = operands.to_vec();
-        args.extend_from_slice(outs);
         let it = |v: usize| if index32 { (v as u32).into_arg() } else { (v as u64).into_arg() };
-        args.push(it(mm));
-        args.push(it(kk));
-        args.push(it(p));
-        args.push(Arg::Scalar { ty: acc, bits: id });
-        args.push(Arg::Scalar { ty: acc, bits: count_bits(acc, k) });
+        let scalars = [it(mm), it(kk), it(p), Arg::Scalar { ty: acc, bits: id }, Arg::Scalar { ty: acc, bits: count_bits(acc, k) }];
+        let mut all = [Arg::NONE; MAX_ARGS];
+        let n = operands.len() + outs.len() + scalars.len();
+        if n > MAX_ARGS {
+            return Err(Error::Expression(format!("a reduction takes at most {} operands", MAX_ARGS - outs.len() - scalars.len())));
+        }
+        for (slot, a) in all.iter_mut().zip(operands.iter().chain(outs).chain(&scalars)) {
+            *slot = *a;
+        }
+        let args = &all[..n];
         let flat = key.kept == 0 && key.reduced == 1 && key.strategy == Strategy::Block && !key.positions_from_input;
         // Reductions read 32 bytes a thread per step (two 16-byte loads in flight): measured
         // faster than 16 for sums and dots at 2^28 on an H100.
@@ -418,7 +428,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         let kernel = fuse::kernel(&fkey, |key| reduce_source(key, &g.callees));
         let mut config = LaunchConfig::new(grid, threads);
         config.stream = r.stream;
-        fuse::launch(&kernel, config, &args)
+        fuse::launch(&kernel, config, args)
     };
     let grid_of = |rows: usize| rows.clamp(1, 65535 * 8) as u32;
 
@@ -436,12 +446,14 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
     let mut positions = fuse::scratch(&device, if arg { m * parts } else { 1 }, r.stream)?;
     let p_arg = raw_array(partial.array(), acc, m * parts);
     let i_arg = raw_array(positions.array(), POS, m * parts);
-    let mut outs1 = vec![p_arg];
+    let mut outs1: SmallVec<[Arg<'_>; 2]> = SmallVec::new();
+    outs1.push(p_arg);
     if arg {
         outs1.push(i_arg);
     }
     launch(first(acc, Finish::None), &g.nodes, &inputs, &outs1, m, k, parts, grid_of(m * parts), BLOCK)?;
-    let mut ops2 = vec![partial_view(&outs1[0], kept_n == 0, m, parts)];
+    let mut ops2: SmallVec<[Arg<'_>; 2]> = SmallVec::new();
+    ops2.push(partial_view(&outs1[0], kept_n == 0, m, parts));
     if arg {
         ops2.push(partial_view(&outs1[1], kept_n == 0, m, parts));
     }

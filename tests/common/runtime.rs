@@ -57,7 +57,8 @@ fn five<'a>(x: &'a DeviceArray<f32>, y: &'a DeviceArray<f32>, h: f32) -> Expr<'a
 }
 
 /// Once a kernel is cached, a launch of 3 arrays and a scalar allocates nothing on the host; nor
-/// does building and evaluating a 5-operation expression into a given output, or a `forall!`.
+/// does building and evaluating a 5-operation expression into a given output, a `forall!`, or a
+/// sum read back with `value()`.
 pub fn launch_allocates_nothing(h: &Harness) {
     let _serial = serial();
     let n = 1000;
@@ -92,6 +93,27 @@ pub fn launch_allocates_nothing(h: &Harness) {
         }
     });
     assert_eq!(count, 0, "100 forall! launches allocated {count} times");
+    // A reduction: its launch path allocates nothing on a GPU (the CPU backend runs a kernel with
+    // barriers as fibers, whose stacks it allocates per launch); `value()` adds nothing to that.
+    let _ = expr(&x).abs().sum().value().unwrap();
+    let mut one = h.zeros::<f32>(1);
+    let into = allocations_in(|| {
+        for _ in 0..100 {
+            expr(&x).abs().sum().eval_into(&mut one).unwrap();
+        }
+    });
+    let mut total = 0.0f32;
+    let count = allocations_in(|| {
+        for _ in 0..100 {
+            total += expr(&x).abs().sum().value().unwrap();
+        }
+    });
+    assert_eq!(count, into, "value() allocated beyond the reduction's launch");
+    if h.is_gpu() {
+        assert_eq!(count, 0, "100 sums read back with value() allocated {count} times");
+    }
+    let want: f32 = x.to_vec().unwrap().iter().map(|v| v.abs()).sum();
+    assert!((total / 100.0 - want).abs() <= 1e-3 * (1.0 + want.abs()), "{total} vs 100 x {want}");
     if !h.is_gpu() {
         gpujit::fuse::set_launch_hook(Some(super::check_ptx));
     }
