@@ -1057,7 +1057,20 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 BinOp::Sub => Ok(b.build_float_sub(x, y, "fsub")?.into()),
                 BinOp::Mul => Ok(b.build_float_mul(x, y, "fmul")?.into()),
                 BinOp::Div => Ok(b.build_float_div(x, y, "fdiv")?.into()),
-                BinOp::Rem => Ok(b.build_float_rem(x, y, "frem")?.into()),
+                BinOp::Rem => match self.target.float_rem_function(t) {
+                    // An exact fmod: `frem` lowers to `x - y * trunc(x / y)` on some targets,
+                    // which is off by one multiple of `y` when the quotient rounds up.
+                    Some((name, wide)) => {
+                        let wt = value_type(self.cx, wide).into_float_type();
+                        let (xw, yw) =
+                            if wide == t { (x, y) } else { (b.build_float_ext(x, wt, "x.w")?, b.build_float_ext(y, wt, "y.w")?) };
+                        let func = self.library_fn(&name, wt.into(), &[wt.into(), wt.into()]);
+                        let r = self.call(func, &[xw.into(), yw.into()], "fmod")?.into_float_value();
+                        let r = if wide == t { r } else { b.build_float_trunc(r, x.get_type(), "fmod.n")? };
+                        Ok(r.into())
+                    }
+                    None => Ok(b.build_float_rem(x, y, "frem")?.into()),
+                },
                 BinOp::Eq => cmp(FloatPredicate::OEQ),
                 BinOp::Ne => cmp(FloatPredicate::UNE),
                 BinOp::Lt => cmp(FloatPredicate::OLT),

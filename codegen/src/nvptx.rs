@@ -131,6 +131,13 @@ impl Target for NvptxTarget {
         f.libdevice_name(t, fast)
     }
 
+    fn float_rem_function(&self, t: ScalarType) -> Option<(String, ScalarType)> {
+        match t {
+            ScalarType::F64 => Some(("__nv_fmod".into(), ScalarType::F64)),
+            _ => Some(("__nv_fmodf".into(), ScalarType::F32)),
+        }
+    }
+
     fn configure_body<'ctx>(&self, _cx: &'ctx Context, body: FunctionValue<'ctx>) {
         body.set_linkage(Linkage::External);
         body.set_call_conventions(PTX_KERNEL_CC);
@@ -525,7 +532,8 @@ pub fn set_libdevice_cache_dir(dir: std::path::PathBuf) {
 
 /// Every libdevice function the math methods may call.
 fn math_names() -> Vec<String> {
-    let mut names = Vec::new();
+    // `%` on floats.
+    let mut names = vec!["__nv_fmodf".to_string(), "__nv_fmod".to_string()];
     for f in MathFn::ALL {
         for t in [ScalarType::F32, ScalarType::F64] {
             for fast in [false, true] {

@@ -117,6 +117,12 @@ pub trait Target {
     /// the GPU), `fast` for the approximate variant; `None` when `f` is not a library call here.
     fn math_function(&self, f: MathFn, t: ScalarType, fast: bool) -> Option<String>;
 
+    /// The library function computing Rust's float `%` (C's `fmod`, exact) on `t`, and the type
+    /// it takes (16-bit floats are widened to it); `None`: LLVM's `frem` is exact here.
+    fn float_rem_function(&self, _t: ScalarType) -> Option<(String, ScalarType)> {
+        None
+    }
+
     /// Whether every array access is checked against the array's length. An out-of-range access
     /// then does not touch memory (a load yields 0) and is reported through
     /// [`Target::report_out_of_bounds`].
