@@ -509,30 +509,30 @@ fn link_libdevice_if_used<'ctx>(
     module.run_passes("globaldce", tm, PassBuilderOptions::create()).map_err(|e| llvm("libdevice pruning", e.to_string()))
 }
 
-/// Pieces of libdevice pruned to some of its functions (and what they call), as bitcode: each
-/// holds the functions named beside it. Parsing all of libdevice takes about 20 ms; the first
-/// piece a process makes holds every function the math methods call (about 100 with their
-/// callees, 66 kB, parsed in 2 ms), and is kept on disk beside the kernel cache
-/// ([`set_libdevice_cache_dir`]), so most processes never parse libdevice itself.
-type Pieces = Vec<(Vec<String>, std::sync::Arc<Vec<u8>>)>;
-static LIBDEVICE_PIECES: std::sync::Mutex<Pieces> = std::sync::Mutex::new(Vec::new());
+/// libdevice, pruned: one piece a function (the function and its callees, which are internal),
+/// as bitcode, cut from the "math piece" (every function the math methods call, about 100 with
+/// their callees, 66 kB). Parsing all of libdevice takes about 20 ms, the math piece 2 ms, a
+/// function's piece a fraction of one; all of them are kept on disk beside the kernel cache
+/// ([`set_libdevice_cache_dir`]), so most processes never parse libdevice itself and a new math
+/// kernel parses only the pieces it calls.
+static FUNCTION_PIECES: std::sync::Mutex<Vec<(String, std::sync::Arc<Vec<u8>>)>> = std::sync::Mutex::new(Vec::new());
+static MATH_PIECE: std::sync::Mutex<Option<std::sync::Arc<Vec<u8>>>> = std::sync::Mutex::new(None);
 static PIECE_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 static FULL_PARSES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// How many times this process parsed all of libdevice (0 when a piece on disk served).
+/// How many times this process parsed all of libdevice (0 when pieces on disk served).
 pub fn libdevice_full_parses() -> usize {
     FULL_PARSES.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Where to keep the pruned libdevice piece across processes (the runtime passes its disk
+/// Where to keep the pruned libdevice pieces across processes (the runtime passes its disk
 /// cache's directory; the first call wins).
 pub fn set_libdevice_cache_dir(dir: std::path::PathBuf) {
     let _ = PIECE_DIR.set(dir);
 }
 
-/// Every libdevice function the math methods may call.
+/// Every libdevice function the math methods and `%` may call.
 fn math_names() -> Vec<String> {
-    // `%` on floats.
     let mut names = vec!["__nv_fmodf".to_string(), "__nv_fmod".to_string()];
     for f in MathFn::ALL {
         for t in [ScalarType::F32, ScalarType::F64] {
@@ -552,16 +552,22 @@ fn fnv(bytes: impl IntoIterator<Item = u8>) -> u64 {
     bytes.into_iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
-/// The disk file of the all-math piece made from the libdevice at `path` by this compiler.
-fn piece_file(path: &std::path::Path) -> Option<std::path::PathBuf> {
+/// The disk file of a piece (`function`, or the math piece for `None`) made from the libdevice
+/// at `path` by this compiler.
+fn piece_file(path: &std::path::Path, function: Option<&str>) -> Option<std::path::PathBuf> {
     let dir = PIECE_DIR.get()?;
     let meta = std::fs::metadata(path).ok()?;
     let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
     let id = format!("{} {} {mtime} {}", path.display(), meta.len(), crate::COMPILER_ID);
-    Some(dir.join(format!("libdevice-{:016x}.bc", fnv(id.bytes()))))
+    let name = match function {
+        Some(f) => format!("libdevice-{:016x}-{f}.bc", fnv(id.bytes())),
+        None => format!("libdevice-{:016x}.bc", fnv(id.bytes())),
+    };
+    Some(dir.join(name))
 }
 
-/// The piece's bitcode from disk, if whole (an 8-byte checksum ends the file).
+/// A piece's bitcode from disk, if whole (an 8-byte checksum ends the file); a damaged file is
+/// removed.
 fn read_piece(file: &std::path::Path) -> Option<Vec<u8>> {
     let mut bytes = std::fs::read(file).ok()?;
     let body = bytes.len().checked_sub(8)?;
@@ -574,8 +580,9 @@ fn read_piece(file: &std::path::Path) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
-/// Writes the piece (to a temporary name, then renamed: readers see all of it or nothing).
-fn write_piece(file: &std::path::Path, bits: &[u8]) {
+/// Writes a piece (to a temporary name, then renamed: readers see all of it or nothing).
+fn write_piece(file: Option<&std::path::Path>, bits: &[u8]) {
+    let Some(file) = file else { return };
     let Some(dir) = file.parent() else { return };
     if std::fs::create_dir_all(dir).is_err() {
         return;
@@ -588,7 +595,25 @@ fn write_piece(file: &std::path::Path, bits: &[u8]) {
     }
 }
 
-/// Modules in `cx` that together define every function of `needed`.
+/// `module` pruned to the functions `keep` (external) and what they call (internal), as bitcode.
+fn prune(module: &Module<'_>, keep: &[String], tm: &TargetMachine) -> Result<Vec<u8>, String> {
+    for f in module.get_functions() {
+        let name = f.get_name().to_string_lossy();
+        if f.count_basic_blocks() > 0 && !keep.iter().any(|m| *m == name) {
+            f.set_linkage(Linkage::Internal);
+        }
+    }
+    // Tables too: two pieces linked into one kernel may each hold a copy.
+    for g in module.get_globals() {
+        if !g.is_declaration() {
+            g.set_linkage(Linkage::Internal);
+        }
+    }
+    module.run_passes("globaldce", tm, PassBuilderOptions::create()).map_err(|e| e.to_string())?;
+    Ok(module.write_bitcode_to_memory().as_slice().to_vec())
+}
+
+/// Modules in `cx` that together define every function of `needed`: one piece each.
 fn libdevice_parts<'ctx>(
     cx: &'ctx Context,
     needed: &[String],
@@ -596,73 +621,68 @@ fn libdevice_parts<'ctx>(
     tm: &TargetMachine,
 ) -> Result<Vec<Module<'ctx>>, CompileError> {
     let llvm = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
-    let parse = |bits: &[u8], name: &str| {
-        let buf = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(bits, name);
-        Module::parse_bitcode_from_buffer(&buf, cx).map_err(|e| llvm("libdevice piece parsing", e.to_string()))
-    };
-    let mut pieces: Vec<std::sync::Arc<Vec<u8>>> = Vec::new();
-    let mut missing: Vec<String> = Vec::new();
-    let registry_empty;
-    {
-        let known = LIBDEVICE_PIECES.lock().unwrap_or_else(|p| p.into_inner());
-        registry_empty = known.is_empty();
-        for name in needed {
-            match known.iter().find(|(names, _)| names.contains(name)) {
-                Some((_, bits)) => {
-                    if !pieces.iter().any(|p| std::sync::Arc::ptr_eq(p, bits)) {
-                        pieces.push(bits.clone());
-                    }
-                }
-                None => missing.push(name.clone()),
-            }
-        }
-    }
     let mut modules = Vec::new();
-    for (i, bits) in pieces.iter().enumerate() {
-        modules.push(parse(bits, &format!("libdevice piece {i}"))?);
+    for name in needed {
+        let bits = function_piece(name, kernel, tm)?;
+        let buf = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(&bits, name);
+        modules.push(Module::parse_bitcode_from_buffer(&buf, cx).map_err(|e| llvm("libdevice piece parsing", e.to_string()))?);
     }
-    if missing.is_empty() {
-        return Ok(modules);
+    Ok(modules)
+}
+
+/// The piece of libdevice function `name`: from memory, from disk, or cut from the math piece
+/// (itself from memory, disk, or all of libdevice).
+fn function_piece(name: &str, kernel: &ir::Kernel, tm: &TargetMachine) -> Result<std::sync::Arc<Vec<u8>>, CompileError> {
+    let llvm = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
+    if let Some((_, bits)) = FUNCTION_PIECES.lock().unwrap_or_else(|p| p.into_inner()).iter().find(|(n, _)| n == name) {
+        return Ok(bits.clone());
     }
-    // The first piece of a process holds every math function (nothing registered can then
-    // overlap it); later ones, only what is missing.
-    let all = math_names();
-    let first = registry_empty && missing.iter().all(|m| all.contains(m));
-    let wanted = if first { all } else { missing };
     let path = toolchain::find_libdevice().map_err(|message| CompileError::Toolchain { kernel: kernel.name.clone(), message })?;
-    let file = if first { piece_file(&path) } else { None };
-    let register = |names: Vec<String>, bits: std::sync::Arc<Vec<u8>>| {
-        // Registered unless another thread registered one of its functions meanwhile: no two
-        // pieces define the same function, so any choice of pieces links.
-        let mut known = LIBDEVICE_PIECES.lock().unwrap_or_else(|p| p.into_inner());
-        if !known.iter().any(|(n, _)| n.iter().any(|n| names.contains(n))) {
-            known.push((names, bits));
+    let file = piece_file(&path, Some(name));
+    let keep = [name.to_string()];
+    let cx = Context::create();
+    let bits = match file.as_deref().and_then(read_piece) {
+        Some(bits) => bits,
+        None => {
+            let source = if math_names().iter().any(|m| m == name) {
+                let math = math_piece(&path, tm).map_err(|m| llvm("libdevice pruning", m))?;
+                let buf = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(&math, "libdevice math piece");
+                Module::parse_bitcode_from_buffer(&buf, &cx).map_err(|e| llvm("libdevice piece parsing", e.to_string()))?
+            } else {
+                FULL_PARSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Module::parse_bitcode_from_path(&path, &cx).map_err(|e| llvm("libdevice parsing", format!("{}: {e}", path.display())))?
+            };
+            let bits = prune(&source, &keep, tm).map_err(|m| llvm("libdevice pruning", m))?;
+            write_piece(file.as_deref(), &bits);
+            bits
         }
     };
-    if let Some(bits) = file.as_deref().and_then(read_piece) {
-        if let Ok(m) = parse(&bits, "libdevice piece (disk)") {
-            register(wanted, std::sync::Arc::new(bits));
-            modules.push(m);
-            return Ok(modules);
+    let bits = std::sync::Arc::new(bits);
+    FUNCTION_PIECES.lock().unwrap_or_else(|p| p.into_inner()).push((name.to_string(), bits.clone()));
+    Ok(bits)
+}
+
+/// libdevice pruned to every function the math methods call.
+fn math_piece(path: &std::path::Path, tm: &TargetMachine) -> Result<std::sync::Arc<Vec<u8>>, String> {
+    let mut cached = MATH_PIECE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(bits) = &*cached {
+        return Ok(bits.clone());
+    }
+    let file = piece_file(path, None);
+    let bits = match file.as_deref().and_then(read_piece) {
+        Some(bits) => bits,
+        None => {
+            FULL_PARSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let cx = Context::create();
+            let lib = Module::parse_bitcode_from_path(path, &cx).map_err(|e| format!("{}: {e}", path.display()))?;
+            let bits = prune(&lib, &math_names(), tm)?;
+            write_piece(file.as_deref(), &bits);
+            bits
         }
-    }
-    // Parse all of libdevice, keep the wanted functions and their callees.
-    FULL_PARSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let lib = Module::parse_bitcode_from_path(&path, cx).map_err(|e| llvm("libdevice parsing", format!("{}: {e}", path.display())))?;
-    for f in lib.get_functions() {
-        let name = f.get_name().to_string_lossy();
-        if f.count_basic_blocks() > 0 && !wanted.iter().any(|m| *m == name) {
-            f.set_linkage(Linkage::Internal);
-        }
-    }
-    lib.run_passes("globaldce", tm, PassBuilderOptions::create()).map_err(|e| llvm("libdevice pruning", e.to_string()))?;
-    let bits = std::sync::Arc::new(lib.write_bitcode_to_memory().as_slice().to_vec());
-    if let Some(file) = &file {
-        write_piece(file, &bits);
-    }
-    register(wanted, bits);
-    modules.push(lib);
-    Ok(modules)
+    };
+    let bits = std::sync::Arc::new(bits);
+    *cached = Some(bits.clone());
+    Ok(bits)
 }
 
 /// The result of compiling a kernel for NVPTX.
