@@ -291,8 +291,14 @@ unsafe fn run_fibers(
 ) -> Result<(), CpuError> {
     let threads = block.iter().map(|&b| b as usize).product::<usize>();
     let batch = if code.uses_grid_sync() { (end - first) as usize } else { 1 };
-    let mut stacks: Vec<DefaultStack> = Vec::with_capacity(threads * batch);
-    for _ in 0..threads * batch {
+    // Stacks come from this thread's pool (mapping and unmapping one costs system calls) and go
+    // back to it at the end.
+    let mut stacks: Vec<DefaultStack> = STACKS.with(|p| {
+        let mut p = p.borrow_mut();
+        let keep = p.len().saturating_sub(threads * batch);
+        p.split_off(keep)
+    });
+    while stacks.len() < threads * batch {
         stacks.push(DefaultStack::new(FIBER_STACK).map_err(|e| CpuError::Stack(format!("cannot allocate a fiber stack: {e}")))?);
     }
     let entry = code.thread_entry();
@@ -371,5 +377,19 @@ unsafe fn run_fibers(
         stacks.extend(fibers.into_iter().map(|f| f.into_stack()));
         drop((ctxs, states, shared, grid_state));
     }
+    STACKS.with(|p| {
+        let mut p = p.borrow_mut();
+        let room = MAX_POOLED_STACKS.saturating_sub(p.len());
+        p.extend(stacks.into_iter().take(room));
+    });
     Ok(())
 }
+
+thread_local! {
+    /// Fiber stacks kept for this thread's next launches.
+    static STACKS: std::cell::RefCell<Vec<DefaultStack>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The most fiber stacks a thread keeps (a block of 1024 threads; 64 MiB of address space, of
+/// which only the pages a kernel touched are memory).
+const MAX_POOLED_STACKS: usize = 1024;
