@@ -733,4 +733,8 @@ pub mod __private {
     }
     pub use gpujit_codegen::math::MathFn;
     pub use gpujit_codegen::ScalarType;
+    /// `forall!`'s `stream = s` takes a `&Stream` (a type error at the call site otherwise).
+    pub fn as_stream(s: &crate::Stream) -> &crate::Stream {
+        s
+    }
 }

@@ -17,6 +17,8 @@ use syn::{Error, Result};
 pub struct Forall {
     dims: Vec<syn::Expr>,
     closure: syn::ExprClosure,
+    /// `stream = &s` after the closure.
+    stream: Option<syn::Expr>,
 }
 
 impl Parse for Forall {
@@ -24,13 +26,22 @@ impl Parse for Forall {
         let space: syn::Expr = input.parse()?;
         input.parse::<syn::Token![,]>()?;
         let closure: syn::ExprClosure = input.parse()?;
-        let _ = input.parse::<Option<syn::Token![,]>>()?;
+        let mut stream = None;
+        if input.parse::<Option<syn::Token![,]>>()?.is_some() && !input.is_empty() {
+            let key: syn::Ident = input.parse()?;
+            if key != "stream" {
+                return Err(Error::new(key.span(), "after the closure, `forall!` takes only `stream = &stream`"));
+            }
+            input.parse::<syn::Token![=]>()?;
+            stream = Some(input.parse::<syn::Expr>()?);
+            let _ = input.parse::<Option<syn::Token![,]>>()?;
+        }
         let dims = match space {
             syn::Expr::Tuple(t) => t.elems.into_iter().collect(),
             syn::Expr::Paren(p) => vec![*p.expr],
             e => vec![e],
         };
-        Ok(Forall { dims, closure })
+        Ok(Forall { dims, closure, stream })
     }
 }
 
@@ -255,11 +266,15 @@ pub fn expand(f: Forall) -> Result<TokenStream> {
     let k = parse::kernel(&func, parse::Options::default(), false)?;
     let source = generate::kernel_source(&k);
     let dims = &f.dims;
+    let stream = match &f.stream {
+        Some(s) => quote!(::core::option::Option::Some(::gpujit::__private::as_stream(#s))),
+        None => quote!(::core::option::Option::None),
+    };
     Ok(quote! {{
         static __GPUJIT_FORALL: ::std::sync::OnceLock<::gpujit::Kernel> = ::std::sync::OnceLock::new();
         let __gpujit_kernel = __GPUJIT_FORALL.get_or_init(|| ::gpujit::Kernel::new(#source));
         #[allow(unused_imports)]
         use ::gpujit::__private::{CaptureRead as _, CaptureWrite as _};
-        ::gpujit::fuse::launch_forall(__gpujit_kernel, &[#((#dims) as usize),*], &[#(#args),*][..])
+        ::gpujit::fuse::launch_forall_on(__gpujit_kernel, &[#((#dims) as usize),*], &[#(#args),*][..], #stream)
     }})
 }

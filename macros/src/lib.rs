@@ -94,7 +94,8 @@ pub fn gpu_vectorize(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// body is in the kernel language; the arrays (`&DeviceArray`, views, external arrays) and scalars
 /// it names are captured from the surrounding code, an array written through an index by
 /// `&mut`. It is compiled once per call site and argument types (each capture is generic), runs
-/// on the captured arrays' device as a grid-stride loop, and returns `gpujit::Result<()>`.
+/// on the captured arrays' device as a grid-stride loop, and returns `gpujit::Result<()>`. A
+/// trailing `stream = &s` queues it on that stream (or a graph's capture stream).
 #[proc_macro]
 pub fn forall(input: TokenStream) -> TokenStream {
     let f = match syn::parse::<forall::Forall>(input) {

@@ -539,6 +539,16 @@ fn run_elementwise<'a>(graph: &Graph<'a>, outputs: &[Arg<'a>], stream: Option<&S
 /// Launches a `forall!` kernel over the index space `extents` (its last parameters), on the
 /// device of its array arguments, with a grid sized from the device.
 pub fn launch_forall<'a>(k: &Kernel, extents: &[usize], args: impl crate::launch::KernelArgs<'a>) -> Result<()> {
+    launch_forall_on(k, extents, args, None)
+}
+
+/// [`launch_forall`] on `stream` (`forall!(n, |i| ..., stream = &s)`).
+pub fn launch_forall_on<'a>(
+    k: &Kernel,
+    extents: &[usize],
+    args: impl crate::launch::KernelArgs<'a>,
+    stream: Option<&Stream>,
+) -> Result<()> {
     let mut buf = [Arg::NONE; MAX_ARGS];
     let n = args.collect(&mut buf);
     if n + extents.len() > MAX_ARGS {
@@ -558,14 +568,20 @@ pub fn launch_forall<'a>(k: &Kernel, extents: &[usize], args: impl crate::launch
         return Ok(());
     }
     let args = &buf[..n + extents.len()];
-    let grid = match args.iter().find_map(|a| match a {
-        Arg::Array { device, any_device: false, .. } => Some(*device),
-        _ => None,
-    }) {
-        Some(d) => grid_for(d, total),
-        None => grid_for(&Device::current()?, total),
+    let grid = match (
+        args.iter().find_map(|a| match a {
+            Arg::Array { device, any_device: false, .. } => Some(*device),
+            _ => None,
+        }),
+        stream,
+    ) {
+        (Some(d), _) => grid_for(d, total),
+        (None, Some(s)) => grid_for(&s.device, total),
+        (None, None) => grid_for(&Device::current()?, total),
     };
-    launch(k, LaunchConfig::new(grid, BLOCK), args)
+    let mut config = LaunchConfig::new(grid, BLOCK);
+    config.stream = stream;
+    launch(k, config, args)
 }
 
 /// `GPUJIT_VECTORIZE=0` turns 16-byte accesses off (to measure what they bring).

@@ -458,6 +458,8 @@ pub fn expressions_on_streams(h: &Harness) {
         let mut a = h.zeros::<f32>(n);
         let mut b = h.zeros::<f32>(n);
         (expr(&x) * 2.0f32 + &y).eval_into_on(&mut a, &s1).unwrap();
+        let mut f = h.zeros::<f32>(n);
+        forall!(n, |i| f[i] = x[i] - 2.0 * y[i], stream = &s2).unwrap();
         Fusion::new().output(&mut b, expr(&x) - &y).on(&s2).run().unwrap();
         let c = (expr(&x) * &y).eval_on(&s2).unwrap();
         // Two-pass sums on two streams at once, then in a loop: scratch memory handed between them.
@@ -472,6 +474,7 @@ pub fn expressions_on_streams(h: &Harness) {
         assert_eq!(a.to_vec().unwrap(), xs.iter().zip(&ys).map(|(x, y)| x * 2.0 + y).collect::<Vec<_>>());
         assert_eq!(b.to_vec().unwrap(), xs.iter().zip(&ys).map(|(x, y)| x - y).collect::<Vec<_>>());
         assert_eq!(c.to_vec().unwrap(), xs.iter().zip(&ys).map(|(x, y)| x * y).collect::<Vec<_>>());
+        assert_eq!(f.to_vec().unwrap(), xs.iter().zip(&ys).map(|(x, y)| x - 2.0 * y).collect::<Vec<_>>());
         let close = |got: f32, want: f64| (got as f64 - want).abs() <= 1e-4 * (1.0 + want.abs());
         let want_x: f64 = xs.iter().map(|v| v.abs() as f64).sum();
         let want_y: f64 = ys.iter().map(|v| v.abs() as f64).sum();
@@ -482,8 +485,10 @@ pub fn expressions_on_streams(h: &Harness) {
         let mut x = x;
         let mut out = h.zeros::<f32>(n);
         let mut total = h.zeros::<f32>(1);
+        let mut twice = h.zeros::<f32>(n);
         let graph = Graph::capture(&h.dev, |s| {
             (expr(&x) * 0.5f32 + &y).eval_into_on(&mut out, s)?;
+            forall!(n, |i| twice[i] = 2.0 * x[i], stream = s)?;
             expr(&x).sum().on(s).eval_into(&mut total)
         })
         .unwrap();
@@ -492,6 +497,7 @@ pub fn expressions_on_streams(h: &Harness) {
         graph.launch().unwrap();
         h.dev.synchronize().unwrap();
         assert_eq!(out.to_vec().unwrap(), xs2.iter().zip(&ys).map(|(x, y)| x * 0.5 + y).collect::<Vec<_>>());
+        assert_eq!(twice.to_vec().unwrap(), xs2.iter().map(|x| 2.0 * x).collect::<Vec<_>>());
         let want: f64 = xs2.iter().map(|v| *v as f64).sum();
         let got = total.to_vec().unwrap()[0];
         assert!(close(got, want), "captured sum, n = {n}: {got} vs {want}");
