@@ -40,6 +40,8 @@ pub(crate) struct CaptureState {
     /// Memory the captured work uses that nobody else owns (reductions' scratch), kept by the
     /// graph.
     pub(crate) keep: Vec<Box<dyn Send>>,
+    /// Foreign arrays are the caller's responsibility ([`Graph::capture_with_foreign`]).
+    allow_foreign: bool,
 }
 
 impl Graph {
@@ -51,13 +53,31 @@ impl Graph {
     /// give a driver error and no graph. Expressions and reductions evaluated on the stream
     /// (`eval_into_on(out, s)`, `.on(s)`) are captured like launches.
     pub fn capture(device: &Device, record: impl FnOnce(&Stream) -> Result<()>) -> Result<Graph> {
+        Graph::capture_with(device, record, false)
+    }
+
+    /// As [`Graph::capture`], also taking foreign arrays (DLPack, CUDA Array Interface, cudarc),
+    /// whose memory the graph cannot keep alive.
+    ///
+    /// # Safety
+    /// Every foreign array a captured launch uses must stay allocated, and be written by nobody
+    /// else while a replay may run, for as long as the graph exists (CUDA's own rule for graphs).
+    pub unsafe fn capture_with_foreign(device: &Device, record: impl FnOnce(&Stream) -> Result<()>) -> Result<Graph> {
+        Graph::capture_with(device, record, true)
+    }
+
+    fn capture_with(device: &Device, record: impl FnOnce(&Stream) -> Result<()>, allow_foreign: bool) -> Result<Graph> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
         let raw = match &device.inner {
             DeviceInner::Cpu => None,
             DeviceInner::Cuda(d) => Some(RawStream::new_non_blocking(d.clone())?),
         };
-        let stream = Stream::new(device.clone(), raw, Some(Mutex::new(CaptureState { graph: id, launches: Vec::new(), keep: Vec::new() })));
+        let stream = Stream::new(
+            device.clone(),
+            raw,
+            Some(Mutex::new(CaptureState { graph: id, launches: Vec::new(), keep: Vec::new(), allow_foreign })),
+        );
         // While a stream captures, the driver refuses to synchronize the whole device (and
         // invalidates the capture); `Device::synchronize` on other threads waits for the gate.
         let _gate = Capturing::enter();
@@ -137,11 +157,14 @@ impl CaptureState {
         for (i, a) in args.iter().enumerate() {
             if let Arg::Array { foreign, ptr, ndim, shape, strides, elem, device, .. } = a {
                 let name = params.get(i).cloned().unwrap_or_default();
+                if *foreign && self.allow_foreign {
+                    continue;
+                }
                 if *foreign {
                     return Err(Error::Unsupported {
                         kernel: kernel.to_string(),
                         message: format!(
-                            "argument {} (`{name}`) is a foreign array: a graph cannot keep memory it does not own alive, so it cannot be captured",
+                            "argument {} (`{name}`) is a foreign array: a graph cannot keep memory it does not own alive (Graph::capture_with_foreign takes it, unsafely)",
                             i + 1
                         ),
                     });

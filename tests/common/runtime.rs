@@ -443,6 +443,17 @@ pub fn graph_capture(h: &Harness) {
         let e =
             Graph::capture(&h.dev, |s| launch!(step[1, 32, s](&mut ext, &x, 1.0f32)).map(|_| ())).err().expect("foreign memory refused");
         assert!(e.to_string().contains("foreign array") && e.to_string().contains("`x`"), "{e}");
+        // Taken when the caller vouches for it: `host` outlives the graph below.
+        let ones = h.arr(&[1.0f32; 16]);
+        // SAFETY: `host` (borrowed by `ext`) stays alive and untouched until the graph is dropped.
+        let graph =
+            unsafe { Graph::capture_with_foreign(&h.dev, |s| launch!(step[1, 32, s](&mut ext, &ones, 2.0f32)).map(|_| ())) }.unwrap();
+        graph.launch().unwrap();
+        graph.launch().unwrap();
+        drop(graph);
+        drop(ext);
+        // x = 2x + 1, twice.
+        assert_eq!(host, [7.0f32; 16]);
     }
 }
 
