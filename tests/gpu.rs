@@ -83,6 +83,33 @@ fn cudarc_slices() {
     assert_eq!(got, host.iter().map(|v| 2.0 * v).collect::<Vec<_>>());
 }
 
+/// A CUDA graph over cudarc slices: refused by `Graph::capture` (the graph cannot keep them
+/// alive), taken by `Graph::capture_with_foreign` and replayed.
+#[test]
+fn graph_over_cudarc_slices() {
+    let Some(h) = Harness::gpu() else { return };
+    let ctx = cudarc::driver::CudaContext::new(0).unwrap();
+    let stream = ctx.default_stream();
+    let host: Vec<f32> = (0..3000).map(|i| i as f32 - 1000.0).collect();
+    let x = stream.clone_htod(&host).unwrap();
+    let mut out = stream.clone_htod(&vec![0.0f32; host.len()]).unwrap();
+    stream.synchronize().unwrap();
+    {
+        let xa = gpujit::ExternalArray::from_cuda_slice(&x).unwrap();
+        let mut oa = gpujit::ExternalArray::from_cuda_slice_mut(&mut out).unwrap();
+        let blocks = host.len().div_ceil(256);
+        let e = Graph::capture(&h.dev, |s| launch!(double_into[blocks, 256, s](&xa, &mut oa)).map(|_| ())).err().expect("refused");
+        assert!(e.to_string().contains("foreign array"), "{e}");
+        // SAFETY: `x` and `out` outlive the graph, which is dropped at the end of this block.
+        let graph =
+            unsafe { Graph::capture_with_foreign(&h.dev, |s| launch!(double_into[blocks, 256, s](&xa, &mut oa)).map(|_| ())) }.unwrap();
+        graph.launch().unwrap();
+        h.dev.synchronize().unwrap();
+    }
+    let got = stream.clone_dtoh(&out).unwrap();
+    assert_eq!(got, host.iter().map(|v| 2.0 * v).collect::<Vec<_>>());
+}
+
 /// The disk cache across processes (children running the `first_launch` case): the first
 /// compiles and stores, the second loads everything from the cache, damaged entries are rebuilt,
 /// and `GPUJIT_CACHE=off` compiles without touching the directory.
