@@ -62,6 +62,8 @@ impl Graph {
     /// # Safety
     /// Every foreign array a captured launch uses must stay allocated, and be written by nobody
     /// else while a replay may run, for as long as the graph exists (CUDA's own rule for graphs).
+    /// A capture records no dependency on other streams: the caller orders each replay after
+    /// the work of the arrays' producers (synchronize them, or replay on their stream).
     pub unsafe fn capture_with_foreign(device: &Device, record: impl FnOnce(&Stream) -> Result<()>) -> Result<Graph> {
         Graph::capture_with(device, record, true)
     }

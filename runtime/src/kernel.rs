@@ -277,7 +277,10 @@ impl Kernel {
                 }
                 let stream = config.stream.and_then(|s| s.raw.as_ref()).map(|s| s.raw).unwrap_or(std::ptr::null_mut());
                 // Foreign arrays with pending work on their producer's stream: wait on an event.
-                for a in args {
+                // Not while capturing a graph: a capture cannot depend on uncaptured work (the
+                // caller of `Graph::capture_with_foreign` orders replays after producers).
+                let capturing = config.stream.is_some_and(|s| s.capture.is_some());
+                for a in args.iter().filter(|_| !capturing) {
                     if let Arg::Array { wait: Some(producer), device, .. } = a {
                         if let DeviceInner::Cuda(d) = &device.inner {
                             d.order_after(*producer as cudarc::driver::sys::CUstream, stream)?;
