@@ -125,13 +125,15 @@ impl<T: Element> DeviceArray<T> {
     /// The first element's first `size_of::<U>()` bytes seen as a `U` (a one-element result
     /// written into scratch memory), waiting for the work that writes it.
     pub(crate) fn read_first_as<U: Element>(&self) -> Result<U> {
-        assert!(std::mem::size_of::<U>() <= std::mem::size_of::<T>() * self.len.max(1));
+        if std::mem::size_of::<U>() > std::mem::size_of::<T>() * self.len {
+            return Err(Error::Array(format!("an array of {} {} cannot hold a {}", self.len, T::TYPE, U::TYPE)));
+        }
         let mut word = [0u8; 8];
         let bytes = &mut word[..std::mem::size_of::<U>()];
         match (&self.storage, &self.device.inner) {
             (Storage::Host(v), _) => {
                 let _read = crate::cpu::host_memory_read();
-                // SAFETY: the Vec holds at least size_of::<U>() initialized bytes (asserted);
+                // SAFETY: the Vec holds at least size_of::<U>() initialized bytes (checked above);
                 // reading them as bytes is always valid.
                 let src = unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, bytes.len()) };
                 bytes.copy_from_slice(src);

@@ -321,6 +321,11 @@ impl<'a, T: Element> Expr<'a, T> {
         Expr::from_graph(self.graph.apply(&[], node))
     }
 
+    fn ternary<U: Element>(self, a: impl IntoExpr<'a, T>, b: impl IntoExpr<'a, T>, node: Node) -> Expr<'a, U> {
+        let (a, b) = (a.into_expr(), b.into_expr());
+        Expr::from_graph(self.graph.apply(&[&a.graph, &b.graph], node))
+    }
+
     fn binary<U: Element>(self, rhs: impl IntoExpr<'a, T>, node: Node) -> Expr<'a, U> {
         match rhs.into_operand() {
             Operand::Leaf(arg) => {
@@ -384,8 +389,7 @@ impl<'a, T: NumElement> Expr<'a, T> {
 
     /// Each element limited to `lo..=hi` (a NaN stays NaN, as `f32::clamp`).
     pub fn clamp(self, lo: impl IntoExpr<'a, T>, hi: impl IntoExpr<'a, T>) -> Expr<'a, T> {
-        let (lo, hi) = (lo.into_expr(), hi.into_expr());
-        Expr::from_graph(self.graph.apply(&[&lo.graph, &hi.graph], Node::Clamp))
+        self.ternary(lo, hi, Node::Clamp)
     }
 }
 
@@ -482,8 +486,7 @@ impl<'a, T: FloatElement> Expr<'a, T> {
 
     /// `self * a + b` with one rounding.
     pub fn mul_add(self, a: impl IntoExpr<'a, T>, b: impl IntoExpr<'a, T>) -> Expr<'a, T> {
-        let (a, b) = (a.into_expr(), b.into_expr());
-        Expr::from_graph(self.graph.apply(&[&a.graph, &b.graph], Node::Math(MathFn::MulAdd)))
+        self.ternary(a, b, Node::Math(MathFn::MulAdd))
     }
 
     /// The magnitude of `self` with the sign of `sign`.

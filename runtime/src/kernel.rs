@@ -70,6 +70,8 @@ pub(crate) struct RecordedLaunch {
     kernel: String,
     compiled: Arc<Compiled>,
     slots: Vec<u64>,
+    /// Each argument's shape (`None` for scalars), for out-of-bounds errors.
+    shapes: Vec<Option<Vec<u64>>>,
     grid: [u32; 3],
     block: [u32; 3],
     shared: u32,
@@ -82,22 +84,44 @@ impl RecordedLaunch {
         // point to are kept alive by the graph (crate::graph pins them), and the caller holds
         // the host-memory write lock, so no other access overlaps.
         let oob = unsafe { cpu::launch(code, &self.slots, self.grid, self.block, self.shared as u64) };
-        match oob {
-            Ok(None) => Ok(()),
-            Ok(Some(r)) => Err(Error::Unsupported {
-                kernel: self.kernel.clone(),
-                message: format!(
-                    "a graph replay indexed array `{}` out of bounds (index {}, thread {:?}, block {:?})",
-                    code.array_name(r.array & 0xffff),
-                    r.index,
-                    r.thread,
-                    r.block
-                ),
-            }),
-            Err(cpu::CpuError::Stack(message)) | Err(cpu::CpuError::TooLarge(message)) => {
-                Err(Error::Unsupported { kernel: self.kernel.clone(), message })
-            }
+        host_outcome(&self.kernel, code, oob, |number| self.shapes.get(number as usize).cloned().flatten())
+    }
+}
+
+/// The result of a CPU-backend launch as the caller sees it: the first out-of-bounds access as
+/// an [`Error::OutOfBounds`] (with `shape_of` the shape of array parameter `number`), a launch
+/// the backend cannot run as the matching error.
+fn host_outcome(
+    kernel: &str,
+    code: &HostCode,
+    outcome: std::result::Result<Option<cpu::OobRecord>, cpu::CpuError>,
+    shape_of: impl Fn(u32) -> Option<Vec<u64>>,
+) -> Result<()> {
+    match outcome {
+        Ok(None) => Ok(()),
+        Ok(Some(oob)) => {
+            // Arrays are numbered parameters first (in order), then shared, then local; the axis
+            // rides in the high half.
+            let (number, axis) = (oob.array & 0xffff, (oob.array >> 16) as usize);
+            let shape = shape_of(number).unwrap_or_else(|| vec![code.static_len(number).unwrap_or(0)]);
+            let len = shape.get(axis).copied().unwrap_or(0);
+            Err(Error::OutOfBounds {
+                kernel: kernel.to_string(),
+                array: code.array_name(number).to_string(),
+                axis,
+                index: oob.index,
+                len,
+                shape,
+                tx: oob.thread[0],
+                ty: oob.thread[1],
+                tz: oob.thread[2],
+                bx: oob.block[0],
+                by: oob.block[1],
+                bz: oob.block[2],
+            })
         }
+        Err(cpu::CpuError::Stack(message)) => Err(Error::Unsupported { kernel: kernel.to_string(), message }),
+        Err(cpu::CpuError::TooLarge(message)) => Err(Error::LaunchConfig { kernel: kernel.to_string(), message }),
     }
 }
 
@@ -223,6 +247,13 @@ impl Kernel {
                     kernel: self.source.name.clone(),
                     compiled: compiled.clone(),
                     slots: slots[..k].to_vec(),
+                    shapes: args
+                        .iter()
+                        .map(|a| match a {
+                            Arg::Array { shape, ndim, .. } => Some(shape[..*ndim as usize].to_vec()),
+                            Arg::Scalar { .. } => None,
+                        })
+                        .collect(),
                     grid,
                     block,
                     shared: config.shared_mem_bytes,
@@ -238,35 +269,10 @@ impl Kernel {
                 // length of a live DeviceArray borrowed for this call (writable ones mutably), on
                 // the CPU device (`launch_device` checked).
                 let oob = unsafe { cpu::launch(code, &slots[..k], grid, block, config.shared_mem_bytes as u64) };
-                match oob {
-                    Ok(None) => Ok(()),
-                    Ok(Some(oob)) => {
-                        // Arrays are numbered parameters first (in order), then shared, then local;
-                        // the axis rides in the high half.
-                        let (number, axis) = (oob.array & 0xffff, (oob.array >> 16) as usize);
-                        let shape = match args.get(number as usize) {
-                            Some(Arg::Array { shape, ndim, .. }) => shape[..*ndim as usize].to_vec(),
-                            _ => vec![code.static_len(number).unwrap_or(0)],
-                        };
-                        let len = shape.get(axis).copied().unwrap_or(0);
-                        Err(Error::OutOfBounds {
-                            kernel: self.source.name.clone(),
-                            array: code.array_name(number).to_string(),
-                            axis,
-                            index: oob.index,
-                            len,
-                            shape,
-                            tx: oob.thread[0],
-                            ty: oob.thread[1],
-                            tz: oob.thread[2],
-                            bx: oob.block[0],
-                            by: oob.block[1],
-                            bz: oob.block[2],
-                        })
-                    }
-                    Err(cpu::CpuError::Stack(message)) => Err(self.unsupported(message)),
-                    Err(cpu::CpuError::TooLarge(message)) => Err(Error::LaunchConfig { kernel: self.source.name.clone(), message }),
-                }
+                host_outcome(&self.source.name, code, oob, |number| match args.get(number as usize) {
+                    Some(Arg::Array { shape, ndim, .. }) => Some(shape[..*ndim as usize].to_vec()),
+                    _ => None,
+                })
             }
             Compiled::Cuda(CudaKernel { function: f, table, cooperative, .. }) => {
                 let mut params = [std::ptr::null_mut::<c_void>(); SLOTS];

@@ -80,6 +80,7 @@ impl Stream {
             }
             (Storage::Cuda { ptr }, Some(raw)) => {
                 let ptr = *ptr;
+                // A copy still writing `src` (possibly on another stream) must land first.
                 src.wait_pending()?;
                 // SAFETY: src is page-locked memory of src.len elements, kept alive (its Drop
                 // waits for the event recorded below) and not written while the event is pending
@@ -191,8 +192,8 @@ pub struct PinnedBuffer<T: Element> {
     device: Device,
     ptr: *mut T,
     len: usize,
-    /// The CPU backend's memory (`ptr` points into it).
-    host: Vec<T>,
+    /// The CPU backend's memory (`ptr` points into it; owned here, never touched otherwise).
+    _host: Vec<T>,
     /// The last copy using the buffer.
     pending: Mutex<Option<RawEvent>>,
 }
@@ -206,29 +207,27 @@ unsafe impl<T: Element> Sync for PinnedBuffer<T> {}
 impl<T: Element> PinnedBuffer<T> {
     /// A buffer of `len` default values (zeros) for copies with `device`.
     pub fn new(device: &Device, len: usize) -> Result<PinnedBuffer<T>> {
-        let mut b = match &device.inner {
-            DeviceInner::Cpu => PinnedBuffer {
-                device: device.clone(),
-                ptr: std::ptr::null_mut(),
-                len,
-                host: vec![T::default(); len],
-                pending: Mutex::new(None),
-            },
-            DeviceInner::Cuda(d) => {
-                let ptr = d.alloc_host(len * std::mem::size_of::<T>())? as *mut T;
-                let b = PinnedBuffer { device: device.clone(), ptr, len, host: Vec::new(), pending: Mutex::new(None) };
-                if len > 0 {
-                    // SAFETY: ptr is a fresh allocation of len elements, aligned for any T (the
-                    // driver's host allocations are page-aligned); writing defaults initializes it.
-                    unsafe { std::slice::from_raw_parts_mut(ptr, len) }.fill(T::default());
-                }
-                b
+        let bytes = len
+            .checked_mul(std::mem::size_of::<T>())
+            .filter(|b| *b <= isize::MAX as usize)
+            .ok_or_else(|| Error::Array(format!("a pinned buffer of {len} elements of {} is too large", T::TYPE)))?;
+        let pending = Mutex::new(None);
+        match &device.inner {
+            DeviceInner::Cpu => {
+                let mut host = vec![T::default(); len];
+                Ok(PinnedBuffer { device: device.clone(), ptr: host.as_mut_ptr(), len, _host: host, pending })
             }
-        };
-        if b.ptr.is_null() {
-            b.ptr = b.host.as_mut_ptr();
+            DeviceInner::Cuda(d) => {
+                let ptr = d.alloc_host(bytes)? as *mut T;
+                if len > 0 {
+                    // SAFETY: ptr is a fresh allocation of `bytes` bytes; every element type's
+                    // default value (0, 0.0, false) is all zero bits.
+                    unsafe { std::ptr::write_bytes(ptr, 0, len) };
+                }
+                // A null ptr (len 0) is never dereferenced (host_slice checks len) nor freed.
+                Ok(PinnedBuffer { device: device.clone(), ptr, len, _host: Vec::new(), pending })
+            }
         }
-        Ok(b)
     }
 
     /// A buffer holding a copy of `data`.

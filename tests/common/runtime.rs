@@ -381,6 +381,14 @@ fn step(x: &mut [f32], y: &[f32], k: f32) {
     }
 }
 
+#[gpu_kernel]
+fn one_past(y: &mut [f32]) {
+    let i = grid(1);
+    if i <= y.len() {
+        y[i] = 1.0;
+    }
+}
+
 /// A graph of launches captured once and replayed: in order, with the captured scalars, the
 /// arrays' current contents, kept alive when dropped before the graph; foreign memory refused.
 pub fn graph_capture(h: &Harness) {
@@ -430,6 +438,16 @@ pub fn graph_capture(h: &Harness) {
         // New arrays may reuse the released memory; x is still correct.
         let _fresh = h.arr(&y0);
         assert_eq!(x.to_vec().unwrap(), want);
+    }
+    // A replay on the CPU backend checks indices as a launch does.
+    if !h.is_gpu() {
+        let mut y = h.zeros::<f32>(10);
+        let graph = Graph::capture(&h.dev, |s| launch!(one_past[1, 32, s](&mut y)).map(|_| ())).unwrap();
+        let e = graph.launch().unwrap_err();
+        assert!(
+            matches!(&e, gpujit::Error::OutOfBounds { kernel, array, index: 10, shape, .. } if kernel == "one_past" && array == "y" && shape == &vec![10u64]),
+            "{e}"
+        );
     }
     // An error inside the capture gives no graph.
     let x = h.arr(&[1.0f32; 10]);
