@@ -84,6 +84,60 @@ fn ptx_for_a_signature() {
     assert!(out.llvm_ir.unwrap().contains("ptx_kernel"));
 }
 
+#[gpu_kernel]
+fn half_adds(h: &mut [f16], b: &mut [bf16], x: f16, y: bf16) {
+    atomic_add(h, 0, x);
+    atomic_add(b, 0, y);
+}
+
+#[gpu_kernel(boundscheck)]
+fn checked_copy(x: &[f32], out: &mut [f32]) {
+    let i = grid(1);
+    out[i] = x[i];
+}
+
+#[gpu_kernel]
+fn plain_copy(x: &[f32], out: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i] = x[i];
+    }
+}
+
+/// 16-bit atomics touch their own two bytes: `atom.add.noftz.f16` (sm_70+) and `.bf16` (sm_90),
+/// else a `atom.cas.b16` loop; never a 4-byte CAS on the word around the element.
+#[test]
+fn half_atomics_ptx() {
+    let dev = Device::cpu();
+    let (mut h, mut b) = (DeviceArray::<f16>::zeros(&dev, 1).unwrap(), DeviceArray::<bf16>::zeros(&dev, 1).unwrap());
+    let args = || (f16::from_f32(1.0), bf16::from_f32(1.0));
+    let sm90 = gpujit::codegen::nvptx::NvptxTarget::sm(90).unwrap();
+    let (x, y) = args();
+    let ptx = half_adds.ptx(&sm90, (&mut h, &mut b, x, y)).unwrap().ptx;
+    assert!(ptx.contains("atom.global.add.noftz.f16") && ptx.contains("atom.global.add.noftz.bf16"), "{ptx}");
+    assert!(!ptx.contains(".b32") || !ptx.contains("atom.global.cas"), "{ptx}");
+    let sm80 = gpujit::codegen::nvptx::NvptxTarget::sm(80).unwrap();
+    let ptx = half_adds.ptx(&sm80, (&mut h, &mut b, x, y)).unwrap().ptx;
+    assert!(ptx.contains("atom.global.add.noftz.f16") && ptx.contains("atom.cas.b16"), "{ptx}");
+    assert!(!ptx.contains("atom.global.cas.b32") && !ptx.contains("atom.cas.b32"), "{ptx}");
+}
+
+/// The globals a compiled module defines are recorded, so the runtime looks up only those.
+#[test]
+fn ptx_globals_recorded() {
+    use gpujit::codegen::nvptx::{ptx_globals, NvptxTarget, OOB_RECORD};
+    let dev = Device::cpu();
+    let x = DeviceArray::<f32>::zeros(&dev, 4).unwrap();
+    let mut out = DeviceArray::<f32>::zeros(&dev, 4).unwrap();
+    let t = NvptxTarget::sm(90).unwrap();
+    let checked = checked_copy.ptx(&t, (&x, &mut out)).unwrap();
+    assert_eq!(checked.globals, vec![OOB_RECORD.to_string()], "{}", checked.ptx);
+    let plain = plain_copy.ptx(&t, (&x, &mut out)).unwrap();
+    assert!(plain.globals.is_empty(), "{:?}", plain.globals);
+    let text = ".version 7.8\n.extern .global .align 4 .u32 other[1];\n.visible .global .align 8 .b8 rec[72];\n.global .align 4 .u32 gpujit_grid_barrier[2] = {0, 0};\n";
+    assert_eq!(ptx_globals(text), vec!["rec".to_string(), "gpujit_grid_barrier".to_string()]);
+}
+
 /// The driver-version → PTX-ISA and compute-capability → architecture choices.
 #[test]
 fn nvptx_target_selection() {

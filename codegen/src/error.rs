@@ -14,6 +14,10 @@ pub enum CompileError {
     /// A tool or library the compile needs (libdevice) is missing.
     #[error("kernel `{kernel}`: {message}")]
     Toolchain { kernel: String, message: String },
+    /// The CPU backend's machine code calls a function this process does not define (a
+    /// compiler-runtime routine the machine's libgcc lacks, say): refused before it could run.
+    #[error("kernel `{kernel}`: the CPU backend's code needs the symbol `{symbol}`, which this process does not define")]
+    UnresolvedSymbol { kernel: String, symbol: String },
     /// LLVM rejected the module or could not emit code.
     #[error("kernel `{kernel}`: LLVM {stage} failed: {message}")]
     Llvm { kernel: String, stage: &'static str, message: String },

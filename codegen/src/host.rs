@@ -30,8 +30,9 @@ use inkwell::attributes::AttributeLoc;
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
 use inkwell::execution_engine::ExecutionEngine;
+use inkwell::memory_buffer::MemoryBuffer;
 use inkwell::module::{Linkage, Module};
-use inkwell::targets::{CodeModel, InitializationConfig, RelocMode, Target as LlvmTarget, TargetMachine};
+use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target as LlvmTarget, TargetMachine};
 use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, AtomicOrdering, OptimizationLevel};
@@ -579,6 +580,12 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     let module = lower::lower(cx, kernel, &HostTarget, &tm)?;
     lower::optimize(&module, &tm, &kernel.name)?;
     let llvm_ir = want_llvm_ir.then(|| module.print_to_string().to_string());
+    // MCJIT resolves a missing symbol to address 0 or aborts the process: refuse the code first.
+    let object = tm.write_to_memory_buffer(&module, FileType::Object).map_err(|e| llvm("object emission", e.to_string()))?;
+    let external = external_symbols(&object).map_err(|m| llvm("object inspection", m))?;
+    if let Some(symbol) = external.into_iter().find(|s| !resolves_in_process(s)) {
+        return Err(CompileError::UnresolvedSymbol { kernel: kernel.name.clone(), symbol });
+    }
     let engine =
         module.create_jit_execution_engine(OptimizationLevel::Aggressive).map_err(|e| llvm("JIT engine creation", e.to_string()))?;
     let addr = engine.get_function_address(ENTRY).map_err(|e| llvm("JIT symbol lookup", e.to_string()))?;
@@ -602,9 +609,108 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     })
 }
 
+/// The symbols an object file's relocations refer to that no section of it defines: what the JIT
+/// must find in the process.
+pub fn external_symbols(object: &MemoryBuffer) -> Result<Vec<String>, String> {
+    use inkwell::llvm_sys::object::*;
+    use std::ffi::CStr;
+    let mut message: *mut std::ffi::c_char = std::ptr::null_mut();
+    // SAFETY: the buffer outlives the binary, which only borrows it; a null context is allowed
+    // (LLVM's global one); the error message, when set, is an LLVM-allocated C string freed here.
+    let binary = unsafe { LLVMCreateBinary(object.as_mut_ptr(), std::ptr::null_mut(), &mut message) };
+    if binary.is_null() {
+        let text = if message.is_null() {
+            "not an object file".to_string()
+        } else {
+            // SAFETY: set by LLVMCreateBinary to a NUL-terminated string we now own.
+            let t = unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned();
+            // SAFETY: allocated by LLVM, freed once.
+            unsafe { inkwell::llvm_sys::core::LLVMDisposeMessage(message) };
+            t
+        };
+        return Err(text);
+    }
+    let mut out = Vec::new();
+    // SAFETY: every iterator is created from `binary`, used while it lives and disposed once; the
+    // symbol names are NUL-terminated strings owned by the binary, copied before it goes.
+    unsafe {
+        let sections = LLVMObjectFileCopySectionIterator(binary);
+        let containing = LLVMObjectFileCopySectionIterator(binary);
+        while LLVMObjectFileIsSectionIteratorAtEnd(binary, sections) == 0 {
+            let relocs = LLVMGetRelocations(sections);
+            while LLVMIsRelocationIteratorAtEnd(sections, relocs) == 0 {
+                let sym = LLVMGetRelocationSymbol(relocs);
+                LLVMMoveToContainingSection(containing, sym);
+                if LLVMObjectFileIsSectionIteratorAtEnd(binary, containing) != 0 {
+                    let name = LLVMGetSymbolName(sym);
+                    if !name.is_null() {
+                        let name = CStr::from_ptr(name).to_string_lossy().into_owned();
+                        if !name.is_empty() && !out.contains(&name) {
+                            out.push(name);
+                        }
+                    }
+                }
+                LLVMDisposeSymbolIterator(sym);
+                LLVMMoveToNextRelocation(relocs);
+            }
+            LLVMDisposeRelocationIterator(relocs);
+            LLVMMoveToNextSection(sections);
+        }
+        LLVMDisposeSectionIterator(containing);
+        LLVMDisposeSectionIterator(sections);
+        LLVMDisposeBinary(binary);
+    }
+    Ok(out)
+}
+
+/// Whether the JIT can resolve `name` in this process (its executable and loaded libraries), the
+/// way MCJIT does.
+pub fn resolves_in_process(name: &str) -> bool {
+    static LOAD: Once = Once::new();
+    // SAFETY: a null path makes LLVM open the process itself for symbol searches; no error
+    // message is requested.
+    LOAD.call_once(|| unsafe {
+        inkwell::llvm_sys::support::LLVMLoadLibraryPermanently(std::ptr::null());
+    });
+    let Ok(c) = std::ffi::CString::new(name) else { return false };
+    // SAFETY: `c` is NUL-terminated and outlives the call, which only reads it.
+    !unsafe { inkwell::llvm_sys::support::LLVMSearchForAddressOfSymbol(c.as_ptr()) }.is_null()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A call to a function no library defines is a typed error naming it, never a call to 0;
+    /// calls to libm's functions resolve.
+    #[test]
+    fn unresolved_symbols_are_found() {
+        let cx = Context::create();
+        let module = cx.create_module("calls");
+        let f32t = cx.f32_type();
+        let fn_type = f32t.fn_type(&[f32t.into()], false);
+        let f = module.add_function("caller", fn_type, None);
+        let b = cx.create_builder();
+        b.position_at_end(cx.append_basic_block(f, "entry"));
+        let x = f.get_nth_param(0).expect("a parameter").into_float_value();
+        let mut v = x;
+        for name in ["sinf", "gpujit_no_such_symbol_anywhere"] {
+            let callee = module.add_function(name, fn_type, Some(Linkage::External));
+            let r = b.build_call(callee, &[v.into()], "r").expect("call").try_as_basic_value();
+            v = match r {
+                inkwell::values::ValueKind::Basic(r) => r.into_float_value(),
+                inkwell::values::ValueKind::Instruction(_) => unreachable!(),
+            };
+        }
+        b.build_return(Some(&v)).expect("return");
+        let tm = HostTarget.target_machine().expect("host target");
+        let object = tm.write_to_memory_buffer(&module, FileType::Object).expect("object");
+        let ext = external_symbols(&object).expect("symbols");
+        assert!(ext.contains(&"sinf".to_string()) && ext.contains(&"gpujit_no_such_symbol_anywhere".to_string()), "{ext:?}");
+        assert!(resolves_in_process("sinf"));
+        assert!(!resolves_in_process("gpujit_no_such_symbol_anywhere"));
+        assert!(!ext.contains(&"caller".to_string()), "a defined function is not external: {ext:?}");
+    }
 
     #[test]
     fn context_layout() {

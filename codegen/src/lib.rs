@@ -10,6 +10,7 @@
 
 pub mod ast;
 pub mod error;
+pub mod half;
 pub mod host;
 pub mod ir;
 pub mod lower;

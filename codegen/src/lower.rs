@@ -40,14 +40,14 @@ pub fn int_type(cx: &Context, bits: u32) -> IntType<'_> {
     }
 }
 
-/// The LLVM type of a value of `t` in registers (`bool` is `i1`).
+/// The LLVM type of a value of `t` in registers (`bool` is `i1`, `f16` and `bf16` are their bits,
+/// `i16`).
 pub fn value_type(cx: &Context, t: ScalarType) -> BasicTypeEnum<'_> {
     match t {
         ScalarType::Bool => cx.bool_type().into(),
         ScalarType::F32 => cx.f32_type().into(),
         ScalarType::F64 => cx.f64_type().into(),
-        ScalarType::F16 => cx.f16_type().into(),
-        ScalarType::BF16 => cx.bf16_type().into(),
+        // 16-bit floats travel as their bits (see crate::half).
         t => int_type(cx, t.bits()).into(),
     }
 }
@@ -651,6 +651,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     let mask = if e.ty.bits() >= 64 { u64::MAX } else { (1u64 << e.ty.bits()) - 1 };
                     int_type(cx, e.ty.bits()).const_int(bits & mask, false).into()
                 }
+                Const::Float(v) if e.ty.is_half() => cx.i16_type().const_int(crate::half::const_bits(v, e.ty) as u64, false).into(),
                 Const::Float(v) => value_type(cx, e.ty).into_float_type().const_float(v).into(),
             },
             ExprKind::Local(id) => self.b.build_load(value_type(cx, e.ty), self.locals[*id as usize], "")?,
@@ -700,9 +701,9 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             ExprKind::Unary(op, a) => {
                 let v = self.expr(a)?;
                 match (op, e.ty.is_float()) {
+                    // The sign bit flipped, as the `half` crate's `Neg`.
                     (UnOp::Neg, true) if e.ty.is_half() => {
-                        let x = self.half_to_f32(v, e.ty)?;
-                        self.f32_to_half(self.b.build_float_neg(x, "neg")?, e.ty)?
+                        self.b.build_xor(v.into_int_value(), self.cx.i16_type().const_int(0x8000, false), "hneg")?.into()
                     }
                     (UnOp::Neg, true) => self.fast(self.b.build_float_neg(v.into_float_value(), "neg")?.into()),
                     (UnOp::Neg, false) => self.b.build_int_neg(v.into_int_value(), "neg")?.into(),
@@ -873,46 +874,29 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         })
     }
 
-    /// A 16-bit float widened to f32 (exact). bf16 is the high half of an f32, so it needs no
-    /// library call on any target.
+    /// A 16-bit float (its bits) widened to f32 (exact), as the target does it.
     fn half_to_f32(&self, v: BasicValueEnum<'ctx>, t: ScalarType) -> LR<FloatValue<'ctx>> {
-        let (b, cx) = (&self.b, self.cx);
-        if t == ScalarType::F16 {
-            return b.build_float_ext(v.into_float_value(), cx.f32_type(), "f16tof32");
-        }
-        let bits = b.build_bit_cast(v, cx.i16_type(), "bf16bits")?.into_int_value();
-        let wide = b.build_int_z_extend(bits, cx.i32_type(), "bf16wide")?;
-        let shifted = b.build_left_shift(wide, cx.i32_type().const_int(16, false), "bf16shift")?;
-        Ok(b.build_bit_cast(shifted, cx.f32_type(), "bf16tof32")?.into_float_value())
+        self.target.half_to_f32(&self.b, v.into_int_value(), t)
     }
 
-    /// An f32 rounded to a 16-bit float, to nearest even. bf16 is rounded on the bits (a NaN stays
-    /// a quiet NaN of the same sign), as the `half` crate does, so no target needs a library call.
+    /// An f32 or f64 rounded to nearest even to a 16-bit float (its bits), as the target does it.
     fn f32_to_half(&self, v: FloatValue<'ctx>, t: ScalarType) -> LR<BasicValueEnum<'ctx>> {
-        let (b, cx) = (&self.b, self.cx);
-        if t == ScalarType::F16 {
-            return Ok(b.build_float_trunc(v, cx.f16_type(), "f32tof16")?.into());
-        }
-        let i32t = cx.i32_type();
-        let bits = b.build_bit_cast(v, i32t, "f32bits")?.into_int_value();
-        let high = b.build_right_shift(bits, i32t.const_int(16, false), false, "high")?;
-        let lsb = b.build_and(high, i32t.const_int(1, false), "lsb")?;
-        let bias = b.build_int_add(lsb, i32t.const_int(0x7fff, false), "bias")?;
-        let rounded = b.build_right_shift(b.build_int_add(bits, bias, "rounded")?, i32t.const_int(16, false), false, "rne")?;
-        let quiet = b.build_or(high, i32t.const_int(0x40, false), "quietnan")?;
-        let nan = b.build_float_compare(FloatPredicate::UNO, v, v, "isnan")?;
-        let r = b.build_select(nan, quiet, rounded, "bf16")?.into_int_value();
-        let r = b.build_int_truncate(r, cx.i16_type(), "bf16bits")?;
-        b.build_bit_cast(r, cx.bf16_type(), "bf16")
+        Ok(self.target.half_from_float(&self.b, v, t)?.into())
     }
 
-    /// `atomic_add` on a 16-bit float: a compare-and-swap loop on the element's bits, the sum
-    /// computed in f32 and rounded, as the non-atomic operation is. Returns the old value.
+    /// `atomic_add` on a 16-bit float: the target's instruction, else a compare-and-swap loop on
+    /// the element's two bytes, the sum computed in f32 and rounded, as the non-atomic operation
+    /// is. Returns the old value.
     fn half_atomic_add(&self, addr: PointerValue<'ctx>, v: BasicValueEnum<'ctx>, t: ScalarType) -> LR<BasicValueEnum<'ctx>> {
         let (b, cx) = (&self.b, self.cx);
+        if let Some(old) = self.target.native_half_atomic_add(b, addr, v.into_int_value(), t)? {
+            return Ok(old.into());
+        }
         let i16t = cx.i16_type();
-        let ht = value_type(cx, t);
         let start = b.build_load(i16t, addr, "old0")?.into_int_value();
+        if let Some(inst) = start.as_instruction_value() {
+            let _ = inst.set_alignment(2);
+        }
         let pre = b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"));
         let head = self.new_block("hadd.loop");
         let exit = self.new_block("hadd.end");
@@ -920,17 +904,15 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         b.position_at_end(head);
         let old = b.build_phi(i16t, "old")?;
         let old_bits = old.as_basic_value().into_int_value();
-        let old_val = b.build_bit_cast(old_bits, ht, "oldv")?;
-        let sum = b.build_float_add(self.half_to_f32(old_val, t)?, self.half_to_f32(v, t)?, "sum")?;
-        let new_bits = b.build_bit_cast(self.f32_to_half(sum, t)?, i16t, "newbits")?.into_int_value();
-        let pair = b.build_cmpxchg(addr, old_bits, new_bits, AtomicOrdering::Monotonic, AtomicOrdering::Monotonic)?;
-        let seen = b.build_extract_value(pair, 0, "seen")?.into_int_value();
-        let ok = b.build_extract_value(pair, 1, "ok")?.into_int_value();
+        let sum = b.build_float_add(self.half_to_f32(old_bits.into(), t)?, self.half_to_f32(v, t)?, "sum")?;
+        let new_bits = self.f32_to_half(sum, t)?.into_int_value();
+        let seen = self.target.cas16(self.module, b, addr, old_bits, new_bits)?;
+        let ok = b.build_int_compare(IntPredicate::EQ, seen, old_bits, "swapped")?;
         let latch = b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"));
         old.add_incoming(&[(&start, pre), (&seen, latch)]);
         b.build_conditional_branch(ok, exit, head)?;
         b.position_at_end(exit);
-        b.build_bit_cast(old_bits, ht, "old")
+        Ok(old_bits.into())
     }
 
     /// Under `fastmath`, marks a float instruction with the fast-math flags (all but no-NaN and
@@ -1160,13 +1142,15 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         if from == to {
             return Ok(v);
         }
-        // 16-bit floats convert through f32 (exact to f32, rounded to nearest even from it).
+        // 16-bit floats widen exactly to f32; they are rounded (to nearest even) once, from f32
+        // or f64 (integers go through f64).
         if from.is_half() {
             let x = self.half_to_f32(v, from)?;
             return self.cast(x.into(), ScalarType::F32, to);
         }
         if to.is_half() {
-            let x = self.cast(v, from, ScalarType::F32)?;
+            let wide = if matches!(from, ScalarType::F32 | ScalarType::F64) { from } else { ScalarType::F64 };
+            let x = self.cast(v, from, wide)?;
             return self.f32_to_half(x.into_float_value(), to);
         }
         Ok(match (from.is_float(), to.is_float()) {

@@ -20,7 +20,7 @@ use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target as LlvmTarget, TargetMachine, TargetTriple};
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum};
 use inkwell::values::{BasicMetadataValueEnum, BasicValue};
-use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
+use inkwell::values::{BasicValueEnum, FloatValue, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, AtomicOrdering, IntPredicate, OptimizationLevel};
 use std::sync::Once;
 
@@ -125,6 +125,99 @@ impl Target for NvptxTarget {
 
     fn extra_params<'ctx>(&self, _cx: &'ctx Context) -> Vec<BasicMetadataTypeEnum<'ctx>> {
         Vec::new()
+    }
+
+    fn half_to_f32<'ctx>(&self, b: &Builder<'ctx>, bits: IntValue<'ctx>, t: ScalarType) -> Result<FloatValue<'ctx>, BuilderError> {
+        let cx = bits.get_type().get_context();
+        if t != ScalarType::F16 {
+            return crate::half::widen_to_f32(b, &cx, bits, t);
+        }
+        // cvt.f32.f16
+        let h = b.build_bit_cast(bits, cx.f16_type(), "f16")?.into_float_value();
+        b.build_float_ext(h, cx.f32_type(), "f16tof32")
+    }
+
+    fn half_from_float<'ctx>(&self, b: &Builder<'ctx>, v: FloatValue<'ctx>, t: ScalarType) -> Result<IntValue<'ctx>, BuilderError> {
+        let cx = v.get_type().get_context();
+        if t != ScalarType::F16 {
+            return crate::half::narrow(b, &cx, v, t);
+        }
+        // cvt.rn.f16.f32 / cvt.rn.f16.f64: rounded once, to nearest even.
+        let h = b.build_float_trunc(v, cx.f16_type(), "tof16")?;
+        Ok(b.build_bit_cast(h, cx.i16_type(), "f16bits")?.into_int_value())
+    }
+
+    fn native_half_atomic_add<'ctx>(
+        &self,
+        b: &Builder<'ctx>,
+        addr: PointerValue<'ctx>,
+        v: IntValue<'ctx>,
+        t: ScalarType,
+    ) -> Result<Option<IntValue<'ctx>>, BuilderError> {
+        use inkwell::llvm_sys::core::LLVMBuildAtomicRMW;
+        use inkwell::llvm_sys::{LLVMAtomicOrdering, LLVMAtomicRMWBinOp};
+        use inkwell::values::AsValueRef;
+        // atom.add.noftz.f16 (sm_70, PTX 6.3) and atom.add.noftz.bf16 (sm_90, PTX 7.8): LLVM 19
+        // selects these for an atomicrmw fadd of that type instead of a wider CAS loop.
+        let native = match t {
+            ScalarType::F16 => self.arch >= 70 && self.ptx_version >= 63,
+            ScalarType::BF16 => self.arch >= 90 && self.ptx_version >= 78,
+            _ => false,
+        };
+        if !native {
+            return Ok(None);
+        }
+        let cx = v.get_type().get_context();
+        let ht = if t == ScalarType::F16 { cx.f16_type() } else { cx.bf16_type() };
+        let val = b.build_bit_cast(v, ht, "hval")?;
+        // SAFETY: the builder is positioned (the bitcast above was built through it); `addr`
+        // points to a 2-byte element of type `ht` and `val` has type `ht`, which atomicrmw fadd
+        // accepts. The result has type `ht`, as BasicValueEnum::new expects.
+        let old = unsafe {
+            BasicValueEnum::new(LLVMBuildAtomicRMW(
+                b.as_mut_ptr(),
+                LLVMAtomicRMWBinOp::LLVMAtomicRMWBinOpFAdd,
+                addr.as_value_ref(),
+                val.as_value_ref(),
+                LLVMAtomicOrdering::LLVMAtomicOrderingMonotonic,
+                0,
+            ))
+        };
+        Ok(Some(b.build_bit_cast(old, cx.i16_type(), "oldbits")?.into_int_value()))
+    }
+
+    fn cas16<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        addr: PointerValue<'ctx>,
+        expected: IntValue<'ctx>,
+        new: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>, BuilderError> {
+        let cx = module.get_context();
+        if self.arch < 70 || self.ptx_version < 63 {
+            // No 16-bit CAS before sm_70: LLVM's CAS loop on the aligned 4-byte word around it.
+            let pair = b.build_cmpxchg(addr, expected, new, AtomicOrdering::Monotonic, AtomicOrdering::Monotonic)?;
+            return Ok(b.build_extract_value(pair, 0, "seen")?.into_int_value());
+        }
+        // atom.cas.b16 (sm_70, PTX 6.3) on the generic address: two bytes, whatever the space.
+        let generic = b.build_address_space_cast(addr, cx.ptr_type(AddressSpace::default()), "generic")?;
+        let i16t = cx.i16_type();
+        let fn_type = i16t.fn_type(&[generic.get_type().into(), i16t.into(), i16t.into()], false);
+        let asm = cx.create_inline_asm(
+            fn_type,
+            "atom.cas.b16 $0, [$1], $2, $3;".to_string(),
+            "=h,l,h,h,~{memory}".to_string(),
+            true,
+            false,
+            None,
+            false,
+        );
+        let call = b.build_indirect_call(fn_type, asm, &[generic.into(), expected.into(), new.into()], "cas16")?;
+        match call.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => Ok(v.into_int_value()),
+            inkwell::values::ValueKind::Instruction(_) => unreachable!("the inline asm returns i16"),
+        }
     }
 
     fn math_function(&self, f: MathFn, t: ScalarType, fast: bool) -> Option<String> {
@@ -694,6 +787,33 @@ pub struct PtxOutput {
     pub entry: String,
     /// The optimized LLVM IR, when asked for.
     pub llvm_ir: Option<String>,
+    /// The global variables the module defines ([`OOB_RECORD`], ...): the only ones the runtime
+    /// may look up in the loaded module.
+    pub globals: Vec<String>,
+}
+
+/// The global variables a PTX module defines (`.global` declarations at module scope, not
+/// `.extern` ones), by name.
+pub fn ptx_globals(ptx: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in ptx.lines().map(str::trim) {
+        let mut words = line.split_whitespace().peekable();
+        if words.peek() == Some(&".visible") || words.peek() == Some(&".weak") {
+            words.next();
+        }
+        if words.next() != Some(".global") {
+            continue;
+        }
+        // `.align 8 .b8 name[72];`: the first word that is neither a directive nor a number.
+        let name = words.filter(|w| !w.starts_with('.') && !w.starts_with(|c: char| c.is_ascii_digit())).next();
+        if let Some(name) = name {
+            let end = name.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$')).unwrap_or(name.len());
+            if end > 0 {
+                out.push(name[..end].to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Compiles a specialized kernel to PTX.
@@ -707,5 +827,6 @@ pub fn compile_ptx(kernel: &ir::Kernel, target: &NvptxTarget, want_llvm_ir: bool
     let llvm_ir = want_llvm_ir.then(|| module.print_to_string().to_string());
     let buf = tm.write_to_memory_buffer(&module, FileType::Assembly).map_err(|e| llvm("PTX emission", e.to_string()))?;
     let ptx = String::from_utf8_lossy(buf.as_slice()).trim_end_matches('\0').to_string();
-    Ok(PtxOutput { ptx, entry: kernel.name.clone(), llvm_ir })
+    let globals = ptx_globals(&ptx);
+    Ok(PtxOutput { ptx, entry: kernel.name.clone(), llvm_ir, globals })
 }

@@ -13,8 +13,8 @@ use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::targets::TargetMachine;
 use inkwell::types::BasicMetadataTypeEnum;
-use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
-use inkwell::AddressSpace;
+use inkwell::values::{BasicValueEnum, FloatValue, FunctionValue, IntValue, PointerValue};
+use inkwell::{AddressSpace, AtomicOrdering};
 
 /// A CUDA thread-model register.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -121,6 +121,49 @@ pub trait Target {
     /// it takes (16-bit floats are widened to it); `None`: LLVM's `frem` is exact here.
     fn float_rem_function(&self, _t: ScalarType) -> Option<(String, ScalarType)> {
         None
+    }
+
+    /// The bits (`i16`) of the 16-bit float `t` widened to f32 (exact). The default is integer
+    /// code ([`crate::half`]), which needs no library routine on any machine.
+    fn half_to_f32<'ctx>(&self, b: &Builder<'ctx>, bits: IntValue<'ctx>, t: ScalarType) -> Result<FloatValue<'ctx>, BuilderError> {
+        let cx = bits.get_type().get_context();
+        crate::half::widen_to_f32(b, &cx, bits, t)
+    }
+
+    /// An f32 or f64 rounded to nearest even to the 16-bit float `t` (its bits, `i16`). The
+    /// default is integer code ([`crate::half`]).
+    fn half_from_float<'ctx>(&self, b: &Builder<'ctx>, v: FloatValue<'ctx>, t: ScalarType) -> Result<IntValue<'ctx>, BuilderError> {
+        let cx = v.get_type().get_context();
+        crate::half::narrow(b, &cx, v, t)
+    }
+
+    /// `atomic_add` of the 16-bit float bits `v` to the element at `addr` as one instruction of
+    /// the target, returning the old bits; `None` where it has none (a compare-and-swap loop on
+    /// [`Target::cas16`] is used instead).
+    fn native_half_atomic_add<'ctx>(
+        &self,
+        b: &Builder<'ctx>,
+        addr: PointerValue<'ctx>,
+        v: IntValue<'ctx>,
+        t: ScalarType,
+    ) -> Result<Option<IntValue<'ctx>>, BuilderError> {
+        let _ = (b, addr, v, t);
+        Ok(None)
+    }
+
+    /// A 16-bit compare-and-swap at `addr` that touches the element's two bytes only; returns
+    /// the bits it found (the swap happened when they equal `expected`).
+    fn cas16<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        addr: PointerValue<'ctx>,
+        expected: IntValue<'ctx>,
+        new: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>, BuilderError> {
+        let _ = module;
+        let pair = b.build_cmpxchg(addr, expected, new, AtomicOrdering::Monotonic, AtomicOrdering::Monotonic)?;
+        Ok(b.build_extract_value(pair, 0, "seen")?.into_int_value())
     }
 
     /// Whether every array access is checked against the array's length. An out-of-range access

@@ -975,13 +975,14 @@ impl Cx<'_> {
     }
 
     fn call(&self, c: &syn::ExprCall) -> Result<ExprKind> {
-        // `f16::from_f32(x)`, `bf16::from_f32(x)`: rounding to a 16-bit float.
+        // `f16::from_f32(x)`, `bf16::from_f64(x)`, ...: rounding to a 16-bit float (once).
         if let syn::Expr::Path(p) = strip(&c.func) {
             let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
             if let [ty, f] = &segs[..] {
-                if matches!(ty.as_str(), "f16" | "bf16") && f == "from_f32" && c.args.len() == 1 {
+                if matches!(ty.as_str(), "f16" | "bf16") && matches!(f.as_str(), "from_f32" | "from_f64") && c.args.len() == 1 {
+                    let from = if f == "from_f32" { "f32" } else { "f64" };
                     let x =
-                        Expr { kind: ExprKind::Cast(Box::new(self.expr(&c.args[0])?), Ty::Scalar("f32".into())), span: c.args[0].span() };
+                        Expr { kind: ExprKind::Cast(Box::new(self.expr(&c.args[0])?), Ty::Scalar(from.into())), span: c.args[0].span() };
                     return Ok(ExprKind::Cast(Box::new(x), Ty::Scalar(ty.clone())));
                 }
             }

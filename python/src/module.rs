@@ -150,6 +150,74 @@ impl PyArray {
         reduction(slf, "add", axis, keepdims, kwargs)
     }
 
+    /// `np.multiply.reduce` over `axis` (None: all axes), as NumPy's `prod`.
+    #[pyo3(signature = (axis = None, keepdims = false, **kwargs))]
+    fn prod(
+        slf: &Bound<'_, Self>,
+        axis: Option<&Bound<'_, PyAny>>,
+        keepdims: bool,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        reduction(slf, "multiply", axis, keepdims, kwargs)
+    }
+
+    /// The mean over `axis` (None: all axes), as NumPy's: summed in `dtype` (default float64
+    /// for booleans and integers, else the array's dtype), then divided by the count. Of zero
+    /// elements it is NaN.
+    #[pyo3(signature = (axis = None, dtype = None, out = None, keepdims = false, **kwargs))]
+    fn mean(
+        slf: &Bound<'_, Self>,
+        axis: Option<&Bound<'_, PyAny>>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        out: Option<&Bound<'_, PyAny>>,
+        keepdims: bool,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        if out.is_some_and(|o| !o.is_none()) {
+            return Err(GpujitError::new_err("mean: the keyword `out` is not supported on gpujit arrays"));
+        }
+        if let Some(k) = kwargs {
+            for (key, v) in k.iter() {
+                if !v.is_none() {
+                    return Err(GpujitError::new_err(format!("mean: the keyword `{key}` is not supported on gpujit arrays")));
+                }
+            }
+        }
+        let me = slf.get();
+        let own = me.data.scalar_type();
+        let acc = match dtype.filter(|d| !d.is_none()) {
+            Some(d) => crate::ufunc::dtype_of(py, d, "mean")?,
+            None if matches!(own, ScalarType::F32 | ScalarType::F64) => own,
+            None => ScalarType::F64,
+        };
+        if acc == ScalarType::Bool {
+            return Err(GpujitError::new_err("mean: dtype=bool is not supported on gpujit arrays"));
+        }
+        let more = PyDict::new(py);
+        more.set_item("dtype", dtype_name(acc))?;
+        let total = reduction(slf, "add", axis, keepdims, Some(&more))?;
+        let total = total.bind(py);
+        let n_in: usize = me.shape.iter().product();
+        let out_shape: Vec<usize> = total.getattr("shape")?.extract()?;
+        let n_out: usize = out_shape.iter().product();
+        let count = if n_out == 0 { 1 } else { n_in / n_out };
+        let quotient = crate::ufunc::array_ufunc(
+            py,
+            "divide",
+            "__call__",
+            &PyTuple::new(py, [total.clone(), (count as f64).into_pyobject(py)?.into_any()])?,
+            None,
+        )?;
+        if matches!(acc, ScalarType::F32 | ScalarType::F64) {
+            return Ok(quotient);
+        }
+        // An integer dtype: the quotient (float64) converted back, as NumPy's unsafe cast does.
+        let q = quotient.bind(py).downcast::<PyArray>()?.get();
+        let data = crate::ufunc::cast(py, &q.data, &q.shape, acc, q.data.device())?;
+        Ok(Py::new(py, PyArray::with_shape(data, q.shape.clone()))?.into_any())
+    }
+
     /// `np.maximum.reduce` over `axis` (None: all axes).
     #[pyo3(signature = (axis = None, keepdims = false, **kwargs))]
     fn max(

@@ -210,6 +210,23 @@ fn op_of(name: &str) -> Option<Op> {
     })
 }
 
+/// The gpujit element type of a NumPy `dtype=` argument (a type, a name or a `numpy.dtype`).
+pub(crate) fn dtype_of(py: Python<'_>, v: &Bound<'_, PyAny>, what: &str) -> PyResult<ScalarType> {
+    let name: String = py.import("numpy")?.getattr("dtype")?.call1((v,))?.getattr("name")?.extract()?;
+    Ok(match name.as_str() {
+        "bool" => ScalarType::Bool,
+        "float32" => ScalarType::F32,
+        "float64" => ScalarType::F64,
+        "int32" => ScalarType::I32,
+        "int64" => ScalarType::I64,
+        _ => {
+            return Err(GpujitError::new_err(format!(
+                "{what}: dtype={name} is not supported on gpujit arrays (bool, float32, float64, int32, int64)"
+            )))
+        }
+    })
+}
+
 fn is_float(t: ScalarType) -> bool {
     matches!(t, ScalarType::F32 | ScalarType::F64)
 }
@@ -336,6 +353,14 @@ cast_kernels! {
     cast_i32_f64: i32 => f64;
     cast_i64_f64: i64 => f64;
     cast_f32_f64: f32 => f64;
+    cast_i32_f32: i32 => f32;
+    cast_i64_i32: i64 => i32;
+    cast_i64_f32: i64 => f32;
+    cast_f32_i32: f32 => i32;
+    cast_f32_i64: f32 => i64;
+    cast_f64_i32: f64 => i32;
+    cast_f64_i64: f64 => i64;
+    cast_f64_f32: f64 => f32;
 }
 
 #[gpu_kernel]
@@ -359,7 +384,7 @@ fn cast_bool_f64(x: &Array<bool, 4>, out: &mut Array<f64, 4>) {
 }
 
 /// A new contiguous array of `to` holding `x` (of `shape`) converted, as NumPy's `astype`.
-fn cast(py: Python<'_>, x: &Data, shape: &[usize], to: ScalarType, device: &Device) -> PyResult<Data> {
+pub(crate) fn cast(py: Python<'_>, x: &Data, shape: &[usize], to: ScalarType, device: &Device) -> PyResult<Data> {
     use ScalarType::*;
     let from = x.scalar_type();
     if from == to {
@@ -374,6 +399,14 @@ fn cast(py: Python<'_>, x: &Data, shape: &[usize], to: ScalarType, device: &Devi
         (I32, F64) => &cast_i32_f64,
         (I64, F64) => &cast_i64_f64,
         (F32, F64) => &cast_f32_f64,
+        (I32, F32) => &cast_i32_f32,
+        (I64, I32) => &cast_i64_i32,
+        (I64, F32) => &cast_i64_f32,
+        (F32, I32) => &cast_f32_i32,
+        (F32, I64) => &cast_f32_i64,
+        (F64, I32) => &cast_f64_i32,
+        (F64, I64) => &cast_f64_i64,
+        (F64, F32) => &cast_f64_f32,
         _ => return Err(GpujitError::new_err(format!("no conversion from {} to {}", dtype_name(from), dtype_name(to)))),
     };
     let out = Data::zeros(to, shape, device)?;
@@ -491,23 +524,21 @@ fn reduce(
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
     let code = match op {
-        Op::Binary(c @ (ADD | MAXIMUM | MINIMUM)) if (c == ADD || x.scalar_type() != ScalarType::Bool) && n_inputs == 1 => c,
+        Op::Binary(c @ (ADD | MULTIPLY | MAXIMUM | MINIMUM))
+            if (matches!(c, ADD | MULTIPLY) || x.scalar_type() != ScalarType::Bool) && n_inputs == 1 =>
+        {
+            c
+        }
         _ => return Ok(py.NotImplemented()),
-    };
-    // Sums of booleans and int32 are int64, as in NumPy.
-    let widened;
-    let x = if code == ADD && matches!(x.scalar_type(), ScalarType::Bool | ScalarType::I32) {
-        widened = cast(py, x, shape, ScalarType::I64, x.device())?;
-        &widened
-    } else {
-        x
     };
     let shape = shape.to_vec();
     let (mut axis, mut keepdims): (Option<Vec<usize>>, bool) = (Some(vec![0]), false);
+    let mut dtype: Option<ScalarType> = None;
     if let Some(k) = kwargs {
         for (key, v) in k.iter() {
             let key: String = key.extract()?;
             match key.as_str() {
+                "dtype" if !v.is_none() => dtype = Some(dtype_of(py, &v, name)?),
                 "axis" if v.is_none() => axis = None,
                 "axis" => {
                     let axes: Vec<isize> = v.extract::<isize>().map(|a| vec![a]).or_else(|_| v.extract::<Vec<isize>>())?;
@@ -529,6 +560,23 @@ fn reduce(
             }
         }
     }
+    // The accumulator's type: `dtype`, else NumPy's default (sums and products of booleans and
+    // int32 are int64); the input is converted to it first, as NumPy's reductions do.
+    let acc = match dtype {
+        Some(ScalarType::Bool) if matches!(code, ADD | MULTIPLY) => {
+            return Err(GpujitError::new_err(format!("{name}.reduce: dtype=bool is not supported on gpujit arrays")));
+        }
+        Some(t) => t,
+        None if matches!(code, ADD | MULTIPLY) && matches!(x.scalar_type(), ScalarType::Bool | ScalarType::I32) => ScalarType::I64,
+        None => x.scalar_type(),
+    };
+    let converted;
+    let x = if acc != x.scalar_type() {
+        converted = cast(py, x, &shape, acc, x.device())?;
+        &converted
+    } else {
+        x
+    };
     let axes: Vec<usize> = match axis {
         None => (0..shape.len()).collect(),
         Some(a) if shape.is_empty() && !a.is_empty() => {
@@ -539,7 +587,7 @@ fn reduce(
     let empty = axes.iter().any(|&a| shape[a] == 0);
     let out_shape: Vec<usize> =
         (0..shape.len()).filter_map(|i| if axes.contains(&i) { keepdims.then_some(1) } else { Some(shape[i]) }).collect();
-    if empty && code != ADD && out_shape.iter().product::<usize>() > 0 {
+    if empty && matches!(code, MAXIMUM | MINIMUM) && out_shape.iter().product::<usize>() > 0 {
         return Err(PyValueError::new_err(format!("zero-size array to reduction operation {name} which has no identity")));
     }
     let device = x.device().clone();
@@ -571,8 +619,12 @@ fn reduce_axis(py: Python<'_>, x: &Data, offset: usize, shape: &[usize], a: usiz
     let strides = ::gpujit::runtime::Layout::contiguous(shape).strides;
     let rest: Vec<usize> = (0..shape.len()).filter(|&i| i != a).collect();
     let out_shape: Vec<usize> = rest.iter().map(|&i| shape[i]).collect();
-    let out = Data::zeros(x.scalar_type(), &out_shape, device)?;
     let n: usize = out_shape.iter().product();
+    if shape[a] == 0 && n > 0 && code == MULTIPLY {
+        // Products of nothing are 1.
+        return filled(&out_shape, &1i64.into_pyobject(py)?.into_any(), dtype_name(x.scalar_type()), device);
+    }
+    let out = Data::zeros(x.scalar_type(), &out_shape, device)?;
     if shape[a] == 0 || n == 0 {
         return Ok(out); // sums of nothing are 0 (max/min of nothing were refused before)
     }

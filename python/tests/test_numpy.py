@@ -273,6 +273,61 @@ def ufunc_reductions():
 
 
 @case
+def mean_prod_and_dtype():
+    """np.mean, np.prod and dtype= on sum/prod/mean, as NumPy defines them."""
+    for shape in ((0,), (1,), (1000,), (37, 53), (4, 5, 6), (0, 4)):
+        for dtype in (np.float32, np.float64, np.int32, np.int64, np.bool_):
+            if dtype == np.bool_:
+                a = rng.standard_normal(shape) > 0
+            elif np.issubdtype(dtype, np.integer):
+                a = rng.integers(-3, 4, shape).astype(dtype)
+            else:
+                a = rng.standard_normal(shape).astype(dtype)
+            za = ours(a)
+            for axis in [None] + list(range(-len(shape), len(shape))):
+                for keepdims in (False, True):
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        import warnings
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore", RuntimeWarning)
+                            want = np.mean(a, axis=axis, keepdims=keepdims)
+                            got = back(np.mean(za, axis=axis, keepdims=keepdims))
+                    assert got.dtype == np.asarray(want).dtype, ("mean", dtype, shape, axis, got.dtype, np.asarray(want).dtype)
+                    assert got.shape == np.shape(want), ("mean", shape, axis, got.shape)
+                    tol = 1e-5 if dtype == np.float32 else 1e-12
+                    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+                    for acc in (np.float64, np.float32, np.int64, np.int32):
+                        want = np.sum(a, axis=axis, keepdims=keepdims, dtype=acc)
+                        got = back(np.sum(za, axis=axis, keepdims=keepdims, dtype=acc))
+                        assert got.dtype == np.dtype(acc), ("sum dtype", dtype, acc, got.dtype)
+                        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+                    if a.size <= 1000:
+                        small = a if dtype != np.float32 and dtype != np.float64 else (a / 4 + 1).astype(dtype)
+                        zs = ours(small)
+                        want = np.prod(small, axis=axis, keepdims=keepdims)
+                        got = back(np.prod(zs, axis=axis, keepdims=keepdims))
+                        assert got.dtype == want.dtype, ("prod", dtype, got.dtype, want.dtype)
+                        np.testing.assert_allclose(got, want, rtol=1e-4)
+                        want = np.prod(small, axis=axis, dtype=np.float64)
+                        np.testing.assert_allclose(back(np.prod(zs, axis=axis, dtype=np.float64)), want, rtol=1e-12)
+    # Named dtypes, an integer mean, and a 0-d result.
+    a = rng.standard_normal(100)
+    np.testing.assert_allclose(back(np.mean(ours(a), dtype="float32")), np.mean(a, dtype="float32"), rtol=1e-5)
+    i = rng.integers(0, 100, 10, dtype=np.int64)
+    assert back(np.mean(ours(i), dtype=np.int64)) == np.mean(i, dtype=np.int64)
+    assert back(np.mean(ours(a))).shape == ()
+    assert np.isnan(back(np.mean(ours(np.zeros(0)))))
+    # Keywords and dtypes gpujit does not support are errors that name them.
+    za = ours(a)
+    expect_error(lambda: np.mean(za, out=ours(np.zeros(()))), "out")
+    expect_error(lambda: np.mean(za, where=a > 0), "where")
+    expect_error(lambda: np.sum(za, dtype=np.float16), "float16")
+    expect_error(lambda: np.prod(za, dtype=np.complex64), "complex64")
+    expect_error(lambda: np.sum(za, initial=1.0), "initial")
+    expect_error(lambda: np.sum(za, out=ours(np.zeros(()))), "out")
+
+
+@case
 def ufunc_refusals():
     za = ours(np.ones(4, np.float32))
     for f in (lambda: np.add(za, np.ones(4, np.float32)), lambda: np.arctan2(za, za)):

@@ -261,8 +261,10 @@ impl CudaDevice {
         }
     }
 
-    /// Loads a module image (a cubin, or NUL-terminated PTX) and looks up its kernel.
-    pub(crate) fn load_image(self: &Arc<Self>, image: &[u8], entry: &str) -> Result<CudaFunction> {
+    /// Loads a module image (a cubin, or NUL-terminated PTX) and looks up its kernel and, among
+    /// the `globals` the compiled module is known to define, the out-of-bounds record. (Looking up
+    /// a symbol the module lacks is an API error that compute-sanitizer reports.)
+    pub(crate) fn load_image(self: &Arc<Self>, image: &[u8], entry: &str, globals: &[String]) -> Result<CudaFunction> {
         self.bind()?;
         // SAFETY: image is a whole cubin or NUL-terminated PTX that outlives the call (the driver
         // copies it); the context is current.
@@ -280,10 +282,20 @@ impl CudaDevice {
             }
         };
         // Kernels compiled with bounds checks hold a record of their first bad access.
-        let record = CString::new(gpujit_codegen::nvptx::OOB_RECORD)
-            .map_err(|_| Error::Driver { call: "cuModuleGetGlobal", message: "bad name".into() })?;
-        // SAFETY: module is loaded; a missing global is an error result, not undefined behaviour.
-        let oob_record = unsafe { result::module::get_global(module, record) }.ok().map(|(ptr, _)| ptr);
+        let mut oob_record = None;
+        if globals.iter().any(|g| g == gpujit_codegen::nvptx::OOB_RECORD) {
+            let record = CString::new(gpujit_codegen::nvptx::OOB_RECORD)
+                .map_err(|_| Error::Driver { call: "cuModuleGetGlobal", message: "bad name".into() })?;
+            // SAFETY: module is loaded and defines the global (its PTX declares it).
+            match unsafe { result::module::get_global(module, record) } {
+                Ok((ptr, _)) => oob_record = Some(ptr),
+                Err(e) => {
+                    // SAFETY: module is loaded and not used elsewhere.
+                    let _ = unsafe { result::module::unload(module) };
+                    return Err(Error::driver("cuModuleGetGlobal", e));
+                }
+            }
+        }
         Ok(CudaFunction { device: self.clone(), module, function, oob_record })
     }
 }

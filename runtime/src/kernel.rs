@@ -464,7 +464,7 @@ impl Kernel {
             if let Some(entry) = cache.load(key) {
                 // A cubin the driver refuses (a damaged file with a valid checksum is unlikely,
                 // but possible) is rebuilt below.
-                if let Ok(function) = d.load_image(&entry.cubin, &ir.name) {
+                if let Ok(function) = d.load_image(&entry.cubin, &ir.name, &gpujit_codegen::nvptx::ptx_globals(&entry.ptx)) {
                     log::compile(format_args!("{}: loaded from the disk cache in {:.2} ms", label(), log::ms_since(started)));
                     return Ok(Compiled::Cuda(CudaKernel { function, table, cooperative, jit_info: entry.info }));
                 }
@@ -482,7 +482,7 @@ impl Kernel {
         let t = Instant::now();
         let (cubin, jit_info) = d.link_ptx(&out.ptx)?;
         let jit_ms = log::ms_since(t);
-        let function = d.load_image(&cubin, &out.entry)?;
+        let function = d.load_image(&cubin, &out.entry, &out.globals)?;
         if let (Some(cache), Some(key)) = (cache, &key) {
             cache.store(key, &CacheEntry { cubin, ptx: out.ptx, info: jit_info.clone() });
         }

@@ -50,6 +50,7 @@ macro_rules! for_each_case {
             device_functions,
             bounds_checks,
             half_floats,
+            half_every_operation,
             grid_synchronization,
             broadcast_views,
             dlpack_conformance,
@@ -88,8 +89,10 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 mod fused;
+mod halfs;
 mod runtime;
 pub use fused::*;
+pub use halfs::*;
 pub use runtime::*;
 
 #[global_allocator]
