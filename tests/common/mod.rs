@@ -51,6 +51,7 @@ macro_rules! for_each_case {
             bounds_checks,
             half_floats,
             half_every_operation,
+            differential_fuzzing,
             grid_synchronization,
             broadcast_views,
             dlpack_conformance,
@@ -89,9 +90,11 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 mod fused;
+pub mod fuzz;
 mod halfs;
 mod runtime;
 pub use fused::*;
+pub use fuzz::differential_fuzzing;
 pub use halfs::*;
 pub use runtime::*;
 

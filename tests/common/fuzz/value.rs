@@ -1,0 +1,443 @@
+//! Scalar values of the kernel language and their operations, as the README defines them: the
+//! oracle's semantics, written from the documentation (and Rust's), not from the compiler.
+//!
+//! Integers wrap; shift amounts are masked to the type's width; division by zero gives 0 and the
+//! remainder by zero the dividend; `MIN / -1` wraps; float → int casts saturate (NaN → 0);
+//! f16/bf16 compute in f32 and round to nearest even; `from_f64` rounds once.
+
+use gpujit::codegen::ast::{BinOp, UnOp};
+use gpujit::codegen::math::MathFn;
+use gpujit::codegen::ScalarType;
+use gpujit::prelude::{bf16, f16};
+use ScalarType::*;
+
+/// A value: its type and its bits (integers zero-extended, bool 0 or 1, floats' IEEE bits).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct V {
+    pub t: ScalarType,
+    pub b: u64,
+}
+
+pub trait Prim: Copy {
+    const T: ScalarType;
+    fn from_bits(b: u64) -> Self;
+    fn bits(self) -> u64;
+}
+
+macro_rules! prim_int {
+    ($($ty:ty: $st:ident),*) => {$(
+        impl Prim for $ty {
+            const T: ScalarType = $st;
+            fn from_bits(b: u64) -> Self { b as $ty }
+            fn bits(self) -> u64 { (self as u64) & mask(self::$st) }
+        }
+    )*};
+}
+prim_int!(i8: I8, i16: I16, i32: I32, i64: I64, u8: U8, u16: U16, u32: U32, u64: U64);
+
+impl Prim for bool {
+    const T: ScalarType = Bool;
+    fn from_bits(b: u64) -> Self {
+        b & 1 != 0
+    }
+    fn bits(self) -> u64 {
+        self as u64
+    }
+}
+impl Prim for f32 {
+    const T: ScalarType = F32;
+    fn from_bits(b: u64) -> Self {
+        f32::from_bits(b as u32)
+    }
+    fn bits(self) -> u64 {
+        self.to_bits() as u64
+    }
+}
+impl Prim for f64 {
+    const T: ScalarType = F64;
+    fn from_bits(b: u64) -> Self {
+        f64::from_bits(b)
+    }
+    fn bits(self) -> u64 {
+        self.to_bits()
+    }
+}
+impl Prim for f16 {
+    const T: ScalarType = F16;
+    fn from_bits(b: u64) -> Self {
+        f16::from_bits(b as u16)
+    }
+    fn bits(self) -> u64 {
+        self.to_bits() as u64
+    }
+}
+impl Prim for bf16 {
+    const T: ScalarType = BF16;
+    fn from_bits(b: u64) -> Self {
+        bf16::from_bits(b as u16)
+    }
+    fn bits(self) -> u64 {
+        self.to_bits() as u64
+    }
+}
+
+/// The bits of `t`'s width.
+pub fn mask(t: ScalarType) -> u64 {
+    match t.size_bytes() {
+        8 => u64::MAX,
+        n => (1u64 << (8 * n)) - 1,
+    }
+}
+
+pub fn v<T: Prim>(x: T) -> V {
+    V { t: T::T, b: x.bits() }
+}
+
+impl V {
+    pub fn new(t: ScalarType, b: u64) -> V {
+        V { t, b: if t == Bool { b & 1 } else { b & mask(t) } }
+    }
+    pub fn get<T: Prim>(self) -> T {
+        T::from_bits(self.b)
+    }
+    /// An integer's value, sign-extended for signed types.
+    pub fn int(self) -> i128 {
+        match self.t {
+            I8 => self.get::<i8>() as i128,
+            I16 => self.get::<i16>() as i128,
+            I32 => self.get::<i32>() as i128,
+            I64 => self.get::<i64>() as i128,
+            Bool => self.b as i128,
+            _ => self.b as i128,
+        }
+    }
+    pub fn from_int(t: ScalarType, x: i128) -> V {
+        V::new(t, x as u64)
+    }
+    pub fn boolean(self) -> bool {
+        self.b != 0
+    }
+    /// A float's value widened to f64 (exact for every float type).
+    pub fn float(self) -> f64 {
+        match self.t {
+            F32 => self.get::<f32>() as f64,
+            F64 => self.get::<f64>(),
+            F16 => self.get::<f16>().to_f64(),
+            BF16 => self.get::<bf16>().to_f64(),
+            _ => unreachable!("not a float: {:?}", self.t),
+        }
+    }
+    pub fn is_nan(self) -> bool {
+        self.t.is_float() && self.float().is_nan()
+    }
+}
+
+/// An f32 result rounded to the 16-bit float `t` (or kept, for f32).
+fn from_f32(t: ScalarType, x: f32) -> V {
+    match t {
+        F16 => v(f16::from_f32(x)),
+        BF16 => v(bf16::from_f32(x)),
+        _ => v(x),
+    }
+}
+
+/// `v` as f32: 16-bit floats widened (exact).
+fn as_f32(x: V) -> f32 {
+    match x.t {
+        F16 => x.get::<f16>().to_f32(),
+        BF16 => x.get::<bf16>().to_f32(),
+        _ => x.get::<f32>(),
+    }
+}
+
+/// `x` rounded once to nearest even to a 16-bit float of `max` largest finite magnitude bits
+/// (IEEE 754's rounding, independent of the `half` crate, whose `from_f64` rounds through f32).
+pub fn round_once(x: f64, t: ScalarType) -> u16 {
+    let max: u16 = if t == F16 { 0x7bff } else { 0x7f7f };
+    let value = |m: u16| -> f64 {
+        if m > max {
+            if t == F16 {
+                65536.0
+            } else {
+                2f64.powi(128)
+            }
+        } else if t == F16 {
+            f16::from_bits(m).to_f64()
+        } else {
+            bf16::from_bits(m).to_f64()
+        }
+    };
+    let sign = if x.is_sign_negative() { 0x8000 } else { 0 };
+    if x.is_nan() {
+        return sign | (max + 1) | if t == F16 { 0x200 } else { 0x40 };
+    }
+    let a = x.abs();
+    let (mut lo, mut hi) = (0u16, max + 1);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if value(mid) <= a {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    if lo > max || value(lo) == a {
+        return sign | lo;
+    }
+    let half_way = (value(lo) + value(lo + 1)) / 2.0;
+    sign | if a < half_way || (a == half_way && lo % 2 == 0) { lo } else { lo + 1 }
+}
+
+/// Rust's `as` (and `from_f32`/`from_f64`/`to_f32`/`to_f64` for the 16-bit floats).
+pub fn cast(x: V, to: ScalarType) -> V {
+    if x.t == to {
+        return x;
+    }
+    if x.t.is_half() {
+        return cast(v(as_f32(x)), to);
+    }
+    if to.is_half() {
+        return match x.t {
+            F32 => from_f32(to, x.get::<f32>()),
+            _ => V::new(to, round_once(cast(x, F64).get::<f64>(), to) as u64),
+        };
+    }
+    macro_rules! from_src {
+        ($s:ty) => {{
+            let s = x.get::<$s>();
+            match to {
+                I8 => v(s as i8),
+                I16 => v(s as i16),
+                I32 => v(s as i32),
+                I64 => v(s as i64),
+                U8 => v(s as u8),
+                U16 => v(s as u16),
+                U32 => v(s as u32),
+                U64 => v(s as u64),
+                F32 => v(s as f32),
+                F64 => v(s as f64),
+                _ => unreachable!("cast to {to:?}"),
+            }
+        }};
+    }
+    match x.t {
+        Bool => V::new(to, x.b),
+        I8 => from_src!(i8),
+        I16 => from_src!(i16),
+        I32 => from_src!(i32),
+        I64 => from_src!(i64),
+        U8 => from_src!(u8),
+        U16 => from_src!(u16),
+        U32 => from_src!(u32),
+        U64 => from_src!(u64),
+        F32 => from_src!(f32),
+        F64 => from_src!(f64),
+        _ => unreachable!(),
+    }
+}
+
+pub fn unary(op: UnOp, x: V) -> V {
+    match (op, x.t) {
+        (UnOp::Not, Bool) => V::new(Bool, x.b ^ 1),
+        (UnOp::Not, _) => V::new(x.t, !x.b),
+        (UnOp::Neg, F32) => v(-x.get::<f32>()),
+        (UnOp::Neg, F64) => v(-x.get::<f64>()),
+        (UnOp::Neg, F16) => v(-x.get::<f16>()),
+        (UnOp::Neg, BF16) => v(-x.get::<bf16>()),
+        (UnOp::Neg, t) => V::from_int(t, x.int().wrapping_neg()),
+    }
+}
+
+fn compare<T: PartialOrd>(op: BinOp, a: T, b: T) -> V {
+    v(match op {
+        BinOp::Eq => a == b,
+        BinOp::Ne => a != b,
+        BinOp::Lt => a < b,
+        BinOp::Le => a <= b,
+        BinOp::Gt => a > b,
+        BinOp::Ge => a >= b,
+        _ => unreachable!(),
+    })
+}
+
+fn float_arith<T>(op: BinOp, a: T, b: T) -> T
+where
+    T: std::ops::Add<Output = T>
+        + std::ops::Sub<Output = T>
+        + std::ops::Mul<Output = T>
+        + std::ops::Div<Output = T>
+        + std::ops::Rem<Output = T>,
+{
+    match op {
+        BinOp::Add => a + b,
+        BinOp::Sub => a - b,
+        BinOp::Mul => a * b,
+        BinOp::Div => a / b,
+        BinOp::Rem => a % b,
+        _ => unreachable!("{op:?} on floats"),
+    }
+}
+
+/// A binary operator (logical ones are evaluated by the caller, short-circuiting).
+pub fn binary(op: BinOp, a: V, b: V) -> V {
+    if op.is_comparison() {
+        return match a.t {
+            F32 => compare(op, a.get::<f32>(), b.get::<f32>()),
+            F64 => compare(op, a.get::<f64>(), b.get::<f64>()),
+            F16 | BF16 => compare(op, a.float(), b.float()),
+            _ => compare(op, a.int(), b.int()),
+        };
+    }
+    match a.t {
+        F32 => return v(float_arith(op, a.get::<f32>(), b.get::<f32>())),
+        F64 => return v(float_arith(op, a.get::<f64>(), b.get::<f64>())),
+        F16 => return v(float_arith(op, a.get::<f16>(), b.get::<f16>())),
+        BF16 => return v(float_arith(op, a.get::<bf16>(), b.get::<bf16>())),
+        _ => {}
+    }
+    let t = a.t;
+    let bits = 8 * t.size_bytes() as u32;
+    let (x, y) = (a.int(), b.int());
+    match op {
+        BinOp::BitAnd => V::new(t, a.b & b.b),
+        BinOp::BitOr => V::new(t, a.b | b.b),
+        BinOp::BitXor => V::new(t, a.b ^ b.b),
+        BinOp::Shl | BinOp::Shr => {
+            let s = (b.b as u32) & (bits - 1);
+            if op == BinOp::Shl {
+                V::new(t, a.b << s)
+            } else if t.is_signed_int() {
+                V::from_int(t, x >> s)
+            } else {
+                V::new(t, a.b >> s)
+            }
+        }
+        BinOp::Add => V::from_int(t, x.wrapping_add(y)),
+        BinOp::Sub => V::from_int(t, x.wrapping_sub(y)),
+        BinOp::Mul => V::from_int(t, x.wrapping_mul(y)),
+        // Exact in i128, then wrapped: MIN / -1 wraps to MIN, MIN % -1 is 0.
+        BinOp::Div => V::from_int(t, if y == 0 { 0 } else { x / y }),
+        BinOp::Rem => V::from_int(t, if y == 0 { x } else { x % y }),
+        _ => unreachable!("{op:?}"),
+    }
+}
+
+/// Whether the math method's result is exact (IEEE-correct or exact by definition), so every
+/// backend must give the same bits.
+pub fn math_is_exact(f: MathFn) -> bool {
+    use MathFn::*;
+    matches!(f, Sqrt | Abs | Floor | Ceil | Round | Trunc | Min | Max | MulAdd | Recip | Signum | Copysign)
+}
+
+/// The methods the generator calls (all of the language's).
+pub const MATH: &[MathFn] = gpujit::codegen::math::MathFn::ALL;
+
+macro_rules! float_math {
+    ($f:expr, $a:expr, $ty:ty, $erf:path, $erfc:path) => {{
+        let a: &[$ty] = $a;
+        use MathFn::*;
+        let x = a[0];
+        match $f {
+            Sqrt => x.sqrt(),
+            Exp => x.exp(),
+            Exp2 => x.exp2(),
+            Ln => x.ln(),
+            Log2 => x.log2(),
+            Log10 => x.log10(),
+            Powf => x.powf(a[1]),
+            Sin => x.sin(),
+            Cos => x.cos(),
+            Tan => x.tan(),
+            Asin => x.asin(),
+            Acos => x.acos(),
+            Atan => x.atan(),
+            Atan2 => x.atan2(a[1]),
+            Sinh => x.sinh(),
+            Cosh => x.cosh(),
+            Tanh => x.tanh(),
+            Abs => x.abs(),
+            Floor => x.floor(),
+            Ceil => x.ceil(),
+            Round => x.round(),
+            Trunc => x.trunc(),
+            Min => x.min(a[1]),
+            Max => x.max(a[1]),
+            MulAdd => x.mul_add(a[1], a[2]),
+            Hypot => x.hypot(a[1]),
+            Cbrt => x.cbrt(),
+            Recip => x.recip(),
+            Signum => x.signum(),
+            Copysign => x.copysign(a[1]),
+            Erf => $erf(x),
+            Erfc => $erfc(x),
+            Powi => unreachable!("powi takes an i32"),
+        }
+    }};
+}
+
+fn erf32(x: f32) -> f32 {
+    gpujit::kernel_prelude::Float::erf(x)
+}
+fn erfc32(x: f32) -> f32 {
+    gpujit::kernel_prelude::Float::erfc(x)
+}
+fn erf64(x: f64) -> f64 {
+    gpujit::kernel_prelude::Float::erf(x)
+}
+fn erfc64(x: f64) -> f64 {
+    gpujit::kernel_prelude::Float::erfc(x)
+}
+
+/// A math method on `args` (receiver first).
+pub fn math(f: MathFn, args: &[V]) -> V {
+    let t = args[0].t;
+    if f == MathFn::Powi {
+        let n = args[1].get::<i32>();
+        return match t {
+            F64 => v(args[0].get::<f64>().powi(n)),
+            _ => from_f32(t, as_f32(args[0]).powi(n)),
+        };
+    }
+    match t {
+        F64 => {
+            let a: Vec<f64> = args.iter().map(|x| x.get::<f64>()).collect();
+            v(float_math!(f, &a, f64, erf64, erfc64))
+        }
+        F32 | F16 | BF16 => {
+            let a: Vec<f32> = args.iter().map(|x| as_f32(*x)).collect();
+            from_f32(t, float_math!(f, &a, f32, erf32, erfc32))
+        }
+        _ => {
+            let (x, y) = (args[0].int(), args.get(1).map(|y| y.int()).unwrap_or(0));
+            V::from_int(
+                t,
+                match f {
+                    MathFn::Abs => x.wrapping_abs(),
+                    MathFn::Min => x.min(y),
+                    MathFn::Max => x.max(y),
+                    MathFn::Signum => x.signum(),
+                    _ => unreachable!("{f:?} on {t:?}"),
+                },
+            )
+        }
+    }
+}
+
+/// Units in the last place between two floats of one type (0 for equal bits; NaN: 0 with any
+/// NaN, else the largest distance).
+pub fn ulps(a: V, b: V) -> u64 {
+    if a.is_nan() || b.is_nan() {
+        return if a.is_nan() && b.is_nan() { 0 } else { u64::MAX };
+    }
+    let width = 8 * a.t.size_bytes() as u32;
+    let sign = 1u64 << (width - 1);
+    // Map the sign-magnitude bits to a monotonic integer line.
+    let line = |x: u64| -> i128 {
+        if x & sign != 0 {
+            -((x & !sign) as i128)
+        } else {
+            x as i128
+        }
+    };
+    (line(a.b) - line(b.b)).unsigned_abs() as u64
+}
