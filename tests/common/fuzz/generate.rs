@@ -454,7 +454,14 @@ impl<'r> Gen<'r> {
         self.loops.push(label.clone());
         let n = 1 + self.r.below(5) as u128;
         let m = 1 + self.r.below(3) as u32;
+        // A `for` counter is visible in its body.
+        let (k, kt) = (self.name("k"), self.pick(&[U32, I32, U64, I8]));
+        self.push();
+        if kind == 0 {
+            self.declare(&k, kt, false);
+        }
         let mut body = self.block(depth - 1, m);
+        self.scopes.pop();
         // A conditional break or continue.
         if self.r.below(2) == 0 {
             let cond = self.expr(Bool, 2);
@@ -466,8 +473,7 @@ impl<'r> Gen<'r> {
         self.loops.pop();
         match kind {
             0 => {
-                let t = self.pick(&[U32, I32, U64, I8]);
-                let k = self.name("k");
+                let t = kt;
                 let (a, b) = if self.r.below(2) == 0 { (0, n) } else { (n, 0) };
                 let range = RangeLoop {
                     start: int_lit(a, Some(t)),
@@ -476,8 +482,6 @@ impl<'r> Gen<'r> {
                     step: if self.r.below(3) == 0 { Some(int_lit(self.r.below(3) as u128, None)) } else { None },
                     reverse: self.r.below(3) == 0,
                 };
-                // The counter is visible in the body: rebuild it with the counter declared.
-                let _ = t;
                 out.push(Stmt::For { var: k, range, body, label: Some(label), span: sp() });
             }
             _ => {

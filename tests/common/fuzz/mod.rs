@@ -61,6 +61,27 @@ fn kernel(case: &Case) -> Kernel {
     Kernel::new(src)
 }
 
+/// Kernels whose oracle run read out of range (bounds-check mode), for the summary.
+static OOB_KERNELS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// What the generated kernels used, counted over a campaign (by their Rust form).
+const FEATURES: [(&str, &str); 14] = [
+    ("if", "if "),
+    ("for", " in ("),
+    ("while", "while "),
+    ("loop", "loop {"),
+    ("break/continue", "break '"),
+    ("local arrays", "local_array"),
+    ("shared memory + barrier", "sync_threads();"),
+    ("warp shuffles", "shfl_"),
+    ("votes/ballots", "_sync(4294967295u32, ("),
+    ("atomics", "atomic_"),
+    ("device functions", "#[gpu_device]"),
+    ("f16", ": f16"),
+    ("bf16", ": bf16"),
+    ("boundscheck", "boundscheck"),
+];
+
 /// Why a case failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
@@ -193,6 +214,9 @@ pub fn check(devices: &[Device], case: &Case, check_ptx: bool) -> Result<(), Fai
             return Err(Failure::Error(format!("the oracle could not run the kernel: {why}")));
         }
     };
+    if !want.oob.is_empty() {
+        OOB_KERNELS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     for (what, gpu, got) in runs {
         compare(what, case, &want, got, gpu)?;
     }
@@ -400,10 +424,15 @@ pub fn shrink(devices: &[Device], case: &Case, failure: &Failure) -> Case {
 pub fn campaign(devices: &[Device], seed: u64, count: u64, check_ptx_every: u64) -> (u64, Vec<(u64, Failure, String)>) {
     let mut failures = Vec::new();
     let mut ran = 0;
+    let mut seen = [0u64; FEATURES.len()];
     for k in 0..count {
         let s = seed.wrapping_add(k.wrapping_mul(0x9E37_79B9));
         let case = generate::generate(s);
         ran += 1;
+        let text = print::rust(&case);
+        for (n, (_, needle)) in FEATURES.iter().enumerate() {
+            seen[n] += text.contains(needle) as u64;
+        }
         let ptx = check_ptx_every > 0 && k % check_ptx_every == 0;
         if let Err(f) = check(devices, &case, ptx) {
             eprintln!("fuzz: kernel {k} (seed {s}) failed: {f:?}; shrinking");
@@ -419,6 +448,12 @@ pub fn campaign(devices: &[Device], seed: u64, count: u64, check_ptx_every: u64)
             }
         }
     }
+    let counts: Vec<String> = FEATURES.iter().zip(seen).map(|((name, _), n)| format!("{name} {n}")).collect();
+    eprintln!(
+        "fuzz: kernels using: {}; reading out of range: {}",
+        counts.join(", "),
+        OOB_KERNELS.load(std::sync::atomic::Ordering::Relaxed)
+    );
     (ran, failures)
 }
 

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The GPU suite and the examples under compute-sanitizer's four tools: memcheck (with
+# --leak-check full), racecheck, synccheck and initcheck, API-error reporting left on. Fails on
+# any error any tool reports, or on any failing test or example.
+#
+# Two steps, since the GPU machine has CUDA but no Rust:
+#   bash scripts/gpu-check.sh stage      # here: build the GPU suite and the examples, strip them and
+#                                        # pack them into .device/gpu-check.tar.xz (git-ignored)
+#   bash scripts/gpu-check.sh run        # there, from the repository root: unpack and check
+#
+# `run` takes executables already on PATH (`gpu`, the examples) when there is no archive.
+# Environment: GPU_CHECK_TOOLS (default: the four), GPU_CHECK_OUT (logs; default $OUT, else a
+# temporary folder), GPU_CHECK_THREADS (test threads, default 8), GPUJIT_FUZZ_KERNELS (the
+# suite's fuzzing case under the sanitizers, default 40).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+examples=(quickstart matmul histogram block_sum stencil mandelbrot expressions streams)
+archive=.device/gpu-check.tar.xz
+
+stage() {
+    set -e
+    source scripts/setup.sh
+    gpujit_setup
+    cargo build --examples
+    local json dir
+    json=$(mktemp)
+    cargo test -p gpujit --test gpu --no-run --message-format=json-render-diagnostics >"$json"
+    local suite
+    suite=$(python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    try: m = json.loads(line)
+    except ValueError: continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "gpu": print(m["executable"])
+' "$json")
+    rm -f "$json"
+    dir=$(mktemp -d)
+    strip -o "$dir/gpu" "$suite"
+    for e in "${examples[@]}"; do strip -o "$dir/$e" "target/debug/examples/$e"; done
+    mkdir -p .device "$(git rev-parse --git-path info)"
+    grep -qxF "/.device/" "$(git rev-parse --git-path info/exclude)" 2>/dev/null || echo "/.device/" >>"$(git rev-parse --git-path info/exclude)"
+    # One stream with a window past a whole executable: the LLVM they share is stored once.
+    (cd "$dir" && tar cf - gpu "${examples[@]}") | xz -T1 -3 --lzma2=dict=128MiB,mf=hc4 >"$archive"
+    rm -rf "$dir"
+    echo "gpu-check: staged $(du -h "$archive" | cut -f1) in $archive"
+}
+
+run() {
+    command -v compute-sanitizer >/dev/null || { echo "gpu-check: compute-sanitizer is not on PATH" >&2; return 2; }
+    local bin out
+    if [ -f "$archive" ]; then
+        bin=$(mktemp -d)
+        xz -dc "$archive" | tar xf - -C "$bin"
+        export PATH="$bin:$PATH"
+    fi
+    command -v gpu >/dev/null || { echo "gpu-check: the GPU suite (gpu) is not staged" >&2; return 2; }
+    out=${GPU_CHECK_OUT:-${OUT:-$(mktemp -d)}}
+    mkdir -p "$out"
+    export GPUJIT_REQUIRE_GPU=1 GPUJIT_FUZZ_KERNELS=${GPUJIT_FUZZ_KERNELS:-40}
+    # Compiled kernels come from the compiler, not from an earlier run's disk cache.
+    export GPUJIT_CACHE_DIR
+    GPUJIT_CACHE_DIR=$(mktemp -d)
+    local tools=${GPU_CHECK_TOOLS:-memcheck racecheck synccheck initcheck}
+    local threads=${GPU_CHECK_THREADS:-8}
+    local failed=0 total=0
+    for tool in $tools; do
+        local flags=(--tool "$tool" --error-exitcode 99 --print-limit 200)
+        [ "$tool" = memcheck ] && flags+=(--leak-check full)
+        # Each tool runs the suite and every example; the tools run side by side.
+        (
+            compute-sanitizer "${flags[@]}" gpu --test-threads="$threads" >"$out/$tool.gpu.log" 2>&1
+            echo $? >"$out/$tool.gpu.rc"
+            for e in "${examples[@]}"; do
+                if command -v "$e" >/dev/null; then
+                    compute-sanitizer "${flags[@]}" "$e" >"$out/$tool.$e.log" 2>&1
+                    echo $? >"$out/$tool.$e.rc"
+                fi
+            done
+        ) &
+    done
+    wait
+    printf '%-10s %-12s %8s %s\n' tool program errors status
+    for tool in $tools; do
+        for log in "$out/$tool".*.log; do
+            local prog errors rc status
+            prog=$(basename "$log" .log)
+            prog=${prog#"$tool".}
+            rc=$(cat "${log%.log}.rc" 2>/dev/null || echo "?")
+            # "ERROR SUMMARY: N errors" once per process (the suite's child processes too).
+            errors=$(grep -ho 'ERROR SUMMARY: [0-9]*' "$log" | awk '{ s += $3 } END { print s + 0 }')
+            status=ok
+            if [ "$errors" != 0 ]; then status="sanitizer errors"; fi
+            if [ "$rc" != 0 ] && [ "$errors" = 0 ]; then status="failed (exit $rc)"; fi
+            if grep -q '^test result: FAILED' "$log"; then status="tests failed"; fi
+            [ "$status" = ok ] || failed=1
+            total=$((total + errors))
+            printf '%-10s %-12s %8s %s\n' "$tool" "$prog" "$errors" "$status"
+        done
+    done
+    echo "gpu-check: $total sanitizer error(s) in all; logs in $out"
+    return $failed
+}
+
+case ${1:-} in
+    stage) stage ;;
+    run) run ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
+esac
