@@ -147,6 +147,32 @@ impl Target for NvptxTarget {
         Ok(b.build_bit_cast(h, cx.i16_type(), "f16bits")?.into_int_value())
     }
 
+    fn int_abs<'ctx>(&self, module: &Module<'ctx>, b: &Builder<'ctx>, x: IntValue<'ctx>) -> Result<IntValue<'ctx>, BuilderError> {
+        let cx = module.get_context();
+        if x.get_type().get_bit_width() >= 32 {
+            let abs = match Intrinsic::find("llvm.abs").and_then(|i| i.get_declaration(module, &[x.get_type().into()])) {
+                Some(f) => f,
+                None => unreachable!("LLVM 19 provides llvm.abs"),
+            };
+            return match b.build_call(abs, &[x.into(), cx.bool_type().const_zero().into()], "abs")?.try_as_basic_value() {
+                inkwell::values::ValueKind::Basic(v) => Ok(v.into_int_value()),
+                inkwell::values::ValueKind::Instruction(_) => unreachable!("llvm.abs returns a value"),
+            };
+        }
+        // 8 and 16 bits: abs.s32 of the sign-extended value, truncated. (LLVM narrows a visible
+        // abs back to abs.s16, whose result for MIN ptxas treats as non-negative: a later
+        // shift then sees +32768.) The asm keeps the operation 32 bits wide.
+        let i32t = cx.i32_type();
+        let wide = b.build_int_s_extend(x, i32t, "abs.w")?;
+        let fn_type = i32t.fn_type(&[i32t.into()], false);
+        let asm = cx.create_inline_asm(fn_type, "abs.s32 $0, $1;".to_string(), "=r,r".to_string(), false, false, None, false);
+        let r = match b.build_indirect_call(fn_type, asm, &[wide.into()], "abs")?.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
+            inkwell::values::ValueKind::Instruction(_) => unreachable!("the inline asm returns i32"),
+        };
+        b.build_int_truncate(r, x.get_type(), "abs.n")
+    }
+
     fn native_half_atomic_add<'ctx>(
         &self,
         b: &Builder<'ctx>,

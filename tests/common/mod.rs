@@ -52,6 +52,7 @@ macro_rules! for_each_case {
             half_floats,
             half_every_operation,
             differential_fuzzing,
+            fuzz_regressions,
             grid_synchronization,
             broadcast_views,
             dlpack_conformance,
@@ -95,6 +96,7 @@ mod halfs;
 mod runtime;
 pub use fused::*;
 pub use fuzz::differential_fuzzing;
+pub use fuzz::regressions::fuzz_regressions;
 pub use halfs::*;
 pub use runtime::*;
 

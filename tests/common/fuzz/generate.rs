@@ -204,6 +204,21 @@ impl<'r> Gen<'r> {
         }
     }
 
+    /// The lowest finite value of the float type `t`.
+    fn lowest(&mut self, t: ScalarType) -> Expr {
+        let v = match t {
+            F16 => -65504.0,
+            BF16 => -3.3895313892515355e38,
+            F32 => f32::MIN as f64,
+            _ => f64::MIN,
+        };
+        let lit = |x: f64, w: ScalarType| ex(ExprKind::Unary(UnOp::Neg, Box::new(ex(ExprKind::Float(-x, Some(w))))));
+        match t {
+            F16 | BF16 => ex(ExprKind::Cast(Box::new(ex(ExprKind::Cast(Box::new(lit(v, F32)), TypeRef::Scalar(F32)))), TypeRef::Scalar(t))),
+            _ => lit(v, t),
+        }
+    }
+
     /// `0.0` of the float type `t`.
     fn zero(&mut self, t: ScalarType) -> Expr {
         match t {
@@ -315,7 +330,14 @@ impl<'r> Gen<'r> {
                     vec![Min, Max]
                 };
                 let f = self.pick(&fns);
-                let args = (0..f.arity()).map(|_| self.expr(t, d)).collect();
+                let mut args: Vec<Expr> = (0..f.arity()).map(|_| self.expr(t, d)).collect();
+                if f == MathFn::Copysign {
+                    // The sign of a NaN is unspecified (README): `s.max(LOWEST)` is `s` for every
+                    // number and LOWEST (negative) for NaN.
+                    let s = args.pop().unwrap_or_else(|| self.leaf(t));
+                    let lowest = self.lowest(t);
+                    args.push(ex(ExprKind::Math(MathFn::Max, vec![s, lowest])));
+                }
                 let m = ex(ExprKind::Math(f, args));
                 if float && matches!(f, MathFn::Min | MathFn::Max) {
                     // Which zero min/max give for +0 and -0 is unspecified (as in Rust): adding
@@ -349,7 +371,12 @@ impl<'r> Gen<'r> {
             ]);
             let mut args = vec![self.expr(t, 3)];
             if f == Powi {
-                args.push(self.expr(I32, 2));
+                // Repeated multiplication: the error grows with the exponent, kept small.
+                let n = self.r.below(13) as i128 - 6;
+                let lit = int_lit(n.unsigned_abs(), Some(I32));
+                args.push(if n < 0 { ex(ExprKind::Unary(UnOp::Neg, Box::new(lit))) } else { lit });
+                let tol = if t.is_half() { Tol::Ulps(1, 1) } else { Tol::Ulps(16, 16) };
+                return (ex(ExprKind::Math(f, args)), tol);
             } else {
                 for _ in 1..f.arity() {
                     args.push(self.expr(t, 3));

@@ -8,6 +8,7 @@
 pub mod generate;
 pub mod oracle;
 pub mod print;
+pub mod regressions;
 pub mod value;
 
 use super::Harness;

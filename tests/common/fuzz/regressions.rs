@@ -1,0 +1,65 @@
+//! Kernels the fuzzer found wrong, shrunk, kept as tests (each failed before its fix).
+
+use super::super::{Harness, SIZES};
+use gpujit::prelude::*;
+
+macro_rules! abs_kernels {
+    ($($name:ident: $t:ty;)*) => {$(
+        // Seed 233590347680 on the H200: ptxas treated `abs.s16` of i16::MIN as non-negative,
+        // so `MIN.abs().signum()` was 1 instead of -1.
+        #[gpu_kernel]
+        fn $name(x: &[$t], out: &mut [$t]) {
+            let i = grid(1);
+            if i < x.len() {
+                out[i] = x[i].max(x[i].abs().signum() - x[i]);
+            }
+        }
+    )*};
+}
+
+abs_kernels! {
+    abs_signum_i8: i8;
+    abs_signum_i16: i16;
+    abs_signum_i32: i32;
+    abs_signum_i64: i64;
+}
+
+macro_rules! check_abs {
+    ($h:expr, $k:ident, $t:ty) => {{
+        let h: &Harness = $h;
+        for n in SIZES {
+            let x: Vec<$t> = (0..n).map(|i| if i % 3 == 0 { <$t>::MIN } else { h.next_u64() as $t }).collect();
+            let mut out = h.zeros::<$t>(n);
+            h.run(&$k, LaunchConfig::for_elements(n, 64), (&h.arr(&x), &mut out)).unwrap();
+            let want: Vec<$t> = x.iter().map(|v| (*v).max(v.wrapping_abs().signum().wrapping_sub(*v))).collect();
+            assert_eq!(out.to_vec().unwrap(), want, "{}", stringify!($t));
+        }
+    }};
+}
+
+// Seed 2943769267825 on the H200: a float remainder of constants, 1 ulp off on the GPU.
+#[gpu_kernel]
+fn rem_of_constants(x: &[f32], out: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i] = -3.25f32 - ((-1.0f32 - 0.001f32) % 100.0f32);
+        out[i + x.len()] = -3.25f32 - ((x[i] - 0.001f32) % 100.0f32);
+    }
+}
+
+pub fn fuzz_regressions(h: &Harness) {
+    check_abs!(h, abs_signum_i8, i8);
+    check_abs!(h, abs_signum_i16, i16);
+    check_abs!(h, abs_signum_i32, i32);
+    check_abs!(h, abs_signum_i64, i64);
+    let x: Vec<f32> = vec![-1.0, 3.5, -250.75, 1e-3, 99.99];
+    let mut out = h.zeros::<f32>(2 * x.len());
+    h.run(&rem_of_constants, LaunchConfig::for_elements(x.len(), 32), (&h.arr(&x), &mut out)).unwrap();
+    let got = out.to_vec().unwrap();
+    let k = -3.25f32 - ((-1.0f32 - 0.001f32) % 100.0f32);
+    for (i, v) in x.iter().enumerate() {
+        assert_eq!(got[i].to_bits(), k.to_bits(), "constant remainder: {} vs {k}", got[i]);
+        let w = -3.25f32 - ((v - 0.001f32) % 100.0f32);
+        assert_eq!(got[i + x.len()].to_bits(), w.to_bits(), "remainder of {v}: {} vs {w}", got[i + x.len()]);
+    }
+}
