@@ -180,7 +180,25 @@ type Pool = std::sync::Mutex<Vec<(DeviceArray<u64>, u64)>>;
 
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
-    POOL.get_or_init(Default::default)
+    POOL.get_or_init(|| {
+        extern "C" {
+            fn atexit(f: extern "C" fn()) -> std::ffi::c_int;
+        }
+        // SAFETY: `atexit` (C's, always linked) stores the function pointer; `free_pool` is a
+        // plain function that only locks the pool and drops its arrays.
+        let _ = unsafe { atexit(free_pool) };
+        Default::default()
+    })
+}
+
+/// Frees the pooled buffers when the process exits, before the driver tears down its contexts
+/// (registered after the driver's own handler, it runs first), so nothing is leaked (as
+/// compute-sanitizer's leak check sees it).
+extern "C" fn free_pool() {
+    // try_lock: a thread still using the pool at exit keeps it (exit must not wait).
+    if let Ok(mut pool) = pool().try_lock() {
+        pool.clear();
+    }
 }
 
 /// Scratch memory of at least `words` 8-byte words on `device`, for work on `stream`.

@@ -469,8 +469,9 @@ pub fn half_every_operation(h: &Harness) {
         ];
         for (g, w, gn, wn, what, v) in checks {
             assert!(close16(g, w, (gn, wn), 0), "{what}({v:e}) = {g:#06x}, want {w:#06x}");
-            if wn {
-                // A NaN stays a NaN of the same sign.
+            if wn && !h.is_gpu() {
+                // The CPU backend keeps a NaN's sign (the GPU's conversion instructions make it
+                // positive; the README leaves the sign of a NaN unspecified).
                 assert_eq!(g & 0x8000, w & 0x8000, "{what}({v:e}): the sign of a NaN");
             }
         }

@@ -37,13 +37,15 @@ macro_rules! check_abs {
     }};
 }
 
-// Seed 2943769267825 on the H200: a float remainder of constants, 1 ulp off on the GPU.
+// Seed 2943769267825 on the H200: a float remainder of constants, 1 ulp off on the GPU (the
+// difference to subtract was a tie, rounded away from even).
 #[gpu_kernel]
-fn rem_of_constants(x: &[f32], out: &mut [f32]) {
+fn rem_of_constants(x: &[f32], y: &[f32], out: &mut [f32]) {
     let i = grid(1);
     if i < x.len() {
         out[i] = -3.25f32 - ((-1.0f32 - 0.001f32) % 100.0f32);
         out[i + x.len()] = -3.25f32 - ((x[i] - 0.001f32) % 100.0f32);
+        out[i + 2 * x.len()] = x[i] - y[i];
     }
 }
 
@@ -52,12 +54,16 @@ pub fn fuzz_regressions(h: &Harness) {
     check_abs!(h, abs_signum_i16, i16);
     check_abs!(h, abs_signum_i32, i32);
     check_abs!(h, abs_signum_i64, i64);
-    let x: Vec<f32> = vec![-1.0, 3.5, -250.75, 1e-3, 99.99];
-    let mut out = h.zeros::<f32>(2 * x.len());
-    h.run(&rem_of_constants, LaunchConfig::for_elements(x.len(), 32), (&h.arr(&x), &mut out)).unwrap();
+    // x[0] - y[0] is the tie of the seed: -3.25 - (-1.001).
+    let x: Vec<f32> = vec![-3.25, -1.0, 3.5, -250.75, 1e-3, 99.99];
+    let y: Vec<f32> = vec![-1.0f32 - 0.001f32, 1.0, 1.0, 2.0, 3.0, 4.0];
+    let mut out = h.zeros::<f32>(3 * x.len());
+    h.run(&rem_of_constants, LaunchConfig::for_elements(x.len(), 32), (&h.arr(&x), &h.arr(&y), &mut out)).unwrap();
     let got = out.to_vec().unwrap();
     let k = -3.25f32 - ((-1.0f32 - 0.001f32) % 100.0f32);
     for (i, v) in x.iter().enumerate() {
+        let d = x[i] - y[i];
+        assert_eq!(got[i + 2 * x.len()].to_bits(), d.to_bits(), "{} - {}: {} vs {d}", x[i], y[i], got[i + 2 * x.len()]);
         assert_eq!(got[i].to_bits(), k.to_bits(), "constant remainder: {} vs {k}", got[i]);
         let w = -3.25f32 - ((v - 0.001f32) % 100.0f32);
         assert_eq!(got[i + x.len()].to_bits(), w.to_bits(), "remainder of {v}: {} vs {w}", got[i + x.len()]);
