@@ -292,6 +292,19 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.cx.append_basic_block(self.f, name)
     }
 
+    /// A stack slot in the function's entry block: a static alloca, which the optimizer promotes
+    /// to registers. (One in a loop body would be dynamic: the stack would grow each iteration,
+    /// and once inlined into a loop it needs `stacksave`, which NVPTX cannot select.)
+    fn entry_alloca(&self, ty: BasicTypeEnum<'ctx>, name: &str) -> LR<PointerValue<'ctx>> {
+        let entry = self.f.get_first_basic_block().unwrap_or_else(|| unreachable!("the body has an entry block"));
+        let b = self.cx.create_builder();
+        match entry.get_first_instruction() {
+            Some(first) => b.position_before(&first),
+            None => b.position_at_end(entry),
+        }
+        b.build_alloca(ty, name)
+    }
+
     /// After a terminator: continue emitting into a fresh, unreachable block.
     fn start_dead_block(&self) {
         let bb = self.new_block("dead");
@@ -408,7 +421,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let s = self.expr(start)?.into_int_value();
         let e = self.expr(end)?.into_int_value();
         let st = self.expr(step)?.into_int_value();
-        let counter = self.b.build_alloca(ity, "for.counter")?;
+        let counter = self.entry_alloca(ity.into(), "for.counter")?;
         let first = match (reverse, inclusive) {
             (false, _) => s,
             (true, true) => e,

@@ -467,7 +467,8 @@ pub fn differential_fuzzing(h: &Harness) {
     let devices = if h.is_gpu() { vec![h.dev.clone(), Device::cpu()] } else { vec![h.dev.clone()] };
     eprintln!("fuzz: {count} kernels from seed {seed} (GPUJIT_FUZZ_SEED={seed} repeats them) on {} device(s)", devices.len());
     let started = std::time::Instant::now();
-    let (ran, failures) = campaign(&devices, seed, count, if h.is_gpu() { 0 } else { 25 });
+    let every = std::env::var("GPUJIT_FUZZ_PTX_EVERY").ok().and_then(|s| s.parse().ok()).unwrap_or(25);
+    let (ran, failures) = campaign(&devices, seed, count, if h.is_gpu() { 0 } else { every });
     eprintln!("fuzz: {ran} kernels generated and run in {:.1} s; {} mismatch(es)", started.elapsed().as_secs_f64(), failures.len());
     for (s, f, src) in &failures {
         eprintln!("fuzz: seed {s}: {f:?}\n{src}");
