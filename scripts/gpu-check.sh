@@ -10,7 +10,8 @@
 #
 # `run` takes executables already on PATH (`gpu`, the examples) when there is no archive.
 # Environment: GPU_CHECK_TOOLS (default: the four), GPU_CHECK_OUT (logs; default $OUT, else a
-# temporary folder), GPU_CHECK_THREADS (test threads, default 8), GPUJIT_FUZZ_KERNELS (the
+# temporary folder), GPU_CHECK_THREADS (test threads under memcheck and initcheck, default 8;
+# racecheck and synccheck run one test at a time), GPUJIT_FUZZ_KERNELS (the
 # suite's fuzzing case under the sanitizers, default 40).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -66,9 +67,13 @@ run() {
     for tool in $tools; do
         local flags=(--tool "$tool" --error-exitcode 99 --print-limit 200)
         [ "$tool" = memcheck ] && flags+=(--leak-check full)
+        # racecheck and synccheck lose track of launches made by several threads while one of
+        # them captures a graph ("Internal Sanitizer Error"), so they run the tests one by one.
+        local t=$threads
+        case $tool in racecheck | synccheck) t=1 ;; esac
         # Each tool runs the suite and every example; the tools run side by side.
         (
-            compute-sanitizer "${flags[@]}" gpu --test-threads="$threads" >"$out/$tool.gpu.log" 2>&1
+            compute-sanitizer "${flags[@]}" gpu --test-threads="$t" >"$out/$tool.gpu.log" 2>&1
             echo $? >"$out/$tool.gpu.rc"
             for e in "${examples[@]}"; do
                 if command -v "$e" >/dev/null; then
@@ -86,8 +91,11 @@ run() {
             prog=$(basename "$log" .log)
             prog=${prog#"$tool".}
             rc=$(cat "${log%.log}.rc" 2>/dev/null || echo "?")
-            # "ERROR SUMMARY: N errors" once per process (the suite's child processes too).
-            errors=$(grep -ho 'ERROR SUMMARY: [0-9]*' "$log" | awk '{ s += $3 } END { print s + 0 }')
+            # "ERROR SUMMARY: N errors" (racecheck: "RACECHECK SUMMARY: ... (N errors, ...)") once
+            # per process, the suite's child processes too; the tool's own internal errors count.
+            errors=$( (grep -ho 'ERROR SUMMARY: [0-9]*' "$log" | awk '{ print $3 }'
+                grep -ho 'RACECHECK SUMMARY: .*(\([0-9]*\) error' "$log" | sed 's/.*(\([0-9]*\) error.*/\1/'
+                grep -c 'Internal Sanitizer Error' "$log") | awk '{ s += $1 } END { print s + 0 }')
             status=ok
             if [ "$errors" != 0 ]; then status="sanitizer errors"; fi
             if [ "$rc" != 0 ] && [ "$errors" = 0 ]; then status="failed (exit $rc)"; fi

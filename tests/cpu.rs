@@ -122,6 +122,32 @@ fn half_atomics_ptx() {
     assert!(!ptx.contains("atom.global.cas.b32") && !ptx.contains("atom.cas.b32"), "{ptx}");
 }
 
+#[gpu_kernel]
+fn negate_abs_i16(x: &[i16], out: &mut [i16]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i] = -x[i] / 127 + x[i].abs();
+    }
+}
+
+/// No `neg.s16` or `abs.s16` reaches ptxas (which takes their result for MIN as +32768): each is
+/// done in 32 bits and truncated.
+#[test]
+fn sixteen_bit_neg_abs_widened() {
+    use gpujit::codegen::nvptx::{widen_16bit_neg_abs, NvptxTarget};
+    let dev = Device::cpu();
+    let x = DeviceArray::<i16>::zeros(&dev, 4).unwrap();
+    let mut out = DeviceArray::<i16>::zeros(&dev, 4).unwrap();
+    let ptx = negate_abs_i16.ptx(&NvptxTarget::sm(90).unwrap(), (&x, &mut out)).unwrap().ptx;
+    assert!(!ptx.contains("neg.s16") && !ptx.contains("abs.s16"), "{ptx}");
+    assert!(ptx.contains("neg.s32 %gpujit_w, %gpujit_w") && ptx.contains("abs.s32 %gpujit_w, %gpujit_w"), "{ptx}");
+    let text = "\tneg.s16 \t%rs3, %rs2;\n\tneg.s32 %r1, %r2;\n\tabs.s16 %rs9, %rs8;\n";
+    assert_eq!(
+        widen_16bit_neg_abs(text),
+        "\t{ .reg .s32 %gpujit_w; cvt.s32.s16 %gpujit_w, %rs2; neg.s32 %gpujit_w, %gpujit_w; cvt.u16.u32 %rs3, %gpujit_w; }\n\tneg.s32 %r1, %r2;\n\t{ .reg .s32 %gpujit_w; cvt.s32.s16 %gpujit_w, %rs8; abs.s32 %gpujit_w, %gpujit_w; cvt.u16.u32 %rs9, %gpujit_w; }\n"
+    );
+}
+
 /// The globals a compiled module defines are recorded, so the runtime looks up only those.
 #[test]
 fn ptx_globals_recorded() {

@@ -959,7 +959,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         if t.is_int() {
             let x = args[0].into_int_value();
             return Ok(match f {
-                MathFn::Abs => self.target.int_abs(self.module, b, x)?.into(),
+                MathFn::Abs => {
+                    let abs = self.intrinsic("llvm.abs", &[ty]);
+                    let no_poison = self.cx.bool_type().const_zero();
+                    self.call(abs, &[x.into(), no_poison.into()], "abs")?
+                }
                 MathFn::Min | MathFn::Max => {
                     let name = match (f == MathFn::Min, t.is_signed_int()) {
                         (true, true) => "llvm.smin",

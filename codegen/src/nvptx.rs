@@ -147,32 +147,6 @@ impl Target for NvptxTarget {
         Ok(b.build_bit_cast(h, cx.i16_type(), "f16bits")?.into_int_value())
     }
 
-    fn int_abs<'ctx>(&self, module: &Module<'ctx>, b: &Builder<'ctx>, x: IntValue<'ctx>) -> Result<IntValue<'ctx>, BuilderError> {
-        let cx = module.get_context();
-        if x.get_type().get_bit_width() >= 32 {
-            let abs = match Intrinsic::find("llvm.abs").and_then(|i| i.get_declaration(module, &[x.get_type().into()])) {
-                Some(f) => f,
-                None => unreachable!("LLVM 19 provides llvm.abs"),
-            };
-            return match b.build_call(abs, &[x.into(), cx.bool_type().const_zero().into()], "abs")?.try_as_basic_value() {
-                inkwell::values::ValueKind::Basic(v) => Ok(v.into_int_value()),
-                inkwell::values::ValueKind::Instruction(_) => unreachable!("llvm.abs returns a value"),
-            };
-        }
-        // 8 and 16 bits: abs.s32 of the sign-extended value, truncated. (LLVM narrows a visible
-        // abs back to abs.s16, whose result for MIN ptxas treats as non-negative: a later
-        // shift then sees +32768.) The asm keeps the operation 32 bits wide.
-        let i32t = cx.i32_type();
-        let wide = b.build_int_s_extend(x, i32t, "abs.w")?;
-        let fn_type = i32t.fn_type(&[i32t.into()], false);
-        let asm = cx.create_inline_asm(fn_type, "abs.s32 $0, $1;".to_string(), "=r,r".to_string(), false, false, None, false);
-        let r = match b.build_indirect_call(fn_type, asm, &[wide.into()], "abs")?.try_as_basic_value() {
-            inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
-            inkwell::values::ValueKind::Instruction(_) => unreachable!("the inline asm returns i32"),
-        };
-        b.build_int_truncate(r, x.get_type(), "abs.n")
-    }
-
     fn native_half_atomic_add<'ctx>(
         &self,
         b: &Builder<'ctx>,
@@ -818,6 +792,34 @@ pub struct PtxOutput {
     pub globals: Vec<String>,
 }
 
+/// Rewrites each `neg.s16` and `abs.s16` as the 32-bit instruction on the sign-extended value,
+/// truncated back. ptxas keeps 16-bit values in 32-bit registers and takes these two results
+/// as in range, but for `i16::MIN` (and `i8::MIN`, which LLVM widens to 16 bits) they are
+/// +32768: an H200 then gave `(-MIN) / 127` as 258 and `MIN.abs().signum()` as 1 (fuzz seeds
+/// 257480270603 and 233590347680). Wherever LLVM forms them (`-x`, `0 - x`, `x.abs()`, a
+/// division's magic numbers), the wrapped 16-bit value is what the kernel gets.
+pub fn widen_16bit_neg_abs(ptx: &str) -> String {
+    let mut out = String::with_capacity(ptx.len() + 256);
+    for line in ptx.lines() {
+        let t = line.trim_start();
+        let op = ["neg.s16", "abs.s16"].into_iter().find(|op| t.starts_with(op) && t[op.len()..].starts_with(char::is_whitespace));
+        let operands = op.and_then(|op| t[op.len()..].trim().strip_suffix(';')).map(|r| r.split(',').map(str::trim).collect::<Vec<_>>());
+        match (op, operands.as_deref()) {
+            (Some(op), Some([d, a])) if d.starts_with('%') => {
+                let wide = if op.starts_with("neg") { "neg.s32" } else { "abs.s32" };
+                out.push_str(&format!(
+                    "\t{{ .reg .s32 %gpujit_w; cvt.s32.s16 %gpujit_w, {a}; {wide} %gpujit_w, %gpujit_w; cvt.u16.u32 {d}, %gpujit_w; }}\n"
+                ));
+            }
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
 /// The global variables a PTX module defines (`.global` declarations at module scope, not
 /// `.extern` ones), by name.
 pub fn ptx_globals(ptx: &str) -> Vec<String> {
@@ -852,7 +854,7 @@ pub fn compile_ptx(kernel: &ir::Kernel, target: &NvptxTarget, want_llvm_ir: bool
     lower::optimize(&module, &tm, &kernel.name)?;
     let llvm_ir = want_llvm_ir.then(|| module.print_to_string().to_string());
     let buf = tm.write_to_memory_buffer(&module, FileType::Assembly).map_err(|e| llvm("PTX emission", e.to_string()))?;
-    let ptx = String::from_utf8_lossy(buf.as_slice()).trim_end_matches('\0').to_string();
+    let ptx = widen_16bit_neg_abs(String::from_utf8_lossy(buf.as_slice()).trim_end_matches('\0'));
     let globals = ptx_globals(&ptx);
     Ok(PtxOutput { ptx, entry: kernel.name.clone(), llvm_ir, globals })
 }

@@ -137,20 +137,6 @@ pub trait Target {
         crate::half::narrow(b, &cx, v, t)
     }
 
-    /// `x.abs()` on a signed integer, wrapping (`MIN.abs()` is `MIN`).
-    fn int_abs<'ctx>(&self, module: &Module<'ctx>, b: &Builder<'ctx>, x: IntValue<'ctx>) -> Result<IntValue<'ctx>, BuilderError> {
-        let cx = module.get_context();
-        let abs = match inkwell::intrinsics::Intrinsic::find("llvm.abs").and_then(|i| i.get_declaration(module, &[x.get_type().into()])) {
-            Some(f) => f,
-            None => unreachable!("LLVM 19 provides llvm.abs"),
-        };
-        let no_poison = cx.bool_type().const_zero();
-        match b.build_call(abs, &[x.into(), no_poison.into()], "abs")?.try_as_basic_value() {
-            inkwell::values::ValueKind::Basic(v) => Ok(v.into_int_value()),
-            inkwell::values::ValueKind::Instruction(_) => unreachable!("llvm.abs returns a value"),
-        }
-    }
-
     /// `atomic_add` of the 16-bit float bits `v` to the element at `addr` as one instruction of
     /// the target, returning the old bits; `None` where it has none (a compare-and-swap loop on
     /// [`Target::cas16`] is used instead).

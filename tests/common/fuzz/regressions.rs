@@ -6,7 +6,7 @@ use gpujit::prelude::*;
 macro_rules! abs_kernels {
     ($($name:ident: $t:ty;)*) => {$(
         // Seed 233590347680 on the H200: ptxas treated `abs.s16` of i16::MIN as non-negative,
-        // so `MIN.abs().signum()` was 1 instead of -1.
+        // so `MIN.abs().signum()` was 1 instead of -1 (see `nvptx::widen_16bit_neg_abs`).
         #[gpu_kernel]
         fn $name(x: &[$t], out: &mut [$t]) {
             let i = grid(1);
@@ -51,6 +51,7 @@ fn rem_of_constants(x: &[f32], y: &[f32], out: &mut [f32]) {
 
 pub fn fuzz_regressions(h: &Harness) {
     loops_in_inlined_loops(h);
+    negation_of_min(h);
     check_abs!(h, abs_signum_i8, i8);
     check_abs!(h, abs_signum_i16, i16);
     check_abs!(h, abs_signum_i32, i32);
@@ -113,5 +114,31 @@ fn loops_in_inlined_loops(h: &Harness) {
         let want: Vec<u32> =
             x.iter().map(|v| (0..3u32).filter(|r| v > r).map(|r| (0..2u32).map(|q| tri(v % 7 + r + q)).sum::<u32>()).sum()).collect();
         assert_eq!(out.to_vec().unwrap(), want);
+    }
+}
+
+// Seed 257480270603 on the H200: `-c / 127` for c = i16::MIN (a saturated cast) was 258: ptxas
+// took `neg.s16` of MIN as +32768 (see `nvptx::widen_16bit_neg_abs`).
+#[gpu_kernel]
+fn neg_of_min(x: &[f64], out: &mut [i16], small: &mut [i8]) {
+    let i = grid(1);
+    if i < x.len() {
+        let c: i16 = x[i] as i16;
+        out[i] = -c / 127i16;
+        let b: i8 = x[i] as i8;
+        small[i] = (0i8 - b) / 3i8;
+    }
+}
+
+fn negation_of_min(h: &Harness) {
+    for n in SIZES {
+        let x: Vec<f64> =
+            (0..n).map(|i| [f64::NEG_INFINITY, -40000.0, 32767.0, -128.5, 1e9, -3.0][i % 6] + (h.next_u64() % 2) as f64).collect();
+        let (mut out, mut small) = (h.zeros::<i16>(n), h.zeros::<i8>(n));
+        h.run(&neg_of_min, LaunchConfig::for_elements(n, 64), (&h.arr(&x), &mut out, &mut small)).unwrap();
+        let want: Vec<i16> = x.iter().map(|v| (*v as i16).wrapping_neg() / 127).collect();
+        let want8: Vec<i8> = x.iter().map(|v| 0i8.wrapping_sub(*v as i8) / 3).collect();
+        assert_eq!(out.to_vec().unwrap(), want);
+        assert_eq!(small.to_vec().unwrap(), want8);
     }
 }
