@@ -10,8 +10,8 @@
 #
 # `run` takes executables already on PATH (`gpu`, the examples) when there is no archive.
 # Environment: GPU_CHECK_TOOLS (default: the four), GPU_CHECK_OUT (logs; default $OUT, else a
-# temporary folder), GPU_CHECK_THREADS (test threads under memcheck and initcheck, default 8;
-# racecheck and synccheck run one test at a time), GPUJIT_FUZZ_KERNELS (the
+# temporary folder), GPU_CHECK_THREADS (test threads under memcheck, default 8; racecheck,
+# synccheck and initcheck run one test at a time), GPUJIT_FUZZ_KERNELS (the
 # suite's fuzzing case under the sanitizers, default 40).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -67,10 +67,12 @@ run() {
     for tool in $tools; do
         local flags=(--tool "$tool" --error-exitcode 99 --print-limit 200)
         [ "$tool" = memcheck ] && flags+=(--leak-check full)
-        # racecheck and synccheck lose track of launches made by several threads while one of
-        # them captures a graph ("Internal Sanitizer Error"), so they run the tests one by one.
+        # Under racecheck, synccheck and initcheck a test capturing a CUDA graph while other
+        # tests launch has its capture invalidated (CUDA_ERROR_STREAM_CAPTURE_INVALIDATED; these
+        # tools also wait for the device around launches, and racecheck lost track of a launch),
+        # so they run the tests one at a time; memcheck runs $threads at once.
         local t=$threads
-        case $tool in racecheck | synccheck) t=1 ;; esac
+        case $tool in racecheck | synccheck | initcheck) t=1 ;; esac
         # Each tool runs the suite and every example; the tools run side by side.
         (
             compute-sanitizer "${flags[@]}" gpu --test-threads="$t" >"$out/$tool.gpu.log" 2>&1
