@@ -10,8 +10,7 @@
 #
 # `run` takes executables already on PATH (`gpu`, the examples) when there is no archive.
 # Environment: GPU_CHECK_TOOLS (default: the four), GPU_CHECK_OUT (logs; default $OUT, else a
-# temporary folder), GPU_CHECK_THREADS (test threads under memcheck, default 8; racecheck,
-# synccheck and initcheck run one test at a time), GPUJIT_FUZZ_KERNELS (the
+# temporary folder), GPU_CHECK_THREADS (test threads, default 1: see below), GPUJIT_FUZZ_KERNELS (the
 # suite's fuzzing case under the sanitizers, default 40).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -62,17 +61,15 @@ run() {
     export GPUJIT_CACHE_DIR
     GPUJIT_CACHE_DIR=$(mktemp -d)
     local tools=${GPU_CHECK_TOOLS:-memcheck racecheck synccheck initcheck}
-    local threads=${GPU_CHECK_THREADS:-8}
+    local threads=${GPU_CHECK_THREADS:-1}
     local failed=0 total=0
     for tool in $tools; do
         local flags=(--tool "$tool" --error-exitcode 99 --print-limit 200)
         [ "$tool" = memcheck ] && flags+=(--leak-check full)
-        # Under racecheck, synccheck and initcheck a test capturing a CUDA graph while other
-        # tests launch has its capture invalidated (CUDA_ERROR_STREAM_CAPTURE_INVALIDATED; these
-        # tools also wait for the device around launches, and racecheck lost track of a launch),
-        # so they run the tests one at a time; memcheck runs $threads at once.
+        # The tools wait for the device around launches, and a device-wide wait while a test
+        # captures a CUDA graph invalidates the capture (CUDA_ERROR_STREAM_CAPTURE_INVALIDATED),
+        # so under a sanitizer the tests run one at a time unless GPU_CHECK_THREADS says more.
         local t=$threads
-        case $tool in racecheck | synccheck | initcheck) t=1 ;; esac
         # Each tool runs the suite and every example; the tools run side by side.
         (
             compute-sanitizer "${flags[@]}" gpu --test-threads="$t" >"$out/$tool.gpu.log" 2>&1
