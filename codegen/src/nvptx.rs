@@ -197,8 +197,7 @@ impl Target for NvptxTarget {
         let cx = module.get_context();
         if self.arch < 70 || self.ptx_version < 63 {
             // No 16-bit CAS before sm_70: LLVM's CAS loop on the aligned 4-byte word around it.
-            let pair = b.build_cmpxchg(addr, expected, new, AtomicOrdering::Monotonic, AtomicOrdering::Monotonic)?;
-            return Ok(b.build_extract_value(pair, 0, "seen")?.into_int_value());
+            return crate::target::cmpxchg(b, addr, expected, new);
         }
         // atom.cas.b16 (sm_70, PTX 6.3) on the generic address: two bytes, whatever the space.
         let generic = b.build_address_space_cast(addr, cx.ptr_type(AddressSpace::default()), "generic")?;

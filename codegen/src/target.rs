@@ -87,6 +87,17 @@ pub fn write_oob_fields<'ctx>(
     Ok(())
 }
 
+/// A relaxed compare-and-swap of LLVM's (`cmpxchg`); returns the value it found.
+pub fn cmpxchg<'ctx>(
+    b: &Builder<'ctx>,
+    addr: PointerValue<'ctx>,
+    expected: IntValue<'ctx>,
+    new: IntValue<'ctx>,
+) -> Result<IntValue<'ctx>, BuilderError> {
+    let pair = b.build_cmpxchg(addr, expected, new, AtomicOrdering::Monotonic, AtomicOrdering::Monotonic)?;
+    Ok(b.build_extract_value(pair, 0, "seen")?.into_int_value())
+}
+
 /// The hooks of one code-generation target.
 pub trait Target {
     /// Short name used in dumps and errors (`nvptx`, `host`).
@@ -162,8 +173,7 @@ pub trait Target {
         new: IntValue<'ctx>,
     ) -> Result<IntValue<'ctx>, BuilderError> {
         let _ = module;
-        let pair = b.build_cmpxchg(addr, expected, new, AtomicOrdering::Monotonic, AtomicOrdering::Monotonic)?;
-        Ok(b.build_extract_value(pair, 0, "seen")?.into_int_value())
+        cmpxchg(b, addr, expected, new)
     }
 
     /// Whether every array access is checked against the array's length. An out-of-range access

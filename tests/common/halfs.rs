@@ -8,6 +8,7 @@
 //! libdevice and the host's libm may round their f32 results differently.
 
 use super::Harness;
+use gpujit::codegen::ScalarType::{BF16, F16};
 use gpujit::prelude::*;
 
 #[gpu_kernel]
@@ -380,50 +381,10 @@ fn wide_inputs(h: &Harness) -> (Vec<f32>, Vec<f64>) {
     (f, d)
 }
 
-/// The largest finite magnitude's bits: f16's and bf16's (infinity is one more).
-const F16_MAX_BITS: u16 = 0x7bff;
-const BF16_MAX_BITS: u16 = 0x7f7f;
-
-/// The value of a 16-bit magnitude (bits without the sign) of the type whose largest finite
-/// magnitude is `max`; infinity counts as the next power of two, where an unbounded exponent
-/// would put it (so values from max + half an ulp up round to it).
-fn magnitude(m: u16, max: u16) -> f64 {
-    let f16 = max == F16_MAX_BITS;
-    if m > max {
-        return if f16 { 65536.0 } else { 2f64.powi(128) };
-    }
-    if f16 {
-        f16::from_bits(m).to_f64()
-    } else {
-        bf16::from_bits(m).to_f64()
-    }
-}
-
-/// `v` rounded once to nearest (ties to even), as IEEE 754 defines it: the reference for
-/// `from_f64`, independent of the `half` crate's rounding. NaN gives a quiet NaN (its sign).
-fn round_once(v: f64, max: u16) -> u16 {
-    let sign = if v.is_sign_negative() { 0x8000 } else { 0 };
-    if v.is_nan() {
-        return sign | (max + 1) | if max == F16_MAX_BITS { 0x200 } else { 0x40 };
-    }
-    let a = v.abs();
-    // The largest magnitude not above |v| (a binary search over the ordered bit patterns).
-    let (mut lo, mut hi) = (0u16, max + 1);
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        if magnitude(mid, max) <= a {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    if lo > max || magnitude(lo, max) == a {
-        return sign | lo;
-    }
-    let next = lo + 1;
-    let half_way = (magnitude(lo, max) + magnitude(next, max)) / 2.0; // exact in f64
-    let m = if a < half_way || (a == half_way && lo % 2 == 0) { lo } else { next };
-    sign | m
+/// `v` rounded once to nearest even (IEEE 754's rounding, independent of the `half` crate's):
+/// the oracle's reference.
+fn round_once(v: f64, t: gpujit::codegen::ScalarType) -> u16 {
+    super::fuzz::value::round_once(v, t)
 }
 
 trait NextF64 {
@@ -459,15 +420,15 @@ pub fn half_every_operation(h: &Harness) {
     for i in 0..n {
         // From f32 the `half` crate is exact; from f64 it rounds through f32 on x86 (F16C) or
         // drops the low mantissa word, so f64 is checked against the rounding defined below.
-        let (rh32, rb32) = (round_once(f[i] as f64, F16_MAX_BITS), round_once(f[i] as f64, BF16_MAX_BITS));
+        let (rh32, rb32) = (round_once(f[i] as f64, F16), round_once(f[i] as f64, BF16));
         if !f[i].is_nan() {
             assert_eq!((rh32, rb32), (f16::from_f32(f[i]).to_bits(), bf16::from_f32(f[i]).to_bits()), "the reference on {:e}", f[i]);
         }
         let checks = [
             (h32[i].to_bits(), rh32, h32[i].is_nan(), f[i].is_nan(), "f16::from_f32", f[i] as f64),
             (b32[i].to_bits(), rb32, b32[i].is_nan(), f[i].is_nan(), "bf16::from_f32", f[i] as f64),
-            (h64[i].to_bits(), round_once(d[i], F16_MAX_BITS), h64[i].is_nan(), d[i].is_nan(), "f16::from_f64", d[i]),
-            (b64[i].to_bits(), round_once(d[i], BF16_MAX_BITS), b64[i].is_nan(), d[i].is_nan(), "bf16::from_f64", d[i]),
+            (h64[i].to_bits(), round_once(d[i], F16), h64[i].is_nan(), d[i].is_nan(), "f16::from_f64", d[i]),
+            (b64[i].to_bits(), round_once(d[i], BF16), b64[i].is_nan(), d[i].is_nan(), "bf16::from_f64", d[i]),
         ];
         for (g, w, gn, wn, what, v) in checks {
             assert!(close16(g, w, (gn, wn), 0), "{what}({v:e}) = {g:#06x}, want {w:#06x}");

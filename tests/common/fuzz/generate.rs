@@ -140,10 +140,7 @@ pub struct Gen<'r> {
     fresh: u32,
     /// Inside a device function: no arrays, no atomics.
     in_device: bool,
-    loops: Vec<String>,
     boundscheck: bool,
-    /// Whether the last expression built used a math method with an inexact result.
-    pub inexact: bool,
 }
 
 impl<'r> Gen<'r> {
@@ -478,7 +475,6 @@ impl<'r> Gen<'r> {
     fn counted_loop(&mut self, depth: u32, out: &mut Vec<Stmt>) {
         let label = self.name("lp");
         let kind = self.r.below(3);
-        self.loops.push(label.clone());
         let n = 1 + self.r.below(5) as u128;
         let m = 1 + self.r.below(3) as u32;
         // A `for` counter is visible in its body.
@@ -497,7 +493,6 @@ impl<'r> Gen<'r> {
             let at = self.r.below(body.stmts.len() as u64 + 1) as usize;
             body.stmts.insert(at, Stmt::If { cond, then: Block { stmts: vec![jump] }, otherwise: None, span: sp() });
         }
-        self.loops.pop();
         match kind {
             0 => {
                 let t = kt;
@@ -599,9 +594,7 @@ pub fn generate(seed: u64) -> Case {
         devfns: Vec::new(),
         fresh: 0,
         in_device: false,
-        loops: Vec::new(),
         boundscheck,
-        inexact: false,
     };
     let mut arrays = Vec::new();
     let mut scalars = Vec::new();

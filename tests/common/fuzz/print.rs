@@ -140,8 +140,7 @@ impl Printer<'_> {
             ExprKind::Call(n, args) => format!("{n}({})", args.iter().map(|a| self.expr(a)).collect::<Vec<_>>().join(", ")),
             ExprKind::Collective(c, args) => format!("{}({})", c.name(), args.iter().map(|a| self.expr(a)).collect::<Vec<_>>().join(", ")),
             ExprKind::Atomic { op, array, operands } => {
-                let a = if self.types.vars.contains_key(array) { array.clone() } else { array.clone() };
-                format!("{}({a}, {})", op.name(), operands.iter().map(|o| self.expr(o)).collect::<Vec<_>>().join(", "))
+                format!("{}({array}, {})", op.name(), operands.iter().map(|o| self.expr(o)).collect::<Vec<_>>().join(", "))
             }
         }
     }

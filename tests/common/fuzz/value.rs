@@ -329,9 +329,6 @@ pub fn math_is_exact(f: MathFn) -> bool {
     matches!(f, Sqrt | Abs | Floor | Ceil | Round | Trunc | Min | Max | MulAdd | Recip | Signum | Copysign)
 }
 
-/// The methods the generator calls (all of the language's).
-pub const MATH: &[MathFn] = gpujit::codegen::math::MathFn::ALL;
-
 macro_rules! float_math {
     ($f:expr, $a:expr, $ty:ty, $erf:path, $erfc:path) => {{
         let a: &[$ty] = $a;
