@@ -832,7 +832,7 @@ pub fn ptx_globals(ptx: &str) -> Vec<String> {
             continue;
         }
         // `.align 8 .b8 name[72];`: the first word that is neither a directive nor a number.
-        let name = words.filter(|w| !w.starts_with('.') && !w.starts_with(|c: char| c.is_ascii_digit())).next();
+        let name = words.find(|w| !w.starts_with('.') && !w.starts_with(|c: char| c.is_ascii_digit()));
         if let Some(name) = name {
             let end = name.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$')).unwrap_or(name.len());
             if end > 0 {

@@ -201,7 +201,7 @@ impl PyArray {
         let n_in: usize = me.shape.iter().product();
         let out_shape: Vec<usize> = total.getattr("shape")?.extract()?;
         let n_out: usize = out_shape.iter().product();
-        let count = if n_out == 0 { 1 } else { n_in / n_out };
+        let count = n_in.checked_div(n_out).unwrap_or(1);
         let quotient = crate::ufunc::array_ufunc(
             py,
             "divide",

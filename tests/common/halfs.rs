@@ -478,10 +478,10 @@ pub fn half_every_operation(h: &Harness) {
         let mut out = h.zeros::<f32>(3);
         h.run(&half_shared_atomics, LaunchConfig::for_elements(n, 96), (&h.arr(&ys), &mut out)).unwrap();
         let out = out.to_vec().unwrap();
-        for k in 0..3 {
+        for (k, got) in out.iter().enumerate() {
             // Thread t of each block adds to element t % 3 (32 values of at most 1 each: exact).
             let want: f32 = ys.iter().enumerate().filter(|(i, _)| (i % 96) % 3 == k).map(|(_, v)| v.to_f32()).sum();
-            assert_eq!(out[k], want, "shared bf16 atomic sums, element {k}");
+            assert_eq!(*got, want, "shared bf16 atomic sums, element {k}");
         }
     }
 }
