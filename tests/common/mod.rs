@@ -204,9 +204,9 @@ fn check_ptx(k: &Kernel, args: &[Arg<'_>]) {
         return;
     }
     let ptxas = toolchain::find_ptxas().unwrap_or_else(|e| panic!("{e}"));
-    // The lowest PTX ISA each architecture needs, and the newest LLVM 19 emits (what a GPU with
-    // a current driver gets: some lowerings differ by PTX version).
-    let newest = NvptxTarget::for_device(9, 0, 13000).expect("sm_90 under a CUDA 13 driver");
+    // The lowest PTX ISA each architecture needs, and the newest both LLVM 19 and this ptxas
+    // take (a GPU with a current driver gets PTX 8.5: some lowerings differ by PTX version).
+    let newest = newest_sm90(&ptxas);
     for target in [NvptxTarget::sm(80).expect("known arch"), NvptxTarget::sm(90).expect("known arch"), newest] {
         let arch = target.arch;
         let out = k.ptx(&target, args).unwrap_or_else(|e| panic!("{id}: PTX for sm_{arch}: {e}"));
@@ -215,6 +215,21 @@ fn check_ptx(k: &Kernel, args: &[Arg<'_>]) {
             .unwrap_or_else(|log| panic!("{id}: ptxas sm_{arch} rejected the PTX:\n{log}\n{}", out.ptx));
         assert_eq!(report.spill_stores, 0, "{id}: spills on sm_{arch}:\n{}", report.log);
     }
+}
+
+/// sm_90 with the newest PTX ISA that LLVM 19 emits and `ptxas` (its `release X.Y`) assembles.
+fn newest_sm90(ptxas: &std::path::Path) -> NvptxTarget {
+    static NEWEST: std::sync::OnceLock<NvptxTarget> = std::sync::OnceLock::new();
+    *NEWEST.get_or_init(|| {
+        let out = std::process::Command::new(ptxas).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        let release = out.ok().and_then(|t| {
+            let v = t.split("release ").nth(1)?.split(',').next()?.to_string();
+            let (major, minor) = v.split_once('.')?;
+            Some(major.trim().parse::<u32>().ok()? * 1000 + minor.trim().parse::<u32>().ok()? * 10)
+        });
+        // As a driver of the same version would: the newest PTX it JIT-compiles.
+        NvptxTarget::for_device(9, 0, release.unwrap_or(12000)).expect("sm_90 under a CUDA 12 toolkit")
+    })
 }
 
 fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
