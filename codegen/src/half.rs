@@ -147,11 +147,61 @@ pub fn narrow<'ctx>(b: &Builder<'ctx>, cx: &ContextRef<'ctx>, v: FloatValue<'ctx
     b.build_int_truncate(r, cx.i16_type(), "hbits")
 }
 
-/// The bits of the constant `v` rounded to the 16-bit float `t` (once, from f64).
+/// The bits of the constant `v` rounded to the 16-bit float `t`: once, from f64, as [`narrow`]
+/// does at run time. (The `half` crate's `from_f64` rounds through f32 on x86 with F16C.)
 pub fn const_bits(v: f64, t: ScalarType) -> u16 {
-    if t == ScalarType::BF16 {
-        ::half::bf16::from_f64(v).to_bits()
-    } else {
-        ::half::f16::from_f64(v).to_bits()
+    let (src, dst) = (Format::F64, Format::of(t));
+    let bits = v.to_bits();
+    let sign = ((bits >> 63) as u16) << 15;
+    let mag = bits & !(1 << 63);
+    let (e, m) = (mag >> src.man, mag & ((1 << src.man) - 1));
+    if mag > src.exp_all_ones() << src.man {
+        let nan = (dst.exp_all_ones() << dst.man) | (1 << (dst.man - 1)) | (m >> (src.man - dst.man));
+        return sign | nan as u16;
+    }
+    let full = if e == 0 { m } else { m | 1 << src.man };
+    // The target's biased exponent; below 1, a subnormal (or zero) result.
+    let de = e.max(1) as i64 - src.bias() as i64 + dst.bias() as i64;
+    if de >= dst.exp_all_ones() as i64 {
+        return sign | (dst.exp_all_ones() << dst.man) as u16;
+    }
+    let shift = ((src.man - dst.man) as i64 + (1 - de).max(0)).min(src.man as i64 + 2) as u32;
+    let (q, rem, half) = (full >> shift, full & ((1 << shift) - 1), 1u64 << (shift - 1));
+    let q = q + u64::from(rem > half || (rem == half && q & 1 == 1));
+    let finite = (((de.max(1) - 1) as u64) << dst.man) + q;
+    sign | finite as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// From values an f32 holds exactly (so rounding through f32 is rounding once) the `half`
+    /// crate is the reference; ties between 16-bit neighbours at f64 precision go to even.
+    #[test]
+    fn constants_round_once() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for k in 0..200_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = f32::from_bits(if k < 65_536 { (k << 16) | (x as u32 & 0xffff) } else { x as u32 });
+            let v = f as f64;
+            let (h, b) = (const_bits(v, ScalarType::F16), const_bits(v, ScalarType::BF16));
+            let (wh, wb) = (::half::f16::from_f32(f), ::half::bf16::from_f32(f));
+            if f.is_nan() {
+                assert!(::half::f16::from_bits(h).is_nan() && ::half::bf16::from_bits(b).is_nan());
+            } else {
+                assert_eq!((h, b), (wh.to_bits(), wb.to_bits()), "{f:e}");
+            }
+        }
+        // 65520 - 2^-30 is below the halfway point to infinity: f32 would round it up first.
+        assert_eq!(const_bits(65520.0 - 2f64.powi(-30), ScalarType::F16), 0x7bff);
+        assert_eq!(const_bits(65520.0, ScalarType::F16), 0x7c00);
+        // 1 + 2^-11 is a tie between 1 and its neighbour: to even; a hair above rounds up.
+        assert_eq!(const_bits(1.0 + 2f64.powi(-11), ScalarType::F16), 0x3c00);
+        assert_eq!(const_bits(1.0 + 2f64.powi(-11) + 2f64.powi(-40), ScalarType::F16), 0x3c01);
+        assert_eq!(const_bits(-0.0, ScalarType::BF16), 0x8000);
+        assert_eq!(const_bits(2f64.powi(-25) * 1.5, ScalarType::F16), 0x0001);
     }
 }
