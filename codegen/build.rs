@@ -4,9 +4,12 @@
 use std::path::Path;
 
 fn main() {
+    // The language definition (`gpujit-lang`) decides what code is generated too.
     println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=../lang/src");
     let mut files = Vec::new();
     collect(Path::new("src"), &mut files);
+    collect(Path::new("../lang/src"), &mut files);
     files.sort();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for f in files {

@@ -680,6 +680,10 @@ pub mod kernel_prelude {
     pub fn grid_size_3d() -> (usize, usize, usize) {
         outside("grid_size")
     }
+    // Every intrinsic and math method of the language's tables, called with the table's
+    // signature: a stand-in missing here, or typed differently, fails gpujit's build.
+    gpujit_macros::__check_kernel_prelude!();
+
     /// The thread's lane in its warp (0..32).
     pub fn lane_id() -> usize {
         outside("lane_id")

@@ -273,7 +273,7 @@ impl Target for HostTarget {
                 Ok(v)
             }
         };
-        let value_arg = ops.iter().position(|o| o.is_none() || *o == Some(ScalarType::Bool));
+        let value_arg = ops.iter().position(|o| o.fixed().is_none() || o.fixed() == Some(ScalarType::Bool));
         let v = match value_arg {
             Some(i) => bits(args[i])?,
             None => i64t.const_zero(),

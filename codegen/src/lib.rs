@@ -1,28 +1,28 @@
 //! gpujit's compiler: the kernel IR and its lowering through LLVM.
 //!
 //! The pipeline, one module per stage:
-//! [`ast`] (the source form `#[gpu_kernel]` builds) → [`specialize`] (bind argument types, infer,
+//! [`ast`] (the source form `#[gpu_kernel]` builds, defined in `gpujit-lang`) → [`specialize`] (bind argument types, infer,
 //! build typed [`ir`]) → [`verify`] → [`lower`] (IR → LLVM IR for any [`target::Target`]) →
 //! [`nvptx`] (PTX text) or [`host`] (JIT machine code for the CPU backend).
 //! [`toolchain`] finds the CUDA tools (`ptxas`) used to check PTX without a GPU.
 //!
 //! This crate never depends on the runtime.
 
-pub mod ast;
 pub mod error;
 pub mod half;
 pub mod host;
 pub mod ir;
 pub mod lower;
-pub mod math;
 pub mod nvptx;
 pub mod specialize;
 pub mod target;
 pub mod toolchain;
-pub mod types;
 pub mod verify;
 
 pub use error::CompileError;
+/// The kernel language's definition (source form, scalar types, intrinsic and math tables), from
+/// `gpujit-lang`.
+pub use gpujit_lang::{ast, intrinsics, limits, math, types};
 
 /// gpujit's version and a fingerprint of this compiler's sources: code it generated is reused
 /// (the runtime's disk cache) only by the same compiler.

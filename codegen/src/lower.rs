@@ -730,7 +730,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             ExprKind::Call { func, args } => self.call_fn(*func, args)?,
             ExprKind::Collective(c, args) => {
                 let mut vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
-                let mut value = args.iter().zip(c.operands()).find(|(_, o)| o.is_none()).map(|(a, _)| a.ty).unwrap_or(e.ty);
+                let mut value = args.iter().zip(c.operands()).find(|(_, o)| o.fixed().is_none()).map(|(a, _)| a.ty).unwrap_or(e.ty);
                 let half = value.is_half();
                 if half {
                     // A 16-bit float moves as its bits.

@@ -12,21 +12,14 @@
 use crate::ast::{self, AtomicOp, BinOp, ExprKind, ParamKind, Place, Span, TypeRef, UnOp};
 use crate::error::CompileError;
 use crate::ir::{self, ArrayRef, Const, LocalId};
-use crate::math::{Domain, MathFn};
+use crate::math::Domain;
 use crate::types::ScalarType;
 use crate::verify::{atomic_allowed, cast_allowed};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 
-/// The most static shared memory a kernel may declare (CUDA's limit without opt-in).
-pub const MAX_STATIC_SHARED: u64 = 48 * 1024;
-
-/// The most dimensions an array parameter may have.
-pub const MAX_DIMS: usize = 4;
-
-/// The most type parameters a kernel may declare.
-pub const MAX_GENERICS: usize = 8;
+pub use crate::limits::{MAX_DIMS, MAX_GENERICS, MAX_STATIC_SHARED};
 
 /// The concrete types bound to a kernel's type parameters: identifies one specialization.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -712,9 +705,9 @@ impl<'a> Infer<'a> {
                 let mut value = None;
                 for (a, o) in args.iter().zip(ops) {
                     let s = self.expr(a)?;
-                    match o {
+                    match o.fixed() {
                         Some(t) => {
-                            let k = self.known(*t);
+                            let k = self.known(t);
                             self.unify(s, k, a.span, c.name())?;
                         }
                         None => value = Some(s),
@@ -729,11 +722,11 @@ impl<'a> Infer<'a> {
             ExprKind::Math(f, args) => {
                 let what = format!("`{}`", f.method());
                 let mut result = None;
-                for (i, a) in args.iter().enumerate() {
+                for (a, param) in args.iter().zip(f.params()) {
                     let s = self.expr(a)?;
-                    if *f == MathFn::Powi && i == 1 {
-                        let t = self.known(ScalarType::I32);
-                        self.unify(s, t, a.span, "`powi` exponent (i32)")?;
+                    if let Some(fixed) = param.fixed() {
+                        let t = self.known(fixed);
+                        self.unify(s, t, a.span, &format!("{what} operand ({fixed})"))?;
                     } else if let Some(r) = result {
                         self.unify(r, s, a.span, &what)?;
                     } else {
@@ -1115,7 +1108,7 @@ impl Build<'_, '_> {
             ExprKind::Call(name, args) => return self.call(e, name, args, ty),
             ExprKind::Collective(c, args) => {
                 let args = args.iter().map(|a| self.expr(a)).collect::<R<Vec<_>>>()?;
-                if let Some((v, _)) = args.iter().zip(c.operands()).find(|(_, o)| o.is_none()) {
+                if let Some((v, _)) = args.iter().zip(c.operands()).find(|(_, o)| o.fixed().is_none()) {
                     if !c.admits(v.ty) {
                         return self.cx.err(e.span, format!("`{}` takes i32, u32, i64 or u64 values, not {}", c.name(), v.ty));
                     }

@@ -226,9 +226,9 @@ impl Verifier<'_> {
                 if args.len() != ops.len() {
                     return Err(format!("`{}` with {} operands", c.name(), args.len()));
                 }
-                let value = args.iter().zip(ops).find(|(_, o)| o.is_none()).map(|(a, _)| a.ty);
+                let value = args.iter().zip(ops).find(|(_, o)| o.fixed().is_none()).map(|(a, _)| a.ty);
                 for (a, o) in args.iter().zip(ops) {
-                    self.expect(a, o.or(value).unwrap_or(a.ty), &format!("operand of `{}`", c.name()))?;
+                    self.expect(a, o.fixed().or(value).unwrap_or(a.ty), &format!("operand of `{}`", c.name()))?;
                 }
                 let want = c.result().or(value).unwrap_or(t);
                 if t != want || value.is_some_and(|v| !c.admits(v)) {
@@ -243,8 +243,8 @@ impl Verifier<'_> {
                 if !f.admits(t) {
                     return Err(format!("`{}` on {t}", f.method()));
                 }
-                for (i, a) in args.iter().enumerate() {
-                    let want = if *f == crate::math::MathFn::Powi && i == 1 { ScalarType::I32 } else { t };
+                for (i, (a, param)) in args.iter().zip(f.params()).enumerate() {
+                    let want = param.fixed().unwrap_or(t);
                     self.expect(a, want, &format!("operand {i} of `{}`", f.method()))?;
                 }
                 Ok(())

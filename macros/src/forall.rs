@@ -263,7 +263,7 @@ pub fn expand(f: Forall) -> Result<TokenStream> {
             }
         }
     };
-    let k = parse::kernel(&func, parse::Options::default(), false)?;
+    let k = parse::kernel(&func, Default::default(), false)?;
     let source = generate::kernel_source(&k);
     let dims = &f.dims;
     let stream = match &f.stream {

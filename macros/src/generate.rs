@@ -1,80 +1,66 @@
 //! The macro's syntax tree → tokens: the kernel's unit struct, the code that builds its source
 //! form (`gpujit::__private::ast`) on first use, and the type-checked twin of the function.
 
-use crate::parse::{Block, Bound, Expr, ExprKind, Kernel, ParamKind, Place, Stmt, Ty};
+use crate::parse::Kernel;
+use crate::tokens::Rebuild;
+use gpujit_lang::ast::{GenericBound, KernelOptions, ParamKind};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 
 /// The expression building the function's `KernelSource`. `callee_prefix` leads the paths to
 /// the callees' source functions (`super::` from inside a device function's module).
 fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
-    let name_str = k.name.to_string();
-    let generics = k.generics.iter().map(|(g, b)| {
-        let bound = format_ident!(
-            "{}",
-            match b {
-                Bound::Float => "Float",
-                Bound::Int => "Int",
-                Bound::Number => "Number",
-                Bound::Scalar => "Scalar",
-            }
-        );
-        quote!(Generic { name: ::std::string::String::from(#g), bound: GenericBound::#bound })
+    let src = &k.source;
+    let name = src.name.rebuild();
+    let generics = src.generics.iter().map(|g| {
+        let (name, bound) = (g.name.rebuild(), format_ident!("{}", g.bound.variant_name()));
+        quote!(Generic { name: #name, bound: GenericBound::#bound })
     });
-    let params = k.params.iter().map(|p| {
-        let pname = &p.name;
+    let params = src.params.iter().map(|p| {
         let kind = match &p.kind {
             ParamKind::Scalar(t) => {
-                let t = ty(t);
+                let t = t.rebuild();
                 quote!(ParamKind::Scalar(#t))
             }
             ParamKind::Slice { elem, mutable, ndim } => {
-                let t = ty(elem);
+                let t = elem.rebuild();
                 quote!(ParamKind::Slice { elem: #t, mutable: #mutable, ndim: #ndim })
             }
         };
-        let sp = span(p.span);
-        quote!(Param { name: ::std::string::String::from(#pname), kind: #kind, span: #sp })
+        let (name, span) = (p.name.rebuild(), p.span.rebuild());
+        quote!(Param { name: #name, kind: #kind, span: #span })
     });
     let callees = k.callees.iter().map(|(c, sp)| {
         let module = syn::Ident::new(c, *sp);
         let source = quote::quote_spanned!(*sp=> #callee_prefix #module::__gpujit_source);
         quote!(Callee { name: #c, source: #source })
     });
-    let body = block(&k.body);
-    let o = &k.options;
-    let fastmath = o.fastmath;
-    let boundscheck = o.boundscheck;
+    let body = src.body.rebuild();
+    let KernelOptions { fastmath, max_threads_per_block, min_blocks_per_sm, max_registers, boundscheck, aligned16 } = src.options;
     let opt = |v: Option<u32>| match v {
         Some(v) => quote!(::core::option::Option::Some(#v)),
         None => quote!(::core::option::Option::None),
     };
-    let (max_threads, min_blocks, max_registers) = (opt(o.max_threads), opt(o.min_blocks), opt(o.max_registers));
-    let ret = match &k.ret {
-        Some(t) => {
-            let t = ty(t);
-            quote!(::core::option::Option::Some(#t))
-        }
-        None => quote!(::core::option::Option::None),
-    };
-    let device = k.device;
-    let sp = span(k.name.span());
+    let (max_threads, min_blocks, max_registers) = (opt(max_threads_per_block), opt(min_blocks_per_sm), opt(max_registers));
+    let ret = src.ret.rebuild();
+    let device = src.device;
+    let span = src.span.rebuild();
     quote! {{
         #[allow(unused_imports)]
         use ::gpujit::__private::ast::*;
         KernelSource {
-            name: ::std::string::String::from(#name_str),
+            name: #name,
             generics: ::std::vec![#(#generics),*],
             params: ::std::vec![#(#params),*],
             body: #body,
-            span: #sp,
+            span: #span,
             options: KernelOptions {
                 fastmath: #fastmath,
                 max_threads_per_block: #max_threads,
                 min_blocks_per_sm: #min_blocks,
                 max_registers: #max_registers,
                 boundscheck: #boundscheck,
-                aligned16: false,
+                aligned16: #aligned16,
             },
             ret: #ret,
             callees: ::std::vec![#(#callees),*],
@@ -193,26 +179,22 @@ pub fn host_function(func: &syn::ItemFn) -> syn::ItemFn {
 
 /// The Rust type of a vectorized function's result.
 pub fn map_return(k: &Kernel) -> syn::Result<TokenStream> {
-    match &k.ret {
-        Some(ret) => Ok(rust_ty(k, ret)),
+    match &k.rust_ret {
+        Some(ret) => Ok(rust_ty(ret)),
         None => Err(syn::Error::new(k.name.span(), "a #[gpu_vectorize] function returns its result: add `-> T`")),
     }
 }
 
-fn rust_ty(k: &Kernel, t: &Ty) -> TokenStream {
+/// A type of the signature as generated code names it (`f16` through the prelude).
+fn rust_ty(t: &syn::Type) -> TokenStream {
     match t {
-        Ty::Scalar(s) if s == "f16" || s == "bf16" => {
-            let i = format_ident!("{}", s);
+        syn::Type::Path(p) if p.qself.is_none() && (p.path.is_ident("f16") || p.path.is_ident("bf16")) => {
+            let i = &p.path.segments[0].ident;
             quote!(::gpujit::prelude::#i)
         }
-        Ty::Scalar(s) => {
-            let i = format_ident!("{}", s);
-            quote!(#i)
-        }
-        Ty::Generic(g) => {
-            let i = format_ident!("{}", k.generics[*g].0);
-            quote!(#i)
-        }
+        syn::Type::Paren(p) => rust_ty(&p.elem),
+        syn::Type::Group(g) => rust_ty(&g.elem),
+        t => quote!(#t),
     }
 }
 
@@ -221,278 +203,34 @@ fn rust_ty(k: &Kernel, t: &Ty) -> TokenStream {
 pub fn map_signature(k: &Kernel) -> syn::Result<(Vec<TokenStream>, Vec<TokenStream>, Vec<TokenStream>)> {
     let mut args = Vec::new();
     let mut operands = Vec::new();
-    for (n, p) in k.params.iter().enumerate() {
-        let ParamKind::Scalar(t) = &p.kind else {
-            return Err(syn::Error::new(p.span, "#[gpu_vectorize] functions take scalars; for arrays write a #[gpu_kernel]"));
+    for (n, (p, ty)) in k.source.params.iter().zip(&k.rust_params).enumerate() {
+        let ParamKind::Scalar(_) = &p.kind else {
+            return Err(syn::Error::new(k.param_spans[n], "#[gpu_vectorize] functions take scalars; for arrays write a #[gpu_kernel]"));
         };
         let a = format_ident!("__gpujit_operand{}", n);
-        let t = rust_ty(k, t);
+        let t = rust_ty(ty);
         args.push(quote!(#a: impl ::gpujit::IntoExpr<'__gpujit, #t>));
         operands.push(quote!(::gpujit::expr::<#t>(#a).into_graph()));
     }
     let generics = k
+        .source
         .generics
         .iter()
-        .map(|(g, b)| {
-            let g = format_ident!("{}", g);
+        .map(|g| {
+            let name = format_ident!("{}", g.name);
             let bound = format_ident!(
                 "{}",
-                match b {
-                    Bound::Float => "FloatElement",
-                    Bound::Int => "IntElement",
-                    Bound::Number => "NumElement",
-                    Bound::Scalar => "Element",
+                match g.bound {
+                    GenericBound::Float => "FloatElement",
+                    GenericBound::Int => "IntElement",
+                    GenericBound::Number => "NumElement",
+                    GenericBound::Scalar => "Element",
                 }
             );
-            quote!(#g: ::gpujit::runtime::expr::#bound)
+            quote!(#name: ::gpujit::runtime::expr::#bound)
         })
         .collect();
     Ok((generics, args, operands))
-}
-
-fn span(s: Span) -> TokenStream {
-    let start = s.start();
-    let (line, col) = (start.line as u32, start.column as u32);
-    quote!(Span::new(#line, #col))
-}
-
-fn scalar(name: &str) -> TokenStream {
-    let v = match name {
-        "bool" => "Bool",
-        "i8" => "I8",
-        "i16" => "I16",
-        "i32" => "I32",
-        "i64" | "isize" => "I64",
-        "u8" => "U8",
-        "u16" => "U16",
-        "u32" => "U32",
-        "u64" | "usize" => "U64",
-        "f32" => "F32",
-        "f16" => "F16",
-        "bf16" => "BF16",
-        _ => "F64",
-    };
-    let v = format_ident!("{}", v);
-    quote!(::gpujit::__private::ScalarType::#v)
-}
-
-fn ty(t: &Ty) -> TokenStream {
-    match t {
-        Ty::Scalar(s) => {
-            let s = scalar(s);
-            quote!(TypeRef::Scalar(#s))
-        }
-        Ty::Generic(i) => quote!(TypeRef::Generic(#i)),
-    }
-}
-
-fn opt_scalar(s: &Option<String>) -> TokenStream {
-    match s {
-        Some(s) => {
-            let s = scalar(s);
-            quote!(::core::option::Option::Some(#s))
-        }
-        None => quote!(::core::option::Option::None),
-    }
-}
-
-fn opt_string(s: &Option<String>) -> TokenStream {
-    match s {
-        Some(s) => quote!(::core::option::Option::Some(::std::string::String::from(#s))),
-        None => quote!(::core::option::Option::None),
-    }
-}
-
-fn block(b: &Block) -> TokenStream {
-    let stmts = b.stmts.iter().map(stmt);
-    quote!(Block { stmts: ::std::vec![#(#stmts),*] })
-}
-
-fn opt_block(b: &Option<Block>) -> TokenStream {
-    match b {
-        Some(b) => {
-            let b = block(b);
-            quote!(::core::option::Option::Some(#b))
-        }
-        None => quote!(::core::option::Option::None),
-    }
-}
-
-fn opt_expr(e: &Option<Expr>) -> TokenStream {
-    match e {
-        Some(e) => {
-            let e = expr(e);
-            quote!(::core::option::Option::Some(#e))
-        }
-        None => quote!(::core::option::Option::None),
-    }
-}
-
-fn stmt(s: &Stmt) -> TokenStream {
-    match s {
-        Stmt::Let { name, mutable, ty: t, init, span: sp } => {
-            let t = match t {
-                Some(t) => {
-                    let t = ty(t);
-                    quote!(::core::option::Option::Some(#t))
-                }
-                None => quote!(::core::option::Option::None),
-            };
-            let init = opt_expr(init);
-            let sp = span(*sp);
-            quote!(Stmt::Let { name: ::std::string::String::from(#name), mutable: #mutable, ty: #t, init: #init, span: #sp })
-        }
-        Stmt::Assign { place, op, value, span: sp } => {
-            let place = match place {
-                Place::Var(n, sp) => {
-                    let sp = span(*sp);
-                    quote!(Place::Var(::std::string::String::from(#n), #sp))
-                }
-                Place::Index { array, index, span: sp } => {
-                    let index = index.iter().map(expr);
-                    let sp = span(*sp);
-                    quote!(Place::Index { array: ::std::string::String::from(#array), index: ::std::vec![#(#index),*], span: #sp })
-                }
-            };
-            let op = match op {
-                Some(op) => {
-                    let op = format_ident!("{}", op);
-                    quote!(::core::option::Option::Some(BinOp::#op))
-                }
-                None => quote!(::core::option::Option::None),
-            };
-            let value = expr(value);
-            let sp = span(*sp);
-            quote!(Stmt::Assign { place: #place, op: #op, value: #value, span: #sp })
-        }
-        Stmt::If { cond, then, otherwise, span: sp } => {
-            let (cond, then, otherwise, sp) = (expr(cond), block(then), opt_block(otherwise), span(*sp));
-            quote!(Stmt::If { cond: #cond, then: #then, otherwise: #otherwise, span: #sp })
-        }
-        Stmt::While { cond, body, label, span: sp } => {
-            let (cond, body, label, sp) = (expr(cond), block(body), opt_string(label), span(*sp));
-            quote!(Stmt::While { cond: #cond, body: #body, label: #label, span: #sp })
-        }
-        Stmt::For { var, start, end, inclusive, step, reverse, body, label, span: sp } => {
-            let (start, end, step, body, sp) = (expr(start), expr(end), opt_expr(step), block(body), span(*sp));
-            let label = opt_string(label);
-            quote!(Stmt::For {
-                var: ::std::string::String::from(#var),
-                range: RangeLoop { start: #start, end: #end, inclusive: #inclusive, step: #step, reverse: #reverse },
-                body: #body,
-                label: #label,
-                span: #sp,
-            })
-        }
-        Stmt::Block(b) => {
-            let b = block(b);
-            quote!(Stmt::Block(#b))
-        }
-        Stmt::Break(label, sp) => {
-            let (label, sp) = (opt_string(label), span(*sp));
-            quote!(Stmt::Break(#label, #sp))
-        }
-        Stmt::Continue(label, sp) => {
-            let (label, sp) = (opt_string(label), span(*sp));
-            quote!(Stmt::Continue(#label, #sp))
-        }
-        Stmt::Return(value, sp) => {
-            let (value, sp) = (opt_expr(value), span(*sp));
-            quote!(Stmt::Return(#value, #sp))
-        }
-        Stmt::Shared { name, elem, dims, span: sp } => {
-            let (elem, sp) = (ty(elem), span(*sp));
-            quote!(Stmt::Shared { name: ::std::string::String::from(#name), elem: #elem, dims: ::std::vec![#(#dims),*], span: #sp })
-        }
-        Stmt::Local { name, elem, len, span: sp } => {
-            let (elem, sp) = (ty(elem), span(*sp));
-            quote!(Stmt::Local { name: ::std::string::String::from(#name), elem: #elem, len: #len, span: #sp })
-        }
-        Stmt::Barrier(sp) => {
-            let sp = span(*sp);
-            quote!(Stmt::Barrier(#sp))
-        }
-        Stmt::GridBarrier(sp) => {
-            let sp = span(*sp);
-            quote!(Stmt::GridBarrier(#sp))
-        }
-        Stmt::Fence(scope, sp) => {
-            let (scope, sp) = (format_ident!("{}", scope), span(*sp));
-            quote!(Stmt::Fence(FenceScope::#scope, #sp))
-        }
-        Stmt::Eval(e) => {
-            let e = expr(e);
-            quote!(Stmt::Eval(#e))
-        }
-    }
-}
-
-fn expr(e: &Expr) -> TokenStream {
-    let sp = span(e.span);
-    let kind = match &e.kind {
-        ExprKind::Int(v, s) => {
-            let s = opt_scalar(s);
-            quote!(ExprKind::Int(#v, #s))
-        }
-        ExprKind::Float(v, s) => {
-            let s = opt_scalar(s);
-            quote!(ExprKind::Float(#v, #s))
-        }
-        ExprKind::Bool(b) => quote!(ExprKind::Bool(#b)),
-        ExprKind::Var(n) => quote!(ExprKind::Var(::std::string::String::from(#n))),
-        ExprKind::Index { array, index } => {
-            let index = index.iter().map(expr);
-            quote!(ExprKind::Index { array: ::std::string::String::from(#array), index: ::std::vec![#(#index),*] })
-        }
-        ExprKind::ArrayDim { array, axis, stride } => {
-            quote!(ExprKind::ArrayDim { array: ::std::string::String::from(#array), axis: #axis, stride: #stride })
-        }
-        ExprKind::Call(f, args) => {
-            let args = args.iter().map(expr);
-            quote!(ExprKind::Call(::std::string::String::from(#f), ::std::vec![#(#args),*]))
-        }
-        ExprKind::Collective(c, args) => {
-            let c = format_ident!("{}", c);
-            let args = args.iter().map(expr);
-            quote!(ExprKind::Collective(Collective::#c, ::std::vec![#(#args),*]))
-        }
-        ExprKind::Atomic(op, array, operands) => {
-            let op = format_ident!("{}", op);
-            let operands = operands.iter().map(expr);
-            quote!(ExprKind::Atomic { op: AtomicOp::#op, array: ::std::string::String::from(#array), operands: ::std::vec![#(#operands),*] })
-        }
-        ExprKind::Len(a) => quote!(ExprKind::Len(::std::string::String::from(#a))),
-        ExprKind::Unary(op, a) => {
-            let op = format_ident!("{}", op);
-            let a = expr(a);
-            quote!(ExprKind::Unary(UnOp::#op, ::std::boxed::Box::new(#a)))
-        }
-        ExprKind::Binary(op, a, b) => {
-            let op = format_ident!("{}", op);
-            let (a, b) = (expr(a), expr(b));
-            quote!(ExprKind::Binary(BinOp::#op, ::std::boxed::Box::new(#a), ::std::boxed::Box::new(#b)))
-        }
-        ExprKind::Cast(a, t) => {
-            let (a, t) = (expr(a), ty(t));
-            quote!(ExprKind::Cast(::std::boxed::Box::new(#a), #t))
-        }
-        ExprKind::Math(f, ops) => {
-            let f = format_ident!("{}", f);
-            let ops = ops.iter().map(expr);
-            quote!(ExprKind::Math(::gpujit::__private::MathFn::#f, ::std::vec![#(#ops),*]))
-        }
-        ExprKind::Builtin(b, dim) => {
-            let b = format_ident!("{}", b);
-            match dim {
-                Some(d) => {
-                    let d = format_ident!("{}", d);
-                    quote!(ExprKind::Builtin(Builtin::#b(Dim::#d), ::std::vec::Vec::new()))
-                }
-                None => quote!(ExprKind::Builtin(Builtin::#b, ::std::vec::Vec::new())),
-            }
-        }
-    };
-    quote!(Expr::new(#kind, #sp))
 }
 
 /// Rewrites `grid(2)`, `grid(3)`, `grid_size(2)`, `grid_size(3)` in the twin into the stand-ins

@@ -17,6 +17,8 @@ mod forall;
 mod generate;
 mod outputs;
 mod parse;
+mod prelude_check;
+mod tokens;
 
 /// Turns a function over array indices into a GPU kernel. See the `gpujit` crate documentation for
 /// the kernel language. Options: `#[gpu_kernel(fastmath, launch_bounds = 256, max_registers = 64)]`
@@ -51,7 +53,7 @@ pub fn gpu_device(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(f) => f,
         Err(e) => return e.to_compile_error().into(),
     };
-    match parse::kernel(&func, parse::Options::default(), true) {
+    match parse::kernel(&func, Default::default(), true) {
         Ok(k) => generate::device(&k, &func).into(),
         Err(e) => e.to_compile_error().into(),
     }
@@ -83,7 +85,7 @@ pub fn gpu_vectorize(attr: TokenStream, item: TokenStream) -> TokenStream {
             Err(e) => e.to_compile_error().into(),
         };
     }
-    match parse::kernel(&func, parse::Options::default(), true).and_then(|k| generate::vectorize(&k, &func)) {
+    match parse::kernel(&func, Default::default(), true).and_then(|k| generate::vectorize(&k, &func)) {
         Ok(t) => t.into(),
         Err(e) => e.to_compile_error().into(),
     }
@@ -106,4 +108,16 @@ pub fn forall(input: TokenStream) -> TokenStream {
         Ok(t) => t.into(),
         Err(e) => e.to_compile_error().into(),
     }
+}
+
+/// Checks the facade's host stand-ins (`gpujit::kernel_prelude`) against the language's tables:
+/// expanded there, it calls every intrinsic and math method with the table's signature. Not for
+/// users.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __check_kernel_prelude(input: TokenStream) -> TokenStream {
+    if !input.is_empty() {
+        return syn::Error::new(proc_macro2::Span::call_site(), "takes no input").to_compile_error().into();
+    }
+    prelude_check::expand().into()
 }

@@ -41,7 +41,7 @@ pub fn expand(func: &syn::ItemFn, outputs: &[syn::Type]) -> syn::Result<TokenStr
         if let Some(e) = pick.error {
             return Err(e);
         }
-        let kernel = parse::kernel(&part, parse::Options::default(), true)?;
+        let kernel = parse::kernel(&part, Default::default(), true)?;
         parts.push(generate::device_part(&kernel, &part));
         kernels.push((kernel, part.sig.ident.clone()));
     }

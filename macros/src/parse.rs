@@ -1,38 +1,49 @@
-//! `syn` function → the macro's own kernel syntax tree, with spans kept for errors.
+//! `syn` function → the kernel language's source form ([`gpujit_lang::ast`]), with spans kept for
+//! errors.
 //!
-//! Everything outside the kernel language is rejected here, at the span of the offending syntax.
+//! The macro parses straight into the source form the compiler consumes: operators, intrinsics,
+//! collectives, atomics and math methods are the real enums of `gpujit-lang`, recognized by its
+//! tables ([`gpujit_lang::intrinsics::INTRINSICS`], [`MathFn`]). Everything outside the kernel
+//! language is rejected here, at the span of the offending syntax.
 
+use gpujit_lang::ast::{
+    self, BinOp, Block, Dim, Expr, ExprKind, Generic, GenericBound, KernelOptions, KernelSource, Param, ParamKind, Place, RangeLoop, Stmt,
+    TypeRef, UnOp,
+};
+use gpujit_lang::intrinsics::{self, Intrinsic};
+use gpujit_lang::math::MathFn;
+use gpujit_lang::ScalarType;
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Error, Result};
 
+/// A parsed `#[gpu_kernel]` or `#[gpu_device]` function: its source form and what token
+/// generation needs besides (the callees' paths, the spans of names).
 pub struct Kernel {
-    pub options: Options,
+    /// The source form; `callees` is left empty (generated code fills it with the callees'
+    /// source functions, named in [`Kernel::callees`]).
+    pub source: KernelSource,
     pub name: syn::Ident,
-    pub generics: Vec<(String, Bound)>,
-    pub params: Vec<Param>,
-    pub body: Block,
-    /// A device function's return type.
-    pub ret: Option<Ty>,
-    pub device: bool,
+    /// The span of each parameter, for errors raised after parsing.
+    pub param_spans: Vec<Span>,
     /// The device functions the body calls (name and the span of its first call).
     pub callees: Vec<(String, Span)>,
+    /// The parameters' and the result's Rust types as written (for `#[gpu_vectorize]`'s `map`).
+    pub rust_params: Vec<syn::Type>,
+    pub rust_ret: Option<syn::Type>,
+}
+
+/// The source form's position of a span.
+pub fn at(s: Span) -> ast::Span {
+    let start = s.start();
+    ast::Span::new(start.line as u32, start.column as u32)
 }
 
 /// `#[gpu_kernel(fastmath, launch_bounds = 256 | (256, 2), max_registers = 64)]`.
-#[derive(Default)]
-pub struct Options {
-    pub fastmath: bool,
-    pub boundscheck: bool,
-    pub max_threads: Option<u32>,
-    pub min_blocks: Option<u32>,
-    pub max_registers: Option<u32>,
-}
-
-pub fn options(attr: proc_macro2::TokenStream) -> Result<Options> {
+pub fn options(attr: proc_macro2::TokenStream) -> Result<KernelOptions> {
     use syn::parse::Parser;
     let metas = syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated.parse2(attr)?;
-    let mut o = Options::default();
+    let mut o = KernelOptions::default();
     let positive = |e: &syn::Expr| -> Result<u32> {
         match strip(e) {
             syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => {
@@ -52,10 +63,10 @@ pub fn options(attr: proc_macro2::TokenStream) -> Result<Options> {
             ("boundscheck", syn::Meta::Path(_)) => o.boundscheck = true,
             ("launch_bounds", syn::Meta::NameValue(nv)) => match strip(&nv.value) {
                 syn::Expr::Tuple(t) if t.elems.len() == 2 => {
-                    o.max_threads = Some(positive(&t.elems[0])?);
-                    o.min_blocks = Some(positive(&t.elems[1])?);
+                    o.max_threads_per_block = Some(positive(&t.elems[0])?);
+                    o.min_blocks_per_sm = Some(positive(&t.elems[1])?);
                 }
-                v => o.max_threads = Some(positive(v)?),
+                v => o.max_threads_per_block = Some(positive(v)?),
             },
             ("max_registers", syn::Meta::NameValue(nv)) => o.max_registers = Some(positive(&nv.value)?),
             _ => {
@@ -69,188 +80,17 @@ pub fn options(attr: proc_macro2::TokenStream) -> Result<Options> {
     Ok(o)
 }
 
-/// The math methods, by Rust name and `MathFn` variant, with the number of arguments they take.
-const MATH: &[(&str, &str, usize)] = &[
-    ("sqrt", "Sqrt", 0),
-    ("exp", "Exp", 0),
-    ("exp2", "Exp2", 0),
-    ("ln", "Ln", 0),
-    ("log2", "Log2", 0),
-    ("log10", "Log10", 0),
-    ("powf", "Powf", 1),
-    ("powi", "Powi", 1),
-    ("sin", "Sin", 0),
-    ("cos", "Cos", 0),
-    ("tan", "Tan", 0),
-    ("asin", "Asin", 0),
-    ("acos", "Acos", 0),
-    ("atan", "Atan", 0),
-    ("atan2", "Atan2", 1),
-    ("sinh", "Sinh", 0),
-    ("cosh", "Cosh", 0),
-    ("tanh", "Tanh", 0),
-    ("abs", "Abs", 0),
-    ("floor", "Floor", 0),
-    ("ceil", "Ceil", 0),
-    ("round", "Round", 0),
-    ("trunc", "Trunc", 0),
-    ("min", "Min", 1),
-    ("max", "Max", 1),
-    ("mul_add", "MulAdd", 2),
-    ("hypot", "Hypot", 1),
-    ("cbrt", "Cbrt", 0),
-    ("recip", "Recip", 0),
-    ("signum", "Signum", 0),
-    ("copysign", "Copysign", 1),
-    ("erf", "Erf", 0),
-    ("erfc", "Erfc", 0),
-];
-
-#[derive(Copy, Clone)]
-pub enum Bound {
-    Float,
-    Int,
-    Number,
-    Scalar,
+/// A scalar type by its Rust name (`usize` is `u64`).
+fn scalar_named(name: &str) -> Option<ScalarType> {
+    ScalarType::from_rust_name(name)
 }
-
-/// A type in the kernel language: a scalar type name or a type parameter's index.
-#[derive(Clone)]
-pub enum Ty {
-    Scalar(String),
-    Generic(usize),
-}
-
-pub enum ParamKind {
-    Scalar(Ty),
-    Slice { elem: Ty, mutable: bool, ndim: u8 },
-}
-
-pub struct Param {
-    pub name: String,
-    pub kind: ParamKind,
-    pub span: Span,
-}
-
-pub struct Block {
-    pub stmts: Vec<Stmt>,
-}
-
-pub enum Stmt {
-    Let {
-        name: String,
-        mutable: bool,
-        ty: Option<Ty>,
-        init: Option<Expr>,
-        span: Span,
-    },
-    Assign {
-        place: Place,
-        op: Option<BinOp>,
-        value: Expr,
-        span: Span,
-    },
-    If {
-        cond: Expr,
-        then: Block,
-        otherwise: Option<Block>,
-        span: Span,
-    },
-    While {
-        cond: Expr,
-        body: Block,
-        label: Option<String>,
-        span: Span,
-    },
-    For {
-        var: String,
-        start: Expr,
-        end: Expr,
-        inclusive: bool,
-        step: Option<Expr>,
-        reverse: bool,
-        body: Block,
-        label: Option<String>,
-        span: Span,
-    },
-    Block(Block),
-    Break(Option<String>, Span),
-    Continue(Option<String>, Span),
-    Return(Option<Expr>, Span),
-    Shared {
-        name: String,
-        elem: Ty,
-        dims: Vec<u64>,
-        span: Span,
-    },
-    Local {
-        name: String,
-        elem: Ty,
-        len: u64,
-        span: Span,
-    },
-    Barrier(Span),
-    GridBarrier(Span),
-    /// The `ast::FenceScope` variant.
-    Fence(&'static str, Span),
-    Eval(Expr),
-}
-
-#[derive(Clone)]
-pub enum Place {
-    Var(String, Span),
-    Index { array: String, index: Vec<Expr>, span: Span },
-}
-
-#[derive(Clone)]
-pub struct Expr {
-    pub kind: ExprKind,
-    pub span: Span,
-}
-
-#[derive(Clone)]
-pub enum ExprKind {
-    Int(u128, Option<String>),
-    Float(f64, Option<String>),
-    Bool(bool),
-    Var(String),
-    Index {
-        array: String,
-        index: Vec<Expr>,
-    },
-    Len(String),
-    Unary(&'static str, Box<Expr>),
-    Binary(BinOp, Box<Expr>, Box<Expr>),
-    Cast(Box<Expr>, Ty),
-    /// A call of a `#[gpu_device]` function.
-    Call(String, Vec<Expr>),
-    /// A collective: the `ast::Collective` variant and its operands.
-    Collective(&'static str, Vec<Expr>),
-    /// `array.shape(axis)` or `array.stride(axis)`.
-    ArrayDim {
-        array: String,
-        axis: u8,
-        stride: bool,
-    },
-    /// An atomic: the `ast::AtomicOp` variant, the array, then index and values.
-    Atomic(&'static str, String, Vec<Expr>),
-    /// A math method: the `MathFn` variant and the operands, receiver first.
-    Math(&'static str, Vec<Expr>),
-    /// An intrinsic: the `ast::Builtin` variant and, for per-dimension ones, the `ast::Dim`.
-    Builtin(&'static str, Option<&'static str>),
-}
-
-/// A binary operator, by the name of its `ast::BinOp` variant.
-pub type BinOp = &'static str;
-
-const SCALARS: &[&str] = &["bool", "i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32", "u64", "usize", "f32", "f64", "f16", "bf16"];
 
 fn err<T>(span: Span, msg: impl std::fmt::Display) -> Result<T> {
     Err(Error::new(span, msg))
 }
 
 /// Parses a `#[gpu_kernel]` (`device: false`) or `#[gpu_device]` function.
-pub fn kernel(f: &syn::ItemFn, options: Options, device: bool) -> Result<Kernel> {
+pub fn kernel(f: &syn::ItemFn, options: KernelOptions, device: bool) -> Result<Kernel> {
     let sig = &f.sig;
     if let Some(t) = &sig.constness {
         return err(t.span(), "a kernel cannot be `const`");
@@ -278,7 +118,7 @@ pub fn kernel(f: &syn::ItemFn, options: Options, device: bool) -> Result<Kernel>
         match g {
             syn::GenericParam::Type(tp) => {
                 let bound = type_bound(tp)?;
-                generics.push((tp.ident.to_string(), bound));
+                generics.push(Generic { name: tp.ident.to_string(), bound });
             }
             syn::GenericParam::Lifetime(l) => return err(l.span(), "kernels take no lifetime parameters"),
             syn::GenericParam::Const(c) => return err(c.span(), "const generic parameters are not supported in kernels yet"),
@@ -286,6 +126,7 @@ pub fn kernel(f: &syn::ItemFn, options: Options, device: bool) -> Result<Kernel>
     }
     let cx = Cx { generics: &generics, device, callees: Default::default() };
     let mut params = Vec::new();
+    let mut param_spans = Vec::new();
     for input in &sig.inputs {
         let syn::FnArg::Typed(pt) = input else {
             return err(input.span(), "a kernel cannot take `self`");
@@ -295,7 +136,8 @@ pub fn kernel(f: &syn::ItemFn, options: Options, device: bool) -> Result<Kernel>
             other => return err(other.span(), "kernel parameters must be plain names"),
         };
         let kind = cx.param_type(&pt.ty)?;
-        params.push(Param { name, kind, span: pt.span() });
+        params.push(Param { name, kind, span: at(pt.span()) });
+        param_spans.push(pt.span());
     }
     let ret = match &sig.output {
         syn::ReturnType::Type(_, ty) => Some(cx.scalar_type(ty)?),
@@ -303,10 +145,18 @@ pub fn kernel(f: &syn::ItemFn, options: Options, device: bool) -> Result<Kernel>
     };
     let body = if ret.is_some() { cx.return_block(&f.block)? } else { cx.block(&f.block)? };
     let callees = cx.callees.into_inner();
-    Ok(Kernel { options, name: sig.ident.clone(), generics, params, body, ret, device, callees })
+    let name = sig.ident.clone();
+    let source =
+        KernelSource { name: name.to_string(), generics, params, body, span: at(name.span()), options, ret, callees: Vec::new(), device };
+    let rust_params = sig.inputs.iter().filter_map(|i| if let syn::FnArg::Typed(pt) = i { Some((*pt.ty).clone()) } else { None }).collect();
+    let rust_ret = match &sig.output {
+        syn::ReturnType::Type(_, ty) => Some((**ty).clone()),
+        syn::ReturnType::Default => None,
+    };
+    Ok(Kernel { source, name, param_spans, callees, rust_params, rust_ret })
 }
 
-fn type_bound(tp: &syn::TypeParam) -> Result<Bound> {
+fn type_bound(tp: &syn::TypeParam) -> Result<GenericBound> {
     if let Some(d) = &tp.default {
         return err(d.span(), "type parameters of kernels cannot have defaults");
     }
@@ -318,23 +168,21 @@ fn type_bound(tp: &syn::TypeParam) -> Result<Bound> {
         let Some(last) = t.path.segments.last() else {
             return err(t.span(), "expected a trait name");
         };
-        let bound = match last.ident.to_string().as_str() {
-            "Float" => Bound::Float,
-            "Int" => Bound::Int,
-            "Number" => Bound::Number,
-            "Scalar" => Bound::Scalar,
-            _ => return err(last.ident.span(), "kernel type parameters take one of the bounds Float, Int, Number or Scalar"),
+        let name = last.ident.to_string();
+        let bound = match GenericBound::ALL.iter().find(|b| b.name() == name) {
+            Some(b) => *b,
+            None => return err(last.ident.span(), "kernel type parameters take one of the bounds Float, Int, Number or Scalar"),
         };
         if found.is_some() {
             return err(b.span(), "give a kernel type parameter one bound: Float, Int, Number or Scalar");
         }
         found = Some(bound);
     }
-    Ok(found.unwrap_or(Bound::Scalar))
+    Ok(found.unwrap_or(GenericBound::Scalar))
 }
 
 struct Cx<'a> {
-    generics: &'a [(String, Bound)],
+    generics: &'a [Generic],
     /// Whether parsing a device function (which may return values).
     device: bool,
     callees: std::cell::RefCell<Vec<(String, Span)>>,
@@ -358,16 +206,16 @@ fn ident_of(e: &syn::Expr) -> Option<String> {
 }
 
 impl Cx<'_> {
-    fn scalar_type(&self, ty: &syn::Type) -> Result<Ty> {
+    fn scalar_type(&self, ty: &syn::Type) -> Result<TypeRef> {
         if let syn::Type::Path(tp) = ty {
             if tp.qself.is_none() {
                 if let Some(id) = single_ident(&tp.path) {
                     let name = id.to_string();
-                    if SCALARS.contains(&name.as_str()) {
-                        return Ok(Ty::Scalar(name));
+                    if let Some(t) = scalar_named(&name) {
+                        return Ok(TypeRef::Scalar(t));
                     }
-                    if let Some(i) = self.generics.iter().position(|(g, _)| *g == name) {
-                        return Ok(Ty::Generic(i));
+                    if let Some(i) = self.generics.iter().position(|g| g.name == name) {
+                        return Ok(TypeRef::Generic(i));
                     }
                 }
             }
@@ -455,8 +303,8 @@ impl Cx<'_> {
             if init.diverge.is_none() && matches!(strip(&init.expr), syn::Expr::If(_) | syn::Expr::Match(_) | syn::Expr::Block(_)) {
                 // `let v = if c { a } else { b };`: declare, then assign in each branch.
                 let span = l.span();
-                let decl = Stmt::Let { name: name.clone(), mutable, ty, init: None, span };
-                return Ok(vec![decl, self.assign_value(Place::Var(name, span), None, &init.expr, span)?]);
+                let decl = Stmt::Let { name: name.clone(), mutable, ty, init: None, span: at(span) };
+                return Ok(vec![decl, self.assign_value(Place::Var(name, at(span)), None, &init.expr, span)?]);
             }
         }
         let init = match &l.init {
@@ -468,7 +316,7 @@ impl Cx<'_> {
             }
             None => None,
         };
-        Ok(vec![Stmt::Let { name, mutable, ty, init, span: l.span() }])
+        Ok(vec![Stmt::Let { name, mutable, ty, init, span: at(l.span()) }])
     }
 
     /// `let (a, mut b) = (x, y);`: every value is evaluated first (into hidden temporaries), then
@@ -485,15 +333,14 @@ impl Cx<'_> {
         let temp = |i: usize| format!("__gpujit_tuple_{}_{i}", span.start().line * 10000 + span.start().column);
         if let syn::Expr::Call(c) = strip(&init.expr) {
             let name = ident_of(&c.func).unwrap_or_default();
-            if let (Some(n), "grid" | "grid_size") = (grid_arity(c), name.as_str()) {
+            if let (Some(n), Some(Intrinsic::PerAxis(per_axis))) = (grid_arity(c), intrinsics::intrinsic(&name).map(|d| d.intrinsic)) {
                 // `let (x, y) = grid(2);`: one axis a name.
                 if n != pt.elems.len() {
                     return err(init.expr.span(), format!("`{name}({n})` gives {n} values but the pattern has {}", pt.elems.len()));
                 }
-                let kind = if name == "grid" { "Grid" } else { "GridSize" };
-                for (i, axis) in ["X", "Y", "Z"].iter().take(n).enumerate() {
-                    let value = Expr { kind: ExprKind::Builtin(kind, Some(axis)), span };
-                    stmts.push(Stmt::Let { name: temp(i), mutable: false, ty: None, init: Some(value), span });
+                for (i, axis) in [Dim::X, Dim::Y, Dim::Z].into_iter().take(n).enumerate() {
+                    let value = Expr::new(ExprKind::Builtin(per_axis.at(axis), Vec::new()), at(span));
+                    stmts.push(Stmt::Let { name: temp(i), mutable: false, ty: None, init: Some(value), span: at(span) });
                 }
             }
         }
@@ -505,7 +352,7 @@ impl Cx<'_> {
                 return err(values.span(), format!("{} names but {} values", pt.elems.len(), values.elems.len()));
             }
             for (i, v) in values.elems.iter().enumerate() {
-                stmts.push(Stmt::Let { name: temp(i), mutable: false, ty: None, init: Some(self.expr(v)?), span });
+                stmts.push(Stmt::Let { name: temp(i), mutable: false, ty: None, init: Some(self.expr(v)?), span: at(span) });
             }
         }
         for (i, p) in pt.elems.iter().enumerate() {
@@ -514,8 +361,8 @@ impl Cx<'_> {
                 syn::Pat::Wild(_) => continue,
                 other => return err(other.span(), "each name of a tuple `let` is a plain name"),
             };
-            let init = Expr { kind: ExprKind::Var(temp(i)), span };
-            stmts.push(Stmt::Let { name, mutable, ty: None, init: Some(init), span });
+            let init = Expr { kind: ExprKind::Var(temp(i)), span: at(span) };
+            stmts.push(Stmt::Let { name, mutable, ty: None, init: Some(init), span: at(span) });
         }
         Ok(stmts)
     }
@@ -529,11 +376,9 @@ impl Cx<'_> {
             return Ok(None);
         }
         let seg = &p.path.segments[0];
-        let (kind, consts) = match seg.ident.to_string().as_str() {
-            "shared_array" => ("shared", 1),
-            "shared_array_2d" => ("shared", 2),
-            "dynamic_shared" => ("shared", 0),
-            "local_array" => ("local", 1),
+        let (shared, consts) = match intrinsics::intrinsic(&seg.ident.to_string()).map(|d| d.intrinsic) {
+            Some(Intrinsic::SharedArray { sizes }) => (true, sizes),
+            Some(Intrinsic::LocalArray) => (false, 1),
             _ => return Ok(None),
         };
         let span = e.span();
@@ -570,7 +415,8 @@ impl Cx<'_> {
             dims.push(v);
         }
         let name = name.to_string();
-        Ok(Some(if kind == "shared" { Stmt::Shared { name, elem, dims, span } } else { Stmt::Local { name, elem, len: dims[0], span } }))
+        let span = at(span);
+        Ok(Some(if shared { Stmt::Shared { name, elem, dims, span } } else { Stmt::Local { name, elem, len: dims[0], span } }))
     }
 
     fn stmt_expr(&self, e: &syn::Expr) -> Result<Stmt> {
@@ -586,10 +432,12 @@ impl Cx<'_> {
             }
             syn::Expr::If(i) => self.if_stmt(i),
             syn::Expr::Match(m) => self.match_chain(m, &mut |cx, body| cx.arm_stmt(body)),
-            syn::Expr::While(w) => Ok(Stmt::While { cond: self.cond(&w.cond)?, body: self.block(&w.body)?, label: label(&w.label), span }),
+            syn::Expr::While(w) => {
+                Ok(Stmt::While { cond: self.cond(&w.cond)?, body: self.block(&w.body)?, label: label(&w.label), span: at(span) })
+            }
             syn::Expr::Loop(l) => {
-                let cond = Expr { kind: ExprKind::Bool(true), span };
-                Ok(Stmt::While { cond, body: self.block(&l.body)?, label: label(&l.label), span })
+                let cond = Expr { kind: ExprKind::Bool(true), span: at(span) };
+                Ok(Stmt::While { cond, body: self.block(&l.body)?, label: label(&l.label), span: at(span) })
             }
             syn::Expr::ForLoop(f) => self.for_loop(f),
             syn::Expr::Block(b) => {
@@ -602,32 +450,25 @@ impl Cx<'_> {
                 if let Some(v) = &b.expr {
                     return err(v.span(), "`break` with a value is not supported in kernels");
                 }
-                Ok(Stmt::Break(b.label.as_ref().map(|l| l.ident.to_string()), span))
+                Ok(Stmt::Break(b.label.as_ref().map(|l| l.ident.to_string()), at(span)))
             }
-            syn::Expr::Continue(c) => Ok(Stmt::Continue(c.label.as_ref().map(|l| l.ident.to_string()), span)),
+            syn::Expr::Continue(c) => Ok(Stmt::Continue(c.label.as_ref().map(|l| l.ident.to_string()), at(span))),
             syn::Expr::Return(r) => match &r.expr {
                 Some(v) if self.device => self.return_value(v),
                 Some(v) => err(v.span(), "a kernel returns nothing: write results into a `&mut [T]` parameter"),
-                None => Ok(Stmt::Return(None, span)),
+                None => Ok(Stmt::Return(None, at(span))),
             },
             syn::Expr::Paren(p) => self.stmt_expr(&p.expr),
             syn::Expr::Call(c) => {
                 let name = ident_of(&c.func).unwrap_or_default();
-                if name == "grid_sync" {
-                    if !c.args.is_empty() {
-                        return err(c.args.span(), "`grid_sync()` takes no arguments");
-                    }
-                    return Ok(Stmt::GridBarrier(span));
-                }
-                let fence = match name.as_str() {
-                    "sync_threads" => None,
-                    "threadfence_block" => Some("Block"),
-                    "threadfence" => Some("Device"),
-                    "threadfence_system" => Some("System"),
+                let statement = match intrinsics::intrinsic(&name).map(|d| d.intrinsic) {
+                    Some(Intrinsic::Barrier) => Stmt::Barrier(at(span)),
+                    Some(Intrinsic::GridBarrier) => Stmt::GridBarrier(at(span)),
+                    Some(Intrinsic::Fence(scope)) => Stmt::Fence(scope, at(span)),
                     _ => {
                         let e = self.expr(e)?;
                         return match e.kind {
-                            ExprKind::Atomic(..) | ExprKind::Collective(..) | ExprKind::Call(..) => Ok(Stmt::Eval(e)),
+                            ExprKind::Atomic { .. } | ExprKind::Collective(..) | ExprKind::Call(..) => Ok(Stmt::Eval(e)),
                             _ => err(span, "this expression has no effect; a kernel statement must assign, branch or loop"),
                         };
                     }
@@ -635,10 +476,7 @@ impl Cx<'_> {
                 if !c.args.is_empty() {
                     return err(c.args.span(), format!("`{name}()` takes no arguments"));
                 }
-                Ok(match fence {
-                    None => Stmt::Barrier(span),
-                    Some(scope) => Stmt::Fence(scope, span),
-                })
+                Ok(statement)
             }
             _ => err(span, "this expression has no effect; a kernel statement must assign, branch or loop"),
         }
@@ -655,11 +493,11 @@ impl Cx<'_> {
                     Some((_, e)) => Some(Block { stmts: vec![self.return_value(e)?] }),
                     None => return err(i.span(), "an `if` used as a value needs an `else`"),
                 };
-                Ok(Stmt::If { cond: self.cond(&i.cond)?, then, otherwise, span: i.span() })
+                Ok(Stmt::If { cond: self.cond(&i.cond)?, then, otherwise, span: at(i.span()) })
             }
             syn::Expr::Block(b) if b.label.is_none() => Ok(Stmt::Block(self.return_block(&b.block)?)),
             syn::Expr::Match(m) => self.match_chain(m, &mut |cx, body| cx.return_value(body)),
-            v => Ok(Stmt::Return(Some(self.expr(v)?), span)),
+            v => Ok(Stmt::Return(Some(self.expr(v)?), at(span))),
         }
     }
 
@@ -686,11 +524,11 @@ impl Cx<'_> {
                     Some((_, e)) => Some(Block { stmts: vec![self.assign_value(place.clone(), op, e, span)?] }),
                     None => return err(i.span(), "an `if` used as a value needs an `else`"),
                 };
-                Ok(Stmt::If { cond: self.cond(&i.cond)?, then, otherwise, span: i.span() })
+                Ok(Stmt::If { cond: self.cond(&i.cond)?, then, otherwise, span: at(i.span()) })
             }
             syn::Expr::Block(b) if b.label.is_none() => Ok(Stmt::Block(self.value_block(&b.block, &place, op)?)),
             syn::Expr::Match(m) => self.match_chain(m, &mut |cx, body| cx.assign_value(place.clone(), op, body, body.span())),
-            v => Ok(Stmt::Assign { place, op, value: self.expr(v)?, span }),
+            v => Ok(Stmt::Assign { place, op, value: self.expr(v)?, span: at(span) }),
         }
     }
 
@@ -721,7 +559,7 @@ impl Cx<'_> {
     fn match_chain(&self, m: &syn::ExprMatch, arm: &mut dyn FnMut(&Self, &syn::Expr) -> Result<Stmt>) -> Result<Stmt> {
         let span = m.span();
         let temp = format!("__gpujit_match_{}", span.start().line * 10000 + span.start().column);
-        let scrutinee = Stmt::Let { name: temp.clone(), mutable: false, ty: None, init: Some(self.expr(&m.expr)?), span };
+        let scrutinee = Stmt::Let { name: temp.clone(), mutable: false, ty: None, init: Some(self.expr(&m.expr)?), span: at(span) };
         let chain = self.arms(&m.arms, &temp, arm)?;
         Ok(Stmt::Block(Block { stmts: std::iter::once(scrutinee).chain(chain).collect() }))
     }
@@ -734,10 +572,11 @@ impl Cx<'_> {
         // A binding pattern: bind the value, then test the guard.
         if let syn::Pat::Ident(pi) = &first.pat {
             if pi.subpat.is_none() && pi.by_ref.is_none() {
-                let value = Expr { kind: ExprKind::Var(temp.to_string()), span };
-                let bind = Stmt::Let { name: pi.ident.to_string(), mutable: pi.mutability.is_some(), ty: None, init: Some(value), span };
+                let value = Expr { kind: ExprKind::Var(temp.to_string()), span: at(span) };
+                let bind =
+                    Stmt::Let { name: pi.ident.to_string(), mutable: pi.mutability.is_some(), ty: None, init: Some(value), span: at(span) };
                 let inner = match &first.guard {
-                    Some((_, g)) => Stmt::If { cond: self.expr(g)?, then: Block { stmts: vec![body] }, otherwise: rest, span },
+                    Some((_, g)) => Stmt::If { cond: self.expr(g)?, then: Block { stmts: vec![body] }, otherwise: rest, span: at(span) },
                     None => body,
                 };
                 return Ok(Some(Stmt::Block(Block { stmts: vec![bind, inner] })));
@@ -748,29 +587,29 @@ impl Cx<'_> {
             (None, None) => return Ok(Some(body)),
             (Some((_, g)), None) => self.expr(g)?,
             (None, Some(t)) => t,
-            (Some((_, g)), Some(t)) => Expr { kind: ExprKind::Binary("And", Box::new(t), Box::new(self.expr(g)?)), span },
+            (Some((_, g)), Some(t)) => Expr { kind: ExprKind::Binary(BinOp::And, Box::new(t), Box::new(self.expr(g)?)), span: at(span) },
         };
-        Ok(Some(Stmt::If { cond, then: Block { stmts: vec![body] }, otherwise: rest, span }))
+        Ok(Some(Stmt::If { cond, then: Block { stmts: vec![body] }, otherwise: rest, span: at(span) }))
     }
 
     /// The condition under which the value in `temp` matches `pat` (`None`: always).
     fn pattern_test(&self, pat: &syn::Pat, temp: &str) -> Result<Option<Expr>> {
         let span = pat.span();
-        let var = || Box::new(Expr { kind: ExprKind::Var(temp.to_string()), span });
-        let cmp = |op: BinOp, e: Expr| Expr { kind: ExprKind::Binary(op, var(), Box::new(e)), span };
+        let var = || Box::new(Expr { kind: ExprKind::Var(temp.to_string()), span: at(span) });
+        let cmp = |op: BinOp, e: Expr| Expr { kind: ExprKind::Binary(op, var(), Box::new(e)), span: at(span) };
         Ok(Some(match pat {
             syn::Pat::Wild(_) => return Ok(None),
-            syn::Pat::Lit(l) => cmp("Eq", self.expr(&syn::Expr::Lit(l.clone()))?),
+            syn::Pat::Lit(l) => cmp(BinOp::Eq, self.expr(&syn::Expr::Lit(l.clone()))?),
             syn::Pat::Paren(p) => return self.pattern_test(&p.pat, temp),
             syn::Pat::Range(r) => {
-                let lo = r.start.as_ref().map(|e| self.expr(e)).transpose()?.map(|e| cmp("Ge", e));
+                let lo = r.start.as_ref().map(|e| self.expr(e)).transpose()?.map(|e| cmp(BinOp::Ge, e));
                 let hi = match (&r.end, &r.limits) {
-                    (Some(e), syn::RangeLimits::Closed(_)) => Some(cmp("Le", self.expr(e)?)),
-                    (Some(e), syn::RangeLimits::HalfOpen(_)) => Some(cmp("Lt", self.expr(e)?)),
+                    (Some(e), syn::RangeLimits::Closed(_)) => Some(cmp(BinOp::Le, self.expr(e)?)),
+                    (Some(e), syn::RangeLimits::HalfOpen(_)) => Some(cmp(BinOp::Lt, self.expr(e)?)),
                     (None, _) => None,
                 };
                 match (lo, hi) {
-                    (Some(a), Some(b)) => Expr { kind: ExprKind::Binary("And", Box::new(a), Box::new(b)), span },
+                    (Some(a), Some(b)) => Expr { kind: ExprKind::Binary(BinOp::And, Box::new(a), Box::new(b)), span: at(span) },
                     (Some(a), None) | (None, Some(a)) => a,
                     (None, None) => return Ok(None),
                 }
@@ -781,7 +620,7 @@ impl Cx<'_> {
                     let Some(t) = self.pattern_test(case, temp)? else { return Ok(None) };
                     acc = Some(match acc {
                         None => t,
-                        Some(a) => Expr { kind: ExprKind::Binary("Or", Box::new(a), Box::new(t)), span },
+                        Some(a) => Expr { kind: ExprKind::Binary(BinOp::Or, Box::new(a), Box::new(t)), span: at(span) },
                     });
                 }
                 match acc {
@@ -810,7 +649,7 @@ impl Cx<'_> {
                 other => return err(other.span(), "expected `else { .. }` or `else if`"),
             }),
         };
-        Ok(Stmt::If { cond: self.cond(&i.cond)?, then: self.block(&i.then_branch)?, otherwise, span: i.span() })
+        Ok(Stmt::If { cond: self.cond(&i.cond)?, then: self.block(&i.then_branch)?, otherwise, span: at(i.span()) })
     }
 
     fn for_loop(&self, f: &syn::ExprForLoop) -> Result<Stmt> {
@@ -846,14 +685,10 @@ impl Cx<'_> {
         let inclusive = matches!(r.limits, syn::RangeLimits::Closed(_));
         Ok(Stmt::For {
             var,
-            start: self.expr(start)?,
-            end: self.expr(end)?,
-            inclusive,
-            step,
-            reverse,
+            range: RangeLoop { start: self.expr(start)?, end: self.expr(end)?, inclusive, step, reverse },
             body: self.block(&f.body)?,
             label: f.label.as_ref().map(|l| l.name.ident.to_string()),
-            span: f.span(),
+            span: at(f.span()),
         })
     }
 
@@ -863,10 +698,10 @@ impl Cx<'_> {
                 let Some(array) = ident_of(&ix.expr) else {
                     return err(ix.expr.span(), "only array parameters can be indexed: `name[i]`");
                 };
-                Ok(Place::Index { array, index: self.indices(&ix.index)?, span: e.span() })
+                Ok(Place::Index { array, index: self.indices(&ix.index)?, span: at(e.span()) })
             }
             other => match ident_of(other) {
-                Some(name) => Ok(Place::Var(name, other.span())),
+                Some(name) => Ok(Place::Var(name, at(other.span()))),
                 None => err(other.span(), "can only assign to a variable or to `array[i]`"),
             },
         }
@@ -898,8 +733,8 @@ impl Cx<'_> {
                     ("len", _) => return err(span, "`len()` applies to an array parameter: `name.len()`"),
                     // f16/bf16 → wider floats (exact).
                     ("to_f32" | "to_f64", _) if m.args.is_empty() => {
-                        let to = if method == "to_f32" { "f32" } else { "f64" };
-                        ExprKind::Cast(Box::new(self.expr(&m.receiver)?), Ty::Scalar(to.into()))
+                        let to = if method == "to_f32" { ScalarType::F32 } else { ScalarType::F64 };
+                        ExprKind::Cast(Box::new(self.expr(&m.receiver)?), TypeRef::Scalar(to))
                     }
                     ("shape" | "stride", Some(array)) => {
                         let axis = match m.args.first().map(strip) {
@@ -913,9 +748,10 @@ impl Cx<'_> {
                         };
                         ExprKind::ArrayDim { array, axis, stride: method == "stride" }
                     }
-                    _ => match MATH.iter().find(|(name, _, _)| *name == method) {
-                        Some((_, variant, nargs)) => {
-                            if m.args.len() != *nargs {
+                    _ => match MathFn::from_method(&method) {
+                        Some(f) => {
+                            let nargs = f.arity() - 1;
+                            if m.args.len() != nargs {
                                 return err(m.span(), format!("`{method}` takes {nargs} argument(s)"));
                             }
                             if m.turbofish.is_some() {
@@ -925,7 +761,7 @@ impl Cx<'_> {
                             for a in &m.args {
                                 ops.push(self.expr(a)?);
                             }
-                            ExprKind::Math(variant, ops)
+                            ExprKind::Math(f, ops)
                         }
                         None => return err(m.method.span(), format!("method `{method}` is not supported in kernels yet")),
                     },
@@ -933,8 +769,8 @@ impl Cx<'_> {
             }
             syn::Expr::Unary(u) => {
                 let op = match u.op {
-                    syn::UnOp::Neg(_) => "Neg",
-                    syn::UnOp::Not(_) => "Not",
+                    syn::UnOp::Neg(_) => UnOp::Neg,
+                    syn::UnOp::Not(_) => UnOp::Not,
                     _ => return err(u.op.span(), "dereference is not supported in kernels"),
                 };
                 ExprKind::Unary(op, Box::new(self.expr(&u.expr)?))
@@ -963,7 +799,7 @@ impl Cx<'_> {
             }
             _ => return err(span, "this expression is not supported in kernels"),
         };
-        Ok(Expr { kind, span })
+        Ok(Expr { kind, span: at(span) })
     }
 
     /// `i` or, for 2-D shared arrays, `[i, j]`.
@@ -979,116 +815,69 @@ impl Cx<'_> {
         if let syn::Expr::Path(p) = strip(&c.func) {
             let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
             if let [ty, f] = &segs[..] {
-                if matches!(ty.as_str(), "f16" | "bf16") && matches!(f.as_str(), "from_f32" | "from_f64") && c.args.len() == 1 {
-                    let from = if f == "from_f32" { "f32" } else { "f64" };
-                    let x =
-                        Expr { kind: ExprKind::Cast(Box::new(self.expr(&c.args[0])?), Ty::Scalar(from.into())), span: c.args[0].span() };
-                    return Ok(ExprKind::Cast(Box::new(x), Ty::Scalar(ty.clone())));
+                let half = scalar_named(ty).filter(|t| t.is_half());
+                if let (Some(half), "from_f32" | "from_f64", 1) = (half, f.as_str(), c.args.len()) {
+                    let from = if f == "from_f32" { ScalarType::F32 } else { ScalarType::F64 };
+                    let x = Expr::new(ExprKind::Cast(Box::new(self.expr(&c.args[0])?), TypeRef::Scalar(from)), at(c.args[0].span()));
+                    return Ok(ExprKind::Cast(Box::new(x), TypeRef::Scalar(half)));
                 }
             }
         }
         let Some(name) = ident_of(&c.func) else {
             return err(c.func.span(), "only gpujit's intrinsics can be called in kernels");
         };
-        let atomic = match name.as_str() {
-            "atomic_add" => Some(("Add", 1)),
-            "atomic_sub" => Some(("Sub", 1)),
-            "atomic_min" => Some(("Min", 1)),
-            "atomic_max" => Some(("Max", 1)),
-            "atomic_and" => Some(("And", 1)),
-            "atomic_or" => Some(("Or", 1)),
-            "atomic_xor" => Some(("Xor", 1)),
-            "atomic_exch" => Some(("Exch", 1)),
-            "atomic_cas" => Some(("Cas", 2)),
-            _ => None,
-        };
-        if let Some((op, values)) = atomic {
-            if c.args.len() != 2 + values {
-                let what = if values == 2 { "(array, index, expected, new)" } else { "(array, index, value)" };
-                return err(c.span(), format!("`{name}` takes {what}"));
+        let Some(def) = intrinsics::intrinsic(&name) else {
+            // A `#[gpu_device]` function (rustc reports it if there is none of that name).
+            let mut callees = self.callees.borrow_mut();
+            if !callees.iter().any(|(n, _)| *n == name) {
+                callees.push((name.clone(), c.func.span()));
             }
-            let target = match strip(&c.args[0]) {
-                syn::Expr::Reference(r) if r.mutability.is_some() => ident_of(&r.expr),
-                other => ident_of(other),
-            };
-            let Some(array) = target else {
-                return err(
-                    c.args[0].span(),
-                    format!("the first argument of `{name}` is an array: `{name}(out, i, v)` or `{name}(&mut shared, i, v)`"),
-                );
-            };
-            let operands = c.args.iter().skip(1).map(|a| self.expr(a)).collect::<Result<Vec<_>>>()?;
-            return Ok(ExprKind::Atomic(op, array, operands));
-        }
-        let collective = match name.as_str() {
-            "shfl_sync" => Some(("ShflIdx", 3)),
-            "shfl_up_sync" => Some(("ShflUp", 3)),
-            "shfl_down_sync" => Some(("ShflDown", 3)),
-            "shfl_xor_sync" => Some(("ShflXor", 3)),
-            "ballot_sync" => Some(("Ballot", 2)),
-            "any_sync" => Some(("Any", 2)),
-            "all_sync" => Some(("All", 2)),
-            "active_mask" => Some(("ActiveMask", 0)),
-            "match_any_sync" => Some(("MatchAny", 2)),
-            "sync_warp" => Some(("SyncWarp", 1)),
-            "sync_threads_count" => Some(("SyncThreadsCount", 1)),
-            "sync_threads_and" => Some(("SyncThreadsAnd", 1)),
-            "sync_threads_or" => Some(("SyncThreadsOr", 1)),
-            _ => None,
+            drop(callees);
+            let args = c.args.iter().map(|a| self.expr(strip_ref(a))).collect::<Result<Vec<_>>>()?;
+            return Ok(ExprKind::Call(name, args));
         };
-        if let Some((variant, n)) = collective {
-            if c.args.len() != n {
-                return err(c.span(), format!("`{name}` takes {n} argument(s)"));
+        match def.intrinsic {
+            Intrinsic::Atomic(op) => {
+                if c.args.len() != def.params.len() {
+                    let what = if op.values() == 2 { "(array, index, expected, new)" } else { "(array, index, value)" };
+                    return err(c.span(), format!("`{name}` takes {what}"));
+                }
+                let target = match strip(&c.args[0]) {
+                    syn::Expr::Reference(r) if r.mutability.is_some() => ident_of(&r.expr),
+                    other => ident_of(other),
+                };
+                let Some(array) = target else {
+                    return err(
+                        c.args[0].span(),
+                        format!("the first argument of `{name}` is an array: `{name}(out, i, v)` or `{name}(&mut shared, i, v)`"),
+                    );
+                };
+                let operands = c.args.iter().skip(1).map(|a| self.expr(a)).collect::<Result<Vec<_>>>()?;
+                Ok(ExprKind::Atomic { op, array, operands })
             }
-            let args = c.args.iter().map(|a| self.expr(a)).collect::<Result<Vec<_>>>()?;
-            return Ok(ExprKind::Collective(variant, args));
-        }
-        if matches!(name.as_str(), "sync_threads" | "grid_sync" | "threadfence" | "threadfence_block" | "threadfence_system") {
-            return err(c.span(), format!("`{name}()` is a statement: write `{name}();`"));
-        }
-        let no_args = |k: &'static str, d: &'static str| -> Result<ExprKind> {
-            if !c.args.is_empty() {
-                return err(c.args.span(), format!("`{name}()` takes no arguments"));
+            Intrinsic::Collective(op) => {
+                if c.args.len() != def.params.len() {
+                    return err(c.span(), format!("`{name}` takes {} argument(s)", def.params.len()));
+                }
+                let args = c.args.iter().map(|a| self.expr(a)).collect::<Result<Vec<_>>>()?;
+                Ok(ExprKind::Collective(op, args))
             }
-            Ok(ExprKind::Builtin(k, Some(d)))
-        };
-        let dims = |k: &'static str| -> Result<ExprKind> {
-            match grid_arity(c) {
-                Some(1) => Ok(ExprKind::Builtin(k, Some("X"))),
-                Some(n) => err(c.span(), format!("`{name}({n})` gives a tuple: destructure it, `let (x, y) = {name}({n});`")),
-                None => err(c.args.span(), format!("`{name}` takes the literal 1, 2 or 3")),
-            }
-        };
-        match name.as_str() {
-            "thread_idx_x" => no_args("ThreadIdx", "X"),
-            "thread_idx_y" => no_args("ThreadIdx", "Y"),
-            "thread_idx_z" => no_args("ThreadIdx", "Z"),
-            "block_idx_x" => no_args("BlockIdx", "X"),
-            "block_idx_y" => no_args("BlockIdx", "Y"),
-            "block_idx_z" => no_args("BlockIdx", "Z"),
-            "block_dim_x" => no_args("BlockDim", "X"),
-            "block_dim_y" => no_args("BlockDim", "Y"),
-            "block_dim_z" => no_args("BlockDim", "Z"),
-            "grid_dim_x" => no_args("GridDim", "X"),
-            "grid_dim_y" => no_args("GridDim", "Y"),
-            "grid_dim_z" => no_args("GridDim", "Z"),
-            "grid" => dims("Grid"),
-            "grid_size" => dims("GridSize"),
-            "lane_id" | "warp_size" => {
+            Intrinsic::Builtin(b) => {
                 if !c.args.is_empty() {
                     return err(c.args.span(), format!("`{name}()` takes no arguments"));
                 }
-                Ok(ExprKind::Builtin(if name == "lane_id" { "LaneId" } else { "WarpSize" }, None))
+                Ok(ExprKind::Builtin(b, Vec::new()))
             }
-            _ => {
-                // A `#[gpu_device]` function (rustc reports it if there is none of that name).
-                let mut callees = self.callees.borrow_mut();
-                if !callees.iter().any(|(n, _)| *n == name) {
-                    callees.push((name.clone(), c.func.span()));
-                }
-                drop(callees);
-                let args = c.args.iter().map(|a| self.expr(strip_ref(a))).collect::<Result<Vec<_>>>()?;
-                Ok(ExprKind::Call(name, args))
+            Intrinsic::PerAxis(per_axis) => match grid_arity(c) {
+                Some(1) => Ok(ExprKind::Builtin(per_axis.at(Dim::X), Vec::new())),
+                Some(n) => err(c.span(), format!("`{name}({n})` gives a tuple: destructure it, `let (x, y) = {name}({n});`")),
+                None => err(c.args.span(), format!("`{name}` takes the literal 1, 2 or 3")),
+            },
+            Intrinsic::Barrier | Intrinsic::GridBarrier | Intrinsic::Fence(_) => {
+                err(c.span(), format!("`{name}()` is a statement: write `{name}();`"))
+            }
+            Intrinsic::SharedArray { .. } | Intrinsic::LocalArray => {
+                err(c.span(), format!("`{name}` declares an array: `let mut a = {name}::<T, ..>();`"))
             }
         }
     }
@@ -1127,11 +916,11 @@ fn strip(e: &syn::Expr) -> &syn::Expr {
 }
 
 fn lit(l: &syn::Lit) -> Result<ExprKind> {
-    let suffix = |s: &str| -> Result<Option<String>> {
+    let suffix = |s: &str| -> Result<Option<ScalarType>> {
         if s.is_empty() {
             Ok(None)
-        } else if SCALARS.contains(&s) && s != "bool" {
-            Ok(Some(s.to_string()))
+        } else if let Some(t) = scalar_named(s).filter(|t| *t != ScalarType::Bool) {
+            Ok(Some(t))
         } else {
             err(l.span(), format!("unknown literal suffix `{s}`"))
         }
@@ -1142,16 +931,16 @@ fn lit(l: &syn::Lit) -> Result<ExprKind> {
         syn::Lit::Int(i) if i.base10_digits().starts_with('-') => {
             let s = suffix(i.suffix())?;
             let digits = &i.base10_digits()[1..];
-            let inner = if matches!(s.as_deref(), Some("f32" | "f64")) {
+            let inner = if matches!(s, Some(ScalarType::F32 | ScalarType::F64)) {
                 ExprKind::Float(digits.parse::<f64>().map_err(|e| Error::new(i.span(), e))?, s)
             } else {
                 ExprKind::Int(digits.parse::<u128>().map_err(|e| Error::new(i.span(), e))?, s)
             };
-            ExprKind::Unary("Neg", Box::new(Expr { kind: inner, span: i.span() }))
+            ExprKind::Unary(UnOp::Neg, Box::new(Expr::new(inner, at(i.span()))))
         }
         syn::Lit::Int(i) => {
             let s = suffix(i.suffix())?;
-            if matches!(s.as_deref(), Some("f32" | "f64")) {
+            if matches!(s, Some(ScalarType::F32 | ScalarType::F64)) {
                 ExprKind::Float(i.base10_parse::<f64>()?, s)
             } else {
                 ExprKind::Int(i.base10_parse::<u128>()?, s)
@@ -1159,7 +948,7 @@ fn lit(l: &syn::Lit) -> Result<ExprKind> {
         }
         syn::Lit::Float(f) if f.base10_digits().starts_with('-') => {
             let v: f64 = f.base10_digits()[1..].parse().map_err(|e| Error::new(f.span(), e))?;
-            ExprKind::Unary("Neg", Box::new(Expr { kind: ExprKind::Float(v, suffix(f.suffix())?), span: f.span() }))
+            ExprKind::Unary(UnOp::Neg, Box::new(Expr::new(ExprKind::Float(v, suffix(f.suffix())?), at(f.span()))))
         }
         syn::Lit::Float(f) => ExprKind::Float(f.base10_parse::<f64>()?, suffix(f.suffix())?),
         syn::Lit::Bool(b) => ExprKind::Bool(b.value),
@@ -1170,24 +959,24 @@ fn lit(l: &syn::Lit) -> Result<ExprKind> {
 fn binary_op(op: &syn::BinOp) -> Option<BinOp> {
     use syn::BinOp as B;
     Some(match op {
-        B::Add(_) => "Add",
-        B::Sub(_) => "Sub",
-        B::Mul(_) => "Mul",
-        B::Div(_) => "Div",
-        B::Rem(_) => "Rem",
-        B::And(_) => "And",
-        B::Or(_) => "Or",
-        B::BitXor(_) => "BitXor",
-        B::BitAnd(_) => "BitAnd",
-        B::BitOr(_) => "BitOr",
-        B::Shl(_) => "Shl",
-        B::Shr(_) => "Shr",
-        B::Eq(_) => "Eq",
-        B::Lt(_) => "Lt",
-        B::Le(_) => "Le",
-        B::Ne(_) => "Ne",
-        B::Ge(_) => "Ge",
-        B::Gt(_) => "Gt",
+        B::Add(_) => BinOp::Add,
+        B::Sub(_) => BinOp::Sub,
+        B::Mul(_) => BinOp::Mul,
+        B::Div(_) => BinOp::Div,
+        B::Rem(_) => BinOp::Rem,
+        B::And(_) => BinOp::And,
+        B::Or(_) => BinOp::Or,
+        B::BitXor(_) => BinOp::BitXor,
+        B::BitAnd(_) => BinOp::BitAnd,
+        B::BitOr(_) => BinOp::BitOr,
+        B::Shl(_) => BinOp::Shl,
+        B::Shr(_) => BinOp::Shr,
+        B::Eq(_) => BinOp::Eq,
+        B::Lt(_) => BinOp::Lt,
+        B::Le(_) => BinOp::Le,
+        B::Ne(_) => BinOp::Ne,
+        B::Ge(_) => BinOp::Ge,
+        B::Gt(_) => BinOp::Gt,
         _ => return None,
     })
 }
@@ -1195,16 +984,16 @@ fn binary_op(op: &syn::BinOp) -> Option<BinOp> {
 fn compound_op(op: &syn::BinOp) -> Option<BinOp> {
     use syn::BinOp as B;
     Some(match op {
-        B::AddAssign(_) => "Add",
-        B::SubAssign(_) => "Sub",
-        B::MulAssign(_) => "Mul",
-        B::DivAssign(_) => "Div",
-        B::RemAssign(_) => "Rem",
-        B::BitXorAssign(_) => "BitXor",
-        B::BitAndAssign(_) => "BitAnd",
-        B::BitOrAssign(_) => "BitOr",
-        B::ShlAssign(_) => "Shl",
-        B::ShrAssign(_) => "Shr",
+        B::AddAssign(_) => BinOp::Add,
+        B::SubAssign(_) => BinOp::Sub,
+        B::MulAssign(_) => BinOp::Mul,
+        B::DivAssign(_) => BinOp::Div,
+        B::RemAssign(_) => BinOp::Rem,
+        B::BitXorAssign(_) => BinOp::BitXor,
+        B::BitAndAssign(_) => BinOp::BitAnd,
+        B::BitOrAssign(_) => BinOp::BitOr,
+        B::ShlAssign(_) => BinOp::Shl,
+        B::ShrAssign(_) => BinOp::Shr,
         _ => return None,
     })
 }

@@ -7,6 +7,7 @@
 //!   (`__nv_sinf`, or `__nv_fast_sinf` under `fastmath`) on the GPU;
 //! - a few instructions (`recip`, `signum`, integer `abs`/`min`/`max`).
 
+use crate::intrinsics::Arg;
 use crate::types::ScalarType;
 
 /// What types a method's operands may have.
@@ -21,7 +22,7 @@ pub enum Domain {
 }
 
 macro_rules! math_fns {
-    ($($variant:ident: $method:literal, $arity:literal, $domain:ident, $libm:literal, $libdevice:literal;)*) => {
+    ($($variant:ident: $method:literal, [$($arg:expr),*], $domain:ident, $libm:literal, $libdevice:literal;)*) => {
         /// A math method of the kernel language.
         #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
         pub enum MathFn { $($variant),* }
@@ -29,14 +30,25 @@ macro_rules! math_fns {
         impl MathFn {
             pub const ALL: &'static [MathFn] = &[$(MathFn::$variant),*];
 
+            /// The variant's identifier as written in Rust (`"Powf"`), for generated code.
+            pub const fn variant_name(self) -> &'static str {
+                match self { $(MathFn::$variant => stringify!($variant)),* }
+            }
+
             /// The method's Rust name.
             pub fn method(self) -> &'static str {
                 match self { $(MathFn::$variant => $method),* }
             }
 
+            /// The operands, receiver first: [`Arg::Value`] is the receiver's type (`x.powi(n)`
+            /// is `[Value, Of(I32)]`).
+            pub fn params(self) -> &'static [Arg] {
+                match self { $(MathFn::$variant => &[$($arg),*]),* }
+            }
+
             /// Operands including the receiver (`x.powf(y)` has 2).
             pub fn arity(self) -> usize {
-                match self { $(MathFn::$variant => $arity),* }
+                self.params().len()
             }
 
             pub fn domain(self) -> Domain {
@@ -57,40 +69,43 @@ macro_rules! math_fns {
     };
 }
 
+const V: Arg = Arg::Value;
+use Arg::Of;
+
 math_fns! {
-    Sqrt: "sqrt", 1, Float, "", "";
-    Exp: "exp", 1, Float, "exp", "exp";
-    Exp2: "exp2", 1, Float, "exp2", "exp2";
-    Ln: "ln", 1, Float, "log", "log";
-    Log2: "log2", 1, Float, "log2", "log2";
-    Log10: "log10", 1, Float, "log10", "log10";
-    Powf: "powf", 2, Float, "pow", "pow";
-    Powi: "powi", 2, Float, "", "powi";
-    Sin: "sin", 1, Float, "sin", "sin";
-    Cos: "cos", 1, Float, "cos", "cos";
-    Tan: "tan", 1, Float, "tan", "tan";
-    Asin: "asin", 1, Float, "asin", "asin";
-    Acos: "acos", 1, Float, "acos", "acos";
-    Atan: "atan", 1, Float, "atan", "atan";
-    Atan2: "atan2", 2, Float, "atan2", "atan2";
-    Sinh: "sinh", 1, Float, "sinh", "sinh";
-    Cosh: "cosh", 1, Float, "cosh", "cosh";
-    Tanh: "tanh", 1, Float, "tanh", "tanh";
-    Abs: "abs", 1, Signed, "", "";
-    Floor: "floor", 1, Float, "", "";
-    Ceil: "ceil", 1, Float, "", "";
-    Round: "round", 1, Float, "", "";
-    Trunc: "trunc", 1, Float, "", "";
-    Min: "min", 2, Numeric, "", "";
-    Max: "max", 2, Numeric, "", "";
-    MulAdd: "mul_add", 3, Float, "", "";
-    Hypot: "hypot", 2, Float, "hypot", "hypot";
-    Cbrt: "cbrt", 1, Float, "cbrt", "cbrt";
-    Recip: "recip", 1, Float, "", "";
-    Signum: "signum", 1, Signed, "", "";
-    Copysign: "copysign", 2, Float, "", "";
-    Erf: "erf", 1, Float, "erf", "erf";
-    Erfc: "erfc", 1, Float, "erfc", "erfc";
+    Sqrt: "sqrt", [V], Float, "", "";
+    Exp: "exp", [V], Float, "exp", "exp";
+    Exp2: "exp2", [V], Float, "exp2", "exp2";
+    Ln: "ln", [V], Float, "log", "log";
+    Log2: "log2", [V], Float, "log2", "log2";
+    Log10: "log10", [V], Float, "log10", "log10";
+    Powf: "powf", [V, V], Float, "pow", "pow";
+    Powi: "powi", [V, Of(ScalarType::I32)], Float, "", "powi";
+    Sin: "sin", [V], Float, "sin", "sin";
+    Cos: "cos", [V], Float, "cos", "cos";
+    Tan: "tan", [V], Float, "tan", "tan";
+    Asin: "asin", [V], Float, "asin", "asin";
+    Acos: "acos", [V], Float, "acos", "acos";
+    Atan: "atan", [V], Float, "atan", "atan";
+    Atan2: "atan2", [V, V], Float, "atan2", "atan2";
+    Sinh: "sinh", [V], Float, "sinh", "sinh";
+    Cosh: "cosh", [V], Float, "cosh", "cosh";
+    Tanh: "tanh", [V], Float, "tanh", "tanh";
+    Abs: "abs", [V], Signed, "", "";
+    Floor: "floor", [V], Float, "", "";
+    Ceil: "ceil", [V], Float, "", "";
+    Round: "round", [V], Float, "", "";
+    Trunc: "trunc", [V], Float, "", "";
+    Min: "min", [V, V], Numeric, "", "";
+    Max: "max", [V, V], Numeric, "", "";
+    MulAdd: "mul_add", [V, V, V], Float, "", "";
+    Hypot: "hypot", [V, V], Float, "hypot", "hypot";
+    Cbrt: "cbrt", [V], Float, "cbrt", "cbrt";
+    Recip: "recip", [V], Float, "", "";
+    Signum: "signum", [V], Signed, "", "";
+    Copysign: "copysign", [V, V], Float, "", "";
+    Erf: "erf", [V], Float, "erf", "erf";
+    Erfc: "erfc", [V], Float, "erfc", "erfc";
 }
 
 impl MathFn {

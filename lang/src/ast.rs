@@ -6,7 +6,9 @@
 //! from their use, so nothing here is typed: [`crate::specialize`] turns it into the typed
 //! [`crate::ir`] once the argument types are known.
 
+use crate::intrinsics::{atomic_def, collective_def, Arg};
 use crate::math::MathFn;
+use crate::named_enum;
 use crate::types::ScalarType;
 use std::fmt;
 
@@ -60,17 +62,19 @@ pub struct Generic {
     pub bound: GenericBound,
 }
 
-/// The element types a type parameter may be specialized to.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum GenericBound {
-    /// `T: Float`: f32 or f64.
-    Float,
-    /// `T: Int`: any integer type.
-    Int,
-    /// `T: Number`: any integer or float type.
-    Number,
-    /// `T: Scalar` (or no bound): any scalar type.
-    Scalar,
+named_enum! {
+    /// The element types a type parameter may be specialized to.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+    pub enum GenericBound {
+        /// `T: Float`: f32 or f64.
+        Float,
+        /// `T: Int`: any integer type.
+        Int,
+        /// `T: Number`: any integer or float type.
+        Number,
+        /// `T: Scalar` (or no bound): any scalar type.
+        Scalar,
+    }
 }
 
 impl GenericBound {
@@ -202,143 +206,94 @@ pub struct RangeLoop {
     pub reverse: bool,
 }
 
-/// The reach of a memory fence.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum FenceScope {
-    Block,
-    Device,
-    System,
+named_enum! {
+    /// The reach of a memory fence.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+    pub enum FenceScope {
+        Block,
+        Device,
+        System,
+    }
 }
 
-/// An atomic read-modify-write on an array element.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum AtomicOp {
-    Add,
-    Sub,
-    Min,
-    Max,
-    And,
-    Or,
-    Xor,
-    /// Exchange: store the value, return the old one.
-    Exch,
-    /// Compare-and-swap: `(expected, new)`; returns the old value.
-    Cas,
+named_enum! {
+    /// An atomic read-modify-write on an array element.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+    pub enum AtomicOp {
+        Add,
+        Sub,
+        Min,
+        Max,
+        And,
+        Or,
+        Xor,
+        /// Exchange: store the value, return the old one.
+        Exch,
+        /// Compare-and-swap: `(expected, new)`; returns the old value.
+        Cas,
+    }
 }
 
 impl AtomicOp {
+    /// The Rust name (`atomic_add`), from the intrinsics table.
     pub fn name(self) -> &'static str {
-        match self {
-            AtomicOp::Add => "atomic_add",
-            AtomicOp::Sub => "atomic_sub",
-            AtomicOp::Min => "atomic_min",
-            AtomicOp::Max => "atomic_max",
-            AtomicOp::And => "atomic_and",
-            AtomicOp::Or => "atomic_or",
-            AtomicOp::Xor => "atomic_xor",
-            AtomicOp::Exch => "atomic_exch",
-            AtomicOp::Cas => "atomic_cas",
-        }
+        atomic_def(self).name
     }
 
-    /// Operands after the index: 2 for `Cas`, else 1.
+    /// Operands after the index: 2 for `Cas`, else 1 (from the table's signature).
     pub fn values(self) -> usize {
-        if self == AtomicOp::Cas {
-            2
-        } else {
-            1
-        }
+        atomic_def(self).params.len() - 2
     }
 }
 
-/// A collective operation of the threads of a warp or of a block.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Collective {
-    /// `shfl_sync(mask, value, src_lane)`: `value` of lane `src_lane`.
-    ShflIdx,
-    /// `shfl_up_sync(mask, value, delta)`: `value` of lane `lane - delta` (own value below 0).
-    ShflUp,
-    /// `shfl_down_sync(mask, value, delta)`: `value` of lane `lane + delta` (own value past 31).
-    ShflDown,
-    /// `shfl_xor_sync(mask, value, lane_mask)`: `value` of lane `lane ^ lane_mask`.
-    ShflXor,
-    /// `ballot_sync(mask, pred)`: bit `l` set where lane `l`'s `pred` holds.
-    Ballot,
-    /// `any_sync(mask, pred)`.
-    Any,
-    /// `all_sync(mask, pred)`.
-    All,
-    /// `active_mask()`: the lanes executing this.
-    ActiveMask,
-    /// `match_any_sync(mask, value)`: the lanes whose `value` equals this lane's.
-    MatchAny,
-    /// `sync_warp(mask)`.
-    SyncWarp,
-    /// `sync_threads_count(pred)`: a block barrier that counts the threads whose `pred` holds.
-    SyncThreadsCount,
-    /// `sync_threads_and(pred)`.
-    SyncThreadsAnd,
-    /// `sync_threads_or(pred)`.
-    SyncThreadsOr,
+named_enum! {
+    /// A collective operation of the threads of a warp or of a block.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+    pub enum Collective {
+        /// `shfl_sync(mask, value, src_lane)`: `value` of lane `src_lane`.
+        ShflIdx,
+        /// `shfl_up_sync(mask, value, delta)`: `value` of lane `lane - delta` (own value below 0).
+        ShflUp,
+        /// `shfl_down_sync(mask, value, delta)`: `value` of lane `lane + delta` (own value past 31).
+        ShflDown,
+        /// `shfl_xor_sync(mask, value, lane_mask)`: `value` of lane `lane ^ lane_mask`.
+        ShflXor,
+        /// `ballot_sync(mask, pred)`: bit `l` set where lane `l`'s `pred` holds.
+        Ballot,
+        /// `any_sync(mask, pred)`.
+        Any,
+        /// `all_sync(mask, pred)`.
+        All,
+        /// `active_mask()`: the lanes executing this.
+        ActiveMask,
+        /// `match_any_sync(mask, value)`: the lanes whose `value` equals this lane's.
+        MatchAny,
+        /// `sync_warp(mask)`.
+        SyncWarp,
+        /// `sync_threads_count(pred)`: a block barrier that counts the threads whose `pred` holds.
+        SyncThreadsCount,
+        /// `sync_threads_and(pred)`.
+        SyncThreadsAnd,
+        /// `sync_threads_or(pred)`.
+        SyncThreadsOr,
+    }
 }
 
 impl Collective {
-    pub const ALL: [Collective; 13] = [
-        Collective::ShflIdx,
-        Collective::ShflUp,
-        Collective::ShflDown,
-        Collective::ShflXor,
-        Collective::Ballot,
-        Collective::Any,
-        Collective::All,
-        Collective::ActiveMask,
-        Collective::MatchAny,
-        Collective::SyncWarp,
-        Collective::SyncThreadsCount,
-        Collective::SyncThreadsAnd,
-        Collective::SyncThreadsOr,
-    ];
-
+    /// The Rust name (`shfl_sync`), from the intrinsics table.
     pub fn name(self) -> &'static str {
-        match self {
-            Collective::ShflIdx => "shfl_sync",
-            Collective::ShflUp => "shfl_up_sync",
-            Collective::ShflDown => "shfl_down_sync",
-            Collective::ShflXor => "shfl_xor_sync",
-            Collective::Ballot => "ballot_sync",
-            Collective::Any => "any_sync",
-            Collective::All => "all_sync",
-            Collective::ActiveMask => "active_mask",
-            Collective::MatchAny => "match_any_sync",
-            Collective::SyncWarp => "sync_warp",
-            Collective::SyncThreadsCount => "sync_threads_count",
-            Collective::SyncThreadsAnd => "sync_threads_and",
-            Collective::SyncThreadsOr => "sync_threads_or",
-        }
+        collective_def(self).name
     }
 
-    /// The operand types; `None` stands for the value type `T` (shuffles, `match_any_sync`).
-    pub fn operands(self) -> &'static [Option<ScalarType>] {
-        use ScalarType::*;
-        match self {
-            Collective::ShflIdx | Collective::ShflUp | Collective::ShflDown | Collective::ShflXor => &[Some(U32), None, Some(U64)],
-            Collective::Ballot | Collective::Any | Collective::All => &[Some(U32), Some(Bool)],
-            Collective::ActiveMask => &[],
-            Collective::MatchAny => &[Some(U32), None],
-            Collective::SyncWarp => &[Some(U32)],
-            Collective::SyncThreadsCount | Collective::SyncThreadsAnd | Collective::SyncThreadsOr => &[Some(Bool)],
-        }
+    /// The operands, from the table: a fixed type, or [`Arg::Value`] for the value type `T`
+    /// (shuffles, `match_any_sync`).
+    pub fn operands(self) -> &'static [Arg] {
+        collective_def(self).params
     }
 
     /// The result type given the value type `t` (`None` when the result is `T`).
     pub fn result(self) -> Option<ScalarType> {
-        use ScalarType::*;
-        match self {
-            Collective::ShflIdx | Collective::ShflUp | Collective::ShflDown | Collective::ShflXor => None,
-            Collective::Ballot | Collective::ActiveMask | Collective::MatchAny | Collective::SyncWarp => Some(U32),
-            Collective::Any | Collective::All | Collective::SyncThreadsAnd | Collective::SyncThreadsOr => Some(Bool),
-            Collective::SyncThreadsCount => Some(I32),
-        }
+        collective_def(self).ret.and_then(Arg::fixed)
     }
 
     /// Whether `t` may be the value type.
@@ -411,32 +366,36 @@ pub enum ExprKind {
     },
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum UnOp {
-    Neg,
-    Not,
+named_enum! {
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+    pub enum UnOp {
+        Neg,
+        Not,
+    }
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum BinOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Rem,
-    BitAnd,
-    BitOr,
-    BitXor,
-    Shl,
-    Shr,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    And,
-    Or,
+named_enum! {
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+    pub enum BinOp {
+        Add,
+        Sub,
+        Mul,
+        Div,
+        Rem,
+        BitAnd,
+        BitOr,
+        BitXor,
+        Shl,
+        Shr,
+        Eq,
+        Ne,
+        Lt,
+        Le,
+        Gt,
+        Ge,
+        And,
+        Or,
+    }
 }
 
 impl BinOp {
@@ -476,12 +435,14 @@ impl BinOp {
     }
 }
 
-/// A grid dimension: x, y or z.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Dim {
-    X,
-    Y,
-    Z,
+named_enum! {
+    /// A grid dimension: x, y or z.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+    pub enum Dim {
+        X,
+        Y,
+        Z,
+    }
 }
 
 impl Dim {

@@ -1,0 +1,10 @@
+//! Limits every stage agrees on: the macro, the specializer, the lowering and the runtime.
+
+/// The most static shared memory a kernel may declare (CUDA's limit without opt-in).
+pub const MAX_STATIC_SHARED: u64 = 48 * 1024;
+
+/// The most dimensions an array parameter may have.
+pub const MAX_DIMS: usize = 4;
+
+/// The most type parameters a kernel may declare.
+pub const MAX_GENERICS: usize = 8;
