@@ -18,6 +18,13 @@ macro_rules! suite {
 
 for_each_case!(suite);
 
+/// The compiler's golden tests: FileCheck directives and snapshots of IR and PTX
+/// (`tests/golden/`; `GPUJIT_BLESS=1` rewrites the snapshots).
+#[test]
+fn golden() {
+    common::golden::golden();
+}
+
 #[gpu_kernel]
 fn off_by_one(x: &[f32], out: &mut [f32]) {
     let i = grid(1);

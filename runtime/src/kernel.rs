@@ -510,13 +510,18 @@ impl Kernel {
         Ok(compile_ptx(&ir, target, true)?)
     }
 
+    /// The specialized IR for a signature given as types (see [`Kernel::ptx_for`]).
+    pub fn ir_for(&self, signature: &[ArgType]) -> Result<ir::Kernel> {
+        let key = bind(&self.source, signature).map_err(|e| self.bind_error(e))?;
+        Ok(specialize(&self.source, &key)?)
+    }
+
     /// The PTX of the specialization for a signature given as types, without arrays (Numba's
     /// `inspect_asm(signature)`): e.g. `[ArgType::Scalar(F32), ArgType::Array { elem: F32,
     /// writable: false, ndim: 1, contiguous: true }, ...]`. Works without a GPU.
     pub fn ptx_for(&self, target: &NvptxTarget, signature: &[ArgType]) -> Result<PtxOutput> {
         let _ = DiskCache::global();
-        let key = bind(&self.source, signature).map_err(|e| self.bind_error(e))?;
-        Ok(compile_ptx(&specialize(&self.source, &key)?, target, true)?)
+        Ok(compile_ptx(&self.ir_for(signature)?, target, true)?)
     }
 
     /// The optimized LLVM IR (NVPTX) of the specialization for `args` (only their types

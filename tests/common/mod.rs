@@ -90,8 +90,10 @@ use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+pub mod filecheck;
 mod fused;
 pub mod fuzz;
+pub mod golden;
 mod halfs;
 mod runtime;
 pub use fused::*;
@@ -194,6 +196,7 @@ thread_local! {
 /// Compiles `k` for `args`' types to PTX for sm_80 and sm_90 and assembles it with ptxas (once
 /// per kernel and signature). Fails when ptxas is missing: the test command installs it.
 fn check_ptx(k: &Kernel, args: &[Arg<'_>]) {
+    golden::record(k, args);
     if SKIP_PTX_CHECKS.with(Cell::get) {
         return;
     }

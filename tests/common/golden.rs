@@ -1,0 +1,248 @@
+//! Golden tests of the compiler, in the style of LLVM's FileCheck tests and GPUCompiler.jl's
+//! `@filecheck`: each `tests/golden/<name>.rs` is a kernel (or, for `fused_*`, a program that
+//! evaluates an array expression) with directives in comments:
+//!
+//! - `// ARGS: f32, &[f32], &mut [f32], &Array<f32, 2> strided`: the signature it is specialized
+//!   for (kernels only).
+//! - `// IR:`, `// LLVM:`, `// PTX:`, `// PTX90:` (and `-NEXT`, `-SAME`, `-NOT`, `-COUNT-n`):
+//!   FileCheck directives over gpujit's IR text, the optimized NVPTX LLVM IR (sm_80), and the
+//!   PTX for sm_80 and sm_90.
+//!
+//! Besides, the whole IR text and sm_80 PTX are kept in `tests/golden/snapshots/` and compared
+//! exactly. `GPUJIT_BLESS=1 cargo test --test cpu golden` rewrites those snapshots (review the
+//! diff before committing it); the directives are written by hand and never rewritten.
+//!
+//! Everything here runs without a GPU.
+
+use super::filecheck::{self, directives};
+use gpujit::codegen::nvptx::NvptxTarget;
+use gpujit::codegen::specialize::ArgType;
+use gpujit::prelude::*;
+use gpujit::{Arg, Kernel};
+use std::cell::RefCell;
+use std::path::PathBuf;
+
+/// What a golden case compiles.
+pub enum Subject {
+    /// A kernel, specialized for the file's `ARGS`.
+    Kernel(fn() -> &'static Kernel),
+    /// A program whose last generated (fused) kernel is checked.
+    Program(fn(&Device) -> gpujit::Result<()>),
+}
+
+pub struct Case {
+    pub name: &'static str,
+    pub text: &'static str,
+    pub subject: Subject,
+}
+
+/// One compiled specialization's stages.
+#[derive(Clone)]
+pub struct Stages {
+    pub ir: String,
+    pub llvm: String,
+    pub ptx80: String,
+    pub ptx90: String,
+}
+
+fn stages_of(k: &Kernel, signature: &[ArgType]) -> Result<Stages, String> {
+    stages_with(|| k.ir_for(signature), |t| k.ptx_for(t, signature))
+}
+
+fn stages_with(
+    ir: impl FnOnce() -> gpujit::Result<gpujit::codegen::ir::Kernel>,
+    ptx: impl Fn(&NvptxTarget) -> gpujit::Result<gpujit::codegen::nvptx::PtxOutput>,
+) -> Result<Stages, String> {
+    let ir = ir().map_err(|e| e.to_string())?;
+    let p80 = ptx(&NvptxTarget::sm(80).expect("known arch")).map_err(|e| e.to_string())?;
+    let p90 = ptx(&NvptxTarget::sm(90).expect("known arch")).map_err(|e| e.to_string())?;
+    Ok(Stages { ir: ir.to_string(), llvm: p80.llvm_ir.unwrap_or_default(), ptx80: p80.ptx, ptx90: p90.ptx })
+}
+
+thread_local! {
+    /// The generated kernels launched on this thread while a program case runs.
+    static RECORDING: RefCell<Option<Vec<Result<Stages, String>>>> = const { RefCell::new(None) };
+}
+
+/// Called by the CPU harness's launch hook for every generated kernel: records its stages while
+/// a program case runs on this thread.
+pub fn record(k: &Kernel, args: &[Arg<'_>]) {
+    if RECORDING.with(|r| r.borrow().is_none()) {
+        return;
+    }
+    let stages = stages_with(|| k.ir(args), |t| k.ptx(t, args));
+    RECORDING.with(|r| r.borrow_mut().as_mut().map(|v| v.push(stages)));
+}
+
+/// Parses `ARGS:` (`f32`, `&[T]`, `&mut [T]`, `&Array<T, N>`, `&mut Array<T, N>`, each optionally
+/// followed by `strided`).
+fn signature(text: &str) -> Result<Vec<ArgType>, String> {
+    let Some(line) = text.lines().find_map(|l| l.trim().strip_prefix("// ARGS:")) else {
+        return Err("no `// ARGS:` line".into());
+    };
+    let mut out = Vec::new();
+    // Split on commas outside `<..>`.
+    let mut depth = 0;
+    let mut parts = vec![String::new()];
+    for c in line.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        parts.last_mut().expect("one part").push(c);
+    }
+    for p in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let (p, contiguous) = match p.strip_suffix("strided") {
+            Some(p) => (p.trim(), false),
+            None => (p, true),
+        };
+        let scalar = |s: &str| ScalarTypeName(s.trim()).parse();
+        let arg = if let Some(rest) = p.strip_prefix('&') {
+            let (writable, rest) = match rest.trim_start().strip_prefix("mut ") {
+                Some(r) => (true, r.trim()),
+                None => (false, rest.trim()),
+            };
+            if let Some(elem) = rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+                ArgType::Array { elem: scalar(elem)?, writable, ndim: 1, contiguous }
+            } else if let Some(inner) = rest.strip_prefix("Array<").and_then(|r| r.strip_suffix('>')) {
+                let (elem, ndim) = inner.split_once(',').ok_or(format!("`{p}`: write Array<T, N>"))?;
+                let ndim = ndim.trim().parse().map_err(|_| format!("`{p}`: bad N"))?;
+                ArgType::Array { elem: scalar(elem)?, writable, ndim, contiguous }
+            } else {
+                return Err(format!("`{p}` is not an array type"));
+            }
+        } else {
+            ArgType::Scalar(scalar(p)?)
+        };
+        out.push(arg);
+    }
+    Ok(out)
+}
+
+struct ScalarTypeName<'a>(&'a str);
+
+impl ScalarTypeName<'_> {
+    fn parse(&self) -> Result<gpujit::codegen::ScalarType, String> {
+        gpujit::codegen::ScalarType::from_rust_name(self.0).ok_or(format!("`{}` is not a scalar type", self.0))
+    }
+}
+
+fn snapshot_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/snapshots")
+}
+
+fn blessing() -> bool {
+    std::env::var("GPUJIT_BLESS").is_ok_and(|v| v == "1")
+}
+
+/// Compares `actual` with the snapshot `file`, or rewrites it when blessing.
+fn snapshot(file: &str, actual: &str) -> Result<(), String> {
+    let path = snapshot_dir().join(file);
+    if blessing() {
+        std::fs::create_dir_all(snapshot_dir()).map_err(|e| e.to_string())?;
+        return std::fs::write(&path, actual).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    let Ok(expected) = std::fs::read_to_string(&path) else {
+        return Err(format!("no snapshot {}: run with GPUJIT_BLESS=1 to write it", path.display()));
+    };
+    if expected == actual {
+        return Ok(());
+    }
+    let (e, a): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+    let first = e.iter().zip(&a).position(|(x, y)| x != y).unwrap_or(e.len().min(a.len()));
+    Err(format!(
+        "{file} differs from its snapshot from line {}:\n  expected: {}\n  actual:   {}\n(GPUJIT_BLESS=1 rewrites the snapshot; review the diff)",
+        first + 1,
+        e.get(first).unwrap_or(&"<end>"),
+        a.get(first).unwrap_or(&"<end>")
+    ))
+}
+
+/// Runs one case: every directive and both snapshots.
+pub fn run(case: &Case) -> Result<(), String> {
+    let stages = match &case.subject {
+        Subject::Kernel(k) => stages_of(k(), &signature(case.text)?)?,
+        Subject::Program(program) => {
+            let _ = super::Harness::cpu(); // installs the launch hook that records
+            RECORDING.with(|r| *r.borrow_mut() = Some(Vec::new()));
+            let result = program(&Device::cpu());
+            let recorded = RECORDING.with(|r| r.borrow_mut().take()).unwrap_or_default();
+            result.map_err(|e| format!("the program failed: {e}"))?;
+            recorded.into_iter().last().ok_or("the program launched no generated kernel")??
+        }
+    };
+    let mut checked = 0;
+    for (prefix, output) in [("IR", &stages.ir), ("LLVM", &stages.llvm), ("PTX", &stages.ptx80), ("PTX90", &stages.ptx90)] {
+        let ds = directives(case.text, prefix);
+        checked += ds.len();
+        filecheck::check(output, &ds).map_err(|e| format!("{prefix} {e}\n--- {prefix} output ---\n{output}"))?;
+    }
+    if checked == 0 {
+        return Err("no directives: a golden case checks something".into());
+    }
+    snapshot(&format!("{}.ir", case.name), &stages.ir)?;
+    snapshot(&format!("{}.sm_80.ptx", case.name), &stages.ptx80)
+}
+
+macro_rules! golden_cases {
+    (kernels: [$($k:ident),* $(,)?], programs: [$($p:ident),* $(,)?] $(,)?) => {
+        $(
+            #[allow(unused_imports, dead_code)]
+            mod $k {
+                include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/", stringify!($k), ".rs"));
+            }
+        )*
+        $(
+            #[allow(unused_imports, dead_code)]
+            mod $p {
+                include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/", stringify!($p), ".rs"));
+            }
+        )*
+        pub const CASES: &[Case] = &[
+            $(Case {
+                name: stringify!($k),
+                text: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/", stringify!($k), ".rs")),
+                subject: Subject::Kernel(|| &$k::$k),
+            },)*
+            $(Case {
+                name: stringify!($p),
+                text: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/", stringify!($p), ".rs")),
+                subject: Subject::Program($p::run),
+            },)*
+        ];
+    };
+}
+
+golden_cases! {
+    kernels: [
+        saxpy, generic_axpy, nd_strided, shared_reduce, per_thread_array, atomics, warp_ops, math_sin, fastmath_sin, device_call,
+        half_arith, control_flow, casts_and_division, grid_barrier, boundscheck, launch_bounds, extern_shared, grid_2d,
+    ],
+    programs: [fused_add, fused_sum],
+}
+
+/// Every golden case; all failures are reported together.
+pub fn golden() {
+    let mut failures = Vec::new();
+    for case in CASES {
+        if let Err(e) = run(case) {
+            failures.push(format!("golden case {} (tests/golden/{}.rs): {e}", case.name, case.name));
+        }
+    }
+    // Every file in tests/golden is a case (a forgotten one would never run).
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    for entry in std::fs::read_dir(&dir).expect("tests/golden").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".rs") {
+            if !CASES.iter().any(|c| c.name == stem) {
+                failures.push(format!("tests/golden/{name} is not listed in golden_cases!"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
