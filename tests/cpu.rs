@@ -164,9 +164,9 @@ fn ptx_globals_recorded() {
     let mut out = DeviceArray::<f32>::zeros(&dev, 4).unwrap();
     let t = NvptxTarget::sm(90).unwrap();
     let checked = checked_copy.ptx(&t, (&x, &mut out)).unwrap();
-    assert_eq!(checked.globals, vec![OOB_RECORD.to_string()], "{}", checked.ptx);
+    assert_eq!(checked.meta.globals, vec![OOB_RECORD.to_string()], "{}", checked.ptx);
     let plain = plain_copy.ptx(&t, (&x, &mut out)).unwrap();
-    assert!(plain.globals.is_empty(), "{:?}", plain.globals);
+    assert!(plain.meta.globals.is_empty(), "{:?}", plain.meta.globals);
     let text = ".version 7.8\n.extern .global .align 4 .u32 other[1];\n.visible .global .align 8 .b8 rec[72];\n.global .align 4 .u32 gpujit_grid_barrier[2] = {0, 0};\n";
     assert_eq!(ptx_globals(text), vec!["rec".to_string(), "gpujit_grid_barrier".to_string()]);
 }
@@ -358,4 +358,40 @@ fn libdevice_piece_on_disk() {
     let (out, _) = common::run_first_launch_child(&env);
     assert!(out.contains("libdevice full parses: 0"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The compiled-kernel description codegen returns agrees with the code: the PTX entry takes one
+/// parameter per argument word of the layout (arrays: pointer, extents, strides), and the
+/// description names the globals and the cooperative launch.
+#[test]
+fn compiled_kernel_contract() {
+    use gpujit::codegen::contract::ParamSlots;
+    use gpujit::codegen::specialize::ArgType;
+    use gpujit::codegen::ScalarType::{F32, U32};
+    let target = gpujit::codegen::nvptx::NvptxTarget::sm(80).unwrap();
+    let sig = [
+        ArgType::Array { elem: F32, writable: false, ndim: 2, contiguous: false },
+        ArgType::Scalar(U32),
+        ArgType::Array { elem: F32, writable: true, ndim: 1, contiguous: true },
+    ];
+    let out = strided_probe.ptx_for(&target, &sig).unwrap();
+    let meta = &out.meta;
+    assert_eq!(
+        meta.layout.params(),
+        &[ParamSlots::Array { word: 0, ndim: 2 }, ParamSlots::Scalar { word: 5 }, ParamSlots::Array { word: 6, ndim: 1 }]
+    );
+    assert_eq!(meta.layout.words(), 9);
+    let params = out.ptx.matches(".param .").count();
+    assert_eq!(params, meta.layout.words(), "{}", out.ptx);
+    assert_eq!(meta.entry, "strided_probe");
+    assert!(!meta.cooperative && !meta.uses_barrier && !meta.boundscheck);
+    assert_eq!(meta.arrays, vec!["a", "n", "out"]);
+}
+
+#[gpu_kernel]
+fn strided_probe(a: &Array<f32, 2>, n: u32, out: &mut [f32]) {
+    let i = grid(1);
+    if i < out.len() && i < a.shape(0) {
+        out[i] = a[[i, 0]] * (n as f32);
+    }
 }

@@ -86,7 +86,7 @@ impl RawLaunch {
         let declared = ptx.ptx.matches(".param .").count();
         assert_eq!(declared, 10, "the raw launch passes 10 parameters; the kernel declares {declared}");
         let image = CString::new(ptx.ptx).expect("PTX text");
-        let name = CString::new(ptx.entry).expect("name");
+        let name = CString::new(ptx.meta.entry).expect("name");
         dev.synchronize()?; // makes the device's context current on this thread
                             // SAFETY: the device's context is current on this thread; the module and allocations are
                             // owned by the RawLaunch and released in Drop after synchronizing.

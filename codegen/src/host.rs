@@ -20,6 +20,7 @@
 //! [`crate::lower::array_table`]), so a kernel bug cannot corrupt host memory.
 
 use crate::ast::{Collective, Dim, FenceScope};
+use crate::contract::{KernelMetadata, ParamLayout, ParamSlots};
 use crate::error::CompileError;
 use crate::ir::{self, ParamType};
 use crate::lower::{self, counted_loop, memory_type};
@@ -73,9 +74,6 @@ pub struct HostCtx {
     /// Called by `grid_sync()`.
     pub grid_barrier: Option<unsafe extern "C" fn(*mut HostCtx)>,
 }
-
-/// Length of the out-of-bounds record an entry fills on its first bad access.
-pub const OOB_RECORD_LEN: usize = 9;
 
 const CTX_SHARED: u64 = offset_of!(HostCtx, shared) as u64;
 const CTX_BARRIER: u64 = offset_of!(HostCtx, barrier) as u64;
@@ -360,28 +358,23 @@ fn unpack_args<'ctx>(
     kernel: &ir::Kernel,
 ) -> Result<Vec<BasicMetadataValueEnum<'ctx>>, BuilderError> {
     let (ptr, i64t) = (cx.ptr_type(AddressSpace::default()), cx.i64_type());
-    let mut out: Vec<BasicMetadataValueEnum> = Vec::new();
-    let mut slot = 0u64;
-    let mut next = |b: &Builder<'ctx>| -> Result<PointerValue<'ctx>, BuilderError> {
-        // SAFETY (of the generated code): the runtime passes one slot per value unpacked here.
-        let a = unsafe { b.build_in_bounds_gep(i64t, args, &[i64t.const_int(slot, false)], "slot")? };
-        slot += 1;
-        Ok(a)
+    let layout = ParamLayout::of(kernel);
+    let mut out: Vec<BasicMetadataValueEnum> = Vec::with_capacity(layout.words());
+    let word = |b: &Builder<'ctx>, w: usize| -> Result<PointerValue<'ctx>, BuilderError> {
+        // SAFETY (of the generated code): the runtime passes `layout.words()` words.
+        unsafe { b.build_in_bounds_gep(i64t, args, &[i64t.const_int(w as u64, false)], "word") }
     };
-    for p in &kernel.params {
-        match p.ty {
-            ParamType::Array { ndim, .. } => {
-                let a = next(b)?;
-                out.push(b.build_load(ptr, a, &p.name)?.into());
-                // Extents, then strides.
-                for _ in 0..2 * ndim {
-                    let a = next(b)?;
-                    out.push(b.build_load(i64t, a, "dim")?.into());
-                }
+    for (p, slots) in kernel.params.iter().zip(layout.params()) {
+        match (p.ty, *slots) {
+            (ParamType::Scalar(t), ParamSlots::Scalar { word: w }) => {
+                out.push(b.build_load(memory_type(cx, t), word(b, w)?, &p.name)?.into())
             }
-            ParamType::Scalar(t) => {
-                let a = next(b)?;
-                out.push(b.build_load(memory_type(cx, t), a, &p.name)?.into());
+            (_, slots) => {
+                // The data pointer, then the extents and strides.
+                out.push(b.build_load(ptr, word(b, slots.first())?, &p.name)?.into());
+                for w in slots.first() + 1..slots.first() + slots.words() {
+                    out.push(b.build_load(i64t, word(b, w)?, "dim")?.into());
+                }
             }
         }
     }
@@ -496,11 +489,7 @@ fn emit_thread_entry<'ctx>(
 pub struct HostCode {
     entry: HostEntry,
     thread_entry: HostThreadEntry,
-    uses_barrier: bool,
-    uses_grid_sync: bool,
-    static_shared_bytes: u64,
-    arrays: Vec<String>,
-    static_lens: Vec<Option<u64>>,
+    meta: KernelMetadata,
     llvm_ir: Option<String>,
     // Dropped in this order by `Drop`: the engine refers into the context.
     engine: ManuallyDrop<ExecutionEngine<'static>>,
@@ -526,29 +515,10 @@ impl HostCode {
         self.thread_entry
     }
 
-    /// Whether the kernel calls `sync_threads()`, so its threads must run as fibers.
-    pub fn uses_barrier(&self) -> bool {
-        self.uses_barrier
-    }
-
-    /// Whether the kernel calls `grid_sync()`, so every thread of the grid must run at once.
-    pub fn uses_grid_sync(&self) -> bool {
-        self.uses_grid_sync
-    }
-
-    /// Bytes of static shared memory a block needs (dynamic shared memory comes after).
-    pub fn static_shared_bytes(&self) -> u64 {
-        self.static_shared_bytes
-    }
-
-    /// The name of array number `n` of an out-of-bounds record.
-    pub fn array_name(&self, n: u32) -> &str {
-        self.arrays.get(n as usize).map(String::as_str).unwrap_or("?")
-    }
-
-    /// The length of a static shared or per-thread array by its out-of-bounds number.
-    pub fn static_len(&self, n: u32) -> Option<u64> {
-        self.static_lens.get(n as usize).copied().flatten()
+    /// The compiled-kernel description: argument layout, array table, whether it synchronizes
+    /// its block (its threads then run as fibers) or grid, its static shared memory.
+    pub fn meta(&self) -> &KernelMetadata {
+        &self.meta
     }
 
     /// The optimized LLVM IR, when asked for at compile time.
@@ -594,15 +564,10 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     // above with exactly the HostEntry and HostThreadEntry signatures and the C calling convention.
     let (entry, thread_entry) =
         unsafe { (std::mem::transmute::<usize, HostEntry>(addr), std::mem::transmute::<usize, HostThreadEntry>(thread_addr)) };
-    let static_lens = lower::array_static_lens(kernel);
     Ok(HostCode {
         entry,
         thread_entry,
-        uses_barrier: kernel.synchronizes(),
-        uses_grid_sync: kernel.uses_grid_sync(),
-        static_shared_bytes: kernel.shared_layout().1,
-        arrays: lower::array_table(kernel),
-        static_lens,
+        meta: KernelMetadata::of(kernel, Vec::new()),
         llvm_ir,
         engine: ManuallyDrop::new(engine),
         context: ManuallyDrop::new(context),

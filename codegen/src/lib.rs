@@ -8,6 +8,7 @@
 //!
 //! This crate never depends on the runtime.
 
+pub mod contract;
 pub mod error;
 pub mod half;
 pub mod host;

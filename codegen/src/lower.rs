@@ -1,8 +1,9 @@
 //! Lowering: typed IR → LLVM IR, the same for every [`Target`].
 //!
-//! The body function takes, for each kernel parameter in order, an array's data pointer (in the
-//! target's global address space) and its length (`i64`), or a scalar's value (`bool` as `i8`),
-//! then the target's extra parameters. Locals live in `alloca`s that the optimizer promotes.
+//! The body function takes one parameter per argument word of the kernel's
+//! [`crate::contract::ParamLayout`] (an array's data pointer in the target's global address
+//! space, then its extents and strides as `i64`; a scalar's value, `bool` as `i8`), then the
+//! target's extra parameters. Locals live in `alloca`s that the optimizer promotes.
 //!
 //! Rust semantics are kept where LLVM would otherwise leave behaviour undefined: integer
 //! arithmetic wraps; shift amounts are masked to the type's width (`wrapping_shl`); integer
@@ -11,6 +12,7 @@
 //! saturate and map NaN to 0; range loops never overflow their counter.
 
 use crate::ast::{AtomicOp, BinOp, Builtin, UnOp};
+use crate::contract::{ParamLayout, ParamSlots};
 use crate::error::CompileError;
 use crate::ir::{self, ArrayRef, Const, ExprKind, ParamType, Stmt};
 use crate::math::MathFn;
@@ -60,19 +62,18 @@ pub fn memory_type(cx: &Context, t: ScalarType) -> BasicTypeEnum<'_> {
     }
 }
 
-/// The LLVM parameter types of the kernel's own parameters.
+/// The LLVM parameter types of the kernel's own parameters: one per argument word of its
+/// [`ParamLayout`] (an array's data pointer, then its extents and strides as `i64`).
 pub fn param_types<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, arrays: AddressSpace) -> Vec<BasicMetadataTypeEnum<'ctx>> {
-    let mut out = Vec::new();
-    for p in &kernel.params {
-        match p.ty {
-            ParamType::Array { ndim, .. } => {
+    let layout = ParamLayout::of(kernel);
+    let mut out = Vec::with_capacity(layout.words());
+    for (p, slots) in kernel.params.iter().zip(layout.params()) {
+        match (p.ty, slots) {
+            (ParamType::Scalar(t), _) => out.push(memory_type(cx, t).into()),
+            (ParamType::Array { .. }, slots) => {
                 out.push(cx.ptr_type(arrays).into());
-                // Extents, then strides (in elements).
-                for _ in 0..2 * ndim {
-                    out.push(cx.i64_type().into());
-                }
+                out.extend((1..slots.words()).map(|_| BasicMetadataTypeEnum::from(cx.i64_type())));
             }
-            ParamType::Scalar(t) => out.push(memory_type(cx, t).into()),
         }
     }
     out
@@ -103,14 +104,9 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
     if kernel.options.aligned16 {
         // The caller checked every array's data pointer (see `KernelOptions::aligned16`).
         let align = cx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("align"), 16);
-        let mut idx = 0u32;
-        for p in &kernel.params {
-            match p.ty {
-                ir::ParamType::Array { ndim, .. } => {
-                    body.add_attribute(AttributeLoc::Param(idx), align);
-                    idx += 1 + 2 * ndim as u32;
-                }
-                ir::ParamType::Scalar(_) => idx += 1,
+        for slots in ParamLayout::of(kernel).params() {
+            if let ParamSlots::Array { word, .. } = slots {
+                body.add_attribute(AttributeLoc::Param(*word as u32), align);
             }
         }
     }

@@ -5,6 +5,7 @@
 //! thread-model registers are the `llvm.nvvm.read.ptx.sreg.*` intrinsics.
 
 use crate::ast::{Collective, Dim, FenceScope};
+use crate::contract::KernelMetadata;
 use crate::error::CompileError;
 use crate::ir;
 use crate::lower;
@@ -782,13 +783,12 @@ fn math_piece(path: &std::path::Path, tm: &TargetMachine) -> Result<std::sync::A
 pub struct PtxOutput {
     /// The PTX module text.
     pub ptx: String,
-    /// The name of the kernel entry in the PTX.
-    pub entry: String,
     /// The optimized LLVM IR, when asked for.
     pub llvm_ir: Option<String>,
-    /// The global variables the module defines ([`OOB_RECORD`], ...): the only ones the runtime
-    /// may look up in the loaded module.
-    pub globals: Vec<String>,
+    /// The compiled-kernel description: the entry's name, the argument layout, the globals the
+    /// module defines ([`OOB_RECORD`], ...: the only ones the runtime may look up in the loaded
+    /// module), whether it needs a cooperative launch.
+    pub meta: KernelMetadata,
 }
 
 /// Rewrites each `neg.s16` and `abs.s16` as the 32-bit instruction on the sign-extended value,
@@ -854,6 +854,6 @@ pub fn compile_ptx(kernel: &ir::Kernel, target: &NvptxTarget, want_llvm_ir: bool
     let llvm_ir = want_llvm_ir.then(|| module.print_to_string().to_string());
     let buf = tm.write_to_memory_buffer(&module, FileType::Assembly).map_err(|e| llvm("PTX emission", e.to_string()))?;
     let ptx = widen_16bit_neg_abs(String::from_utf8_lossy(buf.as_slice()).trim_end_matches('\0'));
-    let globals = ptx_globals(&ptx);
-    Ok(PtxOutput { ptx, entry: kernel.name.clone(), llvm_ir, globals })
+    let meta = KernelMetadata::of(kernel, ptx_globals(&ptx));
+    Ok(PtxOutput { ptx, llvm_ir, meta })
 }

@@ -5,6 +5,7 @@
 //! registers come from. [`crate::nvptx::NvptxTarget`] and [`crate::host::HostTarget`] are the two.
 
 use crate::ast::{Collective, Dim, FenceScope};
+use crate::contract::OobRecord;
 use crate::ir;
 use crate::math::MathFn;
 use crate::types::ScalarType;
@@ -50,9 +51,9 @@ impl SpecialReg {
     }
 }
 
-/// Fills fields 1 to 8 of an out-of-bounds record at `record` (`[u64; 9]`): the array number
-/// with the axis in the high half, the index, then the thread and block indices, read through
-/// `target`. (Field 0, the flag, is the target's: it decides who may write the record.)
+/// Fills the fields of an out-of-bounds record at `record` ([`OobRecord`]'s layout) after its
+/// flag: the array number with the axis, the index, then the thread and block indices, read
+/// through `target`. (The flag is the target's: it decides who may write the record.)
 #[allow(clippy::too_many_arguments)]
 pub fn write_oob_fields<'ctx>(
     target: &dyn Target,
@@ -66,23 +67,19 @@ pub fn write_oob_fields<'ctx>(
 ) -> Result<(), BuilderError> {
     let i64t = module.get_context().i64_type();
     let field = |i: u64| -> Result<PointerValue<'ctx>, BuilderError> {
-        // SAFETY (of the generated code): the record is [u64; 9] and i < 9.
+        // SAFETY (of the generated code): the record is OobRecord::WORDS words and i is a field.
         unsafe { b.build_in_bounds_gep(i64t, record, &[i64t.const_int(i, false)], "oobfield") }
     };
     let shifted = b.build_left_shift(axis, i64t.const_int(32, false), "axis")?;
-    b.build_store(field(1)?, b.build_or(shifted, i64t.const_int(array as u64, false), "arrayaxis")?)?;
-    b.build_store(field(2)?, index)?;
-    let regs = [
-        SpecialReg::Tid(Dim::X),
-        SpecialReg::Tid(Dim::Y),
-        SpecialReg::Tid(Dim::Z),
-        SpecialReg::Ctaid(Dim::X),
-        SpecialReg::Ctaid(Dim::Y),
-        SpecialReg::Ctaid(Dim::Z),
-    ];
-    for (k, reg) in regs.into_iter().enumerate() {
-        let v = target.read_special(module, b, body, reg)?;
-        b.build_store(field(3 + k as u64)?, b.build_int_z_extend(v, i64t, "reg64")?)?;
+    let array = i64t.const_int(OobRecord::array_axis(array, 0), false);
+    b.build_store(field(OobRecord::ARRAY)?, b.build_or(shifted, array, "arrayaxis")?)?;
+    b.build_store(field(OobRecord::INDEX)?, index)?;
+    let regs: [(u64, fn(Dim) -> SpecialReg); 2] = [(OobRecord::THREAD, SpecialReg::Tid), (OobRecord::BLOCK, SpecialReg::Ctaid)];
+    for (first, reg) in regs {
+        for (k, d) in [Dim::X, Dim::Y, Dim::Z].into_iter().enumerate() {
+            let v = target.read_special(module, b, body, reg(d))?;
+            b.build_store(field(first + k as u64)?, b.build_int_z_extend(v, i64t, "reg64")?)?;
+        }
     }
     Ok(())
 }

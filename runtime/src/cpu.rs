@@ -10,7 +10,8 @@
 
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
-use gpujit_codegen::host::{HostCode, HostCtx, OOB_RECORD_LEN};
+use gpujit_codegen::contract::OobRecord;
+use gpujit_codegen::host::{HostCode, HostCtx};
 use std::ffi::c_void;
 
 /// Host memory of CPU-backend arrays is written by launches (under `&mut` borrows) and by graph
@@ -44,15 +45,6 @@ fn workers() -> usize {
     })
 }
 
-/// The first out-of-bounds access of a launch: array number, index, thread and block.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) struct OobRecord {
-    pub array: u32,
-    pub index: u64,
-    pub thread: [u32; 3],
-    pub block: [u32; 3],
-}
-
 /// Why a CPU launch could not run.
 #[derive(Debug)]
 pub(crate) enum CpuError {
@@ -66,7 +58,7 @@ pub(crate) enum CpuError {
 /// backend, which runs them all at once as fibers.
 pub(crate) const MAX_COOPERATIVE_THREADS: u64 = 8192;
 
-type Record = [u64; OOB_RECORD_LEN];
+type Record = [u64; OobRecord::WORDS];
 
 /// Runs `code` over `grid` × `block` with the packed argument slots `args` and
 /// `dynamic_shared_bytes` of dynamic shared memory a block.
@@ -83,17 +75,17 @@ pub(crate) unsafe fn launch(
 ) -> Result<Option<OobRecord>, CpuError> {
     let blocks = grid.iter().map(|&g| g as u64).product::<u64>();
     let threads_per_block = block.iter().map(|&b| b as u64).product::<u64>();
-    let shared_bytes = code.static_shared_bytes() + dynamic_shared_bytes;
+    let shared_bytes = code.meta().static_shared_bytes + dynamic_shared_bytes;
     let n = workers() as u64;
-    if code.uses_grid_sync() && blocks * threads_per_block > MAX_COOPERATIVE_THREADS {
+    if code.meta().cooperative && blocks * threads_per_block > MAX_COOPERATIVE_THREADS {
         return Err(CpuError::TooLarge(format!(
             "a kernel calling grid_sync() runs every thread of its grid at once; the CPU backend takes at most {MAX_COOPERATIVE_THREADS} threads, this grid has {}",
             blocks * threads_per_block
         )));
     }
     let run = |first: u64, end: u64| -> Result<Record, CpuError> {
-        let mut record = [0u64; OOB_RECORD_LEN];
-        if code.uses_barrier() {
+        let mut record = [0u64; OobRecord::WORDS];
+        if code.meta().uses_barrier {
             // SAFETY: forwarded from the caller.
             unsafe { run_fibers(code, args, grid, block, first, end, shared_bytes, dynamic_shared_bytes, &mut record)? };
         } else {
@@ -117,17 +109,11 @@ pub(crate) unsafe fn launch(
         }
         Ok(record)
     };
-    let together = code.uses_grid_sync();
+    let together = code.meta().cooperative;
     let mut first_oob = None;
     let mut note = |r: Record| {
-        if r[0] != 0 && first_oob.is_none() {
-            first_oob = Some(OobRecord {
-                // The array number in the low half, the axis in the high half.
-                array: (r[1] as u32 & 0xffff) | (((r[1] >> 32) as u32) << 16),
-                index: r[2],
-                thread: [r[3] as u32, r[4] as u32, r[5] as u32],
-                block: [r[6] as u32, r[7] as u32, r[8] as u32],
-            });
+        if first_oob.is_none() {
+            first_oob = OobRecord::decode(&r);
         }
     };
     if together || n <= 1 || blocks < 2 || blocks * threads_per_block < INLINE_THREADS {
@@ -290,7 +276,7 @@ unsafe fn run_fibers(
     record: &mut Record,
 ) -> Result<(), CpuError> {
     let threads = block.iter().map(|&b| b as usize).product::<usize>();
-    let batch = if code.uses_grid_sync() { (end - first) as usize } else { 1 };
+    let batch = if code.meta().cooperative { (end - first) as usize } else { 1 };
     // Stacks come from this thread's pool (mapping and unmapping one costs system calls) and go
     // back to it at the end.
     let mut stacks: Vec<DefaultStack> = STACKS.with(|p| {

@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result};
 use cudarc::driver::{result, sys};
+use gpujit_codegen::contract::OobRecord;
 use gpujit_codegen::nvptx::NvptxTarget;
 use std::ffi::{c_void, CString};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -401,18 +402,18 @@ impl CudaFunction {
     /// For a bounds-checked kernel: waits for `stream`, then takes the record of the launch's first
     /// out-of-bounds access (clearing it for the next launch). `None` without bounds checks or
     /// when every access was in bounds.
-    pub(crate) fn take_oob(&self, stream: sys::CUstream) -> Result<Option<[u64; 9]>> {
+    pub(crate) fn take_oob(&self, stream: sys::CUstream) -> Result<Option<[u64; OobRecord::WORDS]>> {
         let Some(ptr) = self.oob_record else { return Ok(None) };
         self.device.bind()?;
         // SAFETY: stream is the launch's stream (or null, the legacy default stream) of this
         // device's context.
         unsafe { result::stream::synchronize(stream) }.map_err(|e| Error::driver("cuStreamSynchronize", e))?;
-        let mut record = [0u64; 9];
+        let mut record = [0u64; OobRecord::WORDS];
         self.device.copy_to_host(&mut record, ptr)?;
         if record[0] == 0 {
             return Ok(None);
         }
-        self.device.copy_to_device(ptr, &[0u64; 9])?;
+        self.device.copy_to_device(ptr, &[0u64; OobRecord::WORDS])?;
         Ok(Some(record))
     }
 }

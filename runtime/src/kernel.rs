@@ -11,6 +11,7 @@ use crate::launch::{Arg, KernelArgs, LaunchConfig, MAX_ARGS};
 use crate::log;
 use crate::spec_cache::SpecCache;
 use gpujit_codegen::ast::KernelSource;
+use gpujit_codegen::contract::{KernelMetadata, OobRecord};
 use gpujit_codegen::host::{compile_host, HostCode};
 use gpujit_codegen::ir;
 use gpujit_codegen::nvptx::{compile_ptx, NvptxTarget, PtxOutput};
@@ -46,17 +47,20 @@ enum Compiled {
 /// A specialization loaded on a GPU.
 struct CudaKernel {
     function: CudaFunction,
-    /// The names and static lengths of its arrays (for bounds-check errors).
-    table: ArrayTable,
-    /// Whether it needs a cooperative launch (`grid_sync()`).
-    cooperative: bool,
+    /// The compiled-kernel description (argument layout, array table, cooperative or not).
+    meta: KernelMetadata,
     /// The driver JIT's information log (registers, spills).
     jit_info: String,
 }
 
-struct ArrayTable {
-    names: Vec<String>,
-    static_lens: Vec<Option<u64>>,
+impl Compiled {
+    /// The compiled-kernel description codegen returned with the code.
+    fn meta(&self) -> &KernelMetadata {
+        match self {
+            Compiled::Host(code) => code.meta(),
+            Compiled::Cuda(k) => &k.meta,
+        }
+    }
 }
 
 /// `GPUJIT_BOUNDSCHECK=1`: compile every kernel with bounds checks on the GPU too.
@@ -94,34 +98,36 @@ impl RecordedLaunch {
 fn host_outcome(
     kernel: &str,
     code: &HostCode,
-    outcome: std::result::Result<Option<cpu::OobRecord>, cpu::CpuError>,
+    outcome: std::result::Result<Option<OobRecord>, cpu::CpuError>,
     shape_of: impl Fn(u32) -> Option<Vec<u64>>,
 ) -> Result<()> {
     match outcome {
         Ok(None) => Ok(()),
-        Ok(Some(oob)) => {
-            // Arrays are numbered parameters first (in order), then shared, then local; the axis
-            // rides in the high half.
-            let (number, axis) = (oob.array & 0xffff, (oob.array >> 16) as usize);
-            let shape = shape_of(number).unwrap_or_else(|| vec![code.static_len(number).unwrap_or(0)]);
-            let len = shape.get(axis).copied().unwrap_or(0);
-            Err(Error::OutOfBounds {
-                kernel: kernel.to_string(),
-                array: code.array_name(number).to_string(),
-                axis,
-                index: oob.index,
-                len,
-                shape,
-                tx: oob.thread[0],
-                ty: oob.thread[1],
-                tz: oob.thread[2],
-                bx: oob.block[0],
-                by: oob.block[1],
-                bz: oob.block[2],
-            })
-        }
+        Ok(Some(oob)) => Err(out_of_bounds(kernel, code.meta(), &oob, shape_of)),
         Err(cpu::CpuError::Stack(message)) => Err(Error::Unsupported { kernel: kernel.to_string(), message }),
         Err(cpu::CpuError::TooLarge(message)) => Err(Error::LaunchConfig { kernel: kernel.to_string(), message }),
+    }
+}
+
+/// The error for a kernel's out-of-bounds record, on either backend; `shape_of` gives the shape
+/// of array parameter `number` (static arrays' lengths come from the metadata).
+fn out_of_bounds(kernel: &str, meta: &KernelMetadata, oob: &OobRecord, shape_of: impl Fn(u32) -> Option<Vec<u64>>) -> Error {
+    let axis = oob.axis as usize;
+    let shape = shape_of(oob.array).unwrap_or_else(|| vec![meta.static_len(oob.array).unwrap_or(0)]);
+    let len = shape.get(axis).copied().unwrap_or(0);
+    Error::OutOfBounds {
+        kernel: kernel.to_string(),
+        array: meta.array_name(oob.array).to_string(),
+        axis,
+        index: oob.index,
+        len,
+        shape,
+        tx: oob.thread[0],
+        ty: oob.thread[1],
+        tz: oob.thread[2],
+        bx: oob.block[0],
+        by: oob.block[1],
+        bz: oob.block[2],
     }
 }
 
@@ -217,25 +223,7 @@ impl Kernel {
         }
         let compiled = self.compiled(device, key)?;
         let mut slots = [0u64; SLOTS];
-        let mut k = 0;
-        for a in args {
-            match *a {
-                Arg::Scalar { bits, .. } => {
-                    slots[k] = bits;
-                    k += 1;
-                }
-                Arg::Array { ptr, ndim, shape, strides, .. } => {
-                    // Data pointer, extents, strides: the ABI of codegen's lowering.
-                    let n = ndim as usize;
-                    slots[k] = ptr;
-                    slots[k + 1..k + 1 + n].copy_from_slice(&shape[..n]);
-                    for d in 0..n {
-                        slots[k + 1 + n + d] = strides[d] as u64;
-                    }
-                    k += 1 + 2 * n;
-                }
-            }
-        }
+        let k = self.marshal(compiled.meta(), args, &mut slots)?;
         // A launch being captured into a graph: the graph keeps its arrays' memory alive; on the
         // CPU backend it is recorded instead of run.
         if let Some(capture) = config.stream.and_then(|s| s.capture.as_ref()) {
@@ -274,7 +262,7 @@ impl Kernel {
                     _ => None,
                 })
             }
-            Compiled::Cuda(CudaKernel { function: f, table, cooperative, .. }) => {
+            Compiled::Cuda(CudaKernel { function: f, meta, .. }) => {
                 let mut params = [std::ptr::null_mut::<c_void>(); SLOTS];
                 let base = slots.as_mut_ptr();
                 for (i, p) in params.iter_mut().enumerate().take(k) {
@@ -293,7 +281,7 @@ impl Kernel {
                         }
                     }
                 }
-                if *cooperative {
+                if meta.cooperative {
                     let threads = block.iter().product::<u32>();
                     let blocks = grid.iter().map(|&g| g as u64).product::<u64>();
                     let resident = f.max_resident_blocks(threads, config.shared_mem_bytes)?;
@@ -307,33 +295,40 @@ impl Kernel {
                 } else {
                     f.launch(grid, block, config.shared_mem_bytes, stream, &mut params[..k])?;
                 }
-                match f.take_oob(stream)? {
+                match f.take_oob(stream)?.as_ref().and_then(OobRecord::decode) {
                     None => Ok(()),
-                    Some(r) => {
-                        let (number, axis) = ((r[1] & 0xffff) as u32, (r[1] >> 32) as usize);
-                        let shape = match args.get(number as usize) {
-                            Some(Arg::Array { shape, ndim, .. }) => shape[..*ndim as usize].to_vec(),
-                            _ => vec![table.static_lens.get(number as usize).copied().flatten().unwrap_or(0)],
-                        };
-                        let len = shape.get(axis).copied().unwrap_or(0);
-                        Err(Error::OutOfBounds {
-                            kernel: self.source.name.clone(),
-                            array: table.names.get(number as usize).cloned().unwrap_or_default(),
-                            axis,
-                            index: r[2],
-                            len,
-                            shape,
-                            tx: r[3] as u32,
-                            ty: r[4] as u32,
-                            tz: r[5] as u32,
-                            bx: r[6] as u32,
-                            by: r[7] as u32,
-                            bz: r[8] as u32,
-                        })
-                    }
+                    Some(oob) => Err(out_of_bounds(&self.source.name, meta, &oob, |number| match args.get(number as usize) {
+                        Some(Arg::Array { shape, ndim, .. }) => Some(shape[..*ndim as usize].to_vec()),
+                        _ => None,
+                    })),
                 }
             }
         }
+    }
+
+    /// Writes `args` into `slots` in the argument layout `meta` gives (the one codegen compiled
+    /// the kernel with); the number of words written. `bind_args` already matched the arguments
+    /// against the parameters, so a disagreement here is an internal error, reported rather than
+    /// launched.
+    fn marshal(&self, meta: &KernelMetadata, args: &[Arg<'_>], slots: &mut [u64]) -> Result<usize> {
+        let layout = &meta.layout;
+        let fits = layout.params().len() == args.len() && layout.words() <= slots.len();
+        let written = fits
+            && args.iter().enumerate().all(|(i, a)| match *a {
+                Arg::Scalar { bits, .. } => layout.write_scalar(slots, i, bits),
+                Arg::Array { ptr, ndim, ref shape, ref strides, .. } => {
+                    let n = ndim as usize;
+                    layout.write_array(slots, i, ptr, &shape[..n], &strides[..n])
+                }
+            });
+        if !written {
+            return Err(self.unsupported(format!(
+                "internal error: the arguments do not fit the compiled kernel's layout ({} parameters, {} words)",
+                layout.params().len(),
+                layout.words()
+            )));
+        }
+        Ok(layout.words())
     }
 
     fn unsupported(&self, message: String) -> Error {
@@ -455,8 +450,6 @@ impl Kernel {
     /// IR → PTX (LLVM) → cubin (the driver's JIT) → loaded module, or the cubin from the disk
     /// cache when an earlier process (or this one) compiled the same specialization.
     fn compile_cuda(&self, d: &Arc<CudaDevice>, ir: &ir::Kernel, dumping: bool, started: Instant) -> Result<Compiled> {
-        let table = ArrayTable { names: gpujit_codegen::lower::array_table(ir), static_lens: gpujit_codegen::lower::array_static_lens(ir) };
-        let cooperative = ir.uses_grid_sync();
         let label = || format!("`{}{}` for sm_{}", ir.name, ir.signature(), d.target.arch);
         let cache = DiskCache::global();
         let key = cache.map(|_| cache_key(ir, d));
@@ -464,9 +457,10 @@ impl Kernel {
             if let Some(entry) = cache.load(key) {
                 // A cubin the driver refuses (a damaged file with a valid checksum is unlikely,
                 // but possible) is rebuilt below.
-                if let Ok(function) = d.load_image(&entry.cubin, &ir.name, &gpujit_codegen::nvptx::ptx_globals(&entry.ptx)) {
+                let meta = KernelMetadata::of(ir, gpujit_codegen::nvptx::ptx_globals(&entry.ptx));
+                if let Ok(function) = d.load_image(&entry.cubin, &meta.entry, &meta.globals) {
                     log::compile(format_args!("{}: loaded from the disk cache in {:.2} ms", label(), log::ms_since(started)));
-                    return Ok(Compiled::Cuda(CudaKernel { function, table, cooperative, jit_info: entry.info }));
+                    return Ok(Compiled::Cuda(CudaKernel { function, meta, jit_info: entry.info }));
                 }
             }
         }
@@ -482,7 +476,7 @@ impl Kernel {
         let t = Instant::now();
         let (cubin, jit_info) = d.link_ptx(&out.ptx)?;
         let jit_ms = log::ms_since(t);
-        let function = d.load_image(&cubin, &out.entry, &out.globals)?;
+        let function = d.load_image(&cubin, &out.meta.entry, &out.meta.globals)?;
         if let (Some(cache), Some(key)) = (cache, &key) {
             cache.store(key, &CacheEntry { cubin, ptx: out.ptx, info: jit_info.clone() });
         }
@@ -491,7 +485,7 @@ impl Kernel {
             label(),
             log::ms_since(started)
         ));
-        Ok(Compiled::Cuda(CudaKernel { function, table, cooperative, jit_info }))
+        Ok(Compiled::Cuda(CudaKernel { function, meta: out.meta, jit_info }))
     }
 
     /// The specialized IR for `args` (only their types matter; nothing runs).
