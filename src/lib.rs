@@ -78,8 +78,8 @@ pub use gpujit_runtime::{dot, expr, select, EvalAll, Expr, Fusion, IntoExpr, Red
 /// Fused array expressions and reductions: operand classes, the cache, the source generator.
 pub use gpujit_runtime::{fuse, reduce};
 pub use gpujit_runtime::{
-    Arg, ArrayView, ArrayViewMut, Device, DeviceArray, DeviceId, Dims, Element, Error, Event, ExternalArray, Graph, IntoDims, Kernel,
-    KernelArg, KernelArgs, KernelResources, LaunchConfig, Layout, PinnedBuffer, Result, Stream,
+    Arg, ArrayView, ArrayViewMut, Device, DeviceArray, DeviceId, Dims, Element, Error, Event, ExternalArray, Graph, InteropError, IntoDims,
+    Kernel, KernelArg, KernelArgs, KernelResources, LaunchConfig, Layout, PinnedBuffer, Result, Stream,
 };
 
 /// The compiler: IR, specialization, lowering, targets (re-exported for introspection and tools).

@@ -395,3 +395,26 @@ fn strided_probe(a: &Array<f32, 2>, n: u32, out: &mut [f32]) {
         out[i] = a[[i, 0]] * (n as f32);
     }
 }
+
+/// Refusals of foreign arrays are variants a caller can match, with the same messages as before.
+#[test]
+fn interop_refusals_are_typed() {
+    use gpujit::dlpack::{scalar_type, DLDataType};
+    use gpujit::{Error, ExternalArray, InteropError};
+    let e = gpujit::cai::parse_typestr(">f4").unwrap_err();
+    assert!(matches!(&e, Error::Interop(InteropError::BigEndian { typestr }) if typestr == ">f4"), "{e:?}");
+    assert_eq!(e.to_string(), "typestr \">f4\" is big-endian; gpujit's devices are little-endian");
+    let e = gpujit::cai::parse_typestr("<q9").unwrap_err();
+    assert!(matches!(e, Error::Interop(InteropError::Typestr { .. })), "{e:?}");
+    let e = scalar_type(DLDataType { code: 2, bits: 32, lanes: 4 }).unwrap_err();
+    assert!(matches!(e, Error::Interop(InteropError::VectorDtype { lanes: 4 })), "{e:?}");
+    let e = scalar_type(DLDataType { code: 2, bits: 8, lanes: 1 }).unwrap_err();
+    assert!(matches!(e, Error::Interop(InteropError::Dtype { code: 2, bits: 8 })), "{e:?}");
+    let dev = Device::cpu();
+    // SAFETY: a null pointer is refused before anything reads it.
+    let e = unsafe { ExternalArray::from_raw_parts(&dev, gpujit::codegen::ScalarType::F32, 0, &[4], None, true) }.unwrap_err();
+    assert!(matches!(e, Error::Interop(InteropError::Pointer { ptr: 0, align: 4, .. })), "{e:?}");
+    // SAFETY: as above; the stride count is checked first.
+    let e = unsafe { ExternalArray::from_raw_parts(&dev, gpujit::codegen::ScalarType::F32, 64, &[4, 4], Some(&[1]), true) }.unwrap_err();
+    assert!(matches!(e, Error::Interop(InteropError::StrideCount { strides: 1, ndim: 2 })), "{e:?}");
+}

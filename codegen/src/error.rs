@@ -4,6 +4,7 @@ use crate::ast::Span;
 
 /// Why a kernel could not be specialized or compiled.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CompileError {
     /// The kernel body does not type-check for the signature it is specialized to.
     #[error("kernel `{kernel}` at {span}: {message} (specialized as {signature})")]

@@ -11,7 +11,7 @@
 
 use crate::array::{DeviceArray, Element, Layout};
 use crate::device::{Device, DeviceInner};
-use crate::error::{Error, Result};
+use crate::error::{Error, InteropError, Result};
 use crate::external::ExternalArray;
 use gpujit_codegen::ScalarType;
 
@@ -33,7 +33,7 @@ pub struct CudaArrayInterface {
 
 /// The scalar type of a NumPy type string (`<f4`, `|b1`, `<V2` for bf16, ...).
 pub fn parse_typestr(s: &str) -> Result<ScalarType> {
-    let bad = || Error::Array(format!("unsupported typestr {s:?}"));
+    let bad = || Error::from(InteropError::Typestr { typestr: s.to_string() });
     let mut chars = s.chars();
     let order = chars.next().ok_or_else(bad)?;
     let kind = chars.next().ok_or_else(bad)?;
@@ -42,7 +42,7 @@ pub fn parse_typestr(s: &str) -> Result<ScalarType> {
         return Err(bad());
     }
     if order == '>' && size > 1 {
-        return Err(Error::Array(format!("typestr {s:?} is big-endian; gpujit's devices are little-endian")));
+        return Err(InteropError::BigEndian { typestr: s.to_string() }.into());
     }
     Ok(match (kind, size) {
         ('b', 1) => ScalarType::Bool,
@@ -78,13 +78,13 @@ impl CudaArrayInterface {
     /// Checks the interface and returns its element type and layout (strides in elements).
     pub fn layout(&self) -> Result<(ScalarType, Layout)> {
         if !matches!(self.version, 2 | 3) {
-            return Err(Error::Array(format!("CUDA Array Interface version {} is not supported (2 and 3 are)", self.version)));
+            return Err(InteropError::CaiVersion { version: self.version as u32 }.into());
         }
         if self.mask.is_some() {
-            return Err(Error::Array("masked arrays are not supported (the CUDA Array Interface `mask` must be None)".into()));
+            return Err(InteropError::Masked.into());
         }
         if self.stream == Some(0) {
-            return Err(Error::Array("CUDA Array Interface `stream` 0 is invalid (use None, 1, 2 or a stream)".into()));
+            return Err(InteropError::StreamZero.into());
         }
         let elem = parse_typestr(&self.typestr)?;
         let size = elem.size_bytes() as isize;
@@ -92,10 +92,10 @@ impl CudaArrayInterface {
             None => Layout::contiguous(&self.shape),
             Some(s) => {
                 if s.len() != self.shape.len() {
-                    return Err(Error::Array(format!("{} strides for {} dimensions", s.len(), self.shape.len())));
+                    return Err(InteropError::StrideCount { strides: s.len(), ndim: self.shape.len() }.into());
                 }
                 if let Some(b) = s.iter().find(|b| **b % size != 0) {
-                    return Err(Error::Array(format!("a byte stride of {b} is not a multiple of the item size {size}")));
+                    return Err(InteropError::ByteStride { stride: *b as i64, itemsize: size as usize }.into());
                 }
                 Layout { offset: 0, shape: self.shape.clone(), strides: s.iter().map(|b| b / size).collect() }
             }
@@ -126,7 +126,7 @@ impl<T: Element> DeviceArray<T> {
     /// stream (1), where gpujit's launches and copies go unless given a stream.
     pub fn cuda_array_interface(&self) -> Result<CudaArrayInterface> {
         if !matches!(self.device.inner, DeviceInner::Cuda(_)) {
-            return Err(Error::Array(format!("the CUDA Array Interface describes device memory; this array is on {}", self.device.id())));
+            return Err(InteropError::NotDeviceMemory { device: self.device.id().to_string() }.into());
         }
         Ok(CudaArrayInterface {
             shape: self.shape.clone(),

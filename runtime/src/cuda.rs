@@ -258,7 +258,7 @@ impl CudaDevice {
         let _ = unsafe { sys::cuLinkDestroy(state) };
         match out {
             Ok(cubin) => Ok((cubin, text(&info))),
-            Err(e) => Err(Error::Driver { call: "cuLinkAddData (PTX JIT)", message: format!("{e}: {}", text(&error)) }),
+            Err(e) => Err(Error::Driver { call: "cuLinkAddData (PTX JIT)", code: Some(e.0), message: format!("{e}: {}", text(&error)) }),
         }
     }
 
@@ -271,8 +271,7 @@ impl CudaDevice {
         // copies it); the context is current.
         let module =
             unsafe { result::module::load_data(image.as_ptr() as *const c_void) }.map_err(|e| Error::driver("cuModuleLoadData", e))?;
-        let name = CString::new(entry)
-            .map_err(|_| Error::Driver { call: "cuModuleGetFunction", message: "kernel name contains a NUL byte".into() })?;
+        let name = CString::new(entry).map_err(|_| Error::driver_message("cuModuleGetFunction", "kernel name contains a NUL byte"))?;
         // SAFETY: module was just loaded; name is NUL-terminated.
         let function = match unsafe { result::module::get_function(module, name) } {
             Ok(f) => f,
@@ -285,8 +284,8 @@ impl CudaDevice {
         // Kernels compiled with bounds checks hold a record of their first bad access.
         let mut oob_record = None;
         if globals.iter().any(|g| g == gpujit_codegen::nvptx::OOB_RECORD) {
-            let record = CString::new(gpujit_codegen::nvptx::OOB_RECORD)
-                .map_err(|_| Error::Driver { call: "cuModuleGetGlobal", message: "bad name".into() })?;
+            let record =
+                CString::new(gpujit_codegen::nvptx::OOB_RECORD).map_err(|_| Error::driver_message("cuModuleGetGlobal", "bad name"))?;
             // SAFETY: module is loaded and defines the global (its PTX declares it).
             match unsafe { result::module::get_global(module, record) } {
                 Ok((ptr, _)) => oob_record = Some(ptr),
@@ -536,7 +535,7 @@ impl RawStream {
         // SAFETY: the stream is capturing (begin_capture succeeded).
         let graph = unsafe { result::stream::end_capture(self.raw) }.map_err(|e| Error::driver("cuStreamEndCapture", e))?;
         if graph.is_null() {
-            return Err(Error::Driver { call: "cuStreamEndCapture", message: "the capture produced no graph".into() });
+            return Err(Error::driver_message("cuStreamEndCapture", "the capture produced no graph"));
         }
         // SAFETY: graph is the live graph just captured.
         match unsafe { result::graph::instantiate(graph, sys::CUgraphInstantiate_flags(0)) } {

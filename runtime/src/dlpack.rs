@@ -9,7 +9,7 @@
 
 use crate::array::{DeviceArray, Element, Layout};
 use crate::device::{Device, DeviceId};
-use crate::error::{Error, Result};
+use crate::error::{InteropError, Result};
 use crate::external::ExternalArray;
 use gpujit_codegen::ScalarType;
 use std::ffi::c_void;
@@ -113,7 +113,7 @@ const _: () = {
 /// The scalar type of a DLPack dtype (lanes must be 1).
 pub fn scalar_type(t: DLDataType) -> Result<ScalarType> {
     if t.lanes != 1 {
-        return Err(Error::Array(format!("DLPack dtype with {} lanes: only scalars (1 lane) are supported", t.lanes)));
+        return Err(InteropError::VectorDtype { lanes: t.lanes }.into());
     }
     use type_code::*;
     Ok(match (t.code, t.bits) {
@@ -130,7 +130,7 @@ pub fn scalar_type(t: DLDataType) -> Result<ScalarType> {
         (FLOAT, 32) => ScalarType::F32,
         (FLOAT, 64) => ScalarType::F64,
         (BFLOAT, 16) => ScalarType::BF16,
-        (code, bits) => return Err(Error::Array(format!("DLPack dtype code {code} with {bits} bits is not supported"))),
+        (code, bits) => return Err(InteropError::Dtype { code, bits }.into()),
     })
 }
 
@@ -191,7 +191,7 @@ impl DlpackTensor {
     /// deleter exactly once.
     pub unsafe fn from_legacy(ptr: *mut DLManagedTensor) -> Result<DlpackTensor> {
         if ptr.is_null() {
-            return Err(Error::Array("a NULL DLManagedTensor".into()));
+            return Err(InteropError::Null { what: "DLManagedTensor" }.into());
         }
         Ok(DlpackTensor { managed: Managed::Legacy(ptr) })
     }
@@ -204,14 +204,14 @@ impl DlpackTensor {
     /// its deleter exactly once.
     pub unsafe fn from_versioned(ptr: *mut DLManagedTensorVersioned) -> Result<DlpackTensor> {
         if ptr.is_null() {
-            return Err(Error::Array("a NULL DLManagedTensorVersioned".into()));
+            return Err(InteropError::Null { what: "DLManagedTensorVersioned" }.into());
         }
         let tensor = DlpackTensor { managed: Managed::Versioned(ptr) };
         // SAFETY: ptr is valid (the caller's promise); only the version is read before checking it.
         let version = unsafe { (*ptr).version };
         if version.major != VERSION.major {
             drop(tensor);
-            return Err(Error::Array(format!("DLPack major version {} is not supported (gpujit reads {})", version.major, VERSION.major)));
+            return Err(InteropError::DlpackVersion { major: version.major, supported: VERSION.major }.into());
         }
         Ok(tensor)
     }
@@ -246,12 +246,10 @@ impl DlpackTensor {
         let device = match t.device.device_type {
             device_type::CPU | device_type::CUDA_HOST => Device::cpu(),
             device_type::CUDA | device_type::CUDA_MANAGED => Device::cuda(t.device.device_id.max(0) as u32)?,
-            other => {
-                return Err(Error::Array(format!("DLPack device type {other} is not supported (CPU, CUDA, CUDA host and managed are)")))
-            }
+            other => return Err(InteropError::DeviceType { device_type: other as i32 }.into()),
         };
         if t.ndim < 0 || t.ndim as usize > gpujit_codegen::specialize::MAX_DIMS {
-            return Err(Error::Array(format!("a DLPack tensor of {} dimensions (kernels take 0 to 4)", t.ndim)));
+            return Err(InteropError::Rank { ndim: t.ndim as i32 }.into());
         }
         let n = t.ndim as usize;
         // SAFETY: shape (and strides, when not NULL) hold ndim entries for a valid tensor.
@@ -261,7 +259,7 @@ impl DlpackTensor {
             (shape, strides)
         };
         if shape.iter().any(|s| *s < 0) {
-            return Err(Error::Array(format!("negative extents {shape:?}")));
+            return Err(InteropError::NegativeExtents { shape }.into());
         }
         let (mut shape, mut strides): (Vec<usize>, Vec<isize>) = match strides {
             Some(s) => (shape.iter().map(|v| *v as usize).collect(), s.iter().map(|v| *v as isize).collect()),
@@ -384,7 +382,7 @@ impl<T: Element> DeviceArray<T> {
 
     fn share_parts<K: Send + 'static>(array: &std::sync::Arc<DeviceArray<T>>, shape: &[usize], keep: K) -> Result<(Box<Export>, DLTensor)> {
         if shape.iter().product::<usize>() != array.len {
-            return Err(Error::Array(format!("shape {shape:?} does not hold the array's {} elements", array.len)));
+            return Err(InteropError::ExportShape { shape: shape.to_vec(), len: array.len }.into());
         }
         let (device, data) = (array.device.id(), array.address());
         Ok(export_parts(Box::new((array.clone(), keep)), device, T::TYPE, data, shape))

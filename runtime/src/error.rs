@@ -2,6 +2,7 @@
 
 /// Everything that can go wrong between a kernel call and its completion.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// No device of the requested kind could be used.
     #[error("no {requested} device: {reason}")]
@@ -9,9 +10,11 @@ pub enum Error {
     /// `GPUJIT_DEVICE` holds something other than `cpu`, `cuda` or `cuda:N`.
     #[error("GPUJIT_DEVICE={value:?} is not a device: use `cpu`, `cuda` or `cuda:N`")]
     BadDeviceSpec { value: String },
-    /// A CUDA driver call failed.
+    /// A CUDA driver call failed. `code` is the driver's result code (`None` where the failure
+    /// was found by gpujit around the call, e.g. a name with a NUL byte), so a caller can match
+    /// `CUDA_ERROR_OUT_OF_MEMORY`.
     #[error("CUDA driver error in {call}: {message}")]
-    Driver { call: &'static str, message: String },
+    Driver { call: &'static str, code: Option<cudarc::driver::sys::CUresult>, message: String },
     /// The launch passed the wrong number of arguments.
     #[error("kernel `{kernel}` takes {expected} arguments but {got} were given")]
     ArgCount { kernel: String, expected: usize, got: usize },
@@ -52,6 +55,10 @@ pub enum Error {
     /// An array operation got incompatible sizes or devices.
     #[error("{0}")]
     Array(String),
+    /// An array from another library (DLPack, the CUDA Array Interface, a raw pointer) was
+    /// refused, or one of ours cannot be described to it.
+    #[error(transparent)]
+    Interop(#[from] InteropError),
     /// An array expression cannot be evaluated (shapes that do not broadcast, a wrong output, ...).
     #[error("array expression: {0}")]
     Expression(String),
@@ -62,8 +69,74 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn driver(call: &'static str, e: cudarc::driver::DriverError) -> Error {
-        Error::Driver { call, message: e.to_string() }
+        Error::Driver { call, code: Some(e.0), message: e.to_string() }
     }
+
+    /// A driver-call failure found by gpujit, with no result code of the driver's.
+    pub(crate) fn driver_message(call: &'static str, message: impl Into<String>) -> Error {
+        Error::Driver { call, code: None, message: message.into() }
+    }
+}
+
+/// Why an array from another library was refused (or one of ours cannot be exported): each
+/// refusal of DLPack, the CUDA Array Interface and raw-pointer imports, as a variant to match.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InteropError {
+    /// A DLPack dtype of several lanes (a vector type).
+    #[error("DLPack dtype with {lanes} lanes: only scalars (1 lane) are supported")]
+    VectorDtype { lanes: u16 },
+    /// A DLPack dtype gpujit has no scalar type for.
+    #[error("DLPack dtype code {code} with {bits} bits is not supported")]
+    Dtype { code: u8, bits: u8 },
+    /// A NULL pointer where a DLPack structure was expected.
+    #[error("a NULL {what}")]
+    Null { what: &'static str },
+    /// A DLPack major version this gpujit does not read.
+    #[error("DLPack major version {major} is not supported (gpujit reads {supported})")]
+    DlpackVersion { major: u32, supported: u32 },
+    /// A DLPack device type other than CPU, CUDA, CUDA host and CUDA managed.
+    #[error("DLPack device type {device_type} is not supported (CPU, CUDA, CUDA host and managed are)")]
+    DeviceType { device_type: i32 },
+    /// More dimensions than kernels take.
+    #[error("a DLPack tensor of {ndim} dimensions (kernels take 0 to 4)")]
+    Rank { ndim: i32 },
+    /// Negative extents.
+    #[error("negative extents {shape:?}")]
+    NegativeExtents { shape: Vec<i64> },
+    /// An export shape that does not hold the array's elements.
+    #[error("shape {shape:?} does not hold the array's {len} elements")]
+    ExportShape { shape: Vec<usize>, len: usize },
+    /// A NumPy type string gpujit cannot read.
+    #[error("unsupported typestr {typestr:?}")]
+    Typestr { typestr: String },
+    /// A big-endian type string.
+    #[error("typestr {typestr:?} is big-endian; gpujit's devices are little-endian")]
+    BigEndian { typestr: String },
+    /// A CUDA Array Interface version other than 2 and 3.
+    #[error("CUDA Array Interface version {version} is not supported (2 and 3 are)")]
+    CaiVersion { version: u32 },
+    /// A CUDA Array Interface with a `mask`.
+    #[error("masked arrays are not supported (the CUDA Array Interface `mask` must be None)")]
+    Masked,
+    /// The CUDA Array Interface's `stream` 0, which the protocol forbids.
+    #[error("CUDA Array Interface `stream` 0 is invalid (use None, 1, 2 or a stream)")]
+    StreamZero,
+    /// A strides tuple of another length than the shape.
+    #[error("{strides} strides for {ndim} dimensions")]
+    StrideCount { strides: usize, ndim: usize },
+    /// A byte stride that is not a whole number of elements.
+    #[error("a byte stride of {stride} is not a multiple of the item size {itemsize}")]
+    ByteStride { stride: i64, itemsize: usize },
+    /// A number of dimensions kernels cannot take.
+    #[error("kernel arrays have 1 to {max} dimensions, not {ndim}")]
+    Dimensions { ndim: usize, max: usize },
+    /// A null data pointer, or one not aligned to the element size.
+    #[error("the data pointer {ptr:#x} is null or not aligned to {align} bytes for {elem}")]
+    Pointer { ptr: u64, align: u64, elem: gpujit_codegen::ScalarType },
+    /// The CUDA Array Interface asked of an array that is not in device memory.
+    #[error("the CUDA Array Interface describes device memory; this array is on {device}")]
+    NotDeviceMemory { device: String },
 }
 
 /// The runtime's result type.

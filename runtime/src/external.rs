@@ -5,7 +5,7 @@
 
 use crate::array::Layout;
 use crate::device::Device;
-use crate::error::{Error, Result};
+use crate::error::{InteropError, Result};
 use crate::launch::{Arg, KernelArg};
 use gpujit_codegen::specialize::MAX_DIMS;
 use gpujit_codegen::ScalarType;
@@ -52,14 +52,14 @@ impl<'a> ExternalArray<'a> {
         let layout = match strides {
             None => Layout::contiguous(shape),
             Some(s) if s.len() == shape.len() => Layout { offset: 0, shape: shape.to_vec(), strides: s.to_vec() },
-            Some(s) => return Err(Error::Array(format!("{} strides for {} dimensions", s.len(), shape.len()))),
+            Some(s) => return Err(InteropError::StrideCount { strides: s.len(), ndim: shape.len() }.into()),
         };
         if shape.is_empty() || shape.len() > MAX_DIMS {
-            return Err(Error::Array(format!("kernel arrays have 1 to {MAX_DIMS} dimensions, not {}", shape.len())));
+            return Err(InteropError::Dimensions { ndim: shape.len(), max: MAX_DIMS }.into());
         }
         let size = elem.size_bytes() as u64;
         if !layout.is_empty() && (ptr == 0 || ptr % size != 0) {
-            return Err(Error::Array(format!("the data pointer {ptr:#x} is null or not aligned to {size} bytes for {elem}")));
+            return Err(InteropError::Pointer { ptr, align: size, elem }.into());
         }
         Ok(ExternalArray {
             device: device.clone(),
