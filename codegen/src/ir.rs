@@ -112,7 +112,7 @@ pub struct Kernel {
 /// An argument of a device-function call.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CallArg {
-    Value(Expr),
+    Value(TypedExpr),
     Array(ArrayRef),
 }
 
@@ -121,30 +121,30 @@ pub enum Stmt {
     /// `local = value`
     Assign {
         local: LocalId,
-        value: Expr,
+        value: TypedExpr,
     },
     /// `array[index] = value`: one index an axis of a parameter (2-D shared arrays are flattened)
     Store {
         array: ArrayRef,
-        index: Vec<Expr>,
-        value: Expr,
+        index: Vec<TypedExpr>,
+        value: TypedExpr,
     },
     If {
-        cond: Expr,
+        cond: TypedExpr,
         then: Vec<Stmt>,
         otherwise: Vec<Stmt>,
     },
     While {
-        cond: Expr,
+        cond: TypedExpr,
         body: Vec<Stmt>,
     },
     /// Rust's `for var in (start..end).step_by(step)` (`..=` when `inclusive`), `step` a u64.
     /// The counter never overflows; a step of 0 runs no iteration.
     ForRange {
         var: LocalId,
-        start: Expr,
-        end: Expr,
-        step: Expr,
+        start: TypedExpr,
+        end: TypedExpr,
+        step: TypedExpr,
         inclusive: bool,
         /// `(start..end).rev()`: from the last element down.
         reverse: bool,
@@ -155,24 +155,24 @@ pub enum Stmt {
     /// `continue`, of the loop this many levels out (0: the innermost).
     Continue(u32),
     /// `return` (with the value of a device function).
-    Return(Option<Expr>),
+    Return(Option<TypedExpr>),
     /// `sync_threads()`.
     Barrier,
     /// `grid_sync()`.
     GridBarrier,
     Fence(FenceScope),
     /// Evaluate for the effect (an atomic whose result is unused).
-    Eval(Expr),
+    Eval(TypedExpr),
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Expr {
-    pub kind: ExprKind,
+pub struct TypedExpr {
+    pub kind: TypedExprKind,
     pub ty: ScalarType,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum ExprKind {
+pub enum TypedExprKind {
     /// A constant; integers hold their two's-complement bits, floats their value.
     Const(Const),
     Local(LocalId),
@@ -181,7 +181,7 @@ pub enum ExprKind {
     /// `array[index]`, one u64 index an axis.
     Load {
         array: ArrayRef,
-        index: Vec<Expr>,
+        index: Vec<TypedExpr>,
     },
     /// `array.shape(axis)` (a u64) or, with `stride`, `array.stride(axis)` (an i64, in elements).
     ArrayDim {
@@ -196,24 +196,24 @@ pub enum ExprKind {
     Atomic {
         op: AtomicOp,
         array: ArrayRef,
-        index: Vec<Expr>,
-        values: Vec<Expr>,
+        index: Vec<TypedExpr>,
+        values: Vec<TypedExpr>,
     },
-    Unary(UnOp, Box<Expr>),
-    Binary(BinOp, Box<Expr>, Box<Expr>),
+    Unary(UnOp, Box<TypedExpr>),
+    Binary(BinOp, Box<TypedExpr>, Box<TypedExpr>),
     /// Rust's `as` conversion of the operand to `self.ty`.
-    Cast(Box<Expr>),
+    Cast(Box<TypedExpr>),
     /// A thread-model intrinsic, a u64.
     Special(Builtin),
     /// A warp or block collective on its operands.
-    Collective(Collective, Vec<Expr>),
+    Collective(Collective, Vec<TypedExpr>),
     /// A call of device function `func` (an index into the kernel's `functions`).
     Call {
         func: u32,
         args: Vec<CallArg>,
     },
     /// A math method on its operands (receiver first).
-    Math(MathFn, Vec<Expr>),
+    Math(MathFn, Vec<TypedExpr>),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -223,9 +223,9 @@ pub enum Const {
     Bool(bool),
 }
 
-impl Expr {
-    pub fn new(kind: ExprKind, ty: ScalarType) -> Expr {
-        Expr { kind, ty }
+impl TypedExpr {
+    pub fn new(kind: TypedExprKind, ty: ScalarType) -> TypedExpr {
+        TypedExpr { kind, ty }
     }
 }
 
@@ -306,22 +306,22 @@ impl Kernel {
     /// Whether the kernel synchronizes threads: `sync_threads()` or any warp or block collective.
     /// (The CPU backend then runs a block's threads as fibers.)
     pub fn synchronizes(&self) -> bool {
-        fn expr(e: &Expr) -> bool {
+        fn expr(e: &TypedExpr) -> bool {
             match &e.kind {
-                ExprKind::Collective(..) => true,
-                ExprKind::Load { index, .. } => index.iter().any(expr),
-                ExprKind::Unary(_, a) | ExprKind::Cast(a) => expr(a),
-                ExprKind::Binary(_, a, b) => expr(a) || expr(b),
-                ExprKind::Math(_, args) => args.iter().any(expr),
+                TypedExprKind::Collective(..) => true,
+                TypedExprKind::Load { index, .. } => index.iter().any(expr),
+                TypedExprKind::Unary(_, a) | TypedExprKind::Cast(a) => expr(a),
+                TypedExprKind::Binary(_, a, b) => expr(a) || expr(b),
+                TypedExprKind::Math(_, args) => args.iter().any(expr),
                 // Device functions are checked on their own (see below).
-                ExprKind::Call { args, .. } => args.iter().any(|a| matches!(a, CallArg::Value(v) if expr(v))),
-                ExprKind::Atomic { index, values, .. } => index.iter().any(expr) || values.iter().any(expr),
-                ExprKind::Const(_)
-                | ExprKind::Local(_)
-                | ExprKind::Param(_)
-                | ExprKind::Len(_)
-                | ExprKind::Special(_)
-                | ExprKind::ArrayDim { .. } => false,
+                TypedExprKind::Call { args, .. } => args.iter().any(|a| matches!(a, CallArg::Value(v) if expr(v))),
+                TypedExprKind::Atomic { index, values, .. } => index.iter().any(expr) || values.iter().any(expr),
+                TypedExprKind::Const(_)
+                | TypedExprKind::Local(_)
+                | TypedExprKind::Param(_)
+                | TypedExprKind::Len(_)
+                | TypedExprKind::Special(_)
+                | TypedExprKind::ArrayDim { .. } => false,
             }
         }
         fn any(stmts: &[Stmt]) -> bool {
@@ -339,9 +339,9 @@ impl Kernel {
         any(&self.body) || self.functions.iter().any(Kernel::synchronizes)
     }
 
-    fn write_expr(&self, out: &mut String, e: &Expr) {
+    fn write_expr(&self, out: &mut String, e: &TypedExpr) {
         match &e.kind {
-            ExprKind::Const(Const::Int(v)) => {
+            TypedExprKind::Const(Const::Int(v)) => {
                 if e.ty.is_signed_int() {
                     let shift = 64 - e.ty.bits();
                     let _ = write!(out, "{}{}", ((*v << shift) as i64) >> shift, e.ty);
@@ -349,25 +349,25 @@ impl Kernel {
                     let _ = write!(out, "{v}{}", e.ty);
                 }
             }
-            ExprKind::Const(Const::Float(v)) => {
+            TypedExprKind::Const(Const::Float(v)) => {
                 let _ = write!(out, "{v:?}{}", e.ty);
             }
-            ExprKind::Const(Const::Bool(b)) => {
+            TypedExprKind::Const(Const::Bool(b)) => {
                 let _ = write!(out, "{b}");
             }
-            ExprKind::Local(id) => out.push_str(&self.local_name(*id)),
-            ExprKind::Param(id) => out.push_str(self.param_name(*id)),
-            ExprKind::Load { array, index } => {
+            TypedExprKind::Local(id) => out.push_str(&self.local_name(*id)),
+            TypedExprKind::Param(id) => out.push_str(self.param_name(*id)),
+            TypedExprKind::Load { array, index } => {
                 out.push_str(self.array_name(*array));
                 self.write_index(out, index);
             }
-            ExprKind::ArrayDim { array, axis, stride } => {
+            TypedExprKind::ArrayDim { array, axis, stride } => {
                 let _ = write!(out, "{}.{}({axis})", self.param_name(*array), if *stride { "stride" } else { "shape" });
             }
-            ExprKind::Len(id) => {
+            TypedExprKind::Len(id) => {
                 let _ = write!(out, "{}.len()", self.array_name(*id));
             }
-            ExprKind::Atomic { op, array, index, values } => {
+            TypedExprKind::Atomic { op, array, index, values } => {
                 let _ = write!(out, "{}({}, ", op.name(), self.array_name(*array));
                 self.write_index(out, index);
                 for v in values {
@@ -376,29 +376,29 @@ impl Kernel {
                 }
                 out.push(')');
             }
-            ExprKind::Unary(op, a) => {
+            TypedExprKind::Unary(op, a) => {
                 out.push_str(match op {
                     UnOp::Neg => "-",
                     UnOp::Not => "!",
                 });
                 self.write_expr(out, a);
             }
-            ExprKind::Binary(op, a, b) => {
+            TypedExprKind::Binary(op, a, b) => {
                 out.push('(');
                 self.write_expr(out, a);
                 let _ = write!(out, " {} ", op.symbol());
                 self.write_expr(out, b);
                 out.push(')');
             }
-            ExprKind::Cast(a) => {
+            TypedExprKind::Cast(a) => {
                 out.push('(');
                 self.write_expr(out, a);
                 let _ = write!(out, " as {})", e.ty);
             }
-            ExprKind::Special(b) => {
+            TypedExprKind::Special(b) => {
                 let _ = write!(out, "{}()", b.name());
             }
-            ExprKind::Call { func, args } => {
+            TypedExprKind::Call { func, args } => {
                 let _ = write!(out, "call#{func}(");
                 for (i, a) in args.iter().enumerate() {
                     if i > 0 {
@@ -411,7 +411,7 @@ impl Kernel {
                 }
                 out.push(')');
             }
-            ExprKind::Collective(c, args) => {
+            TypedExprKind::Collective(c, args) => {
                 let _ = write!(out, "{}(", c.name());
                 for (i, a) in args.iter().enumerate() {
                     if i > 0 {
@@ -421,7 +421,7 @@ impl Kernel {
                 }
                 out.push(')');
             }
-            ExprKind::Math(f, args) => {
+            TypedExprKind::Math(f, args) => {
                 self.write_expr(out, &args[0]);
                 let _ = write!(out, ".{}(", f.method());
                 for (i, a) in args[1..].iter().enumerate() {
@@ -435,7 +435,7 @@ impl Kernel {
         }
     }
 
-    fn write_index(&self, out: &mut String, index: &[Expr]) {
+    fn write_index(&self, out: &mut String, index: &[TypedExpr]) {
         out.push_str(if index.len() == 1 { "[" } else { "[[" });
         for (i, x) in index.iter().enumerate() {
             if i > 0 {

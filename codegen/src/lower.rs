@@ -14,7 +14,7 @@
 use crate::ast::{AtomicOp, BinOp, Builtin, UnOp};
 use crate::contract::{ParamLayout, ParamSlots};
 use crate::error::CompileError;
-use crate::ir::{self, ArrayRef, Const, ExprKind, ParamType, Stmt};
+use crate::ir::{self, ArrayRef, Const, ParamType, Stmt, TypedExprKind};
 use crate::math::MathFn;
 use crate::target::{SpecialReg, Target};
 use crate::types::ScalarType;
@@ -404,9 +404,9 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     fn for_range(
         &mut self,
         var: u32,
-        start: &ir::Expr,
-        end: &ir::Expr,
-        step: &ir::Expr,
+        start: &ir::TypedExpr,
+        end: &ir::TypedExpr,
+        step: &ir::TypedExpr,
         inclusive: bool,
         reverse: bool,
         body: &[Stmt],
@@ -623,7 +623,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         Ok(Some((oob_end, merge)))
     }
 
-    fn indices(&mut self, index: &[ir::Expr]) -> LR<Vec<IntValue<'ctx>>> {
+    fn indices(&mut self, index: &[ir::TypedExpr]) -> LR<Vec<IntValue<'ctx>>> {
         index.iter().map(|i| Ok(self.expr(i)?.into_int_value())).collect()
     }
 
@@ -651,10 +651,10 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         }
     }
 
-    fn expr(&mut self, e: &ir::Expr) -> LR<BasicValueEnum<'ctx>> {
+    fn expr(&mut self, e: &ir::TypedExpr) -> LR<BasicValueEnum<'ctx>> {
         let cx = self.cx;
         Ok(match &e.kind {
-            ExprKind::Const(c) => match *c {
+            TypedExprKind::Const(c) => match *c {
                 Const::Bool(v) => cx.bool_type().const_int(v as u64, false).into(),
                 Const::Int(bits) => {
                     let mask = if e.ty.bits() >= 64 { u64::MAX } else { (1u64 << e.ty.bits()) - 1 };
@@ -663,12 +663,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 Const::Float(v) if e.ty.is_half() => cx.i16_type().const_int(crate::half::const_bits(v, e.ty) as u64, false).into(),
                 Const::Float(v) => value_type(cx, e.ty).into_float_type().const_float(v).into(),
             },
-            ExprKind::Local(id) => self.b.build_load(value_type(cx, e.ty), self.locals[*id as usize], "")?,
-            ExprKind::Param(id) => match self.scalars[*id as usize] {
+            TypedExprKind::Local(id) => self.b.build_load(value_type(cx, e.ty), self.locals[*id as usize], "")?,
+            TypedExprKind::Param(id) => match self.scalars[*id as usize] {
                 Some(v) => v,
                 None => unreachable!("the verifier checked that parameter {id} is a scalar"),
             },
-            ExprKind::Load { array, index } => {
+            TypedExprKind::Load { array, index } => {
                 let i = self.indices(index)?;
                 let guard = self.bounds_guard(*array, &i)?;
                 let addr = self.element_addr(*array, &i)?;
@@ -692,8 +692,8 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     v
                 }
             }
-            ExprKind::Len(id) => self.array(*id).1.into(),
-            ExprKind::ArrayDim { array, axis, stride } => {
+            TypedExprKind::Len(id) => self.array(*id).1.into(),
+            TypedExprKind::ArrayDim { array, axis, stride } => {
                 let a = self.param_array(*array);
                 if *stride {
                     a.strides[*axis as usize].into()
@@ -701,13 +701,13 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     a.shape[*axis as usize].into()
                 }
             }
-            ExprKind::Atomic { op, array, index, values } => {
+            TypedExprKind::Atomic { op, array, index, values } => {
                 let i = self.indices(index)?;
                 let vals = values.iter().map(|v| self.expr(v)).collect::<LR<Vec<_>>>()?;
                 self.atomic(*op, *array, &i, &vals, e.ty)?
             }
-            ExprKind::Special(b) => self.builtin(*b)?.into(),
-            ExprKind::Unary(op, a) => {
+            TypedExprKind::Special(b) => self.builtin(*b)?.into(),
+            TypedExprKind::Unary(op, a) => {
                 let v = self.expr(a)?;
                 match (op, e.ty.is_float()) {
                     // The sign bit flipped, as the `half` crate's `Neg`.
@@ -719,12 +719,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     (UnOp::Not, _) => self.b.build_not(v.into_int_value(), "not")?.into(),
                 }
             }
-            ExprKind::Cast(a) => {
+            TypedExprKind::Cast(a) => {
                 let v = self.expr(a)?;
                 self.cast(v, a.ty, e.ty)?
             }
-            ExprKind::Call { func, args } => self.call_fn(*func, args)?,
-            ExprKind::Collective(c, args) => {
+            TypedExprKind::Call { func, args } => self.call_fn(*func, args)?,
+            TypedExprKind::Collective(c, args) => {
                 let mut vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
                 let mut value = args.iter().zip(c.operands()).find(|(_, o)| o.fixed().is_none()).map(|(a, _)| a.ty).unwrap_or(e.ty);
                 let half = value.is_half();
@@ -744,7 +744,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     r
                 }
             }
-            ExprKind::Math(f, args) if e.ty.is_half() => {
+            TypedExprKind::Math(f, args) if e.ty.is_half() => {
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {
                     let v = self.expr(a)?;
@@ -753,13 +753,13 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let v = self.math(*f, ScalarType::F32, &vals)?;
                 self.f32_to_half(self.fast(v).into_float_value(), e.ty)?
             }
-            ExprKind::Math(f, args) => {
+            TypedExprKind::Math(f, args) => {
                 let vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
                 let v = self.math(*f, e.ty, &vals)?;
                 self.fast(v)
             }
-            ExprKind::Binary(op, a, b) if op.is_logical() => self.logical(*op, a, b)?,
-            ExprKind::Binary(op, a, b) if a.ty.is_half() => {
+            TypedExprKind::Binary(op, a, b) if op.is_logical() => self.logical(*op, a, b)?,
+            TypedExprKind::Binary(op, a, b) if a.ty.is_half() => {
                 // In f32, rounded back: the `half` crate's arithmetic.
                 let (x, y) = (self.expr(a)?, self.expr(b)?);
                 let (x, y) = (self.half_to_f32(x, a.ty)?, self.half_to_f32(y, b.ty)?);
@@ -770,7 +770,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     self.f32_to_half(self.fast(v).into_float_value(), a.ty)?
                 }
             }
-            ExprKind::Binary(op, a, b) => {
+            TypedExprKind::Binary(op, a, b) => {
                 let x = self.expr(a)?;
                 let y = self.expr(b)?;
                 let v = self.binary(*op, x, y, a.ty, b.ty)?;
@@ -1009,7 +1009,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     }
 
     /// `&&` and `||` with Rust's short-circuit evaluation.
-    fn logical(&mut self, op: BinOp, a: &ir::Expr, b: &ir::Expr) -> LR<BasicValueEnum<'ctx>> {
+    fn logical(&mut self, op: BinOp, a: &ir::TypedExpr, b: &ir::TypedExpr) -> LR<BasicValueEnum<'ctx>> {
         let x = self.expr(a)?.into_int_value();
         let lhs_end = self.b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"));
         let rhs_bb = self.new_block("sc.rhs");

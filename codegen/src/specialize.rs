@@ -282,8 +282,10 @@ fn specialize_body(src: &ast::KernelSource, key: &SpecKey, table: &RefCell<FnTab
         locals.push(ir::Local { name: name.clone(), ty: types[*slot] });
     }
     let build = Build { cx: &cx, types: &types, table };
-    let mut body: Vec<ir::Stmt> =
-        prologue.into_iter().map(|(local, p, t)| ir::Stmt::Assign { local, value: ir::Expr::new(ir::ExprKind::Param(p), t) }).collect();
+    let mut body: Vec<ir::Stmt> = prologue
+        .into_iter()
+        .map(|(local, p, t)| ir::Stmt::Assign { local, value: ir::TypedExpr::new(ir::TypedExprKind::Param(p), t) })
+        .collect();
     body.extend(build.block(&src.body)?);
     let (shared, local_arrays) = (cx.shared.clone(), cx.local_arrays.clone());
     Ok(ir::Kernel { name: src.name.clone(), params, locals, shared, local_arrays, body, options: src.options, ret, functions: Vec::new() })
@@ -884,7 +886,7 @@ impl Build<'_, '_> {
                     (Place::Var(..), Binding::Local(local)) => {
                         let ty = self.types[self.cx.locals[local as usize].1];
                         let value = match op {
-                            Some(op) => self.binary(*op, ir::Expr::new(ir::ExprKind::Local(local), ty), v, *span)?,
+                            Some(op) => self.binary(*op, ir::TypedExpr::new(ir::TypedExprKind::Local(local), ty), v, *span)?,
                             None => v,
                         };
                         ir::Stmt::Assign { local, value }
@@ -894,8 +896,8 @@ impl Build<'_, '_> {
                         let index = self.flat_index(p, index)?;
                         let value = match op {
                             Some(op) => {
-                                let old = ir::ExprKind::Load { array: p, index: index.clone() };
-                                self.binary(*op, ir::Expr::new(old, elem), v, *span)?
+                                let old = ir::TypedExprKind::Load { array: p, index: index.clone() };
+                                self.binary(*op, ir::TypedExpr::new(old, elem), v, *span)?
                             }
                             None => v,
                         };
@@ -917,7 +919,7 @@ impl Build<'_, '_> {
                 let var = self.cx.decl_local[&(s as *const _)];
                 let step = match &range.step {
                     Some(st) => self.expr(st)?,
-                    None => ir::Expr::new(ir::ExprKind::Const(Const::Int(1)), ScalarType::U64),
+                    None => ir::TypedExpr::new(ir::TypedExprKind::Const(Const::Int(1)), ScalarType::U64),
                 };
                 ir::Stmt::ForRange {
                     var,
@@ -930,7 +932,7 @@ impl Build<'_, '_> {
                 }
             }
             ast::Stmt::Block(b) => ir::Stmt::If {
-                cond: ir::Expr::new(ir::ExprKind::Const(Const::Bool(true)), ScalarType::Bool),
+                cond: ir::TypedExpr::new(ir::TypedExprKind::Const(Const::Bool(true)), ScalarType::Bool),
                 then: self.block(b)?,
                 otherwise: Vec::new(),
             },
@@ -961,7 +963,7 @@ impl Build<'_, '_> {
 
     /// The IR indices of `array[index]`: one an axis for parameters; a 2-D shared array's pair
     /// is flattened to `row * cols + col`.
-    fn flat_index(&self, a: ArrayRef, index: &[ast::Expr]) -> R<Vec<ir::Expr>> {
+    fn flat_index(&self, a: ArrayRef, index: &[ast::Expr]) -> R<Vec<ir::TypedExpr>> {
         let mut parts = index.iter().map(|i| self.expr(i)).collect::<R<Vec<_>>>()?;
         if parts.len() == 1 || matches!(a, ArrayRef::Param(_)) {
             return Ok(parts);
@@ -971,16 +973,16 @@ impl Build<'_, '_> {
             _ => unreachable!("only shared arrays are 2-D"),
         };
         let u = ScalarType::U64;
-        let c = ir::Expr::new(ir::ExprKind::Const(Const::Int(cols)), u);
+        let c = ir::TypedExpr::new(ir::TypedExprKind::Const(Const::Int(cols)), u);
         let col = parts.pop().unwrap_or_else(|| unreachable!("two indices"));
         let row = parts.pop().unwrap_or_else(|| unreachable!("two indices"));
-        let scaled = ir::Expr::new(ir::ExprKind::Binary(BinOp::Mul, Box::new(row), Box::new(c)), u);
-        Ok(vec![ir::Expr::new(ir::ExprKind::Binary(BinOp::Add, Box::new(scaled), Box::new(col)), u)])
+        let scaled = ir::TypedExpr::new(ir::TypedExprKind::Binary(BinOp::Mul, Box::new(row), Box::new(c)), u);
+        Ok(vec![ir::TypedExpr::new(ir::TypedExprKind::Binary(BinOp::Add, Box::new(scaled), Box::new(col)), u)])
     }
 
     /// A call: specializes the callee for the argument types (once per kernel) and builds the
     /// call of that specialization.
-    fn call(&self, e: &ast::Expr, name: &str, args: &[ast::Expr], ty: ScalarType) -> R<ir::Expr> {
+    fn call(&self, e: &ast::Expr, name: &str, args: &[ast::Expr], ty: ScalarType) -> R<ir::TypedExpr> {
         let callee = match self.cx.src.callees.iter().find(|c| c.name == name) {
             Some(c) => *c,
             None => unreachable!("inference found the callee"),
@@ -1024,7 +1026,7 @@ impl Build<'_, '_> {
             }
         }
         let func = self.function(callee, key, e.span)?;
-        Ok(ir::Expr::new(ir::ExprKind::Call { func, args: call_args }, ty))
+        Ok(ir::TypedExpr::new(ir::TypedExprKind::Call { func, args: call_args }, ty))
     }
 
     /// The index of `callee`'s specialization for `key`, specializing it on first use.
@@ -1047,7 +1049,7 @@ impl Build<'_, '_> {
     }
 
     /// Builds `a op b`, checking that `op` is defined on the operands' type.
-    fn binary(&self, op: BinOp, a: ir::Expr, b: ir::Expr, span: Span) -> R<ir::Expr> {
+    fn binary(&self, op: BinOp, a: ir::TypedExpr, b: ir::TypedExpr, span: Span) -> R<ir::TypedExpr> {
         let t = a.ty;
         let ok = if op.is_logical() || op.is_comparison() {
             true
@@ -1062,22 +1064,22 @@ impl Build<'_, '_> {
             return self.cx.err(span, format!("operator `{}` is not defined on {t}", op.symbol()));
         }
         let ty = if op.is_comparison() { ScalarType::Bool } else { t };
-        Ok(ir::Expr::new(ir::ExprKind::Binary(op, Box::new(a), Box::new(b)), ty))
+        Ok(ir::TypedExpr::new(ir::TypedExprKind::Binary(op, Box::new(a), Box::new(b)), ty))
     }
 
-    fn expr(&self, e: &ast::Expr) -> R<ir::Expr> {
+    fn expr(&self, e: &ast::Expr) -> R<ir::TypedExpr> {
         let ty = self.ty(e);
         let at = e as *const ast::Expr;
         let kind = match &e.kind {
-            ExprKind::Int(v, _) => ir::ExprKind::Const(Const::Int(*v as u64)),
-            ExprKind::Float(v, _) => ir::ExprKind::Const(Const::Float(*v)),
-            ExprKind::Bool(b) => ir::ExprKind::Const(Const::Bool(*b)),
+            ExprKind::Int(v, _) => ir::TypedExprKind::Const(Const::Int(*v as u64)),
+            ExprKind::Float(v, _) => ir::TypedExprKind::Const(Const::Float(*v)),
+            ExprKind::Bool(b) => ir::TypedExprKind::Const(Const::Bool(*b)),
             ExprKind::Var(_) => match self.binding(at) {
-                Binding::Local(l) => ir::ExprKind::Local(l),
+                Binding::Local(l) => ir::TypedExprKind::Local(l),
                 Binding::Array(_) => unreachable!("inference rejected arrays as values"),
             },
             ExprKind::Index { index, .. } => match self.binding(at) {
-                Binding::Array(p) => ir::ExprKind::Load { array: p, index: self.flat_index(p, index)? },
+                Binding::Array(p) => ir::TypedExprKind::Load { array: p, index: self.flat_index(p, index)? },
                 Binding::Local(_) => unreachable!("inference checked the array"),
             },
             ExprKind::Atomic { op, operands, .. } => match self.binding(at) {
@@ -1092,19 +1094,19 @@ impl Build<'_, '_> {
                     }
                     let index = self.flat_index(p, &operands[..1])?;
                     let values = operands[1..].iter().map(|v| self.expr(v)).collect::<R<Vec<_>>>()?;
-                    ir::ExprKind::Atomic { op: *op, array: p, index, values }
+                    ir::TypedExprKind::Atomic { op: *op, array: p, index, values }
                 }
                 Binding::Local(_) => unreachable!("inference checked the array"),
             },
             ExprKind::ArrayDim { axis, stride, .. } => match self.binding(at) {
-                Binding::Array(ArrayRef::Param(p)) => ir::ExprKind::ArrayDim { array: p, axis: *axis, stride: *stride },
+                Binding::Array(ArrayRef::Param(p)) => ir::TypedExprKind::ArrayDim { array: p, axis: *axis, stride: *stride },
                 _ => unreachable!("inference checked the array parameter"),
             },
             ExprKind::Len(_) => match self.binding(at) {
-                Binding::Array(p) => ir::ExprKind::Len(p),
+                Binding::Array(p) => ir::TypedExprKind::Len(p),
                 Binding::Local(_) => unreachable!("inference checked the array"),
             },
-            ExprKind::Builtin(b, _) => ir::ExprKind::Special(*b),
+            ExprKind::Builtin(b, _) => ir::TypedExprKind::Special(*b),
             ExprKind::Call(name, args) => return self.call(e, name, args, ty),
             ExprKind::Collective(c, args) => {
                 let args = args.iter().map(|a| self.expr(a)).collect::<R<Vec<_>>>()?;
@@ -1113,7 +1115,7 @@ impl Build<'_, '_> {
                         return self.cx.err(e.span, format!("`{}` takes i32, u32, i64 or u64 values, not {}", c.name(), v.ty));
                     }
                 }
-                ir::ExprKind::Collective(*c, args)
+                ir::TypedExprKind::Collective(*c, args)
             }
             ExprKind::Math(f, args) => {
                 if args.len() != f.arity() {
@@ -1128,7 +1130,7 @@ impl Build<'_, '_> {
                     return self.cx.err(e.span, format!("`{}` is defined on {what}, not on {ty}", f.method()));
                 }
                 let args = args.iter().map(|a| self.expr(a)).collect::<R<Vec<_>>>()?;
-                ir::ExprKind::Math(*f, args)
+                ir::TypedExprKind::Math(*f, args)
             }
             ExprKind::Unary(op, a) => {
                 let a = self.expr(a)?;
@@ -1140,17 +1142,17 @@ impl Build<'_, '_> {
                     let sym = if *op == UnOp::Neg { "-" } else { "!" };
                     return self.cx.err(e.span, format!("unary `{sym}` is not defined on {ty}"));
                 }
-                ir::ExprKind::Unary(*op, Box::new(a))
+                ir::TypedExprKind::Unary(*op, Box::new(a))
             }
             ExprKind::Cast(a, _) => {
                 let a = self.expr(a)?;
                 if !cast_allowed(a.ty, ty) {
                     return self.cx.err(e.span, format!("cannot cast {} as {ty}", a.ty));
                 }
-                ir::ExprKind::Cast(Box::new(a))
+                ir::TypedExprKind::Cast(Box::new(a))
             }
             ExprKind::Binary(op, a, b) => return self.binary(*op, self.expr(a)?, self.expr(b)?, e.span),
         };
-        Ok(ir::Expr::new(kind, ty))
+        Ok(ir::TypedExpr::new(kind, ty))
     }
 }

@@ -5,7 +5,7 @@
 use crate::ast::AtomicOp;
 use crate::ast::{BinOp, UnOp};
 use crate::error::CompileError;
-use crate::ir::{ArrayRef, CallArg, Const, Expr, ExprKind, Kernel, ParamType, Stmt};
+use crate::ir::{ArrayRef, CallArg, Const, Kernel, ParamType, Stmt, TypedExpr, TypedExprKind};
 use crate::types::ScalarType;
 
 /// Checks `kernel`; the error names the first broken rule.
@@ -61,14 +61,14 @@ impl Verifier<'_> {
         self.k.array_info(a).ok_or_else(|| format!("{a:?} is not an array of the kernel"))
     }
 
-    fn indices(&self, a: ArrayRef, index: &[Expr]) -> R {
+    fn indices(&self, a: ArrayRef, index: &[TypedExpr]) -> R {
         if index.len() != self.k.index_count(a) {
             return Err(format!("{a:?} indexed with {} indices", index.len()));
         }
         index.iter().try_for_each(|i| self.expect(i, ScalarType::U64, "array index"))
     }
 
-    fn expect(&self, e: &Expr, ty: ScalarType, what: &str) -> R {
+    fn expect(&self, e: &TypedExpr, ty: ScalarType, what: &str) -> R {
         self.expr(e)?;
         if e.ty != ty {
             return Err(format!("{what} has type {} but must be {ty}", e.ty));
@@ -120,39 +120,39 @@ impl Verifier<'_> {
         }
     }
 
-    fn expr(&self, e: &Expr) -> R {
+    fn expr(&self, e: &TypedExpr) -> R {
         let t = e.ty;
         match &e.kind {
-            ExprKind::Const(c) => match (c, t) {
+            TypedExprKind::Const(c) => match (c, t) {
                 (Const::Int(_), t) if t.is_int() => Ok(()),
                 (Const::Float(_), t) if t.is_float() => Ok(()),
                 (Const::Bool(_), ScalarType::Bool) => Ok(()),
                 _ => Err(format!("constant {c:?} typed {t}")),
             },
-            ExprKind::Local(id) => match self.k.locals.get(*id as usize) {
+            TypedExprKind::Local(id) => match self.k.locals.get(*id as usize) {
                 Some(l) if l.ty == t => Ok(()),
                 Some(l) => Err(format!("local `{}` is {} but read as {t}", l.name, l.ty)),
                 None => Err(format!("local {id} does not exist")),
             },
-            ExprKind::Param(id) => match self.k.params.get(*id as usize).map(|p| p.ty) {
+            TypedExprKind::Param(id) => match self.k.params.get(*id as usize).map(|p| p.ty) {
                 Some(ParamType::Scalar(pt)) if pt == t => Ok(()),
                 other => Err(format!("parameter {id} ({other:?}) read as scalar {t}")),
             },
-            ExprKind::Load { array, index } => {
+            TypedExprKind::Load { array, index } => {
                 let (elem, _) = self.array(*array)?;
                 if elem != t {
                     return Err(format!("load of {elem} typed {t}"));
                 }
                 self.indices(*array, index)
             }
-            ExprKind::Len(id) => {
+            TypedExprKind::Len(id) => {
                 self.array(*id)?;
                 if t != ScalarType::U64 {
                     return Err("len() must be u64".into());
                 }
                 Ok(())
             }
-            ExprKind::ArrayDim { array, axis, stride } => {
+            TypedExprKind::ArrayDim { array, axis, stride } => {
                 let ndim = self.k.index_count(ArrayRef::Param(*array));
                 let want = if *stride { ScalarType::I64 } else { ScalarType::U64 };
                 if self.k.array_info(ArrayRef::Param(*array)).is_none() || *axis as usize >= ndim || t != want {
@@ -160,13 +160,13 @@ impl Verifier<'_> {
                 }
                 Ok(())
             }
-            ExprKind::Special(_) => {
+            TypedExprKind::Special(_) => {
                 if t != ScalarType::U64 {
                     return Err("thread-model intrinsics are u64".into());
                 }
                 Ok(())
             }
-            ExprKind::Unary(op, a) => {
+            TypedExprKind::Unary(op, a) => {
                 self.expect(a, t, "operand of unary operator")?;
                 match op {
                     UnOp::Neg if t.is_signed_int() || t.is_float() => Ok(()),
@@ -174,7 +174,7 @@ impl Verifier<'_> {
                     _ => Err(format!("unary {op:?} on {t}")),
                 }
             }
-            ExprKind::Cast(a) => {
+            TypedExprKind::Cast(a) => {
                 self.expr(a)?;
                 if cast_allowed(a.ty, t) {
                     Ok(())
@@ -182,8 +182,8 @@ impl Verifier<'_> {
                     Err(format!("cast from {} to {t}", a.ty))
                 }
             }
-            ExprKind::Binary(op, a, b) => self.binary(*op, a, b, t),
-            ExprKind::Atomic { op, array, index, values } => {
+            TypedExprKind::Binary(op, a, b) => self.binary(*op, a, b, t),
+            TypedExprKind::Atomic { op, array, index, values } => {
                 let (elem, writable) = self.array(*array)?;
                 if !writable {
                     return Err(format!("atomic on read-only array {array:?}"));
@@ -200,7 +200,7 @@ impl Verifier<'_> {
                 self.indices(*array, index)?;
                 values.iter().try_for_each(|v| self.expect(v, elem, "atomic operand"))
             }
-            ExprKind::Call { func, args } => {
+            TypedExprKind::Call { func, args } => {
                 let Some(f) = self.functions.get(*func as usize) else {
                     return Err(format!("call of missing function {func}"));
                 };
@@ -221,7 +221,7 @@ impl Verifier<'_> {
                 }
                 Ok(())
             }
-            ExprKind::Collective(c, args) => {
+            TypedExprKind::Collective(c, args) => {
                 let ops = c.operands();
                 if args.len() != ops.len() {
                     return Err(format!("`{}` with {} operands", c.name(), args.len()));
@@ -236,7 +236,7 @@ impl Verifier<'_> {
                 }
                 Ok(())
             }
-            ExprKind::Math(f, args) => {
+            TypedExprKind::Math(f, args) => {
                 if args.len() != f.arity() {
                     return Err(format!("`{}` takes {} operands, has {}", f.method(), f.arity(), args.len()));
                 }
@@ -252,7 +252,7 @@ impl Verifier<'_> {
         }
     }
 
-    fn binary(&self, op: BinOp, a: &Expr, b: &Expr, t: ScalarType) -> R {
+    fn binary(&self, op: BinOp, a: &TypedExpr, b: &TypedExpr, t: ScalarType) -> R {
         self.expr(a)?;
         self.expr(b)?;
         let sym = op.symbol();

@@ -64,7 +64,7 @@ impl Node {
 
 /// The untyped body of an expression: operations, operands, and the broadcast shape so far.
 #[derive(Clone, Debug, Default)]
-pub struct Graph<'a> {
+pub struct ExprGraph<'a> {
     pub(crate) nodes: SmallVec<[Node; 24]>,
     pub(crate) inputs: Inputs<'a>,
     /// The broadcast shape of the array operands (empty: scalars only).
@@ -76,7 +76,7 @@ pub struct Graph<'a> {
 }
 
 /// The operands of an expression: the first three inline, so building a typical expression
-/// allocates nothing. (Not a `SmallVec`, which would make `Graph<'a>` invariant in `'a`; an array
+/// allocates nothing. (Not a `SmallVec`, which would make `ExprGraph<'a>` invariant in `'a`; an array
 /// is covariant.)
 #[derive(Clone, Debug)]
 pub(crate) struct Inputs<'a> {
@@ -132,8 +132,8 @@ pub const MAX_OPERANDS: usize = 20;
 /// The most distinct device functions one expression may call.
 pub const MAX_CALLEES: usize = 32;
 
-impl<'a> Graph<'a> {
-    fn input(arg: Arg<'a>) -> Graph<'a> {
+impl<'a> ExprGraph<'a> {
+    fn input(arg: Arg<'a>) -> ExprGraph<'a> {
         let shape = match arg {
             Arg::Array { ndim, shape, .. } => shape[..ndim as usize].iter().map(|&s| s as usize).collect(),
             Arg::Scalar { .. } => SmallVec::new(),
@@ -141,12 +141,12 @@ impl<'a> Graph<'a> {
         let inputs = Inputs::one(arg);
         let mut nodes = SmallVec::new();
         nodes.push(Node::Input(0));
-        Graph { nodes, inputs, shape, callees: Vec::new(), error: None }
+        ExprGraph { nodes, inputs, shape, callees: Vec::new(), error: None }
     }
 
     /// Appends `other`'s operations (its operands merged into ours: an array passed twice is read
     /// once), broadcasting the shapes.
-    pub(crate) fn append(&mut self, other: &Graph<'a>) {
+    pub(crate) fn append(&mut self, other: &ExprGraph<'a>) {
         if self.error.is_none() {
             self.error = other.error.clone();
         }
@@ -235,7 +235,7 @@ impl<'a> Graph<'a> {
         }
     }
 
-    fn apply(mut self, operands: &[&Graph<'a>], node: Node) -> Graph<'a> {
+    fn apply(mut self, operands: &[&ExprGraph<'a>], node: Node) -> ExprGraph<'a> {
         for g in operands {
             self.append(g);
         }
@@ -278,12 +278,12 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 /// ([`Expr::eval`], [`Expr::eval_into`], [`crate::fuse::Fusion`]) or reduced ([`Expr::sum`], ...).
 #[derive(Clone, Debug)]
 pub struct Expr<'a, T: Element> {
-    pub(crate) graph: Graph<'a>,
+    pub(crate) graph: ExprGraph<'a>,
     _t: PhantomData<T>,
 }
 
 impl<'a, T: Element> Expr<'a, T> {
-    pub(crate) fn from_graph(graph: Graph<'a>) -> Expr<'a, T> {
+    pub(crate) fn from_graph(graph: ExprGraph<'a>) -> Expr<'a, T> {
         Expr { graph, _t: PhantomData }
     }
 
@@ -291,7 +291,7 @@ impl<'a, T: Element> Expr<'a, T> {
     /// [`crate::ExternalArray`], ...) or a scalar. Its element type must be `T`.
     pub fn input(arg: impl KernelArg<'a>) -> Expr<'a, T> {
         let arg = arg.into_arg();
-        let mut graph = Graph::input(arg);
+        let mut graph = ExprGraph::input(arg);
         let elem = match arg {
             Arg::Array { elem, .. } | Arg::Scalar { ty: elem, .. } => elem,
         };
@@ -303,7 +303,7 @@ impl<'a, T: Element> Expr<'a, T> {
 
     /// The expression's untyped body (for generated code).
     #[doc(hidden)]
-    pub fn into_graph(self) -> Graph<'a> {
+    pub fn into_graph(self) -> ExprGraph<'a> {
         self.graph
     }
 
@@ -521,8 +521,8 @@ pub fn expr<'a, T: Element>(x: impl IntoExpr<'a, T>) -> Expr<'a, T> {
 
 /// An expression calling a device function on operands (what `#[gpu_vectorize]` generates).
 #[doc(hidden)]
-pub fn call<'a, R: Element>(callee: Callee, operands: Vec<Graph<'a>>) -> Expr<'a, R> {
-    let mut g = Graph { callees: vec![callee], ..Graph::default() };
+pub fn call<'a, R: Element>(callee: Callee, operands: Vec<ExprGraph<'a>>) -> Expr<'a, R> {
+    let mut g = ExprGraph { callees: vec![callee], ..ExprGraph::default() };
     for o in &operands {
         g.append(o);
     }

@@ -11,7 +11,7 @@
 use crate::array::{DeviceArray, Element};
 use crate::device::{Device, DeviceInner};
 use crate::error::{Error, Result};
-use crate::expr::{broadcast_shapes, Expr, Graph, Node};
+use crate::expr::{broadcast_shapes, Expr, ExprGraph, Node};
 use crate::fxhash::{FxBuild, FxHasher};
 use crate::kernel::Kernel;
 use crate::launch::{Arg, KernelArg, LaunchConfig, MAX_ARGS};
@@ -252,7 +252,7 @@ pub fn cached_kernels() -> usize {
 /// ```
 #[derive(Default)]
 pub struct Fusion<'a> {
-    graph: Graph<'a>,
+    graph: ExprGraph<'a>,
     outputs: Vec<Arg<'a>>,
     error: Option<String>,
     stream: Option<&'a Stream>,
@@ -366,7 +366,7 @@ macro_rules! eval_all {
         impl<'a, $($t: Element),*> EvalAll for ($(Expr<'a, $t>,)*) {
             type Arrays = ($(DeviceArray<$t>,)*);
             fn eval(&self) -> Result<Self::Arrays> {
-                let mut all = Graph::default();
+                let mut all = ExprGraph::default();
                 $( all.append(&self.$n.graph); )*
                 if let Some(e) = &all.error {
                     return Err(Error::Expression(e.clone()));
@@ -385,7 +385,7 @@ eval_all!(0 A, 1 B, 2 C);
 eval_all!(0 A, 1 B, 2 C, 3 D);
 
 /// The device an expression runs on: that of its first array (or the current device).
-pub(crate) fn expr_device(g: &Graph<'_>) -> Result<Device> {
+pub(crate) fn expr_device(g: &ExprGraph<'_>) -> Result<Device> {
     for a in &g.inputs {
         if let Arg::Array { device, any_device: false, .. } = a {
             return Ok((*device).clone());
@@ -483,7 +483,7 @@ pub(crate) fn resident_blocks(device: &Device) -> u32 {
     }
 }
 
-fn run_elementwise<'a>(graph: &Graph<'a>, outputs: &[Arg<'a>], stream: Option<&Stream>) -> Result<()> {
+fn run_elementwise<'a>(graph: &ExprGraph<'a>, outputs: &[Arg<'a>], stream: Option<&Stream>) -> Result<()> {
     let Some(Arg::Array { ndim, shape, .. }) = outputs.first() else {
         return Err(Error::Expression("nothing to evaluate".into()));
     };

@@ -13,7 +13,7 @@
 
 use crate::array::{DeviceArray, Element};
 use crate::error::{Error, Result};
-use crate::expr::{Expr, FloatElement, Graph, Node, NumElement};
+use crate::expr::{Expr, ExprGraph, FloatElement, Node, NumElement};
 use crate::fuse::{
     self, bin, builtin, cast, e, emit_values, if_, index, int, let_, let_mut, set, split_index, var, KernelKind, Key, Operand, BLOCK,
 };
@@ -125,7 +125,7 @@ fn identity(op: ReduceOp, t: ScalarType) -> u64 {
 /// the host).
 #[derive(Clone, Debug)]
 pub struct Reduction<'a, T: Element, R: Element = T> {
-    graph: Graph<'a>,
+    graph: ExprGraph<'a>,
     op: ReduceOp,
     finish: Finish,
     axes: Option<Vec<usize>>,

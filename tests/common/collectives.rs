@@ -1,0 +1,137 @@
+//! Warp and block collectives.
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// Warp and block collectives.
+
+#[gpu_kernel]
+fn collectives(x: &[i32], out: &mut [i64], fx: &mut [f64], bx: &mut [bool]) {
+    let i = grid(1);
+    let lane = lane_id();
+    let full = 0xffffffffu32;
+    let mut v = 0;
+    if i < x.len() {
+        v = x[i];
+    }
+    let idx = shfl_sync(full, v, (lane + 3) % 32);
+    let up = shfl_up_sync(full, v, 1);
+    let down = shfl_down_sync(full, v, 2);
+    let xor = shfl_xor_sync(full, v, 5);
+    let ballot = ballot_sync(full, v > 0);
+    let any = any_sync(full, v > 100);
+    let all = all_sync(full, v > -50);
+    let matched = match_any_sync(full, v % 4);
+    let active = active_mask();
+    let count = sync_threads_count(v > 0);
+    let and = sync_threads_and(v > -90);
+    let or = sync_threads_or(v > 95);
+    let f = shfl_xor_sync(full, v as f64 * 0.5, 1);
+    let b = shfl_down_sync(full, v > 0, 1);
+    let base = 12 * i;
+    out[base] = idx as i64;
+    out[base + 1] = up as i64;
+    out[base + 2] = down as i64;
+    out[base + 3] = xor as i64;
+    out[base + 4] = ballot as i64;
+    out[base + 5] = any as i64;
+    out[base + 6] = all as i64;
+    out[base + 7] = matched as i64;
+    out[base + 8] = active as i64;
+    out[base + 9] = count as i64;
+    out[base + 10] = and as i64;
+    out[base + 11] = or as i64;
+    fx[i] = f;
+    bx[i] = b;
+}
+
+pub fn warp_collectives(h: &Harness) {
+    let block = 96usize; // three full warps
+    for n in [1usize, 100, 1000] {
+        let blocks = n.div_ceil(block);
+        let total = blocks * block;
+        let x: Vec<i32> = h.vec(n, |h| (h.next_u64() % 201) as i32 - 100);
+        let (mut out, mut fx, mut bx) = (h.zeros::<i64>(12 * total), h.zeros::<f64>(total), h.zeros::<bool>(total));
+        h.run(&collectives, (blocks, block), (&h.arr(&x), &mut out, &mut fx, &mut bx)).unwrap();
+        let (out, fx, bx) = (out.to_vec().unwrap(), fx.to_vec().unwrap(), bx.to_vec().unwrap());
+        let v = |i: usize| if i < n { x[i] } else { 0 };
+        for i in 0..total {
+            let (w, lane) = (i / 32 * 32, i % 32);
+            let at = |l: usize| v(w + l);
+            let lanes = |f: &dyn Fn(usize) -> bool| (0..32).filter(|l| f(*l)).fold(0u32, |m, l| m | 1 << l);
+            let b0 = i / block * block;
+            let block_vals: Vec<i32> = (b0..b0 + block).map(v).collect();
+            let want: [i64; 12] = [
+                at((lane + 3) % 32) as i64,
+                if lane >= 1 { at(lane - 1) } else { at(lane) } as i64,
+                if lane + 2 < 32 { at(lane + 2) } else { at(lane) } as i64,
+                at(lane ^ 5) as i64,
+                lanes(&|l| at(l) > 0) as i64,
+                (0..32).any(|l| at(l) > 100) as i64,
+                (0..32).all(|l| at(l) > -50) as i64,
+                lanes(&|l| at(l) % 4 == at(lane) % 4) as i64,
+                0xffffffffu32 as i64,
+                block_vals.iter().filter(|v| **v > 0).count() as i64,
+                block_vals.iter().all(|v| *v > -90) as i64,
+                block_vals.iter().any(|v| *v > 95) as i64,
+            ];
+            assert_eq!(&out[12 * i..12 * i + 12], &want, "thread {i} (n = {n})");
+            assert_eq!(fx[i], at(lane ^ 1) as f64 * 0.5, "f64 shuffle, thread {i}");
+            assert_eq!(bx[i], if lane + 1 < 32 { at(lane + 1) } else { at(lane) } > 0, "bool shuffle, thread {i}");
+        }
+    }
+}
+
+/// Block sum with warp shuffles: a butterfly in each warp, then warp 0 reduces the warps'
+/// partial sums from shared memory, and one atomic a block adds to the total.
+#[gpu_kernel]
+fn warp_block_sum<T: Number>(x: &[T], total: &mut [T]) {
+    let mut partial = shared_array::<T, 32>();
+    let i = grid(1);
+    let lane = lane_id();
+    let warp = thread_idx_x() / 32;
+    let zero = total[0] - total[0];
+    let mut v = zero;
+    if i < x.len() {
+        v = x[i];
+    }
+    let mut offset = 16;
+    while offset > 0 {
+        v += shfl_xor_sync(0xffffffff, v, offset);
+        offset /= 2;
+    }
+    if lane == 0 {
+        partial[warp] = v;
+    }
+    sync_threads();
+    if warp == 0 {
+        let warps = block_dim_x() / 32;
+        let mut s = zero;
+        if lane < warps {
+            s = partial[lane];
+        }
+        let mut offset = 16;
+        while offset > 0 {
+            s += shfl_down_sync(0xffffffff, s, offset);
+            offset /= 2;
+        }
+        if lane == 0 {
+            atomic_add(total, 0, s);
+        }
+    }
+}
+
+pub fn warp_shuffle_reduction(h: &Harness) {
+    for n in SIZES {
+        let x: Vec<i64> = h.vec(n, |h| (h.next_u64() % 2_000_001) as i64 - 1_000_000);
+        let mut total = h.zeros::<i64>(1);
+        h.run(&warp_block_sum, (n.div_ceil(256).max(1), 256), (&h.arr(&x), &mut total)).unwrap();
+        assert_eq!(total.to_vec().unwrap(), vec![x.iter().sum::<i64>()], "i64, n = {n}");
+        let xf: Vec<f32> = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);
+        let mut total = h.zeros::<f32>(1);
+        h.run(&warp_block_sum, (n.div_ceil(128).max(1), 128), (&h.arr(&xf), &mut total)).unwrap();
+        let want: f64 = xf.iter().map(|v| *v as f64).sum();
+        let got = total.to_vec().unwrap()[0] as f64;
+        assert!((got - want).abs() < 1e-3 * (n as f64).sqrt().max(1.0), "f32 sum {got} vs {want}, n = {n}");
+    }
+}
