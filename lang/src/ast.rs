@@ -164,15 +164,15 @@ pub struct Block {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     /// `let [mut] name [: ty] [= init];`
-    Let { name: String, mutable: bool, ty: Option<TypeRef>, init: Option<Expr>, span: Span },
+    Let { name: String, mutable: bool, ty: Option<TypeRef>, init: Option<Expr>, span: Span, id: NodeId },
     /// `place = value;` or `place op= value;`
-    Assign { place: Place, op: Option<BinOp>, value: Expr, span: Span },
+    Assign { place: Place, op: Option<BinOp>, value: Expr, span: Span, id: NodeId },
     /// `if cond { .. } [else { .. }]`; `else if` is an `else` block holding one `If`.
     If { cond: Expr, then: Block, otherwise: Option<Block>, span: Span },
     /// `while cond { .. }`
     While { cond: Expr, body: Block, label: Option<String>, span: Span },
     /// `for var in start..end { .. }`, `start..=end`, optionally `.step_by(step)`.
-    For { var: String, range: RangeLoop, body: Block, label: Option<String>, span: Span },
+    For { var: String, range: RangeLoop, body: Block, label: Option<String>, span: Span, id: NodeId },
     /// A nested `{ .. }` block.
     Block(Block),
     /// `break` or `break 'label`.
@@ -321,6 +321,8 @@ pub enum Place {
 pub struct Expr {
     pub kind: ExprKind,
     pub span: Span,
+    /// Its id in the kernel's source (see [`NodeId`]).
+    pub id: NodeId,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -488,7 +490,249 @@ impl Builtin {
 }
 
 impl Expr {
+    /// An expression not numbered yet ([`KernelSource::number_nodes`] gives it its id).
     pub fn new(kind: ExprKind, span: Span) -> Expr {
-        Expr { kind, span }
+        Expr { kind, span, id: NodeId::UNSET }
+    }
+
+    /// An expression with its id, as the macro emits numbered sources.
+    pub fn with_id(kind: ExprKind, span: Span, id: NodeId) -> Expr {
+        Expr { kind, span, id }
+    }
+}
+
+/// The id of a node of a kernel's source: every expression, and the statements that declare or
+/// assign (`let`, `for`, assignments). Ids are dense from 0 within one [`KernelSource`] and are
+/// given when the source is built (the macro numbers at parse time; sources built in code are
+/// numbered by [`KernelSource::number_nodes`] before use). Inference keeps its results in
+/// tables indexed by them, as rust-analyzer's `InferenceResult` does.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// Not numbered yet.
+    pub const UNSET: NodeId = NodeId(u32::MAX);
+
+    /// The id as a table index, or `None` when not numbered.
+    pub fn index(self) -> Option<usize> {
+        (self != NodeId::UNSET).then_some(self.0 as usize)
+    }
+}
+
+impl Default for NodeId {
+    fn default() -> NodeId {
+        NodeId::UNSET
+    }
+}
+
+impl KernelSource {
+    /// Numbers every node of the body in source order from 0 (replacing earlier ids); returns
+    /// how many there are.
+    pub fn number_nodes(&mut self) -> u32 {
+        let mut next = 0u32;
+        number_block(&mut self.body, &mut next);
+        next
+    }
+
+    /// Whether every node has an id (the source was numbered).
+    pub fn is_numbered(&self) -> bool {
+        let mut all = true;
+        visit_block(&self.body, &mut |id| all &= id != NodeId::UNSET);
+        all
+    }
+}
+
+fn fresh(next: &mut u32) -> NodeId {
+    let id = NodeId(*next);
+    *next += 1;
+    id
+}
+
+fn number_block(b: &mut Block, next: &mut u32) {
+    for s in &mut b.stmts {
+        number_stmt(s, next);
+    }
+}
+
+fn number_stmt(s: &mut Stmt, next: &mut u32) {
+    match s {
+        Stmt::Let { init, id, .. } => {
+            *id = fresh(next);
+            if let Some(e) = init {
+                number_expr(e, next);
+            }
+        }
+        Stmt::Assign { place, value, id, .. } => {
+            *id = fresh(next);
+            if let Place::Index { index, .. } = place {
+                index.iter_mut().for_each(|e| number_expr(e, next));
+            }
+            number_expr(value, next);
+        }
+        Stmt::If { cond, then, otherwise, .. } => {
+            number_expr(cond, next);
+            number_block(then, next);
+            if let Some(o) = otherwise {
+                number_block(o, next);
+            }
+        }
+        Stmt::While { cond, body, .. } => {
+            number_expr(cond, next);
+            number_block(body, next);
+        }
+        Stmt::For { range, body, id, .. } => {
+            *id = fresh(next);
+            number_expr(&mut range.start, next);
+            number_expr(&mut range.end, next);
+            if let Some(step) = &mut range.step {
+                number_expr(step, next);
+            }
+            number_block(body, next);
+        }
+        Stmt::Block(b) => number_block(b, next),
+        Stmt::Return(Some(e), _) | Stmt::Eval(e) => number_expr(e, next),
+        Stmt::Return(None, _)
+        | Stmt::Break(..)
+        | Stmt::Continue(..)
+        | Stmt::Shared { .. }
+        | Stmt::Local { .. }
+        | Stmt::Barrier(_)
+        | Stmt::GridBarrier(_)
+        | Stmt::Fence(..) => {}
+    }
+}
+
+fn number_expr(e: &mut Expr, next: &mut u32) {
+    e.id = fresh(next);
+    for c in children_mut(&mut e.kind) {
+        number_expr(c, next);
+    }
+}
+
+/// The operand expressions of an expression, in source order.
+fn children_mut(k: &mut ExprKind) -> Vec<&mut Expr> {
+    match k {
+        ExprKind::Int(..) | ExprKind::Float(..) | ExprKind::Bool(_) | ExprKind::Var(_) | ExprKind::Len(_) | ExprKind::ArrayDim { .. } => {
+            Vec::new()
+        }
+        ExprKind::Index { index, .. } => index.iter_mut().collect(),
+        ExprKind::Unary(_, a) | ExprKind::Cast(a, _) => vec![&mut **a],
+        ExprKind::Binary(_, a, b) => vec![&mut **a, &mut **b],
+        ExprKind::Builtin(_, args)
+        | ExprKind::Math(_, args)
+        | ExprKind::Call(_, args)
+        | ExprKind::Collective(_, args)
+        | ExprKind::Atomic { operands: args, .. } => args.iter_mut().collect(),
+    }
+}
+
+/// Calls `f` with the id of every numbered node of `b`.
+fn visit_block(b: &Block, f: &mut dyn FnMut(NodeId)) {
+    for s in &b.stmts {
+        match s {
+            Stmt::Let { init, id, .. } => {
+                f(*id);
+                init.iter().for_each(|e| visit_expr(e, f));
+            }
+            Stmt::Assign { place, value, id, .. } => {
+                f(*id);
+                if let Place::Index { index, .. } = place {
+                    index.iter().for_each(|e| visit_expr(e, f));
+                }
+                visit_expr(value, f);
+            }
+            Stmt::If { cond, then, otherwise, .. } => {
+                visit_expr(cond, f);
+                visit_block(then, f);
+                otherwise.iter().for_each(|o| visit_block(o, f));
+            }
+            Stmt::While { cond, body, .. } => {
+                visit_expr(cond, f);
+                visit_block(body, f);
+            }
+            Stmt::For { range, body, id, .. } => {
+                f(*id);
+                visit_expr(&range.start, f);
+                visit_expr(&range.end, f);
+                range.step.iter().for_each(|e| visit_expr(e, f));
+                visit_block(body, f);
+            }
+            Stmt::Block(b) => visit_block(b, f),
+            Stmt::Return(Some(e), _) | Stmt::Eval(e) => visit_expr(e, f),
+            _ => {}
+        }
+    }
+}
+
+fn visit_expr(e: &Expr, f: &mut dyn FnMut(NodeId)) {
+    f(e.id);
+    match &e.kind {
+        ExprKind::Int(..) | ExprKind::Float(..) | ExprKind::Bool(_) | ExprKind::Var(_) | ExprKind::Len(_) | ExprKind::ArrayDim { .. } => {}
+        ExprKind::Index { index: args, .. }
+        | ExprKind::Builtin(_, args)
+        | ExprKind::Math(_, args)
+        | ExprKind::Call(_, args)
+        | ExprKind::Collective(_, args)
+        | ExprKind::Atomic { operands: args, .. } => args.iter().for_each(|a| visit_expr(a, f)),
+        ExprKind::Unary(_, a) | ExprKind::Cast(a, _) => visit_expr(a, f),
+        ExprKind::Binary(_, a, b) => {
+            visit_expr(a, f);
+            visit_expr(b, f);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(kind: ExprKind) -> Expr {
+        Expr::new(kind, Span::default())
+    }
+
+    #[test]
+    fn nodes_are_numbered_densely_in_source_order() {
+        let sum = e(ExprKind::Binary(BinOp::Add, Box::new(e(ExprKind::Int(1, None))), Box::new(e(ExprKind::Var("a".into())))));
+        let body = Block {
+            stmts: vec![
+                Stmt::Let {
+                    name: "a".into(),
+                    mutable: true,
+                    ty: None,
+                    init: Some(e(ExprKind::Int(2, None))),
+                    span: Span::default(),
+                    id: NodeId::UNSET,
+                },
+                Stmt::Assign {
+                    place: Place::Var("a".into(), Span::default()),
+                    op: None,
+                    value: sum,
+                    span: Span::default(),
+                    id: NodeId::UNSET,
+                },
+                Stmt::Break(None, Span::default()),
+            ],
+        };
+        let mut src = KernelSource {
+            name: "k".into(),
+            generics: vec![],
+            params: vec![],
+            body,
+            span: Span::default(),
+            options: KernelOptions::default(),
+            ret: None,
+            callees: vec![],
+            device: false,
+        };
+        assert!(!src.is_numbered());
+        assert_eq!(src.number_nodes(), 6);
+        assert!(src.is_numbered());
+        let mut ids = Vec::new();
+        visit_block(&src.body, &mut |id| ids.push(id.0));
+        assert_eq!(ids, vec![0, 1, 2, 3, 4, 5]);
+        // Renumbering gives the same ids.
+        let before = src.clone();
+        src.number_nodes();
+        assert_eq!(src, before);
     }
 }

@@ -7,8 +7,8 @@
 //! language is rejected here, at the span of the offending syntax.
 
 use gpujit_lang::ast::{
-    self, BinOp, Block, Dim, Expr, ExprKind, Generic, GenericBound, KernelOptions, KernelSource, Param, ParamKind, Place, RangeLoop, Stmt,
-    TypeRef, UnOp,
+    self, BinOp, Block, Dim, Expr, ExprKind, Generic, GenericBound, KernelOptions, KernelSource, NodeId, Param, ParamKind, Place,
+    RangeLoop, Stmt, TypeRef, UnOp,
 };
 use gpujit_lang::intrinsics::{self, Intrinsic};
 use gpujit_lang::math::MathFn;
@@ -146,8 +146,10 @@ pub fn kernel(f: &syn::ItemFn, options: KernelOptions, device: bool) -> Result<K
     let body = if ret.is_some() { cx.return_block(&f.block)? } else { cx.block(&f.block)? };
     let callees = cx.callees.into_inner();
     let name = sig.ident.clone();
-    let source =
+    let mut source =
         KernelSource { name: name.to_string(), generics, params, body, span: at(name.span()), options, ret, callees: Vec::new(), device };
+    // Ids at parse time: the compiler's tables are indexed by them.
+    source.number_nodes();
     let rust_params = sig.inputs.iter().filter_map(|i| if let syn::FnArg::Typed(pt) = i { Some((*pt.ty).clone()) } else { None }).collect();
     let rust_ret = match &sig.output {
         syn::ReturnType::Type(_, ty) => Some((**ty).clone()),
@@ -303,7 +305,7 @@ impl Cx<'_> {
             if init.diverge.is_none() && matches!(strip(&init.expr), syn::Expr::If(_) | syn::Expr::Match(_) | syn::Expr::Block(_)) {
                 // `let v = if c { a } else { b };`: declare, then assign in each branch.
                 let span = l.span();
-                let decl = Stmt::Let { name: name.clone(), mutable, ty, init: None, span: at(span) };
+                let decl = Stmt::Let { name: name.clone(), mutable, ty, init: None, span: at(span), id: NodeId::UNSET };
                 return Ok(vec![decl, self.assign_value(Place::Var(name, at(span)), None, &init.expr, span)?]);
             }
         }
@@ -316,7 +318,7 @@ impl Cx<'_> {
             }
             None => None,
         };
-        Ok(vec![Stmt::Let { name, mutable, ty, init, span: at(l.span()) }])
+        Ok(vec![Stmt::Let { name, mutable, ty, init, span: at(l.span()), id: NodeId::UNSET }])
     }
 
     /// `let (a, mut b) = (x, y);`: every value is evaluated first (into hidden temporaries), then
@@ -340,7 +342,7 @@ impl Cx<'_> {
                 }
                 for (i, axis) in [Dim::X, Dim::Y, Dim::Z].into_iter().take(n).enumerate() {
                     let value = Expr::new(ExprKind::Builtin(per_axis.at(axis), Vec::new()), at(span));
-                    stmts.push(Stmt::Let { name: temp(i), mutable: false, ty: None, init: Some(value), span: at(span) });
+                    stmts.push(Stmt::Let { name: temp(i), mutable: false, ty: None, init: Some(value), span: at(span), id: NodeId::UNSET });
                 }
             }
         }
@@ -352,7 +354,14 @@ impl Cx<'_> {
                 return err(values.span(), format!("{} names but {} values", pt.elems.len(), values.elems.len()));
             }
             for (i, v) in values.elems.iter().enumerate() {
-                stmts.push(Stmt::Let { name: temp(i), mutable: false, ty: None, init: Some(self.expr(v)?), span: at(span) });
+                stmts.push(Stmt::Let {
+                    name: temp(i),
+                    mutable: false,
+                    ty: None,
+                    init: Some(self.expr(v)?),
+                    span: at(span),
+                    id: NodeId::UNSET,
+                });
             }
         }
         for (i, p) in pt.elems.iter().enumerate() {
@@ -361,8 +370,8 @@ impl Cx<'_> {
                 syn::Pat::Wild(_) => continue,
                 other => return err(other.span(), "each name of a tuple `let` is a plain name"),
             };
-            let init = Expr { kind: ExprKind::Var(temp(i)), span: at(span) };
-            stmts.push(Stmt::Let { name, mutable, ty: None, init: Some(init), span: at(span) });
+            let init = Expr { kind: ExprKind::Var(temp(i)), span: at(span), id: NodeId::UNSET };
+            stmts.push(Stmt::Let { name, mutable, ty: None, init: Some(init), span: at(span), id: NodeId::UNSET });
         }
         Ok(stmts)
     }
@@ -436,7 +445,7 @@ impl Cx<'_> {
                 Ok(Stmt::While { cond: self.cond(&w.cond)?, body: self.block(&w.body)?, label: label(&w.label), span: at(span) })
             }
             syn::Expr::Loop(l) => {
-                let cond = Expr { kind: ExprKind::Bool(true), span: at(span) };
+                let cond = Expr { kind: ExprKind::Bool(true), span: at(span), id: NodeId::UNSET };
                 Ok(Stmt::While { cond, body: self.block(&l.body)?, label: label(&l.label), span: at(span) })
             }
             syn::Expr::ForLoop(f) => self.for_loop(f),
@@ -528,7 +537,7 @@ impl Cx<'_> {
             }
             syn::Expr::Block(b) if b.label.is_none() => Ok(Stmt::Block(self.value_block(&b.block, &place, op)?)),
             syn::Expr::Match(m) => self.match_chain(m, &mut |cx, body| cx.assign_value(place.clone(), op, body, body.span())),
-            v => Ok(Stmt::Assign { place, op, value: self.expr(v)?, span: at(span) }),
+            v => Ok(Stmt::Assign { place, op, value: self.expr(v)?, span: at(span), id: NodeId::UNSET }),
         }
     }
 
@@ -559,7 +568,8 @@ impl Cx<'_> {
     fn match_chain(&self, m: &syn::ExprMatch, arm: &mut dyn FnMut(&Self, &syn::Expr) -> Result<Stmt>) -> Result<Stmt> {
         let span = m.span();
         let temp = format!("__gpujit_match_{}", span.start().line * 10000 + span.start().column);
-        let scrutinee = Stmt::Let { name: temp.clone(), mutable: false, ty: None, init: Some(self.expr(&m.expr)?), span: at(span) };
+        let scrutinee =
+            Stmt::Let { name: temp.clone(), mutable: false, ty: None, init: Some(self.expr(&m.expr)?), span: at(span), id: NodeId::UNSET };
         let chain = self.arms(&m.arms, &temp, arm)?;
         Ok(Stmt::Block(Block { stmts: std::iter::once(scrutinee).chain(chain).collect() }))
     }
@@ -572,9 +582,15 @@ impl Cx<'_> {
         // A binding pattern: bind the value, then test the guard.
         if let syn::Pat::Ident(pi) = &first.pat {
             if pi.subpat.is_none() && pi.by_ref.is_none() {
-                let value = Expr { kind: ExprKind::Var(temp.to_string()), span: at(span) };
-                let bind =
-                    Stmt::Let { name: pi.ident.to_string(), mutable: pi.mutability.is_some(), ty: None, init: Some(value), span: at(span) };
+                let value = Expr { kind: ExprKind::Var(temp.to_string()), span: at(span), id: NodeId::UNSET };
+                let bind = Stmt::Let {
+                    name: pi.ident.to_string(),
+                    mutable: pi.mutability.is_some(),
+                    ty: None,
+                    init: Some(value),
+                    span: at(span),
+                    id: NodeId::UNSET,
+                };
                 let inner = match &first.guard {
                     Some((_, g)) => Stmt::If { cond: self.expr(g)?, then: Block { stmts: vec![body] }, otherwise: rest, span: at(span) },
                     None => body,
@@ -587,7 +603,9 @@ impl Cx<'_> {
             (None, None) => return Ok(Some(body)),
             (Some((_, g)), None) => self.expr(g)?,
             (None, Some(t)) => t,
-            (Some((_, g)), Some(t)) => Expr { kind: ExprKind::Binary(BinOp::And, Box::new(t), Box::new(self.expr(g)?)), span: at(span) },
+            (Some((_, g)), Some(t)) => {
+                Expr { kind: ExprKind::Binary(BinOp::And, Box::new(t), Box::new(self.expr(g)?)), span: at(span), id: NodeId::UNSET }
+            }
         };
         Ok(Some(Stmt::If { cond, then: Block { stmts: vec![body] }, otherwise: rest, span: at(span) }))
     }
@@ -595,8 +613,8 @@ impl Cx<'_> {
     /// The condition under which the value in `temp` matches `pat` (`None`: always).
     fn pattern_test(&self, pat: &syn::Pat, temp: &str) -> Result<Option<Expr>> {
         let span = pat.span();
-        let var = || Box::new(Expr { kind: ExprKind::Var(temp.to_string()), span: at(span) });
-        let cmp = |op: BinOp, e: Expr| Expr { kind: ExprKind::Binary(op, var(), Box::new(e)), span: at(span) };
+        let var = || Box::new(Expr { kind: ExprKind::Var(temp.to_string()), span: at(span), id: NodeId::UNSET });
+        let cmp = |op: BinOp, e: Expr| Expr { kind: ExprKind::Binary(op, var(), Box::new(e)), span: at(span), id: NodeId::UNSET };
         Ok(Some(match pat {
             syn::Pat::Wild(_) => return Ok(None),
             syn::Pat::Lit(l) => cmp(BinOp::Eq, self.expr(&syn::Expr::Lit(l.clone()))?),
@@ -609,7 +627,9 @@ impl Cx<'_> {
                     (None, _) => None,
                 };
                 match (lo, hi) {
-                    (Some(a), Some(b)) => Expr { kind: ExprKind::Binary(BinOp::And, Box::new(a), Box::new(b)), span: at(span) },
+                    (Some(a), Some(b)) => {
+                        Expr { kind: ExprKind::Binary(BinOp::And, Box::new(a), Box::new(b)), span: at(span), id: NodeId::UNSET }
+                    }
                     (Some(a), None) | (None, Some(a)) => a,
                     (None, None) => return Ok(None),
                 }
@@ -620,7 +640,7 @@ impl Cx<'_> {
                     let Some(t) = self.pattern_test(case, temp)? else { return Ok(None) };
                     acc = Some(match acc {
                         None => t,
-                        Some(a) => Expr { kind: ExprKind::Binary(BinOp::Or, Box::new(a), Box::new(t)), span: at(span) },
+                        Some(a) => Expr { kind: ExprKind::Binary(BinOp::Or, Box::new(a), Box::new(t)), span: at(span), id: NodeId::UNSET },
                     });
                 }
                 match acc {
@@ -689,6 +709,7 @@ impl Cx<'_> {
             body: self.block(&f.body)?,
             label: f.label.as_ref().map(|l| l.name.ident.to_string()),
             span: at(f.span()),
+            id: NodeId::UNSET,
         })
     }
 
@@ -799,7 +820,7 @@ impl Cx<'_> {
             }
             _ => return err(span, "this expression is not supported in kernels"),
         };
-        Ok(Expr { kind, span: at(span) })
+        Ok(Expr { kind, span: at(span), id: NodeId::UNSET })
     }
 
     /// `i` or, for 2-D shared arrays, `[i, j]`.

@@ -4,7 +4,7 @@
 //! their own `variant_name()` (generated from the variant's identifier), so a variant added to or
 //! renamed in the language breaks this crate's build, not a user's.
 
-use gpujit_lang::ast::{Block, Builtin, Expr, ExprKind, Place, RangeLoop, Span, Stmt, TypeRef};
+use gpujit_lang::ast::{Block, Builtin, Expr, ExprKind, NodeId, Place, RangeLoop, Span, Stmt, TypeRef};
 use gpujit_lang::ScalarType;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -70,6 +70,13 @@ impl Rebuild for Span {
     }
 }
 
+impl Rebuild for NodeId {
+    fn rebuild(&self) -> TokenStream {
+        let n = self.0;
+        quote!(NodeId(#n))
+    }
+}
+
 impl Rebuild for ScalarType {
     fn rebuild(&self) -> TokenStream {
         // The derived `Debug` of a fieldless variant is its identifier.
@@ -122,11 +129,11 @@ impl Rebuild for RangeLoop {
 impl Rebuild for Stmt {
     fn rebuild(&self) -> TokenStream {
         match self {
-            Stmt::Let { name, mutable, ty, init, span } => {
-                let (name, ty, init, span) = (name.rebuild(), ty.rebuild(), init.rebuild(), span.rebuild());
-                quote!(Stmt::Let { name: #name, mutable: #mutable, ty: #ty, init: #init, span: #span })
+            Stmt::Let { name, mutable, ty, init, span, id } => {
+                let (name, ty, init, span, id) = (name.rebuild(), ty.rebuild(), init.rebuild(), span.rebuild(), id.rebuild());
+                quote!(Stmt::Let { name: #name, mutable: #mutable, ty: #ty, init: #init, span: #span, id: #id })
             }
-            Stmt::Assign { place, op, value, span } => {
+            Stmt::Assign { place, op, value, span, id } => {
                 let op = match op {
                     Some(op) => {
                         let op = variant(quote!(BinOp), op.variant_name());
@@ -134,8 +141,8 @@ impl Rebuild for Stmt {
                     }
                     None => quote!(::core::option::Option::None),
                 };
-                let (place, value, span) = (place.rebuild(), value.rebuild(), span.rebuild());
-                quote!(Stmt::Assign { place: #place, op: #op, value: #value, span: #span })
+                let (place, value, span, id) = (place.rebuild(), value.rebuild(), span.rebuild(), id.rebuild());
+                quote!(Stmt::Assign { place: #place, op: #op, value: #value, span: #span, id: #id })
             }
             Stmt::If { cond, then, otherwise, span } => {
                 let (cond, then, otherwise, span) = (cond.rebuild(), then.rebuild(), otherwise.rebuild(), span.rebuild());
@@ -145,9 +152,10 @@ impl Rebuild for Stmt {
                 let (cond, body, label, span) = (cond.rebuild(), body.rebuild(), label.rebuild(), span.rebuild());
                 quote!(Stmt::While { cond: #cond, body: #body, label: #label, span: #span })
             }
-            Stmt::For { var, range, body, label, span } => {
+            Stmt::For { var, range, body, label, span, id } => {
                 let (var, range, body, label, span) = (var.rebuild(), range.rebuild(), body.rebuild(), label.rebuild(), span.rebuild());
-                quote!(Stmt::For { var: #var, range: #range, body: #body, label: #label, span: #span })
+                let id = id.rebuild();
+                quote!(Stmt::For { var: #var, range: #range, body: #body, label: #label, span: #span, id: #id })
             }
             Stmt::Block(b) => {
                 let b = b.rebuild();
@@ -273,7 +281,7 @@ impl Rebuild for Expr {
                 quote!(ExprKind::Atomic { op: #op, array: #array, operands: #operands })
             }
         };
-        let span = self.span.rebuild();
-        quote!(Expr::new(#kind, #span))
+        let (span, id) = (self.span.rebuild(), self.id.rebuild());
+        quote!(Expr::with_id(#kind, #span, #id))
     }
 }

@@ -666,20 +666,26 @@ pub(crate) fn cast(a: ast::Expr, t: ScalarType) -> ast::Expr {
 }
 
 pub(crate) fn let_(name: &str, init: ast::Expr) -> Stmt {
-    Stmt::Let { name: name.to_string(), mutable: false, ty: None, init: Some(init), span: Span::default() }
+    Stmt::Let { name: name.to_string(), mutable: false, ty: None, init: Some(init), span: Span::default(), id: ast::NodeId::UNSET }
 }
 
 pub(crate) fn let_mut(name: &str, init: ast::Expr) -> Stmt {
-    Stmt::Let { name: name.to_string(), mutable: true, ty: None, init: Some(init), span: Span::default() }
+    Stmt::Let { name: name.to_string(), mutable: true, ty: None, init: Some(init), span: Span::default(), id: ast::NodeId::UNSET }
 }
 
 pub(crate) fn set(name: &str, value: ast::Expr) -> Stmt {
-    Stmt::Assign { place: Place::Var(name.to_string(), Span::default()), op: None, value, span: Span::default() }
+    Stmt::Assign { place: Place::Var(name.to_string(), Span::default()), op: None, value, span: Span::default(), id: ast::NodeId::UNSET }
 }
 
 /// `name += value;`
 pub(crate) fn add_assign(name: &str, value: ast::Expr) -> Stmt {
-    Stmt::Assign { place: Place::Var(name.to_string(), Span::default()), op: Some(ast::BinOp::Add), value, span: Span::default() }
+    Stmt::Assign {
+        place: Place::Var(name.to_string(), Span::default()),
+        op: Some(ast::BinOp::Add),
+        value,
+        span: Span::default(),
+        id: ast::NodeId::UNSET,
+    }
 }
 
 /// `while cond { body }`
@@ -955,6 +961,7 @@ fn elementwise_source(key: &Key, callees: &[ast::Callee]) -> KernelSource {
                 op: None,
                 value: var(r),
                 span: Span::default(),
+                id: ast::NodeId::UNSET,
             });
         }
     };

@@ -165,7 +165,12 @@ impl std::fmt::Debug for Kernel {
 
 impl Kernel {
     /// A kernel from its source form (the `#[gpu_kernel]` macro calls this).
-    pub fn new(source: KernelSource) -> Kernel {
+    pub fn new(mut source: KernelSource) -> Kernel {
+        // The macro numbers its sources' nodes at parse time; sources built in code (fused
+        // expressions, tools) are numbered here.
+        if !source.is_numbered() {
+            source.number_nodes();
+        }
         Kernel { source, cache: SpecCache::new() }
     }
 

@@ -607,6 +607,7 @@ fn store(array: &str, i: ast::Expr, v: ast::Expr) -> Stmt {
         op: None,
         value: v,
         span: Span::default(),
+        id: ast::NodeId::UNSET,
     }
 }
 

@@ -69,7 +69,7 @@ fn index(a: &str, i: Expr) -> Expr {
     ex(ExprKind::Index { array: a.to_string(), index: vec![i] })
 }
 fn let_(name: &str, t: ScalarType, mutable: bool, init: Expr) -> Stmt {
-    Stmt::Let { name: name.to_string(), mutable, ty: Some(TypeRef::Scalar(t)), init: Some(init), span: sp() }
+    Stmt::Let { name: name.to_string(), mutable, ty: Some(TypeRef::Scalar(t)), init: Some(init), span: sp(), id: NodeId::UNSET }
 }
 
 /// A random value of `t` for inputs: specials (NaN, infinities, ±0, MIN/MAX, subnormals, shift
@@ -419,7 +419,7 @@ impl<'r> Gen<'r> {
                     _ => self.pick(&[None, Some(BinOp::Add), Some(BinOp::Mul), Some(BinOp::BitXor), Some(BinOp::Shl), Some(BinOp::Rem)]),
                 };
                 let value = if op == Some(BinOp::Shl) { self.expr(U32, 2) } else { self.expr(t, 3) };
-                out.push(Stmt::Assign { place: Place::Var(v, sp()), op, value, span: sp() });
+                out.push(Stmt::Assign { place: Place::Var(v, sp()), op, value, span: sp(), id: NodeId::UNSET });
             }
             6 if depth > 0 => {
                 let cond = self.expr(Bool, 3);
@@ -453,11 +453,12 @@ impl<'r> Gen<'r> {
                         op: None,
                         value,
                         span: sp(),
+                        id: NodeId::UNSET,
                     }],
                 };
                 let range =
                     RangeLoop { start: int_lit(0, None), end: int_lit(len as u128, None), inclusive: false, step: None, reverse: false };
-                out.push(Stmt::For { var: q, range, body, label: None, span: sp() });
+                out.push(Stmt::For { var: q, range, body, label: None, span: sp(), id: NodeId::UNSET });
                 if let Some(s) = self.scopes.last_mut() {
                     s.locals.push((l, t, len));
                 }
@@ -504,14 +505,19 @@ impl<'r> Gen<'r> {
                     step: if self.r.below(3) == 0 { Some(int_lit(self.r.below(3) as u128, None)) } else { None },
                     reverse: self.r.below(3) == 0,
                 };
-                out.push(Stmt::For { var: k, range, body, label: Some(label), span: sp() });
+                out.push(Stmt::For { var: k, range, body, label: Some(label), span: sp(), id: NodeId::UNSET });
             }
             _ => {
                 // while c < n { c += 1; body }  /  loop { c += 1; if c > n { break } body }
                 let c = self.name("w");
                 out.push(let_(&c, U32, true, int_lit(0, Some(U32))));
-                let inc =
-                    Stmt::Assign { place: Place::Var(c.clone(), sp()), op: Some(BinOp::Add), value: int_lit(1, Some(U32)), span: sp() };
+                let inc = Stmt::Assign {
+                    place: Place::Var(c.clone(), sp()),
+                    op: Some(BinOp::Add),
+                    value: int_lit(1, Some(U32)),
+                    span: sp(),
+                    id: NodeId::UNSET,
+                };
                 body.stmts.insert(0, inc);
                 let cond = if kind == 1 {
                     bin(BinOp::Lt, var(&c), int_lit(n, Some(U32)))
@@ -658,6 +664,7 @@ pub fn generate(seed: u64) -> Case {
             op: None,
             value,
             span: sp(),
+            id: NodeId::UNSET,
         });
         body.push(Stmt::Barrier(sp()));
         let k = int_lit(g.r.below(block as u64 * 2) as u128, None);
@@ -676,8 +683,13 @@ pub fn generate(seed: u64) -> Case {
         params.push(Param { name: name.clone(), kind: ParamKind::Slice { elem: TypeRef::Scalar(t), mutable: true, ndim: 1 }, span: sp() });
         arrays.push(ArraySpec { name: name.clone(), elem: t, mutable: true, data: vec![V::new(t, 0); n_out as usize], tol });
         order.push(true);
-        let write =
-            Stmt::Assign { place: Place::Index { array: name.clone(), index: vec![var("i")], span: sp() }, op: None, value: e, span: sp() };
+        let write = Stmt::Assign {
+            place: Place::Index { array: name.clone(), index: vec![var("i")], span: sp() },
+            op: None,
+            value: e,
+            span: sp(),
+            id: NodeId::UNSET,
+        };
         body.push(Stmt::If {
             cond: bin(BinOp::Lt, var("i"), ex(ExprKind::Len(name))),
             then: Block { stmts: vec![write] },

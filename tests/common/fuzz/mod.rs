@@ -284,9 +284,9 @@ fn block_variants(b: &Block) -> Vec<Block> {
                 .into_iter()
                 .map(|b| Stmt::While { cond: cond.clone(), body: b, label: label.clone(), span: *span })
                 .collect(),
-            Stmt::For { var, range, body, label, span } => block_variants(body)
+            Stmt::For { var, range, body, label, span, id } => block_variants(body)
                 .into_iter()
-                .map(|b| Stmt::For { var: var.clone(), range: range.clone(), body: b, label: label.clone(), span: *span })
+                .map(|b| Stmt::For { var: var.clone(), range: range.clone(), body: b, label: label.clone(), span: *span, id: *id })
                 .collect(),
             _ => vec![],
         };

@@ -1,0 +1,367 @@
+//! IR construction: the inferred body → typed [`ir`] statements and expressions.
+
+use super::bind::SpecKey;
+use super::infer::{jump_levels, Binding, Infer, R};
+use super::{specialize_body, FnTable};
+use crate::ast::{self, AtomicOp, BinOp, ExprKind, ParamKind, Place, Span, UnOp};
+use crate::error::CompileError;
+use crate::ir::{self, ArrayRef, Const, LocalId};
+use crate::limits::MAX_GENERICS;
+use crate::math::Domain;
+use crate::types::ScalarType;
+use crate::verify::{atomic_allowed, cast_allowed};
+use std::cell::RefCell;
+
+pub(super) struct Build<'c, 'a> {
+    pub(super) cx: &'c Infer<'a>,
+    pub(super) types: &'c [ScalarType],
+    pub(super) table: &'c RefCell<FnTable>,
+    /// Labels of the enclosing loops, innermost last (for `break`/`continue` levels).
+    pub(super) loops: RefCell<Vec<Option<String>>>,
+}
+
+impl Build<'_, '_> {
+    /// An internal error: inference left a state building cannot go on from (a bug in gpujit).
+    fn internal<T>(&self, message: impl Into<String>) -> R<T> {
+        Err(CompileError::Verify { kernel: self.cx.src.name.clone(), message: message.into(), ir: String::new() })
+    }
+
+    fn ty(&self, e: &ast::Expr) -> R<ScalarType> {
+        match self.cx.expr_slot.get(e.id).and_then(|s| self.types.get(*s)) {
+            Some(t) => Ok(*t),
+            None => self.internal(format!("no type was inferred for the expression at {}", e.span)),
+        }
+    }
+
+    fn binding(&self, e: &ast::Expr) -> R<Binding> {
+        match self.cx.var_ref.get(e.id) {
+            Some(b) => Ok(*b),
+            None => self.internal(format!("the name at {} was not resolved", e.span)),
+        }
+    }
+
+    fn decl(&self, id: ast::NodeId, span: Span) -> R<LocalId> {
+        match self.cx.decl_local.get(id) {
+            Some(l) => Ok(*l),
+            None => self.internal(format!("the declaration at {span} has no local")),
+        }
+    }
+
+    fn jump(&self, label: &Option<String>, span: Span) -> R<u32> {
+        match jump_levels(&self.loops.borrow(), label) {
+            Some(n) => Ok(n),
+            None => self.internal(format!("the jump at {span} has no loop")),
+        }
+    }
+
+    fn in_loop(&self, label: &Option<String>, body: &ast::Block) -> R<Vec<ir::Stmt>> {
+        self.loops.borrow_mut().push(label.clone());
+        let r = self.block(body);
+        self.loops.borrow_mut().pop();
+        r
+    }
+
+    pub(super) fn block(&self, b: &ast::Block) -> R<Vec<ir::Stmt>> {
+        let mut out = Vec::with_capacity(b.stmts.len());
+        for s in &b.stmts {
+            if let Some(s) = self.stmt(s)? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    fn stmt(&self, s: &ast::Stmt) -> R<Option<ir::Stmt>> {
+        Ok(Some(match s {
+            ast::Stmt::Let { init, id, span, .. } => {
+                let local = self.decl(*id, *span)?;
+                match init {
+                    Some(init) => ir::Stmt::Assign { local, value: self.expr(init)? },
+                    None => return Ok(None),
+                }
+            }
+            ast::Stmt::Assign { place, op, value, span, id } => {
+                let v = self.expr(value)?;
+                let binding = match self.cx.place_ref.get(*id) {
+                    Some(b) => *b,
+                    None => return self.internal(format!("the assignment at {span} was not resolved")),
+                };
+                match (place, binding) {
+                    (Place::Var(..), Binding::Local(local)) => {
+                        let ty = self.types[self.cx.locals[local as usize].1];
+                        let value = match op {
+                            Some(op) => self.binary(*op, ir::TypedExpr::new(ir::TypedExprKind::Local(local), ty), v, *span)?,
+                            None => v,
+                        };
+                        ir::Stmt::Assign { local, value }
+                    }
+                    (Place::Index { index, .. }, Binding::Array(p)) => {
+                        let elem = self.elem(p);
+                        let index = self.flat_index(p, index)?;
+                        let value = match op {
+                            Some(op) => {
+                                let old = ir::TypedExprKind::Load { array: p, index: index.clone() };
+                                self.binary(*op, ir::TypedExpr::new(old, elem), v, *span)?
+                            }
+                            None => v,
+                        };
+                        ir::Stmt::Store { array: p, index, value }
+                    }
+                    _ => return self.internal(format!("the assignment at {span} has a target of the wrong kind")),
+                }
+            }
+            ast::Stmt::If { cond, then, otherwise, .. } => ir::Stmt::If {
+                cond: self.expr(cond)?,
+                then: self.block(then)?,
+                otherwise: match otherwise {
+                    Some(o) => self.block(o)?,
+                    None => Vec::new(),
+                },
+            },
+            ast::Stmt::While { cond, body, label, .. } => ir::Stmt::While { cond: self.expr(cond)?, body: self.in_loop(label, body)? },
+            ast::Stmt::For { range, body, label, id, span, .. } => {
+                let var = self.decl(*id, *span)?;
+                let step = match &range.step {
+                    Some(st) => self.expr(st)?,
+                    None => ir::TypedExpr::new(ir::TypedExprKind::Const(Const::Int(1)), ScalarType::U64),
+                };
+                ir::Stmt::ForRange {
+                    var,
+                    start: self.expr(&range.start)?,
+                    end: self.expr(&range.end)?,
+                    step,
+                    inclusive: range.inclusive,
+                    reverse: range.reverse,
+                    body: self.in_loop(label, body)?,
+                }
+            }
+            ast::Stmt::Block(b) => ir::Stmt::If {
+                cond: ir::TypedExpr::new(ir::TypedExprKind::Const(Const::Bool(true)), ScalarType::Bool),
+                then: self.block(b)?,
+                otherwise: Vec::new(),
+            },
+            ast::Stmt::Break(label, span) => ir::Stmt::Break(self.jump(label, *span)?),
+            ast::Stmt::Continue(label, span) => ir::Stmt::Continue(self.jump(label, *span)?),
+            ast::Stmt::Return(value, _) => ir::Stmt::Return(match value {
+                Some(v) => Some(self.expr(v)?),
+                None => None,
+            }),
+            ast::Stmt::Barrier(_) => ir::Stmt::Barrier,
+            ast::Stmt::GridBarrier(_) => ir::Stmt::GridBarrier,
+            ast::Stmt::Fence(scope, _) => ir::Stmt::Fence(*scope),
+            ast::Stmt::Eval(e) => ir::Stmt::Eval(self.expr(e)?),
+            ast::Stmt::Shared { .. } | ast::Stmt::Local { .. } => return Ok(None),
+        }))
+    }
+
+    fn elem(&self, a: ArrayRef) -> ScalarType {
+        match a {
+            ArrayRef::Param(p) => match self.cx.params[p as usize].ty {
+                ir::ParamType::Array { elem, .. } => elem,
+                ir::ParamType::Scalar(t) => t,
+            },
+            ArrayRef::Shared(i) => self.cx.shared[i as usize].elem,
+            ArrayRef::Local(i) => self.cx.local_arrays[i as usize].elem,
+        }
+    }
+
+    /// The IR indices of `array[index]`: one an axis for parameters; a 2-D shared array's pair
+    /// is flattened to `row * cols + col`.
+    fn flat_index(&self, a: ArrayRef, index: &[ast::Expr]) -> R<Vec<ir::TypedExpr>> {
+        let parts = index.iter().map(|i| self.expr(i)).collect::<R<Vec<_>>>()?;
+        if parts.len() == 1 || matches!(a, ArrayRef::Param(_)) {
+            return Ok(parts);
+        }
+        let cols = match a {
+            ArrayRef::Shared(i) => self.cx.shared.get(i as usize).and_then(|s| s.dims.get(1).copied()),
+            _ => None,
+        };
+        let (Some(cols), [row, col]) = (cols, &parts[..]) else {
+            return self.internal("two indices into an array that is not a 2-D shared array");
+        };
+        let (row, col) = (row.clone(), col.clone());
+        let u = ScalarType::U64;
+        let c = ir::TypedExpr::new(ir::TypedExprKind::Const(Const::Int(cols)), u);
+        let scaled = ir::TypedExpr::new(ir::TypedExprKind::Binary(BinOp::Mul, Box::new(row), Box::new(c)), u);
+        Ok(vec![ir::TypedExpr::new(ir::TypedExprKind::Binary(BinOp::Add, Box::new(scaled), Box::new(col)), u)])
+    }
+
+    /// A call: specializes the callee for the argument types (once per kernel) and builds the
+    /// call of that specialization.
+    fn call(&self, e: &ast::Expr, name: &str, args: &[ast::Expr], ty: ScalarType) -> R<ir::TypedExpr> {
+        let callee = match self.cx.src.callees.iter().find(|c| c.name == name) {
+            Some(c) => *c,
+            None => return self.internal(format!("the callee `{name}` at {} is not known", e.span)),
+        };
+        let csrc = (callee.source)();
+        let Some(generics) = self.cx.call_generics.get(e.id) else {
+            return self.internal(format!("the call at {} has no inferred type parameters", e.span));
+        };
+        let types: Vec<ScalarType> = generics
+            .iter()
+            .zip(&csrc.generics)
+            .map(|(s, g)| match s {
+                Some(s) => self.types[*s],
+                None if g.bound.admits(ScalarType::F32) => ScalarType::F32,
+                None => ScalarType::I32,
+            })
+            .collect();
+        for (t, g) in types.iter().zip(&csrc.generics) {
+            if !g.bound.admits(*t) {
+                return self.cx.err(e.span, format!("type parameter `{}: {}` of `{name}` cannot be {t}", g.name, g.bound.name()));
+            }
+        }
+        let Some(mut key) = SpecKey::new(&types) else {
+            return self.cx.err(e.span, format!("`{name}` has more than {MAX_GENERICS} type parameters"));
+        };
+        let mut call_args = Vec::with_capacity(args.len());
+        for (i, (a, p)) in args.iter().zip(&csrc.params).enumerate() {
+            match &p.kind {
+                ParamKind::Scalar(_) => call_args.push(ir::CallArg::Value(self.expr(a)?)),
+                ParamKind::Slice { .. } => {
+                    let r = match self.binding(a)? {
+                        Binding::Array(r) => r,
+                        Binding::Local(_) => return self.internal(format!("the array argument at {} is a local", a.span)),
+                    };
+                    let contiguous = match r {
+                        ArrayRef::Param(p) => !matches!(self.cx.params[p as usize].ty, ir::ParamType::Array { contiguous: false, .. }),
+                        _ => true,
+                    };
+                    if !contiguous && i < 32 {
+                        key.strided |= 1 << i;
+                    }
+                    call_args.push(ir::CallArg::Array(r));
+                }
+            }
+        }
+        let func = self.function(callee, key, e.span)?;
+        Ok(ir::TypedExpr::new(ir::TypedExprKind::Call { func, args: call_args }, ty))
+    }
+
+    /// The index of `callee`'s specialization for `key`, specializing it on first use.
+    fn function(&self, callee: ast::Callee, key: SpecKey, span: Span) -> R<u32> {
+        {
+            let t = self.table.borrow();
+            if let Some(i) = t.done.iter().position(|(n, k, _)| *n == callee.name && *k == key) {
+                return Ok(i as u32);
+            }
+            if t.in_progress.iter().any(|(n, k)| *n == callee.name && *k == key) {
+                return self.cx.err(span, format!("`{}` calls itself: recursion is not supported in device functions", callee.name));
+            }
+        }
+        self.table.borrow_mut().in_progress.push((callee.name, key));
+        let f = specialize_body((callee.source)(), &key, self.table);
+        self.table.borrow_mut().in_progress.pop();
+        let mut t = self.table.borrow_mut();
+        t.done.push((callee.name, key, f?));
+        Ok((t.done.len() - 1) as u32)
+    }
+
+    /// Builds `a op b`, checking that `op` is defined on the operands' type.
+    fn binary(&self, op: BinOp, a: ir::TypedExpr, b: ir::TypedExpr, span: Span) -> R<ir::TypedExpr> {
+        let t = a.ty;
+        let ok = if op.is_logical() || op.is_comparison() {
+            true
+        } else if op.is_shift() {
+            t.is_int() && b.ty.is_int()
+        } else if matches!(op, BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor) {
+            t.is_int() || t == ScalarType::Bool
+        } else {
+            t.is_numeric()
+        };
+        if !ok {
+            return self.cx.err(span, format!("operator `{}` is not defined on {t}", op.symbol()));
+        }
+        let ty = if op.is_comparison() { ScalarType::Bool } else { t };
+        Ok(ir::TypedExpr::new(ir::TypedExprKind::Binary(op, Box::new(a), Box::new(b)), ty))
+    }
+
+    fn expr(&self, e: &ast::Expr) -> R<ir::TypedExpr> {
+        let ty = self.ty(e)?;
+        let not_array = || self.internal(format!("the array at {} is not an array", e.span));
+        let kind = match &e.kind {
+            ExprKind::Int(v, _) => ir::TypedExprKind::Const(Const::Int(*v as u64)),
+            ExprKind::Float(v, _) => ir::TypedExprKind::Const(Const::Float(*v)),
+            ExprKind::Bool(b) => ir::TypedExprKind::Const(Const::Bool(*b)),
+            ExprKind::Var(_) => match self.binding(e)? {
+                Binding::Local(l) => ir::TypedExprKind::Local(l),
+                Binding::Array(_) => return self.internal(format!("the array at {} is used as a value", e.span)),
+            },
+            ExprKind::Index { index, .. } => match self.binding(e)? {
+                Binding::Array(p) => ir::TypedExprKind::Load { array: p, index: self.flat_index(p, index)? },
+                Binding::Local(_) => return not_array(),
+            },
+            ExprKind::Atomic { op, operands, .. } => match self.binding(e)? {
+                Binding::Array(p) => {
+                    if !atomic_allowed(*op, ty) {
+                        let types = if matches!(op, AtomicOp::And | AtomicOp::Or | AtomicOp::Xor) {
+                            "i32, u32, i64 and u64"
+                        } else {
+                            "i32, u32, i64, u64, f32 and f64"
+                        };
+                        return self.cx.err(e.span, format!("`{}` is supported on {types}, not on {ty}", op.name()));
+                    }
+                    let index = self.flat_index(p, &operands[..1])?;
+                    let values = operands[1..].iter().map(|v| self.expr(v)).collect::<R<Vec<_>>>()?;
+                    ir::TypedExprKind::Atomic { op: *op, array: p, index, values }
+                }
+                Binding::Local(_) => return not_array(),
+            },
+            ExprKind::ArrayDim { axis, stride, .. } => match self.binding(e)? {
+                Binding::Array(ArrayRef::Param(p)) => ir::TypedExprKind::ArrayDim { array: p, axis: *axis, stride: *stride },
+                _ => return not_array(),
+            },
+            ExprKind::Len(_) => match self.binding(e)? {
+                Binding::Array(p) => ir::TypedExprKind::Len(p),
+                Binding::Local(_) => return not_array(),
+            },
+            ExprKind::Builtin(b, _) => ir::TypedExprKind::Special(*b),
+            ExprKind::Call(name, args) => return self.call(e, name, args, ty),
+            ExprKind::Collective(c, args) => {
+                let args = args.iter().map(|a| self.expr(a)).collect::<R<Vec<_>>>()?;
+                if let Some((v, _)) = args.iter().zip(c.operands()).find(|(_, o)| o.fixed().is_none()) {
+                    if !c.admits(v.ty) {
+                        return self.cx.err(e.span, format!("`{}` takes i32, u32, i64 or u64 values, not {}", c.name(), v.ty));
+                    }
+                }
+                ir::TypedExprKind::Collective(*c, args)
+            }
+            ExprKind::Math(f, args) => {
+                if args.len() != f.arity() {
+                    return self.cx.err(e.span, format!("`{}` takes {} argument(s)", f.method(), f.arity() - 1));
+                }
+                if !f.admits(ty) {
+                    let what = match f.domain() {
+                        Domain::Float => "f32 and f64",
+                        Domain::Signed => "signed integers and floats",
+                        Domain::Numeric => "integers and floats",
+                    };
+                    return self.cx.err(e.span, format!("`{}` is defined on {what}, not on {ty}", f.method()));
+                }
+                let args = args.iter().map(|a| self.expr(a)).collect::<R<Vec<_>>>()?;
+                ir::TypedExprKind::Math(*f, args)
+            }
+            ExprKind::Unary(op, a) => {
+                let a = self.expr(a)?;
+                let ok = match op {
+                    UnOp::Neg => ty.is_signed_int() || ty.is_float(),
+                    UnOp::Not => ty == ScalarType::Bool || ty.is_int(),
+                };
+                if !ok {
+                    let sym = if *op == UnOp::Neg { "-" } else { "!" };
+                    return self.cx.err(e.span, format!("unary `{sym}` is not defined on {ty}"));
+                }
+                ir::TypedExprKind::Unary(*op, Box::new(a))
+            }
+            ExprKind::Cast(a, _) => {
+                let a = self.expr(a)?;
+                if !cast_allowed(a.ty, ty) {
+                    return self.cx.err(e.span, format!("cannot cast {} as {ty}", a.ty));
+                }
+                ir::TypedExprKind::Cast(Box::new(a))
+            }
+            ExprKind::Binary(op, a, b) => return self.binary(*op, self.expr(a)?, self.expr(b)?, e.span),
+        };
+        Ok(ir::TypedExpr::new(kind, ty))
+    }
+}

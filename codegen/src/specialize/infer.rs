@@ -1,0 +1,581 @@
+//! Type inference of one kernel or device function body for one [`SpecKey`], the way rustc
+//! does it for this subset: unsuffixed literals take their type from their use (default `i32` /
+//! `f64`). Results are kept in tables indexed by the source's [`NodeId`]s.
+
+use super::bind::SpecKey;
+use super::{resolve_ref, NodeTable};
+use crate::ast::{self, ExprKind, ParamKind, Place, Span, TypeRef};
+use crate::error::CompileError;
+use crate::ir::{self, ArrayRef, LocalId};
+use crate::limits::MAX_STATIC_SHARED;
+use crate::types::ScalarType;
+use std::collections::HashMap;
+
+#[derive(Copy, Clone, Debug, PartialEq)]
+enum Slot {
+    Known(ScalarType),
+    /// An unsuffixed integer literal's type, not yet known.
+    AnyInt,
+    /// An unsuffixed float literal's type, not yet known.
+    AnyFloat,
+    /// Nothing known yet (a `let` without type or initializer).
+    Unknown,
+    /// Unified with another slot.
+    Link(usize),
+}
+
+#[derive(Copy, Clone, Debug)]
+pub(super) enum Binding {
+    Local(LocalId),
+    Array(ArrayRef),
+}
+
+/// What indexing an array needs to know.
+#[derive(Copy, Clone, Debug)]
+struct ArrayInfo {
+    r: ArrayRef,
+    elem: ScalarType,
+    mutable: bool,
+    /// Indices it takes: 2 for a 2-D shared array, else 1.
+    ndim: usize,
+}
+
+pub(super) struct Infer<'a> {
+    pub(super) src: &'a ast::KernelSource,
+    pub(super) key: &'a SpecKey,
+    /// The return type of a device function.
+    pub(super) ret: Option<ScalarType>,
+    /// For each call, the type slot of each of the callee's type parameters.
+    pub(super) call_generics: NodeTable<Vec<Option<usize>>>,
+    pub(super) params: &'a [ir::Param],
+    pub(super) signature: String,
+    slots: Vec<Slot>,
+    /// The type slot of every expression.
+    pub(super) expr_slot: NodeTable<usize>,
+    /// What each `Var`, `Index` or `Len` expression refers to.
+    pub(super) var_ref: NodeTable<Binding>,
+    /// What each assignment's target refers to, by the assignment's id.
+    pub(super) place_ref: NodeTable<Binding>,
+    /// The local each `let` or `for` declares, by the statement's id.
+    pub(super) decl_local: NodeTable<LocalId>,
+    /// Name and type slot of each local.
+    pub(super) locals: Vec<(String, usize)>,
+    pub(super) shared: Vec<ir::SharedArray>,
+    pub(super) local_arrays: Vec<ir::LocalArray>,
+    /// Labels of the enclosing loops, innermost last.
+    pub(super) loop_labels: Vec<Option<String>>,
+    pub(super) scopes: Vec<HashMap<String, Binding>>,
+}
+
+pub(super) type R<T> = Result<T, CompileError>;
+
+impl<'a> Infer<'a> {
+    pub(super) fn new(
+        src: &'a ast::KernelSource,
+        key: &'a SpecKey,
+        ret: Option<ScalarType>,
+        params: &'a [ir::Param],
+        signature: String,
+    ) -> Self {
+        Infer {
+            src,
+            key,
+            ret,
+            call_generics: NodeTable::default(),
+            params,
+            signature,
+            slots: Vec::new(),
+            expr_slot: NodeTable::default(),
+            var_ref: NodeTable::default(),
+            place_ref: NodeTable::default(),
+            decl_local: NodeTable::default(),
+            locals: Vec::new(),
+            shared: Vec::new(),
+            local_arrays: Vec::new(),
+            loop_labels: Vec::new(),
+            scopes: vec![HashMap::new()],
+        }
+    }
+
+    pub(super) fn err<T>(&self, span: Span, message: impl Into<String>) -> R<T> {
+        Err(CompileError::Type { kernel: self.src.name.clone(), signature: self.signature.clone(), span, message: message.into() })
+    }
+
+    fn slot(&mut self, s: Slot) -> usize {
+        self.slots.push(s);
+        self.slots.len() - 1
+    }
+
+    pub(super) fn known(&mut self, t: ScalarType) -> usize {
+        self.slot(Slot::Known(t))
+    }
+
+    fn find(&self, mut s: usize) -> usize {
+        while let Slot::Link(n) = self.slots[s] {
+            s = n;
+        }
+        s
+    }
+
+    fn show(&self, s: usize) -> String {
+        match self.slots[self.find(s)] {
+            Slot::Known(t) => t.name().to_string(),
+            Slot::AnyInt => "{integer}".into(),
+            Slot::AnyFloat => "{float}".into(),
+            _ => "_".into(),
+        }
+    }
+
+    fn unify(&mut self, a: usize, b: usize, span: Span, what: &str) -> R<()> {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return Ok(());
+        }
+        let merged = match (self.slots[ra], self.slots[rb]) {
+            (Slot::Unknown, x) | (x, Slot::Unknown) => x,
+            (Slot::Known(x), Slot::Known(y)) if x == y => Slot::Known(x),
+            (Slot::Known(t), Slot::AnyInt) | (Slot::AnyInt, Slot::Known(t)) if t.is_int() => Slot::Known(t),
+            (Slot::Known(t), Slot::AnyFloat) | (Slot::AnyFloat, Slot::Known(t)) if t.is_float() => Slot::Known(t),
+            (Slot::AnyInt, Slot::AnyInt) => Slot::AnyInt,
+            (Slot::AnyFloat, Slot::AnyFloat) => Slot::AnyFloat,
+            _ => {
+                let msg = format!("mismatched types in {what}: {} and {}", self.show(ra), self.show(rb));
+                return self.err(span, msg);
+            }
+        };
+        self.slots[ra] = merged;
+        self.slots[rb] = Slot::Link(ra);
+        Ok(())
+    }
+
+    fn type_of_ref(&self, t: &TypeRef) -> ScalarType {
+        resolve_ref(t, self.key)
+    }
+
+    pub(super) fn new_local(&mut self, name: &str, slot: usize) -> LocalId {
+        self.locals.push((name.to_string(), slot));
+        (self.locals.len() - 1) as LocalId
+    }
+
+    /// Binds `name` in the innermost scope (the kernel's own scope is always there).
+    fn declare(&mut self, name: &str, b: Binding) {
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.insert(name.to_string(), b);
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<Binding> {
+        self.scopes.iter().rev().find_map(|s| s.get(name).copied())
+    }
+
+    fn array(&self, name: &str, span: Span) -> R<ArrayInfo> {
+        match self.lookup(name) {
+            Some(Binding::Array(r)) => Ok(match r {
+                ArrayRef::Param(p) => match self.params[p as usize].ty {
+                    ir::ParamType::Array { elem, mutable, ndim, .. } => ArrayInfo { r, elem, mutable, ndim: ndim as usize },
+                    ir::ParamType::Scalar(_) => return self.err(span, format!("`{name}` is not an array")),
+                },
+                ArrayRef::Shared(i) => {
+                    let s = &self.shared[i as usize];
+                    let ndim = s.dims.len().max(1);
+                    ArrayInfo { r, elem: s.elem, mutable: true, ndim }
+                }
+                ArrayRef::Local(i) => ArrayInfo { r, elem: self.local_arrays[i as usize].elem, mutable: true, ndim: 1 },
+            }),
+            Some(Binding::Local(_)) => self.err(span, format!("`{name}` is not an array")),
+            None => self.err(span, format!("cannot find array `{name}` in this kernel")),
+        }
+    }
+
+    /// Types the indices of an access to `a` (one per dimension, each a usize).
+    fn indices(&mut self, a: &ArrayInfo, name: &str, index: &[ast::Expr], span: Span) -> R<()> {
+        if index.len() != a.ndim {
+            let want = if a.ndim == 2 { format!("`{name}[[row, col]]`") } else { format!("`{name}[i]`") };
+            return self.err(span, format!("`{name}` takes {} index(es): {want}", a.ndim));
+        }
+        for i in index {
+            let s = self.expr(i)?;
+            let u = self.known(ScalarType::U64);
+            self.unify(s, u, i.span, "array index (usize)")?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn block(&mut self, b: &ast::Block) -> R<()> {
+        self.scopes.push(HashMap::new());
+        let r = b.stmts.iter().try_for_each(|s| self.stmt(s));
+        self.scopes.pop();
+        r
+    }
+
+    fn bool_cond(&mut self, e: &ast::Expr, what: &str) -> R<()> {
+        let s = self.expr(e)?;
+        let b = self.known(ScalarType::Bool);
+        self.unify(s, b, e.span, what)
+    }
+
+    fn stmt(&mut self, s: &ast::Stmt) -> R<()> {
+        match s {
+            ast::Stmt::Let { name, ty, init, span, id, .. } => {
+                let slot = match ty {
+                    Some(t) => {
+                        let t = self.type_of_ref(t);
+                        self.known(t)
+                    }
+                    None => self.slot(Slot::Unknown),
+                };
+                if let Some(init) = init {
+                    let v = self.expr(init)?;
+                    self.unify(slot, v, *span, &format!("`let {name}`"))?;
+                }
+                let local = self.new_local(name, slot);
+                self.decl_local.insert(*id, local);
+                self.declare(name, Binding::Local(local));
+                Ok(())
+            }
+            ast::Stmt::Assign { place, op, value, span, id } => {
+                let v = self.expr(value)?;
+                let target = match place {
+                    Place::Var(name, pspan) => match self.lookup(name) {
+                        Some(b @ Binding::Local(l)) => {
+                            self.place_ref.insert(*id, b);
+                            self.locals[l as usize].1
+                        }
+                        Some(Binding::Array(_)) => {
+                            return self.err(*pspan, format!("cannot assign to array `{name}`; assign to `{name}[i]`"))
+                        }
+                        None => return self.err(*pspan, format!("cannot find value `{name}` in this kernel")),
+                    },
+                    Place::Index { array, index, span } => {
+                        let a = self.array(array, *span)?;
+                        self.place_ref.insert(*id, Binding::Array(a.r));
+                        if !a.mutable {
+                            return self.err(*span, format!("cannot assign to `{array}[..]`: `{array}` is a `&[T]`, not `&mut [T]`"));
+                        }
+                        self.indices(&a, array, index, *span)?;
+                        self.known(a.elem)
+                    }
+                };
+                match op {
+                    Some(op) if op.is_shift() => self.int_operand(target, *span).and(self.int_operand(v, value.span)),
+                    _ => self.unify(target, v, *span, "assignment"),
+                }
+            }
+            ast::Stmt::If { cond, then, otherwise, .. } => {
+                self.bool_cond(cond, "`if` condition")?;
+                self.block(then)?;
+                if let Some(o) = otherwise {
+                    self.block(o)?;
+                }
+                Ok(())
+            }
+            ast::Stmt::While { cond, body, label, .. } => {
+                self.bool_cond(cond, "`while` condition")?;
+                self.loop_labels.push(label.clone());
+                let r = self.block(body);
+                self.loop_labels.pop();
+                r
+            }
+            ast::Stmt::For { var, range, body, span, label, id } => {
+                let var_slot = self.slot(Slot::AnyInt);
+                let a = self.expr(&range.start)?;
+                self.unify(var_slot, a, range.start.span, "range start")?;
+                let b = self.expr(&range.end)?;
+                self.unify(var_slot, b, range.end.span, "range end")?;
+                if let Some(step) = &range.step {
+                    let s = self.expr(step)?;
+                    let u = self.known(ScalarType::U64);
+                    self.unify(s, u, step.span, "`step_by` (usize)")?;
+                }
+                if let Slot::Known(t) = self.slots[self.find(var_slot)] {
+                    if !t.is_int() {
+                        return self.err(*span, format!("cannot iterate over a range of {t}"));
+                    }
+                }
+                let local = self.new_local(var, var_slot);
+                self.decl_local.insert(*id, local);
+                self.scopes.push(HashMap::from([(var.clone(), Binding::Local(local))]));
+                self.loop_labels.push(label.clone());
+                let r = self.block(body);
+                self.loop_labels.pop();
+                self.scopes.pop();
+                r
+            }
+            ast::Stmt::Block(b) => self.block(b),
+            ast::Stmt::Break(label, span) | ast::Stmt::Continue(label, span) => {
+                let what = if matches!(s, ast::Stmt::Break(..)) { "break" } else { "continue" };
+                match (label, jump_levels(&self.loop_labels, label)) {
+                    (_, Some(_)) => Ok(()),
+                    (None, None) => self.err(*span, format!("`{what}` outside of a loop")),
+                    (Some(l), None) => self.err(*span, format!("no enclosing loop is labeled `'{l}`")),
+                }
+            }
+            ast::Stmt::Return(value, span) => match (value, self.ret) {
+                (None, None) => Ok(()),
+                (Some(v), Some(t)) => {
+                    let s = self.expr(v)?;
+                    let k = self.known(t);
+                    self.unify(s, k, v.span, "returned value")
+                }
+                (Some(v), None) => self.err(v.span, "this function returns nothing; kernels write results into `&mut` arrays"),
+                (None, Some(t)) => self.err(*span, format!("`return` needs a value of type {t}")),
+            },
+            ast::Stmt::Barrier(_) | ast::Stmt::GridBarrier(_) | ast::Stmt::Fence(..) => Ok(()),
+            ast::Stmt::Eval(e) => self.expr(e).map(|_| ()),
+            ast::Stmt::Shared { name, elem, dims, span } => {
+                if self.src.device {
+                    return self.err(*span, "shared arrays are declared in kernels; pass them to device functions as arguments");
+                }
+                let elem = self.type_of_ref(elem);
+                if elem == ScalarType::Bool && dims.is_empty() {
+                    return self.err(*span, "dynamic shared memory of bool is not supported; use u8");
+                }
+                if dims.iter().product::<u64>() * elem.size_bytes() as u64 > MAX_STATIC_SHARED {
+                    return self.err(
+                        *span,
+                        format!("`{name}` takes more than the {} KiB of static shared memory a block can have", MAX_STATIC_SHARED / 1024),
+                    );
+                }
+                self.shared.push(ir::SharedArray { name: name.clone(), elem, dims: dims.clone() });
+                let r = ArrayRef::Shared((self.shared.len() - 1) as u32);
+                self.declare(name, Binding::Array(r));
+                Ok(())
+            }
+            ast::Stmt::Local { name, elem, len, .. } => {
+                let elem = self.type_of_ref(elem);
+                self.local_arrays.push(ir::LocalArray { name: name.clone(), elem, len: *len });
+                let r = ArrayRef::Local((self.local_arrays.len() - 1) as u32);
+                self.declare(name, Binding::Array(r));
+                Ok(())
+            }
+        }
+    }
+
+    fn int_operand(&mut self, s: usize, span: Span) -> R<()> {
+        let r = self.find(s);
+        match self.slots[r] {
+            Slot::Known(t) if t.is_int() => Ok(()),
+            Slot::AnyInt => Ok(()),
+            Slot::Unknown => {
+                self.slots[r] = Slot::AnyInt;
+                Ok(())
+            }
+            _ => self.err(span, format!("expected an integer, found {}", self.show(r))),
+        }
+    }
+
+    fn expr(&mut self, e: &ast::Expr) -> R<usize> {
+        let slot = match &e.kind {
+            ExprKind::Int(_, Some(t)) => self.known(*t),
+            ExprKind::Int(_, None) => self.slot(Slot::AnyInt),
+            ExprKind::Float(_, Some(t)) => self.known(*t),
+            ExprKind::Float(_, None) => self.slot(Slot::AnyFloat),
+            ExprKind::Bool(_) => self.known(ScalarType::Bool),
+            ExprKind::Var(name) => match self.lookup(name) {
+                Some(b @ Binding::Local(l)) => {
+                    self.var_ref.insert(e.id, b);
+                    self.locals[l as usize].1
+                }
+                Some(Binding::Array(_)) => return self.err(e.span, format!("array `{name}` used as a value; index it: `{name}[i]`")),
+
+                None => return self.err(e.span, format!("cannot find value `{name}` in this kernel")),
+            },
+            ExprKind::Index { array, index } => {
+                let a = self.array(array, e.span)?;
+                self.var_ref.insert(e.id, Binding::Array(a.r));
+                self.indices(&a, array, index, e.span)?;
+                self.known(a.elem)
+            }
+            ExprKind::ArrayDim { array, axis, stride } => {
+                let a = self.array(array, e.span)?;
+                if !matches!(a.r, ArrayRef::Param(_)) {
+                    return self.err(e.span, format!("`{array}` is not an array parameter; use `{array}.len()`"));
+                }
+                if *axis as usize >= a.ndim {
+                    return self.err(e.span, format!("`{array}` has {} dimension(s); axis {axis} does not exist", a.ndim));
+                }
+                self.var_ref.insert(e.id, Binding::Array(a.r));
+                self.known(if *stride { ScalarType::I64 } else { ScalarType::U64 })
+            }
+            ExprKind::Len(array) => {
+                let a = self.array(array, e.span)?;
+                self.var_ref.insert(e.id, Binding::Array(a.r));
+                self.known(ScalarType::U64)
+            }
+            ExprKind::Atomic { op, array, operands } => {
+                let a = self.array(array, e.span)?;
+                self.var_ref.insert(e.id, Binding::Array(a.r));
+                if !a.mutable {
+                    return self.err(e.span, format!("`{}` writes `{array}`, which is a `&[T]`, not `&mut [T]`", op.name()));
+                }
+                if matches!(a.r, ArrayRef::Local(_)) {
+                    return self.err(e.span, format!("`{}` works on global and shared arrays, not on per-thread `{array}`", op.name()));
+                }
+                if operands.len() != 1 + op.values() {
+                    return self.err(e.span, format!("`{}` takes the array, an index and {} value(s)", op.name(), op.values()));
+                }
+                self.indices(&a, array, &operands[..1], e.span)?;
+                let elem = self.known(a.elem);
+                for v in &operands[1..] {
+                    let s = self.expr(v)?;
+                    self.unify(elem, s, v.span, op.name())?;
+                }
+                elem
+            }
+            ExprKind::Builtin(_, args) => {
+                for a in args {
+                    self.expr(a)?;
+                }
+                self.known(ScalarType::U64)
+            }
+            ExprKind::Unary(_, a) => self.expr(a)?,
+            ExprKind::Call(name, args) => self.call(e, name, args)?,
+            ExprKind::Collective(c, args) => {
+                let ops = c.operands();
+                if args.len() != ops.len() {
+                    return self.err(e.span, format!("`{}` takes {} argument(s)", c.name(), ops.len()));
+                }
+                let mut value = None;
+                for (a, o) in args.iter().zip(ops) {
+                    let s = self.expr(a)?;
+                    match o.fixed() {
+                        Some(t) => {
+                            let k = self.known(t);
+                            self.unify(s, k, a.span, c.name())?;
+                        }
+                        None => value = Some(s),
+                    }
+                }
+                match (c.result(), value) {
+                    (Some(t), _) => self.known(t),
+                    (None, Some(v)) => v,
+                    (None, None) => return self.err(e.span, format!("`{}` has no value operand to type its result", c.name())),
+                }
+            }
+            ExprKind::Math(f, args) => {
+                let what = format!("`{}`", f.method());
+                let mut result = None;
+                for (a, param) in args.iter().zip(f.params()) {
+                    let s = self.expr(a)?;
+                    if let Some(fixed) = param.fixed() {
+                        let t = self.known(fixed);
+                        self.unify(s, t, a.span, &format!("{what} operand ({fixed})"))?;
+                    } else if let Some(r) = result {
+                        self.unify(r, s, a.span, &what)?;
+                    } else {
+                        result = Some(s);
+                    }
+                }
+                match result {
+                    Some(r) => r,
+                    None => return self.err(e.span, format!("{what} needs a receiver")),
+                }
+            }
+            ExprKind::Cast(a, t) => {
+                self.expr(a)?;
+                let t = self.type_of_ref(t);
+                self.known(t)
+            }
+            ExprKind::Binary(op, a, b) => {
+                let sa = self.expr(a)?;
+                let sb = self.expr(b)?;
+                let what = format!("`{}`", op.symbol());
+                if op.is_logical() {
+                    let bt = self.known(ScalarType::Bool);
+                    self.unify(sa, bt, a.span, &what)?;
+                    self.unify(sb, bt, b.span, &what)?;
+                    bt
+                } else if op.is_comparison() {
+                    self.unify(sa, sb, e.span, &what)?;
+                    self.known(ScalarType::Bool)
+                } else if op.is_shift() {
+                    self.int_operand(sa, a.span)?;
+                    self.int_operand(sb, b.span)?;
+                    sa
+                } else {
+                    self.unify(sa, sb, e.span, &what)?;
+                    sa
+                }
+            }
+        };
+        self.expr_slot.insert(e.id, slot);
+        Ok(slot)
+    }
+
+    /// Types a call of device function `name`: binds the callee's type parameters to the
+    /// arguments' slots; the result is the slot of its return type.
+    fn call(&mut self, e: &ast::Expr, name: &str, args: &[ast::Expr]) -> R<usize> {
+        let Some(callee) = self.src.callees.iter().find(|c| c.name == name) else {
+            return self.err(e.span, format!("`{name}` is not a #[gpu_device] function"));
+        };
+        let csrc = (callee.source)();
+        if args.len() != csrc.params.len() {
+            return self.err(e.span, format!("`{name}` takes {} argument(s), {} given", csrc.params.len(), args.len()));
+        }
+        let mut generics: Vec<Option<usize>> = vec![None; csrc.generics.len()];
+        for (a, p) in args.iter().zip(&csrc.params) {
+            let (t, slot) = match &p.kind {
+                ParamKind::Scalar(t) => (t, self.expr(a)?),
+                ParamKind::Slice { elem, mutable, ndim } => {
+                    let array = match &a.kind {
+                        ExprKind::Var(n) => n,
+                        _ => return self.err(a.span, format!("parameter `{}` of `{name}` is an array: pass an array by name", p.name)),
+                    };
+                    let info = self.array(array, a.span)?;
+                    self.var_ref.insert(a.id, Binding::Array(info.r));
+                    if info.ndim != *ndim as usize {
+                        return self
+                            .err(a.span, format!("`{array}` has {} dimension(s) but `{}` of `{name}` takes {ndim}", info.ndim, p.name));
+                    }
+                    if *mutable && !info.mutable {
+                        return self.err(a.span, format!("`{}` of `{name}` is written but `{array}` is read-only", p.name));
+                    }
+                    (elem, self.known(info.elem))
+                }
+            };
+            match t {
+                TypeRef::Scalar(s) => {
+                    let k = self.known(*s);
+                    self.unify(slot, k, a.span, &format!("argument `{}` of `{name}`", p.name))?;
+                }
+                TypeRef::Generic(g) => match generics[*g] {
+                    Some(gs) => self.unify(gs, slot, a.span, &format!("type parameter `{}` of `{name}`", csrc.generics[*g].name))?,
+                    None => generics[*g] = Some(slot),
+                },
+            }
+        }
+        let result = match &csrc.ret {
+            None => self.known(ScalarType::U32),
+            Some(TypeRef::Scalar(t)) => self.known(*t),
+            Some(TypeRef::Generic(g)) => match generics[*g] {
+                Some(s) => s,
+                None => return self.err(e.span, format!("cannot infer the return type of `{name}` from its arguments")),
+            },
+        };
+        self.call_generics.insert(e.id, generics);
+        Ok(result)
+    }
+
+    /// Resolves every slot to a concrete type (Rust's literal defaults: `i32`, `f64`).
+    pub(super) fn resolve(&self) -> R<Vec<ScalarType>> {
+        Ok((0..self.slots.len())
+            .map(|s| match self.slots[self.find(s)] {
+                Slot::Known(t) => t,
+                Slot::AnyFloat => ScalarType::F64,
+                _ => ScalarType::I32,
+            })
+            .collect())
+    }
+}
+
+/// The second pass: builds IR from the AST with the inferred types, checking the rules that need
+/// concrete types (operators defined on the type, casts allowed) at their source span.
+
+/// How many loops out a `break`/`continue` with `label` jumps, given the labels of the enclosing
+/// loops (innermost last); `None` when there is no such loop.
+pub(super) fn jump_levels(loops: &[Option<String>], label: &Option<String>) -> Option<u32> {
+    match label {
+        None => (!loops.is_empty()).then_some(0),
+        Some(l) => loops.iter().rev().position(|x| x.as_deref() == Some(l.as_str())).map(|n| n as u32),
+    }
+}
