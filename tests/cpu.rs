@@ -418,3 +418,28 @@ fn interop_refusals_are_typed() {
     let e = unsafe { ExternalArray::from_raw_parts(&dev, gpujit::codegen::ScalarType::F32, 64, &[4, 4], Some(&[1]), true) }.unwrap_err();
     assert!(matches!(e, Error::Interop(InteropError::StrideCount { strides: 1, ndim: 2 })), "{e:?}");
 }
+
+/// IR statements carry the source position of the statement they came from (the macro's spans),
+/// for line information and errors.
+#[test]
+fn ir_statements_carry_spans() {
+    use gpujit::codegen::ir::StmtKind;
+    use gpujit::codegen::specialize::ArgType;
+    let ir = scale
+        .ir_for(&[
+            ArgType::Scalar(gpujit::codegen::ScalarType::F64),
+            ArgType::Array { elem: gpujit::codegen::ScalarType::F64, writable: true, ndim: 1, contiguous: true },
+        ])
+        .unwrap();
+    let text = include_str!("cpu.rs");
+    let line_of = |needle: &str| text.lines().position(|l| l.trim_start().starts_with(needle)).map(|n| n as u32 + 1).unwrap();
+    // `let i = grid(1);` then `if i < x.len() { x[i] *= k; }`, after the parameter prologue.
+    let fn_line = line_of("fn scale(k: f64");
+    let stmts: Vec<_> = ir.body.iter().filter(|s| s.span.line > fn_line).collect();
+    assert!(matches!(stmts[0].kind, StmtKind::Assign { .. }), "{:?}", stmts[0]);
+    assert_eq!(stmts[0].span.line, fn_line + 1);
+    let StmtKind::If { then, .. } = &stmts[1].kind else { panic!("{:?}", stmts[1]) };
+    assert_eq!(stmts[1].span.line, fn_line + 2);
+    assert!(matches!(then[0].kind, StmtKind::Store { .. }));
+    assert_eq!(then[0].span.line, fn_line + 3);
+}

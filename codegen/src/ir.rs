@@ -6,7 +6,7 @@
 //! expression carries its concrete type, every variable is a numbered local, and array parameters
 //! are explicit. `Display` prints a readable Rust-like text form (see `GPUJIT_DUMP_DIR`).
 
-use crate::ast::{AtomicOp, BinOp, Builtin, Collective, FenceScope, KernelOptions, UnOp};
+use crate::ast::{AtomicOp, BinOp, Builtin, Collective, FenceScope, KernelOptions, Span, UnOp};
 use crate::math::MathFn;
 use crate::types::ScalarType;
 use std::fmt::{self, Write as _};
@@ -116,8 +116,28 @@ pub enum CallArg {
     Array(ArrayRef),
 }
 
+/// A statement and the source position it came from: errors and line information point there.
+/// Its `Debug` form is its kind's alone, so positions do not enter cache keys.
+#[derive(Clone, PartialEq)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+impl Stmt {
+    pub fn new(kind: StmtKind, span: Span) -> Stmt {
+        Stmt { kind, span }
+    }
+}
+
+impl fmt::Debug for Stmt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.kind.fmt(f)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
-pub enum Stmt {
+pub enum StmtKind {
     /// `local = value`
     Assign {
         local: LocalId,
@@ -279,10 +299,10 @@ impl Kernel {
     /// launched cooperatively.
     pub fn uses_grid_sync(&self) -> bool {
         fn any(stmts: &[Stmt]) -> bool {
-            stmts.iter().any(|s| match s {
-                Stmt::GridBarrier => true,
-                Stmt::If { then, otherwise, .. } => any(then) || any(otherwise),
-                Stmt::While { body, .. } | Stmt::ForRange { body, .. } => any(body),
+            stmts.iter().any(|s| match &s.kind {
+                StmtKind::GridBarrier => true,
+                StmtKind::If { then, otherwise, .. } => any(then) || any(otherwise),
+                StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => any(body),
                 _ => false,
             })
         }
@@ -325,15 +345,15 @@ impl Kernel {
             }
         }
         fn any(stmts: &[Stmt]) -> bool {
-            stmts.iter().any(|s| match s {
-                Stmt::Barrier | Stmt::GridBarrier => true,
-                Stmt::Assign { value, .. } | Stmt::Eval(value) => expr(value),
-                Stmt::Store { index, value, .. } => index.iter().any(expr) || expr(value),
-                Stmt::If { cond, then, otherwise } => expr(cond) || any(then) || any(otherwise),
-                Stmt::While { cond, body } => expr(cond) || any(body),
-                Stmt::ForRange { start, end, step, body, .. } => expr(start) || expr(end) || expr(step) || any(body),
-                Stmt::Return(v) => v.as_ref().is_some_and(expr),
-                Stmt::Break(_) | Stmt::Continue(_) | Stmt::Fence(_) => false,
+            stmts.iter().any(|s| match &s.kind {
+                StmtKind::Barrier | StmtKind::GridBarrier => true,
+                StmtKind::Assign { value, .. } | StmtKind::Eval(value) => expr(value),
+                StmtKind::Store { index, value, .. } => index.iter().any(expr) || expr(value),
+                StmtKind::If { cond, then, otherwise } => expr(cond) || any(then) || any(otherwise),
+                StmtKind::While { cond, body } => expr(cond) || any(body),
+                StmtKind::ForRange { start, end, step, body, .. } => expr(start) || expr(end) || expr(step) || any(body),
+                StmtKind::Return(v) => v.as_ref().is_some_and(expr),
+                StmtKind::Break(_) | StmtKind::Continue(_) | StmtKind::Fence(_) => false,
             })
         }
         any(&self.body) || self.functions.iter().any(Kernel::synchronizes)
@@ -465,20 +485,20 @@ impl Kernel {
 
     fn write_stmt(&self, out: &mut String, s: &Stmt, depth: usize) {
         let pad = "    ".repeat(depth);
-        match s {
-            Stmt::Assign { local, value } => {
+        match &s.kind {
+            StmtKind::Assign { local, value } => {
                 let _ = write!(out, "{pad}{}: {} = ", self.local_name(*local), value.ty);
                 self.write_expr(out, value);
                 out.push_str(";\n");
             }
-            Stmt::Store { array, index, value } => {
+            StmtKind::Store { array, index, value } => {
                 let _ = write!(out, "{pad}{}", self.array_name(*array));
                 self.write_index(out, index);
                 out.push_str(" = ");
                 self.write_expr(out, value);
                 out.push_str(";\n");
             }
-            Stmt::If { cond, then, otherwise } => {
+            StmtKind::If { cond, then, otherwise } => {
                 let _ = write!(out, "{pad}if ");
                 self.write_expr(out, cond);
                 out.push_str(" {\n");
@@ -491,14 +511,14 @@ impl Kernel {
                     let _ = writeln!(out, "{pad}}}");
                 }
             }
-            Stmt::While { cond, body } => {
+            StmtKind::While { cond, body } => {
                 let _ = write!(out, "{pad}while ");
                 self.write_expr(out, cond);
                 out.push_str(" {\n");
                 self.write_block(out, body, depth + 1);
                 let _ = writeln!(out, "{pad}}}");
             }
-            Stmt::ForRange { var, start, end, step, inclusive, reverse, body } => {
+            StmtKind::ForRange { var, start, end, step, inclusive, reverse, body } => {
                 let _ = write!(out, "{pad}for {} in (", self.local_name(*var));
                 self.write_expr(out, start);
                 out.push_str(if *inclusive { "..=" } else { ".." });
@@ -509,36 +529,36 @@ impl Kernel {
                 self.write_block(out, body, depth + 1);
                 let _ = writeln!(out, "{pad}}}");
             }
-            Stmt::Break(0) => {
+            StmtKind::Break(0) => {
                 let _ = writeln!(out, "{pad}break;");
             }
-            Stmt::Continue(0) => {
+            StmtKind::Continue(0) => {
                 let _ = writeln!(out, "{pad}continue;");
             }
-            Stmt::Break(n) => {
+            StmtKind::Break(n) => {
                 let _ = writeln!(out, "{pad}break {n} loops out;");
             }
-            Stmt::Continue(n) => {
+            StmtKind::Continue(n) => {
                 let _ = writeln!(out, "{pad}continue {n} loops out;");
             }
-            Stmt::Return(None) => {
+            StmtKind::Return(None) => {
                 let _ = writeln!(out, "{pad}return;");
             }
-            Stmt::Return(Some(v)) => {
+            StmtKind::Return(Some(v)) => {
                 let _ = write!(out, "{pad}return ");
                 self.write_expr(out, v);
                 out.push_str(";\n");
             }
-            Stmt::Barrier => {
+            StmtKind::Barrier => {
                 let _ = writeln!(out, "{pad}sync_threads();");
             }
-            Stmt::GridBarrier => {
+            StmtKind::GridBarrier => {
                 let _ = writeln!(out, "{pad}grid_sync();");
             }
-            Stmt::Fence(scope) => {
+            StmtKind::Fence(scope) => {
                 let _ = writeln!(out, "{pad}fence({scope:?});");
             }
-            Stmt::Eval(e) => {
+            StmtKind::Eval(e) => {
                 out.push_str(&pad);
                 self.write_expr(out, e);
                 out.push_str(";\n");

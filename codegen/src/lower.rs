@@ -14,7 +14,7 @@
 use crate::ast::{AtomicOp, BinOp, Builtin, UnOp};
 use crate::contract::{ParamLayout, ParamSlots};
 use crate::error::CompileError;
-use crate::ir::{self, ArrayRef, Const, ParamType, Stmt, TypedExprKind};
+use crate::ir::{self, ArrayRef, Const, ParamType, Stmt, StmtKind, TypedExprKind};
 use crate::math::MathFn;
 use crate::target::{SpecialReg, Target};
 use crate::types::ScalarType;
@@ -319,12 +319,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     }
 
     fn stmt(&mut self, s: &Stmt) -> LR<()> {
-        match s {
-            Stmt::Assign { local, value } => {
+        match &s.kind {
+            StmtKind::Assign { local, value } => {
                 let v = self.expr(value)?;
                 self.b.build_store(self.locals[*local as usize], v)?;
             }
-            Stmt::Store { array, index, value } => {
+            StmtKind::Store { array, index, value } => {
                 let elem = value.ty;
                 let i = self.indices(index)?;
                 let v = self.expr(value)?;
@@ -338,7 +338,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     self.b.position_at_end(merge);
                 }
             }
-            Stmt::If { cond, then, otherwise } => {
+            StmtKind::If { cond, then, otherwise } => {
                 let c = self.expr(cond)?.into_int_value();
                 let then_bb = self.new_block("then");
                 let else_bb = self.new_block("else");
@@ -352,7 +352,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.branch_to(merge)?;
                 self.b.position_at_end(merge);
             }
-            Stmt::While { cond, body } => {
+            StmtKind::While { cond, body } => {
                 let head = self.new_block("while.cond");
                 let body_bb = self.new_block("while.body");
                 let exit = self.new_block("while.end");
@@ -367,17 +367,17 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.branch_to(head)?;
                 self.b.position_at_end(exit);
             }
-            Stmt::ForRange { var, start, end, step, inclusive, reverse, body } => {
+            StmtKind::ForRange { var, start, end, step, inclusive, reverse, body } => {
                 self.for_range(*var, start, end, step, *inclusive, *reverse, body)?;
             }
-            Stmt::Break(n) | Stmt::Continue(n) => {
+            StmtKind::Break(n) | StmtKind::Continue(n) => {
                 let Some(&(cont, brk)) = self.loops.len().checked_sub(1 + *n as usize).and_then(|i| self.loops.get(i)) else {
                     unreachable!("the verifier rejects break/continue outside their loop")
                 };
-                self.b.build_unconditional_branch(if matches!(s, Stmt::Break(_)) { brk } else { cont })?;
+                self.b.build_unconditional_branch(if matches!(s.kind, StmtKind::Break(_)) { brk } else { cont })?;
                 self.start_dead_block();
             }
-            Stmt::Return(value) => {
+            StmtKind::Return(value) => {
                 match value {
                     Some(v) => {
                         let v = self.expr(v)?;
@@ -387,10 +387,10 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 };
                 self.start_dead_block();
             }
-            Stmt::Barrier => self.target.barrier(self.module, &self.b, self.f)?,
-            Stmt::GridBarrier => self.target.grid_barrier(self.module, &self.b, self.f)?,
-            Stmt::Fence(scope) => self.target.fence(self.module, &self.b, *scope)?,
-            Stmt::Eval(e) => {
+            StmtKind::Barrier => self.target.barrier(self.module, &self.b, self.f)?,
+            StmtKind::GridBarrier => self.target.grid_barrier(self.module, &self.b, self.f)?,
+            StmtKind::Fence(scope) => self.target.fence(self.module, &self.b, *scope)?,
+            StmtKind::Eval(e) => {
                 self.expr(e)?;
             }
         }

@@ -5,7 +5,7 @@
 use crate::ast::AtomicOp;
 use crate::ast::{BinOp, UnOp};
 use crate::error::CompileError;
-use crate::ir::{ArrayRef, CallArg, Const, Kernel, ParamType, Stmt, TypedExpr, TypedExprKind};
+use crate::ir::{ArrayRef, CallArg, Const, Kernel, ParamType, Stmt, StmtKind, TypedExpr, TypedExprKind};
 use crate::types::ScalarType;
 
 /// Checks `kernel`; the error names the first broken rule.
@@ -77,12 +77,12 @@ impl Verifier<'_> {
     }
 
     fn stmt(&self, s: &Stmt, loops: usize) -> R {
-        match s {
-            Stmt::Assign { local, value } => {
+        match &s.kind {
+            StmtKind::Assign { local, value } => {
                 let l = self.k.locals.get(*local as usize).ok_or(format!("local {local} does not exist"))?;
                 self.expect(value, l.ty, &format!("value assigned to `{}`", l.name))
             }
-            Stmt::Store { array, index, value } => {
+            StmtKind::Store { array, index, value } => {
                 let (elem, mutable) = self.array(*array)?;
                 if !mutable {
                     return Err(format!("store to read-only array {array:?}"));
@@ -90,16 +90,16 @@ impl Verifier<'_> {
                 self.indices(*array, index)?;
                 self.expect(value, elem, "stored value")
             }
-            Stmt::If { cond, then, otherwise } => {
+            StmtKind::If { cond, then, otherwise } => {
                 self.expect(cond, ScalarType::Bool, "if condition")?;
                 self.block(then, loops)?;
                 self.block(otherwise, loops)
             }
-            Stmt::While { cond, body } => {
+            StmtKind::While { cond, body } => {
                 self.expect(cond, ScalarType::Bool, "while condition")?;
                 self.block(body, loops + 1)
             }
-            Stmt::ForRange { var, start, end, step, body, .. } => {
+            StmtKind::ForRange { var, start, end, step, body, .. } => {
                 let l = self.k.locals.get(*var as usize).ok_or(format!("local {var} does not exist"))?;
                 if !l.ty.is_int() {
                     return Err(format!("range loop variable has type {}", l.ty));
@@ -109,14 +109,19 @@ impl Verifier<'_> {
                 self.expect(step, ScalarType::U64, "range step")?;
                 self.block(body, loops + 1)
             }
-            Stmt::Break(n) | Stmt::Continue(n) if *n as usize >= loops => Err("break or continue outside its loop".into()),
-            Stmt::Return(None) if self.k.ret.is_some() => Err("`return` without a value in a function returning one".into()),
-            Stmt::Return(Some(v)) => match self.k.ret {
+            StmtKind::Break(n) | StmtKind::Continue(n) if *n as usize >= loops => Err("break or continue outside its loop".into()),
+            StmtKind::Return(None) if self.k.ret.is_some() => Err("`return` without a value in a function returning one".into()),
+            StmtKind::Return(Some(v)) => match self.k.ret {
                 Some(t) => self.expect(v, t, "returned value"),
                 None => Err("`return` with a value in a function returning nothing".into()),
             },
-            Stmt::Break(_) | Stmt::Continue(_) | Stmt::Return(None) | Stmt::Barrier | Stmt::GridBarrier | Stmt::Fence(_) => Ok(()),
-            Stmt::Eval(e) => self.expr(e),
+            StmtKind::Break(_)
+            | StmtKind::Continue(_)
+            | StmtKind::Return(None)
+            | StmtKind::Barrier
+            | StmtKind::GridBarrier
+            | StmtKind::Fence(_) => Ok(()),
+            StmtKind::Eval(e) => self.expr(e),
         }
     }
 

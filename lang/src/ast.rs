@@ -196,6 +196,29 @@ pub enum Stmt {
     Eval(Expr),
 }
 
+impl Stmt {
+    /// Where the statement was written (a nested block: its first statement's position).
+    pub fn span(&self) -> Span {
+        match self {
+            Stmt::Let { span, .. }
+            | Stmt::Assign { span, .. }
+            | Stmt::If { span, .. }
+            | Stmt::While { span, .. }
+            | Stmt::For { span, .. }
+            | Stmt::Shared { span, .. }
+            | Stmt::Local { span, .. }
+            | Stmt::Break(_, span)
+            | Stmt::Continue(_, span)
+            | Stmt::Return(_, span)
+            | Stmt::Barrier(span)
+            | Stmt::GridBarrier(span)
+            | Stmt::Fence(_, span) => *span,
+            Stmt::Eval(e) => e.span,
+            Stmt::Block(b) => b.stmts.first().map(Stmt::span).unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct RangeLoop {
     pub start: Expr,

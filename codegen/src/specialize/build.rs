@@ -72,11 +72,15 @@ impl Build<'_, '_> {
     }
 
     fn stmt(&self, s: &ast::Stmt) -> R<Option<ir::Stmt>> {
+        Ok(self.stmt_kind(s)?.map(|kind| ir::Stmt::new(kind, s.span())))
+    }
+
+    fn stmt_kind(&self, s: &ast::Stmt) -> R<Option<ir::StmtKind>> {
         Ok(Some(match s {
             ast::Stmt::Let { init, id, span, .. } => {
                 let local = self.decl(*id, *span)?;
                 match init {
-                    Some(init) => ir::Stmt::Assign { local, value: self.expr(init)? },
+                    Some(init) => ir::StmtKind::Assign { local, value: self.expr(init)? },
                     None => return Ok(None),
                 }
             }
@@ -93,7 +97,7 @@ impl Build<'_, '_> {
                             Some(op) => self.binary(*op, ir::TypedExpr::new(ir::TypedExprKind::Local(local), ty), v, *span)?,
                             None => v,
                         };
-                        ir::Stmt::Assign { local, value }
+                        ir::StmtKind::Assign { local, value }
                     }
                     (Place::Index { index, .. }, Binding::Array(p)) => {
                         let elem = self.elem(p);
@@ -105,12 +109,12 @@ impl Build<'_, '_> {
                             }
                             None => v,
                         };
-                        ir::Stmt::Store { array: p, index, value }
+                        ir::StmtKind::Store { array: p, index, value }
                     }
                     _ => return self.internal(format!("the assignment at {span} has a target of the wrong kind")),
                 }
             }
-            ast::Stmt::If { cond, then, otherwise, .. } => ir::Stmt::If {
+            ast::Stmt::If { cond, then, otherwise, .. } => ir::StmtKind::If {
                 cond: self.expr(cond)?,
                 then: self.block(then)?,
                 otherwise: match otherwise {
@@ -118,14 +122,14 @@ impl Build<'_, '_> {
                     None => Vec::new(),
                 },
             },
-            ast::Stmt::While { cond, body, label, .. } => ir::Stmt::While { cond: self.expr(cond)?, body: self.in_loop(label, body)? },
+            ast::Stmt::While { cond, body, label, .. } => ir::StmtKind::While { cond: self.expr(cond)?, body: self.in_loop(label, body)? },
             ast::Stmt::For { range, body, label, id, span, .. } => {
                 let var = self.decl(*id, *span)?;
                 let step = match &range.step {
                     Some(st) => self.expr(st)?,
                     None => ir::TypedExpr::new(ir::TypedExprKind::Const(Const::Int(1)), ScalarType::U64),
                 };
-                ir::Stmt::ForRange {
+                ir::StmtKind::ForRange {
                     var,
                     start: self.expr(&range.start)?,
                     end: self.expr(&range.end)?,
@@ -135,21 +139,21 @@ impl Build<'_, '_> {
                     body: self.in_loop(label, body)?,
                 }
             }
-            ast::Stmt::Block(b) => ir::Stmt::If {
+            ast::Stmt::Block(b) => ir::StmtKind::If {
                 cond: ir::TypedExpr::new(ir::TypedExprKind::Const(Const::Bool(true)), ScalarType::Bool),
                 then: self.block(b)?,
                 otherwise: Vec::new(),
             },
-            ast::Stmt::Break(label, span) => ir::Stmt::Break(self.jump(label, *span)?),
-            ast::Stmt::Continue(label, span) => ir::Stmt::Continue(self.jump(label, *span)?),
-            ast::Stmt::Return(value, _) => ir::Stmt::Return(match value {
+            ast::Stmt::Break(label, span) => ir::StmtKind::Break(self.jump(label, *span)?),
+            ast::Stmt::Continue(label, span) => ir::StmtKind::Continue(self.jump(label, *span)?),
+            ast::Stmt::Return(value, _) => ir::StmtKind::Return(match value {
                 Some(v) => Some(self.expr(v)?),
                 None => None,
             }),
-            ast::Stmt::Barrier(_) => ir::Stmt::Barrier,
-            ast::Stmt::GridBarrier(_) => ir::Stmt::GridBarrier,
-            ast::Stmt::Fence(scope, _) => ir::Stmt::Fence(*scope),
-            ast::Stmt::Eval(e) => ir::Stmt::Eval(self.expr(e)?),
+            ast::Stmt::Barrier(_) => ir::StmtKind::Barrier,
+            ast::Stmt::GridBarrier(_) => ir::StmtKind::GridBarrier,
+            ast::Stmt::Fence(scope, _) => ir::StmtKind::Fence(*scope),
+            ast::Stmt::Eval(e) => ir::StmtKind::Eval(self.expr(e)?),
             ast::Stmt::Shared { .. } | ast::Stmt::Local { .. } => return Ok(None),
         }))
     }

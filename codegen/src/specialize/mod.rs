@@ -99,7 +99,9 @@ fn specialize_body(src: &ast::KernelSource, key: &SpecKey, table: &RefCell<FnTab
     let build = Build { cx: &cx, types: &types, table, loops: RefCell::new(Vec::new()) };
     let mut body: Vec<ir::Stmt> = prologue
         .into_iter()
-        .map(|(local, p, t)| ir::Stmt::Assign { local, value: ir::TypedExpr::new(ir::TypedExprKind::Param(p), t) })
+        .map(|(local, p, t)| {
+            ir::Stmt::new(ir::StmtKind::Assign { local, value: ir::TypedExpr::new(ir::TypedExprKind::Param(p), t) }, src.span)
+        })
         .collect();
     body.extend(build.block(&src.body)?);
     let (shared, local_arrays) = (cx.shared.clone(), cx.local_arrays.clone());
