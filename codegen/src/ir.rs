@@ -361,6 +361,7 @@ impl Kernel {
 
     fn write_expr(&self, out: &mut String, e: &TypedExpr) {
         match &e.kind {
+            // `-5i32` is the constant -5; the negation of the constant 5 is `-(5i32)`.
             TypedExprKind::Const(Const::Int(v)) => {
                 if e.ty.is_signed_int() {
                     let shift = 64 - e.ty.bits();
@@ -401,7 +402,15 @@ impl Kernel {
                     UnOp::Neg => "-",
                     UnOp::Not => "!",
                 });
+                // `-(5i32)` and `-(x.abs())`: `-5i32` is the constant -5, and `-5i32.abs()` its abs.
+                let constant = matches!(a.kind, TypedExprKind::Const(_) | TypedExprKind::Math(..));
+                if constant {
+                    out.push('(');
+                }
                 self.write_expr(out, a);
+                if constant {
+                    out.push(')');
+                }
             }
             TypedExprKind::Binary(op, a, b) => {
                 out.push('(');
@@ -442,7 +451,15 @@ impl Kernel {
                 out.push(')');
             }
             TypedExprKind::Math(f, args) => {
+                // `(-x).abs()`: a method binds tighter than a prefix operator.
+                let paren = matches!(args[0].kind, TypedExprKind::Unary(..));
+                if paren {
+                    out.push('(');
+                }
                 self.write_expr(out, &args[0]);
+                if paren {
+                    out.push(')');
+                }
                 let _ = write!(out, ".{}(", f.method());
                 for (i, a) in args[1..].iter().enumerate() {
                     if i > 0 {

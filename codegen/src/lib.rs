@@ -13,6 +13,7 @@ pub mod error;
 pub mod half;
 pub mod host;
 pub mod ir;
+pub mod ir_text;
 pub mod lower;
 pub mod nvptx;
 pub mod specialize;

@@ -1264,3 +1264,58 @@ pub fn counted_loop<'ctx>(
     b.position_at_end(exit);
     Ok(())
 }
+
+/// The lowering on IR written as text: the Rust semantics it promises where LLVM's would leave
+/// behaviour undefined, read off the LLVM IR it emits (unoptimized, so nothing is folded away).
+#[cfg(test)]
+mod tests {
+    use crate::ir_text::parse;
+    use crate::nvptx::NvptxTarget;
+    use crate::target::Target;
+    use inkwell::context::Context;
+
+    /// The unoptimized NVPTX LLVM IR of a kernel written as IR text.
+    fn llvm(text: &str) -> String {
+        let k = parse(text).unwrap_or_else(|e| panic!("{e}"));
+        crate::verify::verify(&k).unwrap_or_else(|e| panic!("{e}"));
+        let target = NvptxTarget::sm(80).expect("sm_80");
+        let tm = target.target_machine().expect("NVPTX target machine");
+        let cx = Context::create();
+        let module = super::lower(&cx, &k, &target, &tm).unwrap_or_else(|e| panic!("{e}"));
+        module.verify().unwrap_or_else(|e| panic!("LLVM rejects the module: {e}"));
+        module.print_to_string().to_string()
+    }
+
+    #[test]
+    fn integer_division_by_zero_is_defined() {
+        let ir = llvm("kernel k(a: i32, b: i32, out: &mut [i32]) { out[0u64] = (a / b); out[1u64] = (a % b); }");
+        // The divisor is tested and replaced before `sdiv`/`srem`, which would be undefined on 0
+        // (and on MIN / -1).
+        assert!(ir.contains("sdiv i32") && ir.contains("srem i32"), "{ir}");
+        assert!(ir.contains("icmp eq i32"), "no test of the divisor:\n{ir}");
+        assert!(ir.contains("select i1"), "no replacement of the divisor:\n{ir}");
+    }
+
+    #[test]
+    fn shift_amounts_are_masked() {
+        let ir = llvm("kernel k(a: u32, s: u32, out: &mut [u32]) { out[0u64] = (a << s); }");
+        assert!(ir.contains("and i32") && ir.contains(", 31"), "the amount is not masked to 31:\n{ir}");
+        assert!(ir.contains("shl i32"), "{ir}");
+    }
+
+    #[test]
+    fn float_to_int_casts_saturate() {
+        let ir = llvm("kernel k(x: f32, out: &mut [i32]) { out[0u64] = (x as i32); }");
+        assert!(ir.contains("llvm.fptosi.sat.i32.f32"), "{ir}");
+        assert!(!ir.contains("fptosi float"), "a plain fptosi is undefined out of range:\n{ir}");
+    }
+
+    #[test]
+    fn arrays_take_their_layout_words() {
+        // One LLVM parameter per argument word: pointer, 2 extents, 2 strides; then the scalar.
+        let ir = llvm("kernel k(a: &Array<f32, 2, strided>, n: u32) { }");
+        let define = ir.lines().find(|l| l.starts_with("define")).expect("a definition");
+        assert_eq!(define.matches("i64").count(), 4, "{define}");
+        assert!(define.contains("ptr addrspace(1)") && define.contains("i32 %"), "{define}");
+    }
+}

@@ -288,3 +288,82 @@ impl Verifier<'_> {
         Ok(())
     }
 }
+
+/// The verifier on IR written as text (parsed by [`crate::ir_text`]), not reached through the
+/// macro and the specializer: what it accepts and what it rejects.
+#[cfg(test)]
+mod tests {
+    use super::verify;
+    use crate::ir_text::parse;
+
+    fn verdict(text: &str) -> Result<(), String> {
+        let k = parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        verify(&k).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn accepts_a_well_typed_kernel() {
+        let ok = "kernel saxpy(a: f32, x: &[f32], y: &mut [f32]) {
+            a_0: f32 = a;
+            for i_1 in (grid_x()..x.len()).step_by(grid_size_x()) {
+                y[i_1] = ((a_0 * x[i_1]) + y[i_1]);
+            }
+        }";
+        assert_eq!(verdict(ok), Ok(()));
+    }
+
+    #[test]
+    fn rejects_what_the_specializer_never_produces() {
+        let cases = [
+            // A store into a read-only array.
+            ("kernel k(x: &[f32]) { x[0u64] = 1.0f32; }", "read-only"),
+            // A value of the wrong type stored.
+            ("kernel k(x: &mut [f32]) { x[0u64] = 1u32; }", "u32"),
+            // `break` outside any loop.
+            ("kernel k(x: &mut [f32]) { break; }", "outside"),
+            // An `if` on a non-bool.
+            ("kernel k(x: &mut [f32]) { if 1u32 { x[0u64] = 1.0f32; } }", "bool"),
+            // Operands of different types.
+            ("kernel k(x: &mut [f32]) { x[0u64] = (1.0f32 + 2.0f64); }", "f64"),
+            // A compare-and-swap with one value.
+            ("kernel k(x: &mut [u32]) { atomic_cas(x, [0u64], 1u32); }", "atomic_cas"),
+            // `return v` in a kernel.
+            ("kernel k(x: &mut [u32]) { return 1u32; }", "return"),
+        ];
+        for (text, needle) in cases {
+            match verdict(text) {
+                Ok(()) => panic!("accepted:\n{text}"),
+                Err(e) => assert!(e.contains(needle), "{text}\nrejected for another reason: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn text_round_trips() {
+        let text =
+            "#[options(fastmath = true, launch_bounds = Some(256)/None, max_registers = None, boundscheck = false, aligned16 = false)]
+kernel k(x: &Array<f32, 2, strided>, n: i32, out: &mut [f32]) {
+    shared t: [f32; [4, 4]];
+    local acc: [f32; 2];
+    n_0: i32 = n;
+    v_1: f32 = (-(1.5f32) * x[[0u64, 1u64]]).abs();
+    m_2: i32 = (-5i32 % n_0);
+    if ((m_2 < 0i32) && !false) {
+        for i_3 in (0u64..=3u64).rev().step_by(1u64) {
+            t[i_3] = shfl_xor_sync(4294967295u32, v_1, i_3);
+            continue;
+        }
+    } else {
+        out[0u64] = (v_1 as f32);
+    }
+    sync_threads();
+    atomic_add(out, [0u64], (x.stride(1).abs() as f32));
+}
+";
+        let k = parse(text).unwrap();
+        let again = parse(&k.to_string()).unwrap();
+        assert_eq!(format!("{k:?}"), format!("{again:?}"));
+        assert_eq!(k.shared[0].dims, vec![4, 4]);
+        assert!(k.options.fastmath && k.options.max_threads_per_block == Some(256));
+    }
+}

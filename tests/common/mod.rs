@@ -209,6 +209,10 @@ fn check_ptx(k: &Kernel, args: &[Arg<'_>]) {
     if !SEEN.lock().unwrap().get_or_insert_with(HashSet::new).insert(id.clone()) {
         return;
     }
+    // The IR's text form is complete: it parses back to the same IR (spans aside).
+    let text = ir.to_string();
+    let back = gpujit::codegen::ir_text::parse(&text).unwrap_or_else(|e| panic!("{id}: the IR text does not parse back: {e}\n{text}"));
+    assert_eq!(format!("{back:?}"), format!("{ir:?}"), "{id}: the IR text parses back to other IR:\n{text}");
     let ptxas = toolchain::find_ptxas().unwrap_or_else(|e| panic!("{e}"));
     // The lowest PTX ISA each architecture needs, and the newest both LLVM 19 and this ptxas
     // take (a GPU with a current driver gets PTX 8.5: some lowerings differ by PTX version).
