@@ -1,6 +1,6 @@
 //! `DeviceArray<T>`: the runtime's owning 1-D array, on the CPU backend or a GPU.
 
-use crate::device::{Device, DeviceInner};
+use crate::device::Device;
 use crate::error::{Error, Result};
 use gpujit_codegen::specialize::MAX_DIMS;
 use gpujit_codegen::ScalarType;
@@ -49,11 +49,6 @@ element! {
     half::bf16 => BF16, |v| v.to_bits() as u64;
 }
 
-pub(crate) enum Storage<T> {
-    Host(Vec<T>),
-    Cuda { ptr: u64 },
-}
-
 /// An owning 1-D array of `T` on a [`Device`].
 ///
 /// On the CPU backend it is host memory; on a GPU, device memory freed on drop (after the work
@@ -63,7 +58,10 @@ pub(crate) enum Storage<T> {
 /// and [`DeviceArray::view_mut`] give strided views (transposed, sliced) without copies.
 pub struct DeviceArray<T: Element> {
     pub(crate) device: Device,
-    pub(crate) storage: Storage<T>,
+    /// The data's address on the device (a host address on the CPU backend), from the
+    /// backend's `alloc`; 0 for an empty array on a GPU.
+    pub(crate) ptr: u64,
+    pub(crate) _elem: std::marker::PhantomData<T>,
     pub(crate) len: usize,
     pub(crate) shape: Vec<usize>,
 }
@@ -71,27 +69,14 @@ pub struct DeviceArray<T: Element> {
 impl<T: Element> DeviceArray<T> {
     /// Copies `data` to a new array on `device`.
     pub fn from_slice(device: &Device, data: &[T]) -> Result<DeviceArray<T>> {
-        match &device.inner {
-            DeviceInner::Cpu => {
-                Ok(DeviceArray { device: device.clone(), storage: Storage::Host(data.to_vec()), len: data.len(), shape: vec![data.len()] })
-            }
-            DeviceInner::Cuda(d) => {
-                let ptr = d.alloc(std::mem::size_of_val(data))?;
-                let arr = DeviceArray { device: device.clone(), storage: Storage::Cuda { ptr }, len: data.len(), shape: vec![data.len()] };
-                d.copy_to_device(ptr, data)?;
-                Ok(arr)
-            }
-        }
+        let arr = DeviceArray::alloc(device, &[data.len()], false)?;
+        device.backend().write(arr.ptr, as_bytes(data))?;
+        Ok(arr)
     }
 
     /// A new array of `len` zeros (`false` for `bool`).
     pub fn zeros(device: &Device, len: usize) -> Result<DeviceArray<T>> {
-        match &device.inner {
-            DeviceInner::Cpu => {
-                Ok(DeviceArray { device: device.clone(), storage: Storage::Host(vec![T::default(); len]), len, shape: vec![len] })
-            }
-            DeviceInner::Cuda(_) => DeviceArray::from_slice(device, &vec![T::default(); len]),
-        }
+        DeviceArray::alloc(device, &[len], true)
     }
 
     /// A new C-contiguous array of `shape` whose contents are not initialized on a GPU (zeros on
@@ -99,27 +84,26 @@ impl<T: Element> DeviceArray<T> {
     pub(crate) fn uninit_shape(device: &Device, shape: &[usize]) -> Result<DeviceArray<T>> {
         let len: usize = shape.iter().product();
         check_shape(shape, len)?;
-        let storage = match &device.inner {
-            DeviceInner::Cpu => Storage::Host(vec![T::default(); len]),
-            DeviceInner::Cuda(d) => Storage::Cuda { ptr: d.alloc(len * std::mem::size_of::<T>())? },
-        };
-        Ok(DeviceArray { device: device.clone(), storage, len, shape: shape.to_vec() })
+        DeviceArray::alloc(device, shape, false)
+    }
+
+    /// A new C-contiguous array of `shape` from the device's allocator (every element type's
+    /// zero is all zero bits, so a zeroed allocation holds valid elements).
+    fn alloc(device: &Device, shape: &[usize], zeroed: bool) -> Result<DeviceArray<T>> {
+        let len: usize = shape.iter().product();
+        let bytes = len
+            .checked_mul(std::mem::size_of::<T>())
+            .filter(|b| *b <= isize::MAX as usize)
+            .ok_or_else(|| Error::Array(format!("an array of {len} elements of {} is too large", T::TYPE)))?;
+        let ptr = device.backend().alloc(bytes, zeroed)?;
+        Ok(DeviceArray { device: device.clone(), ptr, len, shape: shape.to_vec(), _elem: std::marker::PhantomData })
     }
 
     /// Copies the array back into a `Vec`, waiting for the work that writes it.
     pub fn to_vec(&self) -> Result<Vec<T>> {
-        match (&self.storage, &self.device.inner) {
-            (Storage::Host(v), _) => {
-                let _read = crate::cpu::host_memory_read();
-                Ok(v.clone())
-            }
-            (Storage::Cuda { ptr }, DeviceInner::Cuda(d)) => {
-                let mut out = vec![T::default(); self.len];
-                d.copy_to_host(&mut out, *ptr)?;
-                Ok(out)
-            }
-            (Storage::Cuda { .. }, DeviceInner::Cpu) => unreachable!("CUDA storage always has a CUDA device"),
-        }
+        let mut out = vec![T::default(); self.len];
+        self.device.backend().read(as_bytes_mut(&mut out), self.ptr)?;
+        Ok(out)
     }
 
     /// The first element's first `size_of::<U>()` bytes seen as a `U` (a one-element result
@@ -129,18 +113,7 @@ impl<T: Element> DeviceArray<T> {
             return Err(Error::Array(format!("an array of {} {} cannot hold a {}", self.len, T::TYPE, U::TYPE)));
         }
         let mut word = [0u8; 8];
-        let bytes = &mut word[..std::mem::size_of::<U>()];
-        match (&self.storage, &self.device.inner) {
-            (Storage::Host(v), _) => {
-                let _read = crate::cpu::host_memory_read();
-                // SAFETY: the Vec holds at least size_of::<U>() initialized bytes (checked above);
-                // reading them as bytes is always valid.
-                let src = unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, bytes.len()) };
-                bytes.copy_from_slice(src);
-            }
-            (Storage::Cuda { ptr }, DeviceInner::Cuda(d)) => d.copy_to_host(bytes, *ptr)?,
-            (Storage::Cuda { .. }, DeviceInner::Cpu) => unreachable!("CUDA storage always has a CUDA device"),
-        }
+        self.device.backend().read(&mut word[..std::mem::size_of::<U>()], self.ptr)?;
         // SAFETY: the bytes are a value of U written by a kernel whose output type is U (every
         // Element is plain data; a kernel writes only 0 or 1 to a bool); read unaligned from
         // the byte buffer.
@@ -152,15 +125,7 @@ impl<T: Element> DeviceArray<T> {
         if data.len() != self.len {
             return Err(Error::Array(format!("copy_from: the array has {} elements but the slice {}", self.len, data.len())));
         }
-        match (&mut self.storage, &self.device.inner) {
-            (Storage::Host(v), _) => {
-                let _read = crate::cpu::host_memory_read();
-                v.copy_from_slice(data);
-                Ok(())
-            }
-            (Storage::Cuda { ptr }, DeviceInner::Cuda(d)) => d.copy_to_device(*ptr, data),
-            (Storage::Cuda { .. }, DeviceInner::Cpu) => unreachable!("CUDA storage always has a CUDA device"),
-        }
+        self.device.backend().write(self.ptr, as_bytes(data))
     }
 
     /// The number of elements.
@@ -215,38 +180,34 @@ impl<T: Element> DeviceArray<T> {
     /// The address of the first element: a device pointer on CUDA, a host pointer on the CPU
     /// (as CuPy's `data.ptr`). Valid while the array lives.
     pub fn address(&self) -> u64 {
-        match &self.storage {
-            Storage::Host(v) => v.as_ptr() as u64,
-            Storage::Cuda { ptr } => *ptr,
-        }
+        self.ptr
     }
 
     /// The data address for a kernel that writes the array.
     pub(crate) fn address_mut(&mut self) -> u64 {
-        match &mut self.storage {
-            Storage::Host(v) => v.as_mut_ptr() as u64,
-            Storage::Cuda { ptr } => *ptr,
-        }
+        self.ptr
     }
 }
 
 impl<T: Element> Drop for DeviceArray<T> {
     fn drop(&mut self) {
         // Now, or when the last graph using the memory is dropped.
-        let bytes = (self.len * std::mem::size_of::<T>()) as u64;
-        match (&mut self.storage, &self.device.inner) {
-            (Storage::Cuda { ptr }, DeviceInner::Cuda(d)) => {
-                let (ptr, d) = (*ptr, d.clone());
-                crate::graph::release(self.device.id(), ptr, ptr + bytes, move || d.free(ptr));
-            }
-            (Storage::Host(v), _) => {
-                let v = std::mem::take(v);
-                let start = v.as_ptr() as u64;
-                crate::graph::release(self.device.id(), start, start + bytes, move || drop(v));
-            }
-            (Storage::Cuda { .. }, DeviceInner::Cpu) => {}
-        }
+        let (ptr, bytes, device) = (self.ptr, self.len * std::mem::size_of::<T>(), self.device.clone());
+        crate::graph::release(self.device.id(), ptr, ptr + bytes as u64, move || device.backend().free(ptr, bytes));
     }
+}
+
+/// The bytes of a slice of elements (every `Element` is plain data).
+pub(crate) fn as_bytes<T: Element>(s: &[T]) -> &[u8] {
+    // SAFETY: the slice's memory is `size_of_val(s)` initialized bytes; u8 has no alignment.
+    unsafe { std::slice::from_raw_parts(s.as_ptr() as *const u8, std::mem::size_of_val(s)) }
+}
+
+/// The bytes of a slice of elements, for writing: callers write only bytes of valid values (a
+/// copy of elements of the same type).
+pub(crate) fn as_bytes_mut<T: Element>(s: &mut [T]) -> &mut [u8] {
+    // SAFETY: as `as_bytes`, exclusively borrowed; the bytes written are those of `T` values.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut u8, std::mem::size_of_val(s)) }
 }
 
 impl<T: Element + std::fmt::Debug> std::fmt::Debug for DeviceArray<T> {

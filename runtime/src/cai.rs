@@ -10,7 +10,7 @@
 //! the host.
 
 use crate::array::{DeviceArray, Element, Layout};
-use crate::device::{Device, DeviceInner};
+use crate::device::Device;
 use crate::error::{Error, InteropError, Result};
 use crate::external::ExternalArray;
 use gpujit_codegen::ScalarType;
@@ -125,7 +125,7 @@ impl<T: Element> DeviceArray<T> {
     /// The array's `__cuda_array_interface__` (version 3). Its stream is the legacy default
     /// stream (1), where gpujit's launches and copies go unless given a stream.
     pub fn cuda_array_interface(&self) -> Result<CudaArrayInterface> {
-        if !matches!(self.device.inner, DeviceInner::Cuda(_)) {
+        if !self.device.is_cuda() {
             return Err(InteropError::NotDeviceMemory { device: self.device.id().to_string() }.into());
         }
         Ok(CudaArrayInterface {

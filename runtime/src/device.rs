@@ -1,6 +1,7 @@
 //! Devices: the CPU backend or a CUDA GPU, chosen by probing or by `GPUJIT_DEVICE`.
 
-use crate::cuda::{self, CudaDevice, RawStream};
+use crate::backend::Backend;
+use crate::cuda::{self, CudaDevice};
 use crate::error::{Error, Result};
 use crate::stream::{Event, Stream};
 use std::fmt;
@@ -96,60 +97,33 @@ impl Device {
     }
 
     pub fn id(&self) -> DeviceId {
-        match &self.inner {
-            DeviceInner::Cpu => DeviceId::Cpu,
-            DeviceInner::Cuda(d) => DeviceId::Cuda(d.ordinal),
-        }
+        self.backend().id()
+    }
+
+    /// What differs between the CPU backend and a GPU, behind one interface.
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        self.inner.backend()
     }
 
     pub fn is_cuda(&self) -> bool {
-        matches!(self.inner, DeviceInner::Cuda(_))
+        self.nvptx_target().is_some()
     }
 
     /// A human-readable description, e.g. `NVIDIA H100 80GB HBM3 (cuda:0, sm_90, PTX 8.5)`.
     pub fn name(&self) -> String {
-        match &self.inner {
-            DeviceInner::Cpu => {
-                let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-                format!("CPU backend ({threads} threads)")
-            }
-            DeviceInner::Cuda(d) => format!(
-                "{} (cuda:{}, driver {}.{}, compute capability {}.{}, code for sm_{}, PTX {}.{})",
-                d.name,
-                d.ordinal,
-                d.driver_version / 1000,
-                (d.driver_version % 1000) / 10,
-                d.compute_capability.0,
-                d.compute_capability.1,
-                d.target.arch,
-                d.target.ptx_version / 10,
-                d.target.ptx_version % 10
-            ),
-        }
+        self.backend().name()
     }
 
     /// Waits until all work submitted to the device has finished (a no-op on the CPU backend,
     /// whose launches are synchronous).
     pub fn synchronize(&self) -> Result<()> {
-        match &self.inner {
-            DeviceInner::Cpu => Ok(()),
-            DeviceInner::Cuda(d) => {
-                // Not while another thread captures a graph (the driver would refuse, and spoil
-                // that capture).
-                let _gate = crate::graph::no_capture();
-                d.synchronize()
-            }
-        }
+        self.backend().synchronize()
     }
 
     /// A new stream on this device (Numba's third launch slot). It is a blocking stream: work on
     /// the default stream (copies such as `to_vec`, expressions) is ordered with it.
     pub fn new_stream(&self) -> Result<Stream> {
-        let raw = match &self.inner {
-            DeviceInner::Cpu => None,
-            DeviceInner::Cuda(d) => Some(RawStream::new(d.clone())?),
-        };
-        Ok(Stream::new(self.clone(), raw, None))
+        Ok(Stream::new(self.clone(), self.backend().new_stream(true)?, None))
     }
 
     /// An event recorded now on the device's default stream (where expressions and launches
@@ -160,40 +134,18 @@ impl Device {
 
     /// The PTX target kernels are compiled for on this device (`None` on the CPU backend).
     pub fn nvptx_target(&self) -> Option<gpujit_codegen::nvptx::NvptxTarget> {
-        match &self.inner {
-            DeviceInner::Cpu => None,
-            DeviceInner::Cuda(d) => Some(d.target),
-        }
+        self.backend().nvptx_target()
     }
 
     /// The largest number of threads in one block.
     pub fn max_threads_per_block(&self) -> u32 {
-        match &self.inner {
-            DeviceInner::Cpu => CPU_MAX_THREADS_PER_BLOCK,
-            DeviceInner::Cuda(d) => d.max_threads_per_block,
-        }
+        self.limits().max_threads_per_block
     }
 
     pub(crate) fn limits(&self) -> Limits {
-        match &self.inner {
-            DeviceInner::Cpu => Limits {
-                max_threads_per_block: CPU_MAX_THREADS_PER_BLOCK,
-                max_block: [1024, 1024, 64],
-                max_grid: [i32::MAX as u32, 65535, 65535],
-                max_shared: 48 * 1024,
-            },
-            DeviceInner::Cuda(d) => Limits {
-                max_threads_per_block: d.max_threads_per_block,
-                max_block: d.max_block,
-                max_grid: d.max_grid,
-                max_shared: d.max_shared_per_block,
-            },
-        }
+        self.backend().limits()
     }
 }
-
-/// The CPU backend keeps CUDA's limits, so a launch valid there is valid on a GPU.
-const CPU_MAX_THREADS_PER_BLOCK: u32 = 1024;
 
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct Limits {

@@ -9,7 +9,7 @@
 //! lookup. The kernel is a grid-stride loop; the grid is sized from the device.
 
 use crate::array::{DeviceArray, Element};
-use crate::device::{Device, DeviceInner};
+use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::expr::{broadcast_shapes, Expr, ExprGraph, Node};
 use crate::fxhash::{FxBuild, FxHasher};
@@ -464,23 +464,17 @@ fn elementwise_grid(device: &Device, groups: usize) -> u32 {
     static WAVES: OnceLock<Option<usize>> = OnceLock::new();
     let waves = *WAVES.get_or_init(|| std::env::var("GPUJIT_GRID_WAVES").ok().and_then(|v| v.parse().ok()).filter(|w| *w > 0));
     let blocks = groups.div_ceil(BLOCK as usize).max(1);
-    let cap = match (&device.inner, waves) {
-        (_, Some(w)) => w.saturating_mul(resident_blocks(device) as usize),
-        (DeviceInner::Cuda(_), None) => i32::MAX as usize,
-        (DeviceInner::Cpu, None) => resident_blocks(device) as usize,
+    let cap = match waves {
+        Some(w) => w.saturating_mul(resident_blocks(device) as usize),
+        None if device.backend().prefers_wide_grids() => i32::MAX as usize,
+        None => resident_blocks(device) as usize,
     };
     blocks.min(cap).min(i32::MAX as usize) as u32
 }
 
 /// Blocks of `BLOCK` threads the device runs at once.
 pub(crate) fn resident_blocks(device: &Device) -> u32 {
-    match &device.inner {
-        DeviceInner::Cpu => {
-            static CORES: OnceLock<u32> = OnceLock::new();
-            4 * *CORES.get_or_init(|| std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(2))
-        }
-        DeviceInner::Cuda(d) => d.multiprocessors * (2048 / BLOCK),
-    }
+    device.backend().resident_blocks(BLOCK)
 }
 
 fn run_elementwise<'a>(graph: &ExprGraph<'a>, outputs: &[Arg<'a>], stream: Option<&Stream>) -> Result<()> {

@@ -9,8 +9,8 @@
 //! (foreign arrays) cannot be kept alive, so capture refuses it. On the CPU backend the launches
 //! are recorded and replayed in the same way.
 
-use crate::cuda::{RawGraph, RawStream};
-use crate::device::{Device, DeviceId, DeviceInner};
+use crate::cuda::RawGraph;
+use crate::device::{Device, DeviceId};
 use crate::error::{Error, Result};
 use crate::kernel::RecordedLaunch;
 use crate::launch::Arg;
@@ -71,10 +71,7 @@ impl Graph {
     fn capture_with(device: &Device, record: impl FnOnce(&Stream) -> Result<()>, allow_foreign: bool) -> Result<Graph> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
-        let raw = match &device.inner {
-            DeviceInner::Cpu => None,
-            DeviceInner::Cuda(d) => Some(RawStream::new_non_blocking(d.clone())?),
-        };
+        let raw = device.backend().new_stream(false)?;
         let stream = Stream::new(
             device.clone(),
             raw,

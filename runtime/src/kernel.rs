@@ -1,18 +1,16 @@
 //! `Kernel`: a kernel's source form plus its specializations, compiled lazily per device and
 //! argument types and cached for the life of the process (Numba's lazy dispatch).
 
+use crate::backend::{host_outcome, Executable, Launch};
 use crate::cpu;
-use crate::cuda::{CudaDevice, CudaFunction};
-use crate::device::{Device, DeviceId, DeviceInner};
-use crate::disk_cache::{CacheEntry, DiskCache};
+use crate::device::{Device, DeviceId};
+use crate::disk_cache::DiskCache;
 use crate::dump;
 use crate::error::{Error, Result};
 use crate::launch::{Arg, KernelArgs, LaunchConfig, MAX_ARGS};
-use crate::log;
 use crate::spec_cache::SpecCache;
 use gpujit_codegen::ast::KernelSource;
-use gpujit_codegen::contract::{KernelMetadata, OobRecord};
-use gpujit_codegen::host::{compile_host, HostCode};
+use gpujit_codegen::contract::KernelMetadata;
 use gpujit_codegen::ir;
 use gpujit_codegen::nvptx::{compile_ptx, NvptxTarget, PtxOutput};
 use gpujit_codegen::specialize::MAX_DIMS;
@@ -20,48 +18,9 @@ use gpujit_codegen::specialize::{bind, param_text, specialize, ArgType, BindErro
 use gpujit_codegen::ScalarType;
 
 /// Argument slots a launch can fill: a scalar takes one, an array 1 + 2 × its dimensions.
-const SLOTS: usize = (1 + 2 * MAX_DIMS) * MAX_ARGS;
-use std::ffi::c_void;
+pub(crate) const SLOTS: usize = (1 + 2 * MAX_DIMS) * MAX_ARGS;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// What identifies a GPU specialization's machine code: the compiler, the whole specialized IR
-/// (its options included), the target and the driver that JIT-compiles the PTX.
-fn cache_key(ir: &ir::Kernel, d: &CudaDevice) -> String {
-    format!(
-        "gpujit {} | sm_{} PTX {} | compute capability {}.{} | driver {}\n{ir:?}",
-        gpujit_codegen::COMPILER_ID,
-        d.target.arch,
-        d.target.ptx_version,
-        d.compute_capability.0,
-        d.compute_capability.1,
-        d.driver_version
-    )
-}
-
-enum Compiled {
-    Host(HostCode),
-    Cuda(CudaKernel),
-}
-
-/// A specialization loaded on a GPU.
-struct CudaKernel {
-    function: CudaFunction,
-    /// The compiled-kernel description (argument layout, array table, cooperative or not).
-    meta: KernelMetadata,
-    /// The driver JIT's information log (registers, spills).
-    jit_info: String,
-}
-
-impl Compiled {
-    /// The compiled-kernel description codegen returned with the code.
-    fn meta(&self) -> &KernelMetadata {
-        match self {
-            Compiled::Host(code) => code.meta(),
-            Compiled::Cuda(k) => &k.meta,
-        }
-    }
-}
 
 /// `GPUJIT_BOUNDSCHECK=1`: compile every kernel with bounds checks on the GPU too.
 fn boundscheck_everywhere() -> bool {
@@ -72,7 +31,7 @@ fn boundscheck_everywhere() -> bool {
 /// A CPU-backend launch recorded by a graph capture, replayed by [`crate::Graph::launch`].
 pub(crate) struct RecordedLaunch {
     kernel: String,
-    compiled: Arc<Compiled>,
+    compiled: Arc<dyn Executable>,
     slots: Vec<u64>,
     /// Each argument's shape (`None` for scalars), for out-of-bounds errors.
     shapes: Vec<Option<Vec<u64>>>,
@@ -83,51 +42,12 @@ pub(crate) struct RecordedLaunch {
 
 impl RecordedLaunch {
     pub(crate) fn replay(&self) -> Result<()> {
-        let Compiled::Host(code) = &*self.compiled else { return Ok(()) };
+        let Some(code) = self.compiled.host_code() else { return Ok(()) };
         // SAFETY: the slots were bound to this specialization when captured; the arrays they
         // point to are kept alive by the graph (crate::graph pins them), and the caller holds
         // the host-memory write lock, so no other access overlaps.
         let oob = unsafe { cpu::launch(code, &self.slots, self.grid, self.block, self.shared as u64) };
         host_outcome(&self.kernel, code, oob, |number| self.shapes.get(number as usize).cloned().flatten())
-    }
-}
-
-/// The result of a CPU-backend launch as the caller sees it: the first out-of-bounds access as
-/// an [`Error::OutOfBounds`] (with `shape_of` the shape of array parameter `number`), a launch
-/// the backend cannot run as the matching error.
-fn host_outcome(
-    kernel: &str,
-    code: &HostCode,
-    outcome: std::result::Result<Option<OobRecord>, cpu::CpuError>,
-    shape_of: impl Fn(u32) -> Option<Vec<u64>>,
-) -> Result<()> {
-    match outcome {
-        Ok(None) => Ok(()),
-        Ok(Some(oob)) => Err(out_of_bounds(kernel, code.meta(), &oob, shape_of)),
-        Err(cpu::CpuError::Stack(message)) => Err(Error::Unsupported { kernel: kernel.to_string(), message }),
-        Err(cpu::CpuError::TooLarge(message)) => Err(Error::LaunchConfig { kernel: kernel.to_string(), message }),
-    }
-}
-
-/// The error for a kernel's out-of-bounds record, on either backend; `shape_of` gives the shape
-/// of array parameter `number` (static arrays' lengths come from the metadata).
-fn out_of_bounds(kernel: &str, meta: &KernelMetadata, oob: &OobRecord, shape_of: impl Fn(u32) -> Option<Vec<u64>>) -> Error {
-    let axis = oob.axis as usize;
-    let shape = shape_of(oob.array).unwrap_or_else(|| vec![meta.static_len(oob.array).unwrap_or(0)]);
-    let len = shape.get(axis).copied().unwrap_or(0);
-    Error::OutOfBounds {
-        kernel: kernel.to_string(),
-        array: meta.array_name(oob.array).to_string(),
-        axis,
-        index: oob.index,
-        len,
-        shape,
-        tx: oob.thread[0],
-        ty: oob.thread[1],
-        tz: oob.thread[2],
-        bx: oob.block[0],
-        by: oob.block[1],
-        bz: oob.block[2],
     }
 }
 
@@ -154,7 +74,7 @@ pub struct KernelResources {
 /// A kernel: what `#[gpu_kernel]` produces. Launch it with [`Kernel::launch`] or `launch!`.
 pub struct Kernel {
     source: KernelSource,
-    cache: SpecCache<(DeviceId, SpecKey), Arc<Compiled>>,
+    cache: SpecCache<(DeviceId, SpecKey), Arc<dyn Executable>>,
 }
 
 impl std::fmt::Debug for Kernel {
@@ -235,7 +155,7 @@ impl Kernel {
             let mut capture = capture.lock().unwrap_or_else(|p| p.into_inner());
             let params: Vec<String> = self.source.params.iter().map(|p| p.name.clone()).collect();
             capture.pin_args(&self.source.name, &params, args)?;
-            if let Compiled::Host(_) = &**compiled {
+            if compiled.host_code().is_some() {
                 capture.launches.push(RecordedLaunch {
                     kernel: self.source.name.clone(),
                     compiled: compiled.clone(),
@@ -254,61 +174,15 @@ impl Kernel {
                 return Ok(());
             }
         }
-        match &**compiled {
-            Compiled::Host(code) => {
-                let _read = cpu::host_memory_read();
-                // SAFETY: the code was compiled for exactly this specialization, whose parameters
-                // `bind_args` matched against `args`; every array slot holds the data pointer and
-                // length of a live DeviceArray borrowed for this call (writable ones mutably), on
-                // the CPU device (`launch_device` checked).
-                let oob = unsafe { cpu::launch(code, &slots[..k], grid, block, config.shared_mem_bytes as u64) };
-                host_outcome(&self.source.name, code, oob, |number| match args.get(number as usize) {
-                    Some(Arg::Array { shape, ndim, .. }) => Some(shape[..*ndim as usize].to_vec()),
-                    _ => None,
-                })
-            }
-            Compiled::Cuda(CudaKernel { function: f, meta, .. }) => {
-                let mut params = [std::ptr::null_mut::<c_void>(); SLOTS];
-                let base = slots.as_mut_ptr();
-                for (i, p) in params.iter_mut().enumerate().take(k) {
-                    // SAFETY: i < k <= slots.len(), so the pointer stays inside `slots`.
-                    *p = unsafe { base.add(i) } as *mut c_void;
-                }
-                let stream = config.stream.and_then(|s| s.raw.as_ref()).map(|s| s.raw).unwrap_or(std::ptr::null_mut());
-                // Foreign arrays with pending work on their producer's stream: wait on an event.
-                // Not while capturing a graph: a capture cannot depend on uncaptured work (the
-                // caller of `Graph::capture_with_foreign` orders replays after producers).
-                let capturing = config.stream.is_some_and(|s| s.capture.is_some());
-                for a in args.iter().filter(|_| !capturing) {
-                    if let Arg::Array { wait: Some(producer), device, .. } = a {
-                        if let DeviceInner::Cuda(d) = &device.inner {
-                            d.order_after(*producer as cudarc::driver::sys::CUstream, stream)?;
-                        }
-                    }
-                }
-                if meta.cooperative {
-                    let threads = block.iter().product::<u32>();
-                    let blocks = grid.iter().map(|&g| g as u64).product::<u64>();
-                    let resident = f.max_resident_blocks(threads, config.shared_mem_bytes)?;
-                    if blocks > resident {
-                        let message = format!(
-                            "a kernel calling grid_sync() needs all its blocks resident at once; this device holds {resident} blocks of {threads} threads, the grid has {blocks}"
-                        );
-                        return Err(Error::LaunchConfig { kernel: self.source.name.clone(), message });
-                    }
-                    f.launch_cooperative(grid, block, config.shared_mem_bytes, stream, &mut params[..k])?;
-                } else {
-                    f.launch(grid, block, config.shared_mem_bytes, stream, &mut params[..k])?;
-                }
-                match f.take_oob(stream)?.as_ref().and_then(OobRecord::decode) {
-                    None => Ok(()),
-                    Some(oob) => Err(out_of_bounds(&self.source.name, meta, &oob, |number| match args.get(number as usize) {
-                        Some(Arg::Array { shape, ndim, .. }) => Some(shape[..*ndim as usize].to_vec()),
-                        _ => None,
-                    })),
-                }
-            }
-        }
+        compiled.launch(Launch {
+            kernel: &self.source.name,
+            words: &mut slots[..k],
+            grid,
+            block,
+            shared_bytes: config.shared_mem_bytes,
+            stream: config.stream,
+            args,
+        })
     }
 
     /// Writes `args` into `slots` in the argument layout `meta` gives (the one codegen compiled
@@ -412,17 +286,17 @@ impl Kernel {
 
     /// The specialization for `key` on `device`, compiled on first use. The cached case (every
     /// launch but the first) takes no lock.
-    fn compiled(&self, device: &Device, key: SpecKey) -> Result<&Arc<Compiled>> {
+    fn compiled(&self, device: &Device, key: SpecKey) -> Result<&Arc<dyn Executable>> {
         let id = (device.id(), key);
         if let Some(c) = self.cache.get(&id) {
             return Ok(c);
         }
         // Compile outside the cache's lock; if another thread won the race, keep its result.
-        let compiled = Arc::new(self.compile(device, &key)?);
+        let compiled = self.compile(device, &key)?;
         Ok(self.cache.insert(id, compiled))
     }
 
-    fn compile(&self, device: &Device, key: &SpecKey) -> Result<Compiled> {
+    fn compile(&self, device: &Device, key: &SpecKey) -> Result<Arc<dyn Executable>> {
         let started = Instant::now();
         // Configures the disk caches (kernels, and the compiler's pruned libdevice).
         let _ = DiskCache::global();
@@ -434,63 +308,7 @@ impl Kernel {
         if dumping {
             dump::write(&ir, ".ir", &ir.to_string());
         }
-        match &device.inner {
-            DeviceInner::Cpu => {
-                let code = compile_host(&ir, dumping)?;
-                if let Some(ll) = code.llvm_ir() {
-                    dump::write(&ir, ".host.ll", ll);
-                }
-                log::compile(format_args!(
-                    "compiled `{}{}` for the CPU backend in {:.2} ms",
-                    ir.name,
-                    ir.signature(),
-                    log::ms_since(started)
-                ));
-                Ok(Compiled::Host(code))
-            }
-            DeviceInner::Cuda(d) => self.compile_cuda(d, &ir, dumping, started),
-        }
-    }
-
-    /// IR → PTX (LLVM) → cubin (the driver's JIT) → loaded module, or the cubin from the disk
-    /// cache when an earlier process (or this one) compiled the same specialization.
-    fn compile_cuda(&self, d: &Arc<CudaDevice>, ir: &ir::Kernel, dumping: bool, started: Instant) -> Result<Compiled> {
-        let label = || format!("`{}{}` for sm_{}", ir.name, ir.signature(), d.target.arch);
-        let cache = DiskCache::global();
-        let key = cache.map(|_| cache_key(ir, d));
-        if let (Some(cache), Some(key)) = (cache, &key) {
-            if let Some(entry) = cache.load(key) {
-                // A cubin the driver refuses (a damaged file with a valid checksum is unlikely,
-                // but possible) is rebuilt below.
-                let meta = KernelMetadata::of(ir, gpujit_codegen::nvptx::ptx_globals(&entry.ptx));
-                if let Ok(function) = d.load_image(&entry.cubin, &meta.entry, &meta.globals) {
-                    log::compile(format_args!("{}: loaded from the disk cache in {:.2} ms", label(), log::ms_since(started)));
-                    return Ok(Compiled::Cuda(CudaKernel { function, meta, jit_info: entry.info }));
-                }
-            }
-        }
-        let t = Instant::now();
-        let out = compile_ptx(ir, &d.target, dumping)?;
-        let llvm_ms = log::ms_since(t);
-        if let Some(ll) = &out.llvm_ir {
-            dump::write(ir, ".ll", ll);
-        }
-        if dumping {
-            dump::write(ir, ".ptx", &out.ptx);
-        }
-        let t = Instant::now();
-        let (cubin, jit_info) = d.link_ptx(&out.ptx)?;
-        let jit_ms = log::ms_since(t);
-        let function = d.load_image(&cubin, &out.meta.entry, &out.meta.globals)?;
-        if let (Some(cache), Some(key)) = (cache, &key) {
-            cache.store(key, &CacheEntry { cubin, ptx: out.ptx, info: jit_info.clone() });
-        }
-        log::compile(format_args!(
-            "compiled {}: IR -> PTX {llvm_ms:.2} ms (LLVM), PTX -> cubin {jit_ms:.2} ms (driver JIT), {:.2} ms in all",
-            label(),
-            log::ms_since(started)
-        ));
-        Ok(Compiled::Cuda(CudaKernel { function, meta: out.meta, jit_info }))
+        device.inner.backend().compile(&ir, dumping, started)
     }
 
     /// The specialized IR for `args` (only their types matter; nothing runs).
@@ -536,23 +354,7 @@ impl Kernel {
         let mut buf = [Arg::NONE; MAX_ARGS];
         let n = args.collect(&mut buf);
         let key = self.bind_args(&buf[..n.min(MAX_ARGS)])?;
-        let compiled = self.compiled(device, key)?;
-        let Compiled::Cuda(k) = &**compiled else {
-            return Err(self.unsupported("registers and spills are figures of a GPU specialization; this is the CPU backend".into()));
-        };
-        use cudarc::driver::sys::CUfunction_attribute as A;
-        let attr = |a| k.function.attribute(a).map(|v| v.max(0) as u32);
-        let report = gpujit_codegen::toolchain::PtxasReport::parse(k.jit_info.clone());
-        Ok(KernelResources {
-            registers: attr(A::CU_FUNC_ATTRIBUTE_NUM_REGS)?,
-            local_bytes: attr(A::CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES)?,
-            shared_bytes: attr(A::CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES)?,
-            const_bytes: attr(A::CU_FUNC_ATTRIBUTE_CONST_SIZE_BYTES)?,
-            max_threads_per_block: attr(A::CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK)?,
-            spill_stores: report.spill_stores,
-            spill_loads: report.spill_loads,
-            jit_log: report.log,
-        })
+        self.compiled(device, key)?.resources(&self.source.name)
     }
 
     /// The declared parameters in Rust syntax, e.g. `a: T, x: &[T], y: &mut [T]`.

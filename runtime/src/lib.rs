@@ -7,6 +7,7 @@
 //! backends). [`dump`] implements `GPUJIT_DUMP_DIR`, [`log`] `GPUJIT_LOG`.
 
 pub mod array;
+mod backend;
 pub mod cai;
 mod cpu;
 pub mod cuda;

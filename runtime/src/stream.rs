@@ -3,13 +3,12 @@
 //! On the CPU backend work runs when it is submitted, so a stream only carries its device, an
 //! event is the moment it was recorded, and copies are immediate; the API is the same.
 
-use crate::array::{DeviceArray, Element, Storage};
+use crate::array::{as_bytes, as_bytes_mut, DeviceArray, Element};
 use crate::cuda::{RawEvent, RawStream};
-use crate::device::{Device, DeviceInner};
+use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::graph::CaptureState;
 use std::sync::Mutex;
-use std::time::Instant;
 
 /// An ordered queue of work on a device. Kernels launched on one stream run in order; the
 /// CPU backend runs everything synchronously, so its streams only carry the device.
@@ -60,11 +59,7 @@ impl Stream {
     /// Makes the work queued on this stream from now on wait for `event` (recorded on any
     /// stream of the same device), without blocking the host.
     pub fn wait_event(&self, event: &Event) -> Result<()> {
-        match (&self.raw, &event.inner) {
-            (Some(s), EventInner::Cuda(e)) => s.wait_event(e),
-            (None, EventInner::Cpu(_)) => Ok(()),
-            _ => Err(Error::Array("wait_event: the event belongs to another device than the stream".into())),
-        }
+        event.inner.wait_on(self.raw.as_ref())
     }
 
     /// Copies `src` into `dst` (of the same length) asynchronously, ordered on this stream: the
@@ -73,13 +68,11 @@ impl Stream {
     pub fn copy_to_device<T: Element>(&self, src: &PinnedBuffer<T>, dst: &mut DeviceArray<T>) -> Result<()> {
         check_lengths("copy_to_device", src.len, dst.len())?;
         self.same_device("copy_to_device", dst.device())?;
-        match (&mut dst.storage, &self.raw) {
-            (Storage::Host(v), _) => {
-                v.copy_from_slice(src.host_slice());
-                Ok(())
-            }
-            (Storage::Cuda { ptr }, Some(raw)) => {
-                let ptr = *ptr;
+        match &self.raw {
+            // The CPU backend copies at once.
+            None => dst.device.backend().write(dst.ptr, as_bytes(src.host_slice())),
+            Some(raw) => {
+                let ptr = dst.ptr;
                 // A copy still writing `src` (possibly on another stream) must land first.
                 src.wait_pending()?;
                 // SAFETY: src is page-locked memory of src.len elements, kept alive (its Drop
@@ -89,7 +82,6 @@ impl Stream {
                 src.set_pending(RawEvent::record(raw.device.clone(), raw.raw)?);
                 Ok(())
             }
-            (Storage::Cuda { .. }, None) => Err(Error::Array("copy_to_device: a GPU array and a CPU stream".into())),
         }
     }
 
@@ -98,13 +90,10 @@ impl Stream {
     pub fn copy_to_host<T: Element>(&self, src: &DeviceArray<T>, dst: &mut PinnedBuffer<T>) -> Result<()> {
         check_lengths("copy_to_host", dst.len, src.len())?;
         self.same_device("copy_to_host", src.device())?;
-        match (&src.storage, &self.raw) {
-            (Storage::Host(v), _) => {
-                let _read = crate::cpu::host_memory_read();
-                dst.host_slice_mut().copy_from_slice(v);
-                Ok(())
-            }
-            (Storage::Cuda { ptr }, Some(raw)) => {
+        match &self.raw {
+            None => src.device.backend().read(as_bytes_mut(dst.host_slice_mut()), src.ptr),
+            Some(raw) => {
+                let ptr = &src.ptr;
                 dst.wait_pending()?;
                 // SAFETY: dst is page-locked memory of dst.len elements, borrowed mutably here and
                 // afterwards read only through as_slice/as_mut_slice, which wait for the event
@@ -113,7 +102,6 @@ impl Stream {
                 dst.set_pending(RawEvent::record(raw.device.clone(), raw.raw)?);
                 Ok(())
             }
-            (Storage::Cuda { .. }, None) => Err(Error::Array("copy_to_host: a GPU array and a CPU stream".into())),
         }
     }
 
@@ -138,49 +126,26 @@ pub struct Event {
     inner: EventInner,
 }
 
-enum EventInner {
-    Cpu(Instant),
-    Cuda(RawEvent),
-}
+use crate::backend::EventKind as EventInner;
 
 impl Event {
     pub(crate) fn record(device: &Device, stream: Option<&Stream>) -> Result<Event> {
-        let inner = match &device.inner {
-            DeviceInner::Cpu => EventInner::Cpu(Instant::now()),
-            DeviceInner::Cuda(d) => {
-                let raw = stream.and_then(|s| s.raw.as_ref()).map(|s| s.raw).unwrap_or(std::ptr::null_mut());
-                EventInner::Cuda(RawEvent::record(d.clone(), raw)?)
-            }
-        };
-        Ok(Event { inner })
+        Ok(Event { inner: device.backend().record_event(stream)? })
     }
 
     /// Waits until the work before the event has finished.
     pub fn synchronize(&self) -> Result<()> {
-        match &self.inner {
-            EventInner::Cpu(_) => Ok(()),
-            EventInner::Cuda(e) => e.synchronize(),
-        }
+        self.inner.synchronize()
     }
 
     /// Whether the work before the event has finished (without waiting).
     pub fn is_complete(&self) -> Result<bool> {
-        match &self.inner {
-            EventInner::Cpu(_) => Ok(true),
-            EventInner::Cuda(e) => e.is_complete(),
-        }
+        self.inner.is_complete()
     }
 
     /// Milliseconds of device time from this event to `end`, waiting for `end` first.
     pub fn elapsed_ms(&self, end: &Event) -> Result<f32> {
-        match (&self.inner, &end.inner) {
-            (EventInner::Cpu(a), EventInner::Cpu(b)) => Ok(b.saturating_duration_since(*a).as_secs_f32() * 1e3),
-            (EventInner::Cuda(a), EventInner::Cuda(b)) => {
-                b.synchronize()?;
-                a.elapsed_ms(b)
-            }
-            _ => Err(Error::Array("elapsed_ms: the events belong to different devices".into())),
-        }
+        self.inner.elapsed_ms(&end.inner)
     }
 }
 
@@ -192,14 +157,12 @@ pub struct PinnedBuffer<T: Element> {
     device: Device,
     ptr: *mut T,
     len: usize,
-    /// The CPU backend's memory (`ptr` points into it; owned here, never touched otherwise).
-    _host: Vec<T>,
     /// The last copy using the buffer.
     pending: Mutex<Option<RawEvent>>,
 }
 
-// SAFETY: the buffer owns its memory (page-locked or a Vec) like a Vec<T> does, and T: Send +
-// Sync; the pending event is behind a Mutex.
+// SAFETY: the buffer owns its memory (page-locked, or a host allocation on the CPU backend) like
+// a Vec<T> does, and T: Send + Sync; the pending event is behind a Mutex.
 unsafe impl<T: Element> Send for PinnedBuffer<T> {}
 // SAFETY: shared access only reads the memory (after waiting for pending copies that write it).
 unsafe impl<T: Element> Sync for PinnedBuffer<T> {}
@@ -211,23 +174,10 @@ impl<T: Element> PinnedBuffer<T> {
             .checked_mul(std::mem::size_of::<T>())
             .filter(|b| *b <= isize::MAX as usize)
             .ok_or_else(|| Error::Array(format!("a pinned buffer of {len} elements of {} is too large", T::TYPE)))?;
-        let pending = Mutex::new(None);
-        match &device.inner {
-            DeviceInner::Cpu => {
-                let mut host = vec![T::default(); len];
-                Ok(PinnedBuffer { device: device.clone(), ptr: host.as_mut_ptr(), len, _host: host, pending })
-            }
-            DeviceInner::Cuda(d) => {
-                let ptr = d.alloc_host(bytes)? as *mut T;
-                if len > 0 {
-                    // SAFETY: ptr is a fresh allocation of `bytes` bytes; every element type's
-                    // default value (0, 0.0, false) is all zero bits.
-                    unsafe { std::ptr::write_bytes(ptr, 0, len) };
-                }
-                // A null ptr (len 0) is never dereferenced (host_slice checks len) nor freed.
-                Ok(PinnedBuffer { device: device.clone(), ptr, len, _host: Vec::new(), pending })
-            }
-        }
+        // Zeroed: every element type's default value (0, 0.0, false) is all zero bits. A null
+        // ptr (len 0) is never dereferenced (host_slice checks len) nor freed.
+        let ptr = device.backend().alloc_pinned(bytes)? as *mut T;
+        Ok(PinnedBuffer { device: device.clone(), ptr, len, pending: Mutex::new(None) })
     }
 
     /// A buffer holding a copy of `data`.
@@ -303,8 +253,6 @@ impl<T: Element> Drop for PinnedBuffer<T> {
             // is broken and freeing is all that is left.
             let _ = e.synchronize();
         }
-        if let DeviceInner::Cuda(d) = &self.device.inner {
-            d.free_host(self.ptr as *mut u8);
-        }
+        self.device.backend().free_pinned(self.ptr as *mut u8, self.len * std::mem::size_of::<T>());
     }
 }
