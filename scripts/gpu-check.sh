@@ -9,7 +9,8 @@
 #   bash scripts/gpu-check.sh run        # there, from the repository root: unpack and check
 #
 # `run` takes executables already on PATH (`gpu`, the examples) when there is no archive.
-# Environment: GPU_CHECK_TOOLS (default: the four), GPU_CHECK_OUT (logs; default $OUT, else a
+# Environment: GPU_CHECK_BENCHES=1 (stage: also pack the release benches gpu_bench and
+# fused_bench), GPU_CHECK_TOOLS (default: the four), GPU_CHECK_OUT (logs; default $OUT, else a
 # temporary folder), GPU_CHECK_THREADS (test threads, default 1: see below), GPUJIT_FUZZ_KERNELS (the
 # suite's fuzzing case under the sanitizers, default 40).
 set -uo pipefail
@@ -37,10 +38,29 @@ for line in open(sys.argv[1]):
     dir=$(mktemp -d)
     strip -o "$dir/gpu" "$suite"
     for e in "${examples[@]}"; do strip -o "$dir/$e" "target/debug/examples/$e"; done
+    local extra=()
+    if [ "${GPU_CHECK_BENCHES:-0}" = 1 ]; then
+        # The GPU benches too (release), in the same archive: `gpu_bench` and `fused_bench` on PATH.
+        json=$(mktemp)
+        cargo bench --no-run --bench gpu_bench --bench fused_bench --message-format=json-render-diagnostics >"$json"
+        while read -r exe; do
+            local name
+            name=$(basename "$exe" | sed 's/-[0-9a-f]\{16\}$//')
+            strip -o "$dir/$name" "$exe"
+            extra+=("$name")
+        done < <(python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    try: m = json.loads(line)
+    except ValueError: continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable"): print(m["executable"])
+' "$json")
+        rm -f "$json"
+    fi
     mkdir -p .device "$(git rev-parse --git-path info)"
     grep -qxF "/.device/" "$(git rev-parse --git-path info/exclude)" 2>/dev/null || echo "/.device/" >>"$(git rev-parse --git-path info/exclude)"
     # One stream with a window past a whole executable: the LLVM they share is stored once.
-    (cd "$dir" && tar cf - gpu "${examples[@]}") | xz -T1 -3 --lzma2=dict=128MiB,mf=hc4 >"$archive"
+    (cd "$dir" && tar cf - gpu "${examples[@]}" "${extra[@]}") | xz -T1 -3 --lzma2=dict=128MiB,mf=hc4 >"$archive"
     rm -rf "$dir"
     echo "gpu-check: staged $(du -h "$archive" | cut -f1) in $archive"
 }

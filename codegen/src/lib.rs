@@ -3,7 +3,8 @@
 //! The pipeline, one module per stage:
 //! [`ast`] (the source form `#[gpu_kernel]` builds, defined in `gpujit-lang`) → [`specialize`] (bind argument types, infer,
 //! build typed [`ir`]) → [`verify`] → [`lower`] (IR → LLVM IR for any [`target::Target`]) →
-//! [`nvptx`] (PTX text) or [`host`] (JIT machine code for the CPU backend).
+//! [`nvptx`] (PTX text) or [`host`] (JIT machine code for the CPU backend), each returning the
+//! [`contract`]'s description of the compiled kernel. [`ir_text`] parses the IR's text form.
 //! [`toolchain`] finds the CUDA tools (`ptxas`) used to check PTX without a GPU.
 //!
 //! This crate never depends on the runtime.

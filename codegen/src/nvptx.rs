@@ -328,7 +328,20 @@ impl Target for NvptxTarget {
                     _ => "bfly",
                 };
                 let clamp = i32t.const_int(if op == Collective::ShflUp { 0 } else { 0x1f }, false);
-                let lane = b.build_int_truncate(args[2].into_int_value(), i32t, "lane")?;
+                // `shfl` reads 5 bits of its lane operand. For `up` and `down` a delta of 32 or
+                // more reaches no lane, so the thread keeps its own value (as on the CPU backend):
+                // a delta of exactly 32, read as 0, gives that. An index and a xor mask wrap
+                // (`% 32`) on both backends, as the hardware does.
+                let d = args[2].into_int_value();
+                let d = match op {
+                    Collective::ShflUp | Collective::ShflDown => {
+                        let i64t = cx.i64_type();
+                        let far = b.build_int_compare(inkwell::IntPredicate::UGE, d, i64t.const_int(32, false), "far")?;
+                        b.build_select(far, i64t.const_int(32, false), d, "delta")?.into_int_value()
+                    }
+                    _ => d,
+                };
+                let lane = b.build_int_truncate(d, i32t, "lane")?;
                 let mask = args[0];
                 let shfl32 = |v: BasicValueEnum<'ctx>, f32: bool| -> Result<BasicValueEnum<'ctx>, BuilderError> {
                     let name = format!("llvm.nvvm.shfl.sync.{kind}.{}", if f32 { "f32" } else { "i32" });

@@ -1,15 +1,16 @@
 //! The `#[gpu_kernel]` attribute of gpujit.
 //!
-//! It parses the annotated function into gpujit's own syntax tree ([`parse`]), rejecting anything
-//! outside the kernel language with an error at its span, and generates ([`generate`]):
+//! It parses the annotated function straight into the kernel language's source form, defined in
+//! `gpujit-lang` ([`parse`]), rejecting anything outside the language with an error at its span,
+//! and generates ([`generate`], with [`tokens`] rebuilding the source form):
 //! - a unit struct of the function's name that derefs to a `gpujit::Kernel` (launch it with
 //!   `launch!(name[grid, block](args))` or `name.launch(config, args)`), whose source form is
 //!   built once, on first use;
 //! - a twin of the function, never called, that rustc type-checks with host stand-ins for the
 //!   intrinsics, so type errors in a kernel show at `cargo build` with rustc's own messages.
 //!
-//! This crate depends on neither gpujit-codegen nor gpujit-runtime: the tokens it generates name
-//! them through the facade crate (`::gpujit::__private`).
+//! This crate depends on `gpujit-lang` alone (no LLVM): the tokens it generates name gpujit's
+//! types through the facade crate (`::gpujit::__private`), by the variants' own names.
 
 use proc_macro::TokenStream;
 

@@ -49,7 +49,41 @@ fn rem_of_constants(x: &[f32], y: &[f32], out: &mut [f32]) {
     }
 }
 
+// Seed 1162642868857 on the H200: `shfl_up_sync(mask, v, 33)` gave lane l the value of lane l - 1
+// (the hardware reads 5 bits of the delta) where a delta past the warp keeps the thread's own
+// value, as on the CPU backend. Deltas 0 to 40, constant and computed, up and down.
+#[gpu_kernel]
+fn far_shuffles(x: &[u32], deltas: &[u32], up: &mut [u32], down: &mut [u32], up33: &mut [u32]) {
+    let i = grid(1);
+    let v = if i < x.len() { x[i] } else { 0 };
+    let d = deltas[(i / 32) % deltas.len()] as usize;
+    let u = shfl_up_sync(0xffff_ffff, v, d);
+    let w = shfl_down_sync(0xffff_ffff, v, d);
+    let c = shfl_up_sync(0xffff_ffff, v, 33);
+    if i < x.len() {
+        up[i] = u;
+        down[i] = w;
+        up33[i] = c;
+    }
+}
+
+fn far_shuffles_check(h: &Harness) {
+    let deltas: Vec<u32> = (0..=40).collect();
+    let n = 32 * deltas.len();
+    let x: Vec<u32> = h.vec(n, |h| h.next_u64() as u32);
+    let (mut up, mut down, mut up33) = (h.zeros::<u32>(n), h.zeros::<u32>(n), h.zeros::<u32>(n));
+    h.run(&far_shuffles, LaunchConfig::for_elements(n, 64), (&h.arr(&x), &h.arr(&deltas), &mut up, &mut down, &mut up33)).unwrap();
+    let (up, down, up33) = (up.to_vec().unwrap(), down.to_vec().unwrap(), up33.to_vec().unwrap());
+    for i in 0..n {
+        let (warp, lane, d) = (i / 32 * 32, i % 32, deltas[(i / 32) % deltas.len()] as usize);
+        let want_up = if d <= lane { x[warp + lane - d] } else { x[i] };
+        let want_down = if lane + d < 32 { x[warp + lane + d] } else { x[i] };
+        assert_eq!((up[i], down[i], up33[i]), (want_up, want_down, x[i]), "lane {lane} of warp {}, delta {d}", i / 32);
+    }
+}
+
 pub fn fuzz_regressions(h: &Harness) {
+    far_shuffles_check(h);
     loops_in_inlined_loops(h);
     negation_of_min(h);
     check_abs!(h, abs_signum_i8, i8);
