@@ -604,8 +604,7 @@ impl Parser {
     /// Operators are always parenthesized in the text, but precedence is honoured anyway.
     fn binary(&mut self, min: u8) -> R<TypedExpr> {
         let mut lhs = self.unary()?;
-        loop {
-            let Some(Tok::Punct(p)) = self.peek() else { break };
+        while let Some(Tok::Punct(p)) = self.peek() {
             let Some(&(_, op, prec)) = BINARY.iter().find(|(s, _, _)| s == p) else { break };
             if prec < min {
                 break;
@@ -664,10 +663,10 @@ impl Parser {
         let text = self.number()?;
         let split = text.find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E').unwrap_or(text.len());
         // `NaNf32` and `inff64`: the value is the alphabetic part's head.
-        let (value, suffix) = if text.starts_with("NaN") {
-            ("NaN", &text[3..])
-        } else if text.starts_with("inf") {
-            ("inf", &text[3..])
+        let (value, suffix) = if let Some(rest) = text.strip_prefix("NaN") {
+            ("NaN", rest)
+        } else if let Some(rest) = text.strip_prefix("inf") {
+            ("inf", rest)
         } else {
             text.split_at(split)
         };

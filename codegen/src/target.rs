@@ -74,7 +74,8 @@ pub fn write_oob_fields<'ctx>(
     let array = i64t.const_int(OobRecord::array_axis(array, 0), false);
     b.build_store(field(OobRecord::ARRAY)?, b.build_or(shifted, array, "arrayaxis")?)?;
     b.build_store(field(OobRecord::INDEX)?, index)?;
-    let regs: [(u64, fn(Dim) -> SpecialReg); 2] = [(OobRecord::THREAD, SpecialReg::Tid), (OobRecord::BLOCK, SpecialReg::Ctaid)];
+    type Reg = fn(Dim) -> SpecialReg;
+    let regs: [(u64, Reg); 2] = [(OobRecord::THREAD, SpecialReg::Tid), (OobRecord::BLOCK, SpecialReg::Ctaid)];
     for (first, reg) in regs {
         for (k, d) in [Dim::X, Dim::Y, Dim::Z].into_iter().enumerate() {
             let v = target.read_special(module, b, body, reg(d))?;

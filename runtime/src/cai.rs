@@ -78,7 +78,7 @@ impl CudaArrayInterface {
     /// Checks the interface and returns its element type and layout (strides in elements).
     pub fn layout(&self) -> Result<(ScalarType, Layout)> {
         if !matches!(self.version, 2 | 3) {
-            return Err(InteropError::CaiVersion { version: self.version as u32 }.into());
+            return Err(InteropError::CaiVersion { version: self.version }.into());
         }
         if self.mask.is_some() {
             return Err(InteropError::Masked.into());

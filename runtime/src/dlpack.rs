@@ -246,10 +246,10 @@ impl DlpackTensor {
         let device = match t.device.device_type {
             device_type::CPU | device_type::CUDA_HOST => Device::cpu(),
             device_type::CUDA | device_type::CUDA_MANAGED => Device::cuda(t.device.device_id.max(0) as u32)?,
-            other => return Err(InteropError::DeviceType { device_type: other as i32 }.into()),
+            other => return Err(InteropError::DeviceType { device_type: other }.into()),
         };
         if t.ndim < 0 || t.ndim as usize > gpujit_codegen::specialize::MAX_DIMS {
-            return Err(InteropError::Rank { ndim: t.ndim as i32 }.into());
+            return Err(InteropError::Rank { ndim: t.ndim }.into());
         }
         let n = t.ndim as usize;
         // SAFETY: shape (and strides, when not NULL) hold ndim entries for a valid tensor.

@@ -12,6 +12,8 @@ use crate::types::ScalarType;
 use crate::verify::{atomic_allowed, cast_allowed};
 use std::cell::RefCell;
 
+/// The second pass: builds IR from the AST with the inferred types, checking the rules that need
+/// concrete types (operators defined on the type, casts allowed) at their source span.
 pub(super) struct Build<'c, 'a> {
     pub(super) cx: &'c Infer<'a>,
     pub(super) types: &'c [ScalarType],

@@ -568,9 +568,6 @@ impl<'a> Infer<'a> {
     }
 }
 
-/// The second pass: builds IR from the AST with the inferred types, checking the rules that need
-/// concrete types (operators defined on the type, casts allowed) at their source span.
-
 /// How many loops out a `break`/`continue` with `label` jumps, given the labels of the enclosing
 /// loops (innermost last); `None` when there is no such loop.
 pub(super) fn jump_levels(loops: &[Option<String>], label: &Option<String>) -> Option<u32> {

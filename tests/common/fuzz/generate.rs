@@ -716,7 +716,7 @@ pub fn generate(seed: u64) -> Case {
 /// A top-level warp or block collective bound to a new variable.
 fn collective(g: &mut Gen<'_>, body: &mut Vec<Stmt>) {
     let full = || int_lit(0xffff_ffff, Some(U32));
-    let c = g.pick(&Collective::ALL);
+    let c = g.pick(Collective::ALL);
     let n = g.name("w");
     let (args, t) = match c {
         Collective::ShflIdx | Collective::ShflUp | Collective::ShflDown | Collective::ShflXor => {
