@@ -164,13 +164,13 @@ pub struct Block {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     /// `let [mut] name [: ty] [= init];`
-    Let { name: String, mutable: bool, ty: Option<TypeRef>, init: Option<Expr>, span: Span, id: NodeId },
+    Let { name: String, mutable: bool, ty: Option<TypeRef>, init: Option<SourceExpr>, span: Span, id: NodeId },
     /// `place = value;` or `place op= value;`
-    Assign { place: Place, op: Option<BinOp>, value: Expr, span: Span, id: NodeId },
+    Assign { place: Place, op: Option<BinOp>, value: SourceExpr, span: Span, id: NodeId },
     /// `if cond { .. } [else { .. }]`; `else if` is an `else` block holding one `If`.
-    If { cond: Expr, then: Block, otherwise: Option<Block>, span: Span },
+    If { cond: SourceExpr, then: Block, otherwise: Option<Block>, span: Span },
     /// `while cond { .. }`
-    While { cond: Expr, body: Block, label: Option<String>, span: Span },
+    While { cond: SourceExpr, body: Block, label: Option<String>, span: Span },
     /// `for var in start..end { .. }`, `start..=end`, optionally `.step_by(step)`.
     For { var: String, range: RangeLoop, body: Block, label: Option<String>, span: Span, id: NodeId },
     /// A nested `{ .. }` block.
@@ -180,7 +180,7 @@ pub enum Stmt {
     /// `continue` or `continue 'label`.
     Continue(Option<String>, Span),
     /// `return;`, or `return value;` in a device function (also its tail expression).
-    Return(Option<Expr>, Span),
+    Return(Option<SourceExpr>, Span),
     /// `let mut name = shared_array::<T, N>()` (`dims` = [N]), `shared_array_2d::<T, R, C>()`
     /// ([R, C]) or `dynamic_shared::<T>()` (`dims` empty: sized by the launch).
     Shared { name: String, elem: TypeRef, dims: Vec<u64>, span: Span },
@@ -193,7 +193,7 @@ pub enum Stmt {
     /// `threadfence_block()`, `threadfence()`, `threadfence_system()`.
     Fence(FenceScope, Span),
     /// An expression evaluated for its effect (an atomic whose old value is unused).
-    Eval(Expr),
+    Eval(SourceExpr),
 }
 
 impl Stmt {
@@ -221,10 +221,10 @@ impl Stmt {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RangeLoop {
-    pub start: Expr,
-    pub end: Expr,
+    pub start: SourceExpr,
+    pub end: SourceExpr,
     pub inclusive: bool,
-    pub step: Option<Expr>,
+    pub step: Option<SourceExpr>,
     /// `(a..b).rev()`: from the last element down to `start`.
     pub reverse: bool,
 }
@@ -337,11 +337,11 @@ impl Collective {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Place {
     Var(String, Span),
-    Index { array: String, index: Vec<Expr>, span: Span },
+    Index { array: String, index: Vec<SourceExpr>, span: Span },
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Expr {
+pub struct SourceExpr {
     pub kind: ExprKind,
     pub span: Span,
     /// Its id in the kernel's source (see [`NodeId`]).
@@ -361,7 +361,7 @@ pub enum ExprKind {
     /// `array[index]`, or `array[[i, j]]` for a 2-D shared array (one expression a dimension).
     Index {
         array: String,
-        index: Vec<Expr>,
+        index: Vec<SourceExpr>,
     },
     /// `array.shape(axis)` (`stride: false`) or `array.stride(axis)` (`stride: true`).
     ArrayDim {
@@ -371,23 +371,23 @@ pub enum ExprKind {
     },
     /// `array.len()`
     Len(String),
-    Unary(UnOp, Box<Expr>),
-    Binary(BinOp, Box<Expr>, Box<Expr>),
+    Unary(UnOp, Box<SourceExpr>),
+    Binary(BinOp, Box<SourceExpr>, Box<SourceExpr>),
     /// `expr as ty`
-    Cast(Box<Expr>, TypeRef),
+    Cast(Box<SourceExpr>, TypeRef),
     /// A call of one of gpujit's intrinsic functions.
-    Builtin(Builtin, Vec<Expr>),
+    Builtin(Builtin, Vec<SourceExpr>),
     /// A math method; the receiver is the first operand (`x.powf(y)` → `[x, y]`).
-    Math(MathFn, Vec<Expr>),
+    Math(MathFn, Vec<SourceExpr>),
     /// A call of a `#[gpu_device]` function; array arguments are the arrays' names.
-    Call(String, Vec<Expr>),
+    Call(String, Vec<SourceExpr>),
     /// A warp or block collective (`shfl_sync(mask, v, lane)`, `ballot_sync(mask, p)`, ...).
-    Collective(Collective, Vec<Expr>),
+    Collective(Collective, Vec<SourceExpr>),
     /// `atomic_add(array, index, value)`, ...: `operands` are the index then the values.
     Atomic {
         op: AtomicOp,
         array: String,
-        operands: Vec<Expr>,
+        operands: Vec<SourceExpr>,
     },
 }
 
@@ -512,15 +512,15 @@ impl Builtin {
     }
 }
 
-impl Expr {
+impl SourceExpr {
     /// An expression not numbered yet ([`KernelSource::number_nodes`] gives it its id).
-    pub fn new(kind: ExprKind, span: Span) -> Expr {
-        Expr { kind, span, id: NodeId::UNSET }
+    pub fn new(kind: ExprKind, span: Span) -> SourceExpr {
+        SourceExpr { kind, span, id: NodeId::UNSET }
     }
 
     /// An expression with its id, as the macro emits numbered sources.
-    pub fn with_id(kind: ExprKind, span: Span, id: NodeId) -> Expr {
-        Expr { kind, span, id }
+    pub fn with_id(kind: ExprKind, span: Span, id: NodeId) -> SourceExpr {
+        SourceExpr { kind, span, id }
     }
 }
 
@@ -625,7 +625,7 @@ fn number_stmt(s: &mut Stmt, next: &mut u32) {
     }
 }
 
-fn number_expr(e: &mut Expr, next: &mut u32) {
+fn number_expr(e: &mut SourceExpr, next: &mut u32) {
     e.id = fresh(next);
     for c in children_mut(&mut e.kind) {
         number_expr(c, next);
@@ -633,7 +633,7 @@ fn number_expr(e: &mut Expr, next: &mut u32) {
 }
 
 /// The operand expressions of an expression, in source order.
-fn children_mut(k: &mut ExprKind) -> Vec<&mut Expr> {
+fn children_mut(k: &mut ExprKind) -> Vec<&mut SourceExpr> {
     match k {
         ExprKind::Int(..) | ExprKind::Float(..) | ExprKind::Bool(_) | ExprKind::Var(_) | ExprKind::Len(_) | ExprKind::ArrayDim { .. } => {
             Vec::new()
@@ -687,7 +687,7 @@ fn visit_block(b: &Block, f: &mut dyn FnMut(NodeId)) {
     }
 }
 
-fn visit_expr(e: &Expr, f: &mut dyn FnMut(NodeId)) {
+fn visit_expr(e: &SourceExpr, f: &mut dyn FnMut(NodeId)) {
     f(e.id);
     match &e.kind {
         ExprKind::Int(..) | ExprKind::Float(..) | ExprKind::Bool(_) | ExprKind::Var(_) | ExprKind::Len(_) | ExprKind::ArrayDim { .. } => {}
@@ -709,8 +709,8 @@ fn visit_expr(e: &Expr, f: &mut dyn FnMut(NodeId)) {
 mod tests {
     use super::*;
 
-    fn e(kind: ExprKind) -> Expr {
-        Expr::new(kind, Span::default())
+    fn e(kind: ExprKind) -> SourceExpr {
+        SourceExpr::new(kind, Span::default())
     }
 
     #[test]

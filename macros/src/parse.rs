@@ -7,8 +7,8 @@
 //! language is rejected here, at the span of the offending syntax.
 
 use gpujit_lang::ast::{
-    self, BinOp, Block, Dim, Expr, ExprKind, Generic, GenericBound, KernelOptions, KernelSource, NodeId, Param, ParamKind, Place,
-    RangeLoop, Stmt, TypeRef, UnOp,
+    self, BinOp, Block, Dim, ExprKind, Generic, GenericBound, KernelOptions, KernelSource, NodeId, Param, ParamKind, Place, RangeLoop,
+    SourceExpr, Stmt, TypeRef, UnOp,
 };
 use gpujit_lang::intrinsics::{self, Intrinsic};
 use gpujit_lang::math::MathFn;
@@ -341,7 +341,7 @@ impl Cx<'_> {
                     return err(init.expr.span(), format!("`{name}({n})` gives {n} values but the pattern has {}", pt.elems.len()));
                 }
                 for (i, axis) in [Dim::X, Dim::Y, Dim::Z].into_iter().take(n).enumerate() {
-                    let value = Expr::new(ExprKind::Builtin(per_axis.at(axis), Vec::new()), at(span));
+                    let value = SourceExpr::new(ExprKind::Builtin(per_axis.at(axis), Vec::new()), at(span));
                     stmts.push(Stmt::Let { name: temp(i), mutable: false, ty: None, init: Some(value), span: at(span), id: NodeId::UNSET });
                 }
             }
@@ -370,7 +370,7 @@ impl Cx<'_> {
                 syn::Pat::Wild(_) => continue,
                 other => return err(other.span(), "each name of a tuple `let` is a plain name"),
             };
-            let init = Expr { kind: ExprKind::Var(temp(i)), span: at(span), id: NodeId::UNSET };
+            let init = SourceExpr { kind: ExprKind::Var(temp(i)), span: at(span), id: NodeId::UNSET };
             stmts.push(Stmt::Let { name, mutable, ty: None, init: Some(init), span: at(span), id: NodeId::UNSET });
         }
         Ok(stmts)
@@ -445,7 +445,7 @@ impl Cx<'_> {
                 Ok(Stmt::While { cond: self.cond(&w.cond)?, body: self.block(&w.body)?, label: label(&w.label), span: at(span) })
             }
             syn::Expr::Loop(l) => {
-                let cond = Expr { kind: ExprKind::Bool(true), span: at(span), id: NodeId::UNSET };
+                let cond = SourceExpr { kind: ExprKind::Bool(true), span: at(span), id: NodeId::UNSET };
                 Ok(Stmt::While { cond, body: self.block(&l.body)?, label: label(&l.label), span: at(span) })
             }
             syn::Expr::ForLoop(f) => self.for_loop(f),
@@ -582,7 +582,7 @@ impl Cx<'_> {
         // A binding pattern: bind the value, then test the guard.
         if let syn::Pat::Ident(pi) = &first.pat {
             if pi.subpat.is_none() && pi.by_ref.is_none() {
-                let value = Expr { kind: ExprKind::Var(temp.to_string()), span: at(span), id: NodeId::UNSET };
+                let value = SourceExpr { kind: ExprKind::Var(temp.to_string()), span: at(span), id: NodeId::UNSET };
                 let bind = Stmt::Let {
                     name: pi.ident.to_string(),
                     mutable: pi.mutability.is_some(),
@@ -604,17 +604,18 @@ impl Cx<'_> {
             (Some((_, g)), None) => self.expr(g)?,
             (None, Some(t)) => t,
             (Some((_, g)), Some(t)) => {
-                Expr { kind: ExprKind::Binary(BinOp::And, Box::new(t), Box::new(self.expr(g)?)), span: at(span), id: NodeId::UNSET }
+                SourceExpr { kind: ExprKind::Binary(BinOp::And, Box::new(t), Box::new(self.expr(g)?)), span: at(span), id: NodeId::UNSET }
             }
         };
         Ok(Some(Stmt::If { cond, then: Block { stmts: vec![body] }, otherwise: rest, span: at(span) }))
     }
 
     /// The condition under which the value in `temp` matches `pat` (`None`: always).
-    fn pattern_test(&self, pat: &syn::Pat, temp: &str) -> Result<Option<Expr>> {
+    fn pattern_test(&self, pat: &syn::Pat, temp: &str) -> Result<Option<SourceExpr>> {
         let span = pat.span();
-        let var = || Box::new(Expr { kind: ExprKind::Var(temp.to_string()), span: at(span), id: NodeId::UNSET });
-        let cmp = |op: BinOp, e: Expr| Expr { kind: ExprKind::Binary(op, var(), Box::new(e)), span: at(span), id: NodeId::UNSET };
+        let var = || Box::new(SourceExpr { kind: ExprKind::Var(temp.to_string()), span: at(span), id: NodeId::UNSET });
+        let cmp =
+            |op: BinOp, e: SourceExpr| SourceExpr { kind: ExprKind::Binary(op, var(), Box::new(e)), span: at(span), id: NodeId::UNSET };
         Ok(Some(match pat {
             syn::Pat::Wild(_) => return Ok(None),
             syn::Pat::Lit(l) => cmp(BinOp::Eq, self.expr(&syn::Expr::Lit(l.clone()))?),
@@ -628,19 +629,21 @@ impl Cx<'_> {
                 };
                 match (lo, hi) {
                     (Some(a), Some(b)) => {
-                        Expr { kind: ExprKind::Binary(BinOp::And, Box::new(a), Box::new(b)), span: at(span), id: NodeId::UNSET }
+                        SourceExpr { kind: ExprKind::Binary(BinOp::And, Box::new(a), Box::new(b)), span: at(span), id: NodeId::UNSET }
                     }
                     (Some(a), None) | (None, Some(a)) => a,
                     (None, None) => return Ok(None),
                 }
             }
             syn::Pat::Or(o) => {
-                let mut acc: Option<Expr> = None;
+                let mut acc: Option<SourceExpr> = None;
                 for case in &o.cases {
                     let Some(t) = self.pattern_test(case, temp)? else { return Ok(None) };
                     acc = Some(match acc {
                         None => t,
-                        Some(a) => Expr { kind: ExprKind::Binary(BinOp::Or, Box::new(a), Box::new(t)), span: at(span), id: NodeId::UNSET },
+                        Some(a) => {
+                            SourceExpr { kind: ExprKind::Binary(BinOp::Or, Box::new(a), Box::new(t)), span: at(span), id: NodeId::UNSET }
+                        }
                     });
                 }
                 match acc {
@@ -653,7 +656,7 @@ impl Cx<'_> {
         }))
     }
 
-    fn cond(&self, e: &syn::Expr) -> Result<Expr> {
+    fn cond(&self, e: &syn::Expr) -> Result<SourceExpr> {
         if let syn::Expr::Let(l) = e {
             return err(l.span(), "`if let`/`while let` are not supported in kernels");
         }
@@ -728,7 +731,7 @@ impl Cx<'_> {
         }
     }
 
-    fn expr(&self, e: &syn::Expr) -> Result<Expr> {
+    fn expr(&self, e: &syn::Expr) -> Result<SourceExpr> {
         let span = e.span();
         let kind = match e {
             syn::Expr::Paren(p) => return self.expr(&p.expr),
@@ -820,11 +823,11 @@ impl Cx<'_> {
             }
             _ => return err(span, "this expression is not supported in kernels"),
         };
-        Ok(Expr { kind, span: at(span), id: NodeId::UNSET })
+        Ok(SourceExpr { kind, span: at(span), id: NodeId::UNSET })
     }
 
     /// `i` or, for 2-D shared arrays, `[i, j]`.
-    fn indices(&self, e: &syn::Expr) -> Result<Vec<Expr>> {
+    fn indices(&self, e: &syn::Expr) -> Result<Vec<SourceExpr>> {
         match strip(e) {
             syn::Expr::Array(a) => a.elems.iter().map(|x| self.expr(x)).collect(),
             _ => Ok(vec![self.expr(e)?]),
@@ -839,7 +842,7 @@ impl Cx<'_> {
                 let half = scalar_named(ty).filter(|t| t.is_half());
                 if let (Some(half), "from_f32" | "from_f64", 1) = (half, f.as_str(), c.args.len()) {
                     let from = if f == "from_f32" { ScalarType::F32 } else { ScalarType::F64 };
-                    let x = Expr::new(ExprKind::Cast(Box::new(self.expr(&c.args[0])?), TypeRef::Scalar(from)), at(c.args[0].span()));
+                    let x = SourceExpr::new(ExprKind::Cast(Box::new(self.expr(&c.args[0])?), TypeRef::Scalar(from)), at(c.args[0].span()));
                     return Ok(ExprKind::Cast(Box::new(x), TypeRef::Scalar(half)));
                 }
             }
@@ -957,7 +960,7 @@ fn lit(l: &syn::Lit) -> Result<ExprKind> {
             } else {
                 ExprKind::Int(digits.parse::<u128>().map_err(|e| Error::new(i.span(), e))?, s)
             };
-            ExprKind::Unary(UnOp::Neg, Box::new(Expr::new(inner, at(i.span()))))
+            ExprKind::Unary(UnOp::Neg, Box::new(SourceExpr::new(inner, at(i.span()))))
         }
         syn::Lit::Int(i) => {
             let s = suffix(i.suffix())?;
@@ -969,7 +972,7 @@ fn lit(l: &syn::Lit) -> Result<ExprKind> {
         }
         syn::Lit::Float(f) if f.base10_digits().starts_with('-') => {
             let v: f64 = f.base10_digits()[1..].parse().map_err(|e| Error::new(f.span(), e))?;
-            ExprKind::Unary(UnOp::Neg, Box::new(Expr::new(ExprKind::Float(v, suffix(f.suffix())?), at(f.span()))))
+            ExprKind::Unary(UnOp::Neg, Box::new(SourceExpr::new(ExprKind::Float(v, suffix(f.suffix())?), at(f.span()))))
         }
         syn::Lit::Float(f) => ExprKind::Float(f.base10_parse::<f64>()?, suffix(f.suffix())?),
         syn::Lit::Bool(b) => ExprKind::Bool(b.value),

@@ -4,7 +4,7 @@
 //! their own `variant_name()` (generated from the variant's identifier), so a variant added to or
 //! renamed in the language breaks this crate's build, not a user's.
 
-use gpujit_lang::ast::{Block, Builtin, Expr, ExprKind, NodeId, Place, RangeLoop, Span, Stmt, TypeRef};
+use gpujit_lang::ast::{Block, Builtin, ExprKind, NodeId, Place, RangeLoop, SourceExpr, Span, Stmt, TypeRef};
 use gpujit_lang::ScalarType;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -220,7 +220,7 @@ impl Rebuild for Builtin {
     }
 }
 
-impl Rebuild for Expr {
+impl Rebuild for SourceExpr {
     fn rebuild(&self) -> TokenStream {
         let kind = match &self.kind {
             ExprKind::Int(v, s) => {
@@ -282,6 +282,6 @@ impl Rebuild for Expr {
             }
         };
         let (span, id) = (self.span.rebuild(), self.id.rebuild());
-        quote!(Expr::with_id(#kind, #span, #id))
+        quote!(SourceExpr::with_id(#kind, #span, #id))
     }
 }

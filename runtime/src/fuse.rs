@@ -639,40 +639,40 @@ pub(crate) fn operand_elem(a: &Arg<'_>) -> ScalarType {
 
 // ---- Building the kernel's source -------------------------------------------------------------
 
-pub(crate) fn e(kind: ExprKind) -> ast::Expr {
-    ast::Expr::new(kind, Span::default())
+pub(crate) fn e(kind: ExprKind) -> ast::SourceExpr {
+    ast::SourceExpr::new(kind, Span::default())
 }
 
-pub(crate) fn var(name: &str) -> ast::Expr {
+pub(crate) fn var(name: &str) -> ast::SourceExpr {
     e(ExprKind::Var(name.to_string()))
 }
 
-pub(crate) fn int(v: u64, t: ScalarType) -> ast::Expr {
+pub(crate) fn int(v: u64, t: ScalarType) -> ast::SourceExpr {
     e(ExprKind::Int(v as u128, Some(t)))
 }
 
-pub(crate) fn bin(op: ast::BinOp, a: ast::Expr, b: ast::Expr) -> ast::Expr {
+pub(crate) fn bin(op: ast::BinOp, a: ast::SourceExpr, b: ast::SourceExpr) -> ast::SourceExpr {
     e(ExprKind::Binary(op, Box::new(a), Box::new(b)))
 }
 
-pub(crate) fn cast(a: ast::Expr, t: ScalarType) -> ast::Expr {
+pub(crate) fn cast(a: ast::SourceExpr, t: ScalarType) -> ast::SourceExpr {
     e(ExprKind::Cast(Box::new(a), TypeRef::Scalar(t)))
 }
 
-pub(crate) fn let_(name: &str, init: ast::Expr) -> Stmt {
+pub(crate) fn let_(name: &str, init: ast::SourceExpr) -> Stmt {
     Stmt::Let { name: name.to_string(), mutable: false, ty: None, init: Some(init), span: Span::default(), id: ast::NodeId::UNSET }
 }
 
-pub(crate) fn let_mut(name: &str, init: ast::Expr) -> Stmt {
+pub(crate) fn let_mut(name: &str, init: ast::SourceExpr) -> Stmt {
     Stmt::Let { name: name.to_string(), mutable: true, ty: None, init: Some(init), span: Span::default(), id: ast::NodeId::UNSET }
 }
 
-pub(crate) fn set(name: &str, value: ast::Expr) -> Stmt {
+pub(crate) fn set(name: &str, value: ast::SourceExpr) -> Stmt {
     Stmt::Assign { place: Place::Var(name.to_string(), Span::default()), op: None, value, span: Span::default(), id: ast::NodeId::UNSET }
 }
 
 /// `name += value;`
-pub(crate) fn add_assign(name: &str, value: ast::Expr) -> Stmt {
+pub(crate) fn add_assign(name: &str, value: ast::SourceExpr) -> Stmt {
     Stmt::Assign {
         place: Place::Var(name.to_string(), Span::default()),
         op: Some(ast::BinOp::Add),
@@ -683,19 +683,19 @@ pub(crate) fn add_assign(name: &str, value: ast::Expr) -> Stmt {
 }
 
 /// `while cond { body }`
-pub(crate) fn while_(cond: ast::Expr, body: Vec<Stmt>) -> Stmt {
+pub(crate) fn while_(cond: ast::SourceExpr, body: Vec<Stmt>) -> Stmt {
     Stmt::While { cond, body: ast::Block { stmts: body }, label: None, span: Span::default() }
 }
 
-pub(crate) fn if_(cond: ast::Expr, then: Vec<Stmt>, otherwise: Option<Vec<Stmt>>) -> Stmt {
+pub(crate) fn if_(cond: ast::SourceExpr, then: Vec<Stmt>, otherwise: Option<Vec<Stmt>>) -> Stmt {
     Stmt::If { cond, then: ast::Block { stmts: then }, otherwise: otherwise.map(|s| ast::Block { stmts: s }), span: Span::default() }
 }
 
-pub(crate) fn index(array: &str, idx: &[ast::Expr]) -> ast::Expr {
+pub(crate) fn index(array: &str, idx: &[ast::SourceExpr]) -> ast::SourceExpr {
     e(ExprKind::Index { array: array.to_string(), index: idx.to_vec() })
 }
 
-pub(crate) fn builtin(b: Builtin) -> ast::Expr {
+pub(crate) fn builtin(b: Builtin) -> ast::SourceExpr {
     e(ExprKind::Builtin(b, Vec::new()))
 }
 
@@ -745,7 +745,7 @@ pub(crate) fn emit_values(
     nodes: &[Node],
     operands: &[Operand],
     callees: &[&'static str],
-    idx: &[ast::Expr],
+    idx: &[ast::SourceExpr],
     prefix: &str,
     out: &mut Vec<Stmt>,
 ) -> Vec<String> {
@@ -757,7 +757,7 @@ pub(crate) fn emit_values(
 pub(crate) fn emit_loads(
     nodes: &[Node],
     operands: &[Operand],
-    idx: &[ast::Expr],
+    idx: &[ast::SourceExpr],
     prefix: &str,
     out: &mut Vec<Stmt>,
 ) -> HashMap<u8, String> {
@@ -779,7 +779,7 @@ pub(crate) fn emit_values_loaded(
     nodes: &[Node],
     operands: &[Operand],
     callees: &[&'static str],
-    idx: &[ast::Expr],
+    idx: &[ast::SourceExpr],
     prefix: &str,
     mut loaded: HashMap<u8, String>,
     out: &mut Vec<Stmt>,
@@ -792,7 +792,7 @@ pub(crate) fn emit_values_loaded(
     let mut stack: Vec<(String, Option<ScalarType>)> = Vec::new();
     for (k, node) in nodes.iter().enumerate() {
         let name = format!("{prefix}{k}");
-        let mut pop = |n: usize| -> Vec<(ast::Expr, Option<ScalarType>)> {
+        let mut pop = |n: usize| -> Vec<(ast::SourceExpr, Option<ScalarType>)> {
             let at = stack.len() - n;
             stack.drain(at..).map(|(s, h)| (var(&s), h)).collect()
         };
@@ -901,7 +901,7 @@ pub(crate) fn emit_values_loaded(
 }
 
 /// `for f in grid-stride over 0..n { body(f) }` as a `while` loop over the index type.
-pub(crate) fn grid_stride(index32: bool, n: ast::Expr, body: Vec<Stmt>) -> Vec<Stmt> {
+pub(crate) fn grid_stride(index32: bool, n: ast::SourceExpr, body: Vec<Stmt>) -> Vec<Stmt> {
     let it = index_type(index32);
     let mut body = body;
     body.push(add_assign("f", var("step")));
@@ -919,9 +919,9 @@ pub(crate) fn split_index(
     ndim: usize,
     index32: bool,
     prefix: &str,
-    extent: impl Fn(usize) -> ast::Expr,
+    extent: impl Fn(usize) -> ast::SourceExpr,
     out: &mut Vec<Stmt>,
-) -> Vec<ast::Expr> {
+) -> Vec<ast::SourceExpr> {
     let it = index_type(index32);
     let r = format!("{prefix}r");
     out.push(let_mut(&r, var(flat)));
@@ -947,7 +947,7 @@ fn elementwise_source(key: &Key, callees: &[ast::Callee]) -> KernelSource {
     let it = index_type(key.index32);
     params.push(Param { name: "n".into(), kind: ParamKind::Scalar(TypeRef::Scalar(it)), span: Span::default() });
     // The values at `idx`, stored to every output.
-    let element = |idx: &[ast::Expr], prefix: &str, loaded: HashMap<u8, String>, body: &mut Vec<Stmt>, stores: &mut Vec<Stmt>| {
+    let element = |idx: &[ast::SourceExpr], prefix: &str, loaded: HashMap<u8, String>, body: &mut Vec<Stmt>, stores: &mut Vec<Stmt>| {
         let roots = emit_values_loaded(&key.nodes, &key.operands, &key.callees, idx, prefix, loaded, body);
         for (j, r) in roots.iter().enumerate() {
             stores.push(Stmt::Assign {

@@ -515,17 +515,26 @@ fn permute<'a>(a: &Arg<'a>, order: &[usize]) -> Arg<'a> {
 
 // ---- The kernel's source -----------------------------------------------------------------------
 
-fn stmt_if(cond: ast::Expr, then: Vec<Stmt>) -> Stmt {
+fn stmt_if(cond: ast::SourceExpr, then: Vec<Stmt>) -> Stmt {
     if_(cond, then, None)
 }
 
-fn not(a: ast::Expr) -> ast::Expr {
+fn not(a: ast::SourceExpr) -> ast::SourceExpr {
     e(ExprKind::Unary(UnOp::Not, Box::new(a)))
 }
 
 /// Statements folding the candidate `(v, vi)` into the accumulator `(acc, ai)`.
 #[allow(clippy::too_many_arguments)]
-fn combine(op: ReduceOp, t: ScalarType, callee: Option<&str>, acc: &str, ai: &str, v: ast::Expr, vi: ast::Expr, out: &mut Vec<Stmt>) {
+fn combine(
+    op: ReduceOp,
+    t: ScalarType,
+    callee: Option<&str>,
+    acc: &str,
+    ai: &str,
+    v: ast::SourceExpr,
+    vi: ast::SourceExpr,
+    out: &mut Vec<Stmt>,
+) {
     let a = || var(acc);
     match op {
         ReduceOp::Sum => out.push(set(acc, bin(BinOp::Add, a(), v))),
@@ -561,7 +570,7 @@ fn combine(op: ReduceOp, t: ScalarType, callee: Option<&str>, acc: &str, ai: &st
     }
 }
 
-fn shfl_down(v: ast::Expr, delta: u64) -> ast::Expr {
+fn shfl_down(v: ast::SourceExpr, delta: u64) -> ast::SourceExpr {
     e(ExprKind::Collective(Collective::ShflDown, vec![int(0xffff_ffff, ScalarType::U32), v, int(delta, ScalarType::U64)]))
 }
 
@@ -584,7 +593,7 @@ fn warp_tree(rk: &ReduceKey, callee: Option<&str>, out: &mut Vec<Stmt>) {
     }
 }
 
-fn finish(rk: &ReduceKey, acc: ast::Expr) -> ast::Expr {
+fn finish(rk: &ReduceKey, acc: ast::SourceExpr) -> ast::SourceExpr {
     let v = match rk.finish {
         Finish::None => acc,
         Finish::Mean => bin(BinOp::Div, acc, var("count")),
@@ -597,11 +606,11 @@ fn finish(rk: &ReduceKey, acc: ast::Expr) -> ast::Expr {
     }
 }
 
-fn dim(array: &str, axis: usize) -> ast::Expr {
+fn dim(array: &str, axis: usize) -> ast::SourceExpr {
     e(ExprKind::ArrayDim { array: array.into(), axis: axis as u8, stride: false })
 }
 
-fn store(array: &str, i: ast::Expr, v: ast::Expr) -> Stmt {
+fn store(array: &str, i: ast::SourceExpr, v: ast::SourceExpr) -> Stmt {
     Stmt::Assign {
         place: Place::Index { array: array.into(), index: vec![i], span: Span::default() },
         op: None,
@@ -635,8 +644,8 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
     let shape_of =
         key.operands.iter().position(|o| matches!(o, Operand::Array { .. })).map(|k| format!("a{k}")).unwrap_or_else(|| "a0".into());
     let (kn, rn) = (rk.kept as usize, rk.reduced as usize);
-    let value_at = |kidx: &[ast::Expr], ridx: &[ast::Expr], body: &mut Vec<Stmt>, kname: &str| {
-        let idx: Vec<ast::Expr> = kidx.iter().chain(ridx).cloned().collect();
+    let value_at = |kidx: &[ast::SourceExpr], ridx: &[ast::SourceExpr], body: &mut Vec<Stmt>, kname: &str| {
+        let idx: Vec<ast::SourceExpr> = kidx.iter().chain(ridx).cloned().collect();
         let roots = emit_values(&key.nodes, &key.operands, &key.callees, &idx, "t", body);
         let v = var(&roots[0]);
         let v = cast(v, rk.acc);

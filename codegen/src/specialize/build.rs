@@ -28,14 +28,14 @@ impl Build<'_, '_> {
         Err(CompileError::Verify { kernel: self.cx.src.name.clone(), message: message.into(), ir: String::new() })
     }
 
-    fn ty(&self, e: &ast::Expr) -> R<ScalarType> {
+    fn ty(&self, e: &ast::SourceExpr) -> R<ScalarType> {
         match self.cx.expr_slot.get(e.id).and_then(|s| self.types.get(*s)) {
             Some(t) => Ok(*t),
             None => self.internal(format!("no type was inferred for the expression at {}", e.span)),
         }
     }
 
-    fn binding(&self, e: &ast::Expr) -> R<Binding> {
+    fn binding(&self, e: &ast::SourceExpr) -> R<Binding> {
         match self.cx.var_ref.get(e.id) {
             Some(b) => Ok(*b),
             None => self.internal(format!("the name at {} was not resolved", e.span)),
@@ -173,7 +173,7 @@ impl Build<'_, '_> {
 
     /// The IR indices of `array[index]`: one an axis for parameters; a 2-D shared array's pair
     /// is flattened to `row * cols + col`.
-    fn flat_index(&self, a: ArrayRef, index: &[ast::Expr]) -> R<Vec<ir::TypedExpr>> {
+    fn flat_index(&self, a: ArrayRef, index: &[ast::SourceExpr]) -> R<Vec<ir::TypedExpr>> {
         let parts = index.iter().map(|i| self.expr(i)).collect::<R<Vec<_>>>()?;
         if parts.len() == 1 || matches!(a, ArrayRef::Param(_)) {
             return Ok(parts);
@@ -194,7 +194,7 @@ impl Build<'_, '_> {
 
     /// A call: specializes the callee for the argument types (once per kernel) and builds the
     /// call of that specialization.
-    fn call(&self, e: &ast::Expr, name: &str, args: &[ast::Expr], ty: ScalarType) -> R<ir::TypedExpr> {
+    fn call(&self, e: &ast::SourceExpr, name: &str, args: &[ast::SourceExpr], ty: ScalarType) -> R<ir::TypedExpr> {
         let callee = match self.cx.src.callees.iter().find(|c| c.name == name) {
             Some(c) => *c,
             None => return self.internal(format!("the callee `{name}` at {} is not known", e.span)),
@@ -282,7 +282,7 @@ impl Build<'_, '_> {
         Ok(ir::TypedExpr::new(ir::TypedExprKind::Binary(op, Box::new(a), Box::new(b)), ty))
     }
 
-    fn expr(&self, e: &ast::Expr) -> R<ir::TypedExpr> {
+    fn expr(&self, e: &ast::SourceExpr) -> R<ir::TypedExpr> {
         let ty = self.ty(e)?;
         let not_array = || self.internal(format!("the array at {} is not an array", e.span));
         let kind = match &e.kind {

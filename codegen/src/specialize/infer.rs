@@ -188,7 +188,7 @@ impl<'a> Infer<'a> {
     }
 
     /// Types the indices of an access to `a` (one per dimension, each a usize).
-    fn indices(&mut self, a: &ArrayInfo, name: &str, index: &[ast::Expr], span: Span) -> R<()> {
+    fn indices(&mut self, a: &ArrayInfo, name: &str, index: &[ast::SourceExpr], span: Span) -> R<()> {
         if index.len() != a.ndim {
             let want = if a.ndim == 2 { format!("`{name}[[row, col]]`") } else { format!("`{name}[i]`") };
             return self.err(span, format!("`{name}` takes {} index(es): {want}", a.ndim));
@@ -208,7 +208,7 @@ impl<'a> Infer<'a> {
         r
     }
 
-    fn bool_cond(&mut self, e: &ast::Expr, what: &str) -> R<()> {
+    fn bool_cond(&mut self, e: &ast::SourceExpr, what: &str) -> R<()> {
         let s = self.expr(e)?;
         let b = self.known(ScalarType::Bool);
         self.unify(s, b, e.span, what)
@@ -364,7 +364,7 @@ impl<'a> Infer<'a> {
         }
     }
 
-    fn expr(&mut self, e: &ast::Expr) -> R<usize> {
+    fn expr(&mut self, e: &ast::SourceExpr) -> R<usize> {
         let slot = match &e.kind {
             ExprKind::Int(_, Some(t)) => self.known(*t),
             ExprKind::Int(_, None) => self.slot(Slot::AnyInt),
@@ -504,7 +504,7 @@ impl<'a> Infer<'a> {
 
     /// Types a call of device function `name`: binds the callee's type parameters to the
     /// arguments' slots; the result is the slot of its return type.
-    fn call(&mut self, e: &ast::Expr, name: &str, args: &[ast::Expr]) -> R<usize> {
+    fn call(&mut self, e: &ast::SourceExpr, name: &str, args: &[ast::SourceExpr]) -> R<usize> {
         let Some(callee) = self.src.callees.iter().find(|c| c.name == name) else {
             return self.err(e.span, format!("`{name}` is not a #[gpu_device] function"));
         };

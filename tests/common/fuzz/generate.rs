@@ -53,22 +53,22 @@ const ATOMIC: [ScalarType; 4] = [I32, U32, I64, U64];
 fn sp() -> Span {
     Span::new(1, 0)
 }
-fn ex(kind: ExprKind) -> Expr {
-    Expr::new(kind, sp())
+fn ex(kind: ExprKind) -> SourceExpr {
+    SourceExpr::new(kind, sp())
 }
-pub fn var(n: &str) -> Expr {
+pub fn var(n: &str) -> SourceExpr {
     ex(ExprKind::Var(n.to_string()))
 }
-fn int_lit(x: u128, t: Option<ScalarType>) -> Expr {
+fn int_lit(x: u128, t: Option<ScalarType>) -> SourceExpr {
     ex(ExprKind::Int(x, t))
 }
-fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
+fn bin(op: BinOp, a: SourceExpr, b: SourceExpr) -> SourceExpr {
     ex(ExprKind::Binary(op, Box::new(a), Box::new(b)))
 }
-fn index(a: &str, i: Expr) -> Expr {
+fn index(a: &str, i: SourceExpr) -> SourceExpr {
     ex(ExprKind::Index { array: a.to_string(), index: vec![i] })
 }
-fn let_(name: &str, t: ScalarType, mutable: bool, init: Expr) -> Stmt {
+fn let_(name: &str, t: ScalarType, mutable: bool, init: SourceExpr) -> Stmt {
     Stmt::Let { name: name.to_string(), mutable, ty: Some(TypeRef::Scalar(t)), init: Some(init), span: sp(), id: NodeId::UNSET }
 }
 
@@ -167,7 +167,7 @@ impl<'r> Gen<'r> {
         v[self.r.below(v.len() as u64) as usize].clone()
     }
 
-    fn literal(&mut self, t: ScalarType) -> Expr {
+    fn literal(&mut self, t: ScalarType) -> SourceExpr {
         match t {
             Bool => ex(ExprKind::Bool(self.r.below(2) == 1)),
             F32 | F64 => {
@@ -202,7 +202,7 @@ impl<'r> Gen<'r> {
     }
 
     /// The lowest finite value of the float type `t`.
-    fn lowest(&mut self, t: ScalarType) -> Expr {
+    fn lowest(&mut self, t: ScalarType) -> SourceExpr {
         let v = match t {
             F16 => -65504.0,
             BF16 => -3.3895313892515355e38,
@@ -217,7 +217,7 @@ impl<'r> Gen<'r> {
     }
 
     /// `0.0` of the float type `t`.
-    fn zero(&mut self, t: ScalarType) -> Expr {
+    fn zero(&mut self, t: ScalarType) -> SourceExpr {
         match t {
             F16 | BF16 => ex(ExprKind::Cast(
                 Box::new(ex(ExprKind::Cast(Box::new(ex(ExprKind::Float(0.0, Some(F32)))), TypeRef::Scalar(F32)))),
@@ -228,7 +228,7 @@ impl<'r> Gen<'r> {
     }
 
     /// An index into an input array: the thread's `j`, or (bounds-check mode) past it.
-    fn input_index(&mut self) -> Expr {
+    fn input_index(&mut self) -> SourceExpr {
         if self.boundscheck && self.r.below(3) == 0 {
             bin(BinOp::Add, var("j"), int_lit(1 + self.r.below(3) as u128, None))
         } else {
@@ -236,7 +236,7 @@ impl<'r> Gen<'r> {
         }
     }
 
-    fn leaf(&mut self, t: ScalarType) -> Expr {
+    fn leaf(&mut self, t: ScalarType) -> SourceExpr {
         let vars = self.vars_of(t, false);
         let inputs: Vec<String> =
             if self.in_device { Vec::new() } else { self.inputs.iter().filter(|a| a.1 == t).map(|a| a.0.clone()).collect() };
@@ -271,7 +271,7 @@ impl<'r> Gen<'r> {
     }
 
     /// An expression of type `t`, at most `d` levels deep; only exact operations.
-    pub fn expr(&mut self, t: ScalarType, d: u32) -> Expr {
+    pub fn expr(&mut self, t: ScalarType, d: u32) -> SourceExpr {
         if d == 0 || self.r.below(4) == 0 {
             return self.leaf(t);
         }
@@ -327,7 +327,7 @@ impl<'r> Gen<'r> {
                     vec![Min, Max]
                 };
                 let f = self.pick(&fns);
-                let mut args: Vec<Expr> = (0..f.arity()).map(|_| self.expr(t, d)).collect();
+                let mut args: Vec<SourceExpr> = (0..f.arity()).map(|_| self.expr(t, d)).collect();
                 if f == MathFn::Copysign {
                     // The sign of a NaN is unspecified (README): `s.max(LOWEST)` is `s` for every
                     // number and LOWEST (negative) for NaN.
@@ -360,7 +360,7 @@ impl<'r> Gen<'r> {
     }
 
     /// `f(exact expression)` with a math method of inexact result, or an exact expression.
-    fn output_expr(&mut self, t: ScalarType) -> (Expr, Tol) {
+    fn output_expr(&mut self, t: ScalarType) -> (SourceExpr, Tol) {
         if t.is_float() && self.r.below(4) == 0 {
             use MathFn::*;
             let f = self.pick(&[

@@ -13,7 +13,7 @@ pub mod value;
 
 use super::Harness;
 use generate::{Case, Tol};
-use gpujit::codegen::ast::{Block, Callee, Expr, ExprKind, KernelSource, Stmt};
+use gpujit::codegen::ast::{Block, Callee, ExprKind, KernelSource, SourceExpr, Stmt};
 use gpujit::prelude::*;
 use gpujit::runtime::{Arg, ExternalArray};
 use gpujit::Kernel;
@@ -230,16 +230,16 @@ pub fn check(devices: &[Device], case: &Case, check_ptx: bool) -> Result<(), Fai
 fn protected(s: &Stmt) -> bool {
     match s {
         Stmt::Let { name, init, .. } => {
-            matches!(name.as_str(), "i" | "t" | "j") || matches!(init, Some(Expr { kind: ExprKind::Collective(..), .. }))
+            matches!(name.as_str(), "i" | "t" | "j") || matches!(init, Some(SourceExpr { kind: ExprKind::Collective(..), .. }))
         }
-        Stmt::If { cond: Expr { kind: ExprKind::Binary(gpujit::codegen::ast::BinOp::Lt, a, b), .. }, .. } => {
+        Stmt::If { cond: SourceExpr { kind: ExprKind::Binary(gpujit::codegen::ast::BinOp::Lt, a, b), .. }, .. } => {
             a.kind == ExprKind::Var("i".into()) && matches!(b.kind, ExprKind::Len(_))
         }
         Stmt::Assign { place: gpujit::codegen::ast::Place::Index { array, .. }, .. } => array.starts_with("sh"),
         Stmt::Shared { .. } | Stmt::Barrier(_) | Stmt::Local { .. } => true,
         // The loop filling a per-thread array.
         Stmt::For { var, .. } => var.starts_with('q'),
-        Stmt::Eval(Expr { kind: ExprKind::Collective(..), .. }) => true,
+        Stmt::Eval(SourceExpr { kind: ExprKind::Collective(..), .. }) => true,
         _ => false,
     }
 }
@@ -300,7 +300,7 @@ fn block_variants(b: &Block) -> Vec<Block> {
 }
 
 /// Sub-expressions of `e` that could replace it (its operands), and literals.
-fn expr_variants(e: &Expr) -> Vec<Expr> {
+fn expr_variants(e: &SourceExpr) -> Vec<SourceExpr> {
     let mut out = Vec::new();
     match &e.kind {
         ExprKind::Unary(_, a) | ExprKind::Cast(a, _) => out.push((**a).clone()),
@@ -316,18 +316,18 @@ fn expr_variants(e: &Expr) -> Vec<Expr> {
 
 /// Applies `f` to every expression of the statements (pre-order), giving each variant in turn.
 fn each_expr_variant(b: &Block, out: &mut Vec<Block>) {
-    fn walk_expr(e: &Expr, rebuild: &dyn Fn(Expr) -> Block, out: &mut Vec<Block>) {
+    fn walk_expr(e: &SourceExpr, rebuild: &dyn Fn(SourceExpr) -> Block, out: &mut Vec<Block>) {
         for v in expr_variants(e) {
             out.push(rebuild(v));
         }
-        let kids: Vec<(usize, &Expr)> = match &e.kind {
+        let kids: Vec<(usize, &SourceExpr)> = match &e.kind {
             ExprKind::Unary(_, a) | ExprKind::Cast(a, _) => vec![(0, &**a)],
             ExprKind::Binary(_, a, b) => vec![(0, &**a), (1, &**b)],
             ExprKind::Math(_, args) | ExprKind::Call(_, args) => args.iter().enumerate().collect(),
             _ => vec![],
         };
         for (k, kid) in kids {
-            let with = |new: Expr| -> Expr {
+            let with = |new: SourceExpr| -> SourceExpr {
                 let mut e2 = e.clone();
                 match &mut e2.kind {
                     ExprKind::Unary(_, a) | ExprKind::Cast(a, _) => **a = new,
@@ -347,7 +347,7 @@ fn each_expr_variant(b: &Block, out: &mut Vec<Block>) {
         }
     }
     for (i, s) in b.stmts.iter().enumerate() {
-        let set = |new: Expr| -> Block {
+        let set = |new: SourceExpr| -> Block {
             let mut b2 = b.clone();
             match &mut b2.stmts[i] {
                 Stmt::Let { init: Some(e), .. } => *e = new,

@@ -117,7 +117,7 @@ impl Machine<'_> {
         }
     }
 
-    fn expr(&mut self, f: &mut Frame, e: &Expr) -> V {
+    fn expr(&mut self, f: &mut Frame, e: &SourceExpr) -> V {
         match &e.kind {
             ExprKind::Int(x, t) => V::new(t.unwrap_or(U64), *x as u64),
             ExprKind::Float(x, t) => match t {
@@ -415,8 +415,8 @@ pub fn run(case: &Case) -> Outcome {
                     let t = elem_type(elem);
                     m.shared.insert(name.clone(), (t, vec![V::new(t, 0); dims.iter().product::<u64>() as usize]));
                 }
-                Stmt::Eval(Expr { kind: ExprKind::Collective(..), .. }) => {}
-                Stmt::Let { name, init: Some(Expr { kind: ExprKind::Collective(c, args), .. }), .. } => {
+                Stmt::Eval(SourceExpr { kind: ExprKind::Collective(..), .. }) => {}
+                Stmt::Let { name, init: Some(SourceExpr { kind: ExprKind::Collective(c, args), .. }), .. } => {
                     let mut vals: Vec<Vec<V>> = vec![Vec::new(); args.len()];
                     for (t, f) in frames.iter_mut().enumerate() {
                         m.tid = t as u64;

@@ -23,7 +23,7 @@ fn scalar(t: &TypeRef) -> ScalarType {
 }
 
 impl Types {
-    pub fn of(&self, e: &Expr) -> ScalarType {
+    pub fn of(&self, e: &SourceExpr) -> ScalarType {
         match &e.kind {
             ExprKind::Int(_, t) => t.unwrap_or(U64),
             ExprKind::Float(_, t) => t.unwrap_or(F64),
@@ -96,7 +96,7 @@ struct Printer<'t> {
 }
 
 impl Printer<'_> {
-    fn expr(&self, e: &Expr) -> String {
+    fn expr(&self, e: &SourceExpr) -> String {
         match &e.kind {
             ExprKind::Int(x, t) => format!("{x}{}", t.map(|t| t.name()).unwrap_or("")),
             ExprKind::Float(x, t) => format!("{x:?}{}", t.map(|t| t.name()).unwrap_or("")),
