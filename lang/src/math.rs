@@ -21,8 +21,17 @@ pub enum Domain {
     Numeric,
 }
 
+/// How the host computes a math method for f32 and f64 (f16 and bf16 go through f32).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// Rust's own method of the same name (`f32::sin`).
+    Std,
+    /// The C library's function ([`MathFn::libm_name`]): Rust has no method of its own.
+    Libm,
+}
+
 macro_rules! math_fns {
-    ($($variant:ident: $method:literal, [$($arg:expr),*], $domain:ident, $libm:literal, $libdevice:literal;)*) => {
+    ($($variant:ident: $method:literal, [$($arg:expr),*], $domain:ident, $libm:literal, $libdevice:literal, $host:ident;)*) => {
         /// A math method of the kernel language.
         #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
         pub enum MathFn { $($variant),* }
@@ -55,6 +64,12 @@ macro_rules! math_fns {
                 match self { $(MathFn::$variant => Domain::$domain),* }
             }
 
+            /// How the host stand-in (what rustc checks kernels against, and what a
+            /// `#[gpu_device]` function calls on the host) computes it for f32 and f64.
+            pub fn host(self) -> Host {
+                match self { $(MathFn::$variant => Host::$host),* }
+            }
+
             /// The libm function of the f64 form (`sin`), empty when not a library call.
             fn libm_base(self) -> &'static str {
                 match self { $(MathFn::$variant => $libm),* }
@@ -73,39 +88,39 @@ const V: Arg = Arg::Value;
 use Arg::Of;
 
 math_fns! {
-    Sqrt: "sqrt", [V], Float, "", "";
-    Exp: "exp", [V], Float, "exp", "exp";
-    Exp2: "exp2", [V], Float, "exp2", "exp2";
-    Ln: "ln", [V], Float, "log", "log";
-    Log2: "log2", [V], Float, "log2", "log2";
-    Log10: "log10", [V], Float, "log10", "log10";
-    Powf: "powf", [V, V], Float, "pow", "pow";
-    Powi: "powi", [V, Of(ScalarType::I32)], Float, "", "powi";
-    Sin: "sin", [V], Float, "sin", "sin";
-    Cos: "cos", [V], Float, "cos", "cos";
-    Tan: "tan", [V], Float, "tan", "tan";
-    Asin: "asin", [V], Float, "asin", "asin";
-    Acos: "acos", [V], Float, "acos", "acos";
-    Atan: "atan", [V], Float, "atan", "atan";
-    Atan2: "atan2", [V, V], Float, "atan2", "atan2";
-    Sinh: "sinh", [V], Float, "sinh", "sinh";
-    Cosh: "cosh", [V], Float, "cosh", "cosh";
-    Tanh: "tanh", [V], Float, "tanh", "tanh";
-    Abs: "abs", [V], Signed, "", "";
-    Floor: "floor", [V], Float, "", "";
-    Ceil: "ceil", [V], Float, "", "";
-    Round: "round", [V], Float, "", "";
-    Trunc: "trunc", [V], Float, "", "";
-    Min: "min", [V, V], Numeric, "", "";
-    Max: "max", [V, V], Numeric, "", "";
-    MulAdd: "mul_add", [V, V, V], Float, "", "";
-    Hypot: "hypot", [V, V], Float, "hypot", "hypot";
-    Cbrt: "cbrt", [V], Float, "cbrt", "cbrt";
-    Recip: "recip", [V], Float, "", "";
-    Signum: "signum", [V], Signed, "", "";
-    Copysign: "copysign", [V, V], Float, "", "";
-    Erf: "erf", [V], Float, "erf", "erf";
-    Erfc: "erfc", [V], Float, "erfc", "erfc";
+    Sqrt: "sqrt", [V], Float, "", "", Std;
+    Exp: "exp", [V], Float, "exp", "exp", Std;
+    Exp2: "exp2", [V], Float, "exp2", "exp2", Std;
+    Ln: "ln", [V], Float, "log", "log", Std;
+    Log2: "log2", [V], Float, "log2", "log2", Std;
+    Log10: "log10", [V], Float, "log10", "log10", Std;
+    Powf: "powf", [V, V], Float, "pow", "pow", Std;
+    Powi: "powi", [V, Of(ScalarType::I32)], Float, "", "powi", Std;
+    Sin: "sin", [V], Float, "sin", "sin", Std;
+    Cos: "cos", [V], Float, "cos", "cos", Std;
+    Tan: "tan", [V], Float, "tan", "tan", Std;
+    Asin: "asin", [V], Float, "asin", "asin", Std;
+    Acos: "acos", [V], Float, "acos", "acos", Std;
+    Atan: "atan", [V], Float, "atan", "atan", Std;
+    Atan2: "atan2", [V, V], Float, "atan2", "atan2", Std;
+    Sinh: "sinh", [V], Float, "sinh", "sinh", Std;
+    Cosh: "cosh", [V], Float, "cosh", "cosh", Std;
+    Tanh: "tanh", [V], Float, "tanh", "tanh", Std;
+    Abs: "abs", [V], Signed, "", "", Std;
+    Floor: "floor", [V], Float, "", "", Std;
+    Ceil: "ceil", [V], Float, "", "", Std;
+    Round: "round", [V], Float, "", "", Std;
+    Trunc: "trunc", [V], Float, "", "", Std;
+    Min: "min", [V, V], Numeric, "", "", Std;
+    Max: "max", [V, V], Numeric, "", "", Std;
+    MulAdd: "mul_add", [V, V, V], Float, "", "", Std;
+    Hypot: "hypot", [V, V], Float, "hypot", "hypot", Std;
+    Cbrt: "cbrt", [V], Float, "cbrt", "cbrt", Std;
+    Recip: "recip", [V], Float, "", "", Std;
+    Signum: "signum", [V], Signed, "", "", Std;
+    Copysign: "copysign", [V, V], Float, "", "", Std;
+    Erf: "erf", [V], Float, "erf", "erf", Libm;
+    Erfc: "erfc", [V], Float, "erfc", "erfc", Libm;
 }
 
 impl MathFn {

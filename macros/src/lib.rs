@@ -122,3 +122,14 @@ pub fn __check_kernel_prelude(input: TokenStream) -> TokenStream {
     }
     prelude_check::expand().into()
 }
+
+/// The `Float` trait of `gpujit::kernel_prelude` and its host implementations, generated from
+/// `gpujit-lang`'s math table. Not for users.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __float_stand_ins(input: TokenStream) -> TokenStream {
+    if !input.is_empty() {
+        return syn::Error::new(proc_macro2::Span::call_site(), "takes no input").to_compile_error().into();
+    }
+    prelude_check::float_stand_ins().into()
+}

@@ -5,7 +5,7 @@
 
 use gpujit_lang::ast::GenericBound;
 use gpujit_lang::intrinsics::{Arg, Intrinsic, INTRINSICS};
-use gpujit_lang::math::{Domain, MathFn};
+use gpujit_lang::math::{Domain, Host, MathFn};
 use gpujit_lang::ScalarType;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -109,6 +109,118 @@ pub fn expand() -> TokenStream {
             s_array: &mut [S],
         ) {
             #(#calls)*
+        }
+    }
+}
+
+/// `__float_stand_ins!()`: the `Float` trait of the facade's `kernel_prelude` and its
+/// implementations for f32, f64, f16 and bf16, generated from the math table ([`MathFn`]): one
+/// method per entry, with the table's operand types, computed on the host as the table says
+/// (Rust's own method, or the C library's function); f16 and bf16 compute in f32 and round back.
+pub fn float_stand_ins() -> TokenStream {
+    let methods: Vec<MathFn> = MathFn::ALL.iter().copied().filter(|m| m.admits(ScalarType::F32)).collect();
+    // The parameters after `self`, as declared and as passed on.
+    let params = |m: MathFn| -> Vec<(syn::Ident, TokenStream)> {
+        m.params()[1..]
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let name = format_ident!("a{}", i);
+                let ty = match a {
+                    Arg::Of(t) => rust_type(*t),
+                    _ => quote!(Self),
+                };
+                (name, ty)
+            })
+            .collect()
+    };
+    let decls = methods.iter().map(|&m| {
+        let method = format_ident!("{}", m.method());
+        let ps = params(m).into_iter().map(|(n, t)| quote!(#n: #t));
+        let doc = match m.host() {
+            Host::Std => format!(
+                "`x.{}(..)`: Rust's `f32::{}` / `f64::{}` on the host; in kernels the GPU's or the CPU backend's lowering.",
+                m.method(),
+                m.method(),
+                m.method()
+            ),
+            Host::Libm => format!(
+                "`x.{}()`: the C library's `{}f` / `{}` on the host; in kernels libdevice on the GPU, libm on the CPU backend.",
+                m.method(),
+                m.libm_name(ScalarType::F32).unwrap_or_default(),
+                m.libm_name(ScalarType::F64).unwrap_or_default()
+            ),
+        };
+        quote!(#[doc = #doc] fn #method(self, #(#ps),*) -> Self;)
+    });
+    let native = |t: TokenStream, scalar: ScalarType| {
+        let bodies = methods.iter().map(|&m| {
+            let method = format_ident!("{}", m.method());
+            let ps: Vec<_> = params(m);
+            let decl = ps.iter().map(|(n, t)| quote!(#n: #t));
+            let names: Vec<_> = ps.iter().map(|(n, _)| n.clone()).collect();
+            let body = match m.host() {
+                Host::Std => quote!(<#t>::#method(self, #(#names),*)),
+                Host::Libm => {
+                    let f = format_ident!("{}", m.libm_name(scalar).unwrap_or_default());
+                    quote!(host_libm::#f(self, #(#names),*))
+                }
+            };
+            quote!(fn #method(self, #(#decl),*) -> Self { #body })
+        });
+        quote!(impl Float for #t { #(#bodies)* })
+    };
+    let half = |t: TokenStream| {
+        let bodies = methods.iter().map(|&m| {
+            let method = format_ident!("{}", m.method());
+            let ps: Vec<_> = params(m);
+            let decl = ps.iter().map(|(n, t)| quote!(#n: #t));
+            let args = ps.iter().zip(&m.params()[1..]).map(|((n, _), a)| match a {
+                Arg::Value => quote!(#n.to_f32()),
+                _ => quote!(#n),
+            });
+            quote!(fn #method(self, #(#decl),*) -> Self { <#t>::from_f32(<f32 as Float>::#method(self.to_f32(), #(#args),*)) })
+        });
+        quote!(impl Float for #t { #(#bodies)* })
+    };
+    // The C library's functions the host stand-ins call, declared from the table.
+    let externs = methods.iter().filter(|m| m.host() == Host::Libm).flat_map(|&m| {
+        [ScalarType::F32, ScalarType::F64].into_iter().map(move |t| {
+            let name = format_ident!("{}", m.libm_name(t).unwrap_or_default());
+            let c_name = format_ident!("c_{}", m.libm_name(t).unwrap_or_default());
+            let link = m.libm_name(t).unwrap_or_default();
+            let ty = rust_type(t);
+            let ps: Vec<syn::Ident> = (0..m.arity()).map(|i| format_ident!("x{}", i)).collect();
+            let decl: Vec<TokenStream> = ps.iter().map(|p| quote!(#p: #ty)).collect();
+            quote! {
+                extern "C" {
+                    #[link_name = #link]
+                    fn #c_name(#(#decl),*) -> #ty;
+                }
+                pub fn #name(#(#decl),*) -> #ty {
+                    // SAFETY: the C99 math functions are pure, defined for every input, and take
+                    // and return plain floats.
+                    unsafe { #c_name(#(#ps),*) }
+                }
+            }
+        })
+    });
+    let (f32_impl, f64_impl) = (native(quote!(f32), ScalarType::F32), native(quote!(f64), ScalarType::F64));
+    let (f16_impl, bf16_impl) = (half(quote!(half::f16)), half(quote!(half::bf16)));
+    quote! {
+        /// `f32` or `f64` (and `f16`, `bf16`), with the math methods kernels may call on them:
+        /// one per entry of `gpujit-lang`'s math table, generated from it.
+        pub trait Float: Number + Neg<Output = Self> {
+            #(#decls)*
+        }
+        #f32_impl
+        #f64_impl
+        // f16 and bf16 compute their math in f32 and round back, in kernels as on the host.
+        #f16_impl
+        #bf16_impl
+        /// The C library's math functions the host stand-ins call (those Rust has no method for).
+        mod host_libm {
+            #(#externs)*
         }
     }
 }
