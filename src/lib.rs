@@ -142,6 +142,12 @@ pub mod kernel_prelude {
         + ShlAssign<u32>
         + ShrAssign<u32>
     {
+        /// `T::MAX`: the type's largest value.
+        const MAX: Self;
+        /// `T::MIN`: the type's smallest value.
+        const MIN: Self;
+        /// `T::BITS`: the type's width.
+        const BITS: u32;
     }
 
     macro_rules! impls {
@@ -153,7 +159,16 @@ pub mod kernel_prelude {
     // language's math table: adding a math method there adds it here.
     gpujit_macros::__float_stand_ins!();
 
-    impls!(Int: i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+    macro_rules! int_impls {
+        ($($t:ty),*) => {$(
+            impl Int for $t {
+                const MAX: Self = <$t>::MAX;
+                const MIN: Self = <$t>::MIN;
+                const BITS: u32 = <$t>::BITS;
+            }
+        )*};
+    }
+    int_impls!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
 
     fn outside(name: &str) -> ! {
         panic!("gpujit: {name}() can only be called inside a #[gpu_kernel] function")

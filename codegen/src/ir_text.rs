@@ -96,7 +96,11 @@ fn lex(text: &str, first_line: usize) -> R<Vec<(Tok, usize)>> {
             let c = b[i] as char;
             if c.is_whitespace() {
                 i += 1;
-            } else if c.is_ascii_digit() || ["NaNf32", "NaNf64", "inff32", "inff64"].iter().any(|w| line[i..].starts_with(w)) {
+            } else if c.is_ascii_digit()
+                || ["NaN", "inf"]
+                    .iter()
+                    .any(|w| line[i..].strip_prefix(w).is_some_and(|r| ["f16", "bf16", "f32", "f64"].iter().any(|t| r.starts_with(t))))
+            {
                 let start = i;
                 while i < b.len()
                     && ((b[i] as char).is_ascii_alphanumeric()

@@ -383,6 +383,9 @@ pub enum ExprKind {
     Call(String, Vec<SourceExpr>),
     /// A warp or block collective (`shfl_sync(mask, v, lane)`, `ballot_sync(mask, p)`, ...).
     Collective(Collective, Vec<SourceExpr>),
+    /// `u32::MAX`, `f32::INFINITY`, `T::EPSILON`: an associated constant of a scalar type (its
+    /// value, from [`crate::consts`], once the type is known).
+    TypeConst(TypeRef, TypeConst),
     /// `atomic_add(array, index, value)`, ...: `operands` are the index then the values.
     Atomic {
         op: AtomicOp,
@@ -457,6 +460,21 @@ impl BinOp {
 
     pub fn is_shift(self) -> bool {
         matches!(self, BinOp::Shl | BinOp::Shr)
+    }
+}
+
+named_enum! {
+    /// An associated constant of the scalar types (`T::MAX`, ...).
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+    pub enum TypeConst {
+        Max,
+        Min,
+        Bits,
+        Infinity,
+        NegInfinity,
+        Nan,
+        Epsilon,
+        MinPositive,
     }
 }
 
@@ -635,9 +653,13 @@ fn number_expr(e: &mut SourceExpr, next: &mut u32) {
 /// The operand expressions of an expression, in source order.
 fn children_mut(k: &mut ExprKind) -> Vec<&mut SourceExpr> {
     match k {
-        ExprKind::Int(..) | ExprKind::Float(..) | ExprKind::Bool(_) | ExprKind::Var(_) | ExprKind::Len(_) | ExprKind::ArrayDim { .. } => {
-            Vec::new()
-        }
+        ExprKind::Int(..)
+        | ExprKind::Float(..)
+        | ExprKind::Bool(_)
+        | ExprKind::Var(_)
+        | ExprKind::Len(_)
+        | ExprKind::ArrayDim { .. }
+        | ExprKind::TypeConst(..) => Vec::new(),
         ExprKind::Index { index, .. } => index.iter_mut().collect(),
         ExprKind::Unary(_, a) | ExprKind::Cast(a, _) => vec![&mut **a],
         ExprKind::Binary(_, a, b) => vec![&mut **a, &mut **b],
@@ -690,7 +712,13 @@ fn visit_block(b: &Block, f: &mut dyn FnMut(NodeId)) {
 fn visit_expr(e: &SourceExpr, f: &mut dyn FnMut(NodeId)) {
     f(e.id);
     match &e.kind {
-        ExprKind::Int(..) | ExprKind::Float(..) | ExprKind::Bool(_) | ExprKind::Var(_) | ExprKind::Len(_) | ExprKind::ArrayDim { .. } => {}
+        ExprKind::Int(..)
+        | ExprKind::Float(..)
+        | ExprKind::Bool(_)
+        | ExprKind::Var(_)
+        | ExprKind::Len(_)
+        | ExprKind::ArrayDim { .. }
+        | ExprKind::TypeConst(..) => {}
         ExprKind::Index { index: args, .. }
         | ExprKind::Builtin(_, args)
         | ExprKind::Math(_, args)

@@ -18,6 +18,7 @@
 //! Adding an intrinsic or a math method touches a table here plus its lowering in codegen.
 
 pub mod ast;
+pub mod consts;
 pub mod intrinsics;
 pub mod limits;
 pub mod math;

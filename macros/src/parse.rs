@@ -8,8 +8,9 @@
 
 use gpujit_lang::ast::{
     self, BinOp, Block, Dim, ExprKind, Generic, GenericBound, KernelOptions, KernelSource, NodeId, Param, ParamKind, Place, RangeLoop,
-    SourceExpr, Stmt, TypeRef, UnOp,
+    SourceExpr, Stmt, TypeConst, TypeRef, UnOp,
 };
+use gpujit_lang::consts::float_const;
 use gpujit_lang::intrinsics::{self, Intrinsic};
 use gpujit_lang::math::MathFn;
 use gpujit_lang::ScalarType;
@@ -739,7 +740,7 @@ impl Cx<'_> {
             syn::Expr::Lit(l) => lit(&l.lit)?,
             syn::Expr::Path(p) => match (p.qself.is_none()).then(|| single_ident(&p.path)).flatten() {
                 Some(id) => ExprKind::Var(id.to_string()),
-                None => return err(span, "paths are not supported in kernels; use a local variable or a parameter"),
+                None => self.const_path(p)?,
             },
             syn::Expr::Index(ix) => {
                 let Some(array) = ident_of(&ix.expr) else {
@@ -824,6 +825,52 @@ impl Cx<'_> {
             _ => return err(span, "this expression is not supported in kernels"),
         };
         Ok(SourceExpr { kind, span: at(span), id: NodeId::UNSET })
+    }
+
+    /// A path naming a constant: `u32::MAX`, `f32::INFINITY`, `T::EPSILON` (a type parameter's),
+    /// or `std::f64::consts::PI` (also `core::`).
+    fn const_path(&self, p: &syn::ExprPath) -> Result<ExprKind> {
+        // Errors point at the constant's name (a span over the whole path needs span joining,
+        // which stable Rust's proc macros do not have), a wrong type at the type.
+        let span = p.path.segments.last().map(|s| s.ident.span()).unwrap_or_else(|| p.span());
+        let ty_span = p.path.segments.first().map(|s| s.ident.span()).unwrap_or(span);
+        let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+        if p.path.segments.iter().any(|s| !s.arguments.is_none()) {
+            return err(span, "generic arguments are not supported in kernel paths");
+        }
+        let names: Vec<&str> = segs.iter().map(String::as_str).collect();
+        match names[..] {
+            [ty, name] => {
+                let ty_ref = if let Some(t) = scalar_named(ty) {
+                    TypeRef::Scalar(t)
+                } else if let Some(i) = self.generics.iter().position(|g| g.name == ty) {
+                    TypeRef::Generic(i)
+                } else {
+                    return err(ty_span, format!("`{ty}::{name}`: only the scalar types' associated constants (`u32::MAX`, `f32::INFINITY`) can be named in kernels"));
+                };
+                let Some(c) = TypeConst::from_rust_name(name) else {
+                    let all: Vec<&str> = TypeConst::ALL.iter().map(|c| c.rust_name()).collect();
+                    return err(span, format!("`{ty}::{name}` is not a constant kernels know; the scalar types have {}", all.join(", ")));
+                };
+                if let TypeRef::Scalar(t) = ty_ref {
+                    if c.value(t).is_none() {
+                        return err(span, format!("`{ty}` has no associated constant `{name}`"));
+                    }
+                }
+                Ok(ExprKind::TypeConst(ty_ref, c))
+            }
+            ["std" | "core", ty @ ("f32" | "f64"), "consts", name] => {
+                let t = if ty == "f32" { ScalarType::F32 } else { ScalarType::F64 };
+                match float_const(t, name) {
+                    Some(v) => Ok(ExprKind::Float(v, Some(t))),
+                    None => err(span, format!("`{ty}::consts::{name}` is not a constant of `std::{ty}::consts`")),
+                }
+            }
+            _ => err(
+                span,
+                "paths in kernels name constants: `u32::MAX`, `f32::EPSILON`, `T::INFINITY`, `std::f64::consts::PI`; otherwise use a local variable or a parameter",
+            ),
+        }
     }
 
     /// `i` or, for 2-D shared arrays, `[i, j]`.

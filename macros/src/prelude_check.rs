@@ -205,12 +205,36 @@ pub fn float_stand_ins() -> TokenStream {
             }
         })
     });
-    let (f32_impl, f64_impl) = (native(quote!(f32), ScalarType::F32), native(quote!(f64), ScalarType::F64));
-    let (f16_impl, bf16_impl) = (half(quote!(half::f16)), half(quote!(half::bf16)));
+    // The associated constants every float type has (`T::INFINITY` in a generic kernel).
+    let consts: Vec<syn::Ident> = gpujit_lang::ast::TypeConst::ALL
+        .iter()
+        .filter(|c| c.ty(ScalarType::F32) == ScalarType::F32 && c.value(ScalarType::F32).is_some())
+        .map(|c| format_ident!("{}", c.rust_name()))
+        .collect();
+    let const_decls = consts.iter().map(|c| {
+        let doc = format!("`T::{c}`: the type's own `{c}`.");
+        quote!(#[doc = #doc] const #c: Self;)
+    });
+    let const_impls = |t: TokenStream| {
+        let items = consts.iter().map(move |c| quote!(const #c: Self = <#t>::#c;));
+        quote!(#(#items)*)
+    };
+    let with_consts = |imp: TokenStream, t: TokenStream| {
+        let consts = const_impls(t.clone());
+        // Splice the constants into the `impl Float for t { .. }` block.
+        let syn::ItemImpl { attrs, generics, trait_, self_ty, items, .. } = syn::parse2::<syn::ItemImpl>(imp).expect("an impl block");
+        let (bang, path, _) = trait_.expect("a trait impl");
+        quote!(#(#attrs)* impl #generics #bang #path for #self_ty { #consts #(#items)* })
+    };
+    let f32_impl = with_consts(native(quote!(f32), ScalarType::F32), quote!(f32));
+    let f64_impl = with_consts(native(quote!(f64), ScalarType::F64), quote!(f64));
+    let f16_impl = with_consts(half(quote!(half::f16)), quote!(half::f16));
+    let bf16_impl = with_consts(half(quote!(half::bf16)), quote!(half::bf16));
     quote! {
         /// `f32` or `f64` (and `f16`, `bf16`), with the math methods kernels may call on them:
         /// one per entry of `gpujit-lang`'s math table, generated from it.
         pub trait Float: Number + Neg<Output = Self> {
+            #(#const_decls)*
             #(#decls)*
         }
         #f32_impl

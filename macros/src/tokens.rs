@@ -276,6 +276,10 @@ impl Rebuild for SourceExpr {
                 let (c, args) = (variant(quote!(Collective), c.variant_name()), args.rebuild());
                 quote!(ExprKind::Collective(#c, #args))
             }
+            ExprKind::TypeConst(t, c) => {
+                let (t, c) = (t.rebuild(), variant(quote!(TypeConst), c.variant_name()));
+                quote!(ExprKind::TypeConst(#t, #c))
+            }
             ExprKind::Atomic { op, array, operands } => {
                 let (op, array, operands) = (variant(quote!(AtomicOp), op.variant_name()), array.rebuild(), operands.rebuild());
                 quote!(ExprKind::Atomic { op: #op, array: #array, operands: #operands })

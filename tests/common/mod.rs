@@ -14,6 +14,7 @@ macro_rules! for_each_case {
             add_grid_stride,
             axpy_generic,
             scalar_params,
+            associated_constants,
             int_arithmetic,
             float_arithmetic,
             bitwise_and_shifts,

@@ -4,6 +4,7 @@ use super::bind::SpecKey;
 use super::infer::{jump_levels, Binding, Infer, R};
 use super::{specialize_body, FnTable};
 use crate::ast::{self, AtomicOp, BinOp, ExprKind, ParamKind, Place, Span, UnOp};
+use crate::consts::ConstValue;
 use crate::error::CompileError;
 use crate::ir::{self, ArrayRef, Const, LocalId};
 use crate::limits::MAX_GENERICS;
@@ -289,6 +290,14 @@ impl Build<'_, '_> {
             ExprKind::Int(v, _) => ir::TypedExprKind::Const(Const::Int(*v as u64)),
             ExprKind::Float(v, _) => ir::TypedExprKind::Const(Const::Float(*v)),
             ExprKind::Bool(b) => ir::TypedExprKind::Const(Const::Bool(*b)),
+            ExprKind::TypeConst(t, c) => {
+                let t = self.cx.type_of_ref(t);
+                match c.value(t) {
+                    Some(ConstValue::Int(bits)) => ir::TypedExprKind::Const(Const::Int(bits)),
+                    Some(ConstValue::Float(v)) => ir::TypedExprKind::Const(Const::Float(v)),
+                    None => return self.cx.err(e.span, format!("`{t}` has no associated constant `{}`", c.rust_name())),
+                }
+            }
             ExprKind::Var(_) => match self.binding(e)? {
                 Binding::Local(l) => ir::TypedExprKind::Local(l),
                 Binding::Array(_) => return self.internal(format!("the array at {} is used as a value", e.span)),

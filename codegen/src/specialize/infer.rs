@@ -148,7 +148,7 @@ impl<'a> Infer<'a> {
         Ok(())
     }
 
-    fn type_of_ref(&self, t: &TypeRef) -> ScalarType {
+    pub(super) fn type_of_ref(&self, t: &TypeRef) -> ScalarType {
         resolve_ref(t, self.key)
     }
 
@@ -475,6 +475,10 @@ impl<'a> Infer<'a> {
                 self.expr(a)?;
                 let t = self.type_of_ref(t);
                 self.known(t)
+            }
+            ExprKind::TypeConst(t, c) => {
+                let t = self.type_of_ref(t);
+                self.known(c.ty(t))
             }
             ExprKind::Binary(op, a, b) => {
                 let sa = self.expr(a)?;

@@ -168,6 +168,13 @@ impl<'r> Gen<'r> {
     }
 
     fn literal(&mut self, t: ScalarType) -> SourceExpr {
+        // Now and then an associated constant of the type (`u16::MAX`, `f32::EPSILON`, ...).
+        if self.r.below(8) == 0 {
+            let consts: Vec<TypeConst> = TypeConst::ALL.iter().copied().filter(|c| c.ty(t) == t && c.value(t).is_some()).collect();
+            if !consts.is_empty() {
+                return ex(ExprKind::TypeConst(TypeRef::Scalar(t), self.pick(&consts)));
+            }
+        }
         match t {
             Bool => ex(ExprKind::Bool(self.r.below(2) == 1)),
             F32 | F64 => {

@@ -125,6 +125,11 @@ impl Machine<'_> {
                 _ => value::v(*x),
             },
             ExprKind::Bool(b) => V::new(Bool, *b as u64),
+            ExprKind::TypeConst(TypeRef::Scalar(t), c) => match value::type_const(*t, *c) {
+                Some(v) => v,
+                None => panic!("the generator made `{t}::{}`, which has no value", c.rust_name()),
+            },
+            ExprKind::TypeConst(TypeRef::Generic(_), _) => panic!("the generator makes no generic kernels"),
             ExprKind::Var(n) => f.get(n),
             ExprKind::Index { array, index } => {
                 let i = self.expr(f, &index[0]).b;

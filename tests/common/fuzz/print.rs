@@ -28,6 +28,8 @@ impl Types {
             ExprKind::Int(_, t) => t.unwrap_or(U64),
             ExprKind::Float(_, t) => t.unwrap_or(F64),
             ExprKind::Bool(_) => Bool,
+            ExprKind::TypeConst(TypeRef::Scalar(t), c) => c.ty(*t),
+            ExprKind::TypeConst(TypeRef::Generic(_), _) => I32,
             ExprKind::Var(n) => self.vars.get(n).copied().unwrap_or(I32),
             ExprKind::Index { array, .. } => self.arrays.get(array).copied().unwrap_or(I32),
             ExprKind::ArrayDim { stride, .. } => {
@@ -101,6 +103,8 @@ impl Printer<'_> {
             ExprKind::Int(x, t) => format!("{x}{}", t.map(|t| t.name()).unwrap_or("")),
             ExprKind::Float(x, t) => format!("{x:?}{}", t.map(|t| t.name()).unwrap_or("")),
             ExprKind::Bool(b) => b.to_string(),
+            ExprKind::TypeConst(TypeRef::Scalar(t), c) => format!("{t}::{}", c.rust_name()),
+            ExprKind::TypeConst(TypeRef::Generic(g), c) => format!("T{g}::{}", c.rust_name()),
             ExprKind::Var(n) => n.clone(),
             ExprKind::Index { array, index } => {
                 let ix: Vec<String> = index.iter().map(|i| self.expr(i)).collect();

@@ -438,3 +438,33 @@ pub fn ulps(a: V, b: V) -> u64 {
     };
     (line(a.b) - line(b.b)).unsigned_abs() as u64
 }
+
+/// `t::NAME` from Rust's own constants (and the `half` crate's), `None` where `t` has none.
+pub fn type_const(t: ScalarType, c: gpujit::codegen::ast::TypeConst) -> Option<V> {
+    use gpujit::codegen::ast::TypeConst::*;
+    macro_rules! ints {
+        ($($ty:ty: $st:ident),*) => {
+            match (c, t) {
+                $((Max, ScalarType::$st) => return Some(v(<$ty>::MAX)), (Min, ScalarType::$st) => return Some(v(<$ty>::MIN)),
+                  (Bits, ScalarType::$st) => return Some(v(<$ty>::BITS)),)*
+                _ => {}
+            }
+        };
+    }
+    ints!(i8: I8, i16: I16, i32: I32, i64: I64, u8: U8, u16: U16, u32: U32, u64: U64);
+    macro_rules! floats {
+        ($($ty:ty: $st:ident),*) => {
+            match (c, t) {
+                $((Max, ScalarType::$st) => Some(v(<$ty>::MAX)),
+                  (Min, ScalarType::$st) => Some(v(<$ty>::MIN)),
+                  (Infinity, ScalarType::$st) => Some(v(<$ty>::INFINITY)),
+                  (NegInfinity, ScalarType::$st) => Some(v(<$ty>::NEG_INFINITY)),
+                  (Nan, ScalarType::$st) => Some(v(<$ty>::NAN)),
+                  (Epsilon, ScalarType::$st) => Some(v(<$ty>::EPSILON)),
+                  (MinPositive, ScalarType::$st) => Some(v(<$ty>::MIN_POSITIVE)),)*
+                _ => None,
+            }
+        };
+    }
+    floats!(f32: F32, f64: F64, f16: F16, bf16: BF16)
+}
