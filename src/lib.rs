@@ -447,15 +447,22 @@ macro_rules! device_fn {
 }
 
 /// Launches a kernel with Numba's syntax: `launch!(kernel[grid, block](args...))`, optionally
-/// `[grid, block, &stream]` and `[grid, block, &stream, shared_mem_bytes]`. Grid and block are a
-/// number or an `(x, y)` / `(x, y, z)` tuple. Returns `gpujit::Result<()>`.
+/// `[grid, block, &stream]`, `[grid, block, shared_mem_bytes]` and
+/// `[grid, block, &stream, shared_mem_bytes]`. Grid and block are a number or an `(x, y)` /
+/// `(x, y, z)` tuple. Returns `gpujit::Result<()>`.
+///
+/// The arguments are typed by the kernel's parameters as a call's are: a literal passed to a
+/// non-generic scalar parameter takes its type (`2.0` for `a: f32`), a wrong number of arguments
+/// or a scalar of another type is a compile error, and an array passed by value says to borrow
+/// it. (`kernel.launch(config, args)` checks the same at run time, naming the argument by its
+/// position counted from 1.)
 #[macro_export]
 macro_rules! launch {
     ($kernel:ident [ $($cfg:expr),+ $(,)? ] ( $($arg:expr),* $(,)? )) => {
-        $crate::Kernel::launch(&$kernel, $crate::LaunchConfig::from(($($cfg,)+)), ($($arg,)*))
+        $crate::Kernel::launch(&$kernel, $crate::LaunchConfig::from(($($cfg,)+)), $kernel.__gpujit_args(($($arg,)*)))
     };
     ($kernel:path [ $($cfg:expr),+ $(,)? ] ( $($arg:expr),* $(,)? )) => {
-        $crate::Kernel::launch(&$kernel, $crate::LaunchConfig::from(($($cfg,)+)), ($($arg,)*))
+        $crate::Kernel::launch(&$kernel, $crate::LaunchConfig::from(($($cfg,)+)), $kernel.__gpujit_args(($($arg,)*)))
     };
 }
 

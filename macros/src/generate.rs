@@ -79,6 +79,23 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
     let vis = &func.vis;
     let docs: Vec<&syn::Attribute> = func.attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
     let source = source(k, quote!());
+    // A concrete scalar parameter keeps its type; any other argument is any kernel argument.
+    let mut arg_generics = Vec::new();
+    let arg_types: Vec<TokenStream> = k
+        .source
+        .params
+        .iter()
+        .zip(&k.rust_params)
+        .enumerate()
+        .map(|(i, (p, ty))| match &p.kind {
+            ParamKind::Scalar(gpujit_lang::ast::TypeRef::Scalar(_)) => rust_ty(ty),
+            _ => {
+                let g = format_ident!("__GpujitArg{}", i);
+                arg_generics.push(g.clone());
+                quote!(#g)
+            }
+        })
+        .collect();
     let mut twin = func.clone();
     twin.attrs.retain(|a| !a.path().is_ident("doc"));
     syn::visit_mut::VisitMut::visit_block_mut(&mut TupleGrids, &mut twin.block);
@@ -87,6 +104,18 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
         #[allow(non_camel_case_types)]
         #[derive(Copy, Clone, Debug)]
         #vis struct #name;
+
+        impl #name {
+            /// The launch's arguments as the kernel's parameters type them, so that a scalar
+            /// literal takes its parameter's declared type (`2.0` for an `f32`), as in a call
+            /// (`launch!` passes its arguments through this).
+            #[doc(hidden)]
+            #[inline(always)]
+            #[allow(clippy::type_complexity, clippy::too_many_arguments)]
+            pub fn __gpujit_args<'__gpujit, #(#arg_generics: ::gpujit::KernelArg<'__gpujit>),*>(&self, args: (#(#arg_types,)*)) -> (#(#arg_types,)*) {
+                args
+            }
+        }
 
         impl ::core::ops::Deref for #name {
             type Target = ::gpujit::Kernel;

@@ -10,6 +10,11 @@ mod sealed {
 }
 
 /// A scalar type arrays can hold and kernels can take: `bool`, the integers and the floats.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a scalar type of gpujit",
+    label = "an array is passed to a kernel borrowed: `&x` for a `&[T]` parameter, `&mut x` for a `&mut [T]` one",
+    note = "scalars (bool, i8..i64, u8..u64, isize, usize, f16, bf16, f32, f64) are passed by value"
+)]
 pub trait Element: sealed::Sealed + Copy + Default + Send + Sync + 'static {
     /// The kernel-language type of this Rust type (`usize` is `u64`).
     const TYPE: ScalarType;

@@ -1,6 +1,9 @@
 //! The runtime's error type: every failure a user can cause names the kernel and the argument.
 
 /// Everything that can go wrong between a kernel call and its completion.
+///
+/// An argument is named by its parameter (`param`) and by its `position` among the launch's
+/// arguments, counted from 1 as rustc counts them (`argument 1` is the first).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

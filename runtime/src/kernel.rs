@@ -98,6 +98,14 @@ impl Kernel {
         &self.source.name
     }
 
+    /// `launch!`'s arguments, unchanged: a `#[gpu_kernel]`'s own method of this name types them
+    /// by the kernel's parameters instead.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn __gpujit_args<T>(&self, args: T) -> T {
+        args
+    }
+
     /// The kernel's source form.
     pub fn source(&self) -> &KernelSource {
         &self.source

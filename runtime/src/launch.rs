@@ -150,6 +150,13 @@ impl<'s, G: IntoDims, B: IntoDims> From<(G, B, &'s Stream)> for LaunchConfig<'s>
     }
 }
 
+/// `launch!(k[grid, block, shared_bytes](..))`: dynamic shared memory on the default stream.
+impl<'s, G: IntoDims, B: IntoDims> From<(G, B, u32)> for LaunchConfig<'s> {
+    fn from((g, b, shared): (G, B, u32)) -> LaunchConfig<'s> {
+        LaunchConfig::new(g, b).shared_mem_bytes(shared)
+    }
+}
+
 impl<'s, G: IntoDims, B: IntoDims> From<(G, B, &'s Stream, u32)> for LaunchConfig<'s> {
     fn from((g, b, s, shared): (G, B, &'s Stream, u32)) -> LaunchConfig<'s> {
         LaunchConfig::new(g, b).stream(s).shared_mem_bytes(shared)
@@ -210,6 +217,11 @@ impl Arg<'_> {
 
 /// A value that can be passed to a kernel: a scalar, `&DeviceArray<T>` (read-only) or
 /// `&mut DeviceArray<T>` (writable).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a kernel argument",
+    label = "pass an array borrowed: `&x` for a `&[T]` parameter, `&mut x` for a `&mut [T]` one",
+    note = "kernels take scalars by value and arrays (DeviceArray, views, ExternalArray) by reference"
+)]
 pub trait KernelArg<'a> {
     fn into_arg(self) -> Arg<'a>;
 }

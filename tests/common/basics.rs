@@ -249,3 +249,55 @@ pub fn associated_constants(h: &Harness) {
         assert!(bits.to_vec().unwrap().iter().all(|b| *b == 64));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Launch ergonomics: literals typed by their parameter, dynamic shared memory without a stream.
+
+#[gpu_kernel]
+fn scale_by(a: f32, k: u8, y: &mut [f32]) {
+    let i = grid(1);
+    if i < y.len() {
+        y[i] = y[i] * a + (k as f32);
+    }
+}
+
+/// Reverses each block's elements through dynamic shared memory.
+#[gpu_kernel]
+fn reverse_blocks(x: &[i64], out: &mut [i64]) {
+    let mut buf = dynamic_shared::<i64>();
+    let (t, i) = (thread_idx_x(), grid(1));
+    buf[t] = if i < x.len() { x[i] } else { 0 };
+    sync_threads();
+    if i < out.len() {
+        out[i] = buf[block_dim_x() - 1 - t];
+    }
+}
+
+pub fn launch_ergonomics(h: &Harness) {
+    for n in SIZES {
+        let y0: Vec<f32> = h.vec(n, |h| (h.next_u64() % 100) as f32);
+        let mut y = h.arr(&y0);
+        // `2.5` and `3` take the parameters' types (f32, u8), as in a call of the function.
+        let blocks = n.div_ceil(64).max(1);
+        if h.is_gpu() {
+            launch!(scale_by[blocks, 64](2.5, 3, &mut y)).unwrap();
+        } else {
+            h.run(&scale_by, (blocks, 64), scale_by.__gpujit_args((2.5, 3, &mut y))).unwrap();
+        }
+        let want: Vec<f32> = y0.iter().map(|v| v * 2.5 + 3.0).collect();
+        assert_eq!(y.to_vec().unwrap(), want, "n = {n}");
+        // `[grid, block, shared_bytes]`: dynamic shared memory on the default stream.
+        let x: Vec<i64> = h.vec(n, |h| h.next_u64() as i64);
+        let block = 128usize;
+        let mut out = h.zeros::<i64>(n);
+        let xa = h.arr(&x);
+        launch!(reverse_blocks[n.div_ceil(block).max(1), block, (block * 8) as u32](&xa, &mut out)).unwrap();
+        let got = out.to_vec().unwrap();
+        for (i, g) in got.iter().enumerate() {
+            let (b, t) = (i / block, i % block);
+            let src = b * block + block - 1 - t;
+            let want = if src < n { x[src] } else { 0 };
+            assert_eq!(*g, want, "element {i} of {n}");
+        }
+    }
+}

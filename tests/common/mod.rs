@@ -15,6 +15,7 @@ macro_rules! for_each_case {
             axpy_generic,
             scalar_params,
             associated_constants,
+            launch_ergonomics,
             int_arithmetic,
             float_arithmetic,
             bitwise_and_shifts,
