@@ -61,7 +61,17 @@ macro_rules! literal {
         }
     )*};
 }
-literal!(bool, u8, u64, u128, f64);
+literal!(bool, u8, u64, u128);
+
+impl Rebuild for f64 {
+    /// By its bits: exact for every value (NaN, infinities, -0.0 too), and no decimal literal
+    /// for lints to judge (`3.141592653589793` would be clippy's `approx_constant` in the
+    /// user's crate).
+    fn rebuild(&self) -> TokenStream {
+        let bits = self.to_bits();
+        quote!(::core::primitive::f64::from_bits(#bits))
+    }
+}
 
 impl Rebuild for Span {
     fn rebuild(&self) -> TokenStream {
@@ -228,7 +238,7 @@ impl Rebuild for SourceExpr {
                 quote!(ExprKind::Int(#v, #s))
             }
             ExprKind::Float(v, s) => {
-                let s = s.rebuild();
+                let (v, s) = (v.rebuild(), s.rebuild());
                 quote!(ExprKind::Float(#v, #s))
             }
             ExprKind::Bool(b) => quote!(ExprKind::Bool(#b)),
