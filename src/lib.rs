@@ -142,12 +142,7 @@ pub mod kernel_prelude {
         + ShlAssign<u32>
         + ShrAssign<u32>
     {
-        /// `T::MAX`: the type's largest value.
-        const MAX: Self;
-        /// `T::MIN`: the type's smallest value.
-        const MIN: Self;
-        /// `T::BITS`: the type's width.
-        const BITS: u32;
+        gpujit_macros::__int_consts!();
     }
 
     macro_rules! impls {
@@ -162,9 +157,7 @@ pub mod kernel_prelude {
     macro_rules! int_impls {
         ($($t:ty),*) => {$(
             impl Int for $t {
-                const MAX: Self = <$t>::MAX;
-                const MIN: Self = <$t>::MIN;
-                const BITS: u32 = <$t>::BITS;
+                gpujit_macros::__int_consts!($t);
             }
         )*};
     }

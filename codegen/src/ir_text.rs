@@ -795,14 +795,16 @@ impl Parser {
         let mut args = Vec::new();
         while !self.eat(")") {
             // A bare array name is an array argument.
-            let arg = match self.peek().cloned() {
-                Some(Tok::Ident(n))
-                    if self.array(&n).is_some() && matches!(self.toks.get(self.at + 1), Some((Tok::Punct("," | ")"), _))) =>
-                {
+            let bare_array = match (self.peek(), self.toks.get(self.at + 1)) {
+                (Some(Tok::Ident(n)), Some((Tok::Punct("," | ")"), _))) => self.array(n),
+                _ => None,
+            };
+            let arg = match bare_array {
+                Some(array) => {
                     self.at += 1;
-                    CallArg::Array(self.array(&n).unwrap_or(ArrayRef::Param(0)))
+                    CallArg::Array(array)
                 }
-                _ => CallArg::Value(self.expr()?),
+                None => CallArg::Value(self.expr()?),
             };
             args.push(arg);
             self.eat(",");

@@ -140,28 +140,28 @@ pub const INTRINSICS: &[Def] = &[
     geometry("warp_size", Builtin::WarpSize),
     def("grid", Intrinsic::PerAxis(PerAxis::Grid), &[Axes], Some(Of(U64)), B::Scalar),
     def("grid_size", Intrinsic::PerAxis(PerAxis::GridSize), &[Axes], Some(Of(U64)), B::Scalar),
-    collective("shfl_sync", Collective::ShflIdx, SHUFFLE, Value, B::Scalar),
-    collective("shfl_up_sync", Collective::ShflUp, SHUFFLE, Value, B::Scalar),
-    collective("shfl_down_sync", Collective::ShflDown, SHUFFLE, Value, B::Scalar),
-    collective("shfl_xor_sync", Collective::ShflXor, SHUFFLE, Value, B::Scalar),
-    collective("ballot_sync", Collective::Ballot, VOTE, Of(U32), B::Scalar),
-    collective("any_sync", Collective::Any, VOTE, Of(Bool), B::Scalar),
-    collective("all_sync", Collective::All, VOTE, Of(Bool), B::Scalar),
-    collective("active_mask", Collective::ActiveMask, &[], Of(U32), B::Scalar),
-    collective("match_any_sync", Collective::MatchAny, &[Of(U32), Value], Of(U32), B::Int),
-    collective("sync_warp", Collective::SyncWarp, &[Of(U32)], Of(U32), B::Scalar),
-    collective("sync_threads_count", Collective::SyncThreadsCount, &[Of(Bool)], Of(I32), B::Scalar),
-    collective("sync_threads_and", Collective::SyncThreadsAnd, &[Of(Bool)], Of(Bool), B::Scalar),
-    collective("sync_threads_or", Collective::SyncThreadsOr, &[Of(Bool)], Of(Bool), B::Scalar),
-    atomic("atomic_add", AtomicOp::Add, RMW, B::Number),
-    atomic("atomic_sub", AtomicOp::Sub, RMW, B::Number),
-    atomic("atomic_min", AtomicOp::Min, RMW, B::Number),
-    atomic("atomic_max", AtomicOp::Max, RMW, B::Number),
-    atomic("atomic_and", AtomicOp::And, RMW, B::Int),
-    atomic("atomic_or", AtomicOp::Or, RMW, B::Int),
-    atomic("atomic_xor", AtomicOp::Xor, RMW, B::Int),
-    atomic("atomic_exch", AtomicOp::Exch, RMW, B::Number),
-    atomic("atomic_cas", AtomicOp::Cas, &[Array, Of(U64), Value, Value], B::Number),
+    collective_def(Collective::ShflIdx),
+    collective_def(Collective::ShflUp),
+    collective_def(Collective::ShflDown),
+    collective_def(Collective::ShflXor),
+    collective_def(Collective::Ballot),
+    collective_def(Collective::Any),
+    collective_def(Collective::All),
+    collective_def(Collective::ActiveMask),
+    collective_def(Collective::MatchAny),
+    collective_def(Collective::SyncWarp),
+    collective_def(Collective::SyncThreadsCount),
+    collective_def(Collective::SyncThreadsAnd),
+    collective_def(Collective::SyncThreadsOr),
+    atomic_def(AtomicOp::Add),
+    atomic_def(AtomicOp::Sub),
+    atomic_def(AtomicOp::Min),
+    atomic_def(AtomicOp::Max),
+    atomic_def(AtomicOp::And),
+    atomic_def(AtomicOp::Or),
+    atomic_def(AtomicOp::Xor),
+    atomic_def(AtomicOp::Exch),
+    atomic_def(AtomicOp::Cas),
     statement("sync_threads", Intrinsic::Barrier),
     statement("grid_sync", Intrinsic::GridBarrier),
     statement("threadfence_block", Intrinsic::Fence(FenceScope::Block)),
@@ -178,21 +178,38 @@ pub fn intrinsic(name: &str) -> Option<&'static Def> {
     INTRINSICS.iter().find(|d| d.name == name)
 }
 
-/// The table entry of a collective (every collective has one).
-pub fn collective_def(c: Collective) -> &'static Def {
-    find(|i| i == Intrinsic::Collective(c))
+/// The table entry of a collective: one per variant, by an exhaustive match (a new collective
+/// has no entry until it is written here, and [`INTRINSICS`] lists this same entry).
+pub const fn collective_def(c: Collective) -> Def {
+    match c {
+        Collective::ShflIdx => collective("shfl_sync", Collective::ShflIdx, SHUFFLE, Value, B::Scalar),
+        Collective::ShflUp => collective("shfl_up_sync", Collective::ShflUp, SHUFFLE, Value, B::Scalar),
+        Collective::ShflDown => collective("shfl_down_sync", Collective::ShflDown, SHUFFLE, Value, B::Scalar),
+        Collective::ShflXor => collective("shfl_xor_sync", Collective::ShflXor, SHUFFLE, Value, B::Scalar),
+        Collective::Ballot => collective("ballot_sync", Collective::Ballot, VOTE, Of(U32), B::Scalar),
+        Collective::Any => collective("any_sync", Collective::Any, VOTE, Of(Bool), B::Scalar),
+        Collective::All => collective("all_sync", Collective::All, VOTE, Of(Bool), B::Scalar),
+        Collective::ActiveMask => collective("active_mask", Collective::ActiveMask, &[], Of(U32), B::Scalar),
+        Collective::MatchAny => collective("match_any_sync", Collective::MatchAny, &[Of(U32), Value], Of(U32), B::Int),
+        Collective::SyncWarp => collective("sync_warp", Collective::SyncWarp, &[Of(U32)], Of(U32), B::Scalar),
+        Collective::SyncThreadsCount => collective("sync_threads_count", Collective::SyncThreadsCount, &[Of(Bool)], Of(I32), B::Scalar),
+        Collective::SyncThreadsAnd => collective("sync_threads_and", Collective::SyncThreadsAnd, &[Of(Bool)], Of(Bool), B::Scalar),
+        Collective::SyncThreadsOr => collective("sync_threads_or", Collective::SyncThreadsOr, &[Of(Bool)], Of(Bool), B::Scalar),
+    }
 }
 
-/// The table entry of an atomic (every atomic has one).
-pub fn atomic_def(op: AtomicOp) -> &'static Def {
-    find(|i| i == Intrinsic::Atomic(op))
-}
-
-fn find(pred: impl Fn(Intrinsic) -> bool) -> &'static Def {
-    match INTRINSICS.iter().find(|d| pred(d.intrinsic)) {
-        Some(d) => d,
-        // The table's own test checks every collective and atomic is in it.
-        None => &INTRINSICS[0],
+/// The table entry of an atomic (as [`collective_def`]).
+pub const fn atomic_def(op: AtomicOp) -> Def {
+    match op {
+        AtomicOp::Add => atomic("atomic_add", AtomicOp::Add, RMW, B::Number),
+        AtomicOp::Sub => atomic("atomic_sub", AtomicOp::Sub, RMW, B::Number),
+        AtomicOp::Min => atomic("atomic_min", AtomicOp::Min, RMW, B::Number),
+        AtomicOp::Max => atomic("atomic_max", AtomicOp::Max, RMW, B::Number),
+        AtomicOp::And => atomic("atomic_and", AtomicOp::And, RMW, B::Int),
+        AtomicOp::Or => atomic("atomic_or", AtomicOp::Or, RMW, B::Int),
+        AtomicOp::Xor => atomic("atomic_xor", AtomicOp::Xor, RMW, B::Int),
+        AtomicOp::Exch => atomic("atomic_exch", AtomicOp::Exch, RMW, B::Number),
+        AtomicOp::Cas => atomic("atomic_cas", AtomicOp::Cas, &[Array, Of(U64), Value, Value], B::Number),
     }
 }
 

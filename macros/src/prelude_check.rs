@@ -168,7 +168,7 @@ pub fn float_stand_ins() -> TokenStream {
             };
             quote!(fn #method(self, #(#decl),*) -> Self { #body })
         });
-        quote!(impl Float for #t { #(#bodies)* })
+        quote!(#(#bodies)*)
     };
     let half = |t: TokenStream| {
         let bodies = methods.iter().map(|&m| {
@@ -181,7 +181,7 @@ pub fn float_stand_ins() -> TokenStream {
             });
             quote!(fn #method(self, #(#decl),*) -> Self { <#t>::from_f32(<f32 as Float>::#method(self.to_f32(), #(#args),*)) })
         });
-        quote!(impl Float for #t { #(#bodies)* })
+        quote!(#(#bodies)*)
     };
     // The C library's functions the host stand-ins call, declared from the table.
     let externs = methods.iter().filter(|m| m.host() == Host::Libm).flat_map(|&m| {
@@ -206,35 +206,20 @@ pub fn float_stand_ins() -> TokenStream {
         })
     });
     // The associated constants every float type has (`T::INFINITY` in a generic kernel).
-    let consts: Vec<syn::Ident> = gpujit_lang::ast::TypeConst::ALL
-        .iter()
-        .filter(|c| c.ty(ScalarType::F32) == ScalarType::F32 && c.value(ScalarType::F32).is_some())
-        .map(|c| format_ident!("{}", c.rust_name()))
-        .collect();
-    let const_decls = consts.iter().map(|c| {
-        let doc = format!("`T::{c}`: the type's own `{c}`.");
-        quote!(#[doc = #doc] const #c: Self;)
-    });
-    let const_impls = |t: TokenStream| {
-        let items = consts.iter().map(move |c| quote!(const #c: Self = <#t>::#c;));
-        quote!(#(#items)*)
+    let (const_decls, const_impls) = type_consts(ScalarType::F32);
+    let imp = |t: TokenStream, methods: TokenStream| {
+        let consts = const_impls(&t);
+        quote!(impl Float for #t { #consts #methods })
     };
-    let with_consts = |imp: TokenStream, t: TokenStream| {
-        let consts = const_impls(t.clone());
-        // Splice the constants into the `impl Float for t { .. }` block.
-        let syn::ItemImpl { attrs, generics, trait_, self_ty, items, .. } = syn::parse2::<syn::ItemImpl>(imp).expect("an impl block");
-        let (bang, path, _) = trait_.expect("a trait impl");
-        quote!(#(#attrs)* impl #generics #bang #path for #self_ty { #consts #(#items)* })
-    };
-    let f32_impl = with_consts(native(quote!(f32), ScalarType::F32), quote!(f32));
-    let f64_impl = with_consts(native(quote!(f64), ScalarType::F64), quote!(f64));
-    let f16_impl = with_consts(half(quote!(half::f16)), quote!(half::f16));
-    let bf16_impl = with_consts(half(quote!(half::bf16)), quote!(half::bf16));
+    let f32_impl = imp(quote!(f32), native(quote!(f32), ScalarType::F32));
+    let f64_impl = imp(quote!(f64), native(quote!(f64), ScalarType::F64));
+    let f16_impl = imp(quote!(half::f16), half(quote!(half::f16)));
+    let bf16_impl = imp(quote!(half::bf16), half(quote!(half::bf16)));
     quote! {
         /// `f32` or `f64` (and `f16`, `bf16`), with the math methods kernels may call on them:
         /// one per entry of `gpujit-lang`'s math table, generated from it.
         pub trait Float: Number + Neg<Output = Self> {
-            #(#const_decls)*
+            #const_decls
             #(#decls)*
         }
         #f32_impl
@@ -246,5 +231,41 @@ pub fn float_stand_ins() -> TokenStream {
         mod host_libm {
             #(#externs)*
         }
+    }
+}
+
+/// The associated constants of the scalar types like `like` (from `gpujit-lang`'s constant
+/// table): their declarations in a stand-in trait, and a function giving a type's
+/// implementations of them (`const MAX: Self = <f32>::MAX;`).
+fn type_consts(like: ScalarType) -> (TokenStream, impl Fn(&TokenStream) -> TokenStream) {
+    let consts: Vec<(syn::Ident, TokenStream)> = gpujit_lang::ast::TypeConst::ALL
+        .iter()
+        // The constants Rust's own types have (`BITS` only on integers).
+        .filter(|c| c.value(like).is_some() && (c.ty(like) == like || like.is_int()))
+        .map(|c| {
+            let ty = if c.ty(like) == like { quote!(Self) } else { rust_type(c.ty(like)) };
+            (format_ident!("{}", c.rust_name()), ty)
+        })
+        .collect();
+    let decls = consts.iter().map(|(c, ty)| {
+        let doc = format!("`T::{c}`: the type's own `{c}`.");
+        quote!(#[doc = #doc] const #c: #ty;)
+    });
+    let decls = quote!(#(#decls)*);
+    let impls = move |t: &TokenStream| {
+        let items = consts.iter().map(|(c, ty)| quote!(const #c: #ty = <#t>::#c;));
+        quote!(#(#items)*)
+    };
+    (decls, impls)
+}
+
+/// `__int_consts!()` in the `Int` stand-in trait: its associated constants' declarations;
+/// `__int_consts!(i32)` in an `impl Int for i32`: their values. From the constant table.
+pub fn int_consts(input: TokenStream) -> TokenStream {
+    let (decls, impls) = type_consts(ScalarType::I32);
+    if input.is_empty() {
+        decls
+    } else {
+        impls(&input)
     }
 }

@@ -101,7 +101,6 @@ fn signature(text: &str) -> Result<Vec<ArgType>, String> {
             Some(p) => (p.trim(), false),
             None => (p, true),
         };
-        let scalar = |s: &str| ScalarTypeName(s.trim()).parse();
         let arg = if let Some(rest) = p.strip_prefix('&') {
             let (writable, rest) = match rest.trim_start().strip_prefix("mut ") {
                 Some(r) => (true, r.trim()),
@@ -124,12 +123,8 @@ fn signature(text: &str) -> Result<Vec<ArgType>, String> {
     Ok(out)
 }
 
-struct ScalarTypeName<'a>(&'a str);
-
-impl ScalarTypeName<'_> {
-    fn parse(&self) -> Result<gpujit::codegen::ScalarType, String> {
-        gpujit::codegen::ScalarType::from_rust_name(self.0).ok_or(format!("`{}` is not a scalar type", self.0))
-    }
+fn scalar(name: &str) -> Result<gpujit::codegen::ScalarType, String> {
+    gpujit::codegen::ScalarType::from_rust_name(name.trim()).ok_or(format!("`{}` is not a scalar type", name.trim()))
 }
 
 fn snapshot_dir() -> PathBuf {

@@ -30,11 +30,6 @@ use std::cell::RefCell;
 /// Specializes `src` to the types in `key`, producing verified IR. A source whose nodes were
 /// never numbered (built by hand rather than by the macro or `Kernel::new`) is numbered first.
 pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, CompileError> {
-    if !src.is_numbered() {
-        let mut numbered = src.clone();
-        numbered.number_nodes();
-        return specialize(&numbered, key);
-    }
     let table = RefCell::new(FnTable::default());
     let mut kernel = specialize_body(src, key, &table)?;
     kernel.functions = table.into_inner().done.into_iter().map(|(_, _, f)| f).collect();
@@ -53,7 +48,7 @@ struct FnTable {
 /// Specializes a kernel's or device function's body; device functions it calls go to `table`.
 fn specialize_body(src: &ast::KernelSource, key: &SpecKey, table: &RefCell<FnTable>) -> Result<ir::Kernel, CompileError> {
     if !src.is_numbered() {
-        // A device function's source from elsewhere than the macro.
+        // A source built by hand (the macro and `Kernel::new` number theirs).
         let mut numbered = src.clone();
         numbered.number_nodes();
         return specialize_body(&numbered, key, table);
