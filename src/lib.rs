@@ -142,7 +142,7 @@ pub mod kernel_prelude {
         + ShlAssign<u32>
         + ShrAssign<u32>
     {
-        gpujit_macros::__int_consts!();
+        gpujit_macros::__int_stand_ins!();
     }
 
     macro_rules! impls {
@@ -155,13 +155,22 @@ pub mod kernel_prelude {
     gpujit_macros::__float_stand_ins!();
 
     macro_rules! int_impls {
-        ($($t:ty),*) => {$(
+        ($($t:ty: $u:ty, $wide:ty;)*) => {$(
             impl Int for $t {
-                gpujit_macros::__int_consts!($t);
+                gpujit_macros::__int_stand_ins!($t, $u, $wide);
             }
         )*};
     }
-    int_impls!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+    int_impls! {
+        i8: u8, i16; i16: u16, i32; i32: u32, i64; i64: u64, i128; isize: usize, i128;
+        u8: u8, u16; u16: u16, u32; u32: u32, u64; u64: u64, u128; usize: usize, u128;
+    }
+
+    /// The high half of the full product of two integers (CUDA's `__mulhi`, `__umul64hi`):
+    /// `((a as i64 * b as i64) >> 32) as i32` for i32, and so on for every integer type.
+    pub fn mul_hi<T: Int>(a: T, b: T) -> T {
+        a.__mul_hi(b)
+    }
 
     fn outside(name: &str) -> ! {
         panic!("gpujit: {name}() can only be called inside a #[gpu_kernel] function")

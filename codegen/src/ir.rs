@@ -234,6 +234,9 @@ pub enum TypedExprKind {
     },
     /// A math method on its operands (receiver first).
     Math(MathFn, Vec<TypedExpr>),
+    /// `f32::from_bits(u)`: the float (`self.ty`) whose bits are the operand, the unsigned
+    /// integer of its width.
+    FromBits(Box<TypedExpr>),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -330,7 +333,7 @@ impl Kernel {
             match &e.kind {
                 TypedExprKind::Collective(..) => true,
                 TypedExprKind::Load { index, .. } => index.iter().any(expr),
-                TypedExprKind::Unary(_, a) | TypedExprKind::Cast(a) => expr(a),
+                TypedExprKind::Unary(_, a) | TypedExprKind::Cast(a) | TypedExprKind::FromBits(a) => expr(a),
                 TypedExprKind::Binary(_, a, b) => expr(a) || expr(b),
                 TypedExprKind::Math(_, args) => args.iter().any(expr),
                 // Device functions are checked on their own (see below).
@@ -424,6 +427,11 @@ impl Kernel {
                 self.write_expr(out, a);
                 let _ = write!(out, " as {})", e.ty);
             }
+            TypedExprKind::FromBits(a) => {
+                let _ = write!(out, "{}::from_bits(", e.ty);
+                self.write_expr(out, a);
+                out.push(')');
+            }
             TypedExprKind::Special(b) => {
                 let _ = write!(out, "{}()", b.name());
             }
@@ -442,6 +450,16 @@ impl Kernel {
             }
             TypedExprKind::Collective(c, args) => {
                 let _ = write!(out, "{}(", c.name());
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    self.write_expr(out, a);
+                }
+                out.push(')');
+            }
+            TypedExprKind::Math(f, args) if f.host() == crate::math::Host::Function => {
+                let _ = write!(out, "{}(", f.method());
                 for (i, a) in args.iter().enumerate() {
                     if i > 0 {
                         out.push_str(", ");

@@ -657,7 +657,9 @@ impl Parser {
                 args.push(self.expr()?);
                 self.eat(",");
             }
-            let ty = args[0].ty;
+            let Some(ty) = f.result(args[0].ty) else {
+                return self.fail(format!("`{method}` is not defined on {}", args[0].ty));
+            };
             e = TypedExpr::new(TypedExprKind::Math(f, args), ty);
         }
         Ok(e)
@@ -722,6 +724,26 @@ impl Parser {
             "true" | "false" => return Ok(TypedExpr::new(TypedExprKind::Const(Const::Bool(name == "true")), ScalarType::Bool)),
             "call" => return self.call(),
             _ => {}
+        }
+        if let (Some(t), true) = (ScalarType::from_rust_name(&name).filter(|t| t.is_float()), self.peek_is(":")) {
+            // `f32::from_bits(x)`.
+            self.expect(":")?;
+            self.expect(":")?;
+            let f = self.ident()?;
+            if f != "from_bits" {
+                return self.fail(format!("`{name}::{f}` is not an IR expression"));
+            }
+            self.expect("(")?;
+            let bits = self.expr()?;
+            self.expect(")")?;
+            return Ok(TypedExpr::new(TypedExprKind::FromBits(Box::new(bits)), t));
+        }
+        if let Some(f) = MathFn::from_function(&name) {
+            let args = self.args()?;
+            let Some(ty) = args.first().and_then(|a| f.result(a.ty)) else {
+                return self.fail(format!("`{name}` on these operands"));
+            };
+            return Ok(TypedExpr::new(TypedExprKind::Math(f, args), ty));
         }
         if let Some(b) = builtins().into_iter().find(|b| b.name() == name) {
             self.expect("(")?;

@@ -15,7 +15,6 @@ use crate::ast::{AtomicOp, BinOp, Builtin, UnOp};
 use crate::contract::{ParamLayout, ParamSlots};
 use crate::error::CompileError;
 use crate::ir::{self, ArrayRef, Const, ParamType, Stmt, StmtKind, TypedExprKind};
-use crate::math::MathFn;
 use crate::target::{SpecialReg, Target};
 use crate::types::ScalarType;
 use inkwell::attributes::AttributeLoc;
@@ -166,6 +165,8 @@ pub fn optimize(module: &Module<'_>, tm: &TargetMachine, kernel: &str) -> Result
 }
 
 type LR<T> = Result<T, BuilderError>;
+
+mod math;
 
 /// An array parameter as the body receives it.
 struct ParamArray<'ctx> {
@@ -744,19 +745,23 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     r
                 }
             }
-            TypedExprKind::Math(f, args) if e.ty.is_half() => {
-                let mut vals = Vec::with_capacity(args.len());
-                for a in args {
-                    let v = self.expr(a)?;
-                    vals.push(if a.ty.is_half() { self.half_to_f32(v, a.ty)?.into() } else { v });
-                }
-                let v = self.math(*f, ScalarType::F32, &vals)?;
-                self.f32_to_half(self.fast(v).into_float_value(), e.ty)?
-            }
             TypedExprKind::Math(f, args) => {
                 let vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
-                let v = self.math(*f, e.ty, &vals)?;
-                self.fast(v)
+                if args[0].ty.is_half() {
+                    self.half_math(*f, args[0].ty, &vals)?
+                } else {
+                    let v = self.math(*f, args[0].ty, &vals)?;
+                    self.fast(v)
+                }
+            }
+            TypedExprKind::FromBits(a) => {
+                let v = self.expr(a)?;
+                // A 16-bit float is its bits already.
+                if e.ty.is_half() {
+                    v
+                } else {
+                    self.b.build_bit_cast(v, value_type(cx, e.ty), "from_bits")?
+                }
             }
             TypedExprKind::Binary(op, a, b) if op.is_logical() => self.logical(*op, a, b)?,
             TypedExprKind::Binary(op, a, b) if a.ty.is_half() => {
@@ -946,66 +951,6 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.module
             .get_function(name)
             .unwrap_or_else(|| self.module.add_function(name, ret.fn_type(params, false), Some(Linkage::External)))
-    }
-
-    /// A math method on `args` (receiver first), of result type `t`.
-    fn math(&self, f: MathFn, t: ScalarType, args: &[BasicValueEnum<'ctx>]) -> LR<BasicValueEnum<'ctx>> {
-        let b = &self.b;
-        let ty = value_type(self.cx, t);
-        if t.is_int() {
-            let x = args[0].into_int_value();
-            return Ok(match f {
-                MathFn::Abs => {
-                    let abs = self.intrinsic("llvm.abs", &[ty]);
-                    let no_poison = self.cx.bool_type().const_zero();
-                    self.call(abs, &[x.into(), no_poison.into()], "abs")?
-                }
-                MathFn::Min | MathFn::Max => {
-                    let name = match (f == MathFn::Min, t.is_signed_int()) {
-                        (true, true) => "llvm.smin",
-                        (true, false) => "llvm.umin",
-                        (false, true) => "llvm.smax",
-                        (false, false) => "llvm.umax",
-                    };
-                    self.call(self.intrinsic(name, &[ty]), &args[..2], f.method())?
-                }
-                MathFn::Signum => {
-                    let it = x.get_type();
-                    let zero = it.const_zero();
-                    let pos = b.build_int_compare(IntPredicate::SGT, x, zero, "pos")?;
-                    let neg = b.build_int_compare(IntPredicate::SLT, x, zero, "neg")?;
-                    let pos = b.build_int_z_extend(pos, it, "pos1")?;
-                    let neg = b.build_int_z_extend(neg, it, "neg1")?;
-                    b.build_int_sub(pos, neg, "signum")?.into()
-                }
-                _ => unreachable!("the verifier admits only abs, min, max and signum on integers"),
-            });
-        }
-        let ft = ty.into_float_type();
-        match f {
-            MathFn::Recip => return Ok(b.build_float_div(ft.const_float(1.0), args[0].into_float_value(), "recip")?.into()),
-            MathFn::Signum => {
-                // Rust: NaN stays NaN, otherwise ±1.0 with the sign of x (also for ±0.0).
-                let x = args[0].into_float_value();
-                let one = self.call(self.intrinsic("llvm.copysign", &[ty]), &[ft.const_float(1.0).into(), x.into()], "sign")?;
-                let nan = b.build_float_compare(FloatPredicate::UNO, x, x, "isnan")?;
-                return b.build_select(nan, BasicValueEnum::from(x), one, "signum");
-            }
-            _ => {}
-        }
-        if let Some(name) = self.target.math_function(f, t, self.kernel.options.fastmath) {
-            let params: Vec<BasicMetadataTypeEnum> = args.iter().map(|a| a.get_type().into()).collect();
-            let func = self.library_fn(&name, ty, &params);
-            return self.call(func, args, f.method());
-        }
-        if f == MathFn::Powi {
-            let powi = self.intrinsic("llvm.powi", &[ty, self.cx.i32_type().into()]);
-            return self.call(powi, args, "powi");
-        }
-        match f.llvm_intrinsic() {
-            Some(name) => self.call(self.intrinsic(name, &[ty]), args, f.method()),
-            None => unreachable!("every float math method is a library call, an intrinsic or inline code"),
-        }
     }
 
     /// `&&` and `||` with Rust's short-circuit evaluation.

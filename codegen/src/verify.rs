@@ -179,6 +179,13 @@ impl Verifier<'_> {
                     _ => Err(format!("unary {op:?} on {t}")),
                 }
             }
+            TypedExprKind::FromBits(a) => {
+                self.expr(a)?;
+                if !t.is_float() || t.unsigned() != Some(a.ty) {
+                    return Err(format!("{t}::from_bits of {}", a.ty));
+                }
+                Ok(())
+            }
             TypedExprKind::Cast(a) => {
                 self.expr(a)?;
                 if cast_allowed(a.ty, t) {
@@ -245,11 +252,12 @@ impl Verifier<'_> {
                 if args.len() != f.arity() {
                     return Err(format!("`{}` takes {} operands, has {}", f.method(), f.arity(), args.len()));
                 }
-                if !f.admits(t) {
-                    return Err(format!("`{}` on {t}", f.method()));
+                let recv = args[0].ty;
+                if f.result(recv) != Some(t) {
+                    return Err(format!("`{}` on {recv} typed {t}", f.method()));
                 }
                 for (i, (a, param)) in args.iter().zip(f.params()).enumerate() {
-                    let want = param.fixed().unwrap_or(t);
+                    let want = param.fixed().unwrap_or(recv);
                     self.expect(a, want, &format!("operand {i} of `{}`", f.method()))?;
                 }
                 Ok(())

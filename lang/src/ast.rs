@@ -386,6 +386,9 @@ pub enum ExprKind {
     /// `u32::MAX`, `f32::INFINITY`, `T::EPSILON`: an associated constant of a scalar type (its
     /// value, from [`crate::consts`], once the type is known).
     TypeConst(TypeRef, TypeConst),
+    /// `f32::from_bits(u)` (or `T::from_bits(u)`): the float of that type whose bits are `u`,
+    /// the unsigned integer of its width.
+    FromBits(TypeRef, Box<SourceExpr>),
     /// `atomic_add(array, index, value)`, ...: `operands` are the index then the values.
     Atomic {
         op: AtomicOp,
@@ -661,7 +664,7 @@ fn children_mut(k: &mut ExprKind) -> Vec<&mut SourceExpr> {
         | ExprKind::ArrayDim { .. }
         | ExprKind::TypeConst(..) => Vec::new(),
         ExprKind::Index { index, .. } => index.iter_mut().collect(),
-        ExprKind::Unary(_, a) | ExprKind::Cast(a, _) => vec![&mut **a],
+        ExprKind::Unary(_, a) | ExprKind::Cast(a, _) | ExprKind::FromBits(_, a) => vec![&mut **a],
         ExprKind::Binary(_, a, b) => vec![&mut **a, &mut **b],
         ExprKind::Builtin(_, args)
         | ExprKind::Math(_, args)
@@ -725,7 +728,7 @@ fn visit_expr(e: &SourceExpr, f: &mut dyn FnMut(NodeId)) {
         | ExprKind::Call(_, args)
         | ExprKind::Collective(_, args)
         | ExprKind::Atomic { operands: args, .. } => args.iter().for_each(|a| visit_expr(a, f)),
-        ExprKind::Unary(_, a) | ExprKind::Cast(a, _) => visit_expr(a, f),
+        ExprKind::Unary(_, a) | ExprKind::Cast(a, _) | ExprKind::FromBits(_, a) => visit_expr(a, f),
         ExprKind::Binary(_, a, b) => {
             visit_expr(a, f);
             visit_expr(b, f);

@@ -122,6 +122,18 @@ impl ScalarType {
         matches!(self, ScalarType::U8 | ScalarType::U16 | ScalarType::U32 | ScalarType::U64)
     }
 
+    /// The unsigned integer type of the same width (`None` for `bool`): what `to_bits`,
+    /// `abs_diff` and `unsigned_abs` give.
+    pub fn unsigned(self) -> Option<ScalarType> {
+        Some(match self.bits() {
+            8 => ScalarType::U8,
+            16 => ScalarType::U16,
+            32 => ScalarType::U32,
+            64 => ScalarType::U64,
+            _ => return None,
+        })
+    }
+
     /// Numeric: an integer or a float (not `bool`).
     pub fn is_numeric(self) -> bool {
         self.is_int() || self.is_float()

@@ -134,10 +134,10 @@ pub fn __float_stand_ins(input: TokenStream) -> TokenStream {
     prelude_check::float_stand_ins().into()
 }
 
-/// The associated constants of `gpujit::kernel_prelude::Int` (declarations, or with a type its
-/// implementations), from `gpujit-lang`'s constant table. Not for users.
+/// The associated items of `gpujit::kernel_prelude::Int` (declarations, or with a type its
+/// implementations), from `gpujit-lang`'s constant and math tables. Not for users.
 #[doc(hidden)]
 #[proc_macro]
-pub fn __int_consts(input: TokenStream) -> TokenStream {
-    prelude_check::int_consts(input.into()).into()
+pub fn __int_stand_ins(input: TokenStream) -> TokenStream {
+    prelude_check::int_stand_ins(input.into()).into()
 }

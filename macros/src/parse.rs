@@ -347,6 +347,26 @@ impl Cx<'_> {
                 }
             }
         }
+        if let syn::Expr::MethodCall(m) = strip(&init.expr) {
+            let parts = MathFn::from_user_method(&m.method.to_string()).and_then(MathFn::parts);
+            if let Some(parts) = parts {
+                // `let (s, c) = x.sin_cos();`: the operands once, then each field.
+                if pt.elems.len() != 2 {
+                    return err(pt.span(), format!("`{}` gives 2 values but the pattern has {}", m.method, pt.elems.len()));
+                }
+                let (_, ops) = self.method_call(m)?;
+                let operand = |k: usize| format!("{}_op{k}", temp(0));
+                let mut vars = Vec::new();
+                for (k, op) in ops.into_iter().enumerate() {
+                    stmts.push(Stmt::Let { name: operand(k), mutable: false, ty: None, init: Some(op), span: at(span), id: NodeId::UNSET });
+                    vars.push(SourceExpr::new(ExprKind::Var(operand(k)), at(span)));
+                }
+                for (i, part) in parts.into_iter().enumerate() {
+                    let value = SourceExpr::new(ExprKind::Math(part, vars.clone()), at(span));
+                    stmts.push(Stmt::Let { name: temp(i), mutable: false, ty: None, init: Some(value), span: at(span), id: NodeId::UNSET });
+                }
+            }
+        }
         if stmts.is_empty() {
             let syn::Expr::Tuple(values) = strip(&init.expr) else {
                 return err(init.expr.span(), "a tuple `let` in a kernel needs a tuple of values on the right: `let (a, b) = (x, y);`");
@@ -773,24 +793,38 @@ impl Cx<'_> {
                         };
                         ExprKind::ArrayDim { array, axis, stride: method == "stride" }
                     }
-                    _ => match MathFn::from_method(&method) {
-                        Some(f) => {
-                            let nargs = f.arity() - 1;
-                            if m.args.len() != nargs {
-                                return err(m.span(), format!("`{method}` takes {nargs} argument(s)"));
-                            }
-                            if m.turbofish.is_some() {
-                                return err(m.span(), "turbofish is not supported on math methods");
-                            }
-                            let mut ops = vec![self.expr(&m.receiver)?];
-                            for a in &m.args {
-                                ops.push(self.expr(a)?);
-                            }
-                            ExprKind::Math(f, ops)
+                    _ => {
+                        let (f, ops) = self.method_call(m)?;
+                        if f.parts().is_some() {
+                            return err(
+                                m.method.span(),
+                                format!("`{method}` gives a tuple: destructure it (`let (a, b) = x.{method}(..);`) or take a field (`.0`, `.1`)"),
+                            );
                         }
-                        None => return err(m.method.span(), format!("method `{method}` is not supported in kernels yet")),
-                    },
+                        ExprKind::Math(f, ops)
+                    }
                 }
+            }
+            // `x.overflowing_add(y).1`: one field of a tuple-valued method.
+            syn::Expr::Field(fe) => {
+                let syn::Expr::MethodCall(m) = strip(&fe.base) else {
+                    return err(
+                        fe.member.span(),
+                        "fields are only taken of tuple-valued methods in kernels (`x.sin_cos().0`); structs are not supported yet",
+                    );
+                };
+                let (f, ops) = self.method_call(m)?;
+                let Some(parts) = f.parts() else {
+                    return err(fe.member.span(), format!("`{}` gives one value, not a tuple", m.method));
+                };
+                let field = match &fe.member {
+                    syn::Member::Unnamed(i) => parts.get(i.index as usize),
+                    syn::Member::Named(_) => None,
+                };
+                let Some(part) = field else {
+                    return err(fe.member.span(), format!("`{}` gives a pair: its fields are `.0` and `.1`", m.method));
+                };
+                ExprKind::Math(*part, ops)
             }
             syn::Expr::Unary(u) => {
                 let op = match u.op {
@@ -825,6 +859,26 @@ impl Cx<'_> {
             _ => return err(span, "this expression is not supported in kernels"),
         };
         Ok(SourceExpr { kind, span: at(span), id: NodeId::UNSET })
+    }
+
+    /// `x.method(args)` of the math table: the method and its operands, receiver first.
+    fn method_call(&self, m: &syn::ExprMethodCall) -> Result<(MathFn, Vec<SourceExpr>)> {
+        let method = m.method.to_string();
+        let Some(f) = MathFn::from_user_method(&method) else {
+            return err(m.method.span(), format!("method `{method}` is not supported in kernels yet"));
+        };
+        let nargs = f.arity() - 1;
+        if m.args.len() != nargs {
+            return err(m.span(), format!("`{method}` takes {nargs} argument(s)"));
+        }
+        if m.turbofish.is_some() {
+            return err(m.span(), "turbofish is not supported on math methods");
+        }
+        let mut ops = vec![self.expr(&m.receiver)?];
+        for a in &m.args {
+            ops.push(self.expr(a)?);
+        }
+        Ok((f, ops))
     }
 
     /// A path naming a constant: `u32::MAX`, `f32::INFINITY`, `T::EPSILON` (a type parameter's),
@@ -894,9 +948,44 @@ impl Cx<'_> {
                 }
             }
         }
+        // `f32::from_bits(u)`, `T::from_bits(u)` (a `Float` type parameter's).
+        if let syn::Expr::Path(p) = strip(&c.func) {
+            let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            if let [ty, f] = &segs[..] {
+                if f == "from_bits" {
+                    let ty_ref = match scalar_named(ty) {
+                        Some(t) if t.is_float() => TypeRef::Scalar(t),
+                        Some(_) => {
+                            return err(
+                                c.func.span(),
+                                format!("`{ty}::from_bits` is not supported in kernels: only the float types have it"),
+                            )
+                        }
+                        None => match self.generics.iter().position(|g| g.name == *ty) {
+                            Some(i) => TypeRef::Generic(i),
+                            None => {
+                                return err(c.func.span(), format!("`{ty}::from_bits`: `{ty}` is not a float type or a type parameter"))
+                            }
+                        },
+                    };
+                    if c.args.len() != 1 {
+                        return err(c.span(), format!("`{ty}::from_bits` takes 1 argument"));
+                    }
+                    return Ok(ExprKind::FromBits(ty_ref, Box::new(self.expr(&c.args[0])?)));
+                }
+            }
+        }
         let Some(name) = ident_of(&c.func) else {
             return err(c.func.span(), "only gpujit's intrinsics can be called in kernels");
         };
+        if let Some(f) = MathFn::from_function(&name) {
+            // `mul_hi(a, b)`: a function of the math table; the first operand is the receiver.
+            if c.args.len() != f.arity() {
+                return err(c.span(), format!("`{name}` takes {} argument(s)", f.arity()));
+            }
+            let args = c.args.iter().map(|a| self.expr(a)).collect::<Result<Vec<_>>>()?;
+            return Ok(ExprKind::Math(f, args));
+        }
         let Some(def) = intrinsics::intrinsic(&name) else {
             // A `#[gpu_device]` function (rustc reports it if there is none of that name).
             let mut callees = self.callees.borrow_mut();

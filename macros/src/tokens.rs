@@ -270,6 +270,10 @@ impl Rebuild for SourceExpr {
                 let (a, t) = (a.rebuild(), t.rebuild());
                 quote!(ExprKind::Cast(#a, #t))
             }
+            ExprKind::FromBits(t, a) => {
+                let (t, a) = (t.rebuild(), a.rebuild());
+                quote!(ExprKind::FromBits(#t, #a))
+            }
             ExprKind::Builtin(b, args) => {
                 let (b, args) = (b.rebuild(), args.rebuild());
                 quote!(ExprKind::Builtin(#b, #args))

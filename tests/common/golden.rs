@@ -216,7 +216,7 @@ macro_rules! golden_cases {
 golden_cases! {
     kernels: [
         saxpy, generic_axpy, nd_strided, shared_reduce, per_thread_array, atomics, warp_ops, math_sin, fastmath_sin, device_call,
-        half_arith, control_flow, casts_and_division, grid_barrier, boundscheck, launch_bounds, extern_shared, grid_2d,
+        half_arith, control_flow, casts_and_division, bit_methods, grid_barrier, boundscheck, launch_bounds, extern_shared, grid_2d,
         fences_and_block_votes, shared_atomics_bf16,
     ],
     programs: [fused_add, fused_sum, forall_closure, vectorized_map],

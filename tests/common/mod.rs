@@ -32,6 +32,8 @@ macro_rules! for_each_case {
             math_unary,
             math_binary,
             math_integers,
+            std_int_methods,
+            std_float_methods,
             fastmath,
             kernel_options,
             shared_block_reverse,
@@ -267,6 +269,7 @@ mod interop;
 mod math;
 mod memory;
 mod operators;
+mod std_methods;
 pub use arrays::*;
 pub use basics::*;
 pub use bounds::*;
@@ -281,3 +284,4 @@ pub use interop::*;
 pub use math::*;
 pub use memory::*;
 pub use operators::*;
+pub use std_methods::*;

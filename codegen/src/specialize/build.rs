@@ -8,7 +8,6 @@ use crate::consts::ConstValue;
 use crate::error::CompileError;
 use crate::ir::{self, ArrayRef, Const, LocalId};
 use crate::limits::MAX_GENERICS;
-use crate::math::Domain;
 use crate::types::ScalarType;
 use crate::verify::{atomic_allowed, cast_allowed};
 use std::cell::RefCell;
@@ -345,15 +344,14 @@ impl Build<'_, '_> {
                 if args.len() != f.arity() {
                     return self.cx.err(e.span, format!("`{}` takes {} argument(s)", f.method(), f.arity() - 1));
                 }
-                if !f.admits(ty) {
-                    let what = match f.domain() {
-                        Domain::Float => "f32 and f64",
-                        Domain::Signed => "signed integers and floats",
-                        Domain::Numeric => "integers and floats",
-                    };
-                    return self.cx.err(e.span, format!("`{}` is defined on {what}, not on {ty}", f.method()));
-                }
                 let args = args.iter().map(|a| self.expr(a)).collect::<R<Vec<_>>>()?;
+                let recv = args[0].ty;
+                if !f.admits(recv) {
+                    return self.cx.err(e.span, format!("`{}` is defined on {}, not on {recv}", f.method(), f.domain().describe()));
+                }
+                if f.result(recv) != Some(ty) {
+                    return self.internal(format!("`{}` on {recv} inferred as {ty}", f.method()));
+                }
                 ir::TypedExprKind::Math(*f, args)
             }
             ExprKind::Unary(op, a) => {
@@ -374,6 +372,13 @@ impl Build<'_, '_> {
                     return self.cx.err(e.span, format!("cannot cast {} as {ty}", a.ty));
                 }
                 ir::TypedExprKind::Cast(Box::new(a))
+            }
+            ExprKind::FromBits(_, a) => {
+                let a = self.expr(a)?;
+                if !ty.is_float() {
+                    return self.cx.err(e.span, format!("`from_bits` gives a float; `{ty}` is not one"));
+                }
+                ir::TypedExprKind::FromBits(Box::new(a))
             }
             ExprKind::Binary(op, a, b) => return self.binary(*op, self.expr(a)?, self.expr(b)?, e.span),
         };

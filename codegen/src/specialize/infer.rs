@@ -8,6 +8,7 @@ use crate::ast::{self, ExprKind, ParamKind, Place, Span, TypeRef};
 use crate::error::CompileError;
 use crate::ir::{self, ArrayRef, LocalId};
 use crate::limits::MAX_STATIC_SHARED;
+use crate::math::Ret;
 use crate::types::ScalarType;
 use std::collections::HashMap;
 
@@ -454,22 +455,54 @@ impl<'a> Infer<'a> {
             }
             ExprKind::Math(f, args) => {
                 let what = format!("`{}`", f.method());
-                let mut result = None;
+                if args.len() != f.arity() {
+                    return self.err(e.span, format!("{what} takes {} argument(s)", f.arity() - 1));
+                }
+                let mut value = None;
                 for (a, param) in args.iter().zip(f.params()) {
                     let s = self.expr(a)?;
                     if let Some(fixed) = param.fixed() {
                         let t = self.known(fixed);
                         self.unify(s, t, a.span, &format!("{what} operand ({fixed})"))?;
-                    } else if let Some(r) = result {
+                    } else if let Some(r) = value {
                         self.unify(r, s, a.span, &what)?;
                     } else {
-                        result = Some(s);
+                        value = Some(s);
                     }
                 }
-                match result {
-                    Some(r) => r,
-                    None => return self.err(e.span, format!("{what} needs a receiver")),
+                let Some(value) = value else {
+                    return self.err(e.span, format!("{what} needs a receiver"));
+                };
+                match f.ret() {
+                    Ret::Same => value,
+                    Ret::Of(t) => self.known(t),
+                    // The width is the receiver's: its type must be known here, as rustc asks.
+                    Ret::Unsigned => match self.slots[self.find(value)] {
+                        Slot::Known(t) => match t.unsigned() {
+                            Some(u) if f.admits(t) => self.known(u),
+                            _ => return self.err(e.span, format!("{what} is defined on {}, not on {t}", f.domain().describe())),
+                        },
+                        _ => {
+                            return self.err(
+                                e.span,
+                                format!("the receiver of {what} has an ambiguous numeric type: give it one (`1.5f32`, `x as u32`)"),
+                            )
+                        }
+                    },
+                    Ret::Pair(..) => {
+                        return self.err(e.span, format!("{what} gives a tuple: destructure it (`let (a, b) = ..`) or take `.0` or `.1`"))
+                    }
                 }
+            }
+            ExprKind::FromBits(t, a) => {
+                let t = self.type_of_ref(t);
+                let s = self.expr(a)?;
+                let Some(bits) = t.unsigned().filter(|_| t.is_float()) else {
+                    return self.err(e.span, format!("`{t}::from_bits`: only the float types have it"));
+                };
+                let b = self.known(bits);
+                self.unify(s, b, a.span, &format!("`{t}::from_bits` operand ({bits})"))?;
+                self.known(t)
             }
             ExprKind::Cast(a, t) => {
                 self.expr(a)?;

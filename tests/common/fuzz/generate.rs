@@ -302,6 +302,7 @@ impl<'r> Gen<'r> {
                     bin(op, self.expr(Bool, d), self.expr(Bool, d))
                 }
                 3 => ex(ExprKind::Unary(UnOp::Not, Box::new(self.expr(Bool, d)))),
+                4 => self.bool_method(d),
                 _ => self.leaf(Bool),
             },
             0..=2 => {
@@ -324,10 +325,20 @@ impl<'r> Gen<'r> {
                 let f = self.pick(&from);
                 ex(ExprKind::Cast(Box::new(self.expr(f, d)), TypeRef::Scalar(t)))
             }
+            6 | 7 if !float && self.r.below(2) == 0 => self.int_method(t, d),
+            6 | 7 if float && self.r.below(8) == 0 => {
+                // A float from bits: of an integer expression, or of a float's (NaN-free) own.
+                let u = t.unsigned().unwrap_or(U32);
+                let bits = if self.r.below(2) == 0 { self.expr(u, d) } else { self.bits_of(t, d) };
+                ex(ExprKind::FromBits(TypeRef::Scalar(t), Box::new(bits)))
+            }
             6 | 7 => {
                 use MathFn::*;
                 let fns: Vec<MathFn> = if float {
-                    vec![Sqrt, Abs, Floor, Ceil, Round, Trunc, Min, Max, MulAdd, Recip, Signum, Copysign]
+                    vec![
+                        Sqrt, Abs, Floor, Ceil, Round, Trunc, Min, Max, MulAdd, Recip, Signum, Copysign, Fract, Clamp, RemEuclid,
+                        DivEuclid, ToDegrees, ToRadians,
+                    ]
                 } else if t.is_signed_int() {
                     vec![Abs, Min, Max, Signum]
                 } else {
@@ -366,12 +377,108 @@ impl<'r> Gen<'r> {
         }
     }
 
+    /// `s.max(LOWEST)`: `s` for every number, LOWEST (negative) for NaN, whose sign and payload
+    /// are unspecified (README).
+    fn nan_free(&mut self, t: ScalarType, d: u32) -> SourceExpr {
+        let s = self.expr(t, d);
+        let lowest = self.lowest(t);
+        ex(ExprKind::Math(MathFn::Max, vec![s, lowest]))
+    }
+
+    /// `x.to_bits()` of a NaN-free float expression of type `t`.
+    fn bits_of(&mut self, t: ScalarType, d: u32) -> SourceExpr {
+        let x = self.nan_free(t, d);
+        ex(ExprKind::Math(MathFn::ToBits, vec![x]))
+    }
+
+    /// An integer method of result type `t` (an integer type).
+    fn int_method(&mut self, t: ScalarType, d: u32) -> SourceExpr {
+        use MathFn::*;
+        let signed_twin = match t.bits() {
+            8 => I8,
+            16 => I16,
+            32 => I32,
+            _ => I64,
+        };
+        match self.r.below(6) {
+            0 if t == U32 => {
+                let f = self.pick(&[CountOnes, CountZeros, LeadingZeros, TrailingZeros]);
+                let s = self.pick(&INTS);
+                return ex(ExprKind::Math(f, vec![self.expr(s, d)]));
+            }
+            1 if t.is_unsigned_int() => {
+                if self.r.below(3) == 0 {
+                    return ex(ExprKind::Math(UnsignedAbs, vec![self.expr(signed_twin, d)]));
+                }
+                let s = if self.r.below(2) == 0 { t } else { signed_twin };
+                return ex(ExprKind::Math(AbsDiff, vec![self.expr(s, d), self.expr(s, d)]));
+            }
+            2 if t.is_unsigned_int() && t != U8 => {
+                let floats: Vec<ScalarType> = [F32, F64, F16, BF16].into_iter().filter(|f| f.unsigned() == Some(t)).collect();
+                let f = self.pick(&floats);
+                return self.bits_of(f, d);
+            }
+            _ => {}
+        }
+        let mut fns = vec![
+            WrappingAdd,
+            WrappingSub,
+            WrappingMul,
+            WrappingDiv,
+            WrappingRem,
+            WrappingNeg,
+            SaturatingAdd,
+            SaturatingSub,
+            SaturatingMul,
+            SaturatingDiv,
+            ReverseBits,
+            SwapBytes,
+            RemEuclid,
+            DivEuclid,
+            Clamp,
+            MulHi,
+            RotateLeft,
+            RotateRight,
+            WrappingShl,
+            WrappingShr,
+            Pow,
+            WrappingPow,
+            SaturatingPow,
+        ];
+        if t.is_signed_int() {
+            fns.extend([WrappingAbs, SaturatingNeg, SaturatingAbs]);
+        }
+        let f = self.pick(&fns);
+        let args = f.params().iter().map(|p| self.expr(p.fixed().unwrap_or(t), d)).collect();
+        ex(ExprKind::Math(f, args))
+    }
+
+    /// A method of bool result: a float's class or sign, or whether integer arithmetic overflows.
+    fn bool_method(&mut self, d: u32) -> SourceExpr {
+        use MathFn::*;
+        if self.r.below(2) == 0 {
+            let t = self.pick(&[F32, F64, F16, BF16]);
+            let f = self.pick(&[IsNan, IsInfinite, IsFinite, IsNormal, IsSubnormal, IsSignPositive, IsSignNegative]);
+            let x = if matches!(f, IsSignPositive | IsSignNegative) { self.nan_free(t, d) } else { self.expr(t, d) };
+            return ex(ExprKind::Math(f, vec![x]));
+        }
+        let t = self.pick(&INTS);
+        let mut fns = vec![AddOverflows, SubOverflows, MulOverflows, DivOverflows, NegOverflows, ShiftOverflows, PowOverflows];
+        if t.is_signed_int() {
+            fns.push(AbsOverflows);
+        }
+        let f = self.pick(&fns);
+        let args = f.params().iter().map(|p| self.expr(p.fixed().unwrap_or(t), d)).collect();
+        ex(ExprKind::Math(f, args))
+    }
+
     /// `f(exact expression)` with a math method of inexact result, or an exact expression.
     fn output_expr(&mut self, t: ScalarType) -> (SourceExpr, Tol) {
         if t.is_float() && self.r.below(4) == 0 {
             use MathFn::*;
             let f = self.pick(&[
                 Exp, Exp2, Ln, Log2, Log10, Powf, Powi, Sin, Cos, Tan, Asin, Acos, Atan, Atan2, Sinh, Cosh, Tanh, Hypot, Cbrt, Erf, Erfc,
+                ExpM1, Ln1p,
             ]);
             let mut args = vec![self.expr(t, 3)];
             if f == Powi {

@@ -201,6 +201,10 @@ impl Machine<'_> {
                 let a: Vec<V> = args.iter().map(|a| self.expr(f, a)).collect();
                 value::math(*m, &a)
             }
+            ExprKind::FromBits(t, a) => {
+                let x = self.expr(f, a);
+                V::new(elem_type(t), x.b)
+            }
             ExprKind::Call(name, args) => {
                 let a: Vec<V> = args.iter().map(|a| self.expr(f, a)).collect();
                 let case = self.case;

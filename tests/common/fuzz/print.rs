@@ -3,6 +3,7 @@
 
 use super::generate::Case;
 use gpujit::codegen::ast::*;
+use gpujit::codegen::math::{Host as MathHost, MathFn};
 use gpujit::codegen::ScalarType::{self, *};
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -49,7 +50,8 @@ impl Types {
                 }
             }
             ExprKind::Cast(_, t) => scalar(t),
-            ExprKind::Math(_, a) => self.of(&a[0]),
+            ExprKind::Math(f, a) => f.result(self.of(&a[0])).unwrap_or(I32),
+            ExprKind::FromBits(t, _) => scalar(t),
             ExprKind::Call(n, _) => self.calls.get(n).copied().unwrap_or(I32),
             ExprKind::Collective(c, args) => c.result().unwrap_or_else(|| self.of(&args[1])),
             ExprKind::Atomic { array, .. } => self.arrays.get(array).copied().unwrap_or(I32),
@@ -139,8 +141,21 @@ impl Printer<'_> {
             },
             ExprKind::Math(f, args) => {
                 let rest: Vec<String> = args[1..].iter().map(|a| self.expr(a)).collect();
-                format!("({}).{}({})", self.expr(&args[0]), f.method(), rest.join(", "))
+                let recv = self.expr(&args[0]);
+                match f.host() {
+                    MathHost::Function => format!("{}({recv}, {})", f.method(), rest.join(", ")),
+                    // A field of a tuple-valued method: `x.overflowing_add(y).1`.
+                    MathHost::Part => {
+                        let (pair, k) = MathFn::ALL
+                            .iter()
+                            .find_map(|p| p.parts().and_then(|ps| ps.iter().position(|q| q == f).map(|k| (*p, k))))
+                            .unwrap_or((*f, 0));
+                        format!("({recv}).{}({}).{k}", pair.method(), rest.join(", "))
+                    }
+                    _ => format!("({recv}).{}({})", f.method(), rest.join(", ")),
+                }
             }
+            ExprKind::FromBits(t, a) => format!("{}::from_bits({})", scalar(t).name(), self.expr(a)),
             ExprKind::Call(n, args) => format!("{n}({})", args.iter().map(|a| self.expr(a)).collect::<Vec<_>>().join(", ")),
             ExprKind::Collective(c, args) => format!("{}({})", c.name(), args.iter().map(|a| self.expr(a)).collect::<Vec<_>>().join(", ")),
             ExprKind::Atomic { op, array, operands } => {

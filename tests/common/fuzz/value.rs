@@ -326,7 +326,32 @@ pub fn binary(op: BinOp, a: V, b: V) -> V {
 /// backend must give the same bits.
 pub fn math_is_exact(f: MathFn) -> bool {
     use MathFn::*;
-    matches!(f, Sqrt | Abs | Floor | Ceil | Round | Trunc | Min | Max | MulAdd | Recip | Signum | Copysign)
+    !matches!(
+        f,
+        Exp | Exp2
+            | Ln
+            | Log2
+            | Log10
+            | Powf
+            | Powi
+            | Sin
+            | Cos
+            | Tan
+            | Asin
+            | Acos
+            | Atan
+            | Atan2
+            | Sinh
+            | Cosh
+            | Tanh
+            | Hypot
+            | Cbrt
+            | Erf
+            | Erfc
+            | ExpM1
+            | Ln1p
+            | SinCos
+    )
 }
 
 macro_rules! float_math {
@@ -367,7 +392,25 @@ macro_rules! float_math {
             Copysign => x.copysign(a[1]),
             Erf => $erf(x),
             Erfc => $erfc(x),
-            Powi => unreachable!("powi takes an i32"),
+            ExpM1 => x.exp_m1(),
+            Ln1p => x.ln_1p(),
+            Fract => x.fract(),
+            ToDegrees => x.to_degrees(),
+            ToRadians => x.to_radians(),
+            // std's formula (std panics for min > max or a NaN bound; kernels do not).
+            Clamp => {
+                let mut r = x;
+                if r < a[1] {
+                    r = a[1];
+                }
+                if r > a[2] {
+                    r = a[2];
+                }
+                r
+            }
+            RemEuclid => x.rem_euclid(a[1]),
+            DivEuclid => x.div_euclid(a[1]),
+            f => unreachable!("{f:?} is no float method with a float result"),
         }
     }};
 }
@@ -385,9 +428,149 @@ fn erfc64(x: f64) -> f64 {
     gpujit::kernel_prelude::Float::erfc(x)
 }
 
+/// The float methods of bool or bits result, on `x` of any float type.
+fn float_predicate(f: MathFn, x: V) -> Option<V> {
+    macro_rules! on {
+        ($ty:ty) => {{
+            let y = x.get::<$ty>();
+            Some(match f {
+                MathFn::ToBits => V::new(x.t.unsigned()?, x.b),
+                MathFn::IsNan => v(y.is_nan()),
+                MathFn::IsInfinite => v(y.is_infinite()),
+                MathFn::IsFinite => v(y.is_finite()),
+                MathFn::IsNormal => v(y.is_normal()),
+                MathFn::IsSubnormal => v(y.classify() == std::num::FpCategory::Subnormal),
+                MathFn::IsSignPositive => v(y.is_sign_positive()),
+                MathFn::IsSignNegative => v(y.is_sign_negative()),
+                _ => return None,
+            })
+        }};
+    }
+    match x.t {
+        F32 => on!(f32),
+        F64 => on!(f64),
+        F16 => on!(f16),
+        _ => on!(bf16),
+    }
+}
+
+/// The integer methods, on `$ty` (unsigned twin `$uty`): std's own, except where std panics
+/// (a zero divisor, `clamp` with min > max), which follows the README's `/` and `%` rules.
+macro_rules! int_methods {
+    ($f:expr, $a:expr, $ty:ty, $uty:ty, $signed:tt) => {{
+        use MathFn::*;
+        let a: &[V] = $a;
+        let x: $ty = a[0].get::<$ty>();
+        let y: $ty = a.get(1).map(|v| v.get::<$ty>()).unwrap_or(0);
+        let n: u32 = a.get(1).map(|v| v.get::<u32>()).unwrap_or(0);
+        let zero = y == 0;
+        match $f {
+            Abs => v(x.wrapping_abs_or_self()),
+            Min => v(x.min(y)),
+            Max => v(x.max(y)),
+            Signum => v(x.signum_or_self()),
+            Clamp => {
+                let (lo, hi) = (y, a[2].get::<$ty>());
+                v(if x < lo { lo } else if x > hi { hi } else { x })
+            }
+            RemEuclid => v(if zero { x } else { x.wrapping_rem_euclid(y) }),
+            DivEuclid => v(if zero { 0 } else { x.wrapping_div_euclid(y) }),
+            CountOnes => v(x.count_ones()),
+            CountZeros => v(x.count_zeros()),
+            LeadingZeros => v(x.leading_zeros()),
+            TrailingZeros => v(x.trailing_zeros()),
+            ReverseBits => v(x.reverse_bits()),
+            SwapBytes => v(x.swap_bytes()),
+            RotateLeft => v(x.rotate_left(n)),
+            RotateRight => v(x.rotate_right(n)),
+            Pow | WrappingPow => v(x.wrapping_pow(n)),
+            PowOverflows => v(x.overflowing_pow(n).1),
+            SaturatingPow => v(x.saturating_pow(n)),
+            AbsDiff => v(x.abs_diff(y)),
+            WrappingAdd => v(x.wrapping_add(y)),
+            WrappingSub => v(x.wrapping_sub(y)),
+            WrappingMul => v(x.wrapping_mul(y)),
+            WrappingDiv => v(if zero { 0 } else { x.wrapping_div(y) }),
+            WrappingRem => v(if zero { x } else { x.wrapping_rem(y) }),
+            WrappingNeg => v(x.wrapping_neg()),
+            WrappingShl => v(x.wrapping_shl(n)),
+            WrappingShr => v(x.wrapping_shr(n)),
+            SaturatingAdd => v(x.saturating_add(y)),
+            SaturatingSub => v(x.saturating_sub(y)),
+            SaturatingMul => v(x.saturating_mul(y)),
+            SaturatingDiv => v(if zero { 0 } else { x.saturating_div(y) }),
+            AddOverflows => v(x.overflowing_add(y).1),
+            SubOverflows => v(x.overflowing_sub(y).1),
+            MulOverflows => v(x.overflowing_mul(y).1),
+            DivOverflows => v(!zero && x.overflowing_div(y).1),
+            NegOverflows => v(x.overflowing_neg().1),
+            ShiftOverflows => v(x.overflowing_shl(n).1),
+            MulHi => v(if <$ty>::MIN == 0 {
+                ((x as u128 * y as u128) >> <$ty>::BITS) as $ty
+            } else {
+                ((x as i128 * y as i128) >> <$ty>::BITS) as $ty
+            }),
+            f => int_methods!(@signed $signed, f, x, $uty),
+        }
+    }};
+    (@signed true, $f:expr, $x:expr, $uty:ty) => {
+        match $f {
+            WrappingAbs => v($x.wrapping_abs()),
+            UnsignedAbs => v($x.unsigned_abs()),
+            SaturatingNeg => v($x.saturating_neg()),
+            SaturatingAbs => v($x.saturating_abs()),
+            AbsOverflows => v($x.overflowing_abs().1),
+            f => unreachable!("{f:?} on integers"),
+        }
+    };
+    (@signed false, $f:expr, $x:expr, $uty:ty) => {
+        unreachable!("{:?} on unsigned integers", $f)
+    };
+}
+
+/// `abs` and `signum` on any integer (the language has them on signed ones only).
+trait SignedOps {
+    fn wrapping_abs_or_self(self) -> Self;
+    fn signum_or_self(self) -> Self;
+}
+macro_rules! signed_ops {
+    ($($ty:ty: $abs:expr, $sig:expr;)*) => {$(
+        impl SignedOps for $ty {
+            fn wrapping_abs_or_self(self) -> Self { ($abs)(self) }
+            fn signum_or_self(self) -> Self { ($sig)(self) }
+        }
+    )*};
+}
+signed_ops! {
+    i8: i8::wrapping_abs, i8::signum; i16: i16::wrapping_abs, i16::signum; i32: i32::wrapping_abs, i32::signum;
+    i64: i64::wrapping_abs, i64::signum;
+    u8: |x| x, |x| x; u16: |x| x, |x| x; u32: |x| x, |x| x; u64: |x| x, |x| x;
+}
+
+/// A math method on integer operands.
+fn int_math(f: MathFn, args: &[V]) -> V {
+    match args[0].t {
+        I8 => int_methods!(f, args, i8, u8, true),
+        I16 => int_methods!(f, args, i16, u16, true),
+        I32 => int_methods!(f, args, i32, u32, true),
+        I64 => int_methods!(f, args, i64, u64, true),
+        U8 => int_methods!(f, args, u8, u8, false),
+        U16 => int_methods!(f, args, u16, u16, false),
+        U32 => int_methods!(f, args, u32, u32, false),
+        U64 => int_methods!(f, args, u64, u64, false),
+        t => unreachable!("{f:?} on {t:?}"),
+    }
+}
+
 /// A math method on `args` (receiver first).
 pub fn math(f: MathFn, args: &[V]) -> V {
     let t = args[0].t;
+    if t.is_int() {
+        return int_math(f, args);
+    }
+    if let Some(r) = float_predicate(f, args[0]) {
+        return r;
+    }
     if f == MathFn::Powi {
         let n = args[1].get::<i32>();
         return match t {
@@ -404,19 +587,7 @@ pub fn math(f: MathFn, args: &[V]) -> V {
             let a: Vec<f32> = args.iter().map(|x| as_f32(*x)).collect();
             from_f32(t, float_math!(f, &a, f32, erf32, erfc32))
         }
-        _ => {
-            let (x, y) = (args[0].int(), args.get(1).map(|y| y.int()).unwrap_or(0));
-            V::from_int(
-                t,
-                match f {
-                    MathFn::Abs => x.wrapping_abs(),
-                    MathFn::Min => x.min(y),
-                    MathFn::Max => x.max(y),
-                    MathFn::Signum => x.signum(),
-                    _ => unreachable!("{f:?} on {t:?}"),
-                },
-            )
-        }
+        _ => unreachable!("{f:?} on {t:?}"),
     }
 }
 
