@@ -405,7 +405,8 @@ macro_rules! float_method_kernels {
             exact[e] = a.fract();
             exact[e + 1] = a.to_degrees();
             exact[e + 2] = a.to_radians();
-            exact[e + 3] = a.clamp(b.min(c), b.max(c));
+            // Any bounds: `min > max` and NaN bounds follow std's comparisons as written.
+            exact[e + 3] = a.clamp(b, c);
             exact[e + 4] = a.rem_euclid(b);
             exact[e + 5] = a.div_euclid(b);
             exact[e + 6] = $t::from_bits(a.to_bits() ^ 1);
@@ -456,7 +457,6 @@ where
         for i in 0..len {
             let (a, b, c) = (x[i], y[i], z[i]);
             let ctx = format!("{name}: a = {a:?}, b = {b:?}, c = {c:?}");
-            let (lo, hi) = (b.bin(c, f32::min, f64::min), b.bin(c, f32::max, f64::max));
             // std's formula for clamp (std asserts min <= max, so NaN bounds would panic there).
             let clamp = |x: f64, lo: f64, hi: f64| {
                 let mut r = x;
@@ -472,7 +472,7 @@ where
                 a.un(f32::fract, f64::fract),
                 a.un(f32::to_degrees, f64::to_degrees),
                 a.un(f32::to_radians, f64::to_radians),
-                T::of(clamp(a.value().float(), lo.value().float(), hi.value().float())),
+                T::of(clamp(a.value().float(), b.value().float(), c.value().float())),
                 a.bin(b, f32::rem_euclid, f64::rem_euclid),
                 a.bin(b, f32::div_euclid, f64::div_euclid),
                 T::of_bits(a.bits_u64() ^ 1),
