@@ -483,6 +483,97 @@ pub mod __private {
     }
     pub use gpujit_codegen::math::MathFn;
     pub use gpujit_codegen::ScalarType;
+
+    /// A Rust constant a kernel names (a `const` item, an associated constant, a const generic
+    /// parameter) as a typed literal of the source form: `#[gpu_kernel]` emits
+    /// `constant(TILE)` where the body names `TILE`, evaluated when the source is built. A
+    /// constant of another type is a compile error here.
+    pub fn constant<T: KernelConstant>(value: T) -> ast::ExprKind {
+        value.literal()
+    }
+
+    /// The scalar types a kernel can take a constant of.
+    #[diagnostic::on_unimplemented(
+        message = "a kernel can name constants of scalar types only, not `{Self}`",
+        label = "a `const` of a scalar type (bool, integers, f32, f64, f16, bf16) is expected"
+    )]
+    pub trait KernelConstant: Copy {
+        fn literal(self) -> ast::ExprKind;
+    }
+    macro_rules! int_constants {
+        ($($t:ty: $bits:ty, $st:ident;)*) => {$(
+            impl KernelConstant for $t {
+                fn literal(self) -> ast::ExprKind {
+                    // The value's bits in its type's width (a negative one two's-complement).
+                    ast::ExprKind::Int(self as $bits as u128, Some(ScalarType::$st))
+                }
+            }
+        )*};
+    }
+    int_constants! {
+        i8: u8, I8; i16: u16, I16; i32: u32, I32; i64: u64, I64; isize: u64, I64;
+        u8: u8, U8; u16: u16, U16; u32: u32, U32; u64: u64, U64; usize: u64, U64;
+    }
+    impl KernelConstant for bool {
+        fn literal(self) -> ast::ExprKind {
+            ast::ExprKind::Bool(self)
+        }
+    }
+    macro_rules! float_constants {
+        ($($t:ty: $st:ident, $wide:expr;)*) => {$(
+            impl KernelConstant for $t {
+                fn literal(self) -> ast::ExprKind {
+                    ast::ExprKind::Float(($wide)(self), Some(ScalarType::$st))
+                }
+            }
+        )*};
+    }
+    float_constants! {
+        f32: F32, f64::from;
+        f64: F64, |x: f64| x;
+        half::f16: F16, half::f16::to_f64;
+        half::bf16: BF16, half::bf16::to_f64;
+    }
+
+    /// The one `Kernel` of a const generic kernel's instance `K` (`tile::<128>`), made by
+    /// `make` on first use. Lookups take no lock: instances are an append-only list behind an
+    /// atomic pointer; only making one locks.
+    pub fn kernel_instance<K: 'static>(make: impl FnOnce() -> crate::Kernel) -> &'static crate::Kernel {
+        use std::any::TypeId;
+        use std::sync::atomic::{AtomicPtr, Ordering};
+        struct Node {
+            id: TypeId,
+            kernel: &'static crate::Kernel,
+            next: *const Node,
+        }
+        static HEAD: AtomicPtr<Node> = AtomicPtr::new(std::ptr::null_mut());
+        static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let id = TypeId::of::<K>();
+        let find = || {
+            let mut p = HEAD.load(Ordering::Acquire) as *const Node;
+            while !p.is_null() {
+                // SAFETY: nodes are leaked boxes, never freed or changed after being published
+                // with Release (the Acquire load above sees them whole).
+                let n = unsafe { &*p };
+                if n.id == id {
+                    return Some(n.kernel);
+                }
+                p = n.next;
+            }
+            None
+        };
+        if let Some(k) = find() {
+            return k;
+        }
+        let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(k) = find() {
+            return k;
+        }
+        let kernel: &'static crate::Kernel = Box::leak(Box::new(make()));
+        let node = Box::leak(Box::new(Node { id, kernel, next: HEAD.load(Ordering::Acquire) }));
+        HEAD.store(node, Ordering::Release);
+        kernel
+    }
     /// `forall!`'s `stream = s` takes a `&Stream` (a type error at the call site otherwise).
     pub fn as_stream(s: &crate::Stream) -> &crate::Stream {
         s

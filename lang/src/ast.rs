@@ -182,10 +182,12 @@ pub enum Stmt {
     /// `return;`, or `return value;` in a device function (also its tail expression).
     Return(Option<SourceExpr>, Span),
     /// `let mut name = shared_array::<T, N>()` (`dims` = [N]), `shared_array_2d::<T, R, C>()`
-    /// ([R, C]) or `dynamic_shared::<T>()` (`dims` empty: sized by the launch).
-    Shared { name: String, elem: TypeRef, dims: Vec<u64>, span: Span },
-    /// `let mut name = local_array::<T, N>()`: a per-thread array.
-    Local { name: String, elem: TypeRef, len: u64, span: Span },
+    /// ([R, C]) or `dynamic_shared::<T>()` (`dims` empty: sized by the launch). Each size is a
+    /// constant expression ([`SourceExpr::const_int`]): literals, `const` items and const
+    /// generic parameters (substituted when the source is built), and arithmetic on them.
+    Shared { name: String, elem: TypeRef, dims: Vec<SourceExpr>, span: Span },
+    /// `let mut name = local_array::<T, N>()`: a per-thread array (`len` as `Shared`'s sizes).
+    Local { name: String, elem: TypeRef, len: SourceExpr, span: Span },
     /// `sync_threads()`: a barrier for the threads of a block.
     Barrier(Span),
     /// `grid_sync()`: a barrier for every thread of the grid (needs a cooperative launch).
@@ -542,6 +544,47 @@ impl SourceExpr {
     /// An expression with its id, as the macro emits numbered sources.
     pub fn with_id(kind: ExprKind, span: Span, id: NodeId) -> SourceExpr {
         SourceExpr { kind, span, id }
+    }
+
+    /// The integer literal `v` (untyped), at no position.
+    pub fn int(v: u64) -> SourceExpr {
+        SourceExpr::new(ExprKind::Int(v as u128, None), Span::default())
+    }
+
+    /// The value of a constant integer expression (literals, the integer types' associated
+    /// constants, `+ - * / % << >> & | ^`, unary `-`, `as` to an integer type), as an i128;
+    /// `None` when it is not one, divides by zero or overflows.
+    pub fn const_int(&self) -> Option<i128> {
+        Some(match &self.kind {
+            ExprKind::Int(v, _) => i128::try_from(*v).ok()?,
+            ExprKind::TypeConst(TypeRef::Scalar(t), c) if t.is_int() => match c.value(*t)? {
+                crate::consts::ConstValue::Int(bits) if t.is_signed_int() => {
+                    let shift = 128 - t.bits();
+                    ((bits as i128) << shift) >> shift
+                }
+                crate::consts::ConstValue::Int(bits) => bits as i128,
+                crate::consts::ConstValue::Float(_) => return None,
+            },
+            ExprKind::Unary(UnOp::Neg, a) => a.const_int()?.checked_neg()?,
+            ExprKind::Cast(a, TypeRef::Scalar(t)) if t.is_int() => a.const_int()?,
+            ExprKind::Binary(op, a, b) => {
+                let (x, y) = (a.const_int()?, b.const_int()?);
+                match op {
+                    BinOp::Add => x.checked_add(y)?,
+                    BinOp::Sub => x.checked_sub(y)?,
+                    BinOp::Mul => x.checked_mul(y)?,
+                    BinOp::Div => x.checked_div(y)?,
+                    BinOp::Rem => x.checked_rem(y)?,
+                    BinOp::Shl => x.checked_shl(u32::try_from(y).ok()?)?,
+                    BinOp::Shr => x.checked_shr(u32::try_from(y).ok()?)?,
+                    BinOp::BitAnd => x & y,
+                    BinOp::BitOr => x | y,
+                    BinOp::BitXor => x ^ y,
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        })
     }
 }
 

@@ -99,13 +99,27 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
     let mut twin = func.clone();
     twin.attrs.retain(|a| !a.path().is_ident("doc"));
     syn::visit_mut::VisitMut::visit_block_mut(&mut TupleGrids, &mut twin.block);
+    // A const generic kernel is a generic unit struct, `tile::<128>` one instance: one `Kernel`
+    // each, whose source has the values in it.
+    let consts = &k.const_generics;
+    let const_names: Vec<&syn::Ident> = consts.iter().map(|c| &c.ident).collect();
+    let (decl, args) = if consts.is_empty() { (quote!(), quote!()) } else { (quote!(<#(#consts),*>), quote!(<#(#const_names),*>)) };
+    let instance = if consts.is_empty() {
+        quote! {
+            static KERNEL: ::std::sync::OnceLock<::gpujit::Kernel> = ::std::sync::OnceLock::new();
+            KERNEL.get_or_init(|| ::gpujit::Kernel::new(#source))
+        }
+    } else {
+        quote!(::gpujit::__private::kernel_instance::<Self>(|| ::gpujit::Kernel::new(#source)))
+    };
+    let def = quote!(#vis struct #name #decl;);
     quote! {
         #(#docs)*
         #[allow(non_camel_case_types)]
         #[derive(Copy, Clone, Debug)]
-        #vis struct #name;
+        #def
 
-        impl #name {
+        impl #decl #name #args {
             /// The launch's arguments as the kernel's parameters type them, so that a scalar
             /// literal takes its parameter's declared type (`2.0` for an `f32`), as in a call
             /// (`launch!` passes its arguments through this).
@@ -117,11 +131,10 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
             }
         }
 
-        impl ::core::ops::Deref for #name {
+        impl #decl ::core::ops::Deref for #name #args {
             type Target = ::gpujit::Kernel;
             fn deref(&self) -> &::gpujit::Kernel {
-                static KERNEL: ::std::sync::OnceLock<::gpujit::Kernel> = ::std::sync::OnceLock::new();
-                KERNEL.get_or_init(|| ::gpujit::Kernel::new(#source))
+                #instance
             }
         }
 
@@ -262,12 +275,31 @@ pub fn map_signature(k: &Kernel) -> syn::Result<(Vec<TokenStream>, Vec<TokenStre
     Ok((generics, args, operands))
 }
 
-/// Rewrites `grid(2)`, `grid(3)`, `grid_size(2)`, `grid_size(3)` in the twin into the stand-ins
-/// that return tuples (`grid_2d()`, ...), so rustc type-checks `let (x, y) = grid(2);`.
+/// Rewrites the twin where rustc's checks differ from the kernel language's:
+/// - `grid(2)`, `grid(3)`, `grid_size(2)`, `grid_size(3)` into the stand-ins that return tuples
+///   (`grid_2d()`, ...), so rustc type-checks `let (x, y) = grid(2);`;
+/// - an array size that is not a literal (`TILE`, `{ B / 32 + 1 }`) into 1: stable Rust takes no
+///   arithmetic on const generic parameters there, and the size's own names are checked in the
+///   code that builds the source form, which evaluates it.
 struct TupleGrids;
 
 impl syn::visit_mut::VisitMut for TupleGrids {
     fn visit_expr_mut(&mut self, e: &mut syn::Expr) {
+        if let syn::Expr::Call(c) = e {
+            if let syn::Expr::Path(p) = &mut *c.func {
+                if let Some(seg) = p.path.segments.last_mut() {
+                    let declares = matches!(seg.ident.to_string().as_str(), "shared_array" | "shared_array_2d" | "local_array");
+                    if let (true, syn::PathArguments::AngleBracketed(args)) = (declares, &mut seg.arguments) {
+                        for a in args.args.iter_mut().skip(1) {
+                            let literal = matches!(a, syn::GenericArgument::Const(syn::Expr::Lit(_)));
+                            if !literal {
+                                *a = syn::parse_quote!(1);
+                            }
+                        }
+                    }
+                }
+            }
+        }
         if let syn::Expr::Call(c) = e {
             let name = match &*c.func {
                 syn::Expr::Path(p) if p.path.segments.len() == 1 => p.path.segments[0].ident.to_string(),

@@ -19,6 +19,7 @@ mod generate;
 mod outputs;
 mod parse;
 mod prelude_check;
+mod resolve;
 mod tokens;
 
 /// Turns a function over array indices into a GPU kernel. See the `gpujit` crate documentation for

@@ -32,6 +32,8 @@ pub struct Kernel {
     /// The parameters' and the result's Rust types as written (for `#[gpu_vectorize]`'s `map`).
     pub rust_params: Vec<syn::Type>,
     pub rust_ret: Option<syn::Type>,
+    /// The kernel's const generic parameters (`const B: usize`), as written.
+    pub const_generics: Vec<syn::ConstParam>,
 }
 
 /// The source form's position of a span.
@@ -115,6 +117,7 @@ pub fn kernel(f: &syn::ItemFn, options: KernelOptions, device: bool) -> Result<K
         return err(w.span(), "`where` clauses are not supported in kernels; write the bound inline (`T: Float`)");
     }
     let mut generics = Vec::new();
+    let mut const_generics = Vec::new();
     for g in &sig.generics.params {
         match g {
             syn::GenericParam::Type(tp) => {
@@ -122,7 +125,22 @@ pub fn kernel(f: &syn::ItemFn, options: KernelOptions, device: bool) -> Result<K
                 generics.push(Generic { name: tp.ident.to_string(), bound });
             }
             syn::GenericParam::Lifetime(l) => return err(l.span(), "kernels take no lifetime parameters"),
-            syn::GenericParam::Const(c) => return err(c.span(), "const generic parameters are not supported in kernels yet"),
+            syn::GenericParam::Const(c) if device => {
+                return err(
+                    c.span(),
+                    "const generic parameters are supported on kernels; pass the value to a device function as an argument",
+                )
+            }
+            syn::GenericParam::Const(c) => {
+                if let Some(d) = &c.default {
+                    return err(d.span(), "const generic parameters of kernels cannot have defaults");
+                }
+                let ok = matches!(&c.ty, syn::Type::Path(p) if p.path.get_ident().and_then(|i| scalar_named(&i.to_string())).is_some());
+                if !ok {
+                    return err(c.ty.span(), "a kernel's const generic parameter has a scalar type (`const B: usize`)");
+                }
+                const_generics.push(c.clone());
+            }
         }
     }
     let cx = Cx { generics: &generics, device, callees: Default::default() };
@@ -149,6 +167,9 @@ pub fn kernel(f: &syn::ItemFn, options: KernelOptions, device: bool) -> Result<K
     let name = sig.ident.clone();
     let mut source =
         KernelSource { name: name.to_string(), generics, params, body, span: at(name.span()), options, ret, callees: Vec::new(), device };
+    // Names from outside the body (constants, const generic parameters): their values are
+    // captured when the source is built.
+    crate::resolve::mark_outer_names(&mut source);
     // Ids at parse time: the compiler's tables are indexed by them.
     source.number_nodes();
     let rust_params = sig.inputs.iter().filter_map(|i| if let syn::FnArg::Typed(pt) = i { Some((*pt.ty).clone()) } else { None }).collect();
@@ -156,7 +177,7 @@ pub fn kernel(f: &syn::ItemFn, options: KernelOptions, device: bool) -> Result<K
         syn::ReturnType::Type(_, ty) => Some((**ty).clone()),
         syn::ReturnType::Default => None,
     };
-    Ok(Kernel { source, name, param_spans, callees, rust_params, rust_ret })
+    Ok(Kernel { source, name, param_spans, callees, rust_params, rust_ret, const_generics })
 }
 
 fn type_bound(tp: &syn::TypeParam) -> Result<GenericBound> {
@@ -428,25 +449,44 @@ impl Cx<'_> {
         let elem = self.scalar_type(elem)?;
         let mut dims = Vec::new();
         for a in &args[1..] {
-            let lit = match a {
+            let size = match a {
                 syn::GenericArgument::Const(e) => match strip(e) {
-                    syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => Some(i),
+                    syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => {
+                        if i.base10_parse::<u64>()? == 0 {
+                            return err(i.span(), "an array size must be at least 1");
+                        }
+                        Some(self.expr(e)?)
+                    }
+                    // `{ TILE + 1 }`: a constant expression.
+                    syn::Expr::Block(b) if b.block.stmts.len() == 1 => match &b.block.stmts[0] {
+                        syn::Stmt::Expr(e, None) => Some(self.expr(e)?),
+                        _ => None,
+                    },
                     _ => None,
                 },
+                // `TILE`, `B`, `config::TILE`: rustc parses a path here as a type.
+                syn::GenericArgument::Type(syn::Type::Path(p)) if p.qself.is_none() => {
+                    let path = syn::ExprPath { attrs: Vec::new(), qself: None, path: p.path.clone() };
+                    Some(self.expr(&syn::Expr::Path(path))?)
+                }
                 _ => None,
             };
-            let Some(lit) = lit else {
-                return err(a.span(), "array sizes are integer literals");
+            let Some(size) = size else {
+                return err(
+                    a.span(),
+                    "an array size is an integer literal, a constant (`TILE`, `B`) or a constant expression in braces (`{ TILE + 1 }`)",
+                );
             };
-            let v: u64 = lit.base10_parse()?;
-            if v == 0 {
-                return err(lit.span(), "an array size must be at least 1");
-            }
-            dims.push(v);
+            dims.push(size);
         }
         let name = name.to_string();
         let span = at(span);
-        Ok(Some(if shared { Stmt::Shared { name, elem, dims, span } } else { Stmt::Local { name, elem, len: dims[0], span } }))
+        Ok(Some(if shared {
+            Stmt::Shared { name, elem, dims, span }
+        } else {
+            let len = dims.pop().unwrap_or_else(|| SourceExpr::int(1));
+            Stmt::Local { name, elem, len, span }
+        }))
     }
 
     fn stmt_expr(&self, e: &syn::Expr) -> Result<Stmt> {
@@ -887,7 +927,6 @@ impl Cx<'_> {
         // Errors point at the constant's name (a span over the whole path needs span joining,
         // which stable Rust's proc macros do not have), a wrong type at the type.
         let span = p.path.segments.last().map(|s| s.ident.span()).unwrap_or_else(|| p.span());
-        let ty_span = p.path.segments.first().map(|s| s.ident.span()).unwrap_or(span);
         let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
         if p.path.segments.iter().any(|s| !s.arguments.is_none()) {
             return err(span, "generic arguments are not supported in kernel paths");
@@ -900,7 +939,8 @@ impl Cx<'_> {
                 } else if let Some(i) = self.generics.iter().position(|g| g.name == ty) {
                     TypeRef::Generic(i)
                 } else {
-                    return err(ty_span, format!("`{ty}::{name}`: only the scalar types' associated constants (`u32::MAX`, `f32::INFINITY`) can be named in kernels"));
+                    // `config::TILE`, `Tile::SIZE`: a constant of the user's code.
+                    return Ok(outer(&segs));
                 };
                 let Some(c) = TypeConst::from_rust_name(name) else {
                     let all: Vec<&str> = TypeConst::ALL.iter().map(|c| c.rust_name()).collect();
@@ -920,10 +960,8 @@ impl Cx<'_> {
                     None => err(span, format!("`{ty}::consts::{name}` is not a constant of `std::{ty}::consts`")),
                 }
             }
-            _ => err(
-                span,
-                "paths in kernels name constants: `u32::MAX`, `f32::EPSILON`, `T::INFINITY`, `std::f64::consts::PI`; otherwise use a local variable or a parameter",
-            ),
+            _ if p.path.leading_colon.is_none() => Ok(outer(&segs)),
+            _ => err(span, "paths in kernels name constants: `TILE`, `config::TILE`, `u32::MAX`, `T::INFINITY`, `std::f64::consts::PI`"),
         }
     }
 
@@ -1041,6 +1079,11 @@ impl Cx<'_> {
             }
         }
     }
+}
+
+/// A constant of the user's code, by its path: captured by value when the source is built.
+fn outer(segs: &[String]) -> ExprKind {
+    ExprKind::Var(format!("{}{}", crate::resolve::OUTER, segs.join("::")))
 }
 
 /// `n` of `grid(n)`/`grid_size(n)` when it is the literal 1, 2 or 3.

@@ -188,7 +188,7 @@ impl Rebuild for Stmt {
                 quote!(Stmt::Shared { name: #name, elem: #elem, dims: #dims, span: #span })
             }
             Stmt::Local { name, elem, len, span } => {
-                let (name, elem, span) = (name.rebuild(), elem.rebuild(), span.rebuild());
+                let (name, elem, len, span) = (name.rebuild(), elem.rebuild(), len.rebuild(), span.rebuild());
                 quote!(Stmt::Local { name: #name, elem: #elem, len: #len, span: #span })
             }
             Stmt::Barrier(span) => {
@@ -242,10 +242,14 @@ impl Rebuild for SourceExpr {
                 quote!(ExprKind::Float(#v, #s))
             }
             ExprKind::Bool(b) => quote!(ExprKind::Bool(#b)),
-            ExprKind::Var(n) => {
-                let n = n.rebuild();
-                quote!(ExprKind::Var(#n))
-            }
+            ExprKind::Var(n) => match crate::resolve::outer_path(n).and_then(|p| syn::parse_str::<syn::Path>(p).ok()) {
+                // A constant from outside the body: its value, as a typed literal.
+                Some(path) => quote!(::gpujit::__private::constant(#path)),
+                None => {
+                    let n = n.rebuild();
+                    quote!(ExprKind::Var(#n))
+                }
+            },
             ExprKind::Index { array, index } => {
                 let (array, index) = (array.rebuild(), index.rebuild());
                 quote!(ExprKind::Index { array: #array, index: #index })

@@ -671,9 +671,19 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             body.extend(fuse::grid_stride(key.index32, var("m"), inner));
         }
         Strategy::Block => {
-            body.push(Stmt::Shared { name: "sv".into(), elem: TypeRef::Scalar(rk.acc), dims: vec![32], span: Span::default() });
+            body.push(Stmt::Shared {
+                name: "sv".into(),
+                elem: TypeRef::Scalar(rk.acc),
+                dims: vec![ast::SourceExpr::int(32)],
+                span: Span::default(),
+            });
             if arg {
-                body.push(Stmt::Shared { name: "si".into(), elem: TypeRef::Scalar(POS), dims: vec![32], span: Span::default() });
+                body.push(Stmt::Shared {
+                    name: "si".into(),
+                    elem: TypeRef::Scalar(POS),
+                    dims: vec![ast::SourceExpr::int(32)],
+                    span: Span::default(),
+                });
             }
             body.push(let_("tid", cast(builtin(Builtin::ThreadIdx(Dim::X)), it)));
             body.push(let_("nt", cast(builtin(Builtin::BlockDim(Dim::X)), it)));

@@ -15,6 +15,8 @@ macro_rules! for_each_case {
             axpy_generic,
             scalar_params,
             associated_constants,
+            module_constants,
+            const_generic_kernels,
             launch_ergonomics,
             int_arithmetic,
             float_arithmetic,
@@ -260,6 +262,7 @@ mod basics;
 mod bounds;
 mod casts;
 mod collectives;
+mod constants;
 mod control;
 mod device_fns;
 mod errors;
@@ -275,6 +278,7 @@ pub use basics::*;
 pub use bounds::*;
 pub use casts::*;
 pub use collectives::*;
+pub use constants::*;
 pub use control::*;
 pub use device_fns::*;
 pub use errors::*;

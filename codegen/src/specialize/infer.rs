@@ -331,24 +331,39 @@ impl<'a> Infer<'a> {
                 if elem == ScalarType::Bool && dims.is_empty() {
                     return self.err(*span, "dynamic shared memory of bool is not supported; use u8");
                 }
-                if dims.iter().product::<u64>() * elem.size_bytes() as u64 > MAX_STATIC_SHARED {
+                let dims = dims.iter().map(|d| self.array_size(d)).collect::<R<Vec<u64>>>()?;
+                let bytes = dims.iter().try_fold(elem.size_bytes() as u64, |a, d| a.checked_mul(*d));
+                if !bytes.is_some_and(|b| b <= MAX_STATIC_SHARED) {
                     return self.err(
                         *span,
                         format!("`{name}` takes more than the {} KiB of static shared memory a block can have", MAX_STATIC_SHARED / 1024),
                     );
                 }
-                self.shared.push(ir::SharedArray { name: name.clone(), elem, dims: dims.clone() });
+                self.shared.push(ir::SharedArray { name: name.clone(), elem, dims });
                 let r = ArrayRef::Shared((self.shared.len() - 1) as u32);
                 self.declare(name, Binding::Array(r));
                 Ok(())
             }
             ast::Stmt::Local { name, elem, len, .. } => {
                 let elem = self.type_of_ref(elem);
-                self.local_arrays.push(ir::LocalArray { name: name.clone(), elem, len: *len });
+                let len = self.array_size(len)?;
+                self.local_arrays.push(ir::LocalArray { name: name.clone(), elem, len });
                 let r = ArrayRef::Local((self.local_arrays.len() - 1) as u32);
                 self.declare(name, Binding::Array(r));
                 Ok(())
             }
+        }
+    }
+
+    /// An array's size: a constant integer expression of at least 1.
+    fn array_size(&self, e: &ast::SourceExpr) -> R<u64> {
+        match e.const_int() {
+            Some(v) if v >= 1 => u64::try_from(v).or_else(|_| self.err(e.span, "this array size does not fit in u64")),
+            Some(v) => self.err(e.span, format!("an array size must be at least 1, not {v}")),
+            None => self.err(
+                e.span,
+                "an array size is a constant: an integer literal, a `const` item or a const generic parameter, or arithmetic on them",
+            ),
         }
     }
 

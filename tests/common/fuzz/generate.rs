@@ -555,7 +555,7 @@ impl<'r> Gen<'r> {
                 // A per-thread array, filled, then read through an index.
                 let (l, len) = (self.name("l"), 1 + self.r.below(6));
                 let t = self.pick(&NUMERIC);
-                out.push(Stmt::Local { name: l.clone(), elem: TypeRef::Scalar(t), len, span: sp() });
+                out.push(Stmt::Local { name: l.clone(), elem: TypeRef::Scalar(t), len: SourceExpr::int(len), span: sp() });
                 let q = self.name("q");
                 self.push();
                 self.declare(&q, U64, false);
@@ -771,7 +771,7 @@ pub fn generate(seed: u64) -> Case {
     if shared {
         let t = g.pick(&TYPES);
         let (s, r) = (g.name("sh"), g.name("r"));
-        body.push(Stmt::Shared { name: s.clone(), elem: TypeRef::Scalar(t), dims: vec![block as u64], span: sp() });
+        body.push(Stmt::Shared { name: s.clone(), elem: TypeRef::Scalar(t), dims: vec![SourceExpr::int(block as u64)], span: sp() });
         let value = g.expr(t, 3);
         body.push(Stmt::Assign {
             place: Place::Index { array: s.clone(), index: vec![var("t")], span: sp() },

@@ -344,7 +344,8 @@ impl Machine<'_> {
             }
             Stmt::Local { name, elem, len, .. } => {
                 let t = elem_type(elem);
-                f.locals.insert(name.clone(), (t, vec![V::new(t, 0); *len as usize]));
+                let len = len.const_int().unwrap_or_else(|| panic!("the generator sizes arrays by literals")) as usize;
+                f.locals.insert(name.clone(), (t, vec![V::new(t, 0); len]));
             }
             Stmt::Eval(e) => {
                 self.expr(f, e);
@@ -422,7 +423,10 @@ pub fn run(case: &Case) -> Outcome {
                 Stmt::Barrier(_) => {}
                 Stmt::Shared { name, elem, dims, .. } => {
                     let t = elem_type(elem);
-                    m.shared.insert(name.clone(), (t, vec![V::new(t, 0); dims.iter().product::<u64>() as usize]));
+                    m.shared.insert(
+                        name.clone(),
+                        (t, vec![V::new(t, 0); dims.iter().map(|d| d.const_int().unwrap_or(0)).product::<i128>() as usize]),
+                    );
                 }
                 Stmt::Eval(SourceExpr { kind: ExprKind::Collective(..), .. }) => {}
                 Stmt::Let { name, init: Some(SourceExpr { kind: ExprKind::Collective(c, args), .. }), .. } => {

@@ -239,9 +239,10 @@ impl Printer<'_> {
                 self.line(d, &format!("return{v};"));
             }
             Stmt::Shared { name, elem, dims, .. } => {
-                self.line(d, &format!("let mut {name} = shared_array::<{}, {}>();", scalar(elem).name(), dims[0]));
+                self.line(d, &format!("let mut {name} = shared_array::<{}, {}>();", scalar(elem).name(), self.expr(&dims[0])));
             }
             Stmt::Local { name, elem, len, .. } => {
+                let len = self.expr(len);
                 self.line(d, &format!("let mut {name} = local_array::<{}, {len}>();", scalar(elem).name()));
             }
             Stmt::Barrier(_) => self.line(d, "sync_threads();"),
