@@ -535,15 +535,16 @@ pub mod __private {
         half::bf16: BF16, half::bf16::to_f64;
     }
 
-    /// The one `Kernel` of a const generic kernel's instance `K` (`tile::<128>`), made by
-    /// `make` on first use. Lookups take no lock: instances are an append-only list behind an
-    /// atomic pointer; only making one locks.
-    pub fn kernel_instance<K: 'static>(make: impl FnOnce() -> crate::Kernel) -> &'static crate::Kernel {
-        use std::any::TypeId;
+    /// The one value (a `Kernel`, a device function's source) of a const generic kernel's or
+    /// device function's instance `K` (`tile::<128>`), made by `make` on first use. Lookups take
+    /// no lock: instances are an append-only list behind an atomic pointer; only making one
+    /// locks.
+    pub fn instance<K: 'static, V: Send + Sync + 'static>(make: impl FnOnce() -> V) -> &'static V {
+        use std::any::{Any, TypeId};
         use std::sync::atomic::{AtomicPtr, Ordering};
         struct Node {
             id: TypeId,
-            kernel: &'static crate::Kernel,
+            value: &'static (dyn Any + Send + Sync),
             next: *const Node,
         }
         static HEAD: AtomicPtr<Node> = AtomicPtr::new(std::ptr::null_mut());
@@ -556,23 +557,38 @@ pub mod __private {
                 // with Release (the Acquire load above sees them whole).
                 let n = unsafe { &*p };
                 if n.id == id {
-                    return Some(n.kernel);
+                    return n.value.downcast_ref::<V>();
                 }
                 p = n.next;
             }
             None
         };
-        if let Some(k) = find() {
-            return k;
+        if let Some(v) = find() {
+            return v;
         }
         let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(k) = find() {
-            return k;
+        if let Some(v) = find() {
+            return v;
         }
-        let kernel: &'static crate::Kernel = Box::leak(Box::new(make()));
-        let node = Box::leak(Box::new(Node { id, kernel, next: HEAD.load(Ordering::Acquire) }));
+        let value: &'static V = Box::leak(Box::new(make()));
+        let node = Box::leak(Box::new(Node { id, value, next: HEAD.load(Ordering::Acquire) }));
         HEAD.store(node, Ordering::Release);
-        kernel
+        value
+    }
+
+    /// The name of a const generic device function's instance: `f` and its values
+    /// (`f_4_m3` for `f::<4, -3>`), an identifier.
+    pub fn instance_name(base: &str, values: &[String]) -> String {
+        let mut name = base.to_string();
+        for v in values {
+            name.push('_');
+            name.extend(v.chars().map(|c| match c {
+                '-' => 'm',
+                c if c.is_ascii_alphanumeric() => c,
+                _ => '_',
+            }));
+        }
+        name
     }
     /// `forall!`'s `stream = s` takes a `&Stream` (a type error at the call site otherwise).
     pub fn as_stream(s: &crate::Stream) -> &crate::Stream {

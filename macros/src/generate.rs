@@ -30,10 +30,15 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
         let (name, span) = (p.name.rebuild(), p.span.rebuild());
         quote!(Param { name: #name, kind: #kind, span: #span })
     });
-    let callees = k.callees.iter().map(|(c, sp)| {
-        let module = syn::Ident::new(c, *sp);
-        let source = quote::quote_spanned!(*sp=> #callee_prefix #module::__gpujit_source);
-        quote!(Callee { name: #c, source: #source })
+    let callees = k.callees.iter().map(|c| {
+        let (key, sp) = (&c.key, c.span);
+        let module = syn::Ident::new(&c.function, sp);
+        let turbofish = c.turbofish.clone().map(|mut t| {
+            t.colon2_token = Some(Default::default());
+            t
+        });
+        let source = quote::quote_spanned!(sp=> #callee_prefix #module::__gpujit_source #turbofish);
+        quote!(Callee { name: #key, source: #source })
     });
     let body = src.body.rebuild();
     let KernelOptions { fastmath, max_threads_per_block, min_blocks_per_sm, max_registers, boundscheck, aligned16 } = src.options;
@@ -110,7 +115,7 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
             KERNEL.get_or_init(|| ::gpujit::Kernel::new(#source))
         }
     } else {
-        quote!(::gpujit::__private::kernel_instance::<Self>(|| ::gpujit::Kernel::new(#source)))
+        quote!(::gpujit::__private::instance::<Self, ::gpujit::Kernel>(|| ::gpujit::Kernel::new(#source)))
     };
     let def = quote!(#vis struct #name #decl;);
     quote! {
@@ -160,8 +165,33 @@ pub fn device(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
 fn device_with(k: &Kernel, func: &syn::ItemFn, extra: TokenStream, attrs: TokenStream) -> TokenStream {
     let name = &k.name;
     let vis = &func.vis;
-    let source = source(k, quote!(super::));
+    let mut source = source(k, quote!(super::));
     let host = host_function(func);
+    let consts = &k.const_generics;
+    let getter = if consts.is_empty() {
+        quote! {
+            pub fn __gpujit_source() -> &'static ::gpujit::__private::ast::KernelSource {
+                static SOURCE: ::std::sync::OnceLock<::gpujit::__private::ast::KernelSource> = ::std::sync::OnceLock::new();
+                SOURCE.get_or_init(|| #source)
+            }
+        }
+    } else {
+        // One source per instance (`f::<4>`), named for its values so that its code is told
+        // apart from another instance's in a kernel that calls both.
+        let names: Vec<&syn::Ident> = consts.iter().map(|c| &c.ident).collect();
+        let base = name.to_string();
+        source = quote! {{
+            let mut source = #source;
+            source.name = ::gpujit::__private::instance_name(#base, &[#(::std::format!("{}", #names)),*]);
+            source
+        }};
+        quote! {
+            pub struct __GpujitInstance<#(#consts),*>;
+            pub fn __gpujit_source<#(#consts),*>() -> &'static ::gpujit::__private::ast::KernelSource {
+                ::gpujit::__private::instance::<__GpujitInstance<#(#names),*>, _>(|| #source)
+            }
+        }
+    };
     quote! {
         #[allow(unstable_name_collisions)]
         #attrs
@@ -171,10 +201,7 @@ fn device_with(k: &Kernel, func: &syn::ItemFn, extra: TokenStream, attrs: TokenS
         #[allow(non_snake_case)]
         #vis mod #name {
             /// The source form of the device function, for the kernels that call it.
-            pub fn __gpujit_source() -> &'static ::gpujit::__private::ast::KernelSource {
-                static SOURCE: ::std::sync::OnceLock<::gpujit::__private::ast::KernelSource> = ::std::sync::OnceLock::new();
-                SOURCE.get_or_init(|| #source)
-            }
+            #getter
 
             #extra
         }

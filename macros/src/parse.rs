@@ -20,6 +20,19 @@ use syn::{Error, Result};
 
 /// A parsed `#[gpu_kernel]` or `#[gpu_device]` function: its source form and what token
 /// generation needs besides (the callees' paths, the spans of names).
+/// A device function a body calls, as written: `f(..)`, or `f::<4>(..)` for a const generic one.
+pub struct CalleeRef {
+    /// The name calls use in the source form: the function's, with its const arguments when it
+    /// has some (`"f::<4>"`), so each instance is its own callee.
+    pub key: String,
+    /// The function's name.
+    pub function: String,
+    /// The const arguments, as written (`<4>`, `<B>`).
+    pub turbofish: Option<syn::AngleBracketedGenericArguments>,
+    /// The span of its first call.
+    pub span: Span,
+}
+
 pub struct Kernel {
     /// The source form; `callees` is left empty (generated code fills it with the callees'
     /// source functions, named in [`Kernel::callees`]).
@@ -28,7 +41,7 @@ pub struct Kernel {
     /// The span of each parameter, for errors raised after parsing.
     pub param_spans: Vec<Span>,
     /// The device functions the body calls (name and the span of its first call).
-    pub callees: Vec<(String, Span)>,
+    pub callees: Vec<CalleeRef>,
     /// The parameters' and the result's Rust types as written (for `#[gpu_vectorize]`'s `map`).
     pub rust_params: Vec<syn::Type>,
     pub rust_ret: Option<syn::Type>,
@@ -125,19 +138,16 @@ pub fn kernel(f: &syn::ItemFn, options: KernelOptions, device: bool) -> Result<K
                 generics.push(Generic { name: tp.ident.to_string(), bound });
             }
             syn::GenericParam::Lifetime(l) => return err(l.span(), "kernels take no lifetime parameters"),
-            syn::GenericParam::Const(c) if device => {
-                return err(
-                    c.span(),
-                    "const generic parameters are supported on kernels; pass the value to a device function as an argument",
-                )
-            }
             syn::GenericParam::Const(c) => {
                 if let Some(d) = &c.default {
-                    return err(d.span(), "const generic parameters of kernels cannot have defaults");
+                    return err(d.span(), "const generic parameters of kernels and device functions cannot have defaults");
                 }
                 let ok = matches!(&c.ty, syn::Type::Path(p) if p.path.get_ident().and_then(|i| scalar_named(&i.to_string())).is_some());
                 if !ok {
-                    return err(c.ty.span(), "a kernel's const generic parameter has a scalar type (`const B: usize`)");
+                    return err(
+                        c.ty.span(),
+                        "a const generic parameter of a kernel or device function has a scalar type (`const B: usize`)",
+                    );
                 }
                 const_generics.push(c.clone());
             }
@@ -209,7 +219,7 @@ struct Cx<'a> {
     generics: &'a [Generic],
     /// Whether parsing a device function (which may return values).
     device: bool,
-    callees: std::cell::RefCell<Vec<(String, Span)>>,
+    callees: std::cell::RefCell<Vec<CalleeRef>>,
 }
 
 fn single_ident(path: &syn::Path) -> Option<&syn::Ident> {
@@ -1013,8 +1023,23 @@ impl Cx<'_> {
                 }
             }
         }
+        // `f::<4>(x)`: a const generic device function's instance.
+        if let syn::Expr::Path(p) = strip(&c.func) {
+            let seg = p.path.segments.first().filter(|_| p.qself.is_none() && p.path.segments.len() == 1 && p.path.leading_colon.is_none());
+            if let Some(syn::PathSegment { ident, arguments: syn::PathArguments::AngleBracketed(turbofish) }) = seg {
+                let function = ident.to_string();
+                let key = format!("{function}::{}", quote::ToTokens::to_token_stream(turbofish)).replace(' ', "");
+                let mut callees = self.callees.borrow_mut();
+                if !callees.iter().any(|c| c.key == key) {
+                    callees.push(CalleeRef { key: key.clone(), function, turbofish: Some(turbofish.clone()), span: c.func.span() });
+                }
+                drop(callees);
+                let args = c.args.iter().map(|a| self.expr(strip_ref(a))).collect::<Result<Vec<_>>>()?;
+                return Ok(ExprKind::Call(key, args));
+            }
+        }
         let Some(name) = ident_of(&c.func) else {
-            return err(c.func.span(), "only gpujit's intrinsics can be called in kernels");
+            return err(c.func.span(), "only gpujit's intrinsics and `#[gpu_device]` functions can be called in kernels");
         };
         if let Some(f) = MathFn::from_function(&name) {
             // `mul_hi(a, b)`: a function of the math table; the first operand is the receiver.
@@ -1027,8 +1052,8 @@ impl Cx<'_> {
         let Some(def) = intrinsics::intrinsic(&name) else {
             // A `#[gpu_device]` function (rustc reports it if there is none of that name).
             let mut callees = self.callees.borrow_mut();
-            if !callees.iter().any(|(n, _)| *n == name) {
-                callees.push((name.clone(), c.func.span()));
+            if !callees.iter().any(|c| c.key == name) {
+                callees.push(CalleeRef { key: name.clone(), function: name.clone(), turbofish: None, span: c.func.span() });
             }
             drop(callees);
             let args = c.args.iter().map(|a| self.expr(strip_ref(a))).collect::<Result<Vec<_>>>()?;

@@ -120,3 +120,39 @@ pub fn const_generic_kernels(h: &Harness) {
         assert_eq!(out.to_vec().unwrap(), vec![100]);
     }
 }
+
+/// `x` times `K`, plus the sum of `K` steps of `S`: a const generic device function.
+#[gpu_device]
+fn scale_steps<const K: i32, const S: u32>(x: i32) -> i32 {
+    let mut acc = x * K;
+    for _ in 0..K {
+        acc += S as i32;
+    }
+    acc
+}
+
+/// Calls two instances of `scale_steps`, one with the kernel's own const generic.
+#[gpu_kernel]
+fn const_generic_calls<const M: i32>(x: &[i32], out: &mut [i32]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i] = scale_steps::<3, 2>(x[i]) + scale_steps::<M, 1>(x[i]);
+    }
+}
+
+pub fn const_generic_device_functions(h: &Harness) {
+    for n in SIZES {
+        let x: Vec<i32> = h.vec(n, |h| (h.next_u64() % 1000) as i32 - 500);
+        let mut out = h.zeros::<i32>(n);
+        h.run(&const_generic_calls::<5>, LaunchConfig::for_elements(n, 128), (&h.arr(&x), &mut out)).unwrap();
+        let want: Vec<i32> = x.iter().map(|v| scale_steps::<3, 2>(*v) + scale_steps::<5, 1>(*v)).collect();
+        assert_eq!(out.to_vec().unwrap(), want, "n = {n}");
+        h.run(&const_generic_calls::<3>, LaunchConfig::for_elements(n, 128), (&h.arr(&x), &mut out)).unwrap();
+        let want: Vec<i32> = x.iter().map(|v| 2 * scale_steps::<3, 2>(*v) - 3).collect();
+        assert_eq!(out.to_vec().unwrap(), want, "n = {n}");
+    }
+    // Two instances, two functions in the IR, each with its values.
+    let x = h.arr(&[1i32; 4]);
+    let ir = const_generic_calls::<7>.ir((&x, &mut h.zeros::<i32>(4))).unwrap().to_string();
+    assert!(ir.contains("scale_steps_3_2") && ir.contains("scale_steps_7_1"), "{ir}");
+}

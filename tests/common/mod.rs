@@ -17,6 +17,7 @@ macro_rules! for_each_case {
             associated_constants,
             module_constants,
             const_generic_kernels,
+            const_generic_device_functions,
             launch_ergonomics,
             int_arithmetic,
             float_arithmetic,

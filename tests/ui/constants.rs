@@ -1,6 +1,6 @@
 use gpujit::prelude::*;
 
-// A constant a kernel names has a scalar type; const generic parameters are scalars, on kernels.
+// A constant a kernel names has a scalar type; so has a const generic parameter.
 const NAME: &str = "tile";
 
 #[gpu_kernel]
@@ -12,11 +12,6 @@ fn not_scalar(out: &mut [f32]) {
 #[gpu_kernel]
 fn char_param<const C: char>(out: &mut [f32]) {
     out[0] = 1.0;
-}
-
-#[gpu_device]
-fn scaled<const K: usize>(x: f32) -> f32 {
-    x * 2.0
 }
 
 fn main() {}
