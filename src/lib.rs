@@ -64,7 +64,11 @@
 //! - `GPUJIT_LOG=compile`: print each compile (with the time of each stage) and each kernel
 //!   loaded from the disk cache on standard error.
 
+// `::gpujit::..` paths, which the macros emit, also resolve inside this crate (`random`).
+extern crate self as gpujit;
+
 pub use gpujit_macros::{forall, gpu_device, gpu_kernel, gpu_vectorize};
+pub mod random;
 /// CUDA Array Interface v3: import (`CudaArrayInterface::import`) and export
 /// (`DeviceArray::cuda_array_interface`).
 pub use gpujit_runtime::cai;
@@ -90,6 +94,7 @@ pub use gpujit_runtime as runtime;
 /// Everything a kernel-writing program needs: `use gpujit::prelude::*;`.
 pub mod prelude {
     pub use crate::kernel_prelude::*;
+    pub use crate::random;
     pub use crate::{
         device_fn, dot, expr, forall, gpu_device, gpu_kernel, gpu_vectorize, launch, select, Device, DeviceArray, EvalAll, Event, Expr,
         Fusion, Graph, IntoExpr, LaunchConfig, PinnedBuffer, Stream,
@@ -103,6 +108,7 @@ pub mod prelude {
 /// The functions here are the host stand-ins rustc type-checks kernel bodies against; called
 /// outside a kernel they panic.
 pub mod kernel_prelude {
+    pub use crate::random::Philox;
     use std::marker::PhantomData;
     use std::ops::{
         Add, AddAssign, BitAnd, BitAndAssign, BitOr, BitOrAssign, BitXor, BitXorAssign, Div, DivAssign, Index, IndexMut, Mul, MulAssign,
@@ -482,6 +488,7 @@ pub mod __private {
         path.rsplit("::").next().unwrap_or(path).trim()
     }
     pub use gpujit_codegen::math::MathFn;
+    pub use gpujit_codegen::random::Draw;
     pub use gpujit_codegen::ScalarType;
 
     /// A Rust constant a kernel names (a `const` item, an associated constant, a const generic

@@ -237,6 +237,14 @@ pub enum TypedExprKind {
     /// `f32::from_bits(u)`: the float (`self.ty`) whose bits are the operand, the unsigned
     /// integer of its width.
     FromBits(Box<TypedExpr>),
+    /// A draw from a Philox generator whose state is three u64 locals: its value is
+    /// [`crate::random::draw`] of word `drawn`, and `drawn` advances by the words it takes.
+    Random {
+        draw: crate::random::Draw,
+        seed: LocalId,
+        subsequence: LocalId,
+        drawn: LocalId,
+    },
 }
 
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -341,6 +349,7 @@ impl Kernel {
                 TypedExprKind::Atomic { index, values, .. } => index.iter().any(expr) || values.iter().any(expr),
                 TypedExprKind::Const(_)
                 | TypedExprKind::Local(_)
+                | TypedExprKind::Random { .. }
                 | TypedExprKind::Param(_)
                 | TypedExprKind::Len(_)
                 | TypedExprKind::Special(_)
@@ -426,6 +435,10 @@ impl Kernel {
                 out.push('(');
                 self.write_expr(out, a);
                 let _ = write!(out, " as {})", e.ty);
+            }
+            TypedExprKind::Random { draw, seed, subsequence, drawn } => {
+                let (a, b, c) = (self.local_name(*seed), self.local_name(*subsequence), self.local_name(*drawn));
+                let _ = write!(out, "philox({a}, {b}, {c}).{}()", draw.method());
             }
             TypedExprKind::FromBits(a) => {
                 let _ = write!(out, "{}::from_bits(", e.ty);

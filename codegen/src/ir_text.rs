@@ -738,6 +738,31 @@ impl Parser {
             self.expect(")")?;
             return Ok(TypedExpr::new(TypedExprKind::FromBits(Box::new(bits)), t));
         }
+        if name == "philox" && self.peek_is("(") {
+            // `philox(seed_1, sub_2, drawn_3).next_u32()`: a draw from a generator's locals.
+            self.expect("(")?;
+            let mut state = [0; 3];
+            for (i, slot) in state.iter_mut().enumerate() {
+                if i > 0 {
+                    self.expect(",")?;
+                }
+                let local = self.ident()?;
+                let Some(l) = self.local(&local, None) else {
+                    return self.fail(format!("cannot resolve `{local}`"));
+                };
+                *slot = l;
+            }
+            self.expect(")")?;
+            self.expect(".")?;
+            let method = self.ident()?;
+            let Some(draw) = crate::random::Draw::from_method(&method) else {
+                return self.fail(format!("`{method}` is not a generator's method"));
+            };
+            self.expect("(")?;
+            self.expect(")")?;
+            let [seed, subsequence, drawn] = state;
+            return Ok(TypedExpr::new(TypedExprKind::Random { draw, seed, subsequence, drawn }, draw.ty()));
+        }
         if let Some(f) = MathFn::from_function(&name) {
             let args = self.args()?;
             let Some(ty) = args.first().and_then(|a| f.result(a.ty)) else {

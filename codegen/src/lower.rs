@@ -167,6 +167,7 @@ pub fn optimize(module: &Module<'_>, tm: &TargetMachine, kernel: &str) -> Result
 type LR<T> = Result<T, BuilderError>;
 
 mod math;
+mod random;
 
 /// An array parameter as the body receives it.
 struct ParamArray<'ctx> {
@@ -753,6 +754,15 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     let v = self.math(*f, args[0].ty, &vals)?;
                     self.fast(v)
                 }
+            }
+            TypedExprKind::Random { draw, seed, subsequence, drawn } => {
+                let i64t = cx.i64_type();
+                let load = |l: &u32| self.b.build_load(i64t, self.locals[*l as usize], "rng").map(|v| v.into_int_value());
+                let (s, q, n) = (load(seed)?, load(subsequence)?, load(drawn)?);
+                let v = self.random_draw(*draw, s, q, n)?;
+                let next = self.b.build_int_add(n, i64t.const_int(draw.words(), false), "drawn")?;
+                self.b.build_store(self.locals[*drawn as usize], next)?;
+                v
             }
             TypedExprKind::FromBits(a) => {
                 let v = self.expr(a)?;

@@ -179,6 +179,18 @@ impl Verifier<'_> {
                     _ => Err(format!("unary {op:?} on {t}")),
                 }
             }
+            TypedExprKind::Random { draw, seed, subsequence, drawn } => {
+                for l in [seed, subsequence, drawn] {
+                    match self.k.locals.get(*l as usize) {
+                        Some(local) if local.ty == ScalarType::U64 => {}
+                        _ => return Err(format!("generator state local {l} is not a u64 local")),
+                    }
+                }
+                if t != draw.ty() {
+                    return Err(format!("`{}` typed {t}", draw.method()));
+                }
+                Ok(())
+            }
             TypedExprKind::FromBits(a) => {
                 self.expr(a)?;
                 if !t.is_float() || t.unsigned() != Some(a.ty) {

@@ -391,6 +391,10 @@ pub enum ExprKind {
     /// `f32::from_bits(u)` (or `T::from_bits(u)`): the float of that type whose bits are `u`,
     /// the unsigned integer of its width.
     FromBits(TypeRef, Box<SourceExpr>),
+    /// `r.next_u32()`, `r.uniform_f32()`, ...: a draw from the Philox generator `r` (declared
+    /// by `let mut r = Philox::new(seed, subsequence)`, whose state is the three locals of
+    /// [`crate::random::state_locals`]); it advances the generator.
+    Random(crate::random::Draw, String),
     /// `atomic_add(array, index, value)`, ...: `operands` are the index then the values.
     Atomic {
         op: AtomicOp,
@@ -705,6 +709,7 @@ fn children_mut(k: &mut ExprKind) -> Vec<&mut SourceExpr> {
         | ExprKind::Var(_)
         | ExprKind::Len(_)
         | ExprKind::ArrayDim { .. }
+        | ExprKind::Random(..)
         | ExprKind::TypeConst(..) => Vec::new(),
         ExprKind::Index { index, .. } => index.iter_mut().collect(),
         ExprKind::Unary(_, a) | ExprKind::Cast(a, _) | ExprKind::FromBits(_, a) => vec![&mut **a],
@@ -764,6 +769,7 @@ fn visit_expr(e: &SourceExpr, f: &mut dyn FnMut(NodeId)) {
         | ExprKind::Var(_)
         | ExprKind::Len(_)
         | ExprKind::ArrayDim { .. }
+        | ExprKind::Random(..)
         | ExprKind::TypeConst(..) => {}
         ExprKind::Index { index: args, .. }
         | ExprKind::Builtin(_, args)

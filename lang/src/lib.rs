@@ -14,6 +14,7 @@
 //! - [`intrinsics`]: the table of the functions a kernel may call, by Rust name, with signatures.
 //! - [`math`]: the table of math methods, with arities, domains and library names.
 //! - [`limits`]: the sizes every stage agrees on.
+//! - [`random`]: the Philox4x32-10 generator and its streams, which every backend reproduces.
 //!
 //! Adding an intrinsic or a math method touches a table here plus its lowering in codegen.
 
@@ -22,6 +23,7 @@ pub mod consts;
 pub mod intrinsics;
 pub mod limits;
 pub mod math;
+pub mod random;
 pub mod types;
 
 pub use types::ScalarType;

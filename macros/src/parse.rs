@@ -153,7 +153,7 @@ pub fn kernel(f: &syn::ItemFn, options: KernelOptions, device: bool) -> Result<K
             }
         }
     }
-    let cx = Cx { generics: &generics, device, callees: Default::default() };
+    let cx = Cx { generics: &generics, device, callees: Default::default(), rngs: Default::default() };
     let mut params = Vec::new();
     let mut param_spans = Vec::new();
     for input in &sig.inputs {
@@ -220,6 +220,8 @@ struct Cx<'a> {
     /// Whether parsing a device function (which may return values).
     device: bool,
     callees: std::cell::RefCell<Vec<CalleeRef>>,
+    /// The Philox generators declared so far (`let mut r = Philox::new(..)`).
+    rngs: std::cell::RefCell<Vec<String>>,
 }
 
 fn single_ident(path: &syn::Path) -> Option<&syn::Ident> {
@@ -334,6 +336,9 @@ impl Cx<'_> {
             if let Some(stmt) = self.array_decl(&name, &init.expr)? {
                 return Ok(vec![stmt]);
             }
+            if let Some(stmts) = self.generator_decl(&name, &init.expr)? {
+                return Ok(stmts);
+            }
             if init.diverge.is_none() && matches!(strip(&init.expr), syn::Expr::If(_) | syn::Expr::Match(_) | syn::Expr::Block(_)) {
                 // `let v = if c { a } else { b };`: declare, then assign in each branch.
                 let span = l.span();
@@ -426,6 +431,31 @@ impl Cx<'_> {
             stmts.push(Stmt::Let { name, mutable, ty: None, init: Some(init), span: at(span), id: NodeId::UNSET });
         }
         Ok(stmts)
+    }
+
+    /// `Philox::new(seed, subsequence)` as the initializer of `let mut name`: the generator's
+    /// state, three hidden u64 locals (seed, subsequence, words drawn so far).
+    fn generator_decl(&self, name: &str, e: &syn::Expr) -> Result<Option<Vec<Stmt>>> {
+        let syn::Expr::Call(c) = strip(e) else { return Ok(None) };
+        let syn::Expr::Path(p) = strip(&c.func) else { return Ok(None) };
+        let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+        if !segs.ends_with(&["Philox".to_string(), "new".to_string()]) {
+            return Ok(None);
+        }
+        if c.args.len() != 2 {
+            return err(c.span(), "`Philox::new` takes the seed and the subsequence (both u64): `Philox::new(seed, i as u64)`");
+        }
+        let span = at(e.span());
+        let [seed, sub, drawn] = gpujit_lang::random::state_locals(name);
+        let u64t = Some(TypeRef::Scalar(ScalarType::U64));
+        let mut stmts = Vec::new();
+        for (local, init, mutable) in
+            [(seed, self.expr(&c.args[0])?, false), (sub, self.expr(&c.args[1])?, false), (drawn, SourceExpr::int(0), true)]
+        {
+            stmts.push(Stmt::Let { name: local, mutable, ty: u64t.clone(), init: Some(init), span, id: NodeId::UNSET });
+        }
+        self.rngs.borrow_mut().push(name.to_string());
+        Ok(Some(stmts))
     }
 
     /// `shared_array::<T, N>()`, `shared_array_2d::<T, R, C>()`, `dynamic_shared::<T>()` or
@@ -557,6 +587,10 @@ impl Cx<'_> {
                     return err(c.args.span(), format!("`{name}()` takes no arguments"));
                 }
                 Ok(statement)
+            }
+            // `r.next_u32();`: a draw discarded, which advances the generator.
+            syn::Expr::MethodCall(m) if ident_of(&m.receiver).is_some_and(|r| self.rngs.borrow().contains(&r)) => {
+                Ok(Stmt::Eval(self.expr(e)?))
             }
             _ => err(span, "this expression has no effect; a kernel statement must assign, branch or loop"),
         }
@@ -809,6 +843,9 @@ impl Cx<'_> {
             syn::Expr::Group(g) => return self.expr(&g.expr),
             syn::Expr::Lit(l) => lit(&l.lit)?,
             syn::Expr::Path(p) => match (p.qself.is_none()).then(|| single_ident(&p.path)).flatten() {
+                Some(id) if self.rngs.borrow().iter().any(|r| id == r) => {
+                    return err(id.span(), format!("a Philox generator is used through its methods (`{id}.next_u32()`), not as a value"))
+                }
                 Some(id) => ExprKind::Var(id.to_string()),
                 None => self.const_path(p)?,
             },
@@ -823,7 +860,18 @@ impl Cx<'_> {
             }
             syn::Expr::MethodCall(m) => {
                 let method = m.method.to_string();
+                let rng = ident_of(&m.receiver).filter(|r| self.rngs.borrow().contains(r));
                 match (method.as_str(), ident_of(&m.receiver)) {
+                    (_, Some(r)) if rng.is_some() => match gpujit_lang::random::Draw::from_method(&method) {
+                        Some(d) if m.args.is_empty() => ExprKind::Random(d, r),
+                        _ => {
+                            let all: Vec<&str> = gpujit_lang::random::Draw::ALL.iter().map(|d| d.method()).collect();
+                            return err(
+                                m.method.span(),
+                                format!("a Philox generator has the methods {}, without arguments", all.join(", ")),
+                            );
+                        }
+                    },
                     ("len", Some(array)) if m.args.is_empty() => ExprKind::Len(array),
                     ("len", _) => return err(span, "`len()` applies to an array parameter: `name.len()`"),
                     // f16/bf16 → wider floats (exact).

@@ -105,6 +105,7 @@ impl Scopes {
             | ExprKind::Bool(_)
             | ExprKind::Len(_)
             | ExprKind::ArrayDim { .. }
+            | ExprKind::Random(..)
             | ExprKind::TypeConst(..) => {}
             ExprKind::Index { index: args, .. }
             | ExprKind::Builtin(_, args)

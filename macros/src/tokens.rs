@@ -274,6 +274,10 @@ impl Rebuild for SourceExpr {
                 let (a, t) = (a.rebuild(), t.rebuild());
                 quote!(ExprKind::Cast(#a, #t))
             }
+            ExprKind::Random(d, r) => {
+                let (d, r) = (variant(quote!(::gpujit::__private::Draw), d.variant_name()), r.rebuild());
+                quote!(ExprKind::Random(#d, #r))
+            }
             ExprKind::FromBits(t, a) => {
                 let (t, a) = (t.rebuild(), a.rebuild());
                 quote!(ExprKind::FromBits(#t, #a))

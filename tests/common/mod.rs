@@ -37,6 +37,9 @@ macro_rules! for_each_case {
             math_integers,
             std_int_methods,
             std_float_methods,
+            random_streams,
+            random_known_answers,
+            random_fills,
             fastmath,
             kernel_options,
             shared_block_reverse,
@@ -273,6 +276,7 @@ mod interop;
 mod math;
 mod memory;
 mod operators;
+mod random;
 mod std_methods;
 pub use arrays::*;
 pub use basics::*;
@@ -289,4 +293,5 @@ pub use interop::*;
 pub use math::*;
 pub use memory::*;
 pub use operators::*;
+pub use random::*;
 pub use std_methods::*;

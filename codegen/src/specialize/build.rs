@@ -373,6 +373,10 @@ impl Build<'_, '_> {
                 }
                 ir::TypedExprKind::Cast(Box::new(a))
             }
+            ExprKind::Random(draw, _) => match self.cx.rng_ref.get(e.id) {
+                Some(&[seed, subsequence, drawn]) => ir::TypedExprKind::Random { draw: *draw, seed, subsequence, drawn },
+                None => return self.internal(format!("the generator at {} is not resolved", e.span)),
+            },
             ExprKind::FromBits(_, a) => {
                 let a = self.expr(a)?;
                 if !ty.is_float() {

@@ -55,6 +55,8 @@ pub(super) struct Infer<'a> {
     pub(super) expr_slot: NodeTable<usize>,
     /// What each `Var`, `Index` or `Len` expression refers to.
     pub(super) var_ref: NodeTable<Binding>,
+    /// The state locals (seed, subsequence, words drawn) of each draw from a generator.
+    pub(super) rng_ref: NodeTable<[LocalId; 3]>,
     /// What each assignment's target refers to, by the assignment's id.
     pub(super) place_ref: NodeTable<Binding>,
     /// The local each `let` or `for` declares, by the statement's id.
@@ -89,6 +91,7 @@ impl<'a> Infer<'a> {
             expr_slot: NodeTable::default(),
             var_ref: NodeTable::default(),
             place_ref: NodeTable::default(),
+            rng_ref: NodeTable::default(),
             decl_local: NodeTable::default(),
             locals: Vec::new(),
             shared: Vec::new(),
@@ -508,6 +511,24 @@ impl<'a> Infer<'a> {
                         return self.err(e.span, format!("{what} gives a tuple: destructure it (`let (a, b) = ..`) or take `.0` or `.1`"))
                     }
                 }
+            }
+            ExprKind::Random(draw, name) => {
+                let mut state = [0; 3];
+                for (slot, local) in state.iter_mut().zip(crate::random::state_locals(name)) {
+                    let Some(Binding::Local(l)) = self.lookup(&local) else {
+                        return self.err(
+                            e.span,
+                            format!(
+                                "`{name}` is not a Philox generator: declare it with `let mut {name} = Philox::new(seed, subsequence);`"
+                            ),
+                        );
+                    };
+                    let (u, s) = (self.known(ScalarType::U64), self.locals[l as usize].1);
+                    self.unify(s, u, e.span, "a generator's state (u64)")?;
+                    *slot = l;
+                }
+                self.rng_ref.insert(e.id, state);
+                self.known(draw.ty())
             }
             ExprKind::FromBits(t, a) => {
                 let t = self.type_of_ref(t);

@@ -201,6 +201,7 @@ impl Machine<'_> {
                 let a: Vec<V> = args.iter().map(|a| self.expr(f, a)).collect();
                 value::math(*m, &a)
             }
+            ExprKind::Random(..) => panic!("oracle: generators are not generated"),
             ExprKind::FromBits(t, a) => {
                 let x = self.expr(f, a);
                 V::new(elem_type(t), x.b)

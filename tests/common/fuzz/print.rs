@@ -52,6 +52,7 @@ impl Types {
             ExprKind::Cast(_, t) => scalar(t),
             ExprKind::Math(f, a) => f.result(self.of(&a[0])).unwrap_or(I32),
             ExprKind::FromBits(t, _) => scalar(t),
+            ExprKind::Random(d, _) => d.ty(),
             ExprKind::Call(n, _) => self.calls.get(n).copied().unwrap_or(I32),
             ExprKind::Collective(c, args) => c.result().unwrap_or_else(|| self.of(&args[1])),
             ExprKind::Atomic { array, .. } => self.arrays.get(array).copied().unwrap_or(I32),
@@ -156,6 +157,7 @@ impl Printer<'_> {
                 }
             }
             ExprKind::FromBits(t, a) => format!("{}::from_bits({})", scalar(t).name(), self.expr(a)),
+            ExprKind::Random(d, r) => format!("{r}.{}()", d.method()),
             ExprKind::Call(n, args) => format!("{n}({})", args.iter().map(|a| self.expr(a)).collect::<Vec<_>>().join(", ")),
             ExprKind::Collective(c, args) => format!("{}({})", c.name(), args.iter().map(|a| self.expr(a)).collect::<Vec<_>>().join(", ")),
             ExprKind::Atomic { op, array, operands } => {

@@ -1,0 +1,169 @@
+//! Random numbers: Philox4x32-10 in kernels and device functions, bit-identical to the host's
+//! generator (and so between the CPU backend and the GPU), Random123's known answers, and the
+//! array fills of `gpujit::random`.
+
+use super::*;
+use gpujit::random::{self, philox4x32_10};
+
+/// Every method of a generator, in a mix that depends on the drawn values: a loop, a branch, a
+/// short-circuit operand (drawn only when the left side holds, as in Rust).
+#[gpu_kernel]
+fn draws(seed: u64, words: &mut [u32], wide: &mut [u64], singles: &mut [f32], doubles: &mut [f64]) {
+    let i = grid(1);
+    if i * 4 < words.len() {
+        let mut r = Philox::new(seed, i as u64);
+        words[4 * i] = r.next_u32();
+        wide[2 * i] = r.next_u64();
+        singles[3 * i] = r.uniform_f32();
+        doubles[3 * i] = r.uniform_f64();
+        singles[3 * i + 1] = r.normal_f32();
+        doubles[3 * i + 1] = r.normal_f64();
+        let mut acc = 0u32;
+        for _ in 0..(r.next_u32() % 5) {
+            acc ^= r.next_u32();
+        }
+        words[4 * i + 1] = acc;
+        if (acc & 1) == 1 && r.next_u32() > 2_000_000_000 {
+            words[4 * i + 2] = 1;
+        }
+        words[4 * i + 3] = r.next_u32();
+        wide[2 * i + 1] = noise(seed ^ 0x5eed, i as u64);
+        singles[3 * i + 2] = r.normal_f32() + r.uniform_f32();
+        doubles[3 * i + 2] = r.normal_f64() * r.uniform_f64();
+    }
+}
+
+/// A generator in a device function.
+#[gpu_device]
+fn noise(seed: u64, i: u64) -> u64 {
+    let mut r = Philox::new(seed, i);
+    let a = r.next_u64();
+    a ^ (r.next_u32() as u64)
+}
+
+/// The kernel above, on the host (`Philox` is the same generator there).
+fn host_draws(seed: u64, i: usize) -> ([u32; 4], [u64; 2], [f32; 3], [f64; 3]) {
+    let mut r = Philox::new(seed, i as u64);
+    let (mut w, mut d, mut s, mut f) = ([0u32; 4], [0u64; 2], [0f32; 3], [0f64; 3]);
+    w[0] = r.next_u32();
+    d[0] = r.next_u64();
+    s[0] = r.uniform_f32();
+    f[0] = r.uniform_f64();
+    s[1] = r.normal_f32();
+    f[1] = r.normal_f64();
+    let mut acc = 0u32;
+    for _ in 0..(r.next_u32() % 5) {
+        acc ^= r.next_u32();
+    }
+    w[1] = acc;
+    if (acc & 1) == 1 && r.next_u32() > 2_000_000_000 {
+        w[2] = 1;
+    }
+    w[3] = r.next_u32();
+    d[1] = noise(seed ^ 0x5eed, i as u64);
+    s[2] = r.normal_f32() + r.uniform_f32();
+    f[2] = r.normal_f64() * r.uniform_f64();
+    (w, d, s, f)
+}
+
+pub fn random_streams(h: &Harness) {
+    for n in SIZES {
+        let seed = h.next_u64();
+        let (mut w, mut d, mut s, mut f) = (h.zeros::<u32>(4 * n), h.zeros::<u64>(2 * n), h.zeros::<f32>(3 * n), h.zeros::<f64>(3 * n));
+        h.run(&draws, LaunchConfig::for_elements(n, 128), (seed, &mut w, &mut d, &mut s, &mut f)).unwrap();
+        let (w, d, s, f) = (w.to_vec().unwrap(), d.to_vec().unwrap(), s.to_vec().unwrap(), f.to_vec().unwrap());
+        for i in 0..n {
+            let (hw, hd, hs, hf) = host_draws(seed, i);
+            let ctx = format!("seed {seed}, subsequence {i}");
+            assert_eq!(&w[4 * i..4 * i + 4], &hw, "{ctx}: words");
+            assert_eq!(&d[2 * i..2 * i + 2], &hd, "{ctx}: u64s");
+            // Bit for bit, floats too.
+            assert_eq!(s[3 * i..3 * i + 3].iter().map(|x| x.to_bits()).collect::<Vec<_>>(), hs.map(f32::to_bits), "{ctx}: f32s");
+            assert_eq!(f[3 * i..3 * i + 3].iter().map(|x| x.to_bits()).collect::<Vec<_>>(), hf.map(f64::to_bits), "{ctx}: f64s");
+        }
+    }
+}
+
+/// Word `k` of generator `(seeds[i], subs[i])` after skipping `skip[i]` words.
+#[gpu_kernel]
+fn words_at(seeds: &[u64], subs: &[u64], skip: &[u32], out: &mut [u32]) {
+    let i = grid(1);
+    if i < seeds.len() {
+        let mut r = Philox::new(seeds[i], subs[i]);
+        for _ in 0..skip[i] {
+            r.next_u32();
+        }
+        out[i] = r.next_u32();
+    }
+}
+
+pub fn random_known_answers(h: &Harness) {
+    // Random123's kat_vectors for philox4x32 10 (counter, key, output), on the host generator.
+    let kat: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
+        ([0; 4], [0; 2], [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]),
+        ([u32::MAX; 4], [u32::MAX; 2], [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]),
+        (
+            [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344],
+            [0xa409_3822, 0x299f_31d0],
+            [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1],
+        ),
+    ];
+    for (c, k, want) in kat {
+        assert_eq!(philox4x32_10(c, k), want);
+    }
+    // In a kernel: the first block of key 0, counter 0 is the first vector.
+    let zeros = h.arr(&[0u64; 4]);
+    let mut out = h.zeros::<u32>(4);
+    h.run(&words_at, LaunchConfig::new(1, 4), (&zeros, &zeros, &h.arr(&[0u32, 1, 2, 3]), &mut out)).unwrap();
+    assert_eq!(out.to_vec().unwrap(), kat[0].2);
+    // Any key, counter and word: the kernel's Philox block is the host's.
+    for n in SIZES {
+        let (seeds, subs): (Vec<u64>, Vec<u64>) = (h.vec(n, |h| h.next_u64()), h.vec(n, |h| h.next_u64()));
+        let skip: Vec<u32> = h.vec(n, |h| (h.next_u64() % 40) as u32);
+        let mut out = h.zeros::<u32>(n);
+        h.run(&words_at, LaunchConfig::for_elements(n, 64), (&h.arr(&seeds), &h.arr(&subs), &h.arr(&skip), &mut out)).unwrap();
+        let want: Vec<u32> = (0..n)
+            .map(|i| {
+                let c = [skip[i] / 4, 0, subs[i] as u32, (subs[i] >> 32) as u32];
+                philox4x32_10(c, [seeds[i] as u32, (seeds[i] >> 32) as u32])[(skip[i] % 4) as usize]
+            })
+            .collect();
+        assert_eq!(out.to_vec().unwrap(), want);
+    }
+}
+
+pub fn random_fills(h: &Harness) {
+    let seed = h.next_u64();
+    let u = random::uniform(&h.dev, &[1, 2, 3, 4], seed).unwrap();
+    assert_eq!(u.shape(), &[1, 2, 3, 4]);
+    let values = u.to_vec().unwrap();
+    for (i, v) in values.iter().enumerate() {
+        assert_eq!(*v, Philox::new(seed, i as u64).uniform_f32(), "element {i}");
+    }
+    assert!(random::normal(&h.dev, &[0, 3], seed).unwrap().to_vec().unwrap().is_empty());
+    // The distributions: 200k draws each, within 6 standard errors.
+    let n = 200_000;
+    let stats = |x: &[f64]| {
+        let mean = x.iter().sum::<f64>() / x.len() as f64;
+        let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / x.len() as f64;
+        (mean, var)
+    };
+    let as64 = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
+    let u = as64(random::uniform(&h.dev, &[n], seed).unwrap().to_vec().unwrap());
+    assert!(u.iter().all(|v| (0.0..1.0).contains(v)));
+    let (m, v) = stats(&u);
+    assert!((m - 0.5).abs() < 6.0 * (1.0 / 12f64 / n as f64).sqrt() && (v - 1.0 / 12.0).abs() < 0.002, "uniform: mean {m}, variance {v}");
+    for z in [
+        as64(random::normal(&h.dev, &[n], seed).unwrap().to_vec().unwrap()),
+        random::normal_f64(&h.dev, &[n], seed).unwrap().to_vec().unwrap(),
+    ] {
+        let (m, v) = stats(&z);
+        assert!(m.abs() < 6.0 / (n as f64).sqrt() && (v - 1.0).abs() < 0.02, "normal: mean {m}, variance {v}");
+        // Tails: P(|z| > 3) = 0.0027.
+        let tail = z.iter().filter(|x| x.abs() > 3.0).count() as f64 / n as f64;
+        assert!((tail - 0.0027).abs() < 0.0008, "normal tail {tail}");
+    }
+    let d = random::uniform_f64(&h.dev, &[n], seed).unwrap().to_vec().unwrap();
+    let (m, _) = stats(&d);
+    assert!((m - 0.5).abs() < 0.005, "uniform_f64 mean {m}");
+}
