@@ -517,6 +517,39 @@ pub(crate) fn filled(shape: &[usize], value: &Bound<'_, PyAny>, dtype: &str, dev
     Ok(data)
 }
 
+/// `gpujit.random.uniform(shape, seed, dtype="float32", device=None)`: a new array uniform in
+/// [0, 1), element `i` (in C order) from Philox4x32-10 stream `(seed, i)`, the same bits on every
+/// device (`gpujit::random::uniform`).
+#[pyfunction]
+#[pyo3(signature = (shape, seed = 0, dtype = "float32", device = None))]
+fn uniform(py: Python<'_>, shape: Vec<usize>, seed: u64, dtype: &str, device: Option<&str>) -> PyResult<PyArray> {
+    random_array(py, shape, seed, dtype, device, false)
+}
+
+/// `gpujit.random.normal(shape, seed, dtype="float32", device=None)`: standard normals, as
+/// `uniform` (`gpujit::random::normal`). `normal((1, 2, 3, 4), seed)` is
+/// `cupy.random.randn(1, 2, 3, 4).astype(cupy.float32)`'s counterpart.
+#[pyfunction]
+#[pyo3(signature = (shape, seed = 0, dtype = "float32", device = None))]
+fn normal(py: Python<'_>, shape: Vec<usize>, seed: u64, dtype: &str, device: Option<&str>) -> PyResult<PyArray> {
+    random_array(py, shape, seed, dtype, device, true)
+}
+
+fn random_array(py: Python<'_>, shape: Vec<usize>, seed: u64, dtype: &str, device: Option<&str>, normal: bool) -> PyResult<PyArray> {
+    let dev = device_of(device)?;
+    let dims = physical(&shape).to_vec();
+    let data = py.detach(|| -> PyResult<Data> {
+        Ok(match (dtype, normal) {
+            ("float32", false) => Data::F32(Arc::new(gpujit::random::uniform(&dev, &dims, seed).map_err(to_py_err)?)),
+            ("float32", true) => Data::F32(Arc::new(gpujit::random::normal(&dev, &dims, seed).map_err(to_py_err)?)),
+            ("float64", false) => Data::F64(Arc::new(gpujit::random::uniform_f64(&dev, &dims, seed).map_err(to_py_err)?)),
+            ("float64", true) => Data::F64(Arc::new(gpujit::random::normal_f64(&dev, &dims, seed).map_err(to_py_err)?)),
+            (other, _) => return Err(PyValueError::new_err(format!("dtype {other:?} is not float32 or float64"))),
+        })
+    })?;
+    Ok(PyArray::with_shape(data, shape))
+}
+
 /// Arrays (and exported tensors) this module made that are still alive.
 #[pyfunction]
 fn _live_arrays() -> usize {
@@ -533,6 +566,10 @@ fn gpujit_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(add, m)?)?;
     m.add_function(wrap_pyfunction!(full, m)?)?;
     m.add_function(wrap_pyfunction!(_live_arrays, m)?)?;
+    let random = PyModule::new(m.py(), "random")?;
+    random.add_function(wrap_pyfunction!(uniform, &random)?)?;
+    random.add_function(wrap_pyfunction!(normal, &random)?)?;
+    m.add_submodule(&random)?;
     Ok(())
 }
 

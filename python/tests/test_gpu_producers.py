@@ -193,5 +193,20 @@ def ufuncs_on_the_gpu():
     assert int(back(np.add.reduce(ours(b), axis=None))) == int((i > 0).sum())
 
 
+@case
+def random_arrays_on_the_gpu():
+    import cupy
+
+    # The same bits on the GPU as on the CPU backend, handed to CuPy without a copy.
+    for dtype in ("float32", "float64"):
+        for fill in (gpujit.random.uniform, gpujit.random.normal):
+            g = cupy.from_dlpack(fill((1, 2, 3, 4), seed=11, dtype=dtype, device="cuda"))
+            c = np.from_dlpack(fill((1, 2, 3, 4), seed=11, dtype=dtype, device="cpu"))
+            assert g.shape == (1, 2, 3, 4) and str(g.dtype) == dtype
+            assert (cupy.asnumpy(g).view(np.uint8) == c.view(np.uint8)).all(), f"{fill.__name__} {dtype}"
+    z = cupy.from_dlpack(gpujit.random.normal((1 << 20,), seed=5, device="cuda"))
+    assert abs(float(z.mean())) < 0.01 and abs(float(z.std()) - 1) < 0.01
+
+
 print(f"test result: {'FAILED' if failures else 'ok'}. {passed} passed; {failures} failed; (python/tests/test_gpu_producers.py)")
 sys.exit(1 if failures else 0)

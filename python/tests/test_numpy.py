@@ -346,6 +346,28 @@ def ufunc_refusals():
     expect_error(lambda: np.add(za, za, out=(za,)), "out")
 
 
+@case
+def random_arrays():
+    u = np.from_dlpack(gpujit.random.uniform((1, 2, 3, 4), seed=7, device="cpu"))
+    assert u.shape == (1, 2, 3, 4) and u.dtype == np.float32, (u.shape, u.dtype)
+    assert ((u >= 0) & (u < 1)).all(), u
+    again = np.from_dlpack(gpujit.random.uniform((1, 2, 3, 4), seed=7, device="cpu"))
+    assert (u == again).all(), "the same seed gives the same numbers"
+    other = np.from_dlpack(gpujit.random.uniform((1, 2, 3, 4), seed=8, device="cpu"))
+    assert (u != other).any(), "another seed gives other numbers"
+    z = np.from_dlpack(gpujit.random.normal((200000,), seed=3, dtype="float64", device="cpu"))
+    assert z.dtype == np.float64 and abs(z.mean()) < 0.015 and abs(z.std() - 1) < 0.01, (z.mean(), z.std())
+    # A prefix of a larger fill is the smaller fill (element i is stream i).
+    small = np.from_dlpack(gpujit.random.normal((10,), seed=3, dtype="float64", device="cpu"))
+    assert (small == z[:10]).all()
+    try:
+        gpujit.random.uniform((3,), dtype="int32")
+    except ValueError as e:
+        assert "int32" in str(e), e
+    else:
+        raise AssertionError("an integer dtype was accepted")
+
+
 # The summary line scripts/test.sh adds to the run's totals, in cargo's words.
 print(f"test result: {'FAILED' if failures else 'ok'}. {passed} passed; {failures} failed; (python/tests/test_numpy.py)")
 sys.exit(1 if failures else 0)
