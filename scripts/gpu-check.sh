@@ -15,7 +15,7 @@
 # suite's fuzzing case under the sanitizers, default 40).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-examples=(quickstart matmul histogram block_sum stencil mandelbrot expressions streams)
+examples=(quickstart matmul histogram block_sum stencil mandelbrot expressions streams monte_carlo)
 archive=.device/gpu-check.tar.xz
 
 stage() {

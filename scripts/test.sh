@@ -17,6 +17,7 @@ cargo build --benches
 ./target/debug/examples/quickstart
 ./target/debug/examples/expressions
 ./target/debug/examples/streams
+./target/debug/examples/monte_carlo
 # The Python module (python/) on NumPy arrays.
 command -v python3 >/dev/null || apt_install python3 python3-pip
 python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy 2>/dev/null ||

@@ -27,6 +27,7 @@ mod tokens;
 /// (`launch_bounds = (256, 2)` also gives the minimum resident blocks per multiprocessor).
 #[proc_macro_attribute]
 pub fn gpu_kernel(attr: TokenStream, item: TokenStream) -> TokenStream {
+    resolve::forget_spans();
     let options = match parse::options(attr.into()) {
         Ok(o) => o,
         Err(e) => return e.to_compile_error().into(),
@@ -47,6 +48,7 @@ pub fn gpu_kernel(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// be tested on the host. Each kernel specializes it for the types it is called with.
 #[proc_macro_attribute]
 pub fn gpu_device(attr: TokenStream, item: TokenStream) -> TokenStream {
+    resolve::forget_spans();
     let attr = proc_macro2::TokenStream::from(attr);
     if !attr.is_empty() {
         return syn::Error::new_spanned(attr, "#[gpu_device] takes no options; give them to the kernel").to_compile_error().into();
@@ -73,6 +75,7 @@ pub fn gpu_device(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// `.cast::<T>()`, and scalars take the type of the parameter they are passed to.
 #[proc_macro_attribute]
 pub fn gpu_vectorize(attr: TokenStream, item: TokenStream) -> TokenStream {
+    resolve::forget_spans();
     let attr = proc_macro2::TokenStream::from(attr);
     if !attr.is_empty() {
         return syn::Error::new_spanned(attr, "#[gpu_vectorize] takes no options").to_compile_error().into();
@@ -102,6 +105,7 @@ pub fn gpu_vectorize(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// trailing `stream = &s` queues it on that stream (or a graph's capture stream).
 #[proc_macro]
 pub fn forall(input: TokenStream) -> TokenStream {
+    resolve::forget_spans();
     let f = match syn::parse::<forall::Forall>(input) {
         Ok(f) => f,
         Err(e) => return e.to_compile_error().into(),

@@ -846,7 +846,10 @@ impl Cx<'_> {
                 Some(id) if self.rngs.borrow().iter().any(|r| id == r) => {
                     return err(id.span(), format!("a Philox generator is used through its methods (`{id}.next_u32()`), not as a value"))
                 }
-                Some(id) => ExprKind::Var(id.to_string()),
+                Some(id) => {
+                    crate::resolve::remember_span(&id.to_string(), id.span());
+                    ExprKind::Var(id.to_string())
+                }
                 None => self.const_path(p)?,
             },
             syn::Expr::Index(ix) => {
@@ -998,7 +1001,7 @@ impl Cx<'_> {
                     TypeRef::Generic(i)
                 } else {
                     // `config::TILE`, `Tile::SIZE`: a constant of the user's code.
-                    return Ok(outer(&segs));
+                    return Ok(outer(&segs, span));
                 };
                 let Some(c) = TypeConst::from_rust_name(name) else {
                     let all: Vec<&str> = TypeConst::ALL.iter().map(|c| c.rust_name()).collect();
@@ -1018,7 +1021,7 @@ impl Cx<'_> {
                     None => err(span, format!("`{ty}::consts::{name}` is not a constant of `std::{ty}::consts`")),
                 }
             }
-            _ if p.path.leading_colon.is_none() => Ok(outer(&segs)),
+            _ if p.path.leading_colon.is_none() => Ok(outer(&segs, p.path.segments.first().map(|s| s.ident.span()).unwrap_or(span))),
             _ => err(span, "paths in kernels name constants: `TILE`, `config::TILE`, `u32::MAX`, `T::INFINITY`, `std::f64::consts::PI`"),
         }
     }
@@ -1155,7 +1158,8 @@ impl Cx<'_> {
 }
 
 /// A constant of the user's code, by its path: captured by value when the source is built.
-fn outer(segs: &[String]) -> ExprKind {
+fn outer(segs: &[String], span: Span) -> ExprKind {
+    crate::resolve::remember_span(&segs.join("::"), span);
     ExprKind::Var(format!("{}{}", crate::resolve::OUTER, segs.join("::")))
 }
 

@@ -6,7 +6,33 @@
 //! evaluated when the source form is built (per const generic instance).
 
 use gpujit_lang::ast::{Block, ExprKind, KernelSource, Place, SourceExpr, Stmt};
-use std::collections::HashSet;
+use proc_macro2::Span;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+
+thread_local! {
+    /// Where each name or path was first written in the function being expanded, so that the
+    /// code capturing an outside constant points rustc's errors at it. (A macro invocation runs
+    /// on one thread, start to end; [`forget_spans`] starts each one afresh.)
+    static SPANS: RefCell<HashMap<String, Span>> = RefCell::new(HashMap::new());
+}
+
+/// Starts a function's expansion with no spans remembered.
+pub fn forget_spans() {
+    SPANS.with(|s| s.borrow_mut().clear());
+}
+
+/// Remembers where `name` (an identifier or a path, `a::B`) was first written.
+pub fn remember_span(name: &str, span: Span) {
+    SPANS.with(|s| {
+        s.borrow_mut().entry(name.to_string()).or_insert(span);
+    });
+}
+
+/// Where `name` was first written, if it was.
+pub fn span_of(name: &str) -> Option<Span> {
+    SPANS.with(|s| s.borrow().get(name).copied())
+}
 
 /// The first character of a marked name: no Rust identifier starts with it.
 pub const OUTER: char = '$';

@@ -242,9 +242,14 @@ impl Rebuild for SourceExpr {
                 quote!(ExprKind::Float(#v, #s))
             }
             ExprKind::Bool(b) => quote!(ExprKind::Bool(#b)),
-            ExprKind::Var(n) => match crate::resolve::outer_path(n).and_then(|p| syn::parse_str::<syn::Path>(p).ok()) {
-                // A constant from outside the body: its value, as a typed literal.
-                Some(path) => quote!(::gpujit::__private::constant(#path)),
+            ExprKind::Var(n) => match crate::resolve::outer_path(n).and_then(|p| Some((p, syn::parse_str::<syn::Path>(p).ok()?))) {
+                // A constant from outside the body: its value, as a typed literal; a wrong type
+                // or an unknown name is reported where the body names it.
+                Some((text, mut path)) => {
+                    let span = crate::resolve::span_of(text).unwrap_or_else(proc_macro2::Span::call_site);
+                    path.segments.iter_mut().for_each(|s| s.ident.set_span(span));
+                    quote::quote_spanned!(span=> ::gpujit::__private::constant(#path))
+                }
                 None => {
                     let n = n.rebuild();
                     quote!(ExprKind::Var(#n))
