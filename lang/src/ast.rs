@@ -550,6 +550,11 @@ impl SourceExpr {
         SourceExpr { kind, span, id }
     }
 
+    /// Its operand expressions, in source order.
+    pub fn children_mut(&mut self) -> Vec<&mut SourceExpr> {
+        children_mut(&mut self.kind)
+    }
+
     /// The integer literal `v` (untyped), at no position.
     pub fn int(v: u64) -> SourceExpr {
         SourceExpr::new(ExprKind::Int(v as u128, None), Span::default())

@@ -82,18 +82,27 @@ pub fn expand() -> TokenStream {
         let method = format_ident!("{}", m.method());
         // On the `Float` and `Int` traits' type parameters, and on concrete types for the
         // methods they have (std's own methods).
-        let receivers: Vec<(TokenStream, Option<ScalarType>)> = match m.domain() {
-            Domain::Float => vec![(quote!(f), None)],
-            Domain::Signed => vec![(quote!(f), None), (quote!(0i32), Some(ScalarType::I32))],
-            Domain::Numeric => vec![(quote!(f), None), (quote!(i), None), (quote!(0u32), Some(ScalarType::U32))],
-            Domain::Int => vec![(quote!(i), None), (quote!(0u32), Some(ScalarType::U32)), (quote!(0i8), Some(ScalarType::I8))],
-            Domain::SignedInt => vec![(quote!(0i32), Some(ScalarType::I32))],
+        // The receiver: the `Float` or `Int` type parameter (`None`), or a concrete type.
+        let (float, int) = (GenericBound::Float, GenericBound::Int);
+        let receivers: Vec<(GenericBound, Option<ScalarType>)> = match m.domain() {
+            Domain::Float => vec![(float, None)],
+            Domain::Signed => vec![(float, None), (int, Some(ScalarType::I32))],
+            Domain::Numeric => vec![(float, None), (int, None), (int, Some(ScalarType::U32))],
+            Domain::Int => vec![(int, None), (int, Some(ScalarType::U32)), (int, Some(ScalarType::I8))],
+            Domain::SignedInt => vec![(int, Some(ScalarType::I32))],
         };
         if m.host() == Host::Part {
             continue;
         }
-        for (recv, concrete) in receivers {
-            let generic = if recv.to_string() == "f" { quote!(F) } else { quote!(I) };
+        for (bound, concrete) in receivers {
+            let (var, generic) = value_of(bound);
+            let recv = match concrete {
+                Some(t) => {
+                    let t = rust_type(t);
+                    quote!(<#t as ::core::default::Default>::default())
+                }
+                None => var,
+            };
             let args: Vec<TokenStream> = m.params()[1..]
                 .iter()
                 .map(|a| match a {
@@ -107,7 +116,7 @@ pub fn expand() -> TokenStream {
                     (Ret::Same, None) => generic.clone(),
                     (Ret::Of(t), _) => rust_type(t),
                     (Ret::Unsigned, Some(t)) => rust_type(t.unsigned().unwrap_or(t)),
-                    (Ret::Unsigned, None) if generic.to_string() == "F" => quote!(F::Bits),
+                    (Ret::Unsigned, None) if bound == GenericBound::Float => quote!(F::Bits),
                     (Ret::Unsigned, None) => quote!(I::Unsigned),
                     (Ret::Pair(..), _) => quote!(_),
                 }

@@ -120,30 +120,13 @@ impl Scopes {
     }
 
     fn expr(&mut self, e: &mut SourceExpr) {
-        match &mut e.kind {
-            ExprKind::Var(n) => {
-                if outer_path(n).is_none() && !self.bound(n) {
-                    *n = format!("{OUTER}{n}");
-                }
+        if let ExprKind::Var(n) = &mut e.kind {
+            if outer_path(n).is_none() && !self.bound(n) {
+                *n = format!("{OUTER}{n}");
             }
-            ExprKind::Int(..)
-            | ExprKind::Float(..)
-            | ExprKind::Bool(_)
-            | ExprKind::Len(_)
-            | ExprKind::ArrayDim { .. }
-            | ExprKind::Random(..)
-            | ExprKind::TypeConst(..) => {}
-            ExprKind::Index { index: args, .. }
-            | ExprKind::Builtin(_, args)
-            | ExprKind::Math(_, args)
-            | ExprKind::Call(_, args)
-            | ExprKind::Collective(_, args)
-            | ExprKind::Atomic { operands: args, .. } => args.iter_mut().for_each(|a| self.expr(a)),
-            ExprKind::Unary(_, a) | ExprKind::Cast(a, _) | ExprKind::FromBits(_, a) => self.expr(a),
-            ExprKind::Binary(_, a, b) => {
-                self.expr(a);
-                self.expr(b);
-            }
+        }
+        for c in e.children_mut() {
+            self.expr(c);
         }
     }
 }

@@ -99,15 +99,7 @@ fn words_at(seeds: &[u64], subs: &[u64], skip: &[u32], out: &mut [u32]) {
 
 pub fn random_known_answers(h: &Harness) {
     // Random123's kat_vectors for philox4x32 10 (counter, key, output), on the host generator.
-    let kat: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
-        ([0; 4], [0; 2], [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]),
-        ([u32::MAX; 4], [u32::MAX; 2], [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]),
-        (
-            [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344],
-            [0xa409_3822, 0x299f_31d0],
-            [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1],
-        ),
-    ];
+    let kat = gpujit::codegen::random::KNOWN_ANSWERS;
     for (c, k, want) in kat {
         assert_eq!(philox4x32_10(c, k), want);
     }
