@@ -550,6 +550,16 @@ impl SourceExpr {
         SourceExpr { kind, span, id }
     }
 
+    /// Whether evaluating it does more than give a value: an atomic, a draw from a generator, a
+    /// collective, or a device function's call (which may do those) anywhere in it.
+    pub fn has_effects(&self) -> bool {
+        let mut effects = false;
+        visit_expr_kinds(self, &mut |k| {
+            effects |= matches!(k, ExprKind::Atomic { .. } | ExprKind::Random(..) | ExprKind::Collective(..) | ExprKind::Call(..))
+        });
+        effects
+    }
+
     /// Its operand expressions, in source order.
     pub fn children_mut(&mut self) -> Vec<&mut SourceExpr> {
         children_mut(&mut self.kind)
@@ -765,9 +775,9 @@ fn visit_block(b: &Block, f: &mut dyn FnMut(NodeId)) {
     }
 }
 
-fn visit_expr(e: &SourceExpr, f: &mut dyn FnMut(NodeId)) {
-    f(e.id);
-    match &e.kind {
+/// The operand expressions of an expression, in source order.
+fn children(k: &ExprKind) -> Vec<&SourceExpr> {
+    match k {
         ExprKind::Int(..)
         | ExprKind::Float(..)
         | ExprKind::Bool(_)
@@ -775,18 +785,30 @@ fn visit_expr(e: &SourceExpr, f: &mut dyn FnMut(NodeId)) {
         | ExprKind::Len(_)
         | ExprKind::ArrayDim { .. }
         | ExprKind::Random(..)
-        | ExprKind::TypeConst(..) => {}
+        | ExprKind::TypeConst(..) => Vec::new(),
         ExprKind::Index { index: args, .. }
         | ExprKind::Builtin(_, args)
         | ExprKind::Math(_, args)
         | ExprKind::Call(_, args)
         | ExprKind::Collective(_, args)
-        | ExprKind::Atomic { operands: args, .. } => args.iter().for_each(|a| visit_expr(a, f)),
-        ExprKind::Unary(_, a) | ExprKind::Cast(a, _) | ExprKind::FromBits(_, a) => visit_expr(a, f),
-        ExprKind::Binary(_, a, b) => {
-            visit_expr(a, f);
-            visit_expr(b, f);
-        }
+        | ExprKind::Atomic { operands: args, .. } => args.iter().collect(),
+        ExprKind::Unary(_, a) | ExprKind::Cast(a, _) | ExprKind::FromBits(_, a) => vec![&**a],
+        ExprKind::Binary(_, a, b) => vec![&**a, &**b],
+    }
+}
+
+/// Calls `f` with the kind of `e` and of every expression in it.
+fn visit_expr_kinds(e: &SourceExpr, f: &mut dyn FnMut(&ExprKind)) {
+    f(&e.kind);
+    for c in children(&e.kind) {
+        visit_expr_kinds(c, f);
+    }
+}
+
+fn visit_expr(e: &SourceExpr, f: &mut dyn FnMut(NodeId)) {
+    f(e.id);
+    for c in children(&e.kind) {
+        visit_expr(c, f);
     }
 }
 

@@ -40,6 +40,7 @@ macro_rules! for_each_case {
             random_streams,
             random_known_answers,
             random_fills,
+            effects_in_indices_once,
             fastmath,
             kernel_options,
             shared_block_reverse,

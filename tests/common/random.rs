@@ -159,3 +159,34 @@ pub fn random_fills(h: &Harness) {
     let (m, _) = stats(&d);
     assert!((m - 0.5).abs() < 0.005, "uniform_f64 mean {m}");
 }
+
+/// Indices with effects: evaluated once, after the value, as Rust does.
+#[gpu_kernel]
+fn effects_in_indices(seed: u64, counter: &mut [u32], hist: &mut [u32], out: &mut [u32]) {
+    let i = grid(1);
+    if i * 4 < out.len() {
+        // A compound assignment reads and writes the element its index names once.
+        hist[atomic_add(counter, 0, 1u32) as usize % 8] += 1;
+        let mut r = Philox::new(seed, i as u64);
+        // The value draws first, then the index.
+        out[4 * i + (r.next_u32() % 4) as usize] = r.next_u32();
+        out[4 * i + 3] += r.next_u32() % 7;
+    }
+}
+
+pub fn effects_in_indices_once(h: &Harness) {
+    for n in SIZES {
+        let seed = h.next_u64();
+        let (mut counter, mut hist, mut out) = (h.zeros::<u32>(1), h.zeros::<u32>(8), h.zeros::<u32>(4 * n));
+        h.run(&effects_in_indices, LaunchConfig::for_elements(n, 64), (seed, &mut counter, &mut hist, &mut out)).unwrap();
+        assert_eq!(counter.to_vec().unwrap(), vec![n as u32], "one atomic a thread");
+        assert_eq!(hist.to_vec().unwrap().iter().sum::<u32>(), n as u32);
+        let mut want = vec![0u32; 4 * n];
+        for i in 0..n {
+            let mut r = Philox::new(seed, i as u64);
+            want[4 * i + (r.next_u32() % 4) as usize] = r.next_u32();
+            want[4 * i + 3] += r.next_u32() % 7;
+        }
+        assert_eq!(out.to_vec().unwrap(), want, "n = {n}");
+    }
+}

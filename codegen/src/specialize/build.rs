@@ -66,6 +66,9 @@ impl Build<'_, '_> {
     pub(super) fn block(&self, b: &ast::Block) -> R<Vec<ir::Stmt>> {
         let mut out = Vec::with_capacity(b.stmts.len());
         for s in &b.stmts {
+            if let Some(pre) = self.hoisted(s)? {
+                out.extend(pre.into_iter().map(|kind| ir::Stmt::new(kind, s.span())));
+            }
             if let Some(s) = self.stmt(s)? {
                 out.push(s);
             }
@@ -75,6 +78,22 @@ impl Build<'_, '_> {
 
     fn stmt(&self, s: &ast::Stmt) -> R<Option<ir::Stmt>> {
         Ok(self.stmt_kind(s)?.map(|kind| ir::Stmt::new(kind, s.span())))
+    }
+
+    /// The statements an assignment to an array element needs first when its index has effects:
+    /// the value (if it has effects too), then each index, into the hidden locals inference
+    /// made for them.
+    fn hoisted(&self, s: &ast::Stmt) -> R<Option<Vec<ir::StmtKind>>> {
+        let ast::Stmt::Assign { place: Place::Index { index, .. }, value, id, .. } = s else { return Ok(None) };
+        let Some((temps, value_temp)) = self.cx.assign_temps.get(*id) else { return Ok(None) };
+        let mut pre = Vec::new();
+        if let Some(local) = value_temp {
+            pre.push(ir::StmtKind::Assign { local: *local, value: self.expr(value)? });
+        }
+        for (local, i) in temps.iter().zip(index) {
+            pre.push(ir::StmtKind::Assign { local: *local, value: self.expr(i)? });
+        }
+        Ok(Some(pre))
     }
 
     fn stmt_kind(&self, s: &ast::Stmt) -> R<Option<ir::StmtKind>> {
@@ -87,7 +106,12 @@ impl Build<'_, '_> {
                 }
             }
             ast::Stmt::Assign { place, op, value, span, id } => {
-                let v = self.expr(value)?;
+                let temps = self.cx.assign_temps.get(*id);
+                let local_expr = |l: LocalId| ir::TypedExpr::new(ir::TypedExprKind::Local(l), self.types[self.cx.locals[l as usize].1]);
+                let v = match temps {
+                    Some((_, Some(l))) => local_expr(*l),
+                    _ => self.expr(value)?,
+                };
                 let binding = match self.cx.place_ref.get(*id) {
                     Some(b) => *b,
                     None => return self.internal(format!("the assignment at {span} was not resolved")),
@@ -103,7 +127,10 @@ impl Build<'_, '_> {
                     }
                     (Place::Index { index, .. }, Binding::Array(p)) => {
                         let elem = self.elem(p);
-                        let index = self.flat_index(p, index)?;
+                        let index = match temps {
+                            Some((temps, _)) => self.flatten(p, temps.iter().map(|l| local_expr(*l)).collect())?,
+                            None => self.flat_index(p, index)?,
+                        };
                         let value = match op {
                             Some(op) => {
                                 let old = ir::TypedExprKind::Load { array: p, index: index.clone() };
@@ -175,6 +202,11 @@ impl Build<'_, '_> {
     /// is flattened to `row * cols + col`.
     fn flat_index(&self, a: ArrayRef, index: &[ast::SourceExpr]) -> R<Vec<ir::TypedExpr>> {
         let parts = index.iter().map(|i| self.expr(i)).collect::<R<Vec<_>>>()?;
+        self.flatten(a, parts)
+    }
+
+    /// Built indices of `a`, one an axis, as the IR takes them (a 2-D shared array's as one).
+    fn flatten(&self, a: ArrayRef, parts: Vec<ir::TypedExpr>) -> R<Vec<ir::TypedExpr>> {
         if parts.len() == 1 || matches!(a, ArrayRef::Param(_)) {
             return Ok(parts);
         }

@@ -55,6 +55,9 @@ pub(super) struct Infer<'a> {
     pub(super) expr_slot: NodeTable<usize>,
     /// What each `Var`, `Index` or `Len` expression refers to.
     pub(super) var_ref: NodeTable<Binding>,
+    /// For an assignment to an array element whose index has effects, by the assignment's id:
+    /// the hidden locals its indices (and, if it has effects too, its value) are evaluated into.
+    pub(super) assign_temps: NodeTable<(Vec<LocalId>, Option<LocalId>)>,
     /// The state locals (seed, subsequence, words drawn) of each draw from a generator.
     pub(super) rng_ref: NodeTable<[LocalId; 3]>,
     /// What each assignment's target refers to, by the assignment's id.
@@ -92,6 +95,7 @@ impl<'a> Infer<'a> {
             var_ref: NodeTable::default(),
             place_ref: NodeTable::default(),
             rng_ref: NodeTable::default(),
+            assign_temps: NodeTable::default(),
             decl_local: NodeTable::default(),
             locals: Vec::new(),
             shared: Vec::new(),
@@ -257,6 +261,20 @@ impl<'a> Infer<'a> {
                             return self.err(*span, format!("cannot assign to `{array}[..]`: `{array}` is a `&[T]`, not `&mut [T]`"));
                         }
                         self.indices(&a, array, index, *span)?;
+                        // An index with effects (an atomic, a draw) is evaluated once, after the
+                        // value, as Rust does (`a[f()] += g()` calls g, then f, once each): both
+                        // go to hidden locals first.
+                        if index.iter().any(ast::SourceExpr::has_effects) {
+                            let temps = index
+                                .iter()
+                                .map(|_| {
+                                    let u = self.known(ScalarType::U64);
+                                    self.new_local("__gpujit_index", u)
+                                })
+                                .collect();
+                            let value_temp = value.has_effects().then(|| self.new_local("__gpujit_value", v));
+                            self.assign_temps.insert(*id, (temps, value_temp));
+                        }
                         self.known(a.elem)
                     }
                 };
