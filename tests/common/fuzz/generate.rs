@@ -141,6 +141,8 @@ pub struct Gen<'r> {
     /// Inside a device function: no arrays, no atomics.
     in_device: bool,
     boundscheck: bool,
+    /// The kernel declared the generator `g` (one stream a thread): leaves may draw from it.
+    rng: bool,
 }
 
 impl<'r> Gen<'r> {
@@ -260,6 +262,12 @@ impl<'r> Gen<'r> {
                 let (l, len) = self.pick(&locals);
                 let i = self.expr(U64, 1);
                 index(&l, bin(BinOp::Rem, i, int_lit(len as u128, None)))
+            }
+            7 if self.rng && !self.in_device && matches!(t, U32 | U64 | F32 | F64) => {
+                let draws: Vec<gpujit::codegen::random::Draw> =
+                    gpujit::codegen::random::Draw::ALL.iter().copied().filter(|d| d.ty() == t).collect();
+                let d = self.pick(&draws);
+                ex(ExprKind::Random(d, "g".into()))
             }
             _ => self.literal(t),
         }
@@ -715,6 +723,7 @@ pub fn generate(seed: u64) -> Case {
         fresh: 0,
         in_device: false,
         boundscheck,
+        rng: false,
     };
     let mut arrays = Vec::new();
     let mut scalars = Vec::new();
@@ -760,6 +769,16 @@ pub fn generate(seed: u64) -> Case {
     g.declare("i", U64, false);
     g.declare("t", U64, false);
     g.declare("j", U64, false);
+    if g.r.below(3) == 0 {
+        // `let mut g = Philox::new(SEED, i as u64);`, as the macro declares it: three hidden
+        // u64 locals, the generator's state (not offered to the generator as variables).
+        let [seed, sub, drawn] = gpujit::codegen::random::state_locals("g");
+        let seed_value = g.r.next();
+        body.push(let_(&seed, U64, false, int_lit(seed_value as u128, Some(U64))));
+        body.push(let_(&sub, U64, false, var("i")));
+        body.push(let_(&drawn, U64, true, int_lit(0, Some(U64))));
+        g.rng = true;
+    }
     for _ in 0..1 + g.r.below(5) {
         g.stmt(2, &mut body);
     }

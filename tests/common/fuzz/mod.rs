@@ -230,7 +230,9 @@ pub fn check(devices: &[Device], case: &Case, check_ptx: bool) -> Result<(), Fai
 fn protected(s: &Stmt) -> bool {
     match s {
         Stmt::Let { name, init, .. } => {
-            matches!(name.as_str(), "i" | "t" | "j") || matches!(init, Some(SourceExpr { kind: ExprKind::Collective(..), .. }))
+            matches!(name.as_str(), "i" | "t" | "j")
+                || name.starts_with("__gpujit_philox_")
+                || matches!(init, Some(SourceExpr { kind: ExprKind::Collective(..), .. }))
         }
         Stmt::If { cond: SourceExpr { kind: ExprKind::Binary(gpujit::codegen::ast::BinOp::Lt, a, b), .. }, .. } => {
             a.kind == ExprKind::Var("i".into()) && matches!(b.kind, ExprKind::Len(_))

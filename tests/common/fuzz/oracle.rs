@@ -201,7 +201,13 @@ impl Machine<'_> {
                 let a: Vec<V> = args.iter().map(|a| self.expr(f, a)).collect();
                 value::math(*m, &a)
             }
-            ExprKind::Random(..) => panic!("oracle: generators are not generated"),
+            ExprKind::Random(d, name) => {
+                // The stream's definition (gpujit-lang's, the host generator's).
+                let [seed, sub, drawn] = gpujit::codegen::random::state_locals(name);
+                let (s, q, n) = (f.get(&seed).b, f.get(&sub).b, f.get(&drawn).b);
+                f.set(&drawn, V::new(U64, n.wrapping_add(d.words())));
+                V::new(d.ty(), gpujit::codegen::random::draw(*d, s, q, n))
+            }
             ExprKind::FromBits(t, a) => {
                 let x = self.expr(f, a);
                 V::new(elem_type(t), x.b)
@@ -287,8 +293,9 @@ impl Machine<'_> {
                     f.set(n, v);
                 }
                 Place::Index { array, index, .. } => {
-                    let i = self.expr(f, &index[0]).b;
+                    // Rust's order: the value, then the place.
                     let rhs = self.expr(f, value);
+                    let i = self.expr(f, &index[0]).b;
                     let v = match op {
                         Some(op) => {
                             let old = self.load(f, array, i);

@@ -98,6 +98,8 @@ impl Types {
 struct Printer<'t> {
     types: &'t mut Types,
     out: String,
+    /// A generator's name and seed, between the `let`s of its state.
+    philox_seed: Option<(String, String)>,
 }
 
 impl Printer<'_> {
@@ -178,6 +180,17 @@ impl Printer<'_> {
 
     fn stmt(&mut self, s: &Stmt, d: usize) {
         match s {
+            // A generator's state, as the macro desugars `let mut g = Philox::new(seed, sub);`.
+            Stmt::Let { name, init: Some(e), .. } if name.starts_with("__gpujit_philox_") => {
+                let text = self.expr(e);
+                if let Some(g) = name.strip_prefix("__gpujit_philox_").and_then(|r| r.strip_suffix("_seed")) {
+                    self.philox_seed = Some((g.to_string(), text));
+                } else if name.ends_with("_subsequence") {
+                    if let Some((g, seed)) = self.philox_seed.take() {
+                        self.line(d, &format!("let mut {g} = Philox::new({seed}, {text});"));
+                    }
+                }
+            }
             Stmt::Let { name, mutable, ty, init, .. } => {
                 let m = if *mutable { "mut " } else { "" };
                 let t = ty.as_ref().map(|t| format!(": {}", scalar(t).name())).unwrap_or_default();
@@ -282,7 +295,7 @@ pub fn rust(case: &Case) -> String {
     for d in case.devices.iter().chain(std::iter::once(&case.source)) {
         let mut types = Types { calls: calls.clone(), ..Types::default() };
         types.params(d);
-        let mut p = Printer { types: &mut types, out: String::new() };
+        let mut p = Printer { types: &mut types, out: String::new(), philox_seed: None };
         if d.device {
             p.line(0, "#[gpu_device]");
             let ret = d.ret.as_ref().map(|t| format!(" -> {}", scalar(t).name())).unwrap_or_default();
