@@ -53,6 +53,11 @@ impl Philox {
         Philox { seed, subsequence, drawn: 0 }
     }
 
+    /// The same stream, `offset` words in (cuRAND's `curand_init(seed, subsequence, offset)`).
+    pub fn with_offset(seed: u64, subsequence: u64, offset: u64) -> Philox {
+        Philox { seed, subsequence, drawn: offset }
+    }
+
     fn draw(&mut self, d: Draw) -> u64 {
         let v = spec::draw(d, self.seed, self.subsequence, self.drawn);
         self.drawn = self.drawn.wrapping_add(d.words());
@@ -95,38 +100,44 @@ impl Philox {
     }
 }
 
+/// Elements a thread of a fill writes: a whole Philox block for `uniform_f32`.
+const PER_THREAD: usize = 4;
+
 macro_rules! fills {
-    ($($(#[$doc:meta])* $name:ident, $kernel:ident: $t:ty, $draw:ident;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident, $kernel:ident: $t:ty, $draw:ident, $words:expr;)*) => {$(
+        // Thread k writes elements 4k..4k+3: draws 4k..4k+3 of the one stream, whole blocks.
         #[crate::gpu_kernel]
         fn $kernel(seed: u64, out: &mut [$t]) {
-            let i = grid(1);
-            if i < out.len() {
-                let mut r = Philox::new(seed, i as u64);
-                out[i] = r.$draw();
+            let first = grid(1) * PER_THREAD;
+            let mut r = Philox::with_offset(seed, 0, (first * $words) as u64);
+            for k in first..(first + PER_THREAD).min(out.len()) {
+                out[k] = r.$draw();
             }
         }
 
         $(#[$doc])*
         pub fn $name(device: &Device, shape: &[usize], seed: u64) -> Result<DeviceArray<$t>> {
             let n = shape.iter().product();
-            let mut out = DeviceArray::<$t>::zeros(device, n)?;
-            crate::launch!($kernel[crate::LaunchConfig::for_elements(n, 256)](seed, &mut out))?;
+            // Every element is written by the kernel before the array is handed out.
+            let mut out = DeviceArray::<$t>::uninit_shape(device, &[n])?;
+            let threads = n.div_ceil(PER_THREAD);
+            crate::launch!($kernel[crate::LaunchConfig::for_elements(threads, 256)](seed, &mut out))?;
             out.reshape(shape)
         }
     )*};
 }
 
 fills! {
-    /// A new array of `shape` on `device`, uniform in [0, 1): element `i` (in C order) is the
-    /// first `uniform_f32()` of `Philox::new(seed, i)`, on every backend. The equivalent of
+    /// A new array of `shape` on `device`, uniform in [0, 1): element `i` (in C order) is draw
+    /// `i` of `Philox::new(seed, 0)` (`uniform_f32()`), on every backend. The equivalent of
     /// `cupy.random.rand(*shape).astype(cupy.float32)`.
-    uniform, fill_uniform_f32: f32, uniform_f32;
+    uniform, fill_uniform_f32: f32, uniform_f32, 1;
     /// As [`uniform`], in f64 (`uniform_f64()`).
-    uniform_f64, fill_uniform_f64: f64, uniform_f64;
-    /// A new array of `shape` on `device` of standard normals: element `i` is the first
-    /// `normal_f32()` of `Philox::new(seed, i)`. The equivalent of
+    uniform_f64, fill_uniform_f64: f64, uniform_f64, 2;
+    /// A new array of `shape` on `device` of standard normals: element `i` is draw `i` of
+    /// `Philox::new(seed, 0)` (`normal_f32()`). The equivalent of
     /// `cupy.random.randn(*shape).astype(cupy.float32)`.
-    normal, fill_normal_f32: f32, normal_f32;
+    normal, fill_normal_f32: f32, normal_f32, 2;
     /// As [`normal`], in f64 (`normal_f64()`).
-    normal_f64, fill_normal_f64: f64, normal_f64;
+    normal_f64, fill_normal_f64: f64, normal_f64, 4;
 }

@@ -433,25 +433,32 @@ impl Cx<'_> {
         Ok(stmts)
     }
 
-    /// `Philox::new(seed, subsequence)` as the initializer of `let mut name`: the generator's
-    /// state, three hidden u64 locals (seed, subsequence, words drawn so far).
+    /// `Philox::new(seed, subsequence)` or `Philox::with_offset(seed, subsequence, offset)` as
+    /// the initializer of `let mut name`: the generator's state, three hidden u64 locals (seed,
+    /// subsequence, words drawn so far).
     fn generator_decl(&self, name: &str, e: &syn::Expr) -> Result<Option<Vec<Stmt>>> {
         let syn::Expr::Call(c) = strip(e) else { return Ok(None) };
         let syn::Expr::Path(p) = strip(&c.func) else { return Ok(None) };
         let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
-        if !segs.ends_with(&["Philox".to_string(), "new".to_string()]) {
-            return Ok(None);
-        }
-        if c.args.len() != 2 {
-            return err(c.span(), "`Philox::new` takes the seed and the subsequence (both u64): `Philox::new(seed, i as u64)`");
+        let with_offset = match &segs[..] {
+            [.., ty, f] if ty == "Philox" && f == "new" => false,
+            [.., ty, f] if ty == "Philox" && f == "with_offset" => true,
+            _ => return Ok(None),
+        };
+        if c.args.len() != 2 + with_offset as usize {
+            let usage = if with_offset {
+                "`Philox::with_offset` takes the seed, the subsequence and the words to skip (all u64)"
+            } else {
+                "`Philox::new` takes the seed and the subsequence (both u64): `Philox::new(seed, i as u64)`"
+            };
+            return err(c.span(), usage);
         }
         let span = at(e.span());
         let [seed, sub, drawn] = gpujit_lang::random::state_locals(name);
         let u64t = Some(TypeRef::Scalar(ScalarType::U64));
+        let offset = if with_offset { self.expr(&c.args[2])? } else { SourceExpr::int(0) };
         let mut stmts = Vec::new();
-        for (local, init, mutable) in
-            [(seed, self.expr(&c.args[0])?, false), (sub, self.expr(&c.args[1])?, false), (drawn, SourceExpr::int(0), true)]
-        {
+        for (local, init, mutable) in [(seed, self.expr(&c.args[0])?, false), (sub, self.expr(&c.args[1])?, false), (drawn, offset, true)] {
             stmts.push(Stmt::Let { name: local, mutable, ty: u64t.clone(), init: Some(init), span, id: NodeId::UNSET });
         }
         self.rngs.borrow_mut().push(name.to_string());

@@ -518,8 +518,8 @@ pub(crate) fn filled(shape: &[usize], value: &Bound<'_, PyAny>, dtype: &str, dev
 }
 
 /// `gpujit.random.uniform(shape, seed, dtype="float32", device=None)`: a new array uniform in
-/// [0, 1), element `i` (in C order) from Philox4x32-10 stream `(seed, i)`, the same bits on every
-/// device (`gpujit::random::uniform`).
+/// [0, 1), element `i` (in C order) draw `i` of the Philox4x32-10 stream `(seed, 0)`, the same
+/// bits on every device (`gpujit::random::uniform`).
 #[pyfunction]
 #[pyo3(signature = (shape, seed = 0, dtype = "float32", device = None))]
 fn uniform(py: Python<'_>, shape: Vec<usize>, seed: u64, dtype: &str, device: Option<&str>) -> PyResult<PyArray> {

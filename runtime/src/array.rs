@@ -85,8 +85,10 @@ impl<T: Element> DeviceArray<T> {
     }
 
     /// A new C-contiguous array of `shape` whose contents are not initialized on a GPU (zeros on
-    /// the CPU backend). Only for outputs a kernel writes completely before anyone reads them.
-    pub(crate) fn uninit_shape(device: &Device, shape: &[usize]) -> Result<DeviceArray<T>> {
+    /// the CPU backend). Only for outputs a kernel writes completely before anyone reads them
+    /// (gpujit's own fills use it; not for users, who get `zeros`).
+    #[doc(hidden)]
+    pub fn uninit_shape(device: &Device, shape: &[usize]) -> Result<DeviceArray<T>> {
         let len: usize = shape.iter().product();
         check_shape(shape, len)?;
         DeviceArray::alloc(device, shape, false)

@@ -84,9 +84,10 @@ pub fn random_streams(h: &Harness) {
     }
 }
 
-/// Word `k` of generator `(seeds[i], subs[i])` after skipping `skip[i]` words.
+/// Word `k` of generator `(seeds[i], subs[i])` after skipping `skip[i]` words (and the same
+/// from a generator that starts there, in `at`).
 #[gpu_kernel]
-fn words_at(seeds: &[u64], subs: &[u64], skip: &[u32], out: &mut [u32]) {
+fn words_at(seeds: &[u64], subs: &[u64], skip: &[u32], out: &mut [u32], at: &mut [u32]) {
     let i = grid(1);
     if i < seeds.len() {
         let mut r = Philox::new(seeds[i], subs[i]);
@@ -94,6 +95,8 @@ fn words_at(seeds: &[u64], subs: &[u64], skip: &[u32], out: &mut [u32]) {
             r.next_u32();
         }
         out[i] = r.next_u32();
+        let mut q = Philox::with_offset(seeds[i], subs[i], skip[i] as u64);
+        at[i] = q.next_u32();
     }
 }
 
@@ -106,14 +109,14 @@ pub fn random_known_answers(h: &Harness) {
     // In a kernel: the first block of key 0, counter 0 is the first vector.
     let zeros = h.arr(&[0u64; 4]);
     let mut out = h.zeros::<u32>(4);
-    h.run(&words_at, LaunchConfig::new(1, 4), (&zeros, &zeros, &h.arr(&[0u32, 1, 2, 3]), &mut out)).unwrap();
+    h.run(&words_at, LaunchConfig::new(1, 4), (&zeros, &zeros, &h.arr(&[0u32, 1, 2, 3]), &mut out, &mut h.zeros::<u32>(4))).unwrap();
     assert_eq!(out.to_vec().unwrap(), kat[0].2);
     // Any key, counter and word: the kernel's Philox block is the host's.
     for n in SIZES {
         let (seeds, subs): (Vec<u64>, Vec<u64>) = (h.vec(n, |h| h.next_u64()), h.vec(n, |h| h.next_u64()));
         let skip: Vec<u32> = h.vec(n, |h| (h.next_u64() % 40) as u32);
-        let mut out = h.zeros::<u32>(n);
-        h.run(&words_at, LaunchConfig::for_elements(n, 64), (&h.arr(&seeds), &h.arr(&subs), &h.arr(&skip), &mut out)).unwrap();
+        let (mut out, mut at) = (h.zeros::<u32>(n), h.zeros::<u32>(n));
+        h.run(&words_at, LaunchConfig::for_elements(n, 64), (&h.arr(&seeds), &h.arr(&subs), &h.arr(&skip), &mut out, &mut at)).unwrap();
         let want: Vec<u32> = (0..n)
             .map(|i| {
                 let c = [skip[i] / 4, 0, subs[i] as u32, (subs[i] >> 32) as u32];
@@ -121,6 +124,7 @@ pub fn random_known_answers(h: &Harness) {
             })
             .collect();
         assert_eq!(out.to_vec().unwrap(), want);
+        assert_eq!(at.to_vec().unwrap(), want, "with_offset");
     }
 }
 
@@ -129,8 +133,19 @@ pub fn random_fills(h: &Harness) {
     let u = random::uniform(&h.dev, &[1, 2, 3, 4], seed).unwrap();
     assert_eq!(u.shape(), &[1, 2, 3, 4]);
     let values = u.to_vec().unwrap();
+    // The array is the stream: element i is draw i.
+    let mut r = Philox::new(seed, 0);
     for (i, v) in values.iter().enumerate() {
-        assert_eq!(*v, Philox::new(seed, i as u64).uniform_f32(), "element {i}");
+        assert_eq!(*v, r.uniform_f32(), "element {i}");
+    }
+    for n in SIZES {
+        let z = random::normal_f64(&h.dev, &[n], seed).unwrap().to_vec().unwrap();
+        let mut r = Philox::with_offset(seed, 0, 0);
+        assert!(z.iter().all(|v| *v == r.normal_f64()), "normal_f64, n = {n}");
+        let mut r = Philox::new(seed, 0);
+        assert!(random::normal(&h.dev, &[n], seed).unwrap().to_vec().unwrap().iter().all(|v| *v == r.normal_f32()));
+        let mut r = Philox::with_offset(seed, 0, 0);
+        assert!(random::uniform_f64(&h.dev, &[n], seed).unwrap().to_vec().unwrap().iter().all(|v| *v == r.uniform_f64()));
     }
     assert!(random::normal(&h.dev, &[0, 3], seed).unwrap().to_vec().unwrap().is_empty());
     // The distributions: 200k draws each, within 6 standard errors.
