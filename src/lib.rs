@@ -583,7 +583,7 @@ pub mod __private {
         value
     }
 
-    /// The name of a const generic device function's instance: `f` and its values
+    /// The name of a const generic kernel's or device function's instance: `f` and its values
     /// (`f_4_m3` for `f::<4, -3>`), an identifier.
     pub fn instance_name(base: &str, values: &[String]) -> String {
         let mut name = base.to_string();

@@ -115,7 +115,15 @@ pub fn kernel(k: &Kernel, func: &syn::ItemFn) -> TokenStream {
             KERNEL.get_or_init(|| ::gpujit::Kernel::new(#source))
         }
     } else {
-        quote!(::gpujit::__private::instance::<Self, ::gpujit::Kernel>(|| ::gpujit::Kernel::new(#source)))
+        // Named for its values (`tile_64`), in errors, profiles and the PTX entry alike.
+        let base = name.to_string();
+        quote! {
+            ::gpujit::__private::instance::<Self, ::gpujit::Kernel>(|| {
+                let mut source = #source;
+                source.name = ::gpujit::__private::instance_name(#base, &[#(::std::format!("{}", #const_names)),*]);
+                ::gpujit::Kernel::new(source)
+            })
+        }
     };
     let def = quote!(#vis struct #name #decl;);
     quote! {

@@ -109,6 +109,8 @@ pub fn const_generic_kernels(h: &Harness) {
     // One `Kernel` per instance, found again on every use; each instance its own code.
     assert!(std::ptr::eq(&*tile_sum::<64, 1>, &*tile_sum::<64, 1>));
     assert!(!std::ptr::eq(&*tile_sum::<64, 1>, &*tile_sum::<64, 2>));
+    // Named for its values.
+    assert_eq!(tile_sum::<128, -3>.name(), "tile_sum_128_m3");
     let x = h.arr(&[1i64; 100]);
     let mut out = h.zeros::<i64>(1);
     let ir = |k: &Kernel, out: &mut DeviceArray<i64>| k.ir((&x, out)).unwrap().to_string();
