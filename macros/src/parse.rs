@@ -215,6 +215,9 @@ fn type_bound(tp: &syn::TypeParam) -> Result<GenericBound> {
     Ok(found.unwrap_or(GenericBound::Scalar))
 }
 
+/// What a block's tail expression becomes (a `return`, an assignment of the block's value).
+type TailFn<'f> = dyn Fn(&syn::Expr) -> Result<Stmt> + 'f;
+
 struct Cx<'a> {
     generics: &'a [Generic],
     /// Whether parsing a device function (which may return values).
@@ -305,8 +308,26 @@ impl Cx<'_> {
     }
 
     fn block(&self, b: &syn::Block) -> Result<Block> {
+        self.scoped(|| self.stmts(&b.stmts, None))
+    }
+
+    /// `f` in a block's scope: the generators declared in it end with it (the names they
+    /// shadowed come back).
+    fn scoped<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let generators = self.rngs.borrow().clone();
+        let r = f();
+        *self.rngs.borrow_mut() = generators;
+        r
+    }
+
+    /// A block's statements; a tail expression (`{ ..; value }`) becomes `tail`'s statement.
+    fn stmts(&self, all: &[syn::Stmt], tail: Option<&TailFn<'_>>) -> Result<Block> {
+        let (last, body) = match (all.last(), tail) {
+            (Some(syn::Stmt::Expr(e, None)), Some(_)) => (Some(e), &all[..all.len() - 1]),
+            _ => (None, all),
+        };
         let mut stmts = Vec::new();
-        for s in &b.stmts {
+        for s in body {
             match s {
                 syn::Stmt::Local(l) => stmts.extend(self.local(l)?),
                 syn::Stmt::Expr(e, _) => stmts.push(self.stmt_expr(e)?),
@@ -314,7 +335,15 @@ impl Cx<'_> {
                 syn::Stmt::Macro(m) => return err(m.span(), "macros cannot be used inside a kernel"),
             }
         }
+        if let (Some(e), Some(tail)) = (last, tail) {
+            stmts.push(tail(e)?);
+        }
         Ok(Block { stmts })
+    }
+
+    /// `name` is bound to something other than a generator from here on (a `let` shadows it).
+    fn shadow_generator(&self, name: &str) {
+        self.rngs.borrow_mut().retain(|r| r != name);
     }
 
     fn local(&self, l: &syn::Local) -> Result<Vec<Stmt>> {
@@ -343,7 +372,9 @@ impl Cx<'_> {
                 // `let v = if c { a } else { b };`: declare, then assign in each branch.
                 let span = l.span();
                 let decl = Stmt::Let { name: name.clone(), mutable, ty, init: None, span: at(span), id: NodeId::UNSET };
-                return Ok(vec![decl, self.assign_value(Place::Var(name, at(span)), None, &init.expr, span)?]);
+                let assign = self.assign_value(Place::Var(name.clone(), at(span)), None, &init.expr, span)?;
+                self.shadow_generator(&name);
+                return Ok(vec![decl, assign]);
             }
         }
         let init = match &l.init {
@@ -355,6 +386,7 @@ impl Cx<'_> {
             }
             None => None,
         };
+        self.shadow_generator(&name);
         Ok(vec![Stmt::Let { name, mutable, ty, init, span: at(l.span()), id: NodeId::UNSET }])
     }
 
@@ -624,15 +656,7 @@ impl Cx<'_> {
 
     /// A block whose tail expression is returned.
     fn return_block(&self, b: &syn::Block) -> Result<Block> {
-        let (tail, body) = match b.stmts.last() {
-            Some(syn::Stmt::Expr(e, None)) => (Some(e), &b.stmts[..b.stmts.len() - 1]),
-            _ => (None, &b.stmts[..]),
-        };
-        let mut stmts = self.block(&syn::Block { brace_token: b.brace_token, stmts: body.to_vec() })?.stmts;
-        if let Some(t) = tail {
-            stmts.push(self.return_value(t)?);
-        }
-        Ok(Block { stmts })
+        self.scoped(|| self.stmts(&b.stmts, Some(&|t| self.return_value(t))))
     }
 
     /// `place op= value` where `value` may be an `if`, `match` or block expression: then each
@@ -655,15 +679,7 @@ impl Cx<'_> {
 
     /// A block whose tail expression is the value assigned to `place`.
     fn value_block(&self, b: &syn::Block, place: &Place, op: Option<BinOp>) -> Result<Block> {
-        let (tail, body) = match b.stmts.last() {
-            Some(syn::Stmt::Expr(e, None)) => (Some(e), &b.stmts[..b.stmts.len() - 1]),
-            _ => (None, &b.stmts[..]),
-        };
-        let mut stmts = self.block(&syn::Block { brace_token: b.brace_token, stmts: body.to_vec() })?.stmts;
-        if let Some(t) = tail {
-            stmts.push(self.assign_value(place.clone(), op, t, t.span())?);
-        }
-        Ok(Block { stmts })
+        self.scoped(|| self.stmts(&b.stmts, Some(&|t| self.assign_value(place.clone(), op, t, t.span()))))
     }
 
     /// The body of a `match` arm used as a statement.

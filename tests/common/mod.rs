@@ -41,6 +41,7 @@ macro_rules! for_each_case {
             random_known_answers,
             random_fills,
             effects_in_indices_once,
+            generator_scopes,
             fastmath,
             kernel_options,
             shared_block_reverse,

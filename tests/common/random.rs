@@ -207,3 +207,36 @@ pub fn effects_in_indices_once(h: &Harness) {
         assert_eq!(out.to_vec().unwrap(), want, "n = {n}");
     }
 }
+
+/// A generator's name is scoped like any `let`: shadowed by a later `let`, back after the block.
+#[gpu_kernel]
+fn scoped_generators(seed: u64, out: &mut [u64]) {
+    let i = grid(1);
+    if i < out.len() {
+        let mut r = Philox::new(seed, i as u64);
+        let first = r.next_u32();
+        {
+            // The initializer still draws from the generator; then `r` is a u64.
+            let r = r.next_u32() as u64 + 1;
+            out[i] = r;
+        }
+        out[i] += (r.next_u32() ^ first) as u64;
+    }
+}
+
+pub fn generator_scopes(h: &Harness) {
+    for n in SIZES {
+        let seed = h.next_u64();
+        let mut out = h.zeros::<u64>(n);
+        h.run(&scoped_generators, LaunchConfig::for_elements(n, 64), (seed, &mut out)).unwrap();
+        let want: Vec<u64> = (0..n)
+            .map(|i| {
+                let mut r = Philox::new(seed, i as u64);
+                let first = r.next_u32();
+                let shadow = r.next_u32() as u64 + 1;
+                shadow + (r.next_u32() ^ first) as u64
+            })
+            .collect();
+        assert_eq!(out.to_vec().unwrap(), want);
+    }
+}
