@@ -3,8 +3,8 @@
 //!
 //! It is the first stage of the pipeline (parse → **source AST** → specialize → IR → lower). Types
 //! of generic parameters are unknown until launch, and the types of unsuffixed literals are inferred
-//! from their use, so nothing here is typed: [`crate::specialize`] turns it into the typed
-//! [`crate::ir`] once the argument types are known.
+//! from their use, so nothing here is typed: `gpujit_codegen::specialize` turns it into the
+//! typed `gpujit_codegen::ir` once the argument types are known.
 
 use crate::intrinsics::{atomic_def, collective_def, Arg};
 use crate::math::MathFn;
@@ -181,8 +181,8 @@ pub enum Stmt {
     Continue(Option<String>, Span),
     /// `return;`, or `return value;` in a device function (also its tail expression).
     Return(Option<SourceExpr>, Span),
-    /// `let mut name = shared_array::<T, N>()` (`dims` = [N]), `shared_array_2d::<T, R, C>()`
-    /// ([R, C]) or `dynamic_shared::<T>()` (`dims` empty: sized by the launch). Each size is a
+    /// `let mut name = shared_array::<T, N>()` (`dims` = `[N]`), `shared_array_2d::<T, R, C>()`
+    /// (`[R, C]`) or `dynamic_shared::<T>()` (`dims` empty: sized by the launch). Each size is a
     /// constant expression ([`SourceExpr::const_int`]): literals, `const` items and const
     /// generic parameters (substituted when the source is built), and arithmetic on them.
     Shared { name: String, elem: TypeRef, dims: Vec<SourceExpr>, span: Span },

@@ -1,8 +1,8 @@
 //! The `#[gpu_kernel]` attribute of gpujit.
 //!
 //! It parses the annotated function straight into the kernel language's source form, defined in
-//! `gpujit-lang` ([`parse`]), rejecting anything outside the language with an error at its span,
-//! and generates ([`generate`], with [`tokens`] rebuilding the source form):
+//! `gpujit-lang` (module `parse`), rejecting anything outside the language with an error at its
+//! span, and generates (module `generate`, with `tokens` rebuilding the source form):
 //! - a unit struct of the function's name that derefs to a `gpujit::Kernel` (launch it with
 //!   `launch!(name[grid, block](args))` or `name.launch(config, args)`), whose source form is
 //!   built once, on first use;
@@ -65,7 +65,7 @@ pub fn gpu_device(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// A scalar function made elementwise over arrays (Numba's `@vectorize`, CuPy's
 /// ElementwiseKernel): the function stays callable on scalars (and from kernels, as a
-/// `#[gpu_device]` function), and `name::map(a, b, ...)` gives a lazy [`Expr`] applying it to
+/// `#[gpu_device]` function), and `name::map(a, b, ...)` gives a lazy `gpujit::Expr` applying it to
 /// arrays, views and scalars with NumPy broadcasting, fused with whatever surrounds it:
 /// `rel_diff::map(&x, &y).eval()?`, `(rel_diff::map(&x, 1.0) * 2.0).eval_into(&mut out)?`.
 /// Parameters are scalars; the function returns one, or a tuple of several (`-> (T, T)`, ending
