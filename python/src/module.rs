@@ -570,6 +570,8 @@ fn gpujit_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     random.add_function(wrap_pyfunction!(uniform, &random)?)?;
     random.add_function(wrap_pyfunction!(normal, &random)?)?;
     m.add_submodule(&random)?;
+    // So that `import gpujit.random` and `from gpujit.random import uniform` find it too.
+    m.py().import("sys")?.getattr("modules")?.set_item("gpujit.random", &random)?;
     Ok(())
 }
 

@@ -348,6 +348,9 @@ def ufunc_refusals():
 
 @case
 def random_arrays():
+    from gpujit.random import normal, uniform
+
+    assert uniform is gpujit.random.uniform and normal is gpujit.random.normal
     u = np.from_dlpack(gpujit.random.uniform((1, 2, 3, 4), seed=7, device="cpu"))
     assert u.shape == (1, 2, 3, 4) and u.dtype == np.float32, (u.shape, u.dtype)
     assert ((u >= 0) & (u < 1)).all(), u
