@@ -218,6 +218,8 @@ math_fns! {
     WrappingShr: "wrapping_shr", [V, U32], Int -> SAME, "", "", Std;
     WrappingPow: "wrapping_pow", [V, U32], Int -> SAME, "", "", Std;
     WrappingAbs: "wrapping_abs", [V], SignedInt -> SAME, "", "", Std;
+    WrappingDivEuclid: "wrapping_div_euclid", [V, V], Int -> SAME, "", "", Std;
+    WrappingRemEuclid: "wrapping_rem_euclid", [V, V], Int -> SAME, "", "", Std;
     SaturatingAdd: "saturating_add", [V, V], Int -> SAME, "", "", Std;
     SaturatingSub: "saturating_sub", [V, V], Int -> SAME, "", "", Std;
     SaturatingMul: "saturating_mul", [V, V], Int -> SAME, "", "", Std;
@@ -230,6 +232,8 @@ math_fns! {
     OverflowingMul: "overflowing_mul", [V, V], Int -> Ret::Pair(M::WrappingMul, M::MulOverflows), "", "", Std;
     OverflowingDiv: "overflowing_div", [V, V], Int -> Ret::Pair(M::WrappingDiv, M::DivOverflows), "", "", Std;
     OverflowingRem: "overflowing_rem", [V, V], Int -> Ret::Pair(M::WrappingRem, M::DivOverflows), "", "", Std;
+    OverflowingDivEuclid: "overflowing_div_euclid", [V, V], Int -> Ret::Pair(M::WrappingDivEuclid, M::DivOverflows), "", "", Std;
+    OverflowingRemEuclid: "overflowing_rem_euclid", [V, V], Int -> Ret::Pair(M::WrappingRemEuclid, M::DivOverflows), "", "", Std;
     OverflowingNeg: "overflowing_neg", [V], Int -> Ret::Pair(M::WrappingNeg, M::NegOverflows), "", "", Std;
     OverflowingShl: "overflowing_shl", [V, U32], Int -> Ret::Pair(M::WrappingShl, M::ShiftOverflows), "", "", Std;
     OverflowingShr: "overflowing_shr", [V, U32], Int -> Ret::Pair(M::WrappingShr, M::ShiftOverflows), "", "", Std;

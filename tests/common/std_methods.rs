@@ -37,9 +37,9 @@ fn amount(h: &Harness, bits: u32) -> u32 {
 }
 
 /// Same-type results per element, u32 counts, bool flags.
-const SAME: usize = 30;
+const SAME: usize = 34;
 const COUNTS: usize = 4;
-const FLAGS: usize = 10;
+const FLAGS: usize = 12;
 
 macro_rules! int_method_kernels {
     ($($kernel:ident, $check:ident: $t:ty, $u:ty;)*) => {$(
@@ -50,7 +50,7 @@ macro_rules! int_method_kernels {
                 return;
             }
             let (a, b, c, k) = (x[i], y[i], z[i], n[i]);
-            let s = 30 * i;
+            let s = 34 * i;
             same[s] = a.wrapping_add(b);
             same[s + 1] = a.wrapping_sub(b);
             same[s + 2] = a.wrapping_mul(b);
@@ -76,7 +76,7 @@ macro_rules! int_method_kernels {
             same[s + 22] = mul_hi(a, b);
             let (w, o) = a.overflowing_add(b);
             same[s + 23] = w;
-            let f = 10 * i;
+            let f = 12 * i;
             flags[f] = o;
             let (w, o) = a.overflowing_sub(b);
             same[s + 24] = w;
@@ -100,6 +100,14 @@ macro_rules! int_method_kernels {
             flags[f + 7] = a.overflowing_shl(k).1;
             flags[f + 8] = a.overflowing_shr(k).1;
             flags[f + 9] = (a.overflowing_shl(k).0 == a.wrapping_shl(k)) && (a.overflowing_shr(k).0 == a.wrapping_shr(k));
+            same[s + 30] = a.wrapping_div_euclid(b);
+            same[s + 31] = a.wrapping_rem_euclid(b);
+            let (w, o) = a.overflowing_div_euclid(b);
+            same[s + 32] = w;
+            flags[f + 10] = o;
+            let (w, o) = a.overflowing_rem_euclid(b);
+            same[s + 33] = w;
+            flags[f + 11] = o;
             let t = 4 * i;
             counts[t] = a.count_ones();
             counts[t + 1] = a.count_zeros();
@@ -158,6 +166,10 @@ macro_rules! int_method_kernels {
                         if by0 { a } else { a.overflowing_rem(b).0 },
                         a.overflowing_pow(k).0,
                         a.overflowing_neg().0,
+                        if by0 { 0 } else { a.wrapping_div_euclid(b) },
+                        if by0 { a } else { a.wrapping_rem_euclid(b) },
+                        if by0 { 0 } else { a.overflowing_div_euclid(b).0 },
+                        if by0 { a } else { a.overflowing_rem_euclid(b).0 },
                     ];
                     let ctx = format!("{}: a = {a}, b = {b}, c = {c}, k = {k}", stringify!($t));
                     assert_eq!(&same[SAME * i..SAME * (i + 1)], &want[..], "{ctx}");
@@ -172,6 +184,8 @@ macro_rules! int_method_kernels {
                         a.overflowing_shl(k).1,
                         a.overflowing_shr(k).1,
                         true,
+                        !by0 && a.overflowing_div_euclid(b).1,
+                        !by0 && a.overflowing_rem_euclid(b).1,
                     ];
                     assert_eq!(&flags[FLAGS * i..FLAGS * (i + 1)], &want_flags[..], "{ctx}");
                     let want_counts = [a.count_ones(), a.count_zeros(), a.leading_zeros(), a.trailing_zeros()];

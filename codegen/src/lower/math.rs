@@ -237,17 +237,17 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let r = select(icmp(gt, x, hi)?, hi, x, "clamp.hi")?;
                 select(icmp(lt, x, lo)?, lo, r, "clamp")?
             }
-            MathFn::RemEuclid | MathFn::DivEuclid if !signed => {
-                self.int_div(if f == MathFn::RemEuclid { BinOp::Rem } else { BinOp::Div }, x, y(), false)?
-            }
-            MathFn::RemEuclid => {
+            // On integers `div_euclid` and `rem_euclid` wrap already (`MIN.div_euclid(-1)` is MIN).
+            MathFn::RemEuclid | MathFn::WrappingRemEuclid if !signed => self.int_div(BinOp::Rem, x, y(), false)?,
+            MathFn::DivEuclid | MathFn::WrappingDivEuclid if !signed => self.int_div(BinOp::Div, x, y(), false)?,
+            MathFn::RemEuclid | MathFn::WrappingRemEuclid => {
                 // `let r = x % y; if r < 0 { r.wrapping_add(y.wrapping_abs()) } else { r }`.
                 let r = self.int_div(BinOp::Rem, x, y(), true)?;
                 let ay = call1("llvm.abs", &[y().into(), not_poison.into()])?;
                 let fixed = b.build_int_add(r, ay, "r.pos")?;
                 select(icmp(IntPredicate::SLT, r, it.const_zero())?, fixed, r, "rem_euclid")?
             }
-            MathFn::DivEuclid => {
+            MathFn::DivEuclid | MathFn::WrappingDivEuclid => {
                 // `let q = x / y; if x % y < 0 { if y > 0 { q - 1 } else { q + 1 } } else { q }`.
                 let q = self.int_div(BinOp::Div, x, y(), true)?;
                 let r = self.int_div(BinOp::Rem, x, y(), true)?;

@@ -441,6 +441,8 @@ impl<'r> Gen<'r> {
             SaturatingDiv,
             ReverseBits,
             SwapBytes,
+            WrappingDivEuclid,
+            WrappingRemEuclid,
             RemEuclid,
             DivEuclid,
             Clamp,

@@ -473,8 +473,8 @@ macro_rules! int_methods {
                 let (lo, hi) = (y, a[2].get::<$ty>());
                 v(if x < lo { lo } else if x > hi { hi } else { x })
             }
-            RemEuclid => v(if zero { x } else { x.wrapping_rem_euclid(y) }),
-            DivEuclid => v(if zero { 0 } else { x.wrapping_div_euclid(y) }),
+            RemEuclid | WrappingRemEuclid => v(if zero { x } else { x.wrapping_rem_euclid(y) }),
+            DivEuclid | WrappingDivEuclid => v(if zero { 0 } else { x.wrapping_div_euclid(y) }),
             CountOnes => v(x.count_ones()),
             CountZeros => v(x.count_zeros()),
             LeadingZeros => v(x.leading_zeros()),
