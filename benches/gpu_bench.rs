@@ -166,6 +166,57 @@ fn main() -> gpujit::Result<()> {
     assert!(z.to_vec()?.iter().all(|v| *v == 2.5), "saxpy result");
     println!("saxpy_f32_2^26          gpujit          {gbs:8.1} GB/s  ({ms:.3} ms a kernel)");
 
+    // Random fills, 2^28 elements: the kernel alone (into an array made once), by events, beside
+    // a whole `random::*` call that allocates its array (host clock, synchronized).
+    let n = 1usize << 28;
+    let mut f32s = DeviceArray::<f32>::zeros(&dev, n)?;
+    let mut f64s = DeviceArray::<f64>::zeros(&dev, n)?;
+    let whole = |f: &mut dyn FnMut()| {
+        f();
+        dev.synchronize().expect("sync");
+        let mut t = Vec::new();
+        for _ in 0..10 {
+            let s = Instant::now();
+            f();
+            dev.synchronize().expect("sync");
+            t.push(s.elapsed().as_secs_f64() * 1e3);
+        }
+        support::median(t)
+    };
+    for (name, bytes, kernel_ms, whole_ms) in [
+        (
+            "uniform_f32",
+            4,
+            event_ms(10, || random::uniform_into(&mut f32s, 7).expect("fill")),
+            whole(&mut || drop(random::uniform(&dev, &[n], 7).expect("fill"))),
+        ),
+        (
+            "normal_f32",
+            4,
+            event_ms(10, || random::normal_into(&mut f32s, 7).expect("fill")),
+            whole(&mut || drop(random::normal(&dev, &[n], 7).expect("fill"))),
+        ),
+        (
+            "uniform_f64",
+            8,
+            event_ms(10, || random::uniform_f64_into(&mut f64s, 7).expect("fill")),
+            whole(&mut || drop(random::uniform_f64(&dev, &[n], 7).expect("fill"))),
+        ),
+        (
+            "normal_f64",
+            8,
+            event_ms(10, || random::normal_f64_into(&mut f64s, 7).expect("fill")),
+            whole(&mut || drop(random::normal_f64(&dev, &[n], 7).expect("fill"))),
+        ),
+    ] {
+        let gbs = |ms: f64| bytes as f64 * n as f64 / (ms * 1e-3) / 1e9;
+        println!(
+            "random_{name:<12}2^28 gpujit {:8.1} GB/s  ({kernel_ms:.3} ms the kernel; a whole call with its allocation {whole_ms:.3} ms, {:.1} GB/s)",
+            gbs(kernel_ms),
+            gbs(whole_ms)
+        );
+    }
+
     // Launch host time: small arrays, 3 array arguments and 1 scalar.
     let m = 1024usize;
     let sx = DeviceArray::from_slice(&dev, &vec![1.0f32; m])?;

@@ -104,7 +104,7 @@ impl Philox {
 const PER_THREAD: usize = 4;
 
 macro_rules! fills {
-    ($($(#[$doc:meta])* $name:ident, $kernel:ident: $t:ty, $draw:ident, $words:expr;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident, $into:ident, $kernel:ident: $t:ty, $draw:ident, $words:expr;)*) => {$(
         // Thread k writes elements 4k..4k+3: draws 4k..4k+3 of the one stream, whole blocks.
         #[crate::gpu_kernel]
         fn $kernel(seed: u64, out: &mut [$t]) {
@@ -120,9 +120,16 @@ macro_rules! fills {
             let n = shape.iter().product();
             // Every element is written by the kernel before the array is handed out.
             let mut out = DeviceArray::<$t>::uninit_shape(device, &[n])?;
-            let threads = n.div_ceil(PER_THREAD);
-            crate::launch!($kernel[crate::LaunchConfig::for_elements(threads, 256)](seed, &mut out))?;
+            $into(&mut out, seed)?;
             out.reshape(shape)
+        }
+
+        #[doc = concat!("Fills `out` (any shape, in C order) as [`", stringify!($name), "`] makes a new array: no allocation.")]
+        pub fn $into(out: &mut DeviceArray<$t>, seed: u64) -> Result<()> {
+            let n = out.len();
+            let threads = n.div_ceil(PER_THREAD);
+            let flat = out.view_mut().reshape(&[n])?;
+            crate::launch!($kernel[crate::LaunchConfig::for_elements(threads, 256)](seed, flat))
         }
     )*};
 }
@@ -131,13 +138,13 @@ fills! {
     /// A new array of `shape` on `device`, uniform in [0, 1): element `i` (in C order) is draw
     /// `i` of `Philox::new(seed, 0)` (`uniform_f32()`), on every backend. The equivalent of
     /// `cupy.random.rand(*shape).astype(cupy.float32)`.
-    uniform, fill_uniform_f32: f32, uniform_f32, 1;
+    uniform, uniform_into, fill_uniform_f32: f32, uniform_f32, 1;
     /// As [`uniform`], in f64 (`uniform_f64()`).
-    uniform_f64, fill_uniform_f64: f64, uniform_f64, 2;
+    uniform_f64, uniform_f64_into, fill_uniform_f64: f64, uniform_f64, 2;
     /// A new array of `shape` on `device` of standard normals: element `i` is draw `i` of
     /// `Philox::new(seed, 0)` (`normal_f32()`). The equivalent of
     /// `cupy.random.randn(*shape).astype(cupy.float32)`.
-    normal, fill_normal_f32: f32, normal_f32, 2;
+    normal, normal_into, fill_normal_f32: f32, normal_f32, 2;
     /// As [`normal`], in f64 (`normal_f64()`).
-    normal_f64, fill_normal_f64: f64, normal_f64, 4;
+    normal_f64, normal_f64_into, fill_normal_f64: f64, normal_f64, 4;
 }

@@ -148,6 +148,11 @@ pub fn random_fills(h: &Harness) {
         assert!(random::uniform_f64(&h.dev, &[n], seed).unwrap().to_vec().unwrap().iter().all(|v| *v == r.uniform_f64()));
     }
     assert!(random::normal(&h.dev, &[0, 3], seed).unwrap().to_vec().unwrap().is_empty());
+    // Into an existing array of any shape: the same numbers.
+    let mut into = DeviceArray::<f32>::zeros_shape(&h.dev, &[2, 3, 4]).unwrap();
+    random::uniform_into(&mut into, seed).unwrap();
+    assert_eq!(into.shape(), &[2, 3, 4]);
+    assert_eq!(into.to_vec().unwrap(), values);
     // The distributions: 200k draws each, within 6 standard errors.
     let n = 200_000;
     let stats = |x: &[f64]| {
