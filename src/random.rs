@@ -105,13 +105,21 @@ const PER_THREAD: usize = 4;
 
 macro_rules! fills {
     ($($(#[$doc:meta])* $name:ident, $into:ident, $kernel:ident: $t:ty, $draw:ident, $words:expr;)*) => {$(
-        // Thread k writes elements 4k..4k+3: draws 4k..4k+3 of the one stream, whole blocks.
+        // Thread k writes elements 4k..4k+3: draws 4k..4k+3 of the one stream, whole blocks
+        // (in straight-line code the compiler computes each Philox block once).
         #[crate::gpu_kernel]
         fn $kernel(seed: u64, out: &mut [$t]) {
             let first = grid(1) * PER_THREAD;
             let mut r = Philox::with_offset(seed, 0, (first * $words) as u64);
-            for k in first..(first + PER_THREAD).min(out.len()) {
-                out[k] = r.$draw();
+            if first + PER_THREAD <= out.len() {
+                out[first] = r.$draw();
+                out[first + 1] = r.$draw();
+                out[first + 2] = r.$draw();
+                out[first + 3] = r.$draw();
+            } else {
+                for k in first..out.len() {
+                    out[k] = r.$draw();
+                }
             }
         }
 

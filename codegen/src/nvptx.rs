@@ -148,6 +148,42 @@ impl Target for NvptxTarget {
         Ok(b.build_bit_cast(h, cx.i16_type(), "f16bits")?.into_int_value())
     }
 
+    /// `mul.hi` of 32- and 64-bit integers through NVVM's intrinsics (a widened multiply of a
+    /// masked operand is otherwise left a 64-bit multiply, several instructions); narrower
+    /// types take the default.
+    fn mul_hi<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        x: IntValue<'ctx>,
+        y: IntValue<'ctx>,
+        signed: bool,
+    ) -> Result<IntValue<'ctx>, BuilderError> {
+        let name = match (x.get_type().get_bit_width(), signed) {
+            (32, true) => "llvm.nvvm.mulhi.i",
+            (32, false) => "llvm.nvvm.mulhi.ui",
+            (64, true) => "llvm.nvvm.mulhi.ll",
+            (64, false) => "llvm.nvvm.mulhi.ull",
+            _ => {
+                let cx = x.get_type().get_context();
+                let it = x.get_type();
+                let wide = if it.get_bit_width() == 8 { cx.i16_type() } else { cx.i32_type() };
+                let ext = |v: IntValue<'ctx>| if signed { b.build_int_s_extend(v, wide, "w") } else { b.build_int_z_extend(v, wide, "w") };
+                let p = b.build_int_mul(ext(x)?, ext(y)?, "p")?;
+                let hi = b.build_right_shift(p, wide.const_int(it.get_bit_width() as u64, false), false, "p.hi")?;
+                return b.build_int_truncate(hi, it, "mul_hi");
+            }
+        };
+        let f = match Intrinsic::find(name).and_then(|i| i.get_declaration(module, &[])) {
+            Some(f) => f,
+            None => unreachable!("LLVM 19's NVPTX backend provides {name}"),
+        };
+        match b.build_call(f, &[x.into(), y.into()], "mul_hi")?.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => Ok(v.into_int_value()),
+            inkwell::values::ValueKind::Instruction(_) => unreachable!("{name} returns a value"),
+        }
+    }
+
     fn native_half_atomic_add<'ctx>(
         &self,
         b: &Builder<'ctx>,

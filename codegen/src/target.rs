@@ -132,6 +132,33 @@ pub trait Target {
         None
     }
 
+    /// The high half of the full product of `x` and `y`, integers of one type (`mul_hi`). The
+    /// default widens to twice the width, multiplies and shifts; a target may have an
+    /// instruction for it.
+    fn mul_hi<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        x: IntValue<'ctx>,
+        y: IntValue<'ctx>,
+        signed: bool,
+    ) -> Result<IntValue<'ctx>, BuilderError> {
+        let _ = module;
+        let it = x.get_type();
+        let bits = it.get_bit_width();
+        let cx = it.get_context();
+        let wide = match bits {
+            8 => cx.i16_type(),
+            16 => cx.i32_type(),
+            32 => cx.i64_type(),
+            _ => cx.i128_type(),
+        };
+        let ext = |v: IntValue<'ctx>| if signed { b.build_int_s_extend(v, wide, "w") } else { b.build_int_z_extend(v, wide, "w") };
+        let p = b.build_int_mul(ext(x)?, ext(y)?, "p")?;
+        let hi = b.build_right_shift(p, wide.const_int(bits as u64, false), false, "p.hi")?;
+        b.build_int_truncate(hi, it, "mul_hi")
+    }
+
     /// The bits (`i16`) of the 16-bit float `t` widened to f32 (exact). The default is integer
     /// code ([`crate::half`]), which needs no library routine on any machine.
     fn half_to_f32<'ctx>(&self, b: &Builder<'ctx>, bits: IntValue<'ctx>, t: ScalarType) -> Result<FloatValue<'ctx>, BuilderError> {

@@ -10,7 +10,7 @@ use super::{int_type, value_type, Lower, LR};
 use crate::ast::BinOp;
 use crate::math::MathFn;
 use crate::types::ScalarType;
-use inkwell::types::{BasicMetadataTypeEnum, BasicTypeEnum, IntType};
+use inkwell::types::{BasicMetadataTypeEnum, BasicTypeEnum};
 use inkwell::values::{BasicValueEnum, FloatValue, IntValue};
 use inkwell::{FloatPredicate, IntPredicate};
 
@@ -351,15 +351,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let down = b.build_int_sub(a, c, "d.down")?;
                 select(icmp(lt, a, c)?, up, down, "abs_diff")?
             }
-            MathFn::MulHi => {
-                let wide: IntType<'ctx> = if bits == 64 { self.cx.i128_type() } else { int_type(self.cx, 2 * bits) };
-                let ext = |v: IntValue<'ctx>| -> LR<IntValue<'ctx>> {
-                    Ok(if signed { b.build_int_s_extend(v, wide, "w")? } else { b.build_int_z_extend(v, wide, "w")? })
-                };
-                let p = b.build_int_mul(ext(x)?, ext(y())?, "p")?;
-                let hi = b.build_right_shift(p, wide.const_int(bits as u64, false), false, "p.hi")?;
-                b.build_int_truncate(hi, it, "mul_hi")?
-            }
+            MathFn::MulHi => self.target.mul_hi(self.module, b, x, y(), signed)?,
             _ => unreachable!("the verifier admits {f:?} on integers only with a lowering here"),
         };
         Ok(v.into())

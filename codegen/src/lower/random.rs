@@ -81,9 +81,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let block = b.build_right_shift(n, i64t.const_int(2, false), false, "block")?;
         let mut c = [lo(block)?, hi(block)?, lo(sub)?, hi(sub)?];
         let mut k = [lo(seed)?, hi(seed)?];
+        // The halves of the 64-bit product apart, each a 32-bit instruction on the GPU (one
+        // 64-bit product became `mul.lo.s64`, several).
         let mulhilo = |m: u32, x: IntValue<'ctx>| -> LR<(IntValue<'ctx>, IntValue<'ctx>)> {
-            let p = b.build_int_mul(i64t.const_int(m as u64, false), b.build_int_z_extend(x, i64t, "x")?, "p")?;
-            Ok((hi(p)?, lo(p)?))
+            let mc = i32t.const_int(m as u64, false);
+            let high = self.target.mul_hi(self.module, &b, mc, x, false)?;
+            Ok((high, b.build_int_mul(mc, x, "lo")?))
         };
         for round in 0..random::ROUNDS {
             if round > 0 {
