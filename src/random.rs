@@ -125,7 +125,10 @@ macro_rules! fills {
 
         $(#[$doc])*
         pub fn $name(device: &Device, shape: &[usize], seed: u64) -> Result<DeviceArray<$t>> {
-            let n = shape.iter().product();
+            let n = shape
+                .iter()
+                .try_fold(1usize, |a, d| a.checked_mul(*d))
+                .ok_or_else(|| crate::Error::Array(format!("random::{}: the shape {shape:?} has more elements than usize holds", stringify!($name))))?;
             // Every element is written by the kernel before the array is handed out.
             let mut out = DeviceArray::<$t>::uninit_shape(device, &[n])?;
             $into(&mut out, seed)?;

@@ -164,15 +164,7 @@ impl Target for NvptxTarget {
             (32, false) => "llvm.nvvm.mulhi.ui",
             (64, true) => "llvm.nvvm.mulhi.ll",
             (64, false) => "llvm.nvvm.mulhi.ull",
-            _ => {
-                let cx = x.get_type().get_context();
-                let it = x.get_type();
-                let wide = if it.get_bit_width() == 8 { cx.i16_type() } else { cx.i32_type() };
-                let ext = |v: IntValue<'ctx>| if signed { b.build_int_s_extend(v, wide, "w") } else { b.build_int_z_extend(v, wide, "w") };
-                let p = b.build_int_mul(ext(x)?, ext(y)?, "p")?;
-                let hi = b.build_right_shift(p, wide.const_int(it.get_bit_width() as u64, false), false, "p.hi")?;
-                return b.build_int_truncate(hi, it, "mul_hi");
-            }
+            _ => return crate::target::widened_mul_hi(b, x, y, signed),
         };
         let f = match Intrinsic::find(name).and_then(|i| i.get_declaration(module, &[])) {
             Some(f) => f,

@@ -144,19 +144,7 @@ pub trait Target {
         signed: bool,
     ) -> Result<IntValue<'ctx>, BuilderError> {
         let _ = module;
-        let it = x.get_type();
-        let bits = it.get_bit_width();
-        let cx = it.get_context();
-        let wide = match bits {
-            8 => cx.i16_type(),
-            16 => cx.i32_type(),
-            32 => cx.i64_type(),
-            _ => cx.i128_type(),
-        };
-        let ext = |v: IntValue<'ctx>| if signed { b.build_int_s_extend(v, wide, "w") } else { b.build_int_z_extend(v, wide, "w") };
-        let p = b.build_int_mul(ext(x)?, ext(y)?, "p")?;
-        let hi = b.build_right_shift(p, wide.const_int(bits as u64, false), false, "p.hi")?;
-        b.build_int_truncate(hi, it, "mul_hi")
+        widened_mul_hi(b, x, y, signed)
     }
 
     /// The bits (`i16`) of the 16-bit float `t` widened to f32 (exact). The default is integer
@@ -278,4 +266,22 @@ pub trait Target {
         body: FunctionValue<'ctx>,
         kernel: &ir::Kernel,
     ) -> Result<(), BuilderError>;
+}
+
+/// The high half of `x * y` by a multiply at twice the width and a shift: [`Target::mul_hi`]'s
+/// default, and any target's for the widths it has no instruction for.
+pub fn widened_mul_hi<'ctx>(b: &Builder<'ctx>, x: IntValue<'ctx>, y: IntValue<'ctx>, signed: bool) -> Result<IntValue<'ctx>, BuilderError> {
+    let it = x.get_type();
+    let bits = it.get_bit_width();
+    let cx = it.get_context();
+    let wide = match bits {
+        8 => cx.i16_type(),
+        16 => cx.i32_type(),
+        32 => cx.i64_type(),
+        _ => cx.i128_type(),
+    };
+    let ext = |v: IntValue<'ctx>| if signed { b.build_int_s_extend(v, wide, "w") } else { b.build_int_z_extend(v, wide, "w") };
+    let p = b.build_int_mul(ext(x)?, ext(y)?, "p")?;
+    let hi = b.build_right_shift(p, wide.const_int(bits as u64, false), false, "p.hi")?;
+    b.build_int_truncate(hi, it, "mul_hi")
 }

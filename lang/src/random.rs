@@ -98,10 +98,21 @@ impl Draw {
     }
 }
 
+/// The parts of a generator's state, in the order of [`state_locals`].
+const STATE_PARTS: [&str; 3] = ["seed", "subsequence", "drawn"];
+const STATE_PREFIX: &str = "__gpujit_philox_";
+
 /// The hidden locals holding generator `name`'s state in a kernel: its key (the seed), its
 /// subsequence and its counter of words drawn, all u64.
 pub fn state_locals(name: &str) -> [String; 3] {
-    ["seed", "subsequence", "drawn"].map(|part| format!("__gpujit_philox_{name}_{part}"))
+    STATE_PARTS.map(|part| format!("{STATE_PREFIX}{name}_{part}"))
+}
+
+/// For one of [`state_locals`]'s names: the generator's name and which part it is (0 the seed,
+/// 1 the subsequence, 2 the words drawn).
+pub fn state_local_of(local: &str) -> Option<(&str, usize)> {
+    let rest = local.strip_prefix(STATE_PREFIX)?;
+    STATE_PARTS.iter().enumerate().find_map(|(k, part)| Some((rest.strip_suffix(part)?.strip_suffix('_')?, k)))
 }
 
 /// 2^-24 and 2^-53.
@@ -223,6 +234,13 @@ mod tests {
         for (c, k, want) in KNOWN_ANSWERS {
             assert_eq!(philox4x32_10(c, k), want);
         }
+    }
+
+    #[test]
+    fn state_locals_name_their_generator() {
+        let [s, q, n] = state_locals("rng");
+        assert_eq!([state_local_of(&s), state_local_of(&q), state_local_of(&n)], [Some(("rng", 0)), Some(("rng", 1)), Some(("rng", 2))]);
+        assert_eq!(state_local_of("rng_seed"), None);
     }
 
     #[test]

@@ -148,6 +148,9 @@ pub fn random_fills(h: &Harness) {
         assert!(random::uniform_f64(&h.dev, &[n], seed).unwrap().to_vec().unwrap().iter().all(|v| *v == r.uniform_f64()));
     }
     assert!(random::normal(&h.dev, &[0, 3], seed).unwrap().to_vec().unwrap().is_empty());
+    // A shape too large is an error, not a panic.
+    let e = random::uniform(&h.dev, &[usize::MAX, 3], seed).unwrap_err().to_string();
+    assert!(e.contains("random::uniform") && e.contains("shape"), "{e}");
     // Into an existing array of any shape: the same numbers.
     let mut into = DeviceArray::<f32>::zeros_shape(&h.dev, &[2, 3, 4]).unwrap();
     random::uniform_into(&mut into, seed).unwrap();

@@ -231,7 +231,7 @@ fn protected(s: &Stmt) -> bool {
     match s {
         Stmt::Let { name, init, .. } => {
             matches!(name.as_str(), "i" | "t" | "j")
-                || name.starts_with("__gpujit_philox_")
+                || gpujit::codegen::random::state_local_of(name).is_some()
                 || matches!(init, Some(SourceExpr { kind: ExprKind::Collective(..), .. }))
         }
         Stmt::If { cond: SourceExpr { kind: ExprKind::Binary(gpujit::codegen::ast::BinOp::Lt, a, b), .. }, .. } => {

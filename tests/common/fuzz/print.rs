@@ -181,14 +181,16 @@ impl Printer<'_> {
     fn stmt(&mut self, s: &Stmt, d: usize) {
         match s {
             // A generator's state, as the macro desugars `let mut g = Philox::new(seed, sub);`.
-            Stmt::Let { name, init: Some(e), .. } if name.starts_with("__gpujit_philox_") => {
+            Stmt::Let { name, init: Some(e), .. } if gpujit::codegen::random::state_local_of(name).is_some() => {
                 let text = self.expr(e);
-                if let Some(g) = name.strip_prefix("__gpujit_philox_").and_then(|r| r.strip_suffix("_seed")) {
-                    self.philox_seed = Some((g.to_string(), text));
-                } else if name.ends_with("_subsequence") {
-                    if let Some((g, seed)) = self.philox_seed.take() {
-                        self.line(d, &format!("let mut {g} = Philox::new({seed}, {text});"));
+                match gpujit::codegen::random::state_local_of(name) {
+                    Some((g, 0)) => self.philox_seed = Some((g.to_string(), text)),
+                    Some((_, 1)) => {
+                        if let Some((g, seed)) = self.philox_seed.take() {
+                            self.line(d, &format!("let mut {g} = Philox::new({seed}, {text});"));
+                        }
                     }
+                    _ => {}
                 }
             }
             Stmt::Let { name, mutable, ty, init, .. } => {
