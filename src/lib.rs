@@ -85,6 +85,9 @@ pub use gpujit_runtime::{
     Arg, ArrayView, ArrayViewMut, Device, DeviceArray, DeviceId, Dims, Element, Error, Event, ExternalArray, Graph, InteropError, IntoDims,
     Kernel, KernelArg, KernelArgs, KernelResources, LaunchConfig, Layout, PinnedBuffer, Result, Stream,
 };
+/// The `num-complex` crate, whose `Complex<f32>` and `Complex<f64>` are gpujit's complex types.
+pub use num_complex;
+pub use num_complex::{Complex, Complex32, Complex64};
 
 /// The compiler: IR, specialization, lowering, targets (re-exported for introspection and tools).
 pub use gpujit_codegen as codegen;
@@ -100,6 +103,7 @@ pub mod prelude {
         Fusion, Graph, IntoExpr, LaunchConfig, PinnedBuffer, Stream,
     };
     pub use half::{bf16, f16};
+    pub use num_complex::{Complex, Complex32, Complex64};
 }
 
 /// The kernel language's intrinsics and type-parameter bounds.
@@ -109,14 +113,18 @@ pub mod prelude {
 /// outside a kernel they panic.
 pub mod kernel_prelude {
     pub use crate::random::Philox;
+    pub use num_complex::{Complex, Complex32, Complex64};
     use std::marker::PhantomData;
     use std::ops::{
         Add, AddAssign, BitAnd, BitAndAssign, BitOr, BitOrAssign, BitXor, BitXorAssign, Div, DivAssign, Index, IndexMut, Mul, MulAssign,
         Neg, Not, Rem, RemAssign, Shl, ShlAssign, Shr, ShrAssign, Sub, SubAssign,
     };
 
+    /// Any value kernels hold in arrays and locals: the scalar types and `Complex<f32>`,
+    /// `Complex<f64>` (the element types of shared and per-thread arrays).
+    pub trait Value: Copy + PartialEq + 'static {}
     /// Any scalar type a kernel can take.
-    pub trait Scalar: Copy + PartialEq + PartialOrd + 'static {}
+    pub trait Scalar: Value + PartialOrd {}
     /// Integers and floats: the arithmetic operators.
     pub trait Number:
         Scalar
@@ -154,6 +162,7 @@ pub mod kernel_prelude {
     macro_rules! impls {
         ($tr:ident: $($t:ty),*) => {$( impl $tr for $t {} )*};
     }
+    impls!(Value: bool, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, half::f16, half::bf16, Complex<f32>, Complex<f64>);
     impls!(Scalar: bool, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, half::f16, half::bf16);
     impls!(Number: i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, half::f16, half::bf16);
     // The `Float` trait and its implementations (f32, f64, f16, bf16), generated from the
@@ -264,19 +273,19 @@ pub mod kernel_prelude {
     stand_in_array!(LocalArray [const N: usize] [N], usize);
 
     /// Declares a block's shared array (Numba `cuda.shared.array(N, dtype)`).
-    pub fn shared_array<T: Scalar, const N: usize>() -> SharedArray<T, N> {
+    pub fn shared_array<T: Value, const N: usize>() -> SharedArray<T, N> {
         outside("shared_array")
     }
     /// Declares a block's 2-D shared array of `R` rows of `C` elements.
-    pub fn shared_array_2d<T: Scalar, const R: usize, const C: usize>() -> SharedArray2d<T, R, C> {
+    pub fn shared_array_2d<T: Value, const R: usize, const C: usize>() -> SharedArray2d<T, R, C> {
         outside("shared_array_2d")
     }
     /// The block's dynamic shared memory as an array of `T` (Numba `cuda.shared.array(0, dtype)`).
-    pub fn dynamic_shared<T: Scalar>() -> DynamicShared<T> {
+    pub fn dynamic_shared<T: Value>() -> DynamicShared<T> {
         outside("dynamic_shared")
     }
     /// Declares a per-thread array (Numba `cuda.local.array(N, dtype)`).
-    pub fn local_array<T: Scalar, const N: usize>() -> LocalArray<T, N> {
+    pub fn local_array<T: Value, const N: usize>() -> LocalArray<T, N> {
         outside("local_array")
     }
 
@@ -487,6 +496,7 @@ pub mod __private {
     pub fn last_segment(path: &'static str) -> &'static str {
         path.rsplit("::").next().unwrap_or(path).trim()
     }
+    pub use gpujit_codegen::complex::ComplexFn;
     pub use gpujit_codegen::math::MathFn;
     pub use gpujit_codegen::random::Draw;
     pub use gpujit_codegen::ScalarType;

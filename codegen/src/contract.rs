@@ -20,6 +20,9 @@ use crate::ir::{self, ParamType};
 pub enum ParamSlots {
     /// A scalar: its bits (zero-extended) in word `word`.
     Scalar { word: usize },
+    /// A complex number: its real part's bits (zero-extended) in word `word`, its imaginary
+    /// part's in the next.
+    Complex { word: usize },
     /// An array: the data pointer in `word`, the extents in the `ndim` words after it, then the
     /// strides (in elements, two's complement) in the `ndim` words after those.
     Array { word: usize, ndim: u8 },
@@ -30,6 +33,7 @@ impl ParamSlots {
     pub fn words(self) -> usize {
         match self {
             ParamSlots::Scalar { .. } => 1,
+            ParamSlots::Complex { .. } => 2,
             ParamSlots::Array { ndim, .. } => 1 + 2 * ndim as usize,
         }
     }
@@ -37,7 +41,7 @@ impl ParamSlots {
     /// The first word of the parameter.
     pub fn first(self) -> usize {
         match self {
-            ParamSlots::Scalar { word } | ParamSlots::Array { word, .. } => word,
+            ParamSlots::Scalar { word } | ParamSlots::Complex { word } | ParamSlots::Array { word, .. } => word,
         }
     }
 }
@@ -62,6 +66,7 @@ impl ParamLayout {
         for p in params {
             let slots = match p.ty {
                 ParamType::Array { ndim, .. } => ParamSlots::Array { word, ndim },
+                ParamType::Scalar(t) if t.is_complex() => ParamSlots::Complex { word },
                 ParamType::Scalar(_) => ParamSlots::Scalar { word },
             };
             word += slots.words();
@@ -80,12 +85,18 @@ impl ParamLayout {
         self.words
     }
 
-    /// Writes scalar parameter `param`'s bits into `words`. Returns `false` (writing nothing)
-    /// when the parameter is not a scalar or `words` is too short.
-    pub fn write_scalar(&self, words: &mut [u64], param: usize, bits: u64) -> bool {
+    /// Writes scalar parameter `param`'s bits into `words`: a complex number's real part's in
+    /// the low 64 bits of `bits`, its imaginary part's in the high 64. Returns `false` (writing
+    /// nothing) when the parameter is not a scalar or `words` is too short.
+    pub fn write_scalar(&self, words: &mut [u64], param: usize, bits: u128) -> bool {
         match self.params.get(param) {
             Some(ParamSlots::Scalar { word }) if *word < words.len() => {
-                words[*word] = bits;
+                words[*word] = bits as u64;
+                true
+            }
+            Some(ParamSlots::Complex { word }) if *word + 1 < words.len() => {
+                words[*word] = bits as u64;
+                words[*word + 1] = (bits >> 64) as u64;
                 true
             }
             _ => false,

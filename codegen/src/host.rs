@@ -369,6 +369,12 @@ fn unpack_args<'ctx>(
             (ParamType::Scalar(t), ParamSlots::Scalar { word: w }) => {
                 out.push(b.build_load(memory_type(cx, t), word(b, w)?, &p.name)?.into())
             }
+            (ParamType::Scalar(t), ParamSlots::Complex { word: w }) => {
+                // The parts, one a word.
+                let part = memory_type(cx, t.component().unwrap_or(t));
+                out.push(b.build_load(part, word(b, w)?, "re")?.into());
+                out.push(b.build_load(part, word(b, w + 1)?, "im")?.into());
+            }
             (_, slots) => {
                 // The data pointer, then the extents and strides.
                 out.push(b.build_load(ptr, word(b, slots.first())?, &p.name)?.into());

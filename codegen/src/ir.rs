@@ -7,6 +7,7 @@
 //! are explicit. `Display` prints a readable Rust-like text form (see `GPUJIT_DUMP_DIR`).
 
 use crate::ast::{AtomicOp, BinOp, Builtin, Collective, FenceScope, KernelOptions, Span, UnOp};
+use crate::complex::ComplexFn;
 use crate::math::MathFn;
 use crate::types::ScalarType;
 use std::fmt::{self, Write as _};
@@ -234,6 +235,11 @@ pub enum TypedExprKind {
     },
     /// A math method on its operands (receiver first).
     Math(MathFn, Vec<TypedExpr>),
+    /// A complex function or method (`Complex::new`, `conj`, `exp`, ...) on its operands, typed
+    /// by [`ComplexFn::params`]; `self.ty` by [`ComplexFn::ret`].
+    Complex(ComplexFn, Vec<TypedExpr>),
+    /// Field `index` of a complex value (0: `re`, 1: `im`).
+    Field(Box<TypedExpr>, u32),
     /// `f32::from_bits(u)`: the float (`self.ty`) whose bits are the operand, the unsigned
     /// integer of its width.
     FromBits(Box<TypedExpr>),
@@ -341,9 +347,9 @@ impl Kernel {
             match &e.kind {
                 TypedExprKind::Collective(..) => true,
                 TypedExprKind::Load { index, .. } => index.iter().any(expr),
-                TypedExprKind::Unary(_, a) | TypedExprKind::Cast(a) | TypedExprKind::FromBits(a) => expr(a),
+                TypedExprKind::Unary(_, a) | TypedExprKind::Cast(a) | TypedExprKind::FromBits(a) | TypedExprKind::Field(a, _) => expr(a),
                 TypedExprKind::Binary(_, a, b) => expr(a) || expr(b),
-                TypedExprKind::Math(_, args) => args.iter().any(expr),
+                TypedExprKind::Math(_, args) | TypedExprKind::Complex(_, args) => args.iter().any(expr),
                 // Device functions are checked on their own (see below).
                 TypedExprKind::Call { args, .. } => args.iter().any(|a| matches!(a, CallArg::Value(v) if expr(v))),
                 TypedExprKind::Atomic { index, values, .. } => index.iter().any(expr) || values.iter().any(expr),
@@ -464,6 +470,46 @@ impl Kernel {
             TypedExprKind::Collective(c, args) => {
                 let _ = write!(out, "{}(", c.name());
                 for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    self.write_expr(out, a);
+                }
+                out.push(')');
+            }
+            TypedExprKind::Field(a, i) => {
+                let paren = matches!(a.kind, TypedExprKind::Unary(..));
+                if paren {
+                    out.push('(');
+                }
+                self.write_expr(out, a);
+                if paren {
+                    out.push(')');
+                }
+                let _ = write!(out, ".{}", crate::complex::FIELDS.get(*i as usize).copied().unwrap_or("<bad field>"));
+            }
+            TypedExprKind::Complex(f, args) if !f.is_method() => {
+                // `Complex::<f32>::new(..)`: the type, as the IR text reads it back.
+                let _ = write!(out, "Complex::<{}>::{}(", e.ty.component().unwrap_or(e.ty), f.name());
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    self.write_expr(out, a);
+                }
+                out.push(')');
+            }
+            TypedExprKind::Complex(f, args) => {
+                let paren = matches!(args[0].kind, TypedExprKind::Unary(..));
+                if paren {
+                    out.push('(');
+                }
+                self.write_expr(out, &args[0]);
+                if paren {
+                    out.push(')');
+                }
+                let _ = write!(out, ".{}(", f.name());
+                for (i, a) in args[1..].iter().enumerate() {
                     if i > 0 {
                         out.push_str(", ");
                     }

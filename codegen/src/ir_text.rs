@@ -22,6 +22,7 @@
 //! parsed statements have none). [`parse`] of a kernel's `Display` gives the kernel back.
 
 use crate::ast::{AtomicOp, BinOp, Builtin, Collective, Dim, FenceScope, KernelOptions, Span, UnOp};
+use crate::complex::ComplexFn;
 use crate::ir::{self, ArrayRef, CallArg, Const, Kernel, Local, LocalArray, Param, ParamType, SharedArray, Stmt, StmtKind};
 use crate::ir::{TypedExpr, TypedExprKind};
 use crate::math::MathFn;
@@ -265,6 +266,16 @@ impl Parser {
 
     fn scalar_type(&mut self) -> R<ScalarType> {
         let name = self.ident()?;
+        if name == "Complex" {
+            // `Complex<f32>`.
+            self.expect("<")?;
+            let part = self.scalar_type()?;
+            self.expect(">")?;
+            return match part.complex() {
+                Some(t) => Ok(t),
+                None => self.fail(format!("`Complex<{part}>` is not a complex type")),
+            };
+        }
         match scalar(&name) {
             Some(t) => Ok(t),
             None => self.fail(format!("`{name}` is not a scalar type")),
@@ -615,7 +626,14 @@ impl Parser {
             }
             self.at += 1;
             let rhs = self.binary(prec + 1)?;
-            let ty = if op.is_comparison() { ScalarType::Bool } else { lhs.ty };
+            // A real operand beside a complex one: the result is complex.
+            let ty = if op.is_comparison() {
+                ScalarType::Bool
+            } else if rhs.ty.is_complex() {
+                rhs.ty
+            } else {
+                lhs.ty
+            };
             lhs = TypedExpr::new(TypedExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), ty);
         }
         Ok(lhs)
@@ -648,6 +666,19 @@ impl Parser {
                 self.at = save;
                 break;
             };
+            if let (Some(part), Some(i)) = (e.ty.component(), crate::complex::field_index(&method)) {
+                // `z.re`: a field.
+                e = TypedExpr::new(TypedExprKind::Field(Box::new(e), i), part);
+                continue;
+            }
+            let complex = ComplexFn::ALL.iter().copied().find(|f| f.is_method() && f.name() == method);
+            if let (true, Some(f)) = (e.ty.is_complex(), complex) {
+                let ty = ComplexFn::type_of(f.ret(), e.ty);
+                let mut args = vec![e];
+                args.extend(self.args()?);
+                e = TypedExpr::new(TypedExprKind::Complex(f, args), ty);
+                continue;
+            }
             let Some(f) = MathFn::from_method(&method) else {
                 return self.fail(format!("`{method}` is not a math method"));
             };
@@ -737,6 +768,25 @@ impl Parser {
             let bits = self.expr()?;
             self.expect(")")?;
             return Ok(TypedExpr::new(TypedExprKind::FromBits(Box::new(bits)), t));
+        }
+        if name == "Complex" && self.peek_is(":") {
+            // `Complex::<f32>::new(re, im)`.
+            self.expect(":")?;
+            self.expect(":")?;
+            self.expect("<")?;
+            let part = self.scalar_type()?;
+            self.expect(">")?;
+            let Some(t) = part.complex() else {
+                return self.fail(format!("`Complex<{part}>` is not a complex type"));
+            };
+            self.expect(":")?;
+            self.expect(":")?;
+            let f = self.ident()?;
+            let Some(f) = ComplexFn::from_function(&f) else {
+                return self.fail(format!("`Complex::{f}` is not an IR expression"));
+            };
+            let args = self.args()?;
+            return Ok(TypedExpr::new(TypedExprKind::Complex(f, args), t));
         }
         if name == "philox" && self.peek_is("(") {
             // `philox(seed_1, sub_2, drawn_3).next_u32()`: a draw from a generator's locals.

@@ -48,6 +48,11 @@ pub fn value_type(cx: &Context, t: ScalarType) -> BasicTypeEnum<'_> {
         ScalarType::Bool => cx.bool_type().into(),
         ScalarType::F32 => cx.f32_type().into(),
         ScalarType::F64 => cx.f64_type().into(),
+        // `{ re, im }`, num-complex's `#[repr(C)]` layout.
+        ScalarType::Complex32 | ScalarType::Complex64 => {
+            let part = value_type(cx, t.component().unwrap_or(ScalarType::F64));
+            cx.struct_type(&[part, part], false).into()
+        }
         // 16-bit floats travel as their bits (see crate::half).
         t => int_type(cx, t.bits()).into(),
     }
@@ -68,6 +73,11 @@ pub fn param_types<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, arrays: Address
     let mut out = Vec::with_capacity(layout.words());
     for (p, slots) in kernel.params.iter().zip(layout.params()) {
         match (p.ty, slots) {
+            // A complex number: its parts, one a word.
+            (ParamType::Scalar(t), _) if t.is_complex() => {
+                let part = memory_type(cx, t.component().unwrap_or(t));
+                out.extend([BasicMetadataTypeEnum::from(part), part.into()]);
+            }
             (ParamType::Scalar(t), _) => out.push(memory_type(cx, t).into()),
             (ParamType::Array { .. }, slots) => {
                 out.push(cx.ptr_type(arrays).into());
@@ -166,6 +176,7 @@ pub fn optimize(module: &Module<'_>, tm: &TargetMachine, kernel: &str) -> Result
 
 type LR<T> = Result<T, BuilderError>;
 
+mod complex;
 mod math;
 mod random;
 
@@ -227,6 +238,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     self.arrays.push(Some(ParamArray { ptr, shape, strides, len, contiguous }));
                     self.scalars.push(None);
                     idx += 1 + 2 * n;
+                }
+                ParamType::Scalar(t) if t.is_complex() => {
+                    let (re, im) = (self.nth_param(idx).into_float_value(), self.nth_param(idx + 1).into_float_value());
+                    self.arrays.push(None);
+                    self.scalars.push(Some(self.complex(t, re, im)?));
+                    idx += 2;
                 }
                 ParamType::Scalar(t) => {
                     let mut v = self.nth_param(idx);
@@ -334,7 +351,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let guard = self.bounds_guard(*array, &i)?;
                 let addr = self.element_addr(*array, &i)?;
                 let store = self.b.build_store(addr, v)?;
-                let _ = store.set_alignment(elem.size_bytes() as u32);
+                let _ = store.set_alignment(elem.align_bytes() as u32);
                 if let Some((_, merge)) = guard {
                     self.b.build_unconditional_branch(merge)?;
                     self.b.position_at_end(merge);
@@ -546,6 +563,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let mut vals: Vec<inkwell::values::BasicMetadataValueEnum<'ctx>> = Vec::new();
         for a in args {
             match a {
+                ir::CallArg::Value(v) if v.ty.is_complex() => {
+                    // A complex number goes as its parts, as a kernel's parameter does.
+                    let x = self.expr(v)?;
+                    vals.push(self.complex_field(x, 0)?.into());
+                    vals.push(self.complex_field(x, 1)?.into());
+                }
                 ir::CallArg::Value(v) => {
                     let t = v.ty;
                     let x = self.expr(v)?;
@@ -676,7 +699,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let addr = self.element_addr(*array, &i)?;
                 let mut v = self.b.build_load(memory_type(cx, e.ty), addr, "load")?;
                 if let Some(inst) = v.as_instruction_value() {
-                    let _ = inst.set_alignment(e.ty.size_bytes() as u32);
+                    let _ = inst.set_alignment(e.ty.align_bytes() as u32);
                 }
                 if let Some((oob, merge)) = guard {
                     let ok = self.b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"));
@@ -709,6 +732,10 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.atomic(*op, *array, &i, &vals, e.ty)?
             }
             TypedExprKind::Special(b) => self.builtin(*b)?.into(),
+            TypedExprKind::Unary(_, a) if e.ty.is_complex() => {
+                let v = self.expr(a)?;
+                self.complex_neg(e.ty, v)?
+            }
             TypedExprKind::Unary(op, a) => {
                 let v = self.expr(a)?;
                 match (op, e.ty.is_float()) {
@@ -774,6 +801,19 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 }
             }
             TypedExprKind::Binary(op, a, b) if op.is_logical() => self.logical(*op, a, b)?,
+            TypedExprKind::Binary(op, a, b) if a.ty.is_complex() || b.ty.is_complex() => {
+                let (x, y) = (self.expr(a)?, self.expr(b)?);
+                self.complex_binary(*op, x, y, a.ty, b.ty)?
+            }
+            TypedExprKind::Field(a, i) => {
+                let v = self.expr(a)?;
+                self.complex_field(v, *i)?
+            }
+            TypedExprKind::Complex(f, args) => {
+                let vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
+                let t = if f.is_method() { args[0].ty } else { e.ty };
+                self.complex_fn(*f, t, &vals)?
+            }
             TypedExprKind::Binary(op, a, b) if a.ty.is_half() => {
                 // In f32, rounded back: the `half` crate's arithmetic.
                 let (x, y) = (self.expr(a)?, self.expr(b)?);

@@ -4,6 +4,7 @@
 
 use crate::ast::AtomicOp;
 use crate::ast::{BinOp, UnOp};
+use crate::complex::{ComplexFn, Operand};
 use crate::error::CompileError;
 use crate::ir::{ArrayRef, CallArg, Const, Kernel, ParamType, Stmt, StmtKind, TypedExpr, TypedExprKind};
 use crate::types::ScalarType;
@@ -174,7 +175,7 @@ impl Verifier<'_> {
             TypedExprKind::Unary(op, a) => {
                 self.expect(a, t, "operand of unary operator")?;
                 match op {
-                    UnOp::Neg if t.is_signed_int() || t.is_float() => Ok(()),
+                    UnOp::Neg if t.is_signed_int() || t.is_float() || t.is_complex() => Ok(()),
                     UnOp::Not if t == ScalarType::Bool || t.is_int() => Ok(()),
                     _ => Err(format!("unary {op:?} on {t}")),
                 }
@@ -255,8 +256,28 @@ impl Verifier<'_> {
                     self.expect(a, o.fixed().or(value).unwrap_or(a.ty), &format!("operand of `{}`", c.name()))?;
                 }
                 let want = c.result().or(value).unwrap_or(t);
-                if t != want || value.is_some_and(|v| !c.admits(v)) {
+                if t != want || value.is_some_and(|v| !c.admits(v) || v.is_complex()) {
                     return Err(format!("`{}` typed {t}", c.name()));
+                }
+                Ok(())
+            }
+            TypedExprKind::Field(a, i) => {
+                self.expr(a)?;
+                if a.ty.component() != Some(t) || *i as usize >= crate::complex::FIELDS.len() {
+                    return Err(format!("field {i} of {} typed {t}", a.ty));
+                }
+                Ok(())
+            }
+            TypedExprKind::Complex(f, args) => {
+                let Some(c) = (if f.ret() == Operand::Complex { Some(t) } else { args.first().map(|a| a.ty) }).filter(|c| c.is_complex())
+                else {
+                    return Err(format!("`{}` typed {t}", f.spelling()));
+                };
+                if args.len() != f.params().len() || ComplexFn::type_of(f.ret(), c) != t {
+                    return Err(format!("`{}` with {} operands typed {t}", f.spelling(), args.len()));
+                }
+                for (i, (a, o)) in args.iter().zip(f.params()).enumerate() {
+                    self.expect(a, ComplexFn::type_of(*o, c), &format!("operand {i} of `{}`", f.spelling()))?;
                 }
                 Ok(())
             }
@@ -281,7 +302,11 @@ impl Verifier<'_> {
         self.expr(a)?;
         self.expr(b)?;
         let sym = op.symbol();
-        if op.is_logical() {
+        if a.ty.is_complex() || b.ty.is_complex() {
+            if crate::complex::binary_result(op, a.ty, b.ty) != Some(t) {
+                return Err(format!("`{sym}` on {} and {} typed {t}", a.ty, b.ty));
+            }
+        } else if op.is_logical() {
             if a.ty != ScalarType::Bool || b.ty != ScalarType::Bool || t != ScalarType::Bool {
                 return Err(format!("`{sym}` needs bool operands"));
             }

@@ -6,6 +6,7 @@
 //! from their use, so nothing here is typed: `gpujit_codegen::specialize` turns it into the
 //! typed `gpujit_codegen::ir` once the argument types are known.
 
+use crate::complex::ComplexFn;
 use crate::intrinsics::{atomic_def, collective_def, Arg};
 use crate::math::MathFn;
 use crate::named_enum;
@@ -339,7 +340,44 @@ impl Collective {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Place {
     Var(String, Span),
-    Index { array: String, index: Vec<SourceExpr>, span: Span },
+    Index {
+        array: String,
+        index: Vec<SourceExpr>,
+        span: Span,
+    },
+    /// `base.field = ..`: a field of a complex variable or element (`z.re`, `a[i].im`).
+    Field {
+        base: Box<Place>,
+        field: String,
+        span: Span,
+    },
+}
+
+impl Place {
+    /// The variable or array element the place is in (itself, or its base's root).
+    pub fn root(&self) -> &Place {
+        match self {
+            Place::Field { base, .. } => base.root(),
+            p => p,
+        }
+    }
+
+    /// The index expressions of the array element the place is in (none for a variable).
+    pub fn indices(&self) -> &[SourceExpr] {
+        match self.root() {
+            Place::Index { index, .. } => index,
+            _ => &[],
+        }
+    }
+
+    /// The index expressions of the array element the place is in, to rewrite them.
+    pub fn indices_mut(&mut self) -> &mut [SourceExpr] {
+        match self {
+            Place::Field { base, .. } => base.indices_mut(),
+            Place::Index { index, .. } => index,
+            Place::Var(..) => &mut [],
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -395,6 +433,12 @@ pub enum ExprKind {
     /// by `let mut r = Philox::new(seed, subsequence)`, whose state is the three locals of
     /// [`crate::random::state_locals`]); it advances the generator.
     Random(crate::random::Draw, String),
+    /// `base.re`, `base.im`: a field of a complex value.
+    Field(Box<SourceExpr>, String),
+    /// `Complex::new(re, im)`, `z.conj()`, `z.norm()`, ...: a function or method of complex
+    /// numbers (the receiver first). `z.exp()` and the other methods real floats share parse as
+    /// [`ExprKind::Math`] and become this once `z` is known to be complex.
+    Complex(ComplexFn, Vec<SourceExpr>),
     /// `atomic_add(array, index, value)`, ...: `operands` are the index then the values.
     Atomic {
         op: AtomicOp,
@@ -670,9 +714,7 @@ fn number_stmt(s: &mut Stmt, next: &mut u32) {
         }
         Stmt::Assign { place, value, id, .. } => {
             *id = fresh(next);
-            if let Place::Index { index, .. } = place {
-                index.iter_mut().for_each(|e| number_expr(e, next));
-            }
+            place.indices_mut().iter_mut().for_each(|e| number_expr(e, next));
             number_expr(value, next);
         }
         Stmt::If { cond, then, otherwise, .. } => {
@@ -727,9 +769,10 @@ fn children_mut(k: &mut ExprKind) -> Vec<&mut SourceExpr> {
         | ExprKind::Random(..)
         | ExprKind::TypeConst(..) => Vec::new(),
         ExprKind::Index { index, .. } => index.iter_mut().collect(),
-        ExprKind::Unary(_, a) | ExprKind::Cast(a, _) | ExprKind::FromBits(_, a) => vec![&mut **a],
+        ExprKind::Unary(_, a) | ExprKind::Cast(a, _) | ExprKind::FromBits(_, a) | ExprKind::Field(a, _) => vec![&mut **a],
         ExprKind::Binary(_, a, b) => vec![&mut **a, &mut **b],
         ExprKind::Builtin(_, args)
+        | ExprKind::Complex(_, args)
         | ExprKind::Math(_, args)
         | ExprKind::Call(_, args)
         | ExprKind::Collective(_, args)
@@ -747,9 +790,7 @@ fn visit_block(b: &Block, f: &mut dyn FnMut(NodeId)) {
             }
             Stmt::Assign { place, value, id, .. } => {
                 f(*id);
-                if let Place::Index { index, .. } = place {
-                    index.iter().for_each(|e| visit_expr(e, f));
-                }
+                place.indices().iter().for_each(|e| visit_expr(e, f));
                 visit_expr(value, f);
             }
             Stmt::If { cond, then, otherwise, .. } => {
@@ -788,11 +829,12 @@ fn children(k: &ExprKind) -> Vec<&SourceExpr> {
         | ExprKind::TypeConst(..) => Vec::new(),
         ExprKind::Index { index: args, .. }
         | ExprKind::Builtin(_, args)
+        | ExprKind::Complex(_, args)
         | ExprKind::Math(_, args)
         | ExprKind::Call(_, args)
         | ExprKind::Collective(_, args)
         | ExprKind::Atomic { operands: args, .. } => args.iter().collect(),
-        ExprKind::Unary(_, a) | ExprKind::Cast(a, _) | ExprKind::FromBits(_, a) => vec![&**a],
+        ExprKind::Unary(_, a) | ExprKind::Cast(a, _) | ExprKind::FromBits(_, a) | ExprKind::Field(a, _) => vec![&**a],
         ExprKind::Binary(_, a, b) => vec![&**a, &**b],
     }
 }

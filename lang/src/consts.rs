@@ -50,7 +50,7 @@ impl TypeConst {
         use TypeConst::*;
         let bits = |v: i128| Int((v as u128 & ((1u128 << t.bits()) - 1)) as u64);
         Some(match (self, t) {
-            (_, Bool) => return None,
+            (_, Bool | Complex32 | Complex64) => return None,
             (Bits, t) => Int(t.bits() as u64),
             (Max, I8) => bits(i8::MAX as i128),
             (Max, I16) => bits(i16::MAX as i128),

@@ -13,12 +13,14 @@
 //! - [`ast`]: the source form of a kernel (untyped, with spans), its operators and intrinsic enums.
 //! - [`intrinsics`]: the table of the functions a kernel may call, by Rust name, with signatures.
 //! - [`math`]: the table of math methods, with arities, domains and library names.
+//! - [`complex`]: complex numbers' fields, functions and methods.
 //! - [`limits`]: the sizes every stage agrees on.
 //! - [`random`]: the Philox4x32-10 generator and its streams, which every backend reproduces.
 //!
 //! Adding an intrinsic or a math method touches a table here plus its lowering in codegen.
 
 pub mod ast;
+pub mod complex;
 pub mod consts;
 pub mod intrinsics;
 pub mod limits;

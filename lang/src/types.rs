@@ -24,11 +24,15 @@ pub enum ScalarType {
     F16,
     /// bfloat16 (`half::bf16`).
     BF16,
+    /// `num_complex::Complex<f32>` (NumPy's complex64): two f32, real part first.
+    Complex32,
+    /// `num_complex::Complex<f64>` (NumPy's complex128): two f64, real part first.
+    Complex64,
 }
 
 impl ScalarType {
     /// Every scalar type, in a stable order.
-    pub const ALL: [ScalarType; 13] = [
+    pub const ALL: [ScalarType; 15] = [
         ScalarType::Bool,
         ScalarType::I8,
         ScalarType::I16,
@@ -42,6 +46,8 @@ impl ScalarType {
         ScalarType::F64,
         ScalarType::F16,
         ScalarType::BF16,
+        ScalarType::Complex32,
+        ScalarType::Complex64,
     ];
 
     /// Parses a Rust type name (`f32`, `usize`, ...).
@@ -60,6 +66,8 @@ impl ScalarType {
             "f16" => ScalarType::F16,
             "bf16" => ScalarType::BF16,
             "f64" => ScalarType::F64,
+            "Complex32" | "Complex<f32>" => ScalarType::Complex32,
+            "Complex64" | "Complex<f64>" => ScalarType::Complex64,
             _ => return None,
         })
     }
@@ -80,6 +88,8 @@ impl ScalarType {
             ScalarType::F16 => "f16",
             ScalarType::BF16 => "bf16",
             ScalarType::F64 => "f64",
+            ScalarType::Complex32 => "Complex<f32>",
+            ScalarType::Complex64 => "Complex<f64>",
         }
     }
 
@@ -89,8 +99,15 @@ impl ScalarType {
             ScalarType::Bool | ScalarType::I8 | ScalarType::U8 => 1,
             ScalarType::I16 | ScalarType::U16 | ScalarType::F16 | ScalarType::BF16 => 2,
             ScalarType::I32 | ScalarType::U32 | ScalarType::F32 => 4,
-            ScalarType::I64 | ScalarType::U64 | ScalarType::F64 => 8,
+            ScalarType::I64 | ScalarType::U64 | ScalarType::F64 | ScalarType::Complex32 => 8,
+            ScalarType::Complex64 => 16,
         }
+    }
+
+    /// The alignment in bytes an element needs in memory, as Rust's: its size, but a complex
+    /// number's parts' (`Complex<f32>` is 4-aligned).
+    pub fn align_bytes(self) -> usize {
+        self.component().unwrap_or(self).size_bytes()
     }
 
     /// Width in bits of the value (1 for `bool`).
@@ -125,6 +142,9 @@ impl ScalarType {
     /// The unsigned integer type of the same width (`None` for `bool`): what `to_bits`,
     /// `abs_diff` and `unsigned_abs` give.
     pub fn unsigned(self) -> Option<ScalarType> {
+        if self.is_complex() {
+            return None;
+        }
         Some(match self.bits() {
             8 => ScalarType::U8,
             16 => ScalarType::U16,
@@ -134,7 +154,29 @@ impl ScalarType {
         })
     }
 
-    /// Numeric: an integer or a float (not `bool`).
+    pub fn is_complex(self) -> bool {
+        matches!(self, ScalarType::Complex32 | ScalarType::Complex64)
+    }
+
+    /// The type of a complex type's real and imaginary parts (`None` for the other types).
+    pub fn component(self) -> Option<ScalarType> {
+        match self {
+            ScalarType::Complex32 => Some(ScalarType::F32),
+            ScalarType::Complex64 => Some(ScalarType::F64),
+            _ => None,
+        }
+    }
+
+    /// The complex type whose parts are `self` (f32 or f64; `None` for the other types).
+    pub fn complex(self) -> Option<ScalarType> {
+        match self {
+            ScalarType::F32 => Some(ScalarType::Complex32),
+            ScalarType::F64 => Some(ScalarType::Complex64),
+            _ => None,
+        }
+    }
+
+    /// Numeric: an integer or a float (not `bool`, not complex).
     pub fn is_numeric(self) -> bool {
         self.is_int() || self.is_float()
     }
@@ -158,5 +200,12 @@ mod tests {
         assert_eq!(ScalarType::from_rust_name("usize"), Some(ScalarType::U64));
         assert_eq!(ScalarType::from_rust_name("isize"), Some(ScalarType::I64));
         assert_eq!(ScalarType::from_rust_name("String"), None);
+        assert_eq!(ScalarType::from_rust_name("Complex32"), Some(ScalarType::Complex32));
+        for t in ScalarType::ALL {
+            assert_eq!(t.component().and_then(ScalarType::complex), t.is_complex().then_some(t));
+            if let Some(c) = t.component() {
+                assert_eq!(t.size_bytes(), 2 * c.size_bytes());
+            }
+        }
     }
 }

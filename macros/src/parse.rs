@@ -10,6 +10,7 @@ use gpujit_lang::ast::{
     self, BinOp, Block, Dim, ExprKind, Generic, GenericBound, KernelOptions, KernelSource, NodeId, Param, ParamKind, Place, RangeLoop,
     SourceExpr, Stmt, TypeConst, TypeRef, UnOp,
 };
+use gpujit_lang::complex::ComplexFn;
 use gpujit_lang::consts::float_const;
 use gpujit_lang::intrinsics::{self, Intrinsic};
 use gpujit_lang::math::MathFn;
@@ -99,6 +100,46 @@ pub fn options(attr: proc_macro2::TokenStream) -> Result<KernelOptions> {
 /// A scalar type by its Rust name (`usize` is `u64`).
 fn scalar_named(name: &str) -> Option<ScalarType> {
     ScalarType::from_rust_name(name)
+}
+
+/// The complex type a path names: `Complex<f32>` (also `num_complex::Complex<f64>`),
+/// `Complex32`, `Complex64`; `Some(None)` for `Complex` without its component type.
+fn complex_named(path: &syn::Path) -> Option<Option<ScalarType>> {
+    let last = path.segments.last()?;
+    let name = last.ident.to_string();
+    match (name.as_str(), &last.arguments) {
+        ("Complex32" | "Complex64", syn::PathArguments::None) => Some(scalar_named(&name)),
+        ("Complex", syn::PathArguments::None) => Some(None),
+        ("Complex", syn::PathArguments::AngleBracketed(a)) => match a.args.iter().collect::<Vec<_>>()[..] {
+            [syn::GenericArgument::Type(t)] => Some(part_type(t).and_then(ScalarType::complex)),
+            _ => Some(None),
+        },
+        _ => None,
+    }
+}
+
+/// A complex type's part type as written (`f32`, also through a `macro_rules!` fragment).
+fn part_type(t: &syn::Type) -> Option<ScalarType> {
+    match t {
+        syn::Type::Group(g) => part_type(&g.elem),
+        syn::Type::Paren(p) => part_type(&p.elem),
+        syn::Type::Path(p) if p.qself.is_none() => single_ident(&p.path).and_then(|i| scalar_named(&i.to_string())),
+        _ => None,
+    }
+}
+
+/// Gives the unsuffixed float literals of `e` (through unary minus and arithmetic) type `t`:
+/// `Complex32::new(1.5, -2.0)` has f32 parts, as rustc infers them.
+fn suffix_floats(e: &mut SourceExpr, t: ScalarType) {
+    match &mut e.kind {
+        ExprKind::Float(_, suffix @ None) => *suffix = Some(t),
+        ExprKind::Unary(UnOp::Neg, a) => suffix_floats(a, t),
+        ExprKind::Binary(op, a, b) if !op.is_comparison() && !op.is_logical() => {
+            suffix_floats(a, t);
+            suffix_floats(b, t);
+        }
+        _ => {}
+    }
 }
 
 fn err<T>(span: Span, msg: impl std::fmt::Display) -> Result<T> {
@@ -257,6 +298,11 @@ impl Cx<'_> {
                         return Ok(TypeRef::Generic(i));
                     }
                 }
+                match complex_named(&tp.path) {
+                    Some(Some(t)) => return Ok(TypeRef::Scalar(t)),
+                    Some(None) => return err(ty.span(), "complex numbers in kernels are `Complex<f32>` or `Complex<f64>`"),
+                    None => {}
+                }
             }
         }
         match ty {
@@ -265,7 +311,10 @@ impl Cx<'_> {
             syn::Type::Group(g) => return self.scalar_type(&g.elem),
             _ => {}
         }
-        err(ty.span(), "expected a scalar type (bool, i8..i64, u8..u64, isize, usize, f32, f64) or a type parameter of the kernel")
+        err(
+            ty.span(),
+            "expected a scalar type (bool, i8..i64, u8..u64, isize, usize, f16, bf16, f32, f64, Complex<f32>, Complex<f64>) or a type parameter of the kernel",
+        )
     }
 
     fn param_type(&self, ty: &syn::Type) -> Result<ParamKind> {
@@ -852,9 +901,15 @@ impl Cx<'_> {
                 };
                 Ok(Place::Index { array, index: self.indices(&ix.index)?, span: at(e.span()) })
             }
+            syn::Expr::Field(fe) => match &fe.member {
+                syn::Member::Named(field) => {
+                    Ok(Place::Field { base: Box::new(self.place(&fe.base)?), field: field.to_string(), span: at(field.span()) })
+                }
+                syn::Member::Unnamed(i) => err(i.span(), "tuple fields cannot be assigned in kernels"),
+            },
             other => match ident_of(other) {
                 Some(name) => Ok(Place::Var(name, at(other.span()))),
-                None => err(other.span(), "can only assign to a variable or to `array[i]`"),
+                None => err(other.span(), "can only assign to a variable, to `array[i]` or to a field of one (`z.re`)"),
             },
         }
     }
@@ -917,6 +972,9 @@ impl Cx<'_> {
                         };
                         ExprKind::ArrayDim { array, axis, stride: method == "stride" }
                     }
+                    _ if MathFn::from_user_method(&method).is_none() && ComplexFn::from_method(&method).is_some() => {
+                        self.complex_method(m)?
+                    }
                     _ => {
                         let (f, ops) = self.method_call(m)?;
                         if f.parts().is_some() {
@@ -931,11 +989,25 @@ impl Cx<'_> {
             }
             // `x.overflowing_add(y).1`: one field of a tuple-valued method.
             syn::Expr::Field(fe) => {
-                let syn::Expr::MethodCall(m) = strip(&fe.base) else {
-                    return err(
-                        fe.member.span(),
-                        "fields are only taken of tuple-valued methods in kernels (`x.sin_cos().0`); structs are not supported yet",
-                    );
+                let method = match strip(&fe.base) {
+                    syn::Expr::MethodCall(m) if MathFn::from_user_method(&m.method.to_string()).is_some_and(|f| f.parts().is_some()) => {
+                        Some(m)
+                    }
+                    _ => None,
+                };
+                let Some(m) = method else {
+                    return match &fe.member {
+                        // `z.re`, `a[i].im`: a field of a complex value.
+                        syn::Member::Named(name) => Ok(SourceExpr {
+                            kind: ExprKind::Field(Box::new(self.expr(&fe.base)?), name.to_string()),
+                            span: at(name.span()),
+                            id: NodeId::UNSET,
+                        }),
+                        syn::Member::Unnamed(i) => err(
+                            i.span(),
+                            "tuple fields are only taken of tuple-valued methods in kernels (`x.sin_cos().0`); destructure tuples with `let (a, b) = ..`",
+                        ),
+                    };
                 };
                 let (f, ops) = self.method_call(m)?;
                 let Some(parts) = f.parts() else {
@@ -977,6 +1049,7 @@ impl Cx<'_> {
             }
             syn::Expr::Macro(_) => return err(span, "macros cannot be used inside a kernel"),
             syn::Expr::Closure(_) => return err(span, "closures cannot be used inside a kernel"),
+            syn::Expr::Struct(st) if complex_named(&st.path).is_some() => self.complex_literal(st)?,
             syn::Expr::Tuple(_) | syn::Expr::Array(_) | syn::Expr::Struct(_) => {
                 return err(span, "tuples, arrays and structs are not supported in kernels yet")
             }
@@ -1057,7 +1130,78 @@ impl Cx<'_> {
         }
     }
 
+    /// `z.conj()`, `z.norm()`, ...: a method only complex numbers have.
+    fn complex_method(&self, m: &syn::ExprMethodCall) -> Result<ExprKind> {
+        let method = m.method.to_string();
+        let Some(f) = ComplexFn::from_method(&method) else {
+            return err(m.method.span(), format!("method `{method}` is not supported in kernels yet"));
+        };
+        let nargs = f.params().len() - 1;
+        if m.args.len() != nargs {
+            return err(m.span(), format!("`{method}` takes {nargs} argument(s)"));
+        }
+        let mut ops = vec![self.expr(&m.receiver)?];
+        for a in &m.args {
+            ops.push(self.expr(a)?);
+        }
+        Ok(ExprKind::Complex(f, ops))
+    }
+
+    /// `Complex { re, im }`.
+    fn complex_literal(&self, st: &syn::ExprStruct) -> Result<ExprKind> {
+        let mut parts = [None, None];
+        for f in &st.fields {
+            let name = match &f.member {
+                syn::Member::Named(n) => n.to_string(),
+                syn::Member::Unnamed(i) => i.index.to_string(),
+            };
+            let Some(i) = gpujit_lang::complex::field_index(&name) else {
+                return err(f.member.span(), format!("`Complex` has the fields `re` and `im`, not `{name}`"));
+            };
+            parts[i as usize] = Some(self.expr(&f.expr)?);
+        }
+        if st.rest.is_some() {
+            return err(st.span(), "`..` is not supported in kernels");
+        }
+        let [Some(mut re), Some(mut im)] = parts else {
+            return err(st.span(), "`Complex { re, im }` needs both fields");
+        };
+        if let Some(Some(t)) = complex_named(&st.path) {
+            let part = t.component().unwrap_or(ScalarType::F64);
+            suffix_floats(&mut re, part);
+            suffix_floats(&mut im, part);
+        }
+        Ok(ExprKind::Complex(ComplexFn::New, vec![re, im]))
+    }
+
     fn call(&self, c: &syn::ExprCall) -> Result<ExprKind> {
+        // `Complex::new(re, im)`, `Complex32::from_polar(r, theta)`, `Complex::<f64>::cis(t)`.
+        if let syn::Expr::Path(p) = strip(&c.func) {
+            let n = p.path.segments.len();
+            if n >= 2 && p.qself.is_none() {
+                let ty = syn::Path { leading_colon: None, segments: p.path.segments.iter().take(n - 1).cloned().collect() };
+                if let Some(t) = complex_named(&ty) {
+                    let name = p.path.segments[n - 1].ident.to_string();
+                    let Some(f) = ComplexFn::from_function(&name) else {
+                        let all: Vec<String> =
+                            ComplexFn::ALL.iter().filter(|f| !f.is_method()).map(|f| format!("`{}`", f.spelling())).collect();
+                        return err(
+                            p.path.segments[n - 1].ident.span(),
+                            format!("`Complex::{name}` is not supported in kernels; they have {}", all.join(", ")),
+                        );
+                    };
+                    if c.args.len() != f.params().len() {
+                        return err(c.span(), format!("`{}` takes {} argument(s)", f.spelling(), f.params().len()));
+                    }
+                    let mut args = c.args.iter().map(|a| self.expr(a)).collect::<Result<Vec<_>>>()?;
+                    if let Some(t) = t {
+                        let part = t.component().unwrap_or(ScalarType::F64);
+                        args.iter_mut().for_each(|a| suffix_floats(a, part));
+                    }
+                    return Ok(ExprKind::Complex(f, args));
+                }
+            }
+        }
         // `f16::from_f32(x)`, `bf16::from_f64(x)`, ...: rounding to a 16-bit float (once).
         if let syn::Expr::Path(p) = strip(&c.func) {
             let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();

@@ -5,7 +5,7 @@
 //! ([`OUTER`] then the path) that `tokens.rs` turns into `gpujit::__private::constant(path)`,
 //! evaluated when the source form is built (per const generic instance).
 
-use gpujit_lang::ast::{Block, ExprKind, KernelSource, Place, SourceExpr, Stmt};
+use gpujit_lang::ast::{Block, ExprKind, KernelSource, SourceExpr, Stmt};
 use proc_macro2::Span;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -79,9 +79,7 @@ impl Scopes {
                 self.bind(name);
             }
             Stmt::Assign { place, value, .. } => {
-                if let Place::Index { index, .. } = place {
-                    index.iter_mut().for_each(|e| self.expr(e));
-                }
+                place.indices_mut().iter_mut().for_each(|e| self.expr(e));
                 self.expr(value);
             }
             Stmt::If { cond, then, otherwise, .. } => {

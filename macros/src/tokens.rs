@@ -124,6 +124,10 @@ impl Rebuild for Place {
                 let (array, index, span) = (array.rebuild(), index.rebuild(), span.rebuild());
                 quote!(Place::Index { array: #array, index: #index, span: #span })
             }
+            Place::Field { base, field, span } => {
+                let (base, field, span) = (base.rebuild(), field.rebuild(), span.rebuild());
+                quote!(Place::Field { base: #base, field: #field, span: #span })
+            }
         }
     }
 }
@@ -298,6 +302,14 @@ impl Rebuild for SourceExpr {
             ExprKind::Call(f, args) => {
                 let (f, args) = (f.rebuild(), args.rebuild());
                 quote!(ExprKind::Call(#f, #args))
+            }
+            ExprKind::Field(base, name) => {
+                let (base, name) = (base.rebuild(), name.rebuild());
+                quote!(ExprKind::Field(#base, #name))
+            }
+            ExprKind::Complex(f, ops) => {
+                let (f, ops) = (variant(quote!(::gpujit::__private::ComplexFn), f.variant_name()), ops.rebuild());
+                quote!(ExprKind::Complex(#f, #ops))
             }
             ExprKind::Collective(c, args) => {
                 let (c, args) = (variant(quote!(Collective), c.variant_name()), args.rebuild());

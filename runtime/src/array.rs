@@ -9,17 +9,19 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A scalar type arrays can hold and kernels can take: `bool`, the integers and the floats.
+/// A scalar type arrays can hold and kernels can take: `bool`, the integers, the floats and
+/// `num_complex::Complex<f32>` / `Complex<f64>`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a scalar type of gpujit",
     label = "an array is passed to a kernel borrowed: `&x` for a `&[T]` parameter, `&mut x` for a `&mut [T]` one",
-    note = "scalars (bool, i8..i64, u8..u64, isize, usize, f16, bf16, f32, f64) are passed by value"
+    note = "scalars (bool, i8..i64, u8..u64, isize, usize, f16, bf16, f32, f64, Complex<f32>, Complex<f64>) are passed by value"
 )]
 pub trait Element: sealed::Sealed + Copy + Default + Send + Sync + 'static {
     /// The kernel-language type of this Rust type (`usize` is `u64`).
     const TYPE: ScalarType;
-    /// The value's bits, zero-extended, as a kernel argument slot holds them.
-    fn to_bits(self) -> u64;
+    /// The value's bits, zero-extended, as kernel argument slots hold them: a complex
+    /// number's real part's in the low 64 bits, its imaginary part's in the high 64.
+    fn to_bits(self) -> u128;
 }
 
 macro_rules! element {
@@ -28,9 +30,9 @@ macro_rules! element {
         impl Element for $t {
             const TYPE: ScalarType = ScalarType::$v;
             #[inline]
-            fn to_bits(self) -> u64 {
+            fn to_bits(self) -> u128 {
                 let f: fn($t) -> u64 = $bits;
-                f(self)
+                f(self) as u128
             }
         }
     )*};
@@ -52,6 +54,24 @@ element! {
     f64 => F64, |v| v.to_bits();
     half::f16 => F16, |v| v.to_bits() as u64;
     half::bf16 => BF16, |v| v.to_bits() as u64;
+}
+
+impl sealed::Sealed for num_complex::Complex<f32> {}
+impl Element for num_complex::Complex<f32> {
+    const TYPE: ScalarType = ScalarType::Complex32;
+    #[inline]
+    fn to_bits(self) -> u128 {
+        self.re.to_bits() as u128 | (self.im.to_bits() as u128) << 64
+    }
+}
+
+impl sealed::Sealed for num_complex::Complex<f64> {}
+impl Element for num_complex::Complex<f64> {
+    const TYPE: ScalarType = ScalarType::Complex64;
+    #[inline]
+    fn to_bits(self) -> u128 {
+        self.re.to_bits() as u128 | (self.im.to_bits() as u128) << 64
+    }
 }
 
 /// An owning 1-D array of `T` on a [`Device`].

@@ -58,6 +58,8 @@ pub fn parse_typestr(s: &str) -> Result<ScalarType> {
         ('f', 4) => ScalarType::F32,
         ('f', 8) => ScalarType::F64,
         ('V', 2) => ScalarType::BF16,
+        ('c', 8) => ScalarType::Complex32,
+        ('c', 16) => ScalarType::Complex64,
         _ => return Err(bad()),
     })
 }
@@ -67,6 +69,7 @@ pub fn typestr(t: ScalarType) -> String {
     let (order, kind) = match t {
         ScalarType::Bool => ('|', 'b'),
         ScalarType::BF16 => ('<', 'V'),
+        t if t.is_complex() => ('<', 'c'),
         t if t.is_float() => ('<', 'f'),
         t if t.is_signed_int() => (if t.size_bytes() == 1 { '|' } else { '<' }, 'i'),
         t => (if t.size_bytes() == 1 { '|' } else { '<' }, 'u'),

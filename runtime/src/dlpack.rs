@@ -30,6 +30,8 @@ pub mod type_code {
     pub const UINT: u8 = 1;
     pub const FLOAT: u8 = 2;
     pub const BFLOAT: u8 = 4;
+    /// `kDLComplex`: `bits` is the whole number's (64: two f32).
+    pub const COMPLEX: u8 = 5;
     pub const BOOL: u8 = 6;
 }
 
@@ -130,6 +132,8 @@ pub fn scalar_type(t: DLDataType) -> Result<ScalarType> {
         (FLOAT, 32) => ScalarType::F32,
         (FLOAT, 64) => ScalarType::F64,
         (BFLOAT, 16) => ScalarType::BF16,
+        (COMPLEX, 64) => ScalarType::Complex32,
+        (COMPLEX, 128) => ScalarType::Complex64,
         (code, bits) => return Err(InteropError::Dtype { code, bits }.into()),
     })
 }
@@ -140,6 +144,7 @@ pub fn dl_data_type(t: ScalarType) -> DLDataType {
     let code = match t {
         ScalarType::Bool => BOOL,
         ScalarType::BF16 => BFLOAT,
+        t if t.is_complex() => COMPLEX,
         t if t.is_float() => FLOAT,
         t if t.is_signed_int() => INT,
         _ => UINT,

@@ -57,9 +57,9 @@ impl<'a> ExternalArray<'a> {
         if shape.is_empty() || shape.len() > MAX_DIMS {
             return Err(InteropError::Dimensions { ndim: shape.len(), max: MAX_DIMS }.into());
         }
-        let size = elem.size_bytes() as u64;
-        if !layout.is_empty() && (ptr == 0 || ptr % size != 0) {
-            return Err(InteropError::Pointer { ptr, align: size, elem }.into());
+        let align = elem.align_bytes() as u64;
+        if !layout.is_empty() && (ptr == 0 || ptr % align != 0) {
+            return Err(InteropError::Pointer { ptr, align, elem }.into());
         }
         Ok(ExternalArray {
             device: device.clone(),

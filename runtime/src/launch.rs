@@ -167,10 +167,8 @@ impl<'s, G: IntoDims, B: IntoDims> From<(G, B, &'s Stream, u32)> for LaunchConfi
 /// the array outlives the launch call.
 #[derive(Copy, Clone, Debug)]
 pub enum Arg<'a> {
-    Scalar {
-        ty: ScalarType,
-        bits: u64,
-    },
+    /// A scalar's bits as [`Element::to_bits`] gives them.
+    Scalar { ty: ScalarType, bits: u128 },
     /// `ptr` is element 0; `shape` and `strides` (in elements) hold `ndim` entries.
     /// `wait`: a producer's stream (`CUstream`) whose work the launch must follow.
     Array {

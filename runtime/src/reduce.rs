@@ -131,7 +131,7 @@ pub struct Reduction<'a, T: Element, R: Element = T> {
     axes: Option<Vec<usize>>,
     keepdims: bool,
     /// The identity of a custom reduction (bits of `T`).
-    custom_identity: u64,
+    custom_identity: u128,
     /// Where the kernels run (`None`: the device's default stream).
     stream: Option<&'a Stream>,
     _t: PhantomData<(T, R)>,
@@ -355,7 +355,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         Arg::Scalar { .. } => fuse::expr_device(g)?,
     };
     let acc = if r.op == ReduceOp::Custom { T::TYPE } else { acc_type(T::TYPE) };
-    let id = if r.op == ReduceOp::Custom { r.custom_identity } else { identity(r.op, acc) };
+    let id = if r.op == ReduceOp::Custom { r.custom_identity } else { identity(r.op, acc) as u128 };
     let total: usize = g.shape.iter().product();
     let index32 = total <= i32::MAX as usize && m * k <= i32::MAX as usize;
     // Operands in the order kept axes, reduced axes.
@@ -409,7 +409,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
                   grid: u32,
                   threads: u32| {
         let it = |v: usize| if index32 { (v as u32).into_arg() } else { (v as u64).into_arg() };
-        let scalars = [it(mm), it(kk), it(p), Arg::Scalar { ty: acc, bits: id }, Arg::Scalar { ty: acc, bits: count_bits(acc, k) }];
+        let scalars = [it(mm), it(kk), it(p), Arg::Scalar { ty: acc, bits: id }, Arg::Scalar { ty: acc, bits: count_bits(acc, k) as u128 }];
         let mut all = [Arg::NONE; MAX_ARGS];
         let n = operands.len() + outs.len() + scalars.len();
         if n > MAX_ARGS {

@@ -192,7 +192,9 @@ pub fn cuda_array_interface_rules(h: &Harness) {
     assert_eq!(parse_typestr("|u1").unwrap(), S::U8);
     assert_eq!(parse_typestr(">i1").unwrap(), S::I8, "byte order does not matter for one byte");
     assert!(parse_typestr(">f4").unwrap_err().to_string().contains("big-endian"));
-    assert!(parse_typestr("<c8").is_err(), "complex is not supported");
+    assert_eq!(parse_typestr("<c8").unwrap(), S::Complex32);
+    assert_eq!(parse_typestr("<c16").unwrap(), S::Complex64);
+    assert!(parse_typestr("<c4").is_err(), "no complex of f16");
     let cai = CudaArrayInterface {
         shape: vec![4, 6],
         typestr: "<f4".into(),

@@ -37,6 +37,8 @@ macro_rules! for_each_case {
             math_integers,
             std_int_methods,
             std_float_methods,
+            complex_numbers,
+            complex_arrays,
             random_streams,
             random_known_answers,
             random_fills,
@@ -268,6 +270,7 @@ mod basics;
 mod bounds;
 mod casts;
 mod collectives;
+mod complex;
 mod constants;
 mod control;
 mod device_fns;
@@ -285,6 +288,7 @@ pub use basics::*;
 pub use bounds::*;
 pub use casts::*;
 pub use collectives::*;
+pub use complex::*;
 pub use constants::*;
 pub use control::*;
 pub use device_fns::*;

@@ -4,6 +4,7 @@ use super::bind::SpecKey;
 use super::infer::{jump_levels, Binding, Infer, R};
 use super::{specialize_body, FnTable};
 use crate::ast::{self, AtomicOp, BinOp, ExprKind, ParamKind, Place, Span, UnOp};
+use crate::complex::ComplexFn;
 use crate::consts::ConstValue;
 use crate::error::CompileError;
 use crate::ir::{self, ArrayRef, Const, LocalId};
@@ -84,7 +85,8 @@ impl Build<'_, '_> {
     /// the value (if it has effects too), then each index, into the hidden locals inference
     /// made for them.
     fn hoisted(&self, s: &ast::Stmt) -> R<Option<Vec<ir::StmtKind>>> {
-        let ast::Stmt::Assign { place: Place::Index { index, .. }, value, id, .. } = s else { return Ok(None) };
+        let ast::Stmt::Assign { place, value, id, .. } = s else { return Ok(None) };
+        let index = place.indices();
         let Some((temps, value_temp)) = self.cx.assign_temps.get(*id) else { return Ok(None) };
         let mut pre = Vec::new();
         if let Some(local) = value_temp {
@@ -116,14 +118,11 @@ impl Build<'_, '_> {
                     Some(b) => *b,
                     None => return self.internal(format!("the assignment at {span} was not resolved")),
                 };
-                match (place, binding) {
+                match (place.root(), binding) {
                     (Place::Var(..), Binding::Local(local)) => {
                         let ty = self.types[self.cx.locals[local as usize].1];
-                        let value = match op {
-                            Some(op) => self.binary(*op, ir::TypedExpr::new(ir::TypedExprKind::Local(local), ty), v, *span)?,
-                            None => v,
-                        };
-                        ir::StmtKind::Assign { local, value }
+                        let old = ir::TypedExpr::new(ir::TypedExprKind::Local(local), ty);
+                        ir::StmtKind::Assign { local, value: self.assigned(place, &old, *op, v, *span)? }
                     }
                     (Place::Index { index, .. }, Binding::Array(p)) => {
                         let elem = self.elem(p);
@@ -131,14 +130,8 @@ impl Build<'_, '_> {
                             Some((temps, _)) => self.flatten(p, temps.iter().map(|l| local_expr(*l)).collect())?,
                             None => self.flat_index(p, index)?,
                         };
-                        let value = match op {
-                            Some(op) => {
-                                let old = ir::TypedExprKind::Load { array: p, index: index.clone() };
-                                self.binary(*op, ir::TypedExpr::new(old, elem), v, *span)?
-                            }
-                            None => v,
-                        };
-                        ir::StmtKind::Store { array: p, index, value }
+                        let old = ir::TypedExpr::new(ir::TypedExprKind::Load { array: p, index: index.clone() }, elem);
+                        ir::StmtKind::Store { array: p, index, value: self.assigned(place, &old, *op, v, *span)? }
                     }
                     _ => return self.internal(format!("the assignment at {span} has a target of the wrong kind")),
                 }
@@ -185,6 +178,40 @@ impl Build<'_, '_> {
             ast::Stmt::Eval(e) => ir::StmtKind::Eval(self.expr(e)?),
             ast::Stmt::Shared { .. } | ast::Stmt::Local { .. } => return Ok(None),
         }))
+    }
+
+    /// The new value of the variable or element at the root of `place` when `place op= v` is
+    /// assigned and the root holds `old`: `v` itself for the root, or `old` with the field
+    /// replaced (`z.re = x` stores `Complex::new(x, z.im)`).
+    fn assigned(&self, place: &Place, old: &ir::TypedExpr, op: Option<BinOp>, v: ir::TypedExpr, span: Span) -> R<ir::TypedExpr> {
+        let Place::Field { base, field, .. } = place else {
+            return match op {
+                Some(op) => self.binary(op, old.clone(), v, span),
+                None => Ok(v),
+            };
+        };
+        let current = self.place_value(base, old)?;
+        let (Some(part), Some(i)) = (current.ty.component(), crate::complex::field_index(field)) else {
+            return self.internal(format!("the field `{field}` at {span} is not a complex number's"));
+        };
+        let field_of = |j: u32| ir::TypedExpr::new(ir::TypedExprKind::Field(Box::new(current.clone()), j), part);
+        let new_part = match op {
+            Some(op) => self.binary(op, field_of(i), v, span)?,
+            None => v,
+        };
+        let parts = if i == 0 { vec![new_part, field_of(1)] } else { vec![field_of(0), new_part] };
+        let whole = ir::TypedExpr::new(ir::TypedExprKind::Complex(ComplexFn::New, parts), current.ty);
+        self.assigned(base, old, None, whole, span)
+    }
+
+    /// The value of `place` when its root holds `root`.
+    fn place_value(&self, place: &Place, root: &ir::TypedExpr) -> R<ir::TypedExpr> {
+        let Place::Field { base, field, span } = place else { return Ok(root.clone()) };
+        let base = self.place_value(base, root)?;
+        match (base.ty.component(), crate::complex::field_index(field)) {
+            (Some(part), Some(i)) => Ok(ir::TypedExpr::new(ir::TypedExprKind::Field(Box::new(base), i), part)),
+            _ => self.internal(format!("the field `{field}` at {span} is not a complex number's")),
+        }
     }
 
     fn elem(&self, a: ArrayRef) -> ScalarType {
@@ -298,6 +325,13 @@ impl Build<'_, '_> {
     /// Builds `a op b`, checking that `op` is defined on the operands' type.
     fn binary(&self, op: BinOp, a: ir::TypedExpr, b: ir::TypedExpr, span: Span) -> R<ir::TypedExpr> {
         let t = a.ty;
+        if a.ty.is_complex() || b.ty.is_complex() {
+            let Some(ty) = crate::complex::binary_result(op, a.ty, b.ty) else {
+                let on = if a.ty == b.ty { a.ty.to_string() } else { format!("{} and {}", a.ty, b.ty) };
+                return self.cx.err(span, format!("operator `{}` is not defined on {on}", op.symbol()));
+            };
+            return Ok(ir::TypedExpr::new(ir::TypedExprKind::Binary(op, Box::new(a), Box::new(b)), ty));
+        }
         let ok = if op.is_logical() || op.is_comparison() {
             true
         } else if op.is_shift() {
@@ -366,11 +400,28 @@ impl Build<'_, '_> {
             ExprKind::Collective(c, args) => {
                 let args = args.iter().map(|a| self.expr(a)).collect::<R<Vec<_>>>()?;
                 if let Some((v, _)) = args.iter().zip(c.operands()).find(|(_, o)| o.fixed().is_none()) {
+                    if v.ty.is_complex() {
+                        return self.cx.err(e.span, format!("`{}` moves one scalar; shuffle `.re` and `.im` of {}", c.name(), v.ty));
+                    }
                     if !c.admits(v.ty) {
                         return self.cx.err(e.span, format!("`{}` takes i32, u32, i64 or u64 values, not {}", c.name(), v.ty));
                     }
                 }
                 ir::TypedExprKind::Collective(*c, args)
+            }
+            ExprKind::Field(base, name) => {
+                let base = self.expr(base)?;
+                match crate::complex::field_index(name) {
+                    Some(i) if base.ty.is_complex() => ir::TypedExprKind::Field(Box::new(base), i),
+                    _ => return self.internal(format!("the field `{name}` at {} is not a complex number's", e.span)),
+                }
+            }
+            ExprKind::Complex(f, args) => ir::TypedExprKind::Complex(*f, args.iter().map(|a| self.expr(a)).collect::<R<Vec<_>>>()?),
+            ExprKind::Math(f, args) if args.first().and_then(|a| self.ty(a).ok()).is_some_and(ScalarType::is_complex) => {
+                let Some(c) = ComplexFn::of_math(*f) else {
+                    return self.cx.err(e.span, format!("`{}` is not defined on complex numbers", f.method()));
+                };
+                ir::TypedExprKind::Complex(c, args.iter().map(|a| self.expr(a)).collect::<R<Vec<_>>>()?)
             }
             ExprKind::Math(f, args) => {
                 if args.len() != f.arity() {
@@ -389,7 +440,7 @@ impl Build<'_, '_> {
             ExprKind::Unary(op, a) => {
                 let a = self.expr(a)?;
                 let ok = match op {
-                    UnOp::Neg => ty.is_signed_int() || ty.is_float(),
+                    UnOp::Neg => ty.is_signed_int() || ty.is_float() || ty.is_complex(),
                     UnOp::Not => ty == ScalarType::Bool || ty.is_int(),
                 };
                 if !ok {

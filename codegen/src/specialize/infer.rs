@@ -5,6 +5,7 @@
 use super::bind::SpecKey;
 use super::{resolve_ref, NodeTable};
 use crate::ast::{self, ExprKind, ParamKind, Place, Span, TypeRef};
+use crate::complex::{ComplexFn, Operand};
 use crate::error::CompileError;
 use crate::ir::{self, ArrayRef, LocalId};
 use crate::limits::MAX_STATIC_SHARED;
@@ -21,6 +22,9 @@ enum Slot {
     AnyFloat,
     /// Nothing known yet (a `let` without type or initializer).
     Unknown,
+    /// A complex number whose parts have the type of the slot (f32 or f64, maybe a float
+    /// literal's still). A complex type is always this, never `Known`.
+    Complex(usize),
     /// Unified with another slot.
     Link(usize),
 }
@@ -115,7 +119,35 @@ impl<'a> Infer<'a> {
     }
 
     pub(super) fn known(&mut self, t: ScalarType) -> usize {
-        self.slot(Slot::Known(t))
+        match t.component() {
+            Some(part) => {
+                let part = self.slot(Slot::Known(part));
+                self.slot(Slot::Complex(part))
+            }
+            None => self.slot(Slot::Known(t)),
+        }
+    }
+
+    /// The slot of the parts of a complex slot `s` as inference knows it now.
+    fn complex_part(&self, s: usize) -> Option<usize> {
+        match self.slots[self.find(s)] {
+            Slot::Complex(part) => Some(part),
+            _ => None,
+        }
+    }
+
+    /// Requires the parts' slot `s` of a complex number to be f32 or f64 (a float literal's
+    /// type is one).
+    fn complex_parts(&mut self, s: usize, span: Span) -> R<()> {
+        let r = self.find(s);
+        match self.slots[r] {
+            Slot::Known(ScalarType::F32 | ScalarType::F64) | Slot::AnyFloat => Ok(()),
+            Slot::Unknown => {
+                self.slots[r] = Slot::AnyFloat;
+                Ok(())
+            }
+            _ => self.err(span, format!("complex numbers in kernels have f32 or f64 parts, not {}", self.show(r))),
+        }
     }
 
     fn find(&self, mut s: usize) -> usize {
@@ -130,6 +162,7 @@ impl<'a> Infer<'a> {
             Slot::Known(t) => t.name().to_string(),
             Slot::AnyInt => "{integer}".into(),
             Slot::AnyFloat => "{float}".into(),
+            Slot::Complex(part) => format!("Complex<{}>", self.show(part)),
             _ => "_".into(),
         }
     }
@@ -137,6 +170,11 @@ impl<'a> Infer<'a> {
     fn unify(&mut self, a: usize, b: usize, span: Span, what: &str) -> R<()> {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra == rb {
+            return Ok(());
+        }
+        if let (Slot::Complex(pa), Slot::Complex(pb)) = (self.slots[ra], self.slots[rb]) {
+            self.unify(pa, pb, span, what)?;
+            self.slots[rb] = Slot::Link(ra);
             return Ok(());
         }
         let merged = match (self.slots[ra], self.slots[rb]) {
@@ -243,7 +281,8 @@ impl<'a> Infer<'a> {
             }
             ast::Stmt::Assign { place, op, value, span, id } => {
                 let v = self.expr(value)?;
-                let target = match place {
+                let root = match place.root() {
+                    Place::Field { .. } => return self.err(*span, "a field's place has a variable or an element at its root"),
                     Place::Var(name, pspan) => match self.lookup(name) {
                         Some(b @ Binding::Local(l)) => {
                             self.place_ref.insert(*id, b);
@@ -278,8 +317,11 @@ impl<'a> Infer<'a> {
                         self.known(a.elem)
                     }
                 };
-                match op {
-                    Some(op) if op.is_shift() => self.int_operand(target, *span).and(self.int_operand(v, value.span)),
+                let target = self.place_fields(place, root)?;
+                match (op, self.complex_part(target), self.complex_part(v)) {
+                    (Some(op), ..) if op.is_shift() => self.int_operand(target, *span).and(self.int_operand(v, value.span)),
+                    // `z *= 2.0`: num-complex's `Complex<T> op= T`.
+                    (Some(_), Some(part), None) => self.unify(part, v, value.span, "assignment"),
                     _ => self.unify(target, v, *span, "assignment"),
                 }
             }
@@ -489,14 +531,26 @@ impl<'a> Infer<'a> {
                     (None, None) => return self.err(e.span, format!("`{}` has no value operand to type its result", c.name())),
                 }
             }
+            ExprKind::Field(base, name) => {
+                let b = self.expr(base)?;
+                self.field(b, name, e.span)?
+            }
+            ExprKind::Complex(f, args) => self.complex_call(*f, args, None, e.span)?,
             ExprKind::Math(f, args) => {
                 let what = format!("`{}`", f.method());
                 if args.len() != f.arity() {
                     return self.err(e.span, format!("{what} takes {} argument(s)", f.arity() - 1));
                 }
+                // `z.exp()` on a complex `z`: the complex method.
+                let recv = self.expr(&args[0])?;
+                if let (Some(_), Some(c)) = (self.complex_part(recv), ComplexFn::of_math(*f)) {
+                    let slot = self.complex_call(c, args, Some(recv), e.span)?;
+                    self.expr_slot.insert(e.id, slot);
+                    return Ok(slot);
+                }
                 let mut value = None;
-                for (a, param) in args.iter().zip(f.params()) {
-                    let s = self.expr(a)?;
+                for (i, (a, param)) in args.iter().zip(f.params()).enumerate() {
+                    let s = if i == 0 { recv } else { self.expr(a)? };
                     if let Some(fixed) = param.fixed() {
                         let t = self.known(fixed);
                         self.unify(s, t, a.span, &format!("{what} operand ({fixed})"))?;
@@ -584,13 +638,89 @@ impl<'a> Infer<'a> {
                     self.int_operand(sb, b.span)?;
                     sa
                 } else {
-                    self.unify(sa, sb, e.span, &what)?;
-                    sa
+                    // `z * 2.0`, `x + z`: a real operand beside a complex one has the type of
+                    // its parts (num-complex's `Complex<T> op T` and `T op Complex<T>`).
+                    match (self.complex_part(sa), self.complex_part(sb)) {
+                        (Some(_), Some(_)) | (None, None) => {
+                            self.unify(sa, sb, e.span, &what)?;
+                            sa
+                        }
+                        (Some(part), None) => {
+                            self.unify(part, sb, b.span, &what)?;
+                            sa
+                        }
+                        (None, Some(part)) => {
+                            self.unify(sa, part, a.span, &what)?;
+                            sb
+                        }
+                    }
                 }
             }
         };
         self.expr_slot.insert(e.id, slot);
         Ok(slot)
+    }
+
+    /// The slot of the place `p` (`z.re`, `a[i].im`) whose root variable or element has `root`.
+    fn place_fields(&mut self, p: &Place, root: usize) -> R<usize> {
+        match p {
+            Place::Field { base, field, span } => {
+                let b = self.place_fields(base, root)?;
+                self.field(b, field, *span)
+            }
+            _ => Ok(root),
+        }
+    }
+
+    /// The slot of field `name` of a value of slot `base`.
+    fn field(&mut self, base: usize, name: &str, span: Span) -> R<usize> {
+        match (self.complex_part(base), crate::complex::field_index(name)) {
+            (Some(part), Some(_)) => Ok(part),
+            (Some(_), None) => self.err(span, format!("complex numbers have the fields `re` and `im`, not `{name}`")),
+            (None, _) => match self.slots[self.find(base)] {
+                Slot::Known(t) => self.err(span, format!("`{t}` has no field `{name}`")),
+                _ => self.err(span, format!("the type of the value whose field `{name}` is taken must be known here: annotate it")),
+            },
+        }
+    }
+
+    /// Types a complex function or method; `recv`: the receiver's slot when already typed.
+    fn complex_call(&mut self, f: ComplexFn, args: &[ast::SourceExpr], recv: Option<usize>, span: Span) -> R<usize> {
+        let what = format!("`{}`", f.spelling());
+        if args.len() != f.params().len() {
+            return self.err(span, format!("{what} takes {} argument(s)", f.params().len()));
+        }
+        // The parts' slot: the receiver's, or a fresh one the real operands decide.
+        let mut part = None;
+        let mut slots = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            let s = match (i, recv) {
+                (0, Some(r)) => r,
+                _ => self.expr(a)?,
+            };
+            slots.push(s);
+        }
+        if f.is_method() {
+            match self.complex_part(slots[0]) {
+                Some(p) => part = Some(p),
+                None => return self.err(args[0].span, format!("{what} is a method of complex numbers; this is {}", self.show(slots[0]))),
+            }
+        }
+        let part = match part {
+            Some(p) => p,
+            None => self.slot(Slot::Unknown),
+        };
+        for ((a, s), o) in args.iter().zip(&slots).zip(f.params()) {
+            if *o == Operand::Real {
+                self.unify(part, *s, a.span, &what)?;
+            }
+        }
+        self.complex_parts(part, span)?;
+        Ok(match f.ret() {
+            Operand::Real => part,
+            Operand::Complex if f.is_method() => slots[0],
+            Operand::Complex => self.slot(Slot::Complex(part)),
+        })
     }
 
     /// Types a call of device function `name`: binds the callee's type parameters to the
@@ -649,11 +779,16 @@ impl<'a> Infer<'a> {
 
     /// Resolves every slot to a concrete type (Rust's literal defaults: `i32`, `f64`).
     pub(super) fn resolve(&self) -> R<Vec<ScalarType>> {
+        let scalar = |s: usize| match self.slots[self.find(s)] {
+            Slot::Known(t) => t,
+            Slot::AnyFloat => ScalarType::F64,
+            _ => ScalarType::I32,
+        };
         Ok((0..self.slots.len())
             .map(|s| match self.slots[self.find(s)] {
-                Slot::Known(t) => t,
-                Slot::AnyFloat => ScalarType::F64,
-                _ => ScalarType::I32,
+                // Inference keeps complex parts f32 or f64 (see `complex_parts`).
+                Slot::Complex(part) => scalar(part).complex().unwrap_or(ScalarType::Complex64),
+                _ => scalar(s),
             })
             .collect())
     }

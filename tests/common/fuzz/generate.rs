@@ -45,7 +45,8 @@ pub struct Case {
     pub grid: u32,
 }
 
-const TYPES: [ScalarType; 13] = ScalarType::ALL;
+/// The types the fuzzer generates (complex numbers are tested on their own).
+const TYPES: [ScalarType; 13] = [Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64, F16, BF16];
 const NUMERIC: [ScalarType; 12] = [I8, I16, I32, I64, U8, U16, U32, U64, F32, F64, F16, BF16];
 const INTS: [ScalarType; 8] = [I8, I16, I32, I64, U8, U16, U32, U64];
 const ATOMIC: [ScalarType; 4] = [I32, U32, I64, U64];

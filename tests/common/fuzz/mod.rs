@@ -142,7 +142,7 @@ fn run_on(dev: &Device, k: &Kernel, case: &Case, check_ptx: bool) -> (gpujit::Re
                 args.push(if a.mutable { gpujit::KernelArg::into_arg(v) } else { gpujit::KernelArg::into_arg(&*v) });
             } else {
                 let (_, s) = si.next().expect("a scalar");
-                args.push(Arg::Scalar { ty: s.t, bits: s.b });
+                args.push(Arg::Scalar { ty: s.t, bits: s.b as u128 });
             }
         }
         if check_ptx {

@@ -212,6 +212,7 @@ impl Machine<'_> {
                 let x = self.expr(f, a);
                 V::new(elem_type(t), x.b)
             }
+            ExprKind::Field(..) | ExprKind::Complex(..) => unreachable!("the fuzzer generates no complex numbers"),
             ExprKind::Call(name, args) => {
                 let a: Vec<V> = args.iter().map(|a| self.expr(f, a)).collect();
                 let case = self.case;
@@ -284,6 +285,7 @@ impl Machine<'_> {
                 f.bind(name, v);
             }
             Stmt::Assign { place, op, value, .. } => match place {
+                Place::Field { .. } => unreachable!("the fuzzer generates no complex numbers"),
                 Place::Var(n, _) => {
                     let rhs = self.expr(f, value);
                     let v = match op {

@@ -53,6 +53,7 @@ impl Types {
             ExprKind::Math(f, a) => f.result(self.of(&a[0])).unwrap_or(I32),
             ExprKind::FromBits(t, _) => scalar(t),
             ExprKind::Random(d, _) => d.ty(),
+            ExprKind::Field(..) | ExprKind::Complex(..) => unreachable!("the fuzzer generates no complex numbers"),
             ExprKind::Call(n, _) => self.calls.get(n).copied().unwrap_or(I32),
             ExprKind::Collective(c, args) => c.result().unwrap_or_else(|| self.of(&args[1])),
             ExprKind::Atomic { array, .. } => self.arrays.get(array).copied().unwrap_or(I32),
@@ -160,6 +161,7 @@ impl Printer<'_> {
             }
             ExprKind::FromBits(t, a) => format!("{}::from_bits({})", scalar(t).name(), self.expr(a)),
             ExprKind::Random(d, r) => format!("{r}.{}()", d.method()),
+            ExprKind::Field(..) | ExprKind::Complex(..) => unreachable!("the fuzzer generates no complex numbers"),
             ExprKind::Call(n, args) => format!("{n}({})", args.iter().map(|a| self.expr(a)).collect::<Vec<_>>().join(", ")),
             ExprKind::Collective(c, args) => format!("{}({})", c.name(), args.iter().map(|a| self.expr(a)).collect::<Vec<_>>().join(", ")),
             ExprKind::Atomic { op, array, operands } => {
@@ -203,6 +205,7 @@ impl Printer<'_> {
                 let p = match place {
                     Place::Var(n, _) => n.clone(),
                     Place::Index { array, index, .. } => format!("{array}[{}]", self.expr(&index[0])),
+                    Place::Field { .. } => unreachable!("the fuzzer generates no complex numbers"),
                 };
                 let op = op.map(|o| o.symbol()).unwrap_or("");
                 let v = self.expr(value);
