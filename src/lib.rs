@@ -313,22 +313,22 @@ pub mod kernel_prelude {
     }
 
     /// `value` of lane `src_lane` of the warp (`__shfl_sync`); lanes in `mask` take part.
-    pub fn shfl_sync<T: Scalar>(mask: u32, value: T, src_lane: usize) -> T {
+    pub fn shfl_sync<T: Value>(mask: u32, value: T, src_lane: usize) -> T {
         let _ = (mask, value, src_lane);
         outside("shfl_sync")
     }
     /// `value` of lane `lane_id() - delta`; lanes below `delta` keep their own (`__shfl_up_sync`).
-    pub fn shfl_up_sync<T: Scalar>(mask: u32, value: T, delta: usize) -> T {
+    pub fn shfl_up_sync<T: Value>(mask: u32, value: T, delta: usize) -> T {
         let _ = (mask, value, delta);
         outside("shfl_up_sync")
     }
     /// `value` of lane `lane_id() + delta`; lanes past 31 keep their own (`__shfl_down_sync`).
-    pub fn shfl_down_sync<T: Scalar>(mask: u32, value: T, delta: usize) -> T {
+    pub fn shfl_down_sync<T: Value>(mask: u32, value: T, delta: usize) -> T {
         let _ = (mask, value, delta);
         outside("shfl_down_sync")
     }
     /// `value` of lane `lane_id() ^ lane_mask` (`__shfl_xor_sync`): butterfly reductions.
-    pub fn shfl_xor_sync<T: Scalar>(mask: u32, value: T, lane_mask: usize) -> T {
+    pub fn shfl_xor_sync<T: Value>(mask: u32, value: T, lane_mask: usize) -> T {
         let _ = (mask, value, lane_mask);
         outside("shfl_xor_sync")
     }

@@ -753,6 +753,20 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.cast(v, a.ty, e.ty)?
             }
             TypedExprKind::Call { func, args } => self.call_fn(*func, args)?,
+            TypedExprKind::Collective(c, args) if e.ty.is_complex() => {
+                // A shuffle of a complex number: one of each part.
+                let vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
+                let at = args.iter().position(|a| a.ty.is_complex()).unwrap_or(1);
+                let part = e.ty.component().unwrap_or(e.ty);
+                let mut parts = [None, None];
+                for (i, p) in parts.iter_mut().enumerate() {
+                    let mut ops = vals.clone();
+                    ops[at] = self.complex_field(vals[at], i as u32)?;
+                    *p = Some(self.target.collective(self.module, &self.b, self.f, *c, part, &ops)?.into_float_value());
+                }
+                let [Some(re), Some(im)] = parts else { unreachable!("both parts were shuffled") };
+                self.complex(e.ty, re, im)?
+            }
             TypedExprKind::Collective(c, args) => {
                 let mut vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
                 let mut value = args.iter().zip(c.operands()).find(|(_, o)| o.fixed().is_none()).map(|(a, _)| a.ty).unwrap_or(e.ty);

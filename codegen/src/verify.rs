@@ -256,7 +256,7 @@ impl Verifier<'_> {
                     self.expect(a, o.fixed().or(value).unwrap_or(a.ty), &format!("operand of `{}`", c.name()))?;
                 }
                 let want = c.result().or(value).unwrap_or(t);
-                if t != want || value.is_some_and(|v| !c.admits(v) || v.is_complex()) {
+                if t != want || value.is_some_and(|v| !c.admits(v)) {
                     return Err(format!("`{}` typed {t}", c.name()));
                 }
                 Ok(())

@@ -322,7 +322,8 @@ impl Collective {
         collective_def(self).ret.and_then(Arg::fixed)
     }
 
-    /// Whether `t` may be the value type.
+    /// Whether `t` may be the value type (a shuffle moves any value, a complex number as its
+    /// two parts).
     pub fn admits(self, t: ScalarType) -> bool {
         match self {
             Collective::MatchAny => matches!(t, ScalarType::I32 | ScalarType::U32 | ScalarType::I64 | ScalarType::U64),

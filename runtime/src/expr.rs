@@ -20,9 +20,11 @@
 use crate::array::{ArrayView, ArrayViewMut, DeviceArray, Element};
 use crate::launch::{Arg, KernelArg};
 use gpujit_codegen::ast::{BinOp, Callee, KernelSource, UnOp};
+use gpujit_codegen::complex::ComplexFn;
 use gpujit_codegen::math::MathFn;
 use gpujit_codegen::specialize::MAX_DIMS;
 use gpujit_codegen::ScalarType;
+use num_complex::Complex;
 use smallvec::SmallVec;
 use std::marker::PhantomData;
 use std::ops;
@@ -41,6 +43,10 @@ pub enum Node {
     Select,
     /// `x.clamp(lo, hi)`: three values; a NaN `x` stays NaN.
     Clamp,
+    /// A complex function or method (`Complex::new`, `conj`, `norm`, ...).
+    Complex(ComplexFn),
+    /// Field `re` (0) or `im` (1) of a complex value.
+    Field(u8),
     /// Device function `k` of the expression's callees, taking `arity` values.
     Call {
         callee: u8,
@@ -53,7 +59,8 @@ impl Node {
     pub fn arity(self) -> usize {
         match self {
             Node::Input(_) => 0,
-            Node::Unary(_) | Node::Cast(_) => 1,
+            Node::Unary(_) | Node::Cast(_) | Node::Field(_) => 1,
+            Node::Complex(f) => f.params().len(),
             Node::Binary(_) => 2,
             Node::Math(f) => f.arity(),
             Node::Select | Node::Clamp => 3,
@@ -641,19 +648,41 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// Element types with arithmetic: the integers and the floats.
-pub trait NumElement: Element + sealed::Sealed {}
-/// Signed integers and floats (`abs`, `signum`, unary `-`).
-pub trait SignedElement: NumElement {}
+/// Element types with `+ - * /`, `sum`, `prod` and `dot`: the integers, the floats and the
+/// complex numbers.
+pub trait Arith: Element + sealed::Sealed {}
+/// Element types with unary `-`: the signed integers, the floats and the complex numbers.
+pub trait NegElement: Arith {}
+/// Element types with `mean`: the floats and the complex numbers (NumPy's inexact types).
+pub trait InexactElement: Arith {}
+/// Element types with arithmetic and an order: the integers and the floats (`%`, `min`, `max`).
+pub trait NumElement: Arith {}
+/// Signed integers and floats (`abs`, `signum`).
+pub trait SignedElement: NumElement + NegElement {}
 /// `f32`, `f64`, `f16`, `bf16`: the math methods (16-bit floats compute in f32).
-pub trait FloatElement: SignedElement {}
+pub trait FloatElement: SignedElement + InexactElement {}
+/// `Complex<f32>` and `Complex<f64>`: their methods (`conj`, `norm`, `exp`, ...) and
+/// arithmetic with their real type `Real` on either side.
+pub trait ComplexElement: InexactElement + NegElement {
+    /// The type of the parts.
+    type Real: FloatElement;
+}
+impl ComplexElement for num_complex::Complex<f32> {
+    type Real = f32;
+}
+impl ComplexElement for num_complex::Complex<f64> {
+    type Real = f64;
+}
 /// The integers: bitwise operators and shifts.
 pub trait IntElement: NumElement {}
 
 macro_rules! classes {
     ($tr:path: $($t:ty),*) => {$( impl $tr for $t {} )*};
 }
-classes!(sealed::Sealed: i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, half::f16, half::bf16);
+classes!(sealed::Sealed: i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, half::f16, half::bf16, Complex<f32>, Complex<f64>);
+classes!(Arith: i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, half::f16, half::bf16, Complex<f32>, Complex<f64>);
+classes!(NegElement: i8, i16, i32, i64, isize, f32, f64, half::f16, half::bf16, Complex<f32>, Complex<f64>);
+classes!(InexactElement: f32, f64, half::f16, half::bf16, Complex<f32>, Complex<f64>);
 classes!(NumElement: i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, half::f16, half::bf16);
 classes!(SignedElement: i8, i16, i32, i64, isize, f32, f64, half::f16, half::bf16);
 classes!(FloatElement: f32, f64, half::f16, half::bf16);
@@ -688,7 +717,8 @@ macro_rules! binary_ops {
     )*};
 }
 
-binary_ops!(NumElement: Add add Add, Sub sub Sub, Mul mul Mul, Div div Div, Rem rem Rem);
+binary_ops!(Arith: Add add Add, Sub sub Sub, Mul mul Mul, Div div Div);
+binary_ops!(NumElement: Rem rem Rem);
 binary_ops!(IntElement: Shl shl Shl, Shr shr Shr);
 
 // `&`, `|`, `^` on integers (bitwise) and on booleans (logical; both sides are evaluated).
@@ -715,14 +745,14 @@ pub trait Bits: Element {}
 classes!(Bits: bool, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
 bit_ops!(BitAnd bitand BitAnd And, BitOr bitor BitOr Or, BitXor bitxor BitXor BitXor);
 
-impl<'a, T: SignedElement> ops::Neg for Expr<'a, T> {
+impl<'a, T: NegElement> ops::Neg for Expr<'a, T> {
     type Output = Expr<'a, T>;
     fn neg(self) -> Expr<'a, T> {
         self.unary(Node::Unary(UnOp::Neg))
     }
 }
 
-impl<'a, T: SignedElement> ops::Neg for &Expr<'a, T> {
+impl<'a, T: NegElement> ops::Neg for &Expr<'a, T> {
     type Output = Expr<'a, T>;
     fn neg(self) -> Expr<'a, T> {
         self.clone().unary(Node::Unary(UnOp::Neg))
@@ -744,10 +774,128 @@ macro_rules! scalar_lhs {
         scalar_lhs!(@ops $t, &'a DeviceArray<$t>);
     )*};
     (@ops $t:ty, $rhs:ty) => {
-        impl<'a> ops::Add<$rhs> for $t { type Output = Expr<'a, $t>; fn add(self, rhs: $rhs) -> Expr<'a, $t> { Expr::input(self) + rhs } }
-        impl<'a> ops::Sub<$rhs> for $t { type Output = Expr<'a, $t>; fn sub(self, rhs: $rhs) -> Expr<'a, $t> { Expr::input(self) - rhs } }
-        impl<'a> ops::Mul<$rhs> for $t { type Output = Expr<'a, $t>; fn mul(self, rhs: $rhs) -> Expr<'a, $t> { Expr::input(self) * rhs } }
-        impl<'a> ops::Div<$rhs> for $t { type Output = Expr<'a, $t>; fn div(self, rhs: $rhs) -> Expr<'a, $t> { Expr::input(self) / rhs } }
+        impl<'a> ops::Add<$rhs> for $t { type Output = Expr<'a, $t>; fn add(self, rhs: $rhs) -> Expr<'a, $t> { Expr::<$t>::input(self) + rhs } }
+        impl<'a> ops::Sub<$rhs> for $t { type Output = Expr<'a, $t>; fn sub(self, rhs: $rhs) -> Expr<'a, $t> { Expr::<$t>::input(self) - rhs } }
+        impl<'a> ops::Mul<$rhs> for $t { type Output = Expr<'a, $t>; fn mul(self, rhs: $rhs) -> Expr<'a, $t> { Expr::<$t>::input(self) * rhs } }
+        impl<'a> ops::Div<$rhs> for $t { type Output = Expr<'a, $t>; fn div(self, rhs: $rhs) -> Expr<'a, $t> { Expr::<$t>::input(self) / rhs } }
     };
 }
-scalar_lhs!(f32, f64, i32, i64, u32, u64, half::f16, half::bf16);
+scalar_lhs!(f32, f64, i32, i64, u32, u64, half::f16, half::bf16, Complex<f32>, Complex<f64>);
+
+// ---- Complex numbers ----------------------------------------------------------------------------
+
+/// `Complex::new(re, im)`, elementwise: a complex expression from two real ones.
+pub fn complex<'a, T: FloatElement>(re: impl IntoExpr<'a, T>, im: impl IntoExpr<'a, T>) -> Expr<'a, Complex<T>>
+where
+    Complex<T>: Element,
+{
+    let (re, im) = (re.into_expr(), im.into_expr());
+    Expr::from_graph(re.graph.apply(&[&im.graph], Node::Complex(ComplexFn::New)))
+}
+
+/// `Complex::from_polar(r, theta)`, elementwise.
+pub fn from_polar<'a, T: FloatElement>(r: impl IntoExpr<'a, T>, theta: impl IntoExpr<'a, T>) -> Expr<'a, Complex<T>>
+where
+    Complex<T>: Element,
+{
+    let (r, theta) = (r.into_expr(), theta.into_expr());
+    Expr::from_graph(r.graph.apply(&[&theta.graph], Node::Complex(ComplexFn::FromPolar)))
+}
+
+macro_rules! complex_exprs {
+    ($($c:ty: $r:ty;)*) => {$(
+        impl<'a> Expr<'a, $c> {
+            /// The real part of each element.
+            pub fn re(self) -> Expr<'a, $r> {
+                self.unary(Node::Field(0))
+            }
+            /// The imaginary part of each element.
+            pub fn im(self) -> Expr<'a, $r> {
+                self.unary(Node::Field(1))
+            }
+            /// The complex conjugate.
+            pub fn conj(self) -> Expr<'a, $c> {
+                self.unary(Node::Complex(ComplexFn::Conj))
+            }
+            /// `1 / z`.
+            pub fn inv(self) -> Expr<'a, $c> {
+                self.unary(Node::Complex(ComplexFn::Inv))
+            }
+            /// The modulus `|z|` of each element (`hypot(re, im)`; not a reduction, as on
+            /// real expressions).
+            pub fn norm(self) -> Expr<'a, $r> {
+                self.unary(Node::Complex(ComplexFn::Norm))
+            }
+            /// `re² + im²`.
+            pub fn norm_sqr(self) -> Expr<'a, $r> {
+                self.unary(Node::Complex(ComplexFn::NormSqr))
+            }
+            /// `|re| + |im|`.
+            pub fn l1_norm(self) -> Expr<'a, $r> {
+                self.unary(Node::Complex(ComplexFn::L1Norm))
+            }
+            /// The argument (phase), `atan2(im, re)`.
+            pub fn arg(self) -> Expr<'a, $r> {
+                self.unary(Node::Complex(ComplexFn::Arg))
+            }
+            /// `e^z`.
+            pub fn exp(self) -> Expr<'a, $c> {
+                self.unary(Node::Complex(ComplexFn::Exp))
+            }
+            /// The principal natural logarithm.
+            pub fn ln(self) -> Expr<'a, $c> {
+                self.unary(Node::Complex(ComplexFn::Ln))
+            }
+            /// The principal square root.
+            pub fn sqrt(self) -> Expr<'a, $c> {
+                self.unary(Node::Complex(ComplexFn::Sqrt))
+            }
+            /// `z^e` for a real `e`.
+            pub fn powf(self, e: impl IntoExpr<'a, $r>) -> Expr<'a, $c> {
+                let e = e.into_expr();
+                Expr::from_graph(self.graph.apply(&[&e.graph], Node::Complex(ComplexFn::Powf)))
+            }
+        }
+
+        // Arithmetic with the real type on either side, as num-complex's `Complex<T> op T`
+        // and `T op Complex<T>` (not a conversion of the real to a complex first).
+        complex_exprs!(@mixed $c, $r, Add add Add, Sub sub Sub, Mul mul Mul, Div div Div);
+    )*};
+    (@mixed $c:ty, $r:ty, $($tr:ident $method:ident $op:ident),*) => {$(
+        impl<'a> ops::$tr<$r> for Expr<'a, $c> {
+            type Output = Expr<'a, $c>;
+            fn $method(self, rhs: $r) -> Expr<'a, $c> {
+                Expr::from_graph(self.graph.apply(&[&Expr::<$r>::input(rhs).graph], Node::Binary(BinOp::$op)))
+            }
+        }
+        impl<'a> ops::$tr<Expr<'a, $r>> for Expr<'a, $c> {
+            type Output = Expr<'a, $c>;
+            fn $method(self, rhs: Expr<'a, $r>) -> Expr<'a, $c> {
+                Expr::from_graph(self.graph.apply(&[&rhs.graph], Node::Binary(BinOp::$op)))
+            }
+        }
+        impl<'a> ops::$tr<&'a DeviceArray<$r>> for Expr<'a, $c> {
+            type Output = Expr<'a, $c>;
+            fn $method(self, rhs: &'a DeviceArray<$r>) -> Expr<'a, $c> {
+                Expr::from_graph(self.graph.apply(&[&Expr::<$r>::input(rhs).graph], Node::Binary(BinOp::$op)))
+            }
+        }
+        impl<'a> ops::$tr<Expr<'a, $c>> for $r {
+            type Output = Expr<'a, $c>;
+            fn $method(self, rhs: Expr<'a, $c>) -> Expr<'a, $c> {
+                Expr::from_graph(Expr::<$r>::input(self).graph.apply(&[&rhs.graph], Node::Binary(BinOp::$op)))
+            }
+        }
+        impl<'a> ops::$tr<Expr<'a, $c>> for Expr<'a, $r> {
+            type Output = Expr<'a, $c>;
+            fn $method(self, rhs: Expr<'a, $c>) -> Expr<'a, $c> {
+                Expr::from_graph(self.graph.apply(&[&rhs.graph], Node::Binary(BinOp::$op)))
+            }
+        }
+    )*};
+}
+
+complex_exprs! {
+    Complex<f32>: f32;
+    Complex<f64>: f64;
+}

@@ -877,6 +877,17 @@ pub(crate) fn emit_values_loaded(
                 out.push(if_(bin(ast::BinOp::Gt, x, hi.clone()), vec![set(&name, hi)], None));
                 v[0].1
             }
+            Node::Complex(f) => {
+                let v = pop(f.params().len());
+                out.push(let_(&name, e(ExprKind::Complex(f, v.into_iter().map(|(x, _)| x).collect()))));
+                None
+            }
+            Node::Field(i) => {
+                let (a, _) = pop(1).remove(0);
+                let field = gpujit_codegen::complex::FIELDS[i as usize & 1].to_string();
+                out.push(let_(&name, e(ExprKind::Field(Box::new(a), field))));
+                None
+            }
             Node::Call { callee, arity } => {
                 let v = pop(arity as usize);
                 out.push(let_(&name, e(ExprKind::Call(callees[callee as usize].to_string(), v.into_iter().map(|(x, _)| x).collect()))));

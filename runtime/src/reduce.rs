@@ -13,7 +13,7 @@
 
 use crate::array::{DeviceArray, Element};
 use crate::error::{Error, Result};
-use crate::expr::{Expr, ExprGraph, FloatElement, Node, NumElement};
+use crate::expr::{Arith, Expr, ExprGraph, FloatElement, InexactElement, Node, NumElement};
 use crate::fuse::{
     self, bin, builtin, cast, e, emit_values, if_, index, int, let_, let_mut, set, split_index, var, KernelKind, Key, Operand, BLOCK,
 };
@@ -84,13 +84,17 @@ fn acc_type(t: ScalarType) -> ScalarType {
     }
 }
 
-/// The identity of `op` in type `t`, as argument bits.
+/// The identity of `op` in type `t`, as argument bits (a complex number's: its real part's, the
+/// imaginary part being 0).
 fn identity(op: ReduceOp, t: ScalarType) -> u64 {
     use ScalarType::*;
     let float = |v: f64| match t {
-        F32 => (v as f32).to_bits() as u64,
+        F32 | Complex32 => (v as f32).to_bits() as u64,
         _ => v.to_bits(),
     };
+    if t.is_complex() {
+        return if op == ReduceOp::Prod { float(1.0) } else { 0 };
+    }
     let mask = |v: u64| if t.size_bytes() == 8 { v } else { v & ((1u64 << (8 * t.size_bytes())) - 1) };
     match op {
         ReduceOp::Sum | ReduceOp::Custom => {
@@ -248,7 +252,7 @@ impl<'a, T: Element, R: Element> Reduction<'a, T, R> {
         }
         // Into pooled scratch memory rather than a new array: no allocation in a loop.
         let device = fuse::expr_device(&self.graph)?;
-        let mut scratch = fuse::scratch(&device, 1, self.stream)?;
+        let mut scratch = fuse::scratch(&device, std::mem::size_of::<R>().div_ceil(8), self.stream)?;
         self.eval_into(raw_array(scratch.array(), R::TYPE, 1))?;
         scratch.array().read_first_as::<R>()
     }
@@ -261,7 +265,7 @@ fn out_len(a: &Arg<'_>) -> usize {
     }
 }
 
-impl<'a, T: NumElement> Expr<'a, T> {
+impl<'a, T: Arith> Expr<'a, T> {
     /// The sum of the elements (integers wrap).
     pub fn sum(self) -> Reduction<'a, T> {
         Reduction::new(self, ReduceOp::Sum, Finish::None)
@@ -272,6 +276,21 @@ impl<'a, T: NumElement> Expr<'a, T> {
         Reduction::new(self, ReduceOp::Prod, Finish::None)
     }
 
+    /// The sum of `self * other`, fused (complex numbers are not conjugated: NumPy's `dot`,
+    /// not `vdot`).
+    pub fn dot(self, other: impl crate::expr::IntoExpr<'a, T>) -> Reduction<'a, T> {
+        (self * other).sum()
+    }
+}
+
+impl<'a, T: InexactElement> Expr<'a, T> {
+    /// The mean of the elements (NaN for zero elements).
+    pub fn mean(self) -> Reduction<'a, T> {
+        Reduction::new(self, ReduceOp::Sum, Finish::Mean)
+    }
+}
+
+impl<'a, T: NumElement> Expr<'a, T> {
     /// The least element (NaN if any element is NaN). Zero elements are an error.
     pub fn reduce_min(self) -> Reduction<'a, T> {
         Reduction::new(self, ReduceOp::Min, Finish::None)
@@ -292,19 +311,9 @@ impl<'a, T: NumElement> Expr<'a, T> {
     pub fn argmax(self) -> Reduction<'a, T, usize> {
         Reduction::new(self, ReduceOp::ArgMax, Finish::None)
     }
-
-    /// The sum of `self * other`, fused.
-    pub fn dot(self, other: impl crate::expr::IntoExpr<'a, T>) -> Reduction<'a, T> {
-        (self * other).sum()
-    }
 }
 
 impl<'a, T: FloatElement> Expr<'a, T> {
-    /// The mean of the elements (NaN for zero elements).
-    pub fn mean(self) -> Reduction<'a, T> {
-        Reduction::new(self, ReduceOp::Sum, Finish::Mean)
-    }
-
     /// The Euclidean norm, `sqrt(sum(x²))`.
     pub fn norm(self) -> Reduction<'a, T> {
         let sq = self.clone() * self;
@@ -338,7 +347,7 @@ impl<'a, T: Element> Expr<'a, T> {
 }
 
 /// `dot(a, b)`: the sum of the elementwise product, in one pass.
-pub fn dot<'a, T: NumElement>(a: impl crate::expr::IntoExpr<'a, T>, b: impl crate::expr::IntoExpr<'a, T>) -> Reduction<'a, T> {
+pub fn dot<'a, T: Arith>(a: impl crate::expr::IntoExpr<'a, T>, b: impl crate::expr::IntoExpr<'a, T>) -> Reduction<'a, T> {
     a.into_expr().dot(b)
 }
 
@@ -399,6 +408,8 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         finish,
         positions_from_input: false,
     };
+    // `mean`'s count, in the accumulator's real type.
+    let count_type = acc.component().unwrap_or(acc);
     let launch = |key: ReduceKey,
                   nodes: &[Node],
                   operands: &[Arg<'_>],
@@ -409,7 +420,13 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
                   grid: u32,
                   threads: u32| {
         let it = |v: usize| if index32 { (v as u32).into_arg() } else { (v as u64).into_arg() };
-        let scalars = [it(mm), it(kk), it(p), Arg::Scalar { ty: acc, bits: id }, Arg::Scalar { ty: acc, bits: count_bits(acc, k) as u128 }];
+        let scalars = [
+            it(mm),
+            it(kk),
+            it(p),
+            Arg::Scalar { ty: acc, bits: id },
+            Arg::Scalar { ty: count_type, bits: count_bits(count_type, k) as u128 },
+        ];
         let mut all = [Arg::NONE; MAX_ARGS];
         let n = operands.len() + outs.len() + scalars.len();
         if n > MAX_ARGS {
@@ -637,7 +654,9 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             span: Span::default(),
         });
     }
-    for (name, t) in [("m", it), ("k", it), ("parts", it), ("id", rk.acc), ("count", rk.acc)] {
+    // `mean` divides by the count in the accumulator's real type (a complex sum by a real).
+    let count_type = rk.acc.component().unwrap_or(rk.acc);
+    for (name, t) in [("m", it), ("k", it), ("parts", it), ("id", rk.acc), ("count", count_type)] {
         params.push(Param { name: name.into(), kind: ParamKind::Scalar(TypeRef::Scalar(t)), span: Span::default() });
     }
     // The array whose extents give the index space.

@@ -298,3 +298,58 @@ pub fn complex_arrays(h: &Harness) {
         "{text}"
     );
 }
+
+/// Complex expressions (`expr(&z).norm()`, mixed real operands, `complex(re, im)`) and
+/// reductions (`sum`, `prod`, `mean`, `dot`, along an axis too), against num-complex.
+pub fn complex_expressions(h: &Harness) {
+    let _serial = super::fused::serial();
+    for n in [0usize, 1, 127, 129, 4099, 100_003] {
+        let zs: Vec<Complex<f64>> = h.vec(n, |h| Complex::new(h.f64_in(-1.0, 1.0), h.f64_in(-1.0, 1.0)));
+        let ws: Vec<Complex<f64>> = h.vec(n, |h| Complex::new(h.f64_in(-1.0, 1.0), h.f64_in(-1.0, 1.0)));
+        let xs: Vec<f64> = h.vec(n, |h| h.f64_in(0.5, 2.0));
+        let (z, w, x) = (h.arr(&zs), h.arr(&ws), h.arr(&xs));
+        // Elementwise: bit for bit on the CPU backend (the same formulas, libm and rounding).
+        let exact =
+            |got: f64, want: f64| got.to_bits() == want.to_bits() || (h.is_gpu() && (got - want).abs() <= 1e-14 * want.abs().max(1.0));
+        let got = ((expr(&z) * &w + 2.0) / &x - expr(&z).conj()).exp().eval().unwrap().to_vec().unwrap();
+        for i in 0..n {
+            let want = ((zs[i] * ws[i] + 2.0) / xs[i] - zs[i].conj()).exp();
+            assert!(exact(got[i].re, want.re) && exact(got[i].im, want.im), "n={n} [{i}]: {} vs {want}", got[i]);
+        }
+        let norms = expr(&z).norm().eval().unwrap().to_vec().unwrap();
+        let parts = (expr(&z).re() * expr(&z).im() + expr(&w).arg()).eval().unwrap().to_vec().unwrap();
+        let built = gpujit::expr::complex(&x, expr(&z).im()).eval().unwrap().to_vec().unwrap();
+        for i in 0..n {
+            assert!(exact(norms[i], zs[i].norm()), "norm [{i}]");
+            assert!(exact(parts[i], zs[i].re * zs[i].im + ws[i].arg()), "re*im+arg [{i}]");
+            assert_eq!(built[i], Complex::new(xs[i], zs[i].im), "complex(x, z.im) [{i}]");
+        }
+        // Reductions: sums in a different order than the host's, so within rounding.
+        let tol = 1e-13 * (n as f64).max(1.0);
+        let close = |got: Complex<f64>, want: Complex<f64>, what: &str| {
+            assert!((got - want).norm() <= tol * want.norm().max(1.0), "{what} n={n}: {got} vs {want}");
+        };
+        let sum: Complex<f64> = zs.iter().sum();
+        close(expr(&z).sum().value().unwrap(), sum, "sum");
+        close(dot(&z, &w).value().unwrap(), zs.iter().zip(&ws).map(|(a, b)| a * b).sum(), "dot");
+        let mean = expr(&z).mean().value().unwrap();
+        if n == 0 {
+            assert!(mean.re.is_nan() && mean.im.is_nan(), "mean of nothing: {mean}");
+        } else {
+            close(mean, sum / n as f64, "mean");
+        }
+        // A product of numbers on the unit circle stays on it.
+        let unit: Vec<Complex<f64>> = zs.iter().map(|z| Complex::from_polar(1.0, z.arg())).collect();
+        let u = h.arr(&unit);
+        close(expr(&u).prod().value().unwrap(), unit.iter().product(), "prod");
+    }
+    // Along an axis of a 2-D complex array, f32.
+    let (rows, cols) = (37usize, 300usize);
+    let data: Vec<Complex<f32>> = h.vec(rows * cols, |h| Complex::new(h.f64_in(-1.0, 1.0) as f32, h.f64_in(-1.0, 1.0) as f32));
+    let a = DeviceArray::from_shape(&h.dev, &[rows, cols], &data).unwrap();
+    let sums = expr(&a).sum().axis(1).eval().unwrap().to_vec().unwrap();
+    for r in 0..rows {
+        let want: Complex<f32> = data[r * cols..(r + 1) * cols].iter().sum();
+        assert!((sums[r] - want).norm() <= 1e-4, "row {r}: {} vs {want}", sums[r]);
+    }
+}

@@ -39,6 +39,7 @@ macro_rules! for_each_case {
             std_float_methods,
             complex_numbers,
             complex_arrays,
+            complex_expressions,
             random_streams,
             random_known_answers,
             random_fills,

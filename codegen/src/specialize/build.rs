@@ -400,9 +400,6 @@ impl Build<'_, '_> {
             ExprKind::Collective(c, args) => {
                 let args = args.iter().map(|a| self.expr(a)).collect::<R<Vec<_>>>()?;
                 if let Some((v, _)) = args.iter().zip(c.operands()).find(|(_, o)| o.fixed().is_none()) {
-                    if v.ty.is_complex() {
-                        return self.cx.err(e.span, format!("`{}` moves one scalar; shuffle `.re` and `.im` of {}", c.name(), v.ty));
-                    }
                     if !c.admits(v.ty) {
                         return self.cx.err(e.span, format!("`{}` takes i32, u32, i64 or u64 values, not {}", c.name(), v.ty));
                     }
