@@ -277,8 +277,8 @@ pub fn complex_arrays(h: &Harness) {
                 assert!((g - w).norm() <= 1e-12 * w.norm().max(1.0), "{rows}x{cols} t={transposed} block {b}: {g} vs {w}");
             }
             let twice = twice.to_vec().unwrap();
-            for k in 0..r * c {
-                assert_eq!(twice[k], 2.0 * at(k / c, k % c), "{rows}x{cols} t={transposed} [{k}]");
+            for (k, v) in twice.iter().enumerate() {
+                assert_eq!(*v, 2.0 * at(k / c, k % c), "{rows}x{cols} t={transposed} [{k}]");
             }
         }
     }

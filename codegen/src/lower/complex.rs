@@ -68,7 +68,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     }
 
     /// `Complex::from_polar(r, theta)`: `(r * cos θ, r * sin θ)`.
-    fn from_polar(&self, t: ScalarType, r: F<'ctx>, theta: F<'ctx>) -> LR<BasicValueEnum<'ctx>> {
+    fn polar(&self, t: ScalarType, r: F<'ctx>, theta: F<'ctx>) -> LR<BasicValueEnum<'ctx>> {
         let part = t.component().unwrap_or(t);
         let (c, s) = (self.real(MathFn::Cos, part, &[theta])?, self.real(MathFn::Sin, part, &[theta])?);
         self.complex(t, self.op(BinOp::Mul, r, c, part)?, self.op(BinOp::Mul, r, s, part)?)
@@ -162,7 +162,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let c = |v| self.constant(part, v);
         match f {
             ComplexFn::New => return self.complex(t, args[0].into_float_value(), args[1].into_float_value()),
-            ComplexFn::FromPolar => return self.from_polar(t, args[0].into_float_value(), args[1].into_float_value()),
+            ComplexFn::FromPolar => return self.polar(t, args[0].into_float_value(), args[1].into_float_value()),
             ComplexFn::Cis => {
                 // `(cos θ, sin θ)`, without multiplications by 1.
                 let theta = args[0].into_float_value();
@@ -219,7 +219,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     |x: F<'ctx>| -> LR<IntValue<'ctx>> { Ok(self.math(MathFn::IsSignPositive, part, &[x.into()])?.into_int_value()) };
                 // The general case: from_polar(sqrt(r), θ / 2).
                 let (r, theta) = self.to_polar(re, im, part)?;
-                let general = self.from_polar(t, real(MathFn::Sqrt, &[r])?, op(BinOp::Div, theta, c(2.0))?)?;
+                let general = self.polar(t, real(MathFn::Sqrt, &[r])?, op(BinOp::Div, theta, c(2.0))?)?;
                 let (g_re, g_im) = self.parts(general)?;
                 // im = ±0: sqrt(re) with im's sign kept, or ±i sqrt(-re).
                 let im_zero = self.cmp(FloatPredicate::OEQ, im, c(0.0))?;
@@ -239,7 +239,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 // powf(0) is 1 whatever the receiver; else from_polar(r^e, θ e).
                 let e = args[1].into_float_value();
                 let (r, theta) = self.to_polar(re, im, part)?;
-                let general = self.from_polar(t, real(MathFn::Powf, &[r, e])?, op(BinOp::Mul, theta, e)?)?;
+                let general = self.polar(t, real(MathFn::Powf, &[r, e])?, op(BinOp::Mul, theta, e)?)?;
                 let (g_re, g_im) = self.parts(general)?;
                 let e_zero = self.cmp(FloatPredicate::OEQ, e, c(0.0))?;
                 self.complex(t, self.pick(e_zero, c(1.0), g_re)?, self.pick(e_zero, c(0.0), g_im)?)
