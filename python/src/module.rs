@@ -6,6 +6,7 @@ use ::gpujit::codegen::ScalarType;
 use ::gpujit::dlpack::{DLManagedTensor, DLManagedTensorVersioned};
 use ::gpujit::prelude::*;
 use ::gpujit::runtime::{Arg, Device, DeviceArray, DeviceId, Element, ExternalArray, KernelArg};
+use num_complex::Complex;
 use pyo3::exceptions::{PyAttributeError, PyBufferError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
@@ -24,6 +25,8 @@ pub(crate) enum Data {
     F64(Arc<DeviceArray<f64>>),
     I32(Arc<DeviceArray<i32>>),
     I64(Arc<DeviceArray<i64>>),
+    C64(Arc<DeviceArray<Complex<f32>>>),
+    C128(Arc<DeviceArray<Complex<f64>>>),
 }
 
 macro_rules! each {
@@ -34,6 +37,8 @@ macro_rules! each {
             Data::F64($a) => $body,
             Data::I32($a) => $body,
             Data::I64($a) => $body,
+            Data::C64($a) => $body,
+            Data::C128($a) => $body,
         }
     };
 }
@@ -103,13 +108,7 @@ impl PyArray {
     /// The NumPy name of the element type (`float32`, ...).
     #[getter]
     fn dtype(&self) -> &'static str {
-        match self.data {
-            Data::Bool(_) => "bool",
-            Data::F32(_) => "float32",
-            Data::F64(_) => "float64",
-            Data::I32(_) => "int32",
-            Data::I64(_) => "int64",
-        }
+        dtype_name(self.data.scalar_type())
     }
 
     /// `cpu` or `cuda:N`.
@@ -188,7 +187,7 @@ impl PyArray {
         let own = me.data.scalar_type();
         let acc = match dtype.filter(|d| !d.is_none()) {
             Some(d) => crate::ufunc::dtype_of(py, d, "mean")?,
-            None if matches!(own, ScalarType::F32 | ScalarType::F64) => own,
+            None if own.is_float() || own.is_complex() => own,
             None => ScalarType::F64,
         };
         if acc == ScalarType::Bool {
@@ -209,7 +208,7 @@ impl PyArray {
             &PyTuple::new(py, [total.clone(), (count as f64).into_pyobject(py)?.into_any()])?,
             None,
         )?;
-        if matches!(acc, ScalarType::F32 | ScalarType::F64) {
+        if acc.is_float() || acc.is_complex() {
             return Ok(quotient);
         }
         // An integer dtype: the quotient (float64) converted back, as NumPy's unsafe cast does.
@@ -435,7 +434,7 @@ fn scalar_like(value: &Bound<'_, PyAny>, like: ScalarType) -> PyResult<Arg<'stat
         ScalarType::I64 => value.extract::<i64>()? as u64,
         other => return Err(PyValueError::new_err(format!("no Python scalar of type {other}"))),
     };
-    Ok(Arg::Scalar { ty: like, bits })
+    Ok(Arg::Scalar { ty: like, bits: bits as u128 })
 }
 
 #[gpu_kernel]
@@ -512,7 +511,16 @@ pub(crate) fn filled(shape: &[usize], value: &Bound<'_, PyAny>, dtype: &str, dev
         "float64" => Data::F64(make!(f64, value.extract::<f64>()?)),
         "int32" => Data::I32(make!(i32, value.extract::<i32>()?)),
         "int64" => Data::I64(make!(i64, value.extract::<i64>()?)),
-        other => return Err(PyValueError::new_err(format!("dtype {other:?} is not one of bool, float32, float64, int32, int64"))),
+        "complex64" => {
+            let z = value.extract::<Complex<f64>>()?;
+            Data::C64(make!(Complex<f32>, Complex::new(z.re as f32, z.im as f32)))
+        }
+        "complex128" => Data::C128(make!(Complex<f64>, value.extract::<Complex<f64>>()?)),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "dtype {other:?} is not one of bool, float32, float64, int32, int64, complex64, complex128"
+            )))
+        }
     };
     Ok(data)
 }
@@ -601,6 +609,8 @@ impl Data {
             ScalarType::F64 => z!(F64, f64),
             ScalarType::I32 => z!(I32, i32),
             ScalarType::I64 => z!(I64, i64),
+            ScalarType::Complex32 => z!(C64, Complex<f32>),
+            ScalarType::Complex64 => z!(C128, Complex<f64>),
             other => return Err(GpujitError::new_err(format!("gpujit.Array holds no {other} elements"))),
         })
     }
@@ -639,6 +649,8 @@ pub(crate) fn dtype_name(t: ScalarType) -> &'static str {
         ScalarType::F64 => "float64",
         ScalarType::I32 => "int32",
         ScalarType::I64 => "int64",
+        ScalarType::Complex32 => "complex64",
+        ScalarType::Complex64 => "complex128",
         _ => "unsupported",
     }
 }

@@ -12,6 +12,7 @@ use crate::module::{dtype_name, filled, Data, PyArray};
 use ::gpujit::codegen::ScalarType;
 use ::gpujit::prelude::*;
 use ::gpujit::runtime::{Arg, Device, ExternalArray, KernelArg};
+use num_complex::Complex;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -158,6 +159,118 @@ int_power_kernels! {
     ufunc_power_i64: i64;
 }
 
+/// `ufunc_complex_unary` op codes beyond the float ones (`negative` 0, `exp` 2, `log` 3,
+/// `sqrt` 7).
+const CONJUGATE: u32 = 8;
+const IDENTITY: u32 = 9;
+/// `ufunc_complex_binary`'s code for division (after ADD, SUBTRACT, MULTIPLY).
+const DIVIDE: u32 = 5;
+
+macro_rules! complex_kernels {
+    ($($binary:ident, $compare:ident, $unary:ident, $abs:ident, $reduce:ident: $c:ty, $r:ty;)*) => {$(
+        #[gpu_kernel]
+        fn $binary(x: &Array<$c, 4>, y: &Array<$c, 4>, out: &mut Array<$c, 4>, op: u32) {
+            let i = grid(1);
+            let (d1, d2, d3) = (out.shape(1), out.shape(2), out.shape(3));
+            if i < out.shape(0) * d1 * d2 * d3 {
+                let (h, j, k, l) = (i / (d1 * d2 * d3), i / (d2 * d3) % d1, i / d3 % d2, i % d3);
+                let (a, b) = (x[[h, j, k, l]], y[[h, j, k, l]]);
+                out[[h, j, k, l]] = match op {
+                    0 => a + b,
+                    1 => a - b,
+                    2 => a * b,
+                    _ => a / b,
+                };
+            }
+        }
+
+        #[gpu_kernel]
+        fn $compare(x: &Array<$c, 4>, y: &Array<$c, 4>, out: &mut Array<bool, 4>, op: u32) {
+            let i = grid(1);
+            let (d1, d2, d3) = (out.shape(1), out.shape(2), out.shape(3));
+            if i < out.shape(0) * d1 * d2 * d3 {
+                let (h, j, k, l) = (i / (d1 * d2 * d3), i / (d2 * d3) % d1, i / d3 % d2, i % d3);
+                let (a, b) = (x[[h, j, k, l]], y[[h, j, k, l]]);
+                out[[h, j, k, l]] = if op == 0 { a == b } else { a != b };
+            }
+        }
+
+        #[gpu_kernel]
+        fn $unary(x: &Array<$c, 4>, out: &mut Array<$c, 4>, op: u32) {
+            let i = grid(1);
+            let (d1, d2, d3) = (out.shape(1), out.shape(2), out.shape(3));
+            if i < out.shape(0) * d1 * d2 * d3 {
+                let (h, j, k, l) = (i / (d1 * d2 * d3), i / (d2 * d3) % d1, i / d3 % d2, i % d3);
+                let a = x[[h, j, k, l]];
+                out[[h, j, k, l]] = match op {
+                    0 => -a,
+                    2 => a.exp(),
+                    3 => a.ln(),
+                    7 => a.sqrt(),
+                    8 => a.conj(),
+                    _ => a,
+                };
+            }
+        }
+
+        /// `absolute`: the modulus, a real.
+        #[gpu_kernel]
+        fn $abs(x: &Array<$c, 4>, out: &mut Array<$r, 4>) {
+            let i = grid(1);
+            let (d1, d2, d3) = (out.shape(1), out.shape(2), out.shape(3));
+            if i < out.shape(0) * d1 * d2 * d3 {
+                let (h, j, k, l) = (i / (d1 * d2 * d3), i / (d2 * d3) % d1, i / d3 % d2, i % d3);
+                out[[h, j, k, l]] = x[[h, j, k, l]].norm();
+            }
+        }
+
+        /// Sums (ADD) or products (MULTIPLY) of the last axis of `x` into `out`.
+        #[gpu_kernel]
+        fn $reduce(x: &Array<$c, 4>, out: &mut Array<$c, 4>, op: u32) {
+            let i = grid(1);
+            let (d1, d2) = (out.shape(1), out.shape(2));
+            if i < out.shape(0) * d1 * d2 {
+                let (h, j, k) = (i / (d1 * d2), i / d2 % d1, i % d2);
+                let mut acc = x[[h, j, k, 0]];
+                for l in 1..x.shape(3) {
+                    if op == 0 {
+                        acc += x[[h, j, k, l]];
+                    } else {
+                        acc *= x[[h, j, k, l]];
+                    }
+                }
+                out[[h, j, k, 0]] = acc;
+            }
+        }
+    )*};
+}
+
+complex_kernels! {
+    ufunc_complex_binary_c64, ufunc_complex_compare_c64, ufunc_complex_unary_c64, ufunc_complex_abs_c64, ufunc_complex_reduce_c64: Complex<f32>, f32;
+    ufunc_complex_binary_c128, ufunc_complex_compare_c128, ufunc_complex_unary_c128, ufunc_complex_abs_c128, ufunc_complex_reduce_c128: Complex<f64>, f64;
+}
+
+/// The complex kernels of a complex dtype: (binary, compare, unary, absolute, reduce).
+fn complex_kernels(t: ScalarType) -> Option<[&'static ::gpujit::runtime::Kernel; 5]> {
+    Some(match t {
+        ScalarType::Complex32 => [
+            &*ufunc_complex_binary_c64,
+            &*ufunc_complex_compare_c64,
+            &*ufunc_complex_unary_c64,
+            &*ufunc_complex_abs_c64,
+            &*ufunc_complex_reduce_c64,
+        ],
+        ScalarType::Complex64 => [
+            &*ufunc_complex_binary_c128,
+            &*ufunc_complex_compare_c128,
+            &*ufunc_complex_unary_c128,
+            &*ufunc_complex_abs_c128,
+            &*ufunc_complex_reduce_c128,
+        ],
+        _ => return None,
+    })
+}
+
 /// Reduces the last axis of `x` into `out` (whose last extent is 1).
 #[gpu_kernel]
 fn ufunc_reduce<T: Number>(x: &Array<T, 4>, out: &mut Array<T, 4>, op: u32) {
@@ -206,6 +319,7 @@ fn op_of(name: &str) -> Option<Op> {
         "cos" => Op::Unary(5, None),
         "tanh" => Op::Unary(6, None),
         "sqrt" => Op::Unary(7, None),
+        "conjugate" => Op::Unary(CONJUGATE, None),
         _ => return None,
     })
 }
@@ -219,9 +333,11 @@ pub(crate) fn dtype_of(py: Python<'_>, v: &Bound<'_, PyAny>, what: &str) -> PyRe
         "float64" => ScalarType::F64,
         "int32" => ScalarType::I32,
         "int64" => ScalarType::I64,
+        "complex64" => ScalarType::Complex32,
+        "complex128" => ScalarType::Complex64,
         _ => {
             return Err(GpujitError::new_err(format!(
-                "{what}: dtype={name} is not supported on gpujit arrays (bool, float32, float64, int32, int64)"
+                "{what}: dtype={name} is not supported on gpujit arrays (bool, float32, float64, int32, int64, complex64, complex128)"
             )))
         }
     })
@@ -278,7 +394,7 @@ fn launch(py: Python<'_>, kernel: &::gpujit::runtime::Kernel, n: usize, args: &[
 /// An operand as given: one of our arrays, or a scalar.
 enum Operand<'py> {
     Array(Data, Vec<usize>),
-    /// A Python or NumPy scalar, and its kind: 0 bool, 1 integer, 2 float.
+    /// A Python or NumPy scalar, and its kind: 0 bool, 1 integer, 2 float, 3 complex.
     Scalar(Bound<'py, PyAny>, u8),
 }
 
@@ -290,8 +406,14 @@ fn operand<'py>(x: &Bound<'py, PyAny>) -> PyResult<Option<Operand<'py>>> {
         Ok(s) => s.extract::<Vec<usize>>().map(|s| s.is_empty()).unwrap_or(false),
         Err(_) => true,
     };
-    if !is_scalar || x.extract::<f64>().is_err() {
+    if !is_scalar {
         return Ok(None);
+    }
+    if x.extract::<f64>().is_err() {
+        // A Python or NumPy complex scalar.
+        let complex = x.is_instance_of::<pyo3::types::PyComplex>()
+            || x.getattr("dtype").and_then(|d| d.getattr("kind")).and_then(|k| k.extract::<String>()).is_ok_and(|k| k == "c");
+        return Ok((complex && x.extract::<Complex<f64>>().is_ok()).then(|| Operand::Scalar(x.clone(), 3)));
     }
     let kind = if x.is_instance_of::<pyo3::types::PyBool>()
         || x.getattr("dtype").and_then(|d| d.getattr("kind")).and_then(|k| k.extract::<String>()).is_ok_and(|k| k == "b")
@@ -313,6 +435,9 @@ fn promote(a: ScalarType, b: ScalarType) -> ScalarType {
         (Bool, x) | (x, Bool) => x,
         (I32, I64) | (I64, I32) => I64,
         (F32, F64) | (F64, F32) => F64,
+        // complex64 keeps float32's precision only.
+        (Complex32, F32) | (F32, Complex32) => Complex32,
+        (Complex32 | Complex64, _) | (_, Complex32 | Complex64) => Complex64,
         // An integer with a float: float64 (NumPy: int32 with float32 is float64 too).
         _ => F64,
     }
@@ -326,6 +451,8 @@ fn result_type(arrays: &[ScalarType], scalars: &[u8]) -> ScalarType {
         t = match (k, t) {
             (1, ScalarType::Bool) => ScalarType::I64,
             (2, ScalarType::Bool | ScalarType::I32 | ScalarType::I64) => ScalarType::F64,
+            (3, ScalarType::F32) => ScalarType::Complex32,
+            (3, t) if !t.is_complex() => ScalarType::Complex64,
             _ => t,
         };
     }
@@ -383,6 +510,36 @@ fn cast_bool_f64(x: &Array<bool, 4>, out: &mut Array<f64, 4>) {
     }
 }
 
+macro_rules! to_complex_kernels {
+    ($($name:ident: $from:ty => $c:ty, $part:ty, |$x:ident| $value:expr;)*) => {$(
+        #[gpu_kernel]
+        fn $name(x: &Array<$from, 4>, out: &mut Array<$c, 4>) {
+            let i = grid(1);
+            let (d1, d2, d3) = (out.shape(1), out.shape(2), out.shape(3));
+            if i < out.shape(0) * d1 * d2 * d3 {
+                let (h, j, k, l) = (i / (d1 * d2 * d3), i / (d2 * d3) % d1, i / d3 % d2, i % d3);
+                let $x = x[[h, j, k, l]];
+                out[[h, j, k, l]] = $value;
+            }
+        }
+    )*};
+}
+
+to_complex_kernels! {
+    cast_bool_c64: bool => Complex<f32>, f32, |v| Complex::new(v as u8 as f32, 0.0);
+    cast_i32_c64: i32 => Complex<f32>, f32, |v| Complex::new(v as f32, 0.0);
+    cast_i64_c64: i64 => Complex<f32>, f32, |v| Complex::new(v as f32, 0.0);
+    cast_f32_c64: f32 => Complex<f32>, f32, |v| Complex::new(v, 0.0);
+    cast_f64_c64: f64 => Complex<f32>, f32, |v| Complex::new(v as f32, 0.0);
+    cast_c128_c64: Complex<f64> => Complex<f32>, f32, |v| Complex::new(v.re as f32, v.im as f32);
+    cast_bool_c128: bool => Complex<f64>, f64, |v| Complex::new(v as u8 as f64, 0.0);
+    cast_i32_c128: i32 => Complex<f64>, f64, |v| Complex::new(v as f64, 0.0);
+    cast_i64_c128: i64 => Complex<f64>, f64, |v| Complex::new(v as f64, 0.0);
+    cast_f32_c128: f32 => Complex<f64>, f64, |v| Complex::new(v as f64, 0.0);
+    cast_f64_c128: f64 => Complex<f64>, f64, |v| Complex::new(v, 0.0);
+    cast_c64_c128: Complex<f32> => Complex<f64>, f64, |v| Complex::new(v.re as f64, v.im as f64);
+}
+
 /// A new contiguous array of `to` holding `x` (of `shape`) converted, as NumPy's `astype`.
 pub(crate) fn cast(py: Python<'_>, x: &Data, shape: &[usize], to: ScalarType, device: &Device) -> PyResult<Data> {
     use ScalarType::*;
@@ -407,6 +564,18 @@ pub(crate) fn cast(py: Python<'_>, x: &Data, shape: &[usize], to: ScalarType, de
         (F64, I32) => &cast_f64_i32,
         (F64, I64) => &cast_f64_i64,
         (F64, F32) => &cast_f64_f32,
+        (Bool, Complex32) => &cast_bool_c64,
+        (I32, Complex32) => &cast_i32_c64,
+        (I64, Complex32) => &cast_i64_c64,
+        (F32, Complex32) => &cast_f32_c64,
+        (F64, Complex32) => &cast_f64_c64,
+        (Complex64, Complex32) => &cast_c128_c64,
+        (Bool, Complex64) => &cast_bool_c128,
+        (I32, Complex64) => &cast_i32_c128,
+        (I64, Complex64) => &cast_i64_c128,
+        (F32, Complex64) => &cast_f32_c128,
+        (F64, Complex64) => &cast_f64_c128,
+        (Complex32, Complex64) => &cast_c64_c128,
         _ => return Err(GpujitError::new_err(format!("no conversion from {} to {}", dtype_name(from), dtype_name(to)))),
     };
     let out = Data::zeros(to, shape, device)?;
@@ -483,14 +652,26 @@ fn call(py: Python<'_>, name: &str, op: Op, ops: &[(Data, Vec<usize>)], elem: Sc
     let shapes: Vec<Vec<usize>> = ops.iter().map(|(_, s)| s.clone()).collect();
     let out_shape = broadcast_shape(&shapes, name)?;
     let n: usize = out_shape.iter().product();
-    let (kernel, code, out_elem) = match (op, ops.len()) {
-        (Op::Binary(c), 2) if elem != ScalarType::Bool => (&*ufunc_binary, c, elem),
-        (Op::FloatBinary(c), 2) if is_float(elem) => (&*ufunc_float_binary, c, elem),
-        (Op::FloatBinary(1), 2) if elem == ScalarType::I32 => (&*ufunc_power_i32, u32::MAX, elem),
-        (Op::FloatBinary(1), 2) if elem == ScalarType::I64 => (&*ufunc_power_i64, u32::MAX, elem),
-        (Op::Compare(c), 2) => (&*ufunc_compare, c, ScalarType::Bool),
-        (Op::Unary(c, _), 1) if is_float(elem) => (&*ufunc_float_unary, c, elem),
-        (Op::Unary(_, Some(c)), 1) if matches!(elem, ScalarType::I32 | ScalarType::I64) => (&*ufunc_int_unary, c, elem),
+    let complex = complex_kernels(elem);
+    let (kernel, code, out_elem) = match (op, ops.len(), complex) {
+        (Op::Binary(c @ (ADD | SUBTRACT | MULTIPLY)), 2, Some(k)) => (k[0], c, elem),
+        (Op::FloatBinary(0), 2, Some(k)) => (k[0], DIVIDE, elem),
+        (Op::Compare(c @ (0 | 1)), 2, Some(k)) => (k[1], c, ScalarType::Bool),
+        (Op::Unary(c @ (0 | 2 | 3 | 7 | CONJUGATE), _), 1, Some(k)) => (k[2], c, elem),
+        (Op::Unary(1, _), 1, Some(k)) => (k[3], u32::MAX, elem.component().unwrap_or(elem)),
+        (_, _, Some(_)) => return Ok(py.NotImplemented()),
+        // The conjugate of a real number is itself.
+        (Op::Unary(CONJUGATE, _), 1, None) => {
+            let same = copy(&ops[0].0, &ops[0].1, device, py)?;
+            return Ok(Py::new(py, PyArray::with_shape(same, ops[0].1.clone()))?.into_any());
+        }
+        (Op::Binary(c), 2, None) if elem != ScalarType::Bool => (&*ufunc_binary, c, elem),
+        (Op::FloatBinary(c), 2, None) if is_float(elem) => (&*ufunc_float_binary, c, elem),
+        (Op::FloatBinary(1), 2, None) if elem == ScalarType::I32 => (&*ufunc_power_i32, u32::MAX, elem),
+        (Op::FloatBinary(1), 2, None) if elem == ScalarType::I64 => (&*ufunc_power_i64, u32::MAX, elem),
+        (Op::Compare(c), 2, None) => (&*ufunc_compare, c, ScalarType::Bool),
+        (Op::Unary(c, _), 1, None) if is_float(elem) && c != CONJUGATE => (&*ufunc_float_unary, c, elem),
+        (Op::Unary(_, Some(c)), 1, None) if matches!(elem, ScalarType::I32 | ScalarType::I64) => (&*ufunc_int_unary, c, elem),
         _ => return Ok(py.NotImplemented()),
     };
     let out = Data::zeros(out_elem, &out_shape, device)?;
@@ -524,6 +705,11 @@ fn reduce(
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
     let code = match op {
+        Op::Binary(c @ (MAXIMUM | MINIMUM)) if x.scalar_type().is_complex() => {
+            // NumPy orders complex numbers lexicographically; gpujit does not order them.
+            let what = if c == MAXIMUM { "maximum" } else { "minimum" };
+            return Err(GpujitError::new_err(format!("{what}.reduce is not supported on complex gpujit arrays")));
+        }
         Op::Binary(c @ (ADD | MULTIPLY | MAXIMUM | MINIMUM))
             if (matches!(c, ADD | MULTIPLY) || x.scalar_type() != ScalarType::Bool) && n_inputs == 1 =>
         {
@@ -647,7 +833,8 @@ fn reduce_axis(py: Python<'_>, x: &Data, offset: usize, shape: &[usize], a: usiz
         let xv = x.view_at(offset, &xs, &xst, false)?;
         let mut ov = out.view(&os, &ost, true)?;
         let args = [(&xv).into_arg(), (&mut ov).into_arg(), code.into_arg()];
-        launch(py, &ufunc_reduce, n, &args)?;
+        let kernel = complex_kernels(x.scalar_type()).map_or(&*ufunc_reduce, |k| k[4]);
+        launch(py, kernel, n, &args)?;
     }
     Ok(out)
 }
@@ -671,7 +858,8 @@ fn reduce_all(py: Python<'_>, x: &Data, n: usize, code: u32, device: &Device) ->
     {
         let (a, b, mut o) = (total.view(&one, &zero, false)?, tail.view(&one, &zero, false)?, out.view(&one, &zero, true)?);
         let args = [(&a).into_arg(), (&b).into_arg(), (&mut o).into_arg(), code.into_arg()];
-        launch(py, &ufunc_binary, 1, &args)?;
+        let kernel = complex_kernels(x.scalar_type()).map_or(&*ufunc_binary, |k| k[0]);
+        launch(py, kernel, 1, &args)?;
     }
     Ok(out)
 }
@@ -685,9 +873,14 @@ fn copy(x: &Data, shape: &[usize], device: &Device, py: Python<'_>) -> PyResult<
     {
         let xv = x.view(&flat, &st, false)?;
         let mut ov = out.view(&flat, &st, true)?;
-        // max(a, a) is a, bit for bit.
-        let args = [(&xv).into_arg(), (&xv).into_arg(), (&mut ov).into_arg(), MAXIMUM.into_arg()];
-        launch(py, &ufunc_binary, n, &args)?;
+        if let Some(k) = complex_kernels(x.scalar_type()) {
+            let args = [(&xv).into_arg(), (&mut ov).into_arg(), IDENTITY.into_arg()];
+            launch(py, k[2], n, &args)?;
+        } else {
+            // max(a, a) is a, bit for bit.
+            let args = [(&xv).into_arg(), (&xv).into_arg(), (&mut ov).into_arg(), MAXIMUM.into_arg()];
+            launch(py, &ufunc_binary, n, &args)?;
+        }
     }
     Ok(out)
 }

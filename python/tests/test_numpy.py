@@ -323,7 +323,8 @@ def mean_prod_and_dtype():
     expect_error(lambda: np.mean(za, out=ours(np.zeros(()))), "out")
     expect_error(lambda: np.mean(za, where=a > 0), "where")
     expect_error(lambda: np.sum(za, dtype=np.float16), "float16")
-    expect_error(lambda: np.prod(za, dtype=np.complex64), "complex64")
+    expect_error(lambda: np.prod(za, dtype=np.uint8), "uint8")
+    np.testing.assert_allclose(back(np.prod(za, dtype=np.complex64)), np.prod(a, dtype=np.complex64), rtol=1e-5)
     expect_error(lambda: np.sum(za, initial=1.0), "initial")
     expect_error(lambda: np.sum(za, out=ours(np.zeros(()))), "out")
 
@@ -345,6 +346,59 @@ def ufunc_refusals():
     else:
         raise AssertionError("mismatched shapes were accepted")
     expect_error(lambda: np.add(za, za, out=(za,)), "out")
+
+
+@case
+def complex_ufuncs_and_reductions():
+    for dtype, real, tol in ((np.complex64, np.float32, 2e-6), (np.complex128, np.float64, 1e-14)):
+        def c(shape):
+            return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+
+        a, b = c((3, 1, 5)), c((4, 5))
+        za, zb = ours(a), ours(b)
+        assert za.dtype == np.dtype(dtype).name and back(za).dtype == dtype
+        np.testing.assert_array_equal(back(za), a)
+        for uf in (np.add, np.subtract, np.multiply, np.divide):
+            got = back(uf(za, zb))
+            assert got.dtype == dtype, (uf.__name__, got.dtype)
+            # Division is num-complex's formula, not NumPy's scaled one: a few ulps apart.
+            np.testing.assert_allclose(got, uf(a, b), rtol=8 * tol, err_msg=uf.__name__)
+        for uf in (np.equal, np.not_equal):
+            assert (back(uf(za, za)) == uf(a, a)).all() and (back(uf(za, zb)) == uf(a, b)).all(), uf.__name__
+        np.testing.assert_array_equal(back(np.negative(za)), -a)
+        np.testing.assert_array_equal(back(np.conjugate(za)), np.conjugate(a))
+        got = back(np.absolute(za))
+        assert got.dtype == real, got.dtype
+        np.testing.assert_allclose(got, np.abs(a), rtol=tol)
+        for uf in (np.exp, np.log, np.sqrt):
+            np.testing.assert_allclose(back(uf(za)), uf(a), rtol=16 * tol, atol=16 * tol, err_msg=uf.__name__)
+        # Real and complex operands, arrays and scalars: NumPy's promotion.
+        r = rng.standard_normal((4, 5)).astype(real)
+        zr = ours(r)
+        for got, want in ((za * zr, a * r), (zr - za, r - a), (za + 2.5, a + real(2.5)), (za * 1j, a * 1j), (zr + 1j, r + 1j)):
+            got = back(got)
+            assert got.dtype == want.dtype, (got.dtype, want.dtype)
+            np.testing.assert_allclose(got, want, rtol=4 * tol)
+        i = ours(rng.integers(-9, 9, (4, 5), dtype=np.int64))
+        assert back(za * i).dtype == np.complex128
+        # Reductions.
+        big = c((33, 70))
+        zbig = ours(big)
+        np.testing.assert_allclose(back(zbig.sum()), big.sum(), rtol=200 * tol)
+        np.testing.assert_allclose(back(zbig.sum(axis=1)), big.sum(axis=1), rtol=200 * tol)
+        np.testing.assert_allclose(back(zbig.mean(axis=0)), big.mean(axis=0), rtol=200 * tol)
+        unit = np.exp(1j * rng.standard_normal(300)).astype(dtype)
+        np.testing.assert_allclose(back(ours(unit).prod()), unit.prod(), rtol=2000 * tol)
+        np.testing.assert_allclose(back(np.add.reduce(zbig, axis=0, keepdims=True)), big.sum(axis=0, keepdims=True), rtol=200 * tol)
+        expect_error(lambda: zbig.max(), "maximum", "complex")
+        try:
+            np.sin(za)
+        except TypeError:
+            pass
+        else:
+            raise AssertionError("sin of a complex gpujit array was accepted")
+    full = back(gpujit.full((2, 3), 1 - 2j, "complex64", device="cpu"))
+    assert full.dtype == np.complex64 and (full == np.complex64(1 - 2j)).all(), full
 
 
 @case
