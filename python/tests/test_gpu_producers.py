@@ -194,6 +194,38 @@ def ufuncs_on_the_gpu():
 
 
 @case
+def complex_on_the_gpu():
+    import cupy
+    import torch
+
+    def ours(t):
+        z = gpujit.full(tuple(t.shape), 0, str(t.dtype).replace("torch.", ""), device="cuda")
+        torch.from_dlpack(z).copy_(t)
+        return z
+
+    def back(z):
+        assert isinstance(z, gpujit.Array) and z.device == "cuda:0", z
+        return torch.from_dlpack(z)
+
+    for dtype, tol in ((torch.complex64, 1e-5), (torch.complex128, 1e-12)):
+        a = torch.randn(300, 1, 70, device="cuda", dtype=dtype)
+        b = torch.randn(40, 70, device="cuda", dtype=dtype)
+        za, zb = ours(a), ours(b)
+        torch.testing.assert_close(back(np.multiply(za, zb)), a * b, rtol=tol, atol=tol)
+        torch.testing.assert_close(back(np.divide(za, zb)), a / b, rtol=10 * tol, atol=10 * tol)
+        torch.testing.assert_close(back(np.exp(za) - np.conjugate(zb)), torch.exp(a) - torch.conj(b), rtol=10 * tol, atol=10 * tol)
+        got = back(np.absolute(za))
+        assert got.dtype == (torch.float32 if dtype == torch.complex64 else torch.float64), got.dtype
+        torch.testing.assert_close(got, torch.abs(a), rtol=tol, atol=tol)
+        big = torch.randn(1 << 20, device="cuda", dtype=dtype)
+        torch.testing.assert_close(back(ours(big).sum()), big.sum(), rtol=100 * tol, atol=100 * tol)
+        # CuPy reads a complex gpujit array through DLPack and the CUDA Array Interface.
+        c = cupy.from_dlpack(za)
+        assert str(c.dtype) == str(dtype).replace("torch.", ""), c.dtype
+        assert bool((torch.as_tensor(cupy.asarray(za), device="cuda") == a).all())
+
+
+@case
 def random_arrays_on_the_gpu():
     import cupy
 
