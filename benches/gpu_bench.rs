@@ -40,6 +40,15 @@ fn scale(a: f32, x: &mut [f32]) {
 
 /// A fresh process (a child of the bench): from the start of `main`, the context, then the first
 /// launch of a kernel, a second new kernel and a first expression, each synchronized.
+/// `y = a * x + y` on complex64: the complex multiply-add, 24 bytes an element.
+#[gpu_kernel]
+fn caxpy(a: Complex<f32>, x: &[Complex<f32>], y: &mut [Complex<f32>]) {
+    let i = grid(1);
+    if i < x.len() {
+        y[i] = a * x[i] + y[i];
+    }
+}
+
 fn child() -> gpujit::Result<()> {
     let t = Instant::now();
     let dev = Device::cuda(0)?;
@@ -165,6 +174,21 @@ fn main() -> gpujit::Result<()> {
     let gbs = 3.0 * 4.0 * n as f64 / (ms * 1e-3) / 1e9;
     assert!(z.to_vec()?.iter().all(|v| *v == 2.5), "saxpy result");
     println!("saxpy_f32_2^26          gpujit          {gbs:8.1} GB/s  ({ms:.3} ms a kernel)");
+
+    // Complex bandwidth, 2^26 complex64: bytes of x and y read, y written.
+    {
+        let xc = DeviceArray::from_slice(&dev, &vec![Complex::new(1.0f32, -1.0); n])?;
+        let mut yc = DeviceArray::from_slice(&dev, &vec![Complex::new(0.5f32, 0.25); n])?;
+        let a = Complex::new(0.0f32, 1.0);
+        launch!(caxpy[n.div_ceil(256), 256](a, &xc, &mut yc))?;
+        dev.synchronize()?;
+        let ms = event_ms(30, || launch!(caxpy[n.div_ceil(256), 256](a, &xc, &mut yc)).expect("launch"));
+        let gbs = 3.0 * 8.0 * n as f64 / (ms * 1e-3) / 1e9;
+        // Each launch adds i * (1 - i) = 1 + i (exactly) to every element.
+        let v = yc.to_vec()?;
+        assert!(v.iter().all(|z| *z == v[0]) && v[0].re - 0.5 == v[0].im - 0.25 && v[0].re > 1.0, "caxpy result {}", v[0]);
+        println!("caxpy_c64_2^26          gpujit          {gbs:8.1} GB/s  ({ms:.3} ms a kernel)");
+    }
 
     // Random fills, 2^28 elements: the kernel alone (into an array made once), by events, beside
     // a whole `random::*` call that allocates its array (host clock, synchronized).

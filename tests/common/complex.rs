@@ -188,8 +188,13 @@ macro_rules! complex_case {
                 let ctx = format!("{} n={n} i={i} z={} w={} x={}", stringify!($kernel), zs[i], ws[i], rs[i]);
                 for (j, w) in want.iter().enumerate() {
                     let got = out[OUT * i + j];
-                    let tr = TRANSCENDENTAL.contains(&j);
-                    assert!(close(got.re, w.re, tr) && close(got.im, w.im, tr), "{ctx}: result {j} = {got}, want {w}");
+                    let exact = close(got.re, w.re, false) && close(got.im, w.im, false);
+                    // A transcendental result on the GPU: within the relative error of the
+                    // modulus (a part much smaller than the modulus carries its absolute error).
+                    let finite = w.re.is_finite() && w.im.is_finite() && got.re.is_finite() && got.im.is_finite();
+                    let near = finite && (got - w).norm() <= (if std::mem::size_of::<$t>() == 4 { 1e-5 } else { 1e-12 }) * w.norm().max(1.0);
+                    let tr = h.is_gpu() && TRANSCENDENTAL.contains(&j);
+                    assert!(exact || (tr && (near || close(got.re, w.re, true) && close(got.im, w.im, true))), "{ctx}: result {j} = {got}, want {w}");
                 }
                 for (j, w) in want_reals.iter().enumerate() {
                     let got = reals[REALS * i + j];
