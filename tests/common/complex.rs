@@ -192,9 +192,13 @@ macro_rules! complex_case {
                     // A transcendental result on the GPU: within the relative error of the
                     // modulus (a part much smaller than the modulus carries its absolute error).
                     let finite = w.re.is_finite() && w.im.is_finite() && got.re.is_finite() && got.im.is_finite();
-                    let near = finite && (got - w).norm() <= (if std::mem::size_of::<$t>() == 4 { 1e-5 } else { 1e-12 }) * w.norm().max(1.0);
+                    let near =
+                        finite && (got - w).norm() <= (if std::mem::size_of::<$t>() == 4 { 1e-5 } else { 1e-12 }) * w.norm().max(1.0);
                     let tr = h.is_gpu() && TRANSCENDENTAL.contains(&j);
-                    assert!(exact || (tr && (near || close(got.re, w.re, true) && close(got.im, w.im, true))), "{ctx}: result {j} = {got}, want {w}");
+                    assert!(
+                        exact || (tr && (near || close(got.re, w.re, true) && close(got.im, w.im, true))),
+                        "{ctx}: result {j} = {got}, want {w}"
+                    );
                 }
                 for (j, w) in want_reals.iter().enumerate() {
                     let got = reals[REALS * i + j];
@@ -294,6 +298,16 @@ pub fn complex_arrays(h: &Harness) {
         h.run(&copy_generic, (n.div_ceil(128).max(1), 128), (&z, &mut out)).unwrap();
         assert_eq!(out.to_vec().unwrap(), zs);
     }
+    // A complex array through DLPack (`kDLComplex`, 128 bits) and back into a kernel.
+    let zs: Vec<Complex<f64>> = h.vec(1000, |h| Complex::new(h.f64_in(-1.0, 1.0), h.f64_in(-1.0, 1.0)));
+    let exported = h.arr(&zs).into_dlpack();
+    // SAFETY: `exported` came from `into_dlpack`; the import owns it from here on.
+    let t = unsafe { gpujit::dlpack::DlpackTensor::from_versioned(exported) }.unwrap();
+    let a = t.array().unwrap();
+    let mut out = h.zeros::<Complex<f64>>(1000);
+    h.run(&copy_generic, (8, 128), (&a, &mut out)).unwrap();
+    assert_eq!(out.to_vec().unwrap(), zs);
+    drop(t);
     let z = h.arr(&[Complex::new(1.0f64, 2.0)]);
     let mut flags = h.zeros::<bool>(1);
     let e = h.run(&less_generic, (1, 32), (&z, &mut flags)).unwrap_err();
