@@ -67,7 +67,7 @@
 // `::gpujit::..` paths, which the macros emit, also resolve inside this crate (`random`).
 extern crate self as gpujit;
 
-pub use gpujit_macros::{forall, gpu_device, gpu_kernel, gpu_vectorize};
+pub use gpujit_macros::{forall, gpu_device, gpu_kernel, gpu_struct, gpu_vectorize};
 pub mod random;
 /// CUDA Array Interface v3: import (`CudaArrayInterface::import`) and export
 /// (`DeviceArray::cuda_array_interface`).
@@ -99,8 +99,8 @@ pub mod prelude {
     pub use crate::kernel_prelude::*;
     pub use crate::random;
     pub use crate::{
-        device_fn, dot, expr, forall, gpu_device, gpu_kernel, gpu_vectorize, launch, select, Device, DeviceArray, EvalAll, Event, Expr,
-        Fusion, Graph, IntoExpr, LaunchConfig, PinnedBuffer, Stream,
+        device_fn, dot, expr, forall, gpu_device, gpu_kernel, gpu_struct, gpu_vectorize, launch, select, Device, DeviceArray, EvalAll,
+        Event, Expr, Fusion, Graph, IntoExpr, LaunchConfig, PinnedBuffer, Stream,
     };
     pub use half::{bf16, f16};
     pub use num_complex::{Complex, Complex32, Complex64};
@@ -120,11 +120,12 @@ pub mod kernel_prelude {
         Neg, Not, Rem, RemAssign, Shl, ShlAssign, Shr, ShrAssign, Sub, SubAssign,
     };
 
-    /// Any value kernels hold in arrays and locals: the scalar types and `Complex<f32>`,
-    /// `Complex<f64>` (the element types of shared and per-thread arrays).
-    pub trait Value: Copy + PartialEq + 'static {}
+    /// Any value kernels hold in arrays and locals: the scalar types, `Complex<f32>`,
+    /// `Complex<f64>` and the `#[gpu_struct]`s (the element types of shared and per-thread
+    /// arrays).
+    pub trait Value: Copy + 'static {}
     /// Any scalar type a kernel can take.
-    pub trait Scalar: Value + PartialOrd {}
+    pub trait Scalar: Value + PartialEq + PartialOrd {}
     /// Integers and floats: the arithmetic operators.
     pub trait Number:
         Scalar
@@ -162,7 +163,8 @@ pub mod kernel_prelude {
     macro_rules! impls {
         ($tr:ident: $($t:ty),*) => {$( impl $tr for $t {} )*};
     }
-    impls!(Value: bool, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, half::f16, half::bf16, Complex<f32>, Complex<f64>);
+    // Every element type: the scalars, the complex types and the #[gpu_struct]s.
+    impl<T: crate::Element> Value for T {}
     impls!(Scalar: bool, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, half::f16, half::bf16);
     impls!(Number: i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, half::f16, half::bf16);
     // The `Float` trait and its implementations (f32, f64, f16, bf16), generated from the
@@ -499,7 +501,9 @@ pub mod __private {
     pub use gpujit_codegen::complex::ComplexFn;
     pub use gpujit_codegen::math::MathFn;
     pub use gpujit_codegen::random::Draw;
+    pub use gpujit_codegen::types::{FieldDef, StructDef};
     pub use gpujit_codegen::ScalarType;
+    pub use gpujit_runtime::array::{GpuStruct, KernelType};
 
     /// A Rust constant a kernel names (a `const` item, an associated constant, a const generic
     /// parameter) as a typed literal of the source form: `#[gpu_kernel]` emits

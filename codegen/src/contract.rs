@@ -23,6 +23,8 @@ pub enum ParamSlots {
     /// A complex number: its real part's bits (zero-extended) in word `word`, its imaginary
     /// part's in the next.
     Complex { word: usize },
+    /// A struct by value: its bytes in the `count` words from `word` (the last zero-padded).
+    Words { word: usize, count: usize },
     /// An array: the data pointer in `word`, the extents in the `ndim` words after it, then the
     /// strides (in elements, two's complement) in the `ndim` words after those.
     Array { word: usize, ndim: u8 },
@@ -34,6 +36,7 @@ impl ParamSlots {
         match self {
             ParamSlots::Scalar { .. } => 1,
             ParamSlots::Complex { .. } => 2,
+            ParamSlots::Words { count, .. } => count,
             ParamSlots::Array { ndim, .. } => 1 + 2 * ndim as usize,
         }
     }
@@ -41,7 +44,10 @@ impl ParamSlots {
     /// The first word of the parameter.
     pub fn first(self) -> usize {
         match self {
-            ParamSlots::Scalar { word } | ParamSlots::Complex { word } | ParamSlots::Array { word, .. } => word,
+            ParamSlots::Scalar { word }
+            | ParamSlots::Complex { word }
+            | ParamSlots::Words { word, .. }
+            | ParamSlots::Array { word, .. } => word,
         }
     }
 }
@@ -67,6 +73,7 @@ impl ParamLayout {
             let slots = match p.ty {
                 ParamType::Array { ndim, .. } => ParamSlots::Array { word, ndim },
                 ParamType::Scalar(t) if t.is_complex() => ParamSlots::Complex { word },
+                ParamType::Scalar(crate::types::ScalarType::Struct(d)) => ParamSlots::Words { word, count: crate::lower::words_of(d.size) },
                 ParamType::Scalar(_) => ParamSlots::Scalar { word },
             };
             word += slots.words();
@@ -97,6 +104,18 @@ impl ParamLayout {
             Some(ParamSlots::Complex { word }) if *word + 1 < words.len() => {
                 words[*word] = bits as u64;
                 words[*word + 1] = (bits >> 64) as u64;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Writes struct parameter `param`'s words into `words`. Returns `false` (writing nothing)
+    /// when the parameter is not a struct of that many words or `words` is too short.
+    pub fn write_words(&self, words: &mut [u64], param: usize, value: &[u64]) -> bool {
+        match self.params.get(param) {
+            Some(&ParamSlots::Words { word, count }) if count == value.len() && word + count <= words.len() => {
+                words[word..word + count].copy_from_slice(value);
                 true
             }
             _ => false,

@@ -369,6 +369,11 @@ fn unpack_args<'ctx>(
             (ParamType::Scalar(t), ParamSlots::Scalar { word: w }) => {
                 out.push(b.build_load(memory_type(cx, t), word(b, w)?, &p.name)?.into())
             }
+            (ParamType::Scalar(_), ParamSlots::Words { word: w, count }) => {
+                for k in w..w + count {
+                    out.push(b.build_load(i64t, word(b, k)?, "word")?.into());
+                }
+            }
             (ParamType::Scalar(t), ParamSlots::Complex { word: w }) => {
                 // The parts, one a word.
                 let part = memory_type(cx, t.component().unwrap_or(t));

@@ -150,6 +150,20 @@ pub enum StmtKind {
         index: Vec<TypedExpr>,
         value: TypedExpr,
     },
+    /// `local.path = value`: the part of an aggregate local at a constant path (see
+    /// [`TypedExprKind::Field`]); the rest of it is untouched.
+    AssignField {
+        local: LocalId,
+        path: Vec<u32>,
+        value: TypedExpr,
+    },
+    /// `array[index].path = value`: only the addressed part of the element is written.
+    StoreField {
+        array: ArrayRef,
+        index: Vec<TypedExpr>,
+        path: Vec<u32>,
+        value: TypedExpr,
+    },
     If {
         cond: TypedExpr,
         then: Vec<Stmt>,
@@ -238,8 +252,12 @@ pub enum TypedExprKind {
     /// A complex function or method (`Complex::new`, `conj`, `exp`, ...) on its operands, typed
     /// by [`ComplexFn::params`]; `self.ty` by [`ComplexFn::ret`].
     Complex(ComplexFn, Vec<TypedExpr>),
-    /// Field `index` of a complex value (0: `re`, 1: `im`).
-    Field(Box<TypedExpr>, u32),
+    /// The value at a constant path inside an aggregate: a field's index (a complex number's
+    /// `re` is 0, `im` 1; a struct's fields in declaration order), then an element's for an array
+    /// field, and so on into nested structs (see [`ScalarType::at_path`]).
+    Field(Box<TypedExpr>, Vec<u32>),
+    /// A struct value (`self.ty`) from its fields in order, an array field as its elements.
+    Construct(Vec<TypedExpr>),
     /// `f32::from_bits(u)`: the float (`self.ty`) whose bits are the operand, the unsigned
     /// integer of its width.
     FromBits(Box<TypedExpr>),
@@ -258,6 +276,75 @@ pub enum Const {
     Int(u64),
     Float(f64),
     Bool(bool),
+}
+
+/// A path inside an aggregate of type `t` in Rust syntax: `.re`, `.pos[2]`, `.inner.x`.
+pub fn path_text(t: ScalarType, path: &[u32]) -> String {
+    let mut out = String::new();
+    let mut t = t;
+    let mut rest = path;
+    while let Some((&i, tail)) = rest.split_first() {
+        rest = tail;
+        match t {
+            ScalarType::Struct(d) => match d.fields.get(i as usize) {
+                Some(f) => {
+                    let _ = write!(out, ".{}", f.name);
+                    t = f.ty;
+                    if f.len.is_some() {
+                        if let Some((&k, tail)) = rest.split_first() {
+                            let _ = write!(out, "[{k}]");
+                            rest = tail;
+                        }
+                    }
+                }
+                None => {
+                    let _ = write!(out, ".<bad field {i}>");
+                }
+            },
+            c if c.is_complex() => {
+                out.push_str(if i == 0 { ".re" } else { ".im" });
+                t = c.component().unwrap_or(c);
+            }
+            _ => {
+                let _ = write!(out, ".<bad field {i}>");
+            }
+        }
+    }
+    out
+}
+
+/// The structs a kernel's types name (nested ones first), each once.
+pub fn structs_of(kernel: &Kernel) -> Vec<&'static crate::types::StructDef> {
+    fn add(t: ScalarType, out: &mut Vec<&'static crate::types::StructDef>) {
+        if let ScalarType::Struct(d) = t {
+            if out.contains(&d) {
+                return;
+            }
+            for f in d.fields {
+                add(f.ty, out);
+            }
+            out.push(d);
+        }
+    }
+    let mut out = Vec::new();
+    for p in &kernel.params {
+        match p.ty {
+            ParamType::Scalar(t) | ParamType::Array { elem: t, .. } => add(t, &mut out),
+        }
+    }
+    for l in &kernel.locals {
+        add(l.ty, &mut out);
+    }
+    for s in &kernel.shared {
+        add(s.elem, &mut out);
+    }
+    for a in &kernel.local_arrays {
+        add(a.elem, &mut out);
+    }
+    if let Some(r) = kernel.ret {
+        add(r, &mut out);
+    }
+    out
 }
 
 impl TypedExpr {
@@ -348,6 +435,7 @@ impl Kernel {
                 TypedExprKind::Collective(..) => true,
                 TypedExprKind::Load { index, .. } => index.iter().any(expr),
                 TypedExprKind::Unary(_, a) | TypedExprKind::Cast(a) | TypedExprKind::FromBits(a) | TypedExprKind::Field(a, _) => expr(a),
+                TypedExprKind::Construct(args) => args.iter().any(expr),
                 TypedExprKind::Binary(_, a, b) => expr(a) || expr(b),
                 TypedExprKind::Math(_, args) | TypedExprKind::Complex(_, args) => args.iter().any(expr),
                 // Device functions are checked on their own (see below).
@@ -365,8 +453,8 @@ impl Kernel {
         fn any(stmts: &[Stmt]) -> bool {
             stmts.iter().any(|s| match &s.kind {
                 StmtKind::Barrier | StmtKind::GridBarrier => true,
-                StmtKind::Assign { value, .. } | StmtKind::Eval(value) => expr(value),
-                StmtKind::Store { index, value, .. } => index.iter().any(expr) || expr(value),
+                StmtKind::Assign { value, .. } | StmtKind::AssignField { value, .. } | StmtKind::Eval(value) => expr(value),
+                StmtKind::Store { index, value, .. } | StmtKind::StoreField { index, value, .. } => index.iter().any(expr) || expr(value),
                 StmtKind::If { cond, then, otherwise } => expr(cond) || any(then) || any(otherwise),
                 StmtKind::While { cond, body } => expr(cond) || any(body),
                 StmtKind::ForRange { start, end, step, body, .. } => expr(start) || expr(end) || expr(step) || any(body),
@@ -477,7 +565,7 @@ impl Kernel {
                 }
                 out.push(')');
             }
-            TypedExprKind::Field(a, i) => {
+            TypedExprKind::Field(a, path) => {
                 let paren = matches!(a.kind, TypedExprKind::Unary(..));
                 if paren {
                     out.push('(');
@@ -486,7 +574,15 @@ impl Kernel {
                 if paren {
                     out.push(')');
                 }
-                let _ = write!(out, ".{}", crate::complex::FIELDS.get(*i as usize).copied().unwrap_or("<bad field>"));
+                out.push_str(&path_text(a.ty, path));
+            }
+            TypedExprKind::Construct(args) => {
+                let _ = write!(out, "{} {{", e.ty);
+                for (i, a) in args.iter().enumerate() {
+                    out.push_str(if i > 0 { ", " } else { " " });
+                    self.write_expr(out, a);
+                }
+                out.push_str(" }");
             }
             TypedExprKind::Complex(f, args) if !f.is_method() => {
                 // `Complex::<f32>::new(..)`: the type, as the IR text reads it back.
@@ -592,6 +688,21 @@ impl Kernel {
                 self.write_expr(out, value);
                 out.push_str(";\n");
             }
+            StmtKind::AssignField { local, path, value } => {
+                let ty = self.locals.get(*local as usize).map(|l| l.ty).unwrap_or(ScalarType::Bool);
+                let _ = write!(out, "{pad}{}{} = ", self.local_name(*local), path_text(ty, path));
+                self.write_expr(out, value);
+                out.push_str(";\n");
+            }
+            StmtKind::StoreField { array, index, path, value } => {
+                let _ = write!(out, "{pad}{}", self.array_name(*array));
+                self.write_index(out, index);
+                let elem = self.array_info(*array).map(|(t, _)| t).unwrap_or(ScalarType::Bool);
+                out.push_str(&path_text(elem, path));
+                out.push_str(" = ");
+                self.write_expr(out, value);
+                out.push_str(";\n");
+            }
             StmtKind::If { cond, then, otherwise } => {
                 let _ = write!(out, "{pad}if ");
                 self.write_expr(out, cond);
@@ -671,6 +782,18 @@ impl fmt::Display for Kernel {
                 "#[options(fastmath = {}, launch_bounds = {:?}/{:?}, max_registers = {:?}, boundscheck = {}, aligned16 = {})]",
                 o.fastmath, o.max_threads_per_block, o.min_blocks_per_sm, o.max_registers, o.boundscheck, o.aligned16
             );
+        }
+        // The layouts of the structs it names, so that the text is the whole IR.
+        for d in structs_of(self) {
+            let fields: Vec<String> = d
+                .fields
+                .iter()
+                .map(|f| match f.len {
+                    Some(n) => format!("{}: [{}; {n}] @{}", f.name, f.ty, f.offset),
+                    None => format!("{}: {} @{}", f.name, f.ty, f.offset),
+                })
+                .collect();
+            let _ = writeln!(out, "struct {} {{ {} }} size {} align {}", d.name, fields.join(", "), d.size, d.align);
         }
         let ret = self.ret.map(|t| format!(" -> {t}")).unwrap_or_default();
         let _ = writeln!(out, "kernel {}{}{ret} {{", self.name, self.signature());

@@ -84,7 +84,7 @@ enum Tok {
 
 const PUNCT: &[&str] = &[
     "..=", "<<", ">>", "&&", "||", "==", "!=", "<=", ">=", "->", "..", "(", ")", "[", "]", "{", "}", ",", ";", ":", "=", "<", ">", "+",
-    "-", "*", "/", "%", "&", "|", "^", "!", ".", "#",
+    "-", "*", "/", "%", "&", "|", "^", "!", ".", "#", "@",
 ];
 
 fn lex(text: &str, first_line: usize) -> R<Vec<(Tok, usize)>> {
@@ -139,6 +139,8 @@ struct Parser {
     kernel: Kernel,
     /// The result types of the device functions parsed so far (calls index them).
     rets: Vec<Option<ScalarType>>,
+    /// The structs declared so far (leaked: the text's types live as long as gpujit's own).
+    structs: Vec<&'static crate::types::StructDef>,
 }
 
 fn scalar(name: &str) -> Option<ScalarType> {
@@ -195,7 +197,7 @@ impl Parser {
             ret: None,
             functions: Vec::new(),
         };
-        Ok(Parser { toks: lex(text, first_line)?, at: 0, kernel: empty, rets })
+        Ok(Parser { toks: lex(text, first_line)?, at: 0, kernel: empty, rets, structs: Vec::new() })
     }
 
     fn line(&self) -> usize {
@@ -266,6 +268,9 @@ impl Parser {
 
     fn scalar_type(&mut self) -> R<ScalarType> {
         let name = self.ident()?;
+        if let Some(d) = self.structs.iter().find(|d| d.name == name) {
+            return Ok(ScalarType::Struct(d));
+        }
         if name == "Complex" {
             // `Complex<f32>`.
             self.expect("<")?;
@@ -361,8 +366,68 @@ impl Parser {
         Ok(ParamType::Array { elem, mutable, ndim, contiguous })
     }
 
+    /// `struct Name { field: T @offset, field: [T; n] @offset } size S align A`.
+    fn struct_decl(&mut self) -> R<()> {
+        self.keyword("struct")?;
+        let name = self.ident()?;
+        self.expect("{")?;
+        let mut fields = Vec::new();
+        while !self.eat("}") {
+            let fname = self.ident()?;
+            self.expect(":")?;
+            let (ty, len) = if self.eat("[") {
+                let t = self.scalar_type()?;
+                self.expect(";")?;
+                let n: usize = self.number()?.parse().or_else(|_| self.fail("expected a length"))?;
+                self.expect("]")?;
+                (t, Some(n))
+            } else {
+                (self.scalar_type()?, None)
+            };
+            self.expect("@")?;
+            let offset: usize = self.number()?.parse().or_else(|_| self.fail("expected an offset"))?;
+            let fname: &'static str = Box::leak(fname.into_boxed_str());
+            fields.push(crate::types::FieldDef { name: fname, ty, len, offset });
+            self.eat(",");
+        }
+        self.keyword("size")?;
+        let size: usize = self.number()?.parse().or_else(|_| self.fail("expected a size"))?;
+        self.keyword("align")?;
+        let align: usize = self.number()?.parse().or_else(|_| self.fail("expected an alignment"))?;
+        let name: &'static str = Box::leak(name.into_boxed_str());
+        let fields: &'static [crate::types::FieldDef] = Box::leak(fields.into_boxed_slice());
+        self.structs.push(Box::leak(Box::new(crate::types::StructDef { name, size, align, fields })));
+        Ok(())
+    }
+
+    /// `.field`, `.field[k]`, ... after a value of type `t`: the path and the part's type.
+    fn path(&mut self, t: ScalarType) -> R<(Vec<u32>, ScalarType)> {
+        let mut path = Vec::new();
+        let mut t = t;
+        while self.peek_is(".") {
+            let Some((Tok::Ident(name), _)) = self.toks.get(self.at + 1).cloned() else { break };
+            let Some((i, ty, len)) = t.field(&name) else { break };
+            self.at += 2;
+            path.push(i);
+            if let Some(n) = len {
+                self.expect("[")?;
+                let k: u32 = self.number()?.parse().or_else(|_| self.fail("expected a constant index"))?;
+                self.expect("]")?;
+                if k as usize >= n {
+                    return self.fail(format!("index {k} of an array field of {n}"));
+                }
+                path.push(k);
+            }
+            t = ty;
+        }
+        Ok((path, t))
+    }
+
     fn kernel(mut self) -> R<Kernel> {
         self.kernel.options = self.options()?;
+        while self.peek_ident("struct") {
+            self.struct_decl()?;
+        }
         self.keyword("kernel")?;
         self.kernel.name = self.ident()?;
         self.expect("(")?;
@@ -452,6 +517,13 @@ impl Parser {
             l.ty = t;
         }
         Some(n)
+    }
+
+    /// `name_N` as a local already declared.
+    fn local_known(&self, ident: &str) -> Option<ir::LocalId> {
+        let (_, n) = ident.rsplit_once('_')?;
+        let n: u32 = n.parse().ok()?;
+        self.kernel.locals.get(n as usize).filter(|l| !l.name.is_empty()).map(|_| n)
     }
 
     fn array(&self, name: &str) -> Option<ArrayRef> {
@@ -545,18 +617,37 @@ impl Parser {
             };
             return Ok(StmtKind::Assign { local, value });
         }
-        // `array[index] = value;` or an expression for its effect.
+        // `array[index] = value;`, `array[index].field = value;` or an expression for its effect.
         if let Some(Tok::Ident(name)) = self.peek().cloned() {
             if let (Some(array), Some((Tok::Punct("["), _))) = (self.array(&name), self.toks.get(self.at + 1)) {
                 let save = self.at;
                 self.at += 1;
                 let index = self.index()?;
+                let elem = self.kernel.array_info(array).map(|(t, _)| t).unwrap_or(ScalarType::Bool);
+                let (path, _) = self.path(elem)?;
                 if self.eat("=") {
                     let value = self.expr()?;
                     self.expect(";")?;
-                    return Ok(StmtKind::Store { array, index, value });
+                    return Ok(match path.is_empty() {
+                        true => StmtKind::Store { array, index, value },
+                        false => StmtKind::StoreField { array, index, path, value },
+                    });
                 }
                 self.at = save;
+            }
+            // `name_N.field = value;`
+            if matches!(self.toks.get(self.at + 1), Some((Tok::Punct("."), _))) {
+                if let Some(local) = self.local_known(&name) {
+                    let save = self.at;
+                    self.at += 1;
+                    let (path, _) = self.path(self.kernel.locals[local as usize].ty)?;
+                    if !path.is_empty() && self.eat("=") {
+                        let value = self.expr()?;
+                        self.expect(";")?;
+                        return Ok(StmtKind::AssignField { local, path, value });
+                    }
+                    self.at = save;
+                }
             }
         }
         let e = self.expr()?;
@@ -666,9 +757,11 @@ impl Parser {
                 self.at = save;
                 break;
             };
-            if let (Some(part), Some(i)) = (e.ty.component(), crate::complex::field_index(&method)) {
-                // `z.re`: a field.
-                e = TypedExpr::new(TypedExprKind::Field(Box::new(e), i), part);
+            if e.ty.field(&method).is_some() {
+                // `z.re`, `p.pos[2]`: a field.
+                self.at = save;
+                let (path, ty) = self.path(e.ty)?;
+                e = TypedExpr::new(TypedExprKind::Field(Box::new(e), path), ty);
                 continue;
             }
             let complex = ComplexFn::ALL.iter().copied().find(|f| f.is_method() && f.name() == method);
@@ -768,6 +861,16 @@ impl Parser {
             let bits = self.expr()?;
             self.expect(")")?;
             return Ok(TypedExpr::new(TypedExprKind::FromBits(Box::new(bits)), t));
+        }
+        if let (Some(d), true) = (self.structs.iter().copied().find(|d| d.name == name), self.peek_is("{")) {
+            // `Particle { a, b, c }`: the fields in order.
+            self.expect("{")?;
+            let mut args = Vec::new();
+            while !self.eat("}") {
+                args.push(self.expr()?);
+                self.eat(",");
+            }
+            return Ok(TypedExpr::new(TypedExprKind::Construct(args), ScalarType::Struct(d)));
         }
         if name == "Complex" && self.peek_is(":") {
             // `Complex::<f32>::new(re, im)`.

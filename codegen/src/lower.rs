@@ -48,6 +48,7 @@ pub fn value_type(cx: &Context, t: ScalarType) -> BasicTypeEnum<'_> {
         ScalarType::Bool => cx.bool_type().into(),
         ScalarType::F32 => cx.f32_type().into(),
         ScalarType::F64 => cx.f64_type().into(),
+        ScalarType::Struct(d) => aggregate::struct_type(cx, d).into(),
         // `{ re, im }`, num-complex's `#[repr(C)]` layout.
         ScalarType::Complex32 | ScalarType::Complex64 => {
             let part = value_type(cx, t.component().unwrap_or(ScalarType::F64));
@@ -78,6 +79,10 @@ pub fn param_types<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, arrays: Address
                 let part = memory_type(cx, t.component().unwrap_or(t));
                 out.extend([BasicMetadataTypeEnum::from(part), part.into()]);
             }
+            // A struct: the words of its bytes.
+            (ParamType::Scalar(ScalarType::Struct(d)), _) => {
+                out.extend((0..aggregate::words_of(d.size)).map(|_| BasicMetadataTypeEnum::from(cx.i64_type())));
+            }
             (ParamType::Scalar(t), _) => out.push(memory_type(cx, t).into()),
             (ParamType::Array { .. }, slots) => {
                 out.push(cx.ptr_type(arrays).into());
@@ -95,6 +100,7 @@ pub fn param_types<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, arrays: Address
 /// pointers (the optimizer infers the real address space after inlining).
 pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, tm: &TargetMachine) -> Result<Module<'ctx>, CompileError> {
     let llvm_err = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
+    aggregate::check_layouts(cx, kernel, &tm.get_target_data())?;
     let module = cx.create_module(&kernel.name);
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&tm.get_target_data().get_data_layout());
@@ -176,9 +182,12 @@ pub fn optimize(module: &Module<'_>, tm: &TargetMachine, kernel: &str) -> Result
 
 type LR<T> = Result<T, BuilderError>;
 
+mod aggregate;
 mod complex;
 mod math;
 mod random;
+
+pub use aggregate::words_of;
 
 /// An array parameter as the body receives it.
 struct ParamArray<'ctx> {
@@ -238,6 +247,13 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     self.arrays.push(Some(ParamArray { ptr, shape, strides, len, contiguous }));
                     self.scalars.push(None);
                     idx += 1 + 2 * n;
+                }
+                ParamType::Scalar(t @ ScalarType::Struct(d)) => {
+                    let n = aggregate::words_of(d.size) as u32;
+                    let words: Vec<BasicValueEnum> = (idx..idx + n).map(|i| self.nth_param(i)).collect();
+                    self.arrays.push(None);
+                    self.scalars.push(Some(self.struct_from_words(&words, t)?));
+                    idx += n;
                 }
                 ParamType::Scalar(t) if t.is_complex() => {
                     let (re, im) = (self.nth_param(idx).into_float_value(), self.nth_param(idx + 1).into_float_value());
@@ -352,6 +368,22 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let addr = self.element_addr(*array, &i)?;
                 let store = self.b.build_store(addr, v)?;
                 let _ = store.set_alignment(elem.align_bytes() as u32);
+                if let Some((_, merge)) = guard {
+                    self.b.build_unconditional_branch(merge)?;
+                    self.b.position_at_end(merge);
+                }
+            }
+            StmtKind::AssignField { local, path, value } => {
+                let v = self.expr(value)?;
+                let t = self.kernel.locals[*local as usize].ty;
+                self.store_part(self.locals[*local as usize], t, path, v, value.ty)?;
+            }
+            StmtKind::StoreField { array, index, path, value } => {
+                let i = self.indices(index)?;
+                let v = self.expr(value)?;
+                let guard = self.bounds_guard(*array, &i)?;
+                let addr = self.element_addr(*array, &i)?;
+                self.store_part(addr, self.element_type(*array), path, v, value.ty)?;
                 if let Some((_, merge)) = guard {
                     self.b.build_unconditional_branch(merge)?;
                     self.b.position_at_end(merge);
@@ -563,6 +595,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let mut vals: Vec<inkwell::values::BasicMetadataValueEnum<'ctx>> = Vec::new();
         for a in args {
             match a {
+                ir::CallArg::Value(v) if v.ty.is_struct() => {
+                    let x = self.expr(v)?;
+                    for w in self.struct_to_words(x, v.ty)? {
+                        vals.push(w.into());
+                    }
+                }
                 ir::CallArg::Value(v) if v.ty.is_complex() => {
                     // A complex number goes as its parts, as a kernel's parameter does.
                     let x = self.expr(v)?;
@@ -819,9 +857,13 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let (x, y) = (self.expr(a)?, self.expr(b)?);
                 self.complex_binary(*op, x, y, a.ty, b.ty)?
             }
-            TypedExprKind::Field(a, i) => {
+            TypedExprKind::Field(a, path) => {
                 let v = self.expr(a)?;
-                self.complex_field(v, *i)?
+                self.extract_path(v, a.ty, path)?
+            }
+            TypedExprKind::Construct(args) => {
+                let vals = args.iter().map(|a| Ok((self.expr(a)?, a.ty))).collect::<LR<Vec<_>>>()?;
+                self.construct(e.ty, &vals)?
             }
             TypedExprKind::Complex(f, args) => {
                 let vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;

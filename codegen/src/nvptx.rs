@@ -276,10 +276,11 @@ impl Target for NvptxTarget {
     ) -> Result<PointerValue<'ctx>, BuilderError> {
         // One addrspace(3) global an array: ptxas lays out the block's shared memory.
         let cx = module.get_context();
-        // A complex array: twice as many of its parts.
-        let (elem, len) = match elem.component() {
-            Some(part) => (part, 2 * len),
-            None => (elem, len),
+        // A complex array: twice as many of its parts; a struct array: its bytes.
+        let (elem, len) = match (elem.component(), elem) {
+            (Some(part), _) => (part, 2 * len),
+            (None, ScalarType::Struct(d)) => (ScalarType::U8, d.size as u64 * len),
+            (None, _) => (elem, len),
         };
         let elem_ty: inkwell::types::BasicTypeEnum = match elem.size_bytes() {
             _ if elem == ScalarType::F32 => cx.f32_type().into(),

@@ -91,6 +91,24 @@ impl Verifier<'_> {
                 self.indices(*array, index)?;
                 self.expect(value, elem, "stored value")
             }
+            StmtKind::AssignField { local, path, value } => {
+                let l = self.k.locals.get(*local as usize).ok_or(format!("local {local} does not exist"))?;
+                match l.ty.at_path(path).filter(|_| !path.is_empty()) {
+                    Some(t) => self.expect(value, t, &format!("value assigned to a field of `{}`", l.name)),
+                    None => Err(format!("local `{}` of {} has no field {path:?}", l.name, l.ty)),
+                }
+            }
+            StmtKind::StoreField { array, index, path, value } => {
+                let (elem, mutable) = self.array(*array)?;
+                if !mutable {
+                    return Err(format!("store to read-only array {array:?}"));
+                }
+                self.indices(*array, index)?;
+                match elem.at_path(path).filter(|_| !path.is_empty()) {
+                    Some(t) => self.expect(value, t, "stored field"),
+                    None => Err(format!("{elem} has no field {path:?}")),
+                }
+            }
             StmtKind::If { cond, then, otherwise } => {
                 self.expect(cond, ScalarType::Bool, "if condition")?;
                 self.block(then, loops)?;
@@ -261,12 +279,20 @@ impl Verifier<'_> {
                 }
                 Ok(())
             }
-            TypedExprKind::Field(a, i) => {
+            TypedExprKind::Field(a, path) => {
                 self.expr(a)?;
-                if a.ty.component() != Some(t) || *i as usize >= crate::complex::FIELDS.len() {
-                    return Err(format!("field {i} of {} typed {t}", a.ty));
+                if path.is_empty() || a.ty.at_path(path) != Some(t) {
+                    return Err(format!("field {path:?} of {} typed {t}", a.ty));
                 }
                 Ok(())
+            }
+            TypedExprKind::Construct(args) => {
+                let Some(def) = t.struct_def() else { return Err(format!("a struct value typed {t}")) };
+                let want: Vec<ScalarType> = def.fields.iter().flat_map(|f| std::iter::repeat(f.ty).take(f.len.unwrap_or(1))).collect();
+                if args.len() != want.len() {
+                    return Err(format!("`{}` from {} values, not {}", def.name, args.len(), want.len()));
+                }
+                args.iter().zip(want).try_for_each(|(a, w)| self.expect(a, w, &format!("a field of `{}`", def.name)))
             }
             TypedExprKind::Complex(f, args) => {
                 let Some(c) = (if f.ret() == Operand::Complex { Some(t) } else { args.first().map(|a| a.ty) }).filter(|c| c.is_complex())

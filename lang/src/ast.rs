@@ -38,6 +38,10 @@ pub enum TypeRef {
     Scalar(ScalarType),
     /// Index into [`KernelSource::generics`].
     Generic(usize),
+    /// A type the macro does not know, named as written (a `#[gpu_struct]`): the generated code
+    /// replaces it with the type's [`ScalarType`] (`<T as gpujit::Element>::TYPE`), so it never
+    /// reaches specialization.
+    Named(String),
 }
 
 /// What a kernel parameter is.
@@ -327,7 +331,7 @@ impl Collective {
     pub fn admits(self, t: ScalarType) -> bool {
         match self {
             Collective::MatchAny => matches!(t, ScalarType::I32 | ScalarType::U32 | ScalarType::I64 | ScalarType::U64),
-            _ => true,
+            _ => !t.is_struct(),
         }
     }
 
@@ -346,10 +350,12 @@ pub enum Place {
         index: Vec<SourceExpr>,
         span: Span,
     },
-    /// `base.field = ..`: a field of a complex variable or element (`z.re`, `a[i].im`).
+    /// `base.field = ..` (`z.re`, `a[i].v`, `p.inner.x`), or `base.field[k] = ..` for an array
+    /// field, `k` a constant.
     Field {
         base: Box<Place>,
         field: String,
+        index: Option<SourceExpr>,
         span: Span,
     },
 }
@@ -371,12 +377,30 @@ impl Place {
         }
     }
 
-    /// The index expressions of the array element the place is in, to rewrite them.
-    pub fn indices_mut(&mut self) -> &mut [SourceExpr] {
+    /// The expressions in the place, in source order: the indices of the array element it is
+    /// in, then the constant indices of array fields.
+    pub fn exprs_mut(&mut self) -> Vec<&mut SourceExpr> {
         match self {
-            Place::Field { base, .. } => base.indices_mut(),
-            Place::Index { index, .. } => index,
-            Place::Var(..) => &mut [],
+            Place::Field { base, index, .. } => {
+                let mut out = base.exprs_mut();
+                out.extend(index.iter_mut());
+                out
+            }
+            Place::Index { index, .. } => index.iter_mut().collect(),
+            Place::Var(..) => Vec::new(),
+        }
+    }
+
+    /// The expressions in the place, in source order (see [`Place::exprs_mut`]).
+    pub fn exprs(&self) -> Vec<&SourceExpr> {
+        match self {
+            Place::Field { base, index, .. } => {
+                let mut out = base.exprs();
+                out.extend(index.iter());
+                out
+            }
+            Place::Index { index, .. } => index.iter().collect(),
+            Place::Var(..) => Vec::new(),
         }
     }
 }
@@ -434,8 +458,13 @@ pub enum ExprKind {
     /// by `let mut r = Philox::new(seed, subsequence)`, whose state is the three locals of
     /// [`crate::random::state_locals`]); it advances the generator.
     Random(crate::random::Draw, String),
-    /// `base.re`, `base.im`: a field of a complex value.
+    /// `base.re`, `base.v`: a field of a complex number or of a struct.
     Field(Box<SourceExpr>, String),
+    /// `base.field[k]`: element `k` (a constant) of an array field of a struct.
+    FieldElement(Box<SourceExpr>, String, Box<SourceExpr>),
+    /// `Particle { x: .., v: .. }`: a struct value, each field given once (an array field by
+    /// its elements, `pos: [a, b, c]`).
+    Construct(TypeRef, Vec<(String, Vec<SourceExpr>)>),
     /// `Complex::new(re, im)`, `z.conj()`, `z.norm()`, ...: a function or method of complex
     /// numbers (the receiver first). `z.exp()` and the other methods real floats share parse as
     /// [`ExprKind::Math`] and become this once `z` is known to be complex.
@@ -715,7 +744,7 @@ fn number_stmt(s: &mut Stmt, next: &mut u32) {
         }
         Stmt::Assign { place, value, id, .. } => {
             *id = fresh(next);
-            place.indices_mut().iter_mut().for_each(|e| number_expr(e, next));
+            place.exprs_mut().into_iter().for_each(|e| number_expr(e, next));
             number_expr(value, next);
         }
         Stmt::If { cond, then, otherwise, .. } => {
@@ -771,7 +800,8 @@ fn children_mut(k: &mut ExprKind) -> Vec<&mut SourceExpr> {
         | ExprKind::TypeConst(..) => Vec::new(),
         ExprKind::Index { index, .. } => index.iter_mut().collect(),
         ExprKind::Unary(_, a) | ExprKind::Cast(a, _) | ExprKind::FromBits(_, a) | ExprKind::Field(a, _) => vec![&mut **a],
-        ExprKind::Binary(_, a, b) => vec![&mut **a, &mut **b],
+        ExprKind::Binary(_, a, b) | ExprKind::FieldElement(a, _, b) => vec![&mut **a, &mut **b],
+        ExprKind::Construct(_, fields) => fields.iter_mut().flat_map(|(_, v)| v.iter_mut()).collect(),
         ExprKind::Builtin(_, args)
         | ExprKind::Complex(_, args)
         | ExprKind::Math(_, args)
@@ -791,7 +821,7 @@ fn visit_block(b: &Block, f: &mut dyn FnMut(NodeId)) {
             }
             Stmt::Assign { place, value, id, .. } => {
                 f(*id);
-                place.indices().iter().for_each(|e| visit_expr(e, f));
+                place.exprs().into_iter().for_each(|e| visit_expr(e, f));
                 visit_expr(value, f);
             }
             Stmt::If { cond, then, otherwise, .. } => {
@@ -836,7 +866,8 @@ fn children(k: &ExprKind) -> Vec<&SourceExpr> {
         | ExprKind::Collective(_, args)
         | ExprKind::Atomic { operands: args, .. } => args.iter().collect(),
         ExprKind::Unary(_, a) | ExprKind::Cast(a, _) | ExprKind::FromBits(_, a) | ExprKind::Field(a, _) => vec![&**a],
-        ExprKind::Binary(_, a, b) => vec![&**a, &**b],
+        ExprKind::Binary(_, a, b) | ExprKind::FieldElement(a, _, b) => vec![&**a, &**b],
+        ExprKind::Construct(_, fields) => fields.iter().flat_map(|(_, v)| v.iter()).collect(),
     }
 }
 

@@ -2,12 +2,42 @@
 
 use std::fmt;
 
-/// A scalar type a kernel can compute with or store in an array.
+/// The layout of a user struct (`#[gpu_struct]`), as kernels see it: Rust's `#[repr(C)]` layout,
+/// without padding. `#[gpu_struct]` builds it in a constant from `size_of` and `offset_of!`.
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StructDef {
+    /// The struct's name as written (for errors and the IR text).
+    pub name: &'static str,
+    pub size: usize,
+    pub align: usize,
+    pub fields: &'static [FieldDef],
+}
+
+/// A field of a [`StructDef`].
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldDef {
+    pub name: &'static str,
+    /// A scalar, complex or struct type; of each element for an array field.
+    pub ty: ScalarType,
+    /// `Some(n)`: a fixed array `[ty; n]`.
+    pub len: Option<usize>,
+    /// Bytes from the start of the struct.
+    pub offset: usize,
+}
+
+impl StructDef {
+    /// The field of this name and its index.
+    pub fn field(&self, name: &str) -> Option<(u32, &FieldDef)> {
+        self.fields.iter().enumerate().find(|(_, f)| f.name == name).map(|(i, f)| (i as u32, f))
+    }
+}
+
+/// A scalar type a kernel can compute with or store in an array (and, by extension, the complex
+/// types and the user structs of `#[gpu_struct]`: every type a value or an element may have).
 ///
 /// `usize`/`isize` are the 64-bit integer types of every target gpujit supports (x86-64 hosts and
 /// NVPTX64), so they are spelled [`ScalarType::U64`] and [`ScalarType::I64`] once parsed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u8)]
 pub enum ScalarType {
     Bool,
     I8,
@@ -28,10 +58,12 @@ pub enum ScalarType {
     Complex32,
     /// `num_complex::Complex<f64>` (NumPy's complex128): two f64, real part first.
     Complex64,
+    /// A user struct of `#[gpu_struct]`.
+    Struct(&'static StructDef),
 }
 
 impl ScalarType {
-    /// Every scalar type, in a stable order.
+    /// Every built-in type (no struct), in a stable order.
     pub const ALL: [ScalarType; 15] = [
         ScalarType::Bool,
         ScalarType::I8,
@@ -90,6 +122,7 @@ impl ScalarType {
             ScalarType::F64 => "f64",
             ScalarType::Complex32 => "Complex<f32>",
             ScalarType::Complex64 => "Complex<f64>",
+            ScalarType::Struct(d) => d.name,
         }
     }
 
@@ -101,13 +134,17 @@ impl ScalarType {
             ScalarType::I32 | ScalarType::U32 | ScalarType::F32 => 4,
             ScalarType::I64 | ScalarType::U64 | ScalarType::F64 | ScalarType::Complex32 => 8,
             ScalarType::Complex64 => 16,
+            ScalarType::Struct(d) => d.size,
         }
     }
 
     /// The alignment in bytes an element needs in memory, as Rust's: its size, but a complex
     /// number's parts' (`Complex<f32>` is 4-aligned).
     pub fn align_bytes(self) -> usize {
-        self.component().unwrap_or(self).size_bytes()
+        match self {
+            ScalarType::Struct(d) => d.align,
+            t => t.component().unwrap_or(t).size_bytes(),
+        }
     }
 
     /// Width in bits of the value (1 for `bool`).
@@ -142,7 +179,7 @@ impl ScalarType {
     /// The unsigned integer type of the same width (`None` for `bool`): what `to_bits`,
     /// `abs_diff` and `unsigned_abs` give.
     pub fn unsigned(self) -> Option<ScalarType> {
-        if self.is_complex() {
+        if self.is_complex() || self.is_struct() {
             return None;
         }
         Some(match self.bits() {
@@ -152,6 +189,64 @@ impl ScalarType {
             64 => ScalarType::U64,
             _ => return None,
         })
+    }
+
+    /// A user struct of `#[gpu_struct]`.
+    pub fn is_struct(self) -> bool {
+        matches!(self, ScalarType::Struct(_))
+    }
+
+    /// The layout of a user struct.
+    pub fn struct_def(self) -> Option<&'static StructDef> {
+        match self {
+            ScalarType::Struct(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// An aggregate: a complex number or a struct (its value has fields).
+    pub fn is_aggregate(self) -> bool {
+        self.is_complex() || self.is_struct()
+    }
+
+    /// Field `name` of an aggregate: its index, its type (an array field's: its elements') and,
+    /// for an array field, its length. A complex number's fields are `re` and `im`.
+    pub fn field(self, name: &str) -> Option<(u32, ScalarType, Option<usize>)> {
+        match self {
+            ScalarType::Struct(d) => d.field(name).map(|(i, f)| (i, f.ty, f.len)),
+            t => {
+                let part = t.component()?;
+                ["re", "im"].iter().position(|f| *f == name).map(|i| (i as u32, part, None))
+            }
+        }
+    }
+
+    /// The names of an aggregate's fields, for errors.
+    pub fn field_names(self) -> Vec<&'static str> {
+        match self {
+            ScalarType::Struct(d) => d.fields.iter().map(|f| f.name).collect(),
+            t if t.is_complex() => vec!["re", "im"],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The type at `path` inside an aggregate (a field's index, then an element's for an
+    /// array field, and so on into nested structs); `None` when the path does not lead to a
+    /// value (out of range, or stopping at an array field).
+    pub fn at_path(self, path: &[u32]) -> Option<ScalarType> {
+        let Some((&first, rest)) = path.split_first() else { return Some(self) };
+        match self {
+            ScalarType::Struct(d) => {
+                let f = d.fields.get(first as usize)?;
+                match (f.len, rest.split_first()) {
+                    (None, _) => f.ty.at_path(rest),
+                    (Some(n), Some((&k, rest))) if (k as usize) < n => f.ty.at_path(rest),
+                    (Some(_), _) => None,
+                }
+            }
+            t if t.is_complex() && first < 2 && rest.is_empty() => t.component(),
+            _ => None,
+        }
     }
 
     pub fn is_complex(self) -> bool {

@@ -208,6 +208,10 @@ fn device_with(k: &Kernel, func: &syn::ItemFn, extra: TokenStream, attrs: TokenS
         #[doc(hidden)]
         #[allow(non_snake_case)]
         #vis mod #name {
+            // The types the source names (#[gpu_struct]s) resolve as in the function's scope.
+            #[allow(unused_imports)]
+            use super::*;
+
             /// The source form of the device function, for the kernels that call it.
             #getter
 

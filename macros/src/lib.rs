@@ -16,6 +16,7 @@ use proc_macro::TokenStream;
 
 mod forall;
 mod generate;
+mod gpu_struct;
 mod outputs;
 mod parse;
 mod prelude_check;
@@ -91,6 +92,30 @@ pub fn gpu_vectorize(attr: TokenStream, item: TokenStream) -> TokenStream {
         };
     }
     match parse::kernel(&func, Default::default(), true).and_then(|k| generate::vectorize(&k, &func)) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Makes a `#[repr(C)]` struct a type kernels take: a parameter by value, a local, a device
+/// function's argument or result, and an array element (`&[Particle]`, `DeviceArray<Particle>`).
+/// Its fields are scalars, complex numbers, other `#[gpu_struct]`s, or fixed arrays of those, and
+/// it has no padding (reorder the fields, largest first, or add padding fields). It must derive
+/// `Clone`, `Copy` and `Default`.
+///
+/// ```ignore
+/// #[gpu_struct]
+/// #[repr(C)]
+/// #[derive(Clone, Copy, Default, Debug, PartialEq)]
+/// struct Particle { pos: [f32; 3], mass: f32 }
+/// ```
+#[proc_macro_attribute]
+pub fn gpu_struct(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = match syn::parse::<syn::ItemStruct>(item) {
+        Ok(s) => s,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    match gpu_struct::expand(attr.into(), item) {
         Ok(t) => t.into(),
         Err(e) => e.to_compile_error().into(),
     }

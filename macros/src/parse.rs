@@ -309,6 +309,13 @@ impl Cx<'_> {
             syn::Type::Paren(p) => return self.scalar_type(&p.elem),
             // `macro_rules!` passes a `$t:ty` fragment as an invisible group.
             syn::Type::Group(g) => return self.scalar_type(&g.elem),
+            // Any other named type: a #[gpu_struct] (rustc checks it is one where the generated
+            // code names its layout).
+            syn::Type::Path(tp) if tp.qself.is_none() && tp.path.segments.iter().all(|s| s.arguments.is_none()) => {
+                let text = quote::ToTokens::to_token_stream(&tp.path).to_string().replace(' ', "");
+                crate::resolve::remember_span(&format!("type {text}"), ty.span());
+                return Ok(TypeRef::Named(text));
+            }
             _ => {}
         }
         err(
@@ -895,6 +902,17 @@ impl Cx<'_> {
 
     fn place(&self, e: &syn::Expr) -> Result<Place> {
         match strip(e) {
+            // `p.pos[k] = ..`: an element of a struct's array field.
+            syn::Expr::Index(ix) if matches!(strip(&ix.expr), syn::Expr::Field(f) if matches!(f.member, syn::Member::Named(_))) => {
+                let syn::Expr::Field(fe) = strip(&ix.expr) else { unreachable!("matched above") };
+                let syn::Member::Named(field) = &fe.member else { unreachable!("matched above") };
+                Ok(Place::Field {
+                    base: Box::new(self.place(&fe.base)?),
+                    field: field.to_string(),
+                    index: Some(self.expr(&ix.index)?),
+                    span: at(field.span()),
+                })
+            }
             syn::Expr::Index(ix) => {
                 let Some(array) = ident_of(&ix.expr) else {
                     return err(ix.expr.span(), "only array parameters can be indexed: `name[i]`");
@@ -902,9 +920,12 @@ impl Cx<'_> {
                 Ok(Place::Index { array, index: self.indices(&ix.index)?, span: at(e.span()) })
             }
             syn::Expr::Field(fe) => match &fe.member {
-                syn::Member::Named(field) => {
-                    Ok(Place::Field { base: Box::new(self.place(&fe.base)?), field: field.to_string(), span: at(field.span()) })
-                }
+                syn::Member::Named(field) => Ok(Place::Field {
+                    base: Box::new(self.place(&fe.base)?),
+                    field: field.to_string(),
+                    index: None,
+                    span: at(field.span()),
+                }),
                 syn::Member::Unnamed(i) => err(i.span(), "tuple fields cannot be assigned in kernels"),
             },
             other => match ident_of(other) {
@@ -930,6 +951,12 @@ impl Cx<'_> {
                 }
                 None => self.const_path(p)?,
             },
+            // `p.pos[k]`: an element of a struct's array field.
+            syn::Expr::Index(ix) if matches!(strip(&ix.expr), syn::Expr::Field(f) if matches!(f.member, syn::Member::Named(_))) => {
+                let syn::Expr::Field(fe) = strip(&ix.expr) else { unreachable!("matched above") };
+                let syn::Member::Named(field) = &fe.member else { unreachable!("matched above") };
+                ExprKind::FieldElement(Box::new(self.expr(&fe.base)?), field.to_string(), Box::new(self.expr(&ix.index)?))
+            }
             syn::Expr::Index(ix) => {
                 let Some(array) = ident_of(&ix.expr) else {
                     return err(ix.expr.span(), "only array parameters can be indexed: `name[i]`");
@@ -1050,8 +1077,9 @@ impl Cx<'_> {
             syn::Expr::Macro(_) => return err(span, "macros cannot be used inside a kernel"),
             syn::Expr::Closure(_) => return err(span, "closures cannot be used inside a kernel"),
             syn::Expr::Struct(st) if complex_named(&st.path).is_some() => self.complex_literal(st)?,
-            syn::Expr::Tuple(_) | syn::Expr::Array(_) | syn::Expr::Struct(_) => {
-                return err(span, "tuples, arrays and structs are not supported in kernels yet")
+            syn::Expr::Struct(st) => self.struct_literal(st)?,
+            syn::Expr::Tuple(_) | syn::Expr::Array(_) => {
+                return err(span, "tuples and arrays are not values in kernels (an array literal may initialize a struct's array field)")
             }
             _ => return err(span, "this expression is not supported in kernels"),
         };
@@ -1145,6 +1173,42 @@ impl Cx<'_> {
             ops.push(self.expr(a)?);
         }
         Ok(ExprKind::Complex(f, ops))
+    }
+
+    /// `Particle { pos: [x, y, z], mass: m }`: a #[gpu_struct] value, every field given.
+    fn struct_literal(&self, st: &syn::ExprStruct) -> Result<ExprKind> {
+        if st.qself.is_some() || st.path.segments.iter().any(|s| !s.arguments.is_none()) {
+            return err(st.path.span(), "a struct literal in a kernel names a #[gpu_struct] without generic arguments");
+        }
+        if let Some(rest) = &st.rest {
+            return err(rest.span(), "`..` is not supported in kernels: give every field");
+        }
+        let mut fields = Vec::with_capacity(st.fields.len());
+        for f in &st.fields {
+            let syn::Member::Named(name) = &f.member else {
+                return err(f.member.span(), "a #[gpu_struct] has named fields");
+            };
+            let values = match strip(&f.expr) {
+                // An array field: its elements.
+                syn::Expr::Array(a) => a.elems.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>>>()?,
+                syn::Expr::Repeat(r) => {
+                    let n = match strip(&r.len) {
+                        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => i.base10_parse::<usize>().ok(),
+                        _ => None,
+                    };
+                    let Some(n) = n else {
+                        return err(r.len.span(), "the length of `[x; N]` in a struct literal is an integer literal");
+                    };
+                    let x = self.expr(&r.expr)?;
+                    vec![x; n]
+                }
+                _ => vec![self.expr(&f.expr)?],
+            };
+            fields.push((name.to_string(), values));
+        }
+        let text = quote::ToTokens::to_token_stream(&st.path).to_string().replace(' ', "");
+        crate::resolve::remember_span(&format!("type {text}"), st.path.span());
+        Ok(ExprKind::Construct(TypeRef::Named(text), fields))
     }
 
     /// `Complex { re, im }`.

@@ -79,7 +79,7 @@ impl Scopes {
                 self.bind(name);
             }
             Stmt::Assign { place, value, .. } => {
-                place.indices_mut().iter_mut().for_each(|e| self.expr(e));
+                place.exprs_mut().into_iter().for_each(|e| self.expr(e));
                 self.expr(value);
             }
             Stmt::If { cond, then, otherwise, .. } => {

@@ -102,6 +102,18 @@ impl Rebuild for TypeRef {
                 quote!(TypeRef::Scalar(#s))
             }
             TypeRef::Generic(i) => quote!(TypeRef::Generic(#i)),
+            // A #[gpu_struct] by its path, resolved in the user's crate; an error at the type
+            // where it is not one.
+            TypeRef::Named(text) => {
+                let span = crate::resolve::span_of(&format!("type {text}")).unwrap_or_else(proc_macro2::Span::call_site);
+                match syn::parse_str::<syn::Path>(text) {
+                    Ok(mut path) => {
+                        path.segments.iter_mut().for_each(|s| s.ident.set_span(span));
+                        quote::quote_spanned!(span=> TypeRef::Scalar(<#path as ::gpujit::__private::KernelType>::TYPE))
+                    }
+                    Err(_) => quote::quote_spanned!(span=> ::core::compile_error!("not a type kernels know")),
+                }
+            }
         }
     }
 }
@@ -124,9 +136,9 @@ impl Rebuild for Place {
                 let (array, index, span) = (array.rebuild(), index.rebuild(), span.rebuild());
                 quote!(Place::Index { array: #array, index: #index, span: #span })
             }
-            Place::Field { base, field, span } => {
-                let (base, field, span) = (base.rebuild(), field.rebuild(), span.rebuild());
-                quote!(Place::Field { base: #base, field: #field, span: #span })
+            Place::Field { base, field, index, span } => {
+                let (base, field, index, span) = (base.rebuild(), field.rebuild(), index.rebuild(), span.rebuild());
+                quote!(Place::Field { base: #base, field: #field, index: #index, span: #span })
             }
         }
     }
@@ -306,6 +318,18 @@ impl Rebuild for SourceExpr {
             ExprKind::Field(base, name) => {
                 let (base, name) = (base.rebuild(), name.rebuild());
                 quote!(ExprKind::Field(#base, #name))
+            }
+            ExprKind::FieldElement(base, name, index) => {
+                let (base, name, index) = (base.rebuild(), name.rebuild(), index.rebuild());
+                quote!(ExprKind::FieldElement(#base, #name, #index))
+            }
+            ExprKind::Construct(t, fields) => {
+                let t = t.rebuild();
+                let fields = fields.iter().map(|(name, values)| {
+                    let (name, values) = (name.rebuild(), values.rebuild());
+                    quote!((#name, #values))
+                });
+                quote!(ExprKind::Construct(#t, ::std::vec![#(#fields),*]))
             }
             ExprKind::Complex(f, ops) => {
                 let (f, ops) = (variant(quote!(::gpujit::__private::ComplexFn), f.variant_name()), ops.rebuild());

@@ -351,7 +351,11 @@ impl PyArray {
 }
 
 /// A managed tensor sharing `a`, counted in [`LIVE`] until its deleter runs.
-fn share<T: Element>(a: &Arc<DeviceArray<T>>, shape: &[usize], versioned: bool) -> ::gpujit::runtime::Result<*mut std::ffi::c_void> {
+fn share<T: ::gpujit::runtime::array::InteropElement>(
+    a: &Arc<DeviceArray<T>>,
+    shape: &[usize],
+    versioned: bool,
+) -> ::gpujit::runtime::Result<*mut std::ffi::c_void> {
     LIVE.fetch_add(1, Ordering::SeqCst);
     let counted = Counted(());
     Ok(if versioned {

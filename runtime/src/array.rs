@@ -56,6 +56,77 @@ element! {
     half::bf16 => BF16, |v| v.to_bits() as u64;
 }
 
+/// A `#[gpu_struct]`: a `#[repr(C)]` struct without padding whose fields are kernel types. The
+/// attribute implements it; through it the struct is an [`Element`].
+///
+/// # Safety
+/// `DEF` describes the type's real layout (size, alignment, each field's type, length and offset,
+/// as `#[gpu_struct]` computes them), the type has no padding bytes, and every field is a kernel
+/// type ([`KernelType`]).
+#[doc(hidden)]
+pub unsafe trait GpuStruct: Copy + Default + Send + Sync + 'static {
+    const DEF: &'static gpujit_codegen::types::StructDef;
+}
+
+impl<T: GpuStruct> sealed::Sealed for T {}
+impl<T: GpuStruct> Element for T {
+    const TYPE: ScalarType = ScalarType::Struct(T::DEF);
+    /// Unused: a struct travels by its bytes (see `launch::value_arg`).
+    #[inline]
+    fn to_bits(self) -> u128 {
+        0
+    }
+}
+
+/// An element type DLPack and the CUDA Array Interface have a dtype for: every [`Element`] but
+/// the `#[gpu_struct]`s (export a struct's fields as arrays of their own).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no DLPack or CUDA Array Interface dtype",
+    label = "a #[gpu_struct] array cannot be exported",
+    note = "DLPack and the CUDA Array Interface describe arrays of scalars and complex numbers; export each field as an array of its own"
+)]
+pub trait InteropElement: Element {}
+
+macro_rules! interop_elements {
+    ($($t:ty),*) => {$( impl InteropElement for $t {} )*};
+}
+interop_elements!(
+    bool,
+    i8,
+    i16,
+    i32,
+    i64,
+    isize,
+    u8,
+    u16,
+    u32,
+    u64,
+    usize,
+    f32,
+    f64,
+    half::f16,
+    half::bf16,
+    num_complex::Complex<f32>,
+    num_complex::Complex<f64>
+);
+
+/// A type kernels may name: a scalar type, a complex type or a `#[gpu_struct]` (every
+/// [`Element`]). Generated code names a parameter's, a field's or an array's type through it, so
+/// a type that is none of those is an error at the type.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a type kernels can take",
+    label = "not a scalar type, nor a complex one, nor a #[gpu_struct]",
+    note = "kernels take bool, i8..i64, u8..u64, isize, usize, f16, bf16, f32, f64, Complex<f32>, Complex<f64>, and #[repr(C)] structs of those marked #[gpu_struct]"
+)]
+pub trait KernelType {
+    const TYPE: ScalarType;
+}
+
+impl<T: Element> KernelType for T {
+    const TYPE: ScalarType = T::TYPE;
+}
+
 impl sealed::Sealed for num_complex::Complex<f32> {}
 impl Element for num_complex::Complex<f32> {
     const TYPE: ScalarType = ScalarType::Complex32;

@@ -9,7 +9,7 @@
 //! per-thread default, 0 is invalid): launches wait for it through an event, without blocking
 //! the host.
 
-use crate::array::{DeviceArray, Element, Layout};
+use crate::array::{DeviceArray, Layout};
 use crate::device::Device;
 use crate::error::{Error, InteropError, Result};
 use crate::external::ExternalArray;
@@ -124,7 +124,7 @@ impl CudaArrayInterface {
     }
 }
 
-impl<T: Element> DeviceArray<T> {
+impl<T: crate::array::InteropElement> DeviceArray<T> {
     /// The array's `__cuda_array_interface__` (version 3). Its stream is the legacy default
     /// stream (1), where gpujit's launches and copies go unless given a stream.
     pub fn cuda_array_interface(&self) -> Result<CudaArrayInterface> {

@@ -7,7 +7,7 @@
 //! row-major); element 0 is at `data + byte_offset`; versioned tensors of another major version
 //! are refused after calling their deleter; the READ_ONLY flag makes the array read-only.
 
-use crate::array::{DeviceArray, Element, Layout};
+use crate::array::{DeviceArray, Layout};
 use crate::device::{Device, DeviceId};
 use crate::error::{InteropError, Result};
 use crate::external::ExternalArray;
@@ -361,7 +361,7 @@ fn legacy(ctx: Box<Export>, dl_tensor: DLTensor) -> *mut DLManagedTensor {
     Box::into_raw(Box::new(DLManagedTensor { dl_tensor, manager_ctx: Box::into_raw(ctx) as *mut c_void, deleter: Some(delete_legacy) }))
 }
 
-impl<T: Element> DeviceArray<T> {
+impl<T: crate::array::InteropElement> DeviceArray<T> {
     fn export(self) -> (Box<Export>, DLTensor) {
         let shape = self.shape.clone();
         let (device, data) = (self.device.id(), self.address());
@@ -404,7 +404,7 @@ impl<T: Element> DeviceArray<T> {
     }
 }
 
-impl<T: Element> DeviceArray<T> {
+impl<T: crate::array::InteropElement> DeviceArray<T> {
     /// Gives the array to a DLPack consumer as a `DLManagedTensorVersioned` (DLPack 1.1). The
     /// consumer owns it and frees it (and the array) by calling its deleter once.
     pub fn into_dlpack(self) -> *mut DLManagedTensorVersioned {

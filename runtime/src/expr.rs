@@ -143,7 +143,7 @@ impl<'a> ExprGraph<'a> {
     fn input(arg: Arg<'a>) -> ExprGraph<'a> {
         let shape = match arg {
             Arg::Array { ndim, shape, .. } => shape[..ndim as usize].iter().map(|&s| s as usize).collect(),
-            Arg::Scalar { .. } => SmallVec::new(),
+            Arg::Scalar { .. } | Arg::Struct { .. } => SmallVec::new(),
         };
         let inputs = Inputs::one(arg);
         let mut nodes = SmallVec::new();
@@ -164,7 +164,7 @@ impl<'a> ExprGraph<'a> {
         for (k, a) in other.inputs.iter().enumerate().take(2 * MAX_OPERANDS) {
             let found = match a {
                 Arg::Array { .. } => self.inputs.iter().position(|b| same_array(a, b)),
-                Arg::Scalar { .. } => None,
+                Arg::Scalar { .. } | Arg::Struct { .. } => None,
             };
             remap[k] = match found {
                 Some(k) => k,
@@ -213,7 +213,7 @@ impl<'a> ExprGraph<'a> {
     pub(crate) fn push_leaf(&mut self, a: Arg<'a>) {
         let found = match a {
             Arg::Array { .. } => self.inputs.iter().position(|b| same_array(&a, b)),
-            Arg::Scalar { .. } => None,
+            Arg::Scalar { .. } | Arg::Struct { .. } => None,
         };
         let k = found.unwrap_or_else(|| {
             self.inputs.push(a);
@@ -300,7 +300,7 @@ impl<'a, T: Element> Expr<'a, T> {
         let arg = arg.into_arg();
         let mut graph = ExprGraph::input(arg);
         let elem = match arg {
-            Arg::Array { elem, .. } | Arg::Scalar { ty: elem, .. } => elem,
+            Arg::Array { elem, .. } | Arg::Scalar { ty: elem, .. } | Arg::Struct { ty: elem, .. } => elem,
         };
         if elem != T::TYPE {
             graph.error = Some(format!("an operand holds {elem} but the expression is of {}", T::TYPE));

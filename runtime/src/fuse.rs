@@ -315,7 +315,7 @@ impl<'a, T: Element> Expr<'a, T> {
             return Err(Error::Expression(e.clone()));
         }
         let device = match stream {
-            Some(s) if self.graph.inputs.iter().all(|a| matches!(a, Arg::Scalar { .. })) => s.device.clone(),
+            Some(s) if self.graph.inputs.iter().all(|a| matches!(a, Arg::Scalar { .. } | Arg::Struct { .. })) => s.device.clone(),
             _ => expr_device(&self.graph)?,
         };
         let shape = if self.graph.shape.is_empty() { vec![1] } else { self.graph.shape.to_vec() };
@@ -427,7 +427,7 @@ pub(crate) fn contiguous_of(a: &Arg<'_>, shape: &[usize]) -> bool {
                 && s[..shape.len()].iter().zip(shape).all(|(a, b)| *a as usize == *b)
                 && matches!(a.arg_type(), gpujit_codegen::specialize::ArgType::Array { contiguous: true, .. })
         }
-        Arg::Scalar { .. } => true,
+        Arg::Scalar { .. } | Arg::Struct { .. } => true,
     }
 }
 
@@ -445,7 +445,7 @@ pub(crate) fn flat_arg<'a>(a: &Arg<'a>, n: usize) -> Arg<'a> {
 pub(crate) fn operand(a: &Arg<'_>) -> Operand {
     match *a {
         Arg::Array { elem, ndim, .. } => Operand::Array { elem, ndim },
-        Arg::Scalar { ty, .. } => Operand::Scalar(ty),
+        Arg::Scalar { ty, .. } | Arg::Struct { ty, .. } => Operand::Scalar(ty),
     }
 }
 
@@ -633,7 +633,7 @@ pub(crate) fn vector_width(args: &[Arg<'_>], bytes: usize) -> u8 {
 pub(crate) fn operand_elem(a: &Arg<'_>) -> ScalarType {
     match *a {
         Arg::Array { elem, .. } => elem,
-        Arg::Scalar { ty, .. } => ty,
+        Arg::Scalar { ty, .. } | Arg::Struct { ty, .. } => ty,
     }
 }
 

@@ -172,7 +172,7 @@ impl Kernel {
                         .iter()
                         .map(|a| match a {
                             Arg::Array { shape, ndim, .. } => Some(shape[..*ndim as usize].to_vec()),
-                            Arg::Scalar { .. } => None,
+                            Arg::Scalar { .. } | Arg::Struct { .. } => None,
                         })
                         .collect(),
                     grid,
@@ -203,6 +203,7 @@ impl Kernel {
         let written = fits
             && args.iter().enumerate().all(|(i, a)| match *a {
                 Arg::Scalar { bits, .. } => layout.write_scalar(slots, i, bits),
+                Arg::Struct { words, count, .. } => layout.write_words(slots, i, &words[..count as usize]),
                 Arg::Array { ptr, ndim, ref shape, ref strides, .. } => {
                     let n = ndim as usize;
                     layout.write_array(slots, i, ptr, &shape[..n], &strides[..n])

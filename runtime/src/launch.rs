@@ -169,6 +169,9 @@ impl<'s, G: IntoDims, B: IntoDims> From<(G, B, &'s Stream, u32)> for LaunchConfi
 pub enum Arg<'a> {
     /// A scalar's bits as [`Element::to_bits`] gives them.
     Scalar { ty: ScalarType, bits: u128 },
+    /// A `#[gpu_struct]` by value: its bytes in `count` words (at most 8: 64 bytes), the last
+    /// zero-padded.
+    Struct { ty: ScalarType, words: [u64; 8], count: u8 },
     /// `ptr` is element 0; `shape` and `strides` (in elements) hold `ndim` entries.
     /// `wait`: a producer's stream (`CUstream`) whose work the launch must follow.
     Array {
@@ -196,7 +199,7 @@ impl Arg<'_> {
     /// The argument's type as specialization sees it.
     pub fn arg_type(&self) -> ArgType {
         match *self {
-            Arg::Scalar { ty, .. } => ArgType::Scalar(ty),
+            Arg::Scalar { ty, .. } | Arg::Struct { ty, .. } => ArgType::Scalar(ty),
             Arg::Array { elem, writable, ndim, shape, strides, .. } => {
                 // C-contiguous: row-major without gaps (axes of extent 1 do not matter).
                 let mut expect = 1i64;
@@ -227,7 +230,30 @@ pub trait KernelArg<'a> {
 impl<'a, T: Element> KernelArg<'a> for T {
     #[inline]
     fn into_arg(self) -> Arg<'a> {
-        Arg::Scalar { ty: T::TYPE, bits: self.to_bits() }
+        value_arg(self)
+    }
+}
+
+/// A value as a kernel argument: a scalar's bits, or a struct's bytes.
+#[inline]
+pub fn value_arg<T: Element>(v: T) -> Arg<'static> {
+    const {
+        assert!(
+            !matches!(T::TYPE, ScalarType::Struct(_)) || std::mem::size_of::<T>() <= 64,
+            "a #[gpu_struct] passed by value is at most 64 bytes; pass a larger one in an array"
+        )
+    };
+    match T::TYPE {
+        ty @ ScalarType::Struct(_) => {
+            let mut words = [0u64; 8];
+            let n = std::mem::size_of::<T>();
+            // SAFETY: a #[gpu_struct] has no padding (its macro asserts it), so all its n <= 64
+            // bytes are initialized; they are copied into the words' 64 bytes, which do not
+            // overlap the value.
+            unsafe { std::ptr::copy_nonoverlapping(&v as *const T as *const u8, words.as_mut_ptr() as *mut u8, n) };
+            Arg::Struct { ty, words, count: n.div_ceil(8) as u8 }
+        }
+        ty => Arg::Scalar { ty, bits: v.to_bits() },
     }
 }
 

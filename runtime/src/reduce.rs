@@ -135,7 +135,7 @@ pub struct Reduction<'a, T: Element, R: Element = T> {
     axes: Option<Vec<usize>>,
     keepdims: bool,
     /// The identity of a custom reduction (bits of `T`).
-    custom_identity: u128,
+    custom_identity: Arg<'static>,
     /// Where the kernels run (`None`: the device's default stream).
     stream: Option<&'a Stream>,
     _t: PhantomData<(T, R)>,
@@ -143,7 +143,7 @@ pub struct Reduction<'a, T: Element, R: Element = T> {
 
 impl<'a, T: Element, R: Element> Reduction<'a, T, R> {
     fn new(expr: Expr<'a, T>, op: ReduceOp, finish: Finish) -> Reduction<'a, T, R> {
-        Reduction { graph: expr.graph, op, finish, axes: None, keepdims: false, custom_identity: 0, stream: None, _t: PhantomData }
+        Reduction { graph: expr.graph, op, finish, axes: None, keepdims: false, custom_identity: Arg::NONE, stream: None, _t: PhantomData }
     }
 
     /// Runs the reduction's kernels on `stream` (of the expression's device) instead of the
@@ -261,7 +261,7 @@ impl<'a, T: Element, R: Element> Reduction<'a, T, R> {
 fn out_len(a: &Arg<'_>) -> usize {
     match a {
         Arg::Array { ndim, shape, .. } => shape[..*ndim as usize].iter().product::<u64>() as usize,
-        Arg::Scalar { .. } => 1,
+        Arg::Scalar { .. } | Arg::Struct { .. } => 1,
     }
 }
 
@@ -341,7 +341,7 @@ impl<'a, T: Element> Expr<'a, T> {
             }
         }
         let mut r = Reduction::new(Expr::<T>::from_graph(graph), ReduceOp::Custom, Finish::None);
-        r.custom_identity = identity.to_bits();
+        r.custom_identity = crate::launch::value_arg(identity);
         r
     }
 }
@@ -361,10 +361,10 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
     let g = &r.graph;
     let device = match out {
         Arg::Array { device, .. } => device.clone(),
-        Arg::Scalar { .. } => fuse::expr_device(g)?,
+        Arg::Scalar { .. } | Arg::Struct { .. } => fuse::expr_device(g)?,
     };
     let acc = if r.op == ReduceOp::Custom { T::TYPE } else { acc_type(T::TYPE) };
-    let id = if r.op == ReduceOp::Custom { r.custom_identity } else { identity(r.op, acc) as u128 };
+    let id = if r.op == ReduceOp::Custom { r.custom_identity } else { Arg::Scalar { ty: acc, bits: identity(r.op, acc) as u128 } };
     let total: usize = g.shape.iter().product();
     let index32 = total <= i32::MAX as usize && m * k <= i32::MAX as usize;
     // Operands in the order kept axes, reduced axes.
@@ -374,7 +374,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
     let mut kept_n = kept.len() as u8;
     let mut red_n = red.len() as u8;
     // Everything contiguous and reduced: one flat axis.
-    if kept.is_empty() && g.inputs.iter().all(|a| matches!(a, Arg::Scalar { .. }) || fuse::contiguous_of(a, full)) {
+    if kept.is_empty() && g.inputs.iter().all(|a| matches!(a, Arg::Scalar { .. } | Arg::Struct { .. }) || fuse::contiguous_of(a, full)) {
         inputs = g.inputs.iter().map(|a| fuse::flat_arg(a, total)).collect();
         red_n = 1;
     }
@@ -420,13 +420,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
                   grid: u32,
                   threads: u32| {
         let it = |v: usize| if index32 { (v as u32).into_arg() } else { (v as u64).into_arg() };
-        let scalars = [
-            it(mm),
-            it(kk),
-            it(p),
-            Arg::Scalar { ty: acc, bits: id },
-            Arg::Scalar { ty: count_type, bits: count_bits(count_type, k) as u128 },
-        ];
+        let scalars = [it(mm), it(kk), it(p), id, Arg::Scalar { ty: count_type, bits: count_bits(count_type, k) as u128 }];
         let mut all = [Arg::NONE; MAX_ARGS];
         let n = operands.len() + outs.len() + scalars.len();
         if n > MAX_ARGS {

@@ -40,6 +40,8 @@ macro_rules! for_each_case {
             complex_numbers,
             complex_arrays,
             complex_expressions,
+            user_structs,
+            user_struct_errors,
             random_streams,
             random_known_answers,
             random_fills,
@@ -284,6 +286,7 @@ mod memory;
 mod operators;
 mod random;
 mod std_methods;
+mod structs;
 pub use arrays::*;
 pub use basics::*;
 pub use bounds::*;
@@ -302,3 +305,4 @@ pub use memory::*;
 pub use operators::*;
 pub use random::*;
 pub use std_methods::*;
+pub use structs::*;

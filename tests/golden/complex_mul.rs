@@ -5,10 +5,10 @@
 //
 // IR: kernel complex_mul(a: Complex<f32>, z: &[Complex<f32>], w: &[Complex<f32>], out: &mut [Complex<f32>])
 // IR: out[i_1] = (((z[i_1] * w[i_1]) + a_0) * 2.0f32);
-// A field assigned in place stores the element with that field replaced.
+// A field assigned in place writes only that field.
 // IR: t_2: f32 = out[i_1].re;
-// IR-NEXT: out[i_1] = Complex::<f32>::new(out[i_1].im, out[i_1].im);
-// IR-NEXT: out[i_1] = Complex::<f32>::new(out[i_1].re, t_2);
+// IR-NEXT: out[i_1].re = out[i_1].im;
+// IR-NEXT: out[i_1].im = t_2;
 // LLVM: define ptx_kernel void @complex_mul(float %0, float %1, ptr addrspace(1)
 // PTX: .param .f32 complex_mul_param_0
 // PTX: .param .f32 complex_mul_param_1

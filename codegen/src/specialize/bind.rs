@@ -112,6 +112,7 @@ fn type_ref_text(src: &ast::KernelSource, t: &TypeRef) -> String {
     match t {
         TypeRef::Scalar(s) => s.name().to_string(),
         TypeRef::Generic(g) => src.generics.get(*g).map(|g| g.name.clone()).unwrap_or_default(),
+        TypeRef::Named(n) => n.clone(),
     }
 }
 
@@ -163,7 +164,7 @@ pub fn bind(src: &ast::KernelSource, args: &[ArgType]) -> Result<SpecKey, BindEr
         };
         match want {
             TypeRef::Scalar(s) if *s == got => {}
-            TypeRef::Scalar(_) => return Err(BindError::Mismatch { param: i, expected: param_text(src, p), got: *a }),
+            TypeRef::Scalar(_) | TypeRef::Named(_) => return Err(BindError::Mismatch { param: i, expected: param_text(src, p), got: *a }),
             TypeRef::Generic(g) => {
                 let generic = &src.generics[*g];
                 if !generic.bound.admits(got) {

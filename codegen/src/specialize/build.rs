@@ -122,7 +122,12 @@ impl Build<'_, '_> {
                     (Place::Var(..), Binding::Local(local)) => {
                         let ty = self.types[self.cx.locals[local as usize].1];
                         let old = ir::TypedExpr::new(ir::TypedExprKind::Local(local), ty);
-                        ir::StmtKind::Assign { local, value: self.assigned(place, &old, *op, v, *span)? }
+                        let (path, old) = self.place_part(place, old)?;
+                        let value = self.assigned(old, *op, v, *span)?;
+                        match path.is_empty() {
+                            true => ir::StmtKind::Assign { local, value },
+                            false => ir::StmtKind::AssignField { local, path, value },
+                        }
                     }
                     (Place::Index { index, .. }, Binding::Array(p)) => {
                         let elem = self.elem(p);
@@ -131,7 +136,13 @@ impl Build<'_, '_> {
                             None => self.flat_index(p, index)?,
                         };
                         let old = ir::TypedExpr::new(ir::TypedExprKind::Load { array: p, index: index.clone() }, elem);
-                        ir::StmtKind::Store { array: p, index, value: self.assigned(place, &old, *op, v, *span)? }
+                        let (path, old) = self.place_part(place, old)?;
+                        let value = self.assigned(old, *op, v, *span)?;
+                        match path.is_empty() {
+                            true => ir::StmtKind::Store { array: p, index, value },
+                            // Only the field is written (as CUDA C would), not the whole element.
+                            false => ir::StmtKind::StoreField { array: p, index, path, value },
+                        }
                     }
                     _ => return self.internal(format!("the assignment at {span} has a target of the wrong kind")),
                 }
@@ -180,37 +191,45 @@ impl Build<'_, '_> {
         }))
     }
 
-    /// The new value of the variable or element at the root of `place` when `place op= v` is
-    /// assigned and the root holds `old`: `v` itself for the root, or `old` with the field
-    /// replaced (`z.re = x` stores `Complex::new(x, z.im)`).
-    fn assigned(&self, place: &Place, old: &ir::TypedExpr, op: Option<BinOp>, v: ir::TypedExpr, span: Span) -> R<ir::TypedExpr> {
-        let Place::Field { base, field, .. } = place else {
-            return match op {
-                Some(op) => self.binary(op, old.clone(), v, span),
-                None => Ok(v),
-            };
-        };
-        let current = self.place_value(base, old)?;
-        let (Some(part), Some(i)) = (current.ty.component(), crate::complex::field_index(field)) else {
-            return self.internal(format!("the field `{field}` at {span} is not a complex number's"));
-        };
-        let field_of = |j: u32| ir::TypedExpr::new(ir::TypedExprKind::Field(Box::new(current.clone()), j), part);
-        let new_part = match op {
-            Some(op) => self.binary(op, field_of(i), v, span)?,
-            None => v,
-        };
-        let parts = if i == 0 { vec![new_part, field_of(1)] } else { vec![field_of(0), new_part] };
-        let whole = ir::TypedExpr::new(ir::TypedExprKind::Complex(ComplexFn::New, parts), current.ty);
-        self.assigned(base, old, None, whole, span)
+    /// The value assigned by `place op= v` where the place holds `old`: `v`, or `old op v`.
+    fn assigned(&self, old: ir::TypedExpr, op: Option<BinOp>, v: ir::TypedExpr, span: Span) -> R<ir::TypedExpr> {
+        match op {
+            Some(op) => self.binary(op, old, v, span),
+            None => Ok(v),
+        }
     }
 
-    /// The value of `place` when its root holds `root`.
-    fn place_value(&self, place: &Place, root: &ir::TypedExpr) -> R<ir::TypedExpr> {
-        let Place::Field { base, field, span } = place else { return Ok(root.clone()) };
-        let base = self.place_value(base, root)?;
-        match (base.ty.component(), crate::complex::field_index(field)) {
-            (Some(part), Some(i)) => Ok(ir::TypedExpr::new(ir::TypedExprKind::Field(Box::new(base), i), part)),
-            _ => self.internal(format!("the field `{field}` at {span} is not a complex number's")),
+    /// The constant path of `place` inside its root variable or element, and the part's current
+    /// value (`root` being the root's): `p.pos[2]` is `[0, 2]` and `Field(root, [0, 2])`.
+    fn place_part(&self, place: &Place, root: ir::TypedExpr) -> R<(Vec<u32>, ir::TypedExpr)> {
+        let Place::Field { base, field, index, span } = place else { return Ok((Vec::new(), root)) };
+        let (mut path, base) = self.place_part(base, root.clone())?;
+        let (steps, ty) = self.field_path(base.ty, field, index.as_ref(), *span)?;
+        path.extend(steps);
+        let part = ir::TypedExpr::new(ir::TypedExprKind::Field(Box::new(root), path.clone()), ty);
+        Ok((path, part))
+    }
+
+    /// The path steps and type of field `name` (element `index` of an array field) of `t`.
+    fn field_path(&self, t: ScalarType, name: &str, index: Option<&ast::SourceExpr>, span: Span) -> R<(Vec<u32>, ScalarType)> {
+        let Some((i, ty, len)) = t.field(name) else {
+            return self.internal(format!("`{t}` at {span} has no field `{name}`"));
+        };
+        Ok(match (len, index) {
+            (Some(n), Some(k)) => (vec![i, self.cx.field_index(k, n)?], ty),
+            (None, None) => (vec![i], ty),
+            _ => return self.internal(format!("the field `{name}` at {span} is indexed wrongly")),
+        })
+    }
+
+    /// `base.path`, one path with `base`'s own when it is a field too (`p.a.b` is one access).
+    fn field_of(&self, base: ir::TypedExpr, steps: Vec<u32>, ty: ScalarType) -> ir::TypedExpr {
+        match base.kind {
+            ir::TypedExprKind::Field(inner, mut path) => {
+                path.extend(steps);
+                ir::TypedExpr::new(ir::TypedExprKind::Field(inner, path), ty)
+            }
+            kind => ir::TypedExpr::new(ir::TypedExprKind::Field(Box::new(ir::TypedExpr::new(kind, base.ty)), steps), ty),
         }
     }
 
@@ -325,6 +344,10 @@ impl Build<'_, '_> {
     /// Builds `a op b`, checking that `op` is defined on the operands' type.
     fn binary(&self, op: BinOp, a: ir::TypedExpr, b: ir::TypedExpr, span: Span) -> R<ir::TypedExpr> {
         let t = a.ty;
+        if a.ty.is_struct() || b.ty.is_struct() {
+            let on = if a.ty.is_struct() { a.ty } else { b.ty };
+            return self.cx.err(span, format!("operator `{}` is not defined on the struct `{on}`; apply it to its fields", op.symbol()));
+        }
         if a.ty.is_complex() || b.ty.is_complex() {
             let Some(ty) = crate::complex::binary_result(op, a.ty, b.ty) else {
                 let on = if a.ty == b.ty { a.ty.to_string() } else { format!("{} and {}", a.ty, b.ty) };
@@ -408,10 +431,29 @@ impl Build<'_, '_> {
             }
             ExprKind::Field(base, name) => {
                 let base = self.expr(base)?;
-                match crate::complex::field_index(name) {
-                    Some(i) if base.ty.is_complex() => ir::TypedExprKind::Field(Box::new(base), i),
-                    _ => return self.internal(format!("the field `{name}` at {} is not a complex number's", e.span)),
+                let (steps, t) = self.field_path(base.ty, name, None, e.span)?;
+                return Ok(self.field_of(base, steps, t));
+            }
+            ExprKind::FieldElement(base, name, index) => {
+                let base = self.expr(base)?;
+                let (steps, t) = self.field_path(base.ty, name, Some(index), e.span)?;
+                return Ok(self.field_of(base, steps, t));
+            }
+            ExprKind::Construct(_, fields) => {
+                // The fields in declaration order, an array field's elements in order.
+                let Some(def) = ty.struct_def() else {
+                    return self.internal(format!("the struct literal at {} is not of a struct", e.span));
+                };
+                let mut values = Vec::new();
+                for f in def.fields {
+                    let Some((_, given)) = fields.iter().find(|(n, _)| n == f.name) else {
+                        return self.internal(format!("field `{}` at {} was not given", f.name, e.span));
+                    };
+                    for v in given {
+                        values.push(self.expr(v)?);
+                    }
                 }
+                ir::TypedExprKind::Construct(values)
             }
             ExprKind::Complex(f, args) => ir::TypedExprKind::Complex(*f, args.iter().map(|a| self.expr(a)).collect::<R<Vec<_>>>()?),
             ExprKind::Math(f, args) if args.first().and_then(|a| self.ty(a).ok()).is_some_and(ScalarType::is_complex) => {

@@ -533,7 +533,15 @@ impl<'a> Infer<'a> {
             }
             ExprKind::Field(base, name) => {
                 let b = self.expr(base)?;
-                self.field(b, name, e.span)?
+                self.field(b, name, None, e.span)?
+            }
+            ExprKind::FieldElement(base, name, index) => {
+                let b = self.expr(base)?;
+                self.field(b, name, Some(index), e.span)?
+            }
+            ExprKind::Construct(t, fields) => {
+                let t = self.type_of_ref(t);
+                self.construct(t, fields, e.span)?
             }
             ExprKind::Complex(f, args) => self.complex_call(*f, args, None, e.span)?,
             ExprKind::Math(f, args) => {
@@ -664,24 +672,87 @@ impl<'a> Infer<'a> {
     /// The slot of the place `p` (`z.re`, `a[i].im`) whose root variable or element has `root`.
     fn place_fields(&mut self, p: &Place, root: usize) -> R<usize> {
         match p {
-            Place::Field { base, field, span } => {
+            Place::Field { base, field, index, span } => {
                 let b = self.place_fields(base, root)?;
-                self.field(b, field, *span)
+                self.field(b, field, index.as_ref(), *span)
             }
             _ => Ok(root),
         }
     }
 
-    /// The slot of field `name` of a value of slot `base`.
-    fn field(&mut self, base: usize, name: &str, span: Span) -> R<usize> {
-        match (self.complex_part(base), crate::complex::field_index(name)) {
-            (Some(part), Some(_)) => Ok(part),
-            (Some(_), None) => self.err(span, format!("complex numbers have the fields `re` and `im`, not `{name}`")),
-            (None, _) => match self.slots[self.find(base)] {
-                Slot::Known(t) => self.err(span, format!("`{t}` has no field `{name}`")),
-                _ => self.err(span, format!("the type of the value whose field `{name}` is taken must be known here: annotate it")),
-            },
+    /// The slot of field `name` of a value of slot `base`; with `index`, of element `index` (a
+    /// constant) of an array field.
+    fn field(&mut self, base: usize, name: &str, index: Option<&ast::SourceExpr>, span: Span) -> R<usize> {
+        if let Some(part) = self.complex_part(base) {
+            return match (crate::complex::field_index(name), index) {
+                (Some(_), None) => Ok(part),
+                (Some(_), Some(i)) => self.err(i.span, format!("`{name}` of a complex number is not an array")),
+                (None, _) => self.err(span, format!("complex numbers have the fields `re` and `im`, not `{name}`")),
+            };
         }
+        let t = match self.slots[self.find(base)] {
+            Slot::Known(t) => t,
+            _ => return self.err(span, format!("the type of the value whose field `{name}` is taken must be known here: annotate it")),
+        };
+        let Some((_, ty, len)) = t.field(name) else {
+            let names = t.field_names();
+            return if names.is_empty() {
+                self.err(span, format!("`{t}` has no fields"))
+            } else {
+                self.err(span, format!("`{t}` has no field `{name}`; its fields are {}", names.join(", ")))
+            };
+        };
+        match (len, index) {
+            (None, None) => {}
+            (Some(_), None) => return self.err(span, format!("`{name}` is an array field: index it with a constant (`.{name}[0]`)")),
+            (None, Some(i)) => return self.err(i.span, format!("`{name}` of `{t}` is not an array")),
+            (Some(n), Some(i)) => {
+                self.field_index(i, n)?;
+            }
+        }
+        Ok(self.known(ty))
+    }
+
+    /// The constant index `i` of an array field of `n` elements.
+    pub(super) fn field_index(&self, i: &ast::SourceExpr, n: usize) -> R<u32> {
+        match i.const_int() {
+            Some(k) if (0..n as i128).contains(&k) => Ok(k as u32),
+            Some(k) => self.err(i.span, format!("index {k} is out of range for an array field of {n} elements")),
+            None => self.err(
+                i.span,
+                "an array field is indexed by a constant (a literal, a `const` item or a const generic parameter); copy the field's elements into a `local_array` to index them by a variable",
+            ),
+        }
+    }
+
+    /// Types `T { field: value, .. }`: every field of the struct once, an array field by all its
+    /// elements.
+    fn construct(&mut self, t: ScalarType, fields: &[(String, Vec<ast::SourceExpr>)], span: Span) -> R<usize> {
+        let Some(def) = t.struct_def() else {
+            return self.err(span, format!("`{t}` is not a #[gpu_struct]"));
+        };
+        for (name, values) in fields {
+            let Some((_, f)) = def.field(name) else {
+                let names: Vec<&str> = def.fields.iter().map(|f| f.name).collect();
+                return self.err(span, format!("`{}` has no field `{name}`; its fields are {}", def.name, names.join(", ")));
+            };
+            if fields.iter().filter(|(n, _)| n == name).count() > 1 {
+                return self.err(span, format!("field `{name}` is given twice"));
+            }
+            let want = f.len.unwrap_or(1);
+            if values.len() != want || (f.len.is_none() && values.len() != 1) {
+                return self.err(span, format!("field `{name}` of `{}` takes {want} value(s), {} given", def.name, values.len()));
+            }
+            let k = self.known(f.ty);
+            for v in values {
+                let s = self.expr(v)?;
+                self.unify(k, s, v.span, &format!("field `{name}`"))?;
+            }
+        }
+        if let Some(missing) = def.fields.iter().find(|f| !fields.iter().any(|(n, _)| n == f.name)) {
+            return self.err(span, format!("field `{}` of `{}` is not given", missing.name, def.name));
+        }
+        Ok(self.known(t))
     }
 
     /// Types a complex function or method; `recv`: the receiver's slot when already typed.
@@ -763,6 +834,7 @@ impl<'a> Infer<'a> {
                     Some(gs) => self.unify(gs, slot, a.span, &format!("type parameter `{}` of `{name}`", csrc.generics[*g].name))?,
                     None => generics[*g] = Some(slot),
                 },
+                TypeRef::Named(n) => return self.err(a.span, format!("the type `{n}` of `{}` of `{name}` was not resolved", p.name)),
             }
         }
         let result = match &csrc.ret {
@@ -772,6 +844,7 @@ impl<'a> Infer<'a> {
                 Some(s) => s,
                 None => return self.err(e.span, format!("cannot infer the return type of `{name}` from its arguments")),
             },
+            Some(TypeRef::Named(n)) => return self.err(e.span, format!("the return type `{n}` of `{name}` was not resolved")),
         };
         self.call_generics.insert(e.id, generics);
         Ok(result)

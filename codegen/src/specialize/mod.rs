@@ -107,6 +107,9 @@ fn resolve_ref(t: &TypeRef, key: &SpecKey) -> ScalarType {
     match t {
         TypeRef::Scalar(s) => *s,
         TypeRef::Generic(g) => key.types().get(*g).copied().unwrap_or(ScalarType::F32),
+        // Only the macro's own source names types (its generated code resolves them); a source
+        // built in code never does.
+        TypeRef::Named(_) => ScalarType::Bool,
     }
 }
 

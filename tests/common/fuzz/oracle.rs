@@ -76,6 +76,7 @@ fn elem_type(t: &TypeRef) -> ScalarType {
     match t {
         TypeRef::Scalar(s) => *s,
         TypeRef::Generic(_) => panic!("oracle: generic kernels are not generated"),
+        TypeRef::Named(_) => panic!("oracle: the fuzzer names no user types"),
     }
 }
 
@@ -129,7 +130,9 @@ impl Machine<'_> {
                 Some(v) => v,
                 None => panic!("the generator made `{t}::{}`, which has no value", c.rust_name()),
             },
-            ExprKind::TypeConst(TypeRef::Generic(_), _) => panic!("the generator makes no generic kernels"),
+            ExprKind::TypeConst(TypeRef::Generic(_) | TypeRef::Named(_), _) => {
+                panic!("the generator makes no generic kernels or user types")
+            }
             ExprKind::Var(n) => f.get(n),
             ExprKind::Index { array, index } => {
                 let i = self.expr(f, &index[0]).b;
@@ -212,7 +215,9 @@ impl Machine<'_> {
                 let x = self.expr(f, a);
                 V::new(elem_type(t), x.b)
             }
-            ExprKind::Field(..) | ExprKind::Complex(..) => unreachable!("the fuzzer generates no complex numbers"),
+            ExprKind::Field(..) | ExprKind::FieldElement(..) | ExprKind::Construct(..) | ExprKind::Complex(..) => {
+                unreachable!("the fuzzer generates no complex numbers or structs")
+            }
             ExprKind::Call(name, args) => {
                 let a: Vec<V> = args.iter().map(|a| self.expr(f, a)).collect();
                 let case = self.case;

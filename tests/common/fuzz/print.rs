@@ -19,7 +19,7 @@ pub struct Types {
 fn scalar(t: &TypeRef) -> ScalarType {
     match t {
         TypeRef::Scalar(s) => *s,
-        TypeRef::Generic(_) => I32,
+        TypeRef::Generic(_) | TypeRef::Named(_) => I32,
     }
 }
 
@@ -30,7 +30,7 @@ impl Types {
             ExprKind::Float(_, t) => t.unwrap_or(F64),
             ExprKind::Bool(_) => Bool,
             ExprKind::TypeConst(TypeRef::Scalar(t), c) => c.ty(*t),
-            ExprKind::TypeConst(TypeRef::Generic(_), _) => I32,
+            ExprKind::TypeConst(TypeRef::Generic(_) | TypeRef::Named(_), _) => I32,
             ExprKind::Var(n) => self.vars.get(n).copied().unwrap_or(I32),
             ExprKind::Index { array, .. } => self.arrays.get(array).copied().unwrap_or(I32),
             ExprKind::ArrayDim { stride, .. } => {
@@ -53,7 +53,9 @@ impl Types {
             ExprKind::Math(f, a) => f.result(self.of(&a[0])).unwrap_or(I32),
             ExprKind::FromBits(t, _) => scalar(t),
             ExprKind::Random(d, _) => d.ty(),
-            ExprKind::Field(..) | ExprKind::Complex(..) => unreachable!("the fuzzer generates no complex numbers"),
+            ExprKind::Field(..) | ExprKind::FieldElement(..) | ExprKind::Construct(..) | ExprKind::Complex(..) => {
+                unreachable!("the fuzzer generates no complex numbers or structs")
+            }
             ExprKind::Call(n, _) => self.calls.get(n).copied().unwrap_or(I32),
             ExprKind::Collective(c, args) => c.result().unwrap_or_else(|| self.of(&args[1])),
             ExprKind::Atomic { array, .. } => self.arrays.get(array).copied().unwrap_or(I32),
@@ -111,6 +113,7 @@ impl Printer<'_> {
             ExprKind::Bool(b) => b.to_string(),
             ExprKind::TypeConst(TypeRef::Scalar(t), c) => format!("{t}::{}", c.rust_name()),
             ExprKind::TypeConst(TypeRef::Generic(g), c) => format!("T{g}::{}", c.rust_name()),
+            ExprKind::TypeConst(TypeRef::Named(n), c) => format!("{n}::{}", c.rust_name()),
             ExprKind::Var(n) => n.clone(),
             ExprKind::Index { array, index } => {
                 let ix: Vec<String> = index.iter().map(|i| self.expr(i)).collect();
@@ -161,7 +164,9 @@ impl Printer<'_> {
             }
             ExprKind::FromBits(t, a) => format!("{}::from_bits({})", scalar(t).name(), self.expr(a)),
             ExprKind::Random(d, r) => format!("{r}.{}()", d.method()),
-            ExprKind::Field(..) | ExprKind::Complex(..) => unreachable!("the fuzzer generates no complex numbers"),
+            ExprKind::Field(..) | ExprKind::FieldElement(..) | ExprKind::Construct(..) | ExprKind::Complex(..) => {
+                unreachable!("the fuzzer generates no complex numbers or structs")
+            }
             ExprKind::Call(n, args) => format!("{n}({})", args.iter().map(|a| self.expr(a)).collect::<Vec<_>>().join(", ")),
             ExprKind::Collective(c, args) => format!("{}({})", c.name(), args.iter().map(|a| self.expr(a)).collect::<Vec<_>>().join(", ")),
             ExprKind::Atomic { op, array, operands } => {
