@@ -791,6 +791,18 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.cast(v, a.ty, e.ty)?
             }
             TypedExprKind::Call { func, args } => self.call_fn(*func, args)?,
+            TypedExprKind::Collective(c, args) if e.ty.is_struct() => {
+                // A shuffle of a struct: one of each 64-bit word of its bytes.
+                let vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;
+                let at = args.iter().position(|a| a.ty.is_struct()).unwrap_or(1);
+                let mut moved = Vec::new();
+                for w in self.struct_to_words(vals[at], e.ty)? {
+                    let mut ops = vals.clone();
+                    ops[at] = w;
+                    moved.push(self.target.collective(self.module, &self.b, self.f, *c, ScalarType::U64, &ops)?);
+                }
+                self.struct_from_words(&moved, e.ty)?
+            }
             TypedExprKind::Collective(c, args) if e.ty.is_complex() => {
                 // A shuffle of a complex number: one of each part.
                 let vals = args.iter().map(|a| self.expr(a)).collect::<LR<Vec<_>>>()?;

@@ -326,12 +326,12 @@ impl Collective {
         collective_def(self).ret.and_then(Arg::fixed)
     }
 
-    /// Whether `t` may be the value type (a shuffle moves any value, a complex number as its
-    /// two parts).
+    /// Whether `t` may be the value type (a shuffle moves any value: a complex number as its two
+    /// parts, a struct as the 64-bit words of its bytes).
     pub fn admits(self, t: ScalarType) -> bool {
         match self {
             Collective::MatchAny => matches!(t, ScalarType::I32 | ScalarType::U32 | ScalarType::I64 | ScalarType::U64),
-            _ => !t.is_struct(),
+            _ => true,
         }
     }
 

@@ -210,13 +210,9 @@ impl<T: Element> DeviceArray<T> {
         if std::mem::size_of::<U>() > std::mem::size_of::<T>() * self.len {
             return Err(Error::Array(format!("an array of {} {} cannot hold a {}", self.len, T::TYPE, U::TYPE)));
         }
-        // Every element type is at most 16 bytes (`Complex<f64>`).
-        let mut word = [0u8; 16];
-        self.device.backend().read(&mut word[..std::mem::size_of::<U>()], self.ptr)?;
-        // SAFETY: the bytes are a value of U written by a kernel whose output type is U (every
-        // Element is plain data; a kernel writes only 0 or 1 to a bool); read unaligned from
-        // the byte buffer.
-        Ok(unsafe { std::ptr::read_unaligned(word.as_ptr() as *const U) })
+        let mut out = U::default();
+        self.device.backend().read(as_bytes_mut(std::slice::from_mut(&mut out)), self.ptr)?;
+        Ok(out)
     }
 
     /// Overwrites the array with `data`, which must have the same length.

@@ -409,7 +409,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         positions_from_input: false,
     };
     // `mean`'s count, in the accumulator's real type.
-    let count_type = acc.component().unwrap_or(acc);
+    let count_type = count_type(acc);
     let launch = |key: ReduceKey,
                   nodes: &[Node],
                   operands: &[Arg<'_>],
@@ -492,6 +492,15 @@ fn partial_view<'a>(a: &Arg<'a>, all: bool, m: usize, parts: usize) -> Arg<'a> {
         *strides = if all { [1, 0, 0, 0] } else { [parts as i64, 1, 0, 0] };
     }
     a
+}
+
+/// The type of `mean`'s count: the accumulator's real type (a complex sum is divided by a real);
+/// a struct accumulator (a custom reduction, which has no mean) gets an unused u64.
+fn count_type(acc: ScalarType) -> ScalarType {
+    match acc {
+        ScalarType::Struct(_) => ScalarType::U64,
+        t => t.component().unwrap_or(t),
+    }
 }
 
 /// The number of reduced elements in the accumulator type (for `mean`).
@@ -649,7 +658,7 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
         });
     }
     // `mean` divides by the count in the accumulator's real type (a complex sum by a real).
-    let count_type = rk.acc.component().unwrap_or(rk.acc);
+    let count_type = count_type(rk.acc);
     for (name, t) in [("m", it), ("k", it), ("parts", it), ("id", rk.acc), ("count", count_type)] {
         params.push(Param { name: name.into(), kind: ParamKind::Scalar(TypeRef::Scalar(t)), span: Span::default() });
     }

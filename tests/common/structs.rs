@@ -204,3 +204,47 @@ pub fn user_struct_errors(h: &Harness) {
     let offsets: Vec<usize> = d.fields.iter().map(|f| f.offset).collect();
     assert_eq!(offsets, vec![0, 12, 24, 28, 32, 33, 34]);
 }
+
+/// The heavier of two particles (the first on a tie): a reduction's combining function.
+#[gpu_device]
+fn heavier(a: Particle, b: Particle) -> Particle {
+    if b.mass > a.mass {
+        b
+    } else {
+        a
+    }
+}
+
+/// A warp's shuffle of a struct, and a user reduction over structs (shuffle trees included).
+#[gpu_kernel]
+fn shuffle_structs(ps: &[Particle], out: &mut [Particle]) {
+    let i = grid(1);
+    let mut p = Particle { pos: Vec3 { x: 0.0, y: 0.0, z: 0.0 }, vel: [0.0; 3], mass: 0.0, id: 0, alive: false, kind: 0, charge: 0 };
+    if i < ps.len() {
+        p = ps[i];
+    }
+    let q = shfl_xor_sync(0xffff_ffff, p, 1);
+    if i < ps.len() {
+        out[i] = q;
+    }
+}
+
+pub fn user_struct_reductions(h: &Harness) {
+    let _serial = super::fused::serial();
+    for n in [0usize, 1, 31, 129, 4099, 70_001] {
+        let ps: Vec<Particle> =
+            h.vec(n, |h| Particle { mass: h.f64_in(0.0, 100.0) as f32, id: h.next_u64() as u32, ..Particle::default() });
+        let d = h.arr(&ps);
+        let got = expr(&d).reduce(device_fn!(heavier), Particle::default()).value().unwrap();
+        let want = ps.iter().fold(Particle::default(), |a, b| if b.mass > a.mass { *b } else { a });
+        assert_eq!(got.mass, want.mass, "n={n}");
+        let mut out = h.zeros::<Particle>(n);
+        h.run(&shuffle_structs, (n.div_ceil(128).max(1), 128), (&d, &mut out)).unwrap();
+        let out = out.to_vec().unwrap();
+        for i in 0..n {
+            // Lanes pair up (i ^ 1) within full warps of the grid; a partner past the end held the default.
+            let want = if (i ^ 1) < n { ps[i ^ 1] } else { Particle::default() };
+            assert_eq!(out[i], want, "shuffle n={n} [{i}]");
+        }
+    }
+}
