@@ -226,7 +226,19 @@ impl Kernel {
     /// Matches the arguments against the parameters; the key of the specialization they need.
     fn bind_args(&self, args: &[Arg<'_>]) -> Result<SpecKey> {
         let mut types = [ArgType::Scalar(ScalarType::Bool); MAX_ARGS];
-        for (t, a) in types.iter_mut().zip(args) {
+        for (i, (t, a)) in types.iter_mut().zip(args).enumerate() {
+            if let Arg::Struct { ty, count: 0, .. } = a {
+                return Err(Error::ArgType {
+                    kernel: self.source.name.clone(),
+                    param: self.source.params.get(i).map(|p| p.name.clone()).unwrap_or_default(),
+                    position: i + 1,
+                    expected: format!(
+                        "a struct of at most {} bytes by value (pass a larger one in an array)",
+                        crate::launch::MAX_STRUCT_BYTES
+                    ),
+                    found: format!("`{ty}` of {} bytes", ty.size_bytes()),
+                });
+            }
             *t = a.arg_type();
         }
         bind(&self.source, &types[..args.len()]).map_err(|e| self.bind_error(e))

@@ -170,7 +170,7 @@ pub enum Arg<'a> {
     /// A scalar's bits as [`Element::to_bits`] gives them.
     Scalar { ty: ScalarType, bits: u128 },
     /// A `#[gpu_struct]` by value: its bytes in `count` words (at most 8: 64 bytes), the last
-    /// zero-padded.
+    /// zero-padded; `count` 0 for a struct too large to pass by value.
     Struct { ty: ScalarType, words: [u64; 8], count: u8 },
     /// `ptr` is element 0; `shape` and `strides` (in elements) hold `ndim` entries.
     /// `wait`: a producer's stream (`CUstream`) whose work the launch must follow.
@@ -234,16 +234,15 @@ impl<'a, T: Element> KernelArg<'a> for T {
     }
 }
 
-/// A value as a kernel argument: a scalar's bits, or a struct's bytes.
+/// The largest struct a kernel takes by value, in bytes (a larger one goes in an array).
+pub const MAX_STRUCT_BYTES: usize = 64;
+
+/// A value as a kernel argument: a scalar's bits, or a struct's bytes (a struct over
+/// [`MAX_STRUCT_BYTES`] is marked, `count` 0, and the launch refuses it with a typed error).
 #[inline]
 pub fn value_arg<T: Element>(v: T) -> Arg<'static> {
-    const {
-        assert!(
-            !matches!(T::TYPE, ScalarType::Struct(_)) || std::mem::size_of::<T>() <= 64,
-            "a #[gpu_struct] passed by value is at most 64 bytes; pass a larger one in an array"
-        )
-    };
     match T::TYPE {
+        ty @ ScalarType::Struct(_) if std::mem::size_of::<T>() > MAX_STRUCT_BYTES => Arg::Struct { ty, words: [0; 8], count: 0 },
         ty @ ScalarType::Struct(_) => {
             let mut words = [0u64; 8];
             let n = std::mem::size_of::<T>();

@@ -219,7 +219,7 @@ golden_cases! {
         half_arith, control_flow, casts_and_division, bit_methods, grid_barrier, boundscheck, launch_bounds, extern_shared, grid_2d,
         fences_and_block_votes, shared_atomics_bf16, complex_mul,
     ],
-    programs: [fused_add, fused_sum, forall_closure, vectorized_map],
+    programs: [fused_add, fused_sum, forall_closure, vectorized_map, struct_fields],
 }
 
 /// Every golden case; all failures are reported together.

@@ -192,7 +192,38 @@ fn struct_less<T: Scalar>(x: &[T], out: &mut [bool]) {
     }
 }
 
+#[gpu_struct]
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq)]
+pub struct Big {
+    pub a: [f64; 9],
+}
+
+#[gpu_kernel]
+fn takes_big(b: Big, out: &mut [f64]) {
+    out[0] = b.a[8];
+}
+
+/// An array field indexed by a variable.
+#[gpu_kernel]
+fn field_by_variable(ps: &[Particle], k: usize, out: &mut [f32]) {
+    let i = grid(1);
+    if i < ps.len() {
+        out[i] = ps[i].vel[k];
+    }
+}
+
 pub fn user_struct_errors(h: &Harness) {
+    let ps = h.arr(&[Particle::default(); 2]);
+    let mut o = h.zeros::<f32>(2);
+    let e = h.run(&field_by_variable, (1, 32), (&ps, 1usize, &mut o)).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("field_by_variable") && text.contains("indexed by a constant"), "{text}");
+    // Over 64 bytes by value: a typed error naming the argument; in an array it is fine.
+    let mut out = h.zeros::<f64>(1);
+    let e = h.run(&takes_big, (1, 1), (Big::default(), &mut out)).unwrap_err();
+    assert!(matches!(&e, Error::ArgType { param, position: 1, .. } if param == "b"), "{e}");
+    assert!(e.to_string().contains("72 bytes"), "{e}");
     let x = h.arr(&[Vec3::default(); 4]);
     let mut out = h.zeros::<bool>(4);
     let e = h.run(&struct_less, (1, 32), (&x, &mut out)).unwrap_err();
