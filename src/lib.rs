@@ -30,7 +30,7 @@
 //!
 //! ## The kernel language
 //! Parameters: scalars (`bool`, `i8`..`i64`, `u8`..`u64`, `isize`, `usize`, `f32`, `f64`, `f16`,
-//! `bf16`, [`Complex<f32>`](Complex), `Complex<f64>`, or a type parameter bounded by [`Float`](kernel_prelude::Float), [`Int`](kernel_prelude::Int), [`Number`](kernel_prelude::Number) or [`Scalar`](kernel_prelude::Scalar)) and arrays,
+//! `bf16`, [`Complex<f32>`](Complex), `Complex<f64>`, a [`#[gpu_struct]`](gpu_struct), or a type parameter bounded by [`Float`](kernel_prelude::Float), [`Int`](kernel_prelude::Int), [`Number`](kernel_prelude::Number) or [`Scalar`](kernel_prelude::Scalar)) and arrays,
 //! `&[T]` or `&Array<T, N>` (read), `&mut [T]` or `&mut Array<T, N>` (written).
 //! Statements: `let`/`let mut` (also of tuples), assignment and compound assignment, `if`/`else` and
 //! `match` (also as values), `while`, `loop`, `for` over `a..b`/`a..=b` with `.rev()` and
