@@ -4,7 +4,8 @@ use std::fmt;
 
 /// The layout of a user struct (`#[gpu_struct]`), as kernels see it: Rust's `#[repr(C)]` layout,
 /// without padding. `#[gpu_struct]` builds it in a constant from `size_of` and `offset_of!`.
-#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Two are equal when their layouts are (the same one, usually: launches compare them).
+#[derive(Debug, Eq, Hash, PartialOrd, Ord)]
 pub struct StructDef {
     /// The struct's name as written (for errors and the IR text).
     pub name: &'static str,
@@ -23,6 +24,13 @@ pub struct FieldDef {
     pub len: Option<usize>,
     /// Bytes from the start of the struct.
     pub offset: usize,
+}
+
+impl PartialEq for StructDef {
+    fn eq(&self, other: &StructDef) -> bool {
+        std::ptr::eq(self, other)
+            || (self.name == other.name && self.size == other.size && self.align == other.align && self.fields == other.fields)
+    }
 }
 
 impl StructDef {

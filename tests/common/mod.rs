@@ -42,6 +42,7 @@ macro_rules! for_each_case {
             complex_expressions,
             user_structs,
             user_struct_errors,
+            user_struct_arrays_2d,
             user_struct_reductions,
             random_streams,
             random_known_answers,

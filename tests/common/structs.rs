@@ -112,6 +112,19 @@ fn wide_reverse(xs: &[Wide], out: &mut [Wide], scale: f64) {
     }
 }
 
+/// A 2-D array of structs, maybe transposed: each element's fields from its position.
+#[gpu_kernel]
+fn grid_of_vecs(v: &mut Array<Vec3, 2>, scale: f32) {
+    // x runs along the columns.
+    let (c, r) = grid(2);
+    if r < v.shape(0) && c < v.shape(1) {
+        v[[r, c]].x = r as f32 * scale;
+        v[[r, c]].z = c as f32;
+        let old = v[[r, c]].y;
+        v[[r, c]] = Vec3 { x: v[[r, c]].x, y: old + 1.0, z: v[[r, c]].z };
+    }
+}
+
 /// Any element type, structs included.
 #[gpu_kernel]
 fn copy_any<T: Scalar>(x: &[T], out: &mut [T]) {
@@ -210,6 +223,29 @@ fn field_by_variable(ps: &[Particle], k: usize, out: &mut [f32]) {
     let i = grid(1);
     if i < ps.len() {
         out[i] = ps[i].vel[k];
+    }
+}
+
+pub fn user_struct_arrays_2d(h: &Harness) {
+    for (rows, cols) in [(0, 3), (1, 1), (7, 33), (40, 17)] {
+        let init: Vec<Vec3> = h.vec(rows * cols, |h| Vec3 { x: 0.0, y: h.f64_in(-1.0, 1.0) as f32, z: 0.0 });
+        for transposed in [false, true] {
+            let mut a = DeviceArray::from_shape(&h.dev, &[rows, cols], &init).unwrap();
+            let (r, c) = if transposed { (cols, rows) } else { (rows, cols) };
+            {
+                let view = if transposed { a.view_mut().t() } else { a.view_mut() };
+                h.run(&grid_of_vecs, ((c.div_ceil(8).max(1), r.div_ceil(8).max(1)), (8, 8)), (view, 0.5f32)).unwrap();
+            }
+            let got = a.to_vec().unwrap();
+            for i in 0..rows {
+                for j in 0..cols {
+                    // Element (i, j) of the array is element (j, i) of the transposed view.
+                    let (vr, vc) = if transposed { (j, i) } else { (i, j) };
+                    let want = Vec3 { x: vr as f32 * 0.5, y: init[i * cols + j].y + 1.0, z: vc as f32 };
+                    assert_eq!(got[i * cols + j], want, "{rows}x{cols} t={transposed} ({i}, {j})");
+                }
+            }
+        }
     }
 }
 
