@@ -5,6 +5,9 @@ use std::fmt;
 /// The layout of a user struct (`#[gpu_struct]`), as kernels see it: Rust's `#[repr(C)]` layout,
 /// without padding. `#[gpu_struct]` builds it in a constant from `size_of` and `offset_of!`.
 /// Two are equal when their layouts are (the same one, usually: launches compare them).
+// `eq` is content equality, which the derived `Hash` and `Ord` follow; comparing addresses
+// first only makes the common case fast.
+#[allow(clippy::derived_hash_with_manual_eq)]
 #[derive(Debug, Eq, Hash, PartialOrd, Ord)]
 pub struct StructDef {
     /// The struct's name as written (for errors and the IR text).
