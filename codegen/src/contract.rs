@@ -140,15 +140,17 @@ impl ParamLayout {
     }
 }
 
-/// The record a bounds-checked kernel fills on its first out-of-range access: nine `u64`s.
+/// The record a kernel fills on its first out-of-range access (when bounds-checked) or failed
+/// assertion: seventeen `u64`s.
 ///
 /// | word | field |
 /// | --- | --- |
 /// | 0 | flag: nonzero once written (the target decides who may write it) |
-/// | 1 | the array's number in [`KernelMetadata::arrays`], with the axis in the high 32 bits |
+/// | 1 | the array's number in [`KernelMetadata::arrays`], with the axis in the high 32 bits; for an assertion [`OobRecord::ASSERTION`] and its number |
 /// | 2 | the index |
 /// | 3, 4, 5 | the thread's index x, y, z |
 /// | 6, 7, 8 | the block's index x, y, z |
+/// | 9..17 | an assertion's recorded values (bits, zero-extended) |
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct OobRecord {
     /// The array's number in [`KernelMetadata::arrays`].
@@ -158,11 +160,17 @@ pub struct OobRecord {
     pub index: u64,
     pub thread: [u32; 3],
     pub block: [u32; 3],
+    /// A failed assertion's recorded values.
+    pub values: [u64; crate::limits::MAX_ASSERT_VALUES],
 }
 
 impl OobRecord {
     /// The record's length in `u64` words.
-    pub const WORDS: usize = 9;
+    pub const WORDS: usize = 9 + crate::limits::MAX_ASSERT_VALUES;
+    /// First word of an assertion's values.
+    pub const VALUES: u64 = 9;
+    /// The array number that marks a failed assertion (its number is in the axis's place).
+    pub const ASSERTION: u32 = u32::MAX;
     /// Word of the flag.
     pub const FLAG: u64 = 0;
     /// Word of the array number and axis ([`OobRecord::array_axis`]).
@@ -192,7 +200,13 @@ impl OobRecord {
             index: w(Self::INDEX),
             thread: [w(Self::THREAD) as u32, w(Self::THREAD + 1) as u32, w(Self::THREAD + 2) as u32],
             block: [w(Self::BLOCK) as u32, w(Self::BLOCK + 1) as u32, w(Self::BLOCK + 2) as u32],
+            values: std::array::from_fn(|k| w(Self::VALUES + k as u64)),
         })
+    }
+
+    /// The number of the failed assertion the record holds, if it holds one.
+    pub fn assertion(&self) -> Option<u32> {
+        (self.array == Self::ASSERTION).then_some(self.axis)
     }
 }
 
@@ -222,6 +236,8 @@ pub struct KernelMetadata {
     /// The global variables the module defines (GPU: `gpujit_oob_record`, ...), the only ones
     /// the runtime may look up once it is loaded. Empty for host code.
     pub globals: Vec<String>,
+    /// The assertions, by the number a record gives: the kernel's, then each device function's.
+    pub asserts: Vec<ir::AssertInfo>,
 }
 
 impl KernelMetadata {
@@ -237,6 +253,7 @@ impl KernelMetadata {
             static_shared_bytes: kernel.shared_layout().1,
             boundscheck: kernel.options.boundscheck,
             globals,
+            asserts: kernel.asserts.iter().chain(kernel.functions.iter().flat_map(|f| f.asserts.iter())).cloned().collect(),
         }
     }
 
@@ -263,8 +280,14 @@ mod tests {
         words[1] = OobRecord::array_axis(5, 2);
         words[2] = 1 << 40;
         words[3..9].copy_from_slice(&[1, 2, 3, 4, 5, 6]);
+        words[9] = 77;
         let r = OobRecord::decode(&words).expect("flag set");
-        assert_eq!(r, OobRecord { array: 5, axis: 2, index: 1 << 40, thread: [1, 2, 3], block: [4, 5, 6] });
+        let mut values = [0; crate::limits::MAX_ASSERT_VALUES];
+        values[0] = 77;
+        assert_eq!(r, OobRecord { array: 5, axis: 2, index: 1 << 40, thread: [1, 2, 3], block: [4, 5, 6], values });
+        assert_eq!(r.assertion(), None);
+        words[1] = OobRecord::array_axis(OobRecord::ASSERTION, 3);
+        assert_eq!(OobRecord::decode(&words).and_then(|r| r.assertion()), Some(3));
     }
 
     #[test]

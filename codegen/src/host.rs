@@ -190,6 +190,7 @@ impl Target for HostTarget {
         array: u32,
         index: IntValue<'ctx>,
         axis: IntValue<'ctx>,
+        values: &[IntValue<'ctx>],
     ) -> Result<(), BuilderError> {
         let cx = module.get_context();
         let i64t = cx.i64_type();
@@ -202,7 +203,7 @@ impl Target for HostTarget {
         b.position_at_end(write);
         // Claim the record: its flag is set once, by the first bad access.
         b.build_store(rec, i64t.const_int(1, false))?;
-        write_oob_fields(self, module, b, body, rec, array, index, axis)?;
+        write_oob_fields(self, module, b, body, rec, array, index, axis, values)?;
         b.build_unconditional_branch(done)?;
         b.position_at_end(done);
         Ok(())

@@ -108,6 +108,24 @@ pub struct Kernel {
     /// The device-function specializations the kernel calls, directly or not (only on the
     /// kernel; calls name them by index).
     pub functions: Vec<Kernel>,
+    /// The body's assertions, which [`StmtKind::Assert`] names by index.
+    pub asserts: Vec<AssertInfo>,
+}
+
+/// What the runtime needs to report a failed assertion: where it is and how its message reads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AssertInfo {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub kind: crate::ast::AssertKind,
+    /// The condition as written.
+    pub text: String,
+    /// The message's format string, if any.
+    pub format: Option<String>,
+    /// The types of the recorded values: the compared operands (`assert_eq!`), then the
+    /// message's arguments.
+    pub types: Vec<ScalarType>,
 }
 
 /// An argument of a device-function call.
@@ -198,6 +216,13 @@ pub enum StmtKind {
     Fence(FenceScope),
     /// Evaluate for the effect (an atomic whose result is unused).
     Eval(TypedExpr),
+    /// Assertion `id` of the body's table: when `cond` is false, record `values` (scalars, at
+    /// most [`crate::limits::MAX_ASSERT_VALUES`]) and end the thread.
+    Assert {
+        id: u32,
+        cond: TypedExpr,
+        values: Vec<TypedExpr>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -427,6 +452,12 @@ impl Kernel {
         (offsets, at)
     }
 
+    /// Whether the body or a device function it calls asserts (a failed assertion ends the
+    /// thread, so calls are followed by a check of whether the callee ended it).
+    pub fn asserts_anywhere(&self) -> bool {
+        !self.asserts.is_empty() || self.functions.iter().any(|f| !f.asserts.is_empty())
+    }
+
     /// Whether the kernel synchronizes threads: `sync_threads()` or any warp or block collective.
     /// (The CPU backend then runs a block's threads as fibers.)
     pub fn synchronizes(&self) -> bool {
@@ -459,6 +490,7 @@ impl Kernel {
                 StmtKind::While { cond, body } => expr(cond) || any(body),
                 StmtKind::ForRange { start, end, step, body, .. } => expr(start) || expr(end) || expr(step) || any(body),
                 StmtKind::Return(v) => v.as_ref().is_some_and(expr),
+                StmtKind::Assert { cond, values, .. } => expr(cond) || values.iter().any(expr),
                 StmtKind::Break(_) | StmtKind::Continue(_) | StmtKind::Fence(_) => false,
             })
         }
@@ -768,6 +800,18 @@ impl Kernel {
                 self.write_expr(out, e);
                 out.push_str(";\n");
             }
+            StmtKind::Assert { id, cond, values } => {
+                let _ = write!(out, "{pad}assert#{id}(");
+                self.write_expr(out, cond);
+                out.push_str(", [");
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    self.write_expr(out, v);
+                }
+                out.push_str("]);\n");
+            }
         }
     }
 }
@@ -779,8 +823,8 @@ impl fmt::Display for Kernel {
         if *o != KernelOptions::default() {
             let _ = writeln!(
                 out,
-                "#[options(fastmath = {}, launch_bounds = {:?}/{:?}, max_registers = {:?}, boundscheck = {}, aligned16 = {})]",
-                o.fastmath, o.max_threads_per_block, o.min_blocks_per_sm, o.max_registers, o.boundscheck, o.aligned16
+                "#[options(fastmath = {}, launch_bounds = {:?}/{:?}, max_registers = {:?}, boundscheck = {}, debug = {}, aligned16 = {})]",
+                o.fastmath, o.max_threads_per_block, o.min_blocks_per_sm, o.max_registers, o.boundscheck, o.debug, o.aligned16
             );
         }
         // The layouts of the structs it names, so that the text is the whole IR.
@@ -794,6 +838,24 @@ impl fmt::Display for Kernel {
                 })
                 .collect();
             let _ = writeln!(out, "struct {} {{ {} }} size {} align {}", d.name, fields.join(", "), d.size, d.align);
+        }
+        // The assertions' table: where each is and how its message reads.
+        for (i, a) in self.asserts.iter().enumerate() {
+            let types: Vec<String> = a.types.iter().map(|t| t.to_string()).collect();
+            let format = match &a.format {
+                Some(f) => format!("{f:?}"),
+                None => "none".into(),
+            };
+            let _ = writeln!(
+                out,
+                "assertion {i} {:?} {:?} {} {} {:?} {format} [{}]",
+                a.kind,
+                a.file,
+                a.line,
+                a.column,
+                a.text,
+                types.join(", ")
+            );
         }
         let ret = self.ret.map(|t| format!(" -> {t}")).unwrap_or_default();
         let _ = writeln!(out, "kernel {}{}{ret} {{", self.name, self.signature());

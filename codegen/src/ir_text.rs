@@ -77,6 +77,8 @@ pub fn parse(text: &str) -> R<Kernel> {
 #[derive(Clone, Debug, PartialEq)]
 enum Tok {
     Ident(String),
+    /// A string literal, unescaped.
+    Str(String),
     /// A number with its suffix (`3u64`, `2.5f32`, `1e-5f64`, `NaNf32`).
     Num(String),
     Punct(&'static str),
@@ -97,6 +99,37 @@ fn lex(text: &str, first_line: usize) -> R<Vec<(Tok, usize)>> {
             let c = b[i] as char;
             if c.is_whitespace() {
                 i += 1;
+            } else if c == '"' {
+                // A string as Rust's `{:?}` writes it.
+                let mut value = String::new();
+                let mut chars = line[i + 1..].char_indices();
+                let mut end = None;
+                while let Some((k, ch)) = chars.next() {
+                    match ch {
+                        '"' => {
+                            end = Some(i + 1 + k + 1);
+                            break;
+                        }
+                        '\\' => match chars.next().map(|(_, e)| e) {
+                            Some('n') => value.push('\n'),
+                            Some('t') => value.push('\t'),
+                            Some('r') => value.push('\r'),
+                            Some('0') => value.push('\0'),
+                            Some('u') => {
+                                let hex: String = chars.by_ref().map(|(_, h)| h).skip(1).take_while(|h| *h != '}').collect();
+                                value.push(u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32).unwrap_or('\u{fffd}'));
+                            }
+                            Some(other) => value.push(other),
+                            None => break,
+                        },
+                        ch => value.push(ch),
+                    }
+                }
+                let Some(end) = end else {
+                    return Err(ParseError { line: line_no, message: "unterminated string".into() });
+                };
+                out.push((Tok::Str(value), line_no));
+                i = end;
             } else if c.is_ascii_digit()
                 || ["NaN", "inf"]
                     .iter()
@@ -196,6 +229,7 @@ impl Parser {
             options: KernelOptions::default(),
             ret: None,
             functions: Vec::new(),
+            asserts: Vec::new(),
         };
         Ok(Parser { toks: lex(text, first_line)?, at: 0, kernel: empty, rets, structs: Vec::new() })
     }
@@ -321,6 +355,7 @@ impl Parser {
             match key.as_str() {
                 "fastmath" => o.fastmath = self.bool_value()?,
                 "boundscheck" => o.boundscheck = self.bool_value()?,
+                "debug" => o.debug = self.bool_value()?,
                 "aligned16" => o.aligned16 = self.bool_value()?,
                 "max_registers" => o.max_registers = self.opt_u32()?,
                 "launch_bounds" => {
@@ -400,6 +435,44 @@ impl Parser {
         Ok(())
     }
 
+    fn string(&mut self) -> R<String> {
+        match self.peek().cloned() {
+            Some(Tok::Str(v)) => {
+                self.at += 1;
+                Ok(v)
+            }
+            other => self.fail(format!("expected a string, found {other:?}")),
+        }
+    }
+
+    /// `assertion N Kind "file" line column "text" "format"|none [types]`.
+    fn assertion_decl(&mut self) -> R<()> {
+        self.keyword("assertion")?;
+        self.number()?;
+        let kind = self.ident()?;
+        let Some(kind) = crate::ast::AssertKind::ALL.iter().copied().find(|k| k.variant_name() == kind) else {
+            return self.fail(format!("`{kind}` is not an assertion kind"));
+        };
+        let file = self.string()?;
+        let line = self.number()?.parse().or_else(|_| self.fail("expected a line"))?;
+        let column = self.number()?.parse().or_else(|_| self.fail("expected a column"))?;
+        let text = self.string()?;
+        let format = if self.peek_ident("none") {
+            self.at += 1;
+            None
+        } else {
+            Some(self.string()?)
+        };
+        self.expect("[")?;
+        let mut types = Vec::new();
+        while !self.eat("]") {
+            types.push(self.scalar_type()?);
+            self.eat(",");
+        }
+        self.kernel.asserts.push(ir::AssertInfo { file, line, column, kind, text, format, types });
+        Ok(())
+    }
+
     /// `.field`, `.field[k]`, ... after a value of type `t`: the path and the part's type.
     fn path(&mut self, t: ScalarType) -> R<(Vec<u32>, ScalarType)> {
         let mut path = Vec::new();
@@ -427,6 +500,9 @@ impl Parser {
         self.kernel.options = self.options()?;
         while self.peek_ident("struct") {
             self.struct_decl()?;
+        }
+        while self.peek_ident("assertion") {
+            self.assertion_decl()?;
         }
         self.keyword("kernel")?;
         self.kernel.name = self.ident()?;
@@ -604,6 +680,23 @@ impl Parser {
                 return Ok(StmtKind::Fence(scope));
             }
             _ => {}
+        }
+        // `assert#N(cond, [values]);`
+        if self.peek_ident("assert") && matches!(self.toks.get(self.at + 1), Some((Tok::Punct("#"), _))) {
+            self.at += 2;
+            let id: u32 = self.number()?.parse().or_else(|_| self.fail("expected an assertion number"))?;
+            self.expect("(")?;
+            let cond = self.expr()?;
+            self.expect(",")?;
+            self.expect("[")?;
+            let mut values = Vec::new();
+            while !self.eat("]") {
+                values.push(self.expr()?);
+                self.eat(",");
+            }
+            self.expect(")")?;
+            self.expect(";")?;
+            return Ok(StmtKind::Assert { id, cond, values });
         }
         // `name_N: T = value;`
         if let (Some(Tok::Ident(name)), Some((Tok::Punct(":"), _))) = (self.peek().cloned(), self.toks.get(self.at + 1)) {

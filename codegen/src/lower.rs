@@ -12,7 +12,7 @@
 //! saturate and map NaN to 0; range loops never overflow their counter.
 
 use crate::ast::{AtomicOp, BinOp, Builtin, UnOp};
-use crate::contract::{ParamLayout, ParamSlots};
+use crate::contract::{OobRecord, ParamLayout, ParamSlots};
 use crate::error::CompileError;
 use crate::ir::{self, ArrayRef, Const, ParamType, Stmt, StmtKind, TypedExprKind};
 use crate::target::{SpecialReg, Target};
@@ -129,6 +129,11 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
     let mut functions = Vec::with_capacity(kernel.functions.len());
     for (i, func) in kernel.functions.iter().enumerate() {
         let mut params = param_types(cx, func, AddressSpace::default());
+        if kernel.asserts_anywhere() {
+            // The flag a failed assertion sets to end the thread, the kernel's (before the
+            // target's parameters, which come last).
+            params.push(cx.ptr_type(AddressSpace::default()).into());
+        }
         params.extend(target.extra_params(cx));
         let fn_type = match func.ret {
             Some(t) => value_type(cx, t).fn_type(&params, false),
@@ -141,13 +146,18 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
     }
     // Out-of-bounds reports number a device function's arrays after the kernel's.
     let mut base = (kernel.params.len() + kernel.shared.len() + kernel.local_arrays.len()) as u32;
-    let mut bodies = vec![(kernel, body, 0u32)];
+    // Assertions number a device function's after the kernel's (the metadata's order).
+    let mut bodies = vec![(kernel, body, 0u32, 0u32)];
+    let mut assert_base = kernel.asserts.len() as u32;
     for (func, f) in kernel.functions.iter().zip(&functions) {
-        bodies.push((func, *f, base));
+        bodies.push((func, *f, base, assert_base));
         base += (func.params.len() + func.local_arrays.len()) as u32;
+        assert_base += func.asserts.len() as u32;
     }
-    for (ir_fn, f, array_base) in bodies {
+    for (ir_fn, f, array_base, assert_base) in bodies {
         let mut l = Lower {
+            assert_base,
+            exit_flag: None,
             cx,
             module: &module,
             b: cx.create_builder(),
@@ -201,6 +211,11 @@ struct ParamArray<'ctx> {
 }
 
 struct Lower<'a, 'ctx> {
+    /// The number of this body's first assertion in the metadata's table.
+    assert_base: u32,
+    /// Where a failed assertion ends the thread: set, in a device function, so that every caller
+    /// returns too (`None` when no assertion can fail).
+    exit_flag: Option<PointerValue<'ctx>>,
     cx: &'ctx Context,
     module: &'a Module<'ctx>,
     b: Builder<'ctx>,
@@ -231,6 +246,16 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     fn emit(&mut self) -> LR<()> {
         let entry = self.cx.append_basic_block(self.f, "entry");
         self.b.position_at_end(entry);
+        if self.root.asserts_anywhere() {
+            self.exit_flag = Some(if std::ptr::eq(self.kernel, self.root) {
+                let flag = self.b.build_alloca(self.cx.i8_type(), "exited")?;
+                self.b.build_store(flag, self.cx.i8_type().const_zero())?;
+                flag
+            } else {
+                let extra = self.target.extra_params(self.cx).len() as u32;
+                self.nth_param(self.f.count_params() - extra - 1).into_pointer_value()
+            });
+        }
         let mut idx = 0;
         for p in &self.kernel.params {
             match p.ty {
@@ -373,6 +398,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     self.b.position_at_end(merge);
                 }
             }
+            StmtKind::Assert { id, cond, values } => self.assertion(*id, cond, values)?,
             StmtKind::AssignField { local, path, value } => {
                 let v = self.expr(value)?;
                 let t = self.kernel.locals[*local as usize].ty;
@@ -635,17 +661,74 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 }
             }
         }
+        if let Some(flag) = self.exit_flag {
+            vals.push(flag.into());
+        }
         let extra = self.target.extra_params(self.cx).len() as u32;
         let n = self.f.count_params();
         for i in n - extra..n {
             vals.push(self.nth_param(i).into());
         }
         let call = self.b.build_call(f, &vals, "call")?;
-        Ok(match (call.try_as_basic_value(), callee.ret) {
+        let result = match (call.try_as_basic_value(), callee.ret) {
             (inkwell::values::ValueKind::Basic(v), Some(_)) => v,
             // A call of a function returning nothing is only evaluated for its effect.
             _ => self.cx.i32_type().const_zero().into(),
-        })
+        };
+        if let Some(flag) = self.exit_flag {
+            // The callee's assertion failed: this thread is done.
+            let set = self.b.build_load(self.cx.i8_type(), flag, "exited")?.into_int_value();
+            let ended = self.b.build_int_compare(IntPredicate::NE, set, self.cx.i8_type().const_zero(), "ended")?;
+            let (leave, go_on) = (self.new_block("assert.exit"), self.new_block("call.done"));
+            self.b.build_conditional_branch(ended, leave, go_on)?;
+            self.b.position_at_end(leave);
+            self.end_thread()?;
+            self.b.position_at_end(go_on);
+        }
+        Ok(result)
+    }
+
+    /// Ends the thread after a failed assertion: the kernel returns; a device function marks
+    /// the thread ended and returns (its caller then returns too).
+    fn end_thread(&self) -> LR<()> {
+        if let (Some(flag), false) = (self.exit_flag, std::ptr::eq(self.kernel, self.root)) {
+            self.b.build_store(flag, self.cx.i8_type().const_int(1, false))?;
+        }
+        match self.kernel.ret {
+            Some(t) if !std::ptr::eq(self.kernel, self.root) => self.b.build_return(Some(&value_type(self.cx, t).const_zero()))?,
+            _ => self.b.build_return(None)?,
+        };
+        Ok(())
+    }
+
+    /// `assert!`: when `cond` is false, records assertion `id` and its values, and ends the
+    /// thread.
+    fn assertion(&mut self, id: u32, cond: &ir::TypedExpr, values: &[ir::TypedExpr]) -> LR<()> {
+        let ok = self.expr(cond)?.into_int_value();
+        let (fail, go_on) = (self.new_block("assert.fail"), self.new_block("assert.ok"));
+        self.b.build_conditional_branch(ok, go_on, fail)?;
+        self.b.position_at_end(fail);
+        let i64t = self.cx.i64_type();
+        let mut bits = Vec::with_capacity(values.len());
+        for v in values {
+            let x = self.expr(v)?;
+            // The value's bits, zero-extended (the runtime reads them by the value's type).
+            let b = match (x, v.ty) {
+                (BasicValueEnum::FloatValue(f), ScalarType::F32) => {
+                    let i = self.b.build_bit_cast(f, self.cx.i32_type(), "bits")?.into_int_value();
+                    self.b.build_int_z_extend(i, i64t, "bits64")?
+                }
+                (BasicValueEnum::FloatValue(f), _) => self.b.build_bit_cast(f, i64t, "bits")?.into_int_value(),
+                (BasicValueEnum::IntValue(i), _) if i.get_type().get_bit_width() < 64 => self.b.build_int_z_extend(i, i64t, "bits64")?,
+                (x, _) => x.into_int_value(),
+            };
+            bits.push(b);
+        }
+        let number = i64t.const_int((self.assert_base + id) as u64, false);
+        self.target.report_out_of_bounds(self.module, &self.b, self.f, OobRecord::ASSERTION, i64t.const_zero(), number, &bits)?;
+        self.end_thread()?;
+        self.b.position_at_end(go_on);
+        Ok(())
     }
 
     /// On targets that check bounds: branches on every index being below its axis's extent,
@@ -678,7 +761,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let merge = self.new_block("access.end");
         self.b.build_conditional_branch(inb, ok, oob)?;
         self.b.position_at_end(oob);
-        self.target.report_out_of_bounds(self.module, &self.b, self.f, self.array_number(array), bad, axis)?;
+        self.target.report_out_of_bounds(self.module, &self.b, self.f, self.array_number(array), bad, axis, &[])?;
         // The report may have added blocks: the merge's predecessor is where it ended.
         let oob_end = self.b.get_insert_block().unwrap_or(oob);
         self.b.build_unconditional_branch(merge)?;

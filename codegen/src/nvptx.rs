@@ -512,6 +512,7 @@ impl Target for NvptxTarget {
         array: u32,
         index: IntValue<'ctx>,
         axis: IntValue<'ctx>,
+        values: &[IntValue<'ctx>],
     ) -> Result<(), BuilderError> {
         // The first bad access of a launch claims the record with a compare-and-swap on its flag,
         // then fills it; the runtime reads it after the launch.
@@ -526,7 +527,7 @@ impl Target for NvptxTarget {
         let done = cx.append_basic_block(f, "oob.done");
         b.build_conditional_branch(won, write, done)?;
         b.position_at_end(write);
-        write_oob_fields(self, module, b, f, record, array, index, axis)?;
+        write_oob_fields(self, module, b, f, record, array, index, axis, values)?;
         b.build_unconditional_branch(done)?;
         b.position_at_end(done);
         Ok(())
@@ -595,7 +596,7 @@ fn oob_record<'ctx>(module: &Module<'ctx>) -> PointerValue<'ctx> {
         Some(g) => g,
         None => {
             let cx = module.get_context();
-            let ty = cx.i64_type().array_type(9);
+            let ty = cx.i64_type().array_type(crate::contract::OobRecord::WORDS as u32);
             let g = module.add_global(ty, Some(AddressSpace::from(1u16)), OOB_RECORD);
             g.set_linkage(Linkage::External);
             g.set_initializer(&ty.const_zero());

@@ -64,6 +64,7 @@ pub fn write_oob_fields<'ctx>(
     array: u32,
     index: IntValue<'ctx>,
     axis: IntValue<'ctx>,
+    values: &[IntValue<'ctx>],
 ) -> Result<(), BuilderError> {
     let i64t = module.get_context().i64_type();
     let field = |i: u64| -> Result<PointerValue<'ctx>, BuilderError> {
@@ -74,6 +75,9 @@ pub fn write_oob_fields<'ctx>(
     let array = i64t.const_int(OobRecord::array_axis(array, 0), false);
     b.build_store(field(OobRecord::ARRAY)?, b.build_or(shifted, array, "arrayaxis")?)?;
     b.build_store(field(OobRecord::INDEX)?, index)?;
+    for (k, v) in values.iter().take(OobRecord::WORDS - OobRecord::VALUES as usize).enumerate() {
+        b.build_store(field(OobRecord::VALUES + k as u64)?, *v)?;
+    }
     type Reg = fn(Dim) -> SpecialReg;
     let regs: [(u64, Reg); 2] = [(OobRecord::THREAD, SpecialReg::Tid), (OobRecord::BLOCK, SpecialReg::Ctaid)];
     for (first, reg) in regs {
@@ -199,6 +203,8 @@ pub trait Target {
     /// Emits the report of an out-of-range `index` on `axis` of array number `array` (see
     /// [`crate::lower::array_table`]); only called when [`Target::bounds_check`] is true.
     #[allow(clippy::too_many_arguments)]
+    /// Also records a failed assertion: `array` is then [`OobRecord::ASSERTION`], `axis` the
+    /// assertion's number and `values` the values its message formats (else empty).
     fn report_out_of_bounds<'ctx>(
         &self,
         module: &Module<'ctx>,
@@ -207,8 +213,9 @@ pub trait Target {
         array: u32,
         index: IntValue<'ctx>,
         axis: IntValue<'ctx>,
+        values: &[IntValue<'ctx>],
     ) -> Result<(), BuilderError> {
-        let _ = (module, builder, body, array, index, axis);
+        let _ = (module, builder, body, array, index, axis, values);
         Ok(())
     }
 

@@ -141,6 +141,14 @@ impl Verifier<'_> {
             | StmtKind::GridBarrier
             | StmtKind::Fence(_) => Ok(()),
             StmtKind::Eval(e) => self.expr(e),
+            StmtKind::Assert { id, cond, values } => {
+                let Some(info) = self.k.asserts.get(*id as usize) else { return Err(format!("assertion {id} is not in the table")) };
+                self.expect(cond, ScalarType::Bool, "assertion")?;
+                if values.len() != info.types.len() || values.len() > crate::limits::MAX_ASSERT_VALUES {
+                    return Err(format!("assertion {id} records {} values", values.len()));
+                }
+                values.iter().zip(&info.types).try_for_each(|(v, t)| self.expect(v, *t, "an assertion's value"))
+            }
         }
     }
 

@@ -118,6 +118,9 @@ pub struct KernelOptions {
     /// access is skipped and reported as an error after the launch, which then waits for the
     /// kernel. Also turned on for every kernel by `GPUJIT_BOUNDSCHECK=1`.
     pub boundscheck: bool,
+    /// `#[gpu_kernel(debug)]` (or `GPUJIT_DEBUG=1`): `debug_assert!` and its forms are
+    /// compiled in (else they compile to nothing).
+    pub debug: bool,
     /// Every array parameter's data pointer is 16-byte aligned. Not written by users: kernels
     /// generated for expressions set it after checking the pointers (it is part of their cache
     /// key), so LLVM may merge neighbouring accesses into 16-byte vector loads and stores.
@@ -201,6 +204,53 @@ pub enum Stmt {
     Fence(FenceScope, Span),
     /// An expression evaluated for its effect (an atomic whose old value is unused).
     Eval(SourceExpr),
+    /// `assert!(cond)`, `assert_eq!(a, b)`, `assert_ne!(a, b)`, with an optional message, or
+    /// their `debug_` forms. A failing one ends the thread's work and fails the launch with
+    /// the message formatted as Rust would.
+    Assert(Box<Assertion>),
+}
+
+named_enum! {
+    /// What an assertion compares.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+    pub enum AssertKind {
+        /// `assert!(cond)`: one operand, a bool.
+        Cond,
+        /// `assert_eq!(left, right)`.
+        Eq,
+        /// `assert_ne!(left, right)`.
+        Ne,
+    }
+}
+
+/// An assertion of the source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assertion {
+    pub kind: AssertKind,
+    /// The condition, or the two operands compared.
+    pub operands: Vec<SourceExpr>,
+    /// The message's format string (checked by [`crate::format::parse`]) and its arguments (the
+    /// positional ones, then those the string captures by name).
+    pub message: Option<(String, Vec<SourceExpr>)>,
+    /// The condition as written (`i < n`), for `assertion failed: i < n`.
+    pub text: String,
+    /// A `debug_assert!`: compiled only with the `debug` option.
+    pub debug: bool,
+    /// The source file (`file!()` where the kernel is).
+    pub file: String,
+    pub span: Span,
+}
+
+impl Assertion {
+    /// Its expressions in source order: the operands, then the message's arguments.
+    pub fn exprs(&self) -> impl Iterator<Item = &SourceExpr> {
+        self.operands.iter().chain(self.message.iter().flat_map(|(_, a)| a.iter()))
+    }
+
+    /// Its expressions in source order, to rewrite them.
+    pub fn exprs_mut(&mut self) -> impl Iterator<Item = &mut SourceExpr> {
+        self.operands.iter_mut().chain(self.message.iter_mut().flat_map(|(_, a)| a.iter_mut()))
+    }
 }
 
 impl Stmt {
@@ -221,6 +271,7 @@ impl Stmt {
             | Stmt::GridBarrier(span)
             | Stmt::Fence(_, span) => *span,
             Stmt::Eval(e) => e.span,
+            Stmt::Assert(a) => a.span,
             Stmt::Block(b) => b.stmts.first().map(Stmt::span).unwrap_or_default(),
         }
     }
@@ -769,6 +820,7 @@ fn number_stmt(s: &mut Stmt, next: &mut u32) {
         }
         Stmt::Block(b) => number_block(b, next),
         Stmt::Return(Some(e), _) | Stmt::Eval(e) => number_expr(e, next),
+        Stmt::Assert(a) => a.exprs_mut().for_each(|e| number_expr(e, next)),
         Stmt::Return(None, _)
         | Stmt::Break(..)
         | Stmt::Continue(..)
@@ -842,6 +894,7 @@ fn visit_block(b: &Block, f: &mut dyn FnMut(NodeId)) {
             }
             Stmt::Block(b) => visit_block(b, f),
             Stmt::Return(Some(e), _) | Stmt::Eval(e) => visit_expr(e, f),
+            Stmt::Assert(a) => a.exprs().for_each(|e| visit_expr(e, f)),
             _ => {}
         }
     }

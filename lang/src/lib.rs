@@ -22,6 +22,7 @@
 pub mod ast;
 pub mod complex;
 pub mod consts;
+pub mod format;
 pub mod intrinsics;
 pub mod limits;
 pub mod math;

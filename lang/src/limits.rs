@@ -8,3 +8,6 @@ pub const MAX_DIMS: usize = 4;
 
 /// The most type parameters a kernel may declare.
 pub const MAX_GENERICS: usize = 8;
+
+/// The most values an assertion's message records (the compared operands and the arguments).
+pub const MAX_ASSERT_VALUES: usize = 8;

@@ -7,8 +7,8 @@
 //! language is rejected here, at the span of the offending syntax.
 
 use gpujit_lang::ast::{
-    self, BinOp, Block, Dim, ExprKind, Generic, GenericBound, KernelOptions, KernelSource, NodeId, Param, ParamKind, Place, RangeLoop,
-    SourceExpr, Stmt, TypeConst, TypeRef, UnOp,
+    self, AssertKind, BinOp, Block, Dim, ExprKind, Generic, GenericBound, KernelOptions, KernelSource, NodeId, Param, ParamKind, Place,
+    RangeLoop, SourceExpr, Stmt, TypeConst, TypeRef, UnOp,
 };
 use gpujit_lang::complex::ComplexFn;
 use gpujit_lang::consts::float_const;
@@ -78,6 +78,7 @@ pub fn options(attr: proc_macro2::TokenStream) -> Result<KernelOptions> {
         match (key.as_str(), &m) {
             ("fastmath", syn::Meta::Path(_)) => o.fastmath = true,
             ("boundscheck", syn::Meta::Path(_)) => o.boundscheck = true,
+            ("debug", syn::Meta::Path(_)) => o.debug = true,
             ("launch_bounds", syn::Meta::NameValue(nv)) => match strip(&nv.value) {
                 syn::Expr::Tuple(t) if t.elems.len() == 2 => {
                     o.max_threads_per_block = Some(positive(&t.elems[0])?);
@@ -89,7 +90,7 @@ pub fn options(attr: proc_macro2::TokenStream) -> Result<KernelOptions> {
             _ => {
                 return err(
                     m.span(),
-                    "unknown kernel option; the options are `fastmath`, `boundscheck`, `launch_bounds = N` (or `(N, min_blocks)`) and `max_registers = N`",
+                    "unknown kernel option; the options are `fastmath`, `boundscheck`, `debug`, `launch_bounds = N` (or `(N, min_blocks)`) and `max_registers = N`",
                 )
             }
         }
@@ -388,7 +389,7 @@ impl Cx<'_> {
                 syn::Stmt::Local(l) => stmts.extend(self.local(l)?),
                 syn::Stmt::Expr(e, _) => stmts.push(self.stmt_expr(e)?),
                 syn::Stmt::Item(i) => return err(i.span(), "items (fn, struct, use, ...) cannot be declared inside a kernel"),
-                syn::Stmt::Macro(m) => return err(m.span(), "macros cannot be used inside a kernel"),
+                syn::Stmt::Macro(m) => stmts.push(self.macro_stmt(&m.mac)?),
             }
         }
         if let (Some(e), Some(tail)) = (last, tail) {
@@ -624,10 +625,64 @@ impl Cx<'_> {
         }))
     }
 
+    /// A macro as a statement: `assert!`, `assert_eq!`, `assert_ne!` and their `debug_` forms.
+    fn macro_stmt(&self, m: &syn::Macro) -> Result<Stmt> {
+        let name = m.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+        let (kind, debug) = match name.as_str() {
+            "assert" => (AssertKind::Cond, false),
+            "assert_eq" => (AssertKind::Eq, false),
+            "assert_ne" => (AssertKind::Ne, false),
+            "debug_assert" => (AssertKind::Cond, true),
+            "debug_assert_eq" => (AssertKind::Eq, true),
+            "debug_assert_ne" => (AssertKind::Ne, true),
+            _ => {
+                return err(
+                    m.span(),
+                    "macros cannot be used inside a kernel, but for `assert!`, `assert_eq!`, `assert_ne!` and their `debug_` forms",
+                )
+            }
+        };
+        let args = m.parse_body_with(syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated)?;
+        let args: Vec<&syn::Expr> = args.iter().collect();
+        let n = if kind == AssertKind::Cond { 1 } else { 2 };
+        if args.len() < n {
+            return err(m.span(), format!("`{name}!` takes {} and an optional message", if n == 1 { "a condition" } else { "two values" }));
+        }
+        let operands = args[..n].iter().map(|a| self.expr(a)).collect::<Result<Vec<_>>>()?;
+        let message = match args.get(n) {
+            None => None,
+            Some(syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(f), .. })) => {
+                let rest = &args[n + 1..];
+                let parsed = gpujit_lang::format::parse(&f.value(), rest.len()).map_err(|e| Error::new(f.span(), e))?;
+                let mut values = rest.iter().map(|a| self.expr(a)).collect::<Result<Vec<_>>>()?;
+                for name in &parsed.captured {
+                    crate::resolve::remember_span(name, f.span());
+                    values.push(SourceExpr::new(ExprKind::Var(name.clone()), at(f.span())));
+                }
+                let recorded = values.len() + if kind == AssertKind::Cond { 0 } else { 2 };
+                if recorded > gpujit_lang::limits::MAX_ASSERT_VALUES {
+                    return err(
+                        f.span(),
+                        format!(
+                            "an assertion's message records at most {} values (with the compared ones)",
+                            gpujit_lang::limits::MAX_ASSERT_VALUES
+                        ),
+                    );
+                }
+                Some((f.value(), values))
+            }
+            Some(other) => return err(other.span(), "an assertion's message is a string literal, then its arguments"),
+        };
+        let text = quote::ToTokens::to_token_stream(args[0]).to_string();
+        let span = at(m.path.span());
+        Ok(Stmt::Assert(Box::new(ast::Assertion { kind, operands, message, text, debug, file: String::new(), span })))
+    }
+
     fn stmt_expr(&self, e: &syn::Expr) -> Result<Stmt> {
         let span = e.span();
         let label = |l: &Option<syn::Label>| l.as_ref().map(|l| l.name.ident.to_string());
         match e {
+            syn::Expr::Macro(m) => self.macro_stmt(&m.mac),
             syn::Expr::Assign(a) => self.assign_value(self.place(&a.left)?, None, &a.right, span),
             syn::Expr::Binary(b) => {
                 let Some(op) = compound_op(&b.op) else {

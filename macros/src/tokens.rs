@@ -223,6 +223,26 @@ impl Rebuild for Stmt {
                 let e = e.rebuild();
                 quote!(Stmt::Eval(#e))
             }
+            Stmt::Assert(a) => {
+                let kind = variant(quote!(AssertKind), a.kind.variant_name());
+                let (operands, text, span, debug) = (a.operands.rebuild(), a.text.rebuild(), a.span.rebuild(), a.debug);
+                let message = match &a.message {
+                    Some((f, args)) => {
+                        let (f, args) = (f.rebuild(), args.rebuild());
+                        quote!(::core::option::Option::Some((#f, #args)))
+                    }
+                    None => quote!(::core::option::Option::None),
+                };
+                quote!(Stmt::Assert(::std::boxed::Box::new(Assertion {
+                    kind: #kind,
+                    operands: #operands,
+                    message: #message,
+                    text: #text,
+                    debug: #debug,
+                    file: ::std::string::String::from(::core::file!()),
+                    span: #span,
+                })))
+            }
         }
     }
 }

@@ -311,6 +311,68 @@ impl Executable for HostCode {
     }
 }
 
+/// The error for a failed assertion's record: its message formatted from the recorded values as
+/// Rust's `assert!` family formats its panic message.
+fn assertion(kernel: &str, meta: &KernelMetadata, id: u32, oob: &OobRecord) -> Error {
+    use gpujit_codegen::ast::AssertKind;
+    use gpujit_codegen::format::{self, Value};
+    use gpujit_codegen::ScalarType;
+    let Some(info) = meta.asserts.get(id as usize) else {
+        return Error::Unsupported {
+            kernel: kernel.to_string(),
+            message: format!("internal error: assertion {id} is not in the kernel's table"),
+        };
+    };
+    let values: Vec<Value> = info
+        .types
+        .iter()
+        .zip(oob.values)
+        .map(|(t, bits)| match *t {
+            ScalarType::Bool => Value::Bool(bits != 0),
+            ScalarType::F32 => Value::F32(f32::from_bits(bits as u32)),
+            ScalarType::F64 => Value::F64(f64::from_bits(bits)),
+            ScalarType::F16 => Value::F32(half::f16::from_bits(bits as u16).to_f32()),
+            ScalarType::BF16 => Value::F32(half::bf16::from_bits(bits as u16).to_f32()),
+            t if t.is_signed_int() => {
+                let shift = 64 - t.bits();
+                Value::Int(((bits << shift) as i64) >> shift)
+            }
+            _ => Value::UInt(bits),
+        })
+        .collect();
+    let compared = if info.kind == AssertKind::Cond { 0 } else { 2 };
+    // The message's values are its positional arguments, then the names it captures: the one
+    // split of them under which the string (checked when the kernel was built) parses.
+    let args = &values[compared.min(values.len())..];
+    let custom = info.format.as_ref().map(|f| {
+        let parsed = (0..=args.len()).find_map(|p| format::parse(f, p).ok().filter(|parsed| p + parsed.captured.len() == args.len()));
+        match parsed {
+            Some(parsed) => format::render(&parsed, args),
+            None => f.clone(),
+        }
+    });
+    let debug = format::Spec { fill: ' ', kind: "?", ..Default::default() };
+    let message = match (info.kind, custom) {
+        (AssertKind::Cond, None) => format!("assertion failed: {}", info.text),
+        (AssertKind::Cond, Some(m)) => m,
+        (kind, m) => {
+            let op = if kind == AssertKind::Eq { "==" } else { "!=" };
+            let m = m.map(|m| format!(": {m}")).unwrap_or_default();
+            let (l, r) = (format::format_value(values[0], &debug), format::format_value(values[1], &debug));
+            format!("assertion `left {op} right` failed{m}\n  left: {l}\n right: {r}")
+        }
+    };
+    Error::Assertion {
+        kernel: kernel.to_string(),
+        block: oob.block,
+        thread: oob.thread,
+        file: info.file.clone(),
+        line: info.line,
+        column: info.column,
+        message,
+    }
+}
+
 /// The result of a CPU-backend launch as the caller sees it: the first out-of-bounds access as
 /// an [`Error::OutOfBounds`] (with `shape_of` the shape of array parameter `number`), a launch
 /// the backend cannot run as the matching error.
@@ -331,6 +393,9 @@ pub(crate) fn host_outcome(
 /// The error for a kernel's out-of-bounds record, on either backend; `shape_of` gives the shape
 /// of array parameter `number` (static arrays' lengths come from the metadata).
 fn out_of_bounds(kernel: &str, meta: &KernelMetadata, oob: &OobRecord, shape_of: impl Fn(u32) -> Option<Vec<u64>>) -> Error {
+    if let Some(id) = oob.assertion() {
+        return assertion(kernel, meta, id, oob);
+    }
     let axis = oob.axis as usize;
     let shape = shape_of(oob.array).unwrap_or_else(|| vec![meta.static_len(oob.array).unwrap_or(0)]);
     let len = shape.get(axis).copied().unwrap_or(0);

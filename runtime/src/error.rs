@@ -55,6 +55,11 @@ pub enum Error {
         by: u32,
         bz: u32,
     },
+    /// An `assert!` (`assert_eq!`, `assert_ne!`, `debug_assert!`) failed in a kernel: the first
+    /// of the launch. Its thread ended there; the others ran to their end. `message` reads as
+    /// Rust's panic message would.
+    #[error("kernel `{kernel}` panicked at {file}:{line}:{column}, in thread ({}, {}, {}) of block ({}, {}, {}):\n{message}", thread[0], thread[1], thread[2], block[0], block[1], block[2])]
+    Assertion { kernel: String, block: [u32; 3], thread: [u32; 3], file: String, line: u32, column: u32, message: String },
     /// An array operation got incompatible sizes or devices.
     #[error("{0}")]
     Array(String),

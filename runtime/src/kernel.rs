@@ -28,6 +28,12 @@ fn boundscheck_everywhere() -> bool {
     *ON.get_or_init(|| std::env::var("GPUJIT_BOUNDSCHECK").is_ok_and(|v| v == "1"))
 }
 
+/// `GPUJIT_DEBUG=1`: compile `debug_assert!`s in every kernel (as the `debug` option does).
+fn debug_everywhere() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("GPUJIT_DEBUG").is_ok_and(|v| v == "1"))
+}
+
 /// A CPU-backend launch recorded by a graph capture, replayed by [`crate::Graph::launch`].
 pub(crate) struct RecordedLaunch {
     kernel: String,
@@ -321,7 +327,13 @@ impl Kernel {
         let started = Instant::now();
         // Configures the disk caches (kernels, and the compiler's pruned libdevice).
         let _ = DiskCache::global();
-        let mut ir = specialize(&self.source, key)?;
+        let mut ir = if debug_everywhere() && !self.source.options.debug {
+            let mut source = self.source.clone();
+            source.options.debug = true;
+            specialize(&source, key)?
+        } else {
+            specialize(&self.source, key)?
+        };
         if boundscheck_everywhere() {
             ir.options.boundscheck = true;
         }

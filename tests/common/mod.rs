@@ -43,6 +43,7 @@ macro_rules! for_each_case {
             user_structs,
             user_struct_errors,
             user_struct_arrays_2d,
+            kernel_assertions,
             user_struct_reductions,
             random_streams,
             random_known_answers,
@@ -271,6 +272,7 @@ fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
 
 // The cases, by area.
 mod arrays;
+mod asserts;
 mod basics;
 mod bounds;
 mod casts;
@@ -290,6 +292,7 @@ mod random;
 mod std_methods;
 mod structs;
 pub use arrays::*;
+pub use asserts::*;
 pub use basics::*;
 pub use bounds::*;
 pub use casts::*;

@@ -3,7 +3,7 @@
 //
 // IR: #[options({{.*}}boundscheck = true
 // The first out-of-range access is recorded in the module's OOB record, read after the launch.
-// PTX: .visible .global .align 8 .b8 gpujit_oob_record[72];
+// PTX: .visible .global .align 8 .b8 gpujit_oob_record[136];
 // PTX: atom.global.cas.b64
 // PTX: st.global.u64 [gpujit_oob_record+8]
 //

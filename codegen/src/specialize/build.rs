@@ -21,6 +21,10 @@ pub(super) struct Build<'c, 'a> {
     pub(super) table: &'c RefCell<FnTable>,
     /// Labels of the enclosing loops, innermost last (for `break`/`continue` levels).
     pub(super) loops: RefCell<Vec<Option<String>>>,
+    /// The body's assertions, in order.
+    pub(super) asserts: RefCell<Vec<ir::AssertInfo>>,
+    /// Whether `debug_assert!`s are compiled (the kernel's `debug` option).
+    pub(super) debug: bool,
 }
 
 impl Build<'_, '_> {
@@ -187,8 +191,41 @@ impl Build<'_, '_> {
             ast::Stmt::GridBarrier(_) => ir::StmtKind::GridBarrier,
             ast::Stmt::Fence(scope, _) => ir::StmtKind::Fence(*scope),
             ast::Stmt::Eval(e) => ir::StmtKind::Eval(self.expr(e)?),
+            ast::Stmt::Assert(a) if a.debug && !self.debug => return Ok(None),
+            ast::Stmt::Assert(a) => return self.assertion(a).map(Some),
             ast::Stmt::Shared { .. } | ast::Stmt::Local { .. } => return Ok(None),
         }))
+    }
+
+    /// An assertion: its condition (for `assert_eq!`, `left == right`), the values its message
+    /// records, and its entry in the body's table.
+    fn assertion(&self, a: &ast::Assertion) -> R<ir::StmtKind> {
+        let operands = a.operands.iter().map(|e| self.expr(e)).collect::<R<Vec<_>>>()?;
+        let cond = match a.kind {
+            ast::AssertKind::Cond => operands[0].clone(),
+            ast::AssertKind::Eq => self.binary(BinOp::Eq, operands[0].clone(), operands[1].clone(), a.span)?,
+            ast::AssertKind::Ne => self.binary(BinOp::Ne, operands[0].clone(), operands[1].clone(), a.span)?,
+        };
+        let mut values = if a.kind == ast::AssertKind::Cond { Vec::new() } else { operands };
+        if let Some((_, args)) = &a.message {
+            for e in args {
+                values.push(self.expr(e)?);
+            }
+        }
+        if let Some(v) = values.iter().find(|v| !(v.ty.is_int() || v.ty.is_float() || v.ty == ScalarType::Bool)) {
+            return self.cx.err(a.span, format!("an assertion's message formats integers, floats and bools, not {}", v.ty));
+        }
+        let mut table = self.asserts.borrow_mut();
+        table.push(ir::AssertInfo {
+            file: a.file.clone(),
+            line: a.span.line,
+            column: a.span.column + 1,
+            kind: a.kind,
+            text: a.text.clone(),
+            format: a.message.as_ref().map(|(f, _)| f.clone()),
+            types: values.iter().map(|v| v.ty).collect(),
+        });
+        Ok(ir::StmtKind::Assert { id: (table.len() - 1) as u32, cond, values })
     }
 
     /// The value assigned by `place op= v` where the place holds `old`: `v`, or `old op v`.
@@ -334,7 +371,7 @@ impl Build<'_, '_> {
             }
         }
         self.table.borrow_mut().in_progress.push((callee.name, key));
-        let f = specialize_body((callee.source)(), &key, self.table);
+        let f = specialize_body((callee.source)(), &key, self.table, self.debug);
         self.table.borrow_mut().in_progress.pop();
         let mut t = self.table.borrow_mut();
         t.done.push((callee.name, key, f?));

@@ -386,6 +386,21 @@ impl<'a> Infer<'a> {
             },
             ast::Stmt::Barrier(_) | ast::Stmt::GridBarrier(_) | ast::Stmt::Fence(..) => Ok(()),
             ast::Stmt::Eval(e) => self.expr(e).map(|_| ()),
+            ast::Stmt::Assert(a) => {
+                match a.kind {
+                    ast::AssertKind::Cond => self.bool_cond(&a.operands[0], "assertion")?,
+                    _ => {
+                        let (l, r) = (self.expr(&a.operands[0])?, self.expr(&a.operands[1])?);
+                        self.unify(l, r, a.span, "the operands of an assertion")?;
+                    }
+                }
+                if let Some((_, args)) = &a.message {
+                    for e in args {
+                        self.expr(e)?;
+                    }
+                }
+                Ok(())
+            }
             ast::Stmt::Shared { name, elem, dims, span } => {
                 if self.src.device {
                     return self.err(*span, "shared arrays are declared in kernels; pass them to device functions as arguments");

@@ -31,7 +31,7 @@ use std::cell::RefCell;
 /// never numbered (built by hand rather than by the macro or `Kernel::new`) is numbered first.
 pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, CompileError> {
     let table = RefCell::new(FnTable::default());
-    let mut kernel = specialize_body(src, key, &table)?;
+    let mut kernel = specialize_body(src, key, &table, src.options.debug)?;
     kernel.functions = table.into_inner().done.into_iter().map(|(_, _, f)| f).collect();
     crate::verify::verify(&kernel)?;
     Ok(kernel)
@@ -46,12 +46,13 @@ struct FnTable {
 }
 
 /// Specializes a kernel's or device function's body; device functions it calls go to `table`.
-fn specialize_body(src: &ast::KernelSource, key: &SpecKey, table: &RefCell<FnTable>) -> Result<ir::Kernel, CompileError> {
+/// `debug`: the kernel's `debug` option, which its device functions' `debug_assert!`s follow.
+fn specialize_body(src: &ast::KernelSource, key: &SpecKey, table: &RefCell<FnTable>, debug: bool) -> Result<ir::Kernel, CompileError> {
     if !src.is_numbered() {
         // A source built by hand (the macro and `Kernel::new` number theirs).
         let mut numbered = src.clone();
         numbered.number_nodes();
-        return specialize_body(&numbered, key, table);
+        return specialize_body(&numbered, key, table, debug);
     }
     let params: Vec<ir::Param> = src
         .params
@@ -91,7 +92,7 @@ fn specialize_body(src: &ast::KernelSource, key: &SpecKey, table: &RefCell<FnTab
     for (name, slot) in &cx.locals {
         locals.push(ir::Local { name: name.clone(), ty: types[*slot] });
     }
-    let build = Build { cx: &cx, types: &types, table, loops: RefCell::new(Vec::new()) };
+    let build = Build { cx: &cx, types: &types, table, loops: RefCell::new(Vec::new()), asserts: RefCell::new(Vec::new()), debug };
     let mut body: Vec<ir::Stmt> = prologue
         .into_iter()
         .map(|(local, p, t)| {
@@ -100,7 +101,19 @@ fn specialize_body(src: &ast::KernelSource, key: &SpecKey, table: &RefCell<FnTab
         .collect();
     body.extend(build.block(&src.body)?);
     let (shared, local_arrays) = (cx.shared.clone(), cx.local_arrays.clone());
-    Ok(ir::Kernel { name: src.name.clone(), params, locals, shared, local_arrays, body, options: src.options, ret, functions: Vec::new() })
+    let asserts = build.asserts.into_inner();
+    Ok(ir::Kernel {
+        name: src.name.clone(),
+        params,
+        locals,
+        shared,
+        local_arrays,
+        body,
+        options: src.options,
+        ret,
+        functions: Vec::new(),
+        asserts,
+    })
 }
 
 fn resolve_ref(t: &TypeRef, key: &SpecKey) -> ScalarType {

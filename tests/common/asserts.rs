@@ -1,0 +1,115 @@
+//! `assert!`, `assert_eq!`, `assert_ne!` and `debug_assert!` in kernels and device functions: a
+//! failing one ends its thread, the others run to their end, and the launch fails with
+//! `Error::Assertion` naming the kernel, the block, the thread, the file and line, and the
+//! message formatted as Rust formats it.
+
+use super::*;
+
+#[gpu_device]
+fn checked_sqrt(x: f32, i: usize) -> f32 {
+    assert!(x >= 0.0, "negative input {x} at {i}");
+    x.sqrt()
+}
+
+/// Writes every element whose thread did not fail.
+#[gpu_kernel]
+fn asserting(x: &[f32], limit: u32, out: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        let k = i as u32;
+        assert!(k < limit);
+        assert_ne!(x[i], 13.0, "thirteen at {}", i);
+        out[i] = checked_sqrt(x[i], i);
+    }
+}
+
+#[gpu_kernel]
+fn equal_or_fail(a: &[i64], b: &[i64], out: &mut [i64]) {
+    let i = grid(1);
+    if i < a.len() {
+        assert_eq!(a[i], b[i]);
+        out[i] = a[i];
+    }
+}
+
+#[gpu_kernel]
+fn debug_only(x: &[u32], out: &mut [u32]) {
+    let i = grid(1);
+    if i < x.len() {
+        debug_assert!(x[i] != 7, "seven: {:#x}", x[i]);
+        out[i] = x[i] + 1;
+    }
+}
+
+#[gpu_kernel(debug)]
+fn debug_on(x: &[u32], out: &mut [u32]) {
+    let i = grid(1);
+    if i < x.len() {
+        debug_assert_eq!(x[i] % 2, 0, "odd {:>5}", x[i]);
+        out[i] = x[i];
+    }
+}
+
+fn assertion(e: &Error) -> (&str, [u32; 3], [u32; 3], &str, u32, &str) {
+    match e {
+        Error::Assertion { kernel, block, thread, file, line, message, .. } => (kernel, *block, *thread, file, *line, message),
+        other => panic!("expected an assertion, got {other}"),
+    }
+}
+
+pub fn kernel_assertions(h: &Harness) {
+    for n in SIZES {
+        let x: Vec<f32> = h.vec(n, |h| h.f64_in(0.0, 10.0) as f32);
+        let dx = h.arr(&x);
+        let mut out = h.zeros::<f32>(n);
+        // Nothing fails: a normal launch.
+        h.run(&asserting, (n.div_ceil(128).max(1), 128), (&dx, u32::MAX, &mut out)).unwrap();
+        let want: Vec<f32> = x.iter().map(|v| v.sqrt()).collect();
+        assert_eq!(out.to_vec().unwrap(), want, "n={n}");
+        if n < 1000 {
+            continue;
+        }
+        // The device function's assertion fails in thread 5 of block 1 (element 133) alone.
+        let limit = u32::MAX;
+        let mut out = h.zeros::<f32>(n);
+        let mut y = x.clone();
+        y[133] = -4.0;
+        let dy = h.arr(&y);
+        let e = h.run(&asserting, (n.div_ceil(128), 128), (&dy, limit, &mut out)).unwrap_err();
+        let (kernel, block, thread, file, line, message) = assertion(&e);
+        assert_eq!((kernel, block, thread), ("asserting", [1, 0, 0], [5, 0, 0]), "{e}");
+        assert!(file.ends_with("asserts.rs") && line == 10, "{e}");
+        assert_eq!(message, "negative input -4 at 133", "{e}");
+        // The other threads did their work; the failing one wrote nothing.
+        let got = out.to_vec().unwrap();
+        for i in 0..n {
+            let want = if i == 133 { 0.0 } else { y[i].sqrt() };
+            assert_eq!(got[i], want, "n={n} [{i}]");
+        }
+        let mut z = x.clone();
+        z[130] = 13.0;
+        let e = h.run(&asserting, (n.div_ceil(128), 128), (&h.arr(&z), limit, &mut out)).unwrap_err();
+        let (_, _, thread, _, _, message) = assertion(&e);
+        assert_eq!(thread, [2, 0, 0], "{e}");
+        assert_eq!(message, "assertion `left != right` failed: thirteen at 130\n  left: 13.0\n right: 13.0", "{e}");
+        let e = h.run(&asserting, (n.div_ceil(128), 128), (&dx, 1u32, &mut out)).unwrap_err();
+        assert!(assertion(&e).5 == "assertion failed: k < limit", "{e}");
+    }
+    let a: Vec<i64> = (0..300).collect();
+    let mut b = a.clone();
+    b[200] = -1;
+    let mut out = h.zeros::<i64>(300);
+    let e = h.run(&equal_or_fail, (3, 128), (&h.arr(&a), &h.arr(&b), &mut out)).unwrap_err();
+    let (kernel, block, thread, _, _, message) = assertion(&e);
+    assert_eq!((kernel, block, thread), ("equal_or_fail", [1, 0, 0], [72, 0, 0]));
+    assert_eq!(message, "assertion `left == right` failed\n  left: 200\n right: -1");
+    // debug_assert! is compiled only with `debug` (or GPUJIT_DEBUG=1, which this run may set).
+    let x = h.arr(&[1u32, 7, 3]);
+    let mut o = h.zeros::<u32>(3);
+    match h.run(&debug_only, (1, 32), (&x, &mut o)) {
+        Ok(()) => assert_eq!(o.to_vec().unwrap(), vec![2, 8, 4]),
+        Err(e) => assert_eq!(assertion(&e).5, "seven: 0x7", "{e}"),
+    }
+    let e = h.run(&debug_on, (1, 32), (&x, &mut o)).unwrap_err();
+    assert_eq!(assertion(&e).5, "assertion `left == right` failed: odd     1\n  left: 1\n right: 0", "{e}");
+}

@@ -1,0 +1,24 @@
+use gpujit::prelude::*;
+
+// An assertion's message is a literal format string whose specifiers kernels support, with at
+// most 8 recorded values.
+#[gpu_kernel]
+fn pointer_format(x: &[u32], out: &mut [u32]) {
+    assert!(x[0] > 0, "{:p}", x[0]);
+    out[0] = x[0];
+}
+
+#[gpu_kernel]
+fn dynamic_precision(x: &[f32], out: &mut [f32]) {
+    assert!(x[0] > 0.0, "{:.*}", 2, x[0]);
+    out[0] = x[0];
+}
+
+#[gpu_kernel]
+fn too_many(x: &[u32], out: &mut [u32]) {
+    let a = x[0];
+    assert_eq!(a, 1, "{} {} {} {} {} {} {}", a, a, a, a, a, a, a);
+    out[0] = a;
+}
+
+fn main() {}
