@@ -238,6 +238,9 @@ pub struct KernelMetadata {
     pub globals: Vec<String>,
     /// The assertions, by the number a record gives: the kernel's, then each device function's.
     pub asserts: Vec<ir::AssertInfo>,
+    /// The `print!`s, numbered likewise. A print record in the print buffer is its number,
+    /// then its values' bits (zero-extended), one word each.
+    pub prints: Vec<ir::PrintInfo>,
 }
 
 impl KernelMetadata {
@@ -254,6 +257,7 @@ impl KernelMetadata {
             boundscheck: kernel.options.boundscheck,
             globals,
             asserts: kernel.asserts.iter().chain(kernel.functions.iter().flat_map(|f| f.asserts.iter())).cloned().collect(),
+            prints: kernel.prints.iter().chain(kernel.functions.iter().flat_map(|f| f.prints.iter())).cloned().collect(),
         }
     }
 

@@ -182,6 +182,30 @@ impl Target for HostTarget {
         true
     }
 
+    fn print_record<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        words: &[IntValue<'ctx>],
+    ) -> Result<(), BuilderError> {
+        // The print buffer follows the fault record in the chunk's record area; a chunk's
+        // threads run one at a time, so the reservation needs no atomic.
+        let cx = module.get_context();
+        let i64t = cx.i64_type();
+        let rec = ctx_params(body).1;
+        // SAFETY (of the generated code): a kernel that prints gets a record area of
+        // OobRecord::WORDS words, then the buffer (cursor and PRINT_WORDS words).
+        let buffer =
+            unsafe { b.build_in_bounds_gep(i64t, rec, &[i64t.const_int(crate::contract::OobRecord::WORDS as u64, false)], "printbuf")? };
+        crate::target::append_print(module, b, buffer, words, |cursor, n| {
+            let old = b.build_load(i64t, cursor, "print.cursor")?.into_int_value();
+            b.build_store(cursor, b.build_int_add(old, n, "print.next")?)?;
+            Ok(old)
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn report_out_of_bounds<'ctx>(
         &self,
         module: &Module<'ctx>,

@@ -110,6 +110,18 @@ pub struct Kernel {
     pub functions: Vec<Kernel>,
     /// The body's assertions, which [`StmtKind::Assert`] names by index.
     pub asserts: Vec<AssertInfo>,
+    /// The body's `print!`s, which [`StmtKind::Print`] names by index.
+    pub prints: Vec<PrintInfo>,
+}
+
+/// How the host writes a `print!`'s recorded values.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PrintInfo {
+    pub format: String,
+    pub newline: bool,
+    pub stderr: bool,
+    /// The recorded values' types: the positional arguments, then the captured ones.
+    pub types: Vec<ScalarType>,
 }
 
 /// What the runtime needs to report a failed assertion: where it is and how its message reads.
@@ -216,6 +228,11 @@ pub enum StmtKind {
     Fence(FenceScope),
     /// Evaluate for the effect (an atomic whose result is unused).
     Eval(TypedExpr),
+    /// `print!` `id` of the body's table: records `values` (scalars) for the host to format.
+    Print {
+        id: u32,
+        values: Vec<TypedExpr>,
+    },
     /// Assertion `id` of the body's table: when `cond` is false, record `values` (scalars, at
     /// most [`crate::limits::MAX_ASSERT_VALUES`]) and end the thread.
     Assert {
@@ -454,6 +471,11 @@ impl Kernel {
 
     /// Whether the body or a device function it calls asserts (a failed assertion ends the
     /// thread, so calls are followed by a check of whether the callee ended it).
+    /// Whether the body or a device function it calls prints.
+    pub fn prints_anywhere(&self) -> bool {
+        !self.prints.is_empty() || self.functions.iter().any(|f| !f.prints.is_empty())
+    }
+
     pub fn asserts_anywhere(&self) -> bool {
         !self.asserts.is_empty() || self.functions.iter().any(|f| !f.asserts.is_empty())
     }
@@ -491,6 +513,7 @@ impl Kernel {
                 StmtKind::ForRange { start, end, step, body, .. } => expr(start) || expr(end) || expr(step) || any(body),
                 StmtKind::Return(v) => v.as_ref().is_some_and(expr),
                 StmtKind::Assert { cond, values, .. } => expr(cond) || values.iter().any(expr),
+                StmtKind::Print { values, .. } => values.iter().any(expr),
                 StmtKind::Break(_) | StmtKind::Continue(_) | StmtKind::Fence(_) => false,
             })
         }
@@ -800,6 +823,16 @@ impl Kernel {
                 self.write_expr(out, e);
                 out.push_str(";\n");
             }
+            StmtKind::Print { id, values } => {
+                let _ = write!(out, "{pad}print#{id}([");
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    self.write_expr(out, v);
+                }
+                out.push_str("]);\n");
+            }
             StmtKind::Assert { id, cond, values } => {
                 let _ = write!(out, "{pad}assert#{id}(");
                 self.write_expr(out, cond);
@@ -856,6 +889,10 @@ impl fmt::Display for Kernel {
                 a.text,
                 types.join(", ")
             );
+        }
+        for (i, p) in self.prints.iter().enumerate() {
+            let types: Vec<String> = p.types.iter().map(|t| t.to_string()).collect();
+            let _ = writeln!(out, "printing {i} {:?} newline = {} stderr = {} [{}]", p.format, p.newline, p.stderr, types.join(", "));
         }
         let ret = self.ret.map(|t| format!(" -> {t}")).unwrap_or_default();
         let _ = writeln!(out, "kernel {}{}{ret} {{", self.name, self.signature());

@@ -230,6 +230,7 @@ impl Parser {
             ret: None,
             functions: Vec::new(),
             asserts: Vec::new(),
+            prints: Vec::new(),
         };
         Ok(Parser { toks: lex(text, first_line)?, at: 0, kernel: empty, rets, structs: Vec::new() })
     }
@@ -445,6 +446,27 @@ impl Parser {
         }
     }
 
+    /// `printing N "format" newline = b stderr = b [types]`.
+    fn printing_decl(&mut self) -> R<()> {
+        self.keyword("printing")?;
+        self.number()?;
+        let format = self.string()?;
+        self.keyword("newline")?;
+        self.expect("=")?;
+        let newline = self.bool_value()?;
+        self.keyword("stderr")?;
+        self.expect("=")?;
+        let stderr = self.bool_value()?;
+        self.expect("[")?;
+        let mut types = Vec::new();
+        while !self.eat("]") {
+            types.push(self.scalar_type()?);
+            self.eat(",");
+        }
+        self.kernel.prints.push(ir::PrintInfo { format, newline, stderr, types });
+        Ok(())
+    }
+
     /// `assertion N Kind "file" line column "text" "format"|none [types]`.
     fn assertion_decl(&mut self) -> R<()> {
         self.keyword("assertion")?;
@@ -503,6 +525,9 @@ impl Parser {
         }
         while self.peek_ident("assertion") {
             self.assertion_decl()?;
+        }
+        while self.peek_ident("printing") {
+            self.printing_decl()?;
         }
         self.keyword("kernel")?;
         self.kernel.name = self.ident()?;
@@ -680,6 +705,21 @@ impl Parser {
                 return Ok(StmtKind::Fence(scope));
             }
             _ => {}
+        }
+        // `print#N([values]);`
+        if self.peek_ident("print") && matches!(self.toks.get(self.at + 1), Some((Tok::Punct("#"), _))) {
+            self.at += 2;
+            let id: u32 = self.number()?.parse().or_else(|_| self.fail("expected a print number"))?;
+            self.expect("(")?;
+            self.expect("[")?;
+            let mut values = Vec::new();
+            while !self.eat("]") {
+                values.push(self.expr()?);
+                self.eat(",");
+            }
+            self.expect(")")?;
+            self.expect(";")?;
+            return Ok(StmtKind::Print { id, values });
         }
         // `assert#N(cond, [values]);`
         if self.peek_ident("assert") && matches!(self.toks.get(self.at + 1), Some((Tok::Punct("#"), _))) {

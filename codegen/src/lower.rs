@@ -147,16 +147,18 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
     // Out-of-bounds reports number a device function's arrays after the kernel's.
     let mut base = (kernel.params.len() + kernel.shared.len() + kernel.local_arrays.len()) as u32;
     // Assertions number a device function's after the kernel's (the metadata's order).
-    let mut bodies = vec![(kernel, body, 0u32, 0u32)];
-    let mut assert_base = kernel.asserts.len() as u32;
+    let mut bodies = vec![(kernel, body, 0u32, 0u32, 0u32)];
+    let (mut assert_base, mut print_base) = (kernel.asserts.len() as u32, kernel.prints.len() as u32);
     for (func, f) in kernel.functions.iter().zip(&functions) {
-        bodies.push((func, *f, base, assert_base));
+        bodies.push((func, *f, base, assert_base, print_base));
         base += (func.params.len() + func.local_arrays.len()) as u32;
         assert_base += func.asserts.len() as u32;
+        print_base += func.prints.len() as u32;
     }
-    for (ir_fn, f, array_base, assert_base) in bodies {
+    for (ir_fn, f, array_base, assert_base, print_base) in bodies {
         let mut l = Lower {
             assert_base,
+            print_base,
             exit_flag: None,
             cx,
             module: &module,
@@ -213,6 +215,8 @@ struct ParamArray<'ctx> {
 struct Lower<'a, 'ctx> {
     /// The number of this body's first assertion in the metadata's table.
     assert_base: u32,
+    /// The number of this body's first `print!` in the metadata's table.
+    print_base: u32,
     /// Where a failed assertion ends the thread: set, in a device function, so that every caller
     /// returns too (`None` when no assertion can fail).
     exit_flag: Option<PointerValue<'ctx>>,
@@ -399,6 +403,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 }
             }
             StmtKind::Assert { id, cond, values } => self.assertion(*id, cond, values)?,
+            StmtKind::Print { id, values } => {
+                let mut words = vec![self.cx.i64_type().const_int((self.print_base + id) as u64, false)];
+                words.extend(self.value_bits(values)?);
+                self.target.print_record(self.module, &self.b, self.f, &words)?;
+            }
             StmtKind::AssignField { local, path, value } => {
                 let v = self.expr(value)?;
                 let t = self.kernel.locals[*local as usize].ty;
@@ -701,18 +710,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         Ok(())
     }
 
-    /// `assert!`: when `cond` is false, records assertion `id` and its values, and ends the
-    /// thread.
-    fn assertion(&mut self, id: u32, cond: &ir::TypedExpr, values: &[ir::TypedExpr]) -> LR<()> {
-        let ok = self.expr(cond)?.into_int_value();
-        let (fail, go_on) = (self.new_block("assert.fail"), self.new_block("assert.ok"));
-        self.b.build_conditional_branch(ok, go_on, fail)?;
-        self.b.position_at_end(fail);
+    /// The bits of scalar values, zero-extended to 64 (the runtime reads them by their types).
+    fn value_bits(&mut self, values: &[ir::TypedExpr]) -> LR<Vec<IntValue<'ctx>>> {
         let i64t = self.cx.i64_type();
         let mut bits = Vec::with_capacity(values.len());
         for v in values {
             let x = self.expr(v)?;
-            // The value's bits, zero-extended (the runtime reads them by the value's type).
             let b = match (x, v.ty) {
                 (BasicValueEnum::FloatValue(f), ScalarType::F32) => {
                     let i = self.b.build_bit_cast(f, self.cx.i32_type(), "bits")?.into_int_value();
@@ -724,6 +727,18 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             };
             bits.push(b);
         }
+        Ok(bits)
+    }
+
+    /// `assert!`: when `cond` is false, records assertion `id` and its values, and ends the
+    /// thread.
+    fn assertion(&mut self, id: u32, cond: &ir::TypedExpr, values: &[ir::TypedExpr]) -> LR<()> {
+        let ok = self.expr(cond)?.into_int_value();
+        let (fail, go_on) = (self.new_block("assert.fail"), self.new_block("assert.ok"));
+        self.b.build_conditional_branch(ok, go_on, fail)?;
+        self.b.position_at_end(fail);
+        let i64t = self.cx.i64_type();
+        let bits = self.value_bits(values)?;
         let number = i64t.const_int((self.assert_base + id) as u64, false);
         self.target.report_out_of_bounds(self.module, &self.b, self.f, OobRecord::ASSERTION, i64t.const_zero(), number, &bits)?;
         self.end_thread()?;

@@ -504,6 +504,21 @@ impl Target for NvptxTarget {
         call_void(module, builder, name)
     }
 
+    fn print_record<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        _body: FunctionValue<'ctx>,
+        words: &[IntValue<'ctx>],
+    ) -> Result<(), BuilderError> {
+        let buffer = print_buffer(module);
+        crate::target::append_print(module, b, buffer, words, |cursor, n| {
+            let old = b.build_atomicrmw(inkwell::AtomicRMWBinOp::Add, cursor, n, AtomicOrdering::Monotonic)?;
+            Ok(old)
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn report_out_of_bounds<'ctx>(
         &self,
         module: &Module<'ctx>,
@@ -589,8 +604,27 @@ pub const GRID_BARRIER: &str = "gpujit_grid_barrier";
 
 /// The global name of the out-of-bounds record of kernels compiled with bounds checks.
 pub const OOB_RECORD: &str = "gpujit_oob_record";
+/// The global of the print buffer a kernel that prints defines.
+pub const PRINT_BUFFER: &str = "gpujit_print_buffer";
 
 /// The module's out-of-bounds record (`[u64; 9]` in global memory, zero at load).
+/// The launch's print buffer (see [`crate::target::append_print`]), defined on first use.
+fn print_buffer<'ctx>(module: &Module<'ctx>) -> PointerValue<'ctx> {
+    let g = match module.get_global(PRINT_BUFFER) {
+        Some(g) => g,
+        None => {
+            let cx = module.get_context();
+            let ty = cx.i64_type().array_type(1 + crate::limits::PRINT_WORDS as u32);
+            let g = module.add_global(ty, Some(AddressSpace::from(1u16)), PRINT_BUFFER);
+            g.set_linkage(Linkage::External);
+            g.set_initializer(&ty.const_zero());
+            g.set_alignment(8);
+            g
+        }
+    };
+    g.as_pointer_value()
+}
+
 fn oob_record<'ctx>(module: &Module<'ctx>) -> PointerValue<'ctx> {
     let g = match module.get_global(OOB_RECORD) {
         Some(g) => g,

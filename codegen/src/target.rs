@@ -200,11 +200,25 @@ pub trait Target {
         kernel.options.boundscheck
     }
 
+    /// Appends a print record (`words`: the print's number, then its values' bits) to the
+    /// launch's print buffer, which the runtime reads after the launch; a record that does not
+    /// fit is dropped (and counted).
+    fn print_record<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        builder: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        words: &[IntValue<'ctx>],
+    ) -> Result<(), BuilderError> {
+        let _ = (module, builder, body, words);
+        Ok(())
+    }
+
     /// Emits the report of an out-of-range `index` on `axis` of array number `array` (see
     /// [`crate::lower::array_table`]); only called when [`Target::bounds_check`] is true.
-    #[allow(clippy::too_many_arguments)]
     /// Also records a failed assertion: `array` is then [`OobRecord::ASSERTION`], `axis` the
     /// assertion's number and `values` the values its message formats (else empty).
+    #[allow(clippy::too_many_arguments)]
     fn report_out_of_bounds<'ctx>(
         &self,
         module: &Module<'ctx>,
@@ -291,4 +305,37 @@ pub fn widened_mul_hi<'ctx>(b: &Builder<'ctx>, x: IntValue<'ctx>, y: IntValue<'c
     let p = b.build_int_mul(ext(x)?, ext(y)?, "p")?;
     let hi = b.build_right_shift(p, wide.const_int(bits as u64, false), false, "p.hi")?;
     b.build_int_truncate(hi, it, "mul_hi")
+}
+
+/// Appends `words` to a print buffer at `buffer` (word 0: the words reserved so far; the
+/// records from word 1; [`crate::limits::PRINT_WORDS`] of them), the reservation made by
+/// `reserve(cursor, n)` (which returns the cursor before it).
+pub fn append_print<'ctx>(
+    module: &Module<'ctx>,
+    b: &Builder<'ctx>,
+    buffer: PointerValue<'ctx>,
+    words: &[IntValue<'ctx>],
+    reserve: impl FnOnce(PointerValue<'ctx>, IntValue<'ctx>) -> Result<IntValue<'ctx>, BuilderError>,
+) -> Result<(), BuilderError> {
+    let cx = module.get_context();
+    let i64t = cx.i64_type();
+    let n = i64t.const_int(words.len() as u64, false);
+    let at = reserve(buffer, n)?;
+    let end = b.build_int_add(at, n, "print.end")?;
+    let fits =
+        b.build_int_compare(inkwell::IntPredicate::ULE, end, i64t.const_int(crate::limits::PRINT_WORDS as u64, false), "print.fits")?;
+    let f = b.get_insert_block().and_then(|bb| bb.get_parent()).unwrap_or_else(|| unreachable!("builder is positioned"));
+    let (write, done) = (cx.append_basic_block(f, "print.write"), cx.append_basic_block(f, "print.done"));
+    b.build_conditional_branch(fits, write, done)?;
+    b.position_at_end(write);
+    for (k, w) in words.iter().enumerate() {
+        let i = b.build_int_add(at, i64t.const_int(1 + k as u64, false), "print.word")?;
+        // SAFETY (of the generated code): at + n <= PRINT_WORDS, so word 1 + at + k is inside
+        // the buffer of 1 + PRINT_WORDS words.
+        let addr = unsafe { b.build_in_bounds_gep(i64t, buffer, &[i], "print.addr")? };
+        b.build_store(addr, *w)?;
+    }
+    b.build_unconditional_branch(done)?;
+    b.position_at_end(done);
+    Ok(())
 }

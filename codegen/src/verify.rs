@@ -141,6 +141,13 @@ impl Verifier<'_> {
             | StmtKind::GridBarrier
             | StmtKind::Fence(_) => Ok(()),
             StmtKind::Eval(e) => self.expr(e),
+            StmtKind::Print { id, values } => {
+                let Some(info) = self.k.prints.get(*id as usize) else { return Err(format!("print {id} is not in the table")) };
+                if values.len() != info.types.len() {
+                    return Err(format!("print {id} records {} values", values.len()));
+                }
+                values.iter().zip(&info.types).try_for_each(|(v, t)| self.expect(v, *t, "a printed value"))
+            }
             StmtKind::Assert { id, cond, values } => {
                 let Some(info) = self.k.asserts.get(*id as usize) else { return Err(format!("assertion {id} is not in the table")) };
                 self.expect(cond, ScalarType::Bool, "assertion")?;

@@ -204,6 +204,9 @@ pub enum Stmt {
     Fence(FenceScope, Span),
     /// An expression evaluated for its effect (an atomic whose old value is unused).
     Eval(SourceExpr),
+    /// `print!`, `println!`, `eprint!`, `eprintln!`: the values are recorded and formatted on
+    /// the host, as Rust formats them, after the launch.
+    Print(Box<Printing>),
     /// `assert!(cond)`, `assert_eq!(a, b)`, `assert_ne!(a, b)`, with an optional message, or
     /// their `debug_` forms. A failing one ends the thread's work and fails the launch with
     /// the message formatted as Rust would.
@@ -221,6 +224,20 @@ named_enum! {
         /// `assert_ne!(left, right)`.
         Ne,
     }
+}
+
+/// A `print!` of the source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Printing {
+    /// The format string (checked by [`crate::format::parse`]) and its arguments (positional,
+    /// then captured by name).
+    pub format: String,
+    pub args: Vec<SourceExpr>,
+    /// `println!` / `eprintln!`: a newline ends the text.
+    pub newline: bool,
+    /// `eprint!` / `eprintln!`: to standard error.
+    pub stderr: bool,
+    pub span: Span,
 }
 
 /// An assertion of the source.
@@ -272,6 +289,7 @@ impl Stmt {
             | Stmt::Fence(_, span) => *span,
             Stmt::Eval(e) => e.span,
             Stmt::Assert(a) => a.span,
+            Stmt::Print(p) => p.span,
             Stmt::Block(b) => b.stmts.first().map(Stmt::span).unwrap_or_default(),
         }
     }
@@ -821,6 +839,7 @@ fn number_stmt(s: &mut Stmt, next: &mut u32) {
         Stmt::Block(b) => number_block(b, next),
         Stmt::Return(Some(e), _) | Stmt::Eval(e) => number_expr(e, next),
         Stmt::Assert(a) => a.exprs_mut().for_each(|e| number_expr(e, next)),
+        Stmt::Print(p) => p.args.iter_mut().for_each(|e| number_expr(e, next)),
         Stmt::Return(None, _)
         | Stmt::Break(..)
         | Stmt::Continue(..)
@@ -895,6 +914,7 @@ fn visit_block(b: &Block, f: &mut dyn FnMut(NodeId)) {
             Stmt::Block(b) => visit_block(b, f),
             Stmt::Return(Some(e), _) | Stmt::Eval(e) => visit_expr(e, f),
             Stmt::Assert(a) => a.exprs().for_each(|e| visit_expr(e, f)),
+            Stmt::Print(p) => p.args.iter().for_each(|e| visit_expr(e, f)),
             _ => {}
         }
     }

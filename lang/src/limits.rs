@@ -11,3 +11,9 @@ pub const MAX_GENERICS: usize = 8;
 
 /// The most values an assertion's message records (the compared operands and the arguments).
 pub const MAX_ASSERT_VALUES: usize = 8;
+
+/// The most values one `print!` records.
+pub const MAX_PRINT_VALUES: usize = 16;
+
+/// The 64-bit words of a launch's print buffer (records beyond it are dropped, and counted).
+pub const PRINT_WORDS: usize = 1 << 17;

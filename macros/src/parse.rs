@@ -628,6 +628,15 @@ impl Cx<'_> {
     /// A macro as a statement: `assert!`, `assert_eq!`, `assert_ne!` and their `debug_` forms.
     fn macro_stmt(&self, m: &syn::Macro) -> Result<Stmt> {
         let name = m.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+        if let Some((newline, stderr)) = match name.as_str() {
+            "print" => Some((false, false)),
+            "println" => Some((true, false)),
+            "eprint" => Some((false, true)),
+            "eprintln" => Some((true, true)),
+            _ => None,
+        } {
+            return self.print_stmt(m, newline, stderr);
+        }
         let (kind, debug) = match name.as_str() {
             "assert" => (AssertKind::Cond, false),
             "assert_eq" => (AssertKind::Eq, false),
@@ -638,7 +647,7 @@ impl Cx<'_> {
             _ => {
                 return err(
                     m.span(),
-                    "macros cannot be used inside a kernel, but for `assert!`, `assert_eq!`, `assert_ne!` and their `debug_` forms",
+                    "macros cannot be used inside a kernel, but for `print!`, `println!`, `eprint!`, `eprintln!`, `assert!`, `assert_eq!`, `assert_ne!` and their `debug_` forms",
                 )
             }
         };
@@ -676,6 +685,27 @@ impl Cx<'_> {
         let text = quote::ToTokens::to_token_stream(args[0]).to_string();
         let span = at(m.path.span());
         Ok(Stmt::Assert(Box::new(ast::Assertion { kind, operands, message, text, debug, file: String::new(), span })))
+    }
+
+    /// `println!("x = {x:8.3}, i = {}", i)`: a literal format string and scalar arguments.
+    fn print_stmt(&self, m: &syn::Macro, newline: bool, stderr: bool) -> Result<Stmt> {
+        let args = m.parse_body_with(syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated)?;
+        let args: Vec<&syn::Expr> = args.iter().collect();
+        let (format, rest) = match args.split_first() {
+            None => (String::new(), &[][..]),
+            Some((syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(f), .. }), rest)) => (f.value(), rest),
+            Some((other, _)) => return err(other.span(), "`print!` takes a string literal, then its arguments"),
+        };
+        let parsed = gpujit_lang::format::parse(&format, rest.len())
+            .map_err(|e| Error::new(args.first().map(|a| a.span()).unwrap_or_else(|| m.span()), e))?;
+        let mut values = rest.iter().map(|a| self.expr(a)).collect::<Result<Vec<_>>>()?;
+        for name in &parsed.captured {
+            values.push(SourceExpr::new(ExprKind::Var(name.clone()), at(m.span())));
+        }
+        if values.len() > gpujit_lang::limits::MAX_PRINT_VALUES {
+            return err(m.span(), format!("a `print!` in a kernel formats at most {} values", gpujit_lang::limits::MAX_PRINT_VALUES));
+        }
+        Ok(Stmt::Print(Box::new(ast::Printing { format, args: values, newline, stderr, span: at(m.path.span()) })))
     }
 
     fn stmt_expr(&self, e: &syn::Expr) -> Result<Stmt> {

@@ -223,6 +223,10 @@ impl Rebuild for Stmt {
                 let e = e.rebuild();
                 quote!(Stmt::Eval(#e))
             }
+            Stmt::Print(p) => {
+                let (format, args, newline, stderr, span) = (p.format.rebuild(), p.args.rebuild(), p.newline, p.stderr, p.span.rebuild());
+                quote!(Stmt::Print(::std::boxed::Box::new(Printing { format: #format, args: #args, newline: #newline, stderr: #stderr, span: #span })))
+            }
             Stmt::Assert(a) => {
                 let kind = variant(quote!(AssertKind), a.kind.variant_name());
                 let (operands, text, span, debug) = (a.operands.rebuild(), a.text.rebuild(), a.span.rebuild(), a.debug);

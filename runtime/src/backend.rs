@@ -316,40 +316,20 @@ impl Executable for HostCode {
 fn assertion(kernel: &str, meta: &KernelMetadata, id: u32, oob: &OobRecord) -> Error {
     use gpujit_codegen::ast::AssertKind;
     use gpujit_codegen::format::{self, Value};
-    use gpujit_codegen::ScalarType;
     let Some(info) = meta.asserts.get(id as usize) else {
         return Error::Unsupported {
             kernel: kernel.to_string(),
             message: format!("internal error: assertion {id} is not in the kernel's table"),
         };
     };
-    let values: Vec<Value> = info
-        .types
-        .iter()
-        .zip(oob.values)
-        .map(|(t, bits)| match *t {
-            ScalarType::Bool => Value::Bool(bits != 0),
-            ScalarType::F32 => Value::F32(f32::from_bits(bits as u32)),
-            ScalarType::F64 => Value::F64(f64::from_bits(bits)),
-            ScalarType::F16 => Value::F32(half::f16::from_bits(bits as u16).to_f32()),
-            ScalarType::BF16 => Value::F32(half::bf16::from_bits(bits as u16).to_f32()),
-            t if t.is_signed_int() => {
-                let shift = 64 - t.bits();
-                Value::Int(((bits << shift) as i64) >> shift)
-            }
-            _ => Value::UInt(bits),
-        })
-        .collect();
+    let values: Vec<Value> = info.types.iter().zip(oob.values).map(|(t, bits)| crate::print::value(*t, bits)).collect();
     let compared = if info.kind == AssertKind::Cond { 0 } else { 2 };
     // The message's values are its positional arguments, then the names it captures: the one
     // split of them under which the string (checked when the kernel was built) parses.
     let args = &values[compared.min(values.len())..];
-    let custom = info.format.as_ref().map(|f| {
-        let parsed = (0..=args.len()).find_map(|p| format::parse(f, p).ok().filter(|parsed| p + parsed.captured.len() == args.len()));
-        match parsed {
-            Some(parsed) => format::render(&parsed, args),
-            None => f.clone(),
-        }
+    let custom = info.format.as_ref().map(|f| match crate::print::parse_with(f, args.len()) {
+        Some(parsed) => format::render(&parsed, args),
+        None => f.clone(),
     });
     let debug = format::Spec { fill: ' ', kind: "?", ..Default::default() };
     let message = match (info.kind, custom) {
@@ -619,6 +599,9 @@ impl Executable for CudaKernel {
             f.launch_cooperative(l.grid, l.block, l.shared_bytes, stream, &mut params[..k])?;
         } else {
             f.launch(l.grid, l.block, l.shared_bytes, stream, &mut params[..k])?;
+        }
+        if let Some((reserved, words)) = f.take_prints(stream)? {
+            crate::print::emit(&self.meta, reserved, &words);
         }
         match f.take_oob(stream)?.as_ref().and_then(OobRecord::decode) {
             None => Ok(()),

@@ -60,6 +60,47 @@ pub(crate) const MAX_COOPERATIVE_THREADS: u64 = 8192;
 
 type Record = [u64; OobRecord::WORDS];
 
+/// A chunk's record area: the fault record, then (for a kernel that prints) the print buffer,
+/// its cursor and [`gpujit_codegen::limits::PRINT_WORDS`] words. Kernels that do not print take
+/// no allocation.
+enum Area {
+    Record(Record),
+    Printing(Vec<u64>),
+}
+
+impl Area {
+    fn new(prints: bool) -> Area {
+        if prints {
+            Area::Printing(vec![0; OobRecord::WORDS + 1 + gpujit_codegen::limits::PRINT_WORDS])
+        } else {
+            Area::Record([0; OobRecord::WORDS])
+        }
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut u64 {
+        match self {
+            Area::Record(r) => r.as_mut_ptr(),
+            Area::Printing(v) => v.as_mut_ptr(),
+        }
+    }
+
+    fn record(&self) -> Option<OobRecord> {
+        match self {
+            Area::Record(r) => OobRecord::decode(r),
+            Area::Printing(v) => v.get(..OobRecord::WORDS).and_then(|w| <&Record>::try_from(w).ok()).and_then(OobRecord::decode),
+        }
+    }
+
+    /// Writes the chunk's prints.
+    fn emit_prints(&self, meta: &gpujit_codegen::contract::KernelMetadata) {
+        if let Area::Printing(v) = self {
+            let reserved = v[OobRecord::WORDS];
+            let words = &v[OobRecord::WORDS + 1..];
+            crate::print::emit(meta, reserved, &words[..(reserved as usize).min(words.len())]);
+        }
+    }
+}
+
 /// Runs `code` over `grid` × `block` with the packed argument slots `args` and
 /// `dynamic_shared_bytes` of dynamic shared memory a block.
 ///
@@ -83,8 +124,9 @@ pub(crate) unsafe fn launch(
             blocks * threads_per_block
         )));
     }
-    let run = |first: u64, end: u64| -> Result<Record, CpuError> {
-        let mut record = [0u64; OobRecord::WORDS];
+    let prints = !code.meta().prints.is_empty();
+    let run = |first: u64, end: u64| -> Result<Area, CpuError> {
+        let mut record = Area::new(prints);
         if code.meta().uses_barrier {
             // SAFETY: forwarded from the caller.
             unsafe { run_fibers(code, args, grid, block, first, end, shared_bytes, dynamic_shared_bytes, &mut record)? };
@@ -111,9 +153,11 @@ pub(crate) unsafe fn launch(
     };
     let together = code.meta().cooperative;
     let mut first_oob = None;
-    let mut note = |r: Record| {
+    let mut note = |r: Area| {
+        // Each chunk's prints, in block order.
+        r.emit_prints(code.meta());
         if first_oob.is_none() {
-            first_oob = OobRecord::decode(&r);
+            first_oob = r.record();
         }
     };
     if together || n <= 1 || blocks < 2 || blocks * threads_per_block < INLINE_THREADS {
@@ -121,7 +165,7 @@ pub(crate) unsafe fn launch(
         note(run(0, blocks)?);
     } else {
         let chunk = blocks.div_ceil(n);
-        let records: Vec<Result<Record, CpuError>> = std::thread::scope(|s| {
+        let records: Vec<Result<Area, CpuError>> = std::thread::scope(|s| {
             let handles: Vec<_> = (1..n)
                 .map(|w| (w * chunk, ((w + 1) * chunk).min(blocks)))
                 .filter(|(a, b)| a < b)
@@ -273,7 +317,7 @@ unsafe fn run_fibers(
     end: u64,
     shared_bytes: u64,
     dynamic_shared_bytes: u64,
-    record: &mut Record,
+    record: &mut Area,
 ) -> Result<(), CpuError> {
     let threads = block.iter().map(|&b| b as usize).product::<usize>();
     let batch = if code.meta().cooperative { (end - first) as usize } else { 1 };

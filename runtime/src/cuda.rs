@@ -296,7 +296,22 @@ impl CudaDevice {
                 }
             }
         }
-        Ok(CudaFunction { device: self.clone(), module, function, oob_record })
+        // Kernels that print hold a print buffer.
+        let mut print_buffer = None;
+        if globals.iter().any(|g| g == gpujit_codegen::nvptx::PRINT_BUFFER) {
+            let name =
+                CString::new(gpujit_codegen::nvptx::PRINT_BUFFER).map_err(|_| Error::driver_message("cuModuleGetGlobal", "bad name"))?;
+            // SAFETY: module is loaded and defines the global (its PTX declares it).
+            match unsafe { result::module::get_global(module, name) } {
+                Ok((ptr, _)) => print_buffer = Some(ptr),
+                Err(e) => {
+                    // SAFETY: module is loaded and not used elsewhere.
+                    let _ = unsafe { result::module::unload(module) };
+                    return Err(Error::driver("cuModuleGetGlobal", e));
+                }
+            }
+        }
+        Ok(CudaFunction { device: self.clone(), module, function, oob_record, print_buffer })
     }
 }
 
@@ -314,6 +329,8 @@ pub struct CudaFunction {
     pub(crate) function: sys::CUfunction,
     /// The out-of-bounds record of a bounds-checked kernel.
     oob_record: Option<sys::CUdeviceptr>,
+    /// The print buffer of a kernel that prints.
+    print_buffer: Option<sys::CUdeviceptr>,
 }
 
 // SAFETY: module and function handles may be used from any thread once the owning context is
@@ -401,6 +418,25 @@ impl CudaFunction {
     /// For a bounds-checked kernel: waits for `stream`, then takes the record of the launch's first
     /// out-of-bounds access (clearing it for the next launch). `None` without bounds checks or
     /// when every access was in bounds.
+    /// After a launch of a kernel that prints: waits for it, and takes the words its prints
+    /// reserved and the records that fit (the buffer is emptied for the next launch).
+    pub(crate) fn take_prints(&self, stream: sys::CUstream) -> Result<Option<(u64, Vec<u64>)>> {
+        let Some(ptr) = self.print_buffer else { return Ok(None) };
+        self.device.bind()?;
+        // SAFETY: stream is the launch's stream (or null, the legacy default stream) of this
+        // device's context.
+        unsafe { result::stream::synchronize(stream) }.map_err(|e| Error::driver("cuStreamSynchronize", e))?;
+        let mut reserved = [0u64; 1];
+        self.device.copy_to_host(&mut reserved, ptr)?;
+        if reserved[0] == 0 {
+            return Ok(None);
+        }
+        let mut words = vec![0u64; (reserved[0] as usize).min(gpujit_codegen::limits::PRINT_WORDS)];
+        self.device.copy_to_host(&mut words, ptr + 8)?;
+        self.device.copy_to_device(ptr, &[0u64; 1])?;
+        Ok(Some((reserved[0], words)))
+    }
+
     pub(crate) fn take_oob(&self, stream: sys::CUstream) -> Result<Option<[u64; OobRecord::WORDS]>> {
         let Some(ptr) = self.oob_record else { return Ok(None) };
         self.device.bind()?;

@@ -24,6 +24,7 @@ pub mod graph;
 pub mod kernel;
 pub mod launch;
 pub mod log;
+pub mod print;
 pub mod reduce;
 mod spec_cache;
 pub mod stream;

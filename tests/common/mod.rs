@@ -44,6 +44,7 @@ macro_rules! for_each_case {
             user_struct_errors,
             user_struct_arrays_2d,
             kernel_assertions,
+            kernel_prints,
             user_struct_reductions,
             random_streams,
             random_known_answers,
@@ -288,6 +289,7 @@ mod interop;
 mod math;
 mod memory;
 mod operators;
+mod prints;
 mod random;
 mod std_methods;
 mod structs;
@@ -308,6 +310,7 @@ pub use interop::*;
 pub use math::*;
 pub use memory::*;
 pub use operators::*;
+pub use prints::*;
 pub use random::*;
 pub use std_methods::*;
 pub use structs::*;

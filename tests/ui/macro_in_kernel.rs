@@ -2,7 +2,7 @@ use gpujit::prelude::*;
 
 #[gpu_kernel]
 fn k(x: &[f32], out: &mut [f32]) {
-    println!("{}", x[0]);
+    let v = vec![x[0]];
 }
 
 fn main() {}

@@ -23,6 +23,8 @@ pub(super) struct Build<'c, 'a> {
     pub(super) loops: RefCell<Vec<Option<String>>>,
     /// The body's assertions, in order.
     pub(super) asserts: RefCell<Vec<ir::AssertInfo>>,
+    /// The body's `print!`s, in order.
+    pub(super) prints: RefCell<Vec<ir::PrintInfo>>,
     /// Whether `debug_assert!`s are compiled (the kernel's `debug` option).
     pub(super) debug: bool,
 }
@@ -191,6 +193,20 @@ impl Build<'_, '_> {
             ast::Stmt::GridBarrier(_) => ir::StmtKind::GridBarrier,
             ast::Stmt::Fence(scope, _) => ir::StmtKind::Fence(*scope),
             ast::Stmt::Eval(e) => ir::StmtKind::Eval(self.expr(e)?),
+            ast::Stmt::Print(p) => {
+                let values = p.args.iter().map(|e| self.expr(e)).collect::<R<Vec<_>>>()?;
+                if let Some(v) = values.iter().find(|v| !(v.ty.is_int() || v.ty.is_float() || v.ty == ScalarType::Bool)) {
+                    return self.cx.err(p.span, format!("`print!` in a kernel formats integers, floats and bools, not {}", v.ty));
+                }
+                let mut table = self.prints.borrow_mut();
+                table.push(ir::PrintInfo {
+                    format: p.format.clone(),
+                    newline: p.newline,
+                    stderr: p.stderr,
+                    types: values.iter().map(|v| v.ty).collect(),
+                });
+                ir::StmtKind::Print { id: (table.len() - 1) as u32, values }
+            }
             ast::Stmt::Assert(a) if a.debug && !self.debug => return Ok(None),
             ast::Stmt::Assert(a) => return self.assertion(a).map(Some),
             ast::Stmt::Shared { .. } | ast::Stmt::Local { .. } => return Ok(None),

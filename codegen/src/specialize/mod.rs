@@ -92,7 +92,15 @@ fn specialize_body(src: &ast::KernelSource, key: &SpecKey, table: &RefCell<FnTab
     for (name, slot) in &cx.locals {
         locals.push(ir::Local { name: name.clone(), ty: types[*slot] });
     }
-    let build = Build { cx: &cx, types: &types, table, loops: RefCell::new(Vec::new()), asserts: RefCell::new(Vec::new()), debug };
+    let build = Build {
+        cx: &cx,
+        types: &types,
+        table,
+        loops: RefCell::new(Vec::new()),
+        asserts: RefCell::new(Vec::new()),
+        prints: RefCell::new(Vec::new()),
+        debug,
+    };
     let mut body: Vec<ir::Stmt> = prologue
         .into_iter()
         .map(|(local, p, t)| {
@@ -101,7 +109,7 @@ fn specialize_body(src: &ast::KernelSource, key: &SpecKey, table: &RefCell<FnTab
         .collect();
     body.extend(build.block(&src.body)?);
     let (shared, local_arrays) = (cx.shared.clone(), cx.local_arrays.clone());
-    let asserts = build.asserts.into_inner();
+    let (asserts, prints) = (build.asserts.into_inner(), build.prints.into_inner());
     Ok(ir::Kernel {
         name: src.name.clone(),
         params,
@@ -113,6 +121,7 @@ fn specialize_body(src: &ast::KernelSource, key: &SpecKey, table: &RefCell<FnTab
         ret,
         functions: Vec::new(),
         asserts,
+        prints,
     })
 }
 

@@ -365,7 +365,7 @@ impl Machine<'_> {
             Stmt::Eval(e) => {
                 self.expr(f, e);
             }
-            Stmt::Assert(_) => unreachable!("the fuzzer generates no assertions"),
+            Stmt::Assert(_) | Stmt::Print(_) => unreachable!("the fuzzer generates no assertions or prints"),
             Stmt::Shared { .. } | Stmt::Barrier(_) | Stmt::GridBarrier(_) | Stmt::Fence(..) => {
                 panic!("oracle: a block-wide statement below the top level")
             }

@@ -1,0 +1,63 @@
+//! `print!`, `println!`, `eprint!` and `eprintln!` in kernels and device functions: the values are
+//! recorded and formatted on the host as Rust formats them; each line is whole (on the CPU backend
+//! in thread order; on a GPU in the order the threads reached the print).
+
+use super::*;
+use std::sync::Mutex;
+
+static CAPTURED: Mutex<Vec<(bool, String)>> = Mutex::new(Vec::new());
+
+fn capture(stderr: bool, text: &str) {
+    CAPTURED.lock().unwrap_or_else(|p| p.into_inner()).push((stderr, text.to_string()));
+}
+
+#[gpu_device]
+fn report(i: usize, v: f32) {
+    if v < 0.1 {
+        eprintln!("small value {v:e} at {}", i);
+    }
+}
+
+#[gpu_kernel]
+fn printing(x: &[f32], flags: &[bool]) {
+    let i = grid(1);
+    if i < x.len() {
+        println!("i = {i:>4}, x = {:.3}, flag = {}, hex = {:#06x}", x[i], flags[i], i);
+        report(i, x[i]);
+        if i == 0 {
+            print!("first ");
+            println!("done");
+        }
+    }
+}
+
+pub fn kernel_prints(h: &Harness) {
+    let _serial = super::fused::serial();
+    gpujit::runtime::print::set_sink(Some(capture));
+    CAPTURED.lock().unwrap().clear();
+    let n = 300;
+    let x: Vec<f32> = h.vec(n, |h| h.f64_in(0.0, 1.0) as f32);
+    let flags: Vec<bool> = x.iter().map(|v| *v > 0.5).collect();
+    h.run(&printing, (n.div_ceil(128), 128), (&h.arr(&x), &h.arr(&flags))).unwrap();
+    gpujit::runtime::print::set_sink(None);
+    let got = std::mem::take(&mut *CAPTURED.lock().unwrap());
+    let text = |stderr: bool| -> Vec<String> {
+        got.iter().filter(|(e, _)| *e == stderr).flat_map(|(_, t)| t.lines().map(str::to_string).collect::<Vec<_>>()).collect()
+    };
+    let (mut out, mut err) = (text(false), text(true));
+    let mut want_out: Vec<String> = (0..n).map(|i| format!("i = {i:>4}, x = {:.3}, flag = {}, hex = {:#06x}", x[i], flags[i], i)).collect();
+    want_out.push("first done".into());
+    let mut want_err: Vec<String> = (0..n).filter(|&i| x[i] < 0.1).map(|i| format!("small value {:e} at {i}", x[i])).collect();
+    if h.is_gpu() {
+        // Threads print in the order they get there.
+        for v in [&mut out, &mut want_out, &mut err, &mut want_err] {
+            v.sort();
+        }
+    } else {
+        // In thread order; thread 0's "first done" after its own line.
+        want_out.pop();
+        want_out.insert(1, "first done".into());
+    }
+    assert_eq!(out, want_out);
+    assert_eq!(err, want_err);
+}
