@@ -112,6 +112,8 @@ pub struct Kernel {
     pub asserts: Vec<AssertInfo>,
     /// The body's `print!`s, which [`StmtKind::Print`] names by index.
     pub prints: Vec<PrintInfo>,
+    /// The source file the statements' spans are in (empty for generated kernels).
+    pub file: String,
 }
 
 /// How the host writes a `print!`'s recorded values.
@@ -856,9 +858,12 @@ impl fmt::Display for Kernel {
         if *o != KernelOptions::default() {
             let _ = writeln!(
                 out,
-                "#[options(fastmath = {}, launch_bounds = {:?}/{:?}, max_registers = {:?}, boundscheck = {}, debug = {}, aligned16 = {})]",
-                o.fastmath, o.max_threads_per_block, o.min_blocks_per_sm, o.max_registers, o.boundscheck, o.debug, o.aligned16
+                "#[options(fastmath = {}, launch_bounds = {:?}/{:?}, max_registers = {:?}, boundscheck = {}, debug = {}, lineinfo = {}, aligned16 = {})]",
+                o.fastmath, o.max_threads_per_block, o.min_blocks_per_sm, o.max_registers, o.boundscheck, o.debug, o.lineinfo, o.aligned16
             );
+        }
+        if !self.file.is_empty() {
+            let _ = writeln!(out, "file {:?}", self.file);
         }
         // The layouts of the structs it names, so that the text is the whole IR.
         for d in structs_of(self) {

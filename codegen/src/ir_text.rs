@@ -231,6 +231,7 @@ impl Parser {
             functions: Vec::new(),
             asserts: Vec::new(),
             prints: Vec::new(),
+            file: String::new(),
         };
         Ok(Parser { toks: lex(text, first_line)?, at: 0, kernel: empty, rets, structs: Vec::new() })
     }
@@ -357,6 +358,7 @@ impl Parser {
                 "fastmath" => o.fastmath = self.bool_value()?,
                 "boundscheck" => o.boundscheck = self.bool_value()?,
                 "debug" => o.debug = self.bool_value()?,
+                "lineinfo" => o.lineinfo = self.bool_value()?,
                 "aligned16" => o.aligned16 = self.bool_value()?,
                 "max_registers" => o.max_registers = self.opt_u32()?,
                 "launch_bounds" => {
@@ -520,6 +522,10 @@ impl Parser {
 
     fn kernel(mut self) -> R<Kernel> {
         self.kernel.options = self.options()?;
+        if self.peek_ident("file") {
+            self.at += 1;
+            self.kernel.file = self.string()?;
+        }
         while self.peek_ident("struct") {
             self.struct_decl()?;
         }

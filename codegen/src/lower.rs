@@ -104,6 +104,7 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
     let module = cx.create_module(&kernel.name);
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&tm.get_target_data().get_data_layout());
+    let lines = line_info::LineInfo::new(cx, &module, kernel, target);
     let mut params = param_types(cx, kernel, target.global_address_space());
     params.extend(target.extra_params(cx));
     let fn_type = cx.void_type().fn_type(&params, false);
@@ -156,7 +157,9 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
         print_base += func.prints.len() as u32;
     }
     for (ir_fn, f, array_base, assert_base, print_base) in bodies {
+        let scope = lines.as_ref().map(|li| li.function(ir_fn, f));
         let mut l = Lower {
+            lines: lines.as_ref().zip(scope),
             assert_base,
             print_base,
             exit_flag: None,
@@ -179,6 +182,9 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
         l.emit().map_err(|e| llvm_err("IR construction", e.to_string()))?;
     }
     target.finish(cx, &module, body, kernel).map_err(|e| llvm_err("IR construction", e.to_string()))?;
+    if let Some(li) = &lines {
+        li.finish();
+    }
     module.verify().map_err(|e| llvm_err("module verification", e.to_string()))?;
     Ok(module)
 }
@@ -196,6 +202,7 @@ type LR<T> = Result<T, BuilderError>;
 
 mod aggregate;
 mod complex;
+mod line_info;
 mod math;
 mod random;
 
@@ -213,6 +220,8 @@ struct ParamArray<'ctx> {
 }
 
 struct Lower<'a, 'ctx> {
+    /// The line tables and this body's scope, when the kernel carries source lines.
+    lines: Option<(&'a line_info::LineInfo<'ctx>, inkwell::debug_info::DISubprogram<'ctx>)>,
     /// The number of this body's first assertion in the metadata's table.
     assert_base: u32,
     /// The number of this body's first `print!` in the metadata's table.
@@ -383,6 +392,9 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     }
 
     fn stmt(&mut self, s: &Stmt) -> LR<()> {
+        if let Some((li, scope)) = self.lines {
+            self.b.set_current_debug_location(li.at(s.span, scope));
+        }
         match &s.kind {
             StmtKind::Assign { local, value } => {
                 let v = self.expr(value)?;

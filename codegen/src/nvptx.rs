@@ -100,6 +100,10 @@ fn ptx_for_driver(v: u32) -> u32 {
 }
 
 impl Target for NvptxTarget {
+    fn line_info(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "nvptx"
     }

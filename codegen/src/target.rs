@@ -200,6 +200,12 @@ pub trait Target {
         kernel.options.boundscheck
     }
 
+    /// Whether the target's code carries source lines when a kernel asks for them (the
+    /// `lineinfo` and `debug` options): PTX's `.loc`, for the GPU's tools.
+    fn line_info(&self) -> bool {
+        false
+    }
+
     /// Appends a print record (`words`: the print's number, then its values' bits) to the
     /// launch's print buffer, which the runtime reads after the launch; a record that does not
     /// fit is dropped (and counted).

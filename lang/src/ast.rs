@@ -119,8 +119,11 @@ pub struct KernelOptions {
     /// kernel. Also turned on for every kernel by `GPUJIT_BOUNDSCHECK=1`.
     pub boundscheck: bool,
     /// `#[gpu_kernel(debug)]` (or `GPUJIT_DEBUG=1`): `debug_assert!` and its forms are
-    /// compiled in (else they compile to nothing).
+    /// compiled in (else they compile to nothing); implies `lineinfo`.
     pub debug: bool,
+    /// `#[gpu_kernel(lineinfo)]` (or `GPUJIT_LINEINFO=1`): the code carries the kernel's source
+    /// lines (PTX `.loc`/`.file`), for Nsight Compute, compute-sanitizer and cuda-gdb.
+    pub lineinfo: bool,
     /// Every array parameter's data pointer is 16-byte aligned. Not written by users: kernels
     /// generated for expressions set it after checking the pointers (it is part of their cache
     /// key), so LLVM may merge neighbouring accesses into 16-byte vector loads and stores.
@@ -142,6 +145,8 @@ pub struct KernelSource {
     pub callees: Vec<Callee>,
     /// Whether this is a `#[gpu_device]` function (else a kernel).
     pub device: bool,
+    /// The source file (`file!()` where the macro expanded; empty for generated kernels).
+    pub file: String,
 }
 
 /// A `#[gpu_device]` function a kernel or device function calls.
@@ -1000,6 +1005,7 @@ mod tests {
             ret: None,
             callees: vec![],
             device: false,
+            file: String::new(),
         };
         assert!(!src.is_numbered());
         assert_eq!(src.number_nodes(), 6);

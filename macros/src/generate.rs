@@ -41,7 +41,8 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
         quote!(Callee { name: #key, source: #source })
     });
     let body = src.body.rebuild();
-    let KernelOptions { fastmath, max_threads_per_block, min_blocks_per_sm, max_registers, boundscheck, debug, aligned16 } = src.options;
+    let KernelOptions { fastmath, max_threads_per_block, min_blocks_per_sm, max_registers, boundscheck, debug, lineinfo, aligned16 } =
+        src.options;
     let opt = |v: Option<u32>| match v {
         Some(v) => quote!(::core::option::Option::Some(#v)),
         None => quote!(::core::option::Option::None),
@@ -66,11 +67,13 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
                 max_registers: #max_registers,
                 boundscheck: #boundscheck,
                 debug: #debug,
+                lineinfo: #lineinfo,
                 aligned16: #aligned16,
             },
             ret: #ret,
             callees: ::std::vec![#(#callees),*],
             device: #device,
+            file: ::std::string::String::from(::core::file!()),
         }
     }}
 }

@@ -79,6 +79,7 @@ pub fn options(attr: proc_macro2::TokenStream) -> Result<KernelOptions> {
             ("fastmath", syn::Meta::Path(_)) => o.fastmath = true,
             ("boundscheck", syn::Meta::Path(_)) => o.boundscheck = true,
             ("debug", syn::Meta::Path(_)) => o.debug = true,
+            ("lineinfo", syn::Meta::Path(_)) => o.lineinfo = true,
             ("launch_bounds", syn::Meta::NameValue(nv)) => match strip(&nv.value) {
                 syn::Expr::Tuple(t) if t.elems.len() == 2 => {
                     o.max_threads_per_block = Some(positive(&t.elems[0])?);
@@ -90,7 +91,7 @@ pub fn options(attr: proc_macro2::TokenStream) -> Result<KernelOptions> {
             _ => {
                 return err(
                     m.span(),
-                    "unknown kernel option; the options are `fastmath`, `boundscheck`, `debug`, `launch_bounds = N` (or `(N, min_blocks)`) and `max_registers = N`",
+                    "unknown kernel option; the options are `fastmath`, `boundscheck`, `debug`, `lineinfo`, `launch_bounds = N` (or `(N, min_blocks)`) and `max_registers = N`",
                 )
             }
         }
@@ -217,8 +218,18 @@ pub fn kernel(f: &syn::ItemFn, options: KernelOptions, device: bool) -> Result<K
     let body = if ret.is_some() { cx.return_block(&f.block)? } else { cx.block(&f.block)? };
     let callees = cx.callees.into_inner();
     let name = sig.ident.clone();
-    let mut source =
-        KernelSource { name: name.to_string(), generics, params, body, span: at(name.span()), options, ret, callees: Vec::new(), device };
+    let mut source = KernelSource {
+        name: name.to_string(),
+        generics,
+        params,
+        body,
+        span: at(name.span()),
+        options,
+        ret,
+        callees: Vec::new(),
+        device,
+        file: String::new(),
+    };
     // Names from outside the body (constants, const generic parameters): their values are
     // captured when the source is built.
     crate::resolve::mark_outer_names(&mut source);

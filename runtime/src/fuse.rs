@@ -735,6 +735,7 @@ pub(crate) fn source(name: &str, params: Vec<Param>, stmts: Vec<Stmt>, callees: 
         ret: None,
         callees: callees.to_vec(),
         device: false,
+        file: String::new(),
     }
 }
 

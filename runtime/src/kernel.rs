@@ -34,6 +34,12 @@ fn debug_everywhere() -> bool {
     *ON.get_or_init(|| std::env::var("GPUJIT_DEBUG").is_ok_and(|v| v == "1"))
 }
 
+/// `GPUJIT_LINEINFO=1`: every kernel's PTX carries its source lines (as the `lineinfo` option).
+fn lineinfo_everywhere() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("GPUJIT_LINEINFO").is_ok_and(|v| v == "1"))
+}
+
 /// A CPU-backend launch recorded by a graph capture, replayed by [`crate::Graph::launch`].
 pub(crate) struct RecordedLaunch {
     kernel: String,
@@ -327,9 +333,11 @@ impl Kernel {
         let started = Instant::now();
         // Configures the disk caches (kernels, and the compiler's pruned libdevice).
         let _ = DiskCache::global();
-        let mut ir = if debug_everywhere() && !self.source.options.debug {
+        let o = self.source.options;
+        let mut ir = if (debug_everywhere() && !o.debug) || (lineinfo_everywhere() && !o.lineinfo) {
             let mut source = self.source.clone();
-            source.options.debug = true;
+            source.options.debug |= debug_everywhere();
+            source.options.lineinfo |= lineinfo_everywhere();
             specialize(&source, key)?
         } else {
             specialize(&self.source, key)?

@@ -180,8 +180,11 @@ pub fn run(case: &Case) -> Result<(), String> {
     if checked == 0 {
         return Err("no directives: a golden case checks something".into());
     }
-    snapshot(&format!("{}.ir", case.name), &stages.ir)?;
-    snapshot(&format!("{}.sm_80.ptx", case.name), &stages.ptx80)
+    // Source paths (of kernels with line information) are the checkout's: snapshots name the
+    // repository `$REPO`, so that they hold in any checkout.
+    let repo = env!("CARGO_MANIFEST_DIR");
+    snapshot(&format!("{}.ir", case.name), &stages.ir.replace(repo, "$REPO"))?;
+    snapshot(&format!("{}.sm_80.ptx", case.name), &stages.ptx80.replace(repo, "$REPO"))
 }
 
 macro_rules! golden_cases {
@@ -217,7 +220,7 @@ golden_cases! {
     kernels: [
         saxpy, generic_axpy, nd_strided, shared_reduce, per_thread_array, atomics, warp_ops, math_sin, fastmath_sin, device_call,
         half_arith, control_flow, casts_and_division, bit_methods, grid_barrier, boundscheck, launch_bounds, extern_shared, grid_2d,
-        fences_and_block_votes, shared_atomics_bf16, complex_mul,
+        fences_and_block_votes, shared_atomics_bf16, complex_mul, line_info,
     ],
     programs: [fused_add, fused_sum, forall_closure, vectorized_map, struct_fields],
 }

@@ -83,7 +83,8 @@ fn step_host(p: &mut Particle, g: Vec3, dt: f32) -> f32 {
         p.alive = false;
         p.kind = 7;
     }
-    p.charge = -p.charge;
+    // Kernel arithmetic wraps (i16::MIN stays i16::MIN), as release Rust does.
+    p.charge = p.charge.wrapping_neg();
     0.5 * p.mass * (p.vel[0] * p.vel[0] + p.vel[1] * p.vel[1] + p.vel[2] * p.vel[2])
 }
 

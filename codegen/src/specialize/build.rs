@@ -27,6 +27,8 @@ pub(super) struct Build<'c, 'a> {
     pub(super) prints: RefCell<Vec<ir::PrintInfo>>,
     /// Whether `debug_assert!`s are compiled (the kernel's `debug` option).
     pub(super) debug: bool,
+    /// Whether the code carries source lines (the kernel's `lineinfo` or `debug` option).
+    pub(super) lines: bool,
 }
 
 impl Build<'_, '_> {
@@ -387,7 +389,7 @@ impl Build<'_, '_> {
             }
         }
         self.table.borrow_mut().in_progress.push((callee.name, key));
-        let f = specialize_body((callee.source)(), &key, self.table, self.debug);
+        let f = specialize_body((callee.source)(), &key, self.table, self.debug, self.lines);
         self.table.borrow_mut().in_progress.pop();
         let mut t = self.table.borrow_mut();
         t.done.push((callee.name, key, f?));

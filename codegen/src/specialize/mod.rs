@@ -31,7 +31,7 @@ use std::cell::RefCell;
 /// never numbered (built by hand rather than by the macro or `Kernel::new`) is numbered first.
 pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, CompileError> {
     let table = RefCell::new(FnTable::default());
-    let mut kernel = specialize_body(src, key, &table, src.options.debug)?;
+    let mut kernel = specialize_body(src, key, &table, src.options.debug, src.options.lineinfo || src.options.debug)?;
     kernel.functions = table.into_inner().done.into_iter().map(|(_, _, f)| f).collect();
     crate::verify::verify(&kernel)?;
     Ok(kernel)
@@ -46,13 +46,20 @@ struct FnTable {
 }
 
 /// Specializes a kernel's or device function's body; device functions it calls go to `table`.
-/// `debug`: the kernel's `debug` option, which its device functions' `debug_assert!`s follow.
-fn specialize_body(src: &ast::KernelSource, key: &SpecKey, table: &RefCell<FnTable>, debug: bool) -> Result<ir::Kernel, CompileError> {
+/// `debug`: the kernel's `debug` option, which its device functions' `debug_assert!`s follow;
+/// `lines`: whether the kernel carries source lines (its device functions' too).
+fn specialize_body(
+    src: &ast::KernelSource,
+    key: &SpecKey,
+    table: &RefCell<FnTable>,
+    debug: bool,
+    lines: bool,
+) -> Result<ir::Kernel, CompileError> {
     if !src.is_numbered() {
         // A source built by hand (the macro and `Kernel::new` number theirs).
         let mut numbered = src.clone();
         numbered.number_nodes();
-        return specialize_body(&numbered, key, table, debug);
+        return specialize_body(&numbered, key, table, debug, lines);
     }
     let params: Vec<ir::Param> = src
         .params
@@ -100,6 +107,7 @@ fn specialize_body(src: &ast::KernelSource, key: &SpecKey, table: &RefCell<FnTab
         asserts: RefCell::new(Vec::new()),
         prints: RefCell::new(Vec::new()),
         debug,
+        lines,
     };
     let mut body: Vec<ir::Stmt> = prologue
         .into_iter()
@@ -122,6 +130,9 @@ fn specialize_body(src: &ast::KernelSource, key: &SpecKey, table: &RefCell<FnTab
         functions: Vec::new(),
         asserts,
         prints,
+        // Only code that carries source lines names its file (so that the file's place does
+        // not enter other kernels' cache keys).
+        file: if lines { src.file.clone() } else { String::new() },
     })
 }
 

@@ -700,6 +700,7 @@ impl<'r> Gen<'r> {
             ret: Some(TypeRef::Scalar(ret)),
             callees: Vec::new(),
             device: true,
+            file: String::new(),
         }
     }
 }
@@ -845,6 +846,7 @@ pub fn generate(seed: u64) -> Case {
         ret: None,
         callees,
         device: false,
+        file: String::new(),
     };
     Case { source, devices, arrays, scalars, order, block, grid }
 }

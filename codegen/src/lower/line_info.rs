@@ -1,0 +1,99 @@
+//! Source lines in the generated code (the `lineinfo` and `debug` options): line tables only,
+//! from the statements' spans, so that PTX carries `.file`/`.loc` directives that map to the
+//! kernel's Rust file and line for Nsight Compute (`--import-source yes`), compute-sanitizer and
+//! cuda-gdb.
+
+use crate::ast::Span;
+use crate::ir;
+use crate::target::Target;
+use inkwell::context::Context;
+use inkwell::debug_info::{
+    AsDIScope, DICompileUnit, DIFlags, DIFlagsConstants, DILocation, DISubprogram, DWARFEmissionKind, DWARFSourceLanguage, DebugInfoBuilder,
+};
+use inkwell::module::{FlagBehavior, Module};
+use inkwell::values::FunctionValue;
+
+/// The module's line tables under construction.
+pub(super) struct LineInfo<'ctx> {
+    cx: &'ctx Context,
+    builder: DebugInfoBuilder<'ctx>,
+    unit: DICompileUnit<'ctx>,
+}
+
+/// `path` as (directory, file name).
+fn split(path: &str) -> (&str, &str) {
+    match path.rsplit_once('/') {
+        Some((dir, name)) => (dir, name),
+        None => ("", path),
+    }
+}
+
+impl<'ctx> LineInfo<'ctx> {
+    /// The line tables of `kernel`'s module, when it asks for source lines, knows its file, and
+    /// the target carries them.
+    pub(super) fn new(cx: &'ctx Context, module: &Module<'ctx>, kernel: &ir::Kernel, target: &dyn Target) -> Option<LineInfo<'ctx>> {
+        // The specializer names the file only when the kernel asks for source lines.
+        if kernel.file.is_empty() || !target.line_info() {
+            return None;
+        }
+        let i32t = cx.i32_type();
+        module.add_basic_value_flag("Debug Info Version", FlagBehavior::Warning, i32t.const_int(3, false));
+        // CUDA's tools read DWARF 2 line tables.
+        module.add_basic_value_flag("Dwarf Version", FlagBehavior::Warning, i32t.const_int(2, false));
+        let (dir, name) = split(&kernel.file);
+        let (builder, unit) = module.create_debug_info_builder(
+            true,
+            DWARFSourceLanguage::Rust,
+            name,
+            dir,
+            "gpujit",
+            true,
+            "",
+            0,
+            "",
+            DWARFEmissionKind::LineTablesOnly,
+            0,
+            false,
+            false,
+            "",
+            "",
+        );
+        Some(LineInfo { cx, builder, unit })
+    }
+
+    /// The scope of body `body` (the kernel or a device function), attached to `f`.
+    pub(super) fn function(&self, body: &ir::Kernel, f: FunctionValue<'ctx>) -> DISubprogram<'ctx> {
+        let path = if body.file.is_empty() {
+            self.unit.get_file()
+        } else {
+            let (dir, name) = split(&body.file);
+            self.builder.create_file(name, dir)
+        };
+        let line = body.body.first().map(|s| s.span.line).unwrap_or(0);
+        let ty = self.builder.create_subroutine_type(path, None, &[], DIFlags::ZERO);
+        let sp = self.builder.create_function(
+            path.as_debug_info_scope(),
+            &body.name,
+            None,
+            path,
+            line,
+            ty,
+            false,
+            true,
+            line,
+            DIFlags::ZERO,
+            true,
+        );
+        f.set_subprogram(sp);
+        sp
+    }
+
+    /// The location of a statement at `span` in `scope`.
+    pub(super) fn at(&self, span: Span, scope: DISubprogram<'ctx>) -> DILocation<'ctx> {
+        self.builder.create_debug_location(self.cx, span.line, span.column + 1, scope.as_debug_info_scope(), None)
+    }
+
+    pub(super) fn finish(&self) {
+        self.builder.finalize();
+    }
+}

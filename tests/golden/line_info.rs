@@ -1,0 +1,31 @@
+// `#[gpu_kernel(lineinfo)]`: the PTX carries the kernel's Rust file and lines (`.file`, `.loc`),
+// which Nsight Compute, compute-sanitizer and cuda-gdb show; a device function's lines too, where
+// it was inlined.
+// ARGS: &[f32], &mut [f32]
+//
+// IR: #[options({{.*}}lineinfo = true
+// IR: file "{{.*}}line_info.rs"
+// LLVM: DICompileUnit(language: DW_LANG_Rust{{.*}}emissionKind: LineTablesOnly
+// LLVM: !DIFile(filename: "line_info.rs"
+// The load is line 28's, the doubling the device function's line 21 (inlined), the store 29's.
+// PTX: .loc{{\s+}}1 28 9
+// PTX-NEXT: ld.global.f32
+// PTX: .loc{{\s+}}1 21 5
+// PTX-NEXT: add.rn.f32
+// PTX: .loc{{\s+}}1 29 9
+// PTX: .file{{\s+}}1 "{{.*}}line_info.rs"
+use gpujit::prelude::*;
+
+#[gpu_device]
+pub fn twice(v: f32) -> f32 {
+    v * 2.0
+}
+
+#[gpu_kernel(lineinfo)]
+pub fn line_info(x: &[f32], out: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        let v = x[i];
+        out[i] = twice(v) + 1.0;
+    }
+}
