@@ -113,3 +113,28 @@ pub fn kernel_assertions(h: &Harness) {
     let e = h.run(&debug_on, (1, 32), (&x, &mut o)).unwrap_err();
     assert_eq!(assertion(&e).5, "assertion `left == right` failed: odd     1\n  left: 1\n right: 0", "{e}");
 }
+
+#[gpu_kernel(lineinfo)]
+fn lined(x: &[f32], out: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i] = x[i] * 3.0;
+    }
+}
+
+/// `lineinfo`: the kernel runs as without it, and its PTX names this file's lines.
+pub fn line_info_kernels(h: &Harness) {
+    for n in SIZES {
+        let x: Vec<f32> = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);
+        let mut out = h.zeros::<f32>(n);
+        h.run(&lined, (n.div_ceil(128).max(1), 128), (&h.arr(&x), &mut out)).unwrap();
+        assert_eq!(out.to_vec().unwrap(), x.iter().map(|v| v * 3.0).collect::<Vec<_>>());
+    }
+    let x = h.arr(&[1.0f32]);
+    let mut out = h.zeros::<f32>(1);
+    let target = gpujit::codegen::nvptx::NvptxTarget::sm(80).unwrap();
+    let ptx = lined.ptx(&target, (&x, &mut out)).unwrap().ptx;
+    let line = line!() - 16; // `out[i] = x[i] * 3.0;`
+    assert!(ptx.contains(".file") && ptx.contains("asserts.rs"), "{ptx}");
+    assert!(ptx.lines().any(|l| l.trim_start().starts_with(&format!(".loc\t1 {line} "))), "no .loc of line {line}:\n{ptx}");
+}

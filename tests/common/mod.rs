@@ -45,6 +45,7 @@ macro_rules! for_each_case {
             user_struct_arrays_2d,
             kernel_assertions,
             kernel_prints,
+            line_info_kernels,
             user_struct_reductions,
             random_streams,
             random_known_answers,
