@@ -42,8 +42,11 @@ fn out_of_bounds_is_an_error() {
     let mut out = DeviceArray::<f32>::zeros(&dev, 100).unwrap();
     let e = launch!(off_by_one[1, 128](&x, &mut out)).unwrap_err();
     match &e {
-        gpujit::Error::OutOfBounds { kernel, array, index, len, tx, bx, .. } => {
+        gpujit::Error::OutOfBounds { kernel, array, index, len, tx, bx, file, line, .. } => {
             assert_eq!((kernel.as_str(), array.as_str(), *index, *len, *tx, *bx), ("off_by_one", "x", 100, 100, 100, 0), "{e}");
+            // The access's source line: `out[i] = x[i] * 2.0;`.
+            assert!(file.ends_with("tests/cpu.rs") && *line == 32, "{e}");
+            assert!(e.to_string().ends_with("tests/cpu.rs:32"), "{e}");
         }
         other => panic!("expected OutOfBounds, got {other}"),
     }
@@ -71,7 +74,8 @@ fn dump_dir_and_ir_text() {
     gpujit::runtime::dump::set_dir(None);
     assert_eq!(x.to_vec().unwrap(), vec![3.0, 6.0]);
     let ir = std::fs::read_to_string(dir.join("scale.f64.mut_f64.ir")).expect("IR dump");
-    assert!(ir.starts_with("kernel scale(k: f64, x: &mut [f64])"), "{ir}");
+    // The kernel's source file, then the kernel.
+    assert!(ir.starts_with("file \"tests/cpu.rs\"\nkernel scale(k: f64, x: &mut [f64])"), "{ir}");
     assert!(ir.contains("x[i_1] = (x[i_1] * k_0);"), "{ir}");
     let ll = std::fs::read_to_string(dir.join("scale.f64.mut_f64.host.ll")).expect("LLVM IR dump");
     assert!(ll.contains("define void @gpujit_host_entry"), "{ll}");

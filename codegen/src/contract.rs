@@ -238,6 +238,9 @@ pub struct KernelMetadata {
     pub globals: Vec<String>,
     /// The assertions, by the number a record gives: the kernel's, then each device function's.
     pub asserts: Vec<ir::AssertInfo>,
+    /// The source file of each body: the kernel's, then each device function's (an
+    /// out-of-bounds record names the body and the line).
+    pub files: Vec<String>,
     /// The `print!`s, numbered likewise. A print record in the print buffer is its number,
     /// then its values' bits (zero-extended), one word each.
     pub prints: Vec<ir::PrintInfo>,
@@ -258,6 +261,7 @@ impl KernelMetadata {
             globals,
             asserts: kernel.asserts.iter().chain(kernel.functions.iter().flat_map(|f| f.asserts.iter())).cloned().collect(),
             prints: kernel.prints.iter().chain(kernel.functions.iter().flat_map(|f| f.prints.iter())).cloned().collect(),
+            files: std::iter::once(&kernel.file).chain(kernel.functions.iter().map(|f| &f.file)).cloned().collect(),
         }
     }
 

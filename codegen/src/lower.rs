@@ -149,6 +149,7 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
     let mut base = (kernel.params.len() + kernel.shared.len() + kernel.local_arrays.len()) as u32;
     // Assertions number a device function's after the kernel's (the metadata's order).
     let mut bodies = vec![(kernel, body, 0u32, 0u32, 0u32)];
+    let numbers = std::iter::once(0u32).chain(1..=kernel.functions.len() as u32);
     let (mut assert_base, mut print_base) = (kernel.asserts.len() as u32, kernel.prints.len() as u32);
     for (func, f) in kernel.functions.iter().zip(&functions) {
         bodies.push((func, *f, base, assert_base, print_base));
@@ -156,9 +157,11 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
         assert_base += func.asserts.len() as u32;
         print_base += func.prints.len() as u32;
     }
-    for (ir_fn, f, array_base, assert_base, print_base) in bodies {
+    for ((ir_fn, f, array_base, assert_base, print_base), body_number) in bodies.into_iter().zip(numbers) {
         let scope = lines.as_ref().map(|li| li.function(ir_fn, f));
         let mut l = Lower {
+            line: 0,
+            body_number,
             lines: lines.as_ref().zip(scope),
             assert_base,
             print_base,
@@ -220,6 +223,10 @@ struct ParamArray<'ctx> {
 }
 
 struct Lower<'a, 'ctx> {
+    /// The line of the statement being lowered (for out-of-bounds reports).
+    line: u32,
+    /// This body's number: 0 for the kernel, k for device function k - 1.
+    body_number: u32,
     /// The line tables and this body's scope, when the kernel carries source lines.
     lines: Option<(&'a line_info::LineInfo<'ctx>, inkwell::debug_info::DISubprogram<'ctx>)>,
     /// The number of this body's first assertion in the metadata's table.
@@ -392,6 +399,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     }
 
     fn stmt(&mut self, s: &Stmt) -> LR<()> {
+        self.line = s.span.line;
         if let Some((li, scope)) = self.lines {
             self.b.set_current_debug_location(li.at(s.span, scope));
         }
@@ -788,7 +796,9 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let merge = self.new_block("access.end");
         self.b.build_conditional_branch(inb, ok, oob)?;
         self.b.position_at_end(oob);
-        self.target.report_out_of_bounds(self.module, &self.b, self.f, self.array_number(array), bad, axis, &[])?;
+        // Where: the statement's line and the body (0: the kernel, k: device function k - 1).
+        let (line, body) = (i64t.const_int(self.line as u64, false), i64t.const_int(self.body_number as u64, false));
+        self.target.report_out_of_bounds(self.module, &self.b, self.f, self.array_number(array), bad, axis, &[line, body])?;
         // The report may have added blocks: the merge's predecessor is where it ended.
         let oob_end = self.b.get_insert_block().unwrap_or(oob);
         self.b.build_unconditional_branch(merge)?;

@@ -381,6 +381,8 @@ fn out_of_bounds(kernel: &str, meta: &KernelMetadata, oob: &OobRecord, shape_of:
     let len = shape.get(axis).copied().unwrap_or(0);
     Error::OutOfBounds {
         kernel: kernel.to_string(),
+        file: meta.files.get(oob.values[1] as usize).cloned().unwrap_or_default(),
+        line: oob.values[0] as u32,
         array: meta.array_name(oob.array).to_string(),
         axis,
         index: oob.index,

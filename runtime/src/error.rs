@@ -40,9 +40,12 @@ pub enum Error {
     #[error(transparent)]
     Compile(#[from] gpujit_codegen::CompileError),
     /// A kernel indexed an array out of bounds (the CPU backend always checks).
-    #[error("kernel `{kernel}`: index {index} is out of bounds for axis {axis} of array `{array}` of shape {shape:?} (extent {len}), in thread ({tx}, {ty}, {tz}) of block ({bx}, {by}, {bz})")]
+    #[error("kernel `{kernel}`: index {index} is out of bounds for axis {axis} of array `{array}` of shape {shape:?} (extent {len}), in thread ({tx}, {ty}, {tz}) of block ({bx}, {by}, {bz}){}", if *line > 0 { format!(", at {file}:{line}") } else { String::new() })]
     OutOfBounds {
         kernel: String,
+        /// The source file and line of the access (line 0: not known, for generated kernels).
+        file: String,
+        line: u32,
         array: String,
         axis: usize,
         index: u64,

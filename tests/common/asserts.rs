@@ -138,3 +138,28 @@ pub fn line_info_kernels(h: &Harness) {
     assert!(ptx.contains(".file") && ptx.contains("asserts.rs"), "{ptx}");
     assert!(ptx.lines().any(|l| l.trim_start().starts_with(&format!(".loc\t1 {line} "))), "no .loc of line {line}:\n{ptx}");
 }
+
+#[gpu_device]
+fn read_past(x: &[f32], i: usize) -> f32 {
+    x[i + 1]
+}
+
+#[gpu_kernel(boundscheck)]
+fn reads_past(x: &[f32], out: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i] = read_past(x, i);
+    }
+}
+
+/// A bad access's error names its source line, in a device function too.
+pub fn bounds_error_lines(h: &Harness) {
+    let x = h.arr(&[1.0f32; 40]);
+    let mut out = h.zeros::<f32>(40);
+    let e = h.run(&reads_past, (1, 64), (&x, &mut out)).unwrap_err();
+    let line = line!() - 16; // `x[i + 1]`
+    match &e {
+        Error::OutOfBounds { file, line: l, tx, .. } => assert!(file.ends_with("asserts.rs") && *l == line && *tx == 39, "{e}"),
+        other => panic!("expected an out-of-bounds error, got {other}"),
+    }
+}

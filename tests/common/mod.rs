@@ -46,6 +46,7 @@ macro_rules! for_each_case {
             kernel_assertions,
             kernel_prints,
             line_info_kernels,
+            bounds_error_lines,
             user_struct_reductions,
             random_streams,
             random_known_answers,

@@ -3,6 +3,7 @@
 //
 // IR: out[{{i_[0-9]+}}] = (call#0(x[{{i_[0-9]+}}]) + 1.0f64);
 // IR: // device function #0
+// IR-NEXT: file "{{.*}}device_call.rs"
 // IR-NEXT: kernel square(v: f64) -> f64 {
 // The device function is specialized for f64 and inlined: no call remains.
 // LLVM-NOT: call {{.*}}@square

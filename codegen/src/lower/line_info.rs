@@ -32,8 +32,8 @@ impl<'ctx> LineInfo<'ctx> {
     /// The line tables of `kernel`'s module, when it asks for source lines, knows its file, and
     /// the target carries them.
     pub(super) fn new(cx: &'ctx Context, module: &Module<'ctx>, kernel: &ir::Kernel, target: &dyn Target) -> Option<LineInfo<'ctx>> {
-        // The specializer names the file only when the kernel asks for source lines.
-        if kernel.file.is_empty() || !target.line_info() {
+        let wanted = kernel.options.lineinfo || kernel.options.debug;
+        if !wanted || kernel.file.is_empty() || !target.line_info() {
             return None;
         }
         let i32t = cx.i32_type();

@@ -130,9 +130,7 @@ fn specialize_body(
         functions: Vec::new(),
         asserts,
         prints,
-        // Only code that carries source lines names its file (so that the file's place does
-        // not enter other kernels' cache keys).
-        file: if lines { src.file.clone() } else { String::new() },
+        file: src.file.clone(),
     })
 }
 
