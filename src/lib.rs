@@ -41,7 +41,10 @@
 //! `x.powf(y)`, `x.erf()`, ... see [`Float`](kernel_prelude::Float)) and `abs`/`min`/`max`/`signum` on integers, and the
 //! intrinsics `thread_idx_x()`,
 //! `block_idx_x()`, `block_dim_x()`, `grid_dim_x()` (and `_y`, `_z`), `grid(1)`, `grid_size(1)`,
-//! all `usize`. Options: `#[gpu_kernel(fastmath, launch_bounds = 256, max_registers = 64)]`.
+//! all `usize`. Options: `#[gpu_kernel(fastmath, launch_bounds = 256, max_registers = 64)]`,
+//! `debug` (`debug_assert!`s compiled, source lines in the PTX) and `lineinfo`
+//! (source lines alone). `print!`/`println!` and `assert!`/`assert_eq!`/`assert_ne!` work in
+//! kernels (see the README's "Debugging a kernel").
 //! Anything else is a compile error at its span; type errors are reported by rustc,
 //! which type-checks every kernel body.
 //!
@@ -52,12 +55,47 @@
 //! [`Error::OutOfBounds`]; on a GPU indices are not checked (as in CUDA C and Numba) and an
 //! out-of-range access is a device fault reported by the driver.
 //!
+//! ## Structs
+//! A [`#[gpu_struct]`](gpu_struct) is a `#[repr(C)]` struct without padding that kernels take by
+//! value, keep in locals and read and write as array elements:
+//!
+//! ```
+//! use gpujit::prelude::*;
+//!
+//! #[gpu_struct]
+//! #[repr(C)]
+//! #[derive(Clone, Copy, Default, Debug, PartialEq)]
+//! struct Particle { pos: [f32; 3], mass: f32 }
+//!
+//! #[gpu_kernel]
+//! fn drift(ps: &mut [Particle], v: f32) {
+//!     let i = grid(1);
+//!     if i < ps.len() {
+//!         let mut p = ps[i];
+//!         p.pos[0] += v / p.mass;
+//!         ps[i] = p;
+//!     }
+//! }
+//!
+//! fn main() -> gpujit::Result<()> {
+//!     let dev = Device::current()?;
+//!     let host = vec![Particle { pos: [1.0, 2.0, 3.0], mass: 2.0 }; 5];
+//!     let mut ps = DeviceArray::from_slice(&dev, &host)?;
+//!     launch!(drift[1, 64](&mut ps, 4.0f32))?;
+//!     let moved = ps.to_vec()?;
+//!     assert!(moved.iter().all(|p| p.pos == [3.0, 2.0, 3.0] && p.mass == 2.0));
+//!     Ok(())
+//! }
+//! ```
+//!
 //! ## Environment
 //! - `GPUJIT_DEVICE=cpu|cuda|cuda:N`: the device [`Device::current`] picks (default: the first
 //!   GPU if a CUDA driver and device exist, else the CPU backend).
 //! - `GPUJIT_DUMP_DIR=dir`: write every compiled specialization's IR, LLVM IR and PTX there.
 //! - `GPUJIT_CPU_THREADS=n`: worker threads of the CPU backend (default: all cores).
 //! - `GPUJIT_BOUNDSCHECK=1`: check array indices on the GPU too.
+//! - `GPUJIT_DEBUG=1`: compile every kernel as `#[gpu_kernel(debug)]` (`debug_assert!`s, line
+//!   info); `GPUJIT_LINEINFO=1`: source lines in every kernel's PTX.
 //! - `GPUJIT_LIBDEVICE`, `GPUJIT_PTXAS`: where CUDA's libdevice and ptxas are (else searched for).
 //! - `GPUJIT_CACHE_DIR=dir`, `GPUJIT_CACHE=off`, `GPUJIT_CACHE_MAX_MB=n`: the on-disk cache of
 //!   compiled GPU kernels ([`disk_cache`]; default `~/.cache/gpujit`, 1024 MB).

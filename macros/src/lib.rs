@@ -101,9 +101,10 @@ pub fn gpu_vectorize(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// function's argument or result, and an array element (`&[Particle]`, `DeviceArray<Particle>`).
 /// Its fields are scalars, complex numbers, other `#[gpu_struct]`s, or fixed arrays of those, and
 /// it has no padding (reorder the fields, largest first, or add padding fields). It must derive
-/// `Clone`, `Copy` and `Default`.
+/// `Clone`, `Copy` and `Default`. The `gpujit` crate's documentation (section Structs) has a
+/// runnable example; in short:
 ///
-/// ```ignore
+/// ```text
 /// #[gpu_struct]
 /// #[repr(C)]
 /// #[derive(Clone, Copy, Default, Debug, PartialEq)]

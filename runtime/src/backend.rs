@@ -381,13 +381,15 @@ fn out_of_bounds(kernel: &str, meta: &KernelMetadata, oob: &OobRecord, shape_of:
     let len = shape.get(axis).copied().unwrap_or(0);
     Error::OutOfBounds {
         kernel: kernel.to_string(),
-        file: meta.files.get(oob.values[1] as usize).cloned().unwrap_or_default(),
-        line: oob.values[0] as u32,
+        at: match (meta.files.get(oob.values[1] as usize), oob.values[0] as u32) {
+            (Some(file), line) if line > 0 && !file.is_empty() => Some(Box::new(crate::error::SourceLine { file: file.clone(), line })),
+            _ => None,
+        },
         array: meta.array_name(oob.array).to_string(),
         axis,
         index: oob.index,
         len,
-        shape,
+        shape: shape.into_boxed_slice(),
         tx: oob.thread[0],
         ty: oob.thread[1],
         tz: oob.thread[2],

@@ -40,17 +40,16 @@ pub enum Error {
     #[error(transparent)]
     Compile(#[from] gpujit_codegen::CompileError),
     /// A kernel indexed an array out of bounds (the CPU backend always checks).
-    #[error("kernel `{kernel}`: index {index} is out of bounds for axis {axis} of array `{array}` of shape {shape:?} (extent {len}), in thread ({tx}, {ty}, {tz}) of block ({bx}, {by}, {bz}){}", if *line > 0 { format!(", at {file}:{line}") } else { String::new() })]
+    #[error("kernel `{kernel}`: index {index} is out of bounds for axis {axis} of array `{array}` of shape {shape:?} (extent {len}), in thread ({tx}, {ty}, {tz}) of block ({bx}, {by}, {bz}){}", at.as_ref().map(|a| format!(", at {}:{}", a.file, a.line)).unwrap_or_default())]
     OutOfBounds {
         kernel: String,
-        /// The source file and line of the access (line 0: not known, for generated kernels).
-        file: String,
-        line: u32,
+        /// The source file and line of the access (`None` for generated kernels).
+        at: Option<Box<SourceLine>>,
         array: String,
         axis: usize,
         index: u64,
         len: u64,
-        shape: Vec<u64>,
+        shape: Box<[u64]>,
         tx: u32,
         ty: u32,
         tz: u32,
@@ -152,3 +151,10 @@ pub enum InteropError {
 
 /// The runtime's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A place in a kernel's source: where an out-of-range access is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceLine {
+    pub file: String,
+    pub line: u32,
+}

@@ -31,7 +31,7 @@ pub mod stream;
 
 pub use array::{ArrayView, ArrayViewMut, DeviceArray, Element, Layout};
 pub use device::{Device, DeviceId};
-pub use error::{Error, InteropError, Result};
+pub use error::{Error, InteropError, Result, SourceLine};
 pub use expr::{expr, select, Expr, IntoExpr};
 pub use external::ExternalArray;
 pub use fuse::{EvalAll, Fusion};

@@ -159,7 +159,7 @@ pub fn bounds_error_lines(h: &Harness) {
     let e = h.run(&reads_past, (1, 64), (&x, &mut out)).unwrap_err();
     let line = line!() - 16; // `x[i + 1]`
     match &e {
-        Error::OutOfBounds { file, line: l, tx, .. } => assert!(file.ends_with("asserts.rs") && *l == line && *tx == 39, "{e}"),
+        Error::OutOfBounds { at: Some(at), tx, .. } => assert!(at.file.ends_with("asserts.rs") && at.line == line && *tx == 39, "{e}"),
         other => panic!("expected an out-of-bounds error, got {other}"),
     }
 }

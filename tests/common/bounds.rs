@@ -22,7 +22,7 @@ pub fn bounds_checks(h: &Harness) {
     match &e {
         Error::OutOfBounds { kernel, array, axis, index, len, shape, tx, bx, .. } => {
             assert_eq!((kernel.as_str(), array.as_str(), *axis, *index, *len), ("shifted_copy", "x", 0, 1000, 1000), "{e}");
-            assert_eq!(shape, &vec![1000], "{e}");
+            assert_eq!(&shape[..], &[1000], "{e}");
             assert_eq!((*bx as usize) * 128 + *tx as usize, 999, "the thread: {e}");
         }
         other => panic!("expected OutOfBounds, got {other}"),
