@@ -80,6 +80,34 @@ fn child() -> gpujit::Result<()> {
     Ok(())
 }
 
+/// The measurements both modes take (`GPUJIT_CHECK=1` is a process's, so the checked ones run in
+/// a child): saxpy on 2^26 f32 (device ms a kernel, by events) and a small launch followed by a
+/// synchronization (host us), the medians.
+fn saxpy_and_synchronized_launch(dev: &Device) -> gpujit::Result<(f64, f64)> {
+    let n = 1usize << 26;
+    let x = DeviceArray::from_slice(dev, &vec![1.5f32; n])?;
+    let y = DeviceArray::from_slice(dev, &vec![-0.5f32; n])?;
+    let mut z = DeviceArray::<f32>::zeros(dev, n)?;
+    launch!(saxpy[n.div_ceil(256), 256](2.0f32, &x, &y, &mut z))?;
+    dev.synchronize()?;
+    let ms = event_ms(30, || launch!(saxpy[n.div_ceil(256), 256](2.0f32, &x, &y, &mut z)).expect("launch"));
+    assert!(z.to_vec()?.iter().all(|v| *v == 2.5), "saxpy result");
+    let m = 1024usize;
+    let sx = DeviceArray::from_slice(dev, &vec![1.0f32; m])?;
+    let sy = DeviceArray::from_slice(dev, &vec![1.0f32; m])?;
+    let mut sz = DeviceArray::<f32>::zeros(dev, m)?;
+    let mut per = Vec::new();
+    for _ in 0..15 {
+        let t = Instant::now();
+        for _ in 0..200 {
+            launch!(saxpy[4, 256](2.0f32, &sx, &sy, &mut sz))?;
+            dev.synchronize()?;
+        }
+        per.push(t.elapsed().as_secs_f64() * 1e6 / 200.0);
+    }
+    Ok((ms, support::median(per)))
+}
+
 /// Runs `child` in a new process with the disk cache in `dir`; its five timings (ms).
 fn run_child(dir: &std::path::Path) -> [f64; 5] {
     let out = std::process::Command::new(std::env::current_exe().expect("exe"))
@@ -99,6 +127,11 @@ fn run_child(dir: &std::path::Path) -> [f64; 5] {
 fn main() -> gpujit::Result<()> {
     if std::env::var("GPUJIT_BENCH_CHILD").is_ok() {
         return child();
+    }
+    if std::env::var("GPUJIT_BENCH_CHECKED").is_ok() {
+        let (ms, us) = saxpy_and_synchronized_launch(&Device::cuda(0)?)?;
+        println!("CHECKED {ms:.4} {us:.3}");
+        return Ok(());
     }
     let Some(dev) = support::gpu_or_skip("gpu bench") else { return Ok(()) };
 
@@ -174,6 +207,35 @@ fn main() -> gpujit::Result<()> {
     let gbs = 3.0 * 4.0 * n as f64 / (ms * 1e-3) / 1e9;
     assert!(z.to_vec()?.iter().all(|v| *v == 2.5), "saxpy result");
     println!("saxpy_f32_2^26          gpujit          {gbs:8.1} GB/s  ({ms:.3} ms a kernel)");
+
+    // The checked mode (GPUJIT_CHECK=1, in a child process) beside the same work unchecked: every
+    // launch bounds-checked, its float stores tested, and synchronized.
+    {
+        let out = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .env("GPUJIT_BENCH_CHECKED", "1")
+            .env("GPUJIT_CHECK", "1")
+            .output()
+            .expect("child");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("CHECKED "))
+            .unwrap_or_else(|| panic!("checked child failed: {text}{}", String::from_utf8_lossy(&out.stderr)));
+        let v: Vec<f64> = line.split_whitespace().skip(1).map(|w| w.parse().expect("number")).collect();
+        let (checked_ms, checked_us) = (v[0], v[1]);
+        let (plain_ms, plain_us) = saxpy_and_synchronized_launch(&dev)?;
+        let gbs = |ms: f64| 3.0 * 4.0 * n as f64 / (ms * 1e-3) / 1e9;
+        println!(
+            "checked_saxpy_2^26      GPUJIT_CHECK=1  {:8.1} GB/s  ({checked_ms:.3} ms a kernel; unchecked {:.1} GB/s, {plain_ms:.3} ms; {:.2}x the time)",
+            gbs(checked_ms),
+            gbs(plain_ms),
+            checked_ms / plain_ms
+        );
+        println!(
+            "checked_small_launch    GPUJIT_CHECK=1  {checked_us:8.2} us  (launch + synchronize, 1024 f32; unchecked {plain_us:.2} us; {:.2}x)",
+            checked_us / plain_us
+        );
+    }
 
     // Complex bandwidth, 2^26 complex64: bytes of x and y read, y written.
     {

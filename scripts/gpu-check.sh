@@ -77,6 +77,8 @@ run() {
     out=${GPU_CHECK_OUT:-${OUT:-$(mktemp -d)}}
     mkdir -p "$out"
     export GPUJIT_REQUIRE_GPU=1 GPUJIT_FUZZ_KERNELS=${GPUJIT_FUZZ_KERNELS:-40}
+    # Tests that run a sanitizer on a child of their own skip themselves under these tools.
+    export GPUJIT_UNDER_SANITIZER=1
     # Compiled kernels come from the compiler, not from an earlier run's disk cache.
     export GPUJIT_CACHE_DIR
     GPUJIT_CACHE_DIR=$(mktemp -d)

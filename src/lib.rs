@@ -94,6 +94,9 @@
 //! - `GPUJIT_DUMP_DIR=dir`: write every compiled specialization's IR, LLVM IR and PTX there.
 //! - `GPUJIT_CPU_THREADS=n`: worker threads of the CPU backend (default: all cores).
 //! - `GPUJIT_BOUNDSCHECK=1`: check array indices on the GPU too.
+//! - `GPUJIT_CHECK=1`: the checked mode: bounds checks everywhere, every launch synchronized
+//!   (a device fault is [`Error::KernelFault`] naming the kernel), and the first NaN or infinity
+//!   a kernel writes into a float array [`Error::NonFinite`].
 //! - `GPUJIT_DEBUG=1`: compile every kernel as `#[gpu_kernel(debug)]` (`debug_assert!`s, line
 //!   info); `GPUJIT_LINEINFO=1`: source lines in every kernel's PTX.
 //! - `GPUJIT_LIBDEVICE`, `GPUJIT_PTXAS`: where CUDA's libdevice and ptxas are (else searched for).

@@ -156,3 +156,51 @@ fn disk_cache_across_processes() {
     assert!(err5.contains("gpujit: compiled `probe(") && !err5.contains("disk cache"), "{err5}");
     assert!(!dir.exists(), "GPUJIT_CACHE=off wrote to the directory");
 }
+
+/// An out-of-range write, planted: bounds checks are off, the PTX carries source lines.
+#[gpu_kernel(lineinfo)]
+fn planted_write(x: &[f32], out: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i + 8] = x[i]; // PLANTED: the last 8 threads write past `out`
+    }
+}
+
+/// compute-sanitizer's memcheck names the Rust file and line of a planted out-of-range write in
+/// a `lineinfo` kernel (the launch runs in a child process under the tool). Skipped when this
+/// suite itself runs under a sanitizer (`scripts/gpu-check.sh`), which counts the child's
+/// reports as its own; compute-sanitizer is required with `GPUJIT_REQUIRE_GPU=1`.
+#[test]
+fn sanitizer_names_rust_lines() {
+    if std::env::var("GPUJIT_PLANTED_WRITE").as_deref() == Ok("1") {
+        // The child: the faulty launch itself.
+        let dev = Device::cuda(0).unwrap();
+        let x = DeviceArray::from_slice(&dev, &[1.0f32; 1000]).unwrap();
+        let mut out = DeviceArray::<f32>::zeros(&dev, 1000).unwrap();
+        let _ = launch!(planted_write[4, 256](&x, &mut out)).and_then(|_| dev.synchronize());
+        return;
+    }
+    let Some(_h) = Harness::gpu() else { return };
+    if std::env::var_os("CUDA_INJECTION64_PATH").is_some() || std::env::var_os("GPUJIT_UNDER_SANITIZER").is_some() {
+        eprintln!("skipping: this process runs under a CUDA tool");
+        return;
+    }
+    let tool = std::env::var("GPUJIT_SANITIZER").unwrap_or_else(|_| "compute-sanitizer".into());
+    let run = std::process::Command::new(&tool)
+        .args(["--tool", "memcheck", "--error-exitcode", "99", "--print-limit", "4"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", "sanitizer_names_rust_lines", "--nocapture", "--test-threads=1"])
+        .env("GPUJIT_PLANTED_WRITE", "1")
+        .env("GPUJIT_CACHE", "off")
+        .output();
+    let out = match run {
+        Ok(o) => o,
+        Err(e) if std::env::var("GPUJIT_REQUIRE_GPU").as_deref() == Ok("1") => panic!("cannot run {tool}: {e}"),
+        Err(e) => return eprintln!("skipping: cannot run {tool}: {e}"),
+    };
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let line = include_str!("gpu.rs").lines().position(|l| l.contains("// PLANTED:")).unwrap() + 1;
+    assert_eq!(out.status.code(), Some(99), "memcheck found no error:\n{text}");
+    assert!(text.contains("Invalid __global__ write of size 4 bytes"), "{text}");
+    assert!(text.contains(&format!("tests/gpu.rs:{line}")), "the report names no Rust line (tests/gpu.rs:{line}):\n{text}");
+}

@@ -14,6 +14,7 @@
 //!   defines.
 
 use crate::ir::{self, ParamType};
+use crate::types::ScalarType;
 
 /// Where one kernel parameter sits in the argument words.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -171,6 +172,10 @@ impl OobRecord {
     pub const VALUES: u64 = 9;
     /// The array number that marks a failed assertion (its number is in the axis's place).
     pub const ASSERTION: u32 = u32::MAX;
+    /// The axis that marks a NaN or infinity written (`GPUJIT_CHECK=1`): the array is the one
+    /// written; the values are the line, the body, the float's bits, its part of the element
+    /// (see [`ScalarType::float_parts`](crate::ScalarType::float_parts)) and the indices.
+    pub const NON_FINITE: u32 = u32::MAX;
     /// Word of the flag.
     pub const FLAG: u64 = 0;
     /// Word of the array number and axis ([`OobRecord::array_axis`]).
@@ -208,6 +213,11 @@ impl OobRecord {
     pub fn assertion(&self) -> Option<u32> {
         (self.array == Self::ASSERTION).then_some(self.axis)
     }
+
+    /// Whether the record holds a NaN or infinity written rather than an out-of-range access.
+    pub fn non_finite(&self) -> bool {
+        self.array != Self::ASSERTION && self.axis == Self::NON_FINITE
+    }
 }
 
 /// What the runtime needs to know of a compiled specialization besides its code.
@@ -221,6 +231,9 @@ pub struct KernelMetadata {
     /// included so numbers match parameter positions), then shared arrays, then per-thread
     /// arrays, then each device function's parameters and per-thread arrays.
     pub arrays: Vec<String>,
+    /// The element type of each array of [`KernelMetadata::arrays`] (`None` for scalar
+    /// parameters).
+    pub elems: Vec<Option<ScalarType>>,
     /// The static length of each array of [`KernelMetadata::arrays`] (`None` for parameters,
     /// whose shapes come with the arguments, and for dynamic shared memory).
     pub static_lens: Vec<Option<u64>>,
@@ -253,6 +266,7 @@ impl KernelMetadata {
             entry: kernel.name.clone(),
             layout: ParamLayout::of(kernel),
             arrays: crate::lower::array_table(kernel),
+            elems: crate::lower::array_elems(kernel),
             static_lens: crate::lower::array_static_lens(kernel),
             uses_barrier: kernel.synchronizes(),
             cooperative: kernel.uses_grid_sync(),
@@ -268,6 +282,11 @@ impl KernelMetadata {
     /// The name of array `number` of an [`OobRecord`].
     pub fn array_name(&self, number: u32) -> &str {
         self.arrays.get(number as usize).map(String::as_str).unwrap_or("")
+    }
+
+    /// The element type of array `number`.
+    pub fn array_elem(&self, number: u32) -> Option<ScalarType> {
+        self.elems.get(number as usize).copied().flatten()
     }
 
     /// The static length of array `number`, if it has one.

@@ -359,6 +359,7 @@ impl Parser {
                 "boundscheck" => o.boundscheck = self.bool_value()?,
                 "debug" => o.debug = self.bool_value()?,
                 "lineinfo" => o.lineinfo = self.bool_value()?,
+                "finitecheck" => o.finitecheck = self.bool_value()?,
                 "aligned16" => o.aligned16 = self.bool_value()?,
                 "max_registers" => o.max_registers = self.opt_u32()?,
                 "launch_bounds" => {

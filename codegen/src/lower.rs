@@ -417,6 +417,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let addr = self.element_addr(*array, &i)?;
                 let store = self.b.build_store(addr, v)?;
                 let _ = store.set_alignment(elem.align_bytes() as u32);
+                self.finite_check(*array, &i, v, elem, &[])?;
                 if let Some((_, merge)) = guard {
                     self.b.build_unconditional_branch(merge)?;
                     self.b.position_at_end(merge);
@@ -439,6 +440,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let guard = self.bounds_guard(*array, &i)?;
                 let addr = self.element_addr(*array, &i)?;
                 self.store_part(addr, self.element_type(*array), path, v, value.ty)?;
+                self.finite_check(*array, &i, v, value.ty, path)?;
                 if let Some((_, merge)) = guard {
                     self.b.build_unconditional_branch(merge)?;
                     self.b.position_at_end(merge);
@@ -762,6 +764,72 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let number = i64t.const_int((self.assert_base + id) as u64, false);
         self.target.report_out_of_bounds(self.module, &self.b, self.f, OobRecord::ASSERTION, i64t.const_zero(), number, &bits)?;
         self.end_thread()?;
+        self.b.position_at_end(go_on);
+        Ok(())
+    }
+
+    /// `GPUJIT_CHECK=1`'s check of a value `v` of type `vt` just stored at `path` inside
+    /// element `idx` of array parameter `array`: when one of its floats is NaN or infinite, the
+    /// first such is recorded (its bits, its position among the element's
+    /// [`ScalarType::float_parts`] with the number of indices, the indices, the line) and the
+    /// thread goes on. The test reads
+    /// the exponent bits, so it holds under `fastmath` too.
+    fn finite_check(&mut self, array: ArrayRef, idx: &[IntValue<'ctx>], v: BasicValueEnum<'ctx>, vt: ScalarType, path: &[u32]) -> LR<()> {
+        let ArrayRef::Param(_) = array else { return Ok(()) };
+        if !self.root.options.finitecheck {
+            return Ok(());
+        }
+        let elem_parts = self.element_type(array).float_parts();
+        // The stored value's parts are the element's parts under `path`, in the same order.
+        let Some(first) = elem_parts.iter().position(|(p, _, _)| p.starts_with(path)) else { return Ok(()) };
+        let i64t = self.cx.i64_type();
+        let (mut any, mut part, mut bits): (Option<IntValue<'ctx>>, IntValue<'ctx>, IntValue<'ctx>) =
+            (None, i64t.const_zero(), i64t.const_zero());
+        let parts = vt.float_parts();
+        for (k, (p, _, t)) in parts.iter().enumerate().rev() {
+            let mut x = v;
+            for &j in p {
+                x = match x {
+                    BasicValueEnum::StructValue(s) => self.b.build_extract_value(s, j, "part")?,
+                    BasicValueEnum::ArrayValue(a) => self.b.build_extract_value(a, j, "part")?,
+                    _ => unreachable!("a float part's path leads through aggregates"),
+                };
+            }
+            let width = t.bits();
+            let raw = match x {
+                BasicValueEnum::FloatValue(f) => self.b.build_bit_cast(f, int_type(self.cx, width), "fbits")?.into_int_value(),
+                x => x.into_int_value(),
+            };
+            let mask = match t {
+                ScalarType::F16 => 0x7c00,
+                ScalarType::BF16 => 0x7f80,
+                ScalarType::F32 => 0x7f80_0000,
+                _ => 0x7ff0_0000_0000_0000,
+            };
+            let mask = int_type(self.cx, width).const_int(mask, false);
+            let exp = self.b.build_and(raw, mask, "exp")?;
+            let bad = self.b.build_int_compare(IntPredicate::EQ, exp, mask, "nonfinite")?;
+            let wide = if width < 64 { self.b.build_int_z_extend(raw, i64t, "fbits64")? } else { raw };
+            // The part's number, with the count of indices that follow in the high half.
+            let number = i64t.const_int((first + k) as u64 | ((idx.len() as u64) << 32), false);
+            part = self.b.build_select(bad, number, part, "part")?.into_int_value();
+            bits = self.b.build_select(bad, wide, bits, "bits")?.into_int_value();
+            any = Some(match any {
+                None => bad,
+                Some(a) => self.b.build_or(a, bad, "nonfinite")?,
+            });
+        }
+        let Some(any) = any else { return Ok(()) };
+        let (report, go_on) = (self.new_block("nonfinite"), self.new_block("finite"));
+        self.b.build_conditional_branch(any, report, go_on)?;
+        self.b.position_at_end(report);
+        let (line, body) = (i64t.const_int(self.line as u64, false), i64t.const_int(self.body_number as u64, false));
+        let mut values = vec![line, body, bits, part];
+        values.extend_from_slice(idx);
+        let axis = i64t.const_int(OobRecord::NON_FINITE as u64, false);
+        let last = idx.last().copied().unwrap_or_else(|| i64t.const_zero());
+        self.target.report_out_of_bounds(self.module, &self.b, self.f, self.array_number(array), last, axis, &values)?;
+        self.b.build_unconditional_branch(go_on)?;
         self.b.position_at_end(go_on);
         Ok(())
     }
@@ -1402,6 +1470,22 @@ pub fn array_table(kernel: &ir::Kernel) -> Vec<String> {
         table.extend(f.local_arrays.iter().map(|l| format!("{} (in {})", l.name, f.name)));
     }
     table
+}
+
+/// The element types of the arrays of [`array_table`] (`None` for scalar parameters).
+pub fn array_elems(kernel: &ir::Kernel) -> Vec<Option<ScalarType>> {
+    let param = |p: &ir::Param| match p.ty {
+        ParamType::Array { elem, .. } => Some(elem),
+        ParamType::Scalar(_) => None,
+    };
+    let mut elems: Vec<Option<ScalarType>> = kernel.params.iter().map(param).collect();
+    elems.extend(kernel.shared.iter().map(|s| Some(s.elem)));
+    elems.extend(kernel.local_arrays.iter().map(|l| Some(l.elem)));
+    for f in &kernel.functions {
+        elems.extend(f.params.iter().map(param));
+        elems.extend(f.local_arrays.iter().map(|l| Some(l.elem)));
+    }
+    elems
 }
 
 /// The static lengths of the arrays of [`array_table`] (`None` for parameters, whose lengths

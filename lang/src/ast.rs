@@ -124,6 +124,10 @@ pub struct KernelOptions {
     /// `#[gpu_kernel(lineinfo)]` (or `GPUJIT_LINEINFO=1`): the code carries the kernel's source
     /// lines (PTX `.loc`/`.file`), for Nsight Compute, compute-sanitizer and cuda-gdb.
     pub lineinfo: bool,
+    /// Every float written to an array parameter is checked (`GPUJIT_CHECK=1` sets it; not
+    /// written by users): the first NaN or infinity stored is recorded, as an out-of-range
+    /// access is, and the launch reports it.
+    pub finitecheck: bool,
     /// Every array parameter's data pointer is 16-byte aligned. Not written by users: kernels
     /// generated for expressions set it after checking the pointers (it is part of their cache
     /// key), so LLVM may merge neighbouring accesses into 16-byte vector loads and stores.

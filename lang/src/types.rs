@@ -241,6 +241,46 @@ impl ScalarType {
         }
     }
 
+    /// The floats a value of this type holds, in memory order: a float itself (an empty path),
+    /// a complex number's `re` and `im`, a struct's float fields and the elements of its float
+    /// array fields, into nested structs. Each is its path (as [`ScalarType::at_path`] takes
+    /// it), the path as Rust writes it after the value (`.pos[2]`, `.z.re`) and its type.
+    /// `GPUJIT_CHECK=1`'s check of written values names a part by its position here.
+    pub fn float_parts(self) -> Vec<(Vec<u32>, String, ScalarType)> {
+        fn walk(t: ScalarType, path: &mut Vec<u32>, text: &str, out: &mut Vec<(Vec<u32>, String, ScalarType)>) {
+            match t {
+                t if t.is_float() => out.push((path.clone(), text.to_string(), t)),
+                t if t.is_complex() => {
+                    for (k, name) in ["re", "im"].into_iter().enumerate() {
+                        path.push(k as u32);
+                        walk(t.component().unwrap_or(ScalarType::F64), path, &format!("{text}.{name}"), out);
+                        path.pop();
+                    }
+                }
+                ScalarType::Struct(d) => {
+                    for (i, f) in d.fields.iter().enumerate() {
+                        path.push(i as u32);
+                        match f.len {
+                            None => walk(f.ty, path, &format!("{text}.{}", f.name), out),
+                            Some(n) => {
+                                for k in 0..n {
+                                    path.push(k as u32);
+                                    walk(f.ty, path, &format!("{text}.{}[{k}]", f.name), out);
+                                    path.pop();
+                                }
+                            }
+                        }
+                        path.pop();
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut Vec::new(), "", &mut out);
+        out
+    }
+
     /// The type at `path` inside an aggregate (a field's index, then an element's for an
     /// array field, and so on into nested structs); `None` when the path does not lead to a
     /// value (out of range, or stopping at an array field).

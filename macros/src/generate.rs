@@ -41,8 +41,17 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
         quote!(Callee { name: #key, source: #source })
     });
     let body = src.body.rebuild();
-    let KernelOptions { fastmath, max_threads_per_block, min_blocks_per_sm, max_registers, boundscheck, debug, lineinfo, aligned16 } =
-        src.options;
+    let KernelOptions {
+        fastmath,
+        max_threads_per_block,
+        min_blocks_per_sm,
+        max_registers,
+        boundscheck,
+        debug,
+        lineinfo,
+        finitecheck,
+        aligned16,
+    } = src.options;
     let opt = |v: Option<u32>| match v {
         Some(v) => quote!(::core::option::Option::Some(#v)),
         None => quote!(::core::option::Option::None),
@@ -68,6 +77,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
                 boundscheck: #boundscheck,
                 debug: #debug,
                 lineinfo: #lineinfo,
+                finitecheck: #finitecheck,
                 aligned16: #aligned16,
             },
             ret: #ret,

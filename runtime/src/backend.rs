@@ -25,6 +25,7 @@ use gpujit_codegen::contract::{KernelMetadata, OobRecord};
 use gpujit_codegen::host::{compile_host, HostCode};
 use gpujit_codegen::ir;
 use gpujit_codegen::nvptx::{compile_ptx, NvptxTarget};
+use gpujit_codegen::ScalarType;
 use std::ffi::c_void;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -376,15 +377,19 @@ fn out_of_bounds(kernel: &str, meta: &KernelMetadata, oob: &OobRecord, shape_of:
     if let Some(id) = oob.assertion() {
         return assertion(kernel, meta, id, oob);
     }
+    let at = match (meta.files.get(oob.values[1] as usize), oob.values[0] as u32) {
+        (Some(file), line) if line > 0 && !file.is_empty() => Some(Box::new(crate::error::SourceLine { file: file.clone(), line })),
+        _ => None,
+    };
+    if oob.non_finite() {
+        return non_finite(kernel, meta, oob, at);
+    }
     let axis = oob.axis as usize;
     let shape = shape_of(oob.array).unwrap_or_else(|| vec![meta.static_len(oob.array).unwrap_or(0)]);
     let len = shape.get(axis).copied().unwrap_or(0);
     Error::OutOfBounds {
         kernel: kernel.to_string(),
-        at: match (meta.files.get(oob.values[1] as usize), oob.values[0] as u32) {
-            (Some(file), line) if line > 0 && !file.is_empty() => Some(Box::new(crate::error::SourceLine { file: file.clone(), line })),
-            _ => None,
-        },
+        at,
         array: meta.array_name(oob.array).to_string(),
         axis,
         index: oob.index,
@@ -396,6 +401,34 @@ fn out_of_bounds(kernel: &str, meta: &KernelMetadata, oob: &OobRecord, shape_of:
         bx: oob.block[0],
         by: oob.block[1],
         bz: oob.block[2],
+    }
+}
+
+/// The error for a record of a NaN or infinity written (`GPUJIT_CHECK=1`): values 2 and 3 are
+/// the float's bits and its part of the element (the count of indices in the high half), the
+/// indices follow.
+fn non_finite(kernel: &str, meta: &KernelMetadata, oob: &OobRecord, at: Option<Box<crate::error::SourceLine>>) -> Error {
+    let (bits, part) = (oob.values[2], oob.values[3]);
+    let ndim = ((part >> 32) as usize).min(oob.values.len() - 4);
+    let parts = meta.array_elem(oob.array).map(|t| t.float_parts()).unwrap_or_default();
+    let (path, ty) = match parts.get(part as u32 as usize) {
+        Some((_, path, ty)) => (path.clone(), *ty),
+        None => (String::new(), ScalarType::F64),
+    };
+    let value = match ty {
+        ScalarType::F16 => half::f16::from_bits(bits as u16).to_f64(),
+        ScalarType::BF16 => half::bf16::from_bits(bits as u16).to_f64(),
+        ScalarType::F32 => f32::from_bits(bits as u32) as f64,
+        _ => f64::from_bits(bits),
+    };
+    Error::NonFinite {
+        kernel: kernel.to_string(),
+        array: meta.array_name(oob.array).to_string(),
+        index: oob.values[4..4 + ndim].into(),
+        part: path.into_boxed_str(),
+        value,
+        thread: Box::new([oob.thread, oob.block]),
+        at,
     }
 }
 
@@ -603,6 +636,9 @@ impl Executable for CudaKernel {
             f.launch_cooperative(l.grid, l.block, l.shared_bytes, stream, &mut params[..k])?;
         } else {
             f.launch(l.grid, l.block, l.shared_bytes, stream, &mut params[..k])?;
+        }
+        if crate::kernel::check_mode() && !capturing {
+            f.wait(l.kernel, stream)?;
         }
         if let Some((reserved, words)) = f.take_prints(stream)? {
             crate::print::emit(&self.meta, reserved, &words);

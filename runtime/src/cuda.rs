@@ -415,9 +415,19 @@ impl CudaFunction {
 }
 
 impl CudaFunction {
-    /// For a bounds-checked kernel: waits for `stream`, then takes the record of the launch's first
-    /// out-of-bounds access (clearing it for the next launch). `None` without bounds checks or
-    /// when every access was in bounds.
+    /// Waits for the work queued on `stream` (a launch's stream, or null for the legacy default
+    /// stream): the error the device reports, if any, as a [`Error::KernelFault`] of `kernel`.
+    pub(crate) fn wait(&self, kernel: &str, stream: sys::CUstream) -> Result<()> {
+        self.device.bind()?;
+        // SAFETY: stream is the launch's stream (or null, the legacy default stream) of this
+        // device's context.
+        unsafe { result::stream::synchronize(stream) }.map_err(|e| Error::KernelFault {
+            kernel: kernel.to_string(),
+            code: Some(e.0),
+            message: e.to_string(),
+        })
+    }
+
     /// After a launch of a kernel that prints: waits for it, and takes the words its prints
     /// reserved and the records that fit (the buffer is emptied for the next launch).
     pub(crate) fn take_prints(&self, stream: sys::CUstream) -> Result<Option<(u64, Vec<u64>)>> {
@@ -437,6 +447,9 @@ impl CudaFunction {
         Ok(Some((reserved[0], words)))
     }
 
+    /// For a bounds-checked kernel: waits for `stream`, then takes the record of the launch's first
+    /// out-of-bounds access (clearing it for the next launch). `None` without bounds checks or
+    /// when every access was in bounds.
     pub(crate) fn take_oob(&self, stream: sys::CUstream) -> Result<Option<[u64; OobRecord::WORDS]>> {
         let Some(ptr) = self.oob_record else { return Ok(None) };
         self.device.bind()?;

@@ -62,6 +62,26 @@ pub enum Error {
     /// Rust's panic message would.
     #[error("kernel `{kernel}` panicked at {file}:{line}:{column}, in thread ({}, {}, {}) of block ({}, {}, {}):\n{message}", thread[0], thread[1], thread[2], block[0], block[1], block[2])]
     Assertion { kernel: String, block: [u32; 3], thread: [u32; 3], file: String, line: u32, column: u32, message: String },
+    /// `GPUJIT_CHECK=1`: a kernel wrote a NaN or an infinity into a float array parameter (the
+    /// first such write of the launch, which ran to its end). `index` is the element's index on
+    /// each axis, `part` where the float is inside it (`""` for a float element, `.re`,
+    /// `.pos[2]`, ...), `value` the float written, `thread` the thread's index and its block's.
+    #[error("kernel `{kernel}` wrote {value} to `{array}`[{}]{part}, in thread ({}, {}, {}) of block ({}, {}, {}){}", index.iter().map(u64::to_string).collect::<Vec<_>>().join(", "), thread[0][0], thread[0][1], thread[0][2], thread[1][0], thread[1][1], thread[1][2], at.as_ref().map(|a| format!(", at {}:{}", a.file, a.line)).unwrap_or_default())]
+    NonFinite {
+        kernel: String,
+        array: String,
+        index: Box<[u64]>,
+        part: Box<str>,
+        value: f64,
+        /// The thread and the block (x, y, z each).
+        thread: Box<[[u32; 3]; 2]>,
+        /// The source file and line of the write (`None` for generated kernels).
+        at: Option<Box<SourceLine>>,
+    },
+    /// `GPUJIT_CHECK=1`: the GPU reported an error (an illegal address, a misaligned access, ...)
+    /// when the launch was synchronized, so the kernel named caused it. `code` is the driver's.
+    #[error("kernel `{kernel}` failed on the GPU: {message} (found by GPUJIT_CHECK=1, which synchronizes after each launch)")]
+    KernelFault { kernel: String, code: Option<cudarc::driver::sys::CUresult>, message: String },
     /// An array operation got incompatible sizes or devices.
     #[error("{0}")]
     Array(String),

@@ -28,6 +28,14 @@ fn boundscheck_everywhere() -> bool {
     *ON.get_or_init(|| std::env::var("GPUJIT_BOUNDSCHECK").is_ok_and(|v| v == "1"))
 }
 
+/// `GPUJIT_CHECK=1`, the checked mode: every kernel is compiled with bounds checks and a check
+/// of the floats it writes to its arrays, and every launch waits for its kernel and reports any
+/// error then, naming the kernel.
+pub(crate) fn check_mode() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("GPUJIT_CHECK").is_ok_and(|v| v == "1"))
+}
+
 /// `GPUJIT_DEBUG=1`: compile `debug_assert!`s in every kernel (as the `debug` option does).
 fn debug_everywhere() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -333,6 +341,17 @@ impl Kernel {
         let started = Instant::now();
         // Configures the disk caches (kernels, and the compiler's pruned libdevice).
         let _ = DiskCache::global();
+        let ir = self.specialized(key)?;
+        let dumping = dump::dir().is_some();
+        if dumping {
+            dump::write(&ir, ".ir", &ir.to_string());
+        }
+        device.inner.backend().compile(&ir, dumping, started)
+    }
+
+    /// The specialization for `key`, with the options the process's environment adds to every
+    /// kernel (`GPUJIT_DEBUG`, `GPUJIT_LINEINFO`, `GPUJIT_BOUNDSCHECK`, `GPUJIT_CHECK`).
+    fn specialized(&self, key: &SpecKey) -> Result<ir::Kernel> {
         let o = self.source.options;
         let mut ir = if (debug_everywhere() && !o.debug) || (lineinfo_everywhere() && !o.lineinfo) {
             let mut source = self.source.clone();
@@ -342,22 +361,22 @@ impl Kernel {
         } else {
             specialize(&self.source, key)?
         };
-        if boundscheck_everywhere() {
+        if boundscheck_everywhere() || check_mode() {
             ir.options.boundscheck = true;
         }
-        let dumping = dump::dir().is_some();
-        if dumping {
-            dump::write(&ir, ".ir", &ir.to_string());
+        if check_mode() {
+            ir.options.finitecheck = true;
         }
-        device.inner.backend().compile(&ir, dumping, started)
+        Ok(ir)
     }
 
-    /// The specialized IR for `args` (only their types matter; nothing runs).
+    /// The specialized IR for `args` (only their types matter; nothing runs), as a launch
+    /// compiles it.
     pub fn ir<'a>(&self, args: impl KernelArgs<'a>) -> Result<ir::Kernel> {
         let mut buf = [Arg::NONE; MAX_ARGS];
         let n = args.collect(&mut buf);
         let key = self.bind_args(&buf[..n.min(MAX_ARGS)])?;
-        Ok(specialize(&self.source, &key)?)
+        self.specialized(&key)
     }
 
     /// The PTX of the specialization for `args` (only their types matter; nothing runs), for
@@ -371,7 +390,7 @@ impl Kernel {
     /// The specialized IR for a signature given as types (see [`Kernel::ptx_for`]).
     pub fn ir_for(&self, signature: &[ArgType]) -> Result<ir::Kernel> {
         let key = bind(&self.source, signature).map_err(|e| self.bind_error(e))?;
-        Ok(specialize(&self.source, &key)?)
+        self.specialized(&key)
     }
 
     /// The PTX of the specialization for a signature given as types, without arrays (Numba's

@@ -4,6 +4,7 @@
 //!
 //! - `// ARGS: f32, &[f32], &mut [f32], &Array<f32, 2> strided`: the signature it is specialized
 //!   for (kernels only).
+//! - `// MODE: GPUJIT_CHECK=1`: compiled as the checked mode compiles every kernel.
 //! - `// IR:`, `// LLVM:`, `// PTX:`, `// PTX90:` (and `-NEXT`, `-SAME`, `-NOT`, `-COUNT-n`):
 //!   FileCheck directives over gpujit's IR text, the optimized NVPTX LLVM IR (sm_80), and the
 //!   PTX for sm_80 and sm_90.
@@ -45,8 +46,18 @@ pub struct Stages {
     pub ptx90: String,
 }
 
-fn stages_of(k: &Kernel, signature: &[ArgType]) -> Result<Stages, String> {
-    stages_with(|| k.ir_for(signature), |t| k.ptx_for(t, signature))
+fn stages_of(k: &Kernel, signature: &[ArgType], checked: bool) -> Result<Stages, String> {
+    if !checked {
+        return stages_with(|| k.ir_for(signature), |t| k.ptx_for(t, signature));
+    }
+    // `GPUJIT_CHECK=1`'s options, which a process sets for every kernel.
+    let ir = || {
+        let mut ir = k.ir_for(signature)?;
+        ir.options.boundscheck = true;
+        ir.options.finitecheck = true;
+        Ok(ir)
+    };
+    stages_with(ir, |t| Ok(gpujit::codegen::nvptx::compile_ptx(&ir()?, t, true)?))
 }
 
 fn stages_with(
@@ -161,7 +172,7 @@ fn snapshot(file: &str, actual: &str) -> Result<(), String> {
 /// Runs one case: every directive and both snapshots.
 pub fn run(case: &Case) -> Result<(), String> {
     let stages = match &case.subject {
-        Subject::Kernel(k) => stages_of(k(), &signature(case.text)?)?,
+        Subject::Kernel(k) => stages_of(k(), &signature(case.text)?, case.text.lines().any(|l| l.trim() == "// MODE: GPUJIT_CHECK=1"))?,
         Subject::Program(program) => {
             let _ = super::Harness::cpu(); // installs the launch hook that records
             RECORDING.with(|r| *r.borrow_mut() = Some(Vec::new()));
@@ -223,7 +234,7 @@ golden_cases! {
     kernels: [
         saxpy, generic_axpy, nd_strided, shared_reduce, per_thread_array, atomics, warp_ops, math_sin, fastmath_sin, device_call,
         half_arith, control_flow, casts_and_division, bit_methods, grid_barrier, boundscheck, launch_bounds, extern_shared, grid_2d,
-        fences_and_block_votes, shared_atomics_bf16, complex_mul, line_info,
+        fences_and_block_votes, shared_atomics_bf16, complex_mul, line_info, checked_mode,
     ],
     programs: [fused_add, fused_sum, forall_closure, vectorized_map, struct_fields],
 }

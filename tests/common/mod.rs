@@ -47,6 +47,7 @@ macro_rules! for_each_case {
             kernel_prints,
             line_info_kernels,
             bounds_error_lines,
+            checked_mode,
             user_struct_reductions,
             random_streams,
             random_known_answers,
@@ -279,6 +280,7 @@ mod asserts;
 mod basics;
 mod bounds;
 mod casts;
+mod checked;
 mod collectives;
 mod complex;
 mod constants;
@@ -300,6 +302,7 @@ pub use asserts::*;
 pub use basics::*;
 pub use bounds::*;
 pub use casts::*;
+pub use checked::*;
 pub use collectives::*;
 pub use complex::*;
 pub use constants::*;

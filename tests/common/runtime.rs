@@ -318,9 +318,15 @@ pub fn first_launch(h: &Harness) {
 /// Runs the `first_launch` case of this test binary in a child process with `env`; its stdout
 /// and stderr, after checking that it passed.
 pub fn run_first_launch_child(env: &[(&str, &str)]) -> (String, String) {
+    run_case_child("first_launch", env)
+}
+
+/// Runs test `case` of this test binary in a child process with `env` (what a process reads
+/// once, such as `GPUJIT_CHECK`); its stdout and stderr, after checking that it passed.
+pub fn run_case_child(case: &str, env: &[(&str, &str)]) -> (String, String) {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = std::process::Command::new(exe);
-    cmd.args(["--exact", "first_launch", "--nocapture", "--test-threads=1"]);
+    cmd.args(["--exact", case, "--nocapture", "--test-threads=1"]);
     for (k, v) in env {
         cmd.env(k, v);
     }
