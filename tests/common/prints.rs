@@ -31,7 +31,44 @@ fn printing(x: &[f32], flags: &[bool]) {
     }
 }
 
+/// The inputs of the child process's run: fixed, so the parent knows its lines.
+fn child_inputs() -> (Vec<f32>, Vec<bool>) {
+    let x: Vec<f32> = (0..300).map(|i| ((i * 37) % 300) as f32 / 300.0).collect();
+    let flags = x.iter().map(|v| *v > 0.5).collect();
+    (x, flags)
+}
+
 pub fn kernel_prints(h: &Harness) {
+    if std::env::var("GPUJIT_PRINTS_CHILD").is_ok() {
+        // The child: no sink, so the lines go to this process's standard output and error.
+        let (x, flags) = child_inputs();
+        h.run(&printing, (3, 128), (&h.arr(&x), &h.arr(&flags))).unwrap();
+        h.dev.synchronize().unwrap();
+        return;
+    }
+    kernel_prints_captured(h);
+    // A child process's real standard output and error, line by line.
+    let (stdout, stderr) = run_case_child("kernel_prints", &[("GPUJIT_PRINTS_CHILD", "1")]);
+    let (x, flags) = child_inputs();
+    // The kernel's lines (the first may follow libtest's "test kernel_prints ... ").
+    let keep = |text: &str, prefixes: &[&str]| -> Vec<String> {
+        text.lines().filter_map(|l| prefixes.iter().filter_map(|p| l.find(p)).min().map(|at| l[at..].to_string())).collect()
+    };
+    let (mut out, mut err) = (keep(&stdout, &["i = ", "first "]), keep(&stderr, &["small value"]));
+    let mut want_out: Vec<String> =
+        (0..300).map(|i| format!("i = {i:>4}, x = {:.3}, flag = {}, hex = {:#06x}", x[i], flags[i], i)).collect();
+    want_out.insert(1, "first done".into());
+    let mut want_err: Vec<String> = (0..300).filter(|&i| x[i] < 0.1).map(|i| format!("small value {:e} at {i}", x[i])).collect();
+    if h.is_gpu() {
+        for v in [&mut out, &mut want_out, &mut err, &mut want_err] {
+            v.sort();
+        }
+    }
+    assert_eq!(out, want_out, "the child's standard output:\n{stdout}");
+    assert_eq!(err, want_err, "the child's standard error:\n{stderr}");
+}
+
+fn kernel_prints_captured(h: &Harness) {
     let _serial = super::fused::serial();
     gpujit::runtime::print::set_sink(Some(capture));
     CAPTURED.lock().unwrap().clear();
