@@ -9,6 +9,8 @@ gpujit_setup
 gpujit_setup_ptxas
 cd "$gpujit_root"
 if cargo fmt --version >/dev/null 2>&1; then cargo fmt --all -- --check; fi
+# The test that takes a native backtrace inside a CPU-backend kernel runs it under gdb.
+command -v gdb >/dev/null || apt_install gdb
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # python/ is tested from Python, below (its Rust test binary would need libpython to link).

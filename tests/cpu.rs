@@ -447,3 +447,68 @@ fn ir_statements_carry_spans() {
     assert!(matches!(then[0].kind, StmtKind::Store { .. }));
     assert_eq!(then[0].span.line, fn_line + 3);
 }
+
+#[gpu_device]
+fn relax(acc: f32) -> f32 {
+    acc * 0.999 + 0.5 // RELAX: the loop's work
+}
+
+#[gpu_kernel(lineinfo)]
+fn spinning(x: &mut [f32], n: u64) {
+    let i = grid(1);
+    if i < x.len() {
+        let mut acc = x[i];
+        let mut k = 0u64;
+        while k < n {
+            acc = relax(acc);
+            k += 1;
+        }
+        x[i] = acc;
+    }
+}
+
+/// The CPU backend's JIT code carries DWARF line tables that LLVM registers with GDB's JIT
+/// interface: a native backtrace taken inside a running `lineinfo` kernel (a child process of
+/// this test, under gdb, stopped while the kernel spins) names the kernel, the device function
+/// inlined into it and their Rust lines. Needs gdb (scripts/test.sh installs it); skipped only
+/// where the system refuses gdb's ptrace.
+#[test]
+fn host_backtraces_name_lines() {
+    if std::env::var("GPUJIT_BACKTRACE_CHILD").is_ok() {
+        // The child: compile first (a launch with nothing to do), then spin until stopped.
+        let dev = Device::cpu();
+        let mut x = DeviceArray::from_slice(&dev, &[1.0f32; 4]).unwrap();
+        launch!(spinning[1, 4](&mut x, 0u64)).unwrap();
+        std::thread::spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            std::process::abort();
+        });
+        launch!(spinning[1, 4](&mut x, u64::MAX)).unwrap();
+        unreachable!("the kernel spins until the process is stopped");
+    }
+    let gdb = std::env::var("GPUJIT_GDB").unwrap_or_else(|_| "gdb".into());
+    let out = std::process::Command::new(&gdb)
+        .args(["-nx", "-batch", "-ex", "run", "-ex", "thread apply all bt", "--args"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", "host_backtraces_name_lines", "--nocapture", "--test-threads=1"])
+        .env("GPUJIT_BACKTRACE_CHILD", "1")
+        .env("GPUJIT_CPU_THREADS", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {gdb} (scripts/test.sh installs it): {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if text.contains("ptrace: Operation not permitted") {
+        return eprintln!("skipping: this system refuses ptrace to gdb:\n{text}");
+    }
+    let src = include_str!("cpu.rs");
+    let line = |needle: &str| src.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let (relax_line, call_line) = (line("// RELAX:"), line("acc = relax(acc);"));
+    let frames: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+    assert!(
+        frames.iter().any(|f| f.contains("relax") && f.ends_with(&format!("cpu.rs:{relax_line}"))),
+        "no frame of relax at cpu.rs:{relax_line}:\n{text}"
+    );
+    assert!(
+        frames.iter().any(|f| f.contains("spinning") && f.ends_with(&format!("cpu.rs:{call_line}"))),
+        "no frame of spinning at cpu.rs:{call_line}:\n{text}"
+    );
+}

@@ -149,6 +149,11 @@ impl Target for HostTarget {
         "host"
     }
 
+    /// DWARF 4 line tables in the JIT's object, which MCJIT registers with GDB's JIT interface.
+    fn line_info(&self) -> Option<u32> {
+        Some(4)
+    }
+
     fn target_machine(&self) -> Result<TargetMachine, String> {
         init_native()?;
         let triple = TargetMachine::get_default_triple();

@@ -186,6 +186,7 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
     }
     target.finish(cx, &module, body, kernel).map_err(|e| llvm_err("IR construction", e.to_string()))?;
     if let Some(li) = &lines {
+        li.cover_wrappers(&module, kernel);
         li.finish();
     }
     module.verify().map_err(|e| llvm_err("module verification", e.to_string()))?;

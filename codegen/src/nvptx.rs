@@ -100,8 +100,10 @@ fn ptx_for_driver(v: u32) -> u32 {
 }
 
 impl Target for NvptxTarget {
-    fn line_info(&self) -> bool {
-        true
+    /// PTX's `.file`/`.loc`, for Nsight Compute, compute-sanitizer and cuda-gdb, which read
+    /// DWARF 2 line tables.
+    fn line_info(&self) -> Option<u32> {
+        Some(2)
     }
 
     fn name(&self) -> &'static str {
@@ -877,6 +879,26 @@ pub struct PtxOutput {
     pub meta: KernelMetadata,
 }
 
+/// Drops the `debug` option of the `.target` directive, which LLVM writes whenever the module
+/// has line tables. It asks ptxas for code compiled for debugging (as `-G`: a saxpy then takes 28
+/// registers instead of 8), and ptxas 12.9 crashes on a `bf16` atomic add under it. Without it,
+/// ptxas and the driver still build the line table from the `.loc`/`.file` directives (as
+/// `nvcc -lineinfo`'s PTX has them), so `lineinfo` changes no instruction.
+pub fn optimized_with_lines(ptx: &str) -> String {
+    let mut out = String::with_capacity(ptx.len());
+    for line in ptx.lines() {
+        match line.strip_prefix(".target ").and_then(|t| t.strip_suffix(", debug")) {
+            Some(arch) => {
+                out.push_str(".target ");
+                out.push_str(arch);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Rewrites each `neg.s16` and `abs.s16` as the 32-bit instruction on the sign-extended value,
 /// truncated back. ptxas keeps 16-bit values in 32-bit registers and takes these two results
 /// as in range, but for `i16::MIN` (and `i8::MIN`, which LLVM widens to 16 bits) they are
@@ -939,7 +961,7 @@ pub fn compile_ptx(kernel: &ir::Kernel, target: &NvptxTarget, want_llvm_ir: bool
     lower::optimize(&module, &tm, &kernel.name)?;
     let llvm_ir = want_llvm_ir.then(|| module.print_to_string().to_string());
     let buf = tm.write_to_memory_buffer(&module, FileType::Assembly).map_err(|e| llvm("PTX emission", e.to_string()))?;
-    let ptx = widen_16bit_neg_abs(String::from_utf8_lossy(buf.as_slice()).trim_end_matches('\0'));
+    let ptx = optimized_with_lines(&widen_16bit_neg_abs(String::from_utf8_lossy(buf.as_slice()).trim_end_matches('\0')));
     let meta = KernelMetadata::of(kernel, ptx_globals(&ptx));
     Ok(PtxOutput { ptx, llvm_ir, meta })
 }

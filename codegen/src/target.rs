@@ -200,10 +200,10 @@ pub trait Target {
         kernel.options.boundscheck
     }
 
-    /// Whether the target's code carries source lines when a kernel asks for them (the
-    /// `lineinfo` and `debug` options): PTX's `.loc`, for the GPU's tools.
-    fn line_info(&self) -> bool {
-        false
+    /// The DWARF version of the line tables the target's code carries when a kernel asks for
+    /// source lines (the `lineinfo` and `debug` options); `None`: it carries none.
+    fn line_info(&self) -> Option<u32> {
+        None
     }
 
     /// Appends a print record (`words`: the print's number, then its values' bits) to the

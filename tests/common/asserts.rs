@@ -122,6 +122,24 @@ fn lined(x: &[f32], out: &mut [f32]) {
     }
 }
 
+#[gpu_kernel]
+fn unlined(x: &[f32], out: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i] = x[i] * 3.0;
+    }
+}
+
+/// A `bf16` atomic add under line info (ptxas 12.9 crashed on it when the PTX asked for code
+/// compiled for debugging).
+#[gpu_kernel(lineinfo)]
+fn lined_bf16_sums(y: &[bf16], sb: &mut [bf16]) {
+    let i = grid(1);
+    if i < y.len() {
+        atomic_add(sb, i % sb.len(), y[i]);
+    }
+}
+
 /// `lineinfo`: the kernel runs as without it, and its PTX names this file's lines.
 pub fn line_info_kernels(h: &Harness) {
     for n in SIZES {
@@ -134,9 +152,32 @@ pub fn line_info_kernels(h: &Harness) {
     let mut out = h.zeros::<f32>(1);
     let target = gpujit::codegen::nvptx::NvptxTarget::sm(80).unwrap();
     let ptx = lined.ptx(&target, (&x, &mut out)).unwrap().ptx;
-    let line = line!() - 16; // `out[i] = x[i] * 3.0;`
+    // `lined`'s `out[i] = x[i] * 3.0;`, the first in this file.
+    let line = include_str!("asserts.rs").lines().position(|l| l.contains("out[i] = x[i] * 3.0;")).unwrap() + 1;
     assert!(ptx.contains(".file") && ptx.contains("asserts.rs"), "{ptx}");
     assert!(ptx.lines().any(|l| l.trim_start().starts_with(&format!(".loc\t1 {line} "))), "no .loc of line {line}:\n{ptx}");
+    // The same code as without line info: not compiled for debugging (`.target ..., debug`, which
+    // ptxas takes as -G), the same instructions.
+    let plain = unlined.ptx(&target, (&x, &mut out)).unwrap().ptx;
+    assert!(ptx.lines().any(|l| l == ".target sm_80"), "{ptx}");
+    let code = |p: &str, name: &str| -> Vec<String> {
+        let body = &p[p.find(".entry").unwrap()..];
+        let body = &body[..body.find("\n}").unwrap()];
+        body.lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with(".loc") && !l.starts_with("$L__") && !l.starts_with("//"))
+            .map(|l| l.replace(name, "K"))
+            .collect()
+    };
+    assert_eq!(code(&ptx, "lined"), code(&plain, "unlined"));
+    // Through ptxas (on the CPU harness, every launched kernel's PTX is), and it runs.
+    // Small integers, so every partial sum (below 256) is exact in bf16, in any order.
+    let n = 129;
+    let y: Vec<bf16> = h.vec(n, |h| bf16::from_f64((h.next_u64() % 3) as f64));
+    let mut sb = h.zeros::<bf16>(2);
+    h.run(&lined_bf16_sums, (2, 128), (&h.arr(&y), &mut sb)).unwrap();
+    let sum = |k: usize| -> f64 { y.iter().skip(k).step_by(2).map(|v| v.to_f64()).sum() };
+    assert_eq!(sb.to_vec().unwrap().iter().map(|v| v.to_f64()).collect::<Vec<_>>(), vec![sum(0), sum(1)]);
 }
 
 #[gpu_device]

@@ -7,12 +7,14 @@
 // IR: file "{{.*}}line_info.rs"
 // LLVM: DICompileUnit(language: DW_LANG_Rust{{.*}}emissionKind: LineTablesOnly
 // LLVM: !DIFile(filename: "line_info.rs"
-// The load is line 28's, the doubling the device function's line 21 (inlined), the store 29's.
-// PTX: .loc{{\s+}}1 28 9
+// Code for debugging is not asked for (`.target sm_80, debug` would make ptxas compile as -G):
+// PTX: .target sm_80{{$}}
+// The load is line 30's, the doubling the device function's line 23 (inlined), the store 31's.
+// PTX: .loc{{\s+}}1 30 9
 // PTX-NEXT: ld.global.f32
-// PTX: .loc{{\s+}}1 21 5
+// PTX: .loc{{\s+}}1 23 5
 // PTX-NEXT: add.rn.f32
-// PTX: .loc{{\s+}}1 29 9
+// PTX: .loc{{\s+}}1 31 9
 // PTX: .file{{\s+}}1 "{{.*}}line_info.rs"
 use gpujit::prelude::*;
 

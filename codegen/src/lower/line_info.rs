@@ -1,7 +1,8 @@
 //! Source lines in the generated code (the `lineinfo` and `debug` options): line tables only,
 //! from the statements' spans, so that PTX carries `.file`/`.loc` directives that map to the
 //! kernel's Rust file and line for Nsight Compute (`--import-source yes`), compute-sanitizer and
-//! cuda-gdb.
+//! cuda-gdb, and the CPU backend's JIT code carries DWARF line tables that LLVM's JIT registers
+//! with debuggers (GDB's JIT interface), so a native backtrace through a kernel names its lines.
 
 use crate::ast::Span;
 use crate::ir;
@@ -33,13 +34,10 @@ impl<'ctx> LineInfo<'ctx> {
     /// the target carries them.
     pub(super) fn new(cx: &'ctx Context, module: &Module<'ctx>, kernel: &ir::Kernel, target: &dyn Target) -> Option<LineInfo<'ctx>> {
         let wanted = kernel.options.lineinfo || kernel.options.debug;
-        if !wanted || kernel.file.is_empty() || !target.line_info() {
-            return None;
-        }
+        let Some(dwarf) = target.line_info().filter(|_| wanted && !kernel.file.is_empty()) else { return None };
         let i32t = cx.i32_type();
         module.add_basic_value_flag("Debug Info Version", FlagBehavior::Warning, i32t.const_int(3, false));
-        // CUDA's tools read DWARF 2 line tables.
-        module.add_basic_value_flag("Dwarf Version", FlagBehavior::Warning, i32t.const_int(2, false));
+        module.add_basic_value_flag("Dwarf Version", FlagBehavior::Warning, i32t.const_int(dwarf as u64, false));
         let (dir, name) = split(&kernel.file);
         let (builder, unit) = module.create_debug_info_builder(
             true,
@@ -86,6 +84,45 @@ impl<'ctx> LineInfo<'ctx> {
         );
         f.set_subprogram(sp);
         sp
+    }
+
+    /// Gives the functions the target added around the body (the CPU backend's entries, which
+    /// call it) a scope of their own at the kernel's first line, and that line to each of their
+    /// instructions: so the body's lines survive its inlining into them.
+    pub(super) fn cover_wrappers(&self, module: &Module<'ctx>, kernel: &ir::Kernel) {
+        let file = self.unit.get_file();
+        let line = kernel.body.first().map(|s| s.span.line).unwrap_or(0);
+        let mut f = module.get_first_function();
+        while let Some(func) = f {
+            f = func.get_next_function();
+            if func.count_basic_blocks() == 0 || func.get_subprogram().is_some() {
+                continue;
+            }
+            let name = func.get_name().to_string_lossy().to_string();
+            let ty = self.builder.create_subroutine_type(file, None, &[], DIFlags::ZERO);
+            let sp = self.builder.create_function(
+                file.as_debug_info_scope(),
+                &name,
+                None,
+                file,
+                line,
+                ty,
+                false,
+                true,
+                line,
+                DIFlags::ARTIFICIAL,
+                true,
+            );
+            func.set_subprogram(sp);
+            let at = self.builder.create_debug_location(self.cx, line, 0, sp.as_debug_info_scope(), None);
+            for bb in func.get_basic_block_iter() {
+                let mut i = bb.get_first_instruction();
+                while let Some(inst) = i {
+                    inst.set_debug_location(Some(at));
+                    i = inst.get_next_instruction();
+                }
+            }
+        }
     }
 
     /// The location of a statement at `span` in `scope`.
