@@ -34,7 +34,7 @@ impl<'ctx> LineInfo<'ctx> {
     /// the target carries them.
     pub(super) fn new(cx: &'ctx Context, module: &Module<'ctx>, kernel: &ir::Kernel, target: &dyn Target) -> Option<LineInfo<'ctx>> {
         let wanted = kernel.options.lineinfo || kernel.options.debug;
-        let Some(dwarf) = target.line_info().filter(|_| wanted && !kernel.file.is_empty()) else { return None };
+        let dwarf = target.line_info().filter(|_| wanted && !kernel.file.is_empty())?;
         let i32t = cx.i32_type();
         module.add_basic_value_flag("Debug Info Version", FlagBehavior::Warning, i32t.const_int(3, false));
         module.add_basic_value_flag("Dwarf Version", FlagBehavior::Warning, i32t.const_int(dwarf as u64, false));
