@@ -467,48 +467,112 @@ fn spinning(x: &mut [f32], n: u64) {
     }
 }
 
+/// `spinning` as `debug`: unoptimized, its scalar locals and parameters described.
+#[gpu_kernel(debug)]
+fn spinning_debug(x: &mut [f32], n: u64) {
+    let i = grid(1);
+    if i < x.len() {
+        let mut acc = x[i];
+        let mut k = 0u64;
+        while k < n {
+            acc = relax(acc);
+            k += 1;
+        }
+        x[i] = acc;
+    }
+}
+
+/// Where the child of `host_backtraces_name_lines` has compiled its kernel (and built its source
+/// form, whose host code also carries the kernel's lines): gdb sets its line breakpoint here.
+#[no_mangle]
+#[inline(never)]
+extern "C" fn backtrace_child_compiled() {
+    std::hint::black_box(());
+}
+
 /// The CPU backend's JIT code carries DWARF line tables that LLVM registers with GDB's JIT
-/// interface: a native backtrace taken inside a running `lineinfo` kernel (a child process of
-/// this test, under gdb, stopped while the kernel spins) names the kernel, the device function
-/// inlined into it and their Rust lines. Needs gdb (scripts/test.sh installs it); skipped only
-/// where the system refuses gdb's ptrace.
+/// interface. Under gdb, a child process of this test is stopped inside a running kernel:
+/// - a `lineinfo` kernel (optimized), by an abort while it spins: the backtrace names the kernel
+///   and its Rust line (or the device function inlined into it, and both lines);
+/// - a `debug` kernel (unoptimized), at a breakpoint on a Rust line of the device function: the
+///   backtrace shows the device function's and the kernel's scalar parameters and locals with
+///   their values.
+///
+/// Needs gdb (scripts/test.sh installs it); skipped only where the system refuses gdb's ptrace.
 #[test]
 fn host_backtraces_name_lines() {
-    if std::env::var("GPUJIT_BACKTRACE_CHILD").is_ok() {
-        // The child: compile first (a launch with nothing to do), then spin until stopped.
+    if let Ok(which) = std::env::var("GPUJIT_BACKTRACE_CHILD") {
         let dev = Device::cpu();
         let mut x = DeviceArray::from_slice(&dev, &[1.0f32; 4]).unwrap();
-        launch!(spinning[1, 4](&mut x, 0u64)).unwrap();
+        let k: &gpujit::Kernel = if which == "debug" { &spinning_debug } else { &spinning };
+        // Compiled (and its source form built) first, by a launch with nothing to do.
+        k.launch((1, 4), (&mut x, 0u64)).unwrap();
+        backtrace_child_compiled();
+        if which == "debug" {
+            // Three steps, stopped in the first by gdb.
+            k.launch((1, 4), (&mut x, 3u64)).unwrap();
+            return;
+        }
         std::thread::spawn(|| {
-            std::thread::sleep(std::time::Duration::from_millis(1500));
+            std::thread::sleep(std::time::Duration::from_millis(1000));
             std::process::abort();
         });
-        launch!(spinning[1, 4](&mut x, u64::MAX)).unwrap();
+        k.launch((1, 4), (&mut x, u64::MAX)).unwrap();
         unreachable!("the kernel spins until the process is stopped");
     }
     let gdb = std::env::var("GPUJIT_GDB").unwrap_or_else(|_| "gdb".into());
-    let out = std::process::Command::new(&gdb)
-        .args(["-nx", "-batch", "-ex", "run", "-ex", "thread apply all bt", "--args"])
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", "host_backtraces_name_lines", "--nocapture", "--test-threads=1"])
-        .env("GPUJIT_BACKTRACE_CHILD", "1")
-        .env("GPUJIT_CPU_THREADS", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {gdb} (scripts/test.sh installs it): {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    if text.contains("ptrace: Operation not permitted") {
-        return eprintln!("skipping: this system refuses ptrace to gdb:\n{text}");
-    }
     let src = include_str!("cpu.rs");
-    let line = |needle: &str| src.lines().position(|l| l.contains(needle)).unwrap() + 1;
-    let (relax_line, call_line) = (line("// RELAX:"), line("acc = relax(acc);"));
+    let relax_line = src.lines().position(|l| l.contains("// RELAX:")).unwrap() + 1;
+    // The lines of `acc = relax(acc);` in `spinning`, then in `spinning_debug`.
+    let calls: Vec<usize> = src.lines().enumerate().filter(|(_, l)| l.trim() == "acc = relax(acc);").map(|(i, _)| i + 1).collect();
+    // The child under gdb, running `commands` once stopped.
+    let run = |child: &str, commands: &[&str]| -> Option<String> {
+        let mut cmd = std::process::Command::new(&gdb);
+        cmd.args(["-nx", "-batch"]);
+        for c in commands {
+            cmd.args(["-ex", c]);
+        }
+        let out = cmd
+            .arg("--args")
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", "host_backtraces_name_lines", "--nocapture", "--test-threads=1"])
+            .env("GPUJIT_BACKTRACE_CHILD", child)
+            .env("GPUJIT_CPU_THREADS", "1")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {gdb} (scripts/test.sh installs it): {e}"));
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        if text.contains("ptrace: Operation not permitted") {
+            eprintln!("skipping: this system refuses ptrace to gdb:\n{text}");
+            return None;
+        }
+        Some(text)
+    };
+    let Some(text) = run("lineinfo", &["run", "thread apply all bt"]) else { return };
     let frames: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
-    assert!(
-        frames.iter().any(|f| f.contains("relax") && f.ends_with(&format!("cpu.rs:{relax_line}"))),
-        "no frame of relax at cpu.rs:{relax_line}:\n{text}"
-    );
-    assert!(
-        frames.iter().any(|f| f.contains("spinning") && f.ends_with(&format!("cpu.rs:{call_line}"))),
-        "no frame of spinning at cpu.rs:{call_line}:\n{text}"
-    );
+    let kernel = frames
+        .iter()
+        .position(|f| f.contains(" spinning ") || f.contains(" spinning ("))
+        .unwrap_or_else(|| panic!("no frame of the kernel:\n{text}"));
+    let line_of = |f: &str| f.rsplit_once("cpu.rs:").and_then(|(_, l)| l.trim().parse::<usize>().ok());
+    let body = (calls[0] - 3)..=(calls[0] + 3);
+    match line_of(frames[kernel]) {
+        Some(l) => assert!(body.contains(&l), "the kernel's frame names line {l}, not one of its loop's {body:?}:\n{text}"),
+        None => panic!("the kernel's frame names no line of cpu.rs:\n{text}"),
+    }
+    // Stopped in the device function: its frame, inlined, comes first, at its own line.
+    if kernel > 0 && frames[kernel - 1].contains("relax") {
+        assert_eq!(line_of(frames[kernel - 1]), Some(relax_line), "{text}");
+        assert_eq!(line_of(frames[kernel]), Some(calls[0]), "{text}");
+    }
+    // `debug`: the device function's and the kernel's parameters and locals, with values.
+    let stop = format!("break tests/cpu.rs:{relax_line}");
+    let Some(text) = run("debug", &["break backtrace_child_compiled", "run", &stop, "continue", "bt full", "kill"]) else { return };
+    let lines: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("#0")).collect();
+    assert!(lines.first().is_some_and(|l| l.contains("relax (acc=1) at")), "not stopped in relax with its argument:\n{text}");
+    let kernel = lines.iter().position(|l| l.starts_with("#1")).unwrap_or_else(|| panic!("no caller:\n{text}"));
+    assert!(lines[kernel].contains(&format!("spinning_debug (n=3) at cpu.rs:{}", calls[1])), "{text}");
+    let locals: Vec<&str> = lines[kernel + 1..].iter().take_while(|l| !l.starts_with('#')).map(|l| l.trim()).collect();
+    for local in ["n = 3", "i = 0", "acc = 1", "k = 0"] {
+        assert!(locals.contains(&local), "no `{local}` in the kernel's frame:\n{text}");
+    }
 }

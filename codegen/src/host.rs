@@ -154,6 +154,12 @@ impl Target for HostTarget {
         Some(4)
     }
 
+    /// `debug` kernels are compiled without optimization and describe their scalar locals, so
+    /// gdb shows them (`info locals`).
+    fn debug_locals(&self) -> bool {
+        true
+    }
+
     fn target_machine(&self) -> Result<TargetMachine, String> {
         init_native()?;
         let triple = TargetMachine::get_default_triple();
@@ -589,7 +595,13 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     // first, and no other value created from it escapes this function.
     let cx: &'static Context = unsafe { &*(context.as_ref() as *const Context) };
     let module = lower::lower(cx, kernel, &HostTarget, &tm)?;
-    lower::optimize(&module, &tm, &kernel.name)?;
+    // Full debug information (`debug`): unoptimized, so every variable stays where gdb looks.
+    let debug = kernel.options.debug;
+    if debug {
+        lower::optimize_at(&module, &tm, &kernel.name, "default<O0>")?;
+    } else {
+        lower::optimize(&module, &tm, &kernel.name)?;
+    }
     let llvm_ir = want_llvm_ir.then(|| module.print_to_string().to_string());
     // MCJIT resolves a missing symbol to address 0 or aborts the process: refuse the code first.
     let object = tm.write_to_memory_buffer(&module, FileType::Object).map_err(|e| llvm("object emission", e.to_string()))?;
@@ -597,8 +609,9 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     if let Some(symbol) = external.into_iter().find(|s| !resolves_in_process(s)) {
         return Err(CompileError::UnresolvedSymbol { kernel: kernel.name.clone(), symbol });
     }
-    let engine =
-        module.create_jit_execution_engine(OptimizationLevel::Aggressive).map_err(|e| llvm("JIT engine creation", e.to_string()))?;
+    let engine = module
+        .create_jit_execution_engine(if debug { OptimizationLevel::None } else { OptimizationLevel::Aggressive })
+        .map_err(|e| llvm("JIT engine creation", e.to_string()))?;
     let addr = engine.get_function_address(ENTRY).map_err(|e| llvm("JIT symbol lookup", e.to_string()))?;
     let thread_addr = engine.get_function_address(THREAD_ENTRY).map_err(|e| llvm("JIT symbol lookup", e.to_string()))?;
     // SAFETY: `addr` and `thread_addr` are the finalized code of ENTRY and THREAD_ENTRY, emitted

@@ -195,7 +195,12 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
 
 /// Runs LLVM's O3 pipeline on `module` for `tm`.
 pub fn optimize(module: &Module<'_>, tm: &TargetMachine, kernel: &str) -> Result<(), CompileError> {
-    module.run_passes("default<O3>", tm, PassBuilderOptions::create()).map_err(|e| CompileError::Llvm {
+    optimize_at(module, tm, kernel, "default<O3>")
+}
+
+/// Runs the LLVM pass pipeline `passes` (`default<O3>`, `default<O0>`) on `module` for `tm`.
+pub fn optimize_at(module: &Module<'_>, tm: &TargetMachine, kernel: &str, passes: &str) -> Result<(), CompileError> {
+    module.run_passes(passes, tm, PassBuilderOptions::create()).map_err(|e| CompileError::Llvm {
         kernel: kernel.to_string(),
         stage: "optimization",
         message: e.to_string(),
@@ -319,9 +324,24 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 }
             }
         }
+        // The body's first line: where a debugger's variables start.
+        let first_line = self.kernel.body.first().map(|s| s.span.line).unwrap_or(0);
         for local in &self.kernel.locals {
             let slot = self.b.build_alloca(value_type(self.cx, local.ty), &local.name)?;
+            if let Some((li, scope)) = self.lines {
+                li.declare(self.kernel, scope, &local.name, local.ty, None, slot, first_line, entry);
+            }
             self.locals.push(slot);
+        }
+        // Full debug information: each scalar parameter in a slot of its own, described.
+        if let Some((li, scope)) = self.lines.filter(|(li, _)| li.full()) {
+            for (i, p) in self.kernel.params.iter().enumerate() {
+                if let (ParamType::Scalar(t), Some(v)) = (p.ty, self.scalars[i]) {
+                    let slot = self.b.build_alloca(v.get_type(), &p.name)?;
+                    self.b.build_store(slot, v)?;
+                    li.declare(self.kernel, scope, &p.name, t, Some(i as u32 + 1), slot, first_line, entry);
+                }
+            }
         }
         let i64t = self.cx.i64_type();
         let (offsets, static_bytes) = self.kernel.shared_layout();

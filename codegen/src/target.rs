@@ -206,6 +206,12 @@ pub trait Target {
         None
     }
 
+    /// Whether the `debug` option's code describes its locals for a debugger (full debug
+    /// information, compiled without optimization).
+    fn debug_locals(&self) -> bool {
+        false
+    }
+
     /// Appends a print record (`words`: the print's number, then its values' bits) to the
     /// launch's print buffer, which the runtime reads after the launch; a record that does not
     /// fit is dropped (and counted).
