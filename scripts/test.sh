@@ -20,15 +20,21 @@ cargo build --benches
 ./target/debug/examples/expressions
 ./target/debug/examples/streams
 ./target/debug/examples/monte_carlo
-# The Python module (python/) on NumPy arrays.
+# The Python package (python/): a wheel built by maturin (`pip wheel ./python`, release), installed
+# into a fresh virtual environment and tested there on NumPy arrays.
 command -v python3 >/dev/null || apt_install python3 python3-pip
-python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy 2>/dev/null ||
-    python3 -m pip install --quiet --break-system-packages numpy 2>/dev/null || apt_install python3-numpy
-cargo build -p gpujit-python --features extension-module
-pydir=$(mktemp -d)
-cp target/debug/libgpujit_python.so "$pydir/gpujit.abi3.so"
-GPUJIT_DEVICE=cpu PYTHONPATH="$pydir" python3 python/tests/test_numpy.py 2>&1 | tee -a "$log"
-rm -rf "$pydir"
+python3 -c "import ensurepip, venv" 2>/dev/null || apt_install python3-venv
+venv=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$venv"' EXIT
+# System site packages: a NumPy installed by the system is used when pip cannot fetch one.
+python3 -m venv --system-site-packages "$venv/env"
+py="$venv/env/bin/python"
+"$py" -c "import numpy" 2>/dev/null || "$py" -m pip install --quiet --disable-pip-version-check numpy 2>/dev/null || apt_install python3-numpy
+"$py" -m pip wheel --quiet --disable-pip-version-check ./python -w "$venv/wheels"
+"$py" -m pip install --quiet --disable-pip-version-check --no-index "$venv"/wheels/gpujit-*.whl
+# The installed package, not a build tree, is what imports.
+(cd "$venv" && "$py" -c "import gpujit, sys; assert gpujit.__file__.startswith(sys.prefix), gpujit.__file__; print('python: gpujit', gpujit.__version__, 'from', gpujit.__file__)")
+(cd "$venv" && GPUJIT_DEVICE=cpu "$py" "$gpujit_root/python/tests/test_numpy.py") 2>&1 | tee -a "$log"
 # One closing line for the whole run: cargo prints a summary per test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i } }
      END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"

@@ -573,6 +573,7 @@ fn _live_arrays() -> usize {
 #[pymodule(name = "gpujit")]
 fn gpujit_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyArray>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("GpujitError", m.py().get_type::<GpujitError>())?;
     m.add_function(wrap_pyfunction!(axpy, m)?)?;
     m.add_function(wrap_pyfunction!(add, m)?)?;
