@@ -576,3 +576,37 @@ fn host_backtraces_name_lines() {
         assert!(locals.contains(&local), "no `{local}` in the kernel's frame:\n{text}");
     }
 }
+
+/// `DeviceArray::from_foreign`: another library's memory as an array, no copy; kernels write it;
+/// its owner is dropped with the array, and the memory is never freed by gpujit.
+#[test]
+fn foreign_memory_arrays() {
+    struct Owner(Vec<f64>, std::sync::Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            self.1.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let dev = Device::cpu();
+    for n in [0usize, 1, 129, 1000] {
+        let data: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
+        let owner = Owner(data.clone(), dropped.clone());
+        let ptr = if n == 0 { 8 } else { owner.0.as_ptr() as u64 };
+        dropped.store(false, std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: `owner` holds `n` f64s at `ptr`, moved into the array, which keeps them.
+        let mut a = unsafe { DeviceArray::<f64>::from_foreign(&dev, ptr, &[n], Box::new(owner)) }.unwrap();
+        assert!(a.is_foreign() && a.address() == ptr);
+        launch!(scale[n.div_ceil(128).max(1), 128](3.0f64, &mut a)).unwrap();
+        assert_eq!(a.to_vec().unwrap(), data.iter().map(|v| v * 3.0).collect::<Vec<_>>());
+        assert!(!dropped.load(std::sync::atomic::Ordering::SeqCst));
+        drop(a);
+        assert!(dropped.load(std::sync::atomic::Ordering::SeqCst), "the owner was not dropped with the array");
+    }
+    // A misaligned pointer is refused, and nothing is kept.
+    let keep = Box::new(vec![0u8; 16]);
+    let bad = keep.as_ptr() as u64 + 1;
+    // SAFETY: refused before any use.
+    let e = unsafe { DeviceArray::<f64>::from_foreign(&dev, bad, &[1], keep) }.unwrap_err();
+    assert!(matches!(e, gpujit::Error::Interop(gpujit::InteropError::Pointer { .. })), "{e}");
+}

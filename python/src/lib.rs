@@ -8,6 +8,7 @@
 //!   (`axpy`, `add`) that take any producer's arrays, and NumPy's ufuncs on `gpujit.Array`
 //!   (`__array_ufunc__`, with `reduce`), run as gpujit kernels on the array's device.
 
+mod asarray;
 mod import;
 mod module;
 mod ufunc;

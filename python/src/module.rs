@@ -578,6 +578,8 @@ fn gpujit_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(axpy, m)?)?;
     m.add_function(wrap_pyfunction!(add, m)?)?;
     m.add_function(wrap_pyfunction!(full, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::asarray::asarray, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::asarray::from_dlpack, m)?)?;
     m.add_function(wrap_pyfunction!(_live_arrays, m)?)?;
     let random = PyModule::new(m.py(), "random")?;
     random.add_function(wrap_pyfunction!(uniform, &random)?)?;
@@ -638,7 +640,7 @@ impl Data {
 }
 
 /// The stored shape of a Python-visible shape: a 0-d array is stored as one element.
-fn physical(shape: &[usize]) -> &[usize] {
+pub(crate) fn physical(shape: &[usize]) -> &[usize] {
     if shape.is_empty() {
         &[1]
     } else {

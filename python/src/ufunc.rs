@@ -384,7 +384,7 @@ fn broadcast_shape(shapes: &[Vec<usize>], ufunc: &str) -> PyResult<Vec<usize>> {
     Ok(out)
 }
 
-fn launch(py: Python<'_>, kernel: &::gpujit::runtime::Kernel, n: usize, args: &[Arg<'_>]) -> PyResult<()> {
+pub(crate) fn launch(py: Python<'_>, kernel: &::gpujit::runtime::Kernel, n: usize, args: &[Arg<'_>]) -> PyResult<()> {
     if n == 0 {
         return Ok(());
     }

@@ -426,6 +426,88 @@ def random_arrays():
         raise AssertionError("an integer dtype was accepted")
 
 
+@case
+def arrays_in():
+    """gpujit.from_dlpack and gpujit.asarray: NumPy's memory without a copy where none is needed
+    (a kernel's writes show in the NumPy array), copies otherwise, copy=False refusing them."""
+    import weakref
+
+    n = int(rng.integers(1, 300))
+    a = np.zeros(n, np.float32)
+    g = gpujit.from_dlpack(a)
+    assert g.shape == [n] and g.dtype == "float32" and g.device == "cpu", (g.shape, g.dtype, g.device)
+    gpujit.axpy(2.0, np.ones(n, np.float32), g)
+    assert (a == 2.0).all(), "the kernel wrote NumPy's memory"
+    # The gpujit array keeps NumPy's alive; dropping it lets it go.
+    b = np.arange(12.0).reshape(3, 4)
+    alive = weakref.ref(b)
+    g = gpujit.asarray(b)
+    del b
+    gc.collect()
+    assert alive() is not None and (np.from_dlpack(g) == np.arange(12.0).reshape(3, 4)).all()
+    del g
+    gc.collect()
+    assert alive() is None, "the DLPack deleter did not run"
+    # Copies: another dtype, not C-contiguous, copy=True; the source is untouched by writes.
+    x = rng.standard_normal((5, 7))
+    for src, want in [(x.T, x.T), (x[::-1, 1::2], x[::-1, 1::2]), (x[2], x[2])]:
+        g = gpujit.asarray(src)
+        assert g.shape == list(want.shape) and (np.from_dlpack(g) == want).all()
+    f = gpujit.asarray(x, dtype="float32")
+    assert f.dtype == "float32" and (np.from_dlpack(f) == x.astype(np.float32)).all()
+    c = np.zeros((1, 4), np.int64)
+    g = gpujit.asarray(c, copy=True)
+    gpujit.add(np.ones((1, 4), np.int64), np.ones((1, 4), np.int64), gpujit.asarray(c))
+    assert (c == 2).all() and (np.from_dlpack(g) == 0).all(), "copy=True shares no memory"
+    for src, kw, why in [
+        (x.T, {}, "not C-contiguous"),
+        (x, {"dtype": "float32"}, "dtype differs"),
+    ]:
+        try:
+            gpujit.asarray(src, copy=False, **kw)
+        except ValueError as e:
+            assert why in str(e), e
+        else:
+            raise AssertionError(f"copy=False was not refused ({why})")
+    ro = np.ones(3)
+    ro.flags.writeable = False
+    g = gpujit.asarray(ro)
+    assert (np.from_dlpack(g) == 1).all()
+    try:
+        gpujit.from_dlpack(ro, copy=False)
+    except (ValueError, BufferError) as e:
+        assert "read-only" in str(e) or "readonly" in str(e), e
+    else:
+        raise AssertionError("a read-only array was shared writable")
+    # Python sequences and scalars, with NumPy's dtypes; 0-d arrays.
+    s = gpujit.asarray([[1, 2, 3], [4, 5, 6]])
+    assert s.dtype == "int64" and s.shape == [2, 3] and (np.from_dlpack(s) == [[1, 2, 3], [4, 5, 6]]).all()
+    z = gpujit.asarray(2.5)
+    assert z.shape == [] and z.dtype == "float64" and np.from_dlpack(z) == 2.5
+    assert gpujit.asarray([True, False]).dtype == "bool"
+    assert gpujit.asarray([1j, 2]).dtype == "complex128"
+    # A gpujit array: itself unless something changes.
+    assert gpujit.asarray(s) is s and gpujit.asarray(s, copy=True) is not s
+    assert (np.from_dlpack(gpujit.asarray(s, dtype="float64")) == [[1.0, 2, 3], [4, 5, 6]]).all()
+    # Refusals: a type gpujit.Array has no elements of, an object without an array.
+    for bad in [np.zeros(3, np.uint8), np.zeros(3, np.float16)]:
+        try:
+            gpujit.asarray(bad)
+        except TypeError as e:
+            assert str(bad.dtype) in str(e) or "u8" in str(e) or "f16" in str(e), e
+        else:
+            raise AssertionError(f"{bad.dtype} was accepted")
+    try:
+        gpujit.from_dlpack([1, 2])
+    except TypeError as e:
+        assert "__dlpack__" in str(e), e
+    else:
+        raise AssertionError("a list was taken by from_dlpack")
+    # Empty arrays.
+    e = gpujit.asarray(np.zeros((0, 3)))
+    assert e.shape == [0, 3] and np.from_dlpack(e).shape == (0, 3)
+
+
 # The summary line scripts/test.sh adds to the run's totals, in cargo's words.
 print(f"test result: {'FAILED' if failures else 'ok'}. {passed} passed; {failures} failed; (python/tests/test_numpy.py)")
 sys.exit(1 if failures else 0)

@@ -160,6 +160,9 @@ pub struct DeviceArray<T: Element> {
     pub(crate) _elem: std::marker::PhantomData<T>,
     pub(crate) len: usize,
     pub(crate) shape: Vec<usize>,
+    /// For memory another library owns ([`DeviceArray::from_foreign`]): what keeps it alive,
+    /// dropped (instead of the memory freed) with the array. In a mutex only to be `Sync`.
+    pub(crate) owner: Option<std::sync::Mutex<Box<dyn Send>>>,
 }
 
 impl<T: Element> DeviceArray<T> {
@@ -194,7 +197,36 @@ impl<T: Element> DeviceArray<T> {
             .filter(|b| *b <= isize::MAX as usize)
             .ok_or_else(|| Error::Array(format!("an array of {len} elements of {} is too large", T::TYPE)))?;
         let ptr = device.backend().alloc(bytes, zeroed)?;
-        Ok(DeviceArray { device: device.clone(), ptr, len, shape: shape.to_vec(), _elem: std::marker::PhantomData })
+        Ok(DeviceArray { device: device.clone(), ptr, len, shape: shape.to_vec(), _elem: std::marker::PhantomData, owner: None })
+    }
+
+    /// An array over memory another library owns, without a copy: `len(shape)` elements at `ptr`
+    /// on `device`, C-contiguous. `owner` (an imported DLPack tensor, a Python object, ...) keeps
+    /// the memory alive: it is dropped when the array is (after the graphs that use it), and the
+    /// memory is never freed by gpujit. Kernels may write the array.
+    ///
+    /// # Safety
+    /// `ptr` must address `shape`'s product of valid, writable `T`s on `device` (host memory on
+    /// the CPU backend), aligned for `T`, that stay valid and are not freed while `owner` lives.
+    pub unsafe fn from_foreign(device: &Device, ptr: u64, shape: &[usize], owner: Box<dyn Send>) -> Result<DeviceArray<T>> {
+        let len: usize = shape.iter().product();
+        check_shape(shape, len)?;
+        if len > 0 && (ptr == 0 || ptr % std::mem::align_of::<T>() as u64 != 0) {
+            return Err(crate::InteropError::Pointer { ptr, align: std::mem::align_of::<T>() as u64, elem: T::TYPE }.into());
+        }
+        Ok(DeviceArray {
+            device: device.clone(),
+            ptr,
+            len,
+            shape: shape.to_vec(),
+            _elem: std::marker::PhantomData,
+            owner: Some(std::sync::Mutex::new(owner)),
+        })
+    }
+
+    /// Whether the memory belongs to another library ([`DeviceArray::from_foreign`]).
+    pub fn is_foreign(&self) -> bool {
+        self.owner.is_some()
     }
 
     /// Copies the array back into a `Vec`, waiting for the work that writes it.
@@ -288,7 +320,11 @@ impl<T: Element> Drop for DeviceArray<T> {
     fn drop(&mut self) {
         // Now, or when the last graph using the memory is dropped.
         let (ptr, bytes, device) = (self.ptr, self.len * std::mem::size_of::<T>(), self.device.clone());
-        crate::graph::release(self.device.id(), ptr, ptr + bytes as u64, move || device.backend().free(ptr, bytes));
+        match self.owner.take() {
+            // Another library's memory: its owner lets it go, never freed here.
+            Some(owner) => crate::graph::release(self.device.id(), ptr, ptr + bytes as u64, move || drop(owner)),
+            None => crate::graph::release(self.device.id(), ptr, ptr + bytes as u64, move || device.backend().free(ptr, bytes)),
+        }
     }
 }
 

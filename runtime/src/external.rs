@@ -91,6 +91,23 @@ impl<'a> ExternalArray<'a> {
         &self.layout.strides
     }
 
+    /// The address of element 0 (a device pointer on CUDA, a host pointer on the CPU).
+    pub fn address(&self) -> u64 {
+        self.ptr
+    }
+
+    /// Whether the elements lie in C order with no gaps (axes of extent 1 may have any stride).
+    pub fn is_c_contiguous(&self) -> bool {
+        let mut expected = 1isize;
+        for (&n, &s) in self.layout.shape.iter().zip(&self.layout.strides).rev() {
+            if n > 1 && s != expected {
+                return false;
+            }
+            expected = expected.saturating_mul(n as isize);
+        }
+        true
+    }
+
     pub fn is_read_only(&self) -> bool {
         self.read_only
     }
