@@ -105,10 +105,71 @@ impl PyArray {
         self.shape_vec()
     }
 
-    /// The NumPy name of the element type (`float32`, ...).
+    /// The element type as a `numpy.dtype` (its name, `float32`, ..., where NumPy is missing);
+    /// it compares equal to the name.
     #[getter]
-    fn dtype(&self) -> &'static str {
-        dtype_name(self.data.scalar_type())
+    fn dtype(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let name = dtype_name(self.data.scalar_type());
+        match py.import("numpy") {
+            Ok(np) => Ok(np.getattr("dtype")?.call1((name,))?.unbind()),
+            Err(_) => Ok(pyo3::types::PyString::new(py, name).into_any().unbind()),
+        }
+    }
+
+    /// The number of axes.
+    #[getter]
+    fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// The number of elements.
+    #[getter]
+    fn size(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// The bytes of the elements.
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.size() * self.data.scalar_type().size_bytes()
+    }
+
+    /// The extent of the first axis (a 0-d array has none).
+    fn __len__(&self) -> PyResult<usize> {
+        self.shape.first().copied().ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("len() of a 0-d gpujit.Array"))
+    }
+
+    /// A new array of `dtype` holding these elements converted (NumPy's `astype`; a copy even
+    /// when the dtype is the same, unless `copy=False`).
+    #[pyo3(signature = (dtype, copy = true))]
+    fn astype(slf: &Bound<'_, Self>, dtype: &Bound<'_, PyAny>, copy: bool) -> PyResult<Py<PyAny>> {
+        crate::asarray::asarray(slf.py(), slf.as_any(), Some(dtype), None, if copy { Some(true) } else { None })
+    }
+
+    /// A copy on the same device.
+    fn copy(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        crate::asarray::asarray(slf.py(), slf.as_any(), None, None, Some(true))
+    }
+
+    /// The elements copied into a new NumPy array (from any device).
+    fn to_numpy(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let bytes = self.data.host_bytes()?;
+        let np = py.import("numpy")?;
+        let flat = np.call_method1("frombuffer", (pyo3::types::PyBytes::new(py, &bytes), dtype_name(self.data.scalar_type())))?;
+        Ok(flat.call_method1("reshape", (self.shape_vec(),))?.call_method0("copy")?.unbind())
+    }
+
+    /// NumPy's `np.asarray(a)` / `np.array(a)`: a host copy, as `to_numpy`.
+    #[pyo3(signature = (dtype = None, copy = None))]
+    fn __array__(&self, py: Python<'_>, dtype: Option<&Bound<'_, PyAny>>, copy: Option<bool>) -> PyResult<Py<PyAny>> {
+        if copy == Some(false) {
+            return Err(PyValueError::new_err("a gpujit.Array becomes a NumPy array only by a copy (copy=False)"));
+        }
+        let a = self.to_numpy(py)?;
+        match dtype.filter(|d| !d.is_none()) {
+            Some(d) => Ok(a.bind(py).call_method1("astype", (d,))?.unbind()),
+            None => Ok(a),
+        }
     }
 
     /// `cpu` or `cuda:N`.
@@ -120,8 +181,20 @@ impl PyArray {
         }
     }
 
-    fn __repr__(&self) -> String {
-        format!("gpujit.Array(shape={:?}, dtype={}, device={})", self.shape_vec(), self.dtype(), self.device())
+    /// `gpujit.Array([1., 2., 3.], dtype=float32, device='cpu')`: the values as NumPy prints
+    /// them (summarized when large), read back from the device.
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let values = match self.to_numpy(py) {
+            Ok(a) => {
+                let np = py.import("numpy")?;
+                let kw = pyo3::types::PyDict::new(py);
+                kw.set_item("separator", ", ")?;
+                kw.set_item("prefix", "gpujit.Array(")?;
+                np.call_method("array2string", (a,), Some(&kw))?.extract::<String>()?
+            }
+            Err(_) => format!("<{} elements>", self.size()),
+        };
+        Ok(format!("gpujit.Array({values}, dtype={}, device='{}')", dtype_name(self.data.scalar_type()), self.device()))
     }
 
     /// NumPy's ufunc protocol (NEP 13): see the `ufunc` module.
@@ -601,6 +674,18 @@ impl Data {
 
     pub(crate) fn address(&self) -> u64 {
         each!(self, a => a.address())
+    }
+
+    /// The elements' bytes, read to the host (waiting for the work that writes them).
+    pub(crate) fn host_bytes(&self) -> PyResult<Vec<u8>> {
+        fn bytes<T: Element>(a: &DeviceArray<T>) -> PyResult<Vec<u8>> {
+            let v = a.to_vec().map_err(to_py_err)?;
+            let n = std::mem::size_of_val(v.as_slice());
+            // SAFETY: every element type here is plain data without padding (bool is one byte
+            // of 0 or 1), so its `n` bytes are initialized; they are copied out at once.
+            Ok(unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, n) }.to_vec())
+        }
+        each!(self, a => bytes(a))
     }
 
     /// A new zeroed contiguous array of `elem` and `shape` on `device`.

@@ -149,6 +149,40 @@ def slow_producer_is_waited_for():
 
 
 @case
+def arrays_in_from_torch_and_cupy():
+    """The seed document's third scene with gpujit in CuPy's place: a torch tensor becomes a
+    gpujit.Array over the same GPU memory (a kernel's writes show in the tensor), and goes back
+    to torch and CuPy without a copy; CuPy arrays come in through the CUDA Array Interface too;
+    strided tensors are copied; copy=False refuses a copy."""
+    import cupy as cp
+    import torch
+
+    t = torch.zeros(4099, device="cuda", dtype=torch.float32)
+    g = gpujit.from_dlpack(t)
+    assert g.device == "cuda:0" and g.shape == [4099] and g.dtype == "float32"
+    gpujit.axpy(2.0, torch.ones(4099, device="cuda"), g)
+    torch.cuda.synchronize()
+    assert bool((t == 2.0).all()), "the kernel wrote the tensor's memory"
+    back = torch.from_dlpack(g)
+    assert back.data_ptr() == t.data_ptr(), "torch got the same memory back"
+    c = cp.arange(12, dtype=cp.float64).reshape(3, 4)
+    h = gpujit.asarray(c)
+    assert cp.asarray(h).data.ptr == c.data.ptr
+    s = torch.arange(20.0, device="cuda").reshape(4, 5).T
+    sc = gpujit.asarray(s)
+    assert bool((torch.from_dlpack(sc) == s).all()) and torch.from_dlpack(sc).data_ptr() != s.data_ptr()
+    try:
+        gpujit.asarray(s, copy=False)
+    except ValueError as e:
+        assert "C-contiguous" in str(e), e
+    else:
+        raise AssertionError("copy=False copied")
+    # Across devices: a host array to the GPU, and back.
+    m = gpujit.asarray(np.arange(6.0), device="cuda")
+    assert m.device == "cuda:0" and (m.to_numpy() == np.arange(6.0)).all()
+
+
+@case
 def ufuncs_on_the_gpu():
     import torch
 

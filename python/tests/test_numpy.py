@@ -508,6 +508,36 @@ def arrays_in():
     assert e.shape == [0, 3] and np.from_dlpack(e).shape == (0, 3)
 
 
+@case
+def array_basics():
+    """The attributes and conversions users reach for first: ndim, size, nbytes, len, a NumPy
+    dtype, astype, copy, to_numpy / np.asarray (host copies), and a repr with the values."""
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    g = gpujit.asarray(x)
+    assert (g.ndim, g.size, g.nbytes, len(g)) == (2, 12, 48, 3)
+    assert g.dtype == np.float32 and g.dtype == "float32" and isinstance(g.dtype, np.dtype)
+    h = g.to_numpy()
+    assert isinstance(h, np.ndarray) and (h == x).all() and h.dtype == np.float32
+    h[0, 0] = 99.0
+    assert np.from_dlpack(g)[0, 0] == x[0, 0], "to_numpy copies"
+    assert (np.asarray(g) == x).all() and np.asarray(g, dtype=np.float64).dtype == np.float64
+    d = g.astype("float64")
+    assert d.dtype == np.float64 and (d.to_numpy() == x.astype(np.float64)).all()
+    assert g.astype("float32", copy=False) is g and g.astype("float32") is not g
+    c = g.copy()
+    assert c is not g and (c.to_numpy() == x).all()
+    r = repr(gpujit.asarray(np.array([1.5, -2.0], np.float32)))
+    assert r == "gpujit.Array([ 1.5, -2. ], dtype=float32, device='cpu')", r
+    z = gpujit.asarray(3)
+    assert z.ndim == 0 and z.size == 1 and repr(z) == "gpujit.Array(3, dtype=int64, device='cpu')", repr(z)
+    try:
+        len(z)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("len() of a 0-d array")
+
+
 # The summary line scripts/test.sh adds to the run's totals, in cargo's words.
 print(f"test result: {'FAILED' if failures else 'ok'}. {passed} passed; {failures} failed; (python/tests/test_numpy.py)")
 sys.exit(1 if failures else 0)
