@@ -146,6 +146,40 @@ impl PyArray {
         crate::asarray::asarray(slf.py(), slf.as_any(), Some(dtype), None, if copy { Some(true) } else { None })
     }
 
+    /// The same elements (the same memory, no copy) seen with another shape, as NumPy's
+    /// `reshape` of a C-contiguous array: `a.reshape(2, 3)`, `a.reshape((2, -1))`.
+    #[pyo3(signature = (*shape))]
+    fn reshape(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyArray> {
+        let dims: Vec<i64> = match shape.len() {
+            1 if !shape.get_item(0)?.is_instance_of::<pyo3::types::PyInt>() => shape.get_item(0)?.extract()?,
+            _ => shape.extract()?,
+        };
+        let size = self.size();
+        let unknown = dims.iter().filter(|&&d| d == -1).count();
+        if unknown > 1 || dims.iter().any(|&d| d < -1) {
+            return Err(PyValueError::new_err(format!("reshape: {dims:?} is not a shape (one -1 at most, no other negative)")));
+        }
+        let known: usize = dims.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+        let out: Vec<usize> = dims
+            .iter()
+            .map(|&d| {
+                if d == -1 {
+                    if known == 0 {
+                        0
+                    } else {
+                        size / known
+                    }
+                } else {
+                    d as usize
+                }
+            })
+            .collect();
+        if out.iter().product::<usize>() != size {
+            return Err(PyValueError::new_err(format!("cannot reshape an array of size {size} into shape {dims:?}")));
+        }
+        Ok(PyArray::with_shape(self.data.clone(), out))
+    }
+
     /// A copy on the same device.
     fn copy(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         crate::asarray::asarray(slf.py(), slf.as_any(), None, None, Some(true))

@@ -528,6 +528,21 @@ def array_basics():
     assert c is not g and (c.to_numpy() == x).all()
     r = repr(gpujit.asarray(np.array([1.5, -2.0], np.float32)))
     assert r == "gpujit.Array([ 1.5, -2. ], dtype=float32, device='cpu')", r
+    # reshape: a view of the same memory.
+    v = g.reshape(4, 3)
+    w = g.reshape((2, -1))
+    assert v.shape == [4, 3] and w.shape == [2, 6] and g.reshape(-1).shape == [12]
+    before = x.copy()  # g is x's memory (asarray shared it)
+    gpujit.axpy(1.0, np.ones(12, np.float32), g.reshape(12))
+    assert (v.to_numpy() == (before + 1).reshape(4, 3)).all(), "the reshaped array shares the memory"
+    assert (x == before + 1).all(), "and so does x"
+    for bad in [(5, 3), (-1, -1), (2, -2)]:
+        try:
+            g.reshape(*bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError(f"reshape{bad} was accepted")
     z = gpujit.asarray(3)
     assert z.ndim == 0 and z.size == 1 and repr(z) == "gpujit.Array(3, dtype=int64, device='cpu')", repr(z)
     try:
