@@ -160,20 +160,7 @@ impl PyArray {
             return Err(PyValueError::new_err(format!("reshape: {dims:?} is not a shape (one -1 at most, no other negative)")));
         }
         let known: usize = dims.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
-        let out: Vec<usize> = dims
-            .iter()
-            .map(|&d| {
-                if d == -1 {
-                    if known == 0 {
-                        0
-                    } else {
-                        size / known
-                    }
-                } else {
-                    d as usize
-                }
-            })
-            .collect();
+        let out: Vec<usize> = dims.iter().map(|&d| if d == -1 { size.checked_div(known).unwrap_or(0) } else { d as usize }).collect();
         if out.iter().product::<usize>() != size {
             return Err(PyValueError::new_err(format!("cannot reshape an array of size {size} into shape {dims:?}")));
         }
