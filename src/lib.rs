@@ -44,7 +44,8 @@
 //! all `usize`. Options: `#[gpu_kernel(fastmath, launch_bounds = 256, max_registers = 64)]`,
 //! `debug` (`debug_assert!`s compiled, source lines in the PTX) and `lineinfo`
 //! (source lines alone). `print!`/`println!` and `assert!`/`assert_eq!`/`assert_ne!` work in
-//! kernels (see the README's "Debugging a kernel").
+//! kernels; on a GPU their output and failures are reported at the next synchronization, as
+//! CUDA's `printf` and `assert` are (see the README's "Debugging a kernel").
 //! Anything else is a compile error at its span; type errors are reported by rustc,
 //! which type-checks every kernel body.
 //!

@@ -12,6 +12,7 @@
 //! ([`EventKind`]).
 
 use crate::cpu;
+use crate::deferred;
 use crate::cuda::{CudaDevice, CudaFunction, RawEvent, RawStream};
 use crate::device::{DeviceId, DeviceInner, Limits};
 use crate::disk_cache::{CacheEntry, DiskCache};
@@ -109,7 +110,10 @@ impl EventKind {
     pub(crate) fn synchronize(&self) -> Result<()> {
         match self {
             EventKind::Cpu(_) => Ok(()),
-            EventKind::Cuda(e) => e.synchronize(),
+            EventKind::Cuda(e) => {
+                e.synchronize()?;
+                deferred::report(e.device_ordinal(), deferred::Due::Finished)
+            }
         }
     }
 
@@ -448,11 +452,58 @@ fn cache_key(ir: &ir::Kernel, d: &CudaDevice) -> String {
 
 /// A specialization loaded on a GPU.
 struct CudaKernel {
-    function: CudaFunction,
+    function: Arc<CudaFunction>,
     /// The compiled-kernel description (argument layout, array table, cooperative or not).
-    meta: KernelMetadata,
+    meta: Arc<KernelMetadata>,
     /// The driver JIT's information log (registers, spills).
     jit_info: String,
+    /// What reading the records of its launches at a later synchronization needs (kernels that
+    /// print or assert), made at the first such launch.
+    deferred: OnceLock<Arc<deferred::Check>>,
+}
+
+impl CudaKernel {
+    fn new(function: CudaFunction, meta: KernelMetadata, jit_info: String) -> CudaKernel {
+        CudaKernel { function: Arc::new(function), meta: Arc::new(meta), jit_info, deferred: OnceLock::new() }
+    }
+
+    /// The records' reader of a launch of this kernel as `kernel`, with `args` its arguments
+    /// (kept only where a bounds error may need the shapes).
+    fn check(&self, kernel: &str, args: Option<&[Arg<'_>]>) -> Arc<deferred::Check> {
+        let made = |shapes| {
+            Arc::new(deferred::Check { kernel: kernel.to_string(), function: self.function.clone(), meta: self.meta.clone(), shapes })
+        };
+        match args {
+            Some(args) => made(args.iter().map(|a| array_shape(a)).collect()),
+            None => self.deferred.get_or_init(|| made(Vec::new())).clone(),
+        }
+    }
+}
+
+/// The shape of an array argument.
+fn array_shape(a: &Arg<'_>) -> Option<Vec<u64>> {
+    match a {
+        Arg::Array { shape, ndim, .. } => Some(shape[..*ndim as usize].to_vec()),
+        _ => None,
+    }
+}
+
+/// Reads a GPU kernel's records once its launches have finished: writes out its prints, and
+/// gives its first failure (a failed assertion, an out-of-bounds access, a NaN written) as the
+/// error, `shape_of` giving the shape of array parameter `number`.
+pub(crate) fn read_records(
+    kernel: &str,
+    meta: &KernelMetadata,
+    f: &CudaFunction,
+    shape_of: impl Fn(u32) -> Option<Vec<u64>>,
+) -> Result<()> {
+    if let Some((reserved, words)) = f.take_prints()? {
+        crate::print::emit(meta, reserved, &words);
+    }
+    match f.take_oob()?.as_ref().and_then(OobRecord::decode) {
+        None => Ok(()),
+        Some(oob) => Err(out_of_bounds(kernel, meta, &oob, shape_of)),
+    }
 }
 
 impl Backend for Arc<CudaDevice> {
@@ -500,7 +551,8 @@ impl Backend for Arc<CudaDevice> {
         // Not while another thread captures a graph (the driver would refuse, and spoil that
         // capture).
         let _gate = crate::graph::no_capture();
-        CudaDevice::synchronize(self)
+        CudaDevice::synchronize(self)?;
+        deferred::report(self.ordinal, deferred::Due::All)
     }
 
     fn new_stream(&self, blocking: bool) -> Result<Option<RawStream>> {
@@ -532,7 +584,9 @@ impl Backend for Arc<CudaDevice> {
     }
 
     fn read(&self, dst: &mut [u8], src: u64) -> Result<()> {
-        self.copy_to_host(dst, src)
+        self.copy_to_host(dst, src)?;
+        // A blocking read is a synchronization: what finished kernels printed or failed shows.
+        deferred::report(self.ordinal, deferred::Due::Finished)
     }
 
     fn alloc_pinned(&self, bytes: usize) -> Result<*mut u8> {
@@ -562,7 +616,7 @@ impl Backend for Arc<CudaDevice> {
                 let meta = KernelMetadata::of(ir, gpujit_codegen::nvptx::ptx_globals(&entry.ptx));
                 if let Ok(function) = d.load_image(&entry.cubin, &meta.entry, &meta.globals) {
                     log::compile(format_args!("{}: loaded from the disk cache in {:.2} ms", label(), log::ms_since(started)));
-                    return Ok(Arc::new(CudaKernel { function, meta, jit_info: entry.info }));
+                    return Ok(Arc::new(CudaKernel::new(function, meta, entry.info)));
                 }
             }
         }
@@ -587,7 +641,7 @@ impl Backend for Arc<CudaDevice> {
             label(),
             log::ms_since(started)
         ));
-        Ok(Arc::new(CudaKernel { function, meta: out.meta, jit_info }))
+        Ok(Arc::new(CudaKernel::new(function, out.meta, jit_info)))
     }
 }
 
@@ -637,19 +691,29 @@ impl Executable for CudaKernel {
         } else {
             f.launch(l.grid, l.block, l.shared_bytes, stream, &mut params[..k])?;
         }
-        if crate::kernel::check_mode() && !capturing {
-            f.wait(l.kernel, stream)?;
+        if !f.has_records() {
+            if crate::kernel::check_mode() && !capturing {
+                f.wait(l.kernel, stream)?;
+            }
+            return Ok(());
         }
-        if let Some((reserved, words)) = f.take_prints(stream)? {
-            crate::print::emit(&self.meta, reserved, &words);
+        if let Some(capture) = l.stream.and_then(|s| s.capture.as_ref()) {
+            // Read at each replay's next synchronization, with the shapes captured.
+            let check = self.check(l.kernel, Some(l.args));
+            capture.lock().unwrap_or_else(|p| p.into_inner()).checks.push(check);
+            return Ok(());
         }
-        match f.take_oob(stream)?.as_ref().and_then(OobRecord::decode) {
-            None => Ok(()),
-            Some(oob) => Err(out_of_bounds(l.kernel, &self.meta, &oob, |number| match l.args.get(number as usize) {
-                Some(Arg::Array { shape, ndim, .. }) => Some(shape[..*ndim as usize].to_vec()),
-                _ => None,
-            })),
+        if self.meta.boundscheck {
+            // Bounds errors name the shapes of this launch's arrays, and GPUJIT_CHECK=1 reports
+            // at the launch: wait, then read.
+            if crate::kernel::check_mode() {
+                f.wait(l.kernel, stream)?;
+            } else {
+                f.synchronize(stream)?;
+            }
+            return read_records(l.kernel, &self.meta, f, |number| l.args.get(number as usize).and_then(array_shape));
         }
+        deferred::launched(f.device(), &self.check(l.kernel, None), stream)
     }
 
     fn resources(&self, _kernel: &str) -> Result<KernelResources> {

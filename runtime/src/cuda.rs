@@ -428,14 +428,23 @@ impl CudaFunction {
         })
     }
 
-    /// After a launch of a kernel that prints: waits for it, and takes the words its prints
-    /// reserved and the records that fit (the buffer is emptied for the next launch).
-    pub(crate) fn take_prints(&self, stream: sys::CUstream) -> Result<Option<(u64, Vec<u64>)>> {
-        let Some(ptr) = self.print_buffer else { return Ok(None) };
+    /// Waits for the work queued on `stream` (null: the legacy default stream).
+    pub(crate) fn synchronize(&self, stream: sys::CUstream) -> Result<()> {
         self.device.bind()?;
-        // SAFETY: stream is the launch's stream (or null, the legacy default stream) of this
+        // SAFETY: stream is a launch's stream (or null, the legacy default stream) of this
         // device's context.
-        unsafe { result::stream::synchronize(stream) }.map_err(|e| Error::driver("cuStreamSynchronize", e))?;
+        unsafe { result::stream::synchronize(stream) }.map_err(|e| Error::driver("cuStreamSynchronize", e))
+    }
+
+    /// The device the function is loaded on.
+    pub(crate) fn device(&self) -> &Arc<CudaDevice> {
+        &self.device
+    }
+
+    /// For a kernel that prints, once its launches have finished: the words its prints
+    /// reserved and the records that fit (the buffer is emptied for the next launches).
+    pub(crate) fn take_prints(&self) -> Result<Option<(u64, Vec<u64>)>> {
+        let Some(ptr) = self.print_buffer else { return Ok(None) };
         let mut reserved = [0u64; 1];
         self.device.copy_to_host(&mut reserved, ptr)?;
         if reserved[0] == 0 {
@@ -447,15 +456,11 @@ impl CudaFunction {
         Ok(Some((reserved[0], words)))
     }
 
-    /// For a bounds-checked kernel: waits for `stream`, then takes the record of the launch's first
-    /// out-of-bounds access (clearing it for the next launch). `None` without bounds checks or
-    /// when every access was in bounds.
-    pub(crate) fn take_oob(&self, stream: sys::CUstream) -> Result<Option<[u64; OobRecord::WORDS]>> {
+    /// For a kernel that checks bounds or asserts, once its launches have finished: the record
+    /// of the first failure (cleared for the next launches). `None` for other kernels and when
+    /// nothing failed.
+    pub(crate) fn take_oob(&self) -> Result<Option<[u64; OobRecord::WORDS]>> {
         let Some(ptr) = self.oob_record else { return Ok(None) };
-        self.device.bind()?;
-        // SAFETY: stream is the launch's stream (or null, the legacy default stream) of this
-        // device's context.
-        unsafe { result::stream::synchronize(stream) }.map_err(|e| Error::driver("cuStreamSynchronize", e))?;
         let mut record = [0u64; OobRecord::WORDS];
         self.device.copy_to_host(&mut record, ptr)?;
         if record[0] == 0 {
@@ -463,6 +468,11 @@ impl CudaFunction {
         }
         self.device.copy_to_device(ptr, &[0u64; OobRecord::WORDS])?;
         Ok(Some(record))
+    }
+
+    /// Whether launches leave records to read afterwards (prints, a failure record).
+    pub(crate) fn has_records(&self) -> bool {
+        self.print_buffer.is_some() || self.oob_record.is_some()
     }
 }
 
@@ -612,18 +622,39 @@ unsafe impl Sync for RawEvent {}
 impl RawEvent {
     /// An event recorded on `stream` (null: the legacy default stream).
     pub(crate) fn record(device: Arc<CudaDevice>, stream: sys::CUstream) -> Result<RawEvent> {
+        RawEvent::record_with(device, stream, sys::CUevent_flags::CU_EVENT_DEFAULT)
+    }
+
+    /// As `record`, without timing (cheaper to record and to wait for).
+    pub(crate) fn record_untimed(device: Arc<CudaDevice>, stream: sys::CUstream) -> Result<RawEvent> {
+        RawEvent::record_with(device, stream, sys::CUevent_flags::CU_EVENT_DISABLE_TIMING)
+    }
+
+    fn record_with(device: Arc<CudaDevice>, stream: sys::CUstream, flags: sys::CUevent_flags) -> Result<RawEvent> {
         device.bind()?;
-        let raw = result::event::create(sys::CUevent_flags::CU_EVENT_DEFAULT).map_err(|e| Error::driver("cuEventCreate", e))?;
+        let raw = result::event::create(flags).map_err(|e| Error::driver("cuEventCreate", e))?;
         let event = RawEvent { device, raw };
-        // SAFETY: the event is fresh and the stream belongs to the current context.
-        unsafe { result::event::record(event.raw, stream) }.map_err(|e| Error::driver("cuEventRecord", e))?;
+        event.record_again(stream)?;
         Ok(event)
+    }
+
+    /// Records the event again, now on `stream`: it then completes with the work queued there
+    /// so far.
+    pub(crate) fn record_again(&self, stream: sys::CUstream) -> Result<()> {
+        self.device.bind()?;
+        // SAFETY: the event is live and the stream belongs to the current context.
+        unsafe { result::event::record(self.raw, stream) }.map_err(|e| Error::driver("cuEventRecord", e))
     }
 
     pub(crate) fn synchronize(&self) -> Result<()> {
         self.device.bind()?;
         // SAFETY: the event is live and recorded.
         unsafe { result::event::synchronize(self.raw) }.map_err(|e| Error::driver("cuEventSynchronize", e))
+    }
+
+    /// The ordinal of the event's device.
+    pub(crate) fn device_ordinal(&self) -> u32 {
+        self.device.ordinal
     }
 
     /// Whether the work before the event has finished.
@@ -668,6 +699,17 @@ unsafe impl Send for RawGraph {}
 unsafe impl Sync for RawGraph {}
 
 impl RawGraph {
+    pub(crate) fn device_ordinal(&self) -> u32 {
+        self.device.ordinal
+    }
+
+    /// Waits for the work queued on `stream` (null: the legacy default stream).
+    pub(crate) fn synchronize(&self, stream: sys::CUstream) -> Result<()> {
+        self.device.bind()?;
+        // SAFETY: stream is a stream of this graph's context, or null.
+        unsafe { result::stream::synchronize(stream) }.map_err(|e| Error::driver("cuStreamSynchronize", e))
+    }
+
     pub(crate) fn launch(&self, stream: sys::CUstream) -> Result<()> {
         self.device.bind()?;
         // SAFETY: exec is live; stream belongs to the same context (or is the legacy default);

@@ -116,6 +116,10 @@ impl Device {
 
     /// Waits until all work submitted to the device has finished (a no-op on the CPU backend,
     /// whose launches are synchronous).
+    ///
+    /// On a GPU this is where kernels' prints appear and a failed assertion is reported (as
+    /// [`crate::Error::Assertion`]), as CUDA reports `printf` and device-side `assert`. Reading
+    /// an array (`to_vec`) and [`crate::Stream::synchronize`] report too.
     pub fn synchronize(&self) -> Result<()> {
         self.backend().synchronize()
     }

@@ -23,6 +23,9 @@ pub struct Graph {
     device: Device,
     id: u64,
     exec: GraphExec,
+    /// The captured GPU kernels that leave records (prints, assertions, bounds checks), read at
+    /// the synchronization after a replay.
+    checks: Vec<std::sync::Arc<crate::deferred::Check>>,
     /// Scratch memory of captured reductions.
     _keep: Vec<Box<dyn Send>>,
 }
@@ -40,6 +43,8 @@ pub(crate) struct CaptureState {
     /// Memory the captured work uses that nobody else owns (reductions' scratch), kept by the
     /// graph.
     pub(crate) keep: Vec<Box<dyn Send>>,
+    /// The GPU kernels captured that leave records.
+    pub(crate) checks: Vec<std::sync::Arc<crate::deferred::Check>>,
     /// Foreign arrays are the caller's responsibility ([`Graph::capture_with_foreign`]).
     allow_foreign: bool,
 }
@@ -48,9 +53,10 @@ impl Graph {
     /// Captures the launches `record` makes on the stream it is given (pass it in each launch's
     /// configuration: `launch!(k[grid, block, s](..))`) into a graph of `device`. Nothing runs
     /// during capture. Work on other streams, expressions evaluated without a stream (they use the
-    /// default stream) and
-    /// bounds-checked kernels (which wait for their results) cannot be captured; on a GPU they
-    /// give a driver error and no graph. Expressions and reductions evaluated on the stream
+    /// default stream) cannot be captured; on a GPU they give a driver error and no graph.
+    /// Kernels that print, assert or check bounds can: their output and failures are read at
+    /// the synchronization after a replay (the shapes a bounds error gives are the captured
+    /// arguments'). Expressions and reductions evaluated on the stream
     /// (`eval_into_on(out, s)`, `.on(s)`) are captured like launches.
     pub fn capture(device: &Device, record: impl FnOnce(&Stream) -> Result<()>) -> Result<Graph> {
         Graph::capture_with(device, record, false)
@@ -75,7 +81,7 @@ impl Graph {
         let stream = Stream::new(
             device.clone(),
             raw,
-            Some(Mutex::new(CaptureState { graph: id, launches: Vec::new(), keep: Vec::new(), allow_foreign })),
+            Some(Mutex::new(CaptureState { graph: id, launches: Vec::new(), keep: Vec::new(), checks: Vec::new(), allow_foreign })),
         );
         // While a stream captures, the driver refuses to synchronize the whole device (and
         // invalidates the capture); `Device::synchronize` on other threads waits for the gate.
@@ -84,13 +90,21 @@ impl Graph {
             raw.begin_capture()?;
         }
         let recorded = record(&stream);
-        let (launches, keep) = match &stream.capture {
+        let (launches, keep, mut checks) = match &stream.capture {
             Some(c) => {
                 let mut c = c.lock().unwrap_or_else(|p| p.into_inner());
-                (std::mem::take(&mut c.launches), std::mem::take(&mut c.keep))
+                (std::mem::take(&mut c.launches), std::mem::take(&mut c.keep), std::mem::take(&mut c.checks))
             }
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), Vec::new(), Vec::new()),
         };
+        // One reader a kernel: a replay's records are read once, whatever the launches.
+        let mut seen = Vec::new();
+        checks.retain(|c| {
+            let f = std::sync::Arc::as_ptr(&c.function);
+            let new = !seen.contains(&f);
+            seen.push(f);
+            new
+        });
         let exec = match &stream.raw {
             // End the capture whatever happened, so the stream is usable and freed.
             Some(raw) => {
@@ -100,7 +114,7 @@ impl Graph {
             None => recorded.map(|_| GraphExec::Cpu(launches)),
         };
         match exec {
-            Ok(exec) => Ok(Graph { device: device.clone(), id, exec, _keep: keep }),
+            Ok(exec) => Ok(Graph { device: device.clone(), id, exec, checks, _keep: keep }),
             Err(e) => {
                 unpin(id);
                 Err(e)
@@ -123,7 +137,20 @@ impl Graph {
 
     fn replay(&self, stream: Option<&Stream>) -> Result<()> {
         match &self.exec {
-            GraphExec::Cuda(g) => g.launch(stream.and_then(|s| s.raw.as_ref()).map(|s| s.raw).unwrap_or(std::ptr::null_mut())),
+            GraphExec::Cuda(g) => {
+                let raw = stream.and_then(|s| s.raw.as_ref()).map(|s| s.raw).unwrap_or(std::ptr::null_mut());
+                g.launch(raw)?;
+                for c in &self.checks {
+                    crate::deferred::launched(c.function.device(), c, raw)?;
+                }
+                if crate::kernel::check_mode() {
+                    // GPUJIT_CHECK=1: each replay is waited for and its kernels' records read.
+                    let ordinal = g.device_ordinal();
+                    g.synchronize(raw)?;
+                    crate::deferred::report(ordinal, crate::deferred::Due::Stream(raw as usize))?;
+                }
+                Ok(())
+            }
             GraphExec::Cpu(launches) => {
                 // Replays write arrays no borrow guards: exclude every other use of host memory.
                 let _all = crate::cpu::host_memory_write();

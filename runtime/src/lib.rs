@@ -11,6 +11,7 @@ mod backend;
 pub mod cai;
 mod cpu;
 pub mod cuda;
+mod deferred;
 pub mod device;
 pub mod disk_cache;
 pub mod dlpack;

@@ -44,9 +44,15 @@ impl Stream {
     }
 
     /// Waits until the work queued on this stream has finished.
+    ///
+    /// On a GPU this is where the prints of the kernels launched on the stream appear, and where
+    /// a failed assertion in one of them is reported (as [`Error::Assertion`]).
     pub fn synchronize(&self) -> Result<()> {
         match &self.raw {
-            Some(s) => s.synchronize(),
+            Some(s) => {
+                s.synchronize()?;
+                crate::deferred::report(s.device.ordinal, crate::deferred::Due::Stream(s.raw as usize))
+            }
             None => Ok(()),
         }
     }

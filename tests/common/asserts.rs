@@ -204,3 +204,85 @@ pub fn bounds_error_lines(h: &Harness) {
         other => panic!("expected an out-of-bounds error, got {other}"),
     }
 }
+
+#[gpu_kernel(boundscheck)]
+fn one_past_checked(y: &mut [f32]) {
+    let i = grid(1);
+    if i <= y.len() {
+        y[i] = 1.0;
+    }
+}
+
+/// The error a failed launch reports: at the launch itself on the CPU backend; on a GPU at the
+/// next synchronization (`sync`), the launch itself succeeding, and only once.
+fn reported(h: &Harness, launched: gpujit::Result<()>, sync: impl Fn() -> gpujit::Result<()>) -> Error {
+    if !h.is_gpu() {
+        return launched.expect_err("the CPU backend reports at the launch");
+    }
+    launched.expect("a GPU launch reports at the next synchronization");
+    let e = sync().expect_err("the synchronization reports the failure");
+    sync().expect("a failure is reported once");
+    e
+}
+
+/// Failed assertions are reported at the next synchronization on a GPU (the stream's, the
+/// device's, a blocking read), as CUDA reports device-side asserts; kernels that assert or
+/// check bounds can be captured in graphs, and a replay's failure is reported likewise.
+pub fn deferred_reports(h: &Harness) {
+    let n = 1000;
+    let x: Vec<f32> = h.vec(n, |h| h.f64_in(0.0, 10.0) as f32);
+    let mut bad = x.clone();
+    bad[700] = -2.0;
+    let (dx, dbad) = (h.arr(&x), h.arr(&bad));
+    let mut out = h.zeros::<f32>(n);
+    let blocks = n.div_ceil(128);
+    let want_message = "negative input -2 at 700";
+    let check = |e: &Error| {
+        let (kernel, block, thread, _, _, message) = assertion(e);
+        assert_eq!((kernel, block, thread, message), ("asserting", [5, 0, 0], [60, 0, 0], want_message), "{e}");
+    };
+    // The device's synchronization.
+    let launched = asserting.launch((blocks, 128), (&dbad, u32::MAX, &mut out));
+    check(&reported(h, launched, || h.dev.synchronize()));
+    // A stream's.
+    let s = h.dev.new_stream().unwrap();
+    let launched = asserting.launch((blocks, 128, &s), (&dbad, u32::MAX, &mut out));
+    check(&reported(h, launched, || s.synchronize()));
+    // A blocking read of any array.
+    let launched = asserting.launch((blocks, 128), (&dbad, u32::MAX, &mut out));
+    check(&reported(h, launched, || dx.to_vec().map(|_| ())));
+    // Many launches without a synchronization between them: the one that failed is reported.
+    for round in 0..101 {
+        let input = if round == 50 { &dbad } else { &dx };
+        let launched = asserting.launch((blocks, 128), (input, u32::MAX, &mut out));
+        match launched {
+            Err(e) if round == 50 && !h.is_gpu() => check(&e),
+            other => other.unwrap(),
+        }
+    }
+    if h.is_gpu() {
+        check(&h.dev.synchronize().unwrap_err());
+    }
+    h.dev.synchronize().unwrap();
+    let want: Vec<f32> = x.iter().map(|v| v.sqrt()).collect();
+    assert_eq!(out.to_vec().unwrap(), want);
+    // A graph of a kernel that asserts: each replay's failure reported at the next
+    // synchronization (the first of two replays before it).
+    let graph = Graph::capture(&h.dev, |s| asserting.launch((blocks, 128, s), (&dbad, u32::MAX, &mut out)).map(|_| ())).unwrap();
+    check(&reported(h, graph.launch(), || h.dev.synchronize()));
+    if h.is_gpu() {
+        graph.launch().unwrap();
+        graph.launch_on(&s).unwrap();
+        check(&h.dev.synchronize().unwrap_err());
+        h.dev.synchronize().unwrap();
+    }
+    // A graph of a bounds-checked kernel: the error gives the captured array's shape.
+    let mut y = h.zeros::<f32>(10);
+    let graph = Graph::capture(&h.dev, |s| one_past_checked.launch((1, 32, s), (&mut y,)).map(|_| ())).unwrap();
+    let e = reported(h, graph.launch_on(&s), || s.synchronize());
+    assert!(
+        matches!(&e, Error::OutOfBounds { kernel, array, index: 10, shape, .. } if kernel == "one_past_checked" && array == "y" && shape[..] == [10u64]),
+        "{e}"
+    );
+    assert_eq!(y.to_vec().unwrap(), vec![1.0; 10]);
+}

@@ -44,6 +44,7 @@ macro_rules! for_each_case {
             user_struct_errors,
             user_struct_arrays_2d,
             kernel_assertions,
+            deferred_reports,
             kernel_prints,
             line_info_kernels,
             bounds_error_lines,
@@ -202,7 +203,10 @@ impl Harness {
         DeviceArray::zeros(&self.dev, n).expect("allocate")
     }
 
-    /// Launches `k`; on the CPU harness, first checks the specialization's PTX with ptxas.
+    /// Launches `k` and waits for it, so that what a GPU reports at the next synchronization
+    /// (prints, failed assertions) is this launch's result, as on the CPU backend; on the CPU
+    /// harness, first checks the specialization's PTX with ptxas. (`deferred_reports` tests
+    /// launches that do not wait.)
     pub fn run<'a, 's>(&self, k: &Kernel, config: impl Into<LaunchConfig<'s>>, args: impl KernelArgs<'a>) -> gpujit::Result<()> {
         let mut buf = [Arg::NONE; MAX_ARGS];
         let n = args.collect(&mut buf);
@@ -210,7 +214,8 @@ impl Harness {
         if self.check_ptx {
             check_ptx(k, args);
         }
-        k.launch(config, args)
+        k.launch(config, args)?;
+        self.dev.synchronize()
     }
 }
 

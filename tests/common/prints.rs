@@ -97,4 +97,21 @@ fn kernel_prints_captured(h: &Harness) {
     }
     assert_eq!(out, want_out);
     assert_eq!(err, want_err);
+    // A graph of a kernel that prints: each replay's lines, at the synchronization after it.
+    gpujit::runtime::print::set_sink(Some(capture));
+    let (dx, dflags) = (h.arr(&x[..5]), h.arr(&flags[..5]));
+    let graph = Graph::capture(&h.dev, |s| printing.launch((1, 32, s), (&dx, &dflags)).map(|_| ())).unwrap();
+    assert!(CAPTURED.lock().unwrap().is_empty(), "nothing runs at capture");
+    graph.launch().unwrap();
+    graph.launch().unwrap();
+    h.dev.synchronize().unwrap();
+    gpujit::runtime::print::set_sink(None);
+    let got = std::mem::take(&mut *CAPTURED.lock().unwrap());
+    let mut lines: Vec<String> = got.iter().filter(|(e, _)| !*e).flat_map(|(_, t)| t.lines().map(str::to_string).collect::<Vec<_>>()).collect();
+    let mut want: Vec<String> = (0..5).map(|i| format!("i = {i:>4}, x = {:.3}, flag = {}, hex = {:#06x}", x[i], flags[i], i)).collect();
+    want.push("first done".into());
+    want.extend(want.clone());
+    lines.sort();
+    want.sort();
+    assert_eq!(lines, want);
 }
