@@ -208,3 +208,63 @@ fn sanitizer_names_rust_lines() {
         "the report names no Rust line (gpu.rs:{line}):\n{text}"
     );
 }
+
+/// A kernel built for the debugger (`debug`): unoptimized, with its locals described.
+#[gpu_kernel(debug)]
+fn stepped(x: &[f32], rounds: u32, out: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        let mut acc = 0.0f32;
+        let mut k = 0u32;
+        while k < rounds {
+            acc += x[i] * (k as f32 + 1.0); // BREAK: cuda-gdb stops here
+            k += 1;
+        }
+        out[i] = acc;
+    }
+}
+
+/// cuda-gdb stops at a breakpoint on a `debug` kernel's Rust line and shows its locals (the
+/// launch runs in a child process under the debugger). Skipped under a CUDA tool; cuda-gdb is
+/// required with `GPUJIT_REQUIRE_GPU=1`.
+#[test]
+fn debugger_shows_locals() {
+    if std::env::var("GPUJIT_DEBUGGED_CHILD").as_deref() == Ok("1") {
+        let dev = Device::cuda(0).unwrap();
+        let x = DeviceArray::from_slice(&dev, &[2.0f32; 64]).unwrap();
+        let mut out = DeviceArray::<f32>::zeros(&dev, 64).unwrap();
+        launch!(stepped[1, 64](&x, 3u32, &mut out)).unwrap();
+        assert_eq!(out.to_vec().unwrap(), vec![12.0f32; 64]);
+        return;
+    }
+    let Some(_h) = Harness::gpu() else { return };
+    if std::env::var_os("CUDA_INJECTION64_PATH").is_some() || std::env::var_os("GPUJIT_UNDER_SANITIZER").is_some() {
+        eprintln!("skipping: this process runs under a CUDA tool");
+        return;
+    }
+    let line = include_str!("gpu.rs").lines().position(|l| l.contains("// BREAK:")).unwrap() + 1;
+    let tool = std::env::var("GPUJIT_CUDA_GDB").unwrap_or_else(|_| "cuda-gdb".into());
+    let run = std::process::Command::new("timeout")
+        .arg("180")
+        .arg(&tool)
+        .args(["-batch", "-ex", "set breakpoint pending on", "-ex", "set pagination off"])
+        .args(["-ex", &format!("break gpu.rs:{line}"), "-ex", "run", "-ex", "info locals", "-ex", "info args", "-ex", "print k", "-ex", "bt", "-ex", "kill"])
+        .arg("--args")
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", "debugger_shows_locals", "--nocapture", "--test-threads=1"])
+        .env("GPUJIT_DEBUGGED_CHILD", "1")
+        .env("GPUJIT_CACHE", "off")
+        .output();
+    let out = match run {
+        Ok(o) => o,
+        Err(e) if std::env::var("GPUJIT_REQUIRE_GPU").as_deref() == Ok("1") => panic!("cannot run {tool}: {e}"),
+        Err(e) => return eprintln!("skipping: cannot run {tool}: {e}"),
+    };
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if text.contains("No such file or directory") && text.contains(&tool) && std::env::var("GPUJIT_REQUIRE_GPU").as_deref() != Ok("1") {
+        return eprintln!("skipping: no {tool}");
+    }
+    assert!(text.contains(&format!("gpu.rs:{line}")), "cuda-gdb did not stop at gpu.rs:{line}:\n{text}");
+    assert!(text.contains("acc = ") && text.contains("rounds = "), "cuda-gdb shows no locals:\n{text}");
+    assert!(text.contains("$1 = 0"), "`print k` at the first stop:\n{text}");
+}

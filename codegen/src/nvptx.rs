@@ -106,6 +106,12 @@ impl Target for NvptxTarget {
         Some(2)
     }
 
+    /// With `debug`: unoptimized code whose DWARF describes the kernel's scalar parameters and
+    /// locals, and a `.target` asking the driver for code compiled for debugging (cuda-gdb).
+    fn debug_locals(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "nvptx"
     }
@@ -899,6 +905,12 @@ pub fn optimized_with_lines(ptx: &str) -> String {
     out
 }
 
+/// Whether PTX asks for code compiled for debugging (`.target sm_XX, debug`: the `debug`
+/// option's kernels), which the driver's JIT then builds with device debug information.
+pub fn compiled_for_debugging(ptx: &str) -> bool {
+    ptx.lines().any(|l| l.starts_with(".target ") && l.ends_with(", debug"))
+}
+
 /// Rewrites each `neg.s16` and `abs.s16` as the 32-bit instruction on the sign-extended value,
 /// truncated back. ptxas keeps 16-bit values in 32-bit registers and takes these two results
 /// as in range, but for `i16::MIN` (and `i8::MIN`, which LLVM widens to 16 bits) they are
@@ -954,14 +966,25 @@ pub fn ptx_globals(ptx: &str) -> Vec<String> {
 /// Compiles a specialized kernel to PTX.
 pub fn compile_ptx(kernel: &ir::Kernel, target: &NvptxTarget, want_llvm_ir: bool) -> Result<PtxOutput, CompileError> {
     let llvm = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
+    // `debug`: unoptimized, every variable where the debugger looks, and PTX compiled for
+    // debugging; otherwise optimized, line tables (if any) without changing the code. Debug
+    // sections need PTX ISA 7.5 (drivers from CUDA 11.5).
+    let debug = kernel.options.debug && !kernel.file.is_empty();
+    let debug_target = NvptxTarget { ptx_version: target.ptx_version.max(75), ..*target };
+    let target = if debug { &debug_target } else { target };
     let tm = target.target_machine().map_err(|m| llvm("target selection", m))?;
     let cx = Context::create();
     let module = lower::lower(&cx, kernel, target, &tm)?;
     link_libdevice_if_used(&cx, &module, kernel, &tm)?;
-    lower::optimize(&module, &tm, &kernel.name)?;
+    if debug {
+        lower::optimize_at(&module, &tm, &kernel.name, "default<O0>")?;
+    } else {
+        lower::optimize(&module, &tm, &kernel.name)?;
+    }
     let llvm_ir = want_llvm_ir.then(|| module.print_to_string().to_string());
     let buf = tm.write_to_memory_buffer(&module, FileType::Assembly).map_err(|e| llvm("PTX emission", e.to_string()))?;
-    let ptx = optimized_with_lines(&widen_16bit_neg_abs(String::from_utf8_lossy(buf.as_slice()).trim_end_matches('\0')));
+    let ptx = widen_16bit_neg_abs(String::from_utf8_lossy(buf.as_slice()).trim_end_matches('\0'));
+    let ptx = if debug { ptx } else { optimized_with_lines(&ptx) };
     let meta = KernelMetadata::of(kernel, ptx_globals(&ptx));
     Ok(PtxOutput { ptx, llvm_ir, meta })
 }

@@ -385,8 +385,11 @@ impl PyArray {
     }
 
     /// The DLPack protocol: a capsule sharing this array's memory. `max_version` of 1.x gives a
-    /// versioned `dltensor_versioned` capsule, its absence a legacy `dltensor` one. Our work is
-    /// finished before the capsule is made, so any consumer stream may use it at once.
+    /// versioned `dltensor_versioned` capsule, its absence a legacy `dltensor` one. The
+    /// consumer's `stream` is made to wait for gpujit's work on the array with an event, without
+    /// blocking the host: `None` and 1 (the legacy default stream, where gpujit's work goes) need
+    /// nothing, -1 asks for no ordering, 2 is the per-thread default stream, larger values a
+    /// `CUstream`; 0 is refused, as DLPack says.
     #[pyo3(signature = (*, stream = None, max_version = None, dl_device = None, copy = None))]
     fn __dlpack__<'py>(
         &self,
@@ -396,7 +399,6 @@ impl PyArray {
         dl_device: Option<(i32, i32)>,
         copy: Option<bool>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
-        let _ = stream;
         if let Some(d) = dl_device {
             if d != self.__dlpack_device__() {
                 return Err(PyBufferError::new_err(format!(
@@ -408,7 +410,11 @@ impl PyArray {
         if copy == Some(true) {
             return Err(PyBufferError::new_err("gpujit arrays are exported without copies (copy=True is not supported)"));
         }
-        each!(&self.data, a => a.device().synchronize()).map_err(to_py_err)?;
+        match stream {
+            None | Some(-1) => {}
+            Some(s) if s < -1 => return Err(PyValueError::new_err(format!("__dlpack__: stream {s} is not a stream"))),
+            Some(s) => each!(&self.data, a => a.device().order_stream_after(s as u64)).map_err(to_py_err)?,
+        }
         let versioned = matches!(max_version, Some((major, _)) if major >= 1);
         let ptr = each!(&self.data, a => share(a, &self.shape, versioned)).map_err(to_py_err)?;
         let name = if versioned { VERSIONED } else { LEGACY };

@@ -149,6 +149,35 @@ def slow_producer_is_waited_for():
 
 
 @case
+def consumer_stream_waits_for_gpujit():
+    """`__dlpack__(stream=s)`: the consumer's stream waits for gpujit's pending work through an
+    event, not a host synchronization. gpujit's write is held back behind a ~25 ms spin on the
+    legacy default stream; torch reads the array on a non-blocking stream of its own."""
+    import torch
+
+    n = 1 << 20
+    for _ in range(3):
+        g = gpujit.full(n, 0.0, "float32", device="cuda")
+        ones = gpujit.full(n, 1.0, "float32", device="cuda")
+        torch.cuda.synchronize()
+        with torch.cuda.stream(torch.cuda.default_stream()):
+            torch.cuda._sleep(50_000_000)  # the legacy default stream, where gpujit's work goes
+        gpujit.axpy(3.0, ones, g)  # queued behind the spin
+        s = torch.cuda.Stream()
+        with torch.cuda.stream(s):
+            t = torch.from_dlpack(g)  # passes stream=s
+            r = t.clone()
+        s.synchronize()
+        assert float(r.sum()) == 3.0 * n, float(r.sum())
+    try:
+        g.__dlpack__(stream=0)
+    except Exception as e:
+        assert "ambiguous" in str(e), e
+    else:
+        raise AssertionError("stream 0 accepted")
+
+
+@case
 def arrays_in_from_torch_and_cupy():
     """The seed document's third scene with gpujit in CuPy's place: a torch tensor becomes a
     gpujit.Array over the same GPU memory (a kernel's writes show in the tensor), and goes back

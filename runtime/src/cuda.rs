@@ -213,7 +213,7 @@ impl CudaDevice {
         const LOG: usize = 16 * 1024;
         let mut info = vec![0u8; LOG];
         let mut error = vec![0u8; LOG];
-        let mut options = [
+        let mut options = vec![
             O::CU_JIT_INFO_LOG_BUFFER,
             O::CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES,
             O::CU_JIT_ERROR_LOG_BUFFER,
@@ -222,7 +222,12 @@ impl CudaDevice {
         ];
         // Values travel as pointer-sized words: buffers as pointers, numbers as integers.
         let mut values =
-            [info.as_mut_ptr() as *mut c_void, LOG as *mut c_void, error.as_mut_ptr() as *mut c_void, LOG as *mut c_void, 1 as *mut c_void];
+            vec![info.as_mut_ptr() as *mut c_void, LOG as *mut c_void, error.as_mut_ptr() as *mut c_void, LOG as *mut c_void, 1 as *mut c_void];
+        if gpujit_codegen::nvptx::compiled_for_debugging(ptx) {
+            // `debug` kernels: device debug information (cuda-gdb's locals and stepping).
+            options.push(O::CU_JIT_GENERATE_DEBUG_INFO);
+            values.push(1 as *mut c_void);
+        }
         let text = |b: &[u8]| String::from_utf8_lossy(&b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]).trim().to_string();
         let mut state: sys::CUlinkState = std::ptr::null_mut();
         // SAFETY: options and values have the same length and live through the link (the log

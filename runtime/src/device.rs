@@ -124,6 +124,23 @@ impl Device {
         self.backend().synchronize()
     }
 
+    /// Makes work a consumer queues on its own stream `consumer` (a `CUstream` as an integer, as
+    /// DLPack's `__dlpack__(stream=...)` and the CUDA Array Interface pass it: 1 the legacy
+    /// default stream, 2 the per-thread default stream) wait for everything queued on this
+    /// device's default stream so far, and so for the work of gpujit's streams before it,
+    /// without blocking the host. A no-op on the CPU backend and for the legacy default stream,
+    /// which is ordered with that work already; 0 is refused (DLPack leaves it ambiguous).
+    pub fn order_stream_after(&self, consumer: u64) -> Result<()> {
+        match &self.inner {
+            DeviceInner::Cpu => Ok(()),
+            DeviceInner::Cuda(_) if consumer == 1 => Ok(()),
+            DeviceInner::Cuda(_) if consumer == 0 => {
+                Err(crate::Error::Array("stream 0 is ambiguous: pass 1 for the legacy default stream, 2 for the per-thread one".into()))
+            }
+            DeviceInner::Cuda(d) => d.order_after(std::ptr::null_mut(), consumer as cudarc::driver::sys::CUstream),
+        }
+    }
+
     /// A new stream on this device (Numba's third launch slot). It is a blocking stream: work on
     /// the default stream (copies such as `to_vec`, expressions) is ordered with it.
     pub fn new_stream(&self) -> Result<Stream> {

@@ -286,3 +286,62 @@ pub fn deferred_reports(h: &Harness) {
     );
     assert_eq!(y.to_vec().unwrap(), vec![1.0; 10]);
 }
+
+#[gpu_device]
+fn damped(v: f32, k: u32) -> f32 {
+    let scale = 1.0 / (k as f32 + 1.0);
+    v.sin() * scale
+}
+
+/// A kernel built for the debugger: locals, a loop, a device function and a libdevice call.
+#[gpu_kernel(debug)]
+fn debugged(x: &[f32], rounds: u32, out: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        let mut acc = 0.0f32;
+        let mut k = 0u32;
+        while k < rounds {
+            let term = damped(x[i], k);
+            acc += term;
+            k += 1;
+        }
+        out[i] = acc;
+    }
+}
+
+/// The bytes a PTX debug section's `.b8` lists spell.
+fn section_bytes(ptx: &str, section: &str) -> Vec<u8> {
+    let Some(start) = ptx.find(&format!(".section\t{section}")) else { return Vec::new() };
+    let body = &ptx[start..];
+    let body = &body[..body.find("\n\t}").unwrap_or(body.len())];
+    body.lines()
+        .filter_map(|l| l.trim().strip_prefix(".b8"))
+        .flat_map(|l| l.split(',').map(str::trim).filter_map(|b| b.parse::<u8>().ok()).collect::<Vec<_>>())
+        .collect()
+}
+
+/// `debug` kernels: the same results, unoptimized code with full debug information (on the
+/// GPU, PTX compiled for debugging with DWARF describing the locals).
+pub fn debug_info_kernels(h: &Harness) {
+    for n in SIZES {
+        let x: Vec<f32> = h.vec(n, |h| h.f64_in(-3.0, 3.0) as f32);
+        let rounds = 1 + (h.next_u64() % 5) as u32;
+        let mut out = h.zeros::<f32>(n);
+        h.run(&debugged, (n.div_ceil(128).max(1), 128), (&h.arr(&x), rounds, &mut out)).unwrap();
+        let got = out.to_vec().unwrap();
+        for i in 0..n {
+            let want: f32 = (0..rounds).map(|k| x[i].sin() * (1.0 / (k as f32 + 1.0))).sum();
+            assert!((got[i] - want).abs() <= 1e-5 * (1.0 + want.abs()), "n={n} [{i}]: {} vs {want}", got[i]);
+        }
+    }
+    let (x, mut out) = (h.arr(&[1.0f32]), h.zeros::<f32>(1));
+    let target = gpujit::codegen::nvptx::NvptxTarget::sm(80).unwrap();
+    let ptx = debugged.ptx(&target, (&x, 1u32, &mut out)).unwrap().ptx;
+    assert!(ptx.lines().any(|l| l == ".target sm_80, debug"), "{ptx}");
+    let version: String = ptx.lines().find_map(|l| l.strip_prefix(".version ")).unwrap_or_default().to_string();
+    assert!(version.as_str() >= "7.5", "debug sections need PTX 7.5: {version}");
+    let strings = String::from_utf8_lossy(&[section_bytes(&ptx, ".debug_str"), section_bytes(&ptx, ".debug_info")].concat()).into_owned();
+    for name in ["debugged", "damped", "acc", "term", "rounds", "scale"] {
+        assert!(strings.contains(name), "no `{name}` in the debug sections:\n{strings}");
+    }
+}

@@ -47,6 +47,7 @@ macro_rules! for_each_case {
             deferred_reports,
             kernel_prints,
             line_info_kernels,
+            debug_info_kernels,
             bounds_error_lines,
             checked_mode,
             user_struct_reductions,
