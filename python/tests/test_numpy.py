@@ -90,7 +90,7 @@ def errors_name_kernel_and_argument():
 @case
 def gpujit_arrays_to_numpy():
     z = gpujit.full((3, 4), 1.5, "float64", device="cpu")
-    assert z.shape == [3, 4] and z.dtype == "float64" and z.device == "cpu", repr(z)
+    assert z.shape == (3, 4) and z.dtype == "float64" and z.device == "cpu", repr(z)
     assert z.__dlpack_device__() == (1, 0)
     n = np.from_dlpack(z)
     assert n.shape == (3, 4) and n.dtype == np.float64
@@ -318,21 +318,25 @@ def mean_prod_and_dtype():
     assert back(np.mean(ours(i), dtype=np.int64)) == np.mean(i, dtype=np.int64)
     assert back(np.mean(ours(a))).shape == ()
     assert np.isnan(back(np.mean(ours(np.zeros(0)))))
-    # Keywords and dtypes gpujit does not support are errors that name them.
+    # out=, and every dtype; keywords gpujit does not support are errors that name them.
     za = ours(a)
-    expect_error(lambda: np.mean(za, out=ours(np.zeros(()))), "out")
+    out = ours(np.zeros(()))
+    assert np.mean(za, out=out) is out and np.isclose(back(out), np.mean(a))
     expect_error(lambda: np.mean(za, where=a > 0), "where")
-    expect_error(lambda: np.sum(za, dtype=np.float16), "float16")
-    expect_error(lambda: np.prod(za, dtype=np.uint8), "uint8")
+    got = back(np.sum(za, dtype=np.float16))
+    assert got.dtype == np.float16 and abs(float(got) - float(np.sum(a, dtype=np.float16))) <= 0.05 * (1 + abs(float(got))), got
+    small = ours(rng.integers(0, 3, 5).astype(np.float64))
+    assert back(np.prod(small, dtype=np.uint8)) == np.prod(back(small), dtype=np.uint8)
     np.testing.assert_allclose(back(np.prod(za, dtype=np.complex64)), np.prod(a, dtype=np.complex64), rtol=1e-5)
     expect_error(lambda: np.sum(za, initial=1.0), "initial")
-    expect_error(lambda: np.sum(za, out=ours(np.zeros(()))), "out")
+    out = ours(np.zeros((), np.float32))
+    assert np.sum(za, out=out) is out and np.isclose(back(out), np.sum(a), rtol=1e-5)
 
 
 @case
 def ufunc_refusals():
     za = ours(np.ones(4, np.float32))
-    for f in (lambda: np.add(za, np.ones(4, np.float32)), lambda: np.arctan2(za, za)):
+    for f in (lambda: np.add(za, np.ones(4, np.float32)), lambda: np.logaddexp(za, za)):
         try:
             f()
         except TypeError:
@@ -345,7 +349,7 @@ def ufunc_refusals():
         assert "broadcast" in str(e), e
     else:
         raise AssertionError("mismatched shapes were accepted")
-    expect_error(lambda: np.add(za, za, out=(za,)), "out")
+    assert np.add(za, za, out=(za,)) is za and (back(za) == 2).all()
 
 
 @case
@@ -435,7 +439,7 @@ def arrays_in():
     n = int(rng.integers(1, 300))
     a = np.zeros(n, np.float32)
     g = gpujit.from_dlpack(a)
-    assert g.shape == [n] and g.dtype == "float32" and g.device == "cpu", (g.shape, g.dtype, g.device)
+    assert g.shape == (n,) and g.dtype == "float32" and g.device == "cpu", (g.shape, g.dtype, g.device)
     gpujit.axpy(2.0, np.ones(n, np.float32), g)
     assert (a == 2.0).all(), "the kernel wrote NumPy's memory"
     # The gpujit array keeps NumPy's alive; dropping it lets it go.
@@ -448,11 +452,16 @@ def arrays_in():
     del g
     gc.collect()
     assert alive() is None, "the DLPack deleter did not run"
-    # Copies: another dtype, not C-contiguous, copy=True; the source is untouched by writes.
+    # Strided arrays are shared too (a view of the same memory); another dtype or copy=True
+    # copies, and the source is untouched by writes.
     x = rng.standard_normal((5, 7))
     for src, want in [(x.T, x.T), (x[::-1, 1::2], x[::-1, 1::2]), (x[2], x[2])]:
-        g = gpujit.asarray(src)
-        assert g.shape == list(want.shape) and (np.from_dlpack(g) == want).all()
+        g = gpujit.asarray(src, copy=False)
+        assert g.shape == want.shape and (np.from_dlpack(g) == want).all()
+        assert g.strides == src.strides, (g.strides, src.strides)
+    v = gpujit.asarray(x[::-1, 1::2])
+    v[...] = 0.0  # writes through the view into x
+    assert (x[::-1, 1::2] == 0).all() and (x[:, 0::2] != 0).any()
     f = gpujit.asarray(x, dtype="float32")
     assert f.dtype == "float32" and (np.from_dlpack(f) == x.astype(np.float32)).all()
     c = np.zeros((1, 4), np.int64)
@@ -460,7 +469,6 @@ def arrays_in():
     gpujit.add(np.ones((1, 4), np.int64), np.ones((1, 4), np.int64), gpujit.asarray(c))
     assert (c == 2).all() and (np.from_dlpack(g) == 0).all(), "copy=True shares no memory"
     for src, kw, why in [
-        (x.T, {}, "not C-contiguous"),
         (x, {"dtype": "float32"}, "dtype differs"),
     ]:
         try:
@@ -481,22 +489,19 @@ def arrays_in():
         raise AssertionError("a read-only array was shared writable")
     # Python sequences and scalars, with NumPy's dtypes; 0-d arrays.
     s = gpujit.asarray([[1, 2, 3], [4, 5, 6]])
-    assert s.dtype == "int64" and s.shape == [2, 3] and (np.from_dlpack(s) == [[1, 2, 3], [4, 5, 6]]).all()
+    assert s.dtype == "int64" and s.shape == (2, 3) and (np.from_dlpack(s) == [[1, 2, 3], [4, 5, 6]]).all()
     z = gpujit.asarray(2.5)
-    assert z.shape == [] and z.dtype == "float64" and np.from_dlpack(z) == 2.5
+    assert z.shape == () and z.dtype == "float64" and np.from_dlpack(z) == 2.5
     assert gpujit.asarray([True, False]).dtype == "bool"
     assert gpujit.asarray([1j, 2]).dtype == "complex128"
     # A gpujit array: itself unless something changes.
     assert gpujit.asarray(s) is s and gpujit.asarray(s, copy=True) is not s
     assert (np.from_dlpack(gpujit.asarray(s, dtype="float64")) == [[1.0, 2, 3], [4, 5, 6]]).all()
-    # Refusals: a type gpujit.Array has no elements of, an object without an array.
-    for bad in [np.zeros(3, np.uint8), np.zeros(3, np.float16)]:
-        try:
-            gpujit.asarray(bad)
-        except TypeError as e:
-            assert str(bad.dtype) in str(e) or "u8" in str(e) or "f16" in str(e), e
-        else:
-            raise AssertionError(f"{bad.dtype} was accepted")
+    # Every element type, and a refusal of an object without an array.
+    for t in (np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int16, np.float16):
+        src = np.arange(5).astype(t)
+        g = gpujit.asarray(src)
+        assert g.dtype == t and (np.from_dlpack(g) == src).all(), (t, g)
     try:
         gpujit.from_dlpack([1, 2])
     except TypeError as e:
@@ -505,7 +510,7 @@ def arrays_in():
         raise AssertionError("a list was taken by from_dlpack")
     # Empty arrays.
     e = gpujit.asarray(np.zeros((0, 3)))
-    assert e.shape == [0, 3] and np.from_dlpack(e).shape == (0, 3)
+    assert e.shape == (0, 3) and np.from_dlpack(e).shape == (0, 3)
 
 
 @case
@@ -531,7 +536,7 @@ def array_basics():
     # reshape: a view of the same memory.
     v = g.reshape(4, 3)
     w = g.reshape((2, -1))
-    assert v.shape == [4, 3] and w.shape == [2, 6] and g.reshape(-1).shape == [12]
+    assert v.shape == (4, 3) and w.shape == (2, 6) and g.reshape(-1).shape == (12,)
     before = x.copy()  # g is x's memory (asarray shared it)
     gpujit.axpy(1.0, np.ones(12, np.float32), g.reshape(12))
     assert (v.to_numpy() == (before + 1).reshape(4, 3)).all(), "the reshaped array shares the memory"

@@ -404,6 +404,54 @@ impl<T: crate::array::InteropElement> DeviceArray<T> {
     }
 }
 
+/// The tensor of `shape`/`strides` (elements) of `dtype` at `data`, any layout.
+fn raw_parts(owner: Box<dyn Send>, device: DeviceId, dtype: ScalarType, data: u64, shape: &[usize], strides: &[isize]) -> Result<(Box<Export>, DLTensor)> {
+    if matches!(dtype, ScalarType::Struct(_)) || shape.len() != strides.len() {
+        return Err(crate::Error::Array(format!("a DLPack tensor of {dtype} with {} axes and {} strides cannot be made", shape.len(), strides.len())));
+    }
+    let (ctx, mut tensor) = export_parts(owner, device, dtype, data, shape);
+    let mut ctx = ctx;
+    ctx.strides = strides.iter().map(|s| *s as i64).collect();
+    tensor.strides = ctx.strides.as_mut_ptr();
+    Ok((ctx, tensor))
+}
+
+/// Lends memory of any layout to a DLPack consumer as a versioned tensor: `shape` and `strides`
+/// (in elements) of `dtype` from element 0 at `data`, with the READ_ONLY flag if `read_only`.
+/// `owner` is dropped by the tensor's deleter.
+///
+/// # Safety
+/// Every element the shape and strides reach must stay allocated on `device` until `owner` is
+/// dropped.
+pub unsafe fn share_raw(
+    owner: Box<dyn Send>,
+    device: DeviceId,
+    dtype: ScalarType,
+    data: u64,
+    shape: &[usize],
+    strides: &[isize],
+    read_only: bool,
+) -> Result<*mut DLManagedTensorVersioned> {
+    let (ctx, t) = raw_parts(owner, device, dtype, data, shape, strides)?;
+    Ok(versioned(ctx, t, if read_only { FLAG_READ_ONLY } else { 0 }))
+}
+
+/// As [`share_raw`], as a legacy `DLManagedTensor`.
+///
+/// # Safety
+/// As for [`share_raw`].
+pub unsafe fn share_raw_legacy(
+    owner: Box<dyn Send>,
+    device: DeviceId,
+    dtype: ScalarType,
+    data: u64,
+    shape: &[usize],
+    strides: &[isize],
+) -> Result<*mut DLManagedTensor> {
+    let (ctx, t) = raw_parts(owner, device, dtype, data, shape, strides)?;
+    Ok(legacy(ctx, t))
+}
+
 impl<T: crate::array::InteropElement> DeviceArray<T> {
     /// Gives the array to a DLPack consumer as a `DLManagedTensorVersioned` (DLPack 1.1). The
     /// consumer owns it and frees it (and the array) by calling its deleter once.

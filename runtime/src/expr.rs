@@ -140,6 +140,11 @@ pub const MAX_OPERANDS: usize = 20;
 pub const MAX_CALLEES: usize = 32;
 
 impl<'a> ExprGraph<'a> {
+    /// The graph of one operand.
+    pub(crate) fn leaf(arg: Arg<'a>) -> ExprGraph<'a> {
+        ExprGraph::input(arg)
+    }
+
     fn input(arg: Arg<'a>) -> ExprGraph<'a> {
         let shape = match arg {
             Arg::Array { ndim, shape, .. } => shape[..ndim as usize].iter().map(|&s| s as usize).collect(),

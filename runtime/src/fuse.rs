@@ -283,6 +283,16 @@ impl<'a> Fusion<'a> {
         self
     }
 
+    /// Adds the untyped `value` written to `out` (the caller checked their element types).
+    pub(crate) fn output_graph(mut self, out: Arg<'a>, value: &ExprGraph<'a>) -> Fusion<'a> {
+        if !matches!(out, Arg::Array { writable: true, .. }) {
+            self.error.get_or_insert(format!("output {} is not a writable array", self.outputs.len() + 1));
+        }
+        self.graph.append(value);
+        self.outputs.push(out);
+        self
+    }
+
     /// Runs the kernel on `stream` instead of the device's default stream.
     pub fn on(mut self, stream: &'a Stream) -> Fusion<'a> {
         self.stream = Some(stream);

@@ -16,6 +16,7 @@ pub mod device;
 pub mod disk_cache;
 pub mod dlpack;
 pub mod dump;
+pub mod dynamic;
 pub mod error;
 pub mod expr;
 pub mod external;

@@ -44,7 +44,7 @@ pub enum ReduceOp {
 
 /// What is done to the accumulated value before it is written.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Finish {
+pub enum Finish {
     None,
     /// Divide by the number of reduced elements.
     Mean,
@@ -138,12 +138,37 @@ pub struct Reduction<'a, T: Element, R: Element = T> {
     custom_identity: Arg<'static>,
     /// Where the kernels run (`None`: the device's default stream).
     stream: Option<&'a Stream>,
+    /// The element types of the expression and of the result: `T`'s and `R`'s, or those an
+    /// untyped reduction states ([`crate::dynamic`]).
+    elem: ScalarType,
+    out_elem: ScalarType,
     _t: PhantomData<(T, R)>,
 }
 
 impl<'a, T: Element, R: Element> Reduction<'a, T, R> {
     fn new(expr: Expr<'a, T>, op: ReduceOp, finish: Finish) -> Reduction<'a, T, R> {
-        Reduction { graph: expr.graph, op, finish, axes: None, keepdims: false, custom_identity: Arg::NONE, stream: None, _t: PhantomData }
+        Reduction::with_types(expr.graph, op, finish, T::TYPE, R::TYPE)
+    }
+
+    /// A reduction of `graph`, whose elements are `elem`, giving `out_elem`.
+    pub(crate) fn with_types(graph: ExprGraph<'a>, op: ReduceOp, finish: Finish, elem: ScalarType, out_elem: ScalarType) -> Self {
+        Reduction {
+            graph,
+            op,
+            finish,
+            axes: None,
+            keepdims: false,
+            custom_identity: Arg::NONE,
+            stream: None,
+            elem,
+            out_elem,
+            _t: PhantomData,
+        }
+    }
+
+    /// The shape of the result (as `eval` makes it).
+    pub fn result_shape(&self) -> Result<Vec<usize>> {
+        self.plan().map(|(_, _, s)| s.to_vec())
     }
 
     /// Runs the reduction's kernels on `stream` (of the expression's device) instead of the
@@ -229,8 +254,8 @@ impl<'a, T: Element, R: Element> Reduction<'a, T, R> {
         let out = out.into_arg();
         let m: usize = kept.iter().map(|&d| self.graph.shape[d]).product();
         match out {
-            Arg::Array { elem, writable: true, .. } if elem == R::TYPE => {}
-            _ => return Err(Error::Expression(format!("the output must be a writable array of {}", R::TYPE))),
+            Arg::Array { elem, writable: true, .. } if elem == self.out_elem => {}
+            _ => return Err(Error::Expression(format!("the output must be a writable array of {}", self.out_elem))),
         }
         if !matches!(out.arg_type(), gpujit_codegen::specialize::ArgType::Array { contiguous: true, .. }) || out_len(&out) != m {
             return Err(Error::Expression(format!("the output must be a contiguous array of {m} elements (shape {out_shape:?})")));
@@ -363,7 +388,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         Arg::Array { device, .. } => device.clone(),
         Arg::Scalar { .. } | Arg::Struct { .. } => fuse::expr_device(g)?,
     };
-    let acc = if r.op == ReduceOp::Custom { T::TYPE } else { acc_type(T::TYPE) };
+    let acc = if r.op == ReduceOp::Custom { r.elem } else { acc_type(r.elem) };
     let id = if r.op == ReduceOp::Custom { r.custom_identity } else { Arg::Scalar { ty: acc, bits: identity(r.op, acc) as u128 } };
     let total: usize = g.shape.iter().product();
     let index32 = total <= i32::MAX as usize && m * k <= i32::MAX as usize;
@@ -444,7 +469,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
     let grid_of = |rows: usize| rows.clamp(1, 65535 * 8) as u32;
 
     if parts == 1 {
-        let key = first(R::TYPE, r.finish);
+        let key = first(r.out_elem, r.finish);
         let (grid, threads) = match strategy {
             Strategy::Block => (grid_of(m), BLOCK),
             Strategy::Thread => (fuse::grid_for(&device, m), BLOCK),
@@ -471,7 +496,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
     let key2 = ReduceKey {
         op: if r.op == ReduceOp::Custom { ReduceOp::Custom } else { r.op },
         acc,
-        out: R::TYPE,
+        out: r.out_elem,
         strategy: Strategy::Block,
         kept: if kept_n == 0 { 0 } else { 1 },
         reduced: 1,
