@@ -35,6 +35,7 @@ py="$venv/env/bin/python"
 # The installed package, not a build tree, is what imports.
 (cd "$venv" && "$py" -c "import gpujit, sys; assert gpujit.__file__.startswith(sys.prefix), gpujit.__file__; print('python: gpujit', gpujit.__version__, 'from', gpujit.__file__)")
 (cd "$venv" && GPUJIT_DEVICE=cpu "$py" "$gpujit_root/python/tests/test_numpy.py") 2>&1 | tee -a "$log"
+(cd "$venv" && GPUJIT_DEVICE=cpu "$py" "$gpujit_root/python/tests/test_arrays.py") 2>&1 | tee -a "$log"
 # One closing line for the whole run: cargo prints a summary per test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i } }
      END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"

@@ -248,7 +248,22 @@ fn debugger_shows_locals() {
         .arg("180")
         .arg(&tool)
         .args(["-batch", "-ex", "set breakpoint pending on", "-ex", "set pagination off"])
-        .args(["-ex", &format!("break gpu.rs:{line}"), "-ex", "run", "-ex", "info locals", "-ex", "info args", "-ex", "print k", "-ex", "bt", "-ex", "kill"])
+        .args([
+            "-ex",
+            &format!("break gpu.rs:{line}"),
+            "-ex",
+            "run",
+            "-ex",
+            "info locals",
+            "-ex",
+            "info args",
+            "-ex",
+            "print k",
+            "-ex",
+            "bt",
+            "-ex",
+            "kill",
+        ])
         .arg("--args")
         .arg(std::env::current_exe().unwrap())
         .args(["--exact", "debugger_shows_locals", "--nocapture", "--test-threads=1"])

@@ -65,7 +65,13 @@ impl Strided {
     /// # Safety
     /// As [`DeviceArray::from_foreign`]: `shape`'s elements of `elem` at `address` on `device`,
     /// writable, kept allocated by `owner`.
-    pub(crate) unsafe fn foreign(elem: ScalarType, shape: &[usize], device: &Device, address: u64, owner: Box<dyn Send>) -> PyResult<Strided> {
+    pub(crate) unsafe fn foreign(
+        elem: ScalarType,
+        shape: &[usize],
+        device: &Device,
+        address: u64,
+        owner: Box<dyn Send>,
+    ) -> PyResult<Strided> {
         let n: usize = shape.iter().product::<usize>();
         // SAFETY: the caller's contract, for the n * size bytes.
         let buf = unsafe { DeviceArray::<u8>::from_foreign(device, address, &[n * elem.size_bytes()], owner) }.map_err(to_py_err)?;
@@ -245,13 +251,18 @@ impl PyArray {
                 shape.push(i.slicelength);
                 strides.push(self.a.strides[axis] * i.step);
                 axis += 1;
-            } else if x.is_instance_of::<pyo3::types::PyBool>() || x.hasattr("shape")? && !x.getattr("shape")?.extract::<Vec<usize>>()?.is_empty() {
+            } else if x.is_instance_of::<pyo3::types::PyBool>()
+                || x.hasattr("shape")? && !x.getattr("shape")?.extract::<Vec<usize>>()?.is_empty()
+            {
                 return Err(PyIndexError::new_err(
                     "gpujit arrays take basic indices only (integers, slices, ..., None); boolean and integer-array indexing is not supported",
                 ));
             } else {
                 let i: isize = x.call_method0("__index__").and_then(|v| v.extract()).map_err(|_| {
-                    PyIndexError::new_err(format!("only integers, slices, ..., and None are valid indices, not {}", x.get_type().name().map(|n| n.to_string()).unwrap_or_default()))
+                    PyIndexError::new_err(format!(
+                        "only integers, slices, ..., and None are valid indices, not {}",
+                        x.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                    ))
                 })?;
                 let n = self.a.shape[axis] as isize;
                 if i < -n || i >= n {
@@ -816,9 +827,11 @@ impl PyArray {
         // `owner` holds the buffer until the consumer calls the deleter.
         let ptr = unsafe {
             if versioned {
-                ::gpujit::dlpack::share_raw(owner, device, elem, address, &self.a.shape, &self.a.strides, false).map(|p| p as *mut std::ffi::c_void)
+                ::gpujit::dlpack::share_raw(owner, device, elem, address, &self.a.shape, &self.a.strides, false)
+                    .map(|p| p as *mut std::ffi::c_void)
             } else {
-                ::gpujit::dlpack::share_raw_legacy(owner, device, elem, address, &self.a.shape, &self.a.strides).map(|p| p as *mut std::ffi::c_void)
+                ::gpujit::dlpack::share_raw_legacy(owner, device, elem, address, &self.a.shape, &self.a.strides)
+                    .map(|p| p as *mut std::ffi::c_void)
             }
         }
         .map_err(to_py_err)?;
@@ -844,8 +857,8 @@ impl PyArray {
         if self.device_id() == DeviceId::Cpu {
             return Err(PyAttributeError::new_err("a gpujit array on the CPU has no __cuda_array_interface__ (use __dlpack__)"));
         }
-        let typestr = typestr(self.a.elem)
-            .ok_or_else(|| PyAttributeError::new_err("the CUDA Array Interface has no bfloat16 (use __dlpack__)"))?;
+        let typestr =
+            typestr(self.a.elem).ok_or_else(|| PyAttributeError::new_err("the CUDA Array Interface has no bfloat16 (use __dlpack__)"))?;
         let d = PyDict::new(py);
         d.set_item("shape", PyTuple::new(py, &self.a.shape)?)?;
         d.set_item("typestr", typestr)?;

@@ -46,7 +46,13 @@ fn span(address: u64, size: usize, shape: &[usize], strides: &[isize]) -> (u64, 
 }
 
 /// `obj` (a `__dlpack__` or `__cuda_array_interface__` object) as a `gpujit.Array`.
-fn import(py: Python<'_>, obj: &Bound<'_, PyAny>, dtype: Option<ScalarType>, copy: Option<bool>, device: Option<Device>) -> PyResult<PyArray> {
+fn import(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    dtype: Option<ScalarType>,
+    copy: Option<bool>,
+    device: Option<Device>,
+) -> PyResult<PyArray> {
     let arg = PyArrayArg::extract(obj)?;
     let x = arg.array().map_err(to_py_err)?;
     let (elem, mut shape, mut strides, here) = (x.dtype(), x.shape().to_vec(), x.strides().to_vec(), x.device().clone());
@@ -124,7 +130,13 @@ pub(crate) fn asarray(
 }
 
 /// [`asarray`] with the dtype and device given as values.
-pub(crate) fn asarray_on(py: Python<'_>, obj: &Bound<'_, PyAny>, to: Option<ScalarType>, device: Option<Device>, copy: Option<bool>) -> PyResult<Py<PyAny>> {
+pub(crate) fn asarray_on(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    to: Option<ScalarType>,
+    device: Option<Device>,
+    copy: Option<bool>,
+) -> PyResult<Py<PyAny>> {
     if let Ok(a) = obj.downcast::<PyArray>() {
         let a = &a.get().a;
         let from = a.elem;

@@ -45,7 +45,10 @@ pub(crate) struct Term {
 
 enum TermNode {
     Array(Strided),
+    /// A scalar the user gave (a kernel parameter of its own).
     Scalar(Arg<'static>),
+    /// A constant of the engine's own formulas (0, 1, ½, ...): equal ones are one parameter.
+    Const(Arg<'static>),
     Op(Node, Vec<Term>),
 }
 
@@ -94,7 +97,7 @@ impl Term {
             Complex64 => value_arg(num_complex::Complex::new(v, 0.0)),
             _ => value_arg(v),
         };
-        Term::scalar(arg, dtype)
+        Term { dtype, shape: Vec::new(), node: Arc::new(TermNode::Const(arg)) }
     }
 
     /// `node` on `args`, giving `dtype`; the shapes broadcast (a `ValueError` if they cannot).
@@ -191,7 +194,7 @@ impl Term {
                     out.push(a.clone());
                 }
             }
-            TermNode::Scalar(_) => {}
+            TermNode::Scalar(_) | TermNode::Const(_) => {}
             TermNode::Op(_, args) => args.iter().for_each(|t| t.leaves(out)),
         }
     }
@@ -204,6 +207,7 @@ impl Term {
                 DynExpr::input(&views[k])
             }
             TermNode::Scalar(s) => DynExpr::input(*s),
+            TermNode::Const(s) => DynExpr::constant(*s),
             TermNode::Op(node, args) => {
                 let args: Vec<DynExpr<'a>> = args.iter().map(|t| t.lower(leaves, views)).collect();
                 DynExpr::apply(*node, &args, self.dtype)
@@ -233,7 +237,6 @@ impl Term {
     pub(crate) fn device_of(&self) -> Option<Device> {
         self.device("").ok().flatten()
     }
-
 }
 
 /// Evaluates the terms (one kernel) into `outs` (writable arrays of their dtypes, of one
@@ -575,9 +578,12 @@ pub(crate) fn ufunc(name: &str, ops: &[Operand<'_>]) -> PyResult<Term> {
             let shifted = a.bin(op, b.cast(U32)?)?;
             Term::select(far, fill, shifted)?
         }
-        "negative" if t == Bool => return Err(PyTypeError::new_err("the numpy boolean negative, the `-` operator, is not supported, use `~`")),
+        "negative" if t == Bool => {
+            return Err(PyTypeError::new_err("the numpy boolean negative, the `-` operator, is not supported, use `~`"))
+        }
         "negative" if dtype::kind(t) == 'u' => a.lit(0.0).math2(MathFn::WrappingSub, a)?,
         "negative" => a.un(Node::Unary(UnOp::Neg), t)?,
+        "positive" if t == Bool => return Err(no_loop(name, t)),
         "positive" => a,
         "absolute" | "fabs" if is_complex(t) => {
             if name == "fabs" {
@@ -596,7 +602,12 @@ pub(crate) fn ufunc(name: &str, ops: &[Operand<'_>]) -> PyResult<Term> {
             let neg = Term::select(a.clone().bin(BinOp::Lt, zero.clone())?, a.lit(-1.0), a.clone())?;
             Term::select(a.clone().bin(BinOp::Gt, zero)?, a.lit(1.0), neg)?
         }
-        "square" if t == Bool => a.clone().bin(BinOp::And, a)?,
+        "square" if t == Bool => {
+            let x = a.cast(I8)?;
+            x.clone().bin(BinOp::Mul, x)?
+        }
+        // Integers are their own floor, ceiling and truncation (NumPy 2 keeps their type).
+        "floor" | "ceil" | "trunc" if is_int(t) || t == Bool => a,
         "square" => a.clone().bin(BinOp::Mul, a)?,
         "reciprocal" if t == Bool => return Err(no_loop(name, t)),
         "reciprocal" if is_int(t) => {
@@ -728,7 +739,10 @@ fn floor_div_mod(a: Term, b: Term, quotient: bool) -> PyResult<Term> {
         // Truncated division and remainder, moved one step down when the signs differ.
         let q = a.clone().math2(MathFn::WrappingDiv, b.clone())?;
         let r = a.clone().math2(MathFn::WrappingRem, b.clone())?;
-        let differ = r.clone().bin(BinOp::Ne, zero.clone())?.bin(BinOp::And, r.clone().bin(BinOp::Lt, zero.clone())?.bin(BinOp::Ne, b.clone().bin(BinOp::Lt, zero.clone())?)?)?;
+        let differ = r
+            .clone()
+            .bin(BinOp::Ne, zero.clone())?
+            .bin(BinOp::And, r.clone().bin(BinOp::Lt, zero.clone())?.bin(BinOp::Ne, b.clone().bin(BinOp::Lt, zero.clone())?)?)?;
         let v = if quotient {
             Term::select(differ, q.clone().bin(BinOp::Sub, a.lit(1.0))?, q)?
         } else {
@@ -739,7 +753,8 @@ fn floor_div_mod(a: Term, b: Term, quotient: bool) -> PyResult<Term> {
     // Floats: NumPy's npy_divmod.
     let m = a.clone().bin(BinOp::Rem, b.clone())?;
     let nonzero = m.clone().bin(BinOp::Ne, zero.clone())?;
-    let differ = nonzero.bin(BinOp::And, b.clone().bin(BinOp::Lt, zero.clone())?.bin(BinOp::Ne, m.clone().bin(BinOp::Lt, zero.clone())?)?)?;
+    let differ =
+        nonzero.bin(BinOp::And, b.clone().bin(BinOp::Lt, zero.clone())?.bin(BinOp::Ne, m.clone().bin(BinOp::Lt, zero.clone())?)?)?;
     if !quotient {
         let fixed = Term::select(differ, m.clone().bin(BinOp::Add, b.clone())?, m.clone())?;
         // A zero remainder takes the divisor's sign; division by zero gives NaN (fmod's).
@@ -784,7 +799,11 @@ fn power(name: &str, a: Term, b: Term, float_power: bool) -> PyResult<Term> {
     let one = a.lit(1.0);
     let odd = b.clone().math2(MathFn::WrappingRem, b.lit(2.0))?.bin(BinOp::Ne, b.lit(0.0))?;
     let minus_one = Term::select(odd, a.lit(-1.0), one.clone())?;
-    let neg = Term::select(a.clone().bin(BinOp::Eq, one.clone())?, one, Term::select(a.clone().bin(BinOp::Eq, a.lit(-1.0))?, minus_one, zero.clone())?)?;
+    let neg = Term::select(
+        a.clone().bin(BinOp::Eq, one.clone())?,
+        one,
+        Term::select(a.clone().bin(BinOp::Eq, a.lit(-1.0))?, minus_one, zero.clone())?,
+    )?;
     let z = b.lit(0.0);
     Term::select(b.bin(BinOp::Lt, z)?, neg, pow)
 }
@@ -839,6 +858,11 @@ fn ours(x: &Bound<'_, PyAny>, what: &str) -> PyResult<Strided> {
     }
 }
 
+/// Whether no keyword is given (or all are None).
+fn no_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> bool {
+    kwargs.map_or(true, |d| d.iter().all(|(_, v)| v.is_none()))
+}
+
 /// Whether any input is traced (`gpujit.fuse`): then the result is traced too.
 fn traced(inputs: &Bound<'_, PyTuple>) -> bool {
     inputs.iter().any(|x| x.downcast::<Traced>().is_ok())
@@ -853,6 +877,9 @@ pub(crate) fn array_ufunc(
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
     match method {
+        "__call__" if name == "matmul" && inputs.len() == 2 && no_kwargs(kwargs) => {
+            crate::functions::matmul(py, &inputs.get_item(0)?, &inputs.get_item(1)?)
+        }
         "__call__" => {
             let Some(n) = arity(name) else { return Ok(py.NotImplemented()) };
             if inputs.len() != n {
@@ -1040,8 +1067,21 @@ pub(crate) struct ReduceArgs<'py> {
 impl<'py> ReduceArgs<'py> {
     /// Parses `axis`, `keepdims`, `dtype`, `out`, `ddof`; other keywords must be their defaults.
     /// `default_axis`: `ufunc.reduce`'s 0, else `None` (all axes).
-    pub(crate) fn parse(py: Python<'py>, name: &str, kwargs: Option<&Bound<'py, PyDict>>, default_axis: Option<isize>) -> PyResult<ReduceArgs<'py>> {
-        let mut r = ReduceArgs { axis: default_axis.map(|a| vec![a]), keepdims: false, dtype: None, out: None, ddof: 0.0, ufunc: false, name: name.to_string() };
+    pub(crate) fn parse(
+        py: Python<'py>,
+        name: &str,
+        kwargs: Option<&Bound<'py, PyDict>>,
+        default_axis: Option<isize>,
+    ) -> PyResult<ReduceArgs<'py>> {
+        let mut r = ReduceArgs {
+            axis: default_axis.map(|a| vec![a]),
+            keepdims: false,
+            dtype: None,
+            out: None,
+            ddof: 0.0,
+            ufunc: false,
+            name: name.to_string(),
+        };
         let Some(k) = kwargs else { return Ok(r) };
         for (key, v) in k.iter() {
             let key: String = key.extract()?;
@@ -1114,7 +1154,10 @@ pub(crate) fn reduce(py: Python<'_>, x: &Bound<'_, PyAny>, op: Reduce, args: Red
     if let Some(out_obj) = &args.out {
         let out = ours(out_obj, &format!("{what}: out="))?;
         if out.shape != result.shape {
-            return Err(PyValueError::new_err(format!("{what}: output parameter has shape {:?}, the result {:?}", out.shape, result.shape)));
+            return Err(PyValueError::new_err(format!(
+                "{what}: output parameter has shape {:?}, the result {:?}",
+                out.shape, result.shape
+            )));
         }
         eval_into(py, &[Term::array(&result).cast(out.elem)?], std::slice::from_ref(&out))?;
         return Ok(out_obj.clone().unbind());
@@ -1127,7 +1170,8 @@ fn reduce_term(py: Python<'_>, what: &str, term: Term, op: Reduce, args: &Reduce
     let shape = term.shape.clone();
     let nd = shape.len();
     let axes = args.axes(nd)?;
-    let out_shape: Vec<usize> = (0..nd).filter_map(|i| if axes.contains(&i) { args.keepdims.then_some(1) } else { Some(shape[i]) }).collect();
+    let out_shape: Vec<usize> =
+        (0..nd).filter_map(|i| if axes.contains(&i) { args.keepdims.then_some(1) } else { Some(shape[i]) }).collect();
     let k: usize = axes.iter().map(|&a| shape[a]).product();
     let dev = match term.device(what)? {
         Some(d) => d,

@@ -5,17 +5,53 @@
 use crate::array::{c_strides, PyArray, Strided};
 use crate::engine::{self, Operand, Reduce, ReduceArgs, Term};
 use crate::import::GpujitError;
+use ::gpujit::codegen::ScalarType;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use ::gpujit::codegen::ScalarType;
 use pyo3::types::{PyDict, PyTuple};
 
 /// The functions `__array_function__` implements, by NumPy name.
 pub(crate) const SUPPORTED: &[&str] = &[
-    "sum", "prod", "mean", "var", "std", "min", "max", "amin", "amax", "argmin", "argmax", "any", "all", "where", "concatenate",
-    "stack", "matmul", "dot", "transpose", "swapaxes", "reshape", "ravel", "copy", "clip", "zeros_like", "ones_like",
-    "full_like", "empty_like", "isclose", "allclose", "array_equal", "expand_dims", "squeeze", "shape", "ndim", "size",
-    "astype", "square", "abs", "absolute",
+    "sum",
+    "prod",
+    "mean",
+    "var",
+    "std",
+    "min",
+    "max",
+    "amin",
+    "amax",
+    "argmin",
+    "argmax",
+    "any",
+    "all",
+    "where",
+    "concatenate",
+    "stack",
+    "matmul",
+    "dot",
+    "transpose",
+    "swapaxes",
+    "reshape",
+    "ravel",
+    "copy",
+    "clip",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "empty_like",
+    "isclose",
+    "allclose",
+    "array_equal",
+    "expand_dims",
+    "squeeze",
+    "shape",
+    "ndim",
+    "size",
+    "astype",
+    "square",
+    "abs",
+    "absolute",
 ];
 
 /// The Python name of a comparison.
@@ -33,7 +69,12 @@ pub(crate) fn compare_name(op: pyo3::basic::CompareOp) -> &'static str {
 
 /// `args`/`kwargs` of a call bound to parameter `names` (NumPy's signature order): the value of
 /// each name, `None` where not given.
-fn bind<'py>(what: &str, names: &[&str], args: &Bound<'py, PyTuple>, kwargs: &Bound<'py, PyDict>) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
+fn bind<'py>(
+    what: &str,
+    names: &[&str],
+    args: &Bound<'py, PyTuple>,
+    kwargs: &Bound<'py, PyDict>,
+) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
     if args.len() > names.len() {
         return Err(PyTypeError::new_err(format!("{what}() takes at most {} positional arguments", names.len())));
     }
@@ -81,7 +122,14 @@ fn reduce_params(op: Reduce) -> &'static [&'static str] {
 
 /// A reduction called as a method (`a.sum(axis=1)`) or function (`np.sum(a, 1)`): `rest` are the
 /// arguments after the array.
-fn call_reduce(py: Python<'_>, x: &Bound<'_, PyAny>, op: Reduce, name: &str, rest: &Bound<'_, PyTuple>, kwargs: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
+fn call_reduce(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    op: Reduce,
+    name: &str,
+    rest: &Bound<'_, PyTuple>,
+    kwargs: &Bound<'_, PyDict>,
+) -> PyResult<Py<PyAny>> {
     let params = reduce_params(op);
     let bound = bind(name, params, rest, kwargs)?;
     let kw = PyDict::new(py);
@@ -105,7 +153,12 @@ pub(crate) fn method_reduce(x: &Bound<'_, PyAny>, op: Reduce, kwargs: Option<&Bo
 }
 
 /// As [`method_reduce`] with positional arguments (`a.sum(0)`).
-pub(crate) fn method_reduce_args(x: &Bound<'_, PyAny>, op: Reduce, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
+pub(crate) fn method_reduce_args(
+    x: &Bound<'_, PyAny>,
+    op: Reduce,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
     let py = x.py();
     let kwargs = match kwargs {
         Some(k) => k.clone(),
@@ -236,8 +289,10 @@ pub(crate) fn matmul(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>)
         return Err(GpujitError::new_err("matmul: gpujit multiplies arrays of at most 3 dimensions"));
     }
     // 1-D operands become a row (left) or a column (right), removed from the result after.
-    let (xv, drop_row) = if x.shape.len() == 1 { (x.with_layout(vec![1, x.shape[0]], vec![0, x.strides[0]], x.offset), true) } else { (x, false) };
-    let (yv, drop_col) = if y.shape.len() == 1 { (y.with_layout(vec![y.shape[0], 1], vec![y.strides[0], 0], y.offset), true) } else { (y, false) };
+    let (xv, drop_row) =
+        if x.shape.len() == 1 { (x.with_layout(vec![1, x.shape[0]], vec![0, x.strides[0]], x.offset), true) } else { (x, false) };
+    let (yv, drop_col) =
+        if y.shape.len() == 1 { (y.with_layout(vec![y.shape[0], 1], vec![y.strides[0], 0], y.offset), true) } else { (y, false) };
     let (m, k) = (xv.shape[xv.shape.len() - 2], xv.shape[xv.shape.len() - 1]);
     let (k2, n) = (yv.shape[yv.shape.len() - 2], yv.shape[yv.shape.len() - 1]);
     if k != k2 {
@@ -278,7 +333,12 @@ pub(crate) fn matmul(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>)
 }
 
 /// `np.func(*args, **kwargs)` for a function of [`SUPPORTED`].
-pub(crate) fn array_function(py: Python<'_>, func: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>, kwargs: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
+pub(crate) fn array_function(
+    py: Python<'_>,
+    func: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: &Bound<'_, PyDict>,
+) -> PyResult<Py<PyAny>> {
     let name: String = func.getattr("__name__")?.extract()?;
     let first = || args.get_item(0);
     let rest = || args.get_slice(1, args.len());
@@ -296,7 +356,9 @@ pub(crate) fn array_function(py: Python<'_>, func: &Bound<'_, PyAny>, args: &Bou
         "where" => {
             let b = bind("where", &["condition", "x", "y"], args, kwargs)?;
             let (Some(c), Some(x), Some(y)) = (&b[0], &b[1], &b[2]) else {
-                return Err(GpujitError::new_err("where: gpujit takes where(condition, x, y); where(condition) (nonzero) is not supported"));
+                return Err(GpujitError::new_err(
+                    "where: gpujit takes where(condition, x, y); where(condition) (nonzero) is not supported",
+                ));
             };
             let ops = [operand_of(py, x)?, operand_of(py, y)?];
             // x and y promote together; the condition is taken as bool.
@@ -365,7 +427,11 @@ pub(crate) fn array_function(py: Python<'_>, func: &Bound<'_, PyAny>, args: &Bou
             engine::array_ufunc(py, uf, "__call__", &PyTuple::new(py, [first()?])?, Some(kwargs))
         }
         "zeros_like" | "ones_like" | "full_like" | "empty_like" => {
-            let params: &[&str] = if name == "full_like" { &["a", "fill_value", "dtype", "order", "subok", "shape"] } else { &["a", "dtype", "order", "subok", "shape"] };
+            let params: &[&str] = if name == "full_like" {
+                &["a", "fill_value", "dtype", "order", "subok", "shape"]
+            } else {
+                &["a", "dtype", "order", "subok", "shape"]
+            };
             let b = bind(&name, params, args, kwargs)?;
             let x = array_of(py, b[0].as_ref().ok_or_else(|| PyTypeError::new_err(format!("{name}() missing the array")))?)?;
             let off = usize::from(name == "full_like");
@@ -399,7 +465,12 @@ pub(crate) fn array_function(py: Python<'_>, func: &Bound<'_, PyAny>, args: &Bou
             if name == "isclose" {
                 return result(py, engine::eval_new(py, &close, None)?);
             }
-            let all = engine::reduce(py, crate::fuse::Traced::wrap(py, close)?.bind(py), Reduce::All, ReduceArgs::parse(py, "allclose", None, None)?)?;
+            let all = engine::reduce(
+                py,
+                crate::fuse::Traced::wrap(py, close)?.bind(py),
+                Reduce::All,
+                ReduceArgs::parse(py, "allclose", None, None)?,
+            )?;
             Ok(all.bind(py).call_method0("item")?.unbind())
         }
         "array_equal" => {
@@ -410,7 +481,12 @@ pub(crate) fn array_function(py: Python<'_>, func: &Bound<'_, PyAny>, args: &Bou
                 return Ok(false.into_pyobject(py)?.to_owned().into_any().unbind());
             }
             let eq = engine::ufunc("equal", &[Operand::Term(Term::array(&xa)), Operand::Term(Term::array(&ya))])?;
-            let all = engine::reduce(py, crate::fuse::Traced::wrap(py, eq)?.bind(py), Reduce::All, ReduceArgs::parse(py, "array_equal", None, None)?)?;
+            let all = engine::reduce(
+                py,
+                crate::fuse::Traced::wrap(py, eq)?.bind(py),
+                Reduce::All,
+                ReduceArgs::parse(py, "array_equal", None, None)?,
+            )?;
             Ok(all.bind(py).call_method0("item")?.unbind())
         }
         "expand_dims" | "squeeze" => {

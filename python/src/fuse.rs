@@ -216,7 +216,8 @@ impl Fused {
         let mut outs: Vec<Py<PyAny>> = Vec::new();
         if shapes.windows(2).all(|w| w[0] == w[1]) && !shapes.is_empty() {
             let live: Vec<Term> = terms.iter().flatten().cloned().collect();
-            let dev = live.iter().find_map(|t| t.device_of()).unwrap_or(::gpujit::runtime::Device::current().map_err(crate::import::to_py_err)?);
+            let dev =
+                live.iter().find_map(|t| t.device_of()).unwrap_or(::gpujit::runtime::Device::current().map_err(crate::import::to_py_err)?);
             let arrays: Vec<crate::array::Strided> =
                 live.iter().map(|t| crate::array::Strided::uninit(t.dtype, &t.shape, &dev)).collect::<PyResult<_>>()?;
             engine::eval_into(py, &live, &arrays)?;

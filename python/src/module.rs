@@ -114,7 +114,13 @@ fn dtype_or(py: Python<'_>, dtype: Option<&Bound<'_, PyAny>>, default: ScalarTyp
 /// if there is one).
 #[pyfunction]
 #[pyo3(signature = (shape, value, dtype = None, device = None))]
-fn full(py: Python<'_>, shape: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&str>) -> PyResult<PyArray> {
+fn full(
+    py: Python<'_>,
+    shape: &Bound<'_, PyAny>,
+    value: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&str>,
+) -> PyResult<PyArray> {
     let t = dtype_or(py, dtype, ScalarType::F32, "full")?;
     Ok(PyArray::new(filled(py, &shape_of(shape)?, value, t, &device_of(device)?)?))
 }
@@ -160,7 +166,16 @@ fn arange(
     if let Some(d) = dtype.filter(|d| !d.is_none()) {
         kw.set_item("dtype", d)?;
     }
-    let host = np.call_method("arange", (start, stop, step.map(|s| s.clone().unbind()).unwrap_or_else(|| 1i64.into_pyobject(py).map(|v| v.into_any().unbind()).unwrap_or_else(|_| py.None()))), Some(&kw))?;
+    let host = np.call_method(
+        "arange",
+        (
+            start,
+            stop,
+            step.map(|s| s.clone().unbind())
+                .unwrap_or_else(|| 1i64.into_pyobject(py).map(|v| v.into_any().unbind()).unwrap_or_else(|_| py.None())),
+        ),
+        Some(&kw),
+    )?;
     crate::asarray::asarray_on(py, &host, None, Some(device_of(device)?), Some(true))
 }
 
@@ -213,6 +228,20 @@ fn synchronize(py: Python<'_>, device: Option<&str>) -> PyResult<()> {
     py.detach(|| d.synchronize()).map_err(to_py_err)
 }
 
+/// Launches of generated kernels (expressions and reductions) so far in this process: tests
+/// check with it that `gpujit.fuse` makes one kernel.
+static GENERATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn count_launch(_: &::gpujit::runtime::Kernel, _: &[::gpujit::runtime::Arg<'_>]) {
+    GENERATED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The number of generated-kernel launches so far.
+#[pyfunction]
+fn _generated_launches() -> usize {
+    GENERATED.load(Ordering::Relaxed)
+}
+
 /// Arrays (and exported tensors) this module made that are still alive.
 #[pyfunction]
 fn _live_arrays() -> usize {
@@ -241,6 +270,8 @@ fn gpujit_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(crate::asarray::asarray, m)?)?;
     m.add_function(wrap_pyfunction!(crate::asarray::from_dlpack, m)?)?;
     m.add_function(wrap_pyfunction!(_live_arrays, m)?)?;
+    m.add_function(wrap_pyfunction!(_generated_launches, m)?)?;
+    ::gpujit::fuse::set_launch_hook(Some(count_launch));
     let random = PyModule::new(m.py(), "random")?;
     random.add_function(wrap_pyfunction!(uniform, &random)?)?;
     random.add_function(wrap_pyfunction!(normal, &random)?)?;

@@ -12,8 +12,8 @@
 //! ([`EventKind`]).
 
 use crate::cpu;
-use crate::deferred;
 use crate::cuda::{CudaDevice, CudaFunction, RawEvent, RawStream};
+use crate::deferred;
 use crate::device::{DeviceId, DeviceInner, Limits};
 use crate::disk_cache::{CacheEntry, DiskCache};
 use crate::dump;

@@ -221,8 +221,13 @@ impl CudaDevice {
             O::CU_JIT_LOG_VERBOSE,
         ];
         // Values travel as pointer-sized words: buffers as pointers, numbers as integers.
-        let mut values =
-            vec![info.as_mut_ptr() as *mut c_void, LOG as *mut c_void, error.as_mut_ptr() as *mut c_void, LOG as *mut c_void, 1 as *mut c_void];
+        let mut values = vec![
+            info.as_mut_ptr() as *mut c_void,
+            LOG as *mut c_void,
+            error.as_mut_ptr() as *mut c_void,
+            LOG as *mut c_void,
+            1 as *mut c_void,
+        ];
         if gpujit_codegen::nvptx::compiled_for_debugging(ptx) {
             // `debug` kernels: device debug information (cuda-gdb's locals and stepping).
             options.push(O::CU_JIT_GENERATE_DEBUG_INFO);

@@ -67,9 +67,8 @@ static COUNT: AtomicUsize = AtomicUsize::new(0);
 pub(crate) fn launched(device: &Arc<CudaDevice>, check: &Arc<Check>, stream: cudarc::driver::sys::CUstream) -> Result<()> {
     let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
     let key = stream as usize;
-    if let Some(e) = pending
-        .iter_mut()
-        .find(|e| e.device == device.ordinal && e.stream == key && Arc::ptr_eq(&e.check.function, &check.function))
+    if let Some(e) =
+        pending.iter_mut().find(|e| e.device == device.ordinal && e.stream == key && Arc::ptr_eq(&e.check.function, &check.function))
     {
         e.event.record_again(stream)?;
         if !Arc::ptr_eq(&e.check, check) {

@@ -405,9 +405,20 @@ impl<T: crate::array::InteropElement> DeviceArray<T> {
 }
 
 /// The tensor of `shape`/`strides` (elements) of `dtype` at `data`, any layout.
-fn raw_parts(owner: Box<dyn Send>, device: DeviceId, dtype: ScalarType, data: u64, shape: &[usize], strides: &[isize]) -> Result<(Box<Export>, DLTensor)> {
+fn raw_parts(
+    owner: Box<dyn Send>,
+    device: DeviceId,
+    dtype: ScalarType,
+    data: u64,
+    shape: &[usize],
+    strides: &[isize],
+) -> Result<(Box<Export>, DLTensor)> {
     if matches!(dtype, ScalarType::Struct(_)) || shape.len() != strides.len() {
-        return Err(crate::Error::Array(format!("a DLPack tensor of {dtype} with {} axes and {} strides cannot be made", shape.len(), strides.len())));
+        return Err(crate::Error::Array(format!(
+            "a DLPack tensor of {dtype} with {} axes and {} strides cannot be made",
+            shape.len(),
+            strides.len()
+        )));
     }
     let (ctx, mut tensor) = export_parts(owner, device, dtype, data, shape);
     let mut ctx = ctx;

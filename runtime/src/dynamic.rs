@@ -49,6 +49,16 @@ impl<'a> DynExpr<'a> {
         DynExpr { graph: ExprGraph::leaf(arg), elem }
     }
 
+    /// A constant operand: a scalar that the expression's other constants of the same type and
+    /// value share, so an expression of many constants takes few operands. (Its value is part of
+    /// the kernel's form: unlike [`DynExpr::input`] scalars, a new value may compile a new
+    /// kernel when it makes two constants equal or unequal.)
+    pub fn constant(arg: Arg<'static>) -> DynExpr<'a> {
+        let mut e = DynExpr::input(arg);
+        e.graph.consts = 1;
+        e
+    }
+
     /// `node` applied to `operands` (as many as its arity; an `Input` node is refused), giving
     /// elements of `result`.
     pub fn apply(node: Node, operands: &[DynExpr<'a>], result: ScalarType) -> DynExpr<'a> {

@@ -80,6 +80,9 @@ pub struct ExprGraph<'a> {
     pub(crate) callees: Vec<Callee>,
     /// The first error met while building (reported when the expression is evaluated).
     pub(crate) error: Option<String>,
+    /// The inputs (by bit) that are constants: an equal constant appended later is the same
+    /// input ([`crate::dynamic::DynExpr::constant`]).
+    pub(crate) consts: u32,
 }
 
 /// The operands of an expression: the first three inline, so building a typical expression
@@ -153,7 +156,7 @@ impl<'a> ExprGraph<'a> {
         let inputs = Inputs::one(arg);
         let mut nodes = SmallVec::new();
         nodes.push(Node::Input(0));
-        ExprGraph { nodes, inputs, shape, callees: Vec::new(), error: None }
+        ExprGraph { nodes, inputs, shape, callees: Vec::new(), error: None, consts: 0 }
     }
 
     /// Appends `other`'s operations (its operands merged into ours: an array passed twice is read
@@ -167,15 +170,23 @@ impl<'a> ExprGraph<'a> {
         // Past MAX_OPERANDS the expression is an error anyway; the maps stay small.
         let mut remap = [0u8; 2 * MAX_OPERANDS];
         for (k, a) in other.inputs.iter().enumerate().take(2 * MAX_OPERANDS) {
+            let constant = k < 32 && other.consts & (1 << k) != 0;
             let found = match a {
                 Arg::Array { .. } => self.inputs.iter().position(|b| same_array(a, b)),
+                Arg::Scalar { ty, bits } if constant => self.inputs.iter().enumerate().position(|(j, b)| {
+                    j < 32 && self.consts & (1 << j) != 0 && matches!(b, Arg::Scalar { ty: t, bits: v } if t == ty && v == bits)
+                }),
                 Arg::Scalar { .. } | Arg::Struct { .. } => None,
             };
             remap[k] = match found {
                 Some(k) => k,
                 None => {
                     self.inputs.push(*a);
-                    self.inputs.len() - 1
+                    let j = self.inputs.len() - 1;
+                    if constant && j < 32 {
+                        self.consts |= 1 << j;
+                    }
+                    j
                 }
             } as u8;
         }

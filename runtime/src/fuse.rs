@@ -851,7 +851,9 @@ pub(crate) fn emit_values_loaded(
             }
             Node::Math(f) => {
                 let v = pop(f.arity());
-                let h = v[0].1;
+                // Still the widened 16-bit type only when the result is of the operand's type
+                // (`is_nan` gives a bool, `to_bits` an integer).
+                let h = if f.ret() == gpujit_codegen::math::Ret::Same { v[0].1 } else { None };
                 out.push(let_(&name, e(ExprKind::Math(f, v.into_iter().map(|(x, _)| x).collect()))));
                 h
             }

@@ -196,6 +196,79 @@ pub fn expr_dtypes(h: &Harness) {
     assert_close(&got, &want, 1.0 / 128.0, "bf16 exp");
 }
 
+/// Expressions typed at run time (`gpujit::runtime::dynamic`, what the Python module builds):
+/// operations with stated result types, constants shared, reductions along axes, and type
+/// mismatches as errors.
+pub fn dynamic_expressions(h: &Harness) {
+    use gpujit::codegen::ast::BinOp;
+    use gpujit::codegen::math::MathFn;
+    use gpujit::codegen::ScalarType;
+    use gpujit::runtime::dynamic::DynExpr;
+    use gpujit::runtime::expr::Node;
+    use gpujit::runtime::reduce::ReduceOp;
+    use gpujit::runtime::KernelArg;
+    for n in SIZES {
+        let x: Vec<f32> = h.vec(n, |h| h.f64_in(-4.0, 4.0) as f32);
+        let dx = h.arr(&x);
+        // (x as f64) * 2.5 + x², into an f64 output.
+        let xf = DynExpr::input(&dx).cast(ScalarType::F64);
+        let sq = DynExpr::apply(Node::Binary(BinOp::Mul), &[xf.clone(), xf.clone()], ScalarType::F64);
+        let scaled = DynExpr::apply(Node::Binary(BinOp::Mul), &[xf, DynExpr::input(2.5f64)], ScalarType::F64);
+        let y = DynExpr::apply(Node::Binary(BinOp::Add), &[scaled, sq], ScalarType::F64);
+        let mut out = h.zeros::<f64>(n);
+        y.eval_into((&mut out).into_arg(), None).unwrap();
+        let want: Vec<f64> = x.iter().map(|&v| v as f64 * 2.5 + (v as f64) * (v as f64)).collect();
+        assert_eq!(out.to_vec().unwrap(), want, "n={n}");
+    }
+    // A test of a 16-bit float gives a bool, not a widened 16-bit value (this failed to compile:
+    // "mismatched types in assignment: bool and f16").
+    let mut y: Vec<f16> = h.vec(257, |h| f16::from_f64(h.f64_in(-4.0, 4.0)));
+    y[3] = f16::NAN;
+    y[100] = f16::INFINITY;
+    let dy = h.arr(&y);
+    for (f, want) in
+        [(MathFn::IsNan, y.iter().map(|v| v.is_nan()).collect::<Vec<_>>()), (MathFn::IsFinite, y.iter().map(|v| v.is_finite()).collect())]
+    {
+        let mut out = h.zeros::<bool>(257);
+        DynExpr::apply(Node::Math(f), &[DynExpr::input(&dy)], ScalarType::Bool).eval_into((&mut out).into_arg(), None).unwrap();
+        assert_eq!(out.to_vec().unwrap(), want, "{f:?}");
+    }
+    // 30 equal constants are one operand (an expression takes at most 20).
+    let dx = h.arr(&[1.0f32, 2.0, 3.0]);
+    let mut e = DynExpr::input(&dx);
+    for _ in 0..30 {
+        e = DynExpr::apply(Node::Binary(BinOp::Add), &[e, DynExpr::constant(0.5f32.into_arg())], ScalarType::F32);
+    }
+    let mut out = h.zeros::<f32>(3);
+    e.eval_into((&mut out).into_arg(), None).unwrap();
+    assert_eq!(out.to_vec().unwrap(), vec![16.0, 17.0, 18.0]);
+    // Scalars given as inputs stay parameters of their own: 30 of them are too many.
+    let mut e = DynExpr::input(&dx);
+    for _ in 0..30 {
+        e = DynExpr::apply(Node::Binary(BinOp::Add), &[e, DynExpr::input(0.5f32)], ScalarType::F32);
+    }
+    let err = e.eval_into((&mut out).into_arg(), None).unwrap_err();
+    assert!(err.to_string().contains("at most"), "{err}");
+    // A reduction along an axis of a broadcast expression.
+    let (rows, cols) = (7, 130);
+    let m: Vec<f64> = h.vec(rows * cols, |h| h.f64_in(-1.0, 1.0));
+    let dm = DeviceArray::from_shape(&h.dev, &[rows, cols], &m).unwrap();
+    let abs = DynExpr::apply(Node::Math(MathFn::Abs), &[DynExpr::input(&dm)], ScalarType::F64);
+    let r = abs.reduce(ReduceOp::Sum, true, ScalarType::F64).axes(&[1]);
+    assert_eq!(r.result_shape().unwrap(), vec![rows]);
+    let mut means = h.zeros::<f64>(rows);
+    r.eval_into((&mut means).into_arg()).unwrap();
+    let got = means.to_vec().unwrap();
+    for i in 0..rows {
+        let want = m[i * cols..(i + 1) * cols].iter().map(|v| v.abs()).sum::<f64>() / cols as f64;
+        assert!((got[i] - want).abs() < 1e-12, "row {i}: {} vs {want}", got[i]);
+    }
+    // Mismatched types are a compile error naming the expression, never a crash.
+    let bad = DynExpr::apply(Node::Binary(BinOp::Add), &[DynExpr::input(&dx), DynExpr::input(1.0f64)], ScalarType::F32);
+    let err = bad.eval_into((&mut out).into_arg(), None).unwrap_err();
+    assert!(matches!(err, Error::Compile(_)), "{err}");
+}
+
 /// Bad expressions are errors naming the problem, and nothing is written.
 pub fn expr_errors(h: &Harness) {
     let _serial = serial();

@@ -89,6 +89,7 @@ macro_rules! for_each_case {
             expr_broadcast_strided,
             expr_dtypes,
             expr_errors,
+            dynamic_expressions,
             expr_cache,
             reductions,
             user_reductions,

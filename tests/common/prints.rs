@@ -107,7 +107,8 @@ fn kernel_prints_captured(h: &Harness) {
     h.dev.synchronize().unwrap();
     gpujit::runtime::print::set_sink(None);
     let got = std::mem::take(&mut *CAPTURED.lock().unwrap());
-    let mut lines: Vec<String> = got.iter().filter(|(e, _)| !*e).flat_map(|(_, t)| t.lines().map(str::to_string).collect::<Vec<_>>()).collect();
+    let mut lines: Vec<String> =
+        got.iter().filter(|(e, _)| !*e).flat_map(|(_, t)| t.lines().map(str::to_string).collect::<Vec<_>>()).collect();
     let mut want: Vec<String> = (0..5).map(|i| format!("i = {i:>4}, x = {:.3}, flag = {}, hex = {:#06x}", x[i], flags[i], i)).collect();
     want.push("first done".into());
     want.extend(want.clone());
