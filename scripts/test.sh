@@ -14,7 +14,7 @@ command -v gdb >/dev/null || apt_install gdb
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # python/ is tested from Python, below (its Rust test binary would need libpython to link).
-cargo test --workspace --exclude gpujit-python 2>&1 | tee "$log"
+cargo test --workspace --exclude gpujit-python --exclude gpujit-extension-example 2>&1 | tee "$log"
 cargo build --benches
 ./target/debug/examples/quickstart
 ./target/debug/examples/expressions
@@ -36,6 +36,11 @@ py="$venv/env/bin/python"
 (cd "$venv" && "$py" -c "import gpujit, sys; assert gpujit.__file__.startswith(sys.prefix), gpujit.__file__; print('python: gpujit', gpujit.__version__, 'from', gpujit.__file__)")
 (cd "$venv" && GPUJIT_DEVICE=cpu "$py" "$gpujit_root/python/tests/test_numpy.py") 2>&1 | tee -a "$log"
 (cd "$venv" && GPUJIT_DEVICE=cpu "$py" "$gpujit_root/python/tests/test_arrays.py") 2>&1 | tee -a "$log"
+# A user's extension with its own kernels (python/examples/extension, the template), built and
+# installed as a user would, tested with NumPy arrays.
+"$py" -m pip wheel --quiet --disable-pip-version-check ./python/examples/extension -w "$venv/wheels"
+"$py" -m pip install --quiet --disable-pip-version-check --no-index "$venv"/wheels/my_kernels-*.whl
+(cd "$venv" && GPUJIT_DEVICE=cpu "$py" "$gpujit_root/python/examples/extension/tests/test_extension.py") 2>&1 | tee -a "$log"
 # One closing line for the whole run: cargo prints a summary per test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i } }
      END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"

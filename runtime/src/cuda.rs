@@ -517,6 +517,8 @@ impl Drop for CudaFunction {
 pub(crate) struct RawStream {
     pub(crate) device: Arc<CudaDevice>,
     pub(crate) raw: sys::CUstream,
+    /// Created here (destroyed when dropped), not another library's.
+    owned: bool,
 }
 
 // SAFETY: a CUstream handle may be used from any thread with its context current.
@@ -529,7 +531,7 @@ impl RawStream {
         device.bind()?;
         // A blocking stream: the legacy default stream (copies, default launches) orders with it.
         let raw = result::stream::create(result::stream::StreamKind::Default).map_err(|e| Error::driver("cuStreamCreate", e))?;
-        Ok(RawStream { device, raw })
+        Ok(RawStream { device, raw, owned: true })
     }
 
     pub(crate) fn synchronize(&self) -> Result<()> {
@@ -541,7 +543,7 @@ impl RawStream {
 
 impl Drop for RawStream {
     fn drop(&mut self) {
-        if self.device.bind().is_ok() {
+        if self.owned && self.device.bind().is_ok() {
             // SAFETY: raw was created by `new` and is destroyed once; pending work completes.
             let _ = unsafe { result::stream::destroy(self.raw) };
         }
@@ -549,12 +551,18 @@ impl Drop for RawStream {
 }
 
 impl RawStream {
+    /// Another library's stream `raw` of `device` (1 and 2 are the legacy and per-thread default
+    /// streams), used and never destroyed.
+    pub(crate) fn borrowed(device: Arc<CudaDevice>, raw: sys::CUstream) -> RawStream {
+        RawStream { device, raw, owned: false }
+    }
+
     /// A non-blocking stream: work on the legacy default stream neither waits for it nor makes
     /// it wait (what graph capture needs: other threads' default-stream work cannot break it).
     pub(crate) fn new_non_blocking(device: Arc<CudaDevice>) -> Result<RawStream> {
         device.bind()?;
         let raw = result::stream::create(result::stream::StreamKind::NonBlocking).map_err(|e| Error::driver("cuStreamCreate", e))?;
-        Ok(RawStream { device, raw })
+        Ok(RawStream { device, raw, owned: true })
     }
 
     /// Makes this stream's later work wait for `event`, without blocking the host.

@@ -37,6 +37,22 @@ impl Stream {
         &self.device
     }
 
+    /// Another library's stream, as a `CUstream` handle (`torch.cuda.Stream.cuda_stream`,
+    /// CuPy's `Stream.ptr`; 1 and 2 the legacy and per-thread default streams), to launch on:
+    /// gpujit's work on it is ordered with that library's. The stream is never destroyed here.
+    /// On the CPU backend the handle is ignored (work runs when submitted).
+    ///
+    /// # Safety
+    /// On a GPU, `handle` must be a stream of `device`'s (primary) context, 1 or 2, and stay
+    /// alive while the result is used.
+    pub unsafe fn from_foreign(device: &Device, handle: u64) -> Stream {
+        let raw = match &device.inner {
+            crate::device::DeviceInner::Cuda(d) => Some(RawStream::borrowed(d.clone(), handle as cudarc::driver::sys::CUstream)),
+            crate::device::DeviceInner::Cpu => None,
+        };
+        Stream::new(device.clone(), raw, None)
+    }
+
     /// The `CUstream` handle as an integer (0 on the CPU backend), as the CUDA Array Interface's
     /// `stream` and DLPack's stream arguments take it.
     pub fn as_raw(&self) -> u64 {
