@@ -7,10 +7,13 @@
 #   bash scripts/gpu-check.sh stage      # here: build the GPU suite and the examples, strip them and
 #                                        # pack them into .device/gpu-check.tar.xz (git-ignored)
 #   bash scripts/gpu-check.sh run        # there, from the repository root: unpack and check
+#   bash scripts/gpu-check.sh python     # there: the Python GPU tests and benches (staged with
+#                                        # GPU_CHECK_PYTHON=1), logs in $OUT/python
 #
 # `run` takes executables already on PATH (`gpu`, the examples) when there is no archive.
 # Environment: GPU_CHECK_BENCHES=1 (stage: also pack the release benches gpu_bench and
-# fused_bench), GPU_CHECK_TOOLS (default: the four), GPU_CHECK_OUT (logs; default $OUT, else a
+# fused_bench), GPU_CHECK_PYTHON=1 (stage: also the Python module and the example extension, release,
+# as gpujit.abi3.so and my_kernels.abi3.so), GPU_CHECK_TOOLS (default: the four), GPU_CHECK_OUT (logs; default $OUT, else a
 # temporary folder), GPU_CHECK_THREADS (test threads, default 1: see below), GPUJIT_FUZZ_KERNELS (the
 # suite's fuzzing case under the sanitizers, default 40).
 set -uo pipefail
@@ -56,6 +59,13 @@ for line in open(sys.argv[1]):
     if m.get("reason") == "compiler-artifact" and m.get("executable"): print(m["executable"])
 ' "$json")
         rm -f "$json"
+    fi
+    if [ "${GPU_CHECK_PYTHON:-0}" = 1 ]; then
+        cargo build --release -p gpujit-python --features extension-module
+        cargo build --release -p gpujit-extension-example --features extension-module
+        strip -o "$dir/gpujit.abi3.so" target/release/libgpujit_python.so
+        strip -o "$dir/my_kernels.abi3.so" target/release/libmy_kernels.so
+        extra+=(gpujit.abi3.so my_kernels.abi3.so)
     fi
     mkdir -p .device "$(git rev-parse --git-path info)"
     grep -qxF "/.device/" "$(git rev-parse --git-path info/exclude)" 2>/dev/null || echo "/.device/" >>"$(git rev-parse --git-path info/exclude)"
@@ -130,8 +140,25 @@ run() {
     return $failed
 }
 
+run_python() {
+    local bin out
+    bin=$(mktemp -d)
+    xz -dc "$archive" | tar xf - -C "$bin"
+    [ -f "$bin/gpujit.abi3.so" ] || { echo "gpu-check: stage with GPU_CHECK_PYTHON=1 first" >&2; return 2; }
+    out=${GPU_CHECK_OUT:-${OUT:-$(mktemp -d)}}/python
+    mkdir -p "$out"
+    local failed=0
+    for t in python/tests/test_gpu_producers.py python/tests/test_arrays.py python/examples/extension/tests/test_extension.py; do
+        (cd "$bin" && GPUJIT_DEVICE=cuda GPUJIT_REQUIRE_GPU=1 PYTHONPATH="$bin" timeout 300 python3 "$OLDPWD/$t") >"$out/$(basename "$t" .py).log" 2>&1 || failed=1
+        tail -1 "$out/$(basename "$t" .py).log"
+    done
+    (cd "$bin" && PYTHONPATH="$bin" timeout 300 python3 "$OLDPWD/python/benches/bench_python.py") 2>&1 | tee "$out/bench_python.log"
+    return $failed
+}
+
 case ${1:-} in
     stage) stage ;;
     run) run ;;
-    *) sed -n '2,16p' "$0"; exit 2 ;;
+    python) run_python ;;
+    *) sed -n '2,20p' "$0"; exit 2 ;;
 esac
