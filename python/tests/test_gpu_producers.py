@@ -232,6 +232,23 @@ def arrays_in_from_torch_and_cupy():
 
 
 @case
+def jax_arrays_in_and_out():
+    """JAX in the seed's scenes: a JAX array read by a gpujit kernel and ufunc through DLPack
+    (JAX's arrays are immutable: imported read-only ones are copied), a gpujit array read by JAX."""
+    import jax
+    import jax.numpy as jnp
+
+    jx = jax.device_put(jnp.arange(4099, dtype=jnp.float32), jax.devices("gpu")[0])
+    g = gpujit.asarray(jx)
+    assert g.device == "cuda:0" and g.shape == (4099,)
+    np.testing.assert_array_equal((np.sqrt(g) * 2).to_numpy(), np.sqrt(np.arange(4099, dtype=np.float32)) * 2)
+    y = gpujit.zeros(4099, "float32", device="cuda")
+    gpujit.axpy(1.0, jx, y)
+    back = jax.dlpack.from_dlpack(y)
+    assert bool((back == jnp.arange(4099, dtype=jnp.float32)).all())
+
+
+@case
 def ufuncs_on_the_gpu():
     import torch
 

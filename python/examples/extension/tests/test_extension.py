@@ -110,6 +110,19 @@ def kernels_on_gpu_arrays():
     cy = cp.zeros(4099, dtype=cp.float32)
     my_kernels.saxpy[blocks(4099), 256, cp.cuda.get_current_stream()](1.0, cx, cy)
     cp.testing.assert_allclose(cy, cx)
+    from numba import cuda as ncuda
+    nx = ncuda.to_device(np.arange(512, dtype=np.float32))
+    ny = ncuda.device_array(512, dtype=np.float32)
+    ny[:] = 0
+    my_kernels.saxpy[2, 256](0.5, nx, ny)  # through the CUDA Array Interface
+    assert (ny.copy_to_host() == 0.5 * np.arange(512, dtype=np.float32)).all()
+    import jax
+    import jax.numpy as jnp
+    jx = jnp.arange(512, dtype=jnp.float32)
+    jy = torch.zeros(512, device="cuda")
+    my_kernels.saxpy[2, 256](2.0, jx, jy)  # a JAX array read through DLPack
+    torch.cuda.synchronize()
+    assert bool((jy.cpu() == 2.0 * torch.arange(512.0)).all())
     import gpujit
     g = gpujit.zeros(1000, "float32", device="cuda")
     my_kernels.saxpy[blocks(1000), 256](1.0, gpujit.ones(1000, "float32", device="cuda"), g)
