@@ -283,3 +283,43 @@ fn debugger_shows_locals() {
     assert!(text.contains("acc = ") && text.contains("rounds = "), "cuda-gdb shows no locals:\n{text}");
     assert!(text.contains("$1 = 0"), "`print k` at the first stop:\n{text}");
 }
+
+/// `GPUJIT_CHECK=1` turns a device fault into `Error::KernelFault` naming the kernel that caused
+/// it, at its launch: a child process writes through a planted bad pointer (the fault ends its
+/// CUDA context, so it cannot share this process) and prints the error it got.
+#[test]
+fn checked_mode_names_faulting_kernel() {
+    if std::env::var("GPUJIT_FAULT_CHILD").as_deref() == Ok("1") {
+        let dev = Device::cuda(0).unwrap();
+        let x = DeviceArray::from_slice(&dev, &[1.0f32; 256]).unwrap();
+        // SAFETY: deliberately not: a pointer to no allocation, 256-byte aligned (the planted
+        // fault this test is about; the process exits right after).
+        let mut bad =
+            unsafe { gpujit::ExternalArray::from_raw_parts(&dev, gpujit::codegen::ScalarType::F32, 0x100, &[256], None, false) }.unwrap();
+        let r = launch!(twice[1, 256](&x, &mut bad));
+        match r {
+            Err(e @ gpujit::Error::KernelFault { .. }) => println!("FAULT-REPORT {e}"),
+            other => println!("FAULT-REPORT unexpected {other:?}"),
+        }
+        return;
+    }
+    let Some(_h) = Harness::gpu() else { return };
+    if std::env::var_os("CUDA_INJECTION64_PATH").is_some() || std::env::var_os("GPUJIT_UNDER_SANITIZER").is_some() {
+        eprintln!("skipping: this process runs under a CUDA tool");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "checked_mode_names_faulting_kernel", "--nocapture", "--test-threads=1"])
+        .env("GPUJIT_FAULT_CHILD", "1")
+        .env("GPUJIT_CHECK", "1")
+        .env("GPUJIT_CACHE", "off")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains("FAULT-REPORT")).unwrap_or_default();
+    assert!(
+        line.contains("kernel `twice` failed on the GPU") && line.contains("GPUJIT_CHECK=1"),
+        "child said:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
