@@ -42,8 +42,9 @@
 //! intrinsics `thread_idx_x()`,
 //! `block_idx_x()`, `block_dim_x()`, `grid_dim_x()` (and `_y`, `_z`), `grid(1)`, `grid_size(1)`,
 //! all `usize`. Options: `#[gpu_kernel(fastmath, launch_bounds = 256, max_registers = 64)]`,
-//! `debug` (`debug_assert!`s compiled, source lines in the PTX) and `lineinfo`
-//! (source lines alone). `print!`/`println!` and `assert!`/`assert_eq!`/`assert_ne!` work in
+//! `debug` (`debug_assert!`s compiled, source lines in the PTX), `lineinfo`
+//! (source lines alone) and `fp_contract = false` (keep Rust's two roundings of `a * b + c`,
+//! which by default is one fused multiply-add, as nvcc makes it). `print!`/`println!` and `assert!`/`assert_eq!`/`assert_ne!` work in
 //! kernels; on a GPU their output and failures are reported at the next synchronization, as
 //! CUDA's `printf` and `assert` are (see the README's "Debugging a kernel").
 //! Anything else is a compile error at its span; type errors are reported by rustc,
@@ -95,6 +96,7 @@
 //! - `GPUJIT_DUMP_DIR=dir`: write every compiled specialization's IR, LLVM IR and PTX there.
 //! - `GPUJIT_CPU_THREADS=n`: worker threads of the CPU backend (default: all cores).
 //! - `GPUJIT_BOUNDSCHECK=1`: check array indices on the GPU too.
+//! - `GPUJIT_FP_CONTRACT=0`: no kernel fuses multiplies and adds (as `fp_contract = false`).
 //! - `GPUJIT_CHECK=1`: the checked mode: bounds checks everywhere, every launch synchronized
 //!   (a device fault is [`Error::KernelFault`] naming the kernel), and the first NaN or infinity
 //!   a kernel writes into a float array [`Error::NonFinite`].

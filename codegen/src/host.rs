@@ -174,6 +174,13 @@ impl Target for HostTarget {
         AddressSpace::default()
     }
 
+    /// Where the host CPU has fused multiply-adds (x86-64's FMA3, every AArch64), so that a
+    /// kernel's contracted results are the GPU's.
+    fn fused_multiply_add(&self) -> bool {
+        let features = TargetMachine::get_host_cpu_features().to_string();
+        cfg!(target_arch = "aarch64") || features.split(',').any(|f| f == "+fma")
+    }
+
     fn extra_params<'ctx>(&self, cx: &'ctx Context) -> Vec<BasicMetadataTypeEnum<'ctx>> {
         // The thread context, then the out-of-bounds record.
         vec![cx.ptr_type(AddressSpace::default()).into(), cx.ptr_type(AddressSpace::default()).into()]

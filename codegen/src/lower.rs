@@ -909,6 +909,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     }
 
     fn intrinsic(&self, name: &str, types: &[BasicTypeEnum<'ctx>]) -> FunctionValue<'ctx> {
+        // (Declared on first use; `llvm.fma` of f32/f64 is `fma.rn` on the GPU, `vfmadd` on the CPU.)
         match Intrinsic::find(name).and_then(|i| i.get_declaration(self.module, types)) {
             Some(f) => f,
             None => unreachable!("LLVM 19 provides the intrinsic {name}"),
@@ -1099,8 +1100,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 if op.is_comparison() {
                     v
                 } else {
-                    self.f32_to_half(self.fast(v).into_float_value(), a.ty)?
+                    // Rounded after each operation, as the `half` crate: never contracted.
+                    self.f32_to_half(self.fast_only(v).into_float_value(), a.ty)?
                 }
+            }
+            TypedExprKind::Binary(op @ (BinOp::Add | BinOp::Sub), a, b) if self.contracts(e.ty) && (is_mul(a, e.ty) || is_mul(b, e.ty)) => {
+                self.fused_mul_add(*op, a, b, e.ty)?
             }
             TypedExprKind::Binary(op, a, b) => {
                 let x = self.expr(a)?;
@@ -1256,21 +1261,76 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         Ok(old_bits.into())
     }
 
-    /// Under `fastmath`, marks a float instruction with the fast-math flags (all but no-NaN and
-    /// no-Inf, so NaN and infinity still propagate).
+    /// Marks a float instruction with the kernel's fast-math flags: under `fastmath` all but
+    /// no-NaN and no-Inf (so NaN and infinity still propagate); otherwise `contract` unless the
+    /// kernel keeps Rust's roundings (`fp_contract = false`), so that a multiply feeding an add
+    /// may become one `fma`, as nvcc does.
     fn fast(&self, v: BasicValueEnum<'ctx>) -> BasicValueEnum<'ctx> {
-        if self.kernel.options.fastmath && (v.is_float_value()) {
+        let o = &self.kernel.options;
+        let flags = if o.fastmath {
+            FastMathFlags::AllowReassoc
+                | FastMathFlags::NoSignedZeros
+                | FastMathFlags::AllowReciprocal
+                | FastMathFlags::AllowContract
+                | FastMathFlags::ApproxFunc
+        } else if !self.no_contract() {
+            FastMathFlags::AllowContract
+        } else {
+            return v;
+        };
+        if v.is_float_value() {
             if let Some(inst) = v.as_instruction_value() {
-                let flags = FastMathFlags::AllowReassoc
-                    | FastMathFlags::NoSignedZeros
-                    | FastMathFlags::AllowReciprocal
-                    | FastMathFlags::AllowContract
-                    | FastMathFlags::ApproxFunc;
                 // Comparisons and non-float instructions do not take the flags; ignore them.
                 let _ = inst.set_fast_math_flags(flags);
             }
         }
         v
+    }
+
+    /// Whether `a * b ± c` of type `t` becomes one fused multiply-add: f32 and f64, in a kernel
+    /// that contracts, on a target with fma.
+    fn contracts(&self, t: ScalarType) -> bool {
+        matches!(t, ScalarType::F32 | ScalarType::F64) && !self.no_contract() && self.target.fused_multiply_add()
+    }
+
+    /// Whether Rust's roundings are kept: the kernel's choice holds for the device functions it
+    /// calls too (as a compiler flag does).
+    fn no_contract(&self) -> bool {
+        self.root.options.no_contract || self.kernel.options.no_contract
+    }
+
+    /// `a ± b` where `a` or `b` is a product, as one `llvm.fma` (operands evaluated in source
+    /// order): `x * y + c`, `x * y - c` = fma(x, y, -c), `c + x * y`, `c - x * y` = fma(-x, y, c).
+    fn fused_mul_add(&mut self, op: BinOp, a: &ir::TypedExpr, b: &ir::TypedExpr, t: ScalarType) -> LR<BasicValueEnum<'ctx>> {
+        let product = |e: &'_ ir::TypedExpr| match &e.kind {
+            TypedExprKind::Binary(BinOp::Mul, x, y) => Some((x.clone(), y.clone())),
+            _ => None,
+        };
+        let (x, y, c, negate_product) = if is_mul(a, t) {
+            let (mx, my) = product(a).unwrap_or_else(|| unreachable!("checked by is_mul"));
+            let (x, y) = (self.expr(&mx)?.into_float_value(), self.expr(&my)?.into_float_value());
+            let c = self.expr(b)?.into_float_value();
+            let c = if op == BinOp::Sub { self.b.build_float_neg(c, "negc")? } else { c };
+            (x, y, c, false)
+        } else {
+            let c = self.expr(a)?.into_float_value();
+            let (mx, my) = product(b).unwrap_or_else(|| unreachable!("checked by is_mul"));
+            let (x, y) = (self.expr(&mx)?.into_float_value(), self.expr(&my)?.into_float_value());
+            (x, y, c, op == BinOp::Sub)
+        };
+        let x = if negate_product { self.b.build_float_neg(x, "negx")? } else { x };
+        let fma = self.intrinsic("llvm.fma", &[value_type(self.cx, t)]);
+        self.call(fma, &[x.into(), y.into(), c.into()], "fma")
+    }
+
+    /// As [`Self::fast`] under `fastmath` only: complex arithmetic keeps num-complex's roundings
+    /// unless the kernel asks for approximate math.
+    fn fast_only(&self, v: BasicValueEnum<'ctx>) -> BasicValueEnum<'ctx> {
+        if self.kernel.options.fastmath {
+            self.fast(v)
+        } else {
+            v
+        }
     }
 
     /// A library function of the module, declared on first use.
@@ -1555,6 +1615,11 @@ pub fn counted_loop<'ctx>(
 
 /// The lowering on IR written as text: the Rust semantics it promises where LLVM's would leave
 /// behaviour undefined, read off the LLVM IR it emits (unoptimized, so nothing is folded away).
+/// Whether `e` is a product of type `t` (a candidate for a fused multiply-add).
+fn is_mul(e: &ir::TypedExpr, t: ScalarType) -> bool {
+    e.ty == t && matches!(e.kind, TypedExprKind::Binary(BinOp::Mul, ..))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ir_text::parse;

@@ -106,6 +106,11 @@ impl Target for NvptxTarget {
         Some(2)
     }
 
+    /// `fma.rn.f32`/`.f64`, as nvcc contracts.
+    fn fused_multiply_add(&self) -> bool {
+        true
+    }
+
     /// With `debug`: unoptimized code whose DWARF describes the kernel's scalar parameters and
     /// locals, and a `.target` asking the driver for code compiled for debugging (cuda-gdb).
     fn debug_locals(&self) -> bool {

@@ -206,6 +206,13 @@ pub trait Target {
         None
     }
 
+    /// Whether `a * b + c` (and `a * b - c`, `c ± a * b`) of f32/f64 is emitted as one fused
+    /// multiply-add when the kernel contracts (its default): where the machine has an fma
+    /// instruction.
+    fn fused_multiply_add(&self) -> bool {
+        false
+    }
+
     /// Whether the `debug` option's code describes its locals for a debugger (full debug
     /// information, compiled without optimization).
     fn debug_locals(&self) -> bool {

@@ -132,6 +132,10 @@ pub struct KernelOptions {
     /// generated for expressions set it after checking the pointers (it is part of their cache
     /// key), so LLVM may merge neighbouring accesses into 16-byte vector loads and stores.
     pub aligned16: bool,
+    /// Keep Rust's two roundings of `a * b + c` (`#[gpu_kernel(fp_contract = false)]`, or
+    /// `GPUJIT_FP_CONTRACT=0` for every kernel). By default a float multiply feeding an add or
+    /// subtract may be fused into one `fma` (one rounding), as nvcc, NVRTC and Numba do.
+    pub no_contract: bool,
 }
 
 /// Everything `#[gpu_kernel]` (or `#[gpu_device]`) knows about a function.

@@ -51,6 +51,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
         lineinfo,
         finitecheck,
         aligned16,
+        no_contract,
     } = src.options;
     let opt = |v: Option<u32>| match v {
         Some(v) => quote!(::core::option::Option::Some(#v)),
@@ -79,6 +80,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
                 lineinfo: #lineinfo,
                 finitecheck: #finitecheck,
                 aligned16: #aligned16,
+                no_contract: #no_contract,
             },
             ret: #ret,
             callees: ::std::vec![#(#callees),*],

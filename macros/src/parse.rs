@@ -88,10 +88,14 @@ pub fn options(attr: proc_macro2::TokenStream) -> Result<KernelOptions> {
                 v => o.max_threads_per_block = Some(positive(v)?),
             },
             ("max_registers", syn::Meta::NameValue(nv)) => o.max_registers = Some(positive(&nv.value)?),
+            ("fp_contract", syn::Meta::NameValue(nv)) => match strip(&nv.value) {
+                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(b), .. }) => o.no_contract = !b.value,
+                other => return err(other.span(), "expected `true` or `false`"),
+            },
             _ => {
                 return err(
                     m.span(),
-                    "unknown kernel option; the options are `fastmath`, `boundscheck`, `debug`, `lineinfo`, `launch_bounds = N` (or `(N, min_blocks)`) and `max_registers = N`",
+                    "unknown kernel option; the options are `fastmath`, `boundscheck`, `debug`, `lineinfo`, `fp_contract = false`, `launch_bounds = N` (or `(N, min_blocks)`) and `max_registers = N`",
                 )
             }
         }

@@ -36,6 +36,13 @@ pub(crate) fn check_mode() -> bool {
     *ON.get_or_init(|| std::env::var("GPUJIT_CHECK").is_ok_and(|v| v == "1"))
 }
 
+/// `GPUJIT_FP_CONTRACT=0`: every kernel keeps Rust's two roundings of `a * b + c` (as the
+/// `fp_contract = false` option does); by default multiplies and adds may fuse.
+fn no_contract_everywhere() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("GPUJIT_FP_CONTRACT").is_ok_and(|v| v == "0"))
+}
+
 /// `GPUJIT_DEBUG=1`: compile `debug_assert!`s in every kernel (as the `debug` option does).
 fn debug_everywhere() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -366,6 +373,9 @@ impl Kernel {
         }
         if check_mode() {
             ir.options.finitecheck = true;
+        }
+        if no_contract_everywhere() {
+            ir.options.no_contract = true;
         }
         Ok(ir)
     }

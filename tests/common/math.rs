@@ -332,3 +332,70 @@ pub fn kernel_options(h: &Harness) {
     let ptx = fast_sin_exp.ptx(&target, (&x, &mut h.zeros::<f32>(1), &mut h.zeros::<f32>(1))).unwrap().ptx;
     assert!(ptx.contains("sin.approx.ftz.f32") && ptx.contains("ex2.approx.ftz.f32"), "{ptx}");
 }
+
+#[gpu_kernel]
+fn muladd_default<T: Float>(a: &[T], b: &[T], c: &[T], out: &mut [T]) {
+    let i = grid(1);
+    if i < out.len() {
+        out[i] = a[i] * b[i] + c[i];
+    }
+}
+
+#[gpu_kernel(fp_contract = false)]
+fn muladd_rounded<T: Float>(a: &[T], b: &[T], c: &[T], out: &mut [T]) {
+    let i = grid(1);
+    if i < out.len() {
+        out[i] = a[i] * b[i] + c[i];
+    }
+}
+
+/// Whether the CPU backend's code may use fused multiply-adds (the JIT targets the host CPU).
+pub fn host_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::is_x86_feature_detected!("fma");
+    #[cfg(target_arch = "aarch64")]
+    return true;
+    #[allow(unreachable_code)]
+    false
+}
+
+/// Floating-point contraction: by default `a * b + c` is one fused multiply-add (one rounding,
+/// as nvcc); `fp_contract = false` and `GPUJIT_FP_CONTRACT=0` (re-run in a child) keep Rust's
+/// two roundings, bit for bit.
+pub fn fp_contraction(h: &Harness) {
+    let everywhere_off = std::env::var("GPUJIT_FP_CONTRACT").as_deref() == Ok("0");
+    let fused_here = !everywhere_off && (h.is_gpu() || host_fma());
+    for n in SIZES {
+        let (a, b, c): (Vec<f32>, Vec<f32>, Vec<f32>) =
+            (h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32), h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32), h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32));
+        let (da, db, dc) = (h.arr(&a), h.arr(&b), h.arr(&c));
+        let grid = n.div_ceil(128).max(1);
+        let mut out = h.zeros::<f32>(n);
+        h.run(&muladd_rounded, (grid, 128), (&da, &db, &dc, &mut out)).unwrap();
+        let rounded: Vec<u32> = (0..n).map(|i| (a[i] * b[i] + c[i]).to_bits()).collect();
+        let fused: Vec<u32> = (0..n).map(|i| a[i].mul_add(b[i], c[i]).to_bits()).collect();
+        assert_eq!(out.to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>(), rounded, "fp_contract = false, n={n}");
+        h.run(&muladd_default, (grid, 128), (&da, &db, &dc, &mut out)).unwrap();
+        let got: Vec<u32> = out.to_vec().unwrap().iter().map(|v| v.to_bits()).collect();
+        if fused_here {
+            assert_eq!(got, fused, "the default contracts, n={n}");
+        } else {
+            assert_eq!(got, rounded, "contraction off (or no fma on this CPU), n={n}");
+        }
+        if n >= 1000 {
+            // The inputs tell the two apart.
+            assert!(rounded.iter().zip(&fused).any(|(r, f)| r != f), "n={n}");
+        }
+    }
+    // f64 too.
+    let (a, b, c): (Vec<f64>, Vec<f64>, Vec<f64>) =
+        (h.vec(999, |h| h.f64_in(-1.0, 1.0)), h.vec(999, |h| h.f64_in(-1.0, 1.0)), h.vec(999, |h| h.f64_in(-1.0, 1.0)));
+    let mut out = h.zeros::<f64>(999);
+    h.run(&muladd_default, (8, 128), (&h.arr(&a), &h.arr(&b), &h.arr(&c), &mut out)).unwrap();
+    let want: Vec<f64> = (0..999).map(|i| if fused_here { a[i].mul_add(b[i], c[i]) } else { a[i] * b[i] + c[i] }).collect();
+    assert_eq!(out.to_vec().unwrap(), want);
+    if !everywhere_off && std::env::var("GPUJIT_UNDER_SANITIZER").is_err() {
+        // The process-wide switch, in a child process.
+        run_case_child("fp_contraction", &[("GPUJIT_FP_CONTRACT", "0")]);
+    }
+}

@@ -58,6 +58,7 @@ macro_rules! for_each_case {
             generator_scopes,
             fastmath,
             kernel_options,
+            fp_contraction,
             shared_block_reverse,
             shared_reduction,
             shared_histogram,
@@ -176,6 +177,21 @@ impl Harness {
 
     pub fn is_gpu(&self) -> bool {
         self.dev.is_cuda()
+    }
+
+    /// Whether this device's kernels fuse `a * b + c` into one rounding by default: on a GPU,
+    /// and on a CPU with fused multiply-adds, unless `GPUJIT_FP_CONTRACT=0`.
+    pub fn contracts(&self) -> bool {
+        std::env::var("GPUJIT_FP_CONTRACT").as_deref() != Ok("0") && (self.is_gpu() || math::host_fma())
+    }
+
+    /// `a * b + c` as a kernel computes it by default on this device ([`Harness::contracts`]).
+    pub fn madd<T: MulAdd>(&self, a: T, b: T, c: T) -> T {
+        if self.contracts() {
+            a.fused(b, c)
+        } else {
+            a.rounded(b, c)
+        }
     }
 
     /// xorshift64*: fresh inputs every run, reproducible from the printed seed.
@@ -326,3 +342,27 @@ pub use prints::*;
 pub use random::*;
 pub use std_methods::*;
 pub use structs::*;
+
+/// `a * b + c` with one rounding or two.
+pub trait MulAdd: Copy {
+    fn fused(self, b: Self, c: Self) -> Self;
+    fn rounded(self, b: Self, c: Self) -> Self;
+}
+
+impl MulAdd for f32 {
+    fn fused(self, b: f32, c: f32) -> f32 {
+        self.mul_add(b, c)
+    }
+    fn rounded(self, b: f32, c: f32) -> f32 {
+        self * b + c
+    }
+}
+
+impl MulAdd for f64 {
+    fn fused(self, b: f64, c: f64) -> f64 {
+        self.mul_add(b, c)
+    }
+    fn rounded(self, b: f64, c: f64) -> f64 {
+        self * b + c
+    }
+}

@@ -117,7 +117,7 @@ pub fn launch_allocates_nothing(h: &Harness) {
     super::SKIP_PTX_CHECKS.with(|c| c.set(false));
     // And the launches did their work.
     let (xs, ys) = (x.to_vec().unwrap(), y.to_vec().unwrap());
-    let want: Vec<f32> = xs.iter().zip(&ys).map(|(x, y)| 99.0 * x - y).collect();
+    let want: Vec<f32> = xs.iter().zip(&ys).map(|(x, y)| h.madd(99.0, *x, -y)).collect();
     assert_eq!(out.to_vec().unwrap(), want);
 }
 
@@ -363,7 +363,7 @@ pub fn streams_and_events(h: &Harness) {
         let ms = start.elapsed_ms(&end).unwrap();
         assert!(ms >= 0.0 && ms.is_finite(), "{ms}");
         assert!(end.is_complete().unwrap());
-        let want: Vec<f32> = xs.iter().zip(&ys).map(|(x, y)| 3.0 * x + y).collect();
+        let want: Vec<f32> = xs.iter().zip(&ys).map(|(x, y)| h.madd(3.0, *x, *y)).collect();
         assert_eq!(back.as_slice().unwrap(), &want[..], "n = {n}");
         // Writing a buffer waits for the copy reading it; the array keeps the old contents.
         s2.copy_to_device(&back, &mut y).unwrap();

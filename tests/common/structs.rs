@@ -50,8 +50,9 @@ fn energy(p: Particle) -> f32 {
     0.5 * p.mass * (p.vel[0] * p.vel[0] + p.vel[1] * p.vel[1] + p.vel[2] * p.vel[2])
 }
 
-/// One step: a kick through a device function, a drift in place, fields of every kind.
-#[gpu_kernel]
+/// One step: a kick through a device function, a drift in place, fields of every kind (Rust's
+/// roundings kept, so that the host's step is the same bit for bit).
+#[gpu_kernel(fp_contract = false)]
 fn step(ps: &mut [Particle], g: Vec3, dt: f32, energies: &mut [f32]) {
     let i = grid(1);
     if i < ps.len() {

@@ -8,7 +8,8 @@
 // The device function is specialized for f64 and inlined: no call remains.
 // LLVM-NOT: call {{.*}}@square
 // PTX-NOT: .func
-// PTX: mul.rn.f64
+// Its square and the caller's `+ 1.0` are contracted into one fma (nvcc's default).
+// PTX: fma.rn.f64
 //
 use gpujit::prelude::*;
 

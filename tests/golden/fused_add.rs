@@ -1,6 +1,6 @@
 // A fused elementwise expression on 16-byte-aligned contiguous f32 arrays.
 //
-// IR: #[options({{.*}}aligned16 = true)]
+// IR: #[options({{.*}}aligned16 = true,
 // IR: kernel fused(a0: &[f32], a1: f32, a2: &[f32], o0: &mut [f32], n: u32)
 // Below 2^31 elements the index is 32-bit.
 // IR: f_3: u32 = (grid_x() as u32);

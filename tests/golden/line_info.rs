@@ -23,7 +23,7 @@ pub fn twice(v: f32) -> f32 {
     v * 2.0
 }
 
-#[gpu_kernel(lineinfo)]
+#[gpu_kernel(lineinfo, fp_contract = false)]
 pub fn line_info(x: &[f32], out: &mut [f32]) {
     let i = grid(1);
     if i < x.len() {

@@ -40,7 +40,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
 
     /// `a op b` on parts of type `part`, as real arithmetic lowers it.
     fn op(&self, op: BinOp, a: F<'ctx>, b: F<'ctx>, part: ScalarType) -> LR<F<'ctx>> {
-        Ok(self.fast(self.binary(op, a.into(), b.into(), part, part)?).into_float_value())
+        Ok(self.fast_only(self.binary(op, a.into(), b.into(), part, part)?).into_float_value())
     }
 
     /// A real math method on parts.

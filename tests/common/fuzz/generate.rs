@@ -842,7 +842,8 @@ pub fn generate(seed: u64) -> Case {
         params,
         body: Block { stmts: body },
         span: sp(),
-        options: KernelOptions { boundscheck, ..KernelOptions::default() },
+        // Both float modes: multiplies and adds may fuse (the default), or keep Rust's roundings.
+        options: KernelOptions { boundscheck, no_contract: g.r.below(2) == 0, ..KernelOptions::default() },
         ret: None,
         callees,
         device: false,
