@@ -435,6 +435,43 @@ impl PyArray {
         Ok(PyArray::new(PyArray::reshaped(py, &self.a, &dims_of(shape)?)?))
     }
 
+    /// The same bytes as elements of `dtype` (NumPy's `a.view(dtype)`, no copy): the last axis
+    /// must be contiguous and hold a whole number of the new elements, the data aligned for them.
+    fn view(&self, py: Python<'_>, dtype: &Bound<'_, PyAny>) -> PyResult<PyArray> {
+        let to = dtype::of(py, dtype, "view")?;
+        let a = &self.a;
+        let (from_size, to_size) = (a.elem.size_bytes(), to.size_bytes());
+        if to == ScalarType::Bool && a.elem != ScalarType::Bool {
+            return Err(PyValueError::new_err("view: bool elements cannot be made from arbitrary bytes"));
+        }
+        if a.shape.is_empty() {
+            if from_size != to_size {
+                return Err(PyValueError::new_err("view: a 0-d array keeps its itemsize"));
+            }
+            return Ok(PyArray::new(Strided { elem: to, ..a.clone() }));
+        }
+        let last = a.shape.len() - 1;
+        if a.shape[last] > 1 && a.strides[last] != 1 {
+            return Err(PyValueError::new_err("view: the last axis must be contiguous to change the itemsize"));
+        }
+        let bytes = a.shape[last] * from_size;
+        let offset_bytes = a.offset * from_size;
+        if bytes % to_size != 0
+            || offset_bytes % to_size != 0
+            || a.strides[..last].iter().any(|s| (s * from_size as isize) % to_size as isize != 0)
+        {
+            return Err(PyValueError::new_err(format!(
+                "view: the last axis holds {bytes} bytes, which do not divide into {} elements of {to_size} bytes",
+                dtype::name(to)
+            )));
+        }
+        let mut shape = a.shape.clone();
+        let mut strides: Vec<isize> = a.strides.iter().map(|s| s * from_size as isize / to_size as isize).collect();
+        shape[last] = bytes / to_size;
+        strides[last] = 1;
+        Ok(PyArray::new(Strided { buf: a.buf.clone(), elem: to, shape, strides, offset: offset_bytes / to_size }))
+    }
+
     /// The elements as one axis (a view when C-contiguous).
     fn ravel(&self, py: Python<'_>) -> PyResult<PyArray> {
         Ok(PyArray::new(PyArray::reshaped(py, &self.a, &[-1])?))

@@ -387,6 +387,26 @@ def fuse_makes_one_kernel():
 
 
 @case
+def reinterpreting_views():
+    """`a.view(dtype)`: the same bytes as other elements, as NumPy's."""
+    a = sample(np.float32, (6, 8))
+    x = g(a)
+    for t in (np.uint32, np.int16, np.uint8, np.float64, np.complex64):
+        close(x.view(t), a.view(t))
+    close(x[:, 2:6].view(np.float64), a[:, 2:6].view(np.float64))
+    v = x.view(np.uint32)
+    v[0, 0] = 0
+    assert h(x)[0, 0] == 0.0, "a view shares the memory"
+    for bad in (lambda: x.T.view(np.float64), lambda: x[:, 1:4].view(np.float64), lambda: g(np.zeros(3, np.uint8)).view(np.bool_)):
+        try:
+            bad()
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("a bad view was accepted")
+
+
+@case
 def bfloat16_arrays():
     """bfloat16 computes in float32 and rounds once; without ml_dtypes it is read as float32."""
     a = sample(np.float32, 50)

@@ -608,3 +608,79 @@ impl<T: Element> DeviceArray<T> {
         ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&self.shape), data).map_err(|e| Error::Array(format!("to_ndarray: {e}")))
     }
 }
+
+/// The layout of `layout`'s elements of `from` seen as elements of `to` (bytes reinterpreted):
+/// the last axis must be contiguous and hold a whole number of `to`s, every other stride too.
+fn reinterpret_layout(layout: &Layout, address: u64, from: ScalarType, to: ScalarType) -> Result<Layout> {
+    if matches!(to, ScalarType::Bool | ScalarType::Struct(_)) {
+        return Err(Error::Array(format!("reinterpret: {to} elements cannot be made from arbitrary bytes (numbers only)")));
+    }
+    let (a, b) = (from.size_bytes(), to.size_bytes());
+    if address % to.align_bytes() as u64 != 0 && !layout.is_empty() {
+        return Err(Error::Array(format!("reinterpret: the data at {address:#x} is not aligned for {to} ({} bytes)", to.align_bytes())));
+    }
+    let nd = layout.shape.len();
+    let mut out = layout.clone();
+    let last = nd - 1;
+    if layout.shape[last] > 1 && layout.strides[last] != 1 {
+        return Err(Error::Array(format!("reinterpret: the last axis must be contiguous (its stride is {})", layout.strides[last])));
+    }
+    let bytes = layout.shape[last] * a;
+    if bytes % b != 0 {
+        return Err(Error::Array(format!("reinterpret: the last axis holds {bytes} bytes, not a whole number of {to} ({b} bytes each)")));
+    }
+    out.shape[last] = bytes / b;
+    out.strides[last] = 1;
+    for d in 0..last {
+        let s = layout.strides[d] * a as isize;
+        if s % b as isize != 0 {
+            return Err(Error::Array(format!("reinterpret: the stride of axis {d} ({s} bytes) is not a whole number of {to}")));
+        }
+        out.strides[d] = s / b as isize;
+    }
+    out.offset = 0;
+    Ok(out)
+}
+
+macro_rules! reinterpret_methods {
+    ($view:ident, $what:literal) => {
+        impl<'a, T: Element> $view<'a, T> {
+            #[doc = concat!("The ", $what, " view's bytes as elements of `U` (no copy, no `unsafe`): `u8` data read as `u32` words, `f32`s as their bits. The last axis must be contiguous with a whole number of `U`s, the data aligned for `U`; `U` is a number (not `bool` or a struct). The result is a kernel argument (an [`crate::ExternalArray`]) of the same memory.")]
+            pub fn reinterpret<U: Element>(&self) -> Result<crate::ExternalArray<'_>> {
+                let address = view_address::<T>(self.array.ptr, &self.layout);
+                let layout = reinterpret_layout(&self.layout, address, T::TYPE, U::TYPE)?;
+                Ok(crate::ExternalArray::from_parts(self.array.device.clone(), U::TYPE, address, layout, true))
+            }
+        }
+    };
+}
+reinterpret_methods!(ArrayView, "read-only");
+reinterpret_methods!(ArrayViewMut, "writable");
+
+impl<'a, T: Element> ArrayViewMut<'a, T> {
+    /// As [`ArrayViewMut::reinterpret`], writable: a kernel's writes of `U`s land in this view's
+    /// bytes.
+    pub fn reinterpret_mut<U: Element>(&mut self) -> Result<crate::ExternalArray<'_>> {
+        let address = view_address::<T>(self.array.ptr, &self.layout);
+        let layout = reinterpret_layout(&self.layout, address, T::TYPE, U::TYPE)?;
+        Ok(crate::ExternalArray::from_parts(self.array.device.clone(), U::TYPE, address, layout, false))
+    }
+}
+
+impl<T: Element> DeviceArray<T> {
+    /// The array's bytes as elements of `U` (see [`ArrayView::reinterpret`]), read-only.
+    pub fn reinterpret<U: Element>(&self) -> Result<crate::ExternalArray<'_>> {
+        let view = self.view();
+        let address = view_address::<T>(self.ptr, &view.layout);
+        let layout = reinterpret_layout(&view.layout, address, T::TYPE, U::TYPE)?;
+        Ok(crate::ExternalArray::from_parts(self.device.clone(), U::TYPE, address, layout, true))
+    }
+
+    /// The array's bytes as elements of `U`, writable.
+    pub fn reinterpret_mut<U: Element>(&mut self) -> Result<crate::ExternalArray<'_>> {
+        let layout = Layout::contiguous(&self.shape);
+        let address = self.ptr;
+        let layout = reinterpret_layout(&layout, address, T::TYPE, U::TYPE)?;
+        Ok(crate::ExternalArray::from_parts(self.device.clone(), U::TYPE, address, layout, false))
+    }
+}

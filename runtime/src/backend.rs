@@ -174,6 +174,9 @@ pub(crate) trait Executable: Send + Sync {
     }
     /// What the specialization uses on its GPU.
     fn resources(&self, kernel: &str) -> Result<KernelResources>;
+    /// How many blocks of `threads` threads (and `shared` bytes of dynamic shared memory) the
+    /// device runs at once: the largest grid of a `grid_sync()` launch.
+    fn max_resident_blocks(&self, threads: u32, shared: u32) -> Result<u64>;
 }
 
 impl DeviceInner {
@@ -313,6 +316,13 @@ impl Executable for HostCode {
     fn resources(&self, kernel: &str) -> Result<KernelResources> {
         let message = "registers and spills are figures of a GPU specialization; this is the CPU backend".into();
         Err(Error::Unsupported { kernel: kernel.to_string(), message })
+    }
+
+    /// A `grid_sync()` kernel's blocks all run together as fibers, up to
+    /// [`cpu::MAX_COOPERATIVE_THREADS`] threads; any other kernel's run one a worker at a time.
+    fn max_resident_blocks(&self, threads: u32, _shared: u32) -> Result<u64> {
+        let threads = threads.max(1) as u64;
+        Ok(if self.meta().cooperative { cpu::MAX_COOPERATIVE_THREADS / threads } else { cpu::worker_count() as u64 })
     }
 }
 
@@ -714,6 +724,10 @@ impl Executable for CudaKernel {
             return read_records(l.kernel, &self.meta, f, |number| l.args.get(number as usize).and_then(array_shape));
         }
         deferred::launched(f.device(), &self.check(l.kernel, None), stream)
+    }
+
+    fn max_resident_blocks(&self, threads: u32, shared: u32) -> Result<u64> {
+        self.function.max_resident_blocks(threads, shared)
     }
 
     fn resources(&self, _kernel: &str) -> Result<KernelResources> {

@@ -34,6 +34,11 @@ const INLINE_THREADS: u64 = 1 << 14;
 /// Stack of one fiber: kernel code keeps its locals in registers and small frames.
 const FIBER_STACK: usize = 64 * 1024;
 
+/// The CPU backend's worker threads.
+pub(crate) fn worker_count() -> usize {
+    workers()
+}
+
 fn workers() -> usize {
     static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *N.get_or_init(|| {

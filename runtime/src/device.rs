@@ -163,6 +163,44 @@ impl Device {
         self.limits().max_threads_per_block
     }
 
+    /// The multiprocessors of a GPU (the worker threads of the CPU backend, which runs a block on
+    /// each at a time): for sizing grids, e.g. a grid-stride loop's `k * multiprocessor_count()`
+    /// blocks. See [`crate::Kernel::max_resident_blocks`] for a kernel's occupancy.
+    pub fn multiprocessor_count(&self) -> u32 {
+        match &self.inner {
+            DeviceInner::Cuda(d) => d.multiprocessors,
+            DeviceInner::Cpu => crate::cpu::worker_count() as u32,
+        }
+    }
+
+    /// The compute capability of a GPU (`(9, 0)` for an H100 or H200); `None` on the CPU backend.
+    pub fn compute_capability(&self) -> Option<(u32, u32)> {
+        match &self.inner {
+            DeviceInner::Cuda(d) => Some(d.compute_capability),
+            DeviceInner::Cpu => None,
+        }
+    }
+
+    /// The threads of a warp: 32 on every device (the CPU backend runs kernels with CUDA's warps).
+    pub fn warp_size(&self) -> u32 {
+        32
+    }
+
+    /// The most shared memory one block may use, in bytes.
+    pub fn max_shared_memory_per_block(&self) -> u32 {
+        self.limits().max_shared
+    }
+
+    /// The largest block extents and grid extents.
+    pub fn max_block_dims(&self) -> [u32; 3] {
+        self.limits().max_block
+    }
+
+    /// The largest grid extents.
+    pub fn max_grid_dims(&self) -> [u32; 3] {
+        self.limits().max_grid
+    }
+
     pub(crate) fn limits(&self) -> Limits {
         self.backend().limits()
     }

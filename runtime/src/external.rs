@@ -73,6 +73,12 @@ impl<'a> ExternalArray<'a> {
         })
     }
 
+    /// An array of gpujit's own memory (a reinterpreted view): the caller borrows the memory
+    /// for `'a` and checked that `layout` lies in it.
+    pub(crate) fn from_parts(device: Device, elem: ScalarType, ptr: u64, layout: Layout, read_only: bool) -> ExternalArray<'a> {
+        ExternalArray { device, elem, ptr, layout, read_only, producer_stream: None, pinned: false, _owner: PhantomData }
+    }
+
     pub fn device(&self) -> &Device {
         &self.device
     }

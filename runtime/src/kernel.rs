@@ -427,6 +427,32 @@ impl Kernel {
         self.compiled(device, key)?.resources(&self.source.name)
     }
 
+    /// How many blocks of `block_threads` threads (with `shared_bytes` of dynamic shared memory)
+    /// of the specialization for `args` the device runs at once, all its multiprocessors together
+    /// (CUDA's occupancy calculator times the multiprocessors): the largest grid a kernel calling
+    /// `grid_sync()` may be launched with, and the grid of a persistent kernel. On the CPU
+    /// backend: for a `grid_sync()` kernel the blocks it runs together, else the worker threads.
+    /// Compiles the specialization (as a launch would); nothing runs.
+    pub fn max_resident_blocks<'a>(
+        &self,
+        device: &Device,
+        block_threads: u32,
+        shared_bytes: u32,
+        args: impl KernelArgs<'a>,
+    ) -> Result<u64> {
+        let limit = device.max_threads_per_block();
+        if block_threads == 0 || block_threads > limit {
+            return Err(Error::LaunchConfig {
+                kernel: self.source.name.clone(),
+                message: format!("a block of {block_threads} threads (this device takes 1 to {limit})"),
+            });
+        }
+        let mut buf = [Arg::NONE; MAX_ARGS];
+        let n = args.collect(&mut buf);
+        let key = self.bind_args(&buf[..n.min(MAX_ARGS)])?;
+        self.compiled(device, key)?.max_resident_blocks(block_threads, shared_bytes)
+    }
+
     /// The declared parameters in Rust syntax, e.g. `a: T, x: &[T], y: &mut [T]`.
     pub fn signature(&self) -> String {
         let params: Vec<String> = self.source.params.iter().map(|p| format!("{}: {}", p.name, param_text(&self.source, p))).collect();

@@ -106,3 +106,79 @@ pub fn three_d_arrays(h: &Harness) {
     assert!(matches!(&e, Error::ArgType { param, .. } if param == "a"), "{e}");
     assert!(e.to_string().contains("&Array<i64, 3>") && e.to_string().contains("1-D"), "{e}");
 }
+
+#[gpu_kernel]
+fn copy_words(x: &[u32], out: &mut [u32]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i] = x[i];
+    }
+}
+
+#[gpu_kernel]
+fn number_bytes(b: &mut [u8]) {
+    let i = grid(1);
+    if i < b.len() {
+        b[i] = (i * 7 + 3) as u8;
+    }
+}
+
+#[gpu_kernel]
+fn copy_words_2d(x: &Array<u32, 2>, out: &mut Array<u32, 2>) {
+    let (j, i) = grid(2);
+    if i < x.shape(0) && j < x.shape(1) {
+        out[[i, j]] = x[[i, j]];
+    }
+}
+
+/// Reinterpreting views: bytes read as words, floats as their bits, bytes written into words,
+/// a 2-D column slice; misaligned, ragged, strided and `bool` reinterpretations refused.
+pub fn reinterpreted_views(h: &Harness) {
+    for n in SIZES {
+        let bytes: Vec<u8> = h.vec(4 * n, |h| h.next_u64() as u8);
+        let d = h.arr(&bytes);
+        let words = d.reinterpret::<u32>().unwrap();
+        assert_eq!(words.shape(), &[n]);
+        let mut out = h.zeros::<u32>(n);
+        h.run(&copy_words, (n.div_ceil(128).max(1), 128), (&words, &mut out)).unwrap();
+        let want: Vec<u32> = bytes.chunks(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        assert_eq!(out.to_vec().unwrap(), want, "n={n}");
+        let floats: Vec<f32> = h.vec(n, |h| h.f64_in(-1e3, 1e3) as f32);
+        let df = h.arr(&floats);
+        h.run(&copy_words, (n.div_ceil(128).max(1), 128), (&df.reinterpret::<u32>().unwrap(), &mut out)).unwrap();
+        assert_eq!(out.to_vec().unwrap(), floats.iter().map(|f| f.to_bits()).collect::<Vec<_>>());
+        // Written through: the words' bytes.
+        let mut w = h.zeros::<u32>(n);
+        {
+            let mut b = w.reinterpret_mut::<u8>().unwrap();
+            h.run(&number_bytes, ((4 * n).div_ceil(128).max(1), 128), (&mut b,)).unwrap();
+        }
+        let want: Vec<u32> = (0..n).map(|k| u32::from_le_bytes(std::array::from_fn(|j| ((4 * k + j) * 7 + 3) as u8))).collect();
+        assert_eq!(w.to_vec().unwrap(), want);
+    }
+    // A 2-D view whose last axis is a contiguous slice.
+    let (rows, cols) = (9usize, 10usize);
+    let m: Vec<f64> = h.vec(rows * cols, |h| h.f64_in(-1.0, 1.0));
+    let dm = DeviceArray::from_shape(&h.dev, &[rows, cols], &m).unwrap();
+    let v = dm.view().slice(1, 2..6, 1).unwrap();
+    let r = v.reinterpret::<u32>().unwrap();
+    assert_eq!(r.shape(), &[rows, 8]);
+    assert_eq!(r.strides(), &[2 * cols as isize, 1]);
+    let mut out = DeviceArray::<u32>::zeros_shape(&h.dev, &[rows, 8]).unwrap();
+    h.run(&copy_words_2d, ((1, 1), (16, 16)), (&r, &mut out)).unwrap();
+    let got = out.to_vec().unwrap();
+    for i in 0..rows {
+        for j in 0..4 {
+            let bits = m[i * cols + 2 + j].to_bits();
+            assert_eq!((got[i * 8 + 2 * j], got[i * 8 + 2 * j + 1]), (bits as u32, (bits >> 32) as u32), "[{i}, {j}]");
+        }
+    }
+    // Refusals.
+    let d5 = h.arr(&[1u8, 2, 3, 4, 5]);
+    assert!(d5.reinterpret::<u32>().unwrap_err().to_string().contains("whole number"));
+    let d8 = h.arr(&[0u8; 16]);
+    let off = d8.view().slice(0, 1..9, 1).unwrap();
+    assert!(off.reinterpret::<u32>().unwrap_err().to_string().contains("aligned"));
+    assert!(dm.view().t().reinterpret::<u32>().unwrap_err().to_string().contains("contiguous"));
+    assert!(d8.reinterpret::<bool>().unwrap_err().to_string().contains("bool"));
+}
