@@ -362,6 +362,7 @@ impl Parser {
                 "finitecheck" => o.finitecheck = self.bool_value()?,
                 "aligned16" => o.aligned16 = self.bool_value()?,
                 "no_contract" => o.no_contract = self.bool_value()?,
+                "may_alias" => o.may_alias = self.bool_value()?,
                 "max_registers" => o.max_registers = self.opt_u32()?,
                 "launch_bounds" => {
                     o.max_threads_per_block = self.opt_u32()?;

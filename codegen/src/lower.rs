@@ -126,6 +126,20 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
             }
         }
     }
+    // Rust's rules for `&`/`&mut` (the launch checked that no written array overlaps another):
+    // array parameters are disjoint, and read-only ones are not written.
+    if !kernel.options.may_alias {
+        let kind = |name: &str| inkwell::attributes::Attribute::get_named_enum_kind_id(name);
+        let (noalias, readonly) = (cx.create_enum_attribute(kind("noalias"), 0), cx.create_enum_attribute(kind("readonly"), 0));
+        for (p, slots) in kernel.params.iter().zip(ParamLayout::of(kernel).params()) {
+            if let (ParamSlots::Array { word, .. }, ir::ParamType::Array { mutable, .. }) = (slots, &p.ty) {
+                body.add_attribute(AttributeLoc::Param(*word as u32), noalias);
+                if !mutable {
+                    body.add_attribute(AttributeLoc::Param(*word as u32), readonly);
+                }
+            }
+        }
+    }
     let always = cx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("alwaysinline"), 0);
     let mut functions = Vec::with_capacity(kernel.functions.len());
     for (i, func) in kernel.functions.iter().enumerate() {

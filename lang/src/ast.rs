@@ -136,6 +136,11 @@ pub struct KernelOptions {
     /// `GPUJIT_FP_CONTRACT=0` for every kernel). By default a float multiply feeding an add or
     /// subtract may be fused into one `fma` (one rounding), as nvcc, NVRTC and Numba do.
     pub no_contract: bool,
+    /// A written array argument may overlap another array argument (not written by users: the
+    /// launch sets it when the arguments overlap). Otherwise array parameters are `noalias` for
+    /// LLVM, and read-only ones `readonly` (so the GPU reads them through the non-coherent cache,
+    /// `ld.global.nc`), as Rust's `&`/`&mut` rules and CUDA's `__restrict__` allow.
+    pub may_alias: bool,
 }
 
 /// Everything `#[gpu_kernel]` (or `#[gpu_device]`) knows about a function.

@@ -52,6 +52,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
         finitecheck,
         aligned16,
         no_contract,
+        may_alias,
     } = src.options;
     let opt = |v: Option<u32>| match v {
         Some(v) => quote!(::core::option::Option::Some(#v)),
@@ -81,6 +82,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
                 finitecheck: #finitecheck,
                 aligned16: #aligned16,
                 no_contract: #no_contract,
+                may_alias: #may_alias,
             },
             ret: #ret,
             callees: ::std::vec![#(#callees),*],

@@ -268,7 +268,8 @@ impl Kernel {
             }
             *t = a.arg_type();
         }
-        bind(&self.source, &types[..args.len()]).map_err(|e| self.bind_error(e))
+        let key = bind(&self.source, &types[..args.len()]).map_err(|e| self.bind_error(e))?;
+        Ok(key.with_aliasing(written_overlaps(args)))
     }
 
     fn bind_error(&self, e: BindError) -> Error {
@@ -458,4 +459,44 @@ impl Kernel {
         let params: Vec<String> = self.source.params.iter().map(|p| format!("{}: {}", p.name, param_text(&self.source, p))).collect();
         params.join(", ")
     }
+}
+
+/// Whether an array the launch may write overlaps another array argument (then the kernel is
+/// specialized without LLVM's `noalias` facts). Rust's borrows never give such arguments; foreign
+/// arrays, the Python module's in-place operations and `unsafe` views may.
+fn written_overlaps(args: &[Arg<'_>]) -> bool {
+    let span = |a: &Arg<'_>| -> Option<(u64, u64, bool)> {
+        let Arg::Array { ptr, ndim, shape, strides, elem, writable, .. } = a else { return None };
+        let n = *ndim as usize;
+        if shape[..n].contains(&0) {
+            return None;
+        }
+        let size = elem.size_bytes() as i128;
+        let (mut lo, mut hi) = (0i128, 0i128);
+        for d in 0..n {
+            let reach = (shape[d] as i128 - 1) * strides[d] as i128;
+            if reach < 0 {
+                lo += reach;
+            } else {
+                hi += reach;
+            }
+        }
+        let base = *ptr as i128;
+        Some(((base + lo * size) as u64, (base + (hi + 1) * size) as u64, *writable))
+    };
+    let mut spans = [(0u64, 0u64, false); MAX_ARGS];
+    let mut k = 0;
+    for a in args {
+        if let Some(s) = span(a) {
+            if k < spans.len() {
+                spans[k] = s;
+                k += 1;
+            }
+        }
+    }
+    let spans = &spans[..k];
+    spans
+        .iter()
+        .enumerate()
+        .any(|(i, &(lo, hi, w))| w && spans.iter().enumerate().any(|(j, &(lo2, hi2, _))| i != j && lo < hi2 && lo2 < hi))
 }

@@ -106,6 +106,7 @@ macro_rules! for_each_case {
             first_launch,
             streams_and_events,
             graph_capture,
+            aliased_arguments,
             expressions_on_streams,
         );
     };

@@ -544,3 +544,40 @@ pub fn expressions_on_streams(h: &Harness) {
         assert!(close(total.to_vec().unwrap()[0], want) && close(other, ys.iter().map(|v| *v as f64).sum()));
     }
 }
+
+#[gpu_kernel]
+fn scale_into(x: &[f32], out: &mut [f32], k: f32) {
+    let i = grid(1);
+    if i < x.len() && i < out.len() {
+        out[i] = x[i] * k;
+    }
+}
+
+/// Arguments that overlap a written array get a specialization without LLVM's `noalias` facts
+/// (Rust's borrows never make them; foreign arrays and in-place operations may), and compute
+/// correctly in place.
+pub fn aliased_arguments(h: &Harness) {
+    for n in super::SIZES {
+        let v: Vec<f32> = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);
+        let mut a = h.arr(&v);
+        let b = h.zeros::<f32>(n);
+        let ptr = a.address();
+        // SAFETY: both views are of `a`'s n elements, alive for the launch; the kernel reads each
+        // element before the same thread writes it (an in-place map), which is what is tested.
+        let (src, mut dst) = unsafe {
+            (
+                gpujit::ExternalArray::from_raw_parts(&h.dev, gpujit::codegen::ScalarType::F32, ptr, &[n], None, true).unwrap(),
+                gpujit::ExternalArray::from_raw_parts(&h.dev, gpujit::codegen::ScalarType::F32, ptr, &[n], None, false).unwrap(),
+            )
+        };
+        if n > 0 {
+            let aliased = scale_into.ir((&src, &mut dst, 2.0f32)).unwrap().to_string();
+            assert!(aliased.contains("may_alias = true"), "{aliased}");
+            let disjoint = scale_into.ir((&b, &mut a, 2.0f32)).unwrap().to_string();
+            assert!(!disjoint.contains("may_alias = true"), "{disjoint}");
+        }
+        h.run(&scale_into, (n.div_ceil(128).max(1), 128), (&src, &mut dst, 2.0f32)).unwrap();
+        drop((src, dst));
+        assert_eq!(a.to_vec().unwrap(), v.iter().map(|x| x * 2.0).collect::<Vec<_>>(), "n={n}");
+    }
+}

@@ -12,7 +12,7 @@
 // LLVM: define ptx_kernel void @complex_mul(float %0, float %1, ptr addrspace(1)
 // PTX: .param .f32 complex_mul_param_0
 // PTX: .param .f32 complex_mul_param_1
-// PTX: ld.global.f32 {{.*}}+4];
+// PTX: ld.global{{(.nc)?}}.f32 {{.*}}+4];
 // PTX: mul.rn.f32
 // PTX-NEXT: mul.rn.f32
 // PTX-NEXT: sub.rn.f32

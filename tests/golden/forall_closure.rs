@@ -4,7 +4,7 @@
 // IR: kernel
 // IR: while
 // IR-NOT: sync_threads
-// PTX: ld.global.f32
+// PTX: ld.global{{(.nc)?}}.f32
 // PTX: st.global.f32
 // PTX-NOT: .local
 use gpujit::prelude::*;

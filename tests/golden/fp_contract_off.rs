@@ -2,7 +2,7 @@
 // `.rn` so that ptxas does not fuse them.
 // ARGS: &[f32], &[f32], &mut [f32]
 //
-// IR: #[options({{.*}}no_contract = true)]
+// IR: #[options({{.*}}no_contract = true,
 // LLVM-NOT: {{fmul|fadd}} contract
 // PTX: mul.rn.f32
 // PTX: add.rn.f32

@@ -5,11 +5,11 @@
 // Below 2^31 elements the index is 32-bit.
 // IR: f_3: u32 = (grid_x() as u32);
 // IR: while (f_3 < groups_2)
-// LLVM: ptr addrspace(1) nocapture readonly align 16 %a0
+// LLVM: ptr addrspace(1) noalias nocapture readonly align 16 %a0
 // 16-byte vector accesses, four f32 a thread.
 // PTX: setp.ge.u32
-// PTX: ld.global.v4.f32
-// PTX: ld.global.v4.f32
+// PTX: ld.global{{(.nc)?}}.v4.f32
+// PTX: ld.global{{(.nc)?}}.v4.f32
 // PTX: st.global.v4.f32
 // PTX-NOT: .local
 //

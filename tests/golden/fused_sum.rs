@@ -3,8 +3,8 @@
 // IR: kernel fused_reduce(
 // IR: shared sv: [f32; [32]];
 // 32 bytes a thread a step: two 16-byte vector loads.
-// PTX: ld.global.v4.f32
-// PTX: ld.global.v4.f32
+// PTX: ld.global{{(.nc)?}}.v4.f32
+// PTX: ld.global{{(.nc)?}}.v4.f32
 // PTX: shfl.sync.down.b32
 // PTX: bar.sync 0;
 // PTX-NOT: .local

@@ -4,7 +4,7 @@
 // IR: kernel generic_axpy(a: f64, x: &[f64], y: &mut [f64])
 // IR-NOT: T
 // PTX: ld.param.f64
-// PTX: ld.global.f64
+// PTX: ld.global{{(.nc)?}}.f64
 // PTX: st.global.f64
 //
 use gpujit::prelude::*;

@@ -3,7 +3,8 @@
 //
 // IR: out[{{i_[0-9]+}}] = ((x[{{i_[0-9]+}}] * y[{{i_[0-9]+}}]) + x[{{i_[0-9]+}}]);
 // 16-bit floats move as their bits and compute with f16 instructions where the target has them.
-// PTX: ld.global.b16
+// The inputs are read through the non-coherent cache (`noalias readonly` parameters).
+// PTX: ld.global.nc.u16
 // PTX: mul.rn.f16
 // PTX-NEXT: add.rn.f16
 // PTX: st.global.b16

@@ -11,7 +11,7 @@
 // PTX: .target sm_80{{$}}
 // The load is line 30's, the doubling the device function's line 23 (inlined), the store 31's.
 // PTX: .loc{{\s+}}1 30 9
-// PTX-NEXT: ld.global.f32
+// PTX-NEXT: ld.global{{(.nc)?}}.f32
 // PTX: .loc{{\s+}}1 23 5
 // PTX-NEXT: add.rn.f32
 // PTX: .loc{{\s+}}1 31 9

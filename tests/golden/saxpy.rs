@@ -6,14 +6,14 @@
 // IR-NEXT: y[{{i_[0-9]+}}] = ((a_0 * x[{{i_[0-9]+}}]) + y[{{i_[0-9]+}}]);
 //
 // LLVM: define ptx_kernel void @saxpy(
-// LLVM-SAME: ptr addrspace(1) nocapture readonly %x
+// LLVM-SAME: ptr addrspace(1) noalias nocapture readonly %x
 //
 // A simple kernel keeps everything in registers: no local memory, no calls.
 // PTX: .visible .entry saxpy(
 // PTX-NOT: .local
 // PTX-NOT: call
-// PTX: ld.global.f32
-// PTX: ld.global.f32
+// PTX: ld.global{{(.nc)?}}.f32
+// PTX: ld.global{{(.nc)?}}.f32
 // PTX: st.global.f32
 // PTX90: .target sm_90
 // PTX90-NOT: .local

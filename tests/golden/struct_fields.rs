@@ -7,10 +7,10 @@
 // IR: b[i_2].vel = (b[i_2].vel + (dt_1 * b[i_2].mass));
 // IR: b[i_2].pos[1] = (b[i_2].pos[1] + (dt_1 * k_0.mass));
 // LLVM: define ptx_kernel void @struct_fields(ptr addrspace(1) {{.*}}, i64 {{.*}}, i64 {{.*}}, i64 %{{.*}}, i64 %{{.*}}, float
-// PTX: ld.global.f32 {{.*}}+8];
-// PTX: ld.global.f32 {{.*}}+12];
+// PTX: ld.global{{(.nc)?}}.f32 {{.*}}+8];
+// PTX: ld.global{{(.nc)?}}.f32 {{.*}}+12];
 // PTX: st.global.f32 [{{.*}}+8],
-// PTX: ld.global.f32 {{.*}}+4];
+// PTX: ld.global{{(.nc)?}}.f32 {{.*}}+4];
 // PTX: st.global.f32 [{{.*}}+4],
 // PTX-NOT: st.global.v
 // PTX-NOT: st.global.f32 [{{.*}}+12]

@@ -13,6 +13,9 @@ pub struct SpecKey {
     len: u8,
     /// Bit `p` set: array parameter `p` is strided (not C-contiguous).
     pub(super) strided: u32,
+    /// A written array argument overlaps another array argument: the specialization cannot tell
+    /// LLVM that the arrays are disjoint.
+    pub(super) aliased: bool,
 }
 
 impl SpecKey {
@@ -21,7 +24,7 @@ impl SpecKey {
         if types.len() > MAX_GENERICS {
             return None;
         }
-        let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: types.len() as u8, strided: 0 };
+        let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: types.len() as u8, strided: 0, aliased: false };
         key.types[..types.len()].copy_from_slice(types);
         Some(key)
     }
@@ -34,6 +37,18 @@ impl SpecKey {
     pub fn types(&self) -> &[ScalarType] {
         &self.types[..self.len as usize]
     }
+
+    /// This key for arguments that do (or do not) overlap a written array: aliased arguments
+    /// get a specialization without LLVM's `noalias` facts.
+    pub fn with_aliasing(mut self, aliased: bool) -> SpecKey {
+        self.aliased = aliased;
+        self
+    }
+
+    /// Whether the arguments overlap a written array.
+    pub fn aliased(&self) -> bool {
+        self.aliased
+    }
 }
 
 impl fmt::Display for SpecKey {
@@ -42,6 +57,9 @@ impl fmt::Display for SpecKey {
         write!(f, "<{}>", names.join(", "))?;
         if self.strided != 0 {
             write!(f, " strided {:#b}", self.strided)?;
+        }
+        if self.aliased {
+            write!(f, " aliased")?;
         }
         Ok(())
     }
@@ -178,7 +196,7 @@ pub fn bind(src: &ast::KernelSource, args: &[ArgType]) -> Result<SpecKey, BindEr
             }
         }
     }
-    let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: src.generics.len() as u8, strided };
+    let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: src.generics.len() as u8, strided, aliased: false };
     for (slot, b) in key.types.iter_mut().zip(bound.iter()).take(src.generics.len()) {
         // A type parameter no parameter mentions cannot be inferred from the arguments; it only
         // matters for casts, where f32 (or i32 for Int bounds) is the natural default.

@@ -32,6 +32,7 @@ use std::cell::RefCell;
 pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, CompileError> {
     let table = RefCell::new(FnTable::default());
     let mut kernel = specialize_body(src, key, &table, src.options.debug, src.options.lineinfo || src.options.debug)?;
+    kernel.options.may_alias = key.aliased();
     kernel.functions = table.into_inner().done.into_iter().map(|(_, _, f)| f).collect();
     crate::verify::verify(&kernel)?;
     Ok(kernel)
