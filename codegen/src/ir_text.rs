@@ -363,6 +363,13 @@ impl Parser {
                 "aligned16" => o.aligned16 = self.bool_value()?,
                 "no_contract" => o.no_contract = self.bool_value()?,
                 "may_alias" => o.may_alias = self.bool_value()?,
+                "wide_arrays" => {
+                    let n = self.number()?;
+                    o.wide_arrays = match n.parse() {
+                        Ok(v) => v,
+                        Err(_) => return self.fail("expected an integer"),
+                    };
+                }
                 "max_registers" => o.max_registers = self.opt_u32()?,
                 "launch_bounds" => {
                     o.max_threads_per_block = self.opt_u32()?;

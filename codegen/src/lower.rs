@@ -640,6 +640,9 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     fn element_addr(&self, array: ArrayRef, idx: &[IntValue<'ctx>]) -> LR<PointerValue<'ctx>> {
         let (ptr, _) = self.array(array);
         let elem = self.element_type(array);
+        if self.offsets32(array) {
+            return self.element_addr32(ptr, elem, array, idx);
+        }
         let offset = match array {
             ArrayRef::Param(p) if idx.len() > 1 || !self.param_array(p).contiguous => {
                 let a = self.param_array(p);
@@ -663,6 +666,50 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         // SAFETY (of the generated code, not of this call): the indices are checked by
         // `bounds_guard` on targets that check bounds; elsewhere they are not, as in CUDA C and
         // Numba, and the documentation says so. Building the GEP itself is always sound.
+        unsafe { self.b.build_gep(memory_type(self.cx, elem), ptr, &[offset], "elem") }
+    }
+
+    /// Whether `array`'s offsets fit 32 bits: shared and per-thread arrays (sizes fixed small),
+    /// and a kernel's array parameters that reach fewer than 2^31 elements (the launch checked;
+    /// a device function's parameters take 64 bits).
+    fn offsets32(&self, array: ArrayRef) -> bool {
+        match array {
+            ArrayRef::Shared(_) | ArrayRef::Local(_) => true,
+            ArrayRef::Param(p) => self.body_number == 0 && p < 32 && self.kernel.options.wide_arrays & (1 << p) == 0,
+        }
+    }
+
+    /// [`Self::element_addr`] in 32-bit arithmetic: every in-bounds offset of the array fits (an
+    /// out-of-range index is caught by the bounds check before, or is out of bounds anyway, as in
+    /// CUDA C), so the indices are truncated and LLVM narrows the index computations too.
+    fn element_addr32(&self, ptr: PointerValue<'ctx>, elem: ScalarType, array: ArrayRef, idx: &[IntValue<'ctx>]) -> LR<PointerValue<'ctx>> {
+        let i32t = self.cx.i32_type();
+        let t = |v: IntValue<'ctx>, n: &str| self.b.build_int_truncate(v, i32t, n);
+        let (offset, signed) = match array {
+            ArrayRef::Param(p) if idx.len() > 1 || !self.param_array(p).contiguous => {
+                let a = self.param_array(p);
+                if a.contiguous {
+                    let mut off = t(idx[0], "i32")?;
+                    for (d, i) in idx.iter().enumerate().skip(1) {
+                        off = self.b.build_int_nuw_mul(off, t(a.shape[d], "n32")?, "rowmajor")?;
+                        off = self.b.build_int_nuw_add(off, t(*i, "i32")?, "rowmajor")?;
+                    }
+                    (off, false)
+                } else {
+                    let mut off = self.b.build_int_nsw_mul(t(idx[0], "i32")?, t(a.strides[0], "s32")?, "strided")?;
+                    for (d, i) in idx.iter().enumerate().skip(1) {
+                        let term = self.b.build_int_nsw_mul(t(*i, "i32")?, t(a.strides[d], "s32")?, "strided")?;
+                        off = self.b.build_int_nsw_add(off, term, "strided")?;
+                    }
+                    (off, true)
+                }
+            }
+            _ => (t(idx[0], "i32")?, false),
+        };
+        let i64t = self.cx.i64_type();
+        let offset =
+            if signed { self.b.build_int_s_extend(offset, i64t, "off64")? } else { self.b.build_int_z_extend(offset, i64t, "off64")? };
+        // SAFETY (of the generated code): as for `element_addr`.
         unsafe { self.b.build_gep(memory_type(self.cx, elem), ptr, &[offset], "elem") }
     }
 

@@ -141,6 +141,10 @@ pub struct KernelOptions {
     /// LLVM, and read-only ones `readonly` (so the GPU reads them through the non-coherent cache,
     /// `ld.global.nc`), as Rust's `&`/`&mut` rules and CUDA's `__restrict__` allow.
     pub may_alias: bool,
+    /// Bit `p` set: array parameter `p` reaches 2^31 elements or more from element 0 (not
+    /// written by users: the launch sets it). Every other array's offsets are computed in 32
+    /// bits, as are shared and per-thread arrays'.
+    pub wide_arrays: u32,
 }
 
 /// Everything `#[gpu_kernel]` (or `#[gpu_device]`) knows about a function.

@@ -53,6 +53,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
         aligned16,
         no_contract,
         may_alias,
+        wide_arrays,
     } = src.options;
     let opt = |v: Option<u32>| match v {
         Some(v) => quote!(::core::option::Option::Some(#v)),
@@ -83,6 +84,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
                 aligned16: #aligned16,
                 no_contract: #no_contract,
                 may_alias: #may_alias,
+                wide_arrays: #wide_arrays,
             },
             ret: #ret,
             callees: ::std::vec![#(#callees),*],

@@ -269,7 +269,7 @@ impl Kernel {
             *t = a.arg_type();
         }
         let key = bind(&self.source, &types[..args.len()]).map_err(|e| self.bind_error(e))?;
-        Ok(key.with_aliasing(written_overlaps(args)))
+        Ok(key.with_aliasing(written_overlaps(args)).with_wide(wide_arrays(args)))
     }
 
     fn bind_error(&self, e: BindError) -> Error {
@@ -499,4 +499,22 @@ fn written_overlaps(args: &[Arg<'_>]) -> bool {
         .iter()
         .enumerate()
         .any(|(i, &(lo, hi, w))| w && spans.iter().enumerate().any(|(j, &(lo2, hi2, _))| i != j && lo < hi2 && lo2 < hi))
+}
+
+/// The array arguments (by bit of their position) whose elements reach 2^31 or more from
+/// element 0: their offsets are computed in 64 bits, every other array's in 32.
+fn wide_arrays(args: &[Arg<'_>]) -> u32 {
+    let mut mask = 0u32;
+    for (i, a) in args.iter().enumerate() {
+        if let Arg::Array { ndim, shape, strides, .. } = a {
+            let n = *ndim as usize;
+            let reach: u128 = (0..n).map(|d| (shape[d].saturating_sub(1) as u128) * strides[d].unsigned_abs() as u128).sum();
+            let len: u128 = shape[..n].iter().map(|&s| s as u128).product();
+            // (Positions past 32 are computed in 64 bits regardless.)
+            if reach.max(len) >= 1 << 31 && i < 32 {
+                mask |= 1 << i;
+            }
+        }
+    }
+    mask
 }

@@ -107,6 +107,7 @@ macro_rules! for_each_case {
             streams_and_events,
             graph_capture,
             aliased_arguments,
+            wide_offsets,
             expressions_on_streams,
         );
     };

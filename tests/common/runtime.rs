@@ -581,3 +581,40 @@ pub fn aliased_arguments(h: &Harness) {
         assert_eq!(a.to_vec().unwrap(), v.iter().map(|x| x * 2.0).collect::<Vec<_>>(), "n={n}");
     }
 }
+
+#[gpu_kernel]
+fn strided_sum(a: &Array<f32, 2>, out: &mut [f32]) {
+    let i = grid(1);
+    if i < out.len() {
+        out[i] = a[[i, 0]] + a[[i, 1]];
+    }
+}
+
+/// Array offsets are computed in 32 bits when every element is within 2^31 of element 0 (the
+/// launch checks the extents and strides), else in 64: a view reaching 2^40 elements is
+/// specialized apart, with 64-bit arithmetic (its types are all that matters: nothing runs).
+pub fn wide_offsets(h: &Harness) {
+    let target = gpujit::codegen::nvptx::NvptxTarget::sm(80).unwrap();
+    let mut out = h.zeros::<f32>(4);
+    let small = DeviceArray::from_shape(&h.dev, &[4, 2], &[1.0f32; 8]).unwrap();
+    let ir = strided_sum.ir((&small, &mut out)).unwrap().to_string();
+    assert!(!ir.contains("wide_arrays = 1"), "{ir}");
+    let narrow = strided_sum.ptx(&target, (&small, &mut out)).unwrap().ptx;
+    assert!(narrow.contains("mad.lo.s32") || narrow.contains("mul.lo.s32") || narrow.contains("shl.b32"), "{narrow}");
+    // SAFETY: never launched or read: only the view's types and layout reach specialization.
+    let far = unsafe {
+        gpujit::ExternalArray::from_raw_parts(&h.dev, gpujit::codegen::ScalarType::F32, 1 << 20, &[4, 2], Some(&[1 << 40, 1]), true)
+    }
+    .unwrap();
+    let ir = strided_sum.ir((&far, &mut out)).unwrap().to_string();
+    assert!(ir.contains("wide_arrays = 1)"), "{ir}");
+    let wide = strided_sum.ptx(&target, (&far, &mut out)).unwrap().ptx;
+    assert!(wide.contains("mul.lo.s64") || wide.contains("mad.lo.s64") || wide.contains("shl.b64"), "{wide}");
+    // And small arrays compute right with 32-bit offsets (strided, offset into the middle).
+    let m: Vec<f32> = h.vec(40, |h| h.f64_in(-1.0, 1.0) as f32);
+    let dm = DeviceArray::from_shape(&h.dev, &[10, 4], &m).unwrap();
+    let v = dm.view().slice(1, 1..4, 2).unwrap();
+    let mut o = h.zeros::<f32>(10);
+    h.run(&strided_sum, (1, 32), (&v, &mut o)).unwrap();
+    assert_eq!(o.to_vec().unwrap(), (0..10).map(|i| m[i * 4 + 1] + m[i * 4 + 3]).collect::<Vec<_>>());
+}

@@ -5,7 +5,8 @@
 // IR: out[[{{r_[0-9]+}}, {{c_[0-9]+}}]] = (a[[{{r_[0-9]+}}, {{c_[0-9]+}}]] * 2.0f32);
 // Each array carries its extents and strides as parameters after the pointer.
 // LLVM: define ptx_kernel void @nd_strided(ptr addrspace(1) noalias nocapture readonly %a, i64 %0, i64 %1, i64 %2, i64 %3
-// PTX: mul.lo.s64
+// Its offsets fit 32 bits (the launch checked the extents and strides): 32-bit multiply-adds.
+// PTX: mad.lo.s32
 // PTX: ld.global{{(.nc)?}}.f32
 // PTX: st.global.f32
 //

@@ -16,6 +16,9 @@ pub struct SpecKey {
     /// A written array argument overlaps another array argument: the specialization cannot tell
     /// LLVM that the arrays are disjoint.
     pub(super) aliased: bool,
+    /// Bit `p` set: array parameter `p` reaches 2^31 elements or more from element 0, so its
+    /// offsets are computed in 64 bits (the others' in 32).
+    pub(super) wide: u32,
 }
 
 impl SpecKey {
@@ -24,7 +27,7 @@ impl SpecKey {
         if types.len() > MAX_GENERICS {
             return None;
         }
-        let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: types.len() as u8, strided: 0, aliased: false };
+        let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: types.len() as u8, strided: 0, aliased: false, wide: 0 };
         key.types[..types.len()].copy_from_slice(types);
         Some(key)
     }
@@ -49,6 +52,17 @@ impl SpecKey {
     pub fn aliased(&self) -> bool {
         self.aliased
     }
+
+    /// This key with bit `p` of `mask` set for each array parameter whose offsets need 64 bits.
+    pub fn with_wide(mut self, mask: u32) -> SpecKey {
+        self.wide = mask;
+        self
+    }
+
+    /// The array parameters whose offsets need 64 bits, by bit.
+    pub fn wide(&self) -> u32 {
+        self.wide
+    }
 }
 
 impl fmt::Display for SpecKey {
@@ -60,6 +74,9 @@ impl fmt::Display for SpecKey {
         }
         if self.aliased {
             write!(f, " aliased")?;
+        }
+        if self.wide != 0 {
+            write!(f, " wide {:#b}", self.wide)?;
         }
         Ok(())
     }
@@ -196,7 +213,7 @@ pub fn bind(src: &ast::KernelSource, args: &[ArgType]) -> Result<SpecKey, BindEr
             }
         }
     }
-    let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: src.generics.len() as u8, strided, aliased: false };
+    let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: src.generics.len() as u8, strided, aliased: false, wide: 0 };
     for (slot, b) in key.types.iter_mut().zip(bound.iter()).take(src.generics.len()) {
         // A type parameter no parameter mentions cannot be inferred from the arguments; it only
         // matters for casts, where f32 (or i32 for Int bounds) is the natural default.
