@@ -215,6 +215,8 @@ pub enum StmtKind {
         inclusive: bool,
         /// `(start..end).rev()`: from the last element down.
         reverse: bool,
+        /// `#[unroll]` (0: fully) or `#[unroll(n)]`: LLVM's unroll metadata on the loop.
+        unroll: Option<u32>,
         body: Vec<Stmt>,
     },
     /// `break`, leaving this many enclosing loops beyond the innermost (0: the innermost).
@@ -780,7 +782,16 @@ impl Kernel {
                 self.write_block(out, body, depth + 1);
                 let _ = writeln!(out, "{pad}}}");
             }
-            StmtKind::ForRange { var, start, end, step, inclusive, reverse, body } => {
+            StmtKind::ForRange { var, start, end, step, inclusive, reverse, unroll, body } => {
+                match unroll {
+                    Some(0) => {
+                        let _ = writeln!(out, "{pad}#[unroll]");
+                    }
+                    Some(n) => {
+                        let _ = writeln!(out, "{pad}#[unroll({n})]");
+                    }
+                    None => {}
+                }
                 let _ = write!(out, "{pad}for {} in (", self.local_name(*var));
                 self.write_expr(out, start);
                 out.push_str(if *inclusive { "..=" } else { ".." });

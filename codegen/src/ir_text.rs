@@ -655,6 +655,27 @@ impl Parser {
     }
 
     fn stmt(&mut self) -> R<StmtKind> {
+        // `#[unroll]` / `#[unroll(n)]` before a `for`.
+        if self.eat("#") {
+            self.expect("[")?;
+            self.keyword("unroll")?;
+            let n = if self.eat("(") {
+                let n = self.number()?;
+                self.expect(")")?;
+                match n.parse::<u32>() {
+                    Ok(v) => v,
+                    Err(_) => return self.fail("expected an unroll factor"),
+                }
+            } else {
+                0
+            };
+            self.expect("]")?;
+            let mut s = self.for_range()?;
+            if let StmtKind::ForRange { unroll, .. } = &mut s {
+                *unroll = Some(n);
+            }
+            return Ok(s);
+        }
         let word = match self.peek() {
             Some(Tok::Ident(i)) => i.clone(),
             _ => String::new(),
@@ -834,7 +855,7 @@ impl Parser {
             return self.fail(format!("`{name}` is not a local (`name_N`)"));
         };
         let body = self.block()?;
-        Ok(StmtKind::ForRange { var, start, end, step, inclusive, reverse, body })
+        Ok(StmtKind::ForRange { var, start, end, step, inclusive, reverse, unroll: None, body })
     }
 
     /// `[i]` or `[[i, j]]`, after the array's name.

@@ -510,8 +510,8 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.branch_to(head)?;
                 self.b.position_at_end(exit);
             }
-            StmtKind::ForRange { var, start, end, step, inclusive, reverse, body } => {
-                self.for_range(*var, start, end, step, *inclusive, *reverse, body)?;
+            StmtKind::ForRange { var, start, end, step, inclusive, reverse, unroll, body } => {
+                self.for_range(*var, start, end, step, *inclusive, *reverse, *unroll, body)?;
             }
             StmtKind::Break(n) | StmtKind::Continue(n) => {
                 let Some(&(cont, brk)) = self.loops.len().checked_sub(1 + *n as usize).and_then(|i| self.loops.get(i)) else {
@@ -552,6 +552,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         step: &ir::TypedExpr,
         inclusive: bool,
         reverse: bool,
+        unroll: Option<u32>,
         body: &[Stmt],
     ) -> LR<()> {
         let t = start.ty;
@@ -604,7 +605,10 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let st_n = if t.bits() < 64 { self.b.build_int_truncate(st, ity, "for.step")? } else { st };
         let next = if reverse { self.b.build_int_sub(i, st_n, "for.next")? } else { self.b.build_int_add(i, st_n, "for.next")? };
         self.b.build_store(counter, next)?;
-        self.b.build_unconditional_branch(body_bb)?;
+        let back = self.b.build_unconditional_branch(body_bb)?;
+        if let Some(n) = unroll {
+            self.unroll_metadata(back, n);
+        }
 
         self.b.position_at_end(exit);
         Ok(())
@@ -667,6 +671,34 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         // `bounds_guard` on targets that check bounds; elsewhere they are not, as in CUDA C and
         // Numba, and the documentation says so. Building the GEP itself is always sound.
         unsafe { self.b.build_gep(memory_type(self.cx, elem), ptr, &[offset], "elem") }
+    }
+
+    /// Marks the loop whose back edge is `back` for LLVM's unroller: `llvm.loop.unroll.full`
+    /// (`factor` 0) or `llvm.loop.unroll.count` (the loop ID is self-referential, as LLVM wants).
+    fn unroll_metadata(&self, back: inkwell::values::InstructionValue<'ctx>, factor: u32) {
+        use inkwell::llvm_sys::core::{
+            LLVMMDNodeInContext2, LLVMMDStringInContext2, LLVMMetadataAsValue, LLVMSetMetadata, LLVMValueAsMetadata,
+        };
+        use inkwell::llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
+        use inkwell::values::AsValueRef;
+        let ctx = self.cx.raw();
+        let name = if factor == 0 { "llvm.loop.unroll.full" } else { "llvm.loop.unroll.count" };
+        let kind = self.cx.get_kind_id("llvm.loop");
+        // SAFETY: every handle is of this context and live; the temporary node is replaced (and
+        // freed) by the loop ID it stands for before anything else can see it.
+        unsafe {
+            let mut option = vec![LLVMMDStringInContext2(ctx, name.as_ptr() as *const _, name.len())];
+            if factor > 0 {
+                let count = self.cx.i32_type().const_int(factor as u64, false);
+                option.push(LLVMValueAsMetadata(count.as_value_ref()));
+            }
+            let option = LLVMMDNodeInContext2(ctx, option.as_mut_ptr(), option.len());
+            let temp = LLVMTemporaryMDNode(ctx, std::ptr::null_mut(), 0);
+            let mut ops = [temp, option];
+            let id = LLVMMDNodeInContext2(ctx, ops.as_mut_ptr(), ops.len());
+            LLVMMetadataReplaceAllUsesWith(temp, id);
+            LLVMSetMetadata(back.as_value_ref(), kind, LLVMMetadataAsValue(ctx, id));
+        }
     }
 
     /// Whether `array`'s offsets fit 32 bits: shared and per-thread arrays (sizes fixed small),

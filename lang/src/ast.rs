@@ -325,6 +325,9 @@ pub struct RangeLoop {
     pub step: Option<SourceExpr>,
     /// `(a..b).rev()`: from the last element down to `start`.
     pub reverse: bool,
+    /// `#[unroll]` (`Some(0)`: unroll fully) or `#[unroll(n)]` (`Some(n)`: by a factor of n) on
+    /// the loop; `None`: the compiler's choice.
+    pub unroll: Option<u32>,
 }
 
 named_enum! {

@@ -990,9 +990,28 @@ impl Cx<'_> {
             return err(r.span(), "a kernel `for` loop needs a range with both ends (`a..b` or `a..=b`)");
         };
         let inclusive = matches!(r.limits, syn::RangeLimits::Closed(_));
+        let mut unroll = None;
+        for a in &f.attrs {
+            if !a.path().is_ident("unroll") {
+                return err(a.span(), "the attribute a kernel `for` loop takes is `#[unroll]` (fully) or `#[unroll(n)]` (by a factor)");
+            }
+            unroll = Some(match &a.meta {
+                syn::Meta::Path(_) => 0,
+                syn::Meta::List(l) => {
+                    let n: syn::LitInt =
+                        l.parse_args().map_err(|_| syn::Error::new(l.span(), "`#[unroll(n)]` takes an integer literal, at least 1"))?;
+                    let v: u32 = n.base10_parse()?;
+                    if v == 0 {
+                        return err(n.span(), "an unroll factor is at least 1 (`#[unroll]` unrolls fully)");
+                    }
+                    v
+                }
+                syn::Meta::NameValue(nv) => return err(nv.span(), "write `#[unroll]` or `#[unroll(n)]`"),
+            });
+        }
         Ok(Stmt::For {
             var,
-            range: RangeLoop { start: self.expr(start)?, end: self.expr(end)?, inclusive, step, reverse },
+            range: RangeLoop { start: self.expr(start)?, end: self.expr(end)?, inclusive, step, reverse, unroll },
             body: self.block(&f.body)?,
             label: f.label.as_ref().map(|l| l.name.ident.to_string()),
             span: at(f.span()),

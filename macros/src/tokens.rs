@@ -146,9 +146,13 @@ impl Rebuild for Place {
 
 impl Rebuild for RangeLoop {
     fn rebuild(&self) -> TokenStream {
-        let RangeLoop { start, end, inclusive, step, reverse } = self;
+        let RangeLoop { start, end, inclusive, step, reverse, unroll } = self;
+        let unroll = match unroll {
+            Some(n) => quote!(::core::option::Option::Some(#n)),
+            None => quote!(::core::option::Option::None),
+        };
         let (start, end, step) = (start.rebuild(), end.rebuild(), step.rebuild());
-        quote!(RangeLoop { start: #start, end: #end, inclusive: #inclusive, step: #step, reverse: #reverse })
+        quote!(RangeLoop { start: #start, end: #end, inclusive: #inclusive, step: #step, reverse: #reverse, unroll: #unroll })
     }
 }
 

@@ -418,3 +418,103 @@ pub fn grid_axes(h: &Harness) {
     assert_eq!(out.to_vec().unwrap(), want);
     assert_eq!(lanes.to_vec().unwrap(), want_lanes);
 }
+
+/// An 8x8 accumulator tile, fully unrolled: it lives in registers (see the golden case
+/// `unroll_hints`).
+#[gpu_kernel]
+fn tile_8x8(a: &[f32], b: &[f32], out: &mut [f32]) {
+    let i = grid(1);
+    if i < out.len() / 64 && (i + 1) * 64 <= a.len() && b.len() >= 64 {
+        let mut c = local_array::<f32, 64>();
+        #[unroll]
+        for r in 0..64 {
+            c[r] = 0.0;
+        }
+        #[unroll]
+        for k in 0..8 {
+            #[unroll]
+            for r in 0..8 {
+                #[unroll]
+                for q in 0..8 {
+                    c[r * 8 + q] += a[i * 64 + r * 8 + k] * b[k * 8 + q];
+                }
+            }
+        }
+        #[unroll]
+        for r in 0..64 {
+            out[i * 64 + r] = c[r];
+        }
+    }
+}
+
+/// A loop of run-time length unrolled by 4, with `continue`, `break`, a step and a reversed
+/// range inside.
+#[gpu_kernel]
+fn unrolled_by_four(x: &[u32], limit: u32, out: &mut [u32]) {
+    let i = grid(1);
+    if i < out.len() {
+        let mut acc = 0u32;
+        #[unroll(4)]
+        for k in (0..x.len()).step_by(1 + i % 3) {
+            if x[k] % 5 == 0 {
+                continue;
+            }
+            if acc > limit {
+                break;
+            }
+            acc = acc.wrapping_mul(31).wrapping_add(x[k]);
+        }
+        #[unroll(3)]
+        for k in (0..i % 7).rev() {
+            acc ^= k as u32;
+        }
+        out[i] = acc;
+    }
+}
+
+/// `#[unroll]` and `#[unroll(n)]`: the same results as the plain loops.
+pub fn unrolled_loops(h: &Harness) {
+    for tiles in [0usize, 1, 3, 70] {
+        let a: Vec<f32> = h.vec(tiles * 64, |h| h.f64_in(-1.0, 1.0) as f32);
+        let b: Vec<f32> = h.vec(64, |h| h.f64_in(-1.0, 1.0) as f32);
+        let mut out = h.zeros::<f32>(tiles * 64);
+        h.run(&tile_8x8, (tiles.div_ceil(32).max(1), 32), (&h.arr(&a), &h.arr(&b), &mut out)).unwrap();
+        let mut want = vec![0.0f32; tiles * 64];
+        for i in 0..tiles {
+            for k in 0..8 {
+                for r in 0..8 {
+                    for q in 0..8 {
+                        let c = &mut want[i * 64 + r * 8 + q];
+                        *c = h.madd(a[i * 64 + r * 8 + k], b[k * 8 + q], *c);
+                    }
+                }
+            }
+        }
+        assert_eq!(out.to_vec().unwrap(), want, "{tiles} tiles");
+    }
+    for n in SIZES {
+        let x: Vec<u32> = h.vec(n, |h| (h.next_u64() % 100) as u32);
+        let limit = (h.next_u64() % 1_000_000_000) as u32;
+        let mut out = h.zeros::<u32>(n);
+        h.run(&unrolled_by_four, (n.div_ceil(64).max(1), 64), (&h.arr(&x), limit, &mut out)).unwrap();
+        let want: Vec<u32> = (0..n)
+            .map(|i| {
+                let mut acc = 0u32;
+                for k in (0..n).step_by(1 + i % 3) {
+                    if x[k] % 5 == 0 {
+                        continue;
+                    }
+                    if acc > limit {
+                        break;
+                    }
+                    acc = acc.wrapping_mul(31).wrapping_add(x[k]);
+                }
+                for k in (0..i % 7).rev() {
+                    acc ^= k as u32;
+                }
+                acc
+            })
+            .collect();
+        assert_eq!(out.to_vec().unwrap(), want, "n={n}");
+    }
+}

@@ -28,6 +28,7 @@ macro_rules! for_each_case {
             as_casts,
             control_flow,
             range_loop_edges,
+            unrolled_loops,
             thread_model_3d,
             locals_and_inference,
             launch_errors,

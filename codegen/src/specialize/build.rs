@@ -177,6 +177,7 @@ impl Build<'_, '_> {
                     step,
                     inclusive: range.inclusive,
                     reverse: range.reverse,
+                    unroll: range.unroll,
                     body: self.in_loop(label, body)?,
                 }
             }

@@ -581,8 +581,14 @@ impl<'r> Gen<'r> {
                         id: NodeId::UNSET,
                     }],
                 };
-                let range =
-                    RangeLoop { start: int_lit(0, None), end: int_lit(len as u128, None), inclusive: false, step: None, reverse: false };
+                let range = RangeLoop {
+                    start: int_lit(0, None),
+                    end: int_lit(len as u128, None),
+                    inclusive: false,
+                    step: None,
+                    reverse: false,
+                    unroll: None,
+                };
                 out.push(Stmt::For { var: q, range, body, label: None, span: sp(), id: NodeId::UNSET });
                 if let Some(s) = self.scopes.last_mut() {
                     s.locals.push((l, t, len));
@@ -629,6 +635,12 @@ impl<'r> Gen<'r> {
                     inclusive: self.r.below(2) == 0,
                     step: if self.r.below(3) == 0 { Some(int_lit(self.r.below(3) as u128, None)) } else { None },
                     reverse: self.r.below(3) == 0,
+                    // Unroll hints: fully, by a factor, or the compiler's choice.
+                    unroll: match self.r.below(4) {
+                        0 => Some(0),
+                        1 => Some(1 + self.r.below(4) as u32),
+                        _ => None,
+                    },
                 };
                 out.push(Stmt::For { var: k, range, body, label: Some(label), span: sp(), id: NodeId::UNSET });
             }
