@@ -74,8 +74,11 @@ fn dump_dir_and_ir_text() {
     gpujit::runtime::dump::set_dir(None);
     assert_eq!(x.to_vec().unwrap(), vec![3.0, 6.0]);
     let ir = std::fs::read_to_string(dir.join("scale.f64.mut_f64.ir")).expect("IR dump");
-    // The kernel's source file, then the kernel.
-    assert!(ir.starts_with("file \"tests/cpu.rs\"\nkernel scale(k: f64, x: &mut [f64])"), "{ir}");
+    // The options the launch found (x's data is 16-byte aligned), the source file, the kernel.
+    assert!(
+        ir.starts_with("#[options(") && ir.contains("aligned_arrays = 2)]\nfile \"tests/cpu.rs\"\nkernel scale(k: f64, x: &mut [f64])"),
+        "{ir}"
+    );
     assert!(ir.contains("x[i_1] = (x[i_1] * k_0);"), "{ir}");
     let ll = std::fs::read_to_string(dir.join("scale.f64.mut_f64.host.ll")).expect("LLVM IR dump");
     assert!(ll.contains("define void @gpujit_host_entry"), "{ll}");

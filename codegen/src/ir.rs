@@ -869,8 +869,8 @@ impl fmt::Display for Kernel {
         if *o != KernelOptions::default() {
             let _ = writeln!(
                 out,
-                "#[options(fastmath = {}, launch_bounds = {:?}/{:?}, max_registers = {:?}, boundscheck = {}, debug = {}, lineinfo = {}, finitecheck = {}, aligned16 = {}, no_contract = {}, may_alias = {}, wide_arrays = {})]",
-                o.fastmath, o.max_threads_per_block, o.min_blocks_per_sm, o.max_registers, o.boundscheck, o.debug, o.lineinfo, o.finitecheck, o.aligned16, o.no_contract, o.may_alias, o.wide_arrays
+                "#[options(fastmath = {}, launch_bounds = {:?}/{:?}, max_registers = {:?}, boundscheck = {}, debug = {}, lineinfo = {}, finitecheck = {}, aligned16 = {}, no_contract = {}, may_alias = {}, wide_arrays = {}, aligned_arrays = {})]",
+                o.fastmath, o.max_threads_per_block, o.min_blocks_per_sm, o.max_registers, o.boundscheck, o.debug, o.lineinfo, o.finitecheck, o.aligned16, o.no_contract, o.may_alias, o.wide_arrays, o.aligned_arrays
             );
         }
         if !self.file.is_empty() {

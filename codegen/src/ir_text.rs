@@ -363,12 +363,17 @@ impl Parser {
                 "aligned16" => o.aligned16 = self.bool_value()?,
                 "no_contract" => o.no_contract = self.bool_value()?,
                 "may_alias" => o.may_alias = self.bool_value()?,
-                "wide_arrays" => {
+                "wide_arrays" | "aligned_arrays" => {
                     let n = self.number()?;
-                    o.wide_arrays = match n.parse() {
+                    let v = match n.parse() {
                         Ok(v) => v,
                         Err(_) => return self.fail("expected an integer"),
                     };
+                    if key == "wide_arrays" {
+                        o.wide_arrays = v;
+                    } else {
+                        o.aligned_arrays = v;
+                    }
                 }
                 "max_registers" => o.max_registers = self.opt_u32()?,
                 "launch_bounds" => {

@@ -117,11 +117,13 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
         }
     };
     fastmath(body);
-    if kernel.options.aligned16 {
-        // The caller checked every array's data pointer (see `KernelOptions::aligned16`).
+    if kernel.options.aligned16 || kernel.options.aligned_arrays != 0 {
+        // The caller checked the arrays' data pointers (see `KernelOptions::aligned16` and
+        // `aligned_arrays`).
         let align = cx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id("align"), 16);
-        for slots in ParamLayout::of(kernel).params() {
-            if let ParamSlots::Array { word, .. } = slots {
+        for (p, slots) in ParamLayout::of(kernel).params().iter().enumerate() {
+            let aligned = kernel.options.aligned16 || (p < 32 && kernel.options.aligned_arrays & (1 << p) != 0);
+            if let (ParamSlots::Array { word, .. }, true) = (slots, aligned) {
                 body.add_attribute(AttributeLoc::Param(*word as u32), align);
             }
         }
@@ -644,7 +646,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     fn element_addr(&self, array: ArrayRef, idx: &[IntValue<'ctx>]) -> LR<PointerValue<'ctx>> {
         let (ptr, _) = self.array(array);
         let elem = self.element_type(array);
-        if self.offsets32(array) {
+        // Offsets computed from several indices (row-major or strided) are narrowed to 32 bits
+        // where they fit; a lone index is left as it is, so that neighbouring accesses stay
+        // provably consecutive (vector loads).
+        let multiplied = idx.len() > 1 || matches!(array, ArrayRef::Param(p) if !self.param_array(p).contiguous);
+        if multiplied && self.offsets32(array) {
             return self.element_addr32(ptr, elem, array, idx);
         }
         let offset = match array {

@@ -145,6 +145,10 @@ pub struct KernelOptions {
     /// written by users: the launch sets it). Every other array's offsets are computed in 32
     /// bits, as are shared and per-thread arrays'.
     pub wide_arrays: u32,
+    /// Bit `p` set: array parameter `p`'s data pointer is 16-byte aligned (not written by users:
+    /// the launch checks the pointers), so LLVM may merge neighbouring accesses into 8- and
+    /// 16-byte vector loads and stores (`ld.global.v4.f32`).
+    pub aligned_arrays: u32,
 }
 
 /// Everything `#[gpu_kernel]` (or `#[gpu_device]`) knows about a function.

@@ -54,6 +54,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
         no_contract,
         may_alias,
         wide_arrays,
+        aligned_arrays,
     } = src.options;
     let opt = |v: Option<u32>| match v {
         Some(v) => quote!(::core::option::Option::Some(#v)),
@@ -85,6 +86,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
                 no_contract: #no_contract,
                 may_alias: #may_alias,
                 wide_arrays: #wide_arrays,
+                aligned_arrays: #aligned_arrays,
             },
             ret: #ret,
             callees: ::std::vec![#(#callees),*],

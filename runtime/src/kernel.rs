@@ -269,7 +269,7 @@ impl Kernel {
             *t = a.arg_type();
         }
         let key = bind(&self.source, &types[..args.len()]).map_err(|e| self.bind_error(e))?;
-        Ok(key.with_aliasing(written_overlaps(args)).with_wide(wide_arrays(args)))
+        Ok(key.with_aliasing(written_overlaps(args)).with_wide(wide_arrays(args)).with_aligned(aligned_arrays(args)))
     }
 
     fn bind_error(&self, e: BindError) -> Error {
@@ -512,6 +512,20 @@ fn wide_arrays(args: &[Arg<'_>]) -> u32 {
             let len: u128 = shape[..n].iter().map(|&s| s as u128).product();
             // (Positions past 32 are computed in 64 bits regardless.)
             if reach.max(len) >= 1 << 31 && i < 32 {
+                mask |= 1 << i;
+            }
+        }
+    }
+    mask
+}
+
+/// The array arguments (by bit of their position) whose data pointer is 16-byte aligned:
+/// specialized with that fact (allocations are; views with an offset may not be).
+fn aligned_arrays(args: &[Arg<'_>]) -> u32 {
+    let mut mask = 0u32;
+    for (i, a) in args.iter().enumerate().take(32) {
+        if let Arg::Array { ptr, .. } = a {
+            if ptr % 16 == 0 {
                 mask |= 1 << i;
             }
         }

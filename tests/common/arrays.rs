@@ -182,3 +182,36 @@ pub fn reinterpreted_views(h: &Harness) {
     assert!(dm.view().t().reinterpret::<u32>().unwrap_err().to_string().contains("contiguous"));
     assert!(d8.reinterpret::<bool>().unwrap_err().to_string().contains("bool"));
 }
+
+#[gpu_kernel]
+fn sum_fours(x: &[f32], out: &mut [f32]) {
+    let i = grid(1);
+    if 4 * i + 3 < x.len() && i < out.len() {
+        out[i] = x[4 * i] + x[4 * i + 1] + x[4 * i + 2] + x[4 * i + 3];
+    }
+}
+
+/// Neighbouring elements of 16-byte aligned arrays are read as vectors (golden `vector_loads`);
+/// a view starting one element in is specialized without that fact and reads right (a GPU
+/// would fault on a misaligned vector load).
+pub fn aligned_vector_access(h: &Harness) {
+    let target = gpujit::codegen::nvptx::NvptxTarget::sm(80).unwrap();
+    for n in [4usize, 64, 4100] {
+        let x: Vec<f32> = h.vec(n + 4, |h| h.f64_in(-1.0, 1.0) as f32);
+        let dx = h.arr(&x);
+        let mut out = h.zeros::<f32>(n / 4);
+        let aligned = sum_fours.ptx(&target, (&dx, &mut out)).unwrap().ptx;
+        assert!(aligned.contains("ld.global.nc.v4.f32"), "{aligned}");
+        for skip in 0..4 {
+            let v = dx.view().slice(0, skip..skip + n, 1).unwrap();
+            if skip > 0 {
+                let ptx = sum_fours.ptx(&target, (&v, &mut out)).unwrap().ptx;
+                assert!(!ptx.contains(".v4.f32"), "a view {skip} elements in: {ptx}");
+            }
+            h.run(&sum_fours, ((n / 4).div_ceil(64).max(1), 64), (&v, &mut out)).unwrap();
+            let want: Vec<f32> =
+                (0..n / 4).map(|i| x[skip + 4 * i] + x[skip + 4 * i + 1] + x[skip + 4 * i + 2] + x[skip + 4 * i + 3]).collect();
+            assert_eq!(out.to_vec().unwrap(), want, "n={n}, skip={skip}");
+        }
+    }
+}

@@ -85,6 +85,7 @@ macro_rules! for_each_case {
             device_attributes,
             broadcast_views,
             reinterpreted_views,
+            aligned_vector_access,
             dlpack_conformance,
             cuda_array_interface_rules,
             cast_matrix,

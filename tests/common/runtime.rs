@@ -607,7 +607,7 @@ pub fn wide_offsets(h: &Harness) {
     }
     .unwrap();
     let ir = strided_sum.ir((&far, &mut out)).unwrap().to_string();
-    assert!(ir.contains("wide_arrays = 1)"), "{ir}");
+    assert!(ir.contains("wide_arrays = 1,"), "{ir}");
     let wide = strided_sum.ptx(&target, (&far, &mut out)).unwrap().ptx;
     assert!(wide.contains("mul.lo.s64") || wide.contains("mad.lo.s64") || wide.contains("shl.b64"), "{wide}");
     // And small arrays compute right with 32-bit offsets (strided, offset into the middle).

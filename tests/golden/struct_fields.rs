@@ -7,8 +7,9 @@
 // IR: b[i_2].vel = (b[i_2].vel + (dt_1 * b[i_2].mass));
 // IR: b[i_2].pos[1] = (b[i_2].pos[1] + (dt_1 * k_0.mass));
 // LLVM: define ptx_kernel void @struct_fields(ptr addrspace(1) {{.*}}, i64 {{.*}}, i64 {{.*}}, i64 %{{.*}}, i64 %{{.*}}, float
-// PTX: ld.global{{(.nc)?}}.f32 {{.*}}+8];
-// PTX: ld.global{{(.nc)?}}.f32 {{.*}}+12];
+// `vel` and `mass` (offsets 8 and 12) are read together, one 8-byte vector (the array is
+// 16-byte aligned and the element 16 bytes); `vel` alone is stored.
+// PTX: ld.global.v2.f32 {{.*}}+8];
 // PTX: st.global.f32 [{{.*}}+8],
 // PTX: ld.global{{(.nc)?}}.f32 {{.*}}+4];
 // PTX: st.global.f32 [{{.*}}+4],

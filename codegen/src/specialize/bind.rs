@@ -19,6 +19,9 @@ pub struct SpecKey {
     /// Bit `p` set: array parameter `p` reaches 2^31 elements or more from element 0, so its
     /// offsets are computed in 64 bits (the others' in 32).
     pub(super) wide: u32,
+    /// Bit `p` set: array parameter `p`'s data pointer is 16-byte aligned (its neighbouring
+    /// elements may then be read and written as vectors).
+    pub(super) aligned: u32,
 }
 
 impl SpecKey {
@@ -27,7 +30,8 @@ impl SpecKey {
         if types.len() > MAX_GENERICS {
             return None;
         }
-        let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: types.len() as u8, strided: 0, aliased: false, wide: 0 };
+        let mut key =
+            SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: types.len() as u8, strided: 0, aliased: false, wide: 0, aligned: 0 };
         key.types[..types.len()].copy_from_slice(types);
         Some(key)
     }
@@ -63,6 +67,18 @@ impl SpecKey {
     pub fn wide(&self) -> u32 {
         self.wide
     }
+
+    /// This key with bit `p` of `mask` set for each array parameter whose data is 16-byte
+    /// aligned.
+    pub fn with_aligned(mut self, mask: u32) -> SpecKey {
+        self.aligned = mask;
+        self
+    }
+
+    /// The 16-byte aligned array parameters, by bit.
+    pub fn aligned(&self) -> u32 {
+        self.aligned
+    }
 }
 
 impl fmt::Display for SpecKey {
@@ -77,6 +93,9 @@ impl fmt::Display for SpecKey {
         }
         if self.wide != 0 {
             write!(f, " wide {:#b}", self.wide)?;
+        }
+        if self.aligned != 0 {
+            write!(f, " aligned {:#b}", self.aligned)?;
         }
         Ok(())
     }
@@ -213,7 +232,8 @@ pub fn bind(src: &ast::KernelSource, args: &[ArgType]) -> Result<SpecKey, BindEr
             }
         }
     }
-    let mut key = SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: src.generics.len() as u8, strided, aliased: false, wide: 0 };
+    let mut key =
+        SpecKey { types: [ScalarType::Bool; MAX_GENERICS], len: src.generics.len() as u8, strided, aliased: false, wide: 0, aligned: 0 };
     for (slot, b) in key.types.iter_mut().zip(bound.iter()).take(src.generics.len()) {
         // A type parameter no parameter mentions cannot be inferred from the arguments; it only
         // matters for casts, where f32 (or i32 for Int bounds) is the natural default.

@@ -34,6 +34,7 @@ pub fn specialize(src: &ast::KernelSource, key: &SpecKey) -> Result<ir::Kernel, 
     let mut kernel = specialize_body(src, key, &table, src.options.debug, src.options.lineinfo || src.options.debug)?;
     kernel.options.may_alias = key.aliased();
     kernel.options.wide_arrays = key.wide();
+    kernel.options.aligned_arrays = key.aligned();
     kernel.functions = table.into_inner().done.into_iter().map(|(_, _, f)| f).collect();
     crate::verify::verify(&kernel)?;
     Ok(kernel)

@@ -82,7 +82,40 @@ fn far_shuffles_check(h: &Harness) {
     }
 }
 
+// Seed 13215625350877354508 on the CPU backend: `(1e10f32).powi(-4)` of constants was folded by
+// LLVM through a double `pow` (1e-40, a subnormal) where Rust's run-time powi (and the oracle)
+// gives 0 (1e40 overflows before the reciprocal). powi is now that algorithm on both backends,
+// folded or not.
+#[gpu_kernel]
+fn powi_of_constants(x: &[f32], n: &[i32], out: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i] = (10000000000.0f64 as f32).powi(-4);
+        out[i + x.len()] = x[i].powi(n[i]);
+    }
+}
+
+fn powi_regression(h: &Harness) {
+    let x: Vec<f32> = vec![1e10, 3.0, -2.5, 0.5, 1e-20, f32::NAN, 0.0, -0.0, f32::INFINITY, 7.0];
+    let n: Vec<i32> = vec![-4, 5, -3, 12, -2, 0, -1, -3, 2, i32::MIN];
+    let mut out = h.zeros::<f32>(2 * x.len());
+    h.run(&powi_of_constants, LaunchConfig::for_elements(x.len(), 32), (&h.arr(&x), &h.arr(&n), &mut out)).unwrap();
+    let got = out.to_vec().unwrap();
+    // What Rust computes at run time (`black_box` keeps rustc from folding it).
+    let runtime = |a: f32, b: i32| std::hint::black_box(a).powi(std::hint::black_box(b));
+    for (i, (a, b)) in x.iter().zip(&n).enumerate() {
+        assert_eq!(got[i].to_bits(), runtime(1e10, -4).to_bits(), "constant: {}", got[i]);
+        let want = runtime(*a, *b);
+        assert!(
+            got[i + x.len()].to_bits() == want.to_bits() || (want.is_nan() && got[i + x.len()].is_nan()),
+            "{a}.powi({b}): {} vs {want}",
+            got[i + x.len()]
+        );
+    }
+}
+
 pub fn fuzz_regressions(h: &Harness) {
+    powi_regression(h);
     far_shuffles_check(h);
     loops_in_inlined_loops(h);
     negation_of_min(h);
