@@ -269,7 +269,8 @@ impl Kernel {
             *t = a.arg_type();
         }
         let key = bind(&self.source, &types[..args.len()]).map_err(|e| self.bind_error(e))?;
-        Ok(key.with_aliasing(written_overlaps(args)).with_wide(wide_arrays(args)).with_aligned(aligned_arrays(args)))
+        let (aliased, wide, aligned) = layout_facts(args);
+        Ok(key.with_aliasing(aliased).with_wide(wide).with_aligned(aligned))
     }
 
     fn bind_error(&self, e: BindError) -> Error {
@@ -461,74 +462,50 @@ impl Kernel {
     }
 }
 
-/// Whether an array the launch may write overlaps another array argument (then the kernel is
-/// specialized without LLVM's `noalias` facts). Rust's borrows never give such arguments; foreign
-/// arrays, the Python module's in-place operations and `unsafe` views may.
-fn written_overlaps(args: &[Arg<'_>]) -> bool {
-    let span = |a: &Arg<'_>| -> Option<(u64, u64, bool)> {
-        let Arg::Array { ptr, ndim, shape, strides, elem, writable, .. } = a else { return None };
+/// What a launch's arrays tell specialization, in one pass over them: whether a written array
+/// overlaps another array argument (then no `noalias` facts: Rust's borrows never give such
+/// arguments; foreign arrays, the Python module's in-place operations and `unsafe` views may),
+/// the arrays (by bit of their position) reaching 2^31 elements from element 0 (64-bit offsets),
+/// and those whose data is 16-byte aligned (vector accesses).
+fn layout_facts(args: &[Arg<'_>]) -> (bool, u32, u32) {
+    let mut spans = [(0u64, 0u64, false); MAX_ARGS];
+    let (mut k, mut wide, mut aligned) = (0usize, 0u32, 0u32);
+    for (i, a) in args.iter().enumerate() {
+        let Arg::Array { ptr, ndim, shape, strides, elem, writable, .. } = a else { continue };
+        let bit = if i < 32 { 1u32 << i } else { 0 };
+        if ptr % 16 == 0 {
+            aligned |= bit;
+        }
         let n = *ndim as usize;
         if shape[..n].contains(&0) {
-            return None;
+            continue;
         }
-        let size = elem.size_bytes() as i128;
-        let (mut lo, mut hi) = (0i128, 0i128);
+        let (mut lo, mut hi, mut reach) = (0i128, 0i128, 0u128);
+        let mut len = 1u128;
         for d in 0..n {
-            let reach = (shape[d] as i128 - 1) * strides[d] as i128;
-            if reach < 0 {
-                lo += reach;
+            let r = (shape[d] as i128 - 1) * strides[d] as i128;
+            reach += r.unsigned_abs();
+            len *= shape[d] as u128;
+            if r < 0 {
+                lo += r;
             } else {
-                hi += reach;
+                hi += r;
             }
         }
-        let base = *ptr as i128;
-        Some(((base + lo * size) as u64, (base + (hi + 1) * size) as u64, *writable))
-    };
-    let mut spans = [(0u64, 0u64, false); MAX_ARGS];
-    let mut k = 0;
-    for a in args {
-        if let Some(s) = span(a) {
-            if k < spans.len() {
-                spans[k] = s;
-                k += 1;
-            }
+        if reach.max(len) >= 1 << 31 {
+            wide |= bit;
+        }
+        let (base, size) = (*ptr as i128, elem.size_bytes() as i128);
+        if k < spans.len() {
+            spans[k] = ((base + lo * size) as u64, (base + (hi + 1) * size) as u64, *writable);
+            k += 1;
         }
     }
     let spans = &spans[..k];
-    spans
-        .iter()
-        .enumerate()
-        .any(|(i, &(lo, hi, w))| w && spans.iter().enumerate().any(|(j, &(lo2, hi2, _))| i != j && lo < hi2 && lo2 < hi))
-}
-
-/// The array arguments (by bit of their position) whose elements reach 2^31 or more from
-/// element 0: their offsets are computed in 64 bits, every other array's in 32.
-fn wide_arrays(args: &[Arg<'_>]) -> u32 {
-    let mut mask = 0u32;
-    for (i, a) in args.iter().enumerate() {
-        if let Arg::Array { ndim, shape, strides, .. } = a {
-            let n = *ndim as usize;
-            let reach: u128 = (0..n).map(|d| (shape[d].saturating_sub(1) as u128) * strides[d].unsigned_abs() as u128).sum();
-            let len: u128 = shape[..n].iter().map(|&s| s as u128).product();
-            // (Positions past 32 are computed in 64 bits regardless.)
-            if reach.max(len) >= 1 << 31 && i < 32 {
-                mask |= 1 << i;
-            }
-        }
-    }
-    mask
-}
-
-/// The array arguments (by bit of their position) whose data pointer is 16-byte aligned:
-/// specialized with that fact (allocations are; views with an offset may not be).
-fn aligned_arrays(args: &[Arg<'_>]) -> u32 {
-    let mut mask = 0u32;
-    for (i, a) in args.iter().enumerate().take(32) {
-        if let Arg::Array { ptr, .. } = a {
-            if ptr % 16 == 0 {
-                mask |= 1 << i;
-            }
-        }
-    }
-    mask
+    let aliased = k > 1
+        && spans
+            .iter()
+            .enumerate()
+            .any(|(i, &(lo, hi, w))| w && spans.iter().enumerate().any(|(j, &(lo2, hi2, _))| i != j && lo < hi2 && lo2 < hi));
+    (aliased, wide, aligned)
 }
