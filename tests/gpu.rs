@@ -157,6 +157,29 @@ fn disk_cache_across_processes() {
     assert!(!dir.exists(), "GPUJIT_CACHE=off wrote to the directory");
 }
 
+/// Whether this process runs under a CUDA tool (`scripts/gpu-check.sh`, which counts a child's
+/// reports as its own): the tests that run a tool on a child of theirs skip then.
+fn under_cuda_tool() -> bool {
+    let under = std::env::var_os("CUDA_INJECTION64_PATH").is_some() || std::env::var_os("GPUJIT_UNDER_SANITIZER").is_some();
+    if under {
+        eprintln!("skipping: this process runs under a CUDA tool");
+    }
+    under
+}
+
+/// A tool's run on a child process: `None` (skip) when the tool cannot be started, which fails
+/// the test instead with `GPUJIT_REQUIRE_GPU=1`.
+fn tool_output(run: std::io::Result<std::process::Output>, tool: &str) -> Option<std::process::Output> {
+    match run {
+        Ok(o) => Some(o),
+        Err(e) if std::env::var("GPUJIT_REQUIRE_GPU").as_deref() == Ok("1") => panic!("cannot run {tool}: {e}"),
+        Err(e) => {
+            eprintln!("skipping: cannot run {tool}: {e}");
+            None
+        }
+    }
+}
+
 /// An out-of-range write, planted: bounds checks are off, the PTX carries source lines.
 #[gpu_kernel(lineinfo)]
 fn planted_write(x: &[f32], out: &mut [f32]) {
@@ -181,8 +204,7 @@ fn sanitizer_names_rust_lines() {
         return;
     }
     let Some(_h) = Harness::gpu() else { return };
-    if std::env::var_os("CUDA_INJECTION64_PATH").is_some() || std::env::var_os("GPUJIT_UNDER_SANITIZER").is_some() {
-        eprintln!("skipping: this process runs under a CUDA tool");
+    if under_cuda_tool() {
         return;
     }
     let tool = std::env::var("GPUJIT_SANITIZER").unwrap_or_else(|_| "compute-sanitizer".into());
@@ -193,11 +215,7 @@ fn sanitizer_names_rust_lines() {
         .env("GPUJIT_PLANTED_WRITE", "1")
         .env("GPUJIT_CACHE", "off")
         .output();
-    let out = match run {
-        Ok(o) => o,
-        Err(e) if std::env::var("GPUJIT_REQUIRE_GPU").as_deref() == Ok("1") => panic!("cannot run {tool}: {e}"),
-        Err(e) => return eprintln!("skipping: cannot run {tool}: {e}"),
-    };
+    let Some(out) = tool_output(run, &tool) else { return };
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let line = include_str!("gpu.rs").lines().position(|l| l.contains("// PLANTED:")).unwrap() + 1;
     assert_eq!(out.status.code(), Some(99), "memcheck found no error:\n{text}");
@@ -238,8 +256,7 @@ fn debugger_shows_locals() {
         return;
     }
     let Some(_h) = Harness::gpu() else { return };
-    if std::env::var_os("CUDA_INJECTION64_PATH").is_some() || std::env::var_os("GPUJIT_UNDER_SANITIZER").is_some() {
-        eprintln!("skipping: this process runs under a CUDA tool");
+    if under_cuda_tool() {
         return;
     }
     let line = include_str!("gpu.rs").lines().position(|l| l.contains("// BREAK:")).unwrap() + 1;
@@ -270,11 +287,7 @@ fn debugger_shows_locals() {
         .env("GPUJIT_DEBUGGED_CHILD", "1")
         .env("GPUJIT_CACHE", "off")
         .output();
-    let out = match run {
-        Ok(o) => o,
-        Err(e) if std::env::var("GPUJIT_REQUIRE_GPU").as_deref() == Ok("1") => panic!("cannot run {tool}: {e}"),
-        Err(e) => return eprintln!("skipping: cannot run {tool}: {e}"),
-    };
+    let Some(out) = tool_output(run, &tool) else { return };
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     if text.contains("No such file or directory") && text.contains(&tool) && std::env::var("GPUJIT_REQUIRE_GPU").as_deref() != Ok("1") {
         return eprintln!("skipping: no {tool}");
@@ -304,8 +317,7 @@ fn checked_mode_names_faulting_kernel() {
         return;
     }
     let Some(_h) = Harness::gpu() else { return };
-    if std::env::var_os("CUDA_INJECTION64_PATH").is_some() || std::env::var_os("GPUJIT_UNDER_SANITIZER").is_some() {
-        eprintln!("skipping: this process runs under a CUDA tool");
+    if under_cuda_tool() {
         return;
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())

@@ -1022,7 +1022,8 @@ pub(crate) enum Reduce {
 }
 
 impl Reduce {
-    fn name(self) -> &'static str {
+    /// The NumPy name (`sum`, `argmax`, ...).
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Reduce::Sum => "sum",
             Reduce::Prod => "prod",

@@ -187,10 +187,6 @@ fn split_params(s: &str) -> Vec<String> {
     out
 }
 
-/// An array argument: one of the `gpujit` module's arrays or any producer's, through DLPack or
-/// the CUDA Array Interface.
-struct ArrayArg(PyArrayArg);
-
 #[pymethods]
 impl KernelLaunch {
     #[pyo3(signature = (*args))]
@@ -214,12 +210,12 @@ fn launch(py: Python<'_>, l: &KernelLaunch, args: &Bound<'_, PyTuple>) -> PyResu
     }
     let what = |i: usize| format!("kernel `{name}`: argument {} (`{}`)", i + 1, src.params[i].name);
     // The arrays first: they fix the type parameters the scalars take.
-    let mut arrays: Vec<Option<ArrayArg>> = Vec::with_capacity(args.len());
+    let mut arrays: Vec<Option<PyArrayArg>> = Vec::with_capacity(args.len());
     for (i, p) in src.params.iter().enumerate() {
         arrays.push(match &p.kind {
             ParamKind::Slice { .. } => {
                 let a = args.get_item(i)?;
-                Some(ArrayArg(PyArrayArg::extract(&a).map_err(|e| PyTypeError::new_err(format!("{}: {e}", what(i))))?))
+                Some(PyArrayArg::extract(&a).map_err(|e| PyTypeError::new_err(format!("{}: {e}", what(i))))?)
             }
             ParamKind::Scalar(_) => None,
         });
@@ -227,7 +223,7 @@ fn launch(py: Python<'_>, l: &KernelLaunch, args: &Bound<'_, PyTuple>) -> PyResu
     let mut views: Vec<Option<ExternalArray<'_>>> = arrays
         .iter()
         .enumerate()
-        .map(|(i, a)| a.as_ref().map(|a| a.0.array().map_err(|e| GpujitError::new_err(format!("{}: {e}", what(i))))).transpose())
+        .map(|(i, a)| a.as_ref().map(|a| a.array().map_err(|e| GpujitError::new_err(format!("{}: {e}", what(i))))).transpose())
         .collect::<PyResult<_>>()?;
     let mut generic: Vec<Option<ScalarType>> = vec![None; src.generics.len()];
     for (p, v) in src.params.iter().zip(&views) {

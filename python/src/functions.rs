@@ -149,7 +149,7 @@ pub(crate) fn method_reduce(x: &Bound<'_, PyAny>, op: Reduce, kwargs: Option<&Bo
         Some(k) => k.clone(),
         None => PyDict::new(py),
     };
-    call_reduce(py, x, op, op_name(op), &PyTuple::empty(py), &kwargs)
+    call_reduce(py, x, op, op.name(), &PyTuple::empty(py), &kwargs)
 }
 
 /// As [`method_reduce`] with positional arguments (`a.sum(0)`).
@@ -164,23 +164,7 @@ pub(crate) fn method_reduce_args(
         Some(k) => k.clone(),
         None => PyDict::new(py),
     };
-    call_reduce(py, x, op, op_name(op), args, &kwargs)
-}
-
-fn op_name(op: Reduce) -> &'static str {
-    match op {
-        Reduce::Sum => "sum",
-        Reduce::Prod => "prod",
-        Reduce::Min => "min",
-        Reduce::Max => "max",
-        Reduce::ArgMin => "argmin",
-        Reduce::ArgMax => "argmax",
-        Reduce::Mean => "mean",
-        Reduce::Var => "var",
-        Reduce::Std => "std",
-        Reduce::Any => "any",
-        Reduce::All => "all",
-    }
+    call_reduce(py, x, op, op.name(), args, &kwargs)
 }
 
 /// The gpujit array behind `x` (a gpujit array, or any producer's, brought in without a copy
