@@ -11,8 +11,8 @@
 #                                        # GPU_CHECK_PYTHON=1), logs in $OUT/python
 #
 # `run` takes executables already on PATH (`gpu`, the examples) when there is no archive.
-# Environment: GPU_CHECK_BENCHES=1 (stage: also pack the release benches gpu_bench and
-# fused_bench), GPU_CHECK_PYTHON=1 (stage: also the Python module and the example extension, release,
+# Environment: GPU_CHECK_BENCHES=1 (stage: also pack the release benches gpu_bench,
+# fused_bench and gemm_bench, and the sgemm example), GPU_CHECK_PYTHON=1 (stage: also the Python module and the example extension, release,
 # as gpujit.abi3.so and my_kernels.abi3.so), GPU_CHECK_TOOLS (default: the four), GPU_CHECK_OUT (logs; default $OUT, else a
 # temporary folder), GPU_CHECK_THREADS (test threads, default 1: see below), GPUJIT_FUZZ_KERNELS (the
 # suite's fuzzing case under the sanitizers, default 40).
@@ -45,7 +45,7 @@ for line in open(sys.argv[1]):
     if [ "${GPU_CHECK_BENCHES:-0}" = 1 ]; then
         # The GPU benches too (release), in the same archive: `gpu_bench` and `fused_bench` on PATH.
         json=$(mktemp)
-        cargo bench --no-run --bench gpu_bench --bench fused_bench --message-format=json-render-diagnostics >"$json"
+        cargo bench --no-run --bench gpu_bench --bench fused_bench --bench gemm_bench --message-format=json-render-diagnostics >"$json"
         while read -r exe; do
             local name
             name=$(basename "$exe" | sed 's/-[0-9a-f]\{16\}$//')
@@ -59,6 +59,11 @@ for line in open(sys.argv[1]):
     if m.get("reason") == "compiler-artifact" and m.get("executable"): print(m["executable"])
 ' "$json")
         rm -f "$json"
+        # The SGEMM example too (release; not under the sanitizers, whose racecheck would take
+        # minutes over its shared-memory tiles).
+        cargo build --release --example sgemm
+        strip -o "$dir/sgemm" target/release/examples/sgemm
+        extra+=(sgemm)
     fi
     if [ "${GPU_CHECK_PYTHON:-0}" = 1 ]; then
         cargo build --release -p gpujit-python --features extension-module
@@ -89,6 +94,8 @@ run() {
     export GPUJIT_REQUIRE_GPU=1 GPUJIT_FUZZ_KERNELS=${GPUJIT_FUZZ_KERNELS:-40}
     # Tests that run a sanitizer on a child of their own skip themselves under these tools.
     export GPUJIT_UNDER_SANITIZER=1
+    # Exact allocations, so memcheck sees each array's extent (not its memory cache size class).
+    export GPUJIT_MEMORY_CACHE=off
     # Compiled kernels come from the compiler, not from an earlier run's disk cache.
     export GPUJIT_CACHE_DIR
     GPUJIT_CACHE_DIR=$(mktemp -d)

@@ -20,6 +20,10 @@ cargo build --benches
 ./target/debug/examples/expressions
 ./target/debug/examples/streams
 ./target/debug/examples/monte_carlo
+# The register-tiled SGEMM against the host: edge tiles, an empty product, k not a multiple of BK.
+./target/debug/examples/sgemm
+./target/debug/examples/sgemm 129 1 9
+./target/debug/examples/sgemm 3 5 0
 # The Python package (python/): a wheel built by maturin (`pip wheel ./python`, release), installed
 # into a fresh virtual environment and tested there on NumPy arrays.
 command -v python3 >/dev/null || apt_install python3 python3-pip

@@ -160,7 +160,9 @@ fn disk_cache_across_processes() {
 /// Whether this process runs under a CUDA tool (`scripts/gpu-check.sh`, which counts a child's
 /// reports as its own): the tests that run a tool on a child of theirs skip then.
 fn under_cuda_tool() -> bool {
-    let under = std::env::var_os("CUDA_INJECTION64_PATH").is_some() || std::env::var_os("GPUJIT_UNDER_SANITIZER").is_some();
+    let under = ["CUDA_INJECTION64_PATH", "NV_SANITIZER_INJECTION_PORT_BASE", "GPUJIT_UNDER_SANITIZER"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
     if under {
         eprintln!("skipping: this process runs under a CUDA tool");
     }
@@ -214,6 +216,8 @@ fn sanitizer_names_rust_lines() {
         .args(["--exact", "sanitizer_names_rust_lines", "--nocapture", "--test-threads=1"])
         .env("GPUJIT_PLANTED_WRITE", "1")
         .env("GPUJIT_CACHE", "off")
+        // Exact allocations: a size class's slack would hide the planted write from memcheck.
+        .env("GPUJIT_MEMORY_CACHE", "off")
         .output();
     let Some(out) = tool_output(run, &tool) else { return };
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -334,4 +338,131 @@ fn checked_mode_names_faulting_kernel() {
         "child said:\n{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The memory cache: a dropped array's memory is handed to the next allocation of its size
+/// class once the work before the drop is done, and not while a kernel may still use it; memory
+/// used on another library's non-blocking stream, or lent through the CUDA Array Interface, is
+/// freed at once (`cuMemFree`); `release_cached_memory` empties the cache. In a child process:
+/// the cache is the process's, and other tests' launches would change what it holds.
+#[test]
+fn memory_cache_reuses_idle_memory() {
+    let Some(h) = Harness::gpu() else { return };
+    if std::env::var("GPUJIT_MEMORY_CHILD").as_deref() != Ok("1") {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "memory_cache_reuses_idle_memory", "--nocapture", "--test-threads=1"])
+            .env("GPUJIT_MEMORY_CHILD", "1")
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && text.contains("1 passed"), "child:\n{text}");
+        return;
+    }
+    let dev = &h.dev;
+    dev.synchronize().unwrap();
+    dev.release_cached_memory();
+    assert_eq!(dev.cached_memory_bytes(), 0);
+    let n = 1_000_003usize;
+    let a = DeviceArray::<f32>::zeros(dev, n).unwrap();
+    let first = a.address();
+    drop(a);
+    assert!(dev.cached_memory_bytes() >= n * 4, "the freed array is cached");
+    dev.synchronize().unwrap();
+    // A size of the same class (2 MiB steps here) takes the idle block.
+    let b = DeviceArray::<f32>::zeros(dev, n - 100).unwrap();
+    assert_eq!(b.address(), first, "the idle block is reused");
+    assert_eq!(b.to_vec().unwrap(), vec![0.0f32; n - 100], "zeroed when asked");
+    drop(b);
+    // Made, filled and dropped in a loop with no synchronization: each result is right, so no
+    // block is handed out while a kernel still writes it.
+    let x = DeviceArray::from_slice(dev, &(0..n).map(|i| i as f32).collect::<Vec<_>>()).unwrap();
+    let mut kept = Vec::new();
+    for round in 0..24 {
+        let mut out = DeviceArray::<f32>::uninit_shape(dev, &[n]).unwrap();
+        launch!(twice[n.div_ceil(256), 256](&x, &mut out)).unwrap();
+        if round % 6 == 5 {
+            kept.push((round, out));
+        }
+    }
+    for (round, out) in &kept {
+        let v = out.to_vec().unwrap();
+        assert!(v.iter().enumerate().all(|(i, v)| *v == 2.0 * i as f32), "round {round}");
+    }
+    drop(kept);
+    // Lent through the CUDA Array Interface: freed at once, not cached.
+    dev.release_cached_memory();
+    let lent = DeviceArray::<f32>::zeros(dev, 4096).unwrap();
+    let _ = lent.cuda_array_interface().unwrap();
+    drop(lent);
+    assert_eq!(dev.cached_memory_bytes(), 0, "lent memory is not cached");
+    // Used on another library's non-blocking stream: the next free synchronizes and frees.
+    let raw = cudarc::driver::result::stream::create(cudarc::driver::result::stream::StreamKind::NonBlocking).unwrap();
+    {
+        // SAFETY: `raw` is a live stream of this device's primary context, destroyed below.
+        let s = unsafe { Stream::from_foreign(dev, raw as u64) };
+        let mut out = DeviceArray::<f32>::zeros(dev, n).unwrap();
+        launch!(twice[n.div_ceil(256), 256, &s](&x, &mut out)).unwrap();
+        drop(out);
+        assert_eq!(dev.cached_memory_bytes(), 0, "memory used on a non-blocking stream is freed");
+        s.synchronize().unwrap();
+    }
+    // SAFETY: created above, no work pending (synchronized), destroyed once.
+    unsafe { cudarc::driver::result::stream::destroy(raw) }.unwrap();
+    let c = DeviceArray::<f32>::zeros(dev, 4096).unwrap();
+    drop(c);
+    assert!(dev.cached_memory_bytes() > 0, "after that free, caching resumes");
+    dev.release_cached_memory();
+    assert_eq!(dev.cached_memory_bytes(), 0);
+}
+
+/// A kernel the profiler looks at: its PTX carries source lines (`lineinfo`).
+#[gpu_kernel(lineinfo)]
+fn profiled(x: &[f32], out: &mut [f32]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i] = x[i].sqrt() * 3.0 + 1.0; // PROFILED: ncu shows this line
+    }
+}
+
+/// Nsight Compute's source page (`ncu --import-source yes --page source --print-source
+/// cuda,sass`) shows a `lineinfo` kernel's Rust file and line, with the line's text, above its
+/// SASS. The launch runs in a child process under ncu, in a folder holding this file as
+/// `tests/gpu.rs`, so no path of the build machine is needed. Skipped under a CUDA tool; ncu is
+/// required with `GPUJIT_REQUIRE_GPU=1`.
+#[test]
+fn profiler_shows_rust_lines() {
+    if std::env::var("GPUJIT_PROFILED_CHILD").as_deref() == Ok("1") {
+        let dev = Device::cuda(0).unwrap();
+        let x = DeviceArray::from_slice(&dev, &[4.0f32; 1000]).unwrap();
+        let mut out = DeviceArray::<f32>::zeros(&dev, 1000).unwrap();
+        launch!(profiled[4, 256](&x, &mut out)).unwrap();
+        assert_eq!(out.to_vec().unwrap(), vec![7.0f32; 1000]);
+        return;
+    }
+    let Some(_h) = Harness::gpu() else { return };
+    if under_cuda_tool() {
+        return;
+    }
+    let src = std::env::temp_dir().join(format!("gpujit-ncu-{}", std::process::id()));
+    std::fs::create_dir_all(src.join("tests")).unwrap();
+    std::fs::write(src.join("tests/gpu.rs"), include_str!("gpu.rs")).unwrap();
+    let tool = std::env::var("GPUJIT_NCU").unwrap_or_else(|_| "ncu".into());
+    let run = std::process::Command::new(&tool)
+        .args(["--import-source", "yes", "--page", "source", "--print-source", "cuda,sass", "-k", "profiled", "-c", "1"])
+        .arg("--source-folders")
+        .arg(&src)
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", "profiler_shows_rust_lines", "--nocapture", "--test-threads=1"])
+        .current_dir(&src)
+        .env("GPUJIT_PROFILED_CHILD", "1")
+        .env("GPUJIT_CACHE", "off")
+        .output();
+    let _ = std::fs::remove_dir_all(&src);
+    let Some(out) = tool_output(run, &tool) else { return };
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let line = include_str!("gpu.rs").lines().position(|l| l.contains("// PROFILED:")).unwrap() + 1;
+    assert!(out.status.success(), "ncu failed:\n{text}");
+    assert!(text.contains("File Path:") && text.contains("gpu.rs"), "ncu names no Rust file:\n{text}");
+    let shown = text.lines().any(|l| l.trim_start().starts_with(&format!("{line} ")) && l.contains("x[i].sqrt() * 3.0 + 1.0"));
+    assert!(shown, "ncu shows no source line {line} with its text:\n{text}");
 }

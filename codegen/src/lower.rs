@@ -1360,10 +1360,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         Ok(old_bits.into())
     }
 
-    /// Marks a float instruction with the kernel's fast-math flags: under `fastmath` all but
-    /// no-NaN and no-Inf (so NaN and infinity still propagate); otherwise `contract` unless the
-    /// kernel keeps Rust's roundings (`fp_contract = false`), so that a multiply feeding an add
-    /// may become one `fma`, as nvcc does.
+    /// Marks a float instruction with the kernel's fast-math flags under `fastmath`: all but
+    /// no-NaN and no-Inf (so NaN and infinity still propagate). Without `fastmath` no flags:
+    /// which multiply-adds fuse is decided here, by the pattern `a * b ± c` ([`Self::contracts`]),
+    /// the same on every target, so the CPU backend and the GPU compute the same bits (LLVM's
+    /// `contract` would let each backend fuse what it finds, differently).
     fn fast(&self, v: BasicValueEnum<'ctx>) -> BasicValueEnum<'ctx> {
         let o = &self.kernel.options;
         let flags = if o.fastmath {
@@ -1372,8 +1373,6 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 | FastMathFlags::AllowReciprocal
                 | FastMathFlags::AllowContract
                 | FastMathFlags::ApproxFunc
-        } else if !self.no_contract() {
-            FastMathFlags::AllowContract
         } else {
             return v;
         };

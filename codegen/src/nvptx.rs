@@ -59,6 +59,19 @@ pub struct NvptxTarget {
 }
 
 impl NvptxTarget {
+    /// LLVM's NVPTX target machine for this target at code generation level `level`.
+    /// `debug` kernels take `None`: at any other level the backend's own IR passes (SROA among
+    /// them) move locals out of their stack slots into registers, and the DWARF then has no
+    /// location for them (cuda-gdb's `<optimized out>`).
+    pub fn machine_at(&self, level: OptimizationLevel) -> Result<TargetMachine, String> {
+        static INIT: Once = Once::new();
+        INIT.call_once(|| LlvmTarget::initialize_nvptx(&InitializationConfig::default()));
+        let triple = TargetTriple::create("nvptx64-nvidia-cuda");
+        let t = LlvmTarget::from_triple(&triple).map_err(|e| e.to_string())?;
+        t.create_target_machine(&triple, &self.cpu(), &self.features(), level, RelocMode::Default, CodeModel::Default)
+            .ok_or_else(|| format!("LLVM has no NVPTX target machine for {} {}", self.cpu(), self.features()))
+    }
+
     /// The best target for a device of compute capability `major.minor` under a driver reporting
     /// `driver_version` (`cuDriverGetVersion`, e.g. 12080). Architectures newer than LLVM knows get
     /// the newest known one, whose PTX the driver JIT-compiles forward. `None` when the driver is
@@ -122,19 +135,7 @@ impl Target for NvptxTarget {
     }
 
     fn target_machine(&self) -> Result<TargetMachine, String> {
-        static INIT: Once = Once::new();
-        INIT.call_once(|| LlvmTarget::initialize_nvptx(&InitializationConfig::default()));
-        let triple = TargetTriple::create("nvptx64-nvidia-cuda");
-        let t = LlvmTarget::from_triple(&triple).map_err(|e| e.to_string())?;
-        t.create_target_machine(
-            &triple,
-            &self.cpu(),
-            &self.features(),
-            OptimizationLevel::Aggressive,
-            RelocMode::Default,
-            CodeModel::Default,
-        )
-        .ok_or_else(|| format!("LLVM has no NVPTX target machine for {} {}", self.cpu(), self.features()))
+        self.machine_at(OptimizationLevel::Aggressive)
     }
 
     fn global_address_space(&self) -> AddressSpace {
@@ -977,7 +978,8 @@ pub fn compile_ptx(kernel: &ir::Kernel, target: &NvptxTarget, want_llvm_ir: bool
     let debug = kernel.options.debug && !kernel.file.is_empty();
     let debug_target = NvptxTarget { ptx_version: target.ptx_version.max(75), ..*target };
     let target = if debug { &debug_target } else { target };
-    let tm = target.target_machine().map_err(|m| llvm("target selection", m))?;
+    let level = if debug { OptimizationLevel::None } else { OptimizationLevel::Aggressive };
+    let tm = target.machine_at(level).map_err(|m| llvm("target selection", m))?;
     let cx = Context::create();
     let module = lower::lower(&cx, kernel, target, &tm)?;
     link_libdevice_if_used(&cx, &module, kernel, &tm)?;

@@ -899,6 +899,7 @@ impl PyArray {
         let d = PyDict::new(py);
         d.set_item("shape", PyTuple::new(py, &self.a.shape)?)?;
         d.set_item("typestr", typestr)?;
+        gpujit::runtime::cai::lend(self.device_id(), self.a.address());
         d.set_item("data", (if self.a.size() == 0 { 0 } else { self.a.address() }, false))?;
         if self.a.is_c_contiguous() {
             d.set_item("strides", py.None())?;

@@ -261,9 +261,14 @@ fn launch(py: Python<'_>, l: &KernelLaunch, args: &Bound<'_, PyTuple>) -> PyResu
         })
         .map(Ok)
         .unwrap_or_else(|| ::gpujit::runtime::Device::current().map_err(to_py_err))?;
+    // No stream given: a PyTorch tensor's current stream, where its producer's work goes.
+    let handle = match l.stream {
+        Some(h) => Some(h),
+        None => arrays.iter().flatten().map(|a| a.producer_stream(py)).find_map(|h| h.transpose()).transpose()?,
+    };
     // SAFETY: the handle is the caller's stream of this device (the documented contract of the
-    // launch syntax, as in Numba and CuPy), alive for this call.
-    let stream = l.stream.map(|h| unsafe { Stream::from_foreign(&device, h) });
+    // launch syntax, as in Numba and CuPy) or the tensor's current stream, alive for this call.
+    let stream = handle.map(|h| unsafe { Stream::from_foreign(&device, h) });
     let mut config = LaunchConfig::new(l.grid, l.block);
     config.shared_mem_bytes = l.shared;
     config.stream = stream.as_ref();

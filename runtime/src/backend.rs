@@ -577,16 +577,16 @@ impl Backend for Arc<CudaDevice> {
     fn alloc(&self, bytes: usize, zeroed: bool) -> Result<u64> {
         let ptr = CudaDevice::alloc(self, bytes)?;
         if zeroed && bytes > 0 {
-            if let Err(e) = self.copy_to_device(ptr, &vec![0u8; bytes]) {
-                CudaDevice::free(self, ptr);
+            if let Err(e) = self.zero(ptr, bytes) {
+                CudaDevice::free(self, ptr, bytes);
                 return Err(e);
             }
         }
         Ok(ptr)
     }
 
-    fn free(&self, ptr: u64, _bytes: usize) {
-        CudaDevice::free(self, ptr)
+    fn free(&self, ptr: u64, bytes: usize) {
+        CudaDevice::free(self, ptr, bytes)
     }
 
     fn write(&self, dst: u64, src: &[u8]) -> Result<()> {
@@ -682,10 +682,17 @@ impl Executable for CudaKernel {
         let capturing = l.stream.is_some_and(|s| s.capture.is_some());
         for a in l.args.iter().filter(|_| !capturing) {
             if let Arg::Array { wait: Some(producer), device, .. } = a {
+                // Work on the launch's own stream is ordered already.
+                if *producer as cudarc::driver::sys::CUstream == stream {
+                    continue;
+                }
                 if let DeviceInner::Cuda(d) = &device.inner {
                     d.order_after(*producer as cudarc::driver::sys::CUstream, stream)?;
                 }
             }
+        }
+        if let Some(s) = l.stream.and_then(|s| s.raw.as_ref()).filter(|_| !capturing) {
+            s.note_work();
         }
         if self.meta.cooperative {
             let threads = l.block.iter().product::<u32>();

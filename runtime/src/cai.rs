@@ -124,6 +124,15 @@ impl CudaArrayInterface {
     }
 }
 
+/// Tells gpujit that device memory at `address` on `device` is lent to another library through
+/// an interface built by hand (as [`DeviceArray::cuda_array_interface`] and the DLPack exports
+/// do themselves): when its array is freed, the free waits for the whole device, since the
+/// borrower's streams may still use it (the memory cache otherwise reuses memory once gpujit's
+/// own streams are done with it).
+pub fn lend(device: crate::DeviceId, address: u64) {
+    crate::memory::lend(device, address)
+}
+
 impl<T: crate::array::InteropElement> DeviceArray<T> {
     /// The array's `__cuda_array_interface__` (version 3). Its stream is the legacy default
     /// stream (1), where gpujit's launches and copies go unless given a stream.
@@ -131,6 +140,7 @@ impl<T: crate::array::InteropElement> DeviceArray<T> {
         if !self.device.is_cuda() {
             return Err(InteropError::NotDeviceMemory { device: self.device.id().to_string() }.into());
         }
+        crate::memory::lend(self.device.id(), self.address());
         Ok(CudaArrayInterface {
             shape: self.shape.clone(),
             typestr: typestr(T::TYPE),

@@ -5,6 +5,7 @@
 //! so [`driver_present`] probes for it before anything else touches the driver.
 
 use crate::error::{Error, Result};
+use crate::memory::{size_class, MemoryCache};
 use cudarc::driver::{result, sys};
 use gpujit_codegen::contract::OobRecord;
 use gpujit_codegen::nvptx::NvptxTarget;
@@ -12,11 +13,36 @@ use std::ffi::{c_void, CString};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Whether a CUDA driver library can be loaded in this process.
+///
+/// The library is opened once here and never closed. cudarc's own check opens and closes it,
+/// which unloads it before the real load, and cuda-gdb, which hooks the driver when it first
+/// loads, then never sees the process's kernels.
 pub fn driver_present() -> bool {
     static PRESENT: OnceLock<bool> = OnceLock::new();
-    // SAFETY: is_culib_present only tries to open the library and drops it; it has no
-    // preconditions.
-    *PRESENT.get_or_init(|| unsafe { sys::is_culib_present() })
+    *PRESENT.get_or_init(|| {
+        let pinned = ["cuda", "nvcuda"].iter().flat_map(|l| cudarc::get_lib_name_candidates(l)).any(|name| pin_library(&name));
+        // SAFETY: is_culib_present only tries to open the library and drops it; it has no
+        // preconditions.
+        pinned && unsafe { sys::is_culib_present() }
+    })
+}
+
+/// Opens a shared library for good (`dlopen`, never `dlclose`): whether it loaded.
+#[cfg(unix)]
+fn pin_library(name: &str) -> bool {
+    extern "C" {
+        fn dlopen(filename: *const std::ffi::c_char, flag: std::ffi::c_int) -> *mut c_void;
+    }
+    const RTLD_LAZY: std::ffi::c_int = 1;
+    let Ok(name) = CString::new(name) else { return false };
+    // SAFETY: `name` is NUL-terminated and outlives the call; the handle is deliberately
+    // leaked, so the library stays loaded for the life of the process.
+    !unsafe { dlopen(name.as_ptr(), RTLD_LAZY) }.is_null()
+}
+
+#[cfg(not(unix))]
+fn pin_library(_name: &str) -> bool {
+    true
 }
 
 fn init_driver() -> Result<()> {
@@ -73,6 +99,8 @@ pub struct CudaDevice {
     pub(crate) max_shared_per_block: u32,
     pub(crate) multiprocessors: u32,
     pub(crate) target: NvptxTarget,
+    /// Freed memory kept for reuse (see [`crate::memory`]).
+    memory: OnceLock<Option<Arc<MemoryCache>>>,
 }
 
 // SAFETY: CUdevice is an integer and CUcontext a handle the driver allows to be used from any
@@ -138,6 +166,7 @@ impl CudaDevice {
             max_shared_per_block: attr(A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK)?,
             multiprocessors: attr(A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?,
             target,
+            memory: OnceLock::new(),
         })
     }
 
@@ -160,22 +189,68 @@ impl CudaDevice {
         Ok(false)
     }
 
-    pub(crate) fn alloc(&self, bytes: usize) -> Result<sys::CUdeviceptr> {
+    /// The device's memory cache (`None` with `GPUJIT_MEMORY_CACHE=off`).
+    fn memory(self: &Arc<Self>) -> Option<&Arc<MemoryCache>> {
+        self.memory.get_or_init(|| MemoryCache::of(self)).as_ref()
+    }
+
+    /// `bytes` of device memory, from the cache when a block of its size class is idle there
+    /// (see [`crate::memory`]). Out of memory, the cache is freed and the allocation retried.
+    pub(crate) fn alloc(self: &Arc<Self>, bytes: usize) -> Result<sys::CUdeviceptr> {
         if bytes == 0 {
             return Ok(0);
         }
+        let cache = self.memory();
+        if let Some(ptr) = cache.and_then(|c| c.take(bytes)) {
+            return Ok(ptr);
+        }
+        let size = if cache.is_some() { size_class(bytes) } else { bytes };
         self.bind()?;
         // SAFETY: the context is current; the returned allocation is owned by the caller.
-        unsafe { result::malloc_sync(bytes) }.map_err(|e| Error::driver("cuMemAlloc", e))
+        match unsafe { result::malloc_sync(size) } {
+            Err(e) if e.0 == sys::CUresult::CUDA_ERROR_OUT_OF_MEMORY && cache.is_some_and(|c| c.cached_bytes() > 0) => {
+                if let Some(c) = cache {
+                    c.release(self);
+                }
+                self.bind()?;
+                // SAFETY: as above.
+                unsafe { result::malloc_sync(size) }.map_err(|e| Error::driver("cuMemAlloc", e))
+            }
+            r => r.map_err(|e| Error::driver("cuMemAlloc", e)),
+        }
     }
 
-    /// Frees an allocation made by `alloc`. Waits for work using it (cuMemFree synchronizes).
-    pub(crate) fn free(&self, ptr: sys::CUdeviceptr) {
+    /// Frees an allocation of `bytes` made by `alloc`: into the cache, or by `cuMemFree`.
+    pub(crate) fn free(self: &Arc<Self>, ptr: sys::CUdeviceptr, bytes: usize) {
+        if ptr == 0 {
+            return;
+        }
+        if self.memory().is_some_and(|c| c.put(self, ptr, bytes)) {
+            return;
+        }
+        self.free_now(ptr);
+    }
+
+    /// `cuMemFree`: waits for the device's work (cuMemFree synchronizes), then frees.
+    pub(crate) fn free_now(&self, ptr: sys::CUdeviceptr) {
         if ptr == 0 || self.bind().is_err() {
             return;
         }
-        // SAFETY: ptr came from `alloc` on this device and is freed once, by its owner.
+        // SAFETY: ptr came from `alloc` on this device and is freed once, by its owner (or by
+        // the cache, which owns the blocks it holds).
         let _ = unsafe { result::free_sync(ptr) };
+    }
+
+    /// Bytes the memory cache holds.
+    pub(crate) fn cached_memory_bytes(self: &Arc<Self>) -> usize {
+        self.memory().map_or(0, |c| c.cached_bytes())
+    }
+
+    /// Frees the memory the cache holds.
+    pub(crate) fn release_cached_memory(self: &Arc<Self>) {
+        if let Some(c) = self.memory() {
+            c.release(self);
+        }
     }
 
     pub(crate) fn copy_to_device<T>(&self, dst: sys::CUdeviceptr, src: &[T]) -> Result<()> {
@@ -185,6 +260,14 @@ impl CudaDevice {
         self.bind()?;
         // SAFETY: dst points to at least size_of_val(src) bytes allocated on this device.
         unsafe { result::memcpy_htod_sync(dst, src) }.map_err(|e| Error::driver("cuMemcpyHtoD", e))
+    }
+
+    /// Sets `bytes` bytes at `dst` to zero (`cuMemsetD8`: ordered on the legacy default stream,
+    /// as the copies are), without staging zeros through the host.
+    pub(crate) fn zero(&self, dst: sys::CUdeviceptr, bytes: usize) -> Result<()> {
+        self.bind()?;
+        // SAFETY: dst points to at least `bytes` bytes allocated on this device.
+        unsafe { result::memset_d8_sync(dst, 0, bytes) }.map_err(|e| Error::driver("cuMemsetD8", e))
     }
 
     pub(crate) fn copy_to_host<T>(&self, dst: &mut [T], src: sys::CUdeviceptr) -> Result<()> {
@@ -519,6 +602,9 @@ pub(crate) struct RawStream {
     pub(crate) raw: sys::CUstream,
     /// Created here (destroyed when dropped), not another library's.
     owned: bool,
+    /// Ordered with the legacy default stream (blocking streams, the default streams): work on
+    /// the others is noted for the memory cache ([`crate::memory`]).
+    ordered: bool,
 }
 
 // SAFETY: a CUstream handle may be used from any thread with its context current.
@@ -531,7 +617,7 @@ impl RawStream {
         device.bind()?;
         // A blocking stream: the legacy default stream (copies, default launches) orders with it.
         let raw = result::stream::create(result::stream::StreamKind::Default).map_err(|e| Error::driver("cuStreamCreate", e))?;
-        Ok(RawStream { device, raw, owned: true })
+        Ok(RawStream { device, raw, owned: true, ordered: true })
     }
 
     pub(crate) fn synchronize(&self) -> Result<()> {
@@ -554,7 +640,9 @@ impl RawStream {
     /// Another library's stream `raw` of `device` (1 and 2 are the legacy and per-thread default
     /// streams), used and never destroyed.
     pub(crate) fn borrowed(device: Arc<CudaDevice>, raw: sys::CUstream) -> RawStream {
-        RawStream { device, raw, owned: false }
+        // 0 (null) and 1 are the legacy default stream, 2 the per-thread one (which orders with
+        // it); another library's stream may be non-blocking.
+        RawStream { device, raw, owned: false, ordered: (raw as usize) <= 2 }
     }
 
     /// A non-blocking stream: work on the legacy default stream neither waits for it nor makes
@@ -562,7 +650,7 @@ impl RawStream {
     pub(crate) fn new_non_blocking(device: Arc<CudaDevice>) -> Result<RawStream> {
         device.bind()?;
         let raw = result::stream::create(result::stream::StreamKind::NonBlocking).map_err(|e| Error::driver("cuStreamCreate", e))?;
-        Ok(RawStream { device, raw, owned: true })
+        Ok(RawStream { device, raw, owned: true, ordered: false })
     }
 
     /// Makes this stream's later work wait for `event`, without blocking the host.
@@ -580,6 +668,7 @@ impl RawStream {
     /// locked `src`: the copy is asynchronous).
     pub(crate) unsafe fn copy_htod(&self, dst: sys::CUdeviceptr, src: *const u8, bytes: usize) -> Result<()> {
         self.device.bind()?;
+        self.note_work();
         // SAFETY: forwarded from the caller.
         unsafe { sys::cuMemcpyHtoDAsync_v2(dst, src as *const c_void, bytes, self.raw) }
             .result()
@@ -592,10 +681,19 @@ impl RawStream {
     /// As for `copy_htod`, with `dst` written and not read by anyone until the copy has run.
     pub(crate) unsafe fn copy_dtoh(&self, dst: *mut u8, src: sys::CUdeviceptr, bytes: usize) -> Result<()> {
         self.device.bind()?;
+        self.note_work();
         // SAFETY: forwarded from the caller.
         unsafe { sys::cuMemcpyDtoHAsync_v2(dst as *mut c_void, src, bytes, self.raw) }
             .result()
             .map_err(|e| Error::driver("cuMemcpyDtoHAsync", e))
+    }
+
+    /// Notes work queued on this stream for the memory cache, if the stream does not order with
+    /// the legacy default stream (a captured stream's work runs only in replays, noted there).
+    pub(crate) fn note_work(&self) {
+        if !self.ordered {
+            crate::memory::note_foreign_stream_work();
+        }
     }
 
     /// Starts capturing this stream's work into a graph (relaxed mode: other threads are free).

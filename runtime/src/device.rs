@@ -124,6 +124,25 @@ impl Device {
         self.backend().synchronize()
     }
 
+    /// Frees the device memory gpujit keeps for reuse (a no-op on the CPU backend), as CuPy's
+    /// `free_all_blocks` and PyTorch's `empty_cache`. On a GPU a dropped array's memory is kept
+    /// and handed to a later allocation of its size class once the work queued before the drop
+    /// has finished (see the README's "Memory"); `GPUJIT_MEMORY_CACHE=off` turns that off.
+    pub fn release_cached_memory(&self) {
+        if let DeviceInner::Cuda(d) = &self.inner {
+            let _gate = crate::graph::no_capture();
+            d.release_cached_memory();
+        }
+    }
+
+    /// Bytes of device memory kept for reuse (0 on the CPU backend).
+    pub fn cached_memory_bytes(&self) -> usize {
+        match &self.inner {
+            DeviceInner::Cuda(d) => d.cached_memory_bytes(),
+            DeviceInner::Cpu => 0,
+        }
+    }
+
     /// Makes work a consumer queues on its own stream `consumer` (a `CUstream` as an integer, as
     /// DLPack's `__dlpack__(stream=...)` and the CUDA Array Interface pass it: 1 the legacy
     /// default stream, 2 the per-thread default stream) wait for everything queued on this

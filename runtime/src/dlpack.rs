@@ -332,6 +332,7 @@ fn dl_device_of(d: DeviceId) -> DLDevice {
 /// The tensor of a contiguous array of `shape` at `data`, and the context that keeps `owner` (and
 /// with it the memory) alive until the consumer calls the deleter.
 fn export_parts(owner: Box<dyn Send>, device: DeviceId, dtype: ScalarType, data: u64, shape: &[usize]) -> (Box<Export>, DLTensor) {
+    crate::memory::lend(device, data);
     let strides: Vec<i64> = Layout::contiguous(shape).strides.iter().map(|v| *v as i64).collect();
     let shape: Vec<i64> = shape.iter().map(|v| *v as i64).collect();
     let mut ctx = Box::new(Export { _owner: owner, shape, strides });

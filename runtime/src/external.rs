@@ -123,6 +123,14 @@ impl<'a> ExternalArray<'a> {
         self.producer_stream
     }
 
+    /// This array with a producer's stream (a `CUstream` as an integer): a launch taking it
+    /// first makes its own stream wait, through an event, for the work queued on `stream` so far
+    /// (nothing when the launch goes to `stream` itself), as for a CUDA Array Interface import.
+    pub fn with_producer_stream(mut self, stream: u64) -> Self {
+        self.producer_stream = Some(stream);
+        self
+    }
+
     /// Whether the array is page-locked host memory that kernels on the CPU and on GPUs may use in
     /// place (a DLPack CUDAHost tensor).
     pub fn is_pinned(&self) -> bool {

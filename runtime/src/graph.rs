@@ -139,6 +139,9 @@ impl Graph {
         match &self.exec {
             GraphExec::Cuda(g) => {
                 let raw = stream.and_then(|s| s.raw.as_ref()).map(|s| s.raw).unwrap_or(std::ptr::null_mut());
+                if let Some(s) = stream.and_then(|s| s.raw.as_ref()) {
+                    s.note_work();
+                }
                 g.launch(raw)?;
                 for c in &self.checks {
                     crate::deferred::launched(c.function.device(), c, raw)?;

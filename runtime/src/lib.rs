@@ -26,6 +26,7 @@ pub mod graph;
 pub mod kernel;
 pub mod launch;
 pub mod log;
+mod memory;
 pub mod print;
 pub mod reduce;
 mod spec_cache;

@@ -105,6 +105,30 @@ def kernels_on_gpu_arrays():
         total = b.sum()
     s.synchronize()
     assert float(total) == 3.0 * n
+    # No stream given: the launch goes to the tensors' current stream, after the work queued
+    # there (delayed by a spin, so a launch on another stream would run first and see zeros).
+    with torch.cuda.stream(s):
+        a = torch.ones(n, device="cuda")
+        b = torch.zeros(n, device="cuda")
+        torch.cuda._sleep(50_000_000)
+        b.fill_(1.0)
+        my_kernels.saxpy[blocks(n), 256](2.0, a, b)
+        total = b.sum()
+    s.synchronize()
+    assert float(total) == 3.0 * n, float(total)
+    # A strided view, read through its own strides.
+    w = torch.randn(3 * 1001, device="cuda")[::3]
+    out = torch.zeros(1001, device="cuda")
+    my_kernels.saxpy[blocks(1001), 256](1.0, w, out)
+    torch.testing.assert_close(out, w)
+    # Conjugated views only DLPack describes: refused by it, with the argument named.
+    z = torch.randn(64, dtype=torch.complex64, device="cuda").conj()
+    try:
+        my_kernels.saxpy[1, 64](1.0, z, torch.zeros(64, dtype=torch.complex64, device="cuda"))
+    except Exception as e:  # PyTorch's own refusal to export a conjugated view, or ours
+        assert "argument 2" in str(e) or "conj" in str(e).lower(), e
+    else:
+        raise AssertionError("a conjugated view was taken as plain data")
     import cupy as cp
     cx = cp.random.standard_normal(4099, dtype=cp.float32)
     cy = cp.zeros(4099, dtype=cp.float32)
@@ -112,8 +136,8 @@ def kernels_on_gpu_arrays():
     cp.testing.assert_allclose(cy, cx)
     from numba import cuda as ncuda
     nx = ncuda.to_device(np.arange(512, dtype=np.float32))
-    ny = ncuda.device_array(512, dtype=np.float32)
-    ny[:] = 0
+    # (Numba's `ny[:] = 0` needs `np.row_stack`, which NumPy 2.5 removed.)
+    ny = ncuda.to_device(np.zeros(512, dtype=np.float32))
     my_kernels.saxpy[2, 256](0.5, nx, ny)  # through the CUDA Array Interface
     assert (ny.copy_to_host() == 0.5 * np.arange(512, dtype=np.float32)).all()
     import jax
