@@ -232,6 +232,44 @@ def arrays_in_from_torch_and_cupy():
 
 
 @case
+def numba_kernel_on_gpujit_arrays():
+    """The seed document's second scene with gpujit in CuPy's place: a Numba kernel launched on
+    gpujit arrays (read through their __cuda_array_interface__, no copy); then a Numba array in
+    the first and third scenes: brought in, NumPy ufuncs on it, and handed back to Numba."""
+    from numba import cuda
+
+    if not hasattr(np, "row_stack"):
+        np.row_stack = np.vstack  # its alias, removed in NumPy 2.5 and still called by Numba's arrays
+
+    @cuda.jit
+    def add(x, y, out):
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, x.shape[0], stride):
+            out[i] = x[i] + y[i]
+
+    a = gpujit.asarray(np.arange(10), device="cuda")
+    b = a * 2
+    out = np.zeros_like(a)
+    assert isinstance(out, gpujit.Array) and out.device == "cuda:0"
+    add[1, 32](a, b, out)
+    np.testing.assert_array_equal(out.to_numpy(), np.arange(10) * 3)
+    n = 100_003
+    hx, hy = np.random.standard_normal(n), np.random.standard_normal(n)
+    x, y = gpujit.asarray(hx, device="cuda"), gpujit.asarray(hy, device="cuda")
+    z = gpujit.zeros(n, "float64", device="cuda")
+    add[7, 128](x, y, z)
+    np.testing.assert_array_equal(z.to_numpy(), hx + hy)
+    h = np.linspace(0.0, 1.0, 4099)
+    d = cuda.to_device(h)
+    g = gpujit.asarray(d)
+    assert g.device == "cuda:0" and g.shape == (4099,)
+    r = np.sin(g) + 1
+    back = cuda.as_cuda_array(r)
+    np.testing.assert_allclose(back.copy_to_host(), np.sin(h) + 1, rtol=1e-15, atol=0)
+
+
+@case
 def jax_arrays_in_and_out():
     """JAX in the seed's scenes: a JAX array read by a gpujit kernel and ufunc through DLPack
     (JAX's arrays are immutable: imported read-only ones are copied), a gpujit array read by JAX."""
