@@ -143,8 +143,8 @@ pub mod prelude {
     pub use crate::kernel_prelude::*;
     pub use crate::random;
     pub use crate::{
-        device_fn, dot, expr, forall, gpu_device, gpu_kernel, gpu_struct, gpu_vectorize, launch, select, Device, DeviceArray, EvalAll,
-        Event, Expr, Fusion, Graph, IntoExpr, LaunchConfig, PinnedBuffer, Stream,
+        device_fn, dot, expr, forall, gpu_device, gpu_kernel, gpu_struct, gpu_vectorize, launch, ptx_asm, select, Device, DeviceArray,
+        EvalAll, Event, Expr, Fusion, Graph, IntoExpr, LaunchConfig, PinnedBuffer, Stream,
     };
     pub use half::{bf16, f16};
     pub use num_complex::{Complex, Complex32, Complex64};
@@ -335,6 +335,20 @@ pub mod kernel_prelude {
         outside("local_array")
     }
 
+    #[doc(hidden)]
+    pub fn __ptx_output<T>() -> T {
+        outside("ptx_asm!")
+    }
+    #[doc(hidden)]
+    pub fn __ptx_inout<T>(v: T) -> T {
+        let _ = v;
+        outside("ptx_asm!")
+    }
+    #[doc(hidden)]
+    pub fn __ptx_asm_outside() {
+        outside("ptx_asm!")
+    }
+
     /// Waits until every thread of the block has reached this point (`__syncthreads()`).
     pub fn sync_threads() {
         outside("sync_threads")
@@ -498,6 +512,55 @@ pub mod kernel_prelude {
         let _ = ndim;
         outside("grid_size")
     }
+}
+
+/// Inline PTX in a kernel or device function, GPU only (the CPU backend refuses the kernel with
+/// `CompileError::Unsupported` naming it). A string literal of PTX, then operands in Rust's
+/// `asm!` style: `in(reg) value` (any expression), `out(reg) var` and `inout(reg) var` (local
+/// variables). `{N}` in the template is operand N in the order written; `{{` and `}}` are
+/// braces (PTX's vector operands). Each operand takes a register of its type: 16-bit integers
+/// and `f16`/`bf16` (their bits) a `.b16`, 32- and 64-bit integers a `.b32`/`.b64`, `f32` and
+/// `f64` an `.f32`/`.f64`; `bool` and 8-bit integers are refused. The instructions are kept in
+/// place (side effects, memory clobbered).
+///
+/// ```ignore
+/// let mut hi = 0u32;
+/// ptx_asm!("mul.hi.u32 {0}, {1}, {2};", out(reg) hi, in(reg) a, in(reg) b);
+/// let mut acc = 1.0f32;
+/// ptx_asm!("fma.rn.f32 {0}, {1}, {2}, {0};", inout(reg) acc, in(reg) x, in(reg) y);
+/// ```
+///
+/// Outside a kernel (the host stand-in rustc type-checks kernel bodies with) it panics.
+#[macro_export]
+macro_rules! ptx_asm {
+    ($template:literal $(,)?) => {{
+        let _: &'static str = $template;
+        $crate::kernel_prelude::__ptx_asm_outside()
+    }};
+    ($template:literal, $($operands:tt)+) => {{
+        let _: &'static str = $template;
+        $crate::__ptx_operands!($($operands)+);
+        $crate::kernel_prelude::__ptx_asm_outside()
+    }};
+}
+
+/// The operands of [`ptx_asm!`] for rustc: inputs read, outputs assigned.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __ptx_operands {
+    () => {};
+    (in(reg) $e:expr $(, $($rest:tt)*)?) => {
+        let _ = $e;
+        $($crate::__ptx_operands!($($rest)*);)?
+    };
+    (out(reg) $v:ident $(, $($rest:tt)*)?) => {
+        $v = $crate::kernel_prelude::__ptx_output();
+        $($crate::__ptx_operands!($($rest)*);)?
+    };
+    (inout(reg) $v:ident $(, $($rest:tt)*)?) => {
+        $v = $crate::kernel_prelude::__ptx_inout($v);
+        $($crate::__ptx_operands!($($rest)*);)?
+    };
 }
 
 /// Names a `#[gpu_device]` function as a value, for [`Expr::reduce`] (a user reduction):

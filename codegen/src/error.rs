@@ -19,6 +19,9 @@ pub enum CompileError {
     /// compiler-runtime routine the machine's libgcc lacks, say): refused before it could run.
     #[error("kernel `{kernel}`: the CPU backend's code needs the symbol `{symbol}`, which this process does not define")]
     UnresolvedSymbol { kernel: String, symbol: String },
+    /// The kernel uses what this target cannot run (`ptx_asm!` on the CPU backend).
+    #[error("kernel `{kernel}` cannot run on the {target}: {message}")]
+    Unsupported { kernel: String, target: &'static str, message: String },
     /// LLVM rejected the module or could not emit code.
     #[error("kernel `{kernel}`: LLVM {stage} failed: {message}")]
     Llvm { kernel: String, stage: &'static str, message: String },

@@ -6,7 +6,7 @@
 //! expression carries its concrete type, every variable is a numbered local, and array parameters
 //! are explicit. `Display` prints a readable Rust-like text form (see `GPUJIT_DUMP_DIR`).
 
-use crate::ast::{AtomicOp, BinOp, Builtin, Collective, FenceScope, KernelOptions, Span, UnOp};
+use crate::ast::{AsmDir, AtomicOp, BinOp, Builtin, Collective, FenceScope, KernelOptions, Span, UnOp};
 use crate::complex::ComplexFn;
 use crate::math::MathFn;
 use crate::types::ScalarType;
@@ -244,6 +244,28 @@ pub enum StmtKind {
         cond: TypedExpr,
         values: Vec<TypedExpr>,
     },
+    /// `ptx_asm!`: inline PTX, `{N}` in `template` naming operand N. An `In` operand is any
+    /// scalar expression; an `Out` or `InOut` one is a [`TypedExprKind::Local`], written.
+    Asm {
+        template: String,
+        operands: Vec<(AsmDir, TypedExpr)>,
+    },
+}
+
+/// The register class of a `ptx_asm!` operand of type `t`, as LLVM's NVPTX constraint letter:
+/// `h` for 16-bit integers and floats (their bits), `r` and `l` for 32- and 64-bit integers, `f`
+/// and `d` for f32 and f64; `None` for the types no PTX register holds as such (bool, 8-bit
+/// integers, complex numbers, structs).
+pub fn ptx_register(t: ScalarType) -> Option<char> {
+    use ScalarType as S;
+    match t {
+        S::I16 | S::U16 | S::F16 | S::BF16 => Some('h'),
+        S::I32 | S::U32 => Some('r'),
+        S::I64 | S::U64 => Some('l'),
+        S::F32 => Some('f'),
+        S::F64 => Some('d'),
+        _ => None,
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -484,6 +506,19 @@ impl Kernel {
         !self.asserts.is_empty() || self.functions.iter().any(|f| !f.asserts.is_empty())
     }
 
+    /// Whether the kernel, or a device function it calls, has a `ptx_asm!`.
+    pub fn uses_inline_ptx(&self) -> bool {
+        fn any(stmts: &[Stmt]) -> bool {
+            stmts.iter().any(|s| match &s.kind {
+                StmtKind::Asm { .. } => true,
+                StmtKind::If { then, otherwise, .. } => any(then) || any(otherwise),
+                StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => any(body),
+                _ => false,
+            })
+        }
+        any(&self.body) || self.functions.iter().any(Kernel::uses_inline_ptx)
+    }
+
     /// Whether the kernel synchronizes threads: `sync_threads()` or any warp or block collective.
     /// (The CPU backend then runs a block's threads as fibers.)
     pub fn synchronizes(&self) -> bool {
@@ -518,6 +553,7 @@ impl Kernel {
                 StmtKind::Return(v) => v.as_ref().is_some_and(expr),
                 StmtKind::Assert { cond, values, .. } => expr(cond) || values.iter().any(expr),
                 StmtKind::Print { values, .. } => values.iter().any(expr),
+                StmtKind::Asm { operands, .. } => operands.iter().any(|(_, e)| expr(e)),
                 StmtKind::Break(_) | StmtKind::Continue(_) | StmtKind::Fence(_) => false,
             })
         }
@@ -842,6 +878,17 @@ impl Kernel {
                     if i > 0 {
                         out.push_str(", ");
                     }
+                    self.write_expr(out, v);
+                }
+                out.push_str("]);\n");
+            }
+            StmtKind::Asm { template, operands } => {
+                let _ = write!(out, "{pad}asm({template:?}, [");
+                for (i, (dir, v)) in operands.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    let _ = write!(out, "{} ", dir.variant_name());
                     self.write_expr(out, v);
                 }
                 out.push_str("]);\n");

@@ -21,7 +21,7 @@
 //! type follows from its operands, so the text carries exactly what the IR does (spans aside:
 //! parsed statements have none). [`parse`] of a kernel's `Display` gives the kernel back.
 
-use crate::ast::{AtomicOp, BinOp, Builtin, Collective, Dim, FenceScope, KernelOptions, Span, UnOp};
+use crate::ast::{AsmDir, AtomicOp, BinOp, Builtin, Collective, Dim, FenceScope, KernelOptions, Span, UnOp};
 use crate::complex::ComplexFn;
 use crate::ir::{self, ArrayRef, CallArg, Const, Kernel, Local, LocalArray, Param, ParamType, SharedArray, Stmt, StmtKind};
 use crate::ir::{TypedExpr, TypedExprKind};
@@ -762,6 +762,27 @@ impl Parser {
             self.expect(")")?;
             self.expect(";")?;
             return Ok(StmtKind::Print { id, values });
+        }
+        // `asm("template", [In expr, Out local, ...]);`
+        if self.peek_ident("asm") && matches!(self.toks.get(self.at + 1), Some((Tok::Punct("("), _))) {
+            self.at += 2;
+            let template = self.string()?;
+            self.expect(",")?;
+            self.expect("[")?;
+            let mut operands = Vec::new();
+            while !self.eat("]") {
+                let dir = match self.ident()?.as_str() {
+                    "In" => AsmDir::In,
+                    "Out" => AsmDir::Out,
+                    "InOut" => AsmDir::InOut,
+                    other => return self.fail(format!("unknown asm operand kind `{other}`")),
+                };
+                operands.push((dir, self.expr()?));
+                self.eat(",");
+            }
+            self.expect(")")?;
+            self.expect(";")?;
+            return Ok(StmtKind::Asm { template, operands });
         }
         // `assert#N(cond, [values]);`
         if self.peek_ident("assert") && matches!(self.toks.get(self.at + 1), Some((Tok::Punct("#"), _))) {

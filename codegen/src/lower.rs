@@ -100,6 +100,13 @@ pub fn param_types<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, arrays: Address
 /// pointers (the optimizer infers the real address space after inlining).
 pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, tm: &TargetMachine) -> Result<Module<'ctx>, CompileError> {
     let llvm_err = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
+    if !target.inline_ptx() && kernel.uses_inline_ptx() {
+        return Err(CompileError::Unsupported {
+            kernel: kernel.name.clone(),
+            target: if target.name() == "host" { "CPU backend" } else { target.name() },
+            message: "it uses `ptx_asm!`, inline PTX, which only a GPU runs".into(),
+        });
+    }
     aggregate::check_layouts(cx, kernel, &tm.get_target_data())?;
     let module = cx.create_module(&kernel.name);
     module.set_triple(&tm.get_triple());
@@ -461,6 +468,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 }
             }
             StmtKind::Assert { id, cond, values } => self.assertion(*id, cond, values)?,
+            StmtKind::Asm { template, operands } => self.inline_ptx(template, operands)?,
             StmtKind::Print { id, values } => {
                 let mut words = vec![self.cx.i64_type().const_int((self.print_base + id) as u64, false)];
                 words.extend(self.value_bits(values)?);
@@ -870,6 +878,84 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             bits.push(b);
         }
         Ok(bits)
+    }
+
+    /// `ptx_asm!`: one LLVM inline-assembly call (with side effects, clobbering memory, so
+    /// nothing moves across it). LLVM numbers the outputs first: each `{N}` of the template
+    /// becomes that operand's LLVM number, an `inout` one an output tied to an input.
+    fn inline_ptx(&mut self, template: &str, operands: &[(crate::ast::AsmDir, ir::TypedExpr)]) -> LR<()> {
+        use crate::ast::AsmDir;
+        let class = |t: ScalarType| ir::ptx_register(t).unwrap_or('r');
+        let outs: Vec<usize> = (0..operands.len()).filter(|&i| operands[i].0 != AsmDir::In).collect();
+        let ins: Vec<usize> = (0..operands.len()).filter(|&i| operands[i].0 == AsmDir::In).collect();
+        let number = |i: usize| match outs.iter().position(|&o| o == i) {
+            Some(n) => n,
+            None => outs.len() + ins.iter().position(|&o| o == i).unwrap_or(0),
+        };
+        // The template: `{N}` → `$M`, `{{` → `{`, `}}` → `}`, `$` → `$$` (checked by the macro).
+        let mut asm = String::with_capacity(template.len());
+        let mut chars = template.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '{' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    asm.push('{');
+                }
+                '}' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    asm.push('}');
+                }
+                '{' => {
+                    let mut digits = String::new();
+                    for d in chars.by_ref() {
+                        if d == '}' {
+                            break;
+                        }
+                        digits.push(d);
+                    }
+                    asm.push_str(&format!("${}", number(digits.parse().unwrap_or(0))));
+                }
+                '$' => asm.push_str("$$"),
+                c => asm.push(c),
+            }
+        }
+        let mut constraints: Vec<String> = outs.iter().map(|&i| format!("={}", class(operands[i].1.ty))).collect();
+        let mut args: Vec<inkwell::values::BasicMetadataValueEnum<'ctx>> = Vec::new();
+        let mut arg_types: Vec<BasicMetadataTypeEnum<'ctx>> = Vec::new();
+        for &i in &ins {
+            constraints.push(class(operands[i].1.ty).to_string());
+            let v = self.expr(&operands[i].1)?;
+            arg_types.push(v.get_type().into());
+            args.push(v.into());
+        }
+        for (n, &i) in outs.iter().enumerate() {
+            if operands[i].0 == AsmDir::InOut {
+                constraints.push(n.to_string());
+                let v = self.expr(&operands[i].1)?;
+                arg_types.push(v.get_type().into());
+                args.push(v.into());
+            }
+        }
+        constraints.push("~{memory}".into());
+        let out_types: Vec<BasicTypeEnum<'ctx>> = outs.iter().map(|&i| value_type(self.cx, operands[i].1.ty)).collect();
+        let fn_type = match out_types.as_slice() {
+            [] => self.cx.void_type().fn_type(&arg_types, false),
+            [t] => t.fn_type(&arg_types, false),
+            ts => self.cx.struct_type(ts, false).fn_type(&arg_types, false),
+        };
+        let callee = self.cx.create_inline_asm(fn_type, asm, constraints.join(","), true, false, None, false);
+        let call = self.b.build_indirect_call(fn_type, callee, &args, "asm")?;
+        let result = call.try_as_basic_value().basic();
+        for (n, &i) in outs.iter().enumerate() {
+            let TypedExprKind::Local(local) = operands[i].1.kind else { continue };
+            let v = match (&result, outs.len()) {
+                (Some(r), 1) => *r,
+                (Some(r), _) => self.b.build_extract_value(r.into_struct_value(), n as u32, "asm.out")?,
+                (None, _) => continue,
+            };
+            self.b.build_store(self.locals[local as usize], v)?;
+        }
+        Ok(())
     }
 
     /// `assert!`: when `cond` is false, records assertion `id` and its values, and ends the

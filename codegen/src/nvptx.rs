@@ -130,6 +130,11 @@ impl Target for NvptxTarget {
         true
     }
 
+    /// `ptx_asm!` is LLVM inline assembly in PTX.
+    fn inline_ptx(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "nvptx"
     }

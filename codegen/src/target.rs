@@ -219,6 +219,12 @@ pub trait Target {
         false
     }
 
+    /// Whether the target runs `ptx_asm!` (inline PTX): the GPU does, the CPU backend refuses
+    /// such a kernel (`CompileError::Unsupported`).
+    fn inline_ptx(&self) -> bool {
+        false
+    }
+
     /// Appends a print record (`words`: the print's number, then its values' bits) to the
     /// launch's print buffer, which the runtime reads after the launch; a record that does not
     /// fit is dropped (and counted).

@@ -148,6 +148,15 @@ impl Verifier<'_> {
                 }
                 values.iter().zip(&info.types).try_for_each(|(v, t)| self.expect(v, *t, "a printed value"))
             }
+            StmtKind::Asm { operands, .. } => operands.iter().try_for_each(|(dir, v)| {
+                if crate::ir::ptx_register(v.ty).is_none() {
+                    return Err(format!("an inline-PTX operand of type {} has no register class", v.ty));
+                }
+                if *dir != crate::ast::AsmDir::In && !matches!(v.kind, TypedExprKind::Local(_)) {
+                    return Err("an inline-PTX output is not a local".into());
+                }
+                self.expr(v)
+            }),
             StmtKind::Assert { id, cond, values } => {
                 let Some(info) = self.k.asserts.get(*id as usize) else { return Err(format!("assertion {id} is not in the table")) };
                 self.expect(cond, ScalarType::Bool, "assertion")?;

@@ -237,6 +237,31 @@ pub enum Stmt {
     /// their `debug_` forms. A failing one ends the thread's work and fails the launch with
     /// the message formatted as Rust would.
     Assert(Box<Assertion>),
+    /// `ptx_asm!("template", in(reg) a, out(reg) b, inout(reg) c)`: inline PTX, GPU only.
+    Asm(Box<InlineAsm>),
+}
+
+named_enum! {
+    /// How an inline-PTX operand is used.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+    pub enum AsmDir {
+        /// `in(reg) expr`: a value read by the instructions.
+        In,
+        /// `out(reg) var`: a local variable the instructions write.
+        Out,
+        /// `inout(reg) var`: a local variable read and written.
+        InOut,
+    }
+}
+
+/// A `ptx_asm!` of the source: its template (PTX text, `{N}` naming operand N in the order
+/// written, `{{`/`}}` for braces; checked by the macro) and its operands; an `Out` or `InOut`
+/// operand is a [`ExprKind::Var`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct InlineAsm {
+    pub template: String,
+    pub operands: Vec<(AsmDir, SourceExpr)>,
+    pub span: Span,
 }
 
 named_enum! {
@@ -316,6 +341,7 @@ impl Stmt {
             Stmt::Eval(e) => e.span,
             Stmt::Assert(a) => a.span,
             Stmt::Print(p) => p.span,
+            Stmt::Asm(a) => a.span,
             Stmt::Block(b) => b.stmts.first().map(Stmt::span).unwrap_or_default(),
         }
     }
@@ -869,6 +895,7 @@ fn number_stmt(s: &mut Stmt, next: &mut u32) {
         Stmt::Return(Some(e), _) | Stmt::Eval(e) => number_expr(e, next),
         Stmt::Assert(a) => a.exprs_mut().for_each(|e| number_expr(e, next)),
         Stmt::Print(p) => p.args.iter_mut().for_each(|e| number_expr(e, next)),
+        Stmt::Asm(a) => a.operands.iter_mut().for_each(|(_, e)| number_expr(e, next)),
         Stmt::Return(None, _)
         | Stmt::Break(..)
         | Stmt::Continue(..)
@@ -944,6 +971,7 @@ fn visit_block(b: &Block, f: &mut dyn FnMut(NodeId)) {
             Stmt::Return(Some(e), _) | Stmt::Eval(e) => visit_expr(e, f),
             Stmt::Assert(a) => a.exprs().for_each(|e| visit_expr(e, f)),
             Stmt::Print(p) => p.args.iter().for_each(|e| visit_expr(e, f)),
+            Stmt::Asm(a) => a.operands.iter().for_each(|(_, e)| visit_expr(e, f)),
             _ => {}
         }
     }

@@ -7,8 +7,8 @@
 //! language is rejected here, at the span of the offending syntax.
 
 use gpujit_lang::ast::{
-    self, AssertKind, BinOp, Block, Dim, ExprKind, Generic, GenericBound, KernelOptions, KernelSource, NodeId, Param, ParamKind, Place,
-    RangeLoop, SourceExpr, Stmt, TypeConst, TypeRef, UnOp,
+    self, AsmDir, AssertKind, BinOp, Block, Dim, ExprKind, Generic, GenericBound, KernelOptions, KernelSource, NodeId, Param, ParamKind,
+    Place, RangeLoop, SourceExpr, Stmt, TypeConst, TypeRef, UnOp,
 };
 use gpujit_lang::complex::ComplexFn;
 use gpujit_lang::consts::float_const;
@@ -652,6 +652,9 @@ impl Cx<'_> {
         } {
             return self.print_stmt(m, newline, stderr);
         }
+        if name == "ptx_asm" {
+            return self.asm_stmt(m);
+        }
         let (kind, debug) = match name.as_str() {
             "assert" => (AssertKind::Cond, false),
             "assert_eq" => (AssertKind::Eq, false),
@@ -662,7 +665,7 @@ impl Cx<'_> {
             _ => {
                 return err(
                     m.span(),
-                    "macros cannot be used inside a kernel, but for `print!`, `println!`, `eprint!`, `eprintln!`, `assert!`, `assert_eq!`, `assert_ne!` and their `debug_` forms",
+                    "macros cannot be used inside a kernel, but for `print!`, `println!`, `eprint!`, `eprintln!`, `assert!`, `assert_eq!`, `assert_ne!`, their `debug_` forms and `ptx_asm!`",
                 )
             }
         };
@@ -700,6 +703,91 @@ impl Cx<'_> {
         let text = quote::ToTokens::to_token_stream(args[0]).to_string();
         let span = at(m.path.span());
         Ok(Stmt::Assert(Box::new(ast::Assertion { kind, operands, message, text, debug, file: String::new(), span })))
+    }
+
+    /// `ptx_asm!("add.s32 {0}, {1}, {2};", out(reg) r, in(reg) a, in(reg) b)`: a literal PTX
+    /// template, then operands, each `in(reg) expr`, `out(reg) var` or `inout(reg) var` (a local
+    /// variable). `{N}` in the template names operand N; `{{` and `}}` are braces.
+    fn asm_stmt(&self, m: &syn::Macro) -> Result<Stmt> {
+        use syn::parse::Parser;
+        struct Operand {
+            dir: AsmDir,
+            expr: syn::Expr,
+        }
+        let parser = |input: syn::parse::ParseStream<'_>| -> syn::Result<(syn::LitStr, Vec<Operand>)> {
+            let template: syn::LitStr = input.parse().map_err(|e| {
+                syn::Error::new(e.span(), "`ptx_asm!` takes a string literal of PTX, then operands: `in(reg) a`, `out(reg) b`")
+            })?;
+            let mut operands = Vec::new();
+            while !input.is_empty() {
+                input.parse::<syn::Token![,]>()?;
+                if input.is_empty() {
+                    break;
+                }
+                let dir = if input.peek(syn::Token![in]) {
+                    input.parse::<syn::Token![in]>()?;
+                    AsmDir::In
+                } else {
+                    let id: syn::Ident = input
+                        .parse()
+                        .map_err(|e| syn::Error::new(e.span(), "an operand is `in(reg) value`, `out(reg) var` or `inout(reg) var`"))?;
+                    match id.to_string().as_str() {
+                        "out" => AsmDir::Out,
+                        "inout" => AsmDir::InOut,
+                        _ => return Err(syn::Error::new(id.span(), "an operand is `in(reg) value`, `out(reg) var` or `inout(reg) var`")),
+                    }
+                };
+                let class;
+                syn::parenthesized!(class in input);
+                let class: syn::Ident = class.parse()?;
+                if class != "reg" {
+                    return Err(syn::Error::new(class.span(), "the operand class is `reg` (a register of the value's type)"));
+                }
+                operands.push(Operand { dir, expr: input.parse()? });
+            }
+            Ok((template, operands))
+        };
+        let (template, operands) = parser.parse2(m.tokens.clone())?;
+        let text = template.value();
+        // `{N}` with N < the operand count, `{{` and `}}`; nothing else in braces.
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '{' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                }
+                '}' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                }
+                '{' => {
+                    let mut digits = String::new();
+                    while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                        digits.push(d);
+                        chars.next();
+                    }
+                    if digits.is_empty() || chars.next() != Some('}') {
+                        return err(template.span(), "in a `ptx_asm!` template `{N}` names operand N; write `{{` and `}}` for braces");
+                    }
+                    let n: usize = digits.parse().unwrap_or(usize::MAX);
+                    if n >= operands.len() {
+                        return err(
+                            template.span(),
+                            format!("the template names operand {{{n}}}, but `ptx_asm!` has {} operand(s)", operands.len()),
+                        );
+                    }
+                }
+                '}' => return err(template.span(), "in a `ptx_asm!` template write `}}` for a closing brace"),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for o in &operands {
+            if o.dir != AsmDir::In && ident_of(&o.expr).is_none() {
+                return err(o.expr.span(), "an `out(reg)` or `inout(reg)` operand is a local variable (declared with `let mut`)");
+            }
+            out.push((o.dir, self.expr(&o.expr)?));
+        }
+        Ok(Stmt::Asm(Box::new(ast::InlineAsm { template: text, operands: out, span: at(m.path.span()) })))
     }
 
     /// `println!("x = {x:8.3}, i = {}", i)`: a literal format string and scalar arguments.

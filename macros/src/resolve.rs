@@ -107,6 +107,7 @@ impl Scopes {
             Stmt::Return(Some(e), _) | Stmt::Eval(e) => self.expr(e),
             Stmt::Assert(a) => a.exprs_mut().for_each(|e| self.expr(e)),
             Stmt::Print(p) => p.args.iter_mut().for_each(|e| self.expr(e)),
+            Stmt::Asm(a) => a.operands.iter_mut().for_each(|(_, e)| self.expr(e)),
             Stmt::Shared { name, dims, .. } => {
                 dims.iter_mut().for_each(|d| self.expr(d));
                 self.bind(name);

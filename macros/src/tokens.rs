@@ -251,6 +251,15 @@ impl Rebuild for Stmt {
                     span: #span,
                 })))
             }
+            Stmt::Asm(a) => {
+                let (template, span) = (a.template.rebuild(), a.span.rebuild());
+                let operands = a.operands.iter().map(|(dir, e)| {
+                    let dir = variant(quote!(AsmDir), dir.variant_name());
+                    let e = e.rebuild();
+                    quote!((#dir, #e))
+                });
+                quote!(Stmt::Asm(::std::boxed::Box::new(InlineAsm { template: #template, operands: ::std::vec![#(#operands),*], span: #span })))
+            }
         }
     }
 }

@@ -60,6 +60,7 @@ macro_rules! for_each_case {
             fastmath,
             kernel_options,
             fp_contraction,
+            inline_ptx,
             shared_block_reverse,
             shared_reduction,
             shared_histogram,
@@ -305,6 +306,7 @@ fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
 
 // The cases, by area.
 mod arrays;
+mod asm;
 mod asserts;
 mod basics;
 mod bounds;
@@ -327,6 +329,7 @@ mod random;
 mod std_methods;
 mod structs;
 pub use arrays::*;
+pub use asm::*;
 pub use asserts::*;
 pub use basics::*;
 pub use bounds::*;

@@ -7,7 +7,7 @@ use crate::ast::{self, AtomicOp, BinOp, ExprKind, ParamKind, Place, Span, UnOp};
 use crate::complex::ComplexFn;
 use crate::consts::ConstValue;
 use crate::error::CompileError;
-use crate::ir::{self, ArrayRef, Const, LocalId};
+use crate::ir::{self, ptx_register, ArrayRef, Const, LocalId};
 use crate::limits::MAX_GENERICS;
 use crate::types::ScalarType;
 use crate::verify::{atomic_allowed, cast_allowed};
@@ -209,6 +209,25 @@ impl Build<'_, '_> {
                     types: values.iter().map(|v| v.ty).collect(),
                 });
                 ir::StmtKind::Print { id: (table.len() - 1) as u32, values }
+            }
+            ast::Stmt::Asm(a) => {
+                let mut operands = Vec::with_capacity(a.operands.len());
+                for (dir, e) in &a.operands {
+                    let v = self.expr(e)?;
+                    if *dir != ast::AsmDir::In && !matches!(v.kind, ir::TypedExprKind::Local(_)) {
+                        return self
+                            .cx
+                            .err(e.span, "an `out(reg)` or `inout(reg)` operand of `ptx_asm!` is a local variable of the kernel");
+                    }
+                    if ptx_register(v.ty).is_none() {
+                        return self.cx.err(
+                            e.span,
+                            format!("a `ptx_asm!` operand is a 16-, 32- or 64-bit integer or float (a register), not {}", v.ty),
+                        );
+                    }
+                    operands.push((*dir, v));
+                }
+                ir::StmtKind::Asm { template: a.template.clone(), operands }
             }
             ast::Stmt::Assert(a) if a.debug && !self.debug => return Ok(None),
             ast::Stmt::Assert(a) => return self.assertion(a).map(Some),

@@ -387,6 +387,7 @@ impl<'a> Infer<'a> {
             ast::Stmt::Barrier(_) | ast::Stmt::GridBarrier(_) | ast::Stmt::Fence(..) => Ok(()),
             ast::Stmt::Eval(e) => self.expr(e).map(|_| ()),
             ast::Stmt::Print(p) => p.args.iter().try_for_each(|e| self.expr(e).map(|_| ())),
+            ast::Stmt::Asm(a) => a.operands.iter().try_for_each(|(_, e)| self.expr(e).map(|_| ())),
             ast::Stmt::Assert(a) => {
                 match a.kind {
                     ast::AssertKind::Cond => self.bool_cond(&a.operands[0], "assertion")?,

@@ -365,7 +365,7 @@ impl Machine<'_> {
             Stmt::Eval(e) => {
                 self.expr(f, e);
             }
-            Stmt::Assert(_) | Stmt::Print(_) => unreachable!("the fuzzer generates no assertions or prints"),
+            Stmt::Assert(_) | Stmt::Print(_) | Stmt::Asm(_) => unreachable!("the fuzzer generates no assertions, prints or inline PTX"),
             Stmt::Shared { .. } | Stmt::Barrier(_) | Stmt::GridBarrier(_) | Stmt::Fence(..) => {
                 panic!("oracle: a block-wide statement below the top level")
             }

@@ -1,0 +1,121 @@
+//! `ptx_asm!`, inline PTX: on a GPU the instructions run with their operands in registers
+//! (compared with the same arithmetic in Rust); the CPU backend refuses the kernel with a typed
+//! error naming it, before anything runs.
+
+use super::{Harness, SIZES};
+use gpujit::prelude::*;
+
+/// Integer and float operands of every register class, outputs, an `inout`, braces.
+#[gpu_kernel]
+fn ptx_arith(
+    a: &[u32],
+    w: &[u64],
+    x: &[f32],
+    d: &[f64],
+    h: &[u16],
+    hi: &mut [u32],
+    wide: &mut [u64],
+    acc: &mut [f32],
+    dd: &mut [f64],
+    hh: &mut [u16],
+) {
+    let i = grid(1);
+    if i < hi.len() {
+        let mut top = 0u32;
+        ptx_asm!("mul.hi.u32 {0}, {1}, {2};", out(reg) top, in(reg) a[i], in(reg) 0x9e37_79b9u32);
+        let mut sum = 0u64;
+        ptx_asm!("add.u64 {0}, {1}, {2};", out(reg) sum, in(reg) w[i], in(reg) i as u64);
+        let mut s = acc[i];
+        ptx_asm!("fma.rn.f32 {0}, {1}, {2}, {0};", inout(reg) s, in(reg) x[i], in(reg) 2.0f32);
+        let mut q = 0.0f64;
+        ptx_asm!("{{ .reg .f64 t; mul.rn.f64 t, {1}, {1}; sqrt.rn.f64 {0}, t; }}", out(reg) q, in(reg) d[i]);
+        let mut m = 0u16;
+        ptx_asm!("max.u16 {0}, {1}, {2};", out(reg) m, in(reg) h[i], in(reg) 1000u16);
+        hi[i] = top;
+        wide[i] = sum;
+        acc[i] = s;
+        dd[i] = q;
+        hh[i] = m;
+    }
+}
+
+/// `ptx_asm!` in a device function, inlined into the caller.
+#[gpu_device]
+fn brev(v: u32) -> u32 {
+    let mut r = 0u32;
+    ptx_asm!("brev.b32 {0}, {1};", out(reg) r, in(reg) v);
+    r
+}
+
+#[gpu_kernel]
+fn ptx_in_device_fn(a: &[u32], out: &mut [u32]) {
+    let i = grid(1);
+    if i < out.len() {
+        out[i] = brev(a[i]);
+    }
+}
+
+/// A `bool` has no PTX register class: refused when the kernel is specialized, on both backends.
+#[gpu_kernel]
+fn ptx_bool_operand(x: &[u32], out: &mut [u32]) {
+    let i = grid(1);
+    if i < out.len() {
+        let mut r = 0u32;
+        ptx_asm!("selp.u32 {0}, 1, 0, {1};", out(reg) r, in(reg) x[i] > 3);
+        out[i] = r;
+    }
+}
+
+pub fn inline_ptx(h: &Harness) {
+    let mut out = h.zeros::<u32>(4);
+    let e = h.run(&ptx_bool_operand, (1, 32), (&h.arr(&[1u32, 5, 2, 9]), &mut out)).expect_err("a bool operand");
+    let text = e.to_string();
+    assert!(
+        text.contains("kernel `ptx_bool_operand`") && text.contains("a `ptx_asm!` operand is a 16-, 32- or 64-bit integer or float"),
+        "{text}"
+    );
+
+    for n in SIZES {
+        let a: Vec<u32> = h.vec(n, |h| h.next_u64() as u32);
+        let w: Vec<u64> = h.vec(n, |h| h.next_u64() >> 1);
+        let x: Vec<f32> = h.vec(n, |h| h.f64_in(-4.0, 4.0) as f32);
+        let d: Vec<f64> = h.vec(n, |h| h.f64_in(-1e3, 1e3));
+        let hv: Vec<u16> = h.vec(n, |h| h.next_u64() as u16);
+        let acc0: Vec<f32> = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);
+        let (mut hi, mut wide, mut dd, mut hh) = (h.zeros::<u32>(n), h.zeros::<u64>(n), h.zeros::<f64>(n), h.zeros::<u16>(n));
+        let mut acc = h.arr(&acc0);
+        let (ga, gw, gx, gd, gh) = (h.arr(&a), h.arr(&w), h.arr(&x), h.arr(&d), h.arr(&hv));
+        let r = h.run(&ptx_arith, (n.div_ceil(128).max(1), 128), (&ga, &gw, &gx, &gd, &gh, &mut hi, &mut wide, &mut acc, &mut dd, &mut hh));
+        if !h.is_gpu() {
+            let e = r.expect_err("the CPU backend runs no inline PTX");
+            let text = e.to_string();
+            assert!(matches!(e, gpujit::Error::Compile(gpujit::codegen::CompileError::Unsupported { .. })), "{e:?}");
+            assert!(text.contains("kernel `ptx_arith`") && text.contains("ptx_asm!") && text.contains("CPU backend"), "{text}");
+            // Nothing ran: the outputs are untouched.
+            assert_eq!(acc.to_vec().unwrap(), acc0);
+            assert!(hi.to_vec().unwrap().iter().all(|v| *v == 0));
+            continue;
+        }
+        r.unwrap();
+        let want_hi: Vec<u32> = a.iter().map(|v| ((*v as u64 * 0x9e37_79b9u64) >> 32) as u32).collect();
+        let want_wide: Vec<u64> = w.iter().enumerate().map(|(i, v)| v.wrapping_add(i as u64)).collect();
+        let want_acc: Vec<f32> = x.iter().zip(&acc0).map(|(x, c)| x.mul_add(2.0, *c)).collect();
+        let want_dd: Vec<f64> = d.iter().map(|v| (v * v).sqrt()).collect();
+        let want_hh: Vec<u16> = hv.iter().map(|v| (*v).max(1000)).collect();
+        assert_eq!(hi.to_vec().unwrap(), want_hi, "mul.hi.u32, n = {n}");
+        assert_eq!(wide.to_vec().unwrap(), want_wide, "add.u64, n = {n}");
+        assert_eq!(acc.to_vec().unwrap(), want_acc, "fma.rn.f32 inout, n = {n}");
+        assert_eq!(dd.to_vec().unwrap(), want_dd, "braces, f64, n = {n}");
+        assert_eq!(hh.to_vec().unwrap(), want_hh, "max.u16, n = {n}");
+    }
+    let a: Vec<u32> = h.vec(1000, |h| h.next_u64() as u32);
+    let mut out = h.zeros::<u32>(1000);
+    let r = h.run(&ptx_in_device_fn, (8, 128), (&h.arr(&a), &mut out));
+    if h.is_gpu() {
+        r.unwrap();
+        assert_eq!(out.to_vec().unwrap(), a.iter().map(|v| v.reverse_bits()).collect::<Vec<_>>());
+    } else {
+        let text = r.expect_err("refused").to_string();
+        assert!(text.contains("kernel `ptx_in_device_fn`") && text.contains("ptx_asm!"), "{text}");
+    }
+}
