@@ -520,14 +520,21 @@ pub mod kernel_prelude {
 /// variables). `{N}` in the template is operand N in the order written; `{{` and `}}` are
 /// braces (PTX's vector operands). Each operand takes a register of its type: 16-bit integers
 /// and `f16`/`bf16` (their bits) a `.b16`, 32- and 64-bit integers a `.b32`/`.b64`, `f32` and
-/// `f64` an `.f32`/`.f64`; `bool` and 8-bit integers are refused. The instructions are kept in
-/// place (side effects, memory clobbered).
+/// `f64` an `.f32`/`.f64`; `bool` and 8-bit integers are refused. `in(reg) &array[i]` passes the
+/// element's address as a 64-bit integer in the array's state space (`.global` for an array
+/// parameter of a kernel, `.shared` for a shared array, generic inside a device function), for
+/// instructions that read it; `&mut array[i]` (of a `&mut` array) for ones that write it; with
+/// bounds checks on, an index out of range skips the instructions and is reported. The
+/// instructions are kept in place (side effects, memory clobbered).
 ///
 /// ```ignore
 /// let mut hi = 0u32;
 /// ptx_asm!("mul.hi.u32 {0}, {1}, {2};", out(reg) hi, in(reg) a, in(reg) b);
 /// let mut acc = 1.0f32;
 /// ptx_asm!("fma.rn.f32 {0}, {1}, {2}, {0};", inout(reg) acc, in(reg) x, in(reg) y);
+/// let mut v = 0.0f32;
+/// ptx_asm!("ld.global.cg.f32 {0}, [{1}];", out(reg) v, in(reg) &x[i]);
+/// ptx_asm!("st.global.cs.f32 [{0}], {1};", in(reg) &mut out[i], in(reg) v);
 /// ```
 ///
 /// Outside a kernel (the host stand-in rustc type-checks kernel bodies with) it panics.

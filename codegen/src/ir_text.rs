@@ -775,6 +775,8 @@ impl Parser {
                     "In" => AsmDir::In,
                     "Out" => AsmDir::Out,
                     "InOut" => AsmDir::InOut,
+                    "Address" => AsmDir::Address,
+                    "AddressMut" => AsmDir::AddressMut,
                     other => return self.fail(format!("unknown asm operand kind `{other}`")),
                 };
                 operands.push((dir, self.expr()?));

@@ -885,9 +885,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     /// becomes that operand's LLVM number, an `inout` one an output tied to an input.
     fn inline_ptx(&mut self, template: &str, operands: &[(crate::ast::AsmDir, ir::TypedExpr)]) -> LR<()> {
         use crate::ast::AsmDir;
-        let class = |t: ScalarType| ir::ptx_register(t).unwrap_or('r');
-        let outs: Vec<usize> = (0..operands.len()).filter(|&i| operands[i].0 != AsmDir::In).collect();
-        let ins: Vec<usize> = (0..operands.len()).filter(|&i| operands[i].0 == AsmDir::In).collect();
+        let address = |d: AsmDir| matches!(d, AsmDir::Address | AsmDir::AddressMut);
+        // An element's address is a 64-bit integer in the array's state space.
+        let class = |d: AsmDir, t: ScalarType| if address(d) { 'l' } else { ir::ptx_register(t).unwrap_or('r') };
+        let input = |d: AsmDir| matches!(d, AsmDir::In | AsmDir::Address | AsmDir::AddressMut);
+        let outs: Vec<usize> = (0..operands.len()).filter(|&i| !input(operands[i].0)).collect();
+        let ins: Vec<usize> = (0..operands.len()).filter(|&i| input(operands[i].0)).collect();
         let number = |i: usize| match outs.iter().position(|&o| o == i) {
             Some(n) => n,
             None => outs.len() + ins.iter().position(|&o| o == i).unwrap_or(0),
@@ -919,12 +922,26 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 c => asm.push(c),
             }
         }
-        let mut constraints: Vec<String> = outs.iter().map(|&i| format!("={}", class(operands[i].1.ty))).collect();
+        let mut constraints: Vec<String> = outs.iter().map(|&i| format!("={}", class(operands[i].0, operands[i].1.ty))).collect();
         let mut args: Vec<inkwell::values::BasicMetadataValueEnum<'ctx>> = Vec::new();
         let mut arg_types: Vec<BasicMetadataTypeEnum<'ctx>> = Vec::new();
+        // Out-of-range addresses (with bounds checks on) skip the instructions, as a store is
+        // skipped, and are reported.
+        let mut guards = Vec::new();
         for &i in &ins {
-            constraints.push(class(operands[i].1.ty).to_string());
-            let v = self.expr(&operands[i].1)?;
+            let (dir, e) = (operands[i].0, &operands[i].1);
+            constraints.push(class(dir, e.ty).to_string());
+            let v: BasicValueEnum<'ctx> = match (&e.kind, address(dir)) {
+                (TypedExprKind::Load { array, index }, true) => {
+                    let idx = self.indices(index)?;
+                    if let Some(g) = self.bounds_guard(*array, &idx)? {
+                        guards.push(g);
+                    }
+                    let addr = self.element_addr(*array, &idx)?;
+                    self.b.build_ptr_to_int(addr, self.cx.i64_type(), "asm.addr")?.into()
+                }
+                _ => self.expr(e)?,
+            };
             arg_types.push(v.get_type().into());
             args.push(v.into());
         }
@@ -954,6 +971,10 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 (None, _) => continue,
             };
             self.b.build_store(self.locals[local as usize], v)?;
+        }
+        for (_, merge) in guards.into_iter().rev() {
+            self.b.build_unconditional_branch(merge)?;
+            self.b.position_at_end(merge);
         }
         Ok(())
     }

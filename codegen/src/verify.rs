@@ -149,6 +149,12 @@ impl Verifier<'_> {
                 values.iter().zip(&info.types).try_for_each(|(v, t)| self.expect(v, *t, "a printed value"))
             }
             StmtKind::Asm { operands, .. } => operands.iter().try_for_each(|(dir, v)| {
+                if matches!(dir, crate::ast::AsmDir::Address | crate::ast::AsmDir::AddressMut) {
+                    return match &v.kind {
+                        TypedExprKind::Load { .. } => self.expr(v),
+                        _ => Err("an inline-PTX address operand is not an array element".into()),
+                    };
+                }
                 if crate::ir::ptx_register(v.ty).is_none() {
                     return Err(format!("an inline-PTX operand of type {} has no register class", v.ty));
                 }

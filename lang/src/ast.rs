@@ -251,12 +251,16 @@ named_enum! {
         Out,
         /// `inout(reg) var`: a local variable read and written.
         InOut,
+        /// `in(reg) &array[i]`: the element's address, for instructions that read it.
+        Address,
+        /// `in(reg) &mut array[i]`: the element's address, for instructions that write it.
+        AddressMut,
     }
 }
 
 /// A `ptx_asm!` of the source: its template (PTX text, `{N}` naming operand N in the order
 /// written, `{{`/`}}` for braces; checked by the macro) and its operands; an `Out` or `InOut`
-/// operand is a [`ExprKind::Var`].
+/// operand is a [`ExprKind::Var`], an `Address`/`AddressMut` one an [`ExprKind::Index`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct InlineAsm {
     pub template: String,

@@ -785,6 +785,15 @@ impl Cx<'_> {
             if o.dir != AsmDir::In && ident_of(&o.expr).is_none() {
                 return err(o.expr.span(), "an `out(reg)` or `inout(reg)` operand is a local variable (declared with `let mut`)");
             }
+            // `in(reg) &x[i]` / `&mut x[i]`: the element's address.
+            if let (AsmDir::In, syn::Expr::Reference(r)) = (o.dir, strip(&o.expr)) {
+                if !matches!(strip(&r.expr), syn::Expr::Index(_)) {
+                    return err(r.span(), "an address operand is `&array[index]` (or `&mut array[index]` for instructions that write it)");
+                }
+                let dir = if r.mutability.is_some() { AsmDir::AddressMut } else { AsmDir::Address };
+                out.push((dir, self.expr(&r.expr)?));
+                continue;
+            }
             out.push((o.dir, self.expr(&o.expr)?));
         }
         Ok(Stmt::Asm(Box::new(ast::InlineAsm { template: text, operands: out, span: at(m.path.span()) })))

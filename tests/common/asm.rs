@@ -55,6 +55,28 @@ fn ptx_in_device_fn(a: &[u32], out: &mut [u32]) {
     }
 }
 
+/// Address operands: cache-hinted loads and stores of array parameters (`.cg`, `.cs`) and a
+/// load from shared memory, each through the element's address in its state space.
+#[gpu_kernel]
+fn ptx_addresses(x: &[u32], y: &mut [f32], out: &mut [u32]) {
+    let mut tile = shared_array::<u32, 128>();
+    let t = thread_idx_x();
+    let i = grid(1);
+    tile[t] = 0;
+    if i < x.len() {
+        let mut v = 0u32;
+        ptx_asm!("ld.global.cg.u32 {0}, [{1}];", out(reg) v, in(reg) &x[i]);
+        tile[t] = v;
+    }
+    sync_threads();
+    if i < out.len() {
+        let mut w = 0u32;
+        ptx_asm!("ld.shared.u32 {0}, [{1}];", out(reg) w, in(reg) &tile[(t + 1) % 128]);
+        out[i] = w;
+        ptx_asm!("st.global.cs.f32 [{0}], {1};", in(reg) &mut y[i], in(reg) w as f32);
+    }
+}
+
 /// A `bool` has no PTX register class: refused when the kernel is specialized, on both backends.
 #[gpu_kernel]
 fn ptx_bool_operand(x: &[u32], out: &mut [u32]) {
@@ -107,6 +129,30 @@ pub fn inline_ptx(h: &Harness) {
         assert_eq!(acc.to_vec().unwrap(), want_acc, "fma.rn.f32 inout, n = {n}");
         assert_eq!(dd.to_vec().unwrap(), want_dd, "braces, f64, n = {n}");
         assert_eq!(hh.to_vec().unwrap(), want_hh, "max.u16, n = {n}");
+    }
+    for n in SIZES {
+        let x: Vec<u32> = h.vec(n, |h| h.next_u64() as u32 >> 8);
+        let (mut y, mut out) = (h.zeros::<f32>(n), h.zeros::<u32>(n));
+        let r = h.run(&ptx_addresses, (n.div_ceil(128).max(1), 128), (&h.arr(&x), &mut y, &mut out));
+        if !h.is_gpu() {
+            let text = r.expect_err("refused").to_string();
+            assert!(text.contains("kernel `ptx_addresses`") && text.contains("ptx_asm!"), "{text}");
+            continue;
+        }
+        r.unwrap();
+        // Each thread reads its block neighbour's element (0 past the end of x).
+        let want: Vec<u32> = (0..n)
+            .map(|i| {
+                let j = i / 128 * 128 + (i % 128 + 1) % 128;
+                if j < n {
+                    x[j]
+                } else {
+                    0
+                }
+            })
+            .collect();
+        assert_eq!(out.to_vec().unwrap(), want, "ld.global.cg / ld.shared, n = {n}");
+        assert_eq!(y.to_vec().unwrap(), want.iter().map(|v| *v as f32).collect::<Vec<_>>(), "st.global.cs, n = {n}");
     }
     let a: Vec<u32> = h.vec(1000, |h| h.next_u64() as u32);
     let mut out = h.zeros::<u32>(1000);

@@ -9,6 +9,8 @@
 // PTX: // begin inline asm
 // PTX-NEXT: mul.hi.u32 %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}};
 // PTX: fma.rn.f32 %f{{[0-9]+}}, %f{{[0-9]+}}, %f{{[0-9]+}}, %f{{[0-9]+}};
+// An address operand (`&x[i]`) is the element's 64-bit address, computed outside the asm:
+// PTX: ld.global.cg.f32 %f{{[0-9]+}}, [%rd{{[0-9]+}}];
 // PTX: { .reg .b32 t; mov.b32 t, %r{{[0-9]+}}; mov.b32 %r{{[0-9]+}}, t; }
 use gpujit::prelude::*;
 
@@ -20,6 +22,9 @@ pub fn inline_ptx(a: &[u32], x: &[f32], hi: &mut [u32], acc: &mut [f32]) {
         ptx_asm!("mul.hi.u32 {0}, {1}, {2};", out(reg) h, in(reg) a[i], in(reg) 0x9e3779b9u32);
         let mut s = acc[i];
         ptx_asm!("fma.rn.f32 {0}, {1}, {2}, {0};", inout(reg) s, in(reg) x[i], in(reg) 2.0f32);
+        let mut xi = 0.0f32;
+        ptx_asm!("ld.global.cg.f32 {0}, [{1}];", out(reg) xi, in(reg) &x[i]);
+        s += xi;
         let mut copy = 0u32;
         ptx_asm!("{{ .reg .b32 t; mov.b32 t, {1}; mov.b32 {0}, t; }}", out(reg) copy, in(reg) h);
         hi[i] = copy;

@@ -30,4 +30,13 @@ fn lone_brace(x: &[u32], out: &mut [u32]) {
     out[i] = r;
 }
 
+#[gpu_kernel]
+fn address_of_a_variable(x: &[u32], out: &mut [u32]) {
+    let i = grid(1);
+    let v = x[i];
+    let mut r = 0u32;
+    ptx_asm!("ld.global.u32 {0}, [{1}];", out(reg) r, in(reg) &v);
+    out[i] = r;
+}
+
 fn main() {}

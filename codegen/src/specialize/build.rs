@@ -214,6 +214,22 @@ impl Build<'_, '_> {
                 let mut operands = Vec::with_capacity(a.operands.len());
                 for (dir, e) in &a.operands {
                     let v = self.expr(e)?;
+                    if matches!(dir, ast::AsmDir::Address | ast::AsmDir::AddressMut) {
+                        let ir::TypedExprKind::Load { array, .. } = &v.kind else {
+                            return self
+                                .cx
+                                .err(e.span, "an address operand of `ptx_asm!` is an element of an array parameter or a shared array");
+                        };
+                        // (`&mut` of a read-only array is rustc's error in the kernel's twin.)
+                        if let ArrayRef::Local(_) = array {
+                            return self.cx.err(
+                                e.span,
+                                "an address operand of `ptx_asm!` is an element of an array parameter or a shared array, not of a per-thread array",
+                            );
+                        }
+                        operands.push((*dir, v));
+                        continue;
+                    }
                     if *dir != ast::AsmDir::In && !matches!(v.kind, ir::TypedExprKind::Local(_)) {
                         return self
                             .cx
