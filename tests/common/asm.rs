@@ -77,6 +77,74 @@ fn ptx_addresses(x: &[u32], y: &mut [f32], out: &mut [u32]) {
     }
 }
 
+/// A warp-level tensor-core product through inline PTX: `mma.sync` m16n8k16, bf16 inputs, f32
+/// accumulators, one warp a 16×8 tile of C. A (m×k) and Bᵀ (n×k) are row-major bf16, two to a
+/// word along k (`reinterpret` views of bf16 arrays give this). The fragments follow the PTX
+/// ISA's layout for this shape: lane = 4·group + t; A's registers hold rows group and group+8
+/// at k = 2t, 2t+1 and those +8; B's hold k = 2t, 2t+1 (and +8) of column group; C's rows group
+/// and group+8 at columns 2t, 2t+1. Needs m % 16 == 0, n % 8 == 0, k % 16 == 0.
+#[gpu_kernel]
+fn mma_bf16(a: &[u32], bt: &[u32], c: &mut [f32], m: usize, n: usize, k: usize) {
+    let lane = thread_idx_x() % 32;
+    let warp = grid(1) / 32;
+    let tiles_n = n / 8;
+    if tiles_n > 0 && warp < (m / 16) * tiles_n {
+        let (tm, tn) = (warp / tiles_n, warp % tiles_n);
+        let (g, t) = (lane / 4, lane % 4);
+        let kw = k / 2;
+        let (row0, row1, col) = (tm * 16 + g, tm * 16 + g + 8, tn * 8 + g);
+        let (mut d0, mut d1, mut d2, mut d3) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        let mut kk = 0;
+        while kk < k {
+            let w = kk / 2 + t;
+            let (a0, a1, a2, a3) = (a[row0 * kw + w], a[row1 * kw + w], a[row0 * kw + w + 4], a[row1 * kw + w + 4]);
+            let (b0, b1) = (bt[col * kw + w], bt[col * kw + w + 4]);
+            ptx_asm!(
+                "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {{{0}, {1}, {2}, {3}}}, {{{4}, {5}, {6}, {7}}}, {{{8}, {9}}}, {{{0}, {1}, {2}, {3}}};",
+                inout(reg) d0, inout(reg) d1, inout(reg) d2, inout(reg) d3,
+                in(reg) a0, in(reg) a1, in(reg) a2, in(reg) a3, in(reg) b0, in(reg) b1
+            );
+            kk += 16;
+        }
+        let c0 = tn * 8 + 2 * t;
+        c[row0 * n + c0] = d0;
+        c[row0 * n + c0 + 1] = d1;
+        c[row1 * n + c0] = d2;
+        c[row1 * n + c0 + 1] = d3;
+    }
+}
+
+/// `mma_bf16` against the host on small integers (every product and sum exact in f32, so
+/// the tensor core's order of summation cannot change a bit).
+pub fn inline_ptx_mma(h: &Harness) {
+    for (m, n, k) in [(16usize, 8usize, 16usize), (32, 24, 48), (64, 40, 96)] {
+        let av: Vec<f32> = h.vec(m * k, |h| (h.next_u64() % 9) as f32 - 4.0);
+        let bv: Vec<f32> = h.vec(n * k, |h| (h.next_u64() % 9) as f32 - 4.0);
+        let pack = |v: &[f32]| -> Vec<u32> {
+            v.chunks(2)
+                .map(|p| half::bf16::from_f32(p[0]).to_bits() as u32 | ((half::bf16::from_f32(p[1]).to_bits() as u32) << 16))
+                .collect()
+        };
+        let (a, bt) = (pack(&av), pack(&bv));
+        let mut c = h.zeros::<f32>(m * n);
+        let warps = (m / 16) * (n / 8);
+        let r = h.run(&mma_bf16, ((warps * 32).div_ceil(128), 128), (&h.arr(&a), &h.arr(&bt), &mut c, m, n, k));
+        if !h.is_gpu() {
+            let text = r.expect_err("refused").to_string();
+            assert!(text.contains("kernel `mma_bf16`") && text.contains("ptx_asm!"), "{text}");
+            continue;
+        }
+        r.unwrap();
+        let mut want = vec![0.0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                want[i * n + j] = (0..k).map(|q| av[i * k + q] * bv[j * k + q]).sum();
+            }
+        }
+        assert_eq!(c.to_vec().unwrap(), want, "mma m16n8k16 bf16, {m}x{n}x{k}");
+    }
+}
+
 /// A `bool` has no PTX register class: refused when the kernel is specialized, on both backends.
 #[gpu_kernel]
 fn ptx_bool_operand(x: &[u32], out: &mut [u32]) {

@@ -61,6 +61,7 @@ macro_rules! for_each_case {
             kernel_options,
             fp_contraction,
             inline_ptx,
+            inline_ptx_mma,
             shared_block_reverse,
             shared_reduction,
             shared_histogram,
