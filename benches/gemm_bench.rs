@@ -43,17 +43,7 @@ fn child() -> gpujit::Result<()> {
 }
 
 fn first_launch_ms(dir: &std::path::Path) -> f64 {
-    let out = std::process::Command::new(std::env::current_exe().expect("exe"))
-        .env("GPUJIT_BENCH_CHILD", "1")
-        .env("GPUJIT_CACHE_DIR", dir)
-        .output()
-        .expect("child");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("CHILD "))
-        .unwrap_or_else(|| panic!("child failed: {text}{}", String::from_utf8_lossy(&out.stderr)));
-    line[6..].trim().parse().expect("number")
+    support::run_child(dir)[0]
 }
 
 fn main() -> gpujit::Result<()> {

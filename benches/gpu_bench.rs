@@ -110,17 +110,7 @@ fn saxpy_and_synchronized_launch(dev: &Device) -> gpujit::Result<(f64, f64)> {
 
 /// Runs `child` in a new process with the disk cache in `dir`; its five timings (ms).
 fn run_child(dir: &std::path::Path) -> [f64; 5] {
-    let out = std::process::Command::new(std::env::current_exe().expect("exe"))
-        .env("GPUJIT_BENCH_CHILD", "1")
-        .env("GPUJIT_CACHE_DIR", dir)
-        .output()
-        .expect("child");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("CHILD "))
-        .unwrap_or_else(|| panic!("child failed: {text}{}", String::from_utf8_lossy(&out.stderr)));
-    let v: Vec<f64> = line.split_whitespace().skip(1).map(|w| w.parse().expect("number")).collect();
+    let v = support::run_child(dir);
     [v[0], v[1], v[2], v[3], v[4]]
 }
 

@@ -895,31 +895,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             Some(n) => n,
             None => outs.len() + ins.iter().position(|&o| o == i).unwrap_or(0),
         };
-        // The template: `{N}` → `$M`, `{{` → `{`, `}}` → `}`, `$` → `$$` (checked by the macro).
+        // The template: `{N}` → `$M`, braces unescaped, `$` → `$$` (checked by the macro).
         let mut asm = String::with_capacity(template.len());
-        let mut chars = template.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '{' if chars.peek() == Some(&'{') => {
-                    chars.next();
-                    asm.push('{');
-                }
-                '}' if chars.peek() == Some(&'}') => {
-                    chars.next();
-                    asm.push('}');
-                }
-                '{' => {
-                    let mut digits = String::new();
-                    for d in chars.by_ref() {
-                        if d == '}' {
-                            break;
-                        }
-                        digits.push(d);
-                    }
-                    asm.push_str(&format!("${}", number(digits.parse().unwrap_or(0))));
-                }
-                '$' => asm.push_str("$$"),
-                c => asm.push(c),
+        for piece in crate::asm::pieces(template, operands.len()).unwrap_or_default() {
+            match piece {
+                crate::asm::Piece::Text(t) => asm.push_str(&t.replace('$', "$$")),
+                crate::asm::Piece::Operand(n) => asm.push_str(&format!("${}", number(n))),
             }
         }
         let mut constraints: Vec<String> = outs.iter().map(|&i| format!("={}", class(operands[i].0, operands[i].1.ty))).collect();

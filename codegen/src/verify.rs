@@ -148,21 +148,10 @@ impl Verifier<'_> {
                 }
                 values.iter().zip(&info.types).try_for_each(|(v, t)| self.expect(v, *t, "a printed value"))
             }
-            StmtKind::Asm { operands, .. } => operands.iter().try_for_each(|(dir, v)| {
-                if matches!(dir, crate::ast::AsmDir::Address | crate::ast::AsmDir::AddressMut) {
-                    return match &v.kind {
-                        TypedExprKind::Load { .. } => self.expr(v),
-                        _ => Err("an inline-PTX address operand is not an array element".into()),
-                    };
-                }
-                if crate::ir::ptx_register(v.ty).is_none() {
-                    return Err(format!("an inline-PTX operand of type {} has no register class", v.ty));
-                }
-                if *dir != crate::ast::AsmDir::In && !matches!(v.kind, TypedExprKind::Local(_)) {
-                    return Err("an inline-PTX output is not a local".into());
-                }
-                self.expr(v)
-            }),
+            StmtKind::Asm { template, operands } => {
+                crate::asm::pieces(template, operands.len())?;
+                operands.iter().try_for_each(|(dir, v)| self.asm_operand(*dir, v))
+            }
             StmtKind::Assert { id, cond, values } => {
                 let Some(info) = self.k.asserts.get(*id as usize) else { return Err(format!("assertion {id} is not in the table")) };
                 self.expect(cond, ScalarType::Bool, "assertion")?;
@@ -172,6 +161,25 @@ impl Verifier<'_> {
                 values.iter().zip(&info.types).try_for_each(|(v, t)| self.expect(v, *t, "an assertion's value"))
             }
         }
+    }
+
+    /// A `ptx_asm!` operand: an array element for an address, else a scalar with a register
+    /// class (an output a local).
+    fn asm_operand(&self, dir: crate::ast::AsmDir, v: &TypedExpr) -> R {
+        use crate::ast::AsmDir;
+        if matches!(dir, AsmDir::Address | AsmDir::AddressMut) {
+            return match &v.kind {
+                TypedExprKind::Load { .. } => self.expr(v),
+                _ => Err("an inline-PTX address operand is not an array element".into()),
+            };
+        }
+        if crate::ir::ptx_register(v.ty).is_none() {
+            return Err(format!("an inline-PTX operand of type {} has no register class", v.ty));
+        }
+        if dir != AsmDir::In && !matches!(v.kind, TypedExprKind::Local(_)) {
+            return Err("an inline-PTX output is not a local".into());
+        }
+        self.expr(v)
     }
 
     fn expr(&self, e: &TypedExpr) -> R {

@@ -16,9 +16,11 @@
 //! - [`complex`]: complex numbers' fields, functions and methods.
 //! - [`limits`]: the sizes every stage agrees on.
 //! - [`random`]: the Philox4x32-10 generator and its streams, which every backend reproduces.
+//! - [`asm`]: `ptx_asm!` templates.
 //!
 //! Adding an intrinsic or a math method touches a table here plus its lowering in codegen.
 
+pub mod asm;
 pub mod ast;
 pub mod complex;
 pub mod consts;

@@ -750,36 +750,7 @@ impl Cx<'_> {
         let (template, operands) = parser.parse2(m.tokens.clone())?;
         let text = template.value();
         // `{N}` with N < the operand count, `{{` and `}}`; nothing else in braces.
-        let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '{' if chars.peek() == Some(&'{') => {
-                    chars.next();
-                }
-                '}' if chars.peek() == Some(&'}') => {
-                    chars.next();
-                }
-                '{' => {
-                    let mut digits = String::new();
-                    while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-                        digits.push(d);
-                        chars.next();
-                    }
-                    if digits.is_empty() || chars.next() != Some('}') {
-                        return err(template.span(), "in a `ptx_asm!` template `{N}` names operand N; write `{{` and `}}` for braces");
-                    }
-                    let n: usize = digits.parse().unwrap_or(usize::MAX);
-                    if n >= operands.len() {
-                        return err(
-                            template.span(),
-                            format!("the template names operand {{{n}}}, but `ptx_asm!` has {} operand(s)", operands.len()),
-                        );
-                    }
-                }
-                '}' => return err(template.span(), "in a `ptx_asm!` template write `}}` for a closing brace"),
-                _ => {}
-            }
-        }
+        gpujit_lang::asm::pieces(&text, operands.len()).map_err(|e| Error::new(template.span(), e))?;
         let mut out = Vec::new();
         for o in &operands {
             if o.dir != AsmDir::In && ident_of(&o.expr).is_none() {
