@@ -145,6 +145,24 @@ pub fn inline_ptx_mma(h: &Harness) {
     }
 }
 
+/// The README's example ("Inline PTX"), as written there.
+#[gpu_kernel]
+fn hints(x: &[f32], y: &mut [f32], hi: &mut [u32]) {
+    let i = grid(1);
+    if i < y.len() {
+        let mut v = 0.0f32;
+        // A load cached in L2 only, through the element's address (its .global address).
+        ptx_asm!("ld.global.cg.f32 {0}, [{1}];", out(reg) v, in(reg) &x[i]);
+        let mut h = 0u32;
+        ptx_asm!("mul.hi.u32 {0}, {1}, {2};", out(reg) h, in(reg) i as u32, in(reg) 0x9e37_79b9u32);
+        // `inout`: one register, read and written.
+        ptx_asm!("fma.rn.f32 {0}, {0}, {0}, {1};", inout(reg) v, in(reg) 1.0f32);
+        // A streaming store, through `&mut` (of a `&mut` array).
+        ptx_asm!("st.global.cs.f32 [{0}], {1};", in(reg) &mut y[i], in(reg) v);
+        hi[i] = h;
+    }
+}
+
 /// A `bool` has no PTX register class: refused when the kernel is specialized, on both backends.
 #[gpu_kernel]
 fn ptx_bool_operand(x: &[u32], out: &mut [u32]) {
@@ -221,6 +239,18 @@ pub fn inline_ptx(h: &Harness) {
             .collect();
         assert_eq!(out.to_vec().unwrap(), want, "ld.global.cg / ld.shared, n = {n}");
         assert_eq!(y.to_vec().unwrap(), want.iter().map(|v| *v as f32).collect::<Vec<_>>(), "st.global.cs, n = {n}");
+    }
+    for n in SIZES {
+        let x: Vec<f32> = h.vec(n, |h| h.f64_in(-2.0, 2.0) as f32);
+        let (mut y, mut hi) = (h.zeros::<f32>(n), h.zeros::<u32>(n));
+        let r = h.run(&hints, (n.div_ceil(128).max(1), 128), (&h.arr(&x), &mut y, &mut hi));
+        if !h.is_gpu() {
+            assert!(r.expect_err("refused").to_string().contains("kernel `hints`"));
+            continue;
+        }
+        r.unwrap();
+        assert_eq!(y.to_vec().unwrap(), x.iter().map(|v| v.mul_add(*v, 1.0)).collect::<Vec<_>>(), "README example, n = {n}");
+        assert_eq!(hi.to_vec().unwrap(), (0..n).map(|i| ((i as u64 * 0x9e37_79b9) >> 32) as u32).collect::<Vec<_>>());
     }
     let a: Vec<u32> = h.vec(1000, |h| h.next_u64() as u32);
     let mut out = h.zeros::<u32>(1000);
