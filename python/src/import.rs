@@ -126,14 +126,17 @@ fn torch(py: Python<'_>) -> Option<&'static Torch> {
 /// than `__dlpack__`, which PyTorch implements in Python at several microseconds a call: the
 /// launch of an exported kernel then costs about what CuPy's does. `None` for anything else,
 /// and for the tensors only DLPack describes faithfully (conjugated or negated views, other
-/// layouts, 0-d), which take the general path.
+/// layouts, 0-d) or refuses (those that require gradients), which take the general path.
 fn torch_tensor(obj: &Bound<'_, PyAny>) -> PyResult<Option<PyArrayArg>> {
     let py = obj.py();
     let Some(t) = torch(py) else { return Ok(None) };
     if !obj.is_instance(t.tensor.bind(py))? || !obj.getattr(intern!(py, "is_cuda"))?.is_truthy()? {
         return Ok(None);
     }
+    // Tensors that require gradients go to `__dlpack__` too, which refuses them (as PyTorch
+    // refuses to let other libraries write what autograd tracks).
     if !obj.getattr(intern!(py, "layout"))?.is(t.strided.bind(py))
+        || obj.getattr(intern!(py, "requires_grad"))?.is_truthy()?
         || obj.call_method0(intern!(py, "is_conj"))?.is_truthy()?
         || obj.call_method0(intern!(py, "is_neg"))?.is_truthy()?
     {

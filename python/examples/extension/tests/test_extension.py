@@ -129,6 +129,14 @@ def kernels_on_gpu_arrays():
         assert "argument 2" in str(e) or "conj" in str(e).lower(), e
     else:
         raise AssertionError("a conjugated view was taken as plain data")
+    # A tensor autograd tracks is refused, as PyTorch's own DLPack export refuses it.
+    leaf = torch.ones(64, device="cuda", requires_grad=True)
+    try:
+        my_kernels.saxpy[1, 64](1.0, leaf, torch.zeros(64, device="cuda"))
+    except Exception as e:
+        assert "argument 2" in str(e) and "grad" in str(e).lower(), e
+    else:
+        raise AssertionError("a tensor that requires gradients was taken")
     import cupy as cp
     cx = cp.random.standard_normal(4099, dtype=cp.float32)
     cy = cp.zeros(4099, dtype=cp.float32)
