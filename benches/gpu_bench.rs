@@ -201,17 +201,7 @@ fn main() -> gpujit::Result<()> {
     // The checked mode (GPUJIT_CHECK=1, in a child process) beside the same work unchecked: every
     // launch bounds-checked, its float stores tested, and synchronized.
     {
-        let out = std::process::Command::new(std::env::current_exe().expect("exe"))
-            .env("GPUJIT_BENCH_CHECKED", "1")
-            .env("GPUJIT_CHECK", "1")
-            .output()
-            .expect("child");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let line = text
-            .lines()
-            .find(|l| l.starts_with("CHECKED "))
-            .unwrap_or_else(|| panic!("checked child failed: {text}{}", String::from_utf8_lossy(&out.stderr)));
-        let v: Vec<f64> = line.split_whitespace().skip(1).map(|w| w.parse().expect("number")).collect();
+        let v = support::child_numbers(&[("GPUJIT_BENCH_CHECKED", "1".as_ref()), ("GPUJIT_CHECK", "1".as_ref())], "CHECKED");
         let (checked_ms, checked_us) = (v[0], v[1]);
         let (plain_ms, plain_us) = saxpy_and_synchronized_launch(&dev)?;
         let gbs = |ms: f64| 3.0 * 4.0 * n as f64 / (ms * 1e-3) / 1e9;

@@ -51,20 +51,27 @@ pub fn host_us(dev: &Device, mut launch: impl FnMut()) -> f64 {
     median(per)
 }
 
+/// Runs this bench again in a new process with the environment `env`: the numbers of the line it
+/// printed starting with `tag` (and a space).
+pub fn child_numbers(env: &[(&str, &std::ffi::OsStr)], tag: &str) -> Vec<f64> {
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("exe"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let prefix = format!("{tag} ");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("child ({tag}) failed: {text}{}", String::from_utf8_lossy(&out.stderr)));
+    line.split_whitespace().skip(1).map(|w| w.parse().expect("number")).collect()
+}
+
 /// Runs this bench again in a new process, with `GPUJIT_BENCH_CHILD=1` and the disk cache in
 /// `dir`: the numbers of the line it printed starting with `CHILD `.
 pub fn run_child(dir: &std::path::Path) -> Vec<f64> {
-    let out = std::process::Command::new(std::env::current_exe().expect("exe"))
-        .env("GPUJIT_BENCH_CHILD", "1")
-        .env("GPUJIT_CACHE_DIR", dir)
-        .output()
-        .expect("child");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("CHILD "))
-        .unwrap_or_else(|| panic!("child failed: {text}{}", String::from_utf8_lossy(&out.stderr)));
-    line.split_whitespace().skip(1).map(|w| w.parse().expect("number")).collect()
+    child_numbers(&[("GPUJIT_BENCH_CHILD", "1".as_ref()), ("GPUJIT_CACHE_DIR", dir.as_os_str())], "CHILD")
 }
 
 /// The first GPU, or `None` after printing why the bench is skipped (a panic instead when

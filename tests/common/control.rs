@@ -419,34 +419,6 @@ pub fn grid_axes(h: &Harness) {
     assert_eq!(lanes.to_vec().unwrap(), want_lanes);
 }
 
-/// An 8x8 accumulator tile, fully unrolled: it lives in registers (see the golden case
-/// `unroll_hints`).
-#[gpu_kernel]
-fn tile_8x8(a: &[f32], b: &[f32], out: &mut [f32]) {
-    let i = grid(1);
-    if i < out.len() / 64 && (i + 1) * 64 <= a.len() && b.len() >= 64 {
-        let mut c = local_array::<f32, 64>();
-        #[unroll]
-        for r in 0..64 {
-            c[r] = 0.0;
-        }
-        #[unroll]
-        for k in 0..8 {
-            #[unroll]
-            for r in 0..8 {
-                #[unroll]
-                for q in 0..8 {
-                    c[r * 8 + q] += a[i * 64 + r * 8 + k] * b[k * 8 + q];
-                }
-            }
-        }
-        #[unroll]
-        for r in 0..64 {
-            out[i * 64 + r] = c[r];
-        }
-    }
-}
-
 /// A loop of run-time length unrolled by 4, with `continue`, `break`, a step and a reversed
 /// range inside.
 #[gpu_kernel]
@@ -478,7 +450,8 @@ pub fn unrolled_loops(h: &Harness) {
         let a: Vec<f32> = h.vec(tiles * 64, |h| h.f64_in(-1.0, 1.0) as f32);
         let b: Vec<f32> = h.vec(64, |h| h.f64_in(-1.0, 1.0) as f32);
         let mut out = h.zeros::<f32>(tiles * 64);
-        h.run(&tile_8x8, (tiles.div_ceil(32).max(1), 32), (&h.arr(&a), &h.arr(&b), &mut out)).unwrap();
+        // The golden case's 8x8 register tile (`unroll_hints`), run against plain Rust.
+        h.run(&super::golden::unroll_hints::unroll_hints, (tiles.div_ceil(32).max(1), 32), (&h.arr(&a), &h.arr(&b), &mut out)).unwrap();
         let mut want = vec![0.0f32; tiles * 64];
         for i in 0..tiles {
             for k in 0..8 {

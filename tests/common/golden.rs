@@ -205,7 +205,7 @@ macro_rules! golden_cases {
     (kernels: [$($k:ident),* $(,)?], programs: [$($p:ident),* $(,)?] $(,)?) => {
         $(
             #[allow(unused_imports, dead_code)]
-            mod $k {
+            pub(crate) mod $k {
                 include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/", stringify!($k), ".rs"));
             }
         )*
