@@ -335,6 +335,121 @@ pub mod kernel_prelude {
         outside("local_array")
     }
 
+    /// Vector loads and stores: `N` consecutive elements in one instruction (PTX
+    /// `ld.global.v4.f32`, ...), of an array parameter or a shared array.
+    ///
+    /// `let v = x.load::<4>(i);` reads `x[i..i + 4]` into a new per-thread array `v`;
+    /// `y.store::<4>(i, &v);` writes per-thread array `v` to `y[i..i + 4]`. `N` elements take 2,
+    /// 4, 8 or 16 bytes in all, and `i` (the element's offset in the array, for N-D arrays its
+    /// row-major offset) is a multiple of `N`: with bounds checks, an index past the end or not
+    /// a multiple of `N` is reported as an out-of-bounds access, and the access is skipped. An
+    /// N-D array parameter must be contiguous. Where the array's data is 16-byte aligned (every
+    /// gpujit allocation, and views at such offsets) the access is one instruction; elsewhere
+    /// it is split into aligned pieces, with the same result.
+    ///
+    /// The `_cg` and `_cs` forms add a cache operator on the GPU: `.cg` (cached in L2, not L1)
+    /// and `.cs` (streaming: data used once). On the CPU backend they are plain accesses.
+    pub trait VectorAccess<T, I> {
+        /// `N` elements from `first` on, into a new per-thread array.
+        fn load<const N: usize>(&self, first: I) -> LocalArray<T, N>;
+        /// `load`, cached in L2 only (`ld.global.cg`).
+        fn load_cg<const N: usize>(&self, first: I) -> LocalArray<T, N>;
+        /// `load`, streaming (`ld.global.cs`).
+        fn load_cs<const N: usize>(&self, first: I) -> LocalArray<T, N>;
+        /// Writes `values` to the `N` elements from `first` on.
+        fn store<const N: usize>(&mut self, first: I, values: &LocalArray<T, N>);
+        /// `store`, cached in L2 only (`st.global.cg`).
+        fn store_cg<const N: usize>(&mut self, first: I, values: &LocalArray<T, N>);
+        /// `store`, streaming (`st.global.cs`).
+        fn store_cs<const N: usize>(&mut self, first: I, values: &LocalArray<T, N>);
+    }
+
+    macro_rules! vector_access {
+        ($($ty:ty [$($g:tt)*], $idx:ty;)*) => {$(
+            impl<T, $($g)*> VectorAccess<T, $idx> for $ty {
+                fn load<const N: usize>(&self, _: $idx) -> LocalArray<T, N> { outside("load") }
+                fn load_cg<const N: usize>(&self, _: $idx) -> LocalArray<T, N> { outside("load_cg") }
+                fn load_cs<const N: usize>(&self, _: $idx) -> LocalArray<T, N> { outside("load_cs") }
+                fn store<const N: usize>(&mut self, _: $idx, _: &LocalArray<T, N>) { outside("store") }
+                fn store_cg<const N: usize>(&mut self, _: $idx, _: &LocalArray<T, N>) { outside("store_cg") }
+                fn store_cs<const N: usize>(&mut self, _: $idx, _: &LocalArray<T, N>) { outside("store_cs") }
+            }
+        )*};
+    }
+    vector_access! {
+        [T] [], usize;
+        Array<T, D> [const D: usize], [usize; D];
+        SharedArray<T, S> [const S: usize], usize;
+        SharedArray2d<T, R, C> [const R: usize, const C: usize], [usize; 2];
+        DynamicShared<T> [], usize;
+    }
+
+    /// Starts an asynchronous copy of `N` elements (4, 8 or 16 bytes in all) from global memory
+    /// at `src` to shared memory at `dst` (PTX `cp.async`; `.cg`, bypassing L1, for 16 bytes).
+    /// Both offsets are multiples of `N`, checked as `load` checks them. The copies of a thread
+    /// since its last [`cp_async_commit`] form a group; [`cp_async_wait`] waits for groups.
+    /// Other threads see the data after the wait and a `sync_threads()`. On the CPU backend the
+    /// copy is done at once.
+    pub fn cp_async<const N: usize>(dst: &mut impl Value, src: &impl Value) {
+        let _ = (dst, src);
+        outside("cp_async")
+    }
+    /// Closes this thread's group of `cp_async` copies (`cp.async.commit_group`).
+    pub fn cp_async_commit() {
+        outside("cp_async_commit")
+    }
+    /// Waits until at most `pending` (a constant, 0 to 7) of this thread's groups of copies are
+    /// still running (`cp.async.wait_group`); 0 waits for all.
+    pub fn cp_async_wait(pending: u32) {
+        let _ = pending;
+        outside("cp_async_wait")
+    }
+    /// The warp loads one, two or four 8×8 matrices of 16-bit elements from shared memory
+    /// (PTX `ldmatrix.sync.aligned.m8n8.x{1,2,4}.shared.b16`): as many as `fragment` has pairs
+    /// (2, 4 or 8 elements). Row `r` of matrix `j` is the 8 elements from `row` of lane
+    /// `8j + r` (a multiple of 8 elements); lane `l` receives, for each matrix `j`, its
+    /// elements `(l / 4, 2 (l % 4))` and `(l / 4, 2 (l % 4) + 1)` in `fragment[2j]` and
+    /// `fragment[2j + 1]`. Every lane of the warp calls it together.
+    pub fn ldmatrix<T: Value, const N: usize>(fragment: &mut LocalArray<T, N>, row: &T) {
+        let _ = (fragment, row);
+        outside("ldmatrix")
+    }
+    /// [`ldmatrix`] with each matrix transposed (`.trans`): lane `l` receives elements
+    /// `(2 (l % 4), l / 4)` and `(2 (l % 4) + 1, l / 4)`.
+    pub fn ldmatrix_trans<T: Value, const N: usize>(fragment: &mut LocalArray<T, N>, row: &T) {
+        let _ = (fragment, row);
+        outside("ldmatrix_trans")
+    }
+    /// The warp's `c += a * b` on tensor cores (PTX `mma.sync.aligned`), A row-major M×K and B
+    /// column-major K×N, each lane holding the fragment elements the PTX ISA assigns it. The
+    /// shape follows from the fragments:
+    ///
+    /// | A, B elements | lengths of `a`, `b`, `c` | `c` | shape |
+    /// | --- | --- | --- | --- |
+    /// | f16 or bf16 | 8, 4, 4 | f32 | m16n8k16 |
+    /// | f32 (used as tf32) | 4, 2, 4 | f32 | m16n8k8 |
+    /// | i8 | 16, 8, 4 | i32 | m16n8k32 |
+    ///
+    /// With `g = lane / 4` and `t = lane % 4`, element `i` of `c` is C's
+    /// `(g + 8 (i / 2), 2t + i % 2)`; for m16n8k16, `a[i]` is A's
+    /// `(g + 8 ((i / 2) % 2), 2t + i % 2 + 8 (i / 4))` and `b[i]` is B's `(2t + i % 2 + 8 (i / 2), g)`;
+    /// for m16n8k8, `a[i]` is `(g + 8 (i % 2), t + 4 (i / 2))` and `b[i]` is `(t + 4i, g)`; for
+    /// m16n8k32, `a[i]` is `(g + 8 ((i / 4) % 2), 4t + i % 4 + 16 (i / 8))` and `b[i]` is
+    /// `(4t + i % 4 + 16 (i / 4), g)`. Every lane of the warp calls it together.
+    ///
+    /// On the CPU backend the warp's lanes meet and each computes its part of `D` from the
+    /// others' fragments with the same layout: integers exactly as the GPU; f32 by a sum in f64
+    /// of exact products, rounded once (tf32 inputs truncated to their 10 mantissa bits first),
+    /// within `K · 2⁻²³ · Σ|a·b|` of the GPU's, whose summation order is unspecified.
+    pub fn mma_sync<A: Value, C: Value, const NA: usize, const NB: usize, const NC: usize>(
+        c: &mut LocalArray<C, NC>,
+        a: &LocalArray<A, NA>,
+        b: &LocalArray<A, NB>,
+    ) {
+        let _ = (c, a, b);
+        outside("mma_sync")
+    }
+
     #[doc(hidden)]
     pub fn __ptx_output<T>() -> T {
         outside("ptx_asm!")

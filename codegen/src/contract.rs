@@ -176,6 +176,10 @@ impl OobRecord {
     /// written; the values are the line, the body, the float's bits, its part of the element
     /// (see [`ScalarType::float_parts`](crate::ScalarType::float_parts)) and the indices.
     pub const NON_FINITE: u32 = u32::MAX;
+    /// The axis that marks a vector access (`load::<N>`, `cp_async`, `ldmatrix`) whose first
+    /// element's offset is not a multiple of its element count: the index is that offset, and
+    /// value 2 the count.
+    pub const MISALIGNED: u32 = u32::MAX - 1;
     /// Word of the flag.
     pub const FLAG: u64 = 0;
     /// Word of the array number and axis ([`OobRecord::array_axis`]).
@@ -217,6 +221,11 @@ impl OobRecord {
     /// Whether the record holds a NaN or infinity written rather than an out-of-range access.
     pub fn non_finite(&self) -> bool {
         self.array != Self::ASSERTION && self.axis == Self::NON_FINITE
+    }
+
+    /// Whether the record holds a misaligned vector access (see [`OobRecord::MISALIGNED`]).
+    pub fn misaligned(&self) -> bool {
+        self.array != Self::ASSERTION && self.axis == Self::MISALIGNED
     }
 }
 

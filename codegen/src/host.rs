@@ -20,12 +20,13 @@
 //! [`crate::lower::array_table`]), so a kernel bug cannot corrupt host memory.
 
 use crate::ast::{Collective, Dim, FenceScope};
+use crate::bulk::MmaShape;
 use crate::contract::{KernelMetadata, ParamLayout, ParamSlots};
 use crate::error::CompileError;
-use crate::ir::{self, ParamType};
+use crate::ir::{self, BulkOp, ParamType};
 use crate::lower::{self, counted_loop, memory_type};
 use crate::math::MathFn;
-use crate::target::{write_oob_fields, SpecialReg, Target};
+use crate::target::{write_oob_fields, BulkAccess, SpecialReg, Target};
 use crate::types::ScalarType;
 use inkwell::attributes::AttributeLoc;
 use inkwell::builder::{Builder, BuilderError};
@@ -73,6 +74,28 @@ pub struct HostCtx {
     pub collective: Option<unsafe extern "C" fn(*mut HostCtx, u32, u64, u64, u32) -> u64>,
     /// Called by `grid_sync()`.
     pub grid_barrier: Option<unsafe extern "C" fn(*mut HostCtx)>,
+    /// Called by the warp's matrix operations (`ldmatrix`, `mma_sync`): `(ctx, op (see
+    /// [`warp_matrix_code`]), the operands' addresses)`: for `ldmatrix` the fragment and this
+    /// lane's row, for `mma_sync` c, a and b.
+    pub warp_matrix: Option<unsafe extern "C" fn(*mut HostCtx, u64, *const *mut u8)>,
+}
+
+/// The code of a warp matrix operation as [`HostCtx::warp_matrix`] receives it.
+pub fn warp_matrix_code(op: BulkOp) -> u64 {
+    match op {
+        BulkOp::LdMatrix { matrices, trans } => 1 | (matrices as u64) << 8 | (trans as u64) << 16,
+        BulkOp::Mma(shape) => 2 | (MmaShape::ALL.iter().position(|s| *s == shape).unwrap_or(0) as u64) << 8,
+        _ => 0,
+    }
+}
+
+/// The operation of a [`warp_matrix_code`].
+pub fn warp_matrix_op(code: u64) -> Option<BulkOp> {
+    match code & 0xff {
+        1 => Some(BulkOp::LdMatrix { matrices: ((code >> 8) & 0xff) as u32, trans: (code >> 16) & 1 == 1 }),
+        2 => MmaShape::ALL.get(((code >> 8) & 0xff) as usize).map(|s| BulkOp::Mma(*s)),
+        _ => None,
+    }
 }
 
 const CTX_SHARED: u64 = offset_of!(HostCtx, shared) as u64;
@@ -80,6 +103,7 @@ const CTX_BARRIER: u64 = offset_of!(HostCtx, barrier) as u64;
 const CTX_DYNAMIC: u64 = offset_of!(HostCtx, dynamic_shared_bytes) as u64;
 const CTX_COLLECTIVE: u64 = offset_of!(HostCtx, collective) as u64;
 const CTX_GRID_BARRIER: u64 = offset_of!(HostCtx, grid_barrier) as u64;
+const CTX_WARP_MATRIX: u64 = offset_of!(HostCtx, warp_matrix) as u64;
 const CTX_SIZE: u64 = size_of::<HostCtx>() as u64;
 
 const ENTRY: &str = "gpujit_host_entry";
@@ -286,6 +310,45 @@ impl Target for HostTarget {
 
     fn barrier<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, body: FunctionValue<'ctx>) -> Result<(), BuilderError> {
         self.call_back(module, builder, body, CTX_BARRIER)
+    }
+
+    /// Vector copies are plain (and asynchronous ones done at once); the warp's matrix
+    /// operations call the runtime, which runs them across the warp's fibers.
+    fn bulk<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        access: &BulkAccess<'ctx>,
+    ) -> Result<bool, BuilderError> {
+        match access.op {
+            BulkOp::Copy { .. } => Ok(false),
+            BulkOp::AsyncCommit | BulkOp::AsyncWait(_) => Ok(true),
+            BulkOp::LdMatrix { .. } | BulkOp::Mma(_) => {
+                let cx = module.get_context();
+                let (i64t, ptr) = (cx.i64_type(), cx.ptr_type(AddressSpace::default()));
+                let n = access.addrs.len() as u32;
+                // In the entry block: a fixed slot, not one more on the stack per loop iteration.
+                let entry = b.get_insert_block().and_then(|bb| bb.get_parent()).and_then(|f| f.get_first_basic_block());
+                let at_entry = cx.create_builder();
+                match entry.map(|e| (e, e.get_first_instruction())) {
+                    Some((_, Some(first))) => at_entry.position_before(&first),
+                    Some((e, None)) => at_entry.position_at_end(e),
+                    None => at_entry.position_at_end(b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"))),
+                }
+                let list = at_entry.build_alloca(ptr.array_type(n), "matrix.ops")?;
+                for (i, a) in access.addrs.iter().enumerate() {
+                    // SAFETY (of the generated code): `list` has room for every operand.
+                    let at = unsafe { b.build_in_bounds_gep(ptr, list, &[i64t.const_int(i as u64, false)], "matrix.op")? };
+                    b.build_store(at, *a)?;
+                }
+                let callback = b.build_load(ptr, ctx_field(b, module, body, CTX_WARP_MATRIX)?, "warp_matrix")?.into_pointer_value();
+                let fn_type = cx.void_type().fn_type(&[ptr.into(), i64t.into(), ptr.into()], false);
+                let code = i64t.const_int(warp_matrix_code(access.op), false);
+                b.build_indirect_call(fn_type, callback, &[ctx_params(body).0.into(), code.into(), list.into()], "")?;
+                Ok(true)
+            }
+        }
     }
 
     fn collective<'ctx>(

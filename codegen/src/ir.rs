@@ -6,7 +6,8 @@
 //! expression carries its concrete type, every variable is a numbered local, and array parameters
 //! are explicit. `Display` prints a readable Rust-like text form (see `GPUJIT_DUMP_DIR`).
 
-use crate::ast::{AsmDir, AtomicOp, BinOp, Builtin, Collective, FenceScope, KernelOptions, Span, UnOp};
+use crate::ast::{AsmDir, AtomicOp, BinOp, Builtin, CacheHint, Collective, FenceScope, KernelOptions, Span, UnOp};
+use crate::bulk::MmaShape;
 use crate::complex::ComplexFn;
 use crate::math::MathFn;
 use crate::types::ScalarType;
@@ -250,6 +251,77 @@ pub enum StmtKind {
         template: String,
         operands: Vec<(AsmDir, TypedExpr)>,
     },
+    /// An operation on several elements at once (see [`BulkOp`]); each operand is the first
+    /// element it works on.
+    Bulk {
+        op: BulkOp,
+        operands: Vec<Element>,
+    },
+}
+
+/// An element a [`StmtKind::Bulk`] works from: its array and the index of the first element
+/// (one an axis for parameters, as [`TypedExprKind::Load`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Element {
+    pub array: ArrayRef,
+    pub index: Vec<TypedExpr>,
+}
+
+/// The operations of [`StmtKind::Bulk`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BulkOp {
+    /// `count` consecutive elements from operand 1 to operand 0 (one of them a per-thread
+    /// array): a vector load or store with a cache operator, or with `asynchronous` a `cp.async`
+    /// from global to shared memory.
+    Copy { count: u32, hint: CacheHint, asynchronous: bool },
+    /// `cp.async.commit_group`.
+    AsyncCommit,
+    /// `cp.async.wait_group n`.
+    AsyncWait(u32),
+    /// `ldmatrix` of `matrices` 8×8 matrices: operand 0 the fragment (a per-thread array),
+    /// operand 1 the start of this lane's row in a shared array.
+    LdMatrix { matrices: u32, trans: bool },
+    /// `mma.sync`: operands c (accumulated in place), a, b, all per-thread arrays.
+    Mma(MmaShape),
+}
+
+impl BulkOp {
+    /// The IR text's form (`copy 4 Global`, `copy_async 8 Default`, `commit`, `wait 1`,
+    /// `ldmatrix 4 trans`, `mma Bf16`), which [`BulkOp::parse`] reads back.
+    pub fn text(self) -> String {
+        match self {
+            BulkOp::Copy { count, hint, asynchronous } => {
+                format!("{} {count} {}", if asynchronous { "copy_async" } else { "copy" }, hint.variant_name())
+            }
+            BulkOp::AsyncCommit => "commit".into(),
+            BulkOp::AsyncWait(n) => format!("wait {n}"),
+            BulkOp::LdMatrix { matrices, trans } => format!("ldmatrix {matrices}{}", if trans { " trans" } else { "" }),
+            BulkOp::Mma(s) => format!("mma {s:?}"),
+        }
+    }
+
+    /// The operation of [`BulkOp::text`]'s words.
+    pub fn parse(words: &[&str]) -> Option<BulkOp> {
+        let number = |w: Option<&&str>| w.and_then(|w| w.parse::<u32>().ok());
+        Some(match words {
+            ["copy" | "copy_async", n, hint] => BulkOp::Copy {
+                count: number(Some(n))?,
+                hint: *CacheHint::ALL.iter().find(|h| h.variant_name() == *hint)?,
+                asynchronous: words[0] == "copy_async",
+            },
+            ["commit"] => BulkOp::AsyncCommit,
+            ["wait", n] => BulkOp::AsyncWait(number(Some(n))?),
+            ["ldmatrix", n] => BulkOp::LdMatrix { matrices: number(Some(n))?, trans: false },
+            ["ldmatrix", n, "trans"] => BulkOp::LdMatrix { matrices: number(Some(n))?, trans: true },
+            ["mma", s] => BulkOp::Mma(*MmaShape::ALL.iter().find(|m| format!("{m:?}") == *s)?),
+            _ => return None,
+        })
+    }
+
+    /// Whether the warp's lanes take part together (the CPU backend runs them as fibers).
+    pub fn is_collective(self) -> bool {
+        matches!(self, BulkOp::LdMatrix { .. } | BulkOp::Mma(_))
+    }
 }
 
 /// The register class of a `ptx_asm!` operand of type `t`, as LLVM's NVPTX constraint letter:
@@ -455,6 +527,17 @@ impl Kernel {
         }
     }
 
+    /// An array's name in the IR text: as written, but `name_k` for per-thread array `k` when
+    /// another per-thread array has its name (two `let v = x.load::<4>(..)` in different
+    /// scopes), as the text parser reads it back.
+    fn text_array_name(&self, a: ArrayRef) -> String {
+        let name = self.array_name(a);
+        match a {
+            ArrayRef::Local(i) if self.local_arrays.iter().filter(|l| l.name == name).count() > 1 => format!("{name}_{i}"),
+            _ => name.to_string(),
+        }
+    }
+
     /// Element type and writability of an array, `None` if it does not exist.
     pub fn array_info(&self, a: ArrayRef) -> Option<(ScalarType, bool)> {
         match a {
@@ -506,6 +589,43 @@ impl Kernel {
         !self.asserts.is_empty() || self.functions.iter().any(|f| !f.asserts.is_empty())
     }
 
+    /// The oldest architecture (`sm_XX`) the kernel's instructions exist on, with what needs it,
+    /// when that is newer than gpujit's baseline: `cp_async` and `mma_sync` need sm_80,
+    /// `ldmatrix` sm_75.
+    pub fn needs_arch(&self) -> Option<(u32, &'static str)> {
+        fn walk(stmts: &[Stmt], best: &mut Option<(u32, &'static str)>) {
+            for s in stmts {
+                let need = match &s.kind {
+                    StmtKind::Bulk { op, .. } => match op {
+                        BulkOp::Copy { asynchronous: true, .. } | BulkOp::AsyncCommit | BulkOp::AsyncWait(_) => Some((80, "`cp_async`")),
+                        BulkOp::Mma(_) => Some((80, "`mma_sync`")),
+                        BulkOp::LdMatrix { .. } => Some((75, "`ldmatrix`")),
+                        BulkOp::Copy { .. } => None,
+                    },
+                    StmtKind::If { then, otherwise, .. } => {
+                        walk(then, best);
+                        walk(otherwise, best);
+                        None
+                    }
+                    StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => {
+                        walk(body, best);
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some(n) = need.filter(|n| best.is_none_or(|b| n.0 > b.0)) {
+                    *best = Some(n);
+                }
+            }
+        }
+        let mut best = None;
+        walk(&self.body, &mut best);
+        for f in &self.functions {
+            walk(&f.body, &mut best);
+        }
+        best
+    }
+
     /// Whether the kernel, or a device function it calls, has a `ptx_asm!`.
     pub fn uses_inline_ptx(&self) -> bool {
         fn any(stmts: &[Stmt]) -> bool {
@@ -554,6 +674,7 @@ impl Kernel {
                 StmtKind::Assert { cond, values, .. } => expr(cond) || values.iter().any(expr),
                 StmtKind::Print { values, .. } => values.iter().any(expr),
                 StmtKind::Asm { operands, .. } => operands.iter().any(|(_, e)| expr(e)),
+                StmtKind::Bulk { op, operands } => op.is_collective() || operands.iter().any(|o| o.index.iter().any(expr)),
                 StmtKind::Break(_) | StmtKind::Continue(_) | StmtKind::Fence(_) => false,
             })
         }
@@ -580,17 +701,17 @@ impl Kernel {
             TypedExprKind::Local(id) => out.push_str(&self.local_name(*id)),
             TypedExprKind::Param(id) => out.push_str(self.param_name(*id)),
             TypedExprKind::Load { array, index } => {
-                out.push_str(self.array_name(*array));
+                out.push_str(&self.text_array_name(*array));
                 self.write_index(out, index);
             }
             TypedExprKind::ArrayDim { array, axis, stride } => {
                 let _ = write!(out, "{}.{}({axis})", self.param_name(*array), if *stride { "stride" } else { "shape" });
             }
             TypedExprKind::Len(id) => {
-                let _ = write!(out, "{}.len()", self.array_name(*id));
+                let _ = write!(out, "{}.len()", self.text_array_name(*id));
             }
             TypedExprKind::Atomic { op, array, index, values } => {
-                let _ = write!(out, "{}({}, ", op.name(), self.array_name(*array));
+                let _ = write!(out, "{}({}, ", op.name(), self.text_array_name(*array));
                 self.write_index(out, index);
                 for v in values {
                     out.push_str(", ");
@@ -645,7 +766,7 @@ impl Kernel {
                     }
                     match a {
                         CallArg::Value(v) => self.write_expr(out, v),
-                        CallArg::Array(r) => out.push_str(self.array_name(*r)),
+                        CallArg::Array(r) => out.push_str(&self.text_array_name(*r)),
                     }
                 }
                 out.push(')');
@@ -777,7 +898,7 @@ impl Kernel {
                 out.push_str(";\n");
             }
             StmtKind::Store { array, index, value } => {
-                let _ = write!(out, "{pad}{}", self.array_name(*array));
+                let _ = write!(out, "{pad}{}", self.text_array_name(*array));
                 self.write_index(out, index);
                 out.push_str(" = ");
                 self.write_expr(out, value);
@@ -790,7 +911,7 @@ impl Kernel {
                 out.push_str(";\n");
             }
             StmtKind::StoreField { array, index, path, value } => {
-                let _ = write!(out, "{pad}{}", self.array_name(*array));
+                let _ = write!(out, "{pad}{}", self.text_array_name(*array));
                 self.write_index(out, index);
                 let elem = self.array_info(*array).map(|(t, _)| t).unwrap_or(ScalarType::Bool);
                 out.push_str(&path_text(elem, path));
@@ -890,6 +1011,17 @@ impl Kernel {
                     }
                     let _ = write!(out, "{} ", dir.variant_name());
                     self.write_expr(out, v);
+                }
+                out.push_str("]);\n");
+            }
+            StmtKind::Bulk { op, operands } => {
+                let _ = write!(out, "{pad}bulk({}, [", op.text());
+                for (i, e) in operands.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&self.text_array_name(e.array));
+                    self.write_index(out, &e.index);
                 }
                 out.push_str("]);\n");
             }

@@ -656,7 +656,13 @@ impl Parser {
         if let Some(s) = k.shared.iter().position(|s| s.name == name) {
             return Some(ArrayRef::Shared(s as u32));
         }
-        k.local_arrays.iter().position(|l| l.name == name).map(|l| ArrayRef::Local(l as u32))
+        if let Some(l) = k.local_arrays.iter().position(|l| l.name == name) {
+            return Some(ArrayRef::Local(l as u32));
+        }
+        // `v_3`: per-thread array 3, one of several named `v`.
+        let (base, n) = name.rsplit_once('_')?;
+        let n: usize = n.parse().ok()?;
+        k.local_arrays.get(n).filter(|l| l.name == base).map(|_| ArrayRef::Local(n as u32))
     }
 
     fn stmt(&mut self) -> R<StmtKind> {
@@ -785,6 +791,36 @@ impl Parser {
             self.expect(")")?;
             self.expect(";")?;
             return Ok(StmtKind::Asm { template, operands });
+        }
+        // `bulk(op words, [a[i], b[0]]);`
+        if self.peek_ident("bulk") && matches!(self.toks.get(self.at + 1), Some((Tok::Punct("("), _))) {
+            self.at += 2;
+            let mut words = Vec::new();
+            while !self.eat(",") {
+                match self.peek() {
+                    Some(Tok::Ident(w)) => words.push(w.clone()),
+                    Some(Tok::Num(n)) => words.push(n.clone()),
+                    _ => return self.fail("expected the words of a bulk operation"),
+                }
+                self.at += 1;
+            }
+            let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+            let Some(op) = crate::ir::BulkOp::parse(&refs) else {
+                return self.fail(format!("unknown bulk operation `{}`", words.join(" ")));
+            };
+            self.expect("[")?;
+            let mut operands = Vec::new();
+            while !self.eat("]") {
+                let e = self.expr()?;
+                let TypedExprKind::Load { array, index } = e.kind else {
+                    return self.fail("a bulk operand is an array element, `a[i]`");
+                };
+                operands.push(crate::ir::Element { array, index });
+                self.eat(",");
+            }
+            self.expect(")")?;
+            self.expect(";")?;
+            return Ok(StmtKind::Bulk { op, operands });
         }
         // `assert#N(cond, [values]);`
         if self.peek_ident("assert") && matches!(self.toks.get(self.at + 1), Some((Tok::Punct("#"), _))) {

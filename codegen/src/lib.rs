@@ -25,7 +25,7 @@ pub mod verify;
 pub use error::CompileError;
 /// The kernel language's definition (source form, scalar types, intrinsic and math tables), from
 /// `gpujit-lang`.
-pub use gpujit_lang::{asm, ast, complex, consts, format, intrinsics, limits, math, random, types};
+pub use gpujit_lang::{asm, ast, bulk, complex, consts, format, intrinsics, limits, math, random, types};
 
 /// gpujit's version and a fingerprint of this compiler's sources: code it generated is reused
 /// (the runtime's disk cache) only by the same compiler.

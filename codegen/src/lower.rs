@@ -233,6 +233,7 @@ pub fn optimize_at(module: &Module<'_>, tm: &TargetMachine, kernel: &str, passes
 type LR<T> = Result<T, BuilderError>;
 
 mod aggregate;
+mod bulk;
 mod complex;
 mod line_info;
 mod math;
@@ -382,6 +383,10 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         for l in &self.kernel.local_arrays {
             let ty = memory_type(self.cx, l.elem).array_type(l.len as u32);
             let ptr = self.b.build_alloca(ty, &l.name)?;
+            // 16 bytes, so that vector accesses of per-thread arrays are aligned.
+            if let Some(i) = ptr.as_instruction() {
+                let _ = i.set_alignment(16);
+            }
             self.local_arrays.push((ptr, i64t.const_int(l.len, false)));
         }
         self.block(&self.kernel.body)?;
@@ -469,6 +474,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             }
             StmtKind::Assert { id, cond, values } => self.assertion(*id, cond, values)?,
             StmtKind::Asm { template, operands } => self.inline_ptx(template, operands)?,
+            StmtKind::Bulk { op, operands } => self.bulk(*op, operands)?,
             StmtKind::Print { id, values } => {
                 let mut words = vec![self.cx.i64_type().const_int((self.print_base + id) as u64, false)];
                 words.extend(self.value_bits(values)?);

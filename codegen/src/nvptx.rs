@@ -10,7 +10,7 @@ use crate::error::CompileError;
 use crate::ir;
 use crate::lower;
 use crate::math::MathFn;
-use crate::target::{write_oob_fields, SpecialReg, Target};
+use crate::target::{write_oob_fields, BulkAccess, SpecialReg, Target};
 use crate::toolchain;
 use crate::types::ScalarType;
 use inkwell::builder::{Builder, BuilderError};
@@ -24,6 +24,8 @@ use inkwell::values::{BasicMetadataValueEnum, BasicValue};
 use inkwell::values::{BasicValueEnum, FloatValue, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, AtomicOrdering, IntPredicate, OptimizationLevel};
 use std::sync::Once;
+
+mod bulk;
 
 /// LLVM's calling-convention id of `ptx_kernel`.
 const PTX_KERNEL_CC: u32 = 71;
@@ -514,6 +516,16 @@ impl Target for NvptxTarget {
         self.barrier(module, b, body)
     }
 
+    fn bulk<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        builder: &Builder<'ctx>,
+        _body: FunctionValue<'ctx>,
+        access: &BulkAccess<'ctx>,
+    ) -> Result<bool, BuilderError> {
+        bulk::bulk(module, builder, access)
+    }
+
     fn barrier<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, _body: FunctionValue<'ctx>) -> Result<(), BuilderError> {
         call_void(module, builder, "llvm.nvvm.barrier0")
     }
@@ -980,6 +992,13 @@ pub fn compile_ptx(kernel: &ir::Kernel, target: &NvptxTarget, want_llvm_ir: bool
     // `debug`: unoptimized, every variable where the debugger looks, and PTX compiled for
     // debugging; otherwise optimized, line tables (if any) without changing the code. Debug
     // sections need PTX ISA 7.5 (drivers from CUDA 11.5).
+    if let Some((arch, what)) = kernel.needs_arch().filter(|(arch, _)| *arch > target.arch) {
+        return Err(CompileError::Unsupported {
+            kernel: kernel.name.clone(),
+            target: "GPU",
+            message: format!("it uses {what}, which needs sm_{arch} or newer; this device is sm_{}", target.arch),
+        });
+    }
     let debug = kernel.options.debug && !kernel.file.is_empty();
     let debug_target = NvptxTarget { ptx_version: target.ptx_version.max(75), ..*target };
     let target = if debug { &debug_target } else { target };

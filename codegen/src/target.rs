@@ -6,7 +6,7 @@
 
 use crate::ast::{Collective, Dim, FenceScope};
 use crate::contract::OobRecord;
-use crate::ir;
+use crate::ir::{self, BulkOp};
 use crate::math::MathFn;
 use crate::types::ScalarType;
 use inkwell::builder::{Builder, BuilderError};
@@ -282,6 +282,18 @@ pub trait Target {
         offset: u64,
     ) -> Result<(PointerValue<'ctx>, IntValue<'ctx>), BuilderError>;
 
+    /// The target's own form of a bulk statement, after the lowering's bounds checks: `true` if
+    /// it emitted one, `false` for the lowering to emit the portable form (a plain vector copy
+    /// for [`BulkOp::Copy`], nothing for the asynchronous-group operations). `ldmatrix` and
+    /// `mma` have no portable form: both targets emit them.
+    fn bulk<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        builder: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        access: &BulkAccess<'ctx>,
+    ) -> Result<bool, BuilderError>;
+
     /// `sync_threads()`.
     fn barrier<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, body: FunctionValue<'ctx>) -> Result<(), BuilderError>;
 
@@ -312,6 +324,22 @@ pub trait Target {
         body: FunctionValue<'ctx>,
         kernel: &ir::Kernel,
     ) -> Result<(), BuilderError>;
+}
+
+/// What a target's [`Target::bulk`] works on.
+pub struct BulkAccess<'ctx> {
+    pub op: BulkOp,
+    /// The element type of the arrays (of the fragment for `ldmatrix`, of A and B for `mma`).
+    pub elem: ScalarType,
+    /// The operands' first elements, as [`ir::StmtKind::Bulk`] orders them (for `ldmatrix`, the
+    /// row of this lane, or the array's first element if this lane's was out of bounds).
+    pub addrs: Vec<PointerValue<'ctx>>,
+    /// Which operands are per-thread arrays (the others are global or shared memory).
+    pub local: Vec<bool>,
+    /// Which operands are array parameters (global memory).
+    pub global: Vec<bool>,
+    /// The alignment, in bytes, the accesses may assume.
+    pub align: u32,
 }
 
 /// The high half of `x * y` by a multiply at twice the width and a shift: [`Target::mul_hi`]'s

@@ -152,6 +152,7 @@ impl Verifier<'_> {
                 crate::asm::pieces(template, operands.len())?;
                 operands.iter().try_for_each(|(dir, v)| self.asm_operand(*dir, v))
             }
+            StmtKind::Bulk { op, operands } => self.bulk(*op, operands),
             StmtKind::Assert { id, cond, values } => {
                 let Some(info) = self.k.asserts.get(*id as usize) else { return Err(format!("assertion {id} is not in the table")) };
                 self.expect(cond, ScalarType::Bool, "assertion")?;
@@ -159,6 +160,81 @@ impl Verifier<'_> {
                     return Err(format!("assertion {id} records {} values", values.len()));
                 }
                 values.iter().zip(&info.types).try_for_each(|(v, t)| self.expect(v, *t, "an assertion's value"))
+            }
+        }
+    }
+
+    /// A bulk statement: its operands' arrays, places and types fit the operation (the
+    /// specializer's rules, checked again on IR from elsewhere).
+    fn bulk(&self, op: crate::ir::BulkOp, operands: &[crate::ir::Element]) -> R {
+        use crate::bulk::{async_copy_allowed, vector_allowed, MmaShape};
+        use crate::ir::BulkOp;
+        let want = match op {
+            BulkOp::AsyncCommit | BulkOp::AsyncWait(_) => 0,
+            BulkOp::Copy { .. } | BulkOp::LdMatrix { .. } => 2,
+            BulkOp::Mma(_) => 3,
+        };
+        if operands.len() != want {
+            return Err(format!("bulk {} has {} operands", op.text(), operands.len()));
+        }
+        let mut info = Vec::new();
+        for o in operands {
+            self.indices(o.array, &o.index)?;
+            let (elem, mutable) = self.array(o.array)?;
+            let local_len = match o.array {
+                ArrayRef::Local(i) => {
+                    // A whole per-thread array: its element 0.
+                    if !matches!(o.index[..], [TypedExpr { kind: TypedExprKind::Const(Const::Int(0)), .. }]) {
+                        return Err(format!("bulk {}: a per-thread operand starts at element 0", op.text()));
+                    }
+                    Some(self.k.local_arrays[i as usize].len)
+                }
+                _ => None,
+            };
+            info.push((o.array, elem, mutable, local_len));
+        }
+        let bad = |why: &str| Err(format!("bulk {}: {why}", op.text()));
+        match op {
+            BulkOp::Copy { count, asynchronous, .. } => {
+                let ((d, de, dm, dl), (s, se, _, sl)) = (info[0], info[1]);
+                let n = count as u64;
+                if de != se || !dm {
+                    return bad("the operands' types differ or the destination is read-only");
+                }
+                if asynchronous {
+                    if !matches!(d, ArrayRef::Shared(_)) || !matches!(s, ArrayRef::Param(_)) || !async_copy_allowed(se, n) {
+                        return bad("an asynchronous copy is of 4, 8 or 16 bytes from an array parameter to a shared array");
+                    }
+                } else if !vector_allowed(se, n) || (dl.is_some() == sl.is_some()) || dl.or(sl) != Some(n) {
+                    return bad("a vector access moves 2 to 16 bytes between an array and a per-thread array of that length");
+                }
+                Ok(())
+            }
+            BulkOp::AsyncCommit | BulkOp::AsyncWait(_) => Ok(()),
+            BulkOp::LdMatrix { matrices, .. } => {
+                let ((_, fe, _, fl), (s, se, _, _)) = (info[0], info[1]);
+                if fe.size_bytes() != 2
+                    || fl != Some(2 * matrices as u64)
+                    || !matches!(s, ArrayRef::Shared(_))
+                    || se != fe
+                    || !matches!(matrices, 1 | 2 | 4)
+                {
+                    return bad(
+                        "ldmatrix loads 1, 2 or 4 matrices of 16-bit elements from a shared array into a per-thread array of twice as many",
+                    );
+                }
+                Ok(())
+            }
+            BulkOp::Mma(shape) => {
+                let (c, a, b) = (info[0], info[1], info[2]);
+                let lens = [a.3, b.3, c.3];
+                if a.1 != b.1 || lens.iter().any(Option::is_none) {
+                    return bad("mma fragments are per-thread arrays, A's and B's of one type");
+                }
+                match MmaShape::of(a.1, a.3.unwrap_or(0), b.3.unwrap_or(0), c.1, c.3.unwrap_or(0)) {
+                    Some(s) if s == shape => Ok(()),
+                    _ => bad("the fragments do not fit the shape"),
+                }
             }
         }
     }

@@ -239,6 +239,92 @@ pub enum Stmt {
     Assert(Box<Assertion>),
     /// `ptx_asm!("template", in(reg) a, out(reg) b, inout(reg) c)`: inline PTX, GPU only.
     Asm(Box<InlineAsm>),
+    /// An operation on several elements at once: a vector load or store, an asynchronous copy,
+    /// `ldmatrix`, `mma_sync` (see [`Bulk`]).
+    Bulk(Box<Bulk>),
+}
+
+named_enum! {
+    /// The operations of [`Stmt::Bulk`].
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+    pub enum BulkKind {
+        /// `let v = x.load::<N>(i);`: `x[i..i + N]` into a new per-thread array `v`. Operands:
+        /// the first element read (`x[i]`).
+        Load,
+        /// `x.store::<N>(i, &v);`: per-thread array `v` into `x[i..i + N]`. Operands: the first
+        /// element written (`x[i]`), then `v[0]`.
+        Store,
+        /// `cp_async::<N>(&mut s[j], &x[i]);`: `N` elements from global to shared memory,
+        /// asynchronously. Operands: the first shared element, the first global one.
+        CopyAsync,
+        /// `cp_async_commit();`: closes the group of the copies issued since the last one.
+        AsyncCommit,
+        /// `cp_async_wait(n);`: waits until at most `n` groups are pending (`count`).
+        AsyncWait,
+        /// `ldmatrix(&mut frag, &s[i]);`: a warp loads 8x8 matrices of 16-bit elements from
+        /// shared memory. Operands: `frag[0]`, the element this lane's row starts at.
+        LdMatrix,
+        /// `ldmatrix_trans(..)`: the same, each matrix transposed.
+        LdMatrixTrans,
+        /// `mma_sync(&mut c, &a, &b);`: a warp's `c += a * b` on tensor cores. Operands: `c[0]`,
+        /// `a[0]`, `b[0]`.
+        Mma,
+    }
+}
+
+named_enum! {
+    /// The cache operator of a vector load or store (PTX `ld.global.ca/.cg/.cs`,
+    /// `st.global.wb/.cg/.cs`).
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+    pub enum CacheHint {
+        /// The default: cached at every level (`load`, `store`).
+        Default,
+        /// Cached in L2, not in L1 (`load_cg`, `store_cg`).
+        Global,
+        /// Streaming, likely read or written once (`load_cs`, `store_cs`).
+        Streaming,
+    }
+}
+
+impl CacheHint {
+    /// The PTX cache operator of a load (`None`: no operator, the default).
+    pub fn load_operator(self) -> Option<&'static str> {
+        match self {
+            CacheHint::Default => None,
+            CacheHint::Global => Some("cg"),
+            CacheHint::Streaming => Some("cs"),
+        }
+    }
+
+    /// The PTX cache operator of a store.
+    pub fn store_operator(self) -> Option<&'static str> {
+        self.load_operator()
+    }
+
+    /// The method suffix that selects it (`load_cg`: `"_cg"`).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            CacheHint::Default => "",
+            CacheHint::Global => "_cg",
+            CacheHint::Streaming => "_cs",
+        }
+    }
+}
+
+/// A [`Stmt::Bulk`] of the source. Each operand is an [`ExprKind::Index`]: an element whose
+/// address the operation takes (a whole per-thread array is its element 0).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bulk {
+    pub kind: BulkKind,
+    pub hint: CacheHint,
+    /// Elements moved (`Load`, `Store`, `CopyAsync`), or the groups `AsyncWait` leaves pending:
+    /// a constant expression (the `N` of `load::<N>`); 0 for the others.
+    pub count: SourceExpr,
+    pub operands: Vec<SourceExpr>,
+    /// `Load`: the per-thread array it declares, and whether it is `mut`.
+    pub declares: Option<(String, bool)>,
+    pub span: Span,
+    pub id: NodeId,
 }
 
 named_enum! {
@@ -346,6 +432,7 @@ impl Stmt {
             Stmt::Assert(a) => a.span,
             Stmt::Print(p) => p.span,
             Stmt::Asm(a) => a.span,
+            Stmt::Bulk(b) => b.span,
             Stmt::Block(b) => b.stmts.first().map(Stmt::span).unwrap_or_default(),
         }
     }
@@ -900,6 +987,11 @@ fn number_stmt(s: &mut Stmt, next: &mut u32) {
         Stmt::Assert(a) => a.exprs_mut().for_each(|e| number_expr(e, next)),
         Stmt::Print(p) => p.args.iter_mut().for_each(|e| number_expr(e, next)),
         Stmt::Asm(a) => a.operands.iter_mut().for_each(|(_, e)| number_expr(e, next)),
+        Stmt::Bulk(b) => {
+            b.id = fresh(next);
+            number_expr(&mut b.count, next);
+            b.operands.iter_mut().for_each(|e| number_expr(e, next));
+        }
         Stmt::Return(None, _)
         | Stmt::Break(..)
         | Stmt::Continue(..)
@@ -976,6 +1068,11 @@ fn visit_block(b: &Block, f: &mut dyn FnMut(NodeId)) {
             Stmt::Assert(a) => a.exprs().for_each(|e| visit_expr(e, f)),
             Stmt::Print(p) => p.args.iter().for_each(|e| visit_expr(e, f)),
             Stmt::Asm(a) => a.operands.iter().for_each(|(_, e)| visit_expr(e, f)),
+            Stmt::Bulk(b) => {
+                f(b.id);
+                visit_expr(&b.count, f);
+                b.operands.iter().for_each(|e| visit_expr(e, f));
+            }
             _ => {}
         }
     }

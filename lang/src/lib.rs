@@ -22,6 +22,7 @@
 
 pub mod asm;
 pub mod ast;
+pub mod bulk;
 pub mod complex;
 pub mod consts;
 pub mod format;

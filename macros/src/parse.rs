@@ -19,6 +19,8 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Error, Result};
 
+mod bulk;
+
 /// A parsed `#[gpu_kernel]` or `#[gpu_device]` function: its source form and what token
 /// generation needs besides (the callees' paths, the spans of names).
 /// A device function a body calls, as written: `f(..)`, or `f::<4>(..)` for a const generic one.
@@ -434,6 +436,13 @@ impl Cx<'_> {
             other => return err(other.span(), "`let` in a kernel binds one name (`let x = ..` or `let mut x: T = ..`)"),
         };
         if let Some(init) = &l.init {
+            if let Some(stmt) = self.bulk_let(&name, mutable, &init.expr)? {
+                if ty.is_some() {
+                    return err(l.pat.span(), "a vector load gives a per-thread array; leave its type out: `let v = x.load::<4>(i);`");
+                }
+                self.shadow_generator(&name);
+                return Ok(vec![stmt]);
+            }
             if let Some(stmt) = self.array_decl(&name, &init.expr)? {
                 return Ok(vec![stmt]);
             }
@@ -600,35 +609,7 @@ impl Cx<'_> {
         let elem = self.scalar_type(elem)?;
         let mut dims = Vec::new();
         for a in &args[1..] {
-            let size = match a {
-                syn::GenericArgument::Const(e) => match strip(e) {
-                    syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => {
-                        if i.base10_parse::<u64>()? == 0 {
-                            return err(i.span(), "an array size must be at least 1");
-                        }
-                        Some(self.expr(e)?)
-                    }
-                    // `{ TILE + 1 }`: a constant expression.
-                    syn::Expr::Block(b) if b.block.stmts.len() == 1 => match &b.block.stmts[0] {
-                        syn::Stmt::Expr(e, None) => Some(self.expr(e)?),
-                        _ => None,
-                    },
-                    _ => None,
-                },
-                // `TILE`, `B`, `config::TILE`: rustc parses a path here as a type.
-                syn::GenericArgument::Type(syn::Type::Path(p)) if p.qself.is_none() => {
-                    let path = syn::ExprPath { attrs: Vec::new(), qself: None, path: p.path.clone() };
-                    Some(self.expr(&syn::Expr::Path(path))?)
-                }
-                _ => None,
-            };
-            let Some(size) = size else {
-                return err(
-                    a.span(),
-                    "an array size is an integer literal, a constant (`TILE`, `B`) or a constant expression in braces (`{ TILE + 1 }`)",
-                );
-            };
-            dims.push(size);
+            dims.push(self.const_arg(a)?);
         }
         let name = name.to_string();
         let span = at(span);
@@ -638,6 +619,40 @@ impl Cx<'_> {
             let len = dims.pop().unwrap_or_else(|| SourceExpr::int(1));
             Stmt::Local { name, elem, len, span }
         }))
+    }
+
+    /// A constant generic argument (an array size, the `N` of `load::<N>`): an integer literal
+    /// of at least 1, a constant (`TILE`, `B`, `config::TILE`) or a constant expression in
+    /// braces (`{ TILE + 1 }`).
+    fn const_arg(&self, a: &syn::GenericArgument) -> Result<SourceExpr> {
+        let size = match a {
+            syn::GenericArgument::Const(e) => match strip(e) {
+                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => {
+                    if i.base10_parse::<u64>()? == 0 {
+                        return err(i.span(), "an array size must be at least 1");
+                    }
+                    Some(self.expr(e)?)
+                }
+                syn::Expr::Block(b) if b.block.stmts.len() == 1 => match &b.block.stmts[0] {
+                    syn::Stmt::Expr(e, None) => Some(self.expr(e)?),
+                    _ => None,
+                },
+                _ => None,
+            },
+            // rustc parses a path here as a type.
+            syn::GenericArgument::Type(syn::Type::Path(p)) if p.qself.is_none() => {
+                let path = syn::ExprPath { attrs: Vec::new(), qself: None, path: p.path.clone() };
+                Some(self.expr(&syn::Expr::Path(path))?)
+            }
+            _ => None,
+        };
+        match size {
+            Some(s) => Ok(s),
+            None => err(
+                a.span(),
+                "an array size is an integer literal, a constant (`TILE`, `B`) or a constant expression in braces (`{ TILE + 1 }`)",
+            ),
+        }
     }
 
     /// A macro as a statement: `assert!`, `assert_eq!`, `assert_ne!` and their `debug_` forms.
@@ -793,6 +808,9 @@ impl Cx<'_> {
 
     fn stmt_expr(&self, e: &syn::Expr) -> Result<Stmt> {
         let span = e.span();
+        if let Some(stmt) = self.bulk_stmt(e)? {
+            return Ok(stmt);
+        }
         let label = |l: &Option<syn::Label>| l.as_ref().map(|l| l.name.ident.to_string());
         match e {
             syn::Expr::Macro(m) => self.macro_stmt(&m.mac),

@@ -108,6 +108,13 @@ impl Scopes {
             Stmt::Assert(a) => a.exprs_mut().for_each(|e| self.expr(e)),
             Stmt::Print(p) => p.args.iter_mut().for_each(|e| self.expr(e)),
             Stmt::Asm(a) => a.operands.iter_mut().for_each(|(_, e)| self.expr(e)),
+            Stmt::Bulk(b) => {
+                self.expr(&mut b.count);
+                b.operands.iter_mut().for_each(|e| self.expr(e));
+                if let Some((name, _)) = &b.declares {
+                    self.bind(name);
+                }
+            }
             Stmt::Shared { name, dims, .. } => {
                 dims.iter_mut().for_each(|d| self.expr(d));
                 self.bind(name);

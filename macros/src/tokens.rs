@@ -260,6 +260,27 @@ impl Rebuild for Stmt {
                 });
                 quote!(Stmt::Asm(::std::boxed::Box::new(InlineAsm { template: #template, operands: ::std::vec![#(#operands),*], span: #span })))
             }
+            Stmt::Bulk(b) => {
+                let kind = variant(quote!(BulkKind), b.kind.variant_name());
+                let hint = variant(quote!(CacheHint), b.hint.variant_name());
+                let (count, operands, span, id) = (b.count.rebuild(), b.operands.rebuild(), b.span.rebuild(), b.id.rebuild());
+                let declares = match &b.declares {
+                    Some((name, mutable)) => {
+                        let name = name.rebuild();
+                        quote!(::core::option::Option::Some((#name, #mutable)))
+                    }
+                    None => quote!(::core::option::Option::None),
+                };
+                quote!(Stmt::Bulk(::std::boxed::Box::new(Bulk {
+                    kind: #kind,
+                    hint: #hint,
+                    count: #count,
+                    operands: #operands,
+                    declares: #declares,
+                    span: #span,
+                    id: #id,
+                })))
+            }
         }
     }
 }

@@ -398,6 +398,17 @@ fn out_of_bounds(kernel: &str, meta: &KernelMetadata, oob: &OobRecord, shape_of:
     if oob.non_finite() {
         return non_finite(kernel, meta, oob, at);
     }
+    if oob.misaligned() {
+        return Error::Misaligned {
+            kernel: kernel.to_string(),
+            at,
+            array: meta.array_name(oob.array).to_string(),
+            offset: oob.index,
+            count: oob.values[2],
+            thread: oob.thread,
+            block: oob.block,
+        };
+    }
     let axis = oob.axis as usize;
     let shape = shape_of(oob.array).unwrap_or_else(|| vec![meta.static_len(oob.array).unwrap_or(0)]);
     let len = shape.get(axis).copied().unwrap_or(0);

@@ -201,6 +201,9 @@ struct FiberSlot {
 struct BlockState {
     values: Vec<u64>,
     done: Vec<bool>,
+    /// The warp-matrix operation each thread is in (its code; 0: none), so that a lane elsewhere
+    /// (diverged, at another collective) is not read as a partner.
+    matrix: Vec<u64>,
 }
 
 /// Suspends the fiber running `ctx`'s thread until the next round.
@@ -280,6 +283,39 @@ unsafe extern "C" fn fiber_collective(ctx: *mut HostCtx, op: u32, value: u64, ar
     }
 }
 
+/// The warp-matrix callback (`ldmatrix`, `mma_sync`): publish this lane's operands, wait for the
+/// round in which the warp's lanes have published theirs, compute this lane's part from them,
+/// and wait once more so that no lane changes a fragment before all have read it. Lanes that
+/// have finished, or lie past the end of a partial warp, take part with zeros.
+unsafe extern "C" fn fiber_warp_matrix(ctx: *mut HostCtx, code: u64, ops: *const *mut u8) {
+    use gpujit_codegen::ir::BulkOp;
+    // SAFETY: only fibers have this callback; the block state outlives the block's fibers,
+    // which run one at a time on one OS thread. A published lane's operands live on its stack,
+    // which stays as it is while that fiber is suspended in this call.
+    unsafe {
+        let slot = (*ctx).fiber as *const FiberSlot;
+        let (block, t) = ((*slot).block, (*slot).thread);
+        (&mut *block).values[t] = ops as u64;
+        (&mut *block).matrix[t] = code;
+        suspend(ctx);
+        let st = &*block;
+        let (base, lane) = (t / 32 * 32, t % 32);
+        let mut warp: [Option<crate::warp_matrix::Operands>; 32] = [None; 32];
+        for (l, w) in warp.iter_mut().enumerate() {
+            if base + l < st.values.len() && !st.done[base + l] && st.matrix[base + l] == code {
+                *w = Some(st.values[base + l] as crate::warp_matrix::Operands);
+            }
+        }
+        match gpujit_codegen::host::warp_matrix_op(code) {
+            Some(BulkOp::LdMatrix { matrices, trans }) => crate::warp_matrix::ldmatrix(&warp, lane, matrices, trans),
+            Some(BulkOp::Mma(shape)) => crate::warp_matrix::mma(&warp, lane, shape),
+            _ => {}
+        }
+        suspend(ctx);
+        (&mut *block).matrix[t] = 0;
+    }
+}
+
 /// Where a grid's threads meet at `grid_sync()`.
 struct GridState {
     arrived: usize,
@@ -345,7 +381,7 @@ unsafe fn run_fibers(
         // Per block: shared memory (16-byte aligned) and the exchange area of collectives.
         let mut shared: Vec<Vec<u128>> = blocks.iter().map(|_| vec![0u128; shared_bytes.div_ceil(16) as usize]).collect();
         let mut states: Vec<BlockState> =
-            blocks.iter().map(|_| BlockState { values: vec![0; threads], done: vec![false; threads] }).collect();
+            blocks.iter().map(|_| BlockState { values: vec![0; threads], done: vec![false; threads], matrix: vec![0; threads] }).collect();
         let mut grid_state = GridState { arrived: 0, generation: 0, live: threads * blocks.len() };
         let grid_addr = &mut grid_state as *mut GridState as usize;
         let mut ctxs: Vec<HostCtx> = Vec::with_capacity(threads * blocks.len());
@@ -363,6 +399,7 @@ unsafe fn run_fibers(
                     dynamic_shared_bytes,
                     collective: Some(fiber_collective),
                     grid_barrier: Some(fiber_grid_barrier),
+                    warp_matrix: Some(fiber_warp_matrix),
                 });
             }
         }

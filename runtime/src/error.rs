@@ -57,6 +57,11 @@ pub enum Error {
         by: u32,
         bz: u32,
     },
+    /// A vector access (`load::<N>`, `store::<N>`, `cp_async::<N>`, `ldmatrix`) started at an
+    /// element whose offset in the array is not a multiple of its `count` elements (the first
+    /// such access of the launch, which was skipped).
+    #[error("kernel `{kernel}`: a vector access of {count} elements of `{array}` starts at element offset {offset}, which is not a multiple of {count}, in thread ({}, {}, {}) of block ({}, {}, {}){}", thread[0], thread[1], thread[2], block[0], block[1], block[2], at.as_ref().map(|a| format!(", at {}:{}", a.file, a.line)).unwrap_or_default())]
+    Misaligned { kernel: String, at: Option<Box<SourceLine>>, array: String, offset: u64, count: u64, thread: [u32; 3], block: [u32; 3] },
     /// An `assert!` (`assert_eq!`, `assert_ne!`, `debug_assert!`) failed in a kernel: the first
     /// of the launch. Its thread ended there; the others ran to their end. `message` reads as
     /// Rust's panic message would.

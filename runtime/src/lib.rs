@@ -31,6 +31,7 @@ pub mod print;
 pub mod reduce;
 mod spec_cache;
 pub mod stream;
+mod warp_matrix;
 
 pub use array::{ArrayView, ArrayViewMut, DeviceArray, Element, Layout};
 pub use device::{Device, DeviceId};

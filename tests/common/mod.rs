@@ -62,6 +62,11 @@ macro_rules! for_each_case {
             fp_contraction,
             inline_ptx,
             inline_ptx_mma,
+            vector_access,
+            vector_access_checks,
+            async_copies,
+            mma_shapes,
+            ldmatrix_fragments,
             shared_block_reverse,
             shared_reduction,
             shared_histogram,
@@ -311,6 +316,7 @@ mod asm;
 mod asserts;
 mod basics;
 mod bounds;
+mod bulk;
 mod casts;
 mod checked;
 mod collectives;
@@ -334,6 +340,7 @@ pub use asm::*;
 pub use asserts::*;
 pub use basics::*;
 pub use bounds::*;
+pub use bulk::*;
 pub use casts::*;
 pub use checked::*;
 pub use collectives::*;

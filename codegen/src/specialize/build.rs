@@ -33,7 +33,7 @@ pub(super) struct Build<'c, 'a> {
 
 impl Build<'_, '_> {
     /// An internal error: inference left a state building cannot go on from (a bug in gpujit).
-    fn internal<T>(&self, message: impl Into<String>) -> R<T> {
+    pub(super) fn internal<T>(&self, message: impl Into<String>) -> R<T> {
         Err(CompileError::Verify { kernel: self.cx.src.name.clone(), message: message.into(), ir: String::new() })
     }
 
@@ -245,6 +245,7 @@ impl Build<'_, '_> {
                 }
                 ir::StmtKind::Asm { template: a.template.clone(), operands }
             }
+            ast::Stmt::Bulk(b) => self.bulk(b)?,
             ast::Stmt::Assert(a) if a.debug && !self.debug => return Ok(None),
             ast::Stmt::Assert(a) => return self.assertion(a).map(Some),
             ast::Stmt::Shared { .. } | ast::Stmt::Local { .. } => return Ok(None),
@@ -337,7 +338,7 @@ impl Build<'_, '_> {
 
     /// The IR indices of `array[index]`: one an axis for parameters; a 2-D shared array's pair
     /// is flattened to `row * cols + col`.
-    fn flat_index(&self, a: ArrayRef, index: &[ast::SourceExpr]) -> R<Vec<ir::TypedExpr>> {
+    pub(super) fn flat_index(&self, a: ArrayRef, index: &[ast::SourceExpr]) -> R<Vec<ir::TypedExpr>> {
         let parts = index.iter().map(|i| self.expr(i)).collect::<R<Vec<_>>>()?;
         self.flatten(a, parts)
     }

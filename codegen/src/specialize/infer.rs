@@ -37,12 +37,12 @@ pub(super) enum Binding {
 
 /// What indexing an array needs to know.
 #[derive(Copy, Clone, Debug)]
-struct ArrayInfo {
-    r: ArrayRef,
-    elem: ScalarType,
-    mutable: bool,
+pub(super) struct ArrayInfo {
+    pub(super) r: ArrayRef,
+    pub(super) elem: ScalarType,
+    pub(super) mutable: bool,
     /// Indices it takes: 2 for a 2-D shared array, else 1.
-    ndim: usize,
+    pub(super) ndim: usize,
 }
 
 pub(super) struct Infer<'a> {
@@ -68,6 +68,8 @@ pub(super) struct Infer<'a> {
     pub(super) place_ref: NodeTable<Binding>,
     /// The local each `let` or `for` declares, by the statement's id.
     pub(super) decl_local: NodeTable<LocalId>,
+    /// What each bulk statement works on, by its id (see [`super::bulk`]).
+    pub(super) bulk: NodeTable<super::bulk::Resolved>,
     /// Name and type slot of each local.
     pub(super) locals: Vec<(String, usize)>,
     pub(super) shared: Vec<ir::SharedArray>,
@@ -101,6 +103,7 @@ impl<'a> Infer<'a> {
             rng_ref: NodeTable::default(),
             assign_temps: NodeTable::default(),
             decl_local: NodeTable::default(),
+            bulk: NodeTable::default(),
             locals: Vec::new(),
             shared: Vec::new(),
             local_arrays: Vec::new(),
@@ -204,7 +207,7 @@ impl<'a> Infer<'a> {
     }
 
     /// Binds `name` in the innermost scope (the kernel's own scope is always there).
-    fn declare(&mut self, name: &str, b: Binding) {
+    pub(super) fn declare(&mut self, name: &str, b: Binding) {
         if let Some(scope) = self.scopes.last_mut() {
             scope.insert(name.to_string(), b);
         }
@@ -214,7 +217,7 @@ impl<'a> Infer<'a> {
         self.scopes.iter().rev().find_map(|s| s.get(name).copied())
     }
 
-    fn array(&self, name: &str, span: Span) -> R<ArrayInfo> {
+    pub(super) fn array(&self, name: &str, span: Span) -> R<ArrayInfo> {
         match self.lookup(name) {
             Some(Binding::Array(r)) => Ok(match r {
                 ArrayRef::Param(p) => match self.params[p as usize].ty {
@@ -388,6 +391,7 @@ impl<'a> Infer<'a> {
             ast::Stmt::Eval(e) => self.expr(e).map(|_| ()),
             ast::Stmt::Print(p) => p.args.iter().try_for_each(|e| self.expr(e).map(|_| ())),
             ast::Stmt::Asm(a) => a.operands.iter().try_for_each(|(_, e)| self.expr(e).map(|_| ())),
+            ast::Stmt::Bulk(b) => self.bulk(b),
             ast::Stmt::Assert(a) => {
                 match a.kind {
                     ast::AssertKind::Cond => self.bool_cond(&a.operands[0], "assertion")?,
@@ -460,7 +464,7 @@ impl<'a> Infer<'a> {
         }
     }
 
-    fn expr(&mut self, e: &ast::SourceExpr) -> R<usize> {
+    pub(super) fn expr(&mut self, e: &ast::SourceExpr) -> R<usize> {
         let slot = match &e.kind {
             ExprKind::Int(_, Some(t)) => self.known(*t),
             ExprKind::Int(_, None) => self.slot(Slot::AnyInt),

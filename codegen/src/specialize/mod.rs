@@ -14,6 +14,7 @@
 
 mod bind;
 mod build;
+mod bulk;
 mod infer;
 
 pub use crate::limits::{MAX_DIMS, MAX_GENERICS, MAX_STATIC_SHARED};

@@ -365,7 +365,9 @@ impl Machine<'_> {
             Stmt::Eval(e) => {
                 self.expr(f, e);
             }
-            Stmt::Assert(_) | Stmt::Print(_) | Stmt::Asm(_) => unreachable!("the fuzzer generates no assertions, prints or inline PTX"),
+            Stmt::Assert(_) | Stmt::Print(_) | Stmt::Asm(_) | Stmt::Bulk(_) => {
+                unreachable!("the fuzzer generates no assertions, prints, inline PTX or bulk operations")
+            }
             Stmt::Shared { .. } | Stmt::Barrier(_) | Stmt::GridBarrier(_) | Stmt::Fence(..) => {
                 panic!("oracle: a block-wide statement below the top level")
             }

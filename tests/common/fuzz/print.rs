@@ -273,7 +273,9 @@ impl Printer<'_> {
             Stmt::Barrier(_) => self.line(d, "sync_threads();"),
             Stmt::GridBarrier(_) => self.line(d, "grid_sync();"),
             Stmt::Fence(..) => self.line(d, "threadfence();"),
-            Stmt::Assert(_) | Stmt::Print(_) | Stmt::Asm(_) => unreachable!("the fuzzer generates no assertions, prints or inline PTX"),
+            Stmt::Assert(_) | Stmt::Print(_) | Stmt::Asm(_) | Stmt::Bulk(_) => {
+                unreachable!("the fuzzer generates no assertions, prints, inline PTX or bulk operations")
+            }
             Stmt::Eval(e) => {
                 let v = self.expr(e);
                 self.line(d, &format!("{v};"));

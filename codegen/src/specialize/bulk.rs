@@ -1,0 +1,207 @@
+//! Bulk statements ([`ast::Stmt::Bulk`]): typing and checks (inference), then the IR (build).
+//!
+//! Every rule that needs the arrays' concrete types is checked here, at the statement's span:
+//! the element counts a vector access or an asynchronous copy may move, where each operand may
+//! live, and which fragment lengths and types make an `mma_sync` shape.
+
+use super::build::Build;
+use super::infer::{ArrayInfo, Binding, Infer, R};
+use crate::ast::{self, BulkKind, ExprKind};
+use crate::bulk::{async_copy_allowed, ldmatrix_count, vector_allowed, MmaShape};
+use crate::ir::{self, ArrayRef, BulkOp, Const};
+use crate::types::ScalarType;
+
+/// What inference found for a bulk statement: its IR operation and each operand's array (for a
+/// vector load, the per-thread array it declares first).
+pub(crate) struct Resolved {
+    op: BulkOp,
+    arrays: Vec<ArrayRef>,
+}
+
+fn operand_name(e: &ast::SourceExpr) -> &str {
+    match &e.kind {
+        ExprKind::Index { array, .. } => array,
+        _ => "",
+    }
+}
+
+impl Infer<'_> {
+    /// Types a bulk statement's operands and checks it; declares the array a load makes.
+    pub(super) fn bulk(&mut self, b: &ast::Bulk) -> R<()> {
+        let mut infos = Vec::with_capacity(b.operands.len() + 1);
+        for e in &b.operands {
+            let name = operand_name(e);
+            let info = self.array(name, e.span)?;
+            self.expr(e)?;
+            infos.push((name.to_string(), info));
+        }
+        let count = match b.kind {
+            BulkKind::Load | BulkKind::Store | BulkKind::CopyAsync | BulkKind::AsyncWait => match b.count.const_int() {
+                Some(n) if (0..=1 << 16).contains(&n) => n as u64,
+                _ => return self.err(b.count.span, "the number of elements is a constant (a literal, a `const` or a const generic)"),
+            },
+            _ => 0,
+        };
+        let global = |i: &ArrayInfo| matches!(i.r, ArrayRef::Param(_));
+        let local = |i: &ArrayInfo| matches!(i.r, ArrayRef::Local(_));
+        let method = |verb: &str| format!("{verb}{}", b.hint.suffix());
+        let (op, mut arrays) = match b.kind {
+            BulkKind::Load | BulkKind::Store => {
+                let (name, array) = &infos[0];
+                let m = method(if b.kind == BulkKind::Load { "load" } else { "store" });
+                if local(array) {
+                    return self.err(b.span, format!("`{m}` works on array parameters and shared arrays; `{name}` is a per-thread array"));
+                }
+                if !vector_allowed(array.elem, count) {
+                    return self.err(
+                        b.span,
+                        format!(
+                            "`{m}::<{count}>` on {}: a vector access moves 1, 2, 4, 8 or 16 elements of 2 to 16 bytes in all",
+                            array.elem
+                        ),
+                    );
+                }
+                self.contiguous(array, name, &m, b.span)?;
+                if b.kind == BulkKind::Store {
+                    if !array.mutable {
+                        return self.err(b.span, format!("`{m}` writes `{name}`, which is a `&[T]`, not `&mut [T]`"));
+                    }
+                    let (vname, values) = &infos[1];
+                    self.fragment(values, vname, array.elem, count, &format!("the values of `{m}::<{count}>`"), b.span)?;
+                }
+                (
+                    BulkOp::Copy { count: count as u32, hint: b.hint, asynchronous: false },
+                    infos.iter().map(|(_, i)| i.r).collect::<Vec<_>>(),
+                )
+            }
+            BulkKind::CopyAsync => {
+                let ((dname, dst), (sname, src)) = (&infos[0], &infos[1]);
+                if !matches!(dst.r, ArrayRef::Shared(_)) {
+                    return self.err(b.operands[0].span, format!("`cp_async` copies into a shared array; `{dname}` is not one"));
+                }
+                if !global(src) {
+                    return self.err(
+                        b.operands[1].span,
+                        format!("`cp_async` copies from an array parameter (global memory); `{sname}` is not one"),
+                    );
+                }
+                if dst.elem != src.elem {
+                    return self.err(
+                        b.span,
+                        format!("`cp_async` copies between arrays of one type; `{dname}` holds {}, `{sname}` {}", dst.elem, src.elem),
+                    );
+                }
+                if !async_copy_allowed(src.elem, count) {
+                    return self.err(b.span, format!("`cp_async::<{count}>` of {}: it copies 4, 8 or 16 bytes", src.elem));
+                }
+                self.contiguous(src, sname, "cp_async", b.span)?;
+                (BulkOp::Copy { count: count as u32, hint: b.hint, asynchronous: true }, vec![dst.r, src.r])
+            }
+            BulkKind::AsyncCommit => (BulkOp::AsyncCommit, Vec::new()),
+            BulkKind::AsyncWait => (BulkOp::AsyncWait(count as u32), Vec::new()),
+            BulkKind::LdMatrix | BulkKind::LdMatrixTrans => {
+                let ((fname, frag), (sname, src)) = (&infos[0], &infos[1]);
+                let f = if b.kind == BulkKind::LdMatrix { "ldmatrix" } else { "ldmatrix_trans" };
+                let len = self.local_len(frag);
+                let matrices = match (local(frag), ldmatrix_count(len)) {
+                    (true, Some(m)) if frag.elem.size_bytes() == 2 => m,
+                    _ => return self.err(
+                        b.operands[0].span,
+                        format!(
+                            "`{f}` loads into a per-thread array of 2, 4 or 8 16-bit elements (f16, bf16, i16, u16); `{fname}` is not one"
+                        ),
+                    ),
+                };
+                if !matches!(src.r, ArrayRef::Shared(_)) || src.elem != frag.elem {
+                    return self
+                        .err(b.operands[1].span, format!("`{f}` reads rows of a shared array of {}; `{sname}` is not one", frag.elem));
+                }
+                (BulkOp::LdMatrix { matrices, trans: b.kind == BulkKind::LdMatrixTrans }, vec![frag.r, src.r])
+            }
+            BulkKind::Mma => {
+                let ((cname, c), (aname, a), (bname, bb)) = (&infos[0], &infos[1], &infos[2]);
+                for ((name, i), e) in infos.iter().zip(&b.operands) {
+                    if !local(i) {
+                        return self.err(e.span, format!("`mma_sync` works on fragments in per-thread arrays; `{name}` is not one"));
+                    }
+                }
+                if a.elem != bb.elem {
+                    return self.err(
+                        b.span,
+                        format!("`mma_sync` multiplies fragments of one type; `{aname}` holds {}, `{bname}` {}", a.elem, bb.elem),
+                    );
+                }
+                let lens = [self.local_len(a), self.local_len(bb), self.local_len(c)];
+                let Some(shape) = MmaShape::of(a.elem, lens[0], lens[1], c.elem, lens[2]) else {
+                    return self.err(
+                        b.span,
+                        format!(
+                            "no mma shape has fragments `{aname}`: [{}; {}], `{bname}`: [{}; {}], `{cname}`: [{}; {}]; they are [f16 or bf16; 8], [..; 4], [f32; 4] (m16n8k16), [f32; 4], [f32; 2], [f32; 4] (m16n8k8, tf32) or [i8; 16], [i8; 8], [i32; 4] (m16n8k32)",
+                            a.elem, lens[0], bb.elem, lens[1], c.elem, lens[2]
+                        ),
+                    );
+                };
+                (BulkOp::Mma(shape), vec![c.r, a.r, bb.r])
+            }
+        };
+        if b.kind == BulkKind::Load {
+            // The declared array comes first: the load's destination.
+            let Some((name, _)) = &b.declares else {
+                return self.err(b.span, "a vector load declares a per-thread array: `let v = x.load::<4>(i);`");
+            };
+            let elem = infos[0].1.elem;
+            self.local_arrays.push(ir::LocalArray { name: name.clone(), elem, len: count });
+            let r = ArrayRef::Local((self.local_arrays.len() - 1) as u32);
+            self.declare(name, Binding::Array(r));
+            arrays.insert(0, r);
+        }
+        self.bulk.insert(b.id, Resolved { op, arrays });
+        Ok(())
+    }
+
+    fn local_len(&self, i: &ArrayInfo) -> u64 {
+        match i.r {
+            ArrayRef::Local(k) => self.local_arrays[k as usize].len,
+            _ => 0,
+        }
+    }
+
+    /// A per-thread array `name` of `count` elements of `elem`, for `what`.
+    fn fragment(&self, i: &ArrayInfo, name: &str, elem: ScalarType, count: u64, what: &str, span: ast::Span) -> R<()> {
+        if matches!(i.r, ArrayRef::Local(_)) && i.elem == elem && self.local_len(i) == count {
+            return Ok(());
+        }
+        self.err(span, format!("{what} are a per-thread array of {count} {elem}; `{name}` is not one"))
+    }
+
+    /// Vector accesses to an N-D array parameter need it contiguous (its rows back to back).
+    fn contiguous(&self, i: &ArrayInfo, name: &str, what: &str, span: ast::Span) -> R<()> {
+        if let ArrayRef::Param(p) = i.r {
+            if let ir::ParamType::Array { contiguous: false, .. } = self.params[p as usize].ty {
+                return self.err(span, format!("`{what}` needs `{name}` contiguous; this launch passes a strided view (copy it first)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Build<'_, '_> {
+    /// The IR of a bulk statement that inference resolved.
+    pub(super) fn bulk(&self, b: &ast::Bulk) -> R<ir::StmtKind> {
+        let Some(resolved) = self.cx.bulk.get(b.id) else {
+            return self.internal(format!("the bulk statement at {} was not resolved", b.span));
+        };
+        let zero = || vec![ir::TypedExpr::new(ir::TypedExprKind::Const(Const::Int(0)), ScalarType::U64)];
+        let mut operands = Vec::with_capacity(resolved.arrays.len());
+        let declared = b.declares.is_some() as usize;
+        for (k, &array) in resolved.arrays.iter().enumerate() {
+            let index = match k.checked_sub(declared).map(|i| &b.operands[i].kind) {
+                None => zero(),
+                Some(ExprKind::Index { index, .. }) => self.flat_index(array, index)?,
+                Some(_) => return self.internal(format!("an operand at {} is not an element", b.span)),
+            };
+            operands.push(ir::Element { array, index });
+        }
+        Ok(ir::StmtKind::Bulk { op: resolved.op, operands })
+    }
+}

@@ -1,0 +1,207 @@
+//! Operations on several elements at once ([`crate::ast::Stmt::Bulk`]): their names in the
+//! kernel language, and the warp-matrix shapes with their fragment layouts.
+//!
+//! The layouts are the PTX ISA's ("Matrix fragments for mma.m16n8k*", "ldmatrix"): the one
+//! definition that the CPU backend runs lane by lane, the documentation states and the tests
+//! check against the GPU.
+
+use crate::ast::{BulkKind, CacheHint};
+use crate::types::ScalarType;
+
+/// The free functions of [`BulkKind`]s, by their Rust names.
+pub const FUNCTIONS: &[(&str, BulkKind)] = &[
+    ("cp_async", BulkKind::CopyAsync),
+    ("cp_async_commit", BulkKind::AsyncCommit),
+    ("cp_async_wait", BulkKind::AsyncWait),
+    ("ldmatrix", BulkKind::LdMatrix),
+    ("ldmatrix_trans", BulkKind::LdMatrixTrans),
+    ("mma_sync", BulkKind::Mma),
+];
+
+/// The bulk operation a free function of this name is.
+pub fn function(name: &str) -> Option<BulkKind> {
+    FUNCTIONS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+}
+
+/// The array methods: `x.load::<N>(i)`, `x.store_cs::<N>(i, &v)`, ... (kind and cache hint).
+pub fn method(name: &str) -> Option<(BulkKind, CacheHint)> {
+    let (kind, rest) = if let Some(r) = name.strip_prefix("load") {
+        (BulkKind::Load, r)
+    } else if let Some(r) = name.strip_prefix("store") {
+        (BulkKind::Store, r)
+    } else {
+        return None;
+    };
+    CacheHint::ALL.iter().find(|h| h.suffix() == rest).map(|h| (kind, *h))
+}
+
+/// The largest access one vector instruction makes, in bytes.
+pub const MAX_VECTOR_BYTES: u64 = 16;
+
+/// Whether `n` elements of `elem` are one vector access: 1, 2, 4, 8 or 16 elements of 2 to 16
+/// bytes in all, of integers or floats.
+pub fn vector_allowed(elem: ScalarType, n: u64) -> bool {
+    let bytes = elem.size_bytes() as u64 * n;
+    n.is_power_of_two() && bytes.is_power_of_two() && (2..=MAX_VECTOR_BYTES).contains(&bytes) && (elem.is_int() || elem.is_float())
+}
+
+/// The byte sizes `cp_async` copies (PTX `cp.async.{ca,cg}.shared.global`).
+pub fn async_copy_allowed(elem: ScalarType, n: u64) -> bool {
+    matches!(elem.size_bytes() as u64 * n, 4 | 8 | 16) && elem != ScalarType::Bool
+}
+
+/// A warp-level matrix multiply-accumulate shape and its input type (`mma.sync.aligned.m16n8kK`,
+/// A row-major, B column-major).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MmaShape {
+    /// m16n8k16, f16 inputs, f32 accumulators.
+    F16,
+    /// m16n8k16, bf16 inputs, f32 accumulators.
+    Bf16,
+    /// m16n8k8, tf32 inputs (f32 values, of which the tensor cores use the top 19 bits), f32
+    /// accumulators.
+    Tf32,
+    /// m16n8k32, i8 inputs, i32 accumulators.
+    S8,
+}
+
+impl MmaShape {
+    pub const ALL: &'static [MmaShape] = &[MmaShape::F16, MmaShape::Bf16, MmaShape::Tf32, MmaShape::S8];
+
+    /// The shape that per-thread arrays of these element types and lengths are the fragments
+    /// of: `a` and `b` of `input`, `c` of `acc`.
+    pub fn of(input: ScalarType, a: u64, b: u64, acc: ScalarType, c: u64) -> Option<MmaShape> {
+        let shape = match input {
+            ScalarType::F16 => MmaShape::F16,
+            ScalarType::BF16 => MmaShape::Bf16,
+            ScalarType::F32 => MmaShape::Tf32,
+            ScalarType::I8 => MmaShape::S8,
+            _ => return None,
+        };
+        (shape.lens() == [a, b, c] && shape.acc() == acc).then_some(shape)
+    }
+
+    /// (M, N, K).
+    pub fn mnk(self) -> (usize, usize, usize) {
+        match self {
+            MmaShape::F16 | MmaShape::Bf16 => (16, 8, 16),
+            MmaShape::Tf32 => (16, 8, 8),
+            MmaShape::S8 => (16, 8, 32),
+        }
+    }
+
+    /// The input element type.
+    pub fn input(self) -> ScalarType {
+        match self {
+            MmaShape::F16 => ScalarType::F16,
+            MmaShape::Bf16 => ScalarType::BF16,
+            MmaShape::Tf32 => ScalarType::F32,
+            MmaShape::S8 => ScalarType::I8,
+        }
+    }
+
+    /// The accumulator element type.
+    pub fn acc(self) -> ScalarType {
+        match self {
+            MmaShape::S8 => ScalarType::I32,
+            _ => ScalarType::F32,
+        }
+    }
+
+    /// Elements a lane holds of A, B and C (M·K/32, K·N/32, M·N/32).
+    pub fn lens(self) -> [u64; 3] {
+        let (m, n, k) = self.mnk();
+        [(m * k / 32) as u64, (k * n / 32) as u64, (m * n / 32) as u64]
+    }
+
+    /// The PTX instruction.
+    pub fn ptx(self) -> &'static str {
+        match self {
+            MmaShape::F16 => "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32",
+            MmaShape::Bf16 => "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
+            MmaShape::Tf32 => "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32",
+            MmaShape::S8 => "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32",
+        }
+    }
+
+    /// (row, column) in A (M×K) of element `i` of lane `lane`'s A fragment.
+    pub fn a_at(self, lane: usize, i: usize) -> (usize, usize) {
+        let (g, t) = (lane / 4, lane % 4);
+        match self {
+            MmaShape::F16 | MmaShape::Bf16 => (g + 8 * ((i >> 1) & 1), t * 2 + (i & 1) + 8 * (i >> 2)),
+            MmaShape::Tf32 => (g + 8 * (i & 1), t + 4 * (i >> 1)),
+            MmaShape::S8 => (g + 8 * ((i >> 2) & 1), t * 4 + (i & 3) + 16 * (i >> 3)),
+        }
+    }
+
+    /// (row, column) in B (K×N) of element `i` of lane `lane`'s B fragment.
+    pub fn b_at(self, lane: usize, i: usize) -> (usize, usize) {
+        let (g, t) = (lane / 4, lane % 4);
+        match self {
+            MmaShape::F16 | MmaShape::Bf16 => (t * 2 + (i & 1) + 8 * (i >> 1), g),
+            MmaShape::Tf32 => (t + 4 * i, g),
+            MmaShape::S8 => (t * 4 + (i & 3) + 16 * (i >> 2), g),
+        }
+    }
+
+    /// (row, column) in C and D (M×N) of element `i` of lane `lane`'s accumulator fragment.
+    pub fn c_at(self, lane: usize, i: usize) -> (usize, usize) {
+        (lane / 4 + 8 * (i >> 1), (lane % 4) * 2 + (i & 1))
+    }
+}
+
+/// `ldmatrix` with a fragment of `len` 16-bit elements: the matrices it loads (x1, x2 or x4 for
+/// 2, 4 or 8 elements).
+pub fn ldmatrix_count(len: u64) -> Option<u32> {
+    match len {
+        2 => Some(1),
+        4 => Some(2),
+        8 => Some(4),
+        _ => None,
+    }
+}
+
+/// `ldmatrix`: fragment element `e` of lane `lane` is (matrix, row, column) of the 8×8 matrices
+/// the lanes' addresses give (matrix j's row r starts at the address of lane 8j + r); `.trans`
+/// swaps row and column.
+pub fn ldmatrix_at(lane: usize, e: usize, trans: bool) -> (usize, usize, usize) {
+    let (matrix, row, col) = (e / 2, lane / 4, (lane % 4) * 2 + (e & 1));
+    if trans {
+        (matrix, col, row)
+    } else {
+        (matrix, row, col)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every element of each matrix is held by exactly one (lane, element) of its fragments.
+    #[test]
+    fn fragments_cover_each_matrix_once() {
+        for &s in MmaShape::ALL {
+            let (m, n, k) = s.mnk();
+            let [la, lb, lc] = s.lens().map(|l| l as usize);
+            let mut seen = [vec![0u8; m * k], vec![0u8; k * n], vec![0u8; m * n]];
+            for lane in 0..32 {
+                (0..la).for_each(|i| seen[0][s.a_at(lane, i).0 * k + s.a_at(lane, i).1] += 1);
+                (0..lb).for_each(|i| seen[1][s.b_at(lane, i).0 * n + s.b_at(lane, i).1] += 1);
+                (0..lc).for_each(|i| seen[2][s.c_at(lane, i).0 * n + s.c_at(lane, i).1] += 1);
+            }
+            assert!(seen.iter().all(|v| v.iter().all(|&c| c == 1)), "{s:?}");
+            assert_eq!(MmaShape::of(s.input(), la as u64, lb as u64, s.acc(), lc as u64), Some(s));
+        }
+        assert_eq!(MmaShape::of(ScalarType::BF16, 8, 4, ScalarType::F64, 4), None);
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(method("load_cs"), Some((BulkKind::Load, CacheHint::Streaming)));
+        assert_eq!(method("store"), Some((BulkKind::Store, CacheHint::Default)));
+        assert_eq!(method("loader"), None);
+        assert_eq!(function("mma_sync"), Some(BulkKind::Mma));
+        assert!(vector_allowed(ScalarType::F32, 4) && !vector_allowed(ScalarType::F32, 8) && !vector_allowed(ScalarType::U8, 1));
+        assert!(vector_allowed(ScalarType::BF16, 8) && vector_allowed(ScalarType::F64, 2) && !vector_allowed(ScalarType::F32, 3));
+    }
+}
