@@ -357,11 +357,11 @@ pub mod kernel_prelude {
         /// `load`, streaming (`ld.global.cs`).
         fn load_cs<const N: usize>(&self, first: I) -> LocalArray<T, N>;
         /// Writes `values` to the `N` elements from `first` on.
-        fn store<const N: usize>(&mut self, first: I, values: &LocalArray<T, N>);
+        fn store<const N: usize>(&mut self, first: I, values: &(impl Fragment<T> + ?Sized));
         /// `store`, cached in L2 only (`st.global.cg`).
-        fn store_cg<const N: usize>(&mut self, first: I, values: &LocalArray<T, N>);
+        fn store_cg<const N: usize>(&mut self, first: I, values: &(impl Fragment<T> + ?Sized));
         /// `store`, streaming (`st.global.cs`).
-        fn store_cs<const N: usize>(&mut self, first: I, values: &LocalArray<T, N>);
+        fn store_cs<const N: usize>(&mut self, first: I, values: &(impl Fragment<T> + ?Sized));
     }
 
     macro_rules! vector_access {
@@ -370,9 +370,9 @@ pub mod kernel_prelude {
                 fn load<const N: usize>(&self, _: $idx) -> LocalArray<T, N> { outside("load") }
                 fn load_cg<const N: usize>(&self, _: $idx) -> LocalArray<T, N> { outside("load_cg") }
                 fn load_cs<const N: usize>(&self, _: $idx) -> LocalArray<T, N> { outside("load_cs") }
-                fn store<const N: usize>(&mut self, _: $idx, _: &LocalArray<T, N>) { outside("store") }
-                fn store_cg<const N: usize>(&mut self, _: $idx, _: &LocalArray<T, N>) { outside("store_cg") }
-                fn store_cs<const N: usize>(&mut self, _: $idx, _: &LocalArray<T, N>) { outside("store_cs") }
+                fn store<const N: usize>(&mut self, _: $idx, _: &(impl Fragment<T> + ?Sized)) { outside("store") }
+                fn store_cg<const N: usize>(&mut self, _: $idx, _: &(impl Fragment<T> + ?Sized)) { outside("store_cg") }
+                fn store_cs<const N: usize>(&mut self, _: $idx, _: &(impl Fragment<T> + ?Sized)) { outside("store_cs") }
             }
         )*};
     }
@@ -404,21 +404,47 @@ pub mod kernel_prelude {
         let _ = pending;
         outside("cp_async_wait")
     }
-    /// The warp loads one, two or four 8×8 matrices of 16-bit elements from shared memory
-    /// (PTX `ldmatrix.sync.aligned.m8n8.x{1,2,4}.shared.b16`): as many as `fragment` has pairs
-    /// (2, 4 or 8 elements). Row `r` of matrix `j` is the 8 elements from `row` of lane
-    /// `8j + r` (a multiple of 8 elements); lane `l` receives, for each matrix `j`, its
-    /// elements `(l / 4, 2 (l % 4))` and `(l / 4, 2 (l % 4) + 1)` in `fragment[2j]` and
-    /// `fragment[2j + 1]`. Every lane of the warp calls it together.
-    pub fn ldmatrix<T: Value, const N: usize>(fragment: &mut LocalArray<T, N>, row: &T) {
-        let _ = (fragment, row);
-        outside("ldmatrix")
+    /// Per-thread values an operation takes as a whole: a per-thread array (`&v`), or its part
+    /// from element `i` on (`&v[i..]`: fragments kept in one larger array, indexed by constants
+    /// or by `#[unroll]`ed loops so that they stay in registers).
+    pub trait Fragment<T> {}
+    impl<T, const N: usize> Fragment<T> for LocalArray<T, N> {}
+    impl<T> Fragment<T> for [T] {}
+    impl<T, const N: usize> Index<std::ops::RangeFrom<usize>> for LocalArray<T, N> {
+        type Output = [T];
+        fn index(&self, _: std::ops::RangeFrom<usize>) -> &[T] {
+            outside("a part of a per-thread array")
+        }
     }
-    /// [`ldmatrix`] with each matrix transposed (`.trans`): lane `l` receives elements
-    /// `(2 (l % 4), l / 4)` and `(2 (l % 4) + 1, l / 4)`.
-    pub fn ldmatrix_trans<T: Value, const N: usize>(fragment: &mut LocalArray<T, N>, row: &T) {
-        let _ = (fragment, row);
-        outside("ldmatrix_trans")
+    impl<T, const N: usize> IndexMut<std::ops::RangeFrom<usize>> for LocalArray<T, N> {
+        fn index_mut(&mut self, _: std::ops::RangeFrom<usize>) -> &mut [T] {
+            outside("a part of a per-thread array")
+        }
+    }
+
+    macro_rules! ldmatrix_forms {
+        ($($name:ident: $n:literal, $trans:literal;)*) => {$(
+            #[doc = concat!("The warp loads ", $n, " 8×8 matrices of 16-bit elements from shared memory (PTX `ldmatrix.sync.aligned.m8n8.x", $n, $trans, ".shared.b16`) into `fragment` (", $n, " pairs of elements).")]
+            ///
+            /// Row `r` of matrix `j` is the 8 elements from `row` of lane `8j + r` (an element
+            /// whose offset is a multiple of 8; lanes past the last matrix give none). Lane `l`
+            /// receives, for each matrix `j`, its elements `(l / 4, 2 (l % 4))` and
+            /// `(l / 4, 2 (l % 4) + 1)` in `fragment[2j]` and `fragment[2j + 1]`; the `_trans`
+            /// forms give `(2 (l % 4), l / 4)` and `(2 (l % 4) + 1, l / 4)`, the matrix
+            /// transposed. Every lane of the warp calls it together.
+            pub fn $name<T: Value>(fragment: &mut (impl Fragment<T> + ?Sized), row: &T) {
+                let _ = (fragment, row);
+                outside(stringify!($name))
+            }
+        )*};
+    }
+    ldmatrix_forms! {
+        ldmatrix_x1: 1, "";
+        ldmatrix_x2: 2, "";
+        ldmatrix_x4: 4, "";
+        ldmatrix_x1_trans: 1, ".trans";
+        ldmatrix_x2_trans: 2, ".trans";
+        ldmatrix_x4_trans: 4, ".trans";
     }
     /// The warp's `c += a * b` on tensor cores (PTX `mma.sync.aligned`), A row-major M×K and B
     /// column-major K×N, each lane holding the fragment elements the PTX ISA assigns it. The
@@ -435,17 +461,15 @@ pub mod kernel_prelude {
     /// `(g + 8 ((i / 2) % 2), 2t + i % 2 + 8 (i / 4))` and `b[i]` is B's `(2t + i % 2 + 8 (i / 2), g)`;
     /// for m16n8k8, `a[i]` is `(g + 8 (i % 2), t + 4 (i / 2))` and `b[i]` is `(t + 4i, g)`; for
     /// m16n8k32, `a[i]` is `(g + 8 ((i / 4) % 2), 4t + i % 4 + 16 (i / 8))` and `b[i]` is
-    /// `(4t + i % 4 + 16 (i / 4), g)`. Every lane of the warp calls it together.
+    /// `(4t + i % 4 + 16 (i / 4), g)`. Every lane of the warp calls it together. Each of `c`,
+    /// `a` and `b` is a whole per-thread array of the fragment's length, or a part of a larger
+    /// one (`&mut acc[4 * j..]`), which must hold the fragment.
     ///
     /// On the CPU backend the warp's lanes meet and each computes its part of `D` from the
     /// others' fragments with the same layout: integers exactly as the GPU; f32 by a sum in f64
     /// of exact products, rounded once (tf32 inputs truncated to their 10 mantissa bits first),
     /// within `K · 2⁻²³ · Σ|a·b|` of the GPU's, whose summation order is unspecified.
-    pub fn mma_sync<A: Value, C: Value, const NA: usize, const NB: usize, const NC: usize>(
-        c: &mut LocalArray<C, NC>,
-        a: &LocalArray<A, NA>,
-        b: &LocalArray<A, NB>,
-    ) {
+    pub fn mma_sync<A: Value, C: Value>(c: &mut (impl Fragment<C> + ?Sized), a: &(impl Fragment<A> + ?Sized), b: &(impl Fragment<A> + ?Sized)) {
         let _ = (c, a, b);
         outside("mma_sync")
     }

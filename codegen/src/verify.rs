@@ -167,7 +167,7 @@ impl Verifier<'_> {
     /// A bulk statement: its operands' arrays, places and types fit the operation (the
     /// specializer's rules, checked again on IR from elsewhere).
     fn bulk(&self, op: crate::ir::BulkOp, operands: &[crate::ir::Element]) -> R {
-        use crate::bulk::{async_copy_allowed, vector_allowed, MmaShape};
+        use crate::bulk::{async_copy_allowed, vector_allowed};
         use crate::ir::BulkOp;
         let want = match op {
             BulkOp::AsyncCommit | BulkOp::AsyncWait(_) => 0,
@@ -182,13 +182,7 @@ impl Verifier<'_> {
             self.indices(o.array, &o.index)?;
             let (elem, mutable) = self.array(o.array)?;
             let local_len = match o.array {
-                ArrayRef::Local(i) => {
-                    // A whole per-thread array: its element 0.
-                    if !matches!(o.index[..], [TypedExpr { kind: TypedExprKind::Const(Const::Int(0)), .. }]) {
-                        return Err(format!("bulk {}: a per-thread operand starts at element 0", op.text()));
-                    }
-                    Some(self.k.local_arrays[i as usize].len)
-                }
+                ArrayRef::Local(i) => Some(self.k.local_arrays[i as usize].len),
                 _ => None,
             };
             info.push((o.array, elem, mutable, local_len));
@@ -205,7 +199,7 @@ impl Verifier<'_> {
                     if !matches!(d, ArrayRef::Shared(_)) || !matches!(s, ArrayRef::Param(_)) || !async_copy_allowed(se, n) {
                         return bad("an asynchronous copy is of 4, 8 or 16 bytes from an array parameter to a shared array");
                     }
-                } else if !vector_allowed(se, n) || (dl.is_some() == sl.is_some()) || dl.or(sl) != Some(n) {
+                } else if !vector_allowed(se, n) || (dl.is_some() == sl.is_some()) || dl.or(sl).is_none_or(|l| l < n) {
                     return bad("a vector access moves 2 to 16 bytes between an array and a per-thread array of that length");
                 }
                 Ok(())
@@ -214,7 +208,7 @@ impl Verifier<'_> {
             BulkOp::LdMatrix { matrices, .. } => {
                 let ((_, fe, _, fl), (s, se, _, _)) = (info[0], info[1]);
                 if fe.size_bytes() != 2
-                    || fl != Some(2 * matrices as u64)
+                    || fl.is_none_or(|l| l < 2 * matrices as u64)
                     || !matches!(s, ArrayRef::Shared(_))
                     || se != fe
                     || !matches!(matrices, 1 | 2 | 4)
@@ -231,10 +225,11 @@ impl Verifier<'_> {
                 if a.1 != b.1 || lens.iter().any(Option::is_none) {
                     return bad("mma fragments are per-thread arrays, A's and B's of one type");
                 }
-                match MmaShape::of(a.1, a.3.unwrap_or(0), b.3.unwrap_or(0), c.1, c.3.unwrap_or(0)) {
-                    Some(s) if s == shape => Ok(()),
-                    _ => bad("the fragments do not fit the shape"),
+                let fits = lens.iter().zip(shape.lens()).all(|(l, need)| l.is_some_and(|l| l >= need));
+                if shape.input() != a.1 || shape.acc() != c.1 || !fits {
+                    return bad("the fragments do not fit the shape");
                 }
+                Ok(())
             }
         }
     }

@@ -252,7 +252,7 @@ named_enum! {
         /// the first element read (`x[i]`).
         Load,
         /// `x.store::<N>(i, &v);`: per-thread array `v` into `x[i..i + N]`. Operands: the first
-        /// element written (`x[i]`), then `v[0]`.
+        /// element written (`x[i]`), then `v` (or `v[j]` for `&v[j..]`).
         Store,
         /// `cp_async::<N>(&mut s[j], &x[i]);`: `N` elements from global to shared memory,
         /// asynchronously. Operands: the first shared element, the first global one.
@@ -262,12 +262,13 @@ named_enum! {
         /// `cp_async_wait(n);`: waits until at most `n` groups are pending (`count`).
         AsyncWait,
         /// `ldmatrix(&mut frag, &s[i]);`: a warp loads 8x8 matrices of 16-bit elements from
-        /// shared memory. Operands: `frag[0]`, the element this lane's row starts at.
+        /// shared memory (`count` of them, or 0: as many as `frag` holds pairs). Operands:
+        /// `frag` (or `frag[j]` for `&mut frag[j..]`), the element this lane's row starts at.
         LdMatrix,
         /// `ldmatrix_trans(..)`: the same, each matrix transposed.
         LdMatrixTrans,
-        /// `mma_sync(&mut c, &a, &b);`: a warp's `c += a * b` on tensor cores. Operands: `c[0]`,
-        /// `a[0]`, `b[0]`.
+        /// `mma_sync(&mut c, &a, &b);`: a warp's `c += a * b` on tensor cores. Operands: `c`,
+        /// `a`, `b`, each whole or a window (`&a[j..]`).
         Mma,
     }
 }
@@ -312,7 +313,7 @@ impl CacheHint {
 }
 
 /// A [`Stmt::Bulk`] of the source. Each operand is an [`ExprKind::Index`]: an element whose
-/// address the operation takes (a whole per-thread array is its element 0).
+/// address the operation takes, or, with no index, a whole per-thread array (`&v`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bulk {
     pub kind: BulkKind,
@@ -773,6 +774,11 @@ named_enum! {
         Nan,
         Epsilon,
         MinPositive,
+        /// `f16::ZERO`, `bf16::ONE`, ...: the `half` crate's constants of its types.
+        Zero,
+        One,
+        NegOne,
+        NegZero,
     }
 }
 

@@ -8,19 +8,24 @@
 use crate::ast::{BulkKind, CacheHint};
 use crate::types::ScalarType;
 
-/// The free functions of [`BulkKind`]s, by their Rust names.
-pub const FUNCTIONS: &[(&str, BulkKind)] = &[
-    ("cp_async", BulkKind::CopyAsync),
-    ("cp_async_commit", BulkKind::AsyncCommit),
-    ("cp_async_wait", BulkKind::AsyncWait),
-    ("ldmatrix", BulkKind::LdMatrix),
-    ("ldmatrix_trans", BulkKind::LdMatrixTrans),
-    ("mma_sync", BulkKind::Mma),
+/// The free functions of [`BulkKind`]s, by their Rust names, with the matrices an `ldmatrix`
+/// form loads (PTX `.x1`, `.x2`, `.x4`; 0 for the others).
+pub const FUNCTIONS: &[(&str, BulkKind, u32)] = &[
+    ("cp_async", BulkKind::CopyAsync, 0),
+    ("cp_async_commit", BulkKind::AsyncCommit, 0),
+    ("cp_async_wait", BulkKind::AsyncWait, 0),
+    ("ldmatrix_x1", BulkKind::LdMatrix, 1),
+    ("ldmatrix_x2", BulkKind::LdMatrix, 2),
+    ("ldmatrix_x4", BulkKind::LdMatrix, 4),
+    ("ldmatrix_x1_trans", BulkKind::LdMatrixTrans, 1),
+    ("ldmatrix_x2_trans", BulkKind::LdMatrixTrans, 2),
+    ("ldmatrix_x4_trans", BulkKind::LdMatrixTrans, 4),
+    ("mma_sync", BulkKind::Mma, 0),
 ];
 
-/// The bulk operation a free function of this name is.
-pub fn function(name: &str) -> Option<BulkKind> {
-    FUNCTIONS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+/// The bulk operation a free function of this name is, and its count (see [`FUNCTIONS`]).
+pub fn function(name: &str) -> Option<(BulkKind, u32)> {
+    FUNCTIONS.iter().find(|(n, ..)| *n == name).map(|(_, k, c)| (*k, *c))
 }
 
 /// The array methods: `x.load::<N>(i)`, `x.store_cs::<N>(i, &v)`, ... (kind and cache hint).
@@ -200,7 +205,8 @@ mod tests {
         assert_eq!(method("load_cs"), Some((BulkKind::Load, CacheHint::Streaming)));
         assert_eq!(method("store"), Some((BulkKind::Store, CacheHint::Default)));
         assert_eq!(method("loader"), None);
-        assert_eq!(function("mma_sync"), Some(BulkKind::Mma));
+        assert_eq!(function("mma_sync"), Some((BulkKind::Mma, 0)));
+        assert_eq!(function("ldmatrix_x2_trans"), Some((BulkKind::LdMatrixTrans, 2)));
         assert!(vector_allowed(ScalarType::F32, 4) && !vector_allowed(ScalarType::F32, 8) && !vector_allowed(ScalarType::U8, 1));
         assert!(vector_allowed(ScalarType::BF16, 8) && vector_allowed(ScalarType::F64, 2) && !vector_allowed(ScalarType::F32, 3));
     }

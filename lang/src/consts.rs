@@ -34,6 +34,10 @@ impl TypeConst {
             TypeConst::Nan => "NAN",
             TypeConst::Epsilon => "EPSILON",
             TypeConst::MinPositive => "MIN_POSITIVE",
+            TypeConst::Zero => "ZERO",
+            TypeConst::One => "ONE",
+            TypeConst::NegOne => "NEG_ONE",
+            TypeConst::NegZero => "NEG_ZERO",
         }
     }
 
@@ -79,6 +83,10 @@ impl TypeConst {
             (Min, BF16) => Float(-3.3895313892515355e38),
             (Epsilon, BF16) => Float(0.0078125),
             (MinPositive, BF16) => Float(1.1754943508222875e-38),
+            (Zero, F16 | BF16) => Float(0.0),
+            (One, F16 | BF16) => Float(1.0),
+            (NegOne, F16 | BF16) => Float(-1.0),
+            (NegZero, F16 | BF16) => Float(-0.0),
             (Infinity, t) if t.is_float() => Float(f64::INFINITY),
             (NegInfinity, t) if t.is_float() => Float(f64::NEG_INFINITY),
             (Nan, t) if t.is_float() => Float(f64::NAN),
@@ -143,6 +151,8 @@ mod tests {
         assert_eq!(float_const(ScalarType::F32, "PI"), Some(std::f32::consts::PI as f64));
         assert_eq!(float_const(ScalarType::F64, "LN_2"), Some(std::f64::consts::LN_2));
         assert_eq!(float_const(ScalarType::I32, "PI"), None);
+        assert_eq!(TypeConst::One.value(ScalarType::BF16), Some(ConstValue::Float(1.0)));
+        assert_eq!(TypeConst::Zero.value(ScalarType::F32), None);
         for c in TypeConst::ALL {
             assert_eq!(TypeConst::from_rust_name(c.rust_name()), Some(*c));
         }

@@ -407,10 +407,10 @@ fn ldmatrix_forms(src: &[u16], out: &mut [u16]) {
     let mut f2 = local_array::<u16, 4>();
     let mut f1 = local_array::<u16, 2>();
     let mut t4 = local_array::<u16, 8>();
-    ldmatrix(&mut f4, &tile[[row, col]]);
-    ldmatrix(&mut f2, &tile[[row % 16, col]]);
-    ldmatrix(&mut f1, &tile[[row, col]]);
-    ldmatrix_trans(&mut t4, &tile[[row, col]]);
+    ldmatrix_x4(&mut f4, &tile[[row, col]]);
+    ldmatrix_x2(&mut f2, &tile[[row % 16, col]]);
+    ldmatrix_x1(&mut f1, &tile[[row, col]]);
+    ldmatrix_x4_trans(&mut t4, &tile[[row, col]]);
     for e in 0..8 {
         out[l * 22 + e] = f4[e];
         out[l * 22 + 8 + e] = t4[e];

@@ -29,8 +29,9 @@ impl<'ctx> Lower<'_, 'ctx> {
                 // Each operand in memory holds `count` elements from its index on, at an offset
                 // that is a multiple of `count`; otherwise the copy is reported and skipped.
                 let mut ok = None;
-                for (o, i) in operands.iter().zip(&idx).filter(|(o, _)| !matches!(o.array, ArrayRef::Local(_))) {
-                    let c = self.run_check(o.array, i, count as u64)?;
+                for (o, i) in operands.iter().zip(&idx) {
+                    // (A per-thread array's part has no alignment to keep: it is registers.)
+                    let c = self.run_check(o.array, i, count as u64, !matches!(o.array, ArrayRef::Local(_)))?;
                     ok = Some(match ok {
                         None => c,
                         Some(prev) => self.and_checks(prev, c)?,
@@ -79,8 +80,9 @@ impl<'ctx> Lower<'_, 'ctx> {
                 // first row instead.
                 let (o, i) = (&operands[1], &idx[1]);
                 let mut i = i.clone();
+                let frag = self.clamped_window(&operands[0], &idx[0], 2 * matrices as u64)?;
                 if self.target.bounds_check(self.root) {
-                    let mut c = self.run_check(o.array, &i, 8)?;
+                    let mut c = self.run_check(o.array, &i, 8, true)?;
                     let lane = self.builtin(Builtin::LaneId)?;
                     let unused = self.b.build_int_compare(IntPredicate::UGE, lane, i64t.const_int(8 * matrices as u64, false), "noaddr")?;
                     c.ok = self.b.build_or(c.ok, unused, "rowok")?;
@@ -93,12 +95,17 @@ impl<'ctx> Lower<'_, 'ctx> {
                     let last = i.len() - 1;
                     i[last] = self.b.build_select(c.ok, i[last], i64t.const_zero(), "row")?.into_int_value();
                 }
-                let addrs = vec![self.element_addr(operands[0].array, &idx[0])?, self.element_addr(o.array, &i)?];
+                let addrs = vec![self.element_addr(operands[0].array, &frag)?, self.element_addr(o.array, &i)?];
                 let access = BulkAccess { op, elem, addrs, local, global, align: 16 };
                 self.target.bulk(self.module, &self.b, self.f, &access)?;
             }
             BulkOp::Mma(shape) => {
-                let addrs = operands.iter().zip(&idx).map(|(o, i)| self.element_addr(o.array, i)).collect::<LR<Vec<_>>>()?;
+                let [la, lb, lc] = shape.lens();
+                let mut addrs = Vec::with_capacity(3);
+                for ((o, i), need) in operands.iter().zip(&idx).zip([lc, la, lb]) {
+                    let i = self.clamped_window(o, i, need)?;
+                    addrs.push(self.element_addr(o.array, &i)?);
+                }
                 let access = BulkAccess { op, elem: shape.input(), addrs, local, global, align: 16 };
                 self.target.bulk(self.module, &self.b, self.f, &access)?;
             }
@@ -117,9 +124,28 @@ impl<'ctx> Lower<'_, 'ctx> {
         }
     }
 
+    /// The first element of a fragment of `need` elements from `idx` of a per-thread array, for
+    /// an operation the whole warp takes part in: when the part does not fit in the array, the
+    /// access is reported (on targets that check bounds) and made at element 0 instead, so that
+    /// every lane still takes part.
+    fn clamped_window(&mut self, o: &ir::Element, idx: &[IntValue<'ctx>], need: u64) -> LR<Vec<IntValue<'ctx>>> {
+        if !self.target.bounds_check(self.root) {
+            return Ok(idx.to_vec());
+        }
+        let c = self.run_check(o.array, idx, need, false)?;
+        let (bad, go) = (self.new_block("fragment.bad"), self.new_block("fragment"));
+        self.b.build_conditional_branch(c.ok, go, bad)?;
+        self.b.position_at_end(bad);
+        self.report_run(c)?;
+        self.b.build_unconditional_branch(go)?;
+        self.b.position_at_end(go);
+        let zero = self.cx.i64_type().const_zero();
+        Ok(vec![self.b.build_select(c.ok, idx[0], zero, "fragment.at")?.into_int_value()])
+    }
+
     /// The check of a run of `n` elements of `array` from `idx` on: every index in bounds, the
-    /// last one's run within its axis, and the element offset a multiple of `n`.
-    fn run_check(&self, array: ArrayRef, idx: &[IntValue<'ctx>], n: u64) -> LR<RunCheck<'ctx>> {
+    /// last one's run within its axis, and (when `aligned`) the element offset a multiple of `n`.
+    fn run_check(&self, array: ArrayRef, idx: &[IntValue<'ctx>], n: u64, aligned: bool) -> LR<RunCheck<'ctx>> {
         let i64t = self.cx.i64_type();
         let extents: Vec<IntValue<'ctx>> = match array {
             ArrayRef::Param(p) if idx.len() > 1 => self.param_array(p).shape.clone(),
@@ -143,10 +169,13 @@ impl<'ctx> Lower<'_, 'ctx> {
             flat = self.b.build_int_mul(flat, extents[d], "flat")?;
             flat = self.b.build_int_add(flat, *i, "flat")?;
         }
-        let rem = self.b.build_and(flat, i64t.const_int(n - 1, false), "runrem")?;
-        let aligned = self.b.build_int_compare(IntPredicate::EQ, rem, i64t.const_zero(), "runaligned")?;
         let inb = ok;
-        ok = self.b.build_and(ok, aligned, "runok")?;
+        if aligned {
+            // (Counts of vector accesses are powers of two.)
+            let rem = self.b.build_and(flat, i64t.const_int(n - 1, false), "runrem")?;
+            let multiple = self.b.build_int_compare(IntPredicate::EQ, rem, i64t.const_zero(), "runaligned")?;
+            ok = self.b.build_and(ok, multiple, "runok")?;
+        }
         Ok(RunCheck { ok, inb, array, bad, axis, flat, n, second: None })
     }
 

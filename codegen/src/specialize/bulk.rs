@@ -7,7 +7,7 @@
 use super::build::Build;
 use super::infer::{ArrayInfo, Binding, Infer, R};
 use crate::ast::{self, BulkKind, ExprKind};
-use crate::bulk::{async_copy_allowed, ldmatrix_count, vector_allowed, MmaShape};
+use crate::bulk::{async_copy_allowed, vector_allowed, MmaShape};
 use crate::ir::{self, ArrayRef, BulkOp, Const};
 use crate::types::ScalarType;
 
@@ -16,6 +16,11 @@ use crate::types::ScalarType;
 pub(crate) struct Resolved {
     op: BulkOp,
     arrays: Vec<ArrayRef>,
+}
+
+/// Whether an operand is a whole per-thread array (`&v`), not an element or a window.
+fn is_whole(e: &ast::SourceExpr) -> bool {
+    matches!(&e.kind, ExprKind::Index { index, .. } if index.is_empty())
 }
 
 fn operand_name(e: &ast::SourceExpr) -> &str {
@@ -32,11 +37,18 @@ impl Infer<'_> {
         for e in &b.operands {
             let name = operand_name(e);
             let info = self.array(name, e.span)?;
-            self.expr(e)?;
+            if is_whole(e) {
+                if !matches!(info.r, ArrayRef::Local(_)) {
+                    return self.err(e.span, format!("`{name}` is not a per-thread array; give an element: `&{name}[i]`"));
+                }
+                self.var_ref.insert(e.id, Binding::Array(info.r));
+            } else {
+                self.expr(e)?;
+            }
             infos.push((name.to_string(), info));
         }
         let count = match b.kind {
-            BulkKind::Load | BulkKind::Store | BulkKind::CopyAsync | BulkKind::AsyncWait => match b.count.const_int() {
+            BulkKind::Load | BulkKind::Store | BulkKind::CopyAsync | BulkKind::AsyncWait | BulkKind::LdMatrix | BulkKind::LdMatrixTrans => match b.count.const_int() {
                 Some(n) if (0..=1 << 16).contains(&n) => n as u64,
                 _ => return self.err(b.count.span, "the number of elements is a constant (a literal, a `const` or a const generic)"),
             },
@@ -67,7 +79,7 @@ impl Infer<'_> {
                         return self.err(b.span, format!("`{m}` writes `{name}`, which is a `&[T]`, not `&mut [T]`"));
                     }
                     let (vname, values) = &infos[1];
-                    self.fragment(values, vname, array.elem, count, &format!("the values of `{m}::<{count}>`"), b.span)?;
+                    self.fragment(values, vname, array.elem, count, is_whole(&b.operands[1]), &format!("the values of `{m}::<{count}>`"), b.span)?;
                 }
                 (
                     BulkOp::Copy { count: count as u32, hint: b.hint, asynchronous: false },
@@ -101,17 +113,22 @@ impl Infer<'_> {
             BulkKind::AsyncWait => (BulkOp::AsyncWait(count as u32), Vec::new()),
             BulkKind::LdMatrix | BulkKind::LdMatrixTrans => {
                 let ((fname, frag), (sname, src)) = (&infos[0], &infos[1]);
-                let f = if b.kind == BulkKind::LdMatrix { "ldmatrix" } else { "ldmatrix_trans" };
+                let f = format!("ldmatrix_x{count}{}", if b.kind == BulkKind::LdMatrix { "" } else { "_trans" });
                 let len = self.local_len(frag);
-                let matrices = match (local(frag), ldmatrix_count(len)) {
-                    (true, Some(m)) if frag.elem.size_bytes() == 2 => m,
-                    _ => return self.err(
+                if !local(frag) || frag.elem.size_bytes() != 2 {
+                    return self.err(
                         b.operands[0].span,
-                        format!(
-                            "`{f}` loads into a per-thread array of 2, 4 or 8 16-bit elements (f16, bf16, i16, u16); `{fname}` is not one"
-                        ),
-                    ),
-                };
+                        format!("`{f}` loads into a per-thread array of 16-bit elements (f16, bf16, i16, u16); `{fname}` is not one"),
+                    );
+                }
+                let need = 2 * count;
+                if len < need || (is_whole(&b.operands[0]) && len != need) {
+                    return self.err(
+                        b.span,
+                        format!("`{f}` fills {need} elements; `{fname}` has {len} (give a part of a larger array as `&mut {fname}[i..]`)"),
+                    );
+                }
+                let matrices = count as u32;
                 if !matches!(src.r, ArrayRef::Shared(_)) || src.elem != frag.elem {
                     return self
                         .err(b.operands[1].span, format!("`{f}` reads rows of a shared array of {}; `{sname}` is not one", frag.elem));
@@ -132,11 +149,21 @@ impl Infer<'_> {
                     );
                 }
                 let lens = [self.local_len(a), self.local_len(bb), self.local_len(c)];
-                let Some(shape) = MmaShape::of(a.elem, lens[0], lens[1], c.elem, lens[2]) else {
+                // The input type gives the shape; a window takes the fragment's length from where
+                // it starts, a whole array is exactly one fragment.
+                let fits = MmaShape::ALL.iter().copied().find(|s| s.input() == a.elem && s.acc() == c.elem).filter(|s| {
+                    let need = s.lens();
+                    let order = [1, 2, 0];
+                    (0..3).all(|k| {
+                        let whole = is_whole(&b.operands[order[k]]);
+                        if whole { lens[k] == need[k] } else { lens[k] >= need[k] }
+                    })
+                });
+                let Some(shape) = fits else {
                     return self.err(
                         b.span,
                         format!(
-                            "no mma shape has fragments `{aname}`: [{}; {}], `{bname}`: [{}; {}], `{cname}`: [{}; {}]; they are [f16 or bf16; 8], [..; 4], [f32; 4] (m16n8k16), [f32; 4], [f32; 2], [f32; 4] (m16n8k8, tf32) or [i8; 16], [i8; 8], [i32; 4] (m16n8k32)",
+                            "no mma shape has fragments `{aname}`: [{}; {}], `{bname}`: [{}; {}], `{cname}`: [{}; {}]; they are [f16 or bf16; 8], [..; 4], [f32; 4] (m16n8k16), [f32; 4], [f32; 2], [f32; 4] (m16n8k8, tf32) or [i8; 16], [i8; 8], [i32; 4] (m16n8k32), whole arrays or parts of larger ones (`&a[i..]`)",
                             a.elem, lens[0], bb.elem, lens[1], c.elem, lens[2]
                         ),
                     );
@@ -166,12 +193,14 @@ impl Infer<'_> {
         }
     }
 
-    /// A per-thread array `name` of `count` elements of `elem`, for `what`.
-    fn fragment(&self, i: &ArrayInfo, name: &str, elem: ScalarType, count: u64, what: &str, span: ast::Span) -> R<()> {
-        if matches!(i.r, ArrayRef::Local(_)) && i.elem == elem && self.local_len(i) == count {
+    /// A per-thread array `name` of `count` elements of `elem` (or at least that many, for a
+    /// part of it), for `what`.
+    fn fragment(&self, i: &ArrayInfo, name: &str, elem: ScalarType, count: u64, whole: bool, what: &str, span: ast::Span) -> R<()> {
+        let len = self.local_len(i);
+        if matches!(i.r, ArrayRef::Local(_)) && i.elem == elem && (len == count || (!whole && len >= count)) {
             return Ok(());
         }
-        self.err(span, format!("{what} are a per-thread array of {count} {elem}; `{name}` is not one"))
+        self.err(span, format!("{what} are a per-thread array of {count} {elem} (or a part of a larger one, `&v[i..]`); `{name}` is not one"))
     }
 
     /// Vector accesses to an N-D array parameter need it contiguous (its rows back to back).
@@ -197,6 +226,7 @@ impl Build<'_, '_> {
         for (k, &array) in resolved.arrays.iter().enumerate() {
             let index = match k.checked_sub(declared).map(|i| &b.operands[i].kind) {
                 None => zero(),
+                Some(ExprKind::Index { index, .. }) if index.is_empty() => zero(),
                 Some(ExprKind::Index { index, .. }) => self.flat_index(array, index)?,
                 Some(_) => return self.internal(format!("an operand at {} is not an element", b.span)),
             };

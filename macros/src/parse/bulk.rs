@@ -43,7 +43,7 @@ impl Cx<'_> {
                 }
                 let count = self.count(m)?;
                 let dst = self.element_at(&array, &m.args[0])?;
-                let src = self.whole(&m.args[1], "the values stored are a per-thread array, borrowed: `&v`")?;
+                let src = self.whole(&m.args[1], "the values stored are a per-thread array, borrowed: `&v` (or `&v[i..]`)")?;
                 Ok(Some(self.bulk(kind, hint, count, vec![dst, src], None, span)))
             }
             syn::Expr::Call(c) => {
@@ -51,7 +51,7 @@ impl Cx<'_> {
                     syn::Expr::Path(p) if p.path.segments.len() == 1 => Some(p.path.segments[0].ident.to_string()),
                     _ => None,
                 });
-                let Some(kind) = name.as_deref().and_then(bulk::function) else { return Ok(None) };
+                let Some((kind, matrices)) = name.as_deref().and_then(bulk::function) else { return Ok(None) };
                 let name = name.unwrap_or_default();
                 let args: Vec<&syn::Expr> = c.args.iter().collect();
                 let want = |n: usize, usage: &str| -> Result<()> {
@@ -92,14 +92,14 @@ impl Cx<'_> {
                     }
                     BulkKind::LdMatrix | BulkKind::LdMatrixTrans => {
                         want(2, &format!("{name}(&mut fragment, &shared[row_start])"))?;
-                        let frag = self.whole(args[0], "the fragment is a per-thread array, borrowed mutably: `&mut fragment`")?;
-                        (none, vec![frag, self.element(args[1], false)?])
+                        let frag = self.whole(args[0], "the fragment is a per-thread array, borrowed mutably: `&mut fragment` (or `&mut f[i..]`)")?;
+                        (SourceExpr::int(matrices as u64), vec![frag, self.element(args[1], false)?])
                     }
                     BulkKind::Mma => {
                         want(3, "mma_sync(&mut c, &a, &b)")?;
-                        let c0 = self.whole(args[0], "the accumulator is a per-thread array, borrowed mutably: `&mut c`")?;
-                        let a0 = self.whole(args[1], "the A fragment is a per-thread array, borrowed: `&a`")?;
-                        let b0 = self.whole(args[2], "the B fragment is a per-thread array, borrowed: `&b`")?;
+                        let c0 = self.whole(args[0], "the accumulator is a per-thread array, borrowed mutably: `&mut c` (or `&mut c[i..]`)")?;
+                        let a0 = self.whole(args[1], "the A fragment is a per-thread array, borrowed: `&a` (or `&a[i..]`)")?;
+                        let b0 = self.whole(args[2], "the B fragment is a per-thread array, borrowed: `&b` (or `&b[i..]`)")?;
                         (none, vec![c0, a0, b0])
                     }
                     BulkKind::Load | BulkKind::Store => unreachable!("methods, not functions"),
@@ -162,17 +162,23 @@ impl Cx<'_> {
         }
     }
 
-    /// `&v` or `&mut v` of a per-thread array: its element 0.
+    /// `&v` or `&mut v` of a whole per-thread array (an element with no index), or `&v[i..]`
+    /// (`&mut v[i..]`) of the part from element `i` on (a window, as long as the operation
+    /// needs: fragments kept in one larger array).
     fn whole(&self, e: &syn::Expr, message: &str) -> Result<SourceExpr> {
-        match strip(e) {
-            syn::Expr::Reference(r) => match ident_of(&r.expr) {
-                Some(name) => {
-                    let kind = ExprKind::Index { array: name, index: vec![SourceExpr::int(0)] };
-                    Ok(SourceExpr { kind, span: at(r.expr.span()), id: NodeId::UNSET })
-                }
-                None => err(r.expr.span(), message),
-            },
-            other => err(other.span(), message),
+        let syn::Expr::Reference(r) = strip(e) else { return err(e.span(), message) };
+        if let Some(name) = ident_of(&r.expr) {
+            let kind = ExprKind::Index { array: name, index: Vec::new() };
+            return Ok(SourceExpr { kind, span: at(r.expr.span()), id: NodeId::UNSET });
         }
+        if let syn::Expr::Index(ix) = strip(&r.expr) {
+            if let (Some(name), syn::Expr::Range(range)) = (ident_of(&ix.expr), strip(&ix.index)) {
+                if let (Some(start), None, syn::RangeLimits::HalfOpen(_)) = (&range.start, &range.end, &range.limits) {
+                    return self.element_at(&name, start);
+                }
+                return err(range.span(), "a part of a per-thread array is written from its first element on: `&v[i..]`");
+            }
+        }
+        err(r.expr.span(), message)
     }
 }
