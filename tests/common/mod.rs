@@ -67,6 +67,7 @@ macro_rules! for_each_case {
             async_copies,
             mma_shapes,
             ldmatrix_fragments,
+            tensor_core_gemm,
             shared_block_reverse,
             shared_reduction,
             shared_histogram,
