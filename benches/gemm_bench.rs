@@ -1,11 +1,14 @@
 //! GEMM on the GPU: examples/sgemm.rs (register-tiled f32 on CUDA cores, written plainly) at
-//! 4096³ and at the ragged 4095×4097×1000, TFLOP/s by CUDA events (median of 20), its registers
-//! and spills, and its compile time cold and from the disk cache (new processes). The CUDA C and
-//! cuBLAS figures come from benches/support/sgemm.cu in the same device call:
+//! 4096³ and at the ragged 4095×4097×1000, and examples/gemm_tensor_core.rs (bf16 → f32 on
+//! tensor cores: mma.sync, ldmatrix, cp.async) at 8192³, 4096³ and 4095×4097×1000: TFLOP/s by
+//! CUDA events (median of 20), registers and spills, and the compile time cold and from the disk
+//! cache (new processes). The CUDA C and cuBLAS figures come from benches/support/sgemm.cu and
+//! torch.matmul (benches/support/torch_matmul.py) in the same device call:
 //!
 //! ```text
 //! cargo bench --bench gemm_bench
 //! nvcc -O3 -arch=sm_90 benches/support/sgemm.cu -lcublas -o sgemm_ref && ./sgemm_ref 4096 4096 4096
+//! python3 benches/support/torch_matmul.py
 //! ```
 
 #[path = "support/mod.rs"]
@@ -15,8 +18,14 @@ mod support;
 #[path = "../examples/sgemm.rs"]
 mod sgemm_example;
 
+#[allow(dead_code)]
+#[path = "../examples/gemm_tensor_core.rs"]
+mod tensor_core_example;
+
 use gpujit::prelude::*;
+use half::bf16;
 use sgemm_example::{sgemm, BM, BN, THREADS};
+use tensor_core_example::gemm_bf16;
 use std::time::Instant;
 
 /// Host copies of A and B, and A, B and C on the device.
@@ -30,7 +39,8 @@ fn inputs(dev: &Device, m: usize, n: usize, k: usize) -> gpujit::Result<Inputs> 
     Ok((a, b, da, db, dc))
 }
 
-/// The child process: the first launch (compile or disk-cache load included), in ms.
+/// The child process: the first launch of each kernel (compile or disk-cache load included), in
+/// ms.
 fn child() -> gpujit::Result<()> {
     let dev = Device::cuda(0)?;
     let (m, n, k) = (256, 256, 64);
@@ -38,12 +48,25 @@ fn child() -> gpujit::Result<()> {
     let t = Instant::now();
     launch!(sgemm[(n.div_ceil(BN), m.div_ceil(BM)), THREADS](&da, &db, &mut dc, m, n, k))?;
     dev.synchronize()?;
-    println!("CHILD {:.3}", t.elapsed().as_secs_f64() * 1e3);
+    let first = t.elapsed().as_secs_f64() * 1e3;
+    let (ha, hb) = (vec![bf16::ONE; m * k], vec![bf16::ONE; k * n]);
+    let (ha, hb) = (DeviceArray::from_slice(&dev, &ha)?, DeviceArray::from_slice(&dev, &hb)?);
+    let t = Instant::now();
+    launch!(gemm_bf16[(n.div_ceil(BN), m.div_ceil(BM)), THREADS](&ha, &hb, &mut dc, m, n, k))?;
+    dev.synchronize()?;
+    println!("CHILD {first:.3} {:.3}", t.elapsed().as_secs_f64() * 1e3);
     Ok(())
 }
 
-fn first_launch_ms(dir: &std::path::Path) -> f64 {
-    support::run_child(dir)[0]
+/// Host copies of A and B (bf16), and A, B and C on the device.
+type Inputs16 = (Vec<bf16>, Vec<bf16>, DeviceArray<bf16>, DeviceArray<bf16>, DeviceArray<f32>);
+
+fn inputs16(dev: &Device, m: usize, n: usize, k: usize) -> gpujit::Result<Inputs16> {
+    let a: Vec<bf16> = (0..m * k).map(|i| bf16::from_f32(((i * 7919) % 1000) as f32 / 1000.0 - 0.5)).collect();
+    let b: Vec<bf16> = (0..k * n).map(|i| bf16::from_f32(((i * 104729) % 1000) as f32 / 1000.0 - 0.5)).collect();
+    let (da, db) = (DeviceArray::from_slice(dev, &a)?, DeviceArray::from_slice(dev, &b)?);
+    let dc = DeviceArray::<f32>::zeros(dev, m * n)?;
+    Ok((a, b, da, db, dc))
 }
 
 fn main() -> gpujit::Result<()> {
@@ -52,14 +75,49 @@ fn main() -> gpujit::Result<()> {
     }
     let Some(dev) = support::gpu_or_skip("gemm bench") else { return Ok(()) };
     let dir = std::env::temp_dir().join(format!("gpujit-gemm-cache-{}", std::process::id()));
-    let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    let (mut cold, mut warm) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
     for _ in 0..3 {
         let _ = std::fs::remove_dir_all(&dir);
-        cold.push(first_launch_ms(&dir));
-        warm.push(first_launch_ms(&dir));
+        let c = support::run_child(&dir);
+        let w = support::run_child(&dir);
+        for i in 0..2 {
+            cold[i].push(c[i]);
+            warm[i].push(w[i]);
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    println!("sgemm_first_launch_ms  cold {:8.1}  disk_cache {:8.1}", support::median(cold), support::median(warm));
+    for (i, name) in ["sgemm", "gemm_bf16"].iter().enumerate() {
+        let (c, w) = (support::median(cold[i].clone()), support::median(warm[i].clone()));
+        println!("{name}_first_launch_ms  cold {c:8.1}  disk_cache {w:8.1}");
+    }
+
+    for (m, n, k) in [(8192usize, 8192usize, 8192usize), (4096, 4096, 4096), (4095, 4097, 1000)] {
+        let (a, b, da, db, mut dc) = inputs16(&dev, m, n, k)?;
+        let grid = (n.div_ceil(BN), m.div_ceil(BM));
+        let r = gemm_bf16.resources(&dev, (&da, &db, &mut dc, m, n, k))?;
+        let ms = support::event_ms(20, || launch!(gemm_bf16[grid, THREADS](&da, &db, &mut dc, m, n, k)).expect("launch"));
+        let c = dc.to_vec()?;
+        let mut max_rel = 0.0f64;
+        for s in 0..64 {
+            let (row, col) = (s * 97 % m, s * 131 % n);
+            let (mut want, mut abs) = (0.0f64, 0.0f64);
+            for j in 0..k {
+                let p = a[row * k + j].to_f64() * b[j * n + col].to_f64();
+                want += p;
+                abs += p.abs();
+            }
+            max_rel = max_rel.max((c[row * n + col] as f64 - want).abs() / abs.max(1e-30));
+        }
+        assert!(max_rel < k as f64 * 1.2e-7, "gemm_bf16 {m}x{n}x{k}: error {max_rel} of the sum of |products|");
+        println!(
+            "gemm_bf16_gpujit {m}x{n}x{k}  {:7.2} TFLOP/s  ({ms:.3} ms; {} registers, {} B local, spills {}/{} B, error {max_rel:.1e} of sum|a·b|)",
+            2.0 * (m * n * k) as f64 / ms / 1e9,
+            r.registers,
+            r.local_bytes,
+            r.spill_stores,
+            r.spill_loads
+        );
+    }
 
     for (m, n, k) in [(4096usize, 4096usize, 4096usize), (4095, 4097, 1000)] {
         let (a, b, da, db, mut dc) = inputs(&dev, m, n, k)?;

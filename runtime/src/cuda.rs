@@ -10,6 +10,7 @@ use cudarc::driver::{result, sys};
 use gpujit_codegen::contract::OobRecord;
 use gpujit_codegen::nvptx::NvptxTarget;
 use std::ffi::{c_void, CString};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Whether a CUDA driver library can be loaded in this process.
@@ -163,7 +164,10 @@ impl CudaDevice {
                 attr(A::CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y)?,
                 attr(A::CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z)?,
             ],
-            max_shared_per_block: attr(A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK)?,
+            // The opt-in limit (227 KiB on Hopper): launches past 48 KiB of dynamic shared
+            // memory raise the kernel's own limit first (`CudaFunction::launch`).
+            max_shared_per_block: attr(A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)
+                .or_else(|_| attr(A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK))?,
             multiprocessors: attr(A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?,
             target,
             memory: OnceLock::new(),
@@ -404,7 +408,7 @@ impl CudaDevice {
                 }
             }
         }
-        Ok(CudaFunction { device: self.clone(), module, function, oob_record, print_buffer })
+        Ok(CudaFunction { device: self.clone(), module, function, oob_record, print_buffer, dynamic_shared: AtomicU32::new(DEFAULT_DYNAMIC_SHARED) })
     }
 }
 
@@ -424,7 +428,13 @@ pub struct CudaFunction {
     oob_record: Option<sys::CUdeviceptr>,
     /// The print buffer of a kernel that prints.
     print_buffer: Option<sys::CUdeviceptr>,
+    /// The dynamic shared memory the kernel may use now (`CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES`),
+    /// raised by a launch that needs more.
+    dynamic_shared: AtomicU32,
 }
+
+/// What a kernel may use of dynamic shared memory before its limit is raised.
+const DEFAULT_DYNAMIC_SHARED: u32 = 48 * 1024;
 
 // SAFETY: module and function handles may be used from any thread once the owning context is
 // current; every use binds the context first.
@@ -463,6 +473,9 @@ impl CudaFunction {
         params: &mut [*mut c_void],
     ) -> Result<()> {
         self.device.bind()?;
+        if shared > self.dynamic_shared.load(Ordering::Relaxed) {
+            self.allow_dynamic_shared(shared)?;
+        }
         // SAFETY: as for `launch`; the caller checked that the grid fits the resident blocks.
         unsafe {
             result::launch_cooperative_kernel(
@@ -477,6 +490,20 @@ impl CudaFunction {
         .map_err(|e| Error::driver("cuLaunchCooperativeKernel", e))
     }
 
+    /// Raises the kernel's limit of dynamic shared memory to `bytes` (past the 48 KiB every
+    /// kernel may use, up to the device's opt-in limit, which the launch configuration checked;
+    /// the static shared memory counts against it too, which the driver checks).
+    fn allow_dynamic_shared(&self, bytes: u32) -> Result<()> {
+        self.device.bind()?;
+        let a = sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
+        // SAFETY: the function belongs to the current context; the attribute takes an int.
+        unsafe { sys::cuFuncSetAttribute(self.function, a, bytes as i32) }
+            .result()
+            .map_err(|e| Error::driver("cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", e))?;
+        self.dynamic_shared.fetch_max(bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Launches with kernel parameters `params` (pointers to each parameter's value).
     pub(crate) fn launch(
         &self,
@@ -487,6 +514,9 @@ impl CudaFunction {
         params: &mut [*mut c_void],
     ) -> Result<()> {
         let cached = self.device.bind_cached()?;
+        if shared > self.dynamic_shared.load(Ordering::Relaxed) {
+            self.allow_dynamic_shared(shared)?;
+        }
         let launch = |params: &mut [*mut c_void]| {
             // SAFETY: the function belongs to the device's context (current, or the launch fails
             // without running); `params` holds one pointer per kernel parameter, each to a value

@@ -37,20 +37,30 @@ impl<'ctx> Lower<'_, 'ctx> {
                         Some(prev) => self.and_checks(prev, c)?,
                     });
                 }
+                let addrs = operands.iter().zip(&idx).map(|(o, i)| self.element_addr(o.array, i)).collect::<LR<Vec<_>>>()?;
+                let bytes = elem.size_bytes() as u32 * count;
                 let merge = match ok {
                     Some(c) if self.target.bounds_check(self.root) => {
                         let (go, bad, merge) = (self.new_block("vector"), self.new_block("vector.bad"), self.new_block("vector.end"));
                         self.b.build_conditional_branch(c.ok, go, bad)?;
                         self.b.position_at_end(bad);
                         self.report_run(c)?;
+                        // A load that is skipped reads zeros, as an out-of-bounds element does.
+                        if local[0] && !asynchronous {
+                            for e in 0..count as u64 {
+                                let i64t = self.cx.i64_type();
+                                // SAFETY (of the generated code): the verifier checked that the
+                                // per-thread array holds the `count` elements from here.
+                                let at = unsafe { self.b.build_gep(memory_type(self.cx, elem), addrs[0], &[i64t.const_int(e, false)], "zero.at")? };
+                                self.b.build_store(at, memory_type(self.cx, elem).const_zero())?;
+                            }
+                        }
                         self.b.build_unconditional_branch(merge)?;
                         self.b.position_at_end(go);
                         Some(merge)
                     }
                     _ => None,
                 };
-                let addrs = operands.iter().zip(&idx).map(|(o, i)| self.element_addr(o.array, i)).collect::<LR<Vec<_>>>()?;
-                let bytes = elem.size_bytes() as u32 * count;
                 let align = if operands.iter().all(|o| self.base_aligned(o.array)) { bytes } else { elem.align_bytes() as u32 };
                 // Cache operators are for global memory.
                 let hint = if global.iter().any(|g| *g) { hint } else { CacheHint::Default };
