@@ -25,8 +25,8 @@ mod tensor_core_example;
 use gpujit::prelude::*;
 use half::bf16;
 use sgemm_example::{sgemm, BM, BN, THREADS};
-use tensor_core_example::gemm_bf16;
 use std::time::Instant;
+use tensor_core_example::{gemm_bf16, BM as TC_BM, BN as TC_BN, SHARED_BYTES};
 
 /// Host copies of A and B, and A, B and C on the device.
 type Inputs = (Vec<f32>, Vec<f32>, DeviceArray<f32>, DeviceArray<f32>, DeviceArray<f32>);
@@ -52,7 +52,7 @@ fn child() -> gpujit::Result<()> {
     let (ha, hb) = (vec![bf16::ONE; m * k], vec![bf16::ONE; k * n]);
     let (ha, hb) = (DeviceArray::from_slice(&dev, &ha)?, DeviceArray::from_slice(&dev, &hb)?);
     let t = Instant::now();
-    launch!(gemm_bf16[(n.div_ceil(BN), m.div_ceil(BM)), THREADS](&ha, &hb, &mut dc, m, n, k))?;
+    launch!(gemm_bf16[(n.div_ceil(TC_BN), m.div_ceil(TC_BM)), THREADS, SHARED_BYTES](&ha, &hb, &mut dc, m, n, k))?;
     dev.synchronize()?;
     println!("CHILD {first:.3} {:.3}", t.elapsed().as_secs_f64() * 1e3);
     Ok(())
@@ -93,9 +93,9 @@ fn main() -> gpujit::Result<()> {
 
     for (m, n, k) in [(8192usize, 8192usize, 8192usize), (4096, 4096, 4096), (4095, 4097, 1000)] {
         let (a, b, da, db, mut dc) = inputs16(&dev, m, n, k)?;
-        let grid = (n.div_ceil(BN), m.div_ceil(BM));
+        let grid = (n.div_ceil(TC_BN), m.div_ceil(TC_BM));
         let r = gemm_bf16.resources(&dev, (&da, &db, &mut dc, m, n, k))?;
-        let ms = support::event_ms(20, || launch!(gemm_bf16[grid, THREADS](&da, &db, &mut dc, m, n, k)).expect("launch"));
+        let ms = support::event_ms(20, || launch!(gemm_bf16[grid, THREADS, SHARED_BYTES](&da, &db, &mut dc, m, n, k)).expect("launch"));
         let c = dc.to_vec()?;
         let mut max_rel = 0.0f64;
         for s in 0..64 {

@@ -1,14 +1,14 @@
 //! A bf16 GEMM on tensor cores: `C = A·B` with A (m×k) and B (k×n) row-major bf16 and C (m×n)
 //! f32, written in gpujit's kernel language with `mma_sync`, `ldmatrix` and `cp_async`.
 //!
-//! Each block of 256 threads (8 warps, 2×4) computes a 128×128 tile of C; each warp a 64×32
-//! part of it, as 4×4 tensor-core tiles of 16×8, whose accumulators stay in registers. Slices of
-//! A and B, 32 deep, are staged in shared memory by asynchronous copies, two stages in flight:
-//! the next slice is being copied while the tensor cores work on this one. Fragments come from
-//! shared memory through `ldmatrix` (B transposed on the way, as `mma` takes it column-major).
-//! Any sizes work: where a slice runs past a matrix, or rows are not 16-byte aligned, elements
-//! are staged one by one (zeros past the edges). The result is checked against a host
-//! computation.
+//! Each block of 256 threads (8 warps, 2×4) computes a 128×256 tile of C; each warp a 64×64
+//! part of it, as 4×8 tensor-core tiles of 16×8 whose 128 accumulators stay in registers.
+//! Slices of A and B, 32 deep, are staged in dynamic shared memory (80 KiB) by asynchronous
+//! copies, three stages in flight: two slices are being copied while the tensor cores work on a
+//! third. Fragments come from shared memory through `ldmatrix` (B transposed on the way, as
+//! `mma` takes it column-major). Any sizes work: where a slice runs past a matrix, or its rows
+//! are not 16-byte aligned, elements are staged one by one (zeros past the edges). The result
+//! is checked against a host computation.
 //!
 //! ```text
 //! cargo run --release --example gemm_tensor_core              # GPUJIT_DEVICE=cpu|cuda
@@ -22,96 +22,114 @@ use std::time::Instant;
 /// Rows of C a block computes.
 pub const BM: usize = 128;
 /// Columns of C a block computes.
-pub const BN: usize = 128;
+pub const BN: usize = 256;
 /// The depth of the slices of A and B staged at a time.
 pub const BK: usize = 32;
+/// Slices in flight.
+pub const STAGES: usize = 3;
 /// Threads a block: 8 warps, 2 along m and 4 along n.
 pub const THREADS: usize = 256;
 /// Shared rows are padded by 8 elements (16 bytes), so that the 8 rows an `ldmatrix` reads lie
 /// in different banks.
 const PAD: usize = 8;
+/// Elements of a stage of A (BM rows of BK + PAD) and of B (BK rows of BN + PAD).
+const A_STAGE: usize = BM * (BK + PAD);
+const B_STAGE: usize = BK * (BN + PAD);
+/// The dynamic shared memory a block takes, in bytes.
+pub const SHARED_BYTES: u32 = (STAGES * (A_STAGE + B_STAGE) * 2) as u32;
 
 /// C (m×n, f32) = A (m×k) · B (k×n), bf16 inputs. Launch with
-/// `[(n.div_ceil(BN), m.div_ceil(BM)), THREADS]`.
-#[gpu_kernel]
+/// `[(n.div_ceil(BN), m.div_ceil(BM)), THREADS, SHARED_BYTES]`.
+#[gpu_kernel(launch_bounds = 256)]
 pub fn gemm_bf16(a: &[bf16], b: &[bf16], c: &mut [f32], m: usize, n: usize, k: usize) {
-    // Two stages of A's slice (BM rows of BK) and B's (BK rows of BN).
-    let mut a_s = shared_array_2d::<bf16, { 2 * BM }, { BK + PAD }>();
-    let mut b_s = shared_array_2d::<bf16, { 2 * BK }, { BN + PAD }>();
-    let mut acc = local_array::<f32, 64>();
+    // STAGES stages of A's slice, then STAGES of B's.
+    let mut smem = dynamic_shared::<bf16>();
+    let mut acc = local_array::<f32, 128>();
     let mut fa = local_array::<bf16, 32>();
-    let mut fb = local_array::<bf16, 16>();
+    let mut fb = local_array::<bf16, 32>();
+    let mut row = local_array::<bf16, 8>();
     let t = thread_idx_x();
     let (lane, warp) = (t % 32, t / 32);
     let (m0, n0) = (block_idx_y() * BM, block_idx_x() * BN);
     // This warp's part of the tile: rows wm.., columns wn.. of the block's.
-    let (wm, wn) = ((warp / 4) * 64, (warp % 4) * 32);
+    let (wm, wn) = ((warp / 4) * 64, (warp % 4) * 64);
     // Rows of 16 bytes can be copied whole when every row starts 16-byte aligned.
     let (a_whole, b_whole) = (k % 8 == 0, n % 8 == 0);
     #[unroll]
-    for i in 0..64 {
+    for i in 0..128 {
         acc[i] = 0.0;
     }
     let slices = (k + BK - 1) / BK;
+    // Lane l gives row l % 16, columns from (l / 16) * 8, of each 16×16 piece.
+    let (lr, lc) = (lane % 16, (lane / 16) * 8);
     let mut s = 0;
-    // Slice `s + 1` is copied while slice `s` is multiplied (the loop's first step copies 0).
-    while s <= slices {
-        if s < slices {
-            let (stage, k0) = (s % 2, s * BK);
-            // A: 128 rows of 4 chunks of 8; B: 32 rows of 16 chunks. Two chunks a thread each.
+    // Slice s + STAGES - 1 is copied while slice s is multiplied; the first STAGES - 1 slices
+    // are copied before.
+    while s < slices + STAGES - 1 {
+        let next = s;
+        if next < slices {
+            let (stage, k0) = (next % STAGES, next * BK);
+            // A: 128 rows of 4 chunks of 8 (2 a thread); B: 32 rows of 32 chunks (4 a thread).
             #[unroll]
             for h in 0..2 {
                 let q = t + h * THREADS;
                 let (r, kc) = (q / 4, (q % 4) * 8);
+                let at = stage * A_STAGE + r * (BK + PAD) + kc;
                 if a_whole && m0 + r < m && k0 + kc + 8 <= k {
-                    cp_async::<8>(&mut a_s[[stage * BM + r, kc]], &a[(m0 + r) * k + k0 + kc]);
+                    cp_async::<8>(&mut smem[at], &a[(m0 + r) * k + k0 + kc]);
                 } else {
                     #[unroll]
                     for e in 0..8 {
                         let inside = m0 + r < m && k0 + kc + e < k;
-                        a_s[[stage * BM + r, kc + e]] = if inside { a[(m0 + r) * k + k0 + kc + e] } else { bf16::ZERO };
+                        row[e] = if inside { a[(m0 + r) * k + k0 + kc + e] } else { bf16::ZERO };
                     }
+                    smem.store::<8>(at, &row);
                 }
-                let (r, nc) = (q / 16, (q % 16) * 8);
+            }
+            #[unroll]
+            for h in 0..4 {
+                let q = t + h * THREADS;
+                let (r, nc) = (q / 32, (q % 32) * 8);
+                let at = STAGES * A_STAGE + stage * B_STAGE + r * (BN + PAD) + nc;
                 if b_whole && k0 + r < k && n0 + nc + 8 <= n {
-                    cp_async::<8>(&mut b_s[[stage * BK + r, nc]], &b[(k0 + r) * n + n0 + nc]);
+                    cp_async::<8>(&mut smem[at], &b[(k0 + r) * n + n0 + nc]);
                 } else {
                     #[unroll]
                     for e in 0..8 {
                         let inside = k0 + r < k && n0 + nc + e < n;
-                        b_s[[stage * BK + r, nc + e]] = if inside { b[(k0 + r) * n + n0 + nc + e] } else { bf16::ZERO };
+                        row[e] = if inside { b[(k0 + r) * n + n0 + nc + e] } else { bf16::ZERO };
                     }
+                    smem.store::<8>(at, &row);
                 }
             }
         }
         cp_async_commit();
-        if s > 0 {
-            // Slice s - 1 has landed (only the newest group may still be in flight).
-            cp_async_wait(1);
+        if s >= STAGES - 1 {
+            let cur = s - (STAGES - 1);
+            // Slice `cur` has landed: only the STAGES - 1 newest groups may still be in flight.
+            cp_async_wait(2);
             sync_threads();
-            let stage = (s - 1) % 2;
+            let (a0, b0) = ((cur % STAGES) * A_STAGE, STAGES * A_STAGE + (cur % STAGES) * B_STAGE);
             #[unroll]
             for ks in 0..2 {
-                // Lane l gives row l % 16, columns from (l / 16) * 8, of each 16×16 piece.
-                let (r, cc) = (lane % 16, ks * 16 + (lane / 16) * 8);
                 #[unroll]
                 for mi in 0..4 {
-                    ldmatrix_x4(&mut fa[8 * mi..], &a_s[[stage * BM + wm + mi * 16 + r, cc]]);
+                    ldmatrix_x4(&mut fa[8 * mi..], &smem[a0 + (wm + mi * 16 + lr) * (BK + PAD) + ks * 16 + lc]);
                 }
                 #[unroll]
-                for nj in 0..2 {
+                for nj in 0..4 {
                     // Two 8-column tiles of B a load, transposed: rows k, columns n.
-                    ldmatrix_x4_trans(&mut fb[8 * nj..], &b_s[[stage * BK + ks * 16 + r, wn + nj * 16 + (lane / 16) * 8]]);
+                    ldmatrix_x4_trans(&mut fb[8 * nj..], &smem[b0 + (ks * 16 + lr) * (BN + PAD) + wn + nj * 16 + lc]);
                 }
                 #[unroll]
                 for mi in 0..4 {
                     #[unroll]
-                    for nj in 0..4 {
-                        mma_sync(&mut acc[16 * mi + 4 * nj..], &fa[8 * mi..], &fb[4 * nj..]);
+                    for nj in 0..8 {
+                        mma_sync(&mut acc[32 * mi + 4 * nj..], &fa[8 * mi..], &fb[4 * nj..]);
                     }
                 }
             }
-            // Every warp is done with this stage before the next copy overwrites it.
+            // Every warp is done with this stage before a later copy overwrites it.
             sync_threads();
         }
         s += 1;
@@ -122,20 +140,20 @@ pub fn gemm_bf16(a: &[bf16], b: &[bf16], c: &mut [f32], m: usize, n: usize, k: u
     #[unroll]
     for mi in 0..4 {
         #[unroll]
-        for nj in 0..4 {
+        for nj in 0..8 {
             #[unroll]
             for half in 0..2 {
-                let row = m0 + wm + mi * 16 + g + 8 * half;
+                let r = m0 + wm + mi * 16 + g + 8 * half;
                 let col = n0 + wn + nj * 8 + 2 * t4;
-                let at = 16 * mi + 4 * nj + 2 * half;
-                if row < m && col + 1 < n && n % 2 == 0 {
-                    c.store::<2>(row * n + col, &acc[at..]);
-                } else if row < m {
+                let at = 32 * mi + 4 * nj + 2 * half;
+                if r < m && col + 1 < n && n % 2 == 0 {
+                    c.store::<2>(r * n + col, &acc[at..]);
+                } else if r < m {
                     if col < n {
-                        c[row * n + col] = acc[at];
+                        c[r * n + col] = acc[at];
                     }
                     if col + 1 < n {
-                        c[row * n + col + 1] = acc[at + 1];
+                        c[r * n + col + 1] = acc[at + 1];
                     }
                 }
             }
@@ -168,12 +186,12 @@ fn main() -> gpujit::Result<()> {
     let (da, db) = (DeviceArray::from_slice(&dev, &a)?, DeviceArray::from_slice(&dev, &b)?);
     let mut dc = DeviceArray::<f32>::zeros(&dev, m * n)?;
     let grid = (n.div_ceil(BN), m.div_ceil(BM));
-    launch!(gemm_bf16[grid, THREADS](&da, &db, &mut dc, m, n, k))?;
+    launch!(gemm_bf16[grid, THREADS, SHARED_BYTES](&da, &db, &mut dc, m, n, k))?;
     dev.synchronize()?;
     let started = Instant::now();
     let reps = if dev.is_cuda() { 10 } else { 1 };
     for _ in 0..reps {
-        launch!(gemm_bf16[grid, THREADS](&da, &db, &mut dc, m, n, k))?;
+        launch!(gemm_bf16[grid, THREADS, SHARED_BYTES](&da, &db, &mut dc, m, n, k))?;
     }
     dev.synchronize()?;
     let secs = started.elapsed().as_secs_f64() / reps as f64;

@@ -469,7 +469,11 @@ pub mod kernel_prelude {
     /// others' fragments with the same layout: integers exactly as the GPU; f32 by a sum in f64
     /// of exact products, rounded once (tf32 inputs truncated to their 10 mantissa bits first),
     /// within `K · 2⁻²³ · Σ|a·b|` of the GPU's, whose summation order is unspecified.
-    pub fn mma_sync<A: Value, C: Value>(c: &mut (impl Fragment<C> + ?Sized), a: &(impl Fragment<A> + ?Sized), b: &(impl Fragment<A> + ?Sized)) {
+    pub fn mma_sync<A: Value, C: Value>(
+        c: &mut (impl Fragment<C> + ?Sized),
+        a: &(impl Fragment<A> + ?Sized),
+        b: &(impl Fragment<A> + ?Sized),
+    ) {
         let _ = (c, a, b);
         outside("mma_sync")
     }

@@ -659,7 +659,7 @@ impl Drop for HostCode {
 pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode, CompileError> {
     let llvm = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
     let tm = HostTarget.target_machine().map_err(|m| llvm("target selection", m))?;
-    let context = Box::new(Context::create());
+    let context = Box::new(lower::new_context());
     // SAFETY: the context lives on the heap, so this reference stays valid while the Box exists
     // wherever it moves; `HostCode` keeps the Box and drops every value borrowing it (the engine)
     // first, and no other value created from it escapes this function.
@@ -774,7 +774,7 @@ mod tests {
     /// calls to libm's functions resolve.
     #[test]
     fn unresolved_symbols_are_found() {
-        let cx = Context::create();
+        let cx = lower::new_context();
         let module = cx.create_module("calls");
         let f32t = cx.f32_type();
         let fn_type = f32t.fn_type(&[f32t.into()], false);

@@ -216,6 +216,17 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
     Ok(module)
 }
 
+/// A new LLVM context whose diagnostics (warnings and remarks, such as a loop the unroller
+/// could not unroll as `#[unroll]` asked) are dropped instead of printed on standard error:
+/// what fails is reported through the functions' results.
+pub fn new_context() -> Context {
+    extern "C" fn ignore(_: inkwell::llvm_sys::prelude::LLVMDiagnosticInfoRef, _: *mut std::ffi::c_void) {}
+    let cx = Context::create();
+    // SAFETY: the context is live; the handler ignores its arguments and keeps no state.
+    unsafe { inkwell::llvm_sys::core::LLVMContextSetDiagnosticHandler(cx.raw(), Some(ignore), std::ptr::null_mut()) };
+    cx
+}
+
 /// Runs LLVM's O3 pipeline on `module` for `tm`.
 pub fn optimize(module: &Module<'_>, tm: &TargetMachine, kernel: &str) -> Result<(), CompileError> {
     optimize_at(module, tm, kernel, "default<O3>")
@@ -1825,7 +1836,7 @@ mod tests {
         crate::verify::verify(&k).unwrap_or_else(|e| panic!("{e}"));
         let target = NvptxTarget::sm(80).expect("sm_80");
         let tm = target.target_machine().expect("NVPTX target machine");
-        let cx = Context::create();
+        let cx = new_context();
         let module = super::lower(&cx, &k, &target, &tm).unwrap_or_else(|e| panic!("{e}"));
         module.verify().unwrap_or_else(|e| panic!("LLVM rejects the module: {e}"));
         module.print_to_string().to_string()

@@ -850,7 +850,7 @@ fn function_piece(name: &str, kernel: &ir::Kernel, tm: &TargetMachine) -> Result
     let path = toolchain::find_libdevice().map_err(|message| CompileError::Toolchain { kernel: kernel.name.clone(), message })?;
     let file = piece_file(&path, Some(name));
     let keep = [name.to_string()];
-    let cx = Context::create();
+    let cx = lower::new_context();
     let bits = match file.as_deref().and_then(read_piece) {
         Some(bits) => bits,
         None => {
@@ -883,7 +883,7 @@ fn math_piece(path: &std::path::Path, tm: &TargetMachine) -> Result<std::sync::A
         Some(bits) => bits,
         None => {
             FULL_PARSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let cx = Context::create();
+            let cx = lower::new_context();
             let lib = Module::parse_bitcode_from_path(path, &cx).map_err(|e| format!("{}: {e}", path.display()))?;
             let bits = prune(&lib, &math_names(), tm)?;
             write_piece(file.as_deref(), &bits);
@@ -1004,7 +1004,7 @@ pub fn compile_ptx(kernel: &ir::Kernel, target: &NvptxTarget, want_llvm_ir: bool
     let target = if debug { &debug_target } else { target };
     let level = if debug { OptimizationLevel::None } else { OptimizationLevel::Aggressive };
     let tm = target.machine_at(level).map_err(|m| llvm("target selection", m))?;
-    let cx = Context::create();
+    let cx = lower::new_context();
     let module = lower::lower(&cx, kernel, target, &tm)?;
     link_libdevice_if_used(&cx, &module, kernel, &tm)?;
     if debug {

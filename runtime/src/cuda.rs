@@ -408,7 +408,14 @@ impl CudaDevice {
                 }
             }
         }
-        Ok(CudaFunction { device: self.clone(), module, function, oob_record, print_buffer, dynamic_shared: AtomicU32::new(DEFAULT_DYNAMIC_SHARED) })
+        Ok(CudaFunction {
+            device: self.clone(),
+            module,
+            function,
+            oob_record,
+            print_buffer,
+            dynamic_shared: AtomicU32::new(DEFAULT_DYNAMIC_SHARED),
+        })
     }
 }
 

@@ -461,14 +461,17 @@ mod gemm_example;
 /// small integers), its PTX through ptxas (the harness) with no local memory: the 64
 /// accumulators and the fragments stay in registers.
 pub fn tensor_core_gemm(h: &Harness) {
-    use gemm_example::{gemm_bf16, BM, BN, THREADS};
-    let sizes: &[(usize, usize, usize)] =
-        if h.is_gpu() { &[(256, 256, 128), (4095, 4097, 1000), (129, 1, 9), (3, 5, 0), (1000, 1000, 1000)] } else { &[(128, 128, 64), (130, 9, 40), (3, 5, 0)] };
+    use gemm_example::{gemm_bf16, BM, BN, SHARED_BYTES, THREADS};
+    let sizes: &[(usize, usize, usize)] = if h.is_gpu() {
+        &[(256, 256, 128), (4095, 4097, 1000), (129, 1, 9), (3, 5, 0), (1000, 1000, 1000)]
+    } else {
+        &[(128, 256, 96), (130, 9, 40), (3, 5, 0)]
+    };
     for &(m, n, k) in sizes {
         let a: Vec<bf16> = h.vec(m * k, |h| bf16::from_f32((h.next_u64() % 5) as f32 - 2.0));
         let b: Vec<bf16> = h.vec(k * n, |h| bf16::from_f32((h.next_u64() % 5) as f32 - 2.0));
         let mut c = h.zeros::<f32>(m * n);
-        h.run(&gemm_bf16, ((n.div_ceil(BN), m.div_ceil(BM)), THREADS), (&h.arr(&a), &h.arr(&b), &mut c, m, n, k)).unwrap();
+        h.run(&gemm_bf16, ((n.div_ceil(BN), m.div_ceil(BM)), THREADS, SHARED_BYTES), (&h.arr(&a), &h.arr(&b), &mut c, m, n, k)).unwrap();
         let got = c.to_vec().unwrap();
         for i in (0..m).step_by(if m > 200 { 37 } else { 1 }) {
             for j in 0..n {
@@ -481,7 +484,11 @@ pub fn tensor_core_gemm(h: &Harness) {
     let (a, b, mut c) = (h.arr(&[bf16::ONE; 64]), h.arr(&[bf16::ONE; 64]), h.zeros::<f32>(64));
     let ptx = gemm_bf16.ptx(&target, (&a, &b, &mut c, 8usize, 8usize, 8usize)).unwrap().ptx;
     assert!(!ptx.contains(".local"), "the GEMM's fragments live in registers:\n{ptx}");
-    for op in ["mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16", "cp.async.cg.shared.global"] {
+    for op in [
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
+        "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16",
+        "cp.async.cg.shared.global",
+    ] {
         assert!(ptx.contains(op), "{op}");
     }
 }

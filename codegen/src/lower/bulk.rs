@@ -51,7 +51,9 @@ impl<'ctx> Lower<'_, 'ctx> {
                                 let i64t = self.cx.i64_type();
                                 // SAFETY (of the generated code): the verifier checked that the
                                 // per-thread array holds the `count` elements from here.
-                                let at = unsafe { self.b.build_gep(memory_type(self.cx, elem), addrs[0], &[i64t.const_int(e, false)], "zero.at")? };
+                                let at = unsafe {
+                                    self.b.build_gep(memory_type(self.cx, elem), addrs[0], &[i64t.const_int(e, false)], "zero.at")?
+                                };
                                 self.b.build_store(at, memory_type(self.cx, elem).const_zero())?;
                             }
                         }

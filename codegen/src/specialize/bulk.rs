@@ -48,10 +48,12 @@ impl Infer<'_> {
             infos.push((name.to_string(), info));
         }
         let count = match b.kind {
-            BulkKind::Load | BulkKind::Store | BulkKind::CopyAsync | BulkKind::AsyncWait | BulkKind::LdMatrix | BulkKind::LdMatrixTrans => match b.count.const_int() {
-                Some(n) if (0..=1 << 16).contains(&n) => n as u64,
-                _ => return self.err(b.count.span, "the number of elements is a constant (a literal, a `const` or a const generic)"),
-            },
+            BulkKind::Load | BulkKind::Store | BulkKind::CopyAsync | BulkKind::AsyncWait | BulkKind::LdMatrix | BulkKind::LdMatrixTrans => {
+                match b.count.const_int() {
+                    Some(n) if (0..=1 << 16).contains(&n) => n as u64,
+                    _ => return self.err(b.count.span, "the number of elements is a constant (a literal, a `const` or a const generic)"),
+                }
+            }
             _ => 0,
         };
         let global = |i: &ArrayInfo| matches!(i.r, ArrayRef::Param(_));
@@ -79,7 +81,15 @@ impl Infer<'_> {
                         return self.err(b.span, format!("`{m}` writes `{name}`, which is a `&[T]`, not `&mut [T]`"));
                     }
                     let (vname, values) = &infos[1];
-                    self.fragment(values, vname, array.elem, count, is_whole(&b.operands[1]), &format!("the values of `{m}::<{count}>`"), b.span)?;
+                    self.fragment(
+                        values,
+                        vname,
+                        array.elem,
+                        count,
+                        is_whole(&b.operands[1]),
+                        &format!("the values of `{m}::<{count}>`"),
+                        b.span,
+                    )?;
                 }
                 (
                     BulkOp::Copy { count: count as u32, hint: b.hint, asynchronous: false },
@@ -156,7 +166,11 @@ impl Infer<'_> {
                     let order = [1, 2, 0];
                     (0..3).all(|k| {
                         let whole = is_whole(&b.operands[order[k]]);
-                        if whole { lens[k] == need[k] } else { lens[k] >= need[k] }
+                        if whole {
+                            lens[k] == need[k]
+                        } else {
+                            lens[k] >= need[k]
+                        }
                     })
                 });
                 let Some(shape) = fits else {
@@ -200,7 +214,10 @@ impl Infer<'_> {
         if matches!(i.r, ArrayRef::Local(_)) && i.elem == elem && (len == count || (!whole && len >= count)) {
             return Ok(());
         }
-        self.err(span, format!("{what} are a per-thread array of {count} {elem} (or a part of a larger one, `&v[i..]`); `{name}` is not one"))
+        self.err(
+            span,
+            format!("{what} are a per-thread array of {count} {elem} (or a part of a larger one, `&v[i..]`); `{name}` is not one"),
+        )
     }
 
     /// Vector accesses to an N-D array parameter need it contiguous (its rows back to back).

@@ -92,12 +92,14 @@ impl Cx<'_> {
                     }
                     BulkKind::LdMatrix | BulkKind::LdMatrixTrans => {
                         want(2, &format!("{name}(&mut fragment, &shared[row_start])"))?;
-                        let frag = self.whole(args[0], "the fragment is a per-thread array, borrowed mutably: `&mut fragment` (or `&mut f[i..]`)")?;
+                        let frag = self
+                            .whole(args[0], "the fragment is a per-thread array, borrowed mutably: `&mut fragment` (or `&mut f[i..]`)")?;
                         (SourceExpr::int(matrices as u64), vec![frag, self.element(args[1], false)?])
                     }
                     BulkKind::Mma => {
                         want(3, "mma_sync(&mut c, &a, &b)")?;
-                        let c0 = self.whole(args[0], "the accumulator is a per-thread array, borrowed mutably: `&mut c` (or `&mut c[i..]`)")?;
+                        let c0 =
+                            self.whole(args[0], "the accumulator is a per-thread array, borrowed mutably: `&mut c` (or `&mut c[i..]`)")?;
                         let a0 = self.whole(args[1], "the A fragment is a per-thread array, borrowed: `&a` (or `&a[i..]`)")?;
                         let b0 = self.whole(args[2], "the B fragment is a per-thread array, borrowed: `&b` (or `&b[i..]`)")?;
                         (none, vec![c0, a0, b0])
