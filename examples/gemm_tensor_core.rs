@@ -3,9 +3,9 @@
 //!
 //! Each block of 256 threads (8 warps, 2×4) computes a 128×256 tile of C; each warp a 64×64
 //! part of it, as 4×8 tensor-core tiles of 16×8 whose 128 accumulators stay in registers.
-//! Slices of A and B, 32 deep, are staged in dynamic shared memory (80 KiB) by asynchronous
+//! Slices of A and B, 64 deep, are staged in dynamic shared memory (153 KiB) by asynchronous
 //! copies, three stages in flight: two slices are being copied while the tensor cores work on a
-//! third. Fragments come from shared memory through `ldmatrix` (B transposed on the way, as
+//! third, with one barrier a slice. Fragments come from shared memory through `ldmatrix` (B transposed on the way, as
 //! `mma` takes it column-major). Any sizes work: where a slice runs past a matrix, or its rows
 //! are not 16-byte aligned, elements are staged one by one (zeros past the edges). The result
 //! is checked against a host computation.
@@ -24,7 +24,7 @@ pub const BM: usize = 128;
 /// Columns of C a block computes.
 pub const BN: usize = 256;
 /// The depth of the slices of A and B staged at a time.
-pub const BK: usize = 32;
+pub const BK: usize = 64;
 /// Slices in flight.
 pub const STAGES: usize = 3;
 /// Threads a block: 8 warps, 2 along m and 4 along n.
@@ -62,18 +62,23 @@ pub fn gemm_bf16(a: &[bf16], b: &[bf16], c: &mut [f32], m: usize, n: usize, k: u
     let slices = (k + BK - 1) / BK;
     // Lane l gives row l % 16, columns from (l / 16) * 8, of each 16×16 piece.
     let (lr, lc) = (lane % 16, (lane / 16) * 8);
+    // Step s copies slice s into stage s % STAGES and multiplies slice s - (STAGES - 1): the
+    // first STAGES - 1 steps only copy, the last STAGES - 1 only multiply.
     let mut s = 0;
-    // Slice s + STAGES - 1 is copied while slice s is multiplied; the first STAGES - 1 slices
-    // are copied before.
     while s < slices + STAGES - 1 {
-        let next = s;
-        if next < slices {
-            let (stage, k0) = (next % STAGES, next * BK);
-            // A: 128 rows of 4 chunks of 8 (2 a thread); B: 32 rows of 32 chunks (4 a thread).
+        if s >= STAGES - 1 {
+            // Slice s - (STAGES - 1) has landed (the STAGES - 2 newest may still be in flight),
+            // and every warp is done with the stage the copy below overwrites.
+            cp_async_wait(1);
+            sync_threads();
+        }
+        if s < slices {
+            let (stage, k0) = (s % STAGES, s * BK);
+            // A: 128 rows of 8 chunks of 8 (4 a thread); B: 64 rows of 32 chunks (8 a thread).
             #[unroll]
-            for h in 0..2 {
+            for h in 0..4 {
                 let q = t + h * THREADS;
-                let (r, kc) = (q / 4, (q % 4) * 8);
+                let (r, kc) = (q / 8, (q % 8) * 8);
                 let at = stage * A_STAGE + r * (BK + PAD) + kc;
                 if a_whole && m0 + r < m && k0 + kc + 8 <= k {
                     cp_async::<8>(&mut smem[at], &a[(m0 + r) * k + k0 + kc]);
@@ -87,7 +92,7 @@ pub fn gemm_bf16(a: &[bf16], b: &[bf16], c: &mut [f32], m: usize, n: usize, k: u
                 }
             }
             #[unroll]
-            for h in 0..4 {
+            for h in 0..8 {
                 let q = t + h * THREADS;
                 let (r, nc) = (q / 32, (q % 32) * 8);
                 let at = STAGES * A_STAGE + stage * B_STAGE + r * (BN + PAD) + nc;
@@ -106,12 +111,9 @@ pub fn gemm_bf16(a: &[bf16], b: &[bf16], c: &mut [f32], m: usize, n: usize, k: u
         cp_async_commit();
         if s >= STAGES - 1 {
             let cur = s - (STAGES - 1);
-            // Slice `cur` has landed: only the STAGES - 1 newest groups may still be in flight.
-            cp_async_wait(2);
-            sync_threads();
             let (a0, b0) = ((cur % STAGES) * A_STAGE, STAGES * A_STAGE + (cur % STAGES) * B_STAGE);
             #[unroll]
-            for ks in 0..2 {
+            for ks in 0..4 {
                 #[unroll]
                 for mi in 0..4 {
                     ldmatrix_x4(&mut fa[8 * mi..], &smem[a0 + (wm + mi * 16 + lr) * (BK + PAD) + ks * 16 + lc]);
@@ -129,8 +131,6 @@ pub fn gemm_bf16(a: &[bf16], b: &[bf16], c: &mut [f32], m: usize, n: usize, k: u
                     }
                 }
             }
-            // Every warp is done with this stage before a later copy overwrites it.
-            sync_threads();
         }
         s += 1;
     }
