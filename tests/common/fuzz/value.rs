@@ -623,6 +623,19 @@ pub fn type_const(t: ScalarType, c: gpujit::codegen::ast::TypeConst) -> Option<V
         };
     }
     ints!(i8: I8, i16: I16, i32: I32, i64: I64, u8: U8, u16: U16, u32: U32, u64: U64);
+    // The `half` crate's own constants of its types.
+    macro_rules! halves {
+        ($($ty:ty: $st:ident),*) => {
+            match (c, t) {
+                $((Zero, ScalarType::$st) => return Some(v(<$ty>::ZERO)),
+                  (One, ScalarType::$st) => return Some(v(<$ty>::ONE)),
+                  (NegOne, ScalarType::$st) => return Some(v(<$ty>::NEG_ONE)),
+                  (NegZero, ScalarType::$st) => return Some(v(<$ty>::NEG_ZERO)),)*
+                _ => {}
+            }
+        };
+    }
+    halves!(f16: F16, bf16: BF16);
     macro_rules! floats {
         ($($ty:ty: $st:ident),*) => {
             match (c, t) {
