@@ -492,3 +492,64 @@ pub fn tensor_core_gemm(h: &Harness) {
         assert!(ptx.contains(op), "{op}");
     }
 }
+
+#[gpu_kernel]
+fn mma_wrong_lengths(out: &mut [f32]) {
+    let mut c = local_array::<f32, 4>();
+    let a = local_array::<bf16, 4>();
+    let b = local_array::<bf16, 4>();
+    mma_sync(&mut c, &a, &b);
+    out[0] = c[0];
+}
+
+#[gpu_kernel]
+fn cp_async_to_global(x: &[f32], out: &mut [f32]) {
+    let i = grid(1) * 4;
+    cp_async::<4>(&mut out[i], &x[i]);
+}
+
+#[gpu_kernel]
+fn load_three(x: &[f32], out: &mut [f32]) {
+    let v = x.load::<3>(0);
+    out[0] = v[0];
+}
+
+#[gpu_kernel]
+fn load_rows(x: &Array<f32, 2>, out: &mut [f32]) {
+    let v = x.load::<4>([0, 0]);
+    out.store::<4>(0, &v);
+}
+
+#[gpu_kernel]
+fn ldmatrix_f32(out: &mut [f32]) {
+    let tile = shared_array::<f32, 64>();
+    let mut f = local_array::<f32, 8>();
+    ldmatrix_x4(&mut f, &tile[0]);
+    out[0] = f[0];
+}
+
+#[gpu_kernel]
+fn store_short(out: &mut [f32]) {
+    let v = local_array::<f32, 2>();
+    out.store::<4>(0, &v);
+}
+
+/// Bulk operations a kernel gets wrong are typed errors naming the kernel, found when it is
+/// specialized (before anything runs), on both backends.
+pub fn bulk_errors(h: &Harness) {
+    let mut out = h.zeros::<f32>(16);
+    let x = h.arr(&[1.0f32; 16]);
+    let expect = |r: gpujit::Result<()>, kernel: &str, text: &str| {
+        let e = r.expect_err(kernel).to_string();
+        assert!(e.contains(&format!("`{kernel}`")) && e.contains(text), "{kernel}: {e}");
+    };
+    expect(h.run(&mma_wrong_lengths, (1, 32), (&mut out,)), "mma_wrong_lengths", "no mma shape has fragments `a`: [bf16; 4]");
+    expect(h.run(&cp_async_to_global, (1, 4), (&x, &mut out)), "cp_async_to_global", "`cp_async` copies into a shared array");
+    expect(h.run(&load_three, (1, 1), (&x, &mut out)), "load_three", "`load::<3>` on f32");
+    let grid = DeviceArray::from_shape(&h.dev, &[4, 8], &[1.0f32; 32]).unwrap();
+    let strided = grid.view().slice(1, 0..8, 2).unwrap();
+    expect(h.run(&load_rows, (1, 1), (&strided, &mut out)), "load_rows", "needs `x` contiguous");
+    h.run(&load_rows, (1, 1), (&grid, &mut out)).unwrap();
+    expect(h.run(&ldmatrix_f32, (1, 32), (&mut out,)), "ldmatrix_f32", "16-bit elements");
+    expect(h.run(&store_short, (1, 1), (&mut out,)), "store_short", "per-thread array of 4 f32");
+}

@@ -68,6 +68,7 @@ macro_rules! for_each_case {
             mma_shapes,
             ldmatrix_fragments,
             tensor_core_gemm,
+            bulk_errors,
             shared_block_reverse,
             shared_reduction,
             shared_histogram,

@@ -33,7 +33,10 @@ impl Cx<'_> {
                 let Some((kind, hint)) = bulk::method(&m.method.to_string()) else { return Ok(None) };
                 let Some(array) = ident_of(&m.receiver) else { return Ok(None) };
                 if kind == BulkKind::Load {
-                    return err(span, format!("`{}` gives a per-thread array: `let v = {array}.{}::<4>(i);`", m.method, m.method));
+                    return err(
+                        m.method.span(),
+                        format!("`{}` gives a per-thread array: `let v = {array}.{}::<4>(i);`", m.method, m.method),
+                    );
                 }
                 if m.args.len() != 2 {
                     return err(
