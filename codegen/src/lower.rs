@@ -1828,7 +1828,6 @@ mod tests {
     use crate::ir_text::parse;
     use crate::nvptx::NvptxTarget;
     use crate::target::Target;
-    use inkwell::context::Context;
 
     /// The unoptimized NVPTX LLVM IR of a kernel written as IR text.
     fn llvm(text: &str) -> String {
@@ -1836,7 +1835,7 @@ mod tests {
         crate::verify::verify(&k).unwrap_or_else(|e| panic!("{e}"));
         let target = NvptxTarget::sm(80).expect("sm_80");
         let tm = target.target_machine().expect("NVPTX target machine");
-        let cx = new_context();
+        let cx = super::new_context();
         let module = super::lower(&cx, &k, &target, &tm).unwrap_or_else(|e| panic!("{e}"));
         module.verify().unwrap_or_else(|e| panic!("LLVM rejects the module: {e}"));
         module.print_to_string().to_string()
