@@ -26,7 +26,9 @@ use gpujit::prelude::*;
 use half::bf16;
 use sgemm_example::{sgemm, BM, BN, THREADS};
 use std::time::Instant;
-use tensor_core_example::{gemm_bf16, BM as TC_BM, BN as TC_BN, SHARED_BYTES};
+use tensor_core_example::{
+    gemm_bf16, shared_bytes, threads, BK as TC_BK, BM as TC_BM, BN as TC_BN, SHARED_BYTES, STAGES as TC_STAGES, THREADS as TC_THREADS,
+};
 
 /// Host copies of A and B, and A, B and C on the device.
 type Inputs = (Vec<f32>, Vec<f32>, DeviceArray<f32>, DeviceArray<f32>, DeviceArray<f32>);
@@ -52,7 +54,7 @@ fn child() -> gpujit::Result<()> {
     let (ha, hb) = (vec![bf16::ONE; m * k], vec![bf16::ONE; k * n]);
     let (ha, hb) = (DeviceArray::from_slice(&dev, &ha)?, DeviceArray::from_slice(&dev, &hb)?);
     let t = Instant::now();
-    launch!(gemm_bf16[(n.div_ceil(TC_BN), m.div_ceil(TC_BM)), THREADS, SHARED_BYTES](&ha, &hb, &mut dc, m, n, k))?;
+    launch!(gemm_bf16::<TC_BM, TC_BN, TC_BK, TC_STAGES>[(n.div_ceil(TC_BN), m.div_ceil(TC_BM)), TC_THREADS, SHARED_BYTES](&ha, &hb, &mut dc, m, n, k))?;
     dev.synchronize()?;
     println!("CHILD {first:.3} {:.3}", t.elapsed().as_secs_f64() * 1e3);
     Ok(())
@@ -91,33 +93,50 @@ fn main() -> gpujit::Result<()> {
         println!("{name}_first_launch_ms  cold {c:8.1}  disk_cache {w:8.1}");
     }
 
-    for (m, n, k) in [(8192usize, 8192usize, 8192usize), (4096, 4096, 4096), (4095, 4097, 1000)] {
-        let (a, b, da, db, mut dc) = inputs16(&dev, m, n, k)?;
-        let grid = (n.div_ceil(TC_BN), m.div_ceil(TC_BM));
-        let r = gemm_bf16.resources(&dev, (&da, &db, &mut dc, m, n, k))?;
-        let ms = support::event_ms(20, || launch!(gemm_bf16[grid, THREADS, SHARED_BYTES](&da, &db, &mut dc, m, n, k)).expect("launch"));
-        let c = dc.to_vec()?;
-        let mut max_rel = 0.0f64;
-        for s in 0..64 {
-            let (row, col) = (s * 97 % m, s * 131 % n);
-            let (mut want, mut abs) = (0.0f64, 0.0f64);
-            for j in 0..k {
-                let p = a[row * k + j].to_f64() * b[j * n + col].to_f64();
-                want += p;
-                abs += p.abs();
+    // The example's tile shape at every size, and other shapes of the same kernel beside it.
+    macro_rules! tensor_core_run {
+        ($label:expr, $bm:expr, $bn:expr, $bk:expr, $stages:expr, $sizes:expr) => {
+            for (m, n, k) in $sizes {
+                let (a, b, da, db, mut dc) = inputs16(&dev, m, n, k)?;
+                let grid = (n.div_ceil($bn), m.div_ceil($bm));
+                let (t, shared) = (threads($bm, $bn), shared_bytes($bm, $bn, $bk, $stages));
+                let r = gemm_bf16::<$bm, $bn, $bk, $stages>.resources(&dev, (&da, &db, &mut dc, m, n, k))?;
+                let ms = support::event_ms(20, || {
+                    launch!(gemm_bf16::<$bm, $bn, $bk, $stages>[grid, t, shared](&da, &db, &mut dc, m, n, k)).expect("launch")
+                });
+                let c = dc.to_vec()?;
+                let mut max_rel = 0.0f64;
+                for s in 0..64 {
+                    let (row, col) = (s * 97 % m, s * 131 % n);
+                    let (mut want, mut abs) = (0.0f64, 0.0f64);
+                    for j in 0..k {
+                        let p = a[row * k + j].to_f64() * b[j * n + col].to_f64();
+                        want += p;
+                        abs += p.abs();
+                    }
+                    max_rel = max_rel.max((c[row * n + col] as f64 - want).abs() / abs.max(1e-30));
+                }
+                assert!(max_rel < k as f64 * 1.2e-7, "gemm_bf16 {m}x{n}x{k}: error {max_rel} of the sum of |products|");
+                println!(
+                    "{} {}x{}x{}/{} {m}x{n}x{k}  {:7.2} TFLOP/s  ({ms:.3} ms; {} registers, {} B local, spills {}/{} B, error {max_rel:.1e} of sum|a·b|)",
+                    $label, $bm, $bn, $bk, $stages,
+                    2.0 * (m * n * k) as f64 / ms / 1e9,
+                    r.registers,
+                    r.local_bytes,
+                    r.spill_stores,
+                    r.spill_loads
+                );
             }
-            max_rel = max_rel.max((c[row * n + col] as f64 - want).abs() / abs.max(1e-30));
-        }
-        assert!(max_rel < k as f64 * 1.2e-7, "gemm_bf16 {m}x{n}x{k}: error {max_rel} of the sum of |products|");
-        println!(
-            "gemm_bf16_gpujit {m}x{n}x{k}  {:7.2} TFLOP/s  ({ms:.3} ms; {} registers, {} B local, spills {}/{} B, error {max_rel:.1e} of sum|a·b|)",
-            2.0 * (m * n * k) as f64 / ms / 1e9,
-            r.registers,
-            r.local_bytes,
-            r.spill_stores,
-            r.spill_loads
-        );
+        };
     }
+    let all = [(8192usize, 8192usize, 8192usize), (4096, 4096, 4096), (4095, 4097, 1000)];
+    tensor_core_run!("gemm_bf16_gpujit", TC_BM, TC_BN, TC_BK, TC_STAGES, all);
+    let square = [(8192usize, 8192usize, 8192usize), (4096, 4096, 4096)];
+    tensor_core_run!("gemm_bf16_shape", 128, 256, 32, 4, square);
+    tensor_core_run!("gemm_bf16_shape", 256, 128, 64, 3, square);
+    tensor_core_run!("gemm_bf16_shape", 128, 128, 32, 4, square);
+    tensor_core_run!("gemm_bf16_shape", 128, 128, 64, 3, square);
+    tensor_core_run!("gemm_bf16_shape", 64, 256, 64, 3, square);
 
     for (m, n, k) in [(4096usize, 4096usize, 4096usize), (4095, 4097, 1000)] {
         let (a, b, da, db, mut dc) = inputs(&dev, m, n, k)?;

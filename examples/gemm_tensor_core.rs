@@ -1,8 +1,8 @@
 //! A bf16 GEMM on tensor cores: `C = A·B` with A (m×k) and B (k×n) row-major bf16 and C (m×n)
 //! f32, written in gpujit's kernel language with `mma_sync`, `ldmatrix` and `cp_async`.
 //!
-//! Each block of 256 threads (8 warps, 2×4) computes a 128×256 tile of C; each warp a 64×64
-//! part of it, as 4×8 tensor-core tiles of 16×8 whose 128 accumulators stay in registers.
+//! Each block of 256 threads (8 warps, 2×4) computes a 128×256 tile of C (the kernel takes the
+//! tile shape, the slice depth and the stages as const generics); each warp a 64×64 part of it, as 4×8 tensor-core tiles of 16×8 whose 128 accumulators stay in registers.
 //! Slices of A and B, 64 deep, are staged in dynamic shared memory (153 KiB) by asynchronous
 //! copies, three stages in flight: two slices are being copied while the tensor cores work on a
 //! third, with one barrier a slice. Fragments come from shared memory through `ldmatrix` (B transposed on the way, as
@@ -19,7 +19,7 @@ use gpujit::prelude::*;
 use half::bf16;
 use std::time::Instant;
 
-/// Rows of C a block computes.
+/// Rows of C a block computes (the example's choice of the kernel's tile shape).
 pub const BM: usize = 128;
 /// Columns of C a block computes.
 pub const BN: usize = 256;
@@ -27,32 +27,50 @@ pub const BN: usize = 256;
 pub const BK: usize = 64;
 /// Slices in flight.
 pub const STAGES: usize = 3;
-/// Threads a block: 8 warps, 2 along m and 4 along n.
-pub const THREADS: usize = 256;
+/// Threads a block: a warp for each 64×64 part of the tile.
+pub const THREADS: usize = threads(BM, BN);
+/// The dynamic shared memory a block takes, in bytes.
+pub const SHARED_BYTES: u32 = shared_bytes(BM, BN, BK, STAGES);
+
 /// Shared rows are padded by 8 elements (16 bytes), so that the 8 rows an `ldmatrix` reads lie
 /// in different banks.
-const PAD: usize = 8;
-/// Elements of a stage of A (BM rows of BK + PAD) and of B (BK rows of BN + PAD).
-const A_STAGE: usize = BM * (BK + PAD);
-const B_STAGE: usize = BK * (BN + PAD);
-/// The dynamic shared memory a block takes, in bytes.
-pub const SHARED_BYTES: u32 = (STAGES * (A_STAGE + B_STAGE) * 2) as u32;
+pub const PAD: usize = 8;
 
-/// C (m×n, f32) = A (m×k) · B (k×n), bf16 inputs. Launch with
-/// `[(n.div_ceil(BN), m.div_ceil(BM)), THREADS, SHARED_BYTES]`.
+/// Threads a block of `bm`×`bn` takes: a warp each 64×64.
+pub const fn threads(bm: usize, bn: usize) -> usize {
+    bm / 64 * (bn / 64) * 32
+}
+
+/// Dynamic shared memory of `stages` slices of A (bm rows of bk + PAD) and B (bk rows of bn + PAD).
+pub const fn shared_bytes(bm: usize, bn: usize, bk: usize, stages: usize) -> u32 {
+    (stages * (bm * (bk + PAD) + bk * (bn + PAD)) * 2) as u32
+}
+
+/// C (m×n, f32) = A (m×k) · B (k×n), bf16 inputs, with tiles of `BM`×`BN` (multiples of 64),
+/// slices `BK` deep (a multiple of 16) and `STAGES` slices in flight (2 to 8). Launch with
+/// `[(n.div_ceil(BN), m.div_ceil(BM)), threads(BM, BN), shared_bytes(BM, BN, BK, STAGES)]`.
 #[gpu_kernel(launch_bounds = 256)]
-pub fn gemm_bf16(a: &[bf16], b: &[bf16], c: &mut [f32], m: usize, n: usize, k: usize) {
+pub fn gemm_bf16<const BM: usize, const BN: usize, const BK: usize, const STAGES: usize>(
+    a: &[bf16],
+    b: &[bf16],
+    c: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+) {
     // STAGES stages of A's slice, then STAGES of B's.
     let mut smem = dynamic_shared::<bf16>();
     let mut acc = local_array::<f32, 128>();
     let mut fa = local_array::<bf16, 32>();
     let mut fb = local_array::<bf16, 32>();
     let mut row = local_array::<bf16, 8>();
+    let (a_stage, b_stage) = (BM * (BK + PAD), BK * (BN + PAD));
+    let threads = BM / 64 * (BN / 64) * 32;
     let t = thread_idx_x();
     let (lane, warp) = (t % 32, t / 32);
     let (m0, n0) = (block_idx_y() * BM, block_idx_x() * BN);
-    // This warp's part of the tile: rows wm.., columns wn.. of the block's.
-    let (wm, wn) = ((warp / 4) * 64, (warp % 4) * 64);
+    // This warp's 64×64 part of the tile: rows wm.., columns wn.. of the block's.
+    let (wm, wn) = ((warp / (BN / 64)) * 64, (warp % (BN / 64)) * 64);
     // Rows of 16 bytes can be copied whole when every row starts 16-byte aligned.
     let (a_whole, b_whole) = (k % 8 == 0, n % 8 == 0);
     #[unroll]
@@ -69,17 +87,17 @@ pub fn gemm_bf16(a: &[bf16], b: &[bf16], c: &mut [f32], m: usize, n: usize, k: u
         if s >= STAGES - 1 {
             // Slice s - (STAGES - 1) has landed (the STAGES - 2 newest may still be in flight),
             // and every warp is done with the stage the copy below overwrites.
-            cp_async_wait(1);
+            cp_async_wait(STAGES - 2);
             sync_threads();
         }
         if s < slices {
             let (stage, k0) = (s % STAGES, s * BK);
-            // A: 128 rows of 8 chunks of 8 (4 a thread); B: 64 rows of 32 chunks (8 a thread).
+            // A: BM rows of BK / 8 chunks of 8 elements; B: BK rows of BN / 8.
             #[unroll]
-            for h in 0..4 {
-                let q = t + h * THREADS;
-                let (r, kc) = (q / 8, (q % 8) * 8);
-                let at = stage * A_STAGE + r * (BK + PAD) + kc;
+            for h in 0..BM * BK / 8 / threads {
+                let q = t + h * threads;
+                let (r, kc) = (q / (BK / 8), (q % (BK / 8)) * 8);
+                let at = stage * a_stage + r * (BK + PAD) + kc;
                 if a_whole && m0 + r < m && k0 + kc + 8 <= k {
                     cp_async::<8>(&mut smem[at], &a[(m0 + r) * k + k0 + kc]);
                 } else {
@@ -92,10 +110,10 @@ pub fn gemm_bf16(a: &[bf16], b: &[bf16], c: &mut [f32], m: usize, n: usize, k: u
                 }
             }
             #[unroll]
-            for h in 0..8 {
-                let q = t + h * THREADS;
-                let (r, nc) = (q / 32, (q % 32) * 8);
-                let at = STAGES * A_STAGE + stage * B_STAGE + r * (BN + PAD) + nc;
+            for h in 0..BK * BN / 8 / threads {
+                let q = t + h * threads;
+                let (r, nc) = (q / (BN / 8), (q % (BN / 8)) * 8);
+                let at = STAGES * a_stage + stage * b_stage + r * (BN + PAD) + nc;
                 if b_whole && k0 + r < k && n0 + nc + 8 <= n {
                     cp_async::<8>(&mut smem[at], &b[(k0 + r) * n + n0 + nc]);
                 } else {
@@ -111,9 +129,9 @@ pub fn gemm_bf16(a: &[bf16], b: &[bf16], c: &mut [f32], m: usize, n: usize, k: u
         cp_async_commit();
         if s >= STAGES - 1 {
             let cur = s - (STAGES - 1);
-            let (a0, b0) = ((cur % STAGES) * A_STAGE, STAGES * A_STAGE + (cur % STAGES) * B_STAGE);
+            let (a0, b0) = ((cur % STAGES) * a_stage, STAGES * a_stage + (cur % STAGES) * b_stage);
             #[unroll]
-            for ks in 0..4 {
+            for ks in 0..BK / 16 {
                 #[unroll]
                 for mi in 0..4 {
                     ldmatrix_x4(&mut fa[8 * mi..], &smem[a0 + (wm + mi * 16 + lr) * (BK + PAD) + ks * 16 + lc]);
@@ -186,12 +204,12 @@ fn main() -> gpujit::Result<()> {
     let (da, db) = (DeviceArray::from_slice(&dev, &a)?, DeviceArray::from_slice(&dev, &b)?);
     let mut dc = DeviceArray::<f32>::zeros(&dev, m * n)?;
     let grid = (n.div_ceil(BN), m.div_ceil(BM));
-    launch!(gemm_bf16[grid, THREADS, SHARED_BYTES](&da, &db, &mut dc, m, n, k))?;
+    launch!(gemm_bf16::<BM, BN, BK, STAGES>[grid, THREADS, SHARED_BYTES](&da, &db, &mut dc, m, n, k))?;
     dev.synchronize()?;
     let started = Instant::now();
     let reps = if dev.is_cuda() { 10 } else { 1 };
     for _ in 0..reps {
-        launch!(gemm_bf16[grid, THREADS, SHARED_BYTES](&da, &db, &mut dc, m, n, k))?;
+        launch!(gemm_bf16::<BM, BN, BK, STAGES>[grid, THREADS, SHARED_BYTES](&da, &db, &mut dc, m, n, k))?;
     }
     dev.synchronize()?;
     let secs = started.elapsed().as_secs_f64() / reps as f64;

@@ -400,7 +400,7 @@ pub mod kernel_prelude {
     }
     /// Waits until at most `pending` (a constant, 0 to 7) of this thread's groups of copies are
     /// still running (`cp.async.wait_group`); 0 waits for all.
-    pub fn cp_async_wait(pending: u32) {
+    pub fn cp_async_wait(pending: usize) {
         let _ = pending;
         outside("cp_async_wait")
     }

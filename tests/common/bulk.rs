@@ -461,7 +461,7 @@ mod gemm_example;
 /// small integers), its PTX through ptxas (the harness) with no local memory: the 64
 /// accumulators and the fragments stay in registers.
 pub fn tensor_core_gemm(h: &Harness) {
-    use gemm_example::{gemm_bf16, BM, BN, SHARED_BYTES, THREADS};
+    use gemm_example::{gemm_bf16, BK, BM, BN, SHARED_BYTES, STAGES, THREADS};
     let sizes: &[(usize, usize, usize)] = if h.is_gpu() {
         &[(256, 256, 128), (4095, 4097, 1000), (129, 1, 9), (3, 5, 0), (1000, 1000, 1000)]
     } else {
@@ -471,7 +471,12 @@ pub fn tensor_core_gemm(h: &Harness) {
         let a: Vec<bf16> = h.vec(m * k, |h| bf16::from_f32((h.next_u64() % 5) as f32 - 2.0));
         let b: Vec<bf16> = h.vec(k * n, |h| bf16::from_f32((h.next_u64() % 5) as f32 - 2.0));
         let mut c = h.zeros::<f32>(m * n);
-        h.run(&gemm_bf16, ((n.div_ceil(BN), m.div_ceil(BM)), THREADS, SHARED_BYTES), (&h.arr(&a), &h.arr(&b), &mut c, m, n, k)).unwrap();
+        h.run(
+            &gemm_bf16::<BM, BN, BK, STAGES>,
+            ((n.div_ceil(BN), m.div_ceil(BM)), THREADS, SHARED_BYTES),
+            (&h.arr(&a), &h.arr(&b), &mut c, m, n, k),
+        )
+        .unwrap();
         let got = c.to_vec().unwrap();
         for i in (0..m).step_by(if m > 200 { 37 } else { 1 }) {
             for j in 0..n {
@@ -482,7 +487,7 @@ pub fn tensor_core_gemm(h: &Harness) {
     }
     let target = NvptxTarget::sm(90).unwrap();
     let (a, b, mut c) = (h.arr(&[bf16::ONE; 64]), h.arr(&[bf16::ONE; 64]), h.zeros::<f32>(64));
-    let ptx = gemm_bf16.ptx(&target, (&a, &b, &mut c, 8usize, 8usize, 8usize)).unwrap().ptx;
+    let ptx = gemm_bf16::<BM, BN, BK, STAGES>.ptx(&target, (&a, &b, &mut c, 8usize, 8usize, 8usize)).unwrap().ptx;
     assert!(!ptx.contains(".local"), "the GEMM's fragments live in registers:\n{ptx}");
     for op in [
         "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
@@ -534,6 +539,12 @@ fn store_short(out: &mut [f32]) {
     out.store::<4>(0, &v);
 }
 
+#[gpu_kernel]
+fn wait_for_a_variable(n: usize, out: &mut [usize]) {
+    cp_async_wait(n);
+    out[0] = n;
+}
+
 /// Bulk operations a kernel gets wrong are typed errors naming the kernel, found when it is
 /// specialized (before anything runs), on both backends.
 pub fn bulk_errors(h: &Harness) {
@@ -552,4 +563,10 @@ pub fn bulk_errors(h: &Harness) {
     h.run(&load_rows, (1, 1), (&grid, &mut out)).unwrap();
     expect(h.run(&ldmatrix_f32, (1, 32), (&mut out,)), "ldmatrix_f32", "16-bit elements");
     expect(h.run(&store_short, (1, 1), (&mut out,)), "store_short", "per-thread array of 4 f32");
+    let mut words = h.zeros::<usize>(1);
+    expect(
+        h.run(&wait_for_a_variable, (1, 1), (1usize, &mut words)),
+        "wait_for_a_variable",
+        "`cp_async_wait` takes a constant from 0 to 7",
+    );
 }

@@ -18,8 +18,8 @@ fn store_by_value(out: &mut [f32]) {
 }
 
 #[gpu_kernel]
-fn wait_for_a_variable(n: u32) {
-    cp_async_wait(n);
+fn wait_for_too_many() {
+    cp_async_wait(9);
 }
 
 #[gpu_kernel]

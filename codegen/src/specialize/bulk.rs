@@ -47,6 +47,9 @@ impl Infer<'_> {
             }
             infos.push((name.to_string(), info));
         }
+        if b.kind == BulkKind::AsyncWait && b.count.const_int().is_none_or(|n| !(0..=7).contains(&n)) {
+            return self.err(b.count.span, "`cp_async_wait` takes a constant from 0 to 7: the groups left pending");
+        }
         let count = match b.kind {
             BulkKind::Load | BulkKind::Store | BulkKind::CopyAsync | BulkKind::AsyncWait | BulkKind::LdMatrix | BulkKind::LdMatrixTrans => {
                 match b.count.const_int() {

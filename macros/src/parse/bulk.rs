@@ -87,8 +87,9 @@ impl Cx<'_> {
                     }
                     BulkKind::AsyncWait => {
                         want(1, "cp_async_wait(0)")?;
+                        // A constant (a literal, a `const`, a const generic): checked when specialized.
                         let n = self.expr(args[0])?;
-                        if n.const_int().is_none_or(|v| !(0..=7).contains(&v)) {
+                        if n.const_int().is_some_and(|v| !(0..=7).contains(&v)) {
                             return err(args[0].span(), "`cp_async_wait` takes a constant from 0 to 7: the groups left pending");
                         }
                         (n, Vec::new())
