@@ -27,7 +27,8 @@ use half::bf16;
 use sgemm_example::{sgemm, BM, BN, THREADS};
 use std::time::Instant;
 use tensor_core_example::{
-    gemm_bf16, shared_bytes, threads, BK as TC_BK, BM as TC_BM, BN as TC_BN, SHARED_BYTES, STAGES as TC_STAGES, THREADS as TC_THREADS,
+    gemm_bf16, gemm_tf32, shared_bytes, tf32_shared_bytes, threads, BK as TC_BK, BM as TC_BM, BN as TC_BN, SHARED_BYTES,
+    STAGES as TC_STAGES, THREADS as TC_THREADS,
 };
 
 /// Host copies of A and B, and A, B and C on the device.
@@ -137,6 +138,37 @@ fn main() -> gpujit::Result<()> {
     tensor_core_run!("gemm_bf16_shape", 128, 128, 32, 4, square);
     tensor_core_run!("gemm_bf16_shape", 128, 128, 64, 3, square);
     tensor_core_run!("gemm_bf16_shape", 64, 256, 64, 3, square);
+
+    // TF32 on tensor cores (f32 inputs), 128×256 tiles, slices 32 deep, three stages.
+    for (m, n, k) in [(8192usize, 8192usize, 8192usize), (4096, 4096, 4096)] {
+        let (a, b, da, db, mut dc) = inputs(&dev, m, n, k)?;
+        let (grid, shared) = ((n.div_ceil(256), m.div_ceil(128)), tf32_shared_bytes(128, 256, 32, 3));
+        let r = gemm_tf32::<128, 256, 32, 3>.resources(&dev, (&da, &db, &mut dc, m, n, k))?;
+        let ms =
+            support::event_ms(20, || launch!(gemm_tf32::<128, 256, 32, 3>[grid, 256, shared](&da, &db, &mut dc, m, n, k)).expect("launch"));
+        let c = dc.to_vec()?;
+        let mut max_rel = 0.0f64;
+        for s in 0..64 {
+            let (row, col) = (s * 97 % m, s * 131 % n);
+            let (mut want, mut abs) = (0.0f64, 0.0f64);
+            for j in 0..k {
+                let p = a[row * k + j] as f64 * b[j * n + col] as f64;
+                want += p;
+                abs += p.abs();
+            }
+            max_rel = max_rel.max((c[row * n + col] as f64 - want).abs() / abs.max(1e-30));
+        }
+        // tf32 keeps 10 of f32's 23 mantissa bits: each product within 2^-9 of its value.
+        assert!(max_rel < 4.0 / 1024.0, "gemm_tf32 {m}x{n}x{k}: error {max_rel} of the sum of |products|");
+        println!(
+            "gemm_tf32_gpujit {m}x{n}x{k}  {:7.2} TFLOP/s  ({ms:.3} ms; {} registers, {} B local, spills {}/{} B, error {max_rel:.1e} of sum|a·b|)",
+            2.0 * (m * n * k) as f64 / ms / 1e9,
+            r.registers,
+            r.local_bytes,
+            r.spill_stores,
+            r.spill_loads
+        );
+    }
 
     for (m, n, k) in [(4096usize, 4096usize, 4096usize), (4095, 4097, 1000)] {
         let (a, b, da, db, mut dc) = inputs(&dev, m, n, k)?;

@@ -179,6 +179,142 @@ pub fn gemm_bf16<const BM: usize, const BN: usize, const BK: usize, const STAGES
     }
 }
 
+/// C (m×n) = A (m×k) · B (k×n), all f32, on tensor cores in TF32 (m16n8k8: the inputs' top 19
+/// bits, as cuBLAS's TF32 mode; f32 accumulators), with `gemm_bf16`'s tiles, stages and edge
+/// handling. `ldmatrix` moves 16-bit elements, so each lane reads its fragments' elements from
+/// shared memory one by one; the padding (4 columns of A, 8 of B) keeps the 32 lanes of each
+/// read in different banks. Launch with `[(n.div_ceil(BN), m.div_ceil(BM)), threads(BM, BN),
+/// tf32_shared_bytes(BM, BN, BK, STAGES)]`.
+#[gpu_kernel(launch_bounds = 256)]
+pub fn gemm_tf32<const BM: usize, const BN: usize, const BK: usize, const STAGES: usize>(
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+) {
+    let mut smem = dynamic_shared::<f32>();
+    let mut acc = local_array::<f32, 128>();
+    let mut fa = local_array::<f32, 16>();
+    let mut fb = local_array::<f32, 16>();
+    let mut row = local_array::<f32, 4>();
+    let (sa, sb) = (BK + 4, BN + 8);
+    let (a_stage, b_stage) = (BM * sa, BK * sb);
+    let threads = BM / 64 * (BN / 64) * 32;
+    let t = thread_idx_x();
+    let (lane, warp) = (t % 32, t / 32);
+    let (g, t4) = (lane / 4, lane % 4);
+    let (m0, n0) = (block_idx_y() * BM, block_idx_x() * BN);
+    let (wm, wn) = ((warp / (BN / 64)) * 64, (warp % (BN / 64)) * 64);
+    let (a_whole, b_whole) = (k % 4 == 0, n % 4 == 0);
+    #[unroll]
+    for i in 0..128 {
+        acc[i] = 0.0;
+    }
+    let slices = (k + BK - 1) / BK;
+    let mut s = 0;
+    while s < slices + STAGES - 1 {
+        if s >= STAGES - 1 {
+            cp_async_wait(STAGES - 2);
+            sync_threads();
+        }
+        if s < slices {
+            let (stage, k0) = (s % STAGES, s * BK);
+            // Chunks of 4 f32 (16 bytes): A BM rows of BK / 4, B BK rows of BN / 4.
+            #[unroll]
+            for h in 0..BM * BK / 4 / threads {
+                let q = t + h * threads;
+                let (r, kc) = (q / (BK / 4), (q % (BK / 4)) * 4);
+                let at = stage * a_stage + r * sa + kc;
+                if a_whole && m0 + r < m && k0 + kc + 4 <= k {
+                    cp_async::<4>(&mut smem[at], &a[(m0 + r) * k + k0 + kc]);
+                } else {
+                    #[unroll]
+                    for e in 0..4 {
+                        row[e] = if m0 + r < m && k0 + kc + e < k { a[(m0 + r) * k + k0 + kc + e] } else { 0.0 };
+                    }
+                    smem.store::<4>(at, &row);
+                }
+            }
+            #[unroll]
+            for h in 0..BK * BN / 4 / threads {
+                let q = t + h * threads;
+                let (r, nc) = (q / (BN / 4), (q % (BN / 4)) * 4);
+                let at = STAGES * a_stage + stage * b_stage + r * sb + nc;
+                if b_whole && k0 + r < k && n0 + nc + 4 <= n {
+                    cp_async::<4>(&mut smem[at], &b[(k0 + r) * n + n0 + nc]);
+                } else {
+                    #[unroll]
+                    for e in 0..4 {
+                        row[e] = if k0 + r < k && n0 + nc + e < n { b[(k0 + r) * n + n0 + nc + e] } else { 0.0 };
+                    }
+                    smem.store::<4>(at, &row);
+                }
+            }
+        }
+        cp_async_commit();
+        if s >= STAGES - 1 {
+            let cur = s - (STAGES - 1);
+            let (a0, b0) = ((cur % STAGES) * a_stage, STAGES * a_stage + (cur % STAGES) * b_stage);
+            #[unroll]
+            for ks in 0..BK / 8 {
+                // A's fragment: (g + 8 (i % 2), t4 + 4 (i / 2)); B's: (t4 + 4 i, g).
+                #[unroll]
+                for mi in 0..4 {
+                    #[unroll]
+                    for i in 0..4 {
+                        fa[4 * mi + i] = smem[a0 + (wm + mi * 16 + g + 8 * (i % 2)) * sa + ks * 8 + t4 + 4 * (i / 2)];
+                    }
+                }
+                #[unroll]
+                for nj in 0..8 {
+                    #[unroll]
+                    for i in 0..2 {
+                        fb[2 * nj + i] = smem[b0 + (ks * 8 + t4 + 4 * i) * sb + wn + nj * 8 + g];
+                    }
+                }
+                #[unroll]
+                for mi in 0..4 {
+                    #[unroll]
+                    for nj in 0..8 {
+                        mma_sync(&mut acc[32 * mi + 4 * nj..], &fa[4 * mi..], &fb[2 * nj..]);
+                    }
+                }
+            }
+        }
+        s += 1;
+    }
+    cp_async_wait(0);
+    #[unroll]
+    for mi in 0..4 {
+        #[unroll]
+        for nj in 0..8 {
+            #[unroll]
+            for half in 0..2 {
+                let r = m0 + wm + mi * 16 + g + 8 * half;
+                let col = n0 + wn + nj * 8 + 2 * t4;
+                let at = 32 * mi + 4 * nj + 2 * half;
+                if r < m && col + 1 < n && n % 2 == 0 {
+                    c.store::<2>(r * n + col, &acc[at..]);
+                } else if r < m {
+                    if col < n {
+                        c[r * n + col] = acc[at];
+                    }
+                    if col + 1 < n {
+                        c[r * n + col + 1] = acc[at + 1];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `gemm_tf32`'s dynamic shared memory, in bytes.
+pub const fn tf32_shared_bytes(bm: usize, bn: usize, bk: usize, stages: usize) -> u32 {
+    (stages * (bm * (bk + 4) + bk * (bn + 8)) * 4) as u32
+}
+
 /// Fills `len` bf16 values in [-1, 1) from a seed (a small LCG: the example needs no
 /// dependency).
 fn values(len: usize, seed: u64) -> Vec<bf16> {

@@ -1,4 +1,5 @@
-//! A register-tiled SGEMM on CUDA cores, written plainly: `acc += a * b`, no intrinsics. Each
+//! A register-tiled SGEMM on CUDA cores, written plainly: `acc += a * b`, no intrinsics, 16-byte
+//! loads of four neighbours (`a.load::<4>(i)`) where rows start at multiples of 4. Each
 //! block computes a 128×128 tile of C from 8-wide slices of A and B staged in shared memory; each
 //! of its 256 threads keeps an 8×8 micro-tile of C in registers. Any sizes work: the tiles at the
 //! edges read zeros past the matrices and store only what lies inside. The result is checked
@@ -42,9 +43,19 @@ pub fn sgemm(a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) 
         acc[i] = 0.0;
     }
     let interior = row0 + BM <= m && col0 + BN <= n;
+    // Rows of A and B start at multiples of 4 elements: 4 neighbours are one 16-byte load.
+    let fours = k % 4 == 0 && n % 4 == 0;
     let mut k0 = 0;
     while k0 < k {
-        if interior && k0 + BK <= k {
+        if interior && k0 + BK <= k && fours {
+            let va = a.load::<4>((row0 + a_row) * k + k0 + a_col);
+            let vb = b.load::<4>((k0 + b_row) * n + col0 + b_col);
+            #[unroll]
+            for q in 0..4 {
+                a_tile[(a_col + q) * BM + a_row] = va[q];
+            }
+            b_tile.store::<4>(b_row * BN + b_col, &vb);
+        } else if interior && k0 + BK <= k {
             #[unroll]
             for q in 0..4 {
                 a_tile[(a_col + q) * BM + a_row] = a[(row0 + a_row) * k + k0 + a_col + q];

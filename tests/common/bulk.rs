@@ -485,6 +485,25 @@ pub fn tensor_core_gemm(h: &Harness) {
             }
         }
     }
+    // The TF32 kernel: small integers are exact in tf32.
+    use gemm_example::{gemm_tf32, tf32_shared_bytes};
+    let tf32_sizes: &[(usize, usize, usize)] =
+        if h.is_gpu() { &[(4095, 4097, 1000), (256, 256, 64)] } else { &[(128, 256, 40), (5, 9, 3)] };
+    for &(m, n, k) in tf32_sizes {
+        let a: Vec<f32> = h.vec(m * k, |h| (h.next_u64() % 7) as f32 - 3.0);
+        let b: Vec<f32> = h.vec(k * n, |h| (h.next_u64() % 7) as f32 - 3.0);
+        let mut c = h.zeros::<f32>(m * n);
+        let shared = tf32_shared_bytes(128, 256, 32, 3);
+        h.run(&gemm_tf32::<128, 256, 32, 3>, ((n.div_ceil(256), m.div_ceil(128)), 256, shared), (&h.arr(&a), &h.arr(&b), &mut c, m, n, k))
+            .unwrap();
+        let got = c.to_vec().unwrap();
+        for i in (0..m).step_by(if m > 200 { 41 } else { 1 }) {
+            for j in 0..n {
+                let want: f32 = (0..k).map(|q| a[i * k + q] * b[q * n + j]).sum();
+                assert_eq!(got[i * n + j], want, "tf32 C[{i}][{j}] of {m}x{n}x{k}");
+            }
+        }
+    }
     let target = NvptxTarget::sm(90).unwrap();
     let (a, b, mut c) = (h.arr(&[bf16::ONE; 64]), h.arr(&[bf16::ONE; 64]), h.zeros::<f32>(64));
     let ptx = gemm_bf16::<BM, BN, BK, STAGES>.ptx(&target, (&a, &b, &mut c, 8usize, 8usize, 8usize)).unwrap().ptx;
