@@ -613,7 +613,7 @@ impl Kernel {
                     }
                     _ => None,
                 };
-                if let Some(n) = need.filter(|n| best.is_none_or(|b| n.0 > b.0)) {
+                if let Some(n) = need.filter(|n| best.map_or(true, |b| n.0 > b.0)) {
                     *best = Some(n);
                 }
             }

@@ -199,7 +199,7 @@ impl Verifier<'_> {
                     if !matches!(d, ArrayRef::Shared(_)) || !matches!(s, ArrayRef::Param(_)) || !async_copy_allowed(se, n) {
                         return bad("an asynchronous copy is of 4, 8 or 16 bytes from an array parameter to a shared array");
                     }
-                } else if !vector_allowed(se, n) || (dl.is_some() == sl.is_some()) || dl.or(sl).is_none_or(|l| l < n) {
+                } else if !vector_allowed(se, n) || (dl.is_some() == sl.is_some()) || dl.or(sl).map_or(true, |l| l < n) {
                     return bad("a vector access moves 2 to 16 bytes between an array and a per-thread array of that length");
                 }
                 Ok(())
@@ -208,7 +208,7 @@ impl Verifier<'_> {
             BulkOp::LdMatrix { matrices, .. } => {
                 let ((_, fe, _, fl), (s, se, _, _)) = (info[0], info[1]);
                 if fe.size_bytes() != 2
-                    || fl.is_none_or(|l| l < 2 * matrices as u64)
+                    || fl.map_or(true, |l| l < 2 * matrices as u64)
                     || !matches!(s, ArrayRef::Shared(_))
                     || se != fe
                     || !matches!(matrices, 1 | 2 | 4)

@@ -13,6 +13,9 @@ use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum};
 use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, PointerValue};
 use inkwell::AddressSpace;
 
+/// A call of an NVVM intrinsic by name, with its result (if any).
+type IntrinsicCall<'a, 'ctx> = dyn Fn(&str, &[BasicValueEnum<'ctx>]) -> Result<Option<BasicValueEnum<'ctx>>, BuilderError> + 'a;
+
 const SHARED: u16 = 3;
 const GLOBAL: u16 = 1;
 
@@ -188,7 +191,7 @@ fn mma<'ctx>(
     b: &Builder<'ctx>,
     shape: MmaShape,
     addrs: &[PointerValue<'ctx>],
-    call: &dyn Fn(&str, &[BasicValueEnum<'ctx>]) -> Result<Option<BasicValueEnum<'ctx>>, BuilderError>,
+    call: &IntrinsicCall<'_, 'ctx>,
 ) -> Result<(), BuilderError> {
     let cx = module.get_context();
     let [la, lb, _] = shape.lens();

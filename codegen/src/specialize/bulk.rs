@@ -47,7 +47,7 @@ impl Infer<'_> {
             }
             infos.push((name.to_string(), info));
         }
-        if b.kind == BulkKind::AsyncWait && b.count.const_int().is_none_or(|n| !(0..=7).contains(&n)) {
+        if b.kind == BulkKind::AsyncWait && b.count.const_int().map_or(true, |n| !(0..=7).contains(&n)) {
             return self.err(b.count.span, "`cp_async_wait` takes a constant from 0 to 7: the groups left pending");
         }
         let count = match b.kind {
@@ -212,6 +212,7 @@ impl Infer<'_> {
 
     /// A per-thread array `name` of `count` elements of `elem` (or at least that many, for a
     /// part of it), for `what`.
+    #[allow(clippy::too_many_arguments)]
     fn fragment(&self, i: &ArrayInfo, name: &str, elem: ScalarType, count: u64, whole: bool, what: &str, span: ast::Span) -> R<()> {
         let len = self.local_len(i);
         if matches!(i.r, ArrayRef::Local(_)) && i.elem == elem && (len == count || (!whole && len >= count)) {
