@@ -23,6 +23,8 @@ pub enum Domain {
     Int,
     /// A signed integer (`wrapping_abs`, `unsigned_abs`).
     SignedInt,
+    /// An unsigned integer (`div_ceil`, `next_multiple_of`: std has them on these only).
+    UnsignedInt,
 }
 
 impl Domain {
@@ -34,6 +36,7 @@ impl Domain {
             Domain::Numeric => t.is_numeric(),
             Domain::Int => t.is_int(),
             Domain::SignedInt => t.is_signed_int(),
+            Domain::UnsignedInt => t.is_int() && !t.is_signed_int(),
         }
     }
 
@@ -45,6 +48,7 @@ impl Domain {
             Domain::Numeric => "integers and floats",
             Domain::Int => "integers",
             Domain::SignedInt => "signed integers",
+            Domain::UnsignedInt => "unsigned integers",
         }
     }
 }
@@ -207,6 +211,8 @@ math_fns! {
     RotateRight: "rotate_right", [V, U32], Int -> SAME, "", "", Std;
     Pow: "pow", [V, U32], Int -> SAME, "", "", Std;
     AbsDiff: "abs_diff", [V, V], Int -> Ret::Unsigned, "", "", Std;
+    DivCeil: "div_ceil", [V, V], UnsignedInt -> SAME, "", "", Std;
+    NextMultipleOf: "next_multiple_of", [V, V], UnsignedInt -> SAME, "", "", Std;
     UnsignedAbs: "unsigned_abs", [V], SignedInt -> Ret::Unsigned, "", "", Std;
     WrappingAdd: "wrapping_add", [V, V], Int -> SAME, "", "", Std;
     WrappingSub: "wrapping_sub", [V, V], Int -> SAME, "", "", Std;

@@ -90,6 +90,7 @@ pub fn expand() -> TokenStream {
             Domain::Numeric => vec![(float, None), (int, None), (int, Some(ScalarType::U32))],
             Domain::Int => vec![(int, None), (int, Some(ScalarType::U32)), (int, Some(ScalarType::I8))],
             Domain::SignedInt => vec![(int, Some(ScalarType::I32))],
+            Domain::UnsignedInt => vec![(int, Some(ScalarType::U32)), (int, Some(ScalarType::U8))],
         };
         if m.host() == Host::Part {
             continue;

@@ -38,6 +38,7 @@ macro_rules! for_each_case {
             math_integers,
             std_int_methods,
             std_float_methods,
+            unsigned_int_methods,
             complex_numbers,
             complex_arrays,
             complex_expressions,

@@ -544,3 +544,50 @@ pub fn std_float_methods(h: &Harness) {
     check_generic_float::<f16>(h);
     check_generic_float::<bf16>(h);
 }
+
+macro_rules! unsigned_method_kernels {
+    ($($kernel:ident, $check:ident: $t:ty;)*) => {$(
+        #[gpu_kernel]
+        fn $kernel(x: &[$t], y: &[$t], ceil: &mut [$t], next: &mut [$t]) {
+            let i = grid(1);
+            if i < x.len() {
+                ceil[i] = x[i].div_ceil(y[i]);
+                next[i] = x[i].next_multiple_of(y[i]);
+            }
+        }
+
+        fn $check(h: &Harness) {
+            for n in SIZES {
+                let x: Vec<$t> = h.vec(n, |h| edge_int!(h, $t));
+                let y: Vec<$t> = h.vec(n, |h| edge_int!(h, $t));
+                let (mut ceil, mut next) = (h.zeros::<$t>(n), h.zeros::<$t>(n));
+                h.run(&$kernel, (n.div_ceil(128).max(1), 128), (&h.arr(&x), &h.arr(&y), &mut ceil, &mut next)).unwrap();
+                // std's, where std does not panic; by zero `/`'s rules (0, and the dividend);
+                // past the type's end `next_multiple_of` wraps.
+                let want_ceil: Vec<$t> = x.iter().zip(&y).map(|(a, b)| if *b == 0 { 0 } else { a.div_ceil(*b) }).collect();
+                let want_next: Vec<$t> = x
+                    .iter()
+                    .zip(&y)
+                    .map(|(a, b)| if *b == 0 || a % b == 0 { *a } else { a.wrapping_add(b - a % b) })
+                    .collect();
+                assert_eq!(ceil.to_vec().unwrap(), want_ceil, "{}::div_ceil, n={n}", stringify!($t));
+                assert_eq!(next.to_vec().unwrap(), want_next, "{}::next_multiple_of, n={n}", stringify!($t));
+            }
+        }
+    )*};
+}
+
+unsigned_method_kernels! {
+    unsigned_u8, check_unsigned_u8: u8;
+    unsigned_u32, check_unsigned_u32: u32;
+    unsigned_u64, check_unsigned_u64: u64;
+    unsigned_usize, check_unsigned_usize: usize;
+}
+
+/// `div_ceil` and `next_multiple_of`, which std has on unsigned integers only.
+pub fn unsigned_int_methods(h: &Harness) {
+    check_unsigned_u8(h);
+    check_unsigned_u32(h);
+    check_unsigned_u64(h);
+    check_unsigned_usize(h);
+}

@@ -392,6 +392,24 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let down = b.build_int_sub(a, c, "d.down")?;
                 select(icmp(lt, a, c)?, up, down, "abs_diff")?
             }
+            MathFn::DivCeil => {
+                // `x / y + (x % y != 0) as T` (unsigned); by zero 0, as `/` gives.
+                let (q, r) = (self.int_div(BinOp::Div, x, y(), false)?, self.int_div(BinOp::Rem, x, y(), false)?);
+                // (`x % 0` is `x`, by `%`'s rule: no rounding up then.)
+                let rest =
+                    b.build_and(icmp(IntPredicate::NE, r, it.const_zero())?, icmp(IntPredicate::NE, y(), it.const_zero())?, "rest")?;
+                let up = b.build_int_z_extend(rest, it, "up")?;
+                b.build_int_add(q, up, "div_ceil")?
+            }
+            MathFn::NextMultipleOf => {
+                // `if x % y == 0 { x } else { x + (y - x % y) }`, wrapping; by zero `x`.
+                let r = self.int_div(BinOp::Rem, x, y(), false)?;
+                let step = b.build_int_sub(y(), r, "step")?;
+                let next = b.build_int_add(x, step, "next")?;
+                let stay =
+                    b.build_or(icmp(IntPredicate::EQ, r, it.const_zero())?, icmp(IntPredicate::EQ, y(), it.const_zero())?, "stay")?;
+                select(stay, x, next, "next_multiple_of")?
+            }
             MathFn::MulHi => self.target.mul_hi(self.module, b, x, y(), signed)?,
             _ => unreachable!("the verifier admits {f:?} on integers only with a lowering here"),
         };
