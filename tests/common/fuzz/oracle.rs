@@ -70,6 +70,18 @@ struct Machine<'c> {
     oob: Vec<(String, u64)>,
     tid: u64,
     bid: u64,
+    /// Whether `a * b ± c` of f32/f64 is one fused multiply-add (the kernel contracts, and the
+    /// device has fma): the written forms `a * b ± c`, `c ± a * b` and `acc ±= a * b`, the
+    /// left operand's product first, as the language defines.
+    fuse: bool,
+}
+
+/// The operands of a product written as such (`a * b`).
+fn product(e: &SourceExpr) -> Option<(&SourceExpr, &SourceExpr)> {
+    match &e.kind {
+        ExprKind::Binary(BinOp::Mul, x, y) => Some((x, y)),
+        _ => None,
+    }
 }
 
 fn elem_type(t: &TypeRef) -> ScalarType {
@@ -81,6 +93,22 @@ fn elem_type(t: &TypeRef) -> ScalarType {
 }
 
 impl Machine<'_> {
+    /// `x * y + c` with one rounding where f32/f64 fuse (`c` negated first, or the product
+    /// negated: `c - x * y`), else the two roundings of Rust.
+    fn mul_add(&self, x: V, y: V, c: V, negate_c: bool, negate_product: bool) -> V {
+        if matches!(x.t, F32 | F64) {
+            let c = if negate_c { value::unary(UnOp::Neg, c) } else { c };
+            let x = if negate_product { value::unary(UnOp::Neg, x) } else { x };
+            return value::math(gpujit::codegen::math::MathFn::MulAdd, &[x, y, c]);
+        }
+        let p = value::binary(BinOp::Mul, x, y);
+        match (negate_c, negate_product) {
+            (true, _) => value::binary(BinOp::Sub, p, c),
+            (_, true) => value::binary(BinOp::Sub, c, p),
+            _ => value::binary(BinOp::Add, p, c),
+        }
+    }
+
     fn load(&mut self, f: &Frame, array: &str, i: u64) -> V {
         if let Some((t, l)) = f.locals.get(array) {
             return l.get(i as usize).copied().unwrap_or(V::new(*t, 0));
@@ -170,6 +198,19 @@ impl Machine<'_> {
                     x
                 } else {
                     self.expr(f, b)
+                }
+            }
+            ExprKind::Binary(op @ (BinOp::Add | BinOp::Sub), a, b) if self.fuse && (product(a).is_some() || product(b).is_some()) => {
+                // Operands in source order: the product's, or the addend first when it is left.
+                if let Some((p, q)) = product(a) {
+                    let (x, y) = (self.expr(f, p), self.expr(f, q));
+                    let c = self.expr(f, b);
+                    self.mul_add(x, y, c, *op == BinOp::Sub, false)
+                } else {
+                    let c = self.expr(f, a);
+                    let (p, q) = product(b).unwrap_or_else(|| unreachable!("matched above"));
+                    let (x, y) = (self.expr(f, p), self.expr(f, q));
+                    self.mul_add(x, y, c, false, *op == BinOp::Sub)
                 }
             }
             ExprKind::Binary(op, a, b) => {
@@ -292,6 +333,13 @@ impl Machine<'_> {
             Stmt::Assign { place, op, value, .. } => match place {
                 Place::Field { .. } => unreachable!("the fuzzer generates no complex numbers"),
                 Place::Var(n, _) => {
+                    // `acc ±= x * y` fuses as `acc ± x * y`.
+                    if let (Some(op @ (BinOp::Add | BinOp::Sub)), Some((p, q)), true) = (op, product(value), self.fuse) {
+                        let (x, y) = (self.expr(f, p), self.expr(f, q));
+                        let v = self.mul_add(x, y, f.get(n), false, *op == BinOp::Sub);
+                        f.set(n, v);
+                        return Flow::Normal;
+                    }
                     let rhs = self.expr(f, value);
                     let v = match op {
                         Some(op) => value::binary(*op, f.get(n), rhs),
@@ -301,14 +349,25 @@ impl Machine<'_> {
                 }
                 Place::Index { array, index, .. } => {
                     // Rust's order: the value, then the place.
-                    let rhs = self.expr(f, value);
+                    let fused = match (op, product(value), self.fuse) {
+                        (Some(op @ (BinOp::Add | BinOp::Sub)), Some((p, q)), true) => {
+                            let (x, y) = (self.expr(f, p), self.expr(f, q));
+                            Some((*op, x, y))
+                        }
+                        _ => None,
+                    };
+                    let rhs = if fused.is_none() { self.expr(f, value) } else { V::new(Bool, 0) };
                     let i = self.expr(f, &index[0]).b;
-                    let v = match op {
-                        Some(op) => {
+                    let v = match (op, fused) {
+                        (_, Some((op, x, y))) => {
+                            let old = self.load(f, array, i);
+                            self.mul_add(x, y, old, false, op == BinOp::Sub)
+                        }
+                        (Some(op), None) => {
                             let old = self.load(f, array, i);
                             value::binary(*op, old, rhs)
                         }
-                        None => rhs,
+                        (None, None) => rhs,
                     };
                     self.store(f, array, i, v);
                 }
@@ -410,8 +469,9 @@ fn collective(c: Collective, args: &[Vec<V>], block: usize) -> Vec<V> {
         .collect()
 }
 
-/// Runs `case` and returns what it leaves in memory.
-pub fn run(case: &Case) -> Outcome {
+/// Runs `case` and returns what it leaves in memory; `fuse`: on a device that fuses
+/// multiply-adds (a GPU, a CPU with fma), when the kernel contracts.
+pub fn run(case: &Case, fuse: bool) -> Outcome {
     let names = case.arrays.iter().enumerate().map(|(k, a)| (a.name.clone(), k)).collect();
     let mut m = Machine {
         case,
@@ -422,6 +482,7 @@ pub fn run(case: &Case) -> Outcome {
         oob: Vec::new(),
         tid: 0,
         bid: 0,
+        fuse: fuse && !case.source.options.no_contract,
     };
     let block = case.block as usize;
     for bid in 0..case.grid as u64 {

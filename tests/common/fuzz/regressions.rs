@@ -115,6 +115,13 @@ fn powi_regression(h: &Harness) {
 }
 
 pub fn fuzz_regressions(h: &Harness) {
+    // Kernel seed 10799609714662971061 (campaign 10799609706699663754, CI): `x - (x + x) * x`
+    // in f64 fuses on a device with fma; the oracle rounded twice (it now fuses the written
+    // forms as the language does, per device).
+    let case = super::generate::generate(10_799_609_714_662_971_061);
+    if let Err(f) = super::check(std::slice::from_ref(&h.dev), &case, false) {
+        panic!("kernel seed 10799609714662971061: {f:?}");
+    }
     powi_regression(h);
     far_shuffles_check(h);
     loops_in_inlined_loops(h);
