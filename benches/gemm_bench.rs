@@ -61,6 +61,23 @@ fn child() -> gpujit::Result<()> {
     Ok(())
 }
 
+/// The largest error of 64 sampled elements of C (m×n) against f64 sums of A·B's products, in
+/// units of the sum of the products' magnitudes.
+fn sampled_error(c: &[f32], m: usize, n: usize, k: usize, a: impl Fn(usize) -> f64, b: impl Fn(usize) -> f64) -> f64 {
+    let mut max_rel = 0.0f64;
+    for s in 0..64 {
+        let (row, col) = (s * 97 % m, s * 131 % n);
+        let (mut want, mut abs) = (0.0f64, 0.0f64);
+        for j in 0..k {
+            let p = a(row * k + j) * b(j * n + col);
+            want += p;
+            abs += p.abs();
+        }
+        max_rel = max_rel.max((c[row * n + col] as f64 - want).abs() / abs.max(1e-30));
+    }
+    max_rel
+}
+
 /// Host copies of A and B (bf16), and A, B and C on the device.
 type Inputs16 = (Vec<bf16>, Vec<bf16>, DeviceArray<bf16>, DeviceArray<bf16>, DeviceArray<f32>);
 
@@ -105,18 +122,7 @@ fn main() -> gpujit::Result<()> {
                 let ms = support::event_ms(20, || {
                     launch!(gemm_bf16::<$bm, $bn, $bk, $stages>[grid, t, shared](&da, &db, &mut dc, m, n, k)).expect("launch")
                 });
-                let c = dc.to_vec()?;
-                let mut max_rel = 0.0f64;
-                for s in 0..64 {
-                    let (row, col) = (s * 97 % m, s * 131 % n);
-                    let (mut want, mut abs) = (0.0f64, 0.0f64);
-                    for j in 0..k {
-                        let p = a[row * k + j].to_f64() * b[j * n + col].to_f64();
-                        want += p;
-                        abs += p.abs();
-                    }
-                    max_rel = max_rel.max((c[row * n + col] as f64 - want).abs() / abs.max(1e-30));
-                }
+                let max_rel = sampled_error(&dc.to_vec()?, m, n, k, |i| a[i].to_f64(), |i| b[i].to_f64());
                 assert!(max_rel < k as f64 * 1.2e-7, "gemm_bf16 {m}x{n}x{k}: error {max_rel} of the sum of |products|");
                 println!(
                     "{} {}x{}x{}/{} {m}x{n}x{k}  {:7.2} TFLOP/s  ({ms:.3} ms; {} registers, {} B local, spills {}/{} B, error {max_rel:.1e} of sum|a·b|)",
@@ -146,18 +152,7 @@ fn main() -> gpujit::Result<()> {
         let r = gemm_tf32::<128, 256, 32, 3>.resources(&dev, (&da, &db, &mut dc, m, n, k))?;
         let ms =
             support::event_ms(20, || launch!(gemm_tf32::<128, 256, 32, 3>[grid, 256, shared](&da, &db, &mut dc, m, n, k)).expect("launch"));
-        let c = dc.to_vec()?;
-        let mut max_rel = 0.0f64;
-        for s in 0..64 {
-            let (row, col) = (s * 97 % m, s * 131 % n);
-            let (mut want, mut abs) = (0.0f64, 0.0f64);
-            for j in 0..k {
-                let p = a[row * k + j] as f64 * b[j * n + col] as f64;
-                want += p;
-                abs += p.abs();
-            }
-            max_rel = max_rel.max((c[row * n + col] as f64 - want).abs() / abs.max(1e-30));
-        }
+        let max_rel = sampled_error(&dc.to_vec()?, m, n, k, |i| a[i] as f64, |i| b[i] as f64);
         // tf32 keeps 10 of f32's 23 mantissa bits: each product within 2^-9 of its value.
         assert!(max_rel < 4.0 / 1024.0, "gemm_tf32 {m}x{n}x{k}: error {max_rel} of the sum of |products|");
         println!(

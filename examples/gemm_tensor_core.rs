@@ -46,6 +46,40 @@ pub const fn shared_bytes(bm: usize, bn: usize, bk: usize, stages: usize) -> u32
     (stages * (bm * (bk + PAD) + bk * (bn + PAD)) * 2) as u32
 }
 
+/// Stores a warp's 64×64 part of C, rows from `r0` and columns from `c0`, from its
+/// accumulators (4×8 tiles of 16×8, 4 elements a lane each, in `acc[32 mi + 4 nj..]`): lane
+/// (g, t4) holds rows g and g + 8, columns 2 t4 and 2 t4 + 1, a pair stored at once where both
+/// lie inside C and rows start at even offsets.
+#[gpu_device]
+pub fn store_warp_tile(c: &mut [f32], acc: &[f32], m: usize, n: usize, r0: usize, c0: usize, lane: usize) {
+    let (g, t4) = (lane / 4, lane % 4);
+    let mut pair = local_array::<f32, 2>();
+    #[unroll]
+    for mi in 0..4 {
+        #[unroll]
+        for nj in 0..8 {
+            #[unroll]
+            for half in 0..2 {
+                let r = r0 + mi * 16 + g + 8 * half;
+                let col = c0 + nj * 8 + 2 * t4;
+                let at = 32 * mi + 4 * nj + 2 * half;
+                if r < m && col + 1 < n && n % 2 == 0 {
+                    pair[0] = acc[at];
+                    pair[1] = acc[at + 1];
+                    c.store::<2>(r * n + col, &pair);
+                } else if r < m {
+                    if col < n {
+                        c[r * n + col] = acc[at];
+                    }
+                    if col + 1 < n {
+                        c[r * n + col + 1] = acc[at + 1];
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// C (m×n, f32) = A (m×k) · B (k×n), bf16 inputs, with tiles of `BM`×`BN` (multiples of 64),
 /// slices `BK` deep (a multiple of 16) and `STAGES` slices in flight (2 to 8). Launch with
 /// `[(n.div_ceil(BN), m.div_ceil(BM)), threads(BM, BN), shared_bytes(BM, BN, BK, STAGES)]`.
@@ -153,30 +187,7 @@ pub fn gemm_bf16<const BM: usize, const BN: usize, const BK: usize, const STAGES
         s += 1;
     }
     cp_async_wait(0);
-    // C's fragment: lane (g, t4) holds rows g and g + 8, columns 2 t4 and 2 t4 + 1.
-    let (g, t4) = (lane / 4, lane % 4);
-    #[unroll]
-    for mi in 0..4 {
-        #[unroll]
-        for nj in 0..8 {
-            #[unroll]
-            for half in 0..2 {
-                let r = m0 + wm + mi * 16 + g + 8 * half;
-                let col = n0 + wn + nj * 8 + 2 * t4;
-                let at = 32 * mi + 4 * nj + 2 * half;
-                if r < m && col + 1 < n && n % 2 == 0 {
-                    c.store::<2>(r * n + col, &acc[at..]);
-                } else if r < m {
-                    if col < n {
-                        c[r * n + col] = acc[at];
-                    }
-                    if col + 1 < n {
-                        c[r * n + col + 1] = acc[at + 1];
-                    }
-                }
-            }
-        }
-    }
+    store_warp_tile(c, &acc, m, n, m0 + wm, n0 + wn, lane);
 }
 
 /// C (m×n) = A (m×k) · B (k×n), all f32, on tensor cores in TF32 (m16n8k8: the inputs' top 19
@@ -286,28 +297,7 @@ pub fn gemm_tf32<const BM: usize, const BN: usize, const BK: usize, const STAGES
         s += 1;
     }
     cp_async_wait(0);
-    #[unroll]
-    for mi in 0..4 {
-        #[unroll]
-        for nj in 0..8 {
-            #[unroll]
-            for half in 0..2 {
-                let r = m0 + wm + mi * 16 + g + 8 * half;
-                let col = n0 + wn + nj * 8 + 2 * t4;
-                let at = 32 * mi + 4 * nj + 2 * half;
-                if r < m && col + 1 < n && n % 2 == 0 {
-                    c.store::<2>(r * n + col, &acc[at..]);
-                } else if r < m {
-                    if col < n {
-                        c[r * n + col] = acc[at];
-                    }
-                    if col + 1 < n {
-                        c[r * n + col + 1] = acc[at + 1];
-                    }
-                }
-            }
-        }
-    }
+    store_warp_tile(c, &acc, m, n, m0 + wm, n0 + wn, lane);
 }
 
 /// `gemm_tf32`'s dynamic shared memory, in bytes.

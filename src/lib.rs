@@ -410,6 +410,18 @@ pub mod kernel_prelude {
     pub trait Fragment<T> {}
     impl<T, const N: usize> Fragment<T> for LocalArray<T, N> {}
     impl<T> Fragment<T> for [T] {}
+    /// A per-thread array passes as a slice to a device function's `&[T]` / `&mut [T]` parameter.
+    impl<T, const N: usize> std::ops::Deref for LocalArray<T, N> {
+        type Target = [T];
+        fn deref(&self) -> &[T] {
+            outside("a per-thread array")
+        }
+    }
+    impl<T, const N: usize> std::ops::DerefMut for LocalArray<T, N> {
+        fn deref_mut(&mut self) -> &mut [T] {
+            outside("a per-thread array")
+        }
+    }
     impl<T, const N: usize> Index<std::ops::RangeFrom<usize>> for LocalArray<T, N> {
         type Output = [T];
         fn index(&self, _: std::ops::RangeFrom<usize>) -> &[T] {
