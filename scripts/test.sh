@@ -24,6 +24,9 @@ cargo build --benches
 ./target/debug/examples/sgemm
 ./target/debug/examples/sgemm 129 1 9
 ./target/debug/examples/sgemm 3 5 0
+./target/debug/examples/gemm_tensor_core
+./target/debug/examples/gemm_tensor_core 129 1 9
+./target/debug/examples/gemm_tensor_core 3 5 0
 # The Python package (python/): a wheel built by maturin (`pip wheel ./python`, release), installed
 # into a fresh virtual environment and tested there on NumPy arrays.
 command -v python3 >/dev/null || apt_install python3 python3-pip

@@ -378,8 +378,10 @@ unsafe fn run_fibers(
     while blk < end {
         let blocks: Vec<u64> = (blk..end.min(blk + batch as u64)).collect();
         blk += blocks.len() as u64;
-        // Per block: shared memory (16-byte aligned) and the exchange area of collectives.
-        let mut shared: Vec<Vec<u128>> = blocks.iter().map(|_| vec![0u128; shared_bytes.div_ceil(16) as usize]).collect();
+        // Per block: shared memory (16-byte aligned; at least 16 bytes, so that an `ldmatrix`
+        // row read at element 0 after a failed bounds check stays inside) and the exchange area
+        // of collectives.
+        let mut shared: Vec<Vec<u128>> = blocks.iter().map(|_| vec![0u128; shared_bytes.div_ceil(16).max(1) as usize]).collect();
         let mut states: Vec<BlockState> =
             blocks.iter().map(|_| BlockState { values: vec![0; threads], done: vec![false; threads], matrix: vec![0; threads] }).collect();
         let mut grid_state = GridState { arrived: 0, generation: 0, live: threads * blocks.len() };

@@ -553,6 +553,14 @@ fn ldmatrix_f32(out: &mut [f32]) {
 }
 
 #[gpu_kernel]
+fn ldmatrix_short_tile(out: &mut [u16]) {
+    let tile = shared_array::<u16, 4>();
+    let mut f = local_array::<u16, 2>();
+    ldmatrix_x1(&mut f, &tile[0]);
+    out[0] = f[0];
+}
+
+#[gpu_kernel]
 fn store_short(out: &mut [f32]) {
     let v = local_array::<f32, 2>();
     out.store::<4>(0, &v);
@@ -582,6 +590,8 @@ pub fn bulk_errors(h: &Harness) {
     h.run(&load_rows, (1, 1), (&grid, &mut out)).unwrap();
     expect(h.run(&ldmatrix_f32, (1, 32), (&mut out,)), "ldmatrix_f32", "16-bit elements");
     expect(h.run(&store_short, (1, 1), (&mut out,)), "store_short", "per-thread array of 4 f32");
+    let mut halves = h.zeros::<u16>(1);
+    expect(h.run(&ldmatrix_short_tile, (1, 32), (&mut halves,)), "ldmatrix_short_tile", "reads rows of 8 elements; `tile` has fewer");
     let mut words = h.zeros::<usize>(1);
     expect(
         h.run(&wait_for_a_variable, (1, 1), (1usize, &mut words)),

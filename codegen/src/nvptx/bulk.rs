@@ -40,7 +40,8 @@ pub(super) fn bulk<'ctx>(module: &Module<'ctx>, b: &Builder<'ctx>, access: &Bulk
             let bytes = access.elem.size_bytes() as u32 * count;
             // Loads when the source is global memory (the destination a per-thread array).
             let load = access.global.get(1).copied().unwrap_or(false);
-            let op = if load { hint.load_operator() } else { hint.store_operator() }.unwrap_or("ca");
+            // (The default hint has no operator: matched above, a plain vector access.)
+            let Some(op) = (if load { hint.load_operator() } else { hint.store_operator() }) else { return Ok(false) };
             hinted(module, b, addrs, bytes, load, op)?;
             Ok(true)
         }

@@ -33,6 +33,16 @@ fn operand_name(e: &ast::SourceExpr) -> &str {
 impl Infer<'_> {
     /// Types a bulk statement's operands and checks it; declares the array a load makes.
     pub(super) fn bulk(&mut self, b: &ast::Bulk) -> R<()> {
+        // (The macro writes these counts; a source form built by hand may not.)
+        let operands = match b.kind {
+            BulkKind::Load => 1,
+            BulkKind::Store | BulkKind::CopyAsync | BulkKind::LdMatrix | BulkKind::LdMatrixTrans => 2,
+            BulkKind::Mma => 3,
+            BulkKind::AsyncCommit | BulkKind::AsyncWait => 0,
+        };
+        if b.operands.len() != operands {
+            return self.err(b.span, format!("`{}` takes {operands} array operand(s), not {}", b.kind.variant_name(), b.operands.len()));
+        }
         let mut infos = Vec::with_capacity(b.operands.len() + 1);
         for e in &b.operands {
             let name = operand_name(e);
@@ -145,6 +155,13 @@ impl Infer<'_> {
                 if !matches!(src.r, ArrayRef::Shared(_)) || src.elem != frag.elem {
                     return self
                         .err(b.operands[1].span, format!("`{f}` reads rows of a shared array of {}; `{sname}` is not one", frag.elem));
+                }
+                // A row out of bounds is read at element 0 instead (every lane takes part): the
+                // array holds a row there.
+                if let ArrayRef::Shared(i) = src.r {
+                    if self.shared[i as usize].static_len().is_some_and(|n| n < 8) {
+                        return self.err(b.operands[1].span, format!("`{f}` reads rows of 8 elements; `{sname}` has fewer"));
+                    }
                 }
                 (BulkOp::LdMatrix { matrices, trans: b.kind == BulkKind::LdMatrixTrans }, vec![frag.r, src.r])
             }
