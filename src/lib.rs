@@ -127,7 +127,7 @@ pub use gpujit_runtime::{dot, expr, select, EvalAll, Expr, Fusion, IntoExpr, Red
 pub use gpujit_runtime::{fuse, reduce};
 pub use gpujit_runtime::{
     Arg, ArrayView, ArrayViewMut, Device, DeviceArray, DeviceId, Dims, Element, Error, Event, ExternalArray, Graph, InteropError, IntoDims,
-    Kernel, KernelArg, KernelArgs, KernelResources, LaunchConfig, Layout, PinnedBuffer, Result, Stream,
+    Kernel, KernelArg, KernelArgs, KernelResources, LaunchConfig, Layout, PinnedBuffer, Result, Stream, TensorMap,
 };
 /// The `num-complex` crate, whose `Complex<f32>` and `Complex<f64>` are gpujit's complex types.
 pub use num_complex;
@@ -144,7 +144,7 @@ pub mod prelude {
     pub use crate::random;
     pub use crate::{
         device_fn, dot, expr, forall, gpu_device, gpu_kernel, gpu_struct, gpu_vectorize, launch, ptx_asm, select, Device, DeviceArray,
-        EvalAll, Event, Expr, Fusion, Graph, IntoExpr, LaunchConfig, PinnedBuffer, Stream,
+        EvalAll, Event, Expr, Fusion, Graph, IntoExpr, LaunchConfig, PinnedBuffer, Stream, TensorMap,
     };
     pub use half::{bf16, f16};
     pub use num_complex::{Complex, Complex32, Complex64};
@@ -488,6 +488,89 @@ pub mod kernel_prelude {
     ) {
         let _ = (c, a, b);
         outside("mma_sync")
+    }
+
+    // ---- Hopper (sm_90): barriers in shared memory, TMA, warpgroup MMA ----
+
+    /// Makes the shared `u64` at `bar` a barrier (PTX `mbarrier.init.shared.b64`) whose phases
+    /// complete when `count` threads have arrived and the bytes they announced
+    /// ([`mbarrier_arrive_expect_tx`]) have landed. One thread initializes it; then
+    /// [`fence_proxy_async`] and `sync_threads()` make it visible to the block and to TMA.
+    /// Requires sm_90.
+    pub fn mbarrier_init(bar: &u64, count: u32) {
+        let _ = (bar, count);
+        outside("mbarrier_init")
+    }
+    /// This thread arrives at the barrier's current phase (`mbarrier.arrive`).
+    pub fn mbarrier_arrive(bar: &u64) {
+        let _ = bar;
+        outside("mbarrier_arrive")
+    }
+    /// This thread arrives, and the current phase also waits for `bytes` bytes of
+    /// [`tma_load_2d`] copies that name this barrier (`mbarrier.arrive.expect_tx`).
+    pub fn mbarrier_arrive_expect_tx(bar: &u64, bytes: u32) {
+        let _ = (bar, bytes);
+        outside("mbarrier_arrive_expect_tx")
+    }
+    /// Waits until the barrier's phase of this parity (0 for phases 0, 2, 4, ..., 1 for the
+    /// others) has completed (`mbarrier.try_wait.parity` in a loop). A barrier starts in phase
+    /// 0: the first wait is `mbarrier_wait(&bar, 0)`, the next on it `1`, and so on.
+    pub fn mbarrier_wait(bar: &u64, parity: u32) {
+        let _ = (bar, parity);
+        outside("mbarrier_wait")
+    }
+    /// Orders this thread's earlier shared-memory writes (and barrier initializations) before
+    /// later reads and writes by the asynchronous proxy: [`wgmma`] operands written by threads,
+    /// barriers used by TMA (`fence.proxy.async.shared::cta`).
+    pub fn fence_proxy_async() {
+        outside("fence_proxy_async")
+    }
+    /// Starts a copy of the tensor map's box at column `x`, row `y` of its array into shared
+    /// memory from `dst` on (PTX `cp.async.bulk.tensor.2d`, the tensor memory accelerator):
+    /// `box_rows` rows of `box_cols` elements, back to back and swizzled as the map says;
+    /// elements past the array's edges read as zeros. The copy completes on barrier `bar`,
+    /// which expects its bytes (`box_rows · box_cols · size_of::<T>()`, whole box even at
+    /// edges). `dst` is 1024-byte aligned for a swizzled map (128 otherwise). One thread issues
+    /// it. Requires sm_90; the CPU backend copies at once.
+    pub fn tma_load_2d<T: Value>(dst: &mut T, map: &crate::TensorMap<'_>, x: i32, y: i32, bar: &u64) {
+        let _ = (dst, map, x, y, bar);
+        outside("tma_load_2d")
+    }
+    /// Makes the accumulators' earlier writes visible to the next [`wgmma`]s (`wgmma.fence`).
+    /// Every thread of the warpgroup calls it before the first `wgmma` of a tile.
+    pub fn wgmma_fence() {
+        outside("wgmma_fence")
+    }
+    /// Closes the group of [`wgmma`]s issued since the last one (`wgmma.commit_group`).
+    pub fn wgmma_commit() {
+        outside("wgmma_commit")
+    }
+    /// Waits until at most `pending` (a constant, 0 to 7) groups of [`wgmma`]s are still running
+    /// (`wgmma.wait_group`); their accumulators may be read after it.
+    pub fn wgmma_wait(pending: usize) {
+        let _ = pending;
+        outside("wgmma_wait")
+    }
+    /// A warpgroup's (4 warps, 128 threads) `acc += A · Bᵀ` on Hopper's tensor cores
+    /// (`wgmma.mma_async.sync.aligned.m64nNk16.f32.bf16.bf16`, or `.f16`), asynchronous: it
+    /// completes at [`wgmma_wait`].
+    ///
+    /// A is 64×16 and B N×16 (B transposed: N rows of K), 16-bit elements in shared memory from
+    /// `a` and `b` on, both K-major in the 128-byte swizzled layout that [`tma_load_2d`] writes
+    /// with a 128-byte swizzle and 64-element rows: row `r` is 128 bytes past row `r - 1` within
+    /// groups of 8 rows, the groups 1024 bytes apart, each row's 16-byte chunks permuted
+    /// (`gpujit::codegen::bulk::wgmma_offset`). The four 16-wide K steps of such a tile start
+    /// at its elements 0, 16, 32 and 48; the tile itself at a 1024-byte boundary.
+    ///
+    /// N is the accumulator's length times 2 (8 to 256, a multiple of 8): `acc` holds N / 2
+    /// f32 a thread, element `i` of thread `t` being D's row `16 (t / 32) + (t % 32) / 4 +
+    /// 8 ((i % 4) / 2)`, column `8 (i / 4) + 2 (t % 4) + i % 2` (each warp's 16 rows laid out
+    /// as `mma_sync`'s m16n8 accumulators side by side). Every thread of the warpgroup calls
+    /// it together. On the CPU backend each thread computes its part at once, summing in f64
+    /// and rounding once. Requires sm_90.
+    pub fn wgmma<A: Value>(acc: &mut (impl Fragment<f32> + ?Sized), a: &A, b: &A) {
+        let _ = (acc, a, b);
+        outside("wgmma")
     }
 
     #[doc(hidden)]

@@ -78,6 +78,35 @@ pub struct HostCtx {
     /// [`warp_matrix_code`]), the operands' addresses)`: for `ldmatrix` the fragment and this
     /// lane's row, for `mma_sync` c, a and b.
     pub warp_matrix: Option<unsafe extern "C" fn(*mut HostCtx, u64, *const *mut u8)>,
+    /// Called by Hopper's operations (`mbarrier_*`, `tma_load_2d`, `wgmma`): `(ctx, op (see
+    /// [`hopper_code`]), the operands' addresses then the values as 64-bit words)`.
+    pub hopper: Option<unsafe extern "C" fn(*mut HostCtx, u64, *const *mut u8)>,
+}
+
+/// The code of a Hopper operation as [`HostCtx::hopper`] receives it.
+pub fn hopper_code(op: BulkOp) -> u64 {
+    match op {
+        BulkOp::BarrierInit => 1,
+        BulkOp::BarrierArrive => 2,
+        BulkOp::BarrierExpectTx => 3,
+        BulkOp::BarrierWait => 4,
+        BulkOp::TmaLoad => 5,
+        BulkOp::Wgmma { n, f16 } => 6 | (n as u64) << 8 | (f16 as u64) << 24,
+        _ => 0,
+    }
+}
+
+/// The operation of a [`hopper_code`].
+pub fn hopper_op(code: u64) -> Option<BulkOp> {
+    Some(match code & 0xff {
+        1 => BulkOp::BarrierInit,
+        2 => BulkOp::BarrierArrive,
+        3 => BulkOp::BarrierExpectTx,
+        4 => BulkOp::BarrierWait,
+        5 => BulkOp::TmaLoad,
+        6 => BulkOp::Wgmma { n: ((code >> 8) & 0xffff) as u32, f16: (code >> 24) & 1 == 1 },
+        _ => return None,
+    })
 }
 
 /// The code of a warp matrix operation as [`HostCtx::warp_matrix`] receives it.
@@ -104,6 +133,7 @@ const CTX_DYNAMIC: u64 = offset_of!(HostCtx, dynamic_shared_bytes) as u64;
 const CTX_COLLECTIVE: u64 = offset_of!(HostCtx, collective) as u64;
 const CTX_GRID_BARRIER: u64 = offset_of!(HostCtx, grid_barrier) as u64;
 const CTX_WARP_MATRIX: u64 = offset_of!(HostCtx, warp_matrix) as u64;
+const CTX_HOPPER: u64 = offset_of!(HostCtx, hopper) as u64;
 const CTX_SIZE: u64 = size_of::<HostCtx>() as u64;
 
 const ENTRY: &str = "gpujit_host_entry";
@@ -151,6 +181,48 @@ fn ctx_field<'ctx>(
 }
 
 impl HostTarget {
+    /// Calls the context's callback at `field` with `code` and a list of the operands' addresses,
+    /// then the values (zero-extended to 64 bits), in a slot of the entry block.
+    #[allow(clippy::too_many_arguments)]
+    fn call_with_operands<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        field: u64,
+        code: u64,
+        addrs: &[PointerValue<'ctx>],
+        values: &[IntValue<'ctx>],
+    ) -> Result<(), BuilderError> {
+        let cx = module.get_context();
+        let (i64t, ptr) = (cx.i64_type(), cx.ptr_type(AddressSpace::default()));
+        let n = (addrs.len() + values.len()) as u32;
+                // In the entry block: a fixed slot, not one more on the stack per loop iteration.
+                let entry = b.get_insert_block().and_then(|bb| bb.get_parent()).and_then(|f| f.get_first_basic_block());
+                let at_entry = cx.create_builder();
+                match entry.map(|e| (e, e.get_first_instruction())) {
+                    Some((_, Some(first))) => at_entry.position_before(&first),
+                    Some((e, None)) => at_entry.position_at_end(e),
+                    None => at_entry.position_at_end(b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"))),
+                }
+        let list = at_entry.build_alloca(ptr.array_type(n.max(1)), "matrix.ops")?;
+        let mut items = addrs.to_vec();
+        for v in values {
+            let wide = b.build_int_z_extend_or_bit_cast(*v, i64t, "value")?;
+            items.push(b.build_int_to_ptr(wide, ptr, "value.word")?);
+        }
+        for (i, a) in items.iter().enumerate() {
+            // SAFETY (of the generated code): `list` has room for every operand.
+            let at = unsafe { b.build_in_bounds_gep(ptr, list, &[i64t.const_int(i as u64, false)], "matrix.op")? };
+            b.build_store(at, *a)?;
+        }
+        let callback = b.build_load(ptr, ctx_field(b, module, body, field)?, "callback")?.into_pointer_value();
+        let fn_type = cx.void_type().fn_type(&[ptr.into(), i64t.into(), ptr.into()], false);
+        let code = i64t.const_int(code, false);
+        b.build_indirect_call(fn_type, callback, &[ctx_params(body).0.into(), code.into(), list.into()], "")?;
+        Ok(())
+    }
+
     /// Calls the callback stored at `offset` of the thread context with the context.
     fn call_back<'ctx>(
         &self,
@@ -323,29 +395,19 @@ impl Target for HostTarget {
     ) -> Result<bool, BuilderError> {
         match access.op {
             BulkOp::Copy { .. } => Ok(false),
-            BulkOp::AsyncCommit | BulkOp::AsyncWait(_) => Ok(true),
+            // Copies and `wgmma` are done at once: nothing to wait for, nothing to order.
+            BulkOp::AsyncCommit
+            | BulkOp::AsyncWait(_)
+            | BulkOp::FenceProxyAsync
+            | BulkOp::WgmmaFence
+            | BulkOp::WgmmaCommit
+            | BulkOp::WgmmaWait(_) => Ok(true),
             BulkOp::LdMatrix { .. } | BulkOp::Mma(_) => {
-                let cx = module.get_context();
-                let (i64t, ptr) = (cx.i64_type(), cx.ptr_type(AddressSpace::default()));
-                let n = access.addrs.len() as u32;
-                // In the entry block: a fixed slot, not one more on the stack per loop iteration.
-                let entry = b.get_insert_block().and_then(|bb| bb.get_parent()).and_then(|f| f.get_first_basic_block());
-                let at_entry = cx.create_builder();
-                match entry.map(|e| (e, e.get_first_instruction())) {
-                    Some((_, Some(first))) => at_entry.position_before(&first),
-                    Some((e, None)) => at_entry.position_at_end(e),
-                    None => at_entry.position_at_end(b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"))),
-                }
-                let list = at_entry.build_alloca(ptr.array_type(n), "matrix.ops")?;
-                for (i, a) in access.addrs.iter().enumerate() {
-                    // SAFETY (of the generated code): `list` has room for every operand.
-                    let at = unsafe { b.build_in_bounds_gep(ptr, list, &[i64t.const_int(i as u64, false)], "matrix.op")? };
-                    b.build_store(at, *a)?;
-                }
-                let callback = b.build_load(ptr, ctx_field(b, module, body, CTX_WARP_MATRIX)?, "warp_matrix")?.into_pointer_value();
-                let fn_type = cx.void_type().fn_type(&[ptr.into(), i64t.into(), ptr.into()], false);
-                let code = i64t.const_int(warp_matrix_code(access.op), false);
-                b.build_indirect_call(fn_type, callback, &[ctx_params(body).0.into(), code.into(), list.into()], "")?;
+                self.call_with_operands(module, b, body, CTX_WARP_MATRIX, warp_matrix_code(access.op), &access.addrs, &[])?;
+                Ok(true)
+            }
+            _ => {
+                self.call_with_operands(module, b, body, CTX_HOPPER, hopper_code(access.op), &access.addrs, &access.values)?;
                 Ok(true)
             }
         }
@@ -812,6 +874,9 @@ mod tests {
         for op in [BulkOp::LdMatrix { matrices: 4, trans: true }, BulkOp::LdMatrix { matrices: 1, trans: false }, BulkOp::Mma(MmaShape::S8)]
         {
             assert_eq!(warp_matrix_op(warp_matrix_code(op)), Some(op));
+        }
+        for op in [BulkOp::BarrierInit, BulkOp::BarrierWait, BulkOp::TmaLoad, BulkOp::Wgmma { n: 256, f16: true }, BulkOp::Wgmma { n: 8, f16: false }] {
+            assert_eq!(hopper_op(hopper_code(op)), Some(op));
         }
         assert_eq!(offset_of!(HostCtx, fiber), 64);
     }

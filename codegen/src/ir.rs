@@ -94,6 +94,9 @@ pub struct LocalArray {
 /// dynamic shared memory starts after them.
 pub const SHARED_ALIGN: u64 = 16;
 
+/// The alignment of shared arrays in a kernel that uses TMA, `wgmma` or `mbarrier`.
+pub const HOPPER_SHARED_ALIGN: u64 = 1024;
+
 /// A kernel specialized to one concrete signature.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Kernel {
@@ -256,6 +259,8 @@ pub enum StmtKind {
     Bulk {
         op: BulkOp,
         operands: Vec<Element>,
+        /// Scalar operands (see [`BulkOp::values`]).
+        values: Vec<TypedExpr>,
     },
 }
 
@@ -283,6 +288,28 @@ pub enum BulkOp {
     LdMatrix { matrices: u32, trans: bool },
     /// `mma.sync`: operands c (accumulated in place), a, b, all per-thread arrays.
     Mma(MmaShape),
+    /// `mbarrier.init`: operand the barrier (a shared `u64`); value the count (u32).
+    BarrierInit,
+    /// `mbarrier.arrive`: operand the barrier.
+    BarrierArrive,
+    /// `mbarrier.arrive.expect_tx`: operand the barrier; value the bytes (u32).
+    BarrierExpectTx,
+    /// `mbarrier.try_wait.parity` until it succeeds: operand the barrier; value the parity (u32).
+    BarrierWait,
+    /// `fence.proxy.async.shared::cta`.
+    FenceProxyAsync,
+    /// `cp.async.bulk.tensor.2d` global to shared: operands the first shared element, the
+    /// tensor map (a `u64` array parameter, element 0), the barrier; values x and y (i32).
+    TmaLoad,
+    /// `wgmma.fence`.
+    WgmmaFence,
+    /// `wgmma.commit_group`.
+    WgmmaCommit,
+    /// `wgmma.wait_group n`.
+    WgmmaWait(u32),
+    /// `wgmma.mma_async` m64nNk16, f32 accumulators: operands the accumulators (a per-thread
+    /// array of N / 2 f32), A's and B's first elements in shared memory (bf16, or f16).
+    Wgmma { n: u32, f16: bool },
 }
 
 impl BulkOp {
@@ -297,7 +324,58 @@ impl BulkOp {
             BulkOp::AsyncWait(n) => format!("wait {n}"),
             BulkOp::LdMatrix { matrices, trans } => format!("ldmatrix {matrices}{}", if trans { " trans" } else { "" }),
             BulkOp::Mma(s) => format!("mma {s:?}"),
+            BulkOp::BarrierInit => "mbarrier_init".into(),
+            BulkOp::BarrierArrive => "mbarrier_arrive".into(),
+            BulkOp::BarrierExpectTx => "mbarrier_expect_tx".into(),
+            BulkOp::BarrierWait => "mbarrier_wait".into(),
+            BulkOp::FenceProxyAsync => "fence_proxy_async".into(),
+            BulkOp::TmaLoad => "tma_load_2d".into(),
+            BulkOp::WgmmaFence => "wgmma_fence".into(),
+            BulkOp::WgmmaCommit => "wgmma_commit".into(),
+            BulkOp::WgmmaWait(n) => format!("wgmma_wait {n}"),
+            BulkOp::Wgmma { n, f16 } => format!("wgmma {n} {}", if f16 { "f16" } else { "bf16" }),
         }
+    }
+
+    /// The scalar operands it takes, and their type.
+    pub fn values(self) -> (usize, ScalarType) {
+        match self {
+            BulkOp::BarrierInit | BulkOp::BarrierExpectTx | BulkOp::BarrierWait => (1, ScalarType::U32),
+            BulkOp::TmaLoad => (2, ScalarType::I32),
+            _ => (0, ScalarType::U32),
+        }
+    }
+
+    /// The array operands it takes.
+    pub fn operand_count(self) -> usize {
+        match self {
+            BulkOp::AsyncCommit
+            | BulkOp::AsyncWait(_)
+            | BulkOp::FenceProxyAsync
+            | BulkOp::WgmmaFence
+            | BulkOp::WgmmaCommit
+            | BulkOp::WgmmaWait(_) => 0,
+            BulkOp::BarrierInit | BulkOp::BarrierArrive | BulkOp::BarrierExpectTx | BulkOp::BarrierWait => 1,
+            BulkOp::Copy { .. } | BulkOp::LdMatrix { .. } => 2,
+            BulkOp::Mma(_) | BulkOp::TmaLoad | BulkOp::Wgmma { .. } => 3,
+        }
+    }
+
+    /// Hopper's operations, which the CPU backend runs through [`crate::host::HostCtx::hopper`].
+    pub fn is_hopper(self) -> bool {
+        matches!(
+            self,
+            BulkOp::BarrierInit
+                | BulkOp::BarrierArrive
+                | BulkOp::BarrierExpectTx
+                | BulkOp::BarrierWait
+                | BulkOp::FenceProxyAsync
+                | BulkOp::TmaLoad
+                | BulkOp::WgmmaFence
+                | BulkOp::WgmmaCommit
+                | BulkOp::WgmmaWait(_)
+                | BulkOp::Wgmma { .. }
+        )
     }
 
     /// The operation of [`BulkOp::text`]'s words.
@@ -314,13 +392,23 @@ impl BulkOp {
             ["ldmatrix", n] => BulkOp::LdMatrix { matrices: number(Some(n))?, trans: false },
             ["ldmatrix", n, "trans"] => BulkOp::LdMatrix { matrices: number(Some(n))?, trans: true },
             ["mma", s] => BulkOp::Mma(*MmaShape::ALL.iter().find(|m| format!("{m:?}") == *s)?),
+            ["mbarrier_init"] => BulkOp::BarrierInit,
+            ["mbarrier_arrive"] => BulkOp::BarrierArrive,
+            ["mbarrier_expect_tx"] => BulkOp::BarrierExpectTx,
+            ["mbarrier_wait"] => BulkOp::BarrierWait,
+            ["fence_proxy_async"] => BulkOp::FenceProxyAsync,
+            ["tma_load_2d"] => BulkOp::TmaLoad,
+            ["wgmma_fence"] => BulkOp::WgmmaFence,
+            ["wgmma_commit"] => BulkOp::WgmmaCommit,
+            ["wgmma_wait", n] => BulkOp::WgmmaWait(number(Some(n))?),
+            ["wgmma", n, t @ ("f16" | "bf16")] => BulkOp::Wgmma { n: number(Some(n))?, f16: *t == "f16" },
             _ => return None,
         })
     }
 
     /// Whether the warp's lanes take part together (the CPU backend runs them as fibers).
     pub fn is_collective(self) -> bool {
-        matches!(self, BulkOp::LdMatrix { .. } | BulkOp::Mma(_))
+        matches!(self, BulkOp::LdMatrix { .. } | BulkOp::Mma(_)) || self.is_hopper()
     }
 }
 
@@ -569,13 +657,23 @@ impl Kernel {
     pub fn shared_layout(&self) -> (Vec<u64>, u64) {
         let mut offsets = Vec::with_capacity(self.shared.len());
         let mut at = 0u64;
+        let align = self.shared_align();
         for s in &self.shared {
             offsets.push(at);
             if let Some(n) = s.static_len() {
-                at += (n * s.elem.size_bytes() as u64).div_ceil(SHARED_ALIGN) * SHARED_ALIGN;
+                at += (n * s.elem.size_bytes() as u64).div_ceil(align) * align;
             }
         }
         (offsets, at)
+    }
+
+    /// The alignment of each shared array: [`SHARED_ALIGN`], or 1024 bytes in a kernel that
+    /// uses Hopper's operations (their swizzled tiles start at 1024-byte boundaries).
+    pub fn shared_align(&self) -> u64 {
+        match self.needs_arch() {
+            Some((90.., _)) => HOPPER_SHARED_ALIGN,
+            _ => SHARED_ALIGN,
+        }
     }
 
     /// Whether the body or a device function it calls asserts (a failed assertion ends the
@@ -601,6 +699,12 @@ impl Kernel {
                         BulkOp::Mma(_) => Some((80, "`mma_sync`")),
                         BulkOp::LdMatrix { .. } => Some((75, "`ldmatrix`")),
                         BulkOp::Copy { .. } => None,
+                        BulkOp::TmaLoad => Some((90, "`tma_load_2d`")),
+                        BulkOp::Wgmma { .. } | BulkOp::WgmmaFence | BulkOp::WgmmaCommit | BulkOp::WgmmaWait(_) => Some((90, "`wgmma`")),
+                        BulkOp::BarrierInit | BulkOp::BarrierArrive | BulkOp::BarrierExpectTx | BulkOp::BarrierWait => {
+                            Some((90, "`mbarrier`"))
+                        }
+                        BulkOp::FenceProxyAsync => Some((90, "`fence_proxy_async`")),
                     },
                     StmtKind::If { then, otherwise, .. } => {
                         walk(then, best);
@@ -624,6 +728,20 @@ impl Kernel {
             walk(&f.body, &mut best);
         }
         best
+    }
+
+    /// Whether the kernel, or a device function it calls, uses `wgmma`: an instruction of
+    /// `sm_90a` alone (Hopper's architecture-specific features, absent from later GPUs).
+    pub fn uses_wgmma(&self) -> bool {
+        fn any(stmts: &[Stmt]) -> bool {
+            stmts.iter().any(|s| match &s.kind {
+                StmtKind::Bulk { op, .. } => matches!(op, BulkOp::Wgmma { .. } | BulkOp::WgmmaFence | BulkOp::WgmmaCommit | BulkOp::WgmmaWait(_)),
+                StmtKind::If { then, otherwise, .. } => any(then) || any(otherwise),
+                StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => any(body),
+                _ => false,
+            })
+        }
+        any(&self.body) || self.functions.iter().any(|f| any(&f.body))
     }
 
     /// Whether the kernel, or a device function it calls, has a `ptx_asm!`.
@@ -674,7 +792,9 @@ impl Kernel {
                 StmtKind::Assert { cond, values, .. } => expr(cond) || values.iter().any(expr),
                 StmtKind::Print { values, .. } => values.iter().any(expr),
                 StmtKind::Asm { operands, .. } => operands.iter().any(|(_, e)| expr(e)),
-                StmtKind::Bulk { op, operands } => op.is_collective() || operands.iter().any(|o| o.index.iter().any(expr)),
+                StmtKind::Bulk { op, operands, values } => {
+                    op.is_collective() || operands.iter().any(|o| o.index.iter().any(expr)) || values.iter().any(expr)
+                }
                 StmtKind::Break(_) | StmtKind::Continue(_) | StmtKind::Fence(_) => false,
             })
         }
@@ -1014,7 +1134,7 @@ impl Kernel {
                 }
                 out.push_str("]);\n");
             }
-            StmtKind::Bulk { op, operands } => {
+            StmtKind::Bulk { op, operands, values } => {
                 let _ = write!(out, "{pad}bulk({}, [", op.text());
                 for (i, e) in operands.iter().enumerate() {
                     if i > 0 {
@@ -1023,7 +1143,18 @@ impl Kernel {
                     out.push_str(&self.text_array_name(e.array));
                     self.write_index(out, &e.index);
                 }
-                out.push_str("]);\n");
+                out.push(']');
+                if !values.is_empty() {
+                    out.push_str(", [");
+                    for (i, v) in values.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        self.write_expr(out, v);
+                    }
+                    out.push(']');
+                }
+                out.push_str(");\n");
             }
             StmtKind::Assert { id, cond, values } => {
                 let _ = write!(out, "{pad}assert#{id}(");

@@ -818,9 +818,17 @@ impl Parser {
                 operands.push(crate::ir::Element { array, index });
                 self.eat(",");
             }
+            let mut values = Vec::new();
+            if self.eat(",") {
+                self.expect("[")?;
+                while !self.eat("]") {
+                    values.push(self.expr()?);
+                    self.eat(",");
+                }
+            }
             self.expect(")")?;
             self.expect(";")?;
-            return Ok(StmtKind::Bulk { op, operands });
+            return Ok(StmtKind::Bulk { op, operands, values });
         }
         // `assert#N(cond, [values]);`
         if self.peek_ident("assert") && matches!(self.toks.get(self.at + 1), Some((Tok::Punct("#"), _))) {

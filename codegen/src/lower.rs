@@ -208,6 +208,17 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
         l.emit().map_err(|e| llvm_err("IR construction", e.to_string()))?;
     }
     target.finish(cx, &module, body, kernel).map_err(|e| llvm_err("IR construction", e.to_string()))?;
+    // Swizzled tiles start at 1024-byte boundaries: every shared array of a kernel with Hopper's
+    // operations is so aligned (the CPU backend's layout too, `ir::Kernel::shared_layout`).
+    if kernel.shared_align() > ir::SHARED_ALIGN {
+        let mut g = module.get_first_global();
+        while let Some(global) = g {
+            if global.as_pointer_value().get_type().get_address_space() == inkwell::AddressSpace::from(3u16) {
+                global.set_alignment(kernel.shared_align() as u32);
+            }
+            g = global.get_next_global();
+        }
+    }
     if let Some(li) = &lines {
         li.cover_wrappers(&module, kernel);
         li.finish();
@@ -485,7 +496,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             }
             StmtKind::Assert { id, cond, values } => self.assertion(*id, cond, values)?,
             StmtKind::Asm { template, operands } => self.inline_ptx(template, operands)?,
-            StmtKind::Bulk { op, operands } => self.bulk(*op, operands)?,
+            StmtKind::Bulk { op, operands, values } => self.bulk(*op, operands, values)?,
             StmtKind::Print { id, values } => {
                 let mut words = vec![self.cx.i64_type().const_int((self.print_base + id) as u64, false)];
                 words.extend(self.value_bits(values)?);

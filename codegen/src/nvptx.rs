@@ -26,6 +26,7 @@ use inkwell::{AddressSpace, AtomicOrdering, IntPredicate, OptimizationLevel};
 use std::sync::Once;
 
 mod bulk;
+mod hopper;
 
 /// LLVM's calling-convention id of `ptx_kernel`.
 const PTX_KERNEL_CC: u32 = 71;
@@ -66,12 +67,19 @@ impl NvptxTarget {
     /// them) move locals out of their stack slots into registers, and the DWARF then has no
     /// location for them (cuda-gdb's `<optimized out>`).
     pub fn machine_at(&self, level: OptimizationLevel) -> Result<TargetMachine, String> {
+        self.machine_for(level, false)
+    }
+
+    /// [`NvptxTarget::machine_at`], for the architecture-specific variant (`sm_90a`) when
+    /// `accelerated`.
+    pub fn machine_for(&self, level: OptimizationLevel, accelerated: bool) -> Result<TargetMachine, String> {
         static INIT: Once = Once::new();
         INIT.call_once(|| LlvmTarget::initialize_nvptx(&InitializationConfig::default()));
         let triple = TargetTriple::create("nvptx64-nvidia-cuda");
         let t = LlvmTarget::from_triple(&triple).map_err(|e| e.to_string())?;
-        t.create_target_machine(&triple, &self.cpu(), &self.features(), level, RelocMode::Default, CodeModel::Default)
-            .ok_or_else(|| format!("LLVM has no NVPTX target machine for {} {}", self.cpu(), self.features()))
+        let cpu = if accelerated { format!("{}a", self.cpu()) } else { self.cpu() };
+        t.create_target_machine(&triple, &cpu, &self.features(), level, RelocMode::Default, CodeModel::Default)
+            .ok_or_else(|| format!("LLVM has no NVPTX target machine for {cpu} {}", self.features()))
     }
 
     /// The best target for a device of compute capability `major.minor` under a driver reporting
@@ -999,11 +1007,23 @@ pub fn compile_ptx(kernel: &ir::Kernel, target: &NvptxTarget, want_llvm_ir: bool
             message: format!("it uses {what}, which needs sm_{arch} or newer; this device is sm_{}", target.arch),
         });
     }
+    // `wgmma` exists on sm_90a alone; Hopper's other operations need PTX ISA 8.0.
+    let wgmma = kernel.uses_wgmma();
+    if wgmma && target.arch != 90 {
+        return Err(CompileError::Unsupported {
+            kernel: kernel.name.clone(),
+            target: "GPU",
+            message: format!("it uses `wgmma`, which exists on sm_90 (Hopper) alone; this device is sm_{}", target.arch),
+        });
+    }
+    let hopper = kernel.needs_arch().is_some_and(|(arch, _)| arch >= 90);
+    let hopper_target = NvptxTarget { ptx_version: target.ptx_version.max(80), ..*target };
+    let target = if hopper { &hopper_target } else { target };
     let debug = kernel.options.debug && !kernel.file.is_empty();
     let debug_target = NvptxTarget { ptx_version: target.ptx_version.max(75), ..*target };
     let target = if debug { &debug_target } else { target };
     let level = if debug { OptimizationLevel::None } else { OptimizationLevel::Aggressive };
-    let tm = target.machine_at(level).map_err(|m| llvm("target selection", m))?;
+    let tm = target.machine_for(level, wgmma).map_err(|m| llvm("target selection", m))?;
     let cx = lower::new_context();
     let module = lower::lower(&cx, kernel, target, &tm)?;
     link_libdevice_if_used(&cx, &module, kernel, &tm)?;

@@ -340,6 +340,8 @@ pub struct BulkAccess<'ctx> {
     pub global: Vec<bool>,
     /// The alignment, in bytes, the accesses may assume.
     pub align: u32,
+    /// The scalar operands (see [`BulkOp::values`]).
+    pub values: Vec<IntValue<'ctx>>,
 }
 
 /// The high half of `x * y` by a multiply at twice the width and a shift: [`Target::mul_hi`]'s

@@ -111,7 +111,10 @@ pub fn ptxas_check(ptxas: &Path, ptx: &str, arch: u32) -> Result<PtxasReport, St
     let unique = format!("gpujit-{}-{:?}-{}.ptx", std::process::id(), std::thread::current().id(), arch).replace(['(', ')', ' '], "");
     let file = dir.join(unique);
     std::fs::write(&file, ptx).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-    let out = Command::new(ptxas).args(["--gpu-name", &format!("sm_{arch}"), "-v", "-o", "/dev/null"]).arg(&file).output();
+    // PTX for an architecture-specific target (`.target sm_90a`) assembles only for it.
+    let accelerated = ptx.lines().any(|l| l.trim() == format!(".target sm_{arch}a"));
+    let name = format!("sm_{arch}{}", if accelerated { "a" } else { "" });
+    let out = Command::new(ptxas).args(["--gpu-name", &name, "-v", "-o", "/dev/null"]).arg(&file).output();
     let _ = std::fs::remove_file(&file);
     let out = out.map_err(|e| format!("cannot run {}: {e}", ptxas.display()))?;
     let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

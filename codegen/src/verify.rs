@@ -152,7 +152,14 @@ impl Verifier<'_> {
                 crate::asm::pieces(template, operands.len())?;
                 operands.iter().try_for_each(|(dir, v)| self.asm_operand(*dir, v))
             }
-            StmtKind::Bulk { op, operands } => self.bulk(*op, operands),
+            StmtKind::Bulk { op, operands, values } => {
+                let (n, ty) = op.values();
+                if values.len() != n {
+                    return Err(format!("bulk {} has {} values", op.text(), values.len()));
+                }
+                values.iter().try_for_each(|v| self.expect(v, ty, "a bulk operation's value"))?;
+                self.bulk(*op, operands)
+            }
             StmtKind::Assert { id, cond, values } => {
                 let Some(info) = self.k.asserts.get(*id as usize) else { return Err(format!("assertion {id} is not in the table")) };
                 self.expect(cond, ScalarType::Bool, "assertion")?;
@@ -169,11 +176,7 @@ impl Verifier<'_> {
     fn bulk(&self, op: crate::ir::BulkOp, operands: &[crate::ir::Element]) -> R {
         use crate::bulk::{async_copy_allowed, vector_allowed};
         use crate::ir::BulkOp;
-        let want = match op {
-            BulkOp::AsyncCommit | BulkOp::AsyncWait(_) => 0,
-            BulkOp::Copy { .. } | BulkOp::LdMatrix { .. } => 2,
-            BulkOp::Mma(_) => 3,
-        };
+        let want = op.operand_count();
         if operands.len() != want {
             return Err(format!("bulk {} has {} operands", op.text(), operands.len()));
         }
@@ -204,7 +207,43 @@ impl Verifier<'_> {
                 }
                 Ok(())
             }
-            BulkOp::AsyncCommit | BulkOp::AsyncWait(_) => Ok(()),
+            BulkOp::AsyncCommit
+            | BulkOp::AsyncWait(_)
+            | BulkOp::FenceProxyAsync
+            | BulkOp::WgmmaFence
+            | BulkOp::WgmmaCommit
+            | BulkOp::WgmmaWait(_) => Ok(()),
+            BulkOp::BarrierInit | BulkOp::BarrierArrive | BulkOp::BarrierExpectTx | BulkOp::BarrierWait => {
+                if !matches!(info[0].0, ArrayRef::Shared(_)) || info[0].1 != ScalarType::U64 {
+                    return bad("a barrier is an element of a shared u64 array");
+                }
+                Ok(())
+            }
+            BulkOp::TmaLoad => {
+                let ((d, _, dm, _), (m, me, _, _), (bar, be, _, _)) = (info[0], info[1], info[2]);
+                if !matches!(d, ArrayRef::Shared(_)) || !dm || !matches!(m, ArrayRef::Param(_)) || me != ScalarType::U64 {
+                    return bad("a TMA load copies into a shared array with a tensor map parameter");
+                }
+                if !matches!(bar, ArrayRef::Shared(_)) || be != ScalarType::U64 {
+                    return bad("a barrier is an element of a shared u64 array");
+                }
+                Ok(())
+            }
+            BulkOp::Wgmma { n, f16 } => {
+                let ((_, ce, _, cl), (a, ae, _, _), (b, be, _, _)) = (info[0], info[1], info[2]);
+                let input = if f16 { ScalarType::F16 } else { ScalarType::BF16 };
+                if ce != ScalarType::F32
+                    || cl.map_or(true, |l| l < n as u64 / 2)
+                    || crate::bulk::wgmma_n(n as u64 / 2) != Some(n)
+                    || !matches!(a, ArrayRef::Shared(_))
+                    || !matches!(b, ArrayRef::Shared(_))
+                    || ae != input
+                    || be != input
+                {
+                    return bad("wgmma accumulates N / 2 f32 a thread from A and B tiles of 16-bit floats in shared arrays");
+                }
+                Ok(())
+            }
             BulkOp::LdMatrix { matrices, .. } => {
                 let ((_, fe, _, fl), (s, se, _, _)) = (info[0], info[1]);
                 if fe.size_bytes() != 2

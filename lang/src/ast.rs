@@ -270,6 +270,35 @@ named_enum! {
         /// `mma_sync(&mut c, &a, &b);`: a warp's `c += a * b` on tensor cores. Operands: `c`,
         /// `a`, `b`, each whole or a window (`&a[j..]`).
         Mma,
+        /// `mbarrier_init(&bar[i], count);`: a shared `u64` becomes a barrier that completes a
+        /// phase when `count` threads have arrived (and the bytes it expects have landed).
+        /// Operands: the barrier; values: the count.
+        BarrierInit,
+        /// `mbarrier_arrive(&bar[i]);`: this thread arrives.
+        BarrierArrive,
+        /// `mbarrier_arrive_expect_tx(&bar[i], bytes);`: this thread arrives, and the phase also
+        /// waits for `bytes` more bytes of asynchronous copies (`tma_load_2d`).
+        BarrierArriveExpectTx,
+        /// `mbarrier_wait(&bar[i], parity);`: waits until the phase of this parity completed.
+        BarrierWait,
+        /// `fence_proxy_async();`: orders this thread's shared-memory writes before later
+        /// asynchronous-proxy reads (`wgmma`, TMA), and the barriers' initialization.
+        FenceProxyAsync,
+        /// `tma_load_2d(&mut s[i], map, x, y, &bar[j]);`: the tensor map's box at column `x`,
+        /// row `y` into shared memory, completing on the barrier. Operands: the first shared
+        /// element, the map (a `&TensorMap` parameter, whole), the barrier; values: x, y.
+        TmaLoad,
+        /// `wgmma_fence();` (`wgmma.fence`): before the first `wgmma` on accumulators that other
+        /// instructions wrote.
+        WgmmaFence,
+        /// `wgmma_commit();`: closes the group of `wgmma`s issued since the last one.
+        WgmmaCommit,
+        /// `wgmma_wait(n);`: waits until at most `n` groups are pending (`count`).
+        WgmmaWait,
+        /// `wgmma(&mut acc, &a[i], &b[j]);`: a warpgroup's `acc += A·Bᵀ` (m64nNk16, N from the
+        /// accumulator's length) from tiles in shared memory. Operands: `acc`, A's and B's
+        /// first elements.
+        Wgmma,
     }
 }
 
@@ -322,6 +351,8 @@ pub struct Bulk {
     /// a constant expression (the `N` of `load::<N>`); 0 for the others.
     pub count: SourceExpr,
     pub operands: Vec<SourceExpr>,
+    /// Scalar operands (a barrier's count, a copy's coordinates), after the arrays.
+    pub values: Vec<SourceExpr>,
     /// `Load`: the per-thread array it declares, and whether it is `mut`.
     pub declares: Option<(String, bool)>,
     pub span: Span,
@@ -997,6 +1028,7 @@ fn number_stmt(s: &mut Stmt, next: &mut u32) {
             b.id = fresh(next);
             number_expr(&mut b.count, next);
             b.operands.iter_mut().for_each(|e| number_expr(e, next));
+            b.values.iter_mut().for_each(|e| number_expr(e, next));
         }
         Stmt::Return(None, _)
         | Stmt::Break(..)
@@ -1078,6 +1110,7 @@ fn visit_block(b: &Block, f: &mut dyn FnMut(NodeId)) {
                 f(b.id);
                 visit_expr(&b.count, f);
                 b.operands.iter().for_each(|e| visit_expr(e, f));
+                b.values.iter().for_each(|e| visit_expr(e, f));
             }
             _ => {}
         }

@@ -21,6 +21,16 @@ pub const FUNCTIONS: &[(&str, BulkKind, u32)] = &[
     ("ldmatrix_x2_trans", BulkKind::LdMatrixTrans, 2),
     ("ldmatrix_x4_trans", BulkKind::LdMatrixTrans, 4),
     ("mma_sync", BulkKind::Mma, 0),
+    ("mbarrier_init", BulkKind::BarrierInit, 0),
+    ("mbarrier_arrive", BulkKind::BarrierArrive, 0),
+    ("mbarrier_arrive_expect_tx", BulkKind::BarrierArriveExpectTx, 0),
+    ("mbarrier_wait", BulkKind::BarrierWait, 0),
+    ("fence_proxy_async", BulkKind::FenceProxyAsync, 0),
+    ("tma_load_2d", BulkKind::TmaLoad, 0),
+    ("wgmma_fence", BulkKind::WgmmaFence, 0),
+    ("wgmma_commit", BulkKind::WgmmaCommit, 0),
+    ("wgmma_wait", BulkKind::WgmmaWait, 0),
+    ("wgmma", BulkKind::Wgmma, 0),
 ];
 
 /// The bulk operation a free function of this name is, and its count (see [`FUNCTIONS`]).
@@ -178,6 +188,70 @@ pub fn ldmatrix_at(lane: usize, e: usize, trans: bool) -> (usize, usize, usize) 
     }
 }
 
+/// The swizzle of Hopper's shared-memory tiles (TMA's `CU_TENSOR_MAP_SWIZZLE_*`, `wgmma`'s
+/// descriptor modes): where the byte at `offset` of a tile lands. The tile starts at a
+/// 1024-byte boundary and its rows are `bytes` (32, 64 or 128) long; each 16-byte chunk of a
+/// row moves to chunk `chunk ^ (row % (bytes / 16))` (CUTLASS's `Swizzle<B, 4, 3>`). 0: none.
+pub fn swizzle(offset: u64, bytes: u32) -> u64 {
+    let mask = match bytes {
+        32 => 1,
+        64 => 3,
+        128 => 7,
+        _ => return offset,
+    };
+    offset ^ (((offset >> 7) & mask) << 4)
+}
+
+/// The swizzles a tensor map and `wgmma` use: none, 32, 64 or 128 bytes.
+pub const SWIZZLES: &[u32] = &[0, 32, 64, 128];
+
+/// The layout of `wgmma`'s operands in shared memory (both K-major, 128-byte swizzle: what a
+/// [`swizzle`]d TMA box of rows of 64 16-bit elements holds): element `(row, k)` of a tile of
+/// 16-bit elements (A: 64 rows; B: N rows, Bᵀ stored) is at this byte offset from the tile's
+/// first element, `k` below 16. Rows are 128 bytes apart in groups of 8, the groups 1024
+/// bytes apart; the swizzle applies to the offset from the 1024-byte boundary at or below the
+/// first element (`base`, its offset from that boundary: 0, 32, 64 or 96 for the four K steps
+/// of a 64-wide slice).
+pub fn wgmma_offset(base: u64, row: usize, k: usize) -> u64 {
+    let plain = base + (row / 8) as u64 * 1024 + (row % 8) as u64 * 128 + 2 * k as u64;
+    swizzle(plain, 128)
+}
+
+/// The N of `wgmma`'s m64nNk16 for an accumulator of `len` f32 a thread (N / 2 of them): 8 to
+/// 256 in steps of 8.
+pub fn wgmma_n(len: u64) -> Option<u32> {
+    let n = 2 * len;
+    (n % 8 == 0 && (8..=256).contains(&n)).then_some(n as u32)
+}
+
+/// (row, column) in D (64×N) of accumulator element `i` of thread `t` (0 to 127) of the
+/// warpgroup: warp `t / 32` holds rows 16w..16w + 16, laid out as `mma_sync`'s m16n8
+/// accumulators side by side (`acc[4j..4j + 4]` columns 8j..8j + 8).
+pub fn wgmma_d_at(t: usize, i: usize) -> (usize, usize) {
+    let (warp, lane) = (t / 32, t % 32);
+    let (j, e) = (i / 4, i % 4);
+    (16 * warp + lane / 4 + 8 * (e >> 1), 8 * j + (lane % 4) * 2 + (e & 1))
+}
+
+/// The CPU backend's tensor map: 16 words, as `TensorMap` builds them (the GPU's are the
+/// driver's opaque 128 bytes).
+pub mod tensor_map {
+    /// Word 0 of a CPU tensor map.
+    pub const MAGIC: u64 = 0x6770_756a_6974_746d;
+    /// The words: magic, data address, element bytes, columns, rows, row pitch (bytes), box
+    /// columns, box rows, swizzle bytes.
+    pub const ADDRESS: usize = 1;
+    pub const ELEM_BYTES: usize = 2;
+    pub const COLS: usize = 3;
+    pub const ROWS: usize = 4;
+    pub const PITCH: usize = 5;
+    pub const BOX_COLS: usize = 6;
+    pub const BOX_ROWS: usize = 7;
+    pub const SWIZZLE: usize = 8;
+    /// Words in a map (128 bytes, the driver's `CUtensorMap`).
+    pub const WORDS: usize = 16;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +272,36 @@ mod tests {
             assert_eq!(MmaShape::of(s.input(), la as u64, lb as u64, s.acc(), lc as u64), Some(s));
         }
         assert_eq!(MmaShape::of(ScalarType::BF16, 8, 4, ScalarType::F64, 4), None);
+    }
+
+    /// The accumulator layout covers D once; the swizzle permutes 16-byte chunks within each
+    /// 1024-byte block.
+    #[test]
+    fn wgmma_layouts() {
+        for n in [8usize, 64, 256] {
+            let mut seen = vec![0u8; 64 * n];
+            for t in 0..128 {
+                for i in 0..n / 2 {
+                    let (r, c) = wgmma_d_at(t, i);
+                    seen[r * n + c] += 1;
+                }
+            }
+            assert!(seen.iter().all(|&c| c == 1), "{n}");
+        }
+        assert_eq!(wgmma_n(128), Some(256));
+        assert_eq!(wgmma_n(3), None);
+        for bytes in [32u32, 64, 128] {
+            let mut seen = vec![false; 1024];
+            for o in (0..1024).step_by(16) {
+                let s = swizzle(o, bytes);
+                assert!(s < 1024 && !seen[s as usize]);
+                seen[s as usize] = true;
+            }
+        }
+        // Row 1's first chunk is chunk 1; row 0 stays.
+        assert_eq!(swizzle(128, 128), 128 + 16);
+        assert_eq!(swizzle(16, 128), 16);
+        assert_eq!(wgmma_offset(32, 9, 3), swizzle(32 + 1024 + 128 + 6, 128));
     }
 
     #[test]

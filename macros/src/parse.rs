@@ -352,6 +352,15 @@ impl Cx<'_> {
                 if let syn::Type::Slice(s) = &*r.elem {
                     return Ok(ParamKind::Slice { elem: self.scalar_type(&s.elem)?, mutable, ndim: 1 });
                 }
+                // `&TensorMap`: a TMA descriptor, which the kernel sees as its 16 words.
+                if let syn::Type::Path(tp) = &*r.elem {
+                    if tp.path.segments.last().is_some_and(|s| s.ident == "TensorMap") {
+                        if mutable {
+                            return err(r.span(), "a tensor map is read: `&TensorMap`");
+                        }
+                        return Ok(ParamKind::Slice { elem: gpujit_lang::ast::TypeRef::Scalar(ScalarType::U64), mutable, ndim: 1 });
+                    }
+                }
                 // `&Array<T, N>`: an N-D array (N = 1 to 4).
                 if let syn::Type::Path(tp) = &*r.elem {
                     if let Some(seg) = tp.path.segments.last().filter(|s| s.ident == "Array") {

@@ -111,6 +111,7 @@ impl Scopes {
             Stmt::Bulk(b) => {
                 self.expr(&mut b.count);
                 b.operands.iter_mut().for_each(|e| self.expr(e));
+                b.values.iter_mut().for_each(|e| self.expr(e));
                 if let Some((name, _)) = &b.declares {
                     self.bind(name);
                 }

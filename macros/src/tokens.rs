@@ -264,6 +264,7 @@ impl Rebuild for Stmt {
                 let kind = variant(quote!(BulkKind), b.kind.variant_name());
                 let hint = variant(quote!(CacheHint), b.hint.variant_name());
                 let (count, operands, span, id) = (b.count.rebuild(), b.operands.rebuild(), b.span.rebuild(), b.id.rebuild());
+                let values = b.values.rebuild();
                 let declares = match &b.declares {
                     Some((name, mutable)) => {
                         let name = name.rebuild();
@@ -276,6 +277,7 @@ impl Rebuild for Stmt {
                     hint: #hint,
                     count: #count,
                     operands: #operands,
+                    values: #values,
                     declares: #declares,
                     span: #span,
                     id: #id,

@@ -204,6 +204,15 @@ struct BlockState {
     /// The warp-matrix operation each thread is in (its code; 0: none), so that a lane elsewhere
     /// (diverged, at another collective) is not read as a partner.
     matrix: Vec<u64>,
+    /// `sync_threads()`: the threads arrived in this generation, and the live ones (not
+    /// finished), as the grid barrier counts them; a thread waiting on an `mbarrier` meanwhile
+    /// suspends round after round without arriving.
+    arrived: usize,
+    generation: u64,
+    live: usize,
+    /// The block's shared memory (1024-byte aligned), which the Hopper operations check their
+    /// accesses against.
+    shared: (*mut u8, usize),
 }
 
 /// Suspends the fiber running `ctx`'s thread until the next round.
@@ -219,10 +228,39 @@ unsafe fn suspend(ctx: *mut HostCtx) {
     }
 }
 
-/// The barrier callback the kernel calls through its context: suspends the calling fiber.
+/// The barrier callback the kernel calls through its context: counts the arrival and suspends
+/// the calling fiber (round after round) until every live thread of the block has arrived.
+/// Every thread suspends at least once, so threads that meet at each barrier stay in step.
 unsafe extern "C" fn fiber_barrier(ctx: *mut HostCtx) {
-    // SAFETY: only fibers have this callback in their context.
-    unsafe { suspend(ctx) }
+    // SAFETY: only fibers have this callback in their context; the block state outlives them
+    // and they run one at a time on one OS thread.
+    unsafe {
+        let slot = (*ctx).fiber as *const FiberSlot;
+        let block = (*slot).block;
+        let mine = (*block).generation;
+        (*block).arrived += 1;
+        if (*block).arrived >= (*block).live {
+            (*block).arrived = 0;
+            (*block).generation += 1;
+        }
+        loop {
+            suspend(ctx);
+            if std::ptr::read_volatile(&(*block).generation) != mine {
+                break;
+            }
+        }
+    }
+}
+
+/// Hopper's operations (`mbarrier_*`, `tma_load_2d`, `wgmma`), for the thread running `ctx`.
+unsafe extern "C" fn fiber_hopper(ctx: *mut HostCtx, code: u64, ops: *const *mut u8) {
+    // SAFETY: only fibers have this callback; the block state outlives them.
+    unsafe {
+        let slot = (*ctx).fiber as *const FiberSlot;
+        let (block, t) = ((*slot).block, (*slot).thread);
+        let shared = (*block).shared;
+        crate::hopper::run(code, ops, t, shared, &mut || suspend(ctx));
+    }
 }
 
 /// The collective callback: publish this thread's value, wait for the round in which every
@@ -381,9 +419,30 @@ unsafe fn run_fibers(
         // Per block: shared memory (16-byte aligned; at least 16 bytes, so that an `ldmatrix`
         // row read at element 0 after a failed bounds check stays inside) and the exchange area
         // of collectives.
-        let mut shared: Vec<Vec<u128>> = blocks.iter().map(|_| vec![0u128; shared_bytes.div_ceil(16).max(1) as usize]).collect();
-        let mut states: Vec<BlockState> =
-            blocks.iter().map(|_| BlockState { values: vec![0; threads], done: vec![false; threads], matrix: vec![0; threads] }).collect();
+        // (1024 bytes more, so that the buffer can start at a 1024-byte boundary: Hopper's
+        // swizzled tiles are laid out on such boundaries.)
+        let words = shared_bytes.div_ceil(16).max(1) as usize;
+        let mut shared: Vec<Vec<u128>> = blocks.iter().map(|_| vec![0u128; words + 64]).collect();
+        let aligned: Vec<*mut u8> = shared
+            .iter_mut()
+            .map(|b| {
+                let p = b.as_mut_ptr() as *mut u8;
+                // SAFETY: the offset is below 1024, within the 64 extra words.
+                unsafe { p.add(p.align_offset(1024)) }
+            })
+            .collect();
+        let mut states: Vec<BlockState> = aligned
+            .iter()
+            .map(|&p| BlockState {
+                values: vec![0; threads],
+                done: vec![false; threads],
+                matrix: vec![0; threads],
+                arrived: 0,
+                generation: 0,
+                live: threads,
+                shared: (p, 16 * words),
+            })
+            .collect();
         let mut grid_state = GridState { arrived: 0, generation: 0, live: threads * blocks.len() };
         let grid_addr = &mut grid_state as *mut GridState as usize;
         let mut ctxs: Vec<HostCtx> = Vec::with_capacity(threads * blocks.len());
@@ -395,13 +454,14 @@ unsafe fn run_fibers(
                 let tid = [(t % bx) as u32, ((t / bx) % by) as u32, (t / (bx * by)) as u32];
                 ctxs.push(HostCtx {
                     sregs: [tid[0], tid[1], tid[2], block[0], block[1], block[2], ctaid[0], ctaid[1], ctaid[2], grid[0], grid[1], grid[2]],
-                    shared: shared[k].as_mut_ptr() as *mut u8,
+                    shared: aligned[k],
                     barrier: Some(fiber_barrier),
                     fiber: std::ptr::null_mut(),
                     dynamic_shared_bytes,
                     collective: Some(fiber_collective),
                     grid_barrier: Some(fiber_grid_barrier),
                     warp_matrix: Some(fiber_warp_matrix),
+                    hopper: Some(fiber_hopper),
                 });
             }
         }
@@ -433,7 +493,14 @@ unsafe fn run_fibers(
                     CoroutineResult::Yield(()) => waiting = true,
                     // SAFETY: no fiber is running, so nothing else accesses the states now.
                     CoroutineResult::Return(()) => unsafe {
-                        (&mut *(&mut states[n / threads] as *mut BlockState)).done[n % threads] = true;
+                        let st = &mut *(&mut states[n / threads] as *mut BlockState);
+                        st.done[n % threads] = true;
+                        st.live -= 1;
+                        // The last threads still missing at a block barrier may have finished.
+                        if st.arrived > 0 && st.arrived >= st.live {
+                            st.arrived = 0;
+                            st.generation += 1;
+                        }
                         let g = &mut *(grid_addr as *mut GridState);
                         g.live -= 1;
                         // The last threads still missing at a grid barrier may have finished.

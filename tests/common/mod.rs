@@ -70,6 +70,9 @@ macro_rules! for_each_case {
             ldmatrix_fragments,
             tensor_core_gemm,
             bulk_errors,
+            tma_copies,
+            barrier_pipeline,
+            wgmma_tiles,
             shared_block_reverse,
             shared_reduction,
             shared_histogram,
@@ -280,8 +283,13 @@ fn check_ptx(k: &Kernel, args: &[Arg<'_>]) {
     // The lowest PTX ISA each architecture needs, and the newest both LLVM 19 and this ptxas
     // take (a GPU with a current driver gets PTX 8.5: some lowerings differ by PTX version).
     let newest = newest_sm90(&ptxas);
+    let oldest = ir.needs_arch().map_or(0, |(arch, _)| arch);
     for target in [NvptxTarget::sm(80).expect("known arch"), NvptxTarget::sm(90).expect("known arch"), newest] {
         let arch = target.arch;
+        if arch < oldest {
+            // Refused before codegen (tested in `bulk_errors` and `hopper_errors`).
+            continue;
+        }
         let out = k.ptx(&target, args).unwrap_or_else(|e| panic!("{id}: PTX for sm_{arch}: {e}"));
         assert!(out.ptx.contains(&format!(".entry {}", ir.name)), "{id}: no kernel entry in the PTX:\n{}", out.ptx);
         let report = toolchain::ptxas_check(&ptxas, &out.ptx, arch)
@@ -330,6 +338,7 @@ mod device_fns;
 mod errors;
 mod grid_sync;
 mod half_floats;
+mod hopper;
 mod interop;
 mod math;
 mod memory;
@@ -354,6 +363,7 @@ pub use device_fns::*;
 pub use errors::*;
 pub use grid_sync::*;
 pub use half_floats::*;
+pub use hopper::*;
 pub use interop::*;
 pub use math::*;
 pub use memory::*;

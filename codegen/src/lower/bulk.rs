@@ -14,7 +14,10 @@ use inkwell::values::IntValue;
 use inkwell::IntPredicate;
 
 impl<'ctx> Lower<'_, 'ctx> {
-    pub(super) fn bulk(&mut self, op: BulkOp, operands: &[ir::Element]) -> LR<()> {
+    pub(super) fn bulk(&mut self, op: BulkOp, operands: &[ir::Element], values: &[ir::TypedExpr]) -> LR<()> {
+        if op.is_hopper() {
+            return self.hopper(op, operands, values);
+        }
         let idx = operands.iter().map(|o| self.indices(&o.index)).collect::<LR<Vec<_>>>()?;
         let local: Vec<bool> = operands.iter().map(|o| matches!(o.array, ArrayRef::Local(_))).collect();
         let global: Vec<bool> = operands.iter().map(|o| matches!(o.array, ArrayRef::Param(_))).collect();
@@ -22,7 +25,7 @@ impl<'ctx> Lower<'_, 'ctx> {
         let i64t = self.cx.i64_type();
         match op {
             BulkOp::AsyncCommit | BulkOp::AsyncWait(_) => {
-                let access = BulkAccess { op, elem, addrs: Vec::new(), local, global, align: 1 };
+                let access = BulkAccess { op, elem, addrs: Vec::new(), local, global, align: 1, values: Vec::new() };
                 self.target.bulk(self.module, &self.b, self.f, &access)?;
             }
             BulkOp::Copy { count, hint, asynchronous } => {
@@ -67,7 +70,7 @@ impl<'ctx> Lower<'_, 'ctx> {
                 // Cache operators are for global memory.
                 let hint = if global.iter().any(|g| *g) { hint } else { CacheHint::Default };
                 let access =
-                    BulkAccess { op: BulkOp::Copy { count, hint, asynchronous }, elem, addrs: addrs.clone(), local, global, align };
+                    BulkAccess { op: BulkOp::Copy { count, hint, asynchronous }, elem, addrs: addrs.clone(), local, global, align, values: Vec::new() };
                 if !self.target.bulk(self.module, &self.b, self.f, &access)? {
                     let vt = match memory_type(self.cx, elem) {
                         BasicTypeEnum::IntType(t) => t.vec_type(count),
@@ -108,7 +111,7 @@ impl<'ctx> Lower<'_, 'ctx> {
                     i[last] = self.b.build_select(c.ok, i[last], i64t.const_zero(), "row")?.into_int_value();
                 }
                 let addrs = vec![self.element_addr(operands[0].array, &frag)?, self.element_addr(o.array, &i)?];
-                let access = BulkAccess { op, elem, addrs, local, global, align: 16 };
+                let access = BulkAccess { op, elem, addrs, local, global, align: 16, values: Vec::new() };
                 self.target.bulk(self.module, &self.b, self.f, &access)?;
             }
             BulkOp::Mma(shape) => {
@@ -118,11 +121,89 @@ impl<'ctx> Lower<'_, 'ctx> {
                     let i = self.clamped_window(o, i, need)?;
                     addrs.push(self.element_addr(o.array, &i)?);
                 }
-                let access = BulkAccess { op, elem: shape.input(), addrs, local, global, align: 16 };
+                let access = BulkAccess { op, elem: shape.input(), addrs, local, global, align: 16, values: Vec::new() };
                 self.target.bulk(self.module, &self.b, self.f, &access)?;
             }
+            _ => unreachable!("Hopper's operations are lowered by `hopper`"),
         }
         Ok(())
+    }
+
+    /// Hopper's operations: barriers, TMA, `wgmma`. A barrier or a TMA destination out of
+    /// bounds (or a destination off a 128-byte boundary) is reported and the operation skipped;
+    /// `wgmma`, which the warpgroup runs together, then works on element 0 instead.
+    fn hopper(&mut self, op: BulkOp, operands: &[ir::Element], values: &[ir::TypedExpr]) -> LR<()> {
+        let idx = operands.iter().map(|o| self.indices(&o.index)).collect::<LR<Vec<_>>>()?;
+        let local: Vec<bool> = operands.iter().map(|o| matches!(o.array, ArrayRef::Local(_))).collect();
+        let global: Vec<bool> = operands.iter().map(|o| matches!(o.array, ArrayRef::Param(_))).collect();
+        let mut vals = Vec::with_capacity(values.len());
+        for v in values {
+            vals.push(self.expr(v)?.into_int_value());
+        }
+        let elem = match op {
+            BulkOp::Wgmma { f16: true, .. } => ScalarType::F16,
+            BulkOp::Wgmma { .. } => ScalarType::BF16,
+            _ => operands.first().map(|o| self.element_type(o.array)).unwrap_or(ScalarType::U64),
+        };
+        let mut idx = idx;
+        let mut merge = None;
+        if let BulkOp::Wgmma { n, .. } = op {
+            idx[0] = self.clamped_window(&operands[0], &idx[0], n as u64 / 2)?;
+            // The tiles' descriptors address 16-byte units.
+            for k in 1..3 {
+                idx[k] = self.clamped_run(&operands[k], &idx[k], 8)?;
+            }
+        } else if !operands.is_empty() && self.target.bounds_check(self.root) {
+            let mut ok = None;
+            for (k, (o, i)) in operands.iter().zip(&idx).enumerate() {
+                if global[k] {
+                    continue;
+                }
+                let n = if op == BulkOp::TmaLoad && k == 0 { (128 / self.element_type(o.array).size_bytes() as u64).max(1) } else { 1 };
+                let c = self.run_check(o.array, i, n, n > 1)?;
+                ok = Some(match ok {
+                    None => c,
+                    Some(prev) => self.and_checks(prev, c)?,
+                });
+            }
+            if let Some(c) = ok {
+                let (go, bad, end) = (self.new_block("hopper"), self.new_block("hopper.bad"), self.new_block("hopper.end"));
+                self.b.build_conditional_branch(c.ok, go, bad)?;
+                self.b.position_at_end(bad);
+                self.report_run(c)?;
+                self.b.build_unconditional_branch(end)?;
+                self.b.position_at_end(go);
+                merge = Some(end);
+            }
+        }
+        let addrs = operands.iter().zip(&idx).map(|(o, i)| self.element_addr(o.array, i)).collect::<LR<Vec<_>>>()?;
+        let access = BulkAccess { op, elem, addrs, local, global, align: 16, values: vals };
+        self.target.bulk(self.module, &self.b, self.f, &access)?;
+        if let Some(end) = merge {
+            self.b.build_unconditional_branch(end)?;
+            self.b.position_at_end(end);
+        }
+        Ok(())
+    }
+
+    /// `idx` of a shared array when a run of `n` elements from it is in bounds and its offset a
+    /// multiple of `n`; else reported (on targets that check) and element 0.
+    fn clamped_run(&mut self, o: &ir::Element, idx: &[IntValue<'ctx>], n: u64) -> LR<Vec<IntValue<'ctx>>> {
+        if !self.target.bounds_check(self.root) {
+            return Ok(idx.to_vec());
+        }
+        let c = self.run_check(o.array, idx, n, true)?;
+        let (bad, go) = (self.new_block("tile.bad"), self.new_block("tile"));
+        self.b.build_conditional_branch(c.ok, go, bad)?;
+        self.b.position_at_end(bad);
+        self.report_run(c)?;
+        self.b.build_unconditional_branch(go)?;
+        self.b.position_at_end(go);
+        let zero = self.cx.i64_type().const_zero();
+        let last = idx.len() - 1;
+        let mut out = idx.to_vec();
+        out[last] = self.b.build_select(c.ok, idx[last], zero, "tile.at")?.into_int_value();
+        Ok(out)
     }
 
     /// Whether `array`'s first element is known 16-byte aligned here: shared and per-thread

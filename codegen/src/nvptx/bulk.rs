@@ -73,6 +73,10 @@ pub(super) fn bulk<'ctx>(module: &Module<'ctx>, b: &Builder<'ctx>, access: &Bulk
             mma(module, b, shape, addrs, &call)?;
             Ok(true)
         }
+        _ => {
+            super::hopper::hopper(module, b, access)?;
+            Ok(true)
+        }
     }
 }
 

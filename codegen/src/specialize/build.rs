@@ -463,7 +463,7 @@ impl Build<'_, '_> {
         Ok(ir::TypedExpr::new(ir::TypedExprKind::Binary(op, Box::new(a), Box::new(b)), ty))
     }
 
-    fn expr(&self, e: &ast::SourceExpr) -> R<ir::TypedExpr> {
+    pub(super) fn expr(&self, e: &ast::SourceExpr) -> R<ir::TypedExpr> {
         let ty = self.ty(e)?;
         let not_array = || self.internal(format!("the array at {} is not an array", e.span));
         let kind = match &e.kind {

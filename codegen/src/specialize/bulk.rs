@@ -34,19 +34,46 @@ impl Infer<'_> {
     /// Types a bulk statement's operands and checks it; declares the array a load makes.
     pub(super) fn bulk(&mut self, b: &ast::Bulk) -> R<()> {
         // (The macro writes these counts; a source form built by hand may not.)
-        let operands = match b.kind {
-            BulkKind::Load => 1,
-            BulkKind::Store | BulkKind::CopyAsync | BulkKind::LdMatrix | BulkKind::LdMatrixTrans => 2,
-            BulkKind::Mma => 3,
-            BulkKind::AsyncCommit | BulkKind::AsyncWait => 0,
+        let (operands, values) = match b.kind {
+            BulkKind::Load => (1, 0),
+            BulkKind::Store | BulkKind::CopyAsync | BulkKind::LdMatrix | BulkKind::LdMatrixTrans => (2, 0),
+            BulkKind::Mma | BulkKind::Wgmma => (3, 0),
+            BulkKind::TmaLoad => (3, 2),
+            BulkKind::AsyncCommit | BulkKind::AsyncWait | BulkKind::FenceProxyAsync => (0, 0),
+            BulkKind::WgmmaFence | BulkKind::WgmmaCommit | BulkKind::WgmmaWait => (0, 0),
+            BulkKind::BarrierArrive => (1, 0),
+            BulkKind::BarrierInit | BulkKind::BarrierArriveExpectTx | BulkKind::BarrierWait => (1, 1),
         };
-        if b.operands.len() != operands {
-            return self.err(b.span, format!("`{}` takes {operands} array operand(s), not {}", b.kind.variant_name(), b.operands.len()));
+        if b.operands.len() != operands || b.values.len() != values {
+            return self.err(
+                b.span,
+                format!(
+                    "`{}` takes {operands} array operand(s) and {values} value(s), not {} and {}",
+                    b.kind.variant_name(),
+                    b.operands.len(),
+                    b.values.len()
+                ),
+            );
+        }
+        let value_type = if b.kind == BulkKind::TmaLoad { ScalarType::I32 } else { ScalarType::U32 };
+        for v in &b.values {
+            let s = self.expr(v)?;
+            let want = self.known(value_type);
+            self.unify(s, want, v.span, &format!("`{}`'s argument (a {value_type})", b.kind.variant_name()))?;
         }
         let mut infos = Vec::with_capacity(b.operands.len() + 1);
-        for e in &b.operands {
+        for (k, e) in b.operands.iter().enumerate() {
             let name = operand_name(e);
             let info = self.array(name, e.span)?;
+            if b.kind == BulkKind::TmaLoad && k == 1 {
+                let map = matches!(info.r, ArrayRef::Param(_)) && info.elem == ScalarType::U64 && !info.mutable && is_whole(e);
+                if !map {
+                    return self.err(e.span, format!("`tma_load_2d` takes a tensor map, a `&TensorMap` parameter; `{name}` is not one"));
+                }
+                self.var_ref.insert(e.id, Binding::Array(info.r));
+                infos.push((name.to_string(), info));
+                continue;
+            }
             if is_whole(e) {
                 if !matches!(info.r, ArrayRef::Local(_)) {
                     return self.err(e.span, format!("`{name}` is not a per-thread array; give an element: `&{name}[i]`"));
@@ -57,11 +84,18 @@ impl Infer<'_> {
             }
             infos.push((name.to_string(), info));
         }
-        if b.kind == BulkKind::AsyncWait && b.count.const_int().map_or(true, |n| !(0..=7).contains(&n)) {
-            return self.err(b.count.span, "`cp_async_wait` takes a constant from 0 to 7: the groups left pending");
+        if matches!(b.kind, BulkKind::AsyncWait | BulkKind::WgmmaWait) && b.count.const_int().map_or(true, |n| !(0..=7).contains(&n)) {
+            let f = if b.kind == BulkKind::AsyncWait { "cp_async_wait" } else { "wgmma_wait" };
+            return self.err(b.count.span, format!("`{f}` takes a constant from 0 to 7: the groups left pending"));
         }
         let count = match b.kind {
-            BulkKind::Load | BulkKind::Store | BulkKind::CopyAsync | BulkKind::AsyncWait | BulkKind::LdMatrix | BulkKind::LdMatrixTrans => {
+            BulkKind::Load
+            | BulkKind::Store
+            | BulkKind::CopyAsync
+            | BulkKind::AsyncWait
+            | BulkKind::WgmmaWait
+            | BulkKind::LdMatrix
+            | BulkKind::LdMatrixTrans => {
                 match b.count.const_int() {
                     Some(n) if (0..=1 << 16).contains(&n) => n as u64,
                     _ => return self.err(b.count.span, "the number of elements is a constant (a literal, a `const` or a const generic)"),
@@ -204,6 +238,54 @@ impl Infer<'_> {
                 };
                 (BulkOp::Mma(shape), vec![c.r, a.r, bb.r])
             }
+            BulkKind::BarrierInit | BulkKind::BarrierArrive | BulkKind::BarrierArriveExpectTx | BulkKind::BarrierWait => {
+                let (name, bar) = &infos[0];
+                self.barrier_operand(bar, name, b.kind, b.operands[0].span)?;
+                let op = match b.kind {
+                    BulkKind::BarrierInit => BulkOp::BarrierInit,
+                    BulkKind::BarrierArrive => BulkOp::BarrierArrive,
+                    BulkKind::BarrierArriveExpectTx => BulkOp::BarrierExpectTx,
+                    _ => BulkOp::BarrierWait,
+                };
+                (op, vec![bar.r])
+            }
+            BulkKind::FenceProxyAsync => (BulkOp::FenceProxyAsync, Vec::new()),
+            BulkKind::WgmmaFence => (BulkOp::WgmmaFence, Vec::new()),
+            BulkKind::WgmmaCommit => (BulkOp::WgmmaCommit, Vec::new()),
+            BulkKind::WgmmaWait => (BulkOp::WgmmaWait(count as u32), Vec::new()),
+            BulkKind::TmaLoad => {
+                let ((dname, dst), (_, map), (bname, bar)) = (&infos[0], &infos[1], &infos[2]);
+                if !matches!(dst.r, ArrayRef::Shared(_)) {
+                    return self.err(b.operands[0].span, format!("`tma_load_2d` copies into a shared array; `{dname}` is not one"));
+                }
+                self.barrier_operand(bar, bname, b.kind, b.operands[2].span)?;
+                (BulkOp::TmaLoad, vec![dst.r, map.r, bar.r])
+            }
+            BulkKind::Wgmma => {
+                let ((cname, c), (aname, a), (bname, bb)) = (&infos[0], &infos[1], &infos[2]);
+                if !local(c) || c.elem != ScalarType::F32 {
+                    return self.err(b.operands[0].span, format!("`wgmma` accumulates into a per-thread array of f32; `{cname}` is not one"));
+                }
+                for ((name, i), e) in [(aname, a), (bname, bb)].into_iter().zip(&b.operands[1..]) {
+                    if !matches!(i.r, ArrayRef::Shared(_)) || !matches!(i.elem, ScalarType::BF16 | ScalarType::F16) {
+                        return self.err(e.span, format!("`wgmma` reads its tiles from shared arrays of bf16 or f16; `{name}` is not one"));
+                    }
+                }
+                if a.elem != bb.elem {
+                    return self.err(b.span, format!("`wgmma` multiplies tiles of one type; `{aname}` holds {}, `{bname}` {}", a.elem, bb.elem));
+                }
+                let len = self.local_len(c);
+                let n = if is_whole(&b.operands[0]) { crate::bulk::wgmma_n(len) } else { None };
+                let Some(n) = n else {
+                    return self.err(
+                        b.operands[0].span,
+                        format!(
+                            "`wgmma`'s accumulator is a whole per-thread array of N / 2 f32 for m64nNk16, N a multiple of 8 up to 256; `{cname}` has {len}"
+                        ),
+                    );
+                };
+                (BulkOp::Wgmma { n, f16: a.elem == ScalarType::F16 }, vec![c.r, a.r, bb.r])
+            }
         };
         if b.kind == BulkKind::Load {
             // The declared array comes first: the load's destination.
@@ -218,6 +300,15 @@ impl Infer<'_> {
         }
         self.bulk.insert(b.id, Resolved { op, arrays });
         Ok(())
+    }
+
+    /// A barrier is an element of a shared `u64` array.
+    fn barrier_operand(&self, i: &ArrayInfo, name: &str, kind: BulkKind, span: ast::Span) -> R<()> {
+        if matches!(i.r, ArrayRef::Shared(_)) && i.elem == ScalarType::U64 {
+            return Ok(());
+        }
+        let f = crate::bulk::FUNCTIONS.iter().find(|f| f.1 == kind).map_or("mbarrier", |f| f.0);
+        self.err(span, format!("`{f}` takes a barrier, an element of a shared u64 array: `&bars[i]`; `{name}` is not one"))
     }
 
     fn local_len(&self, i: &ArrayInfo) -> u64 {
@@ -270,6 +361,7 @@ impl Build<'_, '_> {
             };
             operands.push(ir::Element { array, index });
         }
-        Ok(ir::StmtKind::Bulk { op: resolved.op, operands })
+        let values = b.values.iter().map(|v| self.expr(v)).collect::<R<Vec<_>>>()?;
+        Ok(ir::StmtKind::Bulk { op: resolved.op, operands, values })
     }
 }

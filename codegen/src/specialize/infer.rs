@@ -170,7 +170,7 @@ impl<'a> Infer<'a> {
         }
     }
 
-    fn unify(&mut self, a: usize, b: usize, span: Span, what: &str) -> R<()> {
+    pub(super) fn unify(&mut self, a: usize, b: usize, span: Span, what: &str) -> R<()> {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra == rb {
             return Ok(());

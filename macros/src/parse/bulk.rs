@@ -72,6 +72,7 @@ impl Cx<'_> {
                     _ => None,
                 };
                 let none = SourceExpr::int(0);
+                let mut values = Vec::new();
                 let (count, operands) = match kind {
                     BulkKind::CopyAsync => {
                         want(2, "cp_async::<4>(&mut shared[j], &x[i])")?;
@@ -108,12 +109,58 @@ impl Cx<'_> {
                         let b0 = self.whole(args[2], "the B fragment is a per-thread array, borrowed: `&b` (or `&b[i..]`)")?;
                         (none, vec![c0, a0, b0])
                     }
+                    BulkKind::BarrierInit | BulkKind::BarrierArriveExpectTx | BulkKind::BarrierWait => {
+                        let value = match kind {
+                            BulkKind::BarrierInit => "count",
+                            BulkKind::BarrierWait => "parity",
+                            _ => "bytes",
+                        };
+                        want(2, &format!("{name}(&bars[i], {value})"))?;
+                        values.push(self.expr(args[1])?);
+                        (none, vec![self.element(args[0], false)?])
+                    }
+                    BulkKind::BarrierArrive => {
+                        want(1, "mbarrier_arrive(&bars[i])")?;
+                        (none, vec![self.element(args[0], false)?])
+                    }
+                    BulkKind::FenceProxyAsync | BulkKind::WgmmaFence | BulkKind::WgmmaCommit => {
+                        want(0, &format!("{name}()"))?;
+                        (none, Vec::new())
+                    }
+                    BulkKind::WgmmaWait => {
+                        want(1, "wgmma_wait(0)")?;
+                        let n = self.expr(args[0])?;
+                        if n.const_int().is_some_and(|v| !(0..=7).contains(&v)) {
+                            return err(args[0].span(), "`wgmma_wait` takes a constant from 0 to 7: the groups left pending");
+                        }
+                        (n, Vec::new())
+                    }
+                    BulkKind::TmaLoad => {
+                        want(5, "tma_load_2d(&mut shared[i], map, x, y, &bars[j])")?;
+                        let Some(map) = ident_of(args[1]) else {
+                            return err(args[1].span(), "the tensor map is a `&TensorMap` parameter of the kernel, by name: `map`");
+                        };
+                        let map = SourceExpr { kind: ExprKind::Index { array: map, index: Vec::new() }, span: at(args[1].span()), id: NodeId::UNSET };
+                        values.push(self.expr(args[2])?);
+                        values.push(self.expr(args[3])?);
+                        (none, vec![self.element(args[0], true)?, map, self.element(args[4], false)?])
+                    }
+                    BulkKind::Wgmma => {
+                        want(3, "wgmma(&mut acc, &a[i], &b[j])")?;
+                        let acc =
+                            self.whole(args[0], "the accumulator is a per-thread array, borrowed mutably: `&mut acc` (or `&mut acc[i..]`)")?;
+                        (none, vec![acc, self.element(args[1], false)?, self.element(args[2], false)?])
+                    }
                     BulkKind::Load | BulkKind::Store => unreachable!("methods, not functions"),
                 };
                 if turbofish.is_some() && kind != BulkKind::CopyAsync {
                     return err(c.func.span(), format!("`{name}` takes no generic arguments"));
                 }
-                Ok(Some(self.bulk(kind, CacheHint::Default, count, operands, None, span)))
+                let mut stmt = self.bulk(kind, CacheHint::Default, count, operands, None, span);
+                if let Stmt::Bulk(b) = &mut stmt {
+                    b.values = values;
+                }
+                Ok(Some(stmt))
             }
             _ => Ok(None),
         }
@@ -128,7 +175,7 @@ impl Cx<'_> {
         declares: Option<(String, bool)>,
         span: proc_macro2::Span,
     ) -> Stmt {
-        Stmt::Bulk(Box::new(ast::Bulk { kind, hint, count, operands, declares, span: at(span), id: NodeId::UNSET }))
+        Stmt::Bulk(Box::new(ast::Bulk { kind, hint, count, operands, values: Vec::new(), declares, span: at(span), id: NodeId::UNSET }))
     }
 
     /// The `N` of `x.load::<N>(..)`.

@@ -1,0 +1,254 @@
+//! Hopper's operations (sm_90): `mbarrier` phases, TMA copies of tensor-map boxes into shared
+//! memory with each swizzle, and `wgmma` from swizzled tiles, on both backends against plain
+//! Rust. The swizzle and the accumulator layout are written out here from the PTX ISA and the
+//! CUDA driver's documentation, independently of the compiler's table.
+
+use super::Harness;
+use gpujit::prelude::*;
+use gpujit::{Element, Kernel, TensorMap};
+use half::{bf16, f16};
+
+/// One box of `map` per block into dynamic shared memory, which is then copied out as it lies
+/// (swizzled): block (bx, by) loads the box at column `bx * box_cols`, row `by * box_rows`.
+#[gpu_kernel]
+fn tma_boxes<T: Number>(map: &TensorMap, out: &mut [T], box_cols: u32, box_rows: u32, bytes: u32) {
+    let bar = shared_array::<u64, 1>();
+    let mut tile = dynamic_shared::<T>();
+    let t = thread_idx_x();
+    if t == 0 {
+        mbarrier_init(&bar[0], 1);
+        fence_proxy_async();
+    }
+    sync_threads();
+    if t == 0 {
+        mbarrier_arrive_expect_tx(&bar[0], bytes);
+        tma_load_2d(&mut tile[0], map, (block_idx_x() as u32 * box_cols) as i32, (block_idx_y() as u32 * box_rows) as i32, &bar[0]);
+    }
+    mbarrier_wait(&bar[0], 0);
+    let n = (box_cols * box_rows) as usize;
+    let block = block_idx_y() * grid_dim_x() + block_idx_x();
+    let mut i = t;
+    while i < n {
+        out[block * n + i] = tile[i];
+        i += block_dim_x();
+    }
+}
+
+/// Where the byte at `offset` of a swizzled box lands (the driver's `CU_TENSOR_MAP_SWIZZLE_*`:
+/// within each 1024-byte block, 16-byte chunk `c` of 128-byte row `r` goes to chunk
+/// `c ^ (r % (span / 16))`).
+fn swizzled(offset: usize, span: usize) -> usize {
+    if span == 0 {
+        return offset;
+    }
+    let (row, chunk) = (offset / 128, (offset / 16) % 8);
+    let moved = chunk ^ (row % (span / 16));
+    offset - chunk * 16 + moved * 16
+}
+
+/// The shared memory a block should hold: the box of `a` (rows x cols) at (x0, y0), zeros past
+/// the edges, each element at its swizzled place.
+fn expected_box<T: Copy + Default>(a: &[T], cols: usize, rows: usize, x0: usize, y0: usize, bc: usize, br: usize, span: usize) -> Vec<T> {
+    let size = std::mem::size_of::<T>();
+    let mut out = vec![T::default(); bc * br];
+    for r in 0..br {
+        for c in 0..bc {
+            let (gr, gc) = (y0 + r, x0 + c);
+            let v = if gr < rows && gc < cols { a[gr * cols + gc] } else { T::default() };
+            out[swizzled((r * bc + c) * size, span) / size] = v;
+        }
+    }
+    out
+}
+
+pub fn tma_copies(h: &Harness) {
+    // (rows, cols): ragged edges in both directions, and a single box.
+    for (rows, cols) in [(37usize, 136usize), (8, 64), (130, 72)] {
+        let a: Vec<u16> = h.vec(rows * cols, |h| h.next_u64() as u16);
+        let arr = DeviceArray::from_shape(&h.dev, &[rows, cols], &a).unwrap();
+        // (box rows, box cols, swizzle): each swizzle with rows as long as it allows, and none.
+        for (br, bc, span) in [(16usize, 64usize, 128usize), (8, 32, 64), (24, 16, 32), (5, 24, 0)] {
+            let map = TensorMap::tiled_2d(&arr, br as u32, bc as u32, span as u32).unwrap();
+            let (gx, gy) = (cols.div_ceil(bc), rows.div_ceil(br));
+            let mut out = h.zeros::<u16>(gx * gy * bc * br);
+            let bytes = map.box_bytes();
+            assert_eq!(bytes as usize, br * bc * 2);
+            h.run(&tma_boxes, ((gx, gy), 64, bytes), (&map, &mut out, bc as u32, br as u32, bytes)).unwrap();
+            let got = out.to_vec().unwrap();
+            for by in 0..gy {
+                for bx in 0..gx {
+                    let want = expected_box(&a, cols, rows, bx * bc, by * br, bc, br, span);
+                    let at = (by * gx + bx) * bc * br;
+                    assert_eq!(&got[at..at + bc * br], &want[..], "rows {rows} cols {cols} box {br}x{bc} swizzle {span} block ({bx}, {by})");
+                }
+            }
+        }
+    }
+    // f32 boxes, 128-byte swizzle (32 columns).
+    let (rows, cols) = (50usize, 100usize);
+    let a: Vec<f32> = h.vec(rows * cols, |h| h.f64_in(-1e3, 1e3) as f32);
+    let arr = DeviceArray::from_shape(&h.dev, &[rows, cols], &a).unwrap();
+    let map = TensorMap::tiled_2d(&arr, 16, 32, 128).unwrap();
+    let (gx, gy) = (cols.div_ceil(32), rows.div_ceil(16));
+    let mut out = h.zeros::<f32>(gx * gy * 512);
+    h.run(&tma_boxes, ((gx, gy), 128, map.box_bytes()), (&map, &mut out, 32u32, 16u32, map.box_bytes())).unwrap();
+    let got = out.to_vec().unwrap();
+    for by in 0..gy {
+        for bx in 0..gx {
+            let want = expected_box(&a, cols, rows, bx * 32, by * 16, 32, 16, 128);
+            let at = (by * gx + bx) * 512;
+            assert_eq!(&got[at..at + 512], &want[..], "f32 block ({bx}, {by})");
+        }
+    }
+}
+
+/// A two-stage pipeline with warp specialization: thread 0 streams the column of boxes
+/// `block_idx_x()` of `map` through two shared buffers (a `full` barrier per stage, armed with
+/// the box's bytes), warps 1 to 3 sum each box and release the buffer (an `empty` barrier per
+/// stage, 96 arrivals). The barriers' phases alternate, so each wait's parity is its use count
+/// modulo 2.
+#[gpu_kernel]
+fn pipelined_sums(map: &TensorMap, sums: &mut [u32], boxes: u32, bytes: u32, box_elems: u32) {
+    let full = shared_array::<u64, 2>();
+    let empty = shared_array::<u64, 2>();
+    let mut tiles = dynamic_shared::<u32>();
+    let t = thread_idx_x() as u32;
+    if t == 0 {
+        for s in 0..2 {
+            mbarrier_init(&full[s], 1);
+            mbarrier_init(&empty[s], 96);
+        }
+        fence_proxy_async();
+    }
+    sync_threads();
+    let stage_elems = 1024 / 4 * bytes.div_ceil(1024);
+    if t == 0 {
+        for k in 0..boxes {
+            let s = (k % 2) as usize;
+            if k >= 2 {
+                // The consumers released this buffer's previous box.
+                mbarrier_wait(&empty[s], (k / 2 - 1) % 2);
+            }
+            mbarrier_arrive_expect_tx(&full[s], bytes);
+            tma_load_2d(&mut tiles[s * stage_elems as usize], map, (block_idx_x() as u32 * 32) as i32, (k * 8) as i32, &full[s]);
+        }
+    } else if t >= 32 {
+        for k in 0..boxes {
+            let s = (k % 2) as usize;
+            mbarrier_wait(&full[s], (k / 2) % 2);
+            let mut part = 0u32;
+            let mut i = t - 32;
+            while i < box_elems {
+                part = part.wrapping_add(tiles[s * stage_elems as usize + i as usize]);
+                i += 96;
+            }
+            atomic_add(sums, (block_idx_x() as u32 * boxes + k) as usize, part);
+            mbarrier_arrive(&empty[s]);
+        }
+    }
+}
+
+pub fn barrier_pipeline(h: &Harness) {
+    for rows in [8usize, 61, 200] {
+        let cols = 64usize;
+        let a: Vec<u32> = h.vec(rows * cols, |h| (h.next_u64() % 1000) as u32);
+        let arr = DeviceArray::from_shape(&h.dev, &[rows, cols], &a).unwrap();
+        let map = TensorMap::tiled_2d(&arr, 8, 32, 128).unwrap();
+        let boxes = rows.div_ceil(8);
+        let mut sums = h.zeros::<u32>(2 * boxes);
+        let bytes = map.box_bytes();
+        let shared = 2 * bytes.div_ceil(1024) * 1024;
+        h.run(&pipelined_sums, (2, 128, shared), (&map, &mut sums, boxes as u32, bytes, 256u32)).unwrap();
+        let mut want = vec![0u32; 2 * boxes];
+        for (bx, w) in want.chunks_mut(boxes).enumerate() {
+            for (k, v) in w.iter_mut().enumerate() {
+                for r in k * 8..(k * 8 + 8).min(rows) {
+                    for c in bx * 32..bx * 32 + 32 {
+                        *v += a[r * cols + c];
+                    }
+                }
+            }
+        }
+        assert_eq!(sums.to_vec().unwrap(), want, "rows {rows}");
+    }
+}
+
+/// One warpgroup's 64×N tile of `A · Bᵀ` (A m×k, B n×k, both row-major 16-bit) from TMA boxes of
+/// 64 columns, 128-byte swizzled, through `wgmma` four K steps a box; D written out from the
+/// accumulator layout.
+#[gpu_kernel]
+fn wgmma_tile<T: Float, const H: usize>(ma: &TensorMap, mb: &TensorMap, d: &mut [f32], k: u32, like: &[T]) {
+    // (`like`, empty, gives the tiles' element type.)
+    let _unused = like.len();
+    let bar = shared_array::<u64, 1>();
+    let mut sa = shared_array::<T, 4096>();
+    let mut sb = dynamic_shared::<T>();
+    let mut acc = local_array::<f32, H>();
+    let n = 2 * H;
+    let t = thread_idx_x();
+    #[unroll]
+    for i in 0..H {
+        acc[i] = 0.0;
+    }
+    if t == 0 {
+        mbarrier_init(&bar[0], 1);
+        fence_proxy_async();
+    }
+    sync_threads();
+    let slices = k.div_ceil(64);
+    let mut phase = 0u32;
+    for s in 0..slices {
+        if t == 0 {
+            mbarrier_arrive_expect_tx(&bar[0], (64 * 64 * 2 + n * 64 * 2) as u32);
+            tma_load_2d(&mut sa[0], ma, (s * 64) as i32, (block_idx_x() * 64) as i32, &bar[0]);
+            tma_load_2d(&mut sb[0], mb, (s * 64) as i32, 0, &bar[0]);
+        }
+        mbarrier_wait(&bar[0], phase);
+        phase ^= 1;
+        wgmma_fence();
+        #[unroll]
+        for kk in 0..4 {
+            wgmma(&mut acc, &sa[kk * 16], &sb[kk * 16]);
+        }
+        wgmma_commit();
+        wgmma_wait(0);
+        // Every thread has read this slice's tiles before the next copy overwrites them.
+        sync_threads();
+    }
+    let (w, l) = (t / 32, t % 32);
+    #[unroll]
+    for i in 0..H {
+        let row = block_idx_x() * 64 + 16 * w + l / 4 + 8 * ((i % 4) / 2);
+        let col = 8 * (i / 4) + 2 * (l % 4) + i % 2;
+        d[row * n + col] = acc[i];
+    }
+}
+
+fn wgmma_case<T: Element + Copy>(h: &Harness, m: usize, k: usize, kernel: &Kernel, n: usize, from: fn(f64) -> T) {
+    // Small integers: every product and sum is exact in f32.
+    let a: Vec<f64> = h.vec(m * k, |h| (h.next_u64() % 9) as f64 - 4.0);
+    let b: Vec<f64> = h.vec(n * k, |h| (h.next_u64() % 9) as f64 - 4.0);
+    let ta: Vec<T> = a.iter().map(|&v| from(v)).collect();
+    let tb: Vec<T> = b.iter().map(|&v| from(v)).collect();
+    let (da, db) = (DeviceArray::from_shape(&h.dev, &[m, k], &ta).unwrap(), DeviceArray::from_shape(&h.dev, &[n, k], &tb).unwrap());
+    let (ma, mb) = (TensorMap::tiled_2d(&da, 64, 64, 128).unwrap(), TensorMap::tiled_2d(&db, n as u32, 64, 128).unwrap());
+    let mut d = h.zeros::<f32>(m * n);
+    let like = h.zeros::<T>(0);
+    h.run(kernel, (m / 64, 128, (n * 64 * 2) as u32), (&ma, &mb, &mut d, k as u32, &like)).unwrap();
+    let mut want = vec![0f32; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            want[i * n + j] = (0..k).map(|x| a[i * k + x] * b[j * k + x]).sum::<f64>() as f32;
+        }
+    }
+    assert_eq!(d.to_vec().unwrap(), want, "wgmma m {m} n {n} k {k}");
+}
+
+pub fn wgmma_tiles(h: &Harness) {
+    // K: one slice, a ragged one (zeros past the edge), several.
+    for k in [64usize, 40, 200] {
+        wgmma_case(h, 128, k, &wgmma_tile::<32>, 64, bf16::from_f64);
+        wgmma_case(h, 64, k, &wgmma_tile::<8>, 16, f16::from_f64);
+    }
+    wgmma_case(h, 64, 136, &wgmma_tile::<128>, 256, bf16::from_f64);
+}
