@@ -27,6 +27,9 @@ cargo build --benches
 ./target/debug/examples/gemm_tensor_core
 ./target/debug/examples/gemm_tensor_core 129 1 9
 ./target/debug/examples/gemm_tensor_core 3 5 0
+# Hopper's path (TMA, mbarrier, wgmma) on the CPU backend: a ragged size, one column.
+./target/debug/examples/gemm_wgmma
+./target/debug/examples/gemm_wgmma 129 1 8
 # The Python package (python/): a wheel built by maturin (`pip wheel ./python`, release), installed
 # into a fresh virtual environment and tested there on NumPy arrays.
 command -v python3 >/dev/null || apt_install python3 python3-pip

@@ -197,14 +197,14 @@ impl HostTarget {
         let cx = module.get_context();
         let (i64t, ptr) = (cx.i64_type(), cx.ptr_type(AddressSpace::default()));
         let n = (addrs.len() + values.len()) as u32;
-                // In the entry block: a fixed slot, not one more on the stack per loop iteration.
-                let entry = b.get_insert_block().and_then(|bb| bb.get_parent()).and_then(|f| f.get_first_basic_block());
-                let at_entry = cx.create_builder();
-                match entry.map(|e| (e, e.get_first_instruction())) {
-                    Some((_, Some(first))) => at_entry.position_before(&first),
-                    Some((e, None)) => at_entry.position_at_end(e),
-                    None => at_entry.position_at_end(b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"))),
-                }
+        // In the entry block: a fixed slot, not one more on the stack per loop iteration.
+        let entry = b.get_insert_block().and_then(|bb| bb.get_parent()).and_then(|f| f.get_first_basic_block());
+        let at_entry = cx.create_builder();
+        match entry.map(|e| (e, e.get_first_instruction())) {
+            Some((_, Some(first))) => at_entry.position_before(&first),
+            Some((e, None)) => at_entry.position_at_end(e),
+            None => at_entry.position_at_end(b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"))),
+        }
         let list = at_entry.build_alloca(ptr.array_type(n.max(1)), "matrix.ops")?;
         let mut items = addrs.to_vec();
         for v in values {
@@ -875,7 +875,13 @@ mod tests {
         {
             assert_eq!(warp_matrix_op(warp_matrix_code(op)), Some(op));
         }
-        for op in [BulkOp::BarrierInit, BulkOp::BarrierWait, BulkOp::TmaLoad, BulkOp::Wgmma { n: 256, f16: true }, BulkOp::Wgmma { n: 8, f16: false }] {
+        for op in [
+            BulkOp::BarrierInit,
+            BulkOp::BarrierWait,
+            BulkOp::TmaLoad,
+            BulkOp::Wgmma { n: 256, f16: true },
+            BulkOp::Wgmma { n: 8, f16: false },
+        ] {
             assert_eq!(hopper_op(hopper_code(op)), Some(op));
         }
         assert_eq!(offset_of!(HostCtx, fiber), 64);

@@ -735,7 +735,9 @@ impl Kernel {
     pub fn uses_wgmma(&self) -> bool {
         fn any(stmts: &[Stmt]) -> bool {
             stmts.iter().any(|s| match &s.kind {
-                StmtKind::Bulk { op, .. } => matches!(op, BulkOp::Wgmma { .. } | BulkOp::WgmmaFence | BulkOp::WgmmaCommit | BulkOp::WgmmaWait(_)),
+                StmtKind::Bulk { op, .. } => {
+                    matches!(op, BulkOp::Wgmma { .. } | BulkOp::WgmmaFence | BulkOp::WgmmaCommit | BulkOp::WgmmaWait(_))
+                }
                 StmtKind::If { then, otherwise, .. } => any(then) || any(otherwise),
                 StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => any(body),
                 _ => false,

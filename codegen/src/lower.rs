@@ -395,7 +395,35 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             let entry = match s.static_len() {
                 Some(n) => (self.target.shared_array(self.module, &self.b, self.f, i as u32, s.elem, n, offset)?, i64t.const_int(n, false)),
                 None => {
-                    let (ptr, bytes) = self.target.dynamic_shared(self.module, &self.b, self.f, static_bytes)?;
+                    let (mut ptr, mut bytes) = self.target.dynamic_shared(self.module, &self.b, self.f, static_bytes)?;
+                    if self.kernel.shared_align() > ir::SHARED_ALIGN && self.target.aligns_dynamic_shared() {
+                        // The GPU starts dynamic shared memory after the static arrays, 16-byte
+                        // aligned: the kernel moves it up to the next 1024-byte boundary (the
+                        // launch asks for that much more, `KernelMetadata::dynamic_shared_pad`).
+                        let align = ir::HOPPER_SHARED_ALIGN;
+                        let at = self.b.build_ptr_to_int(ptr, i64t, "dyn.addr")?;
+                        let up = self.b.build_and(
+                            self.b.build_int_add(at, i64t.const_int(align - 1, false), "dyn.up")?,
+                            i64t.const_int(!(align - 1), false),
+                            "dyn.aligned",
+                        )?;
+                        let skip = self.b.build_int_sub(up, at, "dyn.skip")?;
+                        // SAFETY (of the generated code): the launch added `align` bytes, of which
+                        // `skip` (below `align`) are skipped.
+                        ptr = unsafe { self.b.build_gep(self.cx.i8_type(), ptr, &[skip], "dyn.base")? };
+                        let left = self.b.build_int_sub(bytes, skip, "dyn.left")?;
+                        let pad = i64t.const_int(align, false);
+                        // What the program asked for (the pad is the launch's).
+                        bytes = self
+                            .b
+                            .build_select(
+                                self.b.build_int_compare(inkwell::IntPredicate::UGE, left, pad, "dyn.has")?,
+                                self.b.build_int_sub(left, self.b.build_int_sub(pad, skip, "dyn.rest")?, "dyn.asked")?,
+                                i64t.const_zero(),
+                                "dyn.bytes",
+                            )?
+                            .into_int_value();
+                    }
                     let size = i64t.const_int(s.elem.size_bytes() as u64, false);
                     (ptr, self.b.build_int_unsigned_div(bytes, size, "dynlen")?)
                 }

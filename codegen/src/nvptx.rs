@@ -331,6 +331,10 @@ impl Target for NvptxTarget {
         Ok(g.as_pointer_value())
     }
 
+    fn aligns_dynamic_shared(&self) -> bool {
+        true
+    }
+
     fn dynamic_shared<'ctx>(
         &self,
         module: &Module<'ctx>,

@@ -294,6 +294,13 @@ pub trait Target {
         access: &BulkAccess<'ctx>,
     ) -> Result<bool, BuilderError>;
 
+    /// Whether the target's dynamic shared memory may start off a 1024-byte boundary, so that
+    /// a kernel with Hopper's operations aligns it itself (the GPU: after the static arrays,
+    /// 16-byte aligned; the CPU backend lays it out aligned).
+    fn aligns_dynamic_shared(&self) -> bool {
+        false
+    }
+
     /// `sync_threads()`.
     fn barrier<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, body: FunctionValue<'ctx>) -> Result<(), BuilderError>;
 

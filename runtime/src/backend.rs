@@ -706,19 +706,21 @@ impl Executable for CudaKernel {
         if let Some(s) = l.stream.and_then(|s| s.raw.as_ref()).filter(|_| !capturing) {
             s.note_work();
         }
+        // (Room for the kernel to move its dynamic shared memory to a 1024-byte boundary.)
+        let shared_bytes = l.shared_bytes + self.meta.dynamic_shared_pad;
         if self.meta.cooperative {
             let threads = l.block.iter().product::<u32>();
             let blocks = l.grid.iter().map(|&g| g as u64).product::<u64>();
-            let resident = f.max_resident_blocks(threads, l.shared_bytes)?;
+            let resident = f.max_resident_blocks(threads, shared_bytes)?;
             if blocks > resident {
                 let message = format!(
                     "a kernel calling grid_sync() needs all its blocks resident at once; this device holds {resident} blocks of {threads} threads, the grid has {blocks}"
                 );
                 return Err(Error::LaunchConfig { kernel: l.kernel.to_string(), message });
             }
-            f.launch_cooperative(l.grid, l.block, l.shared_bytes, stream, &mut params[..k])?;
+            f.launch_cooperative(l.grid, l.block, shared_bytes, stream, &mut params[..k])?;
         } else {
-            f.launch(l.grid, l.block, l.shared_bytes, stream, &mut params[..k])?;
+            f.launch(l.grid, l.block, shared_bytes, stream, &mut params[..k])?;
         }
         if !f.has_records() {
             if crate::kernel::check_mode() && !capturing {

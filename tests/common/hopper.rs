@@ -79,7 +79,11 @@ pub fn tma_copies(h: &Harness) {
                 for bx in 0..gx {
                     let want = expected_box(&a, cols, rows, bx * bc, by * br, bc, br, span);
                     let at = (by * gx + bx) * bc * br;
-                    assert_eq!(&got[at..at + bc * br], &want[..], "rows {rows} cols {cols} box {br}x{bc} swizzle {span} block ({bx}, {by})");
+                    assert_eq!(
+                        &got[at..at + bc * br],
+                        &want[..],
+                        "rows {rows} cols {cols} box {br}x{bc} swizzle {span} block ({bx}, {by})"
+                    );
                 }
             }
         }
@@ -251,4 +255,63 @@ pub fn wgmma_tiles(h: &Harness) {
         wgmma_case(h, 64, k, &wgmma_tile::<8>, 16, f16::from_f64);
     }
     wgmma_case(h, 64, 136, &wgmma_tile::<128>, 256, bf16::from_f64);
+}
+
+/// A barrier that is not a shared u64.
+#[gpu_kernel]
+fn barrier_in_global(x: &mut [u64]) {
+    mbarrier_init(&x[0], 1);
+}
+
+/// TMA into an array parameter.
+#[gpu_kernel]
+fn tma_to_global(map: &TensorMap, x: &mut [u16]) {
+    let bar = shared_array::<u64, 1>();
+    tma_load_2d(&mut x[0], map, 0, 0, &bar[0]);
+}
+
+/// An accumulator of a length no wgmma shape has.
+#[gpu_kernel]
+fn wgmma_short(out: &mut [f32]) {
+    let tile = shared_array::<bf16, 4096>();
+    let mut acc = local_array::<f32, 3>();
+    wgmma(&mut acc, &tile[0], &tile[0]);
+    out[0] = acc[0];
+}
+
+pub fn hopper_errors(h: &Harness) {
+    let expect = |r: gpujit::Result<()>, kernel: &str, text: &str| {
+        let e = r.expect_err(kernel).to_string();
+        assert!(e.contains(&format!("`{kernel}`")) && e.contains(text), "{kernel}: {e}");
+    };
+    let mut words = h.zeros::<u64>(4);
+    expect(h.run(&barrier_in_global, (1, 1), (&mut words,)), "barrier_in_global", "takes a barrier, an element of a shared u64 array");
+    let a = DeviceArray::from_shape(&h.dev, &[8, 64], &[0u16; 512]).unwrap();
+    let map = TensorMap::tiled_2d(&a, 8, 64, 128).unwrap();
+    let mut x = h.zeros::<u16>(512);
+    expect(h.run(&tma_to_global, (1, 1), (&map, &mut x)), "tma_to_global", "`tma_load_2d` copies into a shared array");
+    let mut out = h.zeros::<f32>(1);
+    expect(h.run(&wgmma_short, (1, 128), (&mut out,)), "wgmma_short", "N / 2 f32 for m64nNk16");
+    // Older GPUs: refused before codegen, naming what needs sm_90.
+    let sm80 = gpujit::codegen::nvptx::NvptxTarget::sm(80).unwrap();
+    let like = h.zeros::<bf16>(0);
+    let e = wgmma_tile::<8>.ptx(&sm80, (&map, &map, &mut out, 64u32, &like)).expect_err("sm_80").to_string();
+    assert!(e.contains("needs sm_90"), "{e}");
+    let e = tma_boxes.ptx(&sm80, (&map, &mut x, 64u32, 8u32, 1024u32)).expect_err("sm_80").to_string();
+    assert!(e.contains("`tma_load_2d`") || e.contains("`mbarrier`"), "{e}");
+    // The tensor map's rules.
+    let bad = |r: gpujit::Result<TensorMap<'_>>, text: &str| {
+        let e = r.expect_err(text).to_string();
+        assert!(e.contains(text), "{e}");
+    };
+    bad(TensorMap::tiled_2d(&a, 8, 64, 48), "the swizzle is 0, 32, 64 or 128 bytes");
+    bad(TensorMap::tiled_2d(&a, 8, 128, 128), "at most the swizzle, 128");
+    bad(TensorMap::tiled_2d(&a, 300, 64, 0), "1 to 256 rows and columns");
+    bad(TensorMap::tiled_2d(&a, 8, 12, 0), "a multiple of 16 bytes");
+    let flat = h.zeros::<u16>(64);
+    bad(TensorMap::tiled_2d(&flat, 8, 8, 0), "a 2-D map needs [rows, cols]");
+    let odd = DeviceArray::from_shape(&h.dev, &[4, 12], &[0u16; 48]).unwrap();
+    bad(TensorMap::tiled_2d(&odd, 4, 8, 0), "rows (24 bytes) at multiples of 16 bytes");
+    let flags = DeviceArray::from_shape(&h.dev, &[2, 16], &[false; 32]).unwrap();
+    bad(TensorMap::tiled_2d(&flags, 2, 16, 0), "integers and floats, not bool");
 }

@@ -73,6 +73,7 @@ macro_rules! for_each_case {
             tma_copies,
             barrier_pipeline,
             wgmma_tiles,
+            hopper_errors,
             shared_block_reverse,
             shared_reduction,
             shared_histogram,

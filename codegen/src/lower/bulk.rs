@@ -69,8 +69,15 @@ impl<'ctx> Lower<'_, 'ctx> {
                 let align = if operands.iter().all(|o| self.base_aligned(o.array)) { bytes } else { elem.align_bytes() as u32 };
                 // Cache operators are for global memory.
                 let hint = if global.iter().any(|g| *g) { hint } else { CacheHint::Default };
-                let access =
-                    BulkAccess { op: BulkOp::Copy { count, hint, asynchronous }, elem, addrs: addrs.clone(), local, global, align, values: Vec::new() };
+                let access = BulkAccess {
+                    op: BulkOp::Copy { count, hint, asynchronous },
+                    elem,
+                    addrs: addrs.clone(),
+                    local,
+                    global,
+                    align,
+                    values: Vec::new(),
+                };
                 if !self.target.bulk(self.module, &self.b, self.f, &access)? {
                     let vt = match memory_type(self.cx, elem) {
                         BasicTypeEnum::IntType(t) => t.vec_type(count),

@@ -152,6 +152,10 @@ fn descriptor<'ctx>(b: &Builder<'ctx>, ptr: PointerValue<'ctx>) -> Result<IntVal
     let cx = ptr.get_type().get_context();
     let i64t = cx.i64_type();
     let addr = b.build_int_z_extend(shared_u32(b, ptr)?, i64t, "desc.addr")?;
-    let units = b.build_and(b.build_right_shift(addr, i64t.const_int(4, false), false, "desc.units")?, i64t.const_int(0x3fff, false), "desc.start")?;
+    let units = b.build_and(
+        b.build_right_shift(addr, i64t.const_int(4, false), false, "desc.units")?,
+        i64t.const_int(0x3fff, false),
+        "desc.start",
+    )?;
     b.build_or(units, i64t.const_int(DESC_SWIZZLE_128B | DESC_SBO | DESC_LBO, false), "desc")
 }

@@ -95,12 +95,10 @@ impl Infer<'_> {
             | BulkKind::AsyncWait
             | BulkKind::WgmmaWait
             | BulkKind::LdMatrix
-            | BulkKind::LdMatrixTrans => {
-                match b.count.const_int() {
-                    Some(n) if (0..=1 << 16).contains(&n) => n as u64,
-                    _ => return self.err(b.count.span, "the number of elements is a constant (a literal, a `const` or a const generic)"),
-                }
-            }
+            | BulkKind::LdMatrixTrans => match b.count.const_int() {
+                Some(n) if (0..=1 << 16).contains(&n) => n as u64,
+                _ => return self.err(b.count.span, "the number of elements is a constant (a literal, a `const` or a const generic)"),
+            },
             _ => 0,
         };
         let global = |i: &ArrayInfo| matches!(i.r, ArrayRef::Param(_));
@@ -264,7 +262,8 @@ impl Infer<'_> {
             BulkKind::Wgmma => {
                 let ((cname, c), (aname, a), (bname, bb)) = (&infos[0], &infos[1], &infos[2]);
                 if !local(c) || c.elem != ScalarType::F32 {
-                    return self.err(b.operands[0].span, format!("`wgmma` accumulates into a per-thread array of f32; `{cname}` is not one"));
+                    return self
+                        .err(b.operands[0].span, format!("`wgmma` accumulates into a per-thread array of f32; `{cname}` is not one"));
                 }
                 for ((name, i), e) in [(aname, a), (bname, bb)].into_iter().zip(&b.operands[1..]) {
                     if !matches!(i.r, ArrayRef::Shared(_)) || !matches!(i.elem, ScalarType::BF16 | ScalarType::F16) {
@@ -272,7 +271,8 @@ impl Infer<'_> {
                     }
                 }
                 if a.elem != bb.elem {
-                    return self.err(b.span, format!("`wgmma` multiplies tiles of one type; `{aname}` holds {}, `{bname}` {}", a.elem, bb.elem));
+                    return self
+                        .err(b.span, format!("`wgmma` multiplies tiles of one type; `{aname}` holds {}, `{bname}` {}", a.elem, bb.elem));
                 }
                 let len = self.local_len(c);
                 let n = if is_whole(&b.operands[0]) { crate::bulk::wgmma_n(len) } else { None };

@@ -140,15 +140,19 @@ impl Cx<'_> {
                         let Some(map) = ident_of(args[1]) else {
                             return err(args[1].span(), "the tensor map is a `&TensorMap` parameter of the kernel, by name: `map`");
                         };
-                        let map = SourceExpr { kind: ExprKind::Index { array: map, index: Vec::new() }, span: at(args[1].span()), id: NodeId::UNSET };
+                        let map = SourceExpr {
+                            kind: ExprKind::Index { array: map, index: Vec::new() },
+                            span: at(args[1].span()),
+                            id: NodeId::UNSET,
+                        };
                         values.push(self.expr(args[2])?);
                         values.push(self.expr(args[3])?);
                         (none, vec![self.element(args[0], true)?, map, self.element(args[4], false)?])
                     }
                     BulkKind::Wgmma => {
                         want(3, "wgmma(&mut acc, &a[i], &b[j])")?;
-                        let acc =
-                            self.whole(args[0], "the accumulator is a per-thread array, borrowed mutably: `&mut acc` (or `&mut acc[i..]`)")?;
+                        let acc = self
+                            .whole(args[0], "the accumulator is a per-thread array, borrowed mutably: `&mut acc` (or `&mut acc[i..]`)")?;
                         (none, vec![acc, self.element(args[1], false)?, self.element(args[2], false)?])
                     }
                     BulkKind::Load | BulkKind::Store => unreachable!("methods, not functions"),

@@ -1,0 +1,180 @@
+//! A bf16 GEMM on Hopper's warpgroup tensor cores: `C = A·Bᵀ` with A (m×k) and B (n×k)
+//! row-major bf16 (both K-major, as `wgmma` reads them) and C (m×n) f32, written in gpujit's
+//! kernel language with `tma_load_2d`, `mbarrier_*` and `wgmma`. Needs an sm_90 GPU (H100,
+//! H200); the CPU backend runs it too, at its speed.
+//!
+//! A block of 384 threads computes a 128×256 tile of C. Its first warpgroup is the producer:
+//! one thread streams 64-deep slices of A (128×64) and B (256×64) into a ring of `STAGES`
+//! shared buffers with the tensor memory accelerator, each buffer's `full` barrier armed with
+//! the slice's 48 KiB. The two other warpgroups are consumers, 64 rows of the tile each: they
+//! wait for a slice, run four `wgmma` m64n256k16 on it (its 128 accumulators a thread stay in
+//! registers), keep one group in flight, and release the buffer of the slice before (its
+//! `empty` barrier). The tiles are 128-byte swizzled by TMA, the layout `wgmma` reads. Any
+//! sizes with k a multiple of 8 (TMA's 16-byte rows): the copies fill zeros past the edges, the
+//! epilogue stores inside C only. Blocks take their tiles in groups of 8 tile rows, for L2
+//! reuse. The result is checked against a host computation.
+//!
+//! ```text
+//! cargo run --release --example gemm_wgmma              # GPUJIT_DEVICE=cpu|cuda
+//! cargo run --release --example gemm_wgmma -- 8192 8192 8192
+//! ```
+
+use gpujit::prelude::*;
+use half::bf16;
+use std::time::Instant;
+
+/// Rows of C a block computes: 64 a consumer warpgroup.
+pub const BM: usize = 128;
+/// Columns of C a block computes: `wgmma`'s largest N.
+pub const BN: usize = 256;
+/// The depth of a slice.
+pub const BK: usize = 64;
+/// Slices in flight.
+pub const STAGES: usize = 4;
+/// Threads a block: a producer warpgroup and two consumers.
+pub const THREADS: usize = 384;
+/// Elements of one stage: A's 128×64 slice, then B's 256×64.
+pub const STAGE_ELEMS: usize = (BM + BN) * BK;
+/// The dynamic shared memory a block takes, in bytes.
+pub const SHARED_BYTES: u32 = (STAGES * STAGE_ELEMS * 2) as u32;
+
+/// The kernel. `ma` maps A with boxes of 128×64, `mb` maps B with boxes of 256×64, both
+/// 128-byte swizzled (see `main`).
+#[gpu_kernel(launch_bounds = 384)]
+pub fn gemm_wgmma<const S: usize>(ma: &TensorMap, mb: &TensorMap, c: &mut [f32], m: usize, n: usize, k: usize) {
+    let full = shared_array::<u64, S>();
+    let empty = shared_array::<u64, S>();
+    let mut tiles = dynamic_shared::<bf16>();
+    let t = thread_idx_x();
+    // Blocks take their tiles in groups of 8 tile rows, column by column within a group, so
+    // that the blocks running at once share slices of A and B in L2.
+    let (tiles_n, tiles_m) = (grid_dim_x(), grid_dim_y());
+    let id = block_idx_y() * tiles_n + block_idx_x();
+    let first = id / (8 * tiles_n) * 8;
+    let rows = (tiles_m - first).min(8);
+    let within = id % (8 * tiles_n);
+    let (tile_m, tile_n) = ((first + within % rows) * 128, within / rows * 256);
+    if t == 0 {
+        for s in 0..S {
+            mbarrier_init(&full[s], 1);
+            // One arrival a consumer warpgroup.
+            mbarrier_init(&empty[s], 2);
+        }
+        fence_proxy_async();
+    }
+    sync_threads();
+    let slices = k.div_ceil(64);
+    let stage = (128 + 256) * 64;
+    if t < 128 {
+        if t == 0 {
+            for i in 0..slices {
+                let s = i % S;
+                if i >= S {
+                    // The consumers have released this buffer's previous slice.
+                    mbarrier_wait(&empty[s], ((i / S - 1) % 2) as u32);
+                }
+                mbarrier_arrive_expect_tx(&full[s], (stage * 2) as u32);
+                tma_load_2d(&mut tiles[s * stage], ma, (i * 64) as i32, tile_m as i32, &full[s]);
+                tma_load_2d(&mut tiles[s * stage + 128 * 64], mb, (i * 64) as i32, tile_n as i32, &full[s]);
+            }
+        }
+    } else {
+        let wg = t / 128 - 1;
+        let mut acc = local_array::<f32, 128>();
+        #[unroll]
+        for j in 0..128 {
+            acc[j] = 0.0;
+        }
+        for i in 0..slices {
+            let s = i % S;
+            mbarrier_wait(&full[s], ((i / S) % 2) as u32);
+            let a = s * stage + wg * 64 * 64;
+            let b = s * stage + 128 * 64;
+            wgmma_fence();
+            #[unroll]
+            for kk in 0..4 {
+                wgmma(&mut acc, &tiles[a + kk * 16], &tiles[b + kk * 16]);
+            }
+            wgmma_commit();
+            // The slice before is done: release its buffer.
+            wgmma_wait(1);
+            if i > 0 && t % 128 == 0 {
+                mbarrier_arrive(&empty[(i - 1) % S]);
+            }
+        }
+        wgmma_wait(0);
+        let (w, l) = ((t % 128) / 32, t % 32);
+        let row0 = tile_m + wg * 64 + 16 * w + l / 4;
+        #[unroll]
+        for j in 0..128 {
+            let row = row0 + 8 * ((j % 4) / 2);
+            let col = tile_n + 8 * (j / 4) + 2 * (l % 4) + j % 2;
+            if row < m && col < n {
+                c[row * n + col] = acc[j];
+            }
+        }
+    }
+}
+
+fn values(len: usize, seed: u64) -> Vec<bf16> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            bf16::from_f32(((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0)
+        })
+        .collect()
+}
+
+fn main() -> gpujit::Result<()> {
+    let dev = Device::current()?;
+    println!("device: {}", dev.name());
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let (m, n, k) = match args[..] {
+        [m, n, k] => (m, n, k),
+        _ if dev.is_cuda() => (2049, 1999, 1000),
+        _ => (200, 300, 136),
+    };
+    assert!(k % 8 == 0, "k is a multiple of 8: TMA reads rows of whole 16-byte units");
+    let (a, b) = (values(m * k, 1), values(n * k, 2));
+    let da = DeviceArray::from_shape(&dev, &[m, k], &a)?;
+    let db = DeviceArray::from_shape(&dev, &[n, k], &b)?;
+    let (ma, mb) = (TensorMap::tiled_2d(&da, BM as u32, BK as u32, 128)?, TensorMap::tiled_2d(&db, BN as u32, BK as u32, 128)?);
+    let mut dc = DeviceArray::<f32>::zeros(&dev, m * n)?;
+    let grid = (n.div_ceil(BN), m.div_ceil(BM));
+    launch!(gemm_wgmma::<STAGES>[grid, THREADS, SHARED_BYTES](&ma, &mb, &mut dc, m, n, k))?;
+    dev.synchronize()?;
+    let started = Instant::now();
+    let reps = if dev.is_cuda() { 10 } else { 1 };
+    for _ in 0..reps {
+        launch!(gemm_wgmma::<STAGES>[grid, THREADS, SHARED_BYTES](&ma, &mb, &mut dc, m, n, k))?;
+    }
+    dev.synchronize()?;
+    let secs = started.elapsed().as_secs_f64() / reps as f64;
+    println!("{m}x{n}x{k}: {:.3} ms, {:.1} TFLOP/s", secs * 1e3, 2.0 * (m * n * k) as f64 / secs / 1e12);
+
+    // Check against the host: f64 sums of the exact bf16 products; the tensor cores sum in f32.
+    let c = dc.to_vec()?;
+    let (af, bf): (Vec<f64>, Vec<f64>) = (a.iter().map(|v| v.to_f64()).collect(), b.iter().map(|v| v.to_f64()).collect());
+    let rows: Vec<usize> = if m * n * k > 1 << 27 { (0..m).step_by(m / 61 + 1).collect() } else { (0..m).collect() };
+    let mut worst = 0.0f64;
+    for &i in &rows {
+        for j in 0..n {
+            let (mut exact, mut abs) = (0.0f64, 0.0f64);
+            for q in 0..k {
+                let p = af[i * k + q] * bf[j * k + q];
+                exact += p;
+                abs += p.abs();
+            }
+            let err = (c[i * n + j] as f64 - exact).abs();
+            let bound = (k as f64 + 1.0) * f32::EPSILON as f64 * abs + f32::MIN_POSITIVE as f64;
+            if err > bound {
+                eprintln!("C[{i}][{j}] = {}, want {exact} (error {err:e} > {bound:e})", c[i * n + j]);
+                std::process::exit(1);
+            }
+            worst = worst.max(err / bound);
+        }
+    }
+    println!("checked {} rows against the host: worst error {:.3} of the bound", rows.len(), worst);
+    Ok(())
+}
