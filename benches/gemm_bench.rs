@@ -1,6 +1,7 @@
 //! GEMM on the GPU: examples/sgemm.rs (register-tiled f32 on CUDA cores, written plainly) at
 //! 4096³ and at the ragged 4095×4097×1000, and examples/gemm_tensor_core.rs (bf16 → f32 on
-//! tensor cores: mma.sync, ldmatrix, cp.async) at 8192³, 4096³ and 4095×4097×1000: TFLOP/s by
+//! tensor cores: mma.sync, ldmatrix, cp.async) and examples/gemm_wgmma.rs (Hopper: TMA, mbarrier,
+//! wgmma) at 8192³, 4096³ and 4095×4097×1000: TFLOP/s by
 //! CUDA events (median of 20), registers and spills, and the compile time cold and from the disk
 //! cache (new processes). The CUDA C and cuBLAS figures come from benches/support/sgemm.cu and
 //! torch.matmul (benches/support/torch_matmul.py) in the same device call:
@@ -22,6 +23,10 @@ mod sgemm_example;
 #[path = "../examples/gemm_tensor_core.rs"]
 mod tensor_core_example;
 
+#[allow(dead_code)]
+#[path = "../examples/gemm_wgmma.rs"]
+mod wgmma_example;
+
 use gpujit::prelude::*;
 use half::bf16;
 use sgemm_example::{sgemm, BM, BN, THREADS};
@@ -30,6 +35,7 @@ use tensor_core_example::{
     gemm_bf16, gemm_tf32, shared_bytes, tf32_shared_bytes, threads, BK as TC_BK, BM as TC_BM, BN as TC_BN, SHARED_BYTES,
     STAGES as TC_STAGES, THREADS as TC_THREADS,
 };
+use wgmma_example::{gemm_wgmma, SHARED_BYTES as WG_SHARED, STAGES as WG_STAGES, THREADS as WG_THREADS};
 
 /// Host copies of A and B, and A, B and C on the device.
 type Inputs = (Vec<f32>, Vec<f32>, DeviceArray<f32>, DeviceArray<f32>, DeviceArray<f32>);
@@ -57,7 +63,16 @@ fn child() -> gpujit::Result<()> {
     let t = Instant::now();
     launch!(gemm_bf16::<TC_BM, TC_BN, TC_BK, TC_STAGES>[(n.div_ceil(TC_BN), m.div_ceil(TC_BM)), TC_THREADS, SHARED_BYTES](&ha, &hb, &mut dc, m, n, k))?;
     dev.synchronize()?;
-    println!("CHILD {first:.3} {:.3}", t.elapsed().as_secs_f64() * 1e3);
+    let second = t.elapsed().as_secs_f64() * 1e3;
+    let (ta, tb) = (
+        DeviceArray::from_shape(&dev, &[m, k], &vec![bf16::ONE; m * k])?,
+        DeviceArray::from_shape(&dev, &[n, k], &vec![bf16::ONE; n * k])?,
+    );
+    let (ma, mb) = (TensorMap::tiled_2d(&ta, 128, 64, 128)?, TensorMap::tiled_2d(&tb, 256, 64, 128)?);
+    let t = Instant::now();
+    launch!(gemm_wgmma::<WG_STAGES>[(n.div_ceil(256), m.div_ceil(128)), WG_THREADS, WG_SHARED](&ma, &mb, &mut dc, m, n, k))?;
+    dev.synchronize()?;
+    println!("CHILD {first:.3} {second:.3} {:.3}", t.elapsed().as_secs_f64() * 1e3);
     Ok(())
 }
 
@@ -95,18 +110,18 @@ fn main() -> gpujit::Result<()> {
     }
     let Some(dev) = support::gpu_or_skip("gemm bench") else { return Ok(()) };
     let dir = std::env::temp_dir().join(format!("gpujit-gemm-cache-{}", std::process::id()));
-    let (mut cold, mut warm) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
+    let (mut cold, mut warm) = ([Vec::new(), Vec::new(), Vec::new()], [Vec::new(), Vec::new(), Vec::new()]);
     for _ in 0..3 {
         let _ = std::fs::remove_dir_all(&dir);
         let c = support::run_child(&dir);
         let w = support::run_child(&dir);
-        for i in 0..2 {
+        for i in 0..3 {
             cold[i].push(c[i]);
             warm[i].push(w[i]);
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    for (i, name) in ["sgemm", "gemm_bf16"].iter().enumerate() {
+    for (i, name) in ["sgemm", "gemm_bf16", "gemm_wgmma"].iter().enumerate() {
         let (c, w) = (support::median(cold[i].clone()), support::median(warm[i].clone()));
         println!("{name}_first_launch_ms  cold {c:8.1}  disk_cache {w:8.1}");
     }
@@ -137,6 +152,30 @@ fn main() -> gpujit::Result<()> {
         };
     }
     let all = [(8192usize, 8192usize, 8192usize), (4096, 4096, 4096), (4095, 4097, 1000)];
+    // Hopper's path: TMA, mbarrier and wgmma (B given transposed, n×k, as wgmma reads it).
+    for (m, n, k) in all {
+        let (a, b, da, db, mut dc) = inputs16(&dev, m, n, k)?;
+        let bt: Vec<bf16> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+        let da = da.reshape(&[m, k])?;
+        let dbt = DeviceArray::from_shape(&dev, &[n, k], &bt)?;
+        drop(db);
+        let (ma, mb) = (TensorMap::tiled_2d(&da, 128, 64, 128)?, TensorMap::tiled_2d(&dbt, 256, 64, 128)?);
+        let grid = (n.div_ceil(256), m.div_ceil(128));
+        let r = gemm_wgmma::<WG_STAGES>.resources(&dev, (&ma, &mb, &mut dc, m, n, k))?;
+        let ms = support::event_ms(20, || {
+            launch!(gemm_wgmma::<WG_STAGES>[grid, WG_THREADS, WG_SHARED](&ma, &mb, &mut dc, m, n, k)).expect("launch")
+        });
+        let max_rel = sampled_error(&dc.to_vec()?, m, n, k, |i| a[i].to_f64(), |i| b[i].to_f64());
+        assert!(max_rel < k as f64 * 1.2e-7, "gemm_wgmma {m}x{n}x{k}: error {max_rel} of the sum of |products|");
+        println!(
+            "gemm_wgmma_gpujit {m}x{n}x{k}  {:7.2} TFLOP/s  ({ms:.3} ms; {} registers, {} B local, spills {}/{} B, error {max_rel:.1e} of sum|a·b|)",
+            2.0 * (m * n * k) as f64 / ms / 1e9,
+            r.registers,
+            r.local_bytes,
+            r.spill_stores,
+            r.spill_loads
+        );
+    }
     tensor_core_run!("gemm_bf16_gpujit", TC_BM, TC_BN, TC_BK, TC_STAGES, all);
     let square = [(8192usize, 8192usize, 8192usize), (4096, 4096, 4096)];
     tensor_core_run!("gemm_bf16_shape", 128, 256, 32, 4, square);

@@ -94,7 +94,7 @@ pub(crate) unsafe fn run(code: u64, ops: *const *mut u8, thread: usize, shared: 
                 }
             }
             BulkOp::TmaLoad => {
-                let (dst, map, bar) = (*ops as *mut u8, *ops.add(1) as *const u64, bar_at(2));
+                let (dst, map, bar) = (*ops, *ops.add(1) as *const u64, bar_at(2));
                 let (x, y) = (word(3) as u32 as i32 as i64, word(4) as u32 as i32 as i64);
                 let Some(bar) = bar else { return };
                 if !crate::tensor_map::is_cpu_map(map as u64) || *map != tm::MAGIC {

@@ -48,6 +48,7 @@ fn swizzled(offset: usize, span: usize) -> usize {
 
 /// The shared memory a block should hold: the box of `a` (rows x cols) at (x0, y0), zeros past
 /// the edges, each element at its swizzled place.
+#[allow(clippy::too_many_arguments)]
 fn expected_box<T: Copy + Default>(a: &[T], cols: usize, rows: usize, x0: usize, y0: usize, bc: usize, br: usize, span: usize) -> Vec<T> {
     let size = std::mem::size_of::<T>();
     let mut out = vec![T::default(); bc * br];
