@@ -21,8 +21,8 @@ use std::sync::Mutex;
 /// `map: &TensorMap`). It borrows the array, which the copies read.
 ///
 /// ```
-/// # use gpujit::prelude::*;
-/// # fn main() -> gpujit::Result<()> {
+/// # use gpujit_runtime::{Device, DeviceArray, TensorMap};
+/// # fn main() -> gpujit_runtime::Result<()> {
 /// let device = Device::cpu();
 /// let a = DeviceArray::<half::bf16>::zeros_shape(&device, &[100, 64])?;
 /// let map = TensorMap::tiled_2d(&a, 64, 64, 128)?;
