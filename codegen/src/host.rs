@@ -867,8 +867,8 @@ mod tests {
     fn context_layout() {
         // The generated code reads these offsets; the runtime writes the struct.
         assert_eq!(
-            (CTX_SHARED, CTX_BARRIER, CTX_DYNAMIC, CTX_COLLECTIVE, CTX_GRID_BARRIER, CTX_WARP_MATRIX, CTX_SIZE),
-            (48, 56, 72, 80, 88, 96, 104)
+            (CTX_SHARED, CTX_BARRIER, CTX_DYNAMIC, CTX_COLLECTIVE, CTX_GRID_BARRIER, CTX_WARP_MATRIX, CTX_HOPPER, CTX_SIZE),
+            (48, 56, 72, 80, 88, 96, 104, 112)
         );
         // Operation codes round-trip.
         for op in [BulkOp::LdMatrix { matrices: 4, trans: true }, BulkOp::LdMatrix { matrices: 1, trans: false }, BulkOp::Mma(MmaShape::S8)]
