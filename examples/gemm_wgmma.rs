@@ -103,14 +103,22 @@ pub fn gemm_wgmma<const S: usize>(ma: &TensorMap, mb: &TensorMap, c: &mut [f32],
             }
         }
         wgmma_wait(0);
+        // Each thread holds pairs of neighbours in a row: stored 8 bytes at once where both lie
+        // inside C and rows start at even offsets, else one by one.
         let (w, l) = ((t % 128) / 32, t % 32);
         let row0 = tile_m + wg * 64 + 16 * w + l / 4;
         #[unroll]
-        for j in 0..128 {
+        for p in 0..64 {
+            let j = 2 * p;
             let row = row0 + 8 * ((j % 4) / 2);
-            let col = tile_n + 8 * (j / 4) + 2 * (l % 4) + j % 2;
-            if row < m && col < n {
+            let col = tile_n + 8 * (j / 4) + 2 * (l % 4);
+            if row < m && col + 1 < n && n % 2 == 0 {
+                c.store::<2>(row * n + col, &acc[j..]);
+            } else if row < m && col < n {
                 c[row * n + col] = acc[j];
+                if col + 1 < n {
+                    c[row * n + col + 1] = acc[j + 1];
+                }
             }
         }
     }

@@ -7,7 +7,7 @@
 //! - `// MODE: GPUJIT_CHECK=1`: compiled as the checked mode compiles every kernel.
 //! - `// IR:`, `// LLVM:`, `// PTX:`, `// PTX90:` (and `-NEXT`, `-SAME`, `-NOT`, `-COUNT-n`):
 //!   FileCheck directives over gpujit's IR text, the optimized NVPTX LLVM IR (sm_80), and the
-//!   PTX for sm_80 and sm_90.
+//!   PTX for sm_80 and sm_90 (a kernel that needs sm_90 has sm_90's in place of sm_80's).
 //!
 //! Besides, the whole IR text and sm_80 PTX are kept in `tests/golden/snapshots/` and compared
 //! exactly. `GPUJIT_BLESS=1 cargo test --test cpu golden` rewrites those snapshots (review the
@@ -65,8 +65,14 @@ fn stages_with(
     ptx: impl Fn(&NvptxTarget) -> gpujit::Result<gpujit::codegen::nvptx::PtxOutput>,
 ) -> Result<Stages, String> {
     let ir = ir().map_err(|e| e.to_string())?;
-    let p80 = ptx(&NvptxTarget::sm(80).expect("known arch")).map_err(|e| e.to_string())?;
     let p90 = ptx(&NvptxTarget::sm(90).expect("known arch")).map_err(|e| e.to_string())?;
+    // A kernel that needs sm_90 (Hopper's operations) has no sm_80 code: its `LLVM:` and
+    // `PTX:` directives and its PTX snapshot are of sm_90.
+    let p80 = if ir.needs_arch().is_some_and(|(arch, _)| arch > 80) {
+        p90.clone()
+    } else {
+        ptx(&NvptxTarget::sm(80).expect("known arch")).map_err(|e| e.to_string())?
+    };
     Ok(Stages { ir: ir.to_string(), llvm: p80.llvm_ir.unwrap_or_default(), ptx80: p80.ptx, ptx90: p90.ptx })
 }
 
@@ -235,7 +241,7 @@ golden_cases! {
         saxpy, generic_axpy, nd_strided, shared_reduce, per_thread_array, atomics, warp_ops, math_sin, fastmath_sin, device_call,
         half_arith, control_flow, casts_and_division, bit_methods, grid_barrier, boundscheck, launch_bounds, extern_shared, grid_2d,
         fences_and_block_votes, shared_atomics_bf16, complex_mul, line_info, checked_mode, fp_contract, fp_contract_off, noalias_loads, unroll_hints,
-        inline_ptx, tensor_core_ops,
+        inline_ptx, tensor_core_ops, hopper_ops,
     ],
     programs: [fused_add, fused_sum, forall_closure, vectorized_map, struct_fields, vector_loads, vector_access],
 }
