@@ -35,7 +35,7 @@ use tensor_core_example::{
     gemm_bf16, gemm_tf32, shared_bytes, tf32_shared_bytes, threads, BK as TC_BK, BM as TC_BM, BN as TC_BN, SHARED_BYTES,
     STAGES as TC_STAGES, THREADS as TC_THREADS,
 };
-use wgmma_example::{gemm_wgmma, SHARED_BYTES as WG_SHARED, STAGES as WG_STAGES, THREADS as WG_THREADS};
+use wgmma_example::{gemm_wgmma, maps as wgmma_maps, SHARED_BYTES as WG_SHARED, STAGES as WG_STAGES, THREADS as WG_THREADS};
 
 /// Host copies of A and B, and A, B and C on the device.
 type Inputs = (Vec<f32>, Vec<f32>, DeviceArray<f32>, DeviceArray<f32>, DeviceArray<f32>);
@@ -68,9 +68,9 @@ fn child() -> gpujit::Result<()> {
         DeviceArray::from_shape(&dev, &[m, k], &vec![bf16::ONE; m * k])?,
         DeviceArray::from_shape(&dev, &[n, k], &vec![bf16::ONE; n * k])?,
     );
-    let (ma, mb) = (TensorMap::tiled_2d(&ta, 128, 64, 128)?, TensorMap::tiled_2d(&tb, 256, 64, 128)?);
+    let (ma, mb) = wgmma_maps(&ta, &tb)?;
     let t = Instant::now();
-    launch!(gemm_wgmma::<WG_STAGES>[(n.div_ceil(256), m.div_ceil(128)), WG_THREADS, WG_SHARED](&ma, &mb, &mut dc, m, n, k))?;
+    launch!(gemm_wgmma::<WG_STAGES>[(n.div_ceil(256), m.div_ceil(128)), WG_THREADS, WG_SHARED](&ta, &ma, &mb, &mut dc, n, 64usize))?;
     dev.synchronize()?;
     println!("CHILD {first:.3} {second:.3} {:.3}", t.elapsed().as_secs_f64() * 1e3);
     Ok(())
@@ -152,23 +152,45 @@ fn main() -> gpujit::Result<()> {
         };
     }
     let all = [(8192usize, 8192usize, 8192usize), (4096, 4096, 4096), (4095, 4097, 1000)];
-    // Hopper's path: TMA, mbarrier and wgmma (B given transposed, n×k, as wgmma reads it).
+    // Hopper's path: TMA, mbarrier and wgmma (B given transposed, n×k, as wgmma reads it), bf16
+    // at every size, and f32 inputs as tf32 at 8192³.
     for (m, n, k) in all {
-        let (a, b, da, db, mut dc) = inputs16(&dev, m, n, k)?;
+        let (a, b, da, _, mut dc) = inputs16(&dev, m, n, k)?;
         let bt: Vec<bf16> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
         let da = da.reshape(&[m, k])?;
         let dbt = DeviceArray::from_shape(&dev, &[n, k], &bt)?;
-        drop(db);
-        let (ma, mb) = (TensorMap::tiled_2d(&da, 128, 64, 128)?, TensorMap::tiled_2d(&dbt, 256, 64, 128)?);
+        let (ma, mb) = wgmma_maps(&da, &dbt)?;
         let grid = (n.div_ceil(256), m.div_ceil(128));
-        let r = gemm_wgmma::<WG_STAGES>.resources(&dev, (&ma, &mb, &mut dc, m, n, k))?;
+        let r = gemm_wgmma::<WG_STAGES>.resources(&dev, (&da, &ma, &mb, &mut dc, n, 64usize))?;
         let ms = support::event_ms(20, || {
-            launch!(gemm_wgmma::<WG_STAGES>[grid, WG_THREADS, WG_SHARED](&ma, &mb, &mut dc, m, n, k)).expect("launch")
+            launch!(gemm_wgmma::<WG_STAGES>[grid, WG_THREADS, WG_SHARED](&da, &ma, &mb, &mut dc, n, 64usize)).expect("launch")
         });
         let max_rel = sampled_error(&dc.to_vec()?, m, n, k, |i| a[i].to_f64(), |i| b[i].to_f64());
         assert!(max_rel < k as f64 * 1.2e-7, "gemm_wgmma {m}x{n}x{k}: error {max_rel} of the sum of |products|");
         println!(
             "gemm_wgmma_gpujit {m}x{n}x{k}  {:7.2} TFLOP/s  ({ms:.3} ms; {} registers, {} B local, spills {}/{} B, error {max_rel:.1e} of sum|a·b|)",
+            2.0 * (m * n * k) as f64 / ms / 1e9,
+            r.registers,
+            r.local_bytes,
+            r.spill_stores,
+            r.spill_loads
+        );
+    }
+    for (m, n, k) in [(8192usize, 8192usize, 8192usize)] {
+        let (a, b, da, _, mut dc) = inputs(&dev, m, n, k)?;
+        let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+        let da = da.reshape(&[m, k])?;
+        let dbt = DeviceArray::from_shape(&dev, &[n, k], &bt)?;
+        let (ma, mb) = wgmma_maps(&da, &dbt)?;
+        let grid = (n.div_ceil(256), m.div_ceil(128));
+        let r = gemm_wgmma::<WG_STAGES>.resources(&dev, (&da, &ma, &mb, &mut dc, n, 32usize))?;
+        let ms = support::event_ms(20, || {
+            launch!(gemm_wgmma::<WG_STAGES>[grid, WG_THREADS, WG_SHARED](&da, &ma, &mb, &mut dc, n, 32usize)).expect("launch")
+        });
+        let max_rel = sampled_error(&dc.to_vec()?, m, n, k, |i| a[i] as f64, |i| b[i] as f64);
+        assert!(max_rel < 4.0 / 1024.0, "gemm_wgmma tf32 {m}x{n}x{k}: error {max_rel} of the sum of |products|");
+        println!(
+            "gemm_wgmma_tf32_gpujit {m}x{n}x{k}  {:7.2} TFLOP/s  ({ms:.3} ms; {} registers, {} B local, spills {}/{} B, error {max_rel:.1e} of sum|a·b|)",
             2.0 * (m * n * k) as f64 / ms / 1e9,
             r.registers,
             r.local_bytes,

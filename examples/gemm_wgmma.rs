@@ -1,16 +1,17 @@
-//! A bf16 GEMM on Hopper's warpgroup tensor cores: `C = A·Bᵀ` with A (m×k) and B (n×k)
-//! row-major bf16 (both K-major, as `wgmma` reads them) and C (m×n) f32, written in gpujit's
-//! kernel language with `tma_load_2d`, `mbarrier_*` and `wgmma`. Needs an sm_90 GPU (H100,
-//! H200); the CPU backend runs it too, at its speed.
+//! GEMM on Hopper's warpgroup tensor cores: `C = A·Bᵀ` with A (m×k) and B (n×k) row-major
+//! (both K-major, as `wgmma` reads them) and C (m×n) f32, A and B of bf16 or of f32 (multiplied
+//! as tf32), written in gpujit's kernel language with `tma_load_2d`, `mbarrier_*` and
+//! `wgmma`: one generic kernel. Needs an sm_90 GPU (H100, H200); the CPU backend runs it too,
+//! at its speed.
 //!
 //! A block of 384 threads computes a 128×256 tile of C. Its first warpgroup is the producer:
-//! one thread streams 64-deep slices of A (128×64) and B (256×64) into a ring of `STAGES`
-//! shared buffers with the tensor memory accelerator, each buffer's `full` barrier armed with
-//! the slice's 48 KiB. The two other warpgroups are consumers, 64 rows of the tile each: they
-//! wait for a slice, run four `wgmma` m64n256k16 on it (its 128 accumulators a thread stay in
-//! registers), keep one group in flight, and release the buffer of the slice before (its
+//! one thread streams slices of A (128 rows) and B (256 rows), 128 bytes deep (64 bf16 or 32
+//! f32), into a ring of `STAGES` shared buffers with the tensor memory accelerator, each
+//! buffer's `full` barrier armed with the slice's 48 KiB. The two other warpgroups are consumers, 64 rows of the tile each: they
+//! wait for a slice, run four `wgmma` m64n256 on it (K 16 of bf16, 8 of tf32; the 128
+//! accumulators a thread stay in registers), keep one group in flight, and release the buffer of the slice before (its
 //! `empty` barrier). The tiles are 128-byte swizzled by TMA, the layout `wgmma` reads. Any
-//! sizes with k a multiple of 8 (TMA's 16-byte rows): the copies fill zeros past the edges, the
+//! sizes with rows of A and B a multiple of 16 bytes (TMA's rule): the copies fill zeros past the edges, the
 //! epilogue stores inside C only. Blocks take their tiles in groups of 8 tile rows, for L2
 //! reuse. The result is checked against a host computation.
 //!
@@ -27,24 +28,26 @@ use std::time::Instant;
 pub const BM: usize = 128;
 /// Columns of C a block computes: `wgmma`'s largest N.
 pub const BN: usize = 256;
-/// The depth of a slice.
+/// The depth of a slice of bf16 (128 bytes; 32 for f32).
 pub const BK: usize = 64;
 /// Slices in flight.
 pub const STAGES: usize = 4;
 /// Threads a block: a producer warpgroup and two consumers.
 pub const THREADS: usize = 384;
-/// Elements of one stage: A's 128×64 slice, then B's 256×64.
-pub const STAGE_ELEMS: usize = (BM + BN) * BK;
+/// Bytes of one stage: A's slice of 128 rows of 128 bytes, then B's of 256.
+pub const STAGE_BYTES: usize = (BM + BN) * 128;
 /// The dynamic shared memory a block takes, in bytes.
-pub const SHARED_BYTES: u32 = (STAGES * STAGE_ELEMS * 2) as u32;
+pub const SHARED_BYTES: u32 = (STAGES * STAGE_BYTES) as u32;
 
-/// The kernel. `ma` maps A with boxes of 128×64, `mb` maps B with boxes of 256×64, both
-/// 128-byte swizzled (see `main`).
+/// The kernel. `a` is A (its shape gives m and k); `ma` maps it with boxes of 128 rows of
+/// `bk` elements (128 bytes: 64 for bf16, 32 for f32), `mb` maps B with boxes of 256 rows,
+/// both 128-byte swizzled (see [`maps`]).
 #[gpu_kernel(launch_bounds = 384)]
-pub fn gemm_wgmma<const S: usize>(ma: &TensorMap, mb: &TensorMap, c: &mut [f32], m: usize, n: usize, k: usize) {
+pub fn gemm_wgmma<T: Float, const S: usize>(a: &Array<T, 2>, ma: &TensorMap, mb: &TensorMap, c: &mut [f32], n: usize, bk: usize) {
+    let (m, k) = (a.shape(0), a.shape(1));
     let full = shared_array::<u64, S>();
     let empty = shared_array::<u64, S>();
-    let mut tiles = dynamic_shared::<bf16>();
+    let mut tiles = dynamic_shared::<T>();
     let t = thread_idx_x();
     // Blocks take their tiles in groups of 8 tile rows, column by column within a group, so
     // that the blocks running at once share slices of A and B in L2.
@@ -63,8 +66,8 @@ pub fn gemm_wgmma<const S: usize>(ma: &TensorMap, mb: &TensorMap, c: &mut [f32],
         fence_proxy_async();
     }
     sync_threads();
-    let slices = k.div_ceil(64);
-    let stage = (128 + 256) * 64;
+    let slices = k.div_ceil(bk);
+    let stage = (128 + 256) * bk;
     if t < 128 {
         if t == 0 {
             for i in 0..slices {
@@ -73,9 +76,9 @@ pub fn gemm_wgmma<const S: usize>(ma: &TensorMap, mb: &TensorMap, c: &mut [f32],
                     // The consumers have released this buffer's previous slice.
                     mbarrier_wait(&empty[s], ((i / S - 1) % 2) as u32);
                 }
-                mbarrier_arrive_expect_tx(&full[s], (stage * 2) as u32);
-                tma_load_2d(&mut tiles[s * stage], ma, (i * 64) as i32, tile_m as i32, &full[s]);
-                tma_load_2d(&mut tiles[s * stage + 128 * 64], mb, (i * 64) as i32, tile_n as i32, &full[s]);
+                mbarrier_arrive_expect_tx(&full[s], ((128 + 256) * 128) as u32);
+                tma_load_2d(&mut tiles[s * stage], ma, (i * bk) as i32, tile_m as i32, &full[s]);
+                tma_load_2d(&mut tiles[s * stage + 128 * bk], mb, (i * bk) as i32, tile_n as i32, &full[s]);
             }
         }
     } else {
@@ -88,12 +91,11 @@ pub fn gemm_wgmma<const S: usize>(ma: &TensorMap, mb: &TensorMap, c: &mut [f32],
         for i in 0..slices {
             let s = i % S;
             mbarrier_wait(&full[s], ((i / S) % 2) as u32);
-            let a = s * stage + wg * 64 * 64;
-            let b = s * stage + 128 * 64;
+            let (a0, b0, step) = (s * stage + wg * 64 * bk, s * stage + 128 * bk, bk / 4);
             wgmma_fence();
             #[unroll]
             for kk in 0..4 {
-                wgmma(&mut acc, &tiles[a + kk * 16], &tiles[b + kk * 16]);
+                wgmma(&mut acc, &tiles[a0 + kk * step], &tiles[b0 + kk * step]);
             }
             wgmma_commit();
             // The slice before is done: release its buffer.
@@ -124,14 +126,82 @@ pub fn gemm_wgmma<const S: usize>(ma: &TensorMap, mb: &TensorMap, c: &mut [f32],
     }
 }
 
-fn values(len: usize, seed: u64) -> Vec<bf16> {
+/// Tensor maps of A (m×k) and B (n×k) as the kernel reads them: boxes of 128 and 256 rows of
+/// 128 bytes, 128-byte swizzled.
+pub fn maps<'a, T: gpujit::Element>(a: &'a DeviceArray<T>, b: &'a DeviceArray<T>) -> gpujit::Result<(TensorMap<'a>, TensorMap<'a>)> {
+    let bk = (128 / std::mem::size_of::<T>()) as u32;
+    Ok((TensorMap::tiled_2d(a, BM as u32, bk, 128)?, TensorMap::tiled_2d(b, BN as u32, bk, 128)?))
+}
+
+/// Values in [-1, 1), a few bits each (exact in bf16 and tf32).
+fn values(len: usize, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
             s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            bf16::from_f32(((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0)
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
+}
+
+/// Runs the kernel on A and B converted to `T`, times it, and checks C against f64 sums of the
+/// products of `exact` values: within `(k + 1) · 2⁻²³ · Σ|a·b|` for bf16 (exact products, f32
+/// sums), `2⁻⁹ · Σ|a·b|` for f32 (tf32 keeps 10 of the 23 mantissa bits).
+fn run<T: gpujit::Element + Copy>(
+    dev: &Device,
+    m: usize,
+    n: usize,
+    k: usize,
+    convert: fn(f32) -> T,
+    exact: fn(T) -> f64,
+) -> gpujit::Result<()> {
+    let tf32 = std::mem::size_of::<T>() == 4;
+    let name = std::any::type_name::<T>().rsplit("::").next().unwrap_or("?");
+    let bk = 128 / std::mem::size_of::<T>();
+    if (k * std::mem::size_of::<T>()) % 16 != 0 {
+        println!("{name}: skipped, rows of {k} elements are not a multiple of 16 bytes");
+        return Ok(());
+    }
+    let a: Vec<T> = values(m * k, 1).into_iter().map(convert).collect();
+    let b: Vec<T> = values(n * k, 2).into_iter().map(convert).collect();
+    let da = DeviceArray::from_shape(dev, &[m, k], &a)?;
+    let db = DeviceArray::from_shape(dev, &[n, k], &b)?;
+    let (ma, mb) = maps(&da, &db)?;
+    let mut dc = DeviceArray::<f32>::zeros(dev, m * n)?;
+    let grid = (n.div_ceil(BN), m.div_ceil(BM));
+    launch!(gemm_wgmma::<STAGES>[grid, THREADS, SHARED_BYTES](&da, &ma, &mb, &mut dc, n, bk))?;
+    dev.synchronize()?;
+    let started = Instant::now();
+    let reps = if dev.is_cuda() { 10 } else { 1 };
+    for _ in 0..reps {
+        launch!(gemm_wgmma::<STAGES>[grid, THREADS, SHARED_BYTES](&da, &ma, &mb, &mut dc, n, bk))?;
+    }
+    dev.synchronize()?;
+    let secs = started.elapsed().as_secs_f64() / reps as f64;
+    println!("{name} {m}x{n}x{k}: {:.3} ms, {:.1} TFLOP/s", secs * 1e3, 2.0 * (m * n * k) as f64 / secs / 1e12);
+    let c = dc.to_vec()?;
+    let (af, bf): (Vec<f64>, Vec<f64>) = (a.iter().map(|v| exact(*v)).collect(), b.iter().map(|v| exact(*v)).collect());
+    let rows: Vec<usize> = if m * n * k > 1 << 27 { (0..m).step_by(m / 61 + 1).collect() } else { (0..m).collect() };
+    let mut worst = 0.0f64;
+    for &i in &rows {
+        for j in 0..n {
+            let (mut sum, mut abs) = (0.0f64, 0.0f64);
+            for q in 0..k {
+                let p = af[i * k + q] * bf[j * k + q];
+                sum += p;
+                abs += p.abs();
+            }
+            let err = (c[i * n + j] as f64 - sum).abs();
+            let bound = if tf32 { abs / 512.0 } else { (k as f64 + 1.0) * f32::EPSILON as f64 * abs } + f32::MIN_POSITIVE as f64;
+            if err > bound {
+                eprintln!("{name}: C[{i}][{j}] = {}, want {sum} (error {err:e} > {bound:e})", c[i * n + j]);
+                std::process::exit(1);
+            }
+            worst = worst.max(err / bound);
+        }
+    }
+    println!("{name}: checked {} rows against the host: worst error {:.3} of the bound", rows.len(), worst);
+    Ok(())
 }
 
 fn main() -> gpujit::Result<()> {
@@ -143,46 +213,7 @@ fn main() -> gpujit::Result<()> {
         _ if dev.is_cuda() => (2049, 1999, 1000),
         _ => (200, 300, 136),
     };
-    assert!(k % 8 == 0, "k is a multiple of 8: TMA reads rows of whole 16-byte units");
-    let (a, b) = (values(m * k, 1), values(n * k, 2));
-    let da = DeviceArray::from_shape(&dev, &[m, k], &a)?;
-    let db = DeviceArray::from_shape(&dev, &[n, k], &b)?;
-    let (ma, mb) = (TensorMap::tiled_2d(&da, BM as u32, BK as u32, 128)?, TensorMap::tiled_2d(&db, BN as u32, BK as u32, 128)?);
-    let mut dc = DeviceArray::<f32>::zeros(&dev, m * n)?;
-    let grid = (n.div_ceil(BN), m.div_ceil(BM));
-    launch!(gemm_wgmma::<STAGES>[grid, THREADS, SHARED_BYTES](&ma, &mb, &mut dc, m, n, k))?;
-    dev.synchronize()?;
-    let started = Instant::now();
-    let reps = if dev.is_cuda() { 10 } else { 1 };
-    for _ in 0..reps {
-        launch!(gemm_wgmma::<STAGES>[grid, THREADS, SHARED_BYTES](&ma, &mb, &mut dc, m, n, k))?;
-    }
-    dev.synchronize()?;
-    let secs = started.elapsed().as_secs_f64() / reps as f64;
-    println!("{m}x{n}x{k}: {:.3} ms, {:.1} TFLOP/s", secs * 1e3, 2.0 * (m * n * k) as f64 / secs / 1e12);
-
-    // Check against the host: f64 sums of the exact bf16 products; the tensor cores sum in f32.
-    let c = dc.to_vec()?;
-    let (af, bf): (Vec<f64>, Vec<f64>) = (a.iter().map(|v| v.to_f64()).collect(), b.iter().map(|v| v.to_f64()).collect());
-    let rows: Vec<usize> = if m * n * k > 1 << 27 { (0..m).step_by(m / 61 + 1).collect() } else { (0..m).collect() };
-    let mut worst = 0.0f64;
-    for &i in &rows {
-        for j in 0..n {
-            let (mut exact, mut abs) = (0.0f64, 0.0f64);
-            for q in 0..k {
-                let p = af[i * k + q] * bf[j * k + q];
-                exact += p;
-                abs += p.abs();
-            }
-            let err = (c[i * n + j] as f64 - exact).abs();
-            let bound = (k as f64 + 1.0) * f32::EPSILON as f64 * abs + f32::MIN_POSITIVE as f64;
-            if err > bound {
-                eprintln!("C[{i}][{j}] = {}, want {exact} (error {err:e} > {bound:e})", c[i * n + j]);
-                std::process::exit(1);
-            }
-            worst = worst.max(err / bound);
-        }
-    }
-    println!("checked {} rows against the host: worst error {:.3} of the bound", rows.len(), worst);
-    Ok(())
+    run(&dev, m, n, k, bf16::from_f32, |v| v.to_f64())?;
+    // f32 inputs multiply as tf32.
+    run(&dev, m, n, k, |v| v, |v| v as f64)
 }

@@ -552,23 +552,29 @@ pub mod kernel_prelude {
         outside("wgmma_wait")
     }
     /// A warpgroup's (4 warps, 128 threads) `acc += A · Bᵀ` on Hopper's tensor cores
-    /// (`wgmma.mma_async.sync.aligned.m64nNk16.f32.bf16.bf16`, or `.f16`), asynchronous: it
-    /// completes at [`wgmma_wait`].
+    /// (`wgmma.mma_async.sync.aligned.m64nNkK`), asynchronous: it completes at [`wgmma_wait`].
     ///
-    /// A is 64×16 and B N×16 (B transposed: N rows of K), 16-bit elements in shared memory from
-    /// `a` and `b` on, both K-major in the 128-byte swizzled layout that [`tma_load_2d`] writes
-    /// with a 128-byte swizzle and 64-element rows: row `r` is 128 bytes past row `r - 1` within
-    /// groups of 8 rows, the groups 1024 bytes apart, each row's 16-byte chunks permuted
-    /// (`gpujit::codegen::bulk::wgmma_offset`). The four 16-wide K steps of such a tile start
-    /// at its elements 0, 16, 32 and 48; the tile itself at a 1024-byte boundary.
+    /// | tiles of | K | `acc` of |
+    /// | --- | --- | --- |
+    /// | bf16, f16 | 16 | f32 |
+    /// | f32 (used as tf32: the top 19 bits) | 8 | f32 |
+    /// | i8 | 32 | i32 |
+    ///
+    /// A is 64×K and B N×K (B transposed: N rows of K), in shared memory from `a` and `b` on,
+    /// both K-major in the layout that [`tma_load_2d`] writes with a 128-byte swizzle and
+    /// 128-byte rows (64 16-bit elements, 32 f32, 128 i8): row `r` is 128 bytes past row
+    /// `r - 1` within groups of 8 rows, the groups 1024 bytes apart, each row's 16-byte chunks
+    /// permuted (`gpujit::codegen::bulk::wgmma_offset`). A K step is 32 bytes: the four steps
+    /// of such a tile start at its bytes 0, 32, 64 and 96; the tile itself at a 1024-byte
+    /// boundary.
     ///
     /// N is the accumulator's length times 2 (8 to 256, a multiple of 8): `acc` holds N / 2
-    /// f32 a thread, element `i` of thread `t` being D's row `16 (t / 32) + (t % 32) / 4 +
+    /// values a thread, element `i` of thread `t` being D's row `16 (t / 32) + (t % 32) / 4 +
     /// 8 ((i % 4) / 2)`, column `8 (i / 4) + 2 (t % 4) + i % 2` (each warp's 16 rows laid out
     /// as `mma_sync`'s m16n8 accumulators side by side). Every thread of the warpgroup calls
-    /// it together. On the CPU backend each thread computes its part at once, summing in f64
-    /// and rounding once. Requires sm_90.
-    pub fn wgmma<A: Value>(acc: &mut (impl Fragment<f32> + ?Sized), a: &A, b: &A) {
+    /// it together. On the CPU backend each thread computes its part at once: floats summed
+    /// in f64 and rounded once, integers exactly (i32 wrapping as the GPU's). Requires sm_90.
+    pub fn wgmma<A: Value, C: Value>(acc: &mut (impl Fragment<C> + ?Sized), a: &A, b: &A) {
         let _ = (acc, a, b);
         outside("wgmma")
     }

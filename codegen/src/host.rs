@@ -91,7 +91,7 @@ pub fn hopper_code(op: BulkOp) -> u64 {
         BulkOp::BarrierExpectTx => 3,
         BulkOp::BarrierWait => 4,
         BulkOp::TmaLoad => 5,
-        BulkOp::Wgmma { n, f16 } => 6 | (n as u64) << 8 | (f16 as u64) << 24,
+        BulkOp::Wgmma { n, input } => 6 | (n as u64) << 8 | (MmaShape::ALL.iter().position(|s| *s == input).unwrap_or(0) as u64) << 24,
         _ => 0,
     }
 }
@@ -104,7 +104,7 @@ pub fn hopper_op(code: u64) -> Option<BulkOp> {
         3 => BulkOp::BarrierExpectTx,
         4 => BulkOp::BarrierWait,
         5 => BulkOp::TmaLoad,
-        6 => BulkOp::Wgmma { n: ((code >> 8) & 0xffff) as u32, f16: (code >> 24) & 1 == 1 },
+        6 => BulkOp::Wgmma { n: ((code >> 8) & 0xffff) as u32, input: *MmaShape::ALL.get(((code >> 24) & 0xff) as usize)? },
         _ => return None,
     })
 }
@@ -879,8 +879,9 @@ mod tests {
             BulkOp::BarrierInit,
             BulkOp::BarrierWait,
             BulkOp::TmaLoad,
-            BulkOp::Wgmma { n: 256, f16: true },
-            BulkOp::Wgmma { n: 8, f16: false },
+            BulkOp::Wgmma { n: 256, input: MmaShape::F16 },
+            BulkOp::Wgmma { n: 8, input: MmaShape::S8 },
+            BulkOp::Wgmma { n: 64, input: MmaShape::Tf32 },
         ] {
             assert_eq!(hopper_op(hopper_code(op)), Some(op));
         }

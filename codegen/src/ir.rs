@@ -307,9 +307,10 @@ pub enum BulkOp {
     WgmmaCommit,
     /// `wgmma.wait_group n`.
     WgmmaWait(u32),
-    /// `wgmma.mma_async` m64nNk16, f32 accumulators: operands the accumulators (a per-thread
-    /// array of N / 2 f32), A's and B's first elements in shared memory (bf16, or f16).
-    Wgmma { n: u32, f16: bool },
+    /// `wgmma.mma_async` m64nNkK: operands the accumulators (a per-thread array of N / 2 f32,
+    /// or i32 for i8 inputs), A's and B's first elements in shared memory, of the input type
+    /// of `input` (bf16, f16, tf32 as f32, or i8; K is 32 bytes of them).
+    Wgmma { n: u32, input: MmaShape },
 }
 
 impl BulkOp {
@@ -333,7 +334,7 @@ impl BulkOp {
             BulkOp::WgmmaFence => "wgmma_fence".into(),
             BulkOp::WgmmaCommit => "wgmma_commit".into(),
             BulkOp::WgmmaWait(n) => format!("wgmma_wait {n}"),
-            BulkOp::Wgmma { n, f16 } => format!("wgmma {n} {}", if f16 { "f16" } else { "bf16" }),
+            BulkOp::Wgmma { n, input } => format!("wgmma {n} {}", input.input_name()),
         }
     }
 
@@ -401,7 +402,7 @@ impl BulkOp {
             ["wgmma_fence"] => BulkOp::WgmmaFence,
             ["wgmma_commit"] => BulkOp::WgmmaCommit,
             ["wgmma_wait", n] => BulkOp::WgmmaWait(number(Some(n))?),
-            ["wgmma", n, t @ ("f16" | "bf16")] => BulkOp::Wgmma { n: number(Some(n))?, f16: *t == "f16" },
+            ["wgmma", n, t] => BulkOp::Wgmma { n: number(Some(n))?, input: *MmaShape::ALL.iter().find(|s| s.input_name() == *t)? },
             _ => return None,
         })
     }

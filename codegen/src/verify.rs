@@ -229,18 +229,17 @@ impl Verifier<'_> {
                 }
                 Ok(())
             }
-            BulkOp::Wgmma { n, f16 } => {
+            BulkOp::Wgmma { n, input } => {
                 let ((_, ce, _, cl), (a, ae, _, _), (b, be, _, _)) = (info[0], info[1], info[2]);
-                let input = if f16 { ScalarType::F16 } else { ScalarType::BF16 };
-                if ce != ScalarType::F32
+                if ce != input.acc()
                     || cl.map_or(true, |l| l < n as u64 / 2)
                     || crate::bulk::wgmma_n(n as u64 / 2) != Some(n)
                     || !matches!(a, ArrayRef::Shared(_))
                     || !matches!(b, ArrayRef::Shared(_))
-                    || ae != input
-                    || be != input
+                    || crate::bulk::wgmma_input(ae) != Some(input)
+                    || be != ae
                 {
-                    return bad("wgmma accumulates N / 2 f32 a thread from A and B tiles of 16-bit floats in shared arrays");
+                    return bad("wgmma accumulates N / 2 values a thread from A and B tiles of its input type in shared arrays");
                 }
                 Ok(())
             }

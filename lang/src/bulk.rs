@@ -206,15 +206,55 @@ pub fn swizzle(offset: u64, bytes: u32) -> u64 {
 pub const SWIZZLES: &[u32] = &[0, 32, 64, 128];
 
 /// The layout of `wgmma`'s operands in shared memory (both K-major, 128-byte swizzle: what a
-/// [`swizzle`]d TMA box of rows of 64 16-bit elements holds): element `(row, k)` of a tile of
-/// 16-bit elements (A: 64 rows; B: N rows, Bᵀ stored) is at this byte offset from the tile's
-/// first element, `k` below 16. Rows are 128 bytes apart in groups of 8, the groups 1024
-/// bytes apart; the swizzle applies to the offset from the 1024-byte boundary at or below the
-/// first element (`base`, its offset from that boundary: 0, 32, 64 or 96 for the four K steps
-/// of a 64-wide slice).
-pub fn wgmma_offset(base: u64, row: usize, k: usize) -> u64 {
-    let plain = base + (row / 8) as u64 * 1024 + (row % 8) as u64 * 128 + 2 * k as u64;
+/// [`swizzle`]d TMA box of 128-byte rows holds): byte `byte` (below 32: one K step) of row
+/// `row` of a tile (A: 64 rows; B: N rows, Bᵀ stored) is at this byte offset from the tile's
+/// first element. Rows are 128 bytes apart in groups of 8, the groups 1024 bytes apart; the
+/// swizzle applies to the offset from the 1024-byte boundary at or below the first element
+/// (`base`, its offset from that boundary: 0, 32, 64 or 96 for the four K steps of a slice).
+pub fn wgmma_offset(base: u64, row: usize, byte: usize) -> u64 {
+    let plain = base + (row / 8) as u64 * 1024 + (row % 8) as u64 * 128 + byte as u64;
     swizzle(plain, 128)
+}
+
+/// The input types of `wgmma` (by their `mma_sync` shapes' names): K of one instruction is 32
+/// bytes of them (16 f16 or bf16, 8 tf32, 32 i8); f32 accumulators, i32 for i8.
+pub fn wgmma_input(elem: ScalarType) -> Option<MmaShape> {
+    match elem {
+        ScalarType::BF16 => Some(MmaShape::Bf16),
+        ScalarType::F16 => Some(MmaShape::F16),
+        ScalarType::F32 => Some(MmaShape::Tf32),
+        ScalarType::I8 => Some(MmaShape::S8),
+        _ => None,
+    }
+}
+
+impl MmaShape {
+    /// K of one `wgmma` of these inputs (32 bytes of them).
+    pub fn wgmma_k(self) -> usize {
+        32 / self.input().size_bytes()
+    }
+
+    /// The PTX of a `wgmma` of these inputs for N: the instruction and the arguments after
+    /// the descriptors and the scale of D (A's and B's scales, and for 16-bit inputs their
+    /// transposes: none).
+    pub fn wgmma_ptx(self, n: u32) -> (String, &'static str) {
+        match self {
+            MmaShape::Bf16 => (format!("wgmma.mma_async.sync.aligned.m64n{n}k16.f32.bf16.bf16"), ", 1, 1, 0, 0"),
+            MmaShape::F16 => (format!("wgmma.mma_async.sync.aligned.m64n{n}k16.f32.f16.f16"), ", 1, 1, 0, 0"),
+            MmaShape::Tf32 => (format!("wgmma.mma_async.sync.aligned.m64n{n}k8.f32.tf32.tf32"), ", 1, 1"),
+            MmaShape::S8 => (format!("wgmma.mma_async.sync.aligned.m64n{n}k32.s32.s8.s8"), ""),
+        }
+    }
+
+    /// The IR text's name of the input type.
+    pub fn input_name(self) -> &'static str {
+        match self {
+            MmaShape::Bf16 => "bf16",
+            MmaShape::F16 => "f16",
+            MmaShape::Tf32 => "tf32",
+            MmaShape::S8 => "s8",
+        }
+    }
 }
 
 /// The N of `wgmma`'s m64nNk16 for an accumulator of `len` f32 a thread (N / 2 of them): 8 to
@@ -301,7 +341,8 @@ mod tests {
         // Row 1's first chunk is chunk 1; row 0 stays.
         assert_eq!(swizzle(128, 128), 128 + 16);
         assert_eq!(swizzle(16, 128), 16);
-        assert_eq!(wgmma_offset(32, 9, 3), swizzle(32 + 1024 + 128 + 6, 128));
+        assert_eq!(wgmma_offset(32, 9, 6), swizzle(32 + 1024 + 128 + 6, 128));
+        assert_eq!([MmaShape::Bf16.wgmma_k(), MmaShape::Tf32.wgmma_k(), MmaShape::S8.wgmma_k()], [16, 8, 32]);
     }
 
     #[test]

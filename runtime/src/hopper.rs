@@ -8,7 +8,7 @@
 //! are ready before `wgmma_wait`. Every access stays inside the block's shared memory, and a
 //! copy reads only inside its array: anything else is skipped.
 
-use gpujit_codegen::bulk::{swizzle, tensor_map as tm, wgmma_d_at, wgmma_offset};
+use gpujit_codegen::bulk::{swizzle, tensor_map as tm, wgmma_d_at, wgmma_offset, MmaShape};
 use gpujit_codegen::host::hopper_op;
 use gpujit_codegen::ir::BulkOp;
 
@@ -124,26 +124,35 @@ pub(crate) unsafe fn run(code: u64, ops: *const *mut u8, thread: usize, shared: 
                 }
                 *bar = settle(add_tx(*bar, -(bytes as i64)));
             }
-            BulkOp::Wgmma { n, f16 } => {
-                let (acc, a, b) = (*ops as *mut f32, *ops.add(1) as *const u8, *ops.add(2) as *const u8);
+            BulkOp::Wgmma { n, input } => {
+                let (acc, a, b) = (*ops, *ops.add(1) as *const u8, *ops.add(2) as *const u8);
+                let size = input.input().size_bytes();
                 let read = |p: *const u8, row: usize, k: usize| -> f64 {
                     let base = p as usize & !1023;
-                    let at = (base + wgmma_offset((p as usize - base) as u64, row, k) as usize) as *const u16;
-                    if !inside(at as *const u8, 2, shared) {
+                    let at = (base + wgmma_offset((p as usize - base) as u64, row, k * size) as usize) as *const u8;
+                    if !inside(at, size, shared) {
                         return 0.0;
                     }
-                    let bits = *at;
-                    if f16 {
-                        half::f16::from_bits(bits).to_f64()
-                    } else {
-                        half::bf16::from_bits(bits).to_f64()
+                    match input {
+                        MmaShape::F16 => half::f16::from_bits(*(at as *const u16)).to_f64(),
+                        MmaShape::Bf16 => half::bf16::from_bits(*(at as *const u16)).to_f64(),
+                        // The tensor cores read tf32: the top 19 bits of the f32.
+                        MmaShape::Tf32 => f32::from_bits(*(at as *const u32) & !0x1fff) as f64,
+                        MmaShape::S8 => *(at as *const i8) as f64,
                     }
                 };
                 let t = thread % 128;
                 for i in 0..(n / 2) as usize {
                     let (row, col) = wgmma_d_at(t, i);
-                    let dot: f64 = (0..16).map(|k| read(a, row, k) * read(b, col, k)).sum();
-                    *acc.add(i) = (*acc.add(i) as f64 + dot) as f32;
+                    let dot: f64 = (0..input.wgmma_k()).map(|k| read(a, row, k) * read(b, col, k)).sum();
+                    if input == MmaShape::S8 {
+                        // Exact: integers far below 2^53; the accumulator wraps as the GPU's s32.
+                        let p = acc as *mut i32;
+                        *p.add(i) = (*p.add(i) as i64).wrapping_add(dot as i64) as i32;
+                    } else {
+                        let p = acc as *mut f32;
+                        *p.add(i) = (*p.add(i) as f64 + dot) as f32;
+                    }
                 }
             }
             _ => {}

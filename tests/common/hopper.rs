@@ -178,42 +178,43 @@ pub fn barrier_pipeline(h: &Harness) {
     }
 }
 
-/// One warpgroup's 64×N tile of `A · Bᵀ` (A m×k, B n×k, both row-major 16-bit) from TMA boxes of
-/// 64 columns, 128-byte swizzled, through `wgmma` four K steps a box; D written out from the
-/// accumulator layout.
+/// One warpgroup's 64×N tile of `A · Bᵀ` (A m×k, B n×k, both row-major) from TMA boxes of
+/// 128-byte rows (`bk` elements: 64 of bf16 or f16, 32 of f32 as tf32), 128-byte swizzled,
+/// through `wgmma` four K steps a box; D written out from the accumulator layout. A's box at
+/// byte 0 of dynamic shared memory, B's at 8192.
 #[gpu_kernel]
-fn wgmma_tile<T: Float, const H: usize>(ma: &TensorMap, mb: &TensorMap, d: &mut [f32], k: u32, like: &[T]) {
+fn wgmma_tile<T: Float, const H: usize>(ma: &TensorMap, mb: &TensorMap, d: &mut [f32], k: u32, bk: u32, like: &[T]) {
     // (`like`, empty, gives the tiles' element type.)
     let _unused = like.len();
     let bar = shared_array::<u64, 1>();
-    let mut sa = shared_array::<T, 4096>();
-    let mut sb = dynamic_shared::<T>();
+    let mut tiles = dynamic_shared::<T>();
     let mut acc = local_array::<f32, H>();
-    let n = 2 * H;
     let t = thread_idx_x();
     #[unroll]
     for i in 0..H {
         acc[i] = 0.0;
     }
+    let n = 2 * H;
+    let b0 = (64 * bk) as usize;
+    let step = (bk / 4) as usize;
     if t == 0 {
         mbarrier_init(&bar[0], 1);
         fence_proxy_async();
     }
     sync_threads();
-    let slices = k.div_ceil(64);
     let mut phase = 0u32;
-    for s in 0..slices {
+    for s in 0..k.div_ceil(bk) {
         if t == 0 {
-            mbarrier_arrive_expect_tx(&bar[0], (64 * 64 * 2 + n * 64 * 2) as u32);
-            tma_load_2d(&mut sa[0], ma, (s * 64) as i32, (block_idx_x() * 64) as i32, &bar[0]);
-            tma_load_2d(&mut sb[0], mb, (s * 64) as i32, 0, &bar[0]);
+            mbarrier_arrive_expect_tx(&bar[0], ((64 + n) * 128) as u32);
+            tma_load_2d(&mut tiles[0], ma, (s * bk) as i32, (block_idx_x() * 64) as i32, &bar[0]);
+            tma_load_2d(&mut tiles[b0], mb, (s * bk) as i32, 0, &bar[0]);
         }
         mbarrier_wait(&bar[0], phase);
         phase ^= 1;
         wgmma_fence();
         #[unroll]
         for kk in 0..4 {
-            wgmma(&mut acc, &sa[kk * 16], &sb[kk * 16]);
+            wgmma(&mut acc, &tiles[kk * step], &tiles[b0 + kk * step]);
         }
         wgmma_commit();
         wgmma_wait(0);
@@ -229,33 +230,115 @@ fn wgmma_tile<T: Float, const H: usize>(ma: &TensorMap, mb: &TensorMap, d: &mut 
     }
 }
 
-fn wgmma_case<T: Element + Copy>(h: &Harness, m: usize, k: usize, kernel: &Kernel, n: usize, from: fn(f64) -> T) {
-    // Small integers: every product and sum is exact in f32.
+/// The same with i8 tiles (128 a row, K steps of 32) and i32 accumulators.
+#[gpu_kernel]
+fn wgmma_tile_s8<const H: usize>(ma: &TensorMap, mb: &TensorMap, d: &mut [i32], k: u32) {
+    let bar = shared_array::<u64, 1>();
+    let mut tiles = dynamic_shared::<i8>();
+    let mut acc = local_array::<i32, H>();
+    let t = thread_idx_x();
+    #[unroll]
+    for i in 0..H {
+        acc[i] = 0;
+    }
+    let n = 2 * H;
+    if t == 0 {
+        mbarrier_init(&bar[0], 1);
+        fence_proxy_async();
+    }
+    sync_threads();
+    let mut phase = 0u32;
+    for s in 0..k.div_ceil(128) {
+        if t == 0 {
+            mbarrier_arrive_expect_tx(&bar[0], ((64 + n) * 128) as u32);
+            tma_load_2d(&mut tiles[0], ma, (s * 128) as i32, (block_idx_x() * 64) as i32, &bar[0]);
+            tma_load_2d(&mut tiles[8192], mb, (s * 128) as i32, 0, &bar[0]);
+        }
+        mbarrier_wait(&bar[0], phase);
+        phase ^= 1;
+        wgmma_fence();
+        #[unroll]
+        for kk in 0..4 {
+            wgmma(&mut acc, &tiles[kk * 32], &tiles[8192 + kk * 32]);
+        }
+        wgmma_commit();
+        wgmma_wait(0);
+        sync_threads();
+    }
+    let (w, l) = (t / 32, t % 32);
+    #[unroll]
+    for i in 0..H {
+        let row = block_idx_x() * 64 + 16 * w + l / 4 + 8 * ((i % 4) / 2);
+        let col = 8 * (i / 4) + 2 * (l % 4) + i % 2;
+        d[row * n + col] = acc[i];
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn wgmma_case<T: Element + Copy>(h: &Harness, m: usize, k: usize, kernel: &Kernel, n: usize, bk: usize, from: fn(f64) -> T) {
+    // Small integers: every product and sum is exact in f32 (and in tf32's 10 bits).
     let a: Vec<f64> = h.vec(m * k, |h| (h.next_u64() % 9) as f64 - 4.0);
     let b: Vec<f64> = h.vec(n * k, |h| (h.next_u64() % 9) as f64 - 4.0);
     let ta: Vec<T> = a.iter().map(|&v| from(v)).collect();
     let tb: Vec<T> = b.iter().map(|&v| from(v)).collect();
     let (da, db) = (DeviceArray::from_shape(&h.dev, &[m, k], &ta).unwrap(), DeviceArray::from_shape(&h.dev, &[n, k], &tb).unwrap());
-    let (ma, mb) = (TensorMap::tiled_2d(&da, 64, 64, 128).unwrap(), TensorMap::tiled_2d(&db, n as u32, 64, 128).unwrap());
+    let (ma, mb) = (TensorMap::tiled_2d(&da, 64, bk as u32, 128).unwrap(), TensorMap::tiled_2d(&db, n as u32, bk as u32, 128).unwrap());
     let mut d = h.zeros::<f32>(m * n);
     let like = h.zeros::<T>(0);
-    h.run(kernel, (m / 64, 128, (n * 64 * 2) as u32), (&ma, &mb, &mut d, k as u32, &like)).unwrap();
+    h.run(kernel, (m / 64, 128, (8192 + n * 128) as u32), (&ma, &mb, &mut d, k as u32, bk as u32, &like)).unwrap();
     let mut want = vec![0f32; m * n];
     for i in 0..m {
         for j in 0..n {
             want[i * n + j] = (0..k).map(|x| a[i * k + x] * b[j * k + x]).sum::<f64>() as f32;
         }
     }
-    assert_eq!(d.to_vec().unwrap(), want, "wgmma m {m} n {n} k {k}");
+    assert_eq!(d.to_vec().unwrap(), want, "wgmma {} m {m} n {n} k {k}", std::any::type_name::<T>());
 }
 
 pub fn wgmma_tiles(h: &Harness) {
     // K: one slice, a ragged one (zeros past the edge), several.
     for k in [64usize, 40, 200] {
-        wgmma_case(h, 128, k, &wgmma_tile::<32>, 64, bf16::from_f64);
-        wgmma_case(h, 64, k, &wgmma_tile::<8>, 16, f16::from_f64);
+        wgmma_case(h, 128, k, &wgmma_tile::<32>, 64, 64, bf16::from_f64);
+        wgmma_case(h, 64, k, &wgmma_tile::<8>, 16, 64, f16::from_f64);
+        wgmma_case(h, 64, k, &wgmma_tile::<24>, 48, 32, |v| v as f32);
     }
-    wgmma_case(h, 64, 136, &wgmma_tile::<128>, 256, bf16::from_f64);
+    wgmma_case(h, 64, 136, &wgmma_tile::<128>, 256, 64, bf16::from_f64);
+    // tf32 keeps 10 mantissa bits: inputs with more are truncated to them.
+    let (m, n, k) = (64usize, 8usize, 32usize);
+    let a: Vec<f32> = h.vec(m * k, |h| h.f64_in(-2.0, 2.0) as f32);
+    let b: Vec<f32> = h.vec(n * k, |h| h.f64_in(-2.0, 2.0) as f32);
+    let (da, db) = (DeviceArray::from_shape(&h.dev, &[m, k], &a).unwrap(), DeviceArray::from_shape(&h.dev, &[n, k], &b).unwrap());
+    let (ma, mb) = (TensorMap::tiled_2d(&da, 64, 32, 128).unwrap(), TensorMap::tiled_2d(&db, n as u32, 32, 128).unwrap());
+    let mut d = h.zeros::<f32>(m * n);
+    let like = h.zeros::<f32>(0);
+    h.run(&wgmma_tile::<4>, (1, 128, (8192 + n * 128) as u32), (&ma, &mb, &mut d, k as u32, 32u32, &like)).unwrap();
+    let tf32 = |v: f32| f32::from_bits(v.to_bits() & !0x1fff) as f64;
+    let got = d.to_vec().unwrap();
+    for i in 0..m {
+        for j in 0..n {
+            let (exact, abs): (f64, f64) =
+                (0..k).map(|x| tf32(a[i * k + x]) * tf32(b[j * k + x])).fold((0.0, 0.0), |(s, t), p| (s + p, t + p.abs()));
+            let err = (got[i * n + j] as f64 - exact).abs();
+            assert!(err <= (k as f64 + 1.0) * f32::EPSILON as f64 * abs + 1e-30, "tf32 D[{i}][{j}] = {}, want {exact}", got[i * n + j]);
+        }
+    }
+    // i8 over its whole range into i32, exactly.
+    for (m, n, k) in [(64usize, 64usize, 128usize), (128, 32, 304)] {
+        let a: Vec<i8> = h.vec(m * k, |h| h.next_u64() as i8);
+        let b: Vec<i8> = h.vec(n * k, |h| h.next_u64() as i8);
+        let (da, db) = (DeviceArray::from_shape(&h.dev, &[m, k], &a).unwrap(), DeviceArray::from_shape(&h.dev, &[n, k], &b).unwrap());
+        let (ma, mb) = (TensorMap::tiled_2d(&da, 64, 128, 128).unwrap(), TensorMap::tiled_2d(&db, n as u32, 128, 128).unwrap());
+        let mut d = h.zeros::<i32>(m * n);
+        let kernel: &Kernel = if n == 64 { &wgmma_tile_s8::<32> } else { &wgmma_tile_s8::<16> };
+        h.run(kernel, (m / 64, 128, (8192 + n * 128) as u32), (&ma, &mb, &mut d, k as u32)).unwrap();
+        let mut want = vec![0i32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                want[i * n + j] = (0..k).map(|x| a[i * k + x] as i32 * b[j * k + x] as i32).sum();
+            }
+        }
+        assert_eq!(d.to_vec().unwrap(), want, "wgmma s8 m {m} n {n} k {k}");
+    }
 }
 
 /// A barrier that is not a shared u64.
@@ -296,7 +379,7 @@ pub fn hopper_errors(h: &Harness) {
     // Older GPUs: refused before codegen, naming what needs sm_90.
     let sm80 = gpujit::codegen::nvptx::NvptxTarget::sm(80).unwrap();
     let like = h.zeros::<bf16>(0);
-    let e = wgmma_tile::<8>.ptx(&sm80, (&map, &map, &mut out, 64u32, &like)).expect_err("sm_80").to_string();
+    let e = wgmma_tile::<8>.ptx(&sm80, (&map, &map, &mut out, 64u32, 64u32, &like)).expect_err("sm_80").to_string();
     assert!(e.contains("needs sm_90"), "{e}");
     let e = tma_boxes.ptx(&sm80, (&map, &mut x, 64u32, 8u32, 1024u32)).expect_err("sm_80").to_string();
     assert!(e.contains("`tma_load_2d`") || e.contains("`mbarrier`"), "{e}");

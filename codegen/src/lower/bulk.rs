@@ -148,8 +148,7 @@ impl<'ctx> Lower<'_, 'ctx> {
             vals.push(self.expr(v)?.into_int_value());
         }
         let elem = match op {
-            BulkOp::Wgmma { f16: true, .. } => ScalarType::F16,
-            BulkOp::Wgmma { .. } => ScalarType::BF16,
+            BulkOp::Wgmma { input, .. } => input.input(),
             _ => operands.first().map(|o| self.element_type(o.array)).unwrap_or(ScalarType::U64),
         };
         let mut idx = idx;
@@ -157,8 +156,9 @@ impl<'ctx> Lower<'_, 'ctx> {
         if let BulkOp::Wgmma { n, .. } = op {
             idx[0] = self.clamped_window(&operands[0], &idx[0], n as u64 / 2)?;
             // The tiles' descriptors address 16-byte units.
+            let per16 = 16 / elem.size_bytes() as u64;
             for k in 1..3 {
-                idx[k] = self.clamped_run(&operands[k], &idx[k], 8)?;
+                idx[k] = self.clamped_run(&operands[k], &idx[k], per16)?;
             }
         } else if !operands.is_empty() && self.target.bounds_check(self.root) {
             let mut ok = None;

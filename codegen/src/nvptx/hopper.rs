@@ -84,42 +84,44 @@ pub(super) fn hopper<'ctx>(module: &Module<'ctx>, b: &Builder<'ctx>, access: &Bu
         BulkOp::WgmmaWait(n) => {
             asm(&format!("wgmma.wait_group.sync.aligned {n};"), "~{memory}", &[], None)?;
         }
-        BulkOp::Wgmma { n, f16 } => {
-            let f32t = cx.f32_type();
+        BulkOp::Wgmma { n, input } => {
+            // f32 accumulators in `f` registers, i32 (i8 inputs) in `r` ones.
+            let (acc_t, reg): (BasicTypeEnum<'ctx>, &str) =
+                if input.acc() == crate::types::ScalarType::I32 { (i32t.into(), "r") } else { (cx.f32_type().into(), "f") };
             let count = n / 2;
             let i64t = cx.i64_type();
             let mut accs = Vec::with_capacity(count as usize);
             for i in 0..count {
                 // SAFETY (of the generated code): the lowering checked that the per-thread array
                 // holds the N / 2 accumulators.
-                let at = unsafe { b.build_in_bounds_gep(f32t, access.addrs[0], &[i64t.const_int(i as u64, false)], "acc.at")? };
-                accs.push(b.build_load(f32t, at, "acc")?);
+                let at = unsafe { b.build_in_bounds_gep(acc_t, access.addrs[0], &[i64t.const_int(i as u64, false)], "acc.at")? };
+                accs.push(b.build_load(acc_t, at, "acc")?);
             }
             let (da, db) = (descriptor(b, access.addrs[1])?, descriptor(b, access.addrs[2])?);
             let regs: Vec<String> = (0..count).map(|i| format!("${i}")).collect();
-            let t = if f16 { "f16" } else { "bf16" };
+            let (instruction, rest) = input.wgmma_ptx(n);
             let text = format!(
-                "{{ .reg .pred p; setp.ne.b32 p, ${}, 0; wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{t}.{t} {{{}}}, ${}, ${}, p, 1, 1, 0, 0; }}",
+                "{{ .reg .pred p; setp.ne.b32 p, ${}, 0; {instruction} {{{}}}, ${}, ${}, p{rest}; }}",
                 count + 2,
                 regs.join(","),
                 count,
                 count + 1
             );
-            // Outputs `=f` each, then the descriptors, the scale of D, and the accumulators' input
+            // Outputs each, then the descriptors, the scale of D, and the accumulators' input
             // values tied to the outputs.
-            let mut constraints: Vec<String> = (0..count).map(|_| "=f".to_string()).collect();
+            let mut constraints: Vec<String> = (0..count).map(|_| format!("={reg}")).collect();
             constraints.extend(["l".to_string(), "l".to_string(), "r".to_string()]);
             constraints.extend((0..count).map(|i| i.to_string()));
             constraints.push("~{memory}".into());
             let mut args: Vec<BasicValueEnum<'ctx>> = vec![da.into(), db.into(), i32t.const_int(1, false).into()];
             args.extend(accs);
-            let ret = cx.struct_type(&vec![f32t.into(); count as usize], false);
+            let ret = cx.struct_type(&vec![acc_t; count as usize], false);
             let r = asm(&text, &constraints.join(","), &args, Some(ret.as_basic_type_enum()))?;
             let r = r.unwrap_or_else(|| unreachable!("wgmma gives the accumulators")).into_struct_value();
             for i in 0..count {
                 let d = b.build_extract_value(r, i, "d")?;
                 // SAFETY (of the generated code): as above.
-                let at = unsafe { b.build_in_bounds_gep(f32t, access.addrs[0], &[i64t.const_int(i as u64, false)], "acc.at")? };
+                let at = unsafe { b.build_in_bounds_gep(acc_t, access.addrs[0], &[i64t.const_int(i as u64, false)], "acc.at")? };
                 b.build_store(at, d)?;
             }
         }

@@ -261,18 +261,24 @@ impl Infer<'_> {
             }
             BulkKind::Wgmma => {
                 let ((cname, c), (aname, a), (bname, bb)) = (&infos[0], &infos[1], &infos[2]);
-                if !local(c) || c.elem != ScalarType::F32 {
-                    return self
-                        .err(b.operands[0].span, format!("`wgmma` accumulates into a per-thread array of f32; `{cname}` is not one"));
-                }
                 for ((name, i), e) in [(aname, a), (bname, bb)].into_iter().zip(&b.operands[1..]) {
-                    if !matches!(i.r, ArrayRef::Shared(_)) || !matches!(i.elem, ScalarType::BF16 | ScalarType::F16) {
-                        return self.err(e.span, format!("`wgmma` reads its tiles from shared arrays of bf16 or f16; `{name}` is not one"));
+                    if !matches!(i.r, ArrayRef::Shared(_)) || crate::bulk::wgmma_input(i.elem).is_none() {
+                        return self.err(
+                            e.span,
+                            format!("`wgmma` reads its tiles from shared arrays of bf16, f16, f32 (as tf32) or i8; `{name}` is not one"),
+                        );
                     }
                 }
                 if a.elem != bb.elem {
                     return self
                         .err(b.span, format!("`wgmma` multiplies tiles of one type; `{aname}` holds {}, `{bname}` {}", a.elem, bb.elem));
+                }
+                let input = crate::bulk::wgmma_input(a.elem).unwrap_or(crate::bulk::MmaShape::Bf16);
+                if !local(c) || c.elem != input.acc() {
+                    return self.err(
+                        b.operands[0].span,
+                        format!("`wgmma` of {} accumulates into a per-thread array of {}; `{cname}` is not one", a.elem, input.acc()),
+                    );
                 }
                 let len = self.local_len(c);
                 let n = if is_whole(&b.operands[0]) { crate::bulk::wgmma_n(len) } else { None };
@@ -280,11 +286,13 @@ impl Infer<'_> {
                     return self.err(
                         b.operands[0].span,
                         format!(
-                            "`wgmma`'s accumulator is a whole per-thread array of N / 2 f32 for m64nNk16, N a multiple of 8 up to 256; `{cname}` has {len}"
+                            "`wgmma`'s accumulator is a whole per-thread array of N / 2 {} for m64nNk{}, N a multiple of 8 up to 256; `{cname}` has {len}",
+                            input.acc(),
+                            input.wgmma_k()
                         ),
                     );
                 };
-                (BulkOp::Wgmma { n, f16: a.elem == ScalarType::F16 }, vec![c.r, a.r, bb.r])
+                (BulkOp::Wgmma { n, input }, vec![c.r, a.r, bb.r])
             }
         };
         if b.kind == BulkKind::Load {
