@@ -176,7 +176,8 @@ fn main() -> gpujit::Result<()> {
             r.spill_loads
         );
     }
-    for (m, n, k) in [(8192usize, 8192usize, 8192usize)] {
+    {
+        let (m, n, k) = (8192usize, 8192usize, 8192usize);
         let (a, b, da, _, mut dc) = inputs(&dev, m, n, k)?;
         let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
         let da = da.reshape(&[m, k])?;
