@@ -6,7 +6,7 @@
 //! words in gpujit's own layout ([`gpujit_codegen::bulk::tensor_map`]), which the CPU backend's
 //! copy reads after checking that the map is one of the live maps built here.
 
-use crate::array::{DeviceArray, Element};
+use crate::array::{ArrayView, DeviceArray, Element};
 use crate::error::{Error, Result};
 use crate::launch::{Arg, KernelArg};
 use cudarc::driver::sys;
@@ -54,18 +54,63 @@ impl<'a> TensorMap<'a> {
     /// multiple of 16 bytes, and with a swizzle no longer than it; integer and float elements.
     /// Elements of a box past the array's edges read as zeros.
     pub fn tiled_2d<T: Element>(array: &'a DeviceArray<T>, box_rows: u32, box_cols: u32, swizzle: u32) -> Result<TensorMap<'a>> {
-        let elem = T::TYPE;
-        let bad = |m: String| Err(Error::Array(format!("TensorMap::tiled_2d: {m}")));
         let [rows, cols] = match array.shape() {
             [r, c] => [*r as u64, *c as u64],
-            s => return bad(format!("the array has {} dimensions; a 2-D map needs [rows, cols]", s.len())),
+            s => {
+                return Err(Error::Array(format!(
+                    "TensorMap::tiled_2d: the array has {} dimensions; a 2-D map needs [rows, cols]",
+                    s.len()
+                )))
+            }
         };
+        let pitch = cols * T::TYPE.size_bytes() as u64;
+        Self::encode(array.device(), T::TYPE, array.address(), [rows, cols], pitch, box_rows, box_cols, swizzle)
+    }
+
+    /// [`TensorMap::tiled_2d`] over a 2-D view whose rows are contiguous (column stride 1, a
+    /// positive row stride): a block of a larger matrix, every other row, ... Its first element
+    /// and its row pitch are multiples of 16 bytes.
+    pub fn tiled_2d_view<T: Element>(view: &ArrayView<'a, T>, box_rows: u32, box_cols: u32, swizzle: u32) -> Result<TensorMap<'a>> {
+        let l = &view.layout;
+        let size = T::TYPE.size_bytes() as u64;
+        let (rows, cols, stride) = match (&l.shape[..], &l.strides[..]) {
+            ([r, c], [s, 1]) if *s > 0 => (*r as u64, *c as u64, *s as u64),
+            ([_, _], _) => {
+                return Err(Error::Array(format!(
+                    "TensorMap::tiled_2d_view: TMA reads rows of consecutive elements; this view's strides are {:?}",
+                    l.strides
+                )))
+            }
+            (s, _) => {
+                return Err(Error::Array(format!(
+                    "TensorMap::tiled_2d_view: the view has {} dimensions; a 2-D map needs [rows, cols]",
+                    s.len()
+                )))
+            }
+        };
+        let address = view.array.address().wrapping_add((l.offset as u64).wrapping_mul(size));
+        Self::encode(view.array.device(), T::TYPE, address, [rows, cols], stride * size, box_rows, box_cols, swizzle)
+    }
+
+    /// Checks TMA's rules and builds the map of `rows` × `cols` elements of `elem` from
+    /// `address`, rows `pitch` bytes apart.
+    #[allow(clippy::too_many_arguments)]
+    fn encode(
+        device: &crate::Device,
+        elem: ScalarType,
+        address: u64,
+        [rows, cols]: [u64; 2],
+        pitch: u64,
+        box_rows: u32,
+        box_cols: u32,
+        swizzle: u32,
+    ) -> Result<TensorMap<'a>> {
+        let bad = |m: String| Err(Error::Array(format!("TensorMap::tiled_2d: {m}")));
         let data_type = match data_type(elem) {
             Some(t) => t,
             None => return bad(format!("TMA copies integers and floats, not {elem}")),
         };
         let size = elem.size_bytes() as u64;
-        let pitch = cols * size;
         if !gpujit_codegen::bulk::SWIZZLES.contains(&swizzle) {
             return bad(format!("the swizzle is 0, 32, 64 or 128 bytes, not {swizzle}"));
         }
@@ -82,11 +127,10 @@ impl<'a> TensorMap<'a> {
         if rows == 0 || cols == 0 {
             return bad("the array is empty".into());
         }
-        if pitch % 16 != 0 || array.address() % 16 != 0 {
+        if pitch % 16 != 0 || address % 16 != 0 {
             return bad(format!("TMA needs the data and its rows ({pitch} bytes) at multiples of 16 bytes"));
         }
         let box_bytes = box_rows * box_cols * size as u32;
-        let device = array.device();
         if device.is_cuda() {
             let mut map = sys::CUtensorMap { opaque: [0; 16] };
             let dims = [cols, rows];
@@ -100,13 +144,13 @@ impl<'a> TensorMap<'a> {
                 _ => sys::CUtensorMapSwizzle::CU_TENSOR_MAP_SWIZZLE_NONE,
             };
             // SAFETY: every pointer is to a local of the length the rank (2) needs; the data
-            // address is the array's device allocation, which this map borrows.
+            // address lies in the array's device allocation, which this map borrows.
             let r = unsafe {
                 sys::cuTensorMapEncodeTiled(
                     &mut map,
                     data_type,
                     2,
-                    array.address() as *mut std::ffi::c_void,
+                    address as *mut std::ffi::c_void,
                     dims.as_ptr(),
                     strides.as_ptr(),
                     boxes.as_ptr(),
@@ -123,7 +167,7 @@ impl<'a> TensorMap<'a> {
         }
         let mut w = [0u64; words::WORDS];
         w[0] = words::MAGIC;
-        w[words::ADDRESS] = array.address();
+        w[words::ADDRESS] = address;
         w[words::ELEM_BYTES] = size;
         w[words::COLS] = cols;
         w[words::ROWS] = rows;

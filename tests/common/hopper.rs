@@ -89,6 +89,24 @@ pub fn tma_copies(h: &Harness) {
             }
         }
     }
+    // A map of a view: rows 3..40, columns 16..80 of a 45×136 matrix (its rows 272 bytes apart).
+    let (rows, cols) = (45usize, 136usize);
+    let a: Vec<u16> = h.vec(rows * cols, |h| h.next_u64() as u16);
+    let arr = DeviceArray::from_shape(&h.dev, &[rows, cols], &a).unwrap();
+    let view = arr.view().slice(0, 3..40, 1).unwrap().slice(1, 16..80, 1).unwrap();
+    let sub: Vec<u16> = (3..40).flat_map(|r| a[r * cols + 16..r * cols + 80].to_vec()).collect();
+    let map = TensorMap::tiled_2d_view(&view, 16, 64, 128).unwrap();
+    let (gx, gy) = (1usize, 37usize.div_ceil(16));
+    let mut out = h.zeros::<u16>(gx * gy * 1024);
+    h.run(&tma_boxes, ((gx, gy), 64, 2048u32), (&map, &mut out, 64u32, 16u32, 2048u32)).unwrap();
+    let got = out.to_vec().unwrap();
+    for by in 0..gy {
+        let want = expected_box(&sub, 64, 37, 0, by * 16, 64, 16, 128);
+        assert_eq!(&got[by * 1024..(by + 1) * 1024], &want[..], "view block {by}");
+    }
+    let strided = arr.view().slice(1, 0..136, 2).unwrap();
+    let e = TensorMap::tiled_2d_view(&strided, 8, 8, 0).expect_err("column stride 2").to_string();
+    assert!(e.contains("rows of consecutive elements"), "{e}");
     // f32 boxes, 128-byte swizzle (32 columns).
     let (rows, cols) = (50usize, 100usize);
     let a: Vec<f32> = h.vec(rows * cols, |h| h.f64_in(-1e3, 1e3) as f32);
