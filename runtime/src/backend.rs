@@ -383,6 +383,7 @@ pub(crate) fn host_outcome(
         Ok(Some(oob)) => Err(out_of_bounds(kernel, code.meta(), &oob, shape_of)),
         Err(cpu::CpuError::Stack(message)) => Err(Error::Unsupported { kernel: kernel.to_string(), message }),
         Err(cpu::CpuError::TooLarge(message)) => Err(Error::LaunchConfig { kernel: kernel.to_string(), message }),
+        Err(cpu::CpuError::Deadlock(message)) => Err(Error::Deadlock { kernel: kernel.to_string(), message }),
     }
 }
 

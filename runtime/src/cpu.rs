@@ -57,6 +57,8 @@ pub(crate) enum CpuError {
     Stack(String),
     /// A cooperative grid larger than the CPU backend runs at once.
     TooLarge(String),
+    /// The threads of a block wait for one another forever.
+    Deadlock(String),
 }
 
 /// The most threads a cooperative launch (a kernel calling `grid_sync()`) may have on the CPU
@@ -243,9 +245,9 @@ unsafe extern "C" fn fiber_barrier(ctx: *mut HostCtx) {
             (*block).arrived = 0;
             (*block).generation += 1;
         }
-        loop {
-            suspend(ctx);
-            if std::ptr::read_volatile(&(*block).generation) != mine {
+        suspend(ctx);
+        while std::ptr::read_volatile(&(*block).generation) == mine {
+            if !spin(ctx) {
                 break;
             }
         }
@@ -259,7 +261,15 @@ unsafe extern "C" fn fiber_hopper(ctx: *mut HostCtx, code: u64, ops: *const *mut
         let slot = (*ctx).fiber as *const FiberSlot;
         let (block, t) = ((*slot).block, (*slot).thread);
         let shared = (*block).shared;
-        crate::hopper::run(code, ops, t, shared, &mut || suspend(ctx));
+        let mut first = true;
+        crate::hopper::run(code, ops, t, shared, &mut || {
+            if std::mem::take(&mut first) {
+                suspend(ctx);
+                true
+            } else {
+                spin(ctx)
+            }
+        });
     }
 }
 
@@ -360,6 +370,30 @@ struct GridState {
     generation: u64,
     /// Threads that have not finished.
     live: usize,
+    /// Fibers of this round that only looked again at what they wait for (a barrier's
+    /// generation, an `mbarrier`'s phase) and suspended once more. A round of nothing else
+    /// changes nothing: the batch can never finish.
+    spins: usize,
+    /// Found so: waits give up, and the launch fails.
+    deadlock: bool,
+}
+
+/// Suspends the fiber running `ctx` once more in a wait that found nothing changed; `false`
+/// once the batch is known never to finish (the wait gives up).
+///
+/// # Safety
+/// As [`suspend`].
+unsafe fn spin(ctx: *mut HostCtx) -> bool {
+    // SAFETY: the caller's guarantee; the grid state outlives the batch's fibers.
+    unsafe {
+        let grid = (*((*ctx).fiber as *const FiberSlot)).grid;
+        if (*grid).deadlock {
+            return false;
+        }
+        (*grid).spins += 1;
+        suspend(ctx);
+        !std::ptr::read_volatile(&(*grid).deadlock)
+    }
 }
 
 /// The grid-barrier callback: counts the arrival, and waits (suspending round after round) until
@@ -377,8 +411,13 @@ unsafe extern "C" fn fiber_grid_barrier(ctx: *mut HostCtx) {
             (*grid).generation += 1;
         }
         // Other fibers bump the generation while this one is suspended.
+        let mut first = true;
         while std::ptr::read_volatile(&(*grid).generation) == mine {
-            suspend(ctx);
+            if std::mem::take(&mut first) {
+                suspend(ctx);
+            } else if !spin(ctx) {
+                break;
+            }
         }
     }
 }
@@ -443,7 +482,7 @@ unsafe fn run_fibers(
                 shared: (p, 16 * words),
             })
             .collect();
-        let mut grid_state = GridState { arrived: 0, generation: 0, live: threads * blocks.len() };
+        let mut grid_state = GridState { arrived: 0, generation: 0, live: threads * blocks.len(), spins: 0, deadlock: false };
         let grid_addr = &mut grid_state as *mut GridState as usize;
         let mut ctxs: Vec<HostCtx> = Vec::with_capacity(threads * blocks.len());
         for (k, b) in blocks.iter().enumerate() {
@@ -487,10 +526,12 @@ unsafe fn run_fibers(
         }
         // Rounds: each live fiber runs to its next barrier, collective step or end.
         loop {
-            let mut waiting = false;
+            let mut waiting = 0usize;
+            // SAFETY: no fiber is running.
+            unsafe { (*(grid_addr as *mut GridState)).spins = 0 };
             for (n, f) in fibers.iter_mut().enumerate().filter(|(_, f)| !f.done()) {
                 match f.resume(()) {
-                    CoroutineResult::Yield(()) => waiting = true,
+                    CoroutineResult::Yield(()) => waiting += 1,
                     // SAFETY: no fiber is running, so nothing else accesses the states now.
                     CoroutineResult::Return(()) => unsafe {
                         let st = &mut *(&mut states[n / threads] as *mut BlockState);
@@ -511,12 +552,25 @@ unsafe fn run_fibers(
                     },
                 }
             }
-            if !waiting {
+            if waiting == 0 {
                 break;
             }
+            // SAFETY: no fiber is running.
+            let g = unsafe { &mut *(grid_addr as *mut GridState) };
+            if g.spins == waiting && !g.deadlock {
+                // Every fiber only looked again: let their waits give up, run them to the end.
+                g.deadlock = true;
+            }
         }
+        let deadlock = grid_state.deadlock;
         stacks.extend(fibers.into_iter().map(|f| f.into_stack()));
         drop((ctxs, states, shared, grid_state));
+        if deadlock {
+            return Err(CpuError::Deadlock(format!(
+                "its threads wait forever (block {}): each waits on an `mbarrier` phase or at a barrier that no other thread can complete (a wrong parity, a missing arrival, `expect_tx` bytes that never come)",
+                blocks[0]
+            )));
+        }
     }
     STACKS.with(|p| {
         let mut p = p.borrow_mut();

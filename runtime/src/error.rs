@@ -100,6 +100,11 @@ pub enum Error {
     /// A limit of this version of gpujit.
     #[error("kernel `{kernel}`: {message}")]
     Unsupported { kernel: String, message: String },
+    /// The CPU backend found the threads of a block waiting for one another forever (at
+    /// `mbarrier_wait` or a barrier); their waits gave up and the kernel ran to its end, so what
+    /// it wrote is not to be trusted. On a GPU the same kernel hangs.
+    #[error("kernel `{kernel}` never finishes: {message}")]
+    Deadlock { kernel: String, message: String },
 }
 
 impl Error {

@@ -51,12 +51,13 @@ fn inside(p: *const u8, len: usize, shared: (*mut u8, usize)) -> bool {
 }
 
 /// Runs Hopper operation `code` for thread `thread` of a block with operands `ops` (addresses,
-/// then values as words); `suspend` lets the block's other fibers run (a barrier's wait).
+/// then values as words); `suspend` lets the block's other fibers run (a barrier's wait), and
+/// says whether to go on waiting (`false`: the block can never finish, the wait gives up).
 ///
 /// # Safety
 /// `ops` holds the operation's operands as the compiled kernel passes them; `shared` is the
 /// block's shared memory.
-pub(crate) unsafe fn run(code: u64, ops: *const *mut u8, thread: usize, shared: (*mut u8, usize), suspend: &mut dyn FnMut()) {
+pub(crate) unsafe fn run(code: u64, ops: *const *mut u8, thread: usize, shared: (*mut u8, usize), suspend: &mut dyn FnMut() -> bool) {
     let Some(op) = hopper_op(code) else { return };
     // SAFETY: the caller's guarantee for the operand list; every shared access is checked to
     // lie inside the block's shared memory before it is made (barriers are 8-byte aligned
@@ -89,7 +90,9 @@ pub(crate) unsafe fn run(code: u64, ops: *const *mut u8, thread: usize, shared: 
                     let parity = (word(1) & 1) << 63;
                     // The phase of this parity is over once the current one's parity differs.
                     while std::ptr::read_volatile(b) & PHASE == parity {
-                        suspend();
+                        if !suspend() {
+                            break;
+                        }
                     }
                 }
             }

@@ -381,7 +381,43 @@ fn wgmma_short(out: &mut [f32]) {
     out[0] = acc[0];
 }
 
+/// Waits that can never complete: a barrier of two arrivals that gets one (mode 0), and
+/// (mode 1) a wait on a barrier no thread arrives at while the other threads wait at
+/// `sync_threads()` for it. (Parity 1 on a fresh barrier would not wait: phase 0's predecessor
+/// counts as complete, as on the GPU.)
+#[gpu_kernel]
+fn never_completes(out: &mut [u32], mode: u32) {
+    let bar = shared_array::<u64, 1>();
+    let t = thread_idx_x();
+    if t == 0 {
+        mbarrier_init(&bar[0], 2);
+        fence_proxy_async();
+    }
+    sync_threads();
+    if mode == 0 {
+        if t == 0 {
+            mbarrier_arrive(&bar[0]);
+        }
+        mbarrier_wait(&bar[0], 0);
+    } else {
+        if t == 0 {
+            mbarrier_wait(&bar[0], 1);
+            mbarrier_wait(&bar[0], 0);
+        }
+        sync_threads();
+    }
+    out[block_idx_x() * block_dim_x() + t] = 1;
+}
+
 pub fn hopper_errors(h: &Harness) {
+    // The CPU backend finds a block whose threads wait for one another forever (a GPU hangs).
+    if !h.is_gpu() {
+        let mut out = h.zeros::<u32>(128);
+        for mode in [0u32, 1] {
+            let e = h.run(&never_completes, (2, 64), (&mut out, mode)).expect_err("deadlock").to_string();
+            assert!(e.contains("`never_completes` never finishes") && e.contains("wait forever"), "{e}");
+        }
+    }
     let expect = |r: gpujit::Result<()>, kernel: &str, text: &str| {
         let e = r.expect_err(kernel).to_string();
         assert!(e.contains(&format!("`{kernel}`")) && e.contains(text), "{kernel}: {e}");
