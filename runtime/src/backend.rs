@@ -41,9 +41,12 @@ pub(crate) trait Backend: Send + Sync {
     fn nvptx_target(&self) -> Option<NvptxTarget>;
     /// Blocks of `threads` threads the device runs at once.
     fn resident_blocks(&self, threads: u32) -> u32;
-    /// Whether a fused elementwise kernel's grid stays uncapped by default (one thread a group
-    /// of elements): on a GPU; the CPU backend caps it at its resident blocks.
-    fn prefers_wide_grids(&self) -> bool;
+    /// The blocks a generated grid-stride kernel (`forall!`) launches for `blocks` blocks of
+    /// work: on a GPU at most `resident` (the loop covers the rest); on the CPU backend all of
+    /// them, one element a thread: it runs a block's threads one after another, so that with a
+    /// capped grid each thread's loop would sweep the whole array a few elements at a time,
+    /// while one element a thread walks it in order. (Fused expressions are uncapped on both.)
+    fn grid_stride_blocks(&self, blocks: usize, resident: usize) -> usize;
     /// Waits for all work submitted to the device.
     fn synchronize(&self) -> Result<()>;
     /// A new stream's handle (`None` on the CPU backend, which runs work when submitted).
@@ -224,8 +227,8 @@ impl Backend for CpuBackend {
         4 * *CORES.get_or_init(|| std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(2))
     }
 
-    fn prefers_wide_grids(&self) -> bool {
-        false
+    fn grid_stride_blocks(&self, blocks: usize, _resident: usize) -> usize {
+        blocks
     }
 
     fn synchronize(&self) -> Result<()> {
@@ -566,8 +569,8 @@ impl Backend for Arc<CudaDevice> {
         self.multiprocessors * (2048 / threads.max(1))
     }
 
-    fn prefers_wide_grids(&self) -> bool {
-        true
+    fn grid_stride_blocks(&self, blocks: usize, resident: usize) -> usize {
+        blocks.min(resident)
     }
 
     fn synchronize(&self) -> Result<()> {

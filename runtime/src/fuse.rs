@@ -460,10 +460,10 @@ pub(crate) fn operand(a: &Arg<'_>) -> Operand {
 }
 
 /// The number of blocks for `n` elements handled by a grid-stride loop of `BLOCK` threads:
-/// enough to fill the device, no more.
+/// enough to fill a GPU, no more; one element a thread on the CPU backend.
 pub(crate) fn grid_for(device: &Device, n: usize) -> u32 {
     let blocks = n.div_ceil(BLOCK as usize).max(1);
-    blocks.min(resident_blocks(device) as usize) as u32
+    device.backend().grid_stride_blocks(blocks, resident_blocks(device) as usize).min(i32::MAX as usize) as u32
 }
 
 /// Blocks for an elementwise kernel over `groups` groups of elements. On a GPU, one thread a
@@ -476,8 +476,8 @@ fn elementwise_grid(device: &Device, groups: usize) -> u32 {
     let blocks = groups.div_ceil(BLOCK as usize).max(1);
     let cap = match waves {
         Some(w) => w.saturating_mul(resident_blocks(device) as usize),
-        None if device.backend().prefers_wide_grids() => i32::MAX as usize,
-        None => resident_blocks(device) as usize,
+        // One thread a group on both backends (see `Backend::grid_stride_blocks`).
+        None => i32::MAX as usize,
     };
     blocks.min(cap).min(i32::MAX as usize) as u32
 }
