@@ -60,12 +60,23 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 return Ok(b.build_float_mul(x, ft.const_float(k), f.method())?.into());
             }
             MathFn::Clamp => {
-                // Rust: `if x < min { x = min } if x > max { x = max }`: NaN stays NaN.
+                // Rust: `if x < min { x = min } if x > max { x = max }`: NaN stays NaN, and a
+                // zero keeps its sign (`0.0.clamp(lo, -0.0)` is +0). The selects are made on the
+                // values' bits: on floats LLVM's NVPTX backend turns `x < y ? x : y` into
+                // `min.f32`/`min.f16`, which gives -0 there (found by the GPU fuzz campaign).
                 let (lo, hi) = (args[1].into_float_value(), args[2].into_float_value());
+                let it = match ft.get_bit_width() {
+                    16 => self.cx.i16_type(),
+                    32 => self.cx.i32_type(),
+                    _ => self.cx.i64_type(),
+                };
+                let bits = |v: FloatValue<'ctx>| b.build_bit_cast(v, it, "clamp.bits");
                 let below = fcmp(FloatPredicate::OLT, x, lo)?;
-                let r = b.build_select(below, lo, x, "clamp.lo")?.into_float_value();
+                let r = b.build_select(below, bits(lo)?, bits(x)?, "clamp.lo")?;
+                let r = b.build_bit_cast(r, ft, "clamp.lo.f")?.into_float_value();
                 let above = fcmp(FloatPredicate::OGT, r, hi)?;
-                return b.build_select(above, hi, r, "clamp");
+                let out = b.build_select(above, bits(hi)?, bits(r)?, "clamp.bits")?;
+                return b.build_bit_cast(out, ft, "clamp");
             }
             MathFn::RemEuclid => {
                 // Rust: `let r = self % rhs; if r < 0.0 { r + rhs.abs() } else { r }`.

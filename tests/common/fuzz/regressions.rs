@@ -2,6 +2,7 @@
 
 use super::super::{Harness, SIZES};
 use gpujit::prelude::*;
+use half::f16;
 
 macro_rules! abs_kernels {
     ($($name:ident: $t:ty;)*) => {$(
@@ -122,6 +123,13 @@ pub fn fuzz_regressions(h: &Harness) {
     if let Err(f) = super::check(std::slice::from_ref(&h.dev), &case, false) {
         panic!("kernel seed 10799609714662971061: {f:?}");
     }
+    // Kernel seed 7638957394747517551 (campaign on the H200): `0.0f16.clamp(NAN, -0.0)` is +0
+    // by std's formula; LLVM's NVPTX backend made `min.f16` of the selects, which gives -0.
+    let case = super::generate::generate(7_638_957_394_747_517_551);
+    if let Err(f) = super::check(std::slice::from_ref(&h.dev), &case, false) {
+        panic!("kernel seed 7638957394747517551: {f:?}");
+    }
+    clamp_zero_signs(h);
     powi_regression(h);
     far_shuffles_check(h);
     loops_in_inlined_loops(h);
@@ -214,5 +222,42 @@ fn negation_of_min(h: &Harness) {
         let want8: Vec<i8> = x.iter().map(|v| 0i8.wrapping_sub(*v as i8) / 3).collect();
         assert_eq!(out.to_vec().unwrap(), want);
         assert_eq!(small.to_vec().unwrap(), want8);
+    }
+}
+
+/// `clamp` keeps std's formula on zeros of either sign, in every float type.
+#[gpu_kernel]
+fn clamps_of_zeros(x: &[f32], lo: &[f32], hi: &[f32], out: &mut [f32], out16: &mut [f16], out64: &mut [f64]) {
+    let i = grid(1);
+    if i < x.len() {
+        out[i] = x[i].clamp(lo[i], hi[i]);
+        out16[i] = f16::from_f32(x[i]).clamp(f16::from_f32(lo[i]), f16::from_f32(hi[i]));
+        out64[i] = (x[i] as f64).clamp(lo[i] as f64, hi[i] as f64);
+    }
+}
+
+fn clamp_zero_signs(h: &Harness) {
+    let cases: [(f32, f32, f32); 6] =
+        [(0.0, f32::NAN, -0.0), (-0.0, 0.0, 1.0), (0.0, -1.0, -0.0), (-0.0, -0.0, 0.0), (0.0, -0.0, 0.0), (-0.0, f32::NAN, 0.0)];
+    let (x, lo, hi): (Vec<f32>, Vec<f32>, Vec<f32>) =
+        (cases.iter().map(|c| c.0).collect(), cases.iter().map(|c| c.1).collect(), cases.iter().map(|c| c.2).collect());
+    let n = x.len();
+    let (mut o, mut o16, mut o64) = (h.zeros::<f32>(n), h.zeros::<f16>(n), h.zeros::<f64>(n));
+    h.run(&clamps_of_zeros, (1, 32), (&h.arr(&x), &h.arr(&lo), &h.arr(&hi), &mut o, &mut o16, &mut o64)).unwrap();
+    // std's formula, which panics on a NaN bound: written out.
+    let clamp = |x: f64, lo: f64, hi: f64| {
+        let r = if x < lo { lo } else { x };
+        if r > hi {
+            hi
+        } else {
+            r
+        }
+    };
+    let (o, o16, o64) = (o.to_vec().unwrap(), o16.to_vec().unwrap(), o64.to_vec().unwrap());
+    for (i, &(a, l, u)) in cases.iter().enumerate() {
+        let want = clamp(a as f64, l as f64, u as f64);
+        assert_eq!(o[i].to_bits(), (want as f32).to_bits(), "f32 {a}.clamp({l}, {u})");
+        assert_eq!(o16[i].to_bits(), f16::from_f64(want).to_bits(), "f16 {a}.clamp({l}, {u})");
+        assert_eq!(o64[i].to_bits(), want.to_bits(), "f64 {a}.clamp({l}, {u})");
     }
 }
