@@ -193,26 +193,6 @@ impl<'ctx> Lower<'_, 'ctx> {
         Ok(())
     }
 
-    /// `idx` of a shared array when a run of `n` elements from it is in bounds and its offset a
-    /// multiple of `n`; else reported (on targets that check) and element 0.
-    fn clamped_run(&mut self, o: &ir::Element, idx: &[IntValue<'ctx>], n: u64) -> LR<Vec<IntValue<'ctx>>> {
-        if !self.target.bounds_check(self.root) {
-            return Ok(idx.to_vec());
-        }
-        let c = self.run_check(o.array, idx, n, true)?;
-        let (bad, go) = (self.new_block("tile.bad"), self.new_block("tile"));
-        self.b.build_conditional_branch(c.ok, go, bad)?;
-        self.b.position_at_end(bad);
-        self.report_run(c)?;
-        self.b.build_unconditional_branch(go)?;
-        self.b.position_at_end(go);
-        let zero = self.cx.i64_type().const_zero();
-        let last = idx.len() - 1;
-        let mut out = idx.to_vec();
-        out[last] = self.b.build_select(c.ok, idx[last], zero, "tile.at")?.into_int_value();
-        Ok(out)
-    }
-
     /// Whether `array`'s first element is known 16-byte aligned here: shared and per-thread
     /// arrays always; a kernel's array parameter when the launch found its data so.
     fn base_aligned(&self, array: ArrayRef) -> bool {
@@ -229,10 +209,21 @@ impl<'ctx> Lower<'_, 'ctx> {
     /// access is reported (on targets that check bounds) and made at element 0 instead, so that
     /// every lane still takes part.
     fn clamped_window(&mut self, o: &ir::Element, idx: &[IntValue<'ctx>], need: u64) -> LR<Vec<IntValue<'ctx>>> {
+        self.clamped(o, idx, need, false)
+    }
+
+    /// `idx` of a shared array when a run of `n` elements from it is in bounds and its offset a
+    /// multiple of `n` (a `wgmma` tile's 16-byte start); else, as [`Lower::clamped_window`],
+    /// reported and element 0.
+    fn clamped_run(&mut self, o: &ir::Element, idx: &[IntValue<'ctx>], n: u64) -> LR<Vec<IntValue<'ctx>>> {
+        self.clamped(o, idx, n, true)
+    }
+
+    fn clamped(&mut self, o: &ir::Element, idx: &[IntValue<'ctx>], n: u64, aligned: bool) -> LR<Vec<IntValue<'ctx>>> {
         if !self.target.bounds_check(self.root) {
             return Ok(idx.to_vec());
         }
-        let c = self.run_check(o.array, idx, need, false)?;
+        let c = self.run_check(o.array, idx, n, aligned)?;
         let (bad, go) = (self.new_block("fragment.bad"), self.new_block("fragment"));
         self.b.build_conditional_branch(c.ok, go, bad)?;
         self.b.position_at_end(bad);
@@ -240,7 +231,10 @@ impl<'ctx> Lower<'_, 'ctx> {
         self.b.build_unconditional_branch(go)?;
         self.b.position_at_end(go);
         let zero = self.cx.i64_type().const_zero();
-        Ok(vec![self.b.build_select(c.ok, idx[0], zero, "fragment.at")?.into_int_value()])
+        let last = idx.len() - 1;
+        let mut out = idx.to_vec();
+        out[last] = self.b.build_select(c.ok, idx[last], zero, "fragment.at")?.into_int_value();
+        Ok(out)
     }
 
     /// The check of a run of `n` elements of `array` from `idx` on: every index in bounds, the
