@@ -104,6 +104,39 @@ fn inputs16(dev: &Device, m: usize, n: usize, k: usize) -> gpujit::Result<Inputs
     Ok((a, b, da, db, dc))
 }
 
+/// `gemm_wgmma` on A (m×k, on the device as `da`) and B (k×n, host `b`, transposed here to n×k
+/// as `wgmma` reads it): TFLOP/s, resources, and the sampled error against `bound`.
+fn wgmma_run<T: gpujit::Element + Copy>(
+    label: &str,
+    dev: &Device,
+    (m, n, k): (usize, usize, usize),
+    (a, b, da, mut dc): (&[T], &[T], DeviceArray<T>, DeviceArray<f32>),
+    value: fn(T) -> f64,
+    bound: f64,
+) -> gpujit::Result<()> {
+    let bk = 128 / std::mem::size_of::<T>();
+    let bt: Vec<T> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+    let da = da.reshape(&[m, k])?;
+    let dbt = DeviceArray::from_shape(dev, &[n, k], &bt)?;
+    let (ma, mb) = wgmma_maps(&da, &dbt)?;
+    let grid = (n.div_ceil(256), m.div_ceil(128));
+    let r = gemm_wgmma::<WG_STAGES>.resources(dev, (&da, &ma, &mb, &mut dc, n, bk))?;
+    let ms = support::event_ms(20, || {
+        launch!(gemm_wgmma::<WG_STAGES>[grid, WG_THREADS, WG_SHARED](&da, &ma, &mb, &mut dc, n, bk)).expect("launch")
+    });
+    let max_rel = sampled_error(&dc.to_vec()?, m, n, k, |i| value(a[i]), |i| value(b[i]));
+    assert!(max_rel < bound, "{label} {m}x{n}x{k}: error {max_rel} of the sum of |products|");
+    println!(
+        "{label} {m}x{n}x{k}  {:7.2} TFLOP/s  ({ms:.3} ms; {} registers, {} B local, spills {}/{} B, error {max_rel:.1e} of sum|a·b|)",
+        2.0 * (m * n * k) as f64 / ms / 1e9,
+        r.registers,
+        r.local_bytes,
+        r.spill_stores,
+        r.spill_loads
+    );
+    Ok(())
+}
+
 fn main() -> gpujit::Result<()> {
     if std::env::var("GPUJIT_BENCH_CHILD").is_ok() {
         return child();
@@ -155,50 +188,13 @@ fn main() -> gpujit::Result<()> {
     // Hopper's path: TMA, mbarrier and wgmma (B given transposed, n×k, as wgmma reads it), bf16
     // at every size, and f32 inputs as tf32 at 8192³.
     for (m, n, k) in all {
-        let (a, b, da, _, mut dc) = inputs16(&dev, m, n, k)?;
-        let bt: Vec<bf16> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
-        let da = da.reshape(&[m, k])?;
-        let dbt = DeviceArray::from_shape(&dev, &[n, k], &bt)?;
-        let (ma, mb) = wgmma_maps(&da, &dbt)?;
-        let grid = (n.div_ceil(256), m.div_ceil(128));
-        let r = gemm_wgmma::<WG_STAGES>.resources(&dev, (&da, &ma, &mb, &mut dc, n, 64usize))?;
-        let ms = support::event_ms(20, || {
-            launch!(gemm_wgmma::<WG_STAGES>[grid, WG_THREADS, WG_SHARED](&da, &ma, &mb, &mut dc, n, 64usize)).expect("launch")
-        });
-        let max_rel = sampled_error(&dc.to_vec()?, m, n, k, |i| a[i].to_f64(), |i| b[i].to_f64());
-        assert!(max_rel < k as f64 * 1.2e-7, "gemm_wgmma {m}x{n}x{k}: error {max_rel} of the sum of |products|");
-        println!(
-            "gemm_wgmma_gpujit {m}x{n}x{k}  {:7.2} TFLOP/s  ({ms:.3} ms; {} registers, {} B local, spills {}/{} B, error {max_rel:.1e} of sum|a·b|)",
-            2.0 * (m * n * k) as f64 / ms / 1e9,
-            r.registers,
-            r.local_bytes,
-            r.spill_stores,
-            r.spill_loads
-        );
+        let (a, b, da, _, dc) = inputs16(&dev, m, n, k)?;
+        wgmma_run("gemm_wgmma_gpujit", &dev, (m, n, k), (&a, &b, da, dc), |v| v.to_f64(), k as f64 * 1.2e-7)?;
     }
-    {
-        let (m, n, k) = (8192usize, 8192usize, 8192usize);
-        let (a, b, da, _, mut dc) = inputs(&dev, m, n, k)?;
-        let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
-        let da = da.reshape(&[m, k])?;
-        let dbt = DeviceArray::from_shape(&dev, &[n, k], &bt)?;
-        let (ma, mb) = wgmma_maps(&da, &dbt)?;
-        let grid = (n.div_ceil(256), m.div_ceil(128));
-        let r = gemm_wgmma::<WG_STAGES>.resources(&dev, (&da, &ma, &mb, &mut dc, n, 32usize))?;
-        let ms = support::event_ms(20, || {
-            launch!(gemm_wgmma::<WG_STAGES>[grid, WG_THREADS, WG_SHARED](&da, &ma, &mb, &mut dc, n, 32usize)).expect("launch")
-        });
-        let max_rel = sampled_error(&dc.to_vec()?, m, n, k, |i| a[i] as f64, |i| b[i] as f64);
-        assert!(max_rel < 4.0 / 1024.0, "gemm_wgmma tf32 {m}x{n}x{k}: error {max_rel} of the sum of |products|");
-        println!(
-            "gemm_wgmma_tf32_gpujit {m}x{n}x{k}  {:7.2} TFLOP/s  ({ms:.3} ms; {} registers, {} B local, spills {}/{} B, error {max_rel:.1e} of sum|a·b|)",
-            2.0 * (m * n * k) as f64 / ms / 1e9,
-            r.registers,
-            r.local_bytes,
-            r.spill_stores,
-            r.spill_loads
-        );
-    }
+    let (m, n, k) = (8192usize, 8192usize, 8192usize);
+    let (a, b, da, _, dc) = inputs(&dev, m, n, k)?;
+    // tf32 keeps 10 of f32's 23 mantissa bits: each product within 2^-9 of its value.
+    wgmma_run("gemm_wgmma_tf32_gpujit", &dev, (m, n, k), (&a, &b, da, dc), |v| v as f64, 4.0 / 1024.0)?;
     tensor_core_run!("gemm_bf16_gpujit", TC_BM, TC_BN, TC_BK, TC_STAGES, all);
     let square = [(8192usize, 8192usize, 8192usize), (4096, 4096, 4096)];
     tensor_core_run!("gemm_bf16_shape", 128, 256, 32, 4, square);

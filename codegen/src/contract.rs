@@ -254,7 +254,7 @@ pub struct KernelMetadata {
     /// Bytes of static shared memory a block.
     pub static_shared_bytes: u64,
     /// Bytes a GPU launch adds to the dynamic shared memory it asks for, so that the kernel can
-    /// start it at a 1024-byte boundary (kernels with Hopper's operations; 0 for the others).
+    /// start it at a 1024-byte boundary ([`ir::Kernel::dynamic_shared_pad`]).
     pub dynamic_shared_pad: u32,
     /// Whether out-of-range accesses are checked and recorded in an [`OobRecord`].
     pub boundscheck: bool,
@@ -283,7 +283,7 @@ impl KernelMetadata {
             uses_barrier: kernel.synchronizes(),
             cooperative: kernel.uses_grid_sync(),
             static_shared_bytes: kernel.shared_layout().1,
-            dynamic_shared_pad: if kernel.shared_align() > ir::SHARED_ALIGN { ir::HOPPER_SHARED_ALIGN as u32 } else { 0 },
+            dynamic_shared_pad: kernel.dynamic_shared_pad() as u32,
             boundscheck: kernel.options.boundscheck,
             globals,
             asserts: kernel.asserts.iter().chain(kernel.functions.iter().flat_map(|f| f.asserts.iter())).cloned().collect(),

@@ -668,6 +668,18 @@ impl Kernel {
         (offsets, at)
     }
 
+    /// Bytes a GPU launch adds to the dynamic shared memory a kernel asks for, so that the
+    /// kernel can move it to a [`HOPPER_SHARED_ALIGN`] boundary (the GPU starts it 16-byte
+    /// aligned after the static arrays): only a kernel with Hopper's operations and dynamic
+    /// shared memory; 0 for the others.
+    pub fn dynamic_shared_pad(&self) -> u64 {
+        if self.shared_align() > SHARED_ALIGN && self.shared.iter().any(|s| s.static_len().is_none()) {
+            HOPPER_SHARED_ALIGN
+        } else {
+            0
+        }
+    }
+
     /// The alignment of each shared array: [`SHARED_ALIGN`], or 1024 bytes in a kernel that
     /// uses Hopper's operations (their swizzled tiles start at 1024-byte boundaries).
     pub fn shared_align(&self) -> u64 {

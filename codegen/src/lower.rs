@@ -396,11 +396,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 Some(n) => (self.target.shared_array(self.module, &self.b, self.f, i as u32, s.elem, n, offset)?, i64t.const_int(n, false)),
                 None => {
                     let (mut ptr, mut bytes) = self.target.dynamic_shared(self.module, &self.b, self.f, static_bytes)?;
-                    if self.kernel.shared_align() > ir::SHARED_ALIGN && self.target.aligns_dynamic_shared() {
+                    if self.kernel.dynamic_shared_pad() > 0 && self.target.aligns_dynamic_shared() {
                         // The GPU starts dynamic shared memory after the static arrays, 16-byte
                         // aligned: the kernel moves it up to the next 1024-byte boundary (the
                         // launch asks for that much more, `KernelMetadata::dynamic_shared_pad`).
-                        let align = ir::HOPPER_SHARED_ALIGN;
+                        let align = self.kernel.dynamic_shared_pad();
                         let at = self.b.build_ptr_to_int(ptr, i64t, "dyn.addr")?;
                         let up = self.b.build_and(
                             self.b.build_int_add(at, i64t.const_int(align - 1, false), "dyn.up")?,

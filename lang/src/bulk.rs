@@ -33,6 +33,25 @@ pub const FUNCTIONS: &[(&str, BulkKind, u32)] = &[
     ("wgmma", BulkKind::Wgmma, 0),
 ];
 
+impl BulkKind {
+    /// The array operands and scalar values a statement of this kind has in the source form,
+    /// and the values' type.
+    pub fn arity(self) -> (usize, usize, ScalarType) {
+        let (operands, values) = match self {
+            BulkKind::Load => (1, 0),
+            BulkKind::Store | BulkKind::CopyAsync | BulkKind::LdMatrix | BulkKind::LdMatrixTrans => (2, 0),
+            BulkKind::Mma | BulkKind::Wgmma => (3, 0),
+            BulkKind::TmaLoad => (3, 2),
+            BulkKind::AsyncCommit | BulkKind::AsyncWait | BulkKind::FenceProxyAsync => (0, 0),
+            BulkKind::WgmmaFence | BulkKind::WgmmaCommit | BulkKind::WgmmaWait => (0, 0),
+            BulkKind::BarrierArrive => (1, 0),
+            BulkKind::BarrierInit | BulkKind::BarrierArriveExpectTx | BulkKind::BarrierWait => (1, 1),
+        };
+        // TMA's coordinates are i32; a barrier's count, bytes and parity u32.
+        (operands, values, if self == BulkKind::TmaLoad { ScalarType::I32 } else { ScalarType::U32 })
+    }
+}
+
 /// The bulk operation a free function of this name is, and its count (see [`FUNCTIONS`]).
 pub fn function(name: &str) -> Option<(BulkKind, u32)> {
     FUNCTIONS.iter().find(|(n, ..)| *n == name).map(|(_, k, c)| (*k, *c))

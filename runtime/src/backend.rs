@@ -752,7 +752,8 @@ impl Executable for CudaKernel {
     }
 
     fn max_resident_blocks(&self, threads: u32, shared: u32) -> Result<u64> {
-        self.function.max_resident_blocks(threads, shared)
+        // With the padding the launch adds (see `launch`).
+        self.function.max_resident_blocks(threads, shared + self.meta.dynamic_shared_pad)
     }
 
     fn resources(&self, _kernel: &str) -> Result<KernelResources> {

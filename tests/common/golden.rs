@@ -9,7 +9,8 @@
 //!   FileCheck directives over gpujit's IR text, the optimized NVPTX LLVM IR (sm_80), and the
 //!   PTX for sm_80 and sm_90 (a kernel that needs sm_90 has sm_90's in place of sm_80's).
 //!
-//! Besides, the whole IR text and sm_80 PTX are kept in `tests/golden/snapshots/` and compared
+//! Besides, the whole IR text and sm_80 PTX (sm_90 for a kernel that needs it:
+//! `<name>.sm_90.ptx`) are kept in `tests/golden/snapshots/` and compared
 //! exactly. `GPUJIT_BLESS=1 cargo test --test cpu golden` rewrites those snapshots (review the
 //! diff before committing it); the directives are written by hand and never rewritten.
 //!
@@ -44,6 +45,8 @@ pub struct Stages {
     pub llvm: String,
     pub ptx80: String,
     pub ptx90: String,
+    /// The architecture of `ptx80`: 80, or 90 for a kernel that needs sm_90.
+    pub low_arch: u32,
 }
 
 fn stages_of(k: &Kernel, signature: &[ArgType], checked: bool) -> Result<Stages, String> {
@@ -68,12 +71,9 @@ fn stages_with(
     let p90 = ptx(&NvptxTarget::sm(90).expect("known arch")).map_err(|e| e.to_string())?;
     // A kernel that needs sm_90 (Hopper's operations) has no sm_80 code: its `LLVM:` and
     // `PTX:` directives and its PTX snapshot are of sm_90.
-    let p80 = if ir.needs_arch().is_some_and(|(arch, _)| arch > 80) {
-        p90.clone()
-    } else {
-        ptx(&NvptxTarget::sm(80).expect("known arch")).map_err(|e| e.to_string())?
-    };
-    Ok(Stages { ir: ir.to_string(), llvm: p80.llvm_ir.unwrap_or_default(), ptx80: p80.ptx, ptx90: p90.ptx })
+    let low_arch = if ir.needs_arch().is_some_and(|(arch, _)| arch > 80) { 90 } else { 80 };
+    let p80 = if low_arch == 90 { p90.clone() } else { ptx(&NvptxTarget::sm(80).expect("known arch")).map_err(|e| e.to_string())? };
+    Ok(Stages { ir: ir.to_string(), llvm: p80.llvm_ir.unwrap_or_default(), ptx80: p80.ptx, ptx90: p90.ptx, low_arch })
 }
 
 thread_local! {
@@ -204,7 +204,7 @@ pub fn run(case: &Case) -> Result<(), String> {
     let repo = env!("CARGO_MANIFEST_DIR");
     let code: Vec<&str> = stages.ptx80.lines().take_while(|l| !(l.trim_start().starts_with(".section") && l.contains(".debug"))).collect();
     snapshot(&format!("{}.ir", case.name), &stages.ir.replace(repo, "$REPO"))?;
-    snapshot(&format!("{}.sm_80.ptx", case.name), &(code.join("\n") + "\n").replace(repo, "$REPO"))
+    snapshot(&format!("{}.sm_{}.ptx", case.name, stages.low_arch), &(code.join("\n") + "\n").replace(repo, "$REPO"))
 }
 
 macro_rules! golden_cases {

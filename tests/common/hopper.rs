@@ -437,6 +437,14 @@ pub fn hopper_errors(h: &Harness) {
     assert!(e.contains("needs sm_90"), "{e}");
     let e = tma_boxes.ptx(&sm80, (&map, &mut x, 64u32, 8u32, 1024u32)).expect_err("sm_80").to_string();
     assert!(e.contains("`tma_load_2d`") || e.contains("`mbarrier`"), "{e}");
+    // The GPU launch pads dynamic shared memory (1 KiB, for the kernel to align it) only in
+    // kernels with Hopper's operations and dynamic shared memory.
+    let padded = tma_boxes.ir((&map, &mut x, 64u32, 8u32, 1024u32)).expect("specializes");
+    assert_eq!(padded.dynamic_shared_pad(), 1024);
+    let mut flags = h.zeros::<u32>(1);
+    let static_only = never_completes.ir((&mut flags, 0u32)).expect("specializes");
+    assert!(static_only.needs_arch().is_some_and(|(arch, _)| arch == 90));
+    assert_eq!(static_only.dynamic_shared_pad(), 0);
     // The tensor map's rules.
     let bad = |r: gpujit::Result<TensorMap<'_>>, text: &str| {
         let e = r.expect_err(text).to_string();

@@ -34,16 +34,7 @@ impl Infer<'_> {
     /// Types a bulk statement's operands and checks it; declares the array a load makes.
     pub(super) fn bulk(&mut self, b: &ast::Bulk) -> R<()> {
         // (The macro writes these counts; a source form built by hand may not.)
-        let (operands, values) = match b.kind {
-            BulkKind::Load => (1, 0),
-            BulkKind::Store | BulkKind::CopyAsync | BulkKind::LdMatrix | BulkKind::LdMatrixTrans => (2, 0),
-            BulkKind::Mma | BulkKind::Wgmma => (3, 0),
-            BulkKind::TmaLoad => (3, 2),
-            BulkKind::AsyncCommit | BulkKind::AsyncWait | BulkKind::FenceProxyAsync => (0, 0),
-            BulkKind::WgmmaFence | BulkKind::WgmmaCommit | BulkKind::WgmmaWait => (0, 0),
-            BulkKind::BarrierArrive => (1, 0),
-            BulkKind::BarrierInit | BulkKind::BarrierArriveExpectTx | BulkKind::BarrierWait => (1, 1),
-        };
+        let (operands, values, value_type) = b.kind.arity();
         if b.operands.len() != operands || b.values.len() != values {
             return self.err(
                 b.span,
@@ -55,7 +46,6 @@ impl Infer<'_> {
                 ),
             );
         }
-        let value_type = if b.kind == BulkKind::TmaLoad { ScalarType::I32 } else { ScalarType::U32 };
         for v in &b.values {
             let s = self.expr(v)?;
             let want = self.known(value_type);
