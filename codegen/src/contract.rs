@@ -251,6 +251,10 @@ pub struct KernelMetadata {
     pub uses_barrier: bool,
     /// Whether it calls `grid_sync()` (a cooperative launch).
     pub cooperative: bool,
+    /// CPU backend: the bytes of frame a thread of a kernel run in lockstep needs
+    /// ([`crate::lower::lockstep`]); `None` where the block's threads run one after another
+    /// (or, when it synchronizes, as fibers).
+    pub lockstep_frame: Option<u64>,
     /// Bytes of static shared memory a block.
     pub static_shared_bytes: u64,
     /// Bytes a GPU launch adds to the dynamic shared memory it asks for, so that the kernel can
@@ -282,6 +286,7 @@ impl KernelMetadata {
             static_lens: crate::lower::array_static_lens(kernel),
             uses_barrier: kernel.synchronizes(),
             cooperative: kernel.uses_grid_sync(),
+            lockstep_frame: None,
             static_shared_bytes: kernel.shared_layout().1,
             dynamic_shared_pad: kernel.dynamic_shared_pad() as u32,
             boundscheck: kernel.options.boundscheck,

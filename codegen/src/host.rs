@@ -51,6 +51,7 @@ pub type HostEntry = unsafe extern "C" fn(
     oob: *mut u64,
     shared: *mut u8,
     dynamic_shared_bytes: u64,
+    frame: *mut u8,
 );
 
 /// The entry running one thread.
@@ -81,6 +82,9 @@ pub struct HostCtx {
     /// Called by Hopper's operations (`mbarrier_*`, `tma_load_2d`, `wgmma`): `(ctx, op (see
     /// [`hopper_code`]), the operands' addresses then the values as 64-bit words)`.
     pub hopper: Option<unsafe extern "C" fn(*mut HostCtx, u64, *const *mut u8)>,
+    /// The block's lockstep frame (a kernel run in lockstep, see [`crate::lower::lockstep`]):
+    /// every thread's locals and masks, `KernelMetadata::lockstep_frame` bytes a thread.
+    pub frame: *mut u8,
 }
 
 /// The code of a Hopper operation as [`HostCtx::hopper`] receives it.
@@ -134,6 +138,7 @@ const CTX_COLLECTIVE: u64 = offset_of!(HostCtx, collective) as u64;
 const CTX_GRID_BARRIER: u64 = offset_of!(HostCtx, grid_barrier) as u64;
 const CTX_WARP_MATRIX: u64 = offset_of!(HostCtx, warp_matrix) as u64;
 const CTX_HOPPER: u64 = offset_of!(HostCtx, hopper) as u64;
+const CTX_FRAME: u64 = offset_of!(HostCtx, frame) as u64;
 const CTX_SIZE: u64 = size_of::<HostCtx>() as u64;
 
 const ENTRY: &str = "gpujit_host_entry";
@@ -424,28 +429,7 @@ impl Target for HostTarget {
     ) -> Result<BasicValueEnum<'ctx>, BuilderError> {
         let cx = module.get_context();
         let (i64t, i32t) = (cx.i64_type(), cx.i32_type());
-        let ops = op.operands();
-        // The value operand (or predicate) as 64 bits, the lane or delta, the mask.
-        let bits = |v: BasicValueEnum<'ctx>| -> Result<IntValue<'ctx>, BuilderError> {
-            let v = if v.is_float_value() {
-                let it = if v.into_float_value().get_type() == cx.f32_type() { i32t } else { i64t };
-                b.build_bit_cast(v, it, "bits")?.into_int_value()
-            } else {
-                v.into_int_value()
-            };
-            if v.get_type().get_bit_width() < 64 {
-                b.build_int_z_extend(v, i64t, "bits64")
-            } else {
-                Ok(v)
-            }
-        };
-        let value_arg = ops.iter().position(|o| o.fixed().is_none() || o.fixed() == Some(ScalarType::Bool));
-        let v = match value_arg {
-            Some(i) => bits(args[i])?,
-            None => i64t.const_zero(),
-        };
-        let arg = if ops.len() == 3 { args[2].into_int_value() } else { i64t.const_zero() };
-        let mask = if !op.block_wide() && !ops.is_empty() { args[0].into_int_value() } else { i32t.const_all_ones() };
+        let (v, arg, mask) = collective_operands(module, b, op, args)?;
         let ptr = cx.ptr_type(AddressSpace::default());
         let callback = b.build_load(ptr, ctx_field(b, module, body, CTX_COLLECTIVE)?, "collective")?.into_pointer_value();
         let fn_type = i64t.fn_type(&[ptr.into(), i32t.into(), i64t.into(), i64t.into(), i32t.into()], false);
@@ -455,22 +439,35 @@ impl Target for HostTarget {
             inkwell::values::ValueKind::Basic(r) => r.into_int_value(),
             inkwell::values::ValueKind::Instruction(_) => unreachable!("the callback returns u64"),
         };
-        // Back to the result type.
-        let t = op.result().unwrap_or(value);
-        Ok(match t {
-            ScalarType::F32 => b.build_bit_cast(b.build_int_truncate(r, i32t, "f32bits")?, cx.f32_type(), "f32")?,
-            ScalarType::F64 => b.build_bit_cast(r, cx.f64_type(), "f64")?,
-            t if t.bits() < 64 => {
-                let it = match t.bits() {
-                    1 => cx.bool_type(),
-                    8 => cx.i8_type(),
-                    16 => cx.i16_type(),
-                    _ => i32t,
-                };
-                b.build_int_truncate(r, it, "narrow")?.into()
-            }
-            _ => r.into(),
-        })
+        collective_result(b, op, value, r)
+    }
+
+    fn lockstep_frame<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+    ) -> Result<PointerValue<'ctx>, BuilderError> {
+        let cx = module.get_context();
+        Ok(b.build_load(cx.ptr_type(AddressSpace::default()), ctx_field(b, module, body, CTX_FRAME)?, "frame")?.into_pointer_value())
+    }
+
+    fn write_special<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        body: FunctionValue<'ctx>,
+        reg: SpecialReg,
+        value: IntValue<'ctx>,
+    ) -> Result<(), BuilderError> {
+        let cx = module.get_context();
+        let i32t = cx.i32_type();
+        // SAFETY (of the generated code): sregs is [u32; 12] at the start of the context and
+        // host_slot() < 12.
+        let addr =
+            unsafe { b.build_in_bounds_gep(i32t, ctx_params(body).0, &[cx.i64_type().const_int(reg.host_slot(), false)], "ctxslot")? };
+        b.build_store(addr, b.build_int_truncate_or_bit_cast(value, i32t, "sreg32")?)?;
+        Ok(())
     }
 
     fn fence<'ctx>(&self, _module: &Module<'ctx>, builder: &Builder<'ctx>, _scope: FenceScope) -> Result<(), BuilderError> {
@@ -513,9 +510,74 @@ impl Target for HostTarget {
         body: FunctionValue<'ctx>,
         kernel: &ir::Kernel,
     ) -> Result<(), BuilderError> {
-        emit_block_entry(cx, module, body, kernel)?;
-        emit_thread_entry(cx, module, body, kernel)
+        let lockstep = body.get_string_attribute(AttributeLoc::Function, lower::LOCKSTEP_ATTRIBUTE).is_some();
+        emit_block_entry(cx, module, body, kernel, lockstep)?;
+        // Fibers run a thread at a time what lockstep cannot.
+        if kernel.synchronizes() && !lockstep {
+            emit_thread_entry(cx, module, body, kernel)?;
+        }
+        Ok(())
     }
+}
+
+/// A collective's operands as the CPU backend exchanges them: the value (or predicate) as 64
+/// bits, the lane or delta, the mask.
+pub(crate) fn collective_operands<'ctx>(
+    module: &Module<'ctx>,
+    b: &Builder<'ctx>,
+    op: Collective,
+    args: &[BasicValueEnum<'ctx>],
+) -> Result<(IntValue<'ctx>, IntValue<'ctx>, IntValue<'ctx>), BuilderError> {
+    let cx = module.get_context();
+    let (i64t, i32t) = (cx.i64_type(), cx.i32_type());
+    let ops = op.operands();
+    let bits = |v: BasicValueEnum<'ctx>| -> Result<IntValue<'ctx>, BuilderError> {
+        let v = if v.is_float_value() {
+            let it = if v.into_float_value().get_type() == cx.f32_type() { i32t } else { i64t };
+            b.build_bit_cast(v, it, "bits")?.into_int_value()
+        } else {
+            v.into_int_value()
+        };
+        if v.get_type().get_bit_width() < 64 {
+            b.build_int_z_extend(v, i64t, "bits64")
+        } else {
+            Ok(v)
+        }
+    };
+    let value_arg = ops.iter().position(|o| o.fixed().is_none() || o.fixed() == Some(ScalarType::Bool));
+    let v = match value_arg {
+        Some(i) => bits(args[i])?,
+        None => i64t.const_zero(),
+    };
+    let arg = if ops.len() == 3 { args[2].into_int_value() } else { i64t.const_zero() };
+    let mask = if !op.block_wide() && !ops.is_empty() { args[0].into_int_value() } else { i32t.const_all_ones() };
+    Ok((v, arg, mask))
+}
+
+/// A collective's 64-bit result as its type (`value` the value operand's).
+pub(crate) fn collective_result<'ctx>(
+    b: &Builder<'ctx>,
+    op: Collective,
+    value: ScalarType,
+    r: IntValue<'ctx>,
+) -> Result<BasicValueEnum<'ctx>, BuilderError> {
+    let cx = r.get_type().get_context();
+    let i32t = cx.i32_type();
+    let t = op.result().unwrap_or(value);
+    Ok(match t {
+        ScalarType::F32 => b.build_bit_cast(b.build_int_truncate(r, i32t, "f32bits")?, cx.f32_type(), "f32")?,
+        ScalarType::F64 => b.build_bit_cast(r, cx.f64_type(), "f64")?,
+        t if t.bits() < 64 => {
+            let it = match t.bits() {
+                1 => cx.bool_type(),
+                8 => cx.i8_type(),
+                16 => cx.i16_type(),
+                _ => i32t,
+            };
+            b.build_int_truncate(r, it, "narrow")?.into()
+        }
+        _ => r.into(),
+    })
 }
 
 /// Loads the kernel's arguments from the slots at `args`, as the body takes them.
@@ -567,16 +629,19 @@ fn entry_param<'ctx>(f: FunctionValue<'ctx>, i: u32) -> inkwell::values::BasicVa
     }
 }
 
-/// `gpujit_host_entry`: runs blocks `first..end`, each thread in turn.
+/// `gpujit_host_entry`: runs blocks `first..end`, each thread in turn (or, for a body run in
+/// lockstep, each block in one call, with the block's frame).
 fn emit_block_entry<'ctx>(
     cx: &'ctx Context,
     module: &Module<'ctx>,
     body: FunctionValue<'ctx>,
     kernel: &ir::Kernel,
+    lockstep: bool,
 ) -> Result<(), BuilderError> {
     let ptr = cx.ptr_type(AddressSpace::default());
     let (i64t, i32t) = (cx.i64_type(), cx.i32_type());
-    let fn_type = cx.void_type().fn_type(&[ptr.into(), ptr.into(), i64t.into(), i64t.into(), ptr.into(), ptr.into(), i64t.into()], false);
+    let fn_type =
+        cx.void_type().fn_type(&[ptr.into(), ptr.into(), i64t.into(), i64t.into(), ptr.into(), ptr.into(), i64t.into(), ptr.into()], false);
     let entry = module.add_function(ENTRY, fn_type, Some(Linkage::External));
     let b = cx.create_builder();
     b.position_at_end(cx.append_basic_block(entry, "entry"));
@@ -600,6 +665,7 @@ fn emit_block_entry<'ctx>(
     b.build_store(byte_addr(&b, &gcx, ctx, CTX_DYNAMIC)?, dyn_bytes)?;
     b.build_store(byte_addr(&b, &gcx, ctx, CTX_COLLECTIVE)?, ptr.const_null())?;
     b.build_store(byte_addr(&b, &gcx, ctx, CTX_GRID_BARRIER)?, ptr.const_null())?;
+    b.build_store(byte_addr(&b, &gcx, ctx, CTX_FRAME)?, p(7))?;
     let store_reg = |b: &Builder<'ctx>, reg: SpecialReg, v: IntValue<'ctx>| -> Result<(), BuilderError> {
         // SAFETY (of the generated code): sregs is [u32; 12] at the start of the context.
         let a = unsafe { b.build_in_bounds_gep(i32t, ctx, &[i64t.const_int(reg.host_slot(), false)], "ctxslot")? };
@@ -624,6 +690,13 @@ fn emit_block_entry<'ctx>(
         for (d, v) in [(Dim::X, cx_), (Dim::Y, cy), (Dim::Z, cz)] {
             let v = b.build_int_truncate(v, i32t, "c32")?;
             store_reg(&b, SpecialReg::Ctaid(d), v)?;
+        }
+        if lockstep {
+            let mut a = call_args.clone();
+            a.push(ctx.into());
+            a.push(oob.into());
+            b.build_call(body, &a, "")?;
+            return Ok(());
         }
         counted_loop(cx, &b, entry, zero, bz, "tz", &mut |tz| {
             store_reg(&b, SpecialReg::Tid(Dim::Z), b.build_int_truncate(tz, i32t, "t32")?)?;
@@ -667,7 +740,7 @@ fn emit_thread_entry<'ctx>(
 /// A kernel compiled for the host: callable machine code and the JIT engine that owns it.
 pub struct HostCode {
     entry: HostEntry,
-    thread_entry: HostThreadEntry,
+    thread_entry: Option<HostThreadEntry>,
     meta: KernelMetadata,
     llvm_ir: Option<String>,
     // Dropped in this order by `Drop`: the engine refers into the context.
@@ -689,8 +762,9 @@ impl HostCode {
         self.entry
     }
 
-    /// The entry running one thread (for kernels with barriers, run as fibers).
-    pub fn thread_entry(&self) -> HostThreadEntry {
+    /// The entry running one thread, for kernels that synchronize and do not run in lockstep
+    /// (their threads run as fibers); `None` for the others.
+    pub fn thread_entry(&self) -> Option<HostThreadEntry> {
         self.thread_entry
     }
 
@@ -726,7 +800,15 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     // wherever it moves; `HostCode` keeps the Box and drops every value borrowing it (the engine)
     // first, and no other value created from it escapes this function.
     let cx: &'static Context = unsafe { &*(context.as_ref() as *const Context) };
-    let module = lower::lower(cx, kernel, &HostTarget, &tm)?;
+    // Threads that meet (barriers, collectives, loops) run in lockstep where they can.
+    let lockstep = lower::lockstep::prepare(kernel);
+    let (module, frame) = match &lockstep {
+        Some(prepared) => {
+            let (m, bytes) = lower::lower_lockstep(cx, prepared, &HostTarget, &tm)?;
+            (m, Some(bytes))
+        }
+        None => (lower::lower(cx, kernel, &HostTarget, &tm)?, None),
+    };
     // Full debug information (`debug`): unoptimized, so every variable stays where gdb looks.
     let debug = kernel.options.debug;
     if debug {
@@ -745,19 +827,17 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
         .create_jit_execution_engine(if debug { OptimizationLevel::None } else { OptimizationLevel::Aggressive })
         .map_err(|e| llvm("JIT engine creation", e.to_string()))?;
     let addr = engine.get_function_address(ENTRY).map_err(|e| llvm("JIT symbol lookup", e.to_string()))?;
-    let thread_addr = engine.get_function_address(THREAD_ENTRY).map_err(|e| llvm("JIT symbol lookup", e.to_string()))?;
+    let thread_addr = match module.get_function(THREAD_ENTRY) {
+        Some(_) => Some(engine.get_function_address(THREAD_ENTRY).map_err(|e| llvm("JIT symbol lookup", e.to_string()))?),
+        None => None,
+    };
     // SAFETY: `addr` and `thread_addr` are the finalized code of ENTRY and THREAD_ENTRY, emitted
     // above with exactly the HostEntry and HostThreadEntry signatures and the C calling convention.
     let (entry, thread_entry) =
-        unsafe { (std::mem::transmute::<usize, HostEntry>(addr), std::mem::transmute::<usize, HostThreadEntry>(thread_addr)) };
-    Ok(HostCode {
-        entry,
-        thread_entry,
-        meta: KernelMetadata::of(kernel, Vec::new()),
-        llvm_ir,
-        engine: ManuallyDrop::new(engine),
-        context: ManuallyDrop::new(context),
-    })
+        unsafe { (std::mem::transmute::<usize, HostEntry>(addr), thread_addr.map(|a| std::mem::transmute::<usize, HostThreadEntry>(a))) };
+    let mut meta = KernelMetadata::of(kernel, Vec::new());
+    meta.lockstep_frame = frame;
+    Ok(HostCode { entry, thread_entry, meta, llvm_ir, engine: ManuallyDrop::new(engine), context: ManuallyDrop::new(context) })
 }
 
 /// The symbols an object file's relocations refer to that no section of it defines: what the JIT
@@ -867,8 +947,8 @@ mod tests {
     fn context_layout() {
         // The generated code reads these offsets; the runtime writes the struct.
         assert_eq!(
-            (CTX_SHARED, CTX_BARRIER, CTX_DYNAMIC, CTX_COLLECTIVE, CTX_GRID_BARRIER, CTX_WARP_MATRIX, CTX_HOPPER, CTX_SIZE),
-            (48, 56, 72, 80, 88, 96, 104, 112)
+            (CTX_SHARED, CTX_BARRIER, CTX_DYNAMIC, CTX_COLLECTIVE, CTX_GRID_BARRIER, CTX_WARP_MATRIX, CTX_HOPPER, CTX_FRAME, CTX_SIZE),
+            (48, 56, 72, 80, 88, 96, 104, 112, 120)
         );
         // Operation codes round-trip.
         for op in [BulkOp::LdMatrix { matrices: 4, trans: true }, BulkOp::LdMatrix { matrices: 1, trans: false }, BulkOp::Mma(MmaShape::S8)]

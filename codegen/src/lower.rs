@@ -99,6 +99,33 @@ pub fn param_types<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, arrays: Address
 /// parameters too (the caller passes its own on) and their arrays as generic-address-space
 /// pointers (the optimizer infers the real address space after inlining).
 pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, tm: &TargetMachine) -> Result<Module<'ctx>, CompileError> {
+    lower_with(cx, kernel, target, tm, None)
+}
+
+/// Lowers `kernel`, prepared by [`lockstep::prepare`], to run a block's threads in lockstep:
+/// the body runs a whole block. Returns the module and the frame's bytes a thread.
+pub fn lower_lockstep<'ctx>(
+    cx: &'ctx Context,
+    kernel: &ir::Kernel,
+    target: &dyn Target,
+    tm: &TargetMachine,
+) -> Result<(Module<'ctx>, u64), CompileError> {
+    let layout = lockstep::Layout::of(cx, &tm.get_target_data(), kernel);
+    let bytes = layout.bytes;
+    Ok((lower_with(cx, kernel, target, tm, Some(layout))?, bytes))
+}
+
+/// The string attribute that marks a body run in lockstep (its target's entry runs it once a
+/// block).
+pub const LOCKSTEP_ATTRIBUTE: &str = "gpujit-lockstep";
+
+fn lower_with<'ctx>(
+    cx: &'ctx Context,
+    kernel: &ir::Kernel,
+    target: &dyn Target,
+    tm: &TargetMachine,
+    mut lockstep: Option<lockstep::Layout>,
+) -> Result<Module<'ctx>, CompileError> {
     let llvm_err = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
     if !target.inline_ptx() && kernel.uses_inline_ptx() {
         return Err(CompileError::Unsupported {
@@ -117,6 +144,9 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
     let fn_type = cx.void_type().fn_type(&params, false);
     let body = module.add_function(&kernel.name, fn_type, None);
     target.configure_body(cx, body);
+    if lockstep.is_some() {
+        body.add_attribute(AttributeLoc::Function, cx.create_string_attribute(LOCKSTEP_ATTRIBUTE, ""));
+    }
     let fastmath = |f: FunctionValue<'ctx>| {
         if kernel.options.fastmath {
             // Denormals may be flushed to zero (ftz on the GPU).
@@ -204,6 +234,8 @@ pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, 
             local_arrays: Vec::new(),
             scalars: Vec::new(),
             loops: Vec::new(),
+            ls: None,
+            lockstep: if body_number == 0 { lockstep.take() } else { None },
         };
         l.emit().map_err(|e| llvm_err("IR construction", e.to_string()))?;
     }
@@ -258,6 +290,7 @@ mod aggregate;
 mod bulk;
 mod complex;
 mod line_info;
+pub mod lockstep;
 mod math;
 mod random;
 
@@ -310,8 +343,13 @@ struct Lower<'a, 'ctx> {
     local_arrays: Vec<(PointerValue<'ctx>, IntValue<'ctx>)>,
     /// Value of each scalar parameter (None for arrays).
     scalars: Vec<Option<BasicValueEnum<'ctx>>>,
-    /// (continue target, break target) of each enclosing loop.
-    loops: Vec<(BasicBlock<'ctx>, BasicBlock<'ctx>)>,
+    /// (continue target, break target) of each enclosing loop; `None` for a loop run in
+    /// lockstep (see [`lockstep`]).
+    loops: Vec<Option<(BasicBlock<'ctx>, BasicBlock<'ctx>)>>,
+    /// The lowering's state of a body run in lockstep.
+    ls: Option<lockstep::Lockstep<'ctx>>,
+    /// The frame of a body to run in lockstep, before `emit` starts it.
+    lockstep: Option<lockstep::Layout>,
 }
 
 impl<'a, 'ctx> Lower<'a, 'ctx> {
@@ -372,7 +410,9 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         }
         // The body's first line: where a debugger's variables start.
         let first_line = self.kernel.body.first().map(|s| s.span.line).unwrap_or(0);
-        for local in &self.kernel.locals {
+        // In lockstep, locals and per-thread arrays live in the frame (set a thread loop).
+        let in_frame = self.lockstep.is_some();
+        for local in self.kernel.locals.iter().filter(|_| !in_frame) {
             let slot = self.b.build_alloca(value_type(self.cx, local.ty), &local.name)?;
             if let Some((li, scope)) = self.lines {
                 li.declare(self.kernel, scope, &local.name, local.ty, None, slot, first_line, entry);
@@ -430,7 +470,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             };
             self.shared.push(entry);
         }
-        for l in &self.kernel.local_arrays {
+        for l in self.kernel.local_arrays.iter().filter(|_| !in_frame) {
             let ty = memory_type(self.cx, l.elem).array_type(l.len as u32);
             let ptr = self.b.build_alloca(ty, &l.name)?;
             // 16 bytes, so that vector accesses of per-thread arrays are aligned.
@@ -438,6 +478,9 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let _ = i.set_alignment(16);
             }
             self.local_arrays.push((ptr, i64t.const_int(l.len, false)));
+        }
+        if let Some(layout) = self.lockstep.take() {
+            return self.ls_body(layout);
         }
         self.block(&self.kernel.body)?;
         if self.open() {
@@ -570,7 +613,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let c = self.expr(cond)?.into_int_value();
                 self.b.build_conditional_branch(c, body_bb, exit)?;
                 self.b.position_at_end(body_bb);
-                self.loops.push((head, exit));
+                self.loops.push(Some((head, exit)));
                 self.block(body)?;
                 self.loops.pop();
                 self.branch_to(head)?;
@@ -580,12 +623,22 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.for_range(*var, start, end, step, *inclusive, *reverse, *unroll, body)?;
             }
             StmtKind::Break(n) | StmtKind::Continue(n) => {
-                let Some(&(cont, brk)) = self.loops.len().checked_sub(1 + *n as usize).and_then(|i| self.loops.get(i)) else {
+                let brk = matches!(s.kind, StmtKind::Break(_));
+                let Some((i, target)) = self.loops.len().checked_sub(1 + *n as usize).and_then(|i| Some((i, *self.loops.get(i)?))) else {
                     unreachable!("the verifier rejects break/continue outside their loop")
                 };
-                self.b.build_unconditional_branch(if matches!(s.kind, StmtKind::Break(_)) { brk } else { cont })?;
-                self.start_dead_block();
+                match (target, self.ls_loop_level(i)) {
+                    (Some((cont, exit)), _) => {
+                        self.b.build_unconditional_branch(if brk { exit } else { cont })?;
+                        self.start_dead_block();
+                    }
+                    // Out of a loop run in lockstep: the thread leaves it (break) or this
+                    // iteration (continue).
+                    (None, Some(level)) => self.ls_escape(if brk { level } else { level + 1 })?,
+                    (None, None) => unreachable!("a lockstep loop has its level"),
+                }
             }
+            StmtKind::Return(None) if self.in_thread_loop() => self.ls_escape(0)?,
             StmtKind::Return(value) => {
                 match value {
                     Some(v) => {
@@ -654,7 +707,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.b.position_at_end(body_bb);
         let i = self.b.build_load(ity, counter, "i")?;
         self.b.build_store(self.locals[var as usize], i)?;
-        self.loops.push((latch, exit));
+        self.loops.push(Some((latch, exit)));
         self.block(body)?;
         self.loops.pop();
         self.branch_to(latch)?;
@@ -905,7 +958,10 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
 
     /// Ends the thread after a failed assertion: the kernel returns; a device function marks
     /// the thread ended and returns (its caller then returns too).
-    fn end_thread(&self) -> LR<()> {
+    fn end_thread(&mut self) -> LR<()> {
+        if self.in_thread_loop() {
+            return self.ls_escape(0);
+        }
         if let (Some(flag), false) = (self.exit_flag, std::ptr::eq(self.kernel, self.root)) {
             self.b.build_store(flag, self.cx.i8_type().const_int(1, false))?;
         }
@@ -1026,7 +1082,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let i64t = self.cx.i64_type();
         let bits = self.value_bits(values)?;
         let number = i64t.const_int((self.assert_base + id) as u64, false);
-        self.target.report_out_of_bounds(self.module, &self.b, self.f, OobRecord::ASSERTION, i64t.const_zero(), number, &bits)?;
+        self.report_out_of_bounds(OobRecord::ASSERTION, i64t.const_zero(), number, &bits)?;
         self.end_thread()?;
         self.b.position_at_end(go_on);
         Ok(())
@@ -1092,7 +1148,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         values.extend_from_slice(idx);
         let axis = i64t.const_int(OobRecord::NON_FINITE as u64, false);
         let last = idx.last().copied().unwrap_or_else(|| i64t.const_zero());
-        self.target.report_out_of_bounds(self.module, &self.b, self.f, self.array_number(array), last, axis, &values)?;
+        self.report_out_of_bounds(self.array_number(array), last, axis, &values)?;
         self.b.build_unconditional_branch(go_on)?;
         self.b.position_at_end(go_on);
         Ok(())
@@ -1130,7 +1186,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.b.position_at_end(oob);
         // Where: the statement's line and the body (0: the kernel, k: device function k - 1).
         let (line, body) = (i64t.const_int(self.line as u64, false), i64t.const_int(self.body_number as u64, false));
-        self.target.report_out_of_bounds(self.module, &self.b, self.f, self.array_number(array), bad, axis, &[line, body])?;
+        self.report_out_of_bounds(self.array_number(array), bad, axis, &[line, body])?;
         // The report may have added blocks: the merge's predecessor is where it ended.
         let oob_end = self.b.get_insert_block().unwrap_or(oob);
         self.b.build_unconditional_branch(merge)?;
@@ -1147,8 +1203,26 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     }
 
     fn special(&self, reg: SpecialReg) -> LR<IntValue<'ctx>> {
+        if let Some(v) = self.ls_special(reg) {
+            return Ok(v);
+        }
         let v = self.target.read_special(self.module, &self.b, self.f, reg)?;
         self.b.build_int_z_extend(v, self.cx.i64_type(), "sreg64")
+    }
+
+    /// Records a fault (see [`Target::report_out_of_bounds`]); in lockstep, with the running
+    /// thread's indices, which the record reads from the target.
+    fn report_out_of_bounds(&self, array: u32, index: IntValue<'ctx>, axis: IntValue<'ctx>, values: &[IntValue<'ctx>]) -> LR<()> {
+        self.ls_publish_thread()?;
+        self.target.report_out_of_bounds(self.module, &self.b, self.f, array, index, axis, values)
+    }
+
+    /// A collective on evaluated operands: the target's, or in lockstep the exchange's.
+    fn collective(&mut self, op: crate::ast::Collective, value: ScalarType, vals: &[BasicValueEnum<'ctx>]) -> LR<BasicValueEnum<'ctx>> {
+        match self.ls_collective_word(op, value, vals)? {
+            Some(v) => Ok(v),
+            None => self.target.collective(self.module, &self.b, self.f, op, value, vals),
+        }
     }
 
     fn intrinsic(&self, name: &str, types: &[BasicTypeEnum<'ctx>]) -> FunctionValue<'ctx> {
@@ -1252,7 +1326,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 for w in self.struct_to_words(vals[at], e.ty)? {
                     let mut ops = vals.clone();
                     ops[at] = w;
-                    moved.push(self.target.collective(self.module, &self.b, self.f, *c, ScalarType::U64, &ops)?);
+                    moved.push(self.collective(*c, ScalarType::U64, &ops)?);
                 }
                 self.struct_from_words(&moved, e.ty)?
             }
@@ -1265,7 +1339,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 for (i, p) in parts.iter_mut().enumerate() {
                     let mut ops = vals.clone();
                     ops[at] = self.complex_field(vals[at], i as u32)?;
-                    *p = Some(self.target.collective(self.module, &self.b, self.f, *c, part, &ops)?.into_float_value());
+                    *p = Some(self.collective(*c, part, &ops)?.into_float_value());
                 }
                 let [Some(re), Some(im)] = parts else { unreachable!("both parts were shuffled") };
                 self.complex(e.ty, re, im)?
@@ -1283,7 +1357,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     }
                     value = ScalarType::U16;
                 }
-                let r = self.target.collective(self.module, &self.b, self.f, *c, value, &vals)?;
+                let r = self.collective(*c, value, &vals)?;
                 if half && e.ty.is_half() {
                     self.b.build_bit_cast(r, value_type(self.cx, e.ty), "half")?
                 } else {

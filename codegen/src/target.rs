@@ -317,6 +317,30 @@ pub trait Target {
         args: &[BasicValueEnum<'ctx>],
     ) -> Result<BasicValueEnum<'ctx>, BuilderError>;
 
+    /// A kernel run in lockstep ([`crate::lower::lockstep`], the CPU backend's): the address of
+    /// the block's frame, which holds every thread's locals and masks.
+    fn lockstep_frame<'ctx>(
+        &self,
+        _module: &Module<'ctx>,
+        _b: &Builder<'ctx>,
+        _body: FunctionValue<'ctx>,
+    ) -> Result<PointerValue<'ctx>, BuilderError> {
+        unreachable!("only the host target compiles kernels to run in lockstep")
+    }
+
+    /// A kernel run in lockstep: sets the special register `reg` (a thread index) that the
+    /// thread about to run reads, in device functions too.
+    fn write_special<'ctx>(
+        &self,
+        _module: &Module<'ctx>,
+        _b: &Builder<'ctx>,
+        _body: FunctionValue<'ctx>,
+        _reg: SpecialReg,
+        _value: IntValue<'ctx>,
+    ) -> Result<(), BuilderError> {
+        unreachable!("only the host target compiles kernels to run in lockstep")
+    }
+
     /// `grid_sync()`: a barrier for every thread of the grid (the launch is cooperative).
     fn grid_barrier<'ctx>(&self, module: &Module<'ctx>, builder: &Builder<'ctx>, body: FunctionValue<'ctx>) -> Result<(), BuilderError>;
 

@@ -28,6 +28,11 @@ pub(crate) fn host_memory_write() -> std::sync::RwLockWriteGuard<'static, ()> {
     HOST_MEMORY.write().unwrap_or_else(|p| p.into_inner())
 }
 
+thread_local! {
+    /// The lockstep frame of the launches this OS thread runs (see `KernelMetadata::lockstep_frame`).
+    static FRAME: std::cell::RefCell<Vec<u128>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Launches below this many threads in all run on the calling thread alone.
 const INLINE_THREADS: u64 = 1 << 14;
 
@@ -134,16 +139,24 @@ pub(crate) unsafe fn launch(
     let prints = !code.meta().prints.is_empty();
     let run = |first: u64, end: u64| -> Result<Area, CpuError> {
         let mut record = Area::new(prints);
-        if code.meta().uses_barrier {
+        if code.meta().uses_barrier && code.meta().lockstep_frame.is_none() {
             // SAFETY: forwarded from the caller.
             unsafe { run_fibers(code, args, grid, block, first, end, shared_bytes, dynamic_shared_bytes, &mut record)? };
         } else {
             // 16-byte aligned, as the shared layout assumes.
             let mut shared = vec![0u128; shared_bytes.div_ceil(16) as usize];
+            // A kernel run in lockstep keeps its threads' locals and masks in a frame: the
+            // bytes it asks a thread, for every thread of a block (16-byte aligned).
+            // It is this OS thread's, kept from launch to launch (a launch allocates nothing).
+            let frame_bytes = code.meta().lockstep_frame.unwrap_or(0) * threads_per_block;
+            let mut frame = FRAME.with(|f| std::mem::take(&mut *f.borrow_mut()));
+            if frame.len() < frame_bytes.div_ceil(16) as usize {
+                frame.resize(frame_bytes.div_ceil(16) as usize, 0);
+            }
             let dims = [grid[0], grid[1], grid[2], block[0], block[1], block[2]];
-            // SAFETY: the caller guarantees that the code matches args; dims, the record and the
-            // shared buffer are live arrays of the sizes the entry reads and writes; [first, end)
-            // lies within the grid.
+            // SAFETY: the caller guarantees that the code matches args; dims, the record, the
+            // shared buffer and the frame are live arrays of the sizes the entry reads and
+            // writes; [first, end) lies within the grid.
             unsafe {
                 (code.entry())(
                     args.as_ptr(),
@@ -153,8 +166,10 @@ pub(crate) unsafe fn launch(
                     record.as_mut_ptr(),
                     shared.as_mut_ptr() as *mut u8,
                     dynamic_shared_bytes,
+                    frame.as_mut_ptr() as *mut u8,
                 )
             };
+            FRAME.with(|f| *f.borrow_mut() = frame);
         }
         Ok(record)
     };
@@ -449,7 +464,9 @@ unsafe fn run_fibers(
     while stacks.len() < threads * batch {
         stacks.push(DefaultStack::new(FIBER_STACK).map_err(|e| CpuError::Stack(format!("cannot allocate a fiber stack: {e}")))?);
     }
-    let entry = code.thread_entry();
+    let Some(entry) = code.thread_entry() else {
+        return Err(CpuError::Stack("the kernel was compiled without the entry its fibers run".into()));
+    };
     let (args_ptr, record_ptr) = (args.as_ptr() as usize, record.as_mut_ptr() as usize);
     let mut blk = first;
     while blk < end {
@@ -501,6 +518,7 @@ unsafe fn run_fibers(
                     grid_barrier: Some(fiber_grid_barrier),
                     warp_matrix: Some(fiber_warp_matrix),
                     hopper: Some(fiber_hopper),
+                    frame: std::ptr::null_mut(),
                 });
             }
         }

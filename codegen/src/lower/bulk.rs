@@ -295,15 +295,15 @@ impl<'ctx> Lower<'_, 'ctx> {
         let index = self.b.build_select(c.inb, c.flat, c.bad, "badindex")?.into_int_value();
         let values = [line, body, i64t.const_int(c.n, false)];
         match c.second {
-            None => self.target.report_out_of_bounds(self.module, &self.b, self.f, self.array_number(c.array), index, axis, &values),
+            None => self.report_out_of_bounds(self.array_number(c.array), index, axis, &values),
             Some((other, first_failed)) => {
                 let (one, two, done) = (self.new_block("bad.first"), self.new_block("bad.second"), self.new_block("bad.done"));
                 self.b.build_conditional_branch(first_failed, one, two)?;
                 self.b.position_at_end(one);
-                self.target.report_out_of_bounds(self.module, &self.b, self.f, self.array_number(c.array), index, axis, &values)?;
+                self.report_out_of_bounds(self.array_number(c.array), index, axis, &values)?;
                 self.b.build_unconditional_branch(done)?;
                 self.b.position_at_end(two);
-                self.target.report_out_of_bounds(self.module, &self.b, self.f, self.array_number(other), index, axis, &values)?;
+                self.report_out_of_bounds(self.array_number(other), index, axis, &values)?;
                 self.b.build_unconditional_branch(done)?;
                 self.b.position_at_end(done);
                 Ok(())

@@ -1,0 +1,1050 @@
+//! Lockstep execution: how the CPU backend runs the threads of a block together.
+//!
+//! Run one after another, GPU-style kernels are slow on a CPU: a grid-stride loop touches one
+//! element a cache line a pass, and a barrier needs every thread suspended (a fiber each). A
+//! kernel compiled for lockstep instead runs a block as a sequence of *thread loops*: each
+//! runs a stretch of the kernel that has no synchronization for every thread of the block in
+//! turn, consecutive threads touching consecutive elements. The stretches end where the
+//! threads must meet:
+//!
+//! - `sync_threads()`: the next thread loop starts once every thread has finished this one;
+//! - a warp or block collective: one thread loop publishes each thread's operand, a second
+//!   computes each thread's result from its warp's (a lane permutation, a vote) or the block's;
+//! - a loop whose trip count is not a constant, or that holds one of these: each iteration is a
+//!   thread loop over the threads still iterating ("a loop runs while any lane is active");
+//! - an `if` holding one of these: each branch runs for the threads that take it.
+//!
+//! Which threads take part is a *mask* a level of nesting: a byte a thread, in the block's
+//! frame. Level 0 is the threads that have not returned; an `if` sets level k + 1 from level k
+//! and its condition; a loop keeps the threads still iterating at k + 1 and those in this
+//! iteration at k + 2, so `break`, `continue` and `return` clear the levels they leave. Every
+//! value a thread keeps across thread loops (its locals, per-thread arrays, loop counters) lives
+//! in the frame too, one array a variable with the threads side by side.
+//!
+//! The rest runs as it does on the GPU's thread model, on fibers: `grid_sync()`, the warp's
+//! matrix operations and Hopper's, collectives in a device function, a collective in a `while`
+//! condition or after a short-circuiting `&&`/`||`, or in a statement with side effects
+//! (atomics, calls, random draws) whose order hoisting it would change, and `debug` kernels,
+//! whose locals a debugger finds on the stack. A kernel without any point to meet runs thread
+//! after thread, as before.
+
+use super::{aggregate::words_of, memory_type, value_type, Lower, LR};
+use crate::ast::{BinOp, Collective, Dim};
+use crate::ir::{self, BulkOp, Stmt, StmtKind, TypedExpr, TypedExprKind};
+use crate::target::SpecialReg;
+use crate::types::ScalarType;
+use inkwell::basic_block::BasicBlock;
+use inkwell::context::Context;
+use inkwell::targets::TargetData;
+use inkwell::types::BasicType;
+use inkwell::values::{BasicValueEnum, IntValue, PointerValue};
+use inkwell::IntPredicate;
+use std::collections::HashMap;
+
+/// The kernel to compile for lockstep execution, or `None` where it runs as before (nothing in
+/// it makes threads meet) or only on fibers (see the module's documentation). In the kernel
+/// returned, every collective is the whole value of an assignment of its own, to a new local.
+pub fn prepare(kernel: &ir::Kernel) -> Option<ir::Kernel> {
+    if kernel.options.debug || kernel.uses_grid_sync() || kernel.uses_inline_ptx() || kernel.functions.iter().any(ir::Kernel::synchronizes)
+    {
+        return None;
+    }
+    if !supported(&kernel.body) || !meets(&kernel.body) {
+        return None;
+    }
+    let mut k = kernel.clone();
+    let body = std::mem::take(&mut k.body);
+    let mut hoist = Hoist { locals: &mut k.locals };
+    k.body = hoist.block(body)?;
+    Some(k)
+}
+
+/// Whether every statement has a lockstep form (no warp-matrix or Hopper operation).
+fn supported(stmts: &[Stmt]) -> bool {
+    stmts.iter().all(|s| match &s.kind {
+        StmtKind::Bulk { op, .. } => matches!(op, BulkOp::Copy { .. } | BulkOp::AsyncCommit | BulkOp::AsyncWait(_)),
+        StmtKind::GridBarrier | StmtKind::Asm { .. } => false,
+        StmtKind::If { then, otherwise, .. } => supported(then) && supported(otherwise),
+        StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => supported(body),
+        _ => true,
+    })
+}
+
+/// Whether the threads meet anywhere: a barrier, a collective, a loop run in lockstep.
+fn meets(stmts: &[Stmt]) -> bool {
+    stmts.iter().any(|s| is_sync(s) || stmt_exprs(s).iter().any(|e| any_expr(e, &|x| matches!(x.kind, TypedExprKind::Collective(..)))))
+}
+
+/// Whether `s` ends a thread loop (see the module's documentation); in a prepared kernel, a
+/// collective is always the value of an assignment of its own.
+pub(crate) fn is_sync(s: &Stmt) -> bool {
+    match &s.kind {
+        StmtKind::Barrier => true,
+        StmtKind::Assign { value, .. } => matches!(value.kind, TypedExprKind::Collective(..)),
+        StmtKind::If { then, otherwise, .. } => then.iter().any(is_sync) || otherwise.iter().any(is_sync),
+        StmtKind::While { .. } => true,
+        StmtKind::ForRange { start, end, step, body, .. } => {
+            !(is_const(start) && is_const(end) && is_const(step)) || body.iter().any(is_sync)
+        }
+        _ => false,
+    }
+}
+
+fn is_const(e: &TypedExpr) -> bool {
+    matches!(e.kind, TypedExprKind::Const(_))
+}
+
+/// The expressions a statement evaluates itself (not those of the statements it holds).
+fn stmt_exprs(s: &Stmt) -> Vec<&TypedExpr> {
+    match &s.kind {
+        StmtKind::Assign { value, .. } | StmtKind::AssignField { value, .. } | StmtKind::Eval(value) => vec![value],
+        StmtKind::Store { index, value, .. } | StmtKind::StoreField { index, value, .. } => index.iter().chain([value]).collect(),
+        StmtKind::If { cond, .. } | StmtKind::While { cond, .. } => vec![cond],
+        StmtKind::ForRange { start, end, step, .. } => vec![start, end, step],
+        StmtKind::Return(v) => v.iter().collect(),
+        StmtKind::Assert { cond, values, .. } => std::iter::once(cond).chain(values).collect(),
+        StmtKind::Print { values, .. } => values.iter().collect(),
+        StmtKind::Asm { operands, .. } => operands.iter().map(|(_, e)| e).collect(),
+        StmtKind::Bulk { operands, values, .. } => operands.iter().flat_map(|o| o.index.iter()).chain(values).collect(),
+        StmtKind::Break(_) | StmtKind::Continue(_) | StmtKind::Barrier | StmtKind::GridBarrier | StmtKind::Fence(_) => Vec::new(),
+    }
+}
+
+/// The operands of an expression.
+fn children(e: &TypedExpr) -> Vec<&TypedExpr> {
+    match &e.kind {
+        TypedExprKind::Load { index, .. } => index.iter().collect(),
+        TypedExprKind::Atomic { index, values, .. } => index.iter().chain(values).collect(),
+        TypedExprKind::Unary(_, a) | TypedExprKind::Cast(a) | TypedExprKind::FromBits(a) | TypedExprKind::Field(a, _) => vec![a],
+        TypedExprKind::Binary(_, a, b) => vec![a, b],
+        TypedExprKind::Collective(_, args)
+        | TypedExprKind::Math(_, args)
+        | TypedExprKind::Complex(_, args)
+        | TypedExprKind::Construct(args) => args.iter().collect(),
+        TypedExprKind::Call { args, .. } => args
+            .iter()
+            .filter_map(|a| match a {
+                ir::CallArg::Value(v) => Some(v),
+                ir::CallArg::Array(_) => None,
+            })
+            .collect(),
+        TypedExprKind::Const(_)
+        | TypedExprKind::Local(_)
+        | TypedExprKind::Param(_)
+        | TypedExprKind::ArrayDim { .. }
+        | TypedExprKind::Len(_)
+        | TypedExprKind::Special(_)
+        | TypedExprKind::Random { .. } => Vec::new(),
+    }
+}
+
+fn any_expr(e: &TypedExpr, pred: &dyn Fn(&TypedExpr) -> bool) -> bool {
+    pred(e) || children(e).into_iter().any(|c| any_expr(c, pred))
+}
+
+fn has_collective(e: &TypedExpr) -> bool {
+    any_expr(e, &|x| matches!(x.kind, TypedExprKind::Collective(..)))
+}
+
+fn has_effects(e: &TypedExpr) -> bool {
+    any_expr(e, &|x| matches!(x.kind, TypedExprKind::Atomic { .. } | TypedExprKind::Call { .. } | TypedExprKind::Random { .. }))
+}
+
+/// Moves each collective out of the expression it is in, into an assignment of its own before
+/// the statement (inner ones first), so that a thread loop can end at it.
+struct Hoist<'k> {
+    locals: &'k mut Vec<ir::Local>,
+}
+
+impl Hoist<'_> {
+    fn block(&mut self, stmts: Vec<Stmt>) -> Option<Vec<Stmt>> {
+        let mut out = Vec::with_capacity(stmts.len());
+        for s in stmts {
+            self.stmt(s, &mut out)?;
+        }
+        Some(out)
+    }
+
+    fn stmt(&mut self, s: Stmt, out: &mut Vec<Stmt>) -> Option<()> {
+        let exprs = stmt_exprs(&s);
+        let collective = exprs.iter().any(|e| has_collective(e));
+        if collective && (exprs.iter().any(|e| has_effects(e)) || matches!(s.kind, StmtKind::While { .. })) {
+            // Hoisting would move the collective before an effect it comes after, or out of
+            // a condition evaluated each iteration.
+            return None;
+        }
+        let span = s.span;
+        let mut pre = Vec::new();
+        let mut e = |x: TypedExpr, pre: &mut Vec<Stmt>| if collective { self.expr(x, pre, span) } else { Some(x) };
+        let kind = match s.kind {
+            StmtKind::Assign { local, value } => StmtKind::Assign { local, value: e(value, &mut pre)? },
+            StmtKind::AssignField { local, path, value } => StmtKind::AssignField { local, path, value: e(value, &mut pre)? },
+            StmtKind::Eval(value) => StmtKind::Eval(e(value, &mut pre)?),
+            StmtKind::Store { array, index, value } => {
+                let index = index.into_iter().map(|i| e(i, &mut pre)).collect::<Option<_>>()?;
+                StmtKind::Store { array, index, value: e(value, &mut pre)? }
+            }
+            StmtKind::StoreField { array, index, path, value } => {
+                let index = index.into_iter().map(|i| e(i, &mut pre)).collect::<Option<_>>()?;
+                StmtKind::StoreField { array, index, path, value: e(value, &mut pre)? }
+            }
+            StmtKind::Return(v) => StmtKind::Return(match v {
+                Some(v) => Some(e(v, &mut pre)?),
+                None => None,
+            }),
+            StmtKind::Assert { id, cond, values } => {
+                let cond = e(cond, &mut pre)?;
+                StmtKind::Assert { id, cond, values: values.into_iter().map(|v| e(v, &mut pre)).collect::<Option<_>>()? }
+            }
+            StmtKind::Print { id, values } => {
+                StmtKind::Print { id, values: values.into_iter().map(|v| e(v, &mut pre)).collect::<Option<_>>()? }
+            }
+            StmtKind::Bulk { op, operands, values } => {
+                let mut ops = Vec::with_capacity(operands.len());
+                for o in operands {
+                    ops.push(ir::Element { index: o.index.into_iter().map(|i| e(i, &mut pre)).collect::<Option<_>>()?, ..o });
+                }
+                StmtKind::Bulk { op, operands: ops, values: values.into_iter().map(|v| e(v, &mut pre)).collect::<Option<_>>()? }
+            }
+            StmtKind::If { cond, then, otherwise } => {
+                let cond = e(cond, &mut pre)?;
+                StmtKind::If { cond, then: self.block(then)?, otherwise: self.block(otherwise)? }
+            }
+            StmtKind::While { cond, body } => StmtKind::While { cond, body: self.block(body)? },
+            StmtKind::ForRange { var, start, end, step, inclusive, reverse, unroll, body } => {
+                let (start, end, step) = (e(start, &mut pre)?, e(end, &mut pre)?, e(step, &mut pre)?);
+                StmtKind::ForRange { var, start, end, step, inclusive, reverse, unroll, body: self.block(body)? }
+            }
+            k @ (StmtKind::Break(_)
+            | StmtKind::Continue(_)
+            | StmtKind::Barrier
+            | StmtKind::GridBarrier
+            | StmtKind::Fence(_)
+            | StmtKind::Asm { .. }) => k,
+        };
+        out.extend(pre);
+        out.push(Stmt::new(kind, span));
+        Some(())
+    }
+
+    /// `e` with its collectives replaced by new locals, assigned in `pre`.
+    fn expr(&mut self, e: TypedExpr, pre: &mut Vec<Stmt>, span: crate::ast::Span) -> Option<TypedExpr> {
+        if !has_collective(&e) {
+            return Some(e);
+        }
+        let ty = e.ty;
+        let mut sub = |x: Box<TypedExpr>, pre: &mut Vec<Stmt>| self.expr(*x, pre, span).map(Box::new);
+        let kind = match e.kind {
+            // A short-circuiting operand is evaluated by some threads only.
+            TypedExprKind::Binary(BinOp::And | BinOp::Or, _, b) if has_collective(&b) => return None,
+            TypedExprKind::Binary(op, a, b) => {
+                let a = sub(a, pre)?;
+                TypedExprKind::Binary(op, a, sub(b, pre)?)
+            }
+            TypedExprKind::Unary(op, a) => TypedExprKind::Unary(op, sub(a, pre)?),
+            TypedExprKind::Cast(a) => TypedExprKind::Cast(sub(a, pre)?),
+            TypedExprKind::FromBits(a) => TypedExprKind::FromBits(sub(a, pre)?),
+            TypedExprKind::Field(a, path) => TypedExprKind::Field(sub(a, pre)?, path),
+            TypedExprKind::Load { array, index } => TypedExprKind::Load { array, index: self.list(index, pre, span)? },
+            TypedExprKind::Math(f, args) => TypedExprKind::Math(f, self.list(args, pre, span)?),
+            TypedExprKind::Complex(f, args) => TypedExprKind::Complex(f, self.list(args, pre, span)?),
+            TypedExprKind::Construct(args) => TypedExprKind::Construct(self.list(args, pre, span)?),
+            TypedExprKind::Collective(c, args) => {
+                let args = self.list(args, pre, span)?;
+                let local = self.locals.len() as ir::LocalId;
+                self.locals.push(ir::Local { name: format!("collective.{local}"), ty });
+                pre.push(Stmt::new(StmtKind::Assign { local, value: TypedExpr::new(TypedExprKind::Collective(c, args), ty) }, span));
+                TypedExprKind::Local(local)
+            }
+            // Operands with effects were refused by the statement; the rest hold no collective.
+            k => k,
+        };
+        Some(TypedExpr::new(kind, ty))
+    }
+
+    fn list(&mut self, xs: Vec<TypedExpr>, pre: &mut Vec<Stmt>, span: crate::ast::Span) -> Option<Vec<TypedExpr>> {
+        xs.into_iter().map(|x| self.expr(x, pre, span)).collect()
+    }
+}
+
+/// Where a per-thread variable lives in the frame: its threads' values side by side, from
+/// `offset × threads` bytes on, `size` bytes each.
+#[derive(Copy, Clone, Debug)]
+struct Slot {
+    offset: u64,
+    size: u64,
+}
+
+/// The frame of a kernel run in lockstep: what each thread keeps across thread loops.
+#[derive(Debug, Default)]
+pub struct Layout {
+    /// Bytes a thread.
+    pub bytes: u64,
+    locals: Vec<Slot>,
+    local_arrays: Vec<Slot>,
+    masks: Vec<Slot>,
+    /// The 64-bit words each thread publishes for a collective.
+    exchange: Vec<Slot>,
+    /// A lockstep `if`'s condition; a lockstep range loop's counter, bound and step.
+    stmts: HashMap<*const Stmt, Vec<Slot>>,
+}
+
+impl Layout {
+    /// The frame of `kernel` (prepared by [`prepare`]).
+    pub fn of(cx: &Context, td: &TargetData, kernel: &ir::Kernel) -> Layout {
+        let mut l = Layout::default();
+        let mut slot = |size: u64| {
+            let s = Slot { offset: l.bytes, size };
+            l.bytes += size.max(1).div_ceil(16) * 16;
+            s
+        };
+        let locals = kernel.locals.iter().map(|x| slot(td.get_abi_size(&value_type(cx, x.ty)))).collect();
+        let arrays = kernel.local_arrays.iter().map(|a| slot(td.get_abi_size(&memory_type(cx, a.elem).array_type(a.len as u32)))).collect();
+        let (mut depth, mut words, mut stmts) = (0usize, 0usize, Vec::new());
+        walk(&kernel.body, 0, &mut depth, &mut words, &mut stmts);
+        let masks = (0..=depth).map(|_| slot(1)).collect();
+        let exchange = (0..words).map(|_| slot(8)).collect();
+        let mut map = HashMap::new();
+        for (s, sizes) in stmts {
+            let slots = sizes.iter().map(|n| slot(*n)).collect();
+            map.insert(s, slots);
+        }
+        l.locals = locals;
+        l.local_arrays = arrays;
+        l.masks = masks;
+        l.exchange = exchange;
+        l.stmts = map;
+        l
+    }
+}
+
+/// The deepest mask level, the most words a collective exchanges, and each lockstep
+/// statement's own slots (their sizes).
+fn walk(stmts: &[Stmt], level: usize, depth: &mut usize, words: &mut usize, out: &mut Vec<(*const Stmt, Vec<u64>)>) {
+    for s in stmts.iter().filter(|s| is_sync(s)) {
+        match &s.kind {
+            StmtKind::Assign { value, .. } => {
+                let t = value.ty;
+                let n = if t.is_struct() {
+                    words_of(t.size_bytes())
+                } else if t.is_complex() {
+                    2
+                } else {
+                    1
+                };
+                *words = (*words).max(n);
+            }
+            StmtKind::If { then, otherwise, .. } => {
+                *depth = (*depth).max(level + 1);
+                out.push((s as *const Stmt, vec![1]));
+                walk(then, level + 1, depth, words, out);
+                walk(otherwise, level + 1, depth, words, out);
+            }
+            StmtKind::While { body, .. } => {
+                *depth = (*depth).max(level + 2);
+                walk(body, level + 2, depth, words, out);
+            }
+            StmtKind::ForRange { body, .. } => {
+                *depth = (*depth).max(level + 2);
+                out.push((s as *const Stmt, vec![8, 8, 8]));
+                walk(body, level + 2, depth, words, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The lowering's state for a kernel run in lockstep.
+pub(super) struct Lockstep<'ctx> {
+    layout: Layout,
+    frame: PointerValue<'ctx>,
+    threads: IntValue<'ctx>,
+    /// The block's extents (x, y, z), as i64.
+    dims: [IntValue<'ctx>; 3],
+    /// Where each slot's values start, this block.
+    locals: Vec<PointerValue<'ctx>>,
+    local_arrays: Vec<PointerValue<'ctx>>,
+    masks: Vec<PointerValue<'ctx>>,
+    exchange: Vec<PointerValue<'ctx>>,
+    /// The thread-loop counters (z, y, x).
+    counters: [PointerValue<'ctx>; 3],
+    /// The mask level of the statements being lowered.
+    level: usize,
+    /// The thread loop being emitted.
+    iter: Option<Iter<'ctx>>,
+    /// The level of the iterating threads of each enclosing lockstep loop (the outermost
+    /// entries of `Lower::loops`, which are `None` for them).
+    loop_levels: Vec<usize>,
+    phase: Phase<'ctx>,
+    /// The next word of the collective being evaluated.
+    word: usize,
+}
+
+/// The thread a thread loop is running.
+#[derive(Copy, Clone)]
+struct Iter<'ctx> {
+    /// Its linear index in the block.
+    t: IntValue<'ctx>,
+    /// Its index (x, y, z), as i64.
+    tid: [IntValue<'ctx>; 3],
+    /// Where the next thread starts.
+    next: BasicBlock<'ctx>,
+}
+
+/// What a collective does when evaluated.
+#[derive(Copy, Clone)]
+enum Phase<'ctx> {
+    /// Outside the statement of a collective.
+    None,
+    /// Each thread publishes its operand.
+    Publish,
+    /// Each thread computes its result from the published operands at mask level `level`;
+    /// `block`: the active threads and those whose predicate holds (block collectives).
+    Compute { level: usize, block: Option<(PointerValue<'ctx>, PointerValue<'ctx>)> },
+}
+
+/// Emitted thread loop.
+pub(super) struct ThreadLoop<'ctx> {
+    next: BasicBlock<'ctx>,
+    done: BasicBlock<'ctx>,
+}
+
+type Loop<'a> = (Option<&'a TypedExpr>, Option<RangeLoop<'a>>);
+
+/// A range loop's parts.
+#[derive(Copy, Clone)]
+struct RangeLoop<'a> {
+    var: ir::LocalId,
+    start: &'a TypedExpr,
+    end: &'a TypedExpr,
+    step: &'a TypedExpr,
+    inclusive: bool,
+    reverse: bool,
+}
+
+impl<'a, 'ctx> Lower<'a, 'ctx> {
+    fn ls(&self) -> &Lockstep<'ctx> {
+        match &self.ls {
+            Some(l) => l,
+            None => unreachable!("only a kernel run in lockstep has lockstep state"),
+        }
+    }
+
+    fn ls_mut(&mut self) -> &mut Lockstep<'ctx> {
+        match &mut self.ls {
+            Some(l) => l,
+            None => unreachable!("only a kernel run in lockstep has lockstep state"),
+        }
+    }
+
+    /// Sets up the block's frame and runs the kernel's body in lockstep.
+    pub(super) fn ls_body(&mut self, layout: Layout) -> LR<()> {
+        let i64t = self.cx.i64_type();
+        let frame = self.target.lockstep_frame(self.module, &self.b, self.f)?;
+        let dims =
+            [self.special(SpecialReg::Ntid(Dim::X))?, self.special(SpecialReg::Ntid(Dim::Y))?, self.special(SpecialReg::Ntid(Dim::Z))?];
+        let threads = self.b.build_int_nuw_mul(self.b.build_int_nuw_mul(dims[0], dims[1], "nxy")?, dims[2], "threads")?;
+        let base = |s: &Slot| -> LR<PointerValue<'ctx>> {
+            let at = self.b.build_int_nuw_mul(i64t.const_int(s.offset, false), threads, "slot.at")?;
+            // SAFETY (of the generated code): the runtime gives the block `layout.bytes × threads`
+            // bytes of frame, and every slot lies inside (`offset + size <= bytes`).
+            Ok(unsafe { self.b.build_in_bounds_gep(self.cx.i8_type(), frame, &[at], "slot")? })
+        };
+        let locals = layout.locals.iter().map(base).collect::<LR<Vec<_>>>()?;
+        let local_arrays = layout.local_arrays.iter().map(base).collect::<LR<Vec<_>>>()?;
+        let masks = layout.masks.iter().map(base).collect::<LR<Vec<_>>>()?;
+        let exchange = layout.exchange.iter().map(base).collect::<LR<Vec<_>>>()?;
+        let counters =
+            [self.entry_alloca(i64t.into(), "tz")?, self.entry_alloca(i64t.into(), "ty")?, self.entry_alloca(i64t.into(), "tx")?];
+        self.ls = Some(Lockstep {
+            layout,
+            frame,
+            threads,
+            dims,
+            locals,
+            local_arrays,
+            masks,
+            exchange,
+            counters,
+            level: 0,
+            iter: None,
+            loop_levels: Vec::new(),
+            phase: Phase::None,
+            word: 0,
+        });
+        // Every thread starts alive.
+        let lc = self.thread_loop_begin(None, &[])?;
+        self.store_mask(0, true)?;
+        self.thread_loop_end(lc)?;
+        let kernel = self.kernel;
+        self.ls_block(&kernel.body)?;
+        if self.open() {
+            self.b.build_return(None)?;
+        }
+        Ok(())
+    }
+
+    /// The address of thread `t`'s value in the slot starting at `base`, `size` bytes a thread.
+    fn slot_at(&self, base: PointerValue<'ctx>, size: u64, t: IntValue<'ctx>) -> LR<PointerValue<'ctx>> {
+        let i64t = self.cx.i64_type();
+        let at = self.b.build_int_nuw_mul(t, i64t.const_int(size, false), "at")?;
+        // SAFETY (of the generated code): t < threads, so the value lies inside its slot.
+        Ok(unsafe { self.b.build_in_bounds_gep(self.cx.i8_type(), base, &[at], "thread.slot")? })
+    }
+
+    fn mask_at(&self, level: usize, t: IntValue<'ctx>) -> LR<PointerValue<'ctx>> {
+        self.slot_at(self.ls().masks[level], 1, t)
+    }
+
+    fn thread(&self) -> Iter<'ctx> {
+        match self.ls().iter {
+            Some(it) => it,
+            None => unreachable!("statements are lowered inside a thread loop"),
+        }
+    }
+
+    /// Sets the running thread's mask at `level`.
+    fn store_mask(&self, level: usize, on: bool) -> LR<()> {
+        let t = self.thread().t;
+        self.b.build_store(self.mask_at(level, t)?, self.cx.i8_type().const_int(on as u64, false))?;
+        Ok(())
+    }
+
+    fn store_mask_value(&self, level: usize, on: IntValue<'ctx>) -> LR<()> {
+        let t = self.thread().t;
+        let byte = self.b.build_int_z_extend(on, self.cx.i8_type(), "mask")?;
+        self.b.build_store(self.mask_at(level, t)?, byte)?;
+        Ok(())
+    }
+
+    /// Starts a loop over the block's threads (x fastest) that runs those active at `level`
+    /// (all, for `None`), clearing the masks `clear` of the others. The caller emits the
+    /// thread's code, then [`Lower::thread_loop_end`].
+    fn thread_loop_begin(&mut self, level: Option<usize>, clear: &[usize]) -> LR<ThreadLoop<'ctx>> {
+        let i64t = self.cx.i64_type();
+        let ls = self.ls();
+        let (counters, dims) = (ls.counters, ls.dims);
+        let names = ["tz", "ty", "tx"];
+        let heads: Vec<BasicBlock> = names.iter().map(|n| self.new_block(&format!("{n}.head"))).collect();
+        let steps: Vec<BasicBlock> = names.iter().map(|n| self.new_block(&format!("{n}.next"))).collect();
+        let run = self.new_block("thread");
+        let done = self.new_block("threads.done");
+        // z, y, x: each loop's body starts the next one inside; x's runs the thread.
+        let extent = [dims[2], dims[1], dims[0]];
+        let zero = i64t.const_zero();
+        self.b.build_store(counters[0], zero)?;
+        self.b.build_unconditional_branch(heads[0])?;
+        let mut idx = [zero; 3];
+        for d in 0..3 {
+            self.b.position_at_end(heads[d]);
+            let i = self.b.build_load(i64t, counters[d], names[d])?.into_int_value();
+            idx[d] = i;
+            let more = self.b.build_int_compare(IntPredicate::ULT, i, extent[d], "more")?;
+            let inner = if d < 2 { self.new_block(&format!("{}.start", names[d + 1])) } else { run };
+            let out = if d == 0 { done } else { steps[d - 1] };
+            self.b.build_conditional_branch(more, inner, out)?;
+            if d < 2 {
+                self.b.position_at_end(inner);
+                self.b.build_store(counters[d + 1], zero)?;
+                self.b.build_unconditional_branch(heads[d + 1])?;
+            }
+            // Step d: the counter advances, back to its head.
+            let here = self.b.get_insert_block();
+            self.b.position_at_end(steps[d]);
+            let i = self.b.build_load(i64t, counters[d], "i")?.into_int_value();
+            self.b.build_store(counters[d], self.b.build_int_nuw_add(i, i64t.const_int(1, false), "i.next")?)?;
+            self.b.build_unconditional_branch(heads[d])?;
+            if let Some(h) = here {
+                self.b.position_at_end(h);
+            }
+        }
+        self.b.position_at_end(run);
+        let [tz, ty, tx] = idx;
+        let zy = self.b.build_int_nuw_add(self.b.build_int_nuw_mul(tz, dims[1], "zny")?, ty, "zy")?;
+        let t = self.b.build_int_nuw_add(self.b.build_int_nuw_mul(zy, dims[0], "zynx")?, tx, "t")?;
+        let next = steps[2];
+        self.ls_mut().iter = Some(Iter { t, tid: [tx, ty, tz], next });
+        if let Some(level) = level {
+            let m = self.b.build_load(self.cx.i8_type(), self.mask_at(level, t)?, "active")?.into_int_value();
+            let on = self.b.build_int_compare(IntPredicate::NE, m, self.cx.i8_type().const_zero(), "on")?;
+            let (go, skip) = (self.new_block("thread.run"), self.new_block("thread.skip"));
+            self.b.build_conditional_branch(on, go, skip)?;
+            self.b.position_at_end(skip);
+            for c in clear {
+                self.store_mask(*c, false)?;
+            }
+            self.b.build_unconditional_branch(next)?;
+            self.b.position_at_end(go);
+        }
+        // What the thread's code reads: its indices (device functions read them from the
+        // context), its locals and arrays, a clear exit flag.
+        if !self.root.functions.is_empty() {
+            self.ls_publish_thread()?;
+        }
+        let mut locals = Vec::with_capacity(self.kernel.locals.len());
+        for (base, s) in self.ls().locals.iter().zip(&self.ls().layout.locals) {
+            locals.push(self.slot_at(*base, s.size, t)?);
+        }
+        self.locals = locals;
+        let mut arrays = Vec::with_capacity(self.kernel.local_arrays.len());
+        for ((base, s), a) in self.ls().local_arrays.iter().zip(&self.ls().layout.local_arrays).zip(&self.kernel.local_arrays) {
+            arrays.push((self.slot_at(*base, s.size, t)?, i64t.const_int(a.len, false)));
+        }
+        self.local_arrays = arrays;
+        if let Some(flag) = self.exit_flag {
+            self.b.build_store(flag, self.cx.i8_type().const_zero())?;
+        }
+        Ok(ThreadLoop { next, done })
+    }
+
+    /// Writes the running thread's indices where the target reads them (device functions, fault
+    /// records); nothing outside lockstep.
+    pub(super) fn ls_publish_thread(&self) -> LR<()> {
+        if let Some(it) = self.ls.as_ref().and_then(|l| l.iter) {
+            for (d, v) in [Dim::X, Dim::Y, Dim::Z].into_iter().zip(it.tid) {
+                self.target.write_special(self.module, &self.b, self.f, SpecialReg::Tid(d), v)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn thread_loop_end(&mut self, lc: ThreadLoop<'ctx>) -> LR<()> {
+        self.branch_to(lc.next)?;
+        self.b.position_at_end(lc.done);
+        self.ls_mut().iter = None;
+        Ok(())
+    }
+
+    /// Leaves the running thread's code for the levels from `from` up (a `break`, `continue`
+    /// or `return` out of a lockstep statement): they are cleared, and the next thread runs.
+    pub(super) fn ls_escape(&mut self, from: usize) -> LR<()> {
+        for level in from..=self.ls().level {
+            self.store_mask(level, false)?;
+        }
+        self.b.build_unconditional_branch(self.thread().next)?;
+        self.start_dead_block();
+        Ok(())
+    }
+
+    /// Whether the body being lowered runs in lockstep and is inside a thread loop.
+    pub(super) fn in_thread_loop(&self) -> bool {
+        self.ls.as_ref().is_some_and(|l| l.iter.is_some())
+    }
+
+    /// The running thread's index register, in lockstep (`None`: read it from the target).
+    pub(super) fn ls_special(&self, reg: SpecialReg) -> Option<IntValue<'ctx>> {
+        let it = self.ls.as_ref()?.iter?;
+        match reg {
+            SpecialReg::Tid(Dim::X) => Some(it.tid[0]),
+            SpecialReg::Tid(Dim::Y) => Some(it.tid[1]),
+            SpecialReg::Tid(Dim::Z) => Some(it.tid[2]),
+            SpecialReg::LaneId => self.b.build_and(it.t, self.cx.i64_type().const_int(31, false), "lane").ok(),
+            _ => None,
+        }
+    }
+
+    /// The lockstep level of the `loops` entry `i` (`None`: an ordinary loop).
+    pub(super) fn ls_loop_level(&self, i: usize) -> Option<usize> {
+        self.ls.as_ref().and_then(|l| l.loop_levels.get(i).copied())
+    }
+
+    /// Statements at the current level: runs of unsynchronized ones in a thread loop each.
+    fn ls_block(&mut self, stmts: &'a [Stmt]) -> LR<()> {
+        let mut i = 0;
+        while i < stmts.len() {
+            if is_sync(&stmts[i]) {
+                self.ls_sync(&stmts[i])?;
+                i += 1;
+                continue;
+            }
+            let j = (i..stmts.len()).find(|&j| is_sync(&stmts[j])).unwrap_or(stmts.len());
+            let level = self.ls().level;
+            let lc = self.thread_loop_begin(Some(level), &[])?;
+            self.block(&stmts[i..j])?;
+            self.thread_loop_end(lc)?;
+            i = j;
+        }
+        Ok(())
+    }
+
+    fn ls_sync(&mut self, s: &'a Stmt) -> LR<()> {
+        self.line = s.span.line;
+        if let Some((li, scope)) = self.lines {
+            self.b.set_current_debug_location(li.at(s.span, scope));
+        }
+        match &s.kind {
+            // The thread loop ended here: every thread has reached the barrier.
+            StmtKind::Barrier => Ok(()),
+            StmtKind::Assign { local, value } => self.ls_collective(*local, value),
+            StmtKind::If { cond, then, otherwise } => self.ls_if(s, cond, then, otherwise),
+            StmtKind::While { cond, body } => self.ls_loop(s, (Some(cond), None), body),
+            StmtKind::ForRange { var, start, end, step, inclusive, reverse, body, .. } => {
+                let r = RangeLoop { var: *var, start, end, step, inclusive: *inclusive, reverse: *reverse };
+                self.ls_loop(s, (None, Some(r)), body)
+            }
+            _ => unreachable!("is_sync names only these statements"),
+        }
+    }
+
+    /// Where statement `s`'s slot `i` starts, and its size a thread.
+    fn stmt_slot(&self, s: &Stmt, i: usize) -> LR<(PointerValue<'ctx>, u64)> {
+        let ls = self.ls();
+        let Some(slot) = ls.layout.stmts.get(&(s as *const Stmt)).and_then(|v| v.get(i)).copied() else {
+            unreachable!("the layout has slots for every lockstep statement")
+        };
+        let at = self.b.build_int_nuw_mul(self.cx.i64_type().const_int(slot.offset, false), ls.threads, "slot.at")?;
+        // SAFETY (of the generated code): as in `ls_body`, the slot lies inside the frame.
+        let base = unsafe { self.b.build_in_bounds_gep(self.cx.i8_type(), ls.frame, &[at], "stmt.slot")? };
+        Ok((base, slot.size))
+    }
+
+    fn flag(&self, name: &str, init: bool) -> LR<PointerValue<'ctx>> {
+        let bt = self.cx.bool_type();
+        let p = self.entry_alloca(bt.into(), name)?;
+        self.b.build_store(p, bt.const_int(init as u64, false))?;
+        Ok(p)
+    }
+
+    fn set_flag(&self, p: PointerValue<'ctx>, v: IntValue<'ctx>) -> LR<()> {
+        let old = self.b.build_load(self.cx.bool_type(), p, "flag")?.into_int_value();
+        self.b.build_store(p, self.b.build_or(old, v, "flag.or")?)?;
+        Ok(())
+    }
+
+    fn load_flag(&self, p: PointerValue<'ctx>) -> LR<IntValue<'ctx>> {
+        Ok(self.b.build_load(self.cx.bool_type(), p, "flag")?.into_int_value())
+    }
+
+    /// An `if` with a meeting point in a branch: each branch runs for the threads taking it.
+    fn ls_if(&mut self, s: &'a Stmt, cond: &TypedExpr, then: &'a [Stmt], otherwise: &'a [Stmt]) -> LR<()> {
+        let k = self.ls().level;
+        let (taken, size) = self.stmt_slot(s, 0)?;
+        let (any_then, any_else) = (self.flag("any.then", false)?, self.flag("any.else", false)?);
+        let lc = self.thread_loop_begin(Some(k), &[k + 1])?;
+        let c = self.expr(cond)?.into_int_value();
+        let t = self.thread().t;
+        self.b.build_store(self.slot_at(taken, size, t)?, self.b.build_int_z_extend(c, self.cx.i8_type(), "taken")?)?;
+        self.store_mask_value(k + 1, c)?;
+        self.set_flag(any_then, c)?;
+        self.set_flag(any_else, self.b.build_not(c, "not")?)?;
+        self.thread_loop_end(lc)?;
+        let end = self.new_block("ls.endif");
+        if !then.is_empty() {
+            let (go, after) = (self.new_block("ls.then"), self.new_block("ls.after_then"));
+            self.b.build_conditional_branch(self.load_flag(any_then)?, go, after)?;
+            self.b.position_at_end(go);
+            self.ls_mut().level = k + 1;
+            self.ls_block(then)?;
+            self.ls_mut().level = k;
+            self.branch_to(after)?;
+            self.b.position_at_end(after);
+        }
+        if !otherwise.is_empty() {
+            let go = self.new_block("ls.else");
+            self.b.build_conditional_branch(self.load_flag(any_else)?, go, end)?;
+            self.b.position_at_end(go);
+            // The threads still active at k that did not take the first branch.
+            let lc = self.thread_loop_begin(Some(k), &[k + 1])?;
+            let t = self.thread().t;
+            let was = self.b.build_load(self.cx.i8_type(), self.slot_at(taken, size, t)?, "taken")?.into_int_value();
+            let not = self.b.build_int_compare(IntPredicate::EQ, was, self.cx.i8_type().const_zero(), "else")?;
+            self.store_mask_value(k + 1, not)?;
+            self.thread_loop_end(lc)?;
+            self.ls_mut().level = k + 1;
+            self.ls_block(otherwise)?;
+            self.ls_mut().level = k;
+        }
+        self.branch_to(end)?;
+        self.b.position_at_end(end);
+        Ok(())
+    }
+
+    /// A loop in lockstep: each iteration runs for the threads still iterating, until none is.
+    fn ls_loop(&mut self, s: &'a Stmt, kind: Loop<'a>, body: &'a [Stmt]) -> LR<()> {
+        let k = self.ls().level;
+        let (iterating, this) = (k + 1, k + 2);
+        let i64t = self.cx.i64_type();
+        // The threads at k start iterating (a range loop's counter, bound and step are theirs).
+        let slots = match kind.1 {
+            Some(_) => Some((self.stmt_slot(s, 0)?.0, self.stmt_slot(s, 1)?.0, self.stmt_slot(s, 2)?.0)),
+            None => None,
+        };
+        let lc = self.thread_loop_begin(Some(k), &[iterating])?;
+        let range = match (kind.1, slots) {
+            (Some(r), Some((ctr, bound, stp))) => {
+                let t = self.thread().t;
+                let ity = super::int_type(self.cx, r.start.ty.bits());
+                let sv = self.expr(r.start)?.into_int_value();
+                let ev = self.expr(r.end)?.into_int_value();
+                let st = self.expr(r.step)?.into_int_value();
+                let first = match (r.reverse, r.inclusive) {
+                    (false, _) => sv,
+                    (true, true) => ev,
+                    (true, false) => self.b.build_int_sub(ev, ity.const_int(1, false), "last")?,
+                };
+                let signed = r.start.ty.is_signed_int();
+                let pred = match (r.inclusive, signed) {
+                    (false, true) => IntPredicate::SLT,
+                    (false, false) => IntPredicate::ULT,
+                    (true, true) => IntPredicate::SLE,
+                    (true, false) => IntPredicate::ULE,
+                };
+                let nonempty = self.b.build_int_compare(pred, sv, ev, "for.nonempty")?;
+                let step_ok = self.b.build_int_compare(IntPredicate::NE, st, i64t.const_zero(), "for.step_ok")?;
+                let enter = self.b.build_and(nonempty, step_ok, "for.enter")?;
+                self.b.build_store(self.slot_at(ctr, 8, t)?, first)?;
+                self.b.build_store(self.slot_at(bound, 8, t)?, if r.reverse { sv } else { ev })?;
+                self.b.build_store(self.slot_at(stp, 8, t)?, st)?;
+                self.store_mask_value(iterating, enter)?;
+                Some((r, ity, ctr, bound, stp))
+            }
+            _ => {
+                self.store_mask(iterating, true)?;
+                None
+            }
+        };
+        self.thread_loop_end(lc)?;
+        let first_iter = self.flag("ls.first", true)?;
+        let any = self.flag("ls.any", false)?;
+        let (head, exit) = (self.new_block("ls.loop"), self.new_block("ls.loop_end"));
+        self.b.build_unconditional_branch(head)?;
+        self.b.position_at_end(head);
+        self.b.build_store(any, self.cx.bool_type().const_zero())?;
+        let lc = self.thread_loop_begin(Some(iterating), &[this])?;
+        let (take, stop) = (self.new_block("ls.take"), self.new_block("ls.stop"));
+        let t = self.thread().t;
+        match (kind.0, range) {
+            (Some(cond), _) => {
+                let c = self.expr(cond)?.into_int_value();
+                self.b.build_conditional_branch(c, take, stop)?;
+            }
+            (None, Some((r, ity, ctr, bound, stp))) => {
+                // After an iteration at i, go on iff step < end - i (<= for ..=), or for a
+                // reversed range step <= i - start; then step.
+                let (advance, inc) = (self.new_block("for.advance"), self.new_block("for.inc"));
+                self.b.build_conditional_branch(self.load_flag(first_iter)?, take, advance)?;
+                self.b.position_at_end(advance);
+                let i = self.b.build_load(ity, self.slot_at(ctr, 8, t)?, "i")?.into_int_value();
+                let bv = self.b.build_load(ity, self.slot_at(bound, 8, t)?, "bound")?.into_int_value();
+                let st = self.b.build_load(i64t, self.slot_at(stp, 8, t)?, "step")?.into_int_value();
+                let dist = if r.reverse { self.b.build_int_sub(i, bv, "for.dist")? } else { self.b.build_int_sub(bv, i, "for.dist")? };
+                let dist = if r.start.ty.bits() < 64 { self.b.build_int_z_extend(dist, i64t, "for.dist64")? } else { dist };
+                let go_on = if r.inclusive || r.reverse { IntPredicate::ULE } else { IntPredicate::ULT };
+                let more = self.b.build_int_compare(go_on, st, dist, "for.more")?;
+                self.b.build_conditional_branch(more, inc, stop)?;
+                self.b.position_at_end(inc);
+                let st_n = if r.start.ty.bits() < 64 { self.b.build_int_truncate(st, ity, "for.step")? } else { st };
+                let next =
+                    if r.reverse { self.b.build_int_sub(i, st_n, "for.next")? } else { self.b.build_int_add(i, st_n, "for.next")? };
+                self.b.build_store(self.slot_at(ctr, 8, t)?, next)?;
+                self.b.build_unconditional_branch(take)?;
+            }
+            (None, None) => unreachable!("a lockstep loop is a while or a range loop"),
+        }
+        self.b.position_at_end(stop);
+        self.store_mask(iterating, false)?;
+        self.store_mask(this, false)?;
+        self.b.build_unconditional_branch(self.thread().next)?;
+        self.b.position_at_end(take);
+        if let Some((r, ity, ctr, ..)) = range {
+            let i = self.b.build_load(ity, self.slot_at(ctr, 8, t)?, "i")?;
+            self.b.build_store(self.locals[r.var as usize], i)?;
+        }
+        self.store_mask(this, true)?;
+        self.b.build_store(any, self.cx.bool_type().const_all_ones())?;
+        // The body's first run of unsynchronized statements, in the same thread loop.
+        let j = body.iter().position(is_sync).unwrap_or(body.len());
+        self.loops.push(None);
+        self.ls_mut().loop_levels.push(iterating);
+        self.ls_mut().level = this;
+        self.block(&body[..j])?;
+        self.thread_loop_end(lc)?;
+        if range.is_some() {
+            self.b.build_store(first_iter, self.cx.bool_type().const_zero())?;
+        }
+        let go = self.load_flag(any)?;
+        if j < body.len() {
+            let rest = self.new_block("ls.rest");
+            self.b.build_conditional_branch(go, rest, exit)?;
+            self.b.position_at_end(rest);
+            self.ls_block(&body[j..])?;
+            self.branch_to(head)?;
+        } else {
+            self.b.build_conditional_branch(go, head, exit)?;
+        }
+        self.loops.pop();
+        self.ls_mut().loop_levels.pop();
+        self.ls_mut().level = k;
+        self.b.position_at_end(exit);
+        Ok(())
+    }
+
+    /// `local = collective(...)`: every active thread publishes its operand, then computes its
+    /// result from those of its warp (or block).
+    fn ls_collective(&mut self, local: ir::LocalId, value: &TypedExpr) -> LR<()> {
+        let k = self.ls().level;
+        let TypedExprKind::Collective(op, _) = value.kind else { unreachable!("is_sync names assignments of collectives") };
+        self.ls_mut().phase = Phase::Publish;
+        self.ls_mut().word = 0;
+        let lc = self.thread_loop_begin(Some(k), &[])?;
+        self.expr(value)?;
+        self.thread_loop_end(lc)?;
+        let mut block = None;
+        if op.block_wide() {
+            let i64t = self.cx.i64_type();
+            let (n, yes) = (self.entry_alloca(i64t.into(), "block.n")?, self.entry_alloca(i64t.into(), "block.yes")?);
+            self.b.build_store(n, i64t.const_zero())?;
+            self.b.build_store(yes, i64t.const_zero())?;
+            let lc = self.thread_loop_begin(Some(k), &[])?;
+            let t = self.thread().t;
+            let v = self.b.build_load(i64t, self.slot_at(self.ls().exchange[0], 8, t)?, "pred")?.into_int_value();
+            let holds =
+                self.b.build_int_z_extend(self.b.build_int_compare(IntPredicate::NE, v, i64t.const_zero(), "holds")?, i64t, "one")?;
+            let old = self.b.build_load(i64t, n, "n")?.into_int_value();
+            self.b.build_store(n, self.b.build_int_add(old, i64t.const_int(1, false), "n1")?)?;
+            let old = self.b.build_load(i64t, yes, "yes")?.into_int_value();
+            self.b.build_store(yes, self.b.build_int_add(old, holds, "yes1")?)?;
+            self.thread_loop_end(lc)?;
+            block = Some((n, yes));
+        }
+        self.ls_mut().phase = Phase::Compute { level: k, block };
+        self.ls_mut().word = 0;
+        let lc = self.thread_loop_begin(Some(k), &[])?;
+        let v = self.expr(value)?;
+        self.b.build_store(self.locals[local as usize], v)?;
+        self.thread_loop_end(lc)?;
+        self.ls_mut().phase = Phase::None;
+        Ok(())
+    }
+
+    /// One word of a collective in lockstep (`None` outside a collective's statement, where
+    /// the target's collective applies).
+    pub(super) fn ls_collective_word(
+        &mut self,
+        op: Collective,
+        value: ScalarType,
+        vals: &[BasicValueEnum<'ctx>],
+    ) -> LR<Option<BasicValueEnum<'ctx>>> {
+        let Some(ls) = &self.ls else { return Ok(None) };
+        let phase = ls.phase;
+        if matches!(phase, Phase::None) {
+            return Ok(None);
+        }
+        let (v, arg, mask) = crate::host::collective_operands(self.module, &self.b, op, vals)?;
+        let w = ls.word;
+        self.ls_mut().word += 1;
+        let i64t = self.cx.i64_type();
+        let t = self.thread().t;
+        let exchange = self.ls().exchange[w];
+        let r = match phase {
+            Phase::Publish => {
+                self.b.build_store(self.slot_at(exchange, 8, t)?, v)?;
+                i64t.const_zero()
+            }
+            Phase::Compute { level, block } => self.exchanged(op, level, block, exchange, t, v, arg, mask)?,
+            Phase::None => unreachable!("returned above"),
+        };
+        Ok(Some(crate::host::collective_result(&self.b, op, value, r)?))
+    }
+
+    /// Thread `t`'s result of `op` from the words its warp's (or block's) threads published at
+    /// `exchange`, `v` its own, `arg` its lane or delta, `mask` its member mask.
+    #[allow(clippy::too_many_arguments)]
+    fn exchanged(
+        &self,
+        op: Collective,
+        level: usize,
+        block: Option<(PointerValue<'ctx>, PointerValue<'ctx>)>,
+        exchange: PointerValue<'ctx>,
+        t: IntValue<'ctx>,
+        v: IntValue<'ctx>,
+        arg: IntValue<'ctx>,
+        mask: IntValue<'ctx>,
+    ) -> LR<IntValue<'ctx>> {
+        use Collective as C;
+        let (i64t, i8t) = (self.cx.i64_type(), self.cx.i8_type());
+        let b = &self.b;
+        let c = |n: u64| i64t.const_int(n, false);
+        let lane = b.build_and(t, c(31), "lane")?;
+        let base = b.build_int_sub(t, lane, "warp")?;
+        let threads = self.ls().threads;
+        // Lane l's thread, or t itself where l is past the block's end.
+        let source = |l: IntValue<'ctx>, ok: IntValue<'ctx>| -> LR<(IntValue<'ctx>, IntValue<'ctx>)> {
+            let at = b.build_int_add(base, l, "src")?;
+            let inside = b.build_and(ok, b.build_int_compare(IntPredicate::ULT, at, threads, "inside")?, "ok")?;
+            let idx = b.build_select(inside, at, t, "src.t")?.into_int_value();
+            let m = b.build_load(i8t, self.mask_at(level, idx)?, "src.on")?.into_int_value();
+            let on = b.build_and(inside, b.build_int_compare(IntPredicate::NE, m, i8t.const_zero(), "on")?, "active")?;
+            Ok((idx, on))
+        };
+        let word =
+            |idx: IntValue<'ctx>| -> LR<IntValue<'ctx>> { Ok(b.build_load(i64t, self.slot_at(exchange, 8, idx)?, "x")?.into_int_value()) };
+        let shuffle = |l: IntValue<'ctx>, ok: IntValue<'ctx>| -> LR<IntValue<'ctx>> {
+            let (idx, on) = source(l, ok)?;
+            let x = word(idx)?;
+            Ok(b.build_select(on, x, v, "shfl")?.into_int_value())
+        };
+        let yes = self.cx.bool_type().const_all_ones();
+        Ok(match op {
+            C::ShflIdx => shuffle(b.build_and(arg, c(31), "l")?, yes)?,
+            C::ShflUp => {
+                let ok = b.build_int_compare(IntPredicate::ULE, arg, lane, "up.ok")?;
+                let l = b.build_int_sub(lane, b.build_select(ok, arg, c(0), "d")?.into_int_value(), "l")?;
+                shuffle(l, ok)?
+            }
+            C::ShflDown => {
+                let ok = b.build_int_compare(IntPredicate::ULT, arg, b.build_int_sub(c(32), lane, "room")?, "down.ok")?;
+                let l = b.build_int_add(lane, b.build_select(ok, arg, c(0), "d")?.into_int_value(), "l")?;
+                shuffle(l, ok)?
+            }
+            C::ShflXor => shuffle(b.build_xor(lane, b.build_and(arg, c(31), "x")?, "l")?, yes)?,
+            C::SyncWarp => c(0),
+            C::SyncThreadsCount | C::SyncThreadsAnd | C::SyncThreadsOr => {
+                let Some((n, holds)) = block else { unreachable!("block collectives count first") };
+                let n = b.build_load(i64t, n, "n")?.into_int_value();
+                let holds = b.build_load(i64t, holds, "yes")?.into_int_value();
+                match op {
+                    C::SyncThreadsCount => holds,
+                    C::SyncThreadsAnd => b.build_int_z_extend(b.build_int_compare(IntPredicate::EQ, holds, n, "all")?, i64t, "and")?,
+                    _ => b.build_int_z_extend(b.build_int_compare(IntPredicate::NE, holds, c(0), "any")?, i64t, "or")?,
+                }
+            }
+            C::Ballot | C::Any | C::All | C::ActiveMask | C::MatchAny => {
+                // A bit a lane of the warp.
+                let acc = self.entry_alloca(i64t.into(), "vote")?;
+                b.build_store(acc, c(0))?;
+                let mask64 = b.build_int_z_extend(mask, i64t, "mask64")?;
+                super::counted_loop(self.cx, b, self.f, c(0), c(32), "lane", &mut |l| {
+                    let (idx, on) = source(l, yes)?;
+                    let member = b.build_and(
+                        on,
+                        b.build_int_compare(
+                            IntPredicate::NE,
+                            b.build_and(b.build_right_shift(mask64, l, false, "m")?, c(1), "mb")?,
+                            c(0),
+                            "in",
+                        )?,
+                        "member",
+                    )?;
+                    let x = word(idx)?;
+                    let bit = match op {
+                        C::Ballot | C::Any => b.build_and(member, b.build_int_compare(IntPredicate::NE, x, c(0), "set")?, "bit")?,
+                        C::All => b.build_and(member, b.build_int_compare(IntPredicate::EQ, x, c(0), "unset")?, "bit")?,
+                        C::ActiveMask => on,
+                        _ => b.build_and(member, b.build_int_compare(IntPredicate::EQ, x, v, "same")?, "bit")?,
+                    };
+                    let old = b.build_load(i64t, acc, "acc")?.into_int_value();
+                    let shifted = b.build_left_shift(b.build_int_z_extend(bit, i64t, "b64")?, l, "at")?;
+                    b.build_store(acc, b.build_or(old, shifted, "acc.or")?)?;
+                    Ok(())
+                })?;
+                let bits = b.build_load(i64t, acc, "bits")?.into_int_value();
+                match op {
+                    C::Any => b.build_int_z_extend(b.build_int_compare(IntPredicate::NE, bits, c(0), "any")?, i64t, "r")?,
+                    C::All => b.build_int_z_extend(b.build_int_compare(IntPredicate::EQ, bits, c(0), "all")?, i64t, "r")?,
+                    _ => bits,
+                }
+            }
+        })
+    }
+}
