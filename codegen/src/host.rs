@@ -801,7 +801,7 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     // first, and no other value created from it escapes this function.
     let cx: &'static Context = unsafe { &*(context.as_ref() as *const Context) };
     // Threads that meet (barriers, collectives, loops) run in lockstep where they can.
-    let lockstep = lower::lockstep::prepare(kernel);
+    let lockstep = if lower::lockstep::enabled() { lower::lockstep::prepare(kernel) } else { None };
     let (module, frame) = match &lockstep {
         Some(prepared) => {
             let (m, bytes) = lower::lower_lockstep(cx, prepared, &HostTarget, &tm)?;

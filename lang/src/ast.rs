@@ -149,6 +149,10 @@ pub struct KernelOptions {
     /// the launch checks the pointers), so LLVM may merge neighbouring accesses into 8- and
     /// 16-byte vector loads and stores (`ld.global.v4.f32`).
     pub aligned_arrays: u32,
+    /// CPU backend: run every loop and `if` of the kernel in lockstep, not only those that
+    /// need it (not written by users: the differential fuzzer sets it to test lockstep
+    /// execution on every kernel it generates).
+    pub lockstep_all: bool,
 }
 
 /// Everything `#[gpu_kernel]` (or `#[gpu_device]`) knows about a function.

@@ -55,6 +55,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
         may_alias,
         wide_arrays,
         aligned_arrays,
+        lockstep_all: _,
     } = src.options;
     let opt = |v: Option<u32>| match v {
         Some(v) => quote!(::core::option::Option::Some(#v)),
@@ -87,6 +88,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
                 may_alias: #may_alias,
                 wide_arrays: #wide_arrays,
                 aligned_arrays: #aligned_arrays,
+                lockstep_all: false,
             },
             ret: #ret,
             callees: ::std::vec![#(#callees),*],

@@ -182,7 +182,11 @@ pub(crate) unsafe fn launch(
             first_oob = r.record();
         }
     };
-    if together || n <= 1 || blocks < 2 || blocks * threads_per_block < INLINE_THREADS {
+    // A kernel run in lockstep may loop over many elements a thread (a grid-stride loop): with
+    // a large array argument, its blocks go to the workers however few threads they have.
+    let small = blocks * threads_per_block < INLINE_THREADS
+        && (code.meta().lockstep_frame.is_none() || largest_array(code, args) < INLINE_THREADS * 16);
+    if together || n <= 1 || blocks < 2 || small {
         // On the calling thread, allocating nothing (unless the kernel has shared memory).
         note(run(0, blocks)?);
     } else {
@@ -204,6 +208,19 @@ pub(crate) unsafe fn launch(
         }
     }
     Ok(first_oob)
+}
+
+/// The most elements an array argument of a launch has.
+fn largest_array(code: &HostCode, args: &[u64]) -> u64 {
+    use gpujit_codegen::contract::ParamSlots;
+    let mut most = 0;
+    for p in code.meta().layout.params() {
+        if let ParamSlots::Array { word, ndim } = *p {
+            let extents = args.get(word + 1..word + 1 + ndim as usize).unwrap_or(&[]);
+            most = most.max(extents.iter().fold(1u64, |n, e| n.saturating_mul(*e)));
+        }
+    }
+    most
 }
 
 /// What a thread's context points to (`HostCtx::fiber`) while it runs as a fiber.

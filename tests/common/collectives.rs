@@ -135,3 +135,90 @@ pub fn warp_shuffle_reduction(h: &Harness) {
         assert!((got - want).abs() < 1e-3 * (n as f64).sqrt().max(1.0), "f32 sum {got} vs {want}, n = {n}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Control flow around meeting points (on the CPU backend, lockstep execution: masks, loops run
+// while any thread iterates, `continue`/`break`/`return` out of them).
+
+/// A block-stride loop over tiles of 64 with two barriers an iteration (the tile is read
+/// reversed, another thread's element), then `continue`s that differ by thread.
+#[gpu_kernel]
+fn staged_reverse(x: &[f32], out: &mut [f32], skip: f32) {
+    let mut tile = shared_array::<f32, 64>();
+    let t = thread_idx_x();
+    let mut base = block_idx_x() * block_dim_x();
+    while base < x.len() {
+        let i = base + t;
+        tile[t] = if i < x.len() { x[i] } else { 0.0 };
+        sync_threads();
+        let v = tile[block_dim_x() - 1 - t];
+        sync_threads();
+        base += grid_size(1);
+        if i >= x.len() {
+            continue;
+        }
+        if v > skip {
+            out[i] = -1.0;
+            continue;
+        }
+        out[i] = v * 2.0;
+    }
+}
+
+/// A range loop stepped by the block's size, a warp reduction in a branch, a `break` in the
+/// strided loop and an early `return` of the warps past the data.
+#[gpu_kernel]
+fn strided_warp_sum(x: &[i64], total: &mut [i64], stop: i64) {
+    let t = thread_idx_x();
+    let lane = lane_id();
+    let mut acc = 0i64;
+    for j in (t..x.len()).step_by(block_dim_x()) {
+        if x[j] == stop {
+            break;
+        }
+        acc += x[j];
+    }
+    // Whole warps past the data leave (their sums are 0).
+    if t / 32 * 32 > x.len() {
+        return;
+    }
+    let mut offset = 16;
+    while offset > 0 {
+        acc += shfl_down_sync(0xffffffff, acc, offset);
+        offset /= 2;
+    }
+    if lane == 0 {
+        atomic_add(total, 0, acc);
+    }
+}
+
+pub fn meeting_control_flow(h: &Harness) {
+    for n in SIZES {
+        let x: Vec<f32> = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);
+        let mut out = h.arr(&vec![7.0f32; n]);
+        for grid in [1, 3] {
+            h.run(&staged_reverse, (grid, 64), (&h.arr(&x), &mut out, 0.5f32)).unwrap();
+            let want: Vec<f32> = (0..n)
+                .map(|i| {
+                    let (b, t) = (i / 64 * 64, i % 64);
+                    let v = x.get(b + 63 - t).copied().unwrap_or(0.0);
+                    if v > 0.5 {
+                        -1.0
+                    } else {
+                        v * 2.0
+                    }
+                })
+                .collect();
+            assert_eq!(out.to_vec().unwrap(), want, "staged_reverse, n = {n}, {grid} block(s)");
+        }
+        let xi: Vec<i64> = h.vec(n, |h| (h.next_u64() % 2001) as i64 - 1000);
+        let stop = xi.get(n / 2).copied().unwrap_or(5000);
+        for block in [32, 96, 256] {
+            let mut total = h.zeros::<i64>(1);
+            h.run(&strided_warp_sum, (1, block), (&h.arr(&xi), &mut total, stop)).unwrap();
+            // Thread t sums its elements t, t + block, ... up to the first equal to `stop`.
+            let want: i64 = (0..block).map(|t| (t..n).step_by(block).map(|j| xi[j]).take_while(|v| *v != stop).sum::<i64>()).sum();
+            assert_eq!(total.to_vec().unwrap(), vec![want], "strided_warp_sum, n = {n}, block {block}");
+        }
+    }
+}

@@ -87,6 +87,7 @@ macro_rules! for_each_case {
             grid_axes,
             warp_collectives,
             warp_shuffle_reduction,
+            meeting_control_flow,
             strided_stencil,
             three_d_arrays,
             device_functions,

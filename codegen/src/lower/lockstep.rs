@@ -41,6 +41,13 @@ use inkwell::values::{BasicValueEnum, IntValue, PointerValue};
 use inkwell::IntPredicate;
 use std::collections::HashMap;
 
+/// Whether kernels may run in lockstep: yes, unless `GPUJIT_CPU_LOCKSTEP=0` (every block's
+/// threads then run one after another, or as fibers where they synchronize).
+pub fn enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("GPUJIT_CPU_LOCKSTEP").map_or(true, |v| v != "0"))
+}
+
 /// The kernel to compile for lockstep execution, or `None` where it runs as before (nothing in
 /// it makes threads meet) or only on fibers (see the module's documentation). In the kernel
 /// returned, every collective is the whole value of an assignment of its own, to a new local.
@@ -49,7 +56,7 @@ pub fn prepare(kernel: &ir::Kernel) -> Option<ir::Kernel> {
     {
         return None;
     }
-    if !supported(&kernel.body) || !meets(&kernel.body) {
+    if !supported(&kernel.body) || !meets(kernel, &thread_counts(kernel)) {
         return None;
     }
     let mut k = kernel.clone();
@@ -71,27 +78,89 @@ fn supported(stmts: &[Stmt]) -> bool {
 }
 
 /// Whether the threads meet anywhere: a barrier, a collective, a loop run in lockstep.
-fn meets(stmts: &[Stmt]) -> bool {
-    stmts.iter().any(|s| is_sync(s) || stmt_exprs(s).iter().any(|e| any_expr(e, &|x| matches!(x.kind, TypedExprKind::Collective(..)))))
+fn meets(kernel: &ir::Kernel, tc: &Meet) -> bool {
+    fn any(stmts: &[Stmt], tc: &Meet) -> bool {
+        stmts.iter().any(|s| {
+            is_sync(s, tc)
+                || match &s.kind {
+                    StmtKind::If { then, otherwise, .. } => any(then, tc) || any(otherwise, tc),
+                    StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => any(body, tc),
+                    _ => false,
+                }
+        })
+    }
+    tc.all || kernel.synchronizes() || any(&kernel.body, tc)
 }
 
 /// Whether `s` ends a thread loop (see the module's documentation); in a prepared kernel, a
 /// collective is always the value of an assignment of its own.
-pub(crate) fn is_sync(s: &Stmt) -> bool {
+pub(crate) fn is_sync(s: &Stmt, tc: &Meet) -> bool {
     match &s.kind {
         StmtKind::Barrier => true,
         StmtKind::Assign { value, .. } => matches!(value.kind, TypedExprKind::Collective(..)),
-        StmtKind::If { then, otherwise, .. } => then.iter().any(is_sync) || otherwise.iter().any(is_sync),
-        StmtKind::While { .. } => true,
-        StmtKind::ForRange { start, end, step, body, .. } => {
-            !(is_const(start) && is_const(end) && is_const(step)) || body.iter().any(is_sync)
-        }
+        StmtKind::If { then, otherwise, .. } => tc.all || then.iter().any(|s| is_sync(s, tc)) || otherwise.iter().any(|s| is_sync(s, tc)),
+        StmtKind::While { body, .. } => tc.all || strided(body, tc) || body.iter().any(|s| is_sync(s, tc)),
+        StmtKind::ForRange { step, body, .. } => tc.all || counts_threads(step, tc) || body.iter().any(|s| is_sync(s, tc)),
         _ => false,
     }
 }
 
-fn is_const(e: &TypedExpr) -> bool {
-    matches!(e.kind, TypedExprKind::Const(_))
+/// Whether `e` involves the number of threads (`grid_size`, `block_dim`, `grid_dim`, or a
+/// local `tc` marks as set from them), as the step of a loop that spreads elements over the
+/// threads does.
+fn counts_threads(e: &TypedExpr, tc: &Meet) -> bool {
+    use crate::ast::Builtin as B;
+    any_expr(e, &|x| match x.kind {
+        TypedExprKind::Special(B::GridSize(_) | B::BlockDim(_) | B::GridDim(_)) => true,
+        TypedExprKind::Local(l) => tc.counts.get(l as usize).copied().unwrap_or(false),
+        _ => false,
+    })
+}
+
+/// Whether a `while` body steps a variable by the number of threads (`i += grid_size(1)`, or
+/// by a local set to it): the loop of a grid-stride or block-stride kernel, which visits
+/// consecutive elements with consecutive threads. Run in lockstep, its threads do the same;
+/// run one after another, each would touch one element a cache line. Other loops without
+/// synchronization run a thread at a time, as before.
+fn strided(body: &[Stmt], tc: &Meet) -> bool {
+    body.iter().any(|s| match &s.kind {
+        StmtKind::Assign { local, value } => match &value.kind {
+            TypedExprKind::Binary(BinOp::Add | BinOp::Sub, a, b) => {
+                matches!(a.kind, TypedExprKind::Local(l) if l == *local) && counts_threads(b, tc)
+            }
+            _ => false,
+        },
+        _ => false,
+    })
+}
+
+/// What decides which statements end a thread loop ([`is_sync`]).
+#[derive(Debug, Default)]
+pub(crate) struct Meet {
+    /// The locals set (directly) from the number of threads, anywhere in the kernel.
+    counts: Vec<bool>,
+    /// Every loop and `if` ([`ir::KernelOptions::lockstep_all`]).
+    all: bool,
+}
+
+/// The kernel's [`Meet`].
+pub(crate) fn thread_counts(kernel: &ir::Kernel) -> Meet {
+    fn walk(stmts: &[Stmt], tc: &mut Meet) {
+        for s in stmts {
+            match &s.kind {
+                StmtKind::Assign { local, value } if counts_threads(value, tc) => tc.counts[*local as usize] = true,
+                StmtKind::If { then, otherwise, .. } => {
+                    walk(then, tc);
+                    walk(otherwise, tc);
+                }
+                StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => walk(body, tc),
+                _ => {}
+            }
+        }
+    }
+    let mut tc = Meet { counts: vec![false; kernel.locals.len()], all: kernel.options.lockstep_all };
+    walk(&kernel.body, &mut tc);
+    tc
 }
 
 /// The expressions a statement evaluates itself (not those of the statements it holds).
@@ -267,6 +336,127 @@ impl Hoist<'_> {
     }
 }
 
+/// Which locals need no place in the frame: those a single thread loop uses, writing them
+/// before any read each time it runs (a temporary of a loop body, say). They live on the stack
+/// of the thread running, where LLVM keeps them in registers; the rest are kept in the frame.
+/// The walk follows the thread loops the lowering emits (see `Lower::ls_block`).
+fn private_locals(kernel: &ir::Kernel, tc: &Meet) -> Vec<bool> {
+    struct Walk<'t> {
+        tc: &'t Meet,
+        region: u32,
+        /// The thread loop of each local's first use, and whether that use writes it.
+        first: Vec<Option<(u32, bool)>>,
+        /// Whether a second thread loop uses it.
+        shared: Vec<bool>,
+    }
+    impl Walk<'_> {
+        fn new_region(&mut self) -> u32 {
+            self.region += 1;
+            self.region
+        }
+        fn touch(&mut self, l: ir::LocalId, r: u32, defines: bool) {
+            let l = l as usize;
+            match self.first[l] {
+                None => self.first[l] = Some((r, defines)),
+                Some((at, _)) if at != r => self.shared[l] = true,
+                Some(_) => {}
+            }
+        }
+        fn reads(&mut self, e: &TypedExpr, r: u32) {
+            match e.kind {
+                TypedExprKind::Local(l) => self.touch(l, r, false),
+                TypedExprKind::Random { seed, subsequence, drawn, .. } => {
+                    for l in [seed, subsequence, drawn] {
+                        self.touch(l, r, false);
+                    }
+                }
+                _ => {}
+            }
+            for c in children(e) {
+                self.reads(c, r);
+            }
+        }
+        fn plain(&mut self, s: &Stmt, r: u32, top: bool) {
+            for e in stmt_exprs(s) {
+                self.reads(e, r);
+            }
+            match &s.kind {
+                StmtKind::Assign { local, .. } => self.touch(*local, r, top),
+                StmtKind::AssignField { local, .. } => self.touch(*local, r, false),
+                StmtKind::If { then, otherwise, .. } => then.iter().chain(otherwise).for_each(|c| self.plain(c, r, false)),
+                StmtKind::ForRange { var, body, .. } => {
+                    // Written by the loop before its body reads it.
+                    self.touch(*var, r, true);
+                    body.iter().for_each(|c| self.plain(c, r, false));
+                }
+                StmtKind::While { body, .. } => body.iter().for_each(|c| self.plain(c, r, false)),
+                _ => {}
+            }
+        }
+        fn block(&mut self, stmts: &[Stmt]) {
+            let mut i = 0;
+            while i < stmts.len() {
+                if is_sync(&stmts[i], self.tc) {
+                    self.sync(&stmts[i]);
+                    i += 1;
+                    continue;
+                }
+                let r = self.new_region();
+                while i < stmts.len() && !is_sync(&stmts[i], self.tc) {
+                    self.plain(&stmts[i], r, true);
+                    i += 1;
+                }
+            }
+        }
+        fn sync(&mut self, s: &Stmt) {
+            match &s.kind {
+                StmtKind::Assign { local, value } => {
+                    // Published in one thread loop, computed in the next.
+                    let r = self.new_region();
+                    self.reads(value, r);
+                    let r = self.new_region();
+                    self.reads(value, r);
+                    self.touch(*local, r, true);
+                }
+                StmtKind::If { cond, then, otherwise } => {
+                    let r = self.new_region();
+                    self.reads(cond, r);
+                    self.block(then);
+                    self.new_region();
+                    self.block(otherwise);
+                }
+                StmtKind::While { cond, body } => {
+                    let r = self.new_region();
+                    self.reads(cond, r);
+                    self.body(body, r);
+                }
+                StmtKind::ForRange { var, start, end, step, body, .. } => {
+                    let r = self.new_region();
+                    for e in [start, end, step] {
+                        self.reads(e, r);
+                    }
+                    let r = self.new_region();
+                    self.touch(*var, r, true);
+                    self.body(body, r);
+                }
+                _ => {}
+            }
+        }
+        /// A lockstep loop's body: its first run is in the iteration's thread loop `r`.
+        fn body(&mut self, body: &[Stmt], r: u32) {
+            let j = body.iter().position(|s| is_sync(s, self.tc)).unwrap_or(body.len());
+            for s in &body[..j] {
+                self.plain(s, r, true);
+            }
+            self.block(&body[j..]);
+        }
+    }
+    let n = kernel.locals.len();
+    let mut w = Walk { tc, region: 0, first: vec![None; n], shared: vec![false; n] };
+    w.block(&kernel.body);
+    (0..n).map(|l| !w.shared[l] && w.first[l].map_or(true, |(_, defines)| defines)).collect()
+}
+
 /// Where a per-thread variable lives in the frame: its threads' values side by side, from
 /// `offset × threads` bytes on, `size` bytes each.
 #[derive(Copy, Clone, Debug)]
@@ -287,6 +477,11 @@ pub struct Layout {
     exchange: Vec<Slot>,
     /// A lockstep `if`'s condition; a lockstep range loop's counter, bound and step.
     stmts: HashMap<*const Stmt, Vec<Slot>>,
+    /// What ends a thread loop ([`thread_counts`]).
+    counts: Meet,
+    /// The locals kept on the stack of the thread running, not in the frame
+    /// ([`private_locals`]).
+    private: Vec<bool>,
 }
 
 impl Layout {
@@ -295,13 +490,16 @@ impl Layout {
         let mut l = Layout::default();
         let mut slot = |size: u64| {
             let s = Slot { offset: l.bytes, size };
-            l.bytes += size.max(1).div_ceil(16) * 16;
+            l.bytes += size.div_ceil(16) * 16;
             s
         };
-        let locals = kernel.locals.iter().map(|x| slot(td.get_abi_size(&value_type(cx, x.ty)))).collect();
+        let counts = thread_counts(kernel);
+        let private = private_locals(kernel, &counts);
+        let locals =
+            kernel.locals.iter().zip(&private).map(|(x, p)| slot(if *p { 0 } else { td.get_abi_size(&value_type(cx, x.ty)) })).collect();
         let arrays = kernel.local_arrays.iter().map(|a| slot(td.get_abi_size(&memory_type(cx, a.elem).array_type(a.len as u32)))).collect();
         let (mut depth, mut words, mut stmts) = (0usize, 0usize, Vec::new());
-        walk(&kernel.body, 0, &mut depth, &mut words, &mut stmts);
+        walk(&kernel.body, &counts, 0, &mut depth, &mut words, &mut stmts);
         let masks = (0..=depth).map(|_| slot(1)).collect();
         let exchange = (0..words).map(|_| slot(8)).collect();
         let mut map = HashMap::new();
@@ -314,14 +512,16 @@ impl Layout {
         l.masks = masks;
         l.exchange = exchange;
         l.stmts = map;
+        l.counts = counts;
+        l.private = private;
         l
     }
 }
 
 /// The deepest mask level, the most words a collective exchanges, and each lockstep
 /// statement's own slots (their sizes).
-fn walk(stmts: &[Stmt], level: usize, depth: &mut usize, words: &mut usize, out: &mut Vec<(*const Stmt, Vec<u64>)>) {
-    for s in stmts.iter().filter(|s| is_sync(s)) {
+fn walk(stmts: &[Stmt], tc: &Meet, level: usize, depth: &mut usize, words: &mut usize, out: &mut Vec<(*const Stmt, Vec<u64>)>) {
+    for s in stmts.iter().filter(|s| is_sync(s, tc)) {
         match &s.kind {
             StmtKind::Assign { value, .. } => {
                 let t = value.ty;
@@ -337,17 +537,17 @@ fn walk(stmts: &[Stmt], level: usize, depth: &mut usize, words: &mut usize, out:
             StmtKind::If { then, otherwise, .. } => {
                 *depth = (*depth).max(level + 1);
                 out.push((s as *const Stmt, vec![1]));
-                walk(then, level + 1, depth, words, out);
-                walk(otherwise, level + 1, depth, words, out);
+                walk(then, tc, level + 1, depth, words, out);
+                walk(otherwise, tc, level + 1, depth, words, out);
             }
             StmtKind::While { body, .. } => {
                 *depth = (*depth).max(level + 2);
-                walk(body, level + 2, depth, words, out);
+                walk(body, tc, level + 2, depth, words, out);
             }
             StmtKind::ForRange { body, .. } => {
                 *depth = (*depth).max(level + 2);
                 out.push((s as *const Stmt, vec![8, 8, 8]));
-                walk(body, level + 2, depth, words, out);
+                walk(body, tc, level + 2, depth, words, out);
             }
             _ => {}
         }
@@ -368,6 +568,8 @@ pub(super) struct Lockstep<'ctx> {
     exchange: Vec<PointerValue<'ctx>>,
     /// The thread-loop counters (z, y, x).
     counters: [PointerValue<'ctx>; 3],
+    /// The stack slot of each private local.
+    stack: Vec<Option<PointerValue<'ctx>>>,
     /// The mask level of the statements being lowered.
     level: usize,
     /// The thread loop being emitted.
@@ -454,6 +656,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let local_arrays = layout.local_arrays.iter().map(base).collect::<LR<Vec<_>>>()?;
         let masks = layout.masks.iter().map(base).collect::<LR<Vec<_>>>()?;
         let exchange = layout.exchange.iter().map(base).collect::<LR<Vec<_>>>()?;
+        // The private locals, on the stack (each thread writes one before reading it).
+        let mut stack = Vec::with_capacity(self.kernel.locals.len());
+        for (local, private) in self.kernel.locals.iter().zip(&layout.private) {
+            stack.push(if *private { Some(self.entry_alloca(value_type(self.cx, local.ty), &local.name)?) } else { None });
+        }
         let counters =
             [self.entry_alloca(i64t.into(), "tz")?, self.entry_alloca(i64t.into(), "ty")?, self.entry_alloca(i64t.into(), "tx")?];
         self.ls = Some(Lockstep {
@@ -466,6 +673,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             masks,
             exchange,
             counters,
+            stack,
             level: 0,
             iter: None,
             loop_levels: Vec::new(),
@@ -582,8 +790,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             self.ls_publish_thread()?;
         }
         let mut locals = Vec::with_capacity(self.kernel.locals.len());
-        for (base, s) in self.ls().locals.iter().zip(&self.ls().layout.locals) {
-            locals.push(self.slot_at(*base, s.size, t)?);
+        for ((base, s), stack) in self.ls().locals.iter().zip(&self.ls().layout.locals).zip(&self.ls().stack) {
+            locals.push(match stack {
+                Some(p) => *p,
+                None => self.slot_at(*base, s.size, t)?,
+            });
         }
         self.locals = locals;
         let mut arrays = Vec::with_capacity(self.kernel.local_arrays.len());
@@ -648,16 +859,20 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.ls.as_ref().and_then(|l| l.loop_levels.get(i).copied())
     }
 
+    fn ls_syncs(&self, s: &Stmt) -> bool {
+        is_sync(s, &self.ls().layout.counts)
+    }
+
     /// Statements at the current level: runs of unsynchronized ones in a thread loop each.
     fn ls_block(&mut self, stmts: &'a [Stmt]) -> LR<()> {
         let mut i = 0;
         while i < stmts.len() {
-            if is_sync(&stmts[i]) {
+            if self.ls_syncs(&stmts[i]) {
                 self.ls_sync(&stmts[i])?;
                 i += 1;
                 continue;
             }
-            let j = (i..stmts.len()).find(|&j| is_sync(&stmts[j])).unwrap_or(stmts.len());
+            let j = (i..stmts.len()).find(|&j| self.ls_syncs(&stmts[j])).unwrap_or(stmts.len());
             let level = self.ls().level;
             let lc = self.thread_loop_begin(Some(level), &[])?;
             self.block(&stmts[i..j])?;
@@ -853,7 +1068,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.store_mask(this, true)?;
         self.b.build_store(any, self.cx.bool_type().const_all_ones())?;
         // The body's first run of unsynchronized statements, in the same thread loop.
-        let j = body.iter().position(is_sync).unwrap_or(body.len());
+        let j = body.iter().position(|s| self.ls_syncs(s)).unwrap_or(body.len());
         self.loops.push(None);
         self.ls_mut().loop_levels.push(iterating);
         self.ls_mut().level = this;

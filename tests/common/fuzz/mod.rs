@@ -52,15 +52,20 @@ fn slot<const K: usize>() -> &'static KernelSource {
 
 const SLOT_FNS: [fn() -> &'static KernelSource; 3] = [slot::<0>, slot::<1>, slot::<2>];
 
-/// The kernel for `case`, its device functions registered in this thread's slots.
-fn kernel(case: &Case) -> Kernel {
+/// The kernel for `case`, its device functions registered in this thread's slots; with
+/// `lockstep_all`, every loop and `if` of it runs in lockstep on the CPU backend.
+fn kernel(case: &Case, lockstep_all: bool) -> Kernel {
     let leaked: Vec<&'static KernelSource> = case.devices.iter().map(|d| &*Box::leak(Box::new(d.clone()))).collect();
     let mut src = case.source.clone();
+    src.options.lockstep_all = lockstep_all;
     src.callees =
         leaked.iter().zip(SLOT_FNS).map(|(d, f)| Callee { name: Box::leak(d.name.clone().into_boxed_str()), source: f }).collect();
     SLOTS.with(|s| *s.borrow_mut() = leaked);
     Kernel::new(src)
 }
+
+/// The cases checked so far (a sample of them also runs with `lockstep_all`).
+static LOCKSTEP_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Kernels whose oracle run read out of range (bounds-check mode), for the summary.
 static OOB_KERNELS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -196,7 +201,7 @@ fn compare(what: &str, case: &Case, want: &oracle::Outcome, got: (gpujit::Result
 /// Runs `case` on every device and compares each with the oracle. (The oracle runs only
 /// kernels that compiled, so a shrinking step that broke the program is a compile error.)
 pub fn check(devices: &[Device], case: &Case, check_ptx: bool) -> Result<(), Failure> {
-    let k = kernel(case);
+    let k = kernel(case, false);
     let mut runs = Vec::new();
     for dev in devices {
         let got = run_on(dev, &k, case, check_ptx && !dev.is_cuda());
@@ -207,6 +212,19 @@ pub fn check(devices: &[Device], case: &Case, check_ptx: bool) -> Result<(), Fai
             }
         }
         runs.push((what, dev.is_cuda(), got));
+        if !dev.is_cuda() && LOCKSTEP_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4 == 0 {
+            // One case in four again on the CPU backend, every loop and `if` in lockstep
+            // (masks, escapes, loops run while any thread iterates), which kernels take only
+            // where threads meet. (Its compile time keeps it to a sample.)
+            let all = kernel(case, true);
+            let got = run_on(dev, &all, case, false);
+            if let Err(e) = &got.0 {
+                if !matches!(e, gpujit::Error::OutOfBounds { .. }) {
+                    return Err(Failure::Error(format!("CPU backend in lockstep: {e}")));
+                }
+            }
+            runs.push(("CPU backend in lockstep", false, got));
+        }
     }
     // The oracle as each device computes: fused multiply-adds on a GPU and on a CPU with fma.
     let oracle = |fuse: bool| match std::panic::catch_unwind(|| oracle::run(case, fuse)) {
