@@ -307,6 +307,15 @@ struct ParamArray<'ctx> {
     contiguous: bool,
 }
 
+/// Where `continue` and `break` of an enclosing loop go.
+#[derive(Copy, Clone)]
+enum LoopExit<'ctx> {
+    /// To these blocks (continue, break).
+    Blocks(BasicBlock<'ctx>, BasicBlock<'ctx>),
+    /// Out of a loop run in lockstep whose iterating threads are at this mask level.
+    Lockstep(usize),
+}
+
 struct Lower<'a, 'ctx> {
     /// The line of the statement being lowered (for out-of-bounds reports).
     line: u32,
@@ -345,7 +354,7 @@ struct Lower<'a, 'ctx> {
     scalars: Vec<Option<BasicValueEnum<'ctx>>>,
     /// (continue target, break target) of each enclosing loop; `None` for a loop run in
     /// lockstep (see [`lockstep`]).
-    loops: Vec<Option<(BasicBlock<'ctx>, BasicBlock<'ctx>)>>,
+    loops: Vec<LoopExit<'ctx>>,
     /// The lowering's state of a body run in lockstep.
     ls: Option<lockstep::Lockstep<'ctx>>,
     /// The frame of a body to run in lockstep, before `emit` starts it.
@@ -613,32 +622,37 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let c = self.expr(cond)?.into_int_value();
                 self.b.build_conditional_branch(c, body_bb, exit)?;
                 self.b.position_at_end(body_bb);
-                self.loops.push(Some((head, exit)));
+                self.loops.push(LoopExit::Blocks(head, exit));
                 self.block(body)?;
                 self.loops.pop();
                 self.branch_to(head)?;
                 self.b.position_at_end(exit);
             }
             StmtKind::ForRange { var, start, end, step, inclusive, reverse, unroll, body } => {
-                self.for_range(*var, start, end, step, *inclusive, *reverse, *unroll, body)?;
+                self.for_range(*var, start, end, step, *inclusive, *reverse, *unroll, body, false)?;
             }
             StmtKind::Break(n) | StmtKind::Continue(n) => {
                 let brk = matches!(s.kind, StmtKind::Break(_));
-                let Some((i, target)) = self.loops.len().checked_sub(1 + *n as usize).and_then(|i| Some((i, *self.loops.get(i)?))) else {
+                let Some(target) = self.loops.len().checked_sub(1 + *n as usize).and_then(|i| self.loops.get(i).copied()) else {
                     unreachable!("the verifier rejects break/continue outside their loop")
                 };
-                match (target, self.ls_loop_level(i)) {
-                    (Some((cont, exit)), _) => {
+                match target {
+                    LoopExit::Blocks(cont, exit) => {
                         self.b.build_unconditional_branch(if brk { exit } else { cont })?;
                         self.start_dead_block();
                     }
                     // Out of a loop run in lockstep: the thread leaves it (break) or this
                     // iteration (continue).
-                    (None, Some(level)) => self.ls_escape(if brk { level } else { level + 1 })?,
-                    (None, None) => unreachable!("a lockstep loop has its level"),
+                    LoopExit::Lockstep(level) => {
+                        self.ls_escape(if brk { level } else { level + 1 })?;
+                        self.start_dead_block();
+                    }
                 }
             }
-            StmtKind::Return(None) if self.in_thread_loop() => self.ls_escape(0)?,
+            StmtKind::Return(None) if self.in_thread_loop() => {
+                self.ls_escape(0)?;
+                self.start_dead_block();
+            }
             StmtKind::Return(value) => {
                 match value {
                     Some(v) => {
@@ -673,6 +687,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         reverse: bool,
         unroll: Option<u32>,
         body: &[Stmt],
+        lockstep: bool,
     ) -> LR<()> {
         let t = start.ty;
         let ity = int_type(self.cx, t.bits());
@@ -707,8 +722,13 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.b.position_at_end(body_bb);
         let i = self.b.build_load(ity, counter, "i")?;
         self.b.build_store(self.locals[var as usize], i)?;
-        self.loops.push(Some((latch, exit)));
-        self.block(body)?;
+        self.loops.push(LoopExit::Blocks(latch, exit));
+        // A uniform loop of a body run in lockstep: its body's thread loops inside.
+        if lockstep {
+            self.ls_block(body)?;
+        } else {
+            self.block(body)?;
+        }
         self.loops.pop();
         self.branch_to(latch)?;
 
@@ -799,25 +819,35 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     /// Marks the loop whose back edge is `back` for LLVM's unroller: `llvm.loop.unroll.full`
     /// (`factor` 0) or `llvm.loop.unroll.count` (the loop ID is self-referential, as LLVM wants).
     fn unroll_metadata(&self, back: inkwell::values::InstructionValue<'ctx>, factor: u32) {
+        let count = self.cx.i32_type().const_int(factor as u64, false);
+        match factor {
+            0 => self.loop_metadata(back, &[("llvm.loop.unroll.full", None)]),
+            _ => self.loop_metadata(back, &[("llvm.loop.unroll.count", Some(count))]),
+        }
+    }
+
+    /// Sets the loop ID of the loop whose back edge is `back`: each option a name and an
+    /// optional value (`!{!"name", value}`).
+    fn loop_metadata(&self, back: inkwell::values::InstructionValue<'ctx>, options: &[(&str, Option<IntValue<'ctx>>)]) {
         use inkwell::llvm_sys::core::{
             LLVMMDNodeInContext2, LLVMMDStringInContext2, LLVMMetadataAsValue, LLVMSetMetadata, LLVMValueAsMetadata,
         };
         use inkwell::llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
         use inkwell::values::AsValueRef;
         let ctx = self.cx.raw();
-        let name = if factor == 0 { "llvm.loop.unroll.full" } else { "llvm.loop.unroll.count" };
         let kind = self.cx.get_kind_id("llvm.loop");
         // SAFETY: every handle is of this context and live; the temporary node is replaced (and
         // freed) by the loop ID it stands for before anything else can see it.
         unsafe {
-            let mut option = vec![LLVMMDStringInContext2(ctx, name.as_ptr() as *const _, name.len())];
-            if factor > 0 {
-                let count = self.cx.i32_type().const_int(factor as u64, false);
-                option.push(LLVMValueAsMetadata(count.as_value_ref()));
-            }
-            let option = LLVMMDNodeInContext2(ctx, option.as_mut_ptr(), option.len());
             let temp = LLVMTemporaryMDNode(ctx, std::ptr::null_mut(), 0);
-            let mut ops = [temp, option];
+            let mut ops = vec![temp];
+            for (name, value) in options {
+                let mut option = vec![LLVMMDStringInContext2(ctx, name.as_ptr() as *const _, name.len())];
+                if let Some(v) = value {
+                    option.push(LLVMValueAsMetadata(v.as_value_ref()));
+                }
+                ops.push(LLVMMDNodeInContext2(ctx, option.as_mut_ptr(), option.len()));
+            }
             let id = LLVMMDNodeInContext2(ctx, ops.as_mut_ptr(), ops.len());
             LLVMMetadataReplaceAllUsesWith(temp, id);
             LLVMSetMetadata(back.as_value_ref(), kind, LLVMMetadataAsValue(ctx, id));

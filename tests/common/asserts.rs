@@ -50,6 +50,19 @@ fn debug_on(x: &[u32], out: &mut [u32]) {
     }
 }
 
+/// Assertions where threads meet: a grid-stride loop (on the CPU backend, run in lockstep) and
+/// a barrier. A failing thread ends; the others go on, through the barrier too.
+#[gpu_kernel]
+fn asserting_in_step(x: &[f32], limit: u32, out: &mut [f32]) {
+    let mut i = grid(1);
+    while i < x.len() {
+        assert!((i as u32) < limit, "past the limit at {}", i);
+        out[i] = checked_sqrt(x[i], i);
+        i += grid_size(1);
+    }
+    sync_threads();
+}
+
 fn assertion(e: &Error) -> (&str, [u32; 3], [u32; 3], &str, u32, &str) {
     match e {
         Error::Assertion { kernel, block, thread, file, line, message, .. } => (kernel, *block, *thread, file, *line, message),
@@ -94,6 +107,26 @@ pub fn kernel_assertions(h: &Harness) {
         assert_eq!(message, "assertion `left != right` failed: thirteen at 130\n  left: 13.0\n right: 13.0", "{e}");
         let e = h.run(&asserting, (n.div_ceil(128), 128), (&dx, 1u32, &mut out)).unwrap_err();
         assert!(assertion(&e).5 == "assertion failed: k < limit", "{e}");
+    }
+    for n in SIZES {
+        let x: Vec<f32> = h.vec(n, |h| h.f64_in(0.0, 10.0) as f32);
+        let dx = h.arr(&x);
+        let mut out = h.zeros::<f32>(n);
+        h.run(&asserting_in_step, (3, 64), (&dx, u32::MAX, &mut out)).unwrap();
+        assert_eq!(out.to_vec().unwrap(), x.iter().map(|v| v.sqrt()).collect::<Vec<_>>(), "n={n}");
+        // Each thread stops at its first element from 100 on: the elements below are done.
+        let mut out = h.zeros::<f32>(n);
+        match h.run(&asserting_in_step, (3, 64), (&dx, 100u32, &mut out)) {
+            Ok(()) => assert!(n <= 100, "n={n}: no assertion failed"),
+            Err(e) => {
+                assert!(n > 100, "n={n}: {e}");
+                let (kernel, _, _, _, _, message) = assertion(&e);
+                assert_eq!(kernel, "asserting_in_step", "{e}");
+                assert!(message.starts_with("past the limit at "), "{e}");
+            }
+        }
+        let want: Vec<f32> = x.iter().enumerate().map(|(i, v)| if i < 100 { v.sqrt() } else { 0.0 }).collect();
+        assert_eq!(out.to_vec().unwrap(), want, "n={n}, limit 100");
     }
     let a: Vec<i64> = (0..300).collect();
     let mut b = a.clone();

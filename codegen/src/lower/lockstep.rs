@@ -56,7 +56,10 @@ pub fn prepare(kernel: &ir::Kernel) -> Option<ir::Kernel> {
     {
         return None;
     }
-    if !supported(&kernel.body) || !meets(kernel, &thread_counts(kernel)) {
+    // Uniform statements alone are no reason to run in lockstep.
+    let mut tc = thread_counts(kernel);
+    tc.uniform.iter_mut().for_each(|u| *u = false);
+    if !supported(&kernel.body) || !meets(kernel, &tc) {
         return None;
     }
     let mut k = kernel.clone();
@@ -92,16 +95,154 @@ fn meets(kernel: &ir::Kernel, tc: &Meet) -> bool {
     tc.all || kernel.synchronizes() || any(&kernel.body, tc)
 }
 
-/// Whether `s` ends a thread loop (see the module's documentation); in a prepared kernel, a
-/// collective is always the value of an assignment of its own.
-pub(crate) fn is_sync(s: &Stmt, tc: &Meet) -> bool {
+/// How a statement runs in lockstep.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// In a thread loop, for each thread.
+    Plain,
+    /// `sync_threads()`: where a thread loop ends.
+    Barrier,
+    /// `local = collective(..)`: a thread loop publishing, one computing.
+    Collective,
+    /// An assignment of a uniform local: once for the block, between thread loops.
+    Scalar,
+    /// An `if` on a uniform condition: evaluated once, its branch run for every thread.
+    ScalarIf,
+    /// An `if` whose threads may differ: each branch for the threads that take it (masks).
+    MaskedIf,
+    /// A loop on uniform bounds (no `break` or `continue` out of it): every thread iterates
+    /// together, the loop itself run once.
+    ScalarLoop,
+    /// A loop each thread leaves on its own: each iteration for the threads still iterating.
+    MaskedLoop,
+}
+
+/// How `s` runs (see the module's documentation); in a prepared kernel, a collective is
+/// always the value of an assignment of its own.
+pub(crate) fn form(s: &Stmt, tc: &Meet) -> Form {
+    let inner = |b: &[Stmt]| b.iter().any(|s| is_sync(s, tc));
     match &s.kind {
-        StmtKind::Barrier => true,
-        StmtKind::Assign { value, .. } => matches!(value.kind, TypedExprKind::Collective(..)),
-        StmtKind::If { then, otherwise, .. } => tc.all || then.iter().any(|s| is_sync(s, tc)) || otherwise.iter().any(|s| is_sync(s, tc)),
-        StmtKind::While { body, .. } => tc.all || strided(body, tc) || body.iter().any(|s| is_sync(s, tc)),
-        StmtKind::ForRange { step, body, .. } => tc.all || counts_threads(step, tc) || body.iter().any(|s| is_sync(s, tc)),
+        StmtKind::Barrier => Form::Barrier,
+        StmtKind::Assign { value, .. } if matches!(value.kind, TypedExprKind::Collective(..)) => Form::Collective,
+        StmtKind::Assign { local, .. } if tc.uniform[*local as usize] => Form::Scalar,
+        StmtKind::If { cond, then, otherwise } if tc.all || inner(then) || inner(otherwise) => {
+            if uniform_expr(cond, &tc.uniform) {
+                Form::ScalarIf
+            } else {
+                Form::MaskedIf
+            }
+        }
+        StmtKind::While { cond, body } => {
+            let scalar = uniform_expr(cond, &tc.uniform) && !jumps_out(body, 0);
+            match (scalar, tc.all || inner(body)) {
+                (true, true) => Form::ScalarLoop,
+                (_, true) => Form::MaskedLoop,
+                (_, false) if strided(body, tc) => Form::MaskedLoop,
+                _ => Form::Plain,
+            }
+        }
+        StmtKind::ForRange { var, step, body, .. } => match (tc.uniform[*var as usize], tc.all || inner(body)) {
+            (true, true) => Form::ScalarLoop,
+            (_, true) => Form::MaskedLoop,
+            (_, false) if counts_threads(step, tc) => Form::MaskedLoop,
+            _ => Form::Plain,
+        },
+        _ => Form::Plain,
+    }
+}
+
+/// Whether `s` ends a thread loop.
+pub(crate) fn is_sync(s: &Stmt, tc: &Meet) -> bool {
+    form(s, tc) != Form::Plain
+}
+
+/// Whether a `break` or `continue` in `stmts`, `depth` loops inside a loop, leaves that loop
+/// (or one around it).
+fn jumps_out(stmts: &[Stmt], depth: u32) -> bool {
+    stmts.iter().any(|s| match &s.kind {
+        StmtKind::Break(n) | StmtKind::Continue(n) => *n >= depth,
+        StmtKind::If { then, otherwise, .. } => jumps_out(then, depth) || jumps_out(otherwise, depth),
+        StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => jumps_out(body, depth + 1),
         _ => false,
+    })
+}
+
+/// Whether `e` has one value for every thread of the block: built from constants,
+/// parameters, array shapes, the block's and grid's indices and extents, and uniform locals.
+fn uniform_expr(e: &TypedExpr, uniform: &[bool]) -> bool {
+    use crate::ast::Builtin as B;
+    let here = match &e.kind {
+        TypedExprKind::Const(_) | TypedExprKind::Param(_) | TypedExprKind::Len(_) | TypedExprKind::ArrayDim { .. } => true,
+        TypedExprKind::Local(l) => uniform.get(*l as usize).copied().unwrap_or(false),
+        TypedExprKind::Special(b) => matches!(b, B::BlockIdx(_) | B::BlockDim(_) | B::GridDim(_) | B::GridSize(_) | B::WarpSize),
+        TypedExprKind::Unary(..)
+        | TypedExprKind::Binary(..)
+        | TypedExprKind::Cast(_)
+        | TypedExprKind::FromBits(_)
+        | TypedExprKind::Field(..)
+        | TypedExprKind::Construct(_)
+        | TypedExprKind::Math(..)
+        | TypedExprKind::Complex(..) => true,
+        TypedExprKind::Load { .. }
+        | TypedExprKind::Atomic { .. }
+        | TypedExprKind::Call { .. }
+        | TypedExprKind::Collective(..)
+        | TypedExprKind::Random { .. } => false,
+    };
+    here && children(e).into_iter().all(|c| uniform_expr(c, uniform))
+}
+
+/// The locals whose value is the same in every thread wherever it is read: assigned only
+/// uniform values, where every thread is (not under an `if` or loop the threads may take
+/// differently). They live once for the block; their statements run once (`Form::Scalar`).
+fn uniform_locals(kernel: &ir::Kernel) -> Vec<bool> {
+    fn walk(stmts: &[Stmt], scalar: bool, u: &mut Vec<bool>) -> bool {
+        let mut changed = false;
+        let clear = |l: ir::LocalId, u: &mut Vec<bool>| std::mem::replace(&mut u[l as usize], false);
+        for s in stmts {
+            for e in stmt_exprs(s) {
+                // A generator's state advances in each thread.
+                let mut drawn = Vec::new();
+                collect_random(e, &mut drawn);
+                for l in drawn {
+                    changed |= clear(l, u);
+                }
+            }
+            match &s.kind {
+                StmtKind::Assign { local, value } if !(scalar && uniform_expr(value, u)) => changed |= clear(*local, u),
+                StmtKind::AssignField { local, .. } => changed |= clear(*local, u),
+                StmtKind::If { cond, then, otherwise } => {
+                    let c = scalar && uniform_expr(cond, u);
+                    changed |= walk(then, c, u);
+                    changed |= walk(otherwise, c, u);
+                }
+                StmtKind::While { cond, body } => {
+                    let c = scalar && uniform_expr(cond, u) && !jumps_out(body, 0);
+                    changed |= walk(body, c, u);
+                }
+                StmtKind::ForRange { var, start, end, step, body, .. } => {
+                    let c = scalar && [start, end, step].iter().all(|e| uniform_expr(e, u)) && !jumps_out(body, 0);
+                    if !c {
+                        changed |= clear(*var, u);
+                    }
+                    changed |= walk(body, c, u);
+                }
+                _ => {}
+            }
+        }
+        changed
+    }
+    let mut u = vec![true; kernel.locals.len()];
+    while walk(&kernel.body, true, &mut u) {}
+    u
+}
+
+fn collect_random(e: &TypedExpr, out: &mut Vec<ir::LocalId>) {
+    if let TypedExprKind::Random { seed, subsequence, drawn, .. } = e.kind {
+        out.extend([seed, subsequence, drawn]);
+    }
+    for c in children(e) {
+        collect_random(c, out);
     }
 }
 
@@ -141,6 +282,8 @@ pub(crate) struct Meet {
     counts: Vec<bool>,
     /// Every loop and `if` ([`ir::KernelOptions::lockstep_all`]).
     all: bool,
+    /// The uniform locals ([`uniform_locals`]).
+    uniform: Vec<bool>,
 }
 
 /// The kernel's [`Meet`].
@@ -158,7 +301,7 @@ pub(crate) fn thread_counts(kernel: &ir::Kernel) -> Meet {
             }
         }
     }
-    let mut tc = Meet { counts: vec![false; kernel.locals.len()], all: kernel.options.lockstep_all };
+    let mut tc = Meet { counts: vec![false; kernel.locals.len()], all: kernel.options.lockstep_all, uniform: uniform_locals(kernel) };
     walk(&kernel.body, &mut tc);
     tc
 }
@@ -409,8 +552,15 @@ fn private_locals(kernel: &ir::Kernel, tc: &Meet) -> Vec<bool> {
             }
         }
         fn sync(&mut self, s: &Stmt) {
-            match &s.kind {
-                StmtKind::Assign { local, value } => {
+            match (form(s, self.tc), &s.kind) {
+                // Uniform: once, outside the thread loops (uniform locals are on the stack anyway).
+                (Form::Scalar | Form::Barrier, _) => {}
+                (Form::ScalarIf, StmtKind::If { then, otherwise, .. }) => {
+                    self.block(then);
+                    self.block(otherwise);
+                }
+                (Form::ScalarLoop, StmtKind::While { body, .. } | StmtKind::ForRange { body, .. }) => self.block(body),
+                (_, StmtKind::Assign { local, value }) => {
                     // Published in one thread loop, computed in the next.
                     let r = self.new_region();
                     self.reads(value, r);
@@ -418,19 +568,19 @@ fn private_locals(kernel: &ir::Kernel, tc: &Meet) -> Vec<bool> {
                     self.reads(value, r);
                     self.touch(*local, r, true);
                 }
-                StmtKind::If { cond, then, otherwise } => {
+                (_, StmtKind::If { cond, then, otherwise }) => {
                     let r = self.new_region();
                     self.reads(cond, r);
                     self.block(then);
                     self.new_region();
                     self.block(otherwise);
                 }
-                StmtKind::While { cond, body } => {
+                (_, StmtKind::While { cond, body }) => {
                     let r = self.new_region();
                     self.reads(cond, r);
                     self.body(body, r);
                 }
-                StmtKind::ForRange { var, start, end, step, body, .. } => {
+                (_, StmtKind::ForRange { var, start, end, step, body, .. }) => {
                     let r = self.new_region();
                     for e in [start, end, step] {
                         self.reads(e, r);
@@ -494,7 +644,8 @@ impl Layout {
             s
         };
         let counts = thread_counts(kernel);
-        let private = private_locals(kernel, &counts);
+        // Uniform locals too live once (on the stack), for every thread.
+        let private: Vec<bool> = private_locals(kernel, &counts).into_iter().zip(&counts.uniform).map(|(p, u)| p || *u).collect();
         let locals =
             kernel.locals.iter().zip(&private).map(|(x, p)| slot(if *p { 0 } else { td.get_abi_size(&value_type(cx, x.ty)) })).collect();
         let arrays = kernel.local_arrays.iter().map(|a| slot(td.get_abi_size(&memory_type(cx, a.elem).array_type(a.len as u32)))).collect();
@@ -521,9 +672,9 @@ impl Layout {
 /// The deepest mask level, the most words a collective exchanges, and each lockstep
 /// statement's own slots (their sizes).
 fn walk(stmts: &[Stmt], tc: &Meet, level: usize, depth: &mut usize, words: &mut usize, out: &mut Vec<(*const Stmt, Vec<u64>)>) {
-    for s in stmts.iter().filter(|s| is_sync(s, tc)) {
-        match &s.kind {
-            StmtKind::Assign { value, .. } => {
+    for s in stmts {
+        match (form(s, tc), &s.kind) {
+            (Form::Collective, StmtKind::Assign { value, .. }) => {
                 let t = value.ty;
                 let n = if t.is_struct() {
                     words_of(t.size_bytes())
@@ -534,17 +685,22 @@ fn walk(stmts: &[Stmt], tc: &Meet, level: usize, depth: &mut usize, words: &mut 
                 };
                 *words = (*words).max(n);
             }
-            StmtKind::If { then, otherwise, .. } => {
+            (Form::ScalarIf, StmtKind::If { then, otherwise, .. }) => {
+                walk(then, tc, level, depth, words, out);
+                walk(otherwise, tc, level, depth, words, out);
+            }
+            (Form::MaskedIf, StmtKind::If { then, otherwise, .. }) => {
                 *depth = (*depth).max(level + 1);
                 out.push((s as *const Stmt, vec![1]));
                 walk(then, tc, level + 1, depth, words, out);
                 walk(otherwise, tc, level + 1, depth, words, out);
             }
-            StmtKind::While { body, .. } => {
+            (Form::ScalarLoop, StmtKind::While { body, .. } | StmtKind::ForRange { body, .. }) => walk(body, tc, level, depth, words, out),
+            (Form::MaskedLoop, StmtKind::While { body, .. }) => {
                 *depth = (*depth).max(level + 2);
                 walk(body, tc, level + 2, depth, words, out);
             }
-            StmtKind::ForRange { body, .. } => {
+            (Form::MaskedLoop, StmtKind::ForRange { body, .. }) => {
                 *depth = (*depth).max(level + 2);
                 out.push((s as *const Stmt, vec![8, 8, 8]));
                 walk(body, tc, level + 2, depth, words, out);
@@ -566,7 +722,7 @@ pub(super) struct Lockstep<'ctx> {
     local_arrays: Vec<PointerValue<'ctx>>,
     masks: Vec<PointerValue<'ctx>>,
     exchange: Vec<PointerValue<'ctx>>,
-    /// The thread-loop counters (z, y, x).
+    /// The thread-loop counters (row, unused, x).
     counters: [PointerValue<'ctx>; 3],
     /// The stack slot of each private local.
     stack: Vec<Option<PointerValue<'ctx>>>,
@@ -574,9 +730,6 @@ pub(super) struct Lockstep<'ctx> {
     level: usize,
     /// The thread loop being emitted.
     iter: Option<Iter<'ctx>>,
-    /// The level of the iterating threads of each enclosing lockstep loop (the outermost
-    /// entries of `Lower::loops`, which are `None` for them).
-    loop_levels: Vec<usize>,
     phase: Phase<'ctx>,
     /// The next word of the collective being evaluated.
     word: usize,
@@ -662,7 +815,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             stack.push(if *private { Some(self.entry_alloca(value_type(self.cx, local.ty), &local.name)?) } else { None });
         }
         let counters =
-            [self.entry_alloca(i64t.into(), "tz")?, self.entry_alloca(i64t.into(), "ty")?, self.entry_alloca(i64t.into(), "tx")?];
+            [self.entry_alloca(i64t.into(), "row")?, self.entry_alloca(i64t.into(), "unused")?, self.entry_alloca(i64t.into(), "tx")?];
         self.ls = Some(Lockstep {
             layout,
             frame,
@@ -676,10 +829,13 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             stack,
             level: 0,
             iter: None,
-            loop_levels: Vec::new(),
             phase: Phase::None,
             word: 0,
         });
+        // Outside thread loops, uniform statements read their locals here (the others, never
+        // read there, point at thread 0's).
+        let ls = self.ls();
+        self.locals = ls.stack.iter().zip(&ls.locals).map(|(s, base)| s.unwrap_or(*base)).collect();
         // Every thread starts alive.
         let lc = self.thread_loop_begin(None, &[])?;
         self.store_mask(0, true)?;
@@ -729,51 +885,65 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     /// (all, for `None`), clearing the masks `clear` of the others. The caller emits the
     /// thread's code, then [`Lower::thread_loop_end`].
     fn thread_loop_begin(&mut self, level: Option<usize>, clear: &[usize]) -> LR<ThreadLoop<'ctx>> {
+        let mask = level.map(|l| self.ls().masks[l]);
+        self.thread_loop_from(mask, clear)
+    }
+
+    /// [`Lower::thread_loop_begin`] over the threads whose byte in `mask` is set.
+    fn thread_loop_from(&mut self, mask: Option<PointerValue<'ctx>>, clear: &[usize]) -> LR<ThreadLoop<'ctx>> {
         let i64t = self.cx.i64_type();
         let ls = self.ls();
         let (counters, dims) = (ls.counters, ls.dims);
-        let names = ["tz", "ty", "tx"];
-        let heads: Vec<BasicBlock> = names.iter().map(|n| self.new_block(&format!("{n}.head"))).collect();
-        let steps: Vec<BasicBlock> = names.iter().map(|n| self.new_block(&format!("{n}.next"))).collect();
-        let run = self.new_block("thread");
-        let done = self.new_block("threads.done");
-        // z, y, x: each loop's body starts the next one inside; x's runs the thread.
-        let extent = [dims[2], dims[1], dims[0]];
+        // A loop over the block's rows (y and z), and in each over x: t = row × x extent + x.
+        // Thread loops are many, short and branchy: LLVM neither unrolls nor vectorizes them
+        // (which multiplied the code, and its compile time, for little).
+        let (rows, row, head, run, next, row_next, done) = (
+            self.new_block("rows"),
+            self.new_block("row"),
+            self.new_block("threads"),
+            self.new_block("thread"),
+            self.new_block("thread.next"),
+            self.new_block("row.next"),
+            self.new_block("threads.done"),
+        );
+        let [cr, _, cx] = counters;
         let zero = i64t.const_zero();
-        self.b.build_store(counters[0], zero)?;
-        self.b.build_unconditional_branch(heads[0])?;
-        let mut idx = [zero; 3];
-        for d in 0..3 {
-            self.b.position_at_end(heads[d]);
-            let i = self.b.build_load(i64t, counters[d], names[d])?.into_int_value();
-            idx[d] = i;
-            let more = self.b.build_int_compare(IntPredicate::ULT, i, extent[d], "more")?;
-            let inner = if d < 2 { self.new_block(&format!("{}.start", names[d + 1])) } else { run };
-            let out = if d == 0 { done } else { steps[d - 1] };
-            self.b.build_conditional_branch(more, inner, out)?;
-            if d < 2 {
-                self.b.position_at_end(inner);
-                self.b.build_store(counters[d + 1], zero)?;
-                self.b.build_unconditional_branch(heads[d + 1])?;
-            }
-            // Step d: the counter advances, back to its head.
-            let here = self.b.get_insert_block();
-            self.b.position_at_end(steps[d]);
-            let i = self.b.build_load(i64t, counters[d], "i")?.into_int_value();
-            self.b.build_store(counters[d], self.b.build_int_nuw_add(i, i64t.const_int(1, false), "i.next")?)?;
-            self.b.build_unconditional_branch(heads[d])?;
-            if let Some(h) = here {
-                self.b.position_at_end(h);
-            }
-        }
+        let one = i64t.const_int(1, false);
+        let no = self.cx.bool_type().const_zero();
+        let one32 = self.cx.i32_type().const_int(1, false);
+        let hints =
+            [("llvm.loop.unroll.disable", None), ("llvm.loop.vectorize.enable", Some(no)), ("llvm.loop.interleave.count", Some(one32))];
+        let load = |p: PointerValue<'ctx>, n: &str| -> LR<IntValue<'ctx>> { Ok(self.b.build_load(i64t, p, n)?.into_int_value()) };
+        let nrows = self.b.build_int_nuw_mul(dims[1], dims[2], "rows.n")?;
+        self.b.build_store(cr, zero)?;
+        self.b.build_unconditional_branch(rows)?;
+        self.b.position_at_end(rows);
+        let r = load(cr, "r")?;
+        self.b.build_conditional_branch(self.b.build_int_compare(IntPredicate::ULT, r, nrows, "more.rows")?, row, done)?;
+        self.b.position_at_end(row);
+        let ty = self.b.build_int_unsigned_rem(r, dims[1], "ty")?;
+        let tz = self.b.build_int_unsigned_div(r, dims[1], "tz")?;
+        let base = self.b.build_int_nuw_mul(r, dims[0], "row.t")?;
+        self.b.build_store(cx, zero)?;
+        self.b.build_unconditional_branch(head)?;
+        self.b.position_at_end(head);
+        let tx = load(cx, "tx")?;
+        self.b.build_conditional_branch(self.b.build_int_compare(IntPredicate::ULT, tx, dims[0], "more")?, run, row_next)?;
+        self.b.position_at_end(next);
+        let x = load(cx, "x")?;
+        self.b.build_store(cx, self.b.build_int_nuw_add(x, one, "x.next")?)?;
+        let back = self.b.build_unconditional_branch(head)?;
+        self.loop_metadata(back, &hints);
+        self.b.position_at_end(row_next);
+        let r = load(cr, "r")?;
+        self.b.build_store(cr, self.b.build_int_nuw_add(r, one, "r.next")?)?;
+        let back = self.b.build_unconditional_branch(rows)?;
+        self.loop_metadata(back, &hints);
         self.b.position_at_end(run);
-        let [tz, ty, tx] = idx;
-        let zy = self.b.build_int_nuw_add(self.b.build_int_nuw_mul(tz, dims[1], "zny")?, ty, "zy")?;
-        let t = self.b.build_int_nuw_add(self.b.build_int_nuw_mul(zy, dims[0], "zynx")?, tx, "t")?;
-        let next = steps[2];
+        let t = self.b.build_int_nuw_add(base, tx, "t")?;
         self.ls_mut().iter = Some(Iter { t, tid: [tx, ty, tz], next });
-        if let Some(level) = level {
-            let m = self.b.build_load(self.cx.i8_type(), self.mask_at(level, t)?, "active")?.into_int_value();
+        if let Some(mask) = mask {
+            let m = self.b.build_load(self.cx.i8_type(), self.slot_at(mask, 1, t)?, "active")?.into_int_value();
             let on = self.b.build_int_compare(IntPredicate::NE, m, self.cx.i8_type().const_zero(), "on")?;
             let (go, skip) = (self.new_block("thread.run"), self.new_block("thread.skip"));
             self.b.build_conditional_branch(on, go, skip)?;
@@ -827,13 +997,13 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     }
 
     /// Leaves the running thread's code for the levels from `from` up (a `break`, `continue`
-    /// or `return` out of a lockstep statement): they are cleared, and the next thread runs.
+    /// or `return` out of a lockstep statement, a failed assertion): they are cleared, and the
+    /// next thread runs. The block is terminated.
     pub(super) fn ls_escape(&mut self, from: usize) -> LR<()> {
         for level in from..=self.ls().level {
             self.store_mask(level, false)?;
         }
         self.b.build_unconditional_branch(self.thread().next)?;
-        self.start_dead_block();
         Ok(())
     }
 
@@ -854,17 +1024,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         }
     }
 
-    /// The lockstep level of the `loops` entry `i` (`None`: an ordinary loop).
-    pub(super) fn ls_loop_level(&self, i: usize) -> Option<usize> {
-        self.ls.as_ref().and_then(|l| l.loop_levels.get(i).copied())
-    }
-
     fn ls_syncs(&self, s: &Stmt) -> bool {
         is_sync(s, &self.ls().layout.counts)
     }
 
     /// Statements at the current level: runs of unsynchronized ones in a thread loop each.
-    fn ls_block(&mut self, stmts: &'a [Stmt]) -> LR<()> {
+    pub(super) fn ls_block(&mut self, stmts: &[Stmt]) -> LR<()> {
         let mut i = 0;
         while i < stmts.len() {
             if self.ls_syncs(&stmts[i]) {
@@ -882,22 +1047,57 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         Ok(())
     }
 
-    fn ls_sync(&mut self, s: &'a Stmt) -> LR<()> {
+    fn ls_sync(&mut self, s: &Stmt) -> LR<()> {
         self.line = s.span.line;
         if let Some((li, scope)) = self.lines {
             self.b.set_current_debug_location(li.at(s.span, scope));
         }
-        match &s.kind {
+        let f = form(s, &self.ls().layout.counts);
+        match (f, &s.kind) {
             // The thread loop ended here: every thread has reached the barrier.
-            StmtKind::Barrier => Ok(()),
-            StmtKind::Assign { local, value } => self.ls_collective(*local, value),
-            StmtKind::If { cond, then, otherwise } => self.ls_if(s, cond, then, otherwise),
-            StmtKind::While { cond, body } => self.ls_loop(s, (Some(cond), None), body),
-            StmtKind::ForRange { var, start, end, step, inclusive, reverse, body, .. } => {
+            (Form::Barrier, _) => Ok(()),
+            // Uniform: the block's one copy, once. (Its value reads only uniform locals, which
+            // `self.locals` always holds.)
+            (Form::Scalar, _) => self.stmt(s),
+            (Form::ScalarIf, StmtKind::If { cond, then, otherwise }) => {
+                let c = self.expr(cond)?.into_int_value();
+                let (then_bb, else_bb, merge) = (self.new_block("u.then"), self.new_block("u.else"), self.new_block("u.endif"));
+                self.b.build_conditional_branch(c, then_bb, else_bb)?;
+                self.b.position_at_end(then_bb);
+                self.ls_block(then)?;
+                self.branch_to(merge)?;
+                self.b.position_at_end(else_bb);
+                self.ls_block(otherwise)?;
+                self.branch_to(merge)?;
+                self.b.position_at_end(merge);
+                Ok(())
+            }
+            (Form::ScalarLoop, StmtKind::While { cond, body }) => {
+                let (head, body_bb, exit) = (self.new_block("u.while"), self.new_block("u.body"), self.new_block("u.end"));
+                self.b.build_unconditional_branch(head)?;
+                self.b.position_at_end(head);
+                let c = self.expr(cond)?.into_int_value();
+                self.b.build_conditional_branch(c, body_bb, exit)?;
+                self.b.position_at_end(body_bb);
+                // (Nothing leaves it: `jumps_out`.)
+                self.loops.push(super::LoopExit::Blocks(head, exit));
+                self.ls_block(body)?;
+                self.loops.pop();
+                self.branch_to(head)?;
+                self.b.position_at_end(exit);
+                Ok(())
+            }
+            (Form::ScalarLoop, StmtKind::ForRange { var, start, end, step, inclusive, reverse, unroll, body }) => {
+                self.for_range(*var, start, end, step, *inclusive, *reverse, *unroll, body, true)
+            }
+            (Form::Collective, StmtKind::Assign { local, value }) => self.ls_collective(*local, value),
+            (Form::MaskedIf, StmtKind::If { cond, then, otherwise }) => self.ls_if(s, cond, then, otherwise),
+            (Form::MaskedLoop, StmtKind::While { cond, body }) => self.ls_loop(s, (Some(cond), None), body),
+            (Form::MaskedLoop, StmtKind::ForRange { var, start, end, step, inclusive, reverse, body, .. }) => {
                 let r = RangeLoop { var: *var, start, end, step, inclusive: *inclusive, reverse: *reverse };
                 self.ls_loop(s, (None, Some(r)), body)
             }
-            _ => unreachable!("is_sync names only these statements"),
+            _ => unreachable!("form names only these statements"),
         }
     }
 
@@ -931,7 +1131,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     }
 
     /// An `if` with a meeting point in a branch: each branch runs for the threads taking it.
-    fn ls_if(&mut self, s: &'a Stmt, cond: &TypedExpr, then: &'a [Stmt], otherwise: &'a [Stmt]) -> LR<()> {
+    fn ls_if(&mut self, s: &Stmt, cond: &TypedExpr, then: &[Stmt], otherwise: &[Stmt]) -> LR<()> {
         let k = self.ls().level;
         let (taken, size) = self.stmt_slot(s, 0)?;
         let (any_then, any_else) = (self.flag("any.then", false)?, self.flag("any.else", false)?);
@@ -975,30 +1175,54 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     }
 
     /// A loop in lockstep: each iteration runs for the threads still iterating, until none is.
-    fn ls_loop(&mut self, s: &'a Stmt, kind: Loop<'a>, body: &'a [Stmt]) -> LR<()> {
+    fn ls_loop<'s>(&mut self, s: &Stmt, kind: Loop<'s>, body: &[Stmt]) -> LR<()> {
         let k = self.ls().level;
         let (iterating, this) = (k + 1, k + 2);
         let i64t = self.cx.i64_type();
-        // The threads at k start iterating (a range loop's counter, bound and step are theirs).
+        // A range loop's counter, bound and step are each thread's.
         let slots = match kind.1 {
             Some(_) => Some((self.stmt_slot(s, 0)?.0, self.stmt_slot(s, 1)?.0, self.stmt_slot(s, 2)?.0)),
             None => None,
         };
-        let lc = self.thread_loop_begin(Some(k), &[iterating])?;
-        let range = match (kind.1, slots) {
-            (Some(r), Some((ctr, bound, stp))) => {
-                let t = self.thread().t;
+        // The body's first run of unsynchronized statements runs in the iteration's thread
+        // loop; when that is all of it, no later thread loop reads the iteration's mask.
+        let j = body.iter().position(|s| self.ls_syncs(s)).unwrap_or(body.len());
+        let whole = j == body.len();
+        let first_iter = self.flag("ls.first", true)?;
+        let any = self.flag("ls.any", false)?;
+        let (head, exit) = (self.new_block("ls.loop"), self.new_block("ls.loop_end"));
+        self.b.build_unconditional_branch(head)?;
+        self.b.position_at_end(head);
+        self.b.build_store(any, self.cx.bool_type().const_zero())?;
+        // Each iteration runs the threads still iterating; the first, those at k (which start).
+        let first = self.load_flag(first_iter)?;
+        let (at_k, at_it) = (self.ls().masks[k], self.ls().masks[iterating]);
+        let active = self.b.build_select(first, at_k, at_it, "ls.active")?.into_pointer_value();
+        let clear: &[usize] = if whole { &[iterating] } else { &[iterating, this] };
+        let lc = self.thread_loop_from(Some(active), clear)?;
+        let (take, stop) = (self.new_block("ls.take"), self.new_block("ls.stop"));
+        let t = self.thread().t;
+        let range = match (kind, slots) {
+            ((Some(cond), _), _) => {
+                let c = self.expr(cond)?.into_int_value();
+                self.b.build_conditional_branch(c, take, stop)?;
+                None
+            }
+            ((None, Some(r)), Some((ctr, bound, stp))) => {
                 let ity = super::int_type(self.cx, r.start.ty.bits());
+                let (start, advance, inc) = (self.new_block("for.start"), self.new_block("for.advance"), self.new_block("for.inc"));
+                self.b.build_conditional_branch(first, start, advance)?;
+                // The first iteration: the thread's range, from its first element.
+                self.b.position_at_end(start);
                 let sv = self.expr(r.start)?.into_int_value();
                 let ev = self.expr(r.end)?.into_int_value();
                 let st = self.expr(r.step)?.into_int_value();
-                let first = match (r.reverse, r.inclusive) {
+                let from = match (r.reverse, r.inclusive) {
                     (false, _) => sv,
                     (true, true) => ev,
                     (true, false) => self.b.build_int_sub(ev, ity.const_int(1, false), "last")?,
                 };
-                let signed = r.start.ty.is_signed_int();
-                let pred = match (r.inclusive, signed) {
+                let pred = match (r.inclusive, r.start.ty.is_signed_int()) {
                     (false, true) => IntPredicate::SLT,
                     (false, false) => IntPredicate::ULT,
                     (true, true) => IntPredicate::SLE,
@@ -1007,37 +1231,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let nonempty = self.b.build_int_compare(pred, sv, ev, "for.nonempty")?;
                 let step_ok = self.b.build_int_compare(IntPredicate::NE, st, i64t.const_zero(), "for.step_ok")?;
                 let enter = self.b.build_and(nonempty, step_ok, "for.enter")?;
-                self.b.build_store(self.slot_at(ctr, 8, t)?, first)?;
+                self.b.build_store(self.slot_at(ctr, 8, t)?, from)?;
                 self.b.build_store(self.slot_at(bound, 8, t)?, if r.reverse { sv } else { ev })?;
                 self.b.build_store(self.slot_at(stp, 8, t)?, st)?;
-                self.store_mask_value(iterating, enter)?;
-                Some((r, ity, ctr, bound, stp))
-            }
-            _ => {
-                self.store_mask(iterating, true)?;
-                None
-            }
-        };
-        self.thread_loop_end(lc)?;
-        let first_iter = self.flag("ls.first", true)?;
-        let any = self.flag("ls.any", false)?;
-        let (head, exit) = (self.new_block("ls.loop"), self.new_block("ls.loop_end"));
-        self.b.build_unconditional_branch(head)?;
-        self.b.position_at_end(head);
-        self.b.build_store(any, self.cx.bool_type().const_zero())?;
-        let lc = self.thread_loop_begin(Some(iterating), &[this])?;
-        let (take, stop) = (self.new_block("ls.take"), self.new_block("ls.stop"));
-        let t = self.thread().t;
-        match (kind.0, range) {
-            (Some(cond), _) => {
-                let c = self.expr(cond)?.into_int_value();
-                self.b.build_conditional_branch(c, take, stop)?;
-            }
-            (None, Some((r, ity, ctr, bound, stp))) => {
+                self.b.build_conditional_branch(enter, take, stop)?;
                 // After an iteration at i, go on iff step < end - i (<= for ..=), or for a
                 // reversed range step <= i - start; then step.
-                let (advance, inc) = (self.new_block("for.advance"), self.new_block("for.inc"));
-                self.b.build_conditional_branch(self.load_flag(first_iter)?, take, advance)?;
                 self.b.position_at_end(advance);
                 let i = self.b.build_load(ity, self.slot_at(ctr, 8, t)?, "i")?.into_int_value();
                 let bv = self.b.build_load(ity, self.slot_at(bound, 8, t)?, "bound")?.into_int_value();
@@ -1053,32 +1252,32 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     if r.reverse { self.b.build_int_sub(i, st_n, "for.next")? } else { self.b.build_int_add(i, st_n, "for.next")? };
                 self.b.build_store(self.slot_at(ctr, 8, t)?, next)?;
                 self.b.build_unconditional_branch(take)?;
+                Some((r, ity, ctr))
             }
-            (None, None) => unreachable!("a lockstep loop is a while or a range loop"),
-        }
+            _ => unreachable!("a lockstep loop is a while or a range loop"),
+        };
         self.b.position_at_end(stop);
-        self.store_mask(iterating, false)?;
-        self.store_mask(this, false)?;
+        for level in clear {
+            self.store_mask(*level, false)?;
+        }
         self.b.build_unconditional_branch(self.thread().next)?;
         self.b.position_at_end(take);
-        if let Some((r, ity, ctr, ..)) = range {
+        if let Some((r, ity, ctr)) = range {
             let i = self.b.build_load(ity, self.slot_at(ctr, 8, t)?, "i")?;
             self.b.build_store(self.locals[r.var as usize], i)?;
         }
-        self.store_mask(this, true)?;
+        self.store_mask(iterating, true)?;
+        if !whole {
+            self.store_mask(this, true)?;
+        }
         self.b.build_store(any, self.cx.bool_type().const_all_ones())?;
-        // The body's first run of unsynchronized statements, in the same thread loop.
-        let j = body.iter().position(|s| self.ls_syncs(s)).unwrap_or(body.len());
-        self.loops.push(None);
-        self.ls_mut().loop_levels.push(iterating);
+        self.loops.push(super::LoopExit::Lockstep(iterating));
         self.ls_mut().level = this;
         self.block(&body[..j])?;
         self.thread_loop_end(lc)?;
-        if range.is_some() {
-            self.b.build_store(first_iter, self.cx.bool_type().const_zero())?;
-        }
+        self.b.build_store(first_iter, self.cx.bool_type().const_zero())?;
         let go = self.load_flag(any)?;
-        if j < body.len() {
+        if !whole {
             let rest = self.new_block("ls.rest");
             self.b.build_conditional_branch(go, rest, exit)?;
             self.b.position_at_end(rest);
@@ -1088,7 +1287,6 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             self.b.build_conditional_branch(go, head, exit)?;
         }
         self.loops.pop();
-        self.ls_mut().loop_levels.pop();
         self.ls_mut().level = k;
         self.b.position_at_end(exit);
         Ok(())
