@@ -536,18 +536,38 @@ fn private_locals(kernel: &ir::Kernel, tc: &Meet) -> Vec<bool> {
                 _ => {}
             }
         }
+        fn runs(&self, s: &Stmt) -> bool {
+            matches!(form(s, self.tc), Form::Plain | Form::Collective)
+        }
         fn block(&mut self, stmts: &[Stmt]) {
             let mut i = 0;
             while i < stmts.len() {
-                if is_sync(&stmts[i], self.tc) {
+                if !self.runs(&stmts[i]) {
                     self.sync(&stmts[i]);
                     i += 1;
                     continue;
                 }
-                let r = self.new_region();
-                while i < stmts.len() && !is_sync(&stmts[i], self.tc) {
-                    self.plain(&stmts[i], r, true);
+                let mut r = self.new_region();
+                while i < stmts.len() && self.runs(&stmts[i]) {
+                    r = self.run(&stmts[i], r);
                     i += 1;
+                }
+            }
+        }
+        /// A statement of a run in thread loop `r`; returns the thread loop after it (a
+        /// collective publishes in `r` and computes in the next).
+        fn run(&mut self, s: &Stmt, r: u32) -> u32 {
+            match (&s.kind, form(s, self.tc)) {
+                (StmtKind::Assign { local, value }, Form::Collective) => {
+                    self.reads(value, r);
+                    let next = self.new_region();
+                    self.reads(value, next);
+                    self.touch(*local, next, true);
+                    next
+                }
+                _ => {
+                    self.plain(s, r, true);
+                    r
                 }
             }
         }
@@ -560,14 +580,6 @@ fn private_locals(kernel: &ir::Kernel, tc: &Meet) -> Vec<bool> {
                     self.block(otherwise);
                 }
                 (Form::ScalarLoop, StmtKind::While { body, .. } | StmtKind::ForRange { body, .. }) => self.block(body),
-                (_, StmtKind::Assign { local, value }) => {
-                    // Published in one thread loop, computed in the next.
-                    let r = self.new_region();
-                    self.reads(value, r);
-                    let r = self.new_region();
-                    self.reads(value, r);
-                    self.touch(*local, r, true);
-                }
                 (_, StmtKind::If { cond, then, otherwise }) => {
                     let r = self.new_region();
                     self.reads(cond, r);
@@ -594,9 +606,10 @@ fn private_locals(kernel: &ir::Kernel, tc: &Meet) -> Vec<bool> {
         }
         /// A lockstep loop's body: its first run is in the iteration's thread loop `r`.
         fn body(&mut self, body: &[Stmt], r: u32) {
-            let j = body.iter().position(|s| is_sync(s, self.tc)).unwrap_or(body.len());
+            let j = body.iter().position(|s| !self.runs(s)).unwrap_or(body.len());
+            let mut r = r;
             for s in &body[..j] {
-                self.plain(s, r, true);
+                r = self.run(s, r);
             }
             self.block(&body[j..]);
         }
@@ -623,7 +636,7 @@ pub struct Layout {
     locals: Vec<Slot>,
     local_arrays: Vec<Slot>,
     masks: Vec<Slot>,
-    /// The 64-bit words each thread publishes for a collective.
+    /// The 64-bit words each thread publishes for a collective, two sets of them.
     exchange: Vec<Slot>,
     /// A lockstep `if`'s condition; a lockstep range loop's counter, bound and step.
     stmts: HashMap<*const Stmt, Vec<Slot>>,
@@ -652,7 +665,9 @@ impl Layout {
         let (mut depth, mut words, mut stmts) = (0usize, 0usize, Vec::new());
         walk(&kernel.body, &counts, 0, &mut depth, &mut words, &mut stmts);
         let masks = (0..=depth).map(|_| slot(1)).collect();
-        let exchange = (0..words).map(|_| slot(8)).collect();
+        // Two sets: a thread loop computes one collective's results from one while the threads
+        // publish the next collective's operands into the other.
+        let exchange = (0..2 * words).map(|_| slot(8)).collect();
         let mut map = HashMap::new();
         for (s, sizes) in stmts {
             let slots = sizes.iter().map(|n| slot(*n)).collect();
@@ -731,6 +746,8 @@ pub(super) struct Lockstep<'ctx> {
     /// The thread loop being emitted.
     iter: Option<Iter<'ctx>>,
     phase: Phase<'ctx>,
+    /// The exchange set the collective being lowered uses (they alternate).
+    parity: usize,
     /// The next word of the collective being evaluated.
     word: usize,
 }
@@ -830,6 +847,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             level: 0,
             iter: None,
             phase: Phase::None,
+            parity: 0,
             word: 0,
         });
         // Outside thread loops, uniform statements read their locals here (the others, never
@@ -1032,19 +1050,48 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     pub(super) fn ls_block(&mut self, stmts: &[Stmt]) -> LR<()> {
         let mut i = 0;
         while i < stmts.len() {
-            if self.ls_syncs(&stmts[i]) {
-                self.ls_sync(&stmts[i])?;
-                i += 1;
+            let j = (i..stmts.len()).find(|&j| !self.ls_runs(&stmts[j])).unwrap_or(stmts.len());
+            if j > i {
+                if let Some(lc) = self.ls_run(&stmts[i..j], None)? {
+                    self.thread_loop_end(lc)?;
+                }
+                i = j;
                 continue;
             }
-            let j = (i..stmts.len()).find(|&j| self.ls_syncs(&stmts[j])).unwrap_or(stmts.len());
-            let level = self.ls().level;
-            let lc = self.thread_loop_begin(Some(level), &[])?;
-            self.block(&stmts[i..j])?;
-            self.thread_loop_end(lc)?;
-            i = j;
+            self.ls_sync(&stmts[i])?;
+            i += 1;
         }
         Ok(())
+    }
+
+    /// Whether `s` runs inside thread loops: unsynchronized, or a collective (whose publishing
+    /// ends the thread loop it is in, and whose results start the next).
+    fn ls_runs(&self, s: &Stmt) -> bool {
+        matches!(form(s, &self.ls().layout.counts), Form::Plain | Form::Collective)
+    }
+
+    /// Statements that [`Lower::ls_runs`], in thread loops at the current level: in `open`,
+    /// or a new one; returns the one left open.
+    fn ls_run(&mut self, stmts: &[Stmt], mut open: Option<ThreadLoop<'ctx>>) -> LR<Option<ThreadLoop<'ctx>>> {
+        let level = self.ls().level;
+        for s in stmts {
+            if open.is_none() {
+                open = Some(self.thread_loop_begin(Some(level), &[])?);
+            }
+            match (&s.kind, form(s, &self.ls().layout.counts)) {
+                (StmtKind::Assign { local, value }, Form::Collective) => {
+                    self.line = s.span.line;
+                    if let Some((li, scope)) = self.lines {
+                        self.b.set_current_debug_location(li.at(s.span, scope));
+                    }
+                    if let Some(lc) = open.take() {
+                        open = Some(self.ls_collective(*local, value, lc)?);
+                    }
+                }
+                _ => self.stmt(s)?,
+            }
+        }
+        Ok(open)
     }
 
     fn ls_sync(&mut self, s: &Stmt) -> LR<()> {
@@ -1090,7 +1137,6 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             (Form::ScalarLoop, StmtKind::ForRange { var, start, end, step, inclusive, reverse, unroll, body }) => {
                 self.for_range(*var, start, end, step, *inclusive, *reverse, *unroll, body, true)
             }
-            (Form::Collective, StmtKind::Assign { local, value }) => self.ls_collective(*local, value),
             (Form::MaskedIf, StmtKind::If { cond, then, otherwise }) => self.ls_if(s, cond, then, otherwise),
             (Form::MaskedLoop, StmtKind::While { cond, body }) => self.ls_loop(s, (Some(cond), None), body),
             (Form::MaskedLoop, StmtKind::ForRange { var, start, end, step, inclusive, reverse, body, .. }) => {
@@ -1186,8 +1232,8 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         };
         // The body's first run of unsynchronized statements runs in the iteration's thread
         // loop; when that is all of it, no later thread loop reads the iteration's mask.
-        let j = body.iter().position(|s| self.ls_syncs(s)).unwrap_or(body.len());
-        let whole = j == body.len();
+        let whole = !body.iter().any(|s| self.ls_syncs(s));
+        let j = body.iter().position(|s| !self.ls_runs(s)).unwrap_or(body.len());
         let first_iter = self.flag("ls.first", true)?;
         let any = self.flag("ls.any", false)?;
         let (head, exit) = (self.new_block("ls.loop"), self.new_block("ls.loop_end"));
@@ -1273,11 +1319,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.b.build_store(any, self.cx.bool_type().const_all_ones())?;
         self.loops.push(super::LoopExit::Lockstep(iterating));
         self.ls_mut().level = this;
-        self.block(&body[..j])?;
-        self.thread_loop_end(lc)?;
+        if let Some(lc) = self.ls_run(&body[..j], Some(lc))? {
+            self.thread_loop_end(lc)?;
+        }
         self.b.build_store(first_iter, self.cx.bool_type().const_zero())?;
         let go = self.load_flag(any)?;
-        if !whole {
+        if j < body.len() {
             let rest = self.new_block("ls.rest");
             self.b.build_conditional_branch(go, rest, exit)?;
             self.b.position_at_end(rest);
@@ -1292,16 +1339,17 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         Ok(())
     }
 
-    /// `local = collective(...)`: every active thread publishes its operand, then computes its
-    /// result from those of its warp (or block).
-    fn ls_collective(&mut self, local: ir::LocalId, value: &TypedExpr) -> LR<()> {
+    /// `local = collective(...)`: every active thread publishes its operand at the end of the
+    /// thread loop `open`, then computes its result, from those of its warp (or block), at the
+    /// start of the next one, which it returns open.
+    fn ls_collective(&mut self, local: ir::LocalId, value: &TypedExpr, open: ThreadLoop<'ctx>) -> LR<ThreadLoop<'ctx>> {
         let k = self.ls().level;
-        let TypedExprKind::Collective(op, _) = value.kind else { unreachable!("is_sync names assignments of collectives") };
+        let TypedExprKind::Collective(op, _) = value.kind else { unreachable!("form names assignments of collectives") };
         self.ls_mut().phase = Phase::Publish;
         self.ls_mut().word = 0;
-        let lc = self.thread_loop_begin(Some(k), &[])?;
         self.expr(value)?;
-        self.thread_loop_end(lc)?;
+        self.ls_mut().phase = Phase::None;
+        self.thread_loop_end(open)?;
         let mut block = None;
         if op.block_wide() {
             let i64t = self.cx.i64_type();
@@ -1310,7 +1358,8 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             self.b.build_store(yes, i64t.const_zero())?;
             let lc = self.thread_loop_begin(Some(k), &[])?;
             let t = self.thread().t;
-            let v = self.b.build_load(i64t, self.slot_at(self.ls().exchange[0], 8, t)?, "pred")?.into_int_value();
+            let set = self.ls().exchange.len() / 2 * self.ls().parity;
+            let v = self.b.build_load(i64t, self.slot_at(self.ls().exchange[set], 8, t)?, "pred")?.into_int_value();
             let holds =
                 self.b.build_int_z_extend(self.b.build_int_compare(IntPredicate::NE, v, i64t.const_zero(), "holds")?, i64t, "one")?;
             let old = self.b.build_load(i64t, n, "n")?.into_int_value();
@@ -1325,9 +1374,10 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let lc = self.thread_loop_begin(Some(k), &[])?;
         let v = self.expr(value)?;
         self.b.build_store(self.locals[local as usize], v)?;
-        self.thread_loop_end(lc)?;
         self.ls_mut().phase = Phase::None;
-        Ok(())
+        let ls = self.ls_mut();
+        ls.parity ^= 1;
+        Ok(lc)
     }
 
     /// One word of a collective in lockstep (`None` outside a collective's statement, where
@@ -1348,7 +1398,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.ls_mut().word += 1;
         let i64t = self.cx.i64_type();
         let t = self.thread().t;
-        let exchange = self.ls().exchange[w];
+        let exchange = self.ls().exchange[self.ls().exchange.len() / 2 * self.ls().parity + w];
         let r = match phase {
             Phase::Publish => {
                 self.b.build_store(self.slot_at(exchange, 8, t)?, v)?;
