@@ -285,6 +285,40 @@ impl Target for NvptxTarget {
         f.libdevice_name(t, fast)
     }
 
+    /// `selp` in inline PTX, which no combine sees through.
+    fn select_bits<'ctx>(
+        &self,
+        module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        cond: IntValue<'ctx>,
+        a: IntValue<'ctx>,
+        x: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>, BuilderError> {
+        let cx = module.get_context();
+        let it = a.get_type();
+        let (reg, width) = match it.get_bit_width() {
+            16 => ("h", 16),
+            32 => ("r", 32),
+            _ => ("l", 64),
+        };
+        let c = b.build_int_z_extend(cond, cx.i32_type(), "cond")?;
+        let fn_type = it.fn_type(&[it.into(), it.into(), cx.i32_type().into()], false);
+        let asm = cx.create_inline_asm(
+            fn_type,
+            format!("{{ .reg .pred p; setp.ne.b32 p, $3, 0; selp.b{width} $0, $1, $2, p; }}"),
+            format!("={reg},{reg},{reg},r"),
+            false,
+            false,
+            None,
+            false,
+        );
+        let call = b.build_indirect_call(fn_type, asm, &[a.into(), x.into(), c.into()], "selp")?;
+        match call.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => Ok(v.into_int_value()),
+            inkwell::values::ValueKind::Instruction(_) => unreachable!("the inline asm returns the bits"),
+        }
+    }
+
     fn float_rem_function(&self, t: ScalarType) -> Option<(String, ScalarType)> {
         match t {
             ScalarType::F64 => Some(("__nv_fmod".into(), ScalarType::F64)),

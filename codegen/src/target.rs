@@ -179,6 +179,21 @@ pub trait Target {
         Ok(None)
     }
 
+    /// `cond ? a : x` on the bits of two floats (integers of their width), kept a select:
+    /// LLVM's NVPTX backend makes `min`/`max` of a float select whose operands are those of its
+    /// comparison, which gives the wrong zero (`0.0.clamp(NAN, -0.0)`), and LLVM folds a select
+    /// of bits back into one of floats. The default is LLVM's select (the CPU keeps it).
+    fn select_bits<'ctx>(
+        &self,
+        _module: &Module<'ctx>,
+        b: &Builder<'ctx>,
+        cond: IntValue<'ctx>,
+        a: IntValue<'ctx>,
+        x: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>, BuilderError> {
+        Ok(b.build_select(cond, a, x, "select")?.into_int_value())
+    }
+
     /// A 16-bit compare-and-swap at `addr` that touches the element's two bytes only; returns
     /// the bits it found (the swap happened when they equal `expected`).
     fn cas16<'ctx>(

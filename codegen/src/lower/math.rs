@@ -61,21 +61,23 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             }
             MathFn::Clamp => {
                 // Rust: `if x < min { x = min } if x > max { x = max }`: NaN stays NaN, and a
-                // zero keeps its sign (`0.0.clamp(lo, -0.0)` is +0). The selects are made on the
-                // values' bits: on floats LLVM's NVPTX backend turns `x < y ? x : y` into
-                // `min.f32`/`min.f16`, which gives -0 there (found by the GPU fuzz campaign).
+                // zero keeps its sign (`0.0.clamp(lo, -0.0)` is +0). The selects are the target's
+                // on the values' bits (`Target::select_bits`): on floats LLVM's NVPTX backend
+                // turns `x < y ? x : y` into `min.f16`, which gives -0 there (the GPU fuzz
+                // campaign's kernel seed 7638957394747517551), and LLVM folds an LLVM select of
+                // bits back into one of floats.
                 let (lo, hi) = (args[1].into_float_value(), args[2].into_float_value());
                 let it = match ft.get_bit_width() {
                     16 => self.cx.i16_type(),
                     32 => self.cx.i32_type(),
                     _ => self.cx.i64_type(),
                 };
-                let bits = |v: FloatValue<'ctx>| b.build_bit_cast(v, it, "clamp.bits");
+                let bits = |v: FloatValue<'ctx>| -> LR<IntValue<'ctx>> { Ok(b.build_bit_cast(v, it, "clamp.bits")?.into_int_value()) };
                 let below = fcmp(FloatPredicate::OLT, x, lo)?;
-                let r = b.build_select(below, bits(lo)?, bits(x)?, "clamp.lo")?;
+                let r = self.target.select_bits(self.module, b, below, bits(lo)?, bits(x)?)?;
                 let r = b.build_bit_cast(r, ft, "clamp.lo.f")?.into_float_value();
                 let above = fcmp(FloatPredicate::OGT, r, hi)?;
-                let out = b.build_select(above, bits(hi)?, bits(r)?, "clamp.bits")?;
+                let out = self.target.select_bits(self.module, b, above, bits(hi)?, bits(r)?)?;
                 return b.build_bit_cast(out, ft, "clamp");
             }
             MathFn::RemEuclid => {
