@@ -557,7 +557,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         match &s.kind {
             StmtKind::Assign { local, value } => {
                 let v = self.expr(value)?;
-                self.b.build_store(self.locals[*local as usize], v)?;
+                self.b.build_store(self.local(*local)?, v)?;
             }
             StmtKind::Store { array, index, value } => {
                 let elem = value.ty;
@@ -585,7 +585,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             StmtKind::AssignField { local, path, value } => {
                 let v = self.expr(value)?;
                 let t = self.kernel.locals[*local as usize].ty;
-                self.store_part(self.locals[*local as usize], t, path, v, value.ty)?;
+                self.store_part(self.local(*local)?, t, path, v, value.ty)?;
             }
             StmtKind::StoreField { array, index, path, value } => {
                 let i = self.indices(index)?;
@@ -721,7 +721,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
 
         self.b.position_at_end(body_bb);
         let i = self.b.build_load(ity, counter, "i")?;
-        self.b.build_store(self.locals[var as usize], i)?;
+        self.b.build_store(self.local(var)?, i)?;
         self.loops.push(LoopExit::Blocks(latch, exit));
         // A uniform loop of a body run in lockstep: its body's thread loops inside.
         if lockstep {
@@ -1093,7 +1093,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 (Some(r), _) => self.b.build_extract_value(r.into_struct_value(), n as u32, "asm.out")?,
                 (None, _) => continue,
             };
-            self.b.build_store(self.locals[local as usize], v)?;
+            self.b.build_store(self.local(local)?, v)?;
         }
         for (_, merge) in guards.into_iter().rev() {
             self.b.build_unconditional_branch(merge)?;
@@ -1240,6 +1240,15 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.b.build_int_z_extend(v, self.cx.i64_type(), "sreg64")
     }
 
+    /// Where local `id` is: its stack slot, or in lockstep the running thread's (or, outside a
+    /// thread loop, a uniform local's) place.
+    fn local(&self, id: ir::LocalId) -> LR<PointerValue<'ctx>> {
+        match self.ls_local(id)? {
+            Some(p) => Ok(p),
+            None => Ok(self.locals[id as usize]),
+        }
+    }
+
     /// Records a fault (see [`Target::report_out_of_bounds`]); in lockstep, with the running
     /// thread's indices, which the record reads from the target.
     fn report_out_of_bounds(&self, array: u32, index: IntValue<'ctx>, axis: IntValue<'ctx>, values: &[IntValue<'ctx>]) -> LR<()> {
@@ -1283,7 +1292,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 Const::Float(v) if e.ty.is_half() => cx.i16_type().const_int(crate::half::const_bits(v, e.ty) as u64, false).into(),
                 Const::Float(v) => value_type(cx, e.ty).into_float_type().const_float(v).into(),
             },
-            TypedExprKind::Local(id) => self.b.build_load(value_type(cx, e.ty), self.locals[*id as usize], "")?,
+            TypedExprKind::Local(id) => self.b.build_load(value_type(cx, e.ty), self.local(*id)?, "")?,
             TypedExprKind::Param(id) => match self.scalars[*id as usize] {
                 Some(v) => v,
                 None => unreachable!("the verifier checked that parameter {id} is a scalar"),
@@ -1405,11 +1414,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             }
             TypedExprKind::Random { draw, seed, subsequence, drawn } => {
                 let i64t = cx.i64_type();
-                let load = |l: &u32| self.b.build_load(i64t, self.locals[*l as usize], "rng").map(|v| v.into_int_value());
+                let load = |l: &u32| -> LR<IntValue<'ctx>> { Ok(self.b.build_load(i64t, self.local(*l)?, "rng")?.into_int_value()) };
                 let (s, q, n) = (load(seed)?, load(subsequence)?, load(drawn)?);
                 let v = self.random_draw(*draw, s, q, n)?;
                 let next = self.b.build_int_add(n, i64t.const_int(draw.words(), false), "drawn")?;
-                self.b.build_store(self.locals[*drawn as usize], next)?;
+                self.b.build_store(self.local(*drawn)?, next)?;
                 v
             }
             TypedExprKind::FromBits(a) => {

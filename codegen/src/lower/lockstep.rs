@@ -850,10 +850,6 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             parity: 0,
             word: 0,
         });
-        // Outside thread loops, uniform statements read their locals here (the others, never
-        // read there, point at thread 0's).
-        let ls = self.ls();
-        self.locals = ls.stack.iter().zip(&ls.locals).map(|(s, base)| s.unwrap_or(*base)).collect();
         // Every thread starts alive.
         let lc = self.thread_loop_begin(None, &[])?;
         self.store_mask(0, true)?;
@@ -977,14 +973,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         if !self.root.functions.is_empty() {
             self.ls_publish_thread()?;
         }
-        let mut locals = Vec::with_capacity(self.kernel.locals.len());
-        for ((base, s), stack) in self.ls().locals.iter().zip(&self.ls().layout.locals).zip(&self.ls().stack) {
-            locals.push(match stack {
-                Some(p) => *p,
-                None => self.slot_at(*base, s.size, t)?,
-            });
-        }
-        self.locals = locals;
+        // (Its locals' places are made where they are used: `Lower::local`.)
         let mut arrays = Vec::with_capacity(self.kernel.local_arrays.len());
         for ((base, s), a) in self.ls().local_arrays.iter().zip(&self.ls().layout.local_arrays).zip(&self.kernel.local_arrays) {
             arrays.push((self.slot_at(*base, s.size, t)?, i64t.const_int(a.len, false)));
@@ -994,6 +983,21 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             self.b.build_store(flag, self.cx.i8_type().const_zero())?;
         }
         Ok(ThreadLoop { next, done })
+    }
+
+    /// Where local `id` is in lockstep: on the stack (private and uniform locals), or in the
+    /// frame, the running thread's; `None` outside lockstep.
+    pub(super) fn ls_local(&self, id: ir::LocalId) -> LR<Option<PointerValue<'ctx>>> {
+        let Some(ls) = &self.ls else { return Ok(None) };
+        let i = id as usize;
+        if let Some(p) = ls.stack[i] {
+            return Ok(Some(p));
+        }
+        match ls.iter {
+            Some(it) => Ok(Some(self.slot_at(ls.locals[i], ls.layout.locals[i].size, it.t)?)),
+            // Outside a thread loop only uniform locals are read (thread 0's place otherwise).
+            None => Ok(Some(ls.locals[i])),
+        }
     }
 
     /// Writes the running thread's indices where the target reads them (device functions, fault
@@ -1103,8 +1107,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         match (f, &s.kind) {
             // The thread loop ended here: every thread has reached the barrier.
             (Form::Barrier, _) => Ok(()),
-            // Uniform: the block's one copy, once. (Its value reads only uniform locals, which
-            // `self.locals` always holds.)
+            // Uniform: the block's one copy, once. (Its value reads only uniform locals.)
             (Form::Scalar, _) => self.stmt(s),
             (Form::ScalarIf, StmtKind::If { cond, then, otherwise }) => {
                 let c = self.expr(cond)?.into_int_value();
@@ -1310,7 +1313,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.b.position_at_end(take);
         if let Some((r, ity, ctr)) = range {
             let i = self.b.build_load(ity, self.slot_at(ctr, 8, t)?, "i")?;
-            self.b.build_store(self.locals[r.var as usize], i)?;
+            self.b.build_store(self.local(r.var)?, i)?;
         }
         self.store_mask(iterating, true)?;
         if !whole {
@@ -1373,7 +1376,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.ls_mut().word = 0;
         let lc = self.thread_loop_begin(Some(k), &[])?;
         let v = self.expr(value)?;
-        self.b.build_store(self.locals[local as usize], v)?;
+        self.b.build_store(self.local(local)?, v)?;
         self.ls_mut().phase = Phase::None;
         let ls = self.ls_mut();
         ls.parity ^= 1;
