@@ -192,7 +192,35 @@ fn strided_warp_sum(x: &[i64], total: &mut [i64], stop: i64) {
     }
 }
 
+/// Guards on the x index against uniform bounds in 2-D blocks, between barriers: `tx < k`,
+/// `tx == k`, a bound past the block (on the CPU backend, thread loops over the admitted x).
+#[gpu_kernel]
+fn guarded_rows(out: &mut [u32], k: usize) {
+    let tx = thread_idx_x();
+    let cell = block_idx_x() * block_dim_x() * block_dim_y() + thread_idx_y() * block_dim_x() + tx;
+    sync_threads();
+    if tx < k {
+        out[cell] += 1;
+    }
+    sync_threads();
+    if tx == k {
+        out[cell] += 10;
+    }
+    sync_threads();
+    if tx < k + 100 {
+        out[cell] += 100;
+    }
+}
+
 pub fn meeting_control_flow(h: &Harness) {
+    for k in [0usize, 3, 7, 8, 20] {
+        let (bx, by, grid) = (8usize, 3usize, 2usize);
+        let mut out = h.zeros::<u32>(grid * bx * by);
+        h.run(&guarded_rows, (grid, (bx, by)), (&mut out, k)).unwrap();
+        let want: Vec<u32> =
+            (0..grid * bx * by).map(|c| c % bx).map(|tx| (tx < k) as u32 + 10 * (tx == k) as u32 + 100 * (tx < k + 100) as u32).collect();
+        assert_eq!(out.to_vec().unwrap(), want, "guarded_rows, k = {k}");
+    }
     for n in SIZES {
         let x: Vec<f32> = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);
         let mut out = h.arr(&vec![7.0f32; n]);

@@ -284,24 +284,47 @@ pub(crate) struct Meet {
     all: bool,
     /// The uniform locals ([`uniform_locals`]).
     uniform: Vec<bool>,
+    /// The locals only ever set to `thread_idx_x()`.
+    tid_x: Vec<bool>,
 }
 
 /// The kernel's [`Meet`].
 pub(crate) fn thread_counts(kernel: &ir::Kernel) -> Meet {
     fn walk(stmts: &[Stmt], tc: &mut Meet) {
+        use crate::ast::Builtin as B;
         for s in stmts {
             match &s.kind {
-                StmtKind::Assign { local, value } if counts_threads(value, tc) => tc.counts[*local as usize] = true,
+                StmtKind::Assign { local, value } | StmtKind::AssignField { local, value, .. } => {
+                    let l = *local as usize;
+                    if counts_threads(value, tc) {
+                        tc.counts[l] = true;
+                    }
+                    let tid =
+                        matches!(s.kind, StmtKind::Assign { .. }) && matches!(value.kind, TypedExprKind::Special(B::ThreadIdx(Dim::X)));
+                    tc.tid_x[l] &= tid;
+                }
+                StmtKind::ForRange { var, body, .. } => {
+                    tc.tid_x[*var as usize] = false;
+                    walk(body, tc);
+                }
                 StmtKind::If { then, otherwise, .. } => {
                     walk(then, tc);
                     walk(otherwise, tc);
                 }
-                StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => walk(body, tc),
+                StmtKind::While { body, .. } => walk(body, tc),
                 _ => {}
+            }
+            for e in stmt_exprs(s) {
+                let mut drawn = Vec::new();
+                collect_random(e, &mut drawn);
+                for l in drawn {
+                    tc.tid_x[l as usize] = false;
+                }
             }
         }
     }
-    let mut tc = Meet { counts: vec![false; kernel.locals.len()], all: kernel.options.lockstep_all, uniform: uniform_locals(kernel) };
+    let n = kernel.locals.len();
+    let mut tc = Meet { counts: vec![false; n], all: kernel.options.lockstep_all, uniform: uniform_locals(kernel), tid_x: vec![true; n] };
     walk(&kernel.body, &mut tc);
     tc
 }
@@ -905,6 +928,16 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
 
     /// [`Lower::thread_loop_begin`] over the threads whose byte in `mask` is set.
     fn thread_loop_from(&mut self, mask: Option<PointerValue<'ctx>>, clear: &[usize]) -> LR<ThreadLoop<'ctx>> {
+        self.thread_loop_in(mask, clear, None)
+    }
+
+    /// [`Lower::thread_loop_from`], only over the x indices in `xs` (from, to) when given.
+    fn thread_loop_in(
+        &mut self,
+        mask: Option<PointerValue<'ctx>>,
+        clear: &[usize],
+        xs: Option<(IntValue<'ctx>, IntValue<'ctx>)>,
+    ) -> LR<ThreadLoop<'ctx>> {
         let i64t = self.cx.i64_type();
         let ls = self.ls();
         let (counters, dims) = (ls.counters, ls.dims);
@@ -938,11 +971,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let ty = self.b.build_int_unsigned_rem(r, dims[1], "ty")?;
         let tz = self.b.build_int_unsigned_div(r, dims[1], "tz")?;
         let base = self.b.build_int_nuw_mul(r, dims[0], "row.t")?;
-        self.b.build_store(cx, zero)?;
+        let (x_from, x_to) = xs.unwrap_or((zero, dims[0]));
+        self.b.build_store(cx, x_from)?;
         self.b.build_unconditional_branch(head)?;
         self.b.position_at_end(head);
         let tx = load(cx, "tx")?;
-        self.b.build_conditional_branch(self.b.build_int_compare(IntPredicate::ULT, tx, dims[0], "more")?, run, row_next)?;
+        self.b.build_conditional_branch(self.b.build_int_compare(IntPredicate::ULT, tx, x_to, "more")?, run, row_next)?;
         self.b.position_at_end(next);
         let x = load(cx, "x")?;
         self.b.build_store(cx, self.b.build_int_nuw_add(x, one, "x.next")?)?;
@@ -1056,7 +1090,13 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         while i < stmts.len() {
             let j = (i..stmts.len()).find(|&j| !self.ls_runs(&stmts[j])).unwrap_or(stmts.len());
             if j > i {
-                if let Some(lc) = self.ls_run(&stmts[i..j], None)? {
+                // A run that is one `if thread_idx_x() < u` (or `== u`), u uniform, visits
+                // only the threads it admits (a tree reduction's `if t < half`).
+                let open = match (j - i, self.x_guard(&stmts[i])) {
+                    (1, Some((op, bound))) => Some(self.guarded_thread_loop(op, bound)?),
+                    _ => None,
+                };
+                if let Some(lc) = self.ls_run(&stmts[i..j], open)? {
                     self.thread_loop_end(lc)?;
                 }
                 i = j;
@@ -1066,6 +1106,41 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             i += 1;
         }
         Ok(())
+    }
+
+    /// `s` as `if thread_idx_x() < bound { .. }` (or `==`) with `bound` a uniform u64 and no
+    /// `else`: the comparison and the bound.
+    fn x_guard<'s>(&self, s: &'s Stmt) -> Option<(BinOp, &'s TypedExpr)> {
+        use crate::ast::Builtin as B;
+        let tc = &self.ls().layout.counts;
+        let StmtKind::If { cond, otherwise, .. } = &s.kind else { return None };
+        let TypedExprKind::Binary(op @ (BinOp::Lt | BinOp::Eq), a, b) = &cond.kind else { return None };
+        let tid = match a.kind {
+            TypedExprKind::Special(B::ThreadIdx(Dim::X)) => true,
+            TypedExprKind::Local(l) => tc.tid_x[l as usize],
+            _ => false,
+        };
+        (otherwise.is_empty() && tid && a.ty == ScalarType::U64 && b.ty == ScalarType::U64 && uniform_expr(b, &tc.uniform))
+            .then_some((*op, &**b))
+    }
+
+    /// A thread loop at the current level over the threads whose x index is below `bound`
+    /// (`Lt`) or equal to it (`Eq`).
+    fn guarded_thread_loop(&mut self, op: BinOp, bound: &TypedExpr) -> LR<ThreadLoop<'ctx>> {
+        let b = self.expr(bound)?.into_int_value();
+        let bx = self.ls().dims[0];
+        let one = self.cx.i64_type().const_int(1, false);
+        let below = self.b.build_int_compare(IntPredicate::ULT, b, bx, "guard.in")?;
+        let (lo, hi) = match op {
+            BinOp::Lt => (self.cx.i64_type().const_zero(), self.b.build_select(below, b, bx, "guard.hi")?.into_int_value()),
+            _ => (
+                self.b.build_select(below, b, bx, "guard.lo")?.into_int_value(),
+                self.b.build_select(below, self.b.build_int_nuw_add(b, one, "guard.next")?, bx, "guard.hi")?.into_int_value(),
+            ),
+        };
+        let level = self.ls().level;
+        let mask = self.ls().masks[level];
+        self.thread_loop_in(Some(mask), &[], Some((lo, hi)))
     }
 
     /// Whether `s` runs inside thread loops: unsynchronized, or a collective (whose publishing
