@@ -255,6 +255,9 @@ pub struct KernelMetadata {
     /// ([`crate::lower::lockstep`]); `None` where the block's threads run one after another
     /// (or, when it synchronizes, as fibers).
     pub lockstep_frame: Option<u64>,
+    /// CPU backend: whether a one-dimensional launch runs as contiguous chunks of the
+    /// elements of its grid-stride loop ([`crate::lower::flat`]).
+    pub flat: bool,
     /// Bytes of static shared memory a block.
     pub static_shared_bytes: u64,
     /// Bytes a GPU launch adds to the dynamic shared memory it asks for, so that the kernel can
@@ -287,6 +290,7 @@ impl KernelMetadata {
             uses_barrier: kernel.synchronizes(),
             cooperative: kernel.uses_grid_sync(),
             lockstep_frame: None,
+            flat: false,
             static_shared_bytes: kernel.shared_layout().1,
             dynamic_shared_pad: kernel.dynamic_shared_pad() as u32,
             boundscheck: kernel.options.boundscheck,

@@ -682,6 +682,23 @@ fn emit_block_entry<'ctx>(
     let gxy = b.build_int_nuw_mul(gx, gy, "gxy")?;
     let (bx, by, bz) = (wide(&b, block[0])?, wide(&b, block[1])?, wide(&b, block[2])?);
     let zero = i64t.const_zero();
+    if let Some(flat) = module.get_function(&format!("{}{}", kernel.name, lower::flat::FLAT_SUFFIX)) {
+        // The flat function runs these blocks' share of the elements, where it can.
+        let blocks = b.build_int_nuw_mul(gxy, wide(&b, grid[2])?, "blocks")?;
+        let mut a = call_args.clone();
+        a.extend([first, end, blocks].map(inkwell::values::BasicMetadataValueEnum::from));
+        a.push(ctx.into());
+        a.push(oob.into());
+        let ran = match b.build_call(flat, &a, "flat")?.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
+            inkwell::values::ValueKind::Instruction(_) => unreachable!("the flat function returns a bool"),
+        };
+        let (done, blocks_bb) = (cx.append_basic_block(entry, "flat.ran"), cx.append_basic_block(entry, "blocks"));
+        b.build_conditional_branch(ran, done, blocks_bb)?;
+        b.position_at_end(done);
+        b.build_return(None)?;
+        b.position_at_end(blocks_bb);
+    }
     counted_loop(cx, &b, entry, first, end, "blk", &mut |blk| {
         let cx_ = b.build_int_unsigned_rem(blk, gx, "cx")?;
         let rest = b.build_int_unsigned_div(blk, gx, "rest")?;
@@ -802,13 +819,9 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     let cx: &'static Context = unsafe { &*(context.as_ref() as *const Context) };
     // Threads that meet (barriers, collectives, loops) run in lockstep where they can.
     let lockstep = if lower::lockstep::enabled() { lower::lockstep::prepare(kernel) } else { None };
-    let (module, frame) = match &lockstep {
-        Some(prepared) => {
-            let (m, bytes) = lower::lower_lockstep(cx, prepared, &HostTarget, &tm)?;
-            (m, Some(bytes))
-        }
-        None => (lower::lower(cx, kernel, &HostTarget, &tm)?, None),
-    };
+    // A grid-stride loop over independent elements also runs as contiguous chunks.
+    let flat = if lower::flat::enabled() { lower::flat::plan(kernel) } else { None };
+    let (module, frame) = lower::lower_host(cx, kernel, lockstep.as_ref(), flat.as_ref(), &HostTarget, &tm)?;
     // Full debug information (`debug`): unoptimized, so every variable stays where gdb looks.
     let debug = kernel.options.debug;
     if debug {
@@ -837,6 +850,7 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
         unsafe { (std::mem::transmute::<usize, HostEntry>(addr), thread_addr.map(|a| std::mem::transmute::<usize, HostThreadEntry>(a))) };
     let mut meta = KernelMetadata::of(kernel, Vec::new());
     meta.lockstep_frame = frame;
+    meta.flat = flat.is_some();
     Ok(HostCode { entry, thread_entry, meta, llvm_ir, engine: ManuallyDrop::new(engine), context: ManuallyDrop::new(context) })
 }
 

@@ -99,7 +99,28 @@ pub fn param_types<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, arrays: Address
 /// parameters too (the caller passes its own on) and their arrays as generic-address-space
 /// pointers (the optimizer infers the real address space after inlining).
 pub fn lower<'ctx>(cx: &'ctx Context, kernel: &ir::Kernel, target: &dyn Target, tm: &TargetMachine) -> Result<Module<'ctx>, CompileError> {
-    lower_with(cx, kernel, target, tm, None)
+    lower_with(cx, kernel, target, tm, None, None)
+}
+
+/// Lowers `kernel` (or, with `lockstep`, the kernel [`lockstep::prepare`] made of it) and,
+/// beside its body, the flat function of `plan` (see [`flat`]): the target's entry runs the
+/// launches it can that way. Returns the module and, in lockstep, the frame's bytes a thread.
+pub fn lower_host<'ctx>(
+    cx: &'ctx Context,
+    kernel: &ir::Kernel,
+    lockstep: Option<&ir::Kernel>,
+    plan: Option<&flat::Plan>,
+    target: &dyn Target,
+    tm: &TargetMachine,
+) -> Result<(Module<'ctx>, Option<u64>), CompileError> {
+    match lockstep {
+        Some(prepared) => {
+            let layout = lockstep::Layout::of(cx, &tm.get_target_data(), prepared);
+            let bytes = layout.bytes;
+            Ok((lower_with(cx, prepared, target, tm, Some(layout), plan)?, Some(bytes)))
+        }
+        None => Ok((lower_with(cx, kernel, target, tm, None, plan)?, None)),
+    }
 }
 
 /// Lowers `kernel`, prepared by [`lockstep::prepare`], to run a block's threads in lockstep:
@@ -112,7 +133,7 @@ pub fn lower_lockstep<'ctx>(
 ) -> Result<(Module<'ctx>, u64), CompileError> {
     let layout = lockstep::Layout::of(cx, &tm.get_target_data(), kernel);
     let bytes = layout.bytes;
-    Ok((lower_with(cx, kernel, target, tm, Some(layout))?, bytes))
+    Ok((lower_with(cx, kernel, target, tm, Some(layout), None)?, bytes))
 }
 
 /// The string attribute that marks a body run in lockstep (its target's entry runs it once a
@@ -125,6 +146,7 @@ fn lower_with<'ctx>(
     target: &dyn Target,
     tm: &TargetMachine,
     mut lockstep: Option<lockstep::Layout>,
+    flat: Option<&flat::Plan>,
 ) -> Result<Module<'ctx>, CompileError> {
     let llvm_err = |stage: &'static str, message: String| CompileError::Llvm { kernel: kernel.name.clone(), stage, message };
     if !target.inline_ptx() && kernel.uses_inline_ptx() {
@@ -154,6 +176,18 @@ fn lower_with<'ctx>(
         }
     };
     fastmath(body);
+    // The flat function takes the body's parameters, then the blocks it stands for.
+    let flat_fn = flat.map(|_| {
+        let i64t = cx.i64_type();
+        let mut params = param_types(cx, kernel, target.global_address_space());
+        params.extend([BasicMetadataTypeEnum::from(i64t); 3]);
+        params.extend(target.extra_params(cx));
+        let f = module.add_function(&format!("{}{}", kernel.name, flat::FLAT_SUFFIX), cx.bool_type().fn_type(&params, false), None);
+        target.configure_body(cx, f);
+        fastmath(f);
+        f
+    });
+    let kernel_fns: Vec<FunctionValue<'ctx>> = std::iter::once(body).chain(flat_fn).collect();
     if kernel.options.aligned16 || kernel.options.aligned_arrays != 0 {
         // The caller checked the arrays' data pointers (see `KernelOptions::aligned16` and
         // `aligned_arrays`).
@@ -161,7 +195,7 @@ fn lower_with<'ctx>(
         for (p, slots) in ParamLayout::of(kernel).params().iter().enumerate() {
             let aligned = kernel.options.aligned16 || (p < 32 && kernel.options.aligned_arrays & (1 << p) != 0);
             if let (ParamSlots::Array { word, .. }, true) = (slots, aligned) {
-                body.add_attribute(AttributeLoc::Param(*word as u32), align);
+                kernel_fns.iter().for_each(|f| f.add_attribute(AttributeLoc::Param(*word as u32), align));
             }
         }
     }
@@ -172,9 +206,11 @@ fn lower_with<'ctx>(
         let (noalias, readonly) = (cx.create_enum_attribute(kind("noalias"), 0), cx.create_enum_attribute(kind("readonly"), 0));
         for (p, slots) in kernel.params.iter().zip(ParamLayout::of(kernel).params()) {
             if let (ParamSlots::Array { word, .. }, ir::ParamType::Array { mutable, .. }) = (slots, &p.ty) {
-                body.add_attribute(AttributeLoc::Param(*word as u32), noalias);
-                if !mutable {
-                    body.add_attribute(AttributeLoc::Param(*word as u32), readonly);
+                for f in &kernel_fns {
+                    f.add_attribute(AttributeLoc::Param(*word as u32), noalias);
+                    if !mutable {
+                        f.add_attribute(AttributeLoc::Param(*word as u32), readonly);
+                    }
                 }
             }
         }
@@ -201,16 +237,21 @@ fn lower_with<'ctx>(
     // Out-of-bounds reports number a device function's arrays after the kernel's.
     let mut base = (kernel.params.len() + kernel.shared.len() + kernel.local_arrays.len()) as u32;
     // Assertions number a device function's after the kernel's (the metadata's order).
-    let mut bodies = vec![(kernel, body, 0u32, 0u32, 0u32)];
+    let mut bodies = vec![(kernel, body, 0u32, 0u32, 0u32, None)];
     let numbers = std::iter::once(0u32).chain(1..=kernel.functions.len() as u32);
     let (mut assert_base, mut print_base) = (kernel.asserts.len() as u32, kernel.prints.len() as u32);
     for (func, f) in kernel.functions.iter().zip(&functions) {
-        bodies.push((func, *f, base, assert_base, print_base));
+        bodies.push((func, *f, base, assert_base, print_base, None));
         base += (func.params.len() + func.local_arrays.len()) as u32;
         assert_base += func.asserts.len() as u32;
         print_base += func.prints.len() as u32;
     }
-    for ((ir_fn, f, array_base, assert_base, print_base), body_number) in bodies.into_iter().zip(numbers) {
+    // The flat function, a second form of the kernel's body (numbered as it).
+    if let (Some(f), Some(plan)) = (flat_fn, flat) {
+        bodies.push((kernel, f, 0, 0, 0, Some(plan)));
+    }
+    let numbers = numbers.chain(std::iter::once(0));
+    for ((ir_fn, f, array_base, assert_base, print_base, flat_plan), body_number) in bodies.into_iter().zip(numbers) {
         let scope = lines.as_ref().map(|li| li.function(ir_fn, f));
         let mut l = Lower {
             line: 0,
@@ -235,7 +276,10 @@ fn lower_with<'ctx>(
             scalars: Vec::new(),
             loops: Vec::new(),
             ls: None,
-            lockstep: if body_number == 0 { lockstep.take() } else { None },
+            lockstep: if std::ptr::eq(ir_fn, kernel) && flat_plan.is_none() { lockstep.take() } else { None },
+            flat_plan,
+            flat: None,
+            unchecked: Vec::new(),
         };
         l.emit().map_err(|e| llvm_err("IR construction", e.to_string()))?;
     }
@@ -289,6 +333,7 @@ type LR<T> = Result<T, BuilderError>;
 mod aggregate;
 mod bulk;
 mod complex;
+pub mod flat;
 mod line_info;
 pub mod lockstep;
 mod math;
@@ -359,6 +404,12 @@ struct Lower<'a, 'ctx> {
     ls: Option<lockstep::Lockstep<'ctx>>,
     /// The frame of a body to run in lockstep, before `emit` starts it.
     lockstep: Option<lockstep::Layout>,
+    /// The plan of the kernel's flat function, when this is it (see [`flat`]).
+    flat_plan: Option<&'a flat::Plan>,
+    /// The flat function's launch values, once its loop runs.
+    flat: Option<flat::FlatState<'ctx>>,
+    /// Array parameters whose accesses are proven in bounds before the loop being lowered.
+    unchecked: Vec<ir::ParamId>,
 }
 
 impl<'a, 'ctx> Lower<'a, 'ctx> {
@@ -490,6 +541,9 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         }
         if let Some(layout) = self.lockstep.take() {
             return self.ls_body(layout);
+        }
+        if let Some(plan) = self.flat_plan {
+            return self.flat_body(plan);
         }
         self.block(&self.kernel.body)?;
         if self.open() {
@@ -1189,7 +1243,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     /// the builder in the in-bounds block and returns (out-of-bounds block, merge block); the
     /// caller branches to the merge block after the access.
     fn bounds_guard(&self, array: ArrayRef, idx: &[IntValue<'ctx>]) -> LR<Option<(BasicBlock<'ctx>, BasicBlock<'ctx>)>> {
-        if !self.target.bounds_check(self.root) {
+        if !self.target.bounds_check(self.root) || matches!(array, ArrayRef::Param(p) if self.unchecked.contains(&p)) {
             return Ok(None);
         }
         let extents: Vec<IntValue<'ctx>> = match array {
@@ -1253,6 +1307,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     /// thread's indices, which the record reads from the target.
     fn report_out_of_bounds(&self, array: u32, index: IntValue<'ctx>, axis: IntValue<'ctx>, values: &[IntValue<'ctx>]) -> LR<()> {
         self.ls_publish_thread()?;
+        self.flat_publish_thread()?;
         self.target.report_out_of_bounds(self.module, &self.b, self.f, array, index, axis, values)
     }
 

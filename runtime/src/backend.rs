@@ -47,6 +47,12 @@ pub(crate) trait Backend: Send + Sync {
     /// capped grid each thread's loop would sweep the whole array a few elements at a time,
     /// while one element a thread walks it in order. (Fused expressions are uncapped on both.)
     fn grid_stride_blocks(&self, blocks: usize, resident: usize) -> usize;
+    /// Whether a thread of a fused elementwise kernel takes a group of neighbouring elements
+    /// (for 16-byte accesses): on a GPU; not on the CPU backend, whose flat form of the kernel
+    /// (`gpujit_codegen::lower::flat`) vectorizes the loop over single elements itself.
+    fn groups_elements(&self) -> bool {
+        true
+    }
     /// Waits for all work submitted to the device.
     fn synchronize(&self) -> Result<()>;
     /// A new stream's handle (`None` on the CPU backend, which runs work when submitted).
@@ -229,6 +235,10 @@ impl Backend for CpuBackend {
 
     fn grid_stride_blocks(&self, blocks: usize, _resident: usize) -> usize {
         blocks
+    }
+
+    fn groups_elements(&self) -> bool {
+        false
     }
 
     fn synchronize(&self) -> Result<()> {

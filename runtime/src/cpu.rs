@@ -182,10 +182,11 @@ pub(crate) unsafe fn launch(
             first_oob = r.record();
         }
     };
-    // A kernel run in lockstep may loop over many elements a thread (a grid-stride loop): with
-    // a large array argument, its blocks go to the workers however few threads they have.
-    let small = blocks * threads_per_block < INLINE_THREADS
-        && (code.meta().lockstep_frame.is_none() || largest_array(code, args) < INLINE_THREADS * 16);
+    // A kernel run in lockstep or flat may loop over many elements a thread (a grid-stride
+    // loop): with a large array argument, its blocks go to the workers however few threads
+    // they have.
+    let loops = code.meta().lockstep_frame.is_some() || code.meta().flat;
+    let small = blocks * threads_per_block < INLINE_THREADS && (!loops || largest_array(code, args) < INLINE_THREADS * 16);
     if together || n <= 1 || blocks < 2 || small {
         // On the calling thread, allocating nothing (unless the kernel has shared memory).
         note(run(0, blocks)?);

@@ -530,7 +530,18 @@ fn run_elementwise<'a>(graph: &ExprGraph<'a>, outputs: &[Arg<'a>], stream: Optio
     args[nargs - 1] = if index32 { (n as u32).into_arg() } else { (n as u64).into_arg() };
     let args = &args[..nargs];
     let ndim = if flat { 1 } else { out_shape.len() as u8 };
-    let vector = if flat { vector_width(args, vector_bytes()) } else { 1 };
+    let device = match outputs.iter().chain(&graph.inputs).find_map(|a| match a {
+        Arg::Array { device, any_device: false, .. } => Some(*device),
+        _ => None,
+    }) {
+        Some(d) => d.clone(),
+        None => match stream {
+            Some(s) => s.device.clone(),
+            None => Device::current()?,
+        },
+    };
+    let groups = device.backend().groups_elements() || GPU_SHAPED.with(|g| g.get());
+    let vector = if flat && groups { vector_width(args, vector_bytes()) } else { 1 };
     let nin = graph.inputs.len();
     let parts = KeyParts {
         kind: &KernelKind::Elementwise,
@@ -543,16 +554,8 @@ fn run_elementwise<'a>(graph: &ExprGraph<'a>, outputs: &[Arg<'a>], stream: Optio
         vector,
     };
     let k = kernel(&parts, |key| elementwise_source(key, &graph.callees));
-    let device = outputs.iter().chain(&graph.inputs).find_map(|a| match a {
-        Arg::Array { device, any_device: false, .. } => Some(*device),
-        _ => None,
-    });
     let groups = n.div_ceil(vector as usize);
-    let grid = match (device, stream) {
-        (Some(d), _) => elementwise_grid(d, groups),
-        (None, Some(s)) => elementwise_grid(&s.device, groups),
-        (None, None) => elementwise_grid(&Device::current()?, groups),
-    };
+    let grid = elementwise_grid(&device, groups);
     let mut config = LaunchConfig::new(grid, BLOCK);
     config.stream = stream;
     launch(&k, config, args)
@@ -604,6 +607,25 @@ pub fn launch_forall_on<'a>(
     let mut config = LaunchConfig::new(grid, BLOCK);
     config.stream = stream;
     launch(k, config, args)
+}
+
+thread_local! {
+    static GPU_SHAPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the elementwise kernels its expressions generate in a GPU's shape whatever
+/// the device (a group of neighbouring elements a thread): the golden tests check the GPU's
+/// code of programs they run on the CPU backend.
+#[doc(hidden)]
+pub fn gpu_shaped<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            GPU_SHAPED.with(|g| g.set(self.0));
+        }
+    }
+    let _reset = Reset(GPU_SHAPED.with(|g| g.replace(true)));
+    f()
 }
 
 /// `GPUJIT_VECTORIZE=0` turns 16-byte accesses off (to measure what they bring).

@@ -5,9 +5,12 @@
 //! - `// ARGS: f32, &[f32], &mut [f32], &Array<f32, 2> strided`: the signature it is specialized
 //!   for (kernels only).
 //! - `// MODE: GPUJIT_CHECK=1`: compiled as the checked mode compiles every kernel.
-//! - `// IR:`, `// LLVM:`, `// PTX:`, `// PTX90:` (and `-NEXT`, `-SAME`, `-NOT`, `-COUNT-n`):
-//!   FileCheck directives over gpujit's IR text, the optimized NVPTX LLVM IR (sm_80), and the
-//!   PTX for sm_80 and sm_90 (a kernel that needs sm_90 has sm_90's in place of sm_80's).
+//! - `// MODE: CPU` (programs): the generated kernel is the CPU backend's (else a GPU's: the
+//!   program runs on the CPU backend, its kernels generated as for a GPU).
+//! - `// IR:`, `// LLVM:`, `// PTX:`, `// PTX90:`, `// HOST:` (and `-NEXT`, `-SAME`, `-NOT`,
+//!   `-COUNT-n`): FileCheck directives over gpujit's IR text, the optimized NVPTX LLVM IR
+//!   (sm_80), the PTX for sm_80 and sm_90 (a kernel that needs sm_90 has sm_90's in place of
+//!   sm_80's), and the CPU backend's optimized LLVM IR (for this machine's CPU).
 //!
 //! Besides, the whole IR text and sm_80 PTX (sm_90 for a kernel that needs it:
 //! `<name>.sm_90.ptx`) are kept in `tests/golden/snapshots/` and compared
@@ -47,6 +50,8 @@ pub struct Stages {
     pub ptx90: String,
     /// The architecture of `ptx80`: 80, or 90 for a kernel that needs sm_90.
     pub low_arch: u32,
+    /// The specialized kernel, for the CPU backend's stage (`HOST:`).
+    pub kernel: gpujit::codegen::ir::Kernel,
 }
 
 fn stages_of(k: &Kernel, signature: &[ArgType], checked: bool) -> Result<Stages, String> {
@@ -73,7 +78,7 @@ fn stages_with(
     // `PTX:` directives and its PTX snapshot are of sm_90.
     let low_arch = if ir.needs_arch().is_some_and(|(arch, _)| arch > 80) { 90 } else { 80 };
     let p80 = if low_arch == 90 { p90.clone() } else { ptx(&NvptxTarget::sm(80).expect("known arch")).map_err(|e| e.to_string())? };
-    Ok(Stages { ir: ir.to_string(), llvm: p80.llvm_ir.unwrap_or_default(), ptx80: p80.ptx, ptx90: p90.ptx, low_arch })
+    Ok(Stages { ir: ir.to_string(), llvm: p80.llvm_ir.unwrap_or_default(), ptx80: p80.ptx, ptx90: p90.ptx, low_arch, kernel: ir })
 }
 
 thread_local! {
@@ -182,7 +187,9 @@ pub fn run(case: &Case) -> Result<(), String> {
         Subject::Program(program) => {
             let _ = super::Harness::cpu(); // installs the launch hook that records
             RECORDING.with(|r| *r.borrow_mut() = Some(Vec::new()));
-            let result = program(&Device::cpu());
+            // Generated kernels in a GPU's shape (this directive's absence: the CPU backend's).
+            let cpu_shaped = case.text.lines().any(|l| l.trim() == "// MODE: CPU");
+            let result = if cpu_shaped { program(&Device::cpu()) } else { gpujit::fuse::gpu_shaped(|| program(&Device::cpu())) };
             let recorded = RECORDING.with(|r| r.borrow_mut().take()).unwrap_or_default();
             result.map_err(|e| format!("the program failed: {e}"))?;
             recorded.into_iter().last().ok_or("the program launched no generated kernel")??
@@ -193,6 +200,14 @@ pub fn run(case: &Case) -> Result<(), String> {
         let ds = directives(case.text, prefix);
         checked += ds.len();
         filecheck::check(output, &ds).map_err(|e| format!("{prefix} {e}\n--- {prefix} output ---\n{output}"))?;
+    }
+    // The CPU backend's optimized LLVM IR (for this machine's CPU: directives only, no snapshot).
+    let host = directives(case.text, "HOST");
+    if !host.is_empty() {
+        checked += host.len();
+        let code = gpujit::codegen::host::compile_host(&stages.kernel, true).map_err(|e| e.to_string())?;
+        let output = code.llvm_ir().unwrap_or_default();
+        filecheck::check(output, &host).map_err(|e| format!("HOST {e}\n--- HOST output ---\n{output}"))?;
     }
     if checked == 0 {
         return Err("no directives: a golden case checks something".into());
@@ -241,9 +256,9 @@ golden_cases! {
         saxpy, generic_axpy, nd_strided, shared_reduce, per_thread_array, atomics, warp_ops, math_sin, fastmath_sin, device_call,
         half_arith, control_flow, casts_and_division, bit_methods, grid_barrier, boundscheck, launch_bounds, extern_shared, grid_2d,
         fences_and_block_votes, shared_atomics_bf16, complex_mul, line_info, checked_mode, fp_contract, fp_contract_off, noalias_loads, unroll_hints,
-        inline_ptx, tensor_core_ops, hopper_ops,
+        inline_ptx, tensor_core_ops, hopper_ops, flat_grid_stride, flat_refused, lockstep_block_sum,
     ],
-    programs: [fused_add, fused_sum, forall_closure, vectorized_map, struct_fields, vector_loads, vector_access],
+    programs: [fused_add, fused_add_cpu, fused_sum, forall_closure, vectorized_map, struct_fields, vector_loads, vector_access],
 }
 
 /// Every golden case; all failures are reported together.

@@ -88,6 +88,9 @@ macro_rules! for_each_case {
             warp_collectives,
             warp_shuffle_reduction,
             meeting_control_flow,
+            flat_grid_stride,
+            flat_one_element_a_thread,
+            flat_bounds_faults,
             strided_stencil,
             three_d_arrays,
             device_functions,
@@ -338,6 +341,7 @@ mod constants;
 mod control;
 mod device_fns;
 mod errors;
+mod flat;
 mod grid_sync;
 mod half_floats;
 mod hopper;
@@ -363,6 +367,7 @@ pub use constants::*;
 pub use control::*;
 pub use device_fns::*;
 pub use errors::*;
+pub use flat::*;
 pub use grid_sync::*;
 pub use half_floats::*;
 pub use hopper::*;

@@ -330,7 +330,7 @@ pub(crate) fn thread_counts(kernel: &ir::Kernel) -> Meet {
 }
 
 /// The expressions a statement evaluates itself (not those of the statements it holds).
-fn stmt_exprs(s: &Stmt) -> Vec<&TypedExpr> {
+pub(super) fn stmt_exprs(s: &Stmt) -> Vec<&TypedExpr> {
     match &s.kind {
         StmtKind::Assign { value, .. } | StmtKind::AssignField { value, .. } | StmtKind::Eval(value) => vec![value],
         StmtKind::Store { index, value, .. } | StmtKind::StoreField { index, value, .. } => index.iter().chain([value]).collect(),
@@ -346,7 +346,7 @@ fn stmt_exprs(s: &Stmt) -> Vec<&TypedExpr> {
 }
 
 /// The operands of an expression.
-fn children(e: &TypedExpr) -> Vec<&TypedExpr> {
+pub(super) fn children(e: &TypedExpr) -> Vec<&TypedExpr> {
     match &e.kind {
         TypedExprKind::Load { index, .. } => index.iter().collect(),
         TypedExprKind::Atomic { index, values, .. } => index.iter().chain(values).collect(),
