@@ -11,7 +11,7 @@ macro_rules! suite {
     ($($case:ident),* $(,)?) => {$(
         #[test]
         fn $case() {
-            if let Some(h) = Harness::gpu() {
+            if let Some(h) = Harness::gpu_for(stringify!($case)) {
                 common::$case(&h);
             }
         }

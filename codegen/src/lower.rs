@@ -667,21 +667,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.branch_to(merge)?;
                 self.b.position_at_end(merge);
             }
-            StmtKind::While { cond, body } => {
-                let head = self.new_block("while.cond");
-                let body_bb = self.new_block("while.body");
-                let exit = self.new_block("while.end");
-                self.b.build_unconditional_branch(head)?;
-                self.b.position_at_end(head);
-                let c = self.expr(cond)?.into_int_value();
-                self.b.build_conditional_branch(c, body_bb, exit)?;
-                self.b.position_at_end(body_bb);
-                self.loops.push(LoopExit::Blocks(head, exit));
-                self.block(body)?;
-                self.loops.pop();
-                self.branch_to(head)?;
-                self.b.position_at_end(exit);
-            }
+            StmtKind::While { cond, body } => self.while_loop(cond, body, false)?,
             StmtKind::ForRange { var, start, end, step, inclusive, reverse, unroll, body } => {
                 self.for_range(*var, start, end, step, *inclusive, *reverse, *unroll, body, false)?;
             }
@@ -724,6 +710,29 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.expr(e)?;
             }
         }
+        Ok(())
+    }
+
+    /// `while cond { body }`; with `lockstep`, a loop the block runs once (uniform, nothing
+    /// leaves it), its body lowered as lockstep statements.
+    fn while_loop(&mut self, cond: &ir::TypedExpr, body: &[Stmt], lockstep: bool) -> LR<()> {
+        let head = self.new_block("while.cond");
+        let body_bb = self.new_block("while.body");
+        let exit = self.new_block("while.end");
+        self.b.build_unconditional_branch(head)?;
+        self.b.position_at_end(head);
+        let c = self.expr(cond)?.into_int_value();
+        self.b.build_conditional_branch(c, body_bb, exit)?;
+        self.b.position_at_end(body_bb);
+        self.loops.push(LoopExit::Blocks(head, exit));
+        if lockstep {
+            self.ls_block(body)?;
+        } else {
+            self.block(body)?;
+        }
+        self.loops.pop();
+        self.branch_to(head)?;
+        self.b.position_at_end(exit);
         Ok(())
     }
 

@@ -263,22 +263,8 @@ impl Target for NvptxTarget {
         }
         // atom.cas.b16 (sm_70, PTX 6.3) on the generic address: two bytes, whatever the space.
         let generic = b.build_address_space_cast(addr, cx.ptr_type(AddressSpace::default()), "generic")?;
-        let i16t = cx.i16_type();
-        let fn_type = i16t.fn_type(&[generic.get_type().into(), i16t.into(), i16t.into()], false);
-        let asm = cx.create_inline_asm(
-            fn_type,
-            "atom.cas.b16 $0, [$1], $2, $3;".to_string(),
-            "=h,l,h,h,~{memory}".to_string(),
-            true,
-            false,
-            None,
-            false,
-        );
-        let call = b.build_indirect_call(fn_type, asm, &[generic.into(), expected.into(), new.into()], "cas16")?;
-        match call.try_as_basic_value() {
-            inkwell::values::ValueKind::Basic(v) => Ok(v.into_int_value()),
-            inkwell::values::ValueKind::Instruction(_) => unreachable!("the inline asm returns i16"),
-        }
+        let args = [generic.into(), expected.into(), new.into()];
+        one_instruction(b, cx.i16_type(), &args, "atom.cas.b16 $0, [$1], $2, $3;", "=h,l,h,h,~{memory}", true, "cas16")
     }
 
     fn math_function(&self, f: MathFn, t: ScalarType, fast: bool) -> Option<String> {
@@ -302,21 +288,8 @@ impl Target for NvptxTarget {
             _ => ("l", 64),
         };
         let c = b.build_int_z_extend(cond, cx.i32_type(), "cond")?;
-        let fn_type = it.fn_type(&[it.into(), it.into(), cx.i32_type().into()], false);
-        let asm = cx.create_inline_asm(
-            fn_type,
-            format!("{{ .reg .pred p; setp.ne.b32 p, $3, 0; selp.b{width} $0, $1, $2, p; }}"),
-            format!("={reg},{reg},{reg},r"),
-            false,
-            false,
-            None,
-            false,
-        );
-        let call = b.build_indirect_call(fn_type, asm, &[a.into(), x.into(), c.into()], "selp")?;
-        match call.try_as_basic_value() {
-            inkwell::values::ValueKind::Basic(v) => Ok(v.into_int_value()),
-            inkwell::values::ValueKind::Instruction(_) => unreachable!("the inline asm returns the bits"),
-        }
+        let template = format!("{{ .reg .pred p; setp.ne.b32 p, $3, 0; selp.b{width} $0, $1, $2, p; }}");
+        one_instruction(b, it, &[a.into(), x.into(), c.into()], &template, &format!("={reg},{reg},{reg},r"), false, "selp")
     }
 
     fn float_rem_function(&self, t: ScalarType) -> Option<(String, ScalarType)> {
@@ -1076,4 +1049,32 @@ pub fn compile_ptx(kernel: &ir::Kernel, target: &NvptxTarget, want_llvm_ir: bool
     let ptx = if debug { ptx } else { optimized_with_lines(&ptx) };
     let meta = KernelMetadata::of(kernel, ptx_globals(&ptx));
     Ok(PtxOutput { ptx, llvm_ir, meta })
+}
+
+/// A call of inline PTX `template` (operands `$1..` the arguments, `$0` the result of type
+/// `ret`) with LLVM constraints `constraints`; `effects`: it has side effects (memory).
+fn one_instruction<'ctx>(
+    b: &Builder<'ctx>,
+    ret: inkwell::types::IntType<'ctx>,
+    args: &[inkwell::values::BasicMetadataValueEnum<'ctx>],
+    template: &str,
+    constraints: &str,
+    effects: bool,
+    name: &str,
+) -> Result<IntValue<'ctx>, BuilderError> {
+    let cx = ret.get_context();
+    let params: Vec<inkwell::types::BasicMetadataTypeEnum> = args
+        .iter()
+        .map(|a| match a {
+            inkwell::values::BasicMetadataValueEnum::IntValue(v) => v.get_type().into(),
+            inkwell::values::BasicMetadataValueEnum::PointerValue(v) => v.get_type().into(),
+            _ => unreachable!("inline PTX operands here are integers and pointers"),
+        })
+        .collect();
+    let fn_type = ret.fn_type(&params, false);
+    let asm = cx.create_inline_asm(fn_type, template.to_string(), constraints.to_string(), effects, false, None, false);
+    match b.build_indirect_call(fn_type, asm, args, name)?.try_as_basic_value() {
+        inkwell::values::ValueKind::Basic(v) => Ok(v.into_int_value()),
+        inkwell::values::ValueKind::Instruction(_) => unreachable!("the inline PTX returns a value"),
+    }
 }

@@ -397,6 +397,9 @@ pub(crate) fn host_outcome(
         Err(cpu::CpuError::Stack(message)) => Err(Error::Unsupported { kernel: kernel.to_string(), message }),
         Err(cpu::CpuError::TooLarge(message)) => Err(Error::LaunchConfig { kernel: kernel.to_string(), message }),
         Err(cpu::CpuError::Deadlock(message)) => Err(Error::Deadlock { kernel: kernel.to_string(), message }),
+        Err(cpu::CpuError::Internal(message)) => {
+            Err(Error::Unsupported { kernel: kernel.to_string(), message: format!("internal error of gpujit's CPU backend: {message}") })
+        }
     }
 }
 

@@ -64,6 +64,8 @@ pub(crate) enum CpuError {
     TooLarge(String),
     /// The threads of a block wait for one another forever.
     Deadlock(String),
+    /// The compiled code lacks what this launch needs (a defect of gpujit, not of the kernel).
+    Internal(String),
 }
 
 /// The most threads a cooperative launch (a kernel calling `grid_sync()`) may have on the CPU
@@ -483,7 +485,7 @@ unsafe fn run_fibers(
         stacks.push(DefaultStack::new(FIBER_STACK).map_err(|e| CpuError::Stack(format!("cannot allocate a fiber stack: {e}")))?);
     }
     let Some(entry) = code.thread_entry() else {
-        return Err(CpuError::Stack("the kernel was compiled without the entry its fibers run".into()));
+        return Err(CpuError::Internal("the kernel was compiled without the entry its fibers run".into()));
     };
     let (args_ptr, record_ptr) = (args.as_ptr() as usize, record.as_mut_ptr() as usize);
     let mut blk = first;

@@ -5,7 +5,7 @@
 use super::*;
 use gpujit::codegen::lower::flat;
 
-#[gpu_kernel]
+#[gpu_kernel(boundscheck)]
 fn flat_while(x: &[f32], y: &[f32], out: &mut [f32], a: f32) {
     let mut i = grid(1);
     while i < out.len() {
@@ -25,7 +25,7 @@ fn flat_for(x: &[i64], out: &mut [i64]) {
 
 /// A 32-bit index, a uniform prelude, groups of two elements an iteration, a read at any index
 /// (a gather, checked in the loop) and a pure device function.
-#[gpu_kernel]
+#[gpu_kernel(boundscheck)]
 fn flat_pairs(x: &[u32], idx: &[u32], out: &mut [u32], pairs: u32) {
     let step = grid_size(1) as u32;
     let half = pairs;
@@ -77,7 +77,7 @@ fn flat_early_return(x: &[f32], out: &mut [f32]) {
 }
 
 /// No guard: every thread of the grid takes an element (past the array's end, a fault).
-#[gpu_kernel]
+#[gpu_kernel(boundscheck)]
 fn flat_unguarded(x: &[f32], out: &mut [f32]) {
     let i = grid(1);
     out[i] = x[i] + 1.0;
@@ -222,7 +222,8 @@ pub fn flat_one_element_a_thread(h: &Harness) {
     }
 }
 
-/// Faults in a kernel run flat name the thread and block that own the element, as the grid's.
+/// Faults in a kernel run flat name the thread and block that own the element, as the grid's
+/// (on a GPU, the kernels check bounds with `boundscheck`).
 pub fn flat_bounds_faults(h: &Harness) {
     for n in [1usize, 100, 1000, 4099] {
         let x: Vec<f32> = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);

@@ -167,6 +167,31 @@ pub struct Harness {
     pub dev: Device,
     check_ptx: bool,
     rng: Cell<u64>,
+    /// On a GPU: this test's turn with the device (see [`FAULTING`]).
+    _turn: Option<Turn>,
+}
+
+/// The cases whose kernels fail on purpose (assertions, bounds checks). A GPU reports a
+/// kernel's failure at the device's next synchronization, whichever test asks for it: on a
+/// GPU these cases run alone, the others beside one another.
+pub const FAULTING: &[&str] = &[
+    "kernel_assertions",
+    "bounds_error_lines",
+    "deferred_reports",
+    "bounds_checks",
+    "vector_access_checks",
+    "checked_mode",
+    "flat_bounds_faults",
+    "graph_capture",
+    "differential_fuzzing",
+    "fuzz_regressions",
+];
+
+static GPU_TURNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+enum Turn {
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
 }
 
 impl Harness {
@@ -179,9 +204,19 @@ impl Harness {
     /// The GPU harness, or `None` (skip) when there is no GPU. With `GPUJIT_REQUIRE_GPU=1` a
     /// missing GPU fails the test instead.
     pub fn gpu() -> Option<Harness> {
+        Harness::gpu_for("")
+    }
+
+    /// The GPU harness for case `case`, once it is the case's turn (see [`FAULTING`]).
+    pub fn gpu_for(case: &str) -> Option<Harness> {
+        let turn = if FAULTING.contains(&case) {
+            Turn::Alone(GPU_TURNS.write().unwrap_or_else(|p| p.into_inner()))
+        } else {
+            Turn::Shared(GPU_TURNS.read().unwrap_or_else(|p| p.into_inner()))
+        };
         let required = std::env::var("GPUJIT_REQUIRE_GPU").map(|v| v == "1").unwrap_or(false);
         match Device::cuda(0) {
-            Ok(dev) => Some(Harness::new(dev, false)),
+            Ok(dev) => Some(Harness { _turn: Some(turn), ..Harness::new(dev, false) }),
             Err(e) if required => panic!("GPUJIT_REQUIRE_GPU=1 but no GPU can be used: {e}"),
             Err(e) => {
                 eprintln!("skipping GPU test: {e} (set GPUJIT_REQUIRE_GPU=1 to fail instead)");
@@ -196,7 +231,7 @@ impl Harness {
             t ^ (std::process::id() as u64).rotate_left(32)
         });
         eprintln!("random seed {seed} (GPUJIT_TEST_SEED={seed} repeats this run)");
-        Harness { dev, check_ptx, rng: Cell::new(seed | 1) }
+        Harness { dev, check_ptx, rng: Cell::new(seed | 1), _turn: None }
     }
 
     pub fn is_gpu(&self) -> bool {

@@ -760,8 +760,8 @@ pub(super) struct Lockstep<'ctx> {
     local_arrays: Vec<PointerValue<'ctx>>,
     masks: Vec<PointerValue<'ctx>>,
     exchange: Vec<PointerValue<'ctx>>,
-    /// The thread-loop counters (row, unused, x).
-    counters: [PointerValue<'ctx>; 3],
+    /// The thread-loop counters (row, x).
+    counters: [PointerValue<'ctx>; 2],
     /// The stack slot of each private local.
     stack: Vec<Option<PointerValue<'ctx>>>,
     /// The mask level of the statements being lowered.
@@ -854,8 +854,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         for (local, private) in self.kernel.locals.iter().zip(&layout.private) {
             stack.push(if *private { Some(self.entry_alloca(value_type(self.cx, local.ty), &local.name)?) } else { None });
         }
-        let counters =
-            [self.entry_alloca(i64t.into(), "row")?, self.entry_alloca(i64t.into(), "unused")?, self.entry_alloca(i64t.into(), "tx")?];
+        let counters = [self.entry_alloca(i64t.into(), "row")?, self.entry_alloca(i64t.into(), "tx")?];
         self.ls = Some(Lockstep {
             layout,
             frame,
@@ -953,7 +952,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             self.new_block("row.next"),
             self.new_block("threads.done"),
         );
-        let [cr, _, cx] = counters;
+        let [cr, cx] = counters;
         let zero = i64t.const_zero();
         let one = i64t.const_int(1, false);
         let no = self.cx.bool_type().const_zero();
@@ -1197,21 +1196,8 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 self.b.position_at_end(merge);
                 Ok(())
             }
-            (Form::ScalarLoop, StmtKind::While { cond, body }) => {
-                let (head, body_bb, exit) = (self.new_block("u.while"), self.new_block("u.body"), self.new_block("u.end"));
-                self.b.build_unconditional_branch(head)?;
-                self.b.position_at_end(head);
-                let c = self.expr(cond)?.into_int_value();
-                self.b.build_conditional_branch(c, body_bb, exit)?;
-                self.b.position_at_end(body_bb);
-                // (Nothing leaves it: `jumps_out`.)
-                self.loops.push(super::LoopExit::Blocks(head, exit));
-                self.ls_block(body)?;
-                self.loops.pop();
-                self.branch_to(head)?;
-                self.b.position_at_end(exit);
-                Ok(())
-            }
+            // (Nothing leaves it: `jumps_out`.)
+            (Form::ScalarLoop, StmtKind::While { cond, body }) => self.while_loop(cond, body, true),
             (Form::ScalarLoop, StmtKind::ForRange { var, start, end, step, inclusive, reverse, unroll, body }) => {
                 self.for_range(*var, start, end, step, *inclusive, *reverse, *unroll, body, true)
             }
