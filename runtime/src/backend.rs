@@ -238,7 +238,8 @@ impl Backend for CpuBackend {
     }
 
     fn groups_elements(&self) -> bool {
-        false
+        // Without the flat form (`GPUJIT_CPU_FLAT=0`), groups give LLVM neighbouring accesses.
+        !gpujit_codegen::lower::flat::enabled()
     }
 
     fn synchronize(&self) -> Result<()> {
