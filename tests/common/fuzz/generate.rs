@@ -777,9 +777,20 @@ pub fn generate(seed: u64) -> Case {
     for (n, v) in &scalars {
         g.declare(n, v.t, false);
     }
+    // Half the kernels without collectives or shared memory (even seeds, so that no draw
+    // changes) read no thread index: `t` is `i % block` (the same value on a 1-D launch), and
+    // half of those run their body in a grid-stride loop over the outputs. The CPU backend runs
+    // many of them flat (`gpujit_codegen::lower::flat`).
+    let flat_shaped = !collectives && !shared && seed % 2 == 0;
+    let strided = flat_shaped && (seed / 2) % 2 == 0;
+    let t_value = if flat_shaped {
+        bin(BinOp::Rem, var("i"), int_lit(block as u128, Some(U64)))
+    } else {
+        ex(ExprKind::Builtin(Builtin::ThreadIdx(Dim::X), vec![]))
+    };
     let mut body = vec![
-        let_("i", U64, false, ex(ExprKind::Builtin(Builtin::Grid(Dim::X), vec![int_lit(1, None)]))),
-        let_("t", U64, false, ex(ExprKind::Builtin(Builtin::ThreadIdx(Dim::X), vec![]))),
+        let_("i", U64, strided, ex(ExprKind::Builtin(Builtin::Grid(Dim::X), vec![int_lit(1, None)]))),
+        let_("t", U64, false, t_value),
         let_("j", U64, false, bin(BinOp::Rem, var("i"), ex(ExprKind::Len("x0".into())))),
     ];
     g.declare("i", U64, false);
@@ -845,6 +856,19 @@ pub fn generate(seed: u64) -> Case {
             otherwise: None,
             span: sp(),
         });
+    }
+    if strided {
+        // `while i < n_out { ..; i += grid_size(1); }`
+        let mut each: Vec<Stmt> = body.split_off(1);
+        each.push(Stmt::Assign {
+            place: Place::Var("i".into(), sp()),
+            op: Some(BinOp::Add),
+            value: ex(ExprKind::Builtin(Builtin::GridSize(Dim::X), vec![int_lit(1, None)])),
+            span: sp(),
+            id: NodeId::UNSET,
+        });
+        let cond = bin(BinOp::Lt, var("i"), int_lit(n_out as u128, Some(U64)));
+        body.push(Stmt::While { cond, body: Block { stmts: each }, label: None, span: sp() });
     }
     g.scopes.pop();
     let callees = Vec::new(); // filled in by the runner (static slots)

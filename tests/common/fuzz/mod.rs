@@ -64,6 +64,9 @@ fn kernel(case: &Case, lockstep_all: bool) -> Kernel {
     Kernel::new(src)
 }
 
+/// The CPU-backend runs of kernels it runs flat (`gpujit_codegen::lower::flat`), for the summary.
+static FLAT_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// The cases checked so far (a sample of them also runs with `lockstep_all`).
 static LOCKSTEP_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -71,7 +74,7 @@ static LOCKSTEP_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU6
 static OOB_KERNELS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// What the generated kernels used, counted over a campaign (by their Rust form).
-const FEATURES: [(&str, &str); 14] = [
+const FEATURES: [(&str, &str); 15] = [
     ("if", "if "),
     ("for", " in ("),
     ("while", "while "),
@@ -86,6 +89,7 @@ const FEATURES: [(&str, &str); 14] = [
     ("f16", ": f16"),
     ("bf16", ": bf16"),
     ("boundscheck", "boundscheck"),
+    ("grid-stride loop", "+= grid_size(1)"),
 ];
 
 /// Why a case failed.
@@ -152,6 +156,9 @@ fn run_on(dev: &Device, k: &Kernel, case: &Case, check_ptx: bool) -> (gpujit::Re
         }
         if check_ptx {
             super::check_ptx(k, &args);
+        }
+        if !dev.is_cuda() && k.ir(&args[..]).is_ok_and(|ir| gpujit::codegen::lower::flat::plan(&ir).is_some()) {
+            FLAT_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         k.launch((case.grid, case.block), &args[..])
     };
@@ -479,9 +486,10 @@ pub fn campaign(devices: &[Device], seed: u64, count: u64, check_ptx_every: u64)
     }
     let counts: Vec<String> = FEATURES.iter().zip(seen).map(|((name, _), n)| format!("{name} {n}")).collect();
     eprintln!(
-        "fuzz: kernels using: {}; reading out of range: {}",
+        "fuzz: kernels using: {}; reading out of range: {}; CPU-backend runs flat: {}",
         counts.join(", "),
-        OOB_KERNELS.load(std::sync::atomic::Ordering::Relaxed)
+        OOB_KERNELS.load(std::sync::atomic::Ordering::Relaxed),
+        FLAT_RUNS.load(std::sync::atomic::Ordering::Relaxed)
     );
     (ran, failures)
 }
@@ -502,4 +510,7 @@ pub fn differential_fuzzing(h: &Harness) {
         eprintln!("fuzz: seed {s}: {f:?}\n{src}");
     }
     assert!(failures.is_empty(), "{} fuzzed kernel(s) disagree with the oracle (shrunk sources above)", failures.len());
+    // About one kernel in ten takes the CPU backend's flat form: a campaign this long has some.
+    let flat = FLAT_RUNS.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(count < 200 || flat > 0, "no fuzzed kernel ran flat on the CPU backend in {count}");
 }
