@@ -123,19 +123,6 @@ pub fn lower_host<'ctx>(
     }
 }
 
-/// Lowers `kernel`, prepared by [`lockstep::prepare`], to run a block's threads in lockstep:
-/// the body runs a whole block. Returns the module and the frame's bytes a thread.
-pub fn lower_lockstep<'ctx>(
-    cx: &'ctx Context,
-    kernel: &ir::Kernel,
-    target: &dyn Target,
-    tm: &TargetMachine,
-) -> Result<(Module<'ctx>, u64), CompileError> {
-    let layout = lockstep::Layout::of(cx, &tm.get_target_data(), kernel);
-    let bytes = layout.bytes;
-    Ok((lower_with(cx, kernel, target, tm, Some(layout), None)?, bytes))
-}
-
 /// The string attribute that marks a body run in lockstep (its target's entry runs it once a
 /// block).
 pub const LOCKSTEP_ATTRIBUTE: &str = "gpujit-lockstep";

@@ -2,10 +2,12 @@
 //!
 //! Blocks are split into contiguous ranges, one per worker thread (`GPUJIT_CPU_THREADS`, default
 //! the number of cores). Each worker owns a buffer for its block's shared memory. A kernel without
-//! barriers runs each block's threads one after another in compiled code. A kernel that calls
-//! `sync_threads()` runs each block's threads as fibers (stackful coroutines): the barrier
-//! suspends the calling fiber, and once every thread of the block has reached it (or finished),
-//! all resume. Launches are synchronous: when `launch` returns, the kernel has finished. Every
+//! barriers runs each block's threads one after another in compiled code; one that is a
+//! grid-stride loop over independent elements runs, on a 1-D launch, a contiguous chunk of its
+//! elements a worker (`gpujit_codegen::lower::flat`). A kernel whose threads meet runs a block in
+//! lockstep (`gpujit_codegen::lower::lockstep`), or, where lockstep cannot express it, each
+//! block's threads as fibers (stackful coroutines): the barrier suspends the calling fiber, and
+//! once every thread of the block has reached it (or finished), all resume. Launches are synchronous: when `launch` returns, the kernel has finished. Every
 //! array access is bounds-checked; the first out-of-range access is reported after the launch.
 
 use corosensei::stack::DefaultStack;

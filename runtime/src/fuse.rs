@@ -530,14 +530,18 @@ fn run_elementwise<'a>(graph: &ExprGraph<'a>, outputs: &[Arg<'a>], stream: Optio
     args[nargs - 1] = if index32 { (n as u32).into_arg() } else { (n as u64).into_arg() };
     let args = &args[..nargs];
     let ndim = if flat { 1 } else { out_shape.len() as u8 };
-    let device = match outputs.iter().chain(&graph.inputs).find_map(|a| match a {
+    let current;
+    let device: &Device = match outputs.iter().chain(&graph.inputs).find_map(|a| match a {
         Arg::Array { device, any_device: false, .. } => Some(*device),
         _ => None,
     }) {
-        Some(d) => d.clone(),
+        Some(d) => d,
         None => match stream {
-            Some(s) => s.device.clone(),
-            None => Device::current()?,
+            Some(s) => &s.device,
+            None => {
+                current = Device::current()?;
+                &current
+            }
         },
     };
     let groups = device.backend().groups_elements() || GPU_SHAPED.with(|g| g.get());
@@ -555,7 +559,7 @@ fn run_elementwise<'a>(graph: &ExprGraph<'a>, outputs: &[Arg<'a>], stream: Optio
     };
     let k = kernel(&parts, |key| elementwise_source(key, &graph.callees));
     let groups = n.div_ceil(vector as usize);
-    let grid = elementwise_grid(&device, groups);
+    let grid = elementwise_grid(device, groups);
     let mut config = LaunchConfig::new(grid, BLOCK);
     config.stream = stream;
     launch(&k, config, args)

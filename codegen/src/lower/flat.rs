@@ -37,7 +37,7 @@
 //! cannot wrap before `n` (else the entry runs the grid as before); `GPUJIT_CPU_FLAT=0` turns
 //! it off. Out-of-bounds reports name the thread and block that own the element.
 
-use super::lockstep::{children, stmt_exprs};
+use super::lockstep::{children, stmt_exprs, uniform_over};
 use super::{Lower, LR};
 use crate::ast::{BinOp, Builtin, Dim};
 use crate::ir::{self, ArrayRef, LocalId, ParamType, Stmt, StmtKind, TypedExpr, TypedExprKind};
@@ -275,26 +275,7 @@ fn is_stride(e: &TypedExpr, stride_locals: &[bool]) -> bool {
 /// Whether `e` is the same for every thread of the grid: built from constants, parameters,
 /// array shapes, the launch's extents and uniform locals, without loads or effects.
 fn uniform_expr(e: &TypedExpr, uniform: &[bool]) -> bool {
-    let here = match &e.kind {
-        TypedExprKind::Const(_) | TypedExprKind::Param(_) | TypedExprKind::ArrayDim { .. } => true,
-        TypedExprKind::Len(a) => matches!(a, ArrayRef::Param(_)),
-        TypedExprKind::Local(l) => uniform.get(*l as usize).copied().unwrap_or(false),
-        TypedExprKind::Special(b) => uniform_special(*b),
-        TypedExprKind::Unary(..)
-        | TypedExprKind::Binary(..)
-        | TypedExprKind::Cast(_)
-        | TypedExprKind::FromBits(_)
-        | TypedExprKind::Field(..)
-        | TypedExprKind::Construct(_)
-        | TypedExprKind::Math(..)
-        | TypedExprKind::Complex(..) => true,
-        TypedExprKind::Load { .. }
-        | TypedExprKind::Atomic { .. }
-        | TypedExprKind::Call { .. }
-        | TypedExprKind::Collective(..)
-        | TypedExprKind::Random { .. } => false,
-    };
-    here && children(e).into_iter().all(|c| uniform_expr(c, uniform))
+    uniform_over(e, uniform, uniform_special)
 }
 
 /// The launch's extents, the same in every thread.
@@ -375,16 +356,25 @@ impl Scope<'_> {
                 ok
             }
             StmtKind::Break(n) | StmtKind::Continue(n) => *n < loops,
-            StmtKind::Return(_)
-            | StmtKind::Barrier
+            StmtKind::Return(_) => false,
+            _ => !effects_elsewhere(s),
+        }
+    }
+}
+
+/// Whether `s` acts beyond its thread's iteration or on other threads: synchronization, fences,
+/// prints, assertions, inline PTX, bulk operations.
+fn effects_elsewhere(s: &Stmt) -> bool {
+    matches!(
+        s.kind,
+        StmtKind::Barrier
             | StmtKind::GridBarrier
             | StmtKind::Fence(_)
             | StmtKind::Print { .. }
             | StmtKind::Assert { .. }
             | StmtKind::Asm { .. }
-            | StmtKind::Bulk { .. } => false,
-        }
-    }
+            | StmtKind::Bulk { .. }
+    )
 }
 
 /// Whether device function `func` (of `kernel`'s) depends on nothing but its scalar arguments
@@ -409,14 +399,7 @@ fn pure_function(kernel: &ir::Kernel, func: u32, depth: u32) -> bool {
                     StmtKind::Store { array, .. } | StmtKind::StoreField { array, .. } => matches!(array, ArrayRef::Local(_)),
                     StmtKind::If { then, otherwise, .. } => stmts(kernel, then, depth) && stmts(kernel, otherwise, depth),
                     StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => stmts(kernel, body, depth),
-                    StmtKind::Barrier
-                    | StmtKind::GridBarrier
-                    | StmtKind::Fence(_)
-                    | StmtKind::Print { .. }
-                    | StmtKind::Assert { .. }
-                    | StmtKind::Asm { .. }
-                    | StmtKind::Bulk { .. } => false,
-                    _ => true,
+                    _ => !effects_elsewhere(s),
                 }
         })
     }

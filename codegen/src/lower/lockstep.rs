@@ -171,10 +171,17 @@ fn jumps_out(stmts: &[Stmt], depth: u32) -> bool {
 /// parameters, array shapes, the block's and grid's indices and extents, and uniform locals.
 fn uniform_expr(e: &TypedExpr, uniform: &[bool]) -> bool {
     use crate::ast::Builtin as B;
+    uniform_over(e, uniform, |b| matches!(b, B::BlockIdx(_) | B::BlockDim(_) | B::GridDim(_) | B::GridSize(_) | B::WarpSize))
+}
+
+/// Whether `e` is built from constants, parameters, array shapes, the `uniform` locals and
+/// the intrinsics `special` admits, without loads or effects: the same for every thread that
+/// shares what `special` admits (a block, a grid).
+pub(super) fn uniform_over(e: &TypedExpr, uniform: &[bool], special: fn(crate::ast::Builtin) -> bool) -> bool {
     let here = match &e.kind {
         TypedExprKind::Const(_) | TypedExprKind::Param(_) | TypedExprKind::Len(_) | TypedExprKind::ArrayDim { .. } => true,
         TypedExprKind::Local(l) => uniform.get(*l as usize).copied().unwrap_or(false),
-        TypedExprKind::Special(b) => matches!(b, B::BlockIdx(_) | B::BlockDim(_) | B::GridDim(_) | B::GridSize(_) | B::WarpSize),
+        TypedExprKind::Special(b) => special(*b),
         TypedExprKind::Unary(..)
         | TypedExprKind::Binary(..)
         | TypedExprKind::Cast(_)
@@ -189,7 +196,7 @@ fn uniform_expr(e: &TypedExpr, uniform: &[bool]) -> bool {
         | TypedExprKind::Collective(..)
         | TypedExprKind::Random { .. } => false,
     };
-    here && children(e).into_iter().all(|c| uniform_expr(c, uniform))
+    here && children(e).into_iter().all(|c| uniform_over(c, uniform, special))
 }
 
 /// The locals whose value is the same in every thread wherever it is read: assigned only
