@@ -229,6 +229,11 @@ impl OobRecord {
     }
 }
 
+/// CPU backend: the bytes of padding before and after a lockstep frame (16-byte aligned). A
+/// lane shift (`shfl_up_sync`, `shfl_down_sync`) reads up to 32 threads past either end of a
+/// slot, words it then discards, so that consecutive threads read consecutive words.
+pub const LOCKSTEP_FRAME_PAD: u64 = 512;
+
 /// What the runtime needs to know of a compiled specialization besides its code.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct KernelMetadata {
@@ -251,7 +256,8 @@ pub struct KernelMetadata {
     pub uses_barrier: bool,
     /// Whether it calls `grid_sync()` (a cooperative launch).
     pub cooperative: bool,
-    /// CPU backend: the bytes of frame a thread of a kernel run in lockstep needs
+    /// CPU backend: the bytes of frame a thread of a kernel run in lockstep needs (the
+    /// frame is given with [`LOCKSTEP_FRAME_PAD`] bytes of padding before and after)
     /// ([`crate::lower::lockstep`]); `None` where the block's threads run one after another
     /// (or, when it synchronizes, as fibers).
     pub lockstep_frame: Option<u64>,

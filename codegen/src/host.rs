@@ -452,6 +452,11 @@ impl Target for HostTarget {
         Ok(b.build_load(cx.ptr_type(AddressSpace::default()), ctx_field(b, module, body, CTX_FRAME)?, "frame")?.into_pointer_value())
     }
 
+    fn lockstep_context<'ctx>(&self, body: FunctionValue<'ctx>) -> Vec<PointerValue<'ctx>> {
+        let (ctx, rec) = ctx_params(body);
+        vec![ctx, rec]
+    }
+
     fn write_special<'ctx>(
         &self,
         module: &Module<'ctx>,
@@ -822,6 +827,14 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     // A grid-stride loop over independent elements also runs as contiguous chunks.
     let flat = if lower::flat::enabled() { lower::flat::plan(kernel) } else { None };
     let (module, frame) = lower::lower_host(cx, kernel, lockstep.as_ref(), flat.as_ref(), &HostTarget, &tm)?;
+    // The JIT compiles for the CPU the module's functions name (a generic x86-64 without them,
+    // whose code for the optimizer's vector operations, masked loads and stores made for this
+    // CPU, is scalar and slow).
+    let (cpu, features) = (TargetMachine::get_host_cpu_name().to_string(), TargetMachine::get_host_cpu_features().to_string());
+    for f in module.get_functions().filter(|f| f.count_basic_blocks() > 0) {
+        f.add_attribute(AttributeLoc::Function, cx.create_string_attribute("target-cpu", &cpu));
+        f.add_attribute(AttributeLoc::Function, cx.create_string_attribute("target-features", &features));
+    }
     // Full debug information (`debug`): unoptimized, so every variable stays where gdb looks.
     let debug = kernel.options.debug;
     if debug {

@@ -1259,14 +1259,21 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             axis = self.b.build_select(ok, axis, i64t.const_int(d as u64, false), "oobaxis")?.into_int_value();
         }
         let inb = inb.unwrap_or_else(|| unreachable!("an access has at least one index"));
+        if self.in_thread_loop() {
+            self.ls_note_check(inb)?;
+        }
         let ok = self.new_block("access");
         let oob = self.new_block("oob");
         let merge = self.new_block("access.end");
         self.b.build_conditional_branch(inb, ok, oob)?;
         self.b.position_at_end(oob);
         // Where: the statement's line and the body (0: the kernel, k: device function k - 1).
-        let (line, body) = (i64t.const_int(self.line as u64, false), i64t.const_int(self.body_number as u64, false));
-        self.report_out_of_bounds(self.array_number(array), bad, axis, &[line, body])?;
+        if self.in_thread_loop() {
+            self.ls_defer_fault(self.array_number(array), bad, axis, self.line as u64, self.body_number as u64)?;
+        } else {
+            let (line, body) = (i64t.const_int(self.line as u64, false), i64t.const_int(self.body_number as u64, false));
+            self.report_out_of_bounds(self.array_number(array), bad, axis, &[line, body])?;
+        }
         // The report may have added blocks: the merge's predecessor is where it ended.
         let oob_end = self.b.get_insert_block().unwrap_or(oob);
         self.b.build_unconditional_branch(merge)?;
@@ -1343,7 +1350,10 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 Const::Float(v) if e.ty.is_half() => cx.i16_type().const_int(crate::half::const_bits(v, e.ty) as u64, false).into(),
                 Const::Float(v) => value_type(cx, e.ty).into_float_type().const_float(v).into(),
             },
-            TypedExprKind::Local(id) => self.b.build_load(value_type(cx, e.ty), self.local(*id)?, "")?,
+            TypedExprKind::Local(id) => match self.ls_recomputed(*id) {
+                Some(def) => self.expr(&def)?,
+                None => self.b.build_load(value_type(cx, e.ty), self.local(*id)?, "")?,
+            },
             TypedExprKind::Param(id) => match self.scalars[*id as usize] {
                 Some(v) => v,
                 None => unreachable!("the verifier checked that parameter {id} is a scalar"),

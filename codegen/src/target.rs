@@ -343,6 +343,13 @@ pub trait Target {
         unreachable!("only the host target compiles kernels to run in lockstep")
     }
 
+    /// A kernel run in lockstep: the body's parameters through which the target reaches its
+    /// own state (the thread's registers, the fault record). Their accesses stay in the order
+    /// the threads make them; a thread loop's other accesses are the threads' own.
+    fn lockstep_context<'ctx>(&self, _body: FunctionValue<'ctx>) -> Vec<PointerValue<'ctx>> {
+        Vec::new()
+    }
+
     /// A kernel run in lockstep: sets the special register `reg` (a thread index) that the
     /// thread about to run reads, in device functions too.
     fn write_special<'ctx>(

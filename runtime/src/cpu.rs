@@ -152,11 +152,14 @@ pub(crate) unsafe fn launch(
             // A kernel run in lockstep keeps its threads' locals and masks in a frame: the
             // bytes it asks a thread, for every thread of a block (16-byte aligned).
             // It is this OS thread's, kept from launch to launch (a launch allocates nothing).
-            let frame_bytes = code.meta().lockstep_frame.unwrap_or(0) * threads_per_block;
+            // Padded before and after (`LOCKSTEP_FRAME_PAD`).
+            let pad = gpujit_codegen::contract::LOCKSTEP_FRAME_PAD;
+            let frame_bytes = code.meta().lockstep_frame.map_or(0, |b| b * threads_per_block + 2 * pad);
             let mut frame = FRAME.with(|f| std::mem::take(&mut *f.borrow_mut()));
             if frame.len() < frame_bytes.div_ceil(16) as usize {
                 frame.resize(frame_bytes.div_ceil(16) as usize, 0);
             }
+            let start = if code.meta().lockstep_frame.is_some() { (pad / 16) as usize } else { 0 };
             let dims = [grid[0], grid[1], grid[2], block[0], block[1], block[2]];
             // SAFETY: the caller guarantees that the code matches args; dims, the record, the
             // shared buffer and the frame are live arrays of the sizes the entry reads and
@@ -170,7 +173,7 @@ pub(crate) unsafe fn launch(
                     record.as_mut_ptr(),
                     shared.as_mut_ptr() as *mut u8,
                     dynamic_shared_bytes,
-                    frame.as_mut_ptr() as *mut u8,
+                    frame.as_mut_ptr().wrapping_add(start) as *mut u8,
                 )
             };
             FRAME.with(|f| *f.borrow_mut() = frame);

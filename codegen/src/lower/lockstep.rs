@@ -48,6 +48,13 @@ pub fn enabled() -> bool {
     *ON.get_or_init(|| std::env::var("GPUJIT_CPU_LOCKSTEP").map_or(true, |v| v != "0"))
 }
 
+/// Whether thread loops may run as vectors (consecutive threads a vector's lanes): yes, unless
+/// `GPUJIT_CPU_SIMD=0` (each thread then runs on its own, one after another).
+pub fn vectorize() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("GPUJIT_CPU_SIMD").map_or(true, |v| v != "0"))
+}
+
 /// The kernel to compile for lockstep execution, or `None` where it runs as before (nothing in
 /// it makes threads meet) or only on fibers (see the module's documentation). In the kernel
 /// returned, every collective is the whole value of an assignment of its own, to a new local.
@@ -650,9 +657,87 @@ fn private_locals(kernel: &ir::Kernel, tc: &Meet) -> Vec<bool> {
     (0..n).map(|l| !w.shared[l] && w.first[l].map_or(true, |(_, defines)| defines)).collect()
 }
 
+/// The locals a thread loop recomputes where it reads them, instead of keeping them in the
+/// frame: each is assigned once, at the kernel's top level, a small expression without loads or
+/// effects of the thread's and block's indices, parameters, array shapes, uniform locals and
+/// other such locals (`t = thread_idx_x()`, `i = grid(1)`, `row = block_idx_y() * 16 + ty`).
+/// Recomputed, the optimizer sees what they are: consecutive threads' `s[t]` are consecutive
+/// elements, and a loop over `kk` needs no load of `tx` from memory each iteration.
+fn recomputed_locals(kernel: &ir::Kernel, uniform: &[bool]) -> Vec<Option<TypedExpr>> {
+    fn count(stmts: &[Stmt], n: &mut [u32]) {
+        for s in stmts {
+            for e in stmt_exprs(s) {
+                let mut drawn = Vec::new();
+                collect_random(e, &mut drawn);
+                drawn.into_iter().for_each(|l| n[l as usize] += 2);
+            }
+            match &s.kind {
+                StmtKind::Assign { local, .. } => n[*local as usize] += 1,
+                StmtKind::AssignField { local, .. } => n[*local as usize] += 2,
+                StmtKind::If { then, otherwise, .. } => {
+                    count(then, n);
+                    count(otherwise, n);
+                }
+                StmtKind::ForRange { var, body, .. } => {
+                    n[*var as usize] += 2;
+                    count(body, n);
+                }
+                StmtKind::While { body, .. } => count(body, n),
+                _ => {}
+            }
+        }
+    }
+    /// Whether `e` is cheap to evaluate again, its value the same wherever it is: no more
+    /// than `budget` nodes, reading only locals `fixed` holds.
+    fn cheap(e: &TypedExpr, fixed: &[bool], budget: &mut u32) -> bool {
+        if *budget == 0 {
+            return false;
+        }
+        *budget -= 1;
+        let here = match &e.kind {
+            TypedExprKind::Const(_)
+            | TypedExprKind::Param(_)
+            | TypedExprKind::Len(_)
+            | TypedExprKind::ArrayDim { .. }
+            | TypedExprKind::Special(_)
+            | TypedExprKind::Unary(..)
+            | TypedExprKind::Cast(_) => true,
+            TypedExprKind::Local(l) => fixed[*l as usize],
+            // A division only by a constant that is not zero (it cannot fault).
+            TypedExprKind::Binary(BinOp::Div | BinOp::Rem, _, d) => {
+                matches!(d.kind, TypedExprKind::Const(ir::Const::Int(v)) if v != 0) && d.ty.is_int()
+            }
+            TypedExprKind::Binary(..) => true,
+            _ => false,
+        };
+        here && children(e).into_iter().all(|c| cheap(c, fixed, budget))
+    }
+    let n = kernel.locals.len();
+    let mut assigned = vec![0u32; n];
+    count(&kernel.body, &mut assigned);
+    // Locals whose value is settled where they are read: uniform or recomputed, assigned once
+    // before.
+    let mut fixed = vec![false; n];
+    let mut out = vec![None; n];
+    for s in &kernel.body {
+        let StmtKind::Assign { local, value } = &s.kind else { continue };
+        let l = *local as usize;
+        if assigned[l] != 1 {
+            continue;
+        }
+        if uniform[l] {
+            fixed[l] = true;
+        } else if (value.ty.is_int() || value.ty == ScalarType::Bool) && cheap(value, &fixed, &mut 16) {
+            fixed[l] = true;
+            out[l] = Some(value.clone());
+        }
+    }
+    out
+}
+
 /// Where a per-thread variable lives in the frame: its threads' values side by side, from
 /// `offset × threads` bytes on, `size` bytes each.
-#[derive(Copy, Clone, Debug)]
+#[derive(Copy, Clone, Debug, Default)]
 struct Slot {
     offset: u64,
     size: u64,
@@ -668,13 +753,19 @@ pub struct Layout {
     masks: Vec<Slot>,
     /// The 64-bit words each thread publishes for a collective, two sets of them.
     exchange: Vec<Slot>,
+    /// Each thread's first bad access in the running thread loop: the access's number (from
+    /// 1; 0: none) with the failing axis in the high half, and the index (two slots, so that
+    /// consecutive threads' words are consecutive).
+    fault: [Slot; 2],
     /// A lockstep `if`'s condition; a lockstep range loop's counter, bound and step.
     stmts: HashMap<*const Stmt, Vec<Slot>>,
     /// What ends a thread loop ([`thread_counts`]).
     counts: Meet,
     /// The locals kept on the stack of the thread running, not in the frame
-    /// ([`private_locals`]).
+    /// ([`private_locals`], and the recomputed ones).
     private: Vec<bool>,
+    /// The locals thread loops recompute where they read them ([`recomputed_locals`]).
+    recomputed: Vec<Option<TypedExpr>>,
 }
 
 impl Layout {
@@ -688,7 +779,13 @@ impl Layout {
         };
         let counts = thread_counts(kernel);
         // Uniform locals too live once (on the stack), for every thread.
-        let private: Vec<bool> = private_locals(kernel, &counts).into_iter().zip(&counts.uniform).map(|(p, u)| p || *u).collect();
+        let recomputed = recomputed_locals(kernel, &counts.uniform);
+        let private: Vec<bool> = private_locals(kernel, &counts)
+            .into_iter()
+            .zip(&counts.uniform)
+            .zip(&recomputed)
+            .map(|((p, u), r)| p || *u || r.is_some())
+            .collect();
         let locals =
             kernel.locals.iter().zip(&private).map(|(x, p)| slot(if *p { 0 } else { td.get_abi_size(&value_type(cx, x.ty)) })).collect();
         let arrays = kernel.local_arrays.iter().map(|a| slot(td.get_abi_size(&memory_type(cx, a.elem).array_type(a.len as u32)))).collect();
@@ -698,6 +795,7 @@ impl Layout {
         // Two sets: a thread loop computes one collective's results from one while the threads
         // publish the next collective's operands into the other.
         let exchange = (0..2 * words).map(|_| slot(8)).collect();
+        let fault = [slot(8), slot(8)];
         let mut map = HashMap::new();
         for (s, sizes) in stmts {
             let slots = sizes.iter().map(|n| slot(*n)).collect();
@@ -707,9 +805,11 @@ impl Layout {
         l.local_arrays = arrays;
         l.masks = masks;
         l.exchange = exchange;
+        l.fault = fault;
         l.stmts = map;
         l.counts = counts;
         l.private = private;
+        l.recomputed = recomputed;
         l
     }
 }
@@ -762,11 +862,24 @@ pub(super) struct Lockstep<'ctx> {
     threads: IntValue<'ctx>,
     /// The block's extents (x, y, z), as i64.
     dims: [IntValue<'ctx>; 3],
+    /// The block's index (x, y, z), then the grid's extents, as i64.
+    grid: [IntValue<'ctx>; 6],
     /// Where each slot's values start, this block.
     locals: Vec<PointerValue<'ctx>>,
     local_arrays: Vec<PointerValue<'ctx>>,
     masks: Vec<PointerValue<'ctx>>,
     exchange: Vec<PointerValue<'ctx>>,
+    /// Where the threads' bad accesses are kept ([`Layout::fault`]); whether one was kept
+    /// in the running thread loop (an i8 on the stack); the bounds checks that keep them (the
+    /// array's number, the line and the body), the first of the running thread loop's at
+    /// `sites_from`.
+    fault: [PointerValue<'ctx>; 2],
+    faulted: PointerValue<'ctx>,
+    sites: std::cell::RefCell<Vec<(u32, u64, u64)>>,
+    sites_from: std::cell::Cell<usize>,
+    /// The thread loops' back edges, which get their loop IDs once the body is done
+    /// ([`Lower::thread_loop_metadata`]).
+    backedges: Vec<inkwell::values::InstructionValue<'ctx>>,
     /// The thread-loop counters (row, x).
     counters: [PointerValue<'ctx>; 2],
     /// The stack slot of each private local.
@@ -846,6 +959,15 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let dims =
             [self.special(SpecialReg::Ntid(Dim::X))?, self.special(SpecialReg::Ntid(Dim::Y))?, self.special(SpecialReg::Ntid(Dim::Z))?];
         let threads = self.b.build_int_nuw_mul(self.b.build_int_nuw_mul(dims[0], dims[1], "nxy")?, dims[2], "threads")?;
+        // The block's index and the grid's extents, read once: thread loops then read nothing
+        // of the target's state.
+        let mut grid = Vec::with_capacity(6);
+        for reg in [SpecialReg::Ctaid, SpecialReg::Nctaid] {
+            for d in [Dim::X, Dim::Y, Dim::Z] {
+                grid.push(self.special(reg(d))?);
+            }
+        }
+        let grid = [grid[0], grid[1], grid[2], grid[3], grid[4], grid[5]];
         let base = |s: &Slot| -> LR<PointerValue<'ctx>> {
             let at = self.b.build_int_nuw_mul(i64t.const_int(s.offset, false), threads, "slot.at")?;
             // SAFETY (of the generated code): the runtime gives the block `layout.bytes × threads`
@@ -856,6 +978,8 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let local_arrays = layout.local_arrays.iter().map(base).collect::<LR<Vec<_>>>()?;
         let masks = layout.masks.iter().map(base).collect::<LR<Vec<_>>>()?;
         let exchange = layout.exchange.iter().map(base).collect::<LR<Vec<_>>>()?;
+        let fault = [base(&layout.fault[0])?, base(&layout.fault[1])?];
+        let faulted = self.entry_alloca(self.cx.i8_type().into(), "faulted")?;
         // The private locals, on the stack (each thread writes one before reading it).
         let mut stack = Vec::with_capacity(self.kernel.locals.len());
         for (local, private) in self.kernel.locals.iter().zip(&layout.private) {
@@ -867,10 +991,16 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             frame,
             threads,
             dims,
+            grid,
             locals,
             local_arrays,
             masks,
             exchange,
+            fault,
+            faulted,
+            sites: Default::default(),
+            sites_from: Default::default(),
+            backedges: Vec::new(),
             counters,
             stack,
             level: 0,
@@ -879,16 +1009,163 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             parity: 0,
             word: 0,
         });
-        // Every thread starts alive.
+        // Every thread starts alive, without a bad access kept (the frame holds what the
+        // last block left).
         let lc = self.thread_loop_begin(None, &[])?;
         self.store_mask(0, true)?;
+        let t = self.thread().t;
+        self.b.build_store(self.slot_at(self.ls().fault[0], 8, t)?, i64t.const_zero())?;
         self.thread_loop_end(lc)?;
         let kernel = self.kernel;
         self.ls_block(&kernel.body)?;
         if self.open() {
             self.b.build_return(None)?;
         }
+        self.thread_loop_metadata(frame)?;
         Ok(())
+    }
+
+    /// Tells the optimizer what lockstep knows about memory, on every load and store of the
+    /// body, and gives the thread loops their loop IDs:
+    ///
+    /// - the frame is memory of its own: an access based on `frame` gets the alias scope
+    ///   "frame", one whose base is another value (an argument, a loaded pointer, an alloca, a
+    ///   global) the same scope as `noalias`. A thread's locals then stay in registers across
+    ///   its loads and stores of arrays (a `kk` loop's accumulator). The frame's one pointer is
+    ///   `frame` (loaded once, in the body's entry); nothing stores it, so no other base
+    ///   reaches it. Accesses based on a `phi`, `select` or call are left untagged.
+    /// - the threads of a thread loop are independent: between two points where they meet,
+    ///   threads that share memory race (as on a GPU, where they run in any order), and each
+    ///   thread's place in the frame is its own. So the accesses of the frame, the arrays and
+    ///   shared memory are one access group, and each thread loop is
+    ///   `llvm.loop.parallel_accesses` over it: the vectorizer runs consecutive threads as a
+    ///   vector's lanes. The target's own state (registers, fault record, print buffer) and
+    ///   the stack stay in program order.
+    fn thread_loop_metadata(&self, frame: PointerValue<'ctx>) -> LR<()> {
+        use inkwell::llvm_sys::core::*;
+        use inkwell::llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
+        use inkwell::llvm_sys::prelude::{LLVMMetadataRef, LLVMValueRef};
+        use inkwell::llvm_sys::LLVMOpcode;
+        use inkwell::values::AsValueRef;
+        let ctx = self.cx.raw();
+        let frame = frame.as_value_ref();
+        let context: Vec<LLVMValueRef> = self.target.lockstep_context(self.f).iter().map(|p| p.as_value_ref()).collect();
+        let group = if vectorize() { self.access_group() } else { None };
+        let vectorize = group.is_some();
+        let group = group.unwrap_or(std::ptr::null_mut());
+        // SAFETY: every handle is of this context and function and live; the temporary nodes
+        // are replaced (and freed) by the nodes they stand for before anything else sees them;
+        // operands are read only at indices the opcode has (a load's 0, a store's 1, a GEP's 0).
+        unsafe {
+            let string = |s: &str| LLVMMDStringInContext2(ctx, s.as_ptr() as *const _, s.len());
+            let node = |ops: &mut [LLVMMetadataRef]| LLVMMDNodeInContext2(ctx, ops.as_mut_ptr(), ops.len());
+            let self_ref = |extra: &[LLVMMetadataRef]| {
+                let temp = LLVMTemporaryMDNode(ctx, std::ptr::null_mut(), 0);
+                let mut ops = vec![temp];
+                ops.extend_from_slice(extra);
+                let n = node(&mut ops);
+                LLVMMetadataReplaceAllUsesWith(temp, n);
+                n
+            };
+            let domain = self_ref(&[string("gpujit lockstep")]);
+            let frame_scope = self_ref(&[domain, string("gpujit lockstep: frame")]);
+            let state_scope = self_ref(&[domain, string("gpujit lockstep: target state")]);
+            let list = |scopes: &mut [LLVMMetadataRef]| LLVMMetadataAsValue(ctx, node(scopes));
+            let (frame_only, state_only, both) =
+                (list(&mut [frame_scope]), list(&mut [state_scope]), list(&mut [frame_scope, state_scope]));
+            let group_value = LLVMMetadataAsValue(ctx, group);
+            let kind = |k: &str| self.cx.get_kind_id(k);
+            let (scope_kind, noalias_kind, group_kind) = (kind("alias.scope"), kind("noalias"), kind("llvm.access.group"));
+            // What an access is based on.
+            #[derive(PartialEq)]
+            enum Base {
+                Frame,
+                /// An array, shared memory: the threads' own.
+                Threads,
+                /// The target's state (its context, the fault record): in program order.
+                State,
+                /// The stack, a global: in program order.
+                Stack,
+            }
+            let based = |mut v: LLVMValueRef| -> Option<Base> {
+                loop {
+                    if v == frame {
+                        return Some(Base::Frame);
+                    }
+                    if !LLVMIsAGetElementPtrInst(v).is_null() {
+                        v = LLVMGetOperand(v, 0);
+                    } else if !LLVMIsAArgument(v).is_null() {
+                        return Some(if context.contains(&v) { Base::State } else { Base::Threads });
+                    } else if !LLVMIsALoadInst(v).is_null() {
+                        // A pointer the target's context holds: shared memory.
+                        return Some(Base::Threads);
+                    } else if !LLVMIsAAllocaInst(v).is_null() || !LLVMIsAGlobalValue(v).is_null() {
+                        return Some(Base::Stack);
+                    } else {
+                        return None;
+                    }
+                }
+            };
+            let mut bb = LLVMGetFirstBasicBlock(self.f.as_value_ref());
+            while !bb.is_null() {
+                let mut inst = LLVMGetFirstInstruction(bb);
+                while !inst.is_null() {
+                    let ptr = match LLVMGetInstructionOpcode(inst) {
+                        LLVMOpcode::LLVMLoad => Some(LLVMGetOperand(inst, 0)),
+                        LLVMOpcode::LLVMStore => Some(LLVMGetOperand(inst, 1)),
+                        _ => None,
+                    };
+                    let base = ptr.and_then(based);
+                    let (scope, noalias) = match base {
+                        Some(Base::Frame) => (Some(frame_only), state_only),
+                        Some(Base::State) => (Some(state_only), frame_only),
+                        Some(Base::Threads | Base::Stack) => (None, both),
+                        None => (None, std::ptr::null_mut()),
+                    };
+                    if let Some(scope) = scope {
+                        LLVMSetMetadata(inst, scope_kind, scope);
+                    }
+                    if !noalias.is_null() {
+                        LLVMSetMetadata(inst, noalias_kind, noalias);
+                    }
+                    if vectorize && matches!(base, Some(Base::Frame | Base::Threads)) {
+                        LLVMSetMetadata(inst, group_kind, group_value);
+                    }
+                    inst = LLVMGetNextInstruction(inst);
+                }
+                bb = LLVMGetNextBasicBlock(bb);
+            }
+            let loop_kind = kind("llvm.loop");
+            for back in &self.ls().backedges {
+                let mut hints = vec![node(&mut [string("llvm.loop.unroll.disable")])];
+                if vectorize {
+                    hints.push(node(&mut [string("llvm.loop.parallel_accesses"), group]));
+                } else {
+                    let no = LLVMValueAsMetadata(self.cx.bool_type().const_zero().as_value_ref());
+                    let one = LLVMValueAsMetadata(self.cx.i32_type().const_int(1, false).as_value_ref());
+                    hints.push(node(&mut [string("llvm.loop.vectorize.enable"), no]));
+                    hints.push(node(&mut [string("llvm.loop.interleave.count"), one]));
+                }
+                let id = self_ref(&hints);
+                LLVMSetMetadata(back.as_value_ref(), loop_kind, LLVMMetadataAsValue(ctx, id));
+            }
+        }
+        Ok(())
+    }
+
+    /// A new access group (a distinct metadata node without operands, which the C API cannot
+    /// make): parsed from IR into this context, where it outlives the module that held it.
+    /// `None` if the IR does not parse (it does: the loops then stay scalar).
+    fn access_group(&self) -> Option<inkwell::llvm_sys::prelude::LLVMMetadataRef> {
+        use inkwell::values::AsValueRef;
+        const IR: &str =
+            "define void @g(ptr %p) {\n  %v = load i8, ptr %p, align 1, !llvm.access.group !0\n  ret void\n}\n!0 = distinct !{}\n";
+        let buffer = inkwell::memory_buffer::MemoryBuffer::create_from_memory_range_copy(IR.as_bytes(), "access_group");
+        let module = self.cx.create_module_from_ir(buffer).ok()?;
+        let load = module.get_function("g")?.get_first_basic_block()?.get_first_instruction()?;
+        let group = load.get_metadata(self.cx.get_kind_id("llvm.access.group"))?;
+        // SAFETY: a metadata value's handle; the node it wraps belongs to the context.
+        Some(unsafe { inkwell::llvm_sys::core::LLVMValueAsMetadata(group.as_value_ref()) })
     }
 
     /// The address of thread `t`'s value in the slot starting at `base`, `size` bytes a thread.
@@ -962,13 +1239,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let [cr, cx] = counters;
         let zero = i64t.const_zero();
         let one = i64t.const_int(1, false);
-        let no = self.cx.bool_type().const_zero();
-        let one32 = self.cx.i32_type().const_int(1, false);
-        let hints =
-            [("llvm.loop.unroll.disable", None), ("llvm.loop.vectorize.enable", Some(no)), ("llvm.loop.interleave.count", Some(one32))];
         let load = |p: PointerValue<'ctx>, n: &str| -> LR<IntValue<'ctx>> { Ok(self.b.build_load(i64t, p, n)?.into_int_value()) };
         let nrows = self.b.build_int_nuw_mul(dims[1], dims[2], "rows.n")?;
         self.b.build_store(cr, zero)?;
+        let faulted = self.ls().faulted;
+        self.b.build_store(faulted, self.cx.i8_type().const_zero())?;
+        self.ls().sites_from.set(self.ls().sites.borrow().len());
         self.b.build_unconditional_branch(rows)?;
         self.b.position_at_end(rows);
         let r = load(cr, "r")?;
@@ -986,13 +1262,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.b.position_at_end(next);
         let x = load(cx, "x")?;
         self.b.build_store(cx, self.b.build_int_nuw_add(x, one, "x.next")?)?;
-        let back = self.b.build_unconditional_branch(head)?;
-        self.loop_metadata(back, &hints);
+        let x_back = self.b.build_unconditional_branch(head)?;
         self.b.position_at_end(row_next);
         let r = load(cr, "r")?;
         self.b.build_store(cr, self.b.build_int_nuw_add(r, one, "r.next")?)?;
-        let back = self.b.build_unconditional_branch(rows)?;
-        self.loop_metadata(back, &hints);
+        let row_back = self.b.build_unconditional_branch(rows)?;
+        self.ls_mut().backedges.extend([x_back, row_back]);
         self.b.position_at_end(run);
         let t = self.b.build_int_nuw_add(base, tx, "t")?;
         self.ls_mut().iter = Some(Iter { t, tid: [tx, ty, tz], next });
@@ -1040,6 +1315,14 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         }
     }
 
+    /// What a thread loop evaluates for a read of local `id`, where it recomputes it
+    /// ([`recomputed_locals`]); `None` where it loads it.
+    pub(super) fn ls_recomputed(&self, id: ir::LocalId) -> Option<TypedExpr> {
+        let ls = self.ls.as_ref()?;
+        ls.iter?;
+        ls.layout.recomputed[id as usize].clone()
+    }
+
     /// Writes the running thread's indices where the target reads them (device functions, fault
     /// records); nothing outside lockstep.
     pub(super) fn ls_publish_thread(&self) -> LR<()> {
@@ -1055,6 +1338,110 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.branch_to(lc.next)?;
         self.b.position_at_end(lc.done);
         self.ls_mut().iter = None;
+        self.report_deferred_faults()
+    }
+
+    /// A bad access in a thread loop (see [`Lower::bounds_guard`]): kept in the thread's
+    /// place in the frame when it is the thread's first in this thread loop, and reported
+    /// once the loop is done ([`Lower::report_deferred_faults`]). Deferred so, a thread loop
+    /// holds no store to the fault record, which every thread shares: the loop's threads stay
+    /// independent, and the optimizer can run them as a vector's lanes.
+    pub(super) fn ls_defer_fault(&self, array: u32, index: IntValue<'ctx>, axis: IntValue<'ctx>, line: u64, body: u64) -> LR<()> {
+        let i64t = self.cx.i64_type();
+        let t = self.thread().t;
+        let ls = self.ls();
+        ls.sites.borrow_mut().push((array, line, body));
+        let site = ls.sites.borrow().len() as u64;
+        let fault = ls.fault;
+        let (word0, word1) = (self.slot_at(fault[0], 8, t)?, self.slot_at(fault[1], 8, t)?);
+        let kept = self.b.build_load(i64t, word0, "fault.kept")?.into_int_value();
+        let first = self.b.build_int_compare(IntPredicate::EQ, kept, i64t.const_zero(), "fault.first")?;
+        let (keep, done) = (self.new_block("fault.keep"), self.new_block("fault.kept"));
+        self.b.build_conditional_branch(first, keep, done)?;
+        self.b.position_at_end(keep);
+        let high = self.b.build_left_shift(axis, i64t.const_int(32, false), "fault.axis")?;
+        self.b.build_store(word0, self.b.build_or(high, i64t.const_int(site, false), "fault.site")?)?;
+        self.b.build_store(word1, index)?;
+        self.b.build_unconditional_branch(done)?;
+        self.b.position_at_end(done);
+        Ok(())
+    }
+
+    /// Before a bounds check's branch in a thread loop: notes whether the access is in bounds
+    /// (`inb`) in the thread loop's flag, an "or" over its threads that the vectorizer keeps
+    /// in a register.
+    pub(super) fn ls_note_check(&self, inb: IntValue<'ctx>) -> LR<()> {
+        let i8t = self.cx.i8_type();
+        let faulted = self.ls().faulted;
+        let was = self.b.build_load(i8t, faulted, "faulted")?.into_int_value();
+        let bad = self.b.build_int_z_extend(self.b.build_not(inb, "oob")?, i8t, "oob8")?;
+        self.b.build_store(faulted, self.b.build_or(was, bad, "faulted.now")?)?;
+        Ok(())
+    }
+
+    /// After a thread loop whose bounds checks defer their faults: if one was kept, reports
+    /// the first (the lowest thread's, whose first bad access it is) as
+    /// [`Lower::report_out_of_bounds`] would have, and clears every thread's.
+    fn report_deferred_faults(&mut self) -> LR<()> {
+        let (from, to) = (self.ls().sites_from.get(), self.ls().sites.borrow().len());
+        if from == to {
+            return Ok(());
+        }
+        let (i64t, i8t) = (self.cx.i64_type(), self.cx.i8_type());
+        let ls = self.ls();
+        let (fault, faulted, threads, dims, counter) = (ls.fault, ls.faulted, ls.threads, ls.dims, ls.counters[1]);
+        let sites = ls.sites.borrow()[from..to].to_vec();
+        let any = self.b.build_load(i8t, faulted, "faulted")?.into_int_value();
+        let any = self.b.build_int_compare(IntPredicate::NE, any, i8t.const_zero(), "faulted.any")?;
+        let (scan, head, thread, report, next, done) = (
+            self.new_block("faults"),
+            self.new_block("faults.thread"),
+            self.new_block("faults.load"),
+            self.new_block("faults.report"),
+            self.new_block("faults.next"),
+            self.new_block("faults.done"),
+        );
+        self.b.build_conditional_branch(any, scan, done)?;
+        self.b.position_at_end(scan);
+        self.b.build_store(counter, i64t.const_zero())?;
+        self.b.build_unconditional_branch(head)?;
+        self.b.position_at_end(head);
+        let t = self.b.build_load(i64t, counter, "fault.t")?.into_int_value();
+        self.b.build_conditional_branch(self.b.build_int_compare(IntPredicate::ULT, t, threads, "faults.more")?, thread, done)?;
+        self.b.position_at_end(thread);
+        let (word0, word1) = (self.slot_at(fault[0], 8, t)?, self.slot_at(fault[1], 8, t)?);
+        let kept = self.b.build_load(i64t, word0, "fault.kept")?.into_int_value();
+        let bad = self.b.build_int_compare(IntPredicate::NE, kept, i64t.const_zero(), "fault.bad")?;
+        self.b.build_conditional_branch(bad, report, next)?;
+        self.b.position_at_end(report);
+        self.b.build_store(word0, i64t.const_zero())?;
+        let index = self.b.build_load(i64t, word1, "fault.index")?.into_int_value();
+        let site = self.b.build_and(kept, i64t.const_int(u32::MAX as u64, false), "fault.site")?;
+        let axis = self.b.build_right_shift(kept, i64t.const_int(32, false), false, "fault.axis")?;
+        // The thread's indices, where the record reads them.
+        let tx = self.b.build_int_unsigned_rem(t, dims[0], "fault.tx")?;
+        let row = self.b.build_int_unsigned_div(t, dims[0], "fault.row")?;
+        let ty = self.b.build_int_unsigned_rem(row, dims[1], "fault.ty")?;
+        let tz = self.b.build_int_unsigned_div(row, dims[1], "fault.tz")?;
+        for (d, v) in [Dim::X, Dim::Y, Dim::Z].into_iter().zip([tx, ty, tz]) {
+            self.target.write_special(self.module, &self.b, self.f, SpecialReg::Tid(d), v)?;
+        }
+        let cases = sites
+            .iter()
+            .enumerate()
+            .map(|(k, _)| (i64t.const_int((from + k + 1) as u64, false), self.new_block("fault.site")))
+            .collect::<Vec<_>>();
+        self.b.build_switch(site, next, &cases)?;
+        for ((_, block), (array, line, body)) in cases.iter().zip(&sites) {
+            self.b.position_at_end(*block);
+            let values = [i64t.const_int(*line, false), i64t.const_int(*body, false)];
+            self.target.report_out_of_bounds(self.module, &self.b, self.f, *array, index, axis, &values)?;
+            self.b.build_unconditional_branch(next)?;
+        }
+        self.b.position_at_end(next);
+        self.b.build_store(counter, self.b.build_int_nuw_add(t, i64t.const_int(1, false), "fault.t.next")?)?;
+        self.b.build_unconditional_branch(head)?;
+        self.b.position_at_end(done);
         Ok(())
     }
 
@@ -1076,7 +1463,19 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
 
     /// The running thread's index register, in lockstep (`None`: read it from the target).
     pub(super) fn ls_special(&self, reg: SpecialReg) -> Option<IntValue<'ctx>> {
-        let it = self.ls.as_ref()?.iter?;
+        let ls = self.ls.as_ref()?;
+        let at = |d: Dim| match d {
+            Dim::X => 0,
+            Dim::Y => 1,
+            Dim::Z => 2,
+        };
+        match reg {
+            SpecialReg::Ntid(d) => return Some(ls.dims[at(d)]),
+            SpecialReg::Ctaid(d) => return Some(ls.grid[at(d)]),
+            SpecialReg::Nctaid(d) => return Some(ls.grid[3 + at(d)]),
+            _ => {}
+        }
+        let it = ls.iter?;
         match reg {
             SpecialReg::Tid(Dim::X) => Some(it.tid[0]),
             SpecialReg::Tid(Dim::Y) => Some(it.tid[1]),
@@ -1518,19 +1917,29 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             let x = word(idx)?;
             Ok(b.build_select(on, x, v, "shfl")?.into_int_value())
         };
+        // A shift by `arg` lanes, up or down: thread t reads thread t ∓ min(arg, 32)'s word and
+        // mask, whether or not it takes them. With a delta the same for every thread (a tree
+        // reduction's, a scan's), consecutive threads read consecutive words, which the
+        // vectorizer loads as one vector; the reads past a slot's ends (32 threads at most)
+        // stay inside the frame's padding (`contract::LOCKSTEP_FRAME_PAD`).
+        let shift = |ok: IntValue<'ctx>, up: bool| -> LR<IntValue<'ctx>> {
+            let d = b.build_select(b.build_int_compare(IntPredicate::ULT, arg, c(32), "near")?, arg, c(32), "d")?.into_int_value();
+            let src = if up { b.build_int_sub(t, d, "src")? } else { b.build_int_add(t, d, "src")? };
+            let inside = b.build_and(ok, b.build_int_compare(IntPredicate::ULT, src, threads, "inside")?, "ok")?;
+            // SAFETY (of the generated code): -32 <= src - t <= 32, inside the padded frame.
+            let (m, x) = unsafe {
+                (b.build_gep(i8t, self.ls().masks[level], &[src], "src.mask")?, b.build_gep(i64t, exchange, &[src], "src.word")?)
+            };
+            let m = b.build_load(i8t, m, "src.on")?.into_int_value();
+            let on = b.build_and(inside, b.build_int_compare(IntPredicate::NE, m, i8t.const_zero(), "on")?, "active")?;
+            let x = b.build_load(i64t, x, "x")?.into_int_value();
+            Ok(b.build_select(on, x, v, "shfl")?.into_int_value())
+        };
         let yes = self.cx.bool_type().const_all_ones();
         Ok(match op {
             C::ShflIdx => shuffle(b.build_and(arg, c(31), "l")?, yes)?,
-            C::ShflUp => {
-                let ok = b.build_int_compare(IntPredicate::ULE, arg, lane, "up.ok")?;
-                let l = b.build_int_sub(lane, b.build_select(ok, arg, c(0), "d")?.into_int_value(), "l")?;
-                shuffle(l, ok)?
-            }
-            C::ShflDown => {
-                let ok = b.build_int_compare(IntPredicate::ULT, arg, b.build_int_sub(c(32), lane, "room")?, "down.ok")?;
-                let l = b.build_int_add(lane, b.build_select(ok, arg, c(0), "d")?.into_int_value(), "l")?;
-                shuffle(l, ok)?
-            }
+            C::ShflUp => shift(b.build_int_compare(IntPredicate::ULE, arg, lane, "up.ok")?, true)?,
+            C::ShflDown => shift(b.build_int_compare(IntPredicate::ULT, arg, b.build_int_sub(c(32), lane, "room")?, "down.ok")?, false)?,
             C::ShflXor => shuffle(b.build_xor(lane, b.build_and(arg, c(31), "x")?, "l")?, yes)?,
             C::SyncWarp => c(0),
             C::SyncThreadsCount | C::SyncThreadsAnd | C::SyncThreadsOr => {
