@@ -163,6 +163,16 @@ pub(crate) fn is_sync(s: &Stmt, tc: &Meet) -> bool {
     form(s, tc) != Form::Plain
 }
 
+/// Whether `stmts` hold a `return`.
+fn returns(stmts: &[Stmt]) -> bool {
+    stmts.iter().any(|s| match &s.kind {
+        StmtKind::Return(_) => true,
+        StmtKind::If { then, otherwise, .. } => returns(then) || returns(otherwise),
+        StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => returns(body),
+        _ => false,
+    })
+}
+
 /// Whether a `break` or `continue` in `stmts`, `depth` loops inside a loop, leaves that loop
 /// (or one around it).
 fn jumps_out(stmts: &[Stmt], depth: u32) -> bool {
@@ -886,6 +896,8 @@ pub(super) struct Lockstep<'ctx> {
     stack: Vec<Option<PointerValue<'ctx>>>,
     /// The mask level of the statements being lowered.
     level: usize,
+    /// Whether no thread leaves before the end (see [`Lower::ls_everyone`]).
+    everyone: bool,
     /// The thread loop being emitted.
     iter: Option<Iter<'ctx>>,
     phase: Phase<'ctx>,
@@ -1004,6 +1016,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             counters,
             stack,
             level: 0,
+            everyone: !self.root.asserts_anywhere() && !returns(&self.kernel.body),
             iter: None,
             phase: Phase::None,
             parity: 0,
@@ -1205,7 +1218,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
     /// (all, for `None`), clearing the masks `clear` of the others. The caller emits the
     /// thread's code, then [`Lower::thread_loop_end`].
     fn thread_loop_begin(&mut self, level: Option<usize>, clear: &[usize]) -> LR<ThreadLoop<'ctx>> {
-        let mask = level.map(|l| self.ls().masks[l]);
+        let mask = level.filter(|l| !self.ls_everyone(*l)).map(|l| self.ls().masks[l]);
         self.thread_loop_from(mask, clear)
     }
 
@@ -1456,6 +1469,13 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         Ok(())
     }
 
+    /// Whether every thread of the block is active at mask `level`: level 0 where no thread
+    /// can leave the kernel early (no `return`, no assertion). Its thread loops and lane
+    /// shifts then read no mask.
+    fn ls_everyone(&self, level: usize) -> bool {
+        level == 0 && self.ls().everyone
+    }
+
     /// Whether the body being lowered runs in lockstep and is inside a thread loop.
     pub(super) fn in_thread_loop(&self) -> bool {
         self.ls.as_ref().is_some_and(|l| l.iter.is_some())
@@ -1544,8 +1564,8 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             ),
         };
         let level = self.ls().level;
-        let mask = self.ls().masks[level];
-        self.thread_loop_in(Some(mask), &[], Some((lo, hi)))
+        let mask = (!self.ls_everyone(level)).then(|| self.ls().masks[level]);
+        self.thread_loop_in(mask, &[], Some((lo, hi)))
     }
 
     /// Whether `s` runs inside thread loops: unsynchronized, or a collective (whose publishing
@@ -1906,6 +1926,9 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             let at = b.build_int_add(base, l, "src")?;
             let inside = b.build_and(ok, b.build_int_compare(IntPredicate::ULT, at, threads, "inside")?, "ok")?;
             let idx = b.build_select(inside, at, t, "src.t")?.into_int_value();
+            if self.ls_everyone(level) {
+                return Ok((idx, inside));
+            }
             let m = b.build_load(i8t, self.mask_at(level, idx)?, "src.on")?.into_int_value();
             let on = b.build_and(inside, b.build_int_compare(IntPredicate::NE, m, i8t.const_zero(), "on")?, "active")?;
             Ok((idx, on))
@@ -1930,8 +1953,12 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             let (m, x) = unsafe {
                 (b.build_gep(i8t, self.ls().masks[level], &[src], "src.mask")?, b.build_gep(i64t, exchange, &[src], "src.word")?)
             };
-            let m = b.build_load(i8t, m, "src.on")?.into_int_value();
-            let on = b.build_and(inside, b.build_int_compare(IntPredicate::NE, m, i8t.const_zero(), "on")?, "active")?;
+            let on = if self.ls_everyone(level) {
+                inside
+            } else {
+                let m = b.build_load(i8t, m, "src.on")?.into_int_value();
+                b.build_and(inside, b.build_int_compare(IntPredicate::NE, m, i8t.const_zero(), "on")?, "active")?
+            };
             let x = b.build_load(i64t, x, "x")?.into_int_value();
             Ok(b.build_select(on, x, v, "shfl")?.into_int_value())
         };
