@@ -262,13 +262,7 @@ impl Target for HostTarget {
     }
 
     fn target_machine(&self) -> Result<TargetMachine, String> {
-        init_native()?;
-        let triple = TargetMachine::get_default_triple();
-        let t = LlvmTarget::from_triple(&triple).map_err(|e| e.to_string())?;
-        let cpu = TargetMachine::get_host_cpu_name().to_string();
-        let features = TargetMachine::get_host_cpu_features().to_string();
-        t.create_target_machine(&triple, &cpu, &features, OptimizationLevel::Aggressive, RelocMode::Default, CodeModel::JITDefault)
-            .ok_or_else(|| "LLVM has no target machine for this host".to_string())
+        host_machine(OptimizationLevel::Aggressive)
     }
 
     fn global_address_space(&self) -> AddressSpace {
@@ -759,6 +753,17 @@ fn emit_thread_entry<'ctx>(
     Ok(())
 }
 
+/// This CPU's target machine, its code generated at `level`.
+fn host_machine(level: OptimizationLevel) -> Result<TargetMachine, String> {
+    init_native()?;
+    let triple = TargetMachine::get_default_triple();
+    let t = LlvmTarget::from_triple(&triple).map_err(|e| e.to_string())?;
+    let cpu = TargetMachine::get_host_cpu_name().to_string();
+    let features = TargetMachine::get_host_cpu_features().to_string();
+    t.create_target_machine(&triple, &cpu, &features, level, RelocMode::Default, CodeModel::JITDefault)
+        .ok_or_else(|| "LLVM has no target machine for this host".to_string())
+}
+
 /// A kernel compiled for the host: callable machine code and the JIT engine that owns it.
 pub struct HostCode {
     entry: HostEntry,
@@ -844,7 +849,11 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     }
     let llvm_ir = want_llvm_ir.then(|| module.print_to_string().to_string());
     // MCJIT resolves a missing symbol to address 0 or aborts the process: refuse the code first.
-    let object = tm.write_to_memory_buffer(&module, FileType::Object).map_err(|e| llvm("object emission", e.to_string()))?;
+    // The symbols are those of the object generated without optimization, which calls at least
+    // the functions the optimized code calls (the JIT generates that code again), in a fraction
+    // of the time.
+    let quick = host_machine(OptimizationLevel::None).map_err(|m| llvm("target selection", m))?;
+    let object = quick.write_to_memory_buffer(&module, FileType::Object).map_err(|e| llvm("object emission", e.to_string()))?;
     let external = external_symbols(&object).map_err(|m| llvm("object inspection", m))?;
     if let Some(symbol) = external.into_iter().find(|s| !resolves_in_process(s)) {
         return Err(CompileError::UnresolvedSymbol { kernel: kernel.name.clone(), symbol });
