@@ -250,3 +250,29 @@ pub fn meeting_control_flow(h: &Harness) {
         }
     }
 }
+
+/// One lane of each warp writes, after a barrier (on the CPU backend, in lockstep a thread loop
+/// that visits only that lane's threads: a warp runs across a block's rows when the x extent is
+/// not a multiple of 32).
+#[gpu_kernel]
+fn lane_writers(k: usize, out: &mut [u32]) {
+    let t = thread_idx_y() * block_dim_x() + thread_idx_x();
+    let g = block_idx_x() * block_dim_x() * block_dim_y() + t;
+    sync_threads();
+    if lane_id() == k {
+        out[g] = t as u32 + 1;
+    }
+}
+
+pub fn lane_guards(h: &Harness) {
+    for (block, blocks) in [((20u32, 3u32), 3u32), ((64, 1), 2), ((7, 5), 1)] {
+        let per = (block.0 * block.1) as usize;
+        for k in [0usize, 5, 27, 31, 40] {
+            let mut out = h.zeros::<u32>(per * blocks as usize);
+            h.run(&lane_writers, LaunchConfig::new(blocks, block), (k, &mut out)).unwrap();
+            let want: Vec<u32> =
+                (0..per * blocks as usize).map(|g| if (g % per) % 32 == k { (g % per) as u32 + 1 } else { 0 }).collect();
+            assert_eq!(out.to_vec().unwrap(), want, "block {block:?}, lane {k}");
+        }
+    }
+}

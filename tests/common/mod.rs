@@ -88,6 +88,7 @@ macro_rules! for_each_case {
             warp_collectives,
             warp_shuffle_reduction,
             meeting_control_flow,
+            lane_guards,
             flat_grid_stride,
             flat_one_element_a_thread,
             flat_bounds_faults,

@@ -930,6 +930,16 @@ enum Phase<'ctx> {
     Compute { level: usize, block: Option<(PointerValue<'ctx>, PointerValue<'ctx>)> },
 }
 
+/// Which threads of each row a thread loop visits.
+#[derive(Copy, Clone)]
+enum Visit<'ctx> {
+    All,
+    /// The x indices from, to.
+    Xs(IntValue<'ctx>, IntValue<'ctx>),
+    /// The threads in lane u of their warp.
+    Lane(IntValue<'ctx>),
+}
+
 /// Emitted thread loop.
 pub(super) struct ThreadLoop<'ctx> {
     next: BasicBlock<'ctx>,
@@ -1224,16 +1234,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
 
     /// [`Lower::thread_loop_begin`] over the threads whose byte in `mask` is set.
     fn thread_loop_from(&mut self, mask: Option<PointerValue<'ctx>>, clear: &[usize]) -> LR<ThreadLoop<'ctx>> {
-        self.thread_loop_in(mask, clear, None)
+        self.thread_loop_in(mask, clear, Visit::All)
     }
 
-    /// [`Lower::thread_loop_from`], only over the x indices in `xs` (from, to) when given.
-    fn thread_loop_in(
-        &mut self,
-        mask: Option<PointerValue<'ctx>>,
-        clear: &[usize],
-        xs: Option<(IntValue<'ctx>, IntValue<'ctx>)>,
-    ) -> LR<ThreadLoop<'ctx>> {
+    /// [`Lower::thread_loop_from`], only over the threads `xs` names.
+    fn thread_loop_in(&mut self, mask: Option<PointerValue<'ctx>>, clear: &[usize], xs: Visit<'ctx>) -> LR<ThreadLoop<'ctx>> {
         let i64t = self.cx.i64_type();
         let ls = self.ls();
         let (counters, dims) = (ls.counters, ls.dims);
@@ -1266,7 +1271,18 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let ty = self.b.build_int_unsigned_rem(r, dims[1], "ty")?;
         let tz = self.b.build_int_unsigned_div(r, dims[1], "tz")?;
         let base = self.b.build_int_nuw_mul(r, dims[0], "row.t")?;
-        let (x_from, x_to) = xs.unwrap_or((zero, dims[0]));
+        let (x_from, x_to, step) = match xs {
+            Visit::All => (zero, dims[0], one),
+            Visit::Xs(from, to) => (from, to, one),
+            // The row's first x whose thread is in lane u, then every 32nd (none for u >= 32).
+            Visit::Lane(u) => {
+                let c31 = i64t.const_int(31, false);
+                let first = self.b.build_and(self.b.build_int_sub(u, base, "lane.off")?, c31, "lane.x")?;
+                let some = self.b.build_int_compare(IntPredicate::ULE, u, c31, "lane.some")?;
+                let first = self.b.build_select(some, first, dims[0], "lane.first")?.into_int_value();
+                (first, dims[0], i64t.const_int(32, false))
+            }
+        };
         self.b.build_store(cx, x_from)?;
         self.b.build_unconditional_branch(head)?;
         self.b.position_at_end(head);
@@ -1274,7 +1290,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.b.build_conditional_branch(self.b.build_int_compare(IntPredicate::ULT, tx, x_to, "more")?, run, row_next)?;
         self.b.position_at_end(next);
         let x = load(cx, "x")?;
-        self.b.build_store(cx, self.b.build_int_nuw_add(x, one, "x.next")?)?;
+        self.b.build_store(cx, self.b.build_int_nuw_add(x, step, "x.next")?)?;
         let x_back = self.b.build_unconditional_branch(head)?;
         self.b.position_at_end(row_next);
         let r = load(cr, "r")?;
@@ -1517,8 +1533,15 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             if j > i {
                 // A run that is one `if thread_idx_x() < u` (or `== u`), u uniform, visits
                 // only the threads it admits (a tree reduction's `if t < half`).
-                let open = match (j - i, self.x_guard(&stmts[i])) {
-                    (1, Some((op, bound))) => Some(self.guarded_thread_loop(op, bound)?),
+                // So does one `if lane_id() == u` (a warp's result written by its lane 0).
+                let open = match (j - i, self.x_guard(&stmts[i]), self.lane_guard(&stmts[i])) {
+                    (1, Some((op, bound)), _) => Some(self.guarded_thread_loop(op, bound)?),
+                    (1, None, Some(lane)) => {
+                        let u = self.expr(lane)?.into_int_value();
+                        let level = self.ls().level;
+                        let mask = (!self.ls_everyone(level)).then(|| self.ls().masks[level]);
+                        Some(self.thread_loop_in(mask, &[], Visit::Lane(u))?)
+                    }
                     _ => None,
                 };
                 if let Some(lc) = self.ls_run(&stmts[i..j], open)? {
@@ -1531,6 +1554,15 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             i += 1;
         }
         Ok(())
+    }
+
+    /// `s` as `if lane_id() == u { .. }` with `u` a uniform u64 and no `else`: `u`.
+    fn lane_guard<'s>(&self, s: &'s Stmt) -> Option<&'s TypedExpr> {
+        let tc = &self.ls().layout.counts;
+        let StmtKind::If { cond, otherwise, .. } = &s.kind else { return None };
+        let TypedExprKind::Binary(BinOp::Eq, a, b) = &cond.kind else { return None };
+        let lane = matches!(a.kind, TypedExprKind::Special(crate::ast::Builtin::LaneId));
+        (otherwise.is_empty() && lane && b.ty == ScalarType::U64 && uniform_expr(b, &tc.uniform)).then_some(&**b)
     }
 
     /// `s` as `if thread_idx_x() < bound { .. }` (or `==`) with `bound` a uniform u64 and no
@@ -1565,7 +1597,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         };
         let level = self.ls().level;
         let mask = (!self.ls_everyone(level)).then(|| self.ls().masks[level]);
-        self.thread_loop_in(mask, &[], Some((lo, hi)))
+        self.thread_loop_in(mask, &[], Visit::Xs(lo, hi))
     }
 
     /// Whether `s` runs inside thread loops: unsynchronized, or a collective (whose publishing
