@@ -270,8 +270,7 @@ pub fn lane_guards(h: &Harness) {
         for k in [0usize, 5, 27, 31, 40] {
             let mut out = h.zeros::<u32>(per * blocks as usize);
             h.run(&lane_writers, LaunchConfig::new(blocks, block), (k, &mut out)).unwrap();
-            let want: Vec<u32> =
-                (0..per * blocks as usize).map(|g| if (g % per) % 32 == k { (g % per) as u32 + 1 } else { 0 }).collect();
+            let want: Vec<u32> = (0..per * blocks as usize).map(|g| if (g % per) % 32 == k { (g % per) as u32 + 1 } else { 0 }).collect();
             assert_eq!(out.to_vec().unwrap(), want, "block {block:?}, lane {k}");
         }
     }
