@@ -694,7 +694,9 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             StmtKind::GridBarrier => self.target.grid_barrier(self.module, &self.b, self.f)?,
             StmtKind::Fence(scope) => self.target.fence(self.module, &self.b, *scope)?,
             StmtKind::Eval(e) => {
-                self.expr(e)?;
+                if !self.ls_combined_atomic(e)? {
+                    self.expr(e)?;
+                }
             }
         }
         Ok(())
@@ -718,9 +720,21 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             self.block(body)?;
         }
         self.loops.pop();
-        self.branch_to(head)?;
+        if self.open() {
+            let back = self.b.build_unconditional_branch(head)?;
+            if lockstep {
+                self.keep_rolled(back);
+            }
+        }
         self.b.position_at_end(exit);
         Ok(())
+    }
+
+    /// Keeps a uniform loop of a body run in lockstep rolled: unrolled, each of its thread loops
+    /// would be vectorized once an iteration, which multiplies the code (and the first launch's
+    /// compile time) for little speed. A user's `#[unroll]` still holds.
+    fn keep_rolled(&self, back: inkwell::values::InstructionValue<'ctx>) {
+        self.loop_metadata(back, &[("llvm.loop.unroll.disable", None)]);
     }
 
     /// `for var in (start..end).step_by(step)`, overflow-free: after an iteration at `i`, the loop
@@ -795,8 +809,10 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let next = if reverse { self.b.build_int_sub(i, st_n, "for.next")? } else { self.b.build_int_add(i, st_n, "for.next")? };
         self.b.build_store(counter, next)?;
         let back = self.b.build_unconditional_branch(body_bb)?;
-        if let Some(n) = unroll {
-            self.unroll_metadata(back, n);
+        match unroll {
+            Some(n) => self.unroll_metadata(back, n),
+            None if lockstep => self.keep_rolled(back),
+            None => {}
         }
 
         self.b.position_at_end(exit);
@@ -1566,13 +1582,31 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         vals: &[BasicValueEnum<'ctx>],
         t: ScalarType,
     ) -> LR<BasicValueEnum<'ctx>> {
+        let guard = self.bounds_guard(array, i)?;
+        let addr = self.element_addr(array, i)?;
+        let old = self.atomic_rmw(op, addr, vals, t)?;
+        let b = &self.b;
+        Ok(match guard {
+            None => old,
+            Some((oob, merge)) => {
+                let ok = b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"));
+                b.build_unconditional_branch(merge)?;
+                b.position_at_end(merge);
+                let phi = b.build_phi(old.get_type(), "atomic.old")?;
+                let zero = old.get_type().const_zero();
+                phi.add_incoming(&[(&old, ok), (&zero, oob)]);
+                phi.as_basic_value()
+            }
+        })
+    }
+
+    /// The atomic `op` on the element of type `t` at `addr`, returning the old value.
+    fn atomic_rmw(&self, op: AtomicOp, addr: PointerValue<'ctx>, vals: &[BasicValueEnum<'ctx>], t: ScalarType) -> LR<BasicValueEnum<'ctx>> {
         use inkwell::llvm_sys::core::LLVMBuildAtomicRMW;
         use inkwell::llvm_sys::{LLVMAtomicOrdering, LLVMAtomicRMWBinOp as Op};
         use inkwell::values::AsValueRef;
-        let guard = self.bounds_guard(array, i)?;
-        let addr = self.element_addr(array, i)?;
         let b = &self.b;
-        let old: BasicValueEnum<'ctx> = if t.is_half() {
+        Ok(if t.is_half() {
             self.half_atomic_add(addr, vals[0], t)?
         } else if op == AtomicOp::Cas {
             // cmpxchg works on integers: floats go through their bits.
@@ -1621,18 +1655,6 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     0,
                 );
                 BasicValueEnum::new(v)
-            }
-        };
-        Ok(match guard {
-            None => old,
-            Some((oob, merge)) => {
-                let ok = b.get_insert_block().unwrap_or_else(|| unreachable!("builder is positioned"));
-                b.build_unconditional_branch(merge)?;
-                b.position_at_end(merge);
-                let phi = b.build_phi(old.get_type(), "atomic.old")?;
-                let zero = old.get_type().const_zero();
-                phi.add_incoming(&[(&old, ok), (&zero, oob)]);
-                phi.as_basic_value()
             }
         })
     }

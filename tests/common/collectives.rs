@@ -136,6 +136,183 @@ pub fn warp_shuffle_reduction(h: &Harness) {
     }
 }
 
+/// Lane shifts up and down by a delta the same for every thread (`d`) and by one that differs
+/// by thread (up to 36, past the warp), each warp's members those of its own warp.
+#[gpu_kernel]
+fn lane_shifts<T: Number>(x: &[T], d: usize, out: &mut [T]) {
+    let i = grid(1);
+    let lane = lane_id();
+    let mut v = x[0];
+    if i < x.len() {
+        v = x[i];
+    }
+    let e = (lane * 7 + d) % 37;
+    let members = active_mask();
+    out[4 * i] = shfl_up_sync(members, v, d);
+    out[4 * i + 1] = shfl_down_sync(members, v, d);
+    out[4 * i + 2] = shfl_up_sync(members, v, e);
+    out[4 * i + 3] = shfl_down_sync(members, v, e);
+}
+
+/// `lane_shifts` on 32- and 64-bit values in blocks whose last warp is partial: a thread takes
+/// its source's value where the source lane is in its warp (a thread of the block), else keeps
+/// its own. (A source lane past a partial warp's end is not a member: the result there is
+/// undefined on a GPU, and not checked.)
+pub fn lane_shifts_of<T: Element + Copy + PartialEq + std::fmt::Debug>(h: &Harness, of: fn(i32) -> T) {
+    for (n, block) in [(1usize, 40usize), (37, 40), (1000, 40), (1000, 96), (4099, 256)] {
+        let blocks = n.div_ceil(block);
+        let total = blocks * block;
+        let x: Vec<T> = h.vec(n, |h| of((h.next_u64() % 2001) as i32 - 1000));
+        let xs = h.arr(&x);
+        for d in [0usize, 1, 5, 16, 31, 32, 40] {
+            let mut out = h.zeros::<T>(4 * total);
+            h.run(&lane_shifts, (blocks, block), (&xs, d, &mut out)).unwrap();
+            let out = out.to_vec().unwrap();
+            let v = |i: usize| if i < n { x[i] } else { x[0] };
+            for i in 0..total {
+                let (lane, first) = (i % block % 32, i / block * block);
+                let end = first + block;
+                let e = (lane * 7 + d) % 37;
+                // Some(source) where defined: the source thread's value, or the thread's own.
+                let up = |k: usize| Some(if k <= lane { v(i - k) } else { v(i) });
+                let down = |k: usize| match (lane + k < 32, i + k < end) {
+                    (false, _) => Some(v(i)),
+                    (true, true) => Some(v(i + k)),
+                    (true, false) => None,
+                };
+                for (slot, want) in [up(d), down(d), up(e), down(e)].into_iter().enumerate() {
+                    if let Some(want) = want {
+                        assert_eq!(out[4 * i + slot], want, "thread {i}, shift {slot}, d = {d}, n = {n}, block {block}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn lane_shifts_32_and_64_bit(h: &Harness) {
+    lane_shifts_of::<i32>(h, |v| v);
+    lane_shifts_of::<f32>(h, |v| v as f32 * 0.5);
+    lane_shifts_of::<i64>(h, |v| v as i64 * 3_000_000_000);
+    lane_shifts_of::<f64>(h, |v| v as f64 * 0.25);
+}
+
+/// Every thread's atomics on one element of each array (its index the same for the block's
+/// threads), after a barrier: on the CPU backend the block makes each one atomic, except those
+/// on `mixed` (an add and a min, which do not commute) and `seen` (also read in the stretch).
+#[gpu_kernel]
+#[allow(clippy::too_many_arguments)]
+fn block_atomics(
+    x: &[i64],
+    sums: &mut [i64],
+    mins: &mut [i64],
+    maxs: &mut [u32],
+    bits: &mut [u32],
+    f64s: &mut [f64],
+    f32s: &mut [f32],
+    mixed: &mut [i64],
+    seen: &mut [i64],
+) {
+    let mut positive = shared_array::<i64, 1>();
+    if thread_idx_x() == 0 {
+        positive[0] = 0;
+    }
+    sync_threads();
+    let i = grid(1);
+    let mut v = 0i64;
+    if i < x.len() {
+        v = x[i];
+    }
+    let slot = block_idx_x() % 3;
+    atomic_add(sums, slot, v);
+    atomic_sub(sums, 3 + slot, v);
+    atomic_min(mins, 0, v);
+    atomic_min(mins, 1, -v);
+    atomic_max(maxs, 0, v as u32);
+    atomic_and(bits, 0, v as u32 | 0xffff_0000);
+    atomic_add(f64s, 0, v as f64 * 0.5);
+    atomic_sub(f32s, slot, v as f32 * 0.25);
+    atomic_add(mixed, 0, v);
+    atomic_min(mixed, 1, v);
+    if v > 0 {
+        atomic_add(&mut positive, 0, 1i64);
+    }
+    sync_threads();
+    if thread_idx_x() == 0 {
+        atomic_add(seen, 0, positive[0]);
+    }
+    atomic_add(seen, 1, 1i64);
+    if seen[2] != 0 {
+        atomic_add(seen, 3, 1i64);
+    }
+    // A stretch of its own for each of or and xor: a barrier between.
+    sync_threads();
+    atomic_or(bits, 1, 1u32 << (v & 31) as u32);
+    sync_threads();
+    atomic_xor(bits, 2, v as u32);
+}
+
+/// One atomic a thread on an element its parameter names (the same for all), after a barrier.
+#[gpu_kernel]
+fn block_atomic_at(x: &[i64], out: &mut [i64], at: usize) {
+    sync_threads();
+    let i = grid(1);
+    let mut v = 0i64;
+    if i < x.len() {
+        v = x[i];
+    }
+    atomic_add(out, at, v);
+}
+
+pub fn block_atomics_on_one_element(h: &Harness) {
+    for (n, block) in [(0usize, 64usize), (1, 64), (1000, 96), (4099, 256)] {
+        let blocks = n.div_ceil(block).max(1);
+        let x: Vec<i64> = h.vec(n, |h| (h.next_u64() % 2001) as i64 - 1000);
+        let v = |i: usize| if i < n { x[i] } else { 0 };
+        let all = 0..blocks * block;
+        let (mut sums, mut mins, mut maxs) = (h.zeros::<i64>(6), h.arr(&[i64::MAX, i64::MAX]), h.zeros::<u32>(1));
+        let (mut bits, mut f64s, mut f32s) = (h.arr(&[u32::MAX, 0, 0]), h.zeros::<f64>(1), h.zeros::<f32>(3));
+        let (mut mixed, mut seen) = (h.arr(&[0, i64::MAX]), h.zeros::<i64>(4));
+        let args = (&h.arr(&x), &mut sums, &mut mins, &mut maxs, &mut bits, &mut f64s, &mut f32s, &mut mixed, &mut seen);
+        h.run(&block_atomics, (blocks, block), args).unwrap();
+        let (mut want_sums, mut want_bits, mut want_f32) = ([0i64; 6], [u32::MAX, 0, 0], [0f32; 3]);
+        for i in all.clone() {
+            let slot = i / block % 3;
+            want_sums[slot] += v(i);
+            want_sums[3 + slot] -= v(i);
+            want_bits[0] &= v(i) as u32 | 0xffff_0000;
+            want_bits[1] |= 1u32 << (v(i) & 31);
+            want_bits[2] ^= v(i) as u32;
+            want_f32[slot] -= v(i) as f32 * 0.25;
+        }
+        let min = all.clone().map(v).min().unwrap_or(i64::MAX);
+        assert_eq!(sums.to_vec().unwrap(), want_sums, "add and sub, n = {n}");
+        assert_eq!(mins.to_vec().unwrap(), vec![min, all.clone().map(|i| -v(i)).min().unwrap_or(i64::MAX)], "min, n = {n}");
+        assert_eq!(maxs.to_vec().unwrap(), vec![all.clone().map(|i| v(i) as u32).max().unwrap_or(0)], "unsigned max, n = {n}");
+        assert_eq!(bits.to_vec().unwrap(), want_bits, "and, or, xor, n = {n}");
+        // Sums of halves and quarters of small integers: exact in any order.
+        assert_eq!(f64s.to_vec().unwrap(), vec![all.clone().map(|i| v(i) as f64 * 0.5).sum::<f64>()], "f64, n = {n}");
+        assert_eq!(f32s.to_vec().unwrap(), want_f32.to_vec(), "f32, n = {n}");
+        assert_eq!(mixed.to_vec().unwrap(), vec![all.clone().map(v).sum::<i64>(), min], "n = {n}");
+        let positive = all.clone().filter(|&i| v(i) > 0).count() as i64;
+        assert_eq!(seen.to_vec().unwrap(), vec![positive, all.len() as i64, 0, 0], "n = {n}");
+    }
+    // A bad index: every thread's fault, reported as the first thread's; the sum is not written.
+    let n = 300;
+    let x: Vec<i64> = h.vec(n, |h| (h.next_u64() % 2001) as i64 - 1000);
+    let mut out = h.zeros::<i64>(2);
+    h.run(&block_atomic_at, (3, 128), (&h.arr(&x), &mut out, 1usize)).unwrap();
+    assert_eq!(out.to_vec().unwrap(), vec![0, x.iter().sum::<i64>()]);
+    let mut out = h.zeros::<i64>(2);
+    match h.run(&block_atomic_at, (3, 128), (&h.arr(&x), &mut out, 2usize)).unwrap_err() {
+        Error::OutOfBounds { kernel, array, index, len, .. } => {
+            assert_eq!((kernel.as_str(), array.as_str(), index, len), ("block_atomic_at", "out", 2, 2));
+        }
+        other => panic!("expected OutOfBounds, got {other}"),
+    }
+    assert_eq!(out.to_vec().unwrap(), vec![0, 0]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Control flow around meeting points (on the CPU backend, lockstep execution: masks, loops run
 // while any thread iterates, `continue`/`break`/`return` out of them).

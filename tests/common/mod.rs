@@ -87,6 +87,8 @@ macro_rules! for_each_case {
             grid_axes,
             warp_collectives,
             warp_shuffle_reduction,
+            lane_shifts_32_and_64_bit,
+            block_atomics_on_one_element,
             meeting_control_flow,
             lane_guards,
             flat_grid_stride,

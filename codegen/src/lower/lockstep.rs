@@ -38,6 +38,8 @@ use inkwell::context::Context;
 use inkwell::targets::TargetData;
 use inkwell::types::BasicType;
 use inkwell::values::{BasicValueEnum, IntValue, PointerValue};
+
+mod combined_atomics;
 use inkwell::IntPredicate;
 use std::collections::HashMap;
 
@@ -824,6 +826,25 @@ impl Layout {
     }
 }
 
+/// The word a thread publishes for a collective: 32 bits for values of 32 bits or fewer (and
+/// every predicate), else 64. Narrow words keep a shuffle of `f32` or `i32` as wide a vector as
+/// the values it moves.
+#[derive(Clone, Copy)]
+struct ExchangeWord<'ctx> {
+    ty: inkwell::types::IntType<'ctx>,
+    bytes: u64,
+}
+
+impl<'ctx> ExchangeWord<'ctx> {
+    fn of(cx: &'ctx inkwell::context::Context, op: Collective, value: ScalarType) -> Self {
+        if op.block_wide() || value.bits() <= 32 {
+            ExchangeWord { ty: cx.i32_type(), bytes: 4 }
+        } else {
+            ExchangeWord { ty: cx.i64_type(), bytes: 8 }
+        }
+    }
+}
+
 /// The deepest mask level, the most words a collective exchanges, and each lockstep
 /// statement's own slots (their sizes).
 fn walk(stmts: &[Stmt], tc: &Meet, level: usize, depth: &mut usize, words: &mut usize, out: &mut Vec<(*const Stmt, Vec<u64>)>) {
@@ -905,6 +926,8 @@ pub(super) struct Lockstep<'ctx> {
     parity: usize,
     /// The next word of the collective being evaluated.
     word: usize,
+    /// The running thread loop's atomics that the block makes one ([`combined_atomics`]).
+    combined: Vec<combined_atomics::Combined<'ctx>>,
 }
 
 /// The thread a thread loop is running.
@@ -1028,6 +1051,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             level: 0,
             everyone: !self.root.asserts_anywhere() && !returns(&self.kernel.body),
             iter: None,
+            combined: Vec::new(),
             phase: Phase::None,
             parity: 0,
             word: 0,
@@ -1367,6 +1391,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         self.branch_to(lc.next)?;
         self.b.position_at_end(lc.done);
         self.ls_mut().iter = None;
+        self.flush_combined_atomics()?;
         self.report_deferred_faults()
     }
 
@@ -1531,6 +1556,10 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         while i < stmts.len() {
             let j = (i..stmts.len()).find(|&j| !self.ls_runs(&stmts[j])).unwrap_or(stmts.len());
             if j > i {
+                // Atomics on one element, made one for the block (one thread loop: no collective).
+                if stmts[i..j].iter().all(|s| form(s, &self.ls().layout.counts) == Form::Plain) {
+                    self.combine_atomics(&stmts[i..j])?;
+                }
                 // A run that is one `if thread_idx_x() < u` (or `== u`), u uniform, visits
                 // only the threads it admits (a tree reduction's `if t < half`).
                 // So does one `if lane_id() == u` (a warp's result written by its lane 0).
@@ -1881,9 +1910,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             let lc = self.thread_loop_begin(Some(k), &[])?;
             let t = self.thread().t;
             let set = self.ls().exchange.len() / 2 * self.ls().parity;
-            let v = self.b.build_load(i64t, self.slot_at(self.ls().exchange[set], 8, t)?, "pred")?.into_int_value();
+            // A predicate: a narrow word (`ExchangeWord::of`).
+            let i32t = self.cx.i32_type();
+            let v = self.b.build_load(i32t, self.slot_at(self.ls().exchange[set], 4, t)?, "pred")?.into_int_value();
             let holds =
-                self.b.build_int_z_extend(self.b.build_int_compare(IntPredicate::NE, v, i64t.const_zero(), "holds")?, i64t, "one")?;
+                self.b.build_int_z_extend(self.b.build_int_compare(IntPredicate::NE, v, i32t.const_zero(), "holds")?, i64t, "one")?;
             let old = self.b.build_load(i64t, n, "n")?.into_int_value();
             self.b.build_store(n, self.b.build_int_add(old, i64t.const_int(1, false), "n1")?)?;
             let old = self.b.build_load(i64t, yes, "yes")?.into_int_value();
@@ -1921,19 +1952,21 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let i64t = self.cx.i64_type();
         let t = self.thread().t;
         let exchange = self.ls().exchange[self.ls().exchange.len() / 2 * self.ls().parity + w];
+        let word = ExchangeWord::of(self.cx, op, value);
+        let v = if word.bytes < 8 { self.b.build_int_truncate(v, word.ty, "word")? } else { v };
         let r = match phase {
             Phase::Publish => {
-                self.b.build_store(self.slot_at(exchange, 8, t)?, v)?;
+                self.b.build_store(self.slot_at(exchange, word.bytes, t)?, v)?;
                 i64t.const_zero()
             }
-            Phase::Compute { level, block } => self.exchanged(op, level, block, exchange, t, v, arg, mask)?,
+            Phase::Compute { level, block } => self.exchanged(op, level, block, exchange, word, t, v, arg, mask)?,
             Phase::None => unreachable!("returned above"),
         };
         Ok(Some(crate::host::collective_result(&self.b, op, value, r)?))
     }
 
-    /// Thread `t`'s result of `op` from the words its warp's (or block's) threads published at
-    /// `exchange`, `v` its own, `arg` its lane or delta, `mask` its member mask.
+    /// Thread `t`'s result of `op` (64 bits) from the words its warp's (or block's) threads
+    /// published at `exchange`, `v` its own, `arg` its lane or delta, `mask` its member mask.
     #[allow(clippy::too_many_arguments)]
     fn exchanged(
         &self,
@@ -1941,6 +1974,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         level: usize,
         block: Option<(PointerValue<'ctx>, PointerValue<'ctx>)>,
         exchange: PointerValue<'ctx>,
+        word: ExchangeWord<'ctx>,
         t: IntValue<'ctx>,
         v: IntValue<'ctx>,
         arg: IntValue<'ctx>,
@@ -1965,40 +1999,56 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
             let on = b.build_and(inside, b.build_int_compare(IntPredicate::NE, m, i8t.const_zero(), "on")?, "active")?;
             Ok((idx, on))
         };
-        let word =
-            |idx: IntValue<'ctx>| -> LR<IntValue<'ctx>> { Ok(b.build_load(i64t, self.slot_at(exchange, 8, idx)?, "x")?.into_int_value()) };
+        let ExchangeWord { ty: wt, bytes } = word;
+        let word = |idx: IntValue<'ctx>| -> LR<IntValue<'ctx>> {
+            Ok(b.build_load(wt, self.slot_at(exchange, bytes, idx)?, "x")?.into_int_value())
+        };
+        // A word taken, as the collective's 64 bits.
+        let widened = |x: IntValue<'ctx>| -> LR<IntValue<'ctx>> { Ok(if bytes < 8 { b.build_int_z_extend(x, i64t, "x64")? } else { x }) };
         let shuffle = |l: IntValue<'ctx>, ok: IntValue<'ctx>| -> LR<IntValue<'ctx>> {
             let (idx, on) = source(l, ok)?;
             let x = word(idx)?;
-            Ok(b.build_select(on, x, v, "shfl")?.into_int_value())
+            widened(b.build_select(on, x, v, "shfl")?.into_int_value())
         };
         // A shift by `arg` lanes, up or down: thread t reads thread t ∓ min(arg, 32)'s word and
         // mask, whether or not it takes them. With a delta the same for every thread (a tree
         // reduction's, a scan's), consecutive threads read consecutive words, which the
         // vectorizer loads as one vector; the reads past a slot's ends (32 threads at most)
         // stay inside the frame's padding (`contract::LOCKSTEP_FRAME_PAD`).
-        let shift = |ok: IntValue<'ctx>, up: bool| -> LR<IntValue<'ctx>> {
+        // Which source lanes exist is computed on 32 bits (a block has at most 1024 threads),
+        // so that the vector of conditions is as wide as one of 32-bit words: up, lane >= d;
+        // down, lane < 32 - d and t + d < threads (a last warp may be partial).
+        let shift = |up: bool| -> LR<IntValue<'ctx>> {
+            let i32t = self.cx.i32_type();
+            let c32 = |n: u64| i32t.const_int(n, false);
             let d = b.build_select(b.build_int_compare(IntPredicate::ULT, arg, c(32), "near")?, arg, c(32), "d")?.into_int_value();
-            let src = if up { b.build_int_sub(t, d, "src")? } else { b.build_int_add(t, d, "src")? };
-            let inside = b.build_and(ok, b.build_int_compare(IntPredicate::ULT, src, threads, "inside")?, "ok")?;
-            // SAFETY (of the generated code): -32 <= src - t <= 32, inside the padded frame.
-            let (m, x) = unsafe {
-                (b.build_gep(i8t, self.ls().masks[level], &[src], "src.mask")?, b.build_gep(i64t, exchange, &[src], "src.word")?)
+            let (t32, d32) = (b.build_int_truncate(t, i32t, "t32")?, b.build_int_truncate(d, i32t, "d32")?);
+            let lane32 = b.build_and(t32, c32(31), "lane32")?;
+            let (src, inside) = if up {
+                (b.build_int_sub(t, d, "src")?, b.build_int_compare(IntPredicate::ULE, d32, lane32, "up.ok")?)
+            } else {
+                let room = b.build_int_compare(IntPredicate::ULT, lane32, b.build_int_sub(c32(32), d32, "room")?, "down.ok")?;
+                let threads32 = b.build_int_truncate(threads, i32t, "threads32")?;
+                let below = b.build_int_compare(IntPredicate::ULT, b.build_int_add(t32, d32, "src32")?, threads32, "inside")?;
+                (b.build_int_add(t, d, "src")?, b.build_and(room, below, "ok")?)
             };
+            // SAFETY (of the generated code): -32 <= src - t <= 32, inside the padded frame.
+            let (m, x) =
+                unsafe { (b.build_gep(i8t, self.ls().masks[level], &[src], "src.mask")?, b.build_gep(wt, exchange, &[src], "src.word")?) };
             let on = if self.ls_everyone(level) {
                 inside
             } else {
                 let m = b.build_load(i8t, m, "src.on")?.into_int_value();
                 b.build_and(inside, b.build_int_compare(IntPredicate::NE, m, i8t.const_zero(), "on")?, "active")?
             };
-            let x = b.build_load(i64t, x, "x")?.into_int_value();
-            Ok(b.build_select(on, x, v, "shfl")?.into_int_value())
+            let x = b.build_load(wt, x, "x")?.into_int_value();
+            widened(b.build_select(on, x, v, "shfl")?.into_int_value())
         };
         let yes = self.cx.bool_type().const_all_ones();
         Ok(match op {
             C::ShflIdx => shuffle(b.build_and(arg, c(31), "l")?, yes)?,
-            C::ShflUp => shift(b.build_int_compare(IntPredicate::ULE, arg, lane, "up.ok")?, true)?,
-            C::ShflDown => shift(b.build_int_compare(IntPredicate::ULT, arg, b.build_int_sub(c(32), lane, "room")?, "down.ok")?, false)?,
+            C::ShflUp => shift(true)?,
+            C::ShflDown => shift(false)?,
             C::ShflXor => shuffle(b.build_xor(lane, b.build_and(arg, c(31), "x")?, "l")?, yes)?,
             C::SyncWarp => c(0),
             C::SyncThreadsCount | C::SyncThreadsAnd | C::SyncThreadsOr => {
@@ -2030,8 +2080,10 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     )?;
                     let x = word(idx)?;
                     let bit = match op {
-                        C::Ballot | C::Any => b.build_and(member, b.build_int_compare(IntPredicate::NE, x, c(0), "set")?, "bit")?,
-                        C::All => b.build_and(member, b.build_int_compare(IntPredicate::EQ, x, c(0), "unset")?, "bit")?,
+                        C::Ballot | C::Any => {
+                            b.build_and(member, b.build_int_compare(IntPredicate::NE, x, wt.const_zero(), "set")?, "bit")?
+                        }
+                        C::All => b.build_and(member, b.build_int_compare(IntPredicate::EQ, x, wt.const_zero(), "unset")?, "bit")?,
                         C::ActiveMask => on,
                         _ => b.build_and(member, b.build_int_compare(IntPredicate::EQ, x, v, "same")?, "bit")?,
                     };

@@ -558,7 +558,13 @@ impl<'r> Gen<'r> {
             8 if !self.in_device && !self.accs.is_empty() => {
                 // One operation per array, so the order of the threads' updates does not matter.
                 let (a, at, op) = self.pick(&self.accs.clone());
-                let i = bin(BinOp::Rem, var("i"), ex(ExprKind::Len(a.clone())));
+                // Each thread's element, or one for the block (which the CPU backend's lockstep
+                // form makes one atomic a block: `lower::lockstep::combined_atomics`).
+                let at_i = match self.r.below(3) {
+                    0 => ex(ExprKind::Builtin(Builtin::BlockIdx(Dim::X), vec![])),
+                    _ => var("i"),
+                };
+                let i = bin(BinOp::Rem, at_i, ex(ExprKind::Len(a.clone())));
                 let value = self.expr(at, 2);
                 out.push(Stmt::Eval(ex(ExprKind::Atomic { op, array: a, operands: vec![i, value] })));
             }
