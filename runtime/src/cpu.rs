@@ -1,7 +1,7 @@
 //! The CPU backend: runs a JIT-compiled host kernel over the whole grid with CUDA's semantics.
 //!
 //! Blocks are split into contiguous ranges, one per worker thread (`GPUJIT_CPU_THREADS`, default
-//! the number of cores). Each worker owns a buffer for its block's shared memory. A kernel without
+//! the number of cores; the threads are a pool kept for the process). Each worker owns a buffer for its block's shared memory. A kernel without
 //! barriers runs each block's threads one after another in compiled code; one that is a
 //! grid-stride loop over independent elements runs, on a 1-D launch, a contiguous chunk of its
 //! elements a worker (`gpujit_codegen::lower::flat`). A kernel whose threads meet runs a block in
@@ -55,6 +55,16 @@ fn workers() -> usize {
             .filter(|n| *n > 0)
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
     })
+}
+
+/// The threads that run a launch's chunks of blocks (`workers()` of them), made at the first
+/// launch that needs them and kept for the process: a launch wakes them rather than starting
+/// threads (tens of microseconds each), and each keeps its lockstep frame and fiber stacks from
+/// launch to launch. `None` if the threads could not be made.
+fn pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| rayon::ThreadPoolBuilder::new().num_threads(workers()).thread_name(|i| format!("gpujit-cpu-{i}")).build().ok())
+        .as_ref()
 }
 
 /// Why a CPU launch could not run.
@@ -198,19 +208,35 @@ pub(crate) unsafe fn launch(
         // On the calling thread, allocating nothing (unless the kernel has shared memory).
         note(run(0, blocks)?);
     } else {
-        let chunk = blocks.div_ceil(n);
-        let records: Vec<Result<Area, CpuError>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (1..n)
-                .map(|w| (w * chunk, ((w + 1) * chunk).min(blocks)))
-                .filter(|(a, b)| a < b)
-                .map(|(a, b)| s.spawn(move || run(a, b)))
-                .collect();
-            let mut out = vec![run(0, chunk.min(blocks))];
-            // A worker only calls JIT code and the fiber scheduler, neither of which panics; a
-            // join error would be a bug and is reported as a missing record.
-            out.extend(handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(CpuError::Stack("a worker thread panicked".into())))));
-            out
-        });
+        // A worker only calls JIT code and the fiber scheduler, neither of which panics; a
+        // panic would be a bug and is reported as a missing record.
+        let guarded = |first: u64, end: u64| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(first, end)))
+                .unwrap_or_else(|_| Err(CpuError::Stack("a worker thread panicked".into())))
+        };
+        // Worker w of k runs the w-th of k contiguous chunks of blocks.
+        let chunk = |w: u64, k: u64| (w * blocks.div_ceil(k), ((w + 1) * blocks.div_ceil(k)).min(blocks));
+        let records: Vec<Result<Area, CpuError>> = match pool() {
+            Some(pool) => pool
+                .broadcast(|w| {
+                    let (first, end) = chunk(w.index() as u64, w.num_threads() as u64);
+                    (first < end).then(|| guarded(first, end))
+                })
+                .into_iter()
+                .flatten()
+                .collect(),
+            // Without a pool (its threads could not be made): threads for this launch alone.
+            None => std::thread::scope(|s| {
+                let handles: Vec<_> =
+                    (1..n).map(|w| chunk(w, n)).filter(|(a, b)| a < b).map(|(a, b)| s.spawn(move || guarded(a, b))).collect();
+                let (first, end) = chunk(0, n);
+                let mut out = vec![guarded(first, end)];
+                out.extend(
+                    handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(CpuError::Stack("a worker thread panicked".into())))),
+                );
+                out
+            }),
+        };
         for r in records {
             note(r?);
         }

@@ -129,7 +129,8 @@ fn scale_add<T: Number>(a: T, x: &[T], out: &mut [T]) {
 }
 
 /// 16 threads launching at once: the first launches race to compile the same specializations
-/// (of a kernel no other case uses), the later ones hit the cache; every result is right.
+/// (of a kernel no other case uses), the later ones hit the cache; every result is right. Their
+/// large launches (on the CPU backend, the worker pool's) run side by side too.
 pub fn concurrent_launches(h: &Harness) {
     let threads = 16;
     let barrier = std::sync::Barrier::new(threads);
@@ -145,11 +146,18 @@ pub fn concurrent_launches(h: &Harness) {
                 let dxi = DeviceArray::from_slice(dev, &xi).unwrap();
                 let mut out = DeviceArray::<f32>::zeros(dev, n).unwrap();
                 let mut outi = DeviceArray::<i64>::zeros(dev, n).unwrap();
+                let nbig = 50_000 + t;
+                let xbig: Vec<i64> = (0..nbig).map(|i| ((i as u64 ^ seed) % 999) as i64 - 499).collect();
+                let dbig = DeviceArray::from_slice(dev, &xbig).unwrap();
+                let mut obig = DeviceArray::<i64>::zeros(dev, nbig).unwrap();
                 barrier.wait();
                 for k in 0..50 {
                     launch!(scale_add[7, 64](k as f32, &dx, &mut out)).unwrap();
                     launch!(scale_add[5, 96](k as i64 - 20, &dxi, &mut outi)).unwrap();
+                    launch!(scale_add[160, 256](k as i64 - 20, &dbig, &mut obig)).unwrap();
                 }
+                let want: Vec<i64> = xbig.iter().map(|v| v * 225).collect();
+                assert_eq!(obig.to_vec().unwrap(), want, "thread {t}, large launches");
                 // sum of k over 0..50 = 1225, of k - 20 = 225.
                 let want: Vec<f32> = x.iter().map(|v| v * 1225.0).collect();
                 assert_eq!(out.to_vec().unwrap(), want, "thread {t}");
