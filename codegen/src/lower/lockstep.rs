@@ -1141,6 +1141,13 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                     }
                     if !LLVMIsAGetElementPtrInst(v).is_null() {
                         v = LLVMGetOperand(v, 0);
+                    } else if !LLVMIsASelectInst(v).is_null() && {
+                        // A choice between two places of the frame (a loop's first iteration
+                        // reads the enclosing level's mask, later ones its own).
+                        let frame_gep = |p: LLVMValueRef| !LLVMIsAGetElementPtrInst(p).is_null() && LLVMGetOperand(p, 0) == frame;
+                        frame_gep(LLVMGetOperand(v, 1)) && frame_gep(LLVMGetOperand(v, 2))
+                    } {
+                        return Some(Base::Frame);
                     } else if !LLVMIsAArgument(v).is_null() {
                         return Some(if context.contains(&v) { Base::State } else { Base::Threads });
                     } else if !LLVMIsALoadInst(v).is_null() {
@@ -1408,16 +1415,15 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let site = ls.sites.borrow().len() as u64;
         let fault = ls.fault;
         let (word0, word1) = (self.slot_at(fault[0], 8, t)?, self.slot_at(fault[1], 8, t)?);
+        // Without a branch (selects, stores either way): the bad access's path stays one block,
+        // which the vectorizer turns into masked stores.
         let kept = self.b.build_load(i64t, word0, "fault.kept")?.into_int_value();
         let first = self.b.build_int_compare(IntPredicate::EQ, kept, i64t.const_zero(), "fault.first")?;
-        let (keep, done) = (self.new_block("fault.keep"), self.new_block("fault.kept"));
-        self.b.build_conditional_branch(first, keep, done)?;
-        self.b.position_at_end(keep);
         let high = self.b.build_left_shift(axis, i64t.const_int(32, false), "fault.axis")?;
-        self.b.build_store(word0, self.b.build_or(high, i64t.const_int(site, false), "fault.site")?)?;
-        self.b.build_store(word1, index)?;
-        self.b.build_unconditional_branch(done)?;
-        self.b.position_at_end(done);
+        let this = self.b.build_or(high, i64t.const_int(site, false), "fault.site")?;
+        self.b.build_store(word0, self.b.build_select(first, this, kept, "fault.word0")?)?;
+        let kept_index = self.b.build_load(i64t, word1, "fault.kept_index")?.into_int_value();
+        self.b.build_store(word1, self.b.build_select(first, index, kept_index, "fault.word1")?)?;
         Ok(())
     }
 
