@@ -1723,6 +1723,15 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         Ok(p)
     }
 
+    /// Adds the running thread's decision `takes` (an i1) to a loop iteration's count.
+    fn count_taking(&self, count: PointerValue<'ctx>, takes: IntValue<'ctx>) -> LR<()> {
+        let i32t = self.cx.i32_type();
+        let old = self.b.build_load(i32t, count, "taking")?.into_int_value();
+        let one = self.b.build_int_z_extend(takes, i32t, "takes")?;
+        self.b.build_store(count, self.b.build_int_add(old, one, "taking.next")?)?;
+        Ok(())
+    }
+
     fn set_flag(&self, p: PointerValue<'ctx>, v: IntValue<'ctx>) -> LR<()> {
         let old = self.b.build_load(self.cx.bool_type(), p, "flag")?.into_int_value();
         self.b.build_store(p, self.b.build_or(old, v, "flag.or")?)?;
@@ -1792,11 +1801,15 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let whole = !body.iter().any(|s| self.ls_syncs(s));
         let j = body.iter().position(|s| !self.ls_runs(s)).unwrap_or(body.len());
         let first_iter = self.flag("ls.first", true)?;
-        let any = self.flag("ls.any", false)?;
+        // How many threads take this iteration: a count, not a flag, so that its update (an add
+        // where a thread decides, `+ 0` where it stops) stays a reduction the vectorizer knows
+        // (the optimizer folds a flag's `or` into a `true` stored on one path).
+        let i32t = self.cx.i32_type();
+        let any = self.entry_alloca(i32t.into(), "ls.taking")?;
         let (head, exit) = (self.new_block("ls.loop"), self.new_block("ls.loop_end"));
         self.b.build_unconditional_branch(head)?;
         self.b.position_at_end(head);
-        self.b.build_store(any, self.cx.bool_type().const_zero())?;
+        self.b.build_store(any, i32t.const_zero())?;
         // Each iteration runs the threads still iterating; the first, those at k (which start).
         let first = self.load_flag(first_iter)?;
         let (at_k, at_it) = (self.ls().masks[k], self.ls().masks[iterating]);
@@ -1808,6 +1821,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let range = match (kind, slots) {
             ((Some(cond), _), _) => {
                 let c = self.expr(cond)?.into_int_value();
+                self.count_taking(any, c)?;
                 self.b.build_conditional_branch(c, take, stop)?;
                 None
             }
@@ -1834,6 +1848,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let nonempty = self.b.build_int_compare(pred, sv, ev, "for.nonempty")?;
                 let step_ok = self.b.build_int_compare(IntPredicate::NE, st, i64t.const_zero(), "for.step_ok")?;
                 let enter = self.b.build_and(nonempty, step_ok, "for.enter")?;
+                self.count_taking(any, enter)?;
                 self.b.build_store(self.slot_at(ctr, 8, t)?, from)?;
                 self.b.build_store(self.slot_at(bound, 8, t)?, if r.reverse { sv } else { ev })?;
                 self.b.build_store(self.slot_at(stp, 8, t)?, st)?;
@@ -1848,6 +1863,7 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
                 let dist = if r.start.ty.bits() < 64 { self.b.build_int_z_extend(dist, i64t, "for.dist64")? } else { dist };
                 let go_on = if r.inclusive || r.reverse { IntPredicate::ULE } else { IntPredicate::ULT };
                 let more = self.b.build_int_compare(go_on, st, dist, "for.more")?;
+                self.count_taking(any, more)?;
                 self.b.build_conditional_branch(more, inc, stop)?;
                 self.b.position_at_end(inc);
                 let st_n = if r.start.ty.bits() < 64 { self.b.build_int_truncate(st, ity, "for.step")? } else { st };
@@ -1873,14 +1889,14 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         if !whole {
             self.store_mask(this, true)?;
         }
-        self.b.build_store(any, self.cx.bool_type().const_all_ones())?;
         self.loops.push(super::LoopExit::Lockstep(iterating));
         self.ls_mut().level = this;
         if let Some(lc) = self.ls_run(&body[..j], Some(lc))? {
             self.thread_loop_end(lc)?;
         }
         self.b.build_store(first_iter, self.cx.bool_type().const_zero())?;
-        let go = self.load_flag(any)?;
+        let taking = self.b.build_load(i32t, any, "ls.taking")?.into_int_value();
+        let go = self.b.build_int_compare(IntPredicate::NE, taking, i32t.const_zero(), "ls.any")?;
         if j < body.len() {
             let rest = self.new_block("ls.rest");
             self.b.build_conditional_branch(go, rest, exit)?;
