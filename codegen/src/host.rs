@@ -850,6 +850,7 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     }
     // Full debug information (`debug`): unoptimized, so every variable stays where gdb looks.
     let debug = kernel.options.debug;
+    llvm_options_for_thread_loops();
     if debug {
         lower::optimize_at(&module, &tm, &kernel.name, "default<O0>")?;
     } else {
@@ -882,6 +883,24 @@ pub fn compile_host(kernel: &ir::Kernel, want_llvm_ir: bool) -> Result<HostCode,
     meta.lockstep_frame = frame;
     meta.flat = flat.is_some();
     Ok(HostCode { entry, thread_entry, meta, llvm_ir, engine: ManuallyDrop::new(engine), context: ManuallyDrop::new(context) })
+}
+
+/// LLVM's options for the host's code, set once a process, before its first pipeline runs.
+///
+/// A thread loop in lockstep is `llvm.loop.parallel_accesses`, under which LLVM's vectorizer
+/// checks no dependence between a loop iteration's own accesses either: grouping a thread's
+/// strided accesses (interleaved groups, hoisted loads and sunk stores) moved its load of a
+/// local-array element above its own store of it (the `sgemm` example's `a_reg`, once its thread
+/// loops vectorized). Without interleaved groups strided accesses are gathers and scatters, in
+/// program order. (The NVPTX target vectorizes no interleaved accesses either way.)
+fn llvm_options_for_thread_loops() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let args = [c"gpujit".as_ptr(), c"-enable-interleaved-mem-accesses=0".as_ptr()];
+        // SAFETY: two NUL-terminated strings that outlive the call; LLVM registers the option
+        // in its own (static) table, which this is the only caller of this process to set.
+        unsafe { inkwell::llvm_sys::support::LLVMParseCommandLineOptions(2, args.as_ptr(), std::ptr::null()) };
+    });
 }
 
 /// The symbols an object file's relocations refer to that no section of it defines: what the JIT

@@ -81,6 +81,7 @@ macro_rules! for_each_case {
             dynamic_shared_memory,
             local_arrays,
             tiled_matmul,
+            register_tiled_sgemm,
             tuple_let,
             if_and_match,
             reversed_and_labeled_loops,

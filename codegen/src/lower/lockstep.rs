@@ -150,15 +150,39 @@ pub(crate) fn form(s: &Stmt, tc: &Meet) -> Form {
                 _ => Form::Plain,
             }
         }
-        StmtKind::ForRange { var, step, body, .. } => match (tc.uniform[*var as usize], tc.all || inner(body)) {
-            (true, true) => Form::ScalarLoop,
-            (_, true) => Form::MaskedLoop,
-            (_, false) if counts_threads(step, tc) => Form::MaskedLoop,
-            _ => Form::Plain,
-        },
+        StmtKind::ForRange { var, start, end, step, inclusive, reverse, unroll, body } => {
+            match (tc.uniform[*var as usize], tc.all || inner(body)) {
+                (true, true) => Form::ScalarLoop,
+                (_, true) => Form::MaskedLoop,
+                (_, false) if counts_threads(step, tc) => Form::MaskedLoop,
+                // A short loop of a constant count (a tile's `for kk in 0..16`) runs outside the
+                // thread loops, each iteration one over the block's threads: the threads are
+                // then a vector's lanes, where inside a thread loop it would run each thread's
+                // loop in turn (LLVM does not vectorize a loop around a loop).
+                // (Not a loop the user unrolls: that is each thread's, inside the thread loop.)
+                (true, false) if unroll.is_none() && short_constant(start, end, step, *inclusive || *reverse) => Form::ScalarLoop,
+                _ => Form::Plain,
+            }
+        }
         _ => Form::Plain,
     }
 }
+
+/// Whether `start..end` stepped by `step` are constants of at most [`SHORT_LOOP`] iterations
+/// (`odd`: an inclusive or reversed range, left as it is).
+fn short_constant(start: &TypedExpr, end: &TypedExpr, step: &TypedExpr, odd: bool) -> bool {
+    let int = |e: &TypedExpr| match e.kind {
+        TypedExprKind::Const(ir::Const::Int(v)) => Some(v),
+        _ => None,
+    };
+    match (int(start), int(end), int(step)) {
+        (Some(a), Some(b), Some(st)) if !odd && st > 0 && a <= b => (b - a).div_ceil(st) <= SHORT_LOOP,
+        _ => false,
+    }
+}
+
+/// The most iterations of a constant loop run outside the thread loops ([`short_constant`]).
+const SHORT_LOOP: u64 = 64;
 
 /// Whether `s` ends a thread loop.
 pub(crate) fn is_sync(s: &Stmt, tc: &Meet) -> bool {
