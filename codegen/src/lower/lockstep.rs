@@ -1298,8 +1298,8 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         let ls = self.ls();
         let (counters, dims) = (ls.counters, ls.dims);
         // A loop over the block's rows (y and z), and in each over x: t = row × x extent + x.
-        // Thread loops are many, short and branchy: LLVM neither unrolls nor vectorizes them
-        // (which multiplied the code, and its compile time, for little).
+        // Thread loops are many and short: LLVM does not unroll them (which multiplied the
+        // code, and its compile time, for little); it vectorizes them (`thread_loop_metadata`).
         let (rows, row, head, run, next, row_next, done) = (
             self.new_block("rows"),
             self.new_block("row"),
