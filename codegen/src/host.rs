@@ -21,9 +21,10 @@
 
 use crate::ast::{Collective, Dim, FenceScope};
 use crate::bulk::MmaShape;
-use crate::contract::{KernelMetadata, ParamLayout, ParamSlots};
+use crate::contract::{KernelMetadata, OobRecord, ParamLayout, ParamSlots};
 use crate::error::CompileError;
 use crate::ir::{self, BulkOp, ParamType};
+use crate::limits::MAX_ASSERT_VALUES;
 use crate::lower::{self, counted_loop, memory_type};
 use crate::math::MathFn;
 use crate::target::{write_oob_fields, BulkAccess, SpecialReg, Target};
@@ -162,6 +163,48 @@ fn ctx_params<'ctx>(body: FunctionValue<'ctx>) -> (PointerValue<'ctx>, PointerVa
         (Some(c), Some(r)) => (c.into_pointer_value(), r.into_pointer_value()),
         _ => unreachable!("the host body takes the thread context and the record last"),
     }
+}
+
+/// The module's out-of-bounds report, `gpujit.oob_report(array_axis, index, values.., ctx, record)`
+/// (cold, never inlined): claims the record if no fault claimed it before and fills it in.
+fn oob_report_function<'ctx>(target: &HostTarget, module: &Module<'ctx>) -> Result<FunctionValue<'ctx>, BuilderError> {
+    const NAME: &str = "gpujit.oob_report";
+    if let Some(f) = module.get_function(NAME) {
+        return Ok(f);
+    }
+    let cx = module.get_context();
+    let i64t = cx.i64_type();
+    let ptr = cx.ptr_type(AddressSpace::default());
+    let mut params: Vec<BasicMetadataTypeEnum<'ctx>> = vec![i64t.into(); 2 + MAX_ASSERT_VALUES];
+    params.extend::<[BasicMetadataTypeEnum<'ctx>; 2]>([ptr.into(), ptr.into()]);
+    let f = module.add_function(NAME, cx.void_type().fn_type(&params, false), Some(Linkage::Internal));
+    for attr in ["cold", "noinline", "nounwind"] {
+        f.add_attribute(AttributeLoc::Function, cx.create_enum_attribute(inkwell::attributes::Attribute::get_named_enum_kind_id(attr), 0));
+    }
+    let b = cx.create_builder();
+    let entry = cx.append_basic_block(f, "entry");
+    let write = cx.append_basic_block(f, "oob.record");
+    let done = cx.append_basic_block(f, "oob.done");
+    b.position_at_end(entry);
+    let rec = ctx_params(f).1;
+    let param = |k: u32| f.get_nth_param(k).map(|p| p.into_int_value()).unwrap_or_else(|| i64t.const_zero());
+    let flag = b.build_load(i64t, rec, "oobflag")?.into_int_value();
+    let first = b.build_int_compare(inkwell::IntPredicate::EQ, flag, i64t.const_zero(), "oobfirst")?;
+    b.build_conditional_branch(first, write, done)?;
+    b.position_at_end(write);
+    // Claim the record: its flag is set once, by the first bad access.
+    b.build_store(rec, i64t.const_int(1, false))?;
+    // The array and axis come combined; `write_oob_fields` ors the axis, shifted, into the
+    // array's word: axis 0 and array 0 give the word as it is.
+    let values: Vec<IntValue<'ctx>> = (0..MAX_ASSERT_VALUES as u32).map(|k| param(2 + k)).collect();
+    write_oob_fields(target, module, &b, f, rec, 0, param(1), i64t.const_zero(), &values)?;
+    // SAFETY (of the generated code): the record is OobRecord::WORDS words; ARRAY is a field.
+    let word = unsafe { b.build_in_bounds_gep(i64t, rec, &[i64t.const_int(OobRecord::ARRAY, false)], "oobfield")? };
+    b.build_store(word, param(0))?;
+    b.build_unconditional_branch(done)?;
+    b.position_at_end(done);
+    b.build_return(None)?;
+    Ok(f)
 }
 
 /// The address of the byte `offset` of `base`.
@@ -329,20 +372,25 @@ impl Target for HostTarget {
         axis: IntValue<'ctx>,
         values: &[IntValue<'ctx>],
     ) -> Result<(), BuilderError> {
+        // One call of a cold function the module shares: a site is one instruction that touches
+        // memory rather than twenty, which keeps LLVM's alias queries in loops of many checked
+        // accesses few (their cost grows with the square of the accesses).
         let cx = module.get_context();
         let i64t = cx.i64_type();
-        let rec = ctx_params(body).1;
-        let flag = b.build_load(i64t, rec, "oobflag")?.into_int_value();
-        let first = b.build_int_compare(inkwell::IntPredicate::EQ, flag, i64t.const_zero(), "oobfirst")?;
-        let write = cx.append_basic_block(body, "oob.record");
-        let done = cx.append_basic_block(body, "oob.done");
-        b.build_conditional_branch(first, write, done)?;
-        b.position_at_end(write);
-        // Claim the record: its flag is set once, by the first bad access.
-        b.build_store(rec, i64t.const_int(1, false))?;
-        write_oob_fields(self, module, b, body, rec, array, index, axis, values)?;
-        b.build_unconditional_branch(done)?;
-        b.position_at_end(done);
+        let report = oob_report_function(self, module)?;
+        let (ctx, rec) = ctx_params(body);
+        let array_axis = b.build_or(
+            b.build_left_shift(axis, i64t.const_int(32, false), "axis")?,
+            i64t.const_int(OobRecord::array_axis(array, 0), false),
+            "arrayaxis",
+        )?;
+        let mut args: Vec<inkwell::values::BasicMetadataValueEnum<'ctx>> = vec![array_axis.into(), index.into()];
+        for k in 0..MAX_ASSERT_VALUES {
+            args.push(values.get(k).copied().unwrap_or_else(|| i64t.const_zero()).into());
+        }
+        args.push(ctx.into());
+        args.push(rec.into());
+        b.build_call(report, &args, "")?;
         Ok(())
     }
 

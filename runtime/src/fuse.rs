@@ -544,8 +544,7 @@ fn run_elementwise<'a>(graph: &ExprGraph<'a>, outputs: &[Arg<'a>], stream: Optio
             }
         },
     };
-    let groups = device.backend().groups_elements() || GPU_SHAPED.with(|g| g.get());
-    let vector = if flat && groups { vector_width(args, vector_bytes()) } else { 1 };
+    let vector = if flat && groups_elements(device) { vector_width(args, vector_bytes()) } else { 1 };
     let nin = graph.inputs.len();
     let parts = KeyParts {
         kind: &KernelKind::Elementwise,
@@ -611,6 +610,13 @@ pub fn launch_forall_on<'a>(
     let mut config = LaunchConfig::new(grid, BLOCK);
     config.stream = stream;
     launch(k, config, args)
+}
+
+/// Whether a thread of a generated kernel on `device` takes a group of neighbouring elements
+/// ([`Backend::groups_elements`](crate::backend::Backend::groups_elements), or inside
+/// [`gpu_shaped`]).
+pub(crate) fn groups_elements(device: &Device) -> bool {
+    device.backend().groups_elements() || GPU_SHAPED.with(|g| g.get())
 }
 
 thread_local! {

@@ -57,6 +57,11 @@ pub(crate) enum Strategy {
     Block,
     /// A thread reduces each output.
     Thread,
+    /// The CPU backend's plan, over one flat range: a thread reduces each group of
+    /// [`chunk_elements`] contiguous elements (`k` groups), in [`lanes`] accumulators.
+    Chunks,
+    /// The CPU backend's plan: one thread reduces all `k` elements, in order.
+    Serial,
 }
 
 /// The part of a reduction kernel's cache key beyond its expression.
@@ -410,6 +415,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         kept_n = 0;
     }
     let arg = matches!(r.op, ReduceOp::ArgMin | ReduceOp::ArgMax);
+    let cpu_plan = !fuse::groups_elements(&device) && kept_n == 0 && red_n == 1 && !arg;
     // Reduced elements contiguous in the first array: a block per output.
     let inner_contiguous = inputs.iter().find_map(|a| match a {
         Arg::Array { ndim, strides, .. } => Some(strides[*ndim as usize - 1] == 1),
@@ -458,7 +464,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         let flat = key.kept == 0 && key.reduced == 1 && key.strategy == Strategy::Block && !key.positions_from_input;
         // Reductions read 32 bytes a thread per step (two 16-byte loads in flight): measured
         // faster than 16 for sums and dots at 2^28 on an H100.
-        let vector = if flat { fuse::vector_width(operands, reduce_bytes()) } else { 1 };
+        let vector = if flat && fuse::groups_elements(&device) { fuse::vector_width(operands, reduce_bytes()) } else { 1 };
         let kind = KernelKind::Reduce(key);
         let fkey = fuse::KeyParts { kind: &kind, nodes, operands, outputs: outs, callees: &g.callees, ndim: 0, index32, vector };
         let kernel = fuse::kernel(&fkey, |key| reduce_source(key, &g.callees));
@@ -468,11 +474,67 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
     };
     let grid_of = |rows: usize| rows.clamp(1, 65535 * 8) as u32;
 
+    if cpu_plan {
+        // Levels of partial results, each a group's (and the tail's) of the level before,
+        // until few are left; then one thread reduces them, in order.
+        let group = chunk_elements(acc);
+        let mut sizes: SmallVec<[usize; 8]> = SmallVec::new();
+        let mut n = k;
+        while n >= 2 * group {
+            n = n / group * lanes(acc) + 1;
+            sizes.push(n);
+        }
+        // Each level 64-byte aligned, as the operands usually are: one specialization of each
+        // kernel serves every level.
+        let words = |n: usize| (n * acc.size_bytes()).div_ceil(64) * 8;
+        let mut scratch = fuse::scratch(&device, sizes.iter().map(|&n| words(n)).sum::<usize>().max(1), r.stream)?;
+        let base = raw_array(scratch.array(), acc, 0);
+        let keyed = |strategy: Strategy, out: ScalarType, finish: Finish| ReduceKey { strategy, ..first(out, finish) };
+        let input = [Node::Input(0)];
+        let mut level: SmallVec<[Arg<'_>; 8]> = inputs.iter().copied().collect();
+        let (mut nodes, mut n, mut at) = (&g.nodes[..], k, 0usize);
+        for &size in &sizes {
+            let groups = n / group;
+            let main: SmallVec<[Arg<'_>; 8]> = level.iter().map(|a| range_view(a, 0, groups * group)).collect();
+            let tail: SmallVec<[Arg<'_>; 8]> = level.iter().map(|a| range_view(a, groups * group, n - groups * group)).collect();
+            let partial = byte_view(&base, at, size);
+            let grid = groups.div_ceil(BLOCK as usize) as u32;
+            launch(
+                keyed(Strategy::Chunks, acc, Finish::None),
+                nodes,
+                &main,
+                &[range_view(&partial, 0, groups * lanes(acc))],
+                1,
+                groups,
+                1,
+                grid,
+                BLOCK,
+            )?;
+            launch(
+                keyed(Strategy::Serial, acc, Finish::None),
+                nodes,
+                &tail,
+                &[range_view(&partial, groups * lanes(acc), 1)],
+                1,
+                n - groups * group,
+                1,
+                1,
+                1,
+            )?;
+            level = SmallVec::from_elem(readable(partial), 1);
+            nodes = &input;
+            n = size;
+            at += words(size) * 8;
+        }
+        return launch(keyed(Strategy::Serial, r.out_elem, r.finish), nodes, &level, &[out], 1, n, 1, 1, 1);
+    }
+
     if parts == 1 {
         let key = first(r.out_elem, r.finish);
         let (grid, threads) = match strategy {
             Strategy::Block => (grid_of(m), BLOCK),
-            Strategy::Thread => (fuse::grid_for(&device, m), BLOCK),
+            // (The CPU plan's strategies returned above.)
+            Strategy::Thread | Strategy::Chunks | Strategy::Serial => (fuse::grid_for(&device, m), BLOCK),
         };
         return launch(key, &g.nodes, &inputs, &[out], m, k, 1, grid, threads);
     }
@@ -517,6 +579,49 @@ fn partial_view<'a>(a: &Arg<'a>, all: bool, m: usize, parts: usize) -> Arg<'a> {
         *strides = if all { [1, 0, 0, 0] } else { [parts as i64, 1, 0, 0] };
     }
     a
+}
+
+/// `a` (a 1-D array) from element `start`, `len` elements; a scalar as it is.
+fn range_view<'a>(a: &Arg<'a>, start: usize, len: usize) -> Arg<'a> {
+    let mut a = *a;
+    if let Arg::Array { elem, ptr, shape, strides, .. } = &mut a {
+        *ptr = ptr.wrapping_add_signed(strides[0].wrapping_mul(start as i64).wrapping_mul(elem.size_bytes() as i64));
+        shape[0] = len as u64;
+    }
+    a
+}
+
+/// `len` elements of array `a` from byte `offset` of its memory.
+fn byte_view<'a>(a: &Arg<'a>, offset: usize, len: usize) -> Arg<'a> {
+    let mut a = *a;
+    if let Arg::Array { ptr, shape, .. } = &mut a {
+        *ptr += offset as u64;
+        shape[0] = len as u64;
+    }
+    a
+}
+
+/// `a`, read-only.
+fn readable(mut a: Arg<'_>) -> Arg<'_> {
+    if let Arg::Array { writable, .. } = &mut a {
+        *writable = false;
+    }
+    a
+}
+
+/// Accumulators of a thread of the CPU plan: a 64-byte vector's worth of `acc` (a power of
+/// two, 1 to 16), which LLVM keeps in vector registers.
+fn lanes(acc: ScalarType) -> usize {
+    let n = (64 / acc.size_bytes().max(1)).clamp(1, 16);
+    1 << n.ilog2()
+}
+
+/// Rounds of a thread of the CPU plan over its group: `lanes` elements a round.
+const ROUNDS: usize = 64;
+
+/// The elements a thread of the CPU plan reduces.
+fn chunk_elements(acc: ScalarType) -> usize {
+    lanes(acc) * ROUNDS
 }
 
 /// The type of `mean`'s count: the accumulator's real type (a complex sum is divided by a real);
@@ -701,6 +806,63 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
     };
     let mut body = Vec::new();
     match rk.strategy {
+        Strategy::Chunks => {
+            // Thread f: elements f * group.. of the range, `lanes` at a time, each lane its own
+            // accumulator (vector registers), then a tree over the lanes. Every index is
+            // affine in f: the CPU backend checks the bounds once before its chunk of threads.
+            let lanes = lanes(rk.acc) as u64;
+            let u = ScalarType::U64;
+            let mut group = vec![let_("gb", bin(BinOp::Mul, cast(var("f"), u), int(lanes * ROUNDS as u64, u)))];
+            for j in 0..lanes {
+                group.push(let_mut(&format!("acc{j}"), var("id")));
+            }
+            let mut round = vec![let_("rb", bin(BinOp::Add, var("gb"), bin(BinOp::Mul, var("r"), int(lanes, u))))];
+            let mut loads = Vec::new();
+            for j in 0..lanes {
+                let at = format!("g{j}");
+                round.push(let_(&at, bin(BinOp::Add, var("rb"), int(j, u))));
+                loads.push(fuse::emit_loads(&key.nodes, &key.operands, &[var(&at)], &format!("l{j}_"), &mut round));
+            }
+            for (j, loaded) in loads.into_iter().enumerate() {
+                let at = format!("g{j}");
+                let roots =
+                    fuse::emit_values_loaded(&key.nodes, &key.operands, &key.callees, &[var(&at)], &format!("t{j}_"), loaded, &mut round);
+                combine(rk.op, rk.acc, custom, &format!("acc{j}"), "ai", cast(var(&roots[0]), rk.acc), var(&at), &mut round);
+            }
+            group.push(Stmt::For {
+                var: "r".into(),
+                range: ast::RangeLoop {
+                    start: int(0, u),
+                    end: int(ROUNDS as u64, u),
+                    inclusive: false,
+                    step: None,
+                    reverse: false,
+                    unroll: None,
+                },
+                body: ast::Block { stmts: round },
+                label: None,
+                span: Span::default(),
+                id: ast::NodeId::UNSET,
+            });
+            let at = bin(BinOp::Mul, cast(var("f"), u), int(lanes, u));
+            for j in 0..lanes {
+                group.push(store("out", bin(BinOp::Add, at.clone(), int(j, u)), var(&format!("acc{j}"))));
+            }
+            body.push(let_("f", cast(builtin(Builtin::Grid(Dim::X)), it)));
+            body.push(stmt_if(bin(BinOp::Lt, var("f"), var("k")), group));
+        }
+        Strategy::Serial => {
+            // One thread, the elements in order (few: a tail, or the last partial results).
+            let mut all = vec![let_mut("acc", var("id")), let_mut("kk", int(0, it))];
+            let mut kloop = Vec::new();
+            let (v, vi) = value_at(&[], &[cast(var("kk"), ScalarType::U64)], &mut kloop, "kk");
+            combine(rk.op, rk.acc, custom, "acc", "ai", v, vi, &mut kloop);
+            kloop.push(fuse::add_assign("kk", int(1, it)));
+            all.push(fuse::while_(bin(BinOp::Lt, var("kk"), var("k")), kloop));
+            all.push(store("out", int(0, ScalarType::U64), finish(rk, var("acc"))));
+            body.push(let_("f", cast(builtin(Builtin::Grid(Dim::X)), it)));
+            body.push(stmt_if(bin(BinOp::Lt, var("f"), int(1, it)), all));
+        }
         Strategy::Thread => {
             let mut inner = Vec::new();
             let kidx = if kn > 0 { split_index("f", kn, key.index32, "m", |d| dim(&shape_of, d), &mut inner) } else { Vec::new() };
@@ -825,7 +987,12 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             body.push(fuse::while_(bin(BinOp::Lt, var("row"), var("rows")), row));
         }
     }
-    let mut src = fuse::source("fused_reduce", params, body, callees);
+    let name = match rk.strategy {
+        Strategy::Block | Strategy::Thread => "fused_reduce",
+        Strategy::Chunks => "fused_reduce_chunks",
+        Strategy::Serial => "fused_reduce_serial",
+    };
+    let mut src = fuse::source(name, params, body, callees);
     src.options.aligned16 = key.vector > 1;
     src
 }

@@ -83,6 +83,38 @@ fn flat_unguarded(x: &[f32], out: &mut [f32]) {
     out[i] = x[i] + 1.0;
 }
 
+/// Four elements an iteration through a loop over a constant range: the writes `4 * p + k`
+/// (`k < 4`) are the iteration's own, so the loop runs flat, and the reads' bounds (`x` at a
+/// product of two loops' variables too) are proven once a chunk.
+#[gpu_kernel(boundscheck)]
+fn flat_quads(x: &[f32], out: &mut [f32], quads: usize) {
+    let mut p = grid(1);
+    while p < quads {
+        let base = 4 * p;
+        for k in 0..4 {
+            let mut v = x[base + k] * 2.0;
+            for j in 0..=1usize {
+                v += x[base + j * k];
+            }
+            out[base + k] = v + k as f32;
+        }
+        p += grid_size(1);
+    }
+}
+
+/// Five elements an iteration four apart: iteration `p` writes element `4 * p + 4`, which
+/// iteration `p + 1` writes too, so the order of the iterations shows.
+#[gpu_kernel]
+fn overlapping_quads(out: &mut [i64], quads: usize) {
+    let mut p = grid(1);
+    while p < quads {
+        for k in 0..5 {
+            out[4 * p + k] = (p * 10 + k) as i64;
+        }
+        p += grid_size(1);
+    }
+}
+
 /// A running sum a thread: each iteration reads what the previous one left in `acc`.
 #[gpu_kernel]
 fn carried_sum(x: &[i64], out: &mut [i64]) {
@@ -159,6 +191,47 @@ pub fn flat_grid_stride(h: &Harness) {
                 assert_eq!(sig.to_vec().unwrap(), want, "flat_signed, bound {bound}, {what}");
             }
         }
+        // Loops over constant ranges inside the grid-stride loop.
+        let q = n / 4;
+        let want: Vec<f32> = (0..n)
+            .map(|i| {
+                if i >= 4 * q {
+                    return -1.0;
+                }
+                let (base, k) = (i / 4 * 4, i % 4);
+                let mut v = x[base + k] * 2.0;
+                for j in 0..=1 {
+                    v += x[base + j * k];
+                }
+                v + k as f32
+            })
+            .collect();
+        for (grid, block) in [(1usize, 1usize), (3, 64), (40, 128)] {
+            let mut out = h.arr(&vec![-1.0f32; n]);
+            h.run(&flat_quads, (grid, block), (&h.arr(&x), &mut out, q)).unwrap();
+            assert_eq!(out.to_vec().unwrap(), want, "flat_quads, n = {n}, grid {grid} x {block}");
+        }
+        // One thread, iterations in order: each overwrites the element its predecessor wrote
+        // last.
+        if n >= 5 {
+            let q = (n - 1) / 4;
+            let mut o = h.zeros::<i64>(n);
+            h.run(&overlapping_quads, (1, 1), (&mut o, q)).unwrap();
+            let want: Vec<i64> = (0..n)
+                .map(|i| {
+                    if i <= 4 * q {
+                        if i % 4 == 0 && i / 4 == q {
+                            (q - 1) as i64 * 10 + 4
+                        } else {
+                            (i / 4 * 10 + i % 4) as i64
+                        }
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            assert_eq!(o.to_vec().unwrap(), want, "overlapping_quads, n = {n}");
+        }
         // One thread's prefix sum depends on the order of its iterations.
         let mut o = h.arr(&xi);
         h.run(&neighbour_prefix, (1, 1), (&h.arr(&xi), &mut o)).unwrap();
@@ -194,6 +267,8 @@ pub fn flat_grid_stride(h: &Harness) {
         assert!(planned(&flat_guarded, (&x, &mut o)), "flat_guarded runs flat");
         assert!(planned(&flat_early_return, (&x, &mut o)), "flat_early_return runs flat");
         assert!(planned(&flat_unguarded, (&x, &mut o)), "flat_unguarded runs flat");
+        assert!(planned(&flat_quads, (&x, &mut o, 1usize)), "flat_quads runs flat");
+        assert!(!planned(&overlapping_quads, (&mut oi, 1usize)), "overlapping_quads must not run flat");
         assert!(!planned(&carried_sum, (&xi, &mut oi)), "carried_sum must not run flat");
         assert!(!planned(&carried_in_memory, (&xi, &mut oi)), "carried_in_memory must not run flat");
         assert!(!planned(&neighbour_prefix, (&xi, &mut oi)), "neighbour_prefix must not run flat");
@@ -257,6 +332,18 @@ pub fn flat_bounds_faults(h: &Harness) {
         let got = out.to_vec().unwrap();
         for i in 0..short {
             assert_eq!(got[i], h.madd(2.0, x[i], x[i]), "flat_while[{i}] before the fault, n = {n}");
+        }
+        // A loop over a constant range reading past the end: the chunk's proof fails, and
+        // the checked loop reports the first element past the end.
+        let q = n.div_ceil(4);
+        let mut out = h.arr(&vec![0.0f32; 4 * q + 4]);
+        let e = h.run(&flat_quads, (2, 64), (&h.arr(&x), &mut out, q + 1)).unwrap_err();
+        match &e {
+            Error::OutOfBounds { kernel, array, index, len, .. } => {
+                assert_eq!((kernel.as_str(), array.as_str(), *len), ("flat_quads", "x", n as u64), "{e}");
+                assert!(*index >= n as u64 && (h.is_gpu() || *index == n as u64), "{e}");
+            }
+            other => panic!("expected OutOfBounds, got {other}"),
         }
         // A gather past the end.
         let m = n / 2 * 2;

@@ -432,6 +432,50 @@ pub fn reductions(h: &Harness) {
         // One rounding to bf16 at the end (8 bits), not one a term.
         assert_close(&[got], &[want], 1.0 / 128.0, "bf16 sum in f32");
     }
+    // Long flat ranges: on the CPU backend groups of contiguous elements a thread, levels of
+    // partial results and a tail (sizes at and around the group sizes, 1024 f32 and 512 f64
+    // elements; whole groups only; several levels); strided and reversed views.
+    for n in [1023usize, 1024, 2047, 2048, 2049, 1 << 16, (1 << 20) + 1001] {
+        let x: Vec<f32> = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);
+        let dx = h.arr(&x);
+        let exact: f64 = x.iter().map(|v| *v as f64).sum();
+        let tol = 1e-6 * (n as f64).sqrt() * 4.0 + 1e-6;
+        let got = expr(&dx).sum().value().unwrap();
+        assert_close(&[got as f64], &[exact], tol, &format!("f32 sum of {n}"));
+        assert_eq!(expr(&dx).sum().value().unwrap(), got, "the same sum again, n = {n}");
+        let fused = (expr(&dx) * 3.0 + 1.0).sum().value().unwrap() as f64;
+        assert_close(&[fused], &[3.0 * exact + n as f64], tol * 4.0 + 1e-3, &format!("sum(3x+1) of {n}"));
+        let xd: Vec<f64> = x.iter().map(|v| *v as f64).collect();
+        let mut xd_nan = xd.clone();
+        let dd = h.arr(&xd);
+        assert_eq!(expr(&dd).reduce_min().value().unwrap(), nan_min(&xd), "min of {n}");
+        assert_eq!(expr(&dd).reduce_max().value().unwrap(), nan_max(&xd), "max of {n}");
+        assert_close(&[expr(&dd).mean().value().unwrap()], &[exact / n as f64], 1e-12, &format!("mean of {n}"));
+        // A NaN in the last element (a tail) and in the first group.
+        for at in [n - 1, n / 3] {
+            xd_nan[at] = f64::NAN;
+            let dn = h.arr(&xd_nan);
+            assert!(expr(&dn).reduce_max().value().unwrap().is_nan(), "NaN at {at} of {n}");
+            assert!(expr(&dn).sum().value().unwrap().is_nan(), "sum with a NaN at {at} of {n}");
+            xd_nan[at] = xd[at];
+        }
+        let ints: Vec<i32> = h.vec(n, |h| h.next_u64() as i32);
+        assert_eq!(expr(&h.arr(&ints)).sum().value().unwrap(), ints.iter().fold(0i32, |a, b| a.wrapping_add(*b)), "i32 sum of {n}");
+        let bytes: Vec<u8> = h.vec(n, |h| h.next_u64() as u8);
+        let wide = expr(&h.arr(&bytes)).sum().value().unwrap();
+        assert_eq!(wide, bytes.iter().fold(0u8, |a, b| a.wrapping_add(*b)), "u8 sum of {n}");
+        // Every third element, and backwards.
+        for step in [3isize, -2] {
+            let v = dx.view().slice(0, 0..n, step).unwrap();
+            let picked: Vec<f64> = if step > 0 {
+                x.iter().step_by(step as usize).map(|v| *v as f64).collect()
+            } else {
+                x.iter().rev().step_by((-step) as usize).map(|v| *v as f64).collect()
+            };
+            let got = expr(v).sum().value().unwrap() as f64;
+            assert_close(&[got], &[picked.iter().sum::<f64>()], tol, &format!("sum of every {step} of {n}"));
+        }
+    }
     // Along axes of a 3-D expression (keepdims too), and of a transposed view.
     for shape in [[3usize, 4, 5], [2, 1, 300], [40, 50, 3], [0, 3, 2], [5, 700, 2]] {
         let n: usize = shape.iter().product();

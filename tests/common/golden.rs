@@ -192,7 +192,10 @@ pub fn run(case: &Case) -> Result<(), String> {
             let result = if cpu_shaped { program(&Device::cpu()) } else { gpujit::fuse::gpu_shaped(|| program(&Device::cpu())) };
             let recorded = RECORDING.with(|r| r.borrow_mut().take()).unwrap_or_default();
             result.map_err(|e| format!("the program failed: {e}"))?;
-            recorded.into_iter().last().ok_or("the program launched no generated kernel")??
+            // `// KERNEL: name`: the last launch of that kernel (else the program's last launch).
+            let wanted = case.text.lines().find_map(|l| l.trim().strip_prefix("// KERNEL:")).map(str::trim);
+            let picked = recorded.into_iter().filter(|s| wanted.map_or(true, |w| s.as_ref().map_or(true, |s| s.kernel.name == w))).last();
+            picked.ok_or("the program launched no generated kernel (of the KERNEL directive's name)")??
         }
     };
     let mut checked = 0;
@@ -259,7 +262,7 @@ golden_cases! {
         inline_ptx, tensor_core_ops, hopper_ops, flat_grid_stride, flat_refused, lockstep_block_sum, lockstep_simd,
         lockstep_tile,
     ],
-    programs: [fused_add, fused_add_cpu, fused_sum, forall_closure, vectorized_map, struct_fields, vector_loads, vector_access],
+    programs: [fused_add, fused_add_cpu, fused_sum, fused_sum_cpu, forall_closure, vectorized_map, struct_fields, vector_loads, vector_access],
 }
 
 /// Every golden case; all failures are reported together.

@@ -12,7 +12,7 @@
 // HOST: load <{{[0-9]+}} x float>
 // HOST: fadd <{{[0-9]+}} x float>
 // HOST: store <{{[0-9]+}} x float>
-// HOST: oob.record
+// HOST: call {{.*}}@gpujit.oob_report(
 // HOST: blk.body
 // PTX: .visible .entry flat_grid_stride(
 // PTX-NOT: .local

@@ -89,12 +89,16 @@ pub enum Form {
 }
 
 /// An index `a * i + b` (`i` the grid-stride index), every value computed on the way to it at
-/// most `limit` (the largest of the narrowest type it passes through) when the index is.
+/// most `limit` (the largest of the narrowest type it passes through) when the index is. Where
+/// the index reads the variable of a loop over a constant range inside the body, `b` is the
+/// largest offset it takes (`exact` false): the index is then between `a * i` and `a * i + b`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Affine {
     pub a: u64,
     pub b: u64,
     pub limit: u64,
+    /// Whether the offset is always `b` (else at most `b`).
+    pub exact: bool,
 }
 
 /// The flat form of `kernel`, or `None` where it runs as the grid it is launched on.
@@ -203,14 +207,15 @@ pub fn plan(kernel: &ir::Kernel) -> Option<Plan> {
         return None;
     }
     // Which elements each iteration touches.
-    let defs = affine_defs(kernel, index, body);
+    let ranges = constant_ranges(body);
+    let defs = affine_defs(kernel, index, &ranges, body);
     let mut accesses: HashMap<ir::ParamId, (bool, Vec<Option<Affine>>)> = HashMap::new();
     walk_accesses(body, &mut |array, index_exprs, write| {
         if let ArrayRef::Param(p) = array {
             let e = accesses.entry(p).or_insert((false, Vec::new()));
             e.0 |= write;
             e.1.push(match index_exprs {
-                [one] => affine(one, index, index_type, &defs),
+                [one] => affine(one, index, index_type, &Known { defs: &defs, ranges: &ranges }),
                 _ => None,
             });
         }
@@ -410,8 +415,69 @@ fn pure_function(kernel: &ir::Kernel, func: u32, depth: u32) -> bool {
     }
 }
 
-/// The locals of the body assigned once, at its top level, an affine form of the index.
-fn affine_defs(kernel: &ir::Kernel, index: LocalId, body: &[Stmt]) -> HashMap<LocalId, Affine> {
+/// The variables of the body's loops over constant ranges, `for r in c0..c1` (or `..=c1`, a
+/// constant step, forward or reversed), that their loops' bodies do not assign: the largest
+/// value each takes (`c1 - 1`, or `c1`). Every value such a variable has is in `c0..=max`, and
+/// the body reads it only inside its loop (the [`Scope`] check).
+fn constant_ranges(body: &[Stmt]) -> HashMap<LocalId, u64> {
+    fn assigns(stmts: &[Stmt], l: LocalId) -> bool {
+        stmts.iter().any(|s| match &s.kind {
+            StmtKind::Assign { local, .. } | StmtKind::AssignField { local, .. } => *local == l,
+            StmtKind::If { then, otherwise, .. } => assigns(then, l) || assigns(otherwise, l),
+            StmtKind::While { body, .. } => assigns(body, l),
+            StmtKind::ForRange { var, body, .. } => *var == l || assigns(body, l),
+            _ => false,
+        })
+    }
+    fn walk(stmts: &[Stmt], seen: &mut HashMap<LocalId, Option<u64>>) {
+        for s in stmts {
+            match &s.kind {
+                StmtKind::If { then, otherwise, .. } => {
+                    walk(then, seen);
+                    walk(otherwise, seen);
+                }
+                StmtKind::While { body, .. } => walk(body, seen),
+                StmtKind::ForRange { var, start, end, step, inclusive, body, .. } => {
+                    let int = |e: &TypedExpr| match e.kind {
+                        TypedExprKind::Const(ir::Const::Int(c)) => type_max(e.ty).filter(|m| c <= *m).map(|_| c),
+                        _ => None,
+                    };
+                    let max = match (int(start), int(end), int(step)) {
+                        (Some(c0), Some(c1), Some(st)) if st >= 1 && !assigns(body, *var) => {
+                            let top = if *inclusive { Some(c1) } else { c1.checked_sub(1) };
+                            // An empty range runs nothing: its variable's value is never used.
+                            Some(top.filter(|t| *t >= c0).unwrap_or(c0))
+                        }
+                        _ => None,
+                    };
+                    // A variable two loops share takes the larger bound, or none.
+                    let entry = seen.entry(*var).or_insert(max);
+                    *entry = match (*entry, max) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        _ => None,
+                    };
+                    walk(body, seen);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut seen = HashMap::new();
+    walk(body, &mut seen);
+    seen.into_iter().filter_map(|(l, m)| m.map(|m| (l, m))).collect()
+}
+
+/// What [`affine`] knows of the body's locals: those holding an affine form, and the loop
+/// variables of constant ranges.
+struct Known<'m> {
+    defs: &'m HashMap<LocalId, Affine>,
+    ranges: &'m HashMap<LocalId, u64>,
+}
+
+/// The locals of the body assigned once, an affine form of the index: at the body's top level
+/// or at the top level of a loop's body inside it (the [`Scope`] check makes each read follow
+/// the assignment in the same iteration).
+fn affine_defs(kernel: &ir::Kernel, index: LocalId, ranges: &HashMap<LocalId, u64>, body: &[Stmt]) -> HashMap<LocalId, Affine> {
     fn count(stmts: &[Stmt], n: &mut HashMap<LocalId, u32>) {
         for s in stmts {
             match &s.kind {
@@ -431,17 +497,29 @@ fn affine_defs(kernel: &ir::Kernel, index: LocalId, body: &[Stmt]) -> HashMap<Lo
     }
     let mut n = HashMap::new();
     count(body, &mut n);
-    let index_type = kernel.locals[index as usize].ty;
-    let mut defs = HashMap::new();
-    for s in body {
-        if let StmtKind::Assign { local, value } = &s.kind {
-            if n.get(local) == Some(&1) {
-                if let Some(f) = affine(value, index, index_type, &defs) {
-                    defs.insert(*local, f);
+    fn walk(
+        stmts: &[Stmt],
+        index: LocalId,
+        index_type: ScalarType,
+        n: &HashMap<LocalId, u32>,
+        ranges: &HashMap<LocalId, u64>,
+        defs: &mut HashMap<LocalId, Affine>,
+    ) {
+        for s in stmts {
+            match &s.kind {
+                StmtKind::Assign { local, value } if n.get(local) == Some(&1) => {
+                    if let Some(f) = affine(value, index, index_type, &Known { defs, ranges }) {
+                        defs.insert(*local, f);
+                    }
                 }
+                StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => walk(body, index, index_type, n, ranges, defs),
+                _ => {}
             }
         }
     }
+    let index_type = kernel.locals[index as usize].ty;
+    let mut defs = HashMap::new();
+    walk(body, index, index_type, &n, ranges, &mut defs);
     defs
 }
 
@@ -456,48 +534,57 @@ fn type_max(t: ScalarType) -> Option<u64> {
 }
 
 /// `e` as `a * i + b` with constants `a, b ≥ 0` (`i` the index, non-negative in the loop): from
-/// the index, constants, affine locals, additions, multiplications and left shifts by
-/// constants, and widening casts. Every operand of such an expression is at most its value.
-fn affine(e: &TypedExpr, index: LocalId, index_type: ScalarType, defs: &HashMap<LocalId, Affine>) -> Option<Affine> {
+/// the index, constants, affine locals, variables of loops over constant ranges (`b` then their
+/// largest value), additions, multiplications and left shifts by constants, and widening
+/// casts. Every operand of such an expression is at most its value.
+fn affine(e: &TypedExpr, index: LocalId, index_type: ScalarType, known: &Known<'_>) -> Option<Affine> {
     let limit = type_max(e.ty)?;
+    let of = |x: &TypedExpr| affine(x, index, index_type, known);
     let f = match &e.kind {
-        TypedExprKind::Local(l) if *l == index => Affine { a: 1, b: 0, limit: type_max(index_type)? },
-        TypedExprKind::Local(l) => *defs.get(l)?,
+        TypedExprKind::Local(l) if *l == index => Affine { a: 1, b: 0, limit: type_max(index_type)?, exact: true },
+        TypedExprKind::Local(l) => match (known.defs.get(l), known.ranges.get(l)) {
+            (Some(f), _) => *f,
+            (None, Some(max)) => Affine { a: 0, b: *max, limit: type_max(e.ty)?, exact: false },
+            (None, None) => return None,
+        },
         TypedExprKind::Const(ir::Const::Int(c)) => {
             if *c > limit {
                 return None;
             }
-            Affine { a: 0, b: *c, limit: u64::MAX }
+            Affine { a: 0, b: *c, limit: u64::MAX, exact: true }
         }
         TypedExprKind::Cast(x) => {
-            let inner = affine(x, index, index_type, defs)?;
+            let inner = of(x)?;
             if type_max(x.ty)? > limit {
                 return None;
             }
             inner
         }
         TypedExprKind::Binary(BinOp::Add, x, y) => {
-            let (p, q) = (affine(x, index, index_type, defs)?, affine(y, index, index_type, defs)?);
-            Affine { a: p.a.checked_add(q.a)?, b: p.b.checked_add(q.b)?, limit: p.limit.min(q.limit) }
+            let (p, q) = (of(x)?, of(y)?);
+            Affine { a: p.a.checked_add(q.a)?, b: p.b.checked_add(q.b)?, limit: p.limit.min(q.limit), exact: p.exact && q.exact }
         }
         TypedExprKind::Binary(BinOp::Mul, x, y) => {
-            let (p, q) = (affine(x, index, index_type, defs)?, affine(y, index, index_type, defs)?);
+            let (p, q) = (of(x)?, of(y)?);
+            // One factor a constant (a range's variable times a constant is a range too).
             let (v, c) = match (p.a, q.a) {
-                (_, 0) => (p, q.b),
-                (0, _) => (q, p.b),
+                (_, 0) if q.exact => (p, q.b),
+                (0, _) if p.exact => (q, p.b),
+                (0, 0) if p.b == 0 || q.b == 0 => (Affine { a: 0, b: 0, limit: p.limit.min(q.limit), exact: true }, 1),
+                (0, 0) => (Affine { b: p.b.checked_mul(q.b)?, exact: false, limit: p.limit.min(q.limit), ..p }, 1),
                 _ => return None,
             };
             if c == 0 {
                 return None;
             }
-            Affine { a: v.a.checked_mul(c)?, b: v.b.checked_mul(c)?, limit: v.limit }
+            Affine { a: v.a.checked_mul(c)?, b: v.b.checked_mul(c)?, limit: v.limit, exact: v.exact }
         }
         TypedExprKind::Binary(BinOp::Shl, x, y) => {
-            let (p, q) = (affine(x, index, index_type, defs)?, affine(y, index, index_type, defs)?);
-            if q.a != 0 || q.b >= 63 {
+            let (p, q) = (of(x)?, of(y)?);
+            if q.a != 0 || q.b >= 63 || !q.exact {
                 return None;
             }
-            Affine { a: p.a.checked_mul(1 << q.b)?, b: p.b.checked_mul(1 << q.b)?, limit: p.limit }
+            Affine { a: p.a.checked_mul(1 << q.b)?, b: p.b.checked_mul(1 << q.b)?, limit: p.limit, exact: p.exact }
         }
         _ => return None,
     };
