@@ -136,7 +136,19 @@ pub(crate) fn kernel(parts: &KeyParts<'_, '_>, build: impl FnOnce(&Key) -> Kerne
         return found.clone();
     }
     list.push((key, k.clone()));
+    GENERATED_HERE.with(|g| g.set(g.get() + 1));
     k
+}
+
+thread_local! {
+    /// Kernels this thread generated (see [`kernels_generated_here`]).
+    static GENERATED_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many generated kernels the calling thread has added to the process's cache: unlike
+/// [`cached_kernels`], work on other threads leaves it unchanged.
+pub fn kernels_generated_here() -> usize {
+    GENERATED_HERE.with(|g| g.get())
 }
 
 /// A function called before each launch of a generated kernel, with the kernel and its
