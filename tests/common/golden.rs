@@ -194,7 +194,7 @@ pub fn run(case: &Case) -> Result<(), String> {
             result.map_err(|e| format!("the program failed: {e}"))?;
             // `// KERNEL: name`: the last launch of that kernel (else the program's last launch).
             let wanted = case.text.lines().find_map(|l| l.trim().strip_prefix("// KERNEL:")).map(str::trim);
-            let picked = recorded.into_iter().filter(|s| wanted.map_or(true, |w| s.as_ref().map_or(true, |s| s.kernel.name == w))).last();
+            let picked = recorded.into_iter().rev().find(|s| wanted.map_or(true, |w| s.as_ref().map_or(true, |s| s.kernel.name == w)));
             picked.ok_or("the program launched no generated kernel (of the KERNEL directive's name)")??
         }
     };
