@@ -330,94 +330,14 @@ pub fn tuple_let(h: &Harness) {
     }
 }
 
-// The register-tiled SGEMM of `examples/sgemm.rs`: each thread's 8×8 micro-tile and its rows of
-// A and B are local arrays, written and read back in one stretch between barriers. On the CPU
-// backend its thread loops run as SIMD lanes, each lane's arrays apart by their size; LLVM's
-// interleaved groups of those strided accesses once moved a thread's reads of `a_reg` above its
-// writes (`host::llvm_options_for_thread_loops`).
-const SG_BM: usize = 128;
-const SG_BN: usize = 128;
-const SG_BK: usize = 8;
-
-#[gpu_kernel]
-fn register_sgemm(a: &[f32], b: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
-    // The slice of A stored transposed (As[kk][row]), so a thread's 8 rows are consecutive.
-    let mut a_tile = shared_array::<f32, { SG_BK * SG_BM }>();
-    let mut b_tile = shared_array::<f32, { SG_BK * SG_BN }>();
-    let mut acc = local_array::<f32, 64>();
-    let mut a_reg = local_array::<f32, 8>();
-    let mut b_reg = local_array::<f32, 8>();
-    let t = thread_idx_x();
-    let (row0, col0) = (block_idx_y() * SG_BM, block_idx_x() * SG_BN);
-    // This thread's micro-tile: rows ty*8.., columns tx*8.. of the block's tile.
-    let (ty, tx) = (t / 16, t % 16);
-    // What this thread stages: 4 neighbours of A's slice (row t/2) and of B's (row t/32).
-    let (a_row, a_col) = (t / 2, (t % 2) * 4);
-    let (b_row, b_col) = (t / 32, (t % 32) * 4);
-    #[unroll]
-    for i in 0..64 {
-        acc[i] = 0.0;
-    }
-    let interior = row0 + SG_BM <= m && col0 + SG_BN <= n;
-    // Rows of A and B start at multiples of 4 elements: 4 neighbours are one 16-byte load.
-    let fours = k % 4 == 0 && n % 4 == 0;
-    let mut k0 = 0;
-    while k0 < k {
-        if interior && k0 + SG_BK <= k && fours {
-            let va = a.load::<4>((row0 + a_row) * k + k0 + a_col);
-            let vb = b.load::<4>((k0 + b_row) * n + col0 + b_col);
-            #[unroll]
-            for q in 0..4 {
-                a_tile[(a_col + q) * SG_BM + a_row] = va[q];
-            }
-            b_tile.store::<4>(b_row * SG_BN + b_col, &vb);
-        } else if interior && k0 + SG_BK <= k {
-            #[unroll]
-            for q in 0..4 {
-                a_tile[(a_col + q) * SG_BM + a_row] = a[(row0 + a_row) * k + k0 + a_col + q];
-                b_tile[b_row * SG_BN + b_col + q] = b[(k0 + b_row) * n + col0 + b_col + q];
-            }
-        } else {
-            // An edge tile: zeros past the matrices.
-            #[unroll]
-            for q in 0..4 {
-                let (r, kk) = (row0 + a_row, k0 + a_col + q);
-                a_tile[(a_col + q) * SG_BM + a_row] = if r < m && kk < k { a[r * k + kk] } else { 0.0 };
-                let (kk, col) = (k0 + b_row, col0 + b_col + q);
-                b_tile[b_row * SG_BN + b_col + q] = if kk < k && col < n { b[kk * n + col] } else { 0.0 };
-            }
-        }
-        sync_threads();
-        #[unroll]
-        for kk in 0..SG_BK {
-            #[unroll]
-            for i in 0..8 {
-                a_reg[i] = a_tile[kk * SG_BM + ty * 8 + i];
-                b_reg[i] = b_tile[kk * SG_BN + tx * 8 + i];
-            }
-            #[unroll]
-            for i in 0..8 {
-                #[unroll]
-                for j in 0..8 {
-                    acc[i * 8 + j] += a_reg[i] * b_reg[j];
-                }
-            }
-        }
-        sync_threads();
-        k0 += SG_BK;
-    }
-    #[unroll]
-    for i in 0..8 {
-        let row = row0 + ty * 8 + i;
-        #[unroll]
-        for j in 0..8 {
-            let col = col0 + tx * 8 + j;
-            if row < m && col < n {
-                c[row * n + col] = acc[i * 8 + j];
-            }
-        }
-    }
-}
+// The register-tiled SGEMM of `examples/sgemm.rs` (the same file): each thread's 8×8 micro-tile
+// and its rows of A and B are local arrays, written and read back in one stretch between
+// barriers. On the CPU backend its thread loops run as SIMD lanes, each lane's arrays apart by
+// their size; LLVM's interleaved groups of those strided accesses once moved a thread's reads of
+// `a_reg` above its writes (`host::llvm_options_for_thread_loops`).
+#[path = "../../examples/shared/sgemm_kernel.rs"]
+#[allow(dead_code)]
+mod sgemm_kernel;
 
 pub fn register_tiled_sgemm(h: &Harness) {
     for (m, n, k) in [(300usize, 257usize, 131usize), (128, 128, 16), (1, 5, 3)] {
@@ -425,8 +345,8 @@ pub fn register_tiled_sgemm(h: &Harness) {
         let b: Vec<f32> = h.vec(k * n, |h| h.f64_in(-1.0, 1.0) as f32);
         let mut c = h.zeros::<f32>(m * n);
         h.run(
-            &register_sgemm,
-            LaunchConfig::new((n.div_ceil(SG_BN) as u32, m.div_ceil(SG_BM) as u32), 256u32),
+            &sgemm_kernel::sgemm,
+            LaunchConfig::new((n.div_ceil(sgemm_kernel::BN) as u32, m.div_ceil(sgemm_kernel::BM) as u32), sgemm_kernel::THREADS as u32),
             (&h.arr(&a), &h.arr(&b), &mut c, m, n, k),
         )
         .unwrap();
