@@ -15,7 +15,7 @@ use std::time::Instant;
 
 #[path = "shared/sgemm_kernel.rs"]
 mod sgemm_kernel;
-use sgemm_kernel::{sgemm, BM, BN, THREADS};
+pub use sgemm_kernel::{sgemm, BM, BN, THREADS};
 
 /// Fills `len` values in [-1, 1) from a seed (a small LCG: the example needs no dependency).
 fn values(len: usize, seed: u64) -> Vec<f32> {
