@@ -194,8 +194,8 @@ fn oob_report_function<'ctx>(target: &HostTarget, module: &Module<'ctx>) -> Resu
     b.position_at_end(write);
     // Claim the record: its flag is set once, by the first bad access.
     b.build_store(rec, i64t.const_int(1, false))?;
-    // The array and axis come combined; `write_oob_fields` ors the axis, shifted, into the
-    // array's word: axis 0 and array 0 give the word as it is.
+    // The array-and-axis word comes combined (the caller's constant array, its axis shifted):
+    // the shared writer fills the other fields, then the word is stored over its own.
     let values: Vec<IntValue<'ctx>> = (0..MAX_ASSERT_VALUES as u32).map(|k| param(2 + k)).collect();
     write_oob_fields(target, module, &b, f, rec, 0, param(1), i64t.const_zero(), &values)?;
     // SAFETY (of the generated code): the record is OobRecord::WORDS words; ARRAY is a field.

@@ -464,7 +464,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         let flat = key.kept == 0 && key.reduced == 1 && key.strategy == Strategy::Block && !key.positions_from_input;
         // Reductions read 32 bytes a thread per step (two 16-byte loads in flight): measured
         // faster than 16 for sums and dots at 2^28 on an H100.
-        let vector = if flat && fuse::groups_elements(&device) { fuse::vector_width(operands, reduce_bytes()) } else { 1 };
+        let vector = if flat { fuse::vector_width(operands, reduce_bytes()) } else { 1 };
         let kind = KernelKind::Reduce(key);
         let fkey = fuse::KeyParts { kind: &kind, nodes, operands, outputs: outs, callees: &g.callees, ndim: 0, index32, vector };
         let kernel = fuse::kernel(&fkey, |key| reduce_source(key, &g.callees));
