@@ -197,6 +197,7 @@ fn main() -> gpujit::Result<()> {
         one,
         all,
     );
+
     let mut total = DeviceArray::<f32>::zeros(&dev, 1)?;
     row(
         "block sum, shared memory + sync_threads",
@@ -205,6 +206,55 @@ fn main() -> gpujit::Result<()> {
         all,
     );
     row("warp-shuffle sum", best(2, || launch!(warp_sum[N.div_ceil(256), 256](&x, &mut total)).expect("launch")), one, all);
+
+    // Axis reductions of a 4096 x 4096 view of x: a sum per row (contiguous), per column
+    // (strided), and the position of each row's largest element.
+    let side = 1usize << 12;
+    let x2 = DeviceArray::from_shape(&dev, &[side, side], &hx)?;
+    let mut rows_out = DeviceArray::<f32>::zeros(&dev, side)?;
+    let mut hr = vec![0f32; side];
+    let rptr = hr.as_mut_ptr() as usize;
+    let row_sums = |r: std::ops::Range<usize>| {
+        // SAFETY: each call writes its own range of `hr`.
+        let o = unsafe { std::slice::from_raw_parts_mut((rptr as *mut f32).add(r.start), r.len()) };
+        for (o, i) in o.iter_mut().zip(r) {
+            *o = hx[i * side..(i + 1) * side].iter().sum();
+        }
+    };
+    let (one, all) = (best(5, || row_sums(0..side)), best(5, || on_cores(side, row_sums)));
+    row("sum over axis 1 (rows), 4096^2", best(5, || expr(&x2).sum().axis(1).eval_into(&mut rows_out).expect("sum")), one, all);
+    // Columns: plain Rust adds row after row into the sums of its range of columns.
+    let col_sums = |c: std::ops::Range<usize>| {
+        // SAFETY: each call writes its own range of `hr`.
+        let o = unsafe { std::slice::from_raw_parts_mut((rptr as *mut f32).add(c.start), c.len()) };
+        o.iter_mut().for_each(|v| *v = 0.0);
+        for i in 0..side {
+            for (o, v) in o.iter_mut().zip(&hx[i * side + c.start..i * side + c.end]) {
+                *o += v;
+            }
+        }
+    };
+    let (one, all) = (best(5, || col_sums(0..side)), best(5, || on_cores(side, col_sums)));
+    row("sum over axis 0 (columns), 4096^2", best(5, || expr(&x2).sum().axis(0).eval_into(&mut rows_out).expect("sum")), one, all);
+    let mut arg_out = DeviceArray::<usize>::zeros(&dev, side)?;
+    let mut ha = vec![0usize; side];
+    let aptr = ha.as_mut_ptr() as usize;
+    let row_argmax = |r: std::ops::Range<usize>| {
+        // SAFETY: each call writes its own range of `ha`.
+        let o = unsafe { std::slice::from_raw_parts_mut((aptr as *mut usize).add(r.start), r.len()) };
+        for (o, i) in o.iter_mut().zip(r) {
+            let (mut best, mut at) = (f32::NEG_INFINITY, 0);
+            for (j, &v) in hx[i * side..(i + 1) * side].iter().enumerate() {
+                if v > best {
+                    (best, at) = (v, j);
+                }
+            }
+            *o = at;
+        }
+    };
+    let (one, all) = (best(5, || row_argmax(0..side)), best(5, || on_cores(side, row_argmax)));
+    row("argmax over axis 1, 4096^2", best(5, || expr(&x2).argmax().axis(1).eval_into(&mut arg_out).expect("argmax")), one, all);
+    std::hint::black_box((&hr, &ha));
 
     let n = 256usize;
     let (ha, hb) = (hx[..n * n].to_vec(), hy[..n * n].to_vec());

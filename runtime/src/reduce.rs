@@ -62,6 +62,16 @@ pub(crate) enum Strategy {
     Chunks,
     /// The CPU backend's plan: one thread reduces all `k` elements, in order.
     Serial,
+    /// The CPU backend's plan for the rows of a contiguous `[m, k]` matrix: a thread reduces
+    /// each row, in [`lanes`] accumulators.
+    Rows,
+    /// The CPU backend's plan for the columns of a contiguous `[k, m]` matrix: a thread reduces
+    /// each group of [`lanes`] neighbouring columns (`m / lanes` groups), row after row.
+    Columns,
+    /// The CPU backend's plan for the columns of a contiguous `[k, m]` matrix of few columns
+    /// (a row of them fits a core's cache): thread t reduces rows `t * k / parts..` into row t
+    /// of the `[parts, m]` partial results, a row at a time (contiguous: vector operations).
+    RowBlocks,
 }
 
 /// The part of a reduction kernel's cache key beyond its expression.
@@ -473,10 +483,13 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         fuse::launch(&kernel, config, args)
     };
     let grid_of = |rows: usize| rows.clamp(1, 65535 * 8) as u32;
+    let keyed = |strategy: Strategy, out: ScalarType, finish: Finish| ReduceKey { strategy, ..first(out, finish) };
+    let flat_key = |strategy: Strategy, out: ScalarType, finish: Finish| ReduceKey { kept: 0, reduced: 1, ..keyed(strategy, out, finish) };
 
-    if cpu_plan {
-        // Levels of partial results, each a group's (and the tail's) of the level before,
-        // until few are left; then one thread reduces them, in order.
+    // A reduction of one flat range on the CPU backend: levels of partial results, each a
+    // group's (and the tail's) of the level before, until few are left; then one thread
+    // reduces them, in order.
+    let flat_plan = |inputs: &[Arg<'_>], k: usize, out: Arg<'_>| -> Result<()> {
         let group = chunk_elements(acc);
         let mut sizes: SmallVec<[usize; 8]> = SmallVec::new();
         let mut n = k;
@@ -489,7 +502,6 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         let words = |n: usize| (n * acc.size_bytes()).div_ceil(64) * 8;
         let mut scratch = fuse::scratch(&device, sizes.iter().map(|&n| words(n)).sum::<usize>().max(1), r.stream)?;
         let base = raw_array(scratch.array(), acc, 0);
-        let keyed = |strategy: Strategy, out: ScalarType, finish: Finish| ReduceKey { strategy, ..first(out, finish) };
         let input = [Node::Input(0)];
         let mut level: SmallVec<[Arg<'_>; 8]> = inputs.iter().copied().collect();
         let (mut nodes, mut n, mut at) = (&g.nodes[..], k, 0usize);
@@ -500,7 +512,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
             let partial = byte_view(&base, at, size);
             let grid = groups.div_ceil(BLOCK as usize) as u32;
             launch(
-                keyed(Strategy::Chunks, acc, Finish::None),
+                flat_key(Strategy::Chunks, acc, Finish::None),
                 nodes,
                 &main,
                 &[range_view(&partial, 0, groups * lanes(acc))],
@@ -511,7 +523,7 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
                 BLOCK,
             )?;
             launch(
-                keyed(Strategy::Serial, acc, Finish::None),
+                flat_key(Strategy::Serial, acc, Finish::None),
                 nodes,
                 &tail,
                 &[range_view(&partial, groups * lanes(acc), 1)],
@@ -526,7 +538,73 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
             n = size;
             at += words(size) * 8;
         }
-        return launch(keyed(Strategy::Serial, r.out_elem, r.finish), nodes, &level, &[out], 1, n, 1, 1, 1);
+        launch(flat_key(Strategy::Serial, r.out_elem, r.finish), nodes, &level, &[out], 1, n, 1, 1, 1)
+    };
+    if cpu_plan {
+        return flat_plan(&inputs, k, out);
+    }
+
+    // Axis reductions on the CPU backend, where the operands are one contiguous matrix.
+    let layout = if fuse::groups_elements(&device) || kept_n == 0 || red_n == 0 || k == 0 {
+        None
+    } else {
+        let originals: SmallVec<[Arg<'_>; 8]> = g.inputs.iter().copied().collect();
+        matrix_layout(&originals, full, kept, red)
+    };
+    // The columns of `[k, m]` matrices: groups of neighbouring columns, then the last few.
+    let columns = |nodes: &[Node], mats: &[Arg<'_>], k: usize| -> Result<()> {
+        let threads = |n: usize| if n >= BLOCK as usize * resident { BLOCK } else { 32 };
+        let matrix = |strategy: Strategy| ReduceKey { kept: 1, reduced: 1, ..keyed(strategy, r.out_elem, r.finish) };
+        let groups = m / lanes(acc);
+        if groups > 0 {
+            let grid = groups.div_ceil(threads(groups) as usize) as u32;
+            launch(matrix(Strategy::Columns), nodes, mats, &[out], m, k, 1, grid, threads(groups))?;
+        }
+        // The last few columns, a thread each.
+        let done = groups * lanes(acc);
+        if done < m {
+            let tail: SmallVec<[Arg<'_>; 8]> = mats.iter().map(|a| range_view(&permute(a, &[1, 0]), done, m - done)).collect();
+            let left = m - done;
+            launch(matrix(Strategy::Thread), nodes, &tail, &[range_view(&out, done, left)], left, k, 1, left.div_ceil(32) as u32, 32)?;
+        }
+        Ok(())
+    };
+    if let Some(layout) = layout {
+        let (rows, cols) = if layout == Strategy::Rows { (m, k) } else { (k, m) };
+        let mats: SmallVec<[Arg<'_>; 8]> = g.inputs.iter().map(|a| matrix_arg(a, rows, cols)).collect();
+        // Enough blocks of threads for every worker.
+        let threads = |n: usize| if n >= BLOCK as usize * resident { BLOCK } else { 32 };
+        let matrix = |strategy: Strategy| ReduceKey { kept: 1, reduced: 1, ..keyed(strategy, r.out_elem, r.finish) };
+        if layout == Strategy::Rows {
+            // Few long rows: each row in the flat plan, which spreads it over the workers.
+            if m < resident && k >= 2 * resident * chunk_elements(acc) && !arg {
+                for row in 0..m {
+                    let one: SmallVec<[Arg<'_>; 8]> = mats.iter().map(|a| range_view(&fuse::flat_arg(a, m * k), row * k, k)).collect();
+                    flat_plan(&one, k, range_view(&out, row, 1))?;
+                }
+                return Ok(());
+            }
+            return launch(matrix(Strategy::Rows), &g.nodes, &mats, &[out], m, k, 1, m.div_ceil(threads(m) as usize) as u32, threads(m));
+        }
+        // Few columns (a row of partial results fits a core's cache) and enough rows: blocks
+        // of rows into rows of partial results, contiguous, then the partial results' columns.
+        if !arg && m * acc.size_bytes() <= ROW_BLOCK_BYTES && k >= resident {
+            let per = k.div_ceil(resident);
+            let parts = k / per;
+            let left = k - parts * per;
+            let prows = parts + usize::from(left > 0);
+            let mut scratch = fuse::scratch(&device, (prows * m * acc.size_bytes()).div_ceil(8), r.stream)?;
+            let partial = matrix_arg(&raw_array(scratch.array(), acc, prows * m), prows, m);
+            let blocks = ReduceKey { kept: 1, reduced: 1, ..keyed(Strategy::RowBlocks, acc, Finish::None) };
+            let main: SmallVec<[Arg<'_>; 8]> = mats.iter().map(|a| range_view(a, 0, parts * per)).collect();
+            launch(blocks.clone(), &g.nodes, &main, &[range_view(&partial, 0, parts)], m, parts * per, parts, parts as u32, 1)?;
+            if left > 0 {
+                let rest: SmallVec<[Arg<'_>; 8]> = mats.iter().map(|a| range_view(a, parts * per, left)).collect();
+                launch(blocks, &g.nodes, &rest, &[range_view(&partial, parts, 1)], m, left, 1, 1, 1)?;
+            }
+            return columns(&[Node::Input(0)], &[readable(partial)], prows);
+        }
+        return columns(&g.nodes, &mats, k);
     }
 
     if parts == 1 {
@@ -534,7 +612,9 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         let (grid, threads) = match strategy {
             Strategy::Block => (grid_of(m), BLOCK),
             // (The CPU plan's strategies returned above.)
-            Strategy::Thread | Strategy::Chunks | Strategy::Serial => (fuse::grid_for(&device, m), BLOCK),
+            Strategy::Thread | Strategy::Chunks | Strategy::Serial | Strategy::Rows | Strategy::Columns | Strategy::RowBlocks => {
+                (fuse::grid_for(&device, m), BLOCK)
+            }
         };
         return launch(key, &g.nodes, &inputs, &[out], m, k, 1, grid, threads);
     }
@@ -601,6 +681,40 @@ fn byte_view<'a>(a: &Arg<'a>, offset: usize, len: usize) -> Arg<'a> {
     a
 }
 
+/// How the CPU backend's axis plans see the operands: [`Strategy::Rows`] where every array
+/// operand is C-contiguous with the kept axes before the reduced ones (a `[m, k]` matrix),
+/// [`Strategy::Columns`] where it is with the reduced axes first (`[k, m]`), else `None` (a
+/// broadcast or strided operand, or both orders in one expression).
+fn matrix_layout(inputs: &[Arg<'_>], full: &[usize], kept: &[usize], red: &[usize]) -> Option<Strategy> {
+    let rows: Dims = kept.iter().chain(red).copied().collect();
+    let cols: Dims = red.iter().chain(kept).copied().collect();
+    let fits = |order: &[usize]| {
+        let shape: Dims = order.iter().map(|&d| full[d]).collect();
+        inputs.iter().all(|a| fuse::contiguous_of(&permute(&fuse::broadcast_arg(a, full), order), &shape))
+    };
+    if !inputs.iter().any(|a| matches!(a, Arg::Array { .. })) {
+        None
+    } else if fits(&rows) {
+        Some(Strategy::Rows)
+    } else if fits(&cols) {
+        Some(Strategy::Columns)
+    } else {
+        None
+    }
+}
+
+/// `a` (a C-contiguous array of `rows * cols` elements) as a `[rows, cols]` matrix; a scalar as
+/// it is.
+fn matrix_arg<'a>(a: &Arg<'a>, rows: usize, cols: usize) -> Arg<'a> {
+    let mut a = *a;
+    if let Arg::Array { ndim, shape, strides, .. } = &mut a {
+        *ndim = 2;
+        *shape = [rows as u64, cols as u64, 0, 0];
+        *strides = [cols as i64, 1, 0, 0];
+    }
+    a
+}
+
 /// `a`, read-only.
 fn readable(mut a: Arg<'_>) -> Arg<'_> {
     if let Arg::Array { writable, .. } = &mut a {
@@ -615,6 +729,10 @@ fn lanes(acc: ScalarType) -> usize {
     let n = (64 / acc.size_bytes().max(1)).clamp(1, 16);
     1 << n.ilog2()
 }
+
+/// The most bytes of a row of partial results for [`Strategy::RowBlocks`] (else
+/// [`Strategy::Columns`] reads the matrix directly).
+const ROW_BLOCK_BYTES: usize = 128 << 10;
 
 /// Rounds of a thread of the CPU plan over its group: `lanes` elements a round.
 const ROUNDS: usize = 64;
@@ -667,6 +785,18 @@ fn permute<'a>(a: &Arg<'a>, order: &[usize]) -> Arg<'a> {
 
 fn stmt_if(cond: ast::SourceExpr, then: Vec<Stmt>) -> Stmt {
     if_(cond, then, None)
+}
+
+/// `for var in start..end { body }`.
+fn for_range(var: &str, start: ast::SourceExpr, end: ast::SourceExpr, body: Vec<Stmt>) -> Stmt {
+    Stmt::For {
+        var: var.into(),
+        range: ast::RangeLoop { start, end, inclusive: false, step: None, reverse: false, unroll: None },
+        body: ast::Block { stmts: body },
+        label: None,
+        span: Span::default(),
+        id: ast::NodeId::UNSET,
+    }
 }
 
 fn not(a: ast::SourceExpr) -> ast::SourceExpr {
@@ -780,10 +910,11 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
     if key.outputs.len() > 1 {
         outs.push("out_i".to_string());
     }
+    let out_ndim = if rk.strategy == Strategy::RowBlocks { 2 } else { 1 };
     for (name, t) in outs.iter().zip(&key.outputs) {
         params.push(Param {
             name: name.clone(),
-            kind: ParamKind::Slice { elem: TypeRef::Scalar(*t), mutable: true, ndim: 1 },
+            kind: ParamKind::Slice { elem: TypeRef::Scalar(*t), mutable: true, ndim: out_ndim },
             span: Span::default(),
         });
     }
@@ -829,27 +960,128 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
                     fuse::emit_values_loaded(&key.nodes, &key.operands, &key.callees, &[var(&at)], &format!("t{j}_"), loaded, &mut round);
                 combine(rk.op, rk.acc, custom, &format!("acc{j}"), "ai", cast(var(&roots[0]), rk.acc), var(&at), &mut round);
             }
-            group.push(Stmt::For {
-                var: "r".into(),
-                range: ast::RangeLoop {
-                    start: int(0, u),
-                    end: int(ROUNDS as u64, u),
-                    inclusive: false,
-                    step: None,
-                    reverse: false,
-                    unroll: None,
-                },
-                body: ast::Block { stmts: round },
-                label: None,
-                span: Span::default(),
-                id: ast::NodeId::UNSET,
-            });
+            group.push(for_range("r", int(0, u), int(ROUNDS as u64, u), round));
             let at = bin(BinOp::Mul, cast(var("f"), u), int(lanes, u));
             for j in 0..lanes {
                 group.push(store("out", bin(BinOp::Add, at.clone(), int(j, u)), var(&format!("acc{j}"))));
             }
             body.push(let_("f", cast(builtin(Builtin::Grid(Dim::X)), it)));
             body.push(stmt_if(bin(BinOp::Lt, var("f"), var("k")), group));
+        }
+        Strategy::Rows | Strategy::Columns => {
+            // Rows: thread f reduces row f of the `[m, k]` operands, `lanes` elements a round
+            // into `lanes` accumulators, folded pairwise at the end, then the row's last
+            // `k % lanes` elements. Columns: thread f reduces columns `f * lanes..` of the
+            // `[k, m]` operands, each in its accumulator, row after row. Either way the
+            // neighbouring elements of a round are contiguous (LLVM's SLP makes them vector
+            // loads and operations), and every index is affine in f and the loops' variables:
+            // the CPU backend checks the bounds once before its chunk of threads.
+            let rows = rk.strategy == Strategy::Rows;
+            let lanes = lanes(rk.acc) as u64;
+            let u = ScalarType::U64;
+            let fu = || cast(var("f"), u);
+            let mut work = Vec::new();
+            for j in 0..lanes {
+                work.push(let_mut(&format!("acc{j}"), var("id")));
+                work.push(let_mut(&format!("ai{j}"), int(u64::MAX, POS)));
+            }
+            // Lane j's element of a round: its position along the reduced axis, and its indices.
+            let at = |j: u64| -> (ast::SourceExpr, Vec<ast::SourceExpr>) {
+                if rows {
+                    let p = bin(BinOp::Add, var("rb"), int(j, u));
+                    (p.clone(), vec![fu(), p])
+                } else {
+                    (var("ku"), vec![var("ku"), bin(BinOp::Add, var("cb"), int(j, u))])
+                }
+            };
+            let mut round = Vec::new();
+            if rows {
+                round.push(let_("rb", bin(BinOp::Mul, cast(var("r"), u), int(lanes, u))));
+            } else {
+                round.push(let_("ku", cast(var("kk"), u)));
+            }
+            let mut loads = Vec::new();
+            for j in 0..lanes {
+                let (p, idx) = at(j);
+                round.push(let_(&format!("p{j}"), p));
+                round.push(let_(&format!("i{j}"), idx[1].clone()));
+                loads.push(fuse::emit_loads(
+                    &key.nodes,
+                    &key.operands,
+                    &[idx[0].clone(), var(&format!("i{j}"))],
+                    &format!("l{j}_"),
+                    &mut round,
+                ));
+            }
+            for (j, loaded) in loads.into_iter().enumerate() {
+                let (_, idx) = at(j as u64);
+                let idx = [idx[0].clone(), var(&format!("i{j}"))];
+                let roots = fuse::emit_values_loaded(&key.nodes, &key.operands, &key.callees, &idx, &format!("t{j}_"), loaded, &mut round);
+                let (acc, ai) = (format!("acc{j}"), format!("ai{j}"));
+                combine(rk.op, rk.acc, custom, &acc, &ai, cast(var(&roots[0]), rk.acc), var(&format!("p{j}")), &mut round);
+            }
+            let rounds = bin(BinOp::Div, var("k"), int(lanes, it));
+            if rows {
+                work.push(for_range("r", int(0, it), rounds.clone(), round));
+                // The lanes, pairwise: lane j takes lane j + w's, w = lanes/2, .., 1.
+                let mut w = lanes / 2;
+                while w >= 1 {
+                    for j in 0..w {
+                        let (acc, ai) = (format!("acc{j}"), format!("ai{j}"));
+                        let (v, vi) = (var(&format!("acc{}", j + w)), var(&format!("ai{}", j + w)));
+                        combine(rk.op, rk.acc, custom, &acc, &ai, v, vi, &mut work);
+                    }
+                    w /= 2;
+                }
+                let mut tail = vec![let_("ku", cast(var("kk"), u))];
+                let (v, vi) = value_at(&[fu()], &[var("ku")], &mut tail, "ku");
+                combine(rk.op, rk.acc, custom, "acc0", "ai0", v, vi, &mut tail);
+                work.push(for_range("kk", bin(BinOp::Mul, rounds, int(lanes, it)), var("k"), tail));
+                let out = if arg { var("ai0") } else { finish(rk, var("acc0")) };
+                work.push(store("out", fu(), out));
+                body.push(let_("f", cast(builtin(Builtin::Grid(Dim::X)), it)));
+                body.push(stmt_if(bin(BinOp::Lt, var("f"), var("m")), work));
+            } else {
+                work.insert(0, let_("cb", bin(BinOp::Mul, fu(), int(lanes, u))));
+                work.push(for_range("kk", int(0, it), var("k"), round));
+                for j in 0..lanes {
+                    let out = if arg { var(&format!("ai{j}")) } else { finish(rk, var(&format!("acc{j}"))) };
+                    work.push(store("out", bin(BinOp::Add, var("cb"), int(j, u)), out));
+                }
+                body.push(let_("f", cast(builtin(Builtin::Grid(Dim::X)), it)));
+                body.push(stmt_if(bin(BinOp::Lt, var("f"), bin(BinOp::Div, var("m"), int(lanes, it))), work));
+            }
+        }
+        Strategy::RowBlocks => {
+            let u = ScalarType::U64;
+            let (tu, cu) = (cast(var("t"), u), cast(var("c"), u));
+            let at = |array: &str| index(array, &[tu.clone(), cu.clone()]);
+            let store2 = |v: ast::SourceExpr| Stmt::Assign {
+                place: Place::Index { array: "out".into(), index: vec![tu.clone(), cu.clone()], span: Span::default() },
+                op: None,
+                value: v,
+                span: Span::default(),
+                id: ast::NodeId::UNSET,
+            };
+            // (The rows a thread, `k / parts` (at least one), as an expression: the CPU
+            // backend's bounds proof knows uniform expressions, not locals of the loop's body.)
+            let per = || bin(BinOp::Div, var("k"), var("parts"));
+            let mut work = vec![let_("r0", bin(BinOp::Mul, cast(var("t"), u), cast(per(), u)))];
+            // The first row's values start the partial results (no identity is stored: it may
+            // not be finite, which `GPUJIT_CHECK=1` reports), then each next row's.
+            let mut first = vec![let_mut("acc", var("id"))];
+            let (v, vi) = value_at(&[var("r0")], std::slice::from_ref(&cu), &mut first, "r0");
+            combine(rk.op, rk.acc, custom, "acc", "ai", v, vi, &mut first);
+            first.push(store2(var("acc")));
+            work.push(for_range("c", int(0, it), var("m"), first));
+            let mut col = vec![let_mut("acc", at("out"))];
+            let (v, vi) = value_at(&[var("ku")], std::slice::from_ref(&cu), &mut col, "ku");
+            combine(rk.op, rk.acc, custom, "acc", "ai", v, vi, &mut col);
+            col.push(store2(var("acc")));
+            let row = vec![let_("ku", bin(BinOp::Add, var("r0"), cast(var("rr"), u))), for_range("c", int(0, it), var("m"), col)];
+            work.push(for_range("rr", int(1, it), per(), row));
+            body.push(let_("t", cast(builtin(Builtin::Grid(Dim::X)), it)));
+            body.push(stmt_if(bin(BinOp::Lt, var("t"), var("parts")), work));
         }
         Strategy::Serial => {
             // One thread, the elements in order (few: a tail, or the last partial results).
@@ -991,6 +1223,9 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
         Strategy::Block | Strategy::Thread => "fused_reduce",
         Strategy::Chunks => "fused_reduce_chunks",
         Strategy::Serial => "fused_reduce_serial",
+        Strategy::Rows => "fused_reduce_rows",
+        Strategy::Columns => "fused_reduce_columns",
+        Strategy::RowBlocks => "fused_reduce_row_blocks",
     };
     let mut src = fuse::source(name, params, body, callees);
     src.options.aligned16 = key.vector > 1;

@@ -149,6 +149,35 @@ fn neighbour_prefix(x: &[i64], out: &mut [i64]) {
     }
 }
 
+/// `y = A x` for a row-major `A` of `y.len()` rows of `n`: row `i` at `a[i * n..]`, a multiple
+/// of the index by a value known only at the launch, in a loop over a range the launch sets.
+#[gpu_kernel(boundscheck)]
+fn mat_vec(a: &[f32], x: &[f32], y: &mut [f32], n: usize) {
+    let i = grid(1);
+    if i < y.len() {
+        let mut acc = 0.0f32;
+        for j in 0..n {
+            acc = a[i * n + j].mul_add(x[j], acc);
+        }
+        y[i] = acc;
+    }
+}
+
+/// The sums of a matrix's rows, a grid-stride loop over them: the row from the index, the
+/// column from a loop to the matrix's extent.
+#[gpu_kernel]
+fn row_sums_2d(m: &Array<f32, 2>, out: &mut [f32]) {
+    let mut i = grid(1);
+    while i < out.len() {
+        let mut acc = 0.0f32;
+        for j in 0..m.shape(1) {
+            acc += m[[i, j]];
+        }
+        out[i] = acc;
+        i += grid_size(1);
+    }
+}
+
 /// Whether the CPU backend runs `k` on `args` flat.
 fn planned<'a>(k: &Kernel, args: impl KernelArgs<'a>) -> bool {
     let mut buf = [Arg::NONE; MAX_ARGS];
@@ -358,4 +387,60 @@ pub fn flat_bounds_faults(h: &Harness) {
             }
         }
     }
+}
+
+/// Loops over ranges the launch sets, and indices that multiply the element's by a value it sets
+/// (`a[i * n + j]`, `m[[i, j]]` for `j < m.shape(1)`): the CPU backend proves them in bounds
+/// once a chunk from the values, and the checked loop still reports an access past the end.
+pub fn flat_uniform_ranges(h: &Harness) {
+    for (rows, n) in [(0usize, 5usize), (1, 0), (1, 1), (37, 1), (100, 33), (257, 64), (1000, 17)] {
+        let a: Vec<f32> = h.vec(rows * n, |h| h.f64_in(-1.0, 1.0) as f32);
+        let x: Vec<f32> = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);
+        let (da, dx) = (h.arr(&a), h.arr(&x));
+        let want: Vec<f32> = (0..rows).map(|i| (0..n).fold(0.0f32, |acc, j| a[i * n + j].mul_add(x[j], acc))).collect();
+        for block in [32usize, 256] {
+            let mut y = h.arr(&vec![9.0f32; rows]);
+            h.run(&mat_vec, (rows.div_ceil(block).max(1), block), (&da, &dx, &mut y, n)).unwrap();
+            assert_eq!(y.to_vec().unwrap(), want, "mat_vec {rows} x {n}, block {block}");
+        }
+        let dm = DeviceArray::from_shape(&h.dev, &[rows, n], &a).unwrap();
+        let mut sums = h.arr(&vec![9.0f32; rows]);
+        h.run(&row_sums_2d, (3, 64), (&dm, &mut sums)).unwrap();
+        let want: Vec<f32> = (0..rows).map(|i| a[i * n..(i + 1) * n].iter().fold(0.0f32, |s, v| s + v)).collect();
+        assert_eq!(sums.to_vec().unwrap(), want, "row_sums_2d {rows} x {n}");
+        if rows > 0 && n > 0 {
+            // A matrix one element short: the last row's last element is past its end.
+            let mut y = h.zeros::<f32>(rows);
+            let short = h.arr(&a[..rows * n - 1]);
+            let e = h.run(&mat_vec, (rows.div_ceil(64), 64), (&short, &dx, &mut y, n)).unwrap_err();
+            match &e {
+                Error::OutOfBounds { kernel, array, index, len, tx, bx, .. } => {
+                    assert_eq!(
+                        (kernel.as_str(), array.as_str(), *index, *len),
+                        ("mat_vec", "a", (rows * n - 1) as u64, (rows * n - 1) as u64),
+                        "{e}"
+                    );
+                    assert_eq!(*bx as usize * 64 + *tx as usize, rows - 1, "the thread: {e}");
+                }
+                other => panic!("expected OutOfBounds, got {other}"),
+            }
+        }
+    }
+    if h.is_gpu() {
+        return;
+    }
+    // Both kernels run flat, with every array's accesses proven (none checked one by one).
+    let (da, dx, mut y) = (h.arr(&[1.0f32; 12]), h.arr(&[1.0f32; 4]), h.zeros::<f32>(3));
+    let dm = DeviceArray::from_shape(&h.dev, &[3, 4], &[1.0f32; 12]).unwrap();
+    assert_eq!(proven_params(&mat_vec, (&da, &dx, &mut y, 4usize)), Some(3), "mat_vec: the arrays proven before a chunk");
+    assert_eq!(proven_params(&row_sums_2d, (&dm, &mut y)), Some(2), "row_sums_2d: the arrays proven before a chunk");
+}
+
+/// The number of array parameters the CPU backend's flat plan for `k` proves in bounds before a
+/// chunk (`None`: not run flat).
+fn proven_params<'a>(k: &Kernel, args: impl KernelArgs<'a>) -> Option<usize> {
+    let mut buf = [Arg::NONE; MAX_ARGS];
+    let n = args.collect(&mut buf);
+    let ir = k.ir(&buf[..n]).unwrap_or_else(|e| panic!("{}: {e}", k.name()));
+    flat::plan(&ir).map(|p| p.proven.len())
 }

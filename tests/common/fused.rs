@@ -527,6 +527,95 @@ pub fn reductions(h: &Harness) {
     }
 }
 
+/// Reductions along an axis of matrices of shapes for each of the CPU backend's plans: a thread
+/// a row, the flat plan row by row for a few long rows, groups of neighbouring columns and the
+/// last few columns, blocks of rows into partial results where a row of them is small (with a
+/// last, shorter block); the GPU runs its own plans on the same shapes.
+pub fn matrix_reductions(h: &Harness) {
+    let _serial = serial();
+    let shapes = [
+        (1usize, 1usize),
+        (1, 17),
+        (17, 1),
+        (9, 16),
+        (8, 33),
+        (100, 7),
+        (7, 100),
+        (33, 1000),
+        (1000, 33),
+        (2, 140_000),
+        (40_000, 2),
+        (12, 33_000),
+        (5, 40_007),
+    ];
+    for (rows, cols) in shapes {
+        let n = rows * cols;
+        let x: Vec<f64> = h.vec(n, |h| h.f64_in(-1.0, 1.0));
+        let y: Vec<f64> = h.vec(n, |h| h.f64_in(-1.0, 1.0));
+        let dx = DeviceArray::from_shape(&h.dev, &[rows, cols], &x).unwrap();
+        let dy = DeviceArray::from_shape(&h.dev, &[rows, cols], &y).unwrap();
+        let xf: Vec<f32> = x.iter().map(|v| *v as f32).collect();
+        let dxf = DeviceArray::from_shape(&h.dev, &[rows, cols], &xf).unwrap();
+        let ints: Vec<i32> = h.vec(n, |h| h.next_u64() as i32);
+        let di = DeviceArray::from_shape(&h.dev, &[rows, cols], &ints).unwrap();
+        let bytes: Vec<u8> = h.vec(n, |h| h.next_u64() as u8);
+        let db = DeviceArray::from_shape(&h.dev, &[rows, cols], &bytes).unwrap();
+        let shape = [rows, cols];
+        for axis in [0usize, 1] {
+            let what = |op: &str| format!("{op} of {rows} x {cols} along axis {axis}");
+            let k = shape[axis] as f64;
+            let tol = 1e-14 * k.max(1.0);
+            let want = reference(&x, &shape, &[axis], |v| v.iter().sum::<f64>());
+            assert_close(&expr(&dx).sum().axis(axis).eval().unwrap().to_vec().unwrap(), &want, tol, &what("sum"));
+            let want = reference(&x, &shape, &[axis], |v| v.iter().sum::<f64>() / v.len() as f64);
+            assert_close(&expr(&dx).mean().axis(axis).eval().unwrap().to_vec().unwrap(), &want, tol, &what("mean"));
+            // A fused expression of two operands and a scalar, and its norm.
+            let xy: Vec<f64> = x.iter().zip(&y).map(|(a, b)| a * b + 0.5).collect();
+            let want = reference(&xy, &shape, &[axis], |v| v.iter().sum::<f64>());
+            let got = (expr(&dx) * &dy + 0.5).sum().axis(axis).eval().unwrap().to_vec().unwrap();
+            assert_close(&got, &want, tol * 2.0, &what("sum(x*y+0.5)"));
+            let want = reference(&x, &shape, &[axis], |v| v.iter().map(|a| a * a).sum::<f64>().sqrt());
+            assert_close(&expr(&dx).norm().axis(axis).eval().unwrap().to_vec().unwrap(), &want, tol, &what("norm"));
+            // f32 sums against exact ones: each within a few roundings a term.
+            let want = reference(&xf, &shape, &[axis], |v| v.iter().map(|a| *a as f64).sum::<f64>());
+            let got = to_f64(&expr(&dxf).sum().axis(axis).eval().unwrap().to_vec().unwrap());
+            assert_close(&got, &want, 1e-6 * k.sqrt() * 4.0 + 1e-6, &what("f32 sum"));
+            // Integers wrap, exactly.
+            let want = reference(&ints, &shape, &[axis], |v| v.iter().fold(0i32, |a, b| a.wrapping_add(*b)));
+            assert_eq!(expr(&di).sum().axis(axis).eval().unwrap().to_vec().unwrap(), want, "{}", what("i32 sum"));
+            let want = reference(&bytes, &shape, &[axis], |v| v.iter().fold(0u8, |a, b| a.wrapping_add(*b)));
+            assert_eq!(expr(&db).sum().axis(axis).eval().unwrap().to_vec().unwrap(), want, "{}", what("u8 sum"));
+            let want = reference(&ints, &shape, &[axis], |v| *v.iter().max().unwrap());
+            assert_eq!(expr(&di).reduce_max().axis(axis).eval().unwrap().to_vec().unwrap(), want, "{}", what("i32 max"));
+            // Ties (the first position wins) and NaN (the first NaN wins; min and max are NaN).
+            let mut t: Vec<f64> = x.iter().map(|v| (v * 4.0).round()).collect();
+            for _ in 0..(n / 50).max(1) {
+                let at = (h.next_u64() as usize) % n;
+                t[at] = f64::NAN;
+            }
+            let dt = DeviceArray::from_shape(&h.dev, &[rows, cols], &t).unwrap();
+            let want = reference(&t, &shape, &[axis], |v| first_arg(v, |a, b| a > b));
+            assert_eq!(expr(&dt).argmax().axis(axis).eval().unwrap().to_vec().unwrap(), want, "{}", what("argmax"));
+            let want = reference(&t, &shape, &[axis], |v| first_arg(v, |a, b| a < b));
+            assert_eq!(expr(&dt).argmin().axis(axis).eval().unwrap().to_vec().unwrap(), want, "{}", what("argmin"));
+            let want = reference(&t, &shape, &[axis], nan_min);
+            let got = expr(&dt).reduce_min().axis(axis).eval().unwrap().to_vec().unwrap();
+            assert!(got.iter().zip(&want).all(|(g, w)| g == w || (g.is_nan() && w.is_nan())), "{}", what("min with NaN"));
+            // A user reduction.
+            let want = reference(&xf, &shape, &[axis], |v| v.iter().fold(0.0f32, |a, &b| absmax(a, b)).abs());
+            let got = expr(&dxf).reduce(device_fn!(absmax), 0.0).axis(axis).eval().unwrap().to_vec().unwrap();
+            assert_eq!(got.iter().map(|v| v.abs()).collect::<Vec<_>>(), want, "{}", what("absmax"));
+            // The same twice: the same bits (the order depends only on the shape).
+            let again = expr(&dxf).sum().axis(axis).eval().unwrap().to_vec().unwrap();
+            assert_eq!(to_f64(&again), got_f32_sum(&dxf, axis), "{}", what("f32 sum again"));
+        }
+    }
+}
+
+fn got_f32_sum(d: &DeviceArray<f32>, axis: usize) -> Vec<f64> {
+    to_f64(&expr(d).sum().axis(axis).eval().unwrap().to_vec().unwrap())
+}
+
 #[gpu_device]
 fn absmax(a: f32, b: f32) -> f32 {
     if a.abs() > b.abs() {

@@ -259,7 +259,7 @@ golden_cases! {
         saxpy, generic_axpy, nd_strided, shared_reduce, per_thread_array, atomics, warp_ops, math_sin, fastmath_sin, device_call,
         half_arith, control_flow, casts_and_division, bit_methods, grid_barrier, boundscheck, launch_bounds, extern_shared, grid_2d,
         fences_and_block_votes, shared_atomics_bf16, complex_mul, line_info, checked_mode, fp_contract, fp_contract_off, noalias_loads, unroll_hints,
-        inline_ptx, tensor_core_ops, hopper_ops, flat_grid_stride, flat_refused, lockstep_block_sum, lockstep_simd,
+        inline_ptx, tensor_core_ops, hopper_ops, flat_grid_stride, flat_uniform_range, flat_refused, lockstep_block_sum, lockstep_simd,
         lockstep_tile,
     ],
     programs: [fused_add, fused_add_cpu, fused_sum, fused_sum_cpu, forall_closure, vectorized_map, struct_fields, vector_loads, vector_access],

@@ -73,11 +73,18 @@ pub struct Plan {
     pub form: Form,
     /// The loop's body without its step.
     pub body: Vec<Stmt>,
-    /// The array parameters every access of which is at an index affine in the index: each
-    /// access's form. Before a chunk, one comparison an access proves them all in bounds, and
-    /// the chunk then runs without checking them.
-    pub proven: Vec<(ir::ParamId, Vec<Affine>)>,
+    /// The array parameters every access of which is at indices affine in the index: each
+    /// access's forms, one an index (one for a linear index, else one an axis). Before a chunk,
+    /// one comparison an index proves them all in bounds, and the chunk then runs without
+    /// checking them.
+    pub proven: Vec<(ir::ParamId, Vec<Vec<Affine>>)>,
+    /// The loops over uniform ranges whose variables the proven forms read: the variable, the
+    /// range's end and whether it is inclusive (the proof computes each one's largest value).
+    pub ranges: Vec<(LocalId, TypedExpr, bool)>,
 }
+
+/// An access's forms, one an index.
+type Forms = Vec<Affine>;
 
 /// How the elements are spread over the grid.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -92,13 +99,100 @@ pub enum Form {
 /// most `limit` (the largest of the narrowest type it passes through) when the index is. Where
 /// the index reads the variable of a loop over a constant range inside the body, `b` is the
 /// largest offset it takes (`exact` false): the index is then between `a * i` and `a * i + b`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// Beyond these, `terms`: products of the index, variables of loops over uniform ranges
+/// (`for k in 0..n`, `n` the same in every thread) and uniform values (`i * n`, `k * x.shape(1)`),
+/// each non-negative; the index is then at most `a * i + b` plus each term at its factors'
+/// largest values, which the proof computes before the chunk.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Affine {
     pub a: u64,
     pub b: u64,
     pub limit: u64,
     /// Whether the offset is always `b` (else at most `b`).
     pub exact: bool,
+    pub terms: Vec<Term>,
+}
+
+/// `c` times the product of `factors` (at least one, not the index alone).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Term {
+    pub c: u64,
+    pub factors: Vec<Factor>,
+}
+
+/// A factor of a [`Term`], non-negative where the proof holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Factor {
+    /// The grid-stride index: at most the chunk's last.
+    Index,
+    /// The variable of a loop over a uniform range: at most the range's largest value.
+    Var(LocalId),
+    /// A value the same in every thread (of an integer type), computed before the chunk; a
+    /// negative one fails the proof.
+    Uniform(TypedExpr),
+}
+
+/// The most terms a form keeps (products of sums multiply them).
+const MAX_TERMS: usize = 8;
+
+impl Affine {
+    /// The constant `c` (no index, no loop variable).
+    fn constant(c: u64) -> Affine {
+        Affine { a: 0, b: c, limit: u64::MAX, exact: true, terms: Vec::new() }
+    }
+
+    /// One term of one factor.
+    fn factor(f: Factor, limit: u64) -> Affine {
+        Affine { a: 0, b: 0, limit, exact: true, terms: vec![Term { c: 1, factors: vec![f] }] }
+    }
+
+    /// Whether this is a constant.
+    fn is_constant(&self) -> bool {
+        self.a == 0 && self.exact && self.terms.is_empty()
+    }
+
+    /// `self * c`, `None` where it overflows.
+    fn scaled(self, c: u64) -> Option<Affine> {
+        let terms = self.terms.into_iter().map(|t| Some(Term { c: t.c.checked_mul(c)?, ..t })).collect::<Option<Vec<_>>>()?;
+        Some(Affine { a: self.a.checked_mul(c)?, b: self.b.checked_mul(c)?, terms, ..self })
+    }
+
+    /// Every part as a term: `b`, `a * i`, then `terms`.
+    fn monomials(&self) -> Vec<Term> {
+        let mut all = Vec::new();
+        if self.b > 0 {
+            all.push(Term { c: self.b, factors: Vec::new() });
+        }
+        if self.a > 0 {
+            all.push(Term { c: self.a, factors: vec![Factor::Index] });
+        }
+        all.extend(self.terms.iter().cloned());
+        all
+    }
+
+    /// The sum of `terms`, `None` where it overflows or has too many terms.
+    fn from_monomials(terms: Vec<Term>, limit: u64, exact: bool) -> Option<Affine> {
+        let mut f = Affine { a: 0, b: 0, limit, exact, terms: Vec::new() };
+        for t in terms {
+            match t.factors.as_slice() {
+                [] => f.b = f.b.checked_add(t.c)?,
+                [Factor::Index] => f.a = f.a.checked_add(t.c)?,
+                _ => match f.terms.iter_mut().find(|u| u.factors == t.factors) {
+                    Some(u) => u.c = u.c.checked_add(t.c)?,
+                    None => f.terms.push(t),
+                },
+            }
+        }
+        (f.terms.len() <= MAX_TERMS).then_some(f)
+    }
+
+    /// The variables of loops over uniform ranges the terms read.
+    fn vars(&self) -> impl Iterator<Item = LocalId> + '_ {
+        self.terms.iter().flat_map(|t| t.factors.iter()).filter_map(|f| match f {
+            Factor::Var(v) => Some(*v),
+            _ => None,
+        })
+    }
 }
 
 /// The flat form of `kernel`, or `None` where it runs as the grid it is launched on.
@@ -207,17 +301,16 @@ pub fn plan(kernel: &ir::Kernel) -> Option<Plan> {
         return None;
     }
     // Which elements each iteration touches.
-    let ranges = constant_ranges(body);
-    let defs = affine_defs(kernel, index, &ranges, body);
-    let mut accesses: HashMap<ir::ParamId, (bool, Vec<Option<Affine>>)> = HashMap::new();
+    let ranges = loop_ranges(body, &uniform);
+    let defs = affine_defs(kernel, index, &ranges, &uniform, body);
+    // Each array's: whether it is written, and each access's forms (`None`: not affine).
+    let mut accesses: HashMap<ir::ParamId, (bool, Vec<Option<Forms>>)> = HashMap::new();
     walk_accesses(body, &mut |array, index_exprs, write| {
         if let ArrayRef::Param(p) = array {
             let e = accesses.entry(p).or_insert((false, Vec::new()));
             e.0 |= write;
-            e.1.push(match index_exprs {
-                [one] => affine(one, index, index_type, &Known { defs: &defs, ranges: &ranges }),
-                _ => None,
-            });
+            let known = Known { defs: &defs, ranges: &ranges, uniform: &uniform };
+            e.1.push(index_exprs.iter().map(|x| affine(x, index, index_type, &known)).collect());
         }
     });
     let mut proven = Vec::new();
@@ -226,19 +319,33 @@ pub fn plan(kernel: &ir::Kernel) -> Option<Plan> {
     for p in keys {
         let (written, forms) = &accesses[&p];
         let one_d = matches!(kernel.params.get(p as usize).map(|q| q.ty), Some(ParamType::Array { ndim: 1, .. }));
-        let all: Option<Vec<Affine>> = forms.iter().copied().collect();
+        let all: Option<Vec<Vec<Affine>>> = forms.iter().cloned().collect();
         // Two iterations of one thread run in order on the GPU: a written array's elements must
         // belong to one iteration each. (One iteration a thread: another thread's elements
         // would be a race on the GPU too.)
-        let disjoint = || all.as_ref().is_some_and(|f| one_d && f.iter().all(|x| x.a >= 1 && x.b < x.a));
+        let disjoint = || {
+            all.as_ref()
+                .is_some_and(|f| one_d && f.iter().all(|x| matches!(x.as_slice(), [x] if x.a >= 1 && x.b < x.a && x.terms.is_empty())))
+        };
         if *written && form == Form::Loop && !disjoint() {
             return None;
         }
-        if let (Some(f), true) = (all, one_d) {
+        if let Some(f) = all {
             proven.push((p, f));
         }
     }
-    Some(Plan { index, index_type, prelude, bound, form, body: body.to_vec(), proven })
+    // The uniform ranges the proof reads, each once.
+    let mut read: Vec<LocalId> = proven.iter().flat_map(|(_, f)| f.iter().flatten().flat_map(|x| x.vars())).collect();
+    read.sort_unstable();
+    read.dedup();
+    let ranges = read
+        .into_iter()
+        .filter_map(|v| match ranges.get(&v) {
+            Some(Range::Uniform { end, inclusive }) => Some((v, end.clone(), *inclusive)),
+            _ => None,
+        })
+        .collect();
+    Some(Plan { index, index_type, prelude, bound, form, body: body.to_vec(), proven, ranges })
 }
 
 /// `grid(1)` or `block_idx_x() * block_dim_x() + thread_idx_x()`, under integer casts.
@@ -415,11 +522,24 @@ fn pure_function(kernel: &ir::Kernel, func: u32, depth: u32) -> bool {
     }
 }
 
-/// The variables of the body's loops over constant ranges, `for r in c0..c1` (or `..=c1`, a
-/// constant step, forward or reversed), that their loops' bodies do not assign: the largest
-/// value each takes (`c1 - 1`, or `c1`). Every value such a variable has is in `c0..=max`, and
-/// the body reads it only inside its loop (the [`Scope`] check).
-fn constant_ranges(body: &[Stmt]) -> HashMap<LocalId, u64> {
+/// What the proof knows of a loop variable's values: each is at least 0 and at most its range's
+/// largest.
+#[derive(Clone, Debug)]
+enum Range {
+    /// A constant range's: its largest value.
+    Const(u64),
+    /// A range ending at a uniform value (computed before the chunk): below `end`, or at most
+    /// `end` when inclusive.
+    Uniform { end: TypedExpr, inclusive: bool },
+}
+
+/// The variables of the body's loops, `for r in c0..c1` (or `..=c1`, a constant step, forward
+/// or reversed), that their loops' bodies do not assign, where every value is known to be
+/// non-negative (`c0` a constant, or the variable unsigned) and at most a bound: a constant
+/// (`c1 - 1`, or `c1`) where `c0` and `c1` are constants; the uniform `c1` where `c1` is the
+/// same in every thread. The body reads such a variable only inside its loop (the [`Scope`]
+/// check).
+fn loop_ranges(body: &[Stmt], uniform: &[bool]) -> HashMap<LocalId, Range> {
     fn assigns(stmts: &[Stmt], l: LocalId) -> bool {
         stmts.iter().any(|s| match &s.kind {
             StmtKind::Assign { local, .. } | StmtKind::AssignField { local, .. } => *local == l,
@@ -429,41 +549,53 @@ fn constant_ranges(body: &[Stmt]) -> HashMap<LocalId, u64> {
             _ => false,
         })
     }
-    fn walk(stmts: &[Stmt], seen: &mut HashMap<LocalId, Option<u64>>) {
+    fn walk(stmts: &[Stmt], uniform: &[bool], seen: &mut HashMap<LocalId, Option<Range>>) {
         for s in stmts {
             match &s.kind {
                 StmtKind::If { then, otherwise, .. } => {
-                    walk(then, seen);
-                    walk(otherwise, seen);
+                    walk(then, uniform, seen);
+                    walk(otherwise, uniform, seen);
                 }
-                StmtKind::While { body, .. } => walk(body, seen),
+                StmtKind::While { body, .. } => walk(body, uniform, seen),
                 StmtKind::ForRange { var, start, end, step, inclusive, body, .. } => {
                     let int = |e: &TypedExpr| match e.kind {
                         TypedExprKind::Const(ir::Const::Int(c)) => type_max(e.ty).filter(|m| c <= *m).map(|_| c),
                         _ => None,
                     };
-                    let max = match (int(start), int(end), int(step)) {
-                        (Some(c0), Some(c1), Some(st)) if st >= 1 && !assigns(body, *var) => {
+                    let from_zero = int(start).is_some() || (start.ty.is_int() && !start.ty.is_signed_int());
+                    let range = match (int(start), int(end), int(step)) {
+                        (_, _, Some(st)) if st == 0 || assigns(body, *var) => None,
+                        (Some(c0), Some(c1), Some(_)) => {
                             let top = if *inclusive { Some(c1) } else { c1.checked_sub(1) };
                             // An empty range runs nothing: its variable's value is never used.
-                            Some(top.filter(|t| *t >= c0).unwrap_or(c0))
+                            Some(Range::Const(top.filter(|t| *t >= c0).unwrap_or(c0)))
+                        }
+                        (_, _, Some(_)) if from_zero && end.ty.is_int() && uniform_expr(end, uniform) => {
+                            Some(Range::Uniform { end: end.clone(), inclusive: *inclusive })
                         }
                         _ => None,
                     };
-                    // A variable two loops share takes the larger bound, or none.
-                    let entry = seen.entry(*var).or_insert(max);
-                    *entry = match (*entry, max) {
-                        (Some(a), Some(b)) => Some(a.max(b)),
-                        _ => None,
-                    };
-                    walk(body, seen);
+                    // A variable two loops share takes the larger constant bound, or none.
+                    match seen.entry(*var) {
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(range);
+                        }
+                        std::collections::hash_map::Entry::Occupied(mut e) => {
+                            let both = match (e.get(), range) {
+                                (Some(Range::Const(a)), Some(Range::Const(b))) => Some(Range::Const((*a).max(b))),
+                                _ => None,
+                            };
+                            e.insert(both);
+                        }
+                    }
+                    walk(body, uniform, seen);
                 }
                 _ => {}
             }
         }
     }
     let mut seen = HashMap::new();
-    walk(body, &mut seen);
+    walk(body, uniform, &mut seen);
     seen.into_iter().filter_map(|(l, m)| m.map(|m| (l, m))).collect()
 }
 
@@ -471,13 +603,21 @@ fn constant_ranges(body: &[Stmt]) -> HashMap<LocalId, u64> {
 /// variables of constant ranges.
 struct Known<'m> {
     defs: &'m HashMap<LocalId, Affine>,
-    ranges: &'m HashMap<LocalId, u64>,
+    ranges: &'m HashMap<LocalId, Range>,
+    /// The prelude's uniform locals.
+    uniform: &'m [bool],
 }
 
 /// The locals of the body assigned once, an affine form of the index: at the body's top level
 /// or at the top level of a loop's body inside it (the [`Scope`] check makes each read follow
 /// the assignment in the same iteration).
-fn affine_defs(kernel: &ir::Kernel, index: LocalId, ranges: &HashMap<LocalId, u64>, body: &[Stmt]) -> HashMap<LocalId, Affine> {
+fn affine_defs(
+    kernel: &ir::Kernel,
+    index: LocalId,
+    ranges: &HashMap<LocalId, Range>,
+    uniform: &[bool],
+    body: &[Stmt],
+) -> HashMap<LocalId, Affine> {
     fn count(stmts: &[Stmt], n: &mut HashMap<LocalId, u32>) {
         for s in stmts {
             match &s.kind {
@@ -502,24 +642,25 @@ fn affine_defs(kernel: &ir::Kernel, index: LocalId, ranges: &HashMap<LocalId, u6
         index: LocalId,
         index_type: ScalarType,
         n: &HashMap<LocalId, u32>,
-        ranges: &HashMap<LocalId, u64>,
+        ranges: &HashMap<LocalId, Range>,
+        uniform: &[bool],
         defs: &mut HashMap<LocalId, Affine>,
     ) {
         for s in stmts {
             match &s.kind {
                 StmtKind::Assign { local, value } if n.get(local) == Some(&1) => {
-                    if let Some(f) = affine(value, index, index_type, &Known { defs, ranges }) {
+                    if let Some(f) = affine(value, index, index_type, &Known { defs, ranges, uniform }) {
                         defs.insert(*local, f);
                     }
                 }
-                StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => walk(body, index, index_type, n, ranges, defs),
+                StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => walk(body, index, index_type, n, ranges, uniform, defs),
                 _ => {}
             }
         }
     }
     let index_type = kernel.locals[index as usize].ty;
     let mut defs = HashMap::new();
-    walk(body, index, index_type, &n, ranges, &mut defs);
+    walk(body, index, index_type, &n, ranges, uniform, &mut defs);
     defs
 }
 
@@ -533,25 +674,40 @@ fn type_max(t: ScalarType) -> Option<u64> {
     Some(if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 })
 }
 
-/// `e` as `a * i + b` with constants `a, b ≥ 0` (`i` the index, non-negative in the loop): from
-/// the index, constants, affine locals, variables of loops over constant ranges (`b` then their
-/// largest value), additions, multiplications and left shifts by constants, and widening
-/// casts. Every operand of such an expression is at most its value.
+/// `e` as `a * i + b` with constants `a, b ≥ 0` (`i` the index, non-negative in the loop), plus
+/// [`Term`]s: from the index, constants, affine locals, loop variables (of constant ranges: `b`
+/// then their largest value; of uniform ones: a factor), uniform values (a factor), additions,
+/// multiplications, left shifts by constants, and widening casts. Every operand of such an
+/// expression is at most its value, or multiplied by zero.
 fn affine(e: &TypedExpr, index: LocalId, index_type: ScalarType, known: &Known<'_>) -> Option<Affine> {
+    let limit = type_max(e.ty)?;
+    match structure(e, index, index_type, known) {
+        Some(f) => Some(Affine { limit: f.limit.min(limit), ..f }),
+        // A value the same in every thread, as a whole.
+        None if uniform_expr(e, known.uniform) => Some(Affine::factor(Factor::Uniform(e.clone()), limit)),
+        None => None,
+    }
+}
+
+/// [`affine`] of `e` from its parts.
+fn structure(e: &TypedExpr, index: LocalId, index_type: ScalarType, known: &Known<'_>) -> Option<Affine> {
     let limit = type_max(e.ty)?;
     let of = |x: &TypedExpr| affine(x, index, index_type, known);
     let f = match &e.kind {
-        TypedExprKind::Local(l) if *l == index => Affine { a: 1, b: 0, limit: type_max(index_type)?, exact: true },
-        TypedExprKind::Local(l) => match (known.defs.get(l), known.ranges.get(l)) {
-            (Some(f), _) => *f,
-            (None, Some(max)) => Affine { a: 0, b: *max, limit: type_max(e.ty)?, exact: false },
-            (None, None) => return None,
-        },
         TypedExprKind::Const(ir::Const::Int(c)) => {
             if *c > limit {
                 return None;
             }
-            Affine { a: 0, b: *c, limit: u64::MAX, exact: true }
+            Affine::constant(*c)
+        }
+        TypedExprKind::Local(l) if *l == index => Affine { a: 1, b: 0, limit: type_max(index_type)?, exact: true, terms: Vec::new() },
+        TypedExprKind::Local(l) if !known.uniform.get(*l as usize).copied().unwrap_or(false) => {
+            match (known.defs.get(l), known.ranges.get(l)) {
+                (Some(f), _) => f.clone(),
+                (None, Some(Range::Const(max))) => Affine { a: 0, b: *max, limit, exact: false, terms: Vec::new() },
+                (None, Some(Range::Uniform { .. })) => Affine::factor(Factor::Var(*l), limit),
+                (None, None) => return None,
+            }
         }
         TypedExprKind::Cast(x) => {
             let inner = of(x)?;
@@ -562,33 +718,45 @@ fn affine(e: &TypedExpr, index: LocalId, index_type: ScalarType, known: &Known<'
         }
         TypedExprKind::Binary(BinOp::Add, x, y) => {
             let (p, q) = (of(x)?, of(y)?);
-            Affine { a: p.a.checked_add(q.a)?, b: p.b.checked_add(q.b)?, limit: p.limit.min(q.limit), exact: p.exact && q.exact }
+            let (limit, exact) = (p.limit.min(q.limit), p.exact && q.exact);
+            let mut all = p.monomials();
+            all.extend(q.monomials());
+            Affine::from_monomials(all, limit, exact)?
         }
         TypedExprKind::Binary(BinOp::Mul, x, y) => {
             let (p, q) = (of(x)?, of(y)?);
-            // One factor a constant (a range's variable times a constant is a range too).
-            let (v, c) = match (p.a, q.a) {
-                (_, 0) if q.exact => (p, q.b),
-                (0, _) if p.exact => (q, p.b),
-                (0, 0) if p.b == 0 || q.b == 0 => (Affine { a: 0, b: 0, limit: p.limit.min(q.limit), exact: true }, 1),
-                (0, 0) => (Affine { b: p.b.checked_mul(q.b)?, exact: false, limit: p.limit.min(q.limit), ..p }, 1),
-                _ => return None,
+            let (limit, exact) = (p.limit.min(q.limit), p.exact && q.exact);
+            // By a constant (a range's variable times a constant is a range too); else every
+            // part of one times every part of the other.
+            let v = if q.is_constant() {
+                p.scaled(q.b)?
+            } else if p.is_constant() {
+                q.scaled(p.b)?
+            } else {
+                let (pm, qm) = (p.monomials(), q.monomials());
+                let mut all = Vec::new();
+                for s in &pm {
+                    for t in &qm {
+                        all.push(Term { c: s.c.checked_mul(t.c)?, factors: s.factors.iter().chain(&t.factors).cloned().collect() });
+                    }
+                }
+                Affine::from_monomials(all, limit, exact)?
             };
-            if c == 0 {
+            if v.a == 0 && v.b == 0 && v.terms.is_empty() {
                 return None;
             }
-            Affine { a: v.a.checked_mul(c)?, b: v.b.checked_mul(c)?, limit: v.limit, exact: v.exact }
+            Affine { limit, ..v }
         }
         TypedExprKind::Binary(BinOp::Shl, x, y) => {
             let (p, q) = (of(x)?, of(y)?);
-            if q.a != 0 || q.b >= 63 || !q.exact {
+            if !q.is_constant() || q.b >= 63 {
                 return None;
             }
-            Affine { a: p.a.checked_mul(1 << q.b)?, b: p.b.checked_mul(1 << q.b)?, limit: p.limit, exact: p.exact }
+            p.scaled(1 << q.b)?
         }
         _ => return None,
     };
-    Some(Affine { limit: f.limit.min(limit), ..f })
+    Some(f)
 }
 
 /// Calls `f(array, index, written)` for every array access of `stmts`.
@@ -694,14 +862,16 @@ impl<'ctx> Lower<'_, 'ctx> {
         self.b.build_return(Some(&bool_t.const_zero()))?;
         self.b.position_at_end(run);
         // Block b's chunk starts at n * b / blocks, down to 64 elements (a cache line of
-        // bytes at least), the last ending at n. Blocks are at most 2^31 (a 1-D grid), so
-        // (n % blocks) * b fits 64 bits.
+        // bytes at least) where blocks have that many, the last ending at n. Blocks are at
+        // most 2^31 (a 1-D grid), so (n % blocks) * b fits 64 bits.
         let q = self.b.build_int_unsigned_div(n64, blocks, "flat.q")?;
         let r = self.b.build_int_unsigned_rem(n64, blocks, "flat.r")?;
+        let many = self.b.build_int_compare(IntPredicate::UGE, q, i64t.const_int(64, false), "flat.many")?;
+        let align = self.b.build_select(many, i64t.const_int(!63, false), i64t.const_all_ones(), "flat.align")?.into_int_value();
         let chunk = |l: &Self, b: IntValue<'ctx>| -> LR<IntValue<'ctx>> {
             let whole = l.b.build_int_mul(q, b, "flat.qb")?;
             let part = l.b.build_int_unsigned_div(l.b.build_int_mul(r, b, "flat.rb")?, blocks, "flat.rbn")?;
-            let at = l.b.build_and(l.b.build_int_add(whole, part, "flat.at")?, i64t.const_int(!63, false), "flat.at64")?;
+            let at = l.b.build_and(l.b.build_int_add(whole, part, "flat.at")?, align, "flat.at64")?;
             let is_end = l.b.build_int_compare(IntPredicate::EQ, b, blocks, "flat.isend")?;
             Ok(l.b.build_select(is_end, n64, at, "flat.chunk")?.into_int_value())
         };
@@ -711,28 +881,81 @@ impl<'ctx> Lower<'_, 'ctx> {
         if plan.proven.is_empty() {
             self.flat_loop(plan, lo, hi)?;
         } else {
-            // One comparison an access: every access of these arrays in bounds for lo..hi.
+            // One comparison an index: every access of these arrays in bounds for lo..hi. The
+            // largest index of each form, in 128 bits, at most its extent less one and its limit.
+            let i128t = self.cx.i128_type();
+            let wide = |l: &Self, v: IntValue<'ctx>| l.b.build_int_z_extend(v, i128t, "flat.wide");
+            let mut maxima = HashMap::new();
+            for (v, end, inclusive) in &plan.ranges {
+                let e = self.expr(end)?.into_int_value();
+                let e64 = match (end.ty.bits() < 64, end.ty.is_signed_int()) {
+                    (true, true) => self.b.build_int_s_extend(e, i64t, "flat.end")?,
+                    (true, false) => self.b.build_int_z_extend(e, i64t, "flat.end")?,
+                    _ => e,
+                };
+                // An empty range runs nothing: its variable's value is never used (0 will do).
+                let empty = if end.ty.is_signed_int() {
+                    self.b.build_int_compare(IntPredicate::SLT, e64, if *inclusive { zero } else { one }, "flat.none")?
+                } else if *inclusive {
+                    bool_t.const_zero()
+                } else {
+                    self.b.build_int_compare(IntPredicate::EQ, e64, zero, "flat.none")?
+                };
+                let top = if *inclusive { e64 } else { self.b.build_int_sub(e64, one, "flat.vmax")? };
+                let top = self.b.build_select(empty, zero, top, "flat.vmax")?.into_int_value();
+                maxima.insert(*v, wide(self, top)?);
+            }
             let mut proof = self.b.build_int_compare(IntPredicate::ULT, lo, hi, "flat.some")?;
-            let top_i = self.b.build_int_sub(hi, one, "flat.top")?;
-            for (p, forms) in &plan.proven {
-                let len = self.param_array(*p).len;
-                let has = self.b.build_int_compare(IntPredicate::UGT, len, zero, "flat.has")?;
-                let len1 = self.b.build_int_sub(len, one, "flat.len1")?;
-                for f in forms {
-                    let limit = i64t.const_int(f.limit, false);
-                    let below = self.b.build_int_compare(IntPredicate::ULT, len1, limit, "flat.below")?;
-                    let top = self.b.build_select(below, len1, limit, "flat.top")?.into_int_value();
-                    let b = i64t.const_int(f.b, false);
-                    let mut ok = self.b.build_and(has, self.b.build_int_compare(IntPredicate::UGE, top, b, "flat.b")?, "flat.ok")?;
-                    if f.a > 0 {
-                        let room = self.b.build_int_unsigned_div(
-                            self.b.build_int_sub(top, b, "flat.span")?,
-                            i64t.const_int(f.a, false),
-                            "flat.room",
-                        )?;
-                        ok = self.b.build_and(ok, self.b.build_int_compare(IntPredicate::ULE, top_i, room, "flat.in")?, "flat.ok")?;
+            let top_i = wide(self, self.b.build_int_sub(hi, one, "flat.top")?)?;
+            for (p, accesses) in &plan.proven {
+                for forms in accesses {
+                    for (axis, f) in forms.iter().enumerate() {
+                        let extent = if forms.len() == 1 { self.param_array(*p).len } else { self.param_array(*p).shape[axis] };
+                        let has = self.b.build_int_compare(IntPredicate::UGT, extent, zero, "flat.has")?;
+                        let last = self.b.build_int_sub(extent, one, "flat.last")?;
+                        let limit = i64t.const_int(f.limit, false);
+                        let below = self.b.build_int_compare(IntPredicate::ULT, last, limit, "flat.below")?;
+                        let top = wide(self, self.b.build_select(below, last, limit, "flat.top")?.into_int_value())?;
+                        let mut ok = has;
+                        let mut sum = i128t.const_int(f.b, false);
+                        // Each term at its factors' largest values, saturated at `top + 1` (so
+                        // that the sum cannot wrap, and a zero factor still gives zero).
+                        let cap = self.b.build_int_add(top, i128t.const_int(1, false), "flat.cap")?;
+                        let mut parts = vec![(f.a, vec![Factor::Index])];
+                        parts.extend(f.terms.iter().map(|t| (t.c, t.factors.clone())));
+                        for (c, factors) in parts {
+                            if c == 0 {
+                                continue;
+                            }
+                            let mut term = i128t.const_int(c, false);
+                            for factor in &factors {
+                                let v = match factor {
+                                    Factor::Index => top_i,
+                                    Factor::Var(v) => match maxima.get(v) {
+                                        Some(m) => *m,
+                                        // (`plan` lists every term's variable.)
+                                        None => cap,
+                                    },
+                                    Factor::Uniform(e) => {
+                                        let v = self.expr(e)?.into_int_value();
+                                        let v = match (e.ty.bits() < 64, e.ty.is_signed_int()) {
+                                            (true, true) => self.b.build_int_s_extend(v, i64t, "flat.u64")?,
+                                            (true, false) => self.b.build_int_z_extend(v, i64t, "flat.u64")?,
+                                            _ => v,
+                                        };
+                                        // A negative value is huge as a u64: the proof fails.
+                                        wide(self, v)?
+                                    }
+                                };
+                                term = self.b.build_int_mul(term, v, "flat.term")?;
+                                let over = self.b.build_int_compare(IntPredicate::UGT, term, top, "flat.over")?;
+                                term = self.b.build_select(over, cap, term, "flat.term")?.into_int_value();
+                            }
+                            sum = self.b.build_int_add(sum, term, "flat.sum")?;
+                        }
+                        ok = self.b.build_and(ok, self.b.build_int_compare(IntPredicate::ULE, sum, top, "flat.in")?, "flat.ok")?;
+                        proof = self.b.build_and(proof, ok, "flat.proof")?;
                     }
-                    proof = self.b.build_and(proof, ok, "flat.proof")?;
                 }
             }
             let (fast, checked) = (self.new_block("flat.fast"), self.new_block("flat.checked"));

@@ -802,6 +802,15 @@ pub fn generate(seed: u64) -> Case {
     g.declare("i", U64, false);
     g.declare("t", U64, false);
     g.declare("j", U64, false);
+    // Flat-shaped kernels with bounds checks read an integer input in a loop at an index
+    // affine in the element's, `x[i * S + q]` for `q` in `0..E` (S and E constants or an
+    // input's length): the CPU backend proves a chunk's reads in bounds from the launch's
+    // values, or runs the checked loop, which reports the first read past the end. (Drawn from a
+    // stream of its own, so that the other draws of a seed stay as they were.)
+    let window = if flat_shaped && boundscheck { affine_window(&mut Rng::new(seed ^ 0x05EE_D0FA_11E0), &g.inputs) } else { None };
+    if let Some((stmts, _, _)) = &window {
+        body.extend(stmts.iter().cloned());
+    }
     if g.r.below(3) == 0 {
         // `let mut g = Philox::new(SEED, i as u64);`, as the macro declares it: three hidden
         // u64 locals, the generator's state (not offered to the generator as variables).
@@ -845,7 +854,14 @@ pub fn generate(seed: u64) -> Case {
     for k in 0..1 + g.r.below(3) {
         let t = g.pick(&TYPES);
         let name = format!("out{k}");
-        let (e, tol) = g.output_expr(t);
+        let (mut e, tol) = g.output_expr(t);
+        // The window's value into the first output (integers: exactly).
+        if let (0, Some((_, wv, wt))) = (k, &window) {
+            if t.is_int() && (t == *wt || Gen::cast_ok(*wt, t)) {
+                let v = if t == *wt { var(wv) } else { ex(ExprKind::Cast(Box::new(var(wv)), TypeRef::Scalar(t))) };
+                e = bin(BinOp::BitXor, e, v);
+            }
+        }
         params.push(Param { name: name.clone(), kind: ParamKind::Slice { elem: TypeRef::Scalar(t), mutable: true, ndim: 1 }, span: sp() });
         arrays.push(ArraySpec { name: name.clone(), elem: t, mutable: true, data: vec![V::new(t, 0); n_out as usize], tol });
         order.push(true);
@@ -892,6 +908,28 @@ pub fn generate(seed: u64) -> Case {
         file: String::new(),
     };
     Case { source, devices, arrays, scalars, order, block, grid }
+}
+
+/// `let mut wv = x[j]; for q in 0..E { wv ^= x[i * S + q]; }` over an integer input `x` (see
+/// `generate`): the statements, the value's name and its type.
+fn affine_window(r: &mut Rng, inputs: &[(String, ScalarType)]) -> Option<(Vec<Stmt>, String, ScalarType)> {
+    let ints: Vec<&(String, ScalarType)> = inputs.iter().filter(|a| a.1.is_int()).collect();
+    if ints.is_empty() {
+        return None;
+    }
+    let (x, t) = ints[r.below(ints.len() as u64) as usize].clone();
+    let len = |r: &mut Rng| ex(ExprKind::Len(inputs[r.below(inputs.len() as u64) as usize].0.clone()));
+    let end = if r.below(2) == 0 { int_lit(r.below(4) as u128, Some(U64)) } else { len(r) };
+    let stride = if r.below(2) == 0 { int_lit(r.below(3) as u128, Some(U64)) } else { len(r) };
+    let at = bin(BinOp::Add, bin(BinOp::Mul, var("i"), stride), var("q"));
+    let step =
+        Stmt::Assign { place: Place::Var("wv".into(), sp()), op: Some(BinOp::BitXor), value: index(&x, at), span: sp(), id: NodeId::UNSET };
+    let range = RangeLoop { start: int_lit(0, Some(U64)), end, inclusive: false, step: None, reverse: false, unroll: None };
+    let stmts = vec![
+        let_("wv", t, true, index(&x, var("j"))),
+        Stmt::For { var: "q".into(), range, body: Block { stmts: vec![step] }, label: None, span: sp(), id: NodeId::UNSET },
+    ];
+    Some((stmts, "wv".into(), t))
 }
 
 /// A top-level warp or block collective bound to a new variable.

@@ -74,7 +74,7 @@ static LOCKSTEP_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU6
 static OOB_KERNELS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// What the generated kernels used, counted over a campaign (by their Rust form).
-const FEATURES: [(&str, &str); 15] = [
+const FEATURES: [(&str, &str); 16] = [
     ("if", "if "),
     ("for", " in ("),
     ("while", "while "),
@@ -90,6 +90,7 @@ const FEATURES: [(&str, &str); 15] = [
     ("bf16", ": bf16"),
     ("boundscheck", "boundscheck"),
     ("grid-stride loop", "+= grid_size(1)"),
+    ("affine window", "wv ^="),
 ];
 
 /// Why a case failed.
