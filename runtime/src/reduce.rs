@@ -555,13 +555,13 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
     let columns = |nodes: &[Node], mats: &[Arg<'_>], k: usize| -> Result<()> {
         let threads = |n: usize| if n >= BLOCK as usize * resident { BLOCK } else { 32 };
         let matrix = |strategy: Strategy| ReduceKey { kept: 1, reduced: 1, ..keyed(strategy, r.out_elem, r.finish) };
-        let groups = m / lanes(acc);
+        let groups = m / column_lanes(acc);
         if groups > 0 {
             let grid = groups.div_ceil(threads(groups) as usize) as u32;
             launch(matrix(Strategy::Columns), nodes, mats, &[out], m, k, 1, grid, threads(groups))?;
         }
         // The last few columns, a thread each.
-        let done = groups * lanes(acc);
+        let done = groups * column_lanes(acc);
         if done < m {
             let tail: SmallVec<[Arg<'_>; 8]> = mats.iter().map(|a| range_view(&permute(a, &[1, 0]), done, m - done)).collect();
             let left = m - done;
@@ -587,22 +587,31 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
             return launch(matrix(Strategy::Rows), &g.nodes, &mats, &[out], m, k, 1, m.div_ceil(threads(m) as usize) as u32, threads(m));
         }
         // Few columns (a row of partial results fits a core's cache) and enough rows: blocks
-        // of rows into rows of partial results, contiguous, then the partial results' columns.
-        if !arg && m * acc.size_bytes() <= ROW_BLOCK_BYTES && k >= resident {
-            let per = k.div_ceil(resident);
-            let parts = k / per;
-            let left = k - parts * per;
-            let prows = parts + usize::from(left > 0);
-            let mut scratch = fuse::scratch(&device, (prows * m * acc.size_bytes()).div_ceil(8), r.stream)?;
-            let partial = matrix_arg(&raw_array(scratch.array(), acc, prows * m), prows, m);
-            let blocks = ReduceKey { kept: 1, reduced: 1, ..keyed(Strategy::RowBlocks, acc, Finish::None) };
-            let main: SmallVec<[Arg<'_>; 8]> = mats.iter().map(|a| range_view(a, 0, parts * per)).collect();
-            launch(blocks.clone(), &g.nodes, &main, &[range_view(&partial, 0, parts)], m, parts * per, parts, parts as u32, 1)?;
-            if left > 0 {
-                let rest: SmallVec<[Arg<'_>; 8]> = mats.iter().map(|a| range_view(a, parts * per, left)).collect();
-                launch(blocks, &g.nodes, &rest, &[range_view(&partial, parts, 1)], m, left, 1, 1, 1)?;
+        // of rows into rows of partial results (and positions), contiguous, then each column of
+        // them, a thread each (little work: the simplest kernel, the cheapest to compile).
+        // Few elements: a thread a column, one kernel (the cheapest to compile, and fast
+        // enough: the plans below take two kernels, or a larger one).
+        if m * k < SMALL_COLUMNS {
+            let view: SmallVec<[Arg<'_>; 8]> = mats.iter().map(|a| permute(a, &[1, 0])).collect();
+            let grid = m.div_ceil(threads(m) as usize) as u32;
+            return launch(matrix(Strategy::Thread), &g.nodes, &view, &[out], m, k, 1, grid, threads(m));
+        }
+        let row_bytes = m * (acc.size_bytes() + if arg { POS.size_bytes() } else { 0 });
+        if row_bytes <= ROW_BLOCK_BYTES && k >= resident {
+            let parts = resident;
+            let mut values = fuse::scratch(&device, (parts * m * acc.size_bytes()).div_ceil(8), r.stream)?;
+            let mut positions = fuse::scratch(&device, if arg { parts * m } else { 1 }, r.stream)?;
+            let mut partial: SmallVec<[Arg<'_>; 2]> = SmallVec::new();
+            partial.push(matrix_arg(&raw_array(values.array(), acc, parts * m), parts, m));
+            if arg {
+                partial.push(matrix_arg(&raw_array(positions.array(), POS, parts * m), parts, m));
             }
-            return columns(&[Node::Input(0)], &[readable(partial)], prows);
+            let blocks = ReduceKey { kept: 1, reduced: 1, ..keyed(Strategy::RowBlocks, acc, Finish::None) };
+            launch(blocks, &g.nodes, &mats, &partial, m, k, parts, parts as u32, 1)?;
+            let views: SmallVec<[Arg<'_>; 2]> = partial.iter().map(|a| permute(&readable(*a), &[1, 0])).collect();
+            let key = ReduceKey { positions_from_input: arg, ..matrix(Strategy::Thread) };
+            let grid = m.div_ceil(threads(m) as usize) as u32;
+            return launch(key, &[Node::Input(0)], &views, &[out], m, parts, 1, grid, threads(m));
         }
         return columns(&g.nodes, &mats, k);
     }
@@ -730,9 +739,19 @@ fn lanes(acc: ScalarType) -> usize {
     1 << n.ilog2()
 }
 
+/// Below this many elements, the CPU backend reduces the columns of a matrix a thread a column.
+const SMALL_COLUMNS: usize = 1 << 16;
+
 /// The most bytes of a row of partial results for [`Strategy::RowBlocks`] (else
 /// [`Strategy::Columns`] reads the matrix directly).
 const ROW_BLOCK_BYTES: usize = 128 << 10;
+
+/// Columns a thread of the CPU plan for columns reduces: a 32-byte vector's worth of `acc` (a
+/// power of two, 1 to 8; half of [`lanes`]' width, for half the code to compile).
+fn column_lanes(acc: ScalarType) -> usize {
+    let n = (32 / acc.size_bytes().max(1)).clamp(1, 8);
+    1 << n.ilog2()
+}
 
 /// Rounds of a thread of the CPU plan over its group: `lanes` elements a round.
 const ROUNDS: usize = 64;
@@ -977,7 +996,7 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             // loads and operations), and every index is affine in f and the loops' variables:
             // the CPU backend checks the bounds once before its chunk of threads.
             let rows = rk.strategy == Strategy::Rows;
-            let lanes = lanes(rk.acc) as u64;
+            let lanes = if rows { lanes(rk.acc) } else { column_lanes(rk.acc) } as u64;
             let u = ScalarType::U64;
             let fu = || cast(var("f"), u);
             let mut work = Vec::new();
@@ -1053,33 +1072,45 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             }
         }
         Strategy::RowBlocks => {
+            // Thread t: rows `t * per..` (`per = k / parts`, and the last thread the rows after
+            // `parts * per` too) into row t of the partial results (and of their positions),
+            // a row at a time.
             let u = ScalarType::U64;
             let (tu, cu) = (cast(var("t"), u), cast(var("c"), u));
             let at = |array: &str| index(array, &[tu.clone(), cu.clone()]);
-            let store2 = |v: ast::SourceExpr| Stmt::Assign {
-                place: Place::Index { array: "out".into(), index: vec![tu.clone(), cu.clone()], span: Span::default() },
+            let store2 = |array: &str, v: ast::SourceExpr| Stmt::Assign {
+                place: Place::Index { array: array.into(), index: vec![tu.clone(), cu.clone()], span: Span::default() },
                 op: None,
                 value: v,
                 span: Span::default(),
                 id: ast::NodeId::UNSET,
             };
-            // (The rows a thread, `k / parts` (at least one), as an expression: the CPU
-            // backend's bounds proof knows uniform expressions, not locals of the loop's body.)
+            // Folds row `r` (u64) into the partial results: from what they hold, or (`first`) from
+            // the identity (which is not stored: it may not be finite, which `GPUJIT_CHECK=1`
+            // reports).
+            let fold = |r: &str, first: bool| {
+                let mut col = if first {
+                    vec![let_mut("acc", var("id")), let_mut("ai", int(u64::MAX, POS))]
+                } else {
+                    vec![let_mut("acc", at("out")), let_mut("ai", if arg { at("out_i") } else { int(u64::MAX, POS) })]
+                };
+                let (v, vi) = value_at(&[var(r)], std::slice::from_ref(&cu), &mut col, r);
+                combine(rk.op, rk.acc, custom, "acc", "ai", v, vi, &mut col);
+                col.push(store2("out", var("acc")));
+                if arg {
+                    col.push(store2("out_i", var("ai")));
+                }
+                for_range("c", int(0, it), var("m"), col)
+            };
+            // (The rows a thread as an expression: the CPU backend's bounds proof knows uniform
+            // expressions, not the body's locals.)
             let per = || bin(BinOp::Div, var("k"), var("parts"));
-            let mut work = vec![let_("r0", bin(BinOp::Mul, cast(var("t"), u), cast(per(), u)))];
-            // The first row's values start the partial results (no identity is stored: it may
-            // not be finite, which `GPUJIT_CHECK=1` reports), then each next row's.
-            let mut first = vec![let_mut("acc", var("id"))];
-            let (v, vi) = value_at(&[var("r0")], std::slice::from_ref(&cu), &mut first, "r0");
-            combine(rk.op, rk.acc, custom, "acc", "ai", v, vi, &mut first);
-            first.push(store2(var("acc")));
-            work.push(for_range("c", int(0, it), var("m"), first));
-            let mut col = vec![let_mut("acc", at("out"))];
-            let (v, vi) = value_at(&[var("ku")], std::slice::from_ref(&cu), &mut col, "ku");
-            combine(rk.op, rk.acc, custom, "acc", "ai", v, vi, &mut col);
-            col.push(store2(var("acc")));
-            let row = vec![let_("ku", bin(BinOp::Add, var("r0"), cast(var("rr"), u))), for_range("c", int(0, it), var("m"), col)];
-            work.push(for_range("rr", int(1, it), per(), row));
+            let mut work = vec![let_("r0", bin(BinOp::Mul, cast(var("t"), u), cast(per(), u))), fold("r0", true)];
+            let next = vec![let_("ku", bin(BinOp::Add, var("r0"), cast(var("rr"), u))), fold("ku", false)];
+            work.push(for_range("rr", int(1, it), per(), next));
+            let rest = vec![let_("ku", cast(var("rl"), u)), fold("ku", false)];
+            let last = bin(BinOp::Eq, bin(BinOp::Add, var("t"), int(1, it)), var("parts"));
+            work.push(stmt_if(last, vec![for_range("rl", bin(BinOp::Mul, var("parts"), per()), var("k"), rest)]));
             body.push(let_("t", cast(builtin(Builtin::Grid(Dim::X)), it)));
             body.push(stmt_if(bin(BinOp::Lt, var("t"), var("parts")), work));
         }
@@ -1104,9 +1135,8 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             let ridx = if rn > 0 { split_index("kk", rn, key.index32, "r", |d| dim(&shape_of, kn + d), &mut kloop) } else { Vec::new() };
             let (v, vi) = value_at(&kidx, &ridx, &mut kloop, "kk");
             combine(rk.op, rk.acc, custom, "acc", "ai", v, vi, &mut kloop);
-            kloop.push(fuse::add_assign("kk", int(1, it)));
-            inner.push(let_mut("kk", int(0, it)));
-            inner.push(fuse::while_(bin(BinOp::Lt, var("kk"), var("k")), kloop));
+            // (A `for` over `0..k`: the CPU backend's bounds proof knows its range.)
+            inner.push(for_range("kk", int(0, it), var("k"), kloop));
             let at = cast(var("f"), ScalarType::U64);
             inner.push(if arg { store("out", at, var("ai")) } else { store("out", at, finish(rk, var("acc"))) });
             body.extend(fuse::grid_stride(key.index32, var("m"), inner));

@@ -310,7 +310,8 @@ pub fn plan(kernel: &ir::Kernel) -> Option<Plan> {
             let e = accesses.entry(p).or_insert((false, Vec::new()));
             e.0 |= write;
             let known = Known { defs: &defs, ranges: &ranges, uniform: &uniform };
-            e.1.push(index_exprs.iter().map(|x| affine(x, index, index_type, &known)).collect());
+            let forms: Option<Vec<Affine>> = index_exprs.iter().map(|x| affine(x, index, index_type, &known)).collect();
+            e.1.push(forms);
         }
     });
     let mut proven = Vec::new();
@@ -608,9 +609,9 @@ struct Known<'m> {
     uniform: &'m [bool],
 }
 
-/// The locals of the body assigned once, an affine form of the index: at the body's top level
-/// or at the top level of a loop's body inside it (the [`Scope`] check makes each read follow
-/// the assignment in the same iteration).
+/// The locals of the body assigned once, an affine form of the index: anywhere in the body (the
+/// [`Scope`] check makes each read follow the assignment in the same iteration, inside the
+/// block that assigns it).
 fn affine_defs(
     kernel: &ir::Kernel,
     index: LocalId,
@@ -654,6 +655,10 @@ fn affine_defs(
                     }
                 }
                 StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => walk(body, index, index_type, n, ranges, uniform, defs),
+                StmtKind::If { then, otherwise, .. } => {
+                    walk(then, index, index_type, n, ranges, uniform, defs);
+                    walk(otherwise, index, index_type, n, ranges, uniform, defs);
+                }
                 _ => {}
             }
         }
