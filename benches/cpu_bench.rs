@@ -254,6 +254,39 @@ fn main() -> gpujit::Result<()> {
     };
     let (one, all) = (best(5, || row_argmax(0..side)), best(5, || on_cores(side, row_argmax)));
     row("argmax over axis 1, 4096^2", best(5, || expr(&x2).argmax().axis(1).eval_into(&mut arg_out).expect("argmax")), one, all);
+    // The position of the largest element of all 2^24.
+    let argmax = |r: std::ops::Range<usize>| {
+        let (mut best, mut at) = (f32::NEG_INFINITY, r.start);
+        for (j, &v) in hx[r.clone()].iter().enumerate() {
+            if v > best {
+                (best, at) = (v, r.start + j);
+            }
+        }
+        (best, at)
+    };
+    let one = best(5, || {
+        std::hint::black_box(argmax(0..N));
+    });
+    let all = best(5, || {
+        let found = std::sync::Mutex::new((f32::NEG_INFINITY, 0usize));
+        on_cores(N, |r| {
+            let (v, at) = argmax(r);
+            if let Ok(mut f) = found.lock() {
+                if v > f.0 || (v == f.0 && at < f.1) {
+                    *f = (v, at);
+                }
+            }
+        });
+        std::hint::black_box(found);
+    });
+    row(
+        "expr(&x).argmax().value()",
+        best(5, || {
+            std::hint::black_box(expr(&x).argmax().value().expect("argmax"));
+        }),
+        one,
+        all,
+    );
     std::hint::black_box((&hr, &ha));
 
     let n = 256usize;
