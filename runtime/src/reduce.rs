@@ -543,6 +543,32 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
     if cpu_plan {
         return flat_plan(&inputs, k, out);
     }
+    // argmin/argmax of one flat range on the CPU backend: rows of `ARG_ROW` elements a thread
+    // each (and the last few), their candidates, then one thread over them in order.
+    if !fuse::groups_elements(&device) && kept_n == 0 && red_n == 1 && arg && k > 0 {
+        let rows = k / ARG_ROW;
+        let left = k - rows * ARG_ROW;
+        let key = |out: ScalarType| ReduceKey { kept: 1, reduced: 1, ..keyed(Strategy::Rows, out, Finish::None) };
+        if rows == 0 {
+            let one: SmallVec<[Arg<'_>; 8]> = inputs.iter().map(|a| matrix_arg(a, 1, k)).collect();
+            return launch(key(r.out_elem), &g.nodes, &one, &[out], 1, k, 0, 1, 1);
+        }
+        let cands = rows + usize::from(left > 0);
+        let mut values = fuse::scratch(&device, (cands * acc.size_bytes()).div_ceil(8), r.stream)?;
+        let mut positions = fuse::scratch(&device, cands, r.stream)?;
+        let (vals, pos) = (raw_array(values.array(), acc, cands), raw_array(positions.array(), POS, cands));
+        let mats: SmallVec<[Arg<'_>; 8]> = inputs.iter().map(|a| matrix_arg(a, rows, ARG_ROW)).collect();
+        let outs = [range_view(&vals, 0, rows), range_view(&pos, 0, rows)];
+        let threads = if rows >= BLOCK as usize * resident { BLOCK } else { 32 };
+        launch(key(acc), &g.nodes, &mats, &outs, rows, ARG_ROW, 0, rows.div_ceil(threads as usize) as u32, threads)?;
+        if left > 0 {
+            let last: SmallVec<[Arg<'_>; 8]> = inputs.iter().map(|a| matrix_arg(&range_view(a, rows * ARG_ROW, left), 1, left)).collect();
+            let outs = [range_view(&vals, rows, 1), range_view(&pos, rows, 1)];
+            launch(key(acc), &g.nodes, &last, &outs, 1, left, rows * ARG_ROW, 1, 1)?;
+        }
+        let serial = ReduceKey { kept: 0, reduced: 1, positions_from_input: true, ..keyed(Strategy::Serial, r.out_elem, r.finish) };
+        return launch(serial, &[Node::Input(0)], &[readable(vals), readable(pos)], &[out], 1, cands, 1, 1, 1);
+    }
 
     // Axis reductions on the CPU backend, where the operands are one contiguous matrix.
     let layout = if fuse::groups_elements(&device) || kept_n == 0 || red_n == 0 || k == 0 {
@@ -712,14 +738,17 @@ fn matrix_layout(inputs: &[Arg<'_>], full: &[usize], kept: &[usize], red: &[usiz
     }
 }
 
-/// `a` (a C-contiguous array of `rows * cols` elements) as a `[rows, cols]` matrix; a scalar as
-/// it is.
+/// `a` (a C-contiguous array of `rows * cols` elements, or a 1-D view of them) as a
+/// `[rows, cols]` matrix; a scalar as it is.
 fn matrix_arg<'a>(a: &Arg<'a>, rows: usize, cols: usize) -> Arg<'a> {
     let mut a = *a;
     if let Arg::Array { ndim, shape, strides, .. } = &mut a {
+        // (A C-contiguous array's elements are 1 apart, whatever stride an axis of extent 1
+        // has; a 1-D view's are its stride apart.)
+        let s = if *ndim == 1 { strides[0] } else { 1 };
         *ndim = 2;
         *shape = [rows as u64, cols as u64, 0, 0];
-        *strides = [cols as i64, 1, 0, 0];
+        *strides = [(cols as i64).wrapping_mul(s), s, 0, 0];
     }
     a
 }
@@ -738,6 +767,9 @@ fn lanes(acc: ScalarType) -> usize {
     let n = (64 / acc.size_bytes().max(1)).clamp(1, 16);
     1 << n.ilog2()
 }
+
+/// Elements a thread of the CPU backend's argmin/argmax of a flat range takes.
+const ARG_ROW: usize = 4096;
 
 /// Below this many elements, the CPU backend reduces the columns of a matrix a thread a column.
 const SMALL_COLUMNS: usize = 1 << 16;
@@ -839,28 +871,29 @@ fn combine(
         ReduceOp::Sum => out.push(set(acc, bin(BinOp::Add, a(), v))),
         ReduceOp::Prod => out.push(set(acc, bin(BinOp::Mul, a(), v))),
         ReduceOp::Custom => out.push(set(acc, e(ExprKind::Call(callee.unwrap_or_default().to_string(), vec![a(), v])))),
+        // (Booleans combined with `&` and `|`, which evaluate both sides, rather than `&&` and
+        // `||`, which branch: the choice becomes selects, which LLVM vectorizes across lanes.)
         ReduceOp::Min | ReduceOp::Max => {
             let cmp = if op == ReduceOp::Min { BinOp::Lt } else { BinOp::Gt };
             let mut cond = bin(cmp, v.clone(), a());
             if t.is_float() {
-                cond = bin(BinOp::Or, cond, bin(BinOp::Ne, v.clone(), v.clone()));
+                cond = bin(BinOp::BitOr, cond, bin(BinOp::Ne, v.clone(), v.clone()));
             }
             out.push(stmt_if(cond, vec![set(acc, v)]));
         }
         ReduceOp::ArgMin | ReduceOp::ArgMax => {
             let cmp = if op == ReduceOp::ArgMin { BinOp::Lt } else { BinOp::Gt };
             let earlier = bin(BinOp::Lt, vi.clone(), var(ai));
-            let better = bin(BinOp::Or, bin(cmp, v.clone(), a()), bin(BinOp::And, bin(BinOp::Eq, v.clone(), a()), earlier.clone()));
+            let better = bin(BinOp::BitOr, bin(cmp, v.clone(), a()), bin(BinOp::BitAnd, bin(BinOp::Eq, v.clone(), a()), earlier.clone()));
             let take = format!("{acc}_take");
             if t.is_float() {
-                let vn = bin(BinOp::Ne, v.clone(), v.clone());
-                let an = bin(BinOp::Ne, a(), a());
-                out.push(let_mut(&take, e(ExprKind::Bool(false))));
-                out.push(if_(
-                    vn,
-                    vec![set(&take, bin(BinOp::Or, not(an.clone()), earlier))],
-                    Some(vec![set(&take, bin(BinOp::And, not(an), better))]),
-                ));
+                // A NaN wins over a number, and the earlier of two NaNs.
+                let (vn, an) = (format!("{acc}_vn"), format!("{acc}_an"));
+                out.push(let_(&vn, bin(BinOp::Ne, v.clone(), v.clone())));
+                out.push(let_(&an, bin(BinOp::Ne, a(), a())));
+                let if_nan = bin(BinOp::BitAnd, var(&vn), bin(BinOp::BitOr, not(var(&an)), earlier));
+                let if_number = bin(BinOp::BitAnd, not(var(&vn)), bin(BinOp::BitAnd, not(var(&an)), better));
+                out.push(let_(&take, bin(BinOp::BitOr, if_nan, if_number)));
             } else {
                 out.push(let_(&take, better));
             }
@@ -996,7 +1029,7 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             // loads and operations), and every index is affine in f and the loops' variables:
             // the CPU backend checks the bounds once before its chunk of threads.
             let rows = rk.strategy == Strategy::Rows;
-            let lanes = if rows { lanes(rk.acc) } else { column_lanes(rk.acc) } as u64;
+            let lanes = if rows && !arg { lanes(rk.acc) } else { column_lanes(rk.acc) } as u64;
             let u = ScalarType::U64;
             let fu = || cast(var("f"), u);
             let mut work = Vec::new();
@@ -1056,8 +1089,16 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
                 let (v, vi) = value_at(&[fu()], &[var("ku")], &mut tail, "ku");
                 combine(rk.op, rk.acc, custom, "acc0", "ai0", v, vi, &mut tail);
                 work.push(for_range("kk", bin(BinOp::Mul, rounds, int(lanes, it)), var("k"), tail));
-                let out = if arg { var("ai0") } else { finish(rk, var("acc0")) };
-                work.push(store("out", fu(), out));
+                if key.outputs.len() > 1 {
+                    // The flat plan's candidates: the row's value and its position in the whole
+                    // range (the rows from element `parts`, `k` apart).
+                    work.push(store("out", fu(), var("acc0")));
+                    let start = bin(BinOp::Add, cast(var("parts"), u), bin(BinOp::Mul, fu(), cast(var("k"), u)));
+                    work.push(store("out_i", fu(), bin(BinOp::Add, var("ai0"), start)));
+                } else {
+                    let out = if arg { var("ai0") } else { finish(rk, var("acc0")) };
+                    work.push(store("out", fu(), out));
+                }
                 body.push(let_("f", cast(builtin(Builtin::Grid(Dim::X)), it)));
                 body.push(stmt_if(bin(BinOp::Lt, var("f"), var("m")), work));
             } else {
@@ -1116,13 +1157,13 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
         }
         Strategy::Serial => {
             // One thread, the elements in order (few: a tail, or the last partial results).
-            let mut all = vec![let_mut("acc", var("id")), let_mut("kk", int(0, it))];
+            let mut all = vec![let_mut("acc", var("id")), let_mut("ai", int(u64::MAX, POS)), let_mut("kk", int(0, it))];
             let mut kloop = Vec::new();
             let (v, vi) = value_at(&[], &[cast(var("kk"), ScalarType::U64)], &mut kloop, "kk");
             combine(rk.op, rk.acc, custom, "acc", "ai", v, vi, &mut kloop);
             kloop.push(fuse::add_assign("kk", int(1, it)));
             all.push(fuse::while_(bin(BinOp::Lt, var("kk"), var("k")), kloop));
-            all.push(store("out", int(0, ScalarType::U64), finish(rk, var("acc"))));
+            all.push(store("out", int(0, ScalarType::U64), if arg { var("ai") } else { finish(rk, var("acc")) }));
             body.push(let_("f", cast(builtin(Builtin::Grid(Dim::X)), it)));
             body.push(stmt_if(bin(BinOp::Lt, var("f"), int(1, it)), all));
         }

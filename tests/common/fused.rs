@@ -485,6 +485,9 @@ pub fn reductions(h: &Harness) {
             };
             let got = expr(v).sum().value().unwrap() as f64;
             assert_close(&[got], &[picked.iter().sum::<f64>()], tol, &format!("sum of every {step} of {n}"));
+            // The position in the view (rows of 4096 a thread on the CPU backend, and the rest).
+            let v = dx.view().slice(0, 0..n, step).unwrap();
+            assert_eq!(expr(v).argmax().value().unwrap(), first_arg(&picked, |a, b| a > b), "argmax of every {step} of {n}");
         }
     }
     // Along axes of a 3-D expression (keepdims too), and of a transposed view.
