@@ -10,6 +10,18 @@
 //! results. The order of operations depends only on the sizes and the device, so results are
 //! deterministic for a given launch configuration. 16-bit floats accumulate in f32, 8- and 16-bit
 //! integers in 32 bits (integer sums wrap, as in Rust).
+//!
+//! The CPU backend takes plans of its own, whose threads read contiguous runs that the flat form
+//! (`gpujit_codegen::lower::flat`) proves in bounds once a chunk and LLVM vectorizes:
+//! - one flat range: `Strategy::Chunks` of 1024 f32 a thread in lane accumulators, levels of
+//!   partial results, `Strategy::Serial` for the tails and the last few; argmin/argmax, rows of
+//!   `ARG_ROW` a thread (`Strategy::Rows` writing candidates), then one thread over them;
+//! - rows of a contiguous `[m, k]` matrix: `Strategy::Rows`, a thread a row;
+//! - columns of a contiguous `[k, m]` matrix: `Strategy::RowBlocks` then a thread a column of
+//!   the partial results, or `Strategy::Columns` (groups of columns a thread) where a row of
+//!   partial results would not fit a core's cache, or a thread a column for few elements.
+//!
+//! Broadcast or strided operands along axes keep the GPU's plans.
 
 use crate::array::{DeviceArray, Element};
 use crate::error::{Error, Result};

@@ -33,6 +33,13 @@
 //! - every array it writes, it accesses only at `a * i + b` for constants `a ≥ 1` and `b < a`, so
 //!   that no two iterations touch one element of it (arrays it only reads, anywhere).
 //!
+//! Before a chunk `lo..hi`, one comparison an index proves an array's accesses in bounds
+//! ([`Plan::proven`]) where each index (of a 1-D array, or each axis of an N-D one) is an
+//! [`Affine`] form: a sum of products of the index, variables of loops over constant ranges or
+//! over ranges the launch sets (`for j in 0..n`), and values the same in every thread
+//! (`a[i * n + j]`, `m[[i, j]]` for `j < m.shape(1)`), at most the extent less one at the
+//! factors' largest values. The chunk then runs without checks; else the checked loop runs it.
+//!
 //! It runs so only on a one-dimensional launch (grid and block), and when the index's type
 //! cannot wrap before `n` (else the entry runs the grid as before); `GPUJIT_CPU_FLAT=0` turns
 //! it off. Out-of-bounds reports name the thread and block that own the element.
