@@ -853,7 +853,11 @@ impl<'a, 'ctx> Lower<'a, 'ctx> {
         // where they fit; a lone index is left as it is, so that neighbouring accesses stay
         // provably consecutive (vector loads).
         let multiplied = idx.len() > 1 || matches!(array, ArrayRef::Param(p) if !self.param_array(p).contiguous);
-        if multiplied && self.offsets32(array) {
+        // (Not in a flat chunk's proven loop: there 64-bit offsets keep a row's neighbouring
+        // elements provably consecutive, `base + (i * n + j)`, which the narrowed
+        // `zext(trunc(..))` hides from LLVM's vectorizers.)
+        let proven = matches!(array, ArrayRef::Param(p) if self.unchecked.contains(&p));
+        if multiplied && self.offsets32(array) && !proven {
             return self.element_addr32(ptr, elem, array, idx);
         }
         let offset = match array {
