@@ -645,7 +645,14 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
                 partial.push(matrix_arg(&raw_array(positions.array(), POS, parts * m), parts, m));
             }
             let blocks = ReduceKey { kept: 1, reduced: 1, ..keyed(Strategy::RowBlocks, acc, Finish::None) };
-            launch(blocks, &g.nodes, &mats, &partial, m, k, parts, parts as u32, 1)?;
+            launch(blocks.clone(), &g.nodes, &mats, &partial, m, k, parts, parts as u32, 1)?;
+            // A plain reduction of one array of the accumulator's type (`x.sum().axis(0)`): the
+            // same kernel, as one part, adds the partial rows into the output (one kernel to
+            // compile, not two).
+            let plain = g.nodes[..] == [Node::Input(0)] && mats.len() == 1 && fuse::operand_elem(&mats[0]) == acc;
+            if plain && !arg && r.finish == Finish::None && r.out_elem == acc {
+                return launch(blocks, &g.nodes, &[readable(partial[0])], &[matrix_arg(&out, 1, m)], m, parts, 1, 1, 1);
+            }
             let views: SmallVec<[Arg<'_>; 2]> = partial.iter().map(|a| permute(&readable(*a), &[1, 0])).collect();
             let key = ReduceKey { positions_from_input: arg, ..matrix(Strategy::Thread) };
             let grid = m.div_ceil(threads(m) as usize) as u32;
