@@ -64,6 +64,13 @@ fn main() -> gpujit::Result<()> {
         assert!((got - want).abs() <= 1e-5 * xs.iter().map(|v| v.abs() as f64).sum::<f64>(), "sum {got} vs {want}");
         let t = event_ms(30, || dot(&x, &y).eval_into(&mut one).expect("dot"));
         row(&format!("dot_f32_2^{lg}"), 8.0 * n as f64 / t / 1e6, "GB/s", note);
+        let t = event_ms(30, || expr(&x).reduce_max().eval_into(&mut one).expect("max"));
+        row(&format!("max_f32_2^{lg}"), 4.0 * n as f64 / t / 1e6, "GB/s", note);
+        assert_eq!(one.to_vec()?[0], xs.iter().copied().fold(f32::NEG_INFINITY, f32::max), "max");
+        let mut at = DeviceArray::<usize>::zeros(&dev, 1)?;
+        let t = event_ms(30, || expr(&x).argmax().eval_into(&mut at).expect("argmax"));
+        row(&format!("argmax_f32_2^{lg}"), 4.0 * n as f64 / t / 1e6, "GB/s", note);
+        assert_eq!(xs[at.to_vec()?[0]], xs.iter().copied().fold(f32::NEG_INFINITY, f32::max), "argmax");
         drop((x, y, z));
         // bf16: half the bytes.
         let xb: Vec<bf16> = xs.iter().map(|v| bf16::from_f32(*v)).collect();

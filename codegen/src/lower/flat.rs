@@ -836,12 +836,7 @@ impl<'ctx> Lower<'_, 'ctx> {
         go = self.b.build_and(go, gs_fits, "flat.go")?;
         let n64 = match &plan.bound {
             Some(bound) => {
-                let n = self.expr(bound)?.into_int_value();
-                let mut n64 = match (t.bits() < 64, t.is_signed_int()) {
-                    (true, true) => self.b.build_int_s_extend(n, i64t, "flat.n")?,
-                    (true, false) => self.b.build_int_z_extend(n, i64t, "flat.n")?,
-                    _ => n,
-                };
+                let mut n64 = self.flat_i64(bound)?;
                 if t.is_signed_int() {
                     let neg = self.b.build_int_compare(IntPredicate::SLT, n64, zero, "flat.neg")?;
                     n64 = self.b.build_select(neg, zero, n64, "flat.n")?.into_int_value();
@@ -899,12 +894,7 @@ impl<'ctx> Lower<'_, 'ctx> {
             let wide = |l: &Self, v: IntValue<'ctx>| l.b.build_int_z_extend(v, i128t, "flat.wide");
             let mut maxima = HashMap::new();
             for (v, end, inclusive) in &plan.ranges {
-                let e = self.expr(end)?.into_int_value();
-                let e64 = match (end.ty.bits() < 64, end.ty.is_signed_int()) {
-                    (true, true) => self.b.build_int_s_extend(e, i64t, "flat.end")?,
-                    (true, false) => self.b.build_int_z_extend(e, i64t, "flat.end")?,
-                    _ => e,
-                };
+                let e64 = self.flat_i64(end)?;
                 // An empty range runs nothing: its variable's value is never used (0 will do).
                 let empty = if end.ty.is_signed_int() {
                     self.b.build_int_compare(IntPredicate::SLT, e64, if *inclusive { zero } else { one }, "flat.none")?
@@ -948,14 +938,9 @@ impl<'ctx> Lower<'_, 'ctx> {
                                         // (`plan` lists every term's variable.)
                                         None => cap,
                                     },
+                                    // A negative value is huge as a u64: the proof fails.
                                     Factor::Uniform(e) => {
-                                        let v = self.expr(e)?.into_int_value();
-                                        let v = match (e.ty.bits() < 64, e.ty.is_signed_int()) {
-                                            (true, true) => self.b.build_int_s_extend(v, i64t, "flat.u64")?,
-                                            (true, false) => self.b.build_int_z_extend(v, i64t, "flat.u64")?,
-                                            _ => v,
-                                        };
-                                        // A negative value is huge as a u64: the proof fails.
+                                        let v = self.flat_i64(e)?;
                                         wide(self, v)?
                                     }
                                 };
@@ -984,6 +969,17 @@ impl<'ctx> Lower<'_, 'ctx> {
         self.b.position_at_end(done);
         self.b.build_return(Some(&bool_t.const_int(1, false)))?;
         Ok(())
+    }
+
+    /// The integer `e` (uniform: computed before the chunk) in 64 bits, sign-extended if signed.
+    fn flat_i64(&mut self, e: &TypedExpr) -> LR<IntValue<'ctx>> {
+        let v = self.expr(e)?.into_int_value();
+        let i64t = self.cx.i64_type();
+        Ok(match (e.ty.bits() < 64, e.ty.is_signed_int()) {
+            (true, true) => self.b.build_int_s_extend(v, i64t, "flat.i64")?,
+            (true, false) => self.b.build_int_z_extend(v, i64t, "flat.i64")?,
+            _ => v,
+        })
     }
 
     /// `for i in lo..hi { body }`, the index set each iteration; leaves the builder after it.
