@@ -465,17 +465,19 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
     };
     // `mean`'s count, in the accumulator's real type.
     let count_type = count_type(acc);
-    let launch = |key: ReduceKey,
-                  nodes: &[Node],
-                  operands: &[Arg<'_>],
-                  outs: &[Arg<'_>],
-                  mm: usize,
-                  kk: usize,
-                  p: usize,
-                  grid: u32,
-                  threads: u32| {
+    // `phase`: a RowBlocks kernel's launch (the other kernels have no such parameter).
+    let launch_phase = |key: ReduceKey,
+                        nodes: &[Node],
+                        operands: &[Arg<'_>],
+                        outs: &[Arg<'_>],
+                        (mm, kk, p): (usize, usize, usize),
+                        phase: Option<u32>,
+                        grid: u32,
+                        threads: u32| {
         let it = |v: usize| if index32 { (v as u32).into_arg() } else { (v as u64).into_arg() };
-        let scalars = [it(mm), it(kk), it(p), id, Arg::Scalar { ty: count_type, bits: count_bits(count_type, k) as u128 }];
+        let count = Arg::Scalar { ty: count_type, bits: count_bits(count_type, k) as u128 };
+        let mut scalars: SmallVec<[Arg<'_>; 6]> = SmallVec::from_slice(&[it(mm), it(kk), it(p), id, count]);
+        scalars.extend(phase.map(|p| p.into_arg()));
         let mut all = [Arg::NONE; MAX_ARGS];
         let n = operands.len() + outs.len() + scalars.len();
         if n > MAX_ARGS {
@@ -496,6 +498,15 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         config.stream = r.stream;
         fuse::launch(&kernel, config, args)
     };
+    let launch = |key: ReduceKey,
+                  nodes: &[Node],
+                  operands: &[Arg<'_>],
+                  outs: &[Arg<'_>],
+                  mm: usize,
+                  kk: usize,
+                  p: usize,
+                  grid: u32,
+                  threads: u32| { launch_phase(key, nodes, operands, outs, (mm, kk, p), None, grid, threads) };
     let grid_of = |rows: usize| rows.clamp(1, 65535 * 8) as u32;
     let keyed = |strategy: Strategy, out: ScalarType, finish: Finish| ReduceKey { strategy, ..first(out, finish) };
     let flat_key = |strategy: Strategy, out: ScalarType, finish: Finish| ReduceKey { kept: 0, reduced: 1, ..keyed(strategy, out, finish) };
@@ -635,28 +646,22 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         // of rows into rows of partial results (and positions), contiguous, then each column of
         // them, a thread each (little work: the simplest kernel, the cheapest to compile).
         let row_bytes = m * (acc.size_bytes() + if arg { POS.size_bytes() } else { 0 });
-        if row_bytes <= ROW_BLOCK_BYTES && k >= resident {
+        // (Its launch takes three arrays and six scalars beside the operands.)
+        if row_bytes <= ROW_BLOCK_BYTES && k >= resident && mats.len() + 9 <= MAX_ARGS {
             let parts = resident;
             let mut values = fuse::scratch(&device, (parts * m * acc.size_bytes()).div_ceil(8), r.stream)?;
             let mut positions = fuse::scratch(&device, if arg { parts * m } else { 1 }, r.stream)?;
-            let mut partial: SmallVec<[Arg<'_>; 2]> = SmallVec::new();
-            partial.push(matrix_arg(&raw_array(values.array(), acc, parts * m), parts, m));
+            let mut outs: SmallVec<[Arg<'_>; 3]> = SmallVec::new();
+            outs.push(matrix_arg(&raw_array(values.array(), acc, parts * m), parts, m));
             if arg {
-                partial.push(matrix_arg(&raw_array(positions.array(), POS, parts * m), parts, m));
+                outs.push(matrix_arg(&raw_array(positions.array(), POS, parts * m), parts, m));
             }
-            let blocks = ReduceKey { kept: 1, reduced: 1, ..keyed(Strategy::RowBlocks, acc, Finish::None) };
-            launch(blocks.clone(), &g.nodes, &mats, &partial, m, k, parts, parts as u32, 1)?;
-            // A plain reduction of one array of the accumulator's type (`x.sum().axis(0)`): the
-            // same kernel, as one part, adds the partial rows into the output (one kernel to
-            // compile, not two).
-            let plain = g.nodes[..] == [Node::Input(0)] && mats.len() == 1 && fuse::operand_elem(&mats[0]) == acc;
-            if plain && !arg && r.finish == Finish::None && r.out_elem == acc {
-                return launch(blocks, &g.nodes, &[readable(partial[0])], &[matrix_arg(&out, 1, m)], m, parts, 1, 1, 1);
-            }
-            let views: SmallVec<[Arg<'_>; 2]> = partial.iter().map(|a| permute(&readable(*a), &[1, 0])).collect();
-            let key = ReduceKey { positions_from_input: arg, ..matrix(Strategy::Thread) };
+            outs.push(out);
+            // One kernel (one compile), launched twice: the blocks of rows, then the columns.
+            let key = matrix(Strategy::RowBlocks);
+            launch_phase(key.clone(), &g.nodes, &mats, &outs, (m, k, parts), Some(0), parts as u32, 1)?;
             let grid = m.div_ceil(threads(m) as usize) as u32;
-            return launch(key, &[Node::Input(0)], &views, &[out], m, parts, 1, grid, threads(m));
+            return launch_phase(key, &g.nodes, &mats, &outs, (m, k, m), Some(1), grid, threads(m));
         }
         return columns(&g.nodes, &mats, k);
     }
@@ -979,15 +984,17 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
     let arg = matches!(rk.op, ReduceOp::ArgMin | ReduceOp::ArgMax);
     let custom = if rk.op == ReduceOp::Custom { callees.first().map(|c| c.name) } else { None };
     let mut params = fuse::operand_params(&key.operands);
-    let mut outs = vec!["out".to_string()];
-    if key.outputs.len() > 1 {
-        outs.push("out_i".to_string());
-    }
-    let out_ndim = if rk.strategy == Strategy::RowBlocks { 2 } else { 1 };
-    for (name, t) in outs.iter().zip(&key.outputs) {
+    // RowBlocks: the partial results' rows (and their positions), then the output.
+    let outs: &[(&str, u8)] = match (rk.strategy, key.outputs.len()) {
+        (Strategy::RowBlocks, 3) => &[("part", 2), ("part_i", 2), ("out", 1)],
+        (Strategy::RowBlocks, _) => &[("part", 2), ("out", 1)],
+        (_, 1) => &[("out", 1)],
+        _ => &[("out", 1), ("out_i", 1)],
+    };
+    for (&(name, ndim), t) in outs.iter().zip(&key.outputs) {
         params.push(Param {
-            name: name.clone(),
-            kind: ParamKind::Slice { elem: TypeRef::Scalar(*t), mutable: true, ndim: out_ndim },
+            name: name.into(),
+            kind: ParamKind::Slice { elem: TypeRef::Scalar(*t), mutable: true, ndim },
             span: Span::default(),
         });
     }
@@ -995,6 +1002,9 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
     let count_type = count_type(rk.acc);
     for (name, t) in [("m", it), ("k", it), ("parts", it), ("id", rk.acc), ("count", count_type)] {
         params.push(Param { name: name.into(), kind: ParamKind::Scalar(TypeRef::Scalar(t)), span: Span::default() });
+    }
+    if rk.strategy == Strategy::RowBlocks {
+        params.push(Param { name: "phase".into(), kind: ParamKind::Scalar(TypeRef::Scalar(ScalarType::U32)), span: Span::default() });
     }
     // The array whose extents give the index space.
     let shape_of =
@@ -1134,9 +1144,11 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             }
         }
         Strategy::RowBlocks => {
-            // Thread t: rows `t * per..` (`per = k / parts`, and the last thread the rows after
-            // `parts * per` too) into row t of the partial results (and of their positions),
-            // a row at a time.
+            // Two launches of one kernel. First (`phase == 0`), thread t: rows `t * per..`
+            // (`per = k / parts`) into row t of the partial results (and of their positions), a
+            // row at a time. Then (`phase == 1`, `parts` the columns), thread c: column c of the
+            // partial results and of the rows after theirs, in order, finished into the output.
+            // (Each phase's accesses are proven in bounds only in its own launch.)
             let u = ScalarType::U64;
             let (tu, cu) = (cast(var("t"), u), cast(var("c"), u));
             let at = |array: &str| index(array, &[tu.clone(), cu.clone()]);
@@ -1149,32 +1161,52 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             };
             // Folds row `r` (u64) into the partial results: from what they hold, or (`first`) from
             // the identity (which is not stored: it may not be finite, which `GPUJIT_CHECK=1`
-            // reports).
+            // reports). Folding a value into the identity gives the value itself (and its
+            // position) for these operations, but for the sign of a zero sum, which the second
+            // launch's start from the identity gives back: the row is the values themselves.
+            let plain_first = matches!(rk.op, ReduceOp::Min | ReduceOp::Max | ReduceOp::ArgMin | ReduceOp::ArgMax | ReduceOp::Sum)
+                || (rk.op == ReduceOp::Prod && !rk.acc.is_complex());
             let fold = |r: &str, first: bool| {
                 let mut col = if first {
                     vec![let_mut("acc", var("id")), let_mut("ai", int(u64::MAX, POS))]
                 } else {
-                    vec![let_mut("acc", at("out")), let_mut("ai", if arg { at("out_i") } else { int(u64::MAX, POS) })]
+                    vec![let_mut("acc", at("part")), let_mut("ai", if arg { at("part_i") } else { int(u64::MAX, POS) })]
                 };
                 let (v, vi) = value_at(&[var(r)], std::slice::from_ref(&cu), &mut col, r);
-                combine(rk, custom, "acc", "ai", v, vi, &mut col);
-                col.push(store2("out", var("acc")));
+                if first && plain_first {
+                    col.push(set("acc", v));
+                    col.push(set("ai", vi));
+                } else {
+                    combine(rk, custom, "acc", "ai", v, vi, &mut col);
+                }
+                col.push(store2("part", var("acc")));
                 if arg {
-                    col.push(store2("out_i", var("ai")));
+                    col.push(store2("part_i", var("ai")));
                 }
                 for_range("c", int(0, it), var("m"), col)
             };
             // (The rows a thread as an expression: the CPU backend's bounds proof knows uniform
             // expressions, not the body's locals.)
             let per = || bin(BinOp::Div, var("k"), var("parts"));
-            let mut work = vec![let_("r0", bin(BinOp::Mul, cast(var("t"), u), cast(per(), u))), fold("r0", true)];
+            let mut blocks = vec![let_("r0", bin(BinOp::Mul, tu.clone(), cast(per(), u))), fold("r0", true)];
             let next = vec![let_("ku", bin(BinOp::Add, var("r0"), cast(var("rr"), u))), fold("ku", false)];
-            work.push(for_range("rr", int(1, it), per(), next));
-            let rest = vec![let_("ku", cast(var("rl"), u)), fold("ku", false)];
-            let last = bin(BinOp::Eq, bin(BinOp::Add, var("t"), int(1, it)), var("parts"));
-            work.push(stmt_if(last, vec![for_range("rl", bin(BinOp::Mul, var("parts"), per()), var("k"), rest)]));
+            blocks.push(for_range("rr", int(1, it), per(), next));
+            // The second launch.
+            let rows = || cast(dim("part", 0), u);
+            let mut column = vec![let_mut("acc", var("id")), let_mut("ai", int(u64::MAX, POS))];
+            let part = |array: &str| index(array, &[var("q"), tu.clone()]);
+            let mut partial = Vec::new();
+            combine(rk, custom, "acc", "ai", part("part"), if arg { part("part_i") } else { int(u64::MAX, POS) }, &mut partial);
+            column.push(for_range("q", int(0, u), rows(), partial));
+            let mut rest = Vec::new();
+            let (v, vi) = value_at(&[var("rl")], std::slice::from_ref(&tu), &mut rest, "rl");
+            combine(rk, custom, "acc", "ai", v, vi, &mut rest);
+            let done = bin(BinOp::Mul, rows(), bin(BinOp::Div, cast(var("k"), u), rows()));
+            column.push(for_range("rl", done, cast(var("k"), u), rest));
+            column.push(store("out", tu.clone(), if arg { var("ai") } else { finish(rk, var("acc")) }));
+            let phases = if_(bin(BinOp::Eq, var("phase"), int(0, ScalarType::U32)), blocks, Some(column));
             body.push(let_("t", cast(builtin(Builtin::Grid(Dim::X)), it)));
-            body.push(stmt_if(bin(BinOp::Lt, var("t"), var("parts")), work));
+            body.push(stmt_if(bin(BinOp::Lt, var("t"), var("parts")), vec![phases]));
         }
         Strategy::Serial => {
             // One thread, the elements in order (few: a tail, or the last partial results).

@@ -436,6 +436,60 @@ pub fn flat_uniform_ranges(h: &Harness) {
     assert_eq!(proven_params(&row_sums_2d, (&dm, &mut y)), Some(2), "row_sums_2d: the arrays proven before a chunk");
 }
 
+/// Accesses under a condition the launch sets (`odd`): the CPU backend proves each in bounds
+/// only where its condition holds (`x` may be too short for the branch not taken).
+#[gpu_kernel(boundscheck)]
+fn pick(x: &[f32], y: &mut [f32], odd: u32) {
+    let i = grid(1);
+    if i < y.len() {
+        if odd == 1 {
+            y[i] = x[2 * i + 1];
+        } else {
+            y[i] = x[i];
+        }
+    }
+}
+
+/// Branches the launch chooses: the accesses of the branch not taken need not be in bounds for
+/// the chunk to run proven; those of the branch taken still report a fault.
+pub fn flat_uniform_branches(h: &Harness) {
+    for n in [0usize, 1, 2, 127, 129, 1000, 4099] {
+        let x: Vec<f32> = h.vec(2 * n, |h| h.f64_in(-1.0, 1.0) as f32);
+        // `x` as long as `y`: x[2 * i + 1] would be past its end for half the elements.
+        let (short, long) = (h.arr(&x[..n]), h.arr(&x));
+        for block in [32usize, 256] {
+            let grid = n.div_ceil(block).max(1);
+            let mut y = h.arr(&vec![9.0f32; n]);
+            h.run(&pick, (grid, block), (&short, &mut y, 0u32)).unwrap();
+            assert_eq!(y.to_vec().unwrap(), x[..n], "pick n = {n}, block {block}, even");
+            h.run(&pick, (grid, block), (&long, &mut y, 1u32)).unwrap();
+            let want: Vec<f32> = (0..n).map(|i| x[2 * i + 1]).collect();
+            assert_eq!(y.to_vec().unwrap(), want, "pick n = {n}, block {block}, odd");
+            if n > 0 {
+                // One element short: the last thread's element is past the end.
+                let e = h.run(&pick, (grid, block), (&h.arr(&x[..2 * n - 1]), &mut y, 1u32)).unwrap_err();
+                match &e {
+                    Error::OutOfBounds { array, index, len, .. } => {
+                        assert_eq!((array.as_str(), *index, *len), ("x", (2 * n - 1) as u64, (2 * n - 1) as u64), "{e}")
+                    }
+                    other => panic!("expected OutOfBounds, got {other}"),
+                }
+            }
+        }
+    }
+    if h.is_gpu() {
+        return;
+    }
+    // Every access of both arrays is under the launch's condition.
+    let (x, mut y) = (h.arr(&[1.0f32; 8]), h.zeros::<f32>(4));
+    let mut buf = [Arg::NONE; MAX_ARGS];
+    let n = (&x, &mut y, 1u32).collect(&mut buf);
+    let ir = pick.ir(&buf[..n]).unwrap();
+    let plan = flat::plan(&ir).expect("pick runs flat");
+    let guarded: Vec<usize> = plan.proven.iter().map(|(_, a)| a.iter().filter(|a| a.guards.len() == 1).count()).collect();
+    assert_eq!(guarded, [2, 2], "pick: each array's two accesses, each under one condition");
+}
+
 /// The number of array parameters the CPU backend's flat plan for `k` proves in bounds before a
 /// chunk (`None`: not run flat).
 fn proven_params<'a>(k: &Kernel, args: impl KernelArgs<'a>) -> Option<usize> {

@@ -1,13 +1,22 @@
-// A reduction along the columns of a contiguous matrix as the CPU backend plans it: thread t adds
-// the rows of its block into its row of partial results, column after column (contiguous: the
-// loop vectorizer's vector loads, adds and stores), every index proven in bounds before the chunk;
-// then a thread a column of the few partial rows.
+// A reduction along the columns of a contiguous matrix as the CPU backend plans it, one kernel
+// launched twice. First (`phase == 0`) thread t adds the rows of its block into its row of
+// partial results, column after column (contiguous: the loop vectorizer's vector loads, adds
+// and stores); then (`phase == 1`) thread c adds column c of the few partial rows and of the
+// rows left over into the output. Every index is proven in bounds before the chunk, each
+// phase's in its own launch.
 // MODE: CPU
 // KERNEL: fused_reduce_row_blocks
 //
-// IR: kernel fused_reduce_row_blocks(a0: &Array<f32, 2>, out: &mut Array<f32, 2>
+// IR: kernel fused_reduce_row_blocks(a0: &Array<f32, 2>, part: &mut Array<f32, 2>, out: &mut [f32], m: u32, k: u32, parts: u32, id: f32, count: f32, phase: u32)
+// IR: if (phase_{{[0-9]+}} == 0u32)
+// IR: part[[(t_{{[0-9]+}} as u64), (c_{{[0-9]+}} as u64)]] = acc_{{[0-9]+}};
 // IR: for rr_{{[0-9]+}} in (1u32..(k_{{[0-9]+}} / parts_{{[0-9]+}}))
 // IR: for c_{{[0-9]+}} in (0u32..m_{{[0-9]+}})
+// IR: } else {
+// IR: for q_{{[0-9]+}} in (0u64..(part.shape(0) as u64))
+// IR: acc_{{[0-9]+}}: f32 = (acc_{{[0-9]+}} + part[[q_{{[0-9]+}}, (t_{{[0-9]+}} as u64)]]);
+// IR: for rl_{{[0-9]+}} in (((part.shape(0) as u64) * ((k_{{[0-9]+}} as u64) / (part.shape(0) as u64)))..(k_{{[0-9]+}} as u64))
+// IR: out[(t_{{[0-9]+}} as u64)] = acc_{{[0-9]+}};
 // HOST: flat.run
 // HOST: load <{{(8|16)}} x float>
 // HOST: fadd <{{(8|16)}} x float>

@@ -81,10 +81,11 @@ pub struct Plan {
     /// The loop's body without its step.
     pub body: Vec<Stmt>,
     /// The array parameters every access of which is at indices affine in the index: each
-    /// access's forms, one an index (one for a linear index, else one an axis). Before a chunk,
-    /// one comparison an index proves them all in bounds, and the chunk then runs without
-    /// checking them.
-    pub proven: Vec<(ir::ParamId, Vec<Vec<Affine>>)>,
+    /// access's forms, one an index (one for a linear index, else one an axis), and the uniform
+    /// conditions it is under. Before a chunk, one comparison an index proves them all in bounds
+    /// (an access whose conditions do not all hold in this launch needs none), and the chunk
+    /// then runs without checking them.
+    pub proven: Vec<(ir::ParamId, Vec<Access>)>,
     /// The loops over uniform ranges whose variables the proven forms read: the variable, the
     /// range's end and whether it is inclusive (the proof computes each one's largest value).
     pub ranges: Vec<(LocalId, TypedExpr, bool)>,
@@ -92,6 +93,17 @@ pub struct Plan {
 
 /// An access's forms, one an index.
 type Forms = Vec<Affine>;
+
+/// An access of a proven array.
+#[derive(Clone, Debug)]
+pub struct Access {
+    /// Its forms, one an index.
+    pub forms: Forms,
+    /// The conditions of the `if`s around it that are the same in every thread, each with the
+    /// branch it is in (true: `then`). Where one does not hold, the access never runs in this
+    /// launch.
+    pub guards: Vec<(TypedExpr, bool)>,
+}
 
 /// How the elements are spread over the grid.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -310,15 +322,16 @@ pub fn plan(kernel: &ir::Kernel) -> Option<Plan> {
     // Which elements each iteration touches.
     let ranges = loop_ranges(body, &uniform);
     let defs = affine_defs(kernel, index, &ranges, &uniform, body);
-    // Each array's: whether it is written, and each access's forms (`None`: not affine).
-    let mut accesses: HashMap<ir::ParamId, (bool, Vec<Option<Forms>>)> = HashMap::new();
-    walk_accesses(body, &mut |array, index_exprs, write| {
+    // Each array's: whether it is written, and each access (`None`: not affine).
+    let mut accesses: HashMap<ir::ParamId, (bool, Vec<Option<Access>>)> = HashMap::new();
+    let mut guards = Vec::new();
+    walk_accesses(body, &uniform, &mut guards, &mut |array, index_exprs, write, guards| {
         if let ArrayRef::Param(p) = array {
             let e = accesses.entry(p).or_insert((false, Vec::new()));
             e.0 |= write;
             let known = Known { defs: &defs, ranges: &ranges, uniform: &uniform };
             let forms: Option<Vec<Affine>> = index_exprs.iter().map(|x| affine(x, index, index_type, &known)).collect();
-            e.1.push(forms);
+            e.1.push(forms.map(|forms| Access { forms, guards: guards.to_vec() }));
         }
     });
     let mut proven = Vec::new();
@@ -327,13 +340,14 @@ pub fn plan(kernel: &ir::Kernel) -> Option<Plan> {
     for p in keys {
         let (written, forms) = &accesses[&p];
         let one_d = matches!(kernel.params.get(p as usize).map(|q| q.ty), Some(ParamType::Array { ndim: 1, .. }));
-        let all: Option<Vec<Vec<Affine>>> = forms.iter().cloned().collect();
+        let all: Option<Vec<Access>> = forms.iter().cloned().collect();
         // Two iterations of one thread run in order on the GPU: a written array's elements must
         // belong to one iteration each. (One iteration a thread: another thread's elements
         // would be a race on the GPU too.)
         let disjoint = || {
-            all.as_ref()
-                .is_some_and(|f| one_d && f.iter().all(|x| matches!(x.as_slice(), [x] if x.a >= 1 && x.b < x.a && x.terms.is_empty())))
+            all.as_ref().is_some_and(|f| {
+                one_d && f.iter().all(|x| matches!(x.forms.as_slice(), [x] if x.a >= 1 && x.b < x.a && x.terms.is_empty()))
+            })
         };
         if *written && form == Form::Loop && !disjoint() {
             return None;
@@ -343,7 +357,7 @@ pub fn plan(kernel: &ir::Kernel) -> Option<Plan> {
         }
     }
     // The uniform ranges the proof reads, each once.
-    let mut read: Vec<LocalId> = proven.iter().flat_map(|(_, f)| f.iter().flatten().flat_map(|x| x.vars())).collect();
+    let mut read: Vec<LocalId> = proven.iter().flat_map(|(_, f)| f.iter().flat_map(|a| &a.forms).flat_map(|x| x.vars())).collect();
     read.sort_unstable();
     read.dedup();
     let ranges = read
@@ -772,28 +786,40 @@ fn structure(e: &TypedExpr, index: LocalId, index_type: ScalarType, known: &Know
 }
 
 /// Calls `f(array, index, written)` for every array access of `stmts`.
-fn walk_accesses(stmts: &[Stmt], f: &mut dyn FnMut(ArrayRef, &[TypedExpr], bool)) {
-    fn expr(e: &TypedExpr, f: &mut dyn FnMut(ArrayRef, &[TypedExpr], bool)) {
+/// The accesses of `stmts`, each with whether it writes and the uniform conditions around it
+/// (`guards`, as [`Access::guards`]: the caller's, then those of the `if`s inside).
+type Visit<'a> = dyn FnMut(ArrayRef, &[TypedExpr], bool, &[(TypedExpr, bool)]) + 'a;
+
+fn walk_accesses(stmts: &[Stmt], uniform: &[bool], guards: &mut Vec<(TypedExpr, bool)>, f: &mut Visit<'_>) {
+    fn expr(e: &TypedExpr, guards: &[(TypedExpr, bool)], f: &mut Visit<'_>) {
         if let TypedExprKind::Load { array, index } = &e.kind {
-            f(*array, index, false);
+            f(*array, index, false, guards);
         }
         for c in children(e) {
-            expr(c, f);
+            expr(c, guards, f);
         }
     }
     for s in stmts {
         if let StmtKind::Store { array, index, .. } | StmtKind::StoreField { array, index, .. } = &s.kind {
-            f(*array, index, true);
+            f(*array, index, true, guards);
         }
         for e in stmt_exprs(s) {
-            expr(e, f);
+            expr(e, guards, f);
         }
         match &s.kind {
-            StmtKind::If { then, otherwise, .. } => {
-                walk_accesses(then, f);
-                walk_accesses(otherwise, f);
+            StmtKind::If { cond, then, otherwise } => {
+                let known = uniform_expr(cond, uniform);
+                for (branch, taken) in [(then, true), (otherwise, false)] {
+                    if known {
+                        guards.push((cond.clone(), taken));
+                    }
+                    walk_accesses(branch, uniform, guards, f);
+                    if known {
+                        guards.pop();
+                    }
+                }
             }
-            StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => walk_accesses(body, f),
+            StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } => walk_accesses(body, uniform, guards, f),
             _ => {}
         }
     }
@@ -910,7 +936,9 @@ impl<'ctx> Lower<'_, 'ctx> {
             let mut proof = self.b.build_int_compare(IntPredicate::ULT, lo, hi, "flat.some")?;
             let top_i = wide(self, self.b.build_int_sub(hi, one, "flat.top")?)?;
             for (p, accesses) in &plan.proven {
-                for forms in accesses {
+                for access in accesses {
+                    let forms = &access.forms;
+                    let mut fits = bool_t.const_int(1, false);
                     for (axis, f) in forms.iter().enumerate() {
                         let extent = if forms.len() == 1 { self.param_array(*p).len } else { self.param_array(*p).shape[axis] };
                         let has = self.b.build_int_compare(IntPredicate::UGT, extent, zero, "flat.has")?;
@@ -951,8 +979,15 @@ impl<'ctx> Lower<'_, 'ctx> {
                             sum = self.b.build_int_add(sum, term, "flat.sum")?;
                         }
                         ok = self.b.build_and(ok, self.b.build_int_compare(IntPredicate::ULE, sum, top, "flat.in")?, "flat.ok")?;
-                        proof = self.b.build_and(proof, ok, "flat.proof")?;
+                        fits = self.b.build_and(fits, ok, "flat.fits")?;
                     }
+                    // Or it does not run in this launch.
+                    for (cond, taken) in &access.guards {
+                        let c = self.expr(cond)?.into_int_value();
+                        let skipped = if *taken { self.b.build_not(c, "flat.skip")? } else { c };
+                        fits = self.b.build_or(fits, skipped, "flat.fits")?;
+                    }
+                    proof = self.b.build_and(proof, fits, "flat.proof")?;
                 }
             }
             let (fast, checked) = (self.new_block("flat.fast"), self.new_block("flat.checked"));
