@@ -928,6 +928,35 @@ fn combine(rk: &ReduceKey, callee: Option<&str>, acc: &str, ai: &str, v: ast::So
     }
 }
 
+/// [`combine`] for a candidate that comes after every element the accumulator holds (a later
+/// position): argmin/argmax then takes it only when it is strictly better (or the first NaN),
+/// without comparing positions (fewer operations, which LLVM vectorizes and compiles faster).
+fn combine_in_order(
+    rk: &ReduceKey,
+    callee: Option<&str>,
+    acc: &str,
+    ai: &str,
+    v: ast::SourceExpr,
+    vi: ast::SourceExpr,
+    out: &mut Vec<Stmt>,
+) {
+    let cmp = match rk.op {
+        ReduceOp::ArgMin => BinOp::Lt,
+        ReduceOp::ArgMax => BinOp::Gt,
+        _ => return combine(rk, callee, acc, ai, v, vi, out),
+    };
+    let take = format!("{acc}_take");
+    let better = bin(cmp, v.clone(), var(acc));
+    if rk.acc.is_float() {
+        // Not after a NaN; a NaN, or a greater (lesser) number.
+        let (vn, an) = (bin(BinOp::Ne, v.clone(), v.clone()), bin(BinOp::Ne, var(acc), var(acc)));
+        out.push(let_(&take, bin(BinOp::BitAnd, not(an), bin(BinOp::BitOr, vn, better))));
+    } else {
+        out.push(let_(&take, better));
+    }
+    out.push(stmt_if(var(&take), vec![set(acc, v), set(ai, vi)]));
+}
+
 fn shfl_down(v: ast::SourceExpr, delta: u64) -> ast::SourceExpr {
     e(ExprKind::Collective(Collective::ShflDown, vec![int(0xffff_ffff, ScalarType::U32), v, int(delta, ScalarType::U64)]))
 }
@@ -1176,8 +1205,11 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
                 if first && plain_first {
                     col.push(set("acc", v));
                     col.push(set("ai", vi));
-                } else {
+                } else if first {
                     combine(rk, custom, "acc", "ai", v, vi, &mut col);
+                } else {
+                    // (Row r after the rows the partial result holds.)
+                    combine_in_order(rk, custom, "acc", "ai", v, vi, &mut col);
                 }
                 col.push(store2("part", var("acc")));
                 if arg {
@@ -1193,14 +1225,21 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
             blocks.push(for_range("rr", int(1, it), per(), next));
             // The second launch.
             let rows = || cast(dim("part", 0), u);
-            let mut column = vec![let_mut("acc", var("id")), let_mut("ai", int(u64::MAX, POS))];
-            let part = |array: &str| index(array, &[var("q"), tu.clone()]);
+            // (Each block's rows after the block's before it; argmin/argmax from the first
+            // block's, then in order.)
+            let part = |array: &str, q: ast::SourceExpr| index(array, &[q, tu.clone()]);
+            let mut column = if arg {
+                vec![let_mut("acc", part("part", int(0, u))), let_mut("ai", part("part_i", int(0, u)))]
+            } else {
+                vec![let_mut("acc", var("id")), let_mut("ai", int(u64::MAX, POS))]
+            };
             let mut partial = Vec::new();
-            combine(rk, custom, "acc", "ai", part("part"), if arg { part("part_i") } else { int(u64::MAX, POS) }, &mut partial);
-            column.push(for_range("q", int(0, u), rows(), partial));
+            let vi = if arg { part("part_i", var("q")) } else { int(u64::MAX, POS) };
+            combine_in_order(rk, custom, "acc", "ai", part("part", var("q")), vi, &mut partial);
+            column.push(for_range("q", int(u64::from(arg), u), rows(), partial));
             let mut rest = Vec::new();
             let (v, vi) = value_at(&[var("rl")], std::slice::from_ref(&tu), &mut rest, "rl");
-            combine(rk, custom, "acc", "ai", v, vi, &mut rest);
+            combine_in_order(rk, custom, "acc", "ai", v, vi, &mut rest);
             let done = bin(BinOp::Mul, rows(), bin(BinOp::Div, cast(var("k"), u), rows()));
             column.push(for_range("rl", done, cast(var("k"), u), rest));
             column.push(store("out", tu.clone(), if arg { var("ai") } else { finish(rk, var("acc")) }));
