@@ -1192,9 +1192,16 @@ impl fmt::Display for Kernel {
         let mut out = String::new();
         let o = &self.options;
         if *o != KernelOptions::default() {
+            // The flags only generated code and tests set appear where set.
+            let mut internal = String::new();
+            for (name, on) in [("lockstep_all", o.lockstep_all), ("flat_refuse_unproven", o.flat_refuse_unproven)] {
+                if on {
+                    let _ = write!(internal, ", {name} = true");
+                }
+            }
             let _ = writeln!(
                 out,
-                "#[options(fastmath = {}, launch_bounds = {:?}/{:?}, max_registers = {:?}, boundscheck = {}, debug = {}, lineinfo = {}, finitecheck = {}, aligned16 = {}, no_contract = {}, may_alias = {}, wide_arrays = {}, aligned_arrays = {})]",
+                "#[options(fastmath = {}, launch_bounds = {:?}/{:?}, max_registers = {:?}, boundscheck = {}, debug = {}, lineinfo = {}, finitecheck = {}, aligned16 = {}, no_contract = {}, may_alias = {}, wide_arrays = {}, aligned_arrays = {}{internal})]",
                 o.fastmath, o.max_threads_per_block, o.min_blocks_per_sm, o.max_registers, o.boundscheck, o.debug, o.lineinfo, o.finitecheck, o.aligned16, o.no_contract, o.may_alias, o.wide_arrays, o.aligned_arrays
             );
         }

@@ -363,6 +363,8 @@ impl Parser {
                 "aligned16" => o.aligned16 = self.bool_value()?,
                 "no_contract" => o.no_contract = self.bool_value()?,
                 "may_alias" => o.may_alias = self.bool_value()?,
+                "lockstep_all" => o.lockstep_all = self.bool_value()?,
+                "flat_refuse_unproven" => o.flat_refuse_unproven = self.bool_value()?,
                 "wide_arrays" | "aligned_arrays" => {
                     let n = self.number()?;
                     let v = match n.parse() {

@@ -56,6 +56,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
         wide_arrays,
         aligned_arrays,
         lockstep_all: _,
+        flat_refuse_unproven: _,
     } = src.options;
     let opt = |v: Option<u32>| match v {
         Some(v) => quote!(::core::option::Option::Some(#v)),
@@ -89,6 +90,7 @@ fn source(k: &Kernel, callee_prefix: TokenStream) -> TokenStream {
                 wide_arrays: #wide_arrays,
                 aligned_arrays: #aligned_arrays,
                 lockstep_all: false,
+                flat_refuse_unproven: false,
             },
             ret: #ret,
             callees: ::std::vec![#(#callees),*],

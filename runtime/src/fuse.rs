@@ -785,7 +785,8 @@ pub(crate) fn source(name: &str, params: Vec<Param>, stmts: Vec<Stmt>, callees: 
         params,
         body: ast::Block { stmts },
         span: Span::default(),
-        options: KernelOptions::default(),
+        // Their indices are in bounds by construction (see `KernelOptions::flat_refuse_unproven`).
+        options: KernelOptions { flat_refuse_unproven: true, ..KernelOptions::default() },
         ret: None,
         callees: callees.to_vec(),
         device: false,

@@ -490,6 +490,72 @@ pub fn flat_uniform_branches(h: &Harness) {
     assert_eq!(guarded, [2, 2], "pick: each array's two accesses, each under one condition");
 }
 
+/// A neighbour read under a condition that differs between threads: where `x` is as long as
+/// `y`, the bounds proof fails (it counts `x[i + 1]` at the last element) though no access is
+/// past the end. `y` is read and written, so an element run twice would show.
+#[gpu_kernel(boundscheck)]
+fn neighbour_add(x: &[f32], y: &mut [f32]) {
+    let i = grid(1);
+    if i < y.len() {
+        let mut next = 0.0f32;
+        if i + 1 < x.len() {
+            next = x[i + 1];
+        }
+        y[i] = y[i] + (x[i] + next);
+    }
+}
+
+/// `kernel` as generated kernels are compiled: where the flat proof fails, the flat function
+/// refuses the launch and the grid runs it (`KernelOptions::flat_refuse_unproven`).
+fn refusing(kernel: &Kernel) -> Kernel {
+    let mut src = kernel.source().clone();
+    src.options.flat_refuse_unproven = true;
+    Kernel::new(src)
+}
+
+/// Kernels that refuse a launch their proof fails for (as generated kernels do) give the
+/// results of those that run a checked loop instead, on every worker alike: each element once,
+/// whether the proof holds (`x` one longer than `y`) or not; and a fault past the end is still
+/// reported, naming the element's thread.
+pub fn flat_refused_unproven(h: &Harness) {
+    let refuse_add = refusing(&neighbour_add);
+    let refuse_unguarded = refusing(&flat_unguarded);
+    for n in [0usize, 1, 2, 255, 1000, 100_003] {
+        let x: Vec<f32> = h.vec(n + 1, |h| h.f64_in(-1.0, 1.0) as f32);
+        let y0: Vec<f32> = h.vec(n, |h| h.f64_in(-1.0, 1.0) as f32);
+        for (len, proven) in [(n + 1, true), (n, false)] {
+            let want: Vec<f32> = (0..n).map(|i| y0[i] + (x[i] + if i + 1 < len { x[i + 1] } else { 0.0 })).collect();
+            let dx = h.arr(&x[..len]);
+            let plain: &Kernel = &neighbour_add;
+            for (k, name) in [(plain, "checked loop"), (&refuse_add, "refused")] {
+                for block in [64usize, 256] {
+                    let mut y = h.arr(&y0);
+                    h.run(k, (n.div_ceil(block).max(1), block), (&dx, &mut y)).unwrap();
+                    assert_eq!(y.to_vec().unwrap(), want, "neighbour_add ({name}), n = {n}, proven {proven}, block {block}");
+                }
+            }
+        }
+        if n > 0 {
+            let block = 64;
+            let mut out = h.zeros::<f32>(n);
+            let e = h.run(&refuse_unguarded, (n / block + 2, block), (&h.arr(&x[..n]), &mut out)).unwrap_err();
+            match &e {
+                Error::OutOfBounds { kernel, array, index, len, tx, bx, .. } => {
+                    assert_eq!((kernel.as_str(), array.as_str(), *len), ("flat_unguarded", "x", n as u64), "{e}");
+                    assert!(*index >= n as u64, "{e}");
+                    assert_eq!(*bx as u64 * block as u64 + *tx as u64, *index, "the thread: {e}");
+                }
+                other => panic!("expected OutOfBounds, got {other}"),
+            }
+        }
+    }
+    if h.is_gpu() {
+        return;
+    }
+    let (x, mut y) = (h.arr(&[1.0f32; 4]), h.zeros::<f32>(4));
+    assert_eq!(proven_params(&refuse_add, (&x, &mut y)), Some(2), "neighbour_add: both arrays proven");
+}
+
 /// The number of array parameters the CPU backend's flat plan for `k` proves in bounds before a
 /// chunk (`None`: not run flat).
 fn proven_params<'a>(k: &Kernel, args: impl KernelArgs<'a>) -> Option<usize> {

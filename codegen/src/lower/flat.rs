@@ -918,7 +918,7 @@ impl<'ctx> Lower<'_, 'ctx> {
             // largest index of each form, in 128 bits, at most its extent less one and its limit.
             let i128t = self.cx.i128_type();
             let wide = |l: &Self, v: IntValue<'ctx>| l.b.build_int_z_extend(v, i128t, "flat.wide");
-            let mut maxima = HashMap::new();
+            let (mut maxima, mut empties) = (HashMap::new(), HashMap::new());
             for (v, end, inclusive) in &plan.ranges {
                 let e64 = self.flat_i64(end)?;
                 // An empty range runs nothing: its variable's value is never used (0 will do).
@@ -932,9 +932,17 @@ impl<'ctx> Lower<'_, 'ctx> {
                 let top = if *inclusive { e64 } else { self.b.build_int_sub(e64, one, "flat.vmax")? };
                 let top = self.b.build_select(empty, zero, top, "flat.vmax")?.into_int_value();
                 maxima.insert(*v, wide(self, top)?);
+                empties.insert(*v, empty);
             }
-            let mut proof = self.b.build_int_compare(IntPredicate::ULT, lo, hi, "flat.some")?;
-            let top_i = wide(self, self.b.build_int_sub(hi, one, "flat.top")?)?;
+            // The chunk's indices; or, where an unproven launch is refused, the whole range's
+            // (the same in every worker), an empty one proven.
+            let refuse_unproven = self.kernel.options.flat_refuse_unproven;
+            let (mut proof, top) = if refuse_unproven {
+                (self.b.build_int_compare(IntPredicate::NE, n64, zero, "flat.some")?, n64)
+            } else {
+                (self.b.build_int_compare(IntPredicate::ULT, lo, hi, "flat.some")?, hi)
+            };
+            let top_i = wide(self, self.b.build_int_sub(top, one, "flat.top")?)?;
             for (p, accesses) in &plan.proven {
                 for access in accesses {
                     let forms = &access.forms;
@@ -981,7 +989,23 @@ impl<'ctx> Lower<'_, 'ctx> {
                         ok = self.b.build_and(ok, self.b.build_int_compare(IntPredicate::ULE, sum, top, "flat.in")?, "flat.ok")?;
                         fits = self.b.build_and(fits, ok, "flat.fits")?;
                     }
-                    // Or it does not run in this launch.
+                    // Or it does not run in this launch: inside a loop over an empty range
+                    // (one whose variable it reads), or under a condition that does not hold.
+                    let mut inside: Vec<LocalId> = forms
+                        .iter()
+                        .flat_map(|f| f.terms.iter().flat_map(|t| &t.factors))
+                        .filter_map(|f| match f {
+                            Factor::Var(v) => Some(*v),
+                            _ => None,
+                        })
+                        .collect();
+                    inside.sort_unstable();
+                    inside.dedup();
+                    for v in inside {
+                        if let Some(empty) = empties.get(&v) {
+                            fits = self.b.build_or(fits, *empty, "flat.fits")?;
+                        }
+                    }
                     for (cond, taken) in &access.guards {
                         let c = self.expr(cond)?.into_int_value();
                         let skipped = if *taken { self.b.build_not(c, "flat.skip")? } else { c };
@@ -989,6 +1013,10 @@ impl<'ctx> Lower<'_, 'ctx> {
                     }
                     proof = self.b.build_and(proof, fits, "flat.proof")?;
                 }
+            }
+            if refuse_unproven {
+                let empty = self.b.build_int_compare(IntPredicate::EQ, n64, zero, "flat.empty")?;
+                proof = self.b.build_or(proof, empty, "flat.proof")?;
             }
             let (fast, checked) = (self.new_block("flat.fast"), self.new_block("flat.checked"));
             self.b.build_conditional_branch(proof, fast, checked)?;
@@ -998,6 +1026,13 @@ impl<'ctx> Lower<'_, 'ctx> {
             self.unchecked.clear();
             self.branch_to(done)?;
             self.b.position_at_end(checked);
+            if refuse_unproven {
+                // (Every worker's proof is the whole range's: they all refuse alike.)
+                self.b.build_return(Some(&bool_t.const_zero()))?;
+                self.b.position_at_end(done);
+                self.b.build_return(Some(&bool_t.const_int(1, false)))?;
+                return Ok(());
+            }
             self.flat_loop(plan, lo, hi)?;
         }
         self.branch_to(done)?;
