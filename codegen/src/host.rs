@@ -4,12 +4,13 @@
 //!
 //! ```text
 //! gpujit_host_entry(args: *const u64, dims: *const u32 /* grid x y z, block x y z */,
-//!                   first: u64, end: u64, oob: *mut u64, shared: *mut u8, dynamic_shared_bytes: u64)
+//!                   first: u64, end: u64, oob: *mut u64, shared: *mut u8, dynamic_shared_bytes: u64,
+//!                   frame: *mut u8) -> u32 /* 1: the flat function ran them */
 //! gpujit_host_thread(args: *const u64, ctx: *mut HostCtx, oob: *mut u64)
 //! ```
 //!
-//! `args` holds 8-byte slots: an array parameter takes two (data pointer, length), a scalar one
-//! (its value in the low bytes). The first entry runs blocks `first..end` (linear ids, x fastest),
+//! `args` holds 8-byte slots ([`ParamLayout`]): an array parameter takes its data pointer, then
+//! its extents, then its strides; a scalar one (its value in the low bytes). The first entry runs blocks `first..end` (linear ids, x fastest),
 //! each block's threads one after another; it serves kernels without barriers. The second runs one
 //! thread described by a [`HostCtx`]; the runtime runs the threads of a block as fibers and the
 //! kernel's `sync_threads()` calls the context's `barrier` callback, which switches to the next
@@ -43,7 +44,8 @@ use std::ffi::c_void;
 use std::mem::{offset_of, size_of, ManuallyDrop};
 use std::sync::Once;
 
-/// The entry running whole blocks (kernels without barriers).
+/// The entry running whole blocks (kernels without barriers). It returns 1 where the kernel's
+/// flat function ran the blocks' elements ([`crate::lower::flat`]), 0 where they ran block by block.
 pub type HostEntry = unsafe extern "C" fn(
     args: *const u64,
     dims: *const u32,
@@ -53,7 +55,7 @@ pub type HostEntry = unsafe extern "C" fn(
     shared: *mut u8,
     dynamic_shared_bytes: u64,
     frame: *mut u8,
-);
+) -> u32;
 
 /// The entry running one thread.
 pub type HostThreadEntry = unsafe extern "C" fn(args: *const u64, ctx: *mut HostCtx, oob: *mut u64);
@@ -687,8 +689,7 @@ fn emit_block_entry<'ctx>(
 ) -> Result<(), BuilderError> {
     let ptr = cx.ptr_type(AddressSpace::default());
     let (i64t, i32t) = (cx.i64_type(), cx.i32_type());
-    let fn_type =
-        cx.void_type().fn_type(&[ptr.into(), ptr.into(), i64t.into(), i64t.into(), ptr.into(), ptr.into(), i64t.into(), ptr.into()], false);
+    let fn_type = i32t.fn_type(&[ptr.into(), ptr.into(), i64t.into(), i64t.into(), ptr.into(), ptr.into(), i64t.into(), ptr.into()], false);
     let entry = module.add_function(ENTRY, fn_type, Some(Linkage::External));
     let b = cx.create_builder();
     b.position_at_end(cx.append_basic_block(entry, "entry"));
@@ -743,7 +744,7 @@ fn emit_block_entry<'ctx>(
         let (done, blocks_bb) = (cx.append_basic_block(entry, "flat.ran"), cx.append_basic_block(entry, "blocks"));
         b.build_conditional_branch(ran, done, blocks_bb)?;
         b.position_at_end(done);
-        b.build_return(None)?;
+        b.build_return(Some(&i32t.const_int(1, false)))?;
         b.position_at_end(blocks_bb);
     }
     counted_loop(cx, &b, entry, first, end, "blk", &mut |blk| {
@@ -777,7 +778,7 @@ fn emit_block_entry<'ctx>(
             })
         })
     })?;
-    b.build_return(None)?;
+    b.build_return(Some(&i32t.const_zero()))?;
     Ok(())
 }
 
@@ -1090,5 +1091,65 @@ mod tests {
             assert_eq!(hopper_op(hopper_code(op)), Some(op));
         }
         assert_eq!(offset_of!(HostCtx, fiber), 64);
+    }
+
+    /// A kernel that refuses an unproven launch (as generated kernels do) runs flat exactly where
+    /// the launch's proof holds, the proof of the whole range: so where a loop over an empty range
+    /// holds the only access of an empty array (a 1 × 0 matrix-vector product), and not where
+    /// the matrix is one element short, which then runs block by block and reports the fault.
+    #[test]
+    fn flat_runs_where_proven() {
+        let text = "#[options(flat_refuse_unproven = true)]
+kernel mv(a: &[f32], x: &[f32], y: &mut [f32], n: u64) {
+    n_0: u64 = n;
+    i_1: u64 = grid_x();
+    if (i_1 < y.len()) {
+        acc_2: f32 = 0.0f32;
+        for j_3 in (0u64..n_0).step_by(1u64) {
+            acc_2: f32 = (acc_2 + (a[((i_1 * n_0) + j_3)] * x[j_3]));
+        }
+        y[i_1] = acc_2;
+    }
+}";
+        let kernel = crate::ir_text::parse(text).expect("the kernel parses");
+        let code = compile_host(&kernel, false).expect("the kernel compiles");
+        assert!(code.meta().flat, "the kernel has a flat plan");
+        // (rows, n, the matrix's length): run flat?
+        for (rows, n, len, flat) in [(1usize, 0usize, 0usize, true), (0, 5, 0, true), (3, 4, 12, true), (3, 4, 11, false), (2, 0, 0, true)]
+        {
+            let a: Vec<f32> = (0..len).map(|v| v as f32).collect();
+            let x: Vec<f32> = (0..n).map(|v| 1.0 + v as f32).collect();
+            let mut y = vec![9.0f32; rows];
+            // An array's pointer, extent and stride; then `n`.
+            let args = [a.as_ptr() as u64, len as u64, 1, x.as_ptr() as u64, n as u64, 1, y.as_mut_ptr() as u64, rows as u64, 1, n as u64];
+            assert_eq!(ParamLayout::of(&kernel).words(), args.len());
+            for (blocks, threads) in [(1u32, 64u32), (rows.div_ceil(2).max(1) as u32, 2)] {
+                let dims = [blocks, 1, 1, threads, 1, 1];
+                let mut record = [0u64; OobRecord::WORDS];
+                let mut shared = [0u128; 1];
+                // SAFETY: `args` holds the kernel's four parameters (pointer and length of each
+                // live array, `n`); dims, the record and the shared buffer live through the
+                // call, blocks 0..blocks lie within the grid, and the kernel runs no lockstep
+                // frame.
+                let ran = unsafe {
+                    (code.entry())(
+                        args.as_ptr(),
+                        dims.as_ptr(),
+                        0,
+                        u64::from(blocks),
+                        record.as_mut_ptr(),
+                        shared.as_mut_ptr() as *mut u8,
+                        0,
+                        std::ptr::null_mut(),
+                    )
+                };
+                let case = format!("{rows} x {n}, a of {len}, {blocks} blocks of {threads}");
+                assert_eq!(ran == 1, flat, "run flat: {case}");
+                let want: Vec<f32> =
+                    (0..rows).map(|i| (0..n).fold(0.0f32, |acc, j| acc + a.get(i * n + j).copied().unwrap_or(0.0) * x[j])).collect();
+                assert_eq!(y, want, "{case}");
+                assert_eq!(record[0] != 0, len < rows * n, "fault recorded: {case}");
+            }
+        }
     }
 }

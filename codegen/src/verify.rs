@@ -559,7 +559,7 @@ mod tests {
     #[test]
     fn text_round_trips() {
         let text =
-            "#[options(fastmath = true, launch_bounds = Some(256)/None, max_registers = None, boundscheck = false, aligned16 = false)]
+            "#[options(fastmath = true, launch_bounds = Some(256)/None, max_registers = None, boundscheck = false, aligned16 = false, lockstep_all = true, flat_refuse_unproven = true)]
 kernel k(x: &Array<f32, 2, strided>, n: i32, out: &mut [f32]) {
     shared t: [f32; [4, 4]];
     local acc: [f32; 2];
@@ -583,5 +583,11 @@ kernel k(x: &Array<f32, 2, strided>, n: i32, out: &mut [f32]) {
         assert_eq!(format!("{k:?}"), format!("{again:?}"));
         assert_eq!(k.shared[0].dims, vec![4, 4]);
         assert!(k.options.fastmath && k.options.max_threads_per_block == Some(256));
+        assert!(k.options.lockstep_all && k.options.flat_refuse_unproven);
+        // Options off by default are printed only when on.
+        let plain = parse("kernel p(x: &mut [f32]) { x[0u64] = 1.0f32; }").unwrap();
+        let printed = plain.to_string();
+        assert!(!printed.contains("lockstep_all") && !printed.contains("flat_refuse_unproven"), "{printed}");
+        assert_eq!(format!("{:?}", parse(&printed).unwrap().options), format!("{:?}", plain.options));
     }
 }

@@ -6,7 +6,7 @@
 //
 // IR: kernel flat_grid_stride(x: &[f32], y: &[f32], out: &mut [f32])
 // IR: while (i_0 < out.len())
-// HOST: define void @gpujit_host_entry(
+// HOST: define {{.*}}i32 @gpujit_host_entry(
 // HOST: flat.run
 // HOST: vector.body
 // HOST: load <{{[0-9]+}} x float>

@@ -7,7 +7,7 @@
 // IR: kernel flat_uniform_range(a: &[f32], x: &[f32], y: &mut [f32], n: u64)
 // IR: for j_{{[0-9]+}} in (0u64..n_{{[0-9]+}})
 // IR: a[((i_{{[0-9]+}} * n_{{[0-9]+}}) + j_{{[0-9]+}})]
-// HOST: define void @gpujit_host_entry(
+// HOST: define {{.*}}i32 @gpujit_host_entry(
 // HOST: flat.run
 // HOST: mul {{.*}}i128
 // HOST: flat.proof

@@ -5,7 +5,7 @@
 //
 // IR: kernel lockstep_block_sum(x: &[f32], total: &mut [f32])
 // IR: sync_threads();
-// HOST: define void @gpujit_host_entry(
+// HOST: define {{.*}}i32 @gpujit_host_entry(
 // HOST-NOT: gpujit_host_thread
 // HOST: blk.body
 // HOST: thread

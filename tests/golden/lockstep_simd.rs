@@ -9,7 +9,7 @@
 //
 // IR: kernel lockstep_simd(x: &[f32], total: &mut [f32])
 // IR: shfl_down_sync(
-// HOST: define void @gpujit_host_entry(
+// HOST: define {{.*}}i32 @gpujit_host_entry(
 // HOST-NOT: gpujit_host_thread
 // HOST: vector.body
 // HOST: = phi i64 {{.*}}[ 16, %

@@ -7,7 +7,7 @@
 //
 // IR: kernel lockstep_tile(a: &[f32], b: &[f32], c: &mut [f32], n: u64)
 // IR: sync_threads()
-// HOST: define void @gpujit_host_entry(
+// HOST: define {{.*}}i32 @gpujit_host_entry(
 // HOST-NOT: gpujit_host_thread
 // HOST: vector.body
 // HOST: {{fmul <[0-9]+ x float>|@llvm.fma.v[0-9]+f32}}

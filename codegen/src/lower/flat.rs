@@ -1018,22 +1018,20 @@ impl<'ctx> Lower<'_, 'ctx> {
                 let empty = self.b.build_int_compare(IntPredicate::EQ, n64, zero, "flat.empty")?;
                 proof = self.b.build_or(proof, empty, "flat.proof")?;
             }
-            let (fast, checked) = (self.new_block("flat.fast"), self.new_block("flat.checked"));
-            self.b.build_conditional_branch(proof, fast, checked)?;
+            // Unproven: the checked loop, or the launch refused (every worker's proof is the
+            // whole range's, so they all refuse alike).
+            let fast = self.new_block("flat.fast");
+            let otherwise = if refuse_unproven { refuse } else { self.new_block("flat.checked") };
+            self.b.build_conditional_branch(proof, fast, otherwise)?;
             self.b.position_at_end(fast);
             self.unchecked = plan.proven.iter().map(|(p, _)| *p).collect();
             self.flat_loop(plan, lo, hi)?;
             self.unchecked.clear();
-            self.branch_to(done)?;
-            self.b.position_at_end(checked);
-            if refuse_unproven {
-                // (Every worker's proof is the whole range's: they all refuse alike.)
-                self.b.build_return(Some(&bool_t.const_zero()))?;
-                self.b.position_at_end(done);
-                self.b.build_return(Some(&bool_t.const_int(1, false)))?;
-                return Ok(());
+            if !refuse_unproven {
+                self.branch_to(done)?;
+                self.b.position_at_end(otherwise);
+                self.flat_loop(plan, lo, hi)?;
             }
-            self.flat_loop(plan, lo, hi)?;
         }
         self.branch_to(done)?;
         self.b.position_at_end(done);
