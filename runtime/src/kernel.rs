@@ -149,12 +149,7 @@ impl Kernel {
     /// asynchronous; on the CPU backend it has finished when this returns.
     pub fn launch<'a, 's>(&self, config: impl Into<LaunchConfig<'s>>, args: impl KernelArgs<'a>) -> Result<()> {
         let config = config.into();
-        let mut buf = [Arg::NONE; MAX_ARGS];
-        let n = args.collect(&mut buf);
-        if n > MAX_ARGS {
-            return Err(self.unsupported(format!("a launch takes at most {MAX_ARGS} arguments, {n} were given")));
-        }
-        self.launch_args(&config, &buf[..n])
+        args.with_slice(|args| self.launch_slice(&config, args))
     }
 
     /// [`Kernel::launch`] with the arguments already collected (generated kernels' path).

@@ -419,6 +419,19 @@ pub const MAX_ARGS: usize = 24;
 pub trait KernelArgs<'a> {
     /// Writes the arguments to `out` and returns how many there are.
     fn collect(self, out: &mut [Arg<'a>; MAX_ARGS]) -> usize;
+
+    /// `f` on the arguments, collected into a slice of exactly their number (more than
+    /// [`MAX_ARGS`] where a slice holds more). A launch's path: it fills no buffer of
+    /// [`MAX_ARGS`] placeholders.
+    #[inline]
+    fn with_slice<R>(self, f: impl FnOnce(&[Arg<'a>]) -> R) -> R
+    where
+        Self: Sized,
+    {
+        let mut buf = [Arg::NONE; MAX_ARGS];
+        let n = self.collect(&mut buf);
+        f(&buf[..n.min(MAX_ARGS)])
+    }
 }
 
 macro_rules! kernel_args {
@@ -430,6 +443,12 @@ macro_rules! kernel_args {
                 let mut n = 0;
                 $( out[$n] = self.$n.into_arg(); n += 1; )*
                 n
+            }
+
+            #[allow(unused_variables)]
+            #[inline]
+            fn with_slice<R>(self, f: impl FnOnce(&[Arg<'a>]) -> R) -> R {
+                f(&[$( self.$n.into_arg() ),*])
             }
         }
     };
@@ -453,5 +472,10 @@ impl<'a> KernelArgs<'a> for &[Arg<'a>] {
         let n = self.len().min(MAX_ARGS);
         out[..n].copy_from_slice(&self[..n]);
         self.len()
+    }
+
+    #[inline]
+    fn with_slice<R>(self, f: impl FnOnce(&[Arg<'a>]) -> R) -> R {
+        f(self)
     }
 }

@@ -49,6 +49,20 @@ pub fn launch_errors(h: &Harness) {
     // An empty grid is not an error: nothing to run.
     h.run(&add, (0, 32), (&x, &y, &mut out)).unwrap();
     assert_eq!(out.to_vec().unwrap(), vec![7.0; 3]);
+
+    // Arguments collected in a slice: more than a launch takes is a typed error naming the
+    // kernel, and nothing runs; the right ones launch.
+    {
+        let mut args = vec![(&x).into_arg(), (&y).into_arg(), (&mut out).into_arg()];
+        args.resize(MAX_ARGS + 1, 1.0f32.into_arg());
+        let e = add.launch((1, 32), &args[..]).unwrap_err();
+        assert!(matches!(&e, Error::Unsupported { kernel, message } if kernel == "add" && message.contains("at most 24")), "{e}");
+    }
+    h.dev.synchronize().unwrap();
+    assert_eq!(out.to_vec().unwrap(), vec![7.0; 3]);
+    add.launch((1, 32), &[(&x).into_arg(), (&y).into_arg(), (&mut out).into_arg()][..]).unwrap();
+    h.dev.synchronize().unwrap();
+    assert_eq!(out.to_vec().unwrap(), vec![2.0, 4.0, 6.0]);
 }
 
 #[gpu_kernel]

@@ -146,7 +146,7 @@ use gpujit::codegen::nvptx::NvptxTarget;
 use gpujit::codegen::toolchain;
 use gpujit::prelude::*;
 use gpujit::runtime::launch::MAX_ARGS;
-use gpujit::{Arg, Element, Error, Kernel, KernelArgs};
+use gpujit::{Arg, Element, Error, Kernel, KernelArg, KernelArgs};
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::Mutex;
