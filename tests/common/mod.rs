@@ -48,6 +48,7 @@ macro_rules! for_each_case {
             kernel_assertions,
             deferred_reports,
             kernel_prints,
+            prints_while_others_synchronize,
             line_info_kernels,
             debug_info_kernels,
             bounds_error_lines,

@@ -68,6 +68,46 @@ pub fn kernel_prints(h: &Harness) {
     assert_eq!(err, want_err, "the child's standard error:\n{stderr}");
 }
 
+/// A launch's lines are out when the synchronization after it returns, while other threads
+/// synchronize the device all along (on a GPU one of theirs may take the launch's records first:
+/// the launching thread's then waits until they are written).
+pub fn prints_while_others_synchronize(h: &Harness) {
+    let _serial = super::fused::serial();
+    let (x, flags) = child_inputs();
+    let (dx, dflags) = (h.arr(&x), h.arr(&flags));
+    let want_out = x.len() + 1;
+    let want_err = x.iter().filter(|v| **v < 0.1).count();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let dev = h.dev.clone();
+            let stop = &stop;
+            s.spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    dev.synchronize().expect("no launch of this test fails");
+                }
+            });
+        }
+        gpujit::runtime::print::set_sink(Some(capture));
+        let mut failed = None;
+        for round in 0..40 {
+            CAPTURED.lock().unwrap().clear();
+            h.run(&printing, (3, 128), (&dx, &dflags)).unwrap();
+            let got = std::mem::take(&mut *CAPTURED.lock().unwrap());
+            let count = |stderr: bool| got.iter().filter(|(e, _)| *e == stderr).map(|(_, t)| t.lines().count()).sum::<usize>();
+            if (count(false), count(true)) != (want_out, want_err) {
+                failed = Some((round, count(false), count(true)));
+                break;
+            }
+        }
+        gpujit::runtime::print::set_sink(None);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some((round, out, err)) = failed {
+            panic!("round {round}: {out} of {want_out} lines on standard output, {err} of {want_err} on standard error when the synchronization returned");
+        }
+    });
+}
+
 fn kernel_prints_captured(h: &Harness) {
     let _serial = super::fused::serial();
     gpujit::runtime::print::set_sink(Some(capture));
