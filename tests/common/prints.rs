@@ -68,9 +68,9 @@ pub fn kernel_prints(h: &Harness) {
     assert_eq!(err, want_err, "the child's standard error:\n{stderr}");
 }
 
-/// A launch's lines are out when the synchronization after it returns, while other threads
-/// synchronize the device all along (on a GPU one of theirs may take the launch's records first:
-/// the launching thread's then waits until they are written).
+/// A launch's lines are out when the synchronization after it returns, while other threads read
+/// arrays and synchronize the device all along (on a GPU one of theirs may take the launch's
+/// records first: the launching thread's synchronization then waits until they are written).
 pub fn prints_while_others_synchronize(h: &Harness) {
     let _serial = super::fused::serial();
     let (x, flags) = child_inputs();
@@ -78,13 +78,20 @@ pub fn prints_while_others_synchronize(h: &Harness) {
     let want_out = x.len() + 1;
     let want_err = x.iter().filter(|v| **v < 0.1).count();
     let stop = std::sync::atomic::AtomicBool::new(false);
+    // Blocking reads (they report what finished kernels printed), one thread the device's
+    // synchronization.
+    let smalls: Vec<DeviceArray<f32>> = (0..3).map(|_| h.arr(&[1.0f32; 4])).collect();
     std::thread::scope(|s| {
-        for _ in 0..2 {
+        for (t, small) in smalls.iter().enumerate() {
             let dev = h.dev.clone();
             let stop = &stop;
             s.spawn(move || {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    dev.synchronize().expect("no launch of this test fails");
+                    if t == 0 {
+                        dev.synchronize().expect("no launch of this test fails");
+                    } else {
+                        assert_eq!(small.to_vec().expect("no launch of this test fails"), [1.0; 4]);
+                    }
                 }
             });
         }
