@@ -97,7 +97,7 @@ pub fn prints_while_others_synchronize(h: &Harness) {
         }
         gpujit::runtime::print::set_sink(Some(capture));
         let mut failed = None;
-        for round in 0..40 {
+        for round in 0..150 {
             CAPTURED.lock().unwrap().clear();
             h.run(&printing, (3, 128), (&dx, &dflags)).unwrap();
             let got = std::mem::take(&mut *CAPTURED.lock().unwrap());
