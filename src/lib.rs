@@ -771,15 +771,28 @@ pub mod kernel_prelude {
 /// bounds checks on, an index out of range skips the instructions and is reported. The
 /// instructions are kept in place (side effects, memory clobbered).
 ///
-/// ```ignore
-/// let mut hi = 0u32;
-/// ptx_asm!("mul.hi.u32 {0}, {1}, {2};", out(reg) hi, in(reg) a, in(reg) b);
-/// let mut acc = 1.0f32;
-/// ptx_asm!("fma.rn.f32 {0}, {1}, {2}, {0};", inout(reg) acc, in(reg) x, in(reg) y);
-/// let mut v = 0.0f32;
-/// ptx_asm!("ld.global.cg.f32 {0}, [{1}];", out(reg) v, in(reg) &x[i]);
-/// ptx_asm!("st.global.cs.f32 [{0}], {1};", in(reg) &mut out[i], in(reg) v);
+/// ```no_run
+/// use gpujit::prelude::*;
+///
+/// #[gpu_kernel]
+/// fn asm_ops(a: &[u32], b: &[u32], x: &[f32], y: &[f32], hi_out: &mut [u32], out: &mut [f32]) {
+///     let i = grid(1);
+///     if i < out.len() {
+///         let mut hi = 0u32;
+///         ptx_asm!("mul.hi.u32 {0}, {1}, {2};", out(reg) hi, in(reg) a[i], in(reg) b[i]);
+///         let mut acc = 1.0f32;
+///         ptx_asm!("fma.rn.f32 {0}, {1}, {2}, {0};", inout(reg) acc, in(reg) x[i], in(reg) y[i]);
+///         let mut v = 0.0f32;
+///         ptx_asm!("ld.global.cg.f32 {0}, [{1}];", out(reg) v, in(reg) &x[i]);
+///         let w = v + acc;
+///         ptx_asm!("st.global.cs.f32 [{0}], {1};", in(reg) &mut out[i], in(reg) w);
+///         hi_out[i] = hi;
+///     }
+/// }
+/// # let _ = &asm_ops;
 /// ```
+///
+/// (Not run here: inline PTX needs a GPU; `tests/golden/inline_ptx.rs` checks the PTX it gives.)
 ///
 /// Outside a kernel (the host stand-in rustc type-checks kernel bodies with) it panics.
 #[macro_export]
