@@ -21,7 +21,9 @@
 //!   the partial results, or `Strategy::Columns` (groups of columns a thread) where a row of
 //!   partial results would not fit a core's cache, or a thread a column for few elements.
 //!
-//! Broadcast or strided operands along axes keep the GPU's plans.
+//! Along axes, the plans need one operand C-contiguous as that matrix; the others may be
+//! broadcast (a row or a column beside it) or strided, as long as each is a matrix of two
+//! strides (`collapse_2d`). Operands that are not keep the GPU's plans.
 
 use crate::array::{DeviceArray, Element};
 use crate::error::{Error, Result};
@@ -621,12 +623,10 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         }
         Ok(())
     };
-    if let Some(layout) = layout {
-        let (rows, cols) = if layout == Strategy::Rows { (m, k) } else { (k, m) };
-        let mats: SmallVec<[Arg<'_>; 8]> = g.inputs.iter().map(|a| matrix_arg(a, rows, cols)).collect();
+    if let Some(MatrixLayout { strategy: layout, mats, contiguous }) = layout {
         if layout == Strategy::Rows {
             // Few long rows: each row in the flat plan, which spreads it over the workers.
-            if m < resident && k >= 2 * resident * chunk_elements(acc) && !arg {
+            if contiguous && m < resident && k >= 2 * resident * chunk_elements(acc) && !arg {
                 for row in 0..m {
                     let one: SmallVec<[Arg<'_>; 8]> = mats.iter().map(|a| range_view(&fuse::flat_arg(a, m * k), row * k, k)).collect();
                     flat_plan(&one, k, range_view(&out, row, 1))?;
@@ -740,26 +740,85 @@ fn byte_view<'a>(a: &Arg<'a>, offset: usize, len: usize) -> Arg<'a> {
     a
 }
 
-/// How the CPU backend's axis plans see the operands: [`Strategy::Rows`] where every array
-/// operand is C-contiguous with the kept axes before the reduced ones (a `[m, k]` matrix),
-/// [`Strategy::Columns`] where it is with the reduced axes first (`[k, m]`), else `None` (a
-/// broadcast or strided operand, or both orders in one expression).
-fn matrix_layout(inputs: &[Arg<'_>], full: &[usize], kept: &[usize], red: &[usize]) -> Option<Strategy> {
+/// How the CPU backend's axis plans see the operands.
+struct MatrixLayout<'a> {
+    /// [`Strategy::Rows`]: `[m, k]` matrices (kept axes, then reduced ones); or
+    /// [`Strategy::Columns`]: `[k, m]` (reduced axes first).
+    strategy: Strategy,
+    /// The operands as those matrices (scalars as they are).
+    mats: SmallVec<[Arg<'a>; 8]>,
+    /// Whether every array operand is C-contiguous in that order.
+    contiguous: bool,
+}
+
+/// The operands as `[m, k]` matrices ([`Strategy::Rows`]) where at least as many array
+/// operands are C-contiguous with the kept axes before the reduced ones as with the reduced
+/// axes first, else as `[k, m]` matrices ([`Strategy::Columns`]). Every array operand must be
+/// such a matrix (its kept axes one of stride, its reduced axes one: a broadcast operand's
+/// stride 0, a column view's), and one at least contiguous; else `None` (the GPU's plans).
+fn matrix_layout<'a>(inputs: &[Arg<'a>], full: &[usize], kept: &[usize], red: &[usize]) -> Option<MatrixLayout<'a>> {
+    let (m, k): (usize, usize) = (kept.iter().map(|&d| full[d]).product(), red.iter().map(|&d| full[d]).product());
     let rows: Dims = kept.iter().chain(red).copied().collect();
     let cols: Dims = red.iter().chain(kept).copied().collect();
-    let fits = |order: &[usize]| {
+    // The operands in `order` as `[first, second]` matrices (`split` axes, then the rest), and
+    // how many array operands are contiguous that way.
+    let as_matrices = |order: &[usize], split: usize, first: usize, second: usize| -> Option<(SmallVec<[Arg<'a>; 8]>, usize)> {
         let shape: Dims = order.iter().map(|&d| full[d]).collect();
-        inputs.iter().all(|a| fuse::contiguous_of(&permute(&fuse::broadcast_arg(a, full), order), &shape))
+        let mut contiguous = 0;
+        let mut mats = SmallVec::new();
+        for a in inputs {
+            let b = permute(&fuse::broadcast_arg(a, full), order);
+            if let Arg::Array { .. } = b {
+                if fuse::contiguous_of(&b, &shape) {
+                    contiguous += 1;
+                }
+            }
+            mats.push(collapse_2d(&b, split, first, second)?);
+        }
+        Some((mats, contiguous))
     };
-    if !inputs.iter().any(|a| matches!(a, Arg::Array { .. })) {
-        None
-    } else if fits(&rows) {
-        Some(Strategy::Rows)
-    } else if fits(&cols) {
-        Some(Strategy::Columns)
-    } else {
-        None
+    let arrays = inputs.iter().filter(|a| matches!(a, Arg::Array { .. })).count();
+    let by_rows = as_matrices(&rows, kept.len(), m, k).filter(|(_, c)| *c > 0);
+    let by_cols = as_matrices(&cols, red.len(), k, m).filter(|(_, c)| *c > 0);
+    let (strategy, (mats, contiguous)) = match (by_rows, by_cols) {
+        (Some(r), Some(c)) if c.1 > r.1 => (Strategy::Columns, c),
+        (Some(r), _) => (Strategy::Rows, r),
+        (None, Some(c)) => (Strategy::Columns, c),
+        (None, None) => return None,
+    };
+    Some(MatrixLayout { strategy, mats, contiguous: contiguous == arrays })
+}
+
+/// Array `a` (of `ndim` axes) as a `[first, second]` matrix: its first `split` axes one axis,
+/// the others another, where each group is one of stride (axes of extent 1 aside; stride 0
+/// throughout a broadcast group); a scalar as it is. `None` where a group is not.
+fn collapse_2d<'a>(a: &Arg<'a>, split: usize, first: usize, second: usize) -> Option<Arg<'a>> {
+    let mut a = *a;
+    if let Arg::Array { ndim, shape, strides, .. } = &mut a {
+        let n = *ndim as usize;
+        let group = |axes: std::ops::Range<usize>| -> Option<i64> {
+            // From the innermost axis out: each next axis a whole step of the ones inside.
+            let mut stride = None::<i64>;
+            let mut next = 0i64;
+            for d in axes.rev() {
+                if shape[d] == 1 {
+                    continue;
+                }
+                match stride {
+                    None => stride = Some(strides[d]),
+                    Some(_) if strides[d] != next => return None,
+                    Some(_) => {}
+                }
+                next = strides[d].checked_mul(i64::try_from(shape[d]).ok()?)?;
+            }
+            Some(stride.unwrap_or(0))
+        };
+        let (s0, s1) = (group(0..split.min(n))?, group(split.min(n)..n)?);
+        *ndim = 2;
+        *shape = [first as u64, second as u64, 0, 0];
+        *strides = [s0, s1, 0, 0];
     }
+    Some(a)
 }
 
 /// `a` (a C-contiguous array of `rows * cols` elements, or a 1-D view of them) as a

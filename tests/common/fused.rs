@@ -566,6 +566,16 @@ pub fn matrix_reductions(h: &Harness) {
         let bytes: Vec<u8> = h.vec(n, |h| h.next_u64() as u8);
         let db = DeviceArray::from_shape(&h.dev, &[rows, cols], &bytes).unwrap();
         let shape = [rows, cols];
+        let row: Vec<f64> = h.vec(cols, |h| h.f64_in(-1.0, 1.0));
+        let col: Vec<f64> = h.vec(rows, |h| h.f64_in(-1.0, 1.0));
+        let rowi: Vec<i32> = h.vec(cols, |h| (h.next_u64() % 7) as i32 - 3);
+        let (drow, drowi) = (h.arr(&row), h.arr(&rowi));
+        let dcol = DeviceArray::from_shape(&h.dev, &[rows, 1], &col).unwrap();
+        // The column as column 1 of a `[rows, 3]` matrix: a view of stride 3.
+        let wide: Vec<f64> = (0..rows * 3).map(|i| if i % 3 == 1 { col[i / 3] } else { f64::NAN }).collect();
+        let dwide = DeviceArray::from_shape(&h.dev, &[rows, 3], &wide).unwrap();
+        let dcol_view = dwide.view().slice(1, 1..2, 1).unwrap();
+        let dzero = DeviceArray::from_shape(&h.dev, &[rows, cols], &vec![0.0f64; n]).unwrap();
         for axis in [0usize, 1] {
             let what = |op: &str| format!("{op} of {rows} x {cols} along axis {axis}");
             let k = shape[axis] as f64;
@@ -613,6 +623,25 @@ pub fn matrix_reductions(h: &Harness) {
             // Twice: the same bits (the order depends only on the shape).
             let sum = || expr(&dxf).sum().axis(axis).eval().unwrap().to_vec().unwrap();
             assert_eq!(to_f64(&sum()), to_f64(&sum()), "{}", what("f32 sum again"));
+            // Broadcast operands: a row `[cols]` and a column `[rows, 1]` beside the matrix.
+            let xv: Vec<f64> = (0..n).map(|i| x[i] - row[i % cols] * col[i / cols.max(1)]).collect();
+            let want = reference(&xv, &shape, &[axis], |v| v.iter().sum::<f64>());
+            let got = (expr(&dx) - expr(&drow) * &dcol).sum().axis(axis).eval().unwrap().to_vec().unwrap();
+            assert_close(&got, &want, tol * 2.0, &what("sum(x - row * col)"));
+            let tv: Vec<f64> = (0..n).map(|i| t[i] + row[i % cols]).collect();
+            let want = reference(&tv, &shape, &[axis], |v| first_arg(v, |a, b| a > b));
+            assert_eq!((expr(&dt) + &drow).argmax().axis(axis).eval().unwrap().to_vec().unwrap(), want, "{}", what("argmax(t + row)"));
+            let iv: Vec<i32> = (0..n).map(|i| ints[i].wrapping_mul(rowi[i % cols])).collect();
+            let want = reference(&iv, &shape, &[axis], |v| *v.iter().max().unwrap());
+            assert_eq!((expr(&di) * &drowi).reduce_max().axis(axis).eval().unwrap().to_vec().unwrap(), want, "{}", what("max(i * row)"));
+            // A column view (strided) beside the matrix, and the row alone broadcast.
+            let want = reference(&xv, &shape, &[axis], |v| v.iter().sum::<f64>());
+            let got = (expr(&dx) - expr(&drow) * &dcol_view).sum().axis(axis).eval().unwrap().to_vec().unwrap();
+            assert_close(&got, &want, tol * 2.0, &what("sum(x - row * column view)"));
+            let rows_only: Vec<f64> = (0..n).map(|i| row[i % cols]).collect();
+            let want = reference(&rows_only, &shape, &[axis], |v| v.iter().sum::<f64>());
+            let got = (expr(&drow) + &dzero).sum().axis(axis).eval().unwrap().to_vec().unwrap();
+            assert_close(&got, &want, tol, &what("sum(row + zeros)"));
         }
     }
 }
