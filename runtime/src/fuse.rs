@@ -28,7 +28,13 @@ pub(crate) const BLOCK: u32 = 256;
 /// What a generated kernel depends on besides its operations.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Operand {
-    Array { elem: ScalarType, ndim: u8 },
+    /// `unit` bit `d` set: axis `d` is read at index 0 (the argument's extent there is 1, the
+    /// launch's index space broadcasting it: a row or a column beside a matrix).
+    Array {
+        elem: ScalarType,
+        ndim: u8,
+        unit: u8,
+    },
     Scalar(ScalarType),
 }
 
@@ -68,6 +74,8 @@ pub(crate) struct KeyParts<'k, 'a> {
     pub nodes: &'k [Node],
     /// The operands as they are passed (only their kinds count).
     pub operands: &'k [Arg<'a>],
+    /// Each operand's axes read at index 0 ([`Operand::Array`]'s `unit`; none where absent).
+    pub units: &'k [u8],
     pub outputs: &'k [Arg<'a>],
     pub callees: &'k [ast::Callee],
     pub ndim: u8,
@@ -76,13 +84,20 @@ pub(crate) struct KeyParts<'k, 'a> {
 }
 
 impl KeyParts<'_, '_> {
+    fn operand(&self, i: usize, a: &Arg<'_>) -> Operand {
+        match (operand(a), self.units.get(i)) {
+            (Operand::Array { elem, ndim, .. }, Some(&unit)) => Operand::Array { elem, ndim, unit },
+            (o, _) => o,
+        }
+    }
+
     fn hash(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = FxHasher::default();
         self.kind.hash(&mut h);
         self.nodes.hash(&mut h);
-        for a in self.operands {
-            operand(a).hash(&mut h);
+        for (i, a) in self.operands.iter().enumerate() {
+            self.operand(i, a).hash(&mut h);
         }
         for a in self.outputs {
             operand_elem(a).hash(&mut h);
@@ -98,7 +113,7 @@ impl KeyParts<'_, '_> {
         k.kind == *self.kind
             && k.nodes == self.nodes
             && k.operands.len() == self.operands.len()
-            && k.operands.iter().zip(self.operands).all(|(o, a)| *o == operand(a))
+            && k.operands.iter().zip(self.operands).enumerate().all(|(i, (o, a))| *o == self.operand(i, a))
             && k.outputs.len() == self.outputs.len()
             && k.outputs.iter().zip(self.outputs).all(|(o, a)| *o == operand_elem(a))
             && k.callees.len() == self.callees.len()
@@ -110,7 +125,7 @@ impl KeyParts<'_, '_> {
         Key {
             kind: self.kind.clone(),
             nodes: self.nodes.to_vec(),
-            operands: self.operands.iter().map(operand).collect(),
+            operands: self.operands.iter().enumerate().map(|(i, a)| self.operand(i, a)).collect(),
             outputs: self.outputs.iter().map(operand_elem).collect(),
             callees: self.callees.iter().map(|c| c.name).collect(),
             ndim: self.ndim,
@@ -466,7 +481,7 @@ pub(crate) fn flat_arg<'a>(a: &Arg<'a>, n: usize) -> Arg<'a> {
 
 pub(crate) fn operand(a: &Arg<'_>) -> Operand {
     match *a {
-        Arg::Array { elem, ndim, .. } => Operand::Array { elem, ndim },
+        Arg::Array { elem, ndim, .. } => Operand::Array { elem, ndim, unit: 0 },
         Arg::Scalar { ty, .. } | Arg::Struct { ty, .. } => Operand::Scalar(ty),
     }
 }
@@ -562,6 +577,7 @@ fn run_elementwise<'a>(graph: &ExprGraph<'a>, outputs: &[Arg<'a>], stream: Optio
         kind: &KernelKind::Elementwise,
         nodes: &graph.nodes,
         operands: &args[..nin],
+        units: &[],
         outputs: &args[nin..nargs - 1],
         callees: &graph.callees,
         ndim,
@@ -749,6 +765,17 @@ pub(crate) fn index(array: &str, idx: &[ast::SourceExpr]) -> ast::SourceExpr {
     e(ExprKind::Index { array: array.to_string(), index: idx.to_vec() })
 }
 
+/// Operand `i` (`a{i}`) at `idx`, its unit axes at 0.
+fn operand_index(operands: &[Operand], i: u8, idx: &[ast::SourceExpr]) -> ast::SourceExpr {
+    let unit = match operands[i as usize] {
+        Operand::Array { unit, .. } => unit,
+        Operand::Scalar(_) => 0,
+    };
+    let idx: Vec<ast::SourceExpr> =
+        idx.iter().enumerate().map(|(d, x)| if d < 8 && unit >> d & 1 == 1 { int(0, ScalarType::U64) } else { x.clone() }).collect();
+    index(&format!("a{i}"), &idx)
+}
+
 pub(crate) fn builtin(b: Builtin) -> ast::SourceExpr {
     e(ExprKind::Builtin(b, Vec::new()))
 }
@@ -770,7 +797,7 @@ pub(crate) fn operand_params(operands: &[Operand]) -> Vec<Param> {
         .map(|(k, o)| Param {
             name: format!("a{k}"),
             kind: match *o {
-                Operand::Array { elem, ndim } => ParamKind::Slice { elem: TypeRef::Scalar(elem), mutable: false, ndim },
+                Operand::Array { elem, ndim, .. } => ParamKind::Slice { elem: TypeRef::Scalar(elem), mutable: false, ndim },
                 Operand::Scalar(t) => ParamKind::Scalar(TypeRef::Scalar(t)),
             },
             span: Span::default(),
@@ -822,7 +849,7 @@ pub(crate) fn emit_loads(
         if let Node::Input(i) = *n {
             if matches!(operands[i as usize], Operand::Array { .. }) && !loaded.contains_key(&i) {
                 let name = format!("{prefix}a{i}");
-                out.push(let_(&name, index(&format!("a{i}"), idx)));
+                out.push(let_(&name, operand_index(operands, i, idx)));
                 loaded.insert(i, name);
             }
         }
@@ -861,7 +888,7 @@ pub(crate) fn emit_values_loaded(
                         Some(l) => (l.clone(), elem),
                         None => {
                             let l = format!("{prefix}l{k}");
-                            out.push(let_(&l, index(&format!("a{i}"), idx)));
+                            out.push(let_(&l, operand_index(operands, i, idx)));
                             loaded.insert(i, l.clone());
                             (l, elem)
                         }

@@ -23,7 +23,9 @@
 //!
 //! Along axes, the plans need one operand C-contiguous as that matrix; the others may be
 //! broadcast (a row or a column beside it) or strided, as long as each is a matrix of two
-//! strides (`collapse_2d`). Operands that are not keep the GPU's plans.
+//! strides (`collapse_2d`); a broadcast axis is then one element read at index 0 (the key's
+//! `Operand::Array::unit`), so that a row or a column beside a matrix is read as contiguously
+//! as the matrix. Operands that are not keep the GPU's plans.
 
 use crate::array::{DeviceArray, Element};
 use crate::error::{Error, Result};
@@ -494,7 +496,9 @@ fn run<T: Element, R: Element>(r: &Reduction<'_, T, R>, kept: &[usize], red: &[u
         // faster than 16 for sums and dots at 2^28 on an H100.
         let vector = if flat { fuse::vector_width(operands, reduce_bytes()) } else { 1 };
         let kind = KernelKind::Reduce(key);
-        let fkey = fuse::KeyParts { kind: &kind, nodes, operands, outputs: outs, callees: &g.callees, ndim: 0, index32, vector };
+        let units: SmallVec<[u8; 8]> = operands.iter().map(unit_axes).collect();
+        let fkey =
+            fuse::KeyParts { kind: &kind, nodes, operands, units: &units, outputs: outs, callees: &g.callees, ndim: 0, index32, vector };
         let kernel = fuse::kernel(&fkey, |key| reduce_source(key, &g.callees));
         let mut config = LaunchConfig::new(grid, threads);
         config.stream = r.stream;
@@ -789,6 +793,18 @@ fn matrix_layout<'a>(inputs: &[Arg<'a>], full: &[usize], kept: &[usize], red: &[
     Some(MatrixLayout { strategy, mats, contiguous: contiguous == arrays })
 }
 
+/// The axes of operand `a` its kernel reads at index 0 (bit `d`: axis `d`): those of extent 1
+/// and stride 0, a broadcast row or column as `collapse_2d` gives it (where an axis has extent
+/// 1, index 0 is the only one in bounds anyway).
+fn unit_axes(a: &Arg<'_>) -> u8 {
+    match a {
+        Arg::Array { ndim, shape, strides, .. } if *ndim >= 2 => {
+            (0..*ndim as usize).filter(|&d| shape[d] == 1 && strides[d] == 0).fold(0, |m, d| m | 1 << d)
+        }
+        _ => 0,
+    }
+}
+
 /// Array `a` (of `ndim` axes) as a `[first, second]` matrix: its first `split` axes one axis,
 /// the others another, where each group is one of stride (axes of extent 1 aside; stride 0
 /// throughout a broadcast group); a scalar as it is. `None` where a group is not.
@@ -814,8 +830,10 @@ fn collapse_2d<'a>(a: &Arg<'a>, split: usize, first: usize, second: usize) -> Op
             Some(stride.unwrap_or(0))
         };
         let (s0, s1) = (group(0..split.min(n))?, group(split.min(n)..n)?);
+        // A broadcast axis (stride 0) is one element, read at index 0 (`unit_axes`).
+        let extent = |e: usize, s: i64| if s == 0 { 1 } else { e as u64 };
         *ndim = 2;
-        *shape = [first as u64, second as u64, 0, 0];
+        *shape = [extent(first, s0), extent(second, s1), 0, 0];
         *strides = [s0, s1, 0, 0];
     }
     Some(a)
@@ -1095,8 +1113,12 @@ fn reduce_source(key: &Key, callees: &[Callee]) -> gpujit_codegen::ast::KernelSo
         params.push(Param { name: "phase".into(), kind: ParamKind::Scalar(TypeRef::Scalar(ScalarType::U32)), span: Span::default() });
     }
     // The array whose extents give the index space.
-    let shape_of =
-        key.operands.iter().position(|o| matches!(o, Operand::Array { .. })).map(|k| format!("a{k}")).unwrap_or_else(|| "a0".into());
+    let shape_of = key
+        .operands
+        .iter()
+        .position(|o| matches!(o, Operand::Array { unit: 0, .. }))
+        .map(|k| format!("a{k}"))
+        .unwrap_or_else(|| "a0".into());
     let (kn, rn) = (rk.kept as usize, rk.reduced as usize);
     let value_at = |kidx: &[ast::SourceExpr], ridx: &[ast::SourceExpr], body: &mut Vec<Stmt>, kname: &str| {
         let idx: Vec<ast::SourceExpr> = kidx.iter().chain(ridx).cloned().collect();
