@@ -236,6 +236,21 @@ fn main() -> gpujit::Result<()> {
     };
     let (one, all) = (best(5, || col_sums(0..side)), best(5, || on_cores(side, col_sums)));
     row("sum over axis 0 (columns), 4096^2", best(5, || expr(&x2).sum().axis(0).eval_into(&mut rows_out).expect("sum")), one, all);
+    // A broadcast row beside the matrix: the sums of x - v along columns.
+    let hv: Vec<f32> = (0..side).map(|c| c as f32 / side as f32).collect();
+    let v = DeviceArray::from_slice(&dev, &hv)?;
+    let centred_col_sums = |c: std::ops::Range<usize>| {
+        // SAFETY: each call writes its own range of `hr`.
+        let o = unsafe { std::slice::from_raw_parts_mut((rptr as *mut f32).add(c.start), c.len()) };
+        o.iter_mut().for_each(|v| *v = 0.0);
+        for i in 0..side {
+            for ((o, x), v) in o.iter_mut().zip(&hx[i * side + c.start..i * side + c.end]).zip(&hv[c.clone()]) {
+                *o += x - v;
+            }
+        }
+    };
+    let (one, all) = (best(5, || centred_col_sums(0..side)), best(5, || on_cores(side, centred_col_sums)));
+    row("(x - row).sum() over axis 0, 4096^2", best(5, || (expr(&x2) - &v).sum().axis(0).eval_into(&mut rows_out).expect("sum")), one, all);
     let mut arg_out = DeviceArray::<usize>::zeros(&dev, side)?;
     let mut ha = vec![0usize; side];
     let aptr = ha.as_mut_ptr() as usize;
