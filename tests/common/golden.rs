@@ -262,7 +262,7 @@ golden_cases! {
         inline_ptx, tensor_core_ops, hopper_ops, flat_grid_stride, flat_uniform_range, flat_refused, lockstep_block_sum, lockstep_simd,
         lockstep_tile,
     ],
-    programs: [fused_add, fused_add_cpu, fused_sum, fused_sum_cpu, fused_rows_cpu, fused_columns_cpu, forall_closure, vectorized_map, struct_fields, vector_loads, vector_access],
+    programs: [fused_add, fused_add_cpu, fused_sum, fused_sum_cpu, fused_rows_cpu, fused_columns_cpu, fused_rows_broadcast_cpu, forall_closure, vectorized_map, struct_fields, vector_loads, vector_access],
 }
 
 /// Every golden case; all failures are reported together.
